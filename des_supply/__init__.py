@@ -1,0 +1,20 @@
+"""des_supply: a discrete-event engine for supply-chain networks (SimPy over networkx)."""
+
+from .distributions import (
+    Deterministic, DiscreteUniform, Empirical, Geometric, NegativeBinomial, NonStationary, Normal,
+    Poisson, Shifted, Trace,
+)
+from .ledger import Ledger
+from .network import Edge, Network, NetworkError, Node
+from .policies import (
+    RQ, SS, Action, BaseStock, CappedBaseStock, ConstantOrder, EchelonBaseStock, Policy,
+)
+from .sim import Observation, Simulation
+
+__all__ = [
+    "Action", "BaseStock", "CappedBaseStock", "ConstantOrder", "Deterministic", "DiscreteUniform",
+    "EchelonBaseStock", "Edge", "Empirical", "Geometric", "Ledger", "NegativeBinomial", "Network",
+    "NetworkError", "Node", "NonStationary", "Normal", "Observation", "Poisson", "Policy", "RQ",
+    "SS", "Shifted", "Simulation", "Trace",
+]
+__version__ = "0.1.0"

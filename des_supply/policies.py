@@ -1,0 +1,211 @@
+"""Replenishment policies behind one small protocol.
+
+A policy is pure: at each decision epoch it gets a read-only
+:class:`~des_supply.sim.Observation` and returns an :class:`Action` (or just a
+mapping node -> order quantity).  It never sees the random generator or the
+SimPy environment, so the same object runs in the engine, serves as a baseline
+for RL, and is what the optimizers return.
+
+Parameters are per node: a plain number applies to every node that decides, a
+mapping gives one value per node (``BaseStock({"dc": 40, "store": 20})``).
+Orders are not rounded here; the engine rounds them to whole units unless the
+network is continuous, and cuts them to capacities.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .sim import Observation
+
+__all__ = [
+    "Action",
+    "Policy",
+    "PerNode",
+    "BaseStock",
+    "EchelonBaseStock",
+    "SS",
+    "RQ",
+    "ConstantOrder",
+    "CappedBaseStock",
+    "POLICIES",
+]
+
+PerNode = float | Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """What is decided at an epoch.
+
+    ``orders`` maps a deciding node to the quantity it orders now.  ``prices`` and
+    ``extra`` are the hook for decision-dependent demand (pricing,
+    recommendation): the network's market model reads them when it draws demand.
+    """
+
+    orders: Mapping[str, float] = field(default_factory=dict)
+    prices: Mapping[str, float] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Anything with ``act(observation) -> Action | Mapping[str, float]``."""
+
+    def act(self, obs: "Observation") -> Action | Mapping[str, float]: ...
+
+
+def value_for(param: PerNode, node: str, what: str) -> float:
+    """The value of a per-node parameter at *node* (a number applies to all nodes)."""
+    if type(param) is float:
+        return param
+    if isinstance(param, dict):
+        try:
+            return float(param[node])
+        except KeyError:
+            raise KeyError(f"{what} has no value for node {node!r} "
+                           f"(given for: {', '.join(map(str, param))})") from None
+    return float(param)
+
+
+def _per_node(policy: Any, what: str, allow_inf: bool = False, allow_negative: bool = False) -> None:
+    """Check a per-node parameter and store it as a float or a dict of floats."""
+    param = getattr(policy, what)
+    if isinstance(param, Mapping):
+        value: PerNode = {str(k): float(v) for k, v in param.items()}
+        values = list(value.values())
+    else:
+        try:
+            value = float(param)
+        except (TypeError, ValueError):
+            raise ValueError(f"{what}(={param!r}) must be a number or a mapping node -> number") from None
+        values = [value]
+    for v in values:
+        if math.isnan(v) or (math.isinf(v) and not allow_inf) or (v < 0 and not allow_negative):
+            raise ValueError(f"{what}(={v}) must be a {'' if allow_inf else 'finite '}number"
+                             f"{'' if allow_negative else ' >= 0'}")
+    object.__setattr__(policy, what, value)
+
+
+@dataclass(frozen=True, slots=True)
+class BaseStock:
+    """Installation base-stock: order up to ``level`` [S] in local inventory position."""
+
+    level: PerNode
+
+    def __post_init__(self) -> None:
+        _per_node(self, "level")
+
+    def act(self, obs: "Observation") -> dict[str, float]:
+        return {n: max(0.0, value_for(self.level, n, "level") - obs.inventory_position(n))
+                for n in obs.deciding}
+
+
+@dataclass(frozen=True, slots=True)
+class EchelonBaseStock:
+    """Echelon base-stock: order up to ``level`` [S^e] in echelon inventory position.
+
+    Optimal for serial systems (Clark & Scarf 1960); see
+    :meth:`Observation.echelon_inventory_position` for the definition used.
+    """
+
+    level: PerNode
+
+    def __post_init__(self) -> None:
+        _per_node(self, "level")
+
+    def act(self, obs: "Observation") -> dict[str, float]:
+        return {n: max(0.0, value_for(self.level, n, "level") - obs.echelon_inventory_position(n))
+                for n in obs.deciding}
+
+
+@dataclass(frozen=True, slots=True)
+class SS:
+    """(s, S): when the inventory position is at or below ``s``, order up to ``S``."""
+
+    s: PerNode
+    S: PerNode
+
+    def __post_init__(self) -> None:
+        _per_node(self, "s", allow_negative=True)
+        _per_node(self, "S", allow_negative=True)
+
+    def act(self, obs: "Observation") -> dict[str, float]:
+        orders = {}
+        for n in obs.deciding:
+            ip = obs.inventory_position(n)
+            s, S = value_for(self.s, n, "s"), value_for(self.S, n, "S")
+            if S < s:
+                raise ValueError(f"(s, S) at node {n!r}: S(={S}) must be >= s(={s})")
+            orders[n] = S - ip if ip <= s else 0.0
+        return orders
+
+
+@dataclass(frozen=True, slots=True)
+class RQ:
+    """(r, Q): when the inventory position is at or below ``r``, order the smallest
+    multiple of ``Q`` that lifts it above ``r``."""
+
+    r: PerNode
+    Q: PerNode
+
+    def __post_init__(self) -> None:
+        _per_node(self, "r", allow_negative=True)
+        _per_node(self, "Q")
+
+    def act(self, obs: "Observation") -> dict[str, float]:
+        orders = {}
+        for n in obs.deciding:
+            ip = obs.inventory_position(n)
+            r, Q = value_for(self.r, n, "r"), value_for(self.Q, n, "Q")
+            if Q <= 0:
+                raise ValueError(f"(r, Q) at node {n!r}: Q(={Q}) must be > 0")
+            orders[n] = Q * (math.floor((r - ip) / Q) + 1) if ip <= r else 0.0
+        return orders
+
+
+@dataclass(frozen=True, slots=True)
+class ConstantOrder:
+    """Order the same ``quantity`` at every review."""
+
+    quantity: PerNode
+
+    def __post_init__(self) -> None:
+        _per_node(self, "quantity")
+
+    def act(self, obs: "Observation") -> dict[str, float]:
+        return {n: value_for(self.quantity, n, "quantity") for n in obs.deciding}
+
+
+@dataclass(frozen=True, slots=True)
+class CappedBaseStock:
+    """Base-stock ``level`` with each order capped at ``cap``: min(cap, (S - IP)^+).
+
+    Near-optimal for lost sales with lead times (Xin 2021).
+    """
+
+    level: PerNode
+    cap: PerNode
+
+    def __post_init__(self) -> None:
+        _per_node(self, "level")
+        _per_node(self, "cap", allow_inf=True)
+
+    def act(self, obs: "Observation") -> dict[str, float]:
+        return {n: min(value_for(self.cap, n, "cap"),
+                       max(0.0, value_for(self.level, n, "level") - obs.inventory_position(n)))
+                for n in obs.deciding}
+
+
+#: Policy families by CLI name, with the names of their parameters.
+POLICIES: dict[str, type] = {
+    "base-stock": BaseStock,
+    "echelon-base-stock": EchelonBaseStock,
+    "ss": SS,
+    "rq": RQ,
+    "constant": ConstantOrder,
+    "capped-base-stock": CappedBaseStock,
+}

@@ -1,0 +1,660 @@
+"""The event-driven engine: SimPy processes over a :class:`~des_supply.network.Network`.
+
+Processes
+---------
+* ``period_clock``: one process that walks the periods and runs their phases in
+  a fixed order (below).  A single clock owns the order of events *inside* a
+  period; SimPy would otherwise order simultaneous events by creation, which is
+  fragile and is exactly what published results depend on.
+* ``shipment``: one process per shipment in transit; its lead time is drawn
+  when it leaves and it delivers at the start of the arrival period, before
+  anything else happens in that period (its wake-up event is scheduled with
+  SimPy's URGENT priority, ahead of the clock's NORMAL timeout).
+
+Order of events in period t
+---------------------------
+1. **Receive**: shipments due at t arrive (in the order they were sent); units
+   first fill the node's backlog, first come first served, then go on hand.
+   Capacitated supply nodes also work off their backlog here.
+2. **Decide** (``order-before-demand``, the default, as in Zipkin 2008): the nodes
+   that review at t form the decision epoch; the policy (or an outside agent)
+   sees the :class:`Observation` and answers with an :class:`~des_supply.policies.Action`.
+   Orders are placed downstream first; a supplier ships at once what it has on
+   hand, and backlogs or loses the rest by its own shortage rule.  A shipment
+   with lead time 0 arrives immediately.
+3. **Demand**: external demand is met from stock on hand; the rest is backlogged
+   or lost.  (With ``order_timing="order-after-demand"`` phases 2 and 3 swap,
+   as in Snyder & Shen's serial model and the beer game.)
+4. **Account**: end-of-period costs: holding on hand, backlog penalty on units
+   owed (or lost-sales penalty on units lost), fixed and variable ordering
+   costs, holding on units in transit; revenue on sales.
+
+Driving the engine
+------------------
+``Simulation.run(policy)`` answers every epoch from a policy object.  Outside
+agents use ``reset(seed) -> Observation``, ``act(action)`` and ``advance()``
+(which returns the next Observation, or None at the end of the horizon): both
+paths go through the same clock and the same order-placement code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any, Iterator, Mapping, Protocol
+
+import networkx as nx
+import numpy as np
+import simpy
+from simpy.events import URGENT
+
+from .ledger import Ledger
+from .network import Edge, Network, Node
+from .policies import Action, Policy
+from .rng import PeriodDraws, SeedLike, root_sequence, stream
+
+__all__ = ["Simulation", "Observation", "Market", "DecisionError"]
+
+EPS = 1e-9
+
+
+class DecisionError(ValueError):
+    """An action the engine cannot carry out (names the node and the problem)."""
+
+
+class Market(Protocol):
+    """Decision-dependent demand (pricing, recommendation) plugged into the demand phase.
+
+    ``reset`` is called once per run with the market's own random stream; ``draw``
+    returns this period's external demand for the nodes it covers, given the
+    latest action (prices and ``extra`` decisions).
+    """
+
+    def reset(self, rng: np.random.Generator) -> None: ...
+
+    def draw(self, t: int, action: Action, obs: "Observation") -> Mapping[str, float]: ...
+
+
+class _Arrival(simpy.Event):
+    """A timeout that fires before the NORMAL events of its time (URGENT priority).
+
+    Mirrors ``simpy.Timeout`` (which sets ``_ok``/``_value`` the same way) but with
+    the priority that puts receipts first in a period.
+    """
+
+    def __init__(self, env: simpy.Environment, delay: float) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule(self, URGENT, delay)
+
+
+class _Shipment:
+    """One shipment in transit: the callback of its URGENT arrival event.
+
+    A plain callback rather than a generator process: a shipment has no
+    behaviour besides arriving, and this halves the events per shipment.
+    """
+
+    __slots__ = ("sim", "edge", "units", "due")
+
+    def __init__(self, sim: "Simulation", edge: "_EdgeState", units: float, due: int) -> None:
+        self.sim, self.edge, self.units, self.due = sim, edge, units, due
+
+    def __call__(self, event: simpy.Event) -> None:
+        self.sim._arrive(self.edge, self.units, self.due)
+
+
+class _EdgeState:
+    __slots__ = ("edge", "source", "target", "bom", "lead", "transit", "pending", "buffer",
+                 "last_arrival", "due", "cost", "hold")
+
+    def __init__(self, edge: Edge, source: "_NodeState", target: "_NodeState",
+                 lead: PeriodDraws) -> None:
+        self.edge, self.source, self.target, self.lead = edge, source, target, lead
+        self.bom = edge.bom
+        self.cost, self.hold = edge.unit_cost, edge.transit_holding_cost
+        self.transit = 0.0        # units (of the source item) on the way
+        self.pending = 0.0        # units ordered, backlogged at the source
+        self.buffer = 0.0         # units arrived, waiting for assembly
+        self.last_arrival = 0     # for sequential (no-crossing) edges
+        self.due: dict[int, float] = {}
+
+
+class _NodeState:
+    __slots__ = ("node", "name", "supply", "lost_rule", "queue", "on_hand", "backlog",
+                 "ext_backlog", "inbound", "rule", "simple_in", "price", "cap_left", "last_demand",
+                 "ordered", "received", "shipped", "demand", "sales", "served", "lost", "revenue",
+                 "fixed", "variable")
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.name = node, node.name
+        self.supply = node.kind == "supply"
+        self.lost_rule = node.shortage == "lost"
+        self.queue: deque[list[Any]] = deque()   # [customer edge or None, units, unit price]
+        self.on_hand = node.initial_on_hand
+        self.backlog = 0.0
+        self.ext_backlog = 0.0
+        self.inbound: list[_EdgeState] = []
+        self.rule: str | None = None
+        self.simple_in = True     # one supplier, bom 1: arrivals go straight on hand
+        self.price = node.price
+        self.cap_left = node.capacity
+        self.last_demand = 0.0
+        self.ordered = self.received = self.shipped = self.demand = self.sales = 0.0
+        self.served = self.lost = self.revenue = self.fixed = self.variable = 0.0
+
+
+class Observation:
+    """A read-only view of the network at a decision epoch.
+
+    It reads the live state, so it is valid during the epoch it was handed out
+    for.  Quantities are in each node's own units.
+    """
+
+    __slots__ = ("_sim", "t", "deciding")
+
+    def __init__(self, sim: "Simulation") -> None:
+        self._sim = sim
+        self.t = 0
+        self.deciding: tuple[str, ...] = ()
+
+    def _node(self, name: str) -> _NodeState:
+        try:
+            return self._sim._by_name[name]
+        except KeyError:
+            raise KeyError(f"no node {name!r} in the network") from None
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return self._sim.network_nodes
+
+    def on_hand(self, node: str) -> float:
+        return self._node(node).on_hand
+
+    def backlog(self, node: str) -> float:
+        """Units owed by *node* to external customers and downstream nodes."""
+        return self._node(node).backlog
+
+    def external_backlog(self, node: str) -> float:
+        return self._node(node).ext_backlog
+
+    def on_order(self, node: str) -> float:
+        """Units ordered by *node* and not yet in its stock (in transit, backlogged at
+        the supplier, or waiting for assembly), in the node's own units."""
+        return _on_order(self._node(node))
+
+    def inventory_position(self, node: str) -> float:
+        """Installation inventory position: on hand - backlog + on order."""
+        s = self._node(node)
+        return s.on_hand - s.backlog + _on_order(s)
+
+    def echelon_inventory_position(self, node: str) -> float:
+        """Units in *node*'s echelon (the node and everything downstream of it): on
+        hand, in transit inside the echelon or into it, and on order from outside
+        it, minus external backlog.  Internal backlogs cancel out.  Meant for serial
+        and distribution networks (bill-of-materials quantities of 1)."""
+        return self._sim._echelon_ip(node)
+
+    def pipeline(self, node: str, n: int) -> tuple[float, ...]:
+        """Units already shipped to *node* due at the start of periods t+1, ..., t+n."""
+        s = self._node(node)
+        t = self.t
+        return tuple(sum(e.due.get(t + k, 0.0) / e.bom for e in s.inbound) for k in range(1, n + 1))
+
+    def last_demand(self, node: str) -> float:
+        """External demand of the most recent period that has had its demand phase."""
+        return self._node(node).last_demand
+
+    def price(self, node: str) -> float:
+        return self._node(node).price
+
+
+def _on_order(s: _NodeState) -> float:
+    if not s.simple_in:  # assembly (or one supplier with bom != 1): complete kits on the way
+        return min((e.transit + e.pending + e.buffer) / e.bom for e in s.inbound)
+    return sum((e.transit + e.pending) / e.bom for e in s.inbound)
+
+
+class Simulation:
+    """One network, one horizon; ``run(policy)`` or ``reset``/``act``/``advance``.
+
+    Parameters
+    ----------
+    network : Network
+    periods : int
+        Length of the horizon [T].
+    seed : int, SeedSequence or None
+        Root of all random streams (see :mod:`des_supply.rng`).
+    market : Market, optional
+        Decision-dependent demand; replaces the exogenous demand of the nodes it covers.
+    """
+
+    def __init__(self, network: Network, periods: int, seed: SeedLike = 0,
+                 market: Market | None = None) -> None:
+        if not isinstance(network, Network):
+            raise TypeError(f"network must be a Network, got {type(network).__name__}")
+        if not float(periods).is_integer() or periods < 1:
+            raise ValueError(f"periods(={periods}) must be a positive integer")
+        self.network, self.periods, self.market = network, int(periods), market
+        self.network_nodes = tuple(n.name for n in network.nodes)
+        self._continuous = bool(network.continuous)
+        self._demand_first = network.order_timing == "order-after-demand"
+        G = network.graph()
+        index = {n.name: i for i, n in enumerate(network.nodes)}
+        topo = list(nx.lexicographical_topological_sort(G, key=index.__getitem__))
+        self._downstream_first = [network.node(n) for n in reversed(topo)]
+        self._echelons = {n: [n, *sorted(nx.descendants(G, n), key=index.__getitem__)]
+                          for n in self.network_nodes}
+        self._seed = seed
+        self._policy: Policy | None = None
+        self.reset_state(seed)
+
+    # -- setup -------------------------------------------------------------------------------
+    def reset_state(self, seed: SeedLike) -> None:
+        """Fresh SimPy environment and state for a run from *seed* (no time passes)."""
+        net = self.network
+        self.root = root_sequence(seed)
+        self.env = simpy.Environment()
+        self._states = [_NodeState(n) for n in net.nodes]
+        self._by_name = {s.name: s for s in self._states}
+        self._edges: list[_EdgeState] = []
+        for e in net.edges:
+            lead = PeriodDraws(e.lead_time, stream(self.root, "lead_time", e.source, e.target))
+            es = _EdgeState(e, self._by_name[e.source], self._by_name[e.target], lead)
+            es.target.inbound.append(es)
+            self._edges.append(es)
+        for s in self._states:
+            s.rule = s.node.supply_rule if len(s.inbound) > 1 else None
+            s.simple_in = s.rule != "assembly" and all(e.bom == 1 for e in s.inbound)
+            if s.rule == "priority":
+                s.inbound.sort(key=lambda e: e.edge.priority)
+        self._demand = [(self._by_name[n.name], PeriodDraws(n.demand, stream(self.root, "demand", n.name)))
+                        for n in net.nodes if n.demand is not None]
+        self._review_all = all(n.review_period == 1 for n in net.stock_nodes)
+        self._deciders = [self._by_name[n.name] for n in self._downstream_first if n.kind == "stock"]
+        self._all_deciding = tuple(s.name for s in self._deciders)
+        self._capacitated_supply = [s for s in self._states if s.supply and math.isfinite(s.node.capacity)]
+        if self.market is not None:
+            self.market.reset(stream(self.root, "market"))
+        self._rows: list[tuple[float, ...]] = []
+        self._obs = Observation(self)
+        self._action = Action()
+        self.total_cost = 0.0
+        self.total_revenue = 0.0
+        self._request: simpy.Event | None = None
+        self._reply: simpy.Event | None = None
+        self._done = False
+        # initial pipeline: period-0 entries are on hand before anything happens
+        self._initial_pipeline = np.zeros(len(self._states))
+        for i, s in enumerate(self._states):
+            for k, q in enumerate(s.node.initial_pipeline):
+                if q <= 0:
+                    continue
+                self._initial_pipeline[i] += q
+                if k == 0:
+                    s.on_hand += q
+                    s.received += q
+                else:
+                    self.env.process(self._initial_arrival(s, k, q))
+
+    def _initial_arrival(self, s: _NodeState, k: int, q: float) -> Iterator[simpy.Event]:
+        yield _Arrival(self.env, k)
+        s.received += q
+        self._stock_in(s, q, k)
+
+    # -- driving -----------------------------------------------------------------------------
+    def run(self, policy: Policy, seed: SeedLike | None = None) -> Ledger:
+        """Simulate the whole horizon answering every epoch from *policy*."""
+        if not callable(getattr(policy, "act", None)):
+            raise TypeError(f"policy must have an act(observation) method, got {policy!r}")
+        self._seed = self._seed if seed is None else seed
+        self.reset_state(self._seed)
+        self._policy = policy
+        try:
+            clock = self.env.process(self._period_clock())
+            self.env.run(until=clock)
+        finally:
+            self._policy = None
+        return self.ledger()
+
+    def reset(self, seed: SeedLike | None = None) -> Observation | None:
+        """Start a run driven from outside; returns the first epoch's observation."""
+        self._seed = self._seed if seed is None else seed
+        self.reset_state(self._seed)
+        self._request = self.env.event()
+        self.env.process(self._period_clock())
+        return self._wait()
+
+    def observe(self) -> Observation:
+        if self._done or self._reply is None or self._reply.triggered:
+            raise RuntimeError("not at a decision epoch: call reset() or advance() first")
+        return self._obs
+
+    def act(self, action: Action | Mapping[str, float]) -> None:
+        """Answer the pending decision epoch (time does not move until ``advance``)."""
+        self.observe()
+        self._request = self.env.event()
+        assert self._reply is not None
+        self._reply.succeed(action)
+
+    def advance(self) -> Observation | None:
+        """Run to the next decision epoch; None when the horizon is over."""
+        if self._reply is not None and not self._reply.triggered:
+            raise RuntimeError("answer the pending epoch with act(action) before advance()")
+        return self._wait()
+
+    def step(self, action: Action | Mapping[str, float]) -> Observation | None:
+        """``act(action)`` then ``advance()``."""
+        self.act(action)
+        return self.advance()
+
+    def _wait(self) -> Observation | None:
+        assert self._request is not None
+        if not self._request.processed:
+            self.env.run(until=self._request)
+        if self._request.value is None:
+            self._done = True
+            return None
+        return self._obs
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    @property
+    def now(self) -> int:
+        return int(self.env.now)
+
+    # -- the period ------------------------------------------------------------------------
+    def _period_clock(self) -> Iterator[simpy.Event]:
+        env, obs = self.env, self._obs
+        for t in range(self.periods):
+            if t:
+                yield env.timeout(1)
+            for s in self._capacitated_supply:
+                s.cap_left = s.node.capacity
+                if s.queue:
+                    self._fill_supply_queue(s)
+            if self._demand_first:
+                self._demand_phase(t)
+            deciding = self._all_deciding if self._review_all else tuple(
+                s.name for s in self._deciders if s.node.reviews_at(t))
+            if deciding or self.market is not None:
+                obs.t, obs.deciding = t, deciding
+                if self._policy is not None:
+                    action = self._policy.act(obs)
+                else:
+                    self._reply = env.event()
+                    self._request.succeed(obs)  # type: ignore[union-attr]
+                    action = yield self._reply
+                self._place_orders(t, action, deciding)
+            if not self._demand_first:
+                self._demand_phase(t)
+            self._account()
+        if self._request is not None:
+            self._request.succeed(None)
+
+    def _place_orders(self, t: int, action: Any, deciding: tuple[str, ...]) -> None:
+        if type(action) is dict:
+            orders = action
+        elif isinstance(action, Action):
+            orders = action.orders
+            if action.prices:
+                for name, p in action.prices.items():
+                    if not (p >= 0 and math.isfinite(p)):
+                        raise DecisionError(f"price for node {name!r} must be >= 0, got {p}")
+                    self._by_name[name].price = float(p)
+            self._action = action
+        elif isinstance(action, Mapping):
+            orders = action
+        else:
+            raise DecisionError(f"an action must be an Action or a mapping node -> quantity, "
+                                f"got {type(action).__name__}")
+        for name in orders:
+            if name not in deciding:
+                raise DecisionError(f"period {t}: node {name!r} does not decide now "
+                                    f"(deciding: {', '.join(deciding) or 'none'})")
+        for s in self._deciders:
+            q = orders.get(s.name, 0.0)
+            if q:
+                self._order(t, s, float(q))
+
+    def _order(self, t: int, s: _NodeState, q: float) -> None:
+        if not q >= 0 or q == math.inf:
+            raise DecisionError(f"period {t}: order at node {s.name!r} must be a finite number "
+                                f">= 0, got {q}")
+        node = s.node
+        if not self._continuous:
+            q = float(round(q))
+        if q > node.capacity:
+            q = node.capacity
+        if node.storage_capacity < math.inf:
+            q = min(q, max(0.0, node.storage_capacity - s.on_hand - _on_order(s)))
+        if q <= EPS:
+            return
+        s.ordered += q
+        s.fixed += node.fixed_order_cost
+        s.variable += node.order_cost * q
+        if s.rule is None or s.rule == "assembly":
+            for e in s.inbound:
+                self._request_units(t, e, q * e.bom)
+        elif s.rule == "split":
+            self._split(t, s, q)
+        else:  # priority: as much as each supplier has, in priority order
+            left = q
+            for i, e in enumerate(s.inbound):
+                last = i == len(s.inbound) - 1
+                take = left if last else min(left, _available(e.source))
+                if take > EPS:
+                    self._request_units(t, e, take)
+                    left -= take
+                if left <= EPS:
+                    break
+
+    def _split(self, t: int, s: _NodeState, q: float) -> None:
+        parts = [q * e.edge.share for e in s.inbound]  # type: ignore[operator]
+        if not self._continuous:  # largest remainder keeps the total
+            whole = [math.floor(p) for p in parts]
+            rest = sorted(range(len(parts)), key=lambda i: whole[i] - parts[i])
+            for i in rest[: int(round(q - sum(whole)))]:
+                whole[i] += 1
+            parts = [float(w) for w in whole]
+        for e, part in zip(s.inbound, parts):
+            if part > EPS:
+                self._request_units(t, e, part)
+
+    def _request_units(self, t: int, e: _EdgeState, q: float) -> None:
+        """Downstream order of *q* units on edge *e*: ship now, backlog or lose the rest."""
+        src = e.source
+        if src.supply:
+            x = min(q, src.cap_left)
+            src.cap_left -= x
+            src.received += x
+        elif src.queue:
+            x = 0.0
+        else:
+            x = min(q, src.on_hand)
+            src.on_hand -= x
+        if x > EPS:
+            self._ship(t, e, x)
+        rest = q - x
+        if rest > EPS:
+            if src.lost_rule:
+                src.lost += rest
+            else:
+                src.queue.append([e, rest, 0.0])
+                src.backlog += rest
+                e.pending += rest
+
+    def _ship(self, t: int, e: _EdgeState, q: float) -> None:
+        e.source.shipped += q
+        e.target.variable += e.cost * q
+        lead = int(e.lead.at(t))
+        due = t + lead
+        if e.edge.sequential:
+            due = max(due, e.last_arrival)
+            e.last_arrival = due
+        if due == t:
+            self._deliver(e, q, t)
+            return
+        e.transit += q
+        e.due[due] = e.due.get(due, 0.0) + q
+        _Arrival(self.env, due - t).callbacks.append(_Shipment(self, e, q, due))
+
+    def _arrive(self, e: _EdgeState, q: float, t: int) -> None:
+        """A shipment of *q* units on edge *e* reaches its target at the start of period *t*."""
+        e.transit -= q
+        left = e.due[t] - q
+        if left > EPS:
+            e.due[t] = left
+        else:
+            del e.due[t]
+        self._deliver(e, q, t)
+
+    def _deliver(self, e: _EdgeState, q: float, t: int) -> None:
+        s = e.target
+        if s.simple_in:
+            s.received += q
+            self._stock_in(s, q, t)
+            return
+        e.buffer += q  # assembly: components wait until a complete kit is there
+        kits = min(x.buffer / x.bom for x in s.inbound)
+        if not self._continuous:
+            kits = math.floor(kits + EPS)
+        if kits <= EPS:
+            return
+        for x in s.inbound:
+            x.buffer = max(0.0, x.buffer - kits * x.bom)
+        s.received += kits
+        self._stock_in(s, kits, t)
+
+    def _stock_in(self, s: _NodeState, q: float, t: int) -> None:
+        """Units arrive at *s*: fill its backlog first come first served, then stock."""
+        queue = s.queue
+        while queue and q > EPS:
+            entry = queue[0]
+            customer, owed, price = entry
+            x = owed if owed <= q else q
+            q -= x
+            s.backlog -= x
+            if customer is None:
+                s.ext_backlog -= x
+                s.sales += x
+                s.revenue += x * price
+            else:
+                customer.pending -= x
+                self._ship(t, customer, x)
+            if owed - x > EPS:
+                entry[1] = owed - x
+            else:
+                queue.popleft()
+        s.on_hand += q
+
+    def _fill_supply_queue(self, s: _NodeState) -> None:
+        t = int(self.env.now)
+        while s.queue and s.cap_left > EPS:
+            entry = s.queue[0]
+            e, owed, _ = entry
+            x = min(owed, s.cap_left)
+            s.cap_left -= x
+            s.received += x
+            s.backlog -= x
+            e.pending -= x
+            self._ship(t, e, x)
+            if owed - x > EPS:
+                entry[1] = owed - x
+            else:
+                s.queue.popleft()
+
+    def _demand_phase(self, t: int) -> None:
+        market = None
+        if self.market is not None:
+            market = self.market.draw(t, self._action, self._obs)
+        for s, draws in self._demand:
+            d = draws.at(t) if market is None or s.name not in market else float(market[s.name])
+            self._external_demand(t, s, d)
+        if market:
+            for name, d in market.items():
+                s = self._by_name[name]
+                if s.node.demand is None:
+                    self._external_demand(t, s, float(d))
+
+    def _external_demand(self, t: int, s: _NodeState, d: float) -> None:
+        if d != d:  # NaN: a trace without cycling has run out
+            raise ValueError(f"node {s.name!r}: demand trace has no value for period {t}")
+        s.demand += d
+        s.last_demand = d
+        x = d if d <= s.on_hand else s.on_hand
+        if s.queue:
+            x = 0.0
+        s.on_hand -= x
+        s.served += x
+        s.sales += x
+        s.revenue += x * s.price
+        rest = d - x
+        if rest > EPS:
+            if s.lost_rule:
+                s.lost += rest
+            else:
+                s.queue.append([None, rest, s.price])
+                s.backlog += rest
+                s.ext_backlog += rest
+
+    def _account(self) -> None:
+        rows = self._rows
+        cost = revenue = 0.0
+        for s in self._states:
+            node = s.node
+            holding = node.holding_cost * s.on_hand
+            shortage = node.shortage_cost * (s.lost if s.lost_rule else s.backlog)
+            transit = units = 0.0
+            for e in s.inbound:
+                pipe = e.transit + e.buffer
+                transit += e.hold * pipe
+                units += pipe / e.bom
+            cost += holding + shortage + s.fixed + s.variable + transit
+            revenue += s.revenue
+            rows.append((s.on_hand, s.backlog, s.lost, units, s.ordered, s.received, s.shipped,
+                         s.demand, s.sales, s.served, holding, shortage, s.fixed, s.variable,
+                         transit, s.revenue))
+            s.ordered = s.received = s.shipped = s.demand = s.sales = 0.0
+            s.served = s.lost = s.revenue = s.fixed = s.variable = 0.0
+        self.total_cost += cost
+        self.total_revenue += revenue
+
+    # -- results -----------------------------------------------------------------------------
+    @property
+    def objective(self) -> str:
+        has_revenue = any(n.price > 0 for n in self.network.nodes) or self.market is not None
+        return "profit" if has_revenue else "cost"
+
+    def ledger(self) -> Ledger:
+        """The ledger of the periods simulated so far."""
+        init = np.array([n.initial_on_hand for n in self.network.nodes])
+        return Ledger.from_rows(self.network_nodes, self._rows, self.objective, init,
+                                self._initial_pipeline)
+
+    def units_in_network(self) -> float:
+        """On hand + in transit + waiting for assembly, over all nodes (bom 1 units)."""
+        return (sum(s.on_hand for s in self._states)
+                + sum(e.transit + e.buffer for e in self._edges))
+
+    def _echelon_ip(self, node: str) -> float:
+        members = self._echelons[node]
+        inside = set(members)
+        total = 0.0
+        for name in members:
+            s = self._by_name[name]
+            total += s.on_hand - s.ext_backlog
+            for e in s.inbound:
+                total += (e.transit + e.buffer + (e.pending if e.source.name not in inside else 0.0)) / e.bom
+        return total
+
+
+def _available(s: _NodeState) -> float:
+    """What a supplier could ship now."""
+    if s.supply:
+        return s.cap_left
+    return 0.0 if s.queue else s.on_hand
+
