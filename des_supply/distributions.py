@@ -241,20 +241,23 @@ class Empirical(_Base):
 
 @dataclass(frozen=True, slots=True)
 class Trace(_Base):
-    """Trace-driven demand: period t takes ``values[t]`` (repeating if ``cycle``).
+    """Trace-driven demand: period t takes ``values[t]``.
 
-    Use :meth:`from_csv` to load a column of real data.  Without ``cycle`` a run
-    longer than the trace is refused with the trace length in the message.
+    After the last value the trace repeats (``after="cycle"``), keeps its last
+    value (``"hold"``), or ends the run with an error naming the period
+    (``"stop"``).  Use :meth:`from_csv` to load a column of real data.
     """
 
     values: tuple[float, ...]
-    cycle: bool = True
+    after: str = "cycle"
     kind: ClassVar[str] = "trace"
 
     def __post_init__(self) -> None:
         values = tuple(_finite("value", v) for v in self.values)
         _check(len(values) > 0, "trace must not be empty")
         _check(min(values) >= 0, f"trace values must be >= 0 (got {min(values)})")
+        _check(self.after in ("cycle", "hold", "stop"),
+               f"after(={self.after!r}) must be 'cycle', 'hold' or 'stop'")
         object.__setattr__(self, "values", values)
 
     @property
@@ -267,17 +270,22 @@ class Trace(_Base):
 
     def sample(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
         idx = np.arange(start, start + n)
-        if not self.cycle:
-            # Blocks may look ahead of the run; only periods actually used must exist.
-            return np.where(idx < len(self.values),
-                            np.asarray(self.values)[np.minimum(idx, len(self.values) - 1)], np.nan)
-        return np.asarray(self.values)[idx % len(self.values)]
+        values, m = np.asarray(self.values), len(self.values)
+        if self.after == "cycle":
+            return values[idx % m]
+        out = values[np.minimum(idx, m - 1)]
+        if self.after == "stop":  # blocks look ahead of the run: NaN marks missing periods
+            out = np.where(idx < m, out, np.nan)
+        return out
 
     @classmethod
-    def from_csv(cls, path: str | Path, column: str | int = 0, cycle: bool = True) -> "Trace":
+    def from_csv(cls, path: str | Path, column: str | int = 0, after: str = "cycle") -> "Trace":
         """Read one column (by header name or 0-based index) of a CSV file."""
-        with open(path, newline="") as fh:
-            rows = list(csv.reader(fh))
+        try:
+            with open(path, newline="") as fh:
+                rows = [r for r in csv.reader(fh) if r]
+        except OSError as exc:
+            raise ValueError(f"cannot read {path}: {exc.strerror}") from None
         if not rows:
             raise ValueError(f"{path}: empty CSV file")
         header, body = rows[0], rows[1:]
@@ -293,10 +301,10 @@ class Trace(_Base):
             except (ValueError, IndexError):
                 pass
         try:
-            values = [float(r[j]) for r in body if r]
+            values = [float(r[j]) for r in body]
         except (ValueError, IndexError) as exc:
             raise ValueError(f"{path}: column {column!r} is not numeric: {exc}") from None
-        return cls(tuple(values), cycle)
+        return cls(tuple(values), after)
 
 
 @dataclass(frozen=True, slots=True)

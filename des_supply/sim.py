@@ -53,7 +53,7 @@ from .network import Edge, Network, Node
 from .policies import Action, Policy
 from .rng import PeriodDraws, SeedLike, root_sequence, stream
 
-__all__ = ["Simulation", "Observation", "Market", "DecisionError"]
+__all__ = ["Simulation", "Observation", "Market", "DecisionError", "objective_of"]
 
 EPS = 1e-9
 
@@ -626,8 +626,7 @@ class Simulation:
     # -- results -----------------------------------------------------------------------------
     @property
     def objective(self) -> str:
-        has_revenue = any(n.price > 0 for n in self.network.nodes) or self.market is not None
-        return "profit" if has_revenue else "cost"
+        return objective_of(self.network, self.market)
 
     def ledger(self) -> Ledger:
         """The ledger of the periods simulated so far."""
@@ -650,6 +649,11 @@ class Simulation:
             for e in s.inbound:
                 total += (e.transit + e.buffer + (e.pending if e.source.name not in inside else 0.0)) / e.bom
         return total
+
+
+def objective_of(network: Network, market: Market | None = None) -> str:
+    """"profit" when something is sold at a price (or a market sets prices), else "cost"."""
+    return "profit" if market is not None or any(n.price > 0 for n in network.nodes) else "cost"
 
 
 def _available(s: _NodeState) -> float:

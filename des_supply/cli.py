@@ -1,0 +1,242 @@
+"""The ``des-supply`` command line.
+
+    des-supply scenarios [--json]
+    des-supply simulate SCENARIO|network.json [--param k=v]... --policy NAME
+                        [--policy-param k=v]... [--periods N] [--warmup W]
+                        [--replications R] [--seed S] [--processes P] [--json] [--plot FILE.png]
+
+Policy parameters take one number for every deciding node (``level=20``) or one
+per node (``level=stage1:6.49,stage2:12.02,stage3:22.71``).
+
+This module is the application layer: it is the one place in ``des_supply``
+that reaches into the ``scenarios`` package (lazily), so the engine itself
+imports none of the other packages.  Errors end the program with status 2 and
+one line naming what is wrong; no output file is left half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Sequence
+
+from .network import Network, NetworkError
+from .policies import POLICIES
+
+__all__ = ["main"]
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _scenarios() -> Any:
+    import scenarios  # application layer: see the module docstring
+
+    return scenarios
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries a result depends on (provenance)."""
+    out = {}
+    for pkg in ("des-supply", "numpy", "scipy", "simpy", "networkx", "pyomo", "highspy",
+                "gymnasium", "torch"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def parse_policy_params(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["level=20"]`` -> ``{"level": 20.0}``; ``["level=a:1,b:2"]`` -> ``{"level": {"a": 1.0, "b": 2.0}}``."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key or not text.strip():
+            raise CliError(f"policy parameter {pair!r} must look like key=value or "
+                           "key=node:value,node:value")
+        try:
+            if ":" in text:
+                out[key] = {n.strip(): float(v) for n, v in
+                            (item.split(":", 1) for item in text.split(",") if item.strip())}
+            else:
+                out[key] = float(text)
+        except ValueError:
+            raise CliError(f"policy parameter {pair!r}: values must be numbers") from None
+    return out
+
+
+def build_policy(name: str, params: dict[str, Any]) -> Any:
+    if name not in POLICIES:
+        raise CliError(f"unknown policy {name!r} (known: {', '.join(POLICIES)})")
+    cls = POLICIES[name]
+    fields = list(cls.__dataclass_fields__)
+    unknown = sorted(set(params) - set(fields))
+    missing = [f for f in fields if f not in params]
+    if unknown or missing:
+        raise CliError(f"policy {name!r} takes parameters {', '.join(fields)}"
+                       + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+                       + (f"; missing: {', '.join(missing)}" if missing else ""))
+    try:
+        return cls(**params)
+    except (ValueError, TypeError) as exc:
+        raise CliError(f"policy {name!r}: {exc}") from None
+
+
+def load_network(target: str, params: Sequence[str]) -> tuple[Network, dict[str, Any], Any]:
+    """A scenario by name (with its spec) or a network JSON file (spec None)."""
+    if target.endswith(".json") or os.path.sep in target:
+        if params:
+            raise CliError("--param applies to named scenarios, not to network files")
+        try:
+            return Network.from_json(Path(target)), {}, None
+        except NetworkError as exc:
+            raise CliError(f"{target}: {exc}") from None
+    sc = _scenarios()
+    try:
+        spec = sc.get(target)
+        kwargs = sc.parse_params(target, params)
+        return sc.make(target, **kwargs), kwargs, spec
+    except (sc.ScenarioError, NetworkError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_scenarios(args: argparse.Namespace) -> None:
+    sc = _scenarios()
+    specs = [sc.get(n) for n in sc.names()]
+    if args.json:
+        print(json.dumps([{"name": s.name, "summary": s.summary, "parameters": s.parameters,
+                           "periods": s.periods, "warmup": s.warmup} for s in specs], indent=2))
+        return
+    width = max(len(s.name) for s in specs)
+    for s in specs:
+        print(f"{s.name:<{width}}  {s.summary}")
+        params = ", ".join(f"{k}={v}" for k, v in s.parameters.items())
+        print(f"{'':<{width}}  parameters: {params}")
+
+
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from .evaluate import simulate
+
+    network, params, spec = load_network(args.scenario, args.param)
+    policy = build_policy(args.policy, parse_policy_params(args.policy_param))
+    periods = args.periods or (spec.periods if spec else 10_000)
+    warmup = args.warmup if args.warmup is not None else (min(spec.warmup, periods // 10)
+                                                          if spec else 0)
+    for name, value, low in (("periods", periods, 1), ("replications", args.replications, 1),
+                             ("warmup", warmup, 0), ("seed", args.seed, 0)):
+        if value < low:
+            raise CliError(f"--{name}(={value}) must be >= {low}")
+    if warmup >= periods:
+        raise CliError(f"--warmup(={warmup}) must be smaller than --periods(={periods})")
+    try:
+        res = simulate(network, policy, periods=periods, replications=args.replications,
+                       seed=args.seed, warmup=warmup, processes=args.processes,
+                       progress=not args.json and sys.stderr.isatty(), keep_ledgers=bool(args.plot))
+    except (ValueError, KeyError) as exc:
+        raise CliError(f"simulation failed: {exc}") from None
+    if args.plot:
+        _plot(res.ledgers[0], network, args.plot, f"{network.name}: {args.policy}")
+    out = {"scenario": args.scenario, "params": params, "policy": args.policy,
+           "policy_params": parse_policy_params(args.policy_param), "periods": periods,
+           "warmup": warmup, "replications": args.replications, "seed": args.seed,
+           **{k: v for k, v in res.to_dict().items() if k not in ("periods", "warmup",
+                                                                   "replications", "seed")},
+           "versions": versions()}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return
+    lo, hi = res.ci95
+    print(f"{network.name} under {args.policy} {args.policy_param or ''}: {periods} periods "
+          f"(warm-up {warmup}) x {args.replications} replications, seed {args.seed}")
+    print(f"mean {res.objective} per period: {res.mean:.4f}   95% CI [{lo:.4f}, {hi:.4f}]")
+    if res.fill_rate is not None:
+        print(f"fill rate {res.fill_rate:.4f}   cycle service level {res.cycle_service_level:.4f}")
+    header = f"{'node':<14}{'on hand':>10}{'backlog':>10}{'lost':>9}{'ordered':>10}{'cost':>10}{'fill':>8}"
+    print(header)
+    for name, s in res.nodes.items():
+        fill = f"{s.fill_rate:.3f}" if s.fill_rate is not None else "-"
+        print(f"{name:<14}{s.on_hand:>10.3f}{s.backlog:>10.3f}{s.lost:>9.3f}{s.ordered:>10.3f}"
+              f"{s.cost:>10.3f}{fill:>8}")
+
+
+def _plot(ledger: Any, network: Network, path: str, title: str) -> None:
+    """Inventory and backlog paths of the stocking nodes (first 200 periods)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not path.lower().endswith(".png"):
+        raise CliError(f"--plot {path}: the file name must end in .png")
+    n = min(ledger.periods, 200)
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for node in network.stock_nodes:
+        line, = ax.step(range(n), ledger.column("on_hand", node.name)[:n], where="post",
+                        label=f"{node.name} on hand")
+        backlog = ledger.column("backlog", node.name)[:n]
+        if backlog.any():
+            ax.step(range(n), -backlog, where="post", ls="--", color=line.get_color(),
+                    label=f"{node.name} backlog (negative)")
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set(xlabel="period", ylabel="units", title=title)
+    ax.legend(fontsize="small", ncol=2)
+    fig.tight_layout()
+    target = Path(path)
+    if not target.parent.exists():
+        raise CliError(f"--plot {path}: folder {target.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(suffix=".png", dir=target.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, target)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="des-supply", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("scenarios", help="list the registered scenarios")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_scenarios)
+    p = sub.add_parser("simulate", help="simulate a scenario or network file under a policy")
+    p.add_argument("scenario", help="scenario name or path to a network .json file")
+    p.add_argument("--param", action="append", default=[], metavar="K=V")
+    p.add_argument("--policy", required=True, choices=list(POLICIES))
+    p.add_argument("--policy-param", action="append", default=[], metavar="K=V")
+    p.add_argument("--periods", type=int, default=None)
+    p.add_argument("--warmup", type=int, default=None)
+    p.add_argument("--replications", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--processes", type=int, default=1, help="worker processes (0: all CPUs)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--plot", metavar="FILE.png")
+    p.set_defaults(func=cmd_simulate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except CliError as exc:
+        print(f"des-supply: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stderr.close()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

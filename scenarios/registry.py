@@ -1,0 +1,125 @@
+"""Scenarios by name: each is a function with keyword parameters that returns a Network.
+
+``register`` records a function under a name; ``make(name, **params)`` builds
+it; ``parse_params`` turns command-line ``k=v`` strings into typed keyword
+arguments using the function's defaults (ints, floats, bools, strings, and
+comma-separated tuples).  Unknown scenarios or parameters are refused with the
+list of what exists.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from des_supply.network import Network
+
+__all__ = ["ScenarioSpec", "register", "get", "make", "names", "parse_params", "ScenarioError"]
+
+
+class ScenarioError(ValueError):
+    """Unknown scenario or parameter, or a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    name: str
+    build: Callable[..., Network]
+    summary: str
+    periods: int          # a sensible default horizon for simulate
+    warmup: int
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """Parameter names with their defaults."""
+        return {p.name: p.default for p in inspect.signature(self.build).parameters.values()}
+
+    @property
+    def doc(self) -> str:
+        return inspect.getdoc(self.build) or ""
+
+
+_REGISTRY: dict[str, ScenarioSpec] = {}
+
+
+def register(name: str, *, periods: int = 10_000, warmup: int = 100) -> Callable:
+    """Decorator: register a scenario function under *name*."""
+
+    def wrap(fn: Callable[..., Network]) -> Callable[..., Network]:
+        summary = (inspect.getdoc(fn) or name).splitlines()[0]
+        _REGISTRY[name] = ScenarioSpec(name, fn, summary, periods, warmup)
+        return fn
+
+    return wrap
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> ScenarioSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ScenarioError(f"unknown scenario {name!r} (known: {', '.join(names())})") from None
+
+
+def make(name: str, **params: Any) -> Network:
+    """Build scenario *name* with *params* (checked against its signature)."""
+    spec = get(name)
+    allowed = spec.parameters
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ScenarioError(f"scenario {name!r} has no parameter(s) {', '.join(map(repr, unknown))} "
+                            f"(parameters: {', '.join(allowed)})")
+    return spec.build(**params)
+
+
+def _convert(scenario: str, key: str, text: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        if isinstance(default, int):
+            value = float(text)
+            if not value.is_integer():
+                raise ValueError(text)
+            return int(value)
+        if isinstance(default, float) or default is None and _is_number(text):
+            return float(text)
+        if isinstance(default, tuple):
+            items = [x.strip() for x in text.split(",") if x.strip()]
+            kind = type(default[0]) if default else float
+            return tuple(kind(float(x)) if kind is int else kind(x) for x in items)
+        return text
+    except ValueError:
+        want = type(default).__name__ if default is not None else "number"
+        raise ScenarioError(f"scenario {scenario!r}: parameter {key}={text!r} is not a valid "
+                            f"{want}") from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def parse_params(name: str, pairs: Iterable[str]) -> dict[str, Any]:
+    """``["lead_time=2", "penalty=9"]`` -> ``{"lead_time": 2, "penalty": 9.0}``."""
+    spec = get(name)
+    allowed = spec.parameters
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ScenarioError(f"parameter {pair!r} must look like key=value")
+        if key not in allowed:
+            raise ScenarioError(f"scenario {name!r} has no parameter {key!r} "
+                                f"(parameters: {', '.join(allowed)})")
+        out[key] = _convert(name, key, text.strip(), allowed[key])
+    return out

@@ -1,0 +1,50 @@
+"""Serial supply chain; defaults from Snyder & Shen, *Fundamentals of Supply Chain
+Theory* (2nd ed.), Example 6.1 (the Clark-Scarf / Chen-Zheng model).
+
+Three stages, numbered from downstream: stage 1 faces N(5, 1) demand per period
+(continuous) and pays 37.12 per unit backordered per period; local holding costs
+7, 4, 2; lead times 1, 1, 2 (stage 3 is supplied by an unlimited external
+supplier).  Following the book, units in transit from a stage to its customer
+are charged the shipping stage's local holding cost, orders are placed after the
+period's demand (``order_timing="order-after-demand"``), and upstream stages
+backlog what they cannot ship.
+"""
+
+from __future__ import annotations
+
+from des_supply.network import Edge, Network, Node
+
+from .registry import ScenarioError, register
+from .single_stage import demand_distribution
+
+
+@register("serial", periods=20_000, warmup=200)
+def serial(holding: tuple[float, ...] = (7.0, 4.0, 2.0), lead_times: tuple[int, ...] = (1, 1, 2),
+           stockout_cost: float = 37.12, demand: str = "normal_continuous",
+           demand_mean: float = 5.0, demand_std: float = 1.0) -> Network:
+    """Serial chain, stages numbered from downstream (Snyder & Shen Example 6.1).
+
+    Parameters: holding (local holding cost per stage, comma list from downstream),
+    lead_times (per stage, same order), stockout_cost (per unit backordered at stage 1
+    per period), demand (normal_continuous|normal|poisson|...), demand_mean, demand_std.
+    Nodes are named stage1 (downstream) ... stageN and supplier.
+    """
+    if len(holding) != len(lead_times) or not holding:
+        raise ScenarioError(f"holding has {len(holding)} stages, lead_times has {len(lead_times)}")
+    n = len(holding)
+    dist = demand_distribution(demand, demand_mean, demand_std)
+    cont = not dist.integer
+    nodes = [Node("supplier", kind="supply")]
+    edges = []
+    for i in range(n, 0, -1):
+        local = holding[i - 1]
+        start = demand_mean * lead_times[i - 1]
+        nodes.append(Node(f"stage{i}", holding_cost=local,
+                          shortage_cost=stockout_cost if i == 1 else 0.0,
+                          demand=dist if i == 1 else None,
+                          initial_on_hand=start if cont else float(round(start))))
+        upstream = "supplier" if i == n else f"stage{i + 1}"
+        in_transit = 0.0 if i == n else holding[i]  # the shipping stage's local holding cost
+        edges.append(Edge(upstream, f"stage{i}", lead_time=lead_times[i - 1],
+                          transit_holding_cost=in_transit))
+    return Network(tuple(nodes), tuple(edges), name="serial", order_timing="order-after-demand")
