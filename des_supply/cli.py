@@ -1,6 +1,7 @@
 """The ``des-supply`` command line.
 
     des-supply scenarios [--json]
+    des-supply optimize SCENARIO [--param k=v]... [--verify] [--json]
     des-supply simulate SCENARIO|network.json [--param k=v]... --policy NAME
                         [--policy-param k=v]... [--periods N] [--warmup W]
                         [--replications R] [--seed S] [--processes P] [--json] [--plot FILE.png]
@@ -167,6 +168,52 @@ def cmd_simulate(args: argparse.Namespace) -> None:
               f"{s.cost:>10.3f}{fill:>8}")
 
 
+def cmd_optimize(args: argparse.Namespace) -> None:
+    from optimization.optimize import OptimizeError, optimize, verify  # application layer
+
+    sc = _scenarios()
+    try:
+        sc.get(args.scenario)
+        params = sc.parse_params(args.scenario, args.param)
+        res = optimize(args.scenario, params, progress=not args.json and sys.stderr.isatty())
+    except (sc.ScenarioError, NetworkError, OptimizeError) as exc:
+        raise CliError(str(exc)) from None
+    out = {**res.to_dict(), "versions": versions()}
+    checks = {}
+    if args.verify:
+        rows = verify(res, periods=args.periods, replications=args.replications, seed=args.seed,
+                      processes=args.processes)
+        checks = {r["name"]: r for r in rows}
+        out["verification"] = {"periods": args.periods, "replications": args.replications,
+                               "seed": args.seed, "policies": rows}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return
+    best = res.optimal
+    print(f"{args.scenario} {params or ''}: optimal {res.objective} per period {best.value:.4f} "
+          f"({best.method})")
+    head = f"{'policy':<20}{'value':>10}{'gap':>9}  parameters"
+    if checks:
+        head += "  | simulated mean [95% CI]"
+    print(head)
+    for b in [best, *res.policies]:
+        gap = 100 * (b.value - best.value) / abs(best.value) if best.value else 0.0
+        line = f"{b.name:<20}{b.value:>10.4f}{gap:>8.2f}%  {_short(b.params)}"
+        if b.name in checks:
+            c = checks[b.name]
+            line += f"  | {c['simulated']:.4f} [{c['ci95'][0]:.4f}, {c['ci95'][1]:.4f}]"
+        print(line)
+
+
+def _short(params: dict[str, Any]) -> str:
+    def fmt(v: Any) -> str:
+        if isinstance(v, dict):
+            return ",".join(f"{k}:{fmt(x)}" for k, x in v.items())
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    return " ".join(f"{k}={fmt(v)}" for k, v in params.items()) or "-"
+
+
 def _plot(ledger: Any, network: Network, path: str, title: str) -> None:
     """Inventory and backlog paths of the stocking nodes (first 200 periods)."""
     import matplotlib
@@ -222,6 +269,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--plot", metavar="FILE.png")
     p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("optimize", help="the optimum (or bound) and the best heuristics")
+    p.add_argument("scenario")
+    p.add_argument("--param", action="append", default=[], metavar="K=V")
+    p.add_argument("--verify", action="store_true",
+                   help="simulate every returned policy and show its mean and 95%% CI")
+    p.add_argument("--periods", type=int, default=20_000, help="periods per replication (--verify)")
+    p.add_argument("--replications", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--processes", type=int, default=1)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_optimize)
     return parser
 
 

@@ -19,9 +19,14 @@ Order of events in period t
 2. **Decide** (``order-before-demand``, the default, as in Zipkin 2008): the nodes
    that review at t form the decision epoch; the policy (or an outside agent)
    sees the :class:`Observation` and answers with an :class:`~des_supply.policies.Action`.
-   Orders are placed downstream first; a supplier ships at once what it has on
-   hand, and backlogs or loses the rest by its own shortage rule.  A shipment
-   with lead time 0 arrives immediately.
+   All deciding nodes decide together, on the state before this epoch's orders
+   (as in the beer game and multi-agent RL): an upstream node sees an order its
+   customer places at the same epoch at its next review.  Echelon positions are
+   unaffected (internal orders cancel out), so echelon base-stock policies behave
+   as in Clark & Scarf; installation base-stock levels are *not* equivalent to
+   echelon ones here.  Orders are then placed downstream first; a supplier ships
+   at once what it has on hand, and backlogs or loses the rest by its own
+   shortage rule.  A shipment with lead time 0 arrives immediately.
 3. **Demand**: external demand is met from stock on hand; the rest is backlogged
    or lost.  (With ``order_timing="order-after-demand"`` phases 2 and 3 swap,
    as in Snyder & Shen's serial model and the beer game.)

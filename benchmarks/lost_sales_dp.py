@@ -1,0 +1,113 @@
+"""Time the lost-sales DP on Zipkin's (2008) grid and compare it with the heuristics.
+
+Instances: h = 1, Poisson demand of mean 5, lead time L in 1..4, penalty p in
+{4, 9, 19, 39} (Zipkin 2008, "Old and new methods for lost-sales inventory
+systems", OR 56(5), Sec. 5).  For each: states, RVI iterations, wall seconds of
+:func:`~optimization.lost_sales.solve_lost_sales`, its peak traced memory
+(tracemalloc), the optimal cost, the best heuristic and its gap, and Zipkin's
+published optimum where we have it.
+
+Usage::
+
+    python benchmarks/lost_sales_dp.py                 # full grid (about a minute)
+    python benchmarks/lost_sales_dp.py --quick         # L in {1, 2}, p in {4, 19}
+    python benchmarks/lost_sales_dp.py --json out.json --threads 1
+
+BLAS runs on ``--threads`` threads (default 1: the DP's target is 30 s on one
+core, and small matrix products gain nothing from threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+#: Zipkin (2008) Table 3 optimal costs (Poisson, mean 5, h = 1) that we could check.
+PUBLISHED = {(2, 4): 4.40, (4, 4): 4.73, (2, 19): 7.66, (4, 19): 8.89}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small grid: L in {1, 2}, p in {4, 19}")
+    ap.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
+    ap.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    ap.add_argument("--no-heuristics", action="store_true", help="time the DP only")
+    ap.add_argument("--demand", default="poisson", choices=("poisson", "geometric"))
+    return ap.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> dict:
+    # numpy reads the thread count when it loads, so import after setting it
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    import tracemalloc
+
+    import numpy as np
+    import scipy
+
+    from optimization.lost_sales import heuristics, solve_lost_sales
+
+    leads = (1, 2) if args.quick else (1, 2, 3, 4)
+    penalties = (4, 19) if args.quick else (4, 9, 19, 39)
+    rows = []
+    header = (f"{'L':>2} {'p':>3} {'states':>8} {'iter':>5} {'seconds':>8} {'peak MiB':>9} "
+              f"{'optimal':>8} {'Zipkin':>7}  {'best heuristic':<18} {'cost':>8} {'gap %':>6}")
+    print(header)
+    print("-" * len(header))
+    for L in leads:
+        for p in penalties:
+            tracemalloc.start()
+            sol = solve_lost_sales(L, 1.0, p, args.demand, 5.0)
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            row = {
+                "lead_time": L, "penalty": p, "demand": args.demand, "states": sol.states,
+                "iterations": sol.iterations, "seconds": sol.solve_seconds,
+                "peak_mib": peak / 2**20, "optimal_cost": sol.average_cost,
+                "bounds": [sol.lower_bound, sol.upper_bound],
+                "boundary_mass": sol.boundary_mass,
+                "truncation": [sol.truncation.max_position, sol.truncation.max_order],
+                "published": PUBLISHED.get((L, p)) if args.demand == "poisson" else None,
+            }
+            if not args.no_heuristics:
+                t0 = time.perf_counter()
+                res = heuristics(L, 1.0, p, args.demand, 5.0)
+                name = min(res, key=lambda k: res[k].value)
+                row.update(
+                    heuristics={k: {"cost": r.value, "params": dict(r.params)}
+                                for k, r in res.items()},
+                    heuristics_seconds=time.perf_counter() - t0, best_heuristic=name,
+                    best_heuristic_cost=res[name].value,
+                    gap_percent=100 * (res[name].value / sol.average_cost - 1))
+            rows.append(row)
+            pub = f"{row['published']:7.2f}" if row["published"] else f"{'':>7}"
+            tail = (f"  {row['best_heuristic']:<18} {row['best_heuristic_cost']:8.4f} "
+                    f"{round(row['gap_percent'], 2) + 0.0:6.2f}" if "best_heuristic" in row else "")
+            print(f"{L:>2} {p:>3} {sol.states:>8,} {sol.iterations:>5} {sol.solve_seconds:>8.3f} "
+                  f"{row['peak_mib']:>9.1f} {sol.average_cost:>8.4f} {pub}{tail}", flush=True)
+    return {
+        "benchmark": "lost_sales_dp", "holding": 1.0, "demand_mean": 5.0,
+        "threads": args.threads, "python": sys.version.split()[0], "numpy": np.__version__,
+        "scipy": scipy.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    result = run(args)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+    raise SystemExit(main())
