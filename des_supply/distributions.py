@@ -386,14 +386,16 @@ def distribution_from_dict(data: dict[str, Any]) -> Distribution:
     if kind not in _KINDS:
         raise ValueError(f"unknown distribution type {kind!r} (known: {', '.join(sorted(_KINDS))})")
     kwargs = {k: v for k, v in data.items() if k != "type"}
-    if kind == "shifted":
-        kwargs["base"] = distribution_from_dict(kwargs["base"])
-    for key in ("values", "probabilities"):
-        if key in kwargs:
-            kwargs[key] = tuple(kwargs[key])
     try:
+        if kind == "shifted":
+            kwargs["base"] = distribution_from_dict(kwargs["base"])
+        for key in ("values", "probabilities", "means"):
+            if key in kwargs:
+                if not isinstance(kwargs[key], (list, tuple)):
+                    raise ValueError(f"{key} must be a list of numbers")
+                kwargs[key] = tuple(kwargs[key])
         return _KINDS[kind](**kwargs)
-    except TypeError as exc:
+    except (TypeError, KeyError) as exc:
         raise ValueError(f"bad parameters for distribution {kind!r}: {exc}") from None
 
 

@@ -50,11 +50,11 @@ class Ledger:
     initial_pipeline: np.ndarray          # per node, units scheduled before period 0
 
     @classmethod
-    def from_rows(cls, nodes: tuple[str, ...], rows: list[tuple[float, ...]], objective: str,
+    def from_rows(cls, nodes: tuple[str, ...], rows: Any, objective: str,
                   initial_on_hand: np.ndarray, initial_pipeline: np.ndarray) -> "Ledger":
-        """Build from one row per (period, node) in period-major order."""
+        """Build from flat floats: one row of FIELDS per (period, node), period-major."""
         n = len(nodes)
-        table = np.asarray(rows, dtype=float).reshape(-1, n, len(FIELDS))
+        table = np.array(rows, dtype=float).reshape(-1, n, len(FIELDS))
         data = {f: np.ascontiguousarray(table[:, :, i]) for i, f in enumerate(FIELDS)}
         return cls(nodes, data, objective, initial_on_hand, initial_pipeline)
 

@@ -49,6 +49,13 @@ class NetworkError(ValueError):
     """A network that cannot be simulated; the message names the node or edge."""
 
 
+def _nonneg_or_int(owner: str, value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise NetworkError(f"{owner}: priority(={value!r}) must be an integer") from None
+
+
 def _nonneg(owner: str, name: str, value: float, allow_inf: bool = False) -> float:
     try:
         value = float(value)
@@ -100,11 +107,13 @@ class Node:
             object.__setattr__(self, name, _nonneg(who, name, getattr(self, name)))
         for name in ("capacity", "storage_capacity"):
             object.__setattr__(self, name, _nonneg(who, name, getattr(self, name), allow_inf=True))
+        if not isinstance(self.initial_pipeline, (tuple, list)):
+            raise NetworkError(f"{who}: initial_pipeline must be a list of quantities")
         pipeline = tuple(_nonneg(who, "initial_pipeline entry", q) for q in self.initial_pipeline)
         object.__setattr__(self, "initial_pipeline", pipeline)
         for name in ("review_period", "review_offset"):
             v = getattr(self, name)
-            if not float(v).is_integer():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not float(v).is_integer():
                 raise NetworkError(f"{who}: {name}(={v}) must be an integer")
             object.__setattr__(self, name, int(v))
         if self.review_period < 1:
@@ -163,12 +172,22 @@ class Edge:
         if not self.lead_time.integer:
             raise NetworkError(f"{who}: lead_time must take whole numbers of periods "
                                f"(got {self.lead_time.to_dict()})")
-        for name in ("unit_cost", "transit_holding_cost"):
+        for name in ("source", "target"):
+            if not isinstance(getattr(self, name), str):
+                raise NetworkError(f"{who}: {name} must be a node name (a string)")
+        for name in ("unit_cost", "transit_holding_cost", "bom"):
             object.__setattr__(self, name, _nonneg(who, name, getattr(self, name)))
-        if _nonneg(who, "bom", self.bom) <= 0:
+        if self.bom <= 0:
             raise NetworkError(f"{who}: bom(={self.bom}) must be > 0")
-        if self.share is not None and not 0 <= _nonneg(who, "share", self.share) <= 1:
-            raise NetworkError(f"{who}: share(={self.share}) must be in [0, 1]")
+        if self.share is not None:
+            object.__setattr__(self, "share", _nonneg(who, "share", self.share))
+            if self.share > 1:
+                raise NetworkError(f"{who}: share(={self.share}) must be in [0, 1]")
+        if not isinstance(self.sequential, bool):
+            raise NetworkError(f"{who}: sequential(={self.sequential!r}) must be true or false")
+        if isinstance(self.priority, bool) or not float(_nonneg_or_int(who, self.priority)).is_integer():
+            raise NetworkError(f"{who}: priority(={self.priority!r}) must be an integer")
+        object.__setattr__(self, "priority", int(self.priority))
 
     @property
     def key(self) -> tuple[str, str]:
@@ -363,26 +382,36 @@ def _no_unknown(owner: str, data: Mapping[str, Any], allowed: Iterable[str]) -> 
 def _node_from_dict(d: Any) -> Node:
     if not isinstance(d, Mapping) or "name" not in d:
         raise NetworkError(f"each node must be an object with a 'name', got {d!r}")
-    _no_unknown(f"node {d['name']!r}", d, (f.name for f in fields(Node)))
+    who = f"node {d['name']!r}"
+    _no_unknown(who, d, (f.name for f in fields(Node)))
     kwargs = dict(d)
     if kwargs.get("demand") is not None:
         try:
             kwargs["demand"] = distribution_from_dict(kwargs["demand"])
         except ValueError as exc:
             raise NetworkError(f"node {d['name']!r}: demand: {exc}") from None
-    if "initial_pipeline" in kwargs:
-        kwargs["initial_pipeline"] = tuple(kwargs["initial_pipeline"])
-    return Node(**kwargs)
+    return _construct(Node, who, kwargs)
 
 
 def _edge_from_dict(d: Any) -> Edge:
     if not isinstance(d, Mapping) or "source" not in d or "target" not in d:
         raise NetworkError(f"each edge must be an object with 'source' and 'target', got {d!r}")
-    _no_unknown(f"edge {d['source']!r}->{d['target']!r}", d, (f.name for f in fields(Edge)))
+    who = f"edge {d['source']!r}->{d['target']!r}"
+    _no_unknown(who, d, (f.name for f in fields(Edge)))
     kwargs = dict(d)
     if "lead_time" in kwargs:
         try:
             kwargs["lead_time"] = as_distribution(kwargs["lead_time"])
         except ValueError as exc:
-            raise NetworkError(f"edge {d['source']!r}->{d['target']!r}: lead_time: {exc}") from None
-    return Edge(**kwargs)
+            raise NetworkError(f"{who}: lead_time: {exc}") from None
+    return _construct(Edge, who, kwargs)
+
+
+def _construct(cls: type, who: str, kwargs: dict[str, Any]) -> Any:
+    """Build a Node or Edge from JSON data; wrongly typed values become a NetworkError."""
+    try:
+        return cls(**kwargs)
+    except NetworkError:
+        raise
+    except (TypeError, ValueError, KeyError) as exc:
+        raise NetworkError(f"{who}: {exc}") from None

@@ -90,6 +90,15 @@ def _per_node(policy: Any, what: str, allow_inf: bool = False, allow_negative: b
     object.__setattr__(policy, what, value)
 
 
+def _pairs(a: PerNode, b: PerNode) -> list[tuple[str, float, float]]:
+    """(node, a, b) for every node either parameter names ('' when both are plain numbers)."""
+    nodes = {*(a if isinstance(a, dict) else ()), *(b if isinstance(b, dict) else ())}
+    if not nodes:
+        return [("", float(a), float(b))]  # type: ignore[arg-type]
+    return [(n, value_for(a, n, "first"), value_for(b, n, "second")) for n in sorted(nodes)
+            if (not isinstance(a, dict) or n in a) and (not isinstance(b, dict) or n in b)]
+
+
 @dataclass(frozen=True, slots=True)
 class BaseStock:
     """Installation base-stock: order up to ``level`` [S] in local inventory position."""
@@ -132,6 +141,10 @@ class SS:
     def __post_init__(self) -> None:
         _per_node(self, "s", allow_negative=True)
         _per_node(self, "S", allow_negative=True)
+        for node, s, S in _pairs(self.s, self.S):
+            if S < s:
+                raise ValueError(f"(s, S){' at node ' + repr(node) if node else ''}: "
+                                 f"S(={S}) must be >= s(={s})")
 
     def act(self, obs: "Observation") -> dict[str, float]:
         orders = {}
@@ -155,6 +168,10 @@ class RQ:
     def __post_init__(self) -> None:
         _per_node(self, "r", allow_negative=True)
         _per_node(self, "Q")
+        for node, _, Q in _pairs(self.r, self.Q):
+            if Q <= 0:
+                raise ValueError(f"(r, Q){' at node ' + repr(node) if node else ''}: "
+                                 f"Q(={Q}) must be > 0")
 
     def act(self, obs: "Observation") -> dict[str, float]:
         orders = {}

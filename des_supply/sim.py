@@ -45,6 +45,7 @@ paths go through the same clock and the same order-placement code.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from typing import Any, Iterator, Mapping, Protocol
 
@@ -53,7 +54,8 @@ import numpy as np
 import simpy
 from simpy.events import URGENT
 
-from .ledger import Ledger
+from .ledger import FIELDS, Ledger
+from .distributions import Deterministic
 from .network import Edge, Network, Node
 from .policies import Action, Policy
 from .rng import PeriodDraws, SeedLike, root_sequence, stream
@@ -88,9 +90,11 @@ class _Arrival(simpy.Event):
     """
 
     def __init__(self, env: simpy.Environment, delay: float) -> None:
-        super().__init__(env)
+        self.env = env
+        self.callbacks = []
         self._ok = True
         self._value = None
+        self._defused = False
         env.schedule(self, URGENT, delay)
 
 
@@ -111,13 +115,15 @@ class _Shipment:
 
 
 class _EdgeState:
-    __slots__ = ("edge", "source", "target", "bom", "lead", "transit", "pending", "buffer",
-                 "last_arrival", "due", "cost", "hold")
+    __slots__ = ("edge", "source", "target", "bom", "lead", "fixed_lead", "transit", "pending",
+                 "buffer", "last_arrival", "due", "cost", "hold")
 
     def __init__(self, edge: Edge, source: "_NodeState", target: "_NodeState",
                  lead: PeriodDraws) -> None:
         self.edge, self.source, self.target, self.lead = edge, source, target, lead
         self.bom = edge.bom
+        lead_time = edge.lead_time
+        self.fixed_lead = int(lead_time.value) if isinstance(lead_time, Deterministic) else None
         self.cost, self.hold = edge.unit_cost, edge.transit_holding_cost
         self.transit = 0.0        # units (of the source item) on the way
         self.pending = 0.0        # units ordered, backlogged at the source
@@ -129,6 +135,7 @@ class _EdgeState:
 class _NodeState:
     __slots__ = ("node", "name", "supply", "lost_rule", "queue", "on_hand", "backlog",
                  "ext_backlog", "inbound", "rule", "simple_in", "price", "cap_left", "last_demand",
+                 "init_due", "init_pending",
                  "ordered", "received", "shipped", "demand", "sales", "served", "lost", "revenue",
                  "fixed", "variable")
 
@@ -146,6 +153,8 @@ class _NodeState:
         self.price = node.price
         self.cap_left = node.capacity
         self.last_demand = 0.0
+        self.init_due: dict[int, float] = {}   # initial pipeline still to arrive, by period
+        self.init_pending = 0.0
         self.ordered = self.received = self.shipped = self.demand = self.sales = 0.0
         self.served = self.lost = self.revenue = self.fixed = self.variable = 0.0
 
@@ -202,10 +211,24 @@ class Observation:
         return self._sim._echelon_ip(node)
 
     def pipeline(self, node: str, n: int) -> tuple[float, ...]:
-        """Units already shipped to *node* due at the start of periods t+1, ..., t+n."""
+        """Units already on their way to *node* that reach its stock at the start of periods
+        t+1, ..., t+n (for assembly: the complete kits the arrivals make up)."""
         s = self._node(node)
         t = self.t
-        return tuple(sum(e.due.get(t + k, 0.0) / e.bom for e in s.inbound) for k in range(1, n + 1))
+        steps = range(1, n + 1)
+        initial = [s.init_due.get(t + k, 0.0) for k in steps]
+        if s.simple_in:
+            return tuple(q + sum(e.due.get(t + k, 0.0) for e in s.inbound)
+                         for q, k in zip(initial, steps))
+        have = [e.buffer for e in s.inbound]
+        kits = min(h / e.bom for h, e in zip(have, s.inbound))
+        out = []
+        for q, k in zip(initial, steps):
+            have = [h + e.due.get(t + k, 0.0) for h, e in zip(have, s.inbound)]
+            more = min(h / e.bom for h, e in zip(have, s.inbound))
+            out.append(q + more - kits)
+            kits = more
+        return tuple(out)
 
     def last_demand(self, node: str) -> float:
         """External demand of the most recent period that has had its demand phase."""
@@ -216,9 +239,13 @@ class Observation:
 
 
 def _on_order(s: _NodeState) -> float:
+    inbound = s.inbound
+    if len(inbound) == 1 and s.simple_in:
+        e = inbound[0]
+        return e.transit + e.pending + s.init_pending
     if not s.simple_in:  # assembly (or one supplier with bom != 1): complete kits on the way
-        return min((e.transit + e.pending + e.buffer) / e.bom for e in s.inbound)
-    return sum((e.transit + e.pending) / e.bom for e in s.inbound)
+        return s.init_pending + min((e.transit + e.pending + e.buffer) / e.bom for e in inbound)
+    return s.init_pending + sum((e.transit + e.pending) / e.bom for e in inbound)
 
 
 class Simulation:
@@ -282,7 +309,7 @@ class Simulation:
         self._capacitated_supply = [s for s in self._states if s.supply and math.isfinite(s.node.capacity)]
         if self.market is not None:
             self.market.reset(stream(self.root, "market"))
-        self._rows: list[tuple[float, ...]] = []
+        self._rows = array("d")  # one row of ledger FIELDS per node and period
         self._obs = Observation(self)
         self._action = Action()
         self.total_cost = 0.0
@@ -301,10 +328,15 @@ class Simulation:
                     s.on_hand += q
                     s.received += q
                 else:
+                    s.init_due[k] = s.init_due.get(k, 0.0) + q
+                    s.init_pending += q
                     self.env.process(self._initial_arrival(s, k, q))
 
     def _initial_arrival(self, s: _NodeState, k: int, q: float) -> Iterator[simpy.Event]:
+        """Initial pipeline: *q* finished units reach *s* at the start of period *k*."""
         yield _Arrival(self.env, k)
+        s.init_pending -= q
+        del s.init_due[k]
         s.received += q
         self._stock_in(s, q, k)
 
@@ -397,6 +429,7 @@ class Simulation:
             if not self._demand_first:
                 self._demand_phase(t)
             self._account()
+        obs.t, obs.deciding = self.periods, ()
         if self._request is not None:
             self._request.succeed(None)
 
@@ -495,8 +528,8 @@ class Simulation:
     def _ship(self, t: int, e: _EdgeState, q: float) -> None:
         e.source.shipped += q
         e.target.variable += e.cost * q
-        lead = int(e.lead.at(t))
-        due = t + lead
+        lead = e.fixed_lead
+        due = t + (lead if lead is not None else int(e.lead.at(t)))
         if e.edge.sequential:
             due = max(due, e.last_arrival)
             e.last_arrival = due
@@ -607,22 +640,22 @@ class Simulation:
                 s.ext_backlog += rest
 
     def _account(self) -> None:
-        rows = self._rows
+        extend = self._rows.extend
         cost = revenue = 0.0
         for s in self._states:
             node = s.node
             holding = node.holding_cost * s.on_hand
             shortage = node.shortage_cost * (s.lost if s.lost_rule else s.backlog)
-            transit = units = 0.0
+            transit, units = 0.0, s.init_pending
             for e in s.inbound:
                 pipe = e.transit + e.buffer
                 transit += e.hold * pipe
                 units += pipe / e.bom
             cost += holding + shortage + s.fixed + s.variable + transit
             revenue += s.revenue
-            rows.append((s.on_hand, s.backlog, s.lost, units, s.ordered, s.received, s.shipped,
-                         s.demand, s.sales, s.served, holding, shortage, s.fixed, s.variable,
-                         transit, s.revenue))
+            extend((s.on_hand, s.backlog, s.lost, units, s.ordered, s.received, s.shipped,
+                    s.demand, s.sales, s.served, holding, shortage, s.fixed, s.variable,
+                    transit, s.revenue))
             s.ordered = s.received = s.shipped = s.demand = s.sales = 0.0
             s.served = s.lost = s.revenue = s.fixed = s.variable = 0.0
         self.total_cost += cost
@@ -633,6 +666,13 @@ class Simulation:
     def objective(self) -> str:
         return objective_of(self.network, self.market)
 
+    def records(self, start: int = 0) -> np.ndarray:
+        """Ledger records of periods ``start``, ``start + 1``, ... accounted so far, as a copy of
+        shape (periods, nodes, len(FIELDS)) (cheap for recent periods, unlike :meth:`ledger`)."""
+        width = len(self._states) * len(FIELDS)
+        flat = np.array(self._rows[start * width:], dtype=float)
+        return flat.reshape(-1, len(self._states), len(FIELDS))
+
     def ledger(self) -> Ledger:
         """The ledger of the periods simulated so far."""
         init = np.array([n.initial_on_hand for n in self.network.nodes])
@@ -641,7 +681,7 @@ class Simulation:
 
     def units_in_network(self) -> float:
         """On hand + in transit + waiting for assembly, over all nodes (bom 1 units)."""
-        return (sum(s.on_hand for s in self._states)
+        return (sum(s.on_hand + s.init_pending for s in self._states)
                 + sum(e.transit + e.buffer for e in self._edges))
 
     def _echelon_ip(self, node: str) -> float:
@@ -650,7 +690,7 @@ class Simulation:
         total = 0.0
         for name in members:
             s = self._by_name[name]
-            total += s.on_hand - s.ext_backlog
+            total += s.on_hand - s.ext_backlog + s.init_pending
             for e in s.inbound:
                 total += (e.transit + e.buffer + (e.pending if e.source.name not in inside else 0.0)) / e.bom
         return total

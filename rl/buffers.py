@@ -1,0 +1,356 @@
+"""Rollouts for PPO: collection from a vector env, storage, GAE and running normalisers.
+
+Episode ends in the supply-chain envs are *truncations* (a horizon, not a
+terminal state), so :func:`compute_gae` takes terminations and truncations
+separately: a truncated step still bootstraps from the value of the final
+observation, and only the advantage recursion is cut there.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from gymnasium.wrappers import FlattenObservation
+
+from des_supply.rng import replication_seed
+
+from .networks import ActionLayout, Agent
+
+if TYPE_CHECKING:
+    from .ppo import PPOConfig
+
+__all__ = ["EnvRunner", "Rollout", "RunningMeanStd", "compute_gae"]
+
+CLIP_OBS = 10.0  # normalised observations are clipped to [-CLIP_OBS, CLIP_OBS]
+CLIP_REWARD = 10.0  # normalised rewards are clipped to [-CLIP_REWARD, CLIP_REWARD]
+
+
+def compute_gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    next_values: torch.Tensor,
+    terminated: torch.Tensor,
+    truncated: torch.Tensor,
+    gamma: float | torch.Tensor,
+    lam: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimates and value targets for a rollout.
+
+    Parameters
+    ----------
+    rewards : torch.Tensor
+        r_t, shape (T, N): T steps of N sub-environments.
+    values : torch.Tensor
+        V(s_t), shape (T, N).
+    next_values : torch.Tensor
+        V(s'_t), shape (T, N), where s'_t is the observation that step t led to *in
+        the same episode*: the next row's observation if the episode goes on, the final
+        observation if step t was truncated. Ignored where step t terminated.
+    terminated, truncated : torch.Tensor
+        Bool or 0/1 masks, shape (T, N).
+    gamma : float or torch.Tensor
+        Discount per step [γ]; a (T, N) tensor allows SMDP discounts ``gamma ** dt``.
+    lam : float
+        GAE parameter [λ].
+
+    Returns
+    -------
+    advantages, returns : torch.Tensor
+        A_t and the value targets A_t + V(s_t), shape (T, N).
+
+    Notes
+    -----
+    With d_t = terminated_t or truncated_t:
+
+        δ_t = r_t + γ (1 − terminated_t) V(s'_t) − V(s_t)
+        A_t = δ_t + γ λ (1 − d_t) A_{t+1},   A_T = 0
+
+    so a termination cuts the bootstrap, while a truncation keeps it and cuts only
+    the recursion into the next episode. ``done = terminated | truncated`` in the
+    first line (CleanRL's convention) would treat every horizon as a terminal state.
+
+    Examples
+    --------
+    >>> r = torch.tensor([[1.0], [1.0], [1.0]])
+    >>> v = torch.tensor([[0.5], [0.5], [0.5]])
+    >>> nv = torch.tensor([[0.5], [2.0], [0.5]])         # step 1 was truncated; V(final obs) = 2
+    >>> trunc = torch.tensor([[False], [True], [False]])
+    >>> adv, ret = compute_gae(r, v, nv, torch.zeros(3, 1), trunc, gamma=0.5, lam=1.0)
+    >>> adv.squeeze(-1).tolist()
+    [1.5, 1.5, 0.75]
+
+    """
+    not_term = 1.0 - terminated.float()
+    not_done = 1.0 - torch.logical_or(terminated.bool(), truncated.bool()).float()
+    gamma = torch.as_tensor(gamma, dtype=values.dtype).expand_as(values)
+    deltas = rewards + gamma * not_term * next_values - values
+    advantages = torch.zeros_like(values)
+    last = torch.zeros_like(values[0])
+    for t in reversed(range(values.shape[0])):
+        last = deltas[t] + gamma[t] * lam * not_done[t] * last
+        advantages[t] = last
+    return advantages, advantages + values
+
+
+class RunningMeanStd:
+    """Running mean and variance of a stream of batches (Chan et al.'s parallel update).
+
+    Used for observation normalisation and, on discounted returns, for reward
+    scaling. State is float64 and round-trips through :meth:`state_dict`.
+    """
+
+    def __init__(self, shape: tuple[int, ...] = (), epsilon: float = 1e-4) -> None:
+        self.mean = np.zeros(shape, dtype=np.float64)
+        self.var = np.ones(shape, dtype=np.float64)
+        self.count = epsilon
+
+    def update(self, batch: np.ndarray) -> None:
+        """Fold in a batch with samples along axis 0."""
+        batch = np.asarray(batch, dtype=np.float64)
+        b_mean, b_var, b_count = batch.mean(axis=0), batch.var(axis=0), batch.shape[0]
+        delta = b_mean - self.mean
+        total = self.count + b_count
+        self.mean = np.asarray(self.mean + delta * b_count / total)
+        m2 = self.var * self.count + b_var * b_count + delta**2 * self.count * b_count / total
+        self.var, self.count = np.asarray(m2 / total), total
+
+    def normalize(self, x: np.ndarray, clip: float = 10.0) -> np.ndarray:
+        """(x − mean) / std, clipped to [−clip, clip]."""
+        return np.clip((x - self.mean) / np.sqrt(self.var + 1e-8), -clip, clip)
+
+    def state_dict(self) -> dict[str, object]:
+        return {
+            "mean": torch.from_numpy(self.mean.copy()),
+            "var": torch.from_numpy(self.var.copy()),
+            "count": float(self.count),
+        }
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        self.mean = state["mean"].numpy().copy()  # type: ignore[attr-defined]
+        self.var = state["var"].numpy().copy()  # type: ignore[attr-defined]
+        self.count = float(state["count"])  # type: ignore[arg-type]
+
+
+@dataclass
+class Rollout:
+    """One rollout of ``n_steps`` steps of ``n_envs`` sub-environments (CleanRL's storage).
+
+    ``final_values`` holds V(final observation) on truncated steps and 0 elsewhere.
+    """
+
+    obs: torch.Tensor  # (T, N, obs_dim), normalised
+    actions: torch.Tensor  # (T, N, width), flat actions
+    logprobs: torch.Tensor  # (T, N)
+    rewards: torch.Tensor  # (T, N), scaled / normalised
+    values: torch.Tensor  # (T, N)
+    terminated: torch.Tensor  # (T, N) bool
+    truncated: torch.Tensor  # (T, N) bool
+    final_values: torch.Tensor  # (T, N)
+
+    @classmethod
+    def empty(cls, n_steps: int, n_envs: int, obs_dim: int, width: int) -> Rollout:
+        z = lambda *shape: torch.zeros(shape, dtype=torch.float32)
+        b = lambda: torch.zeros((n_steps, n_envs), dtype=torch.bool)
+        return cls(
+            z(n_steps, n_envs, obs_dim),
+            z(n_steps, n_envs, width),
+            z(n_steps, n_envs),
+            z(n_steps, n_envs),
+            z(n_steps, n_envs),
+            b(),
+            b(),
+            z(n_steps, n_envs),
+        )
+
+    def advantages(
+        self, last_values: torch.Tensor, gamma: float, lam: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """GAE, with V(obs after the rollout) = *last_values* and V(final obs) on truncations."""
+        next_values = torch.cat([self.values[1:], last_values.unsqueeze(0)], dim=0)
+        next_values = torch.where(self.truncated, self.final_values, next_values)
+        return compute_gae(
+            self.rewards, self.values, next_values, self.terminated, self.truncated, gamma, lam
+        )
+
+
+# -- collecting rollouts from a vector env ---------------------------------------------------
+
+
+class _SeededEpisodes(gym.Wrapper):
+    """Reset episode k of sub-env i with a seed from ``SeedSequence(seed, spawn_key=(i, k))``."""
+
+    def __init__(self, env: gym.Env, seed: int, index: int) -> None:
+        super().__init__(env)
+        self.root, self.episode = replication_seed(seed, index), 0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+        if seed is not None:  # an explicit seed re-roots the episode sequence
+            self.root, self.episode = np.random.SeedSequence(seed), 0
+        episode_seed = replication_seed(self.root, self.episode).generate_state(1)[0]
+        self.episode += 1
+        return self.env.reset(seed=int(episode_seed), options=options)
+
+    def step(self, action: Any) -> Any:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if terminated or truncated:  # the vector env resets at once; keep the final obs intact
+            obs = np.array(obs, copy=True)
+        return obs, reward, terminated, truncated, info
+
+
+def _make_sub_env(make_env: Callable[[], gym.Env], seed: int, index: int) -> _SeededEpisodes:
+    gym_env = make_env()
+    original = gym_env.observation_space
+    if not isinstance(original, spaces.Box):
+        gym_env = FlattenObservation(gym_env)
+    wrapped = _SeededEpisodes(gym_env, seed, index)
+    wrapped.original_observation_space = original  # type: ignore[attr-defined]
+    return wrapped
+
+
+class EnvRunner:
+    """The vector env plus everything that changes while stepping it, with a state_dict.
+
+    Runs ``SyncVectorEnv`` in ``AutoresetMode.SAME_STEP``, normalises observations and
+    rewards, keeps per-sub-env episode returns, and records each sub-env's actions
+    since its last reset so that :meth:`load_state_dict` can rebuild the envs exactly.
+    """
+
+    def __init__(
+        self, make_env: Callable[[], gym.Env] | Sequence[Callable[[], gym.Env]], config: PPOConfig
+    ) -> None:
+        thunks = list(make_env) if isinstance(make_env, Sequence) else [make_env] * config.n_envs
+        if len(thunks) != config.n_envs:
+            raise ValueError(f"got {len(thunks)} env factories for n_envs(={config.n_envs})")
+        self.config = config
+        self.envs = SyncVectorEnv(
+            [lambda f=f, i=i: _make_sub_env(f, config.seed, i) for i, f in enumerate(thunks)],
+            autoreset_mode=AutoresetMode.SAME_STEP,
+        )
+        first = self.envs.envs[0]
+        self.observation_space = first.original_observation_space  # type: ignore[attr-defined]
+        self.action_space = self.envs.single_action_space
+        self.layout = ActionLayout(self.action_space)
+        self.obs_dim = int(np.prod(self.envs.single_observation_space.shape))
+        n = config.n_envs
+        self.obs_rms = RunningMeanStd((self.obs_dim,)) if config.norm_obs else None
+        self.ret_rms = RunningMeanStd(()) if config.norm_reward else None
+        self.discounted_return = np.zeros(n)
+        self.episode_return, self.episode_length = np.zeros(n), np.zeros(n, dtype=np.int64)
+        self.episode_actions: list[list[np.ndarray]] = [[] for _ in range(n)]
+        self.finished: list[tuple[float, int]] = []  # (return, length) since the last log row
+        self.raw_obs = np.zeros((n, self.obs_dim))
+        self.next_obs = torch.zeros((n, self.obs_dim))
+
+    def start(self) -> None:
+        raw, _ = self.envs.reset()
+        self._observe(raw)
+
+    def _normalize(self, flat: np.ndarray) -> torch.Tensor:
+        if self.obs_rms is not None:
+            flat = self.obs_rms.normalize(flat, CLIP_OBS)
+        return torch.as_tensor(flat, dtype=torch.float32)
+
+    def _observe(self, raw: np.ndarray) -> None:
+        self.raw_obs = np.asarray(raw, dtype=np.float64).reshape(self.config.n_envs, -1)
+        if self.obs_rms is not None:
+            self.obs_rms.update(self.raw_obs)
+        self.next_obs = self._normalize(self.raw_obs)
+
+    def _scale_rewards(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
+        reward = reward * self.config.reward_scale
+        if self.ret_rms is not None:
+            self.discounted_return = self.discounted_return * self.config.gamma + reward
+            self.ret_rms.update(self.discounted_return)
+            reward = np.clip(reward / np.sqrt(self.ret_rms.var + 1e-8), -CLIP_REWARD, CLIP_REWARD)
+            self.discounted_return[done] = 0.0
+        return reward
+
+    @torch.no_grad()
+    def collect(self, agent: Agent, rollout: Rollout) -> None:
+        """Fill *rollout* with n_steps steps of every sub-env."""
+        for t in range(self.config.n_steps):
+            rollout.obs[t] = self.next_obs
+            action, logprob, _, value = agent.get_action_and_value(self.next_obs)
+            rollout.actions[t], rollout.logprobs[t], rollout.values[t] = action, logprob, value
+            flat = action.numpy()
+            raw, reward, terminated, truncated, infos = self.envs.step(self.layout.to_env(flat))
+            done = terminated | truncated
+            self.episode_return += reward
+            self.episode_length += 1
+            bootstrap = np.flatnonzero(truncated & ~terminated)
+            if bootstrap.size:  # V(final obs): the horizon is not a terminal state
+                final = np.stack(
+                    [
+                        np.asarray(infos["final_obs"][i], dtype=np.float64).reshape(-1)
+                        for i in bootstrap
+                    ]
+                )
+                rollout.final_values[t, bootstrap] = agent.get_value(self._normalize(final))
+            for i in range(self.config.n_envs):
+                self.episode_actions[i].append(flat[i].copy())
+                if done[i]:
+                    self.finished.append(
+                        (float(self.episode_return[i]), int(self.episode_length[i]))
+                    )
+                    self.episode_return[i], self.episode_length[i] = 0.0, 0
+                    self.episode_actions[i] = []
+            rollout.rewards[t] = torch.as_tensor(
+                self._scale_rewards(reward, done), dtype=torch.float32
+            )
+            rollout.terminated[t] = torch.as_tensor(terminated)
+            rollout.truncated[t] = torch.as_tensor(truncated)
+            self._observe(raw)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "episode": [int(e.episode) for e in self.envs.envs],  # type: ignore[attr-defined]
+            "episode_actions": [
+                torch.as_tensor(np.array(a, dtype=np.float32).reshape(-1, self.layout.width))
+                for a in self.episode_actions
+            ],
+            "episode_return": torch.from_numpy(self.episode_return.copy()),
+            "episode_length": torch.from_numpy(self.episode_length.copy()),
+            "finished": [list(f) for f in self.finished],
+            "raw_obs": torch.from_numpy(self.raw_obs.copy()),
+            "next_obs": self.next_obs.clone(),
+            "obs_rms": self.obs_rms.state_dict() if self.obs_rms else None,
+            "ret_rms": self.ret_rms.state_dict() if self.ret_rms else None,
+            "discounted_return": torch.from_numpy(self.discounted_return.copy()),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the counters and rebuild each sub-env by replaying its current episode."""
+        replayed = np.zeros_like(self.raw_obs)
+        for i, gym_env in enumerate(self.envs.envs):
+            gym_env.episode = state["episode"][i] - 1  # type: ignore[attr-defined]
+            obs, _ = gym_env.reset()
+            for row in state["episode_actions"][i].numpy():
+                obs, *_ = gym_env.step(self.layout.to_single(row))
+            replayed[i] = np.asarray(obs, dtype=np.float64).reshape(-1)
+        self.raw_obs = state["raw_obs"].numpy().copy()
+        if not np.array_equal(replayed, self.raw_obs):
+            warnings.warn(
+                "replaying the checkpointed episodes did not reproduce the saved observations: "
+                "the env is not a deterministic function of its reset seed and actions, so the "
+                "resumed run will differ from an uninterrupted one",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        self.episode_actions = [list(a.numpy()) for a in state["episode_actions"]]
+        self.episode_return = state["episode_return"].numpy().copy()
+        self.episode_length = state["episode_length"].numpy().copy()
+        self.finished = [(float(r), int(n)) for r, n in state["finished"]]
+        self.next_obs = state["next_obs"].clone()
+        self.discounted_return = state["discounted_return"].numpy().copy()
+        if self.obs_rms is not None:
+            self.obs_rms.load_state_dict(state["obs_rms"])
+        if self.ret_rms is not None:
+            self.ret_rms.load_state_dict(state["ret_rms"])

@@ -1,0 +1,858 @@
+"""Gymnasium adapter over the engine's decision epochs (not a second simulator).
+
+:class:`InventoryEnv` drives :class:`des_supply.sim.Simulation` from outside:
+``reset`` runs the engine to its first decision epoch, ``step(action)`` answers
+that epoch with ``Simulation.act`` and runs ``Simulation.advance`` to the next
+one.  The dynamics, the order of events in a period and the costs are the
+engine's, so a heuristic run by ``Simulation.run`` and an agent trained here are
+judged on the same model, and with the same seed on the same demand and
+lead-time draws.
+
+The pieces the multi-agent adapters (:mod:`rl.multi_agent`) share live here too:
+:class:`NetworkLayout` (observation blocks and action mappings per stocking node)
+and :class:`EpisodeRunner` (seeding, epochs, rewards).
+
+``make_env(scenario, **kwargs)`` builds an env from a registered scenario (or a
+:class:`~des_supply.network.Network`, or a network JSON file), splitting the
+keyword arguments between the scenario's parameters and the env's own.  Importing
+this module registers the Gymnasium ids in :data:`ENV_IDS`, so that
+``gymnasium.make("des_supply/SingleStage-v0", lead_time=2)`` works after
+``import rl``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import networkx as nx
+import numpy as np
+from gymnasium import spaces
+
+from des_supply.distributions import Distribution
+from des_supply.ledger import FIELDS
+from des_supply.network import Network
+from des_supply.rng import replication_seed, root_sequence
+from des_supply.sim import Market, Observation, Simulation
+
+__all__ = [
+    "ACTION_MODES",
+    "DEFAULT_PERIODS",
+    "ENV_IDS",
+    "PIPELINE_CAP",
+    "EpisodeRunner",
+    "InventoryEnv",
+    "NetworkLayout",
+    "NodeSpec",
+    "make_env",
+    "register_envs",
+    "resolve_network",
+]
+
+ACTION_MODES = ("quantity", "base-stock", "capped-base-stock")
+DEFAULT_PERIODS = 200      # episode length when neither the caller nor the scenario says less
+PIPELINE_CAP = 10          # longest default pipeline block (periods)
+ORDER_FACTOR = 4.0         # default max_order = 4 x mean demand per period reaching the node x review period
+
+#: Gymnasium id -> scenario name (registered on ``import rl``).
+ENV_IDS = {
+    "des_supply/SingleStage-v0": "single-stage",
+    "des_supply/Serial-v0": "serial",
+    "des_supply/BeerGame-v0": "beer-game",
+    "des_supply/OWMR-v0": "owmr",
+    "des_supply/Assembly-v0": "assembly",
+    "des_supply/RandomDAG-v0": "random-dag",
+}
+
+_COST_KEYS = ("holding", "shortage", "fixed", "variable", "transit")
+_COST_COLUMNS = tuple(FIELDS.index(f"{k}_cost") for k in _COST_KEYS)
+_REVENUE_COLUMN = FIELDS.index("revenue")
+
+
+# -- what the network implies -----------------------------------------------------------------
+def _demand_level(dist: Distribution) -> float:
+    """Mean demand per period for scaling; the peak mean for seasonal demand and traces."""
+    kind = getattr(dist, "kind", "")
+    if kind == "nonstationary":
+        return float(max(dist.means))  # type: ignore[attr-defined]
+    if kind == "trace":
+        return float(max(dist.mean, dist.values[-1]))  # type: ignore[attr-defined]
+    if kind == "shifted":
+        return _demand_level(dist.base) + float(dist.shift)  # type: ignore[attr-defined]
+    return float(dist.mean)
+
+
+def _lead_bound(dist: Distribution) -> int:
+    """The largest lead time *dist* takes, or mean + 3 standard deviations when unbounded."""
+    kind = getattr(dist, "kind", "")
+    if kind == "deterministic":
+        return math.ceil(dist.value)  # type: ignore[attr-defined]
+    if kind == "uniform":
+        return int(dist.high)  # type: ignore[attr-defined]
+    if kind in ("empirical", "trace"):
+        return math.ceil(max(dist.values))  # type: ignore[attr-defined]
+    if kind == "shifted":
+        return math.ceil(dist.shift) + _lead_bound(dist.base)  # type: ignore[attr-defined]
+    m = float(dist.mean)
+    var = {"poisson": m, "geometric": m * (1 + m),
+           "negative_binomial": m + m * m / getattr(dist, "size", 1.0),
+           "normal": getattr(dist, "std", 0.0) ** 2}.get(kind, m * m)
+    return math.ceil(m + 3 * math.sqrt(var))
+
+
+def _flows(network: Network) -> dict[str, float]:
+    """Mean demand per period reaching each node: its own plus what its customers pass up.
+
+    A customer's flow is multiplied by the bill-of-materials quantity of the edge and,
+    under ``supply_rule="split"``, by the edge's share; under ``"priority"`` every
+    supplier is counted for the whole flow (an upper bound).
+    """
+    G = network.graph()
+    flow: dict[str, float] = {}
+    for name in reversed(list(nx.topological_sort(G))):
+        node = G.nodes[name]["node"]
+        f = _demand_level(node.demand) if node.demand is not None else 0.0
+        for _, target, data in G.out_edges(name, data=True):
+            e, customer = data["edge"], G.nodes[target]["node"]
+            share = e.share if customer.supply_rule == "split" and e.share is not None else 1.0
+            f += e.bom * share * flow[target]
+        flow[name] = f
+    return flow
+
+
+def _per_node(value: float | Mapping[str, float] | None, nodes: Sequence[str], what: str,
+              default: Mapping[str, float], whole: bool = False, allow_zero: bool = False) -> dict[str, float]:
+    """A per-node setting: None (defaults), one number for all nodes, or a partial mapping."""
+    if value is None:
+        return dict(default)
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(nodes))
+        if unknown:
+            raise ValueError(f"{what}: no stocking node(s) {', '.join(map(repr, unknown))} "
+                             f"(stocking nodes: {', '.join(nodes)})")
+        out = {n: float(value.get(n, default[n])) for n in nodes}
+    else:
+        try:
+            out = {n: float(value) for n in nodes}  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError(f"{what}(={value!r}) must be a number or a mapping node -> number") from None
+    for n, v in out.items():
+        if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+            raise ValueError(f"{what} at node {n!r} must be a finite number "
+                             f"{'>= 0' if allow_zero else '> 0'}, got {v}")
+        if whole and not v.is_integer():
+            raise ValueError(f"{what} at node {n!r} must be a whole number here, got {v}")
+    return out
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """What the adapters need to know about one stocking node."""
+
+    name: str
+    backlog: bool           # the node backlogs (its backlog feature is observed)
+    demand: bool            # the node has external demand (its last demand is observed)
+    pipeline: int           # periods of pipeline observed
+    flow: float             # mean demand per period reaching the node (peak mean if seasonal)
+    lead: int               # lead-time bound into the node (periods)
+    review_period: int
+    review_offset: int
+    max_order: float        # order quantity at action +1 (or the largest discrete action)
+    max_level: float        # order-up-to level at action +1
+
+    @property
+    def stock_scale(self) -> float:
+        """Fixed scale of on hand, backlog and on order: mean demand over review + lead time."""
+        return max(1.0, self.flow * (self.review_period + self.lead))
+
+    @property
+    def period_scale(self) -> float:
+        """Fixed scale of pipeline entries: mean demand over one review period."""
+        return max(1.0, self.flow * self.review_period)
+
+
+class NetworkLayout:
+    """Observation blocks and action mappings of a network's stocking nodes.
+
+    Shared by :class:`InventoryEnv` (one flat vector, one joint action) and the
+    PettingZoo adapters (one block and one action per node).  See
+    :class:`InventoryEnv` for the layout and the defaults.
+    """
+
+    def __init__(self, network: Network, periods: int, *, action_mode: str = "quantity",
+                 discrete: bool = False, max_order: float | Mapping[str, float] | None = None,
+                 max_level: float | Mapping[str, float] | None = None,
+                 pipeline_length: int | Mapping[str, int] | None = None) -> None:
+        if action_mode not in ACTION_MODES:
+            raise ValueError(f"action_mode(={action_mode!r}) must be one of {', '.join(ACTION_MODES)}")
+        self.network, self.periods = network, int(periods)
+        self.action_mode, self.discrete = action_mode, bool(discrete)
+        stock = network.stock_nodes
+        names = [n.name for n in stock]
+        flow = _flows(network)
+        lead = {n: max((_lead_bound(e.lead_time) for e in network.suppliers(n)), default=0) for n in names}
+        d_order, d_level, d_pipe = {}, {}, {}
+        for n in stock:
+            q = max(1.0, math.ceil(ORDER_FACTOR * flow[n.name] * n.review_period))
+            if math.isfinite(n.capacity):
+                q = max(1.0, min(q, math.floor(n.capacity)))
+            d_order[n.name] = float(q)
+            d_level[n.name] = float(max(1.0, math.ceil(
+                ORDER_FACTOR * flow[n.name] * (n.review_period + lead[n.name]))))
+            d_pipe[n.name] = float(min(lead[n.name], PIPELINE_CAP))
+        orders = _per_node(max_order, names, "max_order", d_order, whole=self.discrete)
+        levels = _per_node(max_level, names, "max_level", d_level, whole=self.discrete)
+        pipes = _per_node(pipeline_length, names, "pipeline_length", d_pipe, whole=True, allow_zero=True)
+        self.nodes: tuple[NodeSpec, ...] = tuple(
+            NodeSpec(n.name, n.shortage == "backlog", n.demand is not None, int(pipes[n.name]),
+                     flow[n.name], lead[n.name], n.review_period, n.review_offset,
+                     orders[n.name], levels[n.name]) for n in stock)
+        self.names: tuple[str, ...] = tuple(names)
+        self.index = {n: i for i, n in enumerate(names)}
+        self._cycles, self._traces = self._phases(network)
+        self.phase_names: tuple[str, ...] = tuple(
+            [f"cycle{p}.{f}" for p in self._cycles for f in ("sin", "cos")]
+            + [f"trace{m}.period" for m in self._traces])
+        self.node_names = {n.name: tuple(self._block_names(n)) for n in self.nodes}
+        self.observation_names: tuple[str, ...] = tuple(
+            [x for n in self.nodes for x in self.node_names[n.name]] + list(self.phase_names))
+        self._nonneg = self.bounds()[0] == 0.0   # features clipped at 0 (all but sin/cos)
+
+    # -- observations ------------------------------------------------------------------------
+    @staticmethod
+    def _phases(network: Network) -> tuple[list[int], list[int]]:
+        cycles: set[int] = set()
+        traces: set[int] = set()
+
+        def visit(dist: Any) -> None:
+            kind = getattr(dist, "kind", "")
+            if kind == "shifted":
+                visit(dist.base)
+            elif kind == "nonstationary" and len(set(dist.means)) > 1:
+                cycles.add(len(dist.means))
+            elif kind == "trace" and len(set(dist.values)) > 1:
+                (cycles if dist.after == "cycle" else traces).add(len(dist.values))
+
+        for n in network.stock_nodes:
+            if n.demand is not None:
+                visit(n.demand)
+        return sorted(cycles), sorted(traces)
+
+    @staticmethod
+    def _block_names(n: NodeSpec) -> list[str]:
+        names = [f"{n.name}.on_hand"]
+        if n.backlog:
+            names.append(f"{n.name}.backlog")
+        names.append(f"{n.name}.on_order")
+        names += [f"{n.name}.pipeline[{k}]" for k in range(1, n.pipeline + 1)]
+        if n.demand:
+            names.append(f"{n.name}.last_demand")
+        return names
+
+    def node_bounds(self, node: str) -> tuple[np.ndarray, np.ndarray]:
+        size = len(self.node_names[node])
+        return np.zeros(size, np.float32), np.full(size, np.inf, np.float32)
+
+    def phase_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        low = [-1.0] * (2 * len(self._cycles)) + [0.0] * len(self._traces)
+        high = [1.0] * (2 * len(self._cycles)) + [float(m - 1) for m in self._traces]
+        return np.array(low, np.float32), np.array(high, np.float32)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        parts = [self.node_bounds(n) for n in self.names] + [self.phase_bounds()]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def node_features(self, view: Observation, node: NodeSpec, t: int) -> list[float]:
+        """The block of *node* when deciding in period *t* (``t > view.t`` only at the horizon)."""
+        name = node.name
+        out = [view.on_hand(name)]
+        if node.backlog:
+            out.append(view.backlog(name))
+        out.append(view.on_order(name))
+        if node.pipeline:
+            shift = t - view.t
+            out.extend(view.pipeline(name, shift + node.pipeline)[shift:])
+        if node.demand:
+            out.append(view.last_demand(name))
+        return out
+
+    def phase_features(self, t: int) -> list[float]:
+        out: list[float] = []
+        for p in self._cycles:
+            angle = 2.0 * math.pi * (t % p) / p
+            out += [math.sin(angle), math.cos(angle)]
+        out += [float(min(t, m - 1)) for m in self._traces]
+        return out
+
+    def observation(self, view: Observation, t: int) -> np.ndarray:
+        values: list[float] = []
+        for n in self.nodes:
+            values += self.node_features(view, n, t)
+        values += self.phase_features(t)
+        arr = np.asarray(values, dtype=np.float32)
+        # tiny negative rounding residues (e.g. -1e-15 units in transit) must not leave the space
+        np.maximum(arr, 0.0, out=arr, where=self._nonneg)
+        return arr
+
+    def node_observation(self, view: Observation, node: str, t: int) -> np.ndarray:
+        """One node's block followed by the phase features."""
+        values = self.node_features(view, self.nodes[self.index[node]], t) + self.phase_features(t)
+        arr = np.asarray(values, dtype=np.float32)
+        k = len(self.node_names[node])
+        arr[:k] = np.maximum(arr[:k], 0.0)
+        return arr
+
+    def feature_scale(self) -> np.ndarray:
+        """Fixed divisors that bring each feature to order 1 (see :mod:`rl.wrappers`)."""
+        scale: list[float] = []
+        for n in self.nodes:
+            for feature in self.node_names[n.name]:
+                what = feature.rsplit(".", 1)[1]
+                if what.startswith("pipeline"):
+                    scale.append(n.period_scale)
+                elif what == "last_demand":
+                    scale.append(max(1.0, n.flow))
+                else:
+                    scale.append(n.stock_scale)
+        scale += [1.0] * (2 * len(self._cycles)) + [float(max(1, m - 1)) for m in self._traces]
+        return np.asarray(scale, dtype=np.float32)
+
+    def cost_scale(self) -> float:
+        """A rough cost per period: holding or owing one period of mean demand at every
+        stocking node, plus its purchase cost and revenue, plus fixed costs per review."""
+        total = 0.0
+        for spec in self.nodes:
+            n = self.network.node(spec.name)
+            total += spec.flow * (n.holding_cost + n.shortage_cost + n.order_cost + n.price)
+            total += n.fixed_order_cost / n.review_period
+        return total if total > 0 else 1.0
+
+    # -- actions -----------------------------------------------------------------------------
+    @property
+    def width(self) -> int:
+        """Action components per node."""
+        return 2 if self.action_mode == "capped-base-stock" else 1
+
+    def _maxima(self, n: NodeSpec) -> list[float]:
+        if self.action_mode == "quantity":
+            return [n.max_order]
+        if self.action_mode == "base-stock":
+            return [n.max_level]
+        return [n.max_level, n.max_order]
+
+    def action_names(self, node: str | None = None) -> tuple[str, ...]:
+        suffix = {"quantity": ("order",), "base-stock": ("level",),
+                  "capped-base-stock": ("level", "cap")}[self.action_mode]
+        nodes = self.names if node is None else (node,)
+        return tuple(f"{n}.{s}" for n in nodes for s in suffix)
+
+    def node_action_space(self, node: str) -> spaces.Space:
+        maxima = self._maxima(self.nodes[self.index[node]])
+        if not self.discrete:
+            return spaces.Box(-1.0, 1.0, (len(maxima),), np.float32)
+        if len(maxima) == 1:
+            return spaces.Discrete(int(maxima[0]) + 1)
+        return spaces.MultiDiscrete([int(m) + 1 for m in maxima])
+
+    def joint_action_space(self) -> spaces.Space:
+        maxima = [m for n in self.nodes for m in self._maxima(n)]
+        if not self.discrete:
+            return spaces.Box(-1.0, 1.0, (len(maxima),), np.float32)
+        if len(maxima) == 1:
+            return spaces.Discrete(int(maxima[0]) + 1)
+        return spaces.MultiDiscrete([int(m) + 1 for m in maxima])
+
+    def parse(self, action: Any, nodes: Sequence[NodeSpec], space: spaces.Space) -> np.ndarray:
+        """Check *action* for *nodes* (all nodes, or one) and return it in physical units.
+
+        Continuous actions are clipped to [-1, 1] and rescaled; discrete ones must be whole
+        numbers within the space.  Raises ValueError naming the problem.
+        """
+        names = [x for n in nodes for x in self.action_names(n.name)]
+        maxima = np.array([m for n in nodes for m in self._maxima(n)])
+        try:
+            arr = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"action must be numeric, got {action!r}") from None
+        if isinstance(space, spaces.Discrete):
+            if arr.shape not in ((), (1,)):
+                raise ValueError(f"action for a Discrete({space.n}) space must be one integer, "
+                                 f"got shape {arr.shape}")
+            arr = arr.reshape(1)
+        elif arr.shape != space.shape:
+            raise ValueError(f"action has shape {arr.shape}, expected {space.shape} "
+                             f"({', '.join(names)})")
+        bad = np.flatnonzero(np.isnan(arr))
+        if bad.size:
+            raise ValueError(f"action[{bad[0]}] ({names[bad[0]]}) is NaN")
+        if not self.discrete:
+            return (np.clip(arr, -1.0, 1.0) + 1.0) * 0.5 * maxima
+        for j, (v, m) in enumerate(zip(arr, maxima)):
+            if not (float(v).is_integer() and 0 <= v <= m):
+                raise ValueError(f"action[{j}] ({names[j]}) must be a whole number in "
+                                 f"[0, {int(m)}], got {v}")
+        return arr
+
+    def order(self, node: NodeSpec, values: np.ndarray, view: Observation) -> float:
+        """The order quantity of *node* given its action in physical units."""
+        if self.action_mode == "quantity":
+            return float(values[0])
+        gap = float(values[0]) - view.inventory_position(node.name)
+        q = max(0.0, gap)
+        if self.action_mode == "capped-base-stock":
+            q = min(q, float(values[1]))
+        return q
+
+
+# -- episodes ---------------------------------------------------------------------------------
+class EpisodeRunner:
+    """Seeding, epochs and rewards of one network, shared by the single- and multi-agent envs.
+
+    Episode *k* after ``begin(seed=s)`` runs the engine on
+    ``des_supply.rng.replication_seed(s, k)``, the seed of replication *k* in
+    :func:`des_supply.evaluate.simulate`.  Episodes are numbered
+    ``offset, offset + stride, offset + 2 * stride, ...`` after each seeding;
+    ``options={"episode": k}`` jumps to episode *k*.
+    """
+
+    def __init__(self, network: Network, periods: int, market: Market | None = None,
+                 episode_offset: int = 0, episode_stride: int = 1) -> None:
+        for what, v, least in (("episode_offset", episode_offset, 0), ("episode_stride", episode_stride, 1)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
+                raise ValueError(f"{what}(={v!r}) must be an integer >= {least}")
+        self.sim = Simulation(network, periods, 0, market)
+        self.periods = self.sim.periods
+        self.offset, self.stride = int(episode_offset), int(episode_stride)
+        self.stock = tuple(n.name for n in network.stock_nodes)
+        self._stock_index = [self.sim.network_nodes.index(n) for n in self.stock]
+        self.root: np.random.SeedSequence | None = None
+        self.next_episode = self.offset
+        self.episode = -1
+        self.view: Observation | None = None
+        self.t = 0
+        self.done = True
+        self._cost = self._revenue = 0.0
+        self._accounted = 0
+        if market is None and not any(n.review_offset < self.periods for n in network.stock_nodes):
+            raise ValueError(f"no stocking node reviews within the horizon of {self.periods} periods")
+
+    def begin(self, seed: int | None, options: Mapping[str, Any] | None) -> tuple[Observation, dict[str, Any]]:
+        """Start an episode; returns the first epoch's view and the info of the periods before it."""
+        if seed is not None:
+            self.root = root_sequence(seed)
+            self.next_episode = self.offset
+        elif self.root is None:
+            self.root = np.random.SeedSequence()  # fresh entropy, as Gymnasium does for seed=None
+        k = (options or {}).get("episode")
+        if k is None:
+            k = self.next_episode
+        elif isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ValueError(f"options['episode'](={k!r}) must be an integer >= 0")
+        self.episode, self.next_episode = int(k), int(k) + self.stride
+        self._cost = self._revenue = 0.0
+        self._accounted = 0
+        view = self.sim.reset(replication_seed(self.root, self.episode))
+        if view is None:  # pragma: no cover - excluded in __init__
+            raise RuntimeError("the engine asked for no decision in the whole horizon")
+        self.view, self.t, self.done = view, view.t, False
+        _, info = self._accrued(view.t)  # periods (and their costs) before the first epoch
+        return view, info
+
+    def answer(self, orders: dict[str, float]) -> tuple[float, dict[str, Any]]:
+        """Answer the pending epoch with *orders* and run to the next one (or the end)."""
+        if self.done:
+            raise RuntimeError("the episode is over (or was never started): call reset()")
+        t0 = self.t
+        self.sim.act(orders)
+        view = self.sim.advance()
+        if view is None:
+            self.done, self.t = True, self.periods
+        else:
+            self.t = view.t
+        return self._accrued(self.t - t0)
+
+    def _accrued(self, dt: int) -> tuple[float, dict[str, Any]]:
+        """Reward and info of the periods accounted since the last call."""
+        sim = self.sim
+        cost, revenue = sim.total_cost - self._cost, sim.total_revenue - self._revenue
+        self._cost, self._revenue = sim.total_cost, sim.total_revenue
+        rec = sim.records(self._accounted)
+        self._accounted += len(rec)
+        costs = rec[:, :, list(_COST_COLUMNS)]
+        parts = costs.sum(axis=(0, 1)).tolist()
+        per_node = costs.sum(axis=(0, 2))
+        breakdown = dict(zip(_COST_KEYS, parts))
+        breakdown["total"] = cost
+        reward = -cost if sim.objective == "cost" else revenue - cost
+        info = {"t": self.t, "dt": dt, "replication": self.episode, "cost": breakdown,
+                "revenue": revenue,
+                "node_cost": np.array([per_node[i] for i in self._stock_index], dtype=np.float64)}
+        return reward, info
+
+
+# -- the single-agent env ---------------------------------------------------------------------
+class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
+    """## Description
+
+    A supply-chain network simulated by the ``des_supply`` engine, controlled by one
+    agent that decides the replenishment orders of every stocking node.  The env does
+    not simulate anything itself: ``reset`` and ``step`` drive
+    :class:`des_supply.sim.Simulation` through ``reset``/``act``/``advance``, the same
+    code path that ``Simulation.run(policy)`` uses for heuristics.
+
+    ## Decision epochs
+
+    A step answers one decision epoch: a period in which at least one stocking node
+    reviews (``Node.review_period``/``review_offset``; with a ``market``, every
+    period).  Nodes that do not review at an epoch place no order whatever the
+    action says; ``info["action_mask"]`` (bool, one entry per stocking node in
+    observation order) marks the nodes that do.  When every node reviews every
+    period, a step is one period; otherwise ``info["dt"]`` says how many periods
+    passed, for SMDP discounting (``gamma ** dt``).
+
+    ## Action Space
+
+    ``action_mode`` chooses what the agent sets per stocking node (in the order of
+    ``network.stock_nodes``, which is the order of ``action_names``):
+
+    | action_mode           | per node         | order placed                            |
+    |-----------------------|------------------|-----------------------------------------|
+    | `"quantity"`          | quantity q       | q                                       |
+    | `"base-stock"`        | level S          | (S - IP)^+                              |
+    | `"capped-base-stock"` | level S, cap C   | min(C, (S - IP)^+)                      |
+
+    IP is the node's installation inventory position (on hand - backlog + on order).
+    Continuous (default): ``Box(-1, 1, (k,), float32)`` with ``k`` the number of
+    stocking nodes (``2k`` for capped base-stock, as ``level, cap`` pairs per node);
+    ``a`` maps to ``(a + 1) / 2 * max`` with ``max = max_order`` for quantities and
+    caps and ``max_level`` for levels.  Out-of-range values are clipped silently
+    (Gymnasium convention); NaN, a wrong shape or a non-number raise ``ValueError``.
+    ``discrete=True``: the values themselves, ``Discrete(max + 1)`` for one
+    component, ``MultiDiscrete`` for several; a value outside the space raises
+    ``ValueError``.  The engine then rounds orders to whole units (unless the network
+    is continuous) and cuts them to the node's capacities.
+
+    Defaults, per node: ``max_order = ceil(4 * d * R)`` (at most the node's order
+    capacity) and ``max_level = ceil(4 * d * (R + L))``, where ``d`` is the mean
+    demand per period reaching the node (its own external demand plus its
+    customers' flows times the bill of materials, times the share under a split
+    rule; the peak mean for seasonal demand and traces), ``R`` its review period and
+    ``L`` the largest lead time into it (mean + 3 std when unbounded).  Both can be
+    given as one number or a mapping node -> number.
+
+    ## Observation Space
+
+    ``Box(float32)`` in raw physical units (units of each node's item), one block per
+    stocking node in the order of ``network.stock_nodes``, then the period features.
+    ``observation_names`` lists every entry; ``observation_table()`` prints it.
+
+    | Feature                 | Present when                    | Min  | Max    | Meaning                                                          |
+    |-------------------------|---------------------------------|------|--------|------------------------------------------------------------------|
+    | `<node>.on_hand`        | always                          | 0    | Inf    | units on hand                                                    |
+    | `<node>.backlog`        | shortage is "backlog"           | 0    | Inf    | units owed to customers and downstream nodes                     |
+    | `<node>.on_order`       | always                          | 0    | Inf    | units ordered, not yet in stock (in transit, backlogged upstream, waiting for assembly) |
+    | `<node>.pipeline[j]`    | j = 1..pipeline_length          | 0    | Inf    | units already shipped to the node, due at the start of period t + j |
+    | `<node>.last_demand`    | the node has external demand    | 0    | Inf    | external demand of the latest period whose demand phase has run   |
+    | `cycle<P>.sin`, `.cos`  | seasonal demand of cycle P      | -1   | 1      | sin/cos(2 pi (t mod P) / P)                                       |
+    | `trace<m>.period`       | non-cycling demand trace of m values | 0 | m - 1 | min(t, m - 1)                                                   |
+
+    ``pipeline_length`` defaults to the largest lead time into the node (as for
+    ``max_level``), capped at 10.  For example ``make_env("single-stage",
+    lead_time=2)`` (lost sales) gives ``[stage.on_hand, stage.on_order,
+    stage.pipeline[1], stage.pipeline[2], stage.last_demand]``.
+
+    ## Rewards
+
+    Minus the cost accounted since the previous epoch (holding, shortage, fixed and
+    variable ordering, transit holding; all nodes), or revenue minus cost when the
+    engine's objective is ``"profit"``.  ``info`` carries ``t`` (the period of the new
+    epoch), ``dt``, ``replication`` (the episode's number k, see Seeding; not
+    ``"episode"``, which SB3's ``Monitor`` and Gymnasium's ``RecordEpisodeStatistics``
+    use for episode statistics), ``cost``  (``holding``, ``shortage``, ``fixed``,
+    ``variable``, ``transit``, ``total``), ``revenue``, ``node_cost`` (per stocking
+    node), ``orders`` (what the action asked each stocking node to order, before the
+    engine's rounding and capacity cuts) and ``action_mask`` (for the new epoch).  Over
+    an episode the rewards sum to minus ``Simulation.total_cost`` (or the profit),
+    except for costs of periods before the first epoch (only when no node reviews in
+    period 0), which ``reset`` reports in its ``info["cost"]``.
+
+    ## Starting State
+
+    The network's initial state (``initial_on_hand``, ``initial_pipeline``) at the
+    first decision epoch, usually period 0.
+
+    ## Episode End
+
+    ``terminated`` is always False: inventory control has no terminal state.  The
+    episode is truncated (``truncated=True``) after ``periods`` periods; an agent
+    should bootstrap from the value of that last observation.  The last observation
+    is the state at the end of the horizon (its pipeline entries are due in periods
+    ``periods + 1, ...``; units due at ``periods`` itself count in ``on_order`` only).
+    Stepping past the end raises ``RuntimeError``.
+
+    ## Seeding
+
+    ``reset(seed=s)`` sets the root seed; the k-th episode after it (k = 0, 1, ...)
+    runs on ``des_supply.rng.replication_seed(s, k)``, the same demand and lead-time
+    draws as replication k of ``des_supply.evaluate.simulate(..., seed=s)``.
+    ``reset(options={"episode": k})`` jumps to episode k (later resets continue with
+    k + 1).  Without any seed the root comes from fresh entropy.  ``episode_offset``
+    and ``episode_stride`` (used by :func:`rl.wrappers.make_vector_env`) number the
+    episodes ``offset, offset + stride, ...`` instead.
+
+    ## Arguments
+
+    ```python
+    InventoryEnv(network, periods=200, action_mode="quantity", discrete=False,
+                 max_order=None, max_level=None, pipeline_length=None, market=None,
+                 episode_offset=0, episode_stride=1, render_mode=None)
+    ```
+    ``render_mode="ansi"`` makes ``render()`` return a text table of the state.  A
+    ``market`` (decision-dependent demand) is passed to the engine; prices are not
+    part of the action space yet.  ``rl.make_env`` and ``gymnasium.make`` with the ids
+    in ``rl.env.ENV_IDS`` build it from a scenario.
+
+    ## Version History
+
+    * v0: initial version.
+
+    Examples:
+        >>> import rl
+        >>> env = rl.make_env("single-stage", lead_time=2, periods=10)
+        >>> env.observation_names
+        ('stage.on_hand', 'stage.on_order', 'stage.pipeline[1]', 'stage.pipeline[2]', 'stage.last_demand')
+        >>> obs, info = env.reset(seed=0)
+        >>> obs, reward, terminated, truncated, info = env.step(env.orders_to_action({"stage": 5}))
+        >>> info["t"], info["dt"], terminated, truncated
+        (1, 1, False, False)
+
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(self, network: Network, periods: int = DEFAULT_PERIODS, *,
+                 action_mode: str = "quantity", discrete: bool = False,
+                 max_order: float | Mapping[str, float] | None = None,
+                 max_level: float | Mapping[str, float] | None = None,
+                 pipeline_length: int | Mapping[str, int] | None = None,
+                 market: Market | None = None, episode_offset: int = 0, episode_stride: int = 1,
+                 render_mode: str | None = None) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode(={render_mode!r}) must be None or one of "
+                             f"{', '.join(self.metadata['render_modes'])}")
+        self.runner = EpisodeRunner(network, periods, market, episode_offset, episode_stride)
+        self.network, self.periods = network, self.runner.periods
+        self.layout = NetworkLayout(network, self.periods, action_mode=action_mode, discrete=discrete,
+                                    max_order=max_order, max_level=max_level,
+                                    pipeline_length=pipeline_length)
+        self.action_mode, self.discrete, self.render_mode = action_mode, bool(discrete), render_mode
+        low, high = self.layout.bounds()
+        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+        self.action_space = self.layout.joint_action_space()
+
+    # -- what the agent sees -----------------------------------------------------------------
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """Stocking nodes, in observation and action order."""
+        return self.layout.names
+
+    @property
+    def observation_names(self) -> tuple[str, ...]:
+        return self.layout.observation_names
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        return self.layout.action_names()
+
+    @property
+    def sim(self) -> Simulation:
+        """The engine (read it, don't drive it)."""
+        return self.runner.sim
+
+    @property
+    def view(self) -> Observation | None:
+        """The engine's observation at the pending epoch (what a policy's ``act`` gets), or None."""
+        return None if self.runner.done else self.runner.view
+
+    @property
+    def episode(self) -> int:
+        """Index of the current episode (its replication number); -1 before the first reset."""
+        return self.runner.episode
+
+    def observation_table(self) -> str:
+        """The observation layout of this instance as a Markdown table."""
+        low, high = self.layout.bounds()
+        lines = ["| Num | Observation | Min | Max |", "|-----|-------------|-----|-----|"]
+        for i, (name, lo, hi) in enumerate(zip(self.observation_names, low, high)):
+            lines.append(f"| {i} | `{name}` | {lo:g} | {hi:g} |")
+        return "\n".join(lines)
+
+    # -- the Gymnasium API -------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        view, info = self.runner.begin(seed, options)
+        info["orders"] = np.zeros(len(self.nodes))
+        info["action_mask"] = self._mask(view)
+        return self.layout.observation(view, self.runner.t), info
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        view = self.runner.view
+        if self.runner.done or view is None:
+            raise RuntimeError("the episode is over (or was never started): call reset()")
+        orders, asked = self.decode_action(action)
+        reward, info = self.runner.answer(orders)
+        info["orders"] = asked
+        truncated = self.runner.done
+        info["action_mask"] = (np.zeros(len(self.nodes), dtype=bool) if truncated
+                               else self._mask(view))
+        return self.layout.observation(view, self.runner.t), float(reward), False, truncated, info
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        view = self.runner.view
+        if view is None:
+            return "(not started: call reset())"
+        t = self.runner.t
+        head = f"period {t}/{self.periods}, episode {self.episode}" + (" (end)" if self.runner.done else "")
+        rows = [head, f"{'node':<16}{'on_hand':>10}{'backlog':>10}{'on_order':>10}{'IP':>10}  decides"]
+        deciding = () if self.runner.done else view.deciding
+        for n in self.nodes:
+            rows.append(f"{n:<16}{view.on_hand(n):>10.4g}{view.backlog(n):>10.4g}"
+                        f"{view.on_order(n):>10.4g}{view.inventory_position(n):>10.4g}"
+                        f"  {'yes' if n in deciding else ''}")
+        return "\n".join(rows)
+
+    def close(self) -> None:
+        pass
+
+    # -- actions -----------------------------------------------------------------------------
+    def _mask(self, view: Observation) -> np.ndarray:
+        deciding = set(view.deciding)
+        return np.array([n in deciding for n in self.nodes], dtype=bool)
+
+    def decode_action(self, action: Any) -> tuple[dict[str, float], np.ndarray]:
+        """The orders *action* places at the pending epoch (deciding nodes only), and the
+        order asked of every stocking node (0 where the node does not review)."""
+        view = self.runner.view
+        if view is None:
+            raise RuntimeError("no pending decision epoch: call reset()")
+        layout = self.layout
+        values = layout.parse(action, layout.nodes, self.action_space)
+        w = layout.width
+        deciding = set(view.deciding)
+        orders: dict[str, float] = {}
+        asked = np.zeros(len(layout.nodes))
+        for i, node in enumerate(layout.nodes):
+            if node.name in deciding:
+                q = layout.order(node, values[i * w:(i + 1) * w], view)
+                orders[node.name] = q
+                asked[i] = q
+        return orders, asked
+
+    def orders_to_action(self, orders: Mapping[str, float]) -> np.ndarray | int:
+        """The ``"quantity"`` action that places *orders* (node -> quantity; missing nodes 0).
+
+        Lets a heuristic (``policy.act(env.view)``) drive the env, e.g. to log
+        trajectories or to check the env against ``Simulation.run``.  Raises ValueError
+        for unknown nodes, negative quantities and quantities above ``max_order``.
+        """
+        if self.action_mode != "quantity":
+            raise ValueError(f"orders_to_action needs action_mode='quantity', not {self.action_mode!r}")
+        unknown = sorted(set(orders) - set(self.nodes))
+        if unknown:
+            raise ValueError(f"no stocking node(s) {', '.join(map(repr, unknown))}")
+        out = np.zeros(len(self.nodes))
+        for i, node in enumerate(self.layout.nodes):
+            q = float(orders.get(node.name, 0.0))
+            if not 0.0 <= q <= node.max_order:
+                raise ValueError(f"order {q} at node {node.name!r} is outside [0, "
+                                 f"max_order={node.max_order:g}]; raise max_order")
+            if self.discrete:
+                out[i] = round(q)
+            else:
+                out[i] = 2.0 * q / node.max_order - 1.0
+        if self.discrete:
+            ints = out.astype(np.int64)
+            return int(ints[0]) if isinstance(self.action_space, spaces.Discrete) else ints
+        return out  # float64 on purpose: a float32 cast would move the order by ~1e-7 units
+
+
+# -- construction from scenarios --------------------------------------------------------------
+def _env_params(cls: Any = InventoryEnv) -> list[str]:
+    return [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "network")]
+
+
+def resolve_network(scenario: str | Network | Path, kwargs: Mapping[str, Any],
+                    env_params: Sequence[str]) -> tuple[Network, dict[str, Any], int | None]:
+    """Build the network of *scenario* and split *kwargs* into env keyword arguments.
+
+    Returns ``(network, env_kwargs, scenario_default_periods)``.  Unknown keyword
+    arguments raise ValueError naming the scenario's parameters and the env's.
+    """
+    import scenarios  # local: scenarios imports nothing from rl, but keep `rl.env` importable alone
+
+    env_kw = {k: v for k, v in kwargs.items() if k in env_params}
+    rest = {k: v for k, v in kwargs.items() if k not in env_params}
+    if isinstance(scenario, Network):
+        if rest:
+            raise ValueError(f"unknown parameter(s) {', '.join(map(repr, sorted(rest)))}: a Network "
+                             f"takes only env parameters ({', '.join(env_params)})")
+        return scenario, env_kw, None
+    name = str(scenario)
+    if name in scenarios.names():
+        spec = scenarios.get(name)
+        allowed = spec.parameters
+        clash = sorted(set(allowed) & set(env_params))
+        if clash:  # pragma: no cover - a design error to catch when a scenario is added
+            raise ValueError(f"scenario {name!r} parameter(s) {clash} clash with env parameters")
+        unknown = sorted(set(rest) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for scenario "
+                             f"{name!r} (scenario parameters: {', '.join(allowed)}; env parameters: "
+                             f"{', '.join(env_params)})")
+        return scenarios.make(name, **rest), env_kw, spec.periods
+    if name.endswith(".json") or Path(name).is_file():
+        if rest:
+            raise ValueError(f"unknown parameter(s) {', '.join(map(repr, sorted(rest)))}: a network "
+                             f"file takes only env parameters ({', '.join(env_params)})")
+        return Network.from_json(name), env_kw, None
+    raise ValueError(f"unknown scenario {name!r} (known: {', '.join(scenarios.names())}; "
+                     "or pass a Network or a network JSON file)")
+
+
+def make_env(scenario: str | Network | Path, *, periods: int | None = None,
+             action_mode: str = "quantity", **kwargs: Any) -> InventoryEnv:
+    """An :class:`InventoryEnv` for a registered scenario, a Network or a network JSON file.
+
+    Keyword arguments are split between the scenario's parameters
+    (``scenarios.get(name).parameters``) and the env's own (those of
+    :class:`InventoryEnv`); anything else raises ValueError with both lists.
+    ``periods`` defaults to ``min(200, the scenario's default horizon)`` (52 for the beer
+    game).
+
+    >>> env = make_env("owmr", n_retailers=2, periods=50, action_mode="base-stock")
+    >>> env.action_space
+    Box(-1.0, 1.0, (3,), float32)
+
+    """
+    network, env_kw, horizon = resolve_network(scenario, kwargs, _env_params())
+    if periods is None:
+        periods = min(DEFAULT_PERIODS, horizon) if horizon else DEFAULT_PERIODS
+    return InventoryEnv(network, periods, action_mode=action_mode, **env_kw)
+
+
+def register_envs() -> None:
+    """Register the ids of :data:`ENV_IDS` with Gymnasium (idempotent)."""
+    for env_id, name in ENV_IDS.items():
+        if env_id not in gym.registry:
+            gym.register(env_id, entry_point="rl.env:make_env", kwargs={"scenario": name})
+
+
+register_envs()

@@ -1,0 +1,576 @@
+"""Proximal Policy Optimisation (PPO, clipped objective) as a library, after CleanRL.
+
+``train(make_env, PPOConfig(...), out_dir)`` runs PPO on ``n_envs`` copies of an
+environment and writes to *out_dir*:
+
+================  ========================================================================
+checkpoint.pt     model, optimiser, normalisers, RNG states, env episode state (resumable)
+progress.csv      one row per ``log_interval`` iterations (losses, returns, SPS)
+config.json       the :class:`PPOConfig` and library versions
+learning_curve    ``learning_curve.png``: mean episodic return against environment steps
+tb/               TensorBoard scalars, only if ``tensorboard`` is installed
+================  ========================================================================
+
+``load_agent(out_dir)`` gives back a :class:`TorchPolicy` for evaluation.
+
+Design choices
+--------------
+*Episode ends.* The vector env runs in Gymnasium's ``AutoresetMode.SAME_STEP``:
+when a sub-env ends, ``step`` returns the first observation of the next episode
+and the last one in ``info["final_obs"]``. A truncated step bootstraps from
+V(final obs), a terminated one does not (see :func:`rl.buffers.compute_gae`).
+Unlike the default NEXT_STEP mode, no transition is wasted on a reset step and
+nothing needs masking, and after every step each sub-env is inside an episode,
+which keeps checkpoints simple.
+
+*Exact resume.* Sub-env *i* starts its episode *k* with ``reset(seed=s_ik)``,
+``s_ik`` drawn from ``SeedSequence(seed, spawn_key=(i, k))``. The checkpoint holds,
+per sub-env, *k* and the actions taken since that reset; resuming rebuilds each
+env by resetting it with ``s_ik`` and replaying the actions. This needs an env
+whose trajectory is a function of its reset seed and the actions (what
+``check_env`` tests) and no wrapper that keeps state across episodes (use
+``norm_obs``/``norm_reward`` here, not Gymnasium's normalisation wrappers). A
+resumed run then gives the same parameters, bit for bit, as one that never stopped.
+
+*Actions.* Box actions are Gaussian samples clipped to the bounds, not
+tanh-squashed; see :mod:`rl.networks`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from tqdm import tqdm
+
+from .buffers import CLIP_OBS, EnvRunner, Rollout, RunningMeanStd, compute_gae
+from .networks import Agent, space_from_dict, space_to_dict
+
+__all__ = ["Agent", "PPOConfig", "TorchPolicy", "TrainResult", "compute_gae", "load_agent", "train"]
+
+CHECKPOINT_FORMAT = 1
+CSV_FIELDS = (
+    *("global_step", "iteration", "episodes", "episodic_return_mean", "episodic_length_mean"),
+    *("value_loss", "policy_loss", "entropy", "approx_kl", "clipfrac", "explained_variance"),
+    *("learning_rate", "sps"),
+)
+_RESUME_MAY_CHANGE = frozenset({"total_steps", "log_interval", "checkpoint_interval"})
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """Hyperparameters of a PPO run (CleanRL's ``Args``; its defaults where they apply)."""
+
+    total_steps: int = 100_000
+    """environment steps to train for, summed over the sub-environments"""
+    n_envs: int = 4
+    """number of environment copies stepped together (``SyncVectorEnv``)"""
+    n_steps: int = 128
+    """rollout length per sub-environment; one iteration collects n_envs * n_steps steps"""
+    gamma: float = 0.99
+    """discount factor per decision epoch"""
+    gae_lambda: float = 0.95
+    """λ of generalised advantage estimation"""
+    n_epochs: int = 4
+    """passes over each rollout"""
+    n_minibatches: int = 4
+    """minibatches per pass; must divide n_envs * n_steps"""
+    clip_coef: float = 0.2
+    """surrogate clipping coefficient ε"""
+    clip_vloss: bool = True
+    """clip the value loss around the rollout's values, as in the PPO paper's code"""
+    ent_coef: float = 0.0
+    """entropy bonus coefficient"""
+    vf_coef: float = 0.5
+    """value loss coefficient"""
+    max_grad_norm: float = 0.5
+    """global gradient-norm clip"""
+    learning_rate: float = 3e-4
+    """Adam step size (initial value when annealed)"""
+    anneal_lr: bool = True
+    """decay the learning rate linearly to 0 over total_steps"""
+    norm_obs: bool = True
+    """normalise observations by a running mean/std (its state is checkpointed)"""
+    norm_adv: bool = True
+    """normalise advantages per minibatch"""
+    reward_scale: float = 1.0
+    """fixed multiplier on rewards before any normalisation (e.g. 0.01 for costs in dollars)"""
+    norm_reward: bool = False
+    """divide rewards by a running std of the discounted return (Gymnasium's NormalizeReward)"""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """hidden layer widths of the actor and of the critic"""
+    activation: str = "tanh"
+    """hidden activation: "tanh" or "relu\""""
+    seed: int = 1
+    """seed of the network initialisation, the action sampling, the minibatches and the envs"""
+    target_kl: float | None = None
+    """stop the epochs of an iteration early once the approximate KL exceeds this"""
+    log_interval: int = 1
+    """iterations between rows of progress.csv"""
+    checkpoint_interval: int = 10
+    """iterations between checkpoints (one is always written at the end)"""
+    torch_threads: int = 1
+    """torch.set_num_threads at the start of training; 0 leaves torch's default"""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
+        for name in (
+            "total_steps",
+            "n_envs",
+            "n_steps",
+            "n_epochs",
+            "n_minibatches",
+            "log_interval",
+            "checkpoint_interval",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}(={getattr(self, name)}) must be >= 1")
+        if self.batch_size % self.n_minibatches:
+            raise ValueError(
+                f"n_minibatches(={self.n_minibatches}) must divide n_envs * n_steps "
+                f"(={self.batch_size})"
+            )
+        if self.total_steps < self.batch_size:
+            raise ValueError(
+                f"total_steps(={self.total_steps}) must be >= n_envs * n_steps (={self.batch_size})"
+            )
+        if not (0.0 < self.gamma <= 1.0 and 0.0 <= self.gae_lambda <= 1.0):
+            raise ValueError(
+                f"gamma(={self.gamma}) must be in (0, 1], gae_lambda(={self.gae_lambda}) in [0, 1]"
+            )
+        if self.activation not in ("tanh", "relu"):
+            raise ValueError(f"activation(={self.activation!r}) must be 'tanh' or 'relu'")
+        if self.seed < 0:
+            raise ValueError(f"seed(={self.seed}) must be >= 0")
+
+    @property
+    def batch_size(self) -> int:
+        """Environment steps per iteration."""
+        return self.n_envs * self.n_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.n_minibatches
+
+    @property
+    def num_iterations(self) -> int:
+        """Iterations in the run (total_steps rounded down to whole rollouts)."""
+        return self.total_steps // self.batch_size
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns."""
+
+    agent: Agent
+    policy: TorchPolicy
+    config: PPOConfig
+    out_dir: Path
+    global_step: int
+    history: list[dict[str, float]] = field(default_factory=list)  # the rows of progress.csv
+    stopped_early: bool = False  # the callback asked to stop
+
+
+# -- the PPO update ---------------------------------------------------------------------------
+
+
+def _update(
+    agent: Agent,
+    optimizer: torch.optim.Optimizer,
+    rollout: Rollout,
+    advantages: torch.Tensor,
+    returns: torch.Tensor,
+    config: PPOConfig,
+    rng: np.random.Generator,
+) -> dict[str, float]:
+    """n_epochs passes of clipped-surrogate minibatch updates (CleanRL's inner loop)."""
+    b_obs = rollout.obs.reshape(config.batch_size, -1)
+    b_actions = rollout.actions.reshape(config.batch_size, -1)
+    b_logprobs, b_values = rollout.logprobs.reshape(-1), rollout.values.reshape(-1)
+    b_advantages, b_returns = advantages.reshape(-1), returns.reshape(-1)
+    sums = dict.fromkeys(("value_loss", "policy_loss", "entropy", "approx_kl", "clipfrac"), 0.0)
+    n_minibatches = 0
+    for _epoch in range(config.n_epochs):
+        b_inds = torch.as_tensor(rng.permutation(config.batch_size))
+        for start in range(0, config.batch_size, config.minibatch_size):
+            mb_inds = b_inds[start : start + config.minibatch_size]
+            _, newlogprob, entropy, newvalue = agent.get_action_and_value(
+                b_obs[mb_inds], b_actions[mb_inds]
+            )
+            logratio = newlogprob - b_logprobs[mb_inds]
+            ratio = logratio.exp()
+            with torch.no_grad():
+                approx_kl = ((ratio - 1) - logratio).mean()
+                clipfrac = ((ratio - 1.0).abs() > config.clip_coef).float().mean()
+
+            mb_advantages = b_advantages[mb_inds]
+            if config.norm_adv and mb_advantages.numel() > 1:
+                mb_advantages = (mb_advantages - mb_advantages.mean()) / (
+                    mb_advantages.std() + 1e-8
+                )
+            pg_loss = torch.max(
+                -mb_advantages * ratio,
+                -mb_advantages * torch.clamp(ratio, 1 - config.clip_coef, 1 + config.clip_coef),
+            ).mean()
+
+            if config.clip_vloss:
+                v_unclipped = (newvalue - b_returns[mb_inds]) ** 2
+                v_clipped = b_values[mb_inds] + torch.clamp(
+                    newvalue - b_values[mb_inds], -config.clip_coef, config.clip_coef
+                )
+                v_loss = 0.5 * torch.max(v_unclipped, (v_clipped - b_returns[mb_inds]) ** 2).mean()
+            else:
+                v_loss = 0.5 * ((newvalue - b_returns[mb_inds]) ** 2).mean()
+
+            entropy_loss = entropy.mean()
+            loss = pg_loss - config.ent_coef * entropy_loss + v_loss * config.vf_coef
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(agent.parameters(), config.max_grad_norm)
+            optimizer.step()
+
+            for key, value in (
+                ("value_loss", v_loss),
+                ("policy_loss", pg_loss),
+                ("entropy", entropy_loss),
+                ("approx_kl", approx_kl),
+                ("clipfrac", clipfrac),
+            ):
+                sums[key] += value.item()
+            n_minibatches += 1
+        if config.target_kl is not None and float(approx_kl) > config.target_kl:
+            break
+    stats = {key: total / n_minibatches for key, total in sums.items()}
+    var_returns = float(b_returns.var())
+    stats["explained_variance"] = (
+        math.nan if var_returns == 0 else 1.0 - float((b_returns - b_values).var()) / var_returns
+    )
+    return stats
+
+
+# -- training ---------------------------------------------------------------------------------
+
+
+def train(
+    make_env: Callable[[], gym.Env] | Sequence[Callable[[], gym.Env]],
+    config: PPOConfig | None,
+    out_dir: str | os.PathLike[str],
+    resume: bool | str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    callback: Callable[[dict[str, float]], bool | None] | None = None,
+) -> TrainResult:
+    """Train a PPO agent and write checkpoint, CSV log, config and learning curve to *out_dir*.
+
+    Parameters
+    ----------
+    make_env : callable or sequence of callables
+        A thunk returning a fresh ``gymnasium.Env`` (called ``n_envs`` times), or one
+        thunk per sub-env. Non-Box observations are flattened (``FlattenObservation``).
+    config : PPOConfig or None
+        None means the checkpoint's configuration when resuming, the defaults otherwise.
+        When resuming only total_steps, log_interval and checkpoint_interval may differ
+        from the checkpoint's (a new total_steps also moves the learning-rate schedule).
+    out_dir : path
+        Output directory, created if missing; a fresh run overwrites what is there.
+    resume : bool or path, optional
+        True resumes from ``out_dir/checkpoint.pt``; a path resumes from that file.
+    progress : bool
+        Show a tqdm bar over environment steps.
+    callback : callable, optional
+        Called after every iteration with that iteration's metrics (the columns of
+        progress.csv); returning False stops training after writing a checkpoint.
+
+    Returns
+    -------
+    TrainResult
+
+    Notes
+    -----
+    This is an entry point, so it holds the seeding block: it seeds torch's global
+    generator and switches on ``torch.use_deterministic_algorithms(True)`` (and sets
+    the torch thread count unless ``config.torch_threads`` is 0) for the process.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = None
+    if resume:
+        ckpt_path = out / "checkpoint.pt" if resume is True else Path(resume)  # type: ignore
+        checkpoint = torch.load(ckpt_path, weights_only=True)
+        saved = PPOConfig(**checkpoint["config"])
+        config = saved if config is None else config
+        changed = [
+            f.name
+            for f in fields(PPOConfig)
+            if f.name not in _RESUME_MAY_CHANGE
+            and getattr(saved, f.name) != getattr(config, f.name)
+        ]
+        if changed:
+            raise ValueError(f"cannot resume {ckpt_path} with a different {', '.join(changed)}")
+    config = config or PPOConfig()
+
+    # TRY NOT TO MODIFY: seeding
+    torch.manual_seed(config.seed)
+    torch.use_deterministic_algorithms(True)
+    if config.torch_threads > 0:
+        torch.set_num_threads(config.torch_threads)
+    rng = np.random.default_rng(config.seed)  # minibatch permutations; envs are seeded per episode
+
+    runner = EnvRunner(make_env, config)
+    agent = Agent(runner.obs_dim, runner.action_space, config.hidden_sizes, config.activation)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
+    iteration, global_step = 0, 0
+    if checkpoint is None:
+        runner.start()
+    else:
+        agent.load_state_dict(checkpoint["agent"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        runner.load_state_dict(checkpoint["runner"])
+        iteration, global_step = checkpoint["iteration"], checkpoint["global_step"]
+        torch.set_rng_state(checkpoint["torch_rng"])
+        rng.bit_generator.state = checkpoint["numpy_rng"]
+    (out / "config.json").write_text(
+        json.dumps({"config": asdict(config), "versions": _versions()}, indent=2)
+    )
+
+    def save() -> None:
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "config": asdict(config),
+            "versions": _versions(),
+            "observation_space": space_to_dict(runner.observation_space),
+            "action_space": space_to_dict(runner.action_space),
+            "agent": agent.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "iteration": iteration,
+            "global_step": global_step,
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": rng.bit_generator.state,
+            "runner": runner.state_dict(),
+        }
+        tmp = out / "checkpoint.pt.tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, out / "checkpoint.pt")
+
+    log = _ProgressLog(out, keep_up_to=global_step if checkpoint is not None else None)
+    rollout = Rollout.empty(config.n_steps, config.n_envs, runner.obs_dim, runner.layout.width)
+    num_iterations = config.num_iterations
+    bar = tqdm(
+        total=num_iterations * config.batch_size,
+        initial=global_step,
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    start_time, start_step, stopped = time.perf_counter(), global_step, False
+    try:
+        while iteration < num_iterations and not stopped:
+            iteration += 1
+            lr = config.learning_rate * (
+                1.0 - (iteration - 1.0) / num_iterations if config.anneal_lr else 1.0
+            )
+            optimizer.param_groups[0]["lr"] = lr
+
+            runner.collect(agent, rollout)
+            global_step += config.batch_size
+            with torch.no_grad():
+                advantages, returns = rollout.advantages(
+                    agent.get_value(runner.next_obs), config.gamma, config.gae_lambda
+                )
+            stats = _update(agent, optimizer, rollout, advantages, returns, config, rng)
+
+            returns_done = [r for r, _ in runner.finished]
+            row = {
+                "global_step": global_step,
+                "iteration": iteration,
+                "episodes": len(returns_done),
+                "episodic_return_mean": float(np.mean(returns_done)) if returns_done else math.nan,
+                "episodic_length_mean": (
+                    float(np.mean([n for _, n in runner.finished])) if returns_done else math.nan
+                ),
+                **stats,
+                "learning_rate": lr,
+                "sps": (global_step - start_step) / max(time.perf_counter() - start_time, 1e-9),
+            }
+            if iteration % config.log_interval == 0 or iteration == num_iterations:
+                log.write(row)
+                runner.finished = []
+            bar.update(config.batch_size)
+            if returns_done:
+                bar.set_postfix(ret=f"{row['episodic_return_mean']:.4g}")
+            stopped = callback is not None and callback(row) is False
+            if (
+                iteration % config.checkpoint_interval == 0
+                or iteration == num_iterations
+                or stopped
+            ):
+                save()
+    finally:
+        bar.close()
+        log.close()
+        runner.envs.close()
+    history = _read_csv(out / "progress.csv")
+    _plot_learning_curve(history, out / "learning_curve.png")
+    agent.eval()
+    policy = TorchPolicy(agent, runner.observation_space, runner.obs_rms)
+    return TrainResult(agent, policy, config, out, global_step, history, stopped)
+
+
+class _ProgressLog:
+    """progress.csv and, if installed, TensorBoard; on resume, rows past the checkpoint go."""
+
+    def __init__(self, out: Path, keep_up_to: int | None) -> None:
+        path = out / "progress.csv"
+        kept = (
+            [r for r in _read_csv(path) if r["global_step"] <= keep_up_to]
+            if keep_up_to is not None
+            else []
+        )
+        self.file = path.open("w", newline="")
+        self.writer = csv.DictWriter(self.file, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        self.writer.writeheader()
+        self.writer.writerows(kept)
+        self.tb = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(out / "tb"))
+        except ImportError:
+            pass
+
+    def write(self, row: dict[str, float]) -> None:
+        self.writer.writerow(row)
+        self.file.flush()
+        if self.tb is not None:
+            step = int(row["global_step"])
+            for key in ("episodic_return_mean", "episodic_length_mean", "learning_rate", "sps"):
+                if not math.isnan(row[key]):
+                    self.tb.add_scalar(f"charts/{key}", row[key], step)
+            for key in (
+                "value_loss",
+                "policy_loss",
+                "entropy",
+                "approx_kl",
+                "clipfrac",
+                "explained_variance",
+            ):
+                self.tb.add_scalar(f"losses/{key}", row[key], step)
+
+    def close(self) -> None:
+        self.file.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+def _read_csv(path: Path) -> list[dict[str, float]]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _plot_learning_curve(history: list[dict[str, float]], path: Path) -> None:
+    """Mean episodic return against environment steps, drawn without pyplot (no global backend)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    points = [
+        (r["global_step"], r["episodic_return_mean"])
+        for r in history
+        if not math.isnan(r["episodic_return_mean"])
+    ]
+    if points:
+        ax.plot(*zip(*points), marker="." if len(points) < 50 else None)
+    else:
+        ax.text(
+            0.5, 0.5, "no episode finished yet", ha="center", va="center", transform=ax.transAxes
+        )
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("mean episodic return")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": str(torch.__version__),
+        "gymnasium": str(gym.__version__),
+    }
+
+
+# -- evaluation -------------------------------------------------------------------------------
+
+
+class TorchPolicy:
+    """A trained agent as a policy: one raw observation in, one env action out.
+
+    Applies the training-time observation flattening and (frozen) normaliser.
+
+    Parameters
+    ----------
+    agent : Agent
+    observation_space : gymnasium.spaces.Space
+        The env's observation space as the env declares it (before flattening).
+    obs_rms : RunningMeanStd or None
+        The observation normaliser saved with the agent.
+    """
+
+    def __init__(
+        self,
+        agent: Agent,
+        observation_space: spaces.Space[Any],
+        obs_rms: RunningMeanStd | None = None,
+    ) -> None:
+        self.agent, self.observation_space, self.obs_rms = agent, observation_space, obs_rms
+        self.action_space = agent.layout.space
+
+    def _flatten(self, obs: Any) -> np.ndarray:
+        if isinstance(self.observation_space, spaces.Box):
+            return np.asarray(obs, dtype=np.float64).reshape(-1)
+        return np.asarray(spaces.flatten(self.observation_space, obs), dtype=np.float64)
+
+    def __call__(self, obs: Any, deterministic: bool = True) -> Any:
+        """The action at *obs*: mean / argmax if *deterministic*, else a sample."""
+        flat = self._flatten(obs)[None]
+        if self.obs_rms is not None:
+            flat = self.obs_rms.normalize(flat, CLIP_OBS)
+        row = self.agent.act(torch.as_tensor(flat, dtype=torch.float32), deterministic)
+        return self.agent.layout.to_single(row.numpy()[0])
+
+    act = __call__
+
+
+def load_agent(path: str | os.PathLike[str]) -> TorchPolicy:
+    """The policy saved by :func:`train` in *path* (an out_dir or a checkpoint file)."""
+    path = Path(path)
+    state = torch.load(path / "checkpoint.pt" if path.is_dir() else path, weights_only=True)
+    config = PPOConfig(**state["config"])
+    observation_space = space_from_dict(state["observation_space"])
+    obs_dim = spaces.flatdim(observation_space)
+    agent = Agent(
+        obs_dim, space_from_dict(state["action_space"]), config.hidden_sizes, config.activation
+    )
+    agent.load_state_dict(state["agent"])
+    agent.eval()
+    obs_rms = None
+    if state["runner"]["obs_rms"] is not None:
+        obs_rms = RunningMeanStd((obs_dim,))
+        obs_rms.load_state_dict(state["runner"]["obs_rms"])
+    return TorchPolicy(agent, observation_space, obs_rms)
