@@ -2,6 +2,12 @@
 
     des-supply scenarios [--json]
     des-supply optimize SCENARIO [--param k=v]... [--verify] [--json]
+    des-supply train SCENARIO --algo ppo [--param k=v]... [--steps N] [--out DIR]
+                     [--resume DIR] [--seed S] [--json]
+    des-supply evaluate DIR|POLICY [--scenario S] [--param k=v]... [--policy-param k=v]...
+                        [--episodes R] [--periods N] [--seed S] [--json]
+    des-supply compare SCENARIO [--param k=v]... [--steps N] [--episodes R] [--periods N]
+                       [--seed S] [--out DIR] [--json]
     des-supply simulate SCENARIO|network.json [--param k=v]... --policy NAME
                         [--policy-param k=v]... [--periods N] [--warmup W]
                         [--replications R] [--seed S] [--processes P] [--json] [--plot FILE.png]
@@ -205,6 +211,115 @@ def cmd_optimize(args: argparse.Namespace) -> None:
         print(line)
 
 
+def cmd_train(args: argparse.Namespace) -> None:
+    from dataclasses import asdict, replace
+
+    from rl.ppo import train  # application layer
+    from rl.presets import make_thunk, preset
+
+    if args.resume:
+        run = _read_run(Path(args.resume))
+        scenario, params, spec = run["scenario"], run["params"], run["spec"]
+        out = Path(args.resume)
+    else:
+        if args.scenario is None:
+            raise CliError("train needs a SCENARIO (or --resume DIR)")
+        sc = _scenarios()
+        try:
+            sc.get(args.scenario)
+            params = sc.parse_params(args.scenario, args.param)
+            sc.make(args.scenario, **params)
+        except (sc.ScenarioError, NetworkError) as exc:
+            raise CliError(str(exc)) from None
+        scenario = args.scenario
+        out = Path(args.out or f"runs/{scenario}__{args.algo}__{args.seed}")
+    config, default_spec = preset(scenario, params)
+    if not args.resume:
+        spec = default_spec
+    config = replace(config, seed=args.seed if not args.resume else run["config"]["seed"],
+                     **({"total_steps": args.steps} if args.steps else {}))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "run.json").write_text(json.dumps({"scenario": scenario, "params": params,
+                                              "algo": args.algo, "spec": spec,
+                                              "config": asdict(config),
+                                              "versions": versions()}, indent=2) + "\n")
+    result = train(make_thunk(scenario, params, spec), config, out,
+                   resume=bool(args.resume), progress=not args.json and sys.stderr.isatty())
+    summary = {"scenario": scenario, "params": params, "algo": args.algo, "out": str(out),
+               "steps": result.global_step, "seed": config.seed,
+               "last_episodic_return": next((h["episodic_return_mean"] for h in
+                                             reversed(result.history)
+                                             if h["episodic_return_mean"] == h["episodic_return_mean"]),
+                                            None)}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"trained {args.algo} on {scenario} {params or ''} for {result.global_step} steps; "
+              f"checkpoint, progress.csv and learning_curve.png in {out}")
+
+
+def _read_run(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads((path / "run.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        raise CliError(f"{path} is not a training run (no readable run.json)") from None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from rl.evaluation import evaluate_agent, evaluate_policy  # application layer
+
+    target = Path(args.target)
+    if target.is_dir():
+        from rl.ppo import load_agent
+        from rl.presets import make_thunk
+
+        run = _read_run(target)
+        spec = {**run["spec"], "env": {**run["spec"]["env"], "periods": args.periods}}
+        ev = evaluate_agent(make_thunk(run["scenario"], run["params"], spec), load_agent(target),
+                            seed=args.seed, episodes=args.episodes, name=str(target),
+                            progress=not args.json and sys.stderr.isatty())
+        scenario, params = run["scenario"], run["params"]
+    else:
+        if args.scenario is None:
+            raise CliError(f"{args.target!r} is not a run folder; to evaluate a policy by name "
+                           "give --scenario")
+        network, params, _ = load_network(args.scenario, args.param)
+        policy = build_policy(args.target, parse_policy_params(args.policy_param))
+        ev = evaluate_policy(network, policy, periods=args.periods, seed=args.seed,
+                             episodes=args.episodes, name=args.target)
+        scenario = args.scenario
+    out = {"target": args.target, "scenario": scenario, "params": params,
+           "episodes": args.episodes, "periods": args.periods, "seed": args.seed,
+           **{k: v for k, v in ev.to_dict().items() if k != "name"}}
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"{args.target} on {scenario}: mean per period {ev.mean:.4f}  95% CI "
+              f"[{ev.ci95[0]:.4f}, {ev.ci95[1]:.4f}] over {args.episodes} episodes of "
+              f"{args.periods} periods (seed {args.seed}: same draws as simulate --seed)")
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from rl.compare import compare  # application layer
+
+    sc = _scenarios()
+    try:
+        sc.get(args.scenario)
+        params = sc.parse_params(args.scenario, args.param)
+        sc.make(args.scenario, **params)
+    except (sc.ScenarioError, NetworkError) as exc:
+        raise CliError(str(exc)) from None
+    out = Path(args.out or f"runs/compare-{args.scenario}")
+    res = compare(args.scenario, params, steps=args.steps, seed=args.seed,
+                  episodes=args.episodes, periods=args.periods, out_dir=out,
+                  progress=not args.json and sys.stderr.isatty(), processes=args.processes)
+    if args.json:
+        print(json.dumps({**res.to_dict(), "versions": versions()}, indent=2, default=str))
+        return
+    print(res.table())
+    print(f"\ntable, JSON and plot in {out}/ (compare.md, compare.json, compare.png)")
+
+
 def _short(params: dict[str, Any]) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, dict):
@@ -280,6 +395,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int, default=1)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_optimize)
+
+    p = sub.add_parser("train", help="train an RL agent on a scenario")
+    p.add_argument("scenario", nargs="?")
+    p.add_argument("--algo", choices=["ppo"], default="ppo")
+    p.add_argument("--param", action="append", default=[], metavar="K=V")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: preset)")
+    p.add_argument("--out", default=None, help="output folder (default runs/SCENARIO__ppo__SEED)")
+    p.add_argument("--resume", default=None, metavar="DIR", help="continue a run from its checkpoint")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a trained run or a named policy")
+    p.add_argument("target", help="a training run folder, or a policy name")
+    p.add_argument("--scenario", default=None, help="scenario (for a policy name)")
+    p.add_argument("--param", action="append", default=[], metavar="K=V")
+    p.add_argument("--policy-param", action="append", default=[], metavar="K=V")
+    p.add_argument("--episodes", type=int, default=20)
+    p.add_argument("--periods", type=int, default=1_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("compare", help="optimum, heuristics and PPO: one table, one plot")
+    p.add_argument("scenario")
+    p.add_argument("--param", action="append", default=[], metavar="K=V")
+    p.add_argument("--steps", type=int, default=None, help="PPO training steps (default: preset)")
+    p.add_argument("--episodes", type=int, default=20)
+    p.add_argument("--periods", type=int, default=1_000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--processes", type=int, default=1)
+    p.add_argument("--out", default=None, help="output folder (default runs/compare-SCENARIO)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 
