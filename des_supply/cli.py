@@ -236,8 +236,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     config, default_spec = preset(scenario, params)
     if not args.resume:
         spec = default_spec
-    config = replace(config, seed=args.seed if not args.resume else run["config"]["seed"],
-                     **({"total_steps": args.steps} if args.steps else {}))
+    try:
+        config = replace(config, seed=args.seed if not args.resume else run["config"]["seed"],
+                         **({"total_steps": args.steps} if args.steps else {}))
+    except ValueError as exc:
+        raise CliError(f"--steps: {exc}") from None
     out.mkdir(parents=True, exist_ok=True)
     (out / "run.json").write_text(json.dumps({"scenario": scenario, "params": params,
                                               "algo": args.algo, "spec": spec,
@@ -310,6 +313,15 @@ def cmd_compare(args: argparse.Namespace) -> None:
     except (sc.ScenarioError, NetworkError) as exc:
         raise CliError(str(exc)) from None
     out = Path(args.out or f"runs/compare-{args.scenario}")
+    if args.steps is not None:
+        from dataclasses import replace
+
+        from rl.presets import preset
+
+        try:
+            replace(preset(args.scenario, params)[0], total_steps=args.steps)
+        except ValueError as exc:
+            raise CliError(f"--steps: {exc}") from None
     res = compare(args.scenario, params, steps=args.steps, seed=args.seed,
                   episodes=args.episodes, periods=args.periods, out_dir=out,
                   progress=not args.json and sys.stderr.isatty(), processes=args.processes)

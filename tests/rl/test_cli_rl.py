@@ -1,0 +1,66 @@
+"""Smoke tests of the RL commands: train, resume, evaluate, compare (tiny budgets)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from des_supply.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_train_resume_and_evaluate(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, _ = run(capsys, "train", "single-stage", "--param", "lead_time=1", "--steps",
+                          "2048", "--out", str(out), "--json")
+    assert code == 0 and json.loads(stdout)["steps"] == 2048
+    assert (out / "checkpoint.pt").exists() and (out / "learning_curve.png").exists()
+    code, stdout, _ = run(capsys, "train", "--resume", str(out), "--steps", "4096", "--json")
+    assert code == 0 and json.loads(stdout)["steps"] == 4096
+    code, stdout, _ = run(capsys, "evaluate", str(out), "--episodes", "2", "--periods", "50",
+                          "--json")
+    agent = json.loads(stdout)
+    assert code == 0 and len(agent["per_episode"]) == 2
+
+
+def test_evaluate_policy_uses_the_same_draws_as_simulate(capsys):
+    code, stdout, _ = run(capsys, "evaluate", "base-stock", "--scenario", "single-stage",
+                          "--policy-param", "level=15", "--episodes", "3", "--periods", "100",
+                          "--seed", "4", "--json")
+    ev = json.loads(stdout)
+    code2, stdout2, _ = run(capsys, "simulate", "single-stage", "--policy", "base-stock",
+                            "--policy-param", "level=15", "--replications", "3", "--periods",
+                            "100", "--warmup", "0", "--seed", "4", "--json")
+    assert code == code2 == 0
+    np.testing.assert_array_equal(ev["per_episode"], json.loads(stdout2)["per_replication"])
+
+
+def test_compare_writes_table_json_and_plot(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    code, stdout, _ = run(capsys, "compare", "single-stage", "--param", "lead_time=1",
+                          "--steps", "2048", "--episodes", "3", "--periods", "100",
+                          "--out", str(out), "--json")
+    assert code == 0
+    res = json.loads(stdout)
+    names = [r["name"] for r in res["rows"]]
+    assert names[0] == "optimal" and "ppo" in names and "myopic" in names
+    for name in ("compare.json", "compare.md", "compare.png"):
+        assert (out / name).exists()
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["train", "no-such"], "unknown scenario"),
+    (["evaluate", "not-a-dir"], "not a run folder"),
+    (["compare", "single-stage", "--param", "bogus=1"], "no parameter 'bogus'"),
+    (["train", "single-stage", "--steps", "10"], "--steps: total_steps(=10)"),
+])
+def test_rl_commands_fail_with_one_line(capsys, argv, needle):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and needle in err and err.count("\n") == 1
