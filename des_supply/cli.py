@@ -113,6 +113,8 @@ def load_network(target: str, params: Sequence[str]) -> tuple[Network, dict[str,
         return sc.make(target, **kwargs), kwargs, spec
     except (sc.ScenarioError, NetworkError) as exc:
         raise CliError(str(exc)) from None
+    except (ValueError, TypeError) as exc:
+        raise CliError(f"scenario {target!r}: {exc}") from None
 
 
 def cmd_scenarios(args: argparse.Namespace) -> None:
@@ -134,7 +136,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
     network, params, spec = load_network(args.scenario, args.param)
     policy = build_policy(args.policy, parse_policy_params(args.policy_param))
-    periods = args.periods or (spec.periods if spec else 10_000)
+    periods = args.periods if args.periods is not None else (spec.periods if spec else 10_000)
     warmup = args.warmup if args.warmup is not None else (min(spec.warmup, periods // 10)
                                                           if spec else 0)
     for name, value, low in (("periods", periods, 1), ("replications", args.replications, 1),
@@ -350,6 +352,9 @@ def _plot(ledger: Any, network: Network, path: str, title: str) -> None:
 
     if not path.lower().endswith(".png"):
         raise CliError(f"--plot {path}: the file name must end in .png")
+    target = Path(path)
+    if not target.parent.exists():
+        raise CliError(f"--plot {path}: folder {target.parent} does not exist")
     n = min(ledger.periods, 200)
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for node in network.stock_nodes:
@@ -363,9 +368,6 @@ def _plot(ledger: Any, network: Network, path: str, title: str) -> None:
     ax.set(xlabel="period", ylabel="units", title=title)
     ax.legend(fontsize="small", ncol=2)
     fig.tight_layout()
-    target = Path(path)
-    if not target.parent.exists():
-        raise CliError(f"--plot {path}: folder {target.parent} does not exist")
     fd, tmp = tempfile.mkstemp(suffix=".png", dir=target.parent)
     os.close(fd)
     try:
@@ -386,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="simulate a scenario or network file under a policy")
     p.add_argument("scenario", help="scenario name or path to a network .json file")
     p.add_argument("--param", action="append", default=[], metavar="K=V")
-    p.add_argument("--policy", required=True, choices=list(POLICIES))
+    p.add_argument("--policy", required=True, help=f"one of {', '.join(POLICIES)}")
     p.add_argument("--policy-param", action="append", default=[], metavar="K=V")
     p.add_argument("--periods", type=int, default=None)
     p.add_argument("--warmup", type=int, default=None)

@@ -370,7 +370,8 @@ class Simulation:
 
     def act(self, action: Action | Mapping[str, float]) -> None:
         """Answer the pending decision epoch (time does not move until ``advance``)."""
-        self.observe()
+        obs = self.observe()
+        self._check_action(obs.t, action, obs.deciding)  # refuse before anything happens
         self._request = self.env.event()
         assert self._reply is not None
         self._reply.succeed(action)
@@ -433,42 +434,53 @@ class Simulation:
         if self._request is not None:
             self._request.succeed(None)
 
-    def _place_orders(self, t: int, action: Any, deciding: tuple[str, ...]) -> None:
+    def _check_action(self, t: int, action: Any, deciding: tuple[str, ...]) -> Mapping[str, float]:
+        """The orders of *action*, after checking all of it (nothing is placed on error)."""
         if type(action) is dict:
             orders = action
         elif isinstance(action, Action):
             orders = action.orders
-            if action.prices:
-                for name, p in action.prices.items():
-                    if not (p >= 0 and math.isfinite(p)):
-                        raise DecisionError(f"price for node {name!r} must be >= 0, got {p}")
-                    self._by_name[name].price = float(p)
-            self._action = action
+            for name, p in action.prices.items():
+                if name not in self._by_name:
+                    raise DecisionError(f"period {t}: price for unknown node {name!r}")
+                if not (p >= 0 and math.isfinite(p)):
+                    raise DecisionError(f"price for node {name!r} must be >= 0, got {p}")
         elif isinstance(action, Mapping):
             orders = action
         else:
             raise DecisionError(f"an action must be an Action or a mapping node -> quantity, "
                                 f"got {type(action).__name__}")
-        for name in orders:
+        for name, q in orders.items():
             if name not in deciding:
                 raise DecisionError(f"period {t}: node {name!r} does not decide now "
                                     f"(deciding: {', '.join(deciding) or 'none'})")
+            if not q >= 0 or q == math.inf:
+                raise DecisionError(f"period {t}: order at node {name!r} must be a finite "
+                                    f"number >= 0, got {q}")
+        return orders
+
+    def _place_orders(self, t: int, action: Any, deciding: tuple[str, ...]) -> None:
+        orders = self._check_action(t, action, deciding)
+        if isinstance(action, Action):
+            for name, p in action.prices.items():
+                self._by_name[name].price = float(p)
+            self._action = action
         for s in self._deciders:
             q = orders.get(s.name, 0.0)
             if q:
                 self._order(t, s, float(q))
 
     def _order(self, t: int, s: _NodeState, q: float) -> None:
-        if not q >= 0 or q == math.inf:
-            raise DecisionError(f"period {t}: order at node {s.name!r} must be a finite number "
-                                f">= 0, got {q}")
+        """Place *s*'s order: whole units unless continuous, cut to the capacities."""
         node = s.node
-        if not self._continuous:
+        whole = not self._continuous
+        if whole:
             q = float(round(q))
         if q > node.capacity:
-            q = node.capacity
+            q = float(math.floor(node.capacity)) if whole else node.capacity
         if node.storage_capacity < math.inf:
-            q = min(q, max(0.0, node.storage_capacity - s.on_hand - _on_order(s)))
+            room = max(0.0, node.storage_capacity - s.on_hand - _on_order(s))
+            q = min(q, float(math.floor(room + EPS)) if whole else room)
         if q <= EPS:
             return
         s.ordered += q
@@ -646,11 +658,17 @@ class Simulation:
             node = s.node
             holding = node.holding_cost * s.on_hand
             shortage = node.shortage_cost * (s.lost if s.lost_rule else s.backlog)
-            transit, units = 0.0, s.init_pending
-            for e in s.inbound:
-                pipe = e.transit + e.buffer
-                transit += e.hold * pipe
-                units += pipe / e.bom
+            transit = 0.0
+            if s.simple_in:
+                units = s.init_pending
+                for e in s.inbound:
+                    pipe = e.transit + e.buffer
+                    transit += e.hold * pipe
+                    units += pipe / e.bom
+            else:  # assembly: components on the way count as the kits they make up
+                for e in s.inbound:
+                    transit += e.hold * (e.transit + e.buffer)
+                units = s.init_pending + min((e.transit + e.buffer) / e.bom for e in s.inbound)
             cost += holding + shortage + s.fixed + s.variable + transit
             revenue += s.revenue
             extend((s.on_hand, s.backlog, s.lost, units, s.ordered, s.received, s.shipped,

@@ -76,7 +76,11 @@ def make(name: str, **params: Any) -> Network:
     return spec.build(**params)
 
 
-def _convert(scenario: str, key: str, text: str, default: Any) -> Any:
+def _convert(scenario: str, key: str, text: str, default: Any, annotation: str = "") -> Any:
+    if default is None and annotation:  # e.g. "float | None": the annotation says the type
+        if text.lower() == "none":
+            return None
+        default = 0.0 if "float" in annotation else 0 if "int" in annotation else ""
     try:
         if isinstance(default, bool):
             if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
@@ -92,10 +96,15 @@ def _convert(scenario: str, key: str, text: str, default: Any) -> Any:
         if isinstance(default, tuple):
             items = [x.strip() for x in text.split(",") if x.strip()]
             kind = type(default[0]) if default else float
-            return tuple(kind(float(x)) if kind is int else kind(x) for x in items)
+            values = tuple(float(x) if kind in (int, float) else x for x in items)
+            if kind is int and not all(float(v).is_integer() for v in values):
+                raise ValueError(text)
+            return tuple(kind(v) for v in values)
         return text
     except ValueError:
-        want = type(default).__name__ if default is not None else "number"
+        want = (f"comma-separated list of {type(default[0]).__name__}"
+                if isinstance(default, tuple) and default else
+                type(default).__name__ if default is not None else "number")
         raise ScenarioError(f"scenario {scenario!r}: parameter {key}={text!r} is not a valid "
                             f"{want}") from None
 
@@ -121,5 +130,6 @@ def parse_params(name: str, pairs: Iterable[str]) -> dict[str, Any]:
         if key not in allowed:
             raise ScenarioError(f"scenario {name!r} has no parameter {key!r} "
                                 f"(parameters: {', '.join(allowed)})")
-        out[key] = _convert(name, key, text.strip(), allowed[key])
+        annotation = str(inspect.signature(spec.build).parameters[key].annotation)
+        out[key] = _convert(name, key, text.strip(), allowed[key], annotation)
     return out

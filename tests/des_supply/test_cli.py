@@ -1,0 +1,214 @@
+"""The ``des-supply`` command line, run in-process (``main(argv)``) with captured output."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import scenarios
+from des_supply.cli import main, parse_policy_params
+
+SIX = {"assembly", "beer-game", "owmr", "random-dag", "serial", "single-stage"}
+FAST = ["--periods", "300", "--replications", "2"]
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, out, err, match=""):
+    assert code == 2
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("des-supply: error:"), err
+    assert match in lines[0]
+    assert out == ""
+
+
+def test_scenarios_lists_every_scenario(capsys):
+    code, out, err = run(capsys, "scenarios")
+    assert code == 0 and err == ""
+    for name in SIX:
+        assert any(line.startswith(name) for line in out.splitlines()), name
+    assert "parameters: lead_time=2" in out
+
+
+def test_scenarios_json(capsys):
+    code, out, _ = run(capsys, "scenarios", "--json")
+    data = json.loads(out)
+    assert code == 0 and {s["name"] for s in data} == SIX == set(scenarios.names())
+    single = next(s for s in data if s["name"] == "single-stage")
+    assert set(single) == {"name", "summary", "parameters", "periods", "warmup"}
+    assert single["parameters"]["lead_time"] == 2 and single["periods"] == 20_000
+
+
+def test_simulate_json(capsys):
+    code, out, err = run(capsys, "simulate", "single-stage", "--param", "lead_time=2",
+                         "--policy", "base-stock", "--policy-param", "level=18", "--json",
+                         "--periods", "2000", "--replications", "3")
+    assert code == 0 and err == ""
+    res = json.loads(out)
+    for key in ("scenario", "params", "policy", "periods", "replications", "seed", "objective",
+                "mean", "ci95", "fill_rate", "nodes"):
+        assert key in res, key
+    assert res["scenario"] == "single-stage" and res["params"] == {"lead_time": 2}
+    assert res["policy"] == "base-stock" and res["policy_params"] == {"level": 18.0}
+    assert res["periods"] == 2000 and res["replications"] == 3 and res["seed"] == 0
+    assert res["objective"] == "cost" and len(res["per_replication"]) == 3
+    lo, hi = res["ci95"]
+    assert lo < res["mean"] < hi
+    assert set(res["nodes"]) == {"supplier", "stage"} and 0 < res["fill_rate"] <= 1
+    assert res["warmup"] == 200   # the scenario's warm-up, capped at a tenth of the periods
+
+
+def test_simulate_json_is_reproducible_and_matches_the_library(capsys):
+    from des_supply import BaseStock
+    from des_supply.evaluate import simulate
+
+    argv = ["simulate", "owmr", "--policy", "base-stock", "--policy-param", "level=12",
+            "--json", "--warmup", "10", *FAST]
+    first = json.loads(run(capsys, *argv)[1])
+    second = json.loads(run(capsys, *argv)[1])
+    assert first["mean"] == second["mean"]
+    lib = simulate(scenarios.make("owmr"), BaseStock(12), periods=300, replications=2,
+                   warmup=10, seed=0)
+    assert first["mean"] == lib.mean and first["per_replication"] == lib.per_replication.tolist()
+
+
+def test_simulate_table(capsys):
+    code, out, err = run(capsys, "simulate", "single-stage", "--policy", "base-stock",
+                         "--policy-param", "level=18", *FAST)
+    assert code == 0 and err == ""
+    assert "mean cost per period" in out and "95% CI" in out and "fill rate" in out
+    assert any(line.startswith("stage") for line in out.splitlines())
+
+
+def test_network_json_file(capsys, tmp_path):
+    path = tmp_path / "net.json"
+    scenarios.make("single-stage", lead_time=1).to_json(path)
+    code, out, _ = run(capsys, "simulate", str(path), "--policy", "base-stock",
+                       "--policy-param", "level=12", "--json", *FAST)
+    res = json.loads(out)
+    assert code == 0 and res["scenario"] == str(path) and res["params"] == {}
+    assert res["periods"] == 300 and res["warmup"] == 0
+
+
+def test_per_node_policy_params(capsys):
+    code, out, _ = run(capsys, "simulate", "serial", "--policy", "echelon-base-stock",
+                       "--policy-param", "level=stage1:6.49,stage2:12.02,stage3:22.71",
+                       "--json", *FAST)
+    res = json.loads(out)
+    assert code == 0
+    assert res["policy_params"] == {"level": {"stage1": 6.49, "stage2": 12.02, "stage3": 22.71}}
+    assert 30 < res["mean"] < 70
+
+
+def test_parse_policy_params():
+    assert parse_policy_params(["level=20", "cap=a:1, b:2"]) == {"level": 20.0,
+                                                               "cap": {"a": 1.0, "b": 2.0}}
+
+
+def test_plot_writes_a_png(capsys, tmp_path):
+    target = tmp_path / "run.png"
+    code, _, _ = run(capsys, "simulate", "single-stage", "--policy", "base-stock",
+                     "--policy-param", "level=18", "--plot", str(target), *FAST)
+    assert code == 0
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["run.png"]   # no temporary file left
+
+
+def test_failing_run_leaves_no_plot(capsys, tmp_path):
+    target = tmp_path / "run.png"
+    code, out, err = run(capsys, "simulate", "single-stage", "--policy", "base-stock",
+                         "--policy-param", "level=elsewhere:3",   # no level for node 'stage'
+                         "--plot", str(target), *FAST)
+    assert_one_line_error(code, out, err, "simulation failed")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["run.svg", "missing-folder/run.png"])
+def test_bad_plot_target_leaves_nothing(capsys, tmp_path, name):
+    code, out, err = run(capsys, "simulate", "single-stage", "--policy", "base-stock",
+                         "--policy-param", "level=18", "--plot", str(tmp_path / name), *FAST)
+    assert_one_line_error(code, out, err, "--plot")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["simulate", "no-such-scenario", "--policy", "base-stock", "--policy-param", "level=1"],
+     "unknown scenario 'no-such-scenario'"),
+    (["simulate", "single-stage", "--param", "lead_time=abc", "--policy", "base-stock",
+      "--policy-param", "level=1"], "lead_time='abc' is not a valid int"),
+    (["simulate", "single-stage", "--param", "speed=3", "--policy", "base-stock",
+      "--policy-param", "level=1"], "has no parameter 'speed'"),
+    (["simulate", "single-stage", "--param", "lead_time", "--policy", "base-stock",
+      "--policy-param", "level=1"], "must look like key=value"),
+    (["simulate", "single-stage", "--param", "lead_time=-1", "--policy", "base-stock",
+      "--policy-param", "level=1"], "lead_time(=-1) must be >= 0"),
+    (["simulate", "single-stage", "--param", "holding=-1", "--policy", "base-stock",
+      "--policy-param", "level=1"], "holding_cost(=-1.0)"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=abc"],
+     "values must be numbers"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level"],
+     "must look like key=value"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "levle=3"],
+     "unknown: levle"),
+    (["simulate", "single-stage", "--policy", "base-stock"], "missing: level"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=-3"],
+     "level(=-3.0) must be a finite number >= 0"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=3",
+      "--periods", "-5"], "--periods(=-5) must be >= 1"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=3",
+      "--replications", "0"], "--replications(=0) must be >= 1"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=3",
+      "--periods", "10", "--warmup", "10"], "--warmup(=10) must be smaller"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=3",
+      "--seed", "-1"], "--seed(=-1) must be >= 0"),
+    (["simulate", "single-stage", "--policy", "echelon-base-stock", "--policy-param",
+      "level=stage9:3", "--periods", "10"], "simulation failed"),
+])
+def test_user_errors_exit_2_with_one_line(capsys, argv, match):
+    assert_one_line_error(*run(capsys, *argv), match)
+
+
+def test_malformed_and_missing_network_files(capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"nodes": [')
+    assert_one_line_error(*run(capsys, "simulate", str(bad), "--policy", "base-stock",
+                               "--policy-param", "level=1"), "not valid JSON")
+    invalid = tmp_path / "invalid.json"
+    invalid.write_text(json.dumps({"nodes": [{"name": "a"}], "edges": []}))
+    assert_one_line_error(*run(capsys, "simulate", str(invalid), "--policy", "base-stock",
+                               "--policy-param", "level=1"), "no supplier")
+    assert_one_line_error(*run(capsys, "simulate", str(tmp_path / "missing.json"), "--policy",
+                               "base-stock", "--policy-param", "level=1"),
+                          "cannot read network file")
+    assert_one_line_error(*run(capsys, "simulate", str(bad), "--param", "lead_time=1",
+                               "--policy", "base-stock", "--policy-param", "level=1"),
+                          "--param applies to named scenarios")
+
+
+@pytest.mark.parametrize("param", ["demand_mean=-5", "initial_on_hand=abc",
+                                   "demand_std=-1"])
+def test_bad_scenario_values_exit_2_with_one_line(capsys, param):
+    argv = ["simulate", "single-stage", "--param", "demand=normal", "--param", param,
+            "--policy", "base-stock", "--policy-param", "level=1", "--periods", "10"]
+    assert_one_line_error(*run(capsys, *argv))
+
+
+def test_unknown_policy_exits_2_with_one_line(capsys):
+    try:
+        code, out, err = run(capsys, "simulate", "single-stage", "--policy", "nope")
+    except SystemExit as exc:
+        out, err = capsys.readouterr()
+        code = exc.code
+    assert_one_line_error(code, out, err, "nope")
+
+
+def test_zero_periods_is_refused(capsys):
+    argv = ["simulate", "beer-game", "--policy", "base-stock", "--policy-param", "level=3",
+            "--periods", "0", "--replications", "1"]
+    assert_one_line_error(*run(capsys, *argv), "--periods(=0) must be >= 1")

@@ -1,0 +1,277 @@
+"""Distributions: sample moments, integer flags, traces, non-stationary means, round trips,
+parameter errors; and the per-period random streams of des_supply.rng."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from des_supply import (
+    Deterministic,
+    DiscreteUniform,
+    Empirical,
+    Geometric,
+    NegativeBinomial,
+    NonStationary,
+    Normal,
+    Poisson,
+    Shifted,
+    Trace,
+)
+from des_supply.distributions import as_distribution, distribution_from_dict
+from des_supply.rng import PeriodDraws, replication_seed, root_sequence, stream
+
+N = 40_000
+
+STATIONARY = [
+    Deterministic(3),
+    Deterministic(2.5),
+    Poisson(5),
+    Poisson(0.3),
+    Geometric(2.0),
+    Geometric(0.0),
+    NegativeBinomial(4.0, 2.0),
+    Normal(50, 8),
+    Normal(20, 3, integer=True),
+    DiscreteUniform(2, 9),
+    DiscreteUniform(4, 4),
+    Empirical((1.0, 4.0, 10.0), (0.5, 0.3, 0.2)),
+    Empirical((0.5, 1.5)),
+    Shifted(Poisson(1.5), 2),
+    Shifted(Empirical((0.0, 3.0)), 0.5),
+]
+
+
+def ids(values):
+    return [type(v).__name__ + str(i) for i, v in enumerate(values)]
+
+
+@pytest.mark.parametrize("dist", STATIONARY, ids=ids(STATIONARY))
+def test_sample_mean_matches_mean(dist):
+    """|sample mean - mean| < 5 standard errors (CLT); exact for zero variance."""
+    x = dist.sample(np.random.default_rng(12345), 0, N)
+    assert x.shape == (N,) and x.dtype == float
+    se = x.std(ddof=1) / math.sqrt(N)
+    assert abs(x.mean() - dist.mean) <= 5 * se + 1e-12
+
+
+def test_negative_binomial_variance():
+    d = NegativeBinomial(6.0, 3.0)
+    x = d.sample(np.random.default_rng(1), 0, N)
+    assert x.var() == pytest.approx(6 + 36 / 3, rel=0.05)
+
+
+def test_geometric_starts_at_zero():
+    x = Geometric(1.0).sample(np.random.default_rng(2), 0, N)
+    assert x.min() == 0
+    assert (x == 0).mean() == pytest.approx(0.5, abs=0.02)   # P(0) = 1 - q, q = m / (1 + m)
+
+
+def test_normal_negative_draws_are_set_to_zero():
+    x = Normal(-5, 1).sample(np.random.default_rng(0), 0, 1000)
+    assert (x == 0).all()
+
+
+@pytest.mark.parametrize("dist, integer", [
+    (Deterministic(3), True), (Deterministic(2.5), False), (Poisson(2.5), True),
+    (Geometric(1.5), True), (NegativeBinomial(2, 1), True), (Normal(5, 1), False),
+    (Normal(5, 1, integer=True), True), (DiscreteUniform(0, 3), True),
+    (Empirical((1.0, 2.0)), True), (Empirical((1.0, 2.5)), False),
+    (Trace((1.0, 2.0)), True), (Trace((1.0, 2.2)), False),
+    (NonStationary((1.5, 2.5)), True), (NonStationary((1.5,), "normal", 0.1, False), False),
+    (NonStationary((1.5,), "poisson", 0.0, False), True),   # Poisson is always whole
+    (Shifted(Poisson(1), 2), True), (Shifted(Poisson(1), 0.5), False),
+    (Shifted(Normal(3, 1), 1), False),
+], ids=str)
+def test_integer_flag_says_whether_draws_are_whole(dist, integer):
+    assert dist.integer is integer
+    x = dist.sample(np.random.default_rng(3), 0, 500)
+    if integer:
+        np.testing.assert_array_equal(x, np.round(x))
+    elif not isinstance(dist, (Deterministic, Empirical, Trace, Shifted)):
+        assert not np.array_equal(x, np.round(x))
+
+
+@pytest.mark.parametrize("dist", STATIONARY, ids=ids(STATIONARY))
+def test_same_generator_state_same_draws(dist):
+    a = dist.sample(np.random.default_rng(9), 0, 50)
+    b = dist.sample(np.random.default_rng(9), 0, 50)
+    np.testing.assert_array_equal(a, b)
+
+
+# -- traces -------------------------------------------------------------------------------------
+
+def test_trace_cycle_hold_stop():
+    rng = np.random.default_rng(0)
+    values = (1.0, 2.0, 3.0)
+    assert Trace(values).sample(rng, 0, 7).tolist() == [1, 2, 3, 1, 2, 3, 1]
+    assert Trace(values, "cycle").sample(rng, 2, 3).tolist() == [3, 1, 2]
+    assert Trace(values, "hold").sample(rng, 1, 5).tolist() == [2, 3, 3, 3, 3]
+    stop = Trace(values, "stop").sample(rng, 1, 4)
+    assert stop[:2].tolist() == [2, 3] and np.isnan(stop[2:]).all()
+    assert Trace(values).mean == 2.0
+
+
+def test_trace_from_csv_by_header_name_and_index(tmp_path):
+    path = tmp_path / "demand.csv"
+    path.write_text("week,units,price\n1,10,2.5\n2,12,2.5\n\n3,9,3.0\n")
+    assert Trace.from_csv(path, "units").values == (10.0, 12.0, 9.0)
+    assert Trace.from_csv(path, 1).values == (10.0, 12.0, 9.0)
+    assert Trace.from_csv(path, "2").values == (2.5, 2.5, 3.0)
+    assert Trace.from_csv(str(path), "week", after="hold").after == "hold"
+    assert Trace.from_csv(path).values == (1.0, 2.0, 3.0)          # column 0 by default
+
+
+def test_trace_from_csv_without_header(tmp_path):
+    path = tmp_path / "raw.csv"
+    path.write_text("4,40\n5,50\n6,60\n")
+    assert Trace.from_csv(path, 1).values == (40.0, 50.0, 60.0)
+    assert Trace.from_csv(path, 0).values == (4.0, 5.0, 6.0)
+
+
+def test_trace_from_csv_errors(tmp_path):
+    path = tmp_path / "demand.csv"
+    path.write_text("week,units,note\n1,10,x\n2,12,y\n")
+    with pytest.raises(ValueError, match=r"no column 'qty' \(columns: week, units, note\)"):
+        Trace.from_csv(path, "qty")
+    with pytest.raises(ValueError, match=r"column 'note' is not numeric"):
+        Trace.from_csv(path, "note")
+    with pytest.raises(ValueError, match=r"column 7 is not numeric"):
+        Trace.from_csv(path, 7)
+    with pytest.raises(ValueError, match="cannot read"):
+        Trace.from_csv(tmp_path / "missing.csv")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="empty CSV"):
+        Trace.from_csv(empty)
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("units\n")
+    with pytest.raises(ValueError, match="trace must not be empty"):
+        Trace.from_csv(header_only, "units")
+
+
+# -- non-stationary ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dist", [
+    NonStationary((2.0, 8.0, 5.0, 0.0)),
+    NonStationary((20.0, 40.0, 30.0), "normal", 0.2, False),
+    NonStationary((20.0, 40.0, 30.0), "normal", 0.1, True),
+], ids=["poisson", "normal", "normal-int"])
+def test_nonstationary_means_by_period(dist):
+    m = len(dist.means)
+    reps = 6000
+    x = dist.sample(np.random.default_rng(5), 0, m * reps).reshape(reps, m)
+    for t in range(m):
+        se = x[:, t].std(ddof=1) / math.sqrt(reps) if x[:, t].std() else 0
+        assert abs(x[:, t].mean() - dist.mean_at(t)) <= 5 * se + 1e-12, t
+    assert dist.mean == pytest.approx(np.mean(dist.means))
+    if dist.family == "normal":
+        assert x[:, 1].std() == pytest.approx(dist.cv * 40, rel=0.1)
+
+
+def test_nonstationary_block_start_sets_the_period():
+    d = NonStationary((0.0, 100.0, 0.0))
+    x = d.sample(np.random.default_rng(0), 1, 6)   # periods 1..6 -> means 100, 0, 0, 100, 0, 0
+    assert (x[[0, 3]] > 50).all() and (x[[1, 2, 4, 5]] == 0).all()
+    assert d.mean_at(4) == 100.0 and d.mean_at(5) == 0.0
+
+
+# -- round trips and errors ---------------------------------------------------------------------
+
+ALL = STATIONARY + [
+    Trace((1.0, 2.0, 0.0), "hold"),
+    NonStationary((1.0, 3.0), "normal", 0.25, False),
+    Shifted(Shifted(DiscreteUniform(0, 2), 1), 1),
+]
+
+
+@pytest.mark.parametrize("dist", ALL, ids=ids(ALL))
+def test_dict_and_json_round_trip(dist):
+    d = dist.to_dict()
+    assert d["type"] == dist.kind
+    assert distribution_from_dict(d) == dist
+    assert distribution_from_dict(json.loads(json.dumps(d))) == dist
+    assert as_distribution(d) == dist
+
+
+def test_as_distribution():
+    assert as_distribution(3) == Deterministic(3.0)
+    assert as_distribution(np.int64(2)) == Deterministic(2.0)
+    assert as_distribution(Poisson(2)) == Poisson(2)
+    with pytest.raises(ValueError, match="not a distribution: True"):
+        as_distribution(True)
+    with pytest.raises(ValueError, match="not a distribution"):
+        as_distribution("poisson")
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: Deterministic(-1), r"value\(=-1\) must be >= 0"),
+    (lambda: Deterministic(math.inf), r"value\(=inf\) must be finite"),
+    (lambda: Poisson(-0.5), r"mean\(=-0.5\) must be >= 0"),
+    (lambda: Poisson(math.nan), r"mean\(=nan\) must be finite"),
+    (lambda: Geometric(-1), r"mean\(=-1\) must be >= 0"),
+    (lambda: NegativeBinomial(-1, 2), r"mean\(=-1\) must be >= 0"),
+    (lambda: NegativeBinomial(3, 0), r"size\(=0\) must be > 0"),
+    (lambda: Normal(5, -1), r"std\(=-1\) must be >= 0"),
+    (lambda: Normal(math.inf, 1), r"mean\(=inf\) must be finite"),
+    (lambda: DiscreteUniform(1.5, 3), r"low\(=1.5\) must be an integer"),
+    (lambda: DiscreteUniform(0, 2.5), r"high\(=2.5\) must be an integer"),
+    (lambda: DiscreteUniform(4, 2), r"need 0 <= low\(=4\) <= high\(=2\)"),
+    (lambda: DiscreteUniform(-1, 2), r"low\(=-1\)"),
+    (lambda: Empirical(()), "values must not be empty"),
+    (lambda: Empirical((1.0, -2.0)), r"values must be >= 0 \(got -2.0\)"),
+    (lambda: Empirical((1.0, 2.0), (0.5,)), "probabilities has 1 entries, values has 2"),
+    (lambda: Empirical((1.0, 2.0), (0.5, 0.6)), r"probabilities must .* sum to 1"),
+    (lambda: Empirical((1.0, 2.0), (-0.5, 1.5)), r"probabilities must be >= 0"),
+    (lambda: Trace(()), "trace must not be empty"),
+    (lambda: Trace((1.0, -1.0)), r"trace values must be >= 0"),
+    (lambda: Trace((1.0,), "loop"), r"after\(='loop'\) must be 'cycle', 'hold' or 'stop'"),
+    (lambda: NonStationary(()), "means must not be empty"),
+    (lambda: NonStationary((1.0, -1.0)), "means must be >= 0"),
+    (lambda: NonStationary((1.0,), "gamma"), r"family\(='gamma'\)"),
+    (lambda: NonStationary((1.0,), "normal", -0.1), r"cv\(=-0.1\) must be >= 0"),
+    (lambda: Shifted(Poisson(1), -1), r"shift\(=-1\) must be >= 0"),
+    (lambda: Shifted("x", 1), "not a distribution"),
+    (lambda: distribution_from_dict({"type": "gamma"}), r"unknown distribution type 'gamma'"),
+    (lambda: distribution_from_dict({"mean": 1}), r"must be a dict with a 'type' key"),
+    (lambda: distribution_from_dict({"type": "poisson", "lam": 1}),
+     r"bad parameters for distribution 'poisson'"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_bad_parameters_raise_value_error_naming_them(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+# -- rng: named streams, replications, per-period draws ----------------------------------------
+
+def test_streams_are_named_and_stable():
+    root = root_sequence(42)
+    a = stream(root, "demand", "store").random(5)
+    assert np.array_equal(a, stream(root_sequence(42), "demand", "store").random(5))
+    assert not np.array_equal(a, stream(root, "demand", "dc").random(5))
+    assert not np.array_equal(a, stream(root_sequence(43), "demand", "store").random(5))
+
+
+def test_replication_seeds_follow_the_spawn_key_rule():
+    r = replication_seed(7, 3)
+    assert r.entropy == 7 and r.spawn_key == (3,)
+    assert replication_seed(np.random.SeedSequence(7, spawn_key=(1,)), 2).spawn_key == (1, 2)
+    with pytest.raises(ValueError, match=r"seed\(=-3\)"):
+        root_sequence(-3)
+    with pytest.raises(ValueError, match=r"seed\(='a'\)"):
+        root_sequence("a")
+
+
+def test_period_draws_do_not_depend_on_how_periods_were_visited():
+    def draws():
+        return PeriodDraws(Poisson(4), np.random.default_rng(11), block=16)
+
+    seq = draws()
+    every = [seq.at(t) for t in range(100)]
+    jump = draws()
+    assert [jump.at(t) for t in (5, 40, 41, 99)] == [every[t] for t in (5, 40, 41, 99)]
+    with pytest.raises(ValueError, match="period 5 was already discarded"):
+        jump.at(5)
