@@ -200,13 +200,13 @@ def cmd_optimize(args: argparse.Namespace) -> None:
     best = res.optimal
     print(f"{args.scenario} {params or ''}: optimal {res.objective} per period {best.value:.4f} "
           f"({best.method})")
-    head = f"{'policy':<20}{'value':>10}{'gap':>9}  parameters"
+    head = f"{'policy':<26}{'value':>10}{'gap':>9}  parameters"
     if checks:
         head += "  | simulated mean [95% CI]"
     print(head)
     for b in [best, *res.policies]:
         gap = 100 * (b.value - best.value) / abs(best.value) if best.value else 0.0
-        line = f"{b.name:<20}{b.value:>10.4f}{gap:>8.2f}%  {_short(b.params)}"
+        line = f"{b.name:<26}{b.value:>10.4f}{gap:>8.2f}%  {_short(b.params)}"
         if b.name in checks:
             c = checks[b.name]
             line += f"  | {c['simulated']:.4f} [{c['ci95'][0]:.4f}, {c['ci95'][1]:.4f}]"

@@ -8,10 +8,17 @@ single-stage, lost sales                   relative value iteration (Zipkin 2008
 single-stage, backlog, no fixed cost       newsvendor fractile over L+1 periods of demand
 single-stage, backlog, fixed cost          optimal (s, S) (Zheng & Federgruen 1991)
 serial                                     Clark-Scarf / Chen-Zheng echelon base-stock
+any other scenario                         perfect-information bound (Pyomo + HiGHS) on
+                                           sampled paths, with base-stock levels searched
+                                           by simulation and a rolling-horizon policy,
+                                           all on those same paths
 =========================================  ===============================================
 
-Every entry carries an engine policy, so :func:`verify` can check each promised
-long-run cost against a simulation of the very same model.
+Every entry but a bound carries an engine policy, so :func:`verify` can check
+each promised cost against a simulation of the very same model: long-run
+averages for the exact methods, and for bounded scenarios the mean over the
+sampled paths (``Benchmark.periods`` periods from the initial state, the seed
+in ``details``), which a simulation with that horizon and seed reproduces.
 """
 
 from __future__ import annotations
@@ -38,10 +45,11 @@ class Benchmark:
     params: dict[str, Any]
     method: str
     policy: Any = field(default=None, repr=False)
+    periods: int | None = None   # None: long-run average; else mean over runs of this length
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "value": self.value, "params": self.params,
-                "method": self.method}
+                "method": self.method, "periods": self.periods}
 
 
 @dataclass(frozen=True)
@@ -132,25 +140,70 @@ def _serial(p: dict[str, Any], progress: bool) -> tuple[Benchmark, list[Benchmar
     ], {"grid_step": res.grid_step}
 
 
+def _bounded(scenario: str, p: dict[str, Any], progress: bool, *, periods: int = 52,
+             replications: int = 3, seed: int = 0) -> tuple[Benchmark, list[Benchmark], dict]:
+    """Perfect-information bound and simulated heuristics on the same sampled paths."""
+    import scenarios
+    from des_supply.evaluate import simulate
+
+    from .network_mip import RollingHorizonPolicy, longest_lead_path, perfect_information_bound
+    from .search import search_base_stock
+
+    net = scenarios.make(scenario, **p)
+    bounds = [perfect_information_bound(net, periods, seed, replication=k)
+              for k in range(replications)]
+    value = float(np.mean([b.per_period_bound for b in bounds]))
+    terminations = sorted({b.termination for b in bounds})
+    optimal = Benchmark("perfect-information-bound", value, {},
+                        f"perfect-information MIP bound (Pyomo + HiGHS) on {replications} "
+                        f"sampled paths of {periods} periods: a lower bound no policy can beat",
+                        None, periods)
+
+    def on_paths(policy: Any) -> float:
+        return simulate(net, policy, periods=periods, replications=replications, seed=seed).mean
+
+    policies = []
+    for echelon in (False, True):
+        found = search_base_stock(net, echelon=echelon, progress=progress)
+        name = "echelon-base-stock" if echelon else "base-stock"
+        policies.append(Benchmark(f"best-{name}", on_paths(found.policy),
+                                  {"level": found.levels},
+                                  "levels searched by simulation (common random numbers)",
+                                  found.policy, periods))
+    window = longest_lead_path(net) + 4
+    mpc = RollingHorizonPolicy(net, window, safety_stock="auto")
+    policies.append(Benchmark("rolling-horizon", on_paths(mpc), {"horizon": window},
+                              "MPC re-solving the network MIP on mean forecasts", mpc, periods))
+    return optimal, policies, {"periods": periods, "replications": replications, "seed": seed,
+                               "bound_terminations": terminations}
+
+
 _METHODS: dict[str, Callable[[dict[str, Any], bool], tuple[Benchmark, list[Benchmark], dict]]] = {
     "single-stage": _single_stage,
     "serial": _serial,
 }
 
 
-def optimize(scenario: str, params: dict[str, Any] | None = None, *,
-             progress: bool = False) -> OptimizeResult:
-    """The optimum and the best heuristics of *scenario* with *params* (long-run cost per period)."""
+def optimize(scenario: str, params: dict[str, Any] | None = None, *, progress: bool = False,
+             bound_periods: int = 52, bound_replications: int = 3,
+             bound_seed: int = 0) -> OptimizeResult:
+    """The optimum (or a bound) and the best heuristics of *scenario* with *params*.
+
+    Exact methods give long-run costs per period; other scenarios get the
+    perfect-information bound and simulated heuristics on ``bound_replications``
+    sampled paths of ``bound_periods`` periods (replications of ``bound_seed``).
+    """
     import scenarios
 
     spec = scenarios.get(scenario)
     given = dict(params or {})
     scenarios.make(scenario, **given)  # validates the parameters the way simulate would
-    if scenario not in _METHODS:
-        raise OptimizeError(f"no exact method for scenario {scenario!r} yet "
-                            f"(exact methods: {', '.join(_METHODS)})")
     full = {**spec.parameters, **given}
-    optimal, policies, details = _METHODS[scenario](full, progress)
+    if scenario in _METHODS:
+        optimal, policies, details = _METHODS[scenario](full, progress)
+    else:
+        optimal, policies, details = _bounded(scenario, given, progress, periods=bound_periods,
+                                              replications=bound_replications, seed=bound_seed)
     return OptimizeResult(scenario, given, "cost", optimal, policies, details)
 
 
@@ -165,8 +218,13 @@ def verify(result: OptimizeResult, *, periods: int = 20_000, warmup: int = 500,
     for b in [result.optimal, *result.policies]:
         if b.policy is None:
             continue
-        res = simulate(net, b.policy, periods=periods, warmup=warmup, replications=replications,
-                       seed=seed, processes=processes)
+        if b.periods is None:
+            res = simulate(net, b.policy, periods=periods, warmup=warmup,
+                           replications=replications, seed=seed, processes=processes)
+        else:  # a mean over the optimizer's own sampled paths: rerun exactly those
+            d = result.details
+            res = simulate(net, b.policy, periods=b.periods, replications=d["replications"],
+                           seed=d["seed"])
         lo, hi = res.ci95
         rows.append({"name": b.name, "promised": b.value, "simulated": res.mean, "ci95": [lo, hi],
                      "inside": bool(lo <= b.value <= hi)})
