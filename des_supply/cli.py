@@ -6,7 +6,7 @@
                      [--resume DIR] [--seed S] [--json]
     des-supply evaluate DIR|POLICY [--scenario S] [--param k=v]... [--policy-param k=v]...
                         [--episodes R] [--periods N] [--seed S] [--json]
-    des-supply compare SCENARIO [--param k=v]... [--steps N] [--episodes R] [--periods N]
+    des-supply compare SCENARIO... [--param k=v]... [--steps N] [--episodes R] [--periods N]
                        [--seed S] [--out DIR] [--json]
     des-supply simulate SCENARIO|network.json [--param k=v]... --policy NAME
                         [--policy-param k=v]... [--periods N] [--warmup W]
@@ -14,6 +14,11 @@
 
 Policy parameters take one number for every deciding node (``level=20``) or one
 per node (``level=stage1:6.49,stage2:12.02,stage3:22.71``).
+
+Scenarios with a market model (the pricing cases ``pricing-a`` .. ``pricing-d``)
+run with it in every command, and take the pricing policies too (``bslp``
+price/level, ``ssp`` s/S/price/slope, ``myopic`` level).  ``compare`` accepts
+several scenarios and then also writes one figure with all of them.
 
 This module is the application layer: it is the one place in ``des_supply``
 that reaches into the ``scenarios`` package (lazily), so the engine itself
@@ -34,6 +39,7 @@ from typing import Any, Sequence
 
 from .network import Network, NetworkError
 from .policies import POLICIES
+from .pricing_policies import PRICING_POLICIES
 
 __all__ = ["main"]
 
@@ -81,12 +87,15 @@ def parse_policy_params(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def build_policy(name: str, params: dict[str, Any]) -> Any:
-    if name not in POLICIES:
-        raise CliError(f"unknown policy {name!r} (known: {', '.join(POLICIES)})")
-    cls = POLICIES[name]
-    fields = list(cls.__dataclass_fields__)
+    known = {**POLICIES, **PRICING_POLICIES}
+    if name not in known:
+        raise CliError(f"unknown policy {name!r} (known: {', '.join(known)})")
+    cls = known[name]
+    fields = [f for f in cls.__dataclass_fields__ if not f.startswith("_")]
+    optional = {f for f, v in cls.__dataclass_fields__.items()  # fields with a default
+                if v.default is not v.default_factory}    # (both are MISSING without one)
     unknown = sorted(set(params) - set(fields))
-    missing = [f for f in fields if f not in params]
+    missing = [f for f in fields if f not in params and f not in optional]
     if unknown or missing:
         raise CliError(f"policy {name!r} takes parameters {', '.join(fields)}"
                        + (f"; unknown: {', '.join(unknown)}" if unknown else "")
@@ -117,6 +126,23 @@ def load_network(target: str, params: Sequence[str]) -> tuple[Network, dict[str,
         raise CliError(f"scenario {target!r}: {exc}") from None
 
 
+def load_market(target: str, params: dict[str, Any], spec: Any) -> Any:
+    """The market model of a named scenario (None for network files and scenarios without one)."""
+    if spec is None:
+        return None
+    sc = _scenarios()
+    try:
+        return sc.make_market(target, **params)
+    except (sc.ScenarioError, ValueError) as exc:
+        raise CliError(f"scenario {target!r}: {exc}") from None
+
+
+def _check_pricing_policy(policy: Any, market: Any) -> None:
+    if type(policy) in PRICING_POLICIES.values() and market is None:
+        raise CliError(f"policy {type(policy).__name__} sets prices: it needs a scenario with a "
+                       "pricing market (pricing-a .. pricing-d)")
+
+
 def cmd_scenarios(args: argparse.Namespace) -> None:
     sc = _scenarios()
     specs = [sc.get(n) for n in sc.names()]
@@ -135,7 +161,9 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     from .evaluate import simulate
 
     network, params, spec = load_network(args.scenario, args.param)
+    market = load_market(args.scenario, params, spec)
     policy = build_policy(args.policy, parse_policy_params(args.policy_param))
+    _check_pricing_policy(policy, market)
     periods = args.periods if args.periods is not None else (spec.periods if spec else 10_000)
     warmup = args.warmup if args.warmup is not None else (min(spec.warmup, periods // 10)
                                                           if spec else 0)
@@ -147,7 +175,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         raise CliError(f"--warmup(={warmup}) must be smaller than --periods(={periods})")
     try:
         res = simulate(network, policy, periods=periods, replications=args.replications,
-                       seed=args.seed, warmup=warmup, processes=args.processes,
+                       seed=args.seed, warmup=warmup, processes=args.processes, market=market,
                        progress=not args.json and sys.stderr.isatty(), keep_ledgers=bool(args.plot))
     except (ValueError, KeyError) as exc:
         raise CliError(f"simulation failed: {exc}") from None
@@ -180,17 +208,26 @@ def cmd_optimize(args: argparse.Namespace) -> None:
     from optimization.optimize import OptimizeError, optimize, verify  # application layer
 
     sc = _scenarios()
+    pricing = False
     try:
-        sc.get(args.scenario)
+        spec = sc.get(args.scenario)
         params = sc.parse_params(args.scenario, args.param)
-        res = optimize(args.scenario, params, progress=not args.json and sys.stderr.isatty())
+        pricing = spec.market is not None
+        if pricing:  # decision-dependent demand: the pricing DP and its tuned heuristics
+            from optimization.pricing_dp import optimize_pricing, verify_pricing
+
+            res = optimize_pricing(args.scenario, params,
+                                   progress=not args.json and sys.stderr.isatty())
+        else:
+            res = optimize(args.scenario, params, progress=not args.json and sys.stderr.isatty())
     except (sc.ScenarioError, NetworkError, OptimizeError) as exc:
         raise CliError(str(exc)) from None
     out = {**res.to_dict(), "versions": versions()}
     checks = {}
     if args.verify:
-        rows = verify(res, periods=args.periods, replications=args.replications, seed=args.seed,
-                      processes=args.processes)
+        check = verify_pricing if pricing else verify
+        rows = check(res, periods=args.periods, replications=args.replications, seed=args.seed,
+                     processes=args.processes)
         checks = {r["name"]: r for r in rows}
         out["verification"] = {"periods": args.periods, "replications": args.replications,
                                "seed": args.seed, "policies": rows}
@@ -204,8 +241,9 @@ def cmd_optimize(args: argparse.Namespace) -> None:
     if checks:
         head += "  | simulated mean [95% CI]"
     print(head)
+    sign = -1.0 if res.objective == "profit" else 1.0   # gap: how much worse than the optimum
     for b in [best, *res.policies]:
-        gap = 100 * (b.value - best.value) / abs(best.value) if best.value else 0.0
+        gap = 100 * sign * (b.value - best.value) / abs(best.value) if best.value else 0.0
         line = f"{b.name:<26}{b.value:>10.4f}{gap:>8.2f}%  {_short(b.params)}"
         if b.name in checks:
             c = checks[b.name]
@@ -288,10 +326,18 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         if args.scenario is None:
             raise CliError(f"{args.target!r} is not a run folder; to evaluate a policy by name "
                            "give --scenario")
-        network, params, _ = load_network(args.scenario, args.param)
+        network, params, spec = load_network(args.scenario, args.param)
+        market = load_market(args.scenario, params, spec)
         policy = build_policy(args.target, parse_policy_params(args.policy_param))
-        ev = evaluate_policy(network, policy, periods=args.periods, seed=args.seed,
-                             episodes=args.episodes, name=args.target)
+        _check_pricing_policy(policy, market)
+        if market is None:
+            ev = evaluate_policy(network, policy, periods=args.periods, seed=args.seed,
+                                 episodes=args.episodes, name=args.target)
+        else:  # the same episodes as an agent's, with the scenario's market
+            from rl.compare import evaluate_engine_policy
+
+            ev = evaluate_engine_policy(network, policy, market, periods=args.periods,
+                                        seed=args.seed, episodes=args.episodes, name=args.target)
         scenario = args.scenario
     out = {"target": args.target, "scenario": scenario, "params": params,
            "episodes": args.episodes, "periods": args.periods, "seed": args.seed,
@@ -305,33 +351,57 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from rl.compare import compare  # application layer
+    from rl.compare import compare, figure  # application layer
 
     sc = _scenarios()
-    try:
-        sc.get(args.scenario)
-        params = sc.parse_params(args.scenario, args.param)
-        sc.make(args.scenario, **params)
-    except (sc.ScenarioError, NetworkError) as exc:
-        raise CliError(str(exc)) from None
-    out = Path(args.out or f"runs/compare-{args.scenario}")
-    if args.steps is not None:
-        from dataclasses import replace
-
-        from rl.presets import preset
-
+    names = list(dict.fromkeys(args.scenario))
+    if len(names) > 1 and args.param:
+        raise CliError("--param applies to one scenario; compare one at a time to change parameters")
+    runs = []
+    for name in names:
         try:
-            replace(preset(args.scenario, params)[0], total_steps=args.steps)
-        except ValueError as exc:
-            raise CliError(f"--steps: {exc}") from None
-    res = compare(args.scenario, params, steps=args.steps, seed=args.seed,
-                  episodes=args.episodes, periods=args.periods, out_dir=out,
-                  progress=not args.json and sys.stderr.isatty(), processes=args.processes)
+            sc.get(name)
+            params = sc.parse_params(name, args.param)
+            sc.make(name, **params)
+        except (sc.ScenarioError, NetworkError) as exc:
+            raise CliError(str(exc)) from None
+        if args.steps is not None:
+            from dataclasses import replace
+
+            from rl.presets import preset
+
+            try:
+                replace(preset(name, params)[0], total_steps=args.steps)
+            except ValueError as exc:
+                raise CliError(f"--steps: {exc}") from None
+        runs.append((name, params))
+    if len(names) == 1:
+        out = Path(args.out or f"runs/compare-{names[0]}")
+    else:
+        out = Path(args.out or f"runs/compare-{'+'.join(names)}")
+    results = []
+    for name, params in runs:
+        results.append(compare(name, params, steps=args.steps, seed=args.seed,
+                               episodes=args.episodes, periods=args.periods,
+                               out_dir=out if len(runs) == 1 else out / name,
+                               progress=not args.json and sys.stderr.isatty(),
+                               processes=args.processes))
+    if len(results) > 1:
+        figure(results, out)
     if args.json:
-        print(json.dumps({**res.to_dict(), "versions": versions()}, indent=2, default=str))
+        data = [r.to_dict() for r in results]
+        print(json.dumps({**(data[0] if len(data) == 1 else {"runs": data}),
+                          "versions": versions()}, indent=2, default=str))
         return
-    print(res.table())
-    print(f"\ntable, JSON and plot in {out}/ (compare.md, compare.json, compare.png)")
+    for res in results:
+        if len(results) > 1:
+            print(f"\n## {res.scenario}\n")
+        print(res.table())
+    if len(results) == 1:
+        print(f"\ntable, JSON and plot in {out}/ (compare.md, compare.json, compare.png)")
+    else:
+        print(f"\none folder per scenario in {out}/; all of them in {out}/figure.png and "
+              f"{out}/figure.md")
 
 
 def _short(params: dict[str, Any]) -> str:
@@ -433,7 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("compare", help="optimum, heuristics and PPO: one table, one plot")
-    p.add_argument("scenario")
+    p.add_argument("scenario", nargs="+", help="one or more scenarios (e.g. pricing-a pricing-b "
+                   "pricing-c pricing-d: the seed paper's Figure 1)")
     p.add_argument("--param", action="append", default=[], metavar="K=V")
     p.add_argument("--steps", type=int, default=None, help="PPO training steps (default: preset)")
     p.add_argument("--episodes", type=int, default=20)

@@ -2,14 +2,19 @@
 
 1. Benchmarks: the exact optimum and heuristics of :func:`optimization.optimize.optimize`
    where the scenario has an exact method, otherwise base-stock levels searched by
-   simulation (:func:`optimization.search.search_base_stock`).
+   simulation (:func:`optimization.search.search_base_stock`).  Scenarios with a
+   market model (pricing) get :func:`optimization.pricing_dp.optimize_pricing`: the
+   DP optimum where the state is finite and the tuned pricing heuristics, all run
+   with the scenario's market; the objective is then profit.
 2. PPO trained with the scenario's preset (:mod:`rl.presets`) for ``steps`` steps.
 3. Everything evaluated on the same ``episodes`` evaluation episodes of ``periods``
    periods (common random numbers; an evaluation seed disjoint from training),
    with 95% CIs and paired differences against the optimal policy (or the best
    heuristic).
 4. ``compare.json``, ``compare.md`` (the table) and ``compare.png`` in ``out_dir``,
-   the training run in ``out_dir/ppo``.
+   the training run in ``out_dir/ppo``.  :func:`figure` puts several results side by
+   side (``des-supply compare pricing-a pricing-b pricing-c pricing-d``: the seed
+   paper's Figure 1).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from des_supply.sim import objective_of
 
 from .evaluation import Evaluation, evaluate_agent, evaluate_policy, paired
 
-__all__ = ["CompareResult", "compare"]
+__all__ = ["CompareResult", "compare", "evaluate_engine_policy", "figure"]
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share a root seed with training
 
@@ -79,6 +84,40 @@ def _benchmarks(scenario: str, params: dict[str, Any], network: Any,
     return rows, res.optimal.value, "optimal"
 
 
+def _pricing_benchmarks(scenario: str, params: dict[str, Any],
+                        progress: bool) -> tuple[list[tuple[str, Any, float | None]], float | None,
+                                                 str, dict[str, Any]]:
+    """DP optimum (where the state is finite) and the tuned pricing heuristics."""
+    from optimization.pricing_dp import optimize_pricing
+
+    res = optimize_pricing(scenario, params, progress=progress)
+    exact = "no_exact_method" not in res.details
+    rows: list[tuple[str, Any, float | None]] = []
+    if exact:
+        rows.append(("optimal (DP)", res.optimal.policy, res.optimal.value))
+    labels = {"bslp": "BSLP", "ssp": "(s,S,p)", "myopic": "Myopic",
+              "list-price": "list price + base-stock"}
+    for b in res.policies:
+        rows.append((labels.get(b.name, b.name), b.policy, b.value if exact else None))
+    if exact:
+        reference = "optimal (DP)"
+    else:
+        reference = labels.get(max(res.policies, key=lambda b: b.value).name)
+    details = {"benchmarks": [b.to_dict() for b in [res.optimal, *res.policies]], **res.details}
+    return rows, (res.optimal.value if exact else None), reference, details
+
+
+def evaluate_engine_policy(network: Any, policy: Any, market: Any, *, periods: int, seed: int,
+                           episodes: int, name: str = "policy", processes: int = 1) -> Evaluation:
+    """An engine policy with a market on the episodes of ``evaluate_agent`` (replication k =
+    episode k, same market stream: common random numbers with the agent)."""
+    from des_supply.evaluate import simulate
+
+    res = simulate(network, policy, periods=periods, replications=episodes, seed=seed,
+                   processes=processes, market=market)
+    return Evaluation.of(name, res.per_replication)
+
+
 def compare(scenario: str, params: dict[str, Any] | None = None, *, steps: int | None = None,
             seed: int = 1, episodes: int = 20, periods: int = 1_000, out_dir: str | Path = "runs",
             progress: bool = True, processes: int = 1) -> CompareResult:
@@ -90,10 +129,15 @@ def compare(scenario: str, params: dict[str, Any] | None = None, *, steps: int |
 
     params = dict(params or {})
     network = scenarios.make(scenario, **params)
+    market = scenarios.make_market(scenario, **params)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    bench, optimum, reference = _benchmarks(scenario, params, network, progress)
+    extra: dict[str, Any] = {}
+    if market is None:
+        bench, optimum, reference = _benchmarks(scenario, params, network, progress)
+    else:
+        bench, optimum, reference, extra = _pricing_benchmarks(scenario, params, progress)
 
     config, spec = preset(scenario, params)
     config = replace(config, seed=seed, **({"total_steps": steps} if steps else {}))
@@ -106,12 +150,18 @@ def compare(scenario: str, params: dict[str, Any] | None = None, *, steps: int |
     eval_spec = {**spec, "env": {**spec["env"], "periods": periods}}
     evals: list[tuple[Evaluation, float | None]] = []
     for name, policy, exact in bench:
-        evals.append((evaluate_policy(network, policy, periods=periods, seed=eval_seed,
-                                      episodes=episodes, name=name, processes=processes), exact))
+        if market is None:
+            ev = evaluate_policy(network, policy, periods=periods, seed=eval_seed,
+                                 episodes=episodes, name=name, processes=processes)
+        else:
+            ev = evaluate_engine_policy(network, policy, scenarios.make_market(scenario, **params),
+                                        periods=periods, seed=eval_seed, episodes=episodes,
+                                        name=name, processes=processes)
+        evals.append((ev, exact))
     evals.append((evaluate_agent(make_thunk(scenario, params, eval_spec), agent, seed=eval_seed,
                                  episodes=episodes, name="ppo", progress=progress), None))
     ref = next(e for e, _ in evals if e.name == reference)
-    objective = objective_of(network)
+    objective = objective_of(network, market)
     sign = 1.0 if objective == "cost" else -1.0
     rows = []
     for e, exact in evals:
@@ -125,6 +175,7 @@ def compare(scenario: str, params: dict[str, Any] | None = None, *, steps: int |
         "seed": seed, "eval_seed": eval_seed, "episodes": episodes, "periods": periods,
         "ppo": {"steps": trained.global_step, "train_seconds": train_seconds,
                 "config": asdict(trained.config)},
+        **extra,
         "seconds": time.perf_counter() - started})
     (out / "compare.json").write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     (out / "compare.md").write_text(result.table() + "\n")
@@ -163,3 +214,39 @@ def _plot(result: CompareResult, path: Path, progress_csv: Path) -> None:
     curve.set(xlabel="training steps", ylabel="episodic return (scaled)", title="PPO learning curve")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def figure(results: list[CompareResult], out_dir: str | Path) -> Path:
+    """One panel per result (mean per period with 95% CIs, long-run values as ticks) in
+    ``out_dir/figure.png``, and the tables in ``out_dir/figure.md``."""
+    from matplotlib.figure import Figure
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    n = len(results)
+    cols = min(n, 2)
+    rows_n = (n + cols - 1) // cols
+    fig = Figure(figsize=(6.5 * cols, 3.6 * rows_n))
+    axes = np.atleast_1d(fig.subplots(rows_n, cols)).ravel()
+    for ax, res in zip(axes, results):
+        names = [r["name"] for r in res.rows]
+        means = np.array([r["mean"] for r in res.rows])
+        lo = means - np.array([r["ci95"][0] for r in res.rows])
+        hi = np.array([r["ci95"][1] for r in res.rows]) - means
+        colors = ["tab:orange" if nm == "ppo" else "tab:gray" if nm.startswith("optimal")
+                  else "tab:blue" for nm in names]
+        ax.barh(names, means, xerr=[lo, hi], color=colors, alpha=0.85, capsize=3)
+        for i, r in enumerate(res.rows):
+            if r.get("exact") is not None:
+                ax.plot([r["exact"]], [i], marker="|", color="black", markersize=14)
+        ax.invert_yaxis()
+        ax.set(xlabel=f"mean {res.objective} per period (95% CI; | long-run value)",
+               title=res.scenario)
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    path = out / "figure.png"
+    fig.savefig(path, dpi=110)
+    (out / "figure.md").write_text("\n\n".join(f"## {r.scenario}\n\n{r.table()}" for r in results)
+                                   + "\n")
+    return path

@@ -38,11 +38,13 @@ from des_supply.distributions import Distribution
 from des_supply.ledger import FIELDS
 from des_supply.network import Network
 from des_supply.rng import replication_seed, root_sequence
+from des_supply.policies import Action
 from des_supply.sim import Market, Observation, Simulation
 
 __all__ = [
     "ACTION_MODES",
     "DEFAULT_PERIODS",
+    "PRICE_ACTIONS",
     "ENV_IDS",
     "PIPELINE_CAP",
     "EpisodeRunner",
@@ -55,6 +57,7 @@ __all__ = [
 ]
 
 ACTION_MODES = ("quantity", "base-stock", "capped-base-stock")
+PRICE_ACTIONS = ("auto", "grid", "continuous", "none")
 DEFAULT_PERIODS = 200      # episode length when neither the caller nor the scenario says less
 PIPELINE_CAP = 10          # longest default pipeline block (periods)
 ORDER_FACTOR = 4.0         # default max_order = 4 x mean demand per period reaching the node x review period
@@ -67,6 +70,10 @@ ENV_IDS = {
     "des_supply/OWMR-v0": "owmr",
     "des_supply/Assembly-v0": "assembly",
     "des_supply/RandomDAG-v0": "random-dag",
+    "des_supply/PricingA-v0": "pricing-a",
+    "des_supply/PricingB-v0": "pricing-b",
+    "des_supply/PricingC-v0": "pricing-c",
+    "des_supply/PricingD-v0": "pricing-d",
 }
 
 _COST_KEYS = ("holding", "shortage", "fixed", "variable", "transit")
@@ -187,7 +194,8 @@ class NetworkLayout:
     def __init__(self, network: Network, periods: int, *, action_mode: str = "quantity",
                  discrete: bool = False, max_order: float | Mapping[str, float] | None = None,
                  max_level: float | Mapping[str, float] | None = None,
-                 pipeline_length: int | Mapping[str, int] | None = None) -> None:
+                 pipeline_length: int | Mapping[str, int] | None = None,
+                 market: Market | None = None) -> None:
         if action_mode not in ACTION_MODES:
             raise ValueError(f"action_mode(={action_mode!r}) must be one of {', '.join(ACTION_MODES)}")
         self.network, self.periods = network, int(periods)
@@ -219,8 +227,13 @@ class NetworkLayout:
             [f"cycle{p}.{f}" for p in self._cycles for f in ("sin", "cos")]
             + [f"trace{m}.period" for m in self._traces])
         self.node_names = {n.name: tuple(self._block_names(n)) for n in self.nodes}
+        # a market with observable state (des_supply.market.CompetitiveMarket): its features last
+        self.market = market if callable(getattr(market, "observation", None)) else None
+        self.market_names: tuple[str, ...] = tuple(
+            f"market.{k}" for k in (self.market.observation() if self.market is not None else {}))
         self.observation_names: tuple[str, ...] = tuple(
-            [x for n in self.nodes for x in self.node_names[n.name]] + list(self.phase_names))
+            [x for n in self.nodes for x in self.node_names[n.name]] + list(self.phase_names)
+            + list(self.market_names))
         self._nonneg = self.bounds()[0] == 0.0   # features clipped at 0 (all but sin/cos)
 
     # -- observations ------------------------------------------------------------------------
@@ -263,8 +276,12 @@ class NetworkLayout:
         high = [1.0] * (2 * len(self._cycles)) + [float(m - 1) for m in self._traces]
         return np.array(low, np.float32), np.array(high, np.float32)
 
+    def market_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        k = len(self.market_names)
+        return np.zeros(k, np.float32), np.full(k, np.inf, np.float32)
+
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        parts = [self.node_bounds(n) for n in self.names] + [self.phase_bounds()]
+        parts = [self.node_bounds(n) for n in self.names] + [self.phase_bounds(), self.market_bounds()]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def node_features(self, view: Observation, node: NodeSpec, t: int) -> list[float]:
@@ -294,6 +311,8 @@ class NetworkLayout:
         for n in self.nodes:
             values += self.node_features(view, n, t)
         values += self.phase_features(t)
+        if self.market is not None:
+            values += list(self.market.observation().values())
         arr = np.asarray(values, dtype=np.float32)
         # tiny negative rounding residues (e.g. -1e-15 units in transit) must not leave the space
         np.maximum(arr, 0.0, out=arr, where=self._nonneg)
@@ -320,6 +339,9 @@ class NetworkLayout:
                 else:
                     scale.append(n.stock_scale)
         scale += [1.0] * (2 * len(self._cycles)) + [float(max(1, m - 1)) for m in self._traces]
+        if self.market_names:  # prices: divided by the highest price the seller may set
+            grid = getattr(self.market, "price_grid", None)
+            scale += [float(max(1.0, grid.high if grid is not None else 1.0))] * len(self.market_names)
         return np.asarray(scale, dtype=np.float32)
 
     def cost_scale(self) -> float:
@@ -463,8 +485,8 @@ class EpisodeRunner:
         _, info = self._accrued(view.t)  # periods (and their costs) before the first epoch
         return view, info
 
-    def answer(self, orders: dict[str, float]) -> tuple[float, dict[str, Any]]:
-        """Answer the pending epoch with *orders* and run to the next one (or the end)."""
+    def answer(self, orders: dict[str, float] | Action) -> tuple[float, dict[str, Any]]:
+        """Answer the pending epoch with *orders* (or a full Action) and run to the next one."""
         if self.done:
             raise RuntimeError("the episode is over (or was never started): call reset()")
         t0 = self.t
@@ -537,6 +559,14 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
     ``ValueError``.  The engine then rounds orders to whole units (unless the network
     is continuous) and cuts them to the node's capacities.
 
+    **Prices.**  With a pricing market (one with a ``price_grid`` and a ``node``, e.g.
+    ``scenarios.make_market("pricing-a")``) the action is mixed, ``Dict({"order": <the
+    space above>, "price": <price space>})``, and sets the priced node's price from
+    this epoch on (``Action.prices``).  ``price_action``: ``"grid"`` (default when the
+    market has a grid) is ``Discrete(n)``, index k meaning the k-th grid price;
+    ``"continuous"`` is ``Box(-1, 1, (1,))`` mapped affinely onto ``[low, high]``;
+    ``"none"`` keeps the node's price fixed.  ``info["price"]`` is the price set.
+
     Defaults, per node: ``max_order = ceil(4 * d * R)`` (at most the node's order
     capacity) and ``max_level = ceil(4 * d * (R + L))``, where ``d`` is the mean
     demand per period reaching the node (its own external demand plus its
@@ -560,6 +590,7 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
     | `<node>.last_demand`    | the node has external demand    | 0    | Inf    | external demand of the latest period whose demand phase has run   |
     | `cycle<P>.sin`, `.cos`  | seasonal demand of cycle P      | -1   | 1      | sin/cos(2 pi (t mod P) / P)                                       |
     | `trace<m>.period`       | non-cycling demand trace of m values | 0 | m - 1 | min(t, m - 1)                                                   |
+    | `market.<name>`         | the market has ``observation()`` | 0  | Inf    | market state at the epoch, e.g. `competitor_price`, `reference_price` |
 
     ``pipeline_length`` defaults to the largest lead time into the node (as for
     ``max_level``), capped at 10.  For example ``make_env("single-stage",
@@ -610,11 +641,12 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
     ```python
     InventoryEnv(network, periods=200, action_mode="quantity", discrete=False,
                  max_order=None, max_level=None, pipeline_length=None, market=None,
-                 episode_offset=0, episode_stride=1, render_mode=None)
+                 price_action="auto", episode_offset=0, episode_stride=1, render_mode=None)
     ```
     ``render_mode="ansi"`` makes ``render()`` return a text table of the state.  A
-    ``market`` (decision-dependent demand) is passed to the engine; prices are not
-    part of the action space yet.  ``rl.make_env`` and ``gymnasium.make`` with the ids
+    ``market`` (decision-dependent demand) is passed to the engine, its state is
+    observed and, for pricing markets, ``price_action`` sets how the agent prices
+    (see Prices above).  ``rl.make_env`` and ``gymnasium.make`` with the ids
     in ``rl.env.ENV_IDS`` build it from a scenario.
 
     ## Version History
@@ -640,20 +672,43 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
                  max_order: float | Mapping[str, float] | None = None,
                  max_level: float | Mapping[str, float] | None = None,
                  pipeline_length: int | Mapping[str, int] | None = None,
-                 market: Market | None = None, episode_offset: int = 0, episode_stride: int = 1,
+                 market: Market | None = None, price_action: str = "auto",
+                 episode_offset: int = 0, episode_stride: int = 1,
                  render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode(={render_mode!r}) must be None or one of "
                              f"{', '.join(self.metadata['render_modes'])}")
+        if price_action not in PRICE_ACTIONS:
+            raise ValueError(f"price_action(={price_action!r}) must be one of {', '.join(PRICE_ACTIONS)}")
         self.runner = EpisodeRunner(network, periods, market, episode_offset, episode_stride)
-        self.network, self.periods = network, self.runner.periods
+        self.network, self.periods, self.market = network, self.runner.periods, market
         self.layout = NetworkLayout(network, self.periods, action_mode=action_mode, discrete=discrete,
                                     max_order=max_order, max_level=max_level,
-                                    pipeline_length=pipeline_length)
+                                    pipeline_length=pipeline_length, market=market)
         self.action_mode, self.discrete, self.render_mode = action_mode, bool(discrete), render_mode
         low, high = self.layout.bounds()
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
-        self.action_space = self.layout.joint_action_space()
+        self.order_space = self.layout.joint_action_space()
+        # prices: a market that says where and from what the seller prices (CompetitiveMarket)
+        grid = getattr(market, "price_grid", None)
+        priced = getattr(market, "node", None)
+        if price_action == "auto":
+            price_action = "none" if grid is None else ("grid" if grid.values is not None else "continuous")
+        if price_action != "none":
+            if grid is None or priced not in self.layout.names:
+                raise ValueError(f"price_action={price_action!r} needs a market with a price_grid at "
+                                 "a stocking node (e.g. scenarios.make_market('pricing-a'))")
+            if price_action == "grid" and grid.values is None:
+                raise ValueError("price_action='grid' needs a price grid (price_step > 0)")
+        self.price_action = price_action
+        self.price_node: str | None = priced if price_action != "none" else None
+        self.price_grid = grid if price_action != "none" else None
+        if price_action == "grid":
+            price_space: spaces.Space = spaces.Discrete(len(grid.values))
+        elif price_action == "continuous":
+            price_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.action_space = (self.order_space if price_action == "none" else
+                             spaces.Dict({"order": self.order_space, "price": price_space}))
 
     # -- what the agent sees -----------------------------------------------------------------
     @property
@@ -667,7 +722,8 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
 
     @property
     def action_names(self) -> tuple[str, ...]:
-        return self.layout.action_names()
+        names = self.layout.action_names()
+        return names if self.price_node is None else (*names, f"{self.price_node}.price")
 
     @property
     def sim(self) -> Simulation:
@@ -686,7 +742,7 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def observation_table(self) -> str:
         """The observation layout of this instance as a Markdown table."""
-        low, high = self.layout.bounds()
+        low, high = self.observation_space.low, self.observation_space.high
         lines = ["| Num | Observation | Min | Max |", "|-----|-------------|-----|-----|"]
         for i, (name, lo, hi) in enumerate(zip(self.observation_names, low, high)):
             lines.append(f"| {i} | `{name}` | {lo:g} | {hi:g} |")
@@ -698,6 +754,8 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         super().reset(seed=seed)
         view, info = self.runner.begin(seed, options)
         info["orders"] = np.zeros(len(self.nodes))
+        if self.price_node is not None:
+            info["price"] = view.price(self.price_node)
         info["action_mask"] = self._mask(view)
         return self.layout.observation(view, self.runner.t), info
 
@@ -706,7 +764,12 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         if self.runner.done or view is None:
             raise RuntimeError("the episode is over (or was never started): call reset()")
         orders, asked = self.decode_action(action)
-        reward, info = self.runner.answer(orders)
+        if self.price_node is not None:
+            price = self.decode_price(action)
+            reward, info = self.runner.answer(Action(orders=orders, prices={self.price_node: price}))
+            info["price"] = price
+        else:
+            reward, info = self.runner.answer(orders)
         info["orders"] = asked
         truncated = self.runner.done
         info["action_mask"] = (np.zeros(len(self.nodes), dtype=bool) if truncated
@@ -727,6 +790,10 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
             rows.append(f"{n:<16}{view.on_hand(n):>10.4g}{view.backlog(n):>10.4g}"
                         f"{view.on_order(n):>10.4g}{view.inventory_position(n):>10.4g}"
                         f"  {'yes' if n in deciding else ''}")
+        if self.layout.market is not None:
+            state = self.layout.market.observation()
+            price = f"price {view.price(self.price_node):g}, " if self.price_node else ""
+            rows.append("market: " + price + ", ".join(f"{k} {v:g}" for k, v in state.items()))
         return "\n".join(rows)
 
     def close(self) -> None:
@@ -744,7 +811,11 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         if view is None:
             raise RuntimeError("no pending decision epoch: call reset()")
         layout = self.layout
-        values = layout.parse(action, layout.nodes, self.action_space)
+        if self.price_node is not None:
+            if not isinstance(action, Mapping) or set(action) != {"order", "price"}:
+                raise ValueError(f"action must be a dict with keys 'order' and 'price', got {action!r}")
+            action = action["order"]
+        values = layout.parse(action, layout.nodes, self.order_space)
         w = layout.width
         deciding = set(view.deciding)
         orders: dict[str, float] = {}
@@ -756,13 +827,56 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
                 asked[i] = q
         return orders, asked
 
-    def orders_to_action(self, orders: Mapping[str, float]) -> np.ndarray | int:
+    def decode_price(self, action: Mapping[str, Any]) -> float:
+        """The price *action* sets at the priced node (pricing envs only)."""
+        grid = self.price_grid
+        if grid is None:
+            raise ValueError("this env sets no prices (price_action='none')")
+        raw = action["price"]
+        if self.price_action == "grid":
+            arr = np.asarray(raw)
+            values = grid.values
+            if arr.size != 1 or not float(arr.reshape(-1)[0]).is_integer() or \
+                    not 0 <= int(arr.reshape(-1)[0]) < len(values):
+                raise ValueError(f"action['price'] must be a whole number in [0, {len(values) - 1}], "
+                                 f"got {raw!r}")
+            return float(values[int(arr.reshape(-1)[0])])
+        try:
+            u = float(np.asarray(raw, dtype=np.float64).reshape(-1)[0])
+        except (TypeError, ValueError, IndexError):
+            raise ValueError(f"action['price'] must be a number in [-1, 1], got {raw!r}") from None
+        if math.isnan(u):
+            raise ValueError("action['price'] is NaN")
+        u = min(max(u, -1.0), 1.0)
+        return grid.low + (u + 1.0) * 0.5 * (grid.high - grid.low)
+
+    def orders_to_action(self, orders: Mapping[str, float], price: float | None = None) -> Any:
         """The ``"quantity"`` action that places *orders* (node -> quantity; missing nodes 0).
 
         Lets a heuristic (``policy.act(env.view)``) drive the env, e.g. to log
         trajectories or to check the env against ``Simulation.run``.  Raises ValueError
-        for unknown nodes, negative quantities and quantities above ``max_order``.
+        for unknown nodes, negative quantities and quantities above ``max_order``.  In a
+        pricing env the action is ``{"order": ..., "price": ...}`` setting *price*
+        (default: the price in force), which must be on the grid for ``price_action="grid"``.
         """
+        if self.price_node is not None:
+            order = self._order_action(orders)
+            if price is None:
+                view = self.runner.view
+                price = view.price(self.price_node) if view is not None else self.price_grid.low
+            grid = self.price_grid
+            if not grid.low - 1e-9 <= price <= grid.high + 1e-9:
+                raise ValueError(f"price {price} is outside [{grid.low:g}, {grid.high:g}]")
+            if self.price_action == "grid":
+                k = int(np.argmin(np.abs(grid.values - price)))
+                if abs(grid.values[k] - price) > 1e-6:
+                    raise ValueError(f"price {price} is not on the price grid (step {grid.step:g})")
+                return {"order": order, "price": k}
+            u = 2.0 * (price - grid.low) / (grid.high - grid.low) - 1.0
+            return {"order": order, "price": np.array([u])}
+        return self._order_action(orders)
+
+    def _order_action(self, orders: Mapping[str, float]) -> np.ndarray | int:
         if self.action_mode != "quantity":
             raise ValueError(f"orders_to_action needs action_mode='quantity', not {self.action_mode!r}")
         unknown = sorted(set(orders) - set(self.nodes))
@@ -780,7 +894,7 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
                 out[i] = 2.0 * q / node.max_order - 1.0
         if self.discrete:
             ints = out.astype(np.int64)
-            return int(ints[0]) if isinstance(self.action_space, spaces.Discrete) else ints
+            return int(ints[0]) if isinstance(self.order_space, spaces.Discrete) else ints
         return out  # float64 on purpose: a float32 cast would move the order by ~1e-7 units
 
 
@@ -835,16 +949,25 @@ def make_env(scenario: str | Network | Path, *, periods: int | None = None,
     (``scenarios.get(name).parameters``) and the env's own (those of
     :class:`InventoryEnv`); anything else raises ValueError with both lists.
     ``periods`` defaults to ``min(200, the scenario's default horizon)`` (52 for the beer
-    game).
+    game).  A scenario with a market model (``scenarios.make_market``) gets it, with its
+    state in the observation and, for pricing markets, a price in the action (see
+    :class:`InventoryEnv`), unless ``market`` is given.
 
     >>> env = make_env("owmr", n_retailers=2, periods=50, action_mode="base-stock")
     >>> env.action_space
     Box(-1.0, 1.0, (3,), float32)
 
     """
-    network, env_kw, horizon = resolve_network(scenario, kwargs, _env_params())
+    params = _env_params()
+    network, env_kw, horizon = resolve_network(scenario, kwargs, params)
     if periods is None:
         periods = min(DEFAULT_PERIODS, horizon) if horizon else DEFAULT_PERIODS
+    if "market" not in env_kw and isinstance(scenario, str):
+        import scenarios
+
+        if scenario in scenarios.names():  # the scenario's own market (None if it has none)
+            env_kw["market"] = scenarios.make_market(
+                scenario, **{k: v for k, v in kwargs.items() if k not in params})
     return InventoryEnv(network, periods, action_mode=action_mode, **env_kw)
 
 

@@ -1,7 +1,9 @@
 """Scenarios by name: each is a function with keyword parameters that returns a Network.
 
 ``register`` records a function under a name; ``make(name, **params)`` builds
-it; ``parse_params`` turns command-line ``k=v`` strings into typed keyword
+it; ``make_market(name, **params)`` builds its market model (decision-dependent
+demand, see :class:`des_supply.sim.Market`) from the same parameters, or returns
+None for scenarios without one; ``parse_params`` turns command-line ``k=v`` strings into typed keyword
 arguments using the function's defaults (ints, floats, bools, strings, and
 comma-separated tuples).  Unknown scenarios or parameters are refused with the
 list of what exists.
@@ -15,7 +17,8 @@ from typing import Any, Callable, Iterable
 
 from des_supply.network import Network
 
-__all__ = ["ScenarioSpec", "register", "get", "make", "names", "parse_params", "ScenarioError"]
+__all__ = ["ScenarioSpec", "register", "get", "make", "make_market", "names", "parse_params",
+           "ScenarioError"]
 
 
 class ScenarioError(ValueError):
@@ -29,6 +32,7 @@ class ScenarioSpec:
     summary: str
     periods: int          # a sensible default horizon for simulate
     warmup: int
+    market: Callable[..., Any] | None = None   # builder of the market model, or None
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -43,12 +47,17 @@ class ScenarioSpec:
 _REGISTRY: dict[str, ScenarioSpec] = {}
 
 
-def register(name: str, *, periods: int = 10_000, warmup: int = 100) -> Callable:
-    """Decorator: register a scenario function under *name*."""
+def register(name: str, *, periods: int = 10_000, warmup: int = 100,
+             market: Callable[..., Any] | None = None) -> Callable:
+    """Decorator: register a scenario function under *name*.
+
+    *market*, if given, builds the scenario's market model: it is called with every
+    parameter of the scenario function (defaults filled in) as keyword arguments.
+    """
 
     def wrap(fn: Callable[..., Network]) -> Callable[..., Network]:
         summary = (inspect.getdoc(fn) or name).splitlines()[0]
-        _REGISTRY[name] = ScenarioSpec(name, fn, summary, periods, warmup)
+        _REGISTRY[name] = ScenarioSpec(name, fn, summary, periods, warmup, market)
         return fn
 
     return wrap
@@ -65,15 +74,30 @@ def get(name: str) -> ScenarioSpec:
         raise ScenarioError(f"unknown scenario {name!r} (known: {', '.join(names())})") from None
 
 
-def make(name: str, **params: Any) -> Network:
-    """Build scenario *name* with *params* (checked against its signature)."""
+def _checked(name: str, params: dict[str, Any]) -> ScenarioSpec:
     spec = get(name)
     allowed = spec.parameters
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise ScenarioError(f"scenario {name!r} has no parameter(s) {', '.join(map(repr, unknown))} "
                             f"(parameters: {', '.join(allowed)})")
-    return spec.build(**params)
+    return spec
+
+
+def make(name: str, **params: Any) -> Network:
+    """Build scenario *name* with *params* (checked against its signature)."""
+    return _checked(name, params).build(**params)
+
+
+def make_market(name: str, **params: Any) -> Any:
+    """The market model of scenario *name* with *params*, or None if it has none.
+
+    A new, independent object on every call (a market keeps per-run state).
+    """
+    spec = _checked(name, params)
+    if spec.market is None:
+        return None
+    return spec.market(**{**spec.parameters, **params})
 
 
 def _convert(scenario: str, key: str, text: str, default: Any, annotation: str = "") -> Any:

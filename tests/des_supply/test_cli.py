@@ -9,7 +9,8 @@ import pytest
 import scenarios
 from des_supply.cli import main, parse_policy_params
 
-SIX = {"assembly", "beer-game", "owmr", "random-dag", "serial", "single-stage"}
+SIX = {"assembly", "beer-game", "owmr", "random-dag", "serial", "single-stage",
+       "pricing-a", "pricing-b", "pricing-c", "pricing-d"}
 FAST = ["--periods", "300", "--replications", "2"]
 
 

@@ -25,7 +25,8 @@ def test_scenario_builds_and_simulates_with_defaults(name):
 
 def test_every_registered_name_is_listed():
     assert scenarios.names() == sorted(["assembly", "beer-game", "owmr", "random-dag", "serial",
-                                        "single-stage"])
+                                        "single-stage", "pricing-a", "pricing-b", "pricing-c",
+                                        "pricing-d"])
 
 
 def test_parameters_show_the_defaults():

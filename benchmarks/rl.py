@@ -1,0 +1,393 @@
+"""RL benchmark: env throughput, and how well PPO learns Zipkin's lost-sales model.
+
+(1) Throughput.  Environment steps per second with random actions for one
+    ``InventoryEnv`` and for ``SyncVectorEnv`` of 8 and 64 sub-envs (the fixed scaling
+    wrappers of :mod:`rl.presets` included), each as a ratio to the engine's raw speed
+    measured in the same run: ``Simulation(net, periods, seed).run(BaseStock(S))`` on the
+    same scenario (single-stage, lead time 2, penalty 9, lost sales).
+
+(2) Learning quality.  For (lead_time, penalty) = (2, 9) and (4, 39) and each seed,
+    train PPO with ``rl.presets.preset("single-stage", ...)`` for a wall-clock budget
+    (``--minutes``) and evaluate the deterministic policy on ``--eval-episodes``
+    episodes of ``--eval-periods`` periods.  The DP-optimal policy
+    (``optimization.optimize``) runs on the very same episodes (common random numbers:
+    episode k of ``env.reset(seed=s, options={"episode": k})`` is replication k of
+    ``des_supply.evaluate.simulate(..., seed=s)``), so the gap
+
+        gap_opt = (cost_PPO - cost_DP_sim) / cost_DP_sim
+
+    is a paired estimate with little noise.  ``gap_heur`` is the same against the best
+    heuristic (the one with the lowest exact long-run cost, also simulated on the same
+    episodes).  The first ``--warmup`` periods of each evaluation episode are dropped
+    (the start state, on hand = mean demand over L + 1 periods and an empty pipeline, is
+    not the steady state).  While training, a cheaper paired evaluation runs every
+    ``--eval-every`` seconds of training; ``steps_to_2pct`` / ``time_to_2pct`` are the first
+    check where it showed a gap below 2 % (training time only, checks excluded).
+
+Usage::
+
+    python benchmarks/rl.py --quick                      # smoke run, a few minutes
+    python benchmarks/rl.py --json benchmarks/results/rl.json --seeds 3 --minutes 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+# Run as a script, this file's folder comes first on sys.path, and this very file
+# (benchmarks/rl.py) would shadow the `rl` package.  Drop that folder.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+_ROOT = str(_HERE.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+CASES = ((2, 9.0), (4, 39.0))
+
+
+# -- evaluation ---------------------------------------------------------------------------------
+def _episode_costs(ledger_costs: list[list[float]], warmup: int) -> np.ndarray:
+    return np.array([float(np.mean(c[warmup:])) for c in ledger_costs])
+
+
+def evaluate_agent(policy: Any, scenario: str, params: dict[str, Any], spec: dict[str, Any], *,
+                   episodes: int = 20, periods: int = 1000, seed: int = 10_000,
+                   warmup: int = 100, deterministic: bool = True) -> np.ndarray:
+    """Mean cost per period (after *warmup*) of a trained policy on episodes 0..episodes-1.
+
+    *policy* is a :class:`rl.ppo.TorchPolicy`; the episodes are stepped in lockstep so
+    the network runs on one batch per period.  Costs are the raw engine costs
+    (``info["cost"]["total"]``), not the scaled rewards.
+    """
+    from rl.presets import make_thunk
+
+    spec = {**spec, "env": {**spec["env"], "periods": periods}}
+    thunk = make_thunk(scenario, params, spec)
+    envs = [thunk() for _ in range(episodes)]
+    obs = np.stack([np.asarray(e.reset(seed=seed, options={"episode": k})[0], dtype=np.float64)
+                    for k, e in enumerate(envs)])
+    costs = [[] for _ in envs]
+    agent, rms = policy.agent, policy.obs_rms
+    from rl.buffers import CLIP_OBS
+
+    for _ in range(periods):
+        x = obs if rms is None else rms.normalize(obs, CLIP_OBS)
+        flat = agent.act(torch.as_tensor(x, dtype=torch.float32), deterministic).numpy()
+        for i, e in enumerate(envs):
+            o, _, _, _, info = e.step(agent.layout.to_single(flat[i]))
+            obs[i] = o
+            costs[i].append(info["cost"]["total"])
+    return _episode_costs(costs, warmup)
+
+
+def evaluate_engine_policy(engine_policy: Any, scenario: str, params: dict[str, Any], *,
+                           episodes: int = 20, periods: int = 1000, seed: int = 10_000,
+                           warmup: int = 100) -> np.ndarray:
+    """The same measurement for an engine policy (``policy.act(view)``), via the engine."""
+    import scenarios
+    from des_supply.evaluate import simulate
+
+    net = scenarios.make(scenario, **params)
+    res = simulate(net, engine_policy, periods=periods, replications=episodes, seed=seed,
+                   warmup=warmup)
+    return np.asarray(res.per_replication, dtype=float)
+
+
+class Reference:
+    """DP optimum and best heuristic of a single-stage case, simulated on fixed episodes."""
+
+    def __init__(self, params: dict[str, Any], *, episodes: int, periods: int, seed: int,
+                 warmup: int) -> None:
+        from optimization.optimize import optimize
+
+        res = optimize("single-stage", params)
+        self.params = params
+        self.optimal_value = float(res.optimal.value)
+        best = min(res.policies, key=lambda b: b.value)
+        self.heuristic_name, self.heuristic_value = best.name, float(best.value)
+        self.heuristics = {b.name: float(b.value) for b in res.policies}
+        kw = dict(episodes=episodes, periods=periods, seed=seed, warmup=warmup)
+        self.eval_kw = kw
+        self.dp = evaluate_engine_policy(res.optimal.policy, "single-stage", params, **kw)
+        self.heur = evaluate_engine_policy(best.policy, "single-stage", params, **kw)
+
+    def gaps(self, costs: np.ndarray) -> dict[str, float]:
+        dp, heur = float(self.dp.mean()), float(self.heur.mean())
+        diff = costs - self.dp
+        half = 1.96 * float(diff.std(ddof=1)) / math.sqrt(len(diff)) if len(diff) > 1 else math.inf
+        return {"cost": float(costs.mean()), "dp_sim": dp, "heur_sim": heur,
+                "gap_opt": float(costs.mean()) / dp - 1.0,
+                "gap_opt_ci95": half / dp,
+                "gap_heur": float(costs.mean()) / heur - 1.0}
+
+
+# -- (1) throughput -------------------------------------------------------------------------------
+def _best_rate(fn: Any, repeats: int) -> float:
+    best = 0.0
+    for _ in range(repeats):
+        import gc
+
+        gc.collect()
+        t = time.perf_counter()
+        n = fn()
+        best = max(best, n / (time.perf_counter() - t))
+    return best
+
+
+def throughput(params: dict[str, Any], steps: int, repeats: int) -> dict[str, Any]:
+    """Env steps per second (random actions) against the engine's periods per second."""
+    import gymnasium as gym
+
+    import scenarios
+    from des_supply.policies import BaseStock
+    from des_supply.sim import Simulation
+    from rl.presets import make_thunk, preset
+
+    _, spec = preset("single-stage", params)
+    thunk = make_thunk("single-stage", params, spec)
+    net = scenarios.make("single-stage", **params)
+    periods = int(spec["env"]["periods"])
+
+    def engine() -> int:
+        Simulation(net, steps, 0).run(BaseStock(19.0))
+        return steps
+
+    def single() -> int:
+        env = thunk()
+        env.action_space.seed(0)
+        env.reset(seed=0)
+        for _ in range(steps):
+            *_, truncated, _ = env.step(env.action_space.sample())
+            if truncated:
+                env.reset()
+        return steps
+
+    def vector(n: int) -> Any:
+        def run() -> int:
+            envs = gym.vector.SyncVectorEnv([thunk] * n)
+            envs.action_space.seed(0)
+            envs.reset(seed=0)
+            k = max(1, steps // n)
+            for _ in range(k):
+                envs.step(envs.action_space.sample())
+            envs.close()
+            return k * n
+        return run
+
+    cases = {"engine": engine, "env x1": single, "SyncVectorEnv x8": vector(8),
+             "SyncVectorEnv x64": vector(64)}
+    rates = dict.fromkeys(cases, 0.0)
+    for _ in range(repeats):  # round robin, so a change of machine load hits all cases alike
+        for name, fn in cases.items():
+            rates[name] = max(rates[name], _best_rate(fn, 1))
+    engine_rate = rates["engine"]
+    return {"scenario": "single-stage", "params": params, "steps": steps, "repeats": repeats,
+            "episode_periods": periods, "engine_policy": "BaseStock(19)",
+            "rates": {k: {"steps_per_second": v, "ratio_to_engine": v / engine_rate}
+                      for k, v in rates.items()}}
+
+
+# -- (2) learning quality ----------------------------------------------------------------------
+def learn(params: dict[str, Any], seed: int, *, minutes: float, total_steps: int | None,
+          check_every: float, check_ref: Reference, final_ref: Reference,
+          out_dir: Path) -> dict[str, Any]:
+    """Train PPO with the preset, check the gap on the way, evaluate at the end."""
+    import dataclasses
+
+    from rl.ppo import TorchPolicy, train
+    from rl.presets import make_thunk, preset
+
+    cfg, spec = preset("single-stage", params)
+    changes: dict[str, Any] = {"seed": seed}
+    if total_steps is not None:
+        changes["total_steps"] = max(total_steps, cfg.batch_size)
+    cfg = dataclasses.replace(cfg, **changes)
+    thunk = make_thunk("single-stage", params, spec)
+    holder: dict[str, Any] = {}
+    checks: list[dict[str, float]] = []
+    clock = {"start": time.perf_counter(), "excluded": 0.0, "last": 0.0}
+
+    def train_time() -> float:
+        return time.perf_counter() - clock["start"] - clock["excluded"]
+
+    def callback(row: dict[str, float]) -> bool | None:
+        t = train_time()
+        if check_every > 0 and t - clock["last"] >= check_every and "agent" in holder:
+            clock["last"] = t
+            s = time.perf_counter()
+            pol = TorchPolicy(holder["agent"], None, holder.get("rms"))
+            g = check_ref.gaps(evaluate_agent(pol, "single-stage", params, spec,
+                                              **check_ref.eval_kw))
+            checks.append({"train_seconds": t, "steps": int(row["global_step"]),
+                           "gap_opt": g["gap_opt"]})
+            clock["excluded"] += time.perf_counter() - s
+        return False if t > minutes * 60 else None
+
+    # reach the agent and the normaliser that train() builds, for the checks on the way
+    import rl.ppo as ppo
+
+    agent_init, runner_init = ppo.Agent.__init__, ppo.EnvRunner.__init__
+
+    def _agent_init(self: Any, *a: Any, **k: Any) -> None:
+        agent_init(self, *a, **k)
+        holder["agent"] = self
+
+    def _runner_init(self: Any, *a: Any, **k: Any) -> None:
+        runner_init(self, *a, **k)
+        holder["rms"] = self.obs_rms
+
+    ppo.Agent.__init__, ppo.EnvRunner.__init__ = _agent_init, _runner_init  # type: ignore
+    try:
+        res = train(thunk, cfg, out_dir, progress=False, callback=callback)
+    finally:
+        ppo.Agent.__init__, ppo.EnvRunner.__init__ = agent_init, runner_init  # type: ignore
+    seconds = train_time()
+    s = time.perf_counter()
+    costs = evaluate_agent(res.policy, "single-stage", params, spec, **final_ref.eval_kw)
+    g = final_ref.gaps(costs)
+    eval_seconds = time.perf_counter() - s
+
+    def first(th: float, key: str) -> float | None:
+        hit = [c[key] for c in checks if c["gap_opt"] < th]
+        return hit[0] if hit else None
+
+    return {"seed": seed, **g, "gap_opt_exact": g["cost"] / final_ref.optimal_value - 1.0,
+            "train_seconds": seconds, "steps": res.global_step,
+            "steps_per_second": res.global_step / seconds, "stopped_by_budget": res.stopped_early,
+            "eval_seconds": eval_seconds,
+            "time_to_2pct": first(0.02, "train_seconds"), "steps_to_2pct": first(0.02, "steps"),
+            "time_to_1pct": first(0.01, "train_seconds"), "steps_to_1pct": first(0.01, "steps"),
+            "checks": checks, "config": dataclasses.asdict(cfg),
+            "env_spec": {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.items()}}
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _num(x: float | None, fmt: str = "{:.0f}") -> str:
+    return "-" if x is None else fmt.format(x)
+
+
+def table(throughput_result: dict[str, Any] | None, learning: list[dict[str, Any]]) -> str:
+    lines = []
+    if throughput_result:
+        lines += ["Throughput (single-stage L=2 p=9 lost sales, random actions, preset wrappers)",
+                  f"{'case':<20}{'steps/s':>12}{'x engine':>10}"]
+        for name, r in throughput_result["rates"].items():
+            lines.append(f"{name:<20}{r['steps_per_second']:>12,.0f}{r['ratio_to_engine']:>10.3f}")
+        lines.append("")
+    if learning:
+        lines += ["Learning (PPO, deterministic policy; gaps paired with the DP policy on the "
+                  "same episodes)",
+                  f"{'L':>2} {'p':>4} {'seed':>4} {'PPO cost':>9} {'DP sim':>8} {'DP exact':>9} "
+                  f"{'gap opt':>8} {'±95%':>6} {'gap heur':>9} {'train s':>8} {'steps':>9} "
+                  f"{'t<2%':>6} {'steps<2%':>9} {'t<1%':>6}"]
+        for case in learning:
+            L, p = case["params"]["lead_time"], case["params"]["penalty"]
+            for r in case["runs"]:
+                lines.append(
+                    f"{L:>2} {p:>4g} {r['seed']:>4} {r['cost']:>9.4f} {r['dp_sim']:>8.4f} "
+                    f"{case['optimal_value']:>9.4f} {_pct(r['gap_opt']):>8} "
+                    f"{100 * r['gap_opt_ci95']:>5.2f}% {_pct(r['gap_heur']):>9} "
+                    f"{r['train_seconds']:>8.0f} {r['steps']:>9,} {_num(r['time_to_2pct']):>6} "
+                    f"{_num(r['steps_to_2pct'], '{:,.0f}'):>9} {_num(r['time_to_1pct']):>6}")
+            gaps = [r["gap_opt"] for r in case["runs"]]
+            lines.append(f"   mean gap to optimum {_pct(float(np.mean(gaps)))}, best heuristic "
+                         f"{case['heuristic']} (exact {case['heuristic_value']:.4f}, "
+                         f"{_pct(case['heuristic_value'] / case['optimal_value'] - 1)} above the "
+                         f"optimum)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 1 seed, 150k steps, small evaluations")
+    ap.add_argument("--seeds", type=int, default=3, help="PPO seeds per case (default 3)")
+    ap.add_argument("--minutes", type=float, default=15.0,
+                    help="wall-clock cap on each training run (default 15)")
+    ap.add_argument("--total-steps", type=int, default=None,
+                    help="override the preset's total_steps (the LR anneals over it)")
+    ap.add_argument("--eval-episodes", type=int, default=20)
+    ap.add_argument("--eval-periods", type=int, default=3000)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--eval-every", type=float, default=60.0,
+                    help="seconds of training between gap checks (0: none)")
+    ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--skip-learning", action="store_true")
+    ap.add_argument("--cases", default="2:9,4:39", help="lead_time:penalty pairs")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    if args.quick:
+        args.seeds = 1 if args.seeds == 3 else args.seeds
+        args.total_steps = args.total_steps or 150_000
+        args.eval_episodes, args.eval_periods = min(args.eval_episodes, 10), min(args.eval_periods, 1000)
+        args.eval_every = 30.0 if args.eval_every == 60.0 else args.eval_every
+    cases = [(int(a), float(b)) for a, b in (c.split(":") for c in args.cases.split(","))]
+
+    result: dict[str, Any] = {
+        "benchmark": "rl", "argv": sys.argv[1:], "quick": args.quick,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "cpus": os.cpu_count(), "torch": torch.__version__,
+                    "torch_threads": torch.get_num_threads()},
+    }
+    if not args.skip_throughput:
+        steps = 5_000 if args.quick else 50_000
+        result["throughput"] = throughput({"lead_time": 2, "penalty": 9.0}, steps,
+                                          2 if args.quick else 3)
+        print(table(result["throughput"], []), flush=True)
+    learning: list[dict[str, Any]] = []
+    if not args.skip_learning:
+        for L, p in cases:
+            params = {"lead_time": L, "penalty": p}
+            final_ref = Reference(params, episodes=args.eval_episodes, periods=args.eval_periods,
+                                  seed=20_000, warmup=args.warmup)
+            check_ref = Reference(params, episodes=8 if args.quick else 16,
+                                  periods=600 if args.quick else 1000, seed=30_000,
+                                  warmup=args.warmup)
+            case = {"params": params, "optimal_value": final_ref.optimal_value,
+                    "heuristic": final_ref.heuristic_name,
+                    "heuristic_value": final_ref.heuristic_value,
+                    "heuristics": final_ref.heuristics,
+                    "dp_sim": float(final_ref.dp.mean()),
+                    "heuristic_sim": float(final_ref.heur.mean()),
+                    "eval": final_ref.eval_kw, "runs": []}
+            learning.append(case)
+            for seed in range(1, args.seeds + 1):
+                with tempfile.TemporaryDirectory() as tmp:
+                    run = learn(params, seed, minutes=args.minutes, total_steps=args.total_steps,
+                                check_every=args.eval_every, check_ref=check_ref,
+                                final_ref=final_ref, out_dir=Path(tmp))
+                case["runs"].append(run)
+                print(f"L={L} p={p:g} seed={seed}: gap {_pct(run['gap_opt'])} "
+                      f"(±{100 * run['gap_opt_ci95']:.2f}%) in {run['train_seconds']:.0f}s, "
+                      f"{run['steps']:,} steps", flush=True)
+        result["learning"] = learning
+    text = table(result.get("throughput"), learning)
+    result["table"] = text
+    print()
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
