@@ -243,7 +243,7 @@ def cmd_optimize(args: argparse.Namespace) -> None:
     print(head)
     sign = -1.0 if res.objective == "profit" else 1.0   # gap: how much worse than the optimum
     for b in [best, *res.policies]:
-        gap = 100 * sign * (b.value - best.value) / abs(best.value) if best.value else 0.0
+        gap = 100 * sign * (b.value - best.value) / abs(best.value) + 0.0 if best.value else 0.0
         line = f"{b.name:<26}{b.value:>10.4f}{gap:>8.2f}%  {_short(b.params)}"
         if b.name in checks:
             c = checks[b.name]

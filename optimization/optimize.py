@@ -198,6 +198,10 @@ def optimize(scenario: str, params: dict[str, Any] | None = None, *, progress: b
     spec = scenarios.get(scenario)
     given = dict(params or {})
     scenarios.make(scenario, **given)  # validates the parameters the way simulate would
+    if spec.market is not None:  # decision-dependent demand: the pricing DP and its heuristics
+        from .pricing_dp import optimize_pricing
+
+        return optimize_pricing(scenario, given, progress=progress)
     full = {**spec.parameters, **given}
     if scenario in _METHODS:
         optimal, policies, details = _METHODS[scenario](full, progress)
