@@ -264,13 +264,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     else:
         if args.scenario is None:
             raise CliError("train needs a SCENARIO (or --resume DIR)")
-        sc = _scenarios()
-        try:
-            sc.get(args.scenario)
-            params = sc.parse_params(args.scenario, args.param)
-            sc.make(args.scenario, **params)
-        except (sc.ScenarioError, NetworkError) as exc:
-            raise CliError(str(exc)) from None
+        _, params, _ = load_network(args.scenario, args.param)
         scenario = args.scenario
         out = Path(args.out or f"runs/{scenario}__{args.algo}__{args.seed}")
     config, default_spec = preset(scenario, params)
@@ -353,18 +347,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_compare(args: argparse.Namespace) -> None:
     from rl.compare import compare, figure  # application layer
 
-    sc = _scenarios()
     names = list(dict.fromkeys(args.scenario))
     if len(names) > 1 and args.param:
         raise CliError("--param applies to one scenario; compare one at a time to change parameters")
     runs = []
     for name in names:
-        try:
-            sc.get(name)
-            params = sc.parse_params(name, args.param)
-            sc.make(name, **params)
-        except (sc.ScenarioError, NetworkError) as exc:
-            raise CliError(str(exc)) from None
+        _, params, _ = load_network(name, args.param)
         if args.steps is not None:
             from dataclasses import replace
 
