@@ -389,10 +389,6 @@ class CompetitiveMarket:
 
 
 def market_of(obs: "Observation") -> Any:
-    """The market of the run *obs* belongs to (None without one).
-
-    The engine's :class:`~des_supply.sim.Observation` has no public accessor for the
-    market, so this reads it from the simulation behind the view (read-only use).
-    """
-    sim = getattr(obs, "_sim", None)
-    return getattr(sim, "market", None)
+    """The market of the run *obs* belongs to (None without one): ``obs.market`` for
+    engine observations, None for stand-ins without that attribute."""
+    return getattr(obs, "market", None)

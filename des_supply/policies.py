@@ -53,7 +53,12 @@ class Action:
 
 @runtime_checkable
 class Policy(Protocol):
-    """Anything with ``act(observation) -> Action | Mapping[str, float]``."""
+    """Anything with ``act(observation) -> Action | Mapping[str, float]``.
+
+    A randomised policy may also define ``start_run(rng)``: ``Simulation.run`` calls it
+    at the start of every run with a numpy Generator derived from the run's seed (its
+    own stream), so replication k of two experiments draws the same actions.
+    """
 
     def act(self, obs: "Observation") -> Action | Mapping[str, float]: ...
 

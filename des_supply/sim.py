@@ -183,6 +183,12 @@ class Observation:
     def nodes(self) -> tuple[str, ...]:
         return self._sim.network_nodes
 
+    @property
+    def market(self) -> "Market | None":
+        """The run's market model (decision-dependent demand), or None; for reading its
+        state (e.g. a competitor's price), not for changing it."""
+        return self._sim.market
+
     def on_hand(self, node: str) -> float:
         return self._node(node).on_hand
 
@@ -348,6 +354,9 @@ class Simulation:
         self._seed = self._seed if seed is None else seed
         self.reset_state(self._seed)
         self._policy = policy
+        start = getattr(policy, "start_run", None)
+        if callable(start):  # randomised policies: their own stream of this run's seed
+            start(stream(self.root, "policy"))
         try:
             clock = self.env.process(self._period_clock())
             self.env.run(until=clock)

@@ -10,7 +10,8 @@ import scenarios
 from des_supply.cli import main, parse_policy_params
 
 SIX = {"assembly", "beer-game", "owmr", "random-dag", "serial", "single-stage",
-       "pricing-a", "pricing-b", "pricing-c", "pricing-d"}
+       "pricing-a", "pricing-b", "pricing-c", "pricing-d",
+       "recommendation-small", "recommendation-medium", "recommendation-large"}
 FAST = ["--periods", "300", "--replications", "2"]
 
 

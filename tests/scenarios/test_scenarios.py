@@ -26,7 +26,8 @@ def test_scenario_builds_and_simulates_with_defaults(name):
 def test_every_registered_name_is_listed():
     assert scenarios.names() == sorted(["assembly", "beer-game", "owmr", "random-dag", "serial",
                                         "single-stage", "pricing-a", "pricing-b", "pricing-c",
-                                        "pricing-d"])
+                                        "pricing-d", "recommendation-small",
+                                        "recommendation-medium", "recommendation-large"])
 
 
 def test_parameters_show_the_defaults():

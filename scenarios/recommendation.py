@@ -1,0 +1,138 @@
+"""Inventory with recommendation: the seed paper's Section VI at three sizes.
+
+N products, each a stocking node replenished from one unlimited supplier with its own
+lead time, sold to M customers whose demand depends on the seller's recommendation
+intensities (:mod:`des_supply.recommendation`, eqs. 8-10).  Period profit per product
+(seed paper eq. 14)::
+
+    F[i] = price * sales - unit_cost * ordered - holding * on hand at period end
+           - penalty * (units lost in the period | units backlogged at period end)
+
+==========================  ========  =========  =====================================
+scenario                    products  customers  note
+==========================  ========  =========  =====================================
+``recommendation-small``    3         5          small enough for exact enumeration
+``recommendation-medium``   10        30
+``recommendation-large``    20        100        the action has 20 + 2000 components
+==========================  ========  =========  =====================================
+
+The seed paper gives no parameter values; ours (all parameters): ratings
+``R0 ~ U[0, 3]``, ``r_max = 5``, ``E = 1``, capacities ``c ~ U{1..5}``, drawn from
+``seed``; price 10, unit cost 5, holding 1, penalty 2; lead times 1 (``lead_time_max``
+> ``lead_time``: each product's lead time drawn once from ``U{lead_time..lead_time_max}``;
+``stochastic_lead_time=True``: drawn per shipment instead).  Ratings and capacities
+can be loaded instead from ``ratings_csv`` / ``capacity_csv``
+(:meth:`RecommendationModel.from_csv`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from des_supply.distributions import Deterministic, DiscreteUniform, Poisson
+from des_supply.network import Edge, Network, Node
+from des_supply.recommendation import RecommendationMarket, RecommendationModel
+
+from .registry import ScenarioError, register
+
+__all__ = ["SIZES", "recommendation_model", "recommendation_network", "recommendation_market"]
+
+#: size -> (products, customers)
+SIZES: dict[str, tuple[int, int]] = {"small": (3, 5), "medium": (10, 30), "large": (20, 100)}
+
+SUPPLIER = "supplier"
+
+
+def recommendation_model(p: dict[str, Any]) -> RecommendationModel:
+    """The ratings/capacity model of a full parameter dict *p* (generated or from CSV)."""
+    try:
+        kwargs = dict(max_rating=p["max_rating"], efficiency=p["efficiency"], axis=p["axis"])
+        if (p["ratings_csv"] is None) != (p["capacity_csv"] is None):
+            raise ValueError("give both ratings_csv and capacity_csv, or neither")
+        if p["ratings_csv"] is not None:
+            return RecommendationModel.from_csv(p["ratings_csv"], p["capacity_csv"], **kwargs)
+        return RecommendationModel.generate(
+            int(p["n_products"]), int(p["n_customers"]), int(p["seed"]),
+            rating_low=p["rating_low"], rating_high=p["rating_high"],
+            capacity_low=int(p["capacity_low"]), capacity_high=int(p["capacity_high"]), **kwargs)
+    except (ValueError, OSError) as exc:
+        raise ScenarioError(f"recommendation: {exc}") from None
+
+
+def lead_times(p: dict[str, Any], n: int) -> list[int]:
+    """Each product's (minimum) lead time: *lead_time*, or drawn from the seed when
+    ``lead_time_max`` is larger (and ``stochastic_lead_time`` is off)."""
+    low, high = int(p["lead_time"]), p["lead_time_max"]
+    high = low if high is None else int(high)
+    if low < 0 or high < low:
+        raise ScenarioError(f"recommendation: need 0 <= lead_time(={low}) <= lead_time_max(={high})")
+    if p["stochastic_lead_time"] or high == low:
+        return [low] * n
+    rng = np.random.default_rng([int(p["seed"]), 1])
+    return [int(x) for x in rng.integers(low, high + 1, size=n)]
+
+
+def recommendation_network(p: dict[str, Any]) -> Network:
+    """The network of a full parameter dict *p*: a supplier and one node per product."""
+    if p["shortage"] not in ("lost", "backlog"):
+        raise ScenarioError(f"recommendation: shortage must be 'lost' or 'backlog', got {p['shortage']!r}")
+    for name in ("price", "unit_cost", "holding", "penalty"):
+        if not float(p[name]) >= 0:
+            raise ScenarioError(f"recommendation: {name} must be >= 0, got {p[name]}")
+    model = recommendation_model(p)
+    base = model.expected_demand(model.uniform())
+    leads = lead_times(p, len(model.products))
+    nodes, edges = [Node(SUPPLIER, kind="supply")], []
+    high = p["lead_time_max"]
+    for name, mean, lead in zip(model.products, base, leads):
+        start = p["initial_on_hand"]
+        if start is None:
+            start = float(round(mean * (lead + 1)))
+        nodes.append(Node(name, holding_cost=p["holding"], shortage=p["shortage"],
+                          shortage_cost=p["penalty"], order_cost=p["unit_cost"], price=p["price"],
+                          initial_on_hand=float(start), demand=Poisson(max(float(mean), 1e-9))))
+        dist: Any = (DiscreteUniform(int(p["lead_time"]), int(high))
+                     if p["stochastic_lead_time"] and high is not None and high > p["lead_time"]
+                     else Deterministic(lead))
+        edges.append(Edge(SUPPLIER, name, lead_time=dist))
+    return Network(nodes=tuple(nodes), edges=tuple(edges),
+                   name=f"recommendation-{len(model.products)}x{len(model.customers)}")
+
+
+def recommendation_market(**p: Any) -> RecommendationMarket:
+    """The market (customers and their response to recommendations) of full parameters *p*."""
+    return RecommendationMarket(recommendation_model(p))
+
+
+def _size(size: str) -> Callable[..., Network]:
+    n0, m0 = SIZES[size]
+
+    def build(n_products: int = n0, n_customers: int = m0, seed: int = 0, shortage: str = "lost",
+              price: float = 10.0, unit_cost: float = 5.0, holding: float = 1.0,
+              penalty: float = 2.0, lead_time: int = 1, lead_time_max: int | None = None,
+              stochastic_lead_time: bool = False, initial_on_hand: float | None = None,
+              max_rating: float = 5.0, efficiency: float = 1.0, axis: str = "customers",
+              rating_low: float = 0.0, rating_high: float = 3.0, capacity_low: int = 1,
+              capacity_high: int = 5, ratings_csv: str | None = None,
+              capacity_csv: str | None = None) -> Network:
+        return recommendation_network(dict(locals()))
+
+    build.__name__ = build.__qualname__ = f"recommendation_{size}"
+    build.__doc__ = f"""Inventory with recommendation, {n0} products x {m0} customers (seed Section VI).
+
+    See scenarios/recommendation.py.  Parameters: n_products, n_customers, seed (draws
+    ratings, capacities and per-product lead times), shortage (lost|backlog), price,
+    unit_cost, holding, penalty (per unit lost, or backlogged per period), lead_time,
+    lead_time_max, stochastic_lead_time, initial_on_hand (default: uniform-recommendation
+    mean demand over L + 1 periods), max_rating, efficiency, axis (customers|products),
+    rating_low/rating_high, capacity_low/capacity_high, ratings_csv/capacity_csv.
+    """
+    return register(f"recommendation-{size}", periods=1_000, warmup=50,
+                    market=recommendation_market)(build)
+
+
+for _name in SIZES:
+    _size(_name)
