@@ -21,8 +21,9 @@ products, which is what makes it an inventory decision.
 
 **Normalisation axis.**  The paper states ``sum_j alpha[i, j] = 1`` for each product i
 (``axis="customers"``, the default: each product has one unit of exposure to spread
-over customers; concentrating it on few customers raises that product's demand,
-spreading it thin leaves the customers near their own ratings).  ``axis="products"``
+over customers; moving it towards customer j raises j's probability of buying the
+product and lowers j's probabilities for the others, so whether concentrating or
+spreading it sells more depends on the ratings and capacities).  ``axis="products"``
 gives each customer one unit of exposure spread over products (a recommendation
 slate, ``sum_i alpha[i, j] = 1``).
 
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from .policies import Action
     from .sim import Observation
 
-__all__ = ["RecommendationModel", "RecommendationMarket", "binomial_inverse_cdf", "recommendation_of", "KEY"]
+__all__ = ["KEY", "RecommendationMarket", "RecommendationModel", "binomial_inverse_cdf", "recommendation_of"]
 
 #: the ``Action.extra`` key that carries the (N, M) intensities
 KEY = "recommendation"
@@ -151,7 +152,7 @@ class RecommendationModel:
     @classmethod
     def generate(cls, n_products: int, n_customers: int, seed: int = 0, *,
                  rating_low: float = 0.0, rating_high: float = 3.0,
-                 capacity_low: int = 1, capacity_high: int = 5, **kwargs: Any) -> "RecommendationModel":
+                 capacity_low: int = 1, capacity_high: int = 5, **kwargs: Any) -> RecommendationModel:
         """Random customers and products from *seed*: ``R0 ~ U[rating_low, rating_high]``,
         ``c ~ U{capacity_low..capacity_high}`` (numpy Generator, reproducible)."""
         if n_products < 1 or n_customers < 1:
@@ -167,7 +168,7 @@ class RecommendationModel:
         return cls(r0, cap, **kwargs)
 
     @classmethod
-    def from_csv(cls, ratings: str | Path, capacity: str | Path, **kwargs: Any) -> "RecommendationModel":
+    def from_csv(cls, ratings: str | Path, capacity: str | Path, **kwargs: Any) -> RecommendationModel:
         """Ratings from a CSV with a header row of customer names and one row per product
         (first column the product name); capacities from a CSV of ``customer,capacity``
         rows (header optional).  Customers are matched by name."""
@@ -298,14 +299,14 @@ class RecommendationMarket:
             raise RuntimeError("RecommendationMarket.reset(rng) must be called before drawing")
         return 1.0 - self._rng.random(self.model.shape)
 
-    def draw(self, t: int, action: "Action", obs: "Observation") -> dict[str, float]:
+    def draw(self, t: int, action: Action, obs: Observation) -> dict[str, float]:
         alpha = recommendation_of(action, self.model)
         d = self.model.demand(alpha, self.uniforms())
         self.last_recommendation, self.last_demand = alpha, d
         return dict(zip(self.nodes, map(float, d.sum(axis=1))))
 
 
-def recommendation_of(action: "Action | None", model: RecommendationModel) -> np.ndarray:
+def recommendation_of(action: Action | None, model: RecommendationModel) -> np.ndarray:
     """The intensities an action carries, checked (uniform when it carries none)."""
     alpha = None if action is None else action.extra.get(KEY)
     return model.uniform() if alpha is None else model.check(alpha)

@@ -33,8 +33,15 @@ import numpy as np
 from .policies import Action, Policy
 from .recommendation import KEY, RecommendationModel
 
-__all__ = ["Recommender", "Uniform", "Popularity", "RandomRecommender", "RandomOrders",
-           "RecommendAndReplenish", "RECOMMENDERS"]
+__all__ = [
+    "RECOMMENDERS",
+    "Popularity",
+    "RandomOrders",
+    "RandomRecommender",
+    "RecommendAndReplenish",
+    "Recommender",
+    "Uniform",
+]
 
 
 class Recommender(Protocol):

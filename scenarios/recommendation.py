@@ -38,7 +38,7 @@ from des_supply.recommendation import RecommendationMarket, RecommendationModel
 
 from .registry import ScenarioError, register
 
-__all__ = ["SIZES", "recommendation_model", "recommendation_network", "recommendation_market"]
+__all__ = ["SIZES", "recommendation_market", "recommendation_model", "recommendation_network"]
 
 #: size -> (products, customers)
 SIZES: dict[str, tuple[int, int]] = {"small": (3, 5), "medium": (10, 30), "large": (20, 100)}
@@ -49,7 +49,7 @@ SUPPLIER = "supplier"
 def recommendation_model(p: dict[str, Any]) -> RecommendationModel:
     """The ratings/capacity model of a full parameter dict *p* (generated or from CSV)."""
     try:
-        kwargs = dict(max_rating=p["max_rating"], efficiency=p["efficiency"], axis=p["axis"])
+        kwargs = {"max_rating": p["max_rating"], "efficiency": p["efficiency"], "axis": p["axis"]}
         if (p["ratings_csv"] is None) != (p["capacity_csv"] is None):
             raise ValueError("give both ratings_csv and capacity_csv, or neither")
         if p["ratings_csv"] is not None:
