@@ -324,14 +324,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         market = load_market(args.scenario, params, spec)
         policy = build_policy(args.target, parse_policy_params(args.policy_param))
         _check_pricing_policy(policy, market)
-        if market is None:
-            ev = evaluate_policy(network, policy, periods=args.periods, seed=args.seed,
-                                 episodes=args.episodes, name=args.target)
-        else:  # the same episodes as an agent's, with the scenario's market
-            from rl.compare import evaluate_engine_policy
-
-            ev = evaluate_engine_policy(network, policy, market, periods=args.periods,
-                                        seed=args.seed, episodes=args.episodes, name=args.target)
+        ev = evaluate_policy(network, policy, periods=args.periods, seed=args.seed,
+                             episodes=args.episodes, name=args.target, market=market)
         scenario = args.scenario
     out = {"target": args.target, "scenario": scenario, "params": params,
            "episodes": args.episodes, "periods": args.periods, "seed": args.seed,

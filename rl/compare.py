@@ -31,7 +31,7 @@ from des_supply.sim import objective_of
 
 from .evaluation import Evaluation, evaluate_agent, evaluate_policy, paired
 
-__all__ = ["CompareResult", "compare", "evaluate_engine_policy", "figure"]
+__all__ = ["CompareResult", "compare", "figure"]
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share a root seed with training
 
@@ -107,17 +107,6 @@ def _pricing_benchmarks(scenario: str, params: dict[str, Any],
     return rows, (res.optimal.value if exact else None), reference, details
 
 
-def evaluate_engine_policy(network: Any, policy: Any, market: Any, *, periods: int, seed: int,
-                           episodes: int, name: str = "policy", processes: int = 1) -> Evaluation:
-    """An engine policy with a market on the episodes of ``evaluate_agent`` (replication k =
-    episode k, same market stream: common random numbers with the agent)."""
-    from des_supply.evaluate import simulate
-
-    res = simulate(network, policy, periods=periods, replications=episodes, seed=seed,
-                   processes=processes, market=market)
-    return Evaluation.of(name, res.per_replication)
-
-
 def compare(scenario: str, params: dict[str, Any] | None = None, *, steps: int | None = None,
             seed: int = 1, episodes: int = 20, periods: int = 1_000, out_dir: str | Path = "runs",
             progress: bool = True, processes: int = 1) -> CompareResult:
@@ -142,6 +131,11 @@ def compare(scenario: str, params: dict[str, Any] | None = None, *, steps: int |
     config, spec = preset(scenario, params)
     config = replace(config, seed=seed, **({"total_steps": steps} if steps else {}))
     t0 = time.perf_counter()
+    (out / "ppo").mkdir(parents=True, exist_ok=True)
+    # what `des-supply evaluate DIR` and `train --resume` read (as `des-supply train` writes it)
+    (out / "ppo" / "run.json").write_text(json.dumps(
+        {"scenario": scenario, "params": params, "algo": "ppo", "spec": spec,
+         "config": asdict(config)}, indent=2, default=str) + "\n")
     trained = train(make_thunk(scenario, params, spec), config, out / "ppo", progress=progress)
     train_seconds = time.perf_counter() - t0
     agent = load_agent(trained.out_dir)
@@ -150,13 +144,9 @@ def compare(scenario: str, params: dict[str, Any] | None = None, *, steps: int |
     eval_spec = {**spec, "env": {**spec["env"], "periods": periods}}
     evals: list[tuple[Evaluation, float | None]] = []
     for name, policy, exact in bench:
-        if market is None:
-            ev = evaluate_policy(network, policy, periods=periods, seed=eval_seed,
-                                 episodes=episodes, name=name, processes=processes)
-        else:
-            ev = evaluate_engine_policy(network, policy, scenarios.make_market(scenario, **params),
-                                        periods=periods, seed=eval_seed, episodes=episodes,
-                                        name=name, processes=processes)
+        ev = evaluate_policy(network, policy, periods=periods, seed=eval_seed, episodes=episodes,
+                             name=name, processes=processes,
+                             market=scenarios.make_market(scenario, **params))
         evals.append((ev, exact))
     evals.append((evaluate_agent(make_thunk(scenario, params, eval_spec), agent, seed=eval_seed,
                                  episodes=episodes, name="ppo", progress=progress), None))

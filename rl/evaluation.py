@@ -70,10 +70,11 @@ def evaluate_agent(make_env: Callable[[], gym.Env], act: Callable[[Any], Any], *
 
 
 def evaluate_policy(network: Network, policy: Any, *, periods: int, seed: int, episodes: int,
-                    name: str = "policy", processes: int = 1) -> Evaluation:
-    """An engine policy on the same episodes (replication k = episode k)."""
+                    name: str = "policy", processes: int = 1, market: Any = None) -> Evaluation:
+    """An engine policy on the same episodes (replication k = episode k), with the
+    scenario's *market* (decision-dependent demand) when it has one."""
     res = simulate(network, policy, periods=periods, replications=episodes, seed=seed,
-                   processes=processes)
+                   processes=processes, market=market)
     return Evaluation.of(name, res.per_replication)
 
 

@@ -53,6 +53,12 @@ def test_compare_writes_table_json_and_plot(tmp_path, capsys):
     assert names[0] == "optimal" and "ppo" in names and "myopic" in names
     for name in ("compare.json", "compare.md", "compare.png"):
         assert (out / name).exists()
+    # the trained agent in out/ppo is a run folder `evaluate` reads, on the compare's episodes
+    ppo = next(r for r in res["rows"] if r["name"] == "ppo")
+    code, stdout, _ = run(capsys, "evaluate", str(out / "ppo"), "--episodes", "3", "--periods",
+                          "100", "--seed", str(res["eval_seed"]), "--json")
+    assert code == 0
+    np.testing.assert_allclose(json.loads(stdout)["per_episode"], ppo["per_episode"], rtol=1e-9)
 
 
 @pytest.mark.parametrize("argv,needle", [
