@@ -13,6 +13,10 @@ recommender           intensities
                       customers who buy them anyway)
 ``RandomRecommender`` Dirichlet(1) along the axis, fresh every period (the seed paper's
                       "random choices" for the IM-only agent)
+``MarginRecommender`` the fixed intensities maximising expected margin per period,
+                      ``sum_i margin[i] E[d_i](alpha)``, ignoring stock (the best a
+                      recommender can do without looking at inventory; found once by
+                      L-BFGS over the softmax scores, best of a few starts)
 ====================  ==================================================================
 
 :class:`RandomOrders` is the matching random replenishment (the RS-only agent's
@@ -35,12 +39,15 @@ from .recommendation import KEY, RecommendationModel
 
 __all__ = [
     "RECOMMENDERS",
+    "MarginRecommender",
     "Popularity",
     "RandomOrders",
     "RandomRecommender",
     "RecommendAndReplenish",
     "Recommender",
     "Uniform",
+    "expected_margin",
+    "margins_of",
 ]
 
 
@@ -89,6 +96,66 @@ class RandomRecommender:
 
 
 @dataclass
+class MarginRecommender:
+    """The static intensities maximising ``sum_i margin[i] * E[d_i](alpha)`` (no inventory).
+
+    *margins* maps each product to its unit margin (price - unit cost; use
+    :func:`margins_of` for a network).  The optimisation runs once per model (a local
+    optimum of a smooth non-concave objective: best of ``starts`` L-BFGS runs from the
+    uniform and random scores).
+    """
+
+    margins: Mapping[str, float]
+    starts: int = 4
+    _cache: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+
+    def recommend(self, obs: Any, model: RecommendationModel) -> np.ndarray:
+        key = id(model)
+        if key not in self._cache:
+            self._cache[key] = self.solve(model)
+        return self._cache[key]
+
+    def solve(self, model: RecommendationModel) -> np.ndarray:
+        from scipy.optimize import minimize
+
+        try:
+            w = np.array([float(self.margins[p]) for p in model.products])
+        except KeyError as exc:
+            raise ValueError(f"MarginRecommender: no margin for product {exc.args[0]!r}") from None
+
+        def loss(x: np.ndarray) -> tuple[float, np.ndarray]:
+            value, grad = expected_margin(model, w, x)
+            return -value, -grad
+
+        rng = np.random.default_rng(0)
+        starts = [np.zeros(model.shape)] + [rng.normal(0, 2, model.shape) for _ in range(self.starts - 1)]
+        best = min((minimize(loss, x0.ravel(), jac=True, method="L-BFGS-B") for x0 in starts),
+                   key=lambda r: r.fun)
+        return model.from_logits(best.x) if best.fun <= loss(np.zeros(model.shape))[0] else model.uniform()
+
+
+def expected_margin(model: RecommendationModel, margins: np.ndarray,
+                    scores: np.ndarray) -> tuple[float, np.ndarray]:
+    """``sum_i margins[i] E[d_i]`` at the intensities ``model.from_logits(scores)``, and its
+    gradient in the scores (chain rule through the softmax over products, eq. 10, the
+    ratings, eq. 8, and the softmax along the normalisation axis)."""
+    axis = 1 if model.axis == "customers" else 0
+    alpha = model.from_logits(scores)
+    gamma = model.probabilities(alpha)
+    value = float(margins @ gamma @ model.capacity)
+    d_ratings = model.capacity[None, :] * gamma * (margins[:, None] - (margins @ gamma)[None, :])
+    g = d_ratings * (model.max_rating - model.base_ratings) * model.efficiency
+    return value, (alpha * (g - (alpha * g).sum(axis=axis, keepdims=True))).ravel()
+
+
+def margins_of(network: Any, products: Any) -> dict[str, float]:
+    """Unit margin (price - unit cost of ordering) of each product node of *network*."""
+    nodes = {n.name: n for n in network.nodes}
+    unit = {e.target: e.unit_cost for e in network.edges}
+    return {p: nodes[p].price - nodes[p].order_cost - unit.get(p, 0.0) for p in products}
+
+
+@dataclass
 class RandomOrders:
     """A uniform whole number in ``[0, high]`` per deciding product node and period."""
 
@@ -114,7 +181,7 @@ class RandomOrders:
 
 
 RECOMMENDERS: dict[str, type] = {"uniform": Uniform, "popularity": Popularity,
-                                 "random": RandomRecommender}
+                                 "random": RandomRecommender, "margin": MarginRecommender}
 
 
 @dataclass

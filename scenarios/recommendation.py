@@ -18,7 +18,11 @@ scenario                    products  customers  note
 
 The seed paper gives no parameter values; ours (all parameters): ratings
 ``R0 ~ U[0, 3]``, ``r_max = 5``, ``E = 1``, capacities ``c ~ U{1..5}``, drawn from
-``seed``; price 10, unit cost 5, holding 1, penalty 2; lead times 1 (``lead_time_max``
+``seed``; price 10, unit cost 5, holding 1, penalty 2, each multiplied per product by a
+value factor ``f_i ~ U[0.5, 1.5]`` (``price_spread=0.5``; the seed paper's
+``p_out^i, p_in^i, h^i, b^i`` are per product: with equal margins recommendation
+could only move demand between identical products, and only stock matching would
+be at stake); lead times 1 (``lead_time_max``
 > ``lead_time``: each product's lead time drawn once from ``U{lead_time..lead_time_max}``;
 ``stochastic_lead_time=True``: drawn per shipment instead).  Ratings and capacities
 can be loaded instead from ``ratings_csv`` / ``capacity_csv``
@@ -75,6 +79,16 @@ def lead_times(p: dict[str, Any], n: int) -> list[int]:
     return [int(x) for x in rng.integers(low, high + 1, size=n)]
 
 
+def value_scales(p: dict[str, Any], n: int) -> np.ndarray:
+    """Each product's value factor ``f_i ~ U[1 - price_spread, 1 + price_spread]`` (from the
+    seed): its price, unit cost, holding cost and penalty are the parameters times f_i."""
+    spread = float(p["price_spread"])
+    if not 0 <= spread < 1:
+        raise ScenarioError(f"recommendation: price_spread must be in [0, 1), got {spread}")
+    rng = np.random.default_rng([int(p["seed"]), 2])
+    return rng.uniform(1 - spread, 1 + spread, size=n) if spread else np.ones(n)
+
+
 def recommendation_network(p: dict[str, Any]) -> Network:
     """The network of a full parameter dict *p*: a supplier and one node per product."""
     if p["shortage"] not in ("lost", "backlog"):
@@ -85,15 +99,17 @@ def recommendation_network(p: dict[str, Any]) -> Network:
     model = recommendation_model(p)
     base = model.expected_demand(model.uniform())
     leads = lead_times(p, len(model.products))
+    scale = value_scales(p, len(model.products))
     nodes, edges = [Node(SUPPLIER, kind="supply")], []
     high = p["lead_time_max"]
-    for name, mean, lead in zip(model.products, base, leads):
+    for name, mean, lead, f in zip(model.products, base, leads, scale):
         start = p["initial_on_hand"]
         if start is None:
             start = float(round(mean * (lead + 1)))
-        nodes.append(Node(name, holding_cost=p["holding"], shortage=p["shortage"],
-                          shortage_cost=p["penalty"], order_cost=p["unit_cost"], price=p["price"],
-                          initial_on_hand=float(start), demand=Poisson(max(float(mean), 1e-9))))
+        nodes.append(Node(name, holding_cost=p["holding"] * f, shortage=p["shortage"],
+                          shortage_cost=p["penalty"] * f, order_cost=p["unit_cost"] * f,
+                          price=p["price"] * f, initial_on_hand=float(start),
+                          demand=Poisson(max(float(mean), 1e-9))))
         dist: Any = (DiscreteUniform(int(p["lead_time"]), int(high))
                      if p["stochastic_lead_time"] and high is not None and high > p["lead_time"]
                      else Deterministic(lead))
@@ -112,7 +128,7 @@ def _size(size: str) -> Callable[..., Network]:
 
     def build(n_products: int = n0, n_customers: int = m0, seed: int = 0, shortage: str = "lost",
               price: float = 10.0, unit_cost: float = 5.0, holding: float = 1.0,
-              penalty: float = 2.0, lead_time: int = 1, lead_time_max: int | None = None,
+              penalty: float = 2.0, price_spread: float = 0.5, lead_time: int = 1, lead_time_max: int | None = None,
               stochastic_lead_time: bool = False, initial_on_hand: float | None = None,
               max_rating: float = 5.0, efficiency: float = 1.0, axis: str = "customers",
               rating_low: float = 0.0, rating_high: float = 3.0, capacity_low: int = 1,
@@ -124,8 +140,9 @@ def _size(size: str) -> Callable[..., Network]:
     build.__doc__ = f"""Inventory with recommendation, {n0} products x {m0} customers (seed Section VI).
 
     See scenarios/recommendation.py.  Parameters: n_products, n_customers, seed (draws
-    ratings, capacities and per-product lead times), shortage (lost|backlog), price,
-    unit_cost, holding, penalty (per unit lost, or backlogged per period), lead_time,
+    ratings, capacities, lead times and value factors), shortage (lost|backlog), price,
+    unit_cost, holding, penalty (per unit lost, or backlogged per period; all four
+    scaled per product by a factor drawn from U[1 - price_spread, 1 + price_spread]), lead_time,
     lead_time_max, stochastic_lead_time, initial_on_hand (default: uniform-recommendation
     mean demand over L + 1 periods), max_rating, efficiency, axis (customers|products),
     rating_low/rating_high, capacity_low/capacity_high, ratings_csv/capacity_csv.

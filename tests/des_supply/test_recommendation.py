@@ -252,3 +252,27 @@ def test_invalid_recommendation_in_a_run_names_the_problem():
 
     with pytest.raises(ValueError, match="sum to 5"):
         Simulation(net, 10, 0, market).run(Bad())
+
+
+@pytest.mark.parametrize("axis", ["customers", "products"])
+def test_margin_recommender_gradient_and_gain(axis):
+    from scipy.optimize import check_grad
+
+    from des_supply.recommendation_policies import MarginRecommender, expected_margin, margins_of
+
+    name = "recommendation-small"
+    net, model = scenarios.make(name), scenarios.make_market(name, axis=axis).model
+    margins = margins_of(net, model.products)
+    w = np.array([margins[p] for p in model.products])
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        x0 = rng.normal(0, 2, size=model.shape).ravel()
+        value, grad = expected_margin(model, w, x0)
+        assert value == pytest.approx(float(w @ model.expected_demand(model.from_logits(x0))))
+        err = check_grad(lambda x: expected_margin(model, w, x)[0],
+                         lambda x: expected_margin(model, w, x)[1], x0)
+        assert err < 1e-5 * max(1.0, np.abs(grad).max())
+    alpha = MarginRecommender(margins).recommend(None, model)
+    model.check(alpha)
+    gain = w @ model.expected_demand(alpha) - w @ model.expected_demand(model.uniform())
+    assert gain > 0.05 * (w @ model.expected_demand(model.uniform()))  # ~10 % / ~20 % on small

@@ -1,0 +1,336 @@
+"""Figure 2 of the seed paper: is coordinating replenishment and recommendation worth it?
+
+For one recommendation scenario and each shortage setting (lost sales, backlog) this
+trains the seed paper's agents and evaluates them, with heuristic references, on the
+same episodes (common random numbers):
+
+=========================  ==================================================================
+row                        what decides
+=========================  ==================================================================
+Joint IM-RS                one PPO agent: orders and intensities (``control="joint"``)
+IM-only                    PPO orders; intensities random (Dirichlet(1) each period)
+RS-only                    PPO intensities; orders random (``U{0..2 mean demand}``)
+Naive IM-RS                IM-only's order head + RS-only's recommendation head, each
+                           trained without the other (siloed departments)
+MAPPO (two-timescale)      a replenishment and a recommendation agent (PettingZoo env),
+                           centralised critic, decentralised execution, each with its own
+                           learning rate (second seed paper; :mod:`rl.mappo`)
+base-stock + uniform       no targeting; base-stock levels tuned by CRN simulation for
+                           each recommender (:func:`base_stock_levels`)
+base-stock + popularity    intensities ~ expected purchases without advice
+base-stock + margin        the static intensities maximising expected margin (no stock
+                           information; :class:`~des_supply.recommendation_policies.MarginRecommender`)
+base-stock + random        uniform's levels, the random intensities of IM-only
+MIP rolling horizon        :class:`optimization.recommendation_mip.MIPRecommendationPolicy`
+                           (small and medium only: one MIP per period)
+=========================  ==================================================================
+
+Every row is an engine policy run by :func:`des_supply.evaluate.simulate` with the
+scenario's market, so episode k of every row uses replication k's uniforms; the value
+of an episode is its total profit (the seed paper plots episode rewards).  The table
+gives the mean profit per period with a 95 % CI and the paired difference to Joint
+IM-RS; the figure shows kernel density estimates of episode profit, one panel per
+shortage setting, as the seed paper's Figure 2 does.
+
+Outputs in ``out_dir``: ``study.json``, ``study.md``, ``figure2.png`` and one training
+folder per agent and setting (``<shortage>/<agent>``, each with its learning curve).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from des_supply.evaluate import simulate
+from des_supply.policies import BaseStock
+from des_supply.recommendation_policies import (
+    MarginRecommender,
+    Popularity,
+    RandomRecommender,
+    RecommendAndReplenish,
+    Uniform,
+    margins_of,
+)
+
+from .evaluation import Evaluation, paired
+
+__all__ = ["StudyResult", "StudySettings", "base_stock_levels", "figure2", "run_figure2", "run_study"]
+
+JOINT = "Joint IM-RS"
+EVAL_SEED_OFFSET = 2_000_003  # evaluation episodes never share a root seed with training
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """Budgets and learning settings of one study (defaults: about 25 min on 2 cores for
+    recommendation-small, both shortage settings)."""
+
+    steps: int = 300_000              # PPO steps per single agent
+    mappo_steps: int | None = None    # default: steps
+    seed: int = 1
+    episodes: int = 50                # evaluation episodes (common to all rows)
+    periods: int = 128                # periods per episode, training and evaluation
+    replenishment_period: int = 1     # MAPPO: decision period of the replenishment agent
+    recommendation_period: int = 1
+    fast_lr: float = 1e-3             # MAPPO: recommendation actor (fast timescale)
+    slow_lr: float = 3e-4             # MAPPO: replenishment actor (slow timescale)
+    mpc: bool = True                  # include the MIP rolling-horizon policy where affordable
+    mpc_max_products: int = 10
+    agents: tuple[str, ...] = ("joint", "im", "rs", "mappo")
+
+
+@dataclass
+class StudyResult:
+    scenario: str
+    params: dict[str, Any]
+    shortage: str
+    rows: list[dict[str, Any]]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "params": self.params, "shortage": self.shortage,
+                "rows": self.rows, **self.details}
+
+    def table(self) -> str:
+        lines = [f"| policy ({self.shortage}) | mean profit/period | 95% CI | vs {JOINT} "
+                 "(paired, 95% CI) | episode profit (mean) |", "|---|---|---|---|---|"]
+        for r in self.rows:
+            d = r["vs_joint"]
+            vs = f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]" if d is not None else "-"
+            lines.append(f"| {r['name']} | {r['mean']:.3f} | [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]"
+                         f" | {vs} | {r['episode_mean']:.1f} |")
+        return "\n".join(lines)
+
+
+# -- heuristic references -----------------------------------------------------------------------
+def base_stock_levels(network: Any, market: Any, recommender: Any, *, seed: int = 12345,
+                      periods: int = 600, replications: int = 4,
+                      quantiles: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98),
+                      ) -> dict[str, float]:
+    """Base-stock levels for a fixed *recommender*: product i's level is the q-quantile of
+    its demand over L_i + 1 periods under the recommender's intensities (sum of
+    binomials, by exact convolution), with one q for all products chosen by CRN
+    simulation of the profit (a coarse search, documented as such)."""
+    from scipy import stats
+
+    model = market.model
+    alpha = recommender.recommend(None, model)
+    gamma = model.probabilities(alpha)
+    lead = {e.target: int(round(e.lead_time.mean)) for e in network.edges}
+    pmfs = []
+    for i, product in enumerate(model.products):
+        pmf = np.array([1.0])
+        for j, c in enumerate(model.capacity):
+            pmf = np.convolve(pmf, stats.binom.pmf(np.arange(int(c) + 1), int(c), gamma[i, j]))
+        over = np.array([1.0])
+        for _ in range(lead[product] + 1):
+            over = np.convolve(over, pmf)
+        pmfs.append(np.cumsum(over))
+
+    def levels(q: float) -> dict[str, float]:
+        return {p: float(np.searchsorted(cdf, q)) for p, cdf in zip(model.products, pmfs)}
+
+    best, best_q = -np.inf, quantiles[0]
+    for q in quantiles:
+        res = simulate(network, RecommendAndReplenish(BaseStock(levels(q)), recommender),
+                       periods=periods, warmup=50, replications=replications, seed=seed,
+                       market=market)
+        if res.mean > best:
+            best, best_q = res.mean, q
+    return levels(best_q)
+
+
+# -- agents ---------------------------------------------------------------------------------------
+def _ppo_config(settings: StudySettings, n_products: int, n_customers: int, seed: int) -> Any:
+    from .ppo import PPOConfig
+
+    wide = n_products * n_customers > 200
+    return PPOConfig(total_steps=settings.steps, n_envs=8, n_steps=128, gamma=0.99,
+                     gae_lambda=0.95, n_epochs=10, n_minibatches=8, clip_vloss=False,
+                     learning_rate=3e-4, norm_obs=False, norm_reward=False,
+                     hidden_sizes=(256, 256) if wide else (64, 64), seed=seed)
+
+
+def _train_single(scenario: str, params: dict[str, Any], control: str, settings: StudySettings,
+                  out: Path, progress: bool) -> Callable[[np.ndarray], Any]:
+    from .ppo import load_agent, train
+    from .recommendation_env import make_recommendation_env
+
+    def thunk() -> Any:
+        return make_recommendation_env(scenario, control=control, periods=settings.periods, **params)
+
+    env = thunk()
+    n, m = env.model.shape
+    train(thunk, _ppo_config(settings, n, m, settings.seed), out, progress=progress)
+    return load_agent(out)
+
+
+def _train_mappo(scenario: str, params: dict[str, Any], settings: StudySettings, out: Path,
+                 progress: bool) -> Any:
+    from .mappo import MAPPOConfig, load_mappo, train_mappo
+    from .recommendation_env import recommendation_parallel_env
+
+    def thunk() -> Any:
+        return recommendation_parallel_env(
+            scenario, periods=settings.periods, replenishment_period=settings.replenishment_period,
+            recommendation_period=settings.recommendation_period, **params)
+
+    env = thunk()
+    n, m = env.layout.model.shape
+    wide = n * m > 200
+    config = MAPPOConfig(total_steps=settings.mappo_steps or settings.steps, n_envs=8, n_steps=128,
+                         gamma=0.99, gae_lambda=0.95, n_epochs=10, n_minibatches=8,
+                         clip_vloss=False, learning_rate=settings.slow_lr, norm_obs=False,
+                         hidden_sizes=(256, 256) if wide else (64, 64), seed=settings.seed,
+                         variant="mappo", critic_learning_rate=settings.fast_lr,
+                         agent_learning_rates={"recommendation": settings.fast_lr,
+                                               "replenishment": settings.slow_lr})
+    train_mappo(thunk, config, out, progress=progress)
+    return env, load_mappo(out)
+
+
+# -- the study --------------------------------------------------------------------------------------
+def _evaluation(name: str, network: Any, policy: Any, make_market: Callable[[], Any],
+                settings: StudySettings, eval_seed: int) -> Evaluation:
+    res = simulate(network, policy, periods=settings.periods, warmup=0,
+                   replications=settings.episodes, seed=eval_seed, market=make_market())
+    return Evaluation.of(name, res.per_replication)
+
+
+def run_study(scenario: str, params: Mapping[str, Any] | None = None,
+              settings: StudySettings | None = None, out_dir: str | Path = "runs/figure2",
+              progress: bool = True) -> StudyResult:
+    """Train the agents and evaluate every row of the module table for one setting."""
+    import scenarios
+
+    from .recommendation_env import make_recommendation_env
+
+    settings = settings or StudySettings()
+    params = dict(params or {})
+    network = scenarios.make(scenario, **params)
+    make_market = lambda: scenarios.make_market(scenario, **params)
+    market = make_market()
+    if getattr(market, "model", None) is None:
+        raise ValueError(f"scenario {scenario!r} has no recommendation market")
+    model = market.model
+    shortage = next(n.shortage for n in network.stock_nodes)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    eval_seed = EVAL_SEED_OFFSET + settings.seed
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    evals: list[Evaluation] = []
+
+    # heuristics
+    t0 = time.perf_counter()
+    recommenders = {"uniform": Uniform(), "popularity": Popularity(),
+                    "margin": MarginRecommender(margins_of(network, model.products)),
+                    "random": RandomRecommender()}
+    levels = {rec_name: base_stock_levels(network, make_market(), rec)
+              for rec_name, rec in recommenders.items() if rec_name != "random"}
+    for rec_name, rec in recommenders.items():
+        lv = levels.get(rec_name, levels["uniform"])
+        evals.append(_evaluation(f"base-stock + {rec_name}", network,
+                                 RecommendAndReplenish(BaseStock(lv), rec), make_market, settings,
+                                 eval_seed))
+    if settings.mpc and model.shape[0] <= settings.mpc_max_products:
+        try:
+            from optimization.recommendation_mip import MIPRecommendationPolicy
+        except ImportError:  # pragma: no cover - optional part
+            MIPRecommendationPolicy = None  # type: ignore[assignment,misc]
+        if MIPRecommendationPolicy is not None:
+            evals.append(_evaluation("MIP rolling horizon", network,
+                                     MIPRecommendationPolicy(network, model), make_market, settings,
+                                     eval_seed))
+    timings["heuristics"] = time.perf_counter() - t0
+
+    # single agents (the seed paper's three) and their naive combination
+    agents: dict[str, Any] = {}
+    for key, control, name in (("joint", "joint", JOINT), ("im", "replenishment", "IM-only"),
+                               ("rs", "recommendation", "RS-only")):
+        if key not in settings.agents:
+            continue
+        t0 = time.perf_counter()
+        agents[key] = _train_single(scenario, params, control, settings, out / key, progress)
+        timings[key] = time.perf_counter() - t0
+        env = make_recommendation_env(scenario, control=control, periods=settings.periods, **params)
+        evals.append(_evaluation(name, network, env.policy(agents[key]), make_market, settings,
+                                 eval_seed))
+    if "im" in agents and "rs" in agents:
+        joint_env = make_recommendation_env(scenario, control="joint", periods=settings.periods,
+                                            **params)
+        im, rs = agents["im"], agents["rs"]
+        naive = joint_env.policy(lambda obs: joint_env.join(im(obs), rs(obs)))
+        evals.append(_evaluation("Naive IM-RS", network, naive, make_market, settings, eval_seed))
+    if "mappo" in settings.agents:
+        t0 = time.perf_counter()
+        penv, team = _train_mappo(scenario, params, settings, out / "mappo", progress)
+        timings["mappo"] = time.perf_counter() - t0
+        policy = penv.policy(lambda o: team({"replenishment": o})["replenishment"],
+                             lambda o: team({"recommendation": o})["recommendation"])
+        evals.append(_evaluation("MAPPO (two-timescale)", network, policy, make_market, settings,
+                                 eval_seed))
+
+    reference = next((e for e in evals if e.name == JOINT), None)
+    rows = []
+    for e in evals:
+        diff = paired(e, reference) if reference is not None and e is not reference else None
+        rows.append({"name": e.name, "mean": e.mean, "ci95": list(e.ci95),
+                     "vs_joint": list(diff) if diff is not None else None,
+                     "episode_mean": e.mean * settings.periods,
+                     "per_episode": (e.per_episode * settings.periods).tolist()})
+    result = StudyResult(scenario, params, shortage, rows, {
+        "settings": asdict(settings), "eval_seed": eval_seed, "base_stock_levels": levels,
+        "seconds": time.perf_counter() - started, "timings": timings})
+    (out / "study.json").write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+    (out / "study.md").write_text(result.table() + "\n")
+    return result
+
+
+def figure2(results: list[StudyResult], out_dir: str | Path) -> Path:
+    """KDEs of episode profit per row, one panel per result (the seed paper's Figure 2),
+    in ``out_dir/figure2.png``; the tables in ``out_dir/figure2.md``."""
+    from matplotlib.figure import Figure
+    from scipy.stats import gaussian_kde
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fig = Figure(figsize=(6.5 * len(results), 4.2))
+    axes = np.atleast_1d(fig.subplots(1, len(results)))
+    for ax, res in zip(axes, results):
+        for r in res.rows:
+            x = np.asarray(r["per_episode"], dtype=float)
+            grid = np.linspace(x.min() - 3 * x.std() - 1e-9, x.max() + 3 * x.std() + 1e-9, 300)
+            if x.std() > 0:
+                ax.plot(grid, gaussian_kde(x)(grid), label=r["name"],
+                        lw=2.2 if r["name"] == JOINT else 1.2)
+            else:
+                ax.axvline(x[0], label=r["name"])
+        ax.set(xlabel="episode profit", ylabel="density",
+               title=f"{res.scenario}, {res.shortage} ({len(res.rows[0]['per_episode'])} CRN episodes)")
+        ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    path = out / "figure2.png"
+    fig.savefig(path, dpi=110)
+    (out / "figure2.md").write_text("\n\n".join(f"## {r.scenario}, {r.shortage}\n\n{r.table()}"
+                                                for r in results) + "\n")
+    return path
+
+
+def run_figure2(scenario: str, params: Mapping[str, Any] | None = None,
+                settings: StudySettings | None = None, out_dir: str | Path = "runs/figure2",
+                progress: bool = True) -> list[StudyResult]:
+    """The study in both shortage settings (or the one fixed by ``params["shortage"]``)."""
+    params = dict(params or {})
+    settings = settings or StudySettings()
+    shortages = [params.pop("shortage")] if "shortage" in params else ["lost", "backlog"]
+    results = [run_study(scenario, {**params, "shortage": s}, settings, Path(out_dir) / s, progress)
+               for s in shortages]
+    figure2(results, out_dir)
+    return results
