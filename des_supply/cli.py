@@ -338,12 +338,45 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
               f"{args.periods} periods (seed {args.seed}: same draws as simulate --seed)")
 
 
+def _compare_recommendation(args: argparse.Namespace, name: str) -> None:
+    """``compare recommendation-*``: the seed paper's Figure 2 study (rl.recommendation_study)."""
+    from dataclasses import replace
+
+    from rl.recommendation_study import StudySettings, run_figure2
+
+    _, params, _ = load_network(name, args.param)
+    changes: dict[str, Any] = {"seed": args.seed}
+    for key, value in (("steps", args.steps), ("episodes", args.episodes), ("periods", args.periods)):
+        if value is not None:
+            if value < 1:
+                raise CliError(f"--{key} must be >= 1, got {value}")
+            changes[key] = value
+    settings = replace(StudySettings(), **changes)
+    out = Path(args.out or f"runs/compare-{name}")
+    results = run_figure2(name, params, settings, out, progress=not args.json and sys.stderr.isatty())
+    if args.json:
+        print(json.dumps({"runs": [r.to_dict() for r in results], "versions": versions()},
+                         indent=2, default=str))
+        return
+    for res in results:
+        print(f"\n## {name}, {res.shortage}\n")
+        print(res.table())
+    print(f"\nKDEs of episode profit in {out}/figure2.png, tables in {out}/figure2.md")
+
+
 def cmd_compare(args: argparse.Namespace) -> None:
     from rl.compare import compare, figure  # application layer
 
     names = list(dict.fromkeys(args.scenario))
     if len(names) > 1 and args.param:
         raise CliError("--param applies to one scenario; compare one at a time to change parameters")
+    recommendation = [n for n in names if n.startswith("recommendation-")]
+    if recommendation:
+        if len(names) > 1:
+            raise CliError(f"compare {recommendation[0]} on its own (it runs the Figure 2 study)")
+        return _compare_recommendation(args, names[0])
+    args.episodes = 20 if args.episodes is None else args.episodes
+    args.periods = 1_000 if args.periods is None else args.periods
     runs = []
     for name in names:
         _, params, _ = load_network(name, args.param)
@@ -489,8 +522,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "pricing-c pricing-d: the seed paper's Figure 1)")
     p.add_argument("--param", action="append", default=[], metavar="K=V")
     p.add_argument("--steps", type=int, default=None, help="PPO training steps (default: preset)")
-    p.add_argument("--episodes", type=int, default=20)
-    p.add_argument("--periods", type=int, default=1_000)
+    p.add_argument("--episodes", type=int, default=None,
+                   help="evaluation episodes (default 20; recommendation-*: 50)")
+    p.add_argument("--periods", type=int, default=None,
+                   help="periods per evaluation episode (default 1000; recommendation-*: 128)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--processes", type=int, default=1)
     p.add_argument("--out", default=None, help="output folder (default runs/compare-SCENARIO)")

@@ -82,6 +82,8 @@ class StudySettings:
     slow_lr: float = 3e-4             # MAPPO: replenishment actor (slow timescale)
     mpc: bool = True                  # include the MIP rolling-horizon policy where affordable
     mpc_max_products: int = 10
+    search_periods: int = 600         # base-stock level search (CRN simulation) budget
+    search_replications: int = 4
     agents: tuple[str, ...] = ("joint", "im", "rs", "mappo")
 
 
@@ -232,7 +234,9 @@ def run_study(scenario: str, params: Mapping[str, Any] | None = None,
     recommenders = {"uniform": Uniform(), "popularity": Popularity(),
                     "margin": MarginRecommender(margins_of(network, model.products)),
                     "random": RandomRecommender()}
-    levels = {rec_name: base_stock_levels(network, make_market(), rec)
+    levels = {rec_name: base_stock_levels(network, make_market(), rec,
+                                          periods=settings.search_periods,
+                                          replications=settings.search_replications)
               for rec_name, rec in recommenders.items() if rec_name != "random"}
     for rec_name, rec in recommenders.items():
         lv = levels.get(rec_name, levels["uniform"])
