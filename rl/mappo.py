@@ -34,6 +34,69 @@ Timescales (two-timescale rule)
     policies are part of its environment).  Agents that share an actor must share
     these settings.
 
+    This is two-timescale stochastic approximation (Borkar 1997; Konda & Tsitsiklis
+    2003): if a fast iterate moves with step sizes a_n and a slow one with b_n, where
+    Σ a_n = Σ b_n = ∞, Σ (a_n² + b_n²) < ∞ and b_n / a_n → 0, the fast one tracks its
+    equilibrium given the slow one as if that were frozen, and the slow one follows the
+    ODE driven by that equilibrium, so the pair converges (to a local equilibrium of
+    that ODE) where two coupled learners at one speed may chase each other.  Here the
+    ratio (lr_slow / m_slow) / (lr_fast / m_fast) is a constant (annealing scales every
+    rate by the same f(i)), so the separation is approximate: the smaller the ratio, the
+    closer to the theory and the slower the slow agent learns.
+
+Decision periods (multi-timescale decisions)
+    An env may let agent k's action take effect only at some steps (in Han et al. 2025,
+    "Closing the Loop: Coordinating Inventory and Recommendation via Deep RL on Multiple
+    Timescales", replenishment acts every few periods, recommendation every period).
+    After reset and after every step ``infos[k]["acting"]`` says whether k's *next*
+    action takes effect; a missing key means it does (:mod:`rl.mappo_buffers`).  With
+    ``acting_masks`` (the default) the runner stores these flags c^k_t with every
+    transition, and:
+
+    * Actor k (both variants): the clipped surrogate, entropy bonus, per-minibatch
+      advantage normalisation and approx_kl / clipfrac use only its steps with
+      c^k_t = 1 (split into the usual ``n_minibatches``).  Where k does not act its
+      action changes nothing, so Q(s_t, a^k_t) = V(s_t) and the term
+      ∇ log π_k(a^k_t | o^k_t) Â_t has expectation zero: dropping it keeps the policy
+      gradient unbiased and removes its noise.
+    * ``"ippo"``: critic V_k learns at every step, but its GAE runs over k's decisions
+      as a semi-MDP (:func:`rl.mappo_buffers.decision_gae`): λ is applied only on
+      entering one of k's decision steps (λ_t = 1 in between), so at a decision step t
+      whose next decision is τ steps later
+
+          A^k_t = Σ_{l<τ} γ^l r_{t+l} + γ^τ V_k(o_{t+τ}) − V_k(o_t) + γ^τ λ A^k_{t+τ}:
+
+      rewards between decisions accumulated, discount γ^τ over the τ periods.  This is
+      right because k's actions between its decisions have no effect: for k the
+      process moves from decision to decision (an SMDP whose environment includes the
+      other agents), and with the true V_k, E[Σ_{l<τ} γ^l r_{t+l} + γ^τ V_k(o_{t+τ}) |
+      o_t, a^k_t] = Q_k(o_t, a^k_t), so the SMDP TD error (and its λ-mix) estimates k's
+      advantage as the one-step TD error does in an MDP.  At the steps in between,
+      A_t + V_k(o_t) is the discounted return to the next decision plus that
+      decision's λ-return, a valid target for V_k there; so the critic still learns
+      at every step, and truncations and rollout ends bootstrap per step as before.
+      o_k should show the phase in the cycle (e.g. t mod p_k), or V_k averages over it.
+    * ``"mappo"``: the centralised critic learns the team value V(s_t) at every step
+      with ordinary per-step GAE, and agent k's advantage at its decision step t is the
+      team GAE A(s_t): with the true V an unbiased estimate of the joint action's
+      advantage, hence (averaged over the others' actions) of k's, as in MAPPO.
+
+    ``acting_masks=False`` treats every step as a decision of every agent (an ablation).
+
+How decision periods and learning timescales combine
+    They are independent knobs.  The decision period p_k (the env's) says *which*
+    transitions carry agent k's gradient: about B / p_k of the B = n_envs * n_steps
+    joint steps of a rollout, split into the same number of minibatches, so every
+    actor takes the same number of gradient steps per update whatever its period (a
+    slow decider gets smaller, noisier minibatches; raise n_steps if they get too
+    small).  The update period m_k and rate lr_k say how fast its actor moves (about
+    lr_k / m_k per iteration).  Han et al. give the agents learning speeds by task:
+    the fast recommendation agent a higher learning rate and an update every
+    iteration, the slow replenishment agent a lower learning rate; here, for example
+    (illustrative values), ``agent_learning_rates={"recommendation": 3e-4,
+    "replenishment": 3e-5}`` and optionally ``agent_update_periods={"replenishment": 2}``
+    put the slow decider on the slow learning timescale too.
+
 Everything else follows :mod:`rl.ppo`: truncations bootstrap from V(final observation /
 final state) (:func:`rl.buffers.compute_gae`), observations (and the state) are
 normalised by running means (``norm_obs``), rewards scaled by ``reward_scale`` and
@@ -49,8 +112,9 @@ progress.csv has the columns of :mod:`rl.ppo` (episode returns are sums of the r
 team reward; ``learning_rate`` is the critic's; actor statistics are averaged over the
 actors that updated) and, per agent, ``<agent>/policy_loss``, ``/entropy``,
 ``/approx_kl``, ``/clipfrac``, ``/learning_rate``, ``/updated`` (1 if its actor
-updated at that iteration) and, under ``"ippo"``, ``/value_loss``,
-``/explained_variance``.
+updated at that iteration), under ``"ippo"`` ``/value_loss`` and
+``/explained_variance``, and ``/acting_fraction`` (the share of the rollout's steps at
+which its action took effect).
 
 Example (the settings of the learning check in ``tests/rl/test_mappo.py``)::
 
@@ -64,13 +128,12 @@ Example (the settings of the learning check in ``tests/rl/test_mappo.py``)::
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -93,14 +156,26 @@ from .mappo_buffers import (
     group_agents,
 )
 from .networks import space_from_dict, space_to_dict
-from .ppo import PPOConfig, _plot_learning_curve, _read_csv, _versions
+from .ppo import PPOConfig
+from .training import (
+    ProgressLog,
+    anneal_fraction,
+    episode_stats,
+    load_checkpoint,
+    plot_learning_curve,
+    read_csv,
+    restore_rngs,
+    rng_states,
+    save_checkpoint,
+    seed_run,
+    versions,
+)
 
 __all__ = ["MAPPOConfig", "MAPPOPolicy", "MAPPOResult", "MultiAgentModel", "evaluate_mappo",
            "load_mappo", "train_mappo"]
 
 CHECKPOINT_FORMAT = 1
 VARIANTS = ("mappo", "ippo")
-_RESUME_MAY_CHANGE = frozenset({"total_steps", "log_interval", "checkpoint_interval"})
 _ACTOR_STATS = ("policy_loss", "entropy", "approx_kl", "clipfrac")
 _CRITIC_STATS = ("value_loss", "explained_variance")
 
@@ -130,6 +205,10 @@ class MAPPOConfig(PPOConfig):
     value normalisation); value_loss is then on that scale"""
     log_std_init: float = 0.0
     """initial log standard deviation of Box actions, in the [-1, 1] action scale"""
+    acting_masks: bool = True
+    """read infos[agent]["acting"]: train each actor on the steps where its action took
+    effect and, under "ippo", run its critic's GAE over its decisions; False treats every
+    step as a decision of every agent"""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -170,9 +249,9 @@ class MAPPOConfig(PPOConfig):
 
 
 def _minibatches(rng: np.random.Generator, size: int, n_minibatches: int) -> list[torch.Tensor]:
+    """A random split of range(size) into n_minibatches near-equal non-empty parts."""
     inds = torch.as_tensor(rng.permutation(size))
-    step = size // n_minibatches
-    return [inds[start:start + step] for start in range(0, size, step)]
+    return [mb for mb in torch.tensor_split(inds, n_minibatches) if mb.numel()]
 
 
 def _update_actor(actor: Actor, optimizer: torch.optim.Optimizer, x: torch.Tensor,
@@ -292,24 +371,11 @@ def train_mappo(make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    checkpoint = None
-    if resume:
-        ckpt_path = out / "checkpoint.pt" if resume is True else Path(resume)  # type: ignore
-        checkpoint = torch.load(ckpt_path, weights_only=True)
-        saved = MAPPOConfig(**checkpoint["config"])
-        config = saved if config is None else config
-        changed = [f.name for f in fields(MAPPOConfig) if f.name not in _RESUME_MAY_CHANGE
-                   and getattr(saved, f.name) != getattr(config, f.name)]
-        if changed:
-            raise ValueError(f"cannot resume {ckpt_path} with a different {', '.join(changed)}")
+    config, checkpoint = load_checkpoint(resume, out, MAPPOConfig, config)
     config = config or MAPPOConfig()
 
-    # TRY NOT TO MODIFY: seeding
-    torch.manual_seed(config.seed)
-    torch.use_deterministic_algorithms(True)
-    if config.torch_threads > 0:
-        torch.set_num_threads(config.torch_threads)
-    rng = np.random.default_rng(config.seed)  # minibatch permutations; envs are seeded per episode
+    # TRY NOT TO MODIFY: seeding (rl.training.seed_run)
+    rng = seed_run(config)  # minibatch permutations; envs are seeded per episode
 
     runner = ParallelRunner(make_parallel_env, config, use_state=config.variant == "mappo")
     agents = runner.agents
@@ -339,17 +405,16 @@ def train_mappo(make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any
             opt.load_state_dict(state)
         runner.load_state_dict(checkpoint["runner"])
         iteration, global_step = checkpoint["iteration"], checkpoint["global_step"]
-        torch.set_rng_state(checkpoint["torch_rng"])
-        rng.bit_generator.state = checkpoint["numpy_rng"]
+        restore_rngs(checkpoint, rng)
     (out / "config.json").write_text(json.dumps(
         {"config": asdict(config), "agents": agents, "groups": [list(g) for g in groups],
-         "versions": _versions()}, indent=2))
+         "versions": versions()}, indent=2))
 
     def save() -> None:
         state = {
             "format": CHECKPOINT_FORMAT,
             "config": asdict(config),
-            "versions": _versions(),
+            "versions": versions(),
             "agents": list(agents),
             "groups": [list(g) for g in groups],
             "observation_spaces": {a: space_to_dict(s)
@@ -360,19 +425,18 @@ def train_mappo(make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any
             "optimizers": [opt.state_dict() for opt in actor_opts + critic_opts],
             "iteration": iteration,
             "global_step": global_step,
-            "torch_rng": torch.get_rng_state(),
-            "numpy_rng": rng.bit_generator.state,
+            **rng_states(rng),
             "runner": runner.state_dict(),
         }
-        torch.save(state, out / "checkpoint.pt.tmp")
-        os.replace(out / "checkpoint.pt.tmp", out / "checkpoint.pt")
+        save_checkpoint(state, out)
 
     columns = ["global_step", "iteration", "episodes", "episodic_return_mean",
                "episodic_length_mean", *_CRITIC_STATS, *_ACTOR_STATS, "learning_rate", "sps"]
     columns += [f"{a}/{s}" for a in agents for s in (*_ACTOR_STATS, "learning_rate", "updated")]
     if config.variant == "ippo":
         columns += [f"{a}/{s}" for a in agents for s in _CRITIC_STATS]
-    log = _ProgressLog(out, columns, keep_up_to=global_step if checkpoint is not None else None)
+    columns += [f"{a}/acting_fraction" for a in agents]
+    log = ProgressLog(out, columns, keep_up_to=global_step if checkpoint is not None else None)
     rollout = MultiRollout.empty(config.n_steps, config.n_envs, runner.obs_dims,
                                  {a: runner.layouts[a].width for a in agents}, model.value_keys(),
                                  runner.state_dim)
@@ -383,17 +447,23 @@ def train_mappo(make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any
     try:
         while iteration < num_iterations and not stopped:
             iteration += 1
-            frac = 1.0 - (iteration - 1.0) / num_iterations if config.anneal_lr else 1.0
+            frac = anneal_fraction(iteration, num_iterations, config.anneal_lr)
             runner.collect(model, rollout)
             global_step += B
             with torch.no_grad():
                 last = model.values(runner.next_obs, runner.next_state)
-            gae = rollout.advantages(last, config.gamma, config.gae_lambda)
+            last_acting = ({a: torch.as_tensor(f) for a, f in runner.acting.items()}
+                           if config.acting_masks else None)
+            gae = rollout.advantages(last, config.gamma, config.gae_lambda, last_acting)
             row: dict[str, float] = {}
             for g, members in enumerate(groups):
                 lr = config.learning_rate_of(members[0]) * frac
                 updated = iteration % config.update_period_of(members[0]) == 0
                 stats = dict.fromkeys(_ACTOR_STATS, math.nan)
+                acting = torch.cat([rollout.acting[a].reshape(B) for a in members])
+                if not config.acting_masks:
+                    acting = torch.ones_like(acting)
+                updated &= bool(acting.any())
                 if updated:
                     actor_opts[g].param_groups[0]["lr"] = lr
                     x = torch.cat([model.inputs(a, rollout.obs[a].reshape(B, -1)) for a in members])
@@ -401,11 +471,16 @@ def train_mappo(make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any
                     logprobs = torch.cat([rollout.logprobs[a].reshape(B) for a in members])
                     adv = torch.cat([gae[TEAM if config.variant == "mappo" else a][0].reshape(B)
                                      for a in members])
+                    if not bool(acting.all()):  # only the steps where the actions took effect
+                        x, actions, logprobs, adv = (x[acting], actions[acting],
+                                                     logprobs[acting], adv[acting])
                     stats = _update_actor(model.actors[g], actor_opts[g], x, actions, logprobs,
                                           adv, config.epochs_of(members[0]), config, rng)
                 for a in members:
                     row.update({f"{a}/{k}": v for k, v in stats.items()})
                     row[f"{a}/learning_rate"], row[f"{a}/updated"] = lr, float(updated)
+                    row[f"{a}/acting_fraction"] = (float(rollout.acting[a].double().mean())
+                                                   if config.acting_masks else 1.0)
             critic_stats = []
             for c, critic in enumerate(model.critics):
                 critic_opts[c].param_groups[0]["lr"] = critic_lr * frac
@@ -423,12 +498,9 @@ def train_mappo(make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any
                     for a in keys:
                         row.update({f"{a}/{k}": v for k, v in stats.items()})
 
-            returns_done = [r for r, _ in runner.finished]
             row.update({
-                "global_step": global_step, "iteration": iteration, "episodes": len(returns_done),
-                "episodic_return_mean": float(np.mean(returns_done)) if returns_done else math.nan,
-                "episodic_length_mean": (float(np.mean([n for _, n in runner.finished]))
-                                         if returns_done else math.nan),
+                "global_step": global_step, "iteration": iteration,
+                **episode_stats(runner.finished),
                 **{k: _nanmean([s[k] for s in critic_stats]) for k in _CRITIC_STATS},
                 **{k: _nanmean([row[f"{a}/{k}"] for a in agents]) for k in _ACTOR_STATS},
                 "learning_rate": critic_lr * frac,
@@ -438,7 +510,7 @@ def train_mappo(make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any
                 log.write(row)
                 runner.finished = []
             bar.update(B)
-            if returns_done:
+            if row["episodes"]:
                 bar.set_postfix(ret=f"{row['episodic_return_mean']:.4g}")
             stopped = callback is not None and callback(row) is False
             if stopped or iteration == num_iterations or not iteration % config.checkpoint_interval:
@@ -447,31 +519,11 @@ def train_mappo(make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any
         bar.close()
         log.close()
         runner.close()
-    history = _read_csv(out / "progress.csv")
-    _plot_learning_curve(history, out / "learning_curve.png")
+    history = read_csv(out / "progress.csv")
+    plot_learning_curve(history, out / "learning_curve.png")
     model.eval()
     policy = MAPPOPolicy(model, runner.observation_spaces, runner.obs_rms)
     return MAPPOResult(model, policy, config, out, global_step, history, stopped)
-
-
-class _ProgressLog:
-    """progress.csv; on resume, the rows past the checkpoint go."""
-
-    def __init__(self, out: Path, columns: list[str], keep_up_to: int | None) -> None:
-        path = out / "progress.csv"
-        kept = ([r for r in _read_csv(path) if r["global_step"] <= keep_up_to]
-                if keep_up_to is not None else [])
-        self.file = path.open("w", newline="")
-        self.writer = csv.DictWriter(self.file, fieldnames=columns, extrasaction="ignore")
-        self.writer.writeheader()
-        self.writer.writerows(kept)
-
-    def write(self, row: dict[str, float]) -> None:
-        self.writer.writerow(row)
-        self.file.flush()
-
-    def close(self) -> None:
-        self.file.close()
 
 
 # -- evaluation ---------------------------------------------------------------------------------

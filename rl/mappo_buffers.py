@@ -23,6 +23,11 @@ Conventions (the same as :mod:`rl.ppo`)
       a step where only some agents end raises ``NotImplementedError``.  The episode
       is *terminated* (no bootstrap) if every agent's ``terminations`` flag is set,
       otherwise *truncated* (bootstrap from the final observation / state).
+    * Decision periods: after ``reset`` and after every ``step``, ``infos[agent]["acting"]``
+      (a bool; a missing key means True) says whether the action the agent submits at
+      the *next* step takes effect.  Every agent still submits an action at every step
+      (the env ignores those of non-acting agents); the runner records the flag with
+      each transition (:attr:`MultiRollout.acting`) and :func:`decision_gae` uses it.
 """
 
 from __future__ import annotations
@@ -45,8 +50,8 @@ from .networks import ActionDistribution, ActionLayout, mlp
 if TYPE_CHECKING:
     from .mappo import MAPPOConfig
 
-__all__ = ["Actor", "Critic", "MultiAgentModel", "MultiRollout", "ParallelRunner", "episode_seed",
-           "flatten_obs", "group_agents"]
+__all__ = ["Actor", "Critic", "MultiAgentModel", "MultiRollout", "ParallelRunner", "acting_flags",
+           "decision_gae", "episode_seed", "flatten_obs", "group_agents"]
 
 TEAM = "team"  # key of the centralised critic's values
 
@@ -54,6 +59,56 @@ TEAM = "team"  # key of the centralised critic's values
 def episode_seed(seed: int, index: int, episode: int) -> int:
     """The reset seed of episode *episode* of env copy *index* in a run seeded *seed*."""
     return int(replication_seed(replication_seed(seed, index), episode).generate_state(1)[0])
+
+
+def acting_flags(agents: Sequence[str], infos: Mapping[str, Any] | None) -> dict[str, bool]:
+    """``infos[agent]["acting"]`` of every agent; True where the env does not say."""
+    infos = infos or {}
+    return {a: bool((infos.get(a) or {}).get("acting", True)) for a in agents}
+
+
+def decision_gae(rewards: torch.Tensor, values: torch.Tensor, next_values: torch.Tensor,
+                 terminated: torch.Tensor, truncated: torch.Tensor, next_acting: torch.Tensor,
+                 gamma: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE of an agent that decides only at some steps, computed at every step.
+
+    Parameters are those of :func:`rl.buffers.compute_gae` plus *next_acting*, shape
+    (T, N): whether the agent acts at the step after step t (in the same episode).
+
+    The recursion is ``A_t = δ_t + γ λ_t (1 − d_t) A_{t+1}`` with λ_t = λ if the agent
+    acts at step t + 1 and λ_t = 1 otherwise.  At an acting step t whose next decision
+    is τ steps later it unrolls to
+
+        A_t = Σ_{l<τ} γ^l δ_{t+l} + γ^τ λ A_{t+τ}
+            = [Σ_{l<τ} γ^l r_{t+l} + γ^τ V(s_{t+τ}) − V(s_t)] + γ^τ λ A_{t+τ},
+
+    the GAE of the semi-MDP whose steps are the agent's decisions (rewards between
+    decisions accumulated, discount γ^τ).  At the steps in between, A_t + V(s_t) is
+    the return to the next decision followed by that decision's λ-return: a valid
+    value target, so the critic learns at every step.  With every step acting this is
+    :func:`rl.buffers.compute_gae`.
+
+    Examples
+    --------
+    >>> r = torch.tensor([[1.0], [2.0], [4.0]])
+    >>> v = torch.zeros(3, 1)
+    >>> acts_next = torch.tensor([[False], [True], [False]])   # the agent acts at steps 0, 2
+    >>> adv, _ = decision_gae(r, v, torch.zeros(3, 1), torch.zeros(3, 1), torch.zeros(3, 1),
+    ...                       acts_next, gamma=0.5, lam=0.0)
+    >>> adv.squeeze(-1).tolist()   # step 0: r_0 + γ r_1 (+ γ² V(s_2) = 0); λ = 0 stops there
+    [2.0, 2.0, 4.0]
+
+    """
+    not_term = 1.0 - terminated.float()
+    not_done = 1.0 - torch.logical_or(terminated.bool(), truncated.bool()).float()
+    lams = torch.where(next_acting.bool(), torch.tensor(float(lam)), torch.tensor(1.0))
+    deltas = rewards + gamma * not_term * next_values - values
+    advantages = torch.zeros_like(values)
+    last = torch.zeros_like(values[0])
+    for t in reversed(range(values.shape[0])):
+        last = deltas[t] + gamma * lams[t] * not_done[t] * last
+        advantages[t] = last
+    return advantages, advantages + values
 
 
 def flatten_obs(space: spaces.Space[Any], obs: Any) -> np.ndarray:
@@ -209,7 +264,8 @@ class MultiAgentModel(nn.Module):
 class MultiRollout:
     """``n_steps`` joint steps of ``n_envs`` env copies.
 
-    Per agent: normalised observations, flat actions and log-probabilities.  Per value
+    Per agent: normalised observations, flat actions, log-probabilities and whether the
+    action took effect (``acting``; True for agents without decision periods).  Per value
     function (the key ``"team"`` for a centralised critic, the agent names for
     independent critics): values V(s_t) and, on truncated steps, V(final obs); 0
     elsewhere.  ``states`` (normalised global states) only with a centralised critic.
@@ -218,6 +274,7 @@ class MultiRollout:
     obs: dict[str, torch.Tensor]  # agent -> (T, N, obs_dim)
     actions: dict[str, torch.Tensor]  # agent -> (T, N, width)
     logprobs: dict[str, torch.Tensor]  # agent -> (T, N)
+    acting: dict[str, torch.Tensor]  # agent -> (T, N) bool
     values: dict[str, torch.Tensor]  # key -> (T, N)
     final_values: dict[str, torch.Tensor]  # key -> (T, N)
     states: torch.Tensor | None  # (T, N, state_dim)
@@ -235,23 +292,36 @@ class MultiRollout:
             {a: z(n_steps, n_envs, d) for a, d in obs_dims.items()},
             {a: z(n_steps, n_envs, w) for a, w in widths.items()},
             {a: z(n_steps, n_envs) for a in obs_dims},
+            {a: ~b() for a in obs_dims},
             {k: z(n_steps, n_envs) for k in value_keys},
             {k: z(n_steps, n_envs) for k in value_keys},
             None if state_dim is None else z(n_steps, n_envs, state_dim),
             z(n_steps, n_envs), b(), b(),
         )
 
-    def advantages(self, last_values: Mapping[str, torch.Tensor], gamma: float,
-                   lam: float) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    def advantages(self, last_values: Mapping[str, torch.Tensor], gamma: float, lam: float,
+                   last_acting: Mapping[str, torch.Tensor] | None = None,
+                   ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """GAE per value function: key -> (advantages, returns), each (T, N).
 
         *last_values* holds V(observation after the rollout) per key; truncated steps
         bootstrap from ``final_values`` (as :meth:`rl.buffers.Rollout.advantages`).
+        With *last_acting* (agent -> the (N,) flags of the step after the rollout), an
+        agent's own value function (the keys other than "team") whose agent skipped a
+        decision in the rollout gets :func:`decision_gae` over its decisions; every
+        other key gets :func:`rl.buffers.compute_gae`.
         """
         out = {}
         for key, values in self.values.items():
             next_values = torch.cat([values[1:], last_values[key].unsqueeze(0)], dim=0)
             next_values = torch.where(self.truncated, self.final_values[key], next_values)
+            if last_acting is not None and key in self.acting:
+                next_acting = torch.cat([self.acting[key][1:],
+                                         last_acting[key].bool().unsqueeze(0)], dim=0)
+                if not bool(next_acting.all()):
+                    out[key] = decision_gae(self.rewards, values, next_values, self.terminated,
+                                            self.truncated, next_acting, gamma, lam)
+                    continue
             out[key] = compute_gae(self.rewards, values, next_values, self.terminated,
                                    self.truncated, gamma, lam)
         return out
@@ -307,6 +377,7 @@ class ParallelRunner:
         self.raw_state = np.zeros((n, self.state_dim or 0))
         self.next_obs = {a: torch.zeros((n, d)) for a, d in self.obs_dims.items()}
         self.next_state = torch.zeros((n, self.state_dim or 0))
+        self.acting = {a: np.ones(n, dtype=bool) for a in self.agents}  # flags of the next step
 
     @property
     def width(self) -> int:
@@ -314,11 +385,12 @@ class ParallelRunner:
         return sum(layout.width for layout in self.layouts.values())
 
     # -- single copies ---------------------------------------------------------------------------
-    def _reset(self, i: int) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    def _reset(self, i: int) -> tuple[dict[str, np.ndarray], np.ndarray | None, dict[str, bool]]:
+        """Start copy *i*'s next episode: (flat observations, state, acting flags)."""
         env = self.envs[i]
-        obs, _ = env.reset(seed=episode_seed(self.config.seed, i, self.episode[i]))
+        obs, infos = env.reset(seed=episode_seed(self.config.seed, i, self.episode[i]))
         self.episode[i] += 1
-        return self._flat(obs), self._state(env)
+        return self._flat(obs), self._state(env), acting_flags(self.agents, infos)
 
     def _flat(self, obs: Mapping[str, Any]) -> dict[str, np.ndarray]:
         missing = [a for a in self.agents if a not in obs]
@@ -341,25 +413,33 @@ class ParallelRunner:
             col += layout.width
         return out
 
-    def _step(self, i: int, row: np.ndarray) -> tuple[float, bool, bool, dict[str, Any]]:
-        """Step copy *i* with a joint flat action: (team reward, terminated, truncated, obs)."""
+    def _step(self, i: int, row: np.ndarray
+              ) -> tuple[float, bool, bool, dict[str, Any], dict[str, bool]]:
+        """Step copy *i* with a joint flat action: (team reward, terminated, truncated, obs,
+        acting flags of the next step)."""
         env = self.envs[i]
-        obs, rewards, terminations, truncations, _ = env.step(self._split(row))
+        obs, rewards, terminations, truncations, infos = env.step(self._split(row))
         ended = [a for a in self.agents if terminations.get(a, False) or truncations.get(a, False)]
         if ended and (len(ended) < len(self.agents) or env.agents):
             raise NotImplementedError(f"only {ended} of {self.agents} ended their episode: "
                                       "agents must leave together")
         terminated = bool(ended) and all(terminations.get(a, False) for a in self.agents)
         reward = float(np.mean([rewards[a] for a in self.agents]))
-        return reward, terminated, bool(ended) and not terminated, obs
+        return (reward, terminated, bool(ended) and not terminated, obs,
+                acting_flags(self.agents, infos))
 
     def start(self) -> None:
         raw, states = [], []
         for i in range(self.config.n_envs):
-            obs, state = self._reset(i)
+            obs, state, acting = self._reset(i)
             raw.append(obs)
             states.append(state)
+            self._set_acting(i, acting)
         self._observe(raw, states)
+
+    def _set_acting(self, i: int, acting: Mapping[str, bool]) -> None:
+        for a in self.agents:
+            self.acting[a][i] = acting[a]
 
     # -- normalisation ---------------------------------------------------------------------------
     def normalize(self, agent: str, flat: np.ndarray) -> torch.Tensor:
@@ -406,6 +486,7 @@ class ParallelRunner:
             flat = {}
             for a in self.agents:
                 rollout.obs[a][t] = self.next_obs[a]
+                rollout.acting[a][t] = torch.as_tensor(self.acting[a])
                 action, logprob = model.sample(a, self.next_obs[a])
                 rollout.actions[a][t], rollout.logprobs[a][t] = action, logprob
                 flat[a] = action.numpy()
@@ -419,7 +500,7 @@ class ParallelRunner:
             states: list[np.ndarray | None] = []
             finals: dict[int, tuple[dict[str, np.ndarray], np.ndarray | None]] = {}
             for i in range(n):
-                reward[i], terminated[i], truncated[i], obs = self._step(i, joint[i])
+                reward[i], terminated[i], truncated[i], obs, acting = self._step(i, joint[i])
                 self.episode_actions[i].append(joint[i].copy())
                 self.episode_return[i] += reward[i]
                 self.episode_length[i] += 1
@@ -430,9 +511,10 @@ class ParallelRunner:
                                           int(self.episode_length[i])))
                     self.episode_return[i], self.episode_length[i] = 0.0, 0
                     self.episode_actions[i] = []
-                    obs_i, state_i = self._reset(i)
+                    obs_i, state_i, acting = self._reset(i)
                 else:
                     obs_i, state_i = self._flat(obs), self._state(self.envs[i])
+                self._set_acting(i, acting)
                 raw.append(obs_i)
                 states.append(state_i)
             if finals:
@@ -453,6 +535,7 @@ class ParallelRunner:
     # -- checkpoints -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
+            "acting": {a: torch.from_numpy(v.copy()) for a, v in self.acting.items()},
             "episode": list(self.episode),
             "episode_actions": [
                 torch.as_tensor(np.array(a, dtype=np.float32).reshape(-1, self.width))
@@ -477,12 +560,15 @@ class ParallelRunner:
         replayed = True
         for i in range(self.config.n_envs):
             self.episode[i] -= 1
-            obs, env_state = self._reset(i)
+            obs, env_state, acting = self._reset(i)
             for row in state["episode_actions"][i].numpy():
-                _, _, _, raw = self._step(i, row)
+                _, _, _, raw, acting = self._step(i, row)
                 obs, env_state = self._flat(raw), self._state(self.envs[i])
+            self._set_acting(i, acting)
             replayed &= all(np.array_equal(obs[a], state["raw_obs"][a][i].numpy())
                             for a in self.agents)
+            if "acting" in state:
+                replayed &= all(bool(state["acting"][a][i]) == acting[a] for a in self.agents)
             if self.use_state:
                 replayed &= np.array_equal(env_state, state["raw_state"][i].numpy())
         if not replayed:
@@ -493,6 +579,8 @@ class ParallelRunner:
                 RuntimeWarning,
                 stacklevel=3,
             )
+        if "acting" in state:  # checkpoints before decision periods: the replayed flags
+            self.acting = {a: v.numpy().copy() for a, v in state["acting"].items()}
         self.raw_obs = {a: v.numpy().copy() for a, v in state["raw_obs"].items()}
         self.raw_state = state["raw_state"].numpy().copy()
         self.next_obs = {a: v.clone() for a, v in state["next_obs"].items()}

@@ -38,14 +38,12 @@ tanh-squashed; see :mod:`rl.networks`.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
-import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +55,19 @@ from tqdm import tqdm
 
 from .buffers import CLIP_OBS, EnvRunner, Rollout, RunningMeanStd, compute_gae
 from .networks import Agent, space_from_dict, space_to_dict
+from .training import (
+    ProgressLog,
+    anneal_fraction,
+    episode_stats,
+    load_checkpoint,
+    plot_learning_curve,
+    read_csv,
+    restore_rngs,
+    rng_states,
+    save_checkpoint,
+    seed_run,
+    versions,
+)
 
 __all__ = ["Agent", "PPOConfig", "TorchPolicy", "TrainResult", "compute_gae", "load_agent", "train"]
 
@@ -66,7 +77,6 @@ CSV_FIELDS = (
     *("value_loss", "policy_loss", "entropy", "approx_kl", "clipfrac", "explained_variance"),
     *("learning_rate", "sps"),
 )
-_RESUME_MAY_CHANGE = frozenset({"total_steps", "log_interval", "checkpoint_interval"})
 
 
 @dataclass(frozen=True)
@@ -304,28 +314,11 @@ def train(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    checkpoint = None
-    if resume:
-        ckpt_path = out / "checkpoint.pt" if resume is True else Path(resume)  # type: ignore
-        checkpoint = torch.load(ckpt_path, weights_only=True)
-        saved = PPOConfig(**checkpoint["config"])
-        config = saved if config is None else config
-        changed = [
-            f.name
-            for f in fields(PPOConfig)
-            if f.name not in _RESUME_MAY_CHANGE
-            and getattr(saved, f.name) != getattr(config, f.name)
-        ]
-        if changed:
-            raise ValueError(f"cannot resume {ckpt_path} with a different {', '.join(changed)}")
+    config, checkpoint = load_checkpoint(resume, out, PPOConfig, config)
     config = config or PPOConfig()
 
-    # TRY NOT TO MODIFY: seeding
-    torch.manual_seed(config.seed)
-    torch.use_deterministic_algorithms(True)
-    if config.torch_threads > 0:
-        torch.set_num_threads(config.torch_threads)
-    rng = np.random.default_rng(config.seed)  # minibatch permutations; envs are seeded per episode
+    # TRY NOT TO MODIFY: seeding (rl.training.seed_run)
+    rng = seed_run(config)  # minibatch permutations; envs are seeded per episode
 
     runner = EnvRunner(make_env, config)
     agent = Agent(runner.obs_dim, runner.action_space, config.hidden_sizes, config.activation)
@@ -338,32 +331,29 @@ def train(
         optimizer.load_state_dict(checkpoint["optimizer"])
         runner.load_state_dict(checkpoint["runner"])
         iteration, global_step = checkpoint["iteration"], checkpoint["global_step"]
-        torch.set_rng_state(checkpoint["torch_rng"])
-        rng.bit_generator.state = checkpoint["numpy_rng"]
+        restore_rngs(checkpoint, rng)
     (out / "config.json").write_text(
-        json.dumps({"config": asdict(config), "versions": _versions()}, indent=2)
+        json.dumps({"config": asdict(config), "versions": versions()}, indent=2)
     )
 
     def save() -> None:
         state = {
             "format": CHECKPOINT_FORMAT,
             "config": asdict(config),
-            "versions": _versions(),
+            "versions": versions(),
             "observation_space": space_to_dict(runner.observation_space),
             "action_space": space_to_dict(runner.action_space),
             "agent": agent.state_dict(),
             "optimizer": optimizer.state_dict(),
             "iteration": iteration,
             "global_step": global_step,
-            "torch_rng": torch.get_rng_state(),
-            "numpy_rng": rng.bit_generator.state,
+            **rng_states(rng),
             "runner": runner.state_dict(),
         }
-        tmp = out / "checkpoint.pt.tmp"
-        torch.save(state, tmp)
-        os.replace(tmp, out / "checkpoint.pt")
+        save_checkpoint(state, out)
 
-    log = _ProgressLog(out, keep_up_to=global_step if checkpoint is not None else None)
+    log = ProgressLog(out, CSV_FIELDS, keep_up_to=global_step if checkpoint is not None else None,
+                      tensorboard=True)
     rollout = Rollout.empty(config.n_steps, config.n_envs, runner.obs_dim, runner.layout.width)
     num_iterations = config.num_iterations
     bar = tqdm(
@@ -377,9 +367,7 @@ def train(
     try:
         while iteration < num_iterations and not stopped:
             iteration += 1
-            lr = config.learning_rate * (
-                1.0 - (iteration - 1.0) / num_iterations if config.anneal_lr else 1.0
-            )
+            lr = config.learning_rate * anneal_fraction(iteration, num_iterations, config.anneal_lr)
             optimizer.param_groups[0]["lr"] = lr
 
             runner.collect(agent, rollout)
@@ -390,15 +378,10 @@ def train(
                 )
             stats = _update(agent, optimizer, rollout, advantages, returns, config, rng)
 
-            returns_done = [r for r, _ in runner.finished]
             row = {
                 "global_step": global_step,
                 "iteration": iteration,
-                "episodes": len(returns_done),
-                "episodic_return_mean": float(np.mean(returns_done)) if returns_done else math.nan,
-                "episodic_length_mean": (
-                    float(np.mean([n for _, n in runner.finished])) if returns_done else math.nan
-                ),
+                **episode_stats(runner.finished),
                 **stats,
                 "learning_rate": lr,
                 "sps": (global_step - start_step) / max(time.perf_counter() - start_time, 1e-9),
@@ -407,7 +390,7 @@ def train(
                 log.write(row)
                 runner.finished = []
             bar.update(config.batch_size)
-            if returns_done:
+            if row["episodes"]:
                 bar.set_postfix(ret=f"{row['episodic_return_mean']:.4g}")
             stopped = callback is not None and callback(row) is False
             if (
@@ -420,99 +403,11 @@ def train(
         bar.close()
         log.close()
         runner.envs.close()
-    history = _read_csv(out / "progress.csv")
-    _plot_learning_curve(history, out / "learning_curve.png")
+    history = read_csv(out / "progress.csv")
+    plot_learning_curve(history, out / "learning_curve.png")
     agent.eval()
     policy = TorchPolicy(agent, runner.observation_space, runner.obs_rms)
     return TrainResult(agent, policy, config, out, global_step, history, stopped)
-
-
-class _ProgressLog:
-    """progress.csv and, if installed, TensorBoard; on resume, rows past the checkpoint go."""
-
-    def __init__(self, out: Path, keep_up_to: int | None) -> None:
-        path = out / "progress.csv"
-        kept = (
-            [r for r in _read_csv(path) if r["global_step"] <= keep_up_to]
-            if keep_up_to is not None
-            else []
-        )
-        self.file = path.open("w", newline="")
-        self.writer = csv.DictWriter(self.file, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        self.writer.writeheader()
-        self.writer.writerows(kept)
-        self.tb = None
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.tb = SummaryWriter(str(out / "tb"))
-        except ImportError:
-            pass
-
-    def write(self, row: dict[str, float]) -> None:
-        self.writer.writerow(row)
-        self.file.flush()
-        if self.tb is not None:
-            step = int(row["global_step"])
-            for key in ("episodic_return_mean", "episodic_length_mean", "learning_rate", "sps"):
-                if not math.isnan(row[key]):
-                    self.tb.add_scalar(f"charts/{key}", row[key], step)
-            for key in (
-                "value_loss",
-                "policy_loss",
-                "entropy",
-                "approx_kl",
-                "clipfrac",
-                "explained_variance",
-            ):
-                self.tb.add_scalar(f"losses/{key}", row[key], step)
-
-    def close(self) -> None:
-        self.file.close()
-        if self.tb is not None:
-            self.tb.close()
-
-
-def _read_csv(path: Path) -> list[dict[str, float]]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def _plot_learning_curve(history: list[dict[str, float]], path: Path) -> None:
-    """Mean episodic return against environment steps, drawn without pyplot (no global backend)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 4))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    points = [
-        (r["global_step"], r["episodic_return_mean"])
-        for r in history
-        if not math.isnan(r["episodic_return_mean"])
-    ]
-    if points:
-        ax.plot(*zip(*points), marker="." if len(points) < 50 else None)
-    else:
-        ax.text(
-            0.5, 0.5, "no episode finished yet", ha="center", va="center", transform=ax.transAxes
-        )
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("mean episodic return")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-
-
-def _versions() -> dict[str, str]:
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": str(torch.__version__),
-        "gymnasium": str(gym.__version__),
-    }
 
 
 # -- evaluation -------------------------------------------------------------------------------

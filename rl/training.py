@@ -1,0 +1,186 @@
+"""What the PPO entry points (:func:`rl.ppo.train`, :func:`rl.mappo.train_mappo`) share.
+
+The seeding block, resuming from a checkpoint (configuration check, RNG states,
+atomic writes), progress.csv with its learning curve, and the provenance of a run.
+The training loops themselves stay in their modules, CleanRL-style.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import platform
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+__all__ = ["RESUME_MAY_CHANGE", "ProgressLog", "anneal_fraction", "episode_stats",
+           "load_checkpoint", "plot_learning_curve", "read_csv", "restore_rngs", "rng_states",
+           "save_checkpoint", "seed_run", "versions"]
+
+RESUME_MAY_CHANGE = frozenset({"total_steps", "log_interval", "checkpoint_interval"})
+"""configuration fields that may differ between a checkpoint and the run resuming it"""
+
+_TB_CHARTS = ("episodic_return_mean", "episodic_length_mean", "learning_rate", "sps")
+_TB_LOSSES = ("value_loss", "policy_loss", "entropy", "approx_kl", "clipfrac",
+              "explained_variance")
+
+_Config = TypeVar("_Config")
+
+
+def seed_run(config: Any) -> np.random.Generator:
+    """The seeding block of an entry point; returns the generator of the minibatch permutations.
+
+    Seeds torch's global generator with ``config.seed``, switches on
+    ``torch.use_deterministic_algorithms(True)`` and sets the torch thread count unless
+    ``config.torch_threads`` is 0.  Envs are not seeded here: they are seeded per episode.
+    """
+    torch.manual_seed(config.seed)
+    torch.use_deterministic_algorithms(True)
+    if config.torch_threads > 0:
+        torch.set_num_threads(config.torch_threads)
+    return np.random.default_rng(config.seed)
+
+
+def load_checkpoint(resume: bool | str | os.PathLike[str] | None, out: Path,
+                    config_cls: type[_Config], config: _Config | None,
+                    ) -> tuple[_Config | None, dict[str, Any] | None]:
+    """(configuration, checkpoint) of a run that may resume.
+
+    Without *resume*: (*config*, None).  Otherwise the checkpoint (``out/checkpoint.pt``
+    if *resume* is True, else the file *resume*) and *config*, or the checkpoint's
+    configuration if *config* is None.  Raises ValueError if *config* differs from the
+    checkpoint's in a field outside :data:`RESUME_MAY_CHANGE`.
+    """
+    if not resume:
+        return config, None
+    path = out / "checkpoint.pt" if resume is True else Path(resume)
+    checkpoint = torch.load(path, weights_only=True)
+    saved = config_cls(**checkpoint["config"])
+    config = saved if config is None else config
+    changed = [f.name for f in fields(config_cls)  # type: ignore[arg-type]
+               if f.name not in RESUME_MAY_CHANGE
+               and getattr(saved, f.name) != getattr(config, f.name)]
+    if changed:
+        raise ValueError(f"cannot resume {path} with a different {', '.join(changed)}")
+    return config, checkpoint
+
+
+def rng_states(rng: np.random.Generator) -> dict[str, Any]:
+    """The checkpoint entries of torch's global generator and of *rng*."""
+    return {"torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state}
+
+
+def restore_rngs(checkpoint: dict[str, Any], rng: np.random.Generator) -> None:
+    """Undo :func:`rng_states`."""
+    torch.set_rng_state(checkpoint["torch_rng"])
+    rng.bit_generator.state = checkpoint["numpy_rng"]
+
+
+def save_checkpoint(state: dict[str, Any], out: Path) -> None:
+    """Write ``out/checkpoint.pt`` atomically (a crash leaves the previous one)."""
+    tmp = out / "checkpoint.pt.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, out / "checkpoint.pt")
+
+
+def anneal_fraction(iteration: int, num_iterations: int, anneal: bool) -> float:
+    """f(i) = 1 − (i − 1) / iterations if *anneal*, else 1: the learning-rate multiplier."""
+    return 1.0 - (iteration - 1.0) / num_iterations if anneal else 1.0
+
+
+def episode_stats(finished: Sequence[tuple[float, int]]) -> dict[str, float]:
+    """The episode columns of progress.csv from (return, length) pairs of finished episodes."""
+    return {
+        "episodes": len(finished),
+        "episodic_return_mean": float(np.mean([r for r, _ in finished])) if finished else math.nan,
+        "episodic_length_mean": float(np.mean([n for _, n in finished])) if finished else math.nan,
+    }
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries a trained model depends on (stored with every run)."""
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": str(torch.__version__),
+        "gymnasium": str(gym.__version__),
+    }
+
+
+class ProgressLog:
+    """progress.csv (and, with *tensorboard* and if installed, TensorBoard scalars in ``tb/``).
+
+    On resume (*keep_up_to* = the checkpoint's global step) the rows past the checkpoint go.
+    """
+
+    def __init__(self, out: Path, columns: Iterable[str], keep_up_to: int | None,
+                 tensorboard: bool = False) -> None:
+        path = out / "progress.csv"
+        kept = ([r for r in read_csv(path) if r["global_step"] <= keep_up_to]
+                if keep_up_to is not None else [])
+        self.file = path.open("w", newline="")
+        self.writer = csv.DictWriter(self.file, fieldnames=list(columns), restval="nan",
+                                     extrasaction="ignore")  # nan: columns a resumed run lacks
+        self.writer.writeheader()
+        self.writer.writerows(kept)
+        self.tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(out / "tb"))
+            except ImportError:
+                pass
+
+    def write(self, row: dict[str, float]) -> None:
+        self.writer.writerow(row)
+        self.file.flush()
+        if self.tb is not None:
+            step = int(row["global_step"])
+            for key in _TB_CHARTS:
+                if not math.isnan(row[key]):
+                    self.tb.add_scalar(f"charts/{key}", row[key], step)
+            for key in _TB_LOSSES:
+                self.tb.add_scalar(f"losses/{key}", row[key], step)
+
+    def close(self) -> None:
+        self.file.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+def read_csv(path: Path) -> list[dict[str, float]]:
+    """The rows of a progress.csv as floats; [] if there is no such file."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def plot_learning_curve(history: list[dict[str, float]], path: Path) -> None:
+    """Mean episodic return against environment steps, drawn without pyplot (no global backend)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    points = [(r["global_step"], r["episodic_return_mean"]) for r in history
+              if not math.isnan(r["episodic_return_mean"])]
+    if points:
+        ax.plot(*zip(*points), marker="." if len(points) < 50 else None)
+    else:
+        ax.text(0.5, 0.5, "no episode finished yet", ha="center", va="center",
+                transform=ax.transAxes)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("mean episodic return")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
