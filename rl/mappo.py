@@ -203,8 +203,6 @@ class MAPPOConfig(PPOConfig):
     norm_value: bool = True
     """critics predict values normalised by running statistics of their targets (MAPPO's
     value normalisation); value_loss is then on that scale"""
-    log_std_init: float = 0.0
-    """initial log standard deviation of Box actions, in the [-1, 1] action scale"""
     acting_masks: bool = True
     """read infos[agent]["acting"]: train each actor on the steps where its action took
     effect and, under "ippo", run its critic's GAE over its decisions; False treats every

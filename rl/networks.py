@@ -285,6 +285,8 @@ class Agent(nn.Module):
     hidden_sizes : tuple of int
         Widths of the hidden layers, the same for actor and critic.
     activation : {"tanh", "relu"}
+    log_std_init : float
+        Initial log standard deviation of the Box heads.
     """
 
     def __init__(
@@ -293,6 +295,7 @@ class Agent(nn.Module):
         action_space: spaces.Space[Any],
         hidden_sizes: tuple[int, ...] = (64, 64),
         activation: str = "tanh",
+        log_std_init: float = 0.0,
     ) -> None:
         super().__init__()
         self.layout = ActionLayout(action_space)
@@ -301,7 +304,9 @@ class Agent(nn.Module):
             obs_dim, tuple(hidden_sizes), activation, self.layout.n_params, out_std=0.01
         )
         self.log_std = (
-            nn.Parameter(torch.zeros(self.layout.box_dims)) if self.layout.box_dims else None
+            nn.Parameter(torch.full((self.layout.box_dims,), float(log_std_init)))
+            if self.layout.box_dims
+            else None
         )
 
     def distribution(self, obs: torch.Tensor) -> ActionDistribution:

@@ -123,6 +123,8 @@ class PPOConfig:
     """hidden layer widths of the actor and of the critic"""
     activation: str = "tanh"
     """hidden activation: "tanh" or "relu\""""
+    log_std_init: float = 0.0
+    """initial log standard deviation of Box action heads (exploration at the start)"""
     seed: int = 1
     """seed of the network initialisation, the action sampling, the minibatches and the envs"""
     target_kl: float | None = None
@@ -321,7 +323,8 @@ def train(
     rng = seed_run(config)  # minibatch permutations; envs are seeded per episode
 
     runner = EnvRunner(make_env, config)
-    agent = Agent(runner.obs_dim, runner.action_space, config.hidden_sizes, config.activation)
+    agent = Agent(runner.obs_dim, runner.action_space, config.hidden_sizes, config.activation,
+                  config.log_std_init)
     optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
     iteration, global_step = 0, 0
     if checkpoint is None:
@@ -460,7 +463,8 @@ def load_agent(path: str | os.PathLike[str]) -> TorchPolicy:
     observation_space = space_from_dict(state["observation_space"])
     obs_dim = spaces.flatdim(observation_space)
     agent = Agent(
-        obs_dim, space_from_dict(state["action_space"]), config.hidden_sizes, config.activation
+        obs_dim, space_from_dict(state["action_space"]), config.hidden_sizes, config.activation,
+        config.log_std_init,
     )
     agent.load_state_dict(state["agent"])
     agent.eval()

@@ -69,7 +69,9 @@ class RecommendationLayout:
 
     def __init__(self, network: Network, market: Any, periods: int, *,
                  max_level: float | Mapping[str, float] | None = None, logit_scale: float = 3.0,
-                 pipeline_length: int | Mapping[str, int] | None = None) -> None:
+                 pipeline_length: int | Mapping[str, int] | None = None,
+                 min_level: float | Mapping[str, float] | None = None,
+                 base_scores: Any = None) -> None:
         model = market.model if isinstance(market, RecommendationMarket) else None
         if model is None:
             raise ValueError(f"market must be a RecommendationMarket (e.g. scenarios.make_market("
@@ -94,6 +96,17 @@ class RecommendationLayout:
         self.products = products
         self.mean_demand = np.array([n.flow for n in self.inventory.nodes])
         self.max_level = np.array([n.max_level for n in self.inventory.nodes])
+        self.min_level = self._per_product(0.0 if min_level is None else min_level, "min_level")
+        bad = np.flatnonzero(~((self.min_level >= 0) & (self.min_level < self.max_level)))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"min_level of product {products[i]!r} ({self.min_level[i]:g}) must be "
+                             f">= 0 and below max_level={self.max_level[i]:g}")
+        self.base_scores = (np.zeros(model.shape) if base_scores is None
+                            else np.asarray(base_scores, dtype=np.float64))
+        if self.base_scores.shape != model.shape or not np.all(np.isfinite(self.base_scores)):
+            raise ValueError(f"base_scores must be a finite {model.shape[0]} x {model.shape[1]} "
+                             f"(products x customers) array, got shape {self.base_scores.shape}")
         self.observation_names = self.inventory.observation_names
         self.observation_scale = self.inventory.feature_scale()
         self._factor = (1.0 / self.observation_scale).astype(np.float32)
@@ -104,6 +117,17 @@ class RecommendationLayout:
         self.score_space = spaces.Box(-1.0, 1.0, (self.n_products * self.n_customers,), np.float32)
         self.order_names = tuple(f"{p}.level" for p in products)
         self.score_names = tuple(f"{p}.{c}.score" for p in products for c in model.customers)
+
+    def _per_product(self, value: float | Mapping[str, float] | np.ndarray, what: str) -> np.ndarray:
+        """One number, a mapping product -> number, or an (N,) array as an (N,) array."""
+        if isinstance(value, Mapping):
+            unknown = sorted(set(value) - set(self.products))
+            missing = [p for p in self.products if p not in value]
+            if unknown or missing:
+                raise ValueError(f"{what} must give every product {self.products}; unknown "
+                                 f"{unknown}, missing {missing}")
+            return np.array([float(value[p]) for p in self.products])
+        return np.broadcast_to(np.asarray(value, dtype=np.float64), (self.n_products,)).copy()
 
     # -- observations ------------------------------------------------------------------------
     def observe(self, view: Observation) -> np.ndarray:
@@ -143,36 +167,32 @@ class RecommendationLayout:
         return out
 
     def orders(self, order_part: np.ndarray, view: Observation) -> dict[str, float]:
-        """Orders ``(S_i - IP_i)^+`` of the deciding products, ``S = (u + 1) / 2 * max_level``."""
+        """Orders ``(S_i - IP_i)^+`` of the deciding products,
+        ``S = min_level + (u + 1) / 2 * (max_level - min_level)``."""
         inv = self.inventory
-        levels = inv.parse(order_part, inv.nodes, self.order_space)
+        u = np.clip(np.asarray(order_part, dtype=np.float64), -1.0, 1.0)
+        level = self.min_level + (u + 1.0) / 2.0 * (self.max_level - self.min_level)
+        levels = inv.parse(2.0 * level / self.max_level - 1.0, inv.nodes, self.order_space)
         deciding = set(view.deciding)
         return {node.name: inv.order(node, levels[i:i + 1], view)
                 for i, node in enumerate(inv.nodes) if node.name in deciding}
 
     def intensities(self, score_part: np.ndarray) -> np.ndarray:
-        """The (N, M) intensities of scores in [-1, 1] (clipped): ``from_logits(logit_scale * u)``."""
+        """The (N, M) intensities of scores in [-1, 1] (clipped):
+        ``from_logits(base_scores + logit_scale * u)``."""
         u = np.clip(np.asarray(score_part, dtype=np.float64), -1.0, 1.0)
-        return self.model.from_logits(self.logit_scale * u.reshape(self.model.shape))
+        return self.model.from_logits(self.base_scores + self.logit_scale * u.reshape(self.model.shape))
 
     def encode_levels(self, levels: float | Mapping[str, float] | np.ndarray) -> np.ndarray:
         """The order part (float64, exact) that orders up to *levels* (one number, a mapping
-        product -> level, or an (N,) array), each in ``[0, max_level]``."""
-        if isinstance(levels, Mapping):
-            unknown = sorted(set(levels) - set(self.products))
-            missing = [p for p in self.products if p not in levels]
-            if unknown or missing:
-                raise ValueError(f"levels must give every product {self.products}; unknown "
-                                 f"{unknown}, missing {missing}")
-            s = np.array([float(levels[p]) for p in self.products])
-        else:
-            s = np.broadcast_to(np.asarray(levels, dtype=np.float64), (self.n_products,)).copy()
-        out = ~((s >= 0) & (s <= self.max_level))
+        product -> level, or an (N,) array), each in ``[min_level, max_level]``."""
+        s = self._per_product(levels, "levels")
+        out = ~((s >= self.min_level) & (s <= self.max_level))
         if out.any():
             i = int(np.flatnonzero(out)[0])
-            raise ValueError(f"level {s[i]:g} of product {self.products[i]!r} is outside [0, "
-                             f"max_level={self.max_level[i]:g}]; raise max_level")
-        return 2.0 * s / self.max_level - 1.0
+            raise ValueError(f"level {s[i]:g} of product {self.products[i]!r} is outside "
+                             f"[min_level={self.min_level[i]:g}, max_level={self.max_level[i]:g}]")
+        return 2.0 * (s - self.min_level) / (self.max_level - self.min_level) - 1.0
 
     def encode_recommendation(self, alpha: Any) -> np.ndarray:
         """The score part (float64) whose intensities are *alpha* (valid (N, M) intensities).
@@ -183,7 +203,7 @@ class RecommendationLayout:
         a = self.model.check(alpha)
         if np.any(a <= 0):
             raise ValueError("intensities of 0 cannot be encoded as scores (softmax is positive)")
-        x = np.log(a) / self.logit_scale
+        x = (np.log(a) - self.base_scores) / self.logit_scale
         axis = 1 if self.model.axis == "customers" else 0
         hi, lo = x.max(axis=axis, keepdims=True), x.min(axis=axis, keepdims=True)
         if np.any(hi - lo > 2.0 + 1e-12):
@@ -317,12 +337,16 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
     | `"replenishment"`  | N           | orders (IM-only)                | ``other_recommender`` (RandomRecommender: Dirichlet(1) per period) |
     | `"recommendation"` | N*M         | intensities (RS-only)           | ``other_replenishment`` (RandomOrders: U{0..ceil(2 d_i)} per product and period, mean order ~ mean demand) |
 
-    Order component ``u_i`` is an order-up-to level ``S_i = (u_i + 1) / 2 * max_level_i``;
+    Order component ``u_i`` is an order-up-to level
+    ``S_i = min_level_i + (u_i + 1) / 2 * (max_level_i - min_level_i)`` (``min_level``
+    default 0);
     the order is ``(S_i - IP_i)^+`` (IP = on hand - backlog + on order), rounded to
     whole units by the engine.  Default ``max_level_i = ceil(3 d_i (L_i + 1))`` with
     ``d_i`` product i's mean demand under uniform recommendation and ``L_i`` its
     largest lead time.  Score component ``u[i * M + j]`` (product i, customer j) is a
-    logit ``logit_scale * u``; ``model.from_logits`` (softmax along the model's
+    logit ``base_scores[i, j] + logit_scale * u`` (``base_scores`` default 0; with
+    ``min_level``/``base_scores`` set from a heuristic, ``u = 0`` plays that heuristic and
+    the agent learns deviations from it); ``model.from_logits`` (softmax along the model's
     normalisation axis) turns the (N, M) logits into valid intensities, so every
     action is feasible.  ``split``/``join`` cut and glue joint actions (e.g. the
     seed's Naive IM-RS: the order head of an IM-only agent with the score head of an
@@ -399,6 +423,7 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
     def __init__(self, network: Network, market: Any, periods: int = DEFAULT_PERIODS, *,
                  control: str = "joint", other_recommender: Any = None, other_replenishment: Any = None,
                  max_level: float | Mapping[str, float] | None = None, logit_scale: float = 3.0,
+                 min_level: float | Mapping[str, float] | None = None, base_scores: Any = None,
                  reward_scale: float | None = None,
                  pipeline_length: int | Mapping[str, int] | None = None, episode_offset: int = 0,
                  episode_stride: int = 1, render_mode: str | None = None) -> None:
@@ -413,7 +438,8 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
             raise ValueError(f"other_replenishment is used only with control='recommendation', "
                              f"not {control!r}")
         self.layout = RecommendationLayout(network, market, periods, max_level=max_level,
-                                           logit_scale=logit_scale, pipeline_length=pipeline_length)
+                                           logit_scale=logit_scale, pipeline_length=pipeline_length,
+                                           min_level=min_level, base_scores=base_scores)
         self.runner = EpisodeRunner(network, periods, market, episode_offset, episode_stride)
         self.network, self.market, self.periods = network, market, self.runner.periods
         self.control, self.render_mode = control, render_mode
@@ -599,6 +625,7 @@ class RecommendationParallelEnv(ParallelEnv):
     def __init__(self, network: Network, market: Any, periods: int = DEFAULT_PERIODS, *,
                  replenishment_period: int = 1, recommendation_period: int = 1,
                  max_level: float | Mapping[str, float] | None = None, logit_scale: float = 3.0,
+                 min_level: float | Mapping[str, float] | None = None, base_scores: Any = None,
                  reward_scale: float | None = None,
                  pipeline_length: int | Mapping[str, int] | None = None, episode_offset: int = 0,
                  episode_stride: int = 1, render_mode: str | None = None) -> None:
@@ -609,7 +636,8 @@ class RecommendationParallelEnv(ParallelEnv):
         if render_mode is not None and render_mode != "ansi":
             raise ValueError(f"render_mode(={render_mode!r}) must be None or 'ansi'")
         self.layout = RecommendationLayout(network, market, periods, max_level=max_level,
-                                           logit_scale=logit_scale, pipeline_length=pipeline_length)
+                                           logit_scale=logit_scale, pipeline_length=pipeline_length,
+                                           min_level=min_level, base_scores=base_scores)
         self.runner = EpisodeRunner(network, periods, market, episode_offset, episode_stride)
         self.network, self.market, self.periods = network, market, self.runner.periods
         self.render_mode = render_mode
@@ -741,7 +769,9 @@ def make_recommendation_env(scenario: str = "recommendation-small", *, control: 
                             periods: int = DEFAULT_PERIODS, other_recommender: Any = None,
                             other_replenishment: Any = None,
                             max_level: float | Mapping[str, float] | None = None,
-                            logit_scale: float = 3.0, reward_scale: float | None = None,
+                            logit_scale: float = 3.0,
+                            min_level: float | Mapping[str, float] | None = None,
+                            base_scores: Any = None, reward_scale: float | None = None,
                             pipeline_length: int | Mapping[str, int] | None = None,
                             episode_offset: int = 0, episode_stride: int = 1,
                             render_mode: str | None = None, **scenario_params: Any) -> RecommendationEnv:
@@ -753,7 +783,8 @@ def make_recommendation_env(scenario: str = "recommendation-small", *, control: 
     return RecommendationEnv(network, market, periods, control=control,
                              other_recommender=other_recommender,
                              other_replenishment=other_replenishment, max_level=max_level,
-                             logit_scale=logit_scale, reward_scale=reward_scale,
+                             logit_scale=logit_scale, min_level=min_level, base_scores=base_scores,
+                             reward_scale=reward_scale,
                              pipeline_length=pipeline_length, episode_offset=episode_offset,
                              episode_stride=episode_stride, render_mode=render_mode)
 
@@ -764,7 +795,7 @@ def recommendation_parallel_env(scenario: str = "recommendation-small", *,
                                 **kwargs: Any) -> RecommendationParallelEnv:
     """A :class:`RecommendationParallelEnv` of a registered scenario; keyword arguments are
     the env's (``max_level``, ``logit_scale``, ``reward_scale``, ...) and the scenario's."""
-    env_names = ("max_level", "logit_scale", "reward_scale", "pipeline_length", "episode_offset",
+    env_names = ("max_level", "logit_scale", "min_level", "base_scores", "reward_scale", "pipeline_length", "episode_offset",
                  "episode_stride", "render_mode")
     env_kw = {k: v for k, v in kwargs.items() if k in env_names}
     params = {k: v for k, v in kwargs.items() if k not in env_names}

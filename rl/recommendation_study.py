@@ -25,6 +25,16 @@ MIP rolling horizon        :class:`optimization.recommendation_mip.MIPRecommenda
                            (small and medium only: one MIP per period)
 =========================  ==================================================================
 
+**Action parameterisation** (``anchor=True``, the default): every agent's order-up-to
+levels live in a window around the base-stock levels tuned for the margin recommender
+and its recommendation scores are offsets from that recommender's log-intensities
+(:func:`anchors`; the env's ``min_level``/``max_level``/``base_scores``), so an agent
+starts near ``base-stock + margin`` and learns inventory-aware deviations, as the
+single-stage preset does around the newsvendor level.  The IM-only agent's random
+intensities and the RS-only agent's random orders are the seed paper's, unanchored.
+``anchor=False`` gives the plain mapping (levels in ``[0, 3 d (L + 1)]``, scores
+``3 u``).
+
 Every row is an engine policy run by :func:`des_supply.evaluate.simulate` with the
 scenario's market, so episode k of every row uses replication k's uniforms; the value
 of an episode is its total profit (the seed paper plots episode rewards).  The table
@@ -60,7 +70,7 @@ from des_supply.recommendation_policies import (
 
 from .evaluation import Evaluation, paired
 
-__all__ = ["StudyResult", "StudySettings", "base_stock_levels", "figure2", "run_figure2", "run_study"]
+__all__ = ["StudyResult", "StudySettings", "anchors", "base_stock_levels", "figure2", "run_figure2", "run_study"]
 
 JOINT = "Joint IM-RS"
 EVAL_SEED_OFFSET = 2_000_003  # evaluation episodes never share a root seed with training
@@ -85,6 +95,8 @@ class StudySettings:
     search_periods: int = 600         # base-stock level search (CRN simulation) budget
     search_replications: int = 4
     agents: tuple[str, ...] = ("joint", "im", "rs", "mappo")
+    anchor: bool = True               # actions relative to base-stock + margin (see module doc)
+    log_std_init: float = -0.5        # initial exploration of the agents' Box actions
 
 
 @dataclass
@@ -156,16 +168,30 @@ def _ppo_config(settings: StudySettings, n_products: int, n_customers: int, seed
     return PPOConfig(total_steps=settings.steps, n_envs=8, n_steps=128, gamma=0.99,
                      gae_lambda=0.95, n_epochs=10, n_minibatches=8, clip_vloss=False,
                      learning_rate=3e-4, norm_obs=False, norm_reward=False,
-                     hidden_sizes=(256, 256) if wide else (64, 64), seed=seed)
+                     hidden_sizes=(256, 256) if wide else (64, 64),
+                     log_std_init=settings.log_std_init, seed=seed)
+
+
+def anchors(network: Any, model: Any, levels: Mapping[str, float]) -> dict[str, Any]:
+    """Env keyword arguments that centre the agents' actions on a heuristic: order-up-to
+    windows ``[S/2, 3S/2 + 2]`` around base-stock levels *levels* (u = 0 plays S) and
+    base scores ``log(max(alpha_margin, 0.01))`` (u = 0 plays the margin recommender,
+    floored at 1 % so the agent can still raise every intensity)."""
+    alpha = MarginRecommender(margins_of(network, model.products)).recommend(None, model)
+    s = np.array([levels[p] for p in model.products], dtype=float)
+    return {"min_level": dict(zip(model.products, np.floor(s / 2))),
+            "max_level": dict(zip(model.products, np.ceil(1.5 * s) + 2)),
+            "base_scores": np.log(np.maximum(alpha, 0.01))}
 
 
 def _train_single(scenario: str, params: dict[str, Any], control: str, settings: StudySettings,
-                  out: Path, progress: bool) -> Callable[[np.ndarray], Any]:
+                  env_kwargs: dict[str, Any], out: Path, progress: bool) -> Callable[[np.ndarray], Any]:
     from .ppo import load_agent, train
     from .recommendation_env import make_recommendation_env
 
     def thunk() -> Any:
-        return make_recommendation_env(scenario, control=control, periods=settings.periods, **params)
+        return make_recommendation_env(scenario, control=control, periods=settings.periods,
+                                       **env_kwargs, **params)
 
     env = thunk()
     n, m = env.model.shape
@@ -173,15 +199,15 @@ def _train_single(scenario: str, params: dict[str, Any], control: str, settings:
     return load_agent(out)
 
 
-def _train_mappo(scenario: str, params: dict[str, Any], settings: StudySettings, out: Path,
-                 progress: bool) -> Any:
+def _train_mappo(scenario: str, params: dict[str, Any], settings: StudySettings,
+                 env_kwargs: dict[str, Any], out: Path, progress: bool) -> Any:
     from .mappo import MAPPOConfig, load_mappo, train_mappo
     from .recommendation_env import recommendation_parallel_env
 
     def thunk() -> Any:
         return recommendation_parallel_env(
             scenario, periods=settings.periods, replenishment_period=settings.replenishment_period,
-            recommendation_period=settings.recommendation_period, **params)
+            recommendation_period=settings.recommendation_period, **env_kwargs, **params)
 
     env = thunk()
     n, m = env.layout.model.shape
@@ -190,7 +216,7 @@ def _train_mappo(scenario: str, params: dict[str, Any], settings: StudySettings,
                          gamma=0.99, gae_lambda=0.95, n_epochs=10, n_minibatches=8,
                          clip_vloss=False, learning_rate=settings.slow_lr, norm_obs=False,
                          hidden_sizes=(256, 256) if wide else (64, 64), seed=settings.seed,
-                         variant="mappo", critic_learning_rate=settings.fast_lr,
+                         log_std_init=settings.log_std_init, variant="mappo", critic_learning_rate=settings.fast_lr,
                          agent_learning_rates={"recommendation": settings.fast_lr,
                                                "replenishment": settings.slow_lr})
     train_mappo(thunk, config, out, progress=progress)
@@ -255,26 +281,29 @@ def run_study(scenario: str, params: Mapping[str, Any] | None = None,
     timings["heuristics"] = time.perf_counter() - t0
 
     # single agents (the seed paper's three) and their naive combination
+    env_kwargs = anchors(network, model, levels["margin"]) if settings.anchor else {}
     agents: dict[str, Any] = {}
     for key, control, name in (("joint", "joint", JOINT), ("im", "replenishment", "IM-only"),
                                ("rs", "recommendation", "RS-only")):
         if key not in settings.agents:
             continue
         t0 = time.perf_counter()
-        agents[key] = _train_single(scenario, params, control, settings, out / key, progress)
+        agents[key] = _train_single(scenario, params, control, settings, env_kwargs, out / key,
+                                    progress)
         timings[key] = time.perf_counter() - t0
-        env = make_recommendation_env(scenario, control=control, periods=settings.periods, **params)
+        env = make_recommendation_env(scenario, control=control, periods=settings.periods,
+                                      **env_kwargs, **params)
         evals.append(_evaluation(name, network, env.policy(agents[key]), make_market, settings,
                                  eval_seed))
     if "im" in agents and "rs" in agents:
         joint_env = make_recommendation_env(scenario, control="joint", periods=settings.periods,
-                                            **params)
+                                            **env_kwargs, **params)
         im, rs = agents["im"], agents["rs"]
         naive = joint_env.policy(lambda obs: joint_env.join(im(obs), rs(obs)))
         evals.append(_evaluation("Naive IM-RS", network, naive, make_market, settings, eval_seed))
     if "mappo" in settings.agents:
         t0 = time.perf_counter()
-        penv, team = _train_mappo(scenario, params, settings, out / "mappo", progress)
+        penv, team = _train_mappo(scenario, params, settings, env_kwargs, out / "mappo", progress)
         timings["mappo"] = time.perf_counter() - t0
         policy = penv.policy(lambda o: team({"replenishment": o})["replenishment"],
                              lambda o: team({"recommendation": o})["recommendation"])

@@ -128,6 +128,36 @@ def test_encode_decode_round_trip_and_split_join():
                                   env.model.uniform())
 
 
+def test_anchored_actions_start_at_the_heuristic():
+    """With min_level/base_scores, u = 0 plays the anchor (mid-window levels, softmax of the
+    base scores) and encode/decode still invert each other."""
+    from des_supply.recommendation_policies import MarginRecommender, margins_of
+
+    net = scenarios.make(SMALL)
+    m = market()
+    base = np.log(np.maximum(MarginRecommender(margins_of(net, m.model.products))
+                             .recommend(None, m.model), 0.01))
+    alpha0 = m.model.from_logits(base)
+    top = {"p0": 10, "p1": 12, "p2": 14}
+    env = RecommendationEnv(net, m, 4, min_level=[2, 4, 6], max_level=top,
+                            base_scores=base)
+    env.reset(seed=0)
+    decided = env.decode(np.zeros(3 + 15))
+    np.testing.assert_allclose(decided.extra["recommendation"], alpha0, rtol=1e-12)
+    view = env.view
+    assert decided.orders == {p: max(0.0, s - view.inventory_position(p))
+                              for p, s in zip(m.model.products, (6, 8, 10))}
+    alpha = 0.7 * alpha0 + 0.3 * Popularity().recommend(None, m.model)
+    action = env.encode(levels=[2, 12, 9], recommendation=alpha)
+    np.testing.assert_allclose(env.decode(action).extra["recommendation"], alpha, rtol=1e-10)
+    with pytest.raises(ValueError, match="outside \\[min_level=2"):
+        env.encode(levels=[1, 5, 7])
+    with pytest.raises(ValueError, match="min_level of product 'p1'"):
+        RecommendationEnv(net, market(), 4, min_level=[0, 20, 0], max_level=top)
+    with pytest.raises(ValueError, match="base_scores must be a finite 3 x 5"):
+        RecommendationEnv(net, market(), 4, base_scores=np.zeros((5, 3)))
+
+
 def test_naive_im_rs_combines_two_agents():
     """The order head of an IM-only agent and the score head of an RS-only agent drive the
     joint env exactly as the joint agent that outputs both."""
