@@ -97,6 +97,9 @@ class StudySettings:
     agents: tuple[str, ...] = ("joint", "im", "rs", "mappo")
     anchor: bool = True               # actions relative to base-stock + margin (see module doc)
     log_std_init: float = -0.5        # initial exploration of the agents' Box actions
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    learning_rate: float = 3e-4       # single agents (MAPPO: fast_lr / slow_lr)
 
 
 @dataclass
@@ -165,9 +168,9 @@ def _ppo_config(settings: StudySettings, n_products: int, n_customers: int, seed
     from .ppo import PPOConfig
 
     wide = n_products * n_customers > 200
-    return PPOConfig(total_steps=settings.steps, n_envs=8, n_steps=128, gamma=0.99,
-                     gae_lambda=0.95, n_epochs=10, n_minibatches=8, clip_vloss=False,
-                     learning_rate=3e-4, norm_obs=False, norm_reward=False,
+    return PPOConfig(total_steps=settings.steps, n_envs=8, n_steps=128, gamma=settings.gamma,
+                     gae_lambda=settings.gae_lambda, n_epochs=10, n_minibatches=8, clip_vloss=False,
+                     learning_rate=settings.learning_rate, norm_obs=False, norm_reward=False,
                      hidden_sizes=(256, 256) if wide else (64, 64),
                      log_std_init=settings.log_std_init, seed=seed)
 
@@ -213,7 +216,8 @@ def _train_mappo(scenario: str, params: dict[str, Any], settings: StudySettings,
     n, m = env.layout.model.shape
     wide = n * m > 200
     config = MAPPOConfig(total_steps=settings.mappo_steps or settings.steps, n_envs=8, n_steps=128,
-                         gamma=0.99, gae_lambda=0.95, n_epochs=10, n_minibatches=8,
+                         gamma=settings.gamma, gae_lambda=settings.gae_lambda, n_epochs=10,
+                         n_minibatches=8,
                          clip_vloss=False, learning_rate=settings.slow_lr, norm_obs=False,
                          hidden_sizes=(256, 256) if wide else (64, 64), seed=settings.seed,
                          log_std_init=settings.log_std_init, variant="mappo", critic_learning_rate=settings.fast_lr,
