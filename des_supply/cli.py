@@ -207,25 +207,26 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 def cmd_optimize(args: argparse.Namespace) -> None:
     from optimization.optimize import OptimizeError, optimize, verify  # application layer
 
+    from des_supply.recommendation import RecommendationMarket
+
     sc = _scenarios()
-    pricing = False
     try:
         spec = sc.get(args.scenario)
         params = sc.parse_params(args.scenario, args.param)
-        pricing = spec.market is not None
-        if pricing:  # decision-dependent demand: the pricing DP and its tuned heuristics
-            from optimization.pricing_dp import optimize_pricing, verify_pricing
-
-            res = optimize_pricing(args.scenario, params,
-                                   progress=not args.json and sys.stderr.isatty())
-        else:
-            res = optimize(args.scenario, params, progress=not args.json and sys.stderr.isatty())
+        market = sc.make_market(args.scenario, **params) if spec.market is not None else None
+        # optimize() routes market scenarios: pricing DP, or the recommendation MIP
+        res = optimize(args.scenario, params, progress=not args.json and sys.stderr.isatty())
     except (sc.ScenarioError, NetworkError, OptimizeError) as exc:
         raise CliError(str(exc)) from None
     out = {**res.to_dict(), "versions": versions()}
     checks = {}
     if args.verify:
-        check = verify_pricing if pricing else verify
+        if isinstance(market, RecommendationMarket):
+            from optimization.recommendation_mip import verify_recommendation as check
+        elif market is not None:
+            from optimization.pricing_dp import verify_pricing as check
+        else:
+            check = verify
         rows = check(res, periods=args.periods, replications=args.replications, seed=args.seed,
                      processes=args.processes)
         checks = {r["name"]: r for r in rows}
@@ -523,7 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="K=V")
     p.add_argument("--steps", type=int, default=None, help="PPO training steps (default: preset)")
     p.add_argument("--episodes", type=int, default=None,
-                   help="evaluation episodes (default 20; recommendation-*: 50)")
+                   help="evaluation episodes (default 20; recommendation-*: 30)")
     p.add_argument("--periods", type=int, default=None,
                    help="periods per evaluation episode (default 1000; recommendation-*: 128)")
     p.add_argument("--seed", type=int, default=1)

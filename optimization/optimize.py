@@ -8,6 +8,11 @@ single-stage, lost sales                   relative value iteration (Zipkin 2008
 single-stage, backlog, no fixed cost       newsvendor fractile over L+1 periods of demand
 single-stage, backlog, fixed cost          optimal (s, S) (Zheng & Federgruen 1991)
 serial                                     Clark-Scarf / Chen-Zheng echelon base-stock
+inventory with recommendation              perfect-information bound over recommendation
+                                           patterns (optimization.recommendation_mip), its
+                                           rolling-horizon MIP policy and base stock with
+                                           uniform/popularity recommendations, on the same
+                                           sampled paths (objective: profit)
 any other scenario                         perfect-information bound (Pyomo + HiGHS) on
                                            sampled paths, with base-stock levels searched
                                            by simulation and a rolling-horizon policy,
@@ -178,6 +183,14 @@ def _bounded(scenario: str, p: dict[str, Any], progress: bool, *, periods: int =
                                "bound_terminations": terminations}
 
 
+def _is_recommendation(scenario: str, params: dict[str, Any]) -> bool:
+    """True when the scenario's market is a recommendation market (inventory + recommendation)."""
+    import scenarios
+    from des_supply.recommendation import RecommendationMarket
+
+    return isinstance(scenarios.make_market(scenario, **params), RecommendationMarket)
+
+
 _METHODS: dict[str, Callable[[dict[str, Any], bool], tuple[Benchmark, list[Benchmark], dict]]] = {
     "single-stage": _single_stage,
     "serial": _serial,
@@ -198,6 +211,11 @@ def optimize(scenario: str, params: dict[str, Any] | None = None, *, progress: b
     spec = scenarios.get(scenario)
     given = dict(params or {})
     scenarios.make(scenario, **given)  # validates the parameters the way simulate would
+    if _is_recommendation(scenario, given):  # bound, MPC and base-stock heuristics
+        from .recommendation_mip import optimize_recommendation
+
+        return optimize_recommendation(scenario, given, progress=progress, periods=bound_periods,
+                                       replications=bound_replications, seed=bound_seed)
     if spec.market is not None:  # decision-dependent demand: the pricing DP and its heuristics
         from .pricing_dp import optimize_pricing
 
