@@ -348,17 +348,26 @@ def figure2(results: list[StudyResult], out_dir: str | Path) -> Path:
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fig = Figure(figsize=(6.5 * len(results), 4.2))
+    fig = Figure(figsize=(7.0 * len(results), 4.6))
     axes = np.atleast_1d(fig.subplots(1, len(results)))
+    agents = {JOINT, "IM-only", "RS-only", "Naive IM-RS", "MAPPO (two-timescale)"}
     for ax, res in zip(axes, results):
-        for r in res.rows:
-            x = np.asarray(r["per_episode"], dtype=float)
-            grid = np.linspace(x.min() - 3 * x.std() - 1e-9, x.max() + 3 * x.std() + 1e-9, 300)
+        data = {r["name"]: np.asarray(r["per_episode"], dtype=float) for r in res.rows}
+        # axis range from the rows with ordinary spread; a far wider row (e.g. RS-only's random
+        # orders) is drawn clipped and flagged, so it does not flatten everyone else
+        spread = np.median([x.std() for x in data.values()])
+        usual = [x for x in data.values() if x.std() <= 5 * spread + 1e-9]
+        lo = min(np.percentile(x, 1) for x in usual) - 2 * spread
+        hi = max(np.percentile(x, 99) for x in usual) + 2 * spread
+        grid = np.linspace(lo, hi, 400)
+        for name, x in data.items():
+            label = name if x.std() <= 5 * spread + 1e-9 else f"{name} (mean {x.mean():.0f}, off scale)"
+            style = {"lw": 2.4 if name == JOINT else 1.3, "ls": "-" if name in agents else "--"}
             if x.std() > 0:
-                ax.plot(grid, gaussian_kde(x)(grid), label=r["name"],
-                        lw=2.2 if r["name"] == JOINT else 1.2)
+                ax.plot(grid, gaussian_kde(x)(grid), label=label, **style)
             else:
-                ax.axvline(x[0], label=r["name"])
+                ax.axvline(x[0], label=label, **style)
+        ax.set_xlim(lo, hi)
         ax.set(xlabel="episode profit", ylabel="density",
                title=f"{res.scenario}, {res.shortage} ({len(res.rows[0]['per_episode'])} CRN episodes)")
         ax.legend(fontsize="x-small")
