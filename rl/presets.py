@@ -40,7 +40,7 @@ from .env import make_env
 from .ppo import PPOConfig
 from .wrappers import scale_observation, scale_reward
 
-__all__ = ["preset", "make_thunk", "scenario_params"]
+__all__ = ["make_thunk", "preset", "scenario_params"]
 
 
 def scenario_params(scenario: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -151,6 +151,34 @@ def _pricing(p: dict[str, Any]) -> tuple[PPOConfig, dict[str, Any], dict[str, An
     return cfg, env, {}
 
 
+def _recommendation(scenario: str, p: dict[str, Any]) -> tuple[PPOConfig, dict[str, Any], dict[str, Any]]:
+    """Inventory with recommendation: the Joint IM-RS agent of the Figure 2 study
+    (:mod:`rl.recommendation_study`): one action with order-up-to levels and
+    recommendation scores, anchored on base stock + the margin-optimal recommendation
+    (levels searched by CRN simulation, ~10-30 s), and the study's PPO settings.  The env
+    scales its own observations and rewards, so no scaling wrappers."""
+    import scenarios
+    from des_supply.recommendation_policies import MarginRecommender, margins_of
+
+    from .recommendation_study import StudySettings, anchors, base_stock_levels
+
+    network, market = scenarios.make(scenario, **p), scenarios.make_market(scenario, **p)
+    model = market.model
+    rec = MarginRecommender(margins_of(network, model.products))
+    levels = base_stock_levels(network, market, rec)
+    anchor = anchors(network, model, levels)
+    study = StudySettings()
+    wide = model.shape[0] * model.shape[1] > 200
+    cfg = dataclasses.replace(_BASE, total_steps=study.steps, n_steps=128, gamma=study.gamma,
+                              gae_lambda=study.gae_lambda, learning_rate=study.learning_rate,
+                              log_std_init=study.log_std_init,
+                              hidden_sizes=(256, 256) if wide else (64, 64))
+    env = {"control": "joint", "periods": study.periods,
+           "min_level": anchor["min_level"], "max_level": anchor["max_level"],
+           "base_scores": anchor["base_scores"].tolist()}  # JSON-safe (run.json)
+    return cfg, env, {"scale_observation": False, "scale_reward": False}
+
+
 def _generic(scenario: str, p: dict[str, Any]) -> tuple[PPOConfig, dict[str, Any]]:
     periods = {"beer-game": 52}.get(scenario, 128)
     cfg = dataclasses.replace(_BASE)
@@ -169,6 +197,8 @@ def preset(scenario: str, params: Mapping[str, Any] | None = None) -> tuple[PPOC
         cfg, env, extra = _single_stage(p)
     elif scenario.startswith("pricing-"):
         cfg, env, extra = _pricing(p)
+    elif scenario.startswith("recommendation-"):
+        cfg, env, extra = _recommendation(scenario, p)
     else:
         cfg, env, extra = _generic(scenario, p)
     return cfg, {"env": env, "scale_observation": True, "scale_reward": True, **extra}
@@ -227,7 +257,12 @@ def make_thunk(scenario: str, params: Mapping[str, Any] | None,
     window = spec.get("action_window")
 
     def thunk() -> gym.Env:
-        env: gym.Env = make_env(scenario, **kwargs)
+        if scenario.startswith("recommendation-"):
+            from .recommendation_env import make_recommendation_env
+
+            env: gym.Env = make_recommendation_env(scenario, **kwargs)
+        else:
+            env = make_env(scenario, **kwargs)
         if window is not None:
             env = ActionWindow(env, window[0], window[1])
         if obs:

@@ -55,3 +55,18 @@ def test_cli_compare_recommendation_errors(capsys):
     assert "on its own" in capsys.readouterr().err
     assert main(["compare", "recommendation-small", "--episodes", "0"]) == 2
     assert "--episodes must be >= 1" in capsys.readouterr().err
+
+
+def test_cli_train_and_evaluate_the_joint_agent(tmp_path, capsys):
+    """`des-supply train recommendation-small` trains the Joint IM-RS agent (orders and
+    recommendations, anchored on base stock + margin), and `evaluate DIR` replays it."""
+    out = tmp_path / "run"
+    assert main(["train", "recommendation-small", "--steps", "1024", "--out", str(out), "--json"]) in (0, None)
+    capsys.readouterr()
+    run = json.loads((out / "run.json").read_text())
+    env = run["spec"]["env"]
+    assert env["control"] == "joint" and np.shape(env["base_scores"]) == (3, 5)
+    assert all(env["min_level"][p] < env["max_level"][p] for p in ("p0", "p1", "p2"))
+    assert main(["evaluate", str(out), "--episodes", "2", "--periods", "20", "--json"]) in (0, None)
+    ev = json.loads(capsys.readouterr().out)
+    assert len(ev["per_episode"]) == 2 and ev["mean"] > 0  # profit per period
