@@ -13,6 +13,7 @@ import scenarios
 from rl.env import InventoryEnv
 from rl.ppo import PPOConfig
 from rl.presets import ActionWindow, make_thunk, preset
+from rl.recommendation_env import RecommendationEnv
 
 SCENARIOS = scenarios.names()
 # small instances where the default one would be slow to build
@@ -37,8 +38,11 @@ def test_preset_is_valid(scenario: str) -> None:
     assert cfg.total_steps >= cfg.batch_size
     assert set(spec) >= {"env", "scale_observation", "scale_reward"}
     env = spec["env"]
-    assert env["action_mode"] in ("quantity", "base-stock", "capped-base-stock")
-    assert isinstance(env["discrete"], bool)
+    if scenario.startswith("recommendation-"):  # the Joint IM-RS agent's env
+        assert env["control"] == "joint"
+    else:
+        assert env["action_mode"] in ("quantity", "base-stock", "capped-base-stock")
+        assert isinstance(env["discrete"], bool)
     assert int(env["periods"]) >= 1
 
 
@@ -47,7 +51,8 @@ def test_thunk_rollout(scenario: str) -> None:
     params = SMALL.get(scenario, {})
     _, spec = preset(scenario, params)
     env = make_thunk(scenario, params, spec)()
-    assert isinstance(env.unwrapped, InventoryEnv)
+    assert isinstance(env.unwrapped, RecommendationEnv if scenario.startswith("recommendation-")
+                      else InventoryEnv)
     obs, _ = env.reset(seed=3)
     assert env.observation_space.contains(obs)
     env.action_space.seed(0)
