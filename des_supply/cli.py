@@ -222,7 +222,7 @@ def cmd_optimize(args: argparse.Namespace) -> None:
     checks = {}
     if args.verify:
         if isinstance(market, RecommendationMarket):
-            from optimization.recommendation_mip import verify_recommendation as check
+            from optimization.recommendation_optimize import verify_recommendation as check
         elif market is not None:
             from optimization.pricing_dp import verify_pricing as check
         else:

@@ -212,7 +212,7 @@ def optimize(scenario: str, params: dict[str, Any] | None = None, *, progress: b
     given = dict(params or {})
     scenarios.make(scenario, **given)  # validates the parameters the way simulate would
     if _is_recommendation(scenario, given):  # bound, MPC and base-stock heuristics
-        from .recommendation_mip import optimize_recommendation
+        from .recommendation_optimize import optimize_recommendation
 
         return optimize_recommendation(scenario, given, progress=progress, periods=bound_periods,
                                        replications=bound_replications, seed=bound_seed)

@@ -80,21 +80,13 @@ import numpy as np
 import pyomo.environ as pyo
 from scipy import stats
 
-from des_supply.evaluate import Results, simulate
 from des_supply.network import Network
-from des_supply.policies import Action, BaseStock
+from des_supply.policies import Action
 from des_supply.recommendation import (
     KEY,
     RecommendationMarket,
     RecommendationModel,
     binomial_inverse_cdf,
-)
-from des_supply.recommendation_policies import (
-    MarginRecommender,
-    Popularity,
-    RecommendAndReplenish,
-    Uniform,
-    margins_of,
 )
 from des_supply.rng import SeedLike, replication_seed, root_sequence, stream
 
@@ -102,18 +94,14 @@ from .network_mip import engine_draws, model_size
 from .solve import SolveReport, new_solver, solve
 
 __all__ = [
-    "MAX_ALL_PATTERNS", "PI_MIP_BINARIES", "MIPRecommendationPolicy", "PatternSet", "Products",
+    "MAX_ALL_PATTERNS", "MIPRecommendationPolicy", "PatternSet", "Products",
     "RecommendationPlan", "RecommendationPlanPolicy", "build_recommendation_model",
     "expected_purchases", "load_state", "make_patterns", "market_uniforms",
-    "optimize_recommendation", "perfect_information_bound", "realised_purchases",
-    "search_levels", "solve_plan", "verify_recommendation",
+    "perfect_information_bound", "realised_purchases", "solve_plan",
 ]
 
 #: most patterns per customer the "all" family may have (its size is (K+1)^N)
 MAX_ALL_PATTERNS = 1024
-#: optimize_recommendation solves the perfect-information MIP up to this many binaries
-#: (customers x patterns x periods), its LP relaxation above
-PI_MIP_BINARIES = 5_000
 FAMILIES = ("all", "single")
 
 
@@ -745,168 +733,3 @@ class MIPRecommendationPolicy:
 
 
 # -- heuristics and optimize() ------------------------------------------------------------------
-def search_levels(network: Network, market_factory: Any, recommender: Any, *,
-                  periods: int = 600, warmup: int = 50, replications: int = 2, seed: int = 12345,
-                  factors: Sequence[float] = (0.8, 1.0, 1.2, 1.4, 1.7, 2.0, 2.5),
-                  refine_products: int = 5) -> tuple[dict[str, float], float]:
-    """Base-stock levels for *recommender* by CRN simulation: ``round(f * mean * (L+1))``
-    over *factors*, then (up to *refine_products* products) coordinate descent in halving
-    steps.  *market_factory* makes a fresh market per simulation; *recommender* is a
-    stateless recommender (``Uniform``, ``Popularity``).  Returns the levels and their mean
-    profit per period on the search seeds."""
-    model = _model_of(market_factory())
-    pr = Products.of(network, model)
-    mean = model.expected_demand(recommender.recommend(None, model))
-    cover = mean * (pr.lead + 1)
-    cache: dict[tuple[float, ...], float] = {}
-
-    def value(levels: Sequence[float]) -> float:
-        key = tuple(float(v) for v in levels)
-        if key not in cache:
-            policy = RecommendAndReplenish(BaseStock(dict(zip(pr.names, key))), recommender)
-            cache[key] = _simulate(network, market_factory(), policy, periods, replications,
-                                   seed, warmup).mean
-        return cache[key]
-
-    best = max((tuple(float(round(f * c)) for c in cover) for f in factors), key=value)
-    if len(pr.names) <= refine_products:
-        for i in range(len(best)):
-            step = max(1.0, float(round(mean[i])))
-            while step >= 1:
-                trials = [best[:i] + (max(0.0, best[i] + d),) + best[i + 1:] for d in (step, -step)]
-                top = max(trials, key=value)
-                if value(top) > value(best) + 1e-12:
-                    best = top
-                else:
-                    step = float(np.floor(step / 2))
-    return dict(zip(pr.names, best)), value(best)
-
-
-def _simulate(network: Network, market: Any, policy: Any, periods: int, replications: int,
-              seed: int, warmup: int = 0) -> Results:
-    """``des_supply.evaluate.simulate`` with the recommendation market."""
-    return simulate(network, policy, periods=periods, replications=replications, seed=seed,
-                    warmup=warmup, market=market)
-
-
-def optimize_recommendation(scenario: str, params: Mapping[str, Any] | None = None, *,
-                            progress: bool = False, periods: int = 52, replications: int = 3,
-                            seed: int = 0, family: str = "single", levels: int = 2,
-                            horizon: int | None = None, relax: bool | None = None,
-                            time_limit: float = 60.0) -> Any:
-    """Perfect-information bound and simulated policies of a recommendation scenario.
-
-    The bound (pattern family *family*; "all" is exact too but its PI model is slow
-    beyond a few periods; anchors uniform, popularity and the static margin optimum
-    (:class:`~des_supply.recommendation_policies.MarginRecommender`), so every base-stock
-    heuristic is in the set) and every policy are evaluated on the same *replications* sampled
-    paths of *periods* periods (replications of *seed*): the MPC
-    (:class:`MIPRecommendationPolicy`, same patterns, auto safety stock, horizon
-    ``max L + 2``) and base stock with uniform, popularity or margin recommendations, levels
-    searched by CRN simulation on other seeds.  The bound is the MIP's when it has at
-    most ``PI_MIP_BINARIES`` pattern binaries (the small scenario), else its LP
-    relaxation (``relax``; still a valid bound, and close to what the MIP proves in
-    minutes on the medium scenario).  Returns an
-    :class:`optimization.optimize.OptimizeResult` (objective profit).
-    """
-    from tqdm.auto import tqdm
-
-    import scenarios
-
-    from .optimize import Benchmark, OptimizeResult
-
-    given = dict(params or {})
-    net = scenarios.make(scenario, **given)
-
-    def factory() -> Any:
-        return scenarios.make_market(scenario, **given)
-
-    model = _model_of(factory())
-    margin = MarginRecommender(margins_of(net, model.products))
-    anchors = {"uniform": model.uniform(), "popularity": Popularity().recommend(None, model),
-               "margin": margin.recommend(None, model)}
-    pats = make_patterns(model, family, levels, anchors=anchors)
-    pr = Products.of(net, model)
-    H = int(pr.lead.max()) + 2 if horizon is None else int(horizon)
-    if relax is None:
-        relax = model.shape[1] * len(pats) * periods > PI_MIP_BINARIES
-    bar = tqdm(total=replications + 3, desc="recommendation", disable=not progress, leave=False)
-    bounds = []
-    for k in range(replications):
-        bounds.append(perfect_information_bound(net, model, periods, seed, k, patterns=pats,
-                                                relax=relax, time_limit=time_limit,
-                                                rel_gap=1e-4))
-        bar.update()
-    value = float(np.mean([b.per_period_bound for b in bounds]))
-    where = f"{replications} sampled paths of {periods} periods (replications of seed {seed})"
-    optimal = Benchmark("perfect-information-bound", value,
-                        {"family": family, "levels": levels, "patterns": len(pats),
-                         "relaxed": relax},
-                        f"perfect-information {'LP relaxation' if relax else 'MIP'} (Pyomo + "
-                        f"HiGHS) on {where}: an upper bound on the profit of any policy whose "
-                        "recommendations lie in the pattern set", None, periods)
-
-    def on_paths(policy: Any) -> float:
-        return _simulate(net, factory(), policy, periods, replications, seed).mean
-
-    mpc = MIPRecommendationPolicy(net, model, H, patterns=pats, safety_stock="auto")
-    policies = [Benchmark("mip-mpc", on_paths(mpc), {"horizon": H, "family": family,
-                                                     "levels": levels, "safety_stock": "auto"},
-                          "rolling-horizon MIP on expected purchases (certainty equivalent)",
-                          mpc, periods)]
-    bar.update()
-    for name, rec in (("uniform", Uniform()), ("popularity", Popularity()), ("margin", margin)):
-        levels_found, _ = search_levels(net, factory, rec)
-        policy = RecommendAndReplenish(BaseStock(levels_found), rec)
-        policies.append(Benchmark(f"base-stock-{name}", on_paths(policy), {"level": levels_found},
-                                  "base-stock levels searched by CRN simulation, "
-                                  f"{name} recommendations", policy, periods))
-        bar.update()
-    bar.close()
-    details = {"periods": periods, "replications": replications, "seed": seed,
-               "bound_terminations": sorted({b.termination for b in bounds}),
-               "fluid_bound": _fluid_bound(net, model, pats, periods),
-               "bound_seconds": [b.time for b in bounds],
-               "mpc_seconds_per_period": mpc.timing()["mean"],
-               "covered_by_bound": ["mip-mpc", "base-stock-uniform", "base-stock-popularity",
-                                    "base-stock-margin"]}
-    return OptimizeResult(scenario, given, "profit", optimal, policies, details)
-
-
-def _fluid_bound(network: Network, model: RecommendationModel, patterns: PatternSet,
-                 periods: int) -> float | None:
-    """Per-period LP bound on the expected profit of pattern-set policies (module docstring),
-    or None when some lead time is random (then it is not a bound)."""
-    from des_supply.distributions import Deterministic
-
-    if not all(isinstance(e.lead_time, Deterministic) for e in network.edges):
-        return None
-    return solve_plan(network, model, periods, patterns=patterns, relax=True).per_period_bound
-
-
-def verify_recommendation(result: Any, *, periods: int = 20_000, warmup: int = 500,
-                          replications: int = 8, seed: int = 0,
-                          processes: int = 1) -> list[dict[str, Any]]:
-    """Simulate every policy of an :func:`optimize_recommendation` result with the scenario's
-    market: entries measured on sampled paths are rerun on exactly those paths, others
-    over *periods* (promised value vs simulated mean and 95% CI)."""
-    import scenarios
-
-    net = scenarios.make(result.scenario, **result.params)
-    rows = []
-    for b in [result.optimal, *result.policies]:
-        if b.policy is None:
-            continue
-        market = scenarios.make_market(result.scenario, **result.params)
-        if b.periods is None:
-            res = simulate(net, b.policy, periods=periods, warmup=warmup,
-                           replications=replications, seed=seed, processes=processes,
-                           market=market)
-        else:
-            d = result.details
-            res = simulate(net, b.policy, periods=b.periods, replications=d["replications"],
-                           seed=d["seed"], market=market)
-        lo, hi = res.ci95
-        rows.append({"name": b.name, "promised": b.value, "simulated": res.mean, "ci95": [lo, hi],
-                     "inside": bool(lo <= b.value <= hi)})
-    return rows

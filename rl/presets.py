@@ -159,8 +159,9 @@ def _recommendation(scenario: str, p: dict[str, Any]) -> tuple[PPOConfig, dict[s
     scales its own observations and rewards, so no scaling wrappers."""
     import scenarios
     from des_supply.recommendation_policies import MarginRecommender, margins_of
+    from optimization.recommendation_optimize import base_stock_levels
 
-    from .recommendation_study import StudySettings, anchors, base_stock_levels
+    from .recommendation_study import StudySettings, anchors
 
     network, market = scenarios.make(scenario, **p), scenarios.make_market(scenario, **p)
     model = market.model

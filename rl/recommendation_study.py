@@ -68,10 +68,11 @@ from des_supply.recommendation_policies import (
     Uniform,
     margins_of,
 )
+from optimization.recommendation_optimize import base_stock_levels
 
 from .evaluation import Evaluation, paired
 
-__all__ = ["StudyResult", "StudySettings", "anchors", "base_stock_levels", "figure2", "run_figure2", "run_study"]
+__all__ = ["StudyResult", "StudySettings", "anchors", "figure2", "run_figure2", "run_study"]
 
 JOINT = "Joint IM-RS"
 EVAL_SEED_OFFSET = 2_000_003  # evaluation episodes never share a root seed with training
@@ -118,8 +119,9 @@ class StudyResult:
                 "rows": self.rows, **self.details}
 
     def table(self) -> str:
-        lines = [f"| policy ({self.shortage}) | mean profit/period | 95% CI | vs {JOINT} "
-                 "(paired, 95% CI) | episode profit (mean) |", "|---|---|---|---|---|"]
+        head = (f"| policy ({self.shortage}) | mean profit/period | 95% CI | vs {JOINT} "
+                "(paired, 95% CI) | episode profit (mean) |")
+        lines = [head, "|---|---|---|---|---|"]
         for r in self.rows:
             d = r["vs_joint"]
             vs = f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]" if d is not None else "-"
@@ -129,43 +131,6 @@ class StudyResult:
 
 
 # -- heuristic references -----------------------------------------------------------------------
-def base_stock_levels(network: Any, market: Any, recommender: Any, *, seed: int = 12345,
-                      periods: int = 600, replications: int = 4,
-                      quantiles: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98),
-                      ) -> dict[str, float]:
-    """Base-stock levels for a fixed *recommender*: product i's level is the q-quantile of
-    its demand over L_i + 1 periods under the recommender's intensities (sum of
-    binomials, by exact convolution), with one q for all products chosen by CRN
-    simulation of the profit (a coarse search, documented as such)."""
-    from scipy import stats
-
-    model = market.model
-    alpha = recommender.recommend(None, model)
-    gamma = model.probabilities(alpha)
-    lead = {e.target: int(round(e.lead_time.mean)) for e in network.edges}
-    pmfs = []
-    for i, product in enumerate(model.products):
-        pmf = np.array([1.0])
-        for j, c in enumerate(model.capacity):
-            pmf = np.convolve(pmf, stats.binom.pmf(np.arange(int(c) + 1), int(c), gamma[i, j]))
-        over = np.array([1.0])
-        for _ in range(lead[product] + 1):
-            over = np.convolve(over, pmf)
-        pmfs.append(np.cumsum(over))
-
-    def levels(q: float) -> dict[str, float]:
-        return {p: float(np.searchsorted(cdf, q)) for p, cdf in zip(model.products, pmfs)}
-
-    best, best_q = -np.inf, quantiles[0]
-    for q in quantiles:
-        res = simulate(network, RecommendAndReplenish(BaseStock(levels(q)), recommender),
-                       periods=periods, warmup=50, replications=replications, seed=seed,
-                       market=market)
-        if res.mean > best:
-            best, best_q = res.mean, q
-    return levels(best_q)
-
-
 # -- agents ---------------------------------------------------------------------------------------
 def _ppo_config(settings: StudySettings, n_products: int, n_customers: int, seed: int) -> Any:
     from .ppo import PPOConfig
@@ -287,7 +252,7 @@ def run_study(scenario: str, params: Mapping[str, Any] | None = None,
             patterns = make_patterns(model, "single", 2, anchors={
                 name: recommenders[name].recommend(None, model)
                 for name in ("uniform", "popularity", "margin")})
-            lead = max(int(round(e.lead_time.mean)) for e in network.edges)
+            lead = max(round(e.lead_time.mean) for e in network.edges)
             mpc = MIPRecommendationPolicy(network, model, lead + 2, patterns=patterns,
                                           safety_stock="auto")
             evals.append(_evaluation("MIP rolling horizon", network, mpc, make_market, settings,

@@ -299,13 +299,13 @@ def test_infeasible_model_raises_with_the_status():
 @pytest.mark.slow
 def test_optimize_routes_recommendation_scenarios_and_verifies():
     from optimization.optimize import optimize
-    from optimization.recommendation_mip import verify_recommendation
+    from optimization.recommendation_optimize import verify_recommendation
 
     res = optimize("recommendation-small", bound_periods=20, bound_replications=2)
     assert res.objective == "profit"
     assert res.optimal.name == "perfect-information-bound"
     names = [b.name for b in res.policies]
-    assert names == ["mip-mpc", "base-stock-uniform", "base-stock-popularity"]
+    assert names == ["mip-mpc", "base-stock-uniform", "base-stock-popularity", "base-stock-margin"]
     for b in res.policies:
         assert b.value <= res.optimal.value + 1e-9
     rows = verify_recommendation(res)

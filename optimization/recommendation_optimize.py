@@ -1,0 +1,205 @@
+"""Optimize and verify a recommendation scenario: the MIP bounds, the MIP rolling-horizon
+policy and base-stock heuristics, all on the same sampled paths.
+
+:func:`optimize_recommendation` is what ``optimization.optimize.optimize`` (and
+``des-supply optimize recommendation-*``) runs for a scenario with a recommendation
+market; :func:`verify_recommendation` is its ``--verify``.  :func:`base_stock_levels`
+tunes the base-stock levels of a fixed recommender (also used by the Figure 2 study and
+the RL presets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from des_supply.evaluate import simulate
+from des_supply.network import Network
+from des_supply.policies import BaseStock
+from des_supply.recommendation import RecommendationModel
+from des_supply.recommendation_policies import (
+    MarginRecommender,
+    Popularity,
+    RecommendAndReplenish,
+    Uniform,
+    margins_of,
+)
+
+from .recommendation_mip import (
+    MIPRecommendationPolicy,
+    PatternSet,
+    Products,
+    _model_of,
+    make_patterns,
+    perfect_information_bound,
+    solve_plan,
+)
+
+__all__ = ["PI_MIP_BINARIES", "base_stock_levels", "optimize_recommendation",
+           "verify_recommendation"]
+
+#: optimize_recommendation solves the perfect-information MIP up to this many binaries
+#: (customers x patterns x periods), its LP relaxation above
+PI_MIP_BINARIES = 5_000
+
+
+def base_stock_levels(network: Network, market: Any, recommender: Any, *, seed: int = 12345,
+                      periods: int = 600, replications: int = 4,
+                      quantiles: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98),
+                      ) -> dict[str, float]:
+    """Base-stock levels for a fixed (stateless) *recommender*: product i's level is the
+    q-quantile of its demand over L_i + 1 periods under the recommender's intensities (a
+    sum of binomials, by exact convolution), with one q for all products chosen by CRN
+    simulation of the profit (a coarse search: one q, not one per product)."""
+    from scipy import stats
+
+    model = market.model
+    gamma = model.probabilities(recommender.recommend(None, model))
+    lead = {e.target: round(e.lead_time.mean) for e in network.edges}
+    cdfs = []
+    for i, product in enumerate(model.products):
+        pmf = np.array([1.0])
+        for j, c in enumerate(model.capacity):
+            pmf = np.convolve(pmf, stats.binom.pmf(np.arange(int(c) + 1), int(c), gamma[i, j]))
+        over = np.array([1.0])
+        for _ in range(lead[product] + 1):
+            over = np.convolve(over, pmf)
+        cdfs.append(np.cumsum(over))
+
+    def levels(q: float) -> dict[str, float]:
+        return {p: float(np.searchsorted(cdf, q)) for p, cdf in zip(model.products, cdfs)}
+
+    best, best_q = -np.inf, quantiles[0]
+    for q in quantiles:
+        res = simulate(network, RecommendAndReplenish(BaseStock(levels(q)), recommender),
+                       periods=periods, warmup=50, replications=replications, seed=seed,
+                       market=market)
+        if res.mean > best:
+            best, best_q = res.mean, q
+    return levels(best_q)
+
+
+def optimize_recommendation(scenario: str, params: Mapping[str, Any] | None = None, *,
+                            progress: bool = False, periods: int = 52, replications: int = 3,
+                            seed: int = 0, family: str = "single", levels: int = 2,
+                            horizon: int | None = None, relax: bool | None = None,
+                            time_limit: float = 60.0) -> Any:
+    """Perfect-information bound and simulated policies of a recommendation scenario.
+
+    The bound (pattern family *family*; "all" is exact too but its PI model is slow
+    beyond a few periods; anchors uniform, popularity and the static margin optimum
+    (:class:`~des_supply.recommendation_policies.MarginRecommender`), so every base-stock
+    heuristic is in the set) and every policy are evaluated on the same *replications* sampled
+    paths of *periods* periods (replications of *seed*): the MPC
+    (:class:`MIPRecommendationPolicy`, same patterns, auto safety stock, horizon
+    ``max L + 2``) and base stock with uniform, popularity or margin recommendations, levels
+    searched by CRN simulation on other seeds.  The bound is the MIP's when it has at
+    most ``PI_MIP_BINARIES`` pattern binaries (the small scenario), else its LP
+    relaxation (``relax``; still a valid bound, and close to what the MIP proves in
+    minutes on the medium scenario).  Returns an
+    :class:`optimization.optimize.OptimizeResult` (objective profit).
+    """
+    from tqdm.auto import tqdm
+
+    import scenarios
+
+    from .optimize import Benchmark, OptimizeResult
+
+    given = dict(params or {})
+    net = scenarios.make(scenario, **given)
+
+    def factory() -> Any:
+        return scenarios.make_market(scenario, **given)
+
+    model = _model_of(factory())
+    margin = MarginRecommender(margins_of(net, model.products))
+    anchors = {"uniform": model.uniform(), "popularity": Popularity().recommend(None, model),
+               "margin": margin.recommend(None, model)}
+    pats = make_patterns(model, family, levels, anchors=anchors)
+    pr = Products.of(net, model)
+    H = int(pr.lead.max()) + 2 if horizon is None else int(horizon)
+    if relax is None:
+        relax = model.shape[1] * len(pats) * periods > PI_MIP_BINARIES
+    bar = tqdm(total=replications + 3, desc="recommendation", disable=not progress, leave=False)
+    bounds = []
+    for k in range(replications):
+        bounds.append(perfect_information_bound(net, model, periods, seed, k, patterns=pats,
+                                                relax=relax, time_limit=time_limit,
+                                                rel_gap=1e-4))
+        bar.update()
+    value = float(np.mean([b.per_period_bound for b in bounds]))
+    where = f"{replications} sampled paths of {periods} periods (replications of seed {seed})"
+    optimal = Benchmark("perfect-information-bound", value,
+                        {"family": family, "levels": levels, "patterns": len(pats),
+                         "relaxed": relax},
+                        f"perfect-information {'LP relaxation' if relax else 'MIP'} (Pyomo + "
+                        f"HiGHS) on {where}: an upper bound on the profit of any policy whose "
+                        "recommendations lie in the pattern set", None, periods)
+
+    def on_paths(policy: Any) -> float:
+        return simulate(net, policy, periods=periods, replications=replications, seed=seed,
+                        market=factory()).mean
+
+    mpc = MIPRecommendationPolicy(net, model, H, patterns=pats, safety_stock="auto")
+    policies = [Benchmark("mip-mpc", on_paths(mpc), {"horizon": H, "family": family,
+                                                     "levels": levels, "safety_stock": "auto"},
+                          "rolling-horizon MIP on expected purchases (certainty equivalent)",
+                          mpc, periods)]
+    bar.update()
+    for name, rec in (("uniform", Uniform()), ("popularity", Popularity()), ("margin", margin)):
+        levels_found = base_stock_levels(net, factory(), rec)
+        policy = RecommendAndReplenish(BaseStock(levels_found), rec)
+        policies.append(Benchmark(f"base-stock-{name}", on_paths(policy), {"level": levels_found},
+                                  "base-stock levels searched by CRN simulation, "
+                                  f"{name} recommendations", policy, periods))
+        bar.update()
+    bar.close()
+    details = {"periods": periods, "replications": replications, "seed": seed,
+               "bound_terminations": sorted({b.termination for b in bounds}),
+               "fluid_bound": _fluid_bound(net, model, pats, periods),
+               "bound_seconds": [b.time for b in bounds],
+               "mpc_seconds_per_period": mpc.timing()["mean"],
+               "covered_by_bound": ["mip-mpc", "base-stock-uniform", "base-stock-popularity",
+                                    "base-stock-margin"]}
+    return OptimizeResult(scenario, given, "profit", optimal, policies, details)
+
+
+def _fluid_bound(network: Network, model: RecommendationModel, patterns: PatternSet,
+                 periods: int) -> float | None:
+    """Per-period LP bound on the expected profit of pattern-set policies (module docstring),
+    or None when some lead time is random (then it is not a bound)."""
+    from des_supply.distributions import Deterministic
+
+    if not all(isinstance(e.lead_time, Deterministic) for e in network.edges):
+        return None
+    return solve_plan(network, model, periods, patterns=patterns, relax=True).per_period_bound
+
+
+def verify_recommendation(result: Any, *, periods: int = 20_000, warmup: int = 500,
+                          replications: int = 8, seed: int = 0,
+                          processes: int = 1) -> list[dict[str, Any]]:
+    """Simulate every policy of an :func:`optimize_recommendation` result with the scenario's
+    market: entries measured on sampled paths are rerun on exactly those paths, others
+    over *periods* (promised value vs simulated mean and 95% CI)."""
+    import scenarios
+
+    net = scenarios.make(result.scenario, **result.params)
+    rows = []
+    for b in [result.optimal, *result.policies]:
+        if b.policy is None:
+            continue
+        market = scenarios.make_market(result.scenario, **result.params)
+        if b.periods is None:
+            res = simulate(net, b.policy, periods=periods, warmup=warmup,
+                           replications=replications, seed=seed, processes=processes,
+                           market=market)
+        else:
+            d = result.details
+            res = simulate(net, b.policy, periods=b.periods, replications=d["replications"],
+                           seed=d["seed"], market=market)
+        lo, hi = res.ci95
+        rows.append({"name": b.name, "promised": b.value, "simulated": res.mean, "ci95": [lo, hi],
+                     "inside": bool(lo <= b.value <= hi)})
+    return rows
