@@ -380,6 +380,12 @@ def train(
                     agent.get_value(runner.next_obs), config.gamma, config.gae_lambda
                 )
             stats = _update(agent, optimizer, rollout, advantages, returns, config, rng)
+            if not all(math.isfinite(stats[k]) for k in ("value_loss", "policy_loss")):
+                raise FloatingPointError(
+                    f"PPO diverged at iteration {iteration} (step {global_step}): non-finite "
+                    f"losses {({k: stats[k] for k in ('value_loss', 'policy_loss')})}; lower "
+                    f"learning_rate(={config.learning_rate:g}) or set target_kl; the last "
+                    f"checkpoint in {out} is from before the divergence")
 
             row = {
                 "global_step": global_step,

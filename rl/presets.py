@@ -161,7 +161,7 @@ def _recommendation(scenario: str, p: dict[str, Any]) -> tuple[PPOConfig, dict[s
     from des_supply.recommendation_policies import MarginRecommender, margins_of
     from optimization.recommendation_optimize import base_stock_levels
 
-    from .recommendation_study import StudySettings, anchors
+    from .recommendation_study import StudySettings, anchors, ppo_config
 
     network, market = scenarios.make(scenario, **p), scenarios.make_market(scenario, **p)
     model = market.model
@@ -169,11 +169,7 @@ def _recommendation(scenario: str, p: dict[str, Any]) -> tuple[PPOConfig, dict[s
     levels = base_stock_levels(network, market, rec)
     anchor = anchors(network, model, levels)
     study = StudySettings()
-    wide = model.shape[0] * model.shape[1] > 200
-    cfg = dataclasses.replace(_BASE, total_steps=study.steps, n_steps=128, gamma=study.gamma,
-                              gae_lambda=study.gae_lambda, learning_rate=study.learning_rate,
-                              log_std_init=study.log_std_init,
-                              hidden_sizes=(256, 256) if wide else (64, 64))
+    cfg = ppo_config(study, *model.shape, _BASE.seed)
     env = {"control": "joint", "periods": study.periods,
            "min_level": anchor["min_level"], "max_level": anchor["max_level"],
            "base_scores": anchor["base_scores"].tolist()}  # JSON-safe (run.json)

@@ -132,7 +132,7 @@ class StudyResult:
 
 # -- heuristic references -----------------------------------------------------------------------
 # -- agents ---------------------------------------------------------------------------------------
-def _ppo_config(settings: StudySettings, n_products: int, n_customers: int, seed: int) -> Any:
+def ppo_config(settings: StudySettings, n_products: int, n_customers: int, seed: int) -> Any:
     from .ppo import PPOConfig
 
     wide = n_products * n_customers > 200
@@ -166,7 +166,7 @@ def _train_single(scenario: str, params: dict[str, Any], control: str, settings:
 
     env = thunk()
     n, m = env.model.shape
-    train(thunk, _ppo_config(settings, n, m, settings.seed), out, progress=progress)
+    train(thunk, ppo_config(settings, n, m, settings.seed), out, progress=progress)
     return load_agent(out)
 
 
