@@ -143,15 +143,19 @@ def ppo_config(settings: StudySettings, n_products: int, n_customers: int, seed:
                      log_std_init=settings.log_std_init, seed=seed)
 
 
-def anchors(network: Any, model: Any, levels: Mapping[str, float]) -> dict[str, Any]:
+def anchors(network: Any, model: Any, levels: Mapping[str, float], review: int = 1) -> dict[str, Any]:
     """Env keyword arguments that centre the agents' actions on a heuristic: order-up-to
     windows ``[S/2, 3S/2 + 2]`` around base-stock levels *levels* (u = 0 plays S) and
     base scores ``log(max(alpha_margin, 0.01))`` (u = 0 plays the margin recommender,
-    floored at 1 % so the agent can still raise every intensity)."""
+    floored at 1 % so the agent can still raise every intensity).  With a *review* period
+    k > 1 the window's top is stretched by ``(L + k) / (L + 1)`` (the levels cover L + 1
+    periods; a periodic order must cover L + k)."""
     alpha = MarginRecommender(margins_of(network, model.products)).recommend(None, model)
     s = np.array([levels[p] for p in model.products], dtype=float)
+    lead = {e.target: float(e.lead_time.mean) for e in network.edges}
+    stretch = np.array([(lead[p] + review) / (lead[p] + 1) for p in model.products])
     return {"min_level": dict(zip(model.products, np.floor(s / 2))),
-            "max_level": dict(zip(model.products, np.ceil(1.5 * s) + 2)),
+            "max_level": dict(zip(model.products, np.ceil(1.5 * s * stretch) + 2)),
             "base_scores": np.log(np.maximum(alpha, 0.01))}
 
 
@@ -282,7 +286,10 @@ def run_study(scenario: str, params: Mapping[str, Any] | None = None,
         evals.append(_evaluation("Naive IM-RS", network, naive, make_market, settings, eval_seed))
     if "mappo" in settings.agents:
         t0 = time.perf_counter()
-        penv, team = _train_mappo(scenario, params, settings, env_kwargs, out / "mappo", progress)
+        team_kwargs = env_kwargs
+        if settings.anchor and settings.replenishment_period > 1:
+            team_kwargs = anchors(network, model, levels["margin"], settings.replenishment_period)
+        penv, team = _train_mappo(scenario, params, settings, team_kwargs, out / "mappo", progress)
         timings["mappo"] = time.perf_counter() - t0
         policy = penv.policy(lambda o: team({"replenishment": o})["replenishment"],
                              lambda o: team({"recommendation": o})["recommendation"])
