@@ -145,7 +145,7 @@ def ppo_config(settings: StudySettings, n_products: int, n_customers: int, seed:
 
 def anchors(network: Any, model: Any, levels: Mapping[str, float], review: int = 1) -> dict[str, Any]:
     """Env keyword arguments that centre the agents' actions on a heuristic: order-up-to
-    windows ``[S/2, 3S/2 + 2]`` around base-stock levels *levels* (u = 0 plays S) and
+    windows ``[S/2, 3S/2 + 2]`` around base-stock levels *levels* (u = 0 plays about S) and
     base scores ``log(max(alpha_margin, 0.01))`` (u = 0 plays the margin recommender,
     floored at 1 % so the agent can still raise every intensity).  With a *review* period
     k > 1 the window's top is stretched by ``(L + k) / (L + 1)`` (the levels cover L + 1
