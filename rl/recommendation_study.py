@@ -72,7 +72,7 @@ from optimization.recommendation_optimize import base_stock_levels
 
 from .evaluation import Evaluation, paired
 
-__all__ = ["StudyResult", "StudySettings", "anchors", "figure2", "run_figure2", "run_study"]
+__all__ = ["StudyResult", "StudySettings", "anchors", "figure2", "ppo_config", "run_figure2", "run_study"]
 
 JOINT = "Joint IM-RS"
 EVAL_SEED_OFFSET = 2_000_003  # evaluation episodes never share a root seed with training
@@ -135,12 +135,24 @@ class StudyResult:
 def ppo_config(settings: StudySettings, n_products: int, n_customers: int, seed: int) -> Any:
     from .ppo import PPOConfig
 
-    wide = n_products * n_customers > 200
+    wide = is_wide(n_products, n_customers)
     return PPOConfig(total_steps=settings.steps, n_envs=8, n_steps=128, gamma=settings.gamma,
                      gae_lambda=settings.gae_lambda, n_epochs=10, n_minibatches=8, clip_vloss=False,
-                     learning_rate=settings.learning_rate, norm_obs=False, norm_reward=False,
+                     learning_rate=min(settings.learning_rate, WIDE_LR) if wide else settings.learning_rate,
+                     target_kl=WIDE_TARGET_KL if wide else None, norm_obs=False, norm_reward=False,
                      hidden_sizes=(256, 256) if wide else (64, 64),
                      log_std_init=settings.log_std_init, seed=seed)
+
+
+# Wide actions (medium: 310 components, large: 2020): the log-probability of a many-dimensional
+# Gaussian moves a lot per step; at lr 1e-3 and no KL limit the joint agent on medium blew up
+# (approx_kl ~ 300, then NaN) after 84k steps.  Hence a lower rate and early-stopped epochs.
+WIDE_LR, WIDE_TARGET_KL = 3e-4, 0.03
+
+
+def is_wide(n_products: int, n_customers: int) -> bool:
+    """Settings for wide action spaces (more than 50 recommendation scores)."""
+    return n_products * n_customers > 50
 
 
 def anchors(network: Any, model: Any, levels: Mapping[str, float], review: int = 1) -> dict[str, Any]:
@@ -186,15 +198,17 @@ def _train_mappo(scenario: str, params: dict[str, Any], settings: StudySettings,
 
     env = thunk()
     n, m = env.layout.model.shape
-    wide = n * m > 200
+    wide = is_wide(n, m)
+    fast, slow = ((min(settings.fast_lr, WIDE_LR), min(settings.slow_lr, WIDE_LR / 3)) if wide
+                  else (settings.fast_lr, settings.slow_lr))
     config = MAPPOConfig(total_steps=settings.mappo_steps or settings.steps, n_envs=8, n_steps=128,
                          gamma=settings.gamma, gae_lambda=settings.gae_lambda, n_epochs=10,
-                         n_minibatches=8,
-                         clip_vloss=False, learning_rate=settings.slow_lr, norm_obs=False,
+                         n_minibatches=8, target_kl=WIDE_TARGET_KL if wide else None,
+                         clip_vloss=False, learning_rate=slow, norm_obs=False,
                          hidden_sizes=(256, 256) if wide else (64, 64), seed=settings.seed,
-                         log_std_init=settings.log_std_init, variant="mappo", critic_learning_rate=settings.fast_lr,
-                         agent_learning_rates={"recommendation": settings.fast_lr,
-                                               "replenishment": settings.slow_lr})
+                         log_std_init=settings.log_std_init, variant="mappo",
+                         critic_learning_rate=fast,
+                         agent_learning_rates={"recommendation": fast, "replenishment": slow})
     train_mappo(thunk, config, out, progress=progress)
     return env, load_mappo(out)
 
