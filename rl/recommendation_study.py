@@ -157,18 +157,24 @@ def is_wide(n_products: int, n_customers: int) -> bool:
 
 def anchors(network: Any, model: Any, levels: Mapping[str, float], review: int = 1) -> dict[str, Any]:
     """Env keyword arguments that centre the agents' actions on a heuristic: order-up-to
-    windows ``[S/2, 3S/2 + 2]`` around base-stock levels *levels* (u = 0 plays about S) and
-    base scores ``log(max(alpha_margin, 0.01))`` (u = 0 plays the margin recommender,
-    floored at 1 % so the agent can still raise every intensity).  With a *review* period
-    k > 1 the window's top is stretched by ``(L + k) / (L + 1)`` (the levels cover L + 1
-    periods; a periodic order must cover L + k)."""
+    windows ``[lo, 2S - lo]``, ``lo = floor(S/2)``, around base-stock levels *levels*
+    (u = 0 plays S) and base scores ``log(max(alpha_margin, 1e-3))`` (u = 0 plays the
+    margin recommender, its tiny intensities floored so the agent can still raise them).
+    With a *review* period k > 1 the window's width is stretched by ``(L + k) / (L + 1)``
+    (the levels cover L + 1 periods; a periodic order must cover L + k).
+
+    Measured at u = 0 (30 CRN episodes, lost sales): 55.78 small / 341.0 medium against
+    55.83 / 341.6 for base stock + margin; the first version of this window ([S/2,
+    3S/2 + 2], floor 0.01) played 55.0 / 333.5, which the agents started from."""
     alpha = MarginRecommender(margins_of(network, model.products)).recommend(None, model)
     s = np.array([levels[p] for p in model.products], dtype=float)
     lead = {e.target: float(e.lead_time.mean) for e in network.edges}
     stretch = np.array([(lead[p] + review) / (lead[p] + 1) for p in model.products])
-    return {"min_level": dict(zip(model.products, np.floor(s / 2))),
-            "max_level": dict(zip(model.products, np.ceil(1.5 * s * stretch) + 2)),
-            "base_scores": np.log(np.maximum(alpha, 0.01))}
+    lo = np.floor(s / 2)
+    hi = lo + np.maximum(2 * (s - lo), 1.0) * stretch
+    return {"min_level": dict(zip(model.products, lo)),
+            "max_level": dict(zip(model.products, np.ceil(hi))),
+            "base_scores": np.log(np.maximum(alpha, 1e-3))}
 
 
 def _train_single(scenario: str, params: dict[str, Any], control: str, settings: StudySettings,
