@@ -43,7 +43,7 @@ uniform intensities when a policy gives none).
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -108,7 +108,6 @@ class RecommendationModel:
     axis: Literal["customers", "products"] = "customers"
     products: tuple[str, ...] = ()
     customers: tuple[str, ...] = ()
-    _sum_axis: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         r0 = np.array(self.base_ratings, dtype=np.float64)
@@ -143,7 +142,6 @@ class RecommendationModel:
         cap.flags.writeable = False
         for name, value in (("base_ratings", r0), ("capacity", cap), ("products", products),
                             ("customers", customers),
-                            ("_sum_axis", 1 if self.axis == "customers" else 0),
                             ("max_rating", float(self.max_rating)),
                             ("efficiency", float(self.efficiency))):
             object.__setattr__(self, name, value)
@@ -215,21 +213,26 @@ class RecommendationModel:
 
     # -- the model -------------------------------------------------------------------------
     @property
+    def sum_axis(self) -> int:
+        """The array axis the intensities sum to 1 over (1: customers, 0: products)."""
+        return 1 if self.axis == "customers" else 0
+
+    @property
     def shape(self) -> tuple[int, int]:
         return self.base_ratings.shape  # type: ignore[return-value]
 
     def uniform(self) -> np.ndarray:
         """Equal intensities along the normalisation axis (the default recommendation)."""
         n, m = self.shape
-        return np.full((n, m), 1.0 / (m if self._sum_axis == 1 else n))
+        return np.full((n, m), 1.0 / (m if self.sum_axis == 1 else n))
 
     def from_logits(self, logits: np.ndarray) -> np.ndarray:
         """Intensities from unconstrained scores: a softmax along the normalisation axis
         (how RL agents output a recommendation that always satisfies the constraints)."""
         x = np.asarray(logits, dtype=np.float64).reshape(self.shape)
-        x = x - x.max(axis=self._sum_axis, keepdims=True)
+        x = x - x.max(axis=self.sum_axis, keepdims=True)
         e = np.exp(x)
-        return e / e.sum(axis=self._sum_axis, keepdims=True)
+        return e / e.sum(axis=self.sum_axis, keepdims=True)
 
     def check(self, alpha: Any) -> np.ndarray:
         """*alpha* as an (N, M) float array, or ValueError naming the product/customer at fault."""
@@ -242,11 +245,11 @@ class RecommendationModel:
             i, j = bad[0]
             raise ValueError(f"recommendation intensity of product {self.products[i]!r} to customer "
                              f"{self.customers[j]!r} is {a[i, j]:g}, must be in [0, 1]")
-        sums = a.sum(axis=self._sum_axis)
+        sums = a.sum(axis=self.sum_axis)
         off = np.flatnonzero(np.abs(sums - 1.0) > 1e-4)
         if off.size:
             k = int(off[0])
-            who = (f"product {self.products[k]!r} over customers" if self._sum_axis == 1
+            who = (f"product {self.products[k]!r} over customers" if self.sum_axis == 1
                    else f"customer {self.customers[k]!r} over products")
             raise ValueError(f"recommendation intensities of {who} sum to {sums[k]:g}, must sum to 1 "
                              f"(axis={self.axis!r})")

@@ -67,16 +67,16 @@ class Popularity:
 
     def recommend(self, obs: Any, model: RecommendationModel) -> np.ndarray:
         w = model.probabilities(np.zeros(model.shape)) * model.capacity[None, :]
-        axis = 1 if model.axis == "customers" else 0
-        total = w.sum(axis=axis, keepdims=True)
+        total = w.sum(axis=model.sum_axis, keepdims=True)
         return np.where(total > 0, w / np.where(total > 0, total, 1.0), model.uniform())
 
 
 @dataclass
-class RandomRecommender:
-    """Dirichlet(1) intensities along the axis, a fresh draw every period."""
+class _Randomised:
+    """A rule with its own Generator: seeded by ``seed`` (or ``reset``), replaced by the
+    engine's per-run stream through ``start_run``."""
 
-    seed: int = 0
+    seed: int = field(default=0, kw_only=True)
     _rng: np.random.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -88,9 +88,14 @@ class RandomRecommender:
     def start_run(self, rng: np.random.Generator) -> None:
         self._rng = rng
 
+
+@dataclass
+class RandomRecommender(_Randomised):
+    """Dirichlet(1) intensities along the axis, a fresh draw every period."""
+
     def recommend(self, obs: Any, model: RecommendationModel) -> np.ndarray:
         n, m = model.shape
-        if model.axis == "customers":
+        if model.sum_axis == 1:
             return self._rng.dirichlet(np.ones(m), size=n)
         return self._rng.dirichlet(np.ones(n), size=m).T
 
@@ -139,13 +144,12 @@ def expected_margin(model: RecommendationModel, margins: np.ndarray,
     """``sum_i margins[i] E[d_i]`` at the intensities ``model.from_logits(scores)``, and its
     gradient in the scores (chain rule through the softmax over products, eq. 10, the
     ratings, eq. 8, and the softmax along the normalisation axis)."""
-    axis = 1 if model.axis == "customers" else 0
     alpha = model.from_logits(scores)
     gamma = model.probabilities(alpha)
     value = float(margins @ gamma @ model.capacity)
     d_ratings = model.capacity[None, :] * gamma * (margins[:, None] - (margins @ gamma)[None, :])
     g = d_ratings * (model.max_rating - model.base_ratings) * model.efficiency
-    return value, (alpha * (g - (alpha * g).sum(axis=axis, keepdims=True))).ravel()
+    return value, (alpha * (g - (alpha * g).sum(axis=model.sum_axis, keepdims=True))).ravel()
 
 
 def margins_of(network: Any, products: Any) -> dict[str, float]:
@@ -156,21 +160,10 @@ def margins_of(network: Any, products: Any) -> dict[str, float]:
 
 
 @dataclass
-class RandomOrders:
+class RandomOrders(_Randomised):
     """A uniform whole number in ``[0, high]`` per deciding product node and period."""
 
     high: float | Mapping[str, float]
-    seed: int = 0
-    _rng: np.random.Generator = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.reset(self.seed)
-
-    def reset(self, seed: int | None = None) -> None:
-        self._rng = np.random.default_rng(self.seed if seed is None else seed)
-
-    def start_run(self, rng: np.random.Generator) -> None:
-        self._rng = rng
 
     def act(self, obs: Any) -> dict[str, float]:
         out = {}

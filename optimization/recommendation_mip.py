@@ -526,7 +526,8 @@ def _positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
-def _model_of(market: RecommendationMarket | RecommendationModel) -> RecommendationModel:
+def model_of(market: RecommendationMarket | RecommendationModel) -> RecommendationModel:
+    """The customer model of a recommendation market (or the model itself)."""
     model = getattr(market, "model", market)
     if not isinstance(model, RecommendationModel):
         raise TypeError(f"need a RecommendationMarket or RecommendationModel, got "
@@ -550,7 +551,7 @@ def solve_plan(network: Network, market: RecommendationMarket | RecommendationMo
     the termination when the solver gives no solution.
     """
     T = _positive_int("periods", periods)
-    model = _model_of(market)
+    model = model_of(market)
     pr = Products.of(network, model)
     pats = patterns if patterns is not None else make_patterns(model, family, levels)
     integer = False if relax else (not pr.continuous) if integer is None else bool(integer)
@@ -620,7 +621,7 @@ def perfect_information_bound(network: Network | str, market: Any = None, period
         net = network
     if market is None:
         raise ValueError("market is required with a Network (RecommendationMarket or model)")
-    model = _model_of(market)
+    model = model_of(market)
     T = _positive_int("periods", periods)
     pr = Products.of(net, model)
     u = market_uniforms(model, T, seed, replication)
@@ -675,7 +676,7 @@ class MIPRecommendationPolicy:
                  integer: bool = False, relax_future: bool = False, time_limit: float = 10.0,
                  rel_gap: float = 1e-3, threads: int = 1, seed: int = 0) -> None:
         self.horizon = H = _positive_int("horizon", horizon)
-        self.model = _model_of(market)
+        self.model = model_of(market)
         self.products = Products.of(network, self.model)
         if H <= int(self.products.lead.max()):
             warnings.warn(f"MIPRecommendationPolicy: horizon={H} does not exceed the longest lead "

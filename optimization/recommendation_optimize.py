@@ -31,8 +31,8 @@ from .recommendation_mip import (
     MIPRecommendationPolicy,
     PatternSet,
     Products,
-    _model_of,
     make_patterns,
+    model_of,
     perfect_information_bound,
     solve_plan,
 )
@@ -113,7 +113,7 @@ def optimize_recommendation(scenario: str, params: Mapping[str, Any] | None = No
     def factory() -> Any:
         return scenarios.make_market(scenario, **given)
 
-    model = _model_of(factory())
+    model = model_of(factory())
     margin = MarginRecommender(margins_of(net, model.products))
     anchors = {"uniform": model.uniform(), "popularity": Popularity().recommend(None, model),
                "margin": margin.recommend(None, model)}

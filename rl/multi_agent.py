@@ -35,7 +35,7 @@ Episodes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -120,6 +120,17 @@ class _NodeAgents:
         pass
 
 
+def check_agents(actions: Mapping[str, Any], agents: Sequence[str]) -> None:
+    """ValueError unless *actions* has exactly one entry per live agent (names them)."""
+    unknown = sorted(set(actions) - set(agents))
+    if unknown:
+        raise ValueError(f"actions for unknown agent(s) {', '.join(map(repr, unknown))} "
+                         f"(agents: {', '.join(agents)})")
+    missing = [a for a in agents if a not in actions]
+    if missing:
+        raise ValueError(f"no action for agent(s) {', '.join(map(repr, missing))}")
+
+
 class InventoryParallelEnv(_NodeAgents, ParallelEnv):
     """One agent per stocking node, all acting at every decision epoch (see the module docstring).
 
@@ -153,13 +164,7 @@ class InventoryParallelEnv(_NodeAgents, ParallelEnv):
         view = self.runner.view
         if not self.agents or view is None:
             raise RuntimeError("the episode is over (or was never started): call reset()")
-        unknown = sorted(set(actions) - set(self.agents))
-        if unknown:
-            raise ValueError(f"actions for unknown agent(s) {', '.join(map(repr, unknown))} "
-                             f"(agents: {', '.join(self.agents)})")
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
-            raise ValueError(f"no action for agent(s) {', '.join(map(repr, missing))}")
+        check_agents(actions, self.agents)
         orders = {a: self._order(a, actions[a], view) for a in view.deciding}
         reward, info = self.runner.answer(orders)
         done = self.runner.done

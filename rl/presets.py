@@ -167,7 +167,7 @@ def _recommendation(scenario: str, p: dict[str, Any]) -> tuple[PPOConfig, dict[s
     model = market.model
     rec = MarginRecommender(margins_of(network, model.products))
     levels = base_stock_levels(network, market, rec)
-    anchor = anchors(network, model, levels)
+    anchor = anchors(network, model, levels, alpha=rec.recommend(None, model))
     study = StudySettings()
     cfg = ppo_config(study, *model.shape, _BASE.seed)
     env = {"control": "joint", "periods": study.periods,

@@ -46,6 +46,7 @@ from des_supply.sim import Observation, Simulation
 
 from . import RECOMMENDATION_ENV_IDS
 from .env import EpisodeRunner, NetworkLayout, resolve_network
+from .multi_agent import check_agents
 
 __all__ = ["AGENTS", "CONTROLS", "AgentPolicy", "RecommendationEnv", "RecommendationLayout",
            "RecommendationParallelEnv", "TeamPolicy", "make_recommendation_env",
@@ -204,7 +205,7 @@ class RecommendationLayout:
         if np.any(a <= 0):
             raise ValueError("intensities of 0 cannot be encoded as scores (softmax is positive)")
         x = (np.log(a) - self.base_scores) / self.logit_scale
-        axis = 1 if self.model.axis == "customers" else 0
+        axis = self.model.sum_axis
         hi, lo = x.max(axis=axis, keepdims=True), x.min(axis=axis, keepdims=True)
         if np.any(hi - lo > 2.0 + 1e-12):
             raise ValueError(f"intensity ratios exceed exp(2 * logit_scale) = "
@@ -305,6 +306,20 @@ class TeamPolicy:
             u = np.asarray(self.recommendation(_with_phase(state, t, qp)))
             self._alpha = self.layout.intensities(self.layout.part(u, "recommendation"))
         return Action(orders=orders, extra={KEY: self._alpha})
+
+
+def _render(runner: EpisodeRunner, layout: RecommendationLayout, alpha: np.ndarray) -> str:
+    """The ANSI rendering of both envs: stock per product and expected demand under *alpha*."""
+    view = runner.view
+    if view is None:
+        return "(not started: call reset())"
+    expected = layout.model.expected_demand(alpha)
+    rows = [f"period {runner.t}/{runner.periods}, episode {runner.episode}",
+            f"{'product':<12}{'on_hand':>10}{'backlog':>10}{'IP':>10}{'E[demand]':>11}"]
+    for p, e in zip(layout.products, expected):
+        rows.append(f"{p:<12}{view.on_hand(p):>10.4g}{view.backlog(p):>10.4g}"
+                    f"{view.inventory_position(p):>10.4g}{e:>11.4g}")
+    return "\n".join(rows)
 
 
 def _phase(t: int, period: int) -> np.ndarray:
@@ -517,16 +532,7 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
     def render(self) -> str | None:
         if self.render_mode != "ansi":
             return None
-        view = self.runner.view
-        if view is None:
-            return "(not started: call reset())"
-        expected = self.model.expected_demand(self.market.last_recommendation)
-        rows = [f"period {self.runner.t}/{self.periods}, episode {self.episode}",
-                f"{'product':<12}{'on_hand':>10}{'backlog':>10}{'IP':>10}{'E[demand]':>11}"]
-        for p, e in zip(self.layout.products, expected):
-            rows.append(f"{p:<12}{view.on_hand(p):>10.4g}{view.backlog(p):>10.4g}"
-                        f"{view.inventory_position(p):>10.4g}{e:>11.4g}")
-        return "\n".join(rows)
+        return _render(self.runner, self.layout, self.market.last_recommendation)
 
     # -- actions -----------------------------------------------------------------------------
     def decode(self, action: Any) -> Action:
@@ -693,13 +699,7 @@ class RecommendationParallelEnv(ParallelEnv):
         view = self.runner.view
         if not self.agents or view is None:
             raise RuntimeError("the episode is over (or was never started): call reset()")
-        unknown = sorted(set(actions) - set(self.agents))
-        if unknown:
-            raise ValueError(f"actions for unknown agent(s) {', '.join(map(repr, unknown))} "
-                             f"(agents: {', '.join(self.agents)})")
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
-            raise ValueError(f"no action for agent(s) {', '.join(map(repr, missing))}")
+        check_agents(actions, self.agents)
         parts: dict[str, np.ndarray] = {}
         for agent in AGENTS:  # checked every step, acting or not
             try:
@@ -728,15 +728,7 @@ class RecommendationParallelEnv(ParallelEnv):
     def render(self) -> str | None:
         if self.render_mode != "ansi":
             return None
-        view = self.runner.view
-        if view is None:
-            return "(not started: call reset())"
-        rows = [f"period {self.runner.t}/{self.periods}, episode {self.runner.episode}"]
-        expected = self.model.expected_demand(self.alpha)
-        for p, e in zip(self.layout.products, expected):
-            rows.append(f"{p:<12} on_hand={view.on_hand(p):.4g} IP={view.inventory_position(p):.4g} "
-                        f"E[demand]={e:.4g}")
-        return "\n".join(rows)
+        return _render(self.runner, self.layout, self.alpha)
 
     def close(self) -> None:
         pass

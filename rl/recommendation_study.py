@@ -155,7 +155,8 @@ def is_wide(n_products: int, n_customers: int) -> bool:
     return n_products * n_customers > 50
 
 
-def anchors(network: Any, model: Any, levels: Mapping[str, float], review: int = 1) -> dict[str, Any]:
+def anchors(network: Any, model: Any, levels: Mapping[str, float], review: int = 1,
+            alpha: np.ndarray | None = None) -> dict[str, Any]:
     """Env keyword arguments that centre the agents' actions on a heuristic: order-up-to
     windows ``[lo, 2S - lo]``, ``lo = floor(S/2)``, around base-stock levels *levels*
     (u = 0 plays S) and base scores ``log(max(alpha_margin, 1e-3))`` (u = 0 plays the
@@ -166,7 +167,8 @@ def anchors(network: Any, model: Any, levels: Mapping[str, float], review: int =
     Measured at u = 0 (30 CRN episodes, lost sales): 55.78 small / 341.0 medium against
     55.83 / 341.6 for base stock + margin; the first version of this window ([S/2,
     3S/2 + 2], floor 0.01) played 55.0 / 333.5, which the agents started from."""
-    alpha = MarginRecommender(margins_of(network, model.products)).recommend(None, model)
+    if alpha is None:  # the margin recommender's intensities (pass them if already known)
+        alpha = MarginRecommender(margins_of(network, model.products)).recommend(None, model)
     s = np.array([levels[p] for p in model.products], dtype=float)
     lead = {e.target: float(e.lead_time.mean) for e in network.edges}
     stretch = np.array([(lead[p] + review) / (lead[p] + 1) for p in model.products])
@@ -284,7 +286,8 @@ def run_study(scenario: str, params: Mapping[str, Any] | None = None,
     timings["heuristics"] = time.perf_counter() - t0
 
     # single agents (the seed paper's three) and their naive combination
-    env_kwargs = anchors(network, model, levels["margin"]) if settings.anchor else {}
+    margin_alpha = recommenders["margin"].recommend(None, model)
+    env_kwargs = anchors(network, model, levels["margin"], alpha=margin_alpha) if settings.anchor else {}
     agents: dict[str, Any] = {}
     for key, control, name in (("joint", "joint", JOINT), ("im", "replenishment", "IM-only"),
                                ("rs", "recommendation", "RS-only")):
@@ -308,7 +311,8 @@ def run_study(scenario: str, params: Mapping[str, Any] | None = None,
         t0 = time.perf_counter()
         team_kwargs = env_kwargs
         if settings.anchor and settings.replenishment_period > 1:
-            team_kwargs = anchors(network, model, levels["margin"], settings.replenishment_period)
+            team_kwargs = anchors(network, model, levels["margin"], settings.replenishment_period,
+                                  alpha=margin_alpha)
         penv, team = _train_mappo(scenario, params, settings, team_kwargs, out / "mappo", progress)
         timings["mappo"] = time.perf_counter() - t0
         policy = penv.policy(lambda o: team({"replenishment": o})["replenishment"],

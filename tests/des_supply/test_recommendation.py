@@ -90,7 +90,7 @@ def test_logits_always_give_valid_intensities(axis, scores):
 def test_uniform_and_popularity_satisfy_the_axis():
     for axis in ("customers", "products"):
         m = small_model(axis)
-        for a in (m.uniform(), Popularity().recommend(None, m), RandomRecommender(3).recommend(None, m)):
+        for a in (m.uniform(), Popularity().recommend(None, m), RandomRecommender(seed=3).recommend(None, m)):
             m.check(a)
 
 
@@ -179,11 +179,6 @@ def test_engine_demand_is_the_markets_and_units_are_conserved(shortage):
     policy = RecommendAndReplenish(BaseStock(_levels(market)), Popularity())
     sim = Simulation(net, 300, 4, market)
     seen = []
-
-    class Spy:
-        def act(self, obs):
-            return policy.act(obs)
-
     original = market.draw
 
     def draw(t, action, obs):
@@ -192,7 +187,7 @@ def test_engine_demand_is_the_markets_and_units_are_conserved(shortage):
         return out
 
     market.draw = draw  # type: ignore[method-assign]
-    ledger = sim.run(Spy())
+    ledger = sim.run(policy)
     demand = np.stack(seen)
     cols = [ledger.nodes.index(p) for p in market.model.products]
     np.testing.assert_array_equal(ledger.data["demand"][:, cols], demand)
