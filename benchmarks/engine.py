@@ -196,7 +196,7 @@ def check(periods: int, seed: int) -> list[dict[str, Any]]:
     for shortage in ("backlog", "lost"):
         lost = shortage == "lost"
         net = scenarios.make("single-stage", lead_time=LEAD, shortage=shortage,
-                             holding=HOLDING, penalty=PENALTY, demand_mean=DEMAND_MEAN)
+                             holding=HOLDING, penalty=PENALTY, demand_mean=DEMAND_MEAN).network
         ledger = Simulation(net, periods, seed).run(BaseStock(LEVEL))
         same_demand = bool(np.array_equal(ledger.column("demand", "stage"),
                                           np.asarray(draw_demand(periods, seed))))
@@ -246,7 +246,7 @@ def _loadavg() -> list[float] | None:
 
 
 def profile_single_stage(periods: int, seed: int, top: int = 10) -> str:
-    net = scenarios.make("single-stage", lead_time=LEAD, shortage="backlog")
+    net = scenarios.make("single-stage", lead_time=LEAD, shortage="backlog").network
     prof = cProfile.Profile()
     prof.enable()
     Simulation(net, periods, seed).run(BaseStock(LEVEL))
@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         cases.append(({"name": name, "kind": "baseline", "stock_nodes": 1, "all_nodes": 1},
                       lambda fn=fn: fn(periods, seed)))
     for case in engine_cases():
-        net = scenarios.make(case["scenario"], **case["params"])
+        net = scenarios.make(case["scenario"], **case["params"]).network
         stock = sum(1 for n in net.nodes if n.kind == "stock")
         cases.append(({"name": case["name"], "kind": "engine", "scenario": case["scenario"],
                        "params": case["params"], "policy": case["policy_repr"],

@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'case':<26}{'T':>5}{'mode':>8}{'build s':>9}{'solve s':>9}{'bin':>6}{'int':>6}"
           f"{'cont':>7}{'cons':>7}  {'termination':<29}{'gap':>9}{'bound/T':>10}  replay ==")
     for name, params in CASES:
-        net = scenarios.make(name, **params)
+        net = scenarios.make(name, **params).network
         for T in horizons:
             for exact in (True, False):
                 r = perfect_information(net, T, args.seed, exact, args.time_limit)
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'case':<26}{'window':>7}{'build s':>9}{'mean ms':>9}{'median ms':>10}{'max ms':>8}"
           f"{'fresh ms':>10}{'cost/period':>13}")
     for name, params in CASES:
-        net = scenarios.make(name, **params)
+        net = scenarios.make(name, **params).network
         r = rolling_horizon(net, epochs, args.seed)
         r.update(case=label(name, params), scenario=name, params=params)
         mpc.append(r)

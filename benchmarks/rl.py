@@ -99,7 +99,7 @@ def evaluate_engine_policy(engine_policy: Any, scenario: str, params: dict[str, 
     import scenarios
     from des_supply.evaluate import simulate
 
-    net = scenarios.make(scenario, **params)
+    net = scenarios.make(scenario, **params).network
     res = simulate(net, engine_policy, periods=periods, replications=episodes, seed=seed,
                    warmup=warmup)
     return np.asarray(res.per_replication, dtype=float)
@@ -157,7 +157,7 @@ def throughput(params: dict[str, Any], steps: int, repeats: int) -> dict[str, An
 
     _, spec = preset("single-stage", params)
     thunk = make_thunk("single-stage", params, spec)
-    net = scenarios.make("single-stage", **params)
+    net = scenarios.make("single-stage", **params).network
     periods = int(spec["env"]["periods"])
 
     def engine() -> int:

@@ -119,7 +119,7 @@ def load_network(target: str, params: Sequence[str]) -> tuple[Network, dict[str,
     try:
         spec = sc.get(target)
         kwargs = sc.parse_params(target, params)
-        return sc.make(target, **kwargs), kwargs, spec
+        return sc.make(target, **kwargs).network, kwargs, spec
     except (sc.ScenarioError, NetworkError) as exc:
         raise CliError(str(exc)) from None
     except (ValueError, TypeError) as exc:

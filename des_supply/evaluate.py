@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from .ledger import Ledger
 from .network import Network
 from .policies import Policy
+from .problem import Problem, as_problem
 from .rng import replication_seed
 from .sim import Market, Simulation, objective_of
 
@@ -111,14 +112,16 @@ def _replicate(network: Network, policy: Policy, periods: int, seed: int | None,
     return _summarise(ledger, warmup), (ledger if keep else None)
 
 
-def simulate(network: Network, policy: Policy, *, periods: int, replications: int = 1,
-             seed: int | None = 0, warmup: int = 0, processes: int = 1,
+def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
+             replications: int = 1, seed: int | None = 0, warmup: int = 0, processes: int = 1,
              market: Market | None = None, progress: bool = False,
              keep_ledgers: bool = False) -> Results:
     """Run *replications* independent replications and summarise them.
 
     Parameters
     ----------
+    problem : Problem or Network
+        What to simulate; a Network with *market* (or none) is a problem too.
     periods : int
         Periods per replication, warm-up included.
     warmup : int
@@ -134,6 +137,8 @@ def simulate(network: Network, policy: Policy, *, periods: int, replications: in
         raise ValueError(f"warmup(={warmup}) must be in [0, periods={periods})")
     if not callable(getattr(policy, "act", None)):
         raise TypeError(f"policy must have an act(observation) method, got {policy!r}")
+    problem = as_problem(problem, market)
+    network, market = problem.network, problem.new_market()
     workers = processes or os.cpu_count() or 1
     args = [(network, policy, periods, seed, k, warmup, market, keep_ledgers)
             for k in range(replications)]

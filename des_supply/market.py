@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import numpy as np
 
@@ -292,6 +292,7 @@ class CompetitiveMarket:
     ref_initial: float = 35.0
 
     observation_names = ("competitor_price", "reference_price")
+    kind: ClassVar[str] = "pricing"   # what des_supply.problem.ProblemKind.market reports
 
     def __post_init__(self) -> None:
         if not 0 <= self.memory <= 1:

@@ -284,6 +284,8 @@ class RecommendationMarket:
     hold what was used, for inspection and logging.
     """
 
+    kind = "recommendation"   # what des_supply.problem.ProblemKind.market reports
+
     def __init__(self, model: RecommendationModel) -> None:
         self.model = model
         self.nodes: tuple[str, ...] = model.products

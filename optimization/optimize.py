@@ -154,7 +154,7 @@ def _bounded(scenario: str, p: dict[str, Any], progress: bool, *, periods: int =
     from .network_mip import RollingHorizonPolicy, longest_lead_path, perfect_information_bound
     from .search import search_base_stock
 
-    net = scenarios.make(scenario, **p)
+    net = scenarios.make(scenario, **p).network
     bounds = [perfect_information_bound(net, periods, seed, replication=k)
               for k in range(replications)]
     value = float(np.mean([b.per_period_bound for b in bounds]))
@@ -210,7 +210,7 @@ def optimize(scenario: str, params: dict[str, Any] | None = None, *, progress: b
 
     spec = scenarios.get(scenario)
     given = dict(params or {})
-    scenarios.make(scenario, **given)  # validates the parameters the way simulate would
+    scenarios.make(scenario, **given).network  # validates the parameters the way simulate would
     if _is_recommendation(scenario, given):  # bound, MPC and base-stock heuristics
         from .recommendation_optimize import optimize_recommendation
 
@@ -235,7 +235,7 @@ def verify(result: OptimizeResult, *, periods: int = 20_000, warmup: int = 500,
     import scenarios
     from des_supply.evaluate import simulate
 
-    net = scenarios.make(result.scenario, **result.params)
+    net = scenarios.make(result.scenario, **result.params).network
     rows = []
     for b in [result.optimal, *result.policies]:
         if b.policy is None:

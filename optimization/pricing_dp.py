@@ -710,7 +710,7 @@ def optimize_pricing(scenario: str, params: dict[str, Any] | None = None, *,
     from .optimize import Benchmark, OptimizeResult
 
     given = dict(params or {})
-    network = scenarios.make(scenario, **given)
+    network = scenarios.make(scenario, **given).network
     market = scenarios.make_market(scenario, **given)
     if market is None:
         raise PricingDPError(f"scenario {scenario!r} has no market")
@@ -748,7 +748,7 @@ def verify_pricing(result: Any, *, periods: int = 20_000, warmup: int = 500,
     import scenarios
     from des_supply.evaluate import simulate
 
-    network = scenarios.make(result.scenario, **result.params)
+    network = scenarios.make(result.scenario, **result.params).network
     rows = []
     for b in [result.optimal, *result.policies]:
         if b.policy is None:

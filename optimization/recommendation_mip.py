@@ -615,7 +615,7 @@ def perfect_information_bound(network: Network | str, market: Any = None, period
     if isinstance(network, str):
         import scenarios
 
-        net = scenarios.make(network, **dict(params or {}))
+        net = scenarios.make(network, **dict(params or {})).network
         market = scenarios.make_market(network, **dict(params or {}))
     else:
         net = network

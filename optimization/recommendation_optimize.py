@@ -108,7 +108,7 @@ def optimize_recommendation(scenario: str, params: Mapping[str, Any] | None = No
     from .optimize import Benchmark, OptimizeResult
 
     given = dict(params or {})
-    net = scenarios.make(scenario, **given)
+    net = scenarios.make(scenario, **given).network
 
     def factory() -> Any:
         return scenarios.make_market(scenario, **given)
@@ -185,7 +185,7 @@ def verify_recommendation(result: Any, *, periods: int = 20_000, warmup: int = 5
     over *periods* (promised value vs simulated mean and 95% CI)."""
     import scenarios
 
-    net = scenarios.make(result.scenario, **result.params)
+    net = scenarios.make(result.scenario, **result.params).network
     rows = []
     for b in [result.optimal, *result.policies]:
         if b.policy is None:

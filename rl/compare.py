@@ -117,7 +117,7 @@ def compare(scenario: str, params: dict[str, Any] | None = None, *, steps: int |
     from .presets import make_thunk, preset
 
     params = dict(params or {})
-    network = scenarios.make(scenario, **params)
+    network = scenarios.make(scenario, **params).network
     market = scenarios.make_market(scenario, **params)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

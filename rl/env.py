@@ -931,7 +931,7 @@ def resolve_network(scenario: str | Network | Path, kwargs: Mapping[str, Any],
             raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for scenario "
                              f"{name!r} (scenario parameters: {', '.join(allowed)}; env parameters: "
                              f"{', '.join(env_params)})")
-        return scenarios.make(name, **rest), env_kw, spec.periods
+        return scenarios.make(name, **rest).network, env_kw, spec.periods
     if name.endswith(".json") or Path(name).is_file():
         if rest:
             raise ValueError(f"unknown parameter(s) {', '.join(map(repr, sorted(rest)))}: a network "

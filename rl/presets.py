@@ -87,7 +87,7 @@ def reference_cost(scenario: str, params: Mapping[str, Any], level: float,
     from des_supply.evaluate import simulate
     from des_supply.policies import BaseStock
 
-    net = scenarios.make(scenario, **dict(params))
+    net = scenarios.make(scenario, **dict(params)).network
     return float(simulate(net, BaseStock(level), periods=periods, seed=0, warmup=100).mean)
 
 
@@ -163,7 +163,7 @@ def _recommendation(scenario: str, p: dict[str, Any]) -> tuple[PPOConfig, dict[s
 
     from .recommendation_study import StudySettings, anchors, ppo_config
 
-    network, market = scenarios.make(scenario, **p), scenarios.make_market(scenario, **p)
+    network, market = scenarios.make(scenario, **p).network, scenarios.make_market(scenario, **p)
     model = market.model
     rec = MarginRecommender(margins_of(network, model.products))
     levels = base_stock_levels(network, market, rec)

@@ -239,7 +239,7 @@ def run_study(scenario: str, params: Mapping[str, Any] | None = None,
 
     settings = settings or StudySettings()
     params = dict(params or {})
-    network = scenarios.make(scenario, **params)
+    network = scenarios.make(scenario, **params).network
     make_market = lambda: scenarios.make_market(scenario, **params)
     market = make_market()
     if getattr(market, "model", None) is None:

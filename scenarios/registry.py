@@ -1,9 +1,9 @@
-"""Scenarios by name: each is a function with keyword parameters that returns a Network.
+"""Scenarios by name: each is a function with keyword parameters that builds a Network.
 
-``register`` records a function under a name; ``make(name, **params)`` builds
-it; ``make_market(name, **params)`` builds its market model (decision-dependent
-demand, see :class:`des_supply.sim.Market`) from the same parameters, or returns
-None for scenarios without one; ``parse_params`` turns command-line ``k=v`` strings into typed keyword
+``register`` records a function under a name (with the builder of its market model,
+decision-dependent demand, for scenarios that have one); ``make(name, **params)``
+returns the :class:`~des_supply.problem.Problem`: the network, a market built from
+the same parameters, the parameters themselves and the default horizon; ``parse_params`` turns command-line ``k=v`` strings into typed keyword
 arguments using the function's defaults (ints, floats, bools, strings, and
 comma-separated tuples).  Unknown scenarios or parameters are refused with the
 list of what exists.
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from des_supply.network import Network
+from des_supply.problem import Problem
 
 __all__ = ["ScenarioSpec", "register", "get", "make", "make_market", "names", "parse_params",
            "ScenarioError"]
@@ -84,9 +85,13 @@ def _checked(name: str, params: dict[str, Any]) -> ScenarioSpec:
     return spec
 
 
-def make(name: str, **params: Any) -> Network:
-    """Build scenario *name* with *params* (checked against its signature)."""
-    return _checked(name, params).build(**params)
+def make(name: str, **params: Any) -> Problem:
+    """The problem of scenario *name* with *params* (checked against its signature)."""
+    spec = _checked(name, params)
+    network = spec.build(**params)
+    market = None if spec.market is None else spec.market(**{**spec.parameters, **params})
+    return Problem(network, market, name=name, params=params, periods=spec.periods,
+                   warmup=spec.warmup, source=name)
 
 
 def make_market(name: str, **params: Any) -> Any:
@@ -94,10 +99,7 @@ def make_market(name: str, **params: Any) -> Any:
 
     A new, independent object on every call (a market keeps per-run state).
     """
-    spec = _checked(name, params)
-    if spec.market is None:
-        return None
-    return spec.market(**{**spec.parameters, **params})
+    return make(name, **params).market
 
 
 def _convert(scenario: str, key: str, text: str, default: Any, annotation: str = "") -> Any:

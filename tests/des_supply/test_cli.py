@@ -75,7 +75,7 @@ def test_simulate_json_is_reproducible_and_matches_the_library(capsys):
     first = json.loads(run(capsys, *argv)[1])
     second = json.loads(run(capsys, *argv)[1])
     assert first["mean"] == second["mean"]
-    lib = simulate(scenarios.make("owmr"), BaseStock(12), periods=300, replications=2,
+    lib = simulate(scenarios.make("owmr").network, BaseStock(12), periods=300, replications=2,
                    warmup=10, seed=0)
     assert first["mean"] == lib.mean and first["per_replication"] == lib.per_replication.tolist()
 
@@ -90,7 +90,7 @@ def test_simulate_table(capsys):
 
 def test_network_json_file(capsys, tmp_path):
     path = tmp_path / "net.json"
-    scenarios.make("single-stage", lead_time=1).to_json(path)
+    scenarios.make("single-stage", lead_time=1).network.to_json(path)
     code, out, _ = run(capsys, "simulate", str(path), "--policy", "base-stock",
                        "--policy-param", "level=12", "--json", *FAST)
     res = json.loads(out)

@@ -253,7 +253,7 @@ def test_to_dict_leaves_out_defaults():
 def test_from_json_reads_a_file(tmp_path):
     import scenarios
 
-    n = scenarios.make("owmr")
+    n = scenarios.make("owmr").network
     path = tmp_path / "owmr.json"
     n.to_json(path)
     assert path.read_text().endswith("}\n")

@@ -178,7 +178,7 @@ def test_parallel_replications_equal_serial_ones():
     """Replication k runs on SeedSequence(seed, spawn_key=(k,)) wherever it runs."""
     import scenarios
 
-    net = scenarios.make("random-dag", n_nodes=6, n_layers=2, seed=3)
+    net = scenarios.make("random-dag", n_nodes=6, n_layers=2, seed=3).network
     policy = BaseStock(25)
     serial = simulate(net, policy, periods=300, replications=4, seed=11, processes=1)
     parallel = simulate(net, policy, periods=300, replications=4, seed=11, processes=2)

@@ -127,7 +127,7 @@ def test_csv_round_trip(tmp_path):
     np.testing.assert_array_equal(back.capacity, m.capacity)
     assert back.products == m.products and back.customers == m.customers
     net = scenarios.make("recommendation-small", ratings_csv=str(tmp_path / "r.csv"),
-                         capacity_csv=str(tmp_path / "c.csv"))
+                         capacity_csv=str(tmp_path / "c.csv")).network
     assert [n.name for n in net.stock_nodes] == list(m.products)
 
 
@@ -140,7 +140,7 @@ def test_generation_is_reproducible():
 @pytest.mark.parametrize("size", ["small", "medium", "large"])
 def test_registered_sizes(size):
     name = f"recommendation-{size}"
-    net, market = scenarios.make(name), scenarios.make_market(name)
+    net, market = scenarios.make(name).network, scenarios.make_market(name)
     n, m = market.model.shape
     assert (n, m) == {"small": (3, 5), "medium": (10, 30), "large": (20, 100)}[size]
     assert len(net.stock_nodes) == n
@@ -148,20 +148,20 @@ def test_registered_sizes(size):
 
 def test_scenario_input_errors():
     with pytest.raises(ScenarioError, match="shortage"):
-        scenarios.make("recommendation-small", shortage="maybe")
+        scenarios.make("recommendation-small", shortage="maybe").network
     with pytest.raises(ScenarioError, match="lead_time_max"):
-        scenarios.make("recommendation-small", lead_time=3, lead_time_max=1)
+        scenarios.make("recommendation-small", lead_time=3, lead_time_max=1).network
     with pytest.raises(ScenarioError, match="both ratings_csv and capacity_csv"):
-        scenarios.make("recommendation-small", ratings_csv="x.csv")
+        scenarios.make("recommendation-small", ratings_csv="x.csv").network
     with pytest.raises(ScenarioError, match="price"):
-        scenarios.make("recommendation-small", price=-1)
+        scenarios.make("recommendation-small", price=-1).network
 
 
 def test_per_product_lead_times_are_drawn_once():
-    net = scenarios.make("recommendation-medium", lead_time=1, lead_time_max=4)
+    net = scenarios.make("recommendation-medium", lead_time=1, lead_time_max=4).network
     leads = {e.target: e.lead_time.mean for e in net.edges}
     assert set(leads.values()) <= {1, 2, 3, 4} and len(set(leads.values())) > 1
-    net = scenarios.make("recommendation-small", lead_time=1, lead_time_max=3, stochastic_lead_time=True)
+    net = scenarios.make("recommendation-small", lead_time=1, lead_time_max=3, stochastic_lead_time=True).network
     assert all(e.lead_time.mean == 2 for e in net.edges)
 
 
@@ -175,7 +175,7 @@ def _levels(market: RecommendationMarket, factor: float = 3.0) -> dict[str, floa
 def test_engine_demand_is_the_markets_and_units_are_conserved(shortage):
     name = "recommendation-small"
     net, market = scenarios.make(name, shortage=shortage, lead_time=1, lead_time_max=3,
-                                 stochastic_lead_time=True), scenarios.make_market(name)
+                                 stochastic_lead_time=True).network, scenarios.make_market(name)
     policy = RecommendAndReplenish(BaseStock(_levels(market)), Popularity())
     sim = Simulation(net, 300, 4, market)
     seen = []
@@ -211,7 +211,7 @@ def test_recommendation_shifts_demand_between_products():
 
 def test_common_random_numbers_and_reproducibility():
     name = "recommendation-small"
-    net, market = scenarios.make(name), scenarios.make_market(name)
+    net, market = scenarios.make(name).network, scenarios.make_market(name)
     levels = _levels(market)
     run = lambda rec: simulate(net, RecommendAndReplenish(BaseStock(levels), rec), periods=400,
                                seed=7, replications=3, market=market)
@@ -229,7 +229,7 @@ def test_common_random_numbers_and_reproducibility():
 
 def test_action_without_recommendation_means_uniform():
     name = "recommendation-small"
-    net = scenarios.make(name)
+    net = scenarios.make(name).network
     levels = _levels(scenarios.make_market(name))
     plain = Simulation(net, 200, 3, scenarios.make_market(name)).run(BaseStock(levels))
     explicit = Simulation(net, 200, 3, scenarios.make_market(name)).run(
@@ -239,7 +239,7 @@ def test_action_without_recommendation_means_uniform():
 
 def test_invalid_recommendation_in_a_run_names_the_problem():
     name = "recommendation-small"
-    net, market = scenarios.make(name), scenarios.make_market(name)
+    net, market = scenarios.make(name).network, scenarios.make_market(name)
 
     class Bad:
         def act(self, obs):
@@ -256,7 +256,7 @@ def test_margin_recommender_gradient_and_gain(axis):
     from des_supply.recommendation_policies import MarginRecommender, expected_margin, margins_of
 
     name = "recommendation-small"
-    net, model = scenarios.make(name), scenarios.make_market(name, axis=axis).model
+    net, model = scenarios.make(name).network, scenarios.make_market(name, axis=axis).model
     margins = margins_of(net, model.products)
     w = np.array([margins[p] for p in model.products])
     rng = np.random.default_rng(1)

@@ -107,7 +107,7 @@ def three_stage(shortages=("backlog",) * 3, leads=(1, 0, 2), timing="order-befor
 
 def assembly(timing="order-before-demand", plant="backlog", retailer="backlog",
              component_lead=0, bom_b=2.0, demand=None) -> Network:
-    net = scenarios.make("assembly")
+    net = scenarios.make("assembly").network
     nodes = []
     for n in net.nodes:
         if n.name == "plant":
@@ -205,7 +205,7 @@ def test_optimal_plan_replays_to_the_same_engine_cost_deterministic(name):
     one_stage(Shifted(Poisson(1.0), 0), "lost", K=10.0),
     three_stage(("backlog", "lost", "backlog"), leads=(0, 1, 0), timing="order-after-demand"),
     assembly(plant="lost", retailer="lost"),
-    scenarios.make("serial"),
+    scenarios.make("serial").network,
 ], ids=["one-stage-stochastic-lead", "three-stage-mixed", "assembly-lost", "serial-scenario"])
 def test_optimal_plan_replays_to_the_same_engine_cost_on_seeded_draws(net):
     """Stochastic demand and lead times: the perfect-information plan, replayed on the same seed."""
@@ -228,8 +228,8 @@ FIXED_NETWORKS = [
       for tm, p, r, b in itertools.product(TIMINGS, ("backlog", "lost"), ("backlog", "lost"),
                                            (1.0, 2.0))),
     assembly(component_lead=1),
-    scenarios.make("beer-game"),
-    scenarios.make("serial"),
+    scenarios.make("beer-game").network,
+    scenarios.make("serial").network,
 ]
 
 
@@ -243,9 +243,9 @@ def test_random_plans_are_priced_exactly(index, seed):
 
 
 @pytest.mark.parametrize("net", [
-    scenarios.make("owmr", n_retailers=3),
-    scenarios.make("random-dag", n_nodes=8, n_layers=3, extra_supplier_prob=0.6),
-    scenarios.make("random-dag", n_nodes=8, n_layers=3, extra_supplier_prob=0.6, shortage="lost"),
+    scenarios.make("owmr", n_retailers=3).network,
+    scenarios.make("random-dag", n_nodes=8, n_layers=3, extra_supplier_prob=0.6).network,
+    scenarios.make("random-dag", n_nodes=8, n_layers=3, extra_supplier_prob=0.6, shortage="lost").network,
 ], ids=["owmr", "random-dag", "random-dag-lost"])
 def test_relaxed_networks_never_price_a_plan_above_the_engine(net):
     """Free allocation among customers and free sourcing (split/priority) relax the engine."""
@@ -256,7 +256,7 @@ def test_relaxed_networks_never_price_a_plan_above_the_engine(net):
 
 # -- bounds ---------------------------------------------------------------------------------
 def test_engine_draws_are_the_simulations_draws():
-    net = scenarios.make("random-dag", n_nodes=6, n_layers=2)
+    net = scenarios.make("random-dag", n_nodes=6, n_layers=2).network
     ledger = Simulation(net, 30, 11).run(BaseStock(12))
     demand, _ = engine_draws(net, 30, 11)
     for n, row in demand.items():
@@ -269,7 +269,7 @@ def test_engine_draws_are_the_simulations_draws():
     ("serial", {}, EchelonBaseStock({"stage1": 6.5, "stage2": 12.0, "stage3": 22.5})),
 ], ids=["single-stage-lost", "single-stage-backlog-K", "serial"])
 def test_bound_is_below_a_good_policy_on_the_same_draws(name, kw, policy):
-    net = scenarios.make(name, **kw)
+    net = scenarios.make(name, **kw).network
     periods = 40
     res = simulate(net, policy, periods=periods, replications=3, seed=5)
     for k in range(3):
@@ -283,12 +283,12 @@ def test_bound_is_below_a_good_policy_on_the_same_draws(name, kw, policy):
 
 
 def test_bound_result_reports_the_plan_and_integrality():
-    net = scenarios.make("single-stage")
+    net = scenarios.make("single-stage").network
     b = perfect_information_bound(net, 10, seed=1)
     assert b.integer_orders and b.exact and set(b.orders) == {"stage"}
     assert all(float(q).is_integer() for q in b.orders["stage"])
     assert b.to_dict()["orders"]["stage"] == list(b.orders["stage"])
-    cont = perfect_information_bound(scenarios.make("serial"), 10, seed=1)
+    cont = perfect_information_bound(scenarios.make("serial").network, 10, seed=1)
     assert not cont.integer_orders   # the serial scenario has continuous demand
 
 
@@ -325,7 +325,7 @@ def test_forecast_mean():
 # -- rolling horizon ------------------------------------------------------------------------
 def test_rolling_horizon_is_close_to_the_best_base_stock():
     """Single stage, backlog, Poisson(5), L=2, h=1, p=9: MPC with newsvendor safety stock."""
-    net = scenarios.make("single-stage", shortage="backlog")
+    net = scenarios.make("single-stage", shortage="backlog").network
     periods, seed = 300, 3
     best = min(engine_cost(net, periods, seed, BaseStock(S)) for S in range(12, 30))
     mpc = RollingHorizonPolicy(net, 8, safety_stock="auto")
@@ -337,7 +337,7 @@ def test_rolling_horizon_is_close_to_the_best_base_stock():
 
 
 def test_rolling_horizon_reuses_the_model_and_matches_a_fresh_build():
-    net = scenarios.make("owmr", n_retailers=3)
+    net = scenarios.make("owmr", n_retailers=3).network
     seen = []
 
     class Checked(RollingHorizonPolicy):
@@ -358,7 +358,7 @@ def test_rolling_horizon_reuses_the_model_and_matches_a_fresh_build():
 
 
 def beer_game(demand) -> Network:
-    net = scenarios.make("beer-game")
+    net = scenarios.make("beer-game").network
     nodes = tuple(replace(n, demand=demand) if n.name == "retailer" else n for n in net.nodes)
     return replace(net, nodes=nodes)
 
@@ -388,13 +388,13 @@ def test_rolling_horizon_reaches_the_optimum_when_the_forecast_is_exact(net):
 
 @pytest.mark.parametrize("name", ["serial", "assembly", "beer-game"])
 def test_rolling_horizon_runs_on_other_networks(name):
-    net = scenarios.make(name)
+    net = scenarios.make(name).network
     ledger = Simulation(net, 15, 0).run(RollingHorizonPolicy(net, 10, safety_stock="auto"))
     assert np.isfinite(ledger.cost()).all()
 
 
 def test_rolling_horizon_warns_when_the_horizon_is_too_short():
-    net = scenarios.make("random-dag", n_nodes=10)
+    net = scenarios.make("random-dag", n_nodes=10).network
     with pytest.warns(UserWarning, match="longest lead-time path"):
         RollingHorizonPolicy(net, 4)
     with warnings.catch_warnings():

@@ -132,7 +132,7 @@ PARAMS = [{}, {"shortage": "backlog"}, {"lead_time": 0},
 @pytest.mark.parametrize("params", PARAMS)
 def test_perfect_information_plan_replays_in_the_engine(params):
     T, seed, k = 10, 3, 1
-    net = scenarios.make("recommendation-small", **params)
+    net = scenarios.make("recommendation-small", **params).network
     market = scenarios.make_market("recommendation-small", **params)
     bound = perfect_information_bound(net, market, T, seed, k, rel_gap=0.0)
     assert bound.termination == "convergenceCriteriaSatisfied"
@@ -145,7 +145,7 @@ def test_perfect_information_plan_replays_in_the_engine(params):
 @pytest.mark.parametrize("shortage", ["lost", "backlog"])
 def test_plan_replays_with_edge_costs_transit_holding_and_initial_pipeline(shortage):
     T, seed, k = 8, 1, 0
-    base = scenarios.make("recommendation-small", shortage=shortage, lead_time=2)
+    base = scenarios.make("recommendation-small", shortage=shortage, lead_time=2).network
     nodes = tuple(replace(n, initial_pipeline=(1.0, 0.0, 2.0), capacity=9.0)
                   if n.kind == "stock" else n for n in base.nodes)
     edges = tuple(replace(e, unit_cost=0.5, transit_holding_cost=0.3) for e in base.edges)
@@ -159,7 +159,7 @@ def test_plan_replays_with_edge_costs_transit_holding_and_initial_pipeline(short
 
 
 def test_lp_relaxation_is_a_weaker_bound_and_not_a_plan():
-    net = scenarios.make("recommendation-small")
+    net = scenarios.make("recommendation-small").network
     market = scenarios.make_market("recommendation-small")
     exact = perfect_information_bound(net, market, 8, 0, 0, rel_gap=0.0)
     lp = perfect_information_bound(net, market, 8, 0, 0, relax=True)
@@ -171,7 +171,7 @@ def test_lp_relaxation_is_a_weaker_bound_and_not_a_plan():
 def test_scenario_name_gives_the_same_bound():
     a = perfect_information_bound("recommendation-small", periods=6, seed=2, replication=0,
                                   params={"shortage": "backlog"})
-    net = scenarios.make("recommendation-small", shortage="backlog")
+    net = scenarios.make("recommendation-small", shortage="backlog").network
     market = scenarios.make_market("recommendation-small", shortage="backlog")
     b = perfect_information_bound(net, market, 6, 2, 0)
     assert a.objective == pytest.approx(b.objective)
@@ -184,7 +184,7 @@ def run(net: Network, market: RecommendationMarket, policy, T: int, seed: int, k
 @pytest.mark.parametrize("shortage", ["lost", "backlog"])
 def test_bound_is_above_the_heuristics_and_the_mpc(shortage):
     T, seed, k = 8, 0, 2
-    net = scenarios.make("recommendation-small", shortage=shortage)
+    net = scenarios.make("recommendation-small", shortage=shortage).network
     model = scenarios.make_market("recommendation-small").model
     anchors = {"uniform": model.uniform(), "popularity": Popularity().recommend(None, model)}
     pats = make_patterns(model, "single", 2, anchors=anchors)
@@ -203,7 +203,7 @@ def test_bound_is_above_the_heuristics_and_the_mpc(shortage):
 
 def test_fluid_lp_bounds_the_mean_profit_of_pattern_set_policies():
     T = 10
-    net = scenarios.make("recommendation-small")
+    net = scenarios.make("recommendation-small").network
     model = scenarios.make_market("recommendation-small").model
     anchors = {"uniform": model.uniform(), "popularity": Popularity().recommend(None, model)}
     pats = make_patterns(model, "single", 2, anchors=anchors)
@@ -232,7 +232,7 @@ class Recorder:
                                                ("customers", "all", True),
                                                ("products", "all", False)])
 def test_mpc_recommendations_are_valid(axis, family, relax):
-    net = scenarios.make("recommendation-small", axis=axis)
+    net = scenarios.make("recommendation-small", axis=axis).network
     market = scenarios.make_market("recommendation-small", axis=axis)
     mpc = MIPRecommendationPolicy(net, market, 2, family=family, levels=2, safety_stock=1.0,
                                   relax_future=relax)

@@ -31,7 +31,7 @@ def brute_force_gain(case: str, params: dict, bound: int) -> float:
     """Best long-run profit over every deterministic stationary policy, each evaluated by
     the Cesàro limit of its transition matrix, all built here from the model's definition
     (seed paper eq. 3-7, the engine's timing, the DP's backlog clip) without the DP code."""
-    net, market = scenarios.make(case, **params), scenarios.make_market(case, **params)
+    net, market = scenarios.make(case, **params).network, scenarios.make_market(case, **params)
     node = net.node("store")
     L = int(net.edges[0].lead_time.mean)
     lost = node.shortage == "lost"
@@ -124,7 +124,7 @@ def brute_force_gain(case: str, params: dict, bound: int) -> float:
 ])
 def test_dp_equals_brute_force(case, extra):
     params = {**TINY, **extra}
-    model = build_model(scenarios.make(case, **params), scenarios.make_market(case, **params),
+    model = build_model(scenarios.make(case, **params).network, scenarios.make_market(case, **params),
                         backlog_bound=1)
     sol = solve(model, tol=1e-10)
     assert sol.bounds[0] <= sol.gain <= sol.bounds[1]
@@ -135,7 +135,7 @@ def test_dp_equals_brute_force(case, extra):
 
 @pytest.fixture(scope="module")
 def small_a():
-    net, market = scenarios.make("pricing-a", **SMALL), scenarios.make_market("pricing-a", **SMALL)
+    net, market = scenarios.make("pricing-a", **SMALL).network, scenarios.make_market("pricing-a", **SMALL)
     model = build_model(net, market, backlog_bound=10)
     return net, model, solve(model)
 
@@ -186,7 +186,7 @@ def test_no_finite_model_is_explained():
                         ({"ref_step": 0.0}, "reference-price grid"),
                         ({"price_step": 0.0}, "price grid"),
                         ({"storage_capacity": math.inf}, "storage_capacity")]:
-        net = scenarios.make("pricing-b", **{**SMALL, **params})
+        net = scenarios.make("pricing-b", **{**SMALL, **params}).network
         with pytest.raises(PricingDPError, match=why):
             build_model(net, scenarios.make_market("pricing-b", **{**SMALL, **params}))
 

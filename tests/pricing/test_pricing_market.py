@@ -53,7 +53,7 @@ def test_rate_falls_with_price_and_jumps_at_the_competitor():
 def test_simulated_demand_mean_matches_the_formula():
     """Fixed competitor, no reference dynamics (memory 1): demand is Poisson(rate(p, o, r))."""
     params = dict(competitor="fixed", memory=1.0, list_price=35.0, comp_initial=40.0)
-    net, market = scenarios.make("pricing-b", **params), scenarios.make_market("pricing-b", **params)
+    net, market = scenarios.make("pricing-b", **params).network, scenarios.make_market("pricing-b", **params)
     periods = 20_000
     res = simulate(net, ListPriceBaseStock(30.0, 30), periods=periods, seed=3, market=market,
                    keep_ledgers=True)
@@ -160,13 +160,13 @@ def test_observation_and_market_of():
             seen.append((market_of(obs) is market, dict(market_of(obs).observation())))
             return MyopicPricing(8).act(obs)
 
-    Simulation(scenarios.make("pricing-a"), 5, seed=0, market=market).run(Spy())
+    Simulation(scenarios.make("pricing-a").network, 5, seed=0, market=market).run(Spy())
     assert all(same for same, _ in seen) and len(seen) == 5
     assert seen[0][1] == {"competitor_price": 35.0, "reference_price": 35.0}
 
 
 def test_same_seed_same_run_and_crn_across_policies():
-    net = scenarios.make("pricing-a")
+    net = scenarios.make("pricing-a").network
     a = simulate(net, MyopicPricing(8), periods=300, seed=5, market=scenarios.make_market("pricing-a"),
                  keep_ledgers=True).ledgers[0]
     b = simulate(net, MyopicPricing(8), periods=300, seed=5, market=scenarios.make_market("pricing-a"),
@@ -181,7 +181,7 @@ def test_same_seed_same_run_and_crn_across_policies():
 
 
 def test_backlogged_units_are_paid_at_the_price_of_their_period():
-    net, market = scenarios.make("pricing-a", initial_on_hand=0.0), scenarios.make_market("pricing-a")
+    net, market = scenarios.make("pricing-a", initial_on_hand=0.0).network, scenarios.make_market("pricing-a")
 
     class Prices:
         def act(self, obs):
@@ -204,17 +204,17 @@ def test_scenarios_carry_their_market():
     assert scenarios.make_market("single-stage") is None
     m1, m2 = scenarios.make_market("pricing-c"), scenarios.make_market("pricing-c")
     assert isinstance(m1, CompetitiveMarket) and m1 is not m2
-    net = scenarios.make("pricing-c")
+    net = scenarios.make("pricing-c").network
     assert net.node("store").fixed_order_cost == 50 and net.node("store").shortage == "backlog"
-    assert scenarios.make("pricing-d").node("store").shortage == "lost"
+    assert scenarios.make("pricing-d").network.node("store").shortage == "lost"
     params = scenarios.parse_params("pricing-a", ["eta=80", "beta=-3,-0.5,0,0,0,-0.02",
                                                   "competitor=random-walk", "lead_time_max=3"])
     market = scenarios.make_market("pricing-a", **params)
     assert market.model.eta == 80 and market.model.beta[-1] == -0.02
     assert market.competitor.rule == "random-walk"
-    lead = scenarios.make("pricing-a", **params).edges[0].lead_time
+    lead = scenarios.make("pricing-a", **params).network.edges[0].lead_time
     assert (lead.low, lead.high) == (1, 3)
     with pytest.raises(scenarios.ScenarioError, match="competitor rule"):
         scenarios.make_market("pricing-a", competitor="sleepy")
     with pytest.raises(scenarios.ScenarioError, match="list_price"):
-        scenarios.make("pricing-a", list_price=80.0)
+        scenarios.make("pricing-a", list_price=80.0).network

@@ -15,7 +15,7 @@ from des_supply.sim import Simulation
 
 
 def context(case: str = "a", **params) -> PricingContext:
-    net, market = scenarios.make(f"pricing-{case}", **params), scenarios.make_market(f"pricing-{case}", **params)
+    net, market = scenarios.make(f"pricing-{case}", **params).network, scenarios.make_market(f"pricing-{case}", **params)
     return PricingContext.of(net, market, "store")
 
 
@@ -97,7 +97,7 @@ def test_myopic_undercuts_and_charges_more_when_stock_is_short():
 
 
 def test_policies_answer_with_prices_in_the_engine():
-    net, market = scenarios.make("pricing-b"), scenarios.make_market("pricing-b")
+    net, market = scenarios.make("pricing-b").network, scenarios.make_market("pricing-b")
     seen = []
 
     class Spy:
@@ -117,6 +117,6 @@ def test_policies_answer_with_prices_in_the_engine():
 
 
 def test_pricing_policy_without_a_market_is_refused():
-    net = scenarios.make("pricing-a")
+    net = scenarios.make("pricing-a").network
     with pytest.raises(ValueError, match="pricing market"):
         Simulation(net, 3, seed=0).run(MyopicPricing(5))

@@ -62,7 +62,7 @@ def test_env_reproduces_the_engine_with_common_random_numbers(case):
     """A heuristic driving the env sees the same draws as simulate (episode k = replication k)."""
     policy = MyopicPricing(8)
     env = rl.make_env(case, periods=60, max_order=40)
-    res = simulate(scenarios.make(case), policy, periods=60, replications=2, seed=9,
+    res = simulate(scenarios.make(case).network, policy, periods=60, replications=2, seed=9,
                    market=scenarios.make_market(case))
     for k in range(2):
         env.reset(seed=9, options={"episode": k})

@@ -68,7 +68,7 @@ def test_single_stage_backlog_base_stock(lead_time, level, timing):
     t + L and covers L + 1 periods: D ~ Poisson(5 (L + 1)).  Placed after demand it
     covers L periods: D ~ Poisson(5 L) (for L = 0 the cost is h S exactly).
     """
-    net = scenarios.make("single-stage", lead_time=lead_time, shortage="backlog")
+    net = scenarios.make("single-stage", lead_time=lead_time, shortage="backlog").network
     net = replace(net, order_timing=timing)
     covered = lead_time + 1 if timing == "order-before-demand" else lead_time
     expected = poisson_base_stock_cost(level, 5.0 * covered, h=1.0, b=9.0)
@@ -131,7 +131,7 @@ def test_serial_example_6_1():
     Scarf 1960; Chen & Zheng 1994): under echelon base-stock levels (6.49, 12.02, 22.71) the
     expected cost is 47.65 per period (stockpyl's exact evaluation: 47.77).  The levels are
     rounded to two decimals, so the simulated 99% CI is widened by 0.3."""
-    res = simulate(scenarios.make("serial"), EXAMPLE_6_1, periods=5_000, warmup=200,
+    res = simulate(scenarios.make("serial").network, EXAMPLE_6_1, periods=5_000, warmup=200,
                    replications=10, seed=0)
     lo, hi = ci99(res.per_replication)
     for book in BOOK_COSTS:
@@ -142,7 +142,7 @@ def test_serial_example_6_1():
 def test_serial_example_6_1_long_run():
     """Snyder & Shen, 2nd ed., Example 6.1, 20 x 20 000 periods: the book's 47.65 lies within
     the simulated 99% CI widened by 0.1."""
-    res = simulate(scenarios.make("serial"), EXAMPLE_6_1, periods=20_000, warmup=200,
+    res = simulate(scenarios.make("serial").network, EXAMPLE_6_1, periods=20_000, warmup=200,
                    replications=20, seed=1, processes=2)
     lo, hi = ci99(res.per_replication)
     assert lo - 0.1 <= BOOK_COSTS[0] <= hi + 0.1, (lo, hi)

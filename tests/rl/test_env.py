@@ -62,7 +62,7 @@ def rollout(env, policy, seed, episode=None):
 
 def irregular_owmr() -> Network:
     """OWMR whose warehouse reviews every 2 periods from period 1; retailers every period."""
-    return scenarios.make("owmr", n_retailers=2).replace_node("warehouse", review_period=2, review_offset=1)
+    return scenarios.make("owmr", n_retailers=2).network.replace_node("warehouse", review_period=2, review_offset=1)
 
 
 # -- Gymnasium's checker ------------------------------------------------------------------------
@@ -208,7 +208,7 @@ def test_crn_episodes_reached_without_jumping():
 
 
 def test_profit_objective_rewards_revenue_minus_cost():
-    net = scenarios.make("single-stage").replace_node("stage", price=4.0)
+    net = scenarios.make("single-stage").network.replace_node("stage", price=4.0)
     env = rl.make_env(net, periods=30)
     rewards, infos = rollout(env, BaseStock(18), seed=2)
     sim = Simulation(net, 30, replication_seed(2, 0))
@@ -388,7 +388,7 @@ def test_unknown_and_bad_parameters():
     with pytest.raises(ValueError, match="unknown scenario 'nope'"):
         rl.make_env("nope")
     with pytest.raises(ValueError, match="takes only env parameters"):
-        rl.make_env(scenarios.make("single-stage"), lead_time=2)
+        rl.make_env(scenarios.make("single-stage").network, lead_time=2)
     with pytest.raises(ValueError, match="action_mode"):
         rl.make_env("single-stage", action_mode="price")
     with pytest.raises(ValueError, match=r"max_order: no stocking node\(s\) 'shop'"):
@@ -401,7 +401,7 @@ def test_unknown_and_bad_parameters():
 
 def test_network_file(tmp_path):
     path = tmp_path / "net.json"
-    scenarios.make("single-stage", lead_time=1).to_json(path)
+    scenarios.make("single-stage", lead_time=1).network.to_json(path)
     env = rl.make_env(str(path), periods=5)
     assert env.observation_names == ("stage.on_hand", "stage.on_order", "stage.pipeline[1]",
                                      "stage.last_demand")

@@ -319,8 +319,8 @@ def test_mappo_learns_owmr_close_to_best_base_stock(tmp_path):
                             seed=seed, episodes=episodes)
     train_mappo(env_fn, config, tmp_path / "mappo", progress=False)
     after = evaluate_mappo(load_mappo(tmp_path / "mappo"), env_fn, seed=seed, episodes=episodes)
-    best = search_base_stock(scenarios.make("owmr"))
-    reference = simulate(scenarios.make("owmr"), BaseStock(best.levels), periods=200, seed=seed,
+    best = search_base_stock(scenarios.make("owmr").network)
+    reference = simulate(scenarios.make("owmr").network, BaseStock(best.levels), periods=200, seed=seed,
                          replications=episodes)
     gap = paired(after, Evaluation.of("base-stock", reference.per_replication))
     print(f"initial {before.mean:.3f}, MAPPO {after.mean:.3f}, base-stock {reference.mean:.3f} "

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 def irregular_owmr():
     """OWMR whose warehouse reviews every 2 periods from period 1; retailers every period."""
-    return scenarios.make("owmr", n_retailers=2).replace_node("warehouse", review_period=2, review_offset=1)
+    return scenarios.make("owmr", n_retailers=2).network.replace_node("warehouse", review_period=2, review_offset=1)
 
 
 def quantity_action(env, agent, q):

@@ -133,7 +133,7 @@ def test_anchored_actions_start_at_the_heuristic():
     base scores) and encode/decode still invert each other."""
     from des_supply.recommendation_policies import MarginRecommender, margins_of
 
-    net = scenarios.make(SMALL)
+    net = scenarios.make(SMALL).network
     m = market()
     base = np.log(np.maximum(MarginRecommender(margins_of(net, m.model.products))
                              .recommend(None, m.model), 0.01))
@@ -320,7 +320,7 @@ def test_bad_input_is_refused_with_a_clear_message():
     with pytest.raises(ValueError, match="other_recommender is used only with control='replenishment'"):
         rl.make_recommendation_env(SMALL, other_recommender=Uniform())
     with pytest.raises(ValueError, match="market must be a RecommendationMarket"):
-        RecommendationEnv(scenarios.make(SMALL), None)
+        RecommendationEnv(scenarios.make(SMALL).network, None)
     with pytest.raises(ValueError, match="recommendation_period.*integer >= 1"):
         rl.recommendation_parallel_env(SMALL, recommendation_period=0)
     env = rl.make_recommendation_env(SMALL, periods=3)

@@ -12,7 +12,7 @@ from scenarios import ScenarioError, parse_params
 
 @pytest.mark.parametrize("name", scenarios.names())
 def test_scenario_builds_and_simulates_with_defaults(name):
-    net = scenarios.make(name)
+    net = scenarios.make(name).network
     assert isinstance(net, Network) and net.stock_nodes
     spec = scenarios.get(name)
     assert spec.summary and spec.doc and 0 <= spec.warmup < spec.periods
@@ -87,41 +87,41 @@ def test_parse_params_errors(name, pairs, match):
 
 def test_make_checks_parameter_names_and_values():
     with pytest.raises(ScenarioError, match=r"has no parameter\(s\) 'lead'"):
-        scenarios.make("single-stage", lead=2)
+        scenarios.make("single-stage", lead=2).network
     with pytest.raises(ScenarioError, match=r"lead_time\(=-1\)"):
-        scenarios.make("single-stage", lead_time=-1)
+        scenarios.make("single-stage", lead_time=-1).network
     with pytest.raises(ScenarioError, match="holding has 2 stages, lead_times has 3"):
-        scenarios.make("serial", holding=(1.0, 2.0))
+        scenarios.make("serial", holding=(1.0, 2.0)).network
     with pytest.raises(ScenarioError, match=r"demand\(='flat'\) must be 'step' or 'poisson'"):
-        scenarios.make("beer-game", demand="flat")
+        scenarios.make("beer-game", demand="flat").network
     with pytest.raises(ScenarioError, match=r"n_retailers\(=0\)"):
-        scenarios.make("owmr", n_retailers=0)
+        scenarios.make("owmr", n_retailers=0).network
     with pytest.raises(ScenarioError, match="need 1 <= n_layers"):
-        scenarios.make("random-dag", n_nodes=2, n_layers=3)
+        scenarios.make("random-dag", n_nodes=2, n_layers=3).network
     with pytest.raises(ScenarioError, match="demand='gamma' is not one of"):
-        scenarios.make("single-stage", demand="gamma")
+        scenarios.make("single-stage", demand="gamma").network
 
 
 def test_scenario_parameters_reach_the_network():
-    net = scenarios.make("single-stage", lead_time=3, shortage="backlog", penalty=4)
+    net = scenarios.make("single-stage", lead_time=3, shortage="backlog", penalty=4).network
     stage = net.node("stage")
     assert stage.shortage == "backlog" and stage.shortage_cost == 4
     assert net.suppliers("stage")[0].lead_time.mean == 3
     assert stage.initial_on_hand == 20          # mean demand over lead time + 1
-    owmr = scenarios.make("owmr", n_retailers=5)
+    owmr = scenarios.make("owmr", n_retailers=5).network
     assert len(owmr.customers("warehouse")) == 5
-    serial = scenarios.make("serial")
+    serial = scenarios.make("serial").network
     assert serial.order_timing == "order-after-demand" and serial.continuous
     assert [n.name for n in serial.stock_nodes] == ["stage3", "stage2", "stage1"]
 
 
 def test_random_dag_structure_depends_only_on_its_seed():
-    a, b = scenarios.make("random-dag", seed=5), scenarios.make("random-dag", seed=5)
-    assert a == b and a != scenarios.make("random-dag", seed=6)
+    a, b = scenarios.make("random-dag", seed=5).network, scenarios.make("random-dag", seed=5).network
+    assert a == b and a != scenarios.make("random-dag", seed=6).network
 
 
 def test_beer_game_step_demand():
-    ledger = Simulation(scenarios.make("beer-game"), 8, seed=0).run(BaseStock(20))
+    ledger = Simulation(scenarios.make("beer-game").network, 8, seed=0).run(BaseStock(20))
     assert ledger.column("demand", "retailer").tolist() == [4, 4, 4, 4, 8, 8, 8, 8]
 
 
