@@ -20,10 +20,11 @@ run with it in every command, and take the pricing policies too (``bslp``
 price/level, ``ssp`` s/S/price/slope, ``myopic`` level).  ``compare`` accepts
 several scenarios and then also writes one figure with all of them.
 
-This module is the application layer: it is the one place in ``des_supply``
-that reaches into the ``scenarios`` package (lazily), so the engine itself
-imports none of the other packages.  Errors end the program with status 2 and
-one line naming what is wrong; no output file is left half-written.
+Wherever a command takes a SCENARIO it also takes a network file (``*.json``, or any
+path): both become a :class:`des_supply.problem.Problem`, and every command works on
+problems.  This module is the application layer, on top of ``des_supply``,
+``optimization`` and ``rl``.  Errors end the program with status 2 and one line naming
+what is wrong; no output file is left half-written.
 """
 
 from __future__ import annotations
@@ -37,21 +38,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
 
-from .network import Network, NetworkError
-from .policies import POLICIES
-from .pricing_policies import PRICING_POLICIES
+from des_supply.network import Network, NetworkError
+from des_supply.policies import POLICIES
+from des_supply.pricing_policies import PRICING_POLICIES
+from des_supply.problem import Problem, is_network_file
+
+from . import registry as sc
 
 __all__ = ["main"]
 
 
 class CliError(Exception):
     """A user error: printed as one line, exit status 2."""
-
-
-def _scenarios() -> Any:
-    import scenarios  # application layer: see the module docstring
-
-    return scenarios
 
 
 def versions() -> dict[str, str]:
@@ -106,34 +104,20 @@ def build_policy(name: str, params: dict[str, Any]) -> Any:
         raise CliError(f"policy {name!r}: {exc}") from None
 
 
-def load_network(target: str, params: Sequence[str]) -> tuple[Network, dict[str, Any], Any]:
-    """A scenario by name (with its spec) or a network JSON file (spec None)."""
-    if target.endswith(".json") or os.path.sep in target:
+def load_problem(target: str, params: Sequence[str] = ()) -> Problem:
+    """A registered scenario (with ``--param`` values) or a network file, as a Problem."""
+    if is_network_file(target):
         if params:
             raise CliError("--param applies to named scenarios, not to network files")
         try:
-            return Network.from_json(Path(target)), {}, None
+            return Problem.from_json(target)
         except NetworkError as exc:
             raise CliError(f"{target}: {exc}") from None
-    sc = _scenarios()
     try:
-        spec = sc.get(target)
-        kwargs = sc.parse_params(target, params)
-        return sc.make(target, **kwargs).network, kwargs, spec
+        return sc.make(target, **sc.parse_params(target, params))
     except (sc.ScenarioError, NetworkError) as exc:
         raise CliError(str(exc)) from None
     except (ValueError, TypeError) as exc:
-        raise CliError(f"scenario {target!r}: {exc}") from None
-
-
-def load_market(target: str, params: dict[str, Any], spec: Any) -> Any:
-    """The market model of a named scenario (None for network files and scenarios without one)."""
-    if spec is None:
-        return None
-    sc = _scenarios()
-    try:
-        return sc.make_market(target, **params)
-    except (sc.ScenarioError, ValueError) as exc:
         raise CliError(f"scenario {target!r}: {exc}") from None
 
 
@@ -144,7 +128,6 @@ def _check_pricing_policy(policy: Any, market: Any) -> None:
 
 
 def cmd_scenarios(args: argparse.Namespace) -> None:
-    sc = _scenarios()
     specs = [sc.get(n) for n in sc.names()]
     if args.json:
         print(json.dumps([{"name": s.name, "summary": s.summary, "parameters": s.parameters,
@@ -158,15 +141,14 @@ def cmd_scenarios(args: argparse.Namespace) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
-    from .evaluate import simulate
+    from des_supply.evaluate import simulate
 
-    network, params, spec = load_network(args.scenario, args.param)
-    market = load_market(args.scenario, params, spec)
+    problem = load_problem(args.scenario, args.param)
+    network, params = problem.network, problem.params
     policy = build_policy(args.policy, parse_policy_params(args.policy_param))
-    _check_pricing_policy(policy, market)
-    periods = args.periods if args.periods is not None else (spec.periods if spec else 10_000)
-    warmup = args.warmup if args.warmup is not None else (min(spec.warmup, periods // 10)
-                                                          if spec else 0)
+    _check_pricing_policy(policy, problem.market)
+    periods = args.periods if args.periods is not None else problem.periods
+    warmup = args.warmup if args.warmup is not None else min(problem.warmup, periods // 10)
     for name, value, low in (("periods", periods, 1), ("replications", args.replications, 1),
                              ("warmup", warmup, 0), ("seed", args.seed, 0)):
         if value < low:
@@ -174,8 +156,8 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     if warmup >= periods:
         raise CliError(f"--warmup(={warmup}) must be smaller than --periods(={periods})")
     try:
-        res = simulate(network, policy, periods=periods, replications=args.replications,
-                       seed=args.seed, warmup=warmup, processes=args.processes, market=market,
+        res = simulate(problem, policy, periods=periods, replications=args.replications,
+                       seed=args.seed, warmup=warmup, processes=args.processes,
                        progress=not args.json and sys.stderr.isatty(), keep_ledgers=bool(args.plot))
     except (ValueError, KeyError) as exc:
         raise CliError(f"simulation failed: {exc}") from None
@@ -209,7 +191,6 @@ def cmd_optimize(args: argparse.Namespace) -> None:
 
     from des_supply.recommendation import RecommendationMarket
 
-    sc = _scenarios()
     try:
         spec = sc.get(args.scenario)
         params = sc.parse_params(args.scenario, args.param)

@@ -13,7 +13,7 @@ from gymnasium.utils.env_checker import check_env
 
 import rl
 import scenarios
-from des_supply.cli import main
+from scenarios.cli import main
 from des_supply.evaluate import simulate
 from des_supply.pricing_policies import ListPriceBaseStock, MyopicPricing
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from des_supply.cli import main
+from scenarios.cli import main
 
 
 def run(capsys, *argv):

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from des_supply.cli import main
+from scenarios.cli import main
 from rl.recommendation_study import JOINT, StudySettings, run_figure2
 
 TINY = StudySettings(steps=1024, episodes=4, periods=24, mpc=False, agents=("joint", "im", "rs"),

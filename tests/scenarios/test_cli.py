@@ -7,7 +7,7 @@ import json
 import pytest
 
 import scenarios
-from des_supply.cli import main, parse_policy_params
+from scenarios.cli import main, parse_policy_params
 
 SIX = {"assembly", "beer-game", "owmr", "random-dag", "serial", "single-stage",
        "pricing-a", "pricing-b", "pricing-c", "pricing-d",
@@ -95,7 +95,7 @@ def test_network_json_file(capsys, tmp_path):
                        "--policy-param", "level=12", "--json", *FAST)
     res = json.loads(out)
     assert code == 0 and res["scenario"] == str(path) and res["params"] == {}
-    assert res["periods"] == 300 and res["warmup"] == 0
+    assert res["periods"] == 300 and res["warmup"] == 30  # min(problem warm-up 100, periods // 10)
 
 
 def test_per_node_policy_params(capsys):
