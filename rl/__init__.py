@@ -1,9 +1,12 @@
 """rl: Gymnasium and PettingZoo adapters over the engine, and PyTorch agents.
 
-Importing ``rl`` registers the Gymnasium ids ``des_supply/SingleStage-v0``,
-``des_supply/Serial-v0``, ``des_supply/BeerGame-v0``, ``des_supply/OWMR-v0``,
-``des_supply/Assembly-v0`` and ``des_supply/RandomDAG-v0`` (see :mod:`rl.env`), and
-those of :data:`RECOMMENDATION_ENV_IDS` (see :mod:`rl.recommendation_env`).
+Every constructor takes a problem (:class:`des_supply.problem.Problem`, or a
+:class:`~des_supply.network.Network`) plus the env's own keyword arguments:
+``rl.make_env(problem, periods=..., action_mode=...)``, ``rl.parallel_env``,
+``rl.aec_env``, ``rl.make_recommendation_env``, ``rl.recommendation_parallel_env``.
+``rl`` knows no scenario names: named problems, and the Gymnasium ids
+(``des_supply/SingleStage-v0``, ...), live in the application layer
+(:mod:`scenarios`, :mod:`scenarios.gym_ids`).
 It imports neither torch nor PettingZoo: the agents live in ``rl.ppo`` and friends,
 the multi-agent adapters in :mod:`rl.multi_agent` and :mod:`rl.recommendation_env`
 (loaded on first use of ``rl.parallel_env`` / ``rl.aec_env`` /
@@ -14,14 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
-
-from .env import ENV_IDS, InventoryEnv, make_env, register_envs
+from .env import InventoryEnv, make_env
 from .wrappers import make_vector_env, scale_observation, scale_reward
 
 __all__ = [
-    "ENV_IDS",
-    "RECOMMENDATION_ENV_IDS",
     "InventoryAECEnv",
     "InventoryEnv",
     "InventoryParallelEnv",
@@ -33,7 +32,6 @@ __all__ = [
     "make_vector_env",
     "parallel_env",
     "recommendation_parallel_env",
-    "register_envs",
     "scale_observation",
     "scale_reward",
 ]
@@ -41,14 +39,6 @@ __all__ = [
 _MULTI_AGENT = ("InventoryAECEnv", "InventoryParallelEnv", "aec_env", "parallel_env")
 _RECOMMENDATION = ("RecommendationEnv", "RecommendationParallelEnv", "make_recommendation_env",
                    "recommendation_parallel_env")
-
-#: Gymnasium id -> scenario of the inventory-and-recommendation envs (entry point imported on make).
-RECOMMENDATION_ENV_IDS = {f"des_supply/Recommendation{size.title()}-v0": f"recommendation-{size}"
-                          for size in ("small", "medium", "large")}
-for _env_id, _scenario in RECOMMENDATION_ENV_IDS.items():
-    if _env_id not in gym.registry:
-        gym.register(_env_id, entry_point="rl.recommendation_env:make_recommendation_env",
-                     kwargs={"scenario": _scenario})
 
 
 def __getattr__(name: str) -> Any:

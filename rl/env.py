@@ -12,12 +12,11 @@ The pieces the multi-agent adapters (:mod:`rl.multi_agent`) share live here too:
 :class:`NetworkLayout` (observation blocks and action mappings per stocking node)
 and :class:`EpisodeRunner` (seeding, epochs, rewards).
 
-``make_env(scenario, **kwargs)`` builds an env from a registered scenario (or a
-:class:`~des_supply.network.Network`, or a network JSON file), splitting the
-keyword arguments between the scenario's parameters and the env's own.  Importing
-this module registers the Gymnasium ids in :data:`ENV_IDS`, so that
-``gymnasium.make("des_supply/SingleStage-v0", lead_time=2)`` works after
-``import rl``.
+``make_env(problem, **env_kwargs)`` builds an env of a
+:class:`~des_supply.problem.Problem` (or of a :class:`~des_supply.network.Network`):
+the problem gives the network, a fresh copy of its market for each env and the
+default horizon.  Named problems and the Gymnasium ids (``des_supply/SingleStage-v0``,
+...) belong to the application layer: :mod:`scenarios.gym_ids`.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ import inspect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -37,6 +35,7 @@ from gymnasium import spaces
 from des_supply.distributions import Distribution
 from des_supply.ledger import FIELDS
 from des_supply.network import Network
+from des_supply.problem import Problem, as_problem
 from des_supply.rng import replication_seed, root_sequence
 from des_supply.policies import Action
 from des_supply.sim import Market, Observation, Simulation
@@ -45,36 +44,22 @@ __all__ = [
     "ACTION_MODES",
     "DEFAULT_PERIODS",
     "PRICE_ACTIONS",
-    "ENV_IDS",
     "PIPELINE_CAP",
     "EpisodeRunner",
     "InventoryEnv",
     "NetworkLayout",
     "NodeSpec",
+    "default_periods",
+    "env_parameters",
     "make_env",
-    "register_envs",
-    "resolve_network",
+    "resolve_problem",
 ]
 
 ACTION_MODES = ("quantity", "base-stock", "capped-base-stock")
 PRICE_ACTIONS = ("auto", "grid", "continuous", "none")
-DEFAULT_PERIODS = 200      # episode length when neither the caller nor the scenario says less
+DEFAULT_PERIODS = 200      # episode length when neither the caller nor the problem says less
 PIPELINE_CAP = 10          # longest default pipeline block (periods)
 ORDER_FACTOR = 4.0         # default max_order = 4 x mean demand per period reaching the node x review period
-
-#: Gymnasium id -> scenario name (registered on ``import rl``).
-ENV_IDS = {
-    "des_supply/SingleStage-v0": "single-stage",
-    "des_supply/Serial-v0": "serial",
-    "des_supply/BeerGame-v0": "beer-game",
-    "des_supply/OWMR-v0": "owmr",
-    "des_supply/Assembly-v0": "assembly",
-    "des_supply/RandomDAG-v0": "random-dag",
-    "des_supply/PricingA-v0": "pricing-a",
-    "des_supply/PricingB-v0": "pricing-b",
-    "des_supply/PricingC-v0": "pricing-c",
-    "des_supply/PricingD-v0": "pricing-d",
-}
 
 _COST_KEYS = ("holding", "shortage", "fixed", "variable", "transit")
 _COST_COLUMNS = tuple(FIELDS.index(f"{k}_cost") for k in _COST_KEYS)
@@ -560,7 +545,7 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
     is continuous) and cuts them to the node's capacities.
 
     **Prices.**  With a pricing market (one with a ``price_grid`` and a ``node``, e.g.
-    ``scenarios.make_market("pricing-a")``) the action is mixed, ``Dict({"order": <the
+    :class:`des_supply.market.CompetitiveMarket`) the action is mixed, ``Dict({"order": <the
     space above>, "price": <price space>})``, and sets the priced node's price from
     this epoch on (``Action.prices``).  ``price_action``: ``"grid"`` (default when the
     market has a grid) is ``Discrete(n)``, index k meaning the k-th grid price;
@@ -593,8 +578,8 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
     | `market.<name>`         | the market has ``observation()`` | 0  | Inf    | market state at the epoch, e.g. `competitor_price`, `reference_price` |
 
     ``pipeline_length`` defaults to the largest lead time into the node (as for
-    ``max_level``), capped at 10.  For example ``make_env("single-stage",
-    lead_time=2)`` (lost sales) gives ``[stage.on_hand, stage.on_order,
+    ``max_level``), capped at 10.  For example a lost-sales node ``stage`` with external
+    demand and a lead time of 2 gives ``[stage.on_hand, stage.on_order,
     stage.pipeline[1], stage.pipeline[2], stage.last_demand]``.
 
     ## Rewards
@@ -646,16 +631,21 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
     ``render_mode="ansi"`` makes ``render()`` return a text table of the state.  A
     ``market`` (decision-dependent demand) is passed to the engine, its state is
     observed and, for pricing markets, ``price_action`` sets how the agent prices
-    (see Prices above).  ``rl.make_env`` and ``gymnasium.make`` with the ids
-    in ``rl.env.ENV_IDS`` build it from a scenario.
+    (see Prices above).  :func:`rl.make_env` builds it from a
+    :class:`~des_supply.problem.Problem` (network, market, horizon); ``gymnasium.make``
+    with the ids of :mod:`scenarios.gym_ids` builds it from a named scenario.
 
     ## Version History
 
     * v0: initial version.
 
     Examples:
-        >>> import rl
-        >>> env = rl.make_env("single-stage", lead_time=2, periods=10)
+        >>> from des_supply import Edge, Network, Node, Poisson
+        >>> net = Network(nodes=(Node("plant", kind="supply"),
+        ...                      Node("stage", holding_cost=1, shortage="lost", shortage_cost=9,
+        ...                           demand=Poisson(5))),
+        ...               edges=(Edge("plant", "stage", lead_time=2),))
+        >>> env = make_env(net, periods=10)
         >>> env.observation_names
         ('stage.on_hand', 'stage.on_order', 'stage.pipeline[1]', 'stage.pipeline[2]', 'stage.last_demand')
         >>> obs, info = env.reset(seed=0)
@@ -697,7 +687,7 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         if price_action != "none":
             if grid is None or priced not in self.layout.names:
                 raise ValueError(f"price_action={price_action!r} needs a market with a price_grid at "
-                                 "a stocking node (e.g. scenarios.make_market('pricing-a'))")
+                                 "a stocking node (e.g. des_supply.market.CompetitiveMarket)")
             if price_action == "grid" and grid.values is None:
                 raise ValueError("price_action='grid' needs a price grid (price_step > 0)")
         self.price_action = price_action
@@ -898,84 +888,66 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         return out  # float64 on purpose: a float32 cast would move the order by ~1e-7 units
 
 
-# -- construction from scenarios --------------------------------------------------------------
-def _env_params(cls: Any = InventoryEnv) -> list[str]:
-    return [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "network")]
+# -- construction from problems ---------------------------------------------------------------
+def env_parameters(cls: type = InventoryEnv, *, skip: Sequence[str] = ("network",)) -> tuple[str, ...]:
+    """The keyword arguments an env class takes (its ``__init__`` parameters but *skip*)."""
+    return tuple(p for p in inspect.signature(cls.__init__).parameters if p not in ("self", *skip))
 
 
-def resolve_network(scenario: str | Network | Path, kwargs: Mapping[str, Any],
-                    env_params: Sequence[str]) -> tuple[Network, dict[str, Any], int | None]:
-    """Build the network of *scenario* and split *kwargs* into env keyword arguments.
+def default_periods(problem: Problem, cap: int = DEFAULT_PERIODS) -> int:
+    """Default episode length: ``min(cap, problem.periods)`` (the beer game's 52 comes through)."""
+    return min(int(cap), problem.periods)
 
-    Returns ``(network, env_kwargs, scenario_default_periods)``.  Unknown keyword
-    arguments raise ValueError naming the scenario's parameters and the env's.
+
+def resolve_problem(problem: Problem | Network, kwargs: Mapping[str, Any],
+                    env_params: Sequence[str], market: Market | None = None) -> tuple[Problem, dict[str, Any]]:
+    """*problem* as a :class:`~des_supply.problem.Problem` (a Network with *market*, if given)
+    and *kwargs* checked against *env_params*.
+
+    Raises ValueError naming unknown keyword arguments and the env's parameters (the
+    parameters of a named problem are given where it is built, e.g. ``scenarios.make``),
+    and TypeError when *problem* is neither a Problem nor a Network.
     """
-    import scenarios  # local: scenarios imports nothing from rl, but keep `rl.env` importable alone
-
-    env_kw = {k: v for k, v in kwargs.items() if k in env_params}
-    rest = {k: v for k, v in kwargs.items() if k not in env_params}
-    if isinstance(scenario, Network):
-        if rest:
-            raise ValueError(f"unknown parameter(s) {', '.join(map(repr, sorted(rest)))}: a Network "
-                             f"takes only env parameters ({', '.join(env_params)})")
-        return scenario, env_kw, None
-    name = str(scenario)
-    if name in scenarios.names():
-        spec = scenarios.get(name)
-        allowed = spec.parameters
-        clash = sorted(set(allowed) & set(env_params))
-        if clash:  # pragma: no cover - a design error to catch when a scenario is added
-            raise ValueError(f"scenario {name!r} parameter(s) {clash} clash with env parameters")
-        unknown = sorted(set(rest) - set(allowed))
-        if unknown:
-            raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for scenario "
-                             f"{name!r} (scenario parameters: {', '.join(allowed)}; env parameters: "
-                             f"{', '.join(env_params)})")
-        return scenarios.make(name, **rest).network, env_kw, spec.periods
-    if name.endswith(".json") or Path(name).is_file():
-        if rest:
-            raise ValueError(f"unknown parameter(s) {', '.join(map(repr, sorted(rest)))}: a network "
-                             f"file takes only env parameters ({', '.join(env_params)})")
-        return Network.from_json(name), env_kw, None
-    raise ValueError(f"unknown scenario {name!r} (known: {', '.join(scenarios.names())}; "
-                     "or pass a Network or a network JSON file)")
+    unknown = sorted(set(kwargs) - set(env_params))
+    if unknown:
+        name = getattr(problem, "name", "") or type(problem).__name__
+        raise ValueError(f"unknown env parameter(s) {', '.join(map(repr, unknown))} for problem "
+                         f"{name!r} (env parameters: {', '.join(env_params)}); parameters of the "
+                         "problem itself are given where it is built")
+    if isinstance(problem, Problem) and market is not None:
+        raise ValueError(f"problem {problem.name!r}: its market comes with it (Problem(network, "
+                         "market)); pass market= only with a Network")
+    return as_problem(problem, market), dict(kwargs)
 
 
-def make_env(scenario: str | Network | Path, *, periods: int | None = None,
-             action_mode: str = "quantity", **kwargs: Any) -> InventoryEnv:
-    """An :class:`InventoryEnv` for a registered scenario, a Network or a network JSON file.
+def make_env(problem: Problem | Network, *, periods: int | None = None,
+             action_mode: str = "quantity", **env_kwargs: Any) -> InventoryEnv:
+    """An :class:`InventoryEnv` of *problem* (a :class:`~des_supply.problem.Problem`, or a
+    :class:`~des_supply.network.Network`, which is a problem without a market).
 
-    Keyword arguments are split between the scenario's parameters
-    (``scenarios.get(name).parameters``) and the env's own (those of
-    :class:`InventoryEnv`); anything else raises ValueError with both lists.
-    ``periods`` defaults to ``min(200, the scenario's default horizon)`` (52 for the beer
-    game).  A scenario with a market model (``scenarios.make_market``) gets it, with its
-    state in the observation and, for pricing markets, a price in the action (see
-    :class:`InventoryEnv`), unless ``market`` is given.
+    The env simulates ``problem.network`` with its own copy of ``problem.market``
+    (``problem.new_market()``: envs never share a market, which keeps per-run state), so
+    a market's state is in the observation and a pricing market adds a price to the
+    action (see :class:`InventoryEnv`).  ``periods`` defaults to
+    ``min(200, problem.periods)``.  *env_kwargs* are :class:`InventoryEnv`'s other
+    keyword arguments (``discrete``, ``max_order``, ...); anything else raises
+    ValueError listing them.  ``market=`` is accepted with a Network only (a Problem
+    brings its own), and is copied too.
 
-    >>> env = make_env("owmr", n_retailers=2, periods=50, action_mode="base-stock")
-    >>> env.action_space
-    Box(-1.0, 1.0, (3,), float32)
+    >>> from des_supply import Edge, Network, Node, Poisson
+    >>> net = Network(nodes=(Node("plant", kind="supply"),
+    ...                      Node("store", holding_cost=1, shortage="lost", shortage_cost=9,
+    ...                           demand=Poisson(5))),
+    ...               edges=(Edge("plant", "store", lead_time=2),))
+    >>> env = make_env(net, periods=50, action_mode="base-stock")
+    >>> env.action_space, env.periods
+    (Box(-1.0, 1.0, (1,), float32), 50)
 
     """
-    params = _env_params()
-    network, env_kw, horizon = resolve_network(scenario, kwargs, params)
+    params = env_parameters(InventoryEnv, skip=("network", "periods", "action_mode"))
+    market = env_kwargs.pop("market", None)
+    problem, env_kw = resolve_problem(problem, env_kwargs, params, market)
     if periods is None:
-        periods = min(DEFAULT_PERIODS, horizon) if horizon else DEFAULT_PERIODS
-    if "market" not in env_kw and isinstance(scenario, str):
-        import scenarios
-
-        if scenario in scenarios.names():  # the scenario's own market (None if it has none)
-            env_kw["market"] = scenarios.make_market(
-                scenario, **{k: v for k, v in kwargs.items() if k not in params})
-    return InventoryEnv(network, periods, action_mode=action_mode, **env_kw)
-
-
-def register_envs() -> None:
-    """Register the ids of :data:`ENV_IDS` with Gymnasium (idempotent)."""
-    for env_id, name in ENV_IDS.items():
-        if env_id not in gym.registry:
-            gym.register(env_id, entry_point="rl.env:make_env", kwargs={"scenario": name})
-
-
-register_envs()
+        periods = default_periods(problem)
+    return InventoryEnv(problem.network, periods, action_mode=action_mode,
+                        market=problem.new_market(), **env_kw)

@@ -9,6 +9,9 @@
   order), and once the last of them has acted the engine places all their orders
   together and runs to the next epoch.  Nodes that do not review are not asked.
 
+Both are built from a problem (:class:`des_supply.problem.Problem` without a market, or a
+Network) by :func:`parallel_env` / :func:`aec_env`.
+
 Observations, actions and rewards
     Agent ``<node>`` observes its own block of the single-agent observation
     (:class:`rl.env.InventoryEnv`: on hand, backlog, on order, pipeline, last
@@ -43,9 +46,11 @@ from gymnasium import spaces
 from pettingzoo import AECEnv, ParallelEnv
 
 from des_supply.network import Network
+from des_supply.problem import Problem
 from des_supply.sim import Observation
 
-from .env import DEFAULT_PERIODS, EpisodeRunner, NetworkLayout, resolve_network
+from .env import (DEFAULT_PERIODS, EpisodeRunner, NetworkLayout, default_periods, env_parameters,
+                  resolve_problem)
 
 __all__ = ["InventoryAECEnv", "InventoryParallelEnv", "aec_env", "parallel_env"]
 
@@ -250,24 +255,26 @@ class InventoryAECEnv(_NodeAgents, AECEnv):
         self._accumulate_rewards()
 
 
-def _build(cls: type, scenario: str | Network, periods: int | None, kwargs: dict[str, Any]) -> Any:
-    import inspect
-
-    params = [p for p in inspect.signature(cls.__init__).parameters
-              if p not in ("self", "network", "periods")]
-    network, env_kw, horizon = resolve_network(scenario, kwargs, params)
+def _build(cls: type, problem: Problem | Network, periods: int | None, kwargs: dict[str, Any]) -> Any:
+    params = env_parameters(cls, skip=("network", "periods"))
+    problem, env_kw = resolve_problem(problem, kwargs, params)
+    if problem.market is not None:
+        raise ValueError(f"problem {problem.name!r} has a {problem.kind.market} market, which the "
+                         f"per-node envs do not model: use rl.make_env (one agent) instead")
     if periods is None:
-        periods = min(DEFAULT_PERIODS, horizon) if horizon else DEFAULT_PERIODS
-    return cls(network, periods, **env_kw)
+        periods = default_periods(problem)
+    return cls(problem.network, periods, **env_kw)
 
 
-def parallel_env(scenario: str | Network, *, periods: int | None = None,
-                 **kwargs: Any) -> InventoryParallelEnv:
-    """An :class:`InventoryParallelEnv`; arguments as for :func:`rl.make_env`."""
-    return _build(InventoryParallelEnv, scenario, periods, kwargs)
+def parallel_env(problem: Problem | Network, *, periods: int | None = None,
+                 **env_kwargs: Any) -> InventoryParallelEnv:
+    """An :class:`InventoryParallelEnv` of *problem* (a Problem without a market, or a
+    Network); ``periods`` defaults to ``min(200, problem.periods)``; *env_kwargs* are the
+    env's keyword arguments (unknown ones raise ValueError listing them)."""
+    return _build(InventoryParallelEnv, problem, periods, env_kwargs)
 
 
-def aec_env(scenario: str | Network, *, periods: int | None = None, **kwargs: Any) -> InventoryAECEnv:
-    """An :class:`InventoryAECEnv`; arguments as for :func:`rl.make_env`."""
-    return _build(InventoryAECEnv, scenario, periods, kwargs)
-
+def aec_env(problem: Problem | Network, *, periods: int | None = None,
+            **env_kwargs: Any) -> InventoryAECEnv:
+    """An :class:`InventoryAECEnv` of *problem*; arguments as for :func:`parallel_env`."""
+    return _build(InventoryAECEnv, problem, periods, env_kwargs)

@@ -14,10 +14,11 @@ sets the (N, M) intensities; the engine (:class:`des_supply.sim.Simulation` with
 * :class:`RecommendationParallelEnv` (``pettingzoo.ParallelEnv``): a ``"replenishment"``
   and a ``"recommendation"`` agent on a team reward, each deciding on its own timescale.
 
-Both are built from a scenario by :func:`make_recommendation_env` and
-:func:`recommendation_parallel_env`; ``import rl`` registers the Gymnasium ids of
-:data:`rl.RECOMMENDATION_ENV_IDS` (``des_supply/RecommendationSmall-v0``, ``-Medium-``,
-``-Large-``).  A trained agent (a callable observation -> action) runs in the engine as
+Both are built from a problem with a recommendation market
+(:class:`des_supply.problem.Problem`) by :func:`make_recommendation_env` and
+:func:`recommendation_parallel_env`, each env with its own copy of the market; the
+Gymnasium ids of the named problems (``des_supply/RecommendationSmall-v0``, ...) live
+in :mod:`scenarios.gym_ids`.  A trained agent (a callable observation -> action) runs in the engine as
 a policy through :meth:`RecommendationEnv.policy` / :meth:`RecommendationParallelEnv.policy`,
 so it is evaluated with ``simulate`` on the same replications as the heuristics; or
 step the env with :func:`rl.evaluation.evaluate_agent` (episode k = replication k).
@@ -26,7 +27,6 @@ step the env with :func:`rl.evaluation.evaluate_agent` (episode k = replication 
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,14 +38,14 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from des_supply.network import Network
+from des_supply.problem import Problem
 from des_supply.policies import Action
 from des_supply.recommendation import KEY, RecommendationMarket, RecommendationModel
 from des_supply.recommendation_policies import RandomOrders, RandomRecommender
 from des_supply.rng import stream
 from des_supply.sim import Observation, Simulation
 
-from . import RECOMMENDATION_ENV_IDS
-from .env import EpisodeRunner, NetworkLayout, resolve_network
+from .env import EpisodeRunner, NetworkLayout, default_periods, env_parameters, resolve_problem
 from .multi_agent import check_agents
 
 __all__ = ["AGENTS", "CONTROLS", "AgentPolicy", "RecommendationEnv", "RecommendationLayout",
@@ -75,8 +75,7 @@ class RecommendationLayout:
                  base_scores: Any = None) -> None:
         model = market.model if isinstance(market, RecommendationMarket) else None
         if model is None:
-            raise ValueError(f"market must be a RecommendationMarket (e.g. scenarios.make_market("
-                             f"'recommendation-small')), got {type(market).__name__}")
+            raise ValueError(f"market must be a RecommendationMarket, got {type(market).__name__}")
         products = tuple(n.name for n in network.stock_nodes)
         if products != model.products:
             raise ValueError(f"the network's stocking nodes {products} must be the market's products "
@@ -422,8 +421,17 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
     * v0: initial version.
 
     Examples:
-        >>> import rl
-        >>> env = rl.make_recommendation_env("recommendation-small", periods=5)
+        >>> from des_supply import Edge, Network, Node, Poisson
+        >>> from des_supply.problem import Problem
+        >>> from des_supply.recommendation import RecommendationMarket, RecommendationModel
+        >>> model = RecommendationModel.generate(3, 5, seed=0)   # 3 products, 5 customers
+        >>> means = model.expected_demand(model.uniform())
+        >>> net = Network(
+        ...     nodes=(Node("supplier", kind="supply"),
+        ...            *(Node(p, holding_cost=1, shortage="lost", shortage_cost=2, order_cost=5,
+        ...                   price=10, demand=Poisson(d)) for p, d in zip(model.products, means))),
+        ...     edges=tuple(Edge("supplier", p, lead_time=1) for p in model.products))
+        >>> env = make_recommendation_env(Problem(net, RecommendationMarket(model)), periods=5)
         >>> env.action_space, env.observation_space.shape
         (Box(-1.0, 1.0, (18,), float32), (12,))
         >>> obs, info = env.reset(seed=0)
@@ -575,8 +583,8 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def policy(self, agent: Callable[[np.ndarray], Any]) -> AgentPolicy:
         """*agent* (observation -> action of this env) as an engine policy for
-        ``des_supply.evaluate.simulate`` (with a market of the same scenario, e.g. a fresh
-        ``scenarios.make_market(...)``; not ``env.market`` while an episode is running).
+        ``des_supply.evaluate.simulate`` (with a market of the same problem, e.g.
+        ``problem.new_market()``; not ``env.market`` while an episode is running).
         The other half is a copy of this env's."""
         return AgentPolicy(self.layout, agent, self.control, copy.deepcopy(self.other_replenishment),
                            copy.deepcopy(self.other_recommender))
@@ -740,58 +748,35 @@ class RecommendationParallelEnv(ParallelEnv):
                           (self.agent_periods["replenishment"], self.agent_periods["recommendation"]))
 
 
-# -- construction from scenarios --------------------------------------------------------------
-def _scenario(scenario: str, params: dict[str, Any], env_params: list[str]) -> tuple[Network, Any]:
-    """The network and recommendation market of a registered scenario."""
-    import scenarios
-
-    if not isinstance(scenario, str):
-        raise TypeError(f"scenario must be a registered scenario name, got {type(scenario).__name__}; "
-                         "for a Network build RecommendationEnv(network, market) directly")
-    network, _, _ = resolve_network(scenario, params, env_params)
-    market = scenarios.make_market(scenario, **params)
-    if getattr(market, "model", None) is None:
-        known = ", ".join(sorted(RECOMMENDATION_ENV_IDS.values()))
-        raise ValueError(f"scenario {scenario!r} has no recommendation market: use an "
-                         f"inventory-and-recommendation scenario ({known})")
-    return network, market
+# -- construction from problems ---------------------------------------------------------------
+def _build(cls: type, problem: Problem | Network, periods: int | None,
+           env_kwargs: dict[str, Any]) -> Any:
+    params = env_parameters(cls, skip=("network", "market", "periods"))
+    problem, env_kw = resolve_problem(problem, env_kwargs, params)
+    if not isinstance(problem.market, RecommendationMarket):
+        has = "no market" if problem.market is None else f"a {problem.kind.market} market"
+        raise ValueError(f"problem {problem.name!r} has {has}: {cls.__name__} needs a problem "
+                         "with a recommendation market (des_supply.recommendation.RecommendationMarket)")
+    if periods is None:
+        periods = default_periods(problem, DEFAULT_PERIODS)
+    return cls(problem.network, problem.new_market(), periods, **env_kw)
 
 
-def make_recommendation_env(scenario: str = "recommendation-small", *, control: str = "joint",
-                            periods: int = DEFAULT_PERIODS, other_recommender: Any = None,
-                            other_replenishment: Any = None,
-                            max_level: float | Mapping[str, float] | None = None,
-                            logit_scale: float = 3.0,
-                            min_level: float | Mapping[str, float] | None = None,
-                            base_scores: Any = None, reward_scale: float | None = None,
-                            pipeline_length: int | Mapping[str, int] | None = None,
-                            episode_offset: int = 0, episode_stride: int = 1,
-                            render_mode: str | None = None, **scenario_params: Any) -> RecommendationEnv:
-    """A :class:`RecommendationEnv` of a registered scenario; other keyword arguments are
-    the scenario's parameters (``scenarios.get(scenario).parameters``)."""
-    env_params = [p for p in inspect.signature(RecommendationEnv.__init__).parameters
-                  if p not in ("self", "network", "market")]
-    network, market = _scenario(scenario, scenario_params, env_params)
-    return RecommendationEnv(network, market, periods, control=control,
-                             other_recommender=other_recommender,
-                             other_replenishment=other_replenishment, max_level=max_level,
-                             logit_scale=logit_scale, min_level=min_level, base_scores=base_scores,
-                             reward_scale=reward_scale,
-                             pipeline_length=pipeline_length, episode_offset=episode_offset,
-                             episode_stride=episode_stride, render_mode=render_mode)
+def make_recommendation_env(problem: Problem, *, control: str = "joint", periods: int | None = None,
+                            **env_kwargs: Any) -> RecommendationEnv:
+    """A :class:`RecommendationEnv` of *problem*, which must have a recommendation market
+    (the env gets its own copy, ``problem.new_market()``).
+
+    ``periods`` defaults to ``min(128, problem.periods)``; *env_kwargs* are the env's other
+    keyword arguments (``other_recommender``, ``max_level``, ``logit_scale``, ...);
+    unknown ones raise ValueError listing them.
+    """
+    return _build(RecommendationEnv, problem, periods, {"control": control, **env_kwargs})
 
 
-def recommendation_parallel_env(scenario: str = "recommendation-small", *,
-                                periods: int = DEFAULT_PERIODS, replenishment_period: int = 1,
-                                recommendation_period: int = 1,
-                                **kwargs: Any) -> RecommendationParallelEnv:
-    """A :class:`RecommendationParallelEnv` of a registered scenario; keyword arguments are
-    the env's (``max_level``, ``logit_scale``, ``reward_scale``, ...) and the scenario's."""
-    env_names = ("max_level", "logit_scale", "min_level", "base_scores", "reward_scale", "pipeline_length", "episode_offset",
-                 "episode_stride", "render_mode")
-    env_kw = {k: v for k, v in kwargs.items() if k in env_names}
-    params = {k: v for k, v in kwargs.items() if k not in env_names}
-    network, market = _scenario(scenario, params, ["periods", "replenishment_period",
-                                                   "recommendation_period", *env_names])
-    return RecommendationParallelEnv(network, market, periods, replenishment_period=replenishment_period,
-                                     recommendation_period=recommendation_period, **env_kw)
+def recommendation_parallel_env(problem: Problem, *, periods: int | None = None,
+                                **env_kwargs: Any) -> RecommendationParallelEnv:
+    """A :class:`RecommendationParallelEnv` of *problem* (with a recommendation market);
+    *env_kwargs* are the env's (``replenishment_period``, ``recommendation_period``,
+    ``max_level``, ``logit_scale``, ``reward_scale``, ...)."""
+    return _build(RecommendationParallelEnv, problem, periods, env_kwargs)
