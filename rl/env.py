@@ -944,7 +944,7 @@ def make_env(problem: Problem | Network, *, periods: int | None = None,
     (Box(-1.0, 1.0, (1,), float32), 50)
 
     """
-    params = env_parameters(InventoryEnv, skip=("network", "periods", "action_mode"))
+    params = env_parameters(InventoryEnv)
     market = env_kwargs.pop("market", None)
     problem, env_kw = resolve_problem(problem, env_kwargs, params, market)
     if periods is None:

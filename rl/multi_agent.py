@@ -256,7 +256,7 @@ class InventoryAECEnv(_NodeAgents, AECEnv):
 
 
 def _build(cls: type, problem: Problem | Network, periods: int | None, kwargs: dict[str, Any]) -> Any:
-    params = env_parameters(cls, skip=("network", "periods"))
+    params = env_parameters(cls)
     problem, env_kw = resolve_problem(problem, kwargs, params)
     if problem.market is not None:
         raise ValueError(f"problem {problem.name!r} has a {problem.kind.market} market, which the "

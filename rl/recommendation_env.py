@@ -751,7 +751,7 @@ class RecommendationParallelEnv(ParallelEnv):
 # -- construction from problems ---------------------------------------------------------------
 def _build(cls: type, problem: Problem | Network, periods: int | None,
            env_kwargs: dict[str, Any]) -> Any:
-    params = env_parameters(cls, skip=("network", "market", "periods"))
+    params = env_parameters(cls, skip=("network", "market"))
     problem, env_kw = resolve_problem(problem, env_kwargs, params)
     if not isinstance(problem.market, RecommendationMarket):
         has = "no market" if problem.market is None else f"a {problem.kind.market} market"

@@ -3,13 +3,17 @@ errors, vector envs, wrappers and a Stable-Baselines3 smoke run.
 
 The CRN tests are the contract: an episode driven through the env by a heuristic
 costs exactly what ``Simulation.run`` (and ``des_supply.evaluate.simulate``) says
-for the same replication.
+for the same replication.  Envs are built from problems (``scenarios.make``); the
+Gymnasium ids live in :mod:`scenarios.gym_ids`.
 """
 
 from __future__ import annotations
 
 import doctest
 import math
+import subprocess
+import sys
+import textwrap
 import warnings
 
 import gymnasium as gym
@@ -24,8 +28,10 @@ import scenarios
 from des_supply import Deterministic, Edge, Network, Node, NonStationary, Poisson
 from des_supply.evaluate import simulate
 from des_supply.policies import BaseStock, CappedBaseStock
+from des_supply.problem import Problem
 from des_supply.rng import replication_seed
 from des_supply.sim import Simulation
+from scenarios.gym_ids import ENV_IDS, INVENTORY_ENV_IDS, RECOMMENDATION_ENV_IDS, register_envs
 from rl.wrappers import (
     make_vector_env,
     normalize_running,
@@ -66,7 +72,7 @@ def irregular_owmr() -> Network:
 
 
 # -- Gymnasium's checker ------------------------------------------------------------------------
-@pytest.mark.parametrize("env_id", sorted(rl.ENV_IDS))
+@pytest.mark.parametrize("env_id", sorted(INVENTORY_ENV_IDS))
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("discrete", [False, True])
 def test_check_env_every_id_and_mode(env_id, mode, discrete):
@@ -102,9 +108,77 @@ def test_gymnasium_make_with_scenario_params():
         gym.make("des_supply/SingleStage-v0", lead_tim=3)
 
 
-def test_default_periods_follow_the_scenario():
-    assert rl.make_env("beer-game").periods == 52
-    assert rl.make_env("single-stage").periods == rl.env.DEFAULT_PERIODS
+def test_default_periods_follow_the_problem():
+    assert scenarios.make("beer-game").periods == 52
+    assert rl.make_env(scenarios.make("beer-game")).periods == 52
+    assert rl.make_env(scenarios.make("single-stage")).periods == rl.env.DEFAULT_PERIODS
+    assert rl.make_env(scenarios.make("single-stage").network).periods == rl.env.DEFAULT_PERIODS
+    assert gym.make("des_supply/BeerGame-v0").unwrapped.periods == 52
+
+
+def test_each_env_gets_its_own_market():
+    problem = scenarios.make("pricing-a")
+    a, b = rl.make_env(problem, periods=5), rl.make_env(problem, periods=5)
+    assert a.market is not None and a.market is not b.market and a.market is not problem.market
+    assert a.price_node == b.price_node == problem.market.node
+    a.reset(seed=0)
+    b.reset(seed=0)
+    action = a.action_space.sample()
+    assert gym.utils.env_checker.data_equivalence(a.step(action), b.step(action), exact=True)
+    # a Network with market= is a problem too; the market is copied as well
+    net_env = rl.make_env(problem.network, market=problem.market, periods=5)
+    assert net_env.market is not problem.market and net_env.price_node == a.price_node
+    with pytest.raises(ValueError, match="market comes with it"):
+        rl.make_env(problem, market=problem.market)
+
+
+def test_gym_ids_registration_is_idempotent():
+    before = {k: gym.registry[k] for k in ENV_IDS}
+    messages = _warnings_of(register_envs)
+    assert not messages, messages
+    assert all(gym.registry[k] is v for k, v in before.items())
+    assert set(ENV_IDS) == set(INVENTORY_ENV_IDS) | set(RECOMMENDATION_ENV_IDS)
+
+
+FRESH = """
+import sys, warnings
+import gymnasium as gym
+from gymnasium.utils.env_checker import check_env
+
+env = gym.make("scenarios.gym_ids:des_supply/SingleStage-v0", lead_time=2, periods=5)
+assert env.unwrapped.periods == 5 and env.unwrapped.observation_names[-1] == "stage.last_demand"
+from scenarios.gym_ids import ENV_IDS
+for env_id in ENV_IDS:
+    env = gym.make(env_id, periods=4)
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    if env_id.endswith(("SingleStage-v0", "OWMR-v0", "PricingA-v0", "RecommendationSmall-v0")):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            check_env(env.unwrapped)
+        assert all("infinity" in str(w.message) for w in caught), [str(w.message) for w in caught]
+print("ok", len(ENV_IDS))
+"""
+
+
+def test_every_gym_id_in_a_fresh_interpreter():
+    """``gym.make("scenarios.gym_ids:<id>")`` needs no import first; then every id works."""
+    out = subprocess.run([sys.executable, "-c", FRESH], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["ok", str(len(ENV_IDS))]
+
+
+def test_rl_registers_no_scenario_ids_and_imports_no_scenarios():
+    code = textwrap.dedent("""
+        import sys
+        import gymnasium as gym
+        import rl, rl.env, rl.multi_agent, rl.recommendation_env, rl.wrappers
+        assert "scenarios" not in sys.modules, "rl imported scenarios"
+        assert not [k for k in gym.registry if k.startswith("des_supply/")]
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
 
 
 def test_doctests():
@@ -123,17 +197,18 @@ def _random_trajectory(env, seed, steps=None):
     return out
 
 
-@pytest.mark.parametrize("name", ["single-stage", "owmr", "random-dag"])
+@pytest.mark.parametrize("name", ["single-stage", "owmr", "random-dag", "pricing-b"])
 def test_same_seed_same_trajectory(name):
-    a = _random_trajectory(rl.make_env(name, periods=30), seed=3)
-    b = _random_trajectory(rl.make_env(name, periods=30), seed=3)
+    problem = scenarios.make(name)
+    a = _random_trajectory(rl.make_env(problem, periods=30), seed=3)
+    b = _random_trajectory(rl.make_env(problem, periods=30), seed=3)
     assert gym.utils.env_checker.data_equivalence(a, b, exact=True)
-    c = _random_trajectory(rl.make_env(name, periods=30), seed=4)
+    c = _random_trajectory(rl.make_env(problem, periods=30), seed=4)
     assert not gym.utils.env_checker.data_equivalence(a, c)
 
 
 def test_episode_numbering_and_jumps():
-    env = rl.make_env("single-stage", periods=5)
+    env = rl.make_env(scenarios.make("single-stage"), periods=5)
     policy = BaseStock(15)
     first = rollout(env, policy, seed=11)[0]
     _, info = env.reset()                                 # episode 1 of seed 11
@@ -174,7 +249,7 @@ CRN_CASES = [
 @pytest.mark.parametrize("name, params, level", CRN_CASES)
 def test_crn_base_stock_through_quantity_mapping(name, params, level):
     periods, seed = 40, 123
-    env = rl.make_env(name, periods=periods, max_order=500, **params)
+    env = rl.make_env(scenarios.make(name, **params), periods=periods, max_order=500)
     policy = BaseStock(level)
     for k in range(3):
         rewards, infos = rollout(env, policy, seed, episode=k)
@@ -193,7 +268,7 @@ def test_crn_base_stock_through_quantity_mapping(name, params, level):
 
 
 def test_crn_episodes_reached_without_jumping():
-    env = rl.make_env("owmr", periods=25, max_order=200)
+    env = rl.make_env(scenarios.make("owmr"), periods=25, max_order=200)
     policy = BaseStock(12)
     env.reset(seed=5)
     for k in range(3):
@@ -224,8 +299,8 @@ def test_base_stock_modes_reproduce_the_policies(discrete):
     periods, seed, level, cap = 40, 9, 21, 6
     for mode, policy in (("base-stock", BaseStock(level)),
                          ("capped-base-stock", CappedBaseStock(level, cap))):
-        env = rl.make_env("single-stage", periods=periods, action_mode=mode, discrete=discrete,
-                          max_level=40, max_order=10)
+        env = rl.make_env(scenarios.make("single-stage"), periods=periods, action_mode=mode,
+                          discrete=discrete, max_level=40, max_order=10)
         values = [level] if mode == "base-stock" else [level, cap]
         maxima = [40] if mode == "base-stock" else [40, 10]
         action = (np.array(values, dtype=np.int64) if discrete
@@ -282,7 +357,7 @@ def test_epochs_skip_periods_without_reviews():
 
 
 def test_observation_reads_the_engine():
-    env = rl.make_env("owmr", n_retailers=2, periods=8)
+    env = rl.make_env(scenarios.make("owmr", n_retailers=2), periods=8)
     obs, _ = env.reset(seed=4)
     for _ in range(3):
         obs, *_ = env.step(env.action_space.sample())
@@ -306,7 +381,7 @@ def test_seasonal_and_trace_features():
     for t in range(1, 6):
         obs, *_ = env.step(env.action_space.sample())
         assert obs[-2:] == pytest.approx([math.sin(math.pi * t / 2), math.cos(math.pi * t / 2)], abs=1e-6)
-    beer = rl.make_env("beer-game", periods=8)
+    beer = rl.make_env(scenarios.make("beer-game"), periods=8)
     assert beer.observation_names[-1] == "trace5.period"
     obs, _ = beer.reset(seed=0)
     seen = [obs[-1]]
@@ -316,7 +391,7 @@ def test_seasonal_and_trace_features():
 
 
 def test_last_observation_is_the_end_state():
-    env = rl.make_env("single-stage", lead_time=2, periods=6)
+    env = rl.make_env(scenarios.make("single-stage", lead_time=2), periods=6)
     env.reset(seed=0)
     truncated = False
     while not truncated:
@@ -329,7 +404,7 @@ def test_last_observation_is_the_end_state():
 
 
 def test_render_ansi():
-    env = rl.make_env("owmr", periods=5, render_mode="ansi")
+    env = rl.make_env(scenarios.make("owmr"), periods=5, render_mode="ansi")
     env.reset(seed=0)
     text = env.render()
     assert "warehouse" in text and "period 0/5" in text
@@ -337,7 +412,8 @@ def test_render_ansi():
 
 # -- errors -------------------------------------------------------------------------------------
 def test_bad_actions_raise_value_error():
-    env = rl.make_env("owmr", n_retailers=2, periods=5)
+    owmr = scenarios.make("owmr", n_retailers=2)
+    env = rl.make_env(owmr, periods=5)
     env.reset(seed=0)
     with pytest.raises(ValueError, match=r"shape \(2,\), expected \(3,\)"):
         env.step(np.zeros(2))
@@ -346,7 +422,7 @@ def test_bad_actions_raise_value_error():
     with pytest.raises(ValueError, match="numeric"):
         env.step(["a", "b", "c"])
     # out-of-bounds continuous actions are clipped silently
-    a, b = rl.make_env("owmr", n_retailers=2, periods=5), rl.make_env("owmr", n_retailers=2, periods=5)
+    a, b = rl.make_env(owmr, periods=5), rl.make_env(owmr, periods=5)
     a.reset(seed=1)
     b.reset(seed=1)
     ra = a.step(np.array([5.0, -7.0, np.inf]))
@@ -355,13 +431,13 @@ def test_bad_actions_raise_value_error():
 
 
 def test_bad_discrete_actions_raise_value_error():
-    env = rl.make_env("owmr", n_retailers=2, periods=5, discrete=True, max_order=10)
+    env = rl.make_env(scenarios.make("owmr", n_retailers=2), periods=5, discrete=True, max_order=10)
     env.reset(seed=0)
     with pytest.raises(ValueError, match=r"action\[0\] \(warehouse.order\) must be a whole number in \[0, 10\]"):
         env.step(np.array([11, 0, 0]))
     with pytest.raises(ValueError, match="whole number"):
         env.step(np.array([1.5, 0, 0]))
-    single = rl.make_env("single-stage", periods=5, discrete=True)
+    single = rl.make_env(scenarios.make("single-stage"), periods=5, discrete=True)
     single.reset(seed=0)
     single.step(3)
     single.step(np.int64(2))
@@ -370,7 +446,7 @@ def test_bad_discrete_actions_raise_value_error():
 
 
 def test_step_before_reset_and_orders_to_action_errors():
-    env = rl.make_env("single-stage", periods=5, max_order=20)
+    env = rl.make_env(scenarios.make("single-stage"), periods=5, max_order=20)
     with pytest.raises(RuntimeError, match="reset"):
         env.step(np.zeros(1))
     env.reset(seed=0)
@@ -379,36 +455,39 @@ def test_step_before_reset_and_orders_to_action_errors():
     with pytest.raises(ValueError, match="no stocking node"):
         env.orders_to_action({"shop": 1})
     with pytest.raises(ValueError, match="quantity"):
-        rl.make_env("single-stage", action_mode="base-stock").orders_to_action({"stage": 1})
+        rl.make_env(scenarios.make("single-stage"), action_mode="base-stock").orders_to_action(
+            {"stage": 1})
 
 
 def test_unknown_and_bad_parameters():
-    with pytest.raises(ValueError, match=r"'colour'.*scenario 'owmr'.*env parameters: .*action_mode"):
-        rl.make_env("owmr", colour="red")
-    with pytest.raises(ValueError, match="unknown scenario 'nope'"):
-        rl.make_env("nope")
-    with pytest.raises(ValueError, match="takes only env parameters"):
-        rl.make_env(scenarios.make("single-stage").network, lead_time=2)
+    single = scenarios.make("single-stage")
+    with pytest.raises(ValueError, match=r"'colour'.*problem 'owmr'.*env parameters: .*action_mode"):
+        rl.make_env(scenarios.make("owmr"), colour="red")
+    with pytest.raises(ValueError, match=r"'lead_time'.*env parameters: .*max_order"):
+        rl.make_env(single.network, lead_time=2)
+    with pytest.raises(TypeError, match="expected a Problem or a Network, got str"):
+        rl.make_env("single-stage")
     with pytest.raises(ValueError, match="action_mode"):
-        rl.make_env("single-stage", action_mode="price")
+        rl.make_env(single, action_mode="price")
     with pytest.raises(ValueError, match=r"max_order: no stocking node\(s\) 'shop'"):
-        rl.make_env("single-stage", max_order={"shop": 3})
+        rl.make_env(single, max_order={"shop": 3})
     with pytest.raises(ValueError, match="max_level at node 'stage' must be a whole number"):
-        rl.make_env("single-stage", action_mode="base-stock", discrete=True, max_level=7.5)
+        rl.make_env(single, action_mode="base-stock", discrete=True, max_level=7.5)
     with pytest.raises(ValueError, match="periods"):
-        rl.make_env("single-stage", periods=0)
+        rl.make_env(single, periods=0)
 
 
-def test_network_file(tmp_path):
+def test_network_file_as_problem(tmp_path):
     path = tmp_path / "net.json"
     scenarios.make("single-stage", lead_time=1).network.to_json(path)
-    env = rl.make_env(str(path), periods=5)
+    env = rl.make_env(Problem.from_json(path), periods=5)
     assert env.observation_names == ("stage.on_hand", "stage.on_order", "stage.pipeline[1]",
                                      "stage.last_demand")
 
 
 def test_defaults_follow_demand_and_lead_times():
-    env = rl.make_env("owmr", n_retailers=3, demand_mean=5.0, warehouse_lead_time=2, retailer_lead_time=1)
+    env = rl.make_env(scenarios.make("owmr", n_retailers=3, demand_mean=5.0, warehouse_lead_time=2,
+                                     retailer_lead_time=1))
     nodes = {n.name: n for n in env.layout.nodes}
     assert nodes["retailer1"].max_order == 20 and nodes["retailer1"].max_level == 40
     assert nodes["warehouse"].max_order == 60 and nodes["warehouse"].max_level == 180
@@ -419,12 +498,13 @@ def test_defaults_follow_demand_and_lead_times():
 @pytest.mark.parametrize("asynchronous", [False, True])
 def test_vector_env_runs_and_maps_episodes(asynchronous):
     periods, n = 4, 2
-    envs = make_vector_env("single-stage", n, seed=21, asynchronous=asynchronous, periods=periods)
+    problem = scenarios.make("single-stage")
+    envs = make_vector_env(problem, n, seed=21, asynchronous=asynchronous, periods=periods)
     try:
         obs, info = envs.reset()
         assert obs.shape == (n, 5) and obs.dtype == np.float32
         assert info["replication"].tolist() == [0, 1]
-        single = rl.make_env("single-stage", periods=periods)
+        single = rl.make_env(problem, periods=periods)
         for i in range(n):
             assert np.array_equal(obs[i], single.reset(seed=21, options={"episode": i})[0])
         seen = {0, 1}
@@ -440,7 +520,8 @@ def test_vector_env_runs_and_maps_episodes(asynchronous):
 
 
 def test_vector_env_same_step_autoreset_and_bad_kwargs():
-    envs = make_vector_env("owmr", 2, seed=0, periods=3, autoreset_mode=AutoresetMode.SAME_STEP,
+    owmr = scenarios.make("owmr")
+    envs = make_vector_env(owmr, 2, seed=0, periods=3, autoreset_mode=AutoresetMode.SAME_STEP,
                            wrappers=(scale_observation, scale_reward))
     envs.reset()
     for _ in range(3):
@@ -448,14 +529,26 @@ def test_vector_env_same_step_autoreset_and_bad_kwargs():
     assert truncated.all() and "final_obs" in info
     envs.close()
     with pytest.raises(ValueError, match="colour"):
-        make_vector_env("owmr", 2, colour="red")
+        make_vector_env(owmr, 2, colour="red")
     with pytest.raises(ValueError, match="episode_stride"):
-        make_vector_env("owmr", 2, episode_stride=3)
+        make_vector_env(owmr, 2, episode_stride=3)
+
+
+def test_vector_env_sub_envs_own_their_markets():
+    envs = make_vector_env(scenarios.make("pricing-a"), 2, seed=0, periods=3)
+    try:
+        markets = [e.unwrapped.market for e in envs.env.envs]
+        assert markets[0] is not None and markets[0] is not markets[1]
+        envs.reset()
+        envs.step(envs.action_space.sample())
+    finally:
+        envs.close()
 
 
 def test_fixed_scaling_wrappers():
-    raw = rl.make_env("owmr", periods=6)
-    wrapped = scale_reward(scale_observation(rl.make_env("owmr", periods=6)))
+    owmr = scenarios.make("owmr")
+    raw = rl.make_env(owmr, periods=6)
+    wrapped = scale_reward(scale_observation(rl.make_env(owmr, periods=6)))
     scale, cost_scale = observation_scale(raw), reward_scale(raw)
     assert scale.shape == raw.observation_space.shape and cost_scale > 0
     o1, _ = raw.reset(seed=3)
@@ -466,7 +559,7 @@ def test_fixed_scaling_wrappers():
     _, r1, *_ = raw.step(a)
     _, r2, *_ = wrapped.step(a)
     assert r2 == pytest.approx(r1 / cost_scale)
-    running = normalize_running(rl.make_env("owmr", periods=6))
+    running = normalize_running(rl.make_env(owmr, periods=6))
     running.reset(seed=0)
     running.step(running.action_space.sample())
 
@@ -484,7 +577,7 @@ def one_torch_thread():
 @pytest.mark.parametrize("kwargs", [{}, {"discrete": True, "action_mode": "base-stock"}])
 def test_stable_baselines3_ppo_smoke(one_torch_thread, kwargs):
     sb3 = pytest.importorskip("stable_baselines3")
-    env = rl.make_env("owmr", n_retailers=2, periods=32, **kwargs)
+    env = rl.make_env(scenarios.make("owmr", n_retailers=2), periods=32, **kwargs)
     model = sb3.PPO("MlpPolicy", env, n_steps=64, batch_size=32, n_epochs=2, seed=0, device="cpu")
     model.learn(128)
     assert len(model.ep_info_buffer) == 4   # Monitor saw 4 episodes of 32 steps
