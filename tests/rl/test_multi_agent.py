@@ -9,6 +9,7 @@ import pytest
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, seed_test
 
 import rl
+import rl.env
 import scenarios
 from des_supply.policies import BaseStock
 from des_supply.rng import replication_seed
@@ -35,7 +36,7 @@ def quantity_action(env, agent, q):
                                             ("capped-base-stock", False), ("capped-base-stock", True)])
 def test_parallel_api_and_seed(name, mode, discrete):
     def make():
-        return rl.parallel_env(name, periods=10, action_mode=mode, discrete=discrete)
+        return rl.parallel_env(scenarios.make(name), periods=10, action_mode=mode, discrete=discrete)
 
     parallel_api_test(make(), num_cycles=25)
     parallel_seed_test(make)
@@ -46,7 +47,7 @@ def test_parallel_api_and_seed(name, mode, discrete):
                                             ("capped-base-stock", False)])
 def test_aec_api_and_seed(network, mode, discrete):
     def make():
-        source = irregular_owmr() if network == "irregular" else network
+        source = irregular_owmr() if network == "irregular" else scenarios.make(network)
         return rl.aec_env(source, periods=10, action_mode=mode, discrete=discrete)
 
     api_test(make(), num_cycles=25)
@@ -59,14 +60,15 @@ def test_parallel_refuses_nodes_that_review_apart():
 
 
 def test_spaces_and_state():
-    env = rl.parallel_env("owmr", n_retailers=2, periods=5, action_mode="capped-base-stock")
+    owmr = scenarios.make("owmr", n_retailers=2)
+    env = rl.parallel_env(owmr, periods=5, action_mode="capped-base-stock")
     assert env.possible_agents == ["warehouse", "retailer1", "retailer2"]
     assert env.observation_names("retailer1") == ("retailer1.on_hand", "retailer1.backlog",
                                                   "retailer1.on_order", "retailer1.pipeline[1]",
                                                   "retailer1.last_demand")
     assert env.action_space("warehouse").shape == (2,)
     obs, _ = env.reset(seed=0)
-    single = rl.make_env("owmr", n_retailers=2, periods=5)
+    single = rl.make_env(owmr, periods=5)
     global_obs, _ = single.reset(seed=0)
     assert np.array_equal(env.state(), global_obs)
     assert env.state() in env.state_space
@@ -76,7 +78,7 @@ def test_spaces_and_state():
 @pytest.mark.parametrize("name, level", [("beer-game", 16), ("owmr", 12), ("serial", 12)])
 def test_parallel_team_reward_is_minus_the_engine_cost(name, level):
     periods, seed, policy = 30, 8, BaseStock(level)
-    env = rl.parallel_env(name, periods=periods, max_order=500)
+    env = rl.parallel_env(scenarios.make(name), periods=periods, max_order=500)
     for k in range(2):
         env.reset(seed=seed, options={"episode": k})
         totals = dict.fromkeys(env.possible_agents, 0.0)
@@ -126,7 +128,7 @@ def test_aec_turns_follow_reviews_and_rewards_add_up():
 
 
 def test_bad_multi_agent_actions():
-    env = rl.parallel_env("owmr", n_retailers=2, periods=5)
+    env = rl.parallel_env(scenarios.make("owmr", n_retailers=2), periods=5)
     env.reset(seed=0)
     good = {a: np.zeros(1, np.float32) for a in env.agents}
     with pytest.raises(ValueError, match="no action for agent.*'retailer2'"):
@@ -135,13 +137,23 @@ def test_bad_multi_agent_actions():
         env.step({**good, "shop": np.zeros(1)})
     with pytest.raises(ValueError, match=r"agent 'retailer1': action\[0\] \(retailer1.order\) is NaN"):
         env.step({**good, "retailer1": np.array([np.nan])})
-    aec = rl.aec_env("owmr", periods=5, discrete=True, max_order=4)
+    aec = rl.aec_env(scenarios.make("owmr"), periods=5, discrete=True, max_order=4)
     aec.reset(seed=0)
     assert aec.agent_selection == "retailer3"             # downstream first, as the engine asks
     with pytest.raises(ValueError, match=r"agent 'retailer3'.*\[0, 4\]"):
         aec.step(9)
-    with pytest.raises(ValueError, match="colour"):
-        rl.parallel_env("owmr", colour="red")
+    with pytest.raises(ValueError, match=r"'colour'.*env parameters: .*action_mode"):
+        rl.parallel_env(scenarios.make("owmr"), colour="red")
+
+
+def test_construction_from_problems():
+    assert rl.parallel_env(scenarios.make("beer-game")).periods == 52     # the problem's horizon
+    assert rl.aec_env(scenarios.make("owmr")).periods == rl.env.DEFAULT_PERIODS
+    assert rl.parallel_env(scenarios.make("owmr").network, periods=7).periods == 7
+    with pytest.raises(ValueError, match="pricing market.*rl.make_env"):
+        rl.parallel_env(scenarios.make("pricing-a"))
+    with pytest.raises(TypeError, match="Problem or a Network"):
+        rl.aec_env("owmr")
 
 
 def test_classes_are_exported_lazily():
