@@ -21,6 +21,7 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import rl
 import scenarios
+import scenarios.gym_ids  # noqa: F401  (registers the Gymnasium ids)
 from des_supply.evaluate import simulate
 from des_supply.policies import BaseStock
 from des_supply.recommendation_policies import (
@@ -33,7 +34,9 @@ from des_supply.recommendation_policies import (
 from rl.evaluation import evaluate_agent
 from rl.recommendation_env import CONTROLS, RecommendationEnv, recommendation_parallel_env
 
-SMALL = "recommendation-small"
+NAME = "recommendation-small"
+SMALL = scenarios.make(NAME)            # the problem every env here is built from
+BY_AXIS = {axis: scenarios.make(NAME, axis=axis) for axis in ("customers", "products")}
 PERIODS = 30
 
 
@@ -56,7 +59,7 @@ def episode_profit(env, act, seed, k):
 
 
 def market():
-    return scenarios.make_market(SMALL)
+    return SMALL.new_market()
 
 
 # -- checkers and registration ----------------------------------------------------------------
@@ -70,8 +73,8 @@ def test_check_env_every_control(control):
 
 
 def test_check_env_backlog_long_leads_and_product_axis():
-    env = rl.make_recommendation_env(SMALL, periods=12, shortage="backlog", lead_time_max=3, seed=1,
-                                     axis="products")
+    problem = scenarios.make(NAME, shortage="backlog", lead_time_max=3, seed=1, axis="products")
+    env = rl.make_recommendation_env(problem, periods=12)
     messages = _warnings_of(check_env, env, skip_render_check=True)  # no spec: not via make
     assert all("infinity" in m for m in messages), messages
     assert "p0.backlog" in env.observation_names
@@ -82,15 +85,29 @@ def test_check_env_backlog_long_leads_and_product_axis():
 
 
 def test_registered_ids_and_sizes():
-    assert set(rl.RECOMMENDATION_ENV_IDS.values()) == {f"recommendation-{s}" for s in
-                                                       ("small", "medium", "large")}
+    assert set(scenarios.gym_ids.RECOMMENDATION_ENV_IDS.values()) == {
+        f"recommendation-{s}" for s in ("small", "medium", "large")}
     env = gym.make("des_supply/RecommendationLarge-v0", periods=3).unwrapped
     assert env.action_space.shape == (20 + 20 * 100,)
     env.reset(seed=1)
     _, _, _, truncated, info = env.step(env.action_space.sample())
     assert not truncated and info["t"] == 1
-    sized = rl.make_recommendation_env(SMALL, n_products=4, n_customers=2, control="recommendation")
+    sized = rl.make_recommendation_env(scenarios.make(NAME, n_products=4, n_customers=2),
+                                       control="recommendation")
     assert sized.action_space.shape == (8,)
+    made = gym.make("des_supply/RecommendationSmall-v0", n_products=4, n_customers=2,
+                    control="recommendation").unwrapped
+    assert made.action_space.shape == (8,) and made.periods == 128
+    with pytest.raises(ValueError, match=r"'lead_tme'.*scenario parameters: .*lead_time.*env "
+                                         r"parameters: .*control"):
+        gym.make("des_supply/RecommendationSmall-v0", lead_tme=2)
+
+
+def test_each_env_gets_its_own_market():
+    a, b = rl.make_recommendation_env(SMALL, periods=5), rl.recommendation_parallel_env(SMALL, periods=5)
+    c = rl.make_recommendation_env(SMALL, periods=5)
+    assert len({id(SMALL.market), id(a.market), id(b.market), id(c.market)}) == 4
+    assert rl.make_recommendation_env(SMALL).periods == 128      # min(128, problem.periods)
 
 
 # -- action mapping ---------------------------------------------------------------------------
@@ -98,7 +115,7 @@ def test_registered_ids_and_sizes():
     st.floats(-1.0, 1.0), st.sampled_from([-1e9, 1e9, -np.inf, np.inf, -1.0, 1.0, 0.0]))),
     st.sampled_from(["customers", "products"]))
 def test_any_action_gives_valid_intensities_and_orders(action, axis):
-    env = rl.make_recommendation_env(SMALL, periods=4, axis=axis)
+    env = rl.make_recommendation_env(BY_AXIS[axis], periods=4)
     env.reset(seed=3)
     for _ in range(2):
         decided = env.decode(action)
@@ -133,7 +150,7 @@ def test_anchored_actions_start_at_the_heuristic():
     base scores) and encode/decode still invert each other."""
     from des_supply.recommendation_policies import MarginRecommender, margins_of
 
-    net = scenarios.make(SMALL).network
+    net = SMALL.network
     m = market()
     base = np.log(np.maximum(MarginRecommender(margins_of(net, m.model.products))
                              .recommend(None, m.model), 0.01))
@@ -313,14 +330,18 @@ def test_team_policy_matches_the_parallel_env():
 def test_bad_input_is_refused_with_a_clear_message():
     with pytest.raises(ValueError, match="control.*must be one of joint, replenishment, recommendation"):
         rl.make_recommendation_env(SMALL, control="pricing")
-    with pytest.raises(ValueError, match="'single-stage' has no recommendation market"):
-        rl.make_recommendation_env("single-stage")
-    with pytest.raises(ValueError, match="unknown parameter.*'lead_tme'"):
+    with pytest.raises(ValueError, match="'single-stage' has no market.*recommendation market"):
+        rl.make_recommendation_env(scenarios.make("single-stage"))
+    with pytest.raises(ValueError, match="'pricing-a' has a pricing market"):
+        rl.recommendation_parallel_env(scenarios.make("pricing-a"))
+    with pytest.raises(ValueError, match="unknown env parameter.*'lead_tme'.*env parameters: .*control"):
         rl.make_recommendation_env(SMALL, lead_tme=2)
+    with pytest.raises(TypeError, match="Problem or a Network"):
+        rl.make_recommendation_env(NAME)
     with pytest.raises(ValueError, match="other_recommender is used only with control='replenishment'"):
         rl.make_recommendation_env(SMALL, other_recommender=Uniform())
     with pytest.raises(ValueError, match="market must be a RecommendationMarket"):
-        RecommendationEnv(scenarios.make(SMALL).network, None)
+        RecommendationEnv(SMALL.network, None)
     with pytest.raises(ValueError, match="recommendation_period.*integer >= 1"):
         rl.recommendation_parallel_env(SMALL, recommendation_period=0)
     env = rl.make_recommendation_env(SMALL, periods=3)
