@@ -222,12 +222,34 @@ class CappedBaseStock:
                 for n in obs.deciding}
 
 
-#: Policy families by CLI name, with the names of their parameters.
+# -- registration ----------------------------------------------------------------------------
+from .policy_registry import Param, register_policy  # noqa: E402  (after the classes it builds)
+
+
+def _family(name: str, cls: type, summary: str, *params: Param) -> type:
+    """Register the family *cls* under *name*: its parameters are its fields, by keyword."""
+    register_policy(name, lambda problem, p: cls(**p), summary=summary, params=params,
+                    group="family", family=cls)
+    return cls
+
+
+#: The engine's policy families by name: a view of their entries in
+#: :mod:`des_supply.policy_registry` (build with ``make_policy(name, problem, params)``).
 POLICIES: dict[str, type] = {
-    "base-stock": BaseStock,
-    "echelon-base-stock": EchelonBaseStock,
-    "ss": SS,
-    "rq": RQ,
-    "constant": ConstantOrder,
-    "capped-base-stock": CappedBaseStock,
+    "base-stock": _family("base-stock", BaseStock,
+                          "installation base-stock: order up to level S in inventory position",
+                          Param("level", "order-up-to level S")),
+    "echelon-base-stock": _family("echelon-base-stock", EchelonBaseStock,
+                                  "echelon base-stock: order up to level S^e in echelon "
+                                  "inventory position", Param("level", "echelon level S^e")),
+    "ss": _family("ss", SS, "(s, S): at or below s, order up to S",
+                  Param("s", "reorder point"), Param("S", "order-up-to level (>= s)")),
+    "rq": _family("rq", RQ, "(r, Q): at or below r, order the multiple of Q that lifts the "
+                  "position above r", Param("r", "reorder point"), Param("Q", "batch (> 0)")),
+    "constant": _family("constant", ConstantOrder, "order the same quantity every review",
+                        Param("quantity", "order per review")),
+    "capped-base-stock": _family("capped-base-stock", CappedBaseStock,
+                                 "base-stock with every order capped: min(cap, (S - IP)^+)",
+                                 Param("level", "order-up-to level S"),
+                                 Param("cap", "largest order (inf: none)")),
 }

@@ -282,9 +282,60 @@ def myopic_price(ctx: PricingContext, x: float, o: float, r: float) -> float:
     return price
 
 
-#: Pricing policies by CLI name (parameters: their dataclass fields).
+# -- registration ----------------------------------------------------------------------------
+from .policy_registry import Param, register_policy  # noqa: E402  (after the classes it builds)
+
+
+def _pricing_reason(problem: Any) -> str | None:
+    """Why a pricing rule does not apply to *problem* (None when it does)."""
+    market = problem.market
+    if problem.kind.market != "pricing" or not hasattr(market, "price_grid"):
+        has = "no market" if market is None else f"a {problem.kind.market} market"
+        return (f"it sets prices: it needs a problem with a pricing market (scenarios "
+                f"pricing-a .. pricing-d); this one has {has}")
+    if market.node not in {n.name for n in problem.network.stock_nodes}:
+        return f"the pricing market's node {market.node!r} is not a stocking node"
+    return None
+
+
+def _pricing(name: str, cls: type, summary: str, *params: Param,
+             build: Any = None) -> type:
+    """Register the pricing rule *cls* under *name* (one price and one node: scalar params)."""
+    register_policy(name, build or (lambda problem, p: cls(**p)), summary=summary,
+                    params=params, applies=_pricing_reason, group="pricing", family=cls)
+    return cls
+
+
+def _one(name: str, summary: str, **more: Any) -> Param:
+    return Param(name, summary, per_node=False, **more)
+
+
+def _list_price(problem: Any, p: dict[str, Any]) -> ListPriceBaseStock:
+    price = p.get("price", problem.network.node(problem.market.node).price)
+    return ListPriceBaseStock(price, p["level"])
+
+
+#: Pricing rules by name: a view of their entries in :mod:`des_supply.policy_registry`
+#: ("myopic-pricing" is the myopic price with base stock; "myopic" is Zipkin's lost-sales
+#: myopic policy, a solved policy).
 PRICING_POLICIES: dict[str, type] = {
-    "bslp": ListPriceBaseStock,
-    "ssp": SSP,
-    "myopic": MyopicPricing,
+    "bslp": _pricing("bslp", ListPriceBaseStock,
+                     "base-stock list-price: a constant price and order up to level S",
+                     _one("price", "the constant price"),
+                     _one("level", "order-up-to level S")),
+    "ssp": _pricing("ssp", SSP, "(s, S, p): (s, S) orders, price p0 + slope (S - y) of the "
+                    "position y after ordering", _one("s", "reorder point"),
+                    _one("S", "order-up-to level (>= s)"),
+                    _one("price", "price p0 at y = S"),
+                    _one("slope", "price rise per unit below S", required=False, default=0.0)),
+    "myopic-pricing": _pricing("myopic-pricing", MyopicPricing,
+                               "base-stock S and the price maximising this period's expected "
+                               "profit (Bernstein, Li & Shang 2016)",
+                               _one("level", "order-up-to level S")),
+    "list-price": _pricing("list-price", ListPriceBaseStock,
+                           "the fixed list price (the node's price) with base-stock level S: "
+                           "the naive reference", _one("level", "order-up-to level S"),
+                           _one("price", "the price", required=False,
+                                default="the node's list price"),
+                           build=_list_price),
 }

@@ -207,3 +207,40 @@ class RecommendAndReplenish:
         if isinstance(orders, Action):
             orders = orders.orders
         return Action(orders=dict(orders), extra={KEY: self.recommender.recommend(obs, model)})
+
+
+# -- registration ----------------------------------------------------------------------------
+from .policies import BaseStock  # noqa: E402
+from .policy_registry import Param, register_policy  # noqa: E402
+
+
+def _recommendation_reason(problem: Any) -> str | None:
+    """Why a recommendation rule does not apply to *problem* (None when it does)."""
+    if problem.kind.market != "recommendation" or getattr(problem.market, "model", None) is None:
+        has = "no market" if problem.market is None else f"a {problem.kind.market} market"
+        return (f"it recommends: it needs a problem with a recommendation market (scenarios "
+                f"recommendation-*); this one has {has}")
+    return None
+
+
+def _margin(problem: Any) -> MarginRecommender:
+    return MarginRecommender(margins_of(problem.network, problem.market.model.products))
+
+
+def _with_base_stock(name: str, recommender: Any, summary: str) -> None:
+    """Register "base-stock-<name>": base stock per product and *recommender(problem)*."""
+    register_policy(
+        f"base-stock-{name}",
+        lambda problem, p: RecommendAndReplenish(BaseStock(p["level"]), recommender(problem)),
+        summary=f"base-stock level S per product, {summary}",
+        params=(Param("level", "order-up-to level S"),), applies=_recommendation_reason,
+        group="recommendation", family=RecommendAndReplenish)
+
+
+_with_base_stock("uniform", lambda problem: Uniform(), "equal intensities (no targeting)")
+_with_base_stock("popularity", lambda problem: Popularity(),
+                 "intensities proportional to purchases without recommendation")
+_with_base_stock("random", lambda problem: RandomRecommender(),
+                 "Dirichlet(1) intensities drawn each period (seeded per run by the engine)")
+_with_base_stock("margin", _margin, "the static intensities maximising expected margin "
+                 "(ignores stock)")
