@@ -7,6 +7,10 @@ nothing here reads a global random state.  Each class round-trips through a
 plain dict (``to_dict`` / :func:`distribution_from_dict`) so a network can live in
 a JSON file; loading never executes code.
 
+Each distribution also answers the questions other modules ask about it
+(``mean``, ``variance``, ``std``, ``constant``, ``upper_bound``, ``peak_mean``,
+``forecast``; see :class:`Distribution`), so callers never switch on its class.
+
 Quantities are integers where the model says so (``integer`` is True) and
 floats otherwise (e.g. the continuous normal demand of the Clark-Scarf example).
 """
@@ -39,21 +43,95 @@ __all__ = [
 
 
 class Distribution(Protocol):
-    """What the engine needs from a distribution."""
+    """What the engine and the optimizers need from a distribution.
+
+    Values are in the units of the quantity drawn: units per period for demand,
+    periods for a lead time.  ``mean`` and ``variance`` describe one period; for
+    the per-period families (:class:`Trace`, :class:`NonStationary`) that period
+    is drawn uniformly from one cycle of the pattern (so ``mean`` is the average
+    of the per-period means and ``variance`` adds the spread between periods).
+
+    Example
+    -------
+    >>> d = Shifted(Poisson(1.5), 2)
+    >>> d.mean, d.variance, d.constant, d.upper_bound
+    (3.5, 1.5, None, inf)
+    >>> NonStationary((10.0, 30.0)).forecast(1, 3).tolist()
+    [30.0, 10.0, 30.0]
+    """
 
     kind: ClassVar[str]
 
     @property
-    def integer(self) -> bool: ...
+    def integer(self) -> bool:
+        """True when every draw is a whole number."""
+        ...
 
     @property
-    def mean(self) -> float: ...
+    def mean(self) -> float:
+        """Expected value of one period [units, or periods for a lead time]."""
+        ...
+
+    @property
+    def variance(self) -> float:
+        """Variance of one period [units squared].
+
+        Exact, except for :class:`Normal` (and the normal :class:`NonStationary`),
+        which return the variance of the underlying normal before negative draws
+        are set to 0 and before rounding (``std ** 2``), matching their ``mean``,
+        which is also the uncensored one.
+        """
+        ...
+
+    @property
+    def std(self) -> float:
+        """Standard deviation of one period, ``sqrt(variance)`` [units]."""
+        ...
+
+    @property
+    def constant(self) -> float | None:
+        """The value every draw takes, or None when draws can differ.
+
+        Not None for :class:`Deterministic`, a :class:`Shifted` of a constant and
+        degenerate parameters (``Poisson(0)``, ``Normal(m, 0)``,
+        ``DiscreteUniform(a, a)``, a one-value :class:`Empirical` or
+        :class:`Trace` that does not stop); equal to every value ``sample``
+        returns, so a caller may use it instead of drawing.
+        """
+        ...
+
+    @property
+    def upper_bound(self) -> float:
+        """The largest value a draw can take; ``math.inf`` when unbounded [units]."""
+        ...
+
+    @property
+    def peak_mean(self) -> float:
+        """The largest per-period mean over all periods [units].
+
+        ``mean`` for stationary distributions, the largest entry of
+        ``NonStationary.means`` and the largest value of a :class:`Trace` (whose
+        period t is known exactly: its mean is ``values[t]``).
+        """
+        ...
+
+    def forecast(self, start: int, n: int) -> np.ndarray:
+        """The mean of each period ``start, ..., start + n - 1`` (float array of length n).
+
+        The per-period mean for :class:`NonStationary`, the actual values for a
+        :class:`Trace` (0 for periods after a trace with ``after="stop"``, where
+        the run ends), the shift plus the base forecast for :class:`Shifted`, and
+        ``mean`` repeated otherwise.
+        """
+        ...
 
     def sample(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
         """Draw the values of periods ``start, ..., start + n - 1``."""
         ...
 
-    def to_dict(self) -> dict[str, Any]: ...
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (``{"type": kind, ...fields}``) for :func:`distribution_from_dict`."""
+        ...
 
 
 def _check(cond: bool, message: str) -> None:
@@ -68,9 +146,22 @@ def _finite(name: str, value: float) -> float:
 
 
 class _Base:
-    """Shared dict round trip: every dataclass field is a plain value."""
+    """Shared dict round trip (every dataclass field is a plain value) and the answers
+    that follow from the others: ``std``, and ``peak_mean`` / ``forecast`` for
+    stationary distributions (the mean, every period)."""
 
     kind: ClassVar[str] = ""
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.variance)  # type: ignore[attr-defined]
+
+    @property
+    def peak_mean(self) -> float:
+        return float(self.mean)  # type: ignore[attr-defined]
+
+    def forecast(self, start: int, n: int) -> np.ndarray:
+        return np.full(n, float(self.mean))  # type: ignore[attr-defined]
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.kind}
@@ -104,6 +195,18 @@ class Deterministic(_Base):
     def mean(self) -> float:
         return float(self.value)
 
+    @property
+    def variance(self) -> float:
+        return 0.0
+
+    @property
+    def constant(self) -> float:
+        return float(self.value)
+
+    @property
+    def upper_bound(self) -> float:
+        return float(self.value)
+
     def sample(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
         return np.full(n, float(self.value))
 
@@ -119,6 +222,18 @@ class Poisson(_Base):
     def __post_init__(self) -> None:
         _check(_finite("mean", self.mean) >= 0, f"mean(={self.mean}) must be >= 0")
 
+    @property
+    def variance(self) -> float:
+        return float(self.mean)
+
+    @property
+    def constant(self) -> float | None:
+        return 0.0 if self.mean == 0 else None
+
+    @property
+    def upper_bound(self) -> float:
+        return 0.0 if self.mean == 0 else math.inf
+
     def sample(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
         return rng.poisson(self.mean, n).astype(float)
 
@@ -133,6 +248,18 @@ class Geometric(_Base):
 
     def __post_init__(self) -> None:
         _check(_finite("mean", self.mean) >= 0, f"mean(={self.mean}) must be >= 0")
+
+    @property
+    def variance(self) -> float:
+        return float(self.mean * (1 + self.mean))
+
+    @property
+    def constant(self) -> float | None:
+        return 0.0 if self.mean == 0 else None
+
+    @property
+    def upper_bound(self) -> float:
+        return 0.0 if self.mean == 0 else math.inf
 
     def sample(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
         # numpy counts trials up to the first success (support 1, 2, ...); shift to 0, 1, ...
@@ -152,6 +279,18 @@ class NegativeBinomial(_Base):
         _check(_finite("mean", self.mean) >= 0, f"mean(={self.mean}) must be >= 0")
         _check(_finite("size", self.size) > 0, f"size(={self.size}) must be > 0")
 
+    @property
+    def variance(self) -> float:
+        return float(self.mean + self.mean ** 2 / self.size)
+
+    @property
+    def constant(self) -> float | None:
+        return 0.0 if self.mean == 0 else None
+
+    @property
+    def upper_bound(self) -> float:
+        return 0.0 if self.mean == 0 else math.inf
+
     def sample(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
         p = self.size / (self.size + self.mean)
         return rng.negative_binomial(self.size, p, n).astype(float)
@@ -163,7 +302,9 @@ class Normal(_Base):
 
     With ``integer=False`` it is the continuous demand of the Clark-Scarf model.
     The mass below 0 is moved to 0 (censoring), which changes the mean only
-    when ``mean`` is within about three ``std`` of 0.
+    when ``mean`` is within about three ``std`` of 0.  ``mean``, ``std`` and
+    ``variance`` (``std ** 2``) are those of the normal before censoring and
+    rounding (rounding adds about 1/12 to the variance of the draws).
     """
 
     mean: float
@@ -174,6 +315,22 @@ class Normal(_Base):
     def __post_init__(self) -> None:
         _finite("mean", self.mean)
         _check(_finite("std", self.std) >= 0, f"std(={self.std}) must be >= 0")
+
+    @property
+    def variance(self) -> float:
+        return float(self.std) ** 2
+
+    @property
+    def constant(self) -> float | None:
+        if self.std > 0:
+            return None
+        x = max(float(self.mean), 0.0)
+        return float(np.rint(x)) if self.integer else x
+
+    @property
+    def upper_bound(self) -> float:
+        c = self.constant
+        return math.inf if c is None else c
 
     def sample(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
         x = np.maximum(rng.normal(self.mean, self.std, n), 0.0)
@@ -200,6 +357,18 @@ class DiscreteUniform(_Base):
     @property
     def mean(self) -> float:
         return (self.low + self.high) / 2
+
+    @property
+    def variance(self) -> float:
+        return ((self.high - self.low + 1) ** 2 - 1) / 12
+
+    @property
+    def constant(self) -> float | None:
+        return float(self.low) if self.low == self.high else None
+
+    @property
+    def upper_bound(self) -> float:
+        return float(self.high)
 
     def sample(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
         return rng.integers(self.low, self.high, n, endpoint=True).astype(float)
@@ -233,6 +402,25 @@ class Empirical(_Base):
     def mean(self) -> float:
         return float(np.dot(self.values, self.probabilities))
 
+    @property
+    def variance(self) -> float:
+        dev = np.asarray(self.values) - self.mean
+        return float(np.dot(dev * dev, self.probabilities))
+
+    @property
+    def _support(self) -> list[float]:
+        """The values drawn with positive probability."""
+        return [v for v, p in zip(self.values, self.probabilities) if p > 0]
+
+    @property
+    def constant(self) -> float | None:
+        support = set(self._support)
+        return support.pop() if len(support) == 1 else None
+
+    @property
+    def upper_bound(self) -> float:
+        return max(self._support)
+
     def sample(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
         cdf = np.cumsum(self.probabilities)
         idx = np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right")
@@ -246,6 +434,10 @@ class Trace(_Base):
     After the last value the trace repeats (``after="cycle"``), keeps its last
     value (``"hold"``), or ends the run with an error naming the period
     (``"stop"``).  Use :meth:`from_csv` to load a column of real data.
+
+    Period t is known exactly, so its mean is its value: ``forecast`` returns the
+    values themselves and ``peak_mean`` the largest.  ``mean`` and ``variance``
+    are those of one value drawn uniformly from the trace.
     """
 
     values: tuple[float, ...]
@@ -268,7 +460,34 @@ class Trace(_Base):
     def mean(self) -> float:
         return float(np.mean(self.values))
 
+    @property
+    def variance(self) -> float:
+        return float(np.var(self.values))
+
+    @property
+    def constant(self) -> float | None:
+        """The value when all values are equal and the trace does not stop (a stopping
+        trace ends the run after its last value, which a constant would not)."""
+        if self.after == "stop" or len(set(self.values)) > 1:
+            return None
+        return self.values[0]
+
+    @property
+    def upper_bound(self) -> float:
+        return max(self.values)
+
+    @property
+    def peak_mean(self) -> float:
+        return max(self.values)
+
+    def forecast(self, start: int, n: int) -> np.ndarray:
+        return np.nan_to_num(self._at(start, n))
+
     def sample(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
+        return self._at(start, n)
+
+    def _at(self, start: int, n: int) -> np.ndarray:
+        """The values of periods ``start .. start+n-1`` (NaN after a stopping trace)."""
         idx = np.arange(start, start + n)
         values, m = np.asarray(self.values), len(self.values)
         if self.after == "cycle":
@@ -313,6 +532,10 @@ class NonStationary(_Base):
 
     ``family`` is ``"poisson"`` or ``"normal"``; for the normal, the standard
     deviation of period t is ``cv * means[t]`` (rounded if ``integer``).
+    ``mean`` and ``variance`` are those of a period drawn uniformly from one
+    cycle: ``variance`` = mean of the per-period variances (``means[t]`` or
+    ``(cv * means[t]) ** 2``, the latter before censoring and rounding) + the
+    variance of ``means``.
     """
 
     means: tuple[float, ...]
@@ -336,8 +559,43 @@ class NonStationary(_Base):
     def mean(self) -> float:
         return float(np.mean(self.means))
 
+    @property
+    def variance(self) -> float:
+        means = np.asarray(self.means)
+        within = means if self.family == "poisson" else (self.cv * means) ** 2
+        return float(np.mean(within) + np.var(means))
+
+    def _fixed_values(self) -> np.ndarray | None:
+        """The value of each period of the cycle when draws are not random, else None."""
+        means = np.asarray(self.means)
+        if self.family == "poisson":
+            return means if not means.any() else None
+        if self.cv > 0 and means.any():
+            return None
+        return np.rint(means) if self.integer else means
+
+    @property
+    def constant(self) -> float | None:
+        fixed = self._fixed_values()
+        if fixed is None or len(set(fixed.tolist())) > 1:
+            return None
+        return float(fixed[0])
+
+    @property
+    def upper_bound(self) -> float:
+        fixed = self._fixed_values()
+        return math.inf if fixed is None else float(fixed.max())
+
+    @property
+    def peak_mean(self) -> float:
+        return max(self.means)
+
     def mean_at(self, t: int) -> float:
+        """The mean of period *t* [units]."""
         return self.means[t % len(self.means)]
+
+    def forecast(self, start: int, n: int) -> np.ndarray:
+        return np.asarray(self.means, dtype=float)[np.arange(start, start + n) % len(self.means)]
 
     def sample(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
         m = np.asarray(self.means)[np.arange(start, start + n) % len(self.means)]
@@ -366,6 +624,26 @@ class Shifted(_Base):
     @property
     def mean(self) -> float:
         return self.base.mean + self.shift
+
+    @property
+    def variance(self) -> float:
+        return self.base.variance
+
+    @property
+    def constant(self) -> float | None:
+        c = self.base.constant
+        return None if c is None else c + self.shift
+
+    @property
+    def upper_bound(self) -> float:
+        return self.base.upper_bound + self.shift
+
+    @property
+    def peak_mean(self) -> float:
+        return self.base.peak_mean + self.shift
+
+    def forecast(self, start: int, n: int) -> np.ndarray:
+        return self.base.forecast(start, n) + self.shift
 
     def sample(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
         return self.base.sample(rng, start, n) + self.shift

@@ -102,7 +102,7 @@ import networkx as nx
 import numpy as np
 import pyomo.environ as pyo
 
-from des_supply.distributions import Deterministic, Distribution, NonStationary, Shifted, Trace
+from des_supply.distributions import Distribution
 from des_supply.network import Network
 from des_supply.rng import PeriodDraws, SeedLike, replication_seed, root_sequence, stream
 
@@ -168,18 +168,8 @@ def engine_draws(network: Network, periods: int, seed: SeedLike = 0,
 
 
 def forecast_mean(dist: Distribution, start: int, n: int) -> np.ndarray:
-    """A deterministic forecast of periods ``start .. start+n-1``: the period's mean.
-
-    ``NonStationary.mean_at(t)``; a ``Trace`` (or ``Deterministic``) gives its own
-    values; ``Shifted`` adds its shift; anything else its stationary mean.
-    """
-    if isinstance(dist, NonStationary):
-        return np.array([dist.mean_at(start + k) for k in range(n)], dtype=float)
-    if isinstance(dist, (Trace, Deterministic)):
-        return np.nan_to_num(np.asarray(dist.sample(np.random.default_rng(0), start, n), float))
-    if isinstance(dist, Shifted):
-        return forecast_mean(dist.base, start, n) + dist.shift
-    return np.full(n, float(dist.mean))
+    """A deterministic forecast of periods ``start .. start+n-1``: ``dist.forecast(start, n)``."""
+    return dist.forecast(start, n)
 
 
 class _Structure:
@@ -1135,7 +1125,7 @@ class RollingHorizonPolicy:
     At each decision epoch the policy reads the state from the Observation (see
     :func:`state_from_observation` for what it has to approximate), sets demand
     to the forecast of the next ``horizon`` periods (``forecast="mean"``:
-    :func:`forecast_mean`; or a callable ``(t, horizon) -> {node: array}``) and
+    each demand distribution's ``forecast``; or a callable ``(t, horizon) -> {node: array}``) and
     lead times to their rounded means, re-solves and returns the deciding nodes'
     period-0 orders.  The model is built once; epochs only update mutable Params
     and re-solve the persistent HiGHS instance.
@@ -1196,7 +1186,7 @@ class RollingHorizonPolicy:
             given = self.forecast(t, H)
             rows = {n: np.asarray(given.get(n, np.zeros(H)), float)[:H] for n in S.demand_nodes}
         else:
-            rows = {n: forecast_mean(S.node[n].demand, t, H) for n in S.demand_nodes}
+            rows = {n: S.node[n].demand.forecast(t, H) for n in S.demand_nodes}
         for n in S.demand_nodes:
             row = rows[n].copy()
             if S.oad:

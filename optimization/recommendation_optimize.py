@@ -170,9 +170,7 @@ def _fluid_bound(network: Network, model: RecommendationModel, patterns: Pattern
                  periods: int) -> float | None:
     """Per-period LP bound on the expected profit of pattern-set policies (module docstring),
     or None when some lead time is random (then it is not a bound)."""
-    from des_supply.distributions import Deterministic
-
-    if not all(isinstance(e.lead_time, Deterministic) for e in network.edges):
+    if any(e.lead_time.constant is None for e in network.edges):
         return None
     return solve_plan(network, model, periods, patterns=patterns, relax=True).per_period_bound
 

@@ -179,6 +179,149 @@ def test_nonstationary_block_start_sets_the_period():
     assert d.mean_at(4) == 100.0 and d.mean_at(5) == 0.0
 
 
+# -- moments, constants, bounds, forecasts ------------------------------------------------------
+
+def _scipy_variance(dist):
+    """The variance scipy gives for the same law (None when scipy has no twin)."""
+    st = pytest.importorskip("scipy.stats")
+    if isinstance(dist, Poisson):
+        return st.poisson(dist.mean).var()
+    if isinstance(dist, Geometric):
+        return st.geom(1 / (1 + dist.mean), loc=-1).var()
+    if isinstance(dist, NegativeBinomial):
+        return st.nbinom(dist.size, dist.size / (dist.size + dist.mean)).var()
+    if isinstance(dist, DiscreteUniform):
+        return st.randint(dist.low, dist.high + 1).var()
+    if isinstance(dist, Normal):
+        return st.norm(dist.mean, dist.std).var()
+    if isinstance(dist, Empirical):
+        return st.rv_discrete(values=(range(len(dist.values)), dist.probabilities)).expect(
+            lambda k: (np.asarray(dist.values)[k.astype(int)] - dist.mean) ** 2)
+    return None
+
+
+MOMENTS = STATIONARY + [
+    Trace((1.0, 4.0, 2.0, 9.0)),
+    NonStationary((2.0, 8.0, 5.0, 0.0)),
+    NonStationary((20.0, 40.0, 30.0), "normal", 0.2, False),
+    Shifted(NonStationary((1.0, 5.0)), 2),
+]
+
+
+@pytest.mark.parametrize("dist", MOMENTS, ids=ids(MOMENTS))
+def test_variance_and_std_match_samples_and_scipy(dist):
+    """Sample variance within 5 standard errors of ``variance`` (over whole cycles for the
+    per-period families); rounding a normal adds up to 1/12; scipy agrees where it has the law."""
+    cycle = len(getattr(dist, "means", getattr(dist, "values", ()))) or 1
+    if isinstance(dist, Shifted):
+        cycle = len(getattr(dist.base, "means", ())) or 1
+    x = dist.sample(np.random.default_rng(2024), 0, cycle * (N // cycle))
+    dev = x - x.mean()
+    se = math.sqrt(max(np.mean(dev ** 4) - np.mean(dev ** 2) ** 2, 0.0) / len(x))
+    rounding = 1 / 12 if isinstance(dist, Normal) and dist.integer else 0.0
+    assert abs(x.var() - dist.variance) <= 5 * se + rounding + 1e-12
+    assert dist.std == pytest.approx(math.sqrt(dist.variance))
+    with np.errstate(divide="ignore", invalid="ignore"):   # scipy's skew of degenerate laws
+        exact = _scipy_variance(dist)
+    if exact is not None:
+        assert dist.variance == pytest.approx(exact, rel=1e-12, abs=1e-12)
+
+
+def test_normal_variance_is_the_uncensored_one():
+    assert Normal(1, 3).variance == 9.0 and Normal(1, 3).std == 3.0   # draws: censored at 0
+    assert Normal(20, 3, integer=True).variance == 9.0                # draws: rounded
+
+
+@pytest.mark.parametrize("dist, constant, upper_bound, peak_mean", [
+    (Deterministic(3), 3.0, 3.0, 3.0),
+    (Deterministic(2.5), 2.5, 2.5, 2.5),
+    (Poisson(5), None, math.inf, 5.0),
+    (Poisson(0), 0.0, 0.0, 0.0),
+    (Geometric(2.0), None, math.inf, 2.0),
+    (Geometric(0.0), 0.0, 0.0, 0.0),
+    (NegativeBinomial(4.0, 2.0), None, math.inf, 4.0),
+    (NegativeBinomial(0.0, 2.0), 0.0, 0.0, 0.0),
+    (Normal(50, 8), None, math.inf, 50.0),
+    (Normal(2.6, 0), 2.6, 2.6, 2.6),
+    (Normal(2.6, 0, integer=True), 3.0, 3.0, 2.6),
+    (Normal(-4, 0), 0.0, 0.0, -4.0),
+    (DiscreteUniform(2, 9), None, 9.0, 5.5),
+    (DiscreteUniform(4, 4), 4.0, 4.0, 4.0),
+    (Empirical((1.0, 4.0, 10.0), (0.5, 0.3, 0.2)), None, 10.0, 3.7),
+    (Empirical((1.0, 4.0, 10.0), (0.0, 1.0, 0.0)), 4.0, 4.0, 4.0),
+    (Empirical((2.0, 2.0)), 2.0, 2.0, 2.0),
+    (Trace((1.0, 4.0, 2.0)), None, 4.0, 4.0),
+    (Trace((3.0, 3.0), "hold"), 3.0, 3.0, 3.0),
+    (Trace((3.0, 3.0), "stop"), None, 3.0, 3.0),
+    (NonStationary((2.0, 8.0, 5.0)), None, math.inf, 8.0),
+    (NonStationary((0.0, 0.0)), 0.0, 0.0, 0.0),
+    (NonStationary((2.0, 2.0), "normal", 0.0, False), 2.0, 2.0, 2.0),
+    (NonStationary((2.0, 7.4), "normal", 0.0, True), None, 7.0, 7.4),
+    (NonStationary((2.0, 7.0), "normal", 0.1, True), None, math.inf, 7.0),
+    (Shifted(Poisson(1.5), 2), None, math.inf, 3.5),
+    (Shifted(Deterministic(1), 2), 3.0, 3.0, 3.0),
+    (Shifted(Shifted(DiscreteUniform(0, 2), 1), 1), None, 4.0, 3.0),
+    (Shifted(Trace((1.0, 6.0)), 0.5), None, 6.5, 6.5),
+], ids=str)
+def test_constant_upper_bound_peak_mean(dist, constant, upper_bound, peak_mean):
+    assert dist.constant == constant
+    assert dist.upper_bound == upper_bound
+    assert dist.peak_mean == pytest.approx(peak_mean)
+    x = dist.sample(np.random.default_rng(8), 0, 2000)
+    x = x[~np.isnan(x)]
+    assert x.max() <= dist.upper_bound
+    if constant is not None:
+        assert (x == constant).all()        # the engine may use it instead of drawing
+    elif dist.kind != "trace":   # a stopping trace of equal values is not constant: it ends
+        assert len(np.unique(x)) > 1
+
+
+PER_PERIOD = [Trace((1.0, 2.0, 3.0), "stop"), NonStationary((1.0, 3.0)),
+              Shifted(NonStationary((1.0, 3.0), "normal", 0.5, False), 1)]
+
+
+@pytest.mark.parametrize("dist", STATIONARY + PER_PERIOD, ids=ids(STATIONARY + PER_PERIOD))
+def test_forecast_is_a_float_array_of_per_period_means(dist):
+    f = dist.forecast(3, 6)
+    assert f.shape == (6,) and f.dtype == float
+    assert dist.forecast(0, 0).shape == (0,)
+    assert f.max() <= dist.peak_mean
+    if dist in STATIONARY:
+        np.testing.assert_array_equal(f, np.full(6, dist.mean))
+        assert dist.peak_mean == dist.mean
+
+
+# forecast_mean(dist, 2, 5) of optimization.network_mip as it was before distributions
+# gained ``forecast`` (class switches there); ``forecast`` must give the same numbers.
+OLD_FORECAST_MEAN = [
+    (Deterministic(3), [3.0, 3.0, 3.0, 3.0, 3.0]),
+    (Deterministic(2.5), [2.5, 2.5, 2.5, 2.5, 2.5]),
+    (Poisson(4), [4.0, 4.0, 4.0, 4.0, 4.0]),
+    (Geometric(2.0), [2.0, 2.0, 2.0, 2.0, 2.0]),
+    (NegativeBinomial(4.0, 2.0), [4.0, 4.0, 4.0, 4.0, 4.0]),
+    (Normal(50, 8), [50.0, 50.0, 50.0, 50.0, 50.0]),
+    (Normal(-3, 1, integer=True), [-3.0, -3.0, -3.0, -3.0, -3.0]),
+    (DiscreteUniform(2, 9), [5.5, 5.5, 5.5, 5.5, 5.5]),
+    (Empirical((1.0, 4.0, 10.0), (0.5, 0.3, 0.2)), [3.7, 3.7, 3.7, 3.7, 3.7]),
+    (Trace((1.0, 2.0, 3.0)), [3.0, 1.0, 2.0, 3.0, 1.0]),
+    (Trace((1.0, 2.0, 3.0), "hold"), [3.0, 3.0, 3.0, 3.0, 3.0]),
+    (Trace((1.0, 2.0, 3.0), "stop"), [3.0, 0.0, 0.0, 0.0, 0.0]),
+    (NonStationary((10.0, 20.0, 30.0, 40.0)), [30.0, 40.0, 10.0, 20.0, 30.0]),
+    (NonStationary((5.0, 7.5), "normal", 0.2, False), [5.0, 7.5, 5.0, 7.5, 5.0]),
+    (Shifted(Poisson(1.5), 2), [3.5, 3.5, 3.5, 3.5, 3.5]),
+    (Shifted(Trace((4.0, 6.0), "stop"), 1.5), [1.5, 1.5, 1.5, 1.5, 1.5]),
+    (Shifted(NonStationary((1.0, 3.0)), 2), [3.0, 5.0, 3.0, 5.0, 3.0]),
+    (Shifted(Shifted(Deterministic(1), 1), 0.5), [2.5, 2.5, 2.5, 2.5, 2.5]),
+]
+
+
+@pytest.mark.parametrize("dist, old", OLD_FORECAST_MEAN, ids=str)
+def test_forecast_reproduces_the_old_forecast_mean(dist, old):
+    assert dist.forecast(2, 5).tolist() == old
+    from optimization.network_mip import forecast_mean
+    assert forecast_mean(dist, 2, 5).tolist() == old
+
+
 # -- round trips and errors ---------------------------------------------------------------------
 
 ALL = STATIONARY + [
