@@ -32,7 +32,8 @@ def one_torch_thread():
 
 @pytest.mark.parametrize("price_action", ["grid", "continuous"])
 def test_pricing_env_passes_the_checker(price_action):
-    env = rl.make_env("pricing-a", periods=30, action_mode="base-stock", price_action=price_action)
+    env = rl.make_env(scenarios.make("pricing-a"), periods=30, action_mode="base-stock",
+                      price_action=price_action)
     check_env(env.unwrapped, skip_render_check=True)
     assert isinstance(env.action_space, spaces.Dict) and set(env.action_space.spaces) == {"order", "price"}
     assert env.observation_names[-2:] == ("market.competitor_price", "market.reference_price")
@@ -40,7 +41,7 @@ def test_pricing_env_passes_the_checker(price_action):
 
 
 def test_observation_shows_the_market_and_the_action_sets_the_price():
-    env = rl.make_env("pricing-b", periods=10)
+    env = rl.make_env(scenarios.make("pricing-b"), periods=10)
     obs, info = env.reset(seed=0)
     assert obs[-2:].tolist() == [35.0, 35.0] and info["price"] == 35.0
     grid = env.unwrapped.price_grid.values
@@ -53,17 +54,18 @@ def test_observation_shows_the_market_and_the_action_sets_the_price():
         env.step(np.array([0.0]))
     with pytest.raises(ValueError, match="whole number"):
         env.step({"order": np.array([0.0]), "price": 13})
-    assert rl.make_env("single-stage").unwrapped.price_node is None          # no market, no price
-    assert rl.make_env("pricing-b", price_action="none").action_space == spaces.Box(-1, 1, (1,), np.float32)
+    assert rl.make_env(scenarios.make("single-stage")).unwrapped.price_node is None  # no market, no price
+    assert rl.make_env(scenarios.make("pricing-b"), price_action="none").action_space == spaces.Box(
+        -1, 1, (1,), np.float32)
 
 
 @pytest.mark.parametrize("case", ["pricing-a", "pricing-d"])
 def test_env_reproduces_the_engine_with_common_random_numbers(case):
     """A heuristic driving the env sees the same draws as simulate (episode k = replication k)."""
     policy = MyopicPricing(8)
-    env = rl.make_env(case, periods=60, max_order=40)
-    res = simulate(scenarios.make(case).network, policy, periods=60, replications=2, seed=9,
-                   market=scenarios.make_market(case))
+    problem = scenarios.make(case)
+    env = rl.make_env(problem, periods=60, max_order=40)
+    res = simulate(problem, policy, periods=60, replications=2, seed=9)
     for k in range(2):
         env.reset(seed=9, options={"episode": k})
         total = 0.0
