@@ -1,7 +1,7 @@
 """Pricing and replenishment under competition: exact average-profit DP and tuned heuristics.
 
-The model is the engine's (:mod:`scenarios.pricing`, :mod:`des_supply.market`), on a
-finite state when the scenario allows it: prices on a grid, the competitor's
+The model is the engine's (:mod:`des_supply.market`), on a
+finite state when the problem allows it: prices on a grid, the competitor's
 price on a grid that the moves keep (undercutting by one grid step), the
 reference price randomly rounded to a grid (``ref_step > 0``), a deterministic
 lead time of 0 or 1 period, and a finite storage capacity.  Then the state at a
@@ -28,7 +28,7 @@ is the long-run probability per period that the optimal policy hits that clip.
 
 Heuristics (:mod:`des_supply.pricing_policies`) are tuned by :func:`tune_heuristics`:
 on this model each candidate is evaluated exactly (the Markov chain of the
-tabulated rule, :func:`evaluate`); when the scenario has no finite model (random
+tabulated rule, :func:`evaluate`); when the problem has no finite model (random
 lead times, lead time >= 2, continuous prices or reference price) by simulation
 with common random numbers.  :func:`optimize_pricing` puts both together for
 ``des-supply optimize`` and ``des-supply compare``.
@@ -46,6 +46,7 @@ from scipy import sparse
 
 from des_supply.market import market_of
 from des_supply.network import Network
+from des_supply.problem import Problem
 from des_supply.policies import Action
 from des_supply.pricing_policies import (
     SSP, ListPriceBaseStock, MyopicPricing, PricingContext, PricingState, poisson_table,
@@ -62,14 +63,13 @@ __all__ = [
     "tabulate",
     "tune_heuristics",
     "optimize_pricing",
-    "verify_pricing",
 ]
 
 EPS = 1e-9
 
 
 class PricingDPError(ValueError):
-    """The scenario has no finite model for the DP (the message says why)."""
+    """The problem has no finite model for the DP (the message says why)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -690,35 +690,34 @@ def tune_heuristics(network: Network, market: Any, model: PricingModel | None = 
     # myopic pricing with its best base-stock level
     n0 = ev.count
     S, v = level_search(lambda S: MyopicPricing(S), S)
-    out.append(Tuned("myopic", MyopicPricing(S), v, {"level": S}, ev.method, ev.count - n0))
+    out.append(Tuned("myopic-pricing", MyopicPricing(S), v, {"level": S}, ev.method,
+                     ev.count - n0))
     return out
 
 
-# -- the optimize / compare entry points ------------------------------------------------------
-def optimize_pricing(scenario: str, params: dict[str, Any] | None = None, *,
-                     progress: bool = False, backlog_bound: int = 20,
+# -- the optimize entry point --------------------------------------------------------------------
+def optimize_pricing(problem: Problem, *, progress: bool = False, backlog_bound: int = 20,
                      search: dict[str, Any] | None = None) -> Any:
-    """The DP optimum (where the model is finite) and the tuned heuristics of a pricing scenario.
+    """The DP optimum (where the model is finite) and the tuned heuristics of a pricing problem.
 
-    Returns an :class:`optimization.optimize.OptimizeResult` with objective "profit".
-    Without a finite model, "optimal" is the best tuned heuristic (its method says so).
-    *search* overrides the simulation settings of that case (``periods``, ``warmup``,
-    ``replications``, ``seed``).
+    *problem* is a :class:`~des_supply.problem.Problem` with a pricing market.  Returns an
+    :class:`optimization.optimize.OptimizeResult` with objective "profit" whose rows are
+    named as the policies they are (``list-price``, ``bslp``, ``ssp``, ``myopic-pricing``,
+    with their tuned parameters).  Without a finite model (``details["exact_method_skipped"]``
+    says why) "optimal" is the best tuned heuristic, under its own name, and every value is
+    a simulated estimate.  *search* overrides the simulation settings of that case
+    (``periods``, ``warmup``, ``replications``, ``seed``).
     """
-    import scenarios
-
     from .optimize import Benchmark, OptimizeResult
 
-    given = dict(params or {})
-    network = scenarios.make(scenario, **given).network
-    market = scenarios.make_market(scenario, **given)
-    if market is None:
-        raise PricingDPError(f"scenario {scenario!r} has no market")
+    if problem.market is None:
+        raise PricingDPError(f"problem {problem.name!r} has no market")
+    network = problem.network
     details: dict[str, Any] = {}
     try:
-        model = build_model(network, market, backlog_bound=backlog_bound)
+        model = build_model(network, problem.new_market(), backlog_bound=backlog_bound)
     except PricingDPError as exc:
-        model, details["no_exact_method"] = None, str(exc)
+        model, details["exact_method_skipped"] = None, str(exc)
     sol = None
     if model is not None:
         sol = solve(model, progress=progress)
@@ -726,8 +725,8 @@ def optimize_pricing(scenario: str, params: dict[str, Any] | None = None, *,
                         "gain_bounds": list(sol.bounds), "solve_seconds": sol.seconds,
                         "boundary_mass": sol.boundary_mass, "demand_tail": model.demand_tail,
                         "backlog_bound": None if model.lost else backlog_bound})
-    tuned = tune_heuristics(network, scenarios.make_market(scenario, **given), model,
-                            progress=progress, **(search or {}))
+    tuned = tune_heuristics(network, problem.new_market(), model, progress=progress,
+                            **(search or {}))
     policies = [Benchmark(t.name, t.value, t.params, t.method, t.policy) for t in tuned]
     if sol is not None:
         optimal = Benchmark("optimal", sol.gain, {}, "relative value iteration on the "
@@ -735,28 +734,7 @@ def optimize_pricing(scenario: str, params: dict[str, Any] | None = None, *,
                             sol.policy())
     else:
         top = max(tuned, key=lambda t: t.value)
-        optimal = Benchmark("optimal", top.value, top.params,
-                            f"no exact method ({details['no_exact_method']}): best tuned "
-                            f"heuristic ({top.name})", top.policy)
-    return OptimizeResult(scenario, given, "profit", optimal, policies, details)
-
-
-def verify_pricing(result: Any, *, periods: int = 20_000, warmup: int = 500,
-                   replications: int = 8, seed: int = 0, processes: int = 1) -> list[dict[str, Any]]:
-    """Simulate every policy of an :func:`optimize_pricing` result in the engine, with the
-    scenario's market: promised value vs simulated mean and 95% CI."""
-    import scenarios
-    from des_supply.evaluate import simulate
-
-    network = scenarios.make(result.scenario, **result.params).network
-    rows = []
-    for b in [result.optimal, *result.policies]:
-        if b.policy is None:
-            continue
-        market = scenarios.make_market(result.scenario, **result.params)
-        res = simulate(network, b.policy, periods=periods, warmup=warmup,
-                       replications=replications, seed=seed, processes=processes, market=market)
-        lo, hi = res.ci95
-        rows.append({"name": b.name, "promised": b.value, "simulated": res.mean, "ci95": [lo, hi],
-                     "inside": bool(lo <= b.value <= hi)})
-    return rows
+        optimal = Benchmark(top.name, top.value, top.params,
+                            f"no exact method ({details['exact_method_skipped']}): best tuned "
+                            f"heuristic", top.policy)
+    return OptimizeResult(problem, "profit", optimal, policies, details)

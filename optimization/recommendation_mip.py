@@ -82,6 +82,7 @@ from scipy import stats
 
 from des_supply.network import Network
 from des_supply.policies import Action
+from des_supply.problem import Problem
 from des_supply.recommendation import (
     KEY,
     RecommendationMarket,
@@ -590,17 +591,16 @@ def _plan(m: pyo.ConcreteModel, rep: SolveReport, pats: PatternSet, pr: Products
         relaxed=relaxed, size=model_size(m))
 
 
-def perfect_information_bound(network: Network | str, market: Any = None, periods: int = 52,
+def perfect_information_bound(network: Network | Problem, market: Any = None, periods: int = 52,
                               seed: SeedLike = 0, replication: int | None = None, *,
-                              params: Mapping[str, Any] | None = None,
                               patterns: PatternSet | None = None, family: str = "single",
                               levels: int = 2, integer: bool | None = None, relax: bool = False,
                               time_limit: float = 60.0, rel_gap: float = 1e-6, threads: int = 1,
                               solver_seed: int = 0) -> RecommendationPlan:
     """An upper bound on the profit of any pattern-set policy on the engine's draws.
 
-    *network* is a Network with its *market* (or model), or a scenario name with
-    *params*.  The model is given the uniforms the market draws for *seed* (replication
+    *network* is a Network with its *market* (or model), or a Problem with its own
+    market.  The model is given the uniforms the market draws for *seed* (replication
     k: ``Simulation(network, periods, replication_seed(seed, k), market)``, as in
     ``simulate``) and the engine's lead times, so it knows every customer's purchases
     under every pattern in advance.  Its optimum is at least the profit of every policy,
@@ -612,11 +612,10 @@ def perfect_information_bound(network: Network | str, market: Any = None, period
     incumbent plan's profit.  ``relax=True``: the LP relaxation, a weaker bound that
     stays fast on the medium and large scenarios (see :func:`solve_plan`).
     """
-    if isinstance(network, str):
-        import scenarios
-
-        net = scenarios.make(network, **dict(params or {})).network
-        market = scenarios.make_market(network, **dict(params or {}))
+    if isinstance(network, Problem):
+        if market is not None:
+            raise ValueError(f"problem {network.name!r} has its own market; do not pass another")
+        net, market = network.network, network.new_market()
     else:
         net = network
     if market is None:

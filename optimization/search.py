@@ -1,4 +1,4 @@
-"""Best base-stock levels of any network by simulation with common random numbers.
+"""Best base-stock levels of any problem by simulation with common random numbers.
 
 Where no exact method exists (general networks), the reference heuristic is a
 base-stock policy whose levels are searched by simulation: every candidate is
@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from des_supply.evaluate import simulate
 from des_supply.network import Network
 from des_supply.policies import BaseStock, EchelonBaseStock
-from des_supply.sim import objective_of
+from des_supply.problem import Problem, as_problem
 
 __all__ = ["SearchResult", "search_base_stock", "mean_flows"]
 
@@ -33,7 +33,7 @@ __all__ = ["SearchResult", "search_base_stock", "mean_flows"]
 @dataclass(frozen=True)
 class SearchResult:
     levels: dict[str, float]
-    value: float                  # mean cost per period on the search seeds
+    value: float                  # mean cost (or profit) per period on the search seeds
     evaluations: int
     policy: Any
 
@@ -52,11 +52,18 @@ def mean_flows(network: Network) -> dict[str, float]:
     return flow
 
 
-def search_base_stock(network: Network, *, echelon: bool = False, periods: int = 2_000,
-                      warmup: int = 200, replications: int = 4, seed: int = 12345,
+def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
+                      periods: int = 2_000, warmup: int = 200, replications: int = 4,
+                      seed: int = 12345,
                       factors: tuple[float, ...] = (0.6, 0.8, 1.0, 1.2, 1.4, 1.7, 2.0, 2.5),
                       refine_nodes: int = 5, progress: bool = False) -> SearchResult:
-    """Search base-stock levels (installation, or echelon if *echelon*) by CRN simulation."""
+    """Search base-stock levels (installation, or echelon if *echelon*) by CRN simulation.
+
+    *problem* is simulated with its market, if any; levels minimise the cost or maximise
+    the profit (``problem.objective``), and ``value`` is in the same unit.
+    """
+    problem = as_problem(problem)
+    network = problem.network
     flows = mean_flows(network)
     stock = [n for n in network.stock_nodes]
     cover = {}
@@ -71,7 +78,7 @@ def search_base_stock(network: Network, *, echelon: bool = False, periods: int =
     def cost(levels: dict[str, float]) -> float:
         key = tuple(levels[n.name] for n in stock)
         if key not in cache:
-            res = simulate(network, cls(dict(levels)), periods=periods, warmup=warmup,
+            res = simulate(problem, cls(dict(levels)), periods=periods, warmup=warmup,
                            replications=replications, seed=seed)
             cache[key] = res.mean if res.objective == "cost" else -res.mean
         return cache[key]
@@ -97,7 +104,7 @@ def search_base_stock(network: Network, *, echelon: bool = False, periods: int =
                         break
                 if not improved:
                     step = np.floor(step / 2)
-    sign = 1.0 if objective_of(network) == "cost" else -1.0
+    sign = 1.0 if problem.objective == "cost" else -1.0
     return SearchResult(best_levels, sign * best, len(cache), cls(best_levels))
 
 

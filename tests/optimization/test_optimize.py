@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from optimization.optimize import OptimizeError, optimize, verify
+import scenarios
+from optimization.optimize import optimize, verify
 
 CASES = [
     ("single-stage", {"lead_time": 2, "penalty": 9.0}),                      # Zipkin lost sales
@@ -22,7 +23,8 @@ CASES = [
 
 @pytest.mark.parametrize("scenario,params", CASES)
 def test_promised_costs_match_the_engine(scenario, params):
-    result = optimize(scenario, params)
+    result = optimize(scenarios.make(scenario, **params))
+    assert "exact_method_skipped" not in result.details
     assert result.optimal.value <= min(p.value for p in result.policies) + 1e-9
     rows = verify(result, periods=4_000, warmup=200, replications=5, seed=11)
     assert rows, "nothing was verified"
@@ -33,9 +35,10 @@ def test_promised_costs_match_the_engine(scenario, params):
 
 def test_zipkin_lost_sales_names_and_order():
     """Zipkin (2008) Table 3, Poisson mean 5, h=1, p=4, L=2: optimal 4.40, myopic-2 4.41."""
-    result = optimize("single-stage", {"lead_time": 2, "penalty": 4.0})
+    result = optimize(scenarios.make("single-stage", lead_time=2, penalty=4.0))
     names = [p.name for p in result.policies]
-    assert names == ["myopic", "myopic-2", "best-base-stock", "capped-base-stock", "best-constant"]
+    assert names == ["myopic", "myopic-2", "best-base-stock", "best-capped-base-stock",
+                     "best-constant"]
     assert result.optimal.value == pytest.approx(4.40, abs=0.0051)
     assert dict((p.name, p.value) for p in result.policies)["myopic-2"] == pytest.approx(4.41, abs=0.0051)
 
@@ -45,7 +48,8 @@ def test_bounded_scenarios_put_the_bound_below_every_policy_on_the_same_paths():
     """Without an exact method: the perfect-information bound (Pyomo + HiGHS) on the
     sampled paths is below every heuristic's cost on those very paths, and verify()
     reproduces each heuristic's value exactly by re-simulating those paths."""
-    result = optimize("owmr", {"n_retailers": 2}, bound_periods=20, bound_replications=2)
+    result = optimize(scenarios.make("owmr", n_retailers=2), bound_periods=20,
+                      bound_replications=2)
     assert result.optimal.name == "perfect-information-bound" and result.optimal.policy is None
     assert {p.name for p in result.policies} == {"best-base-stock", "best-echelon-base-stock",
                                                  "rolling-horizon"}
@@ -55,6 +59,11 @@ def test_bounded_scenarios_put_the_bound_below_every_policy_on_the_same_paths():
         assert row["simulated"] == pytest.approx(row["promised"], rel=1e-12)
 
 
-def test_unsupported_cases_say_why():
-    with pytest.raises(OptimizeError, match="poisson\\|geometric"):
-        optimize("single-stage", {"demand": "uniform"})
+def test_result_describes_the_problem_not_a_scenario_name():
+    result = optimize(scenarios.make("single-stage", lead_time=1, shortage="backlog"))
+    data = result.to_dict()
+    assert data["problem"]["source"] == "single-stage"
+    assert data["problem"]["params"] == {"lead_time": 1, "shortage": "backlog"}
+    assert data["problem"]["kind"] == {"shape": "single-stage", "market": None,
+                                       "shortage": "backlog"}
+    assert "scenario" not in data and result.problem.name == "single-stage"

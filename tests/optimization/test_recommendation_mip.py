@@ -168,9 +168,9 @@ def test_lp_relaxation_is_a_weaker_bound_and_not_a_plan():
         lp.policy()
 
 
-def test_scenario_name_gives_the_same_bound():
-    a = perfect_information_bound("recommendation-small", periods=6, seed=2, replication=0,
-                                  params={"shortage": "backlog"})
+def test_problem_gives_the_same_bound():
+    a = perfect_information_bound(scenarios.make("recommendation-small", shortage="backlog"),
+                                  periods=6, seed=2, replication=0)
     net = scenarios.make("recommendation-small", shortage="backlog").network
     market = scenarios.make_market("recommendation-small", shortage="backlog")
     b = perfect_information_bound(net, market, 6, 2, 0)
@@ -298,15 +298,15 @@ def test_infeasible_model_raises_with_the_status():
 
 @pytest.mark.slow
 def test_optimize_routes_recommendation_scenarios_and_verifies():
-    from optimization.optimize import optimize
-    from optimization.recommendation_optimize import verify_recommendation
+    from optimization.optimize import optimize, verify
 
-    res = optimize("recommendation-small", bound_periods=20, bound_replications=2)
+    res = optimize(scenarios.make("recommendation-small"), bound_periods=20,
+                   bound_replications=2)
     assert res.objective == "profit"
     assert res.optimal.name == "perfect-information-bound"
     names = [b.name for b in res.policies]
     assert names == ["mip-mpc", "base-stock-uniform", "base-stock-popularity", "base-stock-margin"]
     for b in res.policies:
         assert b.value <= res.optimal.value + 1e-9
-    rows = verify_recommendation(res)
+    rows = verify(res)
     assert all(r["simulated"] == pytest.approx(r["promised"]) for r in rows)

@@ -173,7 +173,7 @@ def test_tuned_heuristics_rank_below_the_optimum(small_a):
     net, model, sol = small_a
     tuned = {t.name: t for t in tune_heuristics(net, scenarios.make_market("pricing-a", **SMALL),
                                                 model)}
-    assert set(tuned) == {"list-price", "bslp", "ssp", "myopic"}
+    assert set(tuned) == {"list-price", "bslp", "ssp", "myopic-pricing"}
     assert all(t.value <= sol.gain + 1e-6 for t in tuned.values())
     assert tuned["bslp"].value >= tuned["list-price"].value - 1e-9    # BSLP may keep the list price
     assert tuned["ssp"].value >= tuned["bslp"].value - 1e-9           # it starts from BSLP
@@ -193,8 +193,30 @@ def test_no_finite_model_is_explained():
 
 def test_optimize_pricing_falls_back_to_simulation_search():
     params = {**SMALL, "lead_time_max": 2, "storage_capacity": 12.0}
-    res = optimize_pricing("pricing-b", params, search={"periods": 400, "warmup": 50,
-                                                        "replications": 2})
-    assert "deterministic lead time" in res.details["no_exact_method"]
+    res = optimize_pricing(scenarios.make("pricing-b", **params),
+                           search={"periods": 400, "warmup": 50, "replications": 2})
+    assert "deterministic lead time" in res.details["exact_method_skipped"]
     assert res.objective == "profit" and res.optimal.value == max(p.value for p in res.policies)
+    best = max(res.policies, key=lambda p: p.value)
+    assert res.optimal.name == best.name and res.optimal.params == best.params
     assert all("simulation" in p.method for p in res.policies)
+
+
+def test_optimize_routes_pricing_and_verify_simulates_with_the_market():
+    """optimize() sends a pricing problem to the DP; the one verify() reruns every row in
+    the engine with a fresh copy of the problem's market; rows are named as the policies
+    they are, with the parameters that rebuild them."""
+    from optimization.optimize import optimize, verify
+
+    res = optimize(scenarios.make("pricing-a", **SMALL))
+    assert res.objective == "profit" and res.optimal.name == "optimal"
+    assert [p.name for p in res.policies] == ["list-price", "bslp", "ssp", "myopic-pricing"]
+    rebuild = {"list-price": ListPriceBaseStock, "bslp": ListPriceBaseStock, "ssp": SSP,
+               "myopic-pricing": MyopicPricing}
+    for p in res.policies:
+        assert rebuild[p.name](**p.params) == p.policy
+    rows = verify(res, periods=3_000, warmup=200, replications=4, seed=5)
+    assert [r["name"] for r in rows] == ["optimal", "list-price", "bslp", "ssp", "myopic-pricing"]
+    for row in rows:
+        lo, hi = row["ci95"]
+        assert abs(row["simulated"] - row["promised"]) <= (hi - lo), row
