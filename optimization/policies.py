@@ -1,0 +1,174 @@
+"""Solved policies: registry entries built by running the optimizer on the problem.
+
+Importing this module registers, in :mod:`des_supply.policy_registry`, one entry per
+benchmark name that :func:`optimization.optimize.optimize` reports with a policy of its
+own (a DP lookup table, a searched level, an MPC):
+
+========================  =====================================================================
+name                      policy
+========================  =====================================================================
+``optimal``               the optimum's policy (lost-sales DP table, optimal (s, S), newsvendor
+                          or Clark-Scarf levels, pricing DP); when the optimum is only a bound,
+                          a :class:`~des_supply.policy_registry.PolicyError` naming the best
+                          runnable benchmark
+``myopic``, ``myopic-2``  Zipkin's one- and two-period myopic lost-sales policies (DP tables)
+``best-base-stock``       base stock with the level(s) the optimizer found best
+``best-capped-base-stock``  capped base stock, best level and cap
+``best-constant``         the best constant order
+``best-echelon-base-stock``  echelon base stock, levels searched by simulation
+``rolling-horizon``       MPC re-solving the network MIP on mean forecasts
+``mip-mpc``               MPC re-solving the recommendation MIP (recommendation problems)
+========================  =====================================================================
+
+Each takes no parameters: ``make_policy("best-base-stock", problem)`` runs
+``optimize(problem)`` (once per problem and process: results are cached by the problem's
+content) and returns the policy of the benchmark of that name, the very object the
+optimizer evaluated.  A name the optimizer did not produce for the problem is refused
+with the names it did produce.  Benchmarks named after an engine family (``ss``,
+``echelon-base-stock``, the pricing rules ``bslp``, ``ssp``, ``myopic-pricing``,
+``list-price``, the recommendation rules ``base-stock-<recommender>``) need no entry
+here: ``make_policy(benchmark.name, problem, benchmark.params)`` builds them.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections import OrderedDict
+from typing import Any
+
+from des_supply.network import Network
+from des_supply.policy_registry import PolicyError, register_policy
+from des_supply.problem import Problem, as_problem
+
+__all__ = ["SOLVED", "clear_cache", "optimized"]
+
+#: Solved policies: name -> one-line summary.
+SOLVED: dict[str, str] = {
+    "optimal": "the optimum's policy from optimize(problem) (DP table, optimal (s,S), "
+               "newsvendor or Clark-Scarf levels, pricing DP)",
+    "myopic": "Zipkin's myopic lost-sales policy (one-period lookahead; DP table)",
+    "myopic-2": "Zipkin's two-period myopic lost-sales policy (DP table)",
+    "best-base-stock": "base stock with the best level(s) optimize(problem) found",
+    "best-capped-base-stock": "capped base stock with the best level and cap optimize found",
+    "best-constant": "the best constant order optimize(problem) found",
+    "best-echelon-base-stock": "echelon base stock with the levels optimize(problem) searched",
+    "rolling-horizon": "MPC re-solving the network MIP on mean forecasts (window from optimize)",
+    "mip-mpc": "MPC re-solving the recommendation MIP (recommendation problems)",
+}
+
+_CACHE: OrderedDict[tuple, Any] = OrderedDict()
+_CACHE_SIZE = 8
+
+
+def _key(problem: Problem, options: dict[str, Any]) -> tuple:
+    """The problem's content (network JSON, pickled market) and the optimizer options."""
+    try:
+        market: Any = pickle.dumps(problem.market)
+    except Exception:   # an unpicklable market: this very object (kept alive by the cache)
+        market = ("id", id(problem.market))
+    return problem.network.to_json(), market, tuple(sorted(options.items()))
+
+
+def optimized(problem: Problem | Network, **options: Any) -> Any:
+    """``optimize(problem, **options)``, cached per problem content within the process (the
+    last 8 problems)."""
+    from .optimize import optimize
+
+    problem = as_problem(problem)
+    key = _key(problem, options)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    result = optimize(problem, **options)
+    _CACHE[key] = result
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return result
+
+
+def clear_cache() -> None:
+    """Forget every cached :func:`optimized` result."""
+    _CACHE.clear()
+
+
+def _produced(result: Any) -> list[str]:
+    """Names of the runnable benchmarks of *result* (the optimum first, when it has a policy)."""
+    names = ["optimal"] if result.optimal.policy is not None else []
+    return names + [b.name for b in result.policies if b.policy is not None]
+
+
+def _best_runnable(result: Any) -> Any:
+    runnable = [b for b in result.policies if b.policy is not None]
+    if not runnable:
+        return None
+    pick = max if result.objective == "profit" else min
+    return pick(runnable, key=lambda b: b.value)
+
+
+def _how_to_run(b: Any) -> str:
+    if b.name in SOLVED or not b.params:
+        return repr(b.name)
+    params = " ".join(f"{k}={_text(v)}" for k, v in b.params.items())
+    return f"{b.name!r} ({params})"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return ",".join(f"{k}:{v:g}" if isinstance(v, float) else f"{k}:{v}"
+                        for k, v in value.items())
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _solve(name: str, problem: Problem) -> Any:
+    from .optimize import OptimizeError
+
+    try:
+        return optimized(problem)
+    except OptimizeError as exc:
+        raise PolicyError(f"policy {name!r}: optimize found no method for problem "
+                          f"{problem.name!r}: {exc}") from None
+
+
+def _refusal(name: str, problem: Problem, result: Any) -> str | None:
+    """Why *result* (of *problem*) has no policy *name* to run (None when it has)."""
+    if name == "optimal":
+        if result.optimal.policy is not None:
+            return None
+        best = _best_runnable(result)
+        alternative = (f"the best runnable benchmark is {_how_to_run(best)} "
+                       f"({result.objective} {best.value:.6g})" if best is not None
+                       else "no benchmark has a policy")
+        return (f"the optimum is {result.optimal.name!r}, a value ({result.optimal.value:.6g}) "
+                f"with no policy to run; {alternative}")
+    for b in result.policies:
+        if b.name == name:
+            return None if b.policy is not None else (
+                "optimize reports it without a policy to run")
+    return (f"optimize did not produce it for this {problem.kind} problem; it produced: "
+            f"{', '.join(_produced(result)) or 'no runnable policy'}")
+
+
+def _policy(name: str, result: Any) -> Any:
+    if name == "optimal":
+        return result.optimal.policy
+    return next(b.policy for b in result.policies if b.name == name)
+
+
+def _register(name: str, summary: str) -> None:
+    def build(problem: Problem, params: dict[str, Any]) -> Any:
+        result = _solve(name, problem)
+        reason = _refusal(name, problem, result)
+        if reason is not None:
+            raise PolicyError(f"policy {name!r} on problem {problem.name!r}: {reason}")
+        return _policy(name, result)
+
+    def applies(problem: Problem) -> str | None:
+        """Rules the name out once the problem's result is cached (never solves to find out)."""
+        result = _CACHE.get(_key(problem, {}))
+        return None if result is None else _refusal(name, problem, result)
+
+    register_policy(name, build, summary=summary, applies=applies, group="solved")
+
+
+for _entry in SOLVED.items():
+    _register(*_entry)
