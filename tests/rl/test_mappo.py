@@ -31,7 +31,9 @@ COST_SCALE = {"owmr": 157.5, "serial": 250.6}  # NetworkLayout.cost_scale() of t
 
 
 def make(name: str, periods: int = 50, **kwargs):
-    return lambda: rl.parallel_env(name, periods=periods, action_mode="base-stock", **kwargs)
+    """A thunk of the parallel env of scenario *name* (base-stock actions); *kwargs* go to the env."""
+    problem = scenarios.make(name)
+    return lambda: rl.parallel_env(problem, periods=periods, action_mode="base-stock", **kwargs)
 
 
 def params(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -269,7 +271,7 @@ def test_resume_is_exact(tmp_path, variant):
 def test_evaluation_pairs_with_simulate(name, levels):
     """Drive the parallel env with EchelonBaseStock's orders: episode k == replication k."""
     periods, seed, episodes = 40, 11, 4
-    env = rl.parallel_env(name, periods=periods, max_order=500)   # "quantity" actions
+    env = rl.parallel_env(scenarios.make(name), periods=periods, max_order=500)   # "quantity" actions
     heuristic = EchelonBaseStock(levels)
 
     def orders_as_actions(obs):
