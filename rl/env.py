@@ -889,7 +889,8 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
 
 
 # -- construction from problems ---------------------------------------------------------------
-def env_parameters(cls: type = InventoryEnv, *, skip: Sequence[str] = ("network",)) -> tuple[str, ...]:
+def env_parameters(cls: type = InventoryEnv, *,
+                   skip: Sequence[str] = ("network",)) -> tuple[str, ...]:
     """The keyword arguments an env class takes (its ``__init__`` parameters but *skip*)."""
     return tuple(p for p in inspect.signature(cls.__init__).parameters if p not in ("self", *skip))
 
@@ -900,7 +901,8 @@ def default_periods(problem: Problem, cap: int = DEFAULT_PERIODS) -> int:
 
 
 def resolve_problem(problem: Problem | Network, kwargs: Mapping[str, Any],
-                    env_params: Sequence[str], market: Market | None = None) -> tuple[Problem, dict[str, Any]]:
+                    env_params: Sequence[str],
+                    market: Market | None = None) -> tuple[Problem, dict[str, Any]]:
     """*problem* as a :class:`~des_supply.problem.Problem` (a Network with *market*, if given)
     and *kwargs* checked against *env_params*.
 

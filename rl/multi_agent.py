@@ -255,12 +255,13 @@ class InventoryAECEnv(_NodeAgents, AECEnv):
         self._accumulate_rewards()
 
 
-def _build(cls: type, problem: Problem | Network, periods: int | None, kwargs: dict[str, Any]) -> Any:
+def _build(cls: type, problem: Problem | Network, periods: int | None,
+           kwargs: dict[str, Any]) -> Any:
     params = env_parameters(cls)
     problem, env_kw = resolve_problem(problem, kwargs, params)
     if problem.market is not None:
         raise ValueError(f"problem {problem.name!r} has a {problem.kind.market} market, which the "
-                         f"per-node envs do not model: use rl.make_env (one agent) instead")
+                         "per-node envs do not model: use rl.make_env (one agent) instead")
     if periods is None:
         periods = default_periods(problem)
     return cls(problem.network, periods, **env_kw)

@@ -18,10 +18,10 @@ Both are built from a problem with a recommendation market
 (:class:`des_supply.problem.Problem`) by :func:`make_recommendation_env` and
 :func:`recommendation_parallel_env`, each env with its own copy of the market; the
 Gymnasium ids of the named problems (``des_supply/RecommendationSmall-v0``, ...) live
-in :mod:`scenarios.gym_ids`.  A trained agent (a callable observation -> action) runs in the engine as
-a policy through :meth:`RecommendationEnv.policy` / :meth:`RecommendationParallelEnv.policy`,
-so it is evaluated with ``simulate`` on the same replications as the heuristics; or
-step the env with :func:`rl.evaluation.evaluate_agent` (episode k = replication k).
+in :mod:`scenarios.gym_ids`.  A trained agent (a callable observation -> action) runs in
+the engine as a policy through :meth:`RecommendationEnv.policy` /
+:meth:`RecommendationParallelEnv.policy`, so it is evaluated with ``simulate`` on the same
+replications as the heuristics; or step the env with :func:`rl.evaluation.evaluate_agent` (episode k = replication k).
 """
 
 from __future__ import annotations
@@ -756,7 +756,8 @@ def _build(cls: type, problem: Problem | Network, periods: int | None,
     if not isinstance(problem.market, RecommendationMarket):
         has = "no market" if problem.market is None else f"a {problem.kind.market} market"
         raise ValueError(f"problem {problem.name!r} has {has}: {cls.__name__} needs a problem "
-                         "with a recommendation market (des_supply.recommendation.RecommendationMarket)")
+                         "with a recommendation market "
+                         "(des_supply.recommendation.RecommendationMarket)")
     if periods is None:
         periods = default_periods(problem, DEFAULT_PERIODS)
     return cls(problem.network, problem.new_market(), periods, **env_kw)

@@ -68,8 +68,8 @@ def _split(scenario: str, kwargs: Mapping[str, Any],
     unknown = sorted(set(kwargs) - set(allowed) - set(env_params))
     if unknown:
         raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for scenario "
-                         f"{scenario!r} (scenario parameters: {', '.join(allowed)}; env parameters: "
-                         f"{', '.join(env_params)})")
+                         f"{scenario!r} (scenario parameters: {', '.join(allowed)}; "
+                         f"env parameters: {', '.join(env_params)})")
     params = {k: v for k, v in kwargs.items() if k in allowed}
     return params, {k: v for k, v in kwargs.items() if k not in allowed}
 
@@ -86,7 +86,8 @@ def make_inventory_env(scenario: str, **kwargs: Any) -> Any:
     ``discrete``, ...), told apart by name."""
     from rl.env import InventoryEnv, env_parameters, make_env
 
-    return _build(scenario, kwargs, env_parameters(InventoryEnv, skip=("network", "market")), make_env)
+    params = env_parameters(InventoryEnv, skip=("network", "market"))  # the problem has its market
+    return _build(scenario, kwargs, params, make_env)
 
 
 def make_recommendation_env(scenario: str, **kwargs: Any) -> Any:
