@@ -16,11 +16,12 @@ name                      policy
 ``best-capped-base-stock``  capped base stock, best level and cap
 ``best-constant``         the best constant order
 ``best-echelon-base-stock``  echelon base stock, levels searched by simulation
-``rolling-horizon``       MPC re-solving the network MIP on mean forecasts
+``rolling-horizon``       MPC re-solving the network MIP on mean forecasts (built directly,
+                          no solve; optional ``horizon``, default as optimize chooses it)
 ``mip-mpc``               MPC re-solving the recommendation MIP (recommendation problems)
 ========================  =====================================================================
 
-Each takes no parameters: ``make_policy("best-base-stock", problem)`` runs
+Each but ``rolling-horizon`` takes no parameters: ``make_policy("best-base-stock", problem)`` runs
 ``optimize(problem)`` (once per problem and process: results are cached by the problem's
 content) and returns the policy of the benchmark of that name, the very object the
 optimizer evaluated.  A name the optimizer did not produce for the problem is refused
@@ -37,10 +38,10 @@ from collections import OrderedDict
 from typing import Any
 
 from des_supply.network import Network
-from des_supply.policy_registry import PolicyError, register_policy
+from des_supply.policy_registry import Param, PolicyError, register_policy
 from des_supply.problem import Problem, as_problem
 
-__all__ = ["SOLVED", "clear_cache", "optimized"]
+__all__ = ["SOLVED", "clear_cache", "optimized", "rolling_horizon"]
 
 #: Solved policies: name -> one-line summary.
 SOLVED: dict[str, str] = {
@@ -52,7 +53,6 @@ SOLVED: dict[str, str] = {
     "best-capped-base-stock": "capped base stock with the best level and cap optimize found",
     "best-constant": "the best constant order optimize(problem) found",
     "best-echelon-base-stock": "echelon base stock with the levels optimize(problem) searched",
-    "rolling-horizon": "MPC re-solving the network MIP on mean forecasts (window from optimize)",
     "mip-mpc": "MPC re-solving the recommendation MIP (recommendation problems)",
 }
 
@@ -106,7 +106,7 @@ def _best_runnable(result: Any) -> Any:
 
 
 def _how_to_run(b: Any) -> str:
-    if b.name in SOLVED or not b.params:
+    if b.name in SOLVED or b.name == "rolling-horizon" or not b.params:
         return repr(b.name)
     params = " ".join(f"{k}={_text(v)}" for k, v in b.params.items())
     return f"{b.name!r} ({params})"
@@ -172,3 +172,39 @@ def _register(name: str, summary: str) -> None:
 
 for _entry in SOLVED.items():
     _register(*_entry)
+
+
+def rolling_horizon(problem: Problem | Network, horizon: int | None = None) -> Any:
+    """The rolling-horizon MPC that :func:`~optimization.optimize.optimize` evaluates on
+    problems without a market: the network MIP re-solved every period on mean forecasts,
+    auto safety stock, window ``horizon`` (default: the longest lead-time path + 4)."""
+    from .network_mip import RollingHorizonPolicy, longest_lead_path
+
+    net = as_problem(problem).network
+    if horizon is None:
+        horizon = longest_lead_path(net) + 4
+    elif float(horizon) != int(horizon) or horizon < 1:
+        raise ValueError(f"horizon(={horizon}) must be a whole number of periods >= 1")
+    return RollingHorizonPolicy(net, int(horizon), safety_stock="auto")
+
+
+def _no_market(problem: Problem) -> str | None:
+    if problem.market is not None:
+        return (f"the network MIP has no model of a {problem.kind.market} market "
+                f"(recommendation problems have 'mip-mpc')")
+    return None
+
+
+def _build_rolling(problem: Problem, params: dict[str, Any]) -> Any:
+    try:
+        return rolling_horizon(problem, params.get("horizon"))
+    except RuntimeError as exc:   # no MIP solver
+        raise PolicyError(f"policy 'rolling-horizon': {exc}") from None
+
+
+register_policy("rolling-horizon", _build_rolling,
+                summary="MPC re-solving the network MIP every period on mean forecasts, auto "
+                "safety stock (optimize's rolling-horizon)",
+                params=(Param("horizon", "window in periods (default: longest lead-time path "
+                              "+ 4)", required=False, per_node=False, default="L_max + 4"),),
+                applies=_no_market, group="solved")
