@@ -1,0 +1,153 @@
+"""Every name optimize(problem) prints can be built by make_policy and keeps its promise.
+
+For each problem, each benchmark with a policy is built through the registry (a solved
+name with no parameters, a family name with the benchmark's parameters), checked equal
+to the optimizer's own policy, and simulated: long-run values fall within the width of
+the simulation's 95% CI (about 4 standard errors), values measured on sampled paths are
+reproduced exactly on those paths.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import optimization.policies as solved
+import scenarios
+from des_supply.evaluate import simulate
+from des_supply.policy_registry import PolicyError, make_policy, policy_entry, policy_names
+
+# small price grid: the same pricing-a dynamics, a DP that solves in seconds
+SMALL_PRICING = dict(price_low=30.0, price_high=50.0, price_step=5.0, comp_low=30.0,
+                     comp_high=50.0, comp_step=5.0, ref_step=5.0, list_price=40.0,
+                     storage_capacity=15.0)
+CASES = {
+    "lost-L2-p9": ("single-stage", {"lead_time": 2, "penalty": 9.0}),
+    "lost-L1-p4": ("single-stage", {"lead_time": 1, "penalty": 4.0}),
+    "backlog": ("single-stage", {"lead_time": 2, "shortage": "backlog"}),
+    "backlog-fixed-cost": ("single-stage", {"lead_time": 1, "shortage": "backlog",
+                                            "fixed_cost": 20.0}),
+    "serial": ("serial", {}),
+    "pricing-a-small": ("pricing-a", SMALL_PRICING),
+    "owmr": ("owmr", {"n_retailers": 2}),
+}
+SLOW_CASES = {"pricing-a": ("pricing-a", {})}
+MARKS = {"owmr": [pytest.mark.solver]}
+
+
+def _params():
+    out = [pytest.param(k, marks=MARKS.get(k, [])) for k in CASES]
+    return out + [pytest.param(k, marks=[pytest.mark.slow]) for k in SLOW_CASES]
+
+
+def _problem(case: str):
+    name, params = {**CASES, **SLOW_CASES}[case]
+    return scenarios.make(name, **params)
+
+
+def _rows(result):
+    return [b for b in (result.optimal, *result.policies) if b.policy is not None]
+
+
+def _build(b, problem):
+    """Build benchmark *b* by the name it is printed under."""
+    if policy_entry(b.name).group == "solved":
+        return make_policy(b.name, problem)
+    return make_policy(b.name, problem, b.params)
+
+
+@pytest.mark.parametrize("case", _params())
+def test_every_printed_name_builds_the_optimizers_policy(case):
+    problem = _problem(case)
+    result = solved.optimized(problem)
+    rows = _rows(result)
+    assert rows, "nothing runnable"
+    for b in rows:
+        assert b.name in policy_names(), f"{b.name!r} is printed but not registered"
+        assert b.name in policy_names(problem), b.name
+        built = _build(b, problem)
+        if b.name == "rolling-horizon":   # built afresh, the optimizer's configuration
+            assert type(built) is type(b.policy) and built.horizon == b.params["horizon"]
+        elif policy_entry(b.name).group == "solved":
+            assert built is b.policy, b.name
+        else:
+            assert built == b.policy, b.name
+
+
+@pytest.mark.parametrize("case", _params())
+def test_every_printed_name_simulates_to_its_promise(case):
+    problem = _problem(case)
+    result = solved.optimized(problem)
+    for b in _rows(result):
+        policy = _build(b, problem)
+        if b.periods is None:   # a long-run value
+            res = simulate(problem, policy, periods=10_000, warmup=300, replications=4, seed=5)
+            lo, hi = res.ci95
+            assert abs(res.mean - b.value) <= hi - lo, (b.name, b.value, res.mean, res.ci95)
+        else:                   # a mean over the optimizer's own sampled paths
+            d = result.details
+            res = simulate(problem, policy, periods=b.periods, replications=d["replications"],
+                           seed=d["seed"])
+            assert res.mean == pytest.approx(b.value, rel=1e-9, abs=1e-9), b.name
+
+
+@pytest.mark.solver
+def test_an_optimum_that_is_only_a_bound_names_the_best_runnable_alternative():
+    problem = _problem("owmr")
+    result = solved.optimized(problem)
+    assert result.optimal.policy is None
+    best = min((b for b in result.policies if b.policy is not None), key=lambda b: b.value)
+    with pytest.raises(PolicyError, match=rf"policy 'optimal'.*the optimum is "
+                                          rf"'{result.optimal.name}', a value .* with no policy "
+                                          rf"to run; the best runnable benchmark is "
+                                          rf"'{best.name}'"):
+        make_policy("optimal", problem)
+    assert "optimal" not in policy_names(problem)      # known once solved
+    assert "best-base-stock" in policy_names(problem)
+
+
+def test_a_name_the_optimizer_did_not_produce_lists_what_it_produced():
+    problem = _problem("serial")
+    solved.clear_cache()   # the first request solves; later ones know from the cache
+    for _ in range(2):
+        with pytest.raises(PolicyError, match=r"policy 'myopic'.*optimize did not produce it "
+                                              r"for this serial backlog problem; it produced: "
+                                              r"optimal, echelon-base-stock"):
+            make_policy("myopic", problem)
+    assert "myopic" not in policy_names(problem) and "optimal" in policy_names(problem)
+
+
+def test_solved_policies_take_no_parameters():
+    with pytest.raises(PolicyError, match=r"policy 'best-base-stock' has no parameter 'level' "
+                                          r"\(it takes no parameters\)"):
+        make_policy("best-base-stock", _problem("backlog"), {"level": 3})
+
+
+def test_results_are_cached_by_problem_content():
+    a = solved.optimized(_problem("lost-L1-p4"))
+    assert solved.optimized(_problem("lost-L1-p4")) is a          # an equal problem: cached
+    assert solved.optimized(_problem("lost-L2-p9")) is not a
+
+
+def test_no_method_becomes_a_policy_error(monkeypatch):
+    import optimization.optimize as opt
+
+    def refuse(problem, **options):
+        raise opt.OptimizeError("nothing fits")
+
+    monkeypatch.setattr(opt, "optimize", refuse)
+    problem = scenarios.make("single-stage", lead_time=3, penalty=19.0)
+    with pytest.raises(PolicyError, match=r"policy 'best-constant': optimize found no method for "
+                                          r"problem 'single-stage': nothing fits"):
+        make_policy("best-constant", problem)
+
+
+def test_rolling_horizon_builds_without_solving_and_checks_its_horizon():
+    problem = _problem("serial")
+    assert make_policy("rolling-horizon", problem, {"horizon": 9}).horizon == 9
+    with pytest.raises(PolicyError, match=r"policy 'rolling-horizon': horizon\(=2.5\) must be "
+                                          r"a whole number"):
+        make_policy("rolling-horizon", problem, {"horizon": 2.5})
+    with pytest.raises(PolicyError, match=r"'rolling-horizon' does not apply to problem "
+                                          r"'pricing-a': the network MIP has no model of a "
+                                          r"pricing market"):
+        make_policy("rolling-horizon", _problem("pricing-a-small"))
