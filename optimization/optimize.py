@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from des_supply.distributions import Deterministic, Distribution, Geometric, Normal, Poisson
+from des_supply.distributions import Distribution, Geometric, Normal, Poisson
 from des_supply.network import Network
 from des_supply.problem import Problem, as_problem
 
@@ -111,11 +111,6 @@ class OptimizeResult:
 
 
 # -- reading the network ------------------------------------------------------------------------
-def _constant(dist: Distribution) -> float | None:
-    """The value of a deterministic distribution, None if it is random."""
-    return float(dist.value) if isinstance(dist, Deterministic) else None
-
-
 @dataclass(frozen=True)
 class _Demand:
     """A demand law in the form the exact methods take."""
@@ -176,7 +171,7 @@ def _common_checks(problem: Problem, node_name: str) -> None:
                         "assume review every period")
     edge = net.suppliers(node_name)[0]
     who_e = f"edge {edge.source!r}->{edge.target!r}"
-    if _constant(edge.lead_time) is None:
+    if edge.lead_time.constant is None:
         raise _NotExact(f"{who_e} has a stochastic lead time ({edge.lead_time.to_dict()}); the "
                         "exact methods need a deterministic lead time")
     if edge.bom != 1:
@@ -192,7 +187,7 @@ def _per_unit(problem: Problem, node_name: str) -> float:
     node = problem.network.node(node_name)
     edge = problem.network.suppliers(node_name)[0]
     return (node.order_cost + edge.unit_cost
-            + edge.transit_holding_cost * float(_constant(edge.lead_time) or 0.0))
+            + edge.transit_holding_cost * float(edge.lead_time.constant or 0.0))
 
 
 # -- single stage -------------------------------------------------------------------------------
@@ -207,7 +202,7 @@ def _single_stage(problem: Problem, progress: bool) -> Found:
         raise _NotExact(f"the single-stage methods assume order_timing='order-before-demand' "
                         f"(receive, order, demand); this network has {net.order_timing!r}")
     edge = net.suppliers(node.name)[0]
-    L = int(_constant(edge.lead_time))  # type: ignore[arg-type]
+    L = int(edge.lead_time.constant)  # type: ignore[arg-type]
     h, p, K = node.holding_cost, node.shortage_cost, node.fixed_order_cost
     who = f"node {node.name!r}"
     if h <= 0:
@@ -322,7 +317,7 @@ def _serial(problem: Problem, progress: bool) -> Found:
         raise _NotExact(f"Clark-Scarf here takes Poisson or continuous normal demand, not "
                         f"{law.label}")
     local = [net.node(n).holding_cost for n in names]
-    leads = [_constant(net.suppliers(n)[0].lead_time) for n in names]
+    leads = [net.suppliers(n)[0].lead_time.constant for n in names]
     try:
         res = serial_base_stock(local, leads, end.shortage_cost, law.mean,
                                 "poisson" if law.label == "poisson" else "normal",
@@ -334,7 +329,6 @@ def _serial(problem: Problem, progress: bool) -> Found:
     # holding other than the shipping stage's local holding cost are constants.
     shift = 0.0
     for j, name in enumerate(names):
-        edge = net.suppliers(name)[0]
         model_transit = local[j + 1] if j + 1 < len(names) else 0.0
         shift += law.mean * (_per_unit(problem, name) - model_transit * leads[j])  # type: ignore[operator]
     levels = dict(zip(names, res.echelon_levels))

@@ -1,16 +1,15 @@
-"""Optimize and verify a recommendation scenario: the MIP bounds, the MIP rolling-horizon
-policy and base-stock heuristics, all on the same sampled paths.
+"""Optimize a recommendation problem: the MIP bounds, the MIP rolling-horizon policy and
+base-stock heuristics, all on the same sampled paths.
 
-:func:`optimize_recommendation` is what ``optimization.optimize.optimize`` (and
-``des-supply optimize recommendation-*``) runs for a scenario with a recommendation
-market; :func:`verify_recommendation` is its ``--verify``.  :func:`base_stock_levels`
-tunes the base-stock levels of a fixed recommender (also used by the Figure 2 study and
-the RL presets).
+:func:`optimize_recommendation` is what ``optimization.optimize.optimize`` runs for a
+problem with a recommendation market (``optimization.optimize.verify`` checks its
+result).  :func:`base_stock_levels` tunes the base-stock levels of a fixed recommender
+(also used by the Figure 2 study and the RL presets).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ import numpy as np
 from des_supply.evaluate import simulate
 from des_supply.network import Network
 from des_supply.policies import BaseStock
+from des_supply.problem import Problem
 from des_supply.recommendation import RecommendationModel
 from des_supply.recommendation_policies import (
     MarginRecommender,
@@ -37,8 +37,7 @@ from .recommendation_mip import (
     solve_plan,
 )
 
-__all__ = ["PI_MIP_BINARIES", "base_stock_levels", "optimize_recommendation",
-           "verify_recommendation"]
+__all__ = ["PI_MIP_BINARIES", "base_stock_levels", "optimize_recommendation"]
 
 #: optimize_recommendation solves the perfect-information MIP up to this many binaries
 #: (customers x patterns x periods), its LP relaxation above
@@ -81,12 +80,13 @@ def base_stock_levels(network: Network, market: Any, recommender: Any, *, seed: 
     return levels(best_q)
 
 
-def optimize_recommendation(scenario: str, params: Mapping[str, Any] | None = None, *,
-                            progress: bool = False, periods: int = 52, replications: int = 3,
+def optimize_recommendation(problem: Problem, *, progress: bool = False, periods: int = 52, replications: int = 3,
                             seed: int = 0, family: str = "single", levels: int = 2,
                             horizon: int | None = None, relax: bool | None = None,
                             time_limit: float = 60.0) -> Any:
-    """Perfect-information bound and simulated policies of a recommendation scenario.
+    """Perfect-information bound and simulated policies of a recommendation problem.
+
+    *problem* is a :class:`~des_supply.problem.Problem` with a recommendation market.
 
     The bound (pattern family *family*; "all" is exact too but its PI model is slow
     beyond a few periods; anchors uniform, popularity and the static margin optimum
@@ -96,22 +96,20 @@ def optimize_recommendation(scenario: str, params: Mapping[str, Any] | None = No
     (:class:`MIPRecommendationPolicy`, same patterns, auto safety stock, horizon
     ``max L + 2``) and base stock with uniform, popularity or margin recommendations, levels
     searched by CRN simulation on other seeds.  The bound is the MIP's when it has at
-    most ``PI_MIP_BINARIES`` pattern binaries (the small scenario), else its LP
+    most ``PI_MIP_BINARIES`` pattern binaries (recommendation-small), else its LP
     relaxation (``relax``; still a valid bound, and close to what the MIP proves in
-    minutes on the medium scenario).  Returns an
+    minutes on recommendation-medium).  Returns an
     :class:`optimization.optimize.OptimizeResult` (objective profit).
     """
     from tqdm.auto import tqdm
 
-    import scenarios
-
     from .optimize import Benchmark, OptimizeResult
 
-    given = dict(params or {})
-    net = scenarios.make(scenario, **given).network
-
-    def factory() -> Any:
-        return scenarios.make_market(scenario, **given)
+    if problem.market is None:
+        raise ValueError(f"problem {problem.name!r} has no market (a recommendation market "
+                         "is required)")
+    net = problem.network
+    factory = problem.new_market
 
     model = model_of(factory())
     margin = MarginRecommender(margins_of(net, model.products))
@@ -139,8 +137,8 @@ def optimize_recommendation(scenario: str, params: Mapping[str, Any] | None = No
                         "recommendations lie in the pattern set", None, periods)
 
     def on_paths(policy: Any) -> float:
-        return simulate(net, policy, periods=periods, replications=replications, seed=seed,
-                        market=factory()).mean
+        return simulate(problem, policy, periods=periods, replications=replications,
+                        seed=seed).mean
 
     mpc = MIPRecommendationPolicy(net, model, H, patterns=pats, safety_stock="auto")
     policies = [Benchmark("mip-mpc", on_paths(mpc), {"horizon": H, "family": family,
@@ -163,7 +161,7 @@ def optimize_recommendation(scenario: str, params: Mapping[str, Any] | None = No
                "mpc_seconds_per_period": mpc.timing()["mean"],
                "covered_by_bound": ["mip-mpc", "base-stock-uniform", "base-stock-popularity",
                                     "base-stock-margin"]}
-    return OptimizeResult(scenario, given, "profit", optimal, policies, details)
+    return OptimizeResult(problem, "profit", optimal, policies, details)
 
 
 def _fluid_bound(network: Network, model: RecommendationModel, patterns: PatternSet,
@@ -173,31 +171,3 @@ def _fluid_bound(network: Network, model: RecommendationModel, patterns: Pattern
     if any(e.lead_time.constant is None for e in network.edges):
         return None
     return solve_plan(network, model, periods, patterns=patterns, relax=True).per_period_bound
-
-
-def verify_recommendation(result: Any, *, periods: int = 20_000, warmup: int = 500,
-                          replications: int = 8, seed: int = 0,
-                          processes: int = 1) -> list[dict[str, Any]]:
-    """Simulate every policy of an :func:`optimize_recommendation` result with the scenario's
-    market: entries measured on sampled paths are rerun on exactly those paths, others
-    over *periods* (promised value vs simulated mean and 95% CI)."""
-    import scenarios
-
-    net = scenarios.make(result.scenario, **result.params).network
-    rows = []
-    for b in [result.optimal, *result.policies]:
-        if b.policy is None:
-            continue
-        market = scenarios.make_market(result.scenario, **result.params)
-        if b.periods is None:
-            res = simulate(net, b.policy, periods=periods, warmup=warmup,
-                           replications=replications, seed=seed, processes=processes,
-                           market=market)
-        else:
-            d = result.details
-            res = simulate(net, b.policy, periods=b.periods, replications=d["replications"],
-                           seed=d["seed"], market=market)
-        lo, hi = res.ci95
-        rows.append({"name": b.name, "promised": b.value, "simulated": res.mean, "ci95": [lo, hi],
-                     "inside": bool(lo <= b.value <= hi)})
-    return rows
