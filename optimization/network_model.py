@@ -172,7 +172,8 @@ class ModelStructure:
         self.free = {n: self.rule[n] in ("split", "priority") for n in self.stock}
 
 
-def _lead_rows(struct: ModelStructure, lead_times: Mapping[Key, Any] | None) -> dict[Key, list[int]]:
+def _lead_rows(struct: ModelStructure,
+               lead_times: Mapping[Key, Any] | None) -> dict[Key, list[int]]:
     """Per edge, the arrival offset of a shipment sent in each model period."""
     H = struct.horizon
     rows: dict[Key, list[int]] = {}
