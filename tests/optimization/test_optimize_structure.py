@@ -211,3 +211,26 @@ def test_stochastic_lead_time_gets_the_bound_and_verify_replays_its_paths():
         assert result.optimal.value <= p.value + 1e-9
     for row in verify(result):
         assert row["simulated"] == pytest.approx(row["promised"], rel=1e-12)
+
+
+def test_serial_orders_before_demand_too():
+    """Clark-Scarf with order_timing='order-before-demand' (stage 1 covers L_1 + 1 periods,
+    see optimization.serial) against the engine, on Ex 6.1 with Poisson demand."""
+    net = dataclasses.replace(example_6_1(retailer={"demand": Poisson(5.0)}),
+                              order_timing="order-before-demand", continuous=None)
+    result = optimize(net)
+    assert result.details["inputs"]["order_timing"] == "order-before-demand"
+    for row in verify(result, periods=4_000, warmup=200, replications=4, seed=3):
+        lo, hi = row["ci95"]
+        assert abs(row["simulated"] - row["promised"]) <= (hi - lo), row
+
+
+@pytest.mark.solver
+def test_revenue_without_a_market_gets_heuristics_and_no_bound():
+    """The network MIP prices cost only, so a node selling at a price gets no bound: the
+    optimum is the best heuristic on the sampled paths, and details say why."""
+    result = optimize(single_stage(price=12.0), bound_periods=12, bound_replications=2)
+    assert result.objective == "profit" and "price" in result.details["exact_method_skipped"]
+    assert "revenue" in result.details["bound_skipped"]
+    assert result.optimal.value == max(p.value for p in result.policies)
+    assert result.optimal.policy is not None
