@@ -1,6 +1,7 @@
 """The policy registry: every engine policy builds by name and runs; refusals name what is wrong.
 
-Solved policies (``optimization.policies``) are tested in tests/optimization/test_solved_policies.py.
+Solved policies (``optimization.policies``) are tested in
+tests/optimization/test_solved_policies.py.
 """
 
 from __future__ import annotations
@@ -198,12 +199,13 @@ def test_a_new_entry_gets_checked_parameters_and_its_reason(scratch_registry, se
 
     register_policy("test-policy", build, summary="a test entry\nsecond line",
                     params=(Param("level"), Param("gain", per_node=False, required=False)),
-                    applies=lambda problem: None if problem.kind.shape == "serial" else "serial only")
+                    applies=lambda p: None if p.kind.shape == "serial" else "serial only")
     entry = policy_entry("test-policy")
     assert entry.summary == "a test entry" and entry.required == ("level",)
     assert entry.optional == ("gain",)
     assert entry.usage() == "test-policy level=<number or node:number,...> [gain=<number>]"
-    make_policy("test-policy", serial, {"level": {"stage1": 1, "stage2": 2, "stage3": 3}, "gain": 2})
+    levels = {"stage1": 1, "stage2": 2, "stage3": 3}
+    make_policy("test-policy", serial, {"level": levels, "gain": 2})
     assert seen == {"level": {"stage1": 1.0, "stage2": 2.0, "stage3": 3.0}, "gain": 2.0}
     with pytest.raises(PolicyError, match="does not apply to problem 'single-stage': serial only"):
         make_policy("test-policy", scenarios.make("single-stage"), {"level": 1})
