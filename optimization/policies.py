@@ -61,17 +61,20 @@ _CACHE_SIZE = 8
 
 
 def _key(problem: Problem, options: dict[str, Any]) -> tuple:
-    """The problem's content (network JSON, pickled market) and the optimizer options."""
+    """The problem's content (network JSON, pickled market) and the optimizer options that
+    change the result (all but ``progress``)."""
     try:
         market: Any = pickle.dumps(problem.market)
     except Exception:   # an unpicklable market: this very object (kept alive by the cache)
         market = ("id", id(problem.market))
-    return problem.network.to_json(), market, tuple(sorted(options.items()))
+    return (problem.network.to_json(), market,
+            tuple(sorted((k, v) for k, v in options.items() if k != "progress")))
 
 
 def optimized(problem: Problem | Network, **options: Any) -> Any:
     """``optimize(problem, **options)``, cached per problem content within the process (the
-    last 8 problems)."""
+    last 8 problems).  The solved entries call ``optimized(problem)``: a command line may call
+    ``optimized(problem, progress=True)`` first to show the solve, then build from the cache."""
     from .optimize import optimize
 
     problem = as_problem(problem)
