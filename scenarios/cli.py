@@ -39,8 +39,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from des_supply.network import Network, NetworkError
-from des_supply.policies import POLICIES
-from des_supply.pricing_policies import PRICING_POLICIES
+from des_supply.policy_registry import PolicyError, make_policy
 from des_supply.problem import Problem, is_network_file
 
 from . import registry as sc
@@ -84,24 +83,14 @@ def parse_policy_params(pairs: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def build_policy(name: str, params: dict[str, Any]) -> Any:
-    known = {**POLICIES, **PRICING_POLICIES}
-    if name not in known:
-        raise CliError(f"unknown policy {name!r} (known: {', '.join(known)})")
-    cls = known[name]
-    fields = [f for f in cls.__dataclass_fields__ if not f.startswith("_")]
-    optional = {f for f, v in cls.__dataclass_fields__.items()  # fields with a default
-                if v.default is not v.default_factory}    # (both are MISSING without one)
-    unknown = sorted(set(params) - set(fields))
-    missing = [f for f in fields if f not in params and f not in optional]
-    if unknown or missing:
-        raise CliError(f"policy {name!r} takes parameters {', '.join(fields)}"
-                       + (f"; unknown: {', '.join(unknown)}" if unknown else "")
-                       + (f"; missing: {', '.join(missing)}" if missing else ""))
+def build_policy(name: str, problem: Problem, pairs: Sequence[str]) -> Any:
+    """The registered policy *name* for *problem* with ``--policy-param`` *pairs*."""
+    import optimization.policies  # noqa: F401  (registers the solved policies: optimal, best-...)
+
     try:
-        return cls(**params)
-    except (ValueError, TypeError) as exc:
-        raise CliError(f"policy {name!r}: {exc}") from None
+        return make_policy(name, problem, parse_policy_params(pairs))
+    except PolicyError as exc:
+        raise CliError(str(exc)) from None
 
 
 def load_problem(target: str, params: Sequence[str] = ()) -> Problem:
@@ -121,12 +110,6 @@ def load_problem(target: str, params: Sequence[str] = ()) -> Problem:
         raise CliError(f"scenario {target!r}: {exc}") from None
 
 
-def _check_pricing_policy(policy: Any, market: Any) -> None:
-    if type(policy) in PRICING_POLICIES.values() and market is None:
-        raise CliError(f"policy {type(policy).__name__} sets prices: it needs a scenario with a "
-                       "pricing market (pricing-a .. pricing-d)")
-
-
 def cmd_scenarios(args: argparse.Namespace) -> None:
     specs = [sc.get(n) for n in sc.names()]
     if args.json:
@@ -140,13 +123,28 @@ def cmd_scenarios(args: argparse.Namespace) -> None:
         print(f"{'':<{width}}  parameters: {params}")
 
 
+def cmd_policies(args: argparse.Namespace) -> None:
+    """The policy registry: every name simulate/evaluate take (only those that apply to
+    SCENARIO when one is given)."""
+    import optimization.policies  # noqa: F401  (registers the solved policies)
+    from des_supply.policy_registry import policy_entry, policy_names
+
+    problem = load_problem(args.scenario, args.param) if args.scenario else None
+    entries = [policy_entry(n) for n in policy_names(problem)]
+    if args.json:
+        print(json.dumps([e.describe() for e in entries], indent=2, default=str))
+        return
+    width = max(len(e.usage()) for e in entries)
+    for e in entries:
+        print(f"{e.usage():<{width}}  {e.summary}")
+
+
 def cmd_simulate(args: argparse.Namespace) -> None:
     from des_supply.evaluate import simulate
 
     problem = load_problem(args.scenario, args.param)
     network, params = problem.network, problem.params
-    policy = build_policy(args.policy, parse_policy_params(args.policy_param))
-    _check_pricing_policy(policy, problem.market)
+    policy = build_policy(args.policy, problem, args.policy_param)
     periods = args.periods if args.periods is not None else problem.periods
     warmup = args.warmup if args.warmup is not None else min(problem.warmup, periods // 10)
     for name, value, low in (("periods", periods, 1), ("replications", args.replications, 1),
@@ -187,46 +185,44 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
 
 def cmd_optimize(args: argparse.Namespace) -> None:
-    from optimization.optimize import OptimizeError, optimize, verify  # application layer
+    from optimization.optimize import OptimizeError, optimize, verify
 
-    from des_supply.recommendation import RecommendationMarket
-
+    problem = load_problem(args.scenario, args.param)
     try:
-        spec = sc.get(args.scenario)
-        params = sc.parse_params(args.scenario, args.param)
-        market = sc.make_market(args.scenario, **params) if spec.market is not None else None
-        # optimize() routes market scenarios: pricing DP, or the recommendation MIP
-        res = optimize(args.scenario, params, progress=not args.json and sys.stderr.isatty())
-    except (sc.ScenarioError, NetworkError, OptimizeError) as exc:
-        raise CliError(str(exc)) from None
+        res = optimize(problem, progress=not args.json and sys.stderr.isatty())
+    except OptimizeError as exc:
+        raise CliError(f"optimize {problem.name}: {exc}") from None
     out = {**res.to_dict(), "versions": versions()}
     checks = {}
     if args.verify:
-        if isinstance(market, RecommendationMarket):
-            from optimization.recommendation_optimize import verify_recommendation as check
-        elif market is not None:
-            from optimization.pricing_dp import verify_pricing as check
-        else:
-            check = verify
-        rows = check(res, periods=args.periods, replications=args.replications, seed=args.seed,
-                     processes=args.processes)
+        rows = verify(res, periods=args.periods, replications=args.replications, seed=args.seed,
+                      processes=args.processes)
         checks = {r["name"]: r for r in rows}
         out["verification"] = {"periods": args.periods, "replications": args.replications,
                                "seed": args.seed, "policies": rows}
     if args.json:
-        print(json.dumps(out, indent=2))
+        print(json.dumps(out, indent=2, default=str))
         return
     best = res.optimal
-    print(f"{args.scenario} {params or ''}: optimal {res.objective} per period {best.value:.4f} "
-          f"({best.method})")
+    print(f"{problem.name} {problem.params or ''} ({problem.kind}): optimal {res.objective} "
+          f"per period {best.value:.4f} ({best.method})")
+    if "exact_method_skipped" in res.details:
+        print(f"no exact method: {res.details['exact_method_skipped']}")
+    sign = -1.0 if res.objective == "profit" else 1.0   # gap: how much worse than the reference
+    # the reference: the optimum when it is a policy, else (a bound) the best runnable policy
+    runnable = [b for b in [best, *res.policies] if b.policy is not None]
+    ref = best if best.policy is not None or not runnable else min(
+        runnable, key=lambda b: sign * b.value)
+    if ref is not best:
+        print(f"gaps are to {ref.name}, the best runnable policy ({best.name} is a bound)")
     head = f"{'policy':<26}{'value':>10}{'gap':>9}  parameters"
     if checks:
         head += "  | simulated mean [95% CI]"
     print(head)
-    sign = -1.0 if res.objective == "profit" else 1.0   # gap: how much worse than the optimum
     for b in [best, *res.policies]:
-        gap = 100 * sign * (b.value - best.value) / abs(best.value) + 0.0 if best.value else 0.0
-        line = f"{b.name:<26}{b.value:>10.4f}{gap:>8.2f}%  {_short(b.params)}"
+        gap = 100 * sign * (b.value - ref.value) / abs(ref.value) + 0.0 if ref.value else 0.0
+        gap_text = f"{gap:>8.2f}%" if b.policy is not None or b is ref else f"{'-':>9}"
+        line = f"{b.name:<26}{b.value:>10.4f}{gap_text}  {_short(b.params)}"
         if b.name in checks:
             c = checks[b.name]
             line += f"  | {c['simulated']:.4f} [{c['ci95'][0]:.4f}, {c['ci95'][1]:.4f}]"
@@ -452,10 +448,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scenarios", help="list the registered scenarios")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_scenarios)
+    p = sub.add_parser("policies", help="list the registered policies and their parameters")
+    p.add_argument("scenario", nargs="?", help="only the policies that apply to this scenario "
+                   "or network file")
+    p.add_argument("--param", action="append", default=[], metavar="K=V")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_policies)
     p = sub.add_parser("simulate", help="simulate a scenario or network file under a policy")
     p.add_argument("scenario", help="scenario name or path to a network .json file")
     p.add_argument("--param", action="append", default=[], metavar="K=V")
-    p.add_argument("--policy", required=True, help=f"one of {', '.join(POLICIES)}")
+    p.add_argument("--policy", required=True, help="a registered policy (des-supply policies)")
     p.add_argument("--policy-param", action="append", default=[], metavar="K=V")
     p.add_argument("--periods", type=int, default=None)
     p.add_argument("--warmup", type=int, default=None)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from des_supply.distributions import Trace
 import scenarios
 from scenarios.cli import main, parse_policy_params
 
@@ -123,12 +124,21 @@ def test_plot_writes_a_png(capsys, tmp_path):
 
 
 def test_failing_run_leaves_no_plot(capsys, tmp_path):
+    net = scenarios.make("single-stage").network   # a demand trace that stops after 5 periods
+    net = net.replace_node("stage", demand=Trace((3.0, 4.0, 5.0, 4.0, 3.0), after="stop"))
+    path = tmp_path / "net.json"
+    net.to_json(path)
     target = tmp_path / "run.png"
-    code, out, err = run(capsys, "simulate", "single-stage", "--policy", "base-stock",
-                         "--policy-param", "level=elsewhere:3",   # no level for node 'stage'
-                         "--plot", str(target), *FAST)
+    code, out, err = run(capsys, "simulate", str(path), "--policy", "base-stock",
+                         "--policy-param", "level=10", "--plot", str(target), *FAST)
     assert_one_line_error(code, out, err, "simulation failed")
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_per_node_parameter_naming_no_node_is_refused(capsys):
+    code, out, err = run(capsys, "simulate", "single-stage", "--policy", "base-stock",
+                         "--policy-param", "level=stage:3,ghost:5", *FAST)
+    assert_one_line_error(code, out, err, "level names node 'ghost'")
 
 
 @pytest.mark.parametrize("name", ["run.svg", "missing-folder/run.png"])
@@ -157,8 +167,8 @@ def test_bad_plot_target_leaves_nothing(capsys, tmp_path, name):
     (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level"],
      "must look like key=value"),
     (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "levle=3"],
-     "unknown: levle"),
-    (["simulate", "single-stage", "--policy", "base-stock"], "missing: level"),
+     "has no parameter 'levle'"),
+    (["simulate", "single-stage", "--policy", "base-stock"], "needs parameter level"),
     (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=-3"],
      "level(=-3.0) must be a finite number >= 0"),
     (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=3",
@@ -170,7 +180,7 @@ def test_bad_plot_target_leaves_nothing(capsys, tmp_path, name):
     (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=3",
       "--seed", "-1"], "--seed(=-1) must be >= 0"),
     (["simulate", "single-stage", "--policy", "echelon-base-stock", "--policy-param",
-      "level=stage9:3", "--periods", "10"], "simulation failed"),
+      "level=stage9:3", "--periods", "10"], "level names node 'stage9'"),
 ])
 def test_user_errors_exit_2_with_one_line(capsys, argv, match):
     assert_one_line_error(*run(capsys, *argv), match)
