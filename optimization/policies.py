@@ -35,11 +35,14 @@ from __future__ import annotations
 
 import pickle
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from des_supply.network import Network
 from des_supply.policy_registry import Param, PolicyError, register_policy
 from des_supply.problem import Problem, as_problem
+
+if TYPE_CHECKING:
+    from .optimize import OptimizeResult
 
 __all__ = ["SOLVED", "clear_cache", "optimized", "rolling_horizon"]
 
@@ -56,7 +59,7 @@ SOLVED: dict[str, str] = {
     "mip-mpc": "MPC re-solving the recommendation MIP (recommendation problems)",
 }
 
-_CACHE: OrderedDict[tuple, Any] = OrderedDict()
+_CACHE: OrderedDict[tuple, "OptimizeResult"] = OrderedDict()
 _CACHE_SIZE = 8
 
 
@@ -71,7 +74,7 @@ def _key(problem: Problem, options: dict[str, Any]) -> tuple:
             tuple(sorted((k, v) for k, v in options.items() if k != "progress")))
 
 
-def optimized(problem: Problem | Network, **options: Any) -> Any:
+def optimized(problem: Problem | Network, **options: Any) -> "OptimizeResult":
     """``optimize(problem, **options)``, cached per problem content within the process (the
     last 8 problems).  The solved entries call ``optimized(problem)``: a command line may call
     ``optimized(problem, progress=True)`` first to show the solve, then build from the cache."""
