@@ -23,23 +23,51 @@ Conventions (units are per period):
 * Multi-product networks are not modelled yet: a node stocks one item.  Items
   would be a new key on nodes and edges; nothing here assumes there is only one
   kind of node payload.
+
+The network file
+----------------
+The plain data of ``to_dict`` (a JSON object) is a documented contract: the JSON
+Schema shipped as ``des_supply/network.schema.json`` (:data:`SCHEMA_PATH`,
+:func:`network_schema`) gives every field its type, default, units and meaning.
+Files carry ``"format_version": 1`` (files without it are read as version 1; a
+newer version is refused).  Numbers must be JSON numbers: a string such as
+``"1.5"`` or a boolean is refused wherever a number is expected, with a message
+naming the node or edge, the field and the value; whole-number fields
+(``review_period``, ``review_offset``, ``priority``, a deterministic lead time)
+take ``2`` or ``2.0`` but not ``2.5``.  ``to_networkx``/``from_networkx`` carry
+the same fields as plain graph attributes (GraphML and node-link JSON ready).
+
+Structure
+---------
+What follows from the graph is derived once, when the network is built:
+:attr:`Network.topological_order`, :attr:`Network.downstream_first`,
+:meth:`Network.echelon`, :meth:`Network.supply_rule_of` and
+:attr:`Network.mean_flows`; the engine and the optimizers read it from here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import numbers
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
 
 import networkx as nx
 
+from . import distributions as _dist
 from .distributions import Deterministic, Distribution, as_distribution, distribution_from_dict
 
-__all__ = ["Node", "Edge", "Network", "NetworkError"]
+__all__ = ["Node", "Edge", "Network", "NetworkError", "FORMAT_VERSION", "SCHEMA_PATH",
+           "network_schema"]
 
 INF = math.inf
+#: Version of the network file format written by :meth:`Network.to_dict`.
+FORMAT_VERSION = 1
+#: The JSON Schema (draft 2020-12) of the network file, shipped with the package.
+SCHEMA_PATH = Path(__file__).with_name("network.schema.json")
 SHORTAGE_RULES = ("backlog", "lost")
 SUPPLY_RULES = ("assembly", "split", "priority")
 TIMINGS = ("order-before-demand", "order-after-demand")
@@ -49,18 +77,35 @@ class NetworkError(ValueError):
     """A network that cannot be simulated; the message names the node or edge."""
 
 
-def _nonneg_or_int(owner: str, value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise NetworkError(f"{owner}: priority(={value!r}) must be an integer") from None
+def network_schema() -> dict[str, Any]:
+    """The JSON Schema of the network file (a fresh dict on every call).
+
+    Example
+    -------
+    >>> schema = network_schema()
+    >>> schema["$schema"], schema["properties"]["format_version"]["const"]
+    ('https://json-schema.org/draft/2020-12/schema', 1)
+    """
+    return json.loads(SCHEMA_PATH.read_text())
 
 
-def _nonneg(owner: str, name: str, value: float, allow_inf: bool = False) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise NetworkError(f"{owner}: {name}(={value!r}) must be a number") from None
+def _is_number(value: Any) -> bool:
+    """A real number that is not a boolean (JSON numbers, numpy scalars)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _integer(owner: str, name: str, value: Any) -> int:
+    """A whole number given as a number (2 or 2.0, not 2.5, "2" or true)."""
+    if not _is_number(value) or not float(value).is_integer():
+        raise NetworkError(f"{owner}: {name}(={value!r}) must be an integer")
+    return int(value)
+
+
+def _nonneg(owner: str, name: str, value: Any, allow_inf: bool = False) -> float:
+    if not _is_number(value):
+        raise NetworkError(f"{owner}: {name}(={value!r}) must be a number"
+                           + (" (not a string)" if isinstance(value, str) else ""))
+    value = float(value)
     if math.isnan(value) or value < 0 or (math.isinf(value) and not allow_inf):
         raise NetworkError(f"{owner}: {name}(={value}) must be >= 0"
                            + ("" if allow_inf else " and finite"))
@@ -112,10 +157,7 @@ class Node:
         pipeline = tuple(_nonneg(who, "initial_pipeline entry", q) for q in self.initial_pipeline)
         object.__setattr__(self, "initial_pipeline", pipeline)
         for name in ("review_period", "review_offset"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not float(v).is_integer():
-                raise NetworkError(f"{who}: {name}(={v}) must be an integer")
-            object.__setattr__(self, name, int(v))
+            object.__setattr__(self, name, _integer(who, name, getattr(self, name)))
         if self.review_period < 1:
             raise NetworkError(f"{who}: review_period(={self.review_period}) must be >= 1")
         if not 0 <= self.review_offset < self.review_period:
@@ -185,9 +227,7 @@ class Edge:
                 raise NetworkError(f"{who}: share(={self.share}) must be in [0, 1]")
         if not isinstance(self.sequential, bool):
             raise NetworkError(f"{who}: sequential(={self.sequential!r}) must be true or false")
-        if isinstance(self.priority, bool) or not float(_nonneg_or_int(who, self.priority)).is_integer():
-            raise NetworkError(f"{who}: priority(={self.priority!r}) must be an integer")
-        object.__setattr__(self, "priority", int(self.priority))
+        object.__setattr__(self, "priority", _integer(who, "priority", self.priority))
 
     @property
     def key(self) -> tuple[str, str]:
@@ -204,6 +244,18 @@ class Edge:
 
 
 @dataclass(frozen=True, slots=True)
+class _Structure:
+    """What follows from the graph, derived once per network (see :class:`Network`)."""
+
+    index: dict[str, Node]
+    suppliers: dict[str, tuple[Edge, ...]]
+    customers: dict[str, tuple[Edge, ...]]
+    topological_order: tuple[str, ...]
+    echelons: dict[str, tuple[str, ...]]
+    mean_flows: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
 class Network:
     """A validated supply-chain network (any DAG: serial, distribution, assembly, general).
 
@@ -212,6 +264,21 @@ class Network:
     ``"order-after-demand"`` (receive, demand, order: Snyder & Shen, the beer game).
     ``continuous`` says whether quantities are real numbers; by default it is True
     when some demand is continuous, and orders are otherwise rounded to integers.
+
+    The structure (orders of the nodes, echelons, supply rules in force, mean flows)
+    is derived once when the network is built; it takes no part in equality,
+    hashing or ``repr``.
+
+    Example
+    -------
+    >>> from des_supply import Poisson
+    >>> net = Network(nodes=(Node("plant", kind="supply"), Node("dc"),
+    ...                      Node("s1", demand=Poisson(3)), Node("s2", demand=Poisson(2))),
+    ...               edges=(Edge("plant", "dc", lead_time=2), Edge("dc", "s1"), Edge("dc", "s2")))
+    >>> net.topological_order, net.echelon("dc")
+    (('plant', 'dc', 's1', 's2'), ('dc', 's1', 's2'))
+    >>> net.mean_flows["dc"], net.supply_rule_of("dc")
+    (5.0, None)
     """
 
     nodes: tuple[Node, ...]
@@ -219,44 +286,92 @@ class Network:
     name: str = "network"
     order_timing: Literal["order-before-demand", "order-after-demand"] = "order-before-demand"
     continuous: bool | None = None
+    _structure: _Structure = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         nodes, edges = tuple(self.nodes), tuple(self.edges)
         object.__setattr__(self, "nodes", nodes)
         object.__setattr__(self, "edges", edges)
+        if not isinstance(self.name, str):
+            raise NetworkError(f"network name(={self.name!r}) must be a string")
         if not nodes:
             raise NetworkError(f"network {self.name!r} has no nodes")
         if self.order_timing not in TIMINGS:
             raise NetworkError(f"order_timing(={self.order_timing!r}) must be one of "
                                f"{', '.join(TIMINGS)}")
-        names: set[str] = set()
+        if self.continuous is not None and not isinstance(self.continuous, bool):
+            raise NetworkError(f"network {self.name!r}: continuous(={self.continuous!r}) must be "
+                               "true, false or null (derived from the demand)")
+        index: dict[str, Node] = {}
         for n in nodes:
             if not isinstance(n, Node):
                 raise NetworkError(f"nodes must be Node objects, got {n!r}")
-            if n.name in names:
+            if n.name in index:
                 raise NetworkError(f"node {n.name!r} is declared twice")
-            names.add(n.name)
+            index[n.name] = n
         seen: set[tuple[str, str]] = set()
+        suppliers: dict[str, list[Edge]] = {n.name: [] for n in nodes}
+        customers: dict[str, list[Edge]] = {n.name: [] for n in nodes}
         for e in edges:
             if not isinstance(e, Edge):
                 raise NetworkError(f"edges must be Edge objects, got {e!r}")
             for end in (e.source, e.target):
-                if end not in names:
+                if end not in index:
                     raise NetworkError(f"edge {e.source!r}->{e.target!r}: unknown node {end!r}")
             if e.source == e.target:
                 raise NetworkError(f"edge {e.source!r}->{e.target!r} is a self-loop")
             if e.key in seen:
                 raise NetworkError(f"edge {e.source!r}->{e.target!r} is declared twice")
             seen.add(e.key)
-        G = self.graph()
+            suppliers[e.target].append(e)
+            customers[e.source].append(e)
+        G = nx.DiGraph()
+        G.add_nodes_from(index)
+        G.add_edges_from(e.key for e in edges)
         if not nx.is_directed_acyclic_graph(G):
             cycle = " -> ".join(u for u, _ in nx.find_cycle(G))
             raise NetworkError(f"network {self.name!r} has a cycle: {cycle}")
+        position = {name: i for i, name in enumerate(index)}
+        topo = tuple(nx.lexicographical_topological_sort(G, key=position.__getitem__))
+        structure = _Structure(index, {k: tuple(v) for k, v in suppliers.items()},
+                               {k: tuple(v) for k, v in customers.items()}, topo, {}, {})
+        object.__setattr__(self, "_structure", structure)
         for n in nodes:
             self._check_supply(n)
+        self._derive(structure, position)
         if self.continuous is None:
             continuous = any(n.demand is not None and not n.demand.integer for n in nodes)
             object.__setattr__(self, "continuous", continuous)
+
+    def _derive(self, s: _Structure, position: Mapping[str, int]) -> None:
+        """Fill the echelons and mean flows of *s*, downstream first."""
+        below: dict[str, set[str]] = {}
+        for name in reversed(s.topological_order):
+            members: set[str] = set()
+            for e in s.customers[name]:
+                members.add(e.target)
+                members |= below[e.target]
+            below[name] = members
+            s.echelons[name] = (name, *sorted(members, key=position.__getitem__))
+        weight: dict[tuple[str, str], float] = {}
+        for name, inbound in s.suppliers.items():
+            rule = self.supply_rule_of(name)
+            first = min(inbound, key=lambda e: e.priority) if rule == "priority" else None
+            for e in inbound:
+                if rule == "split":
+                    weight[e.key] = float(e.share)  # type: ignore[arg-type]
+                elif rule == "priority":
+                    weight[e.key] = 1.0 if e is first else 0.0
+                else:
+                    weight[e.key] = 1.0
+        flows: dict[str, float] = {}
+        for name in reversed(s.topological_order):
+            demand = s.index[name].demand
+            flow = float(demand.mean) if demand is not None else 0.0
+            for e in s.customers[name]:
+                flow += flows[e.target] * e.bom * weight[e.key]
+            flows[name] = flow
+        s.mean_flows.update((name, flows[name]) for name in s.index)  # declaration order
 
     def _check_supply(self, n: Node) -> None:
         who = f"node {n.name!r}"
@@ -272,7 +387,7 @@ class Network:
         if len(inbound) > 1 and n.supply_rule is None:
             raise NetworkError(f"{who} has {len(inbound)} suppliers; set supply_rule to "
                                f"'assembly', 'split' or 'priority'")
-        rule = n.supply_rule if len(inbound) > 1 else None
+        rule = self.supply_rule_of(n.name)
         if rule in ("split", "priority"):
             for e in inbound:
                 if e.bom != 1:
@@ -289,26 +404,70 @@ class Network:
 
     # -- structure ---------------------------------------------------------------------------
     def graph(self) -> nx.DiGraph:
-        """The networkx DiGraph: node attribute ``node``, edge attribute ``edge``."""
+        """The networkx DiGraph: node attribute ``node``, edge attribute ``edge``.
+
+        The attributes are the :class:`Node` and :class:`Edge` objects; for a graph with
+        plain attributes (to write as GraphML or node-link JSON) use :meth:`to_networkx`.
+        """
         G = nx.DiGraph(name=self.name)
         G.add_nodes_from((n.name, {"node": n}) for n in self.nodes)
         G.add_edges_from((e.source, e.target, {"edge": e}) for e in self.edges)
         return G
 
     def node(self, name: str) -> Node:
-        for n in self.nodes:
-            if n.name == name:
-                return n
-        raise KeyError(f"no node {name!r} in network {self.name!r} "
-                       f"(nodes: {', '.join(n.name for n in self.nodes)})")
+        try:
+            return self._structure.index[name]
+        except (KeyError, TypeError):
+            raise KeyError(f"no node {name!r} in network {self.name!r} "
+                           f"(nodes: {', '.join(n.name for n in self.nodes)})") from None
 
     def suppliers(self, name: str) -> tuple[Edge, ...]:
         """Edges into *name*, in declaration order."""
-        return tuple(e for e in self.edges if e.target == name)
+        return self._structure.suppliers.get(name, ())
 
     def customers(self, name: str) -> tuple[Edge, ...]:
         """Edges out of *name*, in declaration order."""
-        return tuple(e for e in self.edges if e.source == name)
+        return self._structure.customers.get(name, ())
+
+    @property
+    def topological_order(self) -> tuple[str, ...]:
+        """Node names, every supplier before its customers (downstream last); among nodes
+        free to go next, the one declared first goes first."""
+        return self._structure.topological_order
+
+    @property
+    def downstream_first(self) -> tuple[str, ...]:
+        """Node names, every customer before its suppliers: :attr:`topological_order`
+        reversed (the order in which the engine places orders)."""
+        return self._structure.topological_order[::-1]
+
+    def supply_rule_of(self, name: str) -> str | None:
+        """The rule that splits *name*'s orders among its suppliers: None for a node with
+        at most one supplier (its ``supply_rule`` is then not used), else the node's
+        ``supply_rule`` (``"assembly"``, ``"split"`` or ``"priority"``)."""
+        node = self.node(name)
+        return node.supply_rule if len(self.suppliers(name)) > 1 else None
+
+    def echelon(self, name: str) -> tuple[str, ...]:
+        """*name* and every node downstream of it (reachable along edges), the others in
+        declaration order."""
+        try:
+            return self._structure.echelons[name]
+        except KeyError:
+            self.node(name)
+            raise
+
+    @property
+    def mean_flows(self) -> dict[str, float]:
+        """Mean units per period through each node [units/period] (a new dict).
+
+        A node's own mean external demand plus, for each customer edge, the customer's
+        flow times the edge's ``bom``, times its ``share`` when the customer splits its
+        orders (``supply_rule="split"``); under ``"priority"`` the whole flow goes to the
+        supplier asked first (lowest ``priority``).  Demand set by a market model is not
+        part of the network and counts as 0.
+        """
+        return dict(self._structure.mean_flows)
 
     @property
     def stock_nodes(self) -> tuple[Node, ...]:
@@ -326,20 +485,27 @@ class Network:
 
     # -- plain data ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "order_timing": self.order_timing,
-                "continuous": self.continuous,
+        """The network as plain data (the network file format, see :data:`SCHEMA_PATH`);
+        node and edge fields at their defaults are left out."""
+        return {"format_version": FORMAT_VERSION, "name": self.name,
+                "order_timing": self.order_timing, "continuous": self.continuous,
                 "nodes": [n.to_dict() for n in self.nodes],
                 "edges": [e.to_dict() for e in self.edges]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Network":
-        """Build a network from plain data (as written by :meth:`to_dict`)."""
+        """Build a network from plain data (as written by :meth:`to_dict`).
+
+        Every error is a :class:`NetworkError` naming the node, edge or field at fault;
+        no code is executed.  A ``"$schema"`` key (for editors) is allowed and ignored.
+        """
         if not isinstance(data, Mapping):
             raise NetworkError(f"a network must be a JSON object, got {type(data).__name__}")
-        _no_unknown("network", data, {"name", "order_timing", "continuous", "nodes", "edges"})
+        _no_unknown("network", data, ("$schema", *_NETWORK_KEYS))
+        _check_version("network", data.get("format_version", FORMAT_VERSION))
         nodes = [_node_from_dict(d) for d in _list(data, "nodes")]
         edges = [_edge_from_dict(d) for d in _list(data, "edges")]
-        return cls(tuple(nodes), tuple(edges), name=str(data.get("name", "network")),
+        return cls(tuple(nodes), tuple(edges), name=data.get("name", "network"),
                    order_timing=data.get("order_timing", "order-before-demand"),
                    continuous=data.get("continuous"))
 
@@ -364,6 +530,96 @@ class Network:
             raise NetworkError(f"network file is not valid JSON: {exc}") from None
         return cls.from_dict(data)
 
+    # -- networkx with plain attributes ----------------------------------------------------------
+    def to_networkx(self) -> nx.DiGraph:
+        """The network as a DiGraph whose attributes are plain values.
+
+        Graph attributes: ``name``, ``order_timing``, ``continuous``, ``format_version``.
+        Node and edge attributes are the fields of :class:`Node` and :class:`Edge` (the
+        node key is its name); strings, numbers and booleans stay as they are, a
+        deterministic distribution becomes its number, other distributions and
+        ``initial_pipeline`` become JSON strings, and fields that are None or infinite
+        (no demand, no rule, unlimited capacity) are left out.  Each edge also carries
+        ``position``, its place in :attr:`edges`, so that the declaration order survives
+        a file.  ``networkx.write_graphml`` and ``networkx.node_link_data`` take the
+        result as it is; :meth:`from_networkx` reads it back.
+
+        Example
+        -------
+        >>> from des_supply import Poisson
+        >>> net = Network((Node("s", kind="supply"), Node("a", demand=Poisson(4))),
+        ...               (Edge("s", "a", lead_time=2),), name="one")
+        >>> G = net.to_networkx()
+        >>> G.graph["name"], G.nodes["a"]["demand"], G.edges["s", "a"]["lead_time"]
+        ('one', '{"type": "poisson", "mean": 4}', 2)
+        >>> Network.from_networkx(G) == net
+        True
+        """
+        G = nx.DiGraph(name=self.name, order_timing=self.order_timing,
+                       continuous=bool(self.continuous), format_version=FORMAT_VERSION)
+        for n in self.nodes:
+            G.add_node(n.name, **_plain_attributes(n, ("name",)))
+        for i, e in enumerate(self.edges):
+            G.add_edge(e.source, e.target, **_plain_attributes(e, ("source", "target")),
+                       position=i)
+        return G
+
+    @classmethod
+    def from_networkx(cls, G: nx.DiGraph) -> "Network":
+        """Build a network from a DiGraph with plain attributes (see :meth:`to_networkx`).
+
+        Node keys are the node names.  A distribution attribute (``demand``,
+        ``lead_time``) may be a number (deterministic), a dict or its JSON string, and
+        ``initial_pipeline`` a list or its JSON string; every other attribute follows the
+        rules of :meth:`from_dict`.  Edges are declared by their ``position`` attribute,
+        if any, else in the graph's edge order.  Errors name the node or edge.
+        """
+        if not isinstance(G, nx.DiGraph) or G.is_multigraph():
+            raise NetworkError(f"from_networkx needs a networkx DiGraph, got {type(G).__name__}")
+        graph = {k: v for k, v in G.graph.items() if k not in _GRAPHML_GRAPH_KEYS}
+        _no_unknown("graph", graph, _NETWORK_KEYS[:-2])
+        _check_version("graph", graph.get("format_version", FORMAT_VERSION))
+        node_fields = tuple(f.name for f in fields(Node) if f.name != "name")
+        nodes = []
+        for name, attrs in G.nodes(data=True):
+            who = f"node {name!r}"
+            _no_unknown(who, attrs, node_fields)
+            data = _decoded(who, attrs, ("demand",))
+            nodes.append(_node_from_dict({"name": name, **data}))
+        edge_fields = (*(f.name for f in fields(Edge) if f.name not in ("source", "target")),
+                       "position")
+        edges = []
+        for k, (u, v, attrs) in enumerate(G.edges(data=True)):
+            who = f"edge {u!r}->{v!r}"
+            _no_unknown(who, attrs, edge_fields)
+            data = _decoded(who, attrs, ("lead_time",))
+            position = _integer(who, "position", data.pop("position", len(G.edges) + k))
+            edges.append((position, k, _edge_from_dict({"source": u, "target": v, **data})))
+        edges.sort(key=lambda item: item[:2])
+        return cls(tuple(nodes), tuple(e for _, _, e in edges),
+                   name=graph.get("name", "network"),
+                   order_timing=graph.get("order_timing", "order-before-demand"),
+                   continuous=graph.get("continuous"))
+
+
+#: Top-level keys of the network file; graph attributes are the same less nodes and edges.
+_NETWORK_KEYS = ("format_version", "name", "order_timing", "continuous", "nodes", "edges")
+#: Graph attributes that networkx's GraphML reader adds on its own.
+_GRAPHML_GRAPH_KEYS = ("node_default", "edge_default")
+#: Distribution classes by their ``type`` key (the ones distribution_from_dict reads).
+_DISTRIBUTIONS: dict[str, type] = {
+    c.kind: c for c in (_dist.Deterministic, _dist.Poisson, _dist.Geometric,
+                        _dist.NegativeBinomial, _dist.Normal, _dist.DiscreteUniform,
+                        _dist.Empirical, _dist.Trace, _dist.NonStationary, _dist.Shifted)}
+
+
+def _check_version(owner: str, version: Any) -> None:
+    if not _is_number(version) or not float(version).is_integer():
+        raise NetworkError(f"{owner}: format_version(={version!r}) must be an integer")
+    if int(version) != FORMAT_VERSION:
+        raise NetworkError(f"{owner}: format_version {version!r} is not supported (this version "
+                           f"of des-supply reads format_version {FORMAT_VERSION})")
+
 
 def _list(data: Mapping[str, Any], key: str) -> list[Any]:
     value = data.get(key, [])
@@ -373,10 +629,56 @@ def _list(data: Mapping[str, Any], key: str) -> list[Any]:
 
 
 def _no_unknown(owner: str, data: Mapping[str, Any], allowed: Iterable[str]) -> None:
-    unknown = sorted(set(data) - set(allowed))
+    allowed = tuple(allowed)  # may be a generator: it is read twice
+    unknown = sorted(map(str, set(data) - set(allowed)))
     if unknown:
         raise NetworkError(f"{owner}: unknown field(s) {', '.join(map(repr, unknown))} "
-                           f"(allowed: {', '.join(sorted(allowed))})")
+                           f"(allowed: {', '.join(allowed)})")
+
+
+def _distribution(who: str, name: str, value: Any) -> Any:
+    """A distribution field from plain data: None, a number (deterministic; checked by
+    Node/Edge) or a distribution object, checked here field by field."""
+    if value is None or _is_number(value):
+        return value
+    if not isinstance(value, Mapping):
+        raise NetworkError(f"{who}: {name}(={value!r}) must be a number (deterministic) or a "
+                           "distribution object with a 'type' key")
+    _distribution_data(f"{who}: {name}", value)
+    try:
+        return distribution_from_dict(dict(value))
+    except ValueError as exc:
+        raise NetworkError(f"{who}: {name}: {exc}") from None
+
+
+def _distribution_data(owner: str, data: Mapping[str, Any]) -> None:
+    """Check a distribution object's keys and value types (numbers must be numbers)."""
+    cls = _DISTRIBUTIONS.get(data.get("type")) if isinstance(data.get("type"), str) else None
+    if cls is None:
+        return  # distribution_from_dict names the type and the known ones
+    kind = data["type"]
+    params = dataclasses.fields(cls)
+    _no_unknown(f"{owner} ({kind!r} distribution)", data, ("type", *(f.name for f in params)))
+    for f in params:
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if f.name not in data:
+            if required:
+                raise NetworkError(f"{owner}: a {kind!r} distribution needs {f.name!r}")
+            continue
+        value, annotation = data[f.name], str(f.type)
+        if annotation == "Distribution":
+            if not isinstance(value, Mapping):
+                raise NetworkError(f"{owner}: {f.name}(={value!r}) must be a distribution object")
+            _distribution_data(f"{owner}: {f.name}", value)
+        elif annotation.startswith("tuple"):
+            if not isinstance(value, (list, tuple)) or not all(map(_is_number, value)):
+                raise NetworkError(f"{owner}: {f.name}(={value!r}) must be a list of numbers")
+        elif annotation == "bool":
+            if not isinstance(value, bool):
+                raise NetworkError(f"{owner}: {f.name}(={value!r}) must be true or false")
+        elif annotation in ("float", "int") and not _is_number(value):
+            raise NetworkError(f"{owner}: {f.name}(={value!r}) must be a number"
+                               + (" (not a string)" if isinstance(value, str) else ""))
 
 
 def _node_from_dict(d: Any) -> Node:
@@ -385,11 +687,8 @@ def _node_from_dict(d: Any) -> Node:
     who = f"node {d['name']!r}"
     _no_unknown(who, d, (f.name for f in fields(Node)))
     kwargs = dict(d)
-    if kwargs.get("demand") is not None:
-        try:
-            kwargs["demand"] = distribution_from_dict(kwargs["demand"])
-        except ValueError as exc:
-            raise NetworkError(f"node {d['name']!r}: demand: {exc}") from None
+    if "demand" in kwargs:
+        kwargs["demand"] = _distribution(who, "demand", kwargs["demand"])
     return _construct(Node, who, kwargs)
 
 
@@ -400,10 +699,10 @@ def _edge_from_dict(d: Any) -> Edge:
     _no_unknown(who, d, (f.name for f in fields(Edge)))
     kwargs = dict(d)
     if "lead_time" in kwargs:
-        try:
-            kwargs["lead_time"] = as_distribution(kwargs["lead_time"])
-        except ValueError as exc:
-            raise NetworkError(f"{who}: lead_time: {exc}") from None
+        if kwargs["lead_time"] is None:
+            raise NetworkError(f"{who}: lead_time(=None) must be a number (deterministic) or a "
+                               "distribution object with a 'type' key")
+        kwargs["lead_time"] = _distribution(who, "lead_time", kwargs["lead_time"])
     return _construct(Edge, who, kwargs)
 
 
@@ -415,3 +714,36 @@ def _construct(cls: type, who: str, kwargs: dict[str, Any]) -> Any:
         raise
     except (TypeError, ValueError, KeyError) as exc:
         raise NetworkError(f"{who}: {exc}") from None
+
+
+def _plain_attributes(obj: Node | Edge, skip: tuple[str, ...]) -> dict[str, Any]:
+    """The fields of *obj* as plain graph attributes (see :meth:`Network.to_networkx`)."""
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if f.name in skip or value is None or (isinstance(value, float) and math.isinf(value)):
+            continue
+        if isinstance(value, tuple):
+            value = json.dumps(list(value))
+        elif isinstance(value, Deterministic):
+            value = float(value.value)
+            value = int(value) if value.is_integer() else value
+        elif not isinstance(value, (str, bool, int, float)):  # any other distribution
+            value = json.dumps(value.to_dict())
+        out[f.name] = value
+    return out
+
+
+def _decoded(who: str, attrs: Mapping[str, Any], distributions: tuple[str, ...]) -> dict[str, Any]:
+    """Graph attributes with the JSON strings of :meth:`Network.to_networkx` parsed."""
+    data = dict(attrs)
+    for name in (*distributions, "initial_pipeline"):
+        value = data.get(name)
+        if isinstance(value, str):
+            try:
+                data[name] = json.loads(value)
+            except json.JSONDecodeError:
+                what = ("a JSON list" if name == "initial_pipeline" else
+                        "a number, a distribution object or its JSON text")
+                raise NetworkError(f"{who}: {name}(={value!r}) is not {what}") from None
+    return data

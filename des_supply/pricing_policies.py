@@ -137,7 +137,7 @@ def _context(obs: "Observation", cache: dict[int, Any]) -> tuple[PricingContext,
                          "(pass market=scenarios.make_market(...))")
     key = id(market)
     if key not in cache:
-        network = obs._sim.network  # type: ignore[attr-defined]  (no public accessor; see market_of)
+        network = obs.network
         cache.clear()
         cache[key] = (PricingContext.of(network, market, market.node), market)
     ctx, _ = cache[key]

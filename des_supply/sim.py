@@ -49,7 +49,6 @@ from array import array
 from collections import deque
 from typing import Any, Iterator, Mapping, Protocol
 
-import networkx as nx
 import numpy as np
 import simpy
 from simpy.events import URGENT
@@ -180,6 +179,11 @@ class Observation:
             raise KeyError(f"no node {name!r} in the network") from None
 
     @property
+    def network(self) -> Network:
+        """The network of the run (an immutable value: reading it changes nothing)."""
+        return self._sim.network
+
+    @property
     def nodes(self) -> tuple[str, ...]:
         return self._sim.network_nodes
 
@@ -278,12 +282,8 @@ class Simulation:
         self.network_nodes = tuple(n.name for n in network.nodes)
         self._continuous = bool(network.continuous)
         self._demand_first = network.order_timing == "order-after-demand"
-        G = network.graph()
-        index = {n.name: i for i, n in enumerate(network.nodes)}
-        topo = list(nx.lexicographical_topological_sort(G, key=index.__getitem__))
-        self._downstream_first = [network.node(n) for n in reversed(topo)]
-        self._echelons = {n: [n, *sorted(nx.descendants(G, n), key=index.__getitem__)]
-                          for n in self.network_nodes}
+        self._downstream_first = [network.node(n) for n in network.downstream_first]
+        self._echelons = {n: network.echelon(n) for n in self.network_nodes}
         self._seed = seed
         self._policy: Policy | None = None
         self.reset_state(seed)
@@ -303,7 +303,7 @@ class Simulation:
             es.target.inbound.append(es)
             self._edges.append(es)
         for s in self._states:
-            s.rule = s.node.supply_rule if len(s.inbound) > 1 else None
+            s.rule = net.supply_rule_of(s.name)
             s.simple_in = s.rule != "assembly" and all(e.bom == 1 for e in s.inbound)
             if s.rule == "priority":
                 s.inbound.sort(key=lambda e: e.edge.priority)
