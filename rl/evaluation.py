@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from des_supply.evaluate import confidence_interval, simulate
 from des_supply.network import Network
+from des_supply.problem import Problem
 
 __all__ = ["Evaluation", "evaluate_agent", "evaluate_policy", "paired"]
 
@@ -69,11 +70,12 @@ def evaluate_agent(make_env: Callable[[], gym.Env], act: Callable[[Any], Any], *
     return Evaluation.of(name, np.array(values))
 
 
-def evaluate_policy(network: Network, policy: Any, *, periods: int, seed: int, episodes: int,
-                    name: str = "policy", processes: int = 1, market: Any = None) -> Evaluation:
+def evaluate_policy(problem: Problem | Network, policy: Any, *, periods: int, seed: int,
+                    episodes: int, name: str = "policy", processes: int = 1,
+                    market: Any = None) -> Evaluation:
     """An engine policy on the same episodes (replication k = episode k), with the
-    scenario's *market* (decision-dependent demand) when it has one."""
-    res = simulate(network, policy, periods=periods, replications=episodes, seed=seed,
+    problem's market (decision-dependent demand; or *market* with a plain Network)."""
+    res = simulate(problem, policy, periods=periods, replications=episodes, seed=seed,
                    processes=processes, market=market)
     return Evaluation.of(name, res.per_replication)
 

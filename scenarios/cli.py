@@ -298,12 +298,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         if args.scenario is None:
             raise CliError(f"{args.target!r} is not a run folder; to evaluate a policy by name "
                            "give --scenario")
-        network, params, spec = load_network(args.scenario, args.param)
-        market = load_market(args.scenario, params, spec)
-        policy = build_policy(args.target, parse_policy_params(args.policy_param))
-        _check_pricing_policy(policy, market)
-        ev = evaluate_policy(network, policy, periods=args.periods, seed=args.seed,
-                             episodes=args.episodes, name=args.target, market=market)
+        problem = load_problem(args.scenario, args.param)
+        policy = build_policy(args.target, problem, args.policy_param)
+        ev = evaluate_policy(problem, policy, periods=args.periods, seed=args.seed,
+                             episodes=args.episodes, name=args.target)
+        params = problem.params
         scenario = args.scenario
     out = {"target": args.target, "scenario": scenario, "params": params,
            "episodes": args.episodes, "periods": args.periods, "seed": args.seed,
