@@ -1,176 +1,332 @@
-"""``compare``: the optimum (or bound), each heuristic and PPO on one table and one plot.
+"""``compare``: the optimum (or a bound), the heuristics and PPO of any problem, on one
+table and one plot.
 
-1. Benchmarks: the exact optimum and heuristics of :func:`optimization.optimize.optimize`
-   where the scenario has an exact method, otherwise base-stock levels searched by
-   simulation (:func:`optimization.search.search_base_stock`).  Scenarios with a
-   market model (pricing) get :func:`optimization.pricing_dp.optimize_pricing`: the
-   DP optimum where the state is finite and the tuned pricing heuristics, all run
-   with the scenario's market; the objective is then profit.
-2. PPO trained with the scenario's preset (:mod:`rl.presets`) for ``steps`` steps.
-3. Everything evaluated on the same ``episodes`` evaluation episodes of ``periods``
-   periods (common random numbers; an evaluation seed disjoint from training),
-   with 95% CIs and paired differences against the optimal policy (or the best
-   heuristic).
-4. ``compare.json``, ``compare.md`` (the table) and ``compare.png`` in ``out_dir``,
-   the training run in ``out_dir/ppo``.  :func:`figure` puts several results side by
-   side (``des-supply compare pricing-a pricing-b pricing-c pricing-d``: the seed
-   paper's Figure 1).
+1. Benchmarks: every entry of :func:`optimization.optimize.optimize` that carries a policy
+   (the exact optimum where a method applies, the heuristics beside it).  An entry without
+   a policy -- a perfect-information bound -- is shown with its value, never evaluated.
+2. The searched heuristics (:func:`optimization.search.search_base_stock`, installation and
+   echelon levels) where ``optimize`` did not list them (problems without a market).
+3. PPO trained with :func:`scenarios.presets.preset` for ``steps`` steps (the generic
+   preset starts from the cheaper searched base-stock policy).
+4. Everything evaluated on the same ``episodes`` episodes of ``periods`` periods from the
+   problem's start (common random numbers; an evaluation seed disjoint from training),
+   with 95 % CIs and paired differences against the reference: the optimum where it is
+   exact, else the best heuristic.  A policy whose evaluation would take longer than
+   ``policy_seconds`` (one MIP per period, e.g. ``rolling-horizon``) is evaluated on the
+   first episodes that fit the budget (at least 2), and its paired difference is taken
+   on those.
+5. ``compare.json``, ``compare.md`` (the table) and ``compare.png`` in ``out_dir``, the
+   training run in ``out_dir/ppo`` (with the ``run.json`` that ``des-supply evaluate``
+   and ``train --resume`` read).  :func:`figure` puts several results side by side
+   (``des-supply compare pricing-a pricing-b pricing-c pricing-d``: the seed paper's
+   Figure 1).
+
+Problems with a recommendation market work here too (the optimizer's MIP policies and
+base-stock + recommender heuristics, and the Joint IM-RS agent); the seed paper's
+Figure 2 study with all its agents is :func:`scenarios.recommendation_study.run_figure2`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
-from des_supply.sim import objective_of
+from des_supply.evaluate import simulate
+from des_supply.network import Network
+from des_supply.problem import Problem, as_problem
+from rl.evaluation import Evaluation, evaluate_agent, paired
 
-from .evaluation import Evaluation, evaluate_agent, evaluate_policy, paired
+from .presets import Anchor, make_thunk, preset, problem_record, search_anchor, with_steps
 
 __all__ = ["CompareResult", "compare", "figure"]
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share a root seed with training
+DEFAULT_PERIODS = 1_000
 
 
 @dataclass
 class CompareResult:
-    scenario: str
-    params: dict[str, Any]
+    """The rows of one comparison (see :meth:`table`) and where they were written."""
+
+    name: str
+    problem: dict[str, Any]            # scenarios.presets.problem_record
     objective: str
     rows: list[dict[str, Any]]
-    exact_optimum: float | None
     reference: str
     out_dir: Path
+    exact_optimum: float | None = None
+    bound: dict[str, Any] | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scenario": self.scenario, "params": self.params, "objective": self.objective,
-                "exact_optimum": self.exact_optimum, "reference": self.reference,
-                "rows": self.rows, "out_dir": str(self.out_dir), **self.details}
+        return {"name": self.name, "problem": self.problem, "objective": self.objective,
+                "exact_optimum": self.exact_optimum, "bound": self.bound,
+                "reference": self.reference, "rows": self.rows, "out_dir": str(self.out_dir),
+                **self.details}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "CompareResult":
+        """Read a result back from ``compare.json``."""
+        known = {"name", "problem", "objective", "exact_optimum", "bound", "reference", "rows",
+                 "out_dir"}
+        return cls(data["name"], dict(data["problem"]), data["objective"], list(data["rows"]),
+                   data["reference"], Path(data.get("out_dir", ".")), data.get("exact_optimum"),
+                   data.get("bound"), {k: v for k, v in data.items() if k not in known})
+
+    def row(self, name: str) -> dict[str, Any]:
+        try:
+            return next(r for r in self.rows if r["name"] == name)
+        except StopIteration:
+            raise KeyError(f"no row {name!r} (rows: {', '.join(r['name'] for r in self.rows)})") from None
 
     def table(self) -> str:
-        """A Markdown table of the rows."""
-        head = (f"| policy | mean {self.objective}/period | 95% CI | vs {self.reference} "
-                f"(paired, 95% CI) | gap | long-run value |\n|---|---|---|---|---|---|")
-        lines = [head]
+        """A Markdown table of the rows (and the bound, if any, on the last line)."""
+        lines = [f"| policy | mean {self.objective}/period | 95% CI | vs {self.reference} "
+                 f"(paired, 95% CI) | gap | optimizer's value |", "|---|---|---|---|---|---|"]
         for r in self.rows:
             d = r["vs_reference"]
             vs = f"{d[0]:+.4f} [{d[1]:+.4f}, {d[2]:+.4f}]" if d is not None else "-"
-            exact = f"{r['exact']:.4f}" if r.get("exact") is not None else "-"
+            if d is not None and r["episodes"] < len(self.reference_row["per_episode"]):
+                vs += f" (first {r['episodes']} episodes)"
             gap = f"{r['gap_pct']:+.2f}%" if r.get("gap_pct") is not None else "-"
             lines.append(f"| {r['name']} | {r['mean']:.4f} | [{r['ci95'][0]:.4f}, "
-                         f"{r['ci95'][1]:.4f}] | {vs} | {gap} | {exact} |")
+                         f"{r['ci95'][1]:.4f}] | {vs} | {gap} | {_value(r)} |")
+        if self.bound is not None:
+            lines.append(f"| {self.bound['name']} (no policy) | - | - | - | - | {_value(self.bound)} |")
         return "\n".join(lines)
 
+    @property
+    def reference_row(self) -> dict[str, Any]:
+        return self.row(self.reference)
 
-def _benchmarks(scenario: str, params: dict[str, Any], network: Any,
-                progress: bool) -> tuple[list[tuple[str, Any, float | None]], float | None, str]:
-    """(name, engine policy, exact long-run value) for the optimum and heuristics."""
+
+def _value(r: Mapping[str, Any]) -> str:
+    v = r.get("optimizer_value")
+    if v is None:
+        return "-"
+    n = r.get("optimizer_periods")
+    return f"{v:.4f}" + ("" if n is None else f" ({n}-period paths)")
+
+
+# -- benchmarks -------------------------------------------------------------------------------------
+@dataclass
+class _Row:
+    name: str
+    policy: Any
+    value: float | None          # what the optimizer promised (None: not computed)
+    periods: int | None          # None: a long-run value; else on sampled paths of this length
+    method: str
+    params: dict[str, Any]
+
+
+def _benchmarks(problem: Problem, progress: bool, optimize_options: Mapping[str, Any],
+                search: Mapping[str, Any] | None) -> tuple[list[_Row], bool, dict[str, Any] | None,
+                                                           Anchor | None, dict[str, Any]]:
+    """(rows, exact optimum?, bound, anchor of the generic preset, details)."""
     from optimization.optimize import OptimizeError, optimize
+    from optimization.search import search_base_stock
+    from optimization.solve import SolverError
 
+    details: dict[str, Any] = {}
+    rows: list[_Row] = []
+    exact, bound = False, None
     try:
-        res = optimize(scenario, params, progress=progress)
-    except OptimizeError:
-        from optimization.search import search_base_stock
+        res = optimize(problem, progress=progress, **dict(optimize_options))
+    except (OptimizeError, SolverError) as exc:  # no method applies, or a solver gave up
+        details["optimize_error"] = f"{type(exc).__name__}: {exc}"
+        res = None
+    if res is not None:
+        exact = res.optimal.policy is not None and "exact_method_skipped" not in res.details
+        details["optimize"] = {"optimal": res.optimal.to_dict(), **{
+            k: v for k, v in res.details.items() if isinstance(v, (str, int, float, list, dict))}}
+        if res.optimal.policy is None:
+            b = res.optimal
+            bound = {"name": b.name, "optimizer_value": b.value, "optimizer_periods": b.periods,
+                     "method": b.method}
+        seen: list[tuple[str, str]] = []
+        entries = [res.optimal, *res.policies] if exact else res.policies
+        for b in entries:
+            key = (b.method, json.dumps(b.params, sort_keys=True, default=str))
+            if b.policy is None or any(r.name == b.name for r in rows):
+                continue
+            if key in seen:  # the same policy under a second name (Clark-Scarf's optimum)
+                details.setdefault("same_as_listed", []).append(b.name)
+                continue
+            seen.append(key)
+            rows.append(_Row(b.name, b.policy, b.value, b.periods, b.method, dict(b.params)))
+    # the searched heuristics, where optimize did not list them
+    anchor = None
+    if problem.kind.market is None:
+        families = ["base-stock"] + (["echelon-base-stock"] if problem.kind.shape != "single-stage"
+                                     else [])
+        known: dict[str, dict[str, float]] = {}
+        for family in families:
+            listed = next((r for r in rows if r.name == f"best-{family}"), None)
+            if listed is not None and isinstance(listed.params.get("level"), Mapping):
+                known[family] = dict(listed.params["level"])
+                continue
+            if listed is not None:
+                continue
+            found = search_base_stock(problem, echelon=family == "echelon-base-stock",
+                                      progress=progress, **dict(search or {}))
+            rows.append(_Row(f"best-{family}", found.policy, None, None,
+                             "levels searched by simulation (common random numbers)",
+                             {"level": dict(found.levels)}))
+            known[family] = dict(found.levels)
+        if problem.kind.shape != "single-stage":  # the generic preset's anchor
+            anchor = search_anchor(problem, levels=known, search=search)
+    return rows, exact, bound, anchor, details
 
-        found = search_base_stock(network, progress=progress)
-        return [("best-base-stock (searched)", found.policy, None)], None, "best-base-stock (searched)"
-    rows = [("optimal", res.optimal.policy, res.optimal.value)]
-    rows += [(b.name, b.policy, b.value) for b in res.policies if b.policy is not None]
-    return rows, res.optimal.value, "optimal"
+
+# -- evaluation ---------------------------------------------------------------------------------------
+def _evaluate(problem: Problem, row: _Row, *, periods: int, seed: int, episodes: int,
+              processes: int, budget: float | None) -> Evaluation:
+    """Row's policy on episodes 0..k-1 (k = episodes, or fewer when over *budget* seconds)."""
+    k = episodes
+    if budget is not None:
+        probe = max(1, min(periods, 20))
+        t0 = time.perf_counter()
+        simulate(problem, row.policy, periods=probe, replications=1, seed=seed)
+        per_episode = (time.perf_counter() - t0) * periods / probe
+        if per_episode * episodes / max(processes, 1) > budget:
+            k = int(min(episodes, max(2, budget * max(processes, 1) // max(per_episode, 1e-9))))
+    res = simulate(problem, row.policy, periods=periods, replications=k, seed=seed,
+                   processes=processes)
+    return Evaluation.of(row.name, res.per_replication)
 
 
-def _pricing_benchmarks(scenario: str, params: dict[str, Any],
-                        progress: bool) -> tuple[list[tuple[str, Any, float | None]], float | None,
-                                                 str, dict[str, Any]]:
-    """DP optimum (where the state is finite) and the tuned pricing heuristics."""
-    from optimization.pricing_dp import optimize_pricing
+def compare(problem: Problem | Network, *, steps: int | None = None, seed: int = 1,
+            episodes: int = 20, periods: int | None = None, out_dir: str | Path = "runs",
+            progress: bool = True, processes: int = 1,
+            optimize_options: Mapping[str, Any] | None = None,
+            search: Mapping[str, Any] | None = None,
+            policy_seconds: float | None = 300.0) -> CompareResult:
+    """Train PPO on *problem* and compare it with the optimum (or bound) and the heuristics.
 
-    res = optimize_pricing(scenario, params, progress=progress)
-    exact = "no_exact_method" not in res.details
-    rows: list[tuple[str, Any, float | None]] = []
-    if exact:
-        rows.append(("optimal (DP)", res.optimal.policy, res.optimal.value))
-    labels = {"bslp": "BSLP", "ssp": "(s,S,p)", "myopic": "Myopic",
-              "list-price": "list price + base-stock"}
-    for b in res.policies:
-        rows.append((labels.get(b.name, b.name), b.policy, b.value if exact else None))
-    if exact:
-        reference = "optimal (DP)"
-    else:
-        reference = labels.get(max(res.policies, key=lambda b: b.value).name)
-    details = {"benchmarks": [b.to_dict() for b in [res.optimal, *res.policies]], **res.details}
-    return rows, (res.optimal.value if exact else None), reference, details
+    Parameters
+    ----------
+    problem : Problem or Network
+    steps : int, optional
+        PPO training steps (default: the preset's).
+    seed : int
+        Training seed; the evaluation episodes use ``EVAL_SEED_OFFSET + seed``.
+    episodes, periods : int
+        Evaluation episodes, and their length (default ``min(1000, problem.periods)``).
+    processes : int
+        Worker processes for the policies' evaluations.
+    optimize_options : mapping, optional
+        Keyword arguments of :func:`optimization.optimize.optimize` (``bound_periods``, ...).
+    search : mapping, optional
+        Keyword arguments of :func:`optimization.search.search_base_stock` for the searched
+        heuristics and the generic preset's anchor (``periods``, ``replications``, ...).
+    policy_seconds : float or None
+        Time budget of one policy's evaluation (module docstring); None: no limit.
+    """
+    from rl.ppo import load_agent, train
 
-
-def compare(scenario: str, params: dict[str, Any] | None = None, *, steps: int | None = None,
-            seed: int = 1, episodes: int = 20, periods: int = 1_000, out_dir: str | Path = "runs",
-            progress: bool = True, processes: int = 1) -> CompareResult:
-    """Train PPO on *scenario* and compare it with the optimum and the heuristics."""
-    import scenarios
-
-    from .ppo import load_agent, train
-    from .presets import make_thunk, preset
-
-    params = dict(params or {})
-    network = scenarios.make(scenario, **params).network
-    market = scenarios.make_market(scenario, **params)
+    problem = as_problem(problem)
+    periods = int(periods or min(DEFAULT_PERIODS, problem.periods))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    extra: dict[str, Any] = {}
-    if market is None:
-        bench, optimum, reference = _benchmarks(scenario, params, network, progress)
-    else:
-        bench, optimum, reference, extra = _pricing_benchmarks(scenario, params, progress)
+    record = problem_record(problem)
+    bench, exact, bound, anchor, details = _benchmarks(problem, progress, optimize_options or {},
+                                                       search)
+    details["benchmark_seconds"] = time.perf_counter() - started
 
-    config, spec = preset(scenario, params)
-    config = replace(config, seed=seed, **({"total_steps": steps} if steps else {}))
+    config, spec = preset(problem, anchor=anchor, search=search)
+    config = replace(with_steps(config, steps), seed=seed)
     t0 = time.perf_counter()
     (out / "ppo").mkdir(parents=True, exist_ok=True)
     # what `des-supply evaluate DIR` and `train --resume` read (as `des-supply train` writes it)
     (out / "ppo" / "run.json").write_text(json.dumps(
-        {"scenario": scenario, "params": params, "algo": "ppo", "spec": spec,
-         "config": asdict(config)}, indent=2, default=str) + "\n")
-    trained = train(make_thunk(scenario, params, spec), config, out / "ppo", progress=progress)
+        {"problem": record, "algo": "ppo", "spec": spec, "config": asdict(config)},
+        indent=2, default=str) + "\n")
+    trained = train(make_thunk(problem, spec), config, out / "ppo", progress=progress)
     train_seconds = time.perf_counter() - t0
     agent = load_agent(trained.out_dir)
 
     eval_seed = EVAL_SEED_OFFSET + seed
+    evals: list[tuple[Evaluation, _Row | None]] = []
+    for row in bench:
+        evals.append((_evaluate(problem, row, periods=periods, seed=eval_seed, episodes=episodes,
+                                processes=processes, budget=policy_seconds), row))
     eval_spec = {**spec, "env": {**spec["env"], "periods": periods}}
-    evals: list[tuple[Evaluation, float | None]] = []
-    for name, policy, exact in bench:
-        ev = evaluate_policy(network, policy, periods=periods, seed=eval_seed, episodes=episodes,
-                             name=name, processes=processes,
-                             market=scenarios.make_market(scenario, **params))
-        evals.append((ev, exact))
-    evals.append((evaluate_agent(make_thunk(scenario, params, eval_spec), agent, seed=eval_seed,
+    evals.append((evaluate_agent(make_thunk(problem, eval_spec), agent, seed=eval_seed,
                                  episodes=episodes, name="ppo", progress=progress), None))
-    ref = next(e for e, _ in evals if e.name == reference)
-    objective = objective_of(network, market)
-    sign = 1.0 if objective == "cost" else -1.0
+
+    sign = 1.0 if problem.objective == "cost" else -1.0
+    full = [(e, r) for e, r in evals if r is not None and len(e.per_episode) == episodes]
+    if exact:
+        reference = next(e for e, r in evals if r is not None and r.name == "optimal")
+    elif full:
+        reference = min((e for e, _ in full), key=lambda e: sign * e.mean)
+    else:
+        reference = evals[-1][0]
     rows = []
-    for e, exact in evals:
-        diff = paired(e, ref) if e is not ref else None
-        gap = 100 * sign * diff[0] / abs(ref.mean) if diff is not None and ref.mean else (
-            0.0 if e is ref else None)
-        rows.append({"name": e.name, "mean": e.mean, "ci95": list(e.ci95), "exact": exact,
+    for e, r in evals:
+        if e is reference:
+            diff = None
+        else:
+            n = min(len(e.per_episode), len(reference.per_episode))
+            diff = paired(Evaluation.of(e.name, e.per_episode[:n]),
+                          Evaluation.of(reference.name, reference.per_episode[:n]))
+        ref_mean = float(np.mean(reference.per_episode[:len(e.per_episode)]))
+        gap = (100 * sign * diff[0] / abs(ref_mean) if diff is not None and ref_mean else
+               0.0 if e is reference else None)
+        rows.append({"name": e.name, "mean": e.mean, "ci95": list(e.ci95),
+                     "episodes": len(e.per_episode),
+                     "optimizer_value": r.value if r is not None else None,
+                     "optimizer_periods": r.periods if r is not None else None,
+                     "method": r.method if r is not None else "PPO (scenarios.presets)",
+                     "params": r.params if r is not None else {},
                      "vs_reference": list(diff) if diff is not None else None, "gap_pct": gap,
                      "per_episode": e.per_episode.tolist()})
-    result = CompareResult(scenario, params, objective, rows, optimum, reference, out, {
-        "seed": seed, "eval_seed": eval_seed, "episodes": episodes, "periods": periods,
+    result = CompareResult(problem.name, record, problem.objective, rows, reference.name, out,
+                           rows[0]["optimizer_value"] if exact else None, bound, {
+        "kind": str(problem.kind), "seed": seed, "eval_seed": eval_seed, "episodes": episodes,
+        "periods": periods,
         "ppo": {"steps": trained.global_step, "train_seconds": train_seconds,
-                "config": asdict(trained.config)},
-        **extra,
-        "seconds": time.perf_counter() - started})
+                "config": asdict(trained.config), "anchor": spec.get("anchor")},
+        **details, "seconds": time.perf_counter() - started})
     (out / "compare.json").write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     (out / "compare.md").write_text(result.table() + "\n")
     _plot(result, out / "compare.png", out / "ppo" / "progress.csv")
     return result
+
+
+# -- plots ---------------------------------------------------------------------------------------------
+def _bars(ax: Any, result: CompareResult) -> None:
+    names = [r["name"] for r in result.rows]
+    means = np.array([r["mean"] for r in result.rows])
+    lo = means - np.array([r["ci95"][0] for r in result.rows])
+    hi = np.array([r["ci95"][1] for r in result.rows]) - means
+    colors = ["tab:orange" if n == "ppo" else "tab:gray" if n == "optimal" else "tab:blue"
+              for n in names]
+    ax.barh(names, means, xerr=[np.nan_to_num(lo), np.nan_to_num(hi)], color=colors, alpha=0.85,
+            capsize=3)
+    for i, r in enumerate(result.rows):
+        if r.get("optimizer_value") is not None and r.get("optimizer_periods") is None:
+            ax.plot([r["optimizer_value"]], [i], marker="|", color="black", markersize=14)
+    if result.exact_optimum is not None:
+        ax.axvline(result.exact_optimum, ls="--", color="black", lw=1,
+                   label=f"exact optimum {result.exact_optimum:.3f}")
+    if result.bound is not None:
+        ax.axvline(result.bound["optimizer_value"], ls=":", color="black", lw=1,
+                   label=f"{result.bound['name']} {result.bound['optimizer_value']:.3f}")
+    if result.exact_optimum is not None or result.bound is not None:
+        ax.legend(fontsize="small", loc="lower right")
+    finite = means[np.isfinite(means)]
+    if len(finite):
+        span = finite.max() - finite.min()
+        ax.set_xlim(finite.min() - 0.5 * span - 1e-9, finite.max() + 0.3 * span + 1e-9)
+    ax.invert_yaxis()
 
 
 def _plot(result: CompareResult, path: Path, progress_csv: Path) -> None:
@@ -179,29 +335,17 @@ def _plot(result: CompareResult, path: Path, progress_csv: Path) -> None:
 
     fig = Figure(figsize=(11, 4.5))
     ax, curve = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
-    names = [r["name"] for r in result.rows]
-    means = np.array([r["mean"] for r in result.rows])
-    lo = means - np.array([r["ci95"][0] for r in result.rows])
-    hi = np.array([r["ci95"][1] for r in result.rows]) - means
-    colors = ["tab:orange" if n == "ppo" else "tab:blue" for n in names]
-    ax.barh(names, means, xerr=[lo, hi], color=colors, alpha=0.8, capsize=3)
-    if result.exact_optimum is not None:
-        ax.axvline(result.exact_optimum, ls="--", color="black", lw=1,
-                   label=f"exact optimum {result.exact_optimum:.3f}")
-        ax.legend(fontsize="small", loc="lower right")
-    finite = means[np.isfinite(means)]
-    if len(finite):
-        span = finite.max() - finite.min()
-        ax.set_xlim(finite.min() - 0.5 * span - 1e-9, finite.max() + 0.3 * span + 1e-9)
-    ax.set(xlabel=f"mean {result.objective} per period (95% CI)",
-           title=f"{result.scenario} {result.params or ''}")
-    ax.invert_yaxis()
+    _bars(ax, result)
+    params = result.problem.get("params")
+    ax.set(xlabel=f"mean {result.objective} per period (95% CI; | long-run value)",
+           title=f"{result.name} {params or ''}")
     if progress_csv.exists():
         data = np.genfromtxt(progress_csv, delimiter=",", names=True)
-        if data.size and "episodic_return_mean" in data.dtype.names:
+        if data.size > 1 and "episodic_return_mean" in data.dtype.names:
             ok = np.isfinite(data["episodic_return_mean"])
             curve.plot(data["global_step"][ok], data["episodic_return_mean"][ok])
-    curve.set(xlabel="training steps", ylabel="episodic return (scaled)", title="PPO learning curve")
+    curve.set(xlabel="training steps", ylabel="episodic return (shifted, scaled)",
+              title="PPO learning curve")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -215,28 +359,17 @@ def figure(results: list[CompareResult], out_dir: str | Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     n = len(results)
     cols = min(n, 2)
-    rows_n = (n + cols - 1) // cols
+    rows_n = math.ceil(n / cols)
     fig = Figure(figsize=(6.5 * cols, 3.6 * rows_n))
     axes = np.atleast_1d(fig.subplots(rows_n, cols)).ravel()
     for ax, res in zip(axes, results):
-        names = [r["name"] for r in res.rows]
-        means = np.array([r["mean"] for r in res.rows])
-        lo = means - np.array([r["ci95"][0] for r in res.rows])
-        hi = np.array([r["ci95"][1] for r in res.rows]) - means
-        colors = ["tab:orange" if nm == "ppo" else "tab:gray" if nm.startswith("optimal")
-                  else "tab:blue" for nm in names]
-        ax.barh(names, means, xerr=[lo, hi], color=colors, alpha=0.85, capsize=3)
-        for i, r in enumerate(res.rows):
-            if r.get("exact") is not None:
-                ax.plot([r["exact"]], [i], marker="|", color="black", markersize=14)
-        ax.invert_yaxis()
-        ax.set(xlabel=f"mean {res.objective} per period (95% CI; | long-run value)",
-               title=res.scenario)
+        _bars(ax, res)
+        ax.set(xlabel=f"mean {res.objective} per period (95% CI; | long-run value)", title=res.name)
     for ax in axes[n:]:
         ax.set_visible(False)
     fig.tight_layout()
     path = out / "figure.png"
     fig.savefig(path, dpi=110)
-    (out / "figure.md").write_text("\n\n".join(f"## {r.scenario}\n\n{r.table()}" for r in results)
+    (out / "figure.md").write_text("\n\n".join(f"## {r.name}\n\n{r.table()}" for r in results)
                                    + "\n")
     return path

@@ -1,63 +1,81 @@
-"""Tuned PPO configurations and env settings per registered scenario.
+"""PPO settings and env specs per kind of problem, and the run records that rebuild a problem.
 
-``preset(scenario, params)`` returns ``(PPOConfig, spec)`` where *spec* is::
+``preset(problem)`` returns ``(PPOConfig, spec)``.  It reads :attr:`Problem.kind
+<des_supply.problem.Problem.kind>` and the network's own data, never a name:
 
-    {"env": {...make_env keyword arguments...},   # action_mode, discrete, periods, ...
-     "scale_observation": bool,                    # rl.wrappers.scale_observation (fixed divisors)
-     "scale_reward": bool,                         # rl.wrappers.scale_reward (fixed divisor)
-     "reward_shift": float,                        # optional: added to the raw reward first
-     "action_window": (low, high)}                 # optional: ActionWindow over the levels
+=======================================  ===============================================
+single stage, no market                   order-up-to window around the newsvendor level
+                                          over L + 1 periods (tuned on Zipkin's lost-sales
+                                          cases against the DP optimum)
+pricing market                            a price on the market's grid and an order-up-to
+                                          level in [0, storage capacity]
+recommendation market                     the Joint IM-RS agent of the Figure 2 study
+                                          (:mod:`scenarios.recommendation_study`)
+anything else                             the generic preset: order-up-to windows around
+                                          the best searched base-stock policy, rewards
+                                          measured against that policy's cost
+=======================================  ===============================================
 
-All transformations are fixed (no running statistics): ``reward = (raw + shift) / scale``
-with *shift* a rough cost per period, so that values are near 0; a constant shift of the
-reward changes no policy's ranking in a continuing task (the horizon is a bootstrapped
-truncation, never a terminal state).
+*spec* is plain JSON-safe data::
 
-``make_thunk(scenario, params, spec)`` builds the wrapped env (scenario parameters
-*params* plus ``spec["env"]``) for training and for evaluation, with the same
-wrappers in both.  The fixed wrappers keep no state, so a trained agent is
-evaluated on exactly the function of the raw env it was trained on.
+    {"env": {...},                    # keyword arguments of rl.make_env (or make_recommendation_env)
+     "scale_observation": bool,       # rl.wrappers.scale_observation (fixed divisors)
+     "scale_reward": bool,            # divide the reward by a fixed scale
+     "reward_scale": float,           # optional: that scale (default NetworkLayout.cost_scale())
+     "reward_shift": float,           # optional: added per period (x info["dt"]) before scaling
+     "action_window": {...}}          # optional: ActionWindow(low, high, center, echelon)
 
-    >>> cfg, spec = preset("single-stage", {"lead_time": 2, "penalty": 9.0})
-    >>> env = make_thunk("single-stage", {"lead_time": 2, "penalty": 9.0}, spec)()
+All transformations are fixed (no running statistics), so a trained agent is evaluated on
+exactly the function of the raw env it was trained on: ``reward = (raw + shift * dt) /
+scale``.  A shift by a constant per period changes no policy's ranking (the horizon is a
+bootstrapped truncation, never a terminal state).
+
+``make_thunk(problem, spec)`` builds the wrapped env for training and for evaluation (a
+fresh copy of the problem's market per env).  :func:`problem_record` and
+:func:`problem_from_record` write and read how to rebuild a problem in a run's
+``run.json``.
+
+The generic preset
+------------------
+For a network no other preset knows (serial, distribution, assembly, general; any
+shortage rule; stochastic lead times):
+
+1. **Anchor.**  Installation and echelon base-stock levels searched by simulation
+   (:func:`optimization.search.search_base_stock`, common random numbers); the cheaper of
+   the two on the search's own seeds is the anchor (:func:`search_anchor`).
+2. **Actions** are order-up-to levels, one per stocking node (``action_mode="base-stock"``),
+   in a window ``[max(0, S - w), S + w]`` around the anchor's level ``S``, mapped
+   piecewise linearly so that ``u = 0`` is exactly ``S`` (:class:`ActionWindow`; ``w`` is
+   ``window`` standard deviations of the demand over the node's cover time).  With an
+   echelon anchor the agent sets echelon levels and the wrapper turns them into the
+   installation level that places the same order, so ``u = 0`` plays the anchor policy
+   itself.
+3. **Rewards** are ``(c_ref - cost) / scale`` per period, ``c_ref`` the anchor's mean cost
+   per period on training-length episodes: an agent starts at the best base-stock policy
+   with a return near 0 and has to beat it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
-import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.wrappers import TransformReward
 
-from .env import make_env
-from .ppo import PPOConfig
-from .wrappers import scale_observation, scale_reward
+from des_supply.network import Network
+from des_supply.problem import Problem, as_problem
+from rl.env import make_env
+from rl.ppo import PPOConfig
+from rl.wrappers import scale_observation, scale_reward
 
-__all__ = ["make_thunk", "preset", "scenario_params"]
+__all__ = ["ActionWindow", "Anchor", "PeriodShift", "make_thunk", "preset", "problem_from_record",
+           "problem_record", "search_anchor", "with_steps"]
 
-
-def scenario_params(scenario: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The scenario's default parameters updated by *params* (unknown names raise ValueError)."""
-    import scenarios
-
-    defaults = dict(scenarios.get(scenario).parameters)
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(defaults))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for scenario "
-                         f"{scenario!r} (parameters: {', '.join(defaults)})")
-    defaults.update(params)
-    return defaults
-
-
-# -- defaults shared by all scenarios ---------------------------------------------------------
+# -- defaults shared by all presets -------------------------------------------------------------
 # Fixed scaling wrappers instead of PPO's running normaliser: no state, so evaluation and
 # checkpoints need nothing extra (norm_obs=False below).  clip_vloss=False: CleanRL's value
 # clipping (+-clip_coef per update around the old values) kept the critic far behind the
@@ -78,34 +96,235 @@ _BASE = PPOConfig(
     hidden_sizes=(64, 64),
 )
 
+#: Episode length of the generic preset's training episodes [periods] (at most the problem's).
+GENERIC_PERIODS = 128
 
-def reference_cost(scenario: str, params: Mapping[str, Any], level: float,
-                   periods: int = 5000) -> float:
-    """Mean cost per period of ``BaseStock(level)`` over one engine run (seed 0, 100 warm-up
-    periods); a cheap (~0.1 s) magnitude of the cost per period for the reward shift."""
+
+def with_steps(config: PPOConfig, steps: int | None) -> PPOConfig:
+    """*config* with ``total_steps=steps`` (None: unchanged).  A budget below one rollout
+    shortens the rollouts (``n_steps``, down to 32 per env) instead of failing, so tiny
+    smoke runs keep the preset's other settings; below ``32 * n_envs`` PPOConfig's own
+    ValueError says what is needed."""
+    if steps is None:
+        return config
+    if steps < config.batch_size:
+        n_steps = max(32, steps // config.n_envs)
+        n_steps -= n_steps % config.n_minibatches
+        config = dataclasses.replace(config, n_steps=max(n_steps, config.n_minibatches))
+    return dataclasses.replace(config, total_steps=int(steps))
+
+
+# -- run records ----------------------------------------------------------------------------------
+def problem_record(problem: Problem | Network) -> dict[str, Any]:
+    """How to rebuild *problem*, as JSON-safe data for a run's ``run.json``.
+
+    A registered scenario: ``{"scenario": name, "params": {...}}``.  A network file or a
+    network built in Python: the network inline (``"network"``: ``Network.to_dict()``)
+    with the problem's name, horizon and warm-up, and the file's path as ``"source"``
+    when it came from one, so a run stays readable if the file moves.  A problem with a
+    market that is not a scenario's cannot be written down: ValueError.
+    """
     import scenarios
+
+    problem = as_problem(problem)
+    if problem.source in scenarios.names() and problem.source == problem.name:
+        return {"scenario": problem.name, "params": _json_safe(problem.params)}
+    if problem.market is not None:
+        raise ValueError(f"problem {problem.name!r} has a market that no scenario builds; a run "
+                         "record can only rebuild a scenario's market")
+    return {"network": problem.network.to_dict(), "name": problem.name, "source": problem.source,
+            "periods": problem.periods, "warmup": problem.warmup}
+
+
+def problem_from_record(record: Mapping[str, Any]) -> Problem:
+    """The problem :func:`problem_record` wrote (the inline network, not the file, for a
+    network: the run was trained on it).  Raises ValueError on a record of neither form."""
+    import scenarios
+
+    if "scenario" in record:
+        name = str(record["scenario"])
+        defaults = scenarios.get(name).parameters
+        params = {k: tuple(v) if isinstance(defaults.get(k), tuple) and isinstance(v, list) else v
+                  for k, v in dict(record.get("params") or {}).items()}
+        return scenarios.make(name, **params)
+    if "network" in record:
+        network = Network.from_dict(record["network"])
+        return Problem(network, name=str(record.get("name") or network.name),
+                       periods=int(record.get("periods", 10_000)),
+                       warmup=int(record.get("warmup", 100)),
+                       source=str(record.get("source", "python")))
+    raise ValueError(f"a problem record has 'scenario' or 'network', got keys {sorted(record)}")
+
+
+def _json_safe(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+
+
+# -- the generic preset's anchor ------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Anchor:
+    """The base-stock policy an agent starts from.
+
+    ``family`` is ``"base-stock"`` or ``"echelon-base-stock"``; ``levels`` per stocking
+    node; ``search_value`` its mean cost (or profit) per period on the search's seeds;
+    ``values`` both families' values there (the choice).
+    """
+
+    family: str
+    levels: dict[str, float]
+    search_value: float
+    values: dict[str, float]
+
+    @property
+    def echelon(self) -> bool:
+        return self.family == "echelon-base-stock"
+
+    def policy(self) -> Any:
+        from des_supply.policies import BaseStock, EchelonBaseStock
+
+        return (EchelonBaseStock if self.echelon else BaseStock)(dict(self.levels))
+
+
+#: search_base_stock's simulation settings (kept in step with its defaults)
+_SEARCH = {"periods": 2_000, "warmup": 200, "replications": 4, "seed": 12345}
+
+
+def search_anchor(problem: Problem | Network, *, levels: Mapping[str, Mapping[str, float]] | None = None,
+                  search: Mapping[str, Any] | None = None) -> Anchor:
+    """The cheaper of the searched installation and echelon base-stock policies.
+
+    *levels* may give levels already searched (``{"base-stock": {...},
+    "echelon-base-stock": {...}}``, e.g. from ``optimize``): those are only evaluated on
+    the search's seeds, not searched again.  *search* are keyword arguments of
+    :func:`optimization.search.search_base_stock` (``periods``, ``replications``,
+    ``factors``, ``refine_nodes``, ...), for both the search and the evaluation.
+    """
     from des_supply.evaluate import simulate
-    from des_supply.policies import BaseStock
+    from des_supply.policies import BaseStock, EchelonBaseStock
+    from optimization.search import search_base_stock
 
-    net = scenarios.make(scenario, **dict(params)).network
-    return float(simulate(net, BaseStock(level), periods=periods, seed=0, warmup=100).mean)
+    problem = as_problem(problem)
+    search = dict(search or {})
+    sim = {k: search.get(k, v) for k, v in _SEARCH.items()}
+    sign = 1.0 if problem.objective == "cost" else -1.0
+    found: dict[str, tuple[dict[str, float], float]] = {}
+    families = ["base-stock"] + (["echelon-base-stock"] if problem.kind.shape != "single-stage" else [])
+    for family in families:
+        given = (levels or {}).get(family)
+        if given is not None:
+            cls = EchelonBaseStock if family == "echelon-base-stock" else BaseStock
+            res = simulate(problem, cls(dict(given)), **sim)
+            found[family] = ({k: float(v) for k, v in given.items()}, float(res.mean))
+        else:
+            res = search_base_stock(problem, echelon=family == "echelon-base-stock", **search)
+            found[family] = (dict(res.levels), float(res.value))
+    best = min(found, key=lambda f: sign * found[f][1])
+    return Anchor(best, found[best][0], found[best][1], {f: v for f, (_, v) in found.items()})
 
 
-def _single_stage(p: dict[str, Any]) -> tuple[PPOConfig, dict[str, Any], dict[str, Any]]:
-    """Zipkin's single stage (lost sales or backlog).  Tuned on lost sales, Poisson(5),
-    h = 1, (L, p) = (2, 9) and (4, 39) against the exact DP optimum (benchmarks/rl.py).
-    Gaps below are mean cost per period of the deterministic policy vs the DP policy on the
-    same 20 x 2000-period episodes (paired; +-0.4-0.8 % 95 % CI for one seed), 2 busy cores.
+def _cover_std(problem: Problem, echelon: bool) -> dict[str, float]:
+    """Standard deviation of the demand a stocking node serves over its cover time (lead
+    time + review period; echelon: + the longest lead time downstream), with demand and
+    lead-time variances propagated up the network (priority suppliers carry the whole flow)."""
+    import networkx as nx
+
+    net = problem.network
+    G = net.graph()
+    mean: dict[str, float] = {}
+    var: dict[str, float] = {}
+    for name in reversed(list(nx.topological_sort(G))):
+        node = net.node(name)
+        m = float(node.demand.mean) if node.demand is not None else 0.0
+        v = float(node.demand.variance) if node.demand is not None else 0.0
+        for e in net.customers(name):
+            share = e.share if net.node(e.target).supply_rule == "split" and e.share is not None else 1.0
+            m += mean[e.target] * share * e.bom
+            v += var[e.target] * (share * e.bom) ** 2
+        mean[name], var[name] = m, v
+
+    def downstream(name: str) -> float:
+        return max((e.lead_time.mean + downstream(e.target) for e in net.customers(name)), default=0.0)
+
+    out = {}
+    for node in net.stock_nodes:
+        edges = net.suppliers(node.name)
+        lead_mean = max((e.lead_time.mean for e in edges), default=0.0)
+        lead_var = max((e.lead_time.variance for e in edges), default=0.0)
+        cover = lead_mean + node.review_period + (downstream(node.name) if echelon else 0.0)
+        # Var(sum of D over a random time T) = E[T] Var(D) + E[D]^2 Var(T)
+        out[node.name] = math.sqrt(max(cover * var[node.name] + mean[node.name] ** 2 * lead_var, 0.0))
+    return out
+
+
+def reference_cost(problem: Problem, policy: Any, periods: int, *, replications: int = 32,
+                   seed: int = 0) -> float:
+    """Mean cost (profit for a profit objective) per period of *policy* on *replications*
+    episodes of *periods* periods from the problem's start (what a training episode is)."""
+    from des_supply.evaluate import simulate
+
+    return float(simulate(problem, policy, periods=periods, replications=replications,
+                          seed=seed).mean)
+
+
+def _generic(problem: Problem, anchor: Anchor | None,
+             search: Mapping[str, Any] | None) -> tuple[PPOConfig, dict[str, Any]]:
+    """Order-up-to windows around the best searched base-stock policy (module docstring)."""
+    anchor = anchor or search_anchor(problem, search=search)
+    periods = min(GENERIC_PERIODS, problem.periods)
+    std = _cover_std(problem, anchor.echelon)
+    names = [n.name for n in problem.network.stock_nodes]
+    center = np.array([anchor.levels[n] for n in names], dtype=float)
+    # window: +-2 standard deviations of the demand over the cover time, at least 2 units
+    half = np.array([max(2.0, math.ceil(2.0 * std[n])) for n in names])
+    low, high = np.maximum(0.0, center - half), center + half
+    # the env's own level range: wide enough for the installation level an echelon level
+    # means (echelon IP - IP is usually >= 0, so the installation level is usually lower)
+    max_level = {n: float(math.ceil(2.0 * h + 10.0 if anchor.echelon else h))
+                 for n, h in zip(names, high)}
+    c_ref = reference_cost(problem, anchor.policy(), periods)
+    sign = 1.0 if problem.objective == "cost" else -1.0
+    cfg = dataclasses.replace(_BASE, total_steps=1_000_000, learning_rate=3e-4, gamma=0.99,
+                              gae_lambda=0.95, log_std_init=-1.0)
+    env = {"action_mode": "base-stock", "discrete": False, "periods": periods,
+           "max_level": max_level}
+    return cfg, {"env": env, "scale_observation": True, "scale_reward": True,
+                 "reward_scale": float(max(abs(c_ref), 1e-6) if sign > 0 else abs(c_ref) or 1.0),
+                 "reward_shift": sign * c_ref,
+                 "action_window": {"low": low.tolist(), "high": high.tolist(),
+                                   "center": center.tolist(), "echelon": anchor.echelon},
+                 "anchor": {"family": anchor.family, "levels": anchor.levels,
+                            "search_value": anchor.search_value, "values": anchor.values,
+                            "reference_cost": c_ref}}
+
+
+# -- the presets that know their kind -------------------------------------------------------------
+def _single_stage(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
+    """One stocking node fed by one supplier, no market (Zipkin's single stage).  Tuned on
+    lost sales, Poisson(5), h = 1, (L, p) = (2, 9) and (4, 39) against the exact DP optimum
+    (benchmarks/rl.py).  Gaps below are mean cost per period of the deterministic policy vs
+    the DP policy on the same 20 x 2000-period episodes (paired; +-0.4-0.8 % 95 % CI for one
+    seed), 2 busy cores.
     """
     from scipy import stats
 
-    L, mean = int(p["lead_time"]), float(p["demand_mean"])
-    ratio = p["penalty"] / (p["penalty"] + p["holding"])
+    net = problem.network
+    node = net.stock_nodes[0]
+    edge = net.suppliers(node.name)[0]
+    L = int(round(edge.lead_time.mean))
+    demand = node.demand
+    if demand is None:
+        return _generic(problem, None, None)
+    mean, variance = float(demand.mean), float(demand.variance)
+    ratio = node.shortage_cost / (node.shortage_cost + node.holding_cost) \
+        if node.shortage_cost + node.holding_cost > 0 else 0.5
     # newsvendor level over L + 1 periods: Morton's (1969) upper bound on the lost-sales
     # optimal order-up-to level (20 for L=2/p=9, 35 for L=4/p=39; the DP's implied levels
-    # are 12..19 and 26..34)
-    level = float(stats.poisson(mean * (L + 1)).ppf(ratio))
-    sd = math.sqrt(mean * (L + 1))
+    # are 12..19 and 26..34); Poisson exactly, other laws by their normal approximation
+    sd = math.sqrt(variance * (L + 1) + mean ** 2 * float(edge.lead_time.variance))
+    if getattr(demand, "kind", "") == "poisson" and edge.lead_time.constant is not None:
+        level = float(stats.poisson(mean * (L + 1)).ppf(ratio))
+    else:
+        level = float(max(0.0, math.ceil(stats.norm.ppf(ratio, mean * (L + 1), max(sd, 1e-9)))))
     # Action window: "base-stock" mode (order (S - IP)^+, state-dependent S) with S restricted
     # to newsvendor +- 2 sd ([12, 28] and [25, 45]): a = 0 starts the agent at a sensible
     # base-stock policy and the initial exploration std (1 in action units) is 8-10 units of
@@ -117,157 +336,220 @@ def _single_stage(p: dict[str, Any]) -> tuple[PPOConfig, dict[str, Any], dict[st
     lo, hi = max(0.0, level - math.ceil(2 * sd)), level + math.ceil(2 * sd)
     # gamma 0.97 / lambda 0.8 / lr 1e-3: at L=4, 400k steps, gamma .99 lambda .95 lr 3e-4 gave
     # 6.8 %, lr 1e-3 2.1 %, + lambda .8 1.4 %, + gamma .97 1.35 % (seed 2: 2.8 %); gamma .95
-    # 1.9 %.  clip_vloss=False (in _BASE): value clipping at 0.2 kept the critic from
-    # following the returns (L=2, 3 min: 20 % -> 8.9 % gap before the window).
-    # n_epochs 10 (4: 4.4 %); 64x64 tanh (128x128: 2.0 % and 60 % slower); n_envs 8 x 256
-    # (16 x 128: 1.9 %); max_grad_norm 0.5 (5.0: 1.5 %) -- all within one seed's noise.
+    # 1.9 %.  n_epochs 10 (4: 4.4 %); 64x64 tanh (128x128: 2.0 % and 60 % slower); n_envs 8 x
+    # 256 (16 x 128: 1.9 %); max_grad_norm 0.5 (5.0: 1.5 %) -- all within one seed's noise.
     # total_steps: L=2 reaches ~0.5 % at 400k steps (~2.5 min); L=4 ~1.4-2.8 % at 400k and
     # ~1.2 % at 1.2M (7.5 min); the learning rate anneals to 0 over total_steps, which is
     # what brings the final policy in, so the budget is set, not open-ended.
     total = 600_000 if L <= 2 else 1_500_000
     cfg = dataclasses.replace(_BASE, total_steps=total, learning_rate=1e-3, gamma=0.97,
                               gae_lambda=0.8)
-    # 128-period episodes from the scenario's start state (truncation is bootstrapped)
-    env = {"action_mode": "base-stock", "discrete": False, "periods": 128, "max_level": hi}
+    # 128-period episodes from the problem's start state (truncation is bootstrapped)
+    periods = min(128, problem.periods)
+    env = {"action_mode": "base-stock", "discrete": False, "periods": periods, "max_level": hi}
     # reward_shift: reward = (c_ref - cost) / cost_scale, c_ref the newsvendor base-stock
     # policy's cost (one 5000-period run, ~0.1 s), so values are ~0 rather than
     # -c/(1-gamma)/scale and the critic learns the state-dependent part at once.
-    extra = {"reward_shift": reference_cost("single-stage", p, level),
-             "action_window": (lo, hi)}
-    return cfg, env, extra
+    from des_supply.evaluate import simulate
+    from des_supply.policies import BaseStock
+
+    c_ref = float(simulate(net, BaseStock(level), periods=5000, seed=0, warmup=100).mean)
+    return cfg, {"env": env, "scale_observation": True, "scale_reward": True,
+                 "reward_shift": c_ref, "action_window": {"low": [lo], "high": [hi]}}
 
 
-def _pricing(p: dict[str, Any]) -> tuple[PPOConfig, dict[str, Any], dict[str, Any]]:
-    """Pricing cases a-d: a mixed action, the price on the market's grid (Discrete) and an
+def _pricing(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
+    """A pricing market: a mixed action, the price on the market's grid (Discrete) and an
     order-up-to level in [0, storage capacity] (Box), as in the seed paper's a_t = (p_t, q_t)
     with the quantity given as a level; 128-period episodes.  Tuned on pricing-a (150k
     steps, about 2 minutes on a busy core): learning rate 1e-3, gamma 0.9 and 128-unit
     layers beat the base settings (deterministic evaluation: 47 -> 70 profit per period)."""
-    cap = float(p["storage_capacity"])
+    priced = getattr(problem.market, "node", None)
+    node = problem.network.node(priced) if priced else problem.network.stock_nodes[0]
+    cap = float(node.storage_capacity)
     level = cap if math.isfinite(cap) else 40.0
     cfg = dataclasses.replace(_BASE, total_steps=150_000, learning_rate=1e-3, gamma=0.9,
                               hidden_sizes=(128, 128))
-    env = {"action_mode": "base-stock", "discrete": False, "periods": 128, "max_level": level}
-    return cfg, env, {}
+    env = {"action_mode": "base-stock", "discrete": False, "periods": min(128, problem.periods),
+           "max_level": level}
+    return cfg, {"env": env, "scale_observation": True, "scale_reward": True}
 
 
-def _recommendation(scenario: str, p: dict[str, Any]) -> tuple[PPOConfig, dict[str, Any], dict[str, Any]]:
+def _recommendation(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
     """Inventory with recommendation: the Joint IM-RS agent of the Figure 2 study
-    (:mod:`rl.recommendation_study`): one action with order-up-to levels and
+    (:mod:`scenarios.recommendation_study`): one action with order-up-to levels and
     recommendation scores, anchored on base stock + the margin-optimal recommendation
     (levels searched by CRN simulation, ~10-30 s), and the study's PPO settings.  The env
     scales its own observations and rewards, so no scaling wrappers."""
-    import scenarios
     from des_supply.recommendation_policies import MarginRecommender, margins_of
     from optimization.recommendation_optimize import base_stock_levels
 
     from .recommendation_study import StudySettings, anchors, ppo_config
 
-    network, market = scenarios.make(scenario, **p).network, scenarios.make_market(scenario, **p)
+    network, market = problem.network, problem.new_market()
     model = market.model
     rec = MarginRecommender(margins_of(network, model.products))
     levels = base_stock_levels(network, market, rec)
     anchor = anchors(network, model, levels, alpha=rec.recommend(None, model))
     study = StudySettings()
     cfg = ppo_config(study, *model.shape, _BASE.seed)
-    env = {"control": "joint", "periods": study.periods,
+    env = {"control": "joint", "periods": min(study.periods, problem.periods),
            "min_level": anchor["min_level"], "max_level": anchor["max_level"],
            "base_scores": anchor["base_scores"].tolist()}  # JSON-safe (run.json)
-    return cfg, env, {"scale_observation": False, "scale_reward": False}
+    return cfg, {"env": env, "scale_observation": False, "scale_reward": False}
 
 
-def _generic(scenario: str, p: dict[str, Any]) -> tuple[PPOConfig, dict[str, Any]]:
-    periods = {"beer-game": 52}.get(scenario, 128)
-    cfg = dataclasses.replace(_BASE)
-    env = {"action_mode": "base-stock", "discrete": False, "periods": periods}
-    return cfg, env, {}
+def preset(problem: Problem | Network, *, anchor: Anchor | None = None,
+           search: Mapping[str, Any] | None = None) -> tuple[PPOConfig, dict[str, Any]]:
+    """PPO config and env spec for *problem*, chosen by its kind (module docstring).
+
+    *anchor* (the generic preset only): the base-stock policy to start from, if already
+    known (:func:`search_anchor`); else it is searched (10-60 s), with *search* as keyword
+    arguments of :func:`optimization.search.search_base_stock`.
+    """
+    problem = as_problem(problem)
+    kind = problem.kind
+    if kind.market == "recommendation":
+        return _recommendation(problem)
+    if kind.market == "pricing":
+        return _pricing(problem)
+    if kind.market is None and kind.shape == "single-stage" and kind.shortage in ("lost", "backlog"):
+        return _single_stage(problem)
+    if kind.market is not None:
+        raise ValueError(f"no preset for a {kind.market!r} market (presets know pricing and "
+                         "recommendation markets)")
+    return _generic(problem, anchor, search)
 
 
-def preset(scenario: str, params: Mapping[str, Any] | None = None) -> tuple[PPOConfig, dict[str, Any]]:
-    """PPO config and env spec for *scenario* with scenario parameters *params*."""
-    import scenarios
-
-    if scenario not in scenarios.names():
-        raise ValueError(f"unknown scenario {scenario!r} (known: {', '.join(scenarios.names())})")
-    p = scenario_params(scenario, params)
-    if scenario == "single-stage":
-        cfg, env, extra = _single_stage(p)
-    elif scenario.startswith("pricing-"):
-        cfg, env, extra = _pricing(p)
-    elif scenario.startswith("recommendation-"):
-        cfg, env, extra = _recommendation(scenario, p)
-    else:
-        cfg, env, extra = _generic(scenario, p)
-    return cfg, {"env": env, "scale_observation": True, "scale_reward": True, **extra}
-
-
+# -- wrappers -------------------------------------------------------------------------------------
 class ActionWindow(gym.ActionWrapper):
     """Let the agent's action span only ``[low, high]`` (physical units) of each component.
 
-    Continuous envs: ``Box(-1, 1)`` with ``u`` mapped to ``low + (u + 1) / 2 * (high - low)``
-    (``u`` clipped to [-1, 1]), then to the env's own [-1, 1] scale.  Discrete envs (one
-    component): ``Discrete(high - low + 1)`` with ``k`` mapped to ``low + k``.  A fixed map,
-    so a policy acts the same in training and evaluation; ``high`` must not exceed the
-    env's maximum (``max_level`` / ``max_order``).
+    Continuous envs: ``Box(-1, 1)``; ``u`` (clipped to [-1, 1]) maps linearly onto
+    ``[low, high]``, or, with a *center*, piecewise linearly with ``u = 0`` at *center*
+    (``[-1, 0] -> [low, center]``, ``[0, 1] -> [center, high]``); then onto the env's own
+    [-1, 1] scale.  Discrete envs (one component): ``Discrete(high - low + 1)`` with ``k``
+    mapped to ``low + k``.  ``high`` must not exceed the env's maximum (``max_level`` /
+    ``max_order``).
+
+    *echelon* (``action_mode="base-stock"`` only): the values are echelon levels ``S^e``;
+    each node's is turned into the installation level that orders the same,
+    ``S^e - (echelon IP - IP)`` at the pending epoch (clipped to ``[0, max_level]``), so
+    the agent acts as :class:`~des_supply.policies.EchelonBaseStock` does.  A fixed map
+    of action and state, so a policy acts the same in training and evaluation.
     """
 
-    def __init__(self, env: gym.Env, low: Any, high: Any) -> None:
+    def __init__(self, env: gym.Env, low: Any, high: Any, center: Any = None,
+                 echelon: bool = False) -> None:
         super().__init__(env)
         base = env.unwrapped
         layout = base.layout  # type: ignore[attr-defined]
         maxima = np.array([m for n in layout.nodes for m in layout._maxima(n)], dtype=np.float64)
         self.low = np.broadcast_to(np.asarray(low, dtype=np.float64), maxima.shape).copy()
         self.high = np.broadcast_to(np.asarray(high, dtype=np.float64), maxima.shape).copy()
-        if np.any(self.low < 0) or np.any(self.high <= self.low) or np.any(self.high > maxima):
+        self.center = None if center is None else \
+            np.broadcast_to(np.asarray(center, dtype=np.float64), maxima.shape).copy()
+        self.echelon = bool(echelon)
+        if self.echelon and layout.action_mode != "base-stock":
+            raise ValueError("echelon levels need action_mode='base-stock'")
+        if np.any(self.low < 0) or np.any(self.high <= self.low) or \
+                (not self.echelon and np.any(self.high > maxima)):
             raise ValueError(f"action window [{self.low}, {self.high}] must satisfy "
                              f"0 <= low < high <= env maxima {maxima}")
+        if self.center is not None and (np.any(self.center < self.low) or np.any(self.center > self.high)):
+            raise ValueError(f"action window center {self.center} must lie in [{self.low}, {self.high}]")
         self.maxima = maxima
+        self.nodes = tuple(layout.names)
         self.discrete = bool(base.discrete)  # type: ignore[attr-defined]
         if self.discrete:
-            if maxima.size != 1 or not (self.low[0].is_integer() and self.high[0].is_integer()):
-                raise ValueError("a discrete action window needs one component and whole bounds")
+            if maxima.size != 1 or self.echelon or self.center is not None or \
+                    not (self.low[0].is_integer() and self.high[0].is_integer()):
+                raise ValueError("a discrete action window needs one component, whole bounds, "
+                                 "no center and installation levels")
             self.action_space = spaces.Discrete(int(self.high[0] - self.low[0]) + 1)
         else:
             self.action_space = spaces.Box(-1.0, 1.0, maxima.shape, np.float32)
 
+    def levels(self, action: Any) -> np.ndarray:
+        """The values (physical units) that continuous *action* stands for."""
+        u = np.clip(np.asarray(action, dtype=np.float64).reshape(self.maxima.shape), -1.0, 1.0)
+        if self.center is None:
+            return self.low + (u + 1.0) * 0.5 * (self.high - self.low)
+        return np.where(u < 0, self.center + u * (self.center - self.low),
+                        self.center + u * (self.high - self.center))
+
     def action(self, action: Any) -> Any:
         if self.discrete:
             return int(self.low[0]) + int(np.asarray(action).reshape(-1)[0])
-        u = np.clip(np.asarray(action, dtype=np.float64).reshape(self.maxima.shape), -1.0, 1.0)
-        value = self.low + (u + 1.0) * 0.5 * (self.high - self.low)
+        value = self.levels(action)
+        if self.echelon:
+            view = self.env.unwrapped.view  # type: ignore[attr-defined]
+            if view is not None:
+                gap = np.array([view.echelon_inventory_position(n) - view.inventory_position(n)
+                                for n in self.nodes])
+                value = np.clip(value - gap, 0.0, self.maxima)
         return 2.0 * value / self.maxima - 1.0
 
 
-def make_thunk(scenario: str, params: Mapping[str, Any] | None,
-               env_kwargs: Mapping[str, Any]) -> Callable[[], gym.Env]:
-    """A thunk building the wrapped env of ``preset`` (*env_kwargs* is its second value).
+class PeriodShift(gym.RewardWrapper):
+    """Add ``shift`` per period elapsed to the reward: ``reward + shift * info["dt"]``."""
 
-    *env_kwargs* may also be a plain dict of make_env keyword arguments (then both fixed
-    scalings are applied).
+    def __init__(self, env: gym.Env, shift: float) -> None:
+        super().__init__(env)
+        self.shift = float(shift)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, float(reward) + self.shift * float(info.get("dt", 1)), terminated, truncated, info
+
+    def reward(self, reward: Any) -> Any:  # pragma: no cover - step does the work
+        return reward
+
+
+def _window(spec: Mapping[str, Any]) -> dict[str, Any] | None:
+    window = spec.get("action_window")
+    if window is None:
+        return None
+    if isinstance(window, Mapping):
+        return {"low": window["low"], "high": window["high"], "center": window.get("center"),
+                "echelon": bool(window.get("echelon", False))}
+    return {"low": window[0], "high": window[1], "center": None, "echelon": False}
+
+
+def make_thunk(problem: Problem | Network, spec: Mapping[str, Any]) -> Callable[[], gym.Env]:
+    """A thunk building the wrapped env of ``preset`` (*spec* is its second value) for
+    *problem*; every env gets its own copy of the problem's market.
+
+    *spec* may also be a plain dict of env keyword arguments (then both fixed scalings are
+    applied).  A problem with a recommendation market gets
+    :func:`rl.recommendation_env.make_recommendation_env`, any other :func:`rl.make_env`.
     """
-    spec = dict(env_kwargs)
+    problem = as_problem(problem)
+    spec = dict(spec)
     if "env" not in spec:
         spec = {"env": spec, "scale_observation": True, "scale_reward": True}
-    kwargs = {**dict(params or {}), **dict(spec["env"])}
+    kwargs = dict(spec["env"])
     obs, rew = bool(spec.get("scale_observation", True)), bool(spec.get("scale_reward", True))
+    scale = spec.get("reward_scale")
     shift = float(spec.get("reward_shift", 0.0))
-    window = spec.get("action_window")
+    window = _window(spec)
+    recommendation = problem.kind.market == "recommendation"
 
     def thunk() -> gym.Env:
-        if scenario.startswith("recommendation-"):
-            from .recommendation_env import make_recommendation_env
+        if recommendation:
+            from rl.recommendation_env import make_recommendation_env
 
-            env: gym.Env = make_recommendation_env(scenario, **kwargs)
+            env: gym.Env = make_recommendation_env(problem, **kwargs)
         else:
-            env = make_env(scenario, **kwargs)
+            env = make_env(problem, **kwargs)
         if window is not None:
-            env = ActionWindow(env, window[0], window[1])
+            env = ActionWindow(env, **window)
         if obs:
             env = scale_observation(env)
         if shift:
-            env = TransformReward(env, functools.partial(operator.add, shift))
+            env = PeriodShift(env, shift)
         if rew:
-            env = scale_reward(env)
+            env = scale_reward(env, None if scale is None else float(scale))
         return env
 
     return thunk

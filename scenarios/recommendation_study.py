@@ -1,7 +1,7 @@
 """Figure 2 of the seed paper: is coordinating replenishment and recommendation worth it?
 
-For one recommendation scenario and each shortage setting (lost sales, backlog) this
-trains the seed paper's agents and evaluates them, with heuristic references, on the
+For one problem with a recommendation market, in each shortage setting (lost sales,
+backlog; :func:`shortage_variants`), this trains the seed paper's agents and evaluates them, with heuristic references, on the
 same episodes (common random numbers):
 
 =========================  ==================================================================
@@ -37,7 +37,7 @@ intensities and the RS-only agent's random orders are the seed paper's, unanchor
 ``3 u``).
 
 Every row is an engine policy run by :func:`des_supply.evaluate.simulate` with the
-scenario's market, so episode k of every row uses replication k's uniforms; the value
+problem's market, so episode k of every row uses replication k's uniforms; the value
 of an episode is its total profit (the seed paper plots episode rewards).  The table
 gives the mean profit per period with a 95 % CI and the paired difference to Joint
 IM-RS; the figure shows kernel density estimates of episode profit, one panel per
@@ -68,11 +68,12 @@ from des_supply.recommendation_policies import (
     Uniform,
     margins_of,
 )
+from des_supply.problem import Problem
 from optimization.recommendation_optimize import base_stock_levels
+from rl.evaluation import Evaluation, paired
 
-from .evaluation import Evaluation, paired
-
-__all__ = ["StudyResult", "StudySettings", "anchors", "figure2", "ppo_config", "run_figure2", "run_study"]
+__all__ = ["JOINT", "StudyResult", "StudySettings", "anchors", "figure2", "ppo_config", "run_figure2",
+           "run_study", "shortage_variants"]
 
 JOINT = "Joint IM-RS"
 EVAL_SEED_OFFSET = 2_000_003  # evaluation episodes never share a root seed with training
@@ -108,14 +109,14 @@ class StudySettings:
 
 @dataclass
 class StudyResult:
-    scenario: str
-    params: dict[str, Any]
+    name: str                 # the problem's name
+    params: dict[str, Any]    # the problem's parameters (provenance)
     shortage: str
     rows: list[dict[str, Any]]
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scenario": self.scenario, "params": self.params, "shortage": self.shortage,
+        return {"name": self.name, "params": self.params, "shortage": self.shortage,
                 "rows": self.rows, **self.details}
 
     def table(self) -> str:
@@ -133,7 +134,7 @@ class StudyResult:
 # -- heuristic references -----------------------------------------------------------------------
 # -- agents ---------------------------------------------------------------------------------------
 def ppo_config(settings: StudySettings, n_products: int, n_customers: int, seed: int) -> Any:
-    from .ppo import PPOConfig
+    from rl.ppo import PPOConfig
 
     wide = is_wide(n_products, n_customers)
     return PPOConfig(total_steps=settings.steps, n_envs=8, n_steps=128, gamma=settings.gamma,
@@ -179,14 +180,14 @@ def anchors(network: Any, model: Any, levels: Mapping[str, float], review: int =
             "base_scores": np.log(np.maximum(alpha, 1e-3))}
 
 
-def _train_single(scenario: str, params: dict[str, Any], control: str, settings: StudySettings,
+def _train_single(problem: Problem, control: str, settings: StudySettings,
                   env_kwargs: dict[str, Any], out: Path, progress: bool) -> Callable[[np.ndarray], Any]:
-    from .ppo import load_agent, train
-    from .recommendation_env import make_recommendation_env
+    from rl.ppo import load_agent, train
+    from rl.recommendation_env import make_recommendation_env
 
     def thunk() -> Any:
-        return make_recommendation_env(scenario, control=control, periods=settings.periods,
-                                       **env_kwargs, **params)
+        return make_recommendation_env(problem, control=control, periods=settings.periods,
+                                       **env_kwargs)
 
     env = thunk()
     n, m = env.model.shape
@@ -194,15 +195,15 @@ def _train_single(scenario: str, params: dict[str, Any], control: str, settings:
     return load_agent(out)
 
 
-def _train_mappo(scenario: str, params: dict[str, Any], settings: StudySettings,
+def _train_mappo(problem: Problem, settings: StudySettings,
                  env_kwargs: dict[str, Any], out: Path, progress: bool) -> Any:
-    from .mappo import MAPPOConfig, load_mappo, train_mappo
-    from .recommendation_env import recommendation_parallel_env
+    from rl.mappo import MAPPOConfig, load_mappo, train_mappo
+    from rl.recommendation_env import recommendation_parallel_env
 
     def thunk() -> Any:
         return recommendation_parallel_env(
-            scenario, periods=settings.periods, replenishment_period=settings.replenishment_period,
-            recommendation_period=settings.recommendation_period, **env_kwargs, **params)
+            problem, periods=settings.periods, replenishment_period=settings.replenishment_period,
+            recommendation_period=settings.recommendation_period, **env_kwargs)
 
     env = thunk()
     n, m = env.layout.model.shape
@@ -222,28 +223,25 @@ def _train_mappo(scenario: str, params: dict[str, Any], settings: StudySettings,
 
 
 # -- the study --------------------------------------------------------------------------------------
-def _evaluation(name: str, network: Any, policy: Any, make_market: Callable[[], Any],
-                settings: StudySettings, eval_seed: int) -> Evaluation:
-    res = simulate(network, policy, periods=settings.periods, warmup=0,
-                   replications=settings.episodes, seed=eval_seed, market=make_market())
+def _evaluation(name: str, problem: Problem, policy: Any, settings: StudySettings,
+                eval_seed: int) -> Evaluation:
+    res = simulate(problem, policy, periods=settings.periods, warmup=0,
+                   replications=settings.episodes, seed=eval_seed)
     return Evaluation.of(name, res.per_replication)
 
 
-def run_study(scenario: str, params: Mapping[str, Any] | None = None,
-              settings: StudySettings | None = None, out_dir: str | Path = "runs/figure2",
-              progress: bool = True) -> StudyResult:
-    """Train the agents and evaluate every row of the module table for one setting."""
-    import scenarios
-
-    from .recommendation_env import make_recommendation_env
+def run_study(problem: Problem, settings: StudySettings | None = None,
+              out_dir: str | Path = "runs/figure2", progress: bool = True) -> StudyResult:
+    """Train the agents and evaluate every row of the module table on *problem* (a problem
+    with a recommendation market; one shortage setting, the problem's own)."""
+    from rl.recommendation_env import make_recommendation_env
 
     settings = settings or StudySettings()
-    params = dict(params or {})
-    network = scenarios.make(scenario, **params).network
-    make_market = lambda: scenarios.make_market(scenario, **params)
+    if problem.kind.market != "recommendation":
+        raise ValueError(f"problem {problem.name!r} has no recommendation market ({problem.kind})")
+    network = problem.network
+    make_market = problem.new_market
     market = make_market()
-    if getattr(market, "model", None) is None:
-        raise ValueError(f"scenario {scenario!r} has no recommendation market")
     model = market.model
     shortage = next(n.shortage for n in network.stock_nodes)
     out = Path(out_dir)
@@ -264,9 +262,8 @@ def run_study(scenario: str, params: Mapping[str, Any] | None = None,
               for rec_name, rec in recommenders.items() if rec_name != "random"}
     for rec_name, rec in recommenders.items():
         lv = levels.get(rec_name, levels["uniform"])
-        evals.append(_evaluation(f"base-stock + {rec_name}", network,
-                                 RecommendAndReplenish(BaseStock(lv), rec), make_market, settings,
-                                 eval_seed))
+        evals.append(_evaluation(f"base-stock + {rec_name}", problem,
+                                 RecommendAndReplenish(BaseStock(lv), rec), settings, eval_seed))
     if settings.mpc and model.shape[0] <= settings.mpc_max_products:
         try:
             from optimization.recommendation_mip import MIPRecommendationPolicy
@@ -281,8 +278,7 @@ def run_study(scenario: str, params: Mapping[str, Any] | None = None,
             lead = max(round(e.lead_time.mean) for e in network.edges)
             mpc = MIPRecommendationPolicy(network, model, lead + 2, patterns=patterns,
                                           safety_stock="auto")
-            evals.append(_evaluation("MIP rolling horizon", network, mpc, make_market, settings,
-                                     eval_seed))
+            evals.append(_evaluation("MIP rolling horizon", problem, mpc, settings, eval_seed))
     timings["heuristics"] = time.perf_counter() - t0
 
     # single agents (the seed paper's three) and their naive combination
@@ -294,31 +290,28 @@ def run_study(scenario: str, params: Mapping[str, Any] | None = None,
         if key not in settings.agents:
             continue
         t0 = time.perf_counter()
-        agents[key] = _train_single(scenario, params, control, settings, env_kwargs, out / key,
-                                    progress)
+        agents[key] = _train_single(problem, control, settings, env_kwargs, out / key, progress)
         timings[key] = time.perf_counter() - t0
-        env = make_recommendation_env(scenario, control=control, periods=settings.periods,
-                                      **env_kwargs, **params)
-        evals.append(_evaluation(name, network, env.policy(agents[key]), make_market, settings,
-                                 eval_seed))
+        env = make_recommendation_env(problem, control=control, periods=settings.periods,
+                                      **env_kwargs)
+        evals.append(_evaluation(name, problem, env.policy(agents[key]), settings, eval_seed))
     if "im" in agents and "rs" in agents:
-        joint_env = make_recommendation_env(scenario, control="joint", periods=settings.periods,
-                                            **env_kwargs, **params)
+        joint_env = make_recommendation_env(problem, control="joint", periods=settings.periods,
+                                            **env_kwargs)
         im, rs = agents["im"], agents["rs"]
         naive = joint_env.policy(lambda obs: joint_env.join(im(obs), rs(obs)))
-        evals.append(_evaluation("Naive IM-RS", network, naive, make_market, settings, eval_seed))
+        evals.append(_evaluation("Naive IM-RS", problem, naive, settings, eval_seed))
     if "mappo" in settings.agents:
         t0 = time.perf_counter()
         team_kwargs = env_kwargs
         if settings.anchor and settings.replenishment_period > 1:
             team_kwargs = anchors(network, model, levels["margin"], settings.replenishment_period,
                                   alpha=margin_alpha)
-        penv, team = _train_mappo(scenario, params, settings, team_kwargs, out / "mappo", progress)
+        penv, team = _train_mappo(problem, settings, team_kwargs, out / "mappo", progress)
         timings["mappo"] = time.perf_counter() - t0
         policy = penv.policy(lambda o: team({"replenishment": o})["replenishment"],
                              lambda o: team({"recommendation": o})["recommendation"])
-        evals.append(_evaluation("MAPPO (two-timescale)", network, policy, make_market, settings,
-                                 eval_seed))
+        evals.append(_evaluation("MAPPO (two-timescale)", problem, policy, settings, eval_seed))
 
     reference = next((e for e in evals if e.name == JOINT), None)
     rows = []
@@ -328,7 +321,7 @@ def run_study(scenario: str, params: Mapping[str, Any] | None = None,
                      "vs_joint": list(diff) if diff is not None else None,
                      "episode_mean": e.mean * settings.periods,
                      "per_episode": (e.per_episode * settings.periods).tolist()})
-    result = StudyResult(scenario, params, shortage, rows, {
+    result = StudyResult(problem.name, dict(problem.params), shortage, rows, {
         "settings": asdict(settings), "eval_seed": eval_seed, "base_stock_levels": levels,
         "seconds": time.perf_counter() - started, "timings": timings})
     (out / "study.json").write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
@@ -365,24 +358,36 @@ def figure2(results: list[StudyResult], out_dir: str | Path) -> Path:
                 ax.axvline(x[0], label=label, **style)
         ax.set_xlim(lo, hi)
         ax.set(xlabel="episode profit", ylabel="density",
-               title=f"{res.scenario}, {res.shortage} ({len(res.rows[0]['per_episode'])} CRN episodes)")
+               title=f"{res.name}, {res.shortage} ({len(res.rows[0]['per_episode'])} CRN episodes)")
         ax.legend(fontsize="x-small")
     fig.tight_layout()
     path = out / "figure2.png"
     fig.savefig(path, dpi=110)
-    (out / "figure2.md").write_text("\n\n".join(f"## {r.scenario}, {r.shortage}\n\n{r.table()}"
+    (out / "figure2.md").write_text("\n\n".join(f"## {r.name}, {r.shortage}\n\n{r.table()}"
                                                 for r in results) + "\n")
     return path
 
 
-def run_figure2(scenario: str, params: Mapping[str, Any] | None = None,
-                settings: StudySettings | None = None, out_dir: str | Path = "runs/figure2",
-                progress: bool = True) -> list[StudyResult]:
-    """The study in both shortage settings (or the one fixed by ``params["shortage"]``)."""
-    params = dict(params or {})
+def shortage_variants(problem: Problem) -> list[Problem]:
+    """The problems of the Figure 2 study: a scenario with a ``shortage`` parameter that the
+    caller did not set, in both settings (lost sales, then backlog); otherwise *problem*."""
+    import scenarios
+
+    if problem.source not in scenarios.names() or "shortage" in problem.params or \
+            "shortage" not in scenarios.get(problem.source).parameters:
+        return [problem]
+    return [scenarios.make(problem.source, **{**problem.params, "shortage": s})
+            for s in ("lost", "backlog")]
+
+
+def run_figure2(problem: Problem, settings: StudySettings | None = None,
+                out_dir: str | Path = "runs/figure2", progress: bool = True) -> list[StudyResult]:
+    """The study (:func:`run_study`) on each of :func:`shortage_variants` of *problem*, in
+    ``out_dir/<shortage>``, and the figure of all of them (:func:`figure2`)."""
     settings = settings or StudySettings()
-    shortages = [params.pop("shortage")] if "shortage" in params else ["lost", "backlog"]
-    results = [run_study(scenario, {**params, "shortage": s}, settings, Path(out_dir) / s, progress)
-               for s in shortages]
+    results = []
+    for variant in shortage_variants(problem):
+        shortage = next(n.shortage for n in variant.network.stock_nodes)
+        results.append(run_study(variant, settings, Path(out_dir) / shortage, progress))
     figure2(results, out_dir)
     return results
