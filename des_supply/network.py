@@ -660,7 +660,8 @@ def _distribution_data(owner: str, data: Mapping[str, Any]) -> None:
     params = dataclasses.fields(cls)
     _no_unknown(f"{owner} ({kind!r} distribution)", data, ("type", *(f.name for f in params)))
     for f in params:
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        required = (f.default is dataclasses.MISSING or isinstance(f.default, property)
+                    ) and f.default_factory is dataclasses.MISSING  # Normal.std: a base property
         if f.name not in data:
             if required:
                 raise NetworkError(f"{owner}: a {kind!r} distribution needs {f.name!r}")

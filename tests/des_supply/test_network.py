@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 
@@ -353,18 +354,84 @@ def test_wrongly_typed_json_raises_network_error(change):
         Network.from_dict(crafted(change))
 
 
-def test_numeric_strings_in_json_are_converted_to_numbers():
-    """Numeric strings for costs, bom and share are read as the numbers they spell (or
-    refused): the network never keeps a string where the engine does arithmetic."""
+def test_numeric_strings_in_json_are_refused():
+    """Numbers must be JSON numbers: a numeric string is refused (naming the node or edge,
+    the field and the value), never read as the number it spells; see
+    test_network_file.py for every field."""
     data = {"nodes": [{"name": "plant", "kind": "supply"}, {"name": "p2", "kind": "supply"},
                       {"name": "a", "supply_rule": "split", "holding_cost": "1.5"}],
             "edges": [{"source": "plant", "target": "a", "share": "0.5", "bom": "1"},
                       {"source": "p2", "target": "a", "share": 0.5}]}
-    try:
-        n = Network.from_dict(data)
-    except NetworkError:
-        return
-    assert n.node("a").holding_cost == 1.5
-    assert n.edges[0].share == 0.5 and n.edges[0].bom == 1.0
-    assert all(type(getattr(e, f)) is float for e in n.edges for f in ("bom", "share"))
-    Simulation(n, 3).run(BaseStock(4))
+    with pytest.raises(NetworkError, match=r"node 'a': holding_cost\(='1.5'\) must be a number"):
+        Network.from_dict(data)
+    data["nodes"][2]["holding_cost"] = 1.5
+    with pytest.raises(NetworkError, match=r"edge 'plant'->'a': bom\(='1'\) must be a number"):
+        Network.from_dict(data)
+
+
+# -- structure derived once ------------------------------------------------------------------------
+
+@given(networks())
+def test_derived_structure_matches_the_graph(network):
+    G = network.graph()
+    index = {n.name: i for i, n in enumerate(network.nodes)}
+    topo = tuple(nx.lexicographical_topological_sort(G, key=index.__getitem__))
+    assert network.topological_order == topo
+    assert network.downstream_first == topo[::-1]
+    for n in network.nodes:
+        assert network.echelon(n.name) == (n.name, *sorted(nx.descendants(G, n.name),
+                                                           key=index.__getitem__))
+        inbound = network.suppliers(n.name)
+        assert network.supply_rule_of(n.name) == (n.supply_rule if len(inbound) > 1 else None)
+        assert inbound == tuple(e for e in network.edges if e.target == n.name)
+        assert network.customers(n.name) == tuple(e for e in network.edges if e.source == n.name)
+    assert list(network.mean_flows) == [n.name for n in network.nodes]
+
+
+def test_mean_flows_follow_bom_split_and_priority():
+    nodes = (SUPPLY, Node("p2", kind="supply"), Node("east"), Node("west", supply_rule="priority"),
+             Node("kit", supply_rule="assembly", demand=1),
+             Node("s1", supply_rule="split", demand=Poisson(6)), Node("s2", demand=3))
+    edges = (Edge("plant", "east"), Edge("p2", "west", priority=1), Edge("plant", "west"),
+             Edge("east", "s1", share=0.25), Edge("west", "s1", share=0.75), Edge("west", "s2"),
+             Edge("east", "kit", bom=2), Edge("west", "kit", bom=3))
+    n = net(*nodes, edges=edges)
+    flows = n.mean_flows
+    assert flows["s1"] == 6 and flows["s2"] == 3 and flows["kit"] == 1
+    assert flows["east"] == 6 * 0.25 + 1 * 2
+    assert flows["west"] == 6 * 0.75 + 3 + 1 * 3
+    assert flows["plant"] == flows["east"] + flows["west"]   # asked first (priority 0)
+    assert flows["p2"] == 0.0
+    flows["plant"] = -1
+    assert n.mean_flows["plant"] != -1                        # a copy
+    assert n.supply_rule_of("west") == "priority" and n.supply_rule_of("east") is None
+    assert n.echelon("west") == ("west", "kit", "s1", "s2")
+    assert n.topological_order == ("plant", "p2", "east", "west", "kit", "s1", "s2")
+    with pytest.raises(KeyError, match="no node 'x'"):
+        n.echelon("x")
+    with pytest.raises(KeyError, match="no node 'x'"):
+        n.supply_rule_of("x")
+
+
+def test_derived_structure_is_not_part_of_the_value():
+    import pickle
+
+    n = net(SUPPLY, Node("a", demand=Poisson(2)), edges=(Edge("plant", "a"),))
+    m = net(SUPPLY, Node("a", demand=Poisson(2)), edges=(Edge("plant", "a"),))
+    assert n == m and hash(n) == hash(m) and "structure" not in repr(n)
+    assert [f.name for f in dataclasses.fields(n) if f.init] == [
+        "nodes", "edges", "name", "order_timing", "continuous"]
+    back = pickle.loads(pickle.dumps(n))
+    assert back == n and back.echelon("plant") == ("plant", "a") and back.mean_flows == n.mean_flows
+    assert copy.deepcopy(n).topological_order == ("plant", "a")
+    r = dataclasses.replace(n, name="other")
+    assert r.name == "other" and r.mean_flows == {"plant": 2.0, "a": 2.0}
+
+
+def test_observation_exposes_the_network():
+    n = net(SUPPLY, Node("a", demand=Poisson(2)), edges=(Edge("plant", "a"),))
+    sim = Simulation(n, 3, seed=0)
+    obs = sim.reset()
+    assert obs.network is n
+    with pytest.raises(AttributeError):
+        obs.network = n
