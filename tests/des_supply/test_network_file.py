@@ -171,9 +171,9 @@ def test_format_version_must_be_an_integer(version):
 # -- the example files -----------------------------------------------------------------------------
 
 def test_there_is_an_example_of_each_shape():
-    assert [p.name for p in EXAMPLE_FILES] == sorted(
-        ["serial.json", "distribution.json", "assembly.json", "general.json",
-         "stochastic_lead_times.json", "capacities.json"])
+    assert {p.name for p in EXAMPLE_FILES} >= {
+        "serial.json", "distribution.json", "assembly.json", "general.json",
+        "stochastic_lead_times.json", "capacities.json"}
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
@@ -181,7 +181,8 @@ def test_example_files_validate_load_and_simulate(path):
     data = json.loads(path.read_text())
     assert schema_errors(data) == []
     assert data["format_version"] == 1
-    assert (path.parent / data["$schema"]).resolve() == SCHEMA_PATH.resolve()
+    if "$schema" in data:  # for editors: the schema, relative to the file
+        assert (path.parent / data["$schema"]).resolve() == SCHEMA_PATH.resolve()
     net = Network.from_json(path)
     assert Network.from_dict(net.to_dict()) == net
     results = simulate(net, BaseStock(level=30), periods=200, seed=0)
