@@ -48,6 +48,7 @@ What follows from the graph is derived once, when the network is built:
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import json
 import math
 import numbers
@@ -325,14 +326,12 @@ class Network:
             seen.add(e.key)
             suppliers[e.target].append(e)
             customers[e.source].append(e)
-        G = nx.DiGraph()
-        G.add_nodes_from(index)
-        G.add_edges_from(e.key for e in edges)
-        if not nx.is_directed_acyclic_graph(G):
+        position = {name: i for i, name in enumerate(index)}
+        topo = _topological_order(position, customers)
+        if len(topo) < len(nodes):
+            G = nx.DiGraph(e.key for e in edges)
             cycle = " -> ".join(u for u, _ in nx.find_cycle(G))
             raise NetworkError(f"network {self.name!r} has a cycle: {cycle}")
-        position = {name: i for i, name in enumerate(index)}
-        topo = tuple(nx.lexicographical_topological_sort(G, key=position.__getitem__))
         structure = _Structure(index, {k: tuple(v) for k, v in suppliers.items()},
                                {k: tuple(v) for k, v in customers.items()}, topo, {}, {})
         object.__setattr__(self, "_structure", structure)
@@ -355,7 +354,7 @@ class Network:
             s.echelons[name] = (name, *sorted(members, key=position.__getitem__))
         weight: dict[tuple[str, str], float] = {}
         for name, inbound in s.suppliers.items():
-            rule = self.supply_rule_of(name)
+            rule = s.index[name].supply_rule if len(inbound) > 1 else None
             first = min(inbound, key=lambda e: e.priority) if rule == "priority" else None
             for e in inbound:
                 if rule == "split":
@@ -611,6 +610,29 @@ _DISTRIBUTIONS: dict[str, type] = {
     c.kind: c for c in (_dist.Deterministic, _dist.Poisson, _dist.Geometric,
                         _dist.NegativeBinomial, _dist.Normal, _dist.DiscreteUniform,
                         _dist.Empirical, _dist.Trace, _dist.NonStationary, _dist.Shifted)}
+
+
+def _topological_order(position: Mapping[str, int],
+                       customers: Mapping[str, list[Edge]]) -> tuple[str, ...]:
+    """Kahn's algorithm taking, among the nodes free to go next, the one declared first
+    (``nx.lexicographical_topological_sort`` keyed by declaration order); shorter than
+    *position* when the graph has a cycle."""
+    names = list(position)
+    indegree = dict.fromkeys(names, 0)
+    for out in customers.values():
+        for e in out:
+            indegree[e.target] += 1
+    ready = [position[n] for n in names if indegree[n] == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        name = names[heapq.heappop(ready)]
+        order.append(name)
+        for e in customers[name]:
+            indegree[e.target] -= 1
+            if indegree[e.target] == 0:
+                heapq.heappush(ready, position[e.target])
+    return tuple(order)
 
 
 def _check_version(owner: str, version: Any) -> None:
