@@ -72,7 +72,7 @@ from rl.env import make_env
 from rl.ppo import PPOConfig
 from rl.wrappers import scale_observation, scale_reward
 
-__all__ = ["ActionWindow", "Anchor", "PeriodShift", "make_thunk", "preset", "problem_from_record",
+__all__ = ["ActionWindow", "Anchor", "GenericSettings", "PeriodShift", "make_thunk", "preset", "problem_from_record",
            "problem_record", "search_anchor", "with_steps"]
 
 # -- defaults shared by all presets -------------------------------------------------------------
@@ -174,6 +174,7 @@ class Anchor:
     levels: dict[str, float]
     search_value: float
     values: dict[str, float]
+    candidates: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
 
     @property
     def echelon(self) -> bool:
@@ -219,7 +220,8 @@ def search_anchor(problem: Problem | Network, *, levels: Mapping[str, Mapping[st
             res = search_base_stock(problem, echelon=family == "echelon-base-stock", **search)
             found[family] = (dict(res.levels), float(res.value))
     best = min(found, key=lambda f: sign * found[f][1])
-    return Anchor(best, found[best][0], found[best][1], {f: v for f, (_, v) in found.items()})
+    return Anchor(best, found[best][0], found[best][1], {f: v for f, (_, v) in found.items()},
+                  {f: lv for f, (lv, _) in found.items()})
 
 
 def _cover_std(problem: Problem, echelon: bool) -> dict[str, float]:
@@ -266,16 +268,26 @@ def reference_cost(problem: Problem, policy: Any, periods: int, *, replications:
                           seed=seed).mean)
 
 
-def _generic(problem: Problem, anchor: Anchor | None,
-             search: Mapping[str, Any] | None) -> tuple[PPOConfig, dict[str, Any]]:
+@dataclasses.dataclass(frozen=True)
+class GenericSettings:
+    """Knobs of the generic preset (the defaults are the tuned ones; benchmarks/ppo_networks.py)."""
+
+    window: float = 2.0           # half-width of the level window [std of demand over the cover time]
+    min_half_width: float = 2.0   # ... and at least this many units
+    periods: int = GENERIC_PERIODS
+    reward_scale: str = "reference"   # "reference": |c_ref|; "layout": NetworkLayout.cost_scale()
+
+
+def _generic(problem: Problem, anchor: Anchor | None, search: Mapping[str, Any] | None,
+             settings: GenericSettings | None = None) -> tuple[PPOConfig, dict[str, Any]]:
     """Order-up-to windows around the best searched base-stock policy (module docstring)."""
+    settings = settings or GenericSettings()
     anchor = anchor or search_anchor(problem, search=search)
-    periods = min(GENERIC_PERIODS, problem.periods)
+    periods = min(settings.periods, problem.periods)
     std = _cover_std(problem, anchor.echelon)
     names = [n.name for n in problem.network.stock_nodes]
     center = np.array([anchor.levels[n] for n in names], dtype=float)
-    # window: +-2 standard deviations of the demand over the cover time, at least 2 units
-    half = np.array([max(2.0, math.ceil(2.0 * std[n])) for n in names])
+    half = np.array([max(settings.min_half_width, math.ceil(settings.window * std[n])) for n in names])
     low, high = np.maximum(0.0, center - half), center + half
     # the env's own level range: wide enough for the installation level an echelon level
     # means (echelon IP - IP is usually >= 0, so the installation level is usually lower)
@@ -287,14 +299,16 @@ def _generic(problem: Problem, anchor: Anchor | None,
                               gae_lambda=0.95, log_std_init=-1.0)
     env = {"action_mode": "base-stock", "discrete": False, "periods": periods,
            "max_level": max_level}
-    return cfg, {"env": env, "scale_observation": True, "scale_reward": True,
-                 "reward_scale": float(max(abs(c_ref), 1e-6) if sign > 0 else abs(c_ref) or 1.0),
-                 "reward_shift": sign * c_ref,
-                 "action_window": {"low": low.tolist(), "high": high.tolist(),
-                                   "center": center.tolist(), "echelon": anchor.echelon},
-                 "anchor": {"family": anchor.family, "levels": anchor.levels,
-                            "search_value": anchor.search_value, "values": anchor.values,
-                            "reference_cost": c_ref}}
+    spec: dict[str, Any] = {"env": env, "scale_observation": True, "scale_reward": True,
+                            "reward_shift": sign * c_ref}
+    if settings.reward_scale == "reference" and abs(c_ref) > 0:
+        spec["reward_scale"] = abs(c_ref)
+    spec["action_window"] = {"low": low.tolist(), "high": high.tolist(), "center": center.tolist(),
+                             "echelon": anchor.echelon}
+    spec["anchor"] = {"family": anchor.family, "levels": anchor.levels,
+                      "search_value": anchor.search_value, "values": anchor.values,
+                      "reference_cost": c_ref, "settings": dataclasses.asdict(settings)}
+    return cfg, spec
 
 
 # -- the presets that know their kind -------------------------------------------------------------
@@ -400,12 +414,13 @@ def _recommendation(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
 
 
 def preset(problem: Problem | Network, *, anchor: Anchor | None = None,
-           search: Mapping[str, Any] | None = None) -> tuple[PPOConfig, dict[str, Any]]:
+           search: Mapping[str, Any] | None = None,
+           generic: GenericSettings | None = None) -> tuple[PPOConfig, dict[str, Any]]:
     """PPO config and env spec for *problem*, chosen by its kind (module docstring).
 
     *anchor* (the generic preset only): the base-stock policy to start from, if already
     known (:func:`search_anchor`); else it is searched (10-60 s), with *search* as keyword
-    arguments of :func:`optimization.search.search_base_stock`.
+    arguments of :func:`optimization.search.search_base_stock`; *generic* its other knobs.
     """
     problem = as_problem(problem)
     kind = problem.kind
@@ -418,7 +433,7 @@ def preset(problem: Problem | Network, *, anchor: Anchor | None = None,
     if kind.market is not None:
         raise ValueError(f"no preset for a {kind.market!r} market (presets know pricing and "
                          "recommendation markets)")
-    return _generic(problem, anchor, search)
+    return _generic(problem, anchor, search, generic)
 
 
 # -- wrappers -------------------------------------------------------------------------------------

@@ -1,23 +1,72 @@
-"""rl.presets: a valid PPO config and env spec for every registered scenario, and a thunk
-whose env survives a short rollout (fast: no training here)."""
+"""scenarios.presets: a preset for every kind of problem (chosen by kind, not by name), envs
+whose zero action plays the anchor policy, and run records that rebuild problems (fast: no
+training here)."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
 import scenarios
+from des_supply import Edge, Network, Node, Poisson
+from des_supply.distributions import Shifted
+from des_supply.evaluate import simulate
+from des_supply.problem import Problem, as_problem
 from rl.env import InventoryEnv
+from rl.evaluation import evaluate_agent
 from rl.ppo import PPOConfig
-from rl.presets import ActionWindow, make_thunk, preset
 from rl.recommendation_env import RecommendationEnv
+from scenarios.presets import (
+    ActionWindow,
+    Anchor,
+    make_thunk,
+    preset,
+    problem_from_record,
+    problem_record,
+    search_anchor,
+    with_steps,
+)
 
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "scenarios" / "examples" / "two_echelon_stochastic.json"
 SCENARIOS = scenarios.names()
-# small instances where the default one would be slow to build
-SMALL = {"random-dag": {"n_nodes": 6, "n_layers": 3}}
+# small instances where the default one would be slow to build or to search
+SMALL = {"random-dag": {"n_nodes": 6, "n_layers": 3},
+         "pricing-a": {"price_step": 5.0, "comp_step": 5.0, "ref_step": 5.0}}
+TINY_SEARCH = {"periods": 300, "warmup": 50, "replications": 1, "refine_nodes": 0,
+               "factors": (0.8, 1.2, 1.7)}
+
+
+@pytest.fixture
+def cheap_searches(monkeypatch):
+    """Short simulations in the searches the presets (and optimize) run; the searches
+    themselves are tested in tests/optimization."""
+    import optimization.recommendation_optimize as ro
+    import optimization.search as search
+
+    monkeypatch.setattr(search, "search_base_stock",
+                        functools.partial(search.search_base_stock, **TINY_SEARCH))
+    monkeypatch.setattr(ro, "base_stock_levels",
+                        functools.partial(ro.base_stock_levels, periods=60, replications=1,
+                                          quantiles=(0.7, 0.9)))
+
+
+def two_echelon() -> Network:
+    """A plant, a DC and two stores with stochastic lead times, built in Python."""
+    lead = Shifted(Poisson(0.5), 1)
+    return Network(
+        nodes=(Node("plant", kind="supply"), Node("dc", holding_cost=0.5, initial_on_hand=20.0),
+               Node("a", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(4), initial_on_hand=8.0),
+               Node("b", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(6), initial_on_hand=12.0)),
+        edges=(Edge("plant", "dc", lead_time=2), Edge("dc", "a", lead_time=lead),
+               Edge("dc", "b", lead_time=lead)),
+        name="two-echelon")
 
 
 def _wrapper(env: gym.Env, cls: type) -> gym.Env | None:
@@ -29,83 +78,211 @@ def _wrapper(env: gym.Env, cls: type) -> gym.Env | None:
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_preset_is_valid(scenario: str) -> None:
-    cfg, spec = preset(scenario, SMALL.get(scenario, {}))
+def test_preset_and_thunk_for_every_scenario(scenario: str, cheap_searches) -> None:
+    problem = scenarios.make(scenario, **SMALL.get(scenario, {}))
+    cfg, spec = preset(problem, search=TINY_SEARCH)
     assert isinstance(cfg, PPOConfig)
-    # PPOConfig validates itself; a replace() round trip re-runs the checks
-    dataclasses.replace(cfg)
-    assert cfg.batch_size % cfg.n_minibatches == 0
-    assert cfg.total_steps >= cfg.batch_size
+    dataclasses.replace(cfg)  # PPOConfig validates itself
+    assert cfg.batch_size % cfg.n_minibatches == 0 and cfg.total_steps >= cfg.batch_size
     assert set(spec) >= {"env", "scale_observation", "scale_reward"}
-    env = spec["env"]
-    if scenario.startswith("recommendation-"):  # the Joint IM-RS agent's env
-        assert env["control"] == "joint"
+    json.dumps(spec)  # run.json takes it as it is
+    env_kwargs = spec["env"]
+    if problem.kind.market == "recommendation":  # the Joint IM-RS agent's env
+        assert env_kwargs["control"] == "joint"
     else:
-        assert env["action_mode"] in ("quantity", "base-stock", "capped-base-stock")
-        assert isinstance(env["discrete"], bool)
-    assert int(env["periods"]) >= 1
-
-
-@pytest.mark.parametrize("scenario", SCENARIOS)
-def test_thunk_rollout(scenario: str) -> None:
-    params = SMALL.get(scenario, {})
-    _, spec = preset(scenario, params)
-    env = make_thunk(scenario, params, spec)()
-    assert isinstance(env.unwrapped, RecommendationEnv if scenario.startswith("recommendation-")
+        assert env_kwargs["action_mode"] == "base-stock" and env_kwargs["discrete"] is False
+    assert 1 <= int(env_kwargs["periods"]) <= problem.periods
+    env = make_thunk(problem, spec)()
+    assert isinstance(env.unwrapped, RecommendationEnv if problem.kind.market == "recommendation"
                       else InventoryEnv)
     obs, _ = env.reset(seed=3)
     assert env.observation_space.contains(obs)
     env.action_space.seed(0)
-    for _ in range(40):
+    for _ in range(30):
         obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
-        assert np.all(np.isfinite(obs)) and np.isfinite(reward)
-        assert not terminated
+        assert np.all(np.isfinite(obs)) and np.isfinite(reward) and not terminated
         if truncated:
             obs, _ = env.reset()
     if spec["scale_observation"]:
         assert np.all(np.abs(obs) < 100.0)  # order-1 features after the fixed scaling
 
 
+def test_preset_is_chosen_by_kind_not_by_name(cheap_searches) -> None:
+    single = Network(nodes=(Node("s", kind="supply"),
+                            Node("x", holding_cost=1, shortage="lost", shortage_cost=9,
+                                 demand=Poisson(5))),
+                     edges=(Edge("s", "x", lead_time=2),), name="pricing-a")  # a misleading name
+    _, spec = preset(single)
+    assert spec["action_window"] == {"low": [12.0], "high": [28.0]}  # Zipkin's case: the newsvendor window
+    _, spec = preset(two_echelon(), search=TINY_SEARCH)
+    assert "anchor" in spec and spec["action_window"]["center"] is not None
+    renamed = dataclasses.replace(scenarios.make("pricing-b", **SMALL["pricing-a"]), name="serial")
+    _, spec = preset(renamed)
+    assert "action_window" not in spec
+    assert spec["env"]["max_level"] == renamed.network.stock_nodes[0].storage_capacity
+
+
+@pytest.mark.parametrize("target", ["serial", "owmr", "beer-game", "example", "python"])
+def test_zero_action_plays_the_anchor_policy(target: str, cheap_searches) -> None:
+    """An untrained agent's action u = 0 is the searched base-stock policy itself (installation
+    or echelon), so training starts there: same cost as simulate on the same episodes."""
+    problem = {"example": lambda: Problem.from_json(EXAMPLE),
+               "python": lambda: as_problem(two_echelon())}.get(target, lambda: scenarios.make(target))()
+    anchor = search_anchor(problem, search=TINY_SEARCH)
+    _, spec = preset(problem, anchor=anchor)
+    assert spec["anchor"]["family"] == anchor.family
+    spec = {**spec, "env": {**spec["env"], "periods": 60}}
+    thunk = make_thunk(problem, spec)
+    zero = np.zeros(thunk().action_space.shape, np.float32)
+    agent = evaluate_agent(thunk, lambda obs: zero, seed=11, episodes=4)
+    engine = simulate(problem, anchor.policy(), periods=60, replications=4, seed=11)
+    np.testing.assert_allclose(agent.per_episode, engine.per_replication, rtol=1e-12)
+
+
+def test_rewards_are_measured_against_the_anchor(cheap_searches) -> None:
+    """reward = (c_ref - cost) / c_ref per period: u = 0 on the episodes c_ref was measured
+    on (seed 0, episodes 0..31) earns exactly 0 on average."""
+    problem = as_problem(two_echelon())
+    _, spec = preset(problem, search=TINY_SEARCH)
+    c_ref, periods = spec["anchor"]["reference_cost"], spec["env"]["periods"]
+    assert spec["reward_shift"] == pytest.approx(c_ref) and spec["reward_scale"] == pytest.approx(c_ref)
+    env = make_thunk(problem, spec)()
+    zero = np.zeros(env.action_space.shape, np.float32)
+    total = 0.0
+    for k in range(32):
+        env.reset(seed=0, options={"episode": k})
+        truncated = False
+        while not truncated:
+            _, reward, _, truncated, _ = env.step(zero)
+            total += reward
+    assert total / (32 * periods) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_action_window_maps_onto_levels() -> None:
+    problem = scenarios.make("single-stage", lead_time=2, penalty=9.0)
+    _, spec = preset(problem)
+    env = make_thunk(problem, spec)()
+    window = _wrapper(env, ActionWindow)
+    assert window is not None
+    (lo,), (hi,) = spec["action_window"]["low"], spec["action_window"]["high"]
+    base = env.unwrapped
+    for u, level in ((-1.0, lo), (0.0, (lo + hi) / 2), (1.0, hi), (5.0, hi)):
+        got = base.layout.parse(window.action(np.array([u], np.float32)), base.layout.nodes,
+                                base.action_space)
+        assert got[0] == pytest.approx(level)
+
+
+def test_action_window_with_a_center_and_echelon_levels() -> None:
+    net = Network(nodes=(Node("s", kind="supply"), Node("up", holding_cost=0.5),
+                         Node("down", holding_cost=1, shortage_cost=9, demand=Poisson(5),
+                              initial_on_hand=7)),
+                  edges=(Edge("s", "up", lead_time=1), Edge("up", "down", lead_time=1)))
+    from rl.env import make_env
+
+    env = ActionWindow(make_env(net, action_mode="base-stock", max_level=100), low=[0, 10],
+                       high=[40, 20], center=[10, 18], echelon=True)
+    env.reset(seed=0)
+    np.testing.assert_allclose(env.levels(np.array([-1, -1])), [0, 10])
+    np.testing.assert_allclose(env.levels(np.array([0, 0])), [10, 18])
+    np.testing.assert_allclose(env.levels(np.array([0.5, 0.5])), [25, 19])
+    # echelon: installation level = echelon level - (echelon IP - IP); down's echelon is itself
+    view = env.unwrapped.view
+    gap = view.echelon_inventory_position("up") - view.inventory_position("up")
+    assert gap == pytest.approx(7.0)
+    action = env.action(np.array([0.0, 0.0]))
+    np.testing.assert_allclose((action + 1) / 2 * 100, [10 - 7, 18])
+    with pytest.raises(ValueError, match="center"):
+        ActionWindow(make_env(net, action_mode="base-stock", max_level=100), [0, 0], [10, 10],
+                     center=[11, 5])
+
+
+def test_same_env_for_training_and_evaluation() -> None:
+    problem = scenarios.make("single-stage", lead_time=2, penalty=9.0)
+    _, spec = preset(problem)
+    e1, e2 = make_thunk(problem, spec)(), make_thunk(problem, spec)()
+    o1, _ = e1.reset(seed=5, options={"episode": 2})
+    o2, _ = e2.reset(seed=5, options={"episode": 2})
+    np.testing.assert_array_equal(o1, o2)
+    for a in np.linspace(-1.0, 1.0, 10):
+        r1, r2 = e1.step(np.array([a], np.float32)), e2.step(np.array([a], np.float32))
+        np.testing.assert_array_equal(r1[0], r2[0])
+        assert r1[1] == r2[1]
+
+
+def test_every_env_gets_its_own_market() -> None:
+    problem = scenarios.make("pricing-b", **SMALL["pricing-a"])
+    _, spec = preset(problem)
+    thunk = make_thunk(problem, spec)
+    m1, m2 = thunk().unwrapped.sim.market, thunk().unwrapped.sim.market
+    assert m1 is not m2 and m1 is not problem.market
+
+
 def test_single_stage_presets_follow_the_case() -> None:
-    _, a = preset("single-stage", {"lead_time": 2, "penalty": 9.0})
-    _, b = preset("single-stage", {"lead_time": 4, "penalty": 39.0})
-    lo_a, hi_a = a["action_window"]
-    lo_b, hi_b = b["action_window"]
+    _, a = preset(scenarios.make("single-stage", lead_time=2, penalty=9.0))
+    _, b = preset(scenarios.make("single-stage", lead_time=4, penalty=39.0))
+    (lo_a,), (hi_a,) = a["action_window"]["low"], a["action_window"]["high"]
+    (lo_b,), (hi_b,) = b["action_window"]["low"], b["action_window"]["high"]
     # the window brackets the best base-stock level (19 and 33, Zipkin 2008)
     assert lo_a < 19 < hi_a and lo_b < 33 < hi_b
     assert 5.0 < a["reward_shift"] < 8.0 and 9.0 < b["reward_shift"] < 13.0
 
 
-def test_same_env_for_training_and_evaluation() -> None:
-    params = {"lead_time": 2, "penalty": 9.0}
-    _, spec = preset("single-stage", params)
-    e1, e2 = make_thunk("single-stage", params, spec)(), make_thunk("single-stage", params, spec)()
-    o1, _ = e1.reset(seed=5, options={"episode": 2})
-    o2, _ = e2.reset(seed=5, options={"episode": 2})
-    np.testing.assert_array_equal(o1, o2)
-    for a in np.linspace(-1.0, 1.0, 10):
-        r1 = e1.step(np.array([a], np.float32))
-        r2 = e2.step(np.array([a], np.float32))
-        np.testing.assert_array_equal(r1[0], r2[0])
-        assert r1[1] == r2[1]
+def test_with_steps_shrinks_rollouts_for_tiny_budgets() -> None:
+    cfg, _ = preset(scenarios.make("single-stage"))
+    small = with_steps(cfg, 512)
+    assert small.total_steps == 512 and small.batch_size <= 512 and small.n_envs == cfg.n_envs
+    assert with_steps(cfg, None) == cfg and with_steps(cfg, 10 ** 6).n_steps == cfg.n_steps
+    with pytest.raises(ValueError, match="total_steps"):
+        with_steps(cfg, 10)
 
 
-def test_action_window_maps_onto_levels() -> None:
-    params = {"lead_time": 2, "penalty": 9.0}
-    _, spec = preset("single-stage", params)
-    env = make_thunk("single-stage", params, spec)()
-    window = _wrapper(env, ActionWindow)
-    assert window is not None
-    lo, hi = spec["action_window"]
-    base = env.unwrapped
-    for u, level in ((-1.0, lo), (0.0, (lo + hi) / 2), (1.0, hi), (5.0, hi)):
-        a = window.action(np.array([u], np.float32))
-        got = base.layout.parse(a, base.layout.nodes, base.action_space)
-        assert got[0] == pytest.approx(level)
+def test_problem_records_rebuild_problems(tmp_path) -> None:
+    problem = scenarios.make("owmr", n_retailers=2, penalty=19.0)
+    record = json.loads(json.dumps(problem_record(problem)))
+    assert record == {"scenario": "owmr", "params": {"n_retailers": 2, "penalty": 19.0}}
+    assert problem_from_record(record).network == problem.network
+    # a network file: the path and the network inline; the inline one is what is rebuilt
+    path = tmp_path / "net.json"
+    two_echelon().to_json(path)
+    from_file = Problem.from_json(path)
+    record = json.loads(json.dumps(problem_record(from_file)))
+    assert record["source"] == str(path) and record["network"]["name"] == "two-echelon"
+    path.unlink()
+    again = problem_from_record(record)
+    assert again.network == from_file.network and again.source == str(path)
+    assert again.name == from_file.name and again.periods == from_file.periods
+    # a network built in Python
+    record = json.loads(json.dumps(problem_record(two_echelon())))
+    assert problem_from_record(record).network == two_echelon()
+    # a market no scenario builds cannot be written down
+    custom = Problem(two_echelon(), scenarios.make("pricing-a").market, name="mine")
+    with pytest.raises(ValueError, match="market"):
+        problem_record(custom)
+    with pytest.raises(ValueError, match="scenario"):
+        problem_from_record({"nothing": 1})
 
 
-def test_unknown_scenario_or_parameter() -> None:
-    with pytest.raises(ValueError):
-        preset("no-such-scenario", {})
-    with pytest.raises(ValueError):
-        preset("single-stage", {"no_such_parameter": 1})
+def test_anchor_picks_the_cheaper_family(cheap_searches) -> None:
+    problem = scenarios.make("serial")
+    anchor = search_anchor(problem, search=TINY_SEARCH)
+    assert set(anchor.values) == {"base-stock", "echelon-base-stock"}
+    assert anchor.values[anchor.family] == min(anchor.values.values()) == anchor.search_value
+    # given levels are evaluated on the search's seeds, not searched again
+    given = search_anchor(problem, levels=anchor.candidates, search=TINY_SEARCH)
+    assert given.family == anchor.family and given.levels == anchor.levels
+    assert given.values == pytest.approx(anchor.values)
+    assert isinstance(Anchor("base-stock", {"a": 1.0}, 0.0, {}).policy().level, dict)
+
+
+def test_unknown_market_kind_is_refused() -> None:
+    class Odd:
+        kind = "auction"
+
+        def reset(self, rng):  # noqa: ANN001
+            pass
+
+        def draw(self, t, action, obs):  # noqa: ANN001
+            return {}
+
+    with pytest.raises(ValueError, match="auction"):
+        preset(Problem(two_echelon(), Odd()))
