@@ -1,0 +1,126 @@
+"""scenarios.compare on every registered scenario and on networks built in Python (tiny
+budgets: 256 PPO steps, 2 episodes of 16 periods, short searches and bound paths)."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+import pytest
+
+import scenarios
+from des_supply import Edge, Network, Node, Poisson
+from des_supply.distributions import Shifted
+from scenarios.compare import CompareResult, compare, figure
+
+TINY_SEARCH = {"periods": 300, "warmup": 50, "replications": 1, "refine_nodes": 0,
+               "factors": (0.8, 1.2, 1.7)}
+PRICING = {"price_low": 30.0, "price_high": 50.0, "price_step": 5.0, "comp_low": 30.0,
+           "comp_high": 50.0, "comp_step": 5.0, "ref_step": 5.0, "list_price": 40.0,
+           "storage_capacity": 15.0}
+SMALL = {"random-dag": {"n_nodes": 6, "n_layers": 3}, **{f"pricing-{c}": PRICING for c in "abcd"}}
+# one MIP per period for the MPC and a bigger pattern MIP: minutes even at this size
+SLOW = {"recommendation-medium", "recommendation-large"}
+
+
+@pytest.fixture
+def cheap_searches(monkeypatch):
+    """Short simulations in the searches optimize and the presets run (tested in
+    tests/optimization); the pricing heuristics' tuning runs short too."""
+    import optimization.recommendation_optimize as ro
+    import optimization.search as search
+
+    monkeypatch.setattr(search, "search_base_stock",
+                        functools.partial(search.search_base_stock, **TINY_SEARCH))
+    monkeypatch.setattr(ro, "base_stock_levels",
+                        functools.partial(ro.base_stock_levels, periods=60, replications=1,
+                                          quantiles=(0.7, 0.9)))
+
+
+def tiny_compare(problem, out, **kwargs):
+    from des_supply.problem import as_problem
+
+    problem = as_problem(problem)
+    return compare(problem, steps=256, episodes=2, periods=16, out_dir=out, progress=False,
+                   optimize_options={"bound_periods": 8, "bound_replications": 1}
+                   if problem.kind.market != "pricing" else {},
+                   search=TINY_SEARCH, **kwargs)
+
+
+def check(res: CompareResult, problem) -> None:
+    names = [r["name"] for r in res.rows]
+    assert names[-1] == "ppo" and len(set(names)) == len(names)
+    assert res.reference in names and res.reference != "ppo"
+    assert res.objective == problem.objective
+    for r in res.rows:
+        assert 2 <= r["episodes"] == len(r["per_episode"]) <= 2
+        assert np.isfinite(r["mean"])
+        if r["name"] == res.reference:
+            assert r["vs_reference"] is None and r["gap_pct"] == 0.0
+        else:  # paired: the mean of the per-episode differences
+            diff = np.subtract(r["per_episode"], res.reference_row["per_episode"])
+            assert r["vs_reference"][0] == pytest.approx(diff.mean())
+    if res.exact_optimum is not None:
+        assert res.reference == "optimal" and res.bound is None
+    for name in ("compare.json", "compare.md", "compare.png", "ppo/run.json", "ppo/checkpoint.pt"):
+        assert (res.out_dir / name).exists(), name
+    data = json.loads((res.out_dir / "compare.json").read_text())
+    assert CompareResult.from_dict(data).table() == res.table()
+    run = json.loads((res.out_dir / "ppo" / "run.json").read_text())
+    assert run["problem"] == res.problem and run["algo"] == "ppo"
+
+
+@pytest.mark.parametrize("scenario", [
+    pytest.param(s, marks=pytest.mark.slow) if s in SLOW else s for s in scenarios.names()])
+def test_compare_on_every_scenario(scenario, tmp_path, cheap_searches):
+    problem = scenarios.make(scenario, **SMALL.get(scenario, {}))
+    res = tiny_compare(problem, tmp_path)
+    check(res, problem)
+    names = [r["name"] for r in res.rows]
+    if problem.kind.market is None and problem.kind.shape != "single-stage":
+        assert {"best-base-stock", "best-echelon-base-stock"} <= set(names)
+    if scenario in ("single-stage", "serial") or problem.kind.market == "pricing":
+        assert res.exact_optimum is not None
+    if scenario in ("owmr", "assembly", "random-dag", "beer-game") or \
+            problem.kind.market == "recommendation":
+        # the bound has no policy: shown, never evaluated
+        assert res.bound is not None and res.bound["name"] not in names
+        assert f"{res.bound['name']} (no policy)" in res.table()
+
+
+def two_echelon() -> Network:
+    lead = Shifted(Poisson(0.5), 1)
+    return Network(
+        nodes=(Node("plant", kind="supply"), Node("dc", holding_cost=0.5, initial_on_hand=20.0),
+               Node("a", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(4), initial_on_hand=8.0),
+               Node("b", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(6), initial_on_hand=12.0)),
+        edges=(Edge("plant", "dc", lead_time=2), Edge("dc", "a", lead_time=lead),
+               Edge("dc", "b", lead_time=lead)),
+        name="two-echelon")
+
+
+def test_compare_a_network_built_in_python(tmp_path, cheap_searches):
+    from des_supply.problem import as_problem
+
+    net = two_echelon()
+    res = tiny_compare(net, tmp_path)
+    check(res, as_problem(net))
+    assert res.problem["network"] == net.to_dict() and res.name == "two-echelon"
+    assert res.details["ppo"]["anchor"]["family"] in ("base-stock", "echelon-base-stock")
+    figure([res, res], tmp_path / "fig")
+    assert (tmp_path / "fig" / "figure.png").exists()
+    assert (tmp_path / "fig" / "figure.md").read_text().count("| ppo |") == 2
+
+
+def test_slow_policies_are_evaluated_on_fewer_episodes(tmp_path, cheap_searches):
+    """A zero budget: every benchmark runs on the first 2 of 3 episodes and is paired there."""
+    problem = scenarios.make("owmr", n_retailers=2)
+    res = compare(problem, steps=256, episodes=3, periods=12, out_dir=tmp_path, progress=False,
+                  optimize_options={"bound_periods": 8, "bound_replications": 1},
+                  search=TINY_SEARCH, policy_seconds=0.0)
+    bench = [r for r in res.rows if r["name"] != "ppo"]
+    assert all(r["episodes"] == 2 for r in bench)
+    ppo = res.row("ppo")
+    assert ppo["episodes"] == 3 and res.reference == "ppo"  # the only row on every episode
+    assert "(first 2 episodes)" in res.table()
