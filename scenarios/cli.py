@@ -30,6 +30,7 @@ what is wrong; no output file is left half-written.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -229,48 +230,65 @@ def cmd_optimize(args: argparse.Namespace) -> None:
         print(line)
 
 
+def _config_from_run(data: dict[str, Any]) -> Any:
+    """The PPOConfig a run.json recorded (lists back to tuples)."""
+    from rl.ppo import PPOConfig
+
+    return PPOConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def _problem_of_run(run: dict[str, Any], where: Path) -> Problem:
+    from .presets import problem_from_record
+
+    try:   # runs written before problems recorded "scenario" and "params" at the top level
+        return problem_from_record(run.get("problem", run))
+    except (ValueError, KeyError, TypeError, NetworkError, sc.ScenarioError) as exc:
+        raise CliError(f"{where}/run.json: cannot rebuild its problem: {exc}") from None
+
+
 def cmd_train(args: argparse.Namespace) -> None:
-    from dataclasses import asdict, replace
+    from dataclasses import asdict
 
-    from rl.ppo import train  # application layer
-    from rl.presets import make_thunk, preset
+    from rl.ppo import train
 
+    from .presets import make_thunk, preset, problem_record, with_steps
+
+    if args.steps is not None and args.steps < 1:
+        raise CliError(f"--steps(={args.steps}) must be >= 1")
     if args.resume:
-        run = _read_run(Path(args.resume))
-        scenario, params, spec = run["scenario"], run["params"], run["spec"]
         out = Path(args.resume)
+        run = _read_run(out)
+        problem = _problem_of_run(run, out)
+        spec = run["spec"]
+        config = _config_from_run(run["config"])
+        if args.steps is not None:
+            config = with_steps(config, args.steps)
     else:
         if args.scenario is None:
-            raise CliError("train needs a SCENARIO (or --resume DIR)")
-        _, params, _ = load_network(args.scenario, args.param)
-        scenario = args.scenario
-        out = Path(args.out or f"runs/{scenario}__{args.algo}__{args.seed}")
-    config, default_spec = preset(scenario, params)
-    if not args.resume:
-        spec = default_spec
-    try:
-        config = replace(config, seed=args.seed if not args.resume else run["config"]["seed"],
-                         **({"total_steps": args.steps} if args.steps else {}))
-    except ValueError as exc:
-        raise CliError(f"--steps: {exc}") from None
+            raise CliError("train needs a SCENARIO or network file (or --resume DIR)")
+        problem = load_problem(args.scenario, args.param)
+        out = Path(args.out or f"runs/{problem.name}__{args.algo}__{args.seed}")
+        try:
+            config, spec = preset(problem)
+            config = with_steps(dataclasses.replace(config, seed=args.seed), args.steps)
+        except ValueError as exc:
+            raise CliError(f"train {problem.name}: {exc}") from None
     out.mkdir(parents=True, exist_ok=True)
-    (out / "run.json").write_text(json.dumps({"scenario": scenario, "params": params,
-                                              "algo": args.algo, "spec": spec,
-                                              "config": asdict(config),
-                                              "versions": versions()}, indent=2) + "\n")
-    result = train(make_thunk(scenario, params, spec), config, out,
-                   resume=bool(args.resume), progress=not args.json and sys.stderr.isatty())
-    summary = {"scenario": scenario, "params": params, "algo": args.algo, "out": str(out),
-               "steps": result.global_step, "seed": config.seed,
-               "last_episodic_return": next((h["episodic_return_mean"] for h in
-                                             reversed(result.history)
-                                             if h["episodic_return_mean"] == h["episodic_return_mean"]),
-                                            None)}
+    record = {"problem": problem_record(problem), "algo": args.algo, "spec": spec,
+              "config": asdict(config), "versions": versions()}
+    (out / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    result = train(make_thunk(problem, spec), config, out, resume=bool(args.resume),
+                   progress=not args.json and sys.stderr.isatty())
+    last = next((h["episodic_return_mean"] for h in reversed(result.history)
+                 if h["episodic_return_mean"] == h["episodic_return_mean"]), None)
+    summary = {"problem": problem.describe(), "algo": args.algo, "out": str(out),
+               "steps": result.global_step, "seed": config.seed, "last_episodic_return": last}
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(summary, indent=2, default=str))
     else:
-        print(f"trained {args.algo} on {scenario} {params or ''} for {result.global_step} steps; "
-              f"checkpoint, progress.csv and learning_curve.png in {out}")
+        print(f"trained {args.algo} on {problem.name} {problem.params or ''} for "
+              f"{result.global_step} steps; checkpoint, progress.csv and learning_curve.png "
+              f"in {out}")
 
 
 def _read_run(path: Path) -> dict[str, Any]:
@@ -281,103 +299,101 @@ def _read_run(path: Path) -> dict[str, Any]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from rl.evaluation import evaluate_agent, evaluate_policy  # application layer
+    from rl.evaluation import evaluate_agent, evaluate_policy
 
     target = Path(args.target)
+    for name, value in (("episodes", args.episodes), ("periods", args.periods)):
+        if value < 1:
+            raise CliError(f"--{name}(={value}) must be >= 1")
     if target.is_dir():
         from rl.ppo import load_agent
-        from rl.presets import make_thunk
+
+        from .presets import make_thunk
 
         run = _read_run(target)
+        problem = _problem_of_run(run, target)
         spec = {**run["spec"], "env": {**run["spec"]["env"], "periods": args.periods}}
-        ev = evaluate_agent(make_thunk(run["scenario"], run["params"], spec), load_agent(target),
+        ev = evaluate_agent(make_thunk(problem, spec), load_agent(target),
                             seed=args.seed, episodes=args.episodes, name=str(target),
                             progress=not args.json and sys.stderr.isatty())
-        scenario, params = run["scenario"], run["params"]
     else:
         if args.scenario is None:
             raise CliError(f"{args.target!r} is not a run folder; to evaluate a policy by name "
-                           "give --scenario")
+                           "give --scenario (a scenario or a network file)")
         problem = load_problem(args.scenario, args.param)
         policy = build_policy(args.target, problem, args.policy_param)
         ev = evaluate_policy(problem, policy, periods=args.periods, seed=args.seed,
                              episodes=args.episodes, name=args.target)
-        params = problem.params
-        scenario = args.scenario
-    out = {"target": args.target, "scenario": scenario, "params": params,
+    out = {"target": args.target, "problem": problem.describe(),
            "episodes": args.episodes, "periods": args.periods, "seed": args.seed,
            **{k: v for k, v in ev.to_dict().items() if k != "name"}}
     if args.json:
-        print(json.dumps(out, indent=2))
+        print(json.dumps(out, indent=2, default=str))
     else:
-        print(f"{args.target} on {scenario}: mean per period {ev.mean:.4f}  95% CI "
-              f"[{ev.ci95[0]:.4f}, {ev.ci95[1]:.4f}] over {args.episodes} episodes of "
-              f"{args.periods} periods (seed {args.seed}: same draws as simulate --seed)")
+        print(f"{args.target} on {problem.name}: mean {problem.objective} per period "
+              f"{ev.mean:.4f}  95% CI [{ev.ci95[0]:.4f}, {ev.ci95[1]:.4f}] over {args.episodes} "
+              f"episodes of {args.periods} periods (seed {args.seed}: same draws as simulate "
+              "--seed)")
 
 
-def _compare_recommendation(args: argparse.Namespace, name: str) -> None:
-    """``compare recommendation-*``: the seed paper's Figure 2 study (rl.recommendation_study)."""
-    from dataclasses import replace
+def _compare_recommendation(args: argparse.Namespace, problem: Problem) -> None:
+    """``compare`` on a recommendation problem: the seed paper's Figure 2 study."""
+    from .recommendation_study import StudySettings, run_figure2
 
-    from rl.recommendation_study import StudySettings, run_figure2
-
-    _, params, _ = load_network(name, args.param)
     changes: dict[str, Any] = {"seed": args.seed}
     for key, value in (("steps", args.steps), ("episodes", args.episodes), ("periods", args.periods)):
         if value is not None:
-            if value < 1:
-                raise CliError(f"--{key} must be >= 1, got {value}")
             changes[key] = value
-    settings = replace(StudySettings(), **changes)
-    out = Path(args.out or f"runs/compare-{name}")
-    results = run_figure2(name, params, settings, out, progress=not args.json and sys.stderr.isatty())
+    settings = dataclasses.replace(StudySettings(), **changes)
+    out = Path(args.out or f"runs/compare-{problem.name}")
+    results = run_figure2(problem, settings, out, progress=not args.json and sys.stderr.isatty())
     if args.json:
         print(json.dumps({"runs": [r.to_dict() for r in results], "versions": versions()},
                          indent=2, default=str))
         return
     for res in results:
-        print(f"\n## {name}, {res.shortage}\n")
+        print(f"\n## {problem.name}, {res.shortage}\n")
         print(res.table())
     print(f"\nKDEs of episode profit in {out}/figure2.png, tables in {out}/figure2.md")
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from rl.compare import compare, figure  # application layer
+    from .compare import compare, figure
+    from .presets import preset, with_steps
 
-    names = list(dict.fromkeys(args.scenario))
-    if len(names) > 1 and args.param:
+    targets = list(dict.fromkeys(args.scenario))
+    if len(targets) > 1 and args.param:
         raise CliError("--param applies to one scenario; compare one at a time to change parameters")
-    recommendation = [n for n in names if n.startswith("recommendation-")]
+    for key, value in (("steps", args.steps), ("episodes", args.episodes), ("periods", args.periods)):
+        if value is not None and value < 1:
+            raise CliError(f"--{key}(={value}) must be >= 1")
+    problems = [load_problem(t, args.param) for t in targets]
+    recommendation = [p for p in problems if p.kind.market == "recommendation"]
     if recommendation:
-        if len(names) > 1:
-            raise CliError(f"compare {recommendation[0]} on its own (it runs the Figure 2 study)")
-        return _compare_recommendation(args, names[0])
-    args.episodes = 20 if args.episodes is None else args.episodes
-    args.periods = 1_000 if args.periods is None else args.periods
-    runs = []
-    for name in names:
-        _, params, _ = load_network(name, args.param)
-        if args.steps is not None:
-            from dataclasses import replace
-
-            from rl.presets import preset
-
-            try:
-                replace(preset(name, params)[0], total_steps=args.steps)
-            except ValueError as exc:
-                raise CliError(f"--steps: {exc}") from None
-        runs.append((name, params))
-    if len(names) == 1:
-        out = Path(args.out or f"runs/compare-{names[0]}")
-    else:
-        out = Path(args.out or f"runs/compare-{'+'.join(names)}")
+        if len(problems) > 1:
+            raise CliError(f"compare {recommendation[0].name} on its own (it runs the Figure 2 "
+                           "study)")
+        return _compare_recommendation(args, problems[0])
+    if args.steps is not None:
+        for p in problems:   # a budget PPO cannot run with is refused before anything runs
+            if p.kind.market is not None or p.kind.shape == "single-stage":
+                try:
+                    with_steps(preset(p)[0], args.steps)
+                except ValueError as exc:
+                    raise CliError(f"--steps: {exc}") from None
+    episodes = 20 if args.episodes is None else args.episodes
+    names = [p.name for p in problems]
+    out = Path(args.out or f"runs/compare-{'+'.join(names)}")
     results = []
-    for name, params in runs:
-        results.append(compare(name, params, steps=args.steps, seed=args.seed,
-                               episodes=args.episodes, periods=args.periods,
-                               out_dir=out if len(runs) == 1 else out / name,
-                               progress=not args.json and sys.stderr.isatty(),
-                               processes=args.processes))
+    for problem in problems:
+        try:
+            results.append(compare(problem, steps=args.steps, seed=args.seed, episodes=episodes,
+                                   periods=args.periods,
+                                   out_dir=out if len(problems) == 1 else out / problem.name,
+                                   progress=not args.json and sys.stderr.isatty(),
+                                   processes=args.processes))
+        except ValueError as exc:
+            raise CliError(f"compare {problem.name}: {exc}") from None
     if len(results) > 1:
         figure(results, out)
     if args.json:
@@ -387,12 +403,12 @@ def cmd_compare(args: argparse.Namespace) -> None:
         return
     for res in results:
         if len(results) > 1:
-            print(f"\n## {res.scenario}\n")
+            print(f"\n## {res.name}\n")
         print(res.table())
     if len(results) == 1:
         print(f"\ntable, JSON and plot in {out}/ (compare.md, compare.json, compare.png)")
     else:
-        print(f"\none folder per scenario in {out}/; all of them in {out}/figure.png and "
+        print(f"\none folder per problem in {out}/; all of them in {out}/figure.png and "
               f"{out}/figure.md")
 
 

@@ -1,13 +1,19 @@
-"""Smoke tests of the RL commands: train, resume, evaluate, compare (tiny budgets)."""
+"""Smoke tests of the RL commands: train, resume, evaluate, compare (tiny budgets), on
+scenarios and on network files."""
 
 from __future__ import annotations
 
 import json
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from scenarios.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "scenarios" / "examples" / "two_echelon_stochastic.json"
 
 
 def run(capsys, *argv):
@@ -63,10 +69,29 @@ def test_compare_writes_table_json_and_plot(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv,needle", [
     (["train", "no-such"], "unknown scenario"),
+    (["train", "no-such.json"], "no-such.json"),
     (["evaluate", "not-a-dir"], "not a run folder"),
     (["compare", "single-stage", "--param", "bogus=1"], "no parameter 'bogus'"),
-    (["train", "single-stage", "--steps", "10"], "--steps: total_steps(=10)"),
+    (["train", "single-stage", "--steps", "10"], "total_steps(=10) must be >= n_envs"),
 ])
 def test_rl_commands_fail_with_one_line(capsys, argv, needle):
     code, _, err = run(capsys, *argv)
     assert code == 2 and needle in err and err.count("\n") == 1
+
+
+def test_train_and_evaluate_a_network_file(tmp_path, capsys):
+    """A network file trains with the generic preset; run.json keeps the file's path and the
+    network itself, so `evaluate DIR` works after the file has moved."""
+    net = tmp_path / "net.json"
+    shutil.copy(EXAMPLE, net)
+    out = tmp_path / "run"
+    code, stdout, _ = run(capsys, "train", str(net), "--steps", "512", "--out", str(out), "--json")
+    assert code == 0 and json.loads(stdout)["steps"] == 512
+    record = json.loads((out / "run.json").read_text())
+    assert record["problem"]["source"] == str(net)
+    assert record["problem"]["network"]["name"] == "two-echelon-stochastic"
+    assert record["spec"]["anchor"]["family"] in ("base-stock", "echelon-base-stock")
+    net.unlink()
+    code, stdout, _ = run(capsys, "evaluate", str(out), "--episodes", "2", "--periods", "30",
+                          "--json")
+    assert code == 0 and len(json.loads(stdout)["per_episode"]) == 2
