@@ -7,16 +7,17 @@ import json
 import numpy as np
 import pytest
 
+import scenarios
 from scenarios.cli import main
-from rl.recommendation_study import JOINT, StudySettings, run_figure2
+from scenarios.recommendation_study import JOINT, StudySettings, run_figure2, shortage_variants
 
 TINY = StudySettings(steps=1024, episodes=4, periods=24, mpc=False, agents=("joint", "im", "rs"),
                      search_periods=60, search_replications=2)
 
 
 def test_study_rows_are_paired_on_common_episodes(tmp_path):
-    results = run_figure2("recommendation-small", {"shortage": "backlog"}, TINY, tmp_path,
-                          progress=False)
+    results = run_figure2(scenarios.make("recommendation-small", shortage="backlog"), TINY,
+                          tmp_path, progress=False)
     assert len(results) == 1 and results[0].shortage == "backlog"
     rows = {r["name"]: r for r in results[0].rows}
     assert {JOINT, "IM-only", "RS-only", "Naive IM-RS", "base-stock + uniform",
@@ -32,13 +33,22 @@ def test_study_rows_are_paired_on_common_episodes(tmp_path):
         assert (tmp_path / name).exists(), name
 
 
+def test_shortage_variants():
+    """Both settings for a scenario whose shortage is not fixed; else the problem itself."""
+    both = shortage_variants(scenarios.make("recommendation-small", seed=3))
+    assert [next(n.shortage for n in p.network.stock_nodes) for p in both] == ["lost", "backlog"]
+    assert all(p.params["seed"] == 3 for p in both)
+    fixed = scenarios.make("recommendation-small", shortage="backlog")
+    assert shortage_variants(fixed) == [fixed]
+
+
 def test_cli_compare_routes_recommendation_to_the_study(tmp_path, capsys, monkeypatch):
-    import rl.recommendation_study as study
+    import scenarios.recommendation_study as study
 
     seen = {}
 
-    def fake(name, params, settings, out, progress=True):
-        seen.update(name=name, params=params, settings=settings, out=out)
+    def fake(problem, settings, out, progress=True):
+        seen.update(name=problem.name, params=problem.params, settings=settings, out=out)
         return []
 
     monkeypatch.setattr(study, "run_figure2", fake)
@@ -54,7 +64,7 @@ def test_cli_compare_recommendation_errors(capsys):
     assert main(["compare", "recommendation-small", "single-stage"]) == 2
     assert "on its own" in capsys.readouterr().err
     assert main(["compare", "recommendation-small", "--episodes", "0"]) == 2
-    assert "--episodes must be >= 1" in capsys.readouterr().err
+    assert "--episodes(=0) must be >= 1" in capsys.readouterr().err
 
 
 def test_cli_train_and_evaluate_the_joint_agent(tmp_path, capsys):
@@ -64,6 +74,7 @@ def test_cli_train_and_evaluate_the_joint_agent(tmp_path, capsys):
     assert main(["train", "recommendation-small", "--steps", "1024", "--out", str(out), "--json"]) in (0, None)
     capsys.readouterr()
     run = json.loads((out / "run.json").read_text())
+    assert run["problem"] == {"scenario": "recommendation-small", "params": {}}
     env = run["spec"]["env"]
     assert env["control"] == "joint" and np.shape(env["base_scores"]) == (3, 5)
     assert all(env["min_level"][p] < env["max_level"][p] for p in ("p0", "p1", "p2"))
