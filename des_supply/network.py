@@ -329,7 +329,9 @@ class Network:
         position = {name: i for i, name in enumerate(index)}
         topo = _topological_order(position, customers)
         if len(topo) < len(nodes):
-            G = nx.DiGraph(e.key for e in edges)
+            G = nx.DiGraph()
+            G.add_nodes_from(index)  # declaration order: the cycle is reported as before
+            G.add_edges_from(e.key for e in edges)
             cycle = " -> ".join(u for u, _ in nx.find_cycle(G))
             raise NetworkError(f"network {self.name!r} has a cycle: {cycle}")
         structure = _Structure(index, {k: tuple(v) for k, v in suppliers.items()},
