@@ -82,17 +82,18 @@ def test_env_reproduces_the_engine_with_common_random_numbers(case):
 def test_ppo_smoke_per_case(case, tmp_path, one_torch_thread):
     from rl.evaluation import evaluate_agent
     from rl.ppo import load_agent, train
-    from rl.presets import make_thunk, preset
+    from scenarios.presets import make_thunk, preset
 
-    cfg, spec = preset(case)
+    problem = scenarios.make(case)
+    cfg, spec = preset(problem)
     assert spec["env"]["action_mode"] == "base-stock"
     cfg = dataclasses.replace(cfg, n_envs=2, n_steps=32, total_steps=64, n_minibatches=2,
                               n_epochs=1, hidden_sizes=(16, 16))
     spec = {**spec, "env": {**spec["env"], "periods": 16}}
-    result = train(make_thunk(case, {}, spec), cfg, tmp_path / "run", progress=False)
+    result = train(make_thunk(problem, spec), cfg, tmp_path / "run", progress=False)
     assert result.global_step == 64
     agent = load_agent(tmp_path / "run")
-    ev = evaluate_agent(make_thunk(case, {}, spec), agent, seed=3, episodes=1)
+    ev = evaluate_agent(make_thunk(problem, spec), agent, seed=3, episodes=1)
     assert np.isfinite(ev.mean)
 
 
@@ -103,14 +104,14 @@ def test_compare_cli_on_a_small_instance(tmp_path, capsys, one_torch_thread):
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["objective"] == "profit"
     names = [r["name"] for r in out["rows"]]
-    assert names == ["optimal (DP)", "list price + base-stock", "BSLP", "(s,S,p)", "Myopic", "ppo"]
-    assert out["exact_optimum"] == pytest.approx(out["rows"][0]["exact"])
-    assert all(r["exact"] <= out["exact_optimum"] + 1e-6 for r in out["rows"][1:-1])
+    # every row name is a registered policy: des-supply simulate pricing-b --policy <name>
+    assert names == ["optimal", "list-price", "bslp", "ssp", "myopic-pricing", "ppo"]
+    assert out["exact_optimum"] == pytest.approx(out["rows"][0]["optimizer_value"])
+    assert all(r["optimizer_value"] <= out["exact_optimum"] + 1e-6 for r in out["rows"][1:-1])
     assert (tmp_path / "compare.png").exists() and (tmp_path / "compare.md").exists()
-    from rl.compare import CompareResult, figure
+    from scenarios.compare import CompareResult, figure
 
-    res = CompareResult(**{k: out[k] for k in ("scenario", "params", "objective", "rows",
-                                               "exact_optimum", "reference")}, out_dir=tmp_path)
+    res = CompareResult.from_dict(out)
     figure([res, res], tmp_path / "fig")
     assert (tmp_path / "fig" / "figure.png").exists()
     assert (tmp_path / "fig" / "figure.md").read_text().count("| ppo |") == 2
@@ -125,7 +126,7 @@ def test_simulate_and_optimize_cli(capsys):
     assert main(["optimize", "pricing-d", "--json"] + [f"--param={k}={v}" for k, v in SMALL.items()]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["objective"] == "profit" and out["details"]["states"] == 5 * 5 * 16
-    assert {p["name"] for p in out["policies"]} == {"list-price", "bslp", "ssp", "myopic"}
+    assert {p["name"] for p in out["policies"]} == {"list-price", "bslp", "ssp", "myopic-pricing"}
     assert main(["simulate", "single-stage", "--policy", "bslp", "--policy-param", "price=3",
                  "--policy-param", "level=5"]) == 2
-    assert "needs a scenario with a pricing market" in capsys.readouterr().err
+    assert "needs a problem with a pricing market" in capsys.readouterr().err
