@@ -5,7 +5,9 @@ table and one plot.
    (the exact optimum where a method applies, the heuristics beside it).  An entry without
    a policy -- a perfect-information bound -- is shown with its value, never evaluated.
 2. The searched heuristics (:func:`optimization.search.search_base_stock`, installation and
-   echelon levels) where ``optimize`` did not list them (problems without a market).
+   echelon levels) where ``optimize`` did not list them (problems without a market), and
+   for any problem when ``optimize`` failed (no method, or a solver that gave up; the
+   reason is in ``details["optimize_error"]``).
 3. PPO trained with :func:`scenarios.presets.preset` for ``steps`` steps (the generic
    preset starts from the cheaper searched base-stock policy).
 4. Everything evaluated on the same ``episodes`` episodes of ``periods`` periods from the
@@ -160,11 +162,11 @@ def _benchmarks(problem: Problem, progress: bool, optimize_options: Mapping[str,
                 continue
             seen.append(key)
             rows.append(_Row(b.name, b.policy, b.value, b.periods, b.method, dict(b.params)))
-    # the searched heuristics, where optimize did not list them
+    # the searched heuristics, where optimize did not list them (and whenever it failed)
     anchor = None
-    if problem.kind.market is None:
-        families = ["base-stock"] + (["echelon-base-stock"] if problem.kind.shape != "single-stage"
-                                     else [])
+    if problem.kind.market is None or res is None:
+        families = ["base-stock"] + (["echelon-base-stock"] if problem.kind.shape not in
+                                     ("single-stage", "parallel") else [])
         known: dict[str, dict[str, float]] = {}
         for family in families:
             listed = next((r for r in rows if r.name == f"best-{family}"), None)
@@ -179,7 +181,8 @@ def _benchmarks(problem: Problem, progress: bool, optimize_options: Mapping[str,
                              "levels searched by simulation (common random numbers)",
                              {"level": dict(found.levels)}))
             known[family] = dict(found.levels)
-        if problem.kind.shape != "single-stage":  # the generic preset's anchor
+        if problem.kind.market is None and problem.kind.shape != "single-stage":
+            # the generic preset's anchor
             anchor = search_anchor(problem, levels=known, search=search)
     return rows, exact, bound, anchor, details
 

@@ -209,7 +209,8 @@ def search_anchor(problem: Problem | Network, *, levels: Mapping[str, Mapping[st
     sim = {k: search.get(k, v) for k, v in _SEARCH.items()}
     sign = 1.0 if problem.objective == "cost" else -1.0
     found: dict[str, tuple[dict[str, float], float]] = {}
-    families = ["base-stock"] + (["echelon-base-stock"] if problem.kind.shape != "single-stage" else [])
+    families = ["base-stock"] + (["echelon-base-stock"] if problem.kind.shape not in
+                                 ("single-stage", "parallel") else [])
     for family in families:
         given = (levels or {}).get(family)
         if given is not None:
