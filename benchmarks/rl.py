@@ -2,12 +2,12 @@
 
 (1) Throughput.  Environment steps per second with random actions for one
     ``InventoryEnv`` and for ``SyncVectorEnv`` of 8 and 64 sub-envs (the fixed scaling
-    wrappers of :mod:`rl.presets` included), each as a ratio to the engine's raw speed
+    wrappers of :mod:`scenarios.presets` included), each as a ratio to the engine's raw speed
     measured in the same run: ``Simulation(net, periods, seed).run(BaseStock(S))`` on the
     same scenario (single-stage, lead time 2, penalty 9, lost sales).
 
 (2) Learning quality.  For (lead_time, penalty) = (2, 9) and (4, 39) and each seed,
-    train PPO with ``rl.presets.preset("single-stage", ...)`` for a wall-clock budget
+    train PPO with ``scenarios.presets.preset(scenarios.make("single-stage", ...))`` for a wall-clock budget
     (``--minutes``) and evaluate the deterministic policy on ``--eval-episodes``
     episodes of ``--eval-periods`` periods.  The DP-optimal policy
     (``optimization.optimize``) runs on the very same episodes (common random numbers:
@@ -62,7 +62,7 @@ def _episode_costs(ledger_costs: list[list[float]], warmup: int) -> np.ndarray:
     return np.array([float(np.mean(c[warmup:])) for c in ledger_costs])
 
 
-def evaluate_agent(policy: Any, scenario: str, params: dict[str, Any], spec: dict[str, Any], *,
+def evaluate_agent(policy: Any, problem: Any, spec: dict[str, Any], *,
                    episodes: int = 20, periods: int = 1000, seed: int = 10_000,
                    warmup: int = 100, deterministic: bool = True) -> np.ndarray:
     """Mean cost per period (after *warmup*) of a trained policy on episodes 0..episodes-1.
@@ -71,10 +71,10 @@ def evaluate_agent(policy: Any, scenario: str, params: dict[str, Any], spec: dic
     the network runs on one batch per period.  Costs are the raw engine costs
     (``info["cost"]["total"]``), not the scaled rewards.
     """
-    from rl.presets import make_thunk
+    from scenarios.presets import make_thunk
 
     spec = {**spec, "env": {**spec["env"], "periods": periods}}
-    thunk = make_thunk(scenario, params, spec)
+    thunk = make_thunk(problem, spec)
     envs = [thunk() for _ in range(episodes)]
     obs = np.stack([np.asarray(e.reset(seed=seed, options={"episode": k})[0], dtype=np.float64)
                     for k, e in enumerate(envs)])
@@ -92,15 +92,13 @@ def evaluate_agent(policy: Any, scenario: str, params: dict[str, Any], spec: dic
     return _episode_costs(costs, warmup)
 
 
-def evaluate_engine_policy(engine_policy: Any, scenario: str, params: dict[str, Any], *,
+def evaluate_engine_policy(engine_policy: Any, problem: Any, *,
                            episodes: int = 20, periods: int = 1000, seed: int = 10_000,
                            warmup: int = 100) -> np.ndarray:
     """The same measurement for an engine policy (``policy.act(view)``), via the engine."""
-    import scenarios
     from des_supply.evaluate import simulate
 
-    net = scenarios.make(scenario, **params).network
-    res = simulate(net, engine_policy, periods=periods, replications=episodes, seed=seed,
+    res = simulate(problem, engine_policy, periods=periods, replications=episodes, seed=seed,
                    warmup=warmup)
     return np.asarray(res.per_replication, dtype=float)
 
@@ -110,9 +108,11 @@ class Reference:
 
     def __init__(self, params: dict[str, Any], *, episodes: int, periods: int, seed: int,
                  warmup: int) -> None:
+        import scenarios
         from optimization.optimize import optimize
 
-        res = optimize("single-stage", params)
+        self.problem = scenarios.make("single-stage", **params)
+        res = optimize(self.problem)
         self.params = params
         self.optimal_value = float(res.optimal.value)
         best = min(res.policies, key=lambda b: b.value)
@@ -120,8 +120,8 @@ class Reference:
         self.heuristics = {b.name: float(b.value) for b in res.policies}
         kw = dict(episodes=episodes, periods=periods, seed=seed, warmup=warmup)
         self.eval_kw = kw
-        self.dp = evaluate_engine_policy(res.optimal.policy, "single-stage", params, **kw)
-        self.heur = evaluate_engine_policy(best.policy, "single-stage", params, **kw)
+        self.dp = evaluate_engine_policy(res.optimal.policy, self.problem, **kw)
+        self.heur = evaluate_engine_policy(best.policy, self.problem, **kw)
 
     def gaps(self, costs: np.ndarray) -> dict[str, float]:
         dp, heur = float(self.dp.mean()), float(self.heur.mean())
@@ -153,11 +153,12 @@ def throughput(params: dict[str, Any], steps: int, repeats: int) -> dict[str, An
     import scenarios
     from des_supply.policies import BaseStock
     from des_supply.sim import Simulation
-    from rl.presets import make_thunk, preset
+    from scenarios.presets import make_thunk, preset
 
-    _, spec = preset("single-stage", params)
-    thunk = make_thunk("single-stage", params, spec)
-    net = scenarios.make("single-stage", **params).network
+    problem = scenarios.make("single-stage", **params)
+    _, spec = preset(problem)
+    thunk = make_thunk(problem, spec)
+    net = problem.network
     periods = int(spec["env"]["periods"])
 
     def engine() -> int:
@@ -206,15 +207,17 @@ def learn(params: dict[str, Any], seed: int, *, minutes: float, total_steps: int
     """Train PPO with the preset, check the gap on the way, evaluate at the end."""
     import dataclasses
 
+    import scenarios
     from rl.ppo import TorchPolicy, train
-    from rl.presets import make_thunk, preset
+    from scenarios.presets import make_thunk, preset
 
-    cfg, spec = preset("single-stage", params)
+    problem = scenarios.make("single-stage", **params)
+    cfg, spec = preset(problem)
     changes: dict[str, Any] = {"seed": seed}
     if total_steps is not None:
         changes["total_steps"] = max(total_steps, cfg.batch_size)
     cfg = dataclasses.replace(cfg, **changes)
-    thunk = make_thunk("single-stage", params, spec)
+    thunk = make_thunk(problem, spec)
     holder: dict[str, Any] = {}
     checks: list[dict[str, float]] = []
     clock = {"start": time.perf_counter(), "excluded": 0.0, "last": 0.0}
@@ -228,8 +231,7 @@ def learn(params: dict[str, Any], seed: int, *, minutes: float, total_steps: int
             clock["last"] = t
             s = time.perf_counter()
             pol = TorchPolicy(holder["agent"], None, holder.get("rms"))
-            g = check_ref.gaps(evaluate_agent(pol, "single-stage", params, spec,
-                                              **check_ref.eval_kw))
+            g = check_ref.gaps(evaluate_agent(pol, problem, spec, **check_ref.eval_kw))
             checks.append({"train_seconds": t, "steps": int(row["global_step"]),
                            "gap_opt": g["gap_opt"]})
             clock["excluded"] += time.perf_counter() - s
@@ -255,7 +257,7 @@ def learn(params: dict[str, Any], seed: int, *, minutes: float, total_steps: int
         ppo.Agent.__init__, ppo.EnvRunner.__init__ = agent_init, runner_init  # type: ignore
     seconds = train_time()
     s = time.perf_counter()
-    costs = evaluate_agent(res.policy, "single-stage", params, spec, **final_ref.eval_kw)
+    costs = evaluate_agent(res.policy, problem, spec, **final_ref.eval_kw)
     g = final_ref.gaps(costs)
     eval_seconds = time.perf_counter() - s
 
