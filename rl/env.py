@@ -69,32 +69,14 @@ _REVENUE_COLUMN = FIELDS.index("revenue")
 # -- what the network implies -----------------------------------------------------------------
 def _demand_level(dist: Distribution) -> float:
     """Mean demand per period for scaling; the peak mean for seasonal demand and traces."""
-    kind = getattr(dist, "kind", "")
-    if kind == "nonstationary":
-        return float(max(dist.means))  # type: ignore[attr-defined]
-    if kind == "trace":
-        return float(max(dist.mean, dist.values[-1]))  # type: ignore[attr-defined]
-    if kind == "shifted":
-        return _demand_level(dist.base) + float(dist.shift)  # type: ignore[attr-defined]
-    return float(dist.mean)
+    return float(dist.peak_mean)
 
 
 def _lead_bound(dist: Distribution) -> int:
     """The largest lead time *dist* takes, or mean + 3 standard deviations when unbounded."""
-    kind = getattr(dist, "kind", "")
-    if kind == "deterministic":
-        return math.ceil(dist.value)  # type: ignore[attr-defined]
-    if kind == "uniform":
-        return int(dist.high)  # type: ignore[attr-defined]
-    if kind in ("empirical", "trace"):
-        return math.ceil(max(dist.values))  # type: ignore[attr-defined]
-    if kind == "shifted":
-        return math.ceil(dist.shift) + _lead_bound(dist.base)  # type: ignore[attr-defined]
-    m = float(dist.mean)
-    var = {"poisson": m, "geometric": m * (1 + m),
-           "negative_binomial": m + m * m / getattr(dist, "size", 1.0),
-           "normal": getattr(dist, "std", 0.0) ** 2}.get(kind, m * m)
-    return math.ceil(m + 3 * math.sqrt(var))
+    if math.isfinite(dist.upper_bound):
+        return math.ceil(dist.upper_bound)
+    return math.ceil(dist.mean + 3 * dist.std)
 
 
 def _flows(network: Network) -> dict[str, float]:
