@@ -97,7 +97,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-import networkx as nx
 import numpy as np
 import pyomo.environ as pyo
 
@@ -154,9 +153,7 @@ class ModelStructure:
         self.network, self.horizon, self.integer, self.exact = network, horizon, integer, exact
         self.window = window
         self.oad = network.order_timing == "order-after-demand"
-        G = network.graph()
-        index = {n.name: i for i, n in enumerate(network.nodes)}
-        self.topo = list(nx.lexicographical_topological_sort(G, key=index.__getitem__))
+        self.topo = list(network.topological_order)
         self.stock = [n.name for n in network.stock_nodes]
         self.supply = [n.name for n in network.nodes if n.kind == "supply"]
         self.node = {n.name: n for n in network.nodes}
@@ -164,8 +161,7 @@ class ModelStructure:
         self.inbound = {n: [e.key for e in network.suppliers(n)] for n in self.node}
         self.outbound = {n: [e.key for e in network.customers(n)] for n in self.node}
         self.demand_nodes = [n.name for n in network.demand_nodes]
-        self.rule = {n: (self.node[n].supply_rule if len(self.inbound[n]) > 1 else None)
-                     for n in self.stock}
+        self.rule = {n: network.supply_rule_of(n) for n in self.stock}
         self.simple = {n: self.rule[n] != "assembly" and all(self.edge[k].bom == 1
                                                             for k in self.inbound[n])
                        for n in self.stock}
