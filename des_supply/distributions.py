@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass, fields
+import numbers
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Sequence
 
@@ -140,6 +141,8 @@ def _check(cond: bool, message: str) -> None:
 
 
 def _finite(name: str, value: float) -> float:
+    if isinstance(value, (str, bytes, bool)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}(={value!r}) must be a number")
     value = float(value)
     _check(math.isfinite(value), f"{name}(={value}) must be finite")
     return value
@@ -308,7 +311,7 @@ class Normal(_Base):
     """
 
     mean: float
-    std: float
+    std: float = field()   # required: without field() the dataclass would take _Base.std as default
     integer: bool = False
     kind: ClassVar[str] = "normal"
 

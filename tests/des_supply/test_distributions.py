@@ -418,3 +418,17 @@ def test_period_draws_do_not_depend_on_how_periods_were_visited():
     assert [jump.at(t) for t in (5, 40, 41, 99)] == [every[t] for t in (5, 40, 41, 99)]
     with pytest.raises(ValueError, match="period 5 was already discarded"):
         jump.at(5)
+
+
+def test_parameters_must_be_numbers_not_strings_or_booleans():
+    for make in (lambda: Poisson("4"), lambda: Poisson(True), lambda: Deterministic("2"),
+                 lambda: Normal(5, "1")):
+        with pytest.raises(ValueError, match="must be a number"):
+            make()
+    assert Poisson(np.float64(4.0)).mean == 4.0 and Deterministic(np.int64(2)).constant == 2.0
+
+
+def test_normal_needs_its_std():
+    """The inherited ``std`` property must not become the field's default."""
+    with pytest.raises(TypeError, match="std"):
+        Normal(3)  # type: ignore[call-arg]
