@@ -161,8 +161,9 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     except (ValueError, KeyError) as exc:
         raise CliError(f"simulation failed: {exc}") from None
     if args.plot:
-        _plot(res.ledgers[0], network, args.plot, f"{network.name}: {args.policy}")
-    out = {"scenario": args.scenario, "params": params, "policy": args.policy,
+        _plot(res.ledgers[0], network, args.plot, f"{problem.name}: {args.policy}")
+    out = {"scenario": args.scenario, "params": params, "problem": problem.describe(),
+           "policy": args.policy,
            "policy_params": parse_policy_params(args.policy_param), "periods": periods,
            "warmup": warmup, "replications": args.replications, "seed": args.seed,
            **{k: v for k, v in res.to_dict().items() if k not in ("periods", "warmup",
@@ -172,7 +173,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         print(json.dumps(out, indent=2))
         return
     lo, hi = res.ci95
-    print(f"{network.name} under {args.policy} {args.policy_param or ''}: {periods} periods "
+    print(f"{problem.name} under {args.policy} {args.policy_param or ''}: {periods} periods "
           f"(warm-up {warmup}) x {args.replications} replications, seed {args.seed}")
     print(f"mean {res.objective} per period: {res.mean:.4f}   95% CI [{lo:.4f}, {hi:.4f}]")
     if res.fill_rate is not None:
