@@ -48,7 +48,8 @@ import numpy as np  # noqa: E402
 NETWORKS = ("serial", "owmr", "assembly", "random-dag",
             "scenarios/examples/two_echelon_stochastic.json")
 EVAL_SEED = 7_000_001
-PPO_KEYS = {f.name for f in dataclasses.fields(__import__("rl.ppo", fromlist=["PPOConfig"]).PPOConfig)}
+PPO_KEYS = {f.name for f in
+            dataclasses.fields(__import__("rl.ppo", fromlist=["PPOConfig"]).PPOConfig)}
 
 
 def load(target: str) -> Any:
@@ -150,8 +151,8 @@ def run(target: str, args: argparse.Namespace, ppo_over: dict[str, Any],
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| network | PPO cost/period | best heuristic (which) | PPO - heuristic (paired, 95% CI) "
-             "| gap | steps | train s |", "|---|---|---|---|---|---|---|"]
+    lines = ["| network | PPO cost/period | best heuristic (which) | PPO - heuristic "
+             "(paired, 95% CI) | gap | steps | train s |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         d = r["paired_diff"]
         lines.append(f"| {r['network']} | {r['ppo']:.3f} | {r['best_heuristic_mean']:.3f} "

@@ -85,7 +85,8 @@ class CompareResult:
         try:
             return next(r for r in self.rows if r["name"] == name)
         except StopIteration:
-            raise KeyError(f"no row {name!r} (rows: {', '.join(r['name'] for r in self.rows)})") from None
+            names = ", ".join(r["name"] for r in self.rows)
+            raise KeyError(f"no row {name!r} (rows: {names})") from None
 
     def table(self) -> str:
         """A Markdown table of the rows (and the bound, if any, on the last line)."""
@@ -100,7 +101,8 @@ class CompareResult:
             lines.append(f"| {r['name']} | {r['mean']:.4f} | [{r['ci95'][0]:.4f}, "
                          f"{r['ci95'][1]:.4f}] | {vs} | {gap} | {_value(r)} |")
         if self.bound is not None:
-            lines.append(f"| {self.bound['name']} (no policy) | - | - | - | - | {_value(self.bound)} |")
+            lines.append(f"| {self.bound['name']} (no policy) | - | - | - | - | "
+                         f"{_value(self.bound)} |")
         return "\n".join(lines)
 
     @property
@@ -116,7 +118,7 @@ def _value(r: Mapping[str, Any]) -> str:
     return f"{v:.4f}" + ("" if n is None else f" ({n}-period paths)")
 
 
-# -- benchmarks -------------------------------------------------------------------------------------
+# -- benchmarks --------------------------------------------------------------------------------
 @dataclass
 class _Row:
     name: str
@@ -187,7 +189,7 @@ def _benchmarks(problem: Problem, progress: bool, optimize_options: Mapping[str,
     return rows, exact, bound, anchor, details
 
 
-# -- evaluation ---------------------------------------------------------------------------------------
+# -- evaluation --------------------------------------------------------------------------------
 def _evaluate(problem: Problem, row: _Row, *, periods: int, seed: int, episodes: int,
               processes: int, budget: float | None) -> Evaluation:
     """Row's policy on episodes 0..k-1 (k = episodes, or fewer when over *budget* seconds)."""
@@ -304,7 +306,7 @@ def compare(problem: Problem | Network, *, steps: int | None = None, seed: int =
     return result
 
 
-# -- plots ---------------------------------------------------------------------------------------------
+# -- plots -------------------------------------------------------------------------------------
 def _bars(ax: Any, result: CompareResult) -> None:
     names = [r["name"] for r in result.rows]
     means = np.array([r["mean"] for r in result.rows])

@@ -1,7 +1,8 @@
 """Figure 2 of the seed paper: is coordinating replenishment and recommendation worth it?
 
 For one problem with a recommendation market, in each shortage setting (lost sales,
-backlog; :func:`shortage_variants`), this trains the seed paper's agents and evaluates them, with heuristic references, on the
+backlog; :func:`shortage_variants`), this trains the seed paper's agents and evaluates
+them, with heuristic references, on the
 same episodes (common random numbers):
 
 =========================  ==================================================================
@@ -72,8 +73,8 @@ from des_supply.problem import Problem
 from optimization.recommendation_optimize import base_stock_levels
 from rl.evaluation import Evaluation, paired
 
-__all__ = ["JOINT", "StudyResult", "StudySettings", "anchors", "figure2", "ppo_config", "run_figure2",
-           "run_study", "shortage_variants"]
+__all__ = ["JOINT", "StudyResult", "StudySettings", "anchors", "figure2", "ppo_config",
+           "run_figure2", "run_study", "shortage_variants"]
 
 JOINT = "Joint IM-RS"
 EVAL_SEED_OFFSET = 2_000_003  # evaluation episodes never share a root seed with training
@@ -181,7 +182,8 @@ def anchors(network: Any, model: Any, levels: Mapping[str, float], review: int =
 
 
 def _train_single(problem: Problem, control: str, settings: StudySettings,
-                  env_kwargs: dict[str, Any], out: Path, progress: bool) -> Callable[[np.ndarray], Any]:
+                  env_kwargs: dict[str, Any], out: Path,
+                  progress: bool) -> Callable[[np.ndarray], Any]:
     from rl.ppo import load_agent, train
     from rl.recommendation_env import make_recommendation_env
 
@@ -222,7 +224,7 @@ def _train_mappo(problem: Problem, settings: StudySettings,
     return env, load_mappo(out)
 
 
-# -- the study --------------------------------------------------------------------------------------
+# -- the study ---------------------------------------------------------------------------------
 def _evaluation(name: str, problem: Problem, policy: Any, settings: StudySettings,
                 eval_seed: int) -> Evaluation:
     res = simulate(problem, policy, periods=settings.periods, warmup=0,
@@ -283,7 +285,8 @@ def run_study(problem: Problem, settings: StudySettings | None = None,
 
     # single agents (the seed paper's three) and their naive combination
     margin_alpha = recommenders["margin"].recommend(None, model)
-    env_kwargs = anchors(network, model, levels["margin"], alpha=margin_alpha) if settings.anchor else {}
+    env_kwargs = (anchors(network, model, levels["margin"], alpha=margin_alpha)
+                  if settings.anchor else {})
     agents: dict[str, Any] = {}
     for key, control, name in (("joint", "joint", JOINT), ("im", "replenishment", "IM-only"),
                                ("rs", "recommendation", "RS-only")):

@@ -97,8 +97,10 @@ def two_echelon() -> Network:
     lead = Shifted(Poisson(0.5), 1)
     return Network(
         nodes=(Node("plant", kind="supply"), Node("dc", holding_cost=0.5, initial_on_hand=20.0),
-               Node("a", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(4), initial_on_hand=8.0),
-               Node("b", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(6), initial_on_hand=12.0)),
+               Node("a", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(4),
+                    initial_on_hand=8.0),
+               Node("b", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(6),
+                    initial_on_hand=12.0)),
         edges=(Edge("plant", "dc", lead_time=2), Edge("dc", "a", lead_time=lead),
                Edge("dc", "b", lead_time=lead)),
         name="two-echelon")

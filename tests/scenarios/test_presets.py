@@ -62,8 +62,10 @@ def two_echelon() -> Network:
     lead = Shifted(Poisson(0.5), 1)
     return Network(
         nodes=(Node("plant", kind="supply"), Node("dc", holding_cost=0.5, initial_on_hand=20.0),
-               Node("a", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(4), initial_on_hand=8.0),
-               Node("b", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(6), initial_on_hand=12.0)),
+               Node("a", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(4),
+                    initial_on_hand=8.0),
+               Node("b", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(6),
+                    initial_on_hand=12.0)),
         edges=(Edge("plant", "dc", lead_time=2), Edge("dc", "a", lead_time=lead),
                Edge("dc", "b", lead_time=lead)),
         name="two-echelon")
@@ -113,7 +115,8 @@ def test_preset_is_chosen_by_kind_not_by_name(cheap_searches) -> None:
                                  demand=Poisson(5))),
                      edges=(Edge("s", "x", lead_time=2),), name="pricing-a")  # a misleading name
     _, spec = preset(single)
-    assert spec["action_window"] == {"low": [12.0], "high": [28.0]}  # Zipkin's case: the newsvendor window
+    # Zipkin's case: the newsvendor window
+    assert spec["action_window"] == {"low": [12.0], "high": [28.0]}
     _, spec = preset(two_echelon(), search=TINY_SEARCH)
     assert "anchor" in spec and spec["action_window"]["center"] is not None
     renamed = dataclasses.replace(scenarios.make("pricing-b", **SMALL["pricing-a"]), name="serial")
@@ -126,8 +129,9 @@ def test_preset_is_chosen_by_kind_not_by_name(cheap_searches) -> None:
 def test_zero_action_plays_the_anchor_policy(target: str, cheap_searches) -> None:
     """An untrained agent's action u = 0 is the searched base-stock policy itself (installation
     or echelon), so training starts there: same cost as simulate on the same episodes."""
-    problem = {"example": lambda: Problem.from_json(EXAMPLE),
-               "python": lambda: as_problem(two_echelon())}.get(target, lambda: scenarios.make(target))()
+    build = {"example": lambda: Problem.from_json(EXAMPLE),
+             "python": lambda: as_problem(two_echelon())}
+    problem = build.get(target, lambda: scenarios.make(target))()
     anchor = search_anchor(problem, search=TINY_SEARCH)
     _, spec = preset(problem, anchor=anchor)
     assert spec["anchor"]["family"] == anchor.family
@@ -145,7 +149,8 @@ def test_rewards_are_measured_against_the_anchor(cheap_searches) -> None:
     problem = as_problem(two_echelon())
     _, spec = preset(problem, search=TINY_SEARCH)
     c_ref, periods = spec["anchor"]["reference_cost"], spec["env"]["periods"]
-    assert spec["reward_shift"] == pytest.approx(c_ref) and spec["reward_scale"] == pytest.approx(c_ref)
+    assert spec["reward_shift"] == pytest.approx(c_ref)
+    assert spec["reward_scale"] == pytest.approx(c_ref)
     env = make_thunk(problem, spec)()
     zero = np.zeros(env.action_space.shape, np.float32)
     total = 0.0

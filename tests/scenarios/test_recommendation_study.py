@@ -1,4 +1,5 @@
-"""Smoke test of the Figure 2 study and its CLI route (tiny budgets; the real run is a benchmark)."""
+"""Smoke test of the Figure 2 study and its CLI route (tiny budgets; the real run is a
+benchmark)."""
 
 from __future__ import annotations
 
