@@ -1,6 +1,8 @@
-"""The ``des-supply`` command line.
+"""des-supply: simulate, optimize, train and compare supply-chain problems (a registered
+scenario or a network JSON file).
 
     des-supply scenarios [--json]
+    des-supply policies [SCENARIO] [--json]
     des-supply optimize SCENARIO [--param k=v]... [--verify] [--json]
     des-supply train SCENARIO --algo ppo [--param k=v]... [--steps N] [--out DIR]
                      [--resume DIR] [--seed S] [--json]
@@ -15,10 +17,11 @@
 Policy parameters take one number for every deciding node (``level=20``) or one
 per node (``level=stage1:6.49,stage2:12.02,stage3:22.71``).
 
-Scenarios with a market model (the pricing cases ``pricing-a`` .. ``pricing-d``)
-run with it in every command, and take the pricing policies too (``bslp``
-price/level, ``ssp`` s/S/price/slope, ``myopic`` level).  ``compare`` accepts
-several scenarios and then also writes one figure with all of them.
+Policy names come from one registry (``des-supply policies``): the families, the pricing
+and recommendation rules, and the solved policies (``optimal``, ``myopic-2``,
+``best-base-stock``, ...) that are built by running the optimizer on the problem.
+Problems with a market model (pricing, recommendation) run with it in every command.
+``compare`` accepts several problems and then also writes one figure with all of them.
 
 Wherever a command takes a SCENARIO it also takes a network file (``*.json``, or any
 path): both become a :class:`des_supply.problem.Problem`, and every command works on
