@@ -327,11 +327,32 @@ def _bars(ax: Any, result: CompareResult) -> None:
                    label=f"{result.bound['name']} {result.bound['optimizer_value']:.3f}")
     if result.exact_optimum is not None or result.bound is not None:
         ax.legend(fontsize="small", loc="lower right")
-    finite = means[np.isfinite(means)]
-    if len(finite):
-        span = finite.max() - finite.min()
-        ax.set_xlim(finite.min() - 0.5 * span - 1e-9, finite.max() + 0.3 * span + 1e-9)
+    ordinary = _ordinary(means, result.reference_row["mean"])
+    lines = [v for v in (result.exact_optimum,
+                         result.bound["optimizer_value"] if result.bound is not None else None)
+             if v is not None and np.isfinite(v)]
+    shown = np.concatenate([means[ordinary], lines])
+    if len(shown):
+        low, high = shown.min(), shown.max()
+        span = high - low
+        ax.set_xlim(low - 0.5 * span - 1e-9, high + 0.3 * span + 1e-9)
+        right = ax.get_xlim()[1]
+        for i in np.flatnonzero(~ordinary & np.isfinite(means)):   # far off: say so, with the value
+            ax.annotate(f"off scale: {means[i]:.4g}", (right, i), xytext=(-4, 0),
+                        textcoords="offset points", ha="right", va="center", fontsize="small",
+                        bbox={"boxstyle": "round", "fc": "white", "ec": "tab:red"})
     ax.invert_yaxis()
+
+
+def _ordinary(means: np.ndarray, reference: float, factor: float = 10.0) -> np.ndarray:
+    """Rows whose distance to the reference is at most *factor* times the median distance:
+    the axis is scaled to them, so one policy far off (e.g. an MPC that lets backlog grow)
+    does not flatten every other bar; the others are marked off scale."""
+    distance = np.abs(means - reference)
+    typical = np.median(distance[np.isfinite(distance)]) if np.isfinite(distance).any() else 0.0
+    if typical <= 0:
+        return np.isfinite(means)
+    return np.isfinite(means) & (distance <= factor * typical)
 
 
 def _plot(result: CompareResult, path: Path, progress_csv: Path) -> None:

@@ -145,3 +145,15 @@ def test_compare_survives_an_optimizer_that_gives_up(tmp_path, cheap_searches, m
     assert res.details["optimize_error"] == "OptimizeError: no method applies (test)"
     assert [r["name"] for r in res.rows] == ["best-base-stock", "ppo"]  # parallel: no echelon
     assert res.reference == "best-base-stock" and res.bound is None
+
+
+def test_plot_scale_leaves_out_a_row_far_off():
+    """One policy far off (an MPC letting backlog grow: 6310 vs ~20) is marked off scale
+    instead of flattening the other bars; ordinary spreads (Figure 1's heuristics, 5.9 to
+    70 against 70) all stay on the axis."""
+    from scenarios.compare import _ordinary
+
+    assert _ordinary(np.array([20.8, 19.3, 6310.0, 19.4]), 19.3).tolist() == [True, True, False, True]
+    figure1_c = np.array([70.14, 5.91, 14.5, 48.73, 21.37, 61.12])
+    assert _ordinary(figure1_c, 70.14).all()
+    assert _ordinary(np.array([5.0, 5.0]), 5.0).all()
