@@ -79,9 +79,17 @@ def test_rl_commands_fail_with_one_line(capsys, argv, needle):
     assert code == 2 and needle in err and err.count("\n") == 1
 
 
-def test_train_and_evaluate_a_network_file(tmp_path, capsys):
+def test_train_and_evaluate_a_network_file(tmp_path, capsys, monkeypatch):
     """A network file trains with the generic preset; run.json keeps the file's path and the
     network itself, so `evaluate DIR` works after the file has moved."""
+    import functools
+
+    import optimization.search as search
+
+    # the preset's base-stock search, short (the search itself is tested in tests/optimization)
+    monkeypatch.setattr(search, "search_base_stock", functools.partial(
+        search.search_base_stock, periods=300, warmup=50, replications=1, refine_nodes=0,
+        factors=(0.8, 1.2, 1.7)))
     net = tmp_path / "net.json"
     shutil.copy(EXAMPLE, net)
     out = tmp_path / "run"
