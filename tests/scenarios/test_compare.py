@@ -10,12 +10,10 @@ import numpy as np
 import pytest
 
 import scenarios
+from networks import TINY_SEARCH, two_echelon
 from des_supply import Edge, Network, Node, Poisson
-from des_supply.distributions import Shifted
 from scenarios.compare import CompareResult, compare, figure
 
-TINY_SEARCH = {"periods": 300, "warmup": 50, "replications": 1, "refine_nodes": 0,
-               "factors": (0.8, 1.2, 1.7)}
 PRICING = {"price_low": 30.0, "price_high": 50.0, "price_step": 5.0, "comp_low": 30.0,
            "comp_high": 50.0, "comp_step": 5.0, "ref_step": 5.0, "list_price": 40.0,
            "storage_capacity": 15.0}
@@ -91,19 +89,6 @@ def test_compare_on_every_scenario(scenario, tmp_path, cheap_searches):
         else:
             assert res.bound["name"] not in names
             assert f"{res.bound['name']} (no policy)" in res.table()
-
-
-def two_echelon() -> Network:
-    lead = Shifted(Poisson(0.5), 1)
-    return Network(
-        nodes=(Node("plant", kind="supply"), Node("dc", holding_cost=0.5, initial_on_hand=20.0),
-               Node("a", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(4),
-                    initial_on_hand=8.0),
-               Node("b", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(6),
-                    initial_on_hand=12.0)),
-        edges=(Edge("plant", "dc", lead_time=2), Edge("dc", "a", lead_time=lead),
-               Edge("dc", "b", lead_time=lead)),
-        name="two-echelon")
 
 
 def test_compare_a_network_built_in_python(tmp_path, cheap_searches):

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import scenarios
+from networks import TINY_SEARCH, two_echelon
 from des_supply import Edge, Network, Node, Poisson
-from des_supply.distributions import Shifted
 from des_supply.evaluate import simulate
 from des_supply.problem import Problem, as_problem
 from rl.env import InventoryEnv
@@ -39,8 +39,6 @@ SCENARIOS = scenarios.names()
 # small instances where the default one would be slow to build or to search
 SMALL = {"random-dag": {"n_nodes": 6, "n_layers": 3},
          "pricing-a": {"price_step": 5.0, "comp_step": 5.0, "ref_step": 5.0}}
-TINY_SEARCH = {"periods": 300, "warmup": 50, "replications": 1, "refine_nodes": 0,
-               "factors": (0.8, 1.2, 1.7)}
 
 
 @pytest.fixture
@@ -55,20 +53,6 @@ def cheap_searches(monkeypatch):
     monkeypatch.setattr(ro, "base_stock_levels",
                         functools.partial(ro.base_stock_levels, periods=60, replications=1,
                                           quantiles=(0.7, 0.9)))
-
-
-def two_echelon() -> Network:
-    """A plant, a DC and two stores with stochastic lead times, built in Python."""
-    lead = Shifted(Poisson(0.5), 1)
-    return Network(
-        nodes=(Node("plant", kind="supply"), Node("dc", holding_cost=0.5, initial_on_hand=20.0),
-               Node("a", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(4),
-                    initial_on_hand=8.0),
-               Node("b", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(6),
-                    initial_on_hand=12.0)),
-        edges=(Edge("plant", "dc", lead_time=2), Edge("dc", "a", lead_time=lead),
-               Edge("dc", "b", lead_time=lead)),
-        name="two-echelon")
 
 
 def _wrapper(env: gym.Env, cls: type) -> gym.Env | None:
