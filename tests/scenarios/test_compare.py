@@ -11,7 +11,6 @@ import pytest
 
 import scenarios
 from networks import TINY_SEARCH, two_echelon
-from des_supply import Edge, Network, Node, Poisson
 from scenarios.compare import CompareResult, compare, figure
 
 PRICING = {"price_low": 30.0, "price_high": 50.0, "price_step": 5.0, "comp_low": 30.0,
