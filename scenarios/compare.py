@@ -153,10 +153,12 @@ def _benchmarks(problem: Problem, progress: bool, optimize_options: Mapping[str,
             b = res.optimal
             bound = {"name": b.name, "optimizer_value": b.value, "optimizer_periods": b.periods,
                      "method": b.method}
-        seen: list[tuple[str, str]] = []
+        seen: list[tuple[str, str, float]] = []
         entries = [res.optimal, *res.policies] if exact else res.policies
         for b in entries:
-            key = (b.method, json.dumps(b.params, sort_keys=True, default=str))
+            # same method, parameters and value: the same policy under a second name; rules
+            # without parameters (myopic, myopic-2) share a method but differ in value
+            key = (b.method, json.dumps(b.params, sort_keys=True, default=str), b.value)
             if b.policy is None or any(r.name == b.name for r in rows):
                 continue
             if key in seen:  # the same policy under a second name (Clark-Scarf's optimum)
