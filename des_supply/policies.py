@@ -15,6 +15,7 @@ network is continuous, and cuts them to capacities.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, runtime_checkable
 
@@ -30,6 +31,7 @@ __all__ = [
     "SS",
     "RQ",
     "ConstantOrder",
+    "ConstantRate",
     "CappedBaseStock",
     "POLICIES",
 ]
@@ -203,6 +205,37 @@ class ConstantOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class ConstantRate:
+    """Order at a constant ``rate`` per review, which may be fractional.
+
+    In a continuous network every order is ``rate``.  In a whole-unit network the
+    ``k``-th review of a node orders ``floor((k+1) rate) - floor(k rate)``, so the
+    orders stay whole and their running total tracks ``rate * k`` within one unit
+    (a rate of 4.75 orders 4, 5, 5, 5, 4, 5, 5, 5, ...).  :class:`ConstantOrder`
+    instead orders the same quantity every time, rounded by the engine.
+    """
+
+    rate: PerNode
+
+    def __post_init__(self) -> None:
+        _per_node(self, "rate")
+
+    def act(self, obs: "Observation") -> dict[str, float]:
+        network = obs.network
+        out = {}
+        for n in obs.deciding:
+            rate = value_for(self.rate, n, "rate")
+            if network.continuous:
+                out[n] = rate
+                continue
+            node = network.node(n)
+            k = (obs.t - node.review_offset) // node.review_period
+            exact = Fraction(rate).limit_denominator(10**6)
+            out[n] = float(math.floor((k + 1) * exact) - math.floor(k * exact))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class CappedBaseStock:
     """Base-stock ``level`` with each order capped at ``cap``: min(cap, (S - IP)^+).
 
@@ -248,6 +281,10 @@ POLICIES: dict[str, type] = {
                   "position above r", Param("r", "reorder point"), Param("Q", "batch (> 0)")),
     "constant": _family("constant", ConstantOrder, "order the same quantity every review",
                         Param("quantity", "order per review")),
+    "constant-rate": _family("constant-rate", ConstantRate,
+                             "order at a constant (fractional) rate per review: whole orders "
+                             "whose running total tracks rate x reviews",
+                             Param("rate", "average order per review")),
     "capped-base-stock": _family("capped-base-stock", CappedBaseStock,
                                  "base-stock with every order capped: min(cap, (S - IP)^+)",
                                  Param("level", "order-up-to level S"),

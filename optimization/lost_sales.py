@@ -47,7 +47,8 @@ __all__ = [
 ]
 
 #: Names of the heuristics returned by :func:`heuristics`, in order.
-HEURISTICS = ("myopic", "myopic-2", "best-base-stock", "capped-base-stock", "best-constant")
+HEURISTICS = ("myopic", "myopic-2", "best-base-stock", "capped-base-stock", "best-constant",
+              "best-constant-rate")
 
 GiB = 2**30
 
@@ -138,6 +139,9 @@ class LostSalesSolution:
     stationary_cost: float
     evaluation: ChainEvaluation
     solve_seconds: float
+    #: relative values V on the grid ``(S+1, (Z+1)**(L-1))`` (``V[0, 0] = 0``): the
+    #: optimal cost-to-go up to a constant, for Q-values and expected-return labels
+    values: np.ndarray | None = None
 
     @property
     def span(self) -> float:
@@ -304,7 +308,7 @@ def solve_lost_sales(lead_time: int, holding: float, penalty: float, demand: str
         model=model, average_cost=(lower + upper) / 2, lower_bound=lower, upper_bound=upper,
         iterations=it, converged=converged, policy=policy, truncation=trunc, states=len(space),
         boundary_mass=float(pi[at_cap].sum()), stationary_cost=evaluation.average_cost,
-        evaluation=evaluation, solve_seconds=time.perf_counter() - t0)
+        evaluation=evaluation, solve_seconds=time.perf_counter() - t0, values=V)
 
 
 class _StateObservation:
@@ -415,10 +419,11 @@ def heuristics(lead_time: int, holding: float, penalty: float, demand: str = "po
     :func:`solve_lost_sales` (``truncation``, default :meth:`Truncation.default`)
     and returned as :class:`LookupPolicy`; base-stock policies are evaluated on
     the space their level bounds and returned as ``des_supply.policies.BaseStock``
-    / ``CappedBaseStock``; the constant order as ``ConstantOrder``.  See
+    / ``CappedBaseStock``; the constant order as ``ConstantOrder`` (whole units) and
+    ``ConstantRate`` (a rate on a grid of step 1/20, realised in whole units).  See
     :mod:`optimization.lost_sales_heuristics` for definitions and sources.
     """
-    from des_supply.policies import BaseStock, CappedBaseStock, ConstantOrder
+    from des_supply.policies import BaseStock, CappedBaseStock, ConstantOrder, ConstantRate
 
     model = _model(lead_time, holding, penalty, demand, demand_mean, fixed_cost)
     trunc = truncation if truncation is not None else Truncation.default(model)
@@ -444,7 +449,11 @@ def heuristics(lead_time: int, holding: float, penalty: float, demand: str = "po
             S, r, ev = _h.best_capped_base_stock(model)
             out[name] = HeuristicResult(ev.average_cost, {"level": S, "cap": r},
                                         CappedBaseStock(S, r), ev)
-        else:
+        elif name == "best-constant":
             r, ev = _h.best_constant(model)
             out[name] = HeuristicResult(ev.average_cost, {"quantity": r}, ConstantOrder(r), ev)
+        else:
+            rate, ev = _h.best_constant_rate(model)
+            out[name] = HeuristicResult(ev.average_cost, {"rate": float(rate)},
+                                        ConstantRate(float(rate)), ev)
     return out

@@ -19,6 +19,13 @@ lost-sales inventory systems", OR 56(5), Sec. 3):
   optimality gap vanishes as ``L`` grows (Reiman 2004; Goldberg et al. 2016,
   "Asymptotic optimality of constant-order policies for lost sales inventory
   models with large lead times", MOR 41(3)).
+* **best-constant-rate** -- the same policy at a real-valued rate ``r < E D``,
+  searched on a grid of step ``1/denominator`` (default 1/20).  With integer demand
+  the orders stay whole units: the ``j``-th order is ``floor((j+1) r) - floor(j r)``,
+  so the running total of orders tracks ``r t`` within one unit (how
+  :class:`des_supply.policies.ConstantOrder` realises a fractional quantity).  At
+  Poisson mean 5 a whole-unit constant order can only choose 4 (one unit lost per
+  period on average); a rate such as 4.8 loses far less, which matters at large ``p``.
 
 The searches over ``S`` and ``r`` are integer local searches (walk downhill, stop
 after two non-improving steps); the cost curves are unimodal on every instance
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from fractions import Fraction
 
 import numpy as np
 from scipy import optimize
@@ -40,7 +48,7 @@ from .lost_sales_model import (
 __all__ = [
     "pipeline_sums", "order_grid_costs", "myopic_tables", "evaluate_rule", "base_stock_orders",
     "best_base_stock", "best_capped_base_stock", "constant_order_bound", "evaluate_constant",
-    "best_constant",
+    "best_constant", "constant_rate_pattern", "evaluate_constant_rate", "best_constant_rate",
 ]
 
 
@@ -165,7 +173,7 @@ def best_capped_base_stock(model: LostSalesModel) -> tuple[int, int, ChainEvalua
     return S, r, ev
 
 
-def constant_order_bound(model: LostSalesModel, r: int, eps: float = 1e-12) -> int:
+def constant_order_bound(model: LostSalesModel, r: float, eps: float = 1e-12) -> int:
     """Stock level the on-hand chain of a constant order ``r < E D`` exceeds with
     probability at most ``eps`` in steady state.
 
@@ -188,7 +196,7 @@ def constant_order_bound(model: LostSalesModel, r: int, eps: float = 1e-12) -> i
     while log_mgf(hi) <= 0:
         hi *= 2.0
     theta = optimize.brentq(log_mgf, 1e-9, hi)
-    return r + math.ceil(math.log(1.0 / eps) / theta)
+    return math.ceil(r) + math.ceil(math.log(1.0 / eps) / theta)
 
 
 def evaluate_constant(model: LostSalesModel, r: int) -> ChainEvaluation:
@@ -229,3 +237,104 @@ def best_constant(model: LostSalesModel) -> tuple[int, ChainEvaluation]:
     results = {r: evaluate_constant(model, r) for r in range(math.ceil(model.demand_mean))}
     r = min(results, key=lambda k: results[k].average_cost)
     return r, results[r]
+
+
+def constant_rate_pattern(rate: Fraction) -> list[int]:
+    """Whole orders of one cycle of a constant rate ``k/n`` (lowest terms):
+    ``q_j = floor((j+1) k/n) - floor(j k/n)`` for ``j = 0..n-1`` (they sum to ``k``)."""
+    k, n = rate.numerator, rate.denominator
+    return [((j + 1) * k) // n - (j * k) // n for j in range(n)]
+
+
+def evaluate_constant_rate(model: LostSalesModel, rate: Fraction | int) -> ChainEvaluation:
+    """Exact cost of ordering at the constant rate ``rate < E D`` in whole units.
+
+    The orders repeat with the cycle of :func:`constant_rate_pattern`, so after the
+    first ``L`` periods the arrivals do too, and the on-hand chain
+    ``x_0' = (x_0 - D)^+ + a_{t+1}`` is periodic.  Its law at the start of a cycle
+    is the stationary law of the product of one cycle's transition matrices; the
+    cost is the average over the phases of the cycle (a shift of the arrivals by
+    ``L`` periods leaves that average unchanged).  For an integer rate this is
+    :func:`evaluate_constant`.
+    """
+    rate = Fraction(rate)
+    if rate >= model.demand_mean:
+        raise ValueError(f"constant rate(={float(rate)}) must be < demand_mean"
+                         f"(={model.demand_mean}): otherwise stock grows without bound")
+    if rate < 0:
+        raise ValueError(f"constant rate(={float(rate)}) must be >= 0")
+    if rate.denominator == 1:
+        return evaluate_constant(model, int(rate))
+    pattern = constant_rate_pattern(rate)
+    B = constant_order_bound(model, float(rate)) + max(pattern)
+    n = B + 1
+    M = model.outcomes(n)
+
+    def step(q: int) -> tuple[np.ndarray, np.ndarray]:
+        P = np.zeros((n, n))
+        P[:, q:] = M[:, : n - q]
+        leaving = M[:, n - q:].sum(axis=1)
+        P[:, B] += leaving
+        return P, leaving
+
+    steps = [step(q) for q in pattern]
+    cycle = np.eye(n)
+    for P, _ in steps[1:] + steps[:1]:     # phase 0 -> 1 -> ... -> n-1 -> 0
+        cycle = cycle @ P
+    A = cycle.T - np.eye(n)
+    A[-1] = 1.0
+    rhs = np.zeros(n)
+    rhs[-1] = 1.0
+    pi = np.maximum(np.linalg.solve(A, rhs), 0.0)
+    pi /= pi.sum()
+    over, under = model.expected_parts(n)
+    hold = lost = clipped = residual = 0.0
+    start = pi
+    for j in range(len(pattern)):
+        hold += float(pi @ over)
+        lost += float(pi @ under)
+        P, leaving = steps[(j + 1) % len(pattern)]
+        clipped += float(pi @ leaving)
+        pi = pi @ P
+    residual = float(np.abs(pi - start).sum())
+    m = len(pattern)
+    hold, lost = model.holding * hold / m, lost / m
+    freq = sum(q > 0 for q in pattern) / m
+    return ChainEvaluation(
+        average_cost=hold + model.penalty * lost + model.fixed_cost * freq, holding_cost=hold,
+        lost_sales=lost, order_frequency=freq, clipped_mass=clipped / m, states=n * m,
+        iterations=1, residual=residual)
+
+
+def best_constant_rate(model: LostSalesModel, denominator: int = 20
+                       ) -> tuple[Fraction, ChainEvaluation]:
+    """Best constant rate on the grid ``k / denominator < E D`` and its evaluation.
+
+    A local search (like the other searches here) on a coarse grid of step 1/4 from
+    the best whole-unit order, then on the fine grid around the coarse optimum; rates
+    close to ``E D`` are costly to evaluate (their stock wanders far), so the coarse
+    pass keeps the search away from them unless they are better.
+    """
+    if denominator < 1:
+        raise ValueError(f"denominator(={denominator}) must be >= 1")
+    r0, _ = best_constant(model)
+    seen: dict[Fraction, ChainEvaluation] = {}
+
+    def search(den: int, start: Fraction, lo: Fraction, hi: Fraction) -> Fraction:
+        def cost(k: int) -> tuple[float, object]:
+            r = Fraction(k, den)
+            if r not in seen:
+                seen[r] = evaluate_constant_rate(model, r)
+            return seen[r].average_cost, seen[r]
+        top = math.floor(hi * den)
+        if Fraction(top, den) >= model.demand_mean:
+            top -= 1
+        k, _ = _local_min(cost, round(start * den), math.ceil(lo * den), top)
+        return Fraction(k, den)
+
+    coarse = min(4, denominator)
+    r = search(coarse, Fraction(r0), Fraction(0), Fraction(model.demand_mean))
+    if denominator > coarse:
+        step = Fraction(1, coarse)
+        r = search(denominator, r, max(Fraction(0), r - step), r + step)
+    return r, seen[r]

@@ -14,7 +14,8 @@ name                      policy
 ``myopic``, ``myopic-2``  Zipkin's one- and two-period myopic lost-sales policies (DP tables)
 ``best-base-stock``       base stock with the level(s) the optimizer found best
 ``best-capped-base-stock``  capped base stock, best level and cap
-``best-constant``         the best constant order
+``best-constant``         the best constant order in whole units
+``best-constant-rate``    the best constant rate (grid of step 1/20; whole orders tracking it)
 ``best-echelon-base-stock``  echelon base stock, levels searched by simulation
 ``rolling-horizon``       MPC re-solving the network MIP on mean forecasts (built directly,
                           no solve; optional ``horizon``, default as optimize chooses it)
@@ -54,7 +55,9 @@ SOLVED: dict[str, str] = {
     "myopic-2": "Zipkin's two-period myopic lost-sales policy (DP table)",
     "best-base-stock": "base stock with the best level(s) optimize(problem) found",
     "best-capped-base-stock": "capped base stock with the best level and cap optimize found",
-    "best-constant": "the best constant order optimize(problem) found",
+    "best-constant": "the best whole-unit constant order optimize(problem) found",
+    "best-constant-rate": "the best constant (fractional) rate optimize found, on a grid of "
+                          "step 1/20, as whole orders tracking it",
     "best-echelon-base-stock": "echelon base stock with the levels optimize(problem) searched",
     "mip-mpc": "MPC re-solving the recommendation MIP (recommendation problems)",
 }

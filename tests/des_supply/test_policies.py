@@ -104,3 +104,17 @@ def test_inconsistent_parameters_are_refused_at_construction(make, match):
     """Early, like every other parameter check, not at the first decision epoch."""
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_constant_rate_orders_whole_units_that_track_the_rate():
+    import scenarios
+    from des_supply.network import Network
+    from des_supply.policies import ConstantRate
+    from des_supply.sim import Simulation
+
+    net = scenarios.make("single-stage").network
+    node = net.stock_nodes[0].name
+    orders = Simulation(net, 8).run(ConstantRate(4.75)).column("ordered", node)
+    assert list(orders) == [4, 5, 5, 5, 4, 5, 5, 5]
+    cont = Network(net.nodes, net.edges, continuous=True)
+    assert list(Simulation(cont, 3).run(ConstantRate(4.75)).column("ordered", node)) == [4.75] * 3

@@ -23,7 +23,7 @@ from des_supply.recommendation_policies import (
 )
 
 # a value for every parameter name an engine policy takes
-VALUES = {"level": 12.0, "s": 6.0, "S": 14.0, "r": 6.0, "Q": 5.0, "quantity": 5.0, "cap": 7.0,
+VALUES = {"level": 12.0, "s": 6.0, "S": 14.0, "r": 6.0, "Q": 5.0, "quantity": 5.0, "rate": 4.6, "cap": 7.0,
           "price": 40.0, "slope": 0.5}
 # a problem where each group applies
 GROUP_PROBLEMS = {"family": ("single-stage", {}), "pricing": ("pricing-a", {}),
@@ -43,7 +43,8 @@ def serial():
 
 def test_the_engine_registers_its_families_pricing_and_recommendation_rules():
     assert set(ENGINE) == {
-        "base-stock", "echelon-base-stock", "ss", "rq", "constant", "capped-base-stock",
+        "base-stock", "echelon-base-stock", "ss", "rq", "constant", "constant-rate",
+        "capped-base-stock",
         "bslp", "ssp", "myopic-pricing", "list-price",
         "base-stock-uniform", "base-stock-popularity", "base-stock-random", "base-stock-margin"}
     # pricing's myopic rule no longer collides with Zipkin's lost-sales "myopic"

@@ -38,7 +38,7 @@ def test_zipkin_lost_sales_names_and_order():
     result = optimize(scenarios.make("single-stage", lead_time=2, penalty=4.0))
     names = [p.name for p in result.policies]
     assert names == ["myopic", "myopic-2", "best-base-stock", "best-capped-base-stock",
-                     "best-constant"]
+                     "best-constant", "best-constant-rate"]
     assert result.optimal.value == pytest.approx(4.40, abs=0.0051)
     assert dict((p.name, p.value) for p in result.policies)["myopic-2"] == pytest.approx(4.41, abs=0.0051)
 

@@ -71,7 +71,8 @@ def test_single_stage_by_hand_equals_the_scenario(params, by_hand):
         same_numbers(result, scenario)
         assert result.details["inputs"]["node"] == "shop"
     assert {p.name for p in scenario.policies} <= {
-        "myopic", "myopic-2", "best-base-stock", "best-capped-base-stock", "best-constant", "ss"}
+        "myopic", "myopic-2", "best-base-stock", "best-capped-base-stock", "best-constant",
+        "best-constant-rate", "ss"}
 
 
 def example_6_1(**changes) -> Network:

@@ -81,7 +81,8 @@ def test_compare_on_every_scenario(scenario, tmp_path, cheap_searches):
         assert res.exact_optimum is not None
     if scenario == "single-stage":   # every runnable row of optimize's table is compared
         assert names[:-1] == ["optimal", "myopic", "myopic-2", "best-base-stock",
-                              "best-capped-base-stock", "best-constant"]
+                              "best-capped-base-stock", "best-constant",
+                              "best-constant-rate"]
     if scenario in ("owmr", "assembly", "random-dag", "beer-game") or \
             problem.kind.market == "recommendation":
         # the bound has no policy: shown, never evaluated (unless optimize gave up, e.g. an
