@@ -19,6 +19,14 @@ Fields (shape ``(periods, nodes)``; units are in each node's own item):
 ``variable_cost``         per-unit ordering cost plus per-unit cost of units shipped in
 ``transit_cost``          holding cost on units in transit or waiting for assembly
 ``revenue``               price times ``sales``
+``order_cut``             units of this period's orders not placed: cut by the order
+                          ``capacity`` or the ``storage_capacity`` (after rounding to whole
+                          units)
+``capacity_short``        units requested of the node this period (new orders of downstream
+                          nodes) that its stock could have covered but its shipping capacity
+                          (a supply node's ``capacity``, a stocking node's
+                          ``shipping_capacity``) did not; they were backlogged or lost by its
+                          shortage rule (and show in ``backlog`` or ``lost`` too)
 ========================  ===================================================================
 """
 
@@ -34,7 +42,7 @@ __all__ = ["Ledger", "FIELDS", "COST_FIELDS"]
 FIELDS = (
     "on_hand", "backlog", "lost", "in_transit", "ordered", "received", "shipped", "demand",
     "sales", "served", "holding_cost", "shortage_cost", "fixed_cost", "variable_cost",
-    "transit_cost", "revenue",
+    "transit_cost", "revenue", "order_cut", "capacity_short",
 )
 COST_FIELDS = ("holding_cost", "shortage_cost", "fixed_cost", "variable_cost", "transit_cost")
 

@@ -20,6 +20,18 @@ Conventions (units are per period):
 * ``shortage_cost`` is charged per unit backlogged at the end of a period under
   ``shortage="backlog"`` and per unit lost under ``shortage="lost"``.  The rule
   also applies to orders from downstream nodes.
+* ``capacity`` of a stocking node caps what it *orders* per period (the cut is
+  recorded in the ledger's ``order_cut``); ``shipping_capacity`` caps what it
+  *ships* to downstream nodes per period, backlog included (production
+  capacity; the excess is backlogged or lost by the node's shortage rule).  A
+  supply node's ``capacity`` is its shipping capacity.
+* Network-level conventions (see ``des_supply.sim``): ``order_timing``,
+  ``decisions`` (``simultaneous`` or ``sequential``) and ``shipping_timing``
+  (``receive-then-ship`` or ``ship-before-receipt``).
+* Magnitudes are bounded: every finite quantity and cost is at most
+  :data:`MAX_MAGNITUDE` (1e15), so that costs stay finite (1e15 units at 1e15
+  per unit is 1e30, far from float overflow), and the initial stock of a node
+  (on hand plus initial pipeline) must fit its storage capacity.
 * Multi-product networks are not modelled yet: a node stocks one item.  Items
   would be a new key on nodes and edges; nothing here assumes there is only one
   kind of node payload.
@@ -62,7 +74,7 @@ from . import distributions as _dist
 from .distributions import Deterministic, Distribution, as_distribution, distribution_from_dict
 
 __all__ = ["Node", "Edge", "Network", "NetworkError", "FORMAT_VERSION", "SCHEMA_PATH",
-           "network_schema"]
+           "network_schema", "DECISIONS", "SHIPPING_TIMINGS", "MAX_MAGNITUDE"]
 
 INF = math.inf
 #: Version of the network file format written by :meth:`Network.to_dict`.
@@ -72,6 +84,11 @@ SCHEMA_PATH = Path(__file__).with_name("network.schema.json")
 SHORTAGE_RULES = ("backlog", "lost")
 SUPPLY_RULES = ("assembly", "split", "priority")
 TIMINGS = ("order-before-demand", "order-after-demand")
+DECISIONS = ("simultaneous", "sequential")
+SHIPPING_TIMINGS = ("receive-then-ship", "ship-before-receipt")
+#: Largest finite quantity or cost accepted on a node or edge: 1e15 units times 1e15 per
+#: unit is 1e30 per period, so costs summed over any horizon stay finite.
+MAX_MAGNITUDE = 1e15
 
 
 class NetworkError(ValueError):
@@ -110,6 +127,10 @@ def _nonneg(owner: str, name: str, value: Any, allow_inf: bool = False) -> float
     if math.isnan(value) or value < 0 or (math.isinf(value) and not allow_inf):
         raise NetworkError(f"{owner}: {name}(={value}) must be >= 0"
                            + ("" if allow_inf else " and finite"))
+    if MAX_MAGNITUDE < value < math.inf:
+        raise NetworkError(f"{owner}: {name}(={value:g}) is above {MAX_MAGNITUDE:g}, the largest "
+                           "magnitude the engine accepts (costs would not stay finite)"
+                           + (": use inf for no limit" if allow_inf else ""))
     return value
 
 
@@ -130,6 +151,7 @@ class Node:
     price: float = 0.0                   # revenue per unit sold to external customers
     capacity: float = INF                # max units ordered (stock) or shipped (supply) per period
     storage_capacity: float = INF        # on hand + on order never exceeds it (orders are cut)
+    shipping_capacity: float = INF       # max units a stocking node ships downstream per period
     initial_on_hand: float = 0.0
     initial_pipeline: tuple[float, ...] = ()   # [k] arrives at the start of period k
     review_period: int = 1               # the node decides when (t - review_offset) % review_period == 0
@@ -151,7 +173,7 @@ class Node:
         for name in ("holding_cost", "shortage_cost", "fixed_order_cost", "order_cost", "price",
                      "initial_on_hand"):
             object.__setattr__(self, name, _nonneg(who, name, getattr(self, name)))
-        for name in ("capacity", "storage_capacity"):
+        for name in ("capacity", "storage_capacity", "shipping_capacity"):
             object.__setattr__(self, name, _nonneg(who, name, getattr(self, name), allow_inf=True))
         if not isinstance(self.initial_pipeline, (tuple, list)):
             raise NetworkError(f"{who}: initial_pipeline must be a list of quantities")
@@ -173,6 +195,14 @@ class Node:
                                       or self.initial_pipeline):
             raise NetworkError(f"{who}: a supply node has unlimited stock and no demand or "
                                "initial inventory of its own")
+        if self.kind == "supply" and self.shipping_capacity < INF:
+            raise NetworkError(f"{who}: shipping_capacity(={self.shipping_capacity:g}) is for "
+                               "stocking nodes; a supply node's capacity is what it ships per period")
+        initial = self.initial_on_hand + sum(pipeline)
+        if initial > self.storage_capacity + 1e-9:
+            raise NetworkError(f"{who}: initial stock {initial:g} (initial_on_hand "
+                               f"{self.initial_on_hand:g} + initial_pipeline {sum(pipeline):g}) is "
+                               f"above storage_capacity(={self.storage_capacity:g})")
 
     def reviews_at(self, t: int) -> bool:
         return (t - self.review_offset) % self.review_period == 0
@@ -265,6 +295,13 @@ class Network:
     ``"order-after-demand"`` (receive, demand, order: Snyder & Shen, the beer game).
     ``continuous`` says whether quantities are real numbers; by default it is True
     when some demand is continuous, and orders are otherwise rounded to integers.
+    ``decisions``: ``"simultaneous"`` (all nodes that review decide together on the
+    state before this period's orders: the beer game, parallel multi-agent RL) or
+    ``"sequential"`` (downstream first, each node after its customers' orders of the
+    period are placed: textbook serial and distribution theory, stockpyl).
+    ``shipping_timing``: ``"receive-then-ship"`` (this period's receipts can be
+    shipped at once) or ``"ship-before-receipt"`` (a node ships to downstream nodes
+    only from the stock it held at the start of the period: OR-Gym).
 
     The structure (orders of the nodes, echelons, supply rules in force, mean flows)
     is derived once when the network is built; it takes no part in equality,
@@ -287,6 +324,8 @@ class Network:
     name: str = "network"
     order_timing: Literal["order-before-demand", "order-after-demand"] = "order-before-demand"
     continuous: bool | None = None
+    decisions: Literal["simultaneous", "sequential"] = "simultaneous"
+    shipping_timing: Literal["receive-then-ship", "ship-before-receipt"] = "receive-then-ship"
     _structure: _Structure = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -300,6 +339,12 @@ class Network:
         if self.order_timing not in TIMINGS:
             raise NetworkError(f"order_timing(={self.order_timing!r}) must be one of "
                                f"{', '.join(TIMINGS)}")
+        if self.decisions not in DECISIONS:
+            raise NetworkError(f"network {self.name!r}: decisions(={self.decisions!r}) must be one "
+                               f"of {', '.join(DECISIONS)}")
+        if self.shipping_timing not in SHIPPING_TIMINGS:
+            raise NetworkError(f"network {self.name!r}: shipping_timing(={self.shipping_timing!r}) "
+                               f"must be one of {', '.join(SHIPPING_TIMINGS)}")
         if self.continuous is not None and not isinstance(self.continuous, bool):
             raise NetworkError(f"network {self.name!r}: continuous(={self.continuous!r}) must be "
                                "true, false or null (derived from the demand)")
@@ -490,8 +535,18 @@ class Network:
         node and edge fields at their defaults are left out."""
         return {"format_version": FORMAT_VERSION, "name": self.name,
                 "order_timing": self.order_timing, "continuous": self.continuous,
-                "nodes": [n.to_dict() for n in self.nodes],
+                **self._conventions(), "nodes": [n.to_dict() for n in self.nodes],
                 "edges": [e.to_dict() for e in self.edges]}
+
+    def _conventions(self) -> dict[str, str]:
+        """``decisions`` and ``shipping_timing`` where they differ from their defaults
+        (files and graphs of networks using neither read as before)."""
+        out = {}
+        if self.decisions != DECISIONS[0]:
+            out["decisions"] = self.decisions
+        if self.shipping_timing != SHIPPING_TIMINGS[0]:
+            out["shipping_timing"] = self.shipping_timing
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Network":
@@ -508,7 +563,9 @@ class Network:
         edges = [_edge_from_dict(d) for d in _list(data, "edges")]
         return cls(tuple(nodes), tuple(edges), name=data.get("name", "network"),
                    order_timing=data.get("order_timing", "order-before-demand"),
-                   continuous=data.get("continuous"))
+                   continuous=data.get("continuous"),
+                   decisions=data.get("decisions", DECISIONS[0]),
+                   shipping_timing=data.get("shipping_timing", SHIPPING_TIMINGS[0]))
 
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2)
@@ -535,7 +592,8 @@ class Network:
     def to_networkx(self) -> nx.DiGraph:
         """The network as a DiGraph whose attributes are plain values.
 
-        Graph attributes: ``name``, ``order_timing``, ``continuous``, ``format_version``.
+        Graph attributes: ``name``, ``order_timing``, ``continuous``, ``format_version``,
+        and ``decisions`` and ``shipping_timing`` when not at their defaults.
         Node and edge attributes are the fields of :class:`Node` and :class:`Edge` (the
         node key is its name); strings, numbers and booleans stay as they are, a
         deterministic distribution becomes its number, other distributions and
@@ -557,7 +615,8 @@ class Network:
         True
         """
         G = nx.DiGraph(name=self.name, order_timing=self.order_timing,
-                       continuous=bool(self.continuous), format_version=FORMAT_VERSION)
+                       continuous=bool(self.continuous), format_version=FORMAT_VERSION,
+                       **self._conventions())
         for n in self.nodes:
             G.add_node(n.name, **_plain_attributes(n, ("name",)))
         for i, e in enumerate(self.edges):
@@ -600,11 +659,14 @@ class Network:
         return cls(tuple(nodes), tuple(e for _, _, e in edges),
                    name=graph.get("name", "network"),
                    order_timing=graph.get("order_timing", "order-before-demand"),
-                   continuous=graph.get("continuous"))
+                   continuous=graph.get("continuous"),
+                   decisions=graph.get("decisions", DECISIONS[0]),
+                   shipping_timing=graph.get("shipping_timing", SHIPPING_TIMINGS[0]))
 
 
 #: Top-level keys of the network file; graph attributes are the same less nodes and edges.
-_NETWORK_KEYS = ("format_version", "name", "order_timing", "continuous", "nodes", "edges")
+_NETWORK_KEYS = ("format_version", "name", "order_timing", "continuous", "decisions",
+                 "shipping_timing", "nodes", "edges")
 #: Graph attributes that networkx's GraphML reader adds on its own.
 _GRAPHML_GRAPH_KEYS = ("node_default", "edge_default")
 #: Distribution classes by their ``type`` key (the ones distribution_from_dict reads).

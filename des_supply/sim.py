@@ -133,10 +133,10 @@ class _EdgeState:
 
 class _NodeState:
     __slots__ = ("node", "name", "supply", "lost_rule", "queue", "on_hand", "backlog",
-                 "ext_backlog", "inbound", "rule", "simple_in", "price", "cap_left", "last_demand",
-                 "init_due", "init_pending",
+                 "ext_backlog", "inbound", "rule", "simple_in", "price", "cap", "cap_left",
+                 "limited", "fresh", "last_demand", "init_due", "init_pending",
                  "ordered", "received", "shipped", "demand", "sales", "served", "lost", "revenue",
-                 "fixed", "variable")
+                 "fixed", "variable", "cut", "short")
 
     def __init__(self, node: Node) -> None:
         self.node, self.name = node, node.name
@@ -150,12 +150,18 @@ class _NodeState:
         self.rule: str | None = None
         self.simple_in = True     # one supplier, bom 1: arrivals go straight on hand
         self.price = node.price
-        self.cap_left = node.capacity
+        # what the node can ship per period: a supply node's capacity, a stocking node's
+        # shipping capacity (downstream shipments only)
+        self.cap = node.capacity if self.supply else node.shipping_capacity
+        self.cap_left = self.cap
+        self.limited = False      # ships downstream under a limit: shipping capacity or
+        self.fresh = 0.0          # ship-before-receipt (this period's receipts, not shippable)
         self.last_demand = 0.0
         self.init_due: dict[int, float] = {}   # initial pipeline still to arrive, by period
         self.init_pending = 0.0
         self.ordered = self.received = self.shipped = self.demand = self.sales = 0.0
         self.served = self.lost = self.revenue = self.fixed = self.variable = 0.0
+        self.cut = self.short = 0.0
 
 
 class Observation:
@@ -165,12 +171,15 @@ class Observation:
     for.  Quantities are in each node's own units.
     """
 
-    __slots__ = ("_sim", "t", "deciding")
+    __slots__ = ("_sim", "t", "deciding", "deciding_this_period")
 
     def __init__(self, sim: "Simulation") -> None:
         self._sim = sim
         self.t = 0
+        #: the nodes that decide at this epoch (one node at a time under sequential decisions)
         self.deciding: tuple[str, ...] = ()
+        #: every node that decides in period t, downstream first (== deciding when simultaneous)
+        self.deciding_this_period: tuple[str, ...] = ()
 
     def _node(self, name: str) -> _NodeState:
         try:
@@ -282,6 +291,12 @@ class Simulation:
         self.network_nodes = tuple(n.name for n in network.nodes)
         self._continuous = bool(network.continuous)
         self._demand_first = network.order_timing == "order-after-demand"
+        self._sequential = network.decisions == "sequential"
+        self._ship_first = network.shipping_timing == "ship-before-receipt"
+        if self._sequential and market is not None:
+            raise ValueError(f"network {network.name!r}: sequential decisions with a market are not "
+                             "supported (the market reads one action per period); use "
+                             "decisions='simultaneous'")
         self._downstream_first = [network.node(n) for n in network.downstream_first]
         self._echelons = {n: network.echelon(n) for n in self.network_nodes}
         self._seed = seed
@@ -312,7 +327,14 @@ class Simulation:
         self._review_all = all(n.review_period == 1 for n in net.stock_nodes)
         self._deciders = [self._by_name[n.name] for n in self._downstream_first if n.kind == "stock"]
         self._all_deciding = tuple(s.name for s in self._deciders)
+        self._all_allowed = frozenset(self._all_deciding)
+        self._allowed: tuple[str, ...] | frozenset[str] = ()
+        self._singles = {s.name: (s.name,) for s in self._deciders}
         self._capacitated_supply = [s for s in self._states if s.supply and math.isfinite(s.node.capacity)]
+        self._limited = [s for s in self._states if not s.supply and net.customers(s.name)
+                         and (self._ship_first or math.isfinite(s.cap))]
+        for s in self._limited:
+            s.limited = True
         if self.market is not None:
             self.market.reset(stream(self.root, "market"))
         self._rows = array("d")  # one row of ledger FIELDS per node and period
@@ -380,7 +402,7 @@ class Simulation:
     def act(self, action: Action | Mapping[str, float]) -> None:
         """Answer the pending decision epoch (time does not move until ``advance``)."""
         obs = self.observe()
-        self._check_action(obs.t, action, obs.deciding)  # refuse before anything happens
+        self._check_action(obs.t, action, self._allowed)  # refuse before anything happens
         self._request = self.env.event()
         assert self._reply is not None
         self._reply.succeed(action)
@@ -423,28 +445,45 @@ class Simulation:
                 s.cap_left = s.node.capacity
                 if s.queue:
                     self._fill_supply_queue(s)
+            for s in self._limited:  # backlog held back by capacity or by ship-before-receipt
+                if s.queue:
+                    self._work_off(s, t)
             if self._demand_first:
                 self._demand_phase(t)
             deciding = self._all_deciding if self._review_all else tuple(
                 s.name for s in self._deciders if s.node.reviews_at(t))
             if deciding or self.market is not None:
-                obs.t, obs.deciding = t, deciding
-                if self._policy is not None:
-                    action = self._policy.act(obs)
-                else:
-                    self._reply = env.event()
-                    self._request.succeed(obs)  # type: ignore[union-attr]
-                    action = yield self._reply
-                self._place_orders(t, action, deciding)
+                obs.t, obs.deciding_this_period = t, deciding
+                # sequential: one epoch per node, downstream first, each placed before the next
+                groups = [self._singles[n] for n in deciding] if self._sequential and deciding \
+                    else (deciding,)
+                for group in groups:
+                    obs.deciding = group
+                    self._allowed = (self._all_allowed if group is self._all_deciding
+                                     else group if len(group) < 8 else frozenset(group))
+                    if self._policy is not None:
+                        action = self._policy.act(obs)
+                    else:
+                        self._reply = env.event()
+                        self._request.succeed(obs)  # type: ignore[union-attr]
+                        action = yield self._reply
+                    self._place_orders(t, action, group)
             if not self._demand_first:
                 self._demand_phase(t)
             self._account()
-        obs.t, obs.deciding = self.periods, ()
+            for s in self._limited:
+                s.fresh = 0.0
+                s.cap_left = s.cap
+        obs.t, obs.deciding, obs.deciding_this_period = self.periods, (), ()
         if self._request is not None:
             self._request.succeed(None)
 
-    def _check_action(self, t: int, action: Any, deciding: tuple[str, ...]) -> Mapping[str, float]:
-        """The orders of *action*, after checking all of it (nothing is placed on error)."""
+    def _check_action(self, t: int, action: Any,
+                      deciding: tuple[str, ...] | frozenset[str]) -> Mapping[str, float]:
+        """The orders of *action*, after checking all of it (nothing is placed on error).
+
+        *deciding* is a set when many nodes decide (a membership test per order: a tuple
+        made this quadratic in the number of nodes)."""
         if type(action) is dict:
             orders = action
         elif isinstance(action, Action):
@@ -461,19 +500,25 @@ class Simulation:
                                 f"got {type(action).__name__}")
         for name, q in orders.items():
             if name not in deciding:
+                names = self._obs.deciding
                 raise DecisionError(f"period {t}: node {name!r} does not decide now "
-                                    f"(deciding: {', '.join(deciding) or 'none'})")
+                                    f"(deciding: {', '.join(names) or 'none'})")
             if not q >= 0 or q == math.inf:
                 raise DecisionError(f"period {t}: order at node {name!r} must be a finite "
                                     f"number >= 0, got {q}")
         return orders
 
     def _place_orders(self, t: int, action: Any, deciding: tuple[str, ...]) -> None:
-        orders = self._check_action(t, action, deciding)
+        orders = self._check_action(t, action, self._allowed)
         if isinstance(action, Action):
             for name, p in action.prices.items():
                 self._by_name[name].price = float(p)
             self._action = action
+        if len(deciding) == 1:
+            q = orders.get(deciding[0], 0.0)
+            if q:
+                self._order(t, self._by_name[deciding[0]], float(q))
+            return
         for s in self._deciders:
             q = orders.get(s.name, 0.0)
             if q:
@@ -485,11 +530,14 @@ class Simulation:
         whole = not self._continuous
         if whole:
             q = float(round(q))
+        asked = q
         if q > node.capacity:
             q = float(math.floor(node.capacity)) if whole else node.capacity
         if node.storage_capacity < math.inf:
             room = max(0.0, node.storage_capacity - s.on_hand - _on_order(s))
             q = min(q, float(math.floor(room + EPS)) if whole else room)
+        if q < asked:
+            s.cut += asked - (q if q > EPS else 0.0)
         if q <= EPS:
             return
         s.ordered += q
@@ -530,10 +578,17 @@ class Simulation:
             x = min(q, src.cap_left)
             src.cap_left -= x
             src.received += x
+            src.short += q - x
         elif src.queue:
             x = 0.0
         else:
             x = min(q, src.on_hand)
+            if src.limited:  # only what it held at the start (ship-before-receipt), up to capacity
+                x = min(q, src.on_hand - src.fresh)
+                y = min(x, src.cap_left)
+                src.short += x - y
+                x = y
+                src.cap_left -= x
             src.on_hand -= x
         if x > EPS:
             self._ship(t, e, x)
@@ -590,6 +645,13 @@ class Simulation:
 
     def _stock_in(self, s: _NodeState, q: float, t: int) -> None:
         """Units arrive at *s*: fill its backlog first come first served, then stock."""
+        if s.limited:
+            s.on_hand += q
+            if self._ship_first:
+                s.fresh += q
+            if s.queue:
+                self._work_off(s, t)
+            return
         queue = s.queue
         while queue and q > EPS:
             entry = queue[0]
@@ -609,6 +671,37 @@ class Simulation:
             else:
                 queue.popleft()
         s.on_hand += q
+
+    def _work_off(self, s: _NodeState, t: int) -> None:
+        """A limited node works off its backlog first come first served: external entries from
+        all stock on hand, entries of downstream nodes from shippable stock (not this period's
+        receipts under ship-before-receipt) within what its shipping capacity has left; it stops
+        at the first entry it cannot fill completely."""
+        queue = s.queue
+        while queue:
+            entry = queue[0]
+            customer, owed, price = entry
+            if customer is None:
+                x = min(owed, s.on_hand)
+            else:
+                x = min(owed, s.on_hand - s.fresh, s.cap_left)
+            if x <= EPS:
+                return
+            s.on_hand -= x
+            s.backlog -= x
+            if customer is None:
+                s.fresh = max(0.0, s.fresh - x)  # external sales take this period's receipts first
+                s.ext_backlog -= x
+                s.sales += x
+                s.revenue += x * price
+            else:
+                s.cap_left -= x
+                customer.pending -= x
+                self._ship(t, customer, x)
+            if owed - x > EPS:
+                entry[1] = owed - x
+                return
+            queue.popleft()
 
     def _fill_supply_queue(self, s: _NodeState) -> None:
         t = int(self.env.now)
@@ -648,6 +741,8 @@ class Simulation:
         if s.queue:
             x = 0.0
         s.on_hand -= x
+        if s.fresh:  # ship-before-receipt: external sales take this period's receipts first
+            s.fresh = max(0.0, s.fresh - x)
         s.served += x
         s.sales += x
         s.revenue += x * s.price
@@ -682,9 +777,9 @@ class Simulation:
             revenue += s.revenue
             extend((s.on_hand, s.backlog, s.lost, units, s.ordered, s.received, s.shipped,
                     s.demand, s.sales, s.served, holding, shortage, s.fixed, s.variable,
-                    transit, s.revenue))
+                    transit, s.revenue, s.cut, s.short))
             s.ordered = s.received = s.shipped = s.demand = s.sales = 0.0
-            s.served = s.lost = s.revenue = s.fixed = s.variable = 0.0
+            s.served = s.lost = s.revenue = s.fixed = s.variable = s.cut = s.short = 0.0
         self.total_cost += cost
         self.total_revenue += revenue
 
@@ -732,5 +827,9 @@ def _available(s: _NodeState) -> float:
     """What a supplier could ship now."""
     if s.supply:
         return s.cap_left
-    return 0.0 if s.queue else s.on_hand
+    if s.queue:
+        return 0.0
+    if s.limited:
+        return max(0.0, min(s.on_hand - s.fresh, s.cap_left))
+    return s.on_hand
 

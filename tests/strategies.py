@@ -5,7 +5,11 @@ with a bill of materials, general DAG with multi-sourcing by split, priority or
 assembly), with backlog or lost sales per node, stochastic or deterministic
 lead times (0 included), sequential or independent shipments, order, storage
 and supply capacities, review periods with offsets, initial stock and pipeline,
-either order timing, and integer or continuous quantities.  ``policies(net)``
+either order timing, and integer or continuous quantities.  With
+``conventions=True`` it also draws the peer conventions: sequential decisions,
+ship-before-receipt and shipping capacities at stocking nodes (left out by
+default so that engines that mirror the event engine, such as the batch engine,
+can opt in when they support them).  ``policies(net)``
 draws a policy from :mod:`des_supply.policies` with parameters for the
 network's stocking nodes.  Everything drawn is valid by construction: a
 network strategy that raised ``NetworkError`` would be a bug in the engine.
@@ -137,11 +141,14 @@ def _structure(draw: Any, shape: str, n_stock: int) -> tuple[list[str], dict[str
 
 @st.composite
 def networks(draw: Any, shape: str | None = None, max_stock: int = 5,
-             continuous: bool | None = None, assembly: bool = True) -> Network:
+             continuous: bool | None = None, assembly: bool = True,
+             conventions: bool = False) -> Network:
     """A random valid network.
 
     ``assembly=False`` leaves out assembly nodes (and bill-of-materials quantities
     other than 1), so that every unit entering a node leaves it as one unit.
+    ``conventions=True`` also draws ``decisions``, ``shipping_timing`` and
+    ``shipping_capacity``.
     """
     shapes = SHAPES if assembly else tuple(s for s in SHAPES if s != "assembly")
     shape = shape or draw(st.sampled_from(shapes))
@@ -168,12 +175,15 @@ def networks(draw: Any, shape: str | None = None, max_stock: int = 5,
             demand = draw(continuous_demands() if cont and draw(st.booleans())
                           else integer_demands())
         period = draw(st.integers(1, 3))
+        on_hand, pipeline = draw(amount), tuple(draw(st.lists(amount, max_size=3)))
+        room = draw(storage)  # the initial stock must fit in the storage capacity
+        room = room if math.isinf(room) else max(room, math.ceil(on_hand + sum(pipeline)))
         nodes.append(Node(
             name, holding_cost=draw(cost), shortage=draw(st.sampled_from(["backlog", "lost"])),
             shortage_cost=draw(cost), fixed_order_cost=draw(cost), order_cost=draw(cost),
             price=draw(st.sampled_from([0.0, 0.0, 3.0])), capacity=draw(capacity),
-            storage_capacity=draw(storage), initial_on_hand=draw(amount),
-            initial_pipeline=tuple(draw(st.lists(amount, max_size=3))),
+            storage_capacity=room, initial_on_hand=on_hand, initial_pipeline=pipeline,
+            shipping_capacity=draw(capacity) if conventions else math.inf,
             review_period=period, review_offset=draw(st.integers(0, period - 1)),
             demand=demand, supply_rule=rule))
         if rule == "split":
@@ -190,8 +200,13 @@ def networks(draw: Any, shape: str | None = None, max_stock: int = 5,
                 bom = float(draw(st.integers(1, 3)))
             edges.append(draw(_edge(src, name, bom=bom, share=share, priority=k)))
     timing = draw(st.sampled_from(["order-before-demand", "order-after-demand"]))
+    extra = {}
+    if conventions:
+        extra = {"decisions": draw(st.sampled_from(["simultaneous", "sequential"])),
+                 "shipping_timing": draw(st.sampled_from(["receive-then-ship",
+                                                          "ship-before-receipt"]))}
     return Network(tuple(nodes), tuple(edges), name=f"random-{shape}", order_timing=timing,
-                   continuous=True if cont else None)
+                   continuous=True if cont else None, **extra)
 
 
 def _per_node(draw: Any, names: list[str], values: st.SearchStrategy[float]) -> Any:

@@ -420,7 +420,7 @@ def test_derived_structure_is_not_part_of_the_value():
     m = net(SUPPLY, Node("a", demand=Poisson(2)), edges=(Edge("plant", "a"),))
     assert n == m and hash(n) == hash(m) and "structure" not in repr(n)
     assert [f.name for f in dataclasses.fields(n) if f.init] == [
-        "nodes", "edges", "name", "order_timing", "continuous"]
+        "nodes", "edges", "name", "order_timing", "continuous", "decisions", "shipping_timing"]
     back = pickle.loads(pickle.dumps(n))
     assert back == n and back.echelon("plant") == ("plant", "a") and back.mean_flows == n.mean_flows
     assert copy.deepcopy(n).topological_order == ("plant", "a")

@@ -326,11 +326,11 @@ def test_demand_may_be_a_number_in_the_file_as_for_lead_times():
 @pytest.mark.parametrize("change, match", [
     (lambda d: d.update(colour="red"),
      r"^network: unknown field\(s\) 'colour' \(allowed: \$schema, format_version, name, "
-     r"order_timing, continuous, nodes, edges\)$"),
+     r"order_timing, continuous, decisions, shipping_timing, nodes, edges\)$"),
     (lambda d: d["nodes"][2].update(colour="red"),
      r"^node 'a': unknown field\(s\) 'colour' \(allowed: name, kind, holding_cost, shortage, "
      r"shortage_cost, fixed_order_cost, order_cost, price, capacity, storage_capacity, "
-     r"initial_on_hand, initial_pipeline, review_period, review_offset, demand, supply_rule\)$"),
+     r"shipping_capacity, initial_on_hand, initial_pipeline, review_period, review_offset, demand, supply_rule\)$"),
     (lambda d: d["edges"][0].update(colour="red"),
      r"^edge 'plant'->'a': unknown field\(s\) 'colour' \(allowed: source, target, lead_time, "
      r"unit_cost, bom, transit_holding_cost, share, priority, sequential\)$"),
@@ -381,7 +381,9 @@ def test_networkx_round_trips_through_graphml_and_node_link(net, tmp_path):
     G = net.to_networkx()
     assert_plain(G)
     assert G.graph == {"name": net.name, "order_timing": net.order_timing,
-                       "continuous": net.continuous, "format_version": 1}
+                       "continuous": net.continuous, "format_version": 1,
+                       **{k: v for k, v in net.to_dict().items()
+                          if k in ("decisions", "shipping_timing")}}
     assert Network.from_networkx(G) == net
     assert Network.from_networkx(roundtrip_graphml(G, tmp_path)) == net
     assert Network.from_networkx(roundtrip_node_link(G)) == net
@@ -464,7 +466,7 @@ def test_from_networkx_edge_order_follows_position():
     (lambda G: G.edges["s", "a"].update(position=0.5), r"^edge 's'->'a': position\(=0.5\)"),
     (lambda G: G.graph.update(colour="red"),
      r"^graph: unknown field\(s\) 'colour' \(allowed: format_version, name, order_timing, "
-     r"continuous\)"),
+     r"continuous, decisions, shipping_timing\)"),
     (lambda G: G.graph.update(format_version=2), r"^graph: format_version 2 is not supported"),
     (lambda G: G.add_node("ghost"), r"node 'ghost' is a stocking node with no supplier"),
 ])
