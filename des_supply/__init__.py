@@ -7,14 +7,15 @@ from .distributions import (
 from .ledger import Ledger
 from .network import Edge, Network, NetworkError, Node
 from .policies import (
-    RQ, SS, Action, BaseStock, CappedBaseStock, ConstantOrder, EchelonBaseStock, Policy,
+    RQ, SS, Action, BaseStock, CappedBaseStock, ConstantOrder, ConstantRate, EchelonBaseStock,
+    Policy,
 )
 from .sim import Observation, Simulation
 
 __all__ = [
-    "Action", "BaseStock", "CappedBaseStock", "ConstantOrder", "Deterministic", "DiscreteUniform",
+    "Action", "BaseStock", "CappedBaseStock", "ConstantOrder", "ConstantRate", "Deterministic", "DiscreteUniform",
     "EchelonBaseStock", "Edge", "Empirical", "Geometric", "Ledger", "NegativeBinomial", "Network",
     "NetworkError", "Node", "NonStationary", "Normal", "Observation", "Poisson", "Policy", "RQ",
     "SS", "Shifted", "Simulation", "Trace",
 ]
-__version__ = "0.1.0"
+__version__ = "0.1.0"   # the one version source (pyproject.toml reads it)
