@@ -1,0 +1,480 @@
+"""Trajectory datasets and the Decision Transformer on problems: collect, train, evaluate.
+
+    des-supply collect SCENARIO|network.json --policy NAME|RUN_DIR|random [--policy-param k=v]...
+                       [--noise STD] [--episodes N] [--periods T] [--seed S] [--max-order Q]
+                       --out DIR [--json]
+    des-supply train SCENARIO --algo dt --data DIR [--steps N] [--out RUN] [--relabel expected]
+    des-supply evaluate RUN          (a DT run: target return chosen on validation seeds)
+
+A dataset (``DIR``) is a Minari dataset (:mod:`rl.trajectories`) that also records the problem
+and the env it was logged in; ``train --algo dt`` rebuilds both from it, and ``evaluate``
+rolls the model out on common random numbers with every behaviour policy of its data and the
+exact optimum where one exists, with paired confidence intervals.
+
+A multi-task dataset (:func:`rl.trajectories.merge` of datasets of several problems) trains
+one model for all of them: each episode's problem parameters that differ between the
+problems become task features (log of positive values, standardised over the training
+problems), appended to the state.  ``evaluate_dt(run, problem=...)`` evaluates it on any
+problem with the same parameters, seen or not.
+
+The functions take and return plain values; the ``add_*`` / ``cmd_*`` pairs are the argparse
+side for :mod:`scenarios.cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from des_supply.problem import Problem
+
+__all__ = ["DEFAULT_PERIODS", "add_collect_command", "add_dt_train_arguments", "behaviour",
+           "cmd_collect", "cmd_evaluate_dt", "cmd_train_dt", "collect", "dataset_env_kwargs",
+           "evaluate_dt", "is_dt_run", "lost_sales_solution", "task_features", "train_dt"]
+
+DEFAULT_PERIODS = 100          # periods per logged episode
+VALIDATION_OFFSET = 7_919      # validation seed = test seed + this (targets never see test seeds)
+
+
+# -- problems and envs --------------------------------------------------------------------------
+def dataset_env_kwargs(problem: Problem, periods: int, max_order: float | None = None
+                       ) -> dict[str, Any]:
+    """The env a dataset is logged in: order quantities, whole units (a Discrete or
+    MultiDiscrete action) when every demand is integer, else a Box."""
+    integer = all(n.demand is None or n.demand.integer for n in problem.network.stock_nodes)
+    kwargs: dict[str, Any] = {"periods": int(periods), "discrete": bool(integer)}
+    if max_order is not None:
+        kwargs["max_order"] = float(max_order) if not integer else int(max_order)
+    return kwargs
+
+
+def _record(problem: Problem) -> dict[str, Any]:
+    from .presets import problem_record
+
+    return problem_record(problem)
+
+
+def _problem(record: Mapping[str, Any]) -> Problem:
+    from .presets import problem_from_record
+
+    return problem_from_record(record)
+
+
+def _make_env(problem: Problem, env_kwargs: Mapping[str, Any]) -> Any:
+    import rl
+
+    return lambda: rl.make_env(problem, **env_kwargs)
+
+
+def behaviour(problem: Problem, policy: str, params: Mapping[str, Any] | None = None, *,
+              noise: float = 0.0, periods: int = DEFAULT_PERIODS, integer: bool = True) -> Any:
+    """The behaviour policy *policy*: ``random``, a PPO run folder, or a registered policy name
+    with *params*; with Gaussian *noise* (units) on its orders when ``noise > 0``."""
+    from rl.trajectories import EnginePolicy, NoisyPolicy, RandomOrders
+
+    params = dict(params or {})
+    if policy == "random":
+        if params:
+            raise ValueError(f"policy 'random' takes no parameters, got {sorted(params)}")
+        base: Any = RandomOrders(integer=integer)
+    elif Path(policy).is_dir():
+        base = _run_behaviour(problem, Path(policy), periods)
+    else:
+        import optimization.policies  # noqa: F401  (registers optimal, myopic, best-...)
+        from des_supply.policy_registry import make_policy
+
+        base = EnginePolicy(make_policy(policy, problem, params), policy, params)
+    if noise < 0 or not math.isfinite(noise):
+        raise ValueError(f"noise(={noise}) must be a finite number >= 0")
+    return NoisyPolicy(base, noise, integer) if noise > 0 else base
+
+
+def _run_behaviour(problem: Problem, run: Path, periods: int) -> Any:
+    from rl.ppo import load_agent
+    from rl.trajectories import MirroredAgent
+
+    from .presets import make_thunk
+
+    try:
+        record = json.loads((run / "run.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        raise ValueError(f"{run} is not a training run (no readable run.json)") from None
+    if record.get("algo", "ppo") != "ppo":
+        raise ValueError(f"{run}: only PPO runs act as behaviour policies, not {record['algo']!r}")
+    if record["problem"] != _record(problem):
+        raise ValueError(f"{run} was trained on {record['problem']}, not on {_record(problem)}")
+    spec = {**record["spec"], "env": {**record["spec"]["env"], "periods": int(periods)}}
+    return MirroredAgent(make_thunk(problem, spec), load_agent(run), f"ppo:{run.name}",
+                         {"run": str(run)})
+
+
+def collect(problem: Problem, policy: str, params: Mapping[str, Any] | None = None, *,
+            out: str | Path, episodes: int = 100, periods: int = DEFAULT_PERIODS, seed: int = 0,
+            noise: float = 0.0, max_order: float | None = None,
+            progress: bool = False) -> dict[str, Any]:
+    """Log *episodes* episodes of *policy* on *problem* into the dataset folder *out*."""
+    import rl
+    from rl.trajectories import collect as collect_episodes, load_episodes
+
+    if periods < 1:
+        raise ValueError(f"periods(={periods}) must be >= 1")
+    kwargs = dataset_env_kwargs(problem, periods, max_order)
+    who = behaviour(problem, policy, params, noise=noise, periods=periods,
+                    integer=kwargs["discrete"])
+    env = rl.make_env(problem, **kwargs)
+    collect_episodes(env, who, episodes=episodes, seed=seed, out=out, problem=_record(problem),
+                     env_kwargs=kwargs, progress=progress)
+    values = [e.meta["value"] for e in load_episodes(out)]
+    return {"out": str(out), "problem": problem.describe(), "behaviour": who.name,
+            "params": dict(who.params), "episodes": episodes, "periods": periods, "seed": seed,
+            "env": kwargs, f"mean_{problem.objective}": float(np.mean(values))}
+
+
+# -- task features and relabelling ----------------------------------------------------------------
+def _numeric_params(record: Mapping[str, Any]) -> dict[str, float]:
+    from . import registry
+
+    if "scenario" not in record:
+        return {}
+    defaults = registry.get(str(record["scenario"])).parameters
+    full = {**defaults, **dict(record.get("params") or {})}
+    return {k: float(v) for k, v in full.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def task_features(records: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """How to turn a problem into task features, from the training problems *records*: the
+    numeric scenario parameters that differ between them, as ``log`` (when all positive)
+    standardised over the distinct problems.  None when all problems are the same."""
+    distinct = {json.dumps(r, sort_keys=True): r for r in records}
+    if len(distinct) < 2:
+        return None
+    values = [_numeric_params(r) for r in distinct.values()]
+    keys = sorted(k for k in set().union(*values)
+                  if len({v.get(k) for v in values}) > 1 and all(k in v for v in values))
+    if not keys:
+        raise ValueError("the dataset mixes problems that differ in no numeric scenario "
+                         "parameter; a multi-task model needs them as task features")
+    logs = [k for k in keys if all(v[k] > 0 for v in values)]
+    raw = np.array([[math.log(v[k]) if k in logs else v[k] for k in keys] for v in values])
+    std = raw.std(axis=0)
+    return {"keys": keys, "log": logs, "mean": raw.mean(axis=0).tolist(),
+            "std": np.where(std > 0, std, 1.0).tolist()}
+
+
+def _features(spec: Mapping[str, Any], record: Mapping[str, Any]) -> np.ndarray:
+    values = _numeric_params(record)
+    missing = [k for k in spec["keys"] if k not in values]
+    if missing:
+        raise ValueError(f"problem {record} lacks the task parameter(s) {', '.join(missing)}")
+    raw = np.array([math.log(values[k]) if k in spec["log"] else values[k] for k in spec["keys"]])
+    return (raw - np.asarray(spec["mean"])) / np.asarray(spec["std"])
+
+
+def lost_sales_solution(problem: Problem) -> Any:
+    """The exact DP solution (with its value function) of a single-stage lost-sales problem
+    with Poisson or geometric demand and no unit costs; ValueError naming what does not fit."""
+    from optimization.lost_sales import solve_lost_sales
+
+    net = problem.network
+    stock = net.stock_nodes
+    if len(stock) != 1 or problem.market is not None:
+        raise ValueError(f"expected-return labels need a single stocking node and no market; "
+                         f"{problem.name!r} has {len(stock)} stocking nodes")
+    node = stock[0]
+    edge = net.suppliers(node.name)[0]
+    kind = getattr(node.demand, "kind", None)
+    if node.shortage != "lost" or kind not in ("poisson", "geometric"):
+        raise ValueError(f"node {node.name!r}: expected-return labels need lost sales and Poisson "
+                         f"or geometric demand (shortage {node.shortage!r}, demand {kind!r})")
+    if edge.lead_time.constant is None or node.order_cost or edge.unit_cost:
+        raise ValueError(f"edge {edge.source!r}->{edge.target!r}: expected-return labels need a "
+                         "deterministic lead time and no unit costs")
+    return solve_lost_sales(int(edge.lead_time.constant), node.holding_cost, node.shortage_cost,
+                            kind, float(node.demand.mean), node.fixed_order_cost)
+
+
+# -- train ------------------------------------------------------------------------------------------
+def train_dt(data: str | Path, out: str | Path, *, steps: int | None = None, seed: int = 1,
+             relabel: str = "none", config: Any = None, resume: bool = False,
+             progress: bool = False) -> dict[str, Any]:
+    """Train a Decision Transformer on the dataset folder *data*; the run goes to *out*
+    (``run.json``, ``checkpoint.pt``, ``progress.csv``, ``learning_curve.png``).
+
+    *relabel* ``"expected"`` conditions on expected-return labels
+    (:class:`rl.offline.ExpectedReturnLabels`, single-stage lost sales only) instead of the
+    realised returns.  *config* is a :class:`rl.decision_transformer.DTConfig` (default: its
+    defaults); *steps* and *seed* override it."""
+    import rl
+    from rl.decision_transformer import DTConfig, OfflineData, train_dt as train
+    from rl.trajectories import info, load_episodes
+
+    if relabel not in ("none", "expected"):
+        raise ValueError(f"relabel(={relabel!r}) must be 'none' or 'expected'")
+    config = config or DTConfig()
+    config = dataclasses.replace(config, seed=seed,
+                                 **({"total_steps": int(steps)} if steps is not None else {}))
+    meta = info(data)
+    episodes = load_episodes(data)
+    records = [e.problem for e in episodes]
+    tasks = task_features(records)
+    first = _problem(records[0])
+    kwargs = dict(meta.get("env") or dataset_env_kwargs(first, len(episodes[0].rewards)))
+    env = rl.make_env(first, **kwargs)
+    rewards = None
+    if relabel == "expected":
+        from rl.offline import ExpectedReturnLabels, relabel as relabelled
+
+        by_problem = {json.dumps(r, sort_keys=True): r for r in records}
+        labels = {k: ExpectedReturnLabels(lost_sales_solution(_problem(r)))
+                  for k, r in by_problem.items()}
+        fns = {k: relabelled([e for e in episodes if json.dumps(e.problem, sort_keys=True) == k],
+                             lab, env) for k, lab in labels.items()}
+        rewards = lambda e: fns[json.dumps(e.problem, sort_keys=True)](e)  # noqa: E731
+    data_ = OfflineData.from_episodes(
+        episodes, env.action_space, rewards,
+        None if tasks is None else (lambda e: _features(tasks, e.problem)))
+    returns = data_.returns
+    targets = sorted({float(np.quantile(returns, q)) for q in (0.5, 0.75, 0.9, 0.97, 1.0)}
+                     | {float(returns.max() + 0.5 * (returns.max() - np.quantile(returns, 0.9)))})
+    extra = {"algo": "dt", "data": str(Path(data).resolve()), "env": kwargs,
+             "problem": records[0] if tasks is None else None, "tasks": tasks,
+             "relabel": relabel, "targets": targets,
+             "behaviours": sorted({json.dumps([e.meta["behaviour"], e.behaviour_params])
+                                   for e in episodes})}
+    result = train(data_, config, out, resume=resume, progress=progress, extra=extra)
+    from .cli import versions
+
+    run = {"algo": "dt", "problem": extra["problem"], "data": extra["data"],
+           "config": dataclasses.asdict(config), "relabel": relabel, "env": kwargs,
+           "tasks": tasks, "versions": versions()}
+    Path(out, "run.json").write_text(json.dumps(run, indent=2, default=str) + "\n")
+    return {"out": str(out), "steps": result.global_step, "seed": config.seed,
+            "relabel": relabel, "episodes": len(episodes),
+            "final_loss": result.history[-1]["loss"] if result.history else None}
+
+
+def is_dt_run(path: str | Path) -> bool:
+    """Whether *path* is a Decision Transformer run folder."""
+    try:
+        return json.loads(Path(path, "run.json").read_text()).get("algo") == "dt"
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+# -- evaluate ------------------------------------------------------------------------------------
+def _behaviours(extra: Mapping[str, Any], problem: Problem, periods: int, integer: bool
+                ) -> dict[str, Any]:
+    """The data's behaviour policies, rebuilt (those that cannot be are skipped)."""
+    out = {}
+    for text in extra.get("behaviours", []):
+        name, params = json.loads(text)
+        params = dict(params)
+        noise = float(params.pop("noise_std", 0.0))
+        base = name[len("noisy-"):] if noise and name.startswith("noisy-") else name
+        policy = params.pop("run", None) or base
+        try:
+            out[name] = behaviour(problem, policy, params, noise=noise, periods=periods,
+                                  integer=integer)
+        except (ValueError, KeyError) as exc:
+            print(f"des-supply: note: behaviour {name!r} not rebuilt: {exc}", file=sys.stderr)
+    return out
+
+
+def evaluate_dt(run: str | Path, *, episodes: int = 20, seed: int = 0,
+                validation_seed: int | None = None, validation_episodes: int | None = None,
+                problem: Problem | None = None, baselines: bool = True,
+                targets: Sequence[float] | None = None, progress: bool = False) -> dict[str, Any]:
+    """Roll the Decision Transformer of *run* out on *episodes* episodes of seed *seed*.
+
+    The target return is the run's candidate (quantiles of the data's returns and one above
+    the best) with the best mean on *validation_episodes* episodes of *validation_seed*
+    (default ``seed + 7919``; never the test seed).  With *baselines* the data's behaviour
+    policies and the exact optimum (where ``optimal`` applies) run on the same episodes and
+    the result has paired 95 % CIs of DT minus each.  *problem* overrides the run's (required
+    for a multi-task run: any problem with the task parameters)."""
+    from des_supply.policy_registry import PolicyError
+    from rl.decision_transformer import choose_target, load_dt, rollout
+    from rl.evaluation import Evaluation, paired
+    from rl.trajectories import EnginePolicy, run_behaviour
+    import rl
+
+    policy = load_dt(run)
+    extra = policy.extra
+    if problem is None:
+        if extra.get("problem") is None:
+            raise ValueError(f"{run} is a multi-task run: give the problem to evaluate it on")
+        problem = _problem(extra["problem"])
+    tasks = extra.get("tasks")
+    task = None if tasks is None else _features(tasks, _record(problem))
+    kwargs = dict(extra["env"])
+    make_env = _make_env(problem, kwargs)
+    label = None
+    if extra.get("relabel") == "expected":
+        from rl.offline import ExpectedReturnLabels
+
+        label = ExpectedReturnLabels(lost_sales_solution(problem)).step
+    vseed = seed + VALIDATION_OFFSET if validation_seed is None else validation_seed
+    if vseed == seed:
+        raise ValueError("the validation seed must differ from the test seed")
+    vepisodes = validation_episodes or min(episodes, 10)
+    target, scores = choose_target(policy, make_env, list(targets or extra["targets"]),
+                                   seed=vseed, episodes=vepisodes, task=task, label=label)
+    res = rollout(policy, make_env, target, seed=seed, episodes=episodes, task=task, label=label)
+    dt = Evaluation.of("dt", res.per_episode)
+    rows = [dt]
+    if baselines:
+        env = make_env()
+        others = _behaviours(extra, problem, int(kwargs["periods"]), bool(kwargs["discrete"]))
+        import optimization.policies  # noqa: F401
+        from des_supply.policy_registry import make_policy
+
+        try:
+            others.setdefault("optimal", EnginePolicy(make_policy("optimal", problem, {}),
+                                                      "optimal"))
+        except PolicyError:
+            pass
+        for name, who in others.items():
+            rows.append(Evaluation.of(name, run_behaviour(env, who, episodes=episodes, seed=seed,
+                                                          progress=progress)))
+    table = []
+    for ev in rows:
+        row = {"name": ev.name, "mean": ev.mean, "ci95": list(ev.ci95)}
+        if ev is not dt:
+            mean, lo, hi = paired(dt, ev)
+            row["dt_minus"] = {"mean": mean, "ci95": [lo, hi]}
+        table.append(row)
+    return {"run": str(run), "problem": problem.describe(), "objective": problem.objective,
+            "episodes": episodes, "seed": seed, "periods": int(kwargs["periods"]),
+            "validation": {"seed": vseed, "episodes": vepisodes,
+                           "scores": {str(k): v for k, v in scores.items()}},
+            "target": target, "achieved_return": float(res.returns.mean()),
+            "conditioned_return": float(res.conditioned_returns.mean()),
+            "relabel": extra.get("relabel"), "rows": table,
+            "per_episode": res.per_episode.tolist()}
+
+
+# -- argparse -----------------------------------------------------------------------------------
+def add_collect_command(subparsers: Any) -> argparse.ArgumentParser:
+    """``des-supply collect``: log episodes of a behaviour policy as a Minari dataset."""
+    p = subparsers.add_parser("collect", help="log episodes of a policy as a Minari dataset")
+    p.add_argument("scenario", help="scenario name or path to a network .json file")
+    p.add_argument("--param", action="append", default=[], metavar="K=V")
+    p.add_argument("--policy", required=True,
+                   help="a registered policy, 'random', or a PPO run folder")
+    p.add_argument("--policy-param", action="append", default=[], metavar="K=V")
+    p.add_argument("--noise", type=float, default=0.0,
+                   help="std (units) of Gaussian noise on the orders: a noisy policy")
+    p.add_argument("--episodes", type=int, default=100)
+    p.add_argument("--periods", type=int, default=DEFAULT_PERIODS)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-order", type=float, default=None,
+                   help="largest order the dataset's action space holds (default: the env's)")
+    p.add_argument("--out", required=True, help="dataset folder (Minari storage in OUT/data)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_collect)
+    return p
+
+
+def add_dt_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options ``train --algo dt`` adds to the ``train`` parser (``--data``, ``--relabel``)."""
+    parser.add_argument("--data", default=None, metavar="DIR", help="dataset folder (--algo dt)")
+    parser.add_argument("--relabel", choices=["none", "expected"], default="none",
+                        help="--algo dt: condition on realised or expected returns")
+
+
+def _cli_error(exc: Exception) -> Exception:
+    from .cli import CliError
+
+    return CliError(str(exc))
+
+
+def cmd_collect(args: argparse.Namespace) -> None:
+    from .cli import load_problem, parse_policy_params
+
+    problem = load_problem(args.scenario, args.param)
+    if args.episodes < 1 or args.periods < 1:
+        raise _cli_error(ValueError("--episodes and --periods must be >= 1"))
+    try:
+        from des_supply.policy_registry import PolicyError
+
+        summary = collect(problem, args.policy, parse_policy_params(args.policy_param),
+                          out=args.out, episodes=args.episodes, periods=args.periods,
+                          seed=args.seed, noise=args.noise, max_order=args.max_order,
+                          progress=not args.json)
+    except (ValueError, PolicyError, FileNotFoundError) as exc:
+        raise _cli_error(exc) from None
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        print(f"collected {args.episodes} episodes of {summary['behaviour']} on {problem.name} "
+              f"(mean {problem.objective} per period "
+              f"{summary[f'mean_{problem.objective}']:.4f}) in {args.out}")
+
+
+def cmd_train_dt(args: argparse.Namespace) -> None:
+    """``train --algo dt``: the SCENARIO, if given, must be the dataset's problem."""
+    from rl.trajectories import load_episodes
+
+    from .cli import load_problem
+
+    if not args.data:
+        raise _cli_error(ValueError("train --algo dt needs --data DIR (a collected dataset)"))
+    if args.steps is not None and args.steps < 1:
+        raise _cli_error(ValueError(f"--steps(={args.steps}) must be >= 1"))
+    try:
+        episodes = load_episodes(args.data)
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        raise _cli_error(exc) from None
+    if args.scenario:
+        problem = load_problem(args.scenario, getattr(args, "param", []))
+        if all(e.problem != _record(problem) for e in episodes):
+            raise _cli_error(ValueError(f"{args.data} holds no episode of {problem.name} "
+                                        f"{problem.params or ''}"))
+    name = Path(args.data).name
+    out = Path(args.out or f"runs/{name}__dt__{args.seed}")
+    try:
+        summary = train_dt(args.data, out, steps=args.steps, seed=args.seed,
+                           relabel=getattr(args, "relabel", "none"),
+                           progress=not args.json)
+    except ValueError as exc:
+        raise _cli_error(exc) from None
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        print(f"trained dt on {args.data} for {summary['steps']} steps (final loss "
+              f"{summary['final_loss']:.4f}); checkpoint, progress.csv and learning_curve.png "
+              f"in {out}")
+
+
+def cmd_evaluate_dt(args: argparse.Namespace) -> None:
+    """``evaluate RUN`` for a DT run (``is_dt_run(RUN)``); ``--scenario`` picks the problem
+    of a multi-task run."""
+    from .cli import load_problem
+
+    problem = load_problem(args.scenario, args.param) if getattr(args, "scenario", None) else None
+    try:
+        res = evaluate_dt(args.target, episodes=args.episodes, seed=args.seed, problem=problem,
+                          progress=not args.json)
+    except ValueError as exc:
+        raise _cli_error(exc) from None
+    if args.json:
+        print(json.dumps(res, indent=2, default=str))
+        return
+    print(f"{args.target} on {res['problem']['name']} {res['problem']['params'] or ''}: target return {res['target']:.1f} (chosen on "
+          f"seed {res['validation']['seed']}), achieved {res['achieved_return']:.1f}")
+    print(f"{'policy':<24}{'mean':>10}{'95% CI':>22}{'dt - policy (paired)':>34}")
+    for row in res["rows"]:
+        lo, hi = row["ci95"]
+        diff = row.get("dt_minus")
+        d = (f"{diff['mean']:+.4f} [{diff['ci95'][0]:+.4f}, {diff['ci95'][1]:+.4f}]"
+             if diff else "")
+        print(f"{row['name']:<24}{row['mean']:>10.4f}   [{lo:.4f}, {hi:.4f}]{d:>34}")
