@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ._pmf import as_pmf, convolve_all, newsvendor_cost, poisson_pmf
+from .memory import check_memory
 
 if TYPE_CHECKING:
     from des_supply.sim import Observation
@@ -111,9 +112,25 @@ class FiniteHorizonResult:
         return TimeVaryingSS(self.reorder_points, self.order_up_to_levels)
 
 
-def _period_pmfs(demand: Sequence[Any]) -> list[np.ndarray]:
+#: Peak bytes per inventory position of the backward induction (v, W, the levels, their
+#: running minimum and the convolution: about a dozen float arrays, estimated).
+BYTES_PER_POINT = 96
+
+
+def _check_size(points: float, what: str, memory_limit: float | None) -> None:
+    check_memory(BYTES_PER_POINT * points, f"the finite-horizon DP ({what}: about "
+                 f"{points:,.0f} inventory positions)",
+                 "lower the demand means or the number of periods, or start nearer 0 "
+                 "(initial_inventory)", memory_limit)
+
+
+def _period_pmfs(demand: Sequence[Any], memory_limit: float | None) -> list[np.ndarray]:
     if isinstance(demand, (str, bytes)) or not isinstance(demand, Sequence) or len(demand) == 0:
         raise ValueError("demand must be a non-empty sequence with one entry per period")
+    means = [float(d) for d in demand if isinstance(d, Real)]
+    # Poisson supports (mean + ~9 sd for a 1e-16 tail), checked before their pmfs exist
+    _check_size(sum(m + 10 * math.sqrt(max(m, 0.0)) + 10 for m in means if math.isfinite(m)),
+                "the Poisson demands' supports", memory_limit)
     out = []
     for t, d in enumerate(demand):
         out.append(poisson_pmf(float(d)) if isinstance(d, Real) else as_pmf(d, f"demand[{t}]"))
@@ -133,7 +150,8 @@ def finite_horizon(demand: Sequence[Any], holding: float, penalty: float, *,
                    fixed_cost: float = 0.0, unit_cost: float = 0.0,
                    terminal_holding: float = 0.0, terminal_penalty: float = 0.0,
                    discount: float = 1.0, lead_time: int = 0,
-                   initial_inventory: int = 0) -> FiniteHorizonResult:
+                   initial_inventory: int = 0,
+                   memory_limit: float | None = None) -> FiniteHorizonResult:
     """Optimal (s_t, S_t) policy of the finite-horizon backlog model by backward induction.
 
     Parameters
@@ -154,8 +172,11 @@ def finite_horizon(demand: Sequence[Any], holding: float, penalty: float, *,
         Periods from ordering to arrival [L] >= 0; there are ``n - L >= 1`` decision periods.
     initial_inventory : int
         Inventory position at the start of period 0 [x_0].
+    memory_limit : float, optional
+        Bytes; a larger program raises :class:`~optimization.memory.SizeLimitError`
+        before allocating (default: see :mod:`optimization.memory`).
     """
-    f = _period_pmfs(demand)
+    f = _period_pmfs(demand, memory_limit)
     h = _check("holding", holding)
     p = _check("penalty", penalty, positive=True)
     K = _check("fixed_cost", fixed_cost)
@@ -175,6 +196,7 @@ def finite_horizon(demand: Sequence[Any], holding: float, penalty: float, *,
     dmax = [pmf.size - 1 for pmf in f]
     z_lo = x0 - sum(dmax[:T])                   # lowest reachable inventory position
     z_hi = max(x0, 0) + sum(dmax) + 1           # highest order-up-to level considered
+    _check_size(z_hi - z_lo + 1, "the reachable inventory positions", memory_limit)
 
     # v_T on [z_lo, z_hi]
     pmf_rest = convolve_all(f[T:])

@@ -104,20 +104,25 @@ def perfect_information_bound(network: Network, periods: int, seed: SeedLike = 0
     optimum is no larger than the cost of any policy run on the same draws
     (``Simulation(network, periods, seed)`` or replication k of ``simulate``);
     averaged over replications it bounds the expected cost.  The bound reported
-    is the solver's best bound (valid even when the time limit stopped it);
-    ``objective`` is the incumbent plan's cost.  ``integer=False`` bounds with
+    is the solver's best bound (valid even when the time limit stopped it, with or
+    without an incumbent); ``objective`` is the incumbent plan's cost (NaN, with no
+    ``orders``, when the limit came before any incumbent).  ``integer=False`` bounds with
     continuous orders (a relaxation of the engine's rounding, still valid).
     """
     demand, leads = engine_draws(network, periods, seed, replication)
     tick = time.perf_counter()
     m = build_network_model(network, demand, leads, periods, integer=integer, exact=exact)
     built = time.perf_counter() - tick
-    rep = solve(m, time_limit=time_limit, rel_gap=rel_gap, threads=threads, seed=solver_seed)
+    rep = solve(m, time_limit=time_limit, rel_gap=rel_gap, threads=threads, seed=solver_seed,
+                require_incumbent=False)
     bound = rep.bound if rep.bound is not None else -math.inf
-    bound = min(bound, rep.objective)
+    if rep.has_incumbent:
+        bound = min(bound, rep.objective)
     return BoundResult(bound=bound, objective=rep.objective, per_period_bound=bound / periods,
-                       period_costs=tuple(float(pyo.value(m.period_cost[t])) for t in m.T),
-                       orders=plan_of(m), termination=rep.termination, status=rep.status,
+                       period_costs=tuple(float(pyo.value(m.period_cost[t])) for t in m.T)
+                       if rep.has_incumbent else (),
+                       orders=plan_of(m) if rep.has_incumbent else {},
+                       termination=rep.termination, status=rep.status,
                        time=rep.time, build_time=built, gap=rep.gap, periods=periods,
                        integer_orders=m._net.integer, exact=exact, size=model_size(m))
 

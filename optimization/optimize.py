@@ -134,6 +134,7 @@ def _demand(dist: Distribution | None, network: Network, who: str) -> _Demand:
             raise _NotExact(f"{who}: normal demand with std 0 is deterministic; the exact "
                             "methods need a random demand")
         if dist.integer:   # rounded after censoring at 0: an exact pmf on 0, 1, ...
+            _check_support(max(mu, 0) + 12 * sd, who)
             k = np.arange(int(math.ceil(max(mu, 0) + 12 * sd)) + 2)
             cdf = stats.norm.cdf(k + 0.5, mu, sd)
             pmf = np.diff(np.concatenate([[0.0], cdf]))
@@ -150,6 +151,19 @@ def _demand(dist: Distribution | None, network: Network, who: str) -> _Demand:
         return _Demand("normal_continuous", mu, sd)
     raise _NotExact(f"{who}: no exact method for {type(dist).__name__} demand "
                     f"({dist.to_dict()}); they take Poisson, geometric or normal demand")
+
+
+#: Bytes per point of a discrete demand's support that the exact single-stage methods hold at
+#: once (pmfs over L + 1 periods, levels, costs on them; estimated as a dozen float arrays).
+BYTES_PER_SUPPORT_POINT = 96
+
+
+def _check_support(points: float, who: str) -> None:
+    """Refuse a demand whose pmf would not fit the memory limit (:mod:`optimization.memory`)."""
+    from .memory import check_memory
+
+    check_memory(BYTES_PER_SUPPORT_POINT * points, f"the exact methods' demand pmf at {who} "
+                 f"(about {points:,.0f} points)", f"lower the demand mean at {who}")
 
 
 def _common_checks(problem: Problem, node_name: str) -> None:
@@ -208,6 +222,8 @@ def _single_stage(problem: Problem, progress: bool) -> Found:
     if h <= 0:
         raise _NotExact(f"{who} has holding_cost 0; the exact methods need holding_cost > 0")
     law = _demand(node.demand, net, who)
+    if law.label in ("poisson", "geometric"):   # the pmfs over L + 1 periods
+        _check_support((L + 2) * (float(law.rv.isf(1e-16)) + 1), who)
     c = _per_unit(problem, node.name)
     inputs = {"node": node.name, "lead_time": L, "holding_cost": h, "shortage_cost": p,
               "fixed_order_cost": K, "demand": law.label, "demand_mean": law.mean,

@@ -52,6 +52,8 @@ from des_supply.pricing_policies import (
     SSP, ListPriceBaseStock, MyopicPricing, PricingContext, PricingState, poisson_table,
 )
 
+from .memory import check_memory
+
 __all__ = [
     "PricingDPError",
     "PricingModel",
@@ -138,8 +140,16 @@ def _single_node(network: Network) -> tuple[str, Any]:
     return node.name, edges[0]
 
 
-def build_model(network: Network, market: Any, *, backlog_bound: int = 20) -> PricingModel:
-    """The finite MDP of *network* with *market*; PricingDPError when there is none."""
+def build_model(network: Network, market: Any, *, backlog_bound: int = 20,
+                memory_limit: float | None = None) -> PricingModel:
+    """The finite MDP of *network* with *market*; PricingDPError when there is none.
+
+    Raises :class:`~optimization.memory.SizeLimitError` before allocating when the model and
+    the Bellman operator would need more than *memory_limit* bytes (default: see
+    :mod:`optimization.memory`): the transition array and the operator's candidates have
+    ``prices x competitor prices x reference prices x levels^2`` entries each (measured peak
+    2.1-2.5 x 8 bytes per entry at storage capacities 20-60; the estimate takes 3 x 8).
+    """
     name, edge = _single_node(network)
     node = network.node(name)
     lt = edge.lead_time
@@ -179,6 +189,13 @@ def build_model(network: Network, market: Any, *, backlog_bound: int = 20) -> Pr
     lost = node.shortage == "lost"
     x_min = 0 if lost else -int(backlog_bound)
     xs = np.arange(x_min, int(cap) + 1)
+    entries = len(prices) * len(grid_o) * len(refs) * len(xs) ** 2
+    check_memory(3 * 8 * entries, f"the pricing DP of node {name!r} ({len(prices)} prices x "
+                 f"{len(grid_o)} competitor prices x {len(refs)} reference prices x "
+                 f"{len(xs)}^2 inventory levels)",
+                 f"lower storage_capacity(={cap:g}) of node {name!r}"
+                 + ("" if lost else f" or backlog_bound(={backlog_bound})")
+                 + " or use a coarser price grid", memory_limit)
     P, O, R = np.meshgrid(prices, grid_o, refs, indexing="ij")
     rate = np.asarray(market.model.rate(P, O, R), dtype=float)
     d, pmf = poisson_table(rate)
@@ -697,7 +714,8 @@ def tune_heuristics(network: Network, market: Any, model: PricingModel | None = 
 
 # -- the optimize entry point --------------------------------------------------------------------
 def optimize_pricing(problem: Problem, *, progress: bool = False, backlog_bound: int = 20,
-                     search: dict[str, Any] | None = None) -> Any:
+                     search: dict[str, Any] | None = None,
+                     memory_limit: float | None = None) -> Any:
     """The DP optimum (where the model is finite) and the tuned heuristics of a pricing problem.
 
     *problem* is a :class:`~des_supply.problem.Problem` with a pricing market.  Returns an
@@ -706,7 +724,8 @@ def optimize_pricing(problem: Problem, *, progress: bool = False, backlog_bound:
     with their tuned parameters).  Without a finite model (``details["exact_method_skipped"]``
     says why) "optimal" is the best tuned heuristic, under its own name, and every value is
     a simulated estimate.  *search* overrides the simulation settings of that case
-    (``periods``, ``warmup``, ``replications``, ``seed``).
+    (``periods``, ``warmup``, ``replications``, ``seed``).  A DP over *memory_limit* is
+    refused (:class:`~optimization.memory.SizeLimitError`), not replaced by the heuristics.
     """
     from .optimize import Benchmark, OptimizeResult
 
@@ -715,7 +734,8 @@ def optimize_pricing(problem: Problem, *, progress: bool = False, backlog_bound:
     network = problem.network
     details: dict[str, Any] = {}
     try:
-        model = build_model(network, problem.new_market(), backlog_bound=backlog_bound)
+        model = build_model(network, problem.new_market(), backlog_bound=backlog_bound,
+                            memory_limit=memory_limit)
     except PricingDPError as exc:
         model, details["exact_method_skipped"] = None, str(exc)
     sol = None

@@ -91,11 +91,12 @@ from des_supply.recommendation import (
 )
 from des_supply.rng import SeedLike, replication_seed, root_sequence, stream
 
+from .memory import check_memory
 from .network_mip import engine_draws, model_size
 from .solve import SolveReport, new_solver, solve
 
 __all__ = [
-    "MAX_ALL_PATTERNS", "MIPRecommendationPolicy", "PatternSet", "Products",
+    "MAX_ALL_PATTERNS", "MIPRecommendationPolicy", "check_model_size", "PatternSet", "Products",
     "RecommendationPlan", "RecommendationPlanPolicy", "build_recommendation_model",
     "expected_purchases", "load_state", "make_patterns", "market_uniforms",
     "perfect_information_bound", "realised_purchases", "solve_plan",
@@ -291,6 +292,22 @@ class Products:
 
 
 # -- the model ----------------------------------------------------------------------------------
+#: Bytes of the model per pattern choice (customer x pattern x period: its binary and its terms)
+#: and per purchase coefficient (x product); tracemalloc peaks of the build and of the
+#: realised purchases on recommendation-small and -medium were 580-850 per choice in all.
+BYTES_PER_CHOICE, BYTES_PER_COEFFICIENT = 768, 64
+
+
+def check_model_size(periods: int, patterns: int, products: int, customers: int,
+                     memory_limit: float | None = None) -> int:
+    """Refuse a recommendation MIP over the memory limit before its arrays are built."""
+    need = periods * patterns * customers * (BYTES_PER_CHOICE + BYTES_PER_COEFFICIENT * products)
+    return check_memory(need, f"the recommendation MIP ({periods} periods x {patterns} patterns "
+                        f"x {customers} customers x {products} products)",
+                        f"lower the periods(={periods}), the number of patterns (family='single'"
+                        f", fewer levels) or of customers", memory_limit)
+
+
 def build_recommendation_model(products: Products, patterns: PatternSet, purchases: np.ndarray,
                                leads: np.ndarray, *, integer: bool,
                                binary_periods: int | None = None,
@@ -322,6 +339,7 @@ def build_recommendation_model(products: Products, patterns: PatternSet, purchas
     coef = np.broadcast_to(purchases, (H, P, N, M)) if np.ndim(purchases) == 3 else purchases
     if coef.shape != (H, P, N, M):
         raise ValueError(f"purchases must be (H, P, N, M) = {(H, P, N, M)}, got {coef.shape}")
+    check_model_size(H, P, N, M)
     if leads.min(initial=0) < 0:
         raise ValueError("lead times must be >= 0")
     pr = products
@@ -556,6 +574,7 @@ def solve_plan(network: Network, market: RecommendationMarket | RecommendationMo
     pr = Products.of(network, model)
     pats = patterns if patterns is not None else make_patterns(model, family, levels)
     integer = False if relax else (not pr.continuous) if integer is None else bool(integer)
+    check_model_size(T, len(pats), len(pr.names), model.shape[1])
     leads = (np.repeat(pr.lead[:, None], T, axis=1) if lead_times is None
              else np.asarray(lead_times, dtype=int))
     if uniforms is None:

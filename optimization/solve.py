@@ -11,7 +11,12 @@ gap.  It never returns a bare number:
   best bound;
 * a solve stopped by the time limit (or another limit) *with* an incumbent
   returns normally: ``report.termination`` says so and ``report.bound`` is the
-  valid lower bound (for minimisation); the caller decides what to do with it.
+  valid lower bound (for minimisation); the caller decides what to do with it;
+* a solve stopped by a limit *without* an incumbent raises too, unless the caller
+  only needs the bound (``require_incumbent=False``): then the report keeps the
+  best bound, ``objective`` is NaN and ``has_incumbent`` is False;
+* a solve interrupted by Ctrl-C raises :class:`KeyboardInterrupt` (an interruption
+  is not a solver failure).
 
 Example:
 
@@ -46,7 +51,6 @@ _FAILED = {
     TerminationCondition.infeasibleOrUnbounded,
     TerminationCondition.unbounded,
     TerminationCondition.error,
-    TerminationCondition.interrupted,
     TerminationCondition.licensingProblems,
     TerminationCondition.emptyModel,
 }
@@ -71,6 +75,11 @@ class SolveReport:
     status: str               # one readable line: termination, incumbent, bound, gap
     time: float               # wall seconds, Pyomo update included
     gap: float | None         # |objective - bound| / max(|objective|, 1e-10)
+
+    @property
+    def has_incumbent(self) -> bool:
+        """False for a limit-stopped solve kept only for its bound (``require_incumbent``)."""
+        return not math.isnan(self.objective)
 
     @property
     def optimal(self) -> bool:
@@ -109,7 +118,8 @@ def _gap(objective: float, bound: float | None) -> float | None:
 
 
 def solve(model: pyo.ConcreteModel, *, time_limit: float = 60.0, rel_gap: float = 1e-6,
-          threads: int = 1, seed: int = 0, opt: Highs | None = None) -> SolveReport:
+          threads: int = 1, seed: int = 0, opt: Highs | None = None,
+          require_incumbent: bool = True) -> SolveReport:
     """Solve *model* with HiGHS and load the incumbent into its variables.
 
     Parameters
@@ -124,6 +134,9 @@ def solve(model: pyo.ConcreteModel, *, time_limit: float = 60.0, rel_gap: float 
         HiGHS ``random_seed``.
     opt : Highs, optional
         A persistent interface to reuse (re-solves push only what changed).
+    require_incumbent : bool
+        False: a solve stopped by a limit before finding a solution returns its best bound
+        (``objective`` NaN, nothing loaded) instead of raising.
 
     Raises
     ------
@@ -131,6 +144,8 @@ def solve(model: pyo.ConcreteModel, *, time_limit: float = 60.0, rel_gap: float 
         highspy is not installed.
     SolverError
         Infeasible, unbounded, solver error, or no incumbent when the solve stopped.
+    KeyboardInterrupt
+        The solve was interrupted (Ctrl-C).
     """
     opt = opt or Highs()
     if not opt.available():
@@ -144,10 +159,18 @@ def solve(model: pyo.ConcreteModel, *, time_limit: float = 60.0, rel_gap: float 
     bound = res.objective_bound
     bound = None if bound is None else float(bound)
     name = getattr(model, "name", "model")
-    if tc in _FAILED or res.incumbent_objective is None:
+    if tc == TerminationCondition.interrupted:
+        raise KeyboardInterrupt(f"HiGHS: solve of model '{name}' interrupted")
+    keep_bound = (not require_incumbent and tc not in _FAILED and bound is not None
+                  and math.isfinite(bound))
+    if tc in _FAILED or (res.incumbent_objective is None and not keep_bound):
         why = "no incumbent" if tc not in _FAILED else "no solution"
         raise SolverError(f"HiGHS: model '{name}' has {why}: termination={tc.name}, "
                           f"best bound={bound}", tc.name, bound)
+    if res.incumbent_objective is None:
+        return SolveReport(objective=math.nan, bound=bound, termination=tc.name,
+                           status=f"{tc.name}: no incumbent, bound {bound:.6g}",
+                           time=float(res.timing_info.wall_time), gap=None)
     res.solution_loader.load_vars()
     obj = float(res.incumbent_objective)
     gap = _gap(obj, bound)

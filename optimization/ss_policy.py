@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._pmf import as_pmf, convolve_power, newsvendor_cost
+from .memory import check_memory
 
 if TYPE_CHECKING:
     from des_supply.policies import SS
@@ -74,7 +75,7 @@ class _Model:
     """G(.) and the renewal quantities m(.), M(.) of one instance."""
 
     def __init__(self, holding: float, penalty: float, fixed_cost: float, demand: Any,
-                 lead_time: int) -> None:
+                 lead_time: int, memory_limit: float | None = None) -> None:
         for name, value in (("holding", holding), ("penalty", penalty)):
             if not math.isfinite(float(value)) or float(value) <= 0:
                 raise ValueError(f"{name}(={value}) must be a finite number > 0")
@@ -83,6 +84,7 @@ class _Model:
         if int(lead_time) != lead_time or lead_time < 0:
             raise ValueError(f"lead_time(={lead_time}) must be an integer >= 0")
         self.h, self.p, self.K = float(holding), float(penalty), float(fixed_cost)
+        check_support(demand, int(lead_time), memory_limit)
         self.f = as_pmf(demand)
         if self.f[0] >= 1.0 - 1e-12:
             raise ValueError("demand: P(D = 0) must be < 1, or the inventory position never drops")
@@ -112,6 +114,26 @@ class _Model:
         return float((self.K + np.dot(m, self.G(S - np.arange(n)))) / m.sum())
 
 
+#: Peak bytes per point of the demand's support over L + 1 periods (the pmfs, the levels
+#: scanned, G on them, the renewal quantities m and M; a dozen float arrays, estimated).
+BYTES_PER_POINT = 96
+
+
+def check_support(demand: Any, lead_time: int, memory_limit: float | None = None) -> None:
+    """Refuse a demand whose support over ``lead_time + 1`` periods would need arrays over
+    the memory limit, before any pmf exists (a scipy law's support is read from its
+    ``isf``; other forms are already arrays)."""
+    if not hasattr(demand, "isf"):
+        return
+    top = float(demand.isf(1e-16))
+    if not math.isfinite(top):
+        top = float(demand.mean() + 60 * demand.std() + 60)
+    points = (lead_time + 2) * (top + 1)
+    check_memory(BYTES_PER_POINT * points, f"the (s, S) optimization (demand support of about "
+                 f"{points:,.0f} points over the lead time)", "lower the demand mean",
+                 memory_limit)
+
+
 def ss_cost(s: int, S: int, holding: float, penalty: float, fixed_cost: float, demand: Any,
             lead_time: int = 0) -> float:
     """Exact long-run expected cost per period ``c(s, S)`` of an (s, S) policy.
@@ -124,7 +146,7 @@ def ss_cost(s: int, S: int, holding: float, penalty: float, fixed_cost: float, d
 
 
 def optimal_ss(holding: float, penalty: float, fixed_cost: float, demand: Any,
-               lead_time: int = 0) -> SSResult:
+               lead_time: int = 0, *, memory_limit: float | None = None) -> SSResult:
     """Optimal (s*, S*) by the Zheng-Federgruen (1991) algorithm.
 
     Parameters
@@ -139,8 +161,11 @@ def optimal_ss(holding: float, penalty: float, fixed_cost: float, demand: Any,
         Demand per period on the integers >= 0, e.g. ``scipy.stats.poisson(6)``.
     lead_time : int
         Periods from ordering to arrival [L] (the relevant demand spans L + 1 periods).
+    memory_limit : float, optional
+        Bytes; a larger problem raises :class:`~optimization.memory.SizeLimitError`
+        before allocating (default: see :mod:`optimization.memory`).
     """
-    model = _Model(holding, penalty, fixed_cost, demand, lead_time)
+    model = _Model(holding, penalty, fixed_cost, demand, lead_time, memory_limit)
     G, c = model.G, model.c
     # y*: smallest minimiser of the convex G, searched around the mean lead-time demand.
     ys = np.arange(model.f_lead.size + 1)
