@@ -1,0 +1,156 @@
+"""The executor seam (des_supply.executors): the same numbers on every executor.
+
+Serial and processes tests always run; the Ray ones run on one local 2-CPU cluster per
+module and skip where Ray is not installed (``pip install 'des-supply[ray]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import partial
+
+import cloudpickle
+import numpy as np
+import pytest
+from conftest import single
+
+from des_supply import BaseStock, Poisson, Simulation
+from des_supply.evaluate import simulate
+from des_supply.executors import (
+    BACKENDS,
+    ProcessExecutor,
+    SerialExecutor,
+    add_backend_arguments,
+    chunks,
+    executor_from_args,
+    make_executor,
+    use_executor,
+)
+from des_supply.problem import as_problem
+from des_supply.rng import replication_seed
+
+# Workers cannot import this test module by name: send its functions by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+NET = single(demand=Poisson(4), lead_time=2, initial_on_hand=10, shortage_cost=9)
+PERIODS, WARMUP, SEED = 150, 20, 3
+
+
+def replication(k: int) -> float:
+    """Replication k of ``simulate(NET, BaseStock(14), seed=SEED)``, as one task."""
+    problem = as_problem(NET)
+    ledger = Simulation(problem.network, PERIODS, replication_seed(SEED, k),
+                        problem.new_market()).run(BaseStock(14))
+    return float(ledger.objective_series()[WARMUP:].mean())
+
+
+def level_cost(level: float) -> float:
+    """One candidate of a base-stock grid search (common random numbers: seed 7)."""
+    return simulate(NET, BaseStock(level), periods=PERIODS, warmup=WARMUP, replications=2,
+                    seed=7).mean
+
+
+def grid_search(executor) -> tuple[float, list[float]]:
+    levels = [8.0, 10.0, 12.0, 14.0, 16.0, 18.0]
+    costs = executor.map(level_cost, levels)
+    return levels[int(np.argmin(costs))], costs
+
+
+def fails_on_two(x: int) -> int:
+    if x == 2:
+        raise ValueError(f"level {x} is not allowed")
+    return x
+
+
+def _check_executor(executor) -> None:
+    """Replications equal simulate's, a grid search equals the serial one, errors are the
+    task's own."""
+    reference = simulate(NET, BaseStock(14), periods=PERIODS, warmup=WARMUP, replications=5,
+                         seed=SEED)
+    seen: list[int] = []
+    values = executor.map(replication, range(5), on_result=lambda i, _: seen.append(i))
+    assert np.array_equal(values, reference.per_replication)   # bit for bit
+    assert sorted(seen) == list(range(5))
+    assert grid_search(executor) == grid_search(SerialExecutor())
+    with pytest.raises(ValueError, match="level 2 is not allowed") as info:
+        executor.map(fails_on_two, [0, 1, 2, 3])
+    assert any("task 2 (2)" in note for note in info.value.__notes__)
+    assert executor.map(fails_on_two, []) == []
+
+
+def test_serial_executor() -> None:
+    _check_executor(SerialExecutor())
+
+
+def test_process_executor_reuses_its_pool_and_sends_closures() -> None:
+    with ProcessExecutor(workers=2) as ex:
+        _check_executor(ex)
+        pool = ex._pool
+        offset = 5
+        assert ex.map(lambda x: x + offset, [1, 2]) == [6, 7]   # a closure travels
+        assert ex._pool is pool                                  # one pool for every map
+    assert ex._pool is None
+
+
+def test_make_executor_and_cli_options() -> None:
+    assert isinstance(make_executor("serial"), SerialExecutor)
+    assert make_executor("processes", workers=3).workers == 3
+    with pytest.raises(ValueError, match="unknown backend 'dask'.*serial, processes, ray"):
+        make_executor("dask")
+    with pytest.raises(ValueError, match="address .* ray backend, not 'processes'"):
+        make_executor("processes", address="auto")
+    with pytest.raises(ValueError, match=r"workers\(=0\) must be >= 1"):
+        make_executor("processes", workers=0)
+    with pytest.raises(ValueError, match="sizes a local Ray cluster"):
+        make_executor("ray", workers=2, address="auto")   # refused before Ray is imported
+    parser = argparse.ArgumentParser()
+    add_backend_arguments(parser)
+    args = parser.parse_args(["--backend", "processes", "--workers", "2"])
+    assert executor_from_args(args).workers == 2
+    with pytest.raises(ValueError, match="--address applies to --backend ray"):
+        executor_from_args(parser.parse_args(["--address", "auto"]))
+    assert set(BACKENDS) == {"serial", "processes", "ray"}
+
+
+def test_use_executor_keeps_a_callers_executor_open() -> None:
+    ex = ProcessExecutor(2)
+    with use_executor(ex, processes=8) as got:
+        assert got is ex
+        got.map(abs, [-1])
+    assert ex._pool is not None   # the caller's: not closed here
+    ex.close()
+    with use_executor(None, processes=1) as got:
+        assert isinstance(got, SerialExecutor)
+    with use_executor(None, processes=2) as got:
+        assert isinstance(got, ProcessExecutor) and got.workers == 2
+
+
+def test_chunks() -> None:
+    assert chunks(10, 3) == [range(0, 3), range(3, 6), range(6, 10)]
+    assert chunks(2, 5) == [range(0, 1), range(1, 2)]
+    assert chunks(0, 4) == []
+    with pytest.raises(ValueError, match="parts >= 1"):
+        chunks(3, 0)
+
+
+# -- Ray ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """One local Ray cluster with 2 CPUs for the module (5-13 s to start, ~730 MiB)."""
+    ray = pytest.importorskip("ray")
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])   # Ray's own cloudpickle
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_executor_matches_serial(ray_cluster) -> None:
+    ex = make_executor("ray")
+    _check_executor(ex)
+    assert ex.workers == 2
+    ex.close()
+    assert ray_cluster.is_initialized()   # a cluster it did not start stays up
+    with pytest.raises(ZeroDivisionError) as info:
+        ex.map(partial(divmod, 1), [1, 0])
+    assert "raised by task 1 (0) on a Ray worker" in info.value.__notes__[-1]
