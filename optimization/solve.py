@@ -125,7 +125,8 @@ def solve(model: pyo.ConcreteModel, *, time_limit: float = 60.0, rel_gap: float 
     Parameters
     ----------
     time_limit : float
-        Seconds; a solve stopped by it with an incumbent returns (see ``termination``).
+        Seconds > 0 (``math.inf``: none; NaN is refused); a solve stopped by it with an
+        incumbent returns (see ``termination``).
     rel_gap : float
         HiGHS ``mip_rel_gap``.
     threads : int
@@ -147,6 +148,11 @@ def solve(model: pyo.ConcreteModel, *, time_limit: float = 60.0, rel_gap: float 
     KeyboardInterrupt
         The solve was interrupted (Ctrl-C).
     """
+    if not isinstance(time_limit, (int, float)) or math.isnan(time_limit) or time_limit <= 0:
+        raise ValueError(f"time_limit(={time_limit!r}) must be a number of seconds > 0 "
+                         "(math.inf: no limit)")
+    if not isinstance(rel_gap, (int, float)) or not 0 <= rel_gap < 1:
+        raise ValueError(f"rel_gap(={rel_gap!r}) must be a number in [0, 1)")
     opt = opt or Highs()
     if not opt.available():
         raise RuntimeError("HiGHS unavailable: install highspy")

@@ -56,11 +56,13 @@ from tqdm import tqdm
 from .buffers import CLIP_OBS, EnvRunner, Rollout, RunningMeanStd, compute_gae
 from .networks import Agent, space_from_dict, space_to_dict
 from .training import (
+    CheckpointError,
     ProgressLog,
     anneal_fraction,
     episode_stats,
     load_checkpoint,
     plot_learning_curve,
+    read_checkpoint,
     read_csv,
     restore_rngs,
     rng_states,
@@ -462,10 +464,16 @@ class TorchPolicy:
 
 
 def load_agent(path: str | os.PathLike[str]) -> TorchPolicy:
-    """The policy saved by :func:`train` in *path* (an out_dir or a checkpoint file)."""
-    path = Path(path)
-    state = torch.load(path / "checkpoint.pt" if path.is_dir() else path, weights_only=True)
-    config = PPOConfig(**state["config"])
+    """The policy saved by :func:`train` in *path* (an out_dir or a checkpoint file).
+
+    Raises :class:`rl.training.CheckpointError` for a missing or unreadable checkpoint.
+    """
+    state = read_checkpoint(path, ("config", "observation_space", "action_space", "agent",
+                                   "runner"))
+    try:
+        config = PPOConfig(**state["config"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a PPO checkpoint ({exc})") from None
     observation_space = space_from_dict(state["observation_space"])
     obs_dim = spaces.flatdim(observation_space)
     agent = Agent(

@@ -20,8 +20,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-__all__ = ["RESUME_MAY_CHANGE", "ProgressLog", "anneal_fraction", "episode_stats",
-           "load_checkpoint", "plot_learning_curve", "read_csv", "restore_rngs", "rng_states",
+__all__ = ["RESUME_MAY_CHANGE", "CheckpointError", "ProgressLog", "anneal_fraction",
+           "episode_stats", "load_checkpoint", "read_checkpoint", "plot_learning_curve", "read_csv", "restore_rngs", "rng_states",
            "save_checkpoint", "seed_run", "versions"]
 
 RESUME_MAY_CHANGE = frozenset({"total_steps", "log_interval", "checkpoint_interval"})
@@ -48,6 +48,34 @@ def seed_run(config: Any) -> np.random.Generator:
     return np.random.default_rng(config.seed)
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable or not one of ours (the message says which)."""
+
+
+def read_checkpoint(path: str | os.PathLike[str],
+                    keys: Sequence[str] = ("config",)) -> dict[str, Any]:
+    """The checkpoint in *path* (a run folder or a ``.pt`` file), with *keys* present.
+
+    Raises :class:`CheckpointError` naming the file when it is missing, truncated,
+    corrupt, not a checkpoint (``weights_only`` loading refuses pickled code) or lacks
+    one of *keys*.
+    """
+    path = Path(path)
+    file = path / "checkpoint.pt" if path.is_dir() else path
+    if not file.is_file():
+        raise CheckpointError(f"{file}: no checkpoint (nothing was saved yet, or the path is "
+                              "wrong)")
+    try:
+        state = torch.load(file, weights_only=True)
+    except Exception as exc:  # torch raises many kinds (pickle, zip, runtime) for a bad file
+        raise CheckpointError(f"{file}: not a readable checkpoint ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})") from None
+    missing = [k for k in keys if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise CheckpointError(f"{file}: not a training checkpoint (no {', '.join(missing)})")
+    return state
+
+
 def load_checkpoint(resume: bool | str | os.PathLike[str] | None, out: Path,
                     config_cls: type[_Config], config: _Config | None,
                     ) -> tuple[_Config | None, dict[str, Any] | None]:
@@ -56,13 +84,18 @@ def load_checkpoint(resume: bool | str | os.PathLike[str] | None, out: Path,
     Without *resume*: (*config*, None).  Otherwise the checkpoint (``out/checkpoint.pt``
     if *resume* is True, else the file *resume*) and *config*, or the checkpoint's
     configuration if *config* is None.  Raises ValueError if *config* differs from the
-    checkpoint's in a field outside :data:`RESUME_MAY_CHANGE`.
+    checkpoint's in a field outside :data:`RESUME_MAY_CHANGE`, :class:`CheckpointError` if
+    the checkpoint cannot be read.
     """
     if not resume:
         return config, None
     path = out / "checkpoint.pt" if resume is True else Path(resume)
-    checkpoint = torch.load(path, weights_only=True)
-    saved = config_cls(**checkpoint["config"])
+    checkpoint = read_checkpoint(path)
+    try:
+        saved = config_cls(**checkpoint["config"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: its configuration does not fit {config_cls.__name__}: "
+                              f"{exc}") from None
     config = saved if config is None else config
     changed = [f.name for f in fields(config_cls)  # type: ignore[arg-type]
                if f.name not in RESUME_MAY_CHANGE

@@ -35,12 +35,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
+import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 from des_supply.network import Network, NetworkError
 from des_supply.policy_registry import PolicyError, make_policy
@@ -52,7 +56,51 @@ __all__ = ["main"]
 
 
 class CliError(Exception):
-    """A user error: printed as one line, exit status 2."""
+    """A user error: printed as one line, exit status 2 (the only error type :func:`main`
+    turns into a message; library errors a user can cause are converted where they arise)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line and status 2, like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{self.prog.removeprefix('des-supply').strip() or 'usage'}: {message}")
+
+
+@contextmanager
+def user_errors(prefix: str, *kinds: type[BaseException]) -> Iterator[None]:
+    """Turn the library's *kinds* of exception (user mistakes it detected) into CliError."""
+    try:
+        yield
+    except kinds as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise CliError(f"{prefix}: {text}" if prefix else text) from None
+
+
+#: Bytes a simulation keeps per node and period of one replication (its ledger): measured with
+#: tracemalloc at 387-390 on single-stage, serial, owmr and random-dag (2,000 vs 8,000 periods).
+LEDGER_BYTES_PER_NODE_PERIOD = 390
+
+#: Warm-up periods of ``optimize --verify``'s long runs.
+VERIFY_WARMUP = 500
+
+
+def check_ledger_memory(problem: Problem, periods: int, at_once: int, what: str) -> None:
+    """Refuse up front a simulation whose ledgers (*at_once* replications of *periods* periods
+    held at the same time) would not fit the memory limit (:mod:`optimization.memory`).
+
+    The ledger keeps every period of every node; running summaries that do not grow with
+    the horizon are still to come.
+    """
+    from optimization.memory import check_memory, memory_limit
+
+    nodes = len(problem.network.nodes)
+    per_period = LEDGER_BYTES_PER_NODE_PERIOD * nodes * max(at_once, 1)
+    with user_errors(what, ValueError):
+        most = int(memory_limit() // per_period)
+        check_memory(per_period * periods, f"{at_once} ledger(s) of {periods:,} periods x "
+                     f"{nodes} nodes ({LEDGER_BYTES_PER_NODE_PERIOD} bytes per node-period)",
+                     f"lower --periods (at most {most:,} fit)")
 
 
 def versions() -> dict[str, str]:
@@ -84,6 +132,12 @@ def parse_policy_params(pairs: Sequence[str]) -> dict[str, Any]:
                 out[key] = float(text)
         except ValueError:
             raise CliError(f"policy parameter {pair!r}: values must be numbers") from None
+        values = out[key].values() if isinstance(out[key], dict) else [out[key]]
+        if not all(math.isfinite(v) for v in values):
+            raise CliError(f"policy parameter {pair!r}: values must be finite numbers")
+        if isinstance(out[key], dict) and (not out[key] or "" in out[key]):
+            raise CliError(f"policy parameter {pair!r}: every value needs a node name "
+                           "(node:value)")
     return out
 
 
@@ -99,13 +153,19 @@ def build_policy(name: str, problem: Problem, pairs: Sequence[str]) -> Any:
 
 def load_problem(target: str, params: Sequence[str] = ()) -> Problem:
     """A registered scenario (with ``--param`` values) or a network file, as a Problem."""
-    if is_network_file(target):
+    if is_network_file(target) or (target not in sc.names() and Path(target).is_file()):
         if params:
             raise CliError("--param applies to named scenarios, not to network files")
         try:
             return Problem.from_json(target)
-        except NetworkError as exc:
-            raise CliError(f"{target}: {exc}") from None
+        except UnicodeDecodeError:
+            raise CliError(f"{target}: not a network file (not UTF-8 JSON text)") from None
+        except RecursionError:
+            raise CliError(f"{target}: not a network file (JSON nested too deeply)") from None
+        except IsADirectoryError:
+            raise CliError(f"{target}: is a folder, not a network file") from None
+        except (NetworkError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise CliError(f"{target}: not a valid network file: {exc}") from None
     try:
         return sc.make(target, **sc.parse_params(target, params))
     except (sc.ScenarioError, NetworkError) as exc:
@@ -146,6 +206,10 @@ def cmd_policies(args: argparse.Namespace) -> None:
 def cmd_simulate(args: argparse.Namespace) -> None:
     from des_supply.evaluate import simulate
 
+    if args.plot:
+        _check_plot_target(args.plot)
+    if args.processes < 0:
+        raise CliError(f"--processes(={args.processes}) must be >= 0 (0: all CPUs)")
     problem = load_problem(args.scenario, args.param)
     network, params = problem.network, problem.params
     policy = build_policy(args.policy, problem, args.policy_param)
@@ -157,12 +221,13 @@ def cmd_simulate(args: argparse.Namespace) -> None:
             raise CliError(f"--{name}(={value}) must be >= {low}")
     if warmup >= periods:
         raise CliError(f"--warmup(={warmup}) must be smaller than --periods(={periods})")
-    try:
+    workers = args.processes or os.cpu_count() or 1
+    check_ledger_memory(problem, periods, args.replications if args.plot else
+                        min(workers, args.replications), "simulate")
+    with user_errors("simulation failed", ValueError, KeyError, OverflowError):
         res = simulate(problem, policy, periods=periods, replications=args.replications,
                        seed=args.seed, warmup=warmup, processes=args.processes,
                        progress=not args.json and sys.stderr.isatty(), keep_ledgers=bool(args.plot))
-    except (ValueError, KeyError) as exc:
-        raise CliError(f"simulation failed: {exc}") from None
     if args.plot:
         _plot(res.ledgers[0], network, args.plot, f"{problem.name}: {args.policy}")
     out = {"scenario": args.scenario, "params": params, "problem": problem.describe(),
@@ -192,16 +257,31 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 def cmd_optimize(args: argparse.Namespace) -> None:
     from optimization.optimize import OptimizeError, optimize, verify
 
+    from optimization.solve import SolverError
+
+    for name, value, low in (("periods", args.periods, 2), ("replications", args.replications, 1),
+                             ("seed", args.seed, 0), ("processes", args.processes, 0)):
+        if value < low:
+            raise CliError(f"--{name}(={value}) must be >= {low}")
+    if args.verify and args.periods <= VERIFY_WARMUP:
+        raise CliError(f"--periods(={args.periods}) must be > {VERIFY_WARMUP} with --verify "
+                       "(its warm-up)")
     problem = load_problem(args.scenario, args.param)
-    try:
+    if args.verify:
+        workers = args.processes or os.cpu_count() or 1
+        check_ledger_memory(problem, args.periods, min(workers, args.replications),
+                            "optimize --verify")
+    # OptimizeError, SizeLimitError and the DPs' refusals are ValueErrors; a DP that does not
+    # converge or a missing solver is a RuntimeError; SolverError names the termination
+    with user_errors(f"optimize {problem.name}", OptimizeError, SolverError, ValueError,
+                     RuntimeError):
         res = optimize(problem, progress=not args.json and sys.stderr.isatty())
-    except OptimizeError as exc:
-        raise CliError(f"optimize {problem.name}: {exc}") from None
     out = {**res.to_dict(), "versions": versions()}
     checks = {}
     if args.verify:
-        rows = verify(res, periods=args.periods, replications=args.replications, seed=args.seed,
-                      processes=args.processes)
+        with user_errors(f"optimize --verify {problem.name}", ValueError, KeyError):
+            rows = verify(res, periods=args.periods, replications=args.replications,
+                          seed=args.seed, processes=args.processes, warmup=VERIFY_WARMUP)
         checks = {r["name"]: r for r in rows}
         out["verification"] = {"periods": args.periods, "replications": args.replications,
                                "seed": args.seed, "policies": rows}
@@ -213,6 +293,8 @@ def cmd_optimize(args: argparse.Namespace) -> None:
           f"per period {best.value:.4f} ({best.method})")
     if "exact_method_skipped" in res.details:
         print(f"no exact method: {res.details['exact_method_skipped']}")
+    for key, value in _solver_status(res.details).items():
+        print(f"solver {key}: {value}")
     sign = -1.0 if res.objective == "profit" else 1.0   # gap: how much worse than the reference
     # the reference: the optimum when it is a policy, else (a bound) the best runnable policy
     runnable = [b for b in [best, *res.policies] if b.policy is not None]
@@ -234,6 +316,13 @@ def cmd_optimize(args: argparse.Namespace) -> None:
         print(line)
 
 
+def _solver_status(details: dict[str, Any]) -> dict[str, Any]:
+    """The entries of an optimizer's details that report a solver's termination or status
+    (what ``--json`` carries, shown in the text output too)."""
+    return {k: (", ".join(map(str, v)) if isinstance(v, list) else v)
+            for k, v in details.items() if "termination" in k or "status" in k}
+
+
 def _config_from_run(data: dict[str, Any]) -> Any:
     """The PPOConfig a run.json recorded (lists back to tuples)."""
     from rl.ppo import PPOConfig
@@ -253,36 +342,53 @@ def _problem_of_run(run: dict[str, Any], where: Path) -> Problem:
 def cmd_train(args: argparse.Namespace) -> None:
     from dataclasses import asdict
 
-    from rl.ppo import train
+    from rl.ppo import PPOConfig, train
+    from rl.training import CheckpointError, load_checkpoint
 
     from .presets import make_thunk, preset, problem_record, with_steps
 
     if args.steps is not None and args.steps < 1:
         raise CliError(f"--steps(={args.steps}) must be >= 1")
     if args.resume:
+        conflicts = [opt for opt, given in (("SCENARIO", args.scenario), ("--param", args.param),
+                                            ("--out", args.out), ("--seed", args.seed is not None),
+                                            ("--overwrite", args.overwrite)) if given]
+        if conflicts:
+            raise CliError(f"--resume continues a run with its own problem, seed and folder; "
+                           f"drop {', '.join(conflicts)}")
         out = Path(args.resume)
         run = _read_run(out)
         problem = _problem_of_run(run, out)
         spec = run["spec"]
-        config = _config_from_run(run["config"])
+        with user_errors(f"{out}/run.json", TypeError, ValueError, KeyError):
+            config = _config_from_run(run["config"])
         if args.steps is not None:
-            config = with_steps(config, args.steps)
+            with user_errors("--steps", ValueError):
+                config = with_steps(config, args.steps)
+        # the checkpoint is read (and must fit this configuration) before anything is written
+        with user_errors(f"train --resume {out}", CheckpointError, ValueError):
+            load_checkpoint(True, out, PPOConfig, config)
+        _check_writable(out, "--resume")
     else:
         if args.scenario is None:
             raise CliError("train needs a SCENARIO or network file (or --resume DIR)")
+        seed = 1 if args.seed is None else args.seed
+        if seed < 0:
+            raise CliError(f"--seed(={seed}) must be >= 0")
         problem = load_problem(args.scenario, args.param)
-        out = Path(args.out or f"runs/{problem.name}__{args.algo}__{args.seed}")
-        try:
+        out = (Path(args.out) if args.out else
+               _free_name(Path("runs") / f"{problem.name}__{args.algo}__{seed}"))
+        _check_new_output(out, args.overwrite, "--out", resumable=True)
+        with user_errors(f"train {problem.name}", ValueError):
             config, spec = preset(problem)
-            config = with_steps(dataclasses.replace(config, seed=args.seed), args.steps)
-        except ValueError as exc:
-            raise CliError(f"train {problem.name}: {exc}") from None
-    out.mkdir(parents=True, exist_ok=True)
+            config = with_steps(dataclasses.replace(config, seed=seed), args.steps)
     record = {"problem": problem_record(problem), "algo": args.algo, "spec": spec,
               "config": asdict(config), "versions": versions()}
-    (out / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-    result = train(make_thunk(problem, spec), config, out, resume=bool(args.resume),
-                   progress=not args.json and sys.stderr.isatty())
+    with _output_dir(out, replace=args.overwrite and not args.resume, keep_on_interrupt=True):
+        _write_atomic(out / "run.json", json.dumps(record, indent=2, default=str) + "\n")
+        with user_errors(f"train {problem.name}", FloatingPointError, CheckpointError):
+            result = train(make_thunk(problem, spec), config, out, resume=bool(args.resume),
+                           progress=not args.json and sys.stderr.isatty())
     last = next((h["episodic_return_mean"] for h in reversed(result.history)
                  if h["episodic_return_mean"] == h["episodic_return_mean"]), None)
     summary = {"problem": problem.describe(), "algo": args.algo, "out": str(out),
@@ -295,39 +401,156 @@ def cmd_train(args: argparse.Namespace) -> None:
               f"in {out}")
 
 
+# -- output files and folders: checked before any work, removed when a command fails --------------
+def _free_name(base: Path) -> Path:
+    """*base*, or the first of ``base-2``, ``base-3``, ... that does not exist (default run
+    names never replace an earlier run)."""
+    path, k = base, 1
+    while path.exists():
+        k += 1
+        path = base.with_name(f"{base.name}-{k}")
+    return path
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of *path* that does not exist yet (what creating it adds)."""
+    missing = None
+    for p in [path, *path.parents]:
+        if p.exists():
+            return missing
+        missing = p
+    return missing
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """*path* can be created or written: its nearest existing folder is a writable folder."""
+    full = path.absolute()
+    existing = next(p for p in [full, *full.parents] if p.exists())
+    if existing == full and not full.is_dir():
+        raise CliError(f"{option} {path}: is a file, not a folder")
+    if not existing.is_dir():
+        raise CliError(f"{option} {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise CliError(f"{option} {path}: folder {existing} is not writable")
+
+
+def _is_run_folder(path: Path) -> bool:
+    return (path / "run.json").is_file() or (path / "checkpoint.pt").is_file() or \
+        (path / "compare.json").is_file()
+
+
+def _check_new_output(path: Path, overwrite: bool, option: str, resumable: bool) -> None:
+    """A folder a command will fill: new (or empty), or an earlier run with --overwrite."""
+    _check_writable(path, option)
+    if path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            hint = "--resume DIR to continue it or " if resumable else ""
+            raise CliError(f"{option} {path}: folder exists and is not empty; pass "
+                           f"{hint}--overwrite to replace it")
+        if not _is_run_folder(path):
+            raise CliError(f"{option} {path}: --overwrite replaces only a run folder (with "
+                           "run.json, checkpoint.pt or compare.json); this one is something else")
+
+
+@contextmanager
+def _output_dir(path: Path, *, replace: bool = False,
+                keep_on_interrupt: bool = False) -> Iterator[Path]:
+    """Create *path* (emptied first if *replace*); if the command then fails, remove what it
+    created, unless it is interrupted with a checkpoint to resume from (*keep_on_interrupt*)."""
+    created = _first_missing(path)
+    if replace and path.is_dir():
+        shutil.rmtree(path)
+        created = path
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield path
+    except KeyboardInterrupt:
+        if keep_on_interrupt and (path / "checkpoint.pt").is_file():
+            raise KeyboardInterrupt(f"resume with: des-supply train --resume {path}") from None
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+    except BaseException:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write *text* to *path* through a temporary file (a crash leaves the old file)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _check_plot_target(path: str) -> None:
+    if not path.lower().endswith(".png"):
+        raise CliError(f"--plot {path}: the file name must end in .png")
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise CliError(f"--plot {path}: folder {target.parent} does not exist")
+    if target.is_dir():
+        raise CliError(f"--plot {path}: is a folder")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise CliError(f"--plot {path}: folder {target.parent} is not writable")
+
+
 def _read_run(path: Path) -> dict[str, Any]:
     try:
-        return json.loads((path / "run.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        run = json.loads((path / "run.json").read_text())
+    except (OSError, ValueError, RecursionError):   # missing, not UTF-8, not JSON
         raise CliError(f"{path} is not a training run (no readable run.json)") from None
+    if not isinstance(run, dict) or not isinstance(run.get("spec"), dict) or \
+            not isinstance(run.get("config"), dict):
+        raise CliError(f"{path}/run.json is not a run record (no spec and config)")
+    return run
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from rl.evaluation import evaluate_agent, evaluate_policy
 
     target = Path(args.target)
-    for name, value in (("episodes", args.episodes), ("periods", args.periods)):
-        if value < 1:
-            raise CliError(f"--{name}(={value}) must be >= 1")
+    for name, value, low in (("episodes", args.episodes, 1), ("periods", args.periods, 1),
+                             ("seed", args.seed, 0)):
+        if value < low:
+            raise CliError(f"--{name}(={value}) must be >= {low}")
     if target.is_dir():
         from rl.ppo import load_agent
+        from rl.training import CheckpointError
 
         from .presets import make_thunk
 
+        given = [opt for opt, v in (("--scenario", args.scenario), ("--param", args.param),
+                                    ("--policy-param", args.policy_param)) if v]
+        if given:
+            raise CliError(f"{target} is a run folder, evaluated on its own problem; drop "
+                           f"{', '.join(given)}")
         run = _read_run(target)
         problem = _problem_of_run(run, target)
-        spec = {**run["spec"], "env": {**run["spec"]["env"], "periods": args.periods}}
-        ev = evaluate_agent(make_thunk(problem, spec), load_agent(target),
-                            seed=args.seed, episodes=args.episodes, name=str(target),
-                            progress=not args.json and sys.stderr.isatty())
+        with user_errors(f"evaluate {target}", CheckpointError):
+            agent = load_agent(target)
+        check_ledger_memory(problem, args.periods, 1, "evaluate")
+        with user_errors(f"{target}/run.json", KeyError, TypeError):
+            spec = {**run["spec"], "env": {**run["spec"]["env"], "periods": args.periods}}
+        with user_errors(f"evaluate {target}", ValueError):
+            ev = evaluate_agent(make_thunk(problem, spec), agent,
+                                seed=args.seed, episodes=args.episodes, name=str(target),
+                                progress=not args.json and sys.stderr.isatty())
     else:
         if args.scenario is None:
             raise CliError(f"{args.target!r} is not a run folder; to evaluate a policy by name "
                            "give --scenario (a scenario or a network file)")
         problem = load_problem(args.scenario, args.param)
         policy = build_policy(args.target, problem, args.policy_param)
-        ev = evaluate_policy(problem, policy, periods=args.periods, seed=args.seed,
-                             episodes=args.episodes, name=args.target)
+        check_ledger_memory(problem, args.periods, 1, "evaluate")
+        with user_errors(f"evaluate {args.target}", ValueError, KeyError):
+            ev = evaluate_policy(problem, policy, periods=args.periods, seed=args.seed,
+                                 episodes=args.episodes, name=args.target)
     out = {"target": args.target, "problem": problem.describe(),
            "episodes": args.episodes, "periods": args.periods, "seed": args.seed,
            **{k: v for k, v in ev.to_dict().items() if k != "name"}}
@@ -348,9 +571,14 @@ def _compare_recommendation(args: argparse.Namespace, problem: Problem) -> None:
     for key, value in (("steps", args.steps), ("episodes", args.episodes), ("periods", args.periods)):
         if value is not None:
             changes[key] = value
-    settings = dataclasses.replace(StudySettings(), **changes)
-    out = Path(args.out or f"runs/compare-{problem.name}")
-    results = run_figure2(problem, settings, out, progress=not args.json and sys.stderr.isatty())
+    with user_errors("compare", ValueError):
+        settings = dataclasses.replace(StudySettings(), **changes)
+    out = Path(args.out) if args.out else _free_name(Path(f"runs/compare-{problem.name}"))
+    _check_new_output(out, args.overwrite, "--out", resumable=False)
+    with _output_dir(out, replace=args.overwrite), \
+            user_errors(f"compare {problem.name}", ValueError):
+        results = run_figure2(problem, settings, out,
+                              progress=not args.json and sys.stderr.isatty())
     if args.json:
         print(json.dumps({"runs": [r.to_dict() for r in results], "versions": versions()},
                          indent=2, default=str))
@@ -362,15 +590,19 @@ def _compare_recommendation(args: argparse.Namespace, problem: Problem) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from .compare import compare, figure
+    from .compare import DEFAULT_PERIODS, compare, figure
     from .presets import preset, with_steps
 
     targets = list(dict.fromkeys(args.scenario))
     if len(targets) > 1 and args.param:
         raise CliError("--param applies to one scenario; compare one at a time to change parameters")
-    for key, value in (("steps", args.steps), ("episodes", args.episodes), ("periods", args.periods)):
-        if value is not None and value < 1:
-            raise CliError(f"--{key}(={value}) must be >= 1")
+    for key, value, low in (("steps", args.steps, 1), ("episodes", args.episodes, 1),
+                            ("periods", args.periods, 1), ("seed", args.seed, 0),
+                            ("processes", args.processes, 0)):
+        if value is not None and value < low:
+            raise CliError(f"--{key}(={value}) must be >= {low}")
+    if args.out:
+        _check_new_output(Path(args.out), args.overwrite, "--out", resumable=False)
     problems = [load_problem(t, args.param) for t in targets]
     recommendation = [p for p in problems if p.kind.market == "recommendation"]
     if recommendation:
@@ -386,20 +618,24 @@ def cmd_compare(args: argparse.Namespace) -> None:
                 except ValueError as exc:
                     raise CliError(f"--steps: {exc}") from None
     episodes = 20 if args.episodes is None else args.episodes
+    workers = args.processes or os.cpu_count() or 1
+    for p in problems:
+        check_ledger_memory(p, args.periods or min(DEFAULT_PERIODS, p.periods),
+                            min(workers, episodes), "compare")
     names = [p.name for p in problems]
-    out = Path(args.out or f"runs/compare-{'+'.join(names)}")
+    out = Path(args.out) if args.out else _free_name(Path(f"runs/compare-{'+'.join(names)}"))
+    _check_new_output(out, args.overwrite, "--out", resumable=False)
     results = []
-    for problem in problems:
-        try:
-            results.append(compare(problem, steps=args.steps, seed=args.seed, episodes=episodes,
-                                   periods=args.periods,
-                                   out_dir=out if len(problems) == 1 else out / problem.name,
-                                   progress=not args.json and sys.stderr.isatty(),
-                                   processes=args.processes))
-        except ValueError as exc:
-            raise CliError(f"compare {problem.name}: {exc}") from None
-    if len(results) > 1:
-        figure(results, out)
+    with _output_dir(out, replace=args.overwrite):
+        for problem in problems:
+            with user_errors(f"compare {problem.name}", ValueError, FloatingPointError):
+                results.append(compare(problem, steps=args.steps, seed=args.seed,
+                                       episodes=episodes, periods=args.periods,
+                                       out_dir=out if len(problems) == 1 else out / problem.name,
+                                       progress=not args.json and sys.stderr.isatty(),
+                                       processes=args.processes))
+        if len(results) > 1:
+            figure(results, out)
     if args.json:
         data = [r.to_dict() for r in results]
         print(json.dumps({**(data[0] if len(data) == 1 else {"runs": data}),
@@ -432,11 +668,8 @@ def _plot(ledger: Any, network: Network, path: str, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if not path.lower().endswith(".png"):
-        raise CliError(f"--plot {path}: the file name must end in .png")
+    _check_plot_target(path)   # checked before the simulation too; the folder may have gone
     target = Path(path)
-    if not target.parent.exists():
-        raise CliError(f"--plot {path}: folder {target.parent} does not exist")
     n = min(ledger.periods, 200)
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for node in network.stock_nodes:
@@ -461,8 +694,20 @@ def _plot(ledger: Any, network: Network, path: str, title: str) -> None:
             os.unlink(tmp)
 
 
+EPILOG = """\
+errors: a mistake in the input ends the command with one line on stderr and status 2,
+before any output file is written; Ctrl-C ends it with one line (interrupted) and status
+130 (an interrupted train keeps its last checkpoint: continue with train --resume DIR).
+
+memory: simulations keep every period of every node (about 390 bytes per node-period per
+replication); DPs and MIPs estimate their size before building.  Anything over the limit
+is refused with the estimate and the parameter to lower; the limit is 4 GiB unless the
+environment sets DES_SUPPLY_MEMORY_LIMIT (e.g. DES_SUPPLY_MEMORY_LIMIT=16GiB)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="des-supply", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="des-supply", description=__doc__.split("\n\n")[0],
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("scenarios", help="list the registered scenarios")
     p.add_argument("--json", action="store_true")
@@ -503,9 +748,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--algo", choices=["ppo"], default="ppo")
     p.add_argument("--param", action="append", default=[], metavar="K=V")
     p.add_argument("--steps", type=int, default=None, help="training steps (default: preset)")
-    p.add_argument("--out", default=None, help="output folder (default runs/SCENARIO__ppo__SEED)")
-    p.add_argument("--resume", default=None, metavar="DIR", help="continue a run from its checkpoint")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", default=None, help="output folder (default runs/SCENARIO__ppo__SEED, "
+                   "or the first free runs/SCENARIO__ppo__SEED-2, -3, ...)")
+    p.add_argument("--resume", default=None, metavar="DIR",
+                   help="continue a run from its checkpoint, with its recorded settings (and "
+                   "its steps target unless --steps is given)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing run folder (otherwise it is refused)")
+    p.add_argument("--seed", type=int, default=None, help="training seed (default 1)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_train)
 
@@ -531,20 +781,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="periods per evaluation episode (default 1000; recommendation-*: 128)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--processes", type=int, default=1)
-    p.add_argument("--out", default=None, help="output folder (default runs/compare-SCENARIO)")
+    p.add_argument("--out", default=None, help="output folder (default runs/compare-SCENARIO, "
+                   "or the first free runs/compare-SCENARIO-2, -3, ...)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output folder (otherwise it is refused)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_compare)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run one command: 0 on success, 2 with one line for a user error, 130 with one line
+    (``interrupted``) on Ctrl-C; no Python traceback for either."""
     try:
+        args = build_parser().parse_args(argv)
         args.func(args)
     except CliError as exc:
         print(f"des-supply: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        detail = " ".join(str(exc).split())
+        print(f"des-supply: interrupted{f' ({detail})' if detail else ''}", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # output piped into head & co.
         sys.stderr.close()
     return 0
