@@ -57,7 +57,8 @@ BATCH_FIELDS = ("on_hand", "backlog", "lost", "in_transit", "ordered", "received
 
 # Fields of the network, its nodes and edges whose every value the batch engine runs; any
 # other field must be at its default (a new setting is refused until it is implemented here).
-_NETWORK_FIELDS = {"nodes", "edges", "name", "order_timing", "continuous"}
+_NETWORK_FIELDS = {"nodes", "edges", "name", "order_timing", "continuous", "decisions"}
+_DECISIONS = ("simultaneous", "sequential")
 _NODE_FIELDS = {"name", "kind", "holding_cost", "shortage", "shortage_cost", "fixed_order_cost",
                 "order_cost", "price", "capacity", "storage_capacity", "initial_on_hand",
                 "initial_pipeline", "review_period", "review_offset", "demand", "supply_rule"}
@@ -86,6 +87,8 @@ def unsupported(network: Network, market: Any = None) -> str | None:
     reason = _unknown_setting(network, _NETWORK_FIELDS, "network")
     if reason:
         return reason
+    if getattr(network, "decisions", "simultaneous") not in _DECISIONS:
+        return f"network setting decisions={network.decisions!r}"
     for n in network.nodes:
         reason = _unknown_setting(n, _NODE_FIELDS, f"node {n.name!r}")
         if reason:
@@ -231,6 +234,7 @@ class BatchSimulation:
         self.network, self.periods = network, int(periods)
         self.whole = not network.continuous
         self.demand_first = network.order_timing == "order-after-demand"
+        self.sequential = getattr(network, "decisions", "simultaneous") == "sequential"
         self.objective = objective_of(network)
         self.node_names = tuple(n.name for n in network.nodes)
         self.index = {n: i for i, n in enumerate(self.node_names)}
@@ -298,6 +302,7 @@ class BatchSimulation:
         if not stock:
             self.deciding = np.zeros((1, 0), dtype=bool)
         self.stock_pos = {n: k for k, n in enumerate(self.stock)}
+        self._single = np.eye(len(stock), dtype=bool)
         # accounting groups: nodes with one plain inbound edge (vectorised) and the rest
         one = [p for p in nodes if len(p.inbound) == 1 and p.simple]
         self.acc_one = np.array([p.i for p in one], dtype=np.int64)
@@ -343,6 +348,7 @@ class BatchSimulation:
         self.pipe = np.zeros((R, E, H))
         self.now_in = np.zeros((R, E))
         self.t = 0
+        self.deciding_now = self.deciding_at(0)
         self._draw_block(0)
         self.done = False
         self.total_cost = np.zeros(R)
@@ -396,6 +402,7 @@ class BatchSimulation:
     def begin_period(self) -> None:
         """Receive phase (and demand phase under order-after-demand) of period ``self.t``."""
         t = self.t
+        self.deciding_now = self.deciding_at(t)
         if t and t % BLOCK == 0:
             self._draw_block(t // BLOCK)
         if t:
@@ -411,10 +418,30 @@ class BatchSimulation:
         if self.demand_first:
             self._demand_phase(t)
 
+    def decide(self, act: Any) -> None:
+        """Decision phase of period ``self.t`` answered by *act* (``act(sim) -> [R, stock
+        nodes]``): once for all deciding nodes, or under sequential decisions once per
+        deciding node, downstream first, each after its customers' orders are placed.
+        ``deciding_now`` tells *act* which nodes decide."""
+        deciding = self.deciding_at(self.t)
+        if not deciding.any():
+            return
+        if not self.sequential:
+            self.deciding_now = deciding
+            self.place_orders(act(self))
+            return
+        for p in self.deciders:
+            k = self.stock_pos[p.node.name]
+            if deciding[k]:
+                self.deciding_now = self._single[k]
+                self.place_orders(act(self))
+        self.deciding_now = deciding
+
     def place_orders(self, orders: np.ndarray) -> None:
-        """Decision phase of period ``self.t``: *orders* ``[R, stock nodes]`` (others ignored)."""
+        """Place *orders* ``[R, stock nodes]`` of the nodes in ``deciding_now`` (others are
+        ignored), then deliver what arrives at once."""
         t = self.t
-        deciding = self.deciding_at(t)
+        deciding = self.deciding_now
         S = self.S
         for p in self.deciders:
             k = self.stock_pos[p.node.name]
@@ -515,6 +542,8 @@ class BatchSimulation:
 
     def _request(self, t: int, e: _EdgePlan, q: np.ndarray) -> None:
         """A downstream order of *q* units on edge *e*: ship now, backlog or lose the rest."""
+        if not q.any():
+            return
         s = self.nodes[e.src]
         S, i = self.S, s.i
         if s.supply:
@@ -616,6 +645,8 @@ class BatchSimulation:
         if p.queue == "none":
             S[ON_HAND, :, i] += q
             return
+        if not q.any():
+            return
         if p.queue == "mono":
             owed = self.owed[:, i]
             x = np.minimum(q, owed)
@@ -634,6 +665,8 @@ class BatchSimulation:
 
     def _served(self, t: int, p: _NodePlan, slot: Any, x: np.ndarray) -> None:
         """*x* units of *p*'s backlog reached customer *slot* (an edge, or external demand)."""
+        if not x.any():
+            return
         S, i = self.S, p.i
         S[BACKLOG, :, i] -= x
         if slot is None:
@@ -822,8 +855,8 @@ class BatchSimulation:
         has_deciders = len(self.stock) > 0
         for t in range(T):
             self.begin_period()
-            if has_deciders and self.deciding_at(t).any():
-                self.place_orders(act(self))
+            if has_deciders:
+                self.decide(act)
             self.end_period()
             if record:
                 records[t] = S

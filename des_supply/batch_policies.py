@@ -2,7 +2,7 @@
 
 Each takes the batch state of all R replications at a decision epoch and returns
 orders ``[R, stocking nodes]`` (nodes in ``network.stock_nodes`` order; entries of
-nodes that do not review now are ignored), with the same arithmetic as the
+nodes not in ``sim.deciding_now`` are ignored), with the same arithmetic as the
 policy's ``act`` on one :class:`~des_supply.sim.Observation`, so that both engines
 place the same orders.
 
@@ -64,7 +64,7 @@ def _base_stock(policy: BaseStock, network: Network) -> Act:
     level = _Params(policy.level, _stock(network), "level")
 
     def act(sim: "BatchSimulation") -> np.ndarray:
-        return np.maximum(0.0, level(sim.deciding_at(sim.t)) - sim.inventory_position())
+        return np.maximum(0.0, level(sim.deciding_now) - sim.inventory_position())
     return act
 
 
@@ -72,7 +72,7 @@ def _echelon(policy: EchelonBaseStock, network: Network) -> Act:
     level = _Params(policy.level, _stock(network), "level")
 
     def act(sim: "BatchSimulation") -> np.ndarray:
-        return np.maximum(0.0, level(sim.deciding_at(sim.t)) - sim.echelon_inventory_position())
+        return np.maximum(0.0, level(sim.deciding_now) - sim.echelon_inventory_position())
     return act
 
 
@@ -80,7 +80,7 @@ def _ss(policy: SS, network: Network) -> Act:
     s, S = _Params(policy.s, _stock(network), "s"), _Params(policy.S, _stock(network), "S")
 
     def act(sim: "BatchSimulation") -> np.ndarray:
-        deciding = sim.deciding_at(sim.t)
+        deciding = sim.deciding_now
         ip = sim.inventory_position()
         return np.where(ip <= s(deciding), S(deciding) - ip, 0.0)
     return act
@@ -90,7 +90,7 @@ def _rq(policy: RQ, network: Network) -> Act:
     r, Q = _Params(policy.r, _stock(network), "r"), _Params(policy.Q, _stock(network), "Q")
 
     def act(sim: "BatchSimulation") -> np.ndarray:
-        deciding = sim.deciding_at(sim.t)
+        deciding = sim.deciding_now
         ip = sim.inventory_position()
         rr, qq = r(deciding), Q(deciding)
         return np.where(ip <= rr, qq * (np.floor((rr - ip) / qq) + 1), 0.0)
@@ -101,7 +101,7 @@ def _constant(policy: ConstantOrder, network: Network) -> Act:
     quantity = _Params(policy.quantity, _stock(network), "quantity")
 
     def act(sim: "BatchSimulation") -> np.ndarray:
-        return np.broadcast_to(quantity(sim.deciding_at(sim.t)), (sim.R, len(sim.stock)))
+        return np.broadcast_to(quantity(sim.deciding_now), (sim.R, len(sim.stock)))
     return act
 
 
@@ -110,7 +110,7 @@ def _capped(policy: CappedBaseStock, network: Network) -> Act:
     cap = _Params(policy.cap, _stock(network), "cap")
 
     def act(sim: "BatchSimulation") -> np.ndarray:
-        deciding = sim.deciding_at(sim.t)
+        deciding = sim.deciding_now
         return np.minimum(cap(deciding), np.maximum(0.0, level(deciding) - sim.inventory_position()))
     return act
 
@@ -122,7 +122,7 @@ def _constant_rate(policy: Any, network: Network) -> Act:
              for v in rate.values]
 
     def act(sim: "BatchSimulation") -> np.ndarray:
-        values = rate(sim.deciding_at(sim.t))
+        values = rate(sim.deciding_now)
         if network.continuous:
             return np.broadcast_to(values, (sim.R, len(stock)))
         out = np.zeros(len(stock))

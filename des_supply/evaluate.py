@@ -6,12 +6,20 @@ parallel run gives exactly the serial run's numbers.  Two policies evaluated
 with the same seed see the same demand and lead-time draws (common random
 numbers), so their difference can be judged with a paired CI
 (:func:`paired_difference`).
+
+Many replications of a periodic problem run on the batch engine
+(:mod:`des_supply.batch`: all replications in lockstep on numpy, the event engine's
+model and draws) when it runs the problem and the policy has a vectorised version;
+otherwise on the event engine.  ``Results.engine`` says which ran and
+``Results.engine_note`` why the batch engine did not.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
@@ -20,16 +28,27 @@ import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
-from .ledger import Ledger
+from . import batch as _batch
+from .batch_policies import vectorise
+from .ledger import COST_FIELDS, Ledger
 from .network import Network
 from .policies import Policy
 from .problem import Problem, as_problem
 from .rng import replication_seed
 from .sim import Market, Simulation, objective_of
 
-__all__ = ["NodeSummary", "Results", "simulate", "confidence_interval", "paired_difference"]
+__all__ = ["NodeSummary", "Results", "simulate", "confidence_interval", "paired_difference",
+           "ENGINES", "NonFiniteResultError", "batch_note"]
 
 BATCHES = 20  # batch means for a CI from a single replication
+ENGINES = ("auto", "event", "batch")
+#: Replications per lockstep batch (bounds the memory of one batch; more run batch after batch).
+BATCH_CHUNK = 2048
+log = logging.getLogger(__name__)
+
+
+class NonFiniteResultError(ValueError):
+    """A run whose cost or profit is not finite (an input that makes a cost overflow)."""
 
 
 def confidence_interval(samples: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
@@ -77,10 +96,13 @@ class Results:
     cycle_service_level: float | None
     nodes: dict[str, NodeSummary]
     ledgers: list[Ledger] = field(default_factory=list, repr=False)
+    engine: str = "event"          # which engine ran: "event" or "batch"
+    engine_note: str = ""          # why the batch engine did not run (empty when it did)
 
     def to_dict(self) -> dict[str, Any]:
         return {"objective": self.objective, "periods": self.periods, "warmup": self.warmup,
-                "replications": self.replications, "seed": self.seed, "mean": self.mean,
+                "replications": self.replications, "seed": self.seed, "engine": self.engine,
+                "engine_note": self.engine_note, "mean": self.mean,
                 "ci95": list(self.ci95), "fill_rate": self.fill_rate,
                 "cycle_service_level": self.cycle_service_level,
                 "per_replication": self.per_replication.tolist(),
@@ -90,8 +112,7 @@ class Results:
 def _summarise(ledger: Ledger, warmup: int) -> dict[str, Any]:
     """The numbers one replication contributes (arrays per node, after warm-up)."""
     d = {f: v[warmup:] for f, v in ledger.data.items()}
-    costs = sum(d[f] for f in ("holding_cost", "shortage_cost", "fixed_cost", "variable_cost",
-                               "transit_cost"))
+    costs = sum(d[f] for f in COST_FIELDS)
     series = ledger.objective_series()[warmup:]
     stockout = d["served"] < d["demand"] - 1e-9
     return {
@@ -106,16 +127,76 @@ def _summarise(ledger: Ledger, warmup: int) -> dict[str, Any]:
     }
 
 
+def _batch_summaries(run: "_batch.BatchRun", with_batches: bool) -> list[dict[str, Any]]:
+    """The numbers of :func:`_summarise`, replication by replication, from the running sums of a
+    batch run (the same sums in the same order: equal to the event engine's)."""
+    F = _batch.BATCH_FIELDS
+    sums, n = run.sums, run.periods - run.warmup
+    assert sums is not None and run.series is not None and run.node_cost is not None
+    out = []
+    for r in range(sums.shape[1]):
+        series = run.series[r]
+        demand, served = sums[F.index("demand"), r], sums[F.index("served"), r]
+        out.append({
+            "value": float(series.mean()),
+            "batches": ([float(b.mean()) for b in np.array_split(series, BATCHES) if len(b)]
+                        if with_batches else []),
+            **{k: sums[F.index(k), r] / n for k in ("on_hand", "backlog", "lost", "ordered",
+                                                   "revenue")},
+            "cost": run.node_cost[r] / n, "demand": demand, "served": served,
+            "has_demand": demand > 0, "in_stock_periods": run.in_stock[r], "periods": n})
+    return out
+
+
 def _replicate(network: Network, policy: Policy, periods: int, seed: int | None, k: int,
                warmup: int, market: Market | None, keep: bool) -> tuple[dict[str, Any], Ledger | None]:
     ledger = Simulation(network, periods, replication_seed(seed, k), market).run(policy)
     return _summarise(ledger, warmup), (ledger if keep else None)
 
 
+def _replicate_batch(network: Network, policy: Policy, periods: int, seed: int | None,
+                     ks: range, warmup: int, keep: bool,
+                     with_batches: bool) -> list[tuple[dict[str, Any], Ledger | None]]:
+    """Replications *ks* in one lockstep batch."""
+    sim = _batch.BatchSimulation(network, periods, [replication_seed(seed, k) for k in ks])
+    run = sim.run(policy, record=keep, warmup=warmup)
+    if keep:
+        return [(_summarise(ledger, warmup), ledger) for ledger in run.ledgers]
+    return [(s, None) for s in _batch_summaries(run, with_batches)]
+
+
+def batch_note(problem: Problem | Network, policy: Policy) -> str:
+    """Why :func:`simulate` cannot use the batch engine for *problem* and *policy* ('' if it can)."""
+    problem = as_problem(problem)
+    reason = _batch.unsupported(problem.network, problem.market)
+    if reason:
+        return f"batch engine not used: {reason}"
+    if vectorise(policy, problem.network) is None:
+        return f"batch engine not used: policy {type(policy).__name__} has no vectorised version"
+    return ""
+
+
+def _check_finite(summaries: list[dict[str, Any]], network: Network, objective: str) -> None:
+    """Refuse a run whose cost or profit is not finite, naming the replication and the node."""
+    for k, s in enumerate(summaries):
+        if math.isfinite(s["value"]):
+            continue
+        names = [n.name for n in network.nodes]
+        culprits = [f"node {names[i]!r}: cost per period {s['cost'][i]:g}, revenue "
+                    f"{s['revenue'][i]:g}, on hand {s['on_hand'][i]:g}, backlog {s['backlog'][i]:g}"
+                    for i in range(len(names))
+                    if not (math.isfinite(s["cost"][i]) and math.isfinite(s["revenue"][i]))]
+        cause = "; ".join(culprits) or "a cost overflowed in the sum over nodes"
+        raise NonFiniteResultError(
+            f"replication {k}: the {objective} per period is {s['value']:g}, not a finite number "
+            f"({cause}); an input makes a cost overflow: check the magnitudes of demand, costs and "
+            "initial stock")
+
+
 def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
              replications: int = 1, seed: int | None = 0, warmup: int = 0, processes: int = 1,
              market: Market | None = None, progress: bool = False,
-             keep_ledgers: bool = False) -> Results:
+             keep_ledgers: bool = False, engine: str = "auto") -> Results:
     """Run *replications* independent replications and summarise them.
 
     Parameters
@@ -130,31 +211,66 @@ def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
         Worker processes (1: run here; 0 or None: one per CPU).
     progress : bool
         Show a progress bar over replications.
+    engine : str
+        ``"auto"`` (the batch engine for two or more replications when it runs the problem
+        and the policy, else the event engine), ``"event"`` or ``"batch"`` (the batch engine,
+        falling back to the event engine with a warning naming what it does not run).
+        Both engines give the same numbers (the batch engine's money may differ in the
+        last bits: sums in another order).
+
+    Raises :class:`NonFiniteResultError` when a replication's cost or profit is not finite.
     """
     if replications < 1:
         raise ValueError(f"replications(={replications}) must be >= 1")
     if not 0 <= warmup < periods:
         raise ValueError(f"warmup(={warmup}) must be in [0, periods={periods})")
-    if not callable(getattr(policy, "act", None)):
+    if not callable(getattr(policy, "act", None)) and not callable(getattr(policy, "act_batch", None)):
         raise TypeError(f"policy must have an act(observation) method, got {policy!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine(={engine!r}) must be one of {', '.join(ENGINES)}")
     problem = as_problem(problem, market)
     network, market = problem.network, problem.new_market()
     workers = processes or os.cpu_count() or 1
-    args = [(network, policy, periods, seed, k, warmup, market, keep_ledgers)
-            for k in range(replications)]
+    note = "" if engine == "event" else batch_note(problem, policy)
+    use_batch = engine == "batch" or (engine == "auto" and replications >= 2)
+    if use_batch and note:
+        (warnings.warn if engine == "batch" else log.info)(note + "; running the event engine")
+        use_batch = False
+    elif engine == "event":
+        note = "event engine requested"
+    elif not use_batch:
+        note = "batch engine not used: one replication"
     bar = tqdm(total=replications, desc="replications", disable=not progress, leave=False)
     outputs: list[tuple[dict[str, Any], Ledger | None]] = []
-    if workers == 1 or replications == 1:
-        for a in args:
-            outputs.append(_replicate(*a))
-            bar.update()
+    if use_batch:
+        step = max(1, min(BATCH_CHUNK, -(-replications // max(1, min(workers, replications)))))
+        chunks = [range(k, min(k + step, replications)) for k in range(0, replications, step)]
+        args = [(network, policy, periods, seed, ks, warmup, keep_ledgers, replications == 1)
+                for ks in chunks]
+        if workers == 1 or len(chunks) == 1:
+            for a in args:
+                outputs += _replicate_batch(*a)
+                bar.update(len(a[4]))
+        else:
+            with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+                for out in pool.map(_replicate_batch, *zip(*args)):
+                    outputs += out
+                    bar.update(len(out))
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, replications)) as pool:
-            for out in pool.map(_replicate, *zip(*args)):
-                outputs.append(out)
+        args = [(network, policy, periods, seed, k, warmup, market, keep_ledgers)
+                for k in range(replications)]
+        if workers == 1 or replications == 1:
+            for a in args:
+                outputs.append(_replicate(*a))
                 bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=min(workers, replications)) as pool:
+                for out in pool.map(_replicate, *zip(*args)):
+                    outputs.append(out)
+                    bar.update()
     bar.close()
     summaries = [o[0] for o in outputs]
+    _check_finite(summaries, network, objective_of(network, market))
     values = np.array([s["value"] for s in summaries])
     mean, lo, hi = confidence_interval(values if replications > 1 else summaries[0]["batches"])
     mean = float(values.mean())
@@ -184,7 +300,8 @@ def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
     return Results(objective=objective_of(network, market), periods=periods,
                    warmup=warmup, replications=replications, seed=seed, per_replication=values,
                    mean=mean, ci95=(lo, hi), fill_rate=fill, cycle_service_level=csl, nodes=nodes,
-                   ledgers=[o[1] for o in outputs if o[1] is not None])
+                   ledgers=[o[1] for o in outputs if o[1] is not None],
+                   engine="batch" if use_batch else "event", engine_note="" if use_batch else note)
 
 
 def paired_difference(a: Results, b: Results) -> tuple[float, float, float]:
