@@ -38,12 +38,16 @@ from .rng import replication_seed
 from .sim import Market, Simulation, objective_of
 
 __all__ = ["NodeSummary", "Results", "simulate", "confidence_interval", "paired_difference",
-           "ENGINES", "NonFiniteResultError", "batch_note"]
+           "ENGINES", "NonFiniteResultError", "batch_note", "BATCH_MIN_REPLICATIONS"]
 
 BATCHES = 20  # batch means for a CI from a single replication
 ENGINES = ("auto", "event", "batch")
 #: Replications per lockstep batch (bounds the memory of one batch; more run batch after batch).
 BATCH_CHUNK = 2048
+#: Fewest replications for which ``engine="auto"`` takes the batch engine: below, the per-period
+#: cost of numpy calls outweighs what lockstep saves (break-even 10-25 on small networks,
+#: benchmarks/batch.py).
+BATCH_MIN_REPLICATIONS = 16
 log = logging.getLogger(__name__)
 
 
@@ -212,8 +216,8 @@ def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
     progress : bool
         Show a progress bar over replications.
     engine : str
-        ``"auto"`` (the batch engine for two or more replications when it runs the problem
-        and the policy, else the event engine), ``"event"`` or ``"batch"`` (the batch engine,
+        ``"auto"`` (the batch engine for :data:`BATCH_MIN_REPLICATIONS` or more replications
+        when it runs the problem and the policy, else the event engine), ``"event"`` or ``"batch"`` (the batch engine,
         falling back to the event engine with a warning naming what it does not run).
         Both engines give the same numbers (the batch engine's money may differ in the
         last bits: sums in another order).
@@ -232,14 +236,15 @@ def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
     network, market = problem.network, problem.new_market()
     workers = processes or os.cpu_count() or 1
     note = "" if engine == "event" else batch_note(problem, policy)
-    use_batch = engine == "batch" or (engine == "auto" and replications >= 2)
+    use_batch = engine == "batch" or (engine == "auto" and replications >= BATCH_MIN_REPLICATIONS)
     if use_batch and note:
         (warnings.warn if engine == "batch" else log.info)(note + "; running the event engine")
         use_batch = False
     elif engine == "event":
         note = "event engine requested"
     elif not use_batch:
-        note = "batch engine not used: one replication"
+        note = (f"batch engine not used: {replications} replication(s), fewer than "
+                f"{BATCH_MIN_REPLICATIONS}")
     bar = tqdm(total=replications, desc="replications", disable=not progress, leave=False)
     outputs: list[tuple[dict[str, Any], Ledger | None]] = []
     if use_batch:

@@ -12,6 +12,14 @@ from different demand paths.  The search is deliberately simple:
    node's level in steps that halve from ``d_n``.
 
 It returns the best levels found, not a proven optimum.
+
+Candidates are simulated together on the batch engine (:mod:`des_supply.batch`): the
+replications of every candidate of a step (all the factors of the grid, the two
+moves of a descent step) advance in one lockstep batch, each row with its own
+levels, when they make at least ``BATCH_MIN_REPLICATIONS`` rows.  The values are the ones :func:`des_supply.evaluate.simulate` gives for each
+candidate (same seeds, same engine arithmetic), so the search takes the same path;
+a problem the batch engine does not run is searched candidate by candidate with
+``simulate``.
 """
 
 from __future__ import annotations
@@ -22,10 +30,12 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from des_supply.evaluate import simulate
+from des_supply.batch import BatchSimulation, unsupported
+from des_supply.evaluate import BATCH_MIN_REPLICATIONS, simulate
 from des_supply.network import Network
 from des_supply.policies import BaseStock, EchelonBaseStock
 from des_supply.problem import Problem, as_problem
+from des_supply.rng import replication_seed
 
 __all__ = ["SearchResult", "search_base_stock", "mean_flows"]
 
@@ -74,19 +84,35 @@ def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
         cover[n.name] = flows[n.name] * (lead + n.review_period)
     cls = EchelonBaseStock if echelon else BaseStock
     cache: dict[tuple[float, ...], float] = {}
+    ahead: dict[tuple[float, ...], float] = {}   # simulated with others in one batch, not asked yet
+    batch = unsupported(network, problem.market) is None
+    sign = 1.0 if problem.objective == "cost" else -1.0
+
+    def key_of(levels: dict[str, float]) -> tuple[float, ...]:
+        return tuple(levels[n.name] for n in stock)
+
+    def prefetch(candidates: list[dict[str, float]]) -> None:
+        todo = {key_of(c): c for c in candidates if key_of(c) not in cache and key_of(c) not in ahead}
+        if batch and len(todo) * replications >= BATCH_MIN_REPLICATIONS:
+            values = _batch_values(network, list(todo), echelon, periods, warmup, replications, seed)
+            ahead.update(zip(todo, (sign * v for v in values)))
 
     def cost(levels: dict[str, float]) -> float:
-        key = tuple(levels[n.name] for n in stock)
+        key = key_of(levels)
         if key not in cache:
-            res = simulate(problem, cls(dict(levels)), periods=periods, warmup=warmup,
-                           replications=replications, seed=seed)
-            cache[key] = res.mean if res.objective == "cost" else -res.mean
+            if key in ahead:
+                cache[key] = ahead.pop(key)
+            else:
+                res = simulate(problem, cls(dict(levels)), periods=periods, warmup=warmup,
+                               replications=replications, seed=seed)
+                cache[key] = res.mean if res.objective == "cost" else -res.mean
         return cache[key]
 
-    bar = tqdm(factors, desc="base-stock search", disable=not progress, leave=False)
+    grid = [{n: float(round(f * c)) for n, c in cover.items()} for f in factors]
+    prefetch(grid)
+    bar = tqdm(grid, desc="base-stock search", disable=not progress, leave=False)
     best_levels, best = {}, np.inf
-    for f in bar:
-        levels = {n: float(round(f * c)) for n, c in cover.items()}
+    for levels in bar:
         value = cost(levels)
         if value < best:
             best_levels, best = levels, value
@@ -95,6 +121,8 @@ def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
             step = max(1.0, float(round(flows[n.name])))
             while step >= 1:
                 improved = False
+                prefetch([{**best_levels, n.name: float(max(0.0, best_levels[n.name] + d))}
+                           for d in (step, -step)])
                 for delta in (step, -step):
                     trial = dict(best_levels)
                     trial[n.name] = float(max(0.0, trial[n.name] + delta))
@@ -104,8 +132,32 @@ def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
                         break
                 if not improved:
                     step = np.floor(step / 2)
-    sign = 1.0 if problem.objective == "cost" else -1.0
     return SearchResult(best_levels, sign * best, len(cache), cls(best_levels))
+
+
+class _RowLevels:
+    """Base-stock levels per replication row: several candidates in one batch
+    (``act_batch`` is the batch engine's generic policy path)."""
+
+    def __init__(self, levels: np.ndarray, echelon: bool) -> None:
+        self.levels, self.echelon = levels, echelon
+
+    def act_batch(self, sim: BatchSimulation) -> np.ndarray:
+        ip = sim.echelon_inventory_position() if self.echelon else sim.inventory_position()
+        return np.maximum(0.0, self.levels - ip)
+
+
+def _batch_values(network: Network, candidates: list[tuple[float, ...]], echelon: bool,
+                  periods: int, warmup: int, replications: int, seed: int) -> list[float]:
+    """Mean cost (or profit) per period of each candidate (levels in stock-node order) over
+    its *replications*, as ``simulate(...).mean`` computes it."""
+    seeds = [replication_seed(seed, k) for _ in candidates for k in range(replications)]
+    levels = np.repeat(np.array(candidates, dtype=float), replications, axis=0)
+    run = BatchSimulation(network, periods, seeds).run(_RowLevels(levels, echelon), warmup=warmup)
+    assert run.series is not None
+    per_row = np.array([float(row.mean()) for row in run.series])
+    return [float(per_row[c * replications:(c + 1) * replications].mean())
+            for c in range(len(candidates))]
 
 
 def _downstream_lead(network: Network, name: str) -> float:
