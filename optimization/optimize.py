@@ -38,6 +38,11 @@ sales: and lower the penalty per lost unit by the same amount).  The serial syst
 transit holding, if not the shipping stage's holding cost, is such a constant too.
 Initial inventory and pipeline do not change a long-run average.
 
+A method whose arrays would exceed the memory limit (:mod:`optimization.memory`) refuses
+with :class:`~optimization.memory.SizeLimitError` (the estimate and the parameter to lower)
+instead of being replaced by another method; only the lost-sales DP's own refusal leads to
+the bounded method, as before.
+
 Every entry but a bound carries an engine policy, and its name is the name of a policy
 family a user can run with the entry's ``params``.  :func:`verify` checks each promised
 value against a simulation of the very same problem: long-run averages over a long run,
@@ -57,6 +62,8 @@ from scipy import stats
 from des_supply.distributions import Distribution, Geometric, Normal, Poisson
 from des_supply.network import Network
 from des_supply.problem import Problem, as_problem
+
+from .memory import SizeLimitError, check_memory
 
 __all__ = ["Benchmark", "OptimizeResult", "OptimizeError", "optimize", "verify", "NORMAL_CENSORING"]
 
@@ -160,8 +167,6 @@ BYTES_PER_SUPPORT_POINT = 96
 
 def _check_support(points: float, who: str) -> None:
     """Refuse a demand whose pmf would not fit the memory limit (:mod:`optimization.memory`)."""
-    from .memory import check_memory
-
     check_memory(BYTES_PER_SUPPORT_POINT * points, f"the exact methods' demand pmf at {who} "
                  f"(about {points:,.0f} points)", f"lower the demand mean at {who}")
 
@@ -339,6 +344,8 @@ def _serial(problem: Problem, progress: bool) -> Found:
                                 "poisson" if law.label == "poisson" else "normal",
                                 law.std if law.label != "poisson" else None,
                                 order_timing=net.order_timing)
+    except SizeLimitError:     # too large: refused with the estimate, not replaced
+        raise
     except ValueError as exc:  # e.g. holding costs that rise upstream
         raise _NotExact(f"Clark-Scarf refused: {exc}") from None
     # Every unit crosses every edge once and spends L periods on it: per-unit costs and transit

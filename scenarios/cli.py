@@ -170,8 +170,9 @@ def load_problem(target: str, params: Sequence[str] = ()) -> Problem:
         return sc.make(target, **sc.parse_params(target, params))
     except (sc.ScenarioError, NetworkError) as exc:
         raise CliError(str(exc)) from None
-    except (ValueError, TypeError) as exc:
-        raise CliError(f"scenario {target!r}: {exc}") from None
+    except (ValueError, TypeError) as exc:   # the builder's check: name the values given
+        given = f" with {', '.join(params)}" if params else ""
+        raise CliError(f"scenario {target!r}{given}: {exc}") from None
 
 
 def cmd_scenarios(args: argparse.Namespace) -> None:

@@ -1,0 +1,326 @@
+"""The command line's user-error contract, as the audit of issue 17 checked it.
+
+Every bad input below -- across all commands -- must end with status 2 and exactly one
+line on stderr that names the culprit, print nothing on stdout, and leave no file behind
+(the tests run in an empty folder, so default output folders such as ``runs/`` would
+show).  The cases run in-process (``main([...])``); the few that need a real process
+(Ctrl-C) run as subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import scenarios
+from scenarios.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+BS = ["--policy", "base-stock", "--policy-param", "level=5"]
+HUGE = str(10**13)
+
+
+def _files(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*")}
+
+
+@pytest.fixture
+def place(tmp_path, monkeypatch):
+    """An empty working folder with the bad files the cases name (``{x}`` in argv)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    f = tmp_path / "files"
+    f.mkdir()
+    (f / "utf16.json").write_bytes('{"nodes": []}'.encode("utf-16"))
+    (f / "binary.json").write_bytes(b"\xff\xfe\x00\x81garbage")
+    (f / "pickled").write_bytes(pickle.dumps({"nodes": []}))
+    (f / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (f / "empty.json").write_text("")
+    (f / "list.json").write_text("[]")
+    (f / "null.json").write_text("null")
+    (f / "number.json").write_text("5")
+    (f / "nodes5.json").write_text('{"nodes": 5, "edges": []}')
+    (f / "truncated.json").write_text('{"nodes": [')
+    (f / "nosupplier.json").write_text(json.dumps({"nodes": [{"name": "a"}], "edges": []}))
+    (f / "folder.json").mkdir()
+    (f / "a-file").write_text("not a folder")
+    (f / "full").mkdir()
+    (f / "full" / "notes.txt").write_text("someone's files")
+    scenarios.make("single-stage").network.to_json(f / "net.json")
+    # run folders: one without run.json, one with a bad run.json, one without checkpoint,
+    # one with a corrupt checkpoint, one whose run.json is JSON but not a run record
+    (f / "norun").mkdir()
+    (f / "badrun").mkdir()
+    (f / "badrun" / "run.json").write_text("{not json")
+    record = {"problem": {"scenario": "single-stage", "params": {}}, "algo": "ppo",
+              "spec": {"env": {"periods": 64}}, "config": {"total_steps": 2048}}
+    for name in ("nockpt", "corrupt", "pickleckpt"):
+        (f / name).mkdir()
+        (f / name / "run.json").write_text(json.dumps(record))
+    (f / "corrupt" / "checkpoint.pt").write_bytes(b"PK\x03\x04 truncated zip")
+    (f / "pickleckpt" / "checkpoint.pt").write_bytes(pickle.dumps(print))
+    (f / "notrecord").mkdir()
+    (f / "notrecord" / "run.json").write_text("[1, 2]")
+    return work, f
+
+
+def run_case(capsys, argv):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# (argv, what the one line must contain); {f} is the folder of bad files
+CASES = [
+    # -- usage (argparse) -------------------------------------------------------------------------
+    (["scenarios", "--bogus"], "unrecognized arguments: --bogus"),
+    (["scenarios", "extra"], "unrecognized arguments: extra"),
+    (["nonsense"], "invalid choice: 'nonsense'"),
+    ([], "required: command"),
+    (["simulate", "single-stage"], "the following arguments are required: --policy"),
+    (["simulate", "single-stage", *BS, "--periods", "abc"], "--periods: invalid int value: 'abc'"),
+    (["train", "single-stage", "--algo", "sac"], "--algo: invalid choice: 'sac'"),
+    (["compare"], "the following arguments are required: scenario"),
+    # -- policies ---------------------------------------------------------------------------------
+    (["policies", "no-such"], "unknown scenario 'no-such'"),
+    (["policies", "single-stage", "--param", "x=1"], "has no parameter 'x'"),
+    (["policies", "{f}/utf16.json"], "not UTF-8"),
+    # -- simulate: scenarios and parameters -------------------------------------------------------
+    (["simulate", "no-such", *BS], "unknown scenario 'no-such'"),
+    (["simulate", "single-stage", "--param", "lead_time=abc", *BS], "lead_time='abc'"),
+    (["simulate", "single-stage", "--param", "speed=3", *BS], "has no parameter 'speed'"),
+    (["simulate", "single-stage", "--param", "lead_time", *BS], "must look like key=value"),
+    (["simulate", "single-stage", "--param", "lead_time=-1", *BS], "lead_time(=-1)"),
+    (["simulate", "single-stage", "--param", "holding=-1", *BS], "holding_cost(=-1.0)"),
+    (["simulate", "single-stage", "--param", "demand_mean=-5", *BS], "demand_mean"),
+    (["simulate", "single-stage", "--param", "demand=normal", "--param", "demand_std=-1", *BS],
+     "std"),
+    (["simulate", "single-stage", "--param", "initial_on_hand=abc", *BS], "initial_on_hand"),
+    (["simulate", "single-stage", "--param", "shortage=maybe", *BS], "shortage"),
+    (["simulate", "single-stage", "--param", "demand=zipf", *BS], "zipf"),
+    (["simulate", "serial", "--param", "holding=1", *BS], "holding"),
+    # -- simulate: policies -----------------------------------------------------------------------
+    (["simulate", "single-stage", "--policy", "nope"], "nope"),
+    (["simulate", "single-stage", "--policy", "base-stock"], "needs parameter level"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=abc"],
+     "values must be numbers"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level"],
+     "must look like key=value"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "levle=3"],
+     "has no parameter 'levle'"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=-3"],
+     "level(=-3.0)"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=nan"],
+     "finite numbers"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=inf"],
+     "finite numbers"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param",
+      "level=stage:3,ghost:5"], "names node 'ghost'"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=:3"],
+     "needs a node name"),
+    (["simulate", "serial", "--policy", "echelon-base-stock", "--policy-param",
+      "level=stage9:3"], "names node 'stage9'"),
+    (["simulate", "single-stage", "--policy", "ss", "--policy-param", "s=5"], "S"),
+    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=5",
+      "--policy-param", "=3"], "must look like key=value"),
+    # -- simulate: run settings -------------------------------------------------------------------
+    (["simulate", "single-stage", *BS, "--periods", "0"], "--periods(=0) must be >= 1"),
+    (["simulate", "single-stage", *BS, "--periods", "-5"], "--periods(=-5) must be >= 1"),
+    (["simulate", "single-stage", *BS, "--replications", "0"], "--replications(=0)"),
+    (["simulate", "single-stage", *BS, "--periods", "10", "--warmup", "10"], "--warmup(=10)"),
+    (["simulate", "single-stage", *BS, "--warmup", "-1"], "--warmup(=-1)"),
+    (["simulate", "single-stage", *BS, "--seed", "-1"], "--seed(=-1)"),
+    (["simulate", "single-stage", *BS, "--processes", "-1"], "--processes(=-1)"),
+    (["simulate", "single-stage", *BS, "--periods", HUGE], "lower --periods"),
+    (["simulate", "random-dag", *BS, "--periods", "2000000", "--processes", "8"],
+     "lower --periods"),
+    (["simulate", "single-stage", *BS, "--plot", "x.svg"], "--plot x.svg"),
+    (["simulate", "single-stage", *BS, "--plot", "missing/x.png"], "does not exist"),
+    (["simulate", "single-stage", *BS, "--plot", "{f}/a-file/x.png"], "does not exist"),
+    (["simulate", "single-stage", *BS, "--plot", "{f}/folder.json"], "--plot"),
+    # -- network files ----------------------------------------------------------------------------
+    (["simulate", "{f}/utf16.json", *BS], "not UTF-8"),
+    (["simulate", "{f}/binary.json", *BS], "binary.json"),
+    (["simulate", "{f}/pickled", *BS], "pickled"),
+    (["simulate", "{f}/deep.json", *BS], "nested too deeply"),
+    (["simulate", "{f}/empty.json", *BS], "empty.json"),
+    (["simulate", "{f}/list.json", *BS], "list.json"),
+    (["simulate", "{f}/null.json", *BS], "null.json"),
+    (["simulate", "{f}/number.json", *BS], "number.json"),
+    (["simulate", "{f}/nodes5.json", *BS], "nodes5.json"),
+    (["simulate", "{f}/truncated.json", *BS], "not valid JSON"),
+    (["simulate", "{f}/nosupplier.json", *BS], "no supplier"),
+    (["simulate", "{f}/missing.json", *BS], "cannot read network file"),
+    (["simulate", "{f}/folder.json", *BS], "folder.json"),
+    (["simulate", "{f}/net.json", "--param", "lead_time=1", *BS],
+     "--param applies to named scenarios"),
+    (["simulate", "{f}/net.json", "--policy", "base-stock", "--policy-param", "level=ghost:1"],
+     "names node 'ghost'"),
+    # -- optimize ---------------------------------------------------------------------------------
+    (["optimize", "no-such"], "unknown scenario 'no-such'"),
+    (["optimize", "single-stage", "--param", "bogus=1"], "no parameter 'bogus'"),
+    (["optimize", "{f}/utf16.json"], "not UTF-8"),
+    (["optimize", "{f}/deep.json"], "nested too deeply"),
+    (["optimize", "single-stage", "--verify", "--periods", "100"], "--periods(=100)"),
+    (["optimize", "single-stage", "--periods", "0"], "--periods(=0)"),
+    (["optimize", "single-stage", "--replications", "0"], "--replications(=0)"),
+    (["optimize", "single-stage", "--seed", "-2"], "--seed(=-2)"),
+    (["optimize", "single-stage", "--processes", "-1"], "--processes(=-1)"),
+    (["optimize", "single-stage", "--verify", "--periods", HUGE], "lower --periods"),
+    (["optimize", "pricing-a", "--param", "storage_capacity=5000"], "storage_capacity"),
+    (["optimize", "serial", "--param", "demand_mean=1000000"], "demand_mean"),
+    (["optimize", "single-stage", "--param", "shortage=backlog", "--param",
+      "demand_mean=1e9"], "demand mean"),
+    (["optimize", "single-stage", "--param", "demand=geometric", "--param",
+      "demand_mean=1e8"], "demand mean"),
+    # -- train ------------------------------------------------------------------------------------
+    (["train"], "train needs a SCENARIO"),
+    (["train", "no-such"], "unknown scenario"),
+    (["train", "no-such.json"], "no-such.json"),
+    (["train", "{f}/utf16.json"], "not UTF-8"),
+    (["train", "single-stage", "--param", "bogus=1"], "no parameter 'bogus'"),
+    (["train", "single-stage", "--steps", "0"], "--steps(=0)"),
+    (["train", "single-stage", "--steps", "-5"], "--steps(=-5)"),
+    (["train", "single-stage", "--steps", "10"], "total_steps(=10)"),
+    (["train", "single-stage", "--seed", "-1"], "--seed(=-1)"),
+    (["train", "single-stage", "--out", "{f}/a-file"], "is a file"),
+    (["train", "single-stage", "--out", "{f}/a-file/run"], "is a file"),
+    (["train", "single-stage", "--out", "{f}/full"], "not empty"),
+    (["train", "single-stage", "--out", "{f}/full", "--overwrite"], "replaces only a run folder"),
+    (["train", "single-stage", "--out", "{f}/nockpt"], "--resume DIR to continue it"),
+    (["train", "--resume", "{f}/missing"], "no readable run.json"),
+    (["train", "--resume", "{f}/norun"], "no readable run.json"),
+    (["train", "--resume", "{f}/badrun"], "no readable run.json"),
+    (["train", "--resume", "{f}/notrecord"], "not a run record"),
+    (["train", "--resume", "{f}/nockpt"], "no checkpoint"),
+    (["train", "--resume", "{f}/corrupt"], "not a readable checkpoint"),
+    (["train", "--resume", "{f}/pickleckpt"], "not a readable checkpoint"),
+    (["train", "single-stage", "--resume", "{f}/nockpt"], "drop SCENARIO"),
+    (["train", "--resume", "{f}/nockpt", "--seed", "3"], "drop --seed"),
+    (["train", "--resume", "{f}/nockpt", "--out", "elsewhere"], "drop --out"),
+    (["train", "--resume", "{f}/nockpt", "--param", "lead_time=1"], "drop --param"),
+    (["train", "--resume", "{f}/nockpt", "--steps", "0"], "--steps(=0)"),
+    # -- evaluate ---------------------------------------------------------------------------------
+    (["evaluate", "not-a-dir"], "not a run folder"),
+    (["evaluate", "{f}/norun"], "no readable run.json"),
+    (["evaluate", "{f}/badrun"], "no readable run.json"),
+    (["evaluate", "{f}/notrecord"], "not a run record"),
+    (["evaluate", "{f}/nockpt"], "no checkpoint"),
+    (["evaluate", "{f}/corrupt"], "not a readable checkpoint"),
+    (["evaluate", "{f}/nockpt", "--scenario", "serial"], "drop --scenario"),
+    (["evaluate", "{f}/nockpt", "--episodes", "0"], "--episodes(=0)"),
+    (["evaluate", "base-stock", "--scenario", "single-stage", "--policy-param", "level=3",
+      "--episodes", "0"], "--episodes(=0)"),
+    (["evaluate", "base-stock", "--scenario", "single-stage", "--policy-param", "level=3",
+      "--periods", "0"], "--periods(=0)"),
+    (["evaluate", "base-stock", "--scenario", "single-stage", "--policy-param", "level=3",
+      "--seed", "-1"], "--seed(=-1)"),
+    (["evaluate", "base-stock", "--scenario", "no-such"], "unknown scenario"),
+    (["evaluate", "nope", "--scenario", "single-stage"], "nope"),
+    (["evaluate", "base-stock", "--scenario", "single-stage", "--policy-param", "level=x"],
+     "values must be numbers"),
+    (["evaluate", "base-stock", "--scenario", "single-stage", "--policy-param", "level=3",
+      "--periods", HUGE], "lower --periods"),
+    # -- compare ----------------------------------------------------------------------------------
+    (["compare", "no-such"], "unknown scenario"),
+    (["compare", "single-stage", "--param", "bogus=1"], "no parameter 'bogus'"),
+    (["compare", "single-stage", "--episodes", "0"], "--episodes(=0)"),
+    (["compare", "single-stage", "--periods", "0"], "--periods(=0)"),
+    (["compare", "single-stage", "--steps", "0"], "--steps(=0)"),
+    (["compare", "single-stage", "--steps", "10"], "--steps"),
+    (["compare", "single-stage", "--seed", "-1"], "--seed(=-1)"),
+    (["compare", "single-stage", "--processes", "-1"], "--processes(=-1)"),
+    (["compare", "single-stage", "serial", "--param", "lead_time=1"], "--param applies to one"),
+    (["compare", "single-stage", "recommendation-small"], "on its own"),
+    (["compare", "single-stage", "--out", "{f}/a-file"], "is a file"),
+    (["compare", "single-stage", "--out", "{f}/full"], "not empty"),
+    (["compare", "single-stage", "--out", "{f}/full", "--overwrite"],
+     "replaces only a run folder"),
+    (["compare", "single-stage", "--periods", HUGE], "lower --periods"),
+    (["compare", "{f}/deep.json"], "nested too deeply"),
+]
+
+
+@pytest.mark.parametrize("argv, needle", CASES, ids=[" ".join(a)[:70] for a, _ in CASES])
+def test_bad_input_exits_2_with_one_line_and_no_files(place, capsys, argv, needle):
+    work, files = place
+    argv = [a.replace("{f}", str(files)) for a in argv]
+    before = _files(work.parent)
+    code, out, err = run_case(capsys, argv)
+    lines = err.splitlines()
+    assert code == 2, (code, err)
+    assert len(lines) == 1, err
+    assert lines[0].startswith("des-supply: error: "), err
+    assert needle.replace("{f}", str(files)) in lines[0], lines[0]
+    assert out == ""
+    assert _files(work.parent) == before   # nothing written, nothing removed
+
+
+def test_there_are_at_least_100_cases_over_every_command():
+    assert len(CASES) >= 100
+    commands = {a[0] for a, _ in CASES if a}
+    assert commands == {"scenarios", "policies", "simulate", "optimize", "train", "evaluate",
+                        "compare", "nonsense"}
+
+
+def test_memory_limit_comes_from_the_environment(place, capsys, monkeypatch):
+    """The documented way to raise (or lower) the limit: DES_SUPPLY_MEMORY_LIMIT."""
+    argv = ["simulate", "single-stage", *BS, "--periods", "20000", "--replications", "1"]
+    monkeypatch.setenv("DES_SUPPLY_MEMORY_LIMIT", "1MiB")
+    code, _, err = run_case(capsys, argv)
+    assert code == 2 and "over the memory limit 1.0 MiB" in err and "at most 1,344" in err
+    monkeypatch.setenv("DES_SUPPLY_MEMORY_LIMIT", "lots")
+    code, _, err = run_case(capsys, argv)
+    assert code == 2 and "DES_SUPPLY_MEMORY_LIMIT" in err and err.count("\n") == 1
+    monkeypatch.setenv("DES_SUPPLY_MEMORY_LIMIT", "64MiB")
+    assert run_case(capsys, argv)[0] == 0
+
+
+# -- Ctrl-C: a real process, a real SIGINT --------------------------------------------------------
+def _interrupt(argv: list[str], cwd: Path, wait_for: Path | None = None,
+               delay: float = 3.0) -> tuple[int, str, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "scenarios.cli", *argv], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if wait_for is None or wait_for.exists():
+            break
+        time.sleep(0.05)
+    time.sleep(delay)
+    assert proc.poll() is None, proc.communicate()
+    os.killpg(proc.pid, signal.SIGINT)   # what a terminal's Ctrl-C does: the whole group
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out, err
+
+
+def test_ctrl_c_during_simulate_is_one_line_and_status_130(tmp_path):
+    code, out, err = _interrupt(["simulate", "single-stage", *BS, "--periods", "1000000",
+                                 "--replications", "1", "--plot", str(tmp_path / "x.png")],
+                                tmp_path)
+    assert code == 130, err
+    assert err.splitlines() == ["des-supply: interrupted"] and out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_during_train_keeps_the_checkpoint_or_nothing(tmp_path):
+    """Before the first checkpoint nothing is left; after it the run can be resumed."""
+    out_dir = tmp_path / "runs"
+    code, out, err = _interrupt(["train", "single-stage", "--steps", "2000000", "--out",
+                                 str(out_dir)], tmp_path, delay=4.0)
+    assert code == 130 and out == ""
+    assert len(err.splitlines()) == 1 and "interrupted" in err
+    if (out_dir / "checkpoint.pt").exists():
+        assert f"train --resume {out_dir}" in err
+    else:
+        assert list(tmp_path.iterdir()) == []
