@@ -38,7 +38,7 @@ from des_supply.problem import Problem
 
 __all__ = ["DEFAULT_PERIODS", "add_collect_command", "add_dt_train_arguments", "behaviour",
            "cmd_collect", "cmd_evaluate_dt", "cmd_train_dt", "collect", "dataset_env_kwargs",
-           "evaluate_dt", "is_dt_run", "lost_sales_solution", "task_features", "train_dt"]
+           "evaluate_dt", "is_dt_run", "lost_sales_solution", "rebuild_behaviours", "task_features", "train_dt"]
 
 DEFAULT_PERIODS = 100          # periods per logged episode
 VALIDATION_OFFSET = 7_919      # validation seed = test seed + this (targets never see test seeds)
@@ -119,14 +119,19 @@ def _run_behaviour(problem: Problem, run: Path, periods: int) -> Any:
 def collect(problem: Problem, policy: str, params: Mapping[str, Any] | None = None, *,
             out: str | Path, episodes: int = 100, periods: int = DEFAULT_PERIODS, seed: int = 0,
             noise: float = 0.0, max_order: float | None = None,
+            env_kwargs: Mapping[str, Any] | None = None,
             progress: bool = False) -> dict[str, Any]:
-    """Log *episodes* episodes of *policy* on *problem* into the dataset folder *out*."""
+    """Log *episodes* episodes of *policy* on *problem* into the dataset folder *out*.
+
+    *env_kwargs* override the dataset env's keyword arguments (:func:`dataset_env_kwargs`),
+    e.g. ``pipeline_length`` so that datasets of several lead times share one observation
+    layout and can be merged."""
     import rl
     from rl.trajectories import collect as collect_episodes, load_episodes
 
     if periods < 1:
         raise ValueError(f"periods(={periods}) must be >= 1")
-    kwargs = dataset_env_kwargs(problem, periods, max_order)
+    kwargs = {**dataset_env_kwargs(problem, periods, max_order), **dict(env_kwargs or {})}
     who = behaviour(problem, policy, params, noise=noise, periods=periods,
                     integer=kwargs["discrete"])
     env = rl.make_env(problem, **kwargs)
@@ -212,18 +217,19 @@ def train_dt(data: str | Path, out: str | Path, *, steps: int | None = None, see
     *relabel* ``"expected"`` conditions on expected-return labels
     (:class:`rl.offline.ExpectedReturnLabels`, single-stage lost sales only) instead of the
     realised returns.  *config* is a :class:`rl.decision_transformer.DTConfig` (default: its
-    defaults); *steps* and *seed* override it."""
+    defaults, with the context cut to the episode length); *steps* and *seed* override it."""
     import rl
     from rl.decision_transformer import DTConfig, OfflineData, train_dt as train
     from rl.trajectories import info, load_episodes
 
     if relabel not in ("none", "expected"):
         raise ValueError(f"relabel(={relabel!r}) must be 'none' or 'expected'")
-    config = config or DTConfig()
-    config = dataclasses.replace(config, seed=seed,
-                                 **({"total_steps": int(steps)} if steps is not None else {}))
     meta = info(data)
     episodes = load_episodes(data)
+    if config is None:   # the default context, or the whole episode when episodes are shorter
+        config = DTConfig(context=min(DTConfig.context, min(len(e.rewards) for e in episodes)))
+    config = dataclasses.replace(config, seed=seed,
+                                 **({"total_steps": int(steps)} if steps is not None else {}))
     records = [e.problem for e in episodes]
     tasks = task_features(records)
     first = _problem(records[0])
@@ -243,7 +249,7 @@ def train_dt(data: str | Path, out: str | Path, *, steps: int | None = None, see
         episodes, env.action_space, rewards,
         None if tasks is None else (lambda e: _features(tasks, e.problem)))
     returns = data_.returns
-    targets = sorted({float(np.quantile(returns, q)) for q in (0.5, 0.75, 0.9, 0.97, 1.0)}
+    targets = sorted({float(np.quantile(returns, q)) for q in (0.1, 0.25, 0.5, 0.75, 0.9, 0.97, 1.0)}
                      | {float(returns.max() + 0.5 * (returns.max() - np.quantile(returns, 0.9)))})
     extra = {"algo": "dt", "data": str(Path(data).resolve()), "env": kwargs,
              "problem": records[0] if tasks is None else None, "tasks": tasks,
@@ -271,7 +277,7 @@ def is_dt_run(path: str | Path) -> bool:
 
 
 # -- evaluate ------------------------------------------------------------------------------------
-def _behaviours(extra: Mapping[str, Any], problem: Problem, periods: int, integer: bool
+def rebuild_behaviours(extra: Mapping[str, Any], problem: Problem, periods: int, integer: bool
                 ) -> dict[str, Any]:
     """The data's behaviour policies, rebuilt (those that cannot be are skipped)."""
     out = {}
@@ -333,7 +339,7 @@ def evaluate_dt(run: str | Path, *, episodes: int = 20, seed: int = 0,
     rows = [dt]
     if baselines:
         env = make_env()
-        others = _behaviours(extra, problem, int(kwargs["periods"]), bool(kwargs["discrete"]))
+        others = rebuild_behaviours(extra, problem, int(kwargs["periods"]), bool(kwargs["discrete"]))
         import optimization.policies  # noqa: F401
         from des_supply.policy_registry import make_policy
 
@@ -440,9 +446,10 @@ def cmd_train_dt(args: argparse.Namespace) -> None:
             raise _cli_error(ValueError(f"{args.data} holds no episode of {problem.name} "
                                         f"{problem.params or ''}"))
     name = Path(args.data).name
-    out = Path(args.out or f"runs/{name}__dt__{args.seed}")
+    out = Path(args.out or f"runs/{name}__dt__{1 if args.seed is None else args.seed}")
     try:
-        summary = train_dt(args.data, out, steps=args.steps, seed=args.seed,
+        summary = train_dt(args.data, out, steps=args.steps,
+                           seed=1 if args.seed is None else args.seed,
                            relabel=getattr(args, "relabel", "none"),
                            progress=not args.json)
     except ValueError as exc:

@@ -1,0 +1,110 @@
+"""The offline path on problems: collect -> train --algo dt -> evaluate, and multi-task runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("minari")
+
+import scenarios  # noqa: E402
+from rl.decision_transformer import DTConfig  # noqa: E402
+from rl.trajectories import load_episodes, merge  # noqa: E402
+from scenarios import offline  # noqa: E402
+from scenarios.cli import build_parser  # noqa: E402
+
+TINY = DTConfig(total_steps=30, batch_size=8, context=4, embed_dim=16, n_layers=1, n_heads=2)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The des-supply parser with the offline commands wired as scenarios.offline says
+    (a no-op for what scenarios.cli already wires)."""
+    p = build_parser()
+    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+    if "collect" not in sub.choices:
+        offline.add_collect_command(sub)
+    train = sub.choices["train"]
+    algo = next(a for a in train._actions if a.dest == "algo")
+    if "dt" not in algo.choices:
+        algo.choices = [*algo.choices, "dt"]
+        offline.add_dt_train_arguments(train)
+    return p
+
+
+def run(capsys, *argv):
+    args = parser().parse_args(list(argv))
+    if argv[0] == "train":
+        offline.cmd_train_dt(args)
+    elif argv[0] == "evaluate":
+        offline.cmd_evaluate_dt(args)
+    else:
+        args.func(args)
+    return json.loads(capsys.readouterr().out)
+
+
+def test_collect_train_evaluate(tmp_path, capsys):
+    for name, extra in (("myopic", []), ("base-stock", ["--policy-param", "level=14",
+                                                         "--noise", "2"])):
+        out = run(capsys, "collect", "single-stage", "--policy", name, *extra, "--episodes", "4",
+                  "--periods", "12", "--seed", "3", "--out", str(tmp_path / name), "--json")
+        assert out["episodes"] == 4 and out["env"] == {"periods": 12, "discrete": True}
+    assert out["behaviour"] == "noisy-base-stock" and out["params"]["noise_std"] == 2.0
+    merge([tmp_path / "myopic", tmp_path / "base-stock"], tmp_path / "mix")
+    trained = run(capsys, "train", "single-stage", "--algo", "dt", "--data", str(tmp_path / "mix"),
+                  "--steps", "20", "--out", str(tmp_path / "run"), "--json")
+    assert trained["steps"] == 20 and offline.is_dt_run(tmp_path / "run")
+    assert (tmp_path / "run" / "learning_curve.png").exists()
+    res = run(capsys, "evaluate", str(tmp_path / "run"), "--episodes", "3", "--json")
+    names = [r["name"] for r in res["rows"]]
+    assert names == ["dt", "myopic", "noisy-base-stock", "optimal"]
+    assert res["validation"]["seed"] != res["seed"] and res["target"] in [
+        float(k) for k in res["validation"]["scores"]]
+    myopic = next(r for r in res["rows"] if r["name"] == "myopic")
+    lo, hi = myopic["dt_minus"]["ci95"]
+    assert lo <= myopic["dt_minus"]["mean"] <= hi
+    # the behaviours run on the episodes they were logged on: same seed, same values
+    logged = [e.meta["value"] for e in load_episodes(tmp_path / "myopic")]
+    again = offline.evaluate_dt(tmp_path / "run", episodes=4, seed=3, validation_seed=4)
+    got = next(r for r in again["rows"] if r["name"] == "myopic")["mean"]
+    assert got == pytest.approx(np.mean(logged))
+
+
+def test_bad_input_is_refused_with_the_reason(tmp_path, capsys):
+    from scenarios.cli import CliError
+
+    with pytest.raises(CliError, match="needs --data"):
+        run(capsys, "train", "single-stage", "--algo", "dt")
+    with pytest.raises(CliError, match="noise"):
+        run(capsys, "collect", "single-stage", "--policy", "myopic", "--noise", "-1",
+            "--out", str(tmp_path / "x"))
+    with pytest.raises(CliError, match="no parameters"):
+        run(capsys, "collect", "single-stage", "--policy", "random", "--policy-param", "a=1",
+            "--out", str(tmp_path / "y"))
+
+
+def test_multi_task_run_with_task_features_and_expected_labels(tmp_path):
+    cells = [(1, 4.0), (2, 9.0)]
+    sets = []
+    for L, p in cells:
+        problem = scenarios.make("single-stage", lead_time=L, penalty=p)
+        out = tmp_path / f"c{L}"
+        offline.collect(problem, "optimal", out=out, episodes=3, periods=10, seed=1,
+                        env_kwargs={"pipeline_length": 2, "max_order": 20})
+        sets.append(out)
+    merge(sets, tmp_path / "mix")
+    spec = offline.task_features([e.problem for e in load_episodes(tmp_path / "mix")])
+    assert spec["keys"] == ["lead_time", "penalty"]
+    offline.train_dt(tmp_path / "mix", tmp_path / "run", config=TINY, relabel="expected")
+    with pytest.raises(ValueError, match="multi-task"):
+        offline.evaluate_dt(tmp_path / "run", episodes=2)
+    held_out = scenarios.make("single-stage", lead_time=2, penalty=4.0)
+    res = offline.evaluate_dt(tmp_path / "run", episodes=2, problem=held_out, baselines=False)
+    assert res["relabel"] == "expected" and len(res["per_episode"]) == 2
+    # every label is -(g* + regret) <= -g*: ten periods sum to at most -10 g* of the cell
+    g = offline.lost_sales_solution(held_out).average_cost
+    assert res["conditioned_return"] <= -10 * g + 1e-9
+    with pytest.raises(ValueError, match="lost sales"):
+        offline.lost_sales_solution(scenarios.make("single-stage", shortage="backlog"))
