@@ -73,3 +73,28 @@ def test_bad_arguments():
         simulate(net, BaseStock(1), periods=10, warmup=10)
     with pytest.raises(TypeError, match="act"):
         simulate(net, object(), periods=10)
+
+
+@pytest.mark.parametrize("engine", ["event", "batch"])
+def test_non_finite_costs_are_refused_with_the_node(engine):
+    """A backlog of 1e300-unit demands at 1e15 per unit overflows: an input error, not a result."""
+    from des_supply.evaluate import NonFiniteResultError
+
+    net = single(demand=1e300, shortage_cost=1e15, lead_time=1)
+    with pytest.raises(NonFiniteResultError, match=r"replication 0: the cost per period is inf.*"
+                                                   r"node 'store': cost per period inf"):
+        simulate(net, BaseStock(0), periods=30, replications=2, engine=engine)
+
+
+def test_engine_choice_is_reported():
+    net = single(demand=Poisson(3), lead_time=1, initial_on_hand=5)
+    many = simulate(net, BaseStock(6), periods=50, replications=16)
+    few = simulate(net, BaseStock(6), periods=50, replications=2)
+    assert many.engine == "batch" and many.engine_note == ""
+    assert few.engine == "event" and "fewer than 16" in few.engine_note
+    assert many.to_dict()["engine"] == "batch"
+    forced = simulate(net, BaseStock(6), periods=50, replications=2, engine="batch")
+    assert forced.engine == "batch"
+    assert np.array_equal(forced.per_replication, few.per_replication)
+    with pytest.raises(ValueError, match=r"engine\(='fast'\) must be one of auto, event, batch"):
+        simulate(net, BaseStock(6), periods=50, engine="fast")
