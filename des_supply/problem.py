@@ -4,8 +4,11 @@ A :class:`Problem` is a validated :class:`~des_supply.network.Network`, its mark
 model (decision-dependent demand: pricing, recommendation; None when demand is
 exogenous), the objective that follows from them (cost or profit) and the
 defaults a run needs (horizon, warm-up).  The conventions results depend on (order
-of events, whole or real quantities) are part of the network and shown here as
-:attr:`Problem.conventions`.
+of events, simultaneous or sequential decisions, receive-then-ship or
+ship-before-receipt, the capacities in force, whole or real quantities) are part
+of the network and shown here as :attr:`Problem.conventions`;
+:func:`convention_note` says when a policy is run under a convention in which it
+does not mean what the textbooks mean by it.
 
 Scenarios return problems (``scenarios.make("serial")``), a network file is a
 problem (:meth:`Problem.from_json`), and a Network built in Python is a problem
@@ -29,10 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .network import Network
+from .network import INF, Network
 from .sim import Market, Simulation, objective_of
 
-__all__ = ["Problem", "ProblemKind", "SHAPES", "as_problem", "is_network_file"]
+__all__ = ["Problem", "ProblemKind", "SHAPES", "INSTALLATION_POLICIES", "as_problem",
+           "convention_note", "is_network_file"]
 
 #: Structural shapes, from the most to the least specific.
 SHAPES = ("single-stage", "serial", "parallel", "distribution", "assembly", "general")
@@ -142,10 +146,20 @@ class Problem:
 
     @property
     def conventions(self) -> dict[str, Any]:
-        """The conventions a result depends on (see :mod:`des_supply.sim`)."""
-        return {"time": "periodic", "order_timing": self.network.order_timing,
-                "decisions": "simultaneous", "quantities": "real" if self.network.continuous
-                else "whole units"}
+        """The conventions a result depends on (see :mod:`des_supply.sim`): ``time``,
+        ``order_timing``, ``decisions``, ``shipping_timing``, ``quantities`` and
+        ``capacities`` (which of order, shipping and storage capacity some node has)."""
+        net = self.network
+        capacities = [kind for kind, present in (
+            ("order", any(n.capacity < INF for n in net.stock_nodes)),
+            ("shipping", any(n.shipping_capacity < INF or (n.kind == "supply"
+                                                           and n.capacity < INF)
+                             for n in net.nodes)),
+            ("storage", any(n.storage_capacity < INF for n in net.stock_nodes))) if present]
+        return {"time": "periodic", "order_timing": net.order_timing,
+                "decisions": net.decisions, "shipping_timing": net.shipping_timing,
+                "quantities": "real" if net.continuous else "whole units",
+                "capacities": capacities}
 
     def new_market(self) -> Market | None:
         """An independent copy of the market for one run (None without a market)."""
@@ -168,6 +182,33 @@ class Problem:
         """A network file as a problem (no market; horizon 10,000 periods, warm-up 100)."""
         network = Network.from_json(Path(path))
         return cls(network, name=Path(path).stem, source=str(path))
+
+
+#: Registered policies that order on each node's installation inventory position (their
+#: levels mean the textbook's only when upstream stages see this period's orders).
+INSTALLATION_POLICIES = frozenset({"base-stock", "capped-base-stock", "ss", "rq",
+                                   "best-base-stock", "best-capped-base-stock"})
+
+
+def convention_note(problem: "Problem | Network", policy_name: str) -> str | None:
+    """One line when *policy_name* runs under a convention in which it is known to behave
+    differently from its textbook meaning, else None.
+
+    Today: an installation policy (:data:`INSTALLATION_POLICIES`) on a multi-echelon
+    network (a stocking node supplied by another) under simultaneous decisions, where an
+    upstream stage sees its customer's order of a period one period late, so installation
+    levels are not the echelon-equivalent textbook policy (Snyder & Shen Example 6.1: about
+    300 per period instead of 47.7).
+    """
+    net = as_problem(problem).network
+    if policy_name not in INSTALLATION_POLICIES or net.decisions != "simultaneous":
+        return None
+    stock = {n.name for n in net.stock_nodes}
+    if not any(e.source in stock for e in net.edges):
+        return None
+    return (f"note: {policy_name!r} orders on installation positions but {net.name!r} decides "
+            "simultaneously (upstream stages see this period's orders a period late): not the "
+            "textbook policy, which needs decisions='sequential'")
 
 
 def as_problem(value: "Problem | Network", market: Market | None = None) -> Problem:

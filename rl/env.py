@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -453,17 +453,38 @@ class EpisodeRunner:
         return view, info
 
     def answer(self, orders: dict[str, float] | Action) -> tuple[float, dict[str, Any]]:
-        """Answer the pending epoch with *orders* (or a full Action) and run to the next one."""
+        """Answer the pending epoch with *orders* (or a full Action) and run to the next one
+        (under sequential decisions, possibly the next node's epoch in the same period)."""
         if self.done:
             raise RuntimeError("the episode is over (or was never started): call reset()")
         t0 = self.t
+        self._act(orders)
+        return self._accrued(self.t - t0)
+
+    def answer_period(self, decide: Callable[[Observation], dict[str, float] | Action]
+                      ) -> tuple[float, dict[str, Any]]:
+        """Answer every epoch of the pending period, each with ``decide(view)``, and run to
+        the first epoch of a later period.
+
+        Under simultaneous decisions a period has one epoch (this is :meth:`answer`);
+        under sequential decisions one per deciding node, downstream first, and
+        ``decide`` sees each node's state after its customers' orders of the period.
+        """
+        if self.done:
+            raise RuntimeError("the episode is over (or was never started): call reset()")
+        t0 = self.t
+        while True:
+            self._act(decide(self.view))  # type: ignore[arg-type]
+            if self.done or self.t != t0:
+                return self._accrued(self.t - t0)
+
+    def _act(self, orders: dict[str, float] | Action) -> None:
         self.sim.act(orders)
         view = self.sim.advance()
         if view is None:
             self.done, self.t = True, self.periods
         else:
-            self.t = view.t
-        return self._accrued(self.t - t0)
+            self.view, self.t = view, view.t
 
     def _accrued(self, dt: int) -> tuple[float, dict[str, Any]]:
         """Reward and info of the periods accounted since the last call."""
@@ -496,13 +517,22 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Decision epochs
 
-    A step answers one decision epoch: a period in which at least one stocking node
+    A step answers one period's decisions: a period in which at least one stocking node
     reviews (``Node.review_period``/``review_offset``; with a ``market``, every
     period).  Nodes that do not review at an epoch place no order whatever the
     action says; ``info["action_mask"]`` (bool, one entry per stocking node in
     observation order) marks the nodes that do.  When every node reviews every
     period, a step is one period; otherwise ``info["dt"]`` says how many periods
     passed, for SMDP discounting (``gamma ** dt``).
+
+    **Sequential decisions** (``network.decisions == "sequential"``): the engine hands
+    a period out node by node, downstream first, each node seeing its customers' orders
+    of the period.  This env still decides every node in one step, from the observation
+    at the period's first epoch; the step then answers the node epochs in turn.  In
+    ``"quantity"`` mode the quantities are fixed by the action; in the base-stock modes
+    each node's order ``(S - IP)^+`` is computed at its own turn, from its position
+    after its customers' orders, so levels act as the textbook installation policy.
+    Per-node agents that see each node's turn: :class:`rl.multi_agent.InventoryAECEnv`.
 
     ## Action Space
 
@@ -661,6 +691,7 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         low, high = self.layout.bounds()
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self.order_space = self.layout.joint_action_space()
+        self._position = {name: i for i, name in enumerate(self.layout.names)}
         # prices: a market that says where and from what the seller prices (CompetitiveMarket)
         grid = getattr(market, "price_grid", None)
         priced = getattr(market, "node", None)
@@ -735,13 +766,22 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         view = self.runner.view
         if self.runner.done or view is None:
             raise RuntimeError("the episode is over (or was never started): call reset()")
-        orders, asked = self.decode_action(action)
         if self.price_node is not None:
+            orders, asked = self.decode_action(action)
             price = self.decode_price(action)
             reward, info = self.runner.answer(Action(orders=orders, prices={self.price_node: price}))
             info["price"] = price
         else:
-            reward, info = self.runner.answer(orders)
+            values = self._values(action)
+            asked = np.zeros(len(self.nodes))
+
+            def decide(now: Observation) -> dict[str, float]:
+                orders = self._orders(values, now, now.deciding)
+                for name, q in orders.items():
+                    asked[self._position[name]] = q
+                return orders
+
+            reward, info = self.runner.answer_period(decide)
         info["orders"] = asked
         truncated = self.runner.done
         info["action_mask"] = (np.zeros(len(self.nodes), dtype=bool) if truncated
@@ -757,7 +797,7 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         t = self.runner.t
         head = f"period {t}/{self.periods}, episode {self.episode}" + (" (end)" if self.runner.done else "")
         rows = [head, f"{'node':<16}{'on_hand':>10}{'backlog':>10}{'on_order':>10}{'IP':>10}  decides"]
-        deciding = () if self.runner.done else view.deciding
+        deciding = () if self.runner.done else view.deciding_this_period
         for n in self.nodes:
             rows.append(f"{n:<16}{view.on_hand(n):>10.4g}{view.backlog(n):>10.4g}"
                         f"{view.on_order(n):>10.4g}{view.inventory_position(n):>10.4g}"
@@ -773,31 +813,42 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
 
     # -- actions -----------------------------------------------------------------------------
     def _mask(self, view: Observation) -> np.ndarray:
-        deciding = set(view.deciding)
+        deciding = set(view.deciding_this_period)
         return np.array([n in deciding for n in self.nodes], dtype=bool)
 
     def decode_action(self, action: Any) -> tuple[dict[str, float], np.ndarray]:
-        """The orders *action* places at the pending epoch (deciding nodes only), and the
-        order asked of every stocking node (0 where the node does not review)."""
+        """The orders *action* places in the pending period (nodes that decide in it only),
+        and the order asked of every stocking node (0 where the node does not review).
+
+        Orders are computed on the current view; under sequential decisions ``step``
+        computes each node's base-stock order at its own turn instead (see Decision epochs).
+        """
         view = self.runner.view
         if view is None:
             raise RuntimeError("no pending decision epoch: call reset()")
-        layout = self.layout
+        orders = self._orders(self._values(action), view, view.deciding_this_period)
+        asked = np.zeros(len(self.nodes))
+        for name, q in orders.items():
+            asked[self._position[name]] = q
+        return orders, asked
+
+    def _values(self, action: Any) -> np.ndarray:
+        """The order part of *action* in physical units (checked against the order space)."""
         if self.price_node is not None:
             if not isinstance(action, Mapping) or set(action) != {"order", "price"}:
                 raise ValueError(f"action must be a dict with keys 'order' and 'price', got {action!r}")
             action = action["order"]
-        values = layout.parse(action, layout.nodes, self.order_space)
-        w = layout.width
-        deciding = set(view.deciding)
+        return self.layout.parse(action, self.layout.nodes, self.order_space)
+
+    def _orders(self, values: np.ndarray, view: Observation,
+                deciding: Sequence[str]) -> dict[str, float]:
+        """Orders of the *deciding* nodes from parsed action *values*, on *view*."""
+        layout, w = self.layout, self.layout.width
         orders: dict[str, float] = {}
-        asked = np.zeros(len(layout.nodes))
-        for i, node in enumerate(layout.nodes):
-            if node.name in deciding:
-                q = layout.order(node, values[i * w:(i + 1) * w], view)
-                orders[node.name] = q
-                asked[i] = q
-        return orders, asked
+        for name in deciding:
+            i = self._position[name]
+            orders[name] = layout.order(layout.nodes[i], values[i * w:(i + 1) * w], view)
+        return orders
 
     def decode_price(self, action: Mapping[str, Any]) -> float:
         """The price *action* sets at the priced node (pricing envs only)."""

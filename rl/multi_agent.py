@@ -8,6 +8,15 @@
   fires act in turn (``agent_selection``; downstream nodes first, the engine's
   order), and once the last of them has acted the engine places all their orders
   together and runs to the next epoch.  Nodes that do not review are not asked.
+  Under sequential decisions (``network.decisions == "sequential"``) the engine's
+  epochs are one node each, downstream first, so each agent acts on its turn and its
+  order is placed before the next agent observes: an upstream agent sees its
+  customers' orders of the period (textbook serial and distribution theory).
+
+Under sequential decisions the parallel env still takes every agent's action at once
+(on the state at the period's first epoch); the orders are placed downstream first, and
+in the base-stock action modes each order ``(S - IP)^+`` is computed at the node's own
+turn, from its position after its customers' orders.
 
 Both are built from a problem (:class:`des_supply.problem.Problem` without a market, or a
 Network) by :func:`parallel_env` / :func:`aec_env`.
@@ -170,8 +179,8 @@ class InventoryParallelEnv(_NodeAgents, ParallelEnv):
         if not self.agents or view is None:
             raise RuntimeError("the episode is over (or was never started): call reset()")
         check_agents(actions, self.agents)
-        orders = {a: self._order(a, actions[a], view) for a in view.deciding}
-        reward, info = self.runner.answer(orders)
+        reward, info = self.runner.answer_period(
+            lambda now: {a: self._order(a, actions[a], now) for a in now.deciding})
         done = self.runner.done
         agents = self.agents
         obs = {a: self._observe(a) for a in agents}

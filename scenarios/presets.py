@@ -214,8 +214,12 @@ def search_anchor(problem: Problem | Network, *,
     sim = {k: search.get(k, v) for k, v in _SEARCH.items()}
     sign = 1.0 if problem.objective == "cost" else -1.0
     found: dict[str, tuple[dict[str, float], float]] = {}
+    # under sequential decisions ActionWindow's echelon-to-installation conversion (made at
+    # the period's first epoch) does not match upstream nodes' later turns; installation
+    # levels are the textbook policy there (echelon-equivalent on serial chains)
     families = ["base-stock"] + (["echelon-base-stock"] if problem.kind.shape not in
-                                 ("single-stage", "parallel") else [])
+                                 ("single-stage", "parallel")
+                                 and problem.network.decisions == "simultaneous" else [])
     for family in families:
         given = (levels or {}).get(family)
         if given is not None:

@@ -6,13 +6,18 @@ Three stages, numbered from downstream: stage 1 faces N(5, 1) demand per period
 7, 4, 2; lead times 1, 1, 2 (stage 3 is supplied by an unlimited external
 supplier).  Following the book, units in transit from a stage to its customer
 are charged the shipping stage's local holding cost, orders are placed after the
-period's demand (``order_timing="order-after-demand"``), and upstream stages
-backlog what they cannot ship.
+period's demand (``order_timing="order-after-demand"``), upstream stages
+backlog what they cannot ship, and decisions are sequential, downstream first
+(``decisions="sequential"``): a stage orders after its customer's order of the
+period is placed, as in the book and in stockpyl's simulator, so installation
+base-stock at the local levels of the optimal echelon levels is the echelon
+optimum (about 47.66 per period).  ``decisions="simultaneous"`` (the beer game's
+convention) makes upstream stages see orders a period late.
 """
 
 from __future__ import annotations
 
-from des_supply.network import Edge, Network, Node
+from des_supply.network import DECISIONS, Edge, Network, Node
 
 from .registry import ScenarioError, register
 from .single_stage import demand_distribution
@@ -21,12 +26,14 @@ from .single_stage import demand_distribution
 @register("serial", periods=20_000, warmup=200)
 def serial(holding: tuple[float, ...] = (7.0, 4.0, 2.0), lead_times: tuple[int, ...] = (1, 1, 2),
            stockout_cost: float = 37.12, demand: str = "normal_continuous",
-           demand_mean: float = 5.0, demand_std: float = 1.0) -> Network:
+           demand_mean: float = 5.0, demand_std: float = 1.0,
+           decisions: str = "sequential") -> Network:
     """Serial chain, stages numbered from downstream (Snyder & Shen Example 6.1).
 
     Parameters: holding (local holding cost per stage, comma list from downstream),
     lead_times (per stage, same order), stockout_cost (per unit backordered at stage 1
-    per period), demand (normal_continuous|normal|poisson|...), demand_mean, demand_std.
+    per period), demand (normal_continuous|normal|poisson|...), demand_mean, demand_std,
+    decisions (sequential, as in the book | simultaneous).
     Nodes are named stage1 (downstream) ... stageN and supplier.
     """
     if len(holding) != len(lead_times) or not holding:
@@ -47,4 +54,7 @@ def serial(holding: tuple[float, ...] = (7.0, 4.0, 2.0), lead_times: tuple[int, 
         in_transit = 0.0 if i == n else holding[i]  # the shipping stage's local holding cost
         edges.append(Edge(upstream, f"stage{i}", lead_time=lead_times[i - 1],
                           transit_holding_cost=in_transit))
-    return Network(tuple(nodes), tuple(edges), name="serial", order_timing="order-after-demand")
+    if decisions not in DECISIONS:
+        raise ScenarioError(f"decisions={decisions!r} is not one of {', '.join(DECISIONS)}")
+    return Network(tuple(nodes), tuple(edges), name="serial", order_timing="order-after-demand",
+                   decisions=decisions)

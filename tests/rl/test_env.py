@@ -238,7 +238,7 @@ def test_episode_numbering_and_jumps():
 CRN_CASES = [
     ("single-stage", {}, 20),
     ("single-stage", {"shortage": "backlog", "lead_time": 0}, 8),
-    ("serial", {}, 12),                                    # continuous quantities
+    ("serial", {"decisions": "simultaneous"}, 12),  # continuous; one epoch per period
     ("beer-game", {}, 16),                                 # order-after-demand, demand trace
     ("owmr", {}, 12),
     ("assembly", {}, 12),

@@ -271,7 +271,9 @@ def test_resume_is_exact(tmp_path, variant):
 def test_evaluation_pairs_with_simulate(name, levels):
     """Drive the parallel env with EchelonBaseStock's orders: episode k == replication k."""
     periods, seed, episodes = 40, 11, 4
-    env = rl.parallel_env(scenarios.make(name), periods=periods, max_order=500)   # "quantity" actions
+    # one epoch per period (the heuristic answers every node at once from the engine's view)
+    problem = scenarios.make(name, **({"decisions": "simultaneous"} if name == "serial" else {}))
+    env = rl.parallel_env(problem, periods=periods, max_order=500)   # "quantity" actions
     heuristic = EchelonBaseStock(levels)
 
     def orders_as_actions(obs):

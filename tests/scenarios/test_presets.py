@@ -252,7 +252,7 @@ def test_problem_records_rebuild_problems(tmp_path) -> None:
 
 
 def test_anchor_picks_the_cheaper_family(cheap_searches) -> None:
-    problem = scenarios.make("serial")
+    problem = scenarios.make("serial", decisions="simultaneous")  # sequential: installation only
     anchor = search_anchor(problem, search=TINY_SEARCH)
     assert set(anchor.values) == {"base-stock", "echelon-base-stock"}
     assert anchor.values[anchor.family] == min(anchor.values.values()) == anchor.search_value

@@ -24,7 +24,8 @@ def test_scenario_builds_and_simulates_with_defaults(name):
 
 
 def test_every_registered_name_is_listed():
-    assert scenarios.names() == sorted(["assembly", "beer-game", "owmr", "random-dag", "serial",
+    assert scenarios.names() == sorted(["assembly", "beer-game", "orgym-inventory",
+                                        "orgym-inventory-lost", "owmr", "random-dag", "serial",
                                         "single-stage", "pricing-a", "pricing-b", "pricing-c",
                                         "pricing-d", "recommendation-small",
                                         "recommendation-medium", "recommendation-large"])
