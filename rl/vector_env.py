@@ -1,0 +1,319 @@
+"""A native Gymnasium vector env on the batch engine: N episodes advanced in lockstep.
+
+:class:`BatchVectorEnv` is ``N`` copies of :class:`rl.env.InventoryEnv` of one problem
+in one :class:`des_supply.batch.BatchSimulation`: the same observation and action
+spaces (built by the same :class:`rl.env.NetworkLayout`), the same rewards and the
+same episodes, so a policy trained on one runs on the other.  Sub-env ``i`` plays
+the episodes ``i, i + N, i + 2N, ...`` of the root seed, episode ``k`` on
+``des_supply.rng.replication_seed(seed, k)``, exactly as
+:func:`rl.wrappers.make_vector_env` numbers them (and as replication ``k`` of
+``des_supply.evaluate.simulate``).
+
+Autoreset: ``AutoresetMode.NEXT_STEP`` (Gymnasium's default; declared in
+``metadata["autoreset_mode"]``) or ``SAME_STEP``.  Every episode lasts the same
+number of steps (epochs follow the review schedules, not the draws), so all
+sub-envs truncate together and are reset together.
+
+:func:`batch_observation` and :func:`batch_orders` are the env's observation and
+action decoding on any batch state; :class:`ArrayPolicy` wraps a function of
+``[N, obs] -> [N, action]`` arrays (a trained agent) as a batch policy for
+``simulate`` and the batch engine.  :func:`make_batch_vector_env` falls back to
+:func:`rl.wrappers.make_vector_env` (with one line saying why) for problems the
+batch engine does not run.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from des_supply.batch import BatchSimulation, unsupported
+from des_supply.network import Network
+from des_supply.problem import Problem
+from des_supply.rng import replication_seed, root_sequence
+
+from .env import InventoryEnv, NetworkLayout, make_env
+
+__all__ = ["ArrayPolicy", "BatchVectorEnv", "batch_observation", "batch_orders",
+           "make_batch_vector_env", "why_not_batch"]
+
+_COST_KEYS = ("holding", "shortage", "fixed", "variable", "transit")
+_COST_INDEX = (10, 11, 12, 13, 14)   # des_supply.batch.BATCH_FIELDS
+
+
+def batch_observation(layout: NetworkLayout, sim: BatchSimulation) -> np.ndarray:
+    """``[R, obs]``: :meth:`NetworkLayout.observation` of every replication of *sim*."""
+    S, t = sim.S, sim.t
+    columns: list[np.ndarray] = []
+    ip_nodes = sim.stock_index
+    on_order = sim.on_order()
+    for k, spec in enumerate(layout.nodes):
+        i = ip_nodes[k]
+        columns.append(S[0, :, i])
+        if spec.backlog:
+            columns.append(S[1, :, i])
+        columns.append(on_order[:, k])
+        if spec.pipeline:
+            columns.extend(sim.pipeline(spec.name, spec.pipeline, t).T)
+        if spec.demand:
+            columns.append(sim.last_demand[:, i])
+    phases = layout.phase_features(t)
+    obs = np.empty((sim.R, len(columns) + len(phases)), dtype=np.float32)
+    for c, col in enumerate(columns):
+        obs[:, c] = col
+    if phases:
+        obs[:, len(columns):] = np.asarray(phases, dtype=np.float32)
+    np.maximum(obs, 0.0, out=obs, where=layout.bounds()[0] == 0.0)  # as the single env clips
+    return obs
+
+
+def _maxima(layout: NetworkLayout) -> np.ndarray:
+    """The physical value of action +1, per action component (the single env's rescaling)."""
+    per_mode = {"quantity": ("max_order",), "base-stock": ("max_level",),
+                "capped-base-stock": ("max_level", "max_order")}[layout.action_mode]
+    return np.array([getattr(n, a) for n in layout.nodes for a in per_mode])
+
+
+def parse_actions(layout: NetworkLayout, space: spaces.Space, actions: Any, R: int) -> np.ndarray:
+    """``[R, values]``: *actions* (one row per sub-env) checked and in physical units, as
+    :meth:`NetworkLayout.parse` does for one action."""
+    names = [x for n in layout.nodes for x in layout.action_names(n.name)]
+    maxima = _maxima(layout)
+    try:
+        arr = np.asarray(actions, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"actions must be numeric, got {actions!r}") from None
+    shape = (R,) if isinstance(space, spaces.Discrete) else (R, *space.shape)
+    if arr.shape != shape:
+        raise ValueError(f"actions have shape {arr.shape}, expected {shape} ({', '.join(names)})")
+    arr = arr.reshape(R, -1)
+    bad = np.argwhere(np.isnan(arr))
+    if bad.size:
+        r, j = bad[0]
+        raise ValueError(f"actions[{r}][{j}] ({names[j]}) is NaN")
+    if not layout.discrete:
+        return (np.clip(arr, -1.0, 1.0) + 1.0) * 0.5 * maxima
+    wrong = np.argwhere((arr != np.floor(arr)) | (arr < 0) | (arr > maxima))
+    if wrong.size:
+        r, j = wrong[0]
+        raise ValueError(f"actions[{r}][{j}] ({names[j]}) must be a whole number in "
+                         f"[0, {int(maxima[j])}], got {arr[r, j]}")
+    return arr
+
+
+def batch_orders(layout: NetworkLayout, values: np.ndarray, sim: BatchSimulation) -> np.ndarray:
+    """``[R, stock nodes]``: the orders of action *values* (physical units) on *sim*'s state,
+    as :meth:`NetworkLayout.order` computes them node by node."""
+    if layout.action_mode == "quantity":
+        return values
+    ip = sim.inventory_position()
+    w = layout.width
+    q = np.maximum(0.0, values[:, 0::w] - ip)
+    if layout.action_mode == "capped-base-stock":
+        q = np.minimum(q, values[:, 1::w])
+    return q
+
+
+class ArrayPolicy:
+    """A policy acting on ``[R, obs]`` arrays (``act(obs) -> [R, action]`` in the env's
+    action space) as a batch policy: ``act_batch(sim)`` builds the observations of
+    :class:`BatchVectorEnv` and decodes the actions as it does.  For a single
+    ``Observation`` (the event engine) there is ``rl.evaluation``'s policies instead."""
+
+    def __init__(self, act: Callable[[np.ndarray], Any], env: InventoryEnv) -> None:
+        if env.price_node is not None:
+            raise ValueError("ArrayPolicy does not set prices (the batch engine runs no markets)")
+        self.act, self.layout, self.space = act, env.layout, env.order_space
+
+    def act_batch(self, sim: BatchSimulation) -> np.ndarray:
+        values = parse_actions(self.layout, self.space, self.act(batch_observation(self.layout, sim)),
+                               sim.R)
+        return batch_orders(self.layout, values, sim)
+
+
+def why_not_batch(problem: Problem | Network, **env_kwargs: Any) -> str | None:
+    """Why :class:`BatchVectorEnv` cannot run *problem* (None when it can)."""
+    network = problem.network if isinstance(problem, Problem) else problem
+    market = problem.market if isinstance(problem, Problem) else env_kwargs.get("market")
+    return unsupported(network, market)
+
+
+class BatchVectorEnv(VectorEnv):
+    """``num_envs`` episodes of ``make_env(problem, **env_kwargs)`` in one lockstep batch.
+
+    Spaces: ``single_observation_space`` and ``single_action_space`` are the single env's;
+    ``observation_space`` and ``action_space`` their batched versions.  ``reset(seed=s)``
+    re-roots every sub-env at *s* (sub-env i then plays episodes i, i + N, ...);
+    ``reset()`` with no seed first uses *seed*.  Infos are dicts of arrays (with Gymnasium's
+    ``_key`` masks): ``t``, ``dt``, ``replication``, ``cost`` (per part and ``total``),
+    ``revenue``, ``node_cost``, ``orders`` and ``action_mask``, as the single env's.
+    """
+
+    def __init__(self, problem: Problem | Network, num_envs: int, *, seed: int | None = None,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+                 **env_kwargs: Any) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs(={num_envs!r}) must be an integer >= 1")
+        mode = AutoresetMode(autoreset_mode)
+        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+            raise ValueError(f"autoreset_mode {mode.value!r} is not supported (next-step or same-step)")
+        reason = why_not_batch(problem, **env_kwargs)
+        if reason:
+            raise ValueError(f"the batch engine does not run {reason}; use "
+                             "rl.wrappers.make_vector_env (or make_batch_vector_env, which falls back)")
+        for reserved in ("episode_offset", "episode_stride", "market"):
+            if reserved in env_kwargs:
+                raise ValueError(f"{reserved} is set by BatchVectorEnv")
+        template = make_env(problem, **env_kwargs)
+        self.template = template
+        self.layout: NetworkLayout = template.layout
+        self.network, self.periods = template.network, template.periods
+        self.num_envs = int(num_envs)
+        self.single_observation_space = template.observation_space
+        self.single_action_space = template.action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.metadata = {"autoreset_mode": mode, "render_modes": []}
+        self.render_mode = None
+        self.autoreset_mode = mode
+        self.sim = BatchSimulation(self.network, self.periods, [0] * self.num_envs)
+        self.objective = self.sim.objective
+        self._default_seed = seed
+        self._root: np.random.SeedSequence | None = None
+        self._next_episode = 0
+        self.episodes = np.full(self.num_envs, -1)
+        self._needs_reset = True
+        self._started = False
+
+    # -- episodes ------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        if options and "episode" in options:
+            raise ValueError("options['episode'] would make every sub-env play the same episode")
+        if seed is None and not self._started:
+            seed = self._default_seed
+        self._started = True
+        if seed is not None:
+            self._root, self._next_episode = root_sequence(seed), 0
+        elif self._root is None:
+            self._root = np.random.SeedSequence()
+        return self._begin()
+
+    def _begin(self) -> tuple[np.ndarray, dict[str, Any]]:
+        assert self._root is not None
+        N = self.num_envs
+        self.episodes = np.arange(self._next_episode, self._next_episode + N)
+        self._next_episode += N
+        self.sim.reset([replication_seed(self._root, int(k)) for k in self.episodes])
+        self._totals = (np.zeros(N), np.zeros(N))
+        self._needs_reset = False
+        parts, per_node = self._run_to_epoch(first=True)
+        info = self._info(0, parts, per_node, np.zeros((N, len(self.layout.names))),
+                          self._totals[1].copy(), self._totals[0].copy())
+        info["dt"] = np.full(N, self.sim.t)
+        return batch_observation(self.layout, self.sim), info
+
+    def _run_to_epoch(self, first: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Periods until the next decision epoch (or the horizon); their costs per part and node."""
+        sim = self.sim
+        parts = np.zeros((len(_COST_KEYS), sim.R))
+        per_node = np.zeros((sim.R, len(sim.node_names)))
+        if not first:
+            self._close_period(parts, per_node)
+        while not sim.done:
+            sim.begin_period()
+            if sim.deciding_at(sim.t).any():
+                break
+            self._close_period(parts, per_node)
+        return parts, per_node
+
+    def _close_period(self, parts: np.ndarray, per_node: np.ndarray) -> None:
+        sim = self.sim
+        sim.end_period()
+        cost, revenue = sim.period_totals()
+        self._totals[0][:] += cost
+        self._totals[1][:] += revenue
+        for k, f in enumerate(_COST_INDEX):
+            parts[k] += sim.S[f].sum(axis=1)
+            per_node += sim.S[f]
+        sim.next_period()
+
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        N = self.num_envs
+        if self._root is None:
+            raise RuntimeError("call reset() before step()")
+        if self._needs_reset:  # NEXT_STEP: the step after the last one starts new episodes
+            obs, info = self._begin()
+            return obs, np.zeros(N), np.zeros(N, bool), np.zeros(N, bool), info
+        sim, layout = self.sim, self.layout
+        values = parse_actions(layout, self.template.order_space, actions, N)
+        t0 = sim.t
+        asked = np.zeros((N, len(layout.names)))
+
+        def act(s: BatchSimulation) -> np.ndarray:
+            orders = batch_orders(layout, values, s)
+            asked[:, s.deciding_now] = orders[:, s.deciding_now]
+            return orders
+
+        cost0, revenue0 = self._totals[0].copy(), self._totals[1].copy()
+        sim.decide(act)
+        parts, per_node = self._run_to_epoch()
+        cost = self._totals[0] - cost0
+        revenue = self._totals[1] - revenue0
+        reward = -cost if self.objective == "cost" else revenue - cost
+        info = self._info(sim.t - t0, parts, per_node, asked, revenue, cost)
+        truncated = np.full(N, sim.done)
+        if sim.done:
+            info["action_mask"][:] = False
+            if self.autoreset_mode == AutoresetMode.SAME_STEP:
+                final_obs = batch_observation(layout, sim)
+                obs, reset_info = self._begin()
+                reset_info["final_obs"] = final_obs
+                reset_info["final_info"] = info
+                reset_info["_final_obs"] = reset_info["_final_info"] = np.ones(N, bool)
+                return obs, reward, np.zeros(N, bool), truncated, reset_info
+            self._needs_reset = True
+        return batch_observation(layout, sim), reward, np.zeros(N, bool), truncated, info
+
+    def _info(self, dt: int, parts: np.ndarray, per_node: np.ndarray, asked: np.ndarray,
+              revenue: np.ndarray, total: np.ndarray) -> dict[str, Any]:
+        N, sim = self.num_envs, self.sim
+        cost = {k: parts[i] for i, k in enumerate(_COST_KEYS)}
+        cost["total"] = total
+        mask = np.broadcast_to(sim.deciding_at(sim.t) if not sim.done else
+                               np.zeros(len(self.layout.names), bool), (N, len(self.layout.names)))
+        info: dict[str, Any] = {
+            "t": np.full(N, sim.t), "dt": np.full(N, dt), "replication": self.episodes.copy(),
+            "cost": cost, "revenue": revenue, "node_cost": per_node[:, sim.stock_index],
+            "orders": asked, "action_mask": mask.copy()}
+        ones = np.ones(N, bool)
+        info["cost"].update({f"_{k}": ones for k in list(info["cost"])})
+        info.update({f"_{k}": ones for k in list(info)})
+        return info
+
+    def close_extras(self, **kwargs: Any) -> None:
+        self.template.close()
+
+
+def make_batch_vector_env(problem: Problem | Network, n_envs: int, seed: int | None = None, *,
+                          autoreset_mode: AutoresetMode = AutoresetMode.NEXT_STEP,
+                          **env_kwargs: Any) -> gym.vector.VectorEnv:
+    """:class:`BatchVectorEnv` when the batch engine runs *problem*; otherwise
+    :func:`rl.wrappers.make_vector_env` (same episodes and seeds) after a warning naming
+    what the batch engine does not run."""
+    reason = why_not_batch(problem, **env_kwargs)
+    if reason is None:
+        return BatchVectorEnv(problem, n_envs, seed=seed, autoreset_mode=autoreset_mode, **env_kwargs)
+    from .wrappers import make_vector_env
+
+    warnings.warn(f"batch vector env not used: {reason}; running {n_envs} event-engine envs",
+                  stacklevel=2)
+    return make_vector_env(problem, n_envs, seed, autoreset_mode=autoreset_mode, **env_kwargs)
+
