@@ -5,11 +5,12 @@ scenario or a network JSON file).
     des-supply policies [SCENARIO] [--json]
     des-supply optimize SCENARIO [--param k=v]... [--verify] [--json]
     des-supply train SCENARIO --algo ppo [--param k=v]... [--steps N] [--out DIR]
-                     [--resume DIR] [--seed S] [--json]
+                     [--overwrite] [--seed S] [--json]
+    des-supply train --resume DIR [--steps N] [--json]
     des-supply evaluate DIR|POLICY [--scenario S] [--param k=v]... [--policy-param k=v]...
                         [--episodes R] [--periods N] [--seed S] [--json]
     des-supply compare SCENARIO... [--param k=v]... [--steps N] [--episodes R] [--periods N]
-                       [--seed S] [--out DIR] [--json]
+                       [--seed S] [--out DIR] [--overwrite] [--json]
     des-supply simulate SCENARIO|network.json [--param k=v]... --policy NAME
                         [--policy-param k=v]... [--periods N] [--warmup W]
                         [--replications R] [--seed S] [--processes P] [--json] [--plot FILE.png]
@@ -26,8 +27,19 @@ Problems with a market model (pricing, recommendation) run with it in every comm
 Wherever a command takes a SCENARIO it also takes a network file (``*.json``, or any
 path): both become a :class:`des_supply.problem.Problem`, and every command works on
 problems.  This module is the application layer, on top of ``des_supply``,
-``optimization`` and ``rl``.  Errors end the program with status 2 and one line naming
-what is wrong; no output file is left half-written.
+``optimization`` and ``rl``.
+
+User errors end the program with status 2 and one line naming what is wrong
+(:class:`CliError`, the one type :func:`main` prints; library errors are converted where
+they arise), checked before any output is written: output folders and ``--plot`` first,
+then the problem and the settings.  An existing run folder is refused unless ``--resume``
+(train) or ``--overwrite`` is given; default folder names get ``-2``, ``-3``, ... instead
+of replacing an earlier run.  A command that fails or is interrupted removes what it
+created, except a ``train`` interrupted after a checkpoint (``train --resume DIR``
+continues it with its recorded settings).  Ctrl-C prints one line (``interrupted``) and
+exits with status 130.  Simulations whose ledgers, and optimizers whose arrays or models,
+would exceed the memory limit (``DES_SUPPLY_MEMORY_LIMIT``, default 4 GiB;
+:mod:`optimization.memory`) are refused up front with the estimate.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -10,7 +11,8 @@ from des_supply.distributions import Trace
 import scenarios
 from scenarios.cli import main, parse_policy_params
 
-SIX = {"assembly", "beer-game", "owmr", "random-dag", "serial", "single-stage",
+SIX = {"assembly", "beer-game", "orgym-inventory", "orgym-inventory-lost", "owmr", "random-dag",
+       "serial", "single-stage",
        "pricing-a", "pricing-b", "pricing-c", "pricing-d",
        "recommendation-small", "recommendation-medium", "recommendation-large"}
 FAST = ["--periods", "300", "--replications", "2"]
@@ -135,92 +137,28 @@ def test_failing_run_leaves_no_plot(capsys, tmp_path):
     assert list(tmp_path.iterdir()) == [path]
 
 
-def test_per_node_parameter_naming_no_node_is_refused(capsys):
-    code, out, err = run(capsys, "simulate", "single-stage", "--policy", "base-stock",
-                         "--policy-param", "level=stage:3,ghost:5", *FAST)
-    assert_one_line_error(code, out, err, "level names node 'ghost'")
+def test_optimize_text_shows_the_solver_status_that_json_carries(capsys, monkeypatch):
+    import optimization.optimize as opt
+
+    real = opt.optimize
+
+    def with_status(problem, **kw):
+        res = real(problem, **kw)
+        return dataclasses.replace(res, details={**res.details,
+                                                 "bound_terminations": ["maxTimeLimit"]})
+
+    monkeypatch.setattr(opt, "optimize", with_status)
+    code, out, _ = run(capsys, "optimize", "single-stage", "--param", "shortage=backlog")
+    assert code == 0 and "solver bound_terminations: maxTimeLimit" in out
+    code, out, _ = run(capsys, "optimize", "single-stage", "--param", "shortage=backlog",
+                       "--json")
+    assert json.loads(out)["details"]["bound_terminations"] == ["maxTimeLimit"]
 
 
-@pytest.mark.parametrize("name", ["run.svg", "missing-folder/run.png"])
-def test_bad_plot_target_leaves_nothing(capsys, tmp_path, name):
-    code, out, err = run(capsys, "simulate", "single-stage", "--policy", "base-stock",
-                         "--policy-param", "level=18", "--plot", str(tmp_path / name), *FAST)
-    assert_one_line_error(code, out, err, "--plot")
-    assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.parametrize("argv, match", [
-    (["simulate", "no-such-scenario", "--policy", "base-stock", "--policy-param", "level=1"],
-     "unknown scenario 'no-such-scenario'"),
-    (["simulate", "single-stage", "--param", "lead_time=abc", "--policy", "base-stock",
-      "--policy-param", "level=1"], "lead_time='abc' is not a valid int"),
-    (["simulate", "single-stage", "--param", "speed=3", "--policy", "base-stock",
-      "--policy-param", "level=1"], "has no parameter 'speed'"),
-    (["simulate", "single-stage", "--param", "lead_time", "--policy", "base-stock",
-      "--policy-param", "level=1"], "must look like key=value"),
-    (["simulate", "single-stage", "--param", "lead_time=-1", "--policy", "base-stock",
-      "--policy-param", "level=1"], "lead_time(=-1) must be >= 0"),
-    (["simulate", "single-stage", "--param", "holding=-1", "--policy", "base-stock",
-      "--policy-param", "level=1"], "holding_cost(=-1.0)"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=abc"],
-     "values must be numbers"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level"],
-     "must look like key=value"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "levle=3"],
-     "has no parameter 'levle'"),
-    (["simulate", "single-stage", "--policy", "base-stock"], "needs parameter level"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=-3"],
-     "level(=-3.0) must be a finite number >= 0"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=3",
-      "--periods", "-5"], "--periods(=-5) must be >= 1"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=3",
-      "--replications", "0"], "--replications(=0) must be >= 1"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=3",
-      "--periods", "10", "--warmup", "10"], "--warmup(=10) must be smaller"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=3",
-      "--seed", "-1"], "--seed(=-1) must be >= 0"),
-    (["simulate", "single-stage", "--policy", "echelon-base-stock", "--policy-param",
-      "level=stage9:3", "--periods", "10"], "level names node 'stage9'"),
-])
-def test_user_errors_exit_2_with_one_line(capsys, argv, match):
-    assert_one_line_error(*run(capsys, *argv), match)
-
-
-def test_malformed_and_missing_network_files(capsys, tmp_path):
-    bad = tmp_path / "bad.json"
-    bad.write_text('{"nodes": [')
-    assert_one_line_error(*run(capsys, "simulate", str(bad), "--policy", "base-stock",
-                               "--policy-param", "level=1"), "not valid JSON")
-    invalid = tmp_path / "invalid.json"
-    invalid.write_text(json.dumps({"nodes": [{"name": "a"}], "edges": []}))
-    assert_one_line_error(*run(capsys, "simulate", str(invalid), "--policy", "base-stock",
-                               "--policy-param", "level=1"), "no supplier")
-    assert_one_line_error(*run(capsys, "simulate", str(tmp_path / "missing.json"), "--policy",
-                               "base-stock", "--policy-param", "level=1"),
-                          "cannot read network file")
-    assert_one_line_error(*run(capsys, "simulate", str(bad), "--param", "lead_time=1",
-                               "--policy", "base-stock", "--policy-param", "level=1"),
-                          "--param applies to named scenarios")
-
-
-@pytest.mark.parametrize("param", ["demand_mean=-5", "initial_on_hand=abc",
-                                   "demand_std=-1"])
-def test_bad_scenario_values_exit_2_with_one_line(capsys, param):
-    argv = ["simulate", "single-stage", "--param", "demand=normal", "--param", param,
-            "--policy", "base-stock", "--policy-param", "level=1", "--periods", "10"]
-    assert_one_line_error(*run(capsys, *argv))
-
-
-def test_unknown_policy_exits_2_with_one_line(capsys):
-    try:
-        code, out, err = run(capsys, "simulate", "single-stage", "--policy", "nope")
-    except SystemExit as exc:
-        out, err = capsys.readouterr()
-        code = exc.code
-    assert_one_line_error(code, out, err, "nope")
-
-
-def test_zero_periods_is_refused(capsys):
-    argv = ["simulate", "beer-game", "--policy", "base-stock", "--policy-param", "level=3",
-            "--periods", "0", "--replications", "1"]
-    assert_one_line_error(*run(capsys, *argv), "--periods(=0) must be >= 1")
+def test_help_documents_errors_interrupts_and_the_memory_limit(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0
+    for text in ("status 2", "status\n130", "train --resume DIR", "DES_SUPPLY_MEMORY_LIMIT"):
+        assert text in out, text

@@ -4,16 +4,22 @@ scenarios and on network files."""
 from __future__ import annotations
 
 import json
-
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from scenarios.cli import main
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "scenarios" / "examples" / "two_echelon_stochastic.json"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "scenarios" / "examples" / "two_echelon_stochastic.json"
 
 
 def run(capsys, *argv):
@@ -103,3 +109,99 @@ def test_train_and_evaluate_a_network_file(tmp_path, capsys, monkeypatch):
     code, stdout, _ = run(capsys, "evaluate", str(out), "--episodes", "2", "--periods", "30",
                           "--json")
     assert code == 0 and len(json.loads(stdout)["per_episode"]) == 2
+
+
+# -- runs are never lost or silently replaced -----------------------------------------------------
+TINY = ["train", "single-stage", "--param", "lead_time=1", "--steps", "512", "--json"]
+
+
+def test_an_existing_run_is_refused_unless_overwrite(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run(capsys, *TINY, "--out", str(out))[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    code, stdout, err = run(capsys, *TINY, "--seed", "2", "--out", str(out))
+    assert code == 2 and stdout == "" and "--overwrite" in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    code, stdout, _ = run(capsys, *TINY, "--seed", "2", "--out", str(out), "--overwrite")
+    assert code == 0 and json.loads(stdout)["seed"] == 2
+    assert json.loads((out / "run.json").read_text())["config"]["seed"] == 2
+
+
+def test_default_run_names_do_not_collide(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = json.loads(run(capsys, *TINY)[1])["out"]
+    second = json.loads(run(capsys, *TINY)[1])["out"]
+    assert first == "runs/single-stage__ppo__1" and second == "runs/single-stage__ppo__1-2"
+    assert (tmp_path / first / "checkpoint.pt").exists()
+    assert (tmp_path / second / "checkpoint.pt").exists()
+
+
+_SLOW_CHECKPOINTS = """
+import dataclasses, sys, time
+import rl.ppo as ppo
+import scenarios.presets as presets
+with_steps, save = presets.with_steps, ppo.save_checkpoint
+# a checkpoint every iteration, and a pause after each one to be killed in
+presets.with_steps = lambda c, s: dataclasses.replace(with_steps(c, s), checkpoint_interval=1)
+ppo.save_checkpoint = lambda state, out: (save(state, out), time.sleep({pause}))
+from scenarios.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _train_in_process(argv):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-c", _SLOW_CHECKPOINTS.format(pause=1.0), *argv],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_kill_and_resume_without_steps_gives_the_uninterrupted_checkpoint(tmp_path, capsys):
+    """SIGKILL a run after its second checkpoint; `train --resume DIR` alone (no --steps)
+    continues to the run's own target and ends on the same checkpoint, bit for bit."""
+    argv = ["train", "single-stage", "--param", "lead_time=1", "--steps", "8192", "--json"]
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    ref = subprocess.run([sys.executable, "-c", _SLOW_CHECKPOINTS.format(pause=0.0), *argv,
+                          "--out", str(whole)], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=300)
+    assert ref.returncode == 0, ref.stderr
+    proc = _train_in_process([*argv, "--out", str(killed)])
+    deadline, iteration = time.monotonic() + 240, 0
+    while time.monotonic() < deadline and iteration < 2:
+        time.sleep(0.1)
+        try:
+            iteration = torch.load(killed / "checkpoint.pt", weights_only=True)["iteration"]
+        except (FileNotFoundError, RuntimeError, EOFError):
+            continue
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert 2 <= iteration < 4 and proc.returncode == -signal.SIGKILL
+    code, stdout, err = run(capsys, "train", "--resume", str(killed), "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["steps"] == 8192
+    a = torch.load(whole / "checkpoint.pt", weights_only=True)
+    b = torch.load(killed / "checkpoint.pt", weights_only=True)
+    assert a["global_step"] == b["global_step"] == 8192
+    assert a["agent"].keys() == b["agent"].keys()
+    for key in a["agent"]:
+        assert torch.equal(a["agent"][key], b["agent"][key]), key
+    assert json.loads((killed / "run.json").read_text())["config"]["total_steps"] == 8192
+
+
+def test_resume_with_new_steps_records_them(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run(capsys, *TINY, "--out", str(out))[0] == 0
+    code, stdout, _ = run(capsys, "train", "--resume", str(out), "--steps", "1024", "--json")
+    assert code == 0 and json.loads(stdout)["steps"] == 1024
+    assert json.loads((out / "run.json").read_text())["config"]["total_steps"] == 1024
+    code, stdout, _ = run(capsys, "train", "--resume", str(out), "--json")   # its own target
+    assert code == 0 and json.loads(stdout)["steps"] == 1024
+
+
+def test_a_resume_that_fails_rewrites_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run(capsys, *TINY, "--out", str(out))[0] == 0
+    (out / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    before = (out / "run.json").read_bytes()
+    code, _, err = run(capsys, "train", "--resume", str(out), "--steps", "4096")
+    assert code == 2 and "not a readable checkpoint" in err and err.count("\n") == 1
+    assert (out / "run.json").read_bytes() == before
