@@ -13,6 +13,7 @@ from functools import partial
 import cloudpickle
 import numpy as np
 import pytest
+from ray_cluster import ray_cluster  # noqa: F401  (the module's Ray cluster)
 from conftest import single
 
 from des_supply import BaseStock, Poisson, Simulation
@@ -135,17 +136,8 @@ def test_chunks() -> None:
 
 
 # -- Ray ------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def ray_cluster():
-    """One local Ray cluster with 2 CPUs for the module (5-13 s to start, ~730 MiB)."""
-    ray = pytest.importorskip("ray")
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])   # Ray's own cloudpickle
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 def test_ray_executor_matches_serial(ray_cluster) -> None:
+    ray_cluster.cloudpickle.register_pickle_by_value(sys.modules[__name__])   # Ray's cloudpickle
     ex = make_executor("ray")
     _check_executor(ex)
     assert ex.workers == 2

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ray_cluster import ray_cluster  # noqa: F401  (the module's Ray cluster)
 
 import rl
 import scenarios
@@ -76,15 +77,6 @@ def test_padded_agents_share_one_space() -> None:
 
 
 # -- Ray ------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def ray_cluster():
-    """One local Ray cluster with 2 CPUs for the module (5-13 s to start, ~730 MiB)."""
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 def test_ray_gives_the_serial_runs(ray_cluster, serial_runs, tmp_path) -> None:
     with make_executor("ray") as ex:
         assert same_runs(train_seeds(MAKE_ENV, TINY, [1, 2], tmp_path, executor=ex), serial_runs)

@@ -8,6 +8,7 @@ import json
 from dataclasses import replace
 
 import pytest
+from ray_cluster import ray_cluster  # noqa: F401  (the module's Ray cluster)
 
 from des_supply.executors import ProcessExecutor, make_executor
 from scenarios import ScenarioError
@@ -129,15 +130,6 @@ def test_processes_give_the_serial_numbers(tmp_path) -> None:
     with ProcessExecutor(2) as ex:
         parallel = sweep(FAST, tmp_path / "processes", executor=ex, progress=False)
     assert numbers(parallel) == numbers(serial)
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    """One local Ray cluster with 2 CPUs for the module (5-13 s to start, ~730 MiB)."""
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
 
 
 def test_ray_gives_the_serial_numbers(tmp_path, ray_cluster) -> None:
