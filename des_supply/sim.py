@@ -15,24 +15,66 @@ Order of events in period t
 ---------------------------
 1. **Receive**: shipments due at t arrive (in the order they were sent); units
    first fill the node's backlog, first come first served, then go on hand.
-   Capacitated supply nodes also work off their backlog here.
+   Capacitated supply nodes (their ``capacity`` reset to full) also work off
+   their backlog here.  Then every *limited* node (below) works off its backlog.
 2. **Decide** (``order-before-demand``, the default, as in Zipkin 2008): the nodes
    that review at t form the decision epoch; the policy (or an outside agent)
    sees the :class:`Observation` and answers with an :class:`~des_supply.policies.Action`.
-   All deciding nodes decide together, on the state before this epoch's orders
-   (as in the beer game and multi-agent RL): an upstream node sees an order its
-   customer places at the same epoch at its next review.  Echelon positions are
-   unaffected (internal orders cancel out), so echelon base-stock policies behave
-   as in Clark & Scarf; installation base-stock levels are *not* equivalent to
-   echelon ones here.  Orders are then placed downstream first; a supplier ships
-   at once what it has on hand, and backlogs or loses the rest by its own
-   shortage rule.  A shipment with lead time 0 arrives immediately.
+   Orders are placed downstream first; a supplier ships at once what it can (see
+   Shipping), and backlogs or loses the rest by its own shortage rule.  A shipment
+   with lead time 0 arrives immediately.  ``network.decisions`` says who sees what:
+
+   * ``simultaneous`` (default; the beer game, parallel multi-agent RL): all
+     deciding nodes decide together, in one epoch, on the state before this
+     period's orders: an upstream node sees an order its customer places in the
+     same period at its next review.  Echelon positions are unaffected (internal
+     orders cancel out), so echelon base-stock behaves as in Clark & Scarf;
+     installation base-stock levels are *not* equivalent to echelon ones.
+   * ``sequential`` (textbook serial and distribution theory, stockpyl): one epoch
+     per deciding node, in ``network.downstream_first`` order; each node's order
+     is placed (and shipped, backlogged or lost upstream) before the next node
+     decides, so an upstream node's position includes its customers' orders of
+     this period, and installation base-stock at the local levels of echelon
+     levels places the echelon policy's orders.  ``obs.deciding`` is then the one
+     node that decides, ``obs.deciding_this_period`` all of them.  Not with a
+     market (it reads one action per period).
 3. **Demand**: external demand is met from stock on hand; the rest is backlogged
    or lost.  (With ``order_timing="order-after-demand"`` phases 2 and 3 swap,
    as in Snyder & Shen's serial model and the beer game.)
 4. **Account**: end-of-period costs: holding on hand, backlog penalty on units
    owed (or lost-sales penalty on units lost), fixed and variable ordering
-   costs, holding on units in transit; revenue on sales.
+   costs, holding on units in transit; revenue on sales.  Then limited nodes get
+   their full shipping capacity back and their receipts become shippable.
+
+Shipping
+--------
+What a node ships to downstream nodes (new orders and backlogged ones, first come
+first served; a node with a backlog ships nothing new until it is worked off):
+
+* a supply node: up to its ``capacity`` per period (unlimited stock);
+* a stocking node: from stock on hand, and, when it is *limited*, also
+
+  - up to its ``shipping_capacity`` per period (production capacity, backlog
+    included), and
+  - under ``network.shipping_timing == "ship-before-receipt"`` (OR-Gym) only from
+    the stock it held at the start of the period: units received in period t
+    (arrivals and assembled kits) are shippable from t + 1.  External customers
+    are served from all stock on hand, this period's receipts first.
+    ``receive-then-ship`` (default): receipts are shippable at once.
+
+  A stocking node is limited when it has downstream customers and a finite
+  ``shipping_capacity`` or ship-before-receipt is in force.  A limited node puts
+  receipts on hand and then works off its backlog first come first served:
+  external entries from all stock on hand, entries of downstream nodes from the
+  shippable stock (on hand minus this period's receipts not yet used by external
+  customers) within the capacity left; it stops at the first entry it cannot fill
+  completely.  A new order that finds the backlog empty is shipped up to the
+  shippable stock and the capacity left; the rest is backlogged or lost.
+
+The ledger records the cuts: ``order_cut`` (units of a node's orders not placed
+because of its order ``capacity`` or ``storage_capacity``, after rounding) and
+``capacity_short`` (units of new downstream orders the shipping capacity held
+back although stock, or the supply node's unlimited stock, could cover them).
 
 Driving the engine
 ------------------

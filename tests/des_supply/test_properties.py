@@ -2,7 +2,8 @@
 
 Each property runs on networks of every shape, with either shortage rule per
 node, stochastic lead times, capacities, review periods and both order timings,
-under a random policy from :mod:`des_supply.policies`.
+under a random policy from :mod:`des_supply.policies`.  The ``*_under_conventions``
+properties add sequential decisions, ship-before-receipt and shipping capacities.
 """
 
 from __future__ import annotations
@@ -186,3 +187,73 @@ def test_parallel_replications_equal_serial_ones():
     assert serial.mean == parallel.mean and serial.ci95 == parallel.ci95
     assert serial.nodes == parallel.nodes
     assert not math.isclose(serial.per_replication[0], serial.per_replication[1])
+
+
+# -- the peer conventions: sequential decisions, ship-before-receipt, shipping capacities ------
+
+@given(st.data())
+def test_units_are_conserved_under_conventions(data):
+    """Per node and network-wide (bom 1): shipping capacities and ship-before-receipt hold
+    units back or lose them by the node's rule, never drop them."""
+    net = data.draw(networks(assembly=False, conventions=True))
+    sim = Simulation(net, data.draw(long_periods), seed=data.draw(seeds))
+    ledger = sim.run(data.draw(policies(net)))
+    np.testing.assert_allclose(ledger.conservation_residual(), 0.0, atol=TOL)
+    supplied = sum(ledger.column("shipped", n.name).sum() for n in net.nodes if n.kind == "supply")
+    initial = sum(n.initial_on_hand + sum(n.initial_pipeline) for n in net.nodes)
+    assert supplied + initial == pytest.approx(ledger["sales"].sum() + sim.units_in_network(),
+                                               rel=1e-9, abs=TOL)
+    for field in FIELDS:
+        assert ledger[field].min() >= -TOL, field
+
+
+@given(st.data())
+def test_owed_units_are_accounted_under_conventions(data):
+    """Every unit requested of a node (external demand and downstream orders) is shipped or
+    sold, backlogged, or lost: requested = shipped + sales + lost + change in backlog."""
+    net = data.draw(networks(assembly=False, conventions=True))
+    ledger = _run(data, net)
+    for n in net.stock_nodes:
+        name = n.name
+        asked = ledger.column("demand", name).sum()
+        for e in net.customers(name):
+            asked += ledger.column("ordered", e.target).sum() * (
+                1.0 if len(net.suppliers(e.target)) == 1 else np.nan)
+        if np.isnan(asked):  # several suppliers: how an order splits is another property
+            continue
+        done = (ledger.column("shipped", name).sum() + ledger.column("sales", name).sum()
+                + ledger.column("lost", name).sum() + ledger.column("backlog", name)[-1])
+        assert asked == pytest.approx(done, rel=1e-9, abs=TOL), name
+
+
+@given(st.data())
+def test_shipping_capacities_are_respected(data):
+    net = data.draw(networks(conventions=True))
+    horizon = data.draw(periods)
+    ledger = Simulation(net, horizon, seed=data.draw(seeds)).run(data.draw(policies(net)))
+    for n in net.nodes:
+        cap = n.capacity if n.kind == "supply" else n.shipping_capacity
+        assert (ledger.column("shipped", n.name) <= cap + TOL).all()
+        if n.kind == "stock" and math.isinf(n.capacity) and math.isinf(n.storage_capacity):
+            assert (ledger.column("order_cut", n.name) == 0).all()
+        if math.isinf(cap):
+            assert (ledger.column("capacity_short", n.name) == 0).all()
+
+
+@given(st.data())
+def test_outside_driving_equals_run_under_conventions(data):
+    """Node-by-node epochs (sequential) driven from outside give run(policy)'s ledger."""
+    net = data.draw(networks(conventions=True))
+    horizon, seed = data.draw(periods), data.draw(seeds)
+    policy = data.draw(policies(net))
+    first = Simulation(net, horizon, seed=seed).run(policy)
+    driven = Simulation(net, horizon, seed=seed)
+    obs = driven.reset(seed)
+    while obs is not None:
+        if net.decisions == "sequential":
+            assert len(obs.deciding) == 1 and obs.deciding[0] in obs.deciding_this_period
+        driven.act(policy.act(obs))
+        obs = driven.advance()
+    ledger = driven.ledger()
+    for field in FIELDS:
+        assert np.array_equal(first[field], ledger[field]), field
