@@ -11,9 +11,10 @@ engine's: quantities identical, money equal up to floating-point summation order
 (whole-unit networks are exact; in continuous networks the last bit of a sum may
 differ).
 
-State lives in arrays: per node ``[R, nodes]`` (the ledger fields as one
-``[fields, R, nodes]`` block), per edge ``[R, edges]`` and the pipeline
-``[R, edges, H]`` (a ring over the next H periods).  A node's backlog queue
+State lives in arrays, replications last so that every per-node operation runs on
+contiguous memory: per node ``[nodes, R]`` (the ledger fields as one ``[fields,
+nodes, R]`` block), per edge ``[edges, R]`` and the pipeline ``[edges, H, R]`` (a
+ring over the next H periods).  What policies and callers see is ``[R, ...]``.  A node's backlog queue
 (first come first served over external customers and downstream edges) is one
 number per replication when only one kind of customer can queue there, else a
 small FIFO array (consecutive entries of the same customer merged).
@@ -329,24 +330,24 @@ class BatchSimulation:
             bound = p.fixed_lead if p.fixed_lead is not None else lead.upper_bound
             H = max(H, int(bound) + 1 if math.isfinite(bound) else 1)
         self.H = H
-        self.S = np.zeros((len(BATCH_FIELDS), R, N))
-        self.S[ON_HAND] = self.init_on_hand
+        self.S = np.zeros((len(BATCH_FIELDS), N, R))
+        self.S[ON_HAND] = self.init_on_hand[:, None]
         self.S[RECEIVED] = np.array([n.initial_pipeline[0] if n.initial_pipeline and
-                                     n.initial_pipeline[0] > 0 else 0.0 for n in self.network.nodes])
+                                     n.initial_pipeline[0] > 0 else 0.0 for n in self.network.nodes])[:, None]
         self.S[ON_HAND] += self.S[RECEIVED]
-        self.ext_backlog = np.zeros((R, N))
-        self.last_demand = np.zeros((R, N))
-        self.owed = np.zeros((R, N))
+        self.ext_backlog = np.zeros((N, R))
+        self.last_demand = np.zeros((N, R))
+        self.owed = np.zeros((N, R))
         self.fifo = {p.i: _Fifo(R) for p in self.nodes if p.queue == "fifo"}
-        self.cap_left = np.zeros((R, N))
+        self.cap_left = np.zeros((N, R))
         self.init_pending = np.array([sum(q for k, q in enumerate(n.initial_pipeline) if k and q > 0)
                                       for n in self.network.nodes], dtype=float)
-        self.transit = np.zeros((R, E))
-        self.pending = np.zeros((R, E))
-        self.buffer = np.zeros((R, E))
-        self.last_arrival = np.zeros((R, E), dtype=np.int64)
-        self.pipe = np.zeros((R, E, H))
-        self.now_in = np.zeros((R, E))
+        self.transit = np.zeros((E, R))
+        self.pending = np.zeros((E, R))
+        self.buffer = np.zeros((E, R))
+        self.last_arrival = np.zeros((E, R), dtype=np.int64)
+        self.pipe = np.zeros((E, H, R))
+        self.now_in = np.zeros((E, R))
         self.t = 0
         self.deciding_now = self.deciding_at(0)
         self._draw_block(0)
@@ -369,13 +370,14 @@ class BatchSimulation:
         start = b * BLOCK
 
         def block(dist: Any, rngs: list[np.random.Generator]) -> np.ndarray:
-            return np.stack([dist.sample(rng, start, BLOCK) for rng in rngs])
+            """``[BLOCK, R]``: period-major, so that a period's draws are contiguous."""
+            return np.stack([dist.sample(rng, start, BLOCK) for rng in rngs], axis=1)
 
         for p in self.demand_nodes:
             d = block(p.node.demand, self._demand_rngs[p.i])
-            bad = np.isnan(d[:, :max(0, self.periods - start)])
+            bad = np.isnan(d[:max(0, self.periods - start)])
             if bad.any():  # the event engine stops in that period with this error
-                t = start + int(np.argmax(bad.any(axis=0)))
+                t = start + int(np.argmax(bad.any(axis=1)))
                 raise ValueError(f"node {p.node.name!r}: demand trace has no value for period {t}")
             self.demand[p.i] = d
         for p in self.edges:
@@ -389,9 +391,9 @@ class BatchSimulation:
     def _grow_pipe(self, H: int) -> None:
         """A longer ring (a lead time beyond the ones seen so far): due periods keep their place."""
         old, t = self.pipe, self.t
-        self.pipe = np.zeros(old.shape[:2] + (H,))
+        self.pipe = np.zeros((old.shape[0], H, old.shape[2]))
         for k in range(self.H):
-            self.pipe[:, :, (t + k) % H] = old[:, :, (t + k) % self.H]
+            self.pipe[:, (t + k) % H] = old[:, (t + k) % self.H]
         self.H = H
 
     # -- the period ----------------------------------------------------------------------------
@@ -407,12 +409,12 @@ class BatchSimulation:
             self._draw_block(t // BLOCK)
         if t:
             slot = t % self.H
-            arrived = self.pipe[:, :, slot]
+            arrived = self.pipe[:, slot]
             self.transit -= arrived
             self.now_in += arrived
             arrived[...] = 0.0
         for p in self.cap_supply:
-            self.cap_left[:, p.i] = p.node.capacity
+            self.cap_left[p.i] = p.node.capacity
             self._fill_supply(t, p)
         self._settle(t, self.init_due.get(t, ()))
         if self.demand_first:
@@ -460,16 +462,16 @@ class BatchSimulation:
             if cap < math.inf:
                 q = np.where(q > cap, math.floor(cap) if self.whole else cap, q)
             if node.storage_capacity < math.inf:
-                room = np.maximum(0.0, node.storage_capacity - S[ON_HAND, :, i] - self._on_order(p))
+                room = np.maximum(0.0, node.storage_capacity - S[ON_HAND, i] - self._on_order(p))
                 q = np.minimum(q, np.floor(room + EPS) if self.whole else room)
             if asked is not q:
-                S[ORDER_CUT, :, i] += np.where(q < asked, asked - np.where(q > EPS, q, 0.0), 0.0)
+                S[ORDER_CUT, i] += np.where(q < asked, asked - np.where(q > EPS, q, 0.0), 0.0)
             q = np.where(q > EPS, q, 0.0)
-            S[ORDERED, :, i] += q
+            S[ORDERED, i] += q
             if node.fixed_order_cost:
-                S[FIXED, :, i] += node.fixed_order_cost * (q > 0)
+                S[FIXED, i] += node.fixed_order_cost * (q > 0)
             if node.order_cost:
-                S[VARIABLE, :, i] += node.order_cost * q
+                S[VARIABLE, i] += node.order_cost * q
             if p.rule is None or p.rule == "assembly":
                 for e in p.inbound:
                     self._request(t, e, q * e.edge.bom)
@@ -501,10 +503,10 @@ class BatchSimulation:
         ``Simulation.total_cost`` is)."""
         S = self.S
         node_cost = S[HOLDING] + S[SHORTAGE] + S[FIXED] + S[VARIABLE] + S[TRANSIT]
-        cost, revenue = node_cost[:, 0].copy(), S[REVENUE, :, 0].copy()
-        for i in range(1, node_cost.shape[1]):
-            cost += node_cost[:, i]
-            revenue += S[REVENUE, :, i]
+        cost, revenue = node_cost[0].copy(), S[REVENUE, 0].copy()
+        for i in range(1, node_cost.shape[0]):
+            cost += node_cost[i]
+            revenue += S[REVENUE, i]
         return cost, revenue
 
     # -- orders and shipments --------------------------------------------------------------------
@@ -533,12 +535,12 @@ class BatchSimulation:
 
     def _available(self, s: _NodePlan) -> np.ndarray:
         if s.supply:
-            return self.cap_left[:, s.i] if s in self.cap_supply else np.full(self.R, math.inf)
-        on_hand = self.S[ON_HAND, :, s.i]
+            return self.cap_left[s.i] if s in self.cap_supply else np.full(self.R, math.inf)
+        on_hand = self.S[ON_HAND, s.i]
         return np.where(self._nonempty(s), 0.0, on_hand) if s.queue != "none" else on_hand
 
     def _nonempty(self, s: _NodePlan) -> np.ndarray:
-        return self.owed[:, s.i] > 0 if s.queue == "mono" else self.fifo[s.i].nonempty()
+        return self.owed[s.i] > 0 if s.queue == "mono" else self.fifo[s.i].nonempty()
 
     def _request(self, t: int, e: _EdgePlan, q: np.ndarray) -> None:
         """A downstream order of *q* units on edge *e*: ship now, backlog or lose the rest."""
@@ -548,17 +550,17 @@ class BatchSimulation:
         S, i = self.S, s.i
         if s.supply:
             if s.node.capacity < math.inf:
-                x = np.minimum(q, self.cap_left[:, i])
-                self.cap_left[:, i] -= x
-                S[CAPACITY_SHORT, :, i] += q - x
+                x = np.minimum(q, self.cap_left[i])
+                self.cap_left[i] -= x
+                S[CAPACITY_SHORT, i] += q - x
             else:
                 x = q
-            S[RECEIVED, :, i] += x
+            S[RECEIVED, i] += x
         else:
-            x = np.minimum(q, S[ON_HAND, :, i])
+            x = np.minimum(q, S[ON_HAND, i])
             if s.queue != "none":
                 x = np.where(self._nonempty(s), 0.0, x)
-            S[ON_HAND, :, i] -= x
+            S[ON_HAND, i] -= x
         self._ship(t, e, np.where(x > EPS, x, 0.0))
         rest = q - x
         more = rest > EPS
@@ -566,42 +568,42 @@ class BatchSimulation:
             return
         rest = np.where(more, rest, 0.0)
         if s.lost or s.queue == "none":
-            S[LOST, :, i] += rest
+            S[LOST, i] += rest
             return
-        S[BACKLOG, :, i] += rest
-        self.pending[:, e.j] += rest
+        S[BACKLOG, i] += rest
+        self.pending[e.j] += rest
         self._enqueue(s, e.slot, rest, more)
 
     def _enqueue(self, s: _NodePlan, slot: int, amount: np.ndarray, mask: np.ndarray) -> None:
         if s.queue == "mono":
-            self.owed[:, s.i] += amount
+            self.owed[s.i] += amount
         else:
             self.fifo[s.i].append(slot, amount, mask)
 
     def _ship(self, t: int, e: _EdgePlan, x: np.ndarray) -> None:
         """Ship *x* (0 where nothing ships) on edge *e* in period *t*."""
         S = self.S
-        S[SHIPPED, :, e.src] += x
+        S[SHIPPED, e.src] += x
         if e.edge.unit_cost:
-            S[VARIABLE, :, e.tgt] += e.edge.unit_cost * x
+            S[VARIABLE, e.tgt] += e.edge.unit_cost * x
         j = e.j
         if e.fixed_lead is not None:
             if e.fixed_lead == 0:
-                self.now_in[:, j] += x
+                self.now_in[j] += x
             else:
-                self.transit[:, j] += x
-                self.pipe[:, j, (t + e.fixed_lead) % self.H] += x
+                self.transit[j] += x
+                self.pipe[j, (t + e.fixed_lead) % self.H] += x
             return
-        due = t + self.leads[j][:, t % BLOCK]
+        due = t + self.leads[j][t % BLOCK]
         if e.edge.sequential:
-            due = np.maximum(due, self.last_arrival[:, j])
-            self.last_arrival[:, j] = np.where(x > EPS, due, self.last_arrival[:, j])
+            due = np.maximum(due, self.last_arrival[j])
+            self.last_arrival[j] = np.where(x > EPS, due, self.last_arrival[j])
         now = due == t
         if now.any():
-            self.now_in[:, j] += np.where(now, x, 0.0)
+            self.now_in[j] += np.where(now, x, 0.0)
             x = np.where(now, 0.0, x)
-        self.transit[:, j] += x
-        self.pipe[self.rows, j, due % self.H] += x
+        self.transit[j] += x
+        self.pipe[j, due % self.H, self.rows] += x
 
     def _settle(self, t: int, initial: Any) -> None:
         """Deliver what reached its target in this phase (``now_in``) and the initial pipeline
@@ -613,53 +615,53 @@ class BatchSimulation:
             if p.simple:
                 if len(p.inbound) == 1:
                     j = p.inbound[0].j
-                    q = self.now_in[:, j].copy()
-                    self.now_in[:, j] = 0.0
+                    q = self.now_in[j].copy()
+                    self.now_in[j] = 0.0
                 else:
                     cols = [e.j for e in p.inbound]
-                    q = self.now_in[:, cols].sum(axis=1)
-                    self.now_in[:, cols] = 0.0
+                    q = self.now_in[cols].sum(axis=0)
+                    self.now_in[cols] = 0.0
                 if init and i in init:
                     self.init_pending[i] -= init[i]
                     q = q + init[i]
-                S[RECEIVED, :, i] += q
+                S[RECEIVED, i] += q
                 self._stock_in(t, p, q)
                 continue
             cols = [e.j for e in p.inbound]
-            self.buffer[:, cols] += self.now_in[:, cols]
-            self.now_in[:, cols] = 0.0
-            kits = (self.buffer[:, cols] / p.bom).min(axis=1)
+            self.buffer[cols] += self.now_in[cols]
+            self.now_in[cols] = 0.0
+            kits = (self.buffer[cols] / p.bom[:, None]).min(axis=0)
             if self.whole:
                 kits = np.floor(kits + EPS)
             kits = np.where(kits > EPS, kits, 0.0)
-            self.buffer[:, cols] = np.maximum(0.0, self.buffer[:, cols] - kits[:, None] * p.bom)
+            self.buffer[cols] = np.maximum(0.0, self.buffer[cols] - kits[None, :] * p.bom[:, None])
             if init and i in init:
                 self.init_pending[i] -= init[i]
                 kits = kits + init[i]
-            S[RECEIVED, :, i] += kits
+            S[RECEIVED, i] += kits
             self._stock_in(t, p, kits)
 
     def _stock_in(self, t: int, p: _NodePlan, q: np.ndarray) -> None:
         """Units arrive at *p*: fill its backlog first come first served, then stock."""
         S, i = self.S, p.i
         if p.queue == "none":
-            S[ON_HAND, :, i] += q
+            S[ON_HAND, i] += q
             return
         if not q.any():
             return
         if p.queue == "mono":
-            owed = self.owed[:, i]
+            owed = self.owed[i]
             x = np.minimum(q, owed)
             if not self.whole:
                 x = np.where(q > EPS, x, 0.0)
             owed -= x
             if not self.whole:
                 owed[owed <= EPS] = 0.0
-            S[ON_HAND, :, i] += q - x
+            S[ON_HAND, i] += q - x
             self._served(t, p, p.slots[0], x)
             return
         got = self.fifo[i].fill(q, len(p.slots))
-        S[ON_HAND, :, i] += q - got.sum(axis=1)
+        S[ON_HAND, i] += q - got.sum(axis=1)
         for k, slot in enumerate(p.slots):
             self._served(t, p, slot, got[:, k])
 
@@ -668,23 +670,23 @@ class BatchSimulation:
         if not x.any():
             return
         S, i = self.S, p.i
-        S[BACKLOG, :, i] -= x
+        S[BACKLOG, i] -= x
         if slot is None:
-            self.ext_backlog[:, i] -= x
-            S[SALES, :, i] += x
+            self.ext_backlog[i] -= x
+            S[SALES, i] += x
             if p.node.price:
-                S[REVENUE, :, i] += x * p.node.price
+                S[REVENUE, i] += x * p.node.price
         else:
-            self.pending[:, slot.j] -= x
+            self.pending[slot.j] -= x
             self._ship(t, slot, x)
 
     def _fill_supply(self, t: int, p: _NodePlan) -> None:
         if p.queue == "none":
             return
         i = p.i
-        cap = self.cap_left[:, i]
+        cap = self.cap_left[i]
         if p.queue == "mono":
-            owed = self.owed[:, i]
+            owed = self.owed[i]
             x = np.where(cap > EPS, np.minimum(owed, cap), 0.0)
             owed -= x
             owed[owed <= EPS] = 0.0
@@ -693,63 +695,64 @@ class BatchSimulation:
             got = self.fifo[i].fill(cap, len(p.slots))
             x = got.sum(axis=1)
         cap -= x
-        self.S[RECEIVED, :, i] += x
+        self.S[RECEIVED, i] += x
         for k, slot in enumerate(p.slots):
-            self.S[BACKLOG, :, i] -= got[:, k]
-            self.pending[:, slot.j] -= got[:, k]
+            self.S[BACKLOG, i] -= got[:, k]
+            self.pending[slot.j] -= got[:, k]
             self._ship(t, slot, got[:, k])
 
     def _demand_phase(self, t: int) -> None:
         S = self.S
         for p in self.demand_nodes:
             i = p.i
-            d = self.demand[i][:, t % BLOCK]
-            S[DEMAND, :, i] += d
-            self.last_demand[:, i] = d
-            x = np.minimum(d, S[ON_HAND, :, i])
+            d = self.demand[i][t % BLOCK]
+            S[DEMAND, i] += d
+            self.last_demand[i] = d
+            x = np.minimum(d, S[ON_HAND, i])
             if p.queue != "none":
                 x = np.where(self._nonempty(p), 0.0, x)
-            S[ON_HAND, :, i] -= x
-            S[SERVED, :, i] += x
-            S[SALES, :, i] += x
+            S[ON_HAND, i] -= x
+            S[SERVED, i] += x
+            S[SALES, i] += x
             if p.node.price:
-                S[REVENUE, :, i] += x * p.node.price
+                S[REVENUE, i] += x * p.node.price
             rest = d - x
             more = rest > EPS
             rest = np.where(more, rest, 0.0)
             if p.lost:
-                S[LOST, :, i] += rest
+                S[LOST, i] += rest
             else:
-                S[BACKLOG, :, i] += rest
-                self.ext_backlog[:, i] += rest
+                S[BACKLOG, i] += rest
+                self.ext_backlog[i] += rest
                 self._enqueue(p, p.ext_slot, rest, more)
 
     def _account(self) -> None:
         S = self.S
-        np.multiply(self.h, S[ON_HAND], out=S[HOLDING])
-        np.multiply(self.p, np.where(self.lost_rule, S[LOST], S[BACKLOG]), out=S[SHORTAGE])
+        np.multiply(self.h[:, None], S[ON_HAND], out=S[HOLDING])
+        np.multiply(self.p[:, None], np.where(self.lost_rule[:, None], S[LOST], S[BACKLOG]),
+                    out=S[SHORTAGE])
         units = S[IN_TRANSIT]
-        units[...] = self.init_pending
+        units[...] = self.init_pending[:, None]
         S[TRANSIT] = 0.0
         if len(self.acc_one):
-            pipe = self.transit[:, self.acc_one_edge]
+            pipe = self.transit[self.acc_one_edge]
             if self.has_transit_cost:
-                S[TRANSIT][:, self.acc_one] = self.acc_one_hold * pipe
-            units[:, self.acc_one] = self.init_pending[self.acc_one] + pipe
+                S[TRANSIT][self.acc_one] = self.acc_one_hold[:, None] * pipe
+            units[self.acc_one] = self.init_pending[self.acc_one][:, None] + pipe
         for p in self.acc_other:
             cols = [e.j for e in p.inbound]
-            pipe = self.transit[:, cols] + self.buffer[:, cols]
+            pipe = self.transit[cols] + self.buffer[cols]
             cost = 0.0
             for k, e in enumerate(p.inbound):
-                cost = cost + e.edge.transit_holding_cost * pipe[:, k]
-            S[TRANSIT, :, p.i] = cost
+                cost = cost + e.edge.transit_holding_cost * pipe[k]
+            S[TRANSIT, p.i] = cost
             if p.simple:
                 u = self.init_pending[p.i]
                 for k in range(len(cols)):
-                    u = u + pipe[:, k] / p.bom[k]
-                units[:, p.i] = u
+                    u = u + pipe[k] / p.bom[k]
+                units[p.i] = u
             else:
-                units[:, p.i] = self.init_pending[p.i] + (pipe / p.bom).min(axis=1)
+                units[p.i] = self.init_pending[p.i] + (pipe / p.bom[:, None]).min(axis=0)
 
     # -- what policies see -----------------------------------------------------------------------
     def _on_order(self, p: _NodePlan) -> np.ndarray:
@@ -757,28 +760,34 @@ class BatchSimulation:
         inbound = p.inbound
         if len(inbound) == 1 and p.simple:
             j = inbound[0].j
-            return self.transit[:, j] + self.pending[:, j] + self.init_pending[p.i]
+            return self.transit[j] + self.pending[j] + self.init_pending[p.i]
         cols = [e.j for e in inbound]
         if not p.simple:
-            return self.init_pending[p.i] + ((self.transit[:, cols] + self.pending[:, cols]
-                                              + self.buffer[:, cols]) / p.bom).min(axis=1)
+            return self.init_pending[p.i] + ((self.transit[cols] + self.pending[cols]
+                                              + self.buffer[cols]) / p.bom[:, None]).min(axis=0)
         total = 0.0
         for e in inbound:
-            total = total + (self.transit[:, e.j] + self.pending[:, e.j]) / e.edge.bom
+            total = total + (self.transit[e.j] + self.pending[e.j]) / e.edge.bom
         return self.init_pending[p.i] + total
 
     def on_order(self) -> np.ndarray:
         """``[R, stock nodes]``: units on order per stocking node."""
-        return np.stack([self._on_order(self.nodes[i]) for i in self.stock_index], axis=1)
+        return self._on_orders().T
+
+    def _on_orders(self) -> np.ndarray:
+        out = np.empty((len(self.stock_index), self.R))
+        for k, i in enumerate(self.stock_index):
+            out[k] = self._on_order(self.nodes[i])
+        return out
 
     def inventory_position(self) -> np.ndarray:
         """``[R, stock nodes]``: on hand - backlog + on order."""
         idx = self.stock_index
-        return self.S[ON_HAND][:, idx] - self.S[BACKLOG][:, idx] + self.on_order()
+        return (self.S[ON_HAND][idx] - self.S[BACKLOG][idx] + self._on_orders()).T
 
     def echelon_inventory_position(self) -> np.ndarray:
         """``[R, stock nodes]``, as ``Observation.echelon_inventory_position``."""
-        out = np.empty((self.R, len(self.stock)))
+        out = np.empty((len(self.stock), self.R))
         S = self.S
         for k, name in enumerate(self.stock):
             members = self.network.echelon(name)
@@ -787,13 +796,13 @@ class BatchSimulation:
             for m in members:
                 p = self.nodes[self.index[m]]
                 i = p.i
-                total = total + (S[ON_HAND, :, i] - self.ext_backlog[:, i] + self.init_pending[i])
+                total = total + (S[ON_HAND, i] - self.ext_backlog[i] + self.init_pending[i])
                 for e in p.inbound:
-                    x = self.transit[:, e.j] + self.buffer[:, e.j] + (
-                        self.pending[:, e.j] if e.edge.source not in inside else 0.0)
+                    x = self.transit[e.j] + self.buffer[e.j] + (
+                        self.pending[e.j] if e.edge.source not in inside else 0.0)
                     total = total + x / e.edge.bom
-            out[:, k] = total
-        return out
+            out[k] = total
+        return out.T
 
     def pipeline(self, node: str, n: int, t: int | None = None) -> np.ndarray:
         """``[R, n]``: units reaching *node*'s stock at the start of periods t+1..t+n (as
@@ -805,14 +814,14 @@ class BatchSimulation:
         for k in range(1, n + 1):
             if k < self.H:
                 for c, e in enumerate(p.inbound):
-                    due[:, c, k - 1] = self.pipe[:, e.j, (t + k) % self.H]
+                    due[:, c, k - 1] = self.pipe[e.j, (t + k) % self.H]
         initial = np.array([init.get(t + k, 0.0) for k in range(1, n + 1)])
         if p.simple:
             total = 0.0
             for c in range(len(p.inbound)):
                 total = total + due[:, c, :]
             return initial + total
-        have = self.buffer[:, [e.j for e in p.inbound]].copy()
+        have = self.buffer[[e.j for e in p.inbound]].T.copy()
         kits = (have / p.bom).min(axis=1)
         out = np.empty((self.R, n))
         for k in range(n):
@@ -824,11 +833,11 @@ class BatchSimulation:
 
     # -- results --------------------------------------------------------------------------------
     def ledgers(self, records: np.ndarray) -> list[Ledger]:
-        """One ledger per replication from records ``[periods, fields, R, nodes]``."""
+        """One ledger per replication from records ``[periods, fields, nodes, R]``."""
         init = self.init_on_hand
         out = []
         for r in range(self.R):
-            data = {f: np.ascontiguousarray(records[:, k, r, :]) for k, f in enumerate(BATCH_FIELDS)}
+            data = {f: np.ascontiguousarray(records[:, k, :, r]) for k, f in enumerate(BATCH_FIELDS)}
             out.append(Ledger(self.node_names, data, self.objective, init.copy(),
                               self.init_pipeline.copy()))
         return out
@@ -846,28 +855,41 @@ class BatchSimulation:
             raise ValueError(f"warmup(={warmup}) must be in [0, periods={self.periods})")
         T, R, N = self.periods, self.R, len(self.nodes)
         S = self.S
-        records = np.empty((T, len(BATCH_FIELDS), R, N)) if record else None
-        sums = np.zeros((len(BATCH_FIELDS), R, N))
-        node_cost = np.zeros((R, N))
-        in_stock = np.zeros((R, N), dtype=np.int64)
+        records = np.empty((T, len(BATCH_FIELDS), N, R)) if record else None
+        sums = np.zeros((len(BATCH_FIELDS), N, R))
+        counted = slice(ON_HAND, SERVED + 1)  # the fields simulate sums (and revenue below)
+        by_rows = N > 8  # up to 8 nodes numpy adds them one after the other either way
+        node_cost = np.zeros((N, R))
+        in_stock = np.zeros((N, R), dtype=np.int64)
         series = np.empty((R, T - warmup))
         profit = self.objective == "profit"
         has_deciders = len(self.stock) > 0
-        for t in range(T):
-            self.begin_period()
-            if has_deciders:
-                self.decide(act)
-            self.end_period()
-            if record:
-                records[t] = S
-            if t >= warmup:
-                sums += S
-                cost = S[HOLDING] + S[SHORTAGE] + S[FIXED] + S[VARIABLE] + S[TRANSIT]
-                node_cost += cost
-                in_stock += ~(S[SERVED] < S[DEMAND] - 1e-9)
-                total = cost.sum(axis=1)
-                series[:, t - warmup] = S[REVENUE].sum(axis=1) - total if profit else total
-            self.next_period()
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is inf, as in Python floats
+            for t in range(T):
+                self.begin_period()
+                if has_deciders:
+                    self.decide(act)
+                self.end_period()
+                if record:
+                    records[t] = S
+                if t >= warmup:
+                    sums[counted] += S[counted]
+                    sums[REVENUE] += S[REVENUE]
+                    cost = S[HOLDING] + S[SHORTAGE]
+                    cost += S[FIXED]
+                    cost += S[VARIABLE]
+                    cost += S[TRANSIT]
+                    node_cost += cost
+                    in_stock += S[SERVED] >= S[DEMAND] - 1e-9
+                    # node sums as Ledger.cost() makes them (rows of nodes, numpy's pairwise sum)
+                    total = np.ascontiguousarray(cost.T).sum(axis=1) if by_rows else cost.sum(axis=0)
+                    if profit:
+                        revenue = (np.ascontiguousarray(S[REVENUE].T).sum(axis=1) if by_rows
+                                   else S[REVENUE].sum(axis=0))
+                        total = revenue - total
+                    series[:, t - warmup] = total
+                self.next_period()
         self.done = True
-        return BatchRun(self.objective, T, warmup,
-                        self.ledgers(records) if record else [], sums, node_cost, in_stock, series)
+        return BatchRun(self.objective, T, warmup, self.ledgers(records) if record else [],
+                        np.ascontiguousarray(sums.transpose(0, 2, 1)), node_cost.T.copy(),
+                        in_stock.T.copy(), series)

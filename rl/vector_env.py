@@ -56,14 +56,14 @@ def batch_observation(layout: NetworkLayout, sim: BatchSimulation) -> np.ndarray
     on_order = sim.on_order()
     for k, spec in enumerate(layout.nodes):
         i = ip_nodes[k]
-        columns.append(S[0, :, i])
+        columns.append(S[0, i])
         if spec.backlog:
-            columns.append(S[1, :, i])
+            columns.append(S[1, i])
         columns.append(on_order[:, k])
         if spec.pipeline:
             columns.extend(sim.pipeline(spec.name, spec.pipeline, t).T)
         if spec.demand:
-            columns.append(sim.last_demand[:, i])
+            columns.append(sim.last_demand[i])
     phases = layout.phase_features(t)
     obs = np.empty((sim.R, len(columns) + len(phases)), dtype=np.float32)
     for c, col in enumerate(columns):
@@ -240,9 +240,9 @@ class BatchVectorEnv(VectorEnv):
         cost, revenue = sim.period_totals()
         self._totals[0][:] += cost
         self._totals[1][:] += revenue
-        for k, f in enumerate(_COST_INDEX):
-            parts[k] += sim.S[f].sum(axis=1)
-            per_node += sim.S[f]
+        for k, f in enumerate(_COST_INDEX):  # ledger fields are [nodes, R] in the batch state
+            parts[k] += sim.S[f].sum(axis=0)
+            per_node += sim.S[f].T
         sim.next_period()
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
