@@ -38,6 +38,7 @@ import argparse
 import dataclasses
 import json
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -77,6 +78,13 @@ def gap_row(name: str, ev: Evaluation, opt: Evaluation) -> dict[str, Any]:
             "gap_ci95": [lo * scale, hi * scale]}
 
 
+def dt_config(args: argparse.Namespace, steps: int) -> DTConfig:
+    return DTConfig(total_steps=steps, context=args.context, embed_dim=64, n_layers=2,
+                    n_heads=4, batch_size=64, dropout=0.1, log_interval=100,
+                    checkpoint_interval=1000, return_horizon=args.horizon,
+                    return_token=args.token)
+
+
 def best_level(problem: Any) -> float:
     """The best base-stock level of a single-stage problem (from the registry's solver)."""
     import optimization.policies  # noqa: F401
@@ -110,8 +118,7 @@ def tracking(run: Path, problem: Any, seed: int, episodes: int, label: Any) -> l
     for target in policy.extra["targets"]:
         res = rollout(policy, lambda: __import__("rl").make_env(problem, **kwargs), target,
                       seed=seed, episodes=episodes, label=label)
-        out.append({"target": target, "achieved_conditioned": float(res.conditioned_returns.mean()),
-                    "achieved_return": float(res.returns.mean()),
+        out.append({"target": target, "achieved": res.achieved,
                     "mean_cost": float(res.per_episode.mean())})
     return out
 
@@ -120,7 +127,9 @@ def single_stage(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     problem = scenarios.make("single-stage", lead_time=2, penalty=9.0)
     env_kw = {"max_order": 30}
     n, T = args.episodes, args.periods
-    ppo_run = train_ppo(problem, args.ppo_steps, work / "ppo", args.seed)
+    ppo_run = work / "ppo"
+    if not (ppo_run / "checkpoint.pt").exists():     # --work keeps it between runs
+        train_ppo(problem, args.ppo_steps, ppo_run, args.seed)
     import optimization.policies  # noqa: F401
     from des_supply.policy_registry import make_policy
 
@@ -130,19 +139,23 @@ def single_stage(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                                                  ("base-stock", {"level": level}, args.noise),
                                                  (str(ppo_run), {}, 0.0))):
         out = work / f"data-{k}"
+        if out.exists():
+            sets.append(out)
+            continue
         t0 = time.perf_counter()
         summary = offline.collect(problem, policy, params, out=out, episodes=n, periods=T,
                                   seed=100 + k, noise=noise, env_kwargs=env_kw)
         log(f"collected {summary['behaviour']}: mean cost {summary['mean_cost']:.3f} "
             f"({time.perf_counter() - t0:.0f} s)")
         sets.append(out)
-    mix = merge(sets, work / "mix")
-    config = DTConfig(total_steps=args.dt_steps, context=args.context, embed_dim=64, n_layers=2,
-                      n_heads=4, batch_size=64, dropout=0.1, log_interval=100,
-                      checkpoint_interval=1000)
+    mix = work / "mix"
+    if not mix.exists():
+        merge(sets, mix)
+    config = dt_config(args, args.dt_steps)
     runs = {}
     for relabel in ("none", "expected"):
         t0 = time.perf_counter()
+        shutil.rmtree(work / f"dt-{relabel}", ignore_errors=True)
         offline.train_dt(mix, work / f"dt-{relabel}", config=config, seed=args.seed,
                          relabel=relabel)
         log(f"DT ({relabel}) trained in {time.perf_counter() - t0:.0f} s")
@@ -208,14 +221,17 @@ def multi_task(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                                                      ("base-stock", {"level": level},
                                                       args.noise))):
             out = work / f"mt-{L}-{p:g}-{k}"
+            sets.append(out)
+            if out.exists():
+                continue
             offline.collect(problem, policy, params, out=out, episodes=n, periods=T,
                             seed=200 + k, noise=noise, env_kwargs=env_kw)
-            sets.append(out)
         log(f"collected cell ({L}, {p:g})")
-    mix = merge(sets, work / "mt-mix")
-    config = DTConfig(total_steps=args.mt_steps, context=args.context, embed_dim=64,
-                      n_layers=2, n_heads=4, batch_size=64, dropout=0.1, log_interval=100,
-                      checkpoint_interval=1000)
+    mix = work / "mt-mix"
+    if not mix.exists():
+        merge(sets, mix)
+    config = dt_config(args, args.mt_steps)
+    shutil.rmtree(work / "dt-mt", ignore_errors=True)
     t0 = time.perf_counter()
     offline.train_dt(mix, work / "dt-mt", config=config, seed=args.seed)
     log(f"multi-task DT trained in {time.perf_counter() - t0:.0f} s")
@@ -254,6 +270,11 @@ def main() -> None:
     ap.add_argument("--mt-steps", type=int, default=5000)
     ap.add_argument("--bc-steps", type=int, default=3000)
     ap.add_argument("--context", type=int, default=10)
+    ap.add_argument("--horizon", type=int, default=10,
+                    help="return tokens over the next H epochs (0: to the end of the episode)")
+    ap.add_argument("--token", choices=["sum", "average"], default="average")
+    ap.add_argument("--work", default=None, metavar="DIR",
+                    help="keep datasets and the PPO run here (reused when present)")
     ap.add_argument("--test-episodes", type=int, default=100)
     ap.add_argument("--val-episodes", type=int, default=10)
     ap.add_argument("--skip", choices=["single", "multi"], default=None)
@@ -268,7 +289,8 @@ def main() -> None:
     out: dict[str, Any] = {"settings": vars(args), "platform": platform.platform(),
                            "torch": torch.__version__}
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
+        work = Path(args.work or tmp)
+        work.mkdir(parents=True, exist_ok=True)
         if args.skip != "single":
             out["single_stage"] = single_stage(args, work)
         if args.skip != "multi":
@@ -294,7 +316,7 @@ def report(out: dict[str, Any]) -> None:
             print(f"{k} - {s['best_behaviour']}: {v['mean']:+.4f} [{v['lo']:+.4f}, {v['hi']:+.4f}]")
         for k, rows in s["tracking"].items():
             print(f"tracking {k}: " + "; ".join(
-                f"target {r['target']:.0f} -> {r['achieved_conditioned']:.0f}" for r in rows))
+                f"{r['target']:.3f} -> {r['achieved']:.3f}" for r in rows))
     if "multi_task" in out:
         m = out["multi_task"]
         print(f"\n(B) multi-task DT on {len(m['train_cells'])} Zipkin cells")

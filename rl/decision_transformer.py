@@ -1,7 +1,7 @@
 """A Decision Transformer (Chen et al. 2021) on ``torch.nn``, trained on logged trajectories.
 
 The model reads, for each of the last ``K`` decision epochs, three tokens: the return to go
-``R_t`` (divided by a fixed ``return_scale``), the state ``s_t`` (normalised by the data's
+``R_t`` (scaled, see below), the state ``s_t`` (normalised by the data's
 mean and standard deviation, with the task's features appended for a multi-task model) and
 the action ``a_t`` (Box components as they are, categorical components one-hot).  Each token
 gets the embedding of its period ``t``; a causal transformer (GPT-style, pre-norm) runs over
@@ -10,6 +10,16 @@ same action heads as PPO (:class:`rl.networks.ActionDistribution`: Gaussian for 
 categorical for Discrete / MultiDiscrete, leaves side by side for Dict / Tuple).  Training
 minimises the negative log-likelihood of the logged actions on random windows of ``K``
 epochs; a rollout conditions on a target return and lowers it by each reward received.
+
+Return tokens (:class:`DTConfig`).  ``return_horizon = 0`` and ``return_token = "sum"`` is
+the original DT: ``R_t`` is the sum of the rewards to the end of the episode, divided by a
+fixed scale.  Over long inventory episodes that sum is dominated by the time left and by the
+luck of demand, and the differences between good and fair behaviour (a few % per period)
+vanish in it; ``"average"`` conditions on the mean reward per epoch over what is left
+(standardised over the data), and ``return_horizon = H`` on the mean over the next ``H``
+epochs only (fewer at the end), which a rollout holds at the target.  Targets are always
+given as a mean reward per epoch over the episode (minus the cost per period, or the
+profit), so achieved and asked-for returns are read on one scale.
 
 Entry points: :func:`train_dt` (progress bar, ``progress.csv``, ``learning_curve.png``,
 ``checkpoint.pt`` that resumes exactly), :func:`load_dt`, :func:`rollout` (a batch of
@@ -97,6 +107,7 @@ class OfflineData:
     action_space: spaces.Space
     tasks: np.ndarray | None = None         # (episodes, task_dim)
     returns_to_go: list[np.ndarray] = field(init=False)
+    tokens: list[np.ndarray] = field(init=False)   # what the return token is built from
 
     def __post_init__(self) -> None:
         n = len(self.observations)
@@ -111,6 +122,21 @@ class OfflineData:
         if self.tasks is not None and len(self.tasks) != n:
             raise ValueError(f"tasks has {len(self.tasks)} rows for {n} episodes")
         self.returns_to_go = [np.cumsum(r[::-1])[::-1].astype(np.float64) for r in self.rewards]
+        self.tokens = self.returns_to_go
+
+    def use_tokens(self, horizon: int, kind: str) -> None:
+        """Build the return tokens: the sum (*kind* ``"sum"``) or the mean (``"average"``) of
+        the rewards to the end (*horizon* 0) or over the next *horizon* epochs."""
+        if kind not in ("sum", "average"):
+            raise ValueError(f"return_token(={kind!r}) must be 'sum' or 'average'")
+        out = []
+        for r in self.rewards:
+            T = len(r)
+            c = np.concatenate([[0.0], np.cumsum(r, dtype=np.float64)])
+            end = np.full(T, T) if horizon == 0 else np.minimum(np.arange(T) + horizon, T)
+            total = c[end] - c[:T]
+            out.append(total if kind == "sum" else total / (end - np.arange(T)))
+        self.tokens = out
 
     @classmethod
     def from_episodes(cls, episodes: Sequence[Any], action_space: spaces.Space,
@@ -148,7 +174,7 @@ class OfflineData:
         eps = rng.choice(len(lengths), size=batch, p=lengths / lengths.sum())
         starts = rng.integers(0, lengths[eps] - context + 1)
         sl = [slice(s, s + context) for s in starts]
-        rtg = np.stack([self.returns_to_go[e][s] for e, s in zip(eps, sl)])
+        rtg = np.stack([self.tokens[e][s] for e, s in zip(eps, sl)])
         obs = np.stack([self.observations[e][s] for e, s in zip(eps, sl)])
         act = np.stack([self.actions[e][s] for e, s in zip(eps, sl)])
         ts = np.stack([np.arange(s.start, s.stop) for s in sl])
@@ -224,8 +250,13 @@ class DTConfig:
     warmup_steps: int = 200
     """linear learning-rate warm-up, then constant (as in the DT paper)"""
     grad_clip: float = 0.25
+    return_horizon: int = 0
+    """epochs a return token sums over: 0 = to the end of the episode, H = the next H"""
+    return_token: str = "sum"
+    """"sum" (the original DT) or "average" (mean reward per epoch over the same epochs)"""
     return_scale: float = 0.0
-    """returns to go are divided by this; 0: the data's mean absolute episode return"""
+    """sum tokens are divided by this; 0: the data's mean absolute episode return (average
+    tokens are standardised by the data's mean and standard deviation)"""
     log_interval: int = 100
     checkpoint_interval: int = 1_000
     seed: int = 1
@@ -239,6 +270,10 @@ class DTConfig:
                 raise ValueError(f"{name}(={getattr(self, name)}) must be >= 1")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout(={self.dropout}) must be in [0, 1)")
+        if self.return_horizon < 0:
+            raise ValueError(f"return_horizon(={self.return_horizon}) must be >= 0 (0: to the end)")
+        if self.return_token not in ("sum", "average"):
+            raise ValueError(f"return_token(={self.return_token!r}) must be 'sum' or 'average'")
         if self.return_scale < 0:
             raise ValueError(f"return_scale(={self.return_scale}) must be >= 0 (0: from the data)")
 
@@ -261,12 +296,12 @@ def _model(config: DTConfig, obs_dim: int, task_dim: int, space: spaces.Space,
 
 
 def _batch(data: OfflineData, rng: np.random.Generator, config: DTConfig, mean: np.ndarray,
-           std: np.ndarray, scale: float) -> tuple[torch.Tensor, ...]:
+           std: np.ndarray, shift: float, scale: float) -> tuple[torch.Tensor, ...]:
     rtg, obs, act, ts, task = data.sample(rng, config.batch_size, config.context)
     states = (obs - mean) / std
     if task is not None:
         states = np.concatenate([states, np.repeat(task[:, None, :], states.shape[1], 1)], -1)
-    return (torch.as_tensor(rtg[..., None] / scale, dtype=torch.float32),
+    return (torch.as_tensor((rtg[..., None] - shift) / scale, dtype=torch.float32),
             torch.as_tensor(states, dtype=torch.float32), torch.as_tensor(act),
             torch.as_tensor(ts, dtype=torch.long))
 
@@ -301,7 +336,12 @@ def train_dt(data: OfflineData, config: DTConfig, out: str | os.PathLike[str], *
                          f"({shortest} epochs); lower context or collect longer episodes")
     rng = seed_run(config)
     mean, std = data.stats()
-    scale = config.return_scale or float(np.mean(np.abs(data.returns))) or 1.0
+    data.use_tokens(config.return_horizon, config.return_token)
+    if config.return_token == "sum":
+        shift, scale = 0.0, config.return_scale or float(np.mean(np.abs(data.returns))) or 1.0
+    else:
+        every = np.concatenate(data.tokens)
+        shift, scale = float(every.mean()), float(every.std()) or 1.0
     task_dim = 0 if data.tasks is None else data.tasks.shape[1]
     max_timestep = max(len(o) for o in data.observations)
     model = _model(config, data.observations[0].shape[1], task_dim, data.action_space, max_timestep)
@@ -319,6 +359,7 @@ def train_dt(data: OfflineData, config: DTConfig, out: str | os.PathLike[str], *
         history = [r for r in read_csv(out / "progress.csv") if r["global_step"] <= step]
     log = ProgressLog(out, _COLUMNS, step if checkpoint is not None else None)
     meta = {"obs_mean": mean.tolist(), "obs_std": std.tolist(), "return_scale": scale,
+            "return_shift": shift,
             "task_dim": task_dim, "max_timestep": max_timestep,
             "obs_dim": int(data.observations[0].shape[1]),
             "action_space": space_to_dict(data.action_space),
@@ -341,7 +382,7 @@ def train_dt(data: OfflineData, config: DTConfig, out: str | os.PathLike[str], *
         lr = config.learning_rate * min(1.0, (step + 1) / max(config.warmup_steps, 1))
         for g in optimizer.param_groups:
             g["lr"] = lr
-        loss = _loss(model, _batch(data, rng, config, mean, std, scale))
+        loss = _loss(model, _batch(data, rng, config, mean, std, shift, scale))
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -391,7 +432,7 @@ class DTPolicy:
         self.model, self.meta, self.config = model.eval(), meta, config
         self.mean = np.asarray(meta["obs_mean"], dtype=np.float64)
         self.std = np.asarray(meta["obs_std"], dtype=np.float64)
-        self.scale = float(meta["return_scale"])
+        self.shift, self.scale = float(meta.get("return_shift", 0.0)), float(meta["return_scale"])
         self.layout = model.layout
 
     @property
@@ -408,7 +449,8 @@ class DTPolicy:
         if task is not None:
             states = np.concatenate([states, np.repeat(np.asarray(task)[:, None, :],
                                                        states.shape[1], 1)], -1)
-        params = self.model(torch.as_tensor(rtg[..., None] / self.scale, dtype=torch.float32),
+        params = self.model(torch.as_tensor((rtg[..., None] - self.shift) / self.scale,
+                                            dtype=torch.float32),
                             torch.as_tensor(states, dtype=torch.float32),
                             torch.as_tensor(actions, dtype=torch.float32),
                             torch.as_tensor(timesteps, dtype=torch.long))
@@ -429,47 +471,66 @@ def load_dt(path: str | os.PathLike[str]) -> DTPolicy:
 
 @dataclass(frozen=True)
 class RolloutResult:
-    """Episodes of a rollout: mean cost (or profit) per period, the return the model saw
-    (env rewards, or relabelled ones) and the target it was given."""
+    """Episodes of a rollout: mean cost (or profit) per period, the return of the env's
+    rewards, the return the model was conditioned on (env rewards, or relabelled ones), and
+    the target (a mean reward per epoch)."""
 
     per_episode: np.ndarray          # mean cost (profit) per period, as rl.evaluation reports it
     returns: np.ndarray              # sum of env rewards
-    conditioned_returns: np.ndarray  # sum of the rewards the returns to go were lowered by
+    conditioned_returns: np.ndarray  # sum of the rewards the return tokens were built from
+    epochs: int
     target: float
+
+    @property
+    def achieved(self) -> float:
+        """Mean conditioned reward per epoch: what the target asked for."""
+        return float(self.conditioned_returns.mean() / max(self.epochs, 1))
+
+
+def _token(policy: DTPolicy, target: float, collected: np.ndarray, t: int, T: int) -> np.ndarray:
+    """Return tokens at epoch *t* of *T* after *collected* (per episode) for a per-epoch target."""
+    H, kind = policy.config.return_horizon, policy.config.return_token
+    if H == 0:
+        left = target * T - collected
+        return left if kind == "sum" else left / max(T - t, 1)
+    return np.full_like(collected, target * (min(H, T - t) if kind == "sum" else 1.0))
 
 
 def rollout(policy: DTPolicy, make_env: Callable[[], gym.Env], target: float, *, seed: int,
             episodes: int, task: np.ndarray | None = None,
             label: Callable[[Any, Any], float] | None = None,
             first_episode: int = 0) -> RolloutResult:
-    """Run *policy* on episodes ``first_episode ..`` of seed *seed*, all in lockstep.
+    """Run *policy* on episodes ``first_episode ..`` of seed *seed*, all in lockstep, asking
+    for a mean reward of *target* per epoch (minus a cost per period, or a profit).
 
     Episode *k* is ``env.reset(seed=seed, options={"episode": k})``: replication *k* of
-    ``simulate(..., seed=seed)`` (common random numbers).  The return to go starts at
-    *target* and is lowered by each reward, or by ``label(env, action)`` (called
-    before the step, with the pending epoch in ``env.unwrapped.view``) when the model was
-    trained on relabelled returns."""
+    ``simulate(..., seed=seed)`` (common random numbers).  The return tokens follow from the
+    target and the rewards received so far (see the module docstring), or the labels
+    ``label(env, action)`` (called before the step, with the pending epoch in
+    ``env.unwrapped.view``) when the model was trained on relabelled returns.  An episode
+    has ``env.unwrapped.periods`` epochs (one decision per period)."""
     if episodes < 1:
         raise ValueError(f"episodes(={episodes}) must be >= 1")
     envs = [make_env() for _ in range(episodes)]
     objective = envs[0].unwrapped.sim.objective
+    T = int(envs[0].unwrapped.periods)
     obs = [env.reset(seed=seed, options={"episode": first_episode + k})[0] for k, env in
            enumerate(envs)]
     width = policy.layout.width
-    hist_obs = [np.asarray(obs, dtype=np.float64)]
-    hist_rtg = [np.full(episodes, float(target))]
-    hist_act: list[np.ndarray] = []
-    tasks = None if task is None else np.repeat(np.asarray(task, float)[None], episodes, 0)
     cost, revenue, periods = np.zeros(episodes), np.zeros(episodes), np.zeros(episodes)
     returns, seen = np.zeros(episodes), np.zeros(episodes)
-    done = False
+    hist_obs = [np.asarray(obs, dtype=np.float64)]
+    hist_rtg = [_token(policy, target, seen, 0, T)]
+    hist_act: list[np.ndarray] = []
+    tasks = None if task is None else np.repeat(np.asarray(task, float)[None], episodes, 0)
+    done, t = False, 0
     while not done:
         K = policy.model.context
         lo = max(0, len(hist_obs) - K)
         acts = np.stack(hist_act[lo:] + [np.zeros((episodes, width))], 1)
         flat = policy.act(np.stack(hist_rtg[lo:], 1), np.stack(hist_obs[lo:], 1), acts,
                           np.tile(np.arange(lo, len(hist_obs)), (episodes, 1)), tasks)
-        new_obs, new_rtg = [], []
+        new_obs = []
         for i, env in enumerate(envs):
             action = policy.layout.to_single(flat[i])
             lab = None if label is None else label(env, action)
@@ -478,16 +539,15 @@ def rollout(policy: DTPolicy, make_env: Callable[[], gym.Env], target: float, *,
             revenue[i] += info["revenue"]
             periods[i] += info["dt"]
             returns[i] += r
-            step_value = r if lab is None else lab
-            seen[i] += step_value
+            seen[i] += r if lab is None else lab
             new_obs.append(o)
-            new_rtg.append(hist_rtg[-1][i] - step_value)
             done = terminated or truncated
+        t += 1
         hist_act.append(flat.astype(np.float64))
         hist_obs.append(np.asarray(new_obs, dtype=np.float64))
-        hist_rtg.append(np.asarray(new_rtg))
+        hist_rtg.append(_token(policy, target, seen, t, T))
     values = (cost if objective == "cost" else revenue - cost) / np.maximum(periods, 1)
-    return RolloutResult(values, returns, seen, float(target))
+    return RolloutResult(values, returns, seen, t, float(target))
 
 
 def choose_target(policy: DTPolicy, make_env: Callable[[], gym.Env], candidates: Sequence[float],

@@ -248,9 +248,12 @@ def train_dt(data: str | Path, out: str | Path, *, steps: int | None = None, see
     data_ = OfflineData.from_episodes(
         episodes, env.action_space, rewards,
         None if tasks is None else (lambda e: _features(tasks, e.problem)))
-    returns = data_.returns
-    targets = sorted({float(np.quantile(returns, q)) for q in (0.1, 0.25, 0.5, 0.75, 0.9, 0.97, 1.0)}
-                     | {float(returns.max() + 0.5 * (returns.max() - np.quantile(returns, 0.9)))})
+    # candidate targets: mean reward per epoch of the data's episodes (quantiles), one above
+    per_epoch = data_.returns / np.array([len(r) for r in data_.rewards])
+    top, q90 = float(per_epoch.max()), float(np.quantile(per_epoch, 0.9))
+    targets = sorted({float(np.quantile(per_epoch, q)) for q in (0.1, 0.25, 0.5, 0.75, 0.9,
+                                                                 0.97, 1.0)}
+                     | {top + 0.5 * (top - q90)})
     extra = {"algo": "dt", "data": str(Path(data).resolve()), "env": kwargs,
              "problem": records[0] if tasks is None else None, "tasks": tasks,
              "relabel": relabel, "targets": targets,
@@ -301,8 +304,8 @@ def evaluate_dt(run: str | Path, *, episodes: int = 20, seed: int = 0,
                 targets: Sequence[float] | None = None, progress: bool = False) -> dict[str, Any]:
     """Roll the Decision Transformer of *run* out on *episodes* episodes of seed *seed*.
 
-    The target return is the run's candidate (quantiles of the data's returns and one above
-    the best) with the best mean on *validation_episodes* episodes of *validation_seed*
+    The target (a mean reward per epoch) is the run's candidate (quantiles of the data's
+    episodes, and one above the best) with the best mean on *validation_episodes* episodes of *validation_seed*
     (default ``seed + 7919``; never the test seed).  With *baselines* the data's behaviour
     policies and the exact optimum (where ``optimal`` applies) run on the same episodes and
     the result has paired 95 % CIs of DT minus each.  *problem* overrides the run's (required
@@ -362,8 +365,8 @@ def evaluate_dt(run: str | Path, *, episodes: int = 20, seed: int = 0,
             "episodes": episodes, "seed": seed, "periods": int(kwargs["periods"]),
             "validation": {"seed": vseed, "episodes": vepisodes,
                            "scores": {str(k): v for k, v in scores.items()}},
-            "target": target, "achieved_return": float(res.returns.mean()),
-            "conditioned_return": float(res.conditioned_returns.mean()),
+            "target": target, "achieved": res.achieved,
+            "achieved_reward_per_epoch": float(res.returns.mean() / res.epochs),
             "relabel": extra.get("relabel"), "rows": table,
             "per_episode": res.per_episode.tolist()}
 
@@ -476,8 +479,9 @@ def cmd_evaluate_dt(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(res, indent=2, default=str))
         return
-    print(f"{args.target} on {res['problem']['name']} {res['problem']['params'] or ''}: target return {res['target']:.1f} (chosen on "
-          f"seed {res['validation']['seed']}), achieved {res['achieved_return']:.1f}")
+    print(f"{args.target} on {res['problem']['name']} {res['problem']['params'] or ''}: "
+          f"target {res['target']:.4f} per period (chosen on seed {res['validation']['seed']}), "
+          f"achieved {res['achieved']:.4f}")
     print(f"{'policy':<24}{'mean':>10}{'95% CI':>22}{'dt - policy (paired)':>34}")
     for row in res["rows"]:
         lo, hi = row["ci95"]

@@ -145,10 +145,11 @@ def test_rollout_and_target_choice_on_the_engine(tmp_path):
     data = OfflineData(obs, acts, rews, env.action_space)
     res = train_dt(data, DTConfig(total_steps=5, batch_size=4, context=4, embed_dim=16,
                                   n_layers=1, n_heads=2), tmp_path)
-    out = rollout(res.policy, make, -50.0, seed=3, episodes=3)
-    assert out.per_episode.shape == (3,) and out.target == -50.0
+    out = rollout(res.policy, make, -5.0, seed=3, episodes=3)
+    assert out.per_episode.shape == (3,) and out.target == -5.0 and out.epochs == 12
     np.testing.assert_allclose(out.per_episode, -out.returns / 12)
-    again = rollout(res.policy, make, -50.0, seed=3, episodes=3)
+    assert out.achieved == pytest.approx(out.returns.mean() / 12)
+    again = rollout(res.policy, make, -5.0, seed=3, episodes=3)
     np.testing.assert_array_equal(out.per_episode, again.per_episode)
-    best, scores = choose_target(res.policy, make, [-80.0, -40.0], seed=9, episodes=2)
+    best, scores = choose_target(res.policy, make, [-8.0, -4.0], seed=9, episodes=2)
     assert best in scores and scores[best] == min(scores.values())
