@@ -7,6 +7,7 @@ module and skip where Ray is not installed (``pip install 'des-supply[ray]'``).
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from functools import partial
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 from ray_cluster import ray_cluster  # noqa: F401  (the module's Ray cluster)
 from conftest import single
+from networks import TINY_SEARCH, two_echelon
 
 from des_supply import BaseStock, Poisson, Simulation
 from des_supply.evaluate import simulate
@@ -30,6 +32,7 @@ from des_supply.executors import (
 )
 from des_supply.problem import as_problem
 from des_supply.rng import replication_seed
+from optimization.search import search_base_stock
 
 # Workers cannot import this test module by name: send its functions by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -135,7 +138,40 @@ def test_chunks() -> None:
         chunks(3, 0)
 
 
+# -- the studies that take an executor ------------------------------------------------------------
+def wired(fn) -> pytest.MarkDecorator:
+    """Skip until *fn* takes ``executor=`` (the lead wires the seam into the studies)."""
+    return pytest.mark.skipif("executor" not in inspect.signature(fn).parameters,
+                              reason=f"{fn.__module__}.{fn.__name__} takes no executor yet")
+
+
+def studies(executor) -> list:
+    """Event-engine and batch-engine replications and a base-stock search on *executor*."""
+    event = simulate(NET, BaseStock(14), periods=PERIODS, warmup=WARMUP, replications=5,
+                     seed=SEED, executor=executor)
+    batch = simulate(two_echelon(), BaseStock({"dc": 30.0, "a": 12.0, "b": 16.0}),
+                     periods=PERIODS, warmup=WARMUP, replications=20, seed=SEED,
+                     executor=executor)
+    found = search_base_stock(two_echelon(), **{**TINY_SEARCH, "replications": 6},
+                              executor=executor)   # 3 candidates x 6: batch engine chunks
+    return [event.to_dict(), batch.to_dict(), (found.levels, found.value, found.evaluations)]
+
+
+@wired(simulate)
+@wired(search_base_stock)
+def test_simulate_and_search_on_processes() -> None:
+    with ProcessExecutor(2) as ex:
+        assert studies(ex) == studies(SerialExecutor())
+
+
 # -- Ray ------------------------------------------------------------------------------------------
+@wired(simulate)
+@wired(search_base_stock)
+def test_simulate_and_search_on_ray(ray_cluster) -> None:
+    with make_executor("ray") as ex:
+        assert studies(ex) == studies(SerialExecutor())
+
+
 def test_ray_executor_matches_serial(ray_cluster) -> None:
     ray_cluster.cloudpickle.register_pickle_by_value(sys.modules[__name__])   # Ray's cloudpickle
     ex = make_executor("ray")

@@ -4,6 +4,7 @@ and skip without Ray."""
 
 from __future__ import annotations
 
+import inspect
 from functools import partial
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import rl
 import scenarios
 from des_supply.executors import ProcessExecutor, make_executor
 from rl.distributed import PaddedAgents, TrainTask, run_task, train_many, train_seeds
+from rl.evaluation import evaluate_agent
 from rl.ppo import PPOConfig
 
 SERIAL = scenarios.make("serial")   # three stages, one agent per stage
@@ -76,7 +78,27 @@ def test_padded_agents_share_one_space() -> None:
         assert env.observation_space(a).contains(obs[a])
 
 
+needs_wiring = pytest.mark.skipif("executor" not in inspect.signature(evaluate_agent).parameters,
+                                  reason="rl.evaluation.evaluate_agent takes no executor yet")
+
+
+def evaluations(executor, run) -> np.ndarray:
+    return evaluate_agent(MAKE_ENV, run.policy(), seed=3, episodes=5, executor=executor).per_episode
+
+
+@needs_wiring
+def test_agent_evaluation_on_processes(serial_runs) -> None:
+    with ProcessExecutor(2) as ex:
+        assert np.array_equal(evaluations(ex, serial_runs[0]), evaluations(None, serial_runs[0]))
+
+
 # -- Ray ------------------------------------------------------------------------------------------
+@needs_wiring
+def test_agent_evaluation_on_ray(ray_cluster, serial_runs) -> None:
+    with make_executor("ray") as ex:
+        assert np.array_equal(evaluations(ex, serial_runs[0]), evaluations(None, serial_runs[0]))
+
+
 def test_ray_gives_the_serial_runs(ray_cluster, serial_runs, tmp_path) -> None:
     with make_executor("ray") as ex:
         assert same_runs(train_seeds(MAKE_ENV, TINY, [1, 2], tmp_path, executor=ex), serial_runs)
