@@ -58,10 +58,13 @@ BATCH_FIELDS = ("on_hand", "backlog", "lost", "in_transit", "ordered", "received
 
 # Fields of the network, its nodes and edges whose every value the batch engine runs; any
 # other field must be at its default (a new setting is refused until it is implemented here).
-_NETWORK_FIELDS = {"nodes", "edges", "name", "order_timing", "continuous", "decisions"}
+_NETWORK_FIELDS = {"nodes", "edges", "name", "order_timing", "continuous", "decisions",
+                   "shipping_timing"}
 _DECISIONS = ("simultaneous", "sequential")
+_SHIPPING_TIMINGS = ("receive-then-ship", "ship-before-receipt")
 _NODE_FIELDS = {"name", "kind", "holding_cost", "shortage", "shortage_cost", "fixed_order_cost",
-                "order_cost", "price", "capacity", "storage_capacity", "initial_on_hand",
+                "order_cost", "price", "capacity", "storage_capacity", "shipping_capacity",
+                "initial_on_hand",
                 "initial_pipeline", "review_period", "review_offset", "demand", "supply_rule"}
 _EDGE_FIELDS = {"source", "target", "lead_time", "unit_cost", "bom", "transit_holding_cost",
                 "share", "priority", "sequential"}
@@ -90,6 +93,8 @@ def unsupported(network: Network, market: Any = None) -> str | None:
         return reason
     if getattr(network, "decisions", "simultaneous") not in _DECISIONS:
         return f"network setting decisions={network.decisions!r}"
+    if getattr(network, "shipping_timing", _SHIPPING_TIMINGS[0]) not in _SHIPPING_TIMINGS:
+        return f"network setting shipping_timing={network.shipping_timing!r}"
     for n in network.nodes:
         reason = _unknown_setting(n, _NODE_FIELDS, f"node {n.name!r}")
         if reason:
@@ -137,6 +142,15 @@ class _Fifo:
         R, K = self.units.shape
         self.units = np.concatenate([self.units, np.zeros((R, K))], axis=1)
         self.code = np.concatenate([self.code, np.full((R, K), -1, dtype=np.int16)], axis=1)
+
+    def pop_front(self, mask: np.ndarray) -> None:
+        """Drop the first entry of the rows in *mask*."""
+        rows = self.rows[mask]
+        self.units[rows, :-1] = self.units[rows, 1:]
+        self.units[rows, -1] = 0.0
+        self.code[rows, :-1] = self.code[rows, 1:]
+        self.code[rows, -1] = -1
+        self.n[mask] -= 1
 
     def fill(self, q: np.ndarray, slots: int) -> np.ndarray:
         """Serve up to *q* units first come first served; units per slot ``[R, slots]``."""
@@ -187,6 +201,8 @@ class _NodePlan:
     slots: list[Any]       # queue slots: an _EdgePlan (downstream edge) or None (external demand)
     ext_slot: int
     bom: np.ndarray        # per inbound edge
+    limited: bool = False  # ships downstream under a shipping capacity or ship-before-receipt
+    cap: float = math.inf  # what it ships per period (supply: capacity; limited: shipping_capacity)
 
 
 @dataclass
@@ -236,6 +252,7 @@ class BatchSimulation:
         self.whole = not network.continuous
         self.demand_first = network.order_timing == "order-after-demand"
         self.sequential = getattr(network, "decisions", "simultaneous") == "sequential"
+        self.ship_first = getattr(network, "shipping_timing", "") == "ship-before-receipt"
         self.objective = objective_of(network)
         self.node_names = tuple(n.name for n in network.nodes)
         self.index = {n: i for i, n in enumerate(self.node_names)}
@@ -272,9 +289,17 @@ class BatchSimulation:
                     if s is not None:
                         s.slot = k
             ext = slots.index(None) if n.demand is not None and queue != "none" else -1
-            nodes.append(_NodePlan(i, n, n.kind == "supply", lost, rule, simple, inbound, queue,
-                                   slots, ext, np.array([p.edge.bom for p in inbound])))
+            supply = n.kind == "supply"
+            ship_cap = getattr(n, "shipping_capacity", math.inf)
+            limited = (not supply and any(s is not None for s in slots)
+                       and (self.ship_first or math.isfinite(ship_cap)))
+            nodes.append(_NodePlan(i, n, supply, lost, rule, simple, inbound, queue,
+                                   slots, ext, np.array([p.edge.bom for p in inbound]), limited,
+                                   n.capacity if supply else ship_cap))
         self.nodes = nodes
+        self.limited = [p for p in nodes if p.limited]
+        self.limited_index = np.array([p.i for p in self.limited], dtype=np.int64)
+        self.limited_cap = np.array([p.cap for p in self.limited])
         self.topo = [nodes[self.index[n]] for n in net.topological_order if net.node(n).kind == "stock"]
         self.deciders = [nodes[self.index[n]] for n in net.downstream_first if net.node(n).kind == "stock"]
         self.cap_supply = [p for p in nodes if p.supply and math.isfinite(p.node.capacity)]
@@ -340,6 +365,8 @@ class BatchSimulation:
         self.owed = np.zeros((N, R))
         self.fifo = {p.i: _Fifo(R) for p in self.nodes if p.queue == "fifo"}
         self.cap_left = np.zeros((N, R))
+        self.cap_left[self.limited_index] = self.limited_cap[:, None]
+        self.fresh = np.zeros((N, R))   # this period's receipts, not shippable (ship-before-receipt)
         self.init_pending = np.array([sum(q for k, q in enumerate(n.initial_pipeline) if k and q > 0)
                                       for n in self.network.nodes], dtype=float)
         self.transit = np.zeros((E, R))
@@ -416,7 +443,7 @@ class BatchSimulation:
         for p in self.cap_supply:
             self.cap_left[p.i] = p.node.capacity
             self._fill_supply(t, p)
-        self._settle(t, self.init_due.get(t, ()))
+        self._settle(t, self.init_due.get(t, ()), receive=True)
         if self.demand_first:
             self._demand_phase(t)
 
@@ -495,6 +522,9 @@ class BatchSimulation:
         S[ORDERED:SERVED + 1] = 0.0
         S[FIXED:VARIABLE + 1] = 0.0
         S[REVENUE:] = 0.0
+        if len(self.limited_index):  # limited nodes: full capacity back, receipts shippable
+            self.fresh[self.limited_index] = 0.0
+            self.cap_left[self.limited_index] = self.limited_cap[:, None]
         self.t += 1
         self.done = self.t >= self.periods
 
@@ -537,6 +567,8 @@ class BatchSimulation:
         if s.supply:
             return self.cap_left[s.i] if s in self.cap_supply else np.full(self.R, math.inf)
         on_hand = self.S[ON_HAND, s.i]
+        if s.limited:
+            on_hand = np.maximum(0.0, np.minimum(on_hand - self.fresh[s.i], self.cap_left[s.i]))
         return np.where(self._nonempty(s), 0.0, on_hand) if s.queue != "none" else on_hand
 
     def _nonempty(self, s: _NodePlan) -> np.ndarray:
@@ -557,9 +589,19 @@ class BatchSimulation:
                 x = q
             S[RECEIVED, i] += x
         else:
-            x = np.minimum(q, S[ON_HAND, i])
-            if s.queue != "none":
-                x = np.where(self._nonempty(s), 0.0, x)
+            free = None if s.queue == "none" else ~self._nonempty(s)
+            if s.limited:  # only what it held at the start (ship-before-receipt), up to capacity
+                x = np.minimum(q, S[ON_HAND, i] - self.fresh[i])
+                y = np.minimum(x, self.cap_left[i])
+                if free is not None:
+                    x, y = np.where(free, x, 0.0), np.where(free, y, 0.0)
+                S[CAPACITY_SHORT, i] += x - y
+                self.cap_left[i] -= y
+                x = y
+            else:
+                x = np.minimum(q, S[ON_HAND, i])
+                if free is not None:
+                    x = np.where(free, x, 0.0)
             S[ON_HAND, i] -= x
         self._ship(t, e, np.where(x > EPS, x, 0.0))
         rest = q - x
@@ -605,7 +647,7 @@ class BatchSimulation:
         self.transit[j] += x
         self.pipe[j, due % self.H, self.rows] += x
 
-    def _settle(self, t: int, initial: Any) -> None:
+    def _settle(self, t: int, initial: Any, receive: bool = False) -> None:
         """Deliver what reached its target in this phase (``now_in``) and the initial pipeline
         due now, node by node upstream first; shipments with lead time 0 go on downstream."""
         init = dict(initial) if initial else None
@@ -625,7 +667,7 @@ class BatchSimulation:
                     self.init_pending[i] -= init[i]
                     q = q + init[i]
                 S[RECEIVED, i] += q
-                self._stock_in(t, p, q)
+                self._stock_in(t, p, q, receive)
                 continue
             cols = [e.j for e in p.inbound]
             self.buffer[cols] += self.now_in[cols]
@@ -639,11 +681,20 @@ class BatchSimulation:
                 self.init_pending[i] -= init[i]
                 kits = kits + init[i]
             S[RECEIVED, i] += kits
-            self._stock_in(t, p, kits)
+            self._stock_in(t, p, kits, receive)
 
-    def _stock_in(self, t: int, p: _NodePlan, q: np.ndarray) -> None:
-        """Units arrive at *p*: fill its backlog first come first served, then stock."""
+    def _stock_in(self, t: int, p: _NodePlan, q: np.ndarray, receive: bool = False) -> None:
+        """Units arrive at *p*: fill its backlog first come first served, then stock (a limited
+        node: stock, then it works off its backlog; in the receive phase even without
+        arrivals, its capacity being back)."""
         S, i = self.S, p.i
+        if p.limited:
+            S[ON_HAND, i] += q
+            if self.ship_first:
+                self.fresh[i] += q
+            if p.queue != "none" and (receive or q.any()):
+                self._work_off(t, p)
+            return
         if p.queue == "none":
             S[ON_HAND, i] += q
             return
@@ -662,6 +713,49 @@ class BatchSimulation:
             return
         got = self.fifo[i].fill(q, len(p.slots))
         S[ON_HAND, i] += q - got.sum(axis=1)
+        for k, slot in enumerate(p.slots):
+            self._served(t, p, slot, got[:, k])
+
+    def _work_off(self, t: int, p: _NodePlan) -> None:
+        """A limited node works off its backlog first come first served: external entries from
+        all stock on hand, downstream ones from shippable stock within the capacity left;
+        it stops at the first entry it cannot fill completely."""
+        S, i = self.S, p.i
+        on_hand, fresh, cap = S[ON_HAND, i], self.fresh[i], self.cap_left[i]
+        if p.queue == "mono":
+            slot = p.slots[0]
+            owed = self.owed[i]
+            avail = on_hand if slot is None else np.minimum(on_hand - fresh, cap)
+            x = np.minimum(owed, avail)
+            x = np.where(x > EPS, x, 0.0)
+            owed -= x
+            owed[owed <= EPS] = 0.0
+            on_hand -= x
+            if slot is None:
+                np.maximum(0.0, fresh - x, out=fresh)
+            else:
+                cap -= x
+            self._served(t, p, slot, x)
+            return
+        f = self.fifo[i]
+        got = np.zeros((self.R, len(p.slots)))
+        active = f.n > 0
+        while active.any():
+            units, code = f.units[:, 0], f.code[:, 0]
+            ext = code == p.ext_slot
+            x = np.minimum(units, np.where(ext, on_hand, np.minimum(on_hand - fresh, cap)))
+            ok = active & (x > EPS)
+            x = np.where(ok, x, 0.0)
+            on_hand -= x
+            fresh[...] = np.where(ext & ok, np.maximum(0.0, fresh - x), fresh)
+            cap -= np.where(ext, 0.0, x)
+            for k in range(len(p.slots)):
+                got[:, k] += np.where(code == k, x, 0.0)
+            left = units - x
+            full = ok & (left <= EPS)
+            f.units[:, 0] = np.where(ok & ~full, left, units)
+            f.pop_front(full)
+            active = full & (f.n > 0)
         for k, slot in enumerate(p.slots):
             self._served(t, p, slot, got[:, k])
 
@@ -712,6 +806,8 @@ class BatchSimulation:
             if p.queue != "none":
                 x = np.where(self._nonempty(p), 0.0, x)
             S[ON_HAND, i] -= x
+            if p.limited and self.ship_first:  # external sales take this period's receipts first
+                np.maximum(0.0, self.fresh[i] - x, out=self.fresh[i])
             S[SERVED, i] += x
             S[SALES, i] += x
             if p.node.price:
