@@ -15,7 +15,8 @@ from rl.vector_env import ArrayPolicy, BatchVectorEnv, make_batch_vector_env
 N = 3
 CASES = [("single-stage", {}, "quantity", False), ("owmr", {}, "capped-base-stock", False),
          ("random-dag", {"n_nodes": 6, "n_layers": 2, "seed": 3}, "base-stock", False),
-         ("beer-game", {}, "quantity", True), ("serial", {}, "base-stock", False)]
+         ("beer-game", {}, "quantity", True), ("serial", {}, "base-stock", False),
+         ("orgym-inventory", {}, "quantity", False)]
 
 
 def _singles(problem, **kwargs):
