@@ -23,9 +23,15 @@ Shipments with lead time 0 are delivered when the phase that shipped them ends,
 node by node upstream first: within a phase nothing reads a node's state after it
 receives, so this gives the event engine's quantities without recursion.
 
-What the batch engine does not run (a market, network settings it does not know,
-a ledger with other fields) is named by :func:`unsupported`; callers then use the
-event engine.
+It runs every periodic network the event engine runs without a market: any DAG
+(serial, distribution, assembly with bills of materials, general with split or
+priority supply rules), backlog or lost sales per node, deterministic or
+stochastic lead times (crossing or sequential, 0 included), order, storage, supply
+and shipping capacities, initial pipelines, review periods and offsets, whole or
+real quantities, both order timings, simultaneous or sequential decisions, both
+shipping timings, and every cost and revenue of the ledger.  What it does not run
+(a market, a network setting or ledger field it does not know) is named by
+:func:`unsupported`; callers then use the event engine.
 """
 
 from __future__ import annotations
