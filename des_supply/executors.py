@@ -259,7 +259,9 @@ class RayExecutor(Executor):
         pending = list(refs)
         try:
             while pending:
-                done, pending = ray.wait(pending, num_returns=1)
+                # one at a time for few tasks; in slices for many (ray.wait scans the list)
+                done, pending = ray.wait(pending, num_returns=max(1, len(pending) // 16)
+                                         if len(pending) > 64 else 1)
                 for ref in done:
                     i = index[ref]
                     try:

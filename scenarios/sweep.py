@@ -109,7 +109,8 @@ class SweepSettings:
             if key in self.params:
                 raise SweepError(f"parameter {key!r} is both fixed (--param) and on the grid")
         for name, value, low in (("replications", self.replications, 1), ("seed", self.seed, 0),
-                                 ("periods", self.periods or 1, 1), ("warmup", self.warmup or 0, 0)):
+                                 ("periods", 1 if self.periods is None else self.periods, 1),
+                                 ("warmup", 0 if self.warmup is None else self.warmup, 0)):
             if value < low:
                 raise SweepError(f"{name}(={value}) must be >= {low}")
         periods = self.periods or spec.periods

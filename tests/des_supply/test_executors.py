@@ -177,6 +177,7 @@ def test_ray_executor_matches_serial(ray_cluster) -> None:
     ex = make_executor("ray")
     _check_executor(ex)
     assert ex.workers == 2
+    assert ex.map(abs, range(-200, 0)) == list(range(200, 0, -1))   # waited for in slices
     ex.close()
     assert ray_cluster.is_initialized()   # a cluster it did not start stays up
     with pytest.raises(ZeroDivisionError) as info:

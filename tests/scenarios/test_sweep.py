@@ -89,6 +89,10 @@ def test_settings_are_checked() -> None:
         replace(FAST, optimize=False)
     with pytest.raises(SweepError, match=r"replications\(=0\)"):
         replace(FAST, replications=0)
+    with pytest.raises(SweepError, match=r"periods\(=0\) must be >= 1"):
+        replace(FAST, periods=0)
+    with pytest.raises(SweepError, match=r"warmup\(=300\) must be smaller than periods\(=300\)"):
+        replace(FAST, warmup=300)
     assert parse_grid("single-stage", ["lead_time=1, 2", "penalty=4"]) == {
         "lead_time": (1, 2), "penalty": (4.0,)}
     with pytest.raises(ScenarioError, match="lead_time=.1.5. is not a valid int"):
