@@ -430,15 +430,32 @@ def cmd_collect(args: argparse.Namespace) -> None:
 
 
 def cmd_train_dt(args: argparse.Namespace) -> None:
-    """``train --algo dt``: the SCENARIO, if given, must be the dataset's problem."""
+    """``train --algo dt``: the SCENARIO, if given, must be the dataset's problem; with
+    ``--resume RUN`` the run goes on from its checkpoint (its data, relabelling and
+    configuration; ``--steps`` may raise the total)."""
+    from rl.decision_transformer import DTConfig
     from rl.trajectories import load_episodes
 
     from .cli import load_problem
 
-    if not args.data:
-        raise _cli_error(ValueError("train --algo dt needs --data DIR (a collected dataset)"))
     if args.steps is not None and args.steps < 1:
         raise _cli_error(ValueError(f"--steps(={args.steps}) must be >= 1"))
+    if getattr(args, "resume", None):
+        out = Path(args.resume)
+        if not is_dt_run(out):
+            raise _cli_error(ValueError(f"{out} is not a Decision Transformer run"))
+        run = json.loads((out / "run.json").read_text())
+        config = DTConfig(**run["config"])
+        try:
+            summary = train_dt(run["data"], out, steps=args.steps, seed=config.seed,
+                               relabel=run["relabel"], config=config, resume=True,
+                               progress=not args.json)
+        except (ValueError, FileNotFoundError) as exc:
+            raise _cli_error(exc) from None
+        _print_trained(args, summary, run["data"], out)
+        return
+    if not args.data:
+        raise _cli_error(ValueError("train --algo dt needs --data DIR (a collected dataset)"))
     try:
         episodes = load_episodes(args.data)
     except (FileNotFoundError, OSError, ValueError) as exc:
@@ -457,10 +474,15 @@ def cmd_train_dt(args: argparse.Namespace) -> None:
                            progress=not args.json)
     except ValueError as exc:
         raise _cli_error(exc) from None
+    _print_trained(args, summary, args.data, out)
+
+
+def _print_trained(args: argparse.Namespace, summary: dict[str, Any], data: str, out: Path
+                   ) -> None:
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
-        print(f"trained dt on {args.data} for {summary['steps']} steps (final loss "
+        print(f"trained dt on {data} for {summary['steps']} steps (final loss "
               f"{summary['final_loss']:.4f}); checkpoint, progress.csv and learning_curve.png "
               f"in {out}")
 

@@ -57,6 +57,9 @@ def test_collect_train_evaluate(tmp_path, capsys):
                   "--steps", "20", "--out", str(tmp_path / "run"), "--json")
     assert trained["steps"] == 20 and offline.is_dt_run(tmp_path / "run")
     assert (tmp_path / "run" / "learning_curve.png").exists()
+    resumed = run(capsys, "train", "--algo", "dt", "--resume", str(tmp_path / "run"), "--steps",
+                  "25", "--json")
+    assert resumed["steps"] == 25
     res = run(capsys, "evaluate", str(tmp_path / "run"), "--episodes", "3", "--json")
     names = [r["name"] for r in res["rows"]]
     assert names == ["dt", "myopic", "noisy-base-stock", "optimal"]
