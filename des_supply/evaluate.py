@@ -42,8 +42,9 @@ __all__ = ["NodeSummary", "Results", "simulate", "confidence_interval", "paired_
 
 BATCHES = 20  # batch means for a CI from a single replication
 ENGINES = ("auto", "event", "batch")
-#: Replications per lockstep batch (bounds the memory of one batch; more run batch after batch).
-BATCH_CHUNK = 2048
+#: Replications per lockstep batch: bounds its memory (the objective per period of every
+#: replication is kept, 80 MB at 10,000 periods); more run batch after batch.
+BATCH_CHUNK = 1024
 #: Fewest replications for which ``engine="auto"`` takes the batch engine: below, the per-period
 #: cost of numpy calls outweighs what lockstep saves (break-even 10-25 on small networks,
 #: benchmarks/batch.py).
