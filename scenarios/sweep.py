@@ -122,11 +122,19 @@ class SweepSettings:
         from des_supply.policy_registry import PolicyError, policy_entry
         import optimization.policies  # noqa: F401  (registers the solved policies)
 
-        for p in self.policies:
+        for p in self.policies:   # names and parameters; whether a policy applies is per cell
             try:
-                policy_entry(p.name)
+                entry = policy_entry(p.name)
             except PolicyError as exc:
                 raise SweepError(str(exc)) from None
+            known = [q.name for q in entry.params]
+            unknown = sorted(set(p.params) - set(known))
+            missing = [q.name for q in entry.params if q.required and q.name not in p.params]
+            if unknown or missing:
+                what = (f"has no parameter(s) {', '.join(unknown)}" if unknown else
+                        f"needs parameter(s) {', '.join(missing)}")
+                raise SweepError(f"policy {p.name!r} {what} (parameters: "
+                                 f"{', '.join(known) or 'none'})")
 
     def cells(self) -> list[dict[str, Any]]:
         """The grid points, first grid parameter varying slowest."""

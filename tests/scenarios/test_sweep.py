@@ -69,10 +69,10 @@ def test_resume_skips_done_cells_and_refuses_other_settings(tmp_path) -> None:
 
 def test_a_policy_that_does_not_apply_gets_its_reason(tmp_path) -> None:
     s = replace(LEVELS, grid={"lead_time": (1,)},
-                policies=(PolicyChoice("base-stock", {"size": 3.0}),
+                policies=(PolicyChoice("ss", {"s": 9.0, "S": 5.0}),
                           PolicyChoice("base-stock", {"level": 9.0})))
     bad, good = sweep(s, tmp_path, progress=False).rows
-    assert bad["mean"] is None and "size" in bad["error"]
+    assert bad["mean"] is None and "S(=5.0) must be >= s(=9.0)" in bad["error"]
     assert good["error"] is None and good["mean"] > 0
 
 
@@ -85,6 +85,10 @@ def test_settings_are_checked() -> None:
         replace(FAST, grid={"lead_time": (1, 1)})
     with pytest.raises(SweepError, match="unknown policy 'base-stok'"):
         replace(FAST, policies=(PolicyChoice("base-stok"),))
+    with pytest.raises(SweepError, match="'base-stock' has no parameter.*size.*level"):
+        replace(FAST, policies=(PolicyChoice("base-stock", {"size": 3.0}),))
+    with pytest.raises(SweepError, match="'list-price' needs parameter.*level"):
+        replace(FAST, policies=(PolicyChoice("list-price"),))
     with pytest.raises(SweepError, match="nothing to simulate"):
         replace(FAST, optimize=False)
     with pytest.raises(SweepError, match=r"replications\(=0\)"):
