@@ -48,8 +48,10 @@ _COST_KEYS = ("holding", "shortage", "fixed", "variable", "transit")
 _COST_INDEX = (10, 11, 12, 13, 14)   # des_supply.batch.BATCH_FIELDS
 
 
-def batch_observation(layout: NetworkLayout, sim: BatchSimulation) -> np.ndarray:
-    """``[R, obs]``: :meth:`NetworkLayout.observation` of every replication of *sim*."""
+def batch_observation(layout: NetworkLayout, sim: BatchSimulation,
+                      nonneg: np.ndarray | None = None) -> np.ndarray:
+    """``[R, obs]``: :meth:`NetworkLayout.observation` of every replication of *sim*
+    (*nonneg*: the features clipped at 0, ``layout.bounds()[0] == 0``, if known)."""
     S, t = sim.S, sim.t
     columns: list[np.ndarray] = []
     ip_nodes = sim.stock_index
@@ -70,7 +72,9 @@ def batch_observation(layout: NetworkLayout, sim: BatchSimulation) -> np.ndarray
         obs[:, c] = col
     if phases:
         obs[:, len(columns):] = np.asarray(phases, dtype=np.float32)
-    np.maximum(obs, 0.0, out=obs, where=layout.bounds()[0] == 0.0)  # as the single env clips
+    if nonneg is None:
+        nonneg = layout.bounds()[0] == 0.0
+    np.maximum(obs, 0.0, out=obs, where=nonneg)  # as the single env clips
     return obs
 
 
@@ -131,10 +135,11 @@ class ArrayPolicy:
         if env.price_node is not None:
             raise ValueError("ArrayPolicy does not set prices (the batch engine runs no markets)")
         self.act, self.layout, self.space = act, env.layout, env.order_space
+        self.nonneg = env.layout.bounds()[0] == 0.0
 
     def act_batch(self, sim: BatchSimulation) -> np.ndarray:
-        values = parse_actions(self.layout, self.space, self.act(batch_observation(self.layout, sim)),
-                               sim.R)
+        obs = batch_observation(self.layout, sim, self.nonneg)
+        values = parse_actions(self.layout, self.space, self.act(obs), sim.R)
         return batch_orders(self.layout, values, sim)
 
 
@@ -174,6 +179,7 @@ class BatchVectorEnv(VectorEnv):
         template = make_env(problem, **env_kwargs)
         self.template = template
         self.layout: NetworkLayout = template.layout
+        self._nonneg = self.layout.bounds()[0] == 0.0
         self.network, self.periods = template.network, template.periods
         self.num_envs = int(num_envs)
         self.single_observation_space = template.observation_space
@@ -218,7 +224,7 @@ class BatchVectorEnv(VectorEnv):
         info = self._info(0, parts, per_node, np.zeros((N, len(self.layout.names))),
                           self._totals[1].copy(), self._totals[0].copy())
         info["dt"] = np.full(N, self.sim.t)
-        return batch_observation(self.layout, self.sim), info
+        return batch_observation(self.layout, self.sim, self._nonneg), info
 
     def _run_to_epoch(self, first: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Periods until the next decision epoch (or the horizon); their costs per part and node."""
@@ -273,14 +279,14 @@ class BatchVectorEnv(VectorEnv):
         if sim.done:
             info["action_mask"][:] = False
             if self.autoreset_mode == AutoresetMode.SAME_STEP:
-                final_obs = batch_observation(layout, sim)
+                final_obs = batch_observation(layout, sim, self._nonneg)
                 obs, reset_info = self._begin()
                 reset_info["final_obs"] = final_obs
                 reset_info["final_info"] = info
                 reset_info["_final_obs"] = reset_info["_final_info"] = np.ones(N, bool)
                 return obs, reward, np.zeros(N, bool), truncated, reset_info
             self._needs_reset = True
-        return batch_observation(layout, sim), reward, np.zeros(N, bool), truncated, info
+        return batch_observation(layout, sim, self._nonneg), reward, np.zeros(N, bool), truncated, info
 
     def _info(self, dt: int, parts: np.ndarray, per_node: np.ndarray, asked: np.ndarray,
               revenue: np.ndarray, total: np.ndarray) -> dict[str, Any]:
