@@ -117,3 +117,52 @@ def test_solve_refuses_nan_limits():
     with pytest.raises(ValueError, match=r"rel_gap\(=nan\)"):
         solve(m, rel_gap=math.nan)
     assert solve(m).objective == 2.0
+
+
+class _StoppedHighs:
+    """Stands in for HiGHS: a solve that ends with *termination*, a bound and no incumbent."""
+
+    def __init__(self, termination, bound):
+        self.termination, self.bound = termination, bound
+
+    def available(self):
+        return True
+
+    def solve(self, model, **options):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(termination_condition=self.termination,
+                               objective_bound=self.bound, incumbent_objective=None,
+                               timing_info=SimpleNamespace(wall_time=1.5))
+
+
+def _tiny_model():
+    import pyomo.environ as pyo
+
+    m = pyo.ConcreteModel(name="tiny")
+    m.x = pyo.Var(domain=pyo.NonNegativeIntegers)
+    m.o = pyo.Objective(expr=m.x)
+    return m
+
+
+def test_an_interrupted_solve_is_an_interrupt_not_a_solver_error():
+    from pyomo.contrib.solver.common.results import TerminationCondition
+
+    from optimization.solve import solve
+
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
+        solve(_tiny_model(), opt=_StoppedHighs(TerminationCondition.interrupted, 3.0))
+
+
+def test_a_time_limited_solve_without_incumbent_keeps_its_bound():
+    from pyomo.contrib.solver.common.results import TerminationCondition
+
+    from optimization.solve import SolverError, solve
+
+    stopped = _StoppedHighs(TerminationCondition.maxTimeLimit, 3.0)
+    with pytest.raises(SolverError, match="no incumbent") as info:
+        solve(_tiny_model(), opt=stopped)
+    assert info.value.bound == 3.0 and info.value.termination == "maxTimeLimit"
+    report = solve(_tiny_model(), opt=stopped, require_incumbent=False)
+    assert report.bound == 3.0 and not report.has_incumbent and math.isnan(report.objective)
+    assert report.termination == "maxTimeLimit" and "no incumbent, bound 3" in report.status

@@ -307,7 +307,7 @@ def _interrupt(argv: list[str], cwd: Path, wait_for: Path | None = None,
 def test_ctrl_c_during_simulate_is_one_line_and_status_130(tmp_path):
     code, out, err = _interrupt(["simulate", "single-stage", *BS, "--periods", "1000000",
                                  "--replications", "1", "--plot", str(tmp_path / "x.png")],
-                                tmp_path)
+                                tmp_path, delay=8.0)   # past the imports, on a busy machine too
     assert code == 130, err
     assert err.splitlines() == ["des-supply: interrupted"] and out == ""
     assert list(tmp_path.iterdir()) == []
@@ -317,7 +317,8 @@ def test_ctrl_c_during_train_keeps_the_checkpoint_or_nothing(tmp_path):
     """Before the first checkpoint nothing is left; after it the run can be resumed."""
     out_dir = tmp_path / "runs"
     code, out, err = _interrupt(["train", "single-stage", "--steps", "2000000", "--out",
-                                 str(out_dir)], tmp_path, delay=4.0)
+                                 str(out_dir)], tmp_path, wait_for=out_dir / "run.json",
+                                delay=1.0)
     assert code == 130 and out == ""
     assert len(err.splitlines()) == 1 and "interrupted" in err
     if (out_dir / "checkpoint.pt").exists():
