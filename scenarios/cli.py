@@ -58,7 +58,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from des_supply.network import Network, NetworkError
+from des_supply.network import MAX_MAGNITUDE, Network, NetworkError
 from des_supply.policy_registry import PolicyError, make_policy
 from des_supply.problem import Problem, is_network_file
 
@@ -147,6 +147,9 @@ def parse_policy_params(pairs: Sequence[str]) -> dict[str, Any]:
         values = out[key].values() if isinstance(out[key], dict) else [out[key]]
         if not all(math.isfinite(v) for v in values):
             raise CliError(f"policy parameter {pair!r}: values must be finite numbers")
+        if any(abs(v) > MAX_MAGNITUDE for v in values):
+            raise CliError(f"policy parameter {pair!r}: values must be at most "
+                           f"{MAX_MAGNITUDE:g} in magnitude (the engine's largest quantity)")
         if isinstance(out[key], dict) and (not out[key] or "" in out[key]):
             raise CliError(f"policy parameter {pair!r}: every value needs a node name "
                            "(node:value)")
@@ -358,7 +361,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from rl.ppo import PPOConfig, train
     from rl.training import CheckpointError, load_checkpoint
 
-    from .presets import make_thunk, preset, problem_record, with_steps
+    from .presets import check_steps, make_thunk, preset, problem_record, with_steps
 
     if args.steps is not None and args.steps < 1:
         raise CliError(f"--steps(={args.steps}) must be >= 1")
@@ -389,6 +392,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         if seed < 0:
             raise CliError(f"--seed(={seed}) must be >= 0")
         problem = load_problem(args.scenario, args.param)
+        if args.steps is not None:
+            with user_errors("--steps", ValueError):
+                check_steps(problem, args.steps)
         out = (Path(args.out) if args.out else
                _free_name(Path("runs") / f"{problem.name}__{args.algo}__{seed}"))
         _check_new_output(out, args.overwrite, "--out", resumable=True)
@@ -604,7 +610,7 @@ def _compare_recommendation(args: argparse.Namespace, problem: Problem) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> None:
     from .compare import DEFAULT_PERIODS, compare, figure
-    from .presets import preset, with_steps
+    from .presets import check_steps
 
     targets = list(dict.fromkeys(args.scenario))
     if len(targets) > 1 and args.param:
@@ -625,11 +631,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
         return _compare_recommendation(args, problems[0])
     if args.steps is not None:
         for p in problems:   # a budget PPO cannot run with is refused before anything runs
-            if p.kind.market is not None or p.kind.shape == "single-stage":
-                try:
-                    with_steps(preset(p)[0], args.steps)
-                except ValueError as exc:
-                    raise CliError(f"--steps: {exc}") from None
+            with user_errors("--steps", ValueError):
+                check_steps(p, args.steps)
     episodes = 20 if args.episodes is None else args.episodes
     workers = args.processes or os.cpu_count() or 1
     for p in problems:

@@ -76,7 +76,8 @@ from rl.env import make_env
 from rl.ppo import PPOConfig
 from rl.wrappers import scale_observation, scale_reward
 
-__all__ = ["ActionWindow", "Anchor", "GenericSettings", "PeriodShift", "make_thunk", "preset",
+__all__ = ["ActionWindow", "Anchor", "GenericSettings", "PeriodShift", "check_steps",
+           "make_thunk", "preset",
            "problem_from_record", "problem_record", "search_anchor", "with_steps"]
 
 # -- defaults shared by all presets -------------------------------------------------------------
@@ -291,6 +292,11 @@ class GenericSettings:
     reward_scale: str = "reference"   # "reference": |c_ref|; "layout": NetworkLayout.cost_scale()
 
 
+#: PPO settings of the generic preset (the tuning is in :func:`_generic`).
+_GENERIC_CONFIG = dataclasses.replace(_BASE, total_steps=600_000, learning_rate=3e-4, gamma=0.97,
+                                      gae_lambda=0.8, log_std_init=-1.0)
+
+
 def _generic(problem: Problem, anchor: Anchor | None, search: Mapping[str, Any] | None,
              settings: GenericSettings | None = None) -> tuple[PPOConfig, dict[str, Any]]:
     """Order-up-to windows around the best searched base-stock policy (module docstring)."""
@@ -316,8 +322,7 @@ def _generic(problem: Problem, anchor: Anchor | None, search: Mapping[str, Any] 
     # window 3 sd: +0.93 %; log_std -0.5: +4.28 % (exploring the whole window costs more than it
     # teaches); 1.2M steps: -1.96 %; gamma .97 / lambda .8: -2.24 % (kept).  log_std -1 is an
     # exploration std of a quarter of the window's half-width (about half a demand std).
-    cfg = dataclasses.replace(_BASE, total_steps=600_000, learning_rate=3e-4, gamma=0.97,
-                              gae_lambda=0.8, log_std_init=-1.0)
+    cfg = _GENERIC_CONFIG
     env = {"action_mode": "base-stock", "discrete": False, "periods": periods,
            "max_level": max_level}
     spec: dict[str, Any] = {"env": env, "scale_observation": True, "scale_reward": True,
@@ -456,6 +461,19 @@ def preset(problem: Problem | Network, *, anchor: Anchor | None = None,
         raise ValueError(f"no preset for a {kind.market!r} market (presets know pricing and "
                          "recommendation markets)")
     return _generic(problem, anchor, search, generic)
+
+
+def check_steps(problem: Problem | Network, steps: int | None) -> None:
+    """Raise ValueError if PPO cannot run *steps* steps with *problem*'s preset.
+
+    Checked before anything runs: the generic preset's configuration is known without its
+    base-stock search, the other presets are cheap to build.
+    """
+    problem = as_problem(problem)
+    kind = problem.kind
+    generic = kind.market is None and not (kind.shape == "single-stage" and
+                                           kind.shortage in ("lost", "backlog"))
+    with_steps(_GENERIC_CONFIG if generic else preset(problem)[0], steps)
 
 
 # -- wrappers -------------------------------------------------------------------------------------
