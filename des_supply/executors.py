@@ -77,10 +77,10 @@ class Executor(ABC):
         completion order): progress bars and incremental writes hook in here.
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (not abstract: serial has nothing to release)
         """Release the workers (a closed executor starts new ones if used again)."""
 
-    def __enter__(self) -> "Executor":
+    def __enter__(self) -> Executor:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -102,7 +102,8 @@ class SerialExecutor(Executor):
             try:
                 result = fn(task)
             except Exception as exc:
-                raise _named(exc, i, task, "the serial executor")
+                _named(exc, i, task, "the serial executor")
+                raise
             out.append(result)
             if on_result is not None:
                 on_result(i, result)
@@ -165,13 +166,13 @@ class ProcessExecutor(Executor):
                 done, pending = wait(pending, return_when=FIRST_EXCEPTION)
                 for fut in sorted(done, key=futures.__getitem__):
                     i = futures[fut]
-                    exc = fut.exception()
-                    if isinstance(exc, BrokenProcessPool):   # a worker died: a fresh pool next time
+                    failure = fut.exception()
+                    if isinstance(failure, BrokenProcessPool):   # a worker died: new pool next
                         self.close()
                         raise RuntimeError(f"a worker process died running "
-                                           f"{_describe(i, tasks[i])}") from exc
-                    if exc is not None:
-                        raise _named(exc, i, tasks[i], "a worker process")
+                                           f"{_describe(i, tasks[i])}") from failure
+                    if failure is not None:
+                        raise _named(failure, i, tasks[i], "a worker process")
                     results[i] = fut.result()
                     if on_result is not None:
                         on_result(i, results[i])
@@ -346,4 +347,4 @@ def chunks(n: int, parts: int) -> list[range]:
         raise ValueError(f"chunks(n={n}, parts={parts}): n must be >= 0 and parts >= 1")
     parts = min(parts, n) or 1
     bounds = [n * j // parts for j in range(parts + 1)]
-    return [range(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+    return [range(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]

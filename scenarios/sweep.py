@@ -97,7 +97,7 @@ class SweepSettings:
         allowed = spec.parameters
         if not self.grid:
             raise SweepError("a sweep needs at least one grid parameter (--grid K=V1,V2,...)")
-        for key, values in {**self.grid, **self.params}.items():
+        for key in {**self.grid, **self.params}:
             if key not in allowed:
                 raise SweepError(f"scenario {self.scenario!r} has no parameter {key!r} "
                                  f"(parameters: {', '.join(allowed)})")
@@ -119,8 +119,8 @@ class SweepSettings:
         if not self.policies and not self.optimize:
             raise SweepError("nothing to simulate: give --policy, or let optimize choose the "
                              "policies (no --no-optimize)")
-        from des_supply.policy_registry import PolicyError, policy_entry
         import optimization.policies  # noqa: F401  (registers the solved policies)
+        from des_supply.policy_registry import PolicyError, policy_entry
 
         for p in self.policies:   # names and parameters; whether a policy applies is per cell
             try:
@@ -139,7 +139,8 @@ class SweepSettings:
     def cells(self) -> list[dict[str, Any]]:
         """The grid points, first grid parameter varying slowest."""
         keys = list(self.grid)
-        return [dict(zip(keys, values)) for values in itertools.product(*self.grid.values())]
+        return [dict(zip(keys, values, strict=True))
+                for values in itertools.product(*self.grid.values())]
 
     def record(self) -> dict[str, Any]:
         """JSON-safe settings (what ``sweep.json`` holds and a resumed run must match)."""
@@ -213,8 +214,8 @@ def run_cell(task: CellTask) -> dict[str, Any]:
                 policy, why = make_policy(choice.name, problem, choice.params), None
             except PolicyError as exc:
                 policy, why = None, str(exc)
-            b = benchmarks.get(choice.name)
-            promised = b.value if b is not None and not choice.params else None
+            listed = benchmarks.get(choice.name)
+            promised = listed.value if listed is not None and not choice.params else None
             choices.append((choice, policy, promised, why))
     else:
         choices = [(PolicyChoice(b.name, dict(b.params)), b.policy, b.value, None)
@@ -227,10 +228,10 @@ def run_cell(task: CellTask) -> dict[str, Any]:
                                "optimizer_value": promised, "gap_pct": None, **optimum,
                                "error": why}
         if policy is not None:
-            r = simulate(problem, policy, periods=periods, warmup=warmup,
-                         replications=s.replications, seed=s.seed)
-            row.update(mean=r.mean, ci95_low=r.ci95[0], ci95_high=r.ci95[1],
-                       fill_rate=r.fill_rate)
+            sim = simulate(problem, policy, periods=periods, warmup=warmup,
+                           replications=s.replications, seed=s.seed)
+            row.update(mean=sim.mean, ci95_low=sim.ci95[0], ci95_high=sim.ci95[1],
+                       fill_rate=sim.fill_rate)
         rows.append(row)
     sign = 1.0 if problem.objective == "cost" else -1.0
     means = [r["mean"] for r in rows if r["mean"] is not None]
@@ -313,8 +314,9 @@ class _Progress:
         if now - self.last >= self.interval or self.done == self.total:
             elapsed = now - self.started
             left = elapsed / self.done * (self.total - self.done)
-            print(f"{self.label}: {self.done}/{self.total} cells ({100 * self.done / self.total:.0f}%)"
-                  f", {elapsed:.0f} s elapsed, ~{left:.0f} s left; last: {what}",
+            share = 100 * self.done / self.total
+            print(f"{self.label}: {self.done}/{self.total} cells ({share:.0f}%), {elapsed:.0f} s "
+                  f"elapsed, ~{left:.0f} s left; last: {what}",
                   file=sys.stderr, flush=True)
             self.last = now
 
@@ -369,8 +371,8 @@ def sweep(settings: SweepSettings, out_dir: str | Path, *, executor: Executor | 
         bar.update(_short(todo[i].cell))
 
     try:
-        for result in (executor or SerialExecutor()).map(run_cell, todo, on_result=finished):
-            done[_key(result["params"])] = result
+        for cell_result in (executor or SerialExecutor()).map(run_cell, todo, on_result=finished):
+            done[_key(cell_result["params"])] = cell_result
     finally:
         bar.close()
     ordered = [done[_key({**settings.params, **cell})] for cell in cells]
@@ -418,8 +420,8 @@ def _plot(result: SweepResult, path: Path) -> None:
     series = _label if result.settings.policies else (lambda r: r["policy"])
     labels = list(dict.fromkeys(series(r) for r in result.rows))
     colors = {lab: f"C{i % 10}" for i, lab in enumerate(labels)}
-    for ax, panel in zip(axes, panels):
-        fixed = dict(zip(others, panel))
+    for ax, panel in zip(axes, panels, strict=False):   # axes may outnumber panels
+        fixed = dict(zip(others, panel, strict=True))
         rows = [r for r in result.rows if all(repr(r[k]) == repr(v) for k, v in fixed.items())]
         for lab in labels:
             pts = sorted((pos[repr(r[x_key])], r) for r in rows
@@ -449,9 +451,9 @@ def _plot(result: SweepResult, path: Path) -> None:
     for ax in axes[len(panels):]:
         ax.set_visible(False)
     handles, names = axes[0].get_legend_handles_labels()
-    seen = dict(zip(names, handles))
+    seen = dict(zip(names, handles, strict=True))
     for ax in axes[1:len(panels)]:
-        for h, n in zip(*ax.get_legend_handles_labels()):
+        for h, n in zip(*ax.get_legend_handles_labels(), strict=True):
             seen.setdefault(n, h)
     ncol = min(len(seen), 3) or 1
     fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=ncol,

@@ -14,9 +14,9 @@ from functools import partial
 import cloudpickle
 import numpy as np
 import pytest
-from ray_cluster import ray_cluster  # noqa: F401  (the module's Ray cluster)
 from conftest import single
 from networks import TINY_SEARCH, two_echelon
+from ray_cluster import ray_cluster_fixture  # noqa: F401  (the module's Ray cluster)
 
 from des_supply import BaseStock, Poisson, Simulation
 from des_supply.evaluate import simulate

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ray_cluster import ray_cluster  # noqa: F401  (the module's Ray cluster)
+from ray_cluster import ray_cluster_fixture  # noqa: F401  (the module's Ray cluster)
 
 import rl
 import scenarios

@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 
 import pytest
-from ray_cluster import ray_cluster  # noqa: F401  (the module's Ray cluster)
+from ray_cluster import ray_cluster_fixture  # noqa: F401  (the module's Ray cluster)
 
 from des_supply.executors import ProcessExecutor, make_executor
 from scenarios import ScenarioError
