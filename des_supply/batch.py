@@ -277,6 +277,8 @@ class BatchSimulation:
             fixed = int(lead.value) if isinstance(lead, Deterministic) else None
             edges.append(_EdgePlan(j, e, self.index[e.source], self.index[e.target], fixed, -1))
         self.edges = edges
+        # can anything arrive in the phase it is shipped (lead time 0)?
+        self.instant = any(p.fixed_lead is None or p.fixed_lead == 0 for p in edges)
         nodes = []
         for i, n in enumerate(net.nodes):
             rule = net.supply_rule_of(n.name)
@@ -483,7 +485,7 @@ class BatchSimulation:
             if not deciding[k]:
                 continue
             q = np.asarray(orders[:, k], dtype=float)
-            if not (np.all(q >= 0) and np.all(q != math.inf)):
+            if not (q.min() >= 0 and q.max() != math.inf):  # NaN fails the first test
                 bad = q[~((q >= 0) & (q != math.inf))][0]
                 raise DecisionError(f"period {t}: order at node {p.node.name!r} must be a finite "
                                     f"number >= 0, got {bad}")
@@ -512,7 +514,8 @@ class BatchSimulation:
                 self._split(t, p, q)
             else:
                 self._priority(t, p, q)
-        self._settle(t, ())
+        if self.instant:
+            self._settle(t, ())
 
     def end_period(self) -> None:
         """Demand phase (order-before-demand) and accounting of period ``self.t``; the ledger
@@ -591,8 +594,10 @@ class BatchSimulation:
                 x = np.minimum(q, self.cap_left[i])
                 self.cap_left[i] -= x
                 S[CAPACITY_SHORT, i] += q - x
-            else:
-                x = q
+            else:  # unlimited: everything ships, nothing is owed
+                S[RECEIVED, i] += q
+                self._ship(t, e, np.where(q > EPS, q, 0.0))
+                return
             S[RECEIVED, i] += x
         else:
             free = None if s.queue == "none" else ~self._nonempty(s)
