@@ -253,7 +253,7 @@ def _lost_sales(L: int, h: float, p: float, K: float, law: _Demand, c: float,
     try:
         sol = solve_lost_sales(L, h, p - c, law.label, law.mean, K, progress=progress)
         heur = heuristics(L, h, p - c, law.label, law.mean, K, progress=progress)
-    except ValueError as exc:  # the state space is too large (the DP says how large)
+    except (ValueError, OverflowError) as exc:  # the state space is too large (or its count)
         raise _NotExact(f"the exact lost-sales DP refused: {exc}") from None
     shift = c * law.mean
     method = "relative value iteration (Zipkin 2008), lookup table"

@@ -290,7 +290,7 @@ def cmd_optimize(args: argparse.Namespace) -> None:
     # OptimizeError, SizeLimitError and the DPs' refusals are ValueErrors; a DP that does not
     # converge or a missing solver is a RuntimeError; SolverError names the termination
     with user_errors(f"optimize {problem.name}", OptimizeError, SolverError, ValueError,
-                     RuntimeError):
+                     RuntimeError, ArithmeticError):
         res = optimize(problem, progress=not args.json and sys.stderr.isatty())
     out = {**res.to_dict(), "versions": versions()}
     checks = {}
