@@ -14,9 +14,11 @@ from different demand paths.  The search is deliberately simple:
 It returns the best levels found, not a proven optimum.
 
 Candidates are simulated together on the batch engine (:mod:`des_supply.batch`): the
-replications of every candidate of a step (all the factors of the grid, the two
-moves of a descent step) advance in one lockstep batch, each row with its own
-levels, when they make at least ``BATCH_MIN_REPLICATIONS`` rows.  The values are the ones :func:`des_supply.evaluate.simulate` gives for each
+replications of every candidate of a step (all the factors of the grid; in the
+descent, the two moves of the step and of every smaller step it may fall back to)
+advance in one lockstep batch, each row with its own levels, when they make at
+least ``BATCH_MIN_REPLICATIONS`` rows.  A value enters the search only when the
+search asks for it, so ``evaluations`` counts what it asked, as before.  The values are the ones :func:`des_supply.evaluate.simulate` gives for each
 candidate (same seeds, same engine arithmetic), so the search takes the same path;
 a problem the batch engine does not run is searched candidate by candidate with
 ``simulate``.
@@ -121,8 +123,13 @@ def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
             step = max(1.0, float(round(flows[n.name])))
             while step >= 1:
                 improved = False
+                # the moves this step and, if it fails, the smaller steps after it might try
+                moves, d = [], step
+                while d >= 1:
+                    moves += [d, -d]
+                    d = np.floor(d / 2)
                 prefetch([{**best_levels, n.name: float(max(0.0, best_levels[n.name] + d))}
-                           for d in (step, -step)])
+                          for d in moves])
                 for delta in (step, -step):
                     trial = dict(best_levels)
                     trial[n.name] = float(max(0.0, trial[n.name] + delta))

@@ -212,3 +212,20 @@ def test_lead_times_beyond_the_first_ring_keep_their_due_periods():
                  shortage_cost=4)
     assert math.isinf(net.edges[0].lead_time.upper_bound)
     assert_same_ledgers(net, BaseStock(30), 600, seed=4, replications=4)
+
+
+@pytest.mark.parametrize("echelon", [False, True])
+def test_policy_search_on_the_batch_engine_takes_the_event_engines_path(monkeypatch, echelon):
+    """search_base_stock batches its candidates; with the batch engine off (every candidate by
+    simulate on the event engine) it finds the same levels after the same evaluations."""
+    from optimization import search
+
+    problem = scenarios.make("serial" if echelon else "owmr")
+    kwargs = dict(echelon=echelon, periods=300, warmup=50, factors=(0.8, 1.0, 1.3, 1.7))
+    batched = search.search_base_stock(problem, **kwargs)
+    monkeypatch.setattr(search, "unsupported", lambda *a: "switched off in this test")
+    real = search.simulate
+    monkeypatch.setattr(search, "simulate", lambda *a, **k: real(*a, **k, engine="event"))
+    event = search.search_base_stock(problem, **kwargs)
+    assert batched.levels == event.levels and batched.evaluations == event.evaluations
+    assert batched.value == pytest.approx(event.value, rel=1e-12)
