@@ -955,6 +955,8 @@ class BatchSimulation:
         ``act_batch(sim) -> [R, stock nodes]``)."""
         from .batch_policies import vectorise
 
+        if self.t:  # a second run starts again from the same seeds
+            self.reset(self.seeds)
         act = vectorise(policy, self.network)
         if act is None:
             raise TypeError(f"policy {type(policy).__name__} has no vectorised version")

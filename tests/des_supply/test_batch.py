@@ -229,3 +229,12 @@ def test_policy_search_on_the_batch_engine_takes_the_event_engines_path(monkeypa
     event = search.search_base_stock(problem, **kwargs)
     assert batched.levels == event.levels and batched.evaluations == event.evaluations
     assert batched.value == pytest.approx(event.value, rel=1e-12)
+
+
+def test_a_second_run_starts_again_from_the_same_seeds():
+    net = single(demand=Poisson(4), lead_time=1)
+    sim = BatchSimulation(net, 30, [3, 4])
+    first = sim.run(BaseStock(9), record=True)
+    again = sim.run(BaseStock(9), record=True)
+    for a, b in zip(first.ledgers, again.ledgers):
+        assert np.array_equal(a["demand"], b["demand"]) and np.array_equal(a.cost(), b.cost())
