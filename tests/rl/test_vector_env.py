@@ -122,3 +122,19 @@ def test_array_policy_runs_in_simulate_as_its_heuristic():
     heuristic = simulate(problem, BaseStock(9), engine="event", **kwargs)
     assert agent.engine == "batch"
     np.testing.assert_array_equal(agent.per_replication, heuristic.per_replication)
+
+
+def test_gymnasium_vector_wrappers_run_on_it():
+    """What PPO code stacks on a vector env: episode statistics, clipping, normalisation."""
+    from gymnasium.wrappers.vector import ClipAction, NormalizeObservation, RecordEpisodeStatistics
+
+    venv = BatchVectorEnv(scenarios.make("single-stage"), 4, seed=0, periods=10)
+    env = NormalizeObservation(ClipAction(RecordEpisodeStatistics(venv)))
+    env.reset()
+    returns = []
+    for _ in range(21):
+        _, reward, _, truncated, info = env.step(env.action_space.sample())
+        if "episode" in info:
+            returns.append(info["episode"]["r"])
+            np.testing.assert_array_equal(info["episode"]["l"], 10)
+    assert len(returns) == 2 and all((r < 0).all() for r in returns)
