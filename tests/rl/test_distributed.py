@@ -5,11 +5,13 @@ and skip without Ray."""
 from __future__ import annotations
 
 import inspect
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from ray_cluster import ray_cluster_fixture  # noqa: F401  (the module's Ray cluster)
 
 import rl
@@ -17,7 +19,7 @@ import scenarios
 from des_supply.executors import ProcessExecutor, make_executor
 from rl.distributed import PaddedAgents, TrainTask, run_task, train_many, train_seeds
 from rl.evaluation import evaluate_agent
-from rl.ppo import PPOConfig
+from rl.ppo import PPOConfig, train
 
 SERIAL = scenarios.make("serial")   # three stages, one agent per stage
 TINY = PPOConfig(total_steps=128, n_envs=2, n_steps=32, n_minibatches=2, n_epochs=2,
@@ -135,5 +137,15 @@ def test_tune_drives_the_projects_ppo(ray_cluster, serial_runs, tmp_path) -> Non
         for key in ("value_loss", "policy_loss", "approx_kl"):
             assert result.metrics[key] == last[key]
         assert result.checkpoint is not None
-        with result.checkpoint.as_directory() as d:
-            assert (Path(d) / "checkpoint.pt").exists()
+        # iteration 1's checkpoint went to Tune with iteration 2's report, the final one last
+        (mid, mid_metrics), (final, _) = result.best_checkpoints
+        assert mid_metrics["iteration"] == 2
+        with mid.as_directory() as d:
+            saved = torch.load(Path(d) / "checkpoint.pt", weights_only=True)
+            assert saved["iteration"] == 1
+            # a trial restored from it resumes exactly: the serial run's parameters
+            resumed = train(MAKE_ENV, replace(TINY, seed=run.seed),
+                            tmp_path / f"resumed-{run.seed}", resume=Path(d) / "checkpoint.pt",
+                            progress=False)
+        assert all(np.array_equal(v.numpy(), run.parameters[k])
+                   for k, v in resumed.agent.state_dict().items())
