@@ -224,6 +224,19 @@ def test_conventions_survive_json_and_networkx():
     assert "decisions" not in plain and "shipping_timing" not in plain
 
 
+def test_the_schema_describes_the_conventions():
+    jsonschema = pytest.importorskip("jsonschema")
+    from des_supply.network import network_schema
+
+    validator = jsonschema.Draft202012Validator(network_schema())
+    data = chain("sequential", "ship-before-receipt", dc={"shipping_capacity": 7}).to_dict()
+    assert list(validator.iter_errors(data)) == []
+    for bad in ({"decisions": "both"}, {"shipping_timing": "later"}):
+        assert list(validator.iter_errors({**data, **bad}))
+    data["nodes"][1]["initial_on_hand"] = 1e300
+    assert list(validator.iter_errors(data))
+
+
 def test_problem_shows_its_conventions():
     problem = as_problem(chain("sequential", "ship-before-receipt",
                                dc={"shipping_capacity": 7}, store={"capacity": 9}))
