@@ -333,7 +333,17 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def executor_from_args(args: argparse.Namespace) -> Executor:
-    """The executor of :func:`add_backend_arguments`' options (ValueError on a bad mix)."""
+    """The executor of :func:`add_backend_arguments`' options (ValueError on a bad mix).
+
+    A command that also has the older ``--processes N`` (N != 1) gets a pool of N processes
+    (0: one per CPU), the same as ``--backend processes --workers N``.
+    """
+    processes = getattr(args, "processes", 1)
+    if processes != 1:
+        if args.backend != "serial" or args.workers is not None:
+            raise ValueError(f"--processes {processes} is --backend processes --workers "
+                             f"{processes}: give one of the two")
+        return ProcessExecutor(processes or None)
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers(={args.workers}) must be >= 1")
     if args.address is not None and args.backend != "ray":

@@ -114,6 +114,11 @@ def test_make_executor_and_cli_options() -> None:
     assert executor_from_args(args).workers == 2
     with pytest.raises(ValueError, match="--address applies to --backend ray"):
         executor_from_args(parser.parse_args(["--address", "auto"]))
+    parser.add_argument("--processes", type=int, default=1)   # the older option
+    assert executor_from_args(parser.parse_args(["--processes", "3"])).workers == 3
+    assert isinstance(executor_from_args(parser.parse_args([])), SerialExecutor)
+    with pytest.raises(ValueError, match="--processes 2 is --backend processes --workers 2"):
+        executor_from_args(parser.parse_args(["--processes", "2", "--backend", "ray"]))
     assert set(BACKENDS) == {"serial", "processes", "ray"}
 
 
