@@ -238,3 +238,27 @@ def test_a_second_run_starts_again_from_the_same_seeds():
     again = sim.run(BaseStock(9), record=True)
     for a, b in zip(first.ledgers, again.ledgers):
         assert np.array_equal(a["demand"], b["demand"]) and np.array_equal(a.cost(), b.cost())
+
+
+@settings(max_examples=20)
+@given(st.data())
+def test_simulate_kpis_are_the_same_on_both_engines(data):
+    """Every number of Results (cost or profit, CI, per-node KPIs, fill rates) from the batch
+    engine's running sums equals the event engine's from its ledgers."""
+    net = data.draw(networks(conventions=True))
+    policy = data.draw(policies(net))
+    periods = data.draw(st.integers(2, 40))
+    kwargs = dict(periods=periods, replications=3, seed=data.draw(seeds),
+                  warmup=data.draw(st.integers(0, periods - 1)))
+    event = simulate(net, policy, engine="event", **kwargs)
+    batch = simulate(net, policy, engine="batch", **kwargs)
+    assert batch.engine == "batch" and batch.objective == event.objective
+    np.testing.assert_allclose(batch.per_replication, event.per_replication, rtol=1e-12, atol=1e-12)
+    assert batch.fill_rate == pytest.approx(event.fill_rate, rel=1e-12)
+    assert batch.cycle_service_level == event.cycle_service_level
+    for name, a in event.nodes.items():
+        b = batch.nodes[name]
+        for f in ("on_hand", "backlog", "lost", "ordered", "cost", "revenue"):
+            assert getattr(b, f) == pytest.approx(getattr(a, f), rel=1e-12, abs=1e-12), (name, f)
+        assert b.fill_rate == pytest.approx(a.fill_rate, rel=1e-12)
+        assert b.cycle_service_level == a.cycle_service_level
