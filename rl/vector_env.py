@@ -85,29 +85,30 @@ def _maxima(layout: NetworkLayout) -> np.ndarray:
     return np.array([getattr(n, a) for n in layout.nodes for a in per_mode])
 
 
-def parse_actions(layout: NetworkLayout, space: spaces.Space, actions: Any, R: int) -> np.ndarray:
+def parse_actions(layout: NetworkLayout, space: spaces.Space, actions: Any, R: int,
+                  maxima: np.ndarray | None = None) -> np.ndarray:
     """``[R, values]``: *actions* (one row per sub-env) checked and in physical units, as
-    :meth:`NetworkLayout.parse` does for one action."""
-    names = [x for n in layout.nodes for x in layout.action_names(n.name)]
-    maxima = _maxima(layout)
+    :meth:`NetworkLayout.parse` does for one action (*maxima*: ``_maxima(layout)``, if known)."""
+    maxima = _maxima(layout) if maxima is None else maxima
     try:
         arr = np.asarray(actions, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"actions must be numeric, got {actions!r}") from None
     shape = (R,) if isinstance(space, spaces.Discrete) else (R, *space.shape)
     if arr.shape != shape:
-        raise ValueError(f"actions have shape {arr.shape}, expected {shape} ({', '.join(names)})")
+        raise ValueError(f"actions have shape {arr.shape}, expected {shape} "
+                         f"({', '.join(layout.action_names())})")
     arr = arr.reshape(R, -1)
     bad = np.argwhere(np.isnan(arr))
     if bad.size:
         r, j = bad[0]
-        raise ValueError(f"actions[{r}][{j}] ({names[j]}) is NaN")
+        raise ValueError(f"actions[{r}][{j}] ({layout.action_names()[j]}) is NaN")
     if not layout.discrete:
         return (np.clip(arr, -1.0, 1.0) + 1.0) * 0.5 * maxima
     wrong = np.argwhere((arr != np.floor(arr)) | (arr < 0) | (arr > maxima))
     if wrong.size:
         r, j = wrong[0]
-        raise ValueError(f"actions[{r}][{j}] ({names[j]}) must be a whole number in "
+        raise ValueError(f"actions[{r}][{j}] ({layout.action_names()[j]}) must be a whole number in "
                          f"[0, {int(maxima[j])}], got {arr[r, j]}")
     return arr
 
@@ -136,10 +137,11 @@ class ArrayPolicy:
             raise ValueError("ArrayPolicy does not set prices (the batch engine runs no markets)")
         self.act, self.layout, self.space = act, env.layout, env.order_space
         self.nonneg = env.layout.bounds()[0] == 0.0
+        self.maxima = _maxima(env.layout)
 
     def act_batch(self, sim: BatchSimulation) -> np.ndarray:
         obs = batch_observation(self.layout, sim, self.nonneg)
-        values = parse_actions(self.layout, self.space, self.act(obs), sim.R)
+        values = parse_actions(self.layout, self.space, self.act(obs), sim.R, self.maxima)
         return batch_orders(self.layout, values, sim)
 
 
@@ -180,6 +182,7 @@ class BatchVectorEnv(VectorEnv):
         self.template = template
         self.layout: NetworkLayout = template.layout
         self._nonneg = self.layout.bounds()[0] == 0.0
+        self._maxima = _maxima(self.layout)
         self.network, self.periods = template.network, template.periods
         self.num_envs = int(num_envs)
         self.single_observation_space = template.observation_space
@@ -259,7 +262,7 @@ class BatchVectorEnv(VectorEnv):
             obs, info = self._begin()
             return obs, np.zeros(N), np.zeros(N, bool), np.zeros(N, bool), info
         sim, layout = self.sim, self.layout
-        values = parse_actions(layout, self.template.order_space, actions, N)
+        values = parse_actions(layout, self.template.order_space, actions, N, self._maxima)
         t0 = sim.t
         asked = np.zeros((N, len(layout.names)))
 
