@@ -71,6 +71,16 @@ def test_batch_equals_event_engine_on_random_networks(data):
                         data.draw(seeds))
 
 
+@pytest.mark.slow
+@settings(max_examples=400)
+@given(st.data())
+def test_batch_equals_event_engine_on_many_random_networks(data):
+    """The property above on ten times as many networks (pytest -m slow)."""
+    net = data.draw(networks(conventions=True))
+    assert_same_ledgers(net, data.draw(policies(net)), data.draw(st.integers(1, 60)),
+                        data.draw(seeds))
+
+
 @settings(max_examples=8)
 @given(st.data())
 def test_batch_equals_event_engine_on_whole_unit_networks_over_two_blocks(data):
