@@ -20,6 +20,10 @@ action decoding on any batch state; :class:`ArrayPolicy` wraps a function of
 ``simulate`` and the batch engine.  :func:`make_batch_vector_env` falls back to
 :func:`rl.wrappers.make_vector_env` (with one line saying why) for problems the
 batch engine does not run.
+
+:class:`BatchParallelEnv` is the multi-agent equivalent: ``N`` copies of
+:class:`rl.multi_agent.InventoryParallelEnv` (one agent per stocking node) in one
+batch, with PettingZoo's parallel API over dicts of ``[N, ...]`` arrays.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from des_supply.rng import replication_seed, root_sequence
 
 from .env import InventoryEnv, NetworkLayout, make_env
 
-__all__ = ["ArrayPolicy", "BatchVectorEnv", "batch_observation", "batch_orders",
+__all__ = ["ArrayPolicy", "BatchParallelEnv", "BatchVectorEnv", "batch_observation", "batch_orders",
            "make_batch_vector_env", "why_not_batch"]
 
 _COST_KEYS = ("holding", "shortage", "fixed", "variable", "transit")
@@ -326,3 +330,84 @@ def make_batch_vector_env(problem: Problem | Network, n_envs: int, seed: int | N
                   stacklevel=2)
     return make_vector_env(problem, n_envs, seed, autoreset_mode=autoreset_mode, **env_kwargs)
 
+
+class BatchParallelEnv:
+    """``num_envs`` episodes of ``rl.multi_agent.parallel_env(problem, **env_kwargs)`` in one
+    lockstep batch: PettingZoo's parallel API with every value an ``[N, ...]`` array.
+
+    ``reset`` returns ``({agent: obs [N, d]}, {agent: {"t": [N]}})``; ``step({agent:
+    action [N, ...]})`` returns observations, rewards (the shared team reward ``[N]``),
+    terminations, truncations ``[N]`` and infos (``t``, ``dt``, ``node_cost`` of the
+    agent's node), as the single parallel env does for one episode.  ``state()`` is the
+    global observation ``[N, state]``.  Spaces are the single env's, per agent.  Episodes,
+    seeds and autoreset are :class:`BatchVectorEnv`'s (all sub-envs truncate together; the
+    step after that starts the next episodes with reward 0, in ``NEXT_STEP`` mode).
+    """
+
+    metadata: dict[str, Any] = {"name": "des_supply_batch_parallel_v0", "is_parallelizable": True}
+
+    def __init__(self, problem: Problem | Network, num_envs: int, *, seed: int | None = None,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+                 **env_kwargs: Any) -> None:
+        from .multi_agent import check_agents, parallel_env
+
+        template = parallel_env(problem, **env_kwargs)  # refuses markets and mixed schedules
+        self._check_agents = check_agents
+        self.vec = BatchVectorEnv(problem, num_envs, seed=seed, autoreset_mode=autoreset_mode,
+                                  **env_kwargs)
+        self.num_envs = self.vec.num_envs
+        self.possible_agents = list(template.possible_agents)
+        self.agents: list[str] = []
+        self.observation_spaces = dict(template.observation_spaces)
+        self.action_spaces = dict(template.action_spaces)
+        self.state_space = template.state_space
+        layout = self.vec.layout
+        phases = list(range(len(layout.observation_names) - len(layout.phase_names),
+                            len(layout.observation_names)))
+        self._columns, start = {}, 0
+        for agent in self.possible_agents:
+            width = len(layout.node_names[agent])
+            self._columns[agent] = np.array(list(range(start, start + width)) + phases)
+            start += width
+        self._state: np.ndarray | None = None
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self.action_spaces[agent]
+
+    def state(self) -> np.ndarray:
+        if self._state is None:
+            raise RuntimeError("call reset() first")
+        return self._state
+
+    def _split(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        self._state = obs
+        return {a: obs[:, self._columns[a]] for a in self.possible_agents}
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+        obs, info = self.vec.reset(seed=seed, options=options)
+        self.agents = list(self.possible_agents)
+        return self._split(obs), {a: {"t": info["t"]} for a in self.agents}
+
+    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        if not self.agents:
+            raise RuntimeError("call reset() first")
+        self._check_agents(actions, self.possible_agents)
+        N = self.num_envs
+        joint = np.concatenate([np.asarray(actions[a], dtype=np.float64).reshape(N, -1)
+                                for a in self.possible_agents], axis=1)
+        if isinstance(self.vec.single_action_space, spaces.Discrete):
+            joint = joint.reshape(N)
+        obs, reward, terminated, truncated, info = self.vec.step(joint)
+        agents = self.possible_agents
+        self.agents = list(agents)
+        infos = {a: {"t": info["t"], "dt": info["dt"], "node_cost": info["node_cost"][:, k]}
+                 for k, a in enumerate(agents)}
+        return (self._split(obs), {a: reward for a in agents}, {a: terminated for a in agents},
+                {a: truncated for a in agents}, infos)
+
+    def close(self) -> None:
+        self.vec.close()

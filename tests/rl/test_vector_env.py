@@ -10,7 +10,8 @@ import scenarios
 from des_supply import BaseStock
 from des_supply.evaluate import simulate
 from rl.env import make_env
-from rl.vector_env import ArrayPolicy, BatchVectorEnv, make_batch_vector_env
+from rl.multi_agent import parallel_env
+from rl.vector_env import ArrayPolicy, BatchParallelEnv, BatchVectorEnv, make_batch_vector_env
 
 N = 3
 CASES = [("single-stage", {}, "quantity", False), ("owmr", {}, "capped-base-stock", False),
@@ -138,3 +139,51 @@ def test_gymnasium_vector_wrappers_run_on_it():
             returns.append(info["episode"]["r"])
             np.testing.assert_array_equal(info["episode"]["l"], 10)
     assert len(returns) == 2 and all((r < 0).all() for r in returns)
+
+
+@pytest.mark.parametrize("name,params,mode", [
+    ("owmr", {}, "base-stock"), ("random-dag", {"n_nodes": 6, "n_layers": 2, "seed": 3}, "quantity"),
+    ("serial", {}, "capped-base-stock")])
+def test_batch_parallel_env_equals_copies_of_the_parallel_env(name, params, mode):
+    """The multi-agent equivalent: per-agent observations, team rewards and node costs."""
+    problem = scenarios.make(name, **params)
+    penv = BatchParallelEnv(problem, N, periods=8, action_mode=mode)
+    singles = [parallel_env(problem, periods=8, action_mode=mode, episode_offset=i,
+                            episode_stride=N) for i in range(N)]
+    agents = penv.possible_agents
+    assert agents == singles[0].possible_agents
+    assert all(penv.observation_space(a) == singles[0].observation_space(a) for a in agents)
+    assert all(penv.action_space(a) == singles[0].action_space(a) for a in agents)
+    exact = not problem.network.continuous
+    obs, _ = penv.reset(seed=4)
+    first = [e.reset(seed=4)[0] for e in singles]
+    for a in agents:
+        _same(obs[a], np.stack([o[a] for o in first]), exact)
+    _same(penv.state(), np.stack([e.state() for e in singles]), exact)
+    for a in agents:
+        penv.action_space(a).seed(1)
+    for _ in range(2 * (8 + 1)):
+        actions = {a: np.stack([penv.action_space(a).sample() for _ in range(N)]) for a in agents}
+        obs, rewards, _, truncated, infos = penv.step(actions)
+        outs = [e.step({a: actions[a][i] for a in agents}) if e.agents else (e.reset()[0], None)
+                for i, e in enumerate(singles)]
+        for a in agents:
+            _same(obs[a], np.stack([o[0][a] for o in outs]), exact)
+        if outs[0][1] is None:
+            continue
+        for a in agents:
+            _money(rewards[a], [o[1][a] for o in outs])
+            np.testing.assert_array_equal(truncated[a], [o[3][a] for o in outs])
+            _money(infos[a]["node_cost"], [o[4][a]["node_cost"] for o in outs])
+
+
+def test_batch_parallel_env_refuses_what_the_parallel_env_refuses():
+    net = scenarios.make("single-stage").network
+    with pytest.raises(ValueError, match="market"):
+        BatchParallelEnv(scenarios.make("pricing-a"), 2)
+    env = BatchParallelEnv(net, 2, periods=5)
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step({"stage": np.zeros((2, 1))})
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="no action for agent"):
+        env.step({})
