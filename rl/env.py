@@ -640,7 +640,9 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
                  max_order=None, max_level=None, pipeline_length=None, market=None,
                  price_action="auto", episode_offset=0, episode_stride=1, render_mode=None)
     ```
-    ``render_mode="ansi"`` makes ``render()`` return a text table of the state.  A
+    ``render_mode="ansi"`` makes ``render()`` return a text table of the state,
+    ``"rgb_array"`` an image of it (bars per node: on hand, backlog, on order; what
+    video recorders and Stable-Baselines3's ``make_vec_env`` ask for).  A
     ``market`` (decision-dependent demand) is passed to the engine, its state is
     observed and, for pricing markets, ``price_action`` sets how the agent prices
     (see Prices above).  :func:`rl.make_env` builds it from a
@@ -667,7 +669,7 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
 
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, network: Network, periods: int = DEFAULT_PERIODS, *,
                  action_mode: str = "quantity", discrete: bool = False,
@@ -788,7 +790,9 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
                                else self._mask(view))
         return self.layout.observation(view, self.runner.t), float(reward), False, truncated, info
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode == "rgb_array":
+            return self._frame()
         if self.render_mode != "ansi":
             return None
         view = self.runner.view
@@ -807,6 +811,30 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
             price = f"price {view.price(self.price_node):g}, " if self.price_node else ""
             rows.append("market: " + price + ", ".join(f"{k} {v:g}" for k, v in state.items()))
         return "\n".join(rows)
+
+    def _frame(self) -> np.ndarray:
+        """The state as an RGB image (height x width x 3, uint8): bars per node."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        view = self.runner.view
+        fig = Figure(figsize=(max(4.0, 0.6 * len(self.nodes) + 2), 3.2), dpi=80)
+        canvas = FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        x = np.arange(len(self.nodes))
+        if view is not None:
+            ax.bar(x - 0.2, [view.on_hand(n) for n in self.nodes], 0.4, label="on hand")
+            ax.bar(x - 0.2, [-view.backlog(n) for n in self.nodes], 0.4, label="backlog (-)")
+            ax.bar(x + 0.2, [view.on_order(n) for n in self.nodes], 0.4, label="on order")
+            ax.legend(fontsize=7, loc="upper right")
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.set_xticks(x, self.nodes, fontsize=7, rotation=30 if len(self.nodes) > 6 else 0)
+        ax.set_ylabel("units")
+        ax.set_title(f"period {self.runner.t} of {self.periods}" if view is not None
+                     else "not started: call reset()", fontsize=9)
+        fig.tight_layout()
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
     def close(self) -> None:
         pass

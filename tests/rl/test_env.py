@@ -410,6 +410,23 @@ def test_render_ansi():
     assert "warehouse" in text and "period 0/5" in text
 
 
+def test_render_rgb_array_and_stable_baselines3_make_vec_env():
+    """SB3's make_vec_env asks for render_mode="rgb_array": it gets an image of the state."""
+    env = rl.make_env(scenarios.make("owmr"), periods=5, render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+    assert frame.std() > 0     # something is drawn
+    code = textwrap.dedent("""
+        from stable_baselines3.common.env_util import make_vec_env
+        venv = make_vec_env("scenarios.gym_ids:des_supply/SingleStage-v0", n_envs=2, seed=0)
+        print(venv.reset().shape, venv.render_mode)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["(2,", "5)", "rgb_array"]
+
+
 # -- errors -------------------------------------------------------------------------------------
 def test_bad_actions_raise_value_error():
     owmr = scenarios.make("owmr", n_retailers=2)
