@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Protocol, Sequence
 import numpy as np
 
 __all__ = [
+    "MAX_MAGNITUDE",
     "Distribution",
     "Deterministic",
     "Poisson",
@@ -140,11 +141,19 @@ def _check(cond: bool, message: str) -> None:
         raise ValueError(message)
 
 
+#: Largest magnitude accepted for a quantity or cost anywhere in a network (distribution
+#: parameters, node and edge data): 1e15 units times 1e15 per unit is 1e30 per period, so
+#: costs summed over any horizon stay finite.
+MAX_MAGNITUDE = 1e15
+
+
 def _finite(name: str, value: float) -> float:
     if isinstance(value, (str, bytes, bool)) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name}(={value!r}) must be a number")
     value = float(value)
     _check(math.isfinite(value), f"{name}(={value}) must be finite")
+    _check(abs(value) <= MAX_MAGNITUDE, f"{name}(={value:g}) is above {MAX_MAGNITUDE:g} in "
+           "magnitude, the largest the engine accepts (costs would not stay finite)")
     return value
 
 

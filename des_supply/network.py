@@ -71,7 +71,9 @@ from typing import Any, Iterable, Literal, Mapping
 import networkx as nx
 
 from . import distributions as _dist
-from .distributions import Deterministic, Distribution, as_distribution, distribution_from_dict
+from .distributions import (
+    MAX_MAGNITUDE, Deterministic, Distribution, as_distribution, distribution_from_dict,
+)
 
 __all__ = ["Node", "Edge", "Network", "NetworkError", "FORMAT_VERSION", "SCHEMA_PATH",
            "network_schema", "DECISIONS", "SHIPPING_TIMINGS", "MAX_MAGNITUDE"]
@@ -86,9 +88,6 @@ SUPPLY_RULES = ("assembly", "split", "priority")
 TIMINGS = ("order-before-demand", "order-after-demand")
 DECISIONS = ("simultaneous", "sequential")
 SHIPPING_TIMINGS = ("receive-then-ship", "ship-before-receipt")
-#: Largest finite quantity or cost accepted on a node or edge: 1e15 units times 1e15 per
-#: unit is 1e30 per period, so costs summed over any horizon stay finite.
-MAX_MAGNITUDE = 1e15
 
 
 class NetworkError(ValueError):

@@ -432,3 +432,11 @@ def test_normal_needs_its_std():
     """The inherited ``std`` property must not become the field's default."""
     with pytest.raises(TypeError, match="std"):
         Normal(3)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("make", [lambda: Poisson(1e308), lambda: Deterministic(2e15),
+                                  lambda: Normal(5.0, 1e300), lambda: Empirical([1.0, 1e20])])
+def test_absurd_magnitudes_are_refused(make):
+    """A finite but absurd parameter would make costs overflow: refused by name."""
+    with pytest.raises(ValueError, match=r"above 1e\+15"):
+        make()
