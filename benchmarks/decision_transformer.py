@@ -165,7 +165,6 @@ def single_stage(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                                     validation_episodes=args.val_episodes)
     res_exp = offline.evaluate_dt(runs["expected"], episodes=args.test_episodes, seed=args.seed,
                                   validation_episodes=args.val_episodes, baselines=False)
-    evals = {r["name"]: None for r in res_plain["rows"]}
     per = {"dt": np.array(res_plain["per_episode"]),
            "dt-expected": np.array(res_exp["per_episode"])}
     env = __import__("rl").make_env(problem, **load_dt(runs["none"]).extra["env"])
@@ -176,7 +175,8 @@ def single_stage(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     episodes = load_episodes(mix)
     data = OfflineData.from_episodes(episodes, env.action_space)
     bc_cfg = BCConfig(total_steps=args.bc_steps, seed=args.seed)
-    make = lambda: __import__("rl").make_env(problem, **load_dt(runs["none"]).extra["env"])  # noqa: E731
+    dt_env = load_dt(runs["none"]).extra["env"]
+    make = lambda: __import__("rl").make_env(problem, **dt_env)  # noqa: E731
     for name, d in (("bc", data), ("filtered-bc", top_episodes(data, 0.1))):
         t0 = time.perf_counter()
         pol = train_bc(d, bc_cfg)
@@ -262,7 +262,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="tiny budgets (smoke run)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--episodes", type=int, default=200, help="episodes per behaviour (A)")
-    ap.add_argument("--mt-episodes", type=int, default=60, help="episodes per behaviour and cell (B)")
+    ap.add_argument("--mt-episodes", type=int, default=60,
+                    help="episodes per behaviour and cell (B)")
     ap.add_argument("--periods", type=int, default=100)
     ap.add_argument("--noise", type=float, default=2.0)
     ap.add_argument("--ppo-steps", type=int, default=None, help="default: the preset's")

@@ -146,9 +146,11 @@ class OfflineData:
         rewards (default: the logged ones), *tasks(ep)* gives its task features."""
         return cls([e.observations.astype(np.float32) for e in episodes],
                    [flatten_actions(action_space, e.actions).astype(np.float32) for e in episodes],
-                   [np.asarray(rewards(e) if rewards else e.rewards, dtype=float) for e in episodes],
+                   [np.asarray(rewards(e) if rewards else e.rewards, dtype=float)
+                    for e in episodes],
                    action_space,
-                   None if tasks is None else np.stack([np.asarray(tasks(e), float) for e in episodes]))
+                   None if tasks is None else np.stack([np.asarray(tasks(e), float)
+                                                        for e in episodes]))
 
     @property
     def returns(self) -> np.ndarray:
@@ -424,7 +426,7 @@ def plot_loss_curve(history: list[dict[str, float]], path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
-# -- acting -----------------------------------------------------------------------------------------
+# -- acting ---------------------------------------------------------------------------------------
 class DTPolicy:
     """A trained Decision Transformer with its normalisation and return scale."""
 

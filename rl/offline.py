@@ -52,7 +52,8 @@ def top_episodes(data: OfflineData, fraction: float = 0.1) -> OfflineData:
     """The best *fraction* of *data*'s episodes by return (at least one): filtered BC's data."""
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction(={fraction}) must be in (0, 1]")
-    keep = np.argsort(-data.returns, kind="stable")[:max(1, math.ceil(fraction * len(data.returns)))]
+    count = max(1, math.ceil(fraction * len(data.returns)))
+    keep = np.argsort(-data.returns, kind="stable")[:count]
     keep = np.sort(keep)
     return OfflineData([data.observations[i] for i in keep], [data.actions[i] for i in keep],
                        [data.rewards[i] for i in keep], data.action_space,
@@ -198,7 +199,8 @@ class ExpectedReturnLabels:
                          for o, q in zip(observations, orders)])
 
     def step(self, env: gym.Env, action: Any) -> float:
-        """The label of *action* at *env*'s pending epoch (for :func:`rl.decision_transformer.rollout`)."""
+        """The label of *action* at *env*'s pending epoch (``label`` of
+        :func:`rl.decision_transformer.rollout`)."""
         base = env.unwrapped
         view = base.view
         orders, _ = base.decode_action(action)

@@ -280,7 +280,8 @@ def collect(env: InventoryEnv, behaviour: Behaviour, *, episodes: int, seed: int
             id=k, seed=seed, observations=np.asarray(observations, dtype=np.float32),
             actions=np.asarray(actions), rewards=rewards, terminations=[False] * n,
             truncations=[False] * (n - 1) + [True])])
-        metas.append({"behaviour": behaviour.name, "behaviour_params": _json(dict(behaviour.params)),
+        metas.append({"behaviour": behaviour.name,
+                      "behaviour_params": _json(dict(behaviour.params)),
                       "seed": int(seed), "episode": int(k), "problem": problem_text,
                       "scenario": env.network.name, "return": float(sum(rewards)),
                       "value": value})

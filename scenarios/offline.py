@@ -38,7 +38,8 @@ from des_supply.problem import Problem
 
 __all__ = ["DEFAULT_PERIODS", "add_collect_command", "add_dt_train_arguments", "behaviour",
            "cmd_collect", "cmd_evaluate_dt", "cmd_train_dt", "collect", "dataset_env_kwargs",
-           "evaluate_dt", "is_dt_run", "lost_sales_solution", "rebuild_behaviours", "task_features", "train_dt"]
+           "evaluate_dt", "is_dt_run", "lost_sales_solution", "rebuild_behaviours",
+           "task_features", "train_dt"]
 
 DEFAULT_PERIODS = 100          # periods per logged episode
 VALIDATION_OFFSET = 7_919      # validation seed = test seed + this (targets never see test seeds)
@@ -207,7 +208,7 @@ def lost_sales_solution(problem: Problem) -> Any:
                             kind, float(node.demand.mean), node.fixed_order_cost)
 
 
-# -- train ------------------------------------------------------------------------------------------
+# -- train ----------------------------------------------------------------------------------------
 def train_dt(data: str | Path, out: str | Path, *, steps: int | None = None, seed: int = 1,
              relabel: str = "none", config: Any = None, resume: bool = False,
              progress: bool = False) -> dict[str, Any]:
@@ -305,16 +306,15 @@ def evaluate_dt(run: str | Path, *, episodes: int = 20, seed: int = 0,
     """Roll the Decision Transformer of *run* out on *episodes* episodes of seed *seed*.
 
     The target (a mean reward per epoch) is the run's candidate (quantiles of the data's
-    episodes, and one above the best) with the best mean on *validation_episodes* episodes of *validation_seed*
-    (default ``seed + 7919``; never the test seed).  With *baselines* the data's behaviour
-    policies and the exact optimum (where ``optimal`` applies) run on the same episodes and
-    the result has paired 95 % CIs of DT minus each.  *problem* overrides the run's (required
+    episodes, and one above the best) with the best mean on *validation_episodes* episodes of
+    *validation_seed* (default ``seed + 7919``; never the test seed).  With *baselines* the
+    data's behaviour policies and the exact optimum (where ``optimal`` applies) run on the same
+    episodes and the result has paired 95 % CIs of DT minus each.  *problem* overrides the run's (required
     for a multi-task run: any problem with the task parameters)."""
     from des_supply.policy_registry import PolicyError
     from rl.decision_transformer import choose_target, load_dt, rollout
     from rl.evaluation import Evaluation, paired
     from rl.trajectories import EnginePolicy, run_behaviour
-    import rl
 
     policy = load_dt(run)
     extra = policy.extra
@@ -342,7 +342,8 @@ def evaluate_dt(run: str | Path, *, episodes: int = 20, seed: int = 0,
     rows = [dt]
     if baselines:
         env = make_env()
-        others = rebuild_behaviours(extra, problem, int(kwargs["periods"]), bool(kwargs["discrete"]))
+        others = rebuild_behaviours(extra, problem, int(kwargs["periods"]),
+                                    bool(kwargs["discrete"]))
         import optimization.policies  # noqa: F401
         from des_supply.policy_registry import make_policy
 

@@ -79,8 +79,9 @@ def test_noisy_and_random_behaviours_are_seeded(problem):
 def test_mirrored_agent_stays_in_lockstep(problem):
     """An agent acting in an env of its own (here one in base-stock mode, action = level)
     logs the same orders as the engine policy it mimics."""
-    level_env = lambda: rl.make_env(problem, periods=PERIODS, action_mode="base-stock",  # noqa: E731
-                                    max_level=40)
+    def level_env():
+        return rl.make_env(problem, periods=PERIODS, action_mode="base-stock", max_level=40)
+
     agent = MirroredAgent(level_env, lambda obs: np.array([2 * 16 / 40 - 1.0]), "levels")
     env = make(problem)
     np.testing.assert_allclose(run_behaviour(env, agent, episodes=2, seed=1),
