@@ -446,7 +446,10 @@ class BatchSimulation:
             slot = t % self.H
             arrived = self.pipe[:, slot]
             self.transit -= arrived
-            self.now_in += arrived
+            if self.instant:
+                self.now_in += arrived
+            else:  # nothing else arrives in a phase: now_in is this period's arrivals
+                self.now_in[...] = arrived
             arrived[...] = 0.0
         for p in self.cap_supply:
             self.cap_left[p.i] = p.node.capacity
@@ -541,7 +544,7 @@ class BatchSimulation:
         """Cost and revenue ``[R]`` of the period just accounted (summed node by node as
         ``Simulation.total_cost`` is)."""
         S = self.S
-        node_cost = S[HOLDING] + S[SHORTAGE] + S[FIXED] + S[VARIABLE] + S[TRANSIT]
+        node_cost = S[HOLDING:TRANSIT + 1].sum(axis=0)
         cost, revenue = node_cost[0].copy(), S[REVENUE, 0].copy()
         for i in range(1, node_cost.shape[0]):
             cost += node_cost[i]
@@ -668,8 +671,10 @@ class BatchSimulation:
             if p.simple:
                 if len(p.inbound) == 1:
                     j = p.inbound[0].j
-                    q = self.now_in[j].copy()
-                    self.now_in[j] = 0.0
+                    q = self.now_in[j]
+                    if self.instant:  # (otherwise nothing is added before the next period)
+                        q = q.copy()
+                        self.now_in[j] = 0.0
                 else:
                     cols = [e.j for e in p.inbound]
                     q = self.now_in[cols].sum(axis=0)
@@ -836,8 +841,9 @@ class BatchSimulation:
     def _account(self) -> None:
         S = self.S
         np.multiply(self.h[:, None], S[ON_HAND], out=S[HOLDING])
-        np.multiply(self.p[:, None], np.where(self.lost_rule[:, None], S[LOST], S[BACKLOG]),
-                    out=S[SHORTAGE])
+        owed = (S[LOST] if self.lost_rule.all() else S[BACKLOG] if not self.lost_rule.any()
+                else np.where(self.lost_rule[:, None], S[LOST], S[BACKLOG]))
+        np.multiply(self.p[:, None], owed, out=S[SHORTAGE])
         units = S[IN_TRANSIT]
         units[...] = self.init_pending[:, None]
         S[TRANSIT] = 0.0
@@ -984,10 +990,7 @@ class BatchSimulation:
                 if t >= warmup:
                     sums[counted] += S[counted]
                     sums[REVENUE] += S[REVENUE]
-                    cost = S[HOLDING] + S[SHORTAGE]
-                    cost += S[FIXED]
-                    cost += S[VARIABLE]
-                    cost += S[TRANSIT]
+                    cost = S[HOLDING:TRANSIT + 1].sum(axis=0)  # field by field, as Ledger.cost()
                     node_cost += cost
                     in_stock += S[SERVED] >= S[DEMAND] - 1e-9
                     # node sums as Ledger.cost() makes them (rows of nodes, numpy's pairwise sum)

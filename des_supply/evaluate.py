@@ -115,7 +115,13 @@ class Results:
 
 
 def _summarise(ledger: Ledger, warmup: int) -> dict[str, Any]:
-    """The numbers one replication contributes (arrays per node, after warm-up)."""
+    """The numbers one replication contributes (arrays per node, after warm-up); an overflow
+    gives inf silently here: :func:`_check_finite` refuses the run with its cause."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _summarise_ledger(ledger, warmup)
+
+
+def _summarise_ledger(ledger: Ledger, warmup: int) -> dict[str, Any]:
     d = {f: v[warmup:] for f, v in ledger.data.items()}
     costs = sum(d[f] for f in COST_FIELDS)
     series = ledger.objective_series()[warmup:]

@@ -77,13 +77,14 @@ def test_bad_arguments():
 
 @pytest.mark.parametrize("engine", ["event", "batch"])
 def test_non_finite_costs_are_refused_with_the_node(engine):
-    """A backlog of 1e300-unit demands at 1e15 per unit overflows: an input error, not a result."""
+    """Ordering up to 1e307 units at a holding cost of 1000 overflows: an input error, not a
+    result (network magnitudes are bounded; a policy's level is not)."""
     from des_supply.evaluate import NonFiniteResultError
 
-    net = single(demand=1e300, shortage_cost=1e15, lead_time=1)
+    net = single(demand=Poisson(3), lead_time=1, holding_cost=1000.0)
     with pytest.raises(NonFiniteResultError, match=r"replication 0: the cost per period is inf.*"
                                                    r"node 'store': cost per period inf"):
-        simulate(net, BaseStock(0), periods=30, replications=2, engine=engine)
+        simulate(net, BaseStock(1e307), periods=30, replications=2, engine=engine)
 
 
 def test_engine_choice_is_reported():
