@@ -323,8 +323,8 @@ def test_ctrl_c_during_train_keeps_the_checkpoint_or_nothing(tmp_path):
     code, out, err = _interrupt(["train", "single-stage", "--steps", "2000000", "--out",
                                  str(out_dir)], tmp_path, wait_for=out_dir / "run.json",
                                 delay=1.0)
-    assert code == 130 and out == ""
-    assert len(err.splitlines()) == 1 and "interrupted" in err
+    assert code == 130 and out == "", (code, out, err)
+    assert len(err.splitlines()) == 1 and "interrupted" in err, err
     if (out_dir / "checkpoint.pt").exists():
         assert f"train --resume {out_dir}" in err
     else:
