@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 __all__ = ["RESUME_MAY_CHANGE", "CheckpointError", "ProgressLog", "anneal_fraction",
-           "episode_stats", "load_checkpoint", "read_checkpoint", "plot_learning_curve", "read_csv", "restore_rngs", "rng_states",
-           "save_checkpoint", "seed_run", "versions"]
+           "episode_stats", "load_checkpoint", "read_checkpoint", "plot_learning_curve",
+           "read_csv", "restore_rngs", "rng_states", "save_checkpoint", "seed_run", "versions"]
 
 RESUME_MAY_CHANGE = frozenset({"total_steps", "log_interval", "checkpoint_interval"})
 """configuration fields that may differ between a checkpoint and the run resuming it"""
