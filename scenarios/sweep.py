@@ -503,14 +503,18 @@ def add_sweep_command(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``des-supply sweep`` to the CLI's subparsers (``build_parser`` calls this)."""
     p = subparsers.add_parser(
         "sweep", help="a grid over scenario parameters and policies: one table, one plot",
-        description=__doc__.split("\n\n")[0])
+        description="Each cell of the grid is optimized where a method exists and every "
+        "policy is simulated on common random numbers; sweep.csv, sweep.json and sweep.png "
+        "go to --out, one file per finished cell to --out/cells (run again to resume).",
+        epilog="example: des-supply sweep single-stage --grid lead_time=1,2,3,4 "
+        "--grid penalty=4,9,19,39 --backend ray")
     p.add_argument("scenario", help="a registered scenario (des-supply scenarios)")
     p.add_argument("--grid", action="append", default=[], metavar="K=V1,V2,...", required=True,
                    help="a scenario parameter and its values (repeat for a product grid)")
     p.add_argument("--param", action="append", default=[], metavar="K=V",
                    help="a scenario parameter fixed in every cell")
     p.add_argument("--policy", action=_PolicyAction, nargs="+", default=[],
-                   metavar="NAME [K=V", help="a registered policy and its parameters, e.g. "
+                   metavar=("NAME", "K=V"), help="a registered policy and its parameters, e.g. "
                    "--policy base-stock level=20 (repeat; default: optimize's policies)")
     p.add_argument("--no-optimize", dest="optimize", action="store_false",
                    help="do not run the optimizer in each cell (then --policy is needed)")
