@@ -42,6 +42,7 @@ import itertools
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -336,6 +337,9 @@ def _claim(out: Path, settings: SweepSettings) -> None:
     """Refuse a folder holding a sweep of other settings; record ours otherwise."""
     path = out / "settings.json"
     mine = settings.record()
+    if not path.exists() and any(p.name != "cells" for p in out.iterdir()):
+        raise SweepError(f"{out} holds files but no sweep (settings.json); use another output "
+                         "folder")
     if path.exists():
         theirs = json.loads(path.read_text())
         changed = [k for k in SETTINGS_COMPARED if theirs.get(k) != mine[k]]
@@ -352,8 +356,9 @@ def sweep(settings: SweepSettings, out_dir: str | Path, *, executor: Executor | 
     (default: serial).  See the module docstring for what is written."""
     started = time.perf_counter()
     out = Path(out_dir)
-    (out / "cells").mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     _claim(out, settings)
+    (out / "cells").mkdir(exist_ok=True)
     cells = settings.cells()
     done: dict[str, dict[str, Any]] = {}
     todo: list[CellTask] = []
@@ -524,6 +529,8 @@ def add_sweep_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output folder (default runs/sweep-SCENARIO); "
                    "an existing sweep there is resumed")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start the sweep in --out afresh (its cells are deleted)")
     p.add_argument("--json", action="store_true")
     add_backend_arguments(p)
     p.set_defaults(func=cmd_sweep)
@@ -546,6 +553,10 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     except (SweepError, ScenarioError, PolicyError, ValueError) as exc:
         raise CliError(str(exc)) from None
     out = Path(args.out or f"runs/sweep-{args.scenario}")
+    if args.overwrite and out.exists():
+        if not (out / "settings.json").exists():
+            raise CliError(f"--overwrite replaces a sweep; {out} holds none (settings.json)")
+        shutil.rmtree(out)
     try:
         with executor:
             result = sweep(settings, out, executor=executor, progress=not args.json)

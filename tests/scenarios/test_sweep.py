@@ -128,9 +128,20 @@ def test_cli_handler(tmp_path, capsys) -> None:
         run_cli(["sweep", "single-stage", "--grid", "lead=1,2", "--out", str(out)])
     with pytest.raises(CliError, match="--address applies to --backend ray"):
         run_cli(["sweep", "single-stage", "--grid", "lead_time=1", "--address", "auto"])
+    other = ["sweep", "single-stage", "--grid", "lead_time=1", "--param", "shortage=backlog",
+             "--policy", "base-stock", "level=8", "--no-optimize", "--periods", "100",
+             "--out", str(out)]
     with pytest.raises(CliError, match="other settings"):
-        run_cli(["sweep", "single-stage", "--grid", "lead_time=1", "--param", "shortage=backlog",
-                 "--policy", "base-stock", "level=8", "--no-optimize", "--out", str(out)])
+        run_cli(other)
+    run_cli([*other, "--overwrite", "--json"])   # starts afresh
+    assert len(json.loads(capsys.readouterr().out)["rows"]) == 1
+    assert len(list((out / "cells").iterdir())) == 1
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("not a sweep")
+    with pytest.raises(CliError, match="holds files but no sweep"):
+        run_cli([*other[:-1], str(tmp_path / "mine")])
+    with pytest.raises(CliError, match="--overwrite replaces a sweep; .* holds none"):
+        run_cli([*other[:-1], str(tmp_path / "mine"), "--overwrite"])
 
 
 def test_processes_give_the_serial_numbers(tmp_path) -> None:
