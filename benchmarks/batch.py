@@ -200,7 +200,8 @@ def env_contenders(N: int, steps: int) -> dict[str, tuple[Callable[[], Any], int
             "sync vector env (N=8)": (sync, (steps // 8) * 8)}
 
 
-def measure(cases: dict[str, tuple[Callable[[], Any], int]], repeats: int) -> dict[str, dict[str, float]]:
+def measure(cases: dict[str, tuple[Callable[[], Any], int]],
+            repeats: int) -> dict[str, dict[str, Any]]:
     """Median seconds and rate of each case over *repeats* interleaved repetitions."""
     times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeats):

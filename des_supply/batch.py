@@ -14,7 +14,8 @@ differ).
 State lives in arrays, replications last so that every per-node operation runs on
 contiguous memory: per node ``[nodes, R]`` (the ledger fields as one ``[fields,
 nodes, R]`` block), per edge ``[edges, R]`` and the pipeline ``[edges, H, R]`` (a
-ring over the next H periods).  What policies and callers see is ``[R, ...]``.  A node's backlog queue
+ring over the next H periods).  What policies and callers see is ``[R, ...]``.  A
+node's backlog queue
 (first come first served over external customers and downstream edges) is one
 number per replication when only one kind of customer can queue there, else a
 small FIFO array (consecutive entries of the same customer merged).
@@ -178,7 +179,8 @@ class _Fifo:
             keep = idx < self.n[:, None]
             idx = np.minimum(idx, self.units.shape[1] - 1)
             self.units = np.where(keep, np.take_along_axis(self.units, idx, axis=1), 0.0)
-            self.code = np.where(keep, np.take_along_axis(self.code, idx, axis=1), -1).astype(np.int16)
+            code = np.where(keep, np.take_along_axis(self.code, idx, axis=1), -1)
+            self.code = code.astype(np.int16)
             self.n = self.n - popped
         return out
 
@@ -251,7 +253,8 @@ class BatchSimulation:
             raise TypeError(f"network must be a Network, got {type(network).__name__}")
         reason = unsupported(network)
         if reason:
-            raise ValueError(f"the batch engine does not run {reason}; use des_supply.sim.Simulation")
+            raise ValueError(f"the batch engine does not run {reason}; "
+                             "use des_supply.sim.Simulation")
         if not float(periods).is_integer() or periods < 1:
             raise ValueError(f"periods(={periods}) must be a positive integer")
         self.network, self.periods = network, int(periods)
@@ -291,7 +294,8 @@ class BatchSimulation:
             if n.demand is not None:
                 slots.append(None)
             can_queue = not lost and (n.kind != "supply" or math.isfinite(n.capacity))
-            queue = "none" if not can_queue or not slots else ("mono" if len(slots) == 1 else "fifo")
+            queue = ("none" if not can_queue or not slots else
+                     "mono" if len(slots) == 1 else "fifo")
             if queue != "none":
                 for k, s in enumerate(slots):
                     if s is not None:
@@ -308,8 +312,10 @@ class BatchSimulation:
         self.limited = [p for p in nodes if p.limited]
         self.limited_index = np.array([p.i for p in self.limited], dtype=np.int64)
         self.limited_cap = np.array([p.cap for p in self.limited])
-        self.topo = [nodes[self.index[n]] for n in net.topological_order if net.node(n).kind == "stock"]
-        self.deciders = [nodes[self.index[n]] for n in net.downstream_first if net.node(n).kind == "stock"]
+        self.topo = [nodes[self.index[n]] for n in net.topological_order
+                     if net.node(n).kind == "stock"]
+        self.deciders = [nodes[self.index[n]] for n in net.downstream_first
+                         if net.node(n).kind == "stock"]
         self.cap_supply = [p for p in nodes if p.supply and math.isfinite(p.node.capacity)]
         self.demand_nodes = [p for p in nodes if p.node.demand is not None]
         # per-node constants
@@ -351,7 +357,7 @@ class BatchSimulation:
         seeds = list(seeds)
         if not seeds:
             raise ValueError("a batch needs at least one seed")
-        R, N, E, T = len(seeds), len(self.nodes), len(self.edges), self.periods
+        R, N, E = len(seeds), len(self.nodes), len(self.edges)
         self.R = R
         self.rows = np.arange(R)
         roots = [root_sequence(s) for s in seeds]
@@ -365,8 +371,9 @@ class BatchSimulation:
         self.H = H
         self.S = np.zeros((len(BATCH_FIELDS), N, R))
         self.S[ON_HAND] = self.init_on_hand[:, None]
-        self.S[RECEIVED] = np.array([n.initial_pipeline[0] if n.initial_pipeline and
-                                     n.initial_pipeline[0] > 0 else 0.0 for n in self.network.nodes])[:, None]
+        first = [n.initial_pipeline[0] if n.initial_pipeline and n.initial_pipeline[0] > 0
+                 else 0.0 for n in self.network.nodes]
+        self.S[RECEIVED] = np.array(first)[:, None]
         self.S[ON_HAND] += self.S[RECEIVED]
         self.ext_backlog = np.zeros((N, R))
         self.last_demand = np.zeros((N, R))
@@ -374,9 +381,9 @@ class BatchSimulation:
         self.fifo = {p.i: _Fifo(R) for p in self.nodes if p.queue == "fifo"}
         self.cap_left = np.zeros((N, R))
         self.cap_left[self.limited_index] = self.limited_cap[:, None]
-        self.fresh = np.zeros((N, R))   # this period's receipts, not shippable (ship-before-receipt)
-        self.init_pending = np.array([sum(q for k, q in enumerate(n.initial_pipeline) if k and q > 0)
-                                      for n in self.network.nodes], dtype=float)
+        self.fresh = np.zeros((N, R))  # this period's receipts, not shippable (ship-before-receipt)
+        self.init_pending = np.array([sum(q for k, q in enumerate(n.initial_pipeline)
+                                          if k and q > 0) for n in self.network.nodes], dtype=float)
         self.transit = np.zeros((E, R))
         self.pending = np.zeros((E, R))
         self.buffer = np.zeros((E, R))
@@ -394,7 +401,8 @@ class BatchSimulation:
         """The event engine's generators: demand per demand node, lead time per stochastic edge."""
         self._demand_rngs = {p.i: [stream(r, "demand", p.node.name) for r in roots]
                              for p in self.demand_nodes}
-        self._lead_rngs = {p.j: [stream(r, "lead_time", p.edge.source, p.edge.target) for r in roots]
+        self._lead_rngs = {p.j: [stream(r, "lead_time", p.edge.source, p.edge.target)
+                                 for r in roots]
                            for p in self.edges if p.fixed_lead is None}
         self.demand: dict[int, np.ndarray] = {}
         self.leads: dict[int, np.ndarray] = {}
@@ -950,7 +958,8 @@ class BatchSimulation:
         init = self.init_on_hand
         out = []
         for r in range(self.R):
-            data = {f: np.ascontiguousarray(records[:, k, :, r]) for k, f in enumerate(BATCH_FIELDS)}
+            data = {f: np.ascontiguousarray(records[:, k, :, r])
+                    for k, f in enumerate(BATCH_FIELDS)}
             out.append(Ledger(self.node_names, data, self.objective, init.copy(),
                               self.init_pipeline.copy()))
         return out
@@ -979,7 +988,7 @@ class BatchSimulation:
         series = np.empty((R, T - warmup))
         profit = self.objective == "profit"
         has_deciders = len(self.stock) > 0
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is inf, as in Python floats
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow: inf, as with Python floats
             for t in range(T):
                 self.begin_period()
                 if has_deciders:
@@ -994,7 +1003,8 @@ class BatchSimulation:
                     node_cost += cost
                     in_stock += S[SERVED] >= S[DEMAND] - 1e-9
                     # node sums as Ledger.cost() makes them (rows of nodes, numpy's pairwise sum)
-                    total = np.ascontiguousarray(cost.T).sum(axis=1) if by_rows else cost.sum(axis=0)
+                    total = (np.ascontiguousarray(cost.T).sum(axis=1) if by_rows
+                             else cost.sum(axis=0))
                     if profit:
                         revenue = (np.ascontiguousarray(S[REVENUE].T).sum(axis=1) if by_rows
                                    else S[REVENUE].sum(axis=0))

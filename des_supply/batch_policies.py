@@ -1,4 +1,4 @@
-"""Vectorised versions of the classic policies, acting on a :class:`~des_supply.batch.BatchSimulation`.
+"""Vectorised classic policies, acting on a :class:`~des_supply.batch.BatchSimulation`.
 
 Each takes the batch state of all R replications at a decision epoch and returns
 orders ``[R, stocking nodes]`` (nodes in ``network.stock_nodes`` order; entries of
@@ -111,7 +111,8 @@ def _capped(policy: CappedBaseStock, network: Network) -> Act:
 
     def act(sim: "BatchSimulation") -> np.ndarray:
         deciding = sim.deciding_now
-        return np.minimum(cap(deciding), np.maximum(0.0, level(deciding) - sim.inventory_position()))
+        gap = np.maximum(0.0, level(deciding) - sim.inventory_position())
+        return np.minimum(cap(deciding), gap)
     return act
 
 

@@ -1,7 +1,7 @@
 """Replications and KPIs: mean cost (or profit) per period with a 95% CI, service levels.
 
-Replication k runs on ``SeedSequence(seed, spawn_key=(k,))`` (:func:`des_supply.rng.replication_seed`),
-so results do not depend on how replications are spread over processes: a
+Replication k runs on ``SeedSequence(seed, spawn_key=(k,))``
+(:func:`des_supply.rng.replication_seed`), so results do not depend on how replications are spread over processes: a
 parallel run gives exactly the serial run's numbers.  Two policies evaluated
 with the same seed see the same demand and lead-time draws (common random
 numbers), so their difference can be judged with a paired CI
@@ -56,7 +56,8 @@ class NonFiniteResultError(ValueError):
     """A run whose cost or profit is not finite (an input that makes a cost overflow)."""
 
 
-def confidence_interval(samples: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+def confidence_interval(samples: Sequence[float],
+                        level: float = 0.95) -> tuple[float, float, float]:
     """Mean and two-sided Student-t CI ``(mean, lo, hi)``; a single sample has an infinite CI."""
     x = np.asarray(samples, dtype=float)
     mean = float(x.mean())
@@ -160,7 +161,8 @@ def _batch_summaries(run: "_batch.BatchRun", with_batches: bool) -> list[dict[st
 
 
 def _replicate(network: Network, policy: Policy, periods: int, seed: int | None, k: int,
-               warmup: int, market: Market | None, keep: bool) -> tuple[dict[str, Any], Ledger | None]:
+               warmup: int, market: Market | None,
+               keep: bool) -> tuple[dict[str, Any], Ledger | None]:
     ledger = Simulation(network, periods, replication_seed(seed, k), market).run(policy)
     return _summarise(ledger, warmup), (ledger if keep else None)
 
@@ -177,7 +179,8 @@ def _replicate_batch(network: Network, policy: Policy, periods: int, seed: int |
 
 
 def batch_note(problem: Problem | Network, policy: Policy) -> str:
-    """Why :func:`simulate` cannot use the batch engine for *problem* and *policy* ('' if it can)."""
+    """Why :func:`simulate` cannot use the batch engine for *problem* and *policy* ('' if it
+    can)."""
     problem = as_problem(problem)
     reason = _batch.unsupported(problem.network, problem.market)
     if reason:
@@ -224,8 +227,9 @@ def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
         Show a progress bar over replications.
     engine : str
         ``"auto"`` (the batch engine for :data:`BATCH_MIN_REPLICATIONS` or more replications
-        when it runs the problem and the policy, else the event engine), ``"event"`` or ``"batch"`` (the batch engine,
-        falling back to the event engine with a warning naming what it does not run).
+        when it runs the problem and the policy, else the event engine), ``"event"`` or
+        ``"batch"`` (the batch engine, falling back to the event engine with a warning
+        naming what it does not run).
         Both engines give the same numbers (the batch engine's money may differ in the
         last bits: sums in another order).
 
@@ -235,7 +239,8 @@ def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
         raise ValueError(f"replications(={replications}) must be >= 1")
     if not 0 <= warmup < periods:
         raise ValueError(f"warmup(={warmup}) must be in [0, periods={periods})")
-    if not callable(getattr(policy, "act", None)) and not callable(getattr(policy, "act_batch", None)):
+    if not (callable(getattr(policy, "act", None))
+            or callable(getattr(policy, "act_batch", None))):
         raise TypeError(f"policy must have an act(observation) method, got {policy!r}")
     if engine not in ENGINES:
         raise ValueError(f"engine(={engine!r}) must be one of {', '.join(ENGINES)}")

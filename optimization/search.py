@@ -18,10 +18,10 @@ replications of every candidate of a step (all the factors of the grid; in the
 descent, the two moves of the step and of every smaller step it may fall back to)
 advance in one lockstep batch, each row with its own levels, when they make at
 least ``BATCH_MIN_REPLICATIONS`` rows.  A value enters the search only when the
-search asks for it, so ``evaluations`` counts what it asked, as before.  The values are the ones :func:`des_supply.evaluate.simulate` gives for each
-candidate (same seeds, same engine arithmetic), so the search takes the same path;
-a problem the batch engine does not run is searched candidate by candidate with
-``simulate``.
+search asks for it, so ``evaluations`` counts what it asked, as before.  The values
+are the ones :func:`des_supply.evaluate.simulate` gives for each candidate (same
+seeds, same engine arithmetic), so the search takes the same path; a problem the
+batch engine does not run is searched candidate by candidate with ``simulate``.
 """
 
 from __future__ import annotations
@@ -94,9 +94,11 @@ def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
         return tuple(levels[n.name] for n in stock)
 
     def prefetch(candidates: list[dict[str, float]]) -> None:
-        todo = {key_of(c): c for c in candidates if key_of(c) not in cache and key_of(c) not in ahead}
+        todo = {key_of(c): c for c in candidates
+                if key_of(c) not in cache and key_of(c) not in ahead}
         if batch and len(todo) * replications >= BATCH_MIN_REPLICATIONS:
-            values = _batch_values(network, list(todo), echelon, periods, warmup, replications, seed)
+            values = _batch_values(network, list(todo), echelon, periods, warmup, replications,
+                                   seed)
             ahead.update(zip(todo, (sign * v for v in values)))
 
     def cost(levels: dict[str, float]) -> float:

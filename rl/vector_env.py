@@ -112,7 +112,8 @@ def parse_actions(layout: NetworkLayout, space: spaces.Space, actions: Any, R: i
     wrong = np.argwhere((arr != np.floor(arr)) | (arr < 0) | (arr > maxima))
     if wrong.size:
         r, j = wrong[0]
-        raise ValueError(f"actions[{r}][{j}] ({layout.action_names()[j]}) must be a whole number in "
+        raise ValueError(f"actions[{r}][{j}] ({layout.action_names()[j]}) must be a whole "
+                         f"number in "
                          f"[0, {int(maxima[j])}], got {arr[r, j]}")
     return arr
 
@@ -170,15 +171,18 @@ class BatchVectorEnv(VectorEnv):
     def __init__(self, problem: Problem | Network, num_envs: int, *, seed: int | None = None,
                  autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
                  **env_kwargs: Any) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+        if (isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer))
+                or num_envs < 1):
             raise ValueError(f"num_envs(={num_envs!r}) must be an integer >= 1")
         mode = AutoresetMode(autoreset_mode)
         if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
-            raise ValueError(f"autoreset_mode {mode.value!r} is not supported (next-step or same-step)")
+            raise ValueError(f"autoreset_mode {mode.value!r} is not supported "
+                             "(next-step or same-step)")
         reason = why_not_batch(problem, **env_kwargs)
         if reason:
             raise ValueError(f"the batch engine does not run {reason}; use "
-                             "rl.wrappers.make_vector_env (or make_batch_vector_env, which falls back)")
+                             "rl.wrappers.make_vector_env (or make_batch_vector_env, which "
+                             "falls back)")
         for reserved in ("episode_offset", "episode_stride", "market"):
             if reserved in env_kwargs:
                 raise ValueError(f"{reserved} is set by BatchVectorEnv")
@@ -258,7 +262,8 @@ class BatchVectorEnv(VectorEnv):
             per_node += sim.S[f].T
         sim.next_period()
 
-    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def step(self, actions: Any
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         N = self.num_envs
         if self._root is None:
             raise RuntimeError("call reset() before step()")
@@ -293,7 +298,8 @@ class BatchVectorEnv(VectorEnv):
                 reset_info["_final_obs"] = reset_info["_final_info"] = np.ones(N, bool)
                 return obs, reward, np.zeros(N, bool), truncated, reset_info
             self._needs_reset = True
-        return batch_observation(layout, sim, self._nonneg), reward, np.zeros(N, bool), truncated, info
+        obs = batch_observation(layout, sim, self._nonneg)
+        return obs, reward, np.zeros(N, bool), truncated, info
 
     def _info(self, dt: int, parts: np.ndarray, per_node: np.ndarray, asked: np.ndarray,
               revenue: np.ndarray, total: np.ndarray) -> dict[str, Any]:
@@ -323,7 +329,8 @@ def make_batch_vector_env(problem: Problem | Network, n_envs: int, seed: int | N
     what the batch engine does not run."""
     reason = why_not_batch(problem, **env_kwargs)
     if reason is None:
-        return BatchVectorEnv(problem, n_envs, seed=seed, autoreset_mode=autoreset_mode, **env_kwargs)
+        return BatchVectorEnv(problem, n_envs, seed=seed, autoreset_mode=autoreset_mode,
+                              **env_kwargs)
     from .wrappers import make_vector_env
 
     warnings.warn(f"batch vector env not used: {reason}; running {n_envs} event-engine envs",

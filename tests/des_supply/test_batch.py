@@ -39,7 +39,8 @@ from des_supply.sim import DecisionError
 MONEY = set(COST_FIELDS) | {"revenue"}
 
 
-def assert_same_ledgers(net: Network, policy, periods: int, seed: int, replications: int = 3) -> None:
+def assert_same_ledgers(net: Network, policy, periods: int, seed: int,
+                        replications: int = 3) -> None:
     """Each replication of a batch run has the event engine's ledger on the same seed."""
     seeds = [replication_seed(seed, k) for k in range(replications)]
     run = BatchSimulation(net, periods, seeds).run(policy, record=True)
@@ -50,7 +51,8 @@ def assert_same_ledgers(net: Network, policy, periods: int, seed: int, replicati
         for f in FIELDS:
             a, b = event[f], batch[f]
             if f in MONEY or net.continuous:
-                np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-9, err_msg=f"{f}, replication {k}")
+                np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-9,
+                                           err_msg=f"{f}, replication {k}")
             else:
                 np.testing.assert_array_equal(b, a, err_msg=f"{f}, replication {k}")
 
@@ -198,7 +200,8 @@ def test_bad_orders_and_missing_parameters_are_refused():
         def act_batch(self, sim):
             return np.full((sim.R, 2), -1.0)
 
-    with pytest.raises(DecisionError, match="period 0: order at node 'b' must be a finite number >= 0"):
+    with pytest.raises(DecisionError,
+                       match="period 0: order at node 'b' must be a finite number >= 0"):
         BatchSimulation(net, 5, [0, 1]).run(Negative())
     with pytest.raises(KeyError, match="level has no value for node 'b'"):
         BatchSimulation(net, 5, [0]).run(BaseStock({"a": 3}))

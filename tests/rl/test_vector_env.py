@@ -142,7 +142,8 @@ def test_gymnasium_vector_wrappers_run_on_it():
 
 
 @pytest.mark.parametrize("name,params,mode", [
-    ("owmr", {}, "base-stock"), ("random-dag", {"n_nodes": 6, "n_layers": 2, "seed": 3}, "quantity"),
+    ("owmr", {}, "base-stock"),
+    ("random-dag", {"n_nodes": 6, "n_layers": 2, "seed": 3}, "quantity"),
     ("serial", {}, "capped-base-stock")])
 def test_batch_parallel_env_equals_copies_of_the_parallel_env(name, params, mode):
     """The multi-agent equivalent: per-agent observations, team rewards and node costs."""
