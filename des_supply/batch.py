@@ -7,18 +7,18 @@ draws.  Replication r runs on the seed it is given (``simulate`` passes
 ``replication_seed(seed, r)``); its demand and lead-time streams are the event
 engine's (:func:`des_supply.rng.stream`), drawn in the same blocks of 256
 periods, so for the same seed each replication's ledger equals the event
-engine's: quantities identical, money equal up to floating-point summation order
-(whole-unit networks are exact; in continuous networks the last bit of a sum may
-differ).
+engine's: in whole-unit networks every quantity is identical and money equal up to
+floating-point summation order (a unit cost is charged per shipment, and where the
+event engine ships a backlog entry by entry the batch engine ships their sum); in
+continuous networks quantities too are equal up to the last bits of such sums.
 
 State lives in arrays, replications last so that every per-node operation runs on
 contiguous memory: per node ``[nodes, R]`` (the ledger fields as one ``[fields,
 nodes, R]`` block), per edge ``[edges, R]`` and the pipeline ``[edges, H, R]`` (a
 ring over the next H periods).  What policies and callers see is ``[R, ...]``.  A
-node's backlog queue
-(first come first served over external customers and downstream edges) is one
-number per replication when only one kind of customer can queue there, else a
-small FIFO array (consecutive entries of the same customer merged).
+node's backlog queue (first come first served over external customers and
+downstream edges) is one number per replication when only one kind of customer can
+queue there, else a small FIFO array (consecutive entries of one customer merged).
 
 Shipments with lead time 0 are delivered when the phase that shipped them ends,
 node by node upstream first: within a phase nothing reads a node's state after it
