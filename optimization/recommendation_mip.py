@@ -508,6 +508,9 @@ class RecommendationPlan:
         if self.relaxed:
             raise ValueError("the LP relaxation's plan mixes patterns fractionally; it is a "
                              "bound, not a plan the engine can run")
+        if not self.orders:
+            raise ValueError(f"the solve stopped ({self.termination}) before finding a plan; "
+                             "only its bound is known")
         return RecommendationPlanPolicy(self.orders, self.recommendations)
 
     def to_dict(self) -> dict[str, Any]:
@@ -559,7 +562,8 @@ def solve_plan(network: Network, market: RecommendationMarket | RecommendationMo
                lead_times: np.ndarray | None = None, patterns: PatternSet | None = None,
                family: str = "single", levels: int = 2, integer: bool | None = None,
                relax: bool = False, time_limit: float = 60.0, rel_gap: float = 1e-6,
-               threads: int = 1, solver_seed: int = 0) -> RecommendationPlan:
+               threads: int = 1, solver_seed: int = 0,
+               require_incumbent: bool = True) -> RecommendationPlan:
     """The best plan over *periods* from the network's initial state.
 
     Demand is expected (``uniforms=None``) or realised on (T, N, M) *uniforms*;
@@ -567,7 +571,8 @@ def solve_plan(network: Network, market: RecommendationMarket | RecommendationMo
     (``not network.continuous``).  ``relax=True`` solves the LP relaxation (fractional
     pattern choices and orders): a weaker bound, much faster beyond small instances,
     whose plan cannot be run.  Raises :class:`~optimization.solve.SolverError` naming
-    the termination when the solver gives no solution.
+    the termination when the solver gives no solution (with ``require_incumbent=False``,
+    a solve stopped by a limit before any plan returns its bound, with no plan).
     """
     T = _positive_int("periods", periods)
     model = model_of(market)
@@ -591,14 +596,24 @@ def solve_plan(network: Network, market: RecommendationMarket | RecommendationMo
                                    name=f"recommendation-{kind}[{network.name}]")
     load_state(m, pr.initial_on_hand, np.zeros(len(pr.names)), pr.initial_arrivals(T))
     built = time.perf_counter() - tick
-    rep = solve(m, time_limit=time_limit, rel_gap=rel_gap, threads=threads, seed=solver_seed)
+    rep = solve(m, time_limit=time_limit, rel_gap=rel_gap, threads=threads, seed=solver_seed,
+                require_incumbent=require_incumbent)
     return _plan(m, rep, pats, pr, kind, integer, built, relax)
 
 
 def _plan(m: pyo.ConcreteModel, rep: SolveReport, pats: PatternSet, pr: Products, kind: str,
           integer: bool, built: float, relaxed: bool) -> RecommendationPlan:
-    x, choices = _solution(m, integer)
     T = len(m.T)
+    if not rep.has_incumbent:   # stopped by a limit before any plan: the bound alone
+        n, c = pats.matrices.shape[1], pats.matrices.shape[2]
+        return RecommendationPlan(
+            bound=float(rep.bound), objective=rep.objective,  # type: ignore[arg-type]
+            per_period_bound=float(rep.bound) / T,  # type: ignore[arg-type]
+            period_profits=(), orders={}, choices=np.zeros((0, c), dtype=int),
+            recommendations=np.zeros((0, n, c)), patterns=pats, demand=kind,
+            termination=rep.termination, status=rep.status, time=rep.time, build_time=built,
+            gap=None, periods=T, integer_orders=integer, relaxed=relaxed, size=model_size(m))
+    x, choices = _solution(m, integer)
     bound = max(rep.bound if rep.bound is not None else math.inf, rep.objective)
     profits = tuple(float(sum(pyo.value(m.profit[i, t]) for i in m.N)) for t in m.T)
     return RecommendationPlan(
@@ -627,8 +642,9 @@ def perfect_information_bound(network: Network | Problem, market: Any = None, pe
     uniform anchor, the default, to cover base stock + uniform); it says nothing about
     recommendations outside the set.  It is a bound, not a policy: ``.policy()`` replays
     the foresighted plan on these draws only.  ``bound`` is the solver's best bound
-    (valid under a time limit, though HiGHS may overrun the limit); ``objective`` the
-    incumbent plan's profit.  ``relax=True``: the LP relaxation, a weaker bound that
+    (valid under a time limit, though HiGHS may overrun the limit, and kept when the limit
+    came before any plan: then ``objective`` is NaN and there is no plan); ``objective``
+    the incumbent plan's profit.  ``relax=True``: the LP relaxation, a weaker bound that
     stays fast on the medium and large scenarios (see :func:`solve_plan`).
     """
     if isinstance(network, Problem):
@@ -653,7 +669,7 @@ def perfect_information_bound(network: Network | Problem, market: Any = None, pe
     plan = solve_plan(net, model, T, uniforms=u, lead_times=leads, patterns=patterns,
                       family=family, levels=levels, integer=integer, relax=relax,
                       time_limit=time_limit, rel_gap=rel_gap, threads=threads,
-                      solver_seed=solver_seed)
+                      solver_seed=solver_seed, require_incumbent=False)
     return replace(plan, seed=seed, replication=replication)
 
 

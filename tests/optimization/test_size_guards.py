@@ -166,3 +166,25 @@ def test_a_time_limited_solve_without_incumbent_keeps_its_bound():
     report = solve(_tiny_model(), opt=stopped, require_incumbent=False)
     assert report.bound == 3.0 and not report.has_incumbent and math.isnan(report.objective)
     assert report.termination == "maxTimeLimit" and "no incumbent, bound 3" in report.status
+
+
+def test_recommendation_bound_without_incumbent_keeps_the_bound(monkeypatch):
+    """A perfect-information solve stopped before any plan still reports its bound."""
+    import optimization.recommendation_mip as rm
+    from optimization.solve import SolveReport
+
+    seen = {}
+
+    def stopped(model, **options):
+        seen.update(options)
+        return SolveReport(objective=math.nan, bound=123.0, termination="maxTimeLimit",
+                           status="maxTimeLimit: no incumbent, bound 123", time=1.0, gap=None)
+
+    monkeypatch.setattr(rm, "solve", stopped)
+    plan = rm.perfect_information_bound(scenarios.make("recommendation-small"), periods=4)
+    assert seen["require_incumbent"] is False
+    assert plan.bound == 123.0 and plan.per_period_bound == 123.0 / 4
+    assert plan.termination == "maxTimeLimit" and math.isnan(plan.objective)
+    assert plan.to_dict()["patterns"] == [] and plan.orders == {}
+    with pytest.raises(ValueError, match="only its bound is known"):
+        plan.policy()
