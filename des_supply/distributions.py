@@ -39,6 +39,10 @@ __all__ = [
     "Trace",
     "NonStationary",
     "Shifted",
+    "Exponential",
+    "Gamma",
+    "Lognormal",
+    "ContinuousUniform",
     "distribution_from_dict",
     "as_distribution",
 ]
@@ -661,10 +665,119 @@ class Shifted(_Base):
         return self.base.sample(rng, start, n) + self.shift
 
 
+# -- continuous families (lead times and inter-arrival times in continuous time) -------------------
+class _Continuous(_Base):
+    """Shared answers of the continuous families: real draws, unbounded unless said."""
+
+    integer: ClassVar[bool] = False
+
+    @property
+    def constant(self) -> float | None:
+        return float(self.mean) if self.variance == 0 else None  # type: ignore[attr-defined]
+
+    @property
+    def upper_bound(self) -> float:
+        c = self.constant
+        return math.inf if c is None else c
+
+
+@dataclass(frozen=True, slots=True)
+class Exponential(_Continuous):
+    """Exponential with the given mean [1/rate]: memoryless lead or inter-arrival times."""
+
+    mean: float
+    kind: ClassVar[str] = "exponential"
+
+    def __post_init__(self) -> None:
+        _check(_finite("mean", self.mean) >= 0, f"mean(={self.mean}) must be >= 0")
+
+    @property
+    def variance(self) -> float:
+        return float(self.mean) ** 2
+
+    def sample(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
+        return rng.exponential(self.mean, n) if self.mean > 0 else np.zeros(n)
+
+
+@dataclass(frozen=True, slots=True)
+class Gamma(_Continuous):
+    """Gamma by mean and shape k (scale = mean / k; variance = mean**2 / k).
+
+    Shape 1 is the exponential; a large shape approaches the constant ``mean``.
+    """
+
+    mean: float
+    shape: float
+    kind: ClassVar[str] = "gamma"
+
+    def __post_init__(self) -> None:
+        _check(_finite("mean", self.mean) >= 0, f"mean(={self.mean}) must be >= 0")
+        _check(_finite("shape", self.shape) > 0, f"shape(={self.shape}) must be > 0")
+
+    @property
+    def variance(self) -> float:
+        return float(self.mean) ** 2 / float(self.shape)
+
+    def sample(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
+        if self.mean == 0:
+            return np.zeros(n)
+        return rng.gamma(self.shape, self.mean / self.shape, n)
+
+
+@dataclass(frozen=True, slots=True)
+class Lognormal(_Continuous):
+    """Lognormal given by its own mean and standard deviation (not those of its log)."""
+
+    mean: float
+    std: float = field()   # required (see Normal.std)
+    kind: ClassVar[str] = "lognormal"
+
+    def __post_init__(self) -> None:
+        _check(_finite("mean", self.mean) > 0, f"mean(={self.mean}) must be > 0")
+        _check(_finite("std", self.std) >= 0, f"std(={self.std}) must be >= 0")
+
+    @property
+    def variance(self) -> float:
+        return float(self.std) ** 2
+
+    def sample(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
+        sigma2 = math.log1p((self.std / self.mean) ** 2)
+        return rng.lognormal(math.log(self.mean) - sigma2 / 2, math.sqrt(sigma2), n)
+
+
+@dataclass(frozen=True, slots=True)
+class ContinuousUniform(_Continuous):
+    """Uniform on the real interval [low, high]."""
+
+    low: float
+    high: float
+    kind: ClassVar[str] = "continuous_uniform"
+
+    def __post_init__(self) -> None:
+        low, high = _finite("low", self.low), _finite("high", self.high)
+        _check(0 <= low <= high, f"need 0 <= low(={low}) <= high(={high})")
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    @property
+    def variance(self) -> float:
+        return (self.high - self.low) ** 2 / 12
+
+    @property
+    def upper_bound(self) -> float:
+        return float(self.high)
+
+    def sample(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
+        return rng.uniform(self.low, self.high, n)
+
+
 _KINDS: dict[str, type] = {
     c.kind: c
     for c in (Deterministic, Poisson, Geometric, NegativeBinomial, Normal, DiscreteUniform,
-              Empirical, Trace, NonStationary, Shifted)
+              Empirical, Trace, NonStationary, Shifted, Exponential, Gamma, Lognormal,
+              ContinuousUniform)
 }
 
 

@@ -28,6 +28,13 @@ Conventions (units are per period):
 * Network-level conventions (see ``des_supply.sim``): ``order_timing``,
   ``decisions`` (``simultaneous`` or ``sequential``) and ``shipping_timing``
   (``receive-then-ship`` or ``ship-before-receipt``).
+* ``time="continuous"`` (see ``des_supply.continuous``) reads every "per period"
+  above as "per unit time": holding and backlog costs accrue per unit and unit of
+  time, lead times are real numbers of time units (any distribution), and demand is
+  an arrival process (:mod:`des_supply.arrivals`).  Settings that only mean something
+  on a period clock (order and shipping capacities, review periods, the periodic
+  conventions) are refused there.  ``time`` is an additive field of format version
+  1: files without it are periodic and read as before.
 * Magnitudes are bounded: every finite quantity and cost is at most
   :data:`MAX_MAGNITUDE` (1e15), so that costs stay finite (1e15 units at 1e15
   per unit is 1e30, far from float overflow), and the initial stock of a node
@@ -71,12 +78,13 @@ from typing import Any, Iterable, Literal, Mapping
 import networkx as nx
 
 from . import distributions as _dist
+from .arrivals import ARRIVAL_KINDS, ArrivalProcess, arrival_from_dict, is_arrival_process
 from .distributions import (
     MAX_MAGNITUDE, Deterministic, Distribution, as_distribution, distribution_from_dict,
 )
 
 __all__ = ["Node", "Edge", "Network", "NetworkError", "FORMAT_VERSION", "SCHEMA_PATH",
-           "network_schema", "DECISIONS", "SHIPPING_TIMINGS", "MAX_MAGNITUDE"]
+           "network_schema", "DECISIONS", "SHIPPING_TIMINGS", "TIMES", "MAX_MAGNITUDE"]
 
 INF = math.inf
 #: Version of the network file format written by :meth:`Network.to_dict`.
@@ -88,6 +96,7 @@ SUPPLY_RULES = ("assembly", "split", "priority")
 TIMINGS = ("order-before-demand", "order-after-demand")
 DECISIONS = ("simultaneous", "sequential")
 SHIPPING_TIMINGS = ("receive-then-ship", "ship-before-receipt")
+TIMES = ("periodic", "continuous")
 
 
 class NetworkError(ValueError):
@@ -155,7 +164,7 @@ class Node:
     initial_pipeline: tuple[float, ...] = ()   # [k] arrives at the start of period k
     review_period: int = 1               # the node decides when (t - review_offset) % review_period == 0
     review_offset: int = 0
-    demand: Distribution | None = None   # external demand per period
+    demand: Distribution | ArrivalProcess | None = None   # per period, or arrivals (continuous)
     supply_rule: Literal["assembly", "split", "priority"] | None = None
 
     def __post_init__(self) -> None:
@@ -185,7 +194,7 @@ class Node:
         if not 0 <= self.review_offset < self.review_period:
             raise NetworkError(f"{who}: review_offset(={self.review_offset}) must be in "
                                f"[0, review_period={self.review_period})")
-        if self.demand is not None:
+        if self.demand is not None and not is_arrival_process(self.demand):
             try:
                 object.__setattr__(self, "demand", as_distribution(self.demand))
             except ValueError as exc:
@@ -241,9 +250,6 @@ class Edge:
             object.__setattr__(self, "lead_time", as_distribution(self.lead_time))
         except ValueError as exc:
             raise NetworkError(f"{who}: lead_time: {exc}") from None
-        if not self.lead_time.integer:
-            raise NetworkError(f"{who}: lead_time must take whole numbers of periods "
-                               f"(got {self.lead_time.to_dict()})")
         for name in ("source", "target"):
             if not isinstance(getattr(self, name), str):
                 raise NetworkError(f"{who}: {name} must be a node name (a string)")
@@ -301,6 +307,11 @@ class Network:
     ``shipping_timing``: ``"receive-then-ship"`` (this period's receipts can be
     shipped at once) or ``"ship-before-receipt"`` (a node ships to downstream nodes
     only from the stock it held at the start of the period: OR-Gym).
+    ``time``: ``"periodic"`` (the period clock of ``des_supply.sim``) or
+    ``"continuous"`` (``des_supply.continuous``: demand is an arrival process of
+    :mod:`des_supply.arrivals`, lead times are real, costs accrue per unit time and
+    nodes review at every change of their inventory position).  Not to be confused
+    with ``continuous``, which is about quantities (real or whole units).
 
     The structure (orders of the nodes, echelons, supply rules in force, mean flows)
     is derived once when the network is built; it takes no part in equality,
@@ -325,6 +336,7 @@ class Network:
     continuous: bool | None = None
     decisions: Literal["simultaneous", "sequential"] = "simultaneous"
     shipping_timing: Literal["receive-then-ship", "ship-before-receipt"] = "receive-then-ship"
+    time: Literal["periodic", "continuous"] = "periodic"
     _structure: _Structure = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -344,6 +356,9 @@ class Network:
         if self.shipping_timing not in SHIPPING_TIMINGS:
             raise NetworkError(f"network {self.name!r}: shipping_timing(={self.shipping_timing!r}) "
                                f"must be one of {', '.join(SHIPPING_TIMINGS)}")
+        if self.time not in TIMES:
+            raise NetworkError(f"network {self.name!r}: time(={self.time!r}) must be one of "
+                               f"{', '.join(TIMES)}")
         if self.continuous is not None and not isinstance(self.continuous, bool):
             raise NetworkError(f"network {self.name!r}: continuous(={self.continuous!r}) must be "
                                "true, false or null (derived from the demand)")
@@ -383,10 +398,51 @@ class Network:
         object.__setattr__(self, "_structure", structure)
         for n in nodes:
             self._check_supply(n)
+        if self.time == "continuous":
+            self._check_continuous_time()
+        else:
+            self._check_periodic()
         self._derive(structure, position)
         if self.continuous is None:
             continuous = any(n.demand is not None and not n.demand.integer for n in nodes)
             object.__setattr__(self, "continuous", continuous)
+
+    def _check_periodic(self) -> None:
+        """Periodic time: whole-period lead times, demand per period (no arrival process)."""
+        for n in self.nodes:
+            if is_arrival_process(n.demand):
+                raise NetworkError(f"node {n.name!r}: demand is an arrival process "
+                                   f"({n.demand.kind}); arrival processes need "  # type: ignore[union-attr]
+                                   "time='continuous'")
+        for e in self.edges:
+            if not e.lead_time.integer:
+                raise NetworkError(f"edge {e.source!r}->{e.target!r}: lead_time must take whole "
+                                   f"numbers of periods (got {e.lead_time.to_dict()}); real lead "
+                                   "times need time='continuous'")
+
+    def _check_continuous_time(self) -> None:
+        """Continuous time: demand is an arrival process; per-period settings are refused."""
+        who = f"network {self.name!r} (time='continuous')"
+        for name, value, default in (("order_timing", self.order_timing, TIMINGS[0]),
+                                     ("decisions", self.decisions, DECISIONS[0]),
+                                     ("shipping_timing", self.shipping_timing,
+                                      SHIPPING_TIMINGS[0])):
+            if value != default:
+                raise NetworkError(f"{who}: {name}(={value!r}) is a convention of periodic time; "
+                                   "leave it at its default")
+        for n in self.nodes:
+            node = f"node {n.name!r} (time='continuous')"
+            if n.demand is not None and not is_arrival_process(n.demand):
+                raise NetworkError(f"{node}: demand must be an arrival process (poisson_process, "
+                                   f"compound_poisson, renewal, arrival_trace), got "
+                                   f"{n.demand.to_dict()}")
+            for name in ("capacity", "shipping_capacity"):
+                if getattr(n, name) < INF:
+                    raise NetworkError(f"{node}: {name}(={getattr(n, name):g}) is per period; "
+                                       "continuous time has no capacities per period yet")
+            if n.review_period != 1 or n.review_offset != 0:
+                raise NetworkError(f"{node}: review_period/review_offset are periodic; nodes "
+                                   "review continuously in continuous time")
 
     def _derive(self, s: _Structure, position: Mapping[str, int]) -> None:
         """Fill the echelons and mean flows of *s*, downstream first."""
@@ -538,9 +594,11 @@ class Network:
                 "edges": [e.to_dict() for e in self.edges]}
 
     def _conventions(self) -> dict[str, str]:
-        """``decisions`` and ``shipping_timing`` where they differ from their defaults
-        (files and graphs of networks using neither read as before)."""
+        """``decisions``, ``shipping_timing`` and ``time`` where they differ from their
+        defaults (files and graphs of networks using none read as before)."""
         out = {}
+        if self.time != TIMES[0]:
+            out["time"] = self.time
         if self.decisions != DECISIONS[0]:
             out["decisions"] = self.decisions
         if self.shipping_timing != SHIPPING_TIMINGS[0]:
@@ -564,7 +622,8 @@ class Network:
                    order_timing=data.get("order_timing", "order-before-demand"),
                    continuous=data.get("continuous"),
                    decisions=data.get("decisions", DECISIONS[0]),
-                   shipping_timing=data.get("shipping_timing", SHIPPING_TIMINGS[0]))
+                   shipping_timing=data.get("shipping_timing", SHIPPING_TIMINGS[0]),
+                   time=data.get("time", TIMES[0]))
 
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2)
@@ -592,7 +651,7 @@ class Network:
         """The network as a DiGraph whose attributes are plain values.
 
         Graph attributes: ``name``, ``order_timing``, ``continuous``, ``format_version``,
-        and ``decisions`` and ``shipping_timing`` when not at their defaults.
+        and ``decisions``, ``shipping_timing`` and ``time`` when not at their defaults.
         Node and edge attributes are the fields of :class:`Node` and :class:`Edge` (the
         node key is its name); strings, numbers and booleans stay as they are, a
         deterministic distribution becomes its number, other distributions and
@@ -660,19 +719,24 @@ class Network:
                    order_timing=graph.get("order_timing", "order-before-demand"),
                    continuous=graph.get("continuous"),
                    decisions=graph.get("decisions", DECISIONS[0]),
-                   shipping_timing=graph.get("shipping_timing", SHIPPING_TIMINGS[0]))
+                   shipping_timing=graph.get("shipping_timing", SHIPPING_TIMINGS[0]),
+                   time=graph.get("time", TIMES[0]))
 
 
 #: Top-level keys of the network file; graph attributes are the same less nodes and edges.
 _NETWORK_KEYS = ("format_version", "name", "order_timing", "continuous", "decisions",
-                 "shipping_timing", "nodes", "edges")
+                 "shipping_timing", "time", "nodes", "edges")
 #: Graph attributes that networkx's GraphML reader adds on its own.
 _GRAPHML_GRAPH_KEYS = ("node_default", "edge_default")
-#: Distribution classes by their ``type`` key (the ones distribution_from_dict reads).
+#: Distribution and arrival-process classes by their ``type`` key (what
+#: distribution_from_dict and arrival_from_dict read).
 _DISTRIBUTIONS: dict[str, type] = {
-    c.kind: c for c in (_dist.Deterministic, _dist.Poisson, _dist.Geometric,
-                        _dist.NegativeBinomial, _dist.Normal, _dist.DiscreteUniform,
-                        _dist.Empirical, _dist.Trace, _dist.NonStationary, _dist.Shifted)}
+    **{c.kind: c for c in (_dist.Deterministic, _dist.Poisson, _dist.Geometric,
+                           _dist.NegativeBinomial, _dist.Normal, _dist.DiscreteUniform,
+                           _dist.Empirical, _dist.Trace, _dist.NonStationary, _dist.Shifted,
+                           _dist.Exponential, _dist.Gamma, _dist.Lognormal,
+                           _dist.ContinuousUniform)},
+    **ARRIVAL_KINDS}
 
 
 def _topological_order(position: Mapping[str, int],
@@ -731,6 +795,8 @@ def _distribution(who: str, name: str, value: Any) -> Any:
                            "distribution object with a 'type' key")
     _distribution_data(f"{who}: {name}", value)
     try:
+        if value.get("type") in ARRIVAL_KINDS:
+            return arrival_from_dict(dict(value))
         return distribution_from_dict(dict(value))
     except ValueError as exc:
         raise NetworkError(f"{who}: {name}: {exc}") from None

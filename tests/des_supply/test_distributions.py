@@ -378,7 +378,7 @@ def test_as_distribution():
     (lambda: NonStationary((1.0,), "normal", -0.1), r"cv\(=-0.1\) must be >= 0"),
     (lambda: Shifted(Poisson(1), -1), r"shift\(=-1\) must be >= 0"),
     (lambda: Shifted("x", 1), "not a distribution"),
-    (lambda: distribution_from_dict({"type": "gamma"}), r"unknown distribution type 'gamma'"),
+    (lambda: distribution_from_dict({"type": "weibull"}), r"unknown distribution type 'weibull'"),
     (lambda: distribution_from_dict({"mean": 1}), r"must be a dict with a 'type' key"),
     (lambda: distribution_from_dict({"type": "poisson", "lam": 1}),
      r"bad parameters for distribution 'poisson'"),

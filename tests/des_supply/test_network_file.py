@@ -326,7 +326,7 @@ def test_demand_may_be_a_number_in_the_file_as_for_lead_times():
 @pytest.mark.parametrize("change, match", [
     (lambda d: d.update(colour="red"),
      r"^network: unknown field\(s\) 'colour' \(allowed: \$schema, format_version, name, "
-     r"order_timing, continuous, decisions, shipping_timing, nodes, edges\)$"),
+     r"order_timing, continuous, decisions, shipping_timing, time, nodes, edges\)$"),
     (lambda d: d["nodes"][2].update(colour="red"),
      r"^node 'a': unknown field\(s\) 'colour' \(allowed: name, kind, holding_cost, shortage, "
      r"shortage_cost, fixed_order_cost, order_cost, price, capacity, storage_capacity, "
@@ -466,7 +466,7 @@ def test_from_networkx_edge_order_follows_position():
     (lambda G: G.edges["s", "a"].update(position=0.5), r"^edge 's'->'a': position\(=0.5\)"),
     (lambda G: G.graph.update(colour="red"),
      r"^graph: unknown field\(s\) 'colour' \(allowed: format_version, name, order_timing, "
-     r"continuous, decisions, shipping_timing\)"),
+     r"continuous, decisions, shipping_timing, time\)"),
     (lambda G: G.graph.update(format_version=2), r"^graph: format_version 2 is not supported"),
     (lambda G: G.add_node("ghost"), r"node 'ghost' is a stocking node with no supplier"),
 ])
