@@ -108,7 +108,8 @@ class Problem:
         The parameters the problem was built from (a scenario's keyword arguments), kept
         for provenance; they are not read by any method.
     periods, warmup : int
-        Default horizon and warm-up of a simulation [periods].
+        Default horizon and warm-up of a simulation [periods; time units for a
+        continuous-time network (``network.time == "continuous"``)].
     source : str
         Where it came from: a scenario name, a file path, or "python".
     """
@@ -125,6 +126,9 @@ class Problem:
     def __post_init__(self) -> None:
         if not isinstance(self.network, Network):
             raise TypeError(f"a problem needs a Network, got {type(self.network).__name__}")
+        if self.market is not None and self.network.time == "continuous":
+            raise ValueError(f"problem {self.name or self.network.name!r}: a market (decision-"
+                             "dependent demand) is not supported in continuous time")
         if self.market is not None and not (callable(getattr(self.market, "reset", None))
                                             and callable(getattr(self.market, "draw", None))):
             raise TypeError(f"market must have reset(rng) and draw(t, action, obs) methods, got "
@@ -156,7 +160,7 @@ class Problem:
                                                            and n.capacity < INF)
                              for n in net.nodes)),
             ("storage", any(n.storage_capacity < INF for n in net.stock_nodes))) if present]
-        return {"time": "periodic", "order_timing": net.order_timing,
+        return {"time": net.time, "order_timing": net.order_timing,
                 "decisions": net.decisions, "shipping_timing": net.shipping_timing,
                 "quantities": "real" if net.continuous else "whole units",
                 "capacities": capacities}
@@ -166,7 +170,13 @@ class Problem:
         return None if self.market is None else copy.deepcopy(self.market)
 
     def simulation(self, periods: int | None = None, seed: Any = 0) -> Simulation:
-        """A :class:`Simulation` of this problem with its own market copy."""
+        """A :class:`Simulation` of this problem with its own market copy (for a
+        continuous-time network, a :class:`~des_supply.continuous.ContinuousSimulation`
+        over *periods* time units)."""
+        if self.network.time == "continuous":
+            from .continuous import ContinuousSimulation  # continuous imports this module
+            return ContinuousSimulation(self.network, self.periods if periods is None else periods,
+                                        seed)
         return Simulation(self.network, self.periods if periods is None else periods, seed,
                           self.new_market())
 

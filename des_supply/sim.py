@@ -76,6 +76,13 @@ because of its order ``capacity`` or ``storage_capacity``, after rounding) and
 ``capacity_short`` (units of new downstream orders the shipping capacity held
 back although stock, or the supply node's unlimited stock, could cover them).
 
+Continuous time
+---------------
+A network with ``time="continuous"`` is refused here: :mod:`des_supply.continuous`
+runs it on the same order-placement, shipping and backlog code (a subclass of
+:class:`Simulation`), with arrival processes, real lead times and costs accrued
+over time.
+
 Driving the engine
 ------------------
 ``Simulation.run(policy)`` answers every epoch from a policy object.  Outside
@@ -101,7 +108,7 @@ from .network import Edge, Network, Node
 from .policies import Action, Policy
 from .rng import PeriodDraws, SeedLike, root_sequence, stream
 
-__all__ = ["Simulation", "Observation", "Market", "DecisionError", "objective_of"]
+__all__ = ["Simulation", "Observation", "Market", "DecisionError", "objective_of", "UrgentTimeout"]
 
 EPS = 1e-9
 
@@ -123,7 +130,7 @@ class Market(Protocol):
     def draw(self, t: int, action: Action, obs: "Observation") -> Mapping[str, float]: ...
 
 
-class _Arrival(simpy.Event):
+class UrgentTimeout(simpy.Event):
     """A timeout that fires before the NORMAL events of its time (URGENT priority).
 
     Mirrors ``simpy.Timeout`` (which sets ``_ok``/``_value`` the same way) but with
@@ -323,10 +330,17 @@ class Simulation:
         Decision-dependent demand; replaces the exogenous demand of the nodes it covers.
     """
 
+    #: The network time this engine runs (``des_supply.continuous`` runs "continuous").
+    TIME = "periodic"
+
     def __init__(self, network: Network, periods: int, seed: SeedLike = 0,
                  market: Market | None = None) -> None:
         if not isinstance(network, Network):
             raise TypeError(f"network must be a Network, got {type(network).__name__}")
+        if network.time != self.TIME:
+            raise ValueError(f"network {network.name!r} has time={network.time!r}: simulate it with "
+                             + ("des_supply.continuous.ContinuousSimulation"
+                                if network.time == "continuous" else "des_supply.sim.Simulation"))
         if not float(periods).is_integer() or periods < 1:
             raise ValueError(f"periods(={periods}) must be a positive integer")
         self.network, self.periods, self.market = network, int(periods), market
@@ -404,7 +418,7 @@ class Simulation:
 
     def _initial_arrival(self, s: _NodeState, k: int, q: float) -> Iterator[simpy.Event]:
         """Initial pipeline: *q* finished units reach *s* at the start of period *k*."""
-        yield _Arrival(self.env, k)
+        yield UrgentTimeout(self.env, k)
         s.init_pending -= q
         del s.init_due[k]
         s.received += q
@@ -656,7 +670,7 @@ class Simulation:
             return
         e.transit += q
         e.due[due] = e.due.get(due, 0.0) + q
-        _Arrival(self.env, due - t).callbacks.append(_Shipment(self, e, q, due))
+        UrgentTimeout(self.env, due - t).callbacks.append(_Shipment(self, e, q, due))
 
     def _arrive(self, e: _EdgeState, q: float, t: int) -> None:
         """A shipment of *q* units on edge *e* reaches its target at the start of period *t*."""

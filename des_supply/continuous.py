@@ -1,0 +1,489 @@
+"""The continuous-time engine: arrival processes, real lead times, continuous review.
+
+A network with ``time="continuous"`` runs here.  :class:`ContinuousSimulation` is a
+subclass of :class:`~des_supply.sim.Simulation`: orders are placed, shipped,
+backlogged (first come first served) or lost, received and assembled by the very
+same code as in periodic time; what differs is the clock.
+
+Events (SimPy, one clock)
+-------------------------
+* **Time 0**: every stocking node reviews once, downstream first (a base-stock
+  policy orders up to its level).
+* **Demand arrival** at a node (its arrival process, :mod:`des_supply.arrivals`):
+  the units are served from stock on hand, the rest backlogged or lost by the node's
+  shortage rule; then the node **reviews** (its inventory position changed).  When a
+  review places an order with an upstream stocking node, that node's position changed
+  too, so it reviews next, and so on up the network: reviews happen at every change
+  of a node's inventory position (continuous review).
+* **Shipment arrival**: each shipment draws its own lead time when it leaves (the
+  k-th shipment on an edge takes the k-th draw of the edge's stream), and arrives
+  that much later; ``Edge.sequential`` keeps the arrivals in the order sent.
+  Arrivals at the same instant as a demand come first (URGENT priority), as in
+  periodic time.  A receipt does not change the inventory position, so no review.
+* **Tick** every ``bucket`` time units (and at the horizon): one ledger row.
+
+Money and ledger
+----------------
+Holding (per unit on hand per unit time), backlog (per unit owed per unit time) and
+in-transit holding (per unit per unit time) costs are integrated exactly over time;
+a lost unit costs ``shortage_cost`` once, an order ``fixed_order_cost`` once and
+``order_cost`` per unit.  :class:`ContinuousLedger` rows cover ``bucket`` time units
+each: flows (ordered, demand, sales, ...) and costs accrued within the bucket, levels
+(``on_hand``, ``backlog``, ``in_transit``) at its end, so the ledger's conservation
+check holds row by row.  ``time_average`` gives the time-weighted levels of each row,
+and ``path`` (with ``path=True``) every level change for plots.
+
+Randomness: one stream per named element (``("demand", node)`` and
+``("lead_time", source, target)``, :func:`des_supply.rng.stream`), so two policies on
+the same seed see the same customers and the same k-th lead time on each edge.
+
+:func:`simulate_continuous` runs replications and reports the cost per unit time with
+a CI, time-average on hand and backlog and fill rates per node.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .distributions import Distribution
+from .evaluate import BATCHES, confidence_interval
+from .ledger import COST_FIELDS, FIELDS, Ledger
+from .network import Network
+from .policies import Policy
+from .problem import Problem, as_problem
+from .rng import SeedLike, replication_seed, stream
+from .sim import Observation, Simulation, UrgentTimeout
+
+__all__ = ["ContinuousSimulation", "ContinuousLedger", "ContinuousObservation",
+           "ContinuousResults", "ContinuousNodeSummary", "simulate_continuous", "LEVELS"]
+
+#: Levels whose time average each ledger row keeps (``ContinuousLedger.time_average``).
+LEVELS = ("on_hand", "backlog", "in_transit")
+BLOCK = 256
+
+
+class _Draws:
+    """Successive draws of one distribution from one generator, in blocks."""
+
+    __slots__ = ("dist", "rng", "values", "i", "constant")
+
+    def __init__(self, dist: Distribution, rng: np.random.Generator) -> None:
+        self.dist, self.rng, self.values, self.i = dist, rng, [], 0
+        self.constant = dist.constant
+
+    def next(self) -> float:
+        if self.constant is not None:
+            return self.constant
+        if self.i >= len(self.values):
+            self.values, self.i = self.dist.sample(self.rng, 0, BLOCK).tolist(), 0
+        value = self.values[self.i]
+        self.i += 1
+        return value
+
+
+class _Delivery:
+    """The callback of one shipment's arrival event."""
+
+    __slots__ = ("sim", "edge", "units")
+
+    def __init__(self, sim: "ContinuousSimulation", edge: Any, units: float) -> None:
+        self.sim, self.edge, self.units = sim, edge, units
+
+    def __call__(self, event: Any) -> None:
+        self.sim._arrive(self.edge, self.units, self.sim.env.now)
+
+
+class _Customer:
+    """The callback of one demand arrival at a node; schedules the next one."""
+
+    __slots__ = ("sim", "state", "sampler", "units")
+
+    def __init__(self, sim: "ContinuousSimulation", state: Any, sampler: Any, units: float) -> None:
+        self.sim, self.state, self.sampler, self.units = sim, state, sampler, units
+
+    def __call__(self, event: Any) -> None:
+        self.sim._customer(self.state, self.sampler, self.units)
+
+
+class ContinuousObservation(Observation):
+    """The observation at a continuous-time review: ``t`` is the (real) time now."""
+
+    __slots__ = ()
+
+    def pipeline(self, node: str, n: int) -> tuple[float, ...]:
+        raise NotImplementedError("pipeline() counts arrivals per period; in continuous time use "
+                                  "on_order() (arrival times are not periods)")
+
+
+@dataclass(frozen=True)
+class ContinuousLedger(Ledger):
+    """A :class:`Ledger` whose rows are buckets of ``bucket`` time units (the last may be
+    shorter: ``durations``), plus the time-weighted levels of each row and, optionally,
+    the path of levels at every event."""
+
+    bucket: float = 1.0
+    durations: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    time_average: dict[str, np.ndarray] = field(default_factory=dict)
+    path: dict[str, np.ndarray] | None = None
+
+    @property
+    def horizon(self) -> float:
+        return float(self.durations.sum())
+
+    def rows_from(self, warmup: float) -> int:
+        """The first row that starts at *warmup* (which must be a multiple of the bucket)."""
+        k = round(warmup / self.bucket)
+        if warmup < 0 or abs(k * self.bucket - warmup) > 1e-9 * max(1.0, warmup):
+            raise ValueError(f"warmup(={warmup}) must be a multiple of bucket(={self.bucket}) "
+                             ">= 0")
+        if k >= len(self.durations):
+            raise ValueError(f"warmup(={warmup}) must be shorter than the horizon "
+                             f"(={self.horizon})")
+        return k
+
+
+class ContinuousSimulation(Simulation):
+    """One continuous-time network over ``horizon`` time units; ``run(policy)``.
+
+    Parameters
+    ----------
+    network : Network
+        With ``time="continuous"``.
+    horizon : float
+        Length of a run [time units].
+    seed : int, SeedSequence or None
+        Root of the random streams.
+    bucket : float
+        Time units per ledger row.
+    path : bool
+        Record every level change (``ContinuousLedger.path``) for plots.
+    """
+
+    TIME = "continuous"
+
+    def __init__(self, network: Network, horizon: float, seed: SeedLike = 0, *,
+                 bucket: float = 1.0, path: bool = False) -> None:
+        for name, value in (("horizon", horizon), ("bucket", bucket)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    math.isfinite(value) and value > 0):
+                raise ValueError(f"{name}(={value!r}) must be a number > 0 and finite")
+        self.horizon, self.bucket, self._record_path = float(horizon), float(bucket), path
+        rows = max(1, math.ceil(self.horizon / self.bucket - 1e-9))
+        super().__init__(network, rows, seed)
+
+    # -- setup -------------------------------------------------------------------------------
+    def reset_state(self, seed: SeedLike) -> None:
+        super().reset_state(seed)
+        self._obs = ContinuousObservation(self)
+        self._leads = {e: _Draws(e.edge.lead_time, stream(self.root, "lead_time", e.source.name,
+                                                           e.target.name))
+                       for e in self._edges}
+        self._arrivals = [(self._by_name[n.name], n.demand.sampler(stream(self.root, "demand",
+                                                                          n.name)))
+                          for n in self.network.nodes if n.demand is not None]
+        self._suppliers = {s.name: [e.source for e in s.inbound if not e.source.supply]
+                           for s in self._states}
+        n = len(self._states)
+        self._area = [[0.0] * n for _ in LEVELS]
+        self._transit_area = [0.0] * n       # transit holding cost accrued in the bucket
+        self._last = 0.0
+        self._over = False
+        self._averages: list[float] = []
+        self._durations: list[float] = []
+        self._path: list[tuple[float, ...]] = []
+
+    def _initial_arrival(self, s: Any, k: int, q: float) -> Any:
+        """Initial pipeline entry k reaches *s* at time k."""
+        yield UrgentTimeout(self.env, k)
+        if self._over:
+            return
+        self._integrate()
+        s.init_pending -= q
+        del s.init_due[k]
+        s.received += q
+        self._stock_in(s, q, k)
+        self._record()
+
+    # -- driving -----------------------------------------------------------------------------
+    def run(self, policy: Policy, seed: SeedLike | None = None) -> "ContinuousLedger":
+        """Simulate the horizon answering every review from *policy*."""
+        if not callable(getattr(policy, "act", None)):
+            raise TypeError(f"policy must have an act(observation) method, got {policy!r}")
+        self._seed = self._seed if seed is None else seed
+        self.reset_state(self._seed)
+        self._policy = policy
+        start = getattr(policy, "start_run", None)
+        if callable(start):
+            start(stream(self.root, "policy"))
+        try:
+            self.env.run(until=self.env.process(self._clock()))
+        finally:
+            self._policy = None
+        return self.ledger()
+
+    def reset(self, seed: SeedLike | None = None) -> Observation | None:
+        raise NotImplementedError("a continuous-time run is driven by run(policy); stepping it "
+                                  "from outside (the semi-Markov env) is not built yet")
+
+    @property
+    def now(self) -> float:  # type: ignore[override]
+        return float(self.env.now)
+
+    def _clock(self) -> Any:
+        env = self.env
+        self._record()
+        self._cascade(list(self._deciders))
+        for s, sampler in self._arrivals:
+            self._next_customer(s, sampler)
+        for k in range(1, self.periods + 1):
+            end = self.horizon if k == self.periods else k * self.bucket
+            start = env.now
+            yield env.timeout(end - start)
+            self._integrate()
+            self._write_row(end - start)
+        self._over = True
+
+    # -- events ------------------------------------------------------------------------------
+    def _next_customer(self, s: Any, sampler: Any) -> None:
+        nxt = sampler.next()
+        if nxt is not None:
+            self.env.timeout(nxt[0]).callbacks.append(_Customer(self, s, sampler, nxt[1]))
+
+    def _customer(self, s: Any, sampler: Any, units: float) -> None:
+        if self._over:
+            return
+        self._integrate()
+        self._external_demand(self.env.now, s, units)
+        self._cascade([s])
+        self._record()
+        self._next_customer(s, sampler)
+
+    def _cascade(self, nodes: list[Any]) -> None:
+        """Review *nodes* in turn; a node whose order reached an upstream stocking node makes
+        that node review next (its inventory position changed)."""
+        obs, policy = self._obs, self._policy
+        obs.t = self.env.now
+        while nodes:
+            s = nodes.pop(0)
+            if s.supply:
+                continue
+            group = self._singles[s.name]
+            obs.deciding = obs.deciding_this_period = self._allowed = group
+            before = s.ordered
+            action = policy.act(obs)  # type: ignore[union-attr]
+            self._place_orders(obs.t, action, group)
+            if s.ordered > before:
+                nodes.extend(self._suppliers[s.name])
+        obs.deciding = obs.deciding_this_period = self._allowed = ()
+
+    def _ship(self, t: Any, e: Any, q: float) -> None:
+        e.source.shipped += q
+        e.target.variable += e.cost * q
+        now = self.env.now
+        due = now + self._leads[e].next()
+        if e.edge.sequential:
+            due = max(due, e.last_arrival)
+            e.last_arrival = due
+        if due <= now:
+            self._deliver(e, q, now)
+            return
+        e.transit += q
+        UrgentTimeout(self.env, due - now).callbacks.append(_Delivery(self, e, q))
+
+    def _arrive(self, e: Any, q: float, t: Any) -> None:
+        if self._over:
+            return
+        self._integrate()
+        e.transit -= q
+        self._deliver(e, q, t)
+        self._record()
+
+    # -- accounting --------------------------------------------------------------------------
+    def _in_transit(self, s: Any) -> float:
+        """Units on their way to *s* (assembly: the kits they make up), as in the periodic ledger."""
+        if s.simple_in:
+            return s.init_pending + sum((e.transit + e.buffer) / e.bom for e in s.inbound)
+        return s.init_pending + min((e.transit + e.buffer) / e.bom for e in s.inbound)
+
+    def _integrate(self) -> None:
+        """Accrue the levels held since the last event (they are constant in between)."""
+        now = self.env.now
+        dt = now - self._last
+        if dt <= 0:
+            return
+        self._last = now
+        on_hand, backlog, transit = self._area
+        cost = self._transit_area
+        for i, s in enumerate(self._states):
+            on_hand[i] += s.on_hand * dt
+            backlog[i] += s.backlog * dt
+            if s.inbound:
+                transit[i] += self._in_transit(s) * dt
+                for e in s.inbound:
+                    if e.hold:
+                        cost[i] += e.hold * (e.transit + e.buffer) * dt
+
+    def _record(self) -> None:
+        if self._record_path:
+            self._path.append((self.env.now, *(s.on_hand for s in self._states),
+                               *(s.backlog for s in self._states),
+                               *(self._obs.inventory_position(s.name) if not s.supply else 0.0
+                                 for s in self._states)))
+
+    def _write_row(self, duration: float) -> None:
+        extend = self._rows.extend
+        on_hand, backlog, transit = self._area
+        cost = revenue = 0.0
+        for i, s in enumerate(self._states):
+            node = s.node
+            holding = node.holding_cost * on_hand[i]
+            shortage = node.shortage_cost * (s.lost if s.lost_rule else backlog[i])
+            carried = self._transit_area[i]
+            cost += holding + shortage + s.fixed + s.variable + carried
+            revenue += s.revenue
+            extend((s.on_hand, s.backlog, s.lost, self._in_transit(s) if s.inbound else 0.0,
+                    s.ordered, s.received, s.shipped, s.demand, s.sales, s.served, holding,
+                    shortage, s.fixed, s.variable, carried, s.revenue, s.cut, s.short))
+            self._averages.extend((on_hand[i] / duration, backlog[i] / duration,
+                                   transit[i] / duration))
+            on_hand[i] = backlog[i] = transit[i] = self._transit_area[i] = 0.0
+            s.ordered = s.received = s.shipped = s.demand = s.sales = 0.0
+            s.served = s.lost = s.revenue = s.fixed = s.variable = s.cut = s.short = 0.0
+        self._durations.append(duration)
+        self.total_cost += cost
+        self.total_revenue += revenue
+
+    def ledger(self) -> "ContinuousLedger":
+        base = super().ledger()
+        n = len(self._states)
+        averages = np.array(self._averages, dtype=float).reshape(-1, n, len(LEVELS))
+        path = None
+        if self._record_path:
+            table = np.array(self._path, dtype=float).reshape(-1, 1 + 3 * n)
+            path = {"time": table[:, 0], "on_hand": table[:, 1:1 + n],
+                    "backlog": table[:, 1 + n:1 + 2 * n],
+                    "inventory_position": table[:, 1 + 2 * n:]}
+        return ContinuousLedger(base.nodes, base.data, base.objective, base.initial_on_hand,
+                                base.initial_pipeline, bucket=self.bucket,
+                                durations=np.array(self._durations),
+                                time_average={k: np.ascontiguousarray(averages[:, :, j])
+                                              for j, k in enumerate(LEVELS)},
+                                path=path)
+
+
+# -- replications and KPIs -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class ContinuousNodeSummary:
+    """Per-node figures after warm-up, per unit time (levels are time averages)."""
+
+    on_hand: float
+    backlog: float
+    in_transit: float
+    lost: float            # units lost per unit time
+    ordered: float         # units ordered per unit time
+    cost: float            # cost per unit time
+    revenue: float         # revenue per unit time
+    fill_rate: float | None  # share of external demand met from stock at once
+
+
+@dataclass(frozen=True)
+class ContinuousResults:
+    """What :func:`simulate_continuous` measured: ``mean`` is the cost (or profit) per unit
+    time after warm-up, averaged over replications, with a 95% CI (from batch means of a
+    single replication)."""
+
+    objective: str
+    horizon: float
+    warmup: float
+    replications: int
+    seed: int | None
+    per_replication: np.ndarray
+    mean: float
+    ci95: tuple[float, float]
+    fill_rate: float | None
+    nodes: dict[str, ContinuousNodeSummary]
+    ledgers: list[ContinuousLedger] = field(default_factory=list, repr=False)
+    time: str = "continuous"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"time": self.time, "objective": self.objective, "horizon": self.horizon,
+                "warmup": self.warmup, "replications": self.replications, "seed": self.seed,
+                "engine": "event", "mean": self.mean, "ci95": list(self.ci95),
+                "fill_rate": self.fill_rate, "per_replication": self.per_replication.tolist(),
+                "nodes": {n: asdict(s) for n, s in self.nodes.items()}}
+
+
+def _summary(ledger: ContinuousLedger, warmup: float) -> dict[str, Any]:
+    k = ledger.rows_from(warmup)
+    span = ledger.durations[k:]
+    length = float(span.sum())
+    d = {f: v[k:] for f, v in ledger.data.items()}
+    series = ledger.objective_series()[k:]
+    per_time = float(series.sum() / length)
+    chunks = [c for c in np.array_split(np.arange(len(series)), BATCHES) if len(c)]
+    return {
+        "value": per_time,
+        "batches": [float(series[c].sum() / span[c].sum()) for c in chunks],
+        **{level: (ledger.time_average[level][k:] * span[:, None]).sum(0) / length
+           for level in LEVELS},
+        **{f: d[f].sum(0) / length for f in ("lost", "ordered", "revenue")},
+        "cost": sum(d[f] for f in COST_FIELDS).sum(0) / length,
+        "demand": d["demand"].sum(0), "served": d["served"].sum(0),
+    }
+
+
+def simulate_continuous(problem: Problem | Network, policy: Policy, *,
+                        horizon: float | None = None, replications: int = 1, seed: int | None = 0,
+                        warmup: float | None = None, bucket: float = 1.0,
+                        keep_ledgers: bool = False) -> ContinuousResults:
+    """Run *replications* of a continuous-time problem and summarise them per unit time.
+
+    ``horizon`` and ``warmup`` are in time units (defaults: the problem's ``periods`` and
+    ``warmup``, read as time units); ``warmup`` must be a multiple of ``bucket``.
+    Replication k runs on ``replication_seed(seed, k)``: two policies on the same seed
+    are paired (common random numbers).
+    """
+    problem = as_problem(problem)
+    network = problem.network
+    if network.time != "continuous":
+        raise ValueError(f"network {network.name!r} is periodic: use des_supply.evaluate.simulate")
+    if replications < 1:
+        raise ValueError(f"replications(={replications}) must be >= 1")
+    horizon = float(problem.periods if horizon is None else horizon)
+    warmup = float(problem.warmup if warmup is None else warmup)
+    if not 0 <= warmup < horizon:
+        raise ValueError(f"warmup(={warmup}) must be in [0, horizon={horizon})")
+    summaries, ledgers = [], []
+    for k in range(replications):
+        sim = ContinuousSimulation(network, horizon, replication_seed(seed, k), bucket=bucket)
+        ledger = sim.run(policy)
+        summaries.append(_summary(ledger, warmup))
+        if keep_ledgers:
+            ledgers.append(ledger)
+    values = np.array([s["value"] for s in summaries])
+    _, lo, hi = confidence_interval(values if replications > 1 else summaries[0]["batches"])
+
+    def avg(key: str) -> np.ndarray:
+        return np.mean([s[key] for s in summaries], axis=0)
+
+    demand = np.sum([s["demand"] for s in summaries], axis=0)
+    served = np.sum([s["served"] for s in summaries], axis=0)
+    nodes = {}
+    for i, n in enumerate(network.nodes):
+        nodes[n.name] = ContinuousNodeSummary(
+            on_hand=float(avg("on_hand")[i]), backlog=float(avg("backlog")[i]),
+            in_transit=float(avg("in_transit")[i]), lost=float(avg("lost")[i]),
+            ordered=float(avg("ordered")[i]), cost=float(avg("cost")[i]),
+            revenue=float(avg("revenue")[i]),
+            fill_rate=float(served[i] / demand[i]) if demand[i] > 0 else None)
+    total = float(demand.sum())
+    return ContinuousResults(
+        objective=problem.objective, horizon=horizon, warmup=warmup, replications=replications,
+        seed=seed, per_replication=values, mean=float(values.mean()), ci95=(lo, hi),
+        fill_rate=float(served.sum() / total) if total > 0 else None, nodes=nodes,
+        ledgers=ledgers)
+
