@@ -44,8 +44,8 @@ from des_supply.problem import Problem, as_problem
 
 from .ppo import PPOConfig, TorchPolicy, load_agent, train
 
-__all__ = ["PaddedAgents", "RunSummary", "TrainTask", "rllib_ppo", "train_many", "train_rllib",
-           "train_seeds", "tune_ppo"]
+__all__ = ["PaddedAgents", "RunSummary", "TrainTask", "rllib_ppo", "run_task", "train_many",
+           "train_rllib", "train_seeds", "tune_ppo"]
 
 
 # -- seeds and agents as tasks ------------------------------------------------------------------
