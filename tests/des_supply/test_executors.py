@@ -157,9 +157,10 @@ def studies(executor) -> list:
     batch = simulate(two_echelon(), BaseStock({"dc": 30.0, "a": 12.0, "b": 16.0}),
                      periods=PERIODS, warmup=WARMUP, replications=20, seed=SEED,
                      executor=executor)
-    found = search_base_stock(two_echelon(), **{**TINY_SEARCH, "replications": 6},
-                              executor=executor)   # 3 candidates x 6: batch engine chunks
-    return [event.to_dict(), batch.to_dict(), (found.levels, found.value, found.evaluations)]
+    found = [search_base_stock(two_echelon(), **{**TINY_SEARCH, "replications": r},
+                               executor=executor)
+             for r in (6, 1)]   # 3 candidates x 6: batch engine chunks; x 1: side by side
+    return [event.to_dict(), batch.to_dict(), *((f.levels, f.value, f.evaluations) for f in found)]
 
 
 @wired(simulate)
