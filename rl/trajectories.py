@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,15 +191,26 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _new_storage(out: Path, env: gym.Env | None, observation_space: gym.Space,
-                 action_space: gym.Space) -> Any:
+def _new_storage(out: Path, observation_space: gym.Space, action_space: gym.Space
+                 ) -> tuple[Any, Path]:
+    """A new storage in ``OUT.partial`` (renamed to *out* by :func:`_publish`, so an
+    interrupted collect or merge never leaves a dataset that looks complete)."""
     from minari.dataset.minari_storage import MinariStorage
 
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"dataset folder {out} exists and is not empty; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    return MinariStorage.new(out / "data", observation_space=observation_space,
-                             action_space=action_space, data_format="hdf5")
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    return MinariStorage.new(partial / "data", observation_space=observation_space,
+                             action_space=action_space, data_format="hdf5"), partial
+
+
+def _publish(partial: Path, out: Path) -> Path:
+    if out.exists():
+        out.rmdir()                      # empty (checked by _new_storage)
+    os.replace(partial, out)
+    return out
 
 
 def _finish(storage: Any, dataset_id: str, description: str, algorithm: str,
@@ -270,7 +283,7 @@ def collect(env: InventoryEnv, behaviour: Behaviour, *, episodes: int, seed: int
     from minari.data_collector.episode_buffer import EpisodeBuffer
 
     out = Path(out)
-    storage = _new_storage(out, env, env.observation_space, env.action_space)
+    storage, partial = _new_storage(out, env.observation_space, env.action_space)
     problem_text = _json(problem or {"name": env.network.name})
     metas = []
     for k, (observations, actions, rewards, value) in enumerate(
@@ -291,7 +304,7 @@ def collect(env: InventoryEnv, behaviour: Behaviour, *, episodes: int, seed: int
             f"{env.network.name} (seed {seed})", behaviour.name,
             {"problem": problem or {}, "env": dict(env_kwargs or {}), "periods": env.periods,
              "behaviours": [behaviour.name]})
-    return out
+    return _publish(partial, out)
 
 
 def load(path: str | Path) -> Any:
@@ -365,7 +378,7 @@ def merge(paths: Sequence[str | Path], out: str | Path, *, dataset_id: str | Non
                 raise ValueError(f"cannot merge {p}: its {what} {getattr(d, what)} differs from "
                                  f"{paths[0]}'s {getattr(first, what)}")
     out = Path(out)
-    storage = _new_storage(out, None, first.observation_space, first.action_space)
+    storage, partial = _new_storage(out, first.observation_space, first.action_space)
     metas: list[dict[str, Any]] = []
     records = [info(p) for p in paths]
     k = 0
@@ -389,4 +402,4 @@ def merge(paths: Sequence[str | Path], out: str | Path, *, dataset_id: str | Non
              "problems": problems, "env": records[0].get("env", {}),
              "periods": records[0].get("periods"), "behaviours": behaviours,
              "sources": [str(p) for p in paths]})
-    return out
+    return _publish(partial, out)

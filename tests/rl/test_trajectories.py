@@ -110,6 +110,21 @@ def test_merge_keeps_episodes_and_metadata_and_refuses_other_spaces(problem, tmp
         merge([tmp_path / "a", tmp_path / "c"], tmp_path / "m2")
     with pytest.raises(ValueError, match="not empty"):
         collect(env, RandomOrders(), episodes=1, seed=1, out=tmp_path / "a")
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_an_interrupted_collect_leaves_no_dataset(problem, tmp_path):
+    class Failing(RandomOrders):
+        def orders(self, env):
+            if env.view.t == 5:
+                raise KeyboardInterrupt
+            return super().orders(env)
+
+    with pytest.raises(KeyboardInterrupt):
+        collect(make(problem), Failing(), episodes=2, seed=0, out=tmp_path / "d")
+    assert not (tmp_path / "d").exists()
+    collect(make(problem), RandomOrders(), episodes=1, seed=0, out=tmp_path / "d")
+    assert len(load_episodes(tmp_path / "d")) == 1 and not (tmp_path / "d.partial").exists()
 
 
 def test_collect_needs_a_quantity_env(problem, tmp_path):
