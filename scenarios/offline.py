@@ -457,6 +457,11 @@ def cmd_train_dt(args: argparse.Namespace) -> None:
         return
     if not args.data:
         raise _cli_error(ValueError("train --algo dt needs --data DIR (a collected dataset)"))
+    name = Path(args.data).name
+    out = Path(args.out or f"runs/{name}__dt__{1 if args.seed is None else args.seed}")
+    if out.exists() and any(out.iterdir()) and not getattr(args, "overwrite", False):
+        raise _cli_error(ValueError(f"run folder {out} exists; --resume it, --overwrite it or "
+                                    "choose another --out"))
     try:
         episodes = load_episodes(args.data)
     except (FileNotFoundError, OSError, ValueError) as exc:
@@ -466,8 +471,6 @@ def cmd_train_dt(args: argparse.Namespace) -> None:
         if all(e.problem != _record(problem) for e in episodes):
             raise _cli_error(ValueError(f"{args.data} holds no episode of {problem.name} "
                                         f"{problem.params or ''}"))
-    name = Path(args.data).name
-    out = Path(args.out or f"runs/{name}__dt__{1 if args.seed is None else args.seed}")
     try:
         summary = train_dt(args.data, out, steps=args.steps,
                            seed=1 if args.seed is None else args.seed,

@@ -80,6 +80,11 @@ def test_bad_input_is_refused_with_the_reason(tmp_path, capsys):
 
     with pytest.raises(CliError, match="needs --data"):
         run(capsys, "train", "single-stage", "--algo", "dt")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.pt").write_text("")
+    with pytest.raises(CliError, match="exists"):
+        run(capsys, "train", "--algo", "dt", "--data", str(tmp_path), "--out",
+            str(tmp_path / "run"))
     with pytest.raises(CliError, match="noise"):
         run(capsys, "collect", "single-stage", "--policy", "myopic", "--noise", "-1",
             "--out", str(tmp_path / "x"))
