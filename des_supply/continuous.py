@@ -20,7 +20,9 @@ Events (SimPy, one clock)
   that much later; ``Edge.sequential`` keeps the arrivals in the order sent.
   Arrivals at the same instant as a demand come first (URGENT priority), as in
   periodic time.  A receipt does not change the inventory position, so no review.
-* **Tick** every ``bucket`` time units (and at the horizon): one ledger row.
+* **Tick** every ``bucket`` time units (and at the horizon): one ledger row for the
+  bucket [start, end); a tick goes before every other event at its time, so an event
+  at a bucket's end counts in the next bucket (and one at the horizon not at all).
 
 Money and ledger
 ----------------
@@ -64,6 +66,9 @@ __all__ = ["ContinuousSimulation", "ContinuousLedger", "ContinuousObservation",
 #: Levels whose time average each ledger row keeps (``ContinuousLedger.time_average``).
 LEVELS = ("on_hand", "backlog", "in_transit")
 BLOCK = 256
+#: Priority of the ticks: before everything else at their time (URGENT is 0), so a row
+#: covers [start, end) whatever the order in which events were scheduled.
+FIRST = -1
 
 
 class _Draws:
@@ -211,14 +216,7 @@ class ContinuousSimulation(Simulation):
     # -- driving -----------------------------------------------------------------------------
     def run(self, policy: Policy, seed: SeedLike | None = None) -> "ContinuousLedger":
         """Simulate the horizon answering every review from *policy*."""
-        if not callable(getattr(policy, "act", None)):
-            raise TypeError(f"policy must have an act(observation) method, got {policy!r}")
-        self._seed = self._seed if seed is None else seed
-        self.reset_state(self._seed)
-        self._policy = policy
-        start = getattr(policy, "start_run", None)
-        if callable(start):
-            start(stream(self.root, "policy"))
+        self._start_run(policy, seed)
         try:
             self.env.run(until=self.env.process(self._clock()))
         finally:
@@ -242,7 +240,7 @@ class ContinuousSimulation(Simulation):
         for k in range(1, self.periods + 1):
             end = self.horizon if k == self.periods else k * self.bucket
             start = env.now
-            yield env.timeout(end - start)
+            yield UrgentTimeout(env, end - start, FIRST)
             self._integrate()
             self._write_row(end - start)
         self._over = True

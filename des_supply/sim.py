@@ -137,13 +137,13 @@ class UrgentTimeout(simpy.Event):
     the priority that puts receipts first in a period.
     """
 
-    def __init__(self, env: simpy.Environment, delay: float) -> None:
+    def __init__(self, env: simpy.Environment, delay: float, priority: int = URGENT) -> None:
         self.env = env
         self.callbacks = []
         self._ok = True
         self._value = None
         self._defused = False
-        env.schedule(self, URGENT, delay)
+        env.schedule(self, priority, delay)
 
 
 class _Shipment:
@@ -427,6 +427,16 @@ class Simulation:
     # -- driving -----------------------------------------------------------------------------
     def run(self, policy: Policy, seed: SeedLike | None = None) -> Ledger:
         """Simulate the whole horizon answering every epoch from *policy*."""
+        self._start_run(policy, seed)
+        try:
+            clock = self.env.process(self._period_clock())
+            self.env.run(until=clock)
+        finally:
+            self._policy = None
+        return self.ledger()
+
+    def _start_run(self, policy: Policy, seed: SeedLike | None) -> None:
+        """Fresh state for a run of *policy* (checked) from *seed* (None: the last seed)."""
         if not callable(getattr(policy, "act", None)):
             raise TypeError(f"policy must have an act(observation) method, got {policy!r}")
         self._seed = self._seed if seed is None else seed
@@ -435,12 +445,6 @@ class Simulation:
         start = getattr(policy, "start_run", None)
         if callable(start):  # randomised policies: their own stream of this run's seed
             start(stream(self.root, "policy"))
-        try:
-            clock = self.env.process(self._period_clock())
-            self.env.run(until=clock)
-        finally:
-            self._policy = None
-        return self.ledger()
 
     def reset(self, seed: SeedLike | None = None) -> Observation | None:
         """Start a run driven from outside; returns the first epoch's observation."""

@@ -31,9 +31,10 @@ class ScenarioSpec:
     name: str
     build: Callable[..., Network]
     summary: str
-    periods: int          # a sensible default horizon for simulate
+    periods: int          # a sensible default horizon for simulate (time units if continuous)
     warmup: int
     market: Callable[..., Any] | None = None   # builder of the market model, or None
+    time: str = "periodic"  # the networks' clock: "periodic" or "continuous" (Network.time)
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -49,16 +50,18 @@ _REGISTRY: dict[str, ScenarioSpec] = {}
 
 
 def register(name: str, *, periods: int = 10_000, warmup: int = 100,
-             market: Callable[..., Any] | None = None) -> Callable:
+             market: Callable[..., Any] | None = None, time: str = "periodic") -> Callable:
     """Decorator: register a scenario function under *name*.
 
     *market*, if given, builds the scenario's market model: it is called with every
     parameter of the scenario function (defaults filled in) as keyword arguments.
+    *time* is the clock of the networks it builds (``"continuous"``: *periods* and
+    *warmup* are time units), so tools can tell without building one.
     """
 
     def wrap(fn: Callable[..., Network]) -> Callable[..., Network]:
         summary = (inspect.getdoc(fn) or name).splitlines()[0]
-        _REGISTRY[name] = ScenarioSpec(name, fn, summary, periods, warmup, market)
+        _REGISTRY[name] = ScenarioSpec(name, fn, summary, periods, warmup, market, time)
         return fn
 
     return wrap

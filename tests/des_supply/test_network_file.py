@@ -383,7 +383,7 @@ def test_networkx_round_trips_through_graphml_and_node_link(net, tmp_path):
     assert G.graph == {"name": net.name, "order_timing": net.order_timing,
                        "continuous": net.continuous, "format_version": 1,
                        **{k: v for k, v in net.to_dict().items()
-                          if k in ("decisions", "shipping_timing")}}
+                          if k in ("decisions", "shipping_timing", "time")}}
     assert Network.from_networkx(G) == net
     assert Network.from_networkx(roundtrip_graphml(G, tmp_path)) == net
     assert Network.from_networkx(roundtrip_node_link(G)) == net

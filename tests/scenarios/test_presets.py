@@ -35,7 +35,7 @@ from scenarios.presets import (
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "scenarios" / "examples" / "two_echelon_stochastic.json"
-SCENARIOS = scenarios.names()
+SCENARIOS = [n for n in scenarios.names() if scenarios.get(n).time == "periodic"]  # RL envs
 # small instances where the default one would be slow to build or to search
 SMALL = {"random-dag": {"n_nodes": 6, "n_layers": 3},
          "pricing-a": {"price_step": 5.0, "comp_step": 5.0, "ref_step": 5.0}}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import scenarios
-from des_supply import BaseStock, Network, Simulation
+from des_supply import BaseStock, Ledger, Network, Simulation
 from scenarios import ScenarioError, parse_params
 
 
@@ -16,7 +16,8 @@ def test_scenario_builds_and_simulates_with_defaults(name):
     assert isinstance(net, Network) and net.stock_nodes
     spec = scenarios.get(name)
     assert spec.summary and spec.doc and 0 <= spec.warmup < spec.periods
-    ledger = Simulation(net, 200, seed=0).run(BaseStock(20))
+    ledger = scenarios.make(name).simulation(200, seed=0).run(BaseStock(20))  # 200 time units
+    assert isinstance(ledger, Ledger)  # in continuous time too
     assert ledger.periods == 200
     np.testing.assert_allclose(ledger.conservation_residual(), 0.0, atol=1e-9)
     assert np.isfinite(ledger.cost()).all() and (ledger.cost() >= 0).all()
@@ -24,7 +25,7 @@ def test_scenario_builds_and_simulates_with_defaults(name):
 
 
 def test_every_registered_name_is_listed():
-    assert scenarios.names() == sorted(["assembly", "beer-game", "orgym-inventory",
+    assert scenarios.names() == sorted(["assembly", "beer-game", "continuous-review", "orgym-inventory",
                                         "orgym-inventory-lost", "owmr", "random-dag", "serial",
                                         "single-stage", "pricing-a", "pricing-b", "pricing-c",
                                         "pricing-d", "recommendation-small",

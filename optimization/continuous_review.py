@@ -1,0 +1,214 @@
+"""Continuous-review single-stage optima: (r, Q) with Poisson demand, (S-1, S) by Palm's theorem.
+
+Unit demands arrive as a Poisson process of rate lambda; backorders cost ``p`` per unit
+per unit time, stock on hand ``h`` per unit per unit time, an order ``K``.  Under (r, Q)
+the inventory position is uniform on r+1, ..., r+Q, and the inventory level L time
+units after a moment with position y is y - D, D ~ Poisson(lambda L), so the long-run
+cost per unit time is (Snyder & Shen, *Fundamentals of Supply Chain Theory*, 2nd ed.,
+Ch. 5; Hadley & Whitin 1963):
+
+    g(r, Q) = [K lambda + sum_{y=r+1}^{r+Q} G(y)] / Q,
+    G(y) = h E[(y - D)^+] + p E[(D - y)^+].
+
+G is convex, so the exact optimum is found by Federgruen & Zheng's (1992) algorithm:
+start from the minimiser of G (Q = 1) and add, one at a time, the cheaper neighbour of
+the current window while it costs less than the current g; the window then is
+{r*+1, ..., r*+Q*}.
+
+Palm's theorem: under (S-1, S) (every demand triggers an order of one unit) with i.i.d.
+lead times of mean E[L] (crossing allowed), the number of outstanding orders is Poisson
+with mean lambda E[L], whatever the lead-time distribution; so the cost of level S is
+G(S) with D ~ Poisson(lambda E[L]), and the best level is the newsvendor's, the
+smallest S with P(D <= S) >= p / (p + h).
+
+>>> best = optimal_rq(rate=5, lead_time=2, holding=1, penalty=9, fixed_cost=20)
+>>> best.r, best.Q, round(best.cost, 4) == round(rq_cost(best.r, best.Q, rate=5, lead_time=2,
+...     holding=1, penalty=9, fixed_cost=20), 4)
+(9, 16, True)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._pmf import poisson_pmf
+
+if TYPE_CHECKING:
+    from des_supply.problem import Problem
+
+__all__ = ["RQResult", "BaseStockResult", "loss_terms", "rq_cost", "optimal_rq",
+           "base_stock_cost", "optimal_base_stock", "outstanding_orders_pmf",
+           "continuous_review_optimum", "ContinuousReviewError"]
+
+
+class ContinuousReviewError(ValueError):
+    """The problem is not one these exact methods cover (the message says why)."""
+
+
+def _check(name: str, value: float, positive: bool = False) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"{name}(={value}) must be a finite number {'>' if positive else '>='} 0")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Loss:
+    """G(y) = h E[(y-D)^+] + p E[(D-y)^+] for D with probabilities ``pmf`` on 0..n."""
+
+    pmf: np.ndarray
+    holding: float
+    penalty: float
+
+    def __call__(self, y: int) -> float:
+        over, under = loss_terms(self.pmf, np.array([y]))
+        return float(self.holding * over[0] + self.penalty * under[0])
+
+
+def loss_terms(pmf: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """E[(y - D)^+] and E[(D - y)^+] for integer levels *y* (any sign), D ~ *pmf* on 0..n."""
+    n = len(pmf)
+    support = np.arange(n)
+    F = np.concatenate([[0.0], np.cumsum(pmf)])            # F[k] = P(D <= k - 1)
+    M = np.concatenate([[0.0], np.cumsum(support * pmf)])  # M[k] = E[D; D <= k - 1]
+    k = np.clip(y, 0, n)
+    over = np.where(y > 0, y * F[k] - M[k], 0.0)
+    mean = M[-1]
+    return over, mean - y + over
+
+
+@dataclass(frozen=True, slots=True)
+class RQResult:
+    """An (r, Q) policy and its exact cost per unit time [g(r, Q)]."""
+
+    r: int
+    Q: int
+    cost: float
+
+    def policy(self) -> Any:
+        """Engine policy: :class:`des_supply.policies.RQ`."""
+        from des_supply.policies import RQ
+
+        return RQ(self.r, self.Q)
+
+
+@dataclass(frozen=True, slots=True)
+class BaseStockResult:
+    """An (S-1, S) level and its exact cost per unit time [G(S)]."""
+
+    level: int
+    cost: float
+
+    def policy(self) -> Any:
+        """Engine policy: :class:`des_supply.policies.BaseStock`."""
+        from des_supply.policies import BaseStock
+
+        return BaseStock(self.level)
+
+
+def _loss(rate: float, lead_time: float, holding: float, penalty: float) -> _Loss:
+    rate, lead_time = _check("rate", rate, positive=True), _check("lead_time", lead_time)
+    return _Loss(poisson_pmf(rate * lead_time), _check("holding", holding),
+                 _check("penalty", penalty))
+
+
+def rq_cost(r: int, Q: int, *, rate: float, lead_time: float, holding: float, penalty: float,
+            fixed_cost: float = 0.0) -> float:
+    """g(r, Q): the long-run cost per unit time of (r, Q) [$/time]."""
+    if Q < 1 or int(Q) != Q or int(r) != r:
+        raise ValueError(f"need integers r(={r}) and Q(={Q}) >= 1")
+    G = _loss(rate, lead_time, holding, penalty)
+    y = np.arange(int(r) + 1, int(r) + int(Q) + 1)
+    over, under = loss_terms(G.pmf, y)
+    total = float((G.holding * over + G.penalty * under).sum())
+    return (_check("fixed_cost", fixed_cost) * rate + total) / Q
+
+
+def optimal_rq(*, rate: float, lead_time: float, holding: float, penalty: float,
+               fixed_cost: float = 0.0) -> RQResult:
+    """The exact optimal (r, Q) (Federgruen & Zheng 1992)."""
+    G = _loss(rate, lead_time, holding, penalty)
+    K = _check("fixed_cost", fixed_cost)
+    if G.holding == 0 or G.penalty == 0:
+        raise ValueError("holding and penalty must both be > 0 for a finite optimum")
+    lo = hi = _argmin(G)
+    total = G(lo)
+    cost = K * rate + total
+    Q = 1
+    left, right = G(lo - 1), G(hi + 1)
+    while min(left, right) < cost:
+        if left <= right:
+            lo, total, left = lo - 1, total + left, G(lo - 2)
+        else:
+            hi, total, right = hi + 1, total + right, G(hi + 2)
+        Q += 1
+        cost = (K * rate + total) / Q
+    return RQResult(lo - 1, Q, cost)
+
+
+def _argmin(G: _Loss) -> int:
+    """The smallest minimiser of the convex G: the newsvendor level (critical ratio)."""
+    ratio = G.penalty / (G.penalty + G.holding)
+    cdf = np.cumsum(G.pmf)
+    return int(np.searchsorted(cdf, ratio - 1e-12))
+
+
+def base_stock_cost(level: int, *, rate: float, mean_lead_time: float, holding: float,
+                    penalty: float) -> float:
+    """Cost per unit time of (S-1, S) at level *level* (Palm: any i.i.d. lead times)."""
+    return _loss(rate, mean_lead_time, holding, penalty)(int(level))
+
+
+def optimal_base_stock(*, rate: float, mean_lead_time: float, holding: float,
+                       penalty: float) -> BaseStockResult:
+    """The best (S-1, S) level and its cost (Palm's theorem and the critical ratio)."""
+    G = _loss(rate, mean_lead_time, holding, penalty)
+    S = _argmin(G)
+    return BaseStockResult(S, G(S))
+
+
+def outstanding_orders_pmf(rate: float, mean_lead_time: float) -> np.ndarray:
+    """P(k orders outstanding), k = 0..n, under (S-1, S): Poisson(rate E[L]) (Palm)."""
+    return poisson_pmf(_check("rate", rate, positive=True) * _check("mean_lead_time",
+                                                                     mean_lead_time))
+
+
+def continuous_review_optimum(problem: "Problem") -> RQResult | BaseStockResult:
+    """The exact optimum of a continuous-time single-stage backlog problem with unit
+    Poisson demand: (r, Q) for a deterministic lead time (and any fixed cost), else the
+    best (S-1, S) when there is no fixed cost (Palm: any i.i.d. lead times).  Raises
+    :class:`ContinuousReviewError` naming what does not fit."""
+    from des_supply.arrivals import CompoundPoisson, PoissonProcess
+
+    net = problem.network
+    who = f"problem {problem.name!r}"
+    if net.time != "continuous":
+        raise ContinuousReviewError(f"{who} is periodic (time={net.time!r})")
+    if problem.kind.shape != "single-stage":
+        raise ContinuousReviewError(f"{who} is {problem.kind.shape}, not single-stage")
+    (node,) = net.stock_nodes
+    (edge,) = net.suppliers(node.name)
+    demand = node.demand
+    unit = isinstance(demand, PoissonProcess) or (isinstance(demand, CompoundPoisson)
+                                                   and demand.size.constant == 1)
+    if not unit:
+        raise ContinuousReviewError(f"{who}: node {node.name!r} needs unit Poisson demand "
+                                    f"(poisson_process), got {demand and demand.to_dict()}")
+    if node.shortage != "backlog":
+        raise ContinuousReviewError(f"{who}: node {node.name!r} loses sales; these methods "
+                                    "are for backorders")
+    if node.initial_pipeline or node.storage_capacity < math.inf or node.price > 0:
+        raise ContinuousReviewError(f"{who}: node {node.name!r} has an initial pipeline, a "
+                                    "storage capacity or a price; the exact methods assume none")
+    terms = dict(rate=demand.rate, holding=node.holding_cost, penalty=node.shortage_cost)
+    if edge.lead_time.constant is not None:
+        return optimal_rq(lead_time=edge.lead_time.constant,
+                          fixed_cost=node.fixed_order_cost, **terms)
+    if node.fixed_order_cost > 0:
+        raise ContinuousReviewError(f"{who}: (r, Q) with a fixed cost needs a deterministic "
+                                    f"lead time on edge {edge.source!r}->{edge.target!r}")
+    return optimal_base_stock(mean_lead_time=edge.lead_time.mean, **terms)

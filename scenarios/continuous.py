@@ -1,0 +1,65 @@
+"""Continuous-review single stage: Poisson demand, a lead time per shipment, costs per unit time.
+
+The textbook continuous-review system (Snyder & Shen, *Fundamentals of Supply Chain
+Theory*, Ch. 5; Zipkin 2000, Ch. 6): unit demands arrive as a Poisson process of rate
+``demand_rate``; the stage reviews its inventory position at every demand and orders
+from an unlimited supplier; each shipment takes its own lead time (mean ``lead_time``,
+``deterministic``, ``exponential`` or ``gamma``).  Costs accrue per unit time: holding
+per unit on hand, penalty per unit backordered (or, under ``shortage="lost"``, per unit
+lost), and ``fixed_cost`` per order.  The horizon and warm-up are in time units.
+
+Run it with the ``rq`` (``r``, ``Q``) or ``base-stock`` (``level``) policies; the exact
+optimum is :func:`optimization.continuous_review.continuous_review_optimum`.
+"""
+
+from __future__ import annotations
+
+from des_supply.arrivals import PoissonProcess
+from des_supply.distributions import Deterministic, Distribution, Exponential, Gamma
+from des_supply.network import Edge, Network, Node
+
+from .registry import ScenarioError, register
+
+LEAD_TIME_DISTS = ("deterministic", "exponential", "gamma")
+
+
+def lead_time_distribution(kind: str, mean: float, shape: float = 2.0) -> Distribution:
+    """A lead-time family by name with the given mean [time units]."""
+    if mean < 0:
+        raise ScenarioError(f"lead_time(={mean}) must be >= 0")
+    if kind == "deterministic":
+        return Deterministic(mean)
+    if kind == "exponential":
+        return Exponential(mean)
+    if kind == "gamma":
+        if shape <= 0:
+            raise ScenarioError(f"lead_time_shape(={shape}) must be > 0")
+        return Gamma(mean, shape)
+    raise ScenarioError(f"lead_time_dist={kind!r} is not one of {', '.join(LEAD_TIME_DISTS)}")
+
+
+@register("continuous-review", periods=10_000, warmup=100, time="continuous")
+def continuous_review(demand_rate: float = 5.0, lead_time: float = 2.0,
+                      lead_time_dist: str = "deterministic", holding: float = 1.0,
+                      penalty: float = 9.0, fixed_cost: float = 0.0, shortage: str = "backlog",
+                      lead_time_shape: float = 2.0) -> Network:
+    """Continuous review, Poisson demand, a lead time per shipment (time units, not periods).
+
+    Parameters: demand_rate (unit demands per unit time), lead_time (mean, time units),
+    lead_time_dist (deterministic|exponential|gamma), holding (per unit on hand per unit
+    time), penalty (per unit backordered per unit time; per unit lost under
+    shortage=lost), fixed_cost (per order), shortage (backlog|lost), lead_time_shape
+    (gamma shape k: variance lead_time^2 / k).  Simulate with --horizon (time units).
+    """
+    if not demand_rate > 0:
+        raise ScenarioError(f"demand_rate(={demand_rate}) must be > 0")
+    if shortage not in ("backlog", "lost"):
+        raise ScenarioError(f"shortage(={shortage!r}) must be 'backlog' or 'lost'")
+    return Network(
+        nodes=(Node("supplier", kind="supply"),
+               Node("stage", holding_cost=holding, shortage=shortage,  # type: ignore[arg-type]
+                    shortage_cost=penalty, fixed_order_cost=fixed_cost,
+                    demand=PoissonProcess(demand_rate))),
+        edges=(Edge("supplier", "stage",
+                    lead_time=lead_time_distribution(lead_time_dist, lead_time, lead_time_shape)),),
+        name="continuous-review", time="continuous")
