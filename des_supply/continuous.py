@@ -58,6 +58,8 @@ from .network import Network
 from .policies import Policy
 from .problem import Problem, as_problem
 from .rng import SeedLike, replication_seed, stream
+from simpy.events import NORMAL
+
 from .sim import Observation, Simulation, UrgentTimeout
 
 __all__ = ["ContinuousSimulation", "ContinuousLedger", "ContinuousObservation",
@@ -102,16 +104,24 @@ class _Delivery:
         self.sim._arrive(self.edge, self.units, self.sim.env.now)
 
 
-class _Customer:
-    """The callback of one demand arrival at a node; schedules the next one."""
+class _Customers:
+    """The customers of one node: the callback of its next demand arrival, which schedules
+    the one after (one object per node: a node has one customer on the way at a time)."""
 
-    __slots__ = ("sim", "state", "sampler", "units")
+    __slots__ = ("sim", "state", "sampler", "units", "upstream")
 
-    def __init__(self, sim: "ContinuousSimulation", state: Any, sampler: Any, units: float) -> None:
-        self.sim, self.state, self.sampler, self.units = sim, state, sampler, units
+    def __init__(self, sim: "ContinuousSimulation", state: Any, sampler: Any) -> None:
+        self.sim, self.state, self.sampler, self.units = sim, state, sampler, 0.0
+        self.upstream = bool(sim._suppliers[state.name])  # reviews may cascade upstream
+
+    def schedule(self) -> None:
+        nxt = self.sampler.next()
+        if nxt is not None:
+            self.units = nxt[1]
+            UrgentTimeout(self.sim.env, nxt[0], NORMAL).callbacks.append(self)
 
     def __call__(self, event: Any) -> None:
-        self.sim._customer(self.state, self.sampler, self.units)
+        self.sim._customer(self)
 
 
 class ContinuousObservation(Observation):
@@ -187,11 +197,16 @@ class ContinuousSimulation(Simulation):
         self._leads = {e: _Draws(e.edge.lead_time, stream(self.root, "lead_time", e.source.name,
                                                            e.target.name))
                        for e in self._edges}
-        self._arrivals = [(self._by_name[n.name], n.demand.sampler(stream(self.root, "demand",
-                                                                          n.name)))
-                          for n in self.network.nodes if n.demand is not None]
         self._suppliers = {s.name: [e.source for e in s.inbound if not e.source.supply]
                            for s in self._states}
+        self._arrivals = [_Customers(self, self._by_name[n.name],
+                                     n.demand.sampler(stream(self.root, "demand", n.name)))
+                          for n in self.network.nodes if n.demand is not None]
+        # what _integrate walks: stocking nodes with their inbound edges (supply nodes hold
+        # nothing), and the edges with an in-transit holding cost
+        self._levels = [(i, s, s.inbound[0] if len(s.inbound) == 1 and s.simple_in else None,
+                         [e for e in s.inbound if e.hold])
+                        for i, s in enumerate(self._states) if not s.supply]
         n = len(self._states)
         self._area = [[0.0] * n for _ in LEVELS]
         self._transit_area = [0.0] * n       # transit holding cost accrued in the bucket
@@ -235,8 +250,8 @@ class ContinuousSimulation(Simulation):
         env = self.env
         self._record()
         self._cascade(list(self._deciders))
-        for s, sampler in self._arrivals:
-            self._next_customer(s, sampler)
+        for customers in self._arrivals:
+            customers.schedule()
         for k in range(1, self.periods + 1):
             end = self.horizon if k == self.periods else k * self.bucket
             start = env.now
@@ -246,19 +261,25 @@ class ContinuousSimulation(Simulation):
         self._over = True
 
     # -- events ------------------------------------------------------------------------------
-    def _next_customer(self, s: Any, sampler: Any) -> None:
-        nxt = sampler.next()
-        if nxt is not None:
-            self.env.timeout(nxt[0]).callbacks.append(_Customer(self, s, sampler, nxt[1]))
-
-    def _customer(self, s: Any, sampler: Any, units: float) -> None:
+    def _customer(self, customers: _Customers) -> None:
         if self._over:
             return
         self._integrate()
-        self._external_demand(self.env.now, s, units)
-        self._cascade([s])
-        self._record()
-        self._next_customer(s, sampler)
+        s = customers.state
+        now = self.env.now
+        self._external_demand(now, s, customers.units)
+        if customers.upstream:
+            self._cascade([s])
+        elif not s.supply:  # one review, nothing upstream to cascade to
+            obs = self._obs
+            group = self._singles[s.name]
+            obs.t, obs.deciding, obs.deciding_this_period = now, group, group
+            self._allowed = group
+            self._place_orders(now, self._policy.act(obs), group)  # type: ignore[union-attr]
+            obs.deciding = obs.deciding_this_period = self._allowed = ()
+        if self._record_path:
+            self._record()
+        customers.schedule()
 
     def _cascade(self, nodes: list[Any]) -> None:
         """Review *nodes* in turn; a node whose order reached an upstream stocking node makes
@@ -316,14 +337,15 @@ class ContinuousSimulation(Simulation):
         self._last = now
         on_hand, backlog, transit = self._area
         cost = self._transit_area
-        for i, s in enumerate(self._states):
+        for i, s, one, held in self._levels:
             on_hand[i] += s.on_hand * dt
             backlog[i] += s.backlog * dt
-            if s.inbound:
+            if one is not None:  # one supplier, bom 1: the common case, inlined
+                transit[i] += (s.init_pending + one.transit + one.buffer) * dt
+            else:
                 transit[i] += self._in_transit(s) * dt
-                for e in s.inbound:
-                    if e.hold:
-                        cost[i] += e.hold * (e.transit + e.buffer) * dt
+            for e in held:
+                cost[i] += e.hold * (e.transit + e.buffer) * dt
 
     def _record(self) -> None:
         if self._record_path:
