@@ -21,6 +21,15 @@ with mean lambda E[L], whatever the lead-time distribution; so the cost of level
 G(S) with D ~ Poisson(lambda E[L]), and the best level is the newsvendor's, the
 smallest S with P(D <= S) >= p / (p + h).
 
+One warehouse and N retailers, (S-1, S) everywhere, first come first served at the
+warehouse, constant lead times (Graves 1985; Axsaeter 1990): the warehouse's outstanding
+orders are O0 ~ Poisson(lambda_0 L_0) (lambda_0 = sum of the retailers' rates), its
+backorders B0 = (O0 - S0)^+, and retailer i's outstanding orders are exactly
+Binomial(B0, lambda_i / lambda_0) + Poisson(lambda_i L_i) (each backordered unit belongs to
+retailer i with probability lambda_i / lambda_0).  METRIC (Sherbrooke 1968) replaces this
+by a Poisson of the same mean, lambda_i (L_i + E[B0] / lambda_0): :func:`owmr_evaluation`
+returns both.
+
 >>> best = optimal_rq(rate=5, lead_time=2, holding=1, penalty=9, fixed_cost=20)
 >>> best.r, best.Q, round(best.cost, 4) == round(rq_cost(best.r, best.Q, rate=5, lead_time=2,
 ...     holding=1, penalty=9, fixed_cost=20), 4)
@@ -42,7 +51,8 @@ if TYPE_CHECKING:
 
 __all__ = ["RQResult", "BaseStockResult", "loss_terms", "rq_cost", "optimal_rq",
            "base_stock_cost", "optimal_base_stock", "outstanding_orders_pmf",
-           "continuous_review_optimum", "ContinuousReviewError"]
+           "continuous_review_optimum", "ContinuousReviewError", "OWMREvaluation",
+           "owmr_evaluation"]
 
 
 class ContinuousReviewError(ValueError):
@@ -212,3 +222,73 @@ def continuous_review_optimum(problem: "Problem") -> RQResult | BaseStockResult:
         raise ContinuousReviewError(f"{who}: (r, Q) with a fixed cost needs a deterministic "
                                     f"lead time on edge {edge.source!r}->{edge.target!r}")
     return optimal_base_stock(mean_lead_time=edge.lead_time.mean, **terms)
+
+
+@dataclass(frozen=True)
+class OWMREvaluation:
+    """Long-run figures of one warehouse and N retailers under (S-1, S), per unit time.
+
+    Per retailer (lists in the order given): ``on_hand``, ``backorders`` (time averages),
+    ``fill_rate`` (share of demand met from stock: P(O_i < S_i), PASTA), exact; and
+    ``metric_on_hand``, ``metric_backorders``, ``metric_fill_rate``, METRIC's.
+    ``warehouse_on_hand`` and ``warehouse_backorders`` are exact (Poisson O0).
+    ``cost`` and ``metric_cost``: holding on hand everywhere plus penalty on retailer
+    backorders [$ per unit time].
+    """
+
+    warehouse_on_hand: float
+    warehouse_backorders: float
+    on_hand: list[float]
+    backorders: list[float]
+    fill_rate: list[float]
+    metric_on_hand: list[float]
+    metric_backorders: list[float]
+    metric_fill_rate: list[float]
+    cost: float
+    metric_cost: float
+
+
+def owmr_evaluation(*, rates: list[float], lead_times: list[float], levels: list[int],
+                    warehouse_lead_time: float, warehouse_level: int,
+                    holding: list[float] | float, penalty: list[float] | float,
+                    warehouse_holding: float = 0.0) -> OWMREvaluation:
+    """Exact (Graves/Axsaeter) and METRIC evaluation of (S-1, S) in one warehouse and N
+    retailers with Poisson demand, FCFS and constant lead times."""
+    n = len(rates)
+    if not (len(lead_times) == len(levels) == n) or n == 0:
+        raise ValueError(f"rates, lead_times and levels need one entry per retailer "
+                         f"(got {len(rates)}, {len(lead_times)}, {len(levels)})")
+    h = [float(holding)] * n if isinstance(holding, (int, float)) else list(holding)
+    p = [float(penalty)] * n if isinstance(penalty, (int, float)) else list(penalty)
+    lam0 = sum(_check("rate", r, positive=True) for r in rates)
+    o0 = outstanding_orders_pmf(lam0, warehouse_lead_time)
+    S0 = int(warehouse_level)
+    w_over, w_under = loss_terms(o0, np.array([S0]))
+    b0 = np.zeros(max(len(o0) - S0, 1))             # pmf of B0 = (O0 - S0)^+
+    k = np.arange(len(o0))
+    np.add.at(b0, np.maximum(k - S0, 0), o0)
+    mean_b0 = float(w_under[0])
+    cost = float(warehouse_holding) * float(w_over[0])
+    metric_cost = cost
+    out: dict[str, list[float]] = {key: [] for key in (
+        "on_hand", "backorders", "fill_rate", "metric_on_hand", "metric_backorders",
+        "metric_fill_rate")}
+    from scipy import stats
+
+    for i in range(n):
+        share = rates[i] / lam0
+        thinned = np.zeros(len(b0))                  # Binomial(B0, share) mixed over B0
+        for b, pb in enumerate(b0):
+            if pb > 0:
+                thinned[:b + 1] += pb * stats.binom.pmf(np.arange(b + 1), b, share)
+        exact = np.convolve(thinned, outstanding_orders_pmf(rates[i], lead_times[i]))
+        metric = poisson_pmf(rates[i] * (lead_times[i] + mean_b0 / lam0))
+        S = int(levels[i])
+        for label, pmf in (("", exact), ("metric_", metric)):
+            over, under = loss_terms(pmf / pmf.sum(), np.array([S]))
+            out[label + "on_hand"].append(float(over[0]))
+            out[label + "backorders"].append(float(under[0]))
+            out[label + "fill_rate"].append(float(pmf[:max(S, 0)].sum() / pmf.sum()))
+        cost += h[i] * out["on_hand"][-1] + p[i] * out["backorders"][-1]
+        metric_cost += h[i] * out["metric_on_hand"][-1] + p[i] * out["metric_backorders"][-1]
+    return OWMREvaluation(float(w_over[0]), mean_b0, cost=cost, metric_cost=metric_cost, **out)

@@ -98,3 +98,35 @@ def test_the_optimum_simulates_at_its_cost_and_beats_its_neighbours():
     for r, Q in ((best.r - 2, best.Q), (best.r + 2, best.Q), (best.r, best.Q + 4)):
         other = simulate_continuous(problem, RQ(r, Q), **kw)
         assert (other.per_replication - res.per_replication).mean() > 0, (r, Q)
+
+
+def test_owmr_exact_evaluation_matches_simulation_and_metric_is_off():
+    """One warehouse, three retailers, (S-1, S), FCFS, constant lead times: the simulated time
+    averages match Graves/Axsaeter's exact evaluation (Binomial(B0, lambda_i/lambda_0) +
+    Poisson(lambda_i L_i)); METRIC's Poisson of the same mean misses the retailers' backorders
+    by more than the simulation's error."""
+    from des_supply import Edge, Network, Node
+    from des_supply.arrivals import PoissonProcess
+    from optimization.continuous_review import owmr_evaluation
+
+    rates, leads, levels, L0, S0 = [1.0, 2.0, 3.0], [1.0, 1.0, 2.0], [2, 4, 8], 2.0, 10
+    exact = owmr_evaluation(rates=rates, lead_times=leads, levels=levels, warehouse_lead_time=L0,
+                            warehouse_level=S0, holding=1.0, penalty=9.0, warehouse_holding=0.5)
+    names = [f"r{i}" for i in range(3)]
+    net = Network(
+        (Node("plant", kind="supply"), Node("wh", holding_cost=0.5, initial_on_hand=S0),
+         *(Node(n, holding_cost=1, shortage_cost=9, demand=PoissonProcess(r), initial_on_hand=S)
+           for n, r, S in zip(names, rates, levels))),
+        (Edge("plant", "wh", lead_time=L0),
+         *(Edge("wh", n, lead_time=L) for n, L in zip(names, leads))), time="continuous")
+    policy = BaseStock({"wh": S0, **dict(zip(names, levels))})
+    res = simulate_continuous(net, policy, horizon=2500, warmup=20, replications=6, seed=2)
+    assert res.nodes["wh"].backlog == pytest.approx(exact.warehouse_backorders, rel=0.06)
+    se = res.per_replication.std(ddof=1) / math.sqrt(res.replications)
+    assert abs(res.mean - exact.cost) < 4 * se
+    assert abs(res.mean - exact.metric_cost) > 4 * se  # METRIC is off here
+    for i, n in enumerate(names):
+        node = res.nodes[n]
+        assert node.backlog == pytest.approx(exact.backorders[i], rel=0.08), n
+        assert node.on_hand == pytest.approx(exact.on_hand[i], rel=0.05), n
+        assert node.fill_rate == pytest.approx(exact.fill_rate[i], abs=0.02), n
