@@ -323,7 +323,8 @@ class ContinuousSimulation(Simulation):
 
     # -- accounting --------------------------------------------------------------------------
     def _in_transit(self, s: Any) -> float:
-        """Units on their way to *s* (assembly: the kits they make up), as in the periodic ledger."""
+        """Units on their way to *s* (assembly: the kits they make up), as the periodic
+        ledger counts them."""
         if s.simple_in:
             return s.init_pending + sum((e.transit + e.buffer) / e.bom for e in s.inbound)
         return s.init_pending + min((e.transit + e.buffer) / e.bom for e in s.inbound)

@@ -411,9 +411,9 @@ class Network:
         """Periodic time: whole-period lead times, demand per period (no arrival process)."""
         for n in self.nodes:
             if is_arrival_process(n.demand):
-                raise NetworkError(f"node {n.name!r}: demand is an arrival process "
-                                   f"({n.demand.kind}); arrival processes need "  # type: ignore[union-attr]
-                                   "time='continuous'")
+                kind = n.demand.kind  # type: ignore[union-attr]
+                raise NetworkError(f"node {n.name!r}: demand is an arrival process ({kind}); "
+                                   "arrival processes need time='continuous'")
         for e in self.edges:
             if not e.lead_time.integer:
                 raise NetworkError(f"edge {e.source!r}->{e.target!r}: lead_time must take whole "

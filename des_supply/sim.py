@@ -338,8 +338,8 @@ class Simulation:
         if not isinstance(network, Network):
             raise TypeError(f"network must be a Network, got {type(network).__name__}")
         if network.time != self.TIME:
-            raise ValueError(f"network {network.name!r} has time={network.time!r}: simulate it with "
-                             + ("des_supply.continuous.ContinuousSimulation"
+            raise ValueError(f"network {network.name!r} has time={network.time!r}: simulate it "
+                             "with " + ("des_supply.continuous.ContinuousSimulation"
                                 if network.time == "continuous" else "des_supply.sim.Simulation"))
         if not float(periods).is_integer() or periods < 1:
             raise ValueError(f"periods(={periods}) must be a positive integer")

@@ -1,4 +1,4 @@
-"""Continuous-review single stage: Poisson demand, a lead time per shipment, costs per unit time.
+"""Continuous-review systems: Poisson demand, a lead time per shipment, costs per unit time.
 
 The textbook continuous-review system (Snyder & Shen, *Fundamentals of Supply Chain
 Theory*, Ch. 5; Zipkin 2000, Ch. 6): unit demands arrive as a Poisson process of rate
@@ -10,6 +10,11 @@ lost), and ``fixed_cost`` per order.  The horizon and warm-up are in time units.
 
 Run it with the ``rq`` (``r``, ``Q``) or ``base-stock`` (``level``) policies; the exact
 optimum is :func:`optimization.continuous_review.continuous_review_optimum`.
+
+``continuous-owmr`` is one warehouse and N retailers with Poisson demand and constant
+lead times (Graves 1985; Axsaeter 1990): under (S-1, S) everywhere, first come first
+served at the warehouse, :func:`optimization.continuous_review.owmr_evaluation` gives
+its exact figures and METRIC's.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 from des_supply.arrivals import PoissonProcess
 from des_supply.distributions import Deterministic, Distribution, Exponential, Gamma
 from des_supply.network import Edge, Network, Node
+
+from typing import Sequence
 
 from .registry import ScenarioError, register
 
@@ -63,3 +70,33 @@ def continuous_review(demand_rate: float = 5.0, lead_time: float = 2.0,
         edges=(Edge("supplier", "stage",
                     lead_time=lead_time_distribution(lead_time_dist, lead_time, lead_time_shape)),),
         name="continuous-review", time="continuous")
+
+
+@register("continuous-owmr", periods=10_000, warmup=100, time="continuous")
+def continuous_owmr(retailer_rates: Sequence[float] = (1.0, 2.0, 3.0),
+                    retailer_lead_times: Sequence[float] = (1.0, 1.0, 2.0),
+                    warehouse_lead_time: float = 2.0, holding: float = 1.0, penalty: float = 9.0,
+                    warehouse_holding: float = 0.5) -> Network:
+    """One warehouse, N retailers, continuous review, Poisson demand (Graves 1985; METRIC).
+
+    Parameters: retailer_rates (comma-separated unit demands per unit time, one per
+    retailer), retailer_lead_times (comma-separated, time units, warehouse to retailer),
+    warehouse_lead_time (supplier to warehouse), holding and penalty (per unit per unit
+    time at the retailers: on hand, backordered), warehouse_holding (per unit on hand per
+    unit time at the warehouse).  Nodes: plant, warehouse, r1..rN.
+    """
+    rates, leads = tuple(retailer_rates), tuple(retailer_lead_times)
+    if not rates or len(rates) != len(leads):
+        raise ScenarioError(f"retailer_rates ({len(rates)} values) and retailer_lead_times "
+                            f"({len(leads)} values) need one value per retailer")
+    if min(rates) <= 0 or min(leads) < 0 or warehouse_lead_time < 0:
+        raise ScenarioError("retailer_rates must be > 0 and lead times >= 0")
+    names = [f"r{i + 1}" for i in range(len(rates))]
+    return Network(
+        nodes=(Node("plant", kind="supply"), Node("warehouse", holding_cost=warehouse_holding),
+               *(Node(n, holding_cost=holding, shortage_cost=penalty,
+                      demand=PoissonProcess(float(r))) for n, r in zip(names, rates))),
+        edges=(Edge("plant", "warehouse", lead_time=Deterministic(warehouse_lead_time)),
+               *(Edge("warehouse", n, lead_time=Deterministic(float(L)))
+                 for n, L in zip(names, leads))),
+        name="continuous-owmr", time="continuous")

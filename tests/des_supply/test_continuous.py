@@ -47,7 +47,8 @@ def single(demand, lead_time, **node) -> Network:
 arrivals = st.one_of(
     st.floats(0.2, 4).map(PoissonProcess),
     st.builds(CompoundPoisson, st.floats(0.2, 3), st.sampled_from([Poisson(2), Geometric(1.5)])),
-    st.builds(Renewal, st.sampled_from([Gamma(0.7, 3), ContinuousUniform(0.1, 1), Deterministic(0.5)]),
+    st.builds(Renewal,
+              st.sampled_from([Gamma(0.7, 3), ContinuousUniform(0.1, 1), Deterministic(0.5)]),
               st.sampled_from([Deterministic(1), Deterministic(2.5)])))
 real_leads = st.sampled_from([Deterministic(0), Deterministic(0.75), Exponential(1.2), Gamma(2, 4),
                               Lognormal(1, 0.5), Empirical((0.5, 1.5, 3.0))])
@@ -235,7 +236,7 @@ def test_warmup_and_horizon_in_time_units():
         simulate_continuous(problem, BaseStock(14), horizon=30, warmup=2.5)
 
 
-# -- exact references --------------------------------------------------------------------------------
+# -- exact references ------------------------------------------------------------------------------
 def _within(results, exact: float, k: float = 4.0) -> None:
     se = results.per_replication.std(ddof=1) / math.sqrt(results.replications)
     assert abs(results.mean - exact) < k * se + 1e-9, (results.mean, exact, se)
@@ -281,7 +282,7 @@ def test_rq_with_poisson_demand_and_constant_lead_time_costs_g_r_q():
     _within(res, rq_cost(9, 16, rate=5, lead_time=2, holding=1, penalty=9, fixed_cost=20))
 
 
-# -- refusals, files, arrival processes ---------------------------------------------------------------
+# -- refusals, files, arrival processes ------------------------------------------------------------
 def test_each_engine_refuses_the_other_time_and_the_batch_engine_refuses_continuous():
     net = single(PoissonProcess(2), 1.5)
     with pytest.raises(ValueError, match=r"time='continuous': simulate it with "
@@ -364,3 +365,21 @@ def test_continuous_review_scenario_parameters():
     assert net.edges[0].lead_time == Gamma(3, 2) and net.time == "continuous"
     with pytest.raises(scenarios.ScenarioError, match="lead_time_dist='weibull'"):
         scenarios.make("continuous-review", lead_time_dist="weibull")
+
+
+def test_continuous_owmr_scenario_is_graves_system():
+    """The scenario's network: plant -> warehouse -> r1..rN, Poisson demand at the retailers,
+    constant lead times; (S-1, S) everywhere keeps every position at its level."""
+    problem = scenarios.make("continuous-owmr", retailer_rates=(2.0, 1.0),
+                             retailer_lead_times=(0.5, 1.5), warehouse_lead_time=1.0)
+    net = problem.network
+    assert [n.name for n in net.nodes] == ["plant", "warehouse", "r1", "r2"]
+    assert net.node("r2").demand == PoissonProcess(1.0) and net.time == "continuous"
+    assert [e.lead_time.constant for e in net.edges] == [1.0, 0.5, 1.5]
+    sim = ContinuousSimulation(net, 40, seed=1)
+    ledger = sim.run(BaseStock({"warehouse": 4, "r1": 3, "r2": 2}))
+    np.testing.assert_allclose(ledger.conservation_residual(), 0.0, atol=TOL)
+    positions = [sim._obs.inventory_position(n) for n in ("warehouse", "r1", "r2")]
+    assert positions == [4, 3, 2]
+    with pytest.raises(scenarios.ScenarioError, match="one value per retailer"):
+        scenarios.make("continuous-owmr", retailer_rates=(1.0,), retailer_lead_times=(1.0, 2.0))

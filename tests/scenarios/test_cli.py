@@ -12,7 +12,7 @@ import scenarios
 from scenarios.cli import main, parse_policy_params
 
 SIX = {"assembly", "beer-game", "orgym-inventory", "orgym-inventory-lost", "owmr", "random-dag",
-       "serial", "single-stage", "continuous-review",
+       "serial", "single-stage", "continuous-review", "continuous-owmr",
        "pricing-a", "pricing-b", "pricing-c", "pricing-d",
        "recommendation-small", "recommendation-medium", "recommendation-large"}
 FAST = ["--periods", "300", "--replications", "2"]

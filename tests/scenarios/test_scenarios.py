@@ -25,7 +25,8 @@ def test_scenario_builds_and_simulates_with_defaults(name):
 
 
 def test_every_registered_name_is_listed():
-    assert scenarios.names() == sorted(["assembly", "beer-game", "continuous-review", "orgym-inventory",
+    assert scenarios.names() == sorted(["assembly", "beer-game", "continuous-owmr",
+                                        "continuous-review", "orgym-inventory",
                                         "orgym-inventory-lost", "owmr", "random-dag", "serial",
                                         "single-stage", "pricing-a", "pricing-b", "pricing-c",
                                         "pricing-d", "recommendation-small",
