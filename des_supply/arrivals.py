@@ -97,9 +97,17 @@ class _Process:
         return out
 
 
-def _batches(size: Distribution) -> tuple[float, float, bool]:
-    """Mean, second moment and integrality of a batch-size distribution (sizes >= 0)."""
-    return float(size.mean), float(size.variance + size.mean ** 2), bool(size.integer)
+#: Families indexed by period: drawn in blocks from period 0 they would repeat, so they
+#: are refused as batch sizes or inter-arrival times (use an ArrivalTrace for recorded data).
+PERIOD_FAMILIES = ("trace", "nonstationary")
+
+
+def _stationary(name: str, value: Any) -> Distribution:
+    dist = as_distribution(value)
+    if dist.kind in PERIOD_FAMILIES:
+        raise ValueError(f"{name} must be a stationary distribution, not {dist.kind!r} (indexed "
+                         "by period); record customers with an arrival_trace")
+    return dist
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +120,7 @@ class CompoundPoisson(_Process):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate", _positive("rate", self.rate))
-        object.__setattr__(self, "size", as_distribution(self.size))
+        object.__setattr__(self, "size", _stationary("size", self.size))
 
     @property
     def integer(self) -> bool:
@@ -124,7 +132,7 @@ class CompoundPoisson(_Process):
 
     @property
     def variance(self) -> float:
-        return self.rate * _batches(self.size)[1]
+        return self.rate * (self.size.variance + self.size.mean ** 2)  # rate x E[size^2]
 
     def sampler(self, rng: np.random.Generator) -> ArrivalSampler:
         scale, size = 1.0 / self.rate, self.size
@@ -167,8 +175,8 @@ class Renewal(_Process):
     kind: ClassVar[str] = "renewal"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "interarrival", as_distribution(self.interarrival))
-        object.__setattr__(self, "size", as_distribution(self.size))
+        object.__setattr__(self, "interarrival", _stationary("interarrival", self.interarrival))
+        object.__setattr__(self, "size", _stationary("size", self.size))
         if not self.interarrival.mean > 0:
             raise ValueError(f"interarrival mean(={self.interarrival.mean}) must be > 0")
 

@@ -53,7 +53,7 @@ import numpy as np
 
 from .distributions import Distribution
 from .evaluate import BATCHES, confidence_interval
-from .ledger import COST_FIELDS, FIELDS, Ledger
+from .ledger import COST_FIELDS, Ledger
 from .network import Network
 from .policies import Policy
 from .problem import Problem, as_problem

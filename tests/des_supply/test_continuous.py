@@ -26,6 +26,7 @@ from des_supply.batch import unsupported
 from des_supply.continuous import ContinuousLedger, ContinuousSimulation, simulate_continuous
 from des_supply.distributions import (
     ContinuousUniform, Deterministic, Empirical, Exponential, Gamma, Geometric, Lognormal, Poisson,
+    Trace,
 )
 from des_supply.ledger import FIELDS
 from des_supply.network import network_schema
@@ -354,6 +355,8 @@ def test_arrival_trace_from_csv(tmp_path):
     assert [sampler.next() for _ in range(4)] == [(0.5, 2), (0.75, 1), (2.75, 3), None]
     with pytest.raises(ValueError, match="non-decreasing"):
         ArrivalTrace((2.0, 1.0))
+    with pytest.raises(ValueError, match=r"size must be a stationary distribution, not 'trace'"):
+        CompoundPoisson(2.0, Trace((1.0, 2.0)))
 
 
 def test_continuous_review_scenario_parameters():
