@@ -50,6 +50,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from simpy.events import NORMAL
 
 from .distributions import Distribution
 from .evaluate import BATCHES, confidence_interval
@@ -58,8 +59,6 @@ from .network import Network
 from .policies import Policy
 from .problem import Problem, as_problem
 from .rng import SeedLike, replication_seed, stream
-from simpy.events import NORMAL
-
 from .sim import Observation, Simulation, UrgentTimeout
 
 __all__ = ["ContinuousSimulation", "ContinuousLedger", "ContinuousObservation",
