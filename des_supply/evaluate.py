@@ -20,8 +20,8 @@ import logging
 import math
 import os
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any, Sequence
 
 import numpy as np
@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from . import batch as _batch
 from .batch_policies import vectorise
+from .executors import Executor, use_executor
 from .ledger import COST_FIELDS, Ledger
 from .network import Network
 from .policies import Policy
@@ -210,7 +211,8 @@ def _check_finite(summaries: list[dict[str, Any]], network: Network, objective: 
 def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
              replications: int = 1, seed: int | None = 0, warmup: int = 0, processes: int = 1,
              market: Market | None = None, progress: bool = False,
-             keep_ledgers: bool = False, engine: str = "auto") -> Results:
+             keep_ledgers: bool = False, engine: str = "auto",
+             executor: Executor | None = None) -> Results:
     """Run *replications* independent replications and summarise them.
 
     Parameters
@@ -222,7 +224,10 @@ def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
     warmup : int
         Leading periods dropped from every statistic.
     processes : int
-        Worker processes (1: run here; 0 or None: one per CPU).
+        Worker processes (1: run here; 0 or None: one per CPU), when no *executor* is given.
+    executor : Executor, optional
+        Runs the replications (:mod:`des_supply.executors`: serial, a process pool, Ray) and
+        stays open for the caller's next use; the numbers do not depend on it.
     progress : bool
         Show a progress bar over replications.
     engine : str
@@ -246,7 +251,7 @@ def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
         raise ValueError(f"engine(={engine!r}) must be one of {', '.join(ENGINES)}")
     problem = as_problem(problem, market)
     network, market = problem.network, problem.new_market()
-    workers = processes or os.cpu_count() or 1
+    workers = executor.workers if executor is not None else processes or os.cpu_count() or 1
     note = "" if engine == "event" else batch_note(problem, policy)
     use_batch = engine == "batch" or (engine == "auto" and replications >= BATCH_MIN_REPLICATIONS)
     if use_batch and note:
@@ -261,30 +266,18 @@ def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
     outputs: list[tuple[dict[str, Any], Ledger | None]] = []
     if use_batch:
         step = max(1, min(BATCH_CHUNK, -(-replications // max(1, min(workers, replications)))))
-        chunks = [range(k, min(k + step, replications)) for k in range(0, replications, step)]
-        args = [(network, policy, periods, seed, ks, warmup, keep_ledgers, replications == 1)
-                for ks in chunks]
-        if workers == 1 or len(chunks) == 1:
-            for a in args:
-                outputs += _replicate_batch(*a)
-                bar.update(len(a[4]))
-        else:
-            with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
-                for out in pool.map(_replicate_batch, *zip(*args)):
-                    outputs += out
-                    bar.update(len(out))
+        tasks: list[Any] = [range(k, min(k + step, replications))
+                            for k in range(0, replications, step)]
+        run: Any = partial(_replicate_batch, network, policy, periods, seed, warmup=warmup,
+                           keep=keep_ledgers, with_batches=replications == 1)
     else:
-        args = [(network, policy, periods, seed, k, warmup, market, keep_ledgers)
-                for k in range(replications)]
-        if workers == 1 or replications == 1:
-            for a in args:
-                outputs.append(_replicate(*a))
-                bar.update()
-        else:
-            with ProcessPoolExecutor(max_workers=min(workers, replications)) as pool:
-                for out in pool.map(_replicate, *zip(*args)):
-                    outputs.append(out)
-                    bar.update()
+        tasks = list(range(replications))
+        run = partial(_replicate, network, policy, periods, seed, warmup=warmup, market=market,
+                      keep=keep_ledgers)
+    with use_executor(executor, processes if len(tasks) > 1 else 1) as ex:
+        for out in ex.map(run, tasks, on_result=lambda i, out: bar.update(
+                len(out) if use_batch else 1)):
+            outputs += out if use_batch else [out]
     bar.close()
     summaries = [o[0] for o in outputs]
     _check_finite(summaries, network, objective_of(network, market))

@@ -477,14 +477,16 @@ def optimize(problem: Problem | Network, *, progress: bool = False, bound_period
 
 
 def verify(result: OptimizeResult, *, periods: int = 20_000, warmup: int = 500,
-           replications: int = 8, seed: int = 0, processes: int = 1) -> list[dict[str, Any]]:
+           replications: int = 8, seed: int = 0, processes: int = 1,
+           executor: Any = None) -> list[dict[str, Any]]:
     """Simulate every benchmark that carries a policy, on ``result.problem`` (with its market).
 
     Long-run values are checked over *replications* runs of *periods* periods (after
     *warmup*); values measured on the optimizer's sampled paths (``Benchmark.periods``) are
     rerun on exactly those paths (``details["replications"]`` replications of
     ``details["seed"]``).  Returns one row per benchmark: name, promised value, simulated
-    mean, its 95% CI and whether the promise is inside it.
+    mean, its 95% CI and whether the promise is inside it.  *executor*
+    (:mod:`des_supply.executors`) runs the replications; the numbers do not depend on it.
     """
     from des_supply.evaluate import simulate
 
@@ -494,11 +496,13 @@ def verify(result: OptimizeResult, *, periods: int = 20_000, warmup: int = 500,
             continue
         if b.periods is None:
             res = simulate(result.problem, b.policy, periods=periods, warmup=warmup,
-                           replications=replications, seed=seed, processes=processes)
+                           replications=replications, seed=seed, processes=processes,
+                           executor=executor)
         else:
             d = result.details
             res = simulate(result.problem, b.policy, periods=b.periods,
-                           replications=d["replications"], seed=d["seed"], processes=processes)
+                           replications=d["replications"], seed=d["seed"], processes=processes,
+                           executor=executor)
         lo, hi = res.ci95
         rows.append({"name": b.name, "promised": b.value, "simulated": res.mean,
                      "ci95": [lo, hi], "inside": bool(lo <= b.value <= hi),

@@ -27,6 +27,7 @@ batch engine does not run is searched candidate by candidate with ``simulate``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from tqdm.auto import tqdm
 
 from des_supply.batch import BatchSimulation, unsupported
 from des_supply.evaluate import BATCH_MIN_REPLICATIONS, simulate
+from des_supply.executors import Executor, SerialExecutor, chunks
 from des_supply.network import Network
 from des_supply.policies import BaseStock, EchelonBaseStock
 from des_supply.problem import Problem, as_problem
@@ -68,12 +70,15 @@ def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
                       periods: int = 2_000, warmup: int = 200, replications: int = 4,
                       seed: int = 12345,
                       factors: tuple[float, ...] = (0.6, 0.8, 1.0, 1.2, 1.4, 1.7, 2.0, 2.5),
-                      refine_nodes: int = 5, progress: bool = False) -> SearchResult:
+                      refine_nodes: int = 5, progress: bool = False,
+                      executor: Executor | None = None) -> SearchResult:
     """Search base-stock levels (installation, or echelon if *echelon*) by CRN simulation.
 
     *problem* is simulated with its market, if any; levels minimise the cost or maximise
-    the profit (``problem.objective``), and ``value`` is in the same unit.
+    the profit (``problem.objective``), and ``value`` is in the same unit.  Candidates
+    (and replications) run on *executor* (default serial); the result does not depend on it.
     """
+    ex = executor or SerialExecutor()
     problem = as_problem(problem)
     network = problem.network
     flows = mean_flows(network)
@@ -93,13 +98,25 @@ def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
     def key_of(levels: dict[str, float]) -> tuple[float, ...]:
         return tuple(levels[n.name] for n in stock)
 
-    def prefetch(candidates: list[dict[str, float]]) -> None:
+    def prefetch(candidates: list[dict[str, float]], needed: int | None = None) -> None:
+        """Simulate *candidates* ahead, together: in batches on the batch engine, else side by
+        side on the executor (only the first *needed*: the others are speculative)."""
         todo = {key_of(c): c for c in candidates
                 if key_of(c) not in cache and key_of(c) not in ahead}
+        keys = list(todo)
         if batch and len(todo) * replications >= BATCH_MIN_REPLICATIONS:
-            values = _batch_values(network, list(todo), echelon, periods, warmup, replications,
-                                   seed)
-            ahead.update(zip(todo, (sign * v for v in values)))
+            run = partial(_batch_values, network, echelon=echelon, periods=periods,
+                          warmup=warmup, replications=replications, seed=seed)
+            parts = ex.map(run, [keys[r.start:r.stop] for r in chunks(len(keys), ex.workers)])
+            values = [v for part in parts for v in part]
+        elif ex.workers > 1 and len(keys[:needed]) > 1:
+            keys = keys[:needed]
+            values = ex.map(partial(_simulated, problem, cls, periods=periods, warmup=warmup,
+                                    replications=replications, seed=seed),
+                            [todo[k] for k in keys])
+        else:
+            return
+        ahead.update(zip(keys, (sign * v for v in values), strict=True))
 
     def cost(levels: dict[str, float]) -> float:
         key = key_of(levels)
@@ -108,7 +125,7 @@ def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
                 cache[key] = ahead.pop(key)
             else:
                 res = simulate(problem, cls(dict(levels)), periods=periods, warmup=warmup,
-                               replications=replications, seed=seed)
+                               replications=replications, seed=seed, executor=ex)
                 cache[key] = res.mean if res.objective == "cost" else -res.mean
         return cache[key]
 
@@ -131,7 +148,7 @@ def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
                     moves += [d, -d]
                     d = np.floor(d / 2)
                 prefetch([{**best_levels, n.name: float(max(0.0, best_levels[n.name] + d))}
-                          for d in moves])
+                          for d in moves], needed=2)
                 for delta in (step, -step):
                     trial = dict(best_levels)
                     trial[n.name] = float(max(0.0, trial[n.name] + delta))
@@ -142,6 +159,13 @@ def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
                 if not improved:
                     step = np.floor(step / 2)
     return SearchResult(best_levels, sign * best, len(cache), cls(best_levels))
+
+
+def _simulated(problem: Problem, cls: type, levels: dict[str, float], *, periods: int,
+               warmup: int, replications: int, seed: int) -> float:
+    """``simulate(...).mean`` of one candidate (a task of the executor)."""
+    return simulate(problem, cls(dict(levels)), periods=periods, warmup=warmup,
+                    replications=replications, seed=seed).mean
 
 
 class _RowLevels:

@@ -11,6 +11,7 @@ are far tighter than the separate ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable
 
 import gymnasium as gym
@@ -18,6 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from des_supply.evaluate import confidence_interval, simulate
+from des_supply.executors import Executor, SerialExecutor, chunks
 from des_supply.network import Network
 from des_supply.problem import Problem
 
@@ -43,18 +45,13 @@ class Evaluation:
                 "per_episode": self.per_episode.tolist()}
 
 
-def evaluate_agent(make_env: Callable[[], gym.Env], act: Callable[[Any], Any], *, seed: int,
-                   episodes: int, name: str = "agent", progress: bool = False) -> Evaluation:
-    """Run *act* (observation -> action) for *episodes* episodes of the env from *make_env*.
-
-    The value of an episode is its mean cost per period (or profit when the env's
-    objective is profit), taken from the engine's accounting in ``info`` so that
-    reward scaling wrappers do not change it.
-    """
+def _episodes(make_env: Callable[[], gym.Env], act: Callable[[Any], Any], seed: int,
+              ks: range) -> list[float]:
+    """Mean cost (or profit) per period of episodes *ks* (one executor task)."""
     env = make_env()
     objective = env.unwrapped.sim.objective
     values = []
-    for k in tqdm(range(episodes), desc=f"evaluate {name}", disable=not progress, leave=False):
+    for k in ks:
         obs, _ = env.reset(seed=seed, options={"episode": k})
         cost = revenue = 0.0
         periods = 0
@@ -67,16 +64,35 @@ def evaluate_agent(make_env: Callable[[], gym.Env], act: Callable[[Any], Any], *
                 break
         values.append((cost if objective == "cost" else revenue - cost) / max(periods, 1))
     env.close()
-    return Evaluation.of(name, np.array(values))
+    return values
+
+
+def evaluate_agent(make_env: Callable[[], gym.Env], act: Callable[[Any], Any], *, seed: int,
+                   episodes: int, name: str = "agent", progress: bool = False,
+                   executor: Executor | None = None) -> Evaluation:
+    """Run *act* (observation -> action) for *episodes* episodes of the env from *make_env*.
+
+    The value of an episode is its mean cost per period (or profit when the env's
+    objective is profit), taken from the engine's accounting in ``info`` so that
+    reward scaling wrappers do not change it.  The episodes run in chunks on *executor*
+    (default serial; *make_env* and *act* must pickle with cloudpickle for the others);
+    episode k is the same whichever ran it.
+    """
+    ex = executor or SerialExecutor()
+    bar = tqdm(total=episodes, desc=f"evaluate {name}", disable=not progress, leave=False)
+    parts = ex.map(partial(_episodes, make_env, act, seed), chunks(episodes, ex.workers),
+                   on_result=lambda i, part: bar.update(len(part)))
+    bar.close()
+    return Evaluation.of(name, np.array([v for part in parts for v in part]))
 
 
 def evaluate_policy(problem: Problem | Network, policy: Any, *, periods: int, seed: int,
                     episodes: int, name: str = "policy", processes: int = 1,
-                    market: Any = None) -> Evaluation:
+                    market: Any = None, executor: Executor | None = None) -> Evaluation:
     """An engine policy on the same episodes (replication k = episode k), with the
     problem's market (decision-dependent demand; or *market* with a plain Network)."""
     res = simulate(problem, policy, periods=periods, replications=episodes, seed=seed,
-                   processes=processes, market=market)
+                   processes=processes, market=market, executor=executor)
     return Evaluation.of(name, res.per_replication)
 
 

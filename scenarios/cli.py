@@ -58,6 +58,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
+from des_supply.executors import Executor, add_backend_arguments, executor_from_args
 from des_supply.network import MAX_MAGNITUDE, Network, NetworkError
 from des_supply.policy_registry import PolicyError, make_policy
 from des_supply.problem import Problem, is_network_file
@@ -190,6 +191,12 @@ def load_problem(target: str, params: Sequence[str] = ()) -> Problem:
         raise CliError(f"scenario {target!r}{given}: {exc}") from None
 
 
+def make_executor_of(args: argparse.Namespace) -> Executor:
+    """The executor of ``--backend/--workers/--address`` (and the older ``--processes``)."""
+    with user_errors("execution options", ValueError, ImportError):
+        return executor_from_args(args)
+
+
 def cmd_scenarios(args: argparse.Namespace) -> None:
     specs = [sc.get(n) for n in sc.names()]
     if args.json:
@@ -237,12 +244,12 @@ def cmd_simulate(args: argparse.Namespace) -> None:
             raise CliError(f"--{name}(={value}) must be >= {low}")
     if warmup >= periods:
         raise CliError(f"--warmup(={warmup}) must be smaller than --periods(={periods})")
-    workers = args.processes or os.cpu_count() or 1
+    executor = make_executor_of(args)
     check_ledger_memory(problem, periods, args.replications if args.plot else
-                        min(workers, args.replications), "simulate")
-    with user_errors("simulation failed", ValueError, KeyError, OverflowError):
+                        min(executor.workers, args.replications), "simulate")
+    with executor, user_errors("simulation failed", ValueError, KeyError, OverflowError):
         res = simulate(problem, policy, periods=periods, replications=args.replications,
-                       seed=args.seed, warmup=warmup, processes=args.processes,
+                       seed=args.seed, warmup=warmup, executor=executor,
                        progress=not args.json and sys.stderr.isatty(), keep_ledgers=bool(args.plot))
     if args.plot:
         _plot(res.ledgers[0], network, args.plot, f"{problem.name}: {args.policy}")
@@ -283,9 +290,9 @@ def cmd_optimize(args: argparse.Namespace) -> None:
         raise CliError(f"--periods(={args.periods}) must be > {VERIFY_WARMUP} with --verify "
                        "(its warm-up)")
     problem = load_problem(args.scenario, args.param)
+    executor = make_executor_of(args)
     if args.verify:
-        workers = args.processes or os.cpu_count() or 1
-        check_ledger_memory(problem, args.periods, min(workers, args.replications),
+        check_ledger_memory(problem, args.periods, min(executor.workers, args.replications),
                             "optimize --verify")
     # OptimizeError, SizeLimitError and the DPs' refusals are ValueErrors; a DP that does not
     # converge or a missing solver is a RuntimeError; SolverError names the termination
@@ -295,9 +302,9 @@ def cmd_optimize(args: argparse.Namespace) -> None:
     out = {**res.to_dict(), "versions": versions()}
     checks = {}
     if args.verify:
-        with user_errors(f"optimize --verify {problem.name}", ValueError, KeyError):
+        with executor, user_errors(f"optimize --verify {problem.name}", ValueError, KeyError):
             rows = verify(res, periods=args.periods, replications=args.replications,
-                          seed=args.seed, processes=args.processes, warmup=VERIFY_WARMUP)
+                          seed=args.seed, executor=executor, warmup=VERIFY_WARMUP)
         checks = {r["name"]: r for r in rows}
         out["verification"] = {"periods": args.periods, "replications": args.replications,
                                "seed": args.seed, "policies": rows}
@@ -556,10 +563,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         check_ledger_memory(problem, args.periods, 1, "evaluate")
         with user_errors(f"{target}/run.json", KeyError, TypeError):
             spec = {**run["spec"], "env": {**run["spec"]["env"], "periods": args.periods}}
-        with user_errors(f"evaluate {target}", ValueError):
+        with make_executor_of(args) as executor, user_errors(f"evaluate {target}", ValueError):
             ev = evaluate_agent(make_thunk(problem, spec), agent,
                                 seed=args.seed, episodes=args.episodes, name=str(target),
-                                progress=not args.json and sys.stderr.isatty())
+                                progress=not args.json and sys.stderr.isatty(),
+                                executor=executor)
     else:
         if args.scenario is None:
             raise CliError(f"{args.target!r} is not a run folder; to evaluate a policy by name "
@@ -567,9 +575,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         problem = load_problem(args.scenario, args.param)
         policy = build_policy(args.target, problem, args.policy_param)
         check_ledger_memory(problem, args.periods, 1, "evaluate")
-        with user_errors(f"evaluate {args.target}", ValueError, KeyError):
+        with make_executor_of(args) as executor, user_errors(f"evaluate {args.target}",
+                                                             ValueError, KeyError):
             ev = evaluate_policy(problem, policy, periods=args.periods, seed=args.seed,
-                                 episodes=args.episodes, name=args.target)
+                                 episodes=args.episodes, name=args.target, executor=executor)
     out = {"target": args.target, "problem": problem.describe(),
            "episodes": args.episodes, "periods": args.periods, "seed": args.seed,
            **{k: v for k, v in ev.to_dict().items() if k != "name"}}
@@ -634,22 +643,22 @@ def cmd_compare(args: argparse.Namespace) -> None:
             with user_errors("--steps", ValueError):
                 check_steps(p, args.steps)
     episodes = 20 if args.episodes is None else args.episodes
-    workers = args.processes or os.cpu_count() or 1
+    executor = make_executor_of(args)
     for p in problems:
         check_ledger_memory(p, args.periods or min(DEFAULT_PERIODS, p.periods),
-                            min(workers, episodes), "compare")
+                            min(executor.workers, episodes), "compare")
     names = [p.name for p in problems]
     out = Path(args.out) if args.out else _free_name(Path(f"runs/compare-{'+'.join(names)}"))
     _check_new_output(out, args.overwrite, "--out", resumable=False)
     results = []
-    with _output_dir(out, replace=args.overwrite):
+    with executor, _output_dir(out, replace=args.overwrite):
         for problem in problems:
             with user_errors(f"compare {problem.name}", ValueError, FloatingPointError):
                 results.append(compare(problem, steps=args.steps, seed=args.seed,
                                        episodes=episodes, periods=args.periods,
                                        out_dir=out if len(problems) == 1 else out / problem.name,
                                        progress=not args.json and sys.stderr.isatty(),
-                                       processes=args.processes))
+                                       executor=executor))
         if len(results) > 1:
             figure(results, out)
     if args.json:
@@ -722,6 +731,8 @@ environment sets DES_SUPPLY_MEMORY_LIMIT (e.g. DES_SUPPLY_MEMORY_LIMIT=16GiB).""
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .sweep import add_sweep_command
+
     parser = _Parser(prog="des-supply", description=__doc__.split("\n\n")[0],
                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -746,6 +757,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int, default=1, help="worker processes (0: all CPUs)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--plot", metavar="FILE.png")
+    add_backend_arguments(p)
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("optimize", help="the optimum (or bound) and the best heuristics")
     p.add_argument("scenario")
@@ -757,6 +769,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--processes", type=int, default=1)
     p.add_argument("--json", action="store_true")
+    add_backend_arguments(p)
     p.set_defaults(func=cmd_optimize)
 
     p = sub.add_parser("train", help="train an RL agent on a scenario")
@@ -784,6 +797,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--periods", type=int, default=1_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
+    add_backend_arguments(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("compare", help="optimum, heuristics and PPO: one table, one plot")
@@ -802,7 +816,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output folder (otherwise it is refused)")
     p.add_argument("--json", action="store_true")
+    add_backend_arguments(p)
     p.set_defaults(func=cmd_compare)
+    add_sweep_command(sub)
     return parser
 
 

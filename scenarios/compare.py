@@ -40,6 +40,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from des_supply.evaluate import simulate
+from des_supply.executors import Executor
 from des_supply.network import Network
 from des_supply.problem import Problem, as_problem
 from rl.evaluation import Evaluation, evaluate_agent, paired
@@ -193,7 +194,8 @@ def _benchmarks(problem: Problem, progress: bool, optimize_options: Mapping[str,
 
 # -- evaluation --------------------------------------------------------------------------------
 def _evaluate(problem: Problem, row: _Row, *, periods: int, seed: int, episodes: int,
-              processes: int, budget: float | None) -> Evaluation:
+              processes: int, budget: float | None, executor: Executor | None = None
+              ) -> Evaluation:
     """Row's policy on episodes 0..k-1 (k = episodes, or fewer when over *budget* seconds)."""
     k = episodes
     if budget is not None:
@@ -201,10 +203,11 @@ def _evaluate(problem: Problem, row: _Row, *, periods: int, seed: int, episodes:
         t0 = time.perf_counter()
         simulate(problem, row.policy, periods=probe, replications=1, seed=seed)
         per_episode = (time.perf_counter() - t0) * periods / probe
-        if per_episode * episodes / max(processes, 1) > budget:
-            k = int(min(episodes, max(2, budget * max(processes, 1) // max(per_episode, 1e-9))))
+        workers = executor.workers if executor is not None else max(processes, 1)
+        if per_episode * episodes / workers > budget:
+            k = int(min(episodes, max(2, budget * workers // max(per_episode, 1e-9))))
     res = simulate(problem, row.policy, periods=periods, replications=k, seed=seed,
-                   processes=processes)
+                   processes=processes, executor=executor)
     return Evaluation.of(row.name, res.per_replication)
 
 
@@ -213,7 +216,8 @@ def compare(problem: Problem | Network, *, steps: int | None = None, seed: int =
             progress: bool = True, processes: int = 1,
             optimize_options: Mapping[str, Any] | None = None,
             search: Mapping[str, Any] | None = None,
-            policy_seconds: float | None = 300.0) -> CompareResult:
+            policy_seconds: float | None = 300.0,
+            executor: Executor | None = None) -> CompareResult:
     """Train PPO on *problem* and compare it with the optimum (or bound) and the heuristics.
 
     Parameters
@@ -226,7 +230,10 @@ def compare(problem: Problem | Network, *, steps: int | None = None, seed: int =
     episodes, periods : int
         Evaluation episodes, and their length (default ``min(1000, problem.periods)``).
     processes : int
-        Worker processes for the policies' evaluations.
+        Worker processes for the policies' evaluations (without *executor*).
+    executor : Executor, optional
+        Runs the searches' candidates and the evaluations' episodes
+        (:mod:`des_supply.executors`); the numbers do not depend on it.
     optimize_options : mapping, optional
         Keyword arguments of :func:`optimization.optimize.optimize` (``bound_periods``, ...).
     search : mapping, optional
@@ -244,7 +251,8 @@ def compare(problem: Problem | Network, *, steps: int | None = None, seed: int =
     started = time.perf_counter()
     record = problem_record(problem)
     bench, exact, bound, anchor, details = _benchmarks(problem, progress, optimize_options or {},
-                                                       search)
+                                                       {**(search or {}), "executor": executor}
+                                                       if executor is not None else search)
     details["benchmark_seconds"] = time.perf_counter() - started
 
     config, spec = preset(problem, anchor=anchor, search=search)
@@ -263,10 +271,12 @@ def compare(problem: Problem | Network, *, steps: int | None = None, seed: int =
     evals: list[tuple[Evaluation, _Row | None]] = []
     for row in bench:
         evals.append((_evaluate(problem, row, periods=periods, seed=eval_seed, episodes=episodes,
-                                processes=processes, budget=policy_seconds), row))
+                                processes=processes, budget=policy_seconds,
+                                executor=executor), row))
     eval_spec = {**spec, "env": {**spec["env"], "periods": periods}}
     evals.append((evaluate_agent(make_thunk(problem, eval_spec), agent, seed=eval_seed,
-                                 episodes=episodes, name="ppo", progress=progress), None))
+                                 episodes=episodes, name="ppo", progress=progress,
+                                 executor=executor), None))
 
     sign = 1.0 if problem.objective == "cost" else -1.0
     full = [(e, r) for e, r in evals if r is not None and len(e.per_episode) == episodes]
