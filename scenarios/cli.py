@@ -61,7 +61,7 @@ from typing import Any, NoReturn, Sequence
 from des_supply.executors import Executor, add_backend_arguments, executor_from_args
 from des_supply.network import MAX_MAGNITUDE, Network, NetworkError
 from des_supply.policy_registry import PolicyError, make_policy
-from des_supply.problem import Problem, is_network_file
+from des_supply.problem import Problem, convention_note, is_network_file
 
 from . import registry as sc
 
@@ -162,9 +162,13 @@ def build_policy(name: str, problem: Problem, pairs: Sequence[str]) -> Any:
     import optimization.policies  # noqa: F401  (registers the solved policies: optimal, best-...)
 
     try:
-        return make_policy(name, problem, parse_policy_params(pairs))
+        policy = make_policy(name, problem, parse_policy_params(pairs))
     except PolicyError as exc:
         raise CliError(str(exc)) from None
+    note = convention_note(problem, name)
+    if note:      # on stderr: --json output stays one document
+        print(note, file=sys.stderr)
+    return policy
 
 
 def load_problem(target: str, params: Sequence[str] = ()) -> Problem:

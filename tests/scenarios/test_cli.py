@@ -162,3 +162,17 @@ def test_help_documents_errors_interrupts_and_the_memory_limit(capsys):
     assert exc.value.code == 0
     for text in ("status 2", "status\n130", "train --resume DIR", "DES_SUPPLY_MEMORY_LIMIT"):
         assert text in out, text
+
+
+def test_installation_policy_under_simultaneous_decisions_gets_one_line_note(capsys):
+    """Issue 11: the CLI says when a policy runs under a convention that changes its meaning."""
+    args = ("simulate", "serial", "--policy", "base-stock", "--policy-param", "level=20",
+            "--periods", "30", "--replications", "2", "--json")
+    code, out, err = run(capsys, *args, "--param", "decisions=simultaneous")
+    assert code == 0 and json.loads(out)["mean"] > 0
+    assert err.count("\n") == 1 and "decides simultaneously" in err and "'base-stock'" in err
+    code, out, err = run(capsys, *args)              # serial's default: sequential decisions
+    assert code == 0 and err == ""
+    code, out, err = run(capsys, *args[:3], "echelon-base-stock", *args[4:],
+                         "--param", "decisions=simultaneous")
+    assert code == 0 and err == ""                   # echelon positions are unaffected
