@@ -11,10 +11,12 @@ Events (SimPy, one clock)
   policy orders up to its level).
 * **Demand arrival** at a node (its arrival process, :mod:`des_supply.arrivals`):
   the units are served from stock on hand, the rest backlogged or lost by the node's
-  shortage rule; then the node **reviews** (its inventory position changed).  When a
-  review places an order with an upstream stocking node, that node's position changed
-  too, so it reviews next, and so on up the network: reviews happen at every change
-  of a node's inventory position (continuous review).
+  shortage rule; then the node **reviews** (its inventory position changed), and so
+  does every stocking node upstream of it, downstream first: their echelon positions
+  changed, and their installation positions change only through the orders of this
+  chain, placed before they review.  So every node reviews at every change of its
+  inventory position, installation or echelon (continuous review); a receipt changes
+  neither, so it triggers no review.
 * **Shipment arrival**: each shipment draws its own lead time when it leaves (the
   k-th shipment on an edge takes the k-th draw of the edge's stream), and arrives
   that much later; ``Edge.sequential`` keeps the arrivals in the order sent.
@@ -107,11 +109,11 @@ class _Customers:
     """The customers of one node: the callback of its next demand arrival, which schedules
     the one after (one object per node: a node has one customer on the way at a time)."""
 
-    __slots__ = ("sim", "state", "sampler", "units", "upstream")
+    __slots__ = ("sim", "state", "sampler", "units", "reviews")
 
     def __init__(self, sim: "ContinuousSimulation", state: Any, sampler: Any) -> None:
         self.sim, self.state, self.sampler, self.units = sim, state, sampler, 0.0
-        self.upstream = bool(sim._suppliers[state.name])  # reviews may cascade upstream
+        self.reviews = sim._reviews[state.name]  # the node and the stocking nodes upstream
 
     def schedule(self) -> None:
         nxt = self.sampler.next()
@@ -196,8 +198,12 @@ class ContinuousSimulation(Simulation):
         self._leads = {e: _Draws(e.edge.lead_time, stream(self.root, "lead_time", e.source.name,
                                                            e.target.name))
                        for e in self._edges}
-        self._suppliers = {s.name: [e.source for e in s.inbound if not e.source.supply]
-                           for s in self._states}
+        # who reviews after a demand at a node: the node and every stocking node upstream of
+        # it (their echelon positions changed; their installation positions change only by
+        # orders from this chain), downstream first
+        order = [self._by_name[n] for n in self.network.downstream_first]
+        self._reviews = {s.name: [u for u in order if not u.supply and (
+            u is s or s.name in self._echelons[u.name])] for s in self._states}
         self._arrivals = [_Customers(self, self._by_name[n.name],
                                      n.demand.sampler(stream(self.root, "demand", n.name)))
                           for n in self.network.nodes if n.demand is not None]
@@ -267,9 +273,9 @@ class ContinuousSimulation(Simulation):
         s = customers.state
         now = self.env.now
         self._external_demand(now, s, customers.units)
-        if customers.upstream:
-            self._cascade([s])
-        elif not s.supply:  # one review, nothing upstream to cascade to
+        if len(customers.reviews) > 1:
+            self._cascade(customers.reviews)
+        elif not s.supply:  # one review, nothing upstream
             obs = self._obs
             group = self._singles[s.name]
             obs.t, obs.deciding, obs.deciding_this_period = now, group, group
@@ -281,21 +287,14 @@ class ContinuousSimulation(Simulation):
         customers.schedule()
 
     def _cascade(self, nodes: list[Any]) -> None:
-        """Review *nodes* in turn; a node whose order reached an upstream stocking node makes
-        that node review next (its inventory position changed)."""
+        """Review *nodes* one after the other (downstream first: an order reaches its
+        supplier before the supplier reviews)."""
         obs, policy = self._obs, self._policy
         obs.t = self.env.now
-        while nodes:
-            s = nodes.pop(0)
-            if s.supply:
-                continue
+        for s in nodes:
             group = self._singles[s.name]
             obs.deciding = obs.deciding_this_period = self._allowed = group
-            before = s.ordered
-            action = policy.act(obs)  # type: ignore[union-attr]
-            self._place_orders(obs.t, action, group)
-            if s.ordered > before:
-                nodes.extend(self._suppliers[s.name])
+            self._place_orders(obs.t, policy.act(obs), group)  # type: ignore[union-attr]
         obs.deciding = obs.deciding_this_period = self._allowed = ()
 
     def _ship(self, t: Any, e: Any, q: float) -> None:

@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 from strategies import networks, policies, seeds
 
 import scenarios
-from des_supply import RQ, BaseStock, ConstantOrder, Edge, Network, NetworkError, Node, Simulation
+from des_supply import (
+    RQ, BaseStock, ConstantOrder, EchelonBaseStock, Edge, Network, NetworkError, Node, Simulation,
+)
 from des_supply.arrivals import (
     ArrivalTrace, CompoundPoisson, PoissonProcess, Renewal, arrival_from_dict,
 )
@@ -221,6 +223,23 @@ def test_reviews_cascade_up_a_serial_chain():
     assert ledger.column("ordered", "dc").sum() == ledger.column("ordered", "store").sum()
     assert ledger.column("ordered", "store").sum() == ledger.column("demand", "store").sum()
     assert sim._obs.inventory_position("dc") == 6 and sim._obs.inventory_position("store") == 3
+
+
+def test_echelon_base_stock_reviews_upstream_at_every_demand_downstream():
+    """Echelon positions change with every external demand below a node: the dc reviews after
+    each demand at the store, so its echelon position stays at its echelon level."""
+    net = Network((SUPPLY, Node("dc", holding_cost=0.5),
+                   Node("store", holding_cost=1, shortage_cost=9, demand=CompoundPoisson(
+                       2, Geometric(1.0)))),
+                  (Edge("s", "dc", lead_time=Exponential(1.0)),
+                   Edge("dc", "store", lead_time=0.5)), time="continuous")
+    sim = ContinuousSimulation(net, 30, seed=4)
+    ledger = sim.run(EchelonBaseStock({"dc": 9, "store": 3}))
+    assert ledger.column("demand", "store").sum() > 0
+    assert sim._obs.echelon_inventory_position("dc") == 9
+    assert sim._obs.echelon_inventory_position("store") == 3
+    # the dc's orders replace the store's demand one for one (after the initial 9)
+    assert ledger.column("ordered", "dc").sum() == 9 + ledger.column("demand", "store").sum()
 
 
 def test_warmup_and_horizon_in_time_units():
