@@ -162,6 +162,17 @@ def test_backlog_accrues_per_unit_time_and_fixed_costs_per_order():
     assert ledger["served"].sum() == 0 and ledger["sales"][:, a].sum() == 1
 
 
+def test_in_transit_holding_accrues_per_unit_time():
+    """Base stock 3 from nothing: 3 units travel for 2.5 time units at 0.4 per unit and unit
+    time (cost 3.0); the time-average in transit over [0, 4) is 3 x 2.5 / 4."""
+    net = Network((SUPPLY, Node("a", demand=ArrivalTrace((10.0,)))),
+                  (Edge("s", "a", lead_time=2.5, transit_holding_cost=0.4),), time="continuous")
+    ledger = ContinuousSimulation(net, 4, seed=0, bucket=4).run(BaseStock(3))
+    assert ledger["transit_cost"][:, 1].sum() == pytest.approx(3.0)
+    assert ledger.time_average["in_transit"][0, 1] == pytest.approx(3 * 2.5 / 4)
+    assert ledger["on_hand"][-1, 1] == 3 and ledger["in_transit"][-1, 1] == 0
+
+
 def test_lost_sales_cost_per_unit_lost():
     net = single(ArrivalTrace((1.0, 1.0, 2.0), (3.0, 1.0, 2.0)), 10.0, shortage="lost",
                  initial_on_hand=2)
