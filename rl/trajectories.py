@@ -183,7 +183,7 @@ class MirroredAgent:
 # -- writing and reading ------------------------------------------------------------------------
 def data_path(path: str | Path) -> Path:
     """The Minari storage folder of a dataset folder (``DIR/data``; *path* itself if it is one)."""
-    path = Path(path)
+    path = Path(path).resolve()     # Minari's storage mis-joins relative paths
     return path if (path / "metadata.json").exists() else path / "data"
 
 
@@ -199,7 +199,7 @@ def _new_storage(out: Path, observation_space: gym.Space, action_space: gym.Spac
 
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"dataset folder {out} exists and is not empty; choose another --out")
-    partial = out.with_name(out.name + ".partial")
+    partial = out.resolve().with_name(out.name + ".partial")   # Minari mis-joins relative paths
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     return MinariStorage.new(partial / "data", observation_space=observation_space,

@@ -7,6 +7,11 @@ scenario or a network JSON file).
     des-supply train SCENARIO --algo ppo [--param k=v]... [--steps N] [--out DIR]
                      [--overwrite] [--seed S] [--json]
     des-supply train --resume DIR [--steps N] [--json]
+    des-supply train SCENARIO --algo dt --data DIR [--relabel none|expected] [--steps N]
+                     [--out RUN] [--json]
+    des-supply collect SCENARIO|network.json --policy NAME [--policy-param k=v]...
+                       [--noise SD] --episodes N --periods T --seed S --out DIR [--json]
+    des-supply sweep SCENARIO --grid k=v1,v2,... [--policy NAME [k=v ...]]... [--out DIR]
     des-supply evaluate DIR|POLICY [--scenario S] [--param k=v]... [--policy-param k=v]...
                         [--episodes R] [--periods N] [--seed S] [--json]
     des-supply compare SCENARIO... [--param k=v]... [--steps N] [--episodes R] [--periods N]
@@ -369,6 +374,11 @@ def _problem_of_run(run: dict[str, Any], where: Path) -> Problem:
 def cmd_train(args: argparse.Namespace) -> None:
     from dataclasses import asdict
 
+    from . import offline
+
+    if args.algo == "dt" or (args.resume and offline.is_dt_run(args.resume)):
+        return offline.cmd_train_dt(args)
+
     from rl.ppo import PPOConfig, train
     from rl.training import CheckpointError, load_checkpoint
 
@@ -544,7 +554,11 @@ def _read_run(path: Path) -> dict[str, Any]:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from rl.evaluation import evaluate_agent, evaluate_policy
 
+    from . import offline
+
     target = Path(args.target)
+    if offline.is_dt_run(target):
+        return offline.cmd_evaluate_dt(args)
     for name, value, low in (("episodes", args.episodes, 1), ("periods", args.periods, 1),
                              ("seed", args.seed, 0)):
         if value < low:
@@ -735,6 +749,7 @@ environment sets DES_SUPPLY_MEMORY_LIMIT (e.g. DES_SUPPLY_MEMORY_LIMIT=16GiB).""
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .offline import add_collect_command, add_dt_train_arguments
     from .sweep import add_sweep_command
 
     parser = _Parser(prog="des-supply", description=__doc__.split("\n\n")[0],
@@ -778,7 +793,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train an RL agent on a scenario")
     p.add_argument("scenario", nargs="?")
-    p.add_argument("--algo", choices=["ppo"], default="ppo")
+    p.add_argument("--algo", choices=["ppo", "dt"], default="ppo",
+                   help="ppo (online) or dt (a Decision Transformer on a dataset: --data)")
     p.add_argument("--param", action="append", default=[], metavar="K=V")
     p.add_argument("--steps", type=int, default=None, help="training steps (default: preset)")
     p.add_argument("--out", default=None, help="output folder (default runs/SCENARIO__ppo__SEED, "
@@ -790,6 +806,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace an existing run folder (otherwise it is refused)")
     p.add_argument("--seed", type=int, default=None, help="training seed (default 1)")
     p.add_argument("--json", action="store_true")
+    add_dt_train_arguments(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a trained run or a named policy")
@@ -823,6 +840,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_backend_arguments(p)
     p.set_defaults(func=cmd_compare)
     add_sweep_command(sub)
+    add_collect_command(sub)
     return parser
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -14,35 +13,25 @@ import scenarios  # noqa: E402
 from rl.decision_transformer import DTConfig  # noqa: E402
 from rl.trajectories import load_episodes, merge  # noqa: E402
 from scenarios import offline  # noqa: E402
-from scenarios.cli import build_parser  # noqa: E402
+from scenarios.cli import main  # noqa: E402
 
 TINY = DTConfig(total_steps=30, batch_size=8, context=4, embed_dim=16, n_layers=1, n_heads=2)
 
 
-def parser() -> argparse.ArgumentParser:
-    """The des-supply parser with the offline commands wired as scenarios.offline says
-    (a no-op for what scenarios.cli already wires)."""
-    p = build_parser()
-    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
-    if "collect" not in sub.choices:
-        offline.add_collect_command(sub)
-    train = sub.choices["train"]
-    algo = next(a for a in train._actions if a.dest == "algo")
-    if "dt" not in algo.choices:
-        algo.choices = [*algo.choices, "dt"]
-        offline.add_dt_train_arguments(train)
-    return p
-
-
 def run(capsys, *argv):
-    args = parser().parse_args(list(argv))
-    if argv[0] == "train":
-        offline.cmd_train_dt(args)
-    elif argv[0] == "evaluate":
-        offline.cmd_evaluate_dt(args)
-    else:
-        args.func(args)
-    return json.loads(capsys.readouterr().out)
+    """``des-supply ARGV`` in-process: its JSON output (the command must succeed)."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+def refused(capsys, *argv) -> str:
+    """``des-supply ARGV`` must fail as a user error: status 2, one line; that line."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.count("\n") == 1, (code, out, err)
+    return err
 
 
 def test_collect_train_evaluate(tmp_path, capsys):
@@ -76,21 +65,16 @@ def test_collect_train_evaluate(tmp_path, capsys):
 
 
 def test_bad_input_is_refused_with_the_reason(tmp_path, capsys):
-    from scenarios.cli import CliError
-
-    with pytest.raises(CliError, match="needs --data"):
-        run(capsys, "train", "single-stage", "--algo", "dt")
+    assert "needs --data" in refused(capsys, "train", "single-stage", "--algo", "dt")
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "checkpoint.pt").write_text("")
-    with pytest.raises(CliError, match="exists"):
-        run(capsys, "train", "--algo", "dt", "--data", str(tmp_path), "--out",
-            str(tmp_path / "run"))
-    with pytest.raises(CliError, match="noise"):
-        run(capsys, "collect", "single-stage", "--policy", "myopic", "--noise", "-1",
-            "--out", str(tmp_path / "x"))
-    with pytest.raises(CliError, match="no parameters"):
-        run(capsys, "collect", "single-stage", "--policy", "random", "--policy-param", "a=1",
-            "--out", str(tmp_path / "y"))
+    assert "exists" in refused(capsys, "train", "--algo", "dt", "--data", str(tmp_path),
+                               "--out", str(tmp_path / "run"))
+    assert "noise" in refused(capsys, "collect", "single-stage", "--policy", "myopic",
+                              "--noise", "-1", "--out", str(tmp_path / "x"))
+    assert "no parameters" in refused(capsys, "collect", "single-stage", "--policy", "random",
+                                      "--policy-param", "a=1", "--out", str(tmp_path / "y"))
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
 def test_multi_task_run_with_task_features_and_expected_labels(tmp_path):
@@ -116,3 +100,14 @@ def test_multi_task_run_with_task_features_and_expected_labels(tmp_path):
     assert res["achieved"] <= -g + 1e-9
     with pytest.raises(ValueError, match="lost sales"):
         offline.lost_sales_solution(scenarios.make("single-stage", shortage="backlog"))
+
+
+def test_collect_and_merge_take_relative_paths(tmp_path, monkeypatch, capsys):
+    """Minari's storage mis-joins relative folders; collect and merge resolve them first."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("a", "b"):
+        out = run(capsys, "collect", "single-stage", "--policy", "myopic", "--episodes", "2",
+                  "--periods", "5", "--seed", "1", "--out", name, "--json")
+        assert out["episodes"] == 2
+    merge(["a", "b"], "mix")
+    assert len(load_episodes("mix")) == 4 and not list(tmp_path.glob("*.partial"))
