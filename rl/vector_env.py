@@ -318,7 +318,9 @@ class BatchVectorEnv(VectorEnv):
         return info
 
     def close_extras(self, **kwargs: Any) -> None:
-        self.template.close()
+        template = getattr(self, "template", None)   # absent when __init__ refused the problem
+        if template is not None:
+            template.close()
 
 
 def make_batch_vector_env(problem: Problem | Network, n_envs: int, seed: int | None = None, *,

@@ -167,13 +167,17 @@ def build_policy(name: str, problem: Problem, pairs: Sequence[str]) -> Any:
     import optimization.policies  # noqa: F401  (registers the solved policies: optimal, best-...)
 
     try:
-        policy = make_policy(name, problem, parse_policy_params(pairs))
+        return make_policy(name, problem, parse_policy_params(pairs))
     except PolicyError as exc:
         raise CliError(str(exc)) from None
-    note = convention_note(problem, name)
-    if note:      # on stderr: --json output stays one document
+
+
+def print_convention_note(problem: Problem, policy_name: str) -> None:
+    """The one-line note of :func:`~des_supply.problem.convention_note`, on stderr (so --json
+    stays one document), printed once the run has succeeded (so an error stays one line)."""
+    note = convention_note(problem, policy_name)
+    if note:
         print(note, file=sys.stderr)
-    return policy
 
 
 def load_problem(target: str, params: Sequence[str] = ()) -> Problem:
@@ -260,6 +264,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         res = simulate(problem, policy, periods=periods, replications=args.replications,
                        seed=args.seed, warmup=warmup, executor=executor,
                        progress=not args.json and sys.stderr.isatty(), keep_ledgers=bool(args.plot))
+    print_convention_note(problem, args.policy)
     if args.plot:
         _plot(res.ledgers[0], network, args.plot, f"{problem.name}: {args.policy}")
     out = {"scenario": args.scenario, "params": params, "problem": problem.describe(),
@@ -597,6 +602,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                                                              ValueError, KeyError):
             ev = evaluate_policy(problem, policy, periods=args.periods, seed=args.seed,
                                  episodes=args.episodes, name=args.target, executor=executor)
+        print_convention_note(problem, args.target)
     out = {"target": args.target, "problem": problem.describe(),
            "episodes": args.episodes, "periods": args.periods, "seed": args.seed,
            **{k: v for k, v in ev.to_dict().items() if k != "name"}}

@@ -275,9 +275,10 @@ def train_dt(data: str | Path, out: str | Path, *, steps: int | None = None, see
 def is_dt_run(path: str | Path) -> bool:
     """Whether *path* is a Decision Transformer run folder."""
     try:
-        return json.loads(Path(path, "run.json").read_text()).get("algo") == "dt"
-    except (OSError, json.JSONDecodeError):
-        return False
+        run = json.loads(Path(path, "run.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return False          # not a run folder: the caller's own checks say what is wrong
+    return isinstance(run, dict) and run.get("algo") == "dt"
 
 
 # -- evaluate ------------------------------------------------------------------------------------
