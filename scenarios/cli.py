@@ -63,6 +63,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
+import des_supply
 from des_supply.executors import Executor, add_backend_arguments, executor_from_args
 from des_supply.network import MAX_MAGNITUDE, Network, NetworkError
 from des_supply.policy_registry import PolicyError, make_policy
@@ -760,6 +761,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="des-supply", description=__doc__.split("\n\n")[0],
                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version",
+                        version=f"des-supply {des_supply.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("scenarios", help="list the registered scenarios")
     p.add_argument("--json", action="store_true")

@@ -176,3 +176,12 @@ def test_installation_policy_under_simultaneous_decisions_gets_one_line_note(cap
     code, out, err = run(capsys, *args[:3], "echelon-base-stock", *args[4:],
                          "--param", "decisions=simultaneous")
     assert code == 0 and err == ""                   # echelon positions are unaffected
+
+
+def test_version(capsys):
+    import des_supply
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"des-supply {des_supply.__version__}"
