@@ -37,6 +37,11 @@ each: flows (ordered, demand, sales, ...) and costs accrued within the bucket, l
 check holds row by row.  ``time_average`` gives the time-weighted levels of each row,
 and ``path`` (with ``path=True``) every level change for plots.
 
+Driving: ``run(policy)`` answers every review from a policy; an outside agent uses
+``reset(seed)``, ``act(action)``, ``advance()`` (or ``step``), one epoch per review, with
+``accrued_cost()`` for the cost between epochs (the semi-Markov env's reward and
+``env.now`` its ``dt``): both give the same ledger.
+
 Randomness: one stream per named element (``("demand", node)`` and
 ``("lead_time", source, target)``, :func:`des_supply.rng.stream`), so two policies on
 the same seed see the same customers and the same k-th lead time on each edge.
@@ -52,6 +57,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from simpy.core import StopSimulation
 from simpy.events import NORMAL
 
 from .distributions import Distribution
@@ -217,6 +223,8 @@ class ContinuousSimulation(Simulation):
         self._transit_area = [0.0] * n       # transit holding cost accrued in the bucket
         self._last = 0.0
         self._over = False
+        self._pending: list[Any] = []     # reviews waiting for an outside agent's answer
+        self._awaiting = False
         self._averages: list[float] = []
         self._durations: list[float] = []
         self._path: list[tuple[float, ...]] = []
@@ -243,9 +251,68 @@ class ContinuousSimulation(Simulation):
             self._policy = None
         return self.ledger()
 
+    # -- driven from outside (the semi-Markov env's path) ---------------------------------------
     def reset(self, seed: SeedLike | None = None) -> Observation | None:
-        raise NotImplementedError("a continuous-time run is driven by run(policy); stepping it "
-                                  "from outside (the semi-Markov env) is not built yet")
+        """Start a run driven from outside: an epoch is one node's review (time 0: every
+        stocking node, downstream first; then after each demand, the chain of reviews it
+        starts).  Answer with ``act(action)``, move on with ``advance()`` (or ``step``)."""
+        self._seed = self._seed if seed is None else seed
+        self.reset_state(self._seed)
+        self._policy = None
+        self._pending = list(self._deciders)
+        self._process = self.env.process(self._clock())
+        return self._next_epoch()
+
+    def observe(self) -> Observation:
+        if self._done or not self._awaiting:
+            raise RuntimeError("not at a decision epoch: call reset() or advance() first")
+        return self._obs
+
+    def act(self, action: Any) -> None:
+        """Answer the pending review (time does not move until ``advance``)."""
+        obs = self.observe()
+        group = obs.deciding
+        self._check_action(obs.t, action, group)  # refuse before anything happens
+        self._pending.pop(0)
+        self._awaiting = False
+        self._place_orders(obs.t, action, group)
+
+    def advance(self) -> Observation | None:
+        """Run to the next review; None when the horizon is over."""
+        if self._awaiting:
+            raise RuntimeError("answer the pending epoch with act(action) before advance()")
+        return self._next_epoch()
+
+    def _next_epoch(self) -> Observation | None:
+        while not self._pending:
+            if self._process.triggered:  # the clock wrote its last row
+                self._done = True
+                self._obs.deciding = self._obs.deciding_this_period = self._allowed = ()
+                return None
+            try:  # step by step: env.run(until=...) would add a callback per call
+                while not self._process.triggered:
+                    self.env.step()
+            except StopSimulation:  # a demand needs reviews
+                pass
+        group = self._singles[self._pending[0].name]
+        obs = self._obs
+        obs.t, obs.deciding, obs.deciding_this_period = self.env.now, group, group
+        self._allowed = group
+        self._awaiting = True
+        return obs
+
+    def accrued_cost(self) -> float:
+        """Cost accrued from time 0 to now [$] (rows written plus the current bucket so far):
+        the reward between two epochs of an outside agent is minus its difference."""
+        self._integrate()
+        on_hand, backlog, _ = self._area
+        part = 0.0
+        for i, s in enumerate(self._states):
+            node = s.node
+            part += (node.holding_cost * on_hand[i] + s.fixed + s.variable
+                     + node.shortage_cost * (s.lost if s.lost_rule else backlog[i])
+                     + self._transit_area[i])
+        return self.total_cost + part
 
     @property
     def now(self) -> float:  # type: ignore[override]
@@ -254,7 +321,8 @@ class ContinuousSimulation(Simulation):
     def _clock(self) -> Any:
         env = self.env
         self._record()
-        self._cascade(list(self._deciders))
+        if self._policy is not None:  # driven from outside, reset() hands these out
+            self._cascade(list(self._deciders))
         for customers in self._arrivals:
             customers.schedule()
         for k in range(1, self.periods + 1):
@@ -273,7 +341,9 @@ class ContinuousSimulation(Simulation):
         s = customers.state
         now = self.env.now
         self._external_demand(now, s, customers.units)
-        if len(customers.reviews) > 1:
+        if self._policy is None:  # driven from outside: pause for these reviews
+            self._pending = list(customers.reviews)
+        elif len(customers.reviews) > 1:
             self._cascade(customers.reviews)
         elif not s.supply:  # one review, nothing upstream
             obs = self._obs
@@ -285,6 +355,8 @@ class ContinuousSimulation(Simulation):
         if self._record_path:
             self._record()
         customers.schedule()
+        if self._pending:
+            raise StopSimulation(None)  # back to advance(): an outside agent decides now
 
     def _cascade(self, nodes: list[Any]) -> None:
         """Review *nodes* one after the other (downstream first: an order reaches its

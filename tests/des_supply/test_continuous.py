@@ -416,3 +416,29 @@ def test_continuous_owmr_scenario_is_graves_system():
     assert positions == [4, 3, 2]
     with pytest.raises(scenarios.ScenarioError, match="one value per retailer"):
         scenarios.make("continuous-owmr", retailer_rates=(1.0,), retailer_lead_times=(1.0, 2.0))
+
+
+@pytest.mark.parametrize("name, policy", [
+    ("continuous-review", RQ(9, 16)),
+    ("continuous-owmr", BaseStock({"warehouse": 10, "r1": 2, "r2": 4, "r3": 8}))])
+def test_driven_from_outside_the_run_is_the_policy_run(name, policy):
+    """reset/act/advance (one epoch per review, the semi-Markov env's path) answered by the
+    policy gives run(policy)'s ledger bit for bit; accrued_cost never decreases and ends at
+    the ledger's total."""
+    net = scenarios.make(name).network
+    sim = ContinuousSimulation(net, 40.5, seed=3)
+    obs, costs, times = sim.reset(), [], []
+    with pytest.raises(RuntimeError, match="before advance"):
+        sim.advance()
+    while obs is not None:
+        times.append(obs.t)
+        obs = sim.step(policy.act(obs))
+        costs.append(sim.accrued_cost())
+    assert sim.done and len(times) > 100 and times == sorted(times)
+    with pytest.raises(RuntimeError, match="not at a decision epoch"):
+        sim.act({})
+    outside, inside = sim.ledger(), ContinuousSimulation(net, 40.5, seed=3).run(policy)
+    for field in FIELDS:
+        np.testing.assert_array_equal(outside[field], inside[field])
+    assert (np.diff(costs) >= -1e-9).all()
+    assert costs[-1] == pytest.approx(inside.cost().sum(), rel=1e-12)
