@@ -250,6 +250,12 @@ def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
     if engine not in ENGINES:
         raise ValueError(f"engine(={engine!r}) must be one of {', '.join(ENGINES)}")
     problem = as_problem(problem, market)
+    if problem.network.time == "continuous":   # time units: periods is the horizon
+        from .continuous import simulate_continuous
+
+        return simulate_continuous(problem, policy, horizon=periods,  # type: ignore[return-value]
+                                   replications=replications, seed=seed, warmup=warmup,
+                                   keep_ledgers=keep_ledgers)
     network, market = problem.network, problem.new_market()
     workers = executor.workers if executor is not None else processes or os.cpu_count() or 1
     note = "" if engine == "event" else batch_note(problem, policy)

@@ -211,7 +211,8 @@ def convention_note(problem: "Problem | Network", policy_name: str) -> str | Non
     300 per period instead of 47.7).
     """
     net = as_problem(problem).network
-    if policy_name not in INSTALLATION_POLICIES or net.decisions != "simultaneous":
+    if (policy_name not in INSTALLATION_POLICIES or net.decisions != "simultaneous"
+            or net.time == "continuous"):   # continuous review: upstream reviews after its customers
         return None
     stock = {n.name for n in net.stock_nodes}
     if not any(e.source in stock for e in net.edges):

@@ -279,11 +279,16 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         print(json.dumps(out, indent=2))
         return
     lo, hi = res.ci95
-    print(f"{problem.name} under {args.policy} {args.policy_param or ''}: {periods} periods "
+    span = (f"horizon {periods} time units" if network.time == "continuous"
+            else f"{periods} periods")
+    print(f"{problem.name} under {args.policy} {args.policy_param or ''}: {span} "
           f"(warm-up {warmup}) x {args.replications} replications, seed {args.seed}")
-    print(f"mean {res.objective} per period: {res.mean:.4f}   95% CI [{lo:.4f}, {hi:.4f}]")
+    unit = "unit time" if network.time == "continuous" else "period"
+    print(f"mean {res.objective} per {unit}: {res.mean:.4f}   95% CI [{lo:.4f}, {hi:.4f}]")
     if res.fill_rate is not None:
-        print(f"fill rate {res.fill_rate:.4f}   cycle service level {res.cycle_service_level:.4f}")
+        csl = getattr(res, "cycle_service_level", None)   # periods only
+        print(f"fill rate {res.fill_rate:.4f}" + (f"   cycle service level {csl:.4f}"
+                                                    if csl is not None else ""))
     header = f"{'node':<14}{'on hand':>10}{'backlog':>10}{'lost':>9}{'ordered':>10}{'cost':>10}{'fill':>8}"
     print(header)
     for name, s in res.nodes.items():

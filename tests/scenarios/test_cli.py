@@ -185,3 +185,16 @@ def test_version(capsys):
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip() == f"des-supply {des_supply.__version__}"
+
+
+def test_simulate_a_continuous_time_scenario(capsys):
+    """simulate routes a time='continuous' problem to the continuous engine (per unit time)."""
+    code, out, err = run(capsys, "simulate", "continuous-review", "--policy", "rq",
+                         "--policy-param", "r=9", "--policy-param", "Q=16", "--periods", "400",
+                         "--replications", "2", "--json")
+    assert code == 0 and err == ""
+    res = json.loads(out)
+    assert res["time"] == "continuous" and res["horizon"] == 400 and res["mean"] > 0
+    code, out, err = run(capsys, "simulate", "continuous-owmr", "--policy", "base-stock",
+                         "--policy-param", "level=5", "--periods", "100", "--replications", "2")
+    assert code == 0 and "per unit time" in out and err == ""    # no convention note here
