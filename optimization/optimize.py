@@ -449,6 +449,11 @@ def optimize(problem: Problem | Network, *, progress: bool = False, bound_period
         When no method applies (the message says why).
     """
     problem = as_problem(problem)
+    if problem.network.time == "continuous":
+        raise OptimizeError(
+            f"problem {problem.name!r} is in continuous time: optimize() covers periodic problems; "
+            "the continuous-review optima are optimization.continuous_review."
+            "continuous_review_optimum(problem) ((r,Q), (S-1,S)) and owmr_evaluation")
     kind = problem.kind
     if kind.market == "recommendation":
         from .recommendation_optimize import optimize_recommendation

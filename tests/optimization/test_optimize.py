@@ -67,3 +67,10 @@ def test_result_describes_the_problem_not_a_scenario_name():
     assert data["problem"]["kind"] == {"shape": "single-stage", "market": None,
                                        "shortage": "backlog"}
     assert "scenario" not in data and result.problem.name == "single-stage"
+
+
+def test_continuous_time_problem_is_refused_with_where_to_go():
+    from optimization.optimize import OptimizeError
+
+    with pytest.raises(OptimizeError, match="continuous_review_optimum"):
+        optimize(scenarios.make("continuous-review"))
