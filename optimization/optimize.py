@@ -267,6 +267,28 @@ def _lost_sales(L: int, h: float, p: float, K: float, law: _Demand, c: float,
     return optimal, policies, details
 
 
+def _continuous_review(problem: Problem) -> OptimizeResult:
+    """Continuous time: the exact (r, Q) (deterministic lead time, Hadley-Whitin cost) or
+    (S-1, S) optimum (Palm) of a single-stage backlog problem; anything else is refused."""
+    from .continuous_review import ContinuousReviewError, RQResult, continuous_review_optimum
+
+    try:
+        best = continuous_review_optimum(problem)
+    except ContinuousReviewError as exc:
+        raise OptimizeError(f"continuous time: {exc} (optimize covers single-stage continuous "
+                            "review; for one warehouse and N retailers see "
+                            "optimization.continuous_review.owmr_evaluation)") from None
+    if isinstance(best, RQResult):
+        optimal = Benchmark("rq", best.cost, {"r": best.r, "Q": best.Q},
+                            "exact (r, Q) optimum: g(r, Q) of Hadley-Whitin, Federgruen-Zheng "
+                            "search", best.policy())
+    else:
+        optimal = Benchmark("base-stock", best.cost, {"level": best.level},
+                            "exact (S-1, S) optimum (Palm's theorem)", best.policy())
+    return OptimizeResult(problem, "cost", optimal, [],
+                          {"time": "continuous", "value_per": "unit time"})
+
+
 def _backlog(L: int, h: float, p: float, K: float, law: _Demand, c: float,
              inputs: dict[str, Any]) -> Found:
     from ._pmf import as_pmf, convolve_power
@@ -450,10 +472,7 @@ def optimize(problem: Problem | Network, *, progress: bool = False, bound_period
     """
     problem = as_problem(problem)
     if problem.network.time == "continuous":
-        raise OptimizeError(
-            f"problem {problem.name!r} is in continuous time: optimize() covers periodic problems; "
-            "the continuous-review optima are optimization.continuous_review."
-            "continuous_review_optimum(problem) ((r,Q), (S-1,S)) and owmr_evaluation")
+        return _continuous_review(problem)
     kind = problem.kind
     if kind.market == "recommendation":
         from .recommendation_optimize import optimize_recommendation

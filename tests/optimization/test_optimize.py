@@ -69,8 +69,18 @@ def test_result_describes_the_problem_not_a_scenario_name():
     assert "scenario" not in data and result.problem.name == "single-stage"
 
 
-def test_continuous_time_problem_is_refused_with_where_to_go():
-    from optimization.optimize import OptimizeError
+def test_continuous_review_gets_its_exact_optimum_and_the_engine_agrees():
+    """Continuous time: optimize returns the exact (r, Q) of the continuous-review scenario
+    (fixed cost) and verify's simulation of it agrees within its CI; a network without an
+    exact method is refused in one line."""
+    from optimization.optimize import OptimizeError, verify
 
-    with pytest.raises(OptimizeError, match="continuous_review_optimum"):
-        optimize(scenarios.make("continuous-review"))
+    res = optimize(scenarios.make("continuous-review", fixed_cost=20.0))
+    assert res.optimal.name == "rq" and res.details["time"] == "continuous"
+    assert (res.optimal.params["r"], res.optimal.params["Q"]) == (9, 16)
+    checked = verify(res, periods=4000, replications=6, seed=1)
+    assert len(checked) == 1
+    lo, hi = checked[0]["ci95"]
+    assert lo - 0.05 <= res.optimal.value <= hi + 0.05
+    with pytest.raises(OptimizeError, match="continuous time"):
+        optimize(scenarios.make("continuous-owmr"))
