@@ -181,6 +181,14 @@ def print_convention_note(problem: Problem, policy_name: str) -> None:
         print(note, file=sys.stderr)
 
 
+def periodic_only(problem: Problem, command: str) -> Problem:
+    """*problem*, refused in one line if it is in continuous time (*command* covers periods)."""
+    if problem.network.time == "continuous":
+        raise CliError(f"{command} covers periodic problems; {problem.name!r} is in continuous "
+                       "time (simulate and optimize take it)")
+    return problem
+
+
 def load_problem(target: str, params: Sequence[str] = ()) -> Problem:
     """A registered scenario (with ``--param`` values) or a network file, as a Problem."""
     if is_network_file(target) or (target not in sc.names() and Path(target).is_file()):
@@ -423,7 +431,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         seed = 1 if args.seed is None else args.seed
         if seed < 0:
             raise CliError(f"--seed(={seed}) must be >= 0")
-        problem = load_problem(args.scenario, args.param)
+        problem = periodic_only(load_problem(args.scenario, args.param), "train")
         if args.steps is not None:
             with user_errors("--steps", ValueError):
                 check_steps(problem, args.steps)
@@ -661,7 +669,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
             raise CliError(f"--{key}(={value}) must be >= {low}")
     if args.out:
         _check_new_output(Path(args.out), args.overwrite, "--out", resumable=False)
-    problems = [load_problem(t, args.param) for t in targets]
+    problems = [periodic_only(load_problem(t, args.param), "compare") for t in targets]
     recommendation = [p for p in problems if p.kind.market == "recommendation"]
     if recommendation:
         if len(problems) > 1:
