@@ -130,12 +130,16 @@ def _text(value: Any) -> str:
 
 def _solve(name: str, problem: Problem) -> Any:
     from .optimize import OptimizeError
+    from .solve import SolverError
 
     try:
         return optimized(problem)
     except OptimizeError as exc:
         raise PolicyError(f"policy {name!r}: optimize found no method for problem "
                           f"{problem.name!r}: {exc}") from None
+    except SolverError as exc:     # e.g. an MPC solve stopped by its time limit, no incumbent
+        raise PolicyError(f"policy {name!r}: optimize failed on problem {problem.name!r}: "
+                          f"{exc}") from None
 
 
 def _refusal(name: str, problem: Problem, result: Any) -> str | None:

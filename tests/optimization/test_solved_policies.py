@@ -155,6 +155,23 @@ def test_no_method_becomes_a_policy_error(monkeypatch):
         make_policy("best-constant", problem)
 
 
+def test_a_solver_failure_becomes_a_policy_error_with_its_status(monkeypatch):
+    """recommendation-large's MPC can stop at its time limit without a plan: that reached the
+    CLI user as a traceback; it is a PolicyError naming the termination."""
+    import optimization.optimize as opt
+    from optimization.solve import SolverError
+
+    def fail(problem, **options):
+        raise SolverError("HiGHS: model 'm' has no incumbent: termination=maxTimeLimit",
+                          "maxTimeLimit", 6564.2)
+
+    monkeypatch.setattr(opt, "optimize", fail)
+    problem = scenarios.make("single-stage", lead_time=3, penalty=9.0)
+    with pytest.raises(PolicyError, match=r"policy 'best-base-stock': optimize failed on problem "
+                                          r"'single-stage': .*termination=maxTimeLimit"):
+        make_policy("best-base-stock", problem)
+
+
 def test_rolling_horizon_builds_without_solving_and_checks_its_horizon():
     problem = _problem("serial")
     assert make_policy("rolling-horizon", problem, {"horizon": 9}).horizon == 9
