@@ -42,8 +42,9 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -57,15 +58,21 @@ from des_supply import BaseStock, Edge, Network, Node, Poisson, Simulation  # no
 from des_supply.batch import BatchSimulation  # noqa: E402
 from des_supply.rng import replication_seed  # noqa: E402
 
-TARGET = 0.3        # batch engine >= 0.3x the hand loop (issue 15)
+TARGET = 0.3  # batch engine >= 0.3x the hand loop (issue 15)
 MEAN, LEAD = 5.0, 2
 
 
 def single_stage() -> tuple[Network, list[float]]:
-    net = Network((Node("plant", kind="supply"),
-                   Node("stage", holding_cost=1, shortage_cost=9, initial_on_hand=15,
-                        demand=Poisson(MEAN))),
-                  (Edge("plant", "stage", lead_time=LEAD),), name="single-stage")
+    net = Network(
+        (
+            Node("plant", kind="supply"),
+            Node(
+                "stage", holding_cost=1, shortage_cost=9, initial_on_hand=15, demand=Poisson(MEAN)
+            ),
+        ),
+        (Edge("plant", "stage", lead_time=LEAD),),
+        name="single-stage",
+    )
     return net, [18.0]
 
 
@@ -74,14 +81,22 @@ def serial_chain() -> tuple[Network, list[float]]:
     nodes = [Node("plant", kind="supply")]
     for k, n in enumerate(names):
         last = k == len(names) - 1
-        nodes.append(Node(n, holding_cost=1, shortage_cost=9 if last else 0, initial_on_hand=10,
-                          demand=Poisson(MEAN) if last else None))
+        nodes.append(
+            Node(
+                n,
+                holding_cost=1,
+                shortage_cost=9 if last else 0,
+                initial_on_hand=10,
+                demand=Poisson(MEAN) if last else None,
+            )
+        )
     edges = [Edge(a, b, lead_time=LEAD) for a, b in zip(["plant", *names], names)]
     return Network(tuple(nodes), tuple(edges), name="serial-3"), [12.0, 12.0, 14.0]
 
 
-def hand_loop(net: Network, levels: list[float], R: int, T: int,
-              demand: Callable[[int], np.ndarray]) -> np.ndarray:
+def hand_loop(
+    net: Network, levels: list[float], R: int, T: int, demand: Callable[[int], np.ndarray]
+) -> np.ndarray:
     """The model by hand: stages in a line (stage 0 fed by an unlimited supplier), base-stock
     orders placed downstream first on the positions before any order, lead time LEAD,
     backlogs filled first come first served.  Returns the total cost per replication."""
@@ -91,9 +106,9 @@ def hand_loop(net: Network, levels: list[float], R: int, T: int,
     p = np.array([n.shortage_cost for n in stock])[:, None]
     S = np.array(levels)[:, None]
     on_hand = np.array([n.initial_on_hand for n in stock])[:, None].repeat(R, 1)
-    backlog = np.zeros((K, R))      # owed by stage k (to stage k+1, or to customers at the last)
-    transit = np.zeros((K, R))      # on the way to stage k
-    pending = np.zeros((K, R))      # ordered by stage k, backlogged at stage k-1
+    backlog = np.zeros((K, R))  # owed by stage k (to stage k+1, or to customers at the last)
+    transit = np.zeros((K, R))  # on the way to stage k
+    pending = np.zeros((K, R))  # ordered by stage k, backlogged at stage k-1
     pipe = np.zeros((H, K, R))
     total = np.zeros(R)
     for t in range(T):
@@ -101,7 +116,7 @@ def hand_loop(net: Network, levels: list[float], R: int, T: int,
         pipe[t % H] = 0.0
         transit -= arrived
         due = (t + LEAD) % H
-        for k in range(K):                       # receive, fill the backlog, ship it on
+        for k in range(K):  # receive, fill the backlog, ship it on
             x = np.minimum(arrived[k], backlog[k])
             backlog[k] -= x
             on_hand[k] += arrived[k] - x
@@ -110,7 +125,7 @@ def hand_loop(net: Network, levels: list[float], R: int, T: int,
                 transit[k + 1] += x
                 pipe[due, k + 1] += x
         q = np.maximum(0.0, S - (on_hand - backlog + transit + pending))
-        for k in range(K - 1, -1, -1):           # orders, downstream first
+        for k in range(K - 1, -1, -1):  # orders, downstream first
             if k == 0:
                 x = q[0]
             else:
@@ -120,7 +135,7 @@ def hand_loop(net: Network, levels: list[float], R: int, T: int,
                 pending[k] += q[k] - x
             transit[k] += x
             pipe[due, k] += x
-        d = demand(t)                            # demand at the last stage
+        d = demand(t)  # demand at the last stage
         x = np.where(backlog[-1] > 0, 0.0, np.minimum(d, on_hand[-1]))
         on_hand[-1] -= x
         backlog[-1] += d - x
@@ -146,8 +161,9 @@ def check_hand_loop(net: Network, levels: list[float], R: int, T: int) -> bool:
     return bool(np.allclose(engine, hand, rtol=1e-12))
 
 
-def contenders(net: Network, levels: list[float], R: int, R_event: int, T: int
-               ) -> dict[str, tuple[Callable[[], Any], int]]:
+def contenders(
+    net: Network, levels: list[float], R: int, R_event: int, T: int
+) -> dict[str, tuple[Callable[[], Any], int]]:
     """name -> (a timed run, replication-periods it simulates)."""
     policy = BaseStock({n.name: v for n, v in zip(net.stock_nodes, levels)})
 
@@ -196,12 +212,16 @@ def env_contenders(N: int, steps: int) -> dict[str, tuple[Callable[[], Any], int
             venv.step(a)
         venv.close()
 
-    return {"one env": (one, steps), f"batch vector env (N={N})": (batch, steps * N),
-            "sync vector env (N=8)": (sync, (steps // 8) * 8)}
+    return {
+        "one env": (one, steps),
+        f"batch vector env (N={N})": (batch, steps * N),
+        "sync vector env (N=8)": (sync, (steps // 8) * 8),
+    }
 
 
-def measure(cases: dict[str, tuple[Callable[[], Any], int]],
-            repeats: int) -> dict[str, dict[str, Any]]:
+def measure(
+    cases: dict[str, tuple[Callable[[], Any], int]], repeats: int
+) -> dict[str, dict[str, Any]]:
     """Median seconds and rate of each case over *repeats* interleaved repetitions."""
     times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeats):
@@ -209,9 +229,15 @@ def measure(cases: dict[str, tuple[Callable[[], Any], int]],
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
-    return {name: {"median_s": statistics.median(times[name]), "work": cases[name][1],
-                   "rate": cases[name][1] / statistics.median(times[name]), "times_s": times[name]}
-            for name in cases}
+    return {
+        name: {
+            "median_s": statistics.median(times[name]),
+            "work": cases[name][1],
+            "rate": cases[name][1] / statistics.median(times[name]),
+            "times_s": times[name],
+        }
+        for name in cases
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,18 +257,30 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     import gymnasium
 
-    info = {"date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "python": platform.python_version(), "numpy": np.__version__,
-            "gymnasium": gymnasium.__version__, "cpus": os.cpu_count(),
-            "load": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-            "replications": R, "periods": T, "repeats": repeats}
+    info = {
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "gymnasium": gymnasium.__version__,
+        "cpus": os.cpu_count(),
+        "load": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "replications": R,
+        "periods": T,
+        "repeats": repeats,
+    }
     print(f"des-supply batch benchmark: R = {R}, T = {T}, median of {repeats} interleaved repeats")
-    print(f"python {info['python']}, numpy {info['numpy']}, gymnasium {info['gymnasium']}, "
-          f"{info['cpus']} cpus, load {info['load'][0]:.2f}" if info["load"] else "")
+    print(
+        f"python {info['python']}, numpy {info['numpy']}, gymnasium {info['gymnasium']}, "
+        f"{info['cpus']} cpus, load {info['load'][0]:.2f}"
+        if info["load"]
+        else ""
+    )
     systems = {"single stage": single_stage(), "serial chain (3)": serial_chain()}
     results: dict[str, Any] = {"info": info, "systems": {}, "env": {}}
-    print(f"\n{'system':<18}{'contender':<12}{'median s':>10}{'rep-periods/s':>15}"
-          f"{'vs hand':>9}{'vs event':>10}")
+    print(
+        f"\n{'system':<18}{'contender':<12}{'median s':>10}{'rep-periods/s':>15}"
+        f"{'vs hand':>9}{'vs event':>10}"
+    )
     met = True
     for name, (net, levels) in systems.items():
         same = check_hand_loop(net, levels, 64, 200)
@@ -250,8 +288,10 @@ def main(argv: list[str] | None = None) -> int:
         hand, event = rows["hand loop"]["rate"], rows["event"]["rate"]
         for who, row in rows.items():
             row["vs_hand"], row["vs_event"] = row["rate"] / hand, row["rate"] / event
-            print(f"{name:<18}{who:<12}{row['median_s']:>10.3f}{row['rate']:>15,.0f}"
-                  f"{row['vs_hand']:>8.2f}x{row['vs_event']:>9.1f}x")
+            print(
+                f"{name:<18}{who:<12}{row['median_s']:>10.3f}{row['rate']:>15,.0f}"
+                f"{row['vs_hand']:>8.2f}x{row['vs_event']:>9.1f}x"
+            )
         met &= rows["batch"]["vs_hand"] >= TARGET
         results["systems"][name] = {"hand_loop_checked": same, **rows}
         if not same:
@@ -265,11 +305,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{who:<28}{row['median_s']:>10.3f}{row['rate']:>14,.0f}{row['vs_one_env']:>11.1f}x")
     results["env"] = rows
     results["target"] = {"batch_vs_hand": TARGET, "met": met}
-    print(f"\nTarget: batch engine >= {TARGET}x the hand loop on both systems: "
-          f"{'met' if met else 'NOT MET'}"
-          + ("" if (R, T) == (1024, 1000) else
-             f" (at R = {R}, T = {T}; the target is stated for R = 1024, T = 1000, where the "
-             "fixed cost of R random streams weighs less)"))
+    print(
+        f"\nTarget: batch engine >= {TARGET}x the hand loop on both systems: "
+        f"{'met' if met else 'NOT MET'}"
+        + (
+            ""
+            if (R, T) == (1024, 1000)
+            else f" (at R = {R}, T = {T}; the target is stated for R = 1024, T = 1000, where the "
+            "fixed cost of R random streams weighs less)"
+        )
+    )
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)

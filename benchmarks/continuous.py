@@ -49,8 +49,15 @@ def simpy_minimal(horizon: float, seed: int) -> tuple[float, int]:
     """The same system in plain SimPy: (cost per unit time, events)."""
     env = simpy.Environment()
     rng = stream(root_sequence(seed), "demand", "stage")
-    state = {"net": 0.0, "on_order": 0.0, "area_h": 0.0, "area_b": 0.0, "last": 0.0,
-             "fixed": 0.0, "events": 0}
+    state = {
+        "net": 0.0,
+        "on_order": 0.0,
+        "area_h": 0.0,
+        "area_b": 0.0,
+        "last": 0.0,
+        "fixed": 0.0,
+        "events": 0,
+    }
 
     def accrue() -> None:
         dt = env.now - state["last"]
@@ -96,8 +103,14 @@ def simpy_minimal(horizon: float, seed: int) -> tuple[float, int]:
 
 def engine(horizon: float, seed: int) -> tuple[float, int]:
     """The engine on the scenario: (cost per unit time, events)."""
-    net = scenarios.make("continuous-review", demand_rate=RATE, lead_time=LEAD, holding=HOLD,
-                         penalty=PENALTY, fixed_cost=FIXED).network
+    net = scenarios.make(
+        "continuous-review",
+        demand_rate=RATE,
+        lead_time=LEAD,
+        holding=HOLD,
+        penalty=PENALTY,
+        fixed_cost=FIXED,
+    ).network
     ledger = ContinuousSimulation(net, horizon, seed).run(RQ(R, Q))
     stage = ledger.nodes.index("stage")
     events = int(ledger["demand"][:, stage].sum() + ledger["received"][:, stage].sum() / Q)
@@ -115,8 +128,9 @@ def main() -> None:
     cases = {"simpy-minimal": simpy_minimal, "engine": engine}
     (c0, n0), (c1, n1) = simpy_minimal(horizon, 0), engine(horizon, 0)
     if abs(c0 - c1) > 1e-6 * max(1.0, c0) or n0 != n1:
-        raise SystemExit(f"the two models disagree: simpy-minimal {c0} ({n0} events), "
-                         f"engine {c1} ({n1} events)")
+        raise SystemExit(
+            f"the two models disagree: simpy-minimal {c0} ({n0} events), engine {c1} ({n1} events)"
+        )
     rates: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeats):
         for name, fn in cases.items():
@@ -126,10 +140,17 @@ def main() -> None:
             rates[name].append(events / (time.perf_counter() - start))
     medians = {name: statistics.median(v) for name, v in rates.items()}
     ratio = medians["engine"] / medians["simpy-minimal"]
-    out = {"horizon": horizon, "repeats": repeats, "events": n1, "cost_per_time": c1,
-           "events_per_second": medians, "ratio_engine_to_simpy_minimal": ratio,
-           "python": platform.python_version(), "simpy": simpy.__version__,
-           "numpy": np.__version__}
+    out = {
+        "horizon": horizon,
+        "repeats": repeats,
+        "events": n1,
+        "cost_per_time": c1,
+        "events_per_second": medians,
+        "ratio_engine_to_simpy_minimal": ratio,
+        "python": platform.python_version(),
+        "simpy": simpy.__version__,
+        "numpy": np.__version__,
+    }
     print(f"{n1} events, cost per unit time {c1:.4f} (both models)")
     for name, rate in medians.items():
         print(f"{name:>14}: {rate:12,.0f} events/s (median of {repeats})")

@@ -61,8 +61,17 @@ from rl.offline import BCConfig, ExpectedReturnLabels, top_episodes, train_bc  #
 from rl.trajectories import EnginePolicy, load_episodes, merge, run_behaviour  # noqa: E402
 from scenarios import offline  # noqa: E402
 
-TRAIN_CELLS = ((1, 4.0), (1, 39.0), (2, 9.0), (2, 39.0), (4, 4.0), (4, 9.0), (4, 39.0),
-               (1, 9.0), (2, 4.0))
+TRAIN_CELLS = (
+    (1, 4.0),
+    (1, 39.0),
+    (2, 9.0),
+    (2, 39.0),
+    (4, 4.0),
+    (4, 9.0),
+    (4, 39.0),
+    (1, 9.0),
+    (2, 4.0),
+)
 HELD_OUT = ((3, 9.0), (2, 19.0), (3, 19.0))
 
 
@@ -74,15 +83,29 @@ def gap_row(name: str, ev: Evaluation, opt: Evaluation) -> dict[str, Any]:
     """Mean cost, and the paired gap to the optimum in % of the optimum's mean."""
     d, lo, hi = paired(ev, opt)
     scale = 100.0 / opt.mean
-    return {"name": name, "mean": ev.mean, "ci95": list(ev.ci95), "gap_pct": d * scale,
-            "gap_ci95": [lo * scale, hi * scale]}
+    return {
+        "name": name,
+        "mean": ev.mean,
+        "ci95": list(ev.ci95),
+        "gap_pct": d * scale,
+        "gap_ci95": [lo * scale, hi * scale],
+    }
 
 
 def dt_config(args: argparse.Namespace, steps: int) -> DTConfig:
-    return DTConfig(total_steps=steps, context=args.context, embed_dim=64, n_layers=2,
-                    n_heads=4, batch_size=64, dropout=0.1, log_interval=100,
-                    checkpoint_interval=1000, return_horizon=args.horizon,
-                    return_token=args.token)
+    return DTConfig(
+        total_steps=steps,
+        context=args.context,
+        embed_dim=64,
+        n_layers=2,
+        n_heads=4,
+        batch_size=64,
+        dropout=0.1,
+        log_interval=100,
+        checkpoint_interval=1000,
+        return_horizon=args.horizon,
+        return_token=args.token,
+    )
 
 
 def best_level(problem: Any) -> float:
@@ -101,9 +124,17 @@ def train_ppo(problem: Any, steps: int | None, out: Path, seed: int) -> Path:
     config, spec = preset(problem)
     config = with_steps(dataclasses.replace(config, seed=seed), steps)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "run.json").write_text(json.dumps({
-        "problem": problem_record(problem), "algo": "ppo", "spec": spec,
-        "config": dataclasses.asdict(config)}, default=str))
+    (out / "run.json").write_text(
+        json.dumps(
+            {
+                "problem": problem_record(problem),
+                "algo": "ppo",
+                "spec": spec,
+                "config": dataclasses.asdict(config),
+            },
+            default=str,
+        )
+    )
     t0 = time.perf_counter()
     train(make_thunk(problem, spec), config, out, progress=False)
     log(f"PPO trained for {config.total_steps} steps in {time.perf_counter() - t0:.0f} s")
@@ -116,10 +147,17 @@ def tracking(run: Path, problem: Any, seed: int, episodes: int, label: Any) -> l
     kwargs = policy.extra["env"]
     out = []
     for target in policy.extra["targets"]:
-        res = rollout(policy, lambda: __import__("rl").make_env(problem, **kwargs), target,
-                      seed=seed, episodes=episodes, label=label)
-        out.append({"target": target, "achieved": res.achieved,
-                    "mean_cost": float(res.per_episode.mean())})
+        res = rollout(
+            policy,
+            lambda: __import__("rl").make_env(problem, **kwargs),
+            target,
+            seed=seed,
+            episodes=episodes,
+            label=label,
+        )
+        out.append(
+            {"target": target, "achieved": res.achieved, "mean_cost": float(res.per_episode.mean())}
+        )
     return out
 
 
@@ -128,25 +166,36 @@ def single_stage(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     env_kw = {"max_order": 30}
     n, T = args.episodes, args.periods
     ppo_run = work / "ppo"
-    if not (ppo_run / "checkpoint.pt").exists():     # --work keeps it between runs
+    if not (ppo_run / "checkpoint.pt").exists():  # --work keeps it between runs
         train_ppo(problem, args.ppo_steps, ppo_run, args.seed)
     import optimization.policies  # noqa: F401
     from des_supply.policy_registry import make_policy
 
     level = best_level(problem)
     sets = []
-    for k, (policy, params, noise) in enumerate((("myopic", {}, 0.0),
-                                                 ("base-stock", {"level": level}, args.noise),
-                                                 (str(ppo_run), {}, 0.0))):
+    for k, (policy, params, noise) in enumerate(
+        (("myopic", {}, 0.0), ("base-stock", {"level": level}, args.noise), (str(ppo_run), {}, 0.0))
+    ):
         out = work / f"data-{k}"
         if out.exists():
             sets.append(out)
             continue
         t0 = time.perf_counter()
-        summary = offline.collect(problem, policy, params, out=out, episodes=n, periods=T,
-                                  seed=100 + k, noise=noise, env_kwargs=env_kw)
-        log(f"collected {summary['behaviour']}: mean cost {summary['mean_cost']:.3f} "
-            f"({time.perf_counter() - t0:.0f} s)")
+        summary = offline.collect(
+            problem,
+            policy,
+            params,
+            out=out,
+            episodes=n,
+            periods=T,
+            seed=100 + k,
+            noise=noise,
+            env_kwargs=env_kw,
+        )
+        log(
+            f"collected {summary['behaviour']}: mean cost {summary['mean_cost']:.3f} "
+            f"({time.perf_counter() - t0:.0f} s)"
+        )
         sets.append(out)
     mix = work / "mix"
     if not mix.exists():
@@ -156,17 +205,29 @@ def single_stage(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     for relabel in ("none", "expected"):
         t0 = time.perf_counter()
         shutil.rmtree(work / f"dt-{relabel}", ignore_errors=True)
-        offline.train_dt(mix, work / f"dt-{relabel}", config=config, seed=args.seed,
-                         relabel=relabel)
+        offline.train_dt(
+            mix, work / f"dt-{relabel}", config=config, seed=args.seed, relabel=relabel
+        )
         log(f"DT ({relabel}) trained in {time.perf_counter() - t0:.0f} s")
         runs[relabel] = work / f"dt-{relabel}"
     # test episodes: seed args.seed; every policy on the same ones
-    res_plain = offline.evaluate_dt(runs["none"], episodes=args.test_episodes, seed=args.seed,
-                                    validation_episodes=args.val_episodes)
-    res_exp = offline.evaluate_dt(runs["expected"], episodes=args.test_episodes, seed=args.seed,
-                                  validation_episodes=args.val_episodes, baselines=False)
-    per = {"dt": np.array(res_plain["per_episode"]),
-           "dt-expected": np.array(res_exp["per_episode"])}
+    res_plain = offline.evaluate_dt(
+        runs["none"],
+        episodes=args.test_episodes,
+        seed=args.seed,
+        validation_episodes=args.val_episodes,
+    )
+    res_exp = offline.evaluate_dt(
+        runs["expected"],
+        episodes=args.test_episodes,
+        seed=args.seed,
+        validation_episodes=args.val_episodes,
+        baselines=False,
+    )
+    per = {
+        "dt": np.array(res_plain["per_episode"]),
+        "dt-expected": np.array(res_exp["per_episode"]),
+    }
     env = __import__("rl").make_env(problem, **load_dt(runs["none"]).extra["env"])
     behaviours = offline.rebuild_behaviours(load_dt(runs["none"]).extra, problem, T, True)
     behaviours["optimal"] = EnginePolicy(make_policy("optimal", problem, {}), "optimal")
@@ -176,35 +237,52 @@ def single_stage(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     data = OfflineData.from_episodes(episodes, env.action_space)
     bc_cfg = BCConfig(total_steps=args.bc_steps, seed=args.seed)
     dt_env = load_dt(runs["none"]).extra["env"]
-    make = lambda: __import__("rl").make_env(problem, **dt_env)  # noqa: E731
+    make = lambda: __import__("rl").make_env(problem, **dt_env)
     for name, d in (("bc", data), ("filtered-bc", top_episodes(data, 0.1))):
         t0 = time.perf_counter()
         pol = train_bc(d, bc_cfg)
-        per[name] = evaluate_agent(make, pol, seed=args.seed, episodes=args.test_episodes,
-                                   name=name).per_episode
+        per[name] = evaluate_agent(
+            make, pol, seed=args.seed, episodes=args.test_episodes, name=name
+        ).per_episode
         log(f"{name} trained and evaluated in {time.perf_counter() - t0:.0f} s")
     evs = {k: Evaluation.of(k, v) for k, v in per.items()}
     opt = evs["optimal"]
     rows = [gap_row(k, ev, opt) for k, ev in evs.items()]
-    behaviour_names = [k for k in per if k not in ("dt", "dt-expected", "bc", "filtered-bc",
-                                                   "optimal")]
+    behaviour_names = [
+        k for k in per if k not in ("dt", "dt-expected", "bc", "filtered-bc", "optimal")
+    ]
     best_b = min(behaviour_names, key=lambda k: evs[k].mean)
-    vs_best = {k: dict(zip(("mean", "lo", "hi"), paired(evs[k], evs[best_b])))
-               for k in ("dt", "dt-expected")}
+    vs_best = {
+        k: dict(zip(("mean", "lo", "hi"), paired(evs[k], evs[best_b])))
+        for k in ("dt", "dt-expected")
+    }
     sol = offline.lost_sales_solution(problem)
     label = ExpectedReturnLabels(sol).step
     vseed = args.seed + offline.VALIDATION_OFFSET
-    track = {"dt": tracking(runs["none"], problem, vseed, args.val_episodes, None),
-             "dt-expected": tracking(runs["expected"], problem, vseed, args.val_episodes, label)}
-    data_returns = {b: float(np.mean([e.ret for e in episodes if e.meta["behaviour"] == b]))
-                    for b in sorted({e.meta["behaviour"] for e in episodes})}
-    return {"problem": problem.describe(), "episodes_per_behaviour": n, "periods": T,
-            "dp_average_cost": sol.average_cost, "rows": rows, "best_behaviour": best_b,
-            "dt_minus_best_behaviour": vs_best,
-            "targets": {"dt": res_plain["target"], "dt-expected": res_exp["target"]},
-            "validation_scores": {"dt": res_plain["validation"]["scores"],
-                                  "dt-expected": res_exp["validation"]["scores"]},
-            "tracking": track, "data_mean_returns": data_returns}
+    track = {
+        "dt": tracking(runs["none"], problem, vseed, args.val_episodes, None),
+        "dt-expected": tracking(runs["expected"], problem, vseed, args.val_episodes, label),
+    }
+    data_returns = {
+        b: float(np.mean([e.ret for e in episodes if e.meta["behaviour"] == b]))
+        for b in sorted({e.meta["behaviour"] for e in episodes})
+    }
+    return {
+        "problem": problem.describe(),
+        "episodes_per_behaviour": n,
+        "periods": T,
+        "dp_average_cost": sol.average_cost,
+        "rows": rows,
+        "best_behaviour": best_b,
+        "dt_minus_best_behaviour": vs_best,
+        "targets": {"dt": res_plain["target"], "dt-expected": res_exp["target"]},
+        "validation_scores": {
+            "dt": res_plain["validation"]["scores"],
+            "dt-expected": res_exp["validation"]["scores"],
+        },
+        "tracking": track,
+        "data_mean_returns": data_returns,
+    }
 
 
 def multi_task(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -217,15 +295,28 @@ def multi_task(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     for L, p in TRAIN_CELLS:
         problem = scenarios.make("single-stage", lead_time=L, penalty=p)
         level = best_level(problem)
-        for k, (policy, params, noise) in enumerate((("optimal", {}, 0.0), ("myopic", {}, 0.0),
-                                                     ("base-stock", {"level": level},
-                                                      args.noise))):
+        for k, (policy, params, noise) in enumerate(
+            (
+                ("optimal", {}, 0.0),
+                ("myopic", {}, 0.0),
+                ("base-stock", {"level": level}, args.noise),
+            )
+        ):
             out = work / f"mt-{L}-{p:g}-{k}"
             sets.append(out)
             if out.exists():
                 continue
-            offline.collect(problem, policy, params, out=out, episodes=n, periods=T,
-                            seed=200 + k, noise=noise, env_kwargs=env_kw)
+            offline.collect(
+                problem,
+                policy,
+                params,
+                out=out,
+                episodes=n,
+                periods=T,
+                seed=200 + k,
+                noise=noise,
+                env_kwargs=env_kw,
+            )
         log(f"collected cell ({L}, {p:g})")
     mix = work / "mt-mix"
     if not mix.exists():
@@ -239,22 +330,36 @@ def multi_task(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     for cells, kind in ((TRAIN_CELLS, "train"), (HELD_OUT, "held-out")):
         for L, p in cells:
             problem = scenarios.make("single-stage", lead_time=L, penalty=p)
-            res = offline.evaluate_dt(work / "dt-mt", episodes=args.test_episodes,
-                                      seed=args.seed, validation_episodes=args.val_episodes,
-                                      problem=problem, baselines=False)
-            env = __import__("rl").make_env(problem, **{**env_kw, "periods": T,
-                                                       "discrete": True})
-            opt = Evaluation.of("optimal", run_behaviour(
-                env, EnginePolicy(make_policy("optimal", problem, {}), "optimal"),
-                episodes=args.test_episodes, seed=args.seed))
-            row = gap_row(f"({L}, {p:g})", Evaluation.of("dt", np.array(res["per_episode"])),
-                          opt)
-            row.update({"cell": [L, p], "kind": kind, "optimal_mean": opt.mean,
-                        "target": res["target"]})
+            res = offline.evaluate_dt(
+                work / "dt-mt",
+                episodes=args.test_episodes,
+                seed=args.seed,
+                validation_episodes=args.val_episodes,
+                problem=problem,
+                baselines=False,
+            )
+            env = __import__("rl").make_env(problem, **{**env_kw, "periods": T, "discrete": True})
+            opt = Evaluation.of(
+                "optimal",
+                run_behaviour(
+                    env,
+                    EnginePolicy(make_policy("optimal", problem, {}), "optimal"),
+                    episodes=args.test_episodes,
+                    seed=args.seed,
+                ),
+            )
+            row = gap_row(f"({L}, {p:g})", Evaluation.of("dt", np.array(res["per_episode"])), opt)
+            row.update(
+                {"cell": [L, p], "kind": kind, "optimal_mean": opt.mean, "target": res["target"]}
+            )
             rows.append(row)
             log(f"cell ({L}, {p:g}) {kind}: gap {row['gap_pct']:+.2f} %")
-    return {"train_cells": TRAIN_CELLS, "held_out": HELD_OUT, "episodes_per_behaviour": n,
-            "rows": rows}
+    return {
+        "train_cells": TRAIN_CELLS,
+        "held_out": HELD_OUT,
+        "episodes_per_behaviour": n,
+        "rows": rows,
+    }
 
 
 def main() -> None:
@@ -262,8 +367,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="tiny budgets (smoke run)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--episodes", type=int, default=200, help="episodes per behaviour (A)")
-    ap.add_argument("--mt-episodes", type=int, default=60,
-                    help="episodes per behaviour and cell (B)")
+    ap.add_argument(
+        "--mt-episodes", type=int, default=60, help="episodes per behaviour and cell (B)"
+    )
     ap.add_argument("--periods", type=int, default=100)
     ap.add_argument("--noise", type=float, default=2.0)
     ap.add_argument("--ppo-steps", type=int, default=None, help="default: the preset's")
@@ -271,11 +377,19 @@ def main() -> None:
     ap.add_argument("--mt-steps", type=int, default=5000)
     ap.add_argument("--bc-steps", type=int, default=3000)
     ap.add_argument("--context", type=int, default=10)
-    ap.add_argument("--horizon", type=int, default=10,
-                    help="return tokens over the next H epochs (0: to the end of the episode)")
+    ap.add_argument(
+        "--horizon",
+        type=int,
+        default=10,
+        help="return tokens over the next H epochs (0: to the end of the episode)",
+    )
     ap.add_argument("--token", choices=["sum", "average"], default="average")
-    ap.add_argument("--work", default=None, metavar="DIR",
-                    help="keep datasets and the PPO run here (reused when present)")
+    ap.add_argument(
+        "--work",
+        default=None,
+        metavar="DIR",
+        help="keep datasets and the PPO run here (reused when present)",
+    )
     ap.add_argument("--test-episodes", type=int, default=100)
     ap.add_argument("--val-episodes", type=int, default=10)
     ap.add_argument("--skip", choices=["single", "multi"], default=None)
@@ -287,8 +401,11 @@ def main() -> None:
         args.test_episodes, args.val_episodes = 6, 3
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    out: dict[str, Any] = {"settings": vars(args), "platform": platform.platform(),
-                           "torch": torch.__version__}
+    out: dict[str, Any] = {
+        "settings": vars(args),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work or tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -306,25 +423,33 @@ def main() -> None:
 def report(out: dict[str, Any]) -> None:
     if "single_stage" in out:
         s = out["single_stage"]
-        print(f"\n(A) single stage, lost sales, (L, p) = (2, 9); {s['episodes_per_behaviour']} "
-              f"episodes x {s['periods']} periods per behaviour; DP g* = "
-              f"{s['dp_average_cost']:.4f}")
+        print(
+            f"\n(A) single stage, lost sales, (L, p) = (2, 9); {s['episodes_per_behaviour']} "
+            f"episodes x {s['periods']} periods per behaviour; DP g* = "
+            f"{s['dp_average_cost']:.4f}"
+        )
         print(f"{'policy':<22}{'mean cost':>10}  {'gap to optimum (paired 95% CI)':>34}")
         for r in sorted(s["rows"], key=lambda r: r["mean"]):
-            print(f"{r['name']:<22}{r['mean']:>10.4f}  {r['gap_pct']:>+8.2f} % "
-                  f"[{r['gap_ci95'][0]:+.2f}, {r['gap_ci95'][1]:+.2f}]")
+            print(
+                f"{r['name']:<22}{r['mean']:>10.4f}  {r['gap_pct']:>+8.2f} % "
+                f"[{r['gap_ci95'][0]:+.2f}, {r['gap_ci95'][1]:+.2f}]"
+            )
         for k, v in s["dt_minus_best_behaviour"].items():
             print(f"{k} - {s['best_behaviour']}: {v['mean']:+.4f} [{v['lo']:+.4f}, {v['hi']:+.4f}]")
         for k, rows in s["tracking"].items():
-            print(f"tracking {k}: " + "; ".join(
-                f"{r['target']:.3f} -> {r['achieved']:.3f}" for r in rows))
+            print(
+                f"tracking {k}: "
+                + "; ".join(f"{r['target']:.3f} -> {r['achieved']:.3f}" for r in rows)
+            )
     if "multi_task" in out:
         m = out["multi_task"]
         print(f"\n(B) multi-task DT on {len(m['train_cells'])} Zipkin cells")
         print(f"{'cell (L, p)':<14}{'kind':<10}{'DT':>9}{'optimal':>9}  gap (paired 95% CI)")
         for r in m["rows"]:
-            print(f"{r['name']:<14}{r['kind']:<10}{r['mean']:>9.4f}{r['optimal_mean']:>9.4f}  "
-                  f"{r['gap_pct']:+.2f} % [{r['gap_ci95'][0]:+.2f}, {r['gap_ci95'][1]:+.2f}]")
+            print(
+                f"{r['name']:<14}{r['kind']:<10}{r['mean']:>9.4f}{r['optimal_mean']:>9.4f}  "
+                f"{r['gap_pct']:+.2f} % [{r['gap_ci95'][0]:+.2f}, {r['gap_ci95'][1]:+.2f}]"
+            )
     print(f"\n{out['seconds']:.0f} s")
 
 

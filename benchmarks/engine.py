@@ -49,8 +49,9 @@ import pstats
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import networkx
 import numpy as np
@@ -90,7 +91,7 @@ def simpy_minimal(periods: int, seed: int, lost: bool = False) -> float:
     demand = draw_demand(periods, seed)
     env = simpy.Environment()
     timeout = env.timeout
-    inv = INITIAL      # net inventory (on hand - backlog); with lost sales, on hand
+    inv = INITIAL  # net inventory (on hand - backlog); with lost sales, on hand
     on_order = 0.0
     cost = 0.0
 
@@ -164,14 +165,27 @@ def python_loop(periods: int, seed: int, lost: bool = False) -> float:
 # -- engine cases --------------------------------------------------------------------------------
 def engine_cases() -> list[dict[str, Any]]:
     return [
-        {"name": "engine single-stage", "scenario": "single-stage",
-         "params": {"lead_time": LEAD, "shortage": "backlog"},
-         "policy": BaseStock(LEVEL), "policy_repr": f"BaseStock({LEVEL:g})"},
-        {"name": "engine serial (3 stages)", "scenario": "serial", "params": {},
-         "policy": EchelonBaseStock(SERIAL_LEVELS),
-         "policy_repr": f"EchelonBaseStock({SERIAL_LEVELS})"},
-        {"name": "engine random-dag (20 nodes)", "scenario": "random-dag",
-         "params": {"n_nodes": 20}, "policy": BaseStock(30), "policy_repr": "BaseStock(30)"},
+        {
+            "name": "engine single-stage",
+            "scenario": "single-stage",
+            "params": {"lead_time": LEAD, "shortage": "backlog"},
+            "policy": BaseStock(LEVEL),
+            "policy_repr": f"BaseStock({LEVEL:g})",
+        },
+        {
+            "name": "engine serial (3 stages)",
+            "scenario": "serial",
+            "params": {},
+            "policy": EchelonBaseStock(SERIAL_LEVELS),
+            "policy_repr": f"EchelonBaseStock({SERIAL_LEVELS})",
+        },
+        {
+            "name": "engine random-dag (20 nodes)",
+            "scenario": "random-dag",
+            "params": {"n_nodes": 20},
+            "policy": BaseStock(30),
+            "policy_repr": "BaseStock(30)",
+        },
     ]
 
 
@@ -195,18 +209,33 @@ def check(periods: int, seed: int) -> list[dict[str, Any]]:
     rows = []
     for shortage in ("backlog", "lost"):
         lost = shortage == "lost"
-        net = scenarios.make("single-stage", lead_time=LEAD, shortage=shortage,
-                             holding=HOLDING, penalty=PENALTY, demand_mean=DEMAND_MEAN).network
+        net = scenarios.make(
+            "single-stage",
+            lead_time=LEAD,
+            shortage=shortage,
+            holding=HOLDING,
+            penalty=PENALTY,
+            demand_mean=DEMAND_MEAN,
+        ).network
         ledger = Simulation(net, periods, seed).run(BaseStock(LEVEL))
-        same_demand = bool(np.array_equal(ledger.column("demand", "stage"),
-                                          np.asarray(draw_demand(periods, seed))))
+        same_demand = bool(
+            np.array_equal(ledger.column("demand", "stage"), np.asarray(draw_demand(periods, seed)))
+        )
         engine = float(ledger.cost().mean())
         a = simpy_minimal(periods, seed, lost)
         b = python_loop(periods, seed, lost)
         ok = all(abs(x - engine) <= COST_TOL * max(1.0, abs(engine)) for x in (a, b))
-        rows.append({"shortage": shortage, "periods": periods, "same_demand_path": same_demand,
-                     "engine": engine, "simpy_minimal": a, "python_loop": b,
-                     "agree": bool(ok and same_demand)})
+        rows.append(
+            {
+                "shortage": shortage,
+                "periods": periods,
+                "same_demand_path": same_demand,
+                "engine": engine,
+                "simpy_minimal": a,
+                "python_loop": b,
+                "agree": bool(ok and same_demand),
+            }
+        )
     return rows
 
 
@@ -216,12 +245,17 @@ def machine_info() -> dict[str, Any]:
     except AttributeError:  # not on Linux
         affinity = None
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).resolve().parent, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
     return {
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "python": sys.version.split()[0],
         "python_implementation": platform.python_implementation(),
         "numpy": np.__version__,
@@ -267,8 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--periods", type=int, help="periods per run (default 50_000; quick 5_000)")
     ap.add_argument("--repeats", type=int, default=3, help="repetitions per measurement; best kept")
     ap.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
-    ap.add_argument("--profile", action="store_true",
-                    help="also cProfile the single-stage engine run (top 10 by tottime)")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="also cProfile the single-stage engine run (top 10 by tottime)",
+    )
     args = ap.parse_args(argv)
     periods = args.periods if args.periods is not None else (5_000 if args.quick else 50_000)
     if periods < 1 or args.repeats < 1:
@@ -277,37 +314,62 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
 
     print(f"des-supply engine benchmark: {periods:,} periods, best of {repeats}, seed {seed}")
-    print(f"python {info['python']}, numpy {info['numpy']}, simpy {info['simpy']}, "
-          f"{info['platform']}, {info['cpu_count']} CPUs, {info['date']}")
+    print(
+        f"python {info['python']}, numpy {info['numpy']}, simpy {info['simpy']}, "
+        f"{info['platform']}, {info['cpu_count']} CPUs, {info['date']}"
+    )
     load = info["load_average_at_start"]
     if load is not None:
         busy = load[0] > 0.5 * (info["cpu_count"] or 1)
-        print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
-              + (" -- the machine is busy: timings and ratios will be noisy" if busy else ""))
+        print(
+            f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+            + (" -- the machine is busy: timings and ratios will be noisy" if busy else "")
+        )
 
     # 1. correctness: same model, same demand path, same average cost
     checks = check(min(periods, 20_000), seed)
-    print("\nAverage cost per period on the same demand path "
-          f"(single stage, L={LEAD}, h={HOLDING:g}, p={PENALTY:g}, S={LEVEL:g}):")
+    print(
+        "\nAverage cost per period on the same demand path "
+        f"(single stage, L={LEAD}, h={HOLDING:g}, p={PENALTY:g}, S={LEVEL:g}):"
+    )
     print(f"  {'shortage':<9}{'periods':>9}{'engine':>12}{'simpy (a)':>12}{'loop (b)':>12}  agree")
     for c in checks:
-        print(f"  {c['shortage']:<9}{c['periods']:>9,}{c['engine']:>12.6f}{c['simpy_minimal']:>12.6f}"
-              f"{c['python_loop']:>12.6f}  {'yes' if c['agree'] else 'NO'}")
+        print(
+            f"  {c['shortage']:<9}{c['periods']:>9,}{c['engine']:>12.6f}{c['simpy_minimal']:>12.6f}"
+            f"{c['python_loop']:>12.6f}  {'yes' if c['agree'] else 'NO'}"
+        )
 
     # 2. timings: repetitions interleaved over the cases (round robin), so that a change in
     # machine load hits every case alike and the ratios stay fair; best wall time kept.
     cases: list[tuple[dict[str, Any], Callable[[], float]]] = []
-    for name, fn in (("baseline (a) simpy-minimal", simpy_minimal),
-                     ("baseline (b) python-loop", python_loop)):
-        cases.append(({"name": name, "kind": "baseline", "stock_nodes": 1, "all_nodes": 1},
-                      lambda fn=fn: fn(periods, seed)))
+    for name, fn in (
+        ("baseline (a) simpy-minimal", simpy_minimal),
+        ("baseline (b) python-loop", python_loop),
+    ):
+        cases.append(
+            (
+                {"name": name, "kind": "baseline", "stock_nodes": 1, "all_nodes": 1},
+                lambda fn=fn: fn(periods, seed),
+            )
+        )
     for case in engine_cases():
         net = scenarios.make(case["scenario"], **case["params"]).network
         stock = sum(1 for n in net.nodes if n.kind == "stock")
-        cases.append(({"name": case["name"], "kind": "engine", "scenario": case["scenario"],
-                       "params": case["params"], "policy": case["policy_repr"],
-                       "stock_nodes": stock, "all_nodes": len(net.nodes), "edges": len(net.edges)},
-                      lambda net=net, pol=case["policy"]: engine_run(net, pol, periods, seed)))
+        cases.append(
+            (
+                {
+                    "name": case["name"],
+                    "kind": "engine",
+                    "scenario": case["scenario"],
+                    "params": case["params"],
+                    "policy": case["policy_repr"],
+                    "stock_nodes": stock,
+                    "all_nodes": len(net.nodes),
+                    "edges": len(net.edges),
+                },
+                lambda net=net, pol=case["policy"]: engine_run(net, pol, periods, seed),
+            )
+        )
     for row, _ in cases:
         row["times_s"], row["cpu_s"] = [], []
     for _ in range(repeats):
@@ -322,25 +384,34 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         r["periods"] = periods
         r["periods_per_s"] = periods / r["best_s"]
-        r["node_periods_per_s"] = (r["periods_per_s"] * r["stock_nodes"]
-                                   if r["stock_nodes"] > 1 else None)
+        r["node_periods_per_s"] = (
+            r["periods_per_s"] * r["stock_nodes"] if r["stock_nodes"] > 1 else None
+        )
         r["vs_simpy_minimal"] = r["periods_per_s"] / base_a
         r["vs_python_loop"] = r["periods_per_s"] / base_b
 
-    print(f"\n{'case':<30}{'nodes':>6}{'best s':>9}{'periods/s':>12}{'node-per/s':>12}"
-          f"{'vs (a)':>8}{'vs (b)':>8}{'mean cost':>11}")
+    print(
+        f"\n{'case':<30}{'nodes':>6}{'best s':>9}{'periods/s':>12}{'node-per/s':>12}"
+        f"{'vs (a)':>8}{'vs (b)':>8}{'mean cost':>11}"
+    )
     for r in rows:
-        print(f"{r['name']:<30}{r['stock_nodes']:>6}{r['best_s']:>9.3f}{fmt_rate(r['periods_per_s']):>12}"
-              f"{fmt_rate(r['node_periods_per_s']):>12}{r['vs_simpy_minimal']:>7.2f}x"
-              f"{r['vs_python_loop']:>7.3f}x{r['mean_cost']:>11.4f}")
-    print("nodes = stocking nodes (external suppliers not counted); "
-          "vs (a)/(b) = engine speed / baseline speed")
+        print(
+            f"{r['name']:<30}{r['stock_nodes']:>6}{r['best_s']:>9.3f}{fmt_rate(r['periods_per_s']):>12}"
+            f"{fmt_rate(r['node_periods_per_s']):>12}{r['vs_simpy_minimal']:>7.2f}x"
+            f"{r['vs_python_loop']:>7.3f}x{r['mean_cost']:>11.4f}"
+        )
+    print(
+        "nodes = stocking nodes (external suppliers not counted); "
+        "vs (a)/(b) = engine speed / baseline speed"
+    )
 
     single = next(r for r in rows if r["name"] == "engine single-stage")
     ratio = single["vs_simpy_minimal"]
     met = ratio >= TARGET
-    print(f"\nDesign target: engine single-stage >= {TARGET}x minimal SimPy model: "
-          f"{ratio:.2f}x -> {'MET' if met else 'NOT MET'}")
+    print(
+        f"\nDesign target: engine single-stage >= {TARGET}x minimal SimPy model: "
+        f"{ratio:.2f}x -> {'MET' if met else 'NOT MET'}"
+    )
 
     prof_text = None
     if args.profile:
@@ -350,15 +421,27 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.json:
         info["load_average_at_end"] = _loadavg()
-        out = {"benchmark": "engine", "periods": periods, "repeats": repeats, "seed": seed,
-               "timer": "time.perf_counter, best of repeats (round robin over cases), gc enabled (collected before each); cpu_s = time.process_time",
-               "machine": info,
-               "baseline_model": {"demand": f"Poisson({DEMAND_MEAN:g})", "lead_time": LEAD,
-                                  "holding": HOLDING, "penalty": PENALTY, "level": LEVEL,
-                                  "initial_on_hand": INITIAL, "shortage": "backlog"},
-               "cost_check": checks, "results": rows,
-               "target": {"ratio_vs_simpy_minimal": TARGET, "achieved": ratio, "met": met},
-               "profile": prof_text}
+        out = {
+            "benchmark": "engine",
+            "periods": periods,
+            "repeats": repeats,
+            "seed": seed,
+            "timer": "time.perf_counter, best of repeats (round robin over cases), gc enabled (collected before each); cpu_s = time.process_time",
+            "machine": info,
+            "baseline_model": {
+                "demand": f"Poisson({DEMAND_MEAN:g})",
+                "lead_time": LEAD,
+                "holding": HOLDING,
+                "penalty": PENALTY,
+                "level": LEVEL,
+                "initial_on_hand": INITIAL,
+                "shortage": "backlog",
+            },
+            "cost_check": checks,
+            "results": rows,
+            "target": {"ratio_vs_simpy_minimal": TARGET, "achieved": ratio, "met": met},
+            "profile": prof_text,
+        }
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(out, indent=2) + "\n")

@@ -44,10 +44,14 @@ from des_supply import BaseStock, Edge, Network, Node, Poisson  # noqa: E402
 from des_supply.evaluate import simulate  # noqa: E402
 from des_supply.executors import ProcessExecutor, RayExecutor, SerialExecutor  # noqa: E402
 
-NET = Network(nodes=(Node("plant", kind="supply"),
-                     Node("store", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(5),
-                          initial_on_hand=15.0)),
-              edges=(Edge("plant", "store", lead_time=2),), name="single")
+NET = Network(
+    nodes=(
+        Node("plant", kind="supply"),
+        Node("store", holding_cost=1.0, shortage_cost=9.0, demand=Poisson(5), initial_on_hand=15.0),
+    ),
+    edges=(Edge("plant", "store", lead_time=2),),
+    name="single",
+)
 
 
 def replication(periods: int, k: int) -> float:
@@ -101,17 +105,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if ray_ex is not None:
         ray_ex.close()
     base = statistics.median(times["serial"])
-    rows = [{"contender": n, "median_s": statistics.median(t),
-             "ratio_to_serial": statistics.median(t) / base} for n, t in times.items()]
-    print(f"R = {reps} replications of T = {periods} periods per call, {args.workers} workers, "
-          f"{repeats} interleaved repeats ({platform.node()})")
+    rows = [
+        {
+            "contender": n,
+            "median_s": statistics.median(t),
+            "ratio_to_serial": statistics.median(t) / base,
+        }
+        for n, t in times.items()
+    ]
+    print(
+        f"R = {reps} replications of T = {periods} periods per call, {args.workers} workers, "
+        f"{repeats} interleaved repeats ({platform.node()})"
+    )
     print(f"{'contender':<14}{'median [ms]':>12}{'x serial':>10}")
     for r in rows:
         print(f"{r['contender']:<14}{1000 * r['median_s']:>12.1f}{r['ratio_to_serial']:>10.2f}")
     if ray_start is not None:
         print(f"ray local cluster start-up (once): {ray_start:.1f} s")
-    out = {"replications": reps, "periods": periods, "workers": args.workers,
-           "repeats": repeats, "rows": rows, "ray_startup_s": ray_start}
+    out = {
+        "replications": reps,
+        "periods": periods,
+        "workers": args.workers,
+        "repeats": repeats,
+        "rows": rows,
+        "ray_startup_s": ray_start,
+    }
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     return out

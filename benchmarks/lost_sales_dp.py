@@ -55,8 +55,10 @@ def run(args: argparse.Namespace) -> dict:
     leads = (1, 2) if args.quick else (1, 2, 3, 4)
     penalties = (4, 19) if args.quick else (4, 9, 19, 39)
     rows = []
-    header = (f"{'L':>2} {'p':>3} {'states':>8} {'iter':>5} {'seconds':>8} {'peak MiB':>9} "
-              f"{'optimal':>8} {'Zipkin':>7}  {'best heuristic':<18} {'cost':>8} {'gap %':>6}")
+    header = (
+        f"{'L':>2} {'p':>3} {'states':>8} {'iter':>5} {'seconds':>8} {'peak MiB':>9} "
+        f"{'optimal':>8} {'Zipkin':>7}  {'best heuristic':<18} {'cost':>8} {'gap %':>6}"
+    )
     print(header)
     print("-" * len(header))
     for L in leads:
@@ -66,9 +68,14 @@ def run(args: argparse.Namespace) -> dict:
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
             row = {
-                "lead_time": L, "penalty": p, "demand": args.demand, "states": sol.states,
-                "iterations": sol.iterations, "seconds": sol.solve_seconds,
-                "peak_mib": peak / 2**20, "optimal_cost": sol.average_cost,
+                "lead_time": L,
+                "penalty": p,
+                "demand": args.demand,
+                "states": sol.states,
+                "iterations": sol.iterations,
+                "seconds": sol.solve_seconds,
+                "peak_mib": peak / 2**20,
+                "optimal_cost": sol.average_cost,
                 "bounds": [sol.lower_bound, sol.upper_bound],
                 "boundary_mass": sol.boundary_mass,
                 "truncation": [sol.truncation.max_position, sol.truncation.max_order],
@@ -79,22 +86,39 @@ def run(args: argparse.Namespace) -> dict:
                 res = heuristics(L, 1.0, p, args.demand, 5.0)
                 name = min(res, key=lambda k: res[k].value)
                 row.update(
-                    heuristics={k: {"cost": r.value, "params": dict(r.params)}
-                                for k, r in res.items()},
-                    heuristics_seconds=time.perf_counter() - t0, best_heuristic=name,
+                    heuristics={
+                        k: {"cost": r.value, "params": dict(r.params)} for k, r in res.items()
+                    },
+                    heuristics_seconds=time.perf_counter() - t0,
+                    best_heuristic=name,
                     best_heuristic_cost=res[name].value,
-                    gap_percent=100 * (res[name].value / sol.average_cost - 1))
+                    gap_percent=100 * (res[name].value / sol.average_cost - 1),
+                )
             rows.append(row)
             pub = f"{row['published']:7.2f}" if row["published"] else f"{'':>7}"
-            tail = (f"  {row['best_heuristic']:<18} {row['best_heuristic_cost']:8.4f} "
-                    f"{round(row['gap_percent'], 2) + 0.0:6.2f}" if "best_heuristic" in row else "")
-            print(f"{L:>2} {p:>3} {sol.states:>8,} {sol.iterations:>5} {sol.solve_seconds:>8.3f} "
-                  f"{row['peak_mib']:>9.1f} {sol.average_cost:>8.4f} {pub}{tail}", flush=True)
+            tail = (
+                f"  {row['best_heuristic']:<18} {row['best_heuristic_cost']:8.4f} "
+                f"{round(row['gap_percent'], 2) + 0.0:6.2f}"
+                if "best_heuristic" in row
+                else ""
+            )
+            print(
+                f"{L:>2} {p:>3} {sol.states:>8,} {sol.iterations:>5} {sol.solve_seconds:>8.3f} "
+                f"{row['peak_mib']:>9.1f} {sol.average_cost:>8.4f} {pub}{tail}",
+                flush=True,
+            )
     return {
-        "benchmark": "lost_sales_dp", "holding": 1.0, "demand_mean": 5.0,
-        "threads": args.threads, "python": sys.version.split()[0], "numpy": np.__version__,
-        "scipy": scipy.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows,
+        "benchmark": "lost_sales_dp",
+        "holding": 1.0,
+        "demand_mean": 5.0,
+        "threads": args.threads,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "rows": rows,
     }
 
 

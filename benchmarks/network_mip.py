@@ -70,16 +70,24 @@ def label(name: str, params: dict[str, Any]) -> str:
     return name + "".join(f" {k}={v}" for k, v in params.items() if k != "shortage")
 
 
-def perfect_information(net, periods: int, seed: int, exact: bool,
-                        time_limit: float) -> dict[str, Any]:
+def perfect_information(
+    net, periods: int, seed: int, exact: bool, time_limit: float
+) -> dict[str, Any]:
     b = perfect_information_bound(net, periods, seed=seed, exact=exact, time_limit=time_limit)
     replay = float(Simulation(net, periods, seed).run(PlanPolicy(b.orders)).cost().sum())
-    return {"exact": exact, "build_s": b.build_time, "solve_s": b.time,
-            "termination": b.termination, "gap": b.gap, "bound": b.bound,
-            "objective": b.objective, "bound_per_period": b.per_period_bound,
-            "replay_cost": replay,
-            "replay_equal": abs(replay - b.objective) <= 1e-6 * max(1.0, abs(replay)),
-            "size": b.size}
+    return {
+        "exact": exact,
+        "build_s": b.build_time,
+        "solve_s": b.time,
+        "termination": b.termination,
+        "gap": b.gap,
+        "bound": b.bound,
+        "objective": b.objective,
+        "bound_per_period": b.per_period_bound,
+        "replay_cost": replay,
+        "replay_equal": abs(replay - b.objective) <= 1e-6 * max(1.0, abs(replay)),
+        "size": b.size,
+    }
 
 
 class _Timed(RollingHorizonPolicy):
@@ -96,10 +104,19 @@ class _Timed(RollingHorizonPolicy):
         if obs.t % self.fresh_every == 0:
             tick = time.perf_counter()
             S = self._S
-            state = state_from_observation(self.network, obs, S, self.leads, self._look,
-                                           self._capacity_left(obs.t))
-            m = build_network_model(self.network, self._demand(obs.t), self.leads, self.horizon,
-                                    state, integer=S.integer, exact=S.exact, start=obs.t)
+            state = state_from_observation(
+                self.network, obs, S, self.leads, self._look, self._capacity_left(obs.t)
+            )
+            m = build_network_model(
+                self.network,
+                self._demand(obs.t),
+                self.leads,
+                self.horizon,
+                state,
+                integer=S.integer,
+                exact=S.exact,
+                start=obs.t,
+            )
             solve(m, **self.solve_options)
             self.fresh_times.append(time.perf_counter() - tick)
         return out
@@ -114,10 +131,18 @@ def rolling_horizon(net, epochs: int, seed: int) -> dict[str, Any]:
     ledger = Simulation(net, epochs, seed).run(pol)
     wall = time.perf_counter() - tick
     t = pol.epoch_times
-    return {"window": window, "epochs": len(t), "build_s": pol.build_time,
-            "mean_s": statistics.fmean(t), "median_s": statistics.median(t), "max_s": max(t),
-            "fresh_build_solve_s": statistics.fmean(pol.fresh_times), "run_s": wall,
-            "mean_cost": float(ledger.cost().mean()), "terminations": pol.terminations}
+    return {
+        "window": window,
+        "epochs": len(t),
+        "build_s": pol.build_time,
+        "mean_s": statistics.fmean(t),
+        "median_s": statistics.median(t),
+        "max_s": max(t),
+        "fresh_build_solve_s": statistics.fmean(pol.fresh_times),
+        "run_s": wall,
+        "mean_cost": float(ledger.cost().mean()),
+        "terminations": pol.terminations,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,17 +156,26 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     horizons = args.horizons or ([26, 52] if args.quick else [26, 52, 104])
     epochs = args.epochs or (12 if args.quick else 52)
-    info = {"python": platform.python_version(), "pyomo": pyomo.version.version,
-            "highspy": version("highspy"), "platform": platform.platform(),
-            "cpu_count": os.cpu_count(), "date": _dt.datetime.now().isoformat(timespec="seconds")}
+    info = {
+        "python": platform.python_version(),
+        "pyomo": pyomo.version.version,
+        "highspy": version("highspy"),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "date": _dt.datetime.now().isoformat(timespec="seconds"),
+    }
     print(f"network MIP benchmark: seed {args.seed}, time limit {args.time_limit:g}s, 1 thread")
-    print(f"python {info['python']}, pyomo {info['pyomo']}, highspy {info['highspy']}, "
-          f"{info['platform']}, {info['cpu_count']} CPUs, {info['date']}")
+    print(
+        f"python {info['python']}, pyomo {info['pyomo']}, highspy {info['highspy']}, "
+        f"{info['platform']}, {info['cpu_count']} CPUs, {info['date']}"
+    )
 
     rows: list[dict[str, Any]] = []
     print("\nPerfect information (exact = engine rules as binaries; relaxed = without them)")
-    print(f"{'case':<26}{'T':>5}{'mode':>8}{'build s':>9}{'solve s':>9}{'bin':>6}{'int':>6}"
-          f"{'cont':>7}{'cons':>7}  {'termination':<29}{'gap':>9}{'bound/T':>10}  replay ==")
+    print(
+        f"{'case':<26}{'T':>5}{'mode':>8}{'build s':>9}{'solve s':>9}{'bin':>6}{'int':>6}"
+        f"{'cont':>7}{'cons':>7}  {'termination':<29}{'gap':>9}{'bound/T':>10}  replay =="
+    )
     for name, params in CASES:
         net = scenarios.make(name, **params).network
         for T in horizons:
@@ -152,33 +186,49 @@ def main(argv: list[str] | None = None) -> int:
                 sz = r["size"]
                 gap = "n/a" if r["gap"] is None else f"{100 * r['gap']:.2g}%"
                 mode = "exact" if exact else "relaxed"
-                print(f"{r['case']:<26}{T:>5}{mode:>8}"
-                      f"{r['build_s']:>9.2f}{r['solve_s']:>9.2f}{sz['binary']:>6}{sz['integer']:>6}"
-                      f"{sz['continuous']:>7}{sz['constraints']:>7}  {r['termination']:<29}"
-                      f"{gap:>9}{r['bound_per_period']:>10.3f}  "
-                      f"{'yes' if r['replay_equal'] else 'no'}",
-                      flush=True)
+                print(
+                    f"{r['case']:<26}{T:>5}{mode:>8}"
+                    f"{r['build_s']:>9.2f}{r['solve_s']:>9.2f}{sz['binary']:>6}{sz['integer']:>6}"
+                    f"{sz['continuous']:>7}{sz['constraints']:>7}  {r['termination']:<29}"
+                    f"{gap:>9}{r['bound_per_period']:>10.3f}  "
+                    f"{'yes' if r['replay_equal'] else 'no'}",
+                    flush=True,
+                )
 
     mpc: list[dict[str, Any]] = []
-    print(f"\nRolling horizon: {epochs} epochs, window max(12, longest lead path + 4), "
-          "safety stock 'auto', continuous orders, relaxed model")
-    print(f"{'case':<26}{'window':>7}{'build s':>9}{'mean ms':>9}{'median ms':>10}{'max ms':>8}"
-          f"{'fresh ms':>10}{'cost/period':>13}")
+    print(
+        f"\nRolling horizon: {epochs} epochs, window max(12, longest lead path + 4), "
+        "safety stock 'auto', continuous orders, relaxed model"
+    )
+    print(
+        f"{'case':<26}{'window':>7}{'build s':>9}{'mean ms':>9}{'median ms':>10}{'max ms':>8}"
+        f"{'fresh ms':>10}{'cost/period':>13}"
+    )
     for name, params in CASES:
         net = scenarios.make(name, **params).network
         r = rolling_horizon(net, epochs, args.seed)
         r.update(case=label(name, params), scenario=name, params=params)
         mpc.append(r)
-        print(f"{r['case']:<26}{r['window']:>7}{r['build_s']:>9.2f}{1e3 * r['mean_s']:>9.1f}"
-              f"{1e3 * r['median_s']:>10.1f}{1e3 * r['max_s']:>8.1f}"
-              f"{1e3 * r['fresh_build_solve_s']:>10.1f}{r['mean_cost']:>13.3f}", flush=True)
+        print(
+            f"{r['case']:<26}{r['window']:>7}{r['build_s']:>9.2f}{1e3 * r['mean_s']:>9.1f}"
+            f"{1e3 * r['median_s']:>10.1f}{1e3 * r['max_s']:>8.1f}"
+            f"{1e3 * r['fresh_build_solve_s']:>10.1f}{r['mean_cost']:>13.3f}",
+            flush=True,
+        )
     print("fresh ms = building and solving a new model for the same epoch data (no persistence)")
 
     if args.json:
-        out = {"benchmark": "network_mip", "seed": args.seed, "time_limit_s": args.time_limit,
-               "horizons": horizons, "epochs": epochs, "machine": info,
-               "timer": "time.perf_counter wall seconds; solve_s is Pyomo+HiGHS wall time",
-               "perfect_information": rows, "rolling_horizon": mpc}
+        out = {
+            "benchmark": "network_mip",
+            "seed": args.seed,
+            "time_limit_s": args.time_limit,
+            "horizons": horizons,
+            "epochs": epochs,
+            "machine": info,
+            "timer": "time.perf_counter wall seconds; solve_s is Pyomo+HiGHS wall time",
+            "perfect_information": rows,
+            "rolling_horizon": mpc,
+        }
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(out, indent=2, default=float) + "\n")

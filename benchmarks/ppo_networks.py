@@ -43,13 +43,18 @@ _ROOT = _HERE.parent
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
-import numpy as np  # noqa: E402
 
-NETWORKS = ("serial", "owmr", "assembly", "random-dag",
-            "scenarios/examples/two_echelon_stochastic.json")
+NETWORKS = (
+    "serial",
+    "owmr",
+    "assembly",
+    "random-dag",
+    "scenarios/examples/two_echelon_stochastic.json",
+)
 EVAL_SEED = 7_000_001
-PPO_KEYS = {f.name for f in
-            dataclasses.fields(__import__("rl.ppo", fromlist=["PPOConfig"]).PPOConfig)}
+PPO_KEYS = {
+    f.name for f in dataclasses.fields(__import__("rl.ppo", fromlist=["PPOConfig"]).PPOConfig)
+}
 
 
 def load(target: str) -> Any:
@@ -85,8 +90,9 @@ def parse_sets(pairs: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     return ppo, generic
 
 
-def run(target: str, args: argparse.Namespace, ppo_over: dict[str, Any],
-        generic_over: dict[str, Any]) -> dict[str, Any]:
+def run(
+    target: str, args: argparse.Namespace, ppo_over: dict[str, Any], generic_over: dict[str, Any]
+) -> dict[str, Any]:
     from des_supply.evaluate import simulate
     from rl.evaluation import Evaluation, evaluate_agent, paired
     from rl.ppo import load_agent, train
@@ -97,8 +103,9 @@ def run(target: str, args: argparse.Namespace, ppo_over: dict[str, Any],
     anchor = search_anchor(problem)
     search_seconds = time.perf_counter() - t0
     config, spec = preset(problem, anchor=anchor, generic=GenericSettings(**generic_over))
-    config = dataclasses.replace(config, seed=args.seed, **ppo_over,
-                                 **({"total_steps": args.steps} if args.steps else {}))
+    config = dataclasses.replace(
+        config, seed=args.seed, **ppo_over, **({"total_steps": args.steps} if args.steps else {})
+    )
     out = Path(args.out) / problem.name
     t0 = time.perf_counter()
     trained = train(make_thunk(problem, spec), config, out, progress=args.progress)
@@ -111,8 +118,9 @@ def run(target: str, args: argparse.Namespace, ppo_over: dict[str, Any],
     evals: dict[str, Evaluation] = {}
     for family, levels in anchor.candidates.items():
         cls = EchelonBaseStock if family == "echelon-base-stock" else BaseStock
-        res = simulate(problem, cls(levels), periods=args.periods, replications=args.episodes,
-                       seed=EVAL_SEED)
+        res = simulate(
+            problem, cls(levels), periods=args.periods, replications=args.episodes, seed=EVAL_SEED
+        )
         evals[f"best-{family}"] = Evaluation.of(f"best-{family}", res.per_replication)
     optimum = None
     if problem.kind.shape in ("single-stage", "serial"):
@@ -120,44 +128,72 @@ def run(target: str, args: argparse.Namespace, ppo_over: dict[str, Any],
 
         opt = optimize(problem)
         if opt.optimal.policy is not None and "exact_method_skipped" not in opt.details:
-            res = simulate(problem, opt.optimal.policy, periods=args.periods,
-                           replications=args.episodes, seed=EVAL_SEED)
+            res = simulate(
+                problem,
+                opt.optimal.policy,
+                periods=args.periods,
+                replications=args.episodes,
+                seed=EVAL_SEED,
+            )
             optimum = Evaluation.of("optimal", res.per_replication)
     eval_spec = {**spec, "env": {**spec["env"], "periods": args.periods}}
     t0 = time.perf_counter()
-    ppo = evaluate_agent(make_thunk(problem, eval_spec), agent, seed=EVAL_SEED,
-                         episodes=args.episodes, name="ppo")
+    ppo = evaluate_agent(
+        make_thunk(problem, eval_spec), agent, seed=EVAL_SEED, episodes=args.episodes, name="ppo"
+    )
     eval_seconds = time.perf_counter() - t0
     best = min(evals.values(), key=lambda e: e.mean)
     diff = paired(ppo, best)
-    row = {"network": problem.name, "target": target, "kind": str(problem.kind),
-           "ppo": ppo.mean, "ppo_ci95": list(ppo.ci95),
-           "best_heuristic": best.name, "best_heuristic_mean": best.mean,
-           "best_heuristic_levels": anchor.candidates[best.name.removeprefix("best-")],
-           "paired_diff": list(diff), "gap_pct": 100 * diff[0] / best.mean,
-           "heuristics": {k: {"mean": e.mean, "ci95": list(e.ci95)} for k, e in evals.items()},
-           "anchor": {"family": anchor.family, "search_values": anchor.values},
-           "steps": trained.global_step, "train_seconds": train_seconds,
-           "search_seconds": search_seconds, "eval_seconds": eval_seconds,
-           "config": {k: v for k, v in dataclasses.asdict(config).items()},
-           "generic": generic_over, "spec_window": spec.get("action_window"),
-           "episodes": args.episodes, "periods": args.periods, "eval_seed": EVAL_SEED,
-           "seed": args.seed, "last_rows": trained.history[-3:]}
+    row = {
+        "network": problem.name,
+        "target": target,
+        "kind": str(problem.kind),
+        "ppo": ppo.mean,
+        "ppo_ci95": list(ppo.ci95),
+        "best_heuristic": best.name,
+        "best_heuristic_mean": best.mean,
+        "best_heuristic_levels": anchor.candidates[best.name.removeprefix("best-")],
+        "paired_diff": list(diff),
+        "gap_pct": 100 * diff[0] / best.mean,
+        "heuristics": {k: {"mean": e.mean, "ci95": list(e.ci95)} for k, e in evals.items()},
+        "anchor": {"family": anchor.family, "search_values": anchor.values},
+        "steps": trained.global_step,
+        "train_seconds": train_seconds,
+        "search_seconds": search_seconds,
+        "eval_seconds": eval_seconds,
+        "config": {k: v for k, v in dataclasses.asdict(config).items()},
+        "generic": generic_over,
+        "spec_window": spec.get("action_window"),
+        "episodes": args.episodes,
+        "periods": args.periods,
+        "eval_seed": EVAL_SEED,
+        "seed": args.seed,
+        "last_rows": trained.history[-3:],
+    }
     if optimum is not None:
         d = paired(ppo, optimum)
-        row["optimal"] = {"mean": optimum.mean, "ci95": list(optimum.ci95),
-                          "ppo_minus_optimal": list(d), "gap_pct": 100 * d[0] / optimum.mean}
+        row["optimal"] = {
+            "mean": optimum.mean,
+            "ci95": list(optimum.ci95),
+            "ppo_minus_optimal": list(d),
+            "gap_pct": 100 * d[0] / optimum.mean,
+        }
     return row
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| network | PPO cost/period | best heuristic (which) | PPO - heuristic "
-             "(paired, 95% CI) | gap | steps | train s |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| network | PPO cost/period | best heuristic (which) | PPO - heuristic "
+        "(paired, 95% CI) | gap | steps | train s |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         d = r["paired_diff"]
-        lines.append(f"| {r['network']} | {r['ppo']:.3f} | {r['best_heuristic_mean']:.3f} "
-                     f"({r['best_heuristic']}) | {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}] | "
-                     f"{r['gap_pct']:+.2f}% | {r['steps']:,} | {r['train_seconds']:.0f} |")
+        lines.append(
+            f"| {r['network']} | {r['ppo']:.3f} | {r['best_heuristic_mean']:.3f} "
+            f"({r['best_heuristic']}) | {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}] | "
+            f"{r['gap_pct']:+.2f}% | {r['steps']:,} | {r['train_seconds']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -186,9 +222,14 @@ def main(argv: list[str] | None = None) -> int:
         print(table([row]).splitlines()[-1], flush=True)
         if args.json:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(json.dumps(
-                {"rows": rows, "argv": sys.argv, "machine": platform.platform()}, indent=2,
-                default=str) + "\n")
+            Path(args.json).write_text(
+                json.dumps(
+                    {"rows": rows, "argv": sys.argv, "machine": platform.platform()},
+                    indent=2,
+                    default=str,
+                )
+                + "\n"
+            )
     print()
     print(table(rows))
     return 0

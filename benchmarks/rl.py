@@ -62,9 +62,17 @@ def _episode_costs(ledger_costs: list[list[float]], warmup: int) -> np.ndarray:
     return np.array([float(np.mean(c[warmup:])) for c in ledger_costs])
 
 
-def evaluate_agent(policy: Any, problem: Any, spec: dict[str, Any], *,
-                   episodes: int = 20, periods: int = 1000, seed: int = 10_000,
-                   warmup: int = 100, deterministic: bool = True) -> np.ndarray:
+def evaluate_agent(
+    policy: Any,
+    problem: Any,
+    spec: dict[str, Any],
+    *,
+    episodes: int = 20,
+    periods: int = 1000,
+    seed: int = 10_000,
+    warmup: int = 100,
+    deterministic: bool = True,
+) -> np.ndarray:
     """Mean cost per period (after *warmup*) of a trained policy on episodes 0..episodes-1.
 
     *policy* is a :class:`rl.ppo.TorchPolicy`; the episodes are stepped in lockstep so
@@ -76,8 +84,12 @@ def evaluate_agent(policy: Any, problem: Any, spec: dict[str, Any], *,
     spec = {**spec, "env": {**spec["env"], "periods": periods}}
     thunk = make_thunk(problem, spec)
     envs = [thunk() for _ in range(episodes)]
-    obs = np.stack([np.asarray(e.reset(seed=seed, options={"episode": k})[0], dtype=np.float64)
-                    for k, e in enumerate(envs)])
+    obs = np.stack(
+        [
+            np.asarray(e.reset(seed=seed, options={"episode": k})[0], dtype=np.float64)
+            for k, e in enumerate(envs)
+        ]
+    )
     costs = [[] for _ in envs]
     agent, rms = policy.agent, policy.obs_rms
     from rl.buffers import CLIP_OBS
@@ -92,22 +104,30 @@ def evaluate_agent(policy: Any, problem: Any, spec: dict[str, Any], *,
     return _episode_costs(costs, warmup)
 
 
-def evaluate_engine_policy(engine_policy: Any, problem: Any, *,
-                           episodes: int = 20, periods: int = 1000, seed: int = 10_000,
-                           warmup: int = 100) -> np.ndarray:
+def evaluate_engine_policy(
+    engine_policy: Any,
+    problem: Any,
+    *,
+    episodes: int = 20,
+    periods: int = 1000,
+    seed: int = 10_000,
+    warmup: int = 100,
+) -> np.ndarray:
     """The same measurement for an engine policy (``policy.act(view)``), via the engine."""
     from des_supply.evaluate import simulate
 
-    res = simulate(problem, engine_policy, periods=periods, replications=episodes, seed=seed,
-                   warmup=warmup)
+    res = simulate(
+        problem, engine_policy, periods=periods, replications=episodes, seed=seed, warmup=warmup
+    )
     return np.asarray(res.per_replication, dtype=float)
 
 
 class Reference:
     """DP optimum and best heuristic of a single-stage case, simulated on fixed episodes."""
 
-    def __init__(self, params: dict[str, Any], *, episodes: int, periods: int, seed: int,
-                 warmup: int) -> None:
+    def __init__(
+        self, params: dict[str, Any], *, episodes: int, periods: int, seed: int, warmup: int
+    ) -> None:
         import scenarios
         from optimization.optimize import optimize
 
@@ -127,10 +147,14 @@ class Reference:
         dp, heur = float(self.dp.mean()), float(self.heur.mean())
         diff = costs - self.dp
         half = 1.96 * float(diff.std(ddof=1)) / math.sqrt(len(diff)) if len(diff) > 1 else math.inf
-        return {"cost": float(costs.mean()), "dp_sim": dp, "heur_sim": heur,
-                "gap_opt": float(costs.mean()) / dp - 1.0,
-                "gap_opt_ci95": half / dp,
-                "gap_heur": float(costs.mean()) / heur - 1.0}
+        return {
+            "cost": float(costs.mean()),
+            "dp_sim": dp,
+            "heur_sim": heur,
+            "gap_opt": float(costs.mean()) / dp - 1.0,
+            "gap_opt_ci95": half / dp,
+            "gap_heur": float(costs.mean()) / heur - 1.0,
+        }
 
 
 # -- (1) throughput -------------------------------------------------------------------------------
@@ -185,25 +209,45 @@ def throughput(params: dict[str, Any], steps: int, repeats: int) -> dict[str, An
                 envs.step(envs.action_space.sample())
             envs.close()
             return k * n
+
         return run
 
-    cases = {"engine": engine, "env x1": single, "SyncVectorEnv x8": vector(8),
-             "SyncVectorEnv x64": vector(64)}
+    cases = {
+        "engine": engine,
+        "env x1": single,
+        "SyncVectorEnv x8": vector(8),
+        "SyncVectorEnv x64": vector(64),
+    }
     rates = dict.fromkeys(cases, 0.0)
     for _ in range(repeats):  # round robin, so a change of machine load hits all cases alike
         for name, fn in cases.items():
             rates[name] = max(rates[name], _best_rate(fn, 1))
     engine_rate = rates["engine"]
-    return {"scenario": "single-stage", "params": params, "steps": steps, "repeats": repeats,
-            "episode_periods": periods, "engine_policy": "BaseStock(19)",
-            "rates": {k: {"steps_per_second": v, "ratio_to_engine": v / engine_rate}
-                      for k, v in rates.items()}}
+    return {
+        "scenario": "single-stage",
+        "params": params,
+        "steps": steps,
+        "repeats": repeats,
+        "episode_periods": periods,
+        "engine_policy": "BaseStock(19)",
+        "rates": {
+            k: {"steps_per_second": v, "ratio_to_engine": v / engine_rate} for k, v in rates.items()
+        },
+    }
 
 
 # -- (2) learning quality ----------------------------------------------------------------------
-def learn(params: dict[str, Any], seed: int, *, minutes: float, total_steps: int | None,
-          check_every: float, check_ref: Reference, final_ref: Reference,
-          out_dir: Path) -> dict[str, Any]:
+def learn(
+    params: dict[str, Any],
+    seed: int,
+    *,
+    minutes: float,
+    total_steps: int | None,
+    check_every: float,
+    check_ref: Reference,
+    final_ref: Reference,
+    out_dir: Path,
+) -> dict[str, Any]:
     """Train PPO with the preset, check the gap on the way, evaluate at the end."""
     import dataclasses
 
@@ -232,8 +276,9 @@ def learn(params: dict[str, Any], seed: int, *, minutes: float, total_steps: int
             s = time.perf_counter()
             pol = TorchPolicy(holder["agent"], None, holder.get("rms"))
             g = check_ref.gaps(evaluate_agent(pol, problem, spec, **check_ref.eval_kw))
-            checks.append({"train_seconds": t, "steps": int(row["global_step"]),
-                           "gap_opt": g["gap_opt"]})
+            checks.append(
+                {"train_seconds": t, "steps": int(row["global_step"]), "gap_opt": g["gap_opt"]}
+            )
             clock["excluded"] += time.perf_counter() - s
         return False if t > minutes * 60 else None
 
@@ -265,14 +310,23 @@ def learn(params: dict[str, Any], seed: int, *, minutes: float, total_steps: int
         hit = [c[key] for c in checks if c["gap_opt"] < th]
         return hit[0] if hit else None
 
-    return {"seed": seed, **g, "gap_opt_exact": g["cost"] / final_ref.optimal_value - 1.0,
-            "train_seconds": seconds, "steps": res.global_step,
-            "steps_per_second": res.global_step / seconds, "stopped_by_budget": res.stopped_early,
-            "eval_seconds": eval_seconds,
-            "time_to_2pct": first(0.02, "train_seconds"), "steps_to_2pct": first(0.02, "steps"),
-            "time_to_1pct": first(0.01, "train_seconds"), "steps_to_1pct": first(0.01, "steps"),
-            "checks": checks, "config": dataclasses.asdict(cfg),
-            "env_spec": {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.items()}}
+    return {
+        "seed": seed,
+        **g,
+        "gap_opt_exact": g["cost"] / final_ref.optimal_value - 1.0,
+        "train_seconds": seconds,
+        "steps": res.global_step,
+        "steps_per_second": res.global_step / seconds,
+        "stopped_by_budget": res.stopped_early,
+        "eval_seconds": eval_seconds,
+        "time_to_2pct": first(0.02, "train_seconds"),
+        "steps_to_2pct": first(0.02, "steps"),
+        "time_to_1pct": first(0.01, "train_seconds"),
+        "steps_to_1pct": first(0.01, "steps"),
+        "checks": checks,
+        "config": dataclasses.asdict(cfg),
+        "env_spec": {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.items()},
+    }
 
 
 def _pct(x: float | None) -> str:
@@ -286,17 +340,21 @@ def _num(x: float | None, fmt: str = "{:.0f}") -> str:
 def table(throughput_result: dict[str, Any] | None, learning: list[dict[str, Any]]) -> str:
     lines = []
     if throughput_result:
-        lines += ["Throughput (single-stage L=2 p=9 lost sales, random actions, preset wrappers)",
-                  f"{'case':<20}{'steps/s':>12}{'x engine':>10}"]
+        lines += [
+            "Throughput (single-stage L=2 p=9 lost sales, random actions, preset wrappers)",
+            f"{'case':<20}{'steps/s':>12}{'x engine':>10}",
+        ]
         for name, r in throughput_result["rates"].items():
             lines.append(f"{name:<20}{r['steps_per_second']:>12,.0f}{r['ratio_to_engine']:>10.3f}")
         lines.append("")
     if learning:
-        lines += ["Learning (PPO, deterministic policy; gaps paired with the DP policy on the "
-                  "same episodes)",
-                  f"{'L':>2} {'p':>4} {'seed':>4} {'PPO cost':>9} {'DP sim':>8} {'DP exact':>9} "
-                  f"{'gap opt':>8} {'±95%':>6} {'gap heur':>9} {'train s':>8} {'steps':>9} "
-                  f"{'t<2%':>6} {'steps<2%':>9} {'t<1%':>6}"]
+        lines += [
+            "Learning (PPO, deterministic policy; gaps paired with the DP policy on the "
+            "same episodes)",
+            f"{'L':>2} {'p':>4} {'seed':>4} {'PPO cost':>9} {'DP sim':>8} {'DP exact':>9} "
+            f"{'gap opt':>8} {'±95%':>6} {'gap heur':>9} {'train s':>8} {'steps':>9} "
+            f"{'t<2%':>6} {'steps<2%':>9} {'t<1%':>6}",
+        ]
         for case in learning:
             L, p = case["params"]["lead_time"], case["params"]["penalty"]
             for r in case["runs"]:
@@ -305,31 +363,48 @@ def table(throughput_result: dict[str, Any] | None, learning: list[dict[str, Any
                     f"{case['optimal_value']:>9.4f} {_pct(r['gap_opt']):>8} "
                     f"{100 * r['gap_opt_ci95']:>5.2f}% {_pct(r['gap_heur']):>9} "
                     f"{r['train_seconds']:>8.0f} {r['steps']:>9,} {_num(r['time_to_2pct']):>6} "
-                    f"{_num(r['steps_to_2pct'], '{:,.0f}'):>9} {_num(r['time_to_1pct']):>6}")
+                    f"{_num(r['steps_to_2pct'], '{:,.0f}'):>9} {_num(r['time_to_1pct']):>6}"
+                )
             gaps = [r["gap_opt"] for r in case["runs"]]
-            lines.append(f"   mean gap to optimum {_pct(float(np.mean(gaps)))}, best heuristic "
-                         f"{case['heuristic']} (exact {case['heuristic_value']:.4f}, "
-                         f"{_pct(case['heuristic_value'] / case['optimal_value'] - 1)} above the "
-                         f"optimum)")
+            lines.append(
+                f"   mean gap to optimum {_pct(float(np.mean(gaps)))}, best heuristic "
+                f"{case['heuristic']} (exact {case['heuristic_value']:.4f}, "
+                f"{_pct(case['heuristic_value'] / case['optimal_value'] - 1)} above the "
+                f"optimum)"
+            )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--json", type=Path, help="write the results here")
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke run: 1 seed, 150k steps, small evaluations")
+    ap.add_argument(
+        "--quick", action="store_true", help="smoke run: 1 seed, 150k steps, small evaluations"
+    )
     ap.add_argument("--seeds", type=int, default=3, help="PPO seeds per case (default 3)")
-    ap.add_argument("--minutes", type=float, default=15.0,
-                    help="wall-clock cap on each training run (default 15)")
-    ap.add_argument("--total-steps", type=int, default=None,
-                    help="override the preset's total_steps (the LR anneals over it)")
+    ap.add_argument(
+        "--minutes",
+        type=float,
+        default=15.0,
+        help="wall-clock cap on each training run (default 15)",
+    )
+    ap.add_argument(
+        "--total-steps",
+        type=int,
+        default=None,
+        help="override the preset's total_steps (the LR anneals over it)",
+    )
     ap.add_argument("--eval-episodes", type=int, default=20)
     ap.add_argument("--eval-periods", type=int, default=3000)
     ap.add_argument("--warmup", type=int, default=100)
-    ap.add_argument("--eval-every", type=float, default=60.0,
-                    help="seconds of training between gap checks (0: none)")
+    ap.add_argument(
+        "--eval-every",
+        type=float,
+        default=60.0,
+        help="seconds of training between gap checks (0: none)",
+    )
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-learning", action="store_true")
     ap.add_argument("--cases", default="2:9,4:39", help="lead_time:penalty pairs")
@@ -338,48 +413,81 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.seeds = 1 if args.seeds == 3 else args.seeds
         args.total_steps = args.total_steps or 150_000
-        args.eval_episodes, args.eval_periods = min(args.eval_episodes, 10), min(args.eval_periods, 1000)
+        args.eval_episodes, args.eval_periods = (
+            min(args.eval_episodes, 10),
+            min(args.eval_periods, 1000),
+        )
         args.eval_every = 30.0 if args.eval_every == 60.0 else args.eval_every
     cases = [(int(a), float(b)) for a, b in (c.split(":") for c in args.cases.split(","))]
 
     result: dict[str, Any] = {
-        "benchmark": "rl", "argv": sys.argv[1:], "quick": args.quick,
+        "benchmark": "rl",
+        "argv": sys.argv[1:],
+        "quick": args.quick,
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": os.cpu_count(), "torch": torch.__version__,
-                    "torch_threads": torch.get_num_threads()},
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+        },
     }
     if not args.skip_throughput:
         steps = 5_000 if args.quick else 50_000
-        result["throughput"] = throughput({"lead_time": 2, "penalty": 9.0}, steps,
-                                          2 if args.quick else 3)
+        result["throughput"] = throughput(
+            {"lead_time": 2, "penalty": 9.0}, steps, 2 if args.quick else 3
+        )
         print(table(result["throughput"], []), flush=True)
     learning: list[dict[str, Any]] = []
     if not args.skip_learning:
         for L, p in cases:
             params = {"lead_time": L, "penalty": p}
-            final_ref = Reference(params, episodes=args.eval_episodes, periods=args.eval_periods,
-                                  seed=20_000, warmup=args.warmup)
-            check_ref = Reference(params, episodes=8 if args.quick else 16,
-                                  periods=600 if args.quick else 1000, seed=30_000,
-                                  warmup=args.warmup)
-            case = {"params": params, "optimal_value": final_ref.optimal_value,
-                    "heuristic": final_ref.heuristic_name,
-                    "heuristic_value": final_ref.heuristic_value,
-                    "heuristics": final_ref.heuristics,
-                    "dp_sim": float(final_ref.dp.mean()),
-                    "heuristic_sim": float(final_ref.heur.mean()),
-                    "eval": final_ref.eval_kw, "runs": []}
+            final_ref = Reference(
+                params,
+                episodes=args.eval_episodes,
+                periods=args.eval_periods,
+                seed=20_000,
+                warmup=args.warmup,
+            )
+            check_ref = Reference(
+                params,
+                episodes=8 if args.quick else 16,
+                periods=600 if args.quick else 1000,
+                seed=30_000,
+                warmup=args.warmup,
+            )
+            case = {
+                "params": params,
+                "optimal_value": final_ref.optimal_value,
+                "heuristic": final_ref.heuristic_name,
+                "heuristic_value": final_ref.heuristic_value,
+                "heuristics": final_ref.heuristics,
+                "dp_sim": float(final_ref.dp.mean()),
+                "heuristic_sim": float(final_ref.heur.mean()),
+                "eval": final_ref.eval_kw,
+                "runs": [],
+            }
             learning.append(case)
             for seed in range(1, args.seeds + 1):
                 with tempfile.TemporaryDirectory() as tmp:
-                    run = learn(params, seed, minutes=args.minutes, total_steps=args.total_steps,
-                                check_every=args.eval_every, check_ref=check_ref,
-                                final_ref=final_ref, out_dir=Path(tmp))
+                    run = learn(
+                        params,
+                        seed,
+                        minutes=args.minutes,
+                        total_steps=args.total_steps,
+                        check_every=args.eval_every,
+                        check_ref=check_ref,
+                        final_ref=final_ref,
+                        out_dir=Path(tmp),
+                    )
                 case["runs"].append(run)
-                print(f"L={L} p={p:g} seed={seed}: gap {_pct(run['gap_opt'])} "
-                      f"(±{100 * run['gap_opt_ci95']:.2f}%) in {run['train_seconds']:.0f}s, "
-                      f"{run['steps']:,} steps", flush=True)
+                print(
+                    f"L={L} p={p:g} seed={seed}: gap {_pct(run['gap_opt'])} "
+                    f"(±{100 * run['gap_opt_ci95']:.2f}%) in {run['train_seconds']:.0f}s, "
+                    f"{run['steps']:,} steps",
+                    flush=True,
+                )
         result["learning"] = learning
     text = table(result.get("throughput"), learning)
     result["table"] = text

@@ -22,17 +22,28 @@ through ``to_dict`` / :func:`arrival_from_dict` like the distributions.
 from __future__ import annotations
 
 import csv
+import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .distributions import Deterministic, Distribution, as_distribution, distribution_from_dict
 
-__all__ = ["ArrivalProcess", "PoissonProcess", "CompoundPoisson", "Renewal", "ArrivalTrace",
-           "ArrivalSampler", "arrival_from_dict", "ARRIVAL_KINDS", "is_arrival_process"]
+__all__ = [
+    "ARRIVAL_KINDS",
+    "ArrivalProcess",
+    "ArrivalSampler",
+    "ArrivalTrace",
+    "CompoundPoisson",
+    "PoissonProcess",
+    "Renewal",
+    "arrival_from_dict",
+    "is_arrival_process",
+]
 
 BLOCK = 256  # draws per block: the k-th arrival never depends on how the engine asked
 
@@ -49,10 +60,10 @@ def _positive(name: str, value: Any) -> float:
 class ArrivalSampler:
     """The ``(gap, units)`` of successive customers of one process, drawn in blocks."""
 
-    __slots__ = ("_draw", "_gaps", "_sizes", "_i")
+    __slots__ = ("_draw", "_gaps", "_i", "_sizes")
 
     def __init__(self, draw: Any) -> None:
-        self._draw = draw           # () -> (gaps, sizes) arrays of one block, or None at the end
+        self._draw = draw  # () -> (gaps, sizes) arrays of one block, or None at the end
         self._gaps: list[float] = []
         self._sizes: list[float] = []
         self._i = 0
@@ -105,8 +116,10 @@ PERIOD_FAMILIES = ("trace", "nonstationary")
 def _stationary(name: str, value: Any) -> Distribution:
     dist = as_distribution(value)
     if dist.kind in PERIOD_FAMILIES:
-        raise ValueError(f"{name} must be a stationary distribution, not {dist.kind!r} (indexed "
-                         "by period); record customers with an arrival_trace")
+        raise ValueError(
+            f"{name} must be a stationary distribution, not {dist.kind!r} (indexed "
+            "by period); record customers with an arrival_trace"
+        )
     return dist
 
 
@@ -132,7 +145,7 @@ class CompoundPoisson(_Process):
 
     @property
     def variance(self) -> float:
-        return self.rate * (self.size.variance + self.size.mean ** 2)  # rate x E[size^2]
+        return self.rate * (self.size.variance + self.size.mean**2)  # rate x E[size^2]
 
     def sampler(self, rng: np.random.Generator) -> ArrivalSampler:
         scale, size = 1.0 / self.rate, self.size
@@ -198,7 +211,7 @@ class Renewal(_Process):
         """Long-run variance per unit time of the units asked (renewal-reward theorem)."""
         m, var_x = self.interarrival.mean, self.interarrival.variance
         mu_b, var_b = self.size.mean, self.size.variance
-        return (var_b + mu_b ** 2 * var_x / m ** 2) / m
+        return (var_b + mu_b**2 * var_x / m**2) / m
 
     def sampler(self, rng: np.random.Generator) -> ArrivalSampler:
         gaps, size = self.interarrival, self.size
@@ -224,8 +237,11 @@ class ArrivalTrace(_Process):
             raise ValueError("an arrival trace needs at least one timestamp")
         if len(sizes) != len(times):
             raise ValueError(f"sizes has {len(sizes)} entries, times has {len(times)}")
-        if not all(math.isfinite(t) for t in times) or times[0] < 0 or any(
-                b < a for a, b in zip(times, times[1:])):
+        if (
+            not all(math.isfinite(t) for t in times)
+            or times[0] < 0
+            or any(b < a for a, b in itertools.pairwise(times))
+        ):
             raise ValueError("times must be finite, >= 0 and non-decreasing")
         if not all(math.isfinite(q) and q >= 0 for q in sizes):
             raise ValueError("sizes must be finite and >= 0")
@@ -250,8 +266,9 @@ class ArrivalTrace(_Process):
         return ArrivalSampler(lambda: next(blocks, None))
 
     @classmethod
-    def from_csv(cls, path: str | Path, time: str | int = 0,
-                 size: str | int | None = None) -> "ArrivalTrace":
+    def from_csv(
+        cls, path: str | Path, time: str | int = 0, size: str | int | None = None
+    ) -> ArrivalTrace:
         """Read a timestamp column and optionally a size column (by header name or index)."""
         try:
             with open(path, newline="") as fh:
@@ -285,8 +302,9 @@ class ArrivalTrace(_Process):
 
 ArrivalProcess = PoissonProcess | CompoundPoisson | Renewal | ArrivalTrace
 #: Arrival-process classes by their ``type`` key.
-ARRIVAL_KINDS: dict[str, type] = {c.kind: c for c in (PoissonProcess, CompoundPoisson, Renewal,
-                                                      ArrivalTrace)}
+ARRIVAL_KINDS: dict[str, type] = {
+    c.kind: c for c in (PoissonProcess, CompoundPoisson, Renewal, ArrivalTrace)
+}
 
 
 def is_arrival_process(value: Any) -> bool:
@@ -296,8 +314,10 @@ def is_arrival_process(value: Any) -> bool:
 def arrival_from_dict(data: dict[str, Any]) -> ArrivalProcess:
     """Rebuild an arrival process from :meth:`to_dict` output (no code is executed)."""
     if not isinstance(data, dict) or data.get("type") not in ARRIVAL_KINDS:
-        raise ValueError(f"an arrival process must be a dict with 'type' one of "
-                         f"{', '.join(ARRIVAL_KINDS)}, got {data!r}")
+        raise ValueError(
+            f"an arrival process must be a dict with 'type' one of "
+            f"{', '.join(ARRIVAL_KINDS)}, got {data!r}"
+        )
     kind = data["type"]
     kwargs = {k: v for k, v in data.items() if k != "type"}
     try:

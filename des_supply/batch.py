@@ -39,8 +39,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -50,39 +51,107 @@ from .network import Edge, Network, Node
 from .rng import SeedLike, root_sequence, stream
 from .sim import DecisionError, objective_of
 
-__all__ = ["BatchSimulation", "BatchRun", "unsupported", "BATCH_FIELDS"]
+__all__ = ["BATCH_FIELDS", "BatchRun", "BatchSimulation", "unsupported"]
 
 EPS = 1e-9
 BLOCK = 256  # PeriodDraws' block: draws of period t come from the same block as in the event engine
 
 #: The ledger fields this engine writes, in the ledger's order.
-BATCH_FIELDS = ("on_hand", "backlog", "lost", "in_transit", "ordered", "received", "shipped",
-                "demand", "sales", "served", "holding_cost", "shortage_cost", "fixed_cost",
-                "variable_cost", "transit_cost", "revenue", "order_cut", "capacity_short")
-(ON_HAND, BACKLOG, LOST, IN_TRANSIT, ORDERED, RECEIVED, SHIPPED, DEMAND, SALES, SERVED,
- HOLDING, SHORTAGE, FIXED, VARIABLE, TRANSIT, REVENUE, ORDER_CUT, CAPACITY_SHORT) = range(
-    len(BATCH_FIELDS))
+BATCH_FIELDS = (
+    "on_hand",
+    "backlog",
+    "lost",
+    "in_transit",
+    "ordered",
+    "received",
+    "shipped",
+    "demand",
+    "sales",
+    "served",
+    "holding_cost",
+    "shortage_cost",
+    "fixed_cost",
+    "variable_cost",
+    "transit_cost",
+    "revenue",
+    "order_cut",
+    "capacity_short",
+)
+(
+    ON_HAND,
+    BACKLOG,
+    LOST,
+    IN_TRANSIT,
+    ORDERED,
+    RECEIVED,
+    SHIPPED,
+    DEMAND,
+    SALES,
+    SERVED,
+    HOLDING,
+    SHORTAGE,
+    FIXED,
+    VARIABLE,
+    TRANSIT,
+    REVENUE,
+    ORDER_CUT,
+    CAPACITY_SHORT,
+) = range(len(BATCH_FIELDS))
 
 # Fields of the network, its nodes and edges whose every value the batch engine runs; any
 # other field must be at its default (a new setting is refused until it is implemented here).
-_NETWORK_FIELDS = {"nodes", "edges", "name", "order_timing", "continuous", "decisions",
-                   "shipping_timing"}
+_NETWORK_FIELDS = {
+    "nodes",
+    "edges",
+    "name",
+    "order_timing",
+    "continuous",
+    "decisions",
+    "shipping_timing",
+}
 _DECISIONS = ("simultaneous", "sequential")
 _SHIPPING_TIMINGS = ("receive-then-ship", "ship-before-receipt")
-_NODE_FIELDS = {"name", "kind", "holding_cost", "shortage", "shortage_cost", "fixed_order_cost",
-                "order_cost", "price", "capacity", "storage_capacity", "shipping_capacity",
-                "initial_on_hand",
-                "initial_pipeline", "review_period", "review_offset", "demand", "supply_rule"}
-_EDGE_FIELDS = {"source", "target", "lead_time", "unit_cost", "bom", "transit_holding_cost",
-                "share", "priority", "sequential"}
+_NODE_FIELDS = {
+    "name",
+    "kind",
+    "holding_cost",
+    "shortage",
+    "shortage_cost",
+    "fixed_order_cost",
+    "order_cost",
+    "price",
+    "capacity",
+    "storage_capacity",
+    "shipping_capacity",
+    "initial_on_hand",
+    "initial_pipeline",
+    "review_period",
+    "review_offset",
+    "demand",
+    "supply_rule",
+}
+_EDGE_FIELDS = {
+    "source",
+    "target",
+    "lead_time",
+    "unit_cost",
+    "bom",
+    "transit_holding_cost",
+    "share",
+    "priority",
+    "sequential",
+}
 
 
 def _unknown_setting(obj: Any, known: set[str], owner: str) -> str | None:
     for f in dataclasses.fields(obj):
         if f.name in known or f.name.startswith("_"):
             continue
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        default = (
+            f.default
+            if f.default is not dataclasses.MISSING
+            else (f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        )
         if getattr(obj, f.name) != default:
             return f"{owner} setting {f.name}={getattr(obj, f.name)!r}"
     return None
@@ -193,7 +262,7 @@ class _EdgePlan:
     src: int
     tgt: int
     fixed_lead: int | None
-    slot: int              # the edge's slot in its source's queue (-1: the source never queues)
+    slot: int  # the edge's slot in its source's queue (-1: the source never queues)
 
 
 @dataclass
@@ -205,10 +274,10 @@ class _NodePlan:
     rule: str | None
     simple: bool
     inbound: list[_EdgePlan]
-    queue: str             # "none", "mono" or "fifo"
-    slots: list[Any]       # queue slots: an _EdgePlan (downstream edge) or None (external demand)
+    queue: str  # "none", "mono" or "fifo"
+    slots: list[Any]  # queue slots: an _EdgePlan (downstream edge) or None (external demand)
     ext_slot: int
-    bom: np.ndarray        # per inbound edge
+    bom: np.ndarray  # per inbound edge
     limited: bool = False  # ships downstream under a shipping capacity or ship-before-receipt
     cap: float = math.inf  # what it ships per period (supply: capacity; limited: shipping_capacity)
 
@@ -253,8 +322,9 @@ class BatchSimulation:
             raise TypeError(f"network must be a Network, got {type(network).__name__}")
         reason = unsupported(network)
         if reason:
-            raise ValueError(f"the batch engine does not run {reason}; "
-                             "use des_supply.sim.Simulation")
+            raise ValueError(
+                f"the batch engine does not run {reason}; use des_supply.sim.Simulation"
+            )
         if not float(periods).is_integer() or periods < 1:
             raise ValueError(f"periods(={periods}) must be a positive integer")
         self.network, self.periods = network, int(periods)
@@ -294,8 +364,7 @@ class BatchSimulation:
             if n.demand is not None:
                 slots.append(None)
             can_queue = not lost and (n.kind != "supply" or math.isfinite(n.capacity))
-            queue = ("none" if not can_queue or not slots else
-                     "mono" if len(slots) == 1 else "fifo")
+            queue = "none" if not can_queue or not slots else "mono" if len(slots) == 1 else "fifo"
             if queue != "none":
                 for k, s in enumerate(slots):
                     if s is not None:
@@ -303,19 +372,38 @@ class BatchSimulation:
             ext = slots.index(None) if n.demand is not None and queue != "none" else -1
             supply = n.kind == "supply"
             ship_cap = getattr(n, "shipping_capacity", math.inf)
-            limited = (not supply and any(s is not None for s in slots)
-                       and (self.ship_first or math.isfinite(ship_cap)))
-            nodes.append(_NodePlan(i, n, supply, lost, rule, simple, inbound, queue,
-                                   slots, ext, np.array([p.edge.bom for p in inbound]), limited,
-                                   n.capacity if supply else ship_cap))
+            limited = (
+                not supply
+                and any(s is not None for s in slots)
+                and (self.ship_first or math.isfinite(ship_cap))
+            )
+            nodes.append(
+                _NodePlan(
+                    i,
+                    n,
+                    supply,
+                    lost,
+                    rule,
+                    simple,
+                    inbound,
+                    queue,
+                    slots,
+                    ext,
+                    np.array([p.edge.bom for p in inbound]),
+                    limited,
+                    n.capacity if supply else ship_cap,
+                )
+            )
         self.nodes = nodes
         self.limited = [p for p in nodes if p.limited]
         self.limited_index = np.array([p.i for p in self.limited], dtype=np.int64)
         self.limited_cap = np.array([p.cap for p in self.limited])
-        self.topo = [nodes[self.index[n]] for n in net.topological_order
-                     if net.node(n).kind == "stock"]
-        self.deciders = [nodes[self.index[n]] for n in net.downstream_first
-                         if net.node(n).kind == "stock"]
+        self.topo = [
+            nodes[self.index[n]] for n in net.topological_order if net.node(n).kind == "stock"
+        ]
+        self.deciders = [
+            nodes[self.index[n]] for n in net.downstream_first if net.node(n).kind == "stock"
+        ]
         self.cap_supply = [p for p in nodes if p.supply and math.isfinite(p.node.capacity)]
         self.demand_nodes = [p for p in nodes if p.node.demand is not None]
         # per-node constants
@@ -337,8 +425,10 @@ class BatchSimulation:
         # review schedule: which stocking nodes decide in period t (a cycle of the lcm of periods)
         stock = net.stock_nodes
         self.cycle = math.lcm(*(n.review_period for n in stock)) if stock else 1
-        self.deciding = np.array([[n.reviews_at(t) for n in stock]
-                                  for t in range(min(self.cycle, self.periods))], dtype=bool)
+        self.deciding = np.array(
+            [[n.reviews_at(t) for n in stock] for t in range(min(self.cycle, self.periods))],
+            dtype=bool,
+        )
         if not stock:
             self.deciding = np.zeros((1, 0), dtype=bool)
         self.stock_pos = {n: k for k, n in enumerate(self.stock)}
@@ -371,8 +461,10 @@ class BatchSimulation:
         self.H = H
         self.S = np.zeros((len(BATCH_FIELDS), N, R))
         self.S[ON_HAND] = self.init_on_hand[:, None]
-        first = [n.initial_pipeline[0] if n.initial_pipeline and n.initial_pipeline[0] > 0
-                 else 0.0 for n in self.network.nodes]
+        first = [
+            n.initial_pipeline[0] if n.initial_pipeline and n.initial_pipeline[0] > 0 else 0.0
+            for n in self.network.nodes
+        ]
         self.S[RECEIVED] = np.array(first)[:, None]
         self.S[ON_HAND] += self.S[RECEIVED]
         self.ext_backlog = np.zeros((N, R))
@@ -382,8 +474,13 @@ class BatchSimulation:
         self.cap_left = np.zeros((N, R))
         self.cap_left[self.limited_index] = self.limited_cap[:, None]
         self.fresh = np.zeros((N, R))  # this period's receipts, not shippable (ship-before-receipt)
-        self.init_pending = np.array([sum(q for k, q in enumerate(n.initial_pipeline)
-                                          if k and q > 0) for n in self.network.nodes], dtype=float)
+        self.init_pending = np.array(
+            [
+                sum(q for k, q in enumerate(n.initial_pipeline) if k and q > 0)
+                for n in self.network.nodes
+            ],
+            dtype=float,
+        )
         self.transit = np.zeros((E, R))
         self.pending = np.zeros((E, R))
         self.buffer = np.zeros((E, R))
@@ -399,11 +496,14 @@ class BatchSimulation:
 
     def _streams(self, roots: list[np.random.SeedSequence]) -> None:
         """The event engine's generators: demand per demand node, lead time per stochastic edge."""
-        self._demand_rngs = {p.i: [stream(r, "demand", p.node.name) for r in roots]
-                             for p in self.demand_nodes}
-        self._lead_rngs = {p.j: [stream(r, "lead_time", p.edge.source, p.edge.target)
-                                 for r in roots]
-                           for p in self.edges if p.fixed_lead is None}
+        self._demand_rngs = {
+            p.i: [stream(r, "demand", p.node.name) for r in roots] for p in self.demand_nodes
+        }
+        self._lead_rngs = {
+            p.j: [stream(r, "lead_time", p.edge.source, p.edge.target) for r in roots]
+            for p in self.edges
+            if p.fixed_lead is None
+        }
         self.demand: dict[int, np.ndarray] = {}
         self.leads: dict[int, np.ndarray] = {}
 
@@ -418,7 +518,7 @@ class BatchSimulation:
 
         for p in self.demand_nodes:
             d = block(p.node.demand, self._demand_rngs[p.i])
-            bad = np.isnan(d[:max(0, self.periods - start)])
+            bad = np.isnan(d[: max(0, self.periods - start)])
             if bad.any():  # the event engine stops in that period with this error
                 t = start + int(np.argmax(bad.any(axis=1)))
                 raise ValueError(f"node {p.node.name!r}: demand trace has no value for period {t}")
@@ -498,8 +598,10 @@ class BatchSimulation:
             q = np.asarray(orders[:, k], dtype=float)
             if not (q.min() >= 0 and q.max() != math.inf):  # NaN fails the first test
                 bad = q[~((q >= 0) & (q != math.inf))][0]
-                raise DecisionError(f"period {t}: order at node {p.node.name!r} must be a finite "
-                                    f"number >= 0, got {bad}")
+                raise DecisionError(
+                    f"period {t}: order at node {p.node.name!r} must be a finite "
+                    f"number >= 0, got {bad}"
+                )
             node, i = p.node, p.i
             if self.whole:
                 q = np.rint(q)
@@ -539,8 +641,8 @@ class BatchSimulation:
         """Clear the flows of the period just accounted and move to the next one."""
         S = self.S
         S[LOST] = 0.0
-        S[ORDERED:SERVED + 1] = 0.0
-        S[FIXED:VARIABLE + 1] = 0.0
+        S[ORDERED : SERVED + 1] = 0.0
+        S[FIXED : VARIABLE + 1] = 0.0
         S[REVENUE:] = 0.0
         if len(self.limited_index):  # limited nodes: full capacity back, receipts shippable
             self.fresh[self.limited_index] = 0.0
@@ -552,7 +654,7 @@ class BatchSimulation:
         """Cost and revenue ``[R]`` of the period just accounted (summed node by node as
         ``Simulation.total_cost`` is)."""
         S = self.S
-        node_cost = S[HOLDING:TRANSIT + 1].sum(axis=0)
+        node_cost = S[HOLDING : TRANSIT + 1].sum(axis=0)
         cost, revenue = node_cost[0].copy(), S[REVENUE, 0].copy()
         for i in range(1, node_cost.shape[0]):
             cost += node_cost[i]
@@ -849,8 +951,13 @@ class BatchSimulation:
     def _account(self) -> None:
         S = self.S
         np.multiply(self.h[:, None], S[ON_HAND], out=S[HOLDING])
-        owed = (S[LOST] if self.lost_rule.all() else S[BACKLOG] if not self.lost_rule.any()
-                else np.where(self.lost_rule[:, None], S[LOST], S[BACKLOG]))
+        owed = (
+            S[LOST]
+            if self.lost_rule.all()
+            else S[BACKLOG]
+            if not self.lost_rule.any()
+            else np.where(self.lost_rule[:, None], S[LOST], S[BACKLOG])
+        )
         np.multiply(self.p[:, None], owed, out=S[SHORTAGE])
         units = S[IN_TRANSIT]
         units[...] = self.init_pending[:, None]
@@ -884,8 +991,9 @@ class BatchSimulation:
             return self.transit[j] + self.pending[j] + self.init_pending[p.i]
         cols = [e.j for e in inbound]
         if not p.simple:
-            return self.init_pending[p.i] + ((self.transit[cols] + self.pending[cols]
-                                              + self.buffer[cols]) / p.bom[:, None]).min(axis=0)
+            return self.init_pending[p.i] + (
+                (self.transit[cols] + self.pending[cols] + self.buffer[cols]) / p.bom[:, None]
+            ).min(axis=0)
         total = 0.0
         for e in inbound:
             total = total + (self.transit[e.j] + self.pending[e.j]) / e.edge.bom
@@ -919,8 +1027,11 @@ class BatchSimulation:
                 i = p.i
                 total = total + (S[ON_HAND, i] - self.ext_backlog[i] + self.init_pending[i])
                 for e in p.inbound:
-                    x = self.transit[e.j] + self.buffer[e.j] + (
-                        self.pending[e.j] if e.edge.source not in inside else 0.0)
+                    x = (
+                        self.transit[e.j]
+                        + self.buffer[e.j]
+                        + (self.pending[e.j] if e.edge.source not in inside else 0.0)
+                    )
                     total = total + x / e.edge.bom
             out[k] = total
         return out.T
@@ -958,10 +1069,14 @@ class BatchSimulation:
         init = self.init_on_hand
         out = []
         for r in range(self.R):
-            data = {f: np.ascontiguousarray(records[:, k, :, r])
-                    for k, f in enumerate(BATCH_FIELDS)}
-            out.append(Ledger(self.node_names, data, self.objective, init.copy(),
-                              self.init_pipeline.copy()))
+            data = {
+                f: np.ascontiguousarray(records[:, k, :, r]) for k, f in enumerate(BATCH_FIELDS)
+            }
+            out.append(
+                Ledger(
+                    self.node_names, data, self.objective, init.copy(), self.init_pipeline.copy()
+                )
+            )
         return out
 
     def run(self, policy: Any, *, record: bool = False, warmup: int = 0) -> BatchRun:
@@ -999,19 +1114,30 @@ class BatchSimulation:
                 if t >= warmup:
                     sums[counted] += S[counted]
                     sums[REVENUE] += S[REVENUE]
-                    cost = S[HOLDING:TRANSIT + 1].sum(axis=0)  # field by field, as Ledger.cost()
+                    cost = S[HOLDING : TRANSIT + 1].sum(axis=0)  # field by field, as Ledger.cost()
                     node_cost += cost
                     in_stock += S[SERVED] >= S[DEMAND] - 1e-9
                     # node sums as Ledger.cost() makes them (rows of nodes, numpy's pairwise sum)
-                    total = (np.ascontiguousarray(cost.T).sum(axis=1) if by_rows
-                             else cost.sum(axis=0))
+                    total = (
+                        np.ascontiguousarray(cost.T).sum(axis=1) if by_rows else cost.sum(axis=0)
+                    )
                     if profit:
-                        revenue = (np.ascontiguousarray(S[REVENUE].T).sum(axis=1) if by_rows
-                                   else S[REVENUE].sum(axis=0))
+                        revenue = (
+                            np.ascontiguousarray(S[REVENUE].T).sum(axis=1)
+                            if by_rows
+                            else S[REVENUE].sum(axis=0)
+                        )
                         total = revenue - total
                     series[:, t - warmup] = total
                 self.next_period()
         self.done = True
-        return BatchRun(self.objective, T, warmup, self.ledgers(records) if record else [],
-                        np.ascontiguousarray(sums.transpose(0, 2, 1)), node_cost.T.copy(),
-                        in_stock.T.copy(), series)
+        return BatchRun(
+            self.objective,
+            T,
+            warmup,
+            self.ledgers(records) if record else [],
+            np.ascontiguousarray(sums.transpose(0, 2, 1)),
+            node_cost.T.copy(),
+            in_stock.T.copy(),
+            series,
+        )

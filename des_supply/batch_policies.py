@@ -16,8 +16,9 @@ caller falls back to the event engine).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from .policies import RQ, SS, BaseStock, CappedBaseStock, ConstantOrder, Echelon
 if TYPE_CHECKING:
     from .batch import BatchSimulation
 
-__all__ = ["BatchPolicy", "vectorise", "VECTORISED"]
+__all__ = ["VECTORISED", "BatchPolicy", "vectorise"]
 
 Act = Callable[["BatchSimulation"], np.ndarray]
 
@@ -36,7 +37,7 @@ Act = Callable[["BatchSimulation"], np.ndarray]
 class BatchPolicy(Protocol):
     """A policy acting on the batch state: ``act_batch(sim) -> orders [R, stocking nodes]``."""
 
-    def act_batch(self, sim: "BatchSimulation") -> np.ndarray: ...
+    def act_batch(self, sim: BatchSimulation) -> np.ndarray: ...
 
 
 class _Params:
@@ -63,45 +64,50 @@ class _Params:
 def _base_stock(policy: BaseStock, network: Network) -> Act:
     level = _Params(policy.level, _stock(network), "level")
 
-    def act(sim: "BatchSimulation") -> np.ndarray:
+    def act(sim: BatchSimulation) -> np.ndarray:
         return np.maximum(0.0, level(sim.deciding_now) - sim.inventory_position())
+
     return act
 
 
 def _echelon(policy: EchelonBaseStock, network: Network) -> Act:
     level = _Params(policy.level, _stock(network), "level")
 
-    def act(sim: "BatchSimulation") -> np.ndarray:
+    def act(sim: BatchSimulation) -> np.ndarray:
         return np.maximum(0.0, level(sim.deciding_now) - sim.echelon_inventory_position())
+
     return act
 
 
 def _ss(policy: SS, network: Network) -> Act:
     s, S = _Params(policy.s, _stock(network), "s"), _Params(policy.S, _stock(network), "S")
 
-    def act(sim: "BatchSimulation") -> np.ndarray:
+    def act(sim: BatchSimulation) -> np.ndarray:
         deciding = sim.deciding_now
         ip = sim.inventory_position()
         return np.where(ip <= s(deciding), S(deciding) - ip, 0.0)
+
     return act
 
 
 def _rq(policy: RQ, network: Network) -> Act:
     r, Q = _Params(policy.r, _stock(network), "r"), _Params(policy.Q, _stock(network), "Q")
 
-    def act(sim: "BatchSimulation") -> np.ndarray:
+    def act(sim: BatchSimulation) -> np.ndarray:
         deciding = sim.deciding_now
         ip = sim.inventory_position()
         rr, qq = r(deciding), Q(deciding)
         return np.where(ip <= rr, qq * (np.floor((rr - ip) / qq) + 1), 0.0)
+
     return act
 
 
 def _constant(policy: ConstantOrder, network: Network) -> Act:
     quantity = _Params(policy.quantity, _stock(network), "quantity")
 
-    def act(sim: "BatchSimulation") -> np.ndarray:
+    def act(sim: BatchSimulation) -> np.ndarray:
         return np.broadcast_to(quantity(sim.deciding_now), (sim.R, len(sim.stock)))
+
     return act
 
 
@@ -109,20 +115,23 @@ def _capped(policy: CappedBaseStock, network: Network) -> Act:
     level = _Params(policy.level, _stock(network), "level")
     cap = _Params(policy.cap, _stock(network), "cap")
 
-    def act(sim: "BatchSimulation") -> np.ndarray:
+    def act(sim: BatchSimulation) -> np.ndarray:
         deciding = sim.deciding_now
         gap = np.maximum(0.0, level(deciding) - sim.inventory_position())
         return np.minimum(cap(deciding), gap)
+
     return act
 
 
 def _constant_rate(policy: Any, network: Network) -> Act:
     stock = network.stock_nodes
     rate = _Params(policy.rate, _stock(network), "rate")
-    exact = [Fraction(float(v)).limit_denominator(10**6) if math.isfinite(v) else None
-             for v in rate.values]
+    exact = [
+        Fraction(float(v)).limit_denominator(10**6) if math.isfinite(v) else None
+        for v in rate.values
+    ]
 
-    def act(sim: "BatchSimulation") -> np.ndarray:
+    def act(sim: BatchSimulation) -> np.ndarray:
         values = rate(sim.deciding_now)
         if network.continuous:
             return np.broadcast_to(values, (sim.R, len(stock)))
@@ -132,6 +141,7 @@ def _constant_rate(policy: Any, network: Network) -> Act:
                 j = (sim.t - n.review_offset) // n.review_period
                 out[k] = float(math.floor((j + 1) * exact[k]) - math.floor(j * exact[k]))
         return np.broadcast_to(out, (sim.R, len(stock)))
+
     return act
 
 
@@ -141,8 +151,12 @@ def _stock(network: Network) -> tuple[str, ...]:
 
 #: Vectorised versions of the classic families, by policy class.
 VECTORISED: dict[type, Callable[[Any, Network], Act]] = {
-    BaseStock: _base_stock, EchelonBaseStock: _echelon, SS: _ss, RQ: _rq,
-    ConstantOrder: _constant, CappedBaseStock: _capped,
+    BaseStock: _base_stock,
+    EchelonBaseStock: _echelon,
+    SS: _ss,
+    RQ: _rq,
+    ConstantOrder: _constant,
+    CappedBaseStock: _capped,
 }
 if hasattr(_policies, "ConstantRate"):
     VECTORISED[_policies.ConstantRate] = _constant_rate

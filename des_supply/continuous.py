@@ -69,8 +69,15 @@ from .problem import Problem, as_problem
 from .rng import SeedLike, replication_seed, stream
 from .sim import Observation, Simulation, UrgentTimeout
 
-__all__ = ["ContinuousSimulation", "ContinuousLedger", "ContinuousObservation",
-           "ContinuousResults", "ContinuousNodeSummary", "simulate_continuous", "LEVELS"]
+__all__ = [
+    "LEVELS",
+    "ContinuousLedger",
+    "ContinuousNodeSummary",
+    "ContinuousObservation",
+    "ContinuousResults",
+    "ContinuousSimulation",
+    "simulate_continuous",
+]
 
 #: Levels whose time average each ledger row keeps (``ContinuousLedger.time_average``).
 LEVELS = ("on_hand", "backlog", "in_transit")
@@ -83,7 +90,7 @@ FIRST = -1
 class _Draws:
     """Successive draws of one distribution from one generator, in blocks."""
 
-    __slots__ = ("dist", "rng", "values", "i", "constant")
+    __slots__ = ("constant", "dist", "i", "rng", "values")
 
     def __init__(self, dist: Distribution, rng: np.random.Generator) -> None:
         self.dist, self.rng, self.values, self.i = dist, rng, [], 0
@@ -102,9 +109,9 @@ class _Draws:
 class _Delivery:
     """The callback of one shipment's arrival event."""
 
-    __slots__ = ("sim", "edge", "units")
+    __slots__ = ("edge", "sim", "units")
 
-    def __init__(self, sim: "ContinuousSimulation", edge: Any, units: float) -> None:
+    def __init__(self, sim: ContinuousSimulation, edge: Any, units: float) -> None:
         self.sim, self.edge, self.units = sim, edge, units
 
     def __call__(self, event: Any) -> None:
@@ -115,9 +122,9 @@ class _Customers:
     """The customers of one node: the callback of its next demand arrival, which schedules
     the one after (one object per node: a node has one customer on the way at a time)."""
 
-    __slots__ = ("sim", "state", "sampler", "units", "reviews")
+    __slots__ = ("reviews", "sampler", "sim", "state", "units")
 
-    def __init__(self, sim: "ContinuousSimulation", state: Any, sampler: Any) -> None:
+    def __init__(self, sim: ContinuousSimulation, state: Any, sampler: Any) -> None:
         self.sim, self.state, self.sampler, self.units = sim, state, sampler, 0.0
         self.reviews = sim._reviews[state.name]  # the node and the stocking nodes upstream
 
@@ -137,8 +144,10 @@ class ContinuousObservation(Observation):
     __slots__ = ()
 
     def pipeline(self, node: str, n: int) -> tuple[float, ...]:
-        raise NotImplementedError("pipeline() counts arrivals per period; in continuous time use "
-                                  "on_order() (arrival times are not periods)")
+        raise NotImplementedError(
+            "pipeline() counts arrivals per period; in continuous time use "
+            "on_order() (arrival times are not periods)"
+        )
 
 
 @dataclass(frozen=True)
@@ -160,11 +169,11 @@ class ContinuousLedger(Ledger):
         """The first row that starts at *warmup* (which must be a multiple of the bucket)."""
         k = round(warmup / self.bucket)
         if warmup < 0 or abs(k * self.bucket - warmup) > 1e-9 * max(1.0, warmup):
-            raise ValueError(f"warmup(={warmup}) must be a multiple of bucket(={self.bucket}) "
-                             ">= 0")
+            raise ValueError(f"warmup(={warmup}) must be a multiple of bucket(={self.bucket}) >= 0")
         if k >= len(self.durations):
-            raise ValueError(f"warmup(={warmup}) must be shorter than the horizon "
-                             f"(={self.horizon})")
+            raise ValueError(
+                f"warmup(={warmup}) must be shorter than the horizon (={self.horizon})"
+            )
         return k
 
 
@@ -187,11 +196,21 @@ class ContinuousSimulation(Simulation):
 
     TIME = "continuous"
 
-    def __init__(self, network: Network, horizon: float, seed: SeedLike = 0, *,
-                 bucket: float = 1.0, path: bool = False) -> None:
+    def __init__(
+        self,
+        network: Network,
+        horizon: float,
+        seed: SeedLike = 0,
+        *,
+        bucket: float = 1.0,
+        path: bool = False,
+    ) -> None:
         for name, value in (("horizon", horizon), ("bucket", bucket)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                    math.isfinite(value) and value > 0):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (math.isfinite(value) and value > 0)
+            ):
                 raise ValueError(f"{name}(={value!r}) must be a number > 0 and finite")
         self.horizon, self.bucket, self._record_path = float(horizon), float(bucket), path
         rows = max(1, math.ceil(self.horizon / self.bucket - 1e-9))
@@ -201,29 +220,47 @@ class ContinuousSimulation(Simulation):
     def reset_state(self, seed: SeedLike) -> None:
         super().reset_state(seed)
         self._obs = ContinuousObservation(self)
-        self._leads = {e: _Draws(e.edge.lead_time, stream(self.root, "lead_time", e.source.name,
-                                                           e.target.name))
-                       for e in self._edges}
+        self._leads = {
+            e: _Draws(
+                e.edge.lead_time, stream(self.root, "lead_time", e.source.name, e.target.name)
+            )
+            for e in self._edges
+        }
         # who reviews after a demand at a node: the node and every stocking node upstream of
         # it (their echelon positions changed; their installation positions change only by
         # orders from this chain), downstream first
         order = [self._by_name[n] for n in self.network.downstream_first]
-        self._reviews = {s.name: [u for u in order if not u.supply and (
-            u is s or s.name in self._echelons[u.name])] for s in self._states}
-        self._arrivals = [_Customers(self, self._by_name[n.name],
-                                     n.demand.sampler(stream(self.root, "demand", n.name)))
-                          for n in self.network.nodes if n.demand is not None]
+        self._reviews = {
+            s.name: [
+                u for u in order if not u.supply and (u is s or s.name in self._echelons[u.name])
+            ]
+            for s in self._states
+        }
+        self._arrivals = [
+            _Customers(
+                self, self._by_name[n.name], n.demand.sampler(stream(self.root, "demand", n.name))
+            )
+            for n in self.network.nodes
+            if n.demand is not None
+        ]
         # what _integrate walks: stocking nodes with their inbound edges (supply nodes hold
         # nothing), and the edges with an in-transit holding cost
-        self._levels = [(i, s, s.inbound[0] if len(s.inbound) == 1 and s.simple_in else None,
-                         [e for e in s.inbound if e.hold])
-                        for i, s in enumerate(self._states) if not s.supply]
+        self._levels = [
+            (
+                i,
+                s,
+                s.inbound[0] if len(s.inbound) == 1 and s.simple_in else None,
+                [e for e in s.inbound if e.hold],
+            )
+            for i, s in enumerate(self._states)
+            if not s.supply
+        ]
         n = len(self._states)
         self._area = [[0.0] * n for _ in LEVELS]
-        self._transit_area = [0.0] * n       # transit holding cost accrued in the bucket
+        self._transit_area = [0.0] * n  # transit holding cost accrued in the bucket
         self._last = 0.0
         self._over = False
-        self._pending: list[Any] = []     # reviews waiting for an outside agent's answer
+        self._pending: list[Any] = []  # reviews waiting for an outside agent's answer
         self._awaiting = False
         self._averages: list[float] = []
         self._durations: list[float] = []
@@ -242,7 +279,7 @@ class ContinuousSimulation(Simulation):
         self._record()
 
     # -- driving -----------------------------------------------------------------------------
-    def run(self, policy: Policy, seed: SeedLike | None = None) -> "ContinuousLedger":
+    def run(self, policy: Policy, seed: SeedLike | None = None) -> ContinuousLedger:
         """Simulate the horizon answering every review from *policy*."""
         self._start_run(policy, seed)
         try:
@@ -309,9 +346,13 @@ class ContinuousSimulation(Simulation):
         part = 0.0
         for i, s in enumerate(self._states):
             node = s.node
-            part += (node.holding_cost * on_hand[i] + s.fixed + s.variable
-                     + node.shortage_cost * (s.lost if s.lost_rule else backlog[i])
-                     + self._transit_area[i])
+            part += (
+                node.holding_cost * on_hand[i]
+                + s.fixed
+                + s.variable
+                + node.shortage_cost * (s.lost if s.lost_rule else backlog[i])
+                + self._transit_area[i]
+            )
         return self.total_cost + part
 
     @property
@@ -420,10 +461,17 @@ class ContinuousSimulation(Simulation):
 
     def _record(self) -> None:
         if self._record_path:
-            self._path.append((self.env.now, *(s.on_hand for s in self._states),
-                               *(s.backlog for s in self._states),
-                               *(self._obs.inventory_position(s.name) if not s.supply else 0.0
-                                 for s in self._states)))
+            self._path.append(
+                (
+                    self.env.now,
+                    *(s.on_hand for s in self._states),
+                    *(s.backlog for s in self._states),
+                    *(
+                        self._obs.inventory_position(s.name) if not s.supply else 0.0
+                        for s in self._states
+                    ),
+                )
+            )
 
     def _write_row(self, duration: float) -> None:
         extend = self._rows.extend
@@ -436,11 +484,31 @@ class ContinuousSimulation(Simulation):
             carried = self._transit_area[i]
             cost += holding + shortage + s.fixed + s.variable + carried
             revenue += s.revenue
-            extend((s.on_hand, s.backlog, s.lost, self._in_transit(s) if s.inbound else 0.0,
-                    s.ordered, s.received, s.shipped, s.demand, s.sales, s.served, holding,
-                    shortage, s.fixed, s.variable, carried, s.revenue, s.cut, s.short))
-            self._averages.extend((on_hand[i] / duration, backlog[i] / duration,
-                                   transit[i] / duration))
+            extend(
+                (
+                    s.on_hand,
+                    s.backlog,
+                    s.lost,
+                    self._in_transit(s) if s.inbound else 0.0,
+                    s.ordered,
+                    s.received,
+                    s.shipped,
+                    s.demand,
+                    s.sales,
+                    s.served,
+                    holding,
+                    shortage,
+                    s.fixed,
+                    s.variable,
+                    carried,
+                    s.revenue,
+                    s.cut,
+                    s.short,
+                )
+            )
+            self._averages.extend(
+                (on_hand[i] / duration, backlog[i] / duration, transit[i] / duration)
+            )
             on_hand[i] = backlog[i] = transit[i] = self._transit_area[i] = 0.0
             s.ordered = s.received = s.shipped = s.demand = s.sales = 0.0
             s.served = s.lost = s.revenue = s.fixed = s.variable = s.cut = s.short = 0.0
@@ -448,22 +516,30 @@ class ContinuousSimulation(Simulation):
         self.total_cost += cost
         self.total_revenue += revenue
 
-    def ledger(self) -> "ContinuousLedger":
+    def ledger(self) -> ContinuousLedger:
         base = super().ledger()
         n = len(self._states)
         averages = np.array(self._averages, dtype=float).reshape(-1, n, len(LEVELS))
         path = None
         if self._record_path:
             table = np.array(self._path, dtype=float).reshape(-1, 1 + 3 * n)
-            path = {"time": table[:, 0], "on_hand": table[:, 1:1 + n],
-                    "backlog": table[:, 1 + n:1 + 2 * n],
-                    "inventory_position": table[:, 1 + 2 * n:]}
-        return ContinuousLedger(base.nodes, base.data, base.objective, base.initial_on_hand,
-                                base.initial_pipeline, bucket=self.bucket,
-                                durations=np.array(self._durations),
-                                time_average={k: np.ascontiguousarray(averages[:, :, j])
-                                              for j, k in enumerate(LEVELS)},
-                                path=path)
+            path = {
+                "time": table[:, 0],
+                "on_hand": table[:, 1 : 1 + n],
+                "backlog": table[:, 1 + n : 1 + 2 * n],
+                "inventory_position": table[:, 1 + 2 * n :],
+            }
+        return ContinuousLedger(
+            base.nodes,
+            base.data,
+            base.objective,
+            base.initial_on_hand,
+            base.initial_pipeline,
+            bucket=self.bucket,
+            durations=np.array(self._durations),
+            time_average={k: np.ascontiguousarray(averages[:, :, j]) for j, k in enumerate(LEVELS)},
+            path=path,
+        )
 
 
 # -- replications and KPIs -----------------------------------------------------------------------
@@ -474,10 +550,10 @@ class ContinuousNodeSummary:
     on_hand: float
     backlog: float
     in_transit: float
-    lost: float            # units lost per unit time
-    ordered: float         # units ordered per unit time
-    cost: float            # cost per unit time
-    revenue: float         # revenue per unit time
+    lost: float  # units lost per unit time
+    ordered: float  # units ordered per unit time
+    cost: float  # cost per unit time
+    revenue: float  # revenue per unit time
     fill_rate: float | None  # share of external demand met from stock at once
 
 
@@ -501,11 +577,20 @@ class ContinuousResults:
     time: str = "continuous"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"time": self.time, "objective": self.objective, "horizon": self.horizon,
-                "warmup": self.warmup, "replications": self.replications, "seed": self.seed,
-                "engine": "event", "mean": self.mean, "ci95": list(self.ci95),
-                "fill_rate": self.fill_rate, "per_replication": self.per_replication.tolist(),
-                "nodes": {n: asdict(s) for n, s in self.nodes.items()}}
+        return {
+            "time": self.time,
+            "objective": self.objective,
+            "horizon": self.horizon,
+            "warmup": self.warmup,
+            "replications": self.replications,
+            "seed": self.seed,
+            "engine": "event",
+            "mean": self.mean,
+            "ci95": list(self.ci95),
+            "fill_rate": self.fill_rate,
+            "per_replication": self.per_replication.tolist(),
+            "nodes": {n: asdict(s) for n, s in self.nodes.items()},
+        }
 
 
 def _summary(ledger: ContinuousLedger, warmup: float) -> dict[str, Any]:
@@ -519,18 +604,28 @@ def _summary(ledger: ContinuousLedger, warmup: float) -> dict[str, Any]:
     return {
         "value": per_time,
         "batches": [float(series[c].sum() / span[c].sum()) for c in chunks],
-        **{level: (ledger.time_average[level][k:] * span[:, None]).sum(0) / length
-           for level in LEVELS},
+        **{
+            level: (ledger.time_average[level][k:] * span[:, None]).sum(0) / length
+            for level in LEVELS
+        },
         **{f: d[f].sum(0) / length for f in ("lost", "ordered", "revenue")},
         "cost": sum(d[f] for f in COST_FIELDS).sum(0) / length,
-        "demand": d["demand"].sum(0), "served": d["served"].sum(0),
+        "demand": d["demand"].sum(0),
+        "served": d["served"].sum(0),
     }
 
 
-def simulate_continuous(problem: Problem | Network, policy: Policy, *,
-                        horizon: float | None = None, replications: int = 1, seed: int | None = 0,
-                        warmup: float | None = None, bucket: float = 1.0,
-                        keep_ledgers: bool = False) -> ContinuousResults:
+def simulate_continuous(
+    problem: Problem | Network,
+    policy: Policy,
+    *,
+    horizon: float | None = None,
+    replications: int = 1,
+    seed: int | None = 0,
+    warmup: float | None = None,
+    bucket: float = 1.0,
+    keep_ledgers: bool = False,
+) -> ContinuousResults:
     """Run *replications* of a continuous-time problem and summarise them per unit time.
 
     ``horizon`` and ``warmup`` are in time units (defaults: the problem's ``periods`` and
@@ -566,15 +661,26 @@ def simulate_continuous(problem: Problem | Network, policy: Policy, *,
     nodes = {}
     for i, n in enumerate(network.nodes):
         nodes[n.name] = ContinuousNodeSummary(
-            on_hand=float(avg("on_hand")[i]), backlog=float(avg("backlog")[i]),
-            in_transit=float(avg("in_transit")[i]), lost=float(avg("lost")[i]),
-            ordered=float(avg("ordered")[i]), cost=float(avg("cost")[i]),
+            on_hand=float(avg("on_hand")[i]),
+            backlog=float(avg("backlog")[i]),
+            in_transit=float(avg("in_transit")[i]),
+            lost=float(avg("lost")[i]),
+            ordered=float(avg("ordered")[i]),
+            cost=float(avg("cost")[i]),
             revenue=float(avg("revenue")[i]),
-            fill_rate=float(served[i] / demand[i]) if demand[i] > 0 else None)
+            fill_rate=float(served[i] / demand[i]) if demand[i] > 0 else None,
+        )
     total = float(demand.sum())
     return ContinuousResults(
-        objective=problem.objective, horizon=horizon, warmup=warmup, replications=replications,
-        seed=seed, per_replication=values, mean=float(values.mean()), ci95=(lo, hi),
-        fill_rate=float(served.sum() / total) if total > 0 else None, nodes=nodes,
-        ledgers=ledgers)
-
+        objective=problem.objective,
+        horizon=horizon,
+        warmup=warmup,
+        replications=replications,
+        seed=seed,
+        per_replication=values,
+        mean=float(values.mean()),
+        ci95=(lo, hi),
+        fill_rate=float(served.sum() / total) if total > 0 else None,
+        nodes=nodes,
+        ledgers=ledgers,
+    )

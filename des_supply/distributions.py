@@ -28,23 +28,23 @@ import numpy as np
 
 __all__ = [
     "MAX_MAGNITUDE",
-    "Distribution",
+    "ContinuousUniform",
     "Deterministic",
-    "Poisson",
-    "Geometric",
-    "NegativeBinomial",
-    "Normal",
     "DiscreteUniform",
+    "Distribution",
     "Empirical",
-    "Trace",
-    "NonStationary",
-    "Shifted",
     "Exponential",
     "Gamma",
+    "Geometric",
     "Lognormal",
-    "ContinuousUniform",
-    "distribution_from_dict",
+    "NegativeBinomial",
+    "NonStationary",
+    "Normal",
+    "Poisson",
+    "Shifted",
+    "Trace",
     "as_distribution",
+    "distribution_from_dict",
 ]
 
 
@@ -156,8 +156,11 @@ def _finite(name: str, value: float) -> float:
         raise ValueError(f"{name}(={value!r}) must be a number")
     value = float(value)
     _check(math.isfinite(value), f"{name}(={value}) must be finite")
-    _check(abs(value) <= MAX_MAGNITUDE, f"{name}(={value:g}) is above {MAX_MAGNITUDE:g} in "
-           "magnitude, the largest the engine accepts (costs would not stay finite)")
+    _check(
+        abs(value) <= MAX_MAGNITUDE,
+        f"{name}(={value:g}) is above {MAX_MAGNITUDE:g} in "
+        "magnitude, the largest the engine accepts (costs would not stay finite)",
+    )
     return value
 
 
@@ -297,7 +300,7 @@ class NegativeBinomial(_Base):
 
     @property
     def variance(self) -> float:
-        return float(self.mean + self.mean ** 2 / self.size)
+        return float(self.mean + self.mean**2 / self.size)
 
     @property
     def constant(self) -> float | None:
@@ -324,7 +327,7 @@ class Normal(_Base):
     """
 
     mean: float
-    std: float = field()   # required: without field() the dataclass would take _Base.std as default
+    std: float = field()  # required: without field() the dataclass would take _Base.std as default
     integer: bool = False
     kind: ClassVar[str] = "normal"
 
@@ -403,10 +406,14 @@ class Empirical(_Base):
         _check(len(values) > 0, "values must not be empty")
         _check(min(values) >= 0, f"values must be >= 0 (got {min(values)})")
         probs = tuple(float(p) for p in self.probabilities) or (1 / len(values),) * len(values)
-        _check(len(probs) == len(values),
-               f"probabilities has {len(probs)} entries, values has {len(values)}")
-        _check(min(probs) >= 0 and abs(sum(probs) - 1) < 1e-9,
-               f"probabilities must be >= 0 and sum to 1 (sum={sum(probs)})")
+        _check(
+            len(probs) == len(values),
+            f"probabilities has {len(probs)} entries, values has {len(values)}",
+        )
+        _check(
+            min(probs) >= 0 and abs(sum(probs) - 1) < 1e-9,
+            f"probabilities must be >= 0 and sum to 1 (sum={sum(probs)})",
+        )
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "probabilities", probs)
 
@@ -464,8 +471,10 @@ class Trace(_Base):
         values = tuple(_finite("value", v) for v in self.values)
         _check(len(values) > 0, "trace must not be empty")
         _check(min(values) >= 0, f"trace values must be >= 0 (got {min(values)})")
-        _check(self.after in ("cycle", "hold", "stop"),
-               f"after(={self.after!r}) must be 'cycle', 'hold' or 'stop'")
+        _check(
+            self.after in ("cycle", "hold", "stop"),
+            f"after(={self.after!r}) must be 'cycle', 'hold' or 'stop'",
+        )
         object.__setattr__(self, "values", values)
 
     @property
@@ -514,7 +523,7 @@ class Trace(_Base):
         return out
 
     @classmethod
-    def from_csv(cls, path: str | Path, column: str | int = 0, after: str = "cycle") -> "Trace":
+    def from_csv(cls, path: str | Path, column: str | int = 0, after: str = "cycle") -> Trace:
         """Read one column (by header name or 0-based index) of a CSV file."""
         try:
             with open(path, newline="") as fh:
@@ -564,8 +573,10 @@ class NonStationary(_Base):
         means = tuple(_finite("mean", m) for m in self.means)
         _check(len(means) > 0, "means must not be empty")
         _check(min(means) >= 0, f"means must be >= 0 (got {min(means)})")
-        _check(self.family in ("poisson", "normal"),
-               f"family(={self.family!r}) must be 'poisson' or 'normal'")
+        _check(
+            self.family in ("poisson", "normal"),
+            f"family(={self.family!r}) must be 'poisson' or 'normal'",
+        )
         _check(self.cv >= 0, f"cv(={self.cv}) must be >= 0")
         object.__setattr__(self, "means", means)
         if self.family == "poisson":
@@ -729,7 +740,7 @@ class Lognormal(_Continuous):
     """Lognormal given by its own mean and standard deviation (not those of its log)."""
 
     mean: float
-    std: float = field()   # required (see Normal.std)
+    std: float = field()  # required (see Normal.std)
     kind: ClassVar[str] = "lognormal"
 
     def __post_init__(self) -> None:
@@ -775,9 +786,22 @@ class ContinuousUniform(_Continuous):
 
 _KINDS: dict[str, type] = {
     c.kind: c
-    for c in (Deterministic, Poisson, Geometric, NegativeBinomial, Normal, DiscreteUniform,
-              Empirical, Trace, NonStationary, Shifted, Exponential, Gamma, Lognormal,
-              ContinuousUniform)
+    for c in (
+        Deterministic,
+        Poisson,
+        Geometric,
+        NegativeBinomial,
+        Normal,
+        DiscreteUniform,
+        Empirical,
+        Trace,
+        NonStationary,
+        Shifted,
+        Exponential,
+        Gamma,
+        Lognormal,
+        ContinuousUniform,
+    )
 }
 
 

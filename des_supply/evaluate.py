@@ -20,9 +20,10 @@ import logging
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -38,8 +39,17 @@ from .problem import Problem, as_problem
 from .rng import replication_seed
 from .sim import Market, Simulation, objective_of
 
-__all__ = ["NodeSummary", "Results", "simulate", "confidence_interval", "paired_difference",
-           "ENGINES", "NonFiniteResultError", "batch_note", "BATCH_MIN_REPLICATIONS"]
+__all__ = [
+    "BATCH_MIN_REPLICATIONS",
+    "ENGINES",
+    "NodeSummary",
+    "NonFiniteResultError",
+    "Results",
+    "batch_note",
+    "confidence_interval",
+    "paired_difference",
+    "simulate",
+]
 
 BATCHES = 20  # batch means for a CI from a single replication
 ENGINES = ("auto", "event", "batch")
@@ -57,8 +67,9 @@ class NonFiniteResultError(ValueError):
     """A run whose cost or profit is not finite (an input that makes a cost overflow)."""
 
 
-def confidence_interval(samples: Sequence[float],
-                        level: float = 0.95) -> tuple[float, float, float]:
+def confidence_interval(
+    samples: Sequence[float], level: float = 0.95
+) -> tuple[float, float, float]:
     """Mean and two-sided Student-t CI ``(mean, lo, hi)``; a single sample has an infinite CI."""
     x = np.asarray(samples, dtype=float)
     mean = float(x.mean())
@@ -103,17 +114,25 @@ class Results:
     cycle_service_level: float | None
     nodes: dict[str, NodeSummary]
     ledgers: list[Ledger] = field(default_factory=list, repr=False)
-    engine: str = "event"          # which engine ran: "event" or "batch"
-    engine_note: str = ""          # why the batch engine did not run (empty when it did)
+    engine: str = "event"  # which engine ran: "event" or "batch"
+    engine_note: str = ""  # why the batch engine did not run (empty when it did)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"objective": self.objective, "periods": self.periods, "warmup": self.warmup,
-                "replications": self.replications, "seed": self.seed, "engine": self.engine,
-                "engine_note": self.engine_note, "mean": self.mean,
-                "ci95": list(self.ci95), "fill_rate": self.fill_rate,
-                "cycle_service_level": self.cycle_service_level,
-                "per_replication": self.per_replication.tolist(),
-                "nodes": {n: asdict(s) for n, s in self.nodes.items()}}
+        return {
+            "objective": self.objective,
+            "periods": self.periods,
+            "warmup": self.warmup,
+            "replications": self.replications,
+            "seed": self.seed,
+            "engine": self.engine,
+            "engine_note": self.engine_note,
+            "mean": self.mean,
+            "ci95": list(self.ci95),
+            "fill_rate": self.fill_rate,
+            "cycle_service_level": self.cycle_service_level,
+            "per_replication": self.per_replication.tolist(),
+            "nodes": {n: asdict(s) for n, s in self.nodes.items()},
+        }
 
 
 def _summarise(ledger: Ledger, warmup: int) -> dict[str, Any]:
@@ -131,16 +150,21 @@ def _summarise_ledger(ledger: Ledger, warmup: int) -> dict[str, Any]:
     return {
         "value": float(series.mean()),
         "batches": [float(b.mean()) for b in np.array_split(series, BATCHES) if len(b)],
-        "on_hand": d["on_hand"].mean(0), "backlog": d["backlog"].mean(0),
-        "lost": d["lost"].mean(0), "ordered": d["ordered"].mean(0),
-        "cost": costs.mean(0), "revenue": d["revenue"].mean(0),
-        "demand": d["demand"].sum(0), "served": d["served"].sum(0),
+        "on_hand": d["on_hand"].mean(0),
+        "backlog": d["backlog"].mean(0),
+        "lost": d["lost"].mean(0),
+        "ordered": d["ordered"].mean(0),
+        "cost": costs.mean(0),
+        "revenue": d["revenue"].mean(0),
+        "demand": d["demand"].sum(0),
+        "served": d["served"].sum(0),
         "has_demand": d["demand"].sum(0) > 0,
-        "in_stock_periods": (~stockout).sum(0), "periods": len(series),
+        "in_stock_periods": (~stockout).sum(0),
+        "periods": len(series),
     }
 
 
-def _batch_summaries(run: "_batch.BatchRun", with_batches: bool) -> list[dict[str, Any]]:
+def _batch_summaries(run: _batch.BatchRun, with_batches: bool) -> list[dict[str, Any]]:
     """The numbers of :func:`_summarise`, replication by replication, from the running sums of a
     batch run (the same sums in the same order: equal to the event engine's)."""
     F = _batch.BATCH_FIELDS
@@ -150,27 +174,53 @@ def _batch_summaries(run: "_batch.BatchRun", with_batches: bool) -> list[dict[st
     for r in range(sums.shape[1]):
         series = run.series[r]
         demand, served = sums[F.index("demand"), r], sums[F.index("served"), r]
-        out.append({
-            "value": float(series.mean()),
-            "batches": ([float(b.mean()) for b in np.array_split(series, BATCHES) if len(b)]
-                        if with_batches else []),
-            **{k: sums[F.index(k), r] / n for k in ("on_hand", "backlog", "lost", "ordered",
-                                                   "revenue")},
-            "cost": run.node_cost[r] / n, "demand": demand, "served": served,
-            "has_demand": demand > 0, "in_stock_periods": run.in_stock[r], "periods": n})
+        out.append(
+            {
+                "value": float(series.mean()),
+                "batches": (
+                    [float(b.mean()) for b in np.array_split(series, BATCHES) if len(b)]
+                    if with_batches
+                    else []
+                ),
+                **{
+                    k: sums[F.index(k), r] / n
+                    for k in ("on_hand", "backlog", "lost", "ordered", "revenue")
+                },
+                "cost": run.node_cost[r] / n,
+                "demand": demand,
+                "served": served,
+                "has_demand": demand > 0,
+                "in_stock_periods": run.in_stock[r],
+                "periods": n,
+            }
+        )
     return out
 
 
-def _replicate(network: Network, policy: Policy, periods: int, seed: int | None, k: int,
-               warmup: int, market: Market | None,
-               keep: bool) -> tuple[dict[str, Any], Ledger | None]:
+def _replicate(
+    network: Network,
+    policy: Policy,
+    periods: int,
+    seed: int | None,
+    k: int,
+    warmup: int,
+    market: Market | None,
+    keep: bool,
+) -> tuple[dict[str, Any], Ledger | None]:
     ledger = Simulation(network, periods, replication_seed(seed, k), market).run(policy)
     return _summarise(ledger, warmup), (ledger if keep else None)
 
 
-def _replicate_batch(network: Network, policy: Policy, periods: int, seed: int | None,
-                     ks: range, warmup: int, keep: bool,
-                     with_batches: bool) -> list[tuple[dict[str, Any], Ledger | None]]:
+def _replicate_batch(
+    network: Network,
+    policy: Policy,
+    periods: int,
+    seed: int | None,
+    ks: range,
+    warmup: int,
+    keep: bool,
+    with_batches: bool,
+) -> list[tuple[dict[str, Any], Ledger | None]]:
     """Replications *ks* in one lockstep batch."""
     sim = _batch.BatchSimulation(network, periods, [replication_seed(seed, k) for k in ks])
     run = sim.run(policy, record=keep, warmup=warmup)
@@ -197,22 +247,35 @@ def _check_finite(summaries: list[dict[str, Any]], network: Network, objective: 
         if math.isfinite(s["value"]):
             continue
         names = [n.name for n in network.nodes]
-        culprits = [f"node {names[i]!r}: cost per period {s['cost'][i]:g}, revenue "
-                    f"{s['revenue'][i]:g}, on hand {s['on_hand'][i]:g}, backlog {s['backlog'][i]:g}"
-                    for i in range(len(names))
-                    if not (math.isfinite(s["cost"][i]) and math.isfinite(s["revenue"][i]))]
+        culprits = [
+            f"node {names[i]!r}: cost per period {s['cost'][i]:g}, revenue "
+            f"{s['revenue'][i]:g}, on hand {s['on_hand'][i]:g}, backlog {s['backlog'][i]:g}"
+            for i in range(len(names))
+            if not (math.isfinite(s["cost"][i]) and math.isfinite(s["revenue"][i]))
+        ]
         cause = "; ".join(culprits) or "a cost overflowed in the sum over nodes"
         raise NonFiniteResultError(
             f"replication {k}: the {objective} per period is {s['value']:g}, not a finite number "
             f"({cause}); an input makes a cost overflow: check the magnitudes of demand, costs and "
-            "initial stock")
+            "initial stock"
+        )
 
 
-def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
-             replications: int = 1, seed: int | None = 0, warmup: int = 0, processes: int = 1,
-             market: Market | None = None, progress: bool = False,
-             keep_ledgers: bool = False, engine: str = "auto",
-             executor: Executor | None = None) -> Results:
+def simulate(
+    problem: Problem | Network,
+    policy: Policy,
+    *,
+    periods: int,
+    replications: int = 1,
+    seed: int | None = 0,
+    warmup: int = 0,
+    processes: int = 1,
+    market: Market | None = None,
+    progress: bool = False,
+    keep_ledgers: bool = False,
+    engine: str = "auto",
+    executor: Executor | None = None,
+) -> Results:
     """Run *replications* independent replications and summarise them.
 
     Parameters
@@ -244,18 +307,23 @@ def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
         raise ValueError(f"replications(={replications}) must be >= 1")
     if not 0 <= warmup < periods:
         raise ValueError(f"warmup(={warmup}) must be in [0, periods={periods})")
-    if not (callable(getattr(policy, "act", None))
-            or callable(getattr(policy, "act_batch", None))):
+    if not (callable(getattr(policy, "act", None)) or callable(getattr(policy, "act_batch", None))):
         raise TypeError(f"policy must have an act(observation) method, got {policy!r}")
     if engine not in ENGINES:
         raise ValueError(f"engine(={engine!r}) must be one of {', '.join(ENGINES)}")
     problem = as_problem(problem, market)
-    if problem.network.time == "continuous":   # time units: periods is the horizon
+    if problem.network.time == "continuous":  # time units: periods is the horizon
         from .continuous import simulate_continuous
 
-        return simulate_continuous(problem, policy, horizon=periods,  # type: ignore[return-value]
-                                   replications=replications, seed=seed, warmup=warmup,
-                                   keep_ledgers=keep_ledgers)
+        return simulate_continuous(
+            problem,
+            policy,
+            horizon=periods,  # type: ignore[return-value]
+            replications=replications,
+            seed=seed,
+            warmup=warmup,
+            keep_ledgers=keep_ledgers,
+        )
     network, market = problem.network, problem.new_market()
     workers = executor.workers if executor is not None else processes or os.cpu_count() or 1
     note = "" if engine == "event" else batch_note(problem, policy)
@@ -266,23 +334,43 @@ def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
     elif engine == "event":
         note = "event engine requested"
     elif not use_batch:
-        note = (f"batch engine not used: {replications} replication(s), fewer than "
-                f"{BATCH_MIN_REPLICATIONS}")
+        note = (
+            f"batch engine not used: {replications} replication(s), fewer than "
+            f"{BATCH_MIN_REPLICATIONS}"
+        )
     bar = tqdm(total=replications, desc="replications", disable=not progress, leave=False)
     outputs: list[tuple[dict[str, Any], Ledger | None]] = []
     if use_batch:
         step = max(1, min(BATCH_CHUNK, -(-replications // max(1, min(workers, replications)))))
-        tasks: list[Any] = [range(k, min(k + step, replications))
-                            for k in range(0, replications, step)]
-        run: Any = partial(_replicate_batch, network, policy, periods, seed, warmup=warmup,
-                           keep=keep_ledgers, with_batches=replications == 1)
+        tasks: list[Any] = [
+            range(k, min(k + step, replications)) for k in range(0, replications, step)
+        ]
+        run: Any = partial(
+            _replicate_batch,
+            network,
+            policy,
+            periods,
+            seed,
+            warmup=warmup,
+            keep=keep_ledgers,
+            with_batches=replications == 1,
+        )
     else:
         tasks = list(range(replications))
-        run = partial(_replicate, network, policy, periods, seed, warmup=warmup, market=market,
-                      keep=keep_ledgers)
+        run = partial(
+            _replicate,
+            network,
+            policy,
+            periods,
+            seed,
+            warmup=warmup,
+            market=market,
+            keep=keep_ledgers,
+        )
     with use_executor(executor, processes if len(tasks) > 1 else 1) as ex:
-        for out in ex.map(run, tasks, on_result=lambda i, out: bar.update(
-                len(out) if use_batch else 1)):
+        for out in ex.map(
+            run, tasks, on_result=lambda i, out: bar.update(len(out) if use_batch else 1)
+        ):
             outputs += out if use_batch else [out]
     bar.close()
     summaries = [o[0] for o in outputs]
@@ -304,20 +392,38 @@ def simulate(problem: Problem | Network, policy: Policy, *, periods: int,
     for i, n in enumerate(network.nodes):
         with_demand = i in demand_nodes
         nodes[n.name] = NodeSummary(
-            on_hand=float(avg("on_hand")[i]), backlog=float(avg("backlog")[i]),
-            lost=float(avg("lost")[i]), ordered=float(avg("ordered")[i]),
-            cost=float(avg("cost")[i]), revenue=float(avg("revenue")[i]),
+            on_hand=float(avg("on_hand")[i]),
+            backlog=float(avg("backlog")[i]),
+            lost=float(avg("lost")[i]),
+            ordered=float(avg("ordered")[i]),
+            cost=float(avg("cost")[i]),
+            revenue=float(avg("revenue")[i]),
             fill_rate=float(served[i] / demand[i]) if with_demand and demand[i] > 0 else None,
-            cycle_service_level=float(in_stock[i] / n_periods) if with_demand else None)
+            cycle_service_level=float(in_stock[i] / n_periods) if with_demand else None,
+        )
     total_demand = demand[demand_nodes].sum() if demand_nodes else 0.0
     fill = float(served[demand_nodes].sum() / total_demand) if total_demand > 0 else None
-    csl = (float(np.mean([nodes[network.nodes[i].name].cycle_service_level for i in demand_nodes]))
-           if demand_nodes else None)
-    return Results(objective=objective_of(network, market), periods=periods,
-                   warmup=warmup, replications=replications, seed=seed, per_replication=values,
-                   mean=mean, ci95=(lo, hi), fill_rate=fill, cycle_service_level=csl, nodes=nodes,
-                   ledgers=[o[1] for o in outputs if o[1] is not None],
-                   engine="batch" if use_batch else "event", engine_note="" if use_batch else note)
+    csl = (
+        float(np.mean([nodes[network.nodes[i].name].cycle_service_level for i in demand_nodes]))
+        if demand_nodes
+        else None
+    )
+    return Results(
+        objective=objective_of(network, market),
+        periods=periods,
+        warmup=warmup,
+        replications=replications,
+        seed=seed,
+        per_replication=values,
+        mean=mean,
+        ci95=(lo, hi),
+        fill_rate=fill,
+        cycle_service_level=csl,
+        nodes=nodes,
+        ledgers=[o[1] for o in outputs if o[1] is not None],
+        engine="batch" if use_batch else "event",
+        engine_note="" if use_batch else note,
+    )
 
 
 def paired_difference(a: Results, b: Results) -> tuple[float, float, float]:

@@ -28,6 +28,7 @@ started are cancelled.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import pickle
 from abc import ABC, abstractmethod
@@ -37,8 +38,18 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-__all__ = ["BACKENDS", "Executor", "ProcessExecutor", "RayExecutor", "SerialExecutor",
-           "add_backend_arguments", "chunks", "executor_from_args", "make_executor", "use_executor"]
+__all__ = [
+    "BACKENDS",
+    "Executor",
+    "ProcessExecutor",
+    "RayExecutor",
+    "SerialExecutor",
+    "add_backend_arguments",
+    "chunks",
+    "executor_from_args",
+    "make_executor",
+    "use_executor",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -69,8 +80,9 @@ class Executor(ABC):
     workers: int = 1
 
     @abstractmethod
-    def map(self, fn: Callable[[T], R], tasks: Iterable[T], *,
-            on_result: OnResult | None = None) -> list[R]:
+    def map(
+        self, fn: Callable[[T], R], tasks: Iterable[T], *, on_result: OnResult | None = None
+    ) -> list[R]:
         """``[fn(t) for t in tasks]``, computed by this executor's workers.
 
         *on_result(i, result)* is called in this process as each task finishes (in
@@ -95,8 +107,9 @@ class SerialExecutor(Executor):
 
     name = "serial"
 
-    def map(self, fn: Callable[[T], R], tasks: Iterable[T], *,
-            on_result: OnResult | None = None) -> list[R]:
+    def map(
+        self, fn: Callable[[T], R], tasks: Iterable[T], *, on_result: OnResult | None = None
+    ) -> list[R]:
         out: list[R] = []
         for i, task in enumerate(tasks):
             try:
@@ -120,7 +133,7 @@ def _dumps(obj: Any) -> bytes:
     return cloudpickle.dumps(obj)
 
 
-_LOADED: dict[bytes, Any] = {}   # in a worker: the function of the current map, unpickled once
+_LOADED: dict[bytes, Any] = {}  # in a worker: the function of the current map, unpickled once
 
 
 def _run_pickled(fn_bytes: bytes, task_bytes: bytes) -> Any:
@@ -144,8 +157,9 @@ class ProcessExecutor(Executor):
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
 
-    def map(self, fn: Callable[[T], R], tasks: Iterable[T], *,
-            on_result: OnResult | None = None) -> list[R]:
+    def map(
+        self, fn: Callable[[T], R], tasks: Iterable[T], *, on_result: OnResult | None = None
+    ) -> list[R]:
         tasks = list(tasks)
         if not tasks:
             return []
@@ -153,12 +167,14 @@ class ProcessExecutor(Executor):
             fn_bytes = _dumps(fn)
             payloads = [_dumps(t) for t in tasks]
         except Exception as exc:
-            raise TypeError(f"the processes executor cannot send {fn!r} or its tasks to a "
-                            f"worker process: {exc}") from exc
+            raise TypeError(
+                f"the processes executor cannot send {fn!r} or its tasks to a worker process: {exc}"
+            ) from exc
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.workers)
         futures: dict[Future[Any], int] = {
-            self._pool.submit(_run_pickled, fn_bytes, p): i for i, p in enumerate(payloads)}
+            self._pool.submit(_run_pickled, fn_bytes, p): i for i, p in enumerate(payloads)
+        }
         results: list[Any] = [None] * len(tasks)
         pending = set(futures)
         try:
@@ -167,10 +183,11 @@ class ProcessExecutor(Executor):
                 for fut in sorted(done, key=futures.__getitem__):
                     i = futures[fut]
                     failure = fut.exception()
-                    if isinstance(failure, BrokenProcessPool):   # a worker died: new pool next
+                    if isinstance(failure, BrokenProcessPool):  # a worker died: new pool next
                         self.close()
-                        raise RuntimeError(f"a worker process died running "
-                                           f"{_describe(i, tasks[i])}") from failure
+                        raise RuntimeError(
+                            f"a worker process died running {_describe(i, tasks[i])}"
+                        ) from failure
                     if failure is not None:
                         raise _named(failure, i, tasks[i], "a worker process")
                     results[i] = fut.result()
@@ -213,13 +230,16 @@ class RayExecutor(Executor):
 
     name = "ray"
 
-    def __init__(self, workers: int | None = None, address: str | None = None,
-                 **init_options: Any) -> None:
+    def __init__(
+        self, workers: int | None = None, address: str | None = None, **init_options: Any
+    ) -> None:
         if workers is not None and workers < 1:
             raise ValueError(f"workers(={workers}) must be >= 1")
         if workers is not None and address is not None:
-            raise ValueError(f"workers(={workers}) sizes a local Ray cluster; the cluster at "
-                             f"address {address!r} has its own CPUs")
+            raise ValueError(
+                f"workers(={workers}) sizes a local Ray cluster; the cluster at "
+                f"address {address!r} has its own CPUs"
+            )
         self._workers, self.address, self._options = workers, address, init_options
         self._owned = False
         self._remote: Any = None
@@ -227,8 +247,11 @@ class RayExecutor(Executor):
     def _start(self) -> Any:
         ray = _ray()
         if not ray.is_initialized():
-            options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                       **self._options}
+            options: dict[str, Any] = {
+                "include_dashboard": False,
+                "log_to_driver": False,
+                **self._options,
+            }
             if self.address is None:
                 options.setdefault("num_cpus", self._workers or os.cpu_count() or 1)
             else:
@@ -247,13 +270,14 @@ class RayExecutor(Executor):
             return int(ray.cluster_resources().get("CPU", 1))
         return self._workers or os.cpu_count() or 1
 
-    def map(self, fn: Callable[[T], R], tasks: Iterable[T], *,
-            on_result: OnResult | None = None) -> list[R]:
+    def map(
+        self, fn: Callable[[T], R], tasks: Iterable[T], *, on_result: OnResult | None = None
+    ) -> list[R]:
         tasks = list(tasks)
         if not tasks:
             return []
         ray = self._start()
-        fn_ref = ray.put(fn)   # sent once, not once per task
+        fn_ref = ray.put(fn)  # sent once, not once per task
         refs = [self._remote.remote(fn_ref, t) for t in tasks]
         index = {ref: i for i, ref in enumerate(refs)}
         results: list[Any] = [None] * len(tasks)
@@ -261,8 +285,9 @@ class RayExecutor(Executor):
         try:
             while pending:
                 # one at a time for few tasks; in slices for many (ray.wait scans the list)
-                done, pending = ray.wait(pending, num_returns=max(1, len(pending) // 16)
-                                         if len(pending) > 64 else 1)
+                done, pending = ray.wait(
+                    pending, num_returns=max(1, len(pending) // 16) if len(pending) > 64 else 1
+                )
                 for ref in done:
                     i = index[ref]
                     try:
@@ -285,8 +310,13 @@ class RayExecutor(Executor):
 
 
 # -- construction ---------------------------------------------------------------------------------
-def make_executor(backend: str = "serial", *, workers: int | None = None,
-                  address: str | None = None, **ray_options: Any) -> Executor:
+def make_executor(
+    backend: str = "serial",
+    *,
+    workers: int | None = None,
+    address: str | None = None,
+    **ray_options: Any,
+) -> Executor:
     """The executor named *backend* (one of :data:`BACKENDS`).
 
     *workers*: processes or local Ray CPUs (default: one per CPU; ignored by serial).
@@ -304,8 +334,7 @@ def make_executor(backend: str = "serial", *, workers: int | None = None,
 
 
 @contextmanager
-def use_executor(executor: Executor | None = None, processes: int | None = 1
-                 ) -> Iterator[Executor]:
+def use_executor(executor: Executor | None = None, processes: int | None = 1) -> Iterator[Executor]:
     """*executor* (left open: it belongs to the caller), or one made for this call from the
     older ``processes`` argument: 1 serial, N a pool of N processes, 0 or None one per CPU.
 
@@ -323,13 +352,24 @@ def use_executor(executor: Executor | None = None, processes: int | None = 1
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     """``--backend``, ``--workers`` and ``--address`` on a command's parser."""
     group = parser.add_argument_group("execution")
-    group.add_argument("--backend", choices=BACKENDS, default="serial",
-                       help="where independent tasks run (default: serial)")
-    group.add_argument("--workers", type=int, default=None,
-                       help="processes, or CPUs of a local Ray cluster (default: one per CPU)")
-    group.add_argument("--address", default=None,
-                       help="an existing Ray cluster ('auto' after `ray start --head` here, or "
-                            "ray://HOST:10001); default: start a local one")
+    group.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="serial",
+        help="where independent tasks run (default: serial)",
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes, or CPUs of a local Ray cluster (default: one per CPU)",
+    )
+    group.add_argument(
+        "--address",
+        default=None,
+        help="an existing Ray cluster ('auto' after `ray start --head` here, or "
+        "ray://HOST:10001); default: start a local one",
+    )
 
 
 def executor_from_args(args: argparse.Namespace) -> Executor:
@@ -341,8 +381,10 @@ def executor_from_args(args: argparse.Namespace) -> Executor:
     processes = getattr(args, "processes", 1)
     if processes != 1:
         if args.backend != "serial" or args.workers is not None:
-            raise ValueError(f"--processes {processes} is --backend processes --workers "
-                             f"{processes}: give one of the two")
+            raise ValueError(
+                f"--processes {processes} is --backend processes --workers "
+                f"{processes}: give one of the two"
+            )
         return ProcessExecutor(processes or None)
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers(={args.workers}) must be >= 1")
@@ -357,4 +399,4 @@ def chunks(n: int, parts: int) -> list[range]:
         raise ValueError(f"chunks(n={n}, parts={parts}): n must be >= 0 and parts >= 1")
     parts = min(parts, n) or 1
     bounds = [n * j // parts for j in range(parts + 1)]
-    return [range(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    return [range(a, b) for a, b in itertools.pairwise(bounds) if b > a]

@@ -37,12 +37,27 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Ledger", "FIELDS", "COST_FIELDS"]
+__all__ = ["COST_FIELDS", "FIELDS", "Ledger"]
 
 FIELDS = (
-    "on_hand", "backlog", "lost", "in_transit", "ordered", "received", "shipped", "demand",
-    "sales", "served", "holding_cost", "shortage_cost", "fixed_cost", "variable_cost",
-    "transit_cost", "revenue", "order_cut", "capacity_short",
+    "on_hand",
+    "backlog",
+    "lost",
+    "in_transit",
+    "ordered",
+    "received",
+    "shipped",
+    "demand",
+    "sales",
+    "served",
+    "holding_cost",
+    "shortage_cost",
+    "fixed_cost",
+    "variable_cost",
+    "transit_cost",
+    "revenue",
+    "order_cut",
+    "capacity_short",
 )
 COST_FIELDS = ("holding_cost", "shortage_cost", "fixed_cost", "variable_cost", "transit_cost")
 
@@ -53,13 +68,19 @@ class Ledger:
 
     nodes: tuple[str, ...]
     data: dict[str, np.ndarray]
-    objective: str                        # "cost" or "profit"
-    initial_on_hand: np.ndarray           # per node, before period 0
-    initial_pipeline: np.ndarray          # per node, units scheduled before period 0
+    objective: str  # "cost" or "profit"
+    initial_on_hand: np.ndarray  # per node, before period 0
+    initial_pipeline: np.ndarray  # per node, units scheduled before period 0
 
     @classmethod
-    def from_rows(cls, nodes: tuple[str, ...], rows: Any, objective: str,
-                  initial_on_hand: np.ndarray, initial_pipeline: np.ndarray) -> "Ledger":
+    def from_rows(
+        cls,
+        nodes: tuple[str, ...],
+        rows: Any,
+        objective: str,
+        initial_on_hand: np.ndarray,
+        initial_pipeline: np.ndarray,
+    ) -> Ledger:
         """Build from flat floats: one row of FIELDS per (period, node), period-major."""
         n = len(nodes)
         table = np.array(rows, dtype=float).reshape(-1, n, len(FIELDS))

@@ -59,8 +59,9 @@ the market of the run they are in through :func:`market_of`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -82,7 +83,7 @@ __all__ = [
 #: The coefficients of the public implementation of Schlosser & Richly (2019).
 BETA = (-3.89, -0.56, -0.01, 0.07, -0.03, -0.01)
 COMPETITOR_RULES = ("undercut", "random-walk", "fixed")
-_BLOCK = 256     # periods of uniforms drawn at once
+_BLOCK = 256  # periods of uniforms drawn at once
 _EPS = 1e-9
 
 
@@ -113,15 +114,17 @@ class PriceGrid:
 
     def __post_init__(self) -> None:
         if not (0 <= self.low < self.high and math.isfinite(self.high)):
-            raise ValueError(f"price bounds must satisfy 0 <= low(={self.low}) < "
-                             f"high(={self.high}) < inf")
+            raise ValueError(
+                f"price bounds must satisfy 0 <= low(={self.low}) < high(={self.high}) < inf"
+            )
         if self.step < 0:
             raise ValueError(f"step(={self.step}) must be >= 0")
         if self.step > 0:
             n = (self.high - self.low) / self.step
             if abs(n - round(n)) > 1e-6:
-                raise ValueError(f"high - low (={self.high - self.low}) must be a multiple of "
-                                 f"step(={self.step})")
+                raise ValueError(
+                    f"high - low (={self.high - self.low}) must be a multiple of step(={self.step})"
+                )
 
     @property
     def values(self) -> np.ndarray | None:
@@ -173,21 +176,42 @@ class DemandModel:
         """Regressors x(p, o, r), stacked on the last axis (broadcasts over arrays)."""
         p, o, r = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (p, o, r)))
         rank = 1.0 + ((o < p).astype(float) + (o <= p).astype(float)) / 2.0
-        return np.stack([np.ones_like(p), rank, p - o, np.full_like(p, self.n_competitors),
-                         (p + o) / 2.0, p - r], axis=-1)
+        return np.stack(
+            [
+                np.ones_like(p),
+                rank,
+                p - o,
+                np.full_like(p, self.n_competitors),
+                (p + o) / 2.0,
+                p - r,
+            ],
+            axis=-1,
+        )
 
     def rate(self, p: Any, o: Any, r: Any) -> Any:
         """Mean demand per period, ``eta * delta * logistic(x'beta)`` (float or array)."""
         b0, b1, b2, b3, b4, b5 = self.beta
         if type(p) is float and type(o) is float and type(r) is float:  # the engine's hot path
             rank = 1.0 + ((o < p) + (o <= p)) / 2.0
-            z = b0 + b1 * rank + b2 * (p - o) + b3 * self.n_competitors + b4 * (p + o) / 2.0 \
+            z = (
+                b0
+                + b1 * rank
+                + b2 * (p - o)
+                + b3 * self.n_competitors
+                + b4 * (p + o) / 2.0
                 + b5 * (p - r)
+            )
             return self.eta * self.delta / (1.0 + math.exp(-z))
         p, o, r = (np.asarray(v, dtype=float) for v in (p, o, r))
         rank = 1.0 + ((o < p).astype(float) + (o <= p).astype(float)) / 2.0
-        z = b0 + b1 * rank + b2 * (p - o) + b3 * self.n_competitors + b4 * (p + o) / 2.0 \
+        z = (
+            b0
+            + b1 * rank
+            + b2 * (p - o)
+            + b3 * self.n_competitors
+            + b4 * (p + o) / 2.0
             + b5 * (p - r)
+        )
         out = self.eta * self.delta / (1.0 + np.exp(-z))
         return float(out) if np.ndim(out) == 0 else out
 
@@ -208,11 +232,14 @@ class Competitor:
 
     def __post_init__(self) -> None:
         if self.rule not in COMPETITOR_RULES:
-            raise ValueError(f"competitor rule(={self.rule!r}) must be one of "
-                             f"{', '.join(COMPETITOR_RULES)}")
+            raise ValueError(
+                f"competitor rule(={self.rule!r}) must be one of {', '.join(COMPETITOR_RULES)}"
+            )
         if not (0 <= self.low <= self.initial <= self.high and math.isfinite(self.high)):
-            raise ValueError(f"competitor prices need 0 <= low(={self.low}) <= "
-                             f"initial(={self.initial}) <= high(={self.high}) < inf")
+            raise ValueError(
+                f"competitor prices need 0 <= low(={self.low}) <= "
+                f"initial(={self.initial}) <= high(={self.high}) < inf"
+            )
         if self.step <= 0 and self.rule != "fixed":
             raise ValueError(f"competitor step(={self.step}) must be > 0")
         if not 0 <= self.react <= 1:
@@ -246,8 +273,10 @@ class Competitor:
         def index(v: float) -> int:
             k = int(np.argmin(np.abs(grid - v)))
             if abs(grid[k] - v) > 1e-6:
-                raise ValueError(f"competitor price {v:g} is not on the grid "
-                                 f"{grid[0]:g}..{grid[-1]:g}: align the price and competitor grids")
+                raise ValueError(
+                    f"competitor price {v:g} is not on the grid "
+                    f"{grid[0]:g}..{grid[-1]:g}: align the price and competitor grids"
+                )
             return k
 
         for i, p in enumerate(prices):
@@ -292,7 +321,7 @@ class CompetitiveMarket:
     ref_initial: float = 35.0
 
     observation_names = ("competitor_price", "reference_price")
-    kind: ClassVar[str] = "pricing"   # what des_supply.problem.ProblemKind.market reports
+    kind: ClassVar[str] = "pricing"  # what des_supply.problem.ProblemKind.market reports
 
     def __post_init__(self) -> None:
         if not 0 <= self.memory <= 1:
@@ -300,8 +329,10 @@ class CompetitiveMarket:
         if self.ref_step < 0:
             raise ValueError(f"ref_step(={self.ref_step}) must be >= 0")
         if not self.price_grid.low <= self.ref_initial <= self.price_grid.high:
-            raise ValueError(f"ref_initial(={self.ref_initial}) must be within the price bounds "
-                             f"[{self.price_grid.low}, {self.price_grid.high}]")
+            raise ValueError(
+                f"ref_initial(={self.ref_initial}) must be within the price bounds "
+                f"[{self.price_grid.low}, {self.price_grid.high}]"
+            )
         self._rng: np.random.Generator | None = None
         self._uniforms = np.zeros((0, 4))
         self._start = 0
@@ -318,7 +349,7 @@ class CompetitiveMarket:
         self.reference_price = float(self.ref_initial)
         self.last_rate = math.nan
 
-    def draw(self, t: int, action: "Action", obs: "Observation") -> Mapping[str, float]:
+    def draw(self, t: int, action: Action, obs: Observation) -> Mapping[str, float]:
         u = self._period_uniforms(t)
         p, o, r = float(obs.price(self.node)), self.competitor_price, self.reference_price
         lam = self.model.rate(p, o, r)
@@ -333,8 +364,12 @@ class CompetitiveMarket:
         """The market state the coming demand phase uses: ``competitor_price``, ``reference_price``."""
         return {"competitor_price": self.competitor_price, "reference_price": self.reference_price}
 
-    def mean_demand(self, price: Any, competitor_price: float | None = None,
-                    reference_price: float | None = None) -> Any:
+    def mean_demand(
+        self,
+        price: Any,
+        competitor_price: float | None = None,
+        reference_price: float | None = None,
+    ) -> Any:
         """Mean demand at *price* in the current state (or the given one)."""
         o = self.competitor_price if competitor_price is None else competitor_price
         r = self.reference_price if reference_price is None else reference_price
@@ -389,7 +424,7 @@ class CompetitiveMarket:
         return self._uniforms[i]
 
 
-def market_of(obs: "Observation") -> Any:
+def market_of(obs: Observation) -> Any:
     """The market of the run *obs* belongs to (None without one): ``obs.market`` for
     engine observations, None for stand-ins without that attribute."""
     return getattr(obs, "market", None)

@@ -71,20 +71,36 @@ import heapq
 import json
 import math
 import numbers
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Literal
 
 import networkx as nx
 
 from . import distributions as _dist
 from .arrivals import ARRIVAL_KINDS, ArrivalProcess, arrival_from_dict, is_arrival_process
 from .distributions import (
-    MAX_MAGNITUDE, Deterministic, Distribution, as_distribution, distribution_from_dict,
+    MAX_MAGNITUDE,
+    Deterministic,
+    Distribution,
+    as_distribution,
+    distribution_from_dict,
 )
 
-__all__ = ["Node", "Edge", "Network", "NetworkError", "FORMAT_VERSION", "SCHEMA_PATH",
-           "network_schema", "DECISIONS", "SHIPPING_TIMINGS", "TIMES", "MAX_MAGNITUDE"]
+__all__ = [
+    "DECISIONS",
+    "FORMAT_VERSION",
+    "MAX_MAGNITUDE",
+    "SCHEMA_PATH",
+    "SHIPPING_TIMINGS",
+    "TIMES",
+    "Edge",
+    "Network",
+    "NetworkError",
+    "Node",
+    "network_schema",
+]
 
 INF = math.inf
 #: Version of the network file format written by :meth:`Network.to_dict`.
@@ -129,16 +145,21 @@ def _integer(owner: str, name: str, value: Any) -> int:
 
 def _nonneg(owner: str, name: str, value: Any, allow_inf: bool = False) -> float:
     if not _is_number(value):
-        raise NetworkError(f"{owner}: {name}(={value!r}) must be a number"
-                           + (" (not a string)" if isinstance(value, str) else ""))
+        raise NetworkError(
+            f"{owner}: {name}(={value!r}) must be a number"
+            + (" (not a string)" if isinstance(value, str) else "")
+        )
     value = float(value)
     if math.isnan(value) or value < 0 or (math.isinf(value) and not allow_inf):
-        raise NetworkError(f"{owner}: {name}(={value}) must be >= 0"
-                           + ("" if allow_inf else " and finite"))
+        raise NetworkError(
+            f"{owner}: {name}(={value}) must be >= 0" + ("" if allow_inf else " and finite")
+        )
     if MAX_MAGNITUDE < value < math.inf:
-        raise NetworkError(f"{owner}: {name}(={value:g}) is above {MAX_MAGNITUDE:g}, the largest "
-                           "magnitude the engine accepts (costs would not stay finite)"
-                           + (": use inf for no limit" if allow_inf else ""))
+        raise NetworkError(
+            f"{owner}: {name}(={value:g}) is above {MAX_MAGNITUDE:g}, the largest "
+            "magnitude the engine accepts (costs would not stay finite)"
+            + (": use inf for no limit" if allow_inf else "")
+        )
     return value
 
 
@@ -151,20 +172,20 @@ class Node:
 
     name: str
     kind: Literal["stock", "supply"] = "stock"
-    holding_cost: float = 0.0            # per unit on hand at the end of a period [h]
+    holding_cost: float = 0.0  # per unit on hand at the end of a period [h]
     shortage: Literal["backlog", "lost"] = "backlog"
-    shortage_cost: float = 0.0           # per unit backlogged at period end, or per unit lost [p]
-    fixed_order_cost: float = 0.0        # per order placed [K]
-    order_cost: float = 0.0              # per unit ordered [c]
-    price: float = 0.0                   # revenue per unit sold to external customers
-    capacity: float = INF                # max units ordered (stock) or shipped (supply) per period
-    storage_capacity: float = INF        # on hand + on order never exceeds it (orders are cut)
-    shipping_capacity: float = INF       # max units a stocking node ships downstream per period
+    shortage_cost: float = 0.0  # per unit backlogged at period end, or per unit lost [p]
+    fixed_order_cost: float = 0.0  # per order placed [K]
+    order_cost: float = 0.0  # per unit ordered [c]
+    price: float = 0.0  # revenue per unit sold to external customers
+    capacity: float = INF  # max units ordered (stock) or shipped (supply) per period
+    storage_capacity: float = INF  # on hand + on order never exceeds it (orders are cut)
+    shipping_capacity: float = INF  # max units a stocking node ships downstream per period
     initial_on_hand: float = 0.0
-    initial_pipeline: tuple[float, ...] = ()   # [k] arrives at the start of period k
-    review_period: int = 1               # the node decides when (t - review_offset) % review_period == 0
+    initial_pipeline: tuple[float, ...] = ()  # [k] arrives at the start of period k
+    review_period: int = 1  # the node decides when (t - review_offset) % review_period == 0
     review_offset: int = 0
-    demand: Distribution | ArrivalProcess | None = None   # per period, or arrivals (continuous)
+    demand: Distribution | ArrivalProcess | None = None  # per period, or arrivals (continuous)
     supply_rule: Literal["assembly", "split", "priority"] | None = None
 
     def __post_init__(self) -> None:
@@ -176,10 +197,18 @@ class Node:
         if self.shortage not in SHORTAGE_RULES:
             raise NetworkError(f"{who}: shortage(={self.shortage!r}) must be 'backlog' or 'lost'")
         if self.supply_rule is not None and self.supply_rule not in SUPPLY_RULES:
-            raise NetworkError(f"{who}: supply_rule(={self.supply_rule!r}) must be one of "
-                               f"{', '.join(SUPPLY_RULES)}")
-        for name in ("holding_cost", "shortage_cost", "fixed_order_cost", "order_cost", "price",
-                     "initial_on_hand"):
+            raise NetworkError(
+                f"{who}: supply_rule(={self.supply_rule!r}) must be one of "
+                f"{', '.join(SUPPLY_RULES)}"
+            )
+        for name in (
+            "holding_cost",
+            "shortage_cost",
+            "fixed_order_cost",
+            "order_cost",
+            "price",
+            "initial_on_hand",
+        ):
             object.__setattr__(self, name, _nonneg(who, name, getattr(self, name)))
         for name in ("capacity", "storage_capacity", "shipping_capacity"):
             object.__setattr__(self, name, _nonneg(who, name, getattr(self, name), allow_inf=True))
@@ -192,25 +221,34 @@ class Node:
         if self.review_period < 1:
             raise NetworkError(f"{who}: review_period(={self.review_period}) must be >= 1")
         if not 0 <= self.review_offset < self.review_period:
-            raise NetworkError(f"{who}: review_offset(={self.review_offset}) must be in "
-                               f"[0, review_period={self.review_period})")
+            raise NetworkError(
+                f"{who}: review_offset(={self.review_offset}) must be in "
+                f"[0, review_period={self.review_period})"
+            )
         if self.demand is not None and not is_arrival_process(self.demand):
             try:
                 object.__setattr__(self, "demand", as_distribution(self.demand))
             except ValueError as exc:
                 raise NetworkError(f"{who}: demand: {exc}") from None
-        if self.kind == "supply" and (self.demand is not None or self.initial_on_hand
-                                      or self.initial_pipeline):
-            raise NetworkError(f"{who}: a supply node has unlimited stock and no demand or "
-                               "initial inventory of its own")
+        if self.kind == "supply" and (
+            self.demand is not None or self.initial_on_hand or self.initial_pipeline
+        ):
+            raise NetworkError(
+                f"{who}: a supply node has unlimited stock and no demand or "
+                "initial inventory of its own"
+            )
         if self.kind == "supply" and self.shipping_capacity < INF:
-            raise NetworkError(f"{who}: shipping_capacity(={self.shipping_capacity:g}) is for "
-                               "stocking nodes; a supply node's capacity is what it ships per period")
+            raise NetworkError(
+                f"{who}: shipping_capacity(={self.shipping_capacity:g}) is for "
+                "stocking nodes; a supply node's capacity is what it ships per period"
+            )
         initial = self.initial_on_hand + sum(pipeline)
         if initial > self.storage_capacity + 1e-9:
-            raise NetworkError(f"{who}: initial stock {initial:g} (initial_on_hand "
-                               f"{self.initial_on_hand:g} + initial_pipeline {sum(pipeline):g}) is "
-                               f"above storage_capacity(={self.storage_capacity:g})")
+            raise NetworkError(
+                f"{who}: initial stock {initial:g} (initial_on_hand "
+                f"{self.initial_on_hand:g} + initial_pipeline {sum(pipeline):g}) is "
+                f"above storage_capacity(={self.storage_capacity:g})"
+            )
 
     def reviews_at(self, t: int) -> bool:
         return (t - self.review_offset) % self.review_period == 0
@@ -237,12 +275,12 @@ class Edge:
     source: str
     target: str
     lead_time: Distribution = field(default_factory=lambda: Deterministic(1))  # periods [L]
-    unit_cost: float = 0.0               # paid by the target per unit shipped on this edge
-    bom: float = 1.0                     # units of source item per unit of target item
-    transit_holding_cost: float = 0.0    # per unit in transit (or waiting for assembly) per period
-    share: float | None = None           # fraction of the target's orders (supply_rule="split")
-    priority: int = 0                    # lower is asked first (supply_rule="priority")
-    sequential: bool = False             # True: shipments arrive in the order sent (no crossing)
+    unit_cost: float = 0.0  # paid by the target per unit shipped on this edge
+    bom: float = 1.0  # units of source item per unit of target item
+    transit_holding_cost: float = 0.0  # per unit in transit (or waiting for assembly) per period
+    share: float | None = None  # fraction of the target's orders (supply_rule="split")
+    priority: int = 0  # lower is asked first (supply_rule="priority")
+    sequential: bool = False  # True: shipments arrive in the order sent (no crossing)
 
     def __post_init__(self) -> None:
         who = f"edge {self.source!r}->{self.target!r}"
@@ -270,8 +308,11 @@ class Edge:
         return (self.source, self.target)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"source": self.source, "target": self.target,
-                               "lead_time": self.lead_time.to_dict()}
+        out: dict[str, Any] = {
+            "source": self.source,
+            "target": self.target,
+            "lead_time": self.lead_time.to_dict(),
+        }
         for f in fields(self)[3:]:
             value = getattr(self, f.name)
             if value != f.default:
@@ -348,20 +389,28 @@ class Network:
         if not nodes:
             raise NetworkError(f"network {self.name!r} has no nodes")
         if self.order_timing not in TIMINGS:
-            raise NetworkError(f"order_timing(={self.order_timing!r}) must be one of "
-                               f"{', '.join(TIMINGS)}")
+            raise NetworkError(
+                f"order_timing(={self.order_timing!r}) must be one of {', '.join(TIMINGS)}"
+            )
         if self.decisions not in DECISIONS:
-            raise NetworkError(f"network {self.name!r}: decisions(={self.decisions!r}) must be one "
-                               f"of {', '.join(DECISIONS)}")
+            raise NetworkError(
+                f"network {self.name!r}: decisions(={self.decisions!r}) must be one "
+                f"of {', '.join(DECISIONS)}"
+            )
         if self.shipping_timing not in SHIPPING_TIMINGS:
-            raise NetworkError(f"network {self.name!r}: shipping_timing(={self.shipping_timing!r}) "
-                               f"must be one of {', '.join(SHIPPING_TIMINGS)}")
+            raise NetworkError(
+                f"network {self.name!r}: shipping_timing(={self.shipping_timing!r}) "
+                f"must be one of {', '.join(SHIPPING_TIMINGS)}"
+            )
         if self.time not in TIMES:
-            raise NetworkError(f"network {self.name!r}: time(={self.time!r}) must be one of "
-                               f"{', '.join(TIMES)}")
+            raise NetworkError(
+                f"network {self.name!r}: time(={self.time!r}) must be one of {', '.join(TIMES)}"
+            )
         if self.continuous is not None and not isinstance(self.continuous, bool):
-            raise NetworkError(f"network {self.name!r}: continuous(={self.continuous!r}) must be "
-                               "true, false or null (derived from the demand)")
+            raise NetworkError(
+                f"network {self.name!r}: continuous(={self.continuous!r}) must be "
+                "true, false or null (derived from the demand)"
+            )
         index: dict[str, Node] = {}
         for n in nodes:
             if not isinstance(n, Node):
@@ -393,8 +442,14 @@ class Network:
             G.add_edges_from(e.key for e in edges)
             cycle = " -> ".join(u for u, _ in nx.find_cycle(G))
             raise NetworkError(f"network {self.name!r} has a cycle: {cycle}")
-        structure = _Structure(index, {k: tuple(v) for k, v in suppliers.items()},
-                               {k: tuple(v) for k, v in customers.items()}, topo, {}, {})
+        structure = _Structure(
+            index,
+            {k: tuple(v) for k, v in suppliers.items()},
+            {k: tuple(v) for k, v in customers.items()},
+            topo,
+            {},
+            {},
+        )
         object.__setattr__(self, "_structure", structure)
         for n in nodes:
             self._check_supply(n)
@@ -412,37 +467,50 @@ class Network:
         for n in self.nodes:
             if is_arrival_process(n.demand):
                 kind = n.demand.kind  # type: ignore[union-attr]
-                raise NetworkError(f"node {n.name!r}: demand is an arrival process ({kind}); "
-                                   "arrival processes need time='continuous'")
+                raise NetworkError(
+                    f"node {n.name!r}: demand is an arrival process ({kind}); "
+                    "arrival processes need time='continuous'"
+                )
         for e in self.edges:
             if not e.lead_time.integer:
-                raise NetworkError(f"edge {e.source!r}->{e.target!r}: lead_time must take whole "
-                                   f"numbers of periods (got {e.lead_time.to_dict()}); real lead "
-                                   "times need time='continuous'")
+                raise NetworkError(
+                    f"edge {e.source!r}->{e.target!r}: lead_time must take whole "
+                    f"numbers of periods (got {e.lead_time.to_dict()}); real lead "
+                    "times need time='continuous'"
+                )
 
     def _check_continuous_time(self) -> None:
         """Continuous time: demand is an arrival process; per-period settings are refused."""
         who = f"network {self.name!r} (time='continuous')"
-        for name, value, default in (("order_timing", self.order_timing, TIMINGS[0]),
-                                     ("decisions", self.decisions, DECISIONS[0]),
-                                     ("shipping_timing", self.shipping_timing,
-                                      SHIPPING_TIMINGS[0])):
+        for name, value, default in (
+            ("order_timing", self.order_timing, TIMINGS[0]),
+            ("decisions", self.decisions, DECISIONS[0]),
+            ("shipping_timing", self.shipping_timing, SHIPPING_TIMINGS[0]),
+        ):
             if value != default:
-                raise NetworkError(f"{who}: {name}(={value!r}) is a convention of periodic time; "
-                                   "leave it at its default")
+                raise NetworkError(
+                    f"{who}: {name}(={value!r}) is a convention of periodic time; "
+                    "leave it at its default"
+                )
         for n in self.nodes:
             node = f"node {n.name!r} (time='continuous')"
             if n.demand is not None and not is_arrival_process(n.demand):
-                raise NetworkError(f"{node}: demand must be an arrival process (poisson_process, "
-                                   f"compound_poisson, renewal, arrival_trace), got "
-                                   f"{n.demand.to_dict()}")
+                raise NetworkError(
+                    f"{node}: demand must be an arrival process (poisson_process, "
+                    f"compound_poisson, renewal, arrival_trace), got "
+                    f"{n.demand.to_dict()}"
+                )
             for name in ("capacity", "shipping_capacity"):
                 if getattr(n, name) < INF:
-                    raise NetworkError(f"{node}: {name}(={getattr(n, name):g}) is per period; "
-                                       "continuous time has no capacities per period yet")
+                    raise NetworkError(
+                        f"{node}: {name}(={getattr(n, name):g}) is per period; "
+                        "continuous time has no capacities per period yet"
+                    )
             if n.review_period != 1 or n.review_offset != 0:
-                raise NetworkError(f"{node}: review_period/review_offset are periodic; nodes "
-                                   "review continuously in continuous time")
+                raise NetworkError(
+                    f"{node}: review_period/review_offset are periodic; nodes "
+                    "review continuously in continuous time"
+                )
 
     def _derive(self, s: _Structure, position: Mapping[str, int]) -> None:
         """Fill the echelons and mean flows of *s*, downstream first."""
@@ -479,26 +547,36 @@ class Network:
         inbound = self.suppliers(n.name)
         if n.kind == "supply":
             if inbound:
-                raise NetworkError(f"{who} is a supply node but has suppliers: "
-                                   f"{', '.join(e.source for e in inbound)}")
+                raise NetworkError(
+                    f"{who} is a supply node but has suppliers: "
+                    f"{', '.join(e.source for e in inbound)}"
+                )
             return
         if not inbound:
-            raise NetworkError(f"{who} is a stocking node with no supplier; add an edge from a "
-                               "supply node (kind='supply') or another stocking node")
+            raise NetworkError(
+                f"{who} is a stocking node with no supplier; add an edge from a "
+                "supply node (kind='supply') or another stocking node"
+            )
         if len(inbound) > 1 and n.supply_rule is None:
-            raise NetworkError(f"{who} has {len(inbound)} suppliers; set supply_rule to "
-                               f"'assembly', 'split' or 'priority'")
+            raise NetworkError(
+                f"{who} has {len(inbound)} suppliers; set supply_rule to "
+                f"'assembly', 'split' or 'priority'"
+            )
         rule = self.supply_rule_of(n.name)
         if rule in ("split", "priority"):
             for e in inbound:
                 if e.bom != 1:
-                    raise NetworkError(f"edge {e.source!r}->{e.target!r}: bom(={e.bom}) must be 1 "
-                                       f"when {who} sources one item from several suppliers")
+                    raise NetworkError(
+                        f"edge {e.source!r}->{e.target!r}: bom(={e.bom}) must be 1 "
+                        f"when {who} sources one item from several suppliers"
+                    )
         if rule == "split":
             missing = [e.source for e in inbound if e.share is None]
             if missing:
-                raise NetworkError(f"{who} uses supply_rule='split' but edges from "
-                                   f"{', '.join(map(repr, missing))} have no share")
+                raise NetworkError(
+                    f"{who} uses supply_rule='split' but edges from "
+                    f"{', '.join(map(repr, missing))} have no share"
+                )
             total = sum(e.share for e in inbound)  # type: ignore[misc]
             if abs(total - 1) > 1e-9:
                 raise NetworkError(f"{who}: shares of its supply edges sum to {total}, not 1")
@@ -519,8 +597,10 @@ class Network:
         try:
             return self._structure.index[name]
         except (KeyError, TypeError):
-            raise KeyError(f"no node {name!r} in network {self.name!r} "
-                           f"(nodes: {', '.join(n.name for n in self.nodes)})") from None
+            raise KeyError(
+                f"no node {name!r} in network {self.name!r} "
+                f"(nodes: {', '.join(n.name for n in self.nodes)})"
+            ) from None
 
     def suppliers(self, name: str) -> tuple[Edge, ...]:
         """Edges into *name*, in declaration order."""
@@ -578,7 +658,7 @@ class Network:
     def demand_nodes(self) -> tuple[Node, ...]:
         return tuple(n for n in self.nodes if n.demand is not None)
 
-    def replace_node(self, name: str, **changes: Any) -> "Network":
+    def replace_node(self, name: str, **changes: Any) -> Network:
         """A copy with node *name* changed (``dataclasses.replace`` on that node)."""
         self.node(name)
         nodes = tuple(replace(n, **changes) if n.name == name else n for n in self.nodes)
@@ -588,10 +668,15 @@ class Network:
     def to_dict(self) -> dict[str, Any]:
         """The network as plain data (the network file format, see :data:`SCHEMA_PATH`);
         node and edge fields at their defaults are left out."""
-        return {"format_version": FORMAT_VERSION, "name": self.name,
-                "order_timing": self.order_timing, "continuous": self.continuous,
-                **self._conventions(), "nodes": [n.to_dict() for n in self.nodes],
-                "edges": [e.to_dict() for e in self.edges]}
+        return {
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "order_timing": self.order_timing,
+            "continuous": self.continuous,
+            **self._conventions(),
+            "nodes": [n.to_dict() for n in self.nodes],
+            "edges": [e.to_dict() for e in self.edges],
+        }
 
     def _conventions(self) -> dict[str, str]:
         """``decisions``, ``shipping_timing`` and ``time`` where they differ from their
@@ -606,7 +691,7 @@ class Network:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Network":
+    def from_dict(cls, data: Mapping[str, Any]) -> Network:
         """Build a network from plain data (as written by :meth:`to_dict`).
 
         Every error is a :class:`NetworkError` naming the node, edge or field at fault;
@@ -618,12 +703,16 @@ class Network:
         _check_version("network", data.get("format_version", FORMAT_VERSION))
         nodes = [_node_from_dict(d) for d in _list(data, "nodes")]
         edges = [_edge_from_dict(d) for d in _list(data, "edges")]
-        return cls(tuple(nodes), tuple(edges), name=data.get("name", "network"),
-                   order_timing=data.get("order_timing", "order-before-demand"),
-                   continuous=data.get("continuous"),
-                   decisions=data.get("decisions", DECISIONS[0]),
-                   shipping_timing=data.get("shipping_timing", SHIPPING_TIMINGS[0]),
-                   time=data.get("time", TIMES[0]))
+        return cls(
+            tuple(nodes),
+            tuple(edges),
+            name=data.get("name", "network"),
+            order_timing=data.get("order_timing", "order-before-demand"),
+            continuous=data.get("continuous"),
+            decisions=data.get("decisions", DECISIONS[0]),
+            shipping_timing=data.get("shipping_timing", SHIPPING_TIMINGS[0]),
+            time=data.get("time", TIMES[0]),
+        )
 
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2)
@@ -632,7 +721,7 @@ class Network:
         return text
 
     @classmethod
-    def from_json(cls, source: str | Path) -> "Network":
+    def from_json(cls, source: str | Path) -> Network:
         """Load from a JSON file path or a JSON string."""
         text = str(source)
         if not text.lstrip().startswith("{"):
@@ -672,18 +761,21 @@ class Network:
         >>> Network.from_networkx(G) == net
         True
         """
-        G = nx.DiGraph(name=self.name, order_timing=self.order_timing,
-                       continuous=bool(self.continuous), format_version=FORMAT_VERSION,
-                       **self._conventions())
+        G = nx.DiGraph(
+            name=self.name,
+            order_timing=self.order_timing,
+            continuous=bool(self.continuous),
+            format_version=FORMAT_VERSION,
+            **self._conventions(),
+        )
         for n in self.nodes:
             G.add_node(n.name, **_plain_attributes(n, ("name",)))
         for i, e in enumerate(self.edges):
-            G.add_edge(e.source, e.target, **_plain_attributes(e, ("source", "target")),
-                       position=i)
+            G.add_edge(e.source, e.target, **_plain_attributes(e, ("source", "target")), position=i)
         return G
 
     @classmethod
-    def from_networkx(cls, G: nx.DiGraph) -> "Network":
+    def from_networkx(cls, G: nx.DiGraph) -> Network:
         """Build a network from a DiGraph with plain attributes (see :meth:`to_networkx`).
 
         Node keys are the node names.  A distribution attribute (``demand``,
@@ -704,8 +796,10 @@ class Network:
             _no_unknown(who, attrs, node_fields)
             data = _decoded(who, attrs, ("demand",))
             nodes.append(_node_from_dict({"name": name, **data}))
-        edge_fields = (*(f.name for f in fields(Edge) if f.name not in ("source", "target")),
-                       "position")
+        edge_fields = (
+            *(f.name for f in fields(Edge) if f.name not in ("source", "target")),
+            "position",
+        )
         edges = []
         for k, (u, v, attrs) in enumerate(G.edges(data=True)):
             who = f"edge {u!r}->{v!r}"
@@ -714,33 +808,61 @@ class Network:
             position = _integer(who, "position", data.pop("position", len(G.edges) + k))
             edges.append((position, k, _edge_from_dict({"source": u, "target": v, **data})))
         edges.sort(key=lambda item: item[:2])
-        return cls(tuple(nodes), tuple(e for _, _, e in edges),
-                   name=graph.get("name", "network"),
-                   order_timing=graph.get("order_timing", "order-before-demand"),
-                   continuous=graph.get("continuous"),
-                   decisions=graph.get("decisions", DECISIONS[0]),
-                   shipping_timing=graph.get("shipping_timing", SHIPPING_TIMINGS[0]),
-                   time=graph.get("time", TIMES[0]))
+        return cls(
+            tuple(nodes),
+            tuple(e for _, _, e in edges),
+            name=graph.get("name", "network"),
+            order_timing=graph.get("order_timing", "order-before-demand"),
+            continuous=graph.get("continuous"),
+            decisions=graph.get("decisions", DECISIONS[0]),
+            shipping_timing=graph.get("shipping_timing", SHIPPING_TIMINGS[0]),
+            time=graph.get("time", TIMES[0]),
+        )
 
 
 #: Top-level keys of the network file; graph attributes are the same less nodes and edges.
-_NETWORK_KEYS = ("format_version", "name", "order_timing", "continuous", "decisions",
-                 "shipping_timing", "time", "nodes", "edges")
+_NETWORK_KEYS = (
+    "format_version",
+    "name",
+    "order_timing",
+    "continuous",
+    "decisions",
+    "shipping_timing",
+    "time",
+    "nodes",
+    "edges",
+)
 #: Graph attributes that networkx's GraphML reader adds on its own.
 _GRAPHML_GRAPH_KEYS = ("node_default", "edge_default")
 #: Distribution and arrival-process classes by their ``type`` key (what
 #: distribution_from_dict and arrival_from_dict read).
 _DISTRIBUTIONS: dict[str, type] = {
-    **{c.kind: c for c in (_dist.Deterministic, _dist.Poisson, _dist.Geometric,
-                           _dist.NegativeBinomial, _dist.Normal, _dist.DiscreteUniform,
-                           _dist.Empirical, _dist.Trace, _dist.NonStationary, _dist.Shifted,
-                           _dist.Exponential, _dist.Gamma, _dist.Lognormal,
-                           _dist.ContinuousUniform)},
-    **ARRIVAL_KINDS}
+    **{
+        c.kind: c
+        for c in (
+            _dist.Deterministic,
+            _dist.Poisson,
+            _dist.Geometric,
+            _dist.NegativeBinomial,
+            _dist.Normal,
+            _dist.DiscreteUniform,
+            _dist.Empirical,
+            _dist.Trace,
+            _dist.NonStationary,
+            _dist.Shifted,
+            _dist.Exponential,
+            _dist.Gamma,
+            _dist.Lognormal,
+            _dist.ContinuousUniform,
+        )
+    },
+    **ARRIVAL_KINDS,
+}
 
 
-def _topological_order(position: Mapping[str, int],
-                       customers: Mapping[str, list[Edge]]) -> tuple[str, ...]:
+def _topological_order(
+    position: Mapping[str, int], customers: Mapping[str, list[Edge]]
+) -> tuple[str, ...]:
     """Kahn's algorithm taking, among the nodes free to go next, the one declared first
     (``nx.lexicographical_topological_sort`` keyed by declaration order); shorter than
     *position* when the graph has a cycle."""
@@ -766,8 +888,10 @@ def _check_version(owner: str, version: Any) -> None:
     if not _is_number(version) or not float(version).is_integer():
         raise NetworkError(f"{owner}: format_version(={version!r}) must be an integer")
     if int(version) != FORMAT_VERSION:
-        raise NetworkError(f"{owner}: format_version {version!r} is not supported (this version "
-                           f"of des-supply reads format_version {FORMAT_VERSION})")
+        raise NetworkError(
+            f"{owner}: format_version {version!r} is not supported (this version "
+            f"of des-supply reads format_version {FORMAT_VERSION})"
+        )
 
 
 def _list(data: Mapping[str, Any], key: str) -> list[Any]:
@@ -781,8 +905,10 @@ def _no_unknown(owner: str, data: Mapping[str, Any], allowed: Iterable[str]) -> 
     allowed = tuple(allowed)  # may be a generator: it is read twice
     unknown = sorted(map(str, set(data) - set(allowed)))
     if unknown:
-        raise NetworkError(f"{owner}: unknown field(s) {', '.join(map(repr, unknown))} "
-                           f"(allowed: {', '.join(allowed)})")
+        raise NetworkError(
+            f"{owner}: unknown field(s) {', '.join(map(repr, unknown))} "
+            f"(allowed: {', '.join(allowed)})"
+        )
 
 
 def _distribution(who: str, name: str, value: Any) -> Any:
@@ -791,8 +917,10 @@ def _distribution(who: str, name: str, value: Any) -> Any:
     if value is None or _is_number(value):
         return value
     if not isinstance(value, Mapping):
-        raise NetworkError(f"{who}: {name}(={value!r}) must be a number (deterministic) or a "
-                           "distribution object with a 'type' key")
+        raise NetworkError(
+            f"{who}: {name}(={value!r}) must be a number (deterministic) or a "
+            "distribution object with a 'type' key"
+        )
     _distribution_data(f"{who}: {name}", value)
     try:
         if value.get("type") in ARRIVAL_KINDS:
@@ -811,8 +939,9 @@ def _distribution_data(owner: str, data: Mapping[str, Any]) -> None:
     params = dataclasses.fields(cls)
     _no_unknown(f"{owner} ({kind!r} distribution)", data, ("type", *(f.name for f in params)))
     for f in params:
-        required = (f.default is dataclasses.MISSING or isinstance(f.default, property)
-                    ) and f.default_factory is dataclasses.MISSING  # Normal.std: a base property
+        required = (
+            f.default is dataclasses.MISSING or isinstance(f.default, property)
+        ) and f.default_factory is dataclasses.MISSING  # Normal.std: a base property
         if f.name not in data:
             if required:
                 raise NetworkError(f"{owner}: a {kind!r} distribution needs {f.name!r}")
@@ -829,8 +958,10 @@ def _distribution_data(owner: str, data: Mapping[str, Any]) -> None:
             if not isinstance(value, bool):
                 raise NetworkError(f"{owner}: {f.name}(={value!r}) must be true or false")
         elif annotation in ("float", "int") and not _is_number(value):
-            raise NetworkError(f"{owner}: {f.name}(={value!r}) must be a number"
-                               + (" (not a string)" if isinstance(value, str) else ""))
+            raise NetworkError(
+                f"{owner}: {f.name}(={value!r}) must be a number"
+                + (" (not a string)" if isinstance(value, str) else "")
+            )
 
 
 def _node_from_dict(d: Any) -> Node:
@@ -852,8 +983,10 @@ def _edge_from_dict(d: Any) -> Edge:
     kwargs = dict(d)
     if "lead_time" in kwargs:
         if kwargs["lead_time"] is None:
-            raise NetworkError(f"{who}: lead_time(=None) must be a number (deterministic) or a "
-                               "distribution object with a 'type' key")
+            raise NetworkError(
+                f"{who}: lead_time(=None) must be a number (deterministic) or a "
+                "distribution object with a 'type' key"
+            )
         kwargs["lead_time"] = _distribution(who, "lead_time", kwargs["lead_time"])
     return _construct(Edge, who, kwargs)
 
@@ -895,7 +1028,10 @@ def _decoded(who: str, attrs: Mapping[str, Any], distributions: tuple[str, ...])
             try:
                 data[name] = json.loads(value)
             except json.JSONDecodeError:
-                what = ("a JSON list" if name == "initial_pipeline" else
-                        "a number, a distribution object or its JSON text")
+                what = (
+                    "a JSON list"
+                    if name == "initial_pipeline"
+                    else "a number, a distribution object or its JSON text"
+                )
                 raise NetworkError(f"{who}: {name}(={value!r}) is not {what}") from None
     return data

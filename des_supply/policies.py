@@ -15,25 +15,26 @@ network is continuous, and cuts them to capacities.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Protocol, runtime_checkable
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from .sim import Observation
 
 __all__ = [
-    "Action",
-    "Policy",
-    "PerNode",
-    "BaseStock",
-    "EchelonBaseStock",
-    "SS",
+    "POLICIES",
     "RQ",
+    "SS",
+    "Action",
+    "BaseStock",
+    "CappedBaseStock",
     "ConstantOrder",
     "ConstantRate",
-    "CappedBaseStock",
-    "POLICIES",
+    "EchelonBaseStock",
+    "PerNode",
+    "Policy",
 ]
 
 PerNode = float | Mapping[str, float]
@@ -62,7 +63,7 @@ class Policy(Protocol):
     own stream), so replication k of two experiments draws the same actions.
     """
 
-    def act(self, obs: "Observation") -> Action | Mapping[str, float]: ...
+    def act(self, obs: Observation) -> Action | Mapping[str, float]: ...
 
 
 def value_for(param: PerNode, node: str, what: str) -> float:
@@ -73,12 +74,15 @@ def value_for(param: PerNode, node: str, what: str) -> float:
         try:
             return float(param[node])
         except KeyError:
-            raise KeyError(f"{what} has no value for node {node!r} "
-                           f"(given for: {', '.join(map(str, param))})") from None
+            raise KeyError(
+                f"{what} has no value for node {node!r} (given for: {', '.join(map(str, param))})"
+            ) from None
     return float(param)
 
 
-def _per_node(policy: Any, what: str, allow_inf: bool = False, allow_negative: bool = False) -> None:
+def _per_node(
+    policy: Any, what: str, allow_inf: bool = False, allow_negative: bool = False
+) -> None:
     """Check a per-node parameter and store it as a float or a dict of floats."""
     param = getattr(policy, what)
     if isinstance(param, Mapping):
@@ -88,12 +92,16 @@ def _per_node(policy: Any, what: str, allow_inf: bool = False, allow_negative: b
         try:
             value = float(param)
         except (TypeError, ValueError):
-            raise ValueError(f"{what}(={param!r}) must be a number or a mapping node -> number") from None
+            raise ValueError(
+                f"{what}(={param!r}) must be a number or a mapping node -> number"
+            ) from None
         values = [value]
     for v in values:
         if math.isnan(v) or (math.isinf(v) and not allow_inf) or (v < 0 and not allow_negative):
-            raise ValueError(f"{what}(={v}) must be a {'' if allow_inf else 'finite '}number"
-                             f"{'' if allow_negative else ' >= 0'}")
+            raise ValueError(
+                f"{what}(={v}) must be a {'' if allow_inf else 'finite '}number"
+                f"{'' if allow_negative else ' >= 0'}"
+            )
     object.__setattr__(policy, what, value)
 
 
@@ -102,8 +110,11 @@ def _pairs(a: PerNode, b: PerNode) -> list[tuple[str, float, float]]:
     nodes = {*(a if isinstance(a, dict) else ()), *(b if isinstance(b, dict) else ())}
     if not nodes:
         return [("", float(a), float(b))]  # type: ignore[arg-type]
-    return [(n, value_for(a, n, "first"), value_for(b, n, "second")) for n in sorted(nodes)
-            if (not isinstance(a, dict) or n in a) and (not isinstance(b, dict) or n in b)]
+    return [
+        (n, value_for(a, n, "first"), value_for(b, n, "second"))
+        for n in sorted(nodes)
+        if (not isinstance(a, dict) or n in a) and (not isinstance(b, dict) or n in b)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +126,11 @@ class BaseStock:
     def __post_init__(self) -> None:
         _per_node(self, "level")
 
-    def act(self, obs: "Observation") -> dict[str, float]:
-        return {n: max(0.0, value_for(self.level, n, "level") - obs.inventory_position(n))
-                for n in obs.deciding}
+    def act(self, obs: Observation) -> dict[str, float]:
+        return {
+            n: max(0.0, value_for(self.level, n, "level") - obs.inventory_position(n))
+            for n in obs.deciding
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +146,11 @@ class EchelonBaseStock:
     def __post_init__(self) -> None:
         _per_node(self, "level")
 
-    def act(self, obs: "Observation") -> dict[str, float]:
-        return {n: max(0.0, value_for(self.level, n, "level") - obs.echelon_inventory_position(n))
-                for n in obs.deciding}
+    def act(self, obs: Observation) -> dict[str, float]:
+        return {
+            n: max(0.0, value_for(self.level, n, "level") - obs.echelon_inventory_position(n))
+            for n in obs.deciding
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +165,11 @@ class SS:
         _per_node(self, "S", allow_negative=True)
         for node, s, S in _pairs(self.s, self.S):
             if S < s:
-                raise ValueError(f"(s, S){' at node ' + repr(node) if node else ''}: "
-                                 f"S(={S}) must be >= s(={s})")
+                raise ValueError(
+                    f"(s, S){' at node ' + repr(node) if node else ''}: S(={S}) must be >= s(={s})"
+                )
 
-    def act(self, obs: "Observation") -> dict[str, float]:
+    def act(self, obs: Observation) -> dict[str, float]:
         orders = {}
         for n in obs.deciding:
             ip = obs.inventory_position(n)
@@ -177,10 +193,11 @@ class RQ:
         _per_node(self, "Q")
         for node, _, Q in _pairs(self.r, self.Q):
             if Q <= 0:
-                raise ValueError(f"(r, Q){' at node ' + repr(node) if node else ''}: "
-                                 f"Q(={Q}) must be > 0")
+                raise ValueError(
+                    f"(r, Q){' at node ' + repr(node) if node else ''}: Q(={Q}) must be > 0"
+                )
 
-    def act(self, obs: "Observation") -> dict[str, float]:
+    def act(self, obs: Observation) -> dict[str, float]:
         orders = {}
         for n in obs.deciding:
             ip = obs.inventory_position(n)
@@ -200,7 +217,7 @@ class ConstantOrder:
     def __post_init__(self) -> None:
         _per_node(self, "quantity")
 
-    def act(self, obs: "Observation") -> dict[str, float]:
+    def act(self, obs: Observation) -> dict[str, float]:
         return {n: value_for(self.quantity, n, "quantity") for n in obs.deciding}
 
 
@@ -220,7 +237,7 @@ class ConstantRate:
     def __post_init__(self) -> None:
         _per_node(self, "rate")
 
-    def act(self, obs: "Observation") -> dict[str, float]:
+    def act(self, obs: Observation) -> dict[str, float]:
         network = obs.network
         out = {}
         for n in obs.deciding:
@@ -249,10 +266,14 @@ class CappedBaseStock:
         _per_node(self, "level")
         _per_node(self, "cap", allow_inf=True)
 
-    def act(self, obs: "Observation") -> dict[str, float]:
-        return {n: min(value_for(self.cap, n, "cap"),
-                       max(0.0, value_for(self.level, n, "level") - obs.inventory_position(n)))
-                for n in obs.deciding}
+    def act(self, obs: Observation) -> dict[str, float]:
+        return {
+            n: min(
+                value_for(self.cap, n, "cap"),
+                max(0.0, value_for(self.level, n, "level") - obs.inventory_position(n)),
+            )
+            for n in obs.deciding
+        }
 
 
 # -- registration ----------------------------------------------------------------------------
@@ -261,32 +282,64 @@ from .policy_registry import Param, register_policy  # noqa: E402  (after the cl
 
 def _family(name: str, cls: type, summary: str, *params: Param) -> type:
     """Register the family *cls* under *name*: its parameters are its fields, by keyword."""
-    register_policy(name, lambda problem, p: cls(**p), summary=summary, params=params,
-                    group="family", family=cls)
+    register_policy(
+        name,
+        lambda problem, p: cls(**p),
+        summary=summary,
+        params=params,
+        group="family",
+        family=cls,
+    )
     return cls
 
 
 #: The engine's policy families by name: a view of their entries in
 #: :mod:`des_supply.policy_registry` (build with ``make_policy(name, problem, params)``).
 POLICIES: dict[str, type] = {
-    "base-stock": _family("base-stock", BaseStock,
-                          "installation base-stock: order up to level S in inventory position",
-                          Param("level", "order-up-to level S")),
-    "echelon-base-stock": _family("echelon-base-stock", EchelonBaseStock,
-                                  "echelon base-stock: order up to level S^e in echelon "
-                                  "inventory position", Param("level", "echelon level S^e")),
-    "ss": _family("ss", SS, "(s, S): at or below s, order up to S",
-                  Param("s", "reorder point"), Param("S", "order-up-to level (>= s)")),
-    "rq": _family("rq", RQ, "(r, Q): at or below r, order the multiple of Q that lifts the "
-                  "position above r", Param("r", "reorder point"), Param("Q", "batch (> 0)")),
-    "constant": _family("constant", ConstantOrder, "order the same quantity every review",
-                        Param("quantity", "order per review")),
-    "constant-rate": _family("constant-rate", ConstantRate,
-                             "order at a constant (fractional) rate per review: whole orders "
-                             "whose running total tracks rate x reviews",
-                             Param("rate", "average order per review")),
-    "capped-base-stock": _family("capped-base-stock", CappedBaseStock,
-                                 "base-stock with every order capped: min(cap, (S - IP)^+)",
-                                 Param("level", "order-up-to level S"),
-                                 Param("cap", "largest order (inf: none)")),
+    "base-stock": _family(
+        "base-stock",
+        BaseStock,
+        "installation base-stock: order up to level S in inventory position",
+        Param("level", "order-up-to level S"),
+    ),
+    "echelon-base-stock": _family(
+        "echelon-base-stock",
+        EchelonBaseStock,
+        "echelon base-stock: order up to level S^e in echelon inventory position",
+        Param("level", "echelon level S^e"),
+    ),
+    "ss": _family(
+        "ss",
+        SS,
+        "(s, S): at or below s, order up to S",
+        Param("s", "reorder point"),
+        Param("S", "order-up-to level (>= s)"),
+    ),
+    "rq": _family(
+        "rq",
+        RQ,
+        "(r, Q): at or below r, order the multiple of Q that lifts the position above r",
+        Param("r", "reorder point"),
+        Param("Q", "batch (> 0)"),
+    ),
+    "constant": _family(
+        "constant",
+        ConstantOrder,
+        "order the same quantity every review",
+        Param("quantity", "order per review"),
+    ),
+    "constant-rate": _family(
+        "constant-rate",
+        ConstantRate,
+        "order at a constant (fractional) rate per review: whole orders "
+        "whose running total tracks rate x reviews",
+        Param("rate", "average order per review"),
+    ),
+    "capped-base-stock": _family(
+        "capped-base-stock",
+        CappedBaseStock,
+        "base-stock with every order capped: min(cap, (S - IP)^+)",
+        Param("level", "order-up-to level S"),
+        Param("cap", "largest order (inf: none)"),
+    ),
 }

@@ -37,8 +37,9 @@ import importlib
 import math
 import numbers
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .network import Network
@@ -61,8 +62,11 @@ __all__ = [
 GROUPS = ("family", "pricing", "recommendation", "solved")
 
 #: The modules that register the engine's own policies (imported on first lookup).
-_BUILTIN = ("des_supply.policies", "des_supply.pricing_policies",
-            "des_supply.recommendation_policies")
+_BUILTIN = (
+    "des_supply.policies",
+    "des_supply.pricing_policies",
+    "des_supply.recommendation_policies",
+)
 _SOLVED_MODULE = "optimization.policies"
 
 
@@ -87,8 +91,13 @@ class Param:
     default: Any = None
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "summary": self.summary, "required": self.required,
-                "per_node": self.per_node, "default": self.default}
+        return {
+            "name": self.name,
+            "summary": self.summary,
+            "required": self.required,
+            "per_node": self.per_node,
+            "default": self.default,
+        }
 
 
 @dataclass(frozen=True)
@@ -96,12 +105,12 @@ class PolicyEntry:
     """A registered policy (see :func:`register_policy`)."""
 
     name: str
-    build: Callable[["Problem", dict[str, Any]], "Policy"]
+    build: Callable[[Problem, dict[str, Any]], Policy]
     summary: str
     params: tuple[Param, ...] = ()
-    applies: Callable[["Problem"], str | None] | None = None
+    applies: Callable[[Problem], str | None] | None = None
     group: str = "family"
-    family: type | None = None      # the class it builds, when there is one
+    family: type | None = None  # the class it builds, when there is one
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -111,7 +120,7 @@ class PolicyEntry:
     def optional(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params if not p.required)
 
-    def reason(self, problem: "Problem") -> str | None:
+    def reason(self, problem: Problem) -> str | None:
         """Why this policy does not apply to *problem* (None when it does)."""
         return None if self.applies is None else self.applies(problem)
 
@@ -125,8 +134,12 @@ class PolicyEntry:
 
     def describe(self) -> dict[str, Any]:
         """Plain data for listings (``des-supply policies --json``)."""
-        return {"name": self.name, "summary": self.summary, "group": self.group,
-                "params": [p.describe() for p in self.params]}
+        return {
+            "name": self.name,
+            "summary": self.summary,
+            "group": self.group,
+            "params": [p.describe() for p in self.params],
+        }
 
 
 _REGISTRY: dict[str, PolicyEntry] = {}
@@ -148,10 +161,16 @@ def _load_builtin() -> None:
         _loading = False
 
 
-def register_policy(name: str, build: Callable[["Problem", dict[str, Any]], "Policy"], *,
-                    summary: str, params: tuple[Param, ...] | list[Param] = (),
-                    applies: Callable[["Problem"], str | None] | None = None,
-                    group: str = "family", family: type | None = None) -> PolicyEntry:
+def register_policy(
+    name: str,
+    build: Callable[[Problem, dict[str, Any]], Policy],
+    *,
+    summary: str,
+    params: tuple[Param, ...] | list[Param] = (),
+    applies: Callable[[Problem], str | None] | None = None,
+    group: str = "family",
+    family: type | None = None,
+) -> PolicyEntry:
     """Register *build* under *name*; a name is registered once (a second time is refused).
 
     ``build(problem, params)`` gets the problem and the checked parameters (numbers as
@@ -172,8 +191,15 @@ def register_policy(name: str, build: Callable[["Problem", dict[str, Any]], "Pol
     names = [p.name for p in params]
     if len(set(names)) != len(names):
         raise PolicyError(f"policy {name!r}: parameter names repeat ({', '.join(names)})")
-    entry = PolicyEntry(name, build, summary.strip().splitlines()[0] if summary.strip() else name,
-                        params, applies, group, family)
+    entry = PolicyEntry(
+        name,
+        build,
+        summary.strip().splitlines()[0] if summary.strip() else name,
+        params,
+        applies,
+        group,
+        family,
+    )
     _REGISTRY[name] = entry
     return entry
 
@@ -181,8 +207,10 @@ def register_policy(name: str, build: Callable[["Problem", dict[str, Any]], "Pol
 def _known_hint() -> str:
     hint = f"known: {', '.join(_ordered(_REGISTRY.values())) or 'none'}"
     if _SOLVED_MODULE not in sys.modules:
-        hint += (f"; solved policies such as 'optimal' and 'best-base-stock' are registered "
-                 f"by importing {_SOLVED_MODULE}")
+        hint += (
+            f"; solved policies such as 'optimal' and 'best-base-stock' are registered "
+            f"by importing {_SOLVED_MODULE}"
+        )
     return hint
 
 
@@ -197,11 +225,10 @@ def policy_entry(name: str) -> PolicyEntry:
 
 def _ordered(entries: Any) -> list[str]:
     rank = {g: i for i, g in enumerate(GROUPS)}
-    return [e.name for e in sorted(entries, key=lambda e: (rank.get(e.group, len(GROUPS)),
-                                                           e.name))]
+    return [e.name for e in sorted(entries, key=lambda e: (rank.get(e.group, len(GROUPS)), e.name))]
 
 
-def policy_names(problem: "Problem | Network | None" = None) -> list[str]:
+def policy_names(problem: Problem | Network | None = None) -> list[str]:
     """Registered names (by group: families, pricing, recommendation, solved; then by name);
     with *problem*, only those that apply to it (solved policies are listed whenever their
     ``applies`` cannot rule them out: whether the optimizer produces one is known only
@@ -214,13 +241,14 @@ def policy_names(problem: "Problem | Network | None" = None) -> list[str]:
     return _ordered(entries)
 
 
-def deciding_nodes(network: "Network") -> tuple[str, ...]:
+def deciding_nodes(network: Network) -> tuple[str, ...]:
     """The nodes that decide (place orders) in *network*: its stocking nodes."""
     return tuple(n.name for n in network.stock_nodes)
 
 
-def make_policy(name: str, problem: "Problem | Network",
-                params: Mapping[str, Any] | None = None) -> "Policy":
+def make_policy(
+    name: str, problem: Problem | Network, params: Mapping[str, Any] | None = None
+) -> Policy:
     """Build the policy registered as *name* for *problem* with *params*.
 
     *problem* is a :class:`~des_supply.problem.Problem` (a Network is one without a
@@ -241,7 +269,7 @@ def make_policy(name: str, problem: "Problem | Network",
         raise PolicyError(f"policy {name!r}: {exc}") from exc
 
 
-def _problem(value: Any) -> "Problem":
+def _problem(value: Any) -> Problem:
     from .problem import as_problem
 
     try:
@@ -256,23 +284,29 @@ def _number(entry: PolicyEntry, what: str, value: Any) -> float:
     return float(value)
 
 
-def _check_params(entry: PolicyEntry, problem: "Problem",
-                  params: Mapping[str, Any] | None) -> dict[str, Any]:
+def _check_params(
+    entry: PolicyEntry, problem: Problem, params: Mapping[str, Any] | None
+) -> dict[str, Any]:
     params = {} if params is None else params
     if not isinstance(params, Mapping):
-        raise PolicyError(f"policy {entry.name!r}: parameters must be a mapping name -> value, "
-                          f"got {type(params).__name__}")
+        raise PolicyError(
+            f"policy {entry.name!r}: parameters must be a mapping name -> value, "
+            f"got {type(params).__name__}"
+        )
     allowed = {p.name: p for p in entry.params}
-    listing = (f"parameters: {', '.join(_param_text(p) for p in entry.params)}"
-               if entry.params else "it takes no parameters")
+    listing = (
+        f"parameters: {', '.join(_param_text(p) for p in entry.params)}"
+        if entry.params
+        else "it takes no parameters"
+    )
     unknown = [k for k in params if k not in allowed]
     if unknown:
-        raise PolicyError(f"policy {entry.name!r} has no parameter "
-                          f"{', '.join(map(repr, unknown))} ({listing})")
+        raise PolicyError(
+            f"policy {entry.name!r} has no parameter {', '.join(map(repr, unknown))} ({listing})"
+        )
     missing = [p.name for p in entry.params if p.required and p.name not in params]
     if missing:
-        raise PolicyError(f"policy {entry.name!r} needs parameter {', '.join(missing)} "
-                          f"({listing})")
+        raise PolicyError(f"policy {entry.name!r} needs parameter {', '.join(missing)} ({listing})")
     net = problem.network
     out: dict[str, Any] = {}
     for key, value in params.items():
@@ -281,8 +315,10 @@ def _check_params(entry: PolicyEntry, problem: "Problem",
             out[key] = _number(entry, key, value)
             continue
         if not spec.per_node:
-            raise PolicyError(f"policy {entry.name!r}: {key} takes one number, not one per node "
-                              f"(got {dict(value)!r})")
+            raise PolicyError(
+                f"policy {entry.name!r}: {key} takes one number, not one per node "
+                f"(got {dict(value)!r})"
+            )
         out[key] = _per_node(entry, key, value, net)
     return out
 
@@ -292,21 +328,28 @@ def _param_text(p: Param) -> str:
     return text if p.required else f"[{text}]"
 
 
-def _per_node(entry: PolicyEntry, key: str, value: Mapping[Any, Any],
-              net: "Network") -> dict[str, float]:
+def _per_node(
+    entry: PolicyEntry, key: str, value: Mapping[Any, Any], net: Network
+) -> dict[str, float]:
     deciding = deciding_nodes(net)
     names = {n.name for n in net.nodes}
     where = f"deciding nodes: {', '.join(deciding) or 'none'}"
     for node in value:
         if node not in names:
-            raise PolicyError(f"policy {entry.name!r}: {key} names node {node!r}, which the "
-                              f"network {net.name!r} does not have ({where})")
+            raise PolicyError(
+                f"policy {entry.name!r}: {key} names node {node!r}, which the "
+                f"network {net.name!r} does not have ({where})"
+            )
         if node not in deciding:
-            raise PolicyError(f"policy {entry.name!r}: {key} names node {node!r}, a "
-                              f"{net.node(node).kind} node that does not decide ({where})")
+            raise PolicyError(
+                f"policy {entry.name!r}: {key} names node {node!r}, a "
+                f"{net.node(node).kind} node that does not decide ({where})"
+            )
     left_out = [n for n in deciding if n not in value]
     if left_out:
-        raise PolicyError(f"policy {entry.name!r}: {key} has no value for deciding node"
-                          f"{'s' if len(left_out) > 1 else ''} {', '.join(map(repr, left_out))} "
-                          f"(give one number for all, or one per node: {', '.join(deciding)})")
+        raise PolicyError(
+            f"policy {entry.name!r}: {key} has no value for deciding node"
+            f"{'s' if len(left_out) > 1 else ''} {', '.join(map(repr, left_out))} "
+            f"(give one number for all, or one per node: {', '.join(deciding)})"
+        )
     return {str(node): _number(entry, f"{key} at node {node!r}", v) for node, v in value.items()}

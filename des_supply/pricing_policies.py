@@ -57,12 +57,12 @@ if TYPE_CHECKING:
     from .sim import Observation
 
 __all__ = [
+    "PRICING_POLICIES",
+    "SSP",
+    "ListPriceBaseStock",
+    "MyopicPricing",
     "PricingContext",
     "PricingState",
-    "ListPriceBaseStock",
-    "SSP",
-    "MyopicPricing",
-    "PRICING_POLICIES",
     "myopic_price",
     "one_period_profit",
     "poisson_table",
@@ -95,33 +95,45 @@ class PricingContext:
     """Costs, demand model and price grid a rule needs (static over a run)."""
 
     model: DemandModel
-    prices: np.ndarray          # candidate prices, ascending (the grid, or a fine mesh)
+    prices: np.ndarray  # candidate prices, ascending (the grid, or a fine mesh)
     low: float
     high: float
-    step: float                 # 0: continuous prices
+    step: float  # 0: continuous prices
     unit_cost: float
     holding: float
     penalty: float
     fixed_cost: float
     lost: bool
-    lead_zero: bool             # orders arrive before this period's demand
+    lead_zero: bool  # orders arrive before this period's demand
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_myopic", {})   # (x, o, r) -> myopic price
+        object.__setattr__(self, "_myopic", {})  # (x, o, r) -> myopic price
 
     @classmethod
-    def of(cls, network: "Network", market: Any, node: str) -> "PricingContext":
+    def of(cls, network: Network, market: Any, node: str) -> PricingContext:
         n = network.node(node)
         grid = market.price_grid
         values = grid.values
         if values is None:
             values = np.linspace(grid.low, grid.high, 61)
         edges = network.suppliers(node)
-        lead_zero = all(getattr(e.lead_time, "kind", "") == "deterministic"
-                        and e.lead_time.mean == 0 for e in edges)
-        return cls(market.model, np.asarray(values, dtype=float), grid.low, grid.high, grid.step,
-                   n.order_cost + sum(e.unit_cost for e in edges[:1]), n.holding_cost,
-                   n.shortage_cost, n.fixed_order_cost, n.shortage == "lost", lead_zero)
+        lead_zero = all(
+            getattr(e.lead_time, "kind", "") == "deterministic" and e.lead_time.mean == 0
+            for e in edges
+        )
+        return cls(
+            market.model,
+            np.asarray(values, dtype=float),
+            grid.low,
+            grid.high,
+            grid.step,
+            n.order_cost + sum(e.unit_cost for e in edges[:1]),
+            n.holding_cost,
+            n.shortage_cost,
+            n.fixed_order_cost,
+            n.shortage == "lost",
+            lead_zero,
+        )
 
     def snap(self, price: float) -> float:
         price = min(max(float(price), self.low), self.high)
@@ -130,11 +142,13 @@ class PricingContext:
         return self.low + self.step * round((price - self.low) / self.step)
 
 
-def _context(obs: "Observation", cache: dict[int, Any]) -> tuple[PricingContext, Any, str]:
+def _context(obs: Observation, cache: dict[int, Any]) -> tuple[PricingContext, Any, str]:
     market = market_of(obs)
     if market is None or not hasattr(market, "price_grid"):
-        raise ValueError("a pricing policy needs a run with a pricing market "
-                         "(pass market=scenarios.make_market(...))")
+        raise ValueError(
+            "a pricing policy needs a run with a pricing market "
+            "(pass market=scenarios.make_market(...))"
+        )
     key = id(market)
     if key not in cache:
         network = obs.network
@@ -144,18 +158,26 @@ def _context(obs: "Observation", cache: dict[int, Any]) -> tuple[PricingContext,
     return ctx, market, market.node
 
 
-def _state(obs: "Observation", market: Any, node: str) -> PricingState:
+def _state(obs: Observation, market: Any, node: str) -> PricingState:
     m = market.observation()
-    return PricingState(obs.on_hand(node), obs.backlog(node), obs.on_order(node),
-                        m["competitor_price"], m["reference_price"])
+    return PricingState(
+        obs.on_hand(node),
+        obs.backlog(node),
+        obs.on_order(node),
+        m["competitor_price"],
+        m["reference_price"],
+    )
 
 
 def poisson_table(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(d, pmf)`` with ``pmf[i, k] = P(Poisson(lam[i]) = d[k])`` for d = 0..top, top far in
     the tail (mass beyond it < 1e-12 for means up to a few hundred)."""
     lam = np.asarray(lam, dtype=float)
-    top = int(math.ceil(float(lam.max(initial=0.0)) + 12.0 * math.sqrt(float(lam.max(initial=0.0)))
-                        + 12.0))
+    top = int(
+        math.ceil(
+            float(lam.max(initial=0.0)) + 12.0 * math.sqrt(float(lam.max(initial=0.0))) + 12.0
+        )
+    )
     d = np.arange(top + 1)
     ratios = np.empty((lam.size, top + 1))
     ratios[:, 0] = np.exp(-lam.reshape(-1))
@@ -170,28 +192,30 @@ def one_period_profit(ctx: PricingContext, x: float, o: float, r: float) -> np.n
     min(D, x^+) (lost sales), and short units are those backlogged or lost."""
     lam = np.asarray(ctx.model.rate(ctx.prices, o, r), dtype=float)
     d, pmf = poisson_table(lam)
-    over = (np.maximum(x - d, 0.0)[None, :] * pmf).sum(1)         # E(x - D)^+
+    over = (np.maximum(x - d, 0.0)[None, :] * pmf).sum(1)  # E(x - D)^+
     stock = max(x, 0.0)
     if ctx.lost:
-        sold = stock - (np.maximum(stock - d, 0.0)[None, :] * pmf).sum(1)   # E min(D, x^+)
+        sold = stock - (np.maximum(stock - d, 0.0)[None, :] * pmf).sum(1)  # E min(D, x^+)
         short = lam - sold
     else:
         sold = lam
-        short = lam - x + over                                     # E(D - x)^+
+        short = lam - x + over  # E(D - x)^+
     return (ctx.prices - ctx.unit_cost) * sold - ctx.holding * over - ctx.penalty * short
 
 
 def _checked(value: float, what: str, allow_negative: bool = False) -> float:
     value = float(value)
     if not math.isfinite(value) or (value < 0 and not allow_negative):
-        raise ValueError(f"{what}(={value}) must be a finite number{'' if allow_negative else ' >= 0'}")
+        raise ValueError(
+            f"{what}(={value}) must be a finite number{'' if allow_negative else ' >= 0'}"
+        )
     return value
 
 
 class _PricingPolicy:
     """``act`` for every rule: read state and market, call ``decide``."""
 
-    def act(self, obs: "Observation") -> Action:
+    def act(self, obs: Observation) -> Action:
         cache = self.__dict__.setdefault("_cache", {})
         ctx, market, node = _context(obs, cache)
         if node not in obs.deciding:
@@ -291,18 +315,26 @@ def _pricing_reason(problem: Any) -> str | None:
     market = problem.market
     if problem.kind.market != "pricing" or not hasattr(market, "price_grid"):
         has = "no market" if market is None else f"a {problem.kind.market} market"
-        return (f"it sets prices: it needs a problem with a pricing market (scenarios "
-                f"pricing-a .. pricing-d); this one has {has}")
+        return (
+            f"it sets prices: it needs a problem with a pricing market (scenarios "
+            f"pricing-a .. pricing-d); this one has {has}"
+        )
     if market.node not in {n.name for n in problem.network.stock_nodes}:
         return f"the pricing market's node {market.node!r} is not a stocking node"
     return None
 
 
-def _pricing(name: str, cls: type, summary: str, *params: Param,
-             build: Any = None) -> type:
+def _pricing(name: str, cls: type, summary: str, *params: Param, build: Any = None) -> type:
     """Register the pricing rule *cls* under *name* (one price and one node: scalar params)."""
-    register_policy(name, build or (lambda problem, p: cls(**p)), summary=summary,
-                    params=params, applies=_pricing_reason, group="pricing", family=cls)
+    register_policy(
+        name,
+        build or (lambda problem, p: cls(**p)),
+        summary=summary,
+        params=params,
+        applies=_pricing_reason,
+        group="pricing",
+        family=cls,
+    )
     return cls
 
 
@@ -319,23 +351,35 @@ def _list_price(problem: Any, p: dict[str, Any]) -> ListPriceBaseStock:
 #: ("myopic-pricing" is the myopic price with base stock; "myopic" is Zipkin's lost-sales
 #: myopic policy, a solved policy).
 PRICING_POLICIES: dict[str, type] = {
-    "bslp": _pricing("bslp", ListPriceBaseStock,
-                     "base-stock list-price: a constant price and order up to level S",
-                     _one("price", "the constant price"),
-                     _one("level", "order-up-to level S")),
-    "ssp": _pricing("ssp", SSP, "(s, S, p): (s, S) orders, price p0 + slope (S - y) of the "
-                    "position y after ordering", _one("s", "reorder point"),
-                    _one("S", "order-up-to level (>= s)"),
-                    _one("price", "price p0 at y = S"),
-                    _one("slope", "price rise per unit below S", required=False, default=0.0)),
-    "myopic-pricing": _pricing("myopic-pricing", MyopicPricing,
-                               "base-stock S and the price maximising this period's expected "
-                               "profit (Bernstein, Li & Shang 2016)",
-                               _one("level", "order-up-to level S")),
-    "list-price": _pricing("list-price", ListPriceBaseStock,
-                           "the fixed list price (the node's price) with base-stock level S: "
-                           "the naive reference", _one("level", "order-up-to level S"),
-                           _one("price", "the price", required=False,
-                                default="the node's list price"),
-                           build=_list_price),
+    "bslp": _pricing(
+        "bslp",
+        ListPriceBaseStock,
+        "base-stock list-price: a constant price and order up to level S",
+        _one("price", "the constant price"),
+        _one("level", "order-up-to level S"),
+    ),
+    "ssp": _pricing(
+        "ssp",
+        SSP,
+        "(s, S, p): (s, S) orders, price p0 + slope (S - y) of the position y after ordering",
+        _one("s", "reorder point"),
+        _one("S", "order-up-to level (>= s)"),
+        _one("price", "price p0 at y = S"),
+        _one("slope", "price rise per unit below S", required=False, default=0.0),
+    ),
+    "myopic-pricing": _pricing(
+        "myopic-pricing",
+        MyopicPricing,
+        "base-stock S and the price maximising this period's expected "
+        "profit (Bernstein, Li & Shang 2016)",
+        _one("level", "order-up-to level S"),
+    ),
+    "list-price": _pricing(
+        "list-price",
+        ListPriceBaseStock,
+        "the fixed list price (the node's price) with base-stock level S: the naive reference",
+        _one("level", "order-up-to level S"),
+        _one("price", "the price", required=False, default="the node's list price"),
+        build=_list_price,
+    ),
 }

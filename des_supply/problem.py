@@ -28,15 +28,23 @@ never from a name: :attr:`Problem.kind`.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .network import INF, Network
 from .sim import Market, Simulation, objective_of
 
-__all__ = ["Problem", "ProblemKind", "SHAPES", "INSTALLATION_POLICIES", "as_problem",
-           "convention_note", "is_network_file"]
+__all__ = [
+    "INSTALLATION_POLICIES",
+    "SHAPES",
+    "Problem",
+    "ProblemKind",
+    "as_problem",
+    "convention_note",
+    "is_network_file",
+]
 
 #: Structural shapes, from the most to the least specific.
 SHAPES = ("single-stage", "serial", "parallel", "distribution", "assembly", "general")
@@ -60,8 +68,11 @@ class ProblemKind:
     shortage: str
 
     def __str__(self) -> str:
-        return " ".join(x for x in (self.shape, self.shortage, self.market and f"with "
-                                    f"{self.market} market") if x)
+        return " ".join(
+            x
+            for x in (self.shape, self.shortage, self.market and f"with {self.market} market")
+            if x
+        )
 
 
 def _shape(net: Network) -> str:
@@ -127,18 +138,28 @@ class Problem:
         if not isinstance(self.network, Network):
             raise TypeError(f"a problem needs a Network, got {type(self.network).__name__}")
         if self.market is not None and self.network.time == "continuous":
-            raise ValueError(f"problem {self.name or self.network.name!r}: a market (decision-"
-                             "dependent demand) is not supported in continuous time")
-        if self.market is not None and not (callable(getattr(self.market, "reset", None))
-                                            and callable(getattr(self.market, "draw", None))):
-            raise TypeError(f"market must have reset(rng) and draw(t, action, obs) methods, got "
-                            f"{type(self.market).__name__}")
+            raise ValueError(
+                f"problem {self.name or self.network.name!r}: a market (decision-"
+                "dependent demand) is not supported in continuous time"
+            )
+        if self.market is not None and not (
+            callable(getattr(self.market, "reset", None))
+            and callable(getattr(self.market, "draw", None))
+        ):
+            raise TypeError(
+                f"market must have reset(rng) and draw(t, action, obs) methods, got "
+                f"{type(self.market).__name__}"
+            )
         for what, value, low in (("periods", self.periods, 1), ("warmup", self.warmup, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"problem {self.name or self.network.name!r}: {what}(={value!r}) "
-                                 f"must be an integer >= {low}")
+                raise ValueError(
+                    f"problem {self.name or self.network.name!r}: {what}(={value!r}) "
+                    f"must be an integer >= {low}"
+                )
         if self.warmup >= self.periods:
-            raise ValueError(f"warmup(={self.warmup}) must be smaller than periods(={self.periods})")
+            raise ValueError(
+                f"warmup(={self.warmup}) must be smaller than periods(={self.periods})"
+            )
         object.__setattr__(self, "name", self.name or self.network.name)
         object.__setattr__(self, "params", dict(self.params))
         object.__setattr__(self, "kind", _kind(self.network, self.market))
@@ -154,16 +175,29 @@ class Problem:
         ``order_timing``, ``decisions``, ``shipping_timing``, ``quantities`` and
         ``capacities`` (which of order, shipping and storage capacity some node has)."""
         net = self.network
-        capacities = [kind for kind, present in (
-            ("order", any(n.capacity < INF for n in net.stock_nodes)),
-            ("shipping", any(n.shipping_capacity < INF or (n.kind == "supply"
-                                                           and n.capacity < INF)
-                             for n in net.nodes)),
-            ("storage", any(n.storage_capacity < INF for n in net.stock_nodes))) if present]
-        return {"time": net.time, "order_timing": net.order_timing,
-                "decisions": net.decisions, "shipping_timing": net.shipping_timing,
-                "quantities": "real" if net.continuous else "whole units",
-                "capacities": capacities}
+        capacities = [
+            kind
+            for kind, present in (
+                ("order", any(n.capacity < INF for n in net.stock_nodes)),
+                (
+                    "shipping",
+                    any(
+                        n.shipping_capacity < INF or (n.kind == "supply" and n.capacity < INF)
+                        for n in net.nodes
+                    ),
+                ),
+                ("storage", any(n.storage_capacity < INF for n in net.stock_nodes)),
+            )
+            if present
+        ]
+        return {
+            "time": net.time,
+            "order_timing": net.order_timing,
+            "decisions": net.decisions,
+            "shipping_timing": net.shipping_timing,
+            "quantities": "real" if net.continuous else "whole units",
+            "capacities": capacities,
+        }
 
     def new_market(self) -> Market | None:
         """An independent copy of the market for one run (None without a market)."""
@@ -175,20 +209,31 @@ class Problem:
         over *periods* time units)."""
         if self.network.time == "continuous":
             from .continuous import ContinuousSimulation  # continuous imports this module
-            return ContinuousSimulation(self.network, self.periods if periods is None else periods,
-                                        seed)
-        return Simulation(self.network, self.periods if periods is None else periods, seed,
-                          self.new_market())
+
+            return ContinuousSimulation(
+                self.network, self.periods if periods is None else periods, seed
+            )
+        return Simulation(
+            self.network, self.periods if periods is None else periods, seed, self.new_market()
+        )
 
     def describe(self) -> dict[str, Any]:
         """Plain data for results and run files (provenance, not a way to rebuild it)."""
-        return {"name": self.name, "source": self.source, "params": dict(self.params),
-                "kind": {"shape": self.kind.shape, "market": self.kind.market,
-                         "shortage": self.kind.shortage},
-                "objective": self.objective, **self.conventions}
+        return {
+            "name": self.name,
+            "source": self.source,
+            "params": dict(self.params),
+            "kind": {
+                "shape": self.kind.shape,
+                "market": self.kind.market,
+                "shortage": self.kind.shortage,
+            },
+            "objective": self.objective,
+            **self.conventions,
+        }
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "Problem":
+    def from_json(cls, path: str | Path) -> Problem:
         """A network file as a problem (no market; horizon 10,000 periods, warm-up 100)."""
         network = Network.from_json(Path(path))
         return cls(network, name=Path(path).stem, source=str(path))
@@ -196,11 +241,12 @@ class Problem:
 
 #: Registered policies that order on each node's installation inventory position (their
 #: levels mean the textbook's only when upstream stages see this period's orders).
-INSTALLATION_POLICIES = frozenset({"base-stock", "capped-base-stock", "ss", "rq",
-                                   "best-base-stock", "best-capped-base-stock"})
+INSTALLATION_POLICIES = frozenset(
+    {"base-stock", "capped-base-stock", "ss", "rq", "best-base-stock", "best-capped-base-stock"}
+)
 
 
-def convention_note(problem: "Problem | Network", policy_name: str) -> str | None:
+def convention_note(problem: Problem | Network, policy_name: str) -> str | None:
     """One line when *policy_name* runs under a convention in which it is known to behave
     differently from its textbook meaning, else None.
 
@@ -211,18 +257,23 @@ def convention_note(problem: "Problem | Network", policy_name: str) -> str | Non
     300 per period instead of 47.7).
     """
     net = as_problem(problem).network
-    if (policy_name not in INSTALLATION_POLICIES or net.decisions != "simultaneous"
-            or net.time == "continuous"):   # continuous review: upstream reviews after its customers
+    if (
+        policy_name not in INSTALLATION_POLICIES
+        or net.decisions != "simultaneous"
+        or net.time == "continuous"
+    ):  # continuous review: upstream reviews after its customers
         return None
     stock = {n.name for n in net.stock_nodes}
     if not any(e.source in stock for e in net.edges):
         return None
-    return (f"note: {policy_name!r} orders on installation positions but {net.name!r} decides "
-            "simultaneously (upstream stages see this period's orders a period late): not the "
-            "textbook policy, which needs decisions='sequential'")
+    return (
+        f"note: {policy_name!r} orders on installation positions but {net.name!r} decides "
+        "simultaneously (upstream stages see this period's orders a period late): not the "
+        "textbook policy, which needs decisions='sequential'"
+    )
 
 
-def as_problem(value: "Problem | Network", market: Market | None = None) -> Problem:
+def as_problem(value: Problem | Network, market: Market | None = None) -> Problem:
     """*value* as a Problem: a Problem as it is, a Network with *market* (or none)."""
     if isinstance(value, Problem):
         if market is not None:
@@ -236,4 +287,3 @@ def as_problem(value: "Problem | Network", market: Market | None = None) -> Prob
 def is_network_file(target: str) -> bool:
     """True when *target* names a network file rather than a scenario."""
     return target.endswith(".json") or "/" in target or "\\" in target
-

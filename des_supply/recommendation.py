@@ -53,7 +53,13 @@ if TYPE_CHECKING:
     from .policies import Action
     from .sim import Observation
 
-__all__ = ["KEY", "RecommendationMarket", "RecommendationModel", "binomial_inverse_cdf", "recommendation_of"]
+__all__ = [
+    "KEY",
+    "RecommendationMarket",
+    "RecommendationModel",
+    "binomial_inverse_cdf",
+    "recommendation_of",
+]
 
 #: the ``Action.extra`` key that carries the (N, M) intensities
 KEY = "recommendation"
@@ -66,8 +72,9 @@ def binomial_inverse_cdf(u: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndar
     Arrays broadcast; *n* are whole numbers.  The CDF is built by the pmf recurrence
     ``f(k + 1) = f(k) (n - k) / (k + 1) p / (1 - p)``; exact up to float rounding.
     """
-    u, n, p = np.broadcast_arrays(np.asarray(u, float), np.asarray(n, float),
-                                  np.clip(np.asarray(p, float), 0.0, 1.0 - 1e-12))
+    u, n, p = np.broadcast_arrays(
+        np.asarray(u, float), np.asarray(n, float), np.clip(np.asarray(p, float), 0.0, 1.0 - 1e-12)
+    )
     pmf = (1.0 - p) ** n
     cdf = pmf.copy()
     k_out = np.zeros(u.shape)
@@ -113,8 +120,10 @@ class RecommendationModel:
         r0 = np.array(self.base_ratings, dtype=np.float64)
         cap = np.array(self.capacity, dtype=np.float64).reshape(-1)
         if r0.ndim != 2 or r0.size == 0:
-            raise ValueError(f"base_ratings must be a non-empty (products x customers) matrix, "
-                             f"got shape {r0.shape}")
+            raise ValueError(
+                f"base_ratings must be a non-empty (products x customers) matrix, "
+                f"got shape {r0.shape}"
+            )
         n, m = r0.shape
         if cap.shape != (m,):
             raise ValueError(f"capacity must have one entry per customer ({m}), got {cap.size}")
@@ -123,11 +132,15 @@ class RecommendationModel:
         bad = np.argwhere(r0 > self.max_rating + TOL)
         if bad.size:
             i, j = bad[0]
-            raise ValueError(f"base rating of product {i} by customer {j} ({r0[i, j]:g}) exceeds "
-                             f"max_rating={self.max_rating:g}")
+            raise ValueError(
+                f"base rating of product {i} by customer {j} ({r0[i, j]:g}) exceeds "
+                f"max_rating={self.max_rating:g}"
+            )
         if np.any(cap < 0) or np.any(cap != np.round(cap)):
             j = int(np.flatnonzero((cap < 0) | (cap != np.round(cap)))[0])
-            raise ValueError(f"capacity of customer {j} must be a whole number >= 0, got {cap[j]:g}")
+            raise ValueError(
+                f"capacity of customer {j} must be a whole number >= 0, got {cap[j]:g}"
+            )
         if not np.isfinite(self.efficiency) or self.efficiency < 0:
             raise ValueError(f"efficiency must be >= 0, got {self.efficiency}")
         if self.axis not in ("customers", "products"):
@@ -140,33 +153,51 @@ class RecommendationModel:
             raise ValueError(f"customers must be {m} distinct names, got {customers}")
         r0.flags.writeable = False
         cap.flags.writeable = False
-        for name, value in (("base_ratings", r0), ("capacity", cap), ("products", products),
-                            ("customers", customers),
-                            ("max_rating", float(self.max_rating)),
-                            ("efficiency", float(self.efficiency))):
+        for name, value in (
+            ("base_ratings", r0),
+            ("capacity", cap),
+            ("products", products),
+            ("customers", customers),
+            ("max_rating", float(self.max_rating)),
+            ("efficiency", float(self.efficiency)),
+        ):
             object.__setattr__(self, name, value)
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
-    def generate(cls, n_products: int, n_customers: int, seed: int = 0, *,
-                 rating_low: float = 0.0, rating_high: float = 3.0,
-                 capacity_low: int = 1, capacity_high: int = 5, **kwargs: Any) -> RecommendationModel:
+    def generate(
+        cls,
+        n_products: int,
+        n_customers: int,
+        seed: int = 0,
+        *,
+        rating_low: float = 0.0,
+        rating_high: float = 3.0,
+        capacity_low: int = 1,
+        capacity_high: int = 5,
+        **kwargs: Any,
+    ) -> RecommendationModel:
         """Random customers and products from *seed*: ``R0 ~ U[rating_low, rating_high]``,
         ``c ~ U{capacity_low..capacity_high}`` (numpy Generator, reproducible)."""
         if n_products < 1 or n_customers < 1:
-            raise ValueError(f"need at least one product and one customer, got "
-                             f"{n_products} x {n_customers}")
+            raise ValueError(
+                f"need at least one product and one customer, got {n_products} x {n_customers}"
+            )
         if not rating_low <= rating_high:
             raise ValueError(f"rating_low(={rating_low}) must be <= rating_high(={rating_high})")
         if not 0 <= capacity_low <= capacity_high:
-            raise ValueError(f"need 0 <= capacity_low(={capacity_low}) <= capacity_high(={capacity_high})")
+            raise ValueError(
+                f"need 0 <= capacity_low(={capacity_low}) <= capacity_high(={capacity_high})"
+            )
         rng = np.random.default_rng(seed)
         r0 = rng.uniform(rating_low, rating_high, size=(n_products, n_customers))
         cap = rng.integers(capacity_low, capacity_high + 1, size=n_customers)
         return cls(r0, cap, **kwargs)
 
     @classmethod
-    def from_csv(cls, ratings: str | Path, capacity: str | Path, **kwargs: Any) -> RecommendationModel:
+    def from_csv(
+        cls, ratings: str | Path, capacity: str | Path, **kwargs: Any
+    ) -> RecommendationModel:
         """Ratings from a CSV with a header row of customer names and one row per product
         (first column the product name); capacities from a CSV of ``customer,capacity``
         rows (header optional).  Customers are matched by name."""
@@ -195,8 +226,13 @@ class RecommendationModel:
         missing = [c for c in customers if c not in caps]
         if missing:
             raise ValueError(f"{capacity}: no capacity for customer(s) {', '.join(missing)}")
-        return cls(r0, np.array([caps[c] for c in customers]), products=products,
-                   customers=customers, **kwargs)
+        return cls(
+            r0,
+            np.array([caps[c] for c in customers]),
+            products=products,
+            customers=customers,
+            **kwargs,
+        )
 
     def to_csv(self, ratings: str | Path, capacity: str | Path) -> None:
         """Write the two CSV files :meth:`from_csv` reads."""
@@ -238,21 +274,30 @@ class RecommendationModel:
         """*alpha* as an (N, M) float array, or ValueError naming the product/customer at fault."""
         a = np.asarray(alpha, dtype=np.float64)
         if a.shape != self.shape:
-            raise ValueError(f"recommendation must be a {self.shape[0]} x {self.shape[1]} "
-                             f"(products x customers) array, got shape {a.shape}")
+            raise ValueError(
+                f"recommendation must be a {self.shape[0]} x {self.shape[1]} "
+                f"(products x customers) array, got shape {a.shape}"
+            )
         bad = np.argwhere(~((a >= -TOL) & (a <= 1 + TOL)))
         if bad.size:
             i, j = bad[0]
-            raise ValueError(f"recommendation intensity of product {self.products[i]!r} to customer "
-                             f"{self.customers[j]!r} is {a[i, j]:g}, must be in [0, 1]")
+            raise ValueError(
+                f"recommendation intensity of product {self.products[i]!r} to customer "
+                f"{self.customers[j]!r} is {a[i, j]:g}, must be in [0, 1]"
+            )
         sums = a.sum(axis=self.sum_axis)
         off = np.flatnonzero(np.abs(sums - 1.0) > 1e-4)
         if off.size:
             k = int(off[0])
-            who = (f"product {self.products[k]!r} over customers" if self.sum_axis == 1
-                   else f"customer {self.customers[k]!r} over products")
-            raise ValueError(f"recommendation intensities of {who} sum to {sums[k]:g}, must sum to 1 "
-                             f"(axis={self.axis!r})")
+            who = (
+                f"product {self.products[k]!r} over customers"
+                if self.sum_axis == 1
+                else f"customer {self.customers[k]!r} over products"
+            )
+            raise ValueError(
+                f"recommendation intensities of {who} sum to {sums[k]:g}, must sum to 1 "
+                f"(axis={self.axis!r})"
+            )
         return np.clip(a, 0.0, 1.0)
 
     def ratings(self, alpha: np.ndarray) -> np.ndarray:
@@ -284,7 +329,7 @@ class RecommendationMarket:
     hold what was used, for inspection and logging.
     """
 
-    kind = "recommendation"   # what des_supply.problem.ProblemKind.market reports
+    kind = "recommendation"  # what des_supply.problem.ProblemKind.market reports
 
     def __init__(self, model: RecommendationModel) -> None:
         self.model = model

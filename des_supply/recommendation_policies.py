@@ -133,14 +133,23 @@ class MarginRecommender:
             return -value, -grad
 
         rng = np.random.default_rng(0)
-        starts = [np.zeros(model.shape)] + [rng.normal(0, 2, model.shape) for _ in range(self.starts - 1)]
-        best = min((minimize(loss, x0.ravel(), jac=True, method="L-BFGS-B") for x0 in starts),
-                   key=lambda r: r.fun)
-        return model.from_logits(best.x) if best.fun <= loss(np.zeros(model.shape))[0] else model.uniform()
+        starts = [np.zeros(model.shape)] + [
+            rng.normal(0, 2, model.shape) for _ in range(self.starts - 1)
+        ]
+        best = min(
+            (minimize(loss, x0.ravel(), jac=True, method="L-BFGS-B") for x0 in starts),
+            key=lambda r: r.fun,
+        )
+        return (
+            model.from_logits(best.x)
+            if best.fun <= loss(np.zeros(model.shape))[0]
+            else model.uniform()
+        )
 
 
-def expected_margin(model: RecommendationModel, margins: np.ndarray,
-                    scores: np.ndarray) -> tuple[float, np.ndarray]:
+def expected_margin(
+    model: RecommendationModel, margins: np.ndarray, scores: np.ndarray
+) -> tuple[float, np.ndarray]:
     """``sum_i margins[i] E[d_i]`` at the intensities ``model.from_logits(scores)``, and its
     gradient in the scores (chain rule through the softmax over products, eq. 10, the
     ratings, eq. 8, and the softmax along the normalisation axis)."""
@@ -173,8 +182,12 @@ class RandomOrders(_Randomised):
         return out
 
 
-RECOMMENDERS: dict[str, type] = {"uniform": Uniform, "popularity": Popularity,
-                                 "random": RandomRecommender, "margin": MarginRecommender}
+RECOMMENDERS: dict[str, type] = {
+    "uniform": Uniform,
+    "popularity": Popularity,
+    "random": RandomRecommender,
+    "margin": MarginRecommender,
+}
 
 
 @dataclass
@@ -201,8 +214,10 @@ class RecommendAndReplenish:
             market = getattr(obs, "market", None)
             model = getattr(market, "model", None)
             if model is None:
-                raise ValueError("RecommendAndReplenish needs a recommendation market in the run "
-                                 "(scenarios.make_market('recommendation-small')) or model=...")
+                raise ValueError(
+                    "RecommendAndReplenish needs a recommendation market in the run "
+                    "(scenarios.make_market('recommendation-small')) or model=..."
+                )
         orders = self.replenishment.act(obs)
         if isinstance(orders, Action):
             orders = orders.orders
@@ -218,8 +233,10 @@ def _recommendation_reason(problem: Any) -> str | None:
     """Why a recommendation rule does not apply to *problem* (None when it does)."""
     if problem.kind.market != "recommendation" or getattr(problem.market, "model", None) is None:
         has = "no market" if problem.market is None else f"a {problem.kind.market} market"
-        return (f"it recommends: it needs a problem with a recommendation market (scenarios "
-                f"recommendation-*); this one has {has}")
+        return (
+            f"it recommends: it needs a problem with a recommendation market (scenarios "
+            f"recommendation-*); this one has {has}"
+        )
     return None
 
 
@@ -233,14 +250,24 @@ def _with_base_stock(name: str, recommender: Any, summary: str) -> None:
         f"base-stock-{name}",
         lambda problem, p: RecommendAndReplenish(BaseStock(p["level"]), recommender(problem)),
         summary=f"base-stock level S per product, {summary}",
-        params=(Param("level", "order-up-to level S"),), applies=_recommendation_reason,
-        group="recommendation", family=RecommendAndReplenish)
+        params=(Param("level", "order-up-to level S"),),
+        applies=_recommendation_reason,
+        group="recommendation",
+        family=RecommendAndReplenish,
+    )
 
 
 _with_base_stock("uniform", lambda problem: Uniform(), "equal intensities (no targeting)")
-_with_base_stock("popularity", lambda problem: Popularity(),
-                 "intensities proportional to purchases without recommendation")
-_with_base_stock("random", lambda problem: RandomRecommender(),
-                 "Dirichlet(1) intensities drawn each period (seeded per run by the engine)")
-_with_base_stock("margin", _margin, "the static intensities maximising expected margin "
-                 "(ignores stock)")
+_with_base_stock(
+    "popularity",
+    lambda problem: Popularity(),
+    "intensities proportional to purchases without recommendation",
+)
+_with_base_stock(
+    "random",
+    lambda problem: RandomRecommender(),
+    "Dirichlet(1) intensities drawn each period (seeded per run by the engine)",
+)
+_with_base_stock(
+    "margin", _margin, "the static intensities maximising expected margin (ignores stock)"
+)

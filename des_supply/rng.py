@@ -19,7 +19,7 @@ import numpy as np
 
 from .distributions import Distribution
 
-__all__ = ["root_sequence", "replication_seed", "stream", "PeriodDraws"]
+__all__ = ["PeriodDraws", "replication_seed", "root_sequence", "stream"]
 
 SeedLike = int | np.random.SeedSequence | None
 
@@ -42,7 +42,9 @@ def replication_seed(seed: SeedLike, k: int) -> np.random.SeedSequence:
 def stream(root: np.random.SeedSequence, *key: str) -> np.random.Generator:
     """An independent generator for the random element named by *key*."""
     words = tuple(zlib.crc32(k.encode()) for k in key)
-    return np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=root.spawn_key + words))
+    return np.random.default_rng(
+        np.random.SeedSequence(root.entropy, spawn_key=root.spawn_key + words)
+    )
 
 
 class PeriodDraws:
@@ -52,7 +54,7 @@ class PeriodDraws:
     the value of period t is the same however the periods before it were used.
     """
 
-    __slots__ = ("_dist", "_rng", "_block", "_next_start", "_start", "_values")
+    __slots__ = ("_block", "_dist", "_next_start", "_rng", "_start", "_values")
 
     def __init__(self, dist: Distribution, rng: np.random.Generator, block: int = 256) -> None:
         self._dist, self._rng, self._block = dist, rng, block

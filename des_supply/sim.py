@@ -96,19 +96,20 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
-from typing import Any, Iterator, Mapping, Protocol
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
 
 import numpy as np
 import simpy
 from simpy.events import URGENT
 
-from .ledger import FIELDS, Ledger
 from .distributions import Deterministic
+from .ledger import FIELDS, Ledger
 from .network import Edge, Network, Node
 from .policies import Action, Policy
 from .rng import PeriodDraws, SeedLike, root_sequence, stream
 
-__all__ = ["Simulation", "Observation", "Market", "DecisionError", "objective_of", "UrgentTimeout"]
+__all__ = ["DecisionError", "Market", "Observation", "Simulation", "UrgentTimeout", "objective_of"]
 
 EPS = 1e-9
 
@@ -127,7 +128,7 @@ class Market(Protocol):
 
     def reset(self, rng: np.random.Generator) -> None: ...
 
-    def draw(self, t: int, action: Action, obs: "Observation") -> Mapping[str, float]: ...
+    def draw(self, t: int, action: Action, obs: Observation) -> Mapping[str, float]: ...
 
 
 class UrgentTimeout(simpy.Event):
@@ -153,9 +154,9 @@ class _Shipment:
     behaviour besides arriving, and this halves the events per shipment.
     """
 
-    __slots__ = ("sim", "edge", "units", "due")
+    __slots__ = ("due", "edge", "sim", "units")
 
-    def __init__(self, sim: "Simulation", edge: "_EdgeState", units: float, due: int) -> None:
+    def __init__(self, sim: Simulation, edge: _EdgeState, units: float, due: int) -> None:
         self.sim, self.edge, self.units, self.due = sim, edge, units, due
 
     def __call__(self, event: simpy.Event) -> None:
@@ -163,50 +164,92 @@ class _Shipment:
 
 
 class _EdgeState:
-    __slots__ = ("edge", "source", "target", "bom", "lead", "fixed_lead", "transit", "pending",
-                 "buffer", "last_arrival", "due", "cost", "hold")
+    __slots__ = (
+        "bom",
+        "buffer",
+        "cost",
+        "due",
+        "edge",
+        "fixed_lead",
+        "hold",
+        "last_arrival",
+        "lead",
+        "pending",
+        "source",
+        "target",
+        "transit",
+    )
 
-    def __init__(self, edge: Edge, source: "_NodeState", target: "_NodeState",
-                 lead: PeriodDraws) -> None:
+    def __init__(
+        self, edge: Edge, source: _NodeState, target: _NodeState, lead: PeriodDraws
+    ) -> None:
         self.edge, self.source, self.target, self.lead = edge, source, target, lead
         self.bom = edge.bom
         lead_time = edge.lead_time
         self.fixed_lead = int(lead_time.value) if isinstance(lead_time, Deterministic) else None
         self.cost, self.hold = edge.unit_cost, edge.transit_holding_cost
-        self.transit = 0.0        # units (of the source item) on the way
-        self.pending = 0.0        # units ordered, backlogged at the source
-        self.buffer = 0.0         # units arrived, waiting for assembly
-        self.last_arrival = 0     # for sequential (no-crossing) edges
+        self.transit = 0.0  # units (of the source item) on the way
+        self.pending = 0.0  # units ordered, backlogged at the source
+        self.buffer = 0.0  # units arrived, waiting for assembly
+        self.last_arrival = 0  # for sequential (no-crossing) edges
         self.due: dict[int, float] = {}
 
 
 class _NodeState:
-    __slots__ = ("node", "name", "supply", "lost_rule", "queue", "on_hand", "backlog",
-                 "ext_backlog", "inbound", "rule", "simple_in", "price", "cap", "cap_left",
-                 "limited", "fresh", "last_demand", "init_due", "init_pending",
-                 "ordered", "received", "shipped", "demand", "sales", "served", "lost", "revenue",
-                 "fixed", "variable", "cut", "short")
+    __slots__ = (
+        "backlog",
+        "cap",
+        "cap_left",
+        "cut",
+        "demand",
+        "ext_backlog",
+        "fixed",
+        "fresh",
+        "inbound",
+        "init_due",
+        "init_pending",
+        "last_demand",
+        "limited",
+        "lost",
+        "lost_rule",
+        "name",
+        "node",
+        "on_hand",
+        "ordered",
+        "price",
+        "queue",
+        "received",
+        "revenue",
+        "rule",
+        "sales",
+        "served",
+        "shipped",
+        "short",
+        "simple_in",
+        "supply",
+        "variable",
+    )
 
     def __init__(self, node: Node) -> None:
         self.node, self.name = node, node.name
         self.supply = node.kind == "supply"
         self.lost_rule = node.shortage == "lost"
-        self.queue: deque[list[Any]] = deque()   # [customer edge or None, units, unit price]
+        self.queue: deque[list[Any]] = deque()  # [customer edge or None, units, unit price]
         self.on_hand = node.initial_on_hand
         self.backlog = 0.0
         self.ext_backlog = 0.0
         self.inbound: list[_EdgeState] = []
         self.rule: str | None = None
-        self.simple_in = True     # one supplier, bom 1: arrivals go straight on hand
+        self.simple_in = True  # one supplier, bom 1: arrivals go straight on hand
         self.price = node.price
         # what the node can ship per period: a supply node's capacity, a stocking node's
         # shipping capacity (downstream shipments only)
         self.cap = node.capacity if self.supply else node.shipping_capacity
         self.cap_left = self.cap
-        self.limited = False      # ships downstream under a limit: shipping capacity or
-        self.fresh = 0.0          # ship-before-receipt (this period's receipts, not shippable)
+        self.limited = False  # ships downstream under a limit: shipping capacity or
+        self.fresh = 0.0  # ship-before-receipt (this period's receipts, not shippable)
         self.last_demand = 0.0
-        self.init_due: dict[int, float] = {}   # initial pipeline still to arrive, by period
+        self.init_due: dict[int, float] = {}  # initial pipeline still to arrive, by period
         self.init_pending = 0.0
         self.ordered = self.received = self.shipped = self.demand = self.sales = 0.0
         self.served = self.lost = self.revenue = self.fixed = self.variable = 0.0
@@ -220,9 +263,9 @@ class Observation:
     for.  Quantities are in each node's own units.
     """
 
-    __slots__ = ("_sim", "t", "deciding", "deciding_this_period")
+    __slots__ = ("_sim", "deciding", "deciding_this_period", "t")
 
-    def __init__(self, sim: "Simulation") -> None:
+    def __init__(self, sim: Simulation) -> None:
         self._sim = sim
         self.t = 0
         #: the nodes that decide at this epoch (one node at a time under sequential decisions)
@@ -246,7 +289,7 @@ class Observation:
         return self._sim.network_nodes
 
     @property
-    def market(self) -> "Market | None":
+    def market(self) -> Market | None:
         """The run's market model (decision-dependent demand), or None; for reading its
         state (e.g. a competitor's price), not for changing it."""
         return self._sim.market
@@ -286,8 +329,9 @@ class Observation:
         steps = range(1, n + 1)
         initial = [s.init_due.get(t + k, 0.0) for k in steps]
         if s.simple_in:
-            return tuple(q + sum(e.due.get(t + k, 0.0) for e in s.inbound)
-                         for q, k in zip(initial, steps))
+            return tuple(
+                q + sum(e.due.get(t + k, 0.0) for e in s.inbound) for q, k in zip(initial, steps)
+            )
         have = [e.buffer for e in s.inbound]
         kits = min(h / e.bom for h, e in zip(have, s.inbound))
         out = []
@@ -333,14 +377,21 @@ class Simulation:
     #: The network time this engine runs (``des_supply.continuous`` runs "continuous").
     TIME = "periodic"
 
-    def __init__(self, network: Network, periods: int, seed: SeedLike = 0,
-                 market: Market | None = None) -> None:
+    def __init__(
+        self, network: Network, periods: int, seed: SeedLike = 0, market: Market | None = None
+    ) -> None:
         if not isinstance(network, Network):
             raise TypeError(f"network must be a Network, got {type(network).__name__}")
         if network.time != self.TIME:
-            raise ValueError(f"network {network.name!r} has time={network.time!r}: simulate it "
-                             "with " + ("des_supply.continuous.ContinuousSimulation"
-                                if network.time == "continuous" else "des_supply.sim.Simulation"))
+            raise ValueError(
+                f"network {network.name!r} has time={network.time!r}: simulate it "
+                "with "
+                + (
+                    "des_supply.continuous.ContinuousSimulation"
+                    if network.time == "continuous"
+                    else "des_supply.sim.Simulation"
+                )
+            )
         if not float(periods).is_integer() or periods < 1:
             raise ValueError(f"periods(={periods}) must be a positive integer")
         self.network, self.periods, self.market = network, int(periods), market
@@ -350,9 +401,11 @@ class Simulation:
         self._sequential = network.decisions == "sequential"
         self._ship_first = network.shipping_timing == "ship-before-receipt"
         if self._sequential and market is not None:
-            raise ValueError(f"network {network.name!r}: sequential decisions with a market are not "
-                             "supported (the market reads one action per period); use "
-                             "decisions='simultaneous'")
+            raise ValueError(
+                f"network {network.name!r}: sequential decisions with a market are not "
+                "supported (the market reads one action per period); use "
+                "decisions='simultaneous'"
+            )
         self._downstream_first = [network.node(n) for n in network.downstream_first]
         self._echelons = {n: network.echelon(n) for n in self.network_nodes}
         self._seed = seed
@@ -378,17 +431,27 @@ class Simulation:
             s.simple_in = s.rule != "assembly" and all(e.bom == 1 for e in s.inbound)
             if s.rule == "priority":
                 s.inbound.sort(key=lambda e: e.edge.priority)
-        self._demand = [(self._by_name[n.name], PeriodDraws(n.demand, stream(self.root, "demand", n.name)))
-                        for n in net.nodes if n.demand is not None]
+        self._demand = [
+            (self._by_name[n.name], PeriodDraws(n.demand, stream(self.root, "demand", n.name)))
+            for n in net.nodes
+            if n.demand is not None
+        ]
         self._review_all = all(n.review_period == 1 for n in net.stock_nodes)
-        self._deciders = [self._by_name[n.name] for n in self._downstream_first if n.kind == "stock"]
+        self._deciders = [
+            self._by_name[n.name] for n in self._downstream_first if n.kind == "stock"
+        ]
         self._all_deciding = tuple(s.name for s in self._deciders)
         self._all_allowed = frozenset(self._all_deciding)
         self._allowed: tuple[str, ...] | frozenset[str] = ()
         self._singles = {s.name: (s.name,) for s in self._deciders}
-        self._capacitated_supply = [s for s in self._states if s.supply and math.isfinite(s.node.capacity)]
-        self._limited = [s for s in self._states if not s.supply and net.customers(s.name)
-                         and (self._ship_first or math.isfinite(s.cap))]
+        self._capacitated_supply = [
+            s for s in self._states if s.supply and math.isfinite(s.node.capacity)
+        ]
+        self._limited = [
+            s
+            for s in self._states
+            if not s.supply and net.customers(s.name) and (self._ship_first or math.isfinite(s.cap))
+        ]
         for s in self._limited:
             s.limited = True
         if self.market is not None:
@@ -510,17 +573,28 @@ class Simulation:
                     self._work_off(s, t)
             if self._demand_first:
                 self._demand_phase(t)
-            deciding = self._all_deciding if self._review_all else tuple(
-                s.name for s in self._deciders if s.node.reviews_at(t))
+            deciding = (
+                self._all_deciding
+                if self._review_all
+                else tuple(s.name for s in self._deciders if s.node.reviews_at(t))
+            )
             if deciding or self.market is not None:
                 obs.t, obs.deciding_this_period = t, deciding
                 # sequential: one epoch per node, downstream first, each placed before the next
-                groups = [self._singles[n] for n in deciding] if self._sequential and deciding \
+                groups = (
+                    [self._singles[n] for n in deciding]
+                    if self._sequential and deciding
                     else (deciding,)
+                )
                 for group in groups:
                     obs.deciding = group
-                    self._allowed = (self._all_allowed if group is self._all_deciding
-                                     else group if len(group) < 8 else frozenset(group))
+                    self._allowed = (
+                        self._all_allowed
+                        if group is self._all_deciding
+                        else group
+                        if len(group) < 8
+                        else frozenset(group)
+                    )
                     if self._policy is not None:
                         action = self._policy.act(obs)
                     else:
@@ -538,8 +612,9 @@ class Simulation:
         if self._request is not None:
             self._request.succeed(None)
 
-    def _check_action(self, t: int, action: Any,
-                      deciding: tuple[str, ...] | frozenset[str]) -> Mapping[str, float]:
+    def _check_action(
+        self, t: int, action: Any, deciding: tuple[str, ...] | frozenset[str]
+    ) -> Mapping[str, float]:
         """The orders of *action*, after checking all of it (nothing is placed on error).
 
         *deciding* is a set when many nodes decide (a membership test per order: a tuple
@@ -556,16 +631,21 @@ class Simulation:
         elif isinstance(action, Mapping):
             orders = action
         else:
-            raise DecisionError(f"an action must be an Action or a mapping node -> quantity, "
-                                f"got {type(action).__name__}")
+            raise DecisionError(
+                f"an action must be an Action or a mapping node -> quantity, "
+                f"got {type(action).__name__}"
+            )
         for name, q in orders.items():
             if name not in deciding:
                 names = self._obs.deciding
-                raise DecisionError(f"period {t}: node {name!r} does not decide now "
-                                    f"(deciding: {', '.join(names) or 'none'})")
+                raise DecisionError(
+                    f"period {t}: node {name!r} does not decide now "
+                    f"(deciding: {', '.join(names) or 'none'})"
+                )
             if not q >= 0 or q == math.inf:
-                raise DecisionError(f"period {t}: order at node {name!r} must be a finite "
-                                    f"number >= 0, got {q}")
+                raise DecisionError(
+                    f"period {t}: order at node {name!r} must be a finite number >= 0, got {q}"
+                )
         return orders
 
     def _place_orders(self, t: int, action: Any, deciding: tuple[str, ...]) -> None:
@@ -835,9 +915,28 @@ class Simulation:
                 units = s.init_pending + min((e.transit + e.buffer) / e.bom for e in s.inbound)
             cost += holding + shortage + s.fixed + s.variable + transit
             revenue += s.revenue
-            extend((s.on_hand, s.backlog, s.lost, units, s.ordered, s.received, s.shipped,
-                    s.demand, s.sales, s.served, holding, shortage, s.fixed, s.variable,
-                    transit, s.revenue, s.cut, s.short))
+            extend(
+                (
+                    s.on_hand,
+                    s.backlog,
+                    s.lost,
+                    units,
+                    s.ordered,
+                    s.received,
+                    s.shipped,
+                    s.demand,
+                    s.sales,
+                    s.served,
+                    holding,
+                    shortage,
+                    s.fixed,
+                    s.variable,
+                    transit,
+                    s.revenue,
+                    s.cut,
+                    s.short,
+                )
+            )
             s.ordered = s.received = s.shipped = s.demand = s.sales = 0.0
             s.served = s.lost = s.revenue = s.fixed = s.variable = s.cut = s.short = 0.0
         self.total_cost += cost
@@ -852,19 +951,21 @@ class Simulation:
         """Ledger records of periods ``start``, ``start + 1``, ... accounted so far, as a copy of
         shape (periods, nodes, len(FIELDS)) (cheap for recent periods, unlike :meth:`ledger`)."""
         width = len(self._states) * len(FIELDS)
-        flat = np.array(self._rows[start * width:], dtype=float)
+        flat = np.array(self._rows[start * width :], dtype=float)
         return flat.reshape(-1, len(self._states), len(FIELDS))
 
     def ledger(self) -> Ledger:
         """The ledger of the periods simulated so far."""
         init = np.array([n.initial_on_hand for n in self.network.nodes])
-        return Ledger.from_rows(self.network_nodes, self._rows, self.objective, init,
-                                self._initial_pipeline)
+        return Ledger.from_rows(
+            self.network_nodes, self._rows, self.objective, init, self._initial_pipeline
+        )
 
     def units_in_network(self) -> float:
         """On hand + in transit + waiting for assembly, over all nodes (bom 1 units)."""
-        return (sum(s.on_hand + s.init_pending for s in self._states)
-                + sum(e.transit + e.buffer for e in self._edges))
+        return sum(s.on_hand + s.init_pending for s in self._states) + sum(
+            e.transit + e.buffer for e in self._edges
+        )
 
     def _echelon_ip(self, node: str) -> float:
         members = self._echelons[node]
@@ -874,12 +975,14 @@ class Simulation:
             s = self._by_name[name]
             total += s.on_hand - s.ext_backlog + s.init_pending
             for e in s.inbound:
-                total += (e.transit + e.buffer + (e.pending if e.source.name not in inside else 0.0)) / e.bom
+                total += (
+                    e.transit + e.buffer + (e.pending if e.source.name not in inside else 0.0)
+                ) / e.bom
         return total
 
 
 def objective_of(network: Network, market: Market | None = None) -> str:
-    """"profit" when something is sold at a price (or a market sets prices), else "cost"."""
+    """ "profit" when something is sold at a price (or a market sets prices), else "cost"."""
     return "profit" if market is not None or any(n.price > 0 for n in network.nodes) else "cost"
 
 
@@ -892,4 +995,3 @@ def _available(s: _NodeState) -> float:
     if s.limited:
         return max(0.0, min(s.on_hand - s.fresh, s.cap_left))
     return s.on_hand
-

@@ -11,14 +11,20 @@ than 1e-10.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
 __all__ = [
-    "TAIL", "as_pmf", "poisson_pmf", "convolve_all", "convolve_power", "expected_parts",
+    "TAIL",
+    "as_pmf",
+    "convolve_all",
+    "convolve_power",
+    "expected_parts",
     "newsvendor_cost",
+    "poisson_pmf",
 ]
 
 #: Upper-tail mass at which unbounded discrete distributions are cut.
@@ -70,8 +76,10 @@ def as_pmf(demand: Any, name: str = "demand") -> np.ndarray:
         if pmf.size == 0:
             raise ValueError(f"{name} must not be empty")
     else:
-        raise ValueError(f"{name}(={demand!r}) must be a frozen scipy discrete distribution, "
-                         "a mapping {value: probability} or a sequence of probabilities")
+        raise ValueError(
+            f"{name}(={demand!r}) must be a frozen scipy discrete distribution, "
+            "a mapping {value: probability} or a sequence of probabilities"
+        )
     if not np.all(np.isfinite(pmf)) or np.any(pmf < 0):
         raise ValueError(f"{name}: probabilities must be finite and >= 0")
     total = pmf.sum()
@@ -105,14 +113,14 @@ def expected_parts(pmf: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """``(E[(y - D)^+], E[(D - y)^+])`` for integer levels ``y`` (any shape)."""
     y = np.asarray(y, dtype=float)
     d = np.arange(pmf.size)
-    F = np.cumsum(pmf)                 # P(D <= k)
-    A = np.cumsum(d * pmf)             # E[D; D <= k]
+    F = np.cumsum(pmf)  # P(D <= k)
+    A = np.cumsum(d * pmf)  # E[D; D <= k]
     mean = A[-1]
     k = np.clip(np.floor(y), -1, pmf.size - 1).astype(int)
     inside = k >= 0
     kk = np.where(inside, k, 0)
-    over = np.where(inside, y * F[kk] - A[kk], 0.0)   # E[(y - D)^+]
-    under = over - (y - mean)                           # E[(D - y)^+]
+    over = np.where(inside, y * F[kk] - A[kk], 0.0)  # E[(y - D)^+]
+    under = over - (y - mean)  # E[(D - y)^+]
     return over, under
 
 

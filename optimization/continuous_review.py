@@ -49,10 +49,20 @@ from ._pmf import poisson_pmf
 if TYPE_CHECKING:
     from des_supply.problem import Problem
 
-__all__ = ["RQResult", "BaseStockResult", "loss_terms", "rq_cost", "optimal_rq",
-           "base_stock_cost", "optimal_base_stock", "outstanding_orders_pmf",
-           "continuous_review_optimum", "ContinuousReviewError", "OWMREvaluation",
-           "owmr_evaluation"]
+__all__ = [
+    "BaseStockResult",
+    "ContinuousReviewError",
+    "OWMREvaluation",
+    "RQResult",
+    "base_stock_cost",
+    "continuous_review_optimum",
+    "loss_terms",
+    "optimal_base_stock",
+    "optimal_rq",
+    "outstanding_orders_pmf",
+    "owmr_evaluation",
+    "rq_cost",
+]
 
 
 class ContinuousReviewError(ValueError):
@@ -83,7 +93,7 @@ def loss_terms(pmf: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """E[(y - D)^+] and E[(D - y)^+] for integer levels *y* (any sign), D ~ *pmf* on 0..n."""
     n = len(pmf)
     support = np.arange(n)
-    F = np.concatenate([[0.0], np.cumsum(pmf)])            # F[k] = P(D <= k - 1)
+    F = np.concatenate([[0.0], np.cumsum(pmf)])  # F[k] = P(D <= k - 1)
     M = np.concatenate([[0.0], np.cumsum(support * pmf)])  # M[k] = E[D; D <= k - 1]
     k = np.clip(y, 0, n)
     over = np.where(y > 0, y * F[k] - M[k], 0.0)
@@ -122,12 +132,21 @@ class BaseStockResult:
 
 def _loss(rate: float, lead_time: float, holding: float, penalty: float) -> _Loss:
     rate, lead_time = _check("rate", rate, positive=True), _check("lead_time", lead_time)
-    return _Loss(poisson_pmf(rate * lead_time), _check("holding", holding),
-                 _check("penalty", penalty))
+    return _Loss(
+        poisson_pmf(rate * lead_time), _check("holding", holding), _check("penalty", penalty)
+    )
 
 
-def rq_cost(r: int, Q: int, *, rate: float, lead_time: float, holding: float, penalty: float,
-            fixed_cost: float = 0.0) -> float:
+def rq_cost(
+    r: int,
+    Q: int,
+    *,
+    rate: float,
+    lead_time: float,
+    holding: float,
+    penalty: float,
+    fixed_cost: float = 0.0,
+) -> float:
     """g(r, Q): the long-run cost per unit time of (r, Q) [$/time]."""
     if Q < 1 or int(Q) != Q or int(r) != r:
         raise ValueError(f"need integers r(={r}) and Q(={Q}) >= 1")
@@ -138,8 +157,9 @@ def rq_cost(r: int, Q: int, *, rate: float, lead_time: float, holding: float, pe
     return (_check("fixed_cost", fixed_cost) * rate + total) / Q
 
 
-def optimal_rq(*, rate: float, lead_time: float, holding: float, penalty: float,
-               fixed_cost: float = 0.0) -> RQResult:
+def optimal_rq(
+    *, rate: float, lead_time: float, holding: float, penalty: float, fixed_cost: float = 0.0
+) -> RQResult:
     """The exact optimal (r, Q) (Federgruen & Zheng 1992)."""
     G = _loss(rate, lead_time, holding, penalty)
     K = _check("fixed_cost", fixed_cost)
@@ -167,14 +187,16 @@ def _argmin(G: _Loss) -> int:
     return int(np.searchsorted(cdf, ratio - 1e-12))
 
 
-def base_stock_cost(level: int, *, rate: float, mean_lead_time: float, holding: float,
-                    penalty: float) -> float:
+def base_stock_cost(
+    level: int, *, rate: float, mean_lead_time: float, holding: float, penalty: float
+) -> float:
     """Cost per unit time of (S-1, S) at level *level* (Palm: any i.i.d. lead times)."""
     return _loss(rate, mean_lead_time, holding, penalty)(int(level))
 
 
-def optimal_base_stock(*, rate: float, mean_lead_time: float, holding: float,
-                       penalty: float) -> BaseStockResult:
+def optimal_base_stock(
+    *, rate: float, mean_lead_time: float, holding: float, penalty: float
+) -> BaseStockResult:
     """The best (S-1, S) level and its cost (Palm's theorem and the critical ratio)."""
     G = _loss(rate, mean_lead_time, holding, penalty)
     S = _argmin(G)
@@ -183,11 +205,12 @@ def optimal_base_stock(*, rate: float, mean_lead_time: float, holding: float,
 
 def outstanding_orders_pmf(rate: float, mean_lead_time: float) -> np.ndarray:
     """P(k orders outstanding), k = 0..n, under (S-1, S): Poisson(rate E[L]) (Palm)."""
-    return poisson_pmf(_check("rate", rate, positive=True) * _check("mean_lead_time",
-                                                                     mean_lead_time))
+    return poisson_pmf(
+        _check("rate", rate, positive=True) * _check("mean_lead_time", mean_lead_time)
+    )
 
 
-def continuous_review_optimum(problem: "Problem") -> RQResult | BaseStockResult:
+def continuous_review_optimum(problem: Problem) -> RQResult | BaseStockResult:
     """The exact optimum of a continuous-time single-stage backlog problem with unit
     Poisson demand: (r, Q) for a deterministic lead time (and any fixed cost), else the
     best (S-1, S) when there is no fixed cost (Palm: any i.i.d. lead times).  Raises
@@ -203,24 +226,33 @@ def continuous_review_optimum(problem: "Problem") -> RQResult | BaseStockResult:
     (node,) = net.stock_nodes
     (edge,) = net.suppliers(node.name)
     demand = node.demand
-    unit = isinstance(demand, PoissonProcess) or (isinstance(demand, CompoundPoisson)
-                                                   and demand.size.constant == 1)
+    unit = isinstance(demand, PoissonProcess) or (
+        isinstance(demand, CompoundPoisson) and demand.size.constant == 1
+    )
     if not unit:
-        raise ContinuousReviewError(f"{who}: node {node.name!r} needs unit Poisson demand "
-                                    f"(poisson_process), got {demand and demand.to_dict()}")
+        raise ContinuousReviewError(
+            f"{who}: node {node.name!r} needs unit Poisson demand "
+            f"(poisson_process), got {demand and demand.to_dict()}"
+        )
     if node.shortage != "backlog":
-        raise ContinuousReviewError(f"{who}: node {node.name!r} loses sales; these methods "
-                                    "are for backorders")
+        raise ContinuousReviewError(
+            f"{who}: node {node.name!r} loses sales; these methods are for backorders"
+        )
     if node.initial_pipeline or node.storage_capacity < math.inf or node.price > 0:
-        raise ContinuousReviewError(f"{who}: node {node.name!r} has an initial pipeline, a "
-                                    "storage capacity or a price; the exact methods assume none")
+        raise ContinuousReviewError(
+            f"{who}: node {node.name!r} has an initial pipeline, a "
+            "storage capacity or a price; the exact methods assume none"
+        )
     terms = dict(rate=demand.rate, holding=node.holding_cost, penalty=node.shortage_cost)
     if edge.lead_time.constant is not None:
-        return optimal_rq(lead_time=edge.lead_time.constant,
-                          fixed_cost=node.fixed_order_cost, **terms)
+        return optimal_rq(
+            lead_time=edge.lead_time.constant, fixed_cost=node.fixed_order_cost, **terms
+        )
     if node.fixed_order_cost > 0:
-        raise ContinuousReviewError(f"{who}: (r, Q) with a fixed cost needs a deterministic "
-                                    f"lead time on edge {edge.source!r}->{edge.target!r}")
+        raise ContinuousReviewError(
+            f"{who}: (r, Q) with a fixed cost needs a deterministic "
+            f"lead time on edge {edge.source!r}->{edge.target!r}"
+        )
     return optimal_base_stock(mean_lead_time=edge.lead_time.mean, **terms)
 
 
@@ -248,39 +280,56 @@ class OWMREvaluation:
     metric_cost: float
 
 
-def owmr_evaluation(*, rates: list[float], lead_times: list[float], levels: list[int],
-                    warehouse_lead_time: float, warehouse_level: int,
-                    holding: list[float] | float, penalty: list[float] | float,
-                    warehouse_holding: float = 0.0) -> OWMREvaluation:
+def owmr_evaluation(
+    *,
+    rates: list[float],
+    lead_times: list[float],
+    levels: list[int],
+    warehouse_lead_time: float,
+    warehouse_level: int,
+    holding: list[float] | float,
+    penalty: list[float] | float,
+    warehouse_holding: float = 0.0,
+) -> OWMREvaluation:
     """Exact (Graves/Axsaeter) and METRIC evaluation of (S-1, S) in one warehouse and N
     retailers with Poisson demand, FCFS and constant lead times."""
     n = len(rates)
     if not (len(lead_times) == len(levels) == n) or n == 0:
-        raise ValueError(f"rates, lead_times and levels need one entry per retailer "
-                         f"(got {len(rates)}, {len(lead_times)}, {len(levels)})")
+        raise ValueError(
+            f"rates, lead_times and levels need one entry per retailer "
+            f"(got {len(rates)}, {len(lead_times)}, {len(levels)})"
+        )
     h = [float(holding)] * n if isinstance(holding, (int, float)) else list(holding)
     p = [float(penalty)] * n if isinstance(penalty, (int, float)) else list(penalty)
     lam0 = sum(_check("rate", r, positive=True) for r in rates)
     o0 = outstanding_orders_pmf(lam0, warehouse_lead_time)
     S0 = int(warehouse_level)
     w_over, w_under = loss_terms(o0, np.array([S0]))
-    b0 = np.zeros(max(len(o0) - S0, 1))             # pmf of B0 = (O0 - S0)^+
+    b0 = np.zeros(max(len(o0) - S0, 1))  # pmf of B0 = (O0 - S0)^+
     k = np.arange(len(o0))
     np.add.at(b0, np.maximum(k - S0, 0), o0)
     mean_b0 = float(w_under[0])
     cost = float(warehouse_holding) * float(w_over[0])
     metric_cost = cost
-    out: dict[str, list[float]] = {key: [] for key in (
-        "on_hand", "backorders", "fill_rate", "metric_on_hand", "metric_backorders",
-        "metric_fill_rate")}
+    out: dict[str, list[float]] = {
+        key: []
+        for key in (
+            "on_hand",
+            "backorders",
+            "fill_rate",
+            "metric_on_hand",
+            "metric_backorders",
+            "metric_fill_rate",
+        )
+    }
     from scipy import stats
 
     for i in range(n):
         share = rates[i] / lam0
-        thinned = np.zeros(len(b0))                  # Binomial(B0, share) mixed over B0
+        thinned = np.zeros(len(b0))  # Binomial(B0, share) mixed over B0
         for b, pb in enumerate(b0):
             if pb > 0:
-                thinned[:b + 1] += pb * stats.binom.pmf(np.arange(b + 1), b, share)
+                thinned[: b + 1] += pb * stats.binom.pmf(np.arange(b + 1), b, share)
         exact = np.convolve(thinned, outstanding_orders_pmf(rates[i], lead_times[i]))
         metric = poisson_pmf(rates[i] * (lead_times[i] + mean_b0 / lam0))
         S = int(levels[i])
@@ -288,7 +337,7 @@ def owmr_evaluation(*, rates: list[float], lead_times: list[float], levels: list
             over, under = loss_terms(pmf / pmf.sum(), np.array([S]))
             out[label + "on_hand"].append(float(over[0]))
             out[label + "backorders"].append(float(under[0]))
-            out[label + "fill_rate"].append(float(pmf[:max(S, 0)].sum() / pmf.sum()))
+            out[label + "fill_rate"].append(float(pmf[: max(S, 0)].sum() / pmf.sum()))
         cost += h[i] * out["on_hand"][-1] + p[i] * out["backorders"][-1]
         metric_cost += h[i] * out["metric_on_hand"][-1] + p[i] * out["metric_backorders"][-1]
     return OWMREvaluation(float(w_over[0]), mean_b0, cost=cost, metric_cost=metric_cost, **out)

@@ -45,9 +45,10 @@ newsvendor level F^{-1}(0.9) = 8):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ from .memory import check_memory
 if TYPE_CHECKING:
     from des_supply.sim import Observation
 
-__all__ = ["TimeVaryingSS", "FiniteHorizonResult", "finite_horizon"]
+__all__ = ["FiniteHorizonResult", "TimeVaryingSS", "finite_horizon"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,21 +69,22 @@ class TimeVaryingSS:
     up to ``S[t]``; after the last period the last pair is kept.
     """
 
-    s: tuple[float, ...]         # [s_t] reorder points
-    S: tuple[float, ...]         # [S_t] order-up-to levels
+    s: tuple[float, ...]  # [s_t] reorder points
+    S: tuple[float, ...]  # [S_t] order-up-to levels
 
     def __post_init__(self) -> None:
         s, S = tuple(float(v) for v in self.s), tuple(float(v) for v in self.S)
         if not S or len(s) != len(S):
-            raise ValueError(f"s and S must be non-empty and of equal length "
-                             f"(got {len(s)} and {len(S)})")
+            raise ValueError(
+                f"s and S must be non-empty and of equal length (got {len(s)} and {len(S)})"
+            )
         for t, (lo, hi) in enumerate(zip(s, S, strict=True)):
             if math.isnan(lo) or not math.isfinite(hi) or lo >= hi:
                 raise ValueError(f"period {t}: need s < S (got s={lo}, S={hi})")
         object.__setattr__(self, "s", s)
         object.__setattr__(self, "S", S)
 
-    def act(self, obs: "Observation") -> dict[str, float]:
+    def act(self, obs: Observation) -> dict[str, float]:
         if obs.t < 0:
             raise ValueError(f"obs.t(={obs.t}) must be >= 0")
         t = min(int(obs.t), len(self.S) - 1)
@@ -97,10 +99,10 @@ class TimeVaryingSS:
 class FiniteHorizonResult:
     """Optimal time-dependent (s_t, S_t) policy and its expected cost."""
 
-    reorder_points: tuple[int, ...]        # [s_t], one per decision period
-    order_up_to_levels: tuple[int, ...]    # [S_t]
-    expected_cost: float                   # [v_0(x_0)] $ over the horizon
-    initial_inventory: int                 # [x_0] units
+    reorder_points: tuple[int, ...]  # [s_t], one per decision period
+    order_up_to_levels: tuple[int, ...]  # [S_t]
+    expected_cost: float  # [v_0(x_0)] $ over the horizon
+    initial_inventory: int  # [x_0] units
 
     @property
     def base_stock_levels(self) -> tuple[int, ...]:
@@ -118,10 +120,12 @@ BYTES_PER_POINT = 96
 
 
 def _check_size(points: float, what: str, memory_limit: float | None) -> None:
-    check_memory(BYTES_PER_POINT * points, f"the finite-horizon DP ({what}: about "
-                 f"{points:,.0f} inventory positions)",
-                 "lower the demand means or the number of periods, or start nearer 0 "
-                 "(initial_inventory)", memory_limit)
+    check_memory(
+        BYTES_PER_POINT * points,
+        f"the finite-horizon DP ({what}: about {points:,.0f} inventory positions)",
+        "lower the demand means or the number of periods, or start nearer 0 (initial_inventory)",
+        memory_limit,
+    )
 
 
 def _period_pmfs(demand: Sequence[Any], memory_limit: float | None) -> list[np.ndarray]:
@@ -129,8 +133,11 @@ def _period_pmfs(demand: Sequence[Any], memory_limit: float | None) -> list[np.n
         raise ValueError("demand must be a non-empty sequence with one entry per period")
     means = [float(d) for d in demand if isinstance(d, Real)]
     # Poisson supports (mean + ~9 sd for a 1e-16 tail), checked before their pmfs exist
-    _check_size(sum(m + 10 * math.sqrt(max(m, 0.0)) + 10 for m in means if math.isfinite(m)),
-                "the Poisson demands' supports", memory_limit)
+    _check_size(
+        sum(m + 10 * math.sqrt(max(m, 0.0)) + 10 for m in means if math.isfinite(m)),
+        "the Poisson demands' supports",
+        memory_limit,
+    )
     out = []
     for t, d in enumerate(demand):
         out.append(poisson_pmf(float(d)) if isinstance(d, Real) else as_pmf(d, f"demand[{t}]"))
@@ -141,17 +148,27 @@ def _check(name: str, value: float, positive: bool = False, upper: float = math.
     v = float(value)
     if not math.isfinite(v) or v < 0 or (positive and v == 0) or v > upper:
         bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name}(={value}) must be a finite number {bound}"
-                         + (f" and <= {upper}" if math.isfinite(upper) else ""))
+        raise ValueError(
+            f"{name}(={value}) must be a finite number {bound}"
+            + (f" and <= {upper}" if math.isfinite(upper) else "")
+        )
     return v
 
 
-def finite_horizon(demand: Sequence[Any], holding: float, penalty: float, *,
-                   fixed_cost: float = 0.0, unit_cost: float = 0.0,
-                   terminal_holding: float = 0.0, terminal_penalty: float = 0.0,
-                   discount: float = 1.0, lead_time: int = 0,
-                   initial_inventory: int = 0,
-                   memory_limit: float | None = None) -> FiniteHorizonResult:
+def finite_horizon(
+    demand: Sequence[Any],
+    holding: float,
+    penalty: float,
+    *,
+    fixed_cost: float = 0.0,
+    unit_cost: float = 0.0,
+    terminal_holding: float = 0.0,
+    terminal_penalty: float = 0.0,
+    discount: float = 1.0,
+    lead_time: int = 0,
+    initial_inventory: int = 0,
+    memory_limit: float | None = None,
+) -> FiniteHorizonResult:
     """Optimal (s_t, S_t) policy of the finite-horizon backlog model by backward induction.
 
     Parameters
@@ -194,14 +211,14 @@ def finite_horizon(demand: Sequence[Any], holding: float, penalty: float, *,
         raise ValueError(f"lead_time(={L}) leaves no decision period in {n} periods of demand")
 
     dmax = [pmf.size - 1 for pmf in f]
-    z_lo = x0 - sum(dmax[:T])                   # lowest reachable inventory position
-    z_hi = max(x0, 0) + sum(dmax) + 1           # highest order-up-to level considered
+    z_lo = x0 - sum(dmax[:T])  # lowest reachable inventory position
+    z_hi = max(x0, 0) + sum(dmax) + 1  # highest order-up-to level considered
     _check_size(z_hi - z_lo + 1, "the reachable inventory positions", memory_limit)
 
     # v_T on [z_lo, z_hi]
     pmf_rest = convolve_all(f[T:])
     lo = z_lo
-    v = gamma ** L * newsvendor_cost(pmf_rest, hT, pT, np.arange(lo, z_hi + 1))
+    v = gamma**L * newsvendor_cost(pmf_rest, hT, pT, np.arange(lo, z_hi + 1))
 
     s_out, S_out = [0] * T, [0] * T
     for t in range(T - 1, -1, -1):
@@ -209,14 +226,14 @@ def finite_horizon(demand: Sequence[Any], holding: float, penalty: float, *,
         ev = np.convolve(v, f[t], mode="valid")
         lo += dmax[t]
         y = np.arange(lo, z_hi + 1)
-        lead_pmf = convolve_all(f[t:t + L + 1])
-        W = c * y + gamma ** L * newsvendor_cost(lead_pmf, h, p, y) + gamma * ev
+        lead_pmf = convolve_all(f[t : t + L + 1])
+        W = c * y + gamma**L * newsvendor_cost(lead_pmf, h, p, y) + gamma * ev
         i_S = int(np.argmin(W))
         tol = 1e-9 * max(1.0, float(np.abs(W[i_S])))
         better = np.nonzero(W[:i_S] > K + W[i_S] + tol)[0]
         S_out[t] = int(y[i_S])
         s_out[t] = int(y[better[-1]]) if better.size else int(lo - 1)
-        best_above = np.minimum.accumulate(W[::-1])[::-1]     # min_{y' >= y} W(y')
+        best_above = np.minimum.accumulate(W[::-1])[::-1]  # min_{y' >= y} W(y')
         v = np.minimum(W, K + best_above) - c * y
     assert lo == x0
     return FiniteHorizonResult(tuple(s_out), tuple(S_out), float(v[0]), x0)

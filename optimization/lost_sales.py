@@ -29,26 +29,46 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from . import lost_sales_heuristics as _h
 from .lost_sales_model import (
-    ChainEvaluation, LostSalesModel, StateSpace, Truncation, evaluate_orders, expect_next,
+    ChainEvaluation,
+    LostSalesModel,
+    StateSpace,
+    Truncation,
+    evaluate_orders,
+    expect_next,
     state_count,
 )
 
 __all__ = [
-    "LostSalesModel", "Truncation", "ChainEvaluation", "LookupPolicy", "LostSalesSolution",
-    "HeuristicResult", "HEURISTICS", "solve_lost_sales", "evaluate_policy", "heuristics",
+    "HEURISTICS",
+    "ChainEvaluation",
+    "HeuristicResult",
+    "LookupPolicy",
+    "LostSalesModel",
+    "LostSalesSolution",
+    "Truncation",
+    "evaluate_policy",
+    "heuristics",
+    "solve_lost_sales",
 ]
 
 #: Names of the heuristics returned by :func:`heuristics`, in order.
-HEURISTICS = ("myopic", "myopic-2", "best-base-stock", "capped-base-stock", "best-constant",
-              "best-constant-rate")
+HEURISTICS = (
+    "myopic",
+    "myopic-2",
+    "best-base-stock",
+    "capped-base-stock",
+    "best-constant",
+    "best-constant-rate",
+)
 
 GiB = 2**30
 
@@ -83,8 +103,10 @@ class LookupPolicy:
     def __post_init__(self) -> None:
         table = np.array(self.table, dtype=np.int64)
         if table.ndim != max(self.lead_time, 1):
-            raise ValueError(f"table has {table.ndim} dimensions; lead_time={self.lead_time} "
-                             f"needs {max(self.lead_time, 1)}")
+            raise ValueError(
+                f"table has {table.ndim} dimensions; lead_time={self.lead_time} "
+                f"needs {max(self.lead_time, 1)}"
+            )
         table.setflags(write=False)
         object.__setattr__(self, "table", table)
 
@@ -109,8 +131,10 @@ class LookupPolicy:
 
     def act(self, obs: Any) -> dict[str, float]:
         k = max(self.lead_time - 1, 0)
-        return {n: float(self.order(obs.on_hand(n), obs.pipeline(n, k) if k else ()))
-                for n in obs.deciding}
+        return {
+            n: float(self.order(obs.on_hand(n), obs.pipeline(n, k) if k else ()))
+            for n in obs.deciding
+        }
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -127,7 +151,7 @@ class LostSalesSolution:
     """
 
     model: LostSalesModel
-    average_cost: float          # $ per period [g*]
+    average_cost: float  # $ per period [g*]
     lower_bound: float
     upper_bound: float
     iterations: int
@@ -157,14 +181,20 @@ class LostSalesSolution:
 class HeuristicResult:
     """A heuristic's exact long-run cost, its parameters and its engine policy."""
 
-    value: float                 # $ per period
+    value: float  # $ per period
     params: Mapping[str, float] = field(default_factory=dict)
     policy: Any = None
     evaluation: ChainEvaluation | None = None
 
 
-def _model(lead_time: int, holding: float, penalty: float, demand: str, demand_mean: float,
-           fixed_cost: float) -> LostSalesModel:
+def _model(
+    lead_time: int,
+    holding: float,
+    penalty: float,
+    demand: str,
+    demand_mean: float,
+    fixed_cost: float,
+) -> LostSalesModel:
     return LostSalesModel(lead_time, holding, penalty, demand, demand_mean, fixed_cost)
 
 
@@ -187,7 +217,8 @@ def check_memory(lead_time: int, trunc: Truncation, limit: float) -> int:
             f"lead_time={lead_time}: the state space ({states:,} states; position cap "
             f"{trunc.max_position}, order cap {trunc.max_order}) would need about "
             f"{_size(need)}, over memory_limit={_size(limit)}; pass a smaller "
-            "truncation or raise memory_limit")
+            "truncation or raise memory_limit"
+        )
     return need
 
 
@@ -211,22 +242,34 @@ def _bellman(model: LostSalesModel, trunc: Truncation) -> Callable[[np.ndarray, 
         def T0(V: np.ndarray, argmin: bool = False) -> np.ndarray:
             q = (c + M @ V[:, 0])[w] + add
             return (q.argmin(axis=1) if argmin else q.min(axis=1))[:, None]
+
         return T0
 
     R = (Z + 1) ** (L - 1)
-    add = _h.order_grid_costs(model, trunc)               # (x_0, (x_1..x_{L-1}), z)
+    add = _h.order_grid_costs(model, trunc)  # (x_0, (x_1..x_{L-1}), z)
 
     def T(V: np.ndarray, argmin: bool = False) -> np.ndarray:
         q = expect_next(V, M, Z).reshape(S + 1, R, Z + 1)  # E V(x_+) by (x_0, x_1.., z)
         q += add
         return q.argmin(axis=2) if argmin else c[:, None] + q.min(axis=2)
+
     return T
 
 
-def solve_lost_sales(lead_time: int, holding: float, penalty: float, demand: str = "poisson",
-                     demand_mean: float = 5.0, fixed_cost: float = 0.0, *, tol: float = 1e-6,
-                     max_iter: int = 20_000, truncation: Truncation | None = None,
-                     memory_limit: float = 4 * GiB, progress: bool = False) -> LostSalesSolution:
+def solve_lost_sales(
+    lead_time: int,
+    holding: float,
+    penalty: float,
+    demand: str = "poisson",
+    demand_mean: float = 5.0,
+    fixed_cost: float = 0.0,
+    *,
+    tol: float = 1e-6,
+    max_iter: int = 20_000,
+    truncation: Truncation | None = None,
+    memory_limit: float = 4 * GiB,
+    progress: bool = False,
+) -> LostSalesSolution:
     """Average-cost optimal policy of the lost-sales system, by relative value iteration.
 
     Parameters
@@ -296,8 +339,12 @@ def solve_lost_sales(lead_time: int, holding: float, penalty: float, demand: str
     bar.close()
     converged = upper - lower <= tol
     if not converged:
-        warnings.warn(f"solve_lost_sales: no convergence in {max_iter} iterations "
-                      f"(bounds {lower:.6g}..{upper:.6g})", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"solve_lost_sales: no convergence in {max_iter} iterations "
+            f"(bounds {lower:.6g}..{upper:.6g})",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
     table = np.where(feasible, T(V, True), -1).reshape(space.shape)
     policy = LookupPolicy(table, L, trunc)
@@ -305,10 +352,21 @@ def solve_lost_sales(lead_time: int, holding: float, penalty: float, demand: str
     evaluation, pi = evaluate_orders(model, space, orders)
     at_cap = orders == space.order_cap()
     return LostSalesSolution(
-        model=model, average_cost=(lower + upper) / 2, lower_bound=lower, upper_bound=upper,
-        iterations=it, converged=converged, policy=policy, truncation=trunc, states=len(space),
-        boundary_mass=float(pi[at_cap].sum()), stationary_cost=evaluation.average_cost,
-        evaluation=evaluation, solve_seconds=time.perf_counter() - t0, values=V)
+        model=model,
+        average_cost=(lower + upper) / 2,
+        lower_bound=lower,
+        upper_bound=upper,
+        iterations=it,
+        converged=converged,
+        policy=policy,
+        truncation=trunc,
+        states=len(space),
+        boundary_mass=float(pi[at_cap].sum()),
+        stationary_cost=evaluation.average_cost,
+        evaluation=evaluation,
+        solve_seconds=time.perf_counter() - t0,
+        values=V,
+    )
 
 
 class _StateObservation:
@@ -346,10 +404,18 @@ def _param(policy: Any, name: str, node: str) -> float:
     return value_for(getattr(policy, name), node, name)
 
 
-def evaluate_policy(policy: Any, lead_time: int, holding: float, penalty: float,
-                    demand: str = "poisson", demand_mean: float = 5.0, fixed_cost: float = 0.0,
-                    *, truncation: Truncation | None = None,
-                    node: str = "stage") -> ChainEvaluation:
+def evaluate_policy(
+    policy: Any,
+    lead_time: int,
+    holding: float,
+    penalty: float,
+    demand: str = "poisson",
+    demand_mean: float = 5.0,
+    fixed_cost: float = 0.0,
+    *,
+    truncation: Truncation | None = None,
+    node: str = "stage",
+) -> ChainEvaluation:
     """Exact long-run average cost of a policy, from the stationary law of its chain.
 
     ``policy`` may be a :class:`LookupPolicy`, an engine ``BaseStock``,
@@ -371,8 +437,10 @@ def evaluate_policy(policy: Any, lead_time: int, holding: float, penalty: float,
     default: Truncation
     if isinstance(policy, LookupPolicy):
         if policy.lead_time != model.lead_time:
-            raise ValueError(f"policy was built for lead_time={policy.lead_time}, "
-                             f"not lead_time={model.lead_time}")
+            raise ValueError(
+                f"policy was built for lead_time={policy.lead_time}, "
+                f"not lead_time={model.lead_time}"
+            )
         rule, default = policy.orders, policy.truncation
     elif kind in ("BaseStock", "CappedBaseStock") and hasattr(policy, "level"):
         level = _param(policy, "level", node)
@@ -388,13 +456,15 @@ def evaluate_policy(policy: Any, lead_time: int, holding: float, penalty: float,
             raise ValueError(f"quantity(={r}) must be a whole number for integer demand")
         return _h.evaluate_constant(model, int(r))
     elif hasattr(policy, "act"):
+
         def rule(x: np.ndarray) -> np.ndarray:
             out = np.zeros(len(x), dtype=np.int64)
             for i, s in enumerate(x.tolist()):
                 action = policy.act(_StateObservation(node, s))
-                orders = getattr(action, "orders", action)      # an Action or a mapping
+                orders = getattr(action, "orders", action)  # an Action or a mapping
                 out[i] = round(float(orders.get(node, 0.0)))
             return out
+
         auto = Truncation.default(model)
         default = Truncation(auto.max_position, auto.max_position)
     elif callable(policy):
@@ -409,10 +479,17 @@ def evaluate_policy(policy: Any, lead_time: int, holding: float, penalty: float,
     return evaluate_orders(model, space, np.rint(rule(space.states)))[0]
 
 
-def heuristics(lead_time: int, holding: float, penalty: float, demand: str = "poisson",
-               demand_mean: float = 5.0, fixed_cost: float = 0.0, *,
-               truncation: Truncation | None = None,
-               progress: bool = False) -> dict[str, HeuristicResult]:
+def heuristics(
+    lead_time: int,
+    holding: float,
+    penalty: float,
+    demand: str = "poisson",
+    demand_mean: float = 5.0,
+    fixed_cost: float = 0.0,
+    *,
+    truncation: Truncation | None = None,
+    progress: bool = False,
+) -> dict[str, HeuristicResult]:
     """The heuristics of :data:`HEURISTICS`, each with its exact long-run cost.
 
     Myopic policies are computed and evaluated on the truncated space of
@@ -447,13 +524,15 @@ def heuristics(lead_time: int, holding: float, penalty: float, demand: str = "po
             out[name] = HeuristicResult(ev.average_cost, {"level": S}, BaseStock(S), ev)
         elif name == "capped-base-stock":
             S, r, ev = _h.best_capped_base_stock(model)
-            out[name] = HeuristicResult(ev.average_cost, {"level": S, "cap": r},
-                                        CappedBaseStock(S, r), ev)
+            out[name] = HeuristicResult(
+                ev.average_cost, {"level": S, "cap": r}, CappedBaseStock(S, r), ev
+            )
         elif name == "best-constant":
             r, ev = _h.best_constant(model)
             out[name] = HeuristicResult(ev.average_cost, {"quantity": r}, ConstantOrder(r), ev)
         else:
             rate, ev = _h.best_constant_rate(model)
-            out[name] = HeuristicResult(ev.average_cost, {"rate": float(rate)},
-                                        ConstantRate(float(rate)), ev)
+            out[name] = HeuristicResult(
+                ev.average_cost, {"rate": float(rate)}, ConstantRate(float(rate)), ev
+            )
     return out

@@ -42,13 +42,28 @@ import numpy as np
 from scipy import optimize
 
 from .lost_sales_model import (
-    ChainEvaluation, LostSalesModel, StateSpace, Truncation, evaluate_orders, expect_next,
+    ChainEvaluation,
+    LostSalesModel,
+    StateSpace,
+    Truncation,
+    evaluate_orders,
+    expect_next,
 )
 
 __all__ = [
-    "pipeline_sums", "order_grid_costs", "myopic_tables", "evaluate_rule", "base_stock_orders",
-    "best_base_stock", "best_capped_base_stock", "constant_order_bound", "evaluate_constant",
-    "best_constant", "constant_rate_pattern", "evaluate_constant_rate", "best_constant_rate",
+    "base_stock_orders",
+    "best_base_stock",
+    "best_capped_base_stock",
+    "best_constant",
+    "best_constant_rate",
+    "constant_order_bound",
+    "constant_rate_pattern",
+    "evaluate_constant",
+    "evaluate_constant_rate",
+    "evaluate_rule",
+    "myopic_tables",
+    "order_grid_costs",
+    "pipeline_sums",
 ]
 
 
@@ -64,8 +79,11 @@ def order_grid_costs(model: LostSalesModel, trunc: Truncation) -> np.ndarray:
     """Order costs on the grid ``[x_0, (x_1..x_{L-1}), z]`` (shape ``(S+1, R, Z+1)``):
     ``K`` if ``z > 0``, ``inf`` where the position after ordering would exceed ``S``."""
     S, Z, L = trunc.max_position, trunc.max_order, model.lead_time
-    pos = (np.arange(S + 1)[:, None, None] + pipeline_sums(max(L - 1, 0), Z)[None, :, None]
-           + np.arange(Z + 1)[None, None, :])
+    pos = (
+        np.arange(S + 1)[:, None, None]
+        + pipeline_sums(max(L - 1, 0), Z)[None, :, None]
+        + np.arange(Z + 1)[None, None, :]
+    )
     K = model.fixed_cost * (np.arange(Z + 1) > 0)
     return np.where(pos > S, np.inf, K[None, None, :])
 
@@ -75,7 +93,7 @@ def myopic_tables(model: LostSalesModel, trunc: Truncation) -> tuple[np.ndarray,
     S, Z, L = trunc.max_position, trunc.max_order, model.lead_time
     M, c = model.outcomes(S + 1), model.period_cost(S + 1)
     if L == 0:
-        w = np.arange(S + 1)[:, None] + np.arange(S + 1)[None, :]      # stock after ordering
+        w = np.arange(S + 1)[:, None] + np.arange(S + 1)[None, :]  # stock after ordering
         inside = w <= S
         K = model.fixed_cost * (np.arange(S + 1) > 0)
         q = np.where(inside, c[np.minimum(w, S)] + K, np.inf)
@@ -83,7 +101,7 @@ def myopic_tables(model: LostSalesModel, trunc: Truncation) -> tuple[np.ndarray,
         q2 = q + np.where(inside, (M @ qhat)[np.minimum(w, S)], np.inf)
         return q.argmin(axis=1), q2.argmin(axis=1)
     g = c[:, None]
-    for _ in range(L):                  # g(x_0, x_1, ..., x_L): expected cost when x_L arrives
+    for _ in range(L):  # g(x_0, x_1, ..., x_L): expected cost when x_L arrives
         g = expect_next(g, M, Z).reshape(S + 1, -1)
     R = (Z + 1) ** (L - 1)
     q = g.reshape(S + 1, R, Z + 1) + order_grid_costs(model, trunc)
@@ -97,8 +115,9 @@ def myopic_tables(model: LostSalesModel, trunc: Truncation) -> tuple[np.ndarray,
     return tables[0], tables[1]
 
 
-def evaluate_rule(model: LostSalesModel, trunc: Truncation,
-                  rule: Callable[[np.ndarray], np.ndarray]) -> ChainEvaluation:
+def evaluate_rule(
+    model: LostSalesModel, trunc: Truncation, rule: Callable[[np.ndarray], np.ndarray]
+) -> ChainEvaluation:
     """Exact cost of the rule ``orders = rule(states)`` on the truncated space."""
     space = StateSpace.build(model.lead_time, trunc)
     return evaluate_orders(model, space, rule(space.states))[0]
@@ -109,8 +128,9 @@ def base_stock_orders(states: np.ndarray, level: float, cap: float = math.inf) -
     return np.rint(np.minimum(cap, np.maximum(level - states.sum(axis=1), 0.0))).astype(np.int64)
 
 
-def _local_min(f: Callable[[int], tuple[float, object]], start: int, lo: int, hi: int,
-               patience: int = 2) -> tuple[int, dict[int, tuple[float, object]]]:
+def _local_min(
+    f: Callable[[int], tuple[float, object]], start: int, lo: int, hi: int, patience: int = 2
+) -> tuple[int, dict[int, tuple[float, object]]]:
     """Integer local search from ``start``: walk downhill both ways, stop after
     ``patience`` non-improving steps.  Returns the best point and all evaluations."""
     seen: dict[int, tuple[float, object]] = {}
@@ -140,6 +160,7 @@ def _backlog_level(model: LostSalesModel) -> int:
 
 def best_base_stock(model: LostSalesModel) -> tuple[int, ChainEvaluation]:
     """Best order-up-to level ``S`` and its evaluation (space: position <= S)."""
+
     def f(S: int) -> tuple[float, ChainEvaluation]:
         ev = evaluate_rule(model, Truncation(S, S), lambda x: base_stock_orders(x, S))
         return ev.average_cost, ev
@@ -185,13 +206,15 @@ def constant_order_bound(model: LostSalesModel, r: float, eps: float = 1e-12) ->
         return 0
     m = model.demand_mean
     if model.demand == "poisson":
-        def log_mgf(t: float) -> float:          # log E exp(t (r - D))
+
+        def log_mgf(t: float) -> float:  # log E exp(t (r - D))
             return t * r + m * (math.exp(-t) - 1.0)
     else:
         qq = m / (1.0 + m)
 
         def log_mgf(t: float) -> float:
             return t * r + math.log((1.0 - qq) / (1.0 - qq * math.exp(-t)))
+
     hi = 1.0
     while log_mgf(hi) <= 0:
         hi *= 2.0
@@ -208,13 +231,15 @@ def evaluate_constant(model: LostSalesModel, r: int) -> ChainEvaluation:
     that would leave it is reported as ``clipped_mass``).
     """
     if r >= model.demand_mean:
-        raise ValueError(f"constant order r(={r}) must be < demand_mean(={model.demand_mean}):"
-                         " otherwise stock grows without bound")
+        raise ValueError(
+            f"constant order r(={r}) must be < demand_mean(={model.demand_mean}):"
+            " otherwise stock grows without bound"
+        )
     B = constant_order_bound(model, r)
     M = model.outcomes(B + 1)
     P = np.zeros((B + 1, B + 1))
-    P[:, r:] = M[:, : B + 1 - r]                    # next x_0 = a + r, a = (x_0 - D)^+
-    leaving = M[:, B + 1 - r:].sum(axis=1)          # next x_0 > B: mass <= eps, folded onto B
+    P[:, r:] = M[:, : B + 1 - r]  # next x_0 = a + r, a = (x_0 - D)^+
+    leaving = M[:, B + 1 - r :].sum(axis=1)  # next x_0 > B: mass <= eps, folded onto B
     P[:, B] += leaving
     A = P.T - np.eye(B + 1)
     A[-1] = 1.0
@@ -227,9 +252,15 @@ def evaluate_constant(model: LostSalesModel, r: int) -> ChainEvaluation:
     lost = float(pi @ under)
     freq = float(r > 0)
     return ChainEvaluation(
-        average_cost=hold + model.penalty * lost + model.fixed_cost * freq, holding_cost=hold,
-        lost_sales=lost, order_frequency=freq, clipped_mass=float(pi @ leaving), states=B + 1,
-        iterations=1, residual=float(np.abs(pi @ P - pi).sum()))
+        average_cost=hold + model.penalty * lost + model.fixed_cost * freq,
+        holding_cost=hold,
+        lost_sales=lost,
+        order_frequency=freq,
+        clipped_mass=float(pi @ leaving),
+        states=B + 1,
+        iterations=1,
+        residual=float(np.abs(pi @ P - pi).sum()),
+    )
 
 
 def best_constant(model: LostSalesModel) -> tuple[int, ChainEvaluation]:
@@ -259,8 +290,10 @@ def evaluate_constant_rate(model: LostSalesModel, rate: Fraction | int) -> Chain
     """
     rate = Fraction(rate)
     if rate >= model.demand_mean:
-        raise ValueError(f"constant rate(={float(rate)}) must be < demand_mean"
-                         f"(={model.demand_mean}): otherwise stock grows without bound")
+        raise ValueError(
+            f"constant rate(={float(rate)}) must be < demand_mean"
+            f"(={model.demand_mean}): otherwise stock grows without bound"
+        )
     if rate < 0:
         raise ValueError(f"constant rate(={float(rate)}) must be >= 0")
     if rate.denominator == 1:
@@ -273,13 +306,13 @@ def evaluate_constant_rate(model: LostSalesModel, rate: Fraction | int) -> Chain
     def step(q: int) -> tuple[np.ndarray, np.ndarray]:
         P = np.zeros((n, n))
         P[:, q:] = M[:, : n - q]
-        leaving = M[:, n - q:].sum(axis=1)
+        leaving = M[:, n - q :].sum(axis=1)
         P[:, B] += leaving
         return P, leaving
 
     steps = [step(q) for q in pattern]
     cycle = np.eye(n)
-    for P, _ in steps[1:] + steps[:1]:     # phase 0 -> 1 -> ... -> n-1 -> 0
+    for P, _ in steps[1:] + steps[:1]:  # phase 0 -> 1 -> ... -> n-1 -> 0
         cycle = cycle @ P
     A = cycle.T - np.eye(n)
     A[-1] = 1.0
@@ -301,13 +334,20 @@ def evaluate_constant_rate(model: LostSalesModel, rate: Fraction | int) -> Chain
     hold, lost = model.holding * hold / m, lost / m
     freq = sum(q > 0 for q in pattern) / m
     return ChainEvaluation(
-        average_cost=hold + model.penalty * lost + model.fixed_cost * freq, holding_cost=hold,
-        lost_sales=lost, order_frequency=freq, clipped_mass=clipped / m, states=n * m,
-        iterations=1, residual=residual)
+        average_cost=hold + model.penalty * lost + model.fixed_cost * freq,
+        holding_cost=hold,
+        lost_sales=lost,
+        order_frequency=freq,
+        clipped_mass=clipped / m,
+        states=n * m,
+        iterations=1,
+        residual=residual,
+    )
 
 
-def best_constant_rate(model: LostSalesModel, denominator: int = 20
-                       ) -> tuple[Fraction, ChainEvaluation]:
+def best_constant_rate(
+    model: LostSalesModel, denominator: int = 20
+) -> tuple[Fraction, ChainEvaluation]:
     """Best constant rate on the grid ``k / denominator < E D`` and its evaluation.
 
     A local search (like the other searches here) on a coarse grid of step 1/4 from
@@ -326,6 +366,7 @@ def best_constant_rate(model: LostSalesModel, denominator: int = 20
             if r not in seen:
                 seen[r] = evaluate_constant_rate(model, r)
             return seen[r].average_cost, seen[r]
+
         top = math.floor(hi * den)
         if Fraction(top, den) >= model.demand_mean:
             top -= 1

@@ -40,8 +40,14 @@ import numpy as np
 from scipy import sparse, stats
 
 __all__ = [
-    "DEMANDS", "LostSalesModel", "Truncation", "StateSpace", "ChainEvaluation",
-    "expect_next", "state_count", "evaluate_orders",
+    "DEMANDS",
+    "ChainEvaluation",
+    "LostSalesModel",
+    "StateSpace",
+    "Truncation",
+    "evaluate_orders",
+    "expect_next",
+    "state_count",
 ]
 
 #: Demand families by name.  Geometric with mean m: P(k) = (1 - q) q^k, q = m / (1 + m).
@@ -88,8 +94,9 @@ class LostSalesModel:
         object.__setattr__(self, "holding", _check_number(self.holding, "holding", positive=True))
         object.__setattr__(self, "penalty", _check_number(self.penalty, "penalty"))
         object.__setattr__(self, "fixed_cost", _check_number(self.fixed_cost, "fixed_cost"))
-        object.__setattr__(self, "demand_mean",
-                           _check_number(self.demand_mean, "demand_mean", positive=True))
+        object.__setattr__(
+            self, "demand_mean", _check_number(self.demand_mean, "demand_mean", positive=True)
+        )
         if self.demand not in DEMANDS:
             raise ValueError(f"demand(={self.demand!r}) must be one of {', '.join(DEMANDS)}")
 
@@ -116,9 +123,9 @@ class LostSalesModel:
         """
         pmf = self.pmf(n)
         y = np.arange(n)
-        diff = y[:, None] - y[None, :]                       # y - a
+        diff = y[:, None] - y[None, :]  # y - a
         M = np.where((diff >= 0) & (y[None, :] >= 1), pmf[np.clip(diff, 0, n - 1)], 0.0)
-        M[:, 0] = self._dist().sf(y - 1)                     # P(D >= y)
+        M[:, 0] = self._dist().sf(y - 1)  # P(D >= y)
         return M
 
     def expected_parts(self, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -155,7 +162,7 @@ class Truncation:
             object.__setattr__(self, name, int(v))
 
     @classmethod
-    def default(cls, model: LostSalesModel, margin: int = 2) -> "Truncation":
+    def default(cls, model: LostSalesModel, margin: int = 2) -> Truncation:
         """Caps from Zipkin's bound on the optimal order, plus ``margin`` units.
 
         The optimal order is bounded by the standard vector base-stock order
@@ -182,11 +189,11 @@ class Truncation:
 def state_count(lead_time: int, trunc: Truncation) -> tuple[int, int]:
     """``(states, transitions)`` of the truncated space, without building it."""
     S, Z = trunc.max_position, trunc.max_order
-    ways = np.zeros(S + 1)                    # ways[t]: pipelines (x_1..x_{L-1}) summing to t
+    ways = np.zeros(S + 1)  # ways[t]: pipelines (x_1..x_{L-1}) summing to t
     ways[0] = 1.0
     for _ in range(max(lead_time - 1, 0)):
         ways = np.convolve(ways, np.ones(Z + 1))[: S + 1]
-    at_most = np.cumsum(ways)                 # pipelines summing to <= t
+    at_most = np.cumsum(ways)  # pipelines summing to <= t
     x0 = np.arange(S + 1)
     per_x0 = at_most[S - x0]
     outcomes = x0 + 1 if lead_time else np.full(S + 1, S + 1.0)  # L=0: order-up-to is free
@@ -208,11 +215,11 @@ class StateSpace:
     keys: np.ndarray
 
     @classmethod
-    def build(cls, lead_time: int, trunc: Truncation) -> "StateSpace":
+    def build(cls, lead_time: int, trunc: Truncation) -> StateSpace:
         S, Z = trunc.max_position, trunc.max_order
         cols = [np.arange(S + 1)]
         total = cols[0].copy()
-        for _ in range(1, lead_time):        # add x_1 .. x_{L-1}, each <= Z, sum <= S
+        for _ in range(1, lead_time):  # add x_1 .. x_{L-1}, each <= Z, sum <= S
             counts = np.minimum(Z, S - total) + 1
             parent = np.repeat(np.arange(total.size), counts)
             value = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -271,14 +278,14 @@ class ChainEvaluation:
     result is exact for the untruncated system.
     """
 
-    average_cost: float          # $ per period
-    holding_cost: float          # $ per period, h E[stock at period end]
-    lost_sales: float            # units lost per period
-    order_frequency: float       # fraction of periods with an order
+    average_cost: float  # $ per period
+    holding_cost: float  # $ per period, h E[stock at period end]
+    lost_sales: float  # units lost per period
+    order_frequency: float  # fraction of periods with an order
     clipped_mass: float
     states: int
     iterations: int
-    residual: float              # || pi P - pi ||_1 at the end
+    residual: float  # || pi P - pi ||_1 at the end
 
 
 def _transitions(model: LostSalesModel, space: StateSpace, orders: np.ndarray) -> sparse.csr_matrix:
@@ -286,7 +293,7 @@ def _transitions(model: LostSalesModel, space: StateSpace, orders: np.ndarray) -
     L, x = space.lead_time, space.states
     S = space.truncation.max_position
     M = model.outcomes(S + 1)
-    y = x[:, 0] + orders if L == 0 else x[:, 0]         # on hand when demand comes
+    y = x[:, 0] + orders if L == 0 else x[:, 0]  # on hand when demand comes
     counts = y + 1
     rows = np.repeat(np.arange(len(space)), counts)
     a = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -303,8 +310,13 @@ def _transitions(model: LostSalesModel, space: StateSpace, orders: np.ndarray) -
     return sparse.csr_matrix((prob[keep], (rows[keep], col[keep])), shape=(n, n))
 
 
-def stationary(P: sparse.csr_matrix, *, tol: float = 1e-12, max_iter: int = 100_000,
-               start: np.ndarray | None = None) -> tuple[np.ndarray, int, float]:
+def stationary(
+    P: sparse.csr_matrix,
+    *,
+    tol: float = 1e-12,
+    max_iter: int = 100_000,
+    start: np.ndarray | None = None,
+) -> tuple[np.ndarray, int, float]:
     """Stationary law by power iteration on the lazy chain ``0.95 P + 0.05 I``.
 
     The small self-loop makes any chain aperiodic without changing its stationary
@@ -326,9 +338,14 @@ def stationary(P: sparse.csr_matrix, *, tol: float = 1e-12, max_iter: int = 100_
     return pi, it, residual
 
 
-def evaluate_orders(model: LostSalesModel, space: StateSpace, wanted: np.ndarray, *,
-                    tol: float = 1e-12,
-                    max_iter: int = 100_000) -> tuple[ChainEvaluation, np.ndarray]:
+def evaluate_orders(
+    model: LostSalesModel,
+    space: StateSpace,
+    wanted: np.ndarray,
+    *,
+    tol: float = 1e-12,
+    max_iter: int = 100_000,
+) -> tuple[ChainEvaluation, np.ndarray]:
     """Exact long-run cost of ordering ``wanted[i]`` (integers) in state ``i``.
 
     Orders above the state's cap are cut to it and their mass is reported as
@@ -348,7 +365,12 @@ def evaluate_orders(model: LostSalesModel, space: StateSpace, wanted: np.ndarray
     freq = float(pi @ ordered)
     evaluation = ChainEvaluation(
         average_cost=hold + model.penalty * lost + model.fixed_cost * freq,
-        holding_cost=hold, lost_sales=lost, order_frequency=freq,
-        clipped_mass=float(pi[wanted > cap].sum()), states=len(space),
-        iterations=iterations, residual=residual)
+        holding_cost=hold,
+        lost_sales=lost,
+        order_frequency=freq,
+        clipped_mass=float(pi[wanted > cap].sum()),
+        states=len(space),
+        iterations=iterations,
+        residual=residual,
+    )
     return evaluation, pi

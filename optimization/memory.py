@@ -27,15 +27,37 @@ import math
 import os
 import re
 
-__all__ = ["DEFAULT_LIMIT", "ENV_VAR", "GiB", "SizeLimitError", "check_memory", "format_bytes",
-           "memory_limit", "parse_size"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "ENV_VAR",
+    "GiB",
+    "SizeLimitError",
+    "check_memory",
+    "format_bytes",
+    "memory_limit",
+    "parse_size",
+]
 
 GiB = 2**30
 DEFAULT_LIMIT = 4 * GiB
 ENV_VAR = "DES_SUPPLY_MEMORY_LIMIT"
 
-_UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 2**10, "m": 1e6, "mb": 1e6, "mib": 2**20,
-          "g": 1e9, "gb": 1e9, "gib": 2**30, "t": 1e12, "tb": 1e12, "tib": 2**40}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1e3,
+    "kb": 1e3,
+    "kib": 2**10,
+    "m": 1e6,
+    "mb": 1e6,
+    "mib": 2**20,
+    "g": 1e9,
+    "gb": 1e9,
+    "gib": 2**30,
+    "t": 1e12,
+    "tb": 1e12,
+    "tib": 2**40,
+}
 
 
 class SizeLimitError(ValueError):
@@ -59,8 +81,10 @@ def parse_size(text: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"memory size {text!r} must be a positive number of bytes, optionally "
-                         "with a unit (8GiB, 500MiB, 2e9)")
+        raise ValueError(
+            f"memory size {text!r} must be a positive number of bytes, optionally "
+            "with a unit (8GiB, 500MiB, 2e9)"
+        )
     return value
 
 
@@ -87,7 +111,9 @@ def check_memory(need: float, what: str, driver: str, limit: float | None = None
     """
     cap = memory_limit(limit)
     if need > cap:
-        raise SizeLimitError(f"{what} would need about {format_bytes(need)}, over the memory "
-                             f"limit {format_bytes(cap)}; {driver}, or raise the limit "
-                             f"({ENV_VAR}=8GiB in the environment, or memory_limit=)")
+        raise SizeLimitError(
+            f"{what} would need about {format_bytes(need)}, over the memory "
+            f"limit {format_bytes(cap)}; {driver}, or raise the limit "
+            f"({ENV_VAR}=8GiB in the environment, or memory_limit=)"
+        )
     return int(need)

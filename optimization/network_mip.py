@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -39,16 +40,27 @@ from .network_model import (
 from .solve import SolveReport, new_solver, solve
 
 __all__ = [
-    "NetworkState", "build_network_model", "update_network_model", "engine_draws",
-    "BoundResult", "perfect_information_bound", "plan_of", "fix_plan", "PlanPolicy",
-    "RollingHorizonPolicy", "forecast_mean", "model_size", "longest_lead_path",
-    "state_from_observation", "ModelStructure",
+    "BoundResult",
+    "ModelStructure",
+    "NetworkState",
+    "PlanPolicy",
+    "RollingHorizonPolicy",
+    "build_network_model",
+    "engine_draws",
+    "fix_plan",
+    "forecast_mean",
+    "longest_lead_path",
+    "model_size",
+    "perfect_information_bound",
+    "plan_of",
+    "state_from_observation",
+    "update_network_model",
 ]
 
 
-def engine_draws(network: Network, periods: int, seed: SeedLike = 0,
-                 replication: int | None = None
-                 ) -> tuple[dict[str, np.ndarray], dict[Key, np.ndarray]]:
+def engine_draws(
+    network: Network, periods: int, seed: SeedLike = 0, replication: int | None = None
+) -> tuple[dict[str, np.ndarray], dict[Key, np.ndarray]]:
     """The demand and lead-time draws the engine uses for *seed* (or replication k).
 
     Same streams as ``Simulation``: ``stream(root, "demand", n)`` and
@@ -56,12 +68,16 @@ def engine_draws(network: Network, periods: int, seed: SeedLike = 0,
     ``root = root_sequence(seed)`` or ``replication_seed(seed, k)``.
     """
     root = root_sequence(seed) if replication is None else replication_seed(seed, replication)
-    demand = {n.name: np.array([d.at(t) for t in range(periods)])
-              for n in network.demand_nodes
-              for d in [PeriodDraws(n.demand, stream(root, "demand", n.name))]}
-    leads = {e.key: np.array([int(d.at(t)) for t in range(periods)], dtype=int)
-             for e in network.edges
-             for d in [PeriodDraws(e.lead_time, stream(root, "lead_time", e.source, e.target))]}
+    demand = {
+        n.name: np.array([d.at(t) for t in range(periods)])
+        for n in network.demand_nodes
+        for d in [PeriodDraws(n.demand, stream(root, "demand", n.name))]
+    }
+    leads = {
+        e.key: np.array([int(d.at(t)) for t in range(periods)], dtype=int)
+        for e in network.edges
+        for d in [PeriodDraws(e.lead_time, stream(root, "lead_time", e.source, e.target))]
+    }
     return demand, leads
 
 
@@ -74,30 +90,42 @@ def forecast_mean(dist: Distribution, start: int, n: int) -> np.ndarray:
 class BoundResult:
     """A perfect-information lower bound and the plan that attains the incumbent."""
 
-    bound: float                          # solver's best bound on the total cost [$]
-    objective: float                      # cost of the incumbent plan (= engine cost if exact)
-    per_period_bound: float               # bound / periods
-    period_costs: tuple[float, ...]       # the incumbent's cost in each period
+    bound: float  # solver's best bound on the total cost [$]
+    objective: float  # cost of the incumbent plan (= engine cost if exact)
+    per_period_bound: float  # bound / periods
+    period_costs: tuple[float, ...]  # the incumbent's cost in each period
     orders: dict[str, tuple[float, ...]]  # the incumbent plan, per node and period
     termination: str
     status: str
-    time: float                           # solve seconds
-    build_time: float                     # model build seconds
+    time: float  # solve seconds
+    build_time: float  # model build seconds
     gap: float | None
     periods: int
-    integer_orders: bool                  # False: continuous relaxation of the engine's rounding
+    integer_orders: bool  # False: continuous relaxation of the engine's rounding
     exact: bool
     size: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
-                if k != "orders"} | {"orders": {n: list(r) for n, r in self.orders.items()}}
+        return {
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in self.__dict__.items()
+            if k != "orders"
+        } | {"orders": {n: list(r) for n, r in self.orders.items()}}
 
 
-def perfect_information_bound(network: Network, periods: int, seed: SeedLike = 0,
-                              replication: int | None = None, *, integer: bool | None = None,
-                              exact: bool = True, time_limit: float = 60.0, rel_gap: float = 1e-6,
-                              threads: int = 1, solver_seed: int = 0) -> BoundResult:
+def perfect_information_bound(
+    network: Network,
+    periods: int,
+    seed: SeedLike = 0,
+    replication: int | None = None,
+    *,
+    integer: bool | None = None,
+    exact: bool = True,
+    time_limit: float = 60.0,
+    rel_gap: float = 1e-6,
+    threads: int = 1,
+    solver_seed: int = 0,
+) -> BoundResult:
     """A lower bound on the cost of any policy on the engine's draws for *seed*.
 
     The model knows the whole demand path and every lead time in advance, so its
@@ -113,18 +141,35 @@ def perfect_information_bound(network: Network, periods: int, seed: SeedLike = 0
     tick = time.perf_counter()
     m = build_network_model(network, demand, leads, periods, integer=integer, exact=exact)
     built = time.perf_counter() - tick
-    rep = solve(m, time_limit=time_limit, rel_gap=rel_gap, threads=threads, seed=solver_seed,
-                require_incumbent=False)
+    rep = solve(
+        m,
+        time_limit=time_limit,
+        rel_gap=rel_gap,
+        threads=threads,
+        seed=solver_seed,
+        require_incumbent=False,
+    )
     bound = rep.bound if rep.bound is not None else -math.inf
     if rep.has_incumbent:
         bound = min(bound, rep.objective)
-    return BoundResult(bound=bound, objective=rep.objective, per_period_bound=bound / periods,
-                       period_costs=tuple(float(pyo.value(m.period_cost[t])) for t in m.T)
-                       if rep.has_incumbent else (),
-                       orders=plan_of(m) if rep.has_incumbent else {},
-                       termination=rep.termination, status=rep.status,
-                       time=rep.time, build_time=built, gap=rep.gap, periods=periods,
-                       integer_orders=m._net.integer, exact=exact, size=model_size(m))
+    return BoundResult(
+        bound=bound,
+        objective=rep.objective,
+        per_period_bound=bound / periods,
+        period_costs=tuple(float(pyo.value(m.period_cost[t])) for t in m.T)
+        if rep.has_incumbent
+        else (),
+        orders=plan_of(m) if rep.has_incumbent else {},
+        termination=rep.termination,
+        status=rep.status,
+        time=rep.time,
+        build_time=built,
+        gap=rep.gap,
+        periods=periods,
+        integer_orders=m._net.integer,
+        exact=exact,
+        size=model_size(m),
+    )
 
 
 @dataclass(frozen=True)
@@ -135,8 +180,11 @@ class PlanPolicy:
 
     def act(self, obs: Any) -> dict[str, float]:
         t = obs.t
-        return {n: float(self.orders[n][t]) for n in obs.deciding
-                if n in self.orders and t < len(self.orders[n])}
+        return {
+            n: float(self.orders[n][t])
+            for n in obs.deciding
+            if n in self.orders and t < len(self.orders[n])
+        }
 
 
 # -- rolling horizon ----------------------------------------------------------------------------
@@ -145,8 +193,9 @@ def _node_lead(S: ModelStructure, n: str, leads: Mapping[Key, int]) -> int:
     return max(ls) if S.rule[n] == "assembly" else min(ls)
 
 
-def _auto_safety_stock(network: Network, S: ModelStructure, leads: Mapping[Key, int],
-                       samples: int = 20_000) -> dict[str, float]:
+def _auto_safety_stock(
+    network: Network, S: ModelStructure, leads: Mapping[Key, int], samples: int = 20_000
+) -> dict[str, float]:
     """Newsvendor safety stock per demand node over its lead time plus one period.
 
     ``quantile_{p/(p+h)}(D_1 + ... + D_{L+1}) - (L+1) * mean``, estimated from
@@ -166,9 +215,14 @@ def _auto_safety_stock(network: Network, S: ModelStructure, leads: Mapping[Key, 
     return out
 
 
-def state_from_observation(network: Network, obs: Any, S: ModelStructure,
-                           leads: Mapping[Key, int], look: int,
-                           capacity_left: Mapping[str, float] | None = None) -> NetworkState:
+def state_from_observation(
+    network: Network,
+    obs: Any,
+    S: ModelStructure,
+    leads: Mapping[Key, int],
+    look: int,
+    capacity_left: Mapping[str, float] | None = None,
+) -> NetworkState:
     """The model's period-0 state from an engine Observation (approximate; see below).
 
     Exact for nodes with a single supplier and suppliers with a single customer.
@@ -207,7 +261,7 @@ def state_from_observation(network: Network, obs: Any, S: ModelStructure,
         pipe = np.asarray(obs.pipeline(n, look), dtype=float)
         edge_pipe = np.maximum(0.0, pipe - np.asarray(later[n]))
         if len(inbound) == 1 or not S.simple[n]:
-            weights = {k: 1.0 for k in inbound}        # one supplier, or bom x kits on each edge
+            weights = {k: 1.0 for k in inbound}  # one supplier, or bom x kits on each edge
         elif S.rule[n] == "split":
             weights = {k: float(S.edge[k].share or 0.0) for k in inbound}
         else:
@@ -215,14 +269,17 @@ def state_from_observation(network: Network, obs: Any, S: ModelStructure,
         for k in inbound:
             factor = S.edge[k].bom * weights[k]
             st.in_transit[k] = {j + 1: float(q * factor) for j, q in enumerate(edge_pipe) if q > 0}
-        owed = max(0.0, float(obs.on_order(n)) - float(pipe.sum()))   # node units (kits)
+        owed = max(0.0, float(obs.on_order(n)) - float(pipe.sum()))  # node units (kits)
         for k in inbound:
             est_pending[k] = owed * S.edge[k].bom * weights[k]
-        if not S.simple[n]:   # kits on order beyond the pending and in-transit estimate
+        if not S.simple[n]:  # kits on order beyond the pending and in-transit estimate
             kits_on_order[n] = max(0.0, float(obs.on_order(n)) - sum(later[n]))
-    is_pending_source = {u for (u, _) in S.edge
-                         if S.node[u].shortage == "backlog"
-                         and (S.node[u].kind == "stock" or math.isfinite(S.node[u].capacity))}
+    is_pending_source = {
+        u
+        for (u, _) in S.edge
+        if S.node[u].shortage == "backlog"
+        and (S.node[u].kind == "stock" or math.isfinite(S.node[u].capacity))
+    }
     for u in S.supply:
         if math.isfinite(S.node[u].capacity):
             # the receive phase worked off the queue first: a queue left means nothing is left
@@ -234,8 +291,9 @@ def state_from_observation(network: Network, obs: Any, S: ModelStructure,
         outs = S.outbound[u]
         if not outs:
             continue
-        internal = float(obs.backlog(u)) - (float(obs.external_backlog(u))
-                                            if u in S.demand_nodes else 0.0)
+        internal = float(obs.backlog(u)) - (
+            float(obs.external_backlog(u)) if u in S.demand_nodes else 0.0
+        )
         internal = max(0.0, internal)
         est = [est_pending.get(k, 0.0) for k in outs]
         total = sum(est)
@@ -283,30 +341,46 @@ class RollingHorizonPolicy:
     ``terminations`` counts solver outcomes.
     """
 
-    def __init__(self, network: Network, horizon: int, forecast: str | Callable = "mean", *,
-                 safety_stock: float | Mapping[str, float] | str = 0.0, integer: bool = False,
-                 exact: bool = False, time_limit: float = 10.0, rel_gap: float = 1e-4,
-                 threads: int = 1, seed: int = 0) -> None:
+    def __init__(
+        self,
+        network: Network,
+        horizon: int,
+        forecast: str | Callable = "mean",
+        *,
+        safety_stock: float | Mapping[str, float] | str = 0.0,
+        integer: bool = False,
+        exact: bool = False,
+        time_limit: float = 10.0,
+        rel_gap: float = 1e-4,
+        threads: int = 1,
+        seed: int = 0,
+    ) -> None:
         if forecast != "mean" and not callable(forecast):
             raise ValueError(f"forecast(={forecast!r}) must be 'mean' or a callable (t, n) -> dict")
         self.network, self.horizon, self.forecast = network, int(horizon), forecast
         longest = longest_lead_path(network)
         if self.horizon <= longest + 1:
-            warnings.warn(f"RollingHorizonPolicy: horizon={self.horizon} does not exceed the "
-                          f"longest lead-time path ({longest}) + 1; upstream orders cannot pay "
-                          "off inside the window", stacklevel=2)
-        self.solve_options = dict(time_limit=time_limit, rel_gap=rel_gap, threads=threads,
-                                  seed=seed)
+            warnings.warn(
+                f"RollingHorizonPolicy: horizon={self.horizon} does not exceed the "
+                f"longest lead-time path ({longest}) + 1; upstream orders cannot pay "
+                "off inside the window",
+                stacklevel=2,
+            )
+        self.solve_options = dict(
+            time_limit=time_limit, rel_gap=rel_gap, threads=threads, seed=seed
+        )
         self.leads = {e.key: int(round(e.lead_time.mean)) for e in network.edges}
         tick = time.perf_counter()
-        self.model = build_network_model(network, {}, self.leads, self.horizon, integer=integer,
-                                         exact=exact)
+        self.model = build_network_model(
+            network, {}, self.leads, self.horizon, integer=integer, exact=exact
+        )
         self.build_time = time.perf_counter() - tick
         self._S: ModelStructure = self.model._net
         if isinstance(safety_stock, str):
             if safety_stock != "auto":
-                raise ValueError(f"safety_stock(={safety_stock!r}) must be a number, a mapping "
-                                 "or 'auto'")
+                raise ValueError(
+                    f"safety_stock(={safety_stock!r}) must be a number, a mapping or 'auto'"
+                )
             self.safety_stock = _auto_safety_stock(network, self._S, self.leads)
         elif isinstance(safety_stock, Mapping):
             self.safety_stock = {str(k): float(v) for k, v in safety_stock.items()}
@@ -314,7 +388,7 @@ class RollingHorizonPolicy:
             self.safety_stock = {n: float(safety_stock) for n in self._S.demand_nodes}
         self._look = self.horizon + max(self.leads.values(), default=0) + 64
         self.opt = new_solver(parameters_only=True)
-        self._queue: dict[str, tuple[int, float]] = {}   # supplier: (t, queue at end of t)
+        self._queue: dict[str, tuple[int, float]] = {}  # supplier: (t, queue at end of t)
         self.epoch_times: list[float] = []
         self.terminations: dict[str, int] = {}
         self.last_report: SolveReport | None = None
@@ -329,7 +403,7 @@ class RollingHorizonPolicy:
         for n in S.demand_nodes:
             row = rows[n].copy()
             if S.oad:
-                row[0] = 0.0                       # period t's demand has already happened
+                row[0] = 0.0  # period t's demand has already happened
             ss = self.safety_stock.get(n, 0.0)
             if ss:
                 L = _node_lead(S, n, self.leads)
@@ -388,8 +462,9 @@ class RollingHorizonPolicy:
     def act(self, obs: Any) -> dict[str, float]:
         tick = time.perf_counter()
         t = obs.t
-        state = state_from_observation(self.network, obs, self._S, self.leads, self._look,
-                                       self._capacity_left(t))
+        state = state_from_observation(
+            self.network, obs, self._S, self.leads, self._look, self._capacity_left(t)
+        )
         update_network_model(self.model, demand=self._demand(t), state=state, start=t)
         rep = solve(self.model, opt=self.opt, **self.solve_options)
         self.last_report = rep
@@ -406,5 +481,10 @@ class RollingHorizonPolicy:
     def timing(self) -> dict[str, float]:
         """Mean, median and max seconds per epoch so far."""
         x = np.asarray(self.epoch_times) if self.epoch_times else np.zeros(1)
-        return {"epochs": len(self.epoch_times), "mean": float(x.mean()),
-                "median": float(np.median(x)), "max": float(x.max()), "build": self.build_time}
+        return {
+            "epochs": len(self.epoch_times),
+            "mean": float(x.mean()),
+            "median": float(np.median(x)),
+            "max": float(x.max()),
+            "build": self.build_time,
+        }

@@ -94,8 +94,9 @@ policies built on this model live in :mod:`optimization.network_mip`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
@@ -105,8 +106,14 @@ from des_supply.network import Network
 from .memory import check_memory
 
 __all__ = [
-    "Key", "NetworkState", "ModelStructure", "build_network_model", "update_network_model",
-    "plan_of", "fix_plan", "model_size",
+    "Key",
+    "ModelStructure",
+    "NetworkState",
+    "build_network_model",
+    "fix_plan",
+    "model_size",
+    "plan_of",
+    "update_network_model",
 ]
 
 #: an edge, (source, target)
@@ -126,14 +133,14 @@ class NetworkState:
 
     on_hand: dict[str, float] = field(default_factory=dict)
     external_backlog: dict[str, float] = field(default_factory=dict)
-    pending: dict[Key, float] = field(default_factory=dict)       # owed by source to target
+    pending: dict[Key, float] = field(default_factory=dict)  # owed by source to target
     in_transit: dict[Key, dict[int, float]] = field(default_factory=dict)
-    buffer: dict[Key, float] = field(default_factory=dict)        # assembly buffers
+    buffer: dict[Key, float] = field(default_factory=dict)  # assembly buffers
     node_arrivals: dict[str, dict[int, float]] = field(default_factory=dict)
     capacity_left: dict[str, float] = field(default_factory=dict)  # supply nodes, period 0
 
     @classmethod
-    def initial(cls, network: Network) -> "NetworkState":
+    def initial(cls, network: Network) -> NetworkState:
         """The engine's state before period 0 (``initial_on_hand`` and ``initial_pipeline``)."""
         st = cls()
         for n in network.stock_nodes:
@@ -150,8 +157,14 @@ class ModelStructure:
     of each edge; ``optimization.network_mip`` reads it to turn observations into states.
     """
 
-    def __init__(self, network: Network, horizon: int, integer: bool, exact: bool,
-                 window: dict[Key, tuple[int, int]]) -> None:
+    def __init__(
+        self,
+        network: Network,
+        horizon: int,
+        integer: bool,
+        exact: bool,
+        window: dict[Key, tuple[int, int]],
+    ) -> None:
         self.network, self.horizon, self.integer, self.exact = network, horizon, integer, exact
         self.window = window
         self.oad = network.order_timing == "order-after-demand"
@@ -164,14 +177,16 @@ class ModelStructure:
         self.outbound = {n: [e.key for e in network.customers(n)] for n in self.node}
         self.demand_nodes = [n.name for n in network.demand_nodes]
         self.rule = {n: network.supply_rule_of(n) for n in self.stock}
-        self.simple = {n: self.rule[n] != "assembly" and all(self.edge[k].bom == 1
-                                                            for k in self.inbound[n])
-                       for n in self.stock}
+        self.simple = {
+            n: self.rule[n] != "assembly" and all(self.edge[k].bom == 1 for k in self.inbound[n])
+            for n in self.stock
+        }
         self.free = {n: self.rule[n] in ("split", "priority") for n in self.stock}
 
 
-def _lead_rows(struct: ModelStructure,
-               lead_times: Mapping[Key, Any] | None) -> dict[Key, list[int]]:
+def _lead_rows(
+    struct: ModelStructure, lead_times: Mapping[Key, Any] | None
+) -> dict[Key, list[int]]:
     """Per edge, the arrival offset of a shipment sent in each model period."""
     H = struct.horizon
     rows: dict[Key, list[int]] = {}
@@ -184,8 +199,10 @@ def _lead_rows(struct: ModelStructure,
         else:
             raw = list(raw)
             if len(raw) < H:
-                raise ValueError(f"edge {key[0]!r}->{key[1]!r}: {len(raw)} lead times for a "
-                                 f"horizon of {H} periods")
+                raise ValueError(
+                    f"edge {key[0]!r}->{key[1]!r}: {len(raw)} lead times for a "
+                    f"horizon of {H} periods"
+                )
             row = [int(v) for v in raw[:H]]
         if min(row) < 0:
             raise ValueError(f"edge {key[0]!r}->{key[1]!r}: lead times must be >= 0")
@@ -196,13 +213,16 @@ def _lead_rows(struct: ModelStructure,
     return rows
 
 
-def _demand_rows(struct: ModelStructure,
-                 demand: Mapping[str, Sequence[float]]) -> dict[str, np.ndarray]:
+def _demand_rows(
+    struct: ModelStructure, demand: Mapping[str, Sequence[float]]
+) -> dict[str, np.ndarray]:
     H = struct.horizon
     unknown = sorted(set(demand) - set(struct.demand_nodes))
     if unknown:
-        raise ValueError(f"demand given for node(s) {', '.join(map(repr, unknown))} that have no "
-                         f"external demand (demand nodes: {', '.join(struct.demand_nodes)})")
+        raise ValueError(
+            f"demand given for node(s) {', '.join(map(repr, unknown))} that have no "
+            f"external demand (demand nodes: {', '.join(struct.demand_nodes)})"
+        )
     out = {}
     for n in struct.demand_nodes:
         row = np.asarray(demand.get(n, np.zeros(H)), dtype=float)
@@ -223,12 +243,19 @@ def _demand_rows(struct: ModelStructure,
 BYTES_PER_CELL = 16 * 2**10
 
 
-def build_network_model(network: Network, demand: Mapping[str, Sequence[float]],
-                        lead_times: Mapping[Key, Any] | None, horizon: int,
-                        initial_state: NetworkState | None = None, *, integer: bool | None = None,
-                        exact: bool = True,
-                        lead_window: Mapping[Key, tuple[int, int]] | None = None,
-                        start: int = 0, memory_limit: float | None = None) -> pyo.ConcreteModel:
+def build_network_model(
+    network: Network,
+    demand: Mapping[str, Sequence[float]],
+    lead_times: Mapping[Key, Any] | None,
+    horizon: int,
+    initial_state: NetworkState | None = None,
+    *,
+    integer: bool | None = None,
+    exact: bool = True,
+    lead_window: Mapping[Key, tuple[int, int]] | None = None,
+    start: int = 0,
+    memory_limit: float | None = None,
+) -> pyo.ConcreteModel:
     """The multi-period network model (see the module docstring) [x, I, s, P, d, L].
 
     Parameters
@@ -257,9 +284,13 @@ def build_network_model(network: Network, demand: Mapping[str, Sequence[float]],
         raise ValueError(f"horizon(={horizon}) must be a positive integer")
     H = int(horizon)
     cells = H * (len(network.nodes) + len(network.edges))
-    check_memory(BYTES_PER_CELL * cells, f"the network MIP of {network.name!r} ({H} periods x "
-                 f"{len(network.nodes)} nodes and {len(network.edges)} edges)",
-                 f"lower the horizon(={H} periods) or the number of nodes", memory_limit)
+    check_memory(
+        BYTES_PER_CELL * cells,
+        f"the network MIP of {network.name!r} ({H} periods x "
+        f"{len(network.nodes)} nodes and {len(network.edges)} edges)",
+        f"lower the horizon(={H} periods) or the number of nodes",
+        memory_limit,
+    )
     integer = (not network.continuous) if integer is None else bool(integer)
     probe = ModelStructure(network, H, integer, exact, {})
     leads = _lead_rows(probe, lead_times)
@@ -285,15 +316,20 @@ def build_network_model(network: Network, demand: Mapping[str, Sequence[float]],
     _add_lost_sales(m, S)
     _add_free_sourcing(m, S)
     _add_assembly(m, S)
-    _add_no_stock_while_owing(m, S)      # the engine's rules: binaries, only with exact=True
+    _add_no_stock_while_owing(m, S)  # the engine's rules: binaries, only with exact=True
     _add_serve_all_on_hand(m, S)
     _add_assemble_every_kit(m, S)
     _add_use_supply_capacity(m, S)
     _add_order_limits(m, S)
     _add_storage_capacity(m, S)
     _add_objective(m, S)
-    update_network_model(m, demand=demand, lead_times=leads,
-                         state=initial_state or NetworkState.initial(network), start=start)
+    update_network_model(
+        m,
+        demand=demand,
+        lead_times=leads,
+        state=initial_state or NetworkState.initial(network),
+        start=start,
+    )
     return m
 
 
@@ -320,45 +356,87 @@ def _add_sets(m: pyo.ConcreteModel, S: ModelStructure) -> None:
     m.UC = pyo.Set(initialize=capsup, ordered=True)
     keys = list(edge)
     is_stock = set(S.stock)
-    pend = [k for k in keys
-            if k[0] in backlog or (k[0] in capsup and node[k[0]].shortage == "backlog")]
+    pend = [
+        k for k in keys if k[0] in backlog or (k[0] in capsup and node[k[0]].shortage == "backlog")
+    ]
     m.E = pyo.Set(dimen=2, initialize=keys, ordered=True)
     m.EP = pyo.Set(dimen=2, within=m.E, initialize=pend, ordered=True)
-    m.E0 = pyo.Set(dimen=2, within=m.E, initialize=[k for k in pend if window[k][0] == 0],
-                   ordered=True)
-    m.EA = pyo.Set(dimen=2, within=m.E, initialize=[k for k in keys if not S.simple[k[1]]],
-                   ordered=True)
+    m.E0 = pyo.Set(
+        dimen=2, within=m.E, initialize=[k for k in pend if window[k][0] == 0], ordered=True
+    )
+    m.EA = pyo.Set(
+        dimen=2, within=m.E, initialize=[k for k in keys if not S.simple[k[1]]], ordered=True
+    )
     m.EF = pyo.Set(dimen=2, within=m.E, initialize=[k for k in keys if S.free[k[1]]], ordered=True)
-    m.EL = pyo.Set(dimen=2, within=m.E, initialize=[k for k in keys if k[0] in lost or (
-        k[0] in capsup and node[k[0]].shortage == "lost")], ordered=True)
-    m.EU = pyo.Set(dimen=2, within=m.E, initialize=[k for k in keys if k[0] in S.supply
-                                                    and k[0] not in capsup], ordered=True)
+    m.EL = pyo.Set(
+        dimen=2,
+        within=m.E,
+        initialize=[
+            k for k in keys if k[0] in lost or (k[0] in capsup and node[k[0]].shortage == "lost")
+        ],
+        ordered=True,
+    )
+    m.EU = pyo.Set(
+        dimen=2,
+        within=m.E,
+        initialize=[k for k in keys if k[0] in S.supply and k[0] not in capsup],
+        ordered=True,
+    )
     m.NA = pyo.Set(within=m.N, initialize=[n for n in S.stock if not S.simple[n]], ordered=True)
-    m.NY = pyo.Set(within=m.N, initialize=[n for n in S.stock if node[n].fixed_order_cost > 0
-                                           or math.isfinite(node[n].storage_capacity)])
-    m.NS = pyo.Set(within=m.N, initialize=[n for n in S.stock
-                                           if math.isfinite(node[n].storage_capacity)])
+    m.NY = pyo.Set(
+        within=m.N,
+        initialize=[
+            n
+            for n in S.stock
+            if node[n].fixed_order_cost > 0 or math.isfinite(node[n].storage_capacity)
+        ],
+    )
+    m.NS = pyo.Set(
+        within=m.N, initialize=[n for n in S.stock if math.isfinite(node[n].storage_capacity)]
+    )
     m.NR = pyo.Set(within=m.N, initialize=[n for n in S.stock if node[n].review_period > 1])
     has_cust = {n: any(k[1] in is_stock for k in S.outbound[n]) for n in S.stock}
     m.NZ = pyo.Set(within=m.N, initialize=[n for n in backlog if exact and has_cust[n]])
     m.NQ1 = pyo.Set(within=m.N, initialize=[n for n in lost if exact and has_cust[n]])
-    m.NQ2 = pyo.Set(within=m.N, initialize=[n for n in lost if exact and has_cust[n]
-                                            and n in S.demand_nodes])
+    m.NQ2 = pyo.Set(
+        within=m.N, initialize=[n for n in lost if exact and has_cust[n] and n in S.demand_nodes]
+    )
     m.NW = pyo.Set(within=m.N, initialize=[n for n in m.NA if exact and len(S.inbound[n]) > 1])
     # assembly nodes with zero-lead inbound edges: kits of the receive phase (available
     # to customers' requests) and of the order phase are told apart
-    m.NA0 = pyo.Set(within=m.NA, initialize=[n for n in m.NA if any(
-        window[k][0] == 0 for k in S.inbound[n])], ordered=True)
+    m.NA0 = pyo.Set(
+        within=m.NA,
+        initialize=[n for n in m.NA if any(window[k][0] == 0 for k in S.inbound[n])],
+        ordered=True,
+    )
     # zero-lead edges from a source with one customer and no external demand: the
     # receive-phase shipment from its backlog is exactly min(owed, available)
-    m.E0X = pyo.Set(dimen=2, within=m.E0, initialize=[k for k in m.E0 if exact and len(
-        S.outbound[k[0]]) == 1 and k[0] not in S.demand_nodes], ordered=True)
-    m.EA0 = pyo.Set(dimen=2, within=m.EA, initialize=[k for k in m.EA if k[1] in m.NA0],
-                    ordered=True)
-    m.ELT = pyo.Set(dimen=4, initialize=[(u, v, t, lag) for (u, v) in keys for t in range(H)
-                                         for lag in range(window[u, v][0], window[u, v][1] + 1)])
-    m.EGT = pyo.Set(dimen=4, initialize=[(u, v, t, k) for (u, v) in keys for t in range(H)
-                                         for k in range(window[u, v][1])])
+    m.E0X = pyo.Set(
+        dimen=2,
+        within=m.E0,
+        initialize=[
+            k for k in m.E0 if exact and len(S.outbound[k[0]]) == 1 and k[0] not in S.demand_nodes
+        ],
+        ordered=True,
+    )
+    m.EA0 = pyo.Set(
+        dimen=2, within=m.EA, initialize=[k for k in m.EA if k[1] in m.NA0], ordered=True
+    )
+    m.ELT = pyo.Set(
+        dimen=4,
+        initialize=[
+            (u, v, t, lag)
+            for (u, v) in keys
+            for t in range(H)
+            for lag in range(window[u, v][0], window[u, v][1] + 1)
+        ],
+    )
+    m.EGT = pyo.Set(
+        dimen=4,
+        initialize=[
+            (u, v, t, k) for (u, v) in keys for t in range(H) for k in range(window[u, v][1])
+        ],
+    )
 
 
 def _add_data(m: pyo.ConcreteModel) -> None:
@@ -366,13 +444,13 @@ def _add_data(m: pyo.ConcreteModel) -> None:
     indicators, the starting state (``Simulation.reset_state``), review flags
     (``Node.reviews_at``) and the big-M values."""
     mut = dict(mutable=True, initialize=0.0, within=pyo.Reals)
-    m.d = pyo.Param(m.ND, m.T, **mut)                 # external demand
-    m.a = pyo.Param(m.ELT, **mut)                     # 1 if a shipment sent in t arrives in t+l
-    m.g = pyo.Param(m.EGT, **mut)                     # 1 if one sent in t is in transit at t+k
-    m.arr0 = pyo.Param(m.E, m.T, **mut)               # earlier shipments arriving at t
-    m.itr = pyo.Param(m.E, m.T, **mut)                # earlier shipments in transit at end of t
-    m.narr = pyo.Param(m.N, m.T, **mut)               # initial-pipeline arrivals
-    m.nlate = pyo.Param(m.N, **mut)                   # initial pipeline due after the horizon
+    m.d = pyo.Param(m.ND, m.T, **mut)  # external demand
+    m.a = pyo.Param(m.ELT, **mut)  # 1 if a shipment sent in t arrives in t+l
+    m.g = pyo.Param(m.EGT, **mut)  # 1 if one sent in t is in transit at t+k
+    m.arr0 = pyo.Param(m.E, m.T, **mut)  # earlier shipments arriving at t
+    m.itr = pyo.Param(m.E, m.T, **mut)  # earlier shipments in transit at end of t
+    m.narr = pyo.Param(m.N, m.T, **mut)  # initial-pipeline arrivals
+    m.nlate = pyo.Param(m.N, **mut)  # initial pipeline due after the horizon
     m.I0 = pyo.Param(m.N, **mut)
     m.Bx0 = pyo.Param(m.ND, **mut)
     m.P0 = pyo.Param(m.E, **mut)
@@ -383,7 +461,7 @@ def _add_data(m: pyo.ConcreteModel) -> None:
     m.Mbuf = pyo.Param(m.E, **mut)
     m.MBu = pyo.Param(m.UC, **mut)
     m.Mru = pyo.Param(m.UC, **mut)
-    m.cap0 = pyo.Param(m.UC, **mut)                   # supplier capacity left in period 0
+    m.cap0 = pyo.Param(m.UC, **mut)  # supplier capacity left in period 0
 
 
 def _add_variables(m: pyo.ConcreteModel, S: ModelStructure) -> None:
@@ -399,8 +477,12 @@ def _add_variables(m: pyo.ConcreteModel, S: ModelStructure) -> None:
         cap = node[n].capacity
         return (0, cap if math.isfinite(cap) else None)
 
-    m.x = pyo.Var(m.N, m.T, domain=pyo.NonNegativeIntegers if integer else pyo.NonNegativeReals,
-                  bounds=x_bounds)
+    m.x = pyo.Var(
+        m.N,
+        m.T,
+        domain=pyo.NonNegativeIntegers if integer else pyo.NonNegativeReals,
+        bounds=x_bounds,
+    )
     m.y = pyo.Var(m.NY, m.T, domain=pyo.Binary)
     m.I = pyo.Var(m.N, m.T, domain=pyo.NonNegativeReals)
     m.Bx = pyo.Var(m.NDB, m.T, domain=pyo.NonNegativeReals)
@@ -413,15 +495,15 @@ def _add_variables(m: pyo.ConcreteModel, S: ModelStructure) -> None:
     m.kits = pyo.Var(m.NA, m.T, domain=pyo.NonNegativeIntegers if integer else pyo.NonNegativeReals)
     whole = pyo.NonNegativeIntegers if integer else pyo.NonNegativeReals
     m.kits0 = pyo.Var(m.NA0, m.T, domain=whole)
-    m.bufm = pyo.Var(m.EA0, m.T, domain=pyo.NonNegativeReals)   # buffer after the receive phase
-    m.z = pyo.Var(m.NZ, m.T, domain=pyo.Binary)         # 1: stock may be positive, backlog 0
-    m.q1 = pyo.Var(m.NQ1, m.T, domain=pyo.Binary)       # 1: downstream requests all served
-    m.q2 = pyo.Var(m.NQ2, m.T, domain=pyo.Binary)       # 1: external demand all served
-    m.w = pyo.Var(m.EA, m.T, domain=pyo.Binary)         # 1: this component limits assembly
-    m.w0 = pyo.Var(m.EA0, m.T, domain=pyo.Binary)       # the same after the receive phase
-    m.o0 = pyo.Var(m.E0X, m.T, domain=pyo.Binary)       # 1: the receive phase clears what was owed
-    m.zz = pyo.Var(m.UC, m.T, domain=pyo.Binary)        # 1: supplier's capacity not exhausted
-    for (u, v) in m.EA:
+    m.bufm = pyo.Var(m.EA0, m.T, domain=pyo.NonNegativeReals)  # buffer after the receive phase
+    m.z = pyo.Var(m.NZ, m.T, domain=pyo.Binary)  # 1: stock may be positive, backlog 0
+    m.q1 = pyo.Var(m.NQ1, m.T, domain=pyo.Binary)  # 1: downstream requests all served
+    m.q2 = pyo.Var(m.NQ2, m.T, domain=pyo.Binary)  # 1: external demand all served
+    m.w = pyo.Var(m.EA, m.T, domain=pyo.Binary)  # 1: this component limits assembly
+    m.w0 = pyo.Var(m.EA0, m.T, domain=pyo.Binary)  # the same after the receive phase
+    m.o0 = pyo.Var(m.E0X, m.T, domain=pyo.Binary)  # 1: the receive phase clears what was owed
+    m.zz = pyo.Var(m.UC, m.T, domain=pyo.Binary)  # 1: supplier's capacity not exhausted
+    for u, v in m.EA:
         if v not in m.NW:
             for t in m.T:
                 m.w[u, v, t].fix(1)
@@ -478,8 +560,11 @@ def _add_flows(m: pyo.ConcreteModel, S: ModelStructure) -> None:
     def arr(m, u, v, t):
         """Units arriving at the start of t from shipments of earlier periods (and the state)."""
         lo, hi = window[u, v]
-        return m.arr0[u, v, t] + sum(m.a[u, v, t - lag, lag] * m.s[u, v, t - lag]
-                                     for lag in range(max(lo, 1), hi + 1) if t - lag >= 0)
+        return m.arr0[u, v, t] + sum(
+            m.a[u, v, t - lag, lag] * m.s[u, v, t - lag]
+            for lag in range(max(lo, 1), hi + 1)
+            if t - lag >= 0
+        )
 
     @m.Expression(m.E, m.T)
     def zero(m, u, v, t):
@@ -489,15 +574,16 @@ def _add_flows(m: pyo.ConcreteModel, S: ModelStructure) -> None:
     @m.Expression(m.E, m.T)
     def transit(m, u, v, t):
         """Units in transit on the edge at the end of t."""
-        return m.itr[u, v, t] + sum(m.g[u, v, t - k, k] * m.s[u, v, t - k]
-                                    for k in range(window[u, v][1]) if t - k >= 0)
+        return m.itr[u, v, t] + sum(
+            m.g[u, v, t - k, k] * m.s[u, v, t - k] for k in range(window[u, v][1]) if t - k >= 0
+        )
 
     @m.Expression(m.N, m.T)
     def recv0(m, n, t):
         """Units added to n's stock in the receive phase (node units)."""
         if n in m.NA0:
             return m.narr[n, t] + m.kits0[n, t]
-        if n in m.NA:   # no zero-lead inbound edge: every kit is made in the receive phase
+        if n in m.NA:  # no zero-lead inbound edge: every kit is made in the receive phase
             return m.narr[n, t] + m.kits[n, t]
         return m.narr[n, t] + sum(m.arr[u, v, t] + _s0(m, u, v, t) for (u, v) in S.inbound[n])
 
@@ -532,8 +618,9 @@ def _add_inventory_balance(m: pyo.ConcreteModel, S: ModelStructure) -> None:
 
     @m.Constraint(m.N, m.T)
     def balance(m, n, t):
-        return m.I[n, t] == (_I_prev(m, n, t) + m.recv0[n, t] + m.recv1[n, t] - _sold(m, n, t)
-                             - m.out[n, t])
+        return m.I[n, t] == (
+            _I_prev(m, n, t) + m.recv0[n, t] + m.recv1[n, t] - _sold(m, n, t) - m.out[n, t]
+        )
 
     @m.Constraint(m.NDB, m.T)
     def ext_backlog(m, n, t):
@@ -600,14 +687,16 @@ def _add_receiving(m: pyo.ConcreteModel, S: ModelStructure) -> None:
     @m.Constraint(m.E0X, m.T)
     def clear_backlog_a(m, u, v, t):
         """s0 >= owed when the backlog is cleared (only binding if the edge has lead 0 in t)."""
-        return m.s0[u, v, t] >= _P_prev(m, u, v, t) - big_o(m, u) * (2 - m.o0[u, v, t]
-                                                                    - m.a[u, v, t, 0])
+        return m.s0[u, v, t] >= _P_prev(m, u, v, t) - big_o(m, u) * (
+            2 - m.o0[u, v, t] - m.a[u, v, t, 0]
+        )
 
     @m.Constraint(m.E0X, m.T)
     def clear_backlog_b(m, u, v, t):
         """s0 >= available otherwise (the source ships all it has)."""
-        return m.s0[u, v, t] >= receive_avail(m, u, t) - big_o(m, u) * (1 + m.o0[u, v, t]
-                                                                        - m.a[u, v, t, 0])
+        return m.s0[u, v, t] >= receive_avail(m, u, t) - big_o(m, u) * (
+            1 + m.o0[u, v, t] - m.a[u, v, t, 0]
+        )
 
 
 def _add_lost_sales(m: pyo.ConcreteModel, S: ModelStructure) -> None:
@@ -654,16 +743,18 @@ def _add_assembly(m: pyo.ConcreteModel, S: ModelStructure) -> None:
         """Components arrive and complete kits leave (kits = order-phase kits on NA0)."""
         bom = edge[u, v].bom
         if (u, v) in m.EA0:
-            return m.buf[u, v, t] == (m.bufm[u, v, t] + m.zero[u, v, t] - _s0(m, u, v, t)
-                                      - bom * m.kits[v, t])
+            return m.buf[u, v, t] == (
+                m.bufm[u, v, t] + m.zero[u, v, t] - _s0(m, u, v, t) - bom * m.kits[v, t]
+            )
         prev = m.buf0[u, v] if t == 0 else m.buf[u, v, t - 1]
         return m.buf[u, v, t] == prev + m.arr[u, v, t] + m.zero[u, v, t] - bom * m.kits[v, t]
 
     @m.Constraint(m.EA0, m.T)
     def assembly_buffer_receive(m, u, v, t):
         prev = m.buf0[u, v] if t == 0 else m.buf[u, v, t - 1]
-        return m.bufm[u, v, t] == (prev + m.arr[u, v, t] + _s0(m, u, v, t)
-                                   - edge[u, v].bom * m.kits0[v, t])
+        return m.bufm[u, v, t] == (
+            prev + m.arr[u, v, t] + _s0(m, u, v, t) - edge[u, v].bom * m.kits0[v, t]
+        )
 
 
 def _add_no_stock_while_owing(m: pyo.ConcreteModel, S: ModelStructure) -> None:
@@ -751,8 +842,7 @@ def _add_use_supply_capacity(m: pyo.ConcreteModel, S: ModelStructure) -> None:
         c = _capacity(m, u, t)
         if node[u].shortage == "backlog":
             return c - sum(m.s[k, t] for k in S.outbound[u]) <= c * m.zz[u, t]
-        return (sum(m.req[k, t] - m.s[k, t] for k in S.outbound[u])
-                <= m.Mru[u] * (1 - m.zz[u, t]))
+        return sum(m.req[k, t] - m.s[k, t] for k in S.outbound[u]) <= m.Mru[u] * (1 - m.zz[u, t])
 
     @m.Constraint(m.UC, m.T)
     def capacity_used_b(m, u, t):
@@ -791,9 +881,12 @@ def _add_storage_capacity(m: pyo.ConcreteModel, S: ModelStructure) -> None:
         """Units on order when n decides in t (node units; simple nodes only): in transit,
         owed by suppliers, and initial pipeline still to come (the engine's init_pending)."""
         total = m.nlate[n] + sum(m.narr[n, k] for k in range(t + 1, H))
-        for (u, v) in S.inbound[n]:
-            before = (sum(m.arr0[u, v, k] for k in range(H)) + m.itr[u, v, H - 1]
-                      if t == 0 else m.transit[u, v, t - 1])
+        for u, v in S.inbound[n]:
+            before = (
+                sum(m.arr0[u, v, k] for k in range(H)) + m.itr[u, v, H - 1]
+                if t == 0
+                else m.transit[u, v, t - 1]
+            )
             total += before - m.arr[u, v, t] - _s0(m, u, v, t)
             if (u, v) in m.EP:
                 total += _P_prev(m, u, v, t)
@@ -816,13 +909,14 @@ def _add_storage_capacity(m: pyo.ConcreteModel, S: ModelStructure) -> None:
     @m.Constraint(m.NS, m.T)
     def storage_b(m, n, t):
         cap = node[n].storage_capacity
-        if n in m.NA:   # relaxed: on hand counted from initial-pipeline arrivals only
+        if n in m.NA:  # relaxed: on hand counted from initial-pipeline arrivals only
             prev = _I_prev(m, n, t) - (_owed_prev(m, n, t) if n in m.NB else 0.0)
             demand = m.d[n, t] if (S.oad and n in m.ND) else 0.0
             net = prev + m.narr[n, t] - m.requests[n, t] - demand
             return m.x[n, t] + net <= cap + m.Mst[n] * (1 - m.y[n, t])
-        return (m.x[n, t] + on_order_at_decision(m, n, t) + net_at_decision(m, n, t)
-                <= cap + m.Mst[n] * (1 - m.y[n, t]))
+        return m.x[n, t] + on_order_at_decision(m, n, t) + net_at_decision(m, n, t) <= cap + m.Mst[
+            n
+        ] * (1 - m.y[n, t])
 
 
 def _add_objective(m: pyo.ConcreteModel, S: ModelStructure) -> None:
@@ -846,7 +940,7 @@ def _add_objective(m: pyo.ConcreteModel, S: ModelStructure) -> None:
             if nd.fixed_order_cost:
                 total += nd.fixed_order_cost * m.y[n, t]
             total += nd.order_cost * m.x[n, t]
-            for (u, v) in S.inbound[n]:
+            for u, v in S.inbound[n]:
                 e = edge[u, v]
                 total += e.unit_cost * m.s[u, v, t]
                 if e.transit_holding_cost:
@@ -858,17 +952,20 @@ def _add_objective(m: pyo.ConcreteModel, S: ModelStructure) -> None:
                 if nd.shortage == "backlog":
                     total += nd.shortage_cost * sum(m.P[k, t] for k in S.outbound[u])
                 else:
-                    total += nd.shortage_cost * sum(m.req[k, t] - m.s[k, t]
-                                                    for k in S.outbound[u])
+                    total += nd.shortage_cost * sum(m.req[k, t] - m.s[k, t] for k in S.outbound[u])
         return total
 
     m.cost = pyo.Objective(expr=sum(m.period_cost[t] for t in m.T), sense=pyo.minimize)
 
 
-def update_network_model(m: pyo.ConcreteModel, *,
-                         demand: Mapping[str, Sequence[float]] | None = None,
-                         lead_times: Mapping[Key, Any] | None = None,
-                         state: NetworkState | None = None, start: int | None = None) -> None:
+def update_network_model(
+    m: pyo.ConcreteModel,
+    *,
+    demand: Mapping[str, Sequence[float]] | None = None,
+    lead_times: Mapping[Key, Any] | None = None,
+    state: NetworkState | None = None,
+    start: int | None = None,
+) -> None:
     """Load new data into the mutable Params of a model from :func:`build_network_model`.
 
     Anything left as None keeps its current value.  Lead times must stay inside
@@ -889,8 +986,10 @@ def update_network_model(m: pyo.ConcreteModel, *,
             lo, hi = S.window[key]
             bad = [L for L in row if not lo <= L <= hi]
             if bad:
-                raise ValueError(f"edge {key[0]!r}->{key[1]!r}: lead time {bad[0]} outside the "
-                                 f"model's window [{lo}, {hi}]; rebuild with lead_window")
+                raise ValueError(
+                    f"edge {key[0]!r}->{key[1]!r}: lead time {bad[0]} outside the "
+                    f"model's window [{lo}, {hi}]; rebuild with lead_window"
+                )
             u, v = key
             for t, L in enumerate(row):
                 for lag in range(lo, hi + 1):
@@ -951,9 +1050,10 @@ def _big_m(m: pyo.ConcreteModel, S: ModelStructure) -> None:
     have = {}
     for n in S.stock:
         units = v(m.I0[n]) + sum(v(m.narr[n, t]) for t in range(H)) + v(m.nlate[n])
-        for (a, b) in S.inbound[n]:
-            units += (sum(v(m.arr0[a, b, t]) for t in range(H)) + v(m.itr[a, b, H - 1])
-                      + v(m.buf0[a, b])) / S.edge[a, b].bom
+        for a, b in S.inbound[n]:
+            units += (
+                sum(v(m.arr0[a, b, t]) for t in range(H)) + v(m.itr[a, b, H - 1]) + v(m.buf0[a, b])
+            ) / S.edge[a, b].bom
         have[n] = units
     # ... and upstream of each node, in its units (at most 1/bom per unit along a path)
     upstream: dict[str, float] = {}
@@ -962,7 +1062,7 @@ def _big_m(m: pyo.ConcreteModel, S: ModelStructure) -> None:
         if S.node[n].kind != "stock":
             continue
         factors: dict[str, float] = {}
-        for (a, _) in S.inbound[n]:
+        for a, _ in S.inbound[n]:
             if S.node[a].kind != "stock":
                 continue
             f = 1.0 / S.edge[a, n].bom
@@ -977,21 +1077,24 @@ def _big_m(m: pyo.ConcreteModel, S: ModelStructure) -> None:
         if n not in S.node or S.node[n].kind != "stock":
             continue
         total = dtot.get(n, 0.0) + (v(m.Bx0[n]) if n in m.ND else 0.0) + upstream[n]
-        for (a, b) in S.outbound[n]:
+        for a, b in S.outbound[n]:
             total += v(m.P0[a, b]) + S.edge[a, b].bom * Mx.get(b, 0.0)
         need[n] = total
         cap = S.node[n].capacity
         Mx[n] = min(total, cap * H) if math.isfinite(cap) else total
         fixed = sum(q for (k, _), q in getattr(m, "_plan", {}).items() if k == n)
-        Mx[n] = max(Mx[n], fixed)   # a pinned plan (fix_plan) is priced, never cut
+        Mx[n] = max(Mx[n], fixed)  # a pinned plan (fix_plan) is priced, never cut
     for n in S.stock:
         incoming = 0.0
-        for (a, b) in S.inbound[n]:
+        for a, b in S.inbound[n]:
             bom = S.edge[a, b].bom
-            incoming += (sum(v(m.arr0[a, b, t]) for t in range(H)) + v(m.itr[a, b, H - 1])
-                         + v(m.P0[a, b]) + v(m.buf0[a, b])) / bom
-        MI = (v(m.I0[n]) + sum(v(m.narr[n, t]) for t in range(H)) + v(m.nlate[n]) + incoming
-              + Mx[n])
+            incoming += (
+                sum(v(m.arr0[a, b, t]) for t in range(H))
+                + v(m.itr[a, b, H - 1])
+                + v(m.P0[a, b])
+                + v(m.buf0[a, b])
+            ) / bom
+        MI = v(m.I0[n]) + sum(v(m.narr[n, t]) for t in range(H)) + v(m.nlate[n]) + incoming + Mx[n]
         out_req = sum(S.edge[k].bom * Mx[k[1]] for k in S.outbound[n])
         out_owed = sum(v(m.P0[k]) for k in S.outbound[n])
         m.Mx[n] = Mx[n] + 1e-6
@@ -1000,10 +1103,16 @@ def _big_m(m: pyo.ConcreteModel, S: ModelStructure) -> None:
         m.Mr[n] = out_req + 1.0
         m.Md[n] = max((v(m.d[n, t]) for t in range(H)), default=0.0) + 1.0 if n in m.ND else 1.0
         m.Mst[n] = MI + incoming + Mx[n] + out_req + v(m.MB[n]) + 1.0
-    for (a, b) in S.edge:
+    for a, b in S.edge:
         bom = S.edge[a, b].bom
-        m.Mbuf[a, b] = (v(m.buf0[a, b]) + sum(v(m.arr0[a, b, t]) for t in range(H))
-                        + v(m.itr[a, b, H - 1]) + v(m.P0[a, b]) + bom * Mx[b] + 1.0)
+        m.Mbuf[a, b] = (
+            v(m.buf0[a, b])
+            + sum(v(m.arr0[a, b, t]) for t in range(H))
+            + v(m.itr[a, b, H - 1])
+            + v(m.P0[a, b])
+            + bom * Mx[b]
+            + 1.0
+        )
     for u in m.UC:
         req = sum(S.edge[k].bom * Mx[k[1]] for k in S.outbound[u])
         m.MBu[u] = sum(v(m.P0[k]) for k in S.outbound[u]) + req + 1.0

@@ -40,18 +40,18 @@ from ._pmf import newsvendor_cost as _pmf_cost
 if TYPE_CHECKING:
     from des_supply.policies import BaseStock
 
-__all__ = ["NewsvendorResult", "newsvendor", "newsvendor_cost", "base_stock_backlog"]
+__all__ = ["NewsvendorResult", "base_stock_backlog", "newsvendor", "newsvendor_cost"]
 
 
 @dataclass(frozen=True, slots=True)
 class NewsvendorResult:
     """Optimal level and expected cost of a newsvendor / single-stage base-stock model."""
 
-    base_stock_level: float      # [S*] units
-    expected_cost: float         # [g(S*)] $ per period
-    critical_ratio: float        # p / (p + h)
+    base_stock_level: float  # [S*] units
+    expected_cost: float  # [g(S*)] $ per period
+    critical_ratio: float  # p / (p + h)
 
-    def policy(self) -> "BaseStock":
+    def policy(self) -> BaseStock:
         """Engine policy: order up to ``base_stock_level`` in inventory position."""
         # imported here so that the optimizers run without the engine
         from des_supply.policies import BaseStock
@@ -97,14 +97,21 @@ def _continuous_cost(dist: Any, h: float, p: float, level: float) -> float:
     if _is_normal(dist):
         mu, sigma = float(dist.mean()), float(dist.std())
         z = (level - mu) / sigma
-        loss = stats.norm.pdf(z) - z * stats.norm.sf(z)          # E[(Z - z)^+]
+        loss = stats.norm.pdf(z) - z * stats.norm.sf(z)  # E[(Z - z)^+]
         return float(h * (level - mu) + (h + p) * sigma * loss)
-    under = float(dist.expect(lambda x: x - level, lb=level))    # E[(D - S)^+]
+    under = float(dist.expect(lambda x: x - level, lb=level))  # E[(D - S)^+]
     return h * (level - float(dist.mean()) + under) + p * under
 
 
-def newsvendor_cost(holding: float, penalty: float, demand: Any = None, level: float = 0.0, *,
-                    mean: float | None = None, std: float | None = None) -> float:
+def newsvendor_cost(
+    holding: float,
+    penalty: float,
+    demand: Any = None,
+    level: float = 0.0,
+    *,
+    mean: float | None = None,
+    std: float | None = None,
+) -> float:
     """Expected cost ``g(S) = E[h (S - D)^+ + p (D - S)^+]`` of level ``S = level``.
 
     ``demand`` is as in :func:`newsvendor`.
@@ -116,8 +123,14 @@ def newsvendor_cost(holding: float, penalty: float, demand: Any = None, level: f
     return _continuous_cost(dist, h, p, float(level))
 
 
-def newsvendor(holding: float, penalty: float, demand: Any = None, *,
-               mean: float | None = None, std: float | None = None) -> NewsvendorResult:
+def newsvendor(
+    holding: float,
+    penalty: float,
+    demand: Any = None,
+    *,
+    mean: float | None = None,
+    std: float | None = None,
+) -> NewsvendorResult:
     """Optimal newsvendor level ``S*`` and cost ``g(S*)`` (Snyder & Shen eqs. (4.24), (4.27)).
 
     Parameters
@@ -145,9 +158,14 @@ def newsvendor(holding: float, penalty: float, demand: Any = None, *,
     return NewsvendorResult(S_star, _continuous_cost(dist, h, p, S_star), ratio)
 
 
-def base_stock_backlog(lead_time: int, holding: float, penalty: float, demand_mean: float,
-                       demand: Literal["poisson", "normal"] = "poisson",
-                       demand_std: float | None = None) -> NewsvendorResult:
+def base_stock_backlog(
+    lead_time: int,
+    holding: float,
+    penalty: float,
+    demand_mean: float,
+    demand: Literal["poisson", "normal"] = "poisson",
+    demand_std: float | None = None,
+) -> NewsvendorResult:
     """Optimal base-stock level of the periodic-review single-stage backlog model.
 
     Demand per period is i.i.d. Poisson(``demand_mean``) or N(``demand_mean``,
@@ -171,8 +189,10 @@ def base_stock_backlog(lead_time: int, holding: float, penalty: float, demand_me
         return newsvendor(h, p, poisson_pmf((L + 1) * float(demand_mean)))
     if demand == "normal":
         if demand_std is None or not math.isfinite(float(demand_std)) or float(demand_std) <= 0:
-            raise ValueError(f"demand_std(={demand_std}) must be a finite number > 0 "
-                             "for normal demand")
-        return newsvendor(h, p, mean=(L + 1) * float(demand_mean),
-                          std=math.sqrt(L + 1) * float(demand_std))
+            raise ValueError(
+                f"demand_std(={demand_std}) must be a finite number > 0 for normal demand"
+            )
+        return newsvendor(
+            h, p, mean=(L + 1) * float(demand_mean), std=math.sqrt(L + 1) * float(demand_std)
+        )
     raise ValueError(f"demand(={demand!r}) must be 'poisson' or 'normal'")

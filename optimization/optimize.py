@@ -65,7 +65,7 @@ from des_supply.problem import Problem, as_problem
 
 from .memory import SizeLimitError, check_memory
 
-__all__ = ["Benchmark", "OptimizeResult", "OptimizeError", "optimize", "verify", "NORMAL_CENSORING"]
+__all__ = ["NORMAL_CENSORING", "Benchmark", "OptimizeError", "OptimizeResult", "optimize", "verify"]
 
 #: Largest probability that normal demand is below 0 (the engine censors it there, the closed
 #: forms do not) for which the closed forms are used.
@@ -97,8 +97,13 @@ class Benchmark:
     periods: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "value": self.value, "params": self.params,
-                "method": self.method, "periods": self.periods}
+        return {
+            "name": self.name,
+            "value": self.value,
+            "params": self.params,
+            "method": self.method,
+            "periods": self.periods,
+        }
 
 
 @dataclass(frozen=True)
@@ -112,9 +117,13 @@ class OptimizeResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"problem": self.problem.describe(), "objective": self.objective,
-                "optimal": self.optimal.to_dict(),
-                "policies": [p.to_dict() for p in self.policies], "details": self.details}
+        return {
+            "problem": self.problem.describe(),
+            "objective": self.objective,
+            "optimal": self.optimal.to_dict(),
+            "policies": [p.to_dict() for p in self.policies],
+            "details": self.details,
+        }
 
 
 # -- reading the network ------------------------------------------------------------------------
@@ -122,10 +131,10 @@ class OptimizeResult:
 class _Demand:
     """A demand law in the form the exact methods take."""
 
-    label: str                    # "poisson" | "geometric" | "normal" (rounded) | "normal_continuous"
-    mean: float                   # the engine's mean demand per period
-    std: float | None = None      # normal only
-    rv: Any = None                # frozen scipy law or pmf array (discrete laws)
+    label: str  # "poisson" | "geometric" | "normal" (rounded) | "normal_continuous"
+    mean: float  # the engine's mean demand per period
+    std: float | None = None  # normal only
+    rv: Any = None  # frozen scipy law or pmf array (discrete laws)
 
 
 def _demand(dist: Distribution | None, network: Network, who: str) -> _Demand:
@@ -133,14 +142,16 @@ def _demand(dist: Distribution | None, network: Network, who: str) -> _Demand:
         raise _NotExact(f"{who} has no external demand")
     if isinstance(dist, Poisson):
         return _Demand("poisson", float(dist.mean), rv=stats.poisson(float(dist.mean)))
-    if isinstance(dist, Geometric):   # P(k) = (1 - q) q^k on 0, 1, ..., q = m / (1 + m)
+    if isinstance(dist, Geometric):  # P(k) = (1 - q) q^k on 0, 1, ..., q = m / (1 + m)
         return _Demand("geometric", float(dist.mean), rv=stats.nbinom(1, 1 / (1 + dist.mean)))
     if isinstance(dist, Normal):
         mu, sd = float(dist.mean), float(dist.std)
         if sd <= 0:
-            raise _NotExact(f"{who}: normal demand with std 0 is deterministic; the exact "
-                            "methods need a random demand")
-        if dist.integer:   # rounded after censoring at 0: an exact pmf on 0, 1, ...
+            raise _NotExact(
+                f"{who}: normal demand with std 0 is deterministic; the exact "
+                "methods need a random demand"
+            )
+        if dist.integer:  # rounded after censoring at 0: an exact pmf on 0, 1, ...
             _check_support(max(mu, 0) + 12 * sd, who)
             k = np.arange(int(math.ceil(max(mu, 0) + 12 * sd)) + 2)
             cdf = stats.norm.cdf(k + 0.5, mu, sd)
@@ -149,15 +160,21 @@ def _demand(dist: Distribution | None, network: Network, who: str) -> _Demand:
             return _Demand("normal", float(pmf @ k), sd, pmf)
         below = float(stats.norm.cdf(0.0, mu, sd))
         if below > NORMAL_CENSORING:
-            raise _NotExact(f"{who}: normal demand N({mu:g}, {sd:g}) falls below 0 with "
-                            f"probability {below:.2g}; the engine censors it at 0 and the closed "
-                            f"forms do not (they need at most {NORMAL_CENSORING:g})")
+            raise _NotExact(
+                f"{who}: normal demand N({mu:g}, {sd:g}) falls below 0 with "
+                f"probability {below:.2g}; the engine censors it at 0 and the closed "
+                f"forms do not (they need at most {NORMAL_CENSORING:g})"
+            )
         if not network.continuous:
-            raise _NotExact(f"{who}: demand is continuous but the network rounds orders to "
-                            "whole units (continuous=False)")
+            raise _NotExact(
+                f"{who}: demand is continuous but the network rounds orders to "
+                "whole units (continuous=False)"
+            )
         return _Demand("normal_continuous", mu, sd)
-    raise _NotExact(f"{who}: no exact method for {type(dist).__name__} demand "
-                    f"({dist.to_dict()}); they take Poisson, geometric or normal demand")
+    raise _NotExact(
+        f"{who}: no exact method for {type(dist).__name__} demand "
+        f"({dist.to_dict()}); they take Poisson, geometric or normal demand"
+    )
 
 
 #: Bytes per point of a discrete demand's support that the exact single-stage methods hold at
@@ -167,8 +184,11 @@ BYTES_PER_SUPPORT_POINT = 96
 
 def _check_support(points: float, who: str) -> None:
     """Refuse a demand whose pmf would not fit the memory limit (:mod:`optimization.memory`)."""
-    check_memory(BYTES_PER_SUPPORT_POINT * points, f"the exact methods' demand pmf at {who} "
-                 f"(about {points:,.0f} points)", f"lower the demand mean at {who}")
+    check_memory(
+        BYTES_PER_SUPPORT_POINT * points,
+        f"the exact methods' demand pmf at {who} (about {points:,.0f} points)",
+        f"lower the demand mean at {who}",
+    )
 
 
 def _common_checks(problem: Problem, node_name: str) -> None:
@@ -177,36 +197,51 @@ def _common_checks(problem: Problem, node_name: str) -> None:
     node = net.node(node_name)
     who = f"node {node_name!r}"
     if node.price > 0:
-        raise _NotExact(f"{who} sells at price {node.price:g} (objective profit); the exact "
-                        "methods minimise cost")
+        raise _NotExact(
+            f"{who} sells at price {node.price:g} (objective profit); the exact "
+            "methods minimise cost"
+        )
     if math.isfinite(node.capacity):
-        raise _NotExact(f"{who} orders at most {node.capacity:g} per period; the exact methods "
-                        "assume no order capacity")
+        raise _NotExact(
+            f"{who} orders at most {node.capacity:g} per period; the exact methods "
+            "assume no order capacity"
+        )
     if math.isfinite(node.storage_capacity):
-        raise _NotExact(f"{who} has storage_capacity {node.storage_capacity:g}; the exact methods "
-                        "assume unlimited storage")
+        raise _NotExact(
+            f"{who} has storage_capacity {node.storage_capacity:g}; the exact methods "
+            "assume unlimited storage"
+        )
     if node.review_period != 1:
-        raise _NotExact(f"{who} reviews every {node.review_period} periods; the exact methods "
-                        "assume review every period")
+        raise _NotExact(
+            f"{who} reviews every {node.review_period} periods; the exact methods "
+            "assume review every period"
+        )
     edge = net.suppliers(node_name)[0]
     who_e = f"edge {edge.source!r}->{edge.target!r}"
     if edge.lead_time.constant is None:
-        raise _NotExact(f"{who_e} has a stochastic lead time ({edge.lead_time.to_dict()}); the "
-                        "exact methods need a deterministic lead time")
+        raise _NotExact(
+            f"{who_e} has a stochastic lead time ({edge.lead_time.to_dict()}); the "
+            "exact methods need a deterministic lead time"
+        )
     if edge.bom != 1:
         raise _NotExact(f"{who_e} has bom {edge.bom:g}; the exact methods assume bom 1")
     source = net.node(edge.source)
     if source.kind == "supply" and math.isfinite(source.capacity):
-        raise _NotExact(f"supplier {source.name!r} ships at most {source.capacity:g} per period; "
-                        "the exact methods assume an unlimited supplier")
+        raise _NotExact(
+            f"supplier {source.name!r} ships at most {source.capacity:g} per period; "
+            "the exact methods assume an unlimited supplier"
+        )
 
 
 def _per_unit(problem: Problem, node_name: str) -> float:
     """Cost every unit ordered by *node_name* pays once: order cost, edge unit cost, transit."""
     node = problem.network.node(node_name)
     edge = problem.network.suppliers(node_name)[0]
-    return (node.order_cost + edge.unit_cost
-            + edge.transit_holding_cost * float(edge.lead_time.constant or 0.0))
+    return (
+        node.order_cost
+        + edge.unit_cost
+        + edge.transit_holding_cost * float(edge.lead_time.constant or 0.0)
+    )
 
 
 # -- single stage -------------------------------------------------------------------------------
@@ -218,8 +253,10 @@ def _single_stage(problem: Problem, progress: bool) -> Found:
     node = net.stock_nodes[0]
     _common_checks(problem, node.name)
     if net.order_timing != "order-before-demand":
-        raise _NotExact(f"the single-stage methods assume order_timing='order-before-demand' "
-                        f"(receive, order, demand); this network has {net.order_timing!r}")
+        raise _NotExact(
+            f"the single-stage methods assume order_timing='order-before-demand' "
+            f"(receive, order, demand); this network has {net.order_timing!r}"
+        )
     edge = net.suppliers(node.name)[0]
     L = int(edge.lead_time.constant)  # type: ignore[arg-type]
     h, p, K = node.holding_cost, node.shortage_cost, node.fixed_order_cost
@@ -227,28 +264,47 @@ def _single_stage(problem: Problem, progress: bool) -> Found:
     if h <= 0:
         raise _NotExact(f"{who} has holding_cost 0; the exact methods need holding_cost > 0")
     law = _demand(node.demand, net, who)
-    if law.label in ("poisson", "geometric"):   # the pmfs over L + 1 periods
+    if law.label in ("poisson", "geometric"):  # the pmfs over L + 1 periods
         _check_support((L + 2) * (float(law.rv.isf(1e-16)) + 1), who)
     c = _per_unit(problem, node.name)
-    inputs = {"node": node.name, "lead_time": L, "holding_cost": h, "shortage_cost": p,
-              "fixed_order_cost": K, "demand": law.label, "demand_mean": law.mean,
-              "per_unit_cost": c}
+    inputs = {
+        "node": node.name,
+        "lead_time": L,
+        "holding_cost": h,
+        "shortage_cost": p,
+        "fixed_order_cost": K,
+        "demand": law.label,
+        "demand_mean": law.mean,
+        "per_unit_cost": c,
+    }
     if node.shortage == "lost":
         return _lost_sales(L, h, p, K, law, c, inputs, progress)
     return _backlog(L, h, p, K, law, c, inputs)
 
 
-def _lost_sales(L: int, h: float, p: float, K: float, law: _Demand, c: float,
-                inputs: dict[str, Any], progress: bool) -> Found:
+def _lost_sales(
+    L: int,
+    h: float,
+    p: float,
+    K: float,
+    law: _Demand,
+    c: float,
+    inputs: dict[str, Any],
+    progress: bool,
+) -> Found:
     from .lost_sales import heuristics, solve_lost_sales
 
     if law.label not in ("poisson", "geometric"):
-        raise _NotExact(f"the exact lost-sales DP takes Poisson or geometric demand, not "
-                        f"{law.label.replace('_', ' ')}")
+        raise _NotExact(
+            f"the exact lost-sales DP takes Poisson or geometric demand, not "
+            f"{law.label.replace('_', ' ')}"
+        )
     if p < c:
-        raise _NotExact(f"the lost-sales penalty {p:g} is below the cost {c:g} every unit bought "
-                        "pays (order, unit and transit costs): never ordering is optimal and the "
-                        "DP is not set up for it")
+        raise _NotExact(
+            f"the lost-sales penalty {p:g} is below the cost {c:g} every unit bought "
+            "pays (order, unit and transit costs): never ordering is optimal and the "
+            "DP is not set up for it"
+        )
     # units bought = units sold = mean demand - lost: c per unit is c x mean - c x lost
     try:
         sol = solve_lost_sales(L, h, p - c, law.label, law.mean, K, progress=progress)
@@ -258,12 +314,25 @@ def _lost_sales(L: int, h: float, p: float, K: float, law: _Demand, c: float,
     shift = c * law.mean
     method = "relative value iteration (Zipkin 2008), lookup table"
     optimal = Benchmark("optimal", sol.average_cost + shift, {}, method, sol.policy)
-    names = {"capped-base-stock": "best-capped-base-stock"}   # the searched one
-    policies = [Benchmark(names.get(name, name), r.value + shift, dict(r.params),
-                          "exact Markov-chain evaluation", r.policy) for name, r in heur.items()]
-    details = {"inputs": inputs, "iterations": sol.iterations, "span": sol.span,
-               "states": sol.states, "boundary_mass": sol.boundary_mass,
-               "solve_seconds": sol.solve_seconds}
+    names = {"capped-base-stock": "best-capped-base-stock"}  # the searched one
+    policies = [
+        Benchmark(
+            names.get(name, name),
+            r.value + shift,
+            dict(r.params),
+            "exact Markov-chain evaluation",
+            r.policy,
+        )
+        for name, r in heur.items()
+    ]
+    details = {
+        "inputs": inputs,
+        "iterations": sol.iterations,
+        "span": sol.span,
+        "states": sol.states,
+        "boundary_mass": sol.boundary_mass,
+        "solve_seconds": sol.solve_seconds,
+    }
     return optimal, policies, details
 
 
@@ -275,33 +344,49 @@ def _continuous_review(problem: Problem) -> OptimizeResult:
     try:
         best = continuous_review_optimum(problem)
     except ContinuousReviewError as exc:
-        raise OptimizeError(f"continuous time: {exc} (optimize covers single-stage continuous "
-                            "review; for one warehouse and N retailers see "
-                            "optimization.continuous_review.owmr_evaluation)") from None
+        raise OptimizeError(
+            f"continuous time: {exc} (optimize covers single-stage continuous "
+            "review; for one warehouse and N retailers see "
+            "optimization.continuous_review.owmr_evaluation)"
+        ) from None
     if isinstance(best, RQResult):
-        optimal = Benchmark("rq", best.cost, {"r": best.r, "Q": best.Q},
-                            "exact (r, Q) optimum: g(r, Q) of Hadley-Whitin, Federgruen-Zheng "
-                            "search", best.policy())
+        optimal = Benchmark(
+            "rq",
+            best.cost,
+            {"r": best.r, "Q": best.Q},
+            "exact (r, Q) optimum: g(r, Q) of Hadley-Whitin, Federgruen-Zheng search",
+            best.policy(),
+        )
     else:
-        optimal = Benchmark("base-stock", best.cost, {"level": best.level},
-                            "exact (S-1, S) optimum (Palm's theorem)", best.policy())
-    return OptimizeResult(problem, "cost", optimal, [],
-                          {"time": "continuous", "value_per": "unit time"})
+        optimal = Benchmark(
+            "base-stock",
+            best.cost,
+            {"level": best.level},
+            "exact (S-1, S) optimum (Palm's theorem)",
+            best.policy(),
+        )
+    return OptimizeResult(
+        problem, "cost", optimal, [], {"time": "continuous", "value_per": "unit time"}
+    )
 
 
-def _backlog(L: int, h: float, p: float, K: float, law: _Demand, c: float,
-             inputs: dict[str, Any]) -> Found:
+def _backlog(
+    L: int, h: float, p: float, K: float, law: _Demand, c: float, inputs: dict[str, Any]
+) -> Found:
     from ._pmf import as_pmf, convolve_power
     from .newsvendor import base_stock_backlog, newsvendor
 
     if p <= 0:
-        raise _NotExact(f"node {inputs['node']!r} has shortage_cost 0: backlog costs nothing "
-                        "and the fractile is not defined")
-    shift = c * law.mean            # every unit demanded is bought once
+        raise _NotExact(
+            f"node {inputs['node']!r} has shortage_cost 0: backlog costs nothing "
+            "and the fractile is not defined"
+        )
+    shift = c * law.mean  # every unit demanded is bought once
     if law.label == "normal_continuous":
         if K > 0:
-            raise _NotExact("the exact (s, S) optimum needs discrete demand; this demand is "
-                            "continuous normal")
+            raise _NotExact(
+                "the exact (s, S) optimum needs discrete demand; this demand is continuous normal"
+            )
         bs = base_stock_backlog(L, h, p, law.mean, "normal", law.std)
         p_order = float(stats.norm.sf(0.0, law.mean, law.std))
     elif law.label == "poisson":
@@ -312,13 +397,20 @@ def _backlog(L: int, h: float, p: float, K: float, law: _Demand, c: float,
         bs = newsvendor(h, p, convolve_power(pmf, L + 1))
         p_order = 1.0 - float(pmf[0])
     # a base-stock policy orders whenever there was demand last period
-    base = Benchmark("best-base-stock", bs.expected_cost + K * p_order + shift,
-                     {"level": bs.base_stock_level}, "newsvendor fractile over L+1 periods",
-                     bs.policy())
+    base = Benchmark(
+        "best-base-stock",
+        bs.expected_cost + K * p_order + shift,
+        {"level": bs.base_stock_level},
+        "newsvendor fractile over L+1 periods",
+        bs.policy(),
+    )
     details = {"inputs": inputs, "critical_ratio": bs.critical_ratio}
     if K == 0:
-        return Benchmark("optimal", base.value, base.params, base.method, base.policy), [base], \
-            details
+        return (
+            Benchmark("optimal", base.value, base.params, base.method, base.policy),
+            [base],
+            details,
+        )
     from .ss_policy import optimal_ss
 
     ss = optimal_ss(h, p, K, law.rv, lead_time=L)
@@ -352,21 +444,29 @@ def _serial(problem: Problem, progress: bool) -> Found:
             raise _NotExact(f"node {name!r} has a fixed order cost; Clark-Scarf has none")
     for name in names[1:]:
         if net.node(name).shortage_cost > 0:
-            raise _NotExact(f"node {name!r} charges a backlog cost to its customer stage; "
-                            "Clark-Scarf charges shortage only at the stage facing demand")
+            raise _NotExact(
+                f"node {name!r} charges a backlog cost to its customer stage; "
+                "Clark-Scarf charges shortage only at the stage facing demand"
+            )
     end = net.node(names[0])
     law = _demand(end.demand, net, f"node {end.name!r}")
     if law.label not in ("poisson", "normal_continuous"):
-        raise _NotExact(f"Clark-Scarf here takes Poisson or continuous normal demand, not "
-                        f"{law.label}")
+        raise _NotExact(
+            f"Clark-Scarf here takes Poisson or continuous normal demand, not {law.label}"
+        )
     local = [net.node(n).holding_cost for n in names]
     leads = [net.suppliers(n)[0].lead_time.constant for n in names]
     try:
-        res = serial_base_stock(local, leads, end.shortage_cost, law.mean,
-                                "poisson" if law.label == "poisson" else "normal",
-                                law.std if law.label != "poisson" else None,
-                                order_timing=net.order_timing)
-    except SizeLimitError:     # too large: refused with the estimate, not replaced
+        res = serial_base_stock(
+            local,
+            leads,
+            end.shortage_cost,
+            law.mean,
+            "poisson" if law.label == "poisson" else "normal",
+            law.std if law.label != "poisson" else None,
+            order_timing=net.order_timing,
+        )
+    except SizeLimitError:  # too large: refused with the estimate, not replaced
         raise
     except ValueError as exc:  # e.g. holding costs that rise upstream
         raise _NotExact(f"Clark-Scarf refused: {exc}") from None
@@ -383,18 +483,31 @@ def _serial(problem: Problem, progress: bool) -> Found:
     # The installation-level equivalent is not listed: in the engine, nodes that decide
     # together see the state before this period's orders, so an upstream stage sees a
     # downstream order one review later and local levels are no longer equivalent.
-    details = {"inputs": {"stages": names, "holding_costs": local, "lead_times": leads,
-                          "stockout_cost": end.shortage_cost, "demand": law.label,
-                          "demand_mean": law.mean, "demand_std": law.std,
-                          "order_timing": net.order_timing, "constant_costs": shift},
-               "grid_step": res.grid_step}
-    return optimal, [Benchmark("echelon-base-stock", value, {"level": levels}, method,
-                               res.policy(names))], details
+    details = {
+        "inputs": {
+            "stages": names,
+            "holding_costs": local,
+            "lead_times": leads,
+            "stockout_cost": end.shortage_cost,
+            "demand": law.label,
+            "demand_mean": law.mean,
+            "demand_std": law.std,
+            "order_timing": net.order_timing,
+            "constant_costs": shift,
+        },
+        "grid_step": res.grid_step,
+    }
+    return (
+        optimal,
+        [Benchmark("echelon-base-stock", value, {"level": levels}, method, res.policy(names))],
+        details,
+    )
 
 
 # -- everything else: bound + searched heuristics on the same sampled paths ----------------------
-def _bounded(problem: Problem, progress: bool, *, periods: int, replications: int,
-             seed: int) -> Found:
+def _bounded(
+    problem: Problem, progress: bool, *, periods: int, replications: int, seed: int
+) -> Found:
     """Perfect-information bound and simulated heuristics on the same sampled paths."""
     from des_supply.evaluate import simulate
 
@@ -405,49 +518,83 @@ def _bounded(problem: Problem, progress: bool, *, periods: int, replications: in
     details: dict[str, Any] = {"periods": periods, "replications": replications, "seed": seed}
 
     def on_paths(policy: Any) -> float:
-        return simulate(problem, policy, periods=periods, replications=replications,
-                        seed=seed).mean
+        return simulate(problem, policy, periods=periods, replications=replications, seed=seed).mean
 
     policies = []
     for echelon in (False, True):
         found = search_base_stock(problem, echelon=echelon, progress=progress)
         name = "echelon-base-stock" if echelon else "base-stock"
-        policies.append(Benchmark(f"best-{name}", on_paths(found.policy),
-                                  {"level": found.levels},
-                                  "levels searched by simulation (common random numbers)",
-                                  found.policy, periods))
+        policies.append(
+            Benchmark(
+                f"best-{name}",
+                on_paths(found.policy),
+                {"level": found.levels},
+                "levels searched by simulation (common random numbers)",
+                found.policy,
+                periods,
+            )
+        )
     window = longest_lead_path(net) + 4
     try:
         mpc = RollingHorizonPolicy(net, window, safety_stock="auto")
-        policies.append(Benchmark("rolling-horizon", on_paths(mpc),
-                                  {"horizon": window, "safety_stock": "auto"},
-                                  "MPC re-solving the network MIP on mean forecasts", mpc, periods))
+        policies.append(
+            Benchmark(
+                "rolling-horizon",
+                on_paths(mpc),
+                {"horizon": window, "safety_stock": "auto"},
+                "MPC re-solving the network MIP on mean forecasts",
+                mpc,
+                periods,
+            )
+        )
     except RuntimeError as exc:  # no solver
         details["rolling_horizon_skipped"] = str(exc)
     if problem.objective != "cost":
         top = max(policies, key=lambda b: b.value)
-        details["bound_skipped"] = ("the network MIP does not model revenue (some node sells at "
-                                    "a price), so it gives no bound on profit")
-        optimal = Benchmark(top.name, top.value, top.params, f"no bound ({details['bound_skipped']}"
-                            f"): best heuristic on the sampled paths", top.policy, periods)
+        details["bound_skipped"] = (
+            "the network MIP does not model revenue (some node sells at "
+            "a price), so it gives no bound on profit"
+        )
+        optimal = Benchmark(
+            top.name,
+            top.value,
+            top.params,
+            f"no bound ({details['bound_skipped']}): best heuristic on the sampled paths",
+            top.policy,
+            periods,
+        )
         return optimal, policies, details
     try:
-        bounds = [perfect_information_bound(net, periods, seed, replication=k)
-                  for k in range(replications)]
+        bounds = [
+            perfect_information_bound(net, periods, seed, replication=k)
+            for k in range(replications)
+        ]
     except RuntimeError as exc:
-        raise OptimizeError(f"no exact method applies and the bound needs a MIP solver: {exc}") \
-            from None
+        raise OptimizeError(
+            f"no exact method applies and the bound needs a MIP solver: {exc}"
+        ) from None
     value = float(np.mean([b.per_period_bound for b in bounds]))
     details["bound_terminations"] = sorted({b.termination for b in bounds})
-    optimal = Benchmark("perfect-information-bound", value, {},
-                        f"perfect-information MIP bound (Pyomo + HiGHS) on {replications} "
-                        f"sampled paths of {periods} periods: a lower bound no policy can beat",
-                        None, periods)
+    optimal = Benchmark(
+        "perfect-information-bound",
+        value,
+        {},
+        f"perfect-information MIP bound (Pyomo + HiGHS) on {replications} "
+        f"sampled paths of {periods} periods: a lower bound no policy can beat",
+        None,
+        periods,
+    )
     return optimal, policies, details
 
 
-def optimize(problem: Problem | Network, *, progress: bool = False, bound_periods: int = 52,
-             bound_replications: int = 3, bound_seed: int = 0) -> OptimizeResult:
+def optimize(
+    problem: Problem | Network,
+    *,
+    progress: bool = False,
+    bound_periods: int = 52,
+    bound_replications: int = 3,
+    bound_seed: int = 0,
+) -> OptimizeResult:
     """The optimum (or a bound) and the best heuristics of *problem*.
 
     Parameters
@@ -477,15 +624,22 @@ def optimize(problem: Problem | Network, *, progress: bool = False, bound_period
     if kind.market == "recommendation":
         from .recommendation_optimize import optimize_recommendation
 
-        return optimize_recommendation(problem, progress=progress, periods=bound_periods,
-                                       replications=bound_replications, seed=bound_seed)
+        return optimize_recommendation(
+            problem,
+            progress=progress,
+            periods=bound_periods,
+            replications=bound_replications,
+            seed=bound_seed,
+        )
     if kind.market == "pricing":
         from .pricing_dp import optimize_pricing
 
         return optimize_pricing(problem, progress=progress)
     if kind.market is not None:
-        raise OptimizeError(f"no method for a {kind.market!r} market: optimize knows pricing "
-                            "and recommendation markets")
+        raise OptimizeError(
+            f"no method for a {kind.market!r} market: optimize knows pricing "
+            "and recommendation markets"
+        )
     exact = {"single-stage": _single_stage, "serial": _serial}.get(kind.shape)
     skipped = f"no exact method for a {kind.shape} network"
     if exact is not None:
@@ -494,15 +648,24 @@ def optimize(problem: Problem | Network, *, progress: bool = False, bound_period
             return OptimizeResult(problem, problem.objective, optimal, policies, details)
         except _NotExact as why:
             skipped = str(why)
-    optimal, policies, details = _bounded(problem, progress, periods=bound_periods,
-                                          replications=bound_replications, seed=bound_seed)
-    return OptimizeResult(problem, problem.objective, optimal, policies,
-                          {"exact_method_skipped": skipped, **details})
+    optimal, policies, details = _bounded(
+        problem, progress, periods=bound_periods, replications=bound_replications, seed=bound_seed
+    )
+    return OptimizeResult(
+        problem, problem.objective, optimal, policies, {"exact_method_skipped": skipped, **details}
+    )
 
 
-def verify(result: OptimizeResult, *, periods: int = 20_000, warmup: int = 500,
-           replications: int = 8, seed: int = 0, processes: int = 1,
-           executor: Any = None) -> list[dict[str, Any]]:
+def verify(
+    result: OptimizeResult,
+    *,
+    periods: int = 20_000,
+    warmup: int = 500,
+    replications: int = 8,
+    seed: int = 0,
+    processes: int = 1,
+    executor: Any = None,
+) -> list[dict[str, Any]]:
     """Simulate every benchmark that carries a policy, on ``result.problem`` (with its market).
 
     Long-run values are checked over *replications* runs of *periods* periods (after
@@ -519,16 +682,36 @@ def verify(result: OptimizeResult, *, periods: int = 20_000, warmup: int = 500,
         if b.policy is None:
             continue
         if b.periods is None:
-            res = simulate(result.problem, b.policy, periods=periods, warmup=warmup,
-                           replications=replications, seed=seed, processes=processes,
-                           executor=executor)
+            res = simulate(
+                result.problem,
+                b.policy,
+                periods=periods,
+                warmup=warmup,
+                replications=replications,
+                seed=seed,
+                processes=processes,
+                executor=executor,
+            )
         else:
             d = result.details
-            res = simulate(result.problem, b.policy, periods=b.periods,
-                           replications=d["replications"], seed=d["seed"], processes=processes,
-                           executor=executor)
+            res = simulate(
+                result.problem,
+                b.policy,
+                periods=b.periods,
+                replications=d["replications"],
+                seed=d["seed"],
+                processes=processes,
+                executor=executor,
+            )
         lo, hi = res.ci95
-        rows.append({"name": b.name, "promised": b.value, "simulated": res.mean,
-                     "ci95": [lo, hi], "inside": bool(lo <= b.value <= hi),
-                     "periods": b.periods or periods})
+        rows.append(
+            {
+                "name": b.name,
+                "promised": b.value,
+                "simulated": res.mean,
+                "ci95": [lo, hi],
+                "inside": bool(lo <= b.value <= hi),
+                "periods": b.periods or periods,
+            }
+        )
     return rows

@@ -50,19 +50,19 @@ __all__ = ["SOLVED", "clear_cache", "optimized", "rolling_horizon"]
 #: Solved policies: name -> one-line summary.
 SOLVED: dict[str, str] = {
     "optimal": "the optimum's policy from optimize(problem) (DP table, optimal (s,S), "
-               "newsvendor or Clark-Scarf levels, pricing DP)",
+    "newsvendor or Clark-Scarf levels, pricing DP)",
     "myopic": "Zipkin's myopic lost-sales policy (one-period lookahead; DP table)",
     "myopic-2": "Zipkin's two-period myopic lost-sales policy (DP table)",
     "best-base-stock": "base stock with the best level(s) optimize(problem) found",
     "best-capped-base-stock": "capped base stock with the best level and cap optimize found",
     "best-constant": "the best whole-unit constant order optimize(problem) found",
     "best-constant-rate": "the best constant (fractional) rate optimize found, on a grid of "
-                          "step 1/20, as whole orders tracking it",
+    "step 1/20, as whole orders tracking it",
     "best-echelon-base-stock": "echelon base stock with the levels optimize(problem) searched",
     "mip-mpc": "MPC re-solving the recommendation MIP (recommendation problems)",
 }
 
-_CACHE: OrderedDict[tuple, "OptimizeResult"] = OrderedDict()
+_CACHE: OrderedDict[tuple, OptimizeResult] = OrderedDict()
 _CACHE_SIZE = 8
 
 
@@ -71,13 +71,16 @@ def _key(problem: Problem, options: dict[str, Any]) -> tuple:
     change the result (all but ``progress``)."""
     try:
         market: Any = pickle.dumps(problem.market)
-    except Exception:   # an unpicklable market: this very object (kept alive by the cache)
+    except Exception:  # an unpicklable market: this very object (kept alive by the cache)
         market = ("id", id(problem.market))
-    return (problem.network.to_json(), market,
-            tuple(sorted((k, v) for k, v in options.items() if k != "progress")))
+    return (
+        problem.network.to_json(),
+        market,
+        tuple(sorted((k, v) for k, v in options.items() if k != "progress")),
+    )
 
 
-def optimized(problem: Problem | Network, **options: Any) -> "OptimizeResult":
+def optimized(problem: Problem | Network, **options: Any) -> OptimizeResult:
     """``optimize(problem, **options)``, cached per problem content within the process (the
     last 8 problems).  The solved entries call ``optimized(problem)``: a command line may call
     ``optimized(problem, progress=True)`` first to show the solve, then build from the cache."""
@@ -123,8 +126,9 @@ def _how_to_run(b: Any) -> str:
 
 def _text(value: Any) -> str:
     if isinstance(value, dict):
-        return ",".join(f"{k}:{v:g}" if isinstance(v, float) else f"{k}:{v}"
-                        for k, v in value.items())
+        return ",".join(
+            f"{k}:{v:g}" if isinstance(v, float) else f"{k}:{v}" for k, v in value.items()
+        )
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -135,11 +139,13 @@ def _solve(name: str, problem: Problem) -> Any:
     try:
         return optimized(problem)
     except OptimizeError as exc:
-        raise PolicyError(f"policy {name!r}: optimize found no method for problem "
-                          f"{problem.name!r}: {exc}") from None
-    except SolverError as exc:     # e.g. an MPC solve stopped by its time limit, no incumbent
-        raise PolicyError(f"policy {name!r}: optimize failed on problem {problem.name!r}: "
-                          f"{exc}") from None
+        raise PolicyError(
+            f"policy {name!r}: optimize found no method for problem {problem.name!r}: {exc}"
+        ) from None
+    except SolverError as exc:  # e.g. an MPC solve stopped by its time limit, no incumbent
+        raise PolicyError(
+            f"policy {name!r}: optimize failed on problem {problem.name!r}: {exc}"
+        ) from None
 
 
 def _refusal(name: str, problem: Problem, result: Any) -> str | None:
@@ -148,17 +154,23 @@ def _refusal(name: str, problem: Problem, result: Any) -> str | None:
         if result.optimal.policy is not None:
             return None
         best = _best_runnable(result)
-        alternative = (f"the best runnable benchmark is {_how_to_run(best)} "
-                       f"({result.objective} {best.value:.6g})" if best is not None
-                       else "no benchmark has a policy")
-        return (f"the optimum is {result.optimal.name!r}, a value ({result.optimal.value:.6g}) "
-                f"with no policy to run; {alternative}")
+        alternative = (
+            f"the best runnable benchmark is {_how_to_run(best)} "
+            f"({result.objective} {best.value:.6g})"
+            if best is not None
+            else "no benchmark has a policy"
+        )
+        return (
+            f"the optimum is {result.optimal.name!r}, a value ({result.optimal.value:.6g}) "
+            f"with no policy to run; {alternative}"
+        )
     for b in result.policies:
         if b.name == name:
-            return None if b.policy is not None else (
-                "optimize reports it without a policy to run")
-    return (f"optimize did not produce it for this {problem.kind} problem; it produced: "
-            f"{', '.join(_produced(result)) or 'no runnable policy'}")
+            return None if b.policy is not None else ("optimize reports it without a policy to run")
+    return (
+        f"optimize did not produce it for this {problem.kind} problem; it produced: "
+        f"{', '.join(_produced(result)) or 'no runnable policy'}"
+    )
 
 
 def _policy(name: str, result: Any) -> Any:
@@ -203,21 +215,34 @@ def rolling_horizon(problem: Problem | Network, horizon: int | None = None) -> A
 
 def _no_market(problem: Problem) -> str | None:
     if problem.market is not None:
-        return (f"the network MIP has no model of a {problem.kind.market} market "
-                f"(recommendation problems have 'mip-mpc')")
+        return (
+            f"the network MIP has no model of a {problem.kind.market} market "
+            f"(recommendation problems have 'mip-mpc')"
+        )
     return None
 
 
 def _build_rolling(problem: Problem, params: dict[str, Any]) -> Any:
     try:
         return rolling_horizon(problem, params.get("horizon"))
-    except RuntimeError as exc:   # no MIP solver
+    except RuntimeError as exc:  # no MIP solver
         raise PolicyError(f"policy 'rolling-horizon': {exc}") from None
 
 
-register_policy("rolling-horizon", _build_rolling,
-                summary="MPC re-solving the network MIP every period on mean forecasts, auto "
-                "safety stock (optimize's rolling-horizon)",
-                params=(Param("horizon", "window in periods (default: longest lead-time path "
-                              "+ 4)", required=False, per_node=False, default="L_max + 4"),),
-                applies=_no_market, group="solved")
+register_policy(
+    "rolling-horizon",
+    _build_rolling,
+    summary="MPC re-solving the network MIP every period on mean forecasts, auto "
+    "safety stock (optimize's rolling-horizon)",
+    params=(
+        Param(
+            "horizon",
+            "window in periods (default: longest lead-time path + 4)",
+            required=False,
+            per_node=False,
+            default="L_max + 4",
+        ),
+    ),
+    applies=_no_market,
+    group="solved",
+)

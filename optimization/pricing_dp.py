@@ -38,33 +38,39 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 
 from des_supply.market import market_of
 from des_supply.network import Network
-from des_supply.problem import Problem
 from des_supply.policies import Action
 from des_supply.pricing_policies import (
-    SSP, ListPriceBaseStock, MyopicPricing, PricingContext, PricingState, poisson_table,
+    SSP,
+    ListPriceBaseStock,
+    MyopicPricing,
+    PricingContext,
+    PricingState,
+    poisson_table,
 )
+from des_supply.problem import Problem
 
 from .memory import check_memory
 
 __all__ = [
+    "DPPolicy",
+    "DPSolution",
     "PricingDPError",
     "PricingModel",
-    "DPSolution",
-    "DPPolicy",
     "build_model",
-    "solve",
     "evaluate",
+    "optimize_pricing",
+    "solve",
     "tabulate",
     "tune_heuristics",
-    "optimize_pricing",
 ]
 
 EPS = 1e-9
@@ -79,26 +85,26 @@ class PricingModel:
     """The discretised MDP.  Arrays are indexed ``[p, o, r, ...]`` (price, competitor, reference)."""
 
     node: str
-    prices: np.ndarray        # (P,)
-    comp: np.ndarray          # (O,)
-    refs: np.ndarray          # (R,)
-    xs: np.ndarray            # (X,) net inventory levels x_min..cap
+    prices: np.ndarray  # (P,)
+    comp: np.ndarray  # (O,)
+    refs: np.ndarray  # (R,)
+    xs: np.ndarray  # (X,) net inventory levels x_min..cap
     lead_time: int
     lost: bool
     unit_cost: float
     holding: float
     penalty: float
     fixed_cost: float
-    rate: np.ndarray          # (P, O, R) mean demand
-    pmf: np.ndarray           # (P, O, R, D) demand distribution, tail lumped on D - 1
-    imm: np.ndarray           # (P, O, R, X) expected revenue - holding - shortage with x units to sell from
-    clip: np.ndarray          # (P, O, R, X) backlog only: - (p + b x bound) x E[units clipped] from y
-    nxt: np.ndarray           # (P, O, R, X, X) level after demand: from y to x' (backlog: clipped
-                              # at x_min; lost: (x - D)^+)
-    T_o: np.ndarray           # (P, O, O)
-    T_r: np.ndarray           # (P, R, R)
+    rate: np.ndarray  # (P, O, R) mean demand
+    pmf: np.ndarray  # (P, O, R, D) demand distribution, tail lumped on D - 1
+    imm: np.ndarray  # (P, O, R, X) expected revenue - holding - shortage with x units to sell from
+    clip: np.ndarray  # (P, O, R, X) backlog only: - (p + b x bound) x E[units clipped] from y
+    nxt: np.ndarray  # (P, O, R, X, X) level after demand: from y to x' (backlog: clipped
+    # at x_min; lost: (x - D)^+)
+    T_o: np.ndarray  # (P, O, O)
+    T_r: np.ndarray  # (P, R, R)
     context: PricingContext
-    demand_tail: float        # largest demand mass lumped at dmax
+    demand_tail: float  # largest demand mass lumped at dmax
     backlog_bound: int
 
     @property
@@ -117,7 +123,10 @@ class PricingModel:
 
     def index(self, o: float, r: float, x: float) -> tuple[int, int, int]:
         """Grid indices of a state (x clipped to the modelled range); KeyError if off-grid."""
-        io, ir = _grid_index(self.comp, o, "competitor price"), _grid_index(self.refs, r, "reference price")
+        io, ir = (
+            _grid_index(self.comp, o, "competitor price"),
+            _grid_index(self.refs, r, "reference price"),
+        )
         xi = int(round(min(max(x, self.xs[0]), self.xs[-1]) - self.xs[0]))
         return io, ir, xi
 
@@ -132,7 +141,9 @@ def _grid_index(grid: np.ndarray, v: float, what: str) -> int:
 def _single_node(network: Network) -> tuple[str, Any]:
     stock = network.stock_nodes
     if len(stock) != 1:
-        raise PricingDPError(f"the pricing DP models one stocking node, the network has {len(stock)}")
+        raise PricingDPError(
+            f"the pricing DP models one stocking node, the network has {len(stock)}"
+        )
     node = stock[0]
     edges = network.suppliers(node.name)
     if len(edges) != 1:
@@ -140,8 +151,9 @@ def _single_node(network: Network) -> tuple[str, Any]:
     return node.name, edges[0]
 
 
-def build_model(network: Network, market: Any, *, backlog_bound: int = 20,
-                memory_limit: float | None = None) -> PricingModel:
+def build_model(
+    network: Network, market: Any, *, backlog_bound: int = 20, memory_limit: float | None = None
+) -> PricingModel:
     """The finite MDP of *network* with *market*; PricingDPError when there is none.
 
     Raises :class:`~optimization.memory.SizeLimitError` before allocating when the model and
@@ -154,15 +166,18 @@ def build_model(network: Network, market: Any, *, backlog_bound: int = 20,
     node = network.node(name)
     lt = edge.lead_time
     if getattr(lt, "kind", "") != "deterministic" or lt.mean not in (0, 1):
-        raise PricingDPError(f"the pricing DP needs a deterministic lead time of 0 or 1 period "
-                             f"(got {lt.to_dict()})")
+        raise PricingDPError(
+            f"the pricing DP needs a deterministic lead time of 0 or 1 period (got {lt.to_dict()})"
+        )
     if network.continuous:
         raise PricingDPError("the pricing DP needs whole units (network.continuous is set)")
     cap = node.storage_capacity
     if not math.isfinite(cap) or not float(cap).is_integer():
         raise PricingDPError(f"the pricing DP needs a finite whole storage_capacity (got {cap})")
     if math.isfinite(node.capacity) or node.review_period != 1:
-        raise PricingDPError("the pricing DP needs unlimited order capacity and review every period")
+        raise PricingDPError(
+            "the pricing DP needs unlimited order capacity and review every period"
+        )
     if market is None or getattr(market, "node", None) != name:
         raise PricingDPError(f"the pricing DP needs a pricing market at node {name!r}")
     prices = market.price_grid.values
@@ -190,52 +205,76 @@ def build_model(network: Network, market: Any, *, backlog_bound: int = 20,
     x_min = 0 if lost else -int(backlog_bound)
     xs = np.arange(x_min, int(cap) + 1)
     entries = len(prices) * len(grid_o) * len(refs) * len(xs) ** 2
-    check_memory(3 * 8 * entries, f"the pricing DP of node {name!r} ({len(prices)} prices x "
-                 f"{len(grid_o)} competitor prices x {len(refs)} reference prices x "
-                 f"{len(xs)}^2 inventory levels)",
-                 f"lower storage_capacity(={cap:g}) of node {name!r}"
-                 + ("" if lost else f" or backlog_bound(={backlog_bound})")
-                 + " or use a coarser price grid", memory_limit)
+    check_memory(
+        3 * 8 * entries,
+        f"the pricing DP of node {name!r} ({len(prices)} prices x "
+        f"{len(grid_o)} competitor prices x {len(refs)} reference prices x "
+        f"{len(xs)}^2 inventory levels)",
+        f"lower storage_capacity(={cap:g}) of node {name!r}"
+        + ("" if lost else f" or backlog_bound(={backlog_bound})")
+        + " or use a coarser price grid",
+        memory_limit,
+    )
     P, O, R = np.meshgrid(prices, grid_o, refs, indexing="ij")
     rate = np.asarray(market.model.rate(P, O, R), dtype=float)
     d, pmf = poisson_table(rate)
     tail = float(np.max(1.0 - pmf.sum(-1)))
     pmf[..., -1] += np.clip(1.0 - pmf.sum(-1), 0.0, None)
-    ed = (pmf * d).sum(-1)                                           # E[D], with the tail lumped
-    over = pmf @ np.maximum(xs[None, :] - d[:, None], 0.0)           # E(x - D)^+   (P,O,R,X)
+    ed = (pmf * d).sum(-1)  # E[D], with the tail lumped
+    over = pmf @ np.maximum(xs[None, :] - d[:, None], 0.0)  # E(x - D)^+   (P,O,R,X)
     c, h, b = node.order_cost + edge.unit_cost, node.holding_cost, node.shortage_cost
     price = P[..., None]
     if lost:
         sold = xs - over
         imm = price * sold - h * over - b * (ed[..., None] - sold)
     else:
-        short = ed[..., None] - xs + over                           # E(D - x)^+
+        short = ed[..., None] - xs + over  # E(D - x)^+
         imm = price * ed[..., None] - h * over - b * short
     # backlog past the clip: those units are forgotten, so they must not pay: they lose their
     # revenue and cost b for backlog_bound periods (which keeps the optimum off the clip)
     clip = np.zeros_like(imm)
     if not lost:
-        room = xs - x_min                                           # units that fit above the clip
-        excess = (pmf @ np.maximum(d[:, None] - room[None, :], 0.0))  # E(D - room)^+
+        room = xs - x_min  # units that fit above the clip
+        excess = pmf @ np.maximum(d[:, None] - room[None, :], 0.0)  # E(D - room)^+
         clip = -(price + b * backlog_bound) * excess
     nx = len(xs)
     nxt = np.zeros(rate.shape + (nx, nx))
     rows = np.arange(nx)
     for k in range(len(d)):
         target = np.maximum(xs - k, 0 if lost else x_min) - x_min
-        nxt[..., rows, target] += pmf[..., k:k + 1]
+        nxt[..., rows, target] += pmf[..., k : k + 1]
     ctx = PricingContext.of(network, market, name)
-    return PricingModel(name, prices, grid_o, refs, xs, int(lt.mean), lost, float(c), float(h),
-                        float(b), float(node.fixed_order_cost), rate, pmf, imm, clip, nxt, T_o, T_r, ctx, tail,
-                        int(backlog_bound))
+    return PricingModel(
+        name,
+        prices,
+        grid_o,
+        refs,
+        xs,
+        int(lt.mean),
+        lost,
+        float(c),
+        float(h),
+        float(b),
+        float(node.fixed_order_cost),
+        rate,
+        pmf,
+        imm,
+        clip,
+        nxt,
+        T_o,
+        T_r,
+        ctx,
+        tail,
+        int(backlog_bound),
+    )
 
 
 # -- relative value iteration -----------------------------------------------------------------
 def _phi(m: PricingModel, h: np.ndarray) -> np.ndarray:
     """Phi[p, o, r, x'] = E[h(o', r', x') | p, o, r]  for h of shape (O, R, X)."""
-    P = len(m.prices)
     O, R, X = m.shape
-    B = m.T_r[:, None] @ h[None]                                     # (P, O', R, X)
+    P = len(m.prices)
+    B = m.T_r[:, None] @ h[None]  # (P, O', R, X)
     return (m.T_o @ B.reshape(P, O, R * X)).reshape(P, O, R, X)
 
 
@@ -243,8 +282,8 @@ def _phi(m: PricingModel, h: np.ndarray) -> np.ndarray:
 class _Choice:
     """Order choices per state for the Bellman operator (built once per model)."""
 
-    add: np.ndarray       # (X, Y) added to W: 0 for y = x, -K for allowed y > x, -inf otherwise
-    step: np.ndarray      # (X, Y) order quantity y - x (or q)
+    add: np.ndarray  # (X, Y) added to W: 0 for y = x, -K for allowed y > x, -inf otherwise
+    step: np.ndarray  # (X, Y) order quantity y - x (or q)
     gather: np.ndarray | None = None  # lost, lead 1: (X, Q) index of n + q
 
 
@@ -253,7 +292,7 @@ def _choices(m: PricingModel) -> _Choice:
     if m.order_up_to:
         y = xs[None, :]
         x = xs[:, None]
-        ymax = cap + np.minimum(x, 0)       # engine: q <= storage - on hand (nothing on order)
+        ymax = cap + np.minimum(x, 0)  # engine: q <= storage - on hand (nothing on order)
         add = np.where(y == x, 0.0, np.where((y > x) & (y <= ymax), -K, -np.inf))
         return _Choice(add, np.broadcast_to(y - x, add.shape).astype(float))
     q = np.arange(cap + 1)[None, :]
@@ -263,28 +302,30 @@ def _choices(m: PricingModel) -> _Choice:
     return _Choice(add, np.broadcast_to(q, add.shape).astype(float), gather)
 
 
-def _bellman(m: PricingModel, ch: _Choice, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _bellman(
+    m: PricingModel, ch: _Choice, h: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(T h, price index, order) with h, T h of shape (O, R, X)."""
     phi = _phi(m, h)
     c = m.unit_cost
     if m.order_up_to:
-        G = (m.nxt @ phi[..., None])[..., 0]                        # (P, O, R, Y)
+        G = (m.nxt @ phi[..., None])[..., 0]  # (P, O, R, Y)
         W = G - c * m.xs + m.clip
         if m.lead_time == 0:
             W = W + m.imm
-        cand = W[..., None, :] + ch.add                              # (P, O, R, X, Y)
+        cand = W[..., None, :] + ch.add  # (P, O, R, X, Y)
         j = cand.argmax(-1)
         Q = np.take_along_axis(cand, j[..., None], -1)[..., 0] + c * m.xs
         if m.lead_time == 1:
             Q = Q + m.imm
         order = ch.step[np.arange(len(m.xs)), j]
     else:
-        H = phi[..., ch.gather]                                      # (P, O, R, N, Q)
-        cand = m.nxt @ H + ch.add                                    # (P, O, R, X, Q)
+        H = phi[..., ch.gather]  # (P, O, R, N, Q)
+        cand = m.nxt @ H + ch.add  # (P, O, R, X, Q)
         j = cand.argmax(-1)
         Q = np.take_along_axis(cand, j[..., None], -1)[..., 0] + m.imm
         order = j.astype(float)
-    best = Q.argmax(0)                                               # (O, R, X)
+    best = Q.argmax(0)  # (O, R, X)
     Th = np.take_along_axis(Q, best[None], 0)[0]
     return Th, best, np.take_along_axis(order, best[None], 0)[0]
 
@@ -294,21 +335,22 @@ class DPSolution:
     """Optimal long-run profit per period and the policy that attains it."""
 
     gain: float
-    bounds: tuple[float, float]       # span bounds: lower <= optimal gain <= upper
+    bounds: tuple[float, float]  # span bounds: lower <= optimal gain <= upper
     iterations: int
     seconds: float
-    price_index: np.ndarray           # (O, R, X) index into model.prices
-    order: np.ndarray                 # (O, R, X) order quantity
-    bias: np.ndarray                  # (O, R, X) relative values
+    price_index: np.ndarray  # (O, R, X) index into model.prices
+    order: np.ndarray  # (O, R, X) order quantity
+    bias: np.ndarray  # (O, R, X) relative values
     model: PricingModel = field(repr=False)
-    boundary_mass: float = 0.0        # long-run fraction of periods the backlog clip binds
+    boundary_mass: float = 0.0  # long-run fraction of periods the backlog clip binds
 
-    def policy(self) -> "DPPolicy":
+    def policy(self) -> DPPolicy:
         return DPPolicy(self.model, self.price_index, self.order)
 
 
-def solve(m: PricingModel, *, tol: float = 1e-6, max_iter: int = 5000,
-          progress: bool = False) -> DPSolution:
+def solve(
+    m: PricingModel, *, tol: float = 1e-6, max_iter: int = 5000, progress: bool = False
+) -> DPSolution:
     """Relative value iteration to a span below *tol*; the gain is the midpoint of the
     span bounds (each iterate's min and max of T h - h bound the optimal gain)."""
     from tqdm.auto import tqdm
@@ -316,10 +358,10 @@ def solve(m: PricingModel, *, tol: float = 1e-6, max_iter: int = 5000,
     start = time.perf_counter()
     ch = _choices(m)
     h = np.zeros(m.shape)
-    ref = (0, 0, int(-m.xs[0]))       # x = 0
+    ref = (0, 0, int(-m.xs[0]))  # x = 0
     bar = tqdm(total=max_iter, desc="pricing DP", disable=not progress, leave=False)
     lo = hi = 0.0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007  (it is reported after the loop)
         Th, best, order = _bellman(m, ch, h)
         diff = Th - h
         lo, hi = float(diff.min()), float(diff.max())
@@ -329,16 +371,19 @@ def solve(m: PricingModel, *, tol: float = 1e-6, max_iter: int = 5000,
             break
     bar.close()
     if hi - lo >= tol:
-        raise RuntimeError(f"relative value iteration did not converge in {max_iter} iterations "
-                           f"(span {hi - lo:.3g}); bounds [{lo:.6g}, {hi:.6g}]")
+        raise RuntimeError(
+            f"relative value iteration did not converge in {max_iter} iterations "
+            f"(span {hi - lo:.3g}); bounds [{lo:.6g}, {hi:.6g}]"
+        )
     sol = DPSolution(0.5 * (lo + hi), (lo, hi), it, time.perf_counter() - start, best, order, h, m)
     sol.boundary_mass = boundary_mass(m, best, order) if not m.lost else 0.0
     return sol
 
 
 # -- exact evaluation of any stationary rule --------------------------------------------------
-def _chain(m: PricingModel, price_index: np.ndarray,
-           order: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+def _chain(
+    m: PricingModel, price_index: np.ndarray, order: np.ndarray
+) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
     """Transition matrix, one-period reward and the level the demand meets, per state."""
     O, R, X = m.shape
     io, ir, ix = np.meshgrid(np.arange(O), np.arange(R), np.arange(X), indexing="ij")
@@ -352,7 +397,7 @@ def _chain(m: PricingModel, price_index: np.ndarray,
     if np.any(q > limit + EPS):
         raise ValueError("an order exceeds the storage capacity")
     q = q.astype(int)
-    meet = ix + (q if m.lead_time == 0 else 0)                      # index of the level demand meets
+    meet = ix + (q if m.lead_time == 0 else 0)  # index of the level demand meets
     reward = m.imm[pi, io, ir, meet] - m.unit_cost * q - m.fixed_cost * (q > 0)
     if m.order_up_to:
         reward = reward + m.clip[pi, io, ir, ix + q]
@@ -360,9 +405,11 @@ def _chain(m: PricingModel, price_index: np.ndarray,
     D = m.pmf.shape[-1]
     d = np.arange(D)
     base, shift = (ix + q, 0) if m.order_up_to else (ix, q)
-    level = np.maximum(base[:, None] - d[None, :], 0) + (shift if np.isscalar(shift) else shift[:, None])
-    px = m.pmf[pi, io, ir]                                          # (S, D)
-    To, Tr = m.T_o[pi, io], m.T_r[pi, ir]                           # (S, O'), (S, R')
+    level = np.maximum(base[:, None] - d[None, :], 0) + (
+        shift if np.isscalar(shift) else shift[:, None]
+    )
+    px = m.pmf[pi, io, ir]  # (S, D)
+    To, Tr = m.T_o[pi, io], m.T_r[pi, ir]  # (S, O'), (S, R')
     ko = np.argsort(-To, axis=1)[:, :2]
     kr = np.argsort(-Tr, axis=1)[:, :2]
     vo = np.take_along_axis(To, ko, 1)
@@ -371,14 +418,26 @@ def _chain(m: PricingModel, price_index: np.ndarray,
     data = px[:, :, None, None] * vo[:, None, :, None] * vr[:, None, None, :]
     cols = (ko[:, None, :, None] * R + kr[:, None, None, :]) * X + level[:, :, None, None]
     n, width = len(q), D * ko.shape[1] * kr.shape[1]
-    P = sparse.csr_matrix((data.reshape(-1), cols.reshape(-1).astype(np.int32),
-                           np.arange(0, n * width + 1, width, dtype=np.int32)), shape=(n, n))
+    P = sparse.csr_matrix(
+        (
+            data.reshape(-1),
+            cols.reshape(-1).astype(np.int32),
+            np.arange(0, n * width + 1, width, dtype=np.int32),
+        ),
+        shape=(n, n),
+    )
     return P, reward, meet
 
 
-def evaluate(m: PricingModel, price_index: np.ndarray, order: np.ndarray, *,
-             bias: np.ndarray | None = None, tol: float = 1e-6,
-             max_iter: int = 20_000) -> tuple[float, np.ndarray]:
+def evaluate(
+    m: PricingModel,
+    price_index: np.ndarray,
+    order: np.ndarray,
+    *,
+    bias: np.ndarray | None = None,
+    tol: float = 1e-6,
+    max_iter: int = 20_000,
+) -> tuple[float, np.ndarray]:
     """Exact long-run profit per period of a stationary rule: the Poisson equation of its
     Markov chain solved by BiCGSTAB (value iteration to a span below *tol* when that
     fails); *bias* warm-starts it.  Returns (gain, bias).
@@ -390,6 +449,7 @@ def evaluate(m: PricingModel, price_index: np.ndarray, order: np.ndarray, *,
     P, reward, _ = _chain(m, price_index, order)
     h = np.zeros(len(reward)) if bias is None else bias.ravel().copy()
     ref = np.ravel_multi_index((0, 0, int(-m.xs[0])), m.shape)
+
     # Poisson equation h + g = r + P h with h[ref] = 0: unknowns z = h with g in slot ref
     def matvec(z: np.ndarray) -> np.ndarray:
         v = z.copy()
@@ -425,8 +485,14 @@ def _dot(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.add.reduce(a * b))
 
 
-def _bicgstab(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray, x: np.ndarray, *,
-              rtol: float = 1e-13, max_iter: int = 2000) -> np.ndarray | None:
+def _bicgstab(
+    matvec: Callable[[np.ndarray], np.ndarray],
+    b: np.ndarray,
+    x: np.ndarray,
+    *,
+    rtol: float = 1e-13,
+    max_iter: int = 2000,
+) -> np.ndarray | None:
     """BiCGSTAB (van der Vorst 1992) for A x = b; None if it breaks down or does not converge."""
     r = b - matvec(x)
     r0 = r.copy()
@@ -460,8 +526,14 @@ def _bicgstab(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray, x: np.n
     return None
 
 
-def stationary(m: PricingModel, price_index: np.ndarray, order: np.ndarray, *,
-               tol: float = 1e-12, max_iter: int = 100_000) -> np.ndarray:
+def stationary(
+    m: PricingModel,
+    price_index: np.ndarray,
+    order: np.ndarray,
+    *,
+    tol: float = 1e-12,
+    max_iter: int = 100_000,
+) -> np.ndarray:
     """Long-run state distribution of a rule, shape (O, R, X) (power iteration, lazy chain)."""
     P, _, _ = _chain(m, price_index, order)
     PT = P.T.tocsr()
@@ -508,21 +580,24 @@ class DPPolicy:
         x = obs.on_hand(node) - obs.backlog(node)
         idx = m.index(state["competitor_price"], state["reference_price"], x)
         q = float(self.order[idx])
-        return Action(orders={node: q} if node in obs.deciding else {},
-                      prices={node: float(m.prices[self.price_index[idx]])})
+        return Action(
+            orders={node: q} if node in obs.deciding else {},
+            prices={node: float(m.prices[self.price_index[idx]])},
+        )
 
     def __repr__(self) -> str:
         return f"DPPolicy(states={self.price_index.size})"
 
 
-def tabulate(m: PricingModel, rule: Any, *, vectorized: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def tabulate(
+    m: PricingModel, rule: Any, *, vectorized: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """``(price_index, order)`` of an engine pricing rule (``decide(state, ctx)``) on every
     state of *m*, with the engine's rounding of orders and its storage cut.
 
     BSLP and (s, S, p) have array versions of their rules (*vectorized*; the tests check
     them against ``decide``); anything else is asked state by state.
     """
-    O, R, X = m.shape
     if vectorized and type(rule) in (ListPriceBaseStock, SSP):
         x = np.broadcast_to(m.xs.astype(float), m.shape)
         if isinstance(rule, ListPriceBaseStock):
@@ -532,11 +607,17 @@ def tabulate(m: PricingModel, rule: Any, *, vectorized: bool = True) -> tuple[np
             q = np.where(x <= rule.s, rule.S - x, 0.0)
             ctx = m.context
             raw = np.clip(rule.price + rule.slope * (rule.S - (x + q)), ctx.low, ctx.high)
-            price = raw if ctx.step == 0 else ctx.low + ctx.step * np.round((raw - ctx.low) / ctx.step)
+            price = (
+                raw if ctx.step == 0 else ctx.low + ctx.step * np.round((raw - ctx.low) / ctx.step)
+            )
         room = np.maximum(0.0, m.cap - np.maximum(x, 0.0))
         order = np.maximum(0.0, np.minimum(np.round(q), np.floor(room + EPS)))
         k = np.round((price - m.prices[0]) / (m.prices[1] - m.prices[0])).astype(int)
-        if np.any(k < 0) or np.any(k >= len(m.prices)) or np.any(np.abs(m.prices[np.clip(k, 0, len(m.prices) - 1)] - price) > 1e-6):
+        if (
+            np.any(k < 0)
+            or np.any(k >= len(m.prices))
+            or np.any(np.abs(m.prices[np.clip(k, 0, len(m.prices) - 1)] - price) > 1e-6)
+        ):
             raise KeyError(f"a price of {rule!r} is not on the DP's price grid")
         return k, order
     price_index = np.zeros(m.shape, dtype=int)
@@ -570,9 +651,17 @@ class Tuned:
 class _Evaluator:
     """Long-run profit of an engine pricing rule: exact on the DP model, else by CRN simulation."""
 
-    def __init__(self, network: Network, market: Any, model: PricingModel | None, *,
-                 periods: int = 3_000, warmup: int = 200, replications: int = 4,
-                 seed: int = 20_240_513) -> None:
+    def __init__(
+        self,
+        network: Network,
+        market: Any,
+        model: PricingModel | None,
+        *,
+        periods: int = 3_000,
+        warmup: int = 200,
+        replications: int = 4,
+        seed: int = 20_240_513,
+    ) -> None:
         self.network, self.market, self.model = network, market, model
         self.sim = dict(periods=periods, warmup=warmup, replications=replications, seed=seed)
         self.cache: dict[tuple, float] = {}
@@ -584,12 +673,16 @@ class _Evaluator:
         if self.model is not None:
             return "exact evaluation on the DP model"
         s = self.sim
-        return (f"simulation with common random numbers ({s['replications']} x {s['periods']} "
-                f"periods, seed {s['seed']})")
+        return (
+            f"simulation with common random numbers ({s['replications']} x {s['periods']} "
+            f"periods, seed {s['seed']})"
+        )
 
     def __call__(self, policy: Any) -> float:
-        key = (type(policy).__name__, *(round(float(v), 9) for v in vars(policy).values()
-                                         if isinstance(v, (int, float))))
+        key = (
+            type(policy).__name__,
+            *(round(float(v), 9) for v in vars(policy).values() if isinstance(v, (int, float))),
+        )
         if key in self.cache:
             return self.cache[key]
         self.count += 1
@@ -622,9 +715,15 @@ def _best_level(f: Callable[[float], float], lo: int, hi: int, start: int) -> tu
     return best, value
 
 
-def tune_heuristics(network: Network, market: Any, model: PricingModel | None = None, *,
-                    list_price: float | None = None, progress: bool = False,
-                    **sim: Any) -> list[Tuned]:
+def tune_heuristics(
+    network: Network,
+    market: Any,
+    model: PricingModel | None = None,
+    *,
+    list_price: float | None = None,
+    progress: bool = False,
+    **sim: Any,
+) -> list[Tuned]:
     """Tune the naive list-price base-stock, BSLP, (s, S, p) and myopic heuristics.
 
     Levels search the integers in [0, storage capacity] (or up to 4 x the largest
@@ -634,12 +733,16 @@ def tune_heuristics(network: Network, market: Any, model: PricingModel | None = 
     ev = _Evaluator(network, market, model, **sim)
     node = network.node(market.node)
     grid = market.price_grid.values
-    grid = np.asarray(grid if grid is not None else np.linspace(market.price_grid.low,
-                                                                market.price_grid.high, 13))
+    grid = np.asarray(
+        grid if grid is not None else np.linspace(market.price_grid.low, market.price_grid.high, 13)
+    )
     lead = max(e.lead_time.mean for e in network.suppliers(node.name))
     top_rate = float(market.model.rate(grid[0], grid[-1], grid[-1]))
-    hi = (int(node.storage_capacity) if math.isfinite(node.storage_capacity)
-          else int(math.ceil(4 * top_rate * (lead + 1))) + 10)
+    hi = (
+        int(node.storage_capacity)
+        if math.isfinite(node.storage_capacity)
+        else int(math.ceil(4 * top_rate * (lead + 1))) + 10
+    )
     list_price = float(node.price if list_price is None else list_price)
     guess = int(round(market.model.rate(list_price, list_price, list_price) * (lead + 1) + 2))
     out: list[Tuned] = []
@@ -649,14 +752,22 @@ def tune_heuristics(network: Network, market: Any, model: PricingModel | None = 
 
     # naive reference: the list price with its best base-stock level
     S, v = level_search(lambda S: ListPriceBaseStock(list_price, S), guess)
-    out.append(Tuned("list-price", ListPriceBaseStock(list_price, S), v,
-                     {"price": list_price, "level": S}, ev.method, ev.count))
+    out.append(
+        Tuned(
+            "list-price",
+            ListPriceBaseStock(list_price, S),
+            v,
+            {"price": list_price, "level": S},
+            ev.method,
+            ev.count,
+        )
+    )
     # BSLP: best constant price and level (alternate price scan and level search)
     n0 = ev.count
     p, pv = list_price, v
     for _ in range(4):
         p_new = max(grid, key=lambda pp: ev(ListPriceBaseStock(float(pp), S)))
-        S_new, v_new = level_search(lambda S: ListPriceBaseStock(float(p_new), S), S)
+        S_new, v_new = level_search(lambda S, p_new=p_new: ListPriceBaseStock(float(p_new), S), S)
         if v_new <= pv + 1e-12 and p_new == p:
             break
         p, S, pv = float(p_new), S_new, v_new
@@ -666,7 +777,7 @@ def tune_heuristics(network: Network, market: Any, model: PricingModel | None = 
     n0 = ev.count
     K, h = node.fixed_order_cost, max(node.holding_cost, 1e-9)
     lam = float(market.model.rate(p, p - market.competitor.step, p))
-    gap = max(1, int(round(math.sqrt(2 * K * lam / h)))) if K > 0 else 1   # EOQ
+    gap = max(1, int(round(math.sqrt(2 * K * lam / h)))) if K > 0 else 1  # EOQ
     s_min = 0.0 if node.shortage == "lost" else -float(hi // 2)
     top = float(min(S + gap // 2, hi))
     x = {"s": max(top - gap, s_min), "S": top, "price": p, "slope": 0.0}
@@ -707,15 +818,19 @@ def tune_heuristics(network: Network, market: Any, model: PricingModel | None = 
     # myopic pricing with its best base-stock level
     n0 = ev.count
     S, v = level_search(lambda S: MyopicPricing(S), S)
-    out.append(Tuned("myopic-pricing", MyopicPricing(S), v, {"level": S}, ev.method,
-                     ev.count - n0))
+    out.append(Tuned("myopic-pricing", MyopicPricing(S), v, {"level": S}, ev.method, ev.count - n0))
     return out
 
 
 # -- the optimize entry point --------------------------------------------------------------------
-def optimize_pricing(problem: Problem, *, progress: bool = False, backlog_bound: int = 20,
-                     search: dict[str, Any] | None = None,
-                     memory_limit: float | None = None) -> Any:
+def optimize_pricing(
+    problem: Problem,
+    *,
+    progress: bool = False,
+    backlog_bound: int = 20,
+    search: dict[str, Any] | None = None,
+    memory_limit: float | None = None,
+) -> Any:
     """The DP optimum (where the model is finite) and the tuned heuristics of a pricing problem.
 
     *problem* is a :class:`~des_supply.problem.Problem` with a pricing market.  Returns an
@@ -734,27 +849,45 @@ def optimize_pricing(problem: Problem, *, progress: bool = False, backlog_bound:
     network = problem.network
     details: dict[str, Any] = {}
     try:
-        model = build_model(network, problem.new_market(), backlog_bound=backlog_bound,
-                            memory_limit=memory_limit)
+        model = build_model(
+            network, problem.new_market(), backlog_bound=backlog_bound, memory_limit=memory_limit
+        )
     except PricingDPError as exc:
         model, details["exact_method_skipped"] = None, str(exc)
     sol = None
     if model is not None:
         sol = solve(model, progress=progress)
-        details.update({"states": int(np.prod(model.shape)), "iterations": sol.iterations,
-                        "gain_bounds": list(sol.bounds), "solve_seconds": sol.seconds,
-                        "boundary_mass": sol.boundary_mass, "demand_tail": model.demand_tail,
-                        "backlog_bound": None if model.lost else backlog_bound})
-    tuned = tune_heuristics(network, problem.new_market(), model, progress=progress,
-                            **(search or {}))
+        details.update(
+            {
+                "states": int(np.prod(model.shape)),
+                "iterations": sol.iterations,
+                "gain_bounds": list(sol.bounds),
+                "solve_seconds": sol.seconds,
+                "boundary_mass": sol.boundary_mass,
+                "demand_tail": model.demand_tail,
+                "backlog_bound": None if model.lost else backlog_bound,
+            }
+        )
+    tuned = tune_heuristics(
+        network, problem.new_market(), model, progress=progress, **(search or {})
+    )
     policies = [Benchmark(t.name, t.value, t.params, t.method, t.policy) for t in tuned]
     if sol is not None:
-        optimal = Benchmark("optimal", sol.gain, {}, "relative value iteration on the "
-                            "discretised state (competitor, reference price, net inventory)",
-                            sol.policy())
+        optimal = Benchmark(
+            "optimal",
+            sol.gain,
+            {},
+            "relative value iteration on the "
+            "discretised state (competitor, reference price, net inventory)",
+            sol.policy(),
+        )
     else:
         top = max(tuned, key=lambda t: t.value)
-        optimal = Benchmark(top.name, top.value, top.params,
-                            f"no exact method ({details['exact_method_skipped']}): best tuned "
-                            f"heuristic", top.policy)
+        optimal = Benchmark(
+            top.name,
+            top.value,
+            top.params,
+            f"no exact method ({details['exact_method_skipped']}): best tuned heuristic",
+            top.policy,
+        )
     return OptimizeResult(problem, "profit", optimal, policies, details)

@@ -96,10 +96,21 @@ from .network_mip import engine_draws, model_size
 from .solve import SolveReport, new_solver, solve
 
 __all__ = [
-    "MAX_ALL_PATTERNS", "MIPRecommendationPolicy", "check_model_size", "PatternSet", "Products",
-    "RecommendationPlan", "RecommendationPlanPolicy", "build_recommendation_model",
-    "expected_purchases", "load_state", "make_patterns", "market_uniforms",
-    "perfect_information_bound", "realised_purchases", "solve_plan",
+    "MAX_ALL_PATTERNS",
+    "MIPRecommendationPolicy",
+    "PatternSet",
+    "Products",
+    "RecommendationPlan",
+    "RecommendationPlanPolicy",
+    "build_recommendation_model",
+    "check_model_size",
+    "expected_purchases",
+    "load_state",
+    "make_patterns",
+    "market_uniforms",
+    "perfect_information_bound",
+    "realised_purchases",
+    "solve_plan",
 ]
 
 #: most patterns per customer the "all" family may have (its size is (K+1)^N)
@@ -118,7 +129,7 @@ class PatternSet:
 
     family: str
     levels: int
-    axis: str                  # the model's normalisation axis
+    axis: str  # the model's normalisation axis
     matrices: np.ndarray
     labels: tuple[str, ...]
 
@@ -135,7 +146,7 @@ def _family_columns(model: RecommendationModel, family: str, K: int) -> tuple[li
     n = model.shape[0]
     names = model.products
     if family == "single":
-        if model.axis == "products":   # a column must sum to 1: one product, fully
+        if model.axis == "products":  # a column must sum to 1: one product, fully
             return [np.eye(n)[i] for i in range(n)], [f"{p}=1" for p in names]
         cols, labels = [np.zeros(n)], ["none"]
         for i, level in itertools.product(range(n), range(1, K + 1)):
@@ -144,11 +155,16 @@ def _family_columns(model: RecommendationModel, family: str, K: int) -> tuple[li
         return cols, labels
     count = math.comb(K + n - 1, n - 1) if model.axis == "products" else (K + 1) ** n
     if count > MAX_ALL_PATTERNS:
-        raise ValueError(f"family='all' with levels={K} over {n} products has {count} patterns per "
-                         f"customer, above MAX_ALL_PATTERNS={MAX_ALL_PATTERNS}; use family='single' "
-                         "or fewer levels")
-    grid = (itertools.product(range(K + 1), repeat=n) if model.axis == "customers"
-            else _compositions(K, n))
+        raise ValueError(
+            f"family='all' with levels={K} over {n} products has {count} patterns per "
+            f"customer, above MAX_ALL_PATTERNS={MAX_ALL_PATTERNS}; use family='single' "
+            "or fewer levels"
+        )
+    grid = (
+        itertools.product(range(K + 1), repeat=n)
+        if model.axis == "customers"
+        else _compositions(K, n)
+    )
     cols, labels = [], []
     for g in grid:
         cols.append(np.array(g, dtype=float) / K)
@@ -166,8 +182,13 @@ def _compositions(total: int, parts: int) -> Iterator[tuple[int, ...]]:
             yield (first, *rest)
 
 
-def make_patterns(model: RecommendationModel, family: str = "single", levels: int = 2, *,
-                  anchors: Mapping[str, np.ndarray] | None = None) -> PatternSet:
+def make_patterns(
+    model: RecommendationModel,
+    family: str = "single",
+    levels: int = 2,
+    *,
+    anchors: Mapping[str, np.ndarray] | None = None,
+) -> PatternSet:
     """The patterns of *family* with K = *levels*, plus *anchors* (default: uniform).
 
     Raises ValueError for an unknown family, ``levels < 1``, too many "all" patterns, an
@@ -184,14 +205,16 @@ def make_patterns(model: RecommendationModel, family: str = "single", levels: in
     for name, a in anchors.items():
         a = model.check(a)
         if any(np.array_equal(a, b) for b in mats):
-            continue   # already a family pattern (e.g. uniform in a fine "all" grid)
+            continue  # already a family pattern (e.g. uniform in a fine "all" grid)
         mats.append(a)
         labels.append(name)
     if model.axis == "customers" and not anchors and family == "single" and m < n:
-        raise ValueError(f"family='single' cannot satisfy sum_j alpha[i, j] = 1 for every product "
-                         f"(axis='customers'): one product per customer needs at least N={n} "
-                         f"customers, the model has M={m}; add an anchor (e.g. the uniform "
-                         "recommendation) or use family='all'")
+        raise ValueError(
+            f"family='single' cannot satisfy sum_j alpha[i, j] = 1 for every product "
+            f"(axis='customers'): one product per customer needs at least N={n} "
+            f"customers, the model has M={m}; add an anchor (e.g. the uniform "
+            "recommendation) or use family='all'"
+        )
     return PatternSet(family, K, model.axis, np.stack(mats), tuple(labels))
 
 
@@ -200,8 +223,9 @@ def expected_purchases(model: RecommendationModel, patterns: PatternSet) -> np.n
     return np.stack([model.probabilities(a) * model.capacity[None, :] for a in patterns.matrices])
 
 
-def realised_purchases(model: RecommendationModel, patterns: PatternSet,
-                       uniforms: np.ndarray) -> np.ndarray:
+def realised_purchases(
+    model: RecommendationModel, patterns: PatternSet, uniforms: np.ndarray
+) -> np.ndarray:
     """Purchases ``d_k[i, j, t]`` under each pattern on given (T, N, M) uniforms, (T, P, N, M).
 
     The engine's own computation (``model.probabilities`` then the binomial inverse CDF),
@@ -213,8 +237,9 @@ def realised_purchases(model: RecommendationModel, patterns: PatternSet,
     return np.stack(out, axis=1)
 
 
-def market_uniforms(model: RecommendationModel, periods: int, seed: SeedLike = 0,
-                    replication: int | None = None) -> np.ndarray:
+def market_uniforms(
+    model: RecommendationModel, periods: int, seed: SeedLike = 0, replication: int | None = None
+) -> np.ndarray:
     """The (T, N, M) uniforms the market draws for *seed* (or replication k of it).
 
     Same stream and order as :class:`RecommendationMarket`: ``stream(root, "market")``,
@@ -233,13 +258,13 @@ class Products:
     names: tuple[str, ...]
     edges: tuple[tuple[str, str], ...]
     price: np.ndarray
-    unit_cost: np.ndarray        # order_cost + the edge's unit_cost
+    unit_cost: np.ndarray  # order_cost + the edge's unit_cost
     holding: np.ndarray
     penalty: np.ndarray
-    lost: np.ndarray             # bool: lost sales (else backlog)
-    transit: np.ndarray          # transit holding cost per unit and period
-    capacity: np.ndarray         # most units ordered per period (inf: none)
-    lead: np.ndarray             # rounded mean lead time
+    lost: np.ndarray  # bool: lost sales (else backlog)
+    transit: np.ndarray  # transit holding cost per unit and period
+    capacity: np.ndarray  # most units ordered per period (inf: none)
+    lead: np.ndarray  # rounded mean lead time
     initial_on_hand: np.ndarray  # initial_on_hand + initial_pipeline[0]
     initial_pipeline: tuple[tuple[float, ...], ...]
     continuous: bool
@@ -251,11 +276,26 @@ class Products:
             raise ValueError("the recommendation MIP needs order_timing='order-before-demand'")
         stock = {n.name for n in network.stock_nodes}
         if stock != set(model.products):
-            raise ValueError(f"the network's stocking nodes {sorted(stock)} must be the model's "
-                             f"products {list(model.products)}")
-        rows: dict[str, list] = {k: [] for k in ("edges", "price", "unit_cost", "holding",
-                                                 "penalty", "lost", "transit", "capacity",
-                                                 "lead", "initial_on_hand", "initial_pipeline")}
+            raise ValueError(
+                f"the network's stocking nodes {sorted(stock)} must be the model's "
+                f"products {list(model.products)}"
+            )
+        rows: dict[str, list] = {
+            k: []
+            for k in (
+                "edges",
+                "price",
+                "unit_cost",
+                "holding",
+                "penalty",
+                "lost",
+                "transit",
+                "capacity",
+                "lead",
+                "initial_on_hand",
+                "initial_pipeline",
+            )
+        }
         for name in model.products:
             nd = network.node(name)
             ins = network.suppliers(name)
@@ -265,22 +305,37 @@ class Products:
             e, src = ins[0], network.node(ins[0].source)
             if math.isfinite(src.capacity) or e.bom != 1:
                 raise ValueError(f"{who}: its supplier must be unlimited and bom 1")
-            if nd.review_period != 1 or nd.fixed_order_cost > 0 or math.isfinite(nd.storage_capacity):
-                raise ValueError(f"{who}: needs review_period 1, no fixed order cost and no "
-                                 "storage capacity")
+            if (
+                nd.review_period != 1
+                or nd.fixed_order_cost > 0
+                or math.isfinite(nd.storage_capacity)
+            ):
+                raise ValueError(
+                    f"{who}: needs review_period 1, no fixed order cost and no storage capacity"
+                )
             pipe = nd.initial_pipeline
-            for k, v in (("edges", e.key), ("price", nd.price),
-                         ("unit_cost", nd.order_cost + e.unit_cost), ("holding", nd.holding_cost),
-                         ("penalty", nd.shortage_cost), ("lost", nd.shortage == "lost"),
-                         ("transit", e.transit_holding_cost), ("capacity", nd.capacity),
-                         ("lead", round(e.lead_time.mean)),
-                         ("initial_on_hand", nd.initial_on_hand + (pipe[0] if pipe else 0.0)),
-                         ("initial_pipeline", tuple(pipe))):
+            for k, v in (
+                ("edges", e.key),
+                ("price", nd.price),
+                ("unit_cost", nd.order_cost + e.unit_cost),
+                ("holding", nd.holding_cost),
+                ("penalty", nd.shortage_cost),
+                ("lost", nd.shortage == "lost"),
+                ("transit", e.transit_holding_cost),
+                ("capacity", nd.capacity),
+                ("lead", round(e.lead_time.mean)),
+                ("initial_on_hand", nd.initial_on_hand + (pipe[0] if pipe else 0.0)),
+                ("initial_pipeline", tuple(pipe)),
+            ):
                 rows[k].append(v)
         arrays = {k: np.array(v) for k, v in rows.items() if k not in ("edges", "initial_pipeline")}
-        return cls(names=model.products, edges=tuple(rows["edges"]),
-                   initial_pipeline=tuple(rows["initial_pipeline"]),
-                   continuous=bool(network.continuous), **arrays)
+        return cls(
+            names=model.products,
+            edges=tuple(rows["edges"]),
+            initial_pipeline=tuple(rows["initial_pipeline"]),
+            continuous=bool(network.continuous),
+            **arrays,
+        )
 
     def initial_arrivals(self, periods: int) -> np.ndarray:
         """Initial-pipeline units reaching stock at the start of periods 0..T-1 (0 at t=0)."""
@@ -298,21 +353,32 @@ class Products:
 BYTES_PER_CHOICE, BYTES_PER_COEFFICIENT = 768, 64
 
 
-def check_model_size(periods: int, patterns: int, products: int, customers: int,
-                     memory_limit: float | None = None) -> int:
+def check_model_size(
+    periods: int, patterns: int, products: int, customers: int, memory_limit: float | None = None
+) -> int:
     """Refuse a recommendation MIP over the memory limit before its arrays are built."""
     need = periods * patterns * customers * (BYTES_PER_CHOICE + BYTES_PER_COEFFICIENT * products)
-    return check_memory(need, f"the recommendation MIP ({periods} periods x {patterns} patterns "
-                        f"x {customers} customers x {products} products)",
-                        f"lower the periods(={periods}), the number of patterns (family='single'"
-                        f", fewer levels) or of customers", memory_limit)
+    return check_memory(
+        need,
+        f"the recommendation MIP ({periods} periods x {patterns} patterns "
+        f"x {customers} customers x {products} products)",
+        f"lower the periods(={periods}), the number of patterns (family='single'"
+        f", fewer levels) or of customers",
+        memory_limit,
+    )
 
 
-def build_recommendation_model(products: Products, patterns: PatternSet, purchases: np.ndarray,
-                               leads: np.ndarray, *, integer: bool,
-                               binary_periods: int | None = None,
-                               safety: bool = False,
-                               name: str = "recommendation-mip") -> pyo.ConcreteModel:
+def build_recommendation_model(
+    products: Products,
+    patterns: PatternSet,
+    purchases: np.ndarray,
+    leads: np.ndarray,
+    *,
+    integer: bool,
+    binary_periods: int | None = None,
+    safety: bool = False,
+    name: str = "recommendation-mip",
+) -> pyo.ConcreteModel:
     """Patterns and orders over ``H`` periods, maximising profit [y, x, inv, B, sales].
 
     Parameters
@@ -361,9 +427,12 @@ def build_recommendation_model(products: Products, patterns: PatternSet, purchas
         for j, k, t in m.y:
             if t >= binary_periods:
                 m.y[j, k, t].domain = pyo.UnitInterval
-    m.x = pyo.Var(m.N, m.T, domain=pyo.NonNegativeIntegers if integer else pyo.NonNegativeReals,
-                  bounds=lambda m, i, t: (0, pr.capacity[i] if math.isfinite(pr.capacity[i])
-                                          else None))
+    m.x = pyo.Var(
+        m.N,
+        m.T,
+        domain=pyo.NonNegativeIntegers if integer else pyo.NonNegativeReals,
+        bounds=lambda m, i, t: (0, pr.capacity[i] if math.isfinite(pr.capacity[i]) else None),
+    )
     m.inv = pyo.Var(m.N, m.T, domain=pyo.NonNegativeReals)
     m.B = pyo.Var(m.NB, m.T, domain=pyo.NonNegativeReals)
     m.sold = pyo.Var(m.NL, m.T, domain=pyo.NonNegativeReals)
@@ -380,18 +449,22 @@ def build_recommendation_model(products: Products, patterns: PatternSet, purchas
         axis='products' every pattern column already sums to 1)."""
         if patterns.axis != "customers":
             return pyo.Constraint.Skip
-        return sum(float(mats[k, i, j]) * m.y[j, k, t] for j in m.J for k in m.K
-                   if mats[k, i, j] != 0) == 1
+        return (
+            sum(float(mats[k, i, j]) * m.y[j, k, t] for j in m.J for k in m.K if mats[k, i, j] != 0)
+            == 1
+        )
 
     @m.Expression(m.N, m.T)
     def D(m, i, t):
         c = coef[t, :, i, :]
         return sum(float(c[k, j]) * m.y[j, k, t] for k, j in zip(*np.nonzero(c)))
 
-    placed = [[[s for s in range(t + 1) if s + leads[i, s] == t] for t in range(H)]
-              for i in range(N)]
-    moving = [[[s for s in range(t + 1) if s + leads[i, s] > t] for t in range(H)]
-              for i in range(N)]
+    placed = [
+        [[s for s in range(t + 1) if s + leads[i, s] == t] for t in range(H)] for i in range(N)
+    ]
+    moving = [
+        [[s for s in range(t + 1) if s + leads[i, s] > t] for t in range(H)] for i in range(N)
+    ]
 
     @m.Expression(m.N, m.T)
     def got(m, i, t):
@@ -414,8 +487,9 @@ def build_recommendation_model(products: Products, patterns: PatternSet, purchas
 
     @m.Constraint(m.NB, m.T)
     def backlog_stock(m, i, t):
-        return (m.inv[i, t] - m.B[i, t]
-                == prev_inv(m, i, t) - prev_B(m, i, t) + m.got[i, t] - m.D[i, t])
+        return (
+            m.inv[i, t] - m.B[i, t] == prev_inv(m, i, t) - prev_B(m, i, t) + m.got[i, t] - m.D[i, t]
+        )
 
     @m.Expression(m.N, m.T)
     def sales(m, i, t):
@@ -433,21 +507,29 @@ def build_recommendation_model(products: Products, patterns: PatternSet, purchas
     @m.Expression(m.N, m.T)
     def profit(m, i, t):
         short = m.D[i, t] - m.sold[i, t] if i in m.NL else m.B[i, t]
-        total = (float(pr.price[i]) * m.sales[i, t] - float(pr.unit_cost[i]) * m.x[i, t]
-                 - float(pr.holding[i]) * m.inv[i, t] - float(pr.penalty[i]) * short)
+        total = (
+            float(pr.price[i]) * m.sales[i, t]
+            - float(pr.unit_cost[i]) * m.x[i, t]
+            - float(pr.holding[i]) * m.inv[i, t]
+            - float(pr.penalty[i]) * short
+        )
         if pr.transit[i]:
             total -= float(pr.transit[i]) * sum(m.x[i, s] for s in moving[i][t])
         return total
 
-    m.total = pyo.Objective(expr=sum(m.profit[i, t] for i in m.N for t in m.T),
-                            sense=pyo.maximize)
+    m.total = pyo.Objective(expr=sum(m.profit[i, t] for i in m.N for t in m.T), sense=pyo.maximize)
     m._patterns = patterns
     m._products = products
     return m
 
 
-def load_state(m: pyo.ConcreteModel, on_hand: Sequence[float], backlog: Sequence[float],
-               arrivals: np.ndarray, safety_stock: Sequence[float] | None = None) -> None:
+def load_state(
+    m: pyo.ConcreteModel,
+    on_hand: Sequence[float],
+    backlog: Sequence[float],
+    arrivals: np.ndarray,
+    safety_stock: Sequence[float] | None = None,
+) -> None:
     """Set the state Params: on hand and backlog now, arrivals (N, H) by model period."""
     N, H = len(m.N), len(m.T)
     for i in range(N):
@@ -466,8 +548,9 @@ def _solution(m: pyo.ConcreteModel, integer: bool) -> tuple[np.ndarray, np.ndarr
     N, H, M, P = len(m.N), len(m.T), len(m.J), len(m.K)
     x = np.array([[max(0.0, pyo.value(m.x[i, t])) for t in range(H)] for i in range(N)])
     x = np.round(x) if integer else np.where(x < 1e-9, 0.0, x)
-    y = np.array([[[pyo.value(m.y[j, k, t]) for k in range(P)] for j in range(M)]
-                  for t in range(H)])
+    y = np.array(
+        [[[pyo.value(m.y[j, k, t]) for k in range(P)] for j in range(M)] for t in range(H)]
+    )
     return x, y.argmax(axis=2)
 
 
@@ -487,18 +570,18 @@ class RecommendationPlan:
     per_period_bound: float
     period_profits: tuple[float, ...]
     orders: dict[str, tuple[float, ...]]
-    choices: np.ndarray               # (T, M) pattern index per period and customer
-    recommendations: np.ndarray       # (T, N, M) intensities the engine receives
+    choices: np.ndarray  # (T, M) pattern index per period and customer
+    recommendations: np.ndarray  # (T, N, M) intensities the engine receives
     patterns: PatternSet = field(repr=False)
-    demand: str                       # "expected" or "realised"
+    demand: str  # "expected" or "realised"
     termination: str
     status: str
-    time: float                       # solve seconds
+    time: float  # solve seconds
     build_time: float
     gap: float | None
     periods: int
     integer_orders: bool
-    relaxed: bool = False             # LP relaxation: a bound only, the plan is not runnable
+    relaxed: bool = False  # LP relaxation: a bound only, the plan is not runnable
     seed: Any = None
     replication: int | None = None
     size: dict[str, int] = field(default_factory=dict)
@@ -506,16 +589,23 @@ class RecommendationPlan:
     def policy(self) -> RecommendationPlanPolicy:
         """The plan as an open-loop engine policy (not for an LP relaxation's plan)."""
         if self.relaxed:
-            raise ValueError("the LP relaxation's plan mixes patterns fractionally; it is a "
-                             "bound, not a plan the engine can run")
+            raise ValueError(
+                "the LP relaxation's plan mixes patterns fractionally; it is a "
+                "bound, not a plan the engine can run"
+            )
         if not self.orders:
-            raise ValueError(f"the solve stopped ({self.termination}) before finding a plan; "
-                             "only its bound is known")
+            raise ValueError(
+                f"the solve stopped ({self.termination}) before finding a plan; "
+                "only its bound is known"
+            )
         return RecommendationPlanPolicy(self.orders, self.recommendations)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items()
-               if k not in ("patterns", "choices", "recommendations", "orders")}
+        out = {
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ("patterns", "choices", "recommendations", "orders")
+        }
         out["period_profits"] = list(self.period_profits)
         out["orders"] = {n: list(r) for n, r in self.orders.items()}
         out["patterns"] = [[self.patterns.labels[k] for k in row] for row in self.choices]
@@ -531,8 +621,11 @@ class RecommendationPlanPolicy:
 
     def act(self, obs: Any) -> Action:
         t = obs.t
-        orders = {n: float(self.orders[n][t]) for n in obs.deciding
-                  if n in self.orders and t < len(self.orders[n])}
+        orders = {
+            n: float(self.orders[n][t])
+            for n in obs.deciding
+            if n in self.orders and t < len(self.orders[n])
+        }
         rec = self.recommendations[min(t, len(self.recommendations) - 1)]
         return Action(orders=orders, extra={KEY: rec})
 
@@ -552,18 +645,30 @@ def model_of(market: RecommendationMarket | RecommendationModel) -> Recommendati
     """The customer model of a recommendation market (or the model itself)."""
     model = getattr(market, "model", market)
     if not isinstance(model, RecommendationModel):
-        raise TypeError(f"need a RecommendationMarket or RecommendationModel, got "
-                        f"{type(market).__name__}")
+        raise TypeError(
+            f"need a RecommendationMarket or RecommendationModel, got {type(market).__name__}"
+        )
     return model
 
 
-def solve_plan(network: Network, market: RecommendationMarket | RecommendationModel,
-               periods: int, *, uniforms: np.ndarray | None = None,
-               lead_times: np.ndarray | None = None, patterns: PatternSet | None = None,
-               family: str = "single", levels: int = 2, integer: bool | None = None,
-               relax: bool = False, time_limit: float = 60.0, rel_gap: float = 1e-6,
-               threads: int = 1, solver_seed: int = 0,
-               require_incumbent: bool = True) -> RecommendationPlan:
+def solve_plan(
+    network: Network,
+    market: RecommendationMarket | RecommendationModel,
+    periods: int,
+    *,
+    uniforms: np.ndarray | None = None,
+    lead_times: np.ndarray | None = None,
+    patterns: PatternSet | None = None,
+    family: str = "single",
+    levels: int = 2,
+    integer: bool | None = None,
+    relax: bool = False,
+    time_limit: float = 60.0,
+    rel_gap: float = 1e-6,
+    threads: int = 1,
+    solver_seed: int = 0,
+    require_incumbent: bool = True,
+) -> RecommendationPlan:
     """The best plan over *periods* from the network's initial state.
 
     Demand is expected (``uniforms=None``) or realised on (T, N, M) *uniforms*;
@@ -580,57 +685,118 @@ def solve_plan(network: Network, market: RecommendationMarket | RecommendationMo
     pats = patterns if patterns is not None else make_patterns(model, family, levels)
     integer = False if relax else (not pr.continuous) if integer is None else bool(integer)
     check_model_size(T, len(pats), len(pr.names), model.shape[1])
-    leads = (np.repeat(pr.lead[:, None], T, axis=1) if lead_times is None
-             else np.asarray(lead_times, dtype=int))
+    leads = (
+        np.repeat(pr.lead[:, None], T, axis=1)
+        if lead_times is None
+        else np.asarray(lead_times, dtype=int)
+    )
     if uniforms is None:
         coef, kind = expected_purchases(model, pats), "expected"
     else:
         u = np.asarray(uniforms, dtype=float)
         if u.shape != (T, *model.shape):
-            raise ValueError(f"uniforms must be (periods, N, M) = {(T, *model.shape)}, "
-                             f"got {u.shape}")
+            raise ValueError(
+                f"uniforms must be (periods, N, M) = {(T, *model.shape)}, got {u.shape}"
+            )
         coef, kind = realised_purchases(model, pats, u), "realised"
     tick = time.perf_counter()
-    m = build_recommendation_model(pr, pats, coef, leads, integer=integer,
-                                   binary_periods=0 if relax else None,
-                                   name=f"recommendation-{kind}[{network.name}]")
+    m = build_recommendation_model(
+        pr,
+        pats,
+        coef,
+        leads,
+        integer=integer,
+        binary_periods=0 if relax else None,
+        name=f"recommendation-{kind}[{network.name}]",
+    )
     load_state(m, pr.initial_on_hand, np.zeros(len(pr.names)), pr.initial_arrivals(T))
     built = time.perf_counter() - tick
-    rep = solve(m, time_limit=time_limit, rel_gap=rel_gap, threads=threads, seed=solver_seed,
-                require_incumbent=require_incumbent)
+    rep = solve(
+        m,
+        time_limit=time_limit,
+        rel_gap=rel_gap,
+        threads=threads,
+        seed=solver_seed,
+        require_incumbent=require_incumbent,
+    )
     return _plan(m, rep, pats, pr, kind, integer, built, relax)
 
 
-def _plan(m: pyo.ConcreteModel, rep: SolveReport, pats: PatternSet, pr: Products, kind: str,
-          integer: bool, built: float, relaxed: bool) -> RecommendationPlan:
+def _plan(
+    m: pyo.ConcreteModel,
+    rep: SolveReport,
+    pats: PatternSet,
+    pr: Products,
+    kind: str,
+    integer: bool,
+    built: float,
+    relaxed: bool,
+) -> RecommendationPlan:
     T = len(m.T)
-    if not rep.has_incumbent:   # stopped by a limit before any plan: the bound alone
+    if not rep.has_incumbent:  # stopped by a limit before any plan: the bound alone
         n, c = pats.matrices.shape[1], pats.matrices.shape[2]
         return RecommendationPlan(
-            bound=float(rep.bound), objective=rep.objective,  # type: ignore[arg-type]
+            bound=float(rep.bound),
+            objective=rep.objective,  # type: ignore[arg-type]
             per_period_bound=float(rep.bound) / T,  # type: ignore[arg-type]
-            period_profits=(), orders={}, choices=np.zeros((0, c), dtype=int),
-            recommendations=np.zeros((0, n, c)), patterns=pats, demand=kind,
-            termination=rep.termination, status=rep.status, time=rep.time, build_time=built,
-            gap=None, periods=T, integer_orders=integer, relaxed=relaxed, size=model_size(m))
+            period_profits=(),
+            orders={},
+            choices=np.zeros((0, c), dtype=int),
+            recommendations=np.zeros((0, n, c)),
+            patterns=pats,
+            demand=kind,
+            termination=rep.termination,
+            status=rep.status,
+            time=rep.time,
+            build_time=built,
+            gap=None,
+            periods=T,
+            integer_orders=integer,
+            relaxed=relaxed,
+            size=model_size(m),
+        )
     x, choices = _solution(m, integer)
     bound = max(rep.bound if rep.bound is not None else math.inf, rep.objective)
     profits = tuple(float(sum(pyo.value(m.profit[i, t]) for i in m.N)) for t in m.T)
     return RecommendationPlan(
-        bound=bound, objective=rep.objective, per_period_bound=bound / T, period_profits=profits,
+        bound=bound,
+        objective=rep.objective,
+        per_period_bound=bound / T,
+        period_profits=profits,
         orders={n: tuple(float(v) for v in x[i]) for i, n in enumerate(pr.names)},
-        choices=choices, recommendations=np.stack([pats.recommendation(c) for c in choices]),
-        patterns=pats, demand=kind, termination=rep.termination, status=rep.status,
-        time=rep.time, build_time=built, gap=rep.gap, periods=T, integer_orders=integer,
-        relaxed=relaxed, size=model_size(m))
+        choices=choices,
+        recommendations=np.stack([pats.recommendation(c) for c in choices]),
+        patterns=pats,
+        demand=kind,
+        termination=rep.termination,
+        status=rep.status,
+        time=rep.time,
+        build_time=built,
+        gap=rep.gap,
+        periods=T,
+        integer_orders=integer,
+        relaxed=relaxed,
+        size=model_size(m),
+    )
 
 
-def perfect_information_bound(network: Network | Problem, market: Any = None, periods: int = 52,
-                              seed: SeedLike = 0, replication: int | None = None, *,
-                              patterns: PatternSet | None = None, family: str = "single",
-                              levels: int = 2, integer: bool | None = None, relax: bool = False,
-                              time_limit: float = 60.0, rel_gap: float = 1e-6, threads: int = 1,
-                              solver_seed: int = 0) -> RecommendationPlan:
+def perfect_information_bound(
+    network: Network | Problem,
+    market: Any = None,
+    periods: int = 52,
+    seed: SeedLike = 0,
+    replication: int | None = None,
+    *,
+    patterns: PatternSet | None = None,
+    family: str = "single",
+    levels: int = 2,
+    integer: bool | None = None,
+    relax: bool = False,
+    time_limit: float = 60.0,
+    rel_gap: float = 1e-6,
+    threads: int = 1,
+    solver_seed: int = 0,
+) -> RecommendationPlan:
     """An upper bound on the profit of any pattern-set policy on the engine's draws.
 
     *network* is a Network with its *market* (or model), or a Problem with its own
@@ -663,13 +829,28 @@ def perfect_information_bound(network: Network | Problem, market: Any = None, pe
     for e in pr.edges:
         edge = next(x for x in net.edges if x.key == e)
         if edge.sequential and len(set(draws[e].tolist())) > 1:
-            raise ValueError(f"edge {e[0]!r}->{e[1]!r}: sequential (no-crossing) stochastic lead "
-                             "times are not supported by the recommendation MIP")
+            raise ValueError(
+                f"edge {e[0]!r}->{e[1]!r}: sequential (no-crossing) stochastic lead "
+                "times are not supported by the recommendation MIP"
+            )
     leads = np.stack([draws[e] for e in pr.edges])
-    plan = solve_plan(net, model, T, uniforms=u, lead_times=leads, patterns=patterns,
-                      family=family, levels=levels, integer=integer, relax=relax,
-                      time_limit=time_limit, rel_gap=rel_gap, threads=threads,
-                      solver_seed=solver_seed, require_incumbent=False)
+    plan = solve_plan(
+        net,
+        model,
+        T,
+        uniforms=u,
+        lead_times=leads,
+        patterns=patterns,
+        family=family,
+        levels=levels,
+        integer=integer,
+        relax=relax,
+        time_limit=time_limit,
+        rel_gap=rel_gap,
+        threads=threads,
+        solver_seed=solver_seed,
+        require_incumbent=False,
+    )
     return replace(plan, seed=seed, replication=replication)
 
 
@@ -704,24 +885,41 @@ class MIPRecommendationPolicy:
     ``epoch_times`` (seconds per period) and ``terminations`` are kept for reporting.
     """
 
-    def __init__(self, network: Network, market: RecommendationMarket | RecommendationModel,
-                 horizon: int = 3, *, patterns: PatternSet | None = None, family: str = "single",
-                 levels: int = 2, safety_stock: float | Sequence[float] | str = 0.0,
-                 integer: bool = False, relax_future: bool = False, time_limit: float = 10.0,
-                 rel_gap: float = 1e-3, threads: int = 1, seed: int = 0) -> None:
+    def __init__(
+        self,
+        network: Network,
+        market: RecommendationMarket | RecommendationModel,
+        horizon: int = 3,
+        *,
+        patterns: PatternSet | None = None,
+        family: str = "single",
+        levels: int = 2,
+        safety_stock: float | Sequence[float] | str = 0.0,
+        integer: bool = False,
+        relax_future: bool = False,
+        time_limit: float = 10.0,
+        rel_gap: float = 1e-3,
+        threads: int = 1,
+        seed: int = 0,
+    ) -> None:
         self.horizon = H = _positive_int("horizon", horizon)
         self.model = model_of(market)
         self.products = Products.of(network, self.model)
         if H <= int(self.products.lead.max()):
-            warnings.warn(f"MIPRecommendationPolicy: horizon={H} does not exceed the longest lead "
-                          f"time ({int(self.products.lead.max())}); orders cannot pay off inside "
-                          "the window", stacklevel=2)
-        self.patterns = patterns if patterns is not None else make_patterns(self.model, family,
-                                                                            levels)
+            warnings.warn(
+                f"MIPRecommendationPolicy: horizon={H} does not exceed the longest lead "
+                f"time ({int(self.products.lead.max())}); orders cannot pay off inside "
+                "the window",
+                stacklevel=2,
+            )
+        self.patterns = (
+            patterns if patterns is not None else make_patterns(self.model, family, levels)
+        )
         if isinstance(safety_stock, str):
             if safety_stock != "auto":
-                raise ValueError(f"safety_stock(={safety_stock!r}) must be a number, a sequence "
-                                 "or 'auto'")
+                raise ValueError(
+                    f"safety_stock(={safety_stock!r}) must be a number, a sequence or 'auto'"
+                )
             self.safety_stock = _auto_safety_stock(self.model, self.products)
         else:
             ss = np.broadcast_to(np.asarray(safety_stock, dtype=float), (len(self.products.names),))
@@ -729,14 +927,24 @@ class MIPRecommendationPolicy:
                 raise ValueError(f"safety_stock(={safety_stock!r}) must be finite and >= 0")
             self.safety_stock = ss.copy()
         self.integer = bool(integer)
-        self.solve_options = {"time_limit": time_limit, "rel_gap": rel_gap, "threads": threads,
-                              "seed": seed}
+        self.solve_options = {
+            "time_limit": time_limit,
+            "rel_gap": rel_gap,
+            "threads": threads,
+            "seed": seed,
+        }
         tick = time.perf_counter()
         leads = np.repeat(self.products.lead[:, None], H, axis=1)
         self.m = build_recommendation_model(
-            self.products, self.patterns, expected_purchases(self.model, self.patterns), leads,
-            integer=self.integer, binary_periods=1 if relax_future else None, safety=True,
-            name=f"recommendation-mpc[{network.name}]")
+            self.products,
+            self.patterns,
+            expected_purchases(self.model, self.patterns),
+            leads,
+            integer=self.integer,
+            binary_periods=1 if relax_future else None,
+            safety=True,
+            name=f"recommendation-mpc[{network.name}]",
+        )
         self.build_time = time.perf_counter() - tick
         self.opt = new_solver(parameters_only=True)
         self.epoch_times: list[float] = []
@@ -749,8 +957,13 @@ class MIPRecommendationPolicy:
         arrivals = np.zeros((len(names), H))
         if H > 1:
             arrivals[:, 1:] = [obs.pipeline(n, H - 1) for n in names]
-        load_state(self.m, [obs.on_hand(n) for n in names], [obs.backlog(n) for n in names],
-                   arrivals, self.safety_stock)
+        load_state(
+            self.m,
+            [obs.on_hand(n) for n in names],
+            [obs.backlog(n) for n in names],
+            arrivals,
+            self.safety_stock,
+        )
         rep = solve(self.m, opt=self.opt, **self.solve_options)
         self.last_report = rep
         self.terminations[rep.termination] = self.terminations.get(rep.termination, 0) + 1
@@ -763,8 +976,13 @@ class MIPRecommendationPolicy:
     def timing(self) -> dict[str, float]:
         """Epochs so far, mean, median and max seconds per epoch, and the build time."""
         x = np.asarray(self.epoch_times) if self.epoch_times else np.zeros(1)
-        return {"epochs": len(self.epoch_times), "mean": float(x.mean()),
-                "median": float(np.median(x)), "max": float(x.max()), "build": self.build_time}
+        return {
+            "epochs": len(self.epoch_times),
+            "mean": float(x.mean()),
+            "median": float(np.median(x)),
+            "max": float(x.max()),
+            "build": self.build_time,
+        }
 
 
 # -- heuristics and optimize() ------------------------------------------------------------------

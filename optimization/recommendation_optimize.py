@@ -44,10 +44,16 @@ __all__ = ["PI_MIP_BINARIES", "base_stock_levels", "optimize_recommendation"]
 PI_MIP_BINARIES = 5_000
 
 
-def base_stock_levels(network: Network, market: Any, recommender: Any, *, seed: int = 12345,
-                      periods: int = 600, replications: int = 4,
-                      quantiles: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98),
-                      ) -> dict[str, float]:
+def base_stock_levels(
+    network: Network,
+    market: Any,
+    recommender: Any,
+    *,
+    seed: int = 12345,
+    periods: int = 600,
+    replications: int = 4,
+    quantiles: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98),
+) -> dict[str, float]:
     """Base-stock levels for a fixed (stateless) *recommender*: product i's level is the
     q-quantile of its demand over L_i + 1 periods under the recommender's intensities (a
     sum of binomials, by exact convolution), with one q for all products chosen by CRN
@@ -72,18 +78,33 @@ def base_stock_levels(network: Network, market: Any, recommender: Any, *, seed: 
 
     best, best_q = -np.inf, quantiles[0]
     for q in quantiles:
-        res = simulate(network, RecommendAndReplenish(BaseStock(levels(q)), recommender),
-                       periods=periods, warmup=50, replications=replications, seed=seed,
-                       market=market)
+        res = simulate(
+            network,
+            RecommendAndReplenish(BaseStock(levels(q)), recommender),
+            periods=periods,
+            warmup=50,
+            replications=replications,
+            seed=seed,
+            market=market,
+        )
         if res.mean > best:
             best, best_q = res.mean, q
     return levels(best_q)
 
 
-def optimize_recommendation(problem: Problem, *, progress: bool = False, periods: int = 52, replications: int = 3,
-                            seed: int = 0, family: str = "single", levels: int = 2,
-                            horizon: int | None = None, relax: bool | None = None,
-                            time_limit: float = 60.0) -> Any:
+def optimize_recommendation(
+    problem: Problem,
+    *,
+    progress: bool = False,
+    periods: int = 52,
+    replications: int = 3,
+    seed: int = 0,
+    family: str = "single",
+    levels: int = 2,
+    horizon: int | None = None,
+    relax: bool | None = None,
+    time_limit: float = 60.0,
+) -> Any:
     """Perfect-information bound and simulated policies of a recommendation problem.
 
     *problem* is a :class:`~des_supply.problem.Problem` with a recommendation market.
@@ -106,15 +127,19 @@ def optimize_recommendation(problem: Problem, *, progress: bool = False, periods
     from .optimize import Benchmark, OptimizeResult
 
     if problem.market is None:
-        raise ValueError(f"problem {problem.name!r} has no market (a recommendation market "
-                         "is required)")
+        raise ValueError(
+            f"problem {problem.name!r} has no market (a recommendation market is required)"
+        )
     net = problem.network
     factory = problem.new_market
 
     model = model_of(factory())
     margin = MarginRecommender(margins_of(net, model.products))
-    anchors = {"uniform": model.uniform(), "popularity": Popularity().recommend(None, model),
-               "margin": margin.recommend(None, model)}
+    anchors = {
+        "uniform": model.uniform(),
+        "popularity": Popularity().recommend(None, model),
+        "margin": margin.recommend(None, model),
+    }
     pats = make_patterns(model, family, levels, anchors=anchors)
     pr = Products.of(net, model)
     H = int(pr.lead.max()) + 2 if horizon is None else int(horizon)
@@ -123,49 +148,84 @@ def optimize_recommendation(problem: Problem, *, progress: bool = False, periods
     bar = tqdm(total=replications + 3, desc="recommendation", disable=not progress, leave=False)
     bounds = []
     for k in range(replications):
-        bounds.append(perfect_information_bound(net, model, periods, seed, k, patterns=pats,
-                                                relax=relax, time_limit=time_limit,
-                                                rel_gap=1e-4))
+        bounds.append(
+            perfect_information_bound(
+                net,
+                model,
+                periods,
+                seed,
+                k,
+                patterns=pats,
+                relax=relax,
+                time_limit=time_limit,
+                rel_gap=1e-4,
+            )
+        )
         bar.update()
     value = float(np.mean([b.per_period_bound for b in bounds]))
     where = f"{replications} sampled paths of {periods} periods (replications of seed {seed})"
-    optimal = Benchmark("perfect-information-bound", value,
-                        {"family": family, "levels": levels, "patterns": len(pats),
-                         "relaxed": relax},
-                        f"perfect-information {'LP relaxation' if relax else 'MIP'} (Pyomo + "
-                        f"HiGHS) on {where}: an upper bound on the profit of any policy whose "
-                        "recommendations lie in the pattern set", None, periods)
+    optimal = Benchmark(
+        "perfect-information-bound",
+        value,
+        {"family": family, "levels": levels, "patterns": len(pats), "relaxed": relax},
+        f"perfect-information {'LP relaxation' if relax else 'MIP'} (Pyomo + "
+        f"HiGHS) on {where}: an upper bound on the profit of any policy whose "
+        "recommendations lie in the pattern set",
+        None,
+        periods,
+    )
 
     def on_paths(policy: Any) -> float:
-        return simulate(problem, policy, periods=periods, replications=replications,
-                        seed=seed).mean
+        return simulate(problem, policy, periods=periods, replications=replications, seed=seed).mean
 
     mpc = MIPRecommendationPolicy(net, model, H, patterns=pats, safety_stock="auto")
-    policies = [Benchmark("mip-mpc", on_paths(mpc), {"horizon": H, "family": family,
-                                                     "levels": levels, "safety_stock": "auto"},
-                          "rolling-horizon MIP on expected purchases (certainty equivalent)",
-                          mpc, periods)]
+    policies = [
+        Benchmark(
+            "mip-mpc",
+            on_paths(mpc),
+            {"horizon": H, "family": family, "levels": levels, "safety_stock": "auto"},
+            "rolling-horizon MIP on expected purchases (certainty equivalent)",
+            mpc,
+            periods,
+        )
+    ]
     bar.update()
     for name, rec in (("uniform", Uniform()), ("popularity", Popularity()), ("margin", margin)):
         levels_found = base_stock_levels(net, factory(), rec)
         policy = RecommendAndReplenish(BaseStock(levels_found), rec)
-        policies.append(Benchmark(f"base-stock-{name}", on_paths(policy), {"level": levels_found},
-                                  "base-stock levels searched by CRN simulation, "
-                                  f"{name} recommendations", policy, periods))
+        policies.append(
+            Benchmark(
+                f"base-stock-{name}",
+                on_paths(policy),
+                {"level": levels_found},
+                f"base-stock levels searched by CRN simulation, {name} recommendations",
+                policy,
+                periods,
+            )
+        )
         bar.update()
     bar.close()
-    details = {"periods": periods, "replications": replications, "seed": seed,
-               "bound_terminations": sorted({b.termination for b in bounds}),
-               "fluid_bound": _fluid_bound(net, model, pats, periods),
-               "bound_seconds": [b.time for b in bounds],
-               "mpc_seconds_per_period": mpc.timing()["mean"],
-               "covered_by_bound": ["mip-mpc", "base-stock-uniform", "base-stock-popularity",
-                                    "base-stock-margin"]}
+    details = {
+        "periods": periods,
+        "replications": replications,
+        "seed": seed,
+        "bound_terminations": sorted({b.termination for b in bounds}),
+        "fluid_bound": _fluid_bound(net, model, pats, periods),
+        "bound_seconds": [b.time for b in bounds],
+        "mpc_seconds_per_period": mpc.timing()["mean"],
+        "covered_by_bound": [
+            "mip-mpc",
+            "base-stock-uniform",
+            "base-stock-popularity",
+            "base-stock-margin",
+        ],
+    }
     return OptimizeResult(problem, "profit", optimal, policies, details)
 
 
-def _fluid_bound(network: Network, model: RecommendationModel, patterns: PatternSet,
-                 periods: int) -> float | None:
+def _fluid_bound(
+    network: Network, model: RecommendationModel, patterns: PatternSet, periods: int
+) -> float | None:
     """Per-period LP bound on the expected profit of pattern-set policies (module docstring),
     or None when some lead time is random (then it is not a bound)."""
     if any(e.lead_time.constant is None for e in network.edges):

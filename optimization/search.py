@@ -41,13 +41,13 @@ from des_supply.policies import BaseStock, EchelonBaseStock
 from des_supply.problem import Problem, as_problem
 from des_supply.rng import replication_seed
 
-__all__ = ["SearchResult", "search_base_stock", "mean_flows"]
+__all__ = ["SearchResult", "mean_flows", "search_base_stock"]
 
 
 @dataclass(frozen=True)
 class SearchResult:
     levels: dict[str, float]
-    value: float                  # mean cost (or profit) per period on the search seeds
+    value: float  # mean cost (or profit) per period on the search seeds
     evaluations: int
     policy: Any
 
@@ -66,12 +66,19 @@ def mean_flows(network: Network) -> dict[str, float]:
     return flow
 
 
-def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
-                      periods: int = 2_000, warmup: int = 200, replications: int = 4,
-                      seed: int = 12345,
-                      factors: tuple[float, ...] = (0.6, 0.8, 1.0, 1.2, 1.4, 1.7, 2.0, 2.5),
-                      refine_nodes: int = 5, progress: bool = False,
-                      executor: Executor | None = None) -> SearchResult:
+def search_base_stock(
+    problem: Problem | Network,
+    *,
+    echelon: bool = False,
+    periods: int = 2_000,
+    warmup: int = 200,
+    replications: int = 4,
+    seed: int = 12345,
+    factors: tuple[float, ...] = (0.6, 0.8, 1.0, 1.2, 1.4, 1.7, 2.0, 2.5),
+    refine_nodes: int = 5,
+    progress: bool = False,
+    executor: Executor | None = None,
+) -> SearchResult:
     """Search base-stock levels (installation, or echelon if *echelon*) by CRN simulation.
 
     *problem* is simulated with its market, if any; levels minimise the cost or maximise
@@ -91,7 +98,7 @@ def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
         cover[n.name] = flows[n.name] * (lead + n.review_period)
     cls = EchelonBaseStock if echelon else BaseStock
     cache: dict[tuple[float, ...], float] = {}
-    ahead: dict[tuple[float, ...], float] = {}   # simulated with others in one batch, not asked yet
+    ahead: dict[tuple[float, ...], float] = {}  # simulated with others in one batch, not asked yet
     batch = unsupported(network, problem.market) is None
     sign = 1.0 if problem.objective == "cost" else -1.0
 
@@ -101,19 +108,36 @@ def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
     def prefetch(candidates: list[dict[str, float]], needed: int | None = None) -> None:
         """Simulate *candidates* ahead, together: in batches on the batch engine, else side by
         side on the executor (only the first *needed*: the others are speculative)."""
-        todo = {key_of(c): c for c in candidates
-                if key_of(c) not in cache and key_of(c) not in ahead}
+        todo = {
+            key_of(c): c for c in candidates if key_of(c) not in cache and key_of(c) not in ahead
+        }
         keys = list(todo)
         if batch and len(todo) * replications >= BATCH_MIN_REPLICATIONS:
-            run = partial(_batch_values, network, echelon=echelon, periods=periods,
-                          warmup=warmup, replications=replications, seed=seed)
-            parts = ex.map(run, [keys[r.start:r.stop] for r in chunks(len(keys), ex.workers)])
+            run = partial(
+                _batch_values,
+                network,
+                echelon=echelon,
+                periods=periods,
+                warmup=warmup,
+                replications=replications,
+                seed=seed,
+            )
+            parts = ex.map(run, [keys[r.start : r.stop] for r in chunks(len(keys), ex.workers)])
             values = [v for part in parts for v in part]
         elif ex.workers > 1 and len(keys[:needed]) > 1:
             keys = keys[:needed]
-            values = ex.map(partial(_simulated, problem, cls, periods=periods, warmup=warmup,
-                                    replications=replications, seed=seed),
-                            [todo[k] for k in keys])
+            values = ex.map(
+                partial(
+                    _simulated,
+                    problem,
+                    cls,
+                    periods=periods,
+                    warmup=warmup,
+                    replications=replications,
+                    seed=seed,
+                ),
+                [todo[k] for k in keys],
+            )
         else:
             return
         ahead.update(zip(keys, (sign * v for v in values), strict=True))
@@ -124,8 +148,15 @@ def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
             if key in ahead:
                 cache[key] = ahead.pop(key)
             else:
-                res = simulate(problem, cls(dict(levels)), periods=periods, warmup=warmup,
-                               replications=replications, seed=seed, executor=ex)
+                res = simulate(
+                    problem,
+                    cls(dict(levels)),
+                    periods=periods,
+                    warmup=warmup,
+                    replications=replications,
+                    seed=seed,
+                    executor=ex,
+                )
                 cache[key] = res.mean if res.objective == "cost" else -res.mean
         return cache[key]
 
@@ -147,8 +178,13 @@ def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
                 while d >= 1:
                     moves += [d, -d]
                     d = np.floor(d / 2)
-                prefetch([{**best_levels, n.name: float(max(0.0, best_levels[n.name] + d))}
-                          for d in moves], needed=2)
+                prefetch(
+                    [
+                        {**best_levels, n.name: float(max(0.0, best_levels[n.name] + d))}
+                        for d in moves
+                    ],
+                    needed=2,
+                )
                 for delta in (step, -step):
                     trial = dict(best_levels)
                     trial[n.name] = float(max(0.0, trial[n.name] + delta))
@@ -161,11 +197,25 @@ def search_base_stock(problem: Problem | Network, *, echelon: bool = False,
     return SearchResult(best_levels, sign * best, len(cache), cls(best_levels))
 
 
-def _simulated(problem: Problem, cls: type, levels: dict[str, float], *, periods: int,
-               warmup: int, replications: int, seed: int) -> float:
+def _simulated(
+    problem: Problem,
+    cls: type,
+    levels: dict[str, float],
+    *,
+    periods: int,
+    warmup: int,
+    replications: int,
+    seed: int,
+) -> float:
     """``simulate(...).mean`` of one candidate (a task of the executor)."""
-    return simulate(problem, cls(dict(levels)), periods=periods, warmup=warmup,
-                    replications=replications, seed=seed).mean
+    return simulate(
+        problem,
+        cls(dict(levels)),
+        periods=periods,
+        warmup=warmup,
+        replications=replications,
+        seed=seed,
+    ).mean
 
 
 class _RowLevels:
@@ -180,8 +230,15 @@ class _RowLevels:
         return np.maximum(0.0, self.levels - ip)
 
 
-def _batch_values(network: Network, candidates: list[tuple[float, ...]], echelon: bool,
-                  periods: int, warmup: int, replications: int, seed: int) -> list[float]:
+def _batch_values(
+    network: Network,
+    candidates: list[tuple[float, ...]],
+    echelon: bool,
+    periods: int,
+    warmup: int,
+    replications: int,
+    seed: int,
+) -> list[float]:
     """Mean cost (or profit) per period of each candidate (levels in stock-node order) over
     its *replications*, as ``simulate(...).mean`` computes it."""
     seeds = [replication_seed(seed, k) for _ in candidates for k in range(replications)]
@@ -189,8 +246,10 @@ def _batch_values(network: Network, candidates: list[tuple[float, ...]], echelon
     run = BatchSimulation(network, periods, seeds).run(_RowLevels(levels, echelon), warmup=warmup)
     assert run.series is not None
     per_row = np.array([float(row.mean()) for row in run.series])
-    return [float(per_row[c * replications:(c + 1) * replications].mean())
-            for c in range(len(candidates))]
+    return [
+        float(per_row[c * replications : (c + 1) * replications].mean())
+        for c in range(len(candidates))
+    ]
 
 
 def _downstream_lead(network: Network, name: str) -> float:

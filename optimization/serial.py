@@ -67,8 +67,9 @@ Example (Snyder & Shen Example 6.1):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from scipy import signal, stats
@@ -91,19 +92,21 @@ Timing = Literal["order-after-demand", "order-before-demand"]
 class SerialResult:
     """Echelon base-stock levels (stage 1 = downstream first) and the cost per period."""
 
-    echelon_levels: tuple[float, ...]   # [S*_1, ..., S*_N] units
-    local_levels: tuple[float, ...]     # [S*_j - S*_{j-1}] installation levels, units
-    expected_cost: float                # [C̄_N(S*_N)] $ per period
-    grid_step: float                    # lattice step (1 for Poisson demand)
+    echelon_levels: tuple[float, ...]  # [S*_1, ..., S*_N] units
+    local_levels: tuple[float, ...]  # [S*_j - S*_{j-1}] installation levels, units
+    expected_cost: float  # [C̄_N(S*_N)] $ per period
+    grid_step: float  # lattice step (1 for Poisson demand)
 
     def _names(self, node_names: Sequence[str]) -> list[str]:
         names = list(node_names)
         if len(names) != len(self.echelon_levels):
-            raise ValueError(f"node_names: need {len(self.echelon_levels)} names, "
-                             f"downstream to upstream (got {len(names)})")
+            raise ValueError(
+                f"node_names: need {len(self.echelon_levels)} names, "
+                f"downstream to upstream (got {len(names)})"
+            )
         return names
 
-    def policy(self, node_names: Sequence[str]) -> "EchelonBaseStock":
+    def policy(self, node_names: Sequence[str]) -> EchelonBaseStock:
         """Engine policy for stages named ``node_names`` (downstream to upstream)."""
         # imported here so that the optimizers run without the engine
         from des_supply.policies import EchelonBaseStock
@@ -111,7 +114,7 @@ class SerialResult:
         names = self._names(node_names)
         return EchelonBaseStock(dict(zip(names, self.echelon_levels, strict=True)))
 
-    def installation_policy(self, node_names: Sequence[str]) -> "BaseStock":
+    def installation_policy(self, node_names: Sequence[str]) -> BaseStock:
         """The equivalent installation (local) base-stock policy (Axsäter & Rosling 1993)."""
         from des_supply.policies import BaseStock
 
@@ -122,23 +125,35 @@ class SerialResult:
 class _Instance:
     """Validated data: echelon holding costs and one demand kernel per stage."""
 
-    def __init__(self, local_holding: Sequence[float], lead_times: Sequence[float],
-                 penalty: float, demand_mean: float, demand: str, demand_std: float | None,
-                 grid_step: float | None, order_timing: str,
-                 memory_limit: float | None = None) -> None:
+    def __init__(
+        self,
+        local_holding: Sequence[float],
+        lead_times: Sequence[float],
+        penalty: float,
+        demand_mean: float,
+        demand: str,
+        demand_std: float | None,
+        grid_step: float | None,
+        order_timing: str,
+        memory_limit: float | None = None,
+    ) -> None:
         hl = np.asarray(local_holding, dtype=float).ravel()
         L = np.asarray(lead_times, dtype=float).ravel()
         if hl.size == 0:
             raise ValueError("local_holding must name at least one stage")
         if L.size != hl.size:
-            raise ValueError(f"lead_times has {L.size} values, local_holding {hl.size}: "
-                             "give one per stage, downstream to upstream")
+            raise ValueError(
+                f"lead_times has {L.size} values, local_holding {hl.size}: "
+                "give one per stage, downstream to upstream"
+            )
         if not np.all(np.isfinite(hl)) or np.any(hl < 0):
             raise ValueError(f"local_holding(={hl.tolist()}) must be finite and >= 0")
         h = hl - np.append(hl[1:], 0.0)
         if np.any(h < 0):
-            raise ValueError(f"local_holding(={hl.tolist()}) must not increase upstream "
-                             "(echelon holding costs h_j = h'_j - h'_(j+1) must be >= 0)")
+            raise ValueError(
+                f"local_holding(={hl.tolist()}) must not increase upstream "
+                "(echelon holding costs h_j = h'_j - h'_(j+1) must be >= 0)"
+            )
         if not np.all(np.isfinite(L)) or np.any(L < 0):
             raise ValueError(f"lead_times(={L.tolist()}) must be finite and >= 0")
         if not math.isfinite(float(penalty)) or float(penalty) <= 0:
@@ -151,7 +166,7 @@ class _Instance:
         self.h, self.h_local, self.p = h, hl, float(penalty)
         self.shift = 0.0
         if order_timing == "order-before-demand":
-            L = L + np.eye(L.size)[0]              # stage 1 also covers this period's demand
+            L = L + np.eye(L.size)[0]  # stage 1 also covers this period's demand
             self.shift = -mu * float(h[1:].sum())
 
         if demand == "poisson":
@@ -162,14 +177,14 @@ class _Instance:
             self.discrete, self.step = True, 1.0
             total_mean, total_sd = mu * L.sum(), math.sqrt(mu * L.sum())
             widths = [mu * Lj + 10 * math.sqrt(mu * Lj) + 10 for Lj in L]
-            _check_lattice(total_mean, total_sd, 1.0, widths, "lower demand_mean",
-                           memory_limit)
+            _check_lattice(total_mean, total_sd, 1.0, widths, "lower demand_mean", memory_limit)
             self.kernels = [(0, poisson_pmf(mu * Lj)) for Lj in L]
         elif demand == "normal":
             sd = float("nan") if demand_std is None else float(demand_std)
             if not math.isfinite(sd) or sd <= 0:
-                raise ValueError(f"demand_std(={demand_std}) must be a finite number > 0 "
-                                 "for normal demand")
+                raise ValueError(
+                    f"demand_std(={demand_std}) must be a finite number > 0 for normal demand"
+                )
             positive = L[L > 0]
             default = sd * math.sqrt(positive.min()) / 100 if positive.size else sd / 100
             step = default if grid_step is None else float(grid_step)
@@ -178,10 +193,16 @@ class _Instance:
             self.discrete, self.step = False, step
             total_mean, total_sd = mu * L.sum(), sd * math.sqrt(L.sum())
             widths = [(mu * Lj + SPAN * sd * math.sqrt(Lj)) / step + 2 for Lj in L]
-            _check_lattice(total_mean, total_sd, step, widths,
-                           f"lower demand_mean relative to demand_std, or pass a larger "
-                           f"grid_step (now {step:.3g}; default demand_std x sqrt(shortest "
-                           f"lead time) / 100)", memory_limit)
+            _check_lattice(
+                total_mean,
+                total_sd,
+                step,
+                widths,
+                f"lower demand_mean relative to demand_std, or pass a larger "
+                f"grid_step (now {step:.3g}; default demand_std x sqrt(shortest "
+                f"lead time) / 100)",
+                memory_limit,
+            )
             self.kernels = [_normal_kernel(mu * Lj, sd * math.sqrt(Lj), step) for Lj in L]
         else:
             raise ValueError(f"demand(={demand!r}) must be 'poisson' or 'normal'")
@@ -196,14 +217,24 @@ class _Instance:
 BYTES_PER_POINT = 72
 
 
-def _check_lattice(total_mean: float, total_sd: float, step: float, widths: list[float],
-                   driver: str, memory_limit: float | None) -> None:
+def _check_lattice(
+    total_mean: float,
+    total_sd: float,
+    step: float,
+    widths: list[float],
+    driver: str,
+    memory_limit: float | None,
+) -> None:
     """Refuse, before any array exists, a lattice over the memory limit (its size is
     the span ``[lo, hi]`` of :class:`_Instance` plus the kernels' reach, in steps)."""
     span = max(total_mean, 0.0) + 20 * total_sd + 2 + abs(min(0.0, total_mean))
     points = span / step + sum(widths)
-    check_memory(BYTES_PER_POINT * points, f"the serial recursion's lattice (about "
-                 f"{points:,.0f} points of step {step:.3g})", driver, memory_limit)
+    check_memory(
+        BYTES_PER_POINT * points,
+        f"the serial recursion's lattice (about {points:,.0f} points of step {step:.3g})",
+        driver,
+        memory_limit,
+    )
 
 
 def _normal_kernel(mean: float, sd: float, step: float) -> tuple[int, np.ndarray]:
@@ -231,14 +262,17 @@ def _solve(inst: _Instance, levels: Sequence[float] | None) -> tuple[list[float]
     start = math.floor(inst.lo / step) - kmax
     stop = math.ceil(inst.hi / step) - kmin
     x = np.arange(start, stop + 1) * step
-    C_prev = (inst.p + inst.h_local[0]) * np.maximum(-x, 0.0)      # C_0 on the lattice
+    C_prev = (inst.p + inst.h_local[0]) * np.maximum(-x, 0.0)  # C_0 on the lattice
     S_out: list[float] = []
     cost = math.nan
     for j in range(N):
         k0, w = inst.kernels[j]
         C_hat = inst.h[j] * x + C_prev
-        C_bar = (np.convolve(C_hat, w, mode="valid") if inst.discrete or w.size < 64
-                 else signal.fftconvolve(C_hat, w, mode="valid"))
+        C_bar = (
+            np.convolve(C_hat, w, mode="valid")
+            if inst.discrete or w.size < 64
+            else signal.fftconvolve(C_hat, w, mode="valid")
+        )
         start += k0 + w.size - 1
         x = (start + np.arange(C_bar.size)) * step
         if levels is None:
@@ -255,12 +289,13 @@ def _solve(inst: _Instance, levels: Sequence[float] | None) -> tuple[list[float]
         else:
             S = float(levels[j])
             if not x[0] <= S <= x[-1]:
-                raise ValueError(f"echelon level of stage {j + 1} (={S}) is outside "
-                                 f"[{x[0]:.6g}, {x[-1]:.6g}]")
+                raise ValueError(
+                    f"echelon level of stage {j + 1} (={S}) is outside [{x[0]:.6g}, {x[-1]:.6g}]"
+                )
             value = float(np.interp(S, x, C_bar))
         S_out.append(S)
         cost = value + inst.shift
-        C_prev = np.where(x < S, C_bar, value)                    # C_j(x) = C̄_j(min(S, x))
+        C_prev = np.where(x < S, C_bar, value)  # C_j(x) = C̄_j(min(S, x))
     return S_out, cost
 
 
@@ -270,13 +305,18 @@ def _local(echelon: Sequence[float]) -> tuple[float, ...]:
     return tuple(np.diff(np.concatenate([[0.0], mono])).tolist())
 
 
-def serial_base_stock(local_holding: Sequence[float], lead_times: Sequence[float],
-                      penalty: float, demand_mean: float,
-                      demand: Literal["normal", "poisson"] = "normal",
-                      demand_std: float | None = None, *,
-                      order_timing: Timing = "order-after-demand",
-                      grid_step: float | None = None,
-                      memory_limit: float | None = None) -> SerialResult:
+def serial_base_stock(
+    local_holding: Sequence[float],
+    lead_times: Sequence[float],
+    penalty: float,
+    demand_mean: float,
+    demand: Literal["normal", "poisson"] = "normal",
+    demand_std: float | None = None,
+    *,
+    order_timing: Timing = "order-after-demand",
+    grid_step: float | None = None,
+    memory_limit: float | None = None,
+) -> SerialResult:
     """Optimal echelon base-stock levels and expected cost per period of a serial system.
 
     Parameters
@@ -300,21 +340,47 @@ def serial_base_stock(local_holding: Sequence[float], lead_times: Sequence[float
         :class:`~optimization.memory.SizeLimitError` before allocating (default: see
         :mod:`optimization.memory`).
     """
-    inst = _Instance(local_holding, lead_times, penalty, demand_mean, demand, demand_std,
-                     grid_step, order_timing, memory_limit)
+    inst = _Instance(
+        local_holding,
+        lead_times,
+        penalty,
+        demand_mean,
+        demand,
+        demand_std,
+        grid_step,
+        order_timing,
+        memory_limit,
+    )
     levels, cost = _solve(inst, None)
     return SerialResult(tuple(levels), _local(levels), cost, inst.step)
 
 
-def serial_cost(echelon_levels: Sequence[float], local_holding: Sequence[float],
-                lead_times: Sequence[float], penalty: float, demand_mean: float,
-                demand: Literal["normal", "poisson"] = "normal",
-                demand_std: float | None = None, *, order_timing: Timing = "order-after-demand",
-                grid_step: float | None = None, memory_limit: float | None = None) -> float:
+def serial_cost(
+    echelon_levels: Sequence[float],
+    local_holding: Sequence[float],
+    lead_times: Sequence[float],
+    penalty: float,
+    demand_mean: float,
+    demand: Literal["normal", "poisson"] = "normal",
+    demand_std: float | None = None,
+    *,
+    order_timing: Timing = "order-after-demand",
+    grid_step: float | None = None,
+    memory_limit: float | None = None,
+) -> float:
     """Expected cost per period of the echelon base-stock policy with ``echelon_levels``
     (stage 1 first); other parameters as in :func:`serial_base_stock`."""
-    inst = _Instance(local_holding, lead_times, penalty, demand_mean, demand, demand_std,
-                     grid_step, order_timing, memory_limit)
+    inst = _Instance(
+        local_holding,
+        lead_times,
+        penalty,
+        demand_mean,
+        demand,
+        demand_std,
+        grid_step,
+        order_timing,
+        memory_limit,
+    )
     levels = [float(v) for v in echelon_levels]
     if len(levels) != inst.h.size:
         raise ValueError(f"echelon_levels: need {inst.h.size} values (got {len(levels)})")

@@ -40,7 +40,7 @@ from pyomo.common.tee import capture_output
 from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs  # import the class: factory names have moved
 
-__all__ = ["SolveReport", "SolverError", "solve", "new_solver", "OPTIMAL"]
+__all__ = ["OPTIMAL", "SolveReport", "SolverError", "new_solver", "solve"]
 
 #: The termination name of a solve that met its gap tolerance.
 OPTIMAL = TerminationCondition.convergenceCriteriaSatisfied.name
@@ -69,12 +69,12 @@ class SolverError(RuntimeError):
 class SolveReport:
     """What one solve produced (minimisation: ``bound <= objective``)."""
 
-    objective: float          # incumbent objective value
-    bound: float | None       # best (dual) bound; None when HiGHS reports none
-    termination: str          # TerminationCondition name, e.g. "convergenceCriteriaSatisfied"
-    status: str               # one readable line: termination, incumbent, bound, gap
-    time: float               # wall seconds, Pyomo update included
-    gap: float | None         # |objective - bound| / max(|objective|, 1e-10)
+    objective: float  # incumbent objective value
+    bound: float | None  # best (dual) bound; None when HiGHS reports none
+    termination: str  # TerminationCondition name, e.g. "convergenceCriteriaSatisfied"
+    status: str  # one readable line: termination, incumbent, bound, gap
+    time: float  # wall seconds, Pyomo update included
+    gap: float | None  # |objective - bound| / max(|objective|, 1e-10)
 
     @property
     def has_incumbent(self) -> bool:
@@ -117,9 +117,16 @@ def _gap(objective: float, bound: float | None) -> float | None:
     return abs(objective - bound) / max(abs(objective), 1e-10)
 
 
-def solve(model: pyo.ConcreteModel, *, time_limit: float = 60.0, rel_gap: float = 1e-6,
-          threads: int = 1, seed: int = 0, opt: Highs | None = None,
-          require_incumbent: bool = True) -> SolveReport:
+def solve(
+    model: pyo.ConcreteModel,
+    *,
+    time_limit: float = 60.0,
+    rel_gap: float = 1e-6,
+    threads: int = 1,
+    seed: int = 0,
+    opt: Highs | None = None,
+    require_incumbent: bool = True,
+) -> SolveReport:
     """Solve *model* with HiGHS and load the incumbent into its variables.
 
     Parameters
@@ -149,39 +156,62 @@ def solve(model: pyo.ConcreteModel, *, time_limit: float = 60.0, rel_gap: float 
         The solve was interrupted (Ctrl-C).
     """
     if not isinstance(time_limit, (int, float)) or math.isnan(time_limit) or time_limit <= 0:
-        raise ValueError(f"time_limit(={time_limit!r}) must be a number of seconds > 0 "
-                         "(math.inf: no limit)")
+        raise ValueError(
+            f"time_limit(={time_limit!r}) must be a number of seconds > 0 (math.inf: no limit)"
+        )
     if not isinstance(rel_gap, (int, float)) or not 0 <= rel_gap < 1:
         raise ValueError(f"rel_gap(={rel_gap!r}) must be a number in [0, 1)")
     opt = opt or Highs()
     if not opt.available():
         raise RuntimeError("HiGHS unavailable: install highspy")
-    with capture_output(capture_fd=True):   # HiGHS also prints while Pyomo pushes updates
-        res = opt.solve(model, time_limit=time_limit, rel_gap=rel_gap, threads=threads,
-                        solver_options={"random_seed": int(seed)},
-                        raise_exception_on_nonoptimal_result=False,   # keep time-limited incumbents
-                        load_solutions=False)
+    with capture_output(capture_fd=True):  # HiGHS also prints while Pyomo pushes updates
+        res = opt.solve(
+            model,
+            time_limit=time_limit,
+            rel_gap=rel_gap,
+            threads=threads,
+            solver_options={"random_seed": int(seed)},
+            raise_exception_on_nonoptimal_result=False,  # keep time-limited incumbents
+            load_solutions=False,
+        )
     tc = res.termination_condition
     bound = res.objective_bound
     bound = None if bound is None else float(bound)
     name = getattr(model, "name", "model")
     if tc == TerminationCondition.interrupted:
         raise KeyboardInterrupt(f"HiGHS: solve of model '{name}' interrupted")
-    keep_bound = (not require_incumbent and tc not in _FAILED and bound is not None
-                  and math.isfinite(bound))
+    keep_bound = (
+        not require_incumbent and tc not in _FAILED and bound is not None and math.isfinite(bound)
+    )
     if tc in _FAILED or (res.incumbent_objective is None and not keep_bound):
         why = "no incumbent" if tc not in _FAILED else "no solution"
-        raise SolverError(f"HiGHS: model '{name}' has {why}: termination={tc.name}, "
-                          f"best bound={bound}", tc.name, bound)
+        raise SolverError(
+            f"HiGHS: model '{name}' has {why}: termination={tc.name}, best bound={bound}",
+            tc.name,
+            bound,
+        )
     if res.incumbent_objective is None:
-        return SolveReport(objective=math.nan, bound=bound, termination=tc.name,
-                           status=f"{tc.name}: no incumbent, bound {bound:.6g}",
-                           time=float(res.timing_info.wall_time), gap=None)
+        return SolveReport(
+            objective=math.nan,
+            bound=bound,
+            termination=tc.name,
+            status=f"{tc.name}: no incumbent, bound {bound:.6g}",
+            time=float(res.timing_info.wall_time),
+            gap=None,
+        )
     res.solution_loader.load_vars()
     obj = float(res.incumbent_objective)
     gap = _gap(obj, bound)
-    status = (f"{tc.name}: objective {obj:.6g}, bound "
-              f"{'none' if bound is None else f'{bound:.6g}'}, gap "
-              f"{'n/a' if gap is None else f'{100 * gap:.3g}%'}")
-    return SolveReport(objective=obj, bound=bound, termination=tc.name, status=status,
-                       time=float(res.timing_info.wall_time), gap=gap)
+    status = (
+        f"{tc.name}: objective {obj:.6g}, bound "
+        f"{'none' if bound is None else f'{bound:.6g}'}, gap "
+        f"{'n/a' if gap is None else f'{100 * gap:.3g}%'}"
+    )
+    return SolveReport(
+        objective=obj,
+        bound=bound,
+        termination=tc.name,
+        status=status,
+        time=float(res.timing_info.wall_time),
+        gap=gap,
+    )

@@ -59,11 +59,11 @@ __all__ = ["SSResult", "optimal_ss", "ss_cost"]
 class SSResult:
     """Optimal (s, S) pair and its long-run expected cost per period."""
 
-    reorder_point: int           # [s*] order when inventory position <= s*
-    order_up_to_level: int       # [S*]
-    expected_cost: float         # [c(s*, S*)] $ per period
+    reorder_point: int  # [s*] order when inventory position <= s*
+    order_up_to_level: int  # [S*]
+    expected_cost: float  # [c(s*, S*)] $ per period
 
-    def policy(self) -> "SS":
+    def policy(self) -> SS:
         """Engine policy :class:`~des_supply.policies.SS` with these parameters."""
         # imported here so that the optimizers run without the engine
         from des_supply.policies import SS
@@ -74,8 +74,15 @@ class SSResult:
 class _Model:
     """G(.) and the renewal quantities m(.), M(.) of one instance."""
 
-    def __init__(self, holding: float, penalty: float, fixed_cost: float, demand: Any,
-                 lead_time: int, memory_limit: float | None = None) -> None:
+    def __init__(
+        self,
+        holding: float,
+        penalty: float,
+        fixed_cost: float,
+        demand: Any,
+        lead_time: int,
+        memory_limit: float | None = None,
+    ) -> None:
         for name, value in (("holding", holding), ("penalty", penalty)):
             if not math.isfinite(float(value)) or float(value) <= 0:
                 raise ValueError(f"{name}(={value}) must be a finite number > 0")
@@ -100,7 +107,11 @@ class _Model:
         m, f = list(self.m), self.f
         for j in range(len(m), n):
             l_max = min(j, f.size - 1)
-            acc = float(np.dot(f[1:l_max + 1], np.asarray(m[j - l_max:j][::-1]))) if l_max else 0.0
+            acc = (
+                float(np.dot(f[1 : l_max + 1], np.asarray(m[j - l_max : j][::-1])))
+                if l_max
+                else 0.0
+            )
             m.append(acc / (1.0 - f[0]))
         self.m = np.asarray(m)
 
@@ -129,13 +140,24 @@ def check_support(demand: Any, lead_time: int, memory_limit: float | None = None
     if not math.isfinite(top):
         top = float(demand.mean() + 60 * demand.std() + 60)
     points = (lead_time + 2) * (top + 1)
-    check_memory(BYTES_PER_POINT * points, f"the (s, S) optimization (demand support of about "
-                 f"{points:,.0f} points over the lead time)", "lower the demand mean",
-                 memory_limit)
+    check_memory(
+        BYTES_PER_POINT * points,
+        f"the (s, S) optimization (demand support of about "
+        f"{points:,.0f} points over the lead time)",
+        "lower the demand mean",
+        memory_limit,
+    )
 
 
-def ss_cost(s: int, S: int, holding: float, penalty: float, fixed_cost: float, demand: Any,
-            lead_time: int = 0) -> float:
+def ss_cost(
+    s: int,
+    S: int,
+    holding: float,
+    penalty: float,
+    fixed_cost: float,
+    demand: Any,
+    lead_time: int = 0,
+) -> float:
     """Exact long-run expected cost per period ``c(s, S)`` of an (s, S) policy.
 
     Parameters are as in :func:`optimal_ss`; ``s < S`` are integers.
@@ -145,8 +167,15 @@ def ss_cost(s: int, S: int, holding: float, penalty: float, fixed_cost: float, d
     return _Model(holding, penalty, fixed_cost, demand, lead_time).c(int(s), int(S))
 
 
-def optimal_ss(holding: float, penalty: float, fixed_cost: float, demand: Any,
-               lead_time: int = 0, *, memory_limit: float | None = None) -> SSResult:
+def optimal_ss(
+    holding: float,
+    penalty: float,
+    fixed_cost: float,
+    demand: Any,
+    lead_time: int = 0,
+    *,
+    memory_limit: float | None = None,
+) -> SSResult:
     """Optimal (s*, S*) by the Zheng-Federgruen (1991) algorithm.
 
     Parameters

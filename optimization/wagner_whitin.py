@@ -29,8 +29,8 @@ Example (Snyder & Shen Example 3.9):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -41,8 +41,8 @@ __all__ = ["LotSizingPlan", "wagner_whitin"]
 class LotSizingPlan:
     """An optimal order plan and its cost."""
 
-    total_cost: float                    # $ over the horizon [F(T)]
-    orders: tuple[float, ...]            # units ordered in each period [Q_t]
+    total_cost: float  # $ over the horizon [F(T)]
+    orders: tuple[float, ...]  # units ordered in each period [Q_t]
     ending_inventory: tuple[float, ...]  # units on hand at the end of each period [I_t]
 
     @property
@@ -62,9 +62,12 @@ def _per_period(value: float | Sequence[float], T: int, name: str) -> np.ndarray
     return arr
 
 
-def wagner_whitin(demand: Sequence[float], fixed_cost: float | Sequence[float],
-                  holding_cost: float | Sequence[float],
-                  unit_cost: float | Sequence[float] = 0.0) -> LotSizingPlan:
+def wagner_whitin(
+    demand: Sequence[float],
+    fixed_cost: float | Sequence[float],
+    holding_cost: float | Sequence[float],
+    unit_cost: float | Sequence[float] = 0.0,
+) -> LotSizingPlan:
     """Optimal lot sizes for deterministic, time-varying demand.
 
     Parameters
@@ -91,8 +94,8 @@ def wagner_whitin(demand: Sequence[float], fixed_cost: float | Sequence[float],
     # H[t] = h_0 + ... + h_{t-1}: holding cost of carrying one unit from period 0 to t;
     # a unit for period t ordered in period i is held in periods i, ..., t-1 (H[t] - H[i]).
     H = np.concatenate([[0.0], np.cumsum(h)])
-    D = np.concatenate([[0.0], np.cumsum(d)])              # D[t] = d_0 + ... + d_{t-1}
-    DH = np.concatenate([[0.0], np.cumsum(d * H[:T])])     # DH[t] = sum_{u<t} d_u H[u]
+    D = np.concatenate([[0.0], np.cumsum(d)])  # D[t] = d_0 + ... + d_{t-1}
+    DH = np.concatenate([[0.0], np.cumsum(d * H[:T])])  # DH[t] = sum_{u<t} d_u H[u]
     F = np.full(T + 1, math.inf)
     F[0] = 0.0
     best = np.zeros(T + 1, dtype=int)

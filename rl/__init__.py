@@ -37,8 +37,12 @@ __all__ = [
 ]
 
 _MULTI_AGENT = ("InventoryAECEnv", "InventoryParallelEnv", "aec_env", "parallel_env")
-_RECOMMENDATION = ("RecommendationEnv", "RecommendationParallelEnv", "make_recommendation_env",
-                   "recommendation_parallel_env")
+_RECOMMENDATION = (
+    "RecommendationEnv",
+    "RecommendationParallelEnv",
+    "make_recommendation_env",
+    "recommendation_parallel_env",
+)
 
 
 def __getattr__(name: str) -> Any:

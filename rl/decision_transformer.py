@@ -45,12 +45,31 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .networks import ActionDistribution, ActionLayout, space_from_dict, space_to_dict
-from .training import (ProgressLog, load_checkpoint, read_csv, restore_rngs, rng_states,
-                       save_checkpoint, seed_run, versions)
+from .training import (
+    ProgressLog,
+    load_checkpoint,
+    read_csv,
+    restore_rngs,
+    rng_states,
+    save_checkpoint,
+    seed_run,
+    versions,
+)
 
-__all__ = ["DTConfig", "DTPolicy", "DecisionTransformer", "OfflineData", "RolloutResult",
-           "TrainResult", "choose_target", "flatten_actions", "load_dt", "plot_loss_curve",
-           "rollout", "train_dt"]
+__all__ = [
+    "DTConfig",
+    "DTPolicy",
+    "DecisionTransformer",
+    "OfflineData",
+    "RolloutResult",
+    "TrainResult",
+    "choose_target",
+    "flatten_actions",
+    "load_dt",
+    "plot_loss_curve",
+    "rollout",
+    "train_dt",
+]
 
 _COLUMNS = ("global_step", "loss", "learning_rate", "sps")
 
@@ -73,11 +92,13 @@ def flatten_actions(space: spaces.Space, actions: Any) -> np.ndarray:
     if isinstance(space, spaces.MultiBinary):
         return np.asarray(actions, dtype=float).reshape(len(actions), -1)
     if isinstance(space, spaces.Dict):
-        return np.concatenate([flatten_actions(sub, actions[k]) for k, sub in space.spaces.items()],
-                              axis=1)
+        return np.concatenate(
+            [flatten_actions(sub, actions[k]) for k, sub in space.spaces.items()], axis=1
+        )
     if isinstance(space, spaces.Tuple):
-        return np.concatenate([flatten_actions(sub, actions[i]) for i, sub in
-                               enumerate(space.spaces)], axis=1)
+        return np.concatenate(
+            [flatten_actions(sub, actions[i]) for i, sub in enumerate(space.spaces)], axis=1
+        )
     raise TypeError(f"action space {space} is not supported")
 
 
@@ -86,7 +107,7 @@ def _encode(layout: ActionLayout, flat: torch.Tensor) -> torch.Tensor:
     parts, col = [], 0
     for leaf in layout.leaves:
         if leaf.is_box:
-            parts.append(flat[..., col:col + leaf.width])
+            parts.append(flat[..., col : col + leaf.width])
         else:
             for j, k in enumerate(leaf.categories):
                 idx = flat[..., col + j].long().clamp(0, k - 1)
@@ -101,13 +122,13 @@ class OfflineData:
     """Episodes as arrays: observations, flat actions, the rewards the returns to go are summed
     from (the env's, or relabelled ones), optional task features per episode."""
 
-    observations: list[np.ndarray]          # each (T_i, obs_dim)
-    actions: list[np.ndarray]               # each (T_i, width), flat
-    rewards: list[np.ndarray]               # each (T_i,)
+    observations: list[np.ndarray]  # each (T_i, obs_dim)
+    actions: list[np.ndarray]  # each (T_i, width), flat
+    rewards: list[np.ndarray]  # each (T_i,)
     action_space: spaces.Space
-    tasks: np.ndarray | None = None         # (episodes, task_dim)
+    tasks: np.ndarray | None = None  # (episodes, task_dim)
     returns_to_go: list[np.ndarray] = field(init=False)
-    tokens: list[np.ndarray] = field(init=False)   # what the return token is built from
+    tokens: list[np.ndarray] = field(init=False)  # what the return token is built from
 
     def __post_init__(self) -> None:
         n = len(self.observations)
@@ -117,8 +138,9 @@ class OfflineData:
             raise ValueError("observations, actions and rewards need one entry per episode")
         for i, (o, a, r) in enumerate(zip(self.observations, self.actions, self.rewards)):
             if not (len(o) == len(a) == len(r)):
-                raise ValueError(f"episode {i}: {len(o)} observations, {len(a)} actions, "
-                                 f"{len(r)} rewards")
+                raise ValueError(
+                    f"episode {i}: {len(o)} observations, {len(a)} actions, {len(r)} rewards"
+                )
         if self.tasks is not None and len(self.tasks) != n:
             raise ValueError(f"tasks has {len(self.tasks)} rows for {n} episodes")
         self.returns_to_go = [np.cumsum(r[::-1])[::-1].astype(np.float64) for r in self.rewards]
@@ -139,18 +161,22 @@ class OfflineData:
         self.tokens = out
 
     @classmethod
-    def from_episodes(cls, episodes: Sequence[Any], action_space: spaces.Space,
-                      rewards: Callable[[Any], np.ndarray] | None = None,
-                      tasks: Callable[[Any], np.ndarray] | None = None) -> "OfflineData":
+    def from_episodes(
+        cls,
+        episodes: Sequence[Any],
+        action_space: spaces.Space,
+        rewards: Callable[[Any], np.ndarray] | None = None,
+        tasks: Callable[[Any], np.ndarray] | None = None,
+    ) -> OfflineData:
         """From :class:`rl.trajectories.Episode` objects; *rewards(ep)* relabels an episode's
         rewards (default: the logged ones), *tasks(ep)* gives its task features."""
-        return cls([e.observations.astype(np.float32) for e in episodes],
-                   [flatten_actions(action_space, e.actions).astype(np.float32) for e in episodes],
-                   [np.asarray(rewards(e) if rewards else e.rewards, dtype=float)
-                    for e in episodes],
-                   action_space,
-                   None if tasks is None else np.stack([np.asarray(tasks(e), float)
-                                                        for e in episodes]))
+        return cls(
+            [e.observations.astype(np.float32) for e in episodes],
+            [flatten_actions(action_space, e.actions).astype(np.float32) for e in episodes],
+            [np.asarray(rewards(e) if rewards else e.rewards, dtype=float) for e in episodes],
+            action_space,
+            None if tasks is None else np.stack([np.asarray(tasks(e), float) for e in episodes]),
+        )
 
     @property
     def returns(self) -> np.ndarray:
@@ -158,9 +184,12 @@ class OfflineData:
 
     def fingerprint(self) -> list[float]:
         """A few numbers that change with the data (a resumed run checks them)."""
-        return [float(len(self.observations)), float(sum(len(o) for o in self.observations)),
-                round(float(self.returns.sum()), 6),
-                round(float(sum(float(o.sum()) for o in self.observations)), 3)]
+        return [
+            float(len(self.observations)),
+            float(sum(len(o) for o in self.observations)),
+            round(float(self.returns.sum()), 6),
+            round(float(sum(float(o.sum()) for o in self.observations)), 3),
+        ]
 
     def stats(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation of the observations (std 1 where constant)."""
@@ -168,8 +197,7 @@ class OfflineData:
         std = allobs.std(axis=0)
         return allobs.mean(axis=0), np.where(std > 1e-8, std, 1.0)
 
-    def sample(self, rng: np.random.Generator, batch: int, context: int
-               ) -> tuple[np.ndarray, ...]:
+    def sample(self, rng: np.random.Generator, batch: int, context: int) -> tuple[np.ndarray, ...]:
         """*batch* windows of *context* epochs: (rtg, obs, flat actions, timesteps, task rows).
         Episodes are drawn in proportion to their length, then a window start uniformly."""
         lengths = np.array([len(o) for o in self.observations])
@@ -189,9 +217,19 @@ class DecisionTransformer(nn.Module):
     """Return-to-go / state / action tokens, timestep embeddings, a causal transformer and
     action heads for *action_space* (see the module docstring)."""
 
-    def __init__(self, obs_dim: int, action_space: spaces.Space, *, task_dim: int = 0,
-                 context: int = 20, max_timestep: int = 1000, embed_dim: int = 64,
-                 n_layers: int = 3, n_heads: int = 4, dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        obs_dim: int,
+        action_space: spaces.Space,
+        *,
+        task_dim: int = 0,
+        context: int = 20,
+        max_timestep: int = 1000,
+        embed_dim: int = 64,
+        n_layers: int = 3,
+        n_heads: int = 4,
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__()
         if embed_dim % n_heads:
             raise ValueError(f"embed_dim(={embed_dim}) must be a multiple of n_heads(={n_heads})")
@@ -203,16 +241,29 @@ class DecisionTransformer(nn.Module):
         self.embed_action = nn.Linear(self.layout.n_params, embed_dim)
         self.embed_norm = nn.LayerNorm(embed_dim)
         self.dropout = nn.Dropout(dropout)
-        layer = nn.TransformerEncoderLayer(embed_dim, n_heads, 4 * embed_dim, dropout,
-                                           activation="gelu", batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            embed_dim,
+            n_heads,
+            4 * embed_dim,
+            dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
         self.blocks = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.final_norm = nn.LayerNorm(embed_dim)
         self.head = nn.Linear(embed_dim, self.layout.n_params)
-        self.log_std = (nn.Parameter(torch.zeros(self.layout.box_dims))
-                        if self.layout.box_dims else None)
+        self.log_std = (
+            nn.Parameter(torch.zeros(self.layout.box_dims)) if self.layout.box_dims else None
+        )
 
-    def forward(self, rtg: torch.Tensor, states: torch.Tensor, actions: torch.Tensor,
-                timesteps: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        rtg: torch.Tensor,
+        states: torch.Tensor,
+        actions: torch.Tensor,
+        timesteps: torch.Tensor,
+    ) -> torch.Tensor:
         """Action-head outputs at every state token, shape (B, n, n_params).
 
         *rtg* (B, n, 1) scaled returns to go; *states* (B, n, obs_dim + task_dim) normalised;
@@ -220,9 +271,14 @@ class DecisionTransformer(nn.Module):
         *timesteps* (B, n) periods."""
         B, n = states.shape[:2]
         time_emb = self.embed_time(timesteps.clamp(0, self.max_timestep - 1))
-        tokens = torch.stack([self.embed_return(rtg) + time_emb,
-                              self.embed_state(states) + time_emb,
-                              self.embed_action(_encode(self.layout, actions)) + time_emb], dim=2)
+        tokens = torch.stack(
+            [
+                self.embed_return(rtg) + time_emb,
+                self.embed_state(states) + time_emb,
+                self.embed_action(_encode(self.layout, actions)) + time_emb,
+            ],
+            dim=2,
+        )
         x = self.dropout(self.embed_norm(tokens.reshape(B, 3 * n, -1)))
         mask = nn.Transformer.generate_square_subsequent_mask(3 * n, dtype=x.dtype)
         h = self.final_norm(self.blocks(x, mask=mask, is_causal=True))
@@ -266,8 +322,16 @@ class DTConfig:
     """torch CPU threads (0: leave torch's default)"""
 
     def __post_init__(self) -> None:
-        for name in ("total_steps", "batch_size", "context", "embed_dim", "n_layers", "n_heads",
-                     "log_interval", "checkpoint_interval"):
+        for name in (
+            "total_steps",
+            "batch_size",
+            "context",
+            "embed_dim",
+            "n_layers",
+            "n_heads",
+            "log_interval",
+            "checkpoint_interval",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}(={getattr(self, name)}) must be >= 1")
         if not 0 <= self.dropout < 1:
@@ -284,28 +348,46 @@ class DTConfig:
 class TrainResult:
     """What :func:`train_dt` leaves: the model as a policy, the step reached, the loss curve."""
 
-    policy: "DTPolicy"
+    policy: DTPolicy
     global_step: int
     history: list[dict[str, float]]
 
 
-def _model(config: DTConfig, obs_dim: int, task_dim: int, space: spaces.Space,
-           max_timestep: int) -> DecisionTransformer:
-    return DecisionTransformer(obs_dim, space, task_dim=task_dim, context=config.context,
-                               max_timestep=max_timestep, embed_dim=config.embed_dim,
-                               n_layers=config.n_layers, n_heads=config.n_heads,
-                               dropout=config.dropout)
+def _model(
+    config: DTConfig, obs_dim: int, task_dim: int, space: spaces.Space, max_timestep: int
+) -> DecisionTransformer:
+    return DecisionTransformer(
+        obs_dim,
+        space,
+        task_dim=task_dim,
+        context=config.context,
+        max_timestep=max_timestep,
+        embed_dim=config.embed_dim,
+        n_layers=config.n_layers,
+        n_heads=config.n_heads,
+        dropout=config.dropout,
+    )
 
 
-def _batch(data: OfflineData, rng: np.random.Generator, config: DTConfig, mean: np.ndarray,
-           std: np.ndarray, shift: float, scale: float) -> tuple[torch.Tensor, ...]:
+def _batch(
+    data: OfflineData,
+    rng: np.random.Generator,
+    config: DTConfig,
+    mean: np.ndarray,
+    std: np.ndarray,
+    shift: float,
+    scale: float,
+) -> tuple[torch.Tensor, ...]:
     rtg, obs, act, ts, task = data.sample(rng, config.batch_size, config.context)
     states = (obs - mean) / std
     if task is not None:
         states = np.concatenate([states, np.repeat(task[:, None, :], states.shape[1], 1)], -1)
-    return (torch.as_tensor((rtg[..., None] - shift) / scale, dtype=torch.float32),
-            torch.as_tensor(states, dtype=torch.float32), torch.as_tensor(act),
-            torch.as_tensor(ts, dtype=torch.long))
+    return (
+        torch.as_tensor((rtg[..., None] - shift) / scale, dtype=torch.float32),
+        torch.as_tensor(states, dtype=torch.float32),
+        torch.as_tensor(act),
+        torch.as_tensor(ts, dtype=torch.long),
+    )
 
 
 def _loss(model: DecisionTransformer, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -315,9 +397,15 @@ def _loss(model: DecisionTransformer, batch: tuple[torch.Tensor, ...]) -> torch.
     return -model.distribution(flat_params).log_prob(actions.reshape(-1, actions.shape[-1])).mean()
 
 
-def train_dt(data: OfflineData, config: DTConfig, out: str | os.PathLike[str], *,
-             resume: bool = False, progress: bool = False,
-             extra: dict[str, Any] | None = None) -> TrainResult:
+def train_dt(
+    data: OfflineData,
+    config: DTConfig,
+    out: str | os.PathLike[str],
+    *,
+    resume: bool = False,
+    progress: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> TrainResult:
     """Train a Decision Transformer on *data*; files go to *out*.
 
     Writes ``checkpoint.pt`` every ``checkpoint_interval`` steps and at the end (model,
@@ -334,8 +422,10 @@ def train_dt(data: OfflineData, config: DTConfig, out: str | os.PathLike[str], *
     assert config is not None
     shortest = min(len(o) for o in data.observations)
     if shortest < config.context:
-        raise ValueError(f"context(={config.context}) is longer than the shortest episode "
-                         f"({shortest} epochs); lower context or collect longer episodes")
+        raise ValueError(
+            f"context(={config.context}) is longer than the shortest episode "
+            f"({shortest} epochs); lower context or collect longer episodes"
+        )
     rng = seed_run(config)
     mean, std = data.stats()
     data.use_tokens(config.return_horizon, config.return_token)
@@ -347,36 +437,62 @@ def train_dt(data: OfflineData, config: DTConfig, out: str | os.PathLike[str], *
     task_dim = 0 if data.tasks is None else data.tasks.shape[1]
     max_timestep = max(len(o) for o in data.observations)
     model = _model(config, data.observations[0].shape[1], task_dim, data.action_space, max_timestep)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
-                                  weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
     step, history = 0, []
     if checkpoint is not None:
         if checkpoint["data"] != data.fingerprint():
-            raise ValueError(f"cannot resume {out}: the data differ from the run's "
-                             f"({checkpoint['data']} vs {data.fingerprint()})")
+            raise ValueError(
+                f"cannot resume {out}: the data differ from the run's "
+                f"({checkpoint['data']} vs {data.fingerprint()})"
+            )
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         restore_rngs(checkpoint, rng)
         step = int(checkpoint["global_step"])
         history = [r for r in read_csv(out / "progress.csv") if r["global_step"] <= step]
     log = ProgressLog(out, _COLUMNS, step if checkpoint is not None else None)
-    meta = {"obs_mean": mean.tolist(), "obs_std": std.tolist(), "return_scale": scale,
-            "return_shift": shift,
-            "task_dim": task_dim, "max_timestep": max_timestep,
-            "obs_dim": int(data.observations[0].shape[1]),
-            "action_space": space_to_dict(data.action_space),
-            "data_returns": [float(data.returns.min()), float(np.median(data.returns)),
-                             float(data.returns.max())],
-            "extra": json.dumps(extra or {}, default=str)}
+    meta = {
+        "obs_mean": mean.tolist(),
+        "obs_std": std.tolist(),
+        "return_scale": scale,
+        "return_shift": shift,
+        "task_dim": task_dim,
+        "max_timestep": max_timestep,
+        "obs_dim": int(data.observations[0].shape[1]),
+        "action_space": space_to_dict(data.action_space),
+        "data_returns": [
+            float(data.returns.min()),
+            float(np.median(data.returns)),
+            float(data.returns.max()),
+        ],
+        "extra": json.dumps(extra or {}, default=str),
+    }
 
     def save() -> None:
-        save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "config": asdict(config), "global_step": step, "meta": meta,
-                         "data": data.fingerprint(), "versions": versions(),
-                         **rng_states(rng)}, out)
+        save_checkpoint(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "config": asdict(config),
+                "global_step": step,
+                "meta": meta,
+                "data": data.fingerprint(),
+                "versions": versions(),
+                **rng_states(rng),
+            },
+            out,
+        )
 
-    bar = tqdm(total=config.total_steps, initial=step, desc="train DT", disable=not progress,
-               unit="step", dynamic_ncols=True)
+    bar = tqdm(
+        total=config.total_steps,
+        initial=step,
+        desc="train DT",
+        disable=not progress,
+        unit="step",
+        dynamic_ncols=True,
+    )
     model.train()
     losses: list[float] = []
     t0 = time.perf_counter()
@@ -393,8 +509,12 @@ def train_dt(data: OfflineData, config: DTConfig, out: str | os.PathLike[str], *
         losses.append(loss.item())
         bar.update()
         if step % config.log_interval == 0 or step == config.total_steps:
-            row = {"global_step": float(step), "loss": float(np.mean(losses)), "learning_rate": lr,
-                   "sps": len(losses) / max(time.perf_counter() - t0, 1e-9)}
+            row = {
+                "global_step": float(step),
+                "loss": float(np.mean(losses)),
+                "learning_rate": lr,
+                "sps": len(losses) / max(time.perf_counter() - t0, 1e-9),
+            }
             history.append(row)
             log.write(row)
             bar.set_postfix(loss=f"{row['loss']:.4f}")
@@ -442,20 +562,29 @@ class DTPolicy:
         return json.loads(self.meta.get("extra", "{}"))
 
     @torch.no_grad()
-    def act(self, rtg: np.ndarray, obs: np.ndarray, actions: np.ndarray, timesteps: np.ndarray,
-            task: np.ndarray | None = None, deterministic: bool = True) -> np.ndarray:
+    def act(
+        self,
+        rtg: np.ndarray,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        timesteps: np.ndarray,
+        task: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> np.ndarray:
         """Flat actions for a batch of histories (B, n, ...): the last ``K`` epochs are used."""
         K = self.model.context
         rtg, obs, actions, timesteps = rtg[:, -K:], obs[:, -K:], actions[:, -K:], timesteps[:, -K:]
         states = (obs - self.mean) / self.std
         if task is not None:
-            states = np.concatenate([states, np.repeat(np.asarray(task)[:, None, :],
-                                                       states.shape[1], 1)], -1)
-        params = self.model(torch.as_tensor((rtg[..., None] - self.shift) / self.scale,
-                                            dtype=torch.float32),
-                            torch.as_tensor(states, dtype=torch.float32),
-                            torch.as_tensor(actions, dtype=torch.float32),
-                            torch.as_tensor(timesteps, dtype=torch.long))
+            states = np.concatenate(
+                [states, np.repeat(np.asarray(task)[:, None, :], states.shape[1], 1)], -1
+            )
+        params = self.model(
+            torch.as_tensor((rtg[..., None] - self.shift) / self.scale, dtype=torch.float32),
+            torch.as_tensor(states, dtype=torch.float32),
+            torch.as_tensor(actions, dtype=torch.float32),
+            torch.as_tensor(timesteps, dtype=torch.long),
+        )
         dist = self.model.distribution(params[:, -1])
         return (dist.mode() if deterministic else dist.sample()).numpy()
 
@@ -465,8 +594,13 @@ def load_dt(path: str | os.PathLike[str]) -> DTPolicy:
     path = Path(path)
     state = torch.load(path / "checkpoint.pt" if path.is_dir() else path, weights_only=True)
     config, meta = DTConfig(**state["config"]), state["meta"]
-    model = _model(config, int(meta["obs_dim"]), int(meta["task_dim"]),
-                   space_from_dict(meta["action_space"]), int(meta["max_timestep"]))
+    model = _model(
+        config,
+        int(meta["obs_dim"]),
+        int(meta["task_dim"]),
+        space_from_dict(meta["action_space"]),
+        int(meta["max_timestep"]),
+    )
     model.load_state_dict(state["model"])
     return DTPolicy(model, meta, config)
 
@@ -477,8 +611,8 @@ class RolloutResult:
     rewards, the return the model was conditioned on (env rewards, or relabelled ones), and
     the target (a mean reward per epoch)."""
 
-    per_episode: np.ndarray          # mean cost (profit) per period, as rl.evaluation reports it
-    returns: np.ndarray              # sum of env rewards
+    per_episode: np.ndarray  # mean cost (profit) per period, as rl.evaluation reports it
+    returns: np.ndarray  # sum of env rewards
     conditioned_returns: np.ndarray  # sum of the rewards the return tokens were built from
     epochs: int
     target: float
@@ -498,10 +632,17 @@ def _token(policy: DTPolicy, target: float, collected: np.ndarray, t: int, T: in
     return np.full_like(collected, target * (min(H, T - t) if kind == "sum" else 1.0))
 
 
-def rollout(policy: DTPolicy, make_env: Callable[[], gym.Env], target: float, *, seed: int,
-            episodes: int, task: np.ndarray | None = None,
-            label: Callable[[Any, Any], float] | None = None,
-            first_episode: int = 0) -> RolloutResult:
+def rollout(
+    policy: DTPolicy,
+    make_env: Callable[[], gym.Env],
+    target: float,
+    *,
+    seed: int,
+    episodes: int,
+    task: np.ndarray | None = None,
+    label: Callable[[Any, Any], float] | None = None,
+    first_episode: int = 0,
+) -> RolloutResult:
     """Run *policy* on episodes ``first_episode ..`` of seed *seed*, all in lockstep, asking
     for a mean reward of *target* per epoch (minus a cost per period, or a profit).
 
@@ -516,8 +657,10 @@ def rollout(policy: DTPolicy, make_env: Callable[[], gym.Env], target: float, *,
     envs = [make_env() for _ in range(episodes)]
     objective = envs[0].unwrapped.sim.objective
     T = int(envs[0].unwrapped.periods)
-    obs = [env.reset(seed=seed, options={"episode": first_episode + k})[0] for k, env in
-           enumerate(envs)]
+    obs = [
+        env.reset(seed=seed, options={"episode": first_episode + k})[0]
+        for k, env in enumerate(envs)
+    ]
     width = policy.layout.width
     cost, revenue, periods = np.zeros(episodes), np.zeros(episodes), np.zeros(episodes)
     returns, seen = np.zeros(episodes), np.zeros(episodes)
@@ -530,8 +673,13 @@ def rollout(policy: DTPolicy, make_env: Callable[[], gym.Env], target: float, *,
         K = policy.model.context
         lo = max(0, len(hist_obs) - K)
         acts = np.stack(hist_act[lo:] + [np.zeros((episodes, width))], 1)
-        flat = policy.act(np.stack(hist_rtg[lo:], 1), np.stack(hist_obs[lo:], 1), acts,
-                          np.tile(np.arange(lo, len(hist_obs)), (episodes, 1)), tasks)
+        flat = policy.act(
+            np.stack(hist_rtg[lo:], 1),
+            np.stack(hist_obs[lo:], 1),
+            acts,
+            np.tile(np.arange(lo, len(hist_obs)), (episodes, 1)),
+            tasks,
+        )
         new_obs = []
         for i, env in enumerate(envs):
             action = policy.layout.to_single(flat[i])
@@ -552,10 +700,16 @@ def rollout(policy: DTPolicy, make_env: Callable[[], gym.Env], target: float, *,
     return RolloutResult(values, returns, seen, t, float(target))
 
 
-def choose_target(policy: DTPolicy, make_env: Callable[[], gym.Env], candidates: Sequence[float],
-                  *, seed: int, episodes: int, task: np.ndarray | None = None,
-                  label: Callable[[Any, Any], float] | None = None
-                  ) -> tuple[float, dict[float, float]]:
+def choose_target(
+    policy: DTPolicy,
+    make_env: Callable[[], gym.Env],
+    candidates: Sequence[float],
+    *,
+    seed: int,
+    episodes: int,
+    task: np.ndarray | None = None,
+    label: Callable[[Any, Any], float] | None = None,
+) -> tuple[float, dict[float, float]]:
     """The candidate target with the best mean value on validation episodes (seed *seed*,
     which must not be a test seed), and every candidate's mean value per period."""
     if not candidates:
@@ -563,8 +717,9 @@ def choose_target(policy: DTPolicy, make_env: Callable[[], gym.Env], candidates:
     scores: dict[float, float] = {}
     sign = -1.0 if make_env().unwrapped.sim.objective == "cost" else 1.0
     for target in candidates:
-        res = rollout(policy, make_env, float(target), seed=seed, episodes=episodes, task=task,
-                      label=label)
+        res = rollout(
+            policy, make_env, float(target), seed=seed, episodes=episodes, task=task, label=label
+        )
         scores[float(target)] = float(res.per_episode.mean())
     best = max(scores, key=lambda k: sign * scores[k])
     return best, scores

@@ -44,8 +44,17 @@ from des_supply.problem import Problem, as_problem
 
 from .ppo import PPOConfig, TorchPolicy, load_agent, train
 
-__all__ = ["PaddedAgents", "RunSummary", "TrainTask", "rllib_ppo", "run_task", "train_many",
-           "train_rllib", "train_seeds", "tune_ppo"]
+__all__ = [
+    "PaddedAgents",
+    "RunSummary",
+    "TrainTask",
+    "rllib_ppo",
+    "run_task",
+    "train_many",
+    "train_rllib",
+    "train_seeds",
+    "tune_ppo",
+]
 
 
 # -- seeds and agents as tasks ------------------------------------------------------------------
@@ -71,7 +80,7 @@ class RunSummary:
     seed: int
     out_dir: str
     global_step: int
-    history: list[dict[str, float]]                 # the rows of progress.csv
+    history: list[dict[str, float]]  # the rows of progress.csv
     parameters: dict[str, np.ndarray] = field(repr=False)  # the agent's state_dict
 
     def policy(self) -> TorchPolicy:
@@ -83,8 +92,14 @@ def run_task(task: TrainTask) -> RunSummary:
     """Run one :class:`TrainTask` (the body of each executor task)."""
     result = train(task.make_env, task.config, task.out_dir, progress=False)
     params = {k: v.detach().cpu().numpy().copy() for k, v in result.agent.state_dict().items()}
-    return RunSummary(task.name or Path(task.out_dir).name, task.config.seed, str(task.out_dir),
-                      result.global_step, result.history, params)
+    return RunSummary(
+        task.name or Path(task.out_dir).name,
+        task.config.seed,
+        str(task.out_dir),
+        result.global_step,
+        result.history,
+        params,
+    )
 
 
 def train_many(tasks: Sequence[TrainTask], executor: Executor | None = None) -> list[RunSummary]:
@@ -95,13 +110,22 @@ def train_many(tasks: Sequence[TrainTask], executor: Executor | None = None) -> 
     return (executor or SerialExecutor()).map(run_task, tasks)
 
 
-def train_seeds(make_env: Callable[[], gym.Env], config: PPOConfig, seeds: Sequence[int],
-                out_dir: str | Path, executor: Executor | None = None) -> list[RunSummary]:
+def train_seeds(
+    make_env: Callable[[], gym.Env],
+    config: PPOConfig,
+    seeds: Sequence[int],
+    out_dir: str | Path,
+    executor: Executor | None = None,
+) -> list[RunSummary]:
     """*config* trained once per seed (``out_dir/seed-<s>``), the seeds in parallel."""
     if len(set(seeds)) != len(seeds) or not seeds:
         raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
-    tasks = [TrainTask(make_env, replace(config, seed=int(s)), str(Path(out_dir) / f"seed-{s}"),
-                       f"seed-{s}") for s in seeds]
+    tasks = [
+        TrainTask(
+            make_env, replace(config, seed=int(s)), str(Path(out_dir) / f"seed-{s}"), f"seed-{s}"
+        )
+        for s in seeds
+    ]
     return train_many(tasks, executor)
 
 
@@ -121,15 +145,18 @@ class PaddedAgents:
             raise ValueError(f"a shared policy needs flat Box observations, got {boxes}")
         acts = {str(env.action_space(a)) for a in self.possible_agents}
         if len(acts) != 1:
-            raise ValueError(f"a shared policy needs one action space for every agent, got "
-                             f"{sorted(acts)}; use one policy per node")
+            raise ValueError(
+                f"a shared policy needs one action space for every agent, got "
+                f"{sorted(acts)}; use one policy per node"
+            )
         self.width = max(b.shape[0] for b in boxes)
         n = len(self.possible_agents)
         low = np.concatenate([np.full(self.width, -np.inf), np.zeros(n)]).astype(np.float32)
         high = np.concatenate([np.full(self.width, np.inf), np.ones(n)]).astype(np.float32)
         low[: self.width] = np.min([np.pad(b.low, (0, self.width - b.shape[0])) for b in boxes], 0)
-        high[: self.width] = np.max([np.pad(b.high, (0, self.width - b.shape[0])) for b in boxes],
-                                    0)
+        high[: self.width] = np.max(
+            [np.pad(b.high, (0, self.width - b.shape[0])) for b in boxes], 0
+        )
         self._space = spaces.Box(low, high, dtype=np.float32)
 
     @property
@@ -147,8 +174,9 @@ class PaddedAgents:
         for a, o in obs.items():
             hot = np.zeros(len(self.possible_agents), dtype=np.float32)
             hot[self.possible_agents.index(a)] = 1.0
-            out[a] = np.concatenate([np.pad(np.asarray(o, dtype=np.float32),
-                                            (0, self.width - len(o))), hot])
+            out[a] = np.concatenate(
+                [np.pad(np.asarray(o, dtype=np.float32), (0, self.width - len(o))), hot]
+            )
         return out
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
@@ -173,8 +201,9 @@ def _gym_env(problem: Problem, env_kwargs: Mapping[str, Any], config: Any = None
     return scale_observation(make_env(problem, **dict(env_kwargs)))
 
 
-def _multi_agent_env(problem: Problem, env_kwargs: Mapping[str, Any], shared: bool,
-                     config: Any = None) -> Any:
+def _multi_agent_env(
+    problem: Problem, env_kwargs: Mapping[str, Any], shared: bool, config: Any = None
+) -> Any:
     from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
 
     from .multi_agent import parallel_env
@@ -191,11 +220,20 @@ def _own(agent_id: Any, *args: Any, **kwargs: Any) -> str:
     return str(agent_id)
 
 
-def rllib_ppo(problem: Problem | Network, *, agents: str = "single",
-              env_kwargs: Mapping[str, Any] | None = None, seed: int = 0,
-              train_batch: int = 4_000, minibatch: int = 128, epochs: int = 10,
-              lr: float = 3e-4, gamma: float = 0.99, hidden: Sequence[int] = (64, 64),
-              env_runners: int = 0) -> Any:
+def rllib_ppo(
+    problem: Problem | Network,
+    *,
+    agents: str = "single",
+    env_kwargs: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    train_batch: int = 4_000,
+    minibatch: int = 128,
+    epochs: int = 10,
+    lr: float = 3e-4,
+    gamma: float = 0.99,
+    hidden: Sequence[int] = (64, 64),
+    env_runners: int = 0,
+) -> Any:
     """RLlib's PPO (new API stack) configured for *problem*; ``.build_algo()`` builds it.
 
     *agents*: ``"single"`` (the Gymnasium env, observations scaled), ``"per-node"`` (the
@@ -220,23 +258,30 @@ def rllib_ppo(problem: Problem | Network, *, agents: str = "single",
         register_env(name, partial(_gym_env, problem, kwargs))
     else:
         register_env(name, partial(_multi_agent_env, problem, kwargs, agents == "shared"))
-    config = (RLlibPPOConfig()
-              .environment(env=name)
-              .env_runners(num_env_runners=env_runners)
-              .training(train_batch_size_per_learner=train_batch, minibatch_size=minibatch,
-                        num_epochs=epochs, lr=lr, gamma=gamma)
-              .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=list(hidden)))
-              .debugging(seed=seed))
+    config = (
+        RLlibPPOConfig()
+        .environment(env=name)
+        .env_runners(num_env_runners=env_runners)
+        .training(
+            train_batch_size_per_learner=train_batch,
+            minibatch_size=minibatch,
+            num_epochs=epochs,
+            lr=lr,
+            gamma=gamma,
+        )
+        .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=list(hidden)))
+        .debugging(seed=seed)
+    )
     if agents != "single":
         from .multi_agent import parallel_env
 
         ids = list(parallel_env(problem, **kwargs).possible_agents)
         policies = {"shared"} if agents == "shared" else set(ids)
-        config = (config
-                  .multi_agent(policies=policies,
-                               policy_mapping_fn=_shared if agents == "shared" else _own)
-                  .rl_module(rl_module_spec=MultiRLModuleSpec(
-                      rl_module_specs={p: RLModuleSpec() for p in policies})))
+        config = config.multi_agent(
+            policies=policies, policy_mapping_fn=_shared if agents == "shared" else _own
+        ).rl_module(
+            rl_module_spec=MultiRLModuleSpec(rl_module_specs={p: RLModuleSpec() for p in policies})
+        )
     return config
 
 
@@ -251,18 +296,23 @@ def train_rllib(config: Any, iterations: int = 1) -> list[dict[str, Any]]:
         for _ in range(iterations):
             result = algo.train()
             runners = result.get("env_runners", {})
-            out.append({"training_iteration": result["training_iteration"],
-                        "env_steps": runners.get("num_env_steps_sampled_lifetime"),
-                        "episode_return_mean": runners.get("episode_return_mean"),
-                        "result": result})
+            out.append(
+                {
+                    "training_iteration": result["training_iteration"],
+                    "env_steps": runners.get("num_env_steps_sampled_lifetime"),
+                    "episode_return_mean": runners.get("episode_return_mean"),
+                    "result": result,
+                }
+            )
     finally:
         algo.stop()
     return out
 
 
 # -- Ray Tune over the project's PPO -------------------------------------------------------------
-def _ppo_trainable(params: dict[str, Any], *, make_env: Callable[[], gym.Env],
-                   base: PPOConfig) -> None:
+def _ppo_trainable(
+    params: dict[str, Any], *, make_env: Callable[[], gym.Env], base: PPOConfig
+) -> None:
     """A Tune function trainable: :func:`rl.ppo.train` with *base* changed by *params*."""
     from ray import tune
 
@@ -271,7 +321,7 @@ def _ppo_trainable(params: dict[str, Any], *, make_env: Callable[[], gym.Env],
     out.mkdir(parents=True, exist_ok=True)
     resume = None
     restored = tune.get_checkpoint()
-    if restored is not None:          # a restored trial: exactly where its checkpoint was
+    if restored is not None:  # a restored trial: exactly where its checkpoint was
         with restored.as_directory() as d:
             shutil.copy(Path(d) / "checkpoint.pt", out / "checkpoint.pt")
         resume = True
@@ -288,16 +338,26 @@ def _ppo_trainable(params: dict[str, Any], *, make_env: Callable[[], gym.Env],
             tune.report(dict(row))
 
     result = train(make_env, config, out, resume=resume, progress=False, callback=report)
-    with tempfile.TemporaryDirectory() as d:   # the final checkpoint, with the last row again
+    with tempfile.TemporaryDirectory() as d:  # the final checkpoint, with the last row again
         shutil.copy(out / "checkpoint.pt", Path(d) / "checkpoint.pt")
-        tune.report({**result.history[-1], "done": True},
-                    checkpoint=tune.Checkpoint.from_directory(d))
+        tune.report(
+            {**result.history[-1], "done": True}, checkpoint=tune.Checkpoint.from_directory(d)
+        )
 
 
-def tune_ppo(make_env: Callable[[], gym.Env], base: PPOConfig, param_space: Mapping[str, Any],
-             *, storage_path: str | Path, name: str = "tune-ppo", num_samples: int = 1,
-             metric: str = "episodic_return_mean", mode: str = "max",
-             max_concurrent: int | None = None, scheduler: Any = None) -> Any:
+def tune_ppo(
+    make_env: Callable[[], gym.Env],
+    base: PPOConfig,
+    param_space: Mapping[str, Any],
+    *,
+    storage_path: str | Path,
+    name: str = "tune-ppo",
+    num_samples: int = 1,
+    metric: str = "episodic_return_mean",
+    mode: str = "max",
+    max_concurrent: int | None = None,
+    scheduler: Any = None,
+) -> Any:
     """Ray Tune over :func:`rl.ppo.train`: *param_space* maps :class:`PPOConfig` fields to
     Tune search spaces (``tune.grid_search([...])``, ``tune.loguniform(...)``); returns
     Tune's ``ResultGrid`` (each result's ``metrics`` are the last progress.csv row and its
@@ -307,15 +367,24 @@ def tune_ppo(make_env: Callable[[], gym.Env], base: PPOConfig, param_space: Mapp
     known = {f.name for f in fields(PPOConfig)}
     unknown = sorted(set(param_space) - known)
     if unknown:
-        raise ValueError(f"PPOConfig has no field(s) {', '.join(unknown)} "
-                         f"(fields: {', '.join(sorted(known))})")
+        raise ValueError(
+            f"PPOConfig has no field(s) {', '.join(unknown)} (fields: {', '.join(sorted(known))})"
+        )
     trainable = tune.with_resources(
-        tune.with_parameters(partial(_ppo_trainable, make_env=make_env, base=base)),
-        {"cpu": 1})
+        tune.with_parameters(partial(_ppo_trainable, make_env=make_env, base=base)), {"cpu": 1}
+    )
     tuner = tune.Tuner(
-        trainable, param_space=dict(param_space),
-        tune_config=tune.TuneConfig(num_samples=num_samples, metric=metric, mode=mode,
-                                    max_concurrent_trials=max_concurrent, scheduler=scheduler),
-        run_config=tune.RunConfig(storage_path=str(Path(storage_path).resolve()), name=name,
-                                  verbose=0))
+        trainable,
+        param_space=dict(param_space),
+        tune_config=tune.TuneConfig(
+            num_samples=num_samples,
+            metric=metric,
+            mode=mode,
+            max_concurrent_trials=max_concurrent,
+            scheduler=scheduler,
+        ),
+        run_config=tune.RunConfig(
+            storage_path=str(Path(storage_path).resolve()), name=name, verbose=0
+        ),
+    )
     return tuner.fit()

@@ -35,16 +35,16 @@ from gymnasium import spaces
 from des_supply.distributions import Distribution
 from des_supply.ledger import FIELDS
 from des_supply.network import Network
+from des_supply.policies import Action
 from des_supply.problem import Problem, as_problem
 from des_supply.rng import replication_seed, root_sequence
-from des_supply.policies import Action
 from des_supply.sim import Market, Observation, Simulation
 
 __all__ = [
     "ACTION_MODES",
     "DEFAULT_PERIODS",
-    "PRICE_ACTIONS",
     "PIPELINE_CAP",
+    "PRICE_ACTIONS",
     "EpisodeRunner",
     "InventoryEnv",
     "NetworkLayout",
@@ -57,9 +57,11 @@ __all__ = [
 
 ACTION_MODES = ("quantity", "base-stock", "capped-base-stock")
 PRICE_ACTIONS = ("auto", "grid", "continuous", "none")
-DEFAULT_PERIODS = 200      # episode length when neither the caller nor the problem says less
-PIPELINE_CAP = 10          # longest default pipeline block (periods)
-ORDER_FACTOR = 4.0         # default max_order = 4 x mean demand per period reaching the node x review period
+DEFAULT_PERIODS = 200  # episode length when neither the caller nor the problem says less
+PIPELINE_CAP = 10  # longest default pipeline block (periods)
+ORDER_FACTOR = (
+    4.0  # default max_order = 4 x mean demand per period reaching the node x review period
+)
 
 _COST_KEYS = ("holding", "shortage", "fixed", "variable", "transit")
 _COST_COLUMNS = tuple(FIELDS.index(f"{k}_cost") for k in _COST_KEYS)
@@ -99,26 +101,38 @@ def _flows(network: Network) -> dict[str, float]:
     return flow
 
 
-def _per_node(value: float | Mapping[str, float] | None, nodes: Sequence[str], what: str,
-              default: Mapping[str, float], whole: bool = False, allow_zero: bool = False) -> dict[str, float]:
+def _per_node(
+    value: float | Mapping[str, float] | None,
+    nodes: Sequence[str],
+    what: str,
+    default: Mapping[str, float],
+    whole: bool = False,
+    allow_zero: bool = False,
+) -> dict[str, float]:
     """A per-node setting: None (defaults), one number for all nodes, or a partial mapping."""
     if value is None:
         return dict(default)
     if isinstance(value, Mapping):
         unknown = sorted(set(value) - set(nodes))
         if unknown:
-            raise ValueError(f"{what}: no stocking node(s) {', '.join(map(repr, unknown))} "
-                             f"(stocking nodes: {', '.join(nodes)})")
+            raise ValueError(
+                f"{what}: no stocking node(s) {', '.join(map(repr, unknown))} "
+                f"(stocking nodes: {', '.join(nodes)})"
+            )
         out = {n: float(value.get(n, default[n])) for n in nodes}
     else:
         try:
             out = {n: float(value) for n in nodes}  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise ValueError(f"{what}(={value!r}) must be a number or a mapping node -> number") from None
+            raise ValueError(
+                f"{what}(={value!r}) must be a number or a mapping node -> number"
+            ) from None
     for n, v in out.items():
         if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-            raise ValueError(f"{what} at node {n!r} must be a finite number "
-                             f"{'>= 0' if allow_zero else '> 0'}, got {v}")
+            raise ValueError(
+                f"{what} at node {n!r} must be a finite number "
+                f"{'>= 0' if allow_zero else '> 0'}, got {v}"
+            )
         if whole and not v.is_integer():
             raise ValueError(f"{what} at node {n!r} must be a whole number here, got {v}")
     return out
@@ -129,15 +143,15 @@ class NodeSpec:
     """What the adapters need to know about one stocking node."""
 
     name: str
-    backlog: bool           # the node backlogs (its backlog feature is observed)
-    demand: bool            # the node has external demand (its last demand is observed)
-    pipeline: int           # periods of pipeline observed
-    flow: float             # mean demand per period reaching the node (peak mean if seasonal)
-    lead: int               # lead-time bound into the node (periods)
+    backlog: bool  # the node backlogs (its backlog feature is observed)
+    demand: bool  # the node has external demand (its last demand is observed)
+    pipeline: int  # periods of pipeline observed
+    flow: float  # mean demand per period reaching the node (peak mean if seasonal)
+    lead: int  # lead-time bound into the node (periods)
     review_period: int
     review_offset: int
-    max_order: float        # order quantity at action +1 (or the largest discrete action)
-    max_level: float        # order-up-to level at action +1
+    max_order: float  # order quantity at action +1 (or the largest discrete action)
+    max_level: float  # order-up-to level at action +1
 
     @property
     def stock_scale(self) -> float:
@@ -158,50 +172,80 @@ class NetworkLayout:
     :class:`InventoryEnv` for the layout and the defaults.
     """
 
-    def __init__(self, network: Network, periods: int, *, action_mode: str = "quantity",
-                 discrete: bool = False, max_order: float | Mapping[str, float] | None = None,
-                 max_level: float | Mapping[str, float] | None = None,
-                 pipeline_length: int | Mapping[str, int] | None = None,
-                 market: Market | None = None) -> None:
+    def __init__(
+        self,
+        network: Network,
+        periods: int,
+        *,
+        action_mode: str = "quantity",
+        discrete: bool = False,
+        max_order: float | Mapping[str, float] | None = None,
+        max_level: float | Mapping[str, float] | None = None,
+        pipeline_length: int | Mapping[str, int] | None = None,
+        market: Market | None = None,
+    ) -> None:
         if action_mode not in ACTION_MODES:
-            raise ValueError(f"action_mode(={action_mode!r}) must be one of {', '.join(ACTION_MODES)}")
+            raise ValueError(
+                f"action_mode(={action_mode!r}) must be one of {', '.join(ACTION_MODES)}"
+            )
         self.network, self.periods = network, int(periods)
         self.action_mode, self.discrete = action_mode, bool(discrete)
         stock = network.stock_nodes
         names = [n.name for n in stock]
         flow = _flows(network)
-        lead = {n: max((_lead_bound(e.lead_time) for e in network.suppliers(n)), default=0) for n in names}
+        lead = {
+            n: max((_lead_bound(e.lead_time) for e in network.suppliers(n)), default=0)
+            for n in names
+        }
         d_order, d_level, d_pipe = {}, {}, {}
         for n in stock:
             q = max(1.0, math.ceil(ORDER_FACTOR * flow[n.name] * n.review_period))
             if math.isfinite(n.capacity):
                 q = max(1.0, min(q, math.floor(n.capacity)))
             d_order[n.name] = float(q)
-            d_level[n.name] = float(max(1.0, math.ceil(
-                ORDER_FACTOR * flow[n.name] * (n.review_period + lead[n.name]))))
+            d_level[n.name] = float(
+                max(1.0, math.ceil(ORDER_FACTOR * flow[n.name] * (n.review_period + lead[n.name])))
+            )
             d_pipe[n.name] = float(min(lead[n.name], PIPELINE_CAP))
         orders = _per_node(max_order, names, "max_order", d_order, whole=self.discrete)
         levels = _per_node(max_level, names, "max_level", d_level, whole=self.discrete)
-        pipes = _per_node(pipeline_length, names, "pipeline_length", d_pipe, whole=True, allow_zero=True)
+        pipes = _per_node(
+            pipeline_length, names, "pipeline_length", d_pipe, whole=True, allow_zero=True
+        )
         self.nodes: tuple[NodeSpec, ...] = tuple(
-            NodeSpec(n.name, n.shortage == "backlog", n.demand is not None, int(pipes[n.name]),
-                     flow[n.name], lead[n.name], n.review_period, n.review_offset,
-                     orders[n.name], levels[n.name]) for n in stock)
+            NodeSpec(
+                n.name,
+                n.shortage == "backlog",
+                n.demand is not None,
+                int(pipes[n.name]),
+                flow[n.name],
+                lead[n.name],
+                n.review_period,
+                n.review_offset,
+                orders[n.name],
+                levels[n.name],
+            )
+            for n in stock
+        )
         self.names: tuple[str, ...] = tuple(names)
         self.index = {n: i for i, n in enumerate(names)}
         self._cycles, self._traces = self._phases(network)
         self.phase_names: tuple[str, ...] = tuple(
             [f"cycle{p}.{f}" for p in self._cycles for f in ("sin", "cos")]
-            + [f"trace{m}.period" for m in self._traces])
+            + [f"trace{m}.period" for m in self._traces]
+        )
         self.node_names = {n.name: tuple(self._block_names(n)) for n in self.nodes}
         # a market with observable state (des_supply.market.CompetitiveMarket): its features last
         self.market = market if callable(getattr(market, "observation", None)) else None
         self.market_names: tuple[str, ...] = tuple(
-            f"market.{k}" for k in (self.market.observation() if self.market is not None else {}))
+            f"market.{k}" for k in (self.market.observation() if self.market is not None else {})
+        )
         self.observation_names: tuple[str, ...] = tuple(
-            [x for n in self.nodes for x in self.node_names[n.name]] + list(self.phase_names)
-            + list(self.market_names))
-        self._nonneg = self.bounds()[0] == 0.0   # features clipped at 0 (all but sin/cos)
+            [x for n in self.nodes for x in self.node_names[n.name]]
+            + list(self.phase_names)
+            + list(self.market_names)
+        )
+        self._nonneg = self.bounds()[0] == 0.0  # features clipped at 0 (all but sin/cos)
 
     # -- observations ------------------------------------------------------------------------
     @staticmethod
@@ -248,7 +292,10 @@ class NetworkLayout:
         return np.zeros(k, np.float32), np.full(k, np.inf, np.float32)
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        parts = [self.node_bounds(n) for n in self.names] + [self.phase_bounds(), self.market_bounds()]
+        parts = [self.node_bounds(n) for n in self.names] + [
+            self.phase_bounds(),
+            self.market_bounds(),
+        ]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def node_features(self, view: Observation, node: NodeSpec, t: int) -> list[float]:
@@ -308,7 +355,9 @@ class NetworkLayout:
         scale += [1.0] * (2 * len(self._cycles)) + [float(max(1, m - 1)) for m in self._traces]
         if self.market_names:  # prices: divided by the highest price the seller may set
             grid = getattr(self.market, "price_grid", None)
-            scale += [float(max(1.0, grid.high if grid is not None else 1.0))] * len(self.market_names)
+            scale += [float(max(1.0, grid.high if grid is not None else 1.0))] * len(
+                self.market_names
+            )
         return np.asarray(scale, dtype=np.float32)
 
     def cost_scale(self) -> float:
@@ -335,8 +384,11 @@ class NetworkLayout:
         return [n.max_level, n.max_order]
 
     def action_names(self, node: str | None = None) -> tuple[str, ...]:
-        suffix = {"quantity": ("order",), "base-stock": ("level",),
-                  "capped-base-stock": ("level", "cap")}[self.action_mode]
+        suffix = {
+            "quantity": ("order",),
+            "base-stock": ("level",),
+            "capped-base-stock": ("level", "cap"),
+        }[self.action_mode]
         nodes = self.names if node is None else (node,)
         return tuple(f"{n}.{s}" for n in nodes for s in suffix)
 
@@ -370,12 +422,15 @@ class NetworkLayout:
             raise ValueError(f"action must be numeric, got {action!r}") from None
         if isinstance(space, spaces.Discrete):
             if arr.shape not in ((), (1,)):
-                raise ValueError(f"action for a Discrete({space.n}) space must be one integer, "
-                                 f"got shape {arr.shape}")
+                raise ValueError(
+                    f"action for a Discrete({space.n}) space must be one integer, "
+                    f"got shape {arr.shape}"
+                )
             arr = arr.reshape(1)
         elif arr.shape != space.shape:
-            raise ValueError(f"action has shape {arr.shape}, expected {space.shape} "
-                             f"({', '.join(names)})")
+            raise ValueError(
+                f"action has shape {arr.shape}, expected {space.shape} ({', '.join(names)})"
+            )
         bad = np.flatnonzero(np.isnan(arr))
         if bad.size:
             raise ValueError(f"action[{bad[0]}] ({names[bad[0]]}) is NaN")
@@ -383,8 +438,9 @@ class NetworkLayout:
             return (np.clip(arr, -1.0, 1.0) + 1.0) * 0.5 * maxima
         for j, (v, m) in enumerate(zip(arr, maxima)):
             if not (float(v).is_integer() and 0 <= v <= m):
-                raise ValueError(f"action[{j}] ({names[j]}) must be a whole number in "
-                                 f"[0, {int(m)}], got {v}")
+                raise ValueError(
+                    f"action[{j}] ({names[j]}) must be a whole number in [0, {int(m)}], got {v}"
+                )
         return arr
 
     def order(self, node: NodeSpec, values: np.ndarray, view: Observation) -> float:
@@ -409,9 +465,18 @@ class EpisodeRunner:
     ``options={"episode": k}`` jumps to episode *k*.
     """
 
-    def __init__(self, network: Network, periods: int, market: Market | None = None,
-                 episode_offset: int = 0, episode_stride: int = 1) -> None:
-        for what, v, least in (("episode_offset", episode_offset, 0), ("episode_stride", episode_stride, 1)):
+    def __init__(
+        self,
+        network: Network,
+        periods: int,
+        market: Market | None = None,
+        episode_offset: int = 0,
+        episode_stride: int = 1,
+    ) -> None:
+        for what, v, least in (
+            ("episode_offset", episode_offset, 0),
+            ("episode_stride", episode_stride, 1),
+        ):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
                 raise ValueError(f"{what}(={v!r}) must be an integer >= {least}")
         self.sim = Simulation(network, periods, 0, market)
@@ -428,9 +493,13 @@ class EpisodeRunner:
         self._cost = self._revenue = 0.0
         self._accounted = 0
         if market is None and not any(n.review_offset < self.periods for n in network.stock_nodes):
-            raise ValueError(f"no stocking node reviews within the horizon of {self.periods} periods")
+            raise ValueError(
+                f"no stocking node reviews within the horizon of {self.periods} periods"
+            )
 
-    def begin(self, seed: int | None, options: Mapping[str, Any] | None) -> tuple[Observation, dict[str, Any]]:
+    def begin(
+        self, seed: int | None, options: Mapping[str, Any] | None
+    ) -> tuple[Observation, dict[str, Any]]:
         """Start an episode; returns the first epoch's view and the info of the periods before it."""
         if seed is not None:
             self.root = root_sequence(seed)
@@ -461,8 +530,9 @@ class EpisodeRunner:
         self._act(orders)
         return self._accrued(self.t - t0)
 
-    def answer_period(self, decide: Callable[[Observation], dict[str, float] | Action]
-                      ) -> tuple[float, dict[str, Any]]:
+    def answer_period(
+        self, decide: Callable[[Observation], dict[str, float] | Action]
+    ) -> tuple[float, dict[str, Any]]:
         """Answer every epoch of the pending period, each with ``decide(view)``, and run to
         the first epoch of a later period.
 
@@ -499,9 +569,14 @@ class EpisodeRunner:
         breakdown = dict(zip(_COST_KEYS, parts))
         breakdown["total"] = cost
         reward = -cost if sim.objective == "cost" else revenue - cost
-        info = {"t": self.t, "dt": dt, "replication": self.episode, "cost": breakdown,
-                "revenue": revenue,
-                "node_cost": np.array([per_node[i] for i in self._stock_index], dtype=np.float64)}
+        info = {
+            "t": self.t,
+            "dt": dt,
+            "replication": self.episode,
+            "cost": breakdown,
+            "revenue": revenue,
+            "node_cost": np.array([per_node[i] for i in self._stock_index], dtype=np.float64),
+        }
         return reward, info
 
 
@@ -671,24 +746,43 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
-    def __init__(self, network: Network, periods: int = DEFAULT_PERIODS, *,
-                 action_mode: str = "quantity", discrete: bool = False,
-                 max_order: float | Mapping[str, float] | None = None,
-                 max_level: float | Mapping[str, float] | None = None,
-                 pipeline_length: int | Mapping[str, int] | None = None,
-                 market: Market | None = None, price_action: str = "auto",
-                 episode_offset: int = 0, episode_stride: int = 1,
-                 render_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        network: Network,
+        periods: int = DEFAULT_PERIODS,
+        *,
+        action_mode: str = "quantity",
+        discrete: bool = False,
+        max_order: float | Mapping[str, float] | None = None,
+        max_level: float | Mapping[str, float] | None = None,
+        pipeline_length: int | Mapping[str, int] | None = None,
+        market: Market | None = None,
+        price_action: str = "auto",
+        episode_offset: int = 0,
+        episode_stride: int = 1,
+        render_mode: str | None = None,
+    ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode(={render_mode!r}) must be None or one of "
-                             f"{', '.join(self.metadata['render_modes'])}")
+            raise ValueError(
+                f"render_mode(={render_mode!r}) must be None or one of "
+                f"{', '.join(self.metadata['render_modes'])}"
+            )
         if price_action not in PRICE_ACTIONS:
-            raise ValueError(f"price_action(={price_action!r}) must be one of {', '.join(PRICE_ACTIONS)}")
+            raise ValueError(
+                f"price_action(={price_action!r}) must be one of {', '.join(PRICE_ACTIONS)}"
+            )
         self.runner = EpisodeRunner(network, periods, market, episode_offset, episode_stride)
         self.network, self.periods, self.market = network, self.runner.periods, market
-        self.layout = NetworkLayout(network, self.periods, action_mode=action_mode, discrete=discrete,
-                                    max_order=max_order, max_level=max_level,
-                                    pipeline_length=pipeline_length, market=market)
+        self.layout = NetworkLayout(
+            network,
+            self.periods,
+            action_mode=action_mode,
+            discrete=discrete,
+            max_order=max_order,
+            max_level=max_level,
+            pipeline_length=pipeline_length,
+            market=market,
+        )
         self.action_mode, self.discrete, self.render_mode = action_mode, bool(discrete), render_mode
         low, high = self.layout.bounds()
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
@@ -698,11 +792,15 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         grid = getattr(market, "price_grid", None)
         priced = getattr(market, "node", None)
         if price_action == "auto":
-            price_action = "none" if grid is None else ("grid" if grid.values is not None else "continuous")
+            price_action = (
+                "none" if grid is None else ("grid" if grid.values is not None else "continuous")
+            )
         if price_action != "none":
             if grid is None or priced not in self.layout.names:
-                raise ValueError(f"price_action={price_action!r} needs a market with a price_grid at "
-                                 "a stocking node (e.g. des_supply.market.CompetitiveMarket)")
+                raise ValueError(
+                    f"price_action={price_action!r} needs a market with a price_grid at "
+                    "a stocking node (e.g. des_supply.market.CompetitiveMarket)"
+                )
             if price_action == "grid" and grid.values is None:
                 raise ValueError("price_action='grid' needs a price grid (price_step > 0)")
         self.price_action = price_action
@@ -712,8 +810,11 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
             price_space: spaces.Space = spaces.Discrete(len(grid.values))
         elif price_action == "continuous":
             price_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
-        self.action_space = (self.order_space if price_action == "none" else
-                             spaces.Dict({"order": self.order_space, "price": price_space}))
+        self.action_space = (
+            self.order_space
+            if price_action == "none"
+            else spaces.Dict({"order": self.order_space, "price": price_space})
+        )
 
     # -- what the agent sees -----------------------------------------------------------------
     @property
@@ -754,8 +855,9 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         return "\n".join(lines)
 
     # -- the Gymnasium API -------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None,
-              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         view, info = self.runner.begin(seed, options)
         info["orders"] = np.zeros(len(self.nodes))
@@ -771,7 +873,9 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         if self.price_node is not None:
             orders, asked = self.decode_action(action)
             price = self.decode_price(action)
-            reward, info = self.runner.answer(Action(orders=orders, prices={self.price_node: price}))
+            reward, info = self.runner.answer(
+                Action(orders=orders, prices={self.price_node: price})
+            )
             info["price"] = price
         else:
             values = self._values(action)
@@ -786,8 +890,9 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
             reward, info = self.runner.answer_period(decide)
         info["orders"] = asked
         truncated = self.runner.done
-        info["action_mask"] = (np.zeros(len(self.nodes), dtype=bool) if truncated
-                               else self._mask(view))
+        info["action_mask"] = (
+            np.zeros(len(self.nodes), dtype=bool) if truncated else self._mask(view)
+        )
         return self.layout.observation(view, self.runner.t), float(reward), False, truncated, info
 
     def render(self) -> str | np.ndarray | None:
@@ -799,13 +904,20 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         if view is None:
             return "(not started: call reset())"
         t = self.runner.t
-        head = f"period {t}/{self.periods}, episode {self.episode}" + (" (end)" if self.runner.done else "")
-        rows = [head, f"{'node':<16}{'on_hand':>10}{'backlog':>10}{'on_order':>10}{'IP':>10}  decides"]
+        head = f"period {t}/{self.periods}, episode {self.episode}" + (
+            " (end)" if self.runner.done else ""
+        )
+        rows = [
+            head,
+            f"{'node':<16}{'on_hand':>10}{'backlog':>10}{'on_order':>10}{'IP':>10}  decides",
+        ]
         deciding = () if self.runner.done else view.deciding_this_period
         for n in self.nodes:
-            rows.append(f"{n:<16}{view.on_hand(n):>10.4g}{view.backlog(n):>10.4g}"
-                        f"{view.on_order(n):>10.4g}{view.inventory_position(n):>10.4g}"
-                        f"  {'yes' if n in deciding else ''}")
+            rows.append(
+                f"{n:<16}{view.on_hand(n):>10.4g}{view.backlog(n):>10.4g}"
+                f"{view.on_order(n):>10.4g}{view.inventory_position(n):>10.4g}"
+                f"  {'yes' if n in deciding else ''}"
+            )
         if self.layout.market is not None:
             state = self.layout.market.observation()
             price = f"price {view.price(self.price_node):g}, " if self.price_node else ""
@@ -830,8 +942,12 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         ax.axhline(0.0, color="black", linewidth=0.8)
         ax.set_xticks(x, self.nodes, fontsize=7, rotation=30 if len(self.nodes) > 6 else 0)
         ax.set_ylabel("units")
-        ax.set_title(f"period {self.runner.t} of {self.periods}" if view is not None
-                     else "not started: call reset()", fontsize=9)
+        ax.set_title(
+            f"period {self.runner.t} of {self.periods}"
+            if view is not None
+            else "not started: call reset()",
+            fontsize=9,
+        )
         fig.tight_layout()
         canvas.draw()
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()
@@ -864,18 +980,21 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         """The order part of *action* in physical units (checked against the order space)."""
         if self.price_node is not None:
             if not isinstance(action, Mapping) or set(action) != {"order", "price"}:
-                raise ValueError(f"action must be a dict with keys 'order' and 'price', got {action!r}")
+                raise ValueError(
+                    f"action must be a dict with keys 'order' and 'price', got {action!r}"
+                )
             action = action["order"]
         return self.layout.parse(action, self.layout.nodes, self.order_space)
 
-    def _orders(self, values: np.ndarray, view: Observation,
-                deciding: Sequence[str]) -> dict[str, float]:
+    def _orders(
+        self, values: np.ndarray, view: Observation, deciding: Sequence[str]
+    ) -> dict[str, float]:
         """Orders of the *deciding* nodes from parsed action *values*, on *view*."""
         layout, w = self.layout, self.layout.width
         orders: dict[str, float] = {}
         for name in deciding:
             i = self._position[name]
-            orders[name] = layout.order(layout.nodes[i], values[i * w:(i + 1) * w], view)
+            orders[name] = layout.order(layout.nodes[i], values[i * w : (i + 1) * w], view)
         return orders
 
     def decode_price(self, action: Mapping[str, Any]) -> float:
@@ -887,10 +1006,14 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         if self.price_action == "grid":
             arr = np.asarray(raw)
             values = grid.values
-            if arr.size != 1 or not float(arr.reshape(-1)[0]).is_integer() or \
-                    not 0 <= int(arr.reshape(-1)[0]) < len(values):
-                raise ValueError(f"action['price'] must be a whole number in [0, {len(values) - 1}], "
-                                 f"got {raw!r}")
+            if (
+                arr.size != 1
+                or not float(arr.reshape(-1)[0]).is_integer()
+                or not 0 <= int(arr.reshape(-1)[0]) < len(values)
+            ):
+                raise ValueError(
+                    f"action['price'] must be a whole number in [0, {len(values) - 1}], got {raw!r}"
+                )
             return float(values[int(arr.reshape(-1)[0])])
         try:
             u = float(np.asarray(raw, dtype=np.float64).reshape(-1)[0])
@@ -929,7 +1052,9 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def _order_action(self, orders: Mapping[str, float]) -> np.ndarray | int:
         if self.action_mode != "quantity":
-            raise ValueError(f"orders_to_action needs action_mode='quantity', not {self.action_mode!r}")
+            raise ValueError(
+                f"orders_to_action needs action_mode='quantity', not {self.action_mode!r}"
+            )
         unknown = sorted(set(orders) - set(self.nodes))
         if unknown:
             raise ValueError(f"no stocking node(s) {', '.join(map(repr, unknown))}")
@@ -937,8 +1062,10 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         for i, node in enumerate(self.layout.nodes):
             q = float(orders.get(node.name, 0.0))
             if not 0.0 <= q <= node.max_order:
-                raise ValueError(f"order {q} at node {node.name!r} is outside [0, "
-                                 f"max_order={node.max_order:g}]; raise max_order")
+                raise ValueError(
+                    f"order {q} at node {node.name!r} is outside [0, "
+                    f"max_order={node.max_order:g}]; raise max_order"
+                )
             if self.discrete:
                 out[i] = round(q)
             else:
@@ -950,8 +1077,9 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
 
 
 # -- construction from problems ---------------------------------------------------------------
-def env_parameters(cls: type = InventoryEnv, *,
-                   skip: Sequence[str] = ("network",)) -> tuple[str, ...]:
+def env_parameters(
+    cls: type = InventoryEnv, *, skip: Sequence[str] = ("network",)
+) -> tuple[str, ...]:
     """The keyword arguments an env class takes (its ``__init__`` parameters but *skip*)."""
     return tuple(p for p in inspect.signature(cls.__init__).parameters if p not in ("self", *skip))
 
@@ -961,9 +1089,12 @@ def default_periods(problem: Problem, cap: int = DEFAULT_PERIODS) -> int:
     return min(int(cap), problem.periods)
 
 
-def resolve_problem(problem: Problem | Network, kwargs: Mapping[str, Any],
-                    env_params: Sequence[str],
-                    market: Market | None = None) -> tuple[Problem, dict[str, Any]]:
+def resolve_problem(
+    problem: Problem | Network,
+    kwargs: Mapping[str, Any],
+    env_params: Sequence[str],
+    market: Market | None = None,
+) -> tuple[Problem, dict[str, Any]]:
     """*problem* as a :class:`~des_supply.problem.Problem` (a Network with *market*, if given)
     and *kwargs* checked against *env_params*.
 
@@ -974,17 +1105,26 @@ def resolve_problem(problem: Problem | Network, kwargs: Mapping[str, Any],
     unknown = sorted(set(kwargs) - set(env_params))
     if unknown:
         name = getattr(problem, "name", "") or type(problem).__name__
-        raise ValueError(f"unknown env parameter(s) {', '.join(map(repr, unknown))} for problem "
-                         f"{name!r} (env parameters: {', '.join(env_params)}); parameters of the "
-                         "problem itself are given where it is built")
+        raise ValueError(
+            f"unknown env parameter(s) {', '.join(map(repr, unknown))} for problem "
+            f"{name!r} (env parameters: {', '.join(env_params)}); parameters of the "
+            "problem itself are given where it is built"
+        )
     if isinstance(problem, Problem) and market is not None:
-        raise ValueError(f"problem {problem.name!r}: its market comes with it (Problem(network, "
-                         "market)); pass market= only with a Network")
+        raise ValueError(
+            f"problem {problem.name!r}: its market comes with it (Problem(network, "
+            "market)); pass market= only with a Network"
+        )
     return as_problem(problem, market), dict(kwargs)
 
 
-def make_env(problem: Problem | Network, *, periods: int | None = None,
-             action_mode: str = "quantity", **env_kwargs: Any) -> InventoryEnv:
+def make_env(
+    problem: Problem | Network,
+    *,
+    periods: int | None = None,
+    action_mode: str = "quantity",
+    **env_kwargs: Any,
+) -> InventoryEnv:
     """An :class:`InventoryEnv` of *problem* (a :class:`~des_supply.problem.Problem`, or a
     :class:`~des_supply.network.Network`, which is a problem without a market).
 
@@ -1012,5 +1152,6 @@ def make_env(problem: Problem | Network, *, periods: int | None = None,
     problem, env_kw = resolve_problem(problem, env_kwargs, params, market)
     if periods is None:
         periods = default_periods(problem)
-    return InventoryEnv(problem.network, periods, action_mode=action_mode,
-                        market=problem.new_market(), **env_kw)
+    return InventoryEnv(
+        problem.network, periods, action_mode=action_mode, market=problem.new_market(), **env_kw
+    )

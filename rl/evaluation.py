@@ -10,9 +10,10 @@ are far tighter than the separate ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -36,17 +37,22 @@ class Evaluation:
     ci95: tuple[float, float]
 
     @classmethod
-    def of(cls, name: str, per_episode: np.ndarray) -> "Evaluation":
+    def of(cls, name: str, per_episode: np.ndarray) -> Evaluation:
         mean, lo, hi = confidence_interval(per_episode)
         return cls(name, np.asarray(per_episode, dtype=float), mean, (lo, hi))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "mean": self.mean, "ci95": list(self.ci95),
-                "per_episode": self.per_episode.tolist()}
+        return {
+            "name": self.name,
+            "mean": self.mean,
+            "ci95": list(self.ci95),
+            "per_episode": self.per_episode.tolist(),
+        }
 
 
-def _episodes(make_env: Callable[[], gym.Env], act: Callable[[Any], Any], seed: int,
-              ks: range) -> list[float]:
+def _episodes(
+    make_env: Callable[[], gym.Env], act: Callable[[Any], Any], seed: int, ks: range
+) -> list[float]:
     """Mean cost (or profit) per period of episodes *ks* (one executor task)."""
     env = make_env()
     objective = env.unwrapped.sim.objective
@@ -67,9 +73,16 @@ def _episodes(make_env: Callable[[], gym.Env], act: Callable[[Any], Any], seed: 
     return values
 
 
-def evaluate_agent(make_env: Callable[[], gym.Env], act: Callable[[Any], Any], *, seed: int,
-                   episodes: int, name: str = "agent", progress: bool = False,
-                   executor: Executor | None = None) -> Evaluation:
+def evaluate_agent(
+    make_env: Callable[[], gym.Env],
+    act: Callable[[Any], Any],
+    *,
+    seed: int,
+    episodes: int,
+    name: str = "agent",
+    progress: bool = False,
+    executor: Executor | None = None,
+) -> Evaluation:
     """Run *act* (observation -> action) for *episodes* episodes of the env from *make_env*.
 
     The value of an episode is its mean cost per period (or profit when the env's
@@ -80,25 +93,47 @@ def evaluate_agent(make_env: Callable[[], gym.Env], act: Callable[[Any], Any], *
     """
     ex = executor or SerialExecutor()
     bar = tqdm(total=episodes, desc=f"evaluate {name}", disable=not progress, leave=False)
-    parts = ex.map(partial(_episodes, make_env, act, seed), chunks(episodes, ex.workers),
-                   on_result=lambda i, part: bar.update(len(part)))
+    parts = ex.map(
+        partial(_episodes, make_env, act, seed),
+        chunks(episodes, ex.workers),
+        on_result=lambda i, part: bar.update(len(part)),
+    )
     bar.close()
     return Evaluation.of(name, np.array([v for part in parts for v in part]))
 
 
-def evaluate_policy(problem: Problem | Network, policy: Any, *, periods: int, seed: int,
-                    episodes: int, name: str = "policy", processes: int = 1,
-                    market: Any = None, executor: Executor | None = None) -> Evaluation:
+def evaluate_policy(
+    problem: Problem | Network,
+    policy: Any,
+    *,
+    periods: int,
+    seed: int,
+    episodes: int,
+    name: str = "policy",
+    processes: int = 1,
+    market: Any = None,
+    executor: Executor | None = None,
+) -> Evaluation:
     """An engine policy on the same episodes (replication k = episode k), with the
     problem's market (decision-dependent demand; or *market* with a plain Network)."""
-    res = simulate(problem, policy, periods=periods, replications=episodes, seed=seed,
-                   processes=processes, market=market, executor=executor)
+    res = simulate(
+        problem,
+        policy,
+        periods=periods,
+        replications=episodes,
+        seed=seed,
+        processes=processes,
+        market=market,
+        executor=executor,
+    )
     return Evaluation.of(name, res.per_replication)
 
 
 def paired(a: Evaluation, b: Evaluation) -> tuple[float, float, float]:
     """Mean of ``a - b`` over common episodes, with its 95% CI."""
     if len(a.per_episode) != len(b.per_episode):
-        raise ValueError(f"{a.name} has {len(a.per_episode)} episodes, {b.name} "
-                         f"{len(b.per_episode)}: paired differences need the same episodes")
+        raise ValueError(
+            f"{a.name} has {len(a.per_episode)} episodes, {b.name} "
+            f"{len(b.per_episode)}: paired differences need the same episodes"
+        )
     return confidence_interval(a.per_episode - b.per_episode)

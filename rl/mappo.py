@@ -171,8 +171,15 @@ from .training import (
     versions,
 )
 
-__all__ = ["MAPPOConfig", "MAPPOPolicy", "MAPPOResult", "MultiAgentModel", "evaluate_mappo",
-           "load_mappo", "train_mappo"]
+__all__ = [
+    "MAPPOConfig",
+    "MAPPOPolicy",
+    "MAPPOResult",
+    "MultiAgentModel",
+    "evaluate_mappo",
+    "load_mappo",
+    "train_mappo",
+]
 
 CHECKPOINT_FORMAT = 1
 VARIANTS = ("mappo", "ippo")
@@ -214,8 +221,11 @@ class MAPPOConfig(PPOConfig):
             raise ValueError(f"variant(={self.variant!r}) must be one of {', '.join(VARIANTS)}")
         if self.critic_learning_rate is not None and not self.critic_learning_rate > 0:
             raise ValueError(f"critic_learning_rate(={self.critic_learning_rate}) must be > 0")
-        for name, cast in (("agent_learning_rates", float), ("agent_update_periods", int),
-                           ("agent_epochs", int)):
+        for name, cast in (
+            ("agent_learning_rates", float),
+            ("agent_update_periods", int),
+            ("agent_epochs", int),
+        ):
             value = getattr(self, name)
             if value is None:
                 continue
@@ -239,8 +249,10 @@ class MAPPOConfig(PPOConfig):
         for name in ("agent_learning_rates", "agent_update_periods", "agent_epochs"):
             unknown = sorted(set(getattr(self, name) or {}) - set(agents))
             if unknown:
-                raise ValueError(f"{name}: unknown agent(s) {', '.join(map(repr, unknown))} "
-                                 f"(agents: {', '.join(agents)})")
+                raise ValueError(
+                    f"{name}: unknown agent(s) {', '.join(map(repr, unknown))} "
+                    f"(agents: {', '.join(agents)})"
+                )
 
 
 # -- updates ------------------------------------------------------------------------------------
@@ -252,9 +264,17 @@ def _minibatches(rng: np.random.Generator, size: int, n_minibatches: int) -> lis
     return [mb for mb in torch.tensor_split(inds, n_minibatches) if mb.numel()]
 
 
-def _update_actor(actor: Actor, optimizer: torch.optim.Optimizer, x: torch.Tensor,
-                  actions: torch.Tensor, logprobs: torch.Tensor, advantages: torch.Tensor,
-                  epochs: int, config: MAPPOConfig, rng: np.random.Generator) -> dict[str, float]:
+def _update_actor(
+    actor: Actor,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    actions: torch.Tensor,
+    logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    epochs: int,
+    config: MAPPOConfig,
+    rng: np.random.Generator,
+) -> dict[str, float]:
     """Clipped-surrogate epochs for one actor on its agents' samples (CleanRL's inner loop)."""
     sums, count = dict.fromkeys(_ACTOR_STATS, 0.0), 0
     for _epoch in range(epochs):
@@ -284,9 +304,15 @@ def _update_actor(actor: Actor, optimizer: torch.optim.Optimizer, x: torch.Tenso
     return {key: total / count for key, total in sums.items()}
 
 
-def _update_critic(critic: Critic, optimizer: torch.optim.Optimizer, x: torch.Tensor,
-                   values: torch.Tensor, returns: torch.Tensor, config: MAPPOConfig,
-                   rng: np.random.Generator) -> dict[str, float]:
+def _update_critic(
+    critic: Critic,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    values: torch.Tensor,
+    returns: torch.Tensor,
+    config: MAPPOConfig,
+    rng: np.random.Generator,
+) -> dict[str, float]:
     """n_epochs of (optionally clipped) value regression on the GAE returns.
 
     With value normalisation the targets' running statistics are updated first and the
@@ -301,8 +327,12 @@ def _update_critic(critic: Critic, optimizer: torch.optim.Optimizer, x: torch.Te
             new = critic.normalized(x[mb])
             if config.clip_vloss:
                 delta = torch.clamp(new - n_values[mb], -config.clip_coef, config.clip_coef)
-                v_loss = 0.5 * torch.max((new - n_returns[mb]) ** 2,
-                                         (n_values[mb] + delta - n_returns[mb]) ** 2).mean()
+                v_loss = (
+                    0.5
+                    * torch.max(
+                        (new - n_returns[mb]) ** 2, (n_values[mb] + delta - n_returns[mb]) ** 2
+                    ).mean()
+                )
             else:
                 v_loss = 0.5 * ((new - n_returns[mb]) ** 2).mean()
             optimizer.zero_grad()
@@ -337,10 +367,14 @@ class MAPPOResult:
     stopped_early: bool = False  # the callback asked to stop
 
 
-def train_mappo(make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any]],
-                config: MAPPOConfig | None, out_dir: str | os.PathLike[str],
-                resume: bool | str | os.PathLike[str] | None = None, progress: bool = True,
-                callback: Callable[[dict[str, float]], bool | None] | None = None) -> MAPPOResult:
+def train_mappo(
+    make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any]],
+    config: MAPPOConfig | None,
+    out_dir: str | os.PathLike[str],
+    resume: bool | str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    callback: Callable[[dict[str, float]], bool | None] | None = None,
+) -> MAPPOResult:
     """Train multi-agent PPO and write checkpoint, CSV log, config and learning curve to *out_dir*.
 
     Parameters
@@ -378,20 +412,36 @@ def train_mappo(make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any
     runner = ParallelRunner(make_parallel_env, config, use_state=config.variant == "mappo")
     agents = runner.agents
     config.check_agents(agents)
-    groups = group_agents(agents, runner.observation_spaces, runner.action_spaces,
-                          config.share_actor)
+    groups = group_agents(
+        agents, runner.observation_spaces, runner.action_spaces, config.share_actor
+    )
     for members in groups:
-        settings = {(config.learning_rate_of(a), config.update_period_of(a), config.epochs_of(a))
-                    for a in members}
+        settings = {
+            (config.learning_rate_of(a), config.update_period_of(a), config.epochs_of(a))
+            for a in members
+        }
         if len(settings) > 1:
-            raise ValueError(f"agents {', '.join(members)} share an actor but not their learning "
-                             "rate, update period and epochs: make them equal or set "
-                             "share_actor=False")
-    model = MultiAgentModel(agents, runner.obs_dims, runner.action_spaces, groups, config.variant,
-                            runner.state_dim, config.hidden_sizes, config.activation,
-                            config.norm_value, config.log_std_init)
-    actor_opts = [torch.optim.Adam(a.parameters(), lr=config.learning_rate_of(m[0]), eps=1e-5)
-                  for a, m in zip(model.actors, groups)]
+            raise ValueError(
+                f"agents {', '.join(members)} share an actor but not their learning "
+                "rate, update period and epochs: make them equal or set "
+                "share_actor=False"
+            )
+    model = MultiAgentModel(
+        agents,
+        runner.obs_dims,
+        runner.action_spaces,
+        groups,
+        config.variant,
+        runner.state_dim,
+        config.hidden_sizes,
+        config.activation,
+        config.norm_value,
+        config.log_std_init,
+    )
+    actor_opts = [
+        torch.optim.Adam(a.parameters(), lr=config.learning_rate_of(m[0]), eps=1e-5)
+        for a, m in zip(model.actors, groups)
+    ]
     critic_lr = config.critic_learning_rate or config.learning_rate
     critic_opts = [torch.optim.Adam(c.parameters(), lr=critic_lr, eps=1e-5) for c in model.critics]
     iteration, global_step = 0, 0
@@ -404,9 +454,17 @@ def train_mappo(make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any
         runner.load_state_dict(checkpoint["runner"])
         iteration, global_step = checkpoint["iteration"], checkpoint["global_step"]
         restore_rngs(checkpoint, rng)
-    (out / "config.json").write_text(json.dumps(
-        {"config": asdict(config), "agents": agents, "groups": [list(g) for g in groups],
-         "versions": versions()}, indent=2))
+    (out / "config.json").write_text(
+        json.dumps(
+            {
+                "config": asdict(config),
+                "agents": agents,
+                "groups": [list(g) for g in groups],
+                "versions": versions(),
+            },
+            indent=2,
+        )
+    )
 
     def save() -> None:
         state = {
@@ -415,8 +473,9 @@ def train_mappo(make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any
             "versions": versions(),
             "agents": list(agents),
             "groups": [list(g) for g in groups],
-            "observation_spaces": {a: space_to_dict(s)
-                                   for a, s in runner.observation_spaces.items()},
+            "observation_spaces": {
+                a: space_to_dict(s) for a, s in runner.observation_spaces.items()
+            },
             "action_spaces": {a: space_to_dict(s) for a, s in runner.action_spaces.items()},
             "state_dim": runner.state_dim,
             "model": model.state_dict(),
@@ -428,19 +487,38 @@ def train_mappo(make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any
         }
         save_checkpoint(state, out)
 
-    columns = ["global_step", "iteration", "episodes", "episodic_return_mean",
-               "episodic_length_mean", *_CRITIC_STATS, *_ACTOR_STATS, "learning_rate", "sps"]
+    columns = [
+        "global_step",
+        "iteration",
+        "episodes",
+        "episodic_return_mean",
+        "episodic_length_mean",
+        *_CRITIC_STATS,
+        *_ACTOR_STATS,
+        "learning_rate",
+        "sps",
+    ]
     columns += [f"{a}/{s}" for a in agents for s in (*_ACTOR_STATS, "learning_rate", "updated")]
     if config.variant == "ippo":
         columns += [f"{a}/{s}" for a in agents for s in _CRITIC_STATS]
     columns += [f"{a}/acting_fraction" for a in agents]
     log = ProgressLog(out, columns, keep_up_to=global_step if checkpoint is not None else None)
-    rollout = MultiRollout.empty(config.n_steps, config.n_envs, runner.obs_dims,
-                                 {a: runner.layouts[a].width for a in agents}, model.value_keys(),
-                                 runner.state_dim)
+    rollout = MultiRollout.empty(
+        config.n_steps,
+        config.n_envs,
+        runner.obs_dims,
+        {a: runner.layouts[a].width for a in agents},
+        model.value_keys(),
+        runner.state_dim,
+    )
     num_iterations, B = config.num_iterations, config.batch_size
-    bar = tqdm(total=num_iterations * B, initial=global_step, unit="step", disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=num_iterations * B,
+        initial=global_step,
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     start_time, start_step, stopped = time.perf_counter(), global_step, False
     try:
         while iteration < num_iterations and not stopped:
@@ -450,8 +528,11 @@ def train_mappo(make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any
             global_step += B
             with torch.no_grad():
                 last = model.values(runner.next_obs, runner.next_state)
-            last_acting = ({a: torch.as_tensor(f) for a, f in runner.acting.items()}
-                           if config.acting_masks else None)
+            last_acting = (
+                {a: torch.as_tensor(f) for a, f in runner.acting.items()}
+                if config.acting_masks
+                else None
+            )
             gae = rollout.advantages(last, config.gamma, config.gae_lambda, last_acting)
             row: dict[str, float] = {}
             for g, members in enumerate(groups):
@@ -467,18 +548,36 @@ def train_mappo(make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any
                     x = torch.cat([model.inputs(a, rollout.obs[a].reshape(B, -1)) for a in members])
                     actions = torch.cat([rollout.actions[a].reshape(B, -1) for a in members])
                     logprobs = torch.cat([rollout.logprobs[a].reshape(B) for a in members])
-                    adv = torch.cat([gae[TEAM if config.variant == "mappo" else a][0].reshape(B)
-                                     for a in members])
+                    adv = torch.cat(
+                        [
+                            gae[TEAM if config.variant == "mappo" else a][0].reshape(B)
+                            for a in members
+                        ]
+                    )
                     if not bool(acting.all()):  # only the steps where the actions took effect
-                        x, actions, logprobs, adv = (x[acting], actions[acting],
-                                                     logprobs[acting], adv[acting])
-                    stats = _update_actor(model.actors[g], actor_opts[g], x, actions, logprobs,
-                                          adv, config.epochs_of(members[0]), config, rng)
+                        x, actions, logprobs, adv = (
+                            x[acting],
+                            actions[acting],
+                            logprobs[acting],
+                            adv[acting],
+                        )
+                    stats = _update_actor(
+                        model.actors[g],
+                        actor_opts[g],
+                        x,
+                        actions,
+                        logprobs,
+                        adv,
+                        config.epochs_of(members[0]),
+                        config,
+                        rng,
+                    )
                 for a in members:
                     row.update({f"{a}/{k}": v for k, v in stats.items()})
                     row[f"{a}/learning_rate"], row[f"{a}/updated"] = lr, float(updated)
-                    row[f"{a}/acting_fraction"] = (float(rollout.acting[a].double().mean())
-                                                   if config.acting_masks else 1.0)
+                    row[f"{a}/acting_fraction"] = (
+                        float(rollout.acting[a].double().mean()) if config.acting_masks else 1.0
+                    )
             critic_stats = []
             for c, critic in enumerate(model.critics):
                 critic_opts[c].param_groups[0]["lr"] = critic_lr * frac
@@ -496,14 +595,17 @@ def train_mappo(make_parallel_env: Callable[[], Any] | Sequence[Callable[[], Any
                     for a in keys:
                         row.update({f"{a}/{k}": v for k, v in stats.items()})
 
-            row.update({
-                "global_step": global_step, "iteration": iteration,
-                **episode_stats(runner.finished),
-                **{k: _nanmean([s[k] for s in critic_stats]) for k in _CRITIC_STATS},
-                **{k: _nanmean([row[f"{a}/{k}"] for a in agents]) for k in _ACTOR_STATS},
-                "learning_rate": critic_lr * frac,
-                "sps": (global_step - start_step) / max(time.perf_counter() - start_time, 1e-9),
-            })
+            row.update(
+                {
+                    "global_step": global_step,
+                    "iteration": iteration,
+                    **episode_stats(runner.finished),
+                    **{k: _nanmean([s[k] for s in critic_stats]) for k in _CRITIC_STATS},
+                    **{k: _nanmean([row[f"{a}/{k}"] for a in agents]) for k in _ACTOR_STATS},
+                    "learning_rate": critic_lr * frac,
+                    "sps": (global_step - start_step) / max(time.perf_counter() - start_time, 1e-9),
+                }
+            )
             if iteration % config.log_interval == 0 or iteration == num_iterations:
                 log.write(row)
                 runner.finished = []
@@ -540,14 +642,19 @@ class MAPPOPolicy:
     obs_rms : mapping agent -> RunningMeanStd, or None
     """
 
-    def __init__(self, model: MultiAgentModel, observation_spaces: Mapping[str, spaces.Space[Any]],
-                 obs_rms: Mapping[str, RunningMeanStd] | None = None) -> None:
+    def __init__(
+        self,
+        model: MultiAgentModel,
+        observation_spaces: Mapping[str, spaces.Space[Any]],
+        obs_rms: Mapping[str, RunningMeanStd] | None = None,
+    ) -> None:
         self.model, self.observation_spaces = model, dict(observation_spaces)
         self.obs_rms = dict(obs_rms) if obs_rms is not None else None
         self.agents = list(model.agents)
 
-    def __call__(self, observations: Mapping[str, Any],
-                 deterministic: bool = True) -> dict[str, Any]:
+    def __call__(
+        self, observations: Mapping[str, Any], deterministic: bool = True
+    ) -> dict[str, Any]:
         """Actions of the agents in *observations*: the mode if *deterministic*, else sampled."""
         actions = {}
         with torch.no_grad():
@@ -573,9 +680,18 @@ def load_mappo(path: str | os.PathLike[str]) -> MAPPOPolicy:
     obs_spaces = {a: space_from_dict(state["observation_spaces"][a]) for a in agents}
     action_spaces = {a: space_from_dict(state["action_spaces"][a]) for a in agents}
     obs_dims = {a: int(spaces.flatdim(s)) for a, s in obs_spaces.items()}
-    model = MultiAgentModel(agents, obs_dims, action_spaces, state["groups"], config.variant,
-                            state["state_dim"], config.hidden_sizes, config.activation,
-                            config.norm_value, config.log_std_init)
+    model = MultiAgentModel(
+        agents,
+        obs_dims,
+        action_spaces,
+        state["groups"],
+        config.variant,
+        state["state_dim"],
+        config.hidden_sizes,
+        config.activation,
+        config.norm_value,
+        config.log_std_init,
+    )
     model.load_state_dict(state["model"])
     model.eval()
     obs_rms = None
@@ -587,9 +703,15 @@ def load_mappo(path: str | os.PathLike[str]) -> MAPPOPolicy:
     return MAPPOPolicy(model, obs_spaces, obs_rms)
 
 
-def evaluate_mappo(policy: Callable[[Mapping[str, Any]], Mapping[str, Any]],
-                   make_parallel_env: Callable[[], Any], seed: int, episodes: int, *,
-                   name: str = "mappo", progress: bool = False) -> Evaluation:
+def evaluate_mappo(
+    policy: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+    make_parallel_env: Callable[[], Any],
+    seed: int,
+    episodes: int,
+    *,
+    name: str = "mappo",
+    progress: bool = False,
+) -> Evaluation:
     """Mean cost (or profit) per period of *policy* on episodes k = 0 .. episodes - 1 of *seed*.
 
     Episode k runs on the demand and lead-time draws of replication k of
@@ -608,8 +730,10 @@ def evaluate_mappo(policy: Callable[[Mapping[str, Any]], Mapping[str, Any]],
     env = make_parallel_env()
     base = env.unwrapped
     if not hasattr(base, "runner"):
-        raise TypeError(f"evaluate_mappo needs an InventoryParallelEnv (possibly wrapped), "
-                        f"got {type(base).__name__}")
+        raise TypeError(
+            f"evaluate_mappo needs an InventoryParallelEnv (possibly wrapped), "
+            f"got {type(base).__name__}"
+        )
     values = []
     for k in tqdm(range(episodes), desc=f"evaluate {name}", disable=not progress, leave=False):
         obs, _ = env.reset(seed=seed, options={"episode": k})

@@ -50,8 +50,18 @@ from .networks import ActionDistribution, ActionLayout, mlp
 if TYPE_CHECKING:
     from .mappo import MAPPOConfig
 
-__all__ = ["Actor", "Critic", "MultiAgentModel", "MultiRollout", "ParallelRunner", "acting_flags",
-           "decision_gae", "episode_seed", "flatten_obs", "group_agents"]
+__all__ = [
+    "Actor",
+    "Critic",
+    "MultiAgentModel",
+    "MultiRollout",
+    "ParallelRunner",
+    "acting_flags",
+    "decision_gae",
+    "episode_seed",
+    "flatten_obs",
+    "group_agents",
+]
 
 TEAM = "team"  # key of the centralised critic's values
 
@@ -67,9 +77,16 @@ def acting_flags(agents: Sequence[str], infos: Mapping[str, Any] | None) -> dict
     return {a: bool((infos.get(a) or {}).get("acting", True)) for a in agents}
 
 
-def decision_gae(rewards: torch.Tensor, values: torch.Tensor, next_values: torch.Tensor,
-                 terminated: torch.Tensor, truncated: torch.Tensor, next_acting: torch.Tensor,
-                 gamma: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+def decision_gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    next_values: torch.Tensor,
+    terminated: torch.Tensor,
+    truncated: torch.Tensor,
+    next_acting: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """GAE of an agent that decides only at some steps, computed at every step.
 
     Parameters are those of :func:`rl.buffers.compute_gae` plus *next_acting*, shape
@@ -124,13 +141,22 @@ def flatten_obs(space: spaces.Space[Any], obs: Any) -> np.ndarray:
 class Actor(nn.Module):
     """π(a | x): an MLP to the action heads of :mod:`rl.networks` (gain 0.01 on its output)."""
 
-    def __init__(self, in_dim: int, action_space: spaces.Space[Any], hidden_sizes: tuple[int, ...],
-                 activation: str, log_std_init: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_dim: int,
+        action_space: spaces.Space[Any],
+        hidden_sizes: tuple[int, ...],
+        activation: str,
+        log_std_init: float = 0.0,
+    ) -> None:
         super().__init__()
         self.layout = ActionLayout(action_space)
         self.net = mlp(in_dim, hidden_sizes, activation, self.layout.n_params, out_std=0.01)
-        self.log_std = (nn.Parameter(torch.full((self.layout.box_dims,), float(log_std_init)))
-                        if self.layout.box_dims else None)
+        self.log_std = (
+            nn.Parameter(torch.full((self.layout.box_dims,), float(log_std_init)))
+            if self.layout.box_dims
+            else None
+        )
 
     def distribution(self, x: torch.Tensor) -> ActionDistribution:
         return ActionDistribution(self.layout, self.net(x), self.log_std)
@@ -144,8 +170,9 @@ class Critic(nn.Module):
     of the state dict); :meth:`forward` always returns V in reward units.
     """
 
-    def __init__(self, in_dim: int, hidden_sizes: tuple[int, ...], activation: str,
-                 normalize: bool = False) -> None:
+    def __init__(
+        self, in_dim: int, hidden_sizes: tuple[int, ...], activation: str, normalize: bool = False
+    ) -> None:
         super().__init__()
         self.in_dim, self.normalize = in_dim, normalize
         self.net = mlp(in_dim, hidden_sizes, activation, 1, out_std=1.0)
@@ -165,8 +192,9 @@ class Critic(nn.Module):
         if not self.normalize:
             return
         rms = RunningMeanStd(())
-        rms.load_state_dict({"mean": self.target_mean, "var": self.target_var,
-                             "count": float(self.target_count)})
+        rms.load_state_dict(
+            {"mean": self.target_mean, "var": self.target_var, "count": float(self.target_count)}
+        )
         rms.update(targets.double().numpy())
         self.target_mean.fill_(float(rms.mean))
         self.target_var.fill_(float(rms.var))
@@ -180,17 +208,22 @@ class Critic(nn.Module):
         return self.normalized(x) * std + mean
 
 
-def group_agents(agents: Sequence[str], observation_spaces: Mapping[str, spaces.Space[Any]],
-                 action_spaces: Mapping[str, spaces.Space[Any]],
-                 share: bool) -> list[tuple[str, ...]]:
+def group_agents(
+    agents: Sequence[str],
+    observation_spaces: Mapping[str, spaces.Space[Any]],
+    action_spaces: Mapping[str, spaces.Space[Any]],
+    share: bool,
+) -> list[tuple[str, ...]]:
     """Agents that share an actor: one group per agent, or per distinct (obs, action) space pair."""
     if not share:
         return [(a,) for a in agents]
     groups: list[list[str]] = []
     for a in agents:
         for g in groups:
-            if (observation_spaces[g[0]] == observation_spaces[a]
-                    and action_spaces[g[0]] == action_spaces[a]):
+            if (
+                observation_spaces[g[0]] == observation_spaces[a]
+                and action_spaces[g[0]] == action_spaces[a]
+            ):
                 g.append(a)
                 break
         else:
@@ -205,29 +238,42 @@ class MultiAgentModel(nn.Module):
     ``critics[g]`` is the critic of actor group ``g`` on its agents' observations.
     """
 
-    def __init__(self, agents: Sequence[str], obs_dims: Mapping[str, int],
-                 action_spaces: Mapping[str, spaces.Space[Any]], groups: Sequence[Sequence[str]],
-                 variant: str, state_dim: int | None, hidden_sizes: tuple[int, ...],
-                 activation: str, norm_value: bool = False, log_std_init: float = 0.0) -> None:
+    def __init__(
+        self,
+        agents: Sequence[str],
+        obs_dims: Mapping[str, int],
+        action_spaces: Mapping[str, spaces.Space[Any]],
+        groups: Sequence[Sequence[str]],
+        variant: str,
+        state_dim: int | None,
+        hidden_sizes: tuple[int, ...],
+        activation: str,
+        norm_value: bool = False,
+        log_std_init: float = 0.0,
+    ) -> None:
         super().__init__()
         self.agents, self.variant = list(agents), variant
         self.groups = [tuple(g) for g in groups]
         self.group_of = {a: g for g, members in enumerate(self.groups) for a in members}
         self.slot = {a: j for members in self.groups for j, a in enumerate(members)}
+
         def width(g: int) -> int:  # observation, then the one-hot id in a shared group
             size = len(self.groups[g])
             return obs_dims[self.groups[g][0]] + (size if size > 1 else 0)
 
         self.actors = nn.ModuleList(
             Actor(width(g), action_spaces[m[0]], hidden_sizes, activation, log_std_init)
-            for g, m in enumerate(self.groups))
+            for g, m in enumerate(self.groups)
+        )
         if variant == "mappo":
             if state_dim is None:
                 raise ValueError("the centralised critic needs the state dimension")
             self.critics = nn.ModuleList([Critic(state_dim, hidden_sizes, activation, norm_value)])
         else:
-            self.critics = nn.ModuleList(Critic(width(g), hidden_sizes, activation, norm_value)
-                                         for g in range(len(self.groups)))
+            self.critics = nn.ModuleList(
+                Critic(width(g), hidden_sizes, activation, norm_value)
+                for g in range(len(self.groups))
+            )
 
     def inputs(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
         """The agent's (normalised) observations, followed by its one-hot id in a shared group."""
@@ -249,8 +295,9 @@ class MultiAgentModel(nn.Module):
     def value_keys(self) -> list[str]:
         return [TEAM] if self.variant == "mappo" else list(self.agents)
 
-    def values(self, obs: Mapping[str, torch.Tensor],
-               state: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def values(
+        self, obs: Mapping[str, torch.Tensor], state: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
         """V(s) under the key "team" (``"mappo"``), or V_k(o_k) under each agent's name."""
         if self.variant == "mappo":
             return {TEAM: self.critics[0](state)}
@@ -283,9 +330,15 @@ class MultiRollout:
     truncated: torch.Tensor  # (T, N) bool
 
     @classmethod
-    def empty(cls, n_steps: int, n_envs: int, obs_dims: Mapping[str, int],
-              widths: Mapping[str, int], value_keys: Sequence[str],
-              state_dim: int | None) -> MultiRollout:
+    def empty(
+        cls,
+        n_steps: int,
+        n_envs: int,
+        obs_dims: Mapping[str, int],
+        widths: Mapping[str, int],
+        value_keys: Sequence[str],
+        state_dim: int | None,
+    ) -> MultiRollout:
         z = lambda *shape: torch.zeros(shape, dtype=torch.float32)
         b = lambda: torch.zeros((n_steps, n_envs), dtype=torch.bool)
         return cls(
@@ -296,12 +349,18 @@ class MultiRollout:
             {k: z(n_steps, n_envs) for k in value_keys},
             {k: z(n_steps, n_envs) for k in value_keys},
             None if state_dim is None else z(n_steps, n_envs, state_dim),
-            z(n_steps, n_envs), b(), b(),
+            z(n_steps, n_envs),
+            b(),
+            b(),
         )
 
-    def advantages(self, last_values: Mapping[str, torch.Tensor], gamma: float, lam: float,
-                   last_acting: Mapping[str, torch.Tensor] | None = None,
-                   ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    def advantages(
+        self,
+        last_values: Mapping[str, torch.Tensor],
+        gamma: float,
+        lam: float,
+        last_acting: Mapping[str, torch.Tensor] | None = None,
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """GAE per value function: key -> (advantages, returns), each (T, N).
 
         *last_values* holds V(observation after the rollout) per key; truncated steps
@@ -316,14 +375,24 @@ class MultiRollout:
             next_values = torch.cat([values[1:], last_values[key].unsqueeze(0)], dim=0)
             next_values = torch.where(self.truncated, self.final_values[key], next_values)
             if last_acting is not None and key in self.acting:
-                next_acting = torch.cat([self.acting[key][1:],
-                                         last_acting[key].bool().unsqueeze(0)], dim=0)
+                next_acting = torch.cat(
+                    [self.acting[key][1:], last_acting[key].bool().unsqueeze(0)], dim=0
+                )
                 if not bool(next_acting.all()):
-                    out[key] = decision_gae(self.rewards, values, next_values, self.terminated,
-                                            self.truncated, next_acting, gamma, lam)
+                    out[key] = decision_gae(
+                        self.rewards,
+                        values,
+                        next_values,
+                        self.terminated,
+                        self.truncated,
+                        next_acting,
+                        gamma,
+                        lam,
+                    )
                     continue
-            out[key] = compute_gae(self.rewards, values, next_values, self.terminated,
-                                   self.truncated, gamma, lam)
+            out[key] = compute_gae(
+                self.rewards, values, next_values, self.terminated, self.truncated, gamma, lam
+            )
         return out
 
 
@@ -339,8 +408,12 @@ class ParallelRunner:
         Read ``env.state()`` at every step (for a centralised critic).
     """
 
-    def __init__(self, make_env: Callable[[], Any] | Sequence[Callable[[], Any]],
-                 config: MAPPOConfig, use_state: bool) -> None:
+    def __init__(
+        self,
+        make_env: Callable[[], Any] | Sequence[Callable[[], Any]],
+        config: MAPPOConfig,
+        use_state: bool,
+    ) -> None:
         thunks = list(make_env) if isinstance(make_env, Sequence) else [make_env] * config.n_envs
         if len(thunks) != config.n_envs:
             raise ValueError(f"got {len(thunks)} env factories for n_envs(={config.n_envs})")
@@ -350,8 +423,9 @@ class ParallelRunner:
         self.agents: list[str] = list(first.possible_agents)
         for i, env in enumerate(self.envs[1:], 1):
             if list(env.possible_agents) != self.agents:
-                raise ValueError(f"env copy {i} has agents {env.possible_agents}, "
-                                 f"copy 0 {self.agents}")
+                raise ValueError(
+                    f"env copy {i} has agents {env.possible_agents}, copy 0 {self.agents}"
+                )
         self.observation_spaces = {a: first.observation_space(a) for a in self.agents}
         self.action_spaces = {a: first.action_space(a) for a in self.agents}
         self.layouts = {a: ActionLayout(s) for a, s in self.action_spaces.items()}
@@ -363,10 +437,14 @@ class ParallelRunner:
                 raise ValueError("a centralised critic needs env.state() and env.state_space")
             self.state_dim = int(spaces.flatdim(space))
         n = config.n_envs
-        self.obs_rms = ({a: RunningMeanStd((d,)) for a, d in self.obs_dims.items()}
-                        if config.norm_obs else None)
-        self.state_rms = (RunningMeanStd((self.state_dim,))
-                          if config.norm_obs and self.state_dim is not None else None)
+        self.obs_rms = (
+            {a: RunningMeanStd((d,)) for a, d in self.obs_dims.items()} if config.norm_obs else None
+        )
+        self.state_rms = (
+            RunningMeanStd((self.state_dim,))
+            if config.norm_obs and self.state_dim is not None
+            else None
+        )
         self.ret_rms = RunningMeanStd(()) if config.norm_reward else None
         self.discounted_return = np.zeros(n)
         self.episode = [0] * n  # resets done so far per copy (the current episode is episode - 1)
@@ -395,8 +473,10 @@ class ParallelRunner:
     def _flat(self, obs: Mapping[str, Any]) -> dict[str, np.ndarray]:
         missing = [a for a in self.agents if a not in obs]
         if missing:
-            raise NotImplementedError(f"agent(s) {missing} have no observation: every agent must "
-                                      "be present from reset to the end of the episode")
+            raise NotImplementedError(
+                f"agent(s) {missing} have no observation: every agent must "
+                "be present from reset to the end of the episode"
+            )
         return {a: flatten_obs(self.observation_spaces[a], obs[a]) for a in self.agents}
 
     def _state(self, env: Any) -> np.ndarray | None:
@@ -409,24 +489,31 @@ class ParallelRunner:
         out, col = {}, 0
         for a in self.agents:
             layout = self.layouts[a]
-            out[a] = layout.to_single(row[col:col + layout.width])
+            out[a] = layout.to_single(row[col : col + layout.width])
             col += layout.width
         return out
 
-    def _step(self, i: int, row: np.ndarray
-              ) -> tuple[float, bool, bool, dict[str, Any], dict[str, bool]]:
+    def _step(
+        self, i: int, row: np.ndarray
+    ) -> tuple[float, bool, bool, dict[str, Any], dict[str, bool]]:
         """Step copy *i* with a joint flat action: (team reward, terminated, truncated, obs,
         acting flags of the next step)."""
         env = self.envs[i]
         obs, rewards, terminations, truncations, infos = env.step(self._split(row))
         ended = [a for a in self.agents if terminations.get(a, False) or truncations.get(a, False)]
         if ended and (len(ended) < len(self.agents) or env.agents):
-            raise NotImplementedError(f"only {ended} of {self.agents} ended their episode: "
-                                      "agents must leave together")
+            raise NotImplementedError(
+                f"only {ended} of {self.agents} ended their episode: agents must leave together"
+            )
         terminated = bool(ended) and all(terminations.get(a, False) for a in self.agents)
         reward = float(np.mean([rewards[a] for a in self.agents]))
-        return (reward, terminated, bool(ended) and not terminated, obs,
-                acting_flags(self.agents, infos))
+        return (
+            reward,
+            terminated,
+            bool(ended) and not terminated,
+            obs,
+            acting_flags(self.agents, infos),
+        )
 
     def start(self) -> None:
         raw, states = [], []
@@ -507,8 +594,9 @@ class ParallelRunner:
                 if terminated[i] or truncated[i]:
                     if truncated[i]:  # the horizon is not a terminal state: keep what it led to
                         finals[i] = (self._flat(obs), self._state(self.envs[i]))
-                    self.finished.append((float(self.episode_return[i]),
-                                          int(self.episode_length[i])))
+                    self.finished.append(
+                        (float(self.episode_return[i]), int(self.episode_length[i]))
+                    )
                     self.episode_return[i], self.episode_length[i] = 0.0, 0
                     self.episode_actions[i] = []
                     obs_i, state_i, acting = self._reset(i)
@@ -519,10 +607,15 @@ class ParallelRunner:
                 states.append(state_i)
             if finals:
                 idx = sorted(finals)
-                final_obs = {a: self.normalize(a, np.stack([finals[i][0][a] for i in idx]))
-                             for a in self.agents}
-                final_state = (self.normalize_state(np.stack([finals[i][1] for i in idx]))
-                               if self.use_state else None)  # type: ignore[misc]
+                final_obs = {
+                    a: self.normalize(a, np.stack([finals[i][0][a] for i in idx]))
+                    for a in self.agents
+                }
+                final_state = (
+                    self.normalize_state(np.stack([finals[i][1] for i in idx]))
+                    if self.use_state
+                    else None
+                )  # type: ignore[misc]
                 for key, value in model.values(final_obs, final_state).items():
                     rollout.final_values[key][t, idx] = value
             done = terminated | truncated
@@ -539,7 +632,8 @@ class ParallelRunner:
             "episode": list(self.episode),
             "episode_actions": [
                 torch.as_tensor(np.array(a, dtype=np.float32).reshape(-1, self.width))
-                for a in self.episode_actions],
+                for a in self.episode_actions
+            ],
             "episode_return": torch.from_numpy(self.episode_return.copy()),
             "episode_length": torch.from_numpy(self.episode_length.copy()),
             "finished": [list(f) for f in self.finished],
@@ -547,8 +641,11 @@ class ParallelRunner:
             "raw_state": torch.from_numpy(self.raw_state.copy()),
             "next_obs": {a: v.clone() for a, v in self.next_obs.items()},
             "next_state": self.next_state.clone(),
-            "obs_rms": ({a: r.state_dict() for a, r in self.obs_rms.items()}
-                        if self.obs_rms is not None else None),
+            "obs_rms": (
+                {a: r.state_dict() for a, r in self.obs_rms.items()}
+                if self.obs_rms is not None
+                else None
+            ),
             "state_rms": self.state_rms.state_dict() if self.state_rms is not None else None,
             "ret_rms": self.ret_rms.state_dict() if self.ret_rms is not None else None,
             "discounted_return": torch.from_numpy(self.discounted_return.copy()),
@@ -565,8 +662,9 @@ class ParallelRunner:
                 _, _, _, raw, acting = self._step(i, row)
                 obs, env_state = self._flat(raw), self._state(self.envs[i])
             self._set_acting(i, acting)
-            replayed &= all(np.array_equal(obs[a], state["raw_obs"][a][i].numpy())
-                            for a in self.agents)
+            replayed &= all(
+                np.array_equal(obs[a], state["raw_obs"][a][i].numpy()) for a in self.agents
+            )
             if "acting" in state:
                 replayed &= all(bool(state["acting"][a][i]) == acting[a] for a in self.agents)
             if self.use_state:

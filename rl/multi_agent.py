@@ -58,8 +58,14 @@ from des_supply.network import Network
 from des_supply.problem import Problem
 from des_supply.sim import Observation
 
-from .env import (DEFAULT_PERIODS, EpisodeRunner, NetworkLayout, default_periods, env_parameters,
-                  resolve_problem)
+from .env import (
+    DEFAULT_PERIODS,
+    EpisodeRunner,
+    NetworkLayout,
+    default_periods,
+    env_parameters,
+    resolve_problem,
+)
 
 __all__ = ["InventoryAECEnv", "InventoryParallelEnv", "aec_env", "parallel_env"]
 
@@ -67,16 +73,32 @@ __all__ = ["InventoryAECEnv", "InventoryParallelEnv", "aec_env", "parallel_env"]
 class _NodeAgents:
     """What both adapters share: the runner, the layout and the per-agent spaces."""
 
-    def _setup(self, network: Network, periods: int, action_mode: str, discrete: bool,
-               max_order: Any, max_level: Any, pipeline_length: Any, episode_offset: int,
-               episode_stride: int, render_mode: str | None) -> None:
+    def _setup(
+        self,
+        network: Network,
+        periods: int,
+        action_mode: str,
+        discrete: bool,
+        max_order: Any,
+        max_level: Any,
+        pipeline_length: Any,
+        episode_offset: int,
+        episode_stride: int,
+        render_mode: str | None,
+    ) -> None:
         if render_mode is not None and render_mode != "ansi":
             raise ValueError(f"render_mode(={render_mode!r}) must be None or 'ansi'")
         self.runner = EpisodeRunner(network, periods, None, episode_offset, episode_stride)
         self.network, self.periods, self.render_mode = network, self.runner.periods, render_mode
-        self.layout = NetworkLayout(network, self.periods, action_mode=action_mode, discrete=discrete,
-                                    max_order=max_order, max_level=max_level,
-                                    pipeline_length=pipeline_length)
+        self.layout = NetworkLayout(
+            network,
+            self.periods,
+            action_mode=action_mode,
+            discrete=discrete,
+            max_order=max_order,
+            max_level=max_level,
+            pipeline_length=pipeline_length,
+        )
         self.possible_agents = list(self.layout.names)
         self.agents: list[str] = []
         self._specs = {n.name: n for n in self.layout.nodes}
@@ -84,8 +106,9 @@ class _NodeAgents:
         for n in self.possible_agents:
             low, high = self.layout.node_bounds(n)
             plow, phigh = self.layout.phase_bounds()
-            self.observation_spaces[n] = spaces.Box(np.concatenate([low, plow]),
-                                                    np.concatenate([high, phigh]), dtype=np.float32)
+            self.observation_spaces[n] = spaces.Box(
+                np.concatenate([low, plow]), np.concatenate([high, phigh]), dtype=np.float32
+            )
         self.action_spaces = {n: self.layout.node_action_space(n) for n in self.possible_agents}
         low, high = self.layout.bounds()
         self.state_space = spaces.Box(low, high, dtype=np.float32)
@@ -126,8 +149,10 @@ class _NodeAgents:
             return "(not started: call reset())"
         lines = [f"period {self.runner.t}/{self.periods}, episode {self.runner.episode}"]
         for n in self.possible_agents:
-            lines.append(f"{n:<16} on_hand={view.on_hand(n):.4g} backlog={view.backlog(n):.4g} "
-                         f"on_order={view.on_order(n):.4g}")
+            lines.append(
+                f"{n:<16} on_hand={view.on_hand(n):.4g} backlog={view.backlog(n):.4g} "
+                f"on_order={view.on_order(n):.4g}"
+            )
         return "\n".join(lines)
 
     def close(self) -> None:
@@ -138,8 +163,10 @@ def check_agents(actions: Mapping[str, Any], agents: Sequence[str]) -> None:
     """ValueError unless *actions* has exactly one entry per live agent (names them)."""
     unknown = sorted(set(actions) - set(agents))
     if unknown:
-        raise ValueError(f"actions for unknown agent(s) {', '.join(map(repr, unknown))} "
-                         f"(agents: {', '.join(agents)})")
+        raise ValueError(
+            f"actions for unknown agent(s) {', '.join(map(repr, unknown))} "
+            f"(agents: {', '.join(agents)})"
+        )
     missing = [a for a in agents if a not in actions]
     if missing:
         raise ValueError(f"no action for agent(s) {', '.join(map(repr, missing))}")
@@ -152,27 +179,58 @@ class InventoryParallelEnv(_NodeAgents, ParallelEnv):
     :class:`InventoryAECEnv` for those.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"name": "des_supply_parallel_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "des_supply_parallel_v0",
+        "render_modes": ["ansi"],
+        "is_parallelizable": True,
+    }
 
-    def __init__(self, network: Network, periods: int = DEFAULT_PERIODS, *,
-                 action_mode: str = "quantity", discrete: bool = False, max_order: Any = None,
-                 max_level: Any = None, pipeline_length: Any = None, episode_offset: int = 0,
-                 episode_stride: int = 1, render_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        network: Network,
+        periods: int = DEFAULT_PERIODS,
+        *,
+        action_mode: str = "quantity",
+        discrete: bool = False,
+        max_order: Any = None,
+        max_level: Any = None,
+        pipeline_length: Any = None,
+        episode_offset: int = 0,
+        episode_stride: int = 1,
+        render_mode: str | None = None,
+    ) -> None:
         schedules = {(n.review_period, n.review_offset) for n in network.stock_nodes}
         if len(schedules) > 1:
-            detail = ", ".join(f"{n.name}: every {n.review_period} from {n.review_offset}"
-                               for n in network.stock_nodes)
-            raise ValueError(f"the stocking nodes review at different periods ({detail}); "
-                             "a ParallelEnv needs them to review together: use InventoryAECEnv")
-        self._setup(network, periods, action_mode, discrete, max_order, max_level, pipeline_length,
-                    episode_offset, episode_stride, render_mode)
+            detail = ", ".join(
+                f"{n.name}: every {n.review_period} from {n.review_offset}"
+                for n in network.stock_nodes
+            )
+            raise ValueError(
+                f"the stocking nodes review at different periods ({detail}); "
+                "a ParallelEnv needs them to review together: use InventoryAECEnv"
+            )
+        self._setup(
+            network,
+            periods,
+            action_mode,
+            discrete,
+            max_order,
+            max_level,
+            pipeline_length,
+            episode_offset,
+            episode_stride,
+            render_mode,
+        )
 
-    def reset(self, seed: int | None = None,
-              options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
         _, info = self.runner.begin(seed, options)
         self.agents = list(self.possible_agents)
-        return ({a: self._observe(a) for a in self.agents},
-                {a: {"t": info["t"]} for a in self.agents})
+        return (
+            {a: self._observe(a) for a in self.agents},
+            {a: {"t": info["t"]} for a in self.agents},
+        )
 
     def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         view = self.runner.view
@@ -180,7 +238,8 @@ class InventoryParallelEnv(_NodeAgents, ParallelEnv):
             raise RuntimeError("the episode is over (or was never started): call reset()")
         check_agents(actions, self.agents)
         reward, info = self.runner.answer_period(
-            lambda now: {a: self._order(a, actions[a], now) for a in now.deciding})
+            lambda now: {a: self._order(a, actions[a], now) for a in now.deciding}
+        )
         done = self.runner.done
         agents = self.agents
         obs = {a: self._observe(a) for a in agents}
@@ -200,21 +259,45 @@ class InventoryAECEnv(_NodeAgents, AECEnv):
     See the module docstring for observations, rewards and episodes.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"name": "des_supply_aec_v0", "render_modes": ["ansi"], "is_parallelizable": False}
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "des_supply_aec_v0",
+        "render_modes": ["ansi"],
+        "is_parallelizable": False,
+    }
 
-    def __init__(self, network: Network, periods: int = DEFAULT_PERIODS, *,
-                 action_mode: str = "quantity", discrete: bool = False, max_order: Any = None,
-                 max_level: Any = None, pipeline_length: Any = None, episode_offset: int = 0,
-                 episode_stride: int = 1, render_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        network: Network,
+        periods: int = DEFAULT_PERIODS,
+        *,
+        action_mode: str = "quantity",
+        discrete: bool = False,
+        max_order: Any = None,
+        max_level: Any = None,
+        pipeline_length: Any = None,
+        episode_offset: int = 0,
+        episode_stride: int = 1,
+        render_mode: str | None = None,
+    ) -> None:
         super().__init__()
-        self._setup(network, periods, action_mode, discrete, max_order, max_level, pipeline_length,
-                    episode_offset, episode_stride, render_mode)
+        self._setup(
+            network,
+            periods,
+            action_mode,
+            discrete,
+            max_order,
+            max_level,
+            pipeline_length,
+            episode_offset,
+            episode_stride,
+            render_mode,
+        )
         self.rewards: dict[str, float] = {}
         self._cumulative_rewards: dict[str, float] = {}
         self.terminations: dict[str, bool] = {}
         self.truncations: dict[str, bool] = {}
         self.infos: dict[str, dict[str, Any]] = {}
-        self._queue: list[str] = []           # agents still to act at this epoch
+        self._queue: list[str] = []  # agents still to act at this epoch
         self._orders: dict[str, float] = {}
         self.agent_selection = ""
 
@@ -264,27 +347,32 @@ class InventoryAECEnv(_NodeAgents, AECEnv):
         self._accumulate_rewards()
 
 
-def _build(cls: type, problem: Problem | Network, periods: int | None,
-           kwargs: dict[str, Any]) -> Any:
+def _build(
+    cls: type, problem: Problem | Network, periods: int | None, kwargs: dict[str, Any]
+) -> Any:
     params = env_parameters(cls)
     problem, env_kw = resolve_problem(problem, kwargs, params)
     if problem.market is not None:
-        raise ValueError(f"problem {problem.name!r} has a {problem.kind.market} market, which the "
-                         "per-node envs do not model: use rl.make_env (one agent) instead")
+        raise ValueError(
+            f"problem {problem.name!r} has a {problem.kind.market} market, which the "
+            "per-node envs do not model: use rl.make_env (one agent) instead"
+        )
     if periods is None:
         periods = default_periods(problem)
     return cls(problem.network, periods, **env_kw)
 
 
-def parallel_env(problem: Problem | Network, *, periods: int | None = None,
-                 **env_kwargs: Any) -> InventoryParallelEnv:
+def parallel_env(
+    problem: Problem | Network, *, periods: int | None = None, **env_kwargs: Any
+) -> InventoryParallelEnv:
     """An :class:`InventoryParallelEnv` of *problem* (a Problem without a market, or a
     Network); ``periods`` defaults to ``min(200, problem.periods)``; *env_kwargs* are the
     env's keyword arguments (unknown ones raise ValueError listing them)."""
     return _build(InventoryParallelEnv, problem, periods, env_kwargs)
 
 
-def aec_env(problem: Problem | Network, *, periods: int | None = None,
-            **env_kwargs: Any) -> InventoryAECEnv:
+def aec_env(
+    problem: Problem | Network, *, periods: int | None = None, **env_kwargs: Any
+) -> InventoryAECEnv:
     """An :class:`InventoryAECEnv` of *problem*; arguments as for :func:`parallel_env`."""
     return _build(InventoryAECEnv, problem, periods, env_kwargs)

@@ -43,8 +43,16 @@ from .decision_transformer import OfflineData
 from .networks import ActionDistribution, ActionLayout, mlp, space_from_dict, space_to_dict
 from .training import seed_run
 
-__all__ = ["BCConfig", "BCPolicy", "ExpectedReturnLabels", "load_bc", "orders_of", "relabel",
-           "top_episodes", "train_bc"]
+__all__ = [
+    "BCConfig",
+    "BCPolicy",
+    "ExpectedReturnLabels",
+    "load_bc",
+    "orders_of",
+    "relabel",
+    "top_episodes",
+    "train_bc",
+]
 
 
 # -- behaviour cloning ------------------------------------------------------------------------
@@ -55,9 +63,13 @@ def top_episodes(data: OfflineData, fraction: float = 0.1) -> OfflineData:
     count = max(1, math.ceil(fraction * len(data.returns)))
     keep = np.argsort(-data.returns, kind="stable")[:count]
     keep = np.sort(keep)
-    return OfflineData([data.observations[i] for i in keep], [data.actions[i] for i in keep],
-                       [data.rewards[i] for i in keep], data.action_space,
-                       None if data.tasks is None else data.tasks[keep])
+    return OfflineData(
+        [data.observations[i] for i in keep],
+        [data.actions[i] for i in keep],
+        [data.rewards[i] for i in keep],
+        data.action_space,
+        None if data.tasks is None else data.tasks[keep],
+    )
 
 
 @dataclass(frozen=True)
@@ -81,15 +93,28 @@ class BCConfig:
 class BCPolicy:
     """An MLP policy with its observation normalisation (``policy(obs)`` -> env action)."""
 
-    def __init__(self, net: nn.Module, layout: ActionLayout, log_std: torch.Tensor | None,
-                 mean: np.ndarray, std: np.ndarray, task: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        layout: ActionLayout,
+        log_std: torch.Tensor | None,
+        mean: np.ndarray,
+        std: np.ndarray,
+        task: np.ndarray | None = None,
+    ) -> None:
         self.net, self.layout, self.log_std = net.eval(), layout, log_std
         self.mean, self.std, self.task = mean, std, task
 
-    def with_task(self, task: np.ndarray | None) -> "BCPolicy":
+    def with_task(self, task: np.ndarray | None) -> BCPolicy:
         """The same policy acting for the task with features *task*."""
-        return BCPolicy(self.net, self.layout, self.log_std, self.mean, self.std,
-                        None if task is None else np.asarray(task, float))
+        return BCPolicy(
+            self.net,
+            self.layout,
+            self.log_std,
+            self.mean,
+            self.std,
+            None if task is None else np.asarray(task, float),
+        )
 
     def _inputs(self, obs: np.ndarray) -> torch.Tensor:
         x = (np.asarray(obs, dtype=np.float64).reshape(len(obs), -1) - self.mean) / self.std
@@ -104,8 +129,9 @@ class BCPolicy:
         return self.layout.to_single(flat[0])
 
 
-def train_bc(data: OfflineData, config: BCConfig, out: str | os.PathLike[str] | None = None
-             ) -> BCPolicy:
+def train_bc(
+    data: OfflineData, config: BCConfig, out: str | os.PathLike[str] | None = None
+) -> BCPolicy:
     """Behaviour cloning on every step of *data*; saves ``bc.pt`` in *out* if given."""
     rng = seed_run(config)
     mean, std = data.stats()
@@ -129,9 +155,18 @@ def train_bc(data: OfflineData, config: BCConfig, out: str | os.PathLike[str] | 
     policy = BCPolicy(net, layout, None if log_std is None else log_std.detach(), mean, std)
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
-        torch.save({"net": net.state_dict(), "log_std": policy.log_std, "config": asdict(config),
-                    "mean": mean.tolist(), "std": std.tolist(), "in_dim": int(X.shape[1]),
-                    "action_space": space_to_dict(data.action_space)}, Path(out) / "bc.pt")
+        torch.save(
+            {
+                "net": net.state_dict(),
+                "log_std": policy.log_std,
+                "config": asdict(config),
+                "mean": mean.tolist(),
+                "std": std.tolist(),
+                "in_dim": int(X.shape[1]),
+                "action_space": space_to_dict(data.action_space),
+            },
+            Path(out) / "bc.pt",
+        )
     return policy
 
 
@@ -139,13 +174,15 @@ def load_bc(path: str | os.PathLike[str]) -> BCPolicy:
     """The policy :func:`train_bc` saved (a folder with ``bc.pt``, or the file)."""
     path = Path(path)
     state = torch.load(path / "bc.pt" if path.is_dir() else path, weights_only=True)
-    config = BCConfig(**{k: tuple(v) if isinstance(v, list) else v
-                         for k, v in state["config"].items()})
+    config = BCConfig(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()}
+    )
     layout = ActionLayout(space_from_dict(state["action_space"]))
     net = mlp(int(state["in_dim"]), tuple(config.hidden_sizes), "relu", layout.n_params, 0.01)
     net.load_state_dict(state["net"])
-    return BCPolicy(net, layout, state["log_std"], np.asarray(state["mean"]),
-                    np.asarray(state["std"]))
+    return BCPolicy(
+        net, layout, state["log_std"], np.asarray(state["mean"]), np.asarray(state["std"])
+    )
 
 
 # -- expected-return relabelling ----------------------------------------------------------------
@@ -169,7 +206,7 @@ class ExpectedReturnLabels:
         M, c = model.outcomes(S + 1), model.period_cost(S + 1)
         q = expect_next(solution.values, M, Z).reshape(S + 1, (Z + 1) ** (L - 1), Z + 1)
         q = q + order_grid_costs(model, trunc) + c[:, None, None]
-        with np.errstate(invalid="ignore"):     # inf - inf where no order fits the grid
+        with np.errstate(invalid="ignore"):  # inf - inf where no order fits the grid
             regret = q - q.min(axis=2, keepdims=True)
         # orders past the grid: the regret of the largest feasible order (a lower bound)
         feasible = np.isfinite(regret)
@@ -182,21 +219,23 @@ class ExpectedReturnLabels:
     def reward(self, on_hand: float, pipeline: Sequence[float], order: float) -> float:
         """The label of ordering *order* with *on_hand* and *pipeline* (next L-1 arrivals)."""
         x0 = min(max(int(round(on_hand)), 0), self.S)
-        rest = [min(max(int(round(v)), 0), self.Z) for v in list(pipeline)[:self.L - 1]]
+        rest = [min(max(int(round(v)), 0), self.Z) for v in list(pipeline)[: self.L - 1]]
         rest += [0] * (self.L - 1 - len(rest))
         r = int(np.ravel_multi_index(tuple(rest), (self.Z + 1,) * (self.L - 1))) if rest else 0
         z = min(max(int(round(order)), 0), self.Z)
         return -(self.g + float(self.regret[x0, r, z]))
 
-    def episode_rewards(self, observations: np.ndarray, orders: np.ndarray,
-                        observation_names: Sequence[str]) -> np.ndarray:
+    def episode_rewards(
+        self, observations: np.ndarray, orders: np.ndarray, observation_names: Sequence[str]
+    ) -> np.ndarray:
         """Labels of a logged episode: *observations* (T, d) named *observation_names*,
         *orders* (T,) in units."""
         names = list(observation_names)
         col = names.index(f"{self.node}.on_hand")
         pipe = [names.index(f"{self.node}.pipeline[{k}]") for k in range(1, self.L)]
-        return np.array([self.reward(o[col], [o[j] for j in pipe], q)
-                         for o, q in zip(observations, orders)])
+        return np.array(
+            [self.reward(o[col], [o[j] for j in pipe], q) for o, q in zip(observations, orders)]
+        )
 
     def step(self, env: gym.Env, action: Any) -> float:
         """The label of *action* at *env*'s pending epoch (``label`` of
@@ -204,8 +243,11 @@ class ExpectedReturnLabels:
         base = env.unwrapped
         view = base.view
         orders, _ = base.decode_action(action)
-        return self.reward(view.on_hand(self.node), view.pipeline(self.node, self.L - 1),
-                           orders.get(self.node, 0.0))
+        return self.reward(
+            view.on_hand(self.node),
+            view.pipeline(self.node, self.L - 1),
+            orders.get(self.node, 0.0),
+        )
 
 
 def orders_of(env: gym.Env, actions: np.ndarray) -> np.ndarray:
@@ -216,12 +258,14 @@ def orders_of(env: gym.Env, actions: np.ndarray) -> np.ndarray:
     return a if base.discrete else (np.clip(a, -1, 1) + 1.0) * 0.5 * node.max_order
 
 
-def relabel(episodes: Sequence[Any], labels: ExpectedReturnLabels, env: gym.Env
-            ) -> Callable[[Any], np.ndarray]:
+def relabel(
+    episodes: Sequence[Any], labels: ExpectedReturnLabels, env: gym.Env
+) -> Callable[[Any], np.ndarray]:
     """``rewards(ep)`` for :meth:`OfflineData.from_episodes`: the episodes' expected-return
     labels, read with *env*'s observation names and action encoding."""
     names = env.unwrapped.observation_names
-    cache = {id(ep): labels.episode_rewards(ep.observations, orders_of(env, ep.actions), names)
-             for ep in episodes}
+    cache = {
+        id(ep): labels.episode_rewards(ep.observations, orders_of(env, ep.actions), names)
+        for ep in episodes
+    }
     return lambda ep: cache[id(ep)]
-

@@ -325,8 +325,13 @@ def train(
     rng = seed_run(config)  # minibatch permutations; envs are seeded per episode
 
     runner = EnvRunner(make_env, config)
-    agent = Agent(runner.obs_dim, runner.action_space, config.hidden_sizes, config.activation,
-                  config.log_std_init)
+    agent = Agent(
+        runner.obs_dim,
+        runner.action_space,
+        config.hidden_sizes,
+        config.activation,
+        config.log_std_init,
+    )
     optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
     iteration, global_step = 0, 0
     if checkpoint is None:
@@ -357,8 +362,12 @@ def train(
         }
         save_checkpoint(state, out)
 
-    log = ProgressLog(out, CSV_FIELDS, keep_up_to=global_step if checkpoint is not None else None,
-                      tensorboard=True)
+    log = ProgressLog(
+        out,
+        CSV_FIELDS,
+        keep_up_to=global_step if checkpoint is not None else None,
+        tensorboard=True,
+    )
     rollout = Rollout.empty(config.n_steps, config.n_envs, runner.obs_dim, runner.layout.width)
     num_iterations = config.num_iterations
     bar = tqdm(
@@ -385,9 +394,10 @@ def train(
             if not all(math.isfinite(stats[k]) for k in ("value_loss", "policy_loss")):
                 raise FloatingPointError(
                     f"PPO diverged at iteration {iteration} (step {global_step}): non-finite "
-                    f"losses {({k: stats[k] for k in ('value_loss', 'policy_loss')})}; lower "
+                    f"losses { ({k: stats[k] for k in ('value_loss', 'policy_loss')}) }; lower "
                     f"learning_rate(={config.learning_rate:g}) or set target_kl; the last "
-                    f"checkpoint in {out} is from before the divergence")
+                    f"checkpoint in {out} is from before the divergence"
+                )
 
             row = {
                 "global_step": global_step,
@@ -468,8 +478,9 @@ def load_agent(path: str | os.PathLike[str]) -> TorchPolicy:
 
     Raises :class:`rl.training.CheckpointError` for a missing or unreadable checkpoint.
     """
-    state = read_checkpoint(path, ("config", "observation_space", "action_space", "agent",
-                                   "runner"))
+    state = read_checkpoint(
+        path, ("config", "observation_space", "action_space", "agent", "runner")
+    )
     try:
         config = PPOConfig(**state["config"])
     except (TypeError, ValueError) as exc:
@@ -477,7 +488,10 @@ def load_agent(path: str | os.PathLike[str]) -> TorchPolicy:
     observation_space = space_from_dict(state["observation_space"])
     obs_dim = spaces.flatdim(observation_space)
     agent = Agent(
-        obs_dim, space_from_dict(state["action_space"]), config.hidden_sizes, config.activation,
+        obs_dim,
+        space_from_dict(state["action_space"]),
+        config.hidden_sizes,
+        config.activation,
         config.log_std_init,
     )
     agent.load_state_dict(state["agent"])

@@ -38,8 +38,8 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from des_supply.network import Network
-from des_supply.problem import Problem
 from des_supply.policies import Action
+from des_supply.problem import Problem
 from des_supply.recommendation import KEY, RecommendationMarket, RecommendationModel
 from des_supply.recommendation_policies import RandomOrders, RandomRecommender
 from des_supply.rng import stream
@@ -48,15 +48,25 @@ from des_supply.sim import Observation, Simulation
 from .env import EpisodeRunner, NetworkLayout, default_periods, env_parameters, resolve_problem
 from .multi_agent import check_agents
 
-__all__ = ["AGENTS", "CONTROLS", "AgentPolicy", "RecommendationEnv", "RecommendationLayout",
-           "RecommendationParallelEnv", "TeamPolicy", "make_recommendation_env",
-           "recommendation_parallel_env"]
+__all__ = [
+    "AGENTS",
+    "CONTROLS",
+    "AgentPolicy",
+    "RecommendationEnv",
+    "RecommendationLayout",
+    "RecommendationParallelEnv",
+    "TeamPolicy",
+    "make_recommendation_env",
+    "recommendation_parallel_env",
+]
 
 CONTROLS = ("joint", "replenishment", "recommendation")
 AGENTS = ("replenishment", "recommendation")
 DEFAULT_PERIODS = 128
-LEVEL_FACTOR = 3.0     # default max_level = ceil(3 x mean demand x (L + 1))
-RANDOM_ORDER_FACTOR = 2.0  # default random orders: U{0..ceil(2 x mean demand)}, mean order ~ mean demand
+LEVEL_FACTOR = 3.0  # default max_level = ceil(3 x mean demand x (L + 1))
+RANDOM_ORDER_FACTOR = (
+    2.0  # default random orders: U{0..ceil(2 x mean demand)}, mean order ~ mean demand
+)
 
 
 class RecommendationLayout:
@@ -68,31 +78,47 @@ class RecommendationLayout:
     ``"base-stock"`` mode); scores are logits mapped by ``model.from_logits``.
     """
 
-    def __init__(self, network: Network, market: Any, periods: int, *,
-                 max_level: float | Mapping[str, float] | None = None, logit_scale: float = 3.0,
-                 pipeline_length: int | Mapping[str, int] | None = None,
-                 min_level: float | Mapping[str, float] | None = None,
-                 base_scores: Any = None) -> None:
+    def __init__(
+        self,
+        network: Network,
+        market: Any,
+        periods: int,
+        *,
+        max_level: float | Mapping[str, float] | None = None,
+        logit_scale: float = 3.0,
+        pipeline_length: int | Mapping[str, int] | None = None,
+        min_level: float | Mapping[str, float] | None = None,
+        base_scores: Any = None,
+    ) -> None:
         model = market.model if isinstance(market, RecommendationMarket) else None
         if model is None:
             raise ValueError(f"market must be a RecommendationMarket, got {type(market).__name__}")
         products = tuple(n.name for n in network.stock_nodes)
         if products != model.products:
-            raise ValueError(f"the network's stocking nodes {products} must be the market's products "
-                             f"{model.products}, in the same order")
+            raise ValueError(
+                f"the network's stocking nodes {products} must be the market's products "
+                f"{model.products}, in the same order"
+            )
         if not (math.isfinite(logit_scale) and logit_scale > 0):
             raise ValueError(f"logit_scale(={logit_scale}) must be a finite number > 0")
         self.model: RecommendationModel = model
         self.logit_scale = float(logit_scale)
         self.n_products, self.n_customers = model.shape
         if max_level is None:  # the defaults need each product's mean demand and lead time
-            probe = NetworkLayout(network, periods, action_mode="base-stock",
-                                  pipeline_length=pipeline_length)
-            max_level = {n.name: float(max(1, math.ceil(LEVEL_FACTOR * n.flow
-                                                        * (n.lead + n.review_period))))
-                         for n in probe.nodes}
-        self.inventory = NetworkLayout(network, periods, action_mode="base-stock", max_level=max_level,
-                                       pipeline_length=pipeline_length)
+            probe = NetworkLayout(
+                network, periods, action_mode="base-stock", pipeline_length=pipeline_length
+            )
+            max_level = {
+                n.name: float(max(1, math.ceil(LEVEL_FACTOR * n.flow * (n.lead + n.review_period))))
+                for n in probe.nodes
+            }
+        self.inventory = NetworkLayout(
+            network,
+            periods,
+            action_mode="base-stock",
+            max_level=max_level,
+            pipeline_length=pipeline_length,
+        )
         self.products = products
         self.mean_demand = np.array([n.flow for n in self.inventory.nodes])
         self.max_level = np.array([n.max_level for n in self.inventory.nodes])
@@ -100,32 +126,44 @@ class RecommendationLayout:
         bad = np.flatnonzero(~((self.min_level >= 0) & (self.min_level < self.max_level)))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(f"min_level of product {products[i]!r} ({self.min_level[i]:g}) must be "
-                             f">= 0 and below max_level={self.max_level[i]:g}")
-        self.base_scores = (np.zeros(model.shape) if base_scores is None
-                            else np.asarray(base_scores, dtype=np.float64))
+            raise ValueError(
+                f"min_level of product {products[i]!r} ({self.min_level[i]:g}) must be "
+                f">= 0 and below max_level={self.max_level[i]:g}"
+            )
+        self.base_scores = (
+            np.zeros(model.shape)
+            if base_scores is None
+            else np.asarray(base_scores, dtype=np.float64)
+        )
         if self.base_scores.shape != model.shape or not np.all(np.isfinite(self.base_scores)):
-            raise ValueError(f"base_scores must be a finite {model.shape[0]} x {model.shape[1]} "
-                             f"(products x customers) array, got shape {self.base_scores.shape}")
+            raise ValueError(
+                f"base_scores must be a finite {model.shape[0]} x {model.shape[1]} "
+                f"(products x customers) array, got shape {self.base_scores.shape}"
+            )
         self.observation_names = self.inventory.observation_names
         self.observation_scale = self.inventory.feature_scale()
         self._factor = (1.0 / self.observation_scale).astype(np.float32)
         size = len(self.observation_names)
-        self.observation_space = spaces.Box(np.zeros(size, np.float32),
-                                            np.full(size, np.inf, np.float32), dtype=np.float32)
+        self.observation_space = spaces.Box(
+            np.zeros(size, np.float32), np.full(size, np.inf, np.float32), dtype=np.float32
+        )
         self.order_space = spaces.Box(-1.0, 1.0, (self.n_products,), np.float32)
         self.score_space = spaces.Box(-1.0, 1.0, (self.n_products * self.n_customers,), np.float32)
         self.order_names = tuple(f"{p}.level" for p in products)
         self.score_names = tuple(f"{p}.{c}.score" for p in products for c in model.customers)
 
-    def _per_product(self, value: float | Mapping[str, float] | np.ndarray, what: str) -> np.ndarray:
+    def _per_product(
+        self, value: float | Mapping[str, float] | np.ndarray, what: str
+    ) -> np.ndarray:
         """One number, a mapping product -> number, or an (N,) array as an (N,) array."""
         if isinstance(value, Mapping):
             unknown = sorted(set(value) - set(self.products))
             missing = [p for p in self.products if p not in value]
             if unknown or missing:
-                raise ValueError(f"{what} must give every product {self.products}; unknown "
-                                 f"{unknown}, missing {missing}")
+                raise ValueError(
+                    f"{what} must give every product {self.products}; unknown "
+                    f"{unknown}, missing {missing}"
+                )
             return np.array([float(value[p]) for p in self.products])
         return np.broadcast_to(np.asarray(value, dtype=np.float64), (self.n_products,)).copy()
 
@@ -146,14 +184,21 @@ class RecommendationLayout:
             raise ValueError(f"action must be numeric, got {type(action).__name__}") from None
         if arr.shape != (width,):
             scores = f"{n}x{self.n_customers} recommendation scores"
-            what = {"joint": f"{n} order-up-to components then {scores}",
-                    "replenishment": f"{n} order-up-to components", "recommendation": scores}[control]
-            raise ValueError(f"action has shape {arr.shape}, expected ({width},) for control="
-                             f"{control!r}: {what}")
+            what = {
+                "joint": f"{n} order-up-to components then {scores}",
+                "replenishment": f"{n} order-up-to components",
+                "recommendation": scores,
+            }[control]
+            raise ValueError(
+                f"action has shape {arr.shape}, expected ({width},) for control={control!r}: {what}"
+            )
         bad = np.flatnonzero(np.isnan(arr))
         if bad.size:
-            names = {"joint": self.order_names + self.score_names, "replenishment": self.order_names,
-                     "recommendation": self.score_names}[control]
+            names = {
+                "joint": self.order_names + self.score_names,
+                "replenishment": self.order_names,
+                "recommendation": self.score_names,
+            }[control]
             raise ValueError(f"action[{bad[0]}] ({names[bad[0]]}) is NaN")
         if control == "joint":
             return arr[:n], arr[n:]
@@ -174,14 +219,19 @@ class RecommendationLayout:
         level = self.min_level + (u + 1.0) / 2.0 * (self.max_level - self.min_level)
         levels = inv.parse(2.0 * level / self.max_level - 1.0, inv.nodes, self.order_space)
         deciding = set(view.deciding)
-        return {node.name: inv.order(node, levels[i:i + 1], view)
-                for i, node in enumerate(inv.nodes) if node.name in deciding}
+        return {
+            node.name: inv.order(node, levels[i : i + 1], view)
+            for i, node in enumerate(inv.nodes)
+            if node.name in deciding
+        }
 
     def intensities(self, score_part: np.ndarray) -> np.ndarray:
         """The (N, M) intensities of scores in [-1, 1] (clipped):
         ``from_logits(base_scores + logit_scale * u)``."""
         u = np.clip(np.asarray(score_part, dtype=np.float64), -1.0, 1.0)
-        return self.model.from_logits(self.base_scores + self.logit_scale * u.reshape(self.model.shape))
+        return self.model.from_logits(
+            self.base_scores + self.logit_scale * u.reshape(self.model.shape)
+        )
 
     def encode_levels(self, levels: float | Mapping[str, float] | np.ndarray) -> np.ndarray:
         """The order part (float64, exact) that orders up to *levels* (one number, a mapping
@@ -190,8 +240,10 @@ class RecommendationLayout:
         out = ~((s >= self.min_level) & (s <= self.max_level))
         if out.any():
             i = int(np.flatnonzero(out)[0])
-            raise ValueError(f"level {s[i]:g} of product {self.products[i]!r} is outside "
-                             f"[min_level={self.min_level[i]:g}, max_level={self.max_level[i]:g}]")
+            raise ValueError(
+                f"level {s[i]:g} of product {self.products[i]!r} is outside "
+                f"[min_level={self.min_level[i]:g}, max_level={self.max_level[i]:g}]"
+            )
         return 2.0 * (s - self.min_level) / (self.max_level - self.min_level) - 1.0
 
     def encode_recommendation(self, alpha: Any) -> np.ndarray:
@@ -207,8 +259,10 @@ class RecommendationLayout:
         axis = self.model.sum_axis
         hi, lo = x.max(axis=axis, keepdims=True), x.min(axis=axis, keepdims=True)
         if np.any(hi - lo > 2.0 + 1e-12):
-            raise ValueError(f"intensity ratios exceed exp(2 * logit_scale) = "
-                             f"{math.exp(2 * self.logit_scale):g}; raise logit_scale")
+            raise ValueError(
+                f"intensity ratios exceed exp(2 * logit_scale) = "
+                f"{math.exp(2 * self.logit_scale):g}; raise logit_scale"
+            )
         return np.clip(x - (hi + lo) / 2.0, -1.0, 1.0).reshape(-1)
 
     def split(self, action: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -219,8 +273,10 @@ class RecommendationLayout:
 
     def join(self, order_part: Any, score_part: Any) -> np.ndarray:
         """The joint action of an order part (N,) and a score part (N*M,)."""
-        for what, part, control in (("order_part", order_part, "replenishment"),
-                                    ("score_part", score_part, "recommendation")):
+        for what, part, control in (
+            ("order_part", order_part, "replenishment"),
+            ("score_part", score_part, "recommendation"),
+        ):
             try:
                 self.parts(part, control)
             except ValueError as exc:
@@ -233,7 +289,9 @@ class RecommendationLayout:
         return 1.0 / revenue if revenue > 0 else 1.0
 
 
-def _check_scale(reward_scale: float | None, layout: RecommendationLayout, network: Network) -> float:
+def _check_scale(
+    reward_scale: float | None, layout: RecommendationLayout, network: Network
+) -> float:
     if reward_scale is None:
         return layout.reward_scale(network)
     if not (math.isfinite(reward_scale) and reward_scale > 0):
@@ -268,11 +326,19 @@ class AgentPolicy:
                 part.start_run(child)
 
     def act(self, obs: Observation) -> Action:
-        order_part, score_part = self.layout.parts(self.agent(self.layout.observe(obs)), self.control)
-        orders = (self.layout.orders(order_part, obs) if order_part is not None
-                  else _orders_of(self.replenishment.act(obs)))
-        alpha = (self.layout.intensities(score_part) if score_part is not None
-                 else self.recommender.recommend(obs, self.layout.model))
+        order_part, score_part = self.layout.parts(
+            self.agent(self.layout.observe(obs)), self.control
+        )
+        orders = (
+            self.layout.orders(order_part, obs)
+            if order_part is not None
+            else _orders_of(self.replenishment.act(obs))
+        )
+        alpha = (
+            self.layout.intensities(score_part)
+            if score_part is not None
+            else self.recommender.recommend(obs, self.layout.model)
+        )
         return Action(orders=orders, extra={KEY: alpha})
 
 
@@ -313,11 +379,15 @@ def _render(runner: EpisodeRunner, layout: RecommendationLayout, alpha: np.ndarr
     if view is None:
         return "(not started: call reset())"
     expected = layout.model.expected_demand(alpha)
-    rows = [f"period {runner.t}/{runner.periods}, episode {runner.episode}",
-            f"{'product':<12}{'on_hand':>10}{'backlog':>10}{'IP':>10}{'E[demand]':>11}"]
+    rows = [
+        f"period {runner.t}/{runner.periods}, episode {runner.episode}",
+        f"{'product':<12}{'on_hand':>10}{'backlog':>10}{'IP':>10}{'E[demand]':>11}",
+    ]
     for p, e in zip(layout.products, expected):
-        rows.append(f"{p:<12}{view.on_hand(p):>10.4g}{view.backlog(p):>10.4g}"
-                    f"{view.inventory_position(p):>10.4g}{e:>11.4g}")
+        rows.append(
+            f"{p:<12}{view.on_hand(p):>10.4g}{view.backlog(p):>10.4g}"
+            f"{view.inventory_position(p):>10.4g}{e:>11.4g}"
+        )
     return "\n".join(rows)
 
 
@@ -443,48 +513,75 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
 
-    def __init__(self, network: Network, market: Any, periods: int = DEFAULT_PERIODS, *,
-                 control: str = "joint", other_recommender: Any = None, other_replenishment: Any = None,
-                 max_level: float | Mapping[str, float] | None = None, logit_scale: float = 3.0,
-                 min_level: float | Mapping[str, float] | None = None, base_scores: Any = None,
-                 reward_scale: float | None = None,
-                 pipeline_length: int | Mapping[str, int] | None = None, episode_offset: int = 0,
-                 episode_stride: int = 1, render_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        network: Network,
+        market: Any,
+        periods: int = DEFAULT_PERIODS,
+        *,
+        control: str = "joint",
+        other_recommender: Any = None,
+        other_replenishment: Any = None,
+        max_level: float | Mapping[str, float] | None = None,
+        logit_scale: float = 3.0,
+        min_level: float | Mapping[str, float] | None = None,
+        base_scores: Any = None,
+        reward_scale: float | None = None,
+        pipeline_length: int | Mapping[str, int] | None = None,
+        episode_offset: int = 0,
+        episode_stride: int = 1,
+        render_mode: str | None = None,
+    ) -> None:
         if control not in CONTROLS:
             raise ValueError(f"control(={control!r}) must be one of {', '.join(CONTROLS)}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode(={render_mode!r}) must be None or 'ansi'")
         if other_recommender is not None and control != "replenishment":
-            raise ValueError(f"other_recommender is used only with control='replenishment', "
-                             f"not {control!r}")
+            raise ValueError(
+                f"other_recommender is used only with control='replenishment', not {control!r}"
+            )
         if other_replenishment is not None and control != "recommendation":
-            raise ValueError(f"other_replenishment is used only with control='recommendation', "
-                             f"not {control!r}")
-        self.layout = RecommendationLayout(network, market, periods, max_level=max_level,
-                                           logit_scale=logit_scale, pipeline_length=pipeline_length,
-                                           min_level=min_level, base_scores=base_scores)
+            raise ValueError(
+                f"other_replenishment is used only with control='recommendation', not {control!r}"
+            )
+        self.layout = RecommendationLayout(
+            network,
+            market,
+            periods,
+            max_level=max_level,
+            logit_scale=logit_scale,
+            pipeline_length=pipeline_length,
+            min_level=min_level,
+            base_scores=base_scores,
+        )
         self.runner = EpisodeRunner(network, periods, market, episode_offset, episode_stride)
         self.network, self.market, self.periods = network, market, self.runner.periods
         self.control, self.render_mode = control, render_mode
         self.model = self.layout.model
         self.reward_scale = _check_scale(reward_scale, self.layout, network)
         if control == "replenishment":
-            other_recommender = RandomRecommender() if other_recommender is None else other_recommender
+            other_recommender = (
+                RandomRecommender() if other_recommender is None else other_recommender
+            )
             if not callable(getattr(other_recommender, "recommend", None)):
                 raise ValueError("other_recommender must have recommend(obs, model)")
         if control == "recommendation":
             if other_replenishment is None:
-                high = {p: float(max(1, math.ceil(RANDOM_ORDER_FACTOR * d)))
-                        for p, d in zip(self.layout.products, self.layout.mean_demand)}
+                high = {
+                    p: float(max(1, math.ceil(RANDOM_ORDER_FACTOR * d)))
+                    for p, d in zip(self.layout.products, self.layout.mean_demand)
+                }
                 other_replenishment = RandomOrders(high)
             if not callable(getattr(other_replenishment, "act", None)):
                 raise ValueError("other_replenishment must have act(obs) (an engine policy)")
         self.other_recommender, self.other_replenishment = other_recommender, other_replenishment
         self.observation_space = self.layout.observation_space
         width = len(self.layout.order_names) + len(self.layout.score_names)
-        self.action_space = {"joint": spaces.Box(-1.0, 1.0, (width,), np.float32),
-                             "replenishment": self.layout.order_space,
-                             "recommendation": self.layout.score_space}[control]
+        self.action_space = {
+            "joint": spaces.Box(-1.0, 1.0, (width,), np.float32),
+            "replenishment": self.layout.order_space,
+            "recommendation": self.layout.score_space,
+        }[control]
         self._other: dict[str, float] | np.ndarray | None = None  # the other half at this epoch
 
     # -- what the agent sees -----------------------------------------------------------------
@@ -495,8 +592,11 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
     @property
     def action_names(self) -> tuple[str, ...]:
         lay = self.layout
-        return {"joint": lay.order_names + lay.score_names, "replenishment": lay.order_names,
-                "recommendation": lay.score_names}[self.control]
+        return {
+            "joint": lay.order_names + lay.score_names,
+            "replenishment": lay.order_names,
+            "recommendation": lay.score_names,
+        }[self.control]
 
     @property
     def sim(self) -> Simulation:
@@ -513,8 +613,9 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
         return self.runner.episode
 
     # -- the Gymnasium API -------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None,
-              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         view, info = self.runner.begin(seed, options)
         rng = stream(self.runner.sim.root, "policy")  # what Simulation.run gives a policy
@@ -534,8 +635,13 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
         self._other = None
         info["profit"] = reward
         info["orders"] = np.array([decided.orders.get(p, 0.0) for p in self.layout.products])
-        return (self.layout.observe(view), float(reward) * self.reward_scale, False,
-                self.runner.done, info)
+        return (
+            self.layout.observe(view),
+            float(reward) * self.reward_scale,
+            False,
+            self.runner.done,
+            info,
+        )
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
@@ -551,14 +657,22 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
             raise RuntimeError("the episode is over (or was never started): call reset()")
         order_part, score_part = self.layout.parts(action, self.control)
         if self._other is None and self.control != "joint":  # asked once per epoch
-            self._other = (_orders_of(self.other_replenishment.act(view)) if order_part is None
-                           else np.asarray(self.other_recommender.recommend(view, self.model)))
-        orders = self.layout.orders(order_part, view) if order_part is not None else dict(self._other)
+            self._other = (
+                _orders_of(self.other_replenishment.act(view))
+                if order_part is None
+                else np.asarray(self.other_recommender.recommend(view, self.model))
+            )
+        orders = (
+            self.layout.orders(order_part, view) if order_part is not None else dict(self._other)
+        )
         alpha = self.layout.intensities(score_part) if score_part is not None else self._other
         return Action(orders=orders, extra={KEY: alpha})
 
-    def encode(self, levels: float | Mapping[str, float] | np.ndarray | None = None,
-               recommendation: Any = None) -> np.ndarray:
+    def encode(
+        self,
+        levels: float | Mapping[str, float] | np.ndarray | None = None,
+        recommendation: Any = None,
+    ) -> np.ndarray:
         """The action (float64, exact) of this env's control that orders up to *levels* and
         recommends *recommendation* ((N, M) intensities; default uniform).  See
         :meth:`RecommendationLayout.encode_levels` / ``encode_recommendation``."""
@@ -586,8 +700,13 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
         ``des_supply.evaluate.simulate`` (with a market of the same problem, e.g.
         ``problem.new_market()``; not ``env.market`` while an episode is running).
         The other half is a copy of this env's."""
-        return AgentPolicy(self.layout, agent, self.control, copy.deepcopy(self.other_replenishment),
-                           copy.deepcopy(self.other_recommender))
+        return AgentPolicy(
+            self.layout,
+            agent,
+            self.control,
+            copy.deepcopy(self.other_replenishment),
+            copy.deepcopy(self.other_recommender),
+        )
 
 
 # -- the two-agent env ------------------------------------------------------------------------
@@ -633,32 +752,57 @@ class RecommendationParallelEnv(ParallelEnv):
     :meth:`policy` runs the two agents in the engine on the same draws.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"name": "des_supply_recommendation_v0",
-                                          "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "des_supply_recommendation_v0",
+        "render_modes": ["ansi"],
+        "is_parallelizable": True,
+    }
 
-    def __init__(self, network: Network, market: Any, periods: int = DEFAULT_PERIODS, *,
-                 replenishment_period: int = 1, recommendation_period: int = 1,
-                 max_level: float | Mapping[str, float] | None = None, logit_scale: float = 3.0,
-                 min_level: float | Mapping[str, float] | None = None, base_scores: Any = None,
-                 reward_scale: float | None = None,
-                 pipeline_length: int | Mapping[str, int] | None = None, episode_offset: int = 0,
-                 episode_stride: int = 1, render_mode: str | None = None) -> None:
-        for what, p in (("replenishment_period", replenishment_period),
-                        ("recommendation_period", recommendation_period)):
+    def __init__(
+        self,
+        network: Network,
+        market: Any,
+        periods: int = DEFAULT_PERIODS,
+        *,
+        replenishment_period: int = 1,
+        recommendation_period: int = 1,
+        max_level: float | Mapping[str, float] | None = None,
+        logit_scale: float = 3.0,
+        min_level: float | Mapping[str, float] | None = None,
+        base_scores: Any = None,
+        reward_scale: float | None = None,
+        pipeline_length: int | Mapping[str, int] | None = None,
+        episode_offset: int = 0,
+        episode_stride: int = 1,
+        render_mode: str | None = None,
+    ) -> None:
+        for what, p in (
+            ("replenishment_period", replenishment_period),
+            ("recommendation_period", recommendation_period),
+        ):
             if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 1:
                 raise ValueError(f"{what}(={p!r}) must be an integer >= 1")
         if render_mode is not None and render_mode != "ansi":
             raise ValueError(f"render_mode(={render_mode!r}) must be None or 'ansi'")
-        self.layout = RecommendationLayout(network, market, periods, max_level=max_level,
-                                           logit_scale=logit_scale, pipeline_length=pipeline_length,
-                                           min_level=min_level, base_scores=base_scores)
+        self.layout = RecommendationLayout(
+            network,
+            market,
+            periods,
+            max_level=max_level,
+            logit_scale=logit_scale,
+            pipeline_length=pipeline_length,
+            min_level=min_level,
+            base_scores=base_scores,
+        )
         self.runner = EpisodeRunner(network, periods, market, episode_offset, episode_stride)
         self.network, self.market, self.periods = network, market, self.runner.periods
         self.render_mode = render_mode
         self.model = self.layout.model
         self.reward_scale = _check_scale(reward_scale, self.layout, network)
-        self.agent_periods = {"replenishment": int(replenishment_period),
-                              "recommendation": int(recommendation_period)}
+        self.agent_periods = {
+            "replenishment": int(replenishment_period),
+            "recommendation": int(recommendation_period),
+        }
         self.possible_agents = list(AGENTS)
         self.agents: list[str] = []
         self.state_space = self.layout.observation_space
@@ -666,8 +810,10 @@ class RecommendationParallelEnv(ParallelEnv):
         low = np.zeros(size + 2, np.float32)
         high = np.concatenate((np.full(size, np.inf, np.float32), np.ones(2, np.float32)))
         self.observation_spaces = {a: spaces.Box(low, high, dtype=np.float32) for a in AGENTS}
-        self.action_spaces = {"replenishment": self.layout.order_space,
-                              "recommendation": self.layout.score_space}
+        self.action_spaces = {
+            "replenishment": self.layout.order_space,
+            "recommendation": self.layout.score_space,
+        }
         self.alpha = self.model.uniform()  # intensities in force
 
     def observation_space(self, agent: str) -> spaces.Space:
@@ -690,14 +836,17 @@ class RecommendationParallelEnv(ParallelEnv):
             raise RuntimeError("call reset() first")
         return self.layout.observe(view)
 
-    def _outputs(self, view: Observation) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+    def _outputs(
+        self, view: Observation
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         state, t = self.layout.observe(view), self.runner.t
         obs = {a: _with_phase(state, t, self.agent_periods[a]) for a in self.agents}
         infos = {a: {"t": t, "acting": t % self.agent_periods[a] == 0} for a in self.agents}
         return obs, infos
 
-    def reset(self, seed: int | None = None,
-              options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
         view, _ = self.runner.begin(seed, options)
         self.agents = list(self.possible_agents)
         self.alpha = self.model.uniform()
@@ -741,30 +890,41 @@ class RecommendationParallelEnv(ParallelEnv):
     def close(self) -> None:
         pass
 
-    def policy(self, replenishment: Callable[[np.ndarray], Any],
-               recommendation: Callable[[np.ndarray], Any]) -> TeamPolicy:
+    def policy(
+        self,
+        replenishment: Callable[[np.ndarray], Any],
+        recommendation: Callable[[np.ndarray], Any],
+    ) -> TeamPolicy:
         """The two agents (observation -> action) as one engine policy (see :class:`TeamPolicy`)."""
-        return TeamPolicy(self.layout, replenishment, recommendation,
-                          (self.agent_periods["replenishment"], self.agent_periods["recommendation"]))
+        return TeamPolicy(
+            self.layout,
+            replenishment,
+            recommendation,
+            (self.agent_periods["replenishment"], self.agent_periods["recommendation"]),
+        )
 
 
 # -- construction from problems ---------------------------------------------------------------
-def _build(cls: type, problem: Problem | Network, periods: int | None,
-           env_kwargs: dict[str, Any]) -> Any:
+def _build(
+    cls: type, problem: Problem | Network, periods: int | None, env_kwargs: dict[str, Any]
+) -> Any:
     params = env_parameters(cls, skip=("network", "market"))
     problem, env_kw = resolve_problem(problem, env_kwargs, params)
     if not isinstance(problem.market, RecommendationMarket):
         has = "no market" if problem.market is None else f"a {problem.kind.market} market"
-        raise ValueError(f"problem {problem.name!r} has {has}: {cls.__name__} needs a problem "
-                         "with a recommendation market "
-                         "(des_supply.recommendation.RecommendationMarket)")
+        raise ValueError(
+            f"problem {problem.name!r} has {has}: {cls.__name__} needs a problem "
+            "with a recommendation market "
+            "(des_supply.recommendation.RecommendationMarket)"
+        )
     if periods is None:
         periods = default_periods(problem, DEFAULT_PERIODS)
     return cls(problem.network, problem.new_market(), periods, **env_kw)
 
 
-def make_recommendation_env(problem: Problem, *, control: str = "joint", periods: int | None = None,
-                            **env_kwargs: Any) -> RecommendationEnv:
+def make_recommendation_env(
+    problem: Problem, *, control: str = "joint", periods: int | None = None, **env_kwargs: Any
+) -> RecommendationEnv:
     """A :class:`RecommendationEnv` of *problem*, which must have a recommendation market
     (the env gets its own copy, ``problem.new_market()``).
 
@@ -775,8 +935,9 @@ def make_recommendation_env(problem: Problem, *, control: str = "joint", periods
     return _build(RecommendationEnv, problem, periods, {"control": control, **env_kwargs})
 
 
-def recommendation_parallel_env(problem: Problem, *, periods: int | None = None,
-                                **env_kwargs: Any) -> RecommendationParallelEnv:
+def recommendation_parallel_env(
+    problem: Problem, *, periods: int | None = None, **env_kwargs: Any
+) -> RecommendationParallelEnv:
     """A :class:`RecommendationParallelEnv` of *problem* (with a recommendation market);
     *env_kwargs* are the env's (``replenishment_period``, ``recommendation_period``,
     ``max_level``, ``logit_scale``, ``reward_scale``, ...)."""

@@ -20,16 +20,28 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-__all__ = ["RESUME_MAY_CHANGE", "CheckpointError", "ProgressLog", "anneal_fraction",
-           "episode_stats", "load_checkpoint", "read_checkpoint", "plot_learning_curve",
-           "read_csv", "restore_rngs", "rng_states", "save_checkpoint", "seed_run", "versions"]
+__all__ = [
+    "RESUME_MAY_CHANGE",
+    "CheckpointError",
+    "ProgressLog",
+    "anneal_fraction",
+    "episode_stats",
+    "load_checkpoint",
+    "plot_learning_curve",
+    "read_checkpoint",
+    "read_csv",
+    "restore_rngs",
+    "rng_states",
+    "save_checkpoint",
+    "seed_run",
+    "versions",
+]
 
 RESUME_MAY_CHANGE = frozenset({"total_steps", "log_interval", "checkpoint_interval"})
 """configuration fields that may differ between a checkpoint and the run resuming it"""
 
 _TB_CHARTS = ("episodic_return_mean", "episodic_length_mean", "learning_rate", "sps")
-_TB_LOSSES = ("value_loss", "policy_loss", "entropy", "approx_kl", "clipfrac",
-              "explained_variance")
+_TB_LOSSES = ("value_loss", "policy_loss", "entropy", "approx_kl", "clipfrac", "explained_variance")
 
 _Config = TypeVar("_Config")
 
@@ -52,8 +64,9 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, unreadable or not one of ours (the message says which)."""
 
 
-def read_checkpoint(path: str | os.PathLike[str],
-                    keys: Sequence[str] = ("config",)) -> dict[str, Any]:
+def read_checkpoint(
+    path: str | os.PathLike[str], keys: Sequence[str] = ("config",)
+) -> dict[str, Any]:
     """The checkpoint in *path* (a run folder or a ``.pt`` file), with *keys* present.
 
     Raises :class:`CheckpointError` naming the file when it is missing, truncated,
@@ -63,22 +76,28 @@ def read_checkpoint(path: str | os.PathLike[str],
     path = Path(path)
     file = path / "checkpoint.pt" if path.is_dir() else path
     if not file.is_file():
-        raise CheckpointError(f"{file}: no checkpoint (nothing was saved yet, or the path is "
-                              "wrong)")
+        raise CheckpointError(
+            f"{file}: no checkpoint (nothing was saved yet, or the path is wrong)"
+        )
     try:
         state = torch.load(file, weights_only=True)
     except Exception as exc:  # torch raises many kinds (pickle, zip, runtime) for a bad file
-        raise CheckpointError(f"{file}: not a readable checkpoint ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})") from None
+        raise CheckpointError(
+            f"{file}: not a readable checkpoint ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})"
+        ) from None
     missing = [k for k in keys if not isinstance(state, dict) or k not in state]
     if missing:
         raise CheckpointError(f"{file}: not a training checkpoint (no {', '.join(missing)})")
     return state
 
 
-def load_checkpoint(resume: bool | str | os.PathLike[str] | None, out: Path,
-                    config_cls: type[_Config], config: _Config | None,
-                    ) -> tuple[_Config | None, dict[str, Any] | None]:
+def load_checkpoint(
+    resume: bool | str | os.PathLike[str] | None,
+    out: Path,
+    config_cls: type[_Config],
+    config: _Config | None,
+) -> tuple[_Config | None, dict[str, Any] | None]:
     """(configuration, checkpoint) of a run that may resume.
 
     Without *resume*: (*config*, None).  Otherwise the checkpoint (``out/checkpoint.pt``
@@ -94,12 +113,15 @@ def load_checkpoint(resume: bool | str | os.PathLike[str] | None, out: Path,
     try:
         saved = config_cls(**checkpoint["config"])
     except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: its configuration does not fit {config_cls.__name__}: "
-                              f"{exc}") from None
+        raise CheckpointError(
+            f"{path}: its configuration does not fit {config_cls.__name__}: {exc}"
+        ) from None
     config = saved if config is None else config
-    changed = [f.name for f in fields(config_cls)  # type: ignore[arg-type]
-               if f.name not in RESUME_MAY_CHANGE
-               and getattr(saved, f.name) != getattr(config, f.name)]
+    changed = [
+        f.name
+        for f in fields(config_cls)  # type: ignore[arg-type]
+        if f.name not in RESUME_MAY_CHANGE and getattr(saved, f.name) != getattr(config, f.name)
+    ]
     if changed:
         raise ValueError(f"cannot resume {path} with a different {', '.join(changed)}")
     return config, checkpoint
@@ -153,14 +175,19 @@ class ProgressLog:
     On resume (*keep_up_to* = the checkpoint's global step) the rows past the checkpoint go.
     """
 
-    def __init__(self, out: Path, columns: Iterable[str], keep_up_to: int | None,
-                 tensorboard: bool = False) -> None:
+    def __init__(
+        self, out: Path, columns: Iterable[str], keep_up_to: int | None, tensorboard: bool = False
+    ) -> None:
         path = out / "progress.csv"
-        kept = ([r for r in read_csv(path) if r["global_step"] <= keep_up_to]
-                if keep_up_to is not None else [])
+        kept = (
+            [r for r in read_csv(path) if r["global_step"] <= keep_up_to]
+            if keep_up_to is not None
+            else []
+        )
         self.file = path.open("w", newline="")
-        self.writer = csv.DictWriter(self.file, fieldnames=list(columns), restval="nan",
-                                     extrasaction="ignore")  # nan: columns a resumed run lacks
+        self.writer = csv.DictWriter(
+            self.file, fieldnames=list(columns), restval="nan", extrasaction="ignore"
+        )  # nan: columns a resumed run lacks
         self.writer.writeheader()
         self.writer.writerows(kept)
         self.tb = None
@@ -205,13 +232,17 @@ def plot_learning_curve(history: list[dict[str, float]], path: Path) -> None:
     fig = Figure(figsize=(6, 4))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    points = [(r["global_step"], r["episodic_return_mean"]) for r in history
-              if not math.isnan(r["episodic_return_mean"])]
+    points = [
+        (r["global_step"], r["episodic_return_mean"])
+        for r in history
+        if not math.isnan(r["episodic_return_mean"])
+    ]
     if points:
         ax.plot(*zip(*points), marker="." if len(points) < 50 else None)
     else:
-        ax.text(0.5, 0.5, "no episode finished yet", ha="center", va="center",
-                transform=ax.transAxes)
+        ax.text(
+            0.5, 0.5, "no episode finished yet", ha="center", va="center", transform=ax.transAxes
+        )
     ax.set_xlabel("environment steps")
     ax.set_ylabel("mean episodic return")
     ax.grid(alpha=0.3)

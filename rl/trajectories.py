@@ -37,9 +37,21 @@ from tqdm.auto import tqdm
 
 from .env import InventoryEnv
 
-__all__ = ["Behaviour", "EnginePolicy", "Episode", "MirroredAgent", "NoisyPolicy", "RandomOrders",
-           "collect", "data_path", "info", "load", "load_episodes", "merge",
-           "run_behaviour"]
+__all__ = [
+    "Behaviour",
+    "EnginePolicy",
+    "Episode",
+    "MirroredAgent",
+    "NoisyPolicy",
+    "RandomOrders",
+    "collect",
+    "data_path",
+    "info",
+    "load",
+    "load_episodes",
+    "merge",
+    "run_behaviour",
+]
 
 NAMESPACE = "des-supply"
 
@@ -142,8 +154,11 @@ class RandomOrders:
         out = {}
         for node in env.view.deciding:
             top = env.layout.nodes[env.layout.index[node]].max_order
-            out[node] = (float(self.rng.integers(0, int(top) + 1)) if self.integer
-                         else float(self.rng.uniform(0.0, top)))
+            out[node] = (
+                float(self.rng.integers(0, int(top) + 1))
+                if self.integer
+                else float(self.rng.uniform(0.0, top))
+            )
         return out
 
 
@@ -173,8 +188,10 @@ class MirroredAgent:
         mine = self._env.unwrapped
         for node in env.nodes:
             if abs(mine.view.on_hand(node) - env.view.on_hand(node)) > 1e-6:
-                raise RuntimeError(f"{self.name}: its env left lockstep at node {node!r} in period "
-                                   f"{env.view.t} (different problem, periods or seed?)")
+                raise RuntimeError(
+                    f"{self.name}: its env left lockstep at node {node!r} in period "
+                    f"{env.view.t} (different problem, periods or seed?)"
+                )
         deciding = env.view.deciding
         self._obs, _, _, _, info = self._env.step(self.act(self._obs))
         return {n: float(q) for n, q in zip(mine.nodes, info["orders"]) if n in deciding}
@@ -183,7 +200,7 @@ class MirroredAgent:
 # -- writing and reading ------------------------------------------------------------------------
 def data_path(path: str | Path) -> Path:
     """The Minari storage folder of a dataset folder (``DIR/data``; *path* itself if it is one)."""
-    path = Path(path).resolve()     # Minari's storage mis-joins relative paths
+    path = Path(path).resolve()  # Minari's storage mis-joins relative paths
     return path if (path / "metadata.json").exists() else path / "data"
 
 
@@ -191,34 +208,47 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _new_storage(out: Path, observation_space: gym.Space, action_space: gym.Space
-                 ) -> tuple[Any, Path]:
+def _new_storage(
+    out: Path, observation_space: gym.Space, action_space: gym.Space
+) -> tuple[Any, Path]:
     """A new storage in ``OUT.partial`` (renamed to *out* by :func:`_publish`, so an
     interrupted collect or merge never leaves a dataset that looks complete)."""
     from minari.dataset.minari_storage import MinariStorage
 
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"dataset folder {out} exists and is not empty; choose another --out")
-    partial = out.resolve().with_name(out.name + ".partial")   # Minari mis-joins relative paths
+    partial = out.resolve().with_name(out.name + ".partial")  # Minari mis-joins relative paths
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    return MinariStorage.new(partial / "data", observation_space=observation_space,
-                             action_space=action_space, data_format="hdf5"), partial
+    return MinariStorage.new(
+        partial / "data",
+        observation_space=observation_space,
+        action_space=action_space,
+        data_format="hdf5",
+    ), partial
 
 
 def _publish(partial: Path, out: Path) -> Path:
     if out.exists():
-        out.rmdir()                      # empty (checked by _new_storage)
+        out.rmdir()  # empty (checked by _new_storage)
     os.replace(partial, out)
     return out
 
 
-def _finish(storage: Any, dataset_id: str, description: str, algorithm: str,
-            extra: Mapping[str, Any]) -> None:
+def _finish(
+    storage: Any, dataset_id: str, description: str, algorithm: str, extra: Mapping[str, Any]
+) -> None:
     minari = _import_minari()
-    storage.update_metadata({"dataset_id": dataset_id, "minari_version": minari.__version__,
-                             "description": description, "algorithm_name": algorithm,
-                             "author": {"des-supply"}, "des_supply": _json(extra)})
+    storage.update_metadata(
+        {
+            "dataset_id": dataset_id,
+            "minari_version": minari.__version__,
+            "description": description,
+            "algorithm_name": algorithm,
+            "author": {"des-supply"},
+            "des_supply": _json(extra),
+        }
+    )
 
 
 def _dataset_id(name: str) -> str:
@@ -227,14 +257,14 @@ def _dataset_id(name: str) -> str:
     return f"{NAMESPACE}/{clean}-v0"
 
 
-def _run(env: InventoryEnv, behaviour: Behaviour, episodes: int, seed: int,
-         progress: bool = False) -> Any:
+def _run(
+    env: InventoryEnv, behaviour: Behaviour, episodes: int, seed: int, progress: bool = False
+) -> Any:
     """Episodes ``0..episodes-1`` of seed *seed* under *behaviour*: for each, the observations
     (one more than steps), the env actions, the rewards and the mean cost (or profit) per
     period, as :func:`rl.evaluation.evaluate_agent` measures it."""
     objective = env.sim.objective
-    for k in tqdm(range(episodes), desc=f"run {behaviour.name}", disable=not progress,
-                  leave=False):
+    for k in tqdm(range(episodes), desc=f"run {behaviour.name}", disable=not progress, leave=False):
         obs, _ = env.reset(seed=seed, options={"episode": k})
         behaviour.begin(seed, k)
         observations, actions, rewards = [obs], [], []
@@ -254,17 +284,26 @@ def _run(env: InventoryEnv, behaviour: Behaviour, episodes: int, seed: int,
         yield observations, actions, rewards, float(value)
 
 
-def run_behaviour(env: InventoryEnv, behaviour: Behaviour, *, episodes: int, seed: int,
-                  progress: bool = False) -> np.ndarray:
+def run_behaviour(
+    env: InventoryEnv, behaviour: Behaviour, *, episodes: int, seed: int, progress: bool = False
+) -> np.ndarray:
     """Mean cost (or profit) per period of each of *episodes* episodes of *behaviour* on
     seed *seed*: the same episodes as :func:`collect` logs and as the agents are scored on."""
     return np.array([v for *_, v in _run(env, behaviour, episodes, seed, progress)])
 
 
-def collect(env: InventoryEnv, behaviour: Behaviour, *, episodes: int, seed: int,
-            out: str | Path, problem: Mapping[str, Any] | None = None,
-            env_kwargs: Mapping[str, Any] | None = None, dataset_id: str | None = None,
-            progress: bool = False) -> Path:
+def collect(
+    env: InventoryEnv,
+    behaviour: Behaviour,
+    *,
+    episodes: int,
+    seed: int,
+    out: str | Path,
+    problem: Mapping[str, Any] | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
+    dataset_id: str | None = None,
+    progress: bool = False,
+) -> Path:
     """Run *behaviour* for *episodes* episodes of *env* and write them to the folder *out*.
 
     *env* is an unwrapped :class:`~rl.env.InventoryEnv` (its action space is the dataset's:
@@ -287,23 +326,48 @@ def collect(env: InventoryEnv, behaviour: Behaviour, *, episodes: int, seed: int
     problem_text = _json(problem or {"name": env.network.name})
     metas = []
     for k, (observations, actions, rewards, value) in enumerate(
-            _run(env, behaviour, episodes, seed, progress)):
+        _run(env, behaviour, episodes, seed, progress)
+    ):
         n = len(rewards)
-        storage.update_episodes([EpisodeBuffer(
-            id=k, seed=seed, observations=np.asarray(observations, dtype=np.float32),
-            actions=np.asarray(actions), rewards=rewards, terminations=[False] * n,
-            truncations=[False] * (n - 1) + [True])])
-        metas.append({"behaviour": behaviour.name,
-                      "behaviour_params": _json(dict(behaviour.params)),
-                      "seed": int(seed), "episode": int(k), "problem": problem_text,
-                      "scenario": env.network.name, "return": float(sum(rewards)),
-                      "value": value})
+        storage.update_episodes(
+            [
+                EpisodeBuffer(
+                    id=k,
+                    seed=seed,
+                    observations=np.asarray(observations, dtype=np.float32),
+                    actions=np.asarray(actions),
+                    rewards=rewards,
+                    terminations=[False] * n,
+                    truncations=[False] * (n - 1) + [True],
+                )
+            ]
+        )
+        metas.append(
+            {
+                "behaviour": behaviour.name,
+                "behaviour_params": _json(dict(behaviour.params)),
+                "seed": int(seed),
+                "episode": int(k),
+                "problem": problem_text,
+                "scenario": env.network.name,
+                "return": float(sum(rewards)),
+                "value": value,
+            }
+        )
     storage.update_episode_metadata(metas)
-    _finish(storage, dataset_id or _dataset_id(f"{env.network.name}-{behaviour.name}"),
-            f"{episodes} episodes of {env.periods} periods of {behaviour.name} on "
-            f"{env.network.name} (seed {seed})", behaviour.name,
-            {"problem": problem or {}, "env": dict(env_kwargs or {}), "periods": env.periods,
-             "behaviours": [behaviour.name]})
+    _finish(
+        storage,
+        dataset_id or _dataset_id(f"{env.network.name}-{behaviour.name}"),
+        f"{episodes} episodes of {env.periods} periods of {behaviour.name} on "
+        f"{env.network.name} (seed {seed})",
+        behaviour.name,
+        {
+            "problem": problem or {},
+            "env": dict(env_kwargs or {}),
+            "periods": env.periods,
+            "behaviours": [behaviour.name],
+        },
+    )
     return _publish(partial, out)
 
 
@@ -327,9 +391,9 @@ class Episode:
     """One logged episode: ``observations[t]`` is what was seen when ``actions[t]`` was taken
     (the final observation is in ``last_observation``)."""
 
-    observations: np.ndarray        # (T, obs_dim)
-    actions: np.ndarray             # (T, ...) in the env's action space
-    rewards: np.ndarray             # (T,)
+    observations: np.ndarray  # (T, obs_dim)
+    actions: np.ndarray  # (T, ...) in the env's action space
+    rewards: np.ndarray  # (T,)
     last_observation: np.ndarray
     meta: dict[str, Any]
 
@@ -357,8 +421,15 @@ def load_episodes(path: str | Path) -> list[Episode]:
     out = []
     for ep, meta in zip(dataset.iterate_episodes(), metas):
         obs = np.asarray(ep.observations, dtype=np.float32)
-        out.append(Episode(obs[:-1], np.asarray(ep.actions), np.asarray(ep.rewards, dtype=float),
-                           obs[-1], _meta(meta)))
+        out.append(
+            Episode(
+                obs[:-1],
+                np.asarray(ep.actions),
+                np.asarray(ep.rewards, dtype=float),
+                obs[-1],
+                _meta(meta),
+            )
+        )
     return out
 
 
@@ -375,8 +446,10 @@ def merge(paths: Sequence[str | Path], out: str | Path, *, dataset_id: str | Non
     for p, d in zip(paths[1:], sets[1:]):
         for what in ("observation_space", "action_space"):
             if getattr(d, what) != getattr(first, what):
-                raise ValueError(f"cannot merge {p}: its {what} {getattr(d, what)} differs from "
-                                 f"{paths[0]}'s {getattr(first, what)}")
+                raise ValueError(
+                    f"cannot merge {p}: its {what} {getattr(d, what)} differs from "
+                    f"{paths[0]}'s {getattr(first, what)}"
+                )
     out = Path(out)
     storage, partial = _new_storage(out, first.observation_space, first.action_space)
     metas: list[dict[str, Any]] = []
@@ -386,20 +459,39 @@ def merge(paths: Sequence[str | Path], out: str | Path, *, dataset_id: str | Non
         for ep in load_episodes(p):
             obs = np.concatenate([ep.observations, ep.last_observation[None]])
             n = len(ep.rewards)
-            storage.update_episodes([EpisodeBuffer(
-                id=k, seed=int(ep.meta.get("seed", 0)), observations=obs, actions=ep.actions,
-                rewards=ep.rewards.tolist(), terminations=[False] * n,
-                truncations=[False] * (n - 1) + [True])])
-            metas.append({key: v for key, v in ep.meta.items() if key not in ("id", "total_steps")}
-                         | {"source": str(p)})
+            storage.update_episodes(
+                [
+                    EpisodeBuffer(
+                        id=k,
+                        seed=int(ep.meta.get("seed", 0)),
+                        observations=obs,
+                        actions=ep.actions,
+                        rewards=ep.rewards.tolist(),
+                        terminations=[False] * n,
+                        truncations=[False] * (n - 1) + [True],
+                    )
+                ]
+            )
+            metas.append(
+                {key: v for key, v in ep.meta.items() if key not in ("id", "total_steps")}
+                | {"source": str(p)}
+            )
             k += 1
     storage.update_episode_metadata(metas)
     behaviours = sorted({b for r in records for b in r.get("behaviours", [])})
     problems = [r.get("problem", {}) for r in records]
-    _finish(storage, dataset_id or _dataset_id(out.name), f"merge of {len(paths)} datasets "
-            f"({', '.join(behaviours)})", "mixed",
-            {"problem": problems[0] if all(q == problems[0] for q in problems) else None,
-             "problems": problems, "env": records[0].get("env", {}),
-             "periods": records[0].get("periods"), "behaviours": behaviours,
-             "sources": [str(p) for p in paths]})
+    _finish(
+        storage,
+        dataset_id or _dataset_id(out.name),
+        f"merge of {len(paths)} datasets ({', '.join(behaviours)})",
+        "mixed",
+        {
+            "problem": problems[0] if all(q == problems[0] for q in problems) else None,
+            "problems": problems,
+            "env": records[0].get("env", {}),
+            "periods": records[0].get("periods"),
+            "behaviours": behaviours,
+            "sources": [str(p) for p in paths],
+        },
+    )
     return _publish(partial, out)

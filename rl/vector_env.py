@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -45,15 +45,23 @@ from des_supply.rng import replication_seed, root_sequence
 
 from .env import InventoryEnv, NetworkLayout, make_env
 
-__all__ = ["ArrayPolicy", "BatchParallelEnv", "BatchVectorEnv", "batch_observation", "batch_orders",
-           "make_batch_vector_env", "why_not_batch"]
+__all__ = [
+    "ArrayPolicy",
+    "BatchParallelEnv",
+    "BatchVectorEnv",
+    "batch_observation",
+    "batch_orders",
+    "make_batch_vector_env",
+    "why_not_batch",
+]
 
 _COST_KEYS = ("holding", "shortage", "fixed", "variable", "transit")
-_COST_INDEX = (10, 11, 12, 13, 14)   # des_supply.batch.BATCH_FIELDS
+_COST_INDEX = (10, 11, 12, 13, 14)  # des_supply.batch.BATCH_FIELDS
 
 
-def batch_observation(layout: NetworkLayout, sim: BatchSimulation,
-                      nonneg: np.ndarray | None = None) -> np.ndarray:
+def batch_observation(
+    layout: NetworkLayout, sim: BatchSimulation, nonneg: np.ndarray | None = None
+) -> np.ndarray:
     """``[R, obs]``: :meth:`NetworkLayout.observation` of every replication of *sim*
     (*nonneg*: the features clipped at 0, ``layout.bounds()[0] == 0``, if known)."""
     S, t = sim.S, sim.t
@@ -75,7 +83,7 @@ def batch_observation(layout: NetworkLayout, sim: BatchSimulation,
     for c, col in enumerate(columns):
         obs[:, c] = col
     if phases:
-        obs[:, len(columns):] = np.asarray(phases, dtype=np.float32)
+        obs[:, len(columns) :] = np.asarray(phases, dtype=np.float32)
     if nonneg is None:
         nonneg = layout.bounds()[0] == 0.0
     np.maximum(obs, 0.0, out=obs, where=nonneg)  # as the single env clips
@@ -84,13 +92,21 @@ def batch_observation(layout: NetworkLayout, sim: BatchSimulation,
 
 def _maxima(layout: NetworkLayout) -> np.ndarray:
     """The physical value of action +1, per action component (the single env's rescaling)."""
-    per_mode = {"quantity": ("max_order",), "base-stock": ("max_level",),
-                "capped-base-stock": ("max_level", "max_order")}[layout.action_mode]
+    per_mode = {
+        "quantity": ("max_order",),
+        "base-stock": ("max_level",),
+        "capped-base-stock": ("max_level", "max_order"),
+    }[layout.action_mode]
     return np.array([getattr(n, a) for n in layout.nodes for a in per_mode])
 
 
-def parse_actions(layout: NetworkLayout, space: spaces.Space, actions: Any, R: int,
-                  maxima: np.ndarray | None = None) -> np.ndarray:
+def parse_actions(
+    layout: NetworkLayout,
+    space: spaces.Space,
+    actions: Any,
+    R: int,
+    maxima: np.ndarray | None = None,
+) -> np.ndarray:
     """``[R, values]``: *actions* (one row per sub-env) checked and in physical units, as
     :meth:`NetworkLayout.parse` does for one action (*maxima*: ``_maxima(layout)``, if known)."""
     maxima = _maxima(layout) if maxima is None else maxima
@@ -100,8 +116,9 @@ def parse_actions(layout: NetworkLayout, space: spaces.Space, actions: Any, R: i
         raise ValueError(f"actions must be numeric, got {actions!r}") from None
     shape = (R,) if isinstance(space, spaces.Discrete) else (R, *space.shape)
     if arr.shape != shape:
-        raise ValueError(f"actions have shape {arr.shape}, expected {shape} "
-                         f"({', '.join(layout.action_names())})")
+        raise ValueError(
+            f"actions have shape {arr.shape}, expected {shape} ({', '.join(layout.action_names())})"
+        )
     arr = arr.reshape(R, -1)
     bad = np.argwhere(np.isnan(arr))
     if bad.size:
@@ -112,9 +129,11 @@ def parse_actions(layout: NetworkLayout, space: spaces.Space, actions: Any, R: i
     wrong = np.argwhere((arr != np.floor(arr)) | (arr < 0) | (arr > maxima))
     if wrong.size:
         r, j = wrong[0]
-        raise ValueError(f"actions[{r}][{j}] ({layout.action_names()[j]}) must be a whole "
-                         f"number in "
-                         f"[0, {int(maxima[j])}], got {arr[r, j]}")
+        raise ValueError(
+            f"actions[{r}][{j}] ({layout.action_names()[j]}) must be a whole "
+            f"number in "
+            f"[0, {int(maxima[j])}], got {arr[r, j]}"
+        )
     return arr
 
 
@@ -168,21 +187,33 @@ class BatchVectorEnv(VectorEnv):
     ``revenue``, ``node_cost``, ``orders`` and ``action_mask``, as the single env's.
     """
 
-    def __init__(self, problem: Problem | Network, num_envs: int, *, seed: int | None = None,
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 **env_kwargs: Any) -> None:
-        if (isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer))
-                or num_envs < 1):
+    def __init__(
+        self,
+        problem: Problem | Network,
+        num_envs: int,
+        *,
+        seed: int | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        **env_kwargs: Any,
+    ) -> None:
+        if (
+            isinstance(num_envs, bool)
+            or not isinstance(num_envs, (int, np.integer))
+            or num_envs < 1
+        ):
             raise ValueError(f"num_envs(={num_envs!r}) must be an integer >= 1")
         mode = AutoresetMode(autoreset_mode)
         if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
-            raise ValueError(f"autoreset_mode {mode.value!r} is not supported "
-                             "(next-step or same-step)")
+            raise ValueError(
+                f"autoreset_mode {mode.value!r} is not supported (next-step or same-step)"
+            )
         reason = why_not_batch(problem, **env_kwargs)
         if reason:
-            raise ValueError(f"the batch engine does not run {reason}; use "
-                             "rl.wrappers.make_vector_env (or make_batch_vector_env, which "
-                             "falls back)")
+            raise ValueError(
+                f"the batch engine does not run {reason}; use "
+                "rl.wrappers.make_vector_env (or make_batch_vector_env, which "
+                "falls back)"
+            )
         for reserved in ("episode_offset", "episode_stride", "market"):
             if reserved in env_kwargs:
                 raise ValueError(f"{reserved} is set by BatchVectorEnv")
@@ -210,8 +241,9 @@ class BatchVectorEnv(VectorEnv):
         self._started = False
 
     # -- episodes ------------------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None,
-              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         if options and "episode" in options:
             raise ValueError("options['episode'] would make every sub-env play the same episode")
         if seed is None and not self._started:
@@ -232,8 +264,14 @@ class BatchVectorEnv(VectorEnv):
         self._totals = (np.zeros(N), np.zeros(N))
         self._needs_reset = False
         parts, per_node = self._run_to_epoch(first=True)
-        info = self._info(0, parts, per_node, np.zeros((N, len(self.layout.names))),
-                          self._totals[1].copy(), self._totals[0].copy())
+        info = self._info(
+            0,
+            parts,
+            per_node,
+            np.zeros((N, len(self.layout.names))),
+            self._totals[1].copy(),
+            self._totals[0].copy(),
+        )
         info["dt"] = np.full(N, self.sim.t)
         return batch_observation(self.layout, self.sim, self._nonneg), info
 
@@ -262,8 +300,9 @@ class BatchVectorEnv(VectorEnv):
             per_node += sim.S[f].T
         sim.next_period()
 
-    def step(self, actions: Any
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def step(
+        self, actions: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         N = self.num_envs
         if self._root is None:
             raise RuntimeError("call reset() before step()")
@@ -301,42 +340,64 @@ class BatchVectorEnv(VectorEnv):
         obs = batch_observation(layout, sim, self._nonneg)
         return obs, reward, np.zeros(N, bool), truncated, info
 
-    def _info(self, dt: int, parts: np.ndarray, per_node: np.ndarray, asked: np.ndarray,
-              revenue: np.ndarray, total: np.ndarray) -> dict[str, Any]:
+    def _info(
+        self,
+        dt: int,
+        parts: np.ndarray,
+        per_node: np.ndarray,
+        asked: np.ndarray,
+        revenue: np.ndarray,
+        total: np.ndarray,
+    ) -> dict[str, Any]:
         N, sim = self.num_envs, self.sim
         cost = {k: parts[i] for i, k in enumerate(_COST_KEYS)}
         cost["total"] = total
-        mask = np.broadcast_to(sim.deciding_at(sim.t) if not sim.done else
-                               np.zeros(len(self.layout.names), bool), (N, len(self.layout.names)))
+        mask = np.broadcast_to(
+            sim.deciding_at(sim.t) if not sim.done else np.zeros(len(self.layout.names), bool),
+            (N, len(self.layout.names)),
+        )
         info: dict[str, Any] = {
-            "t": np.full(N, sim.t), "dt": np.full(N, dt), "replication": self.episodes.copy(),
-            "cost": cost, "revenue": revenue, "node_cost": per_node[:, sim.stock_index],
-            "orders": asked, "action_mask": mask.copy()}
+            "t": np.full(N, sim.t),
+            "dt": np.full(N, dt),
+            "replication": self.episodes.copy(),
+            "cost": cost,
+            "revenue": revenue,
+            "node_cost": per_node[:, sim.stock_index],
+            "orders": asked,
+            "action_mask": mask.copy(),
+        }
         ones = np.ones(N, bool)
         info["cost"].update({f"_{k}": ones for k in list(info["cost"])})
         info.update({f"_{k}": ones for k in list(info)})
         return info
 
     def close_extras(self, **kwargs: Any) -> None:
-        template = getattr(self, "template", None)   # absent when __init__ refused the problem
+        template = getattr(self, "template", None)  # absent when __init__ refused the problem
         if template is not None:
             template.close()
 
 
-def make_batch_vector_env(problem: Problem | Network, n_envs: int, seed: int | None = None, *,
-                          autoreset_mode: AutoresetMode = AutoresetMode.NEXT_STEP,
-                          **env_kwargs: Any) -> gym.vector.VectorEnv:
+def make_batch_vector_env(
+    problem: Problem | Network,
+    n_envs: int,
+    seed: int | None = None,
+    *,
+    autoreset_mode: AutoresetMode = AutoresetMode.NEXT_STEP,
+    **env_kwargs: Any,
+) -> gym.vector.VectorEnv:
     """:class:`BatchVectorEnv` when the batch engine runs *problem*; otherwise
     :func:`rl.wrappers.make_vector_env` (same episodes and seeds) after a warning naming
     what the batch engine does not run."""
     reason = why_not_batch(problem, **env_kwargs)
     if reason is None:
-        return BatchVectorEnv(problem, n_envs, seed=seed, autoreset_mode=autoreset_mode,
-                              **env_kwargs)
+        return BatchVectorEnv(
+            problem, n_envs, seed=seed, autoreset_mode=autoreset_mode, **env_kwargs
+        )
     from .wrappers import make_vector_env
 
-    warnings.warn(f"batch vector env not used: {reason}; running {n_envs} event-engine envs",
-                  stacklevel=2)
+    warnings.warn(
+        f"batch vector env not used: {reason}; running {n_envs} event-engine envs", stacklevel=2
+    )
     return make_vector_env(problem, n_envs, seed, autoreset_mode=autoreset_mode, **env_kwargs)
 
 
@@ -353,17 +414,27 @@ class BatchParallelEnv:
     step after that starts the next episodes with reward 0, in ``NEXT_STEP`` mode).
     """
 
-    metadata: dict[str, Any] = {"name": "des_supply_batch_parallel_v0", "is_parallelizable": True}
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "des_supply_batch_parallel_v0",
+        "is_parallelizable": True,
+    }
 
-    def __init__(self, problem: Problem | Network, num_envs: int, *, seed: int | None = None,
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 **env_kwargs: Any) -> None:
+    def __init__(
+        self,
+        problem: Problem | Network,
+        num_envs: int,
+        *,
+        seed: int | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        **env_kwargs: Any,
+    ) -> None:
         from .multi_agent import check_agents, parallel_env
 
         template = parallel_env(problem, **env_kwargs)  # refuses markets and mixed schedules
         self._check_agents = check_agents
-        self.vec = BatchVectorEnv(problem, num_envs, seed=seed, autoreset_mode=autoreset_mode,
-                                  **env_kwargs)
+        self.vec = BatchVectorEnv(
+            problem, num_envs, seed=seed, autoreset_mode=autoreset_mode, **env_kwargs
+        )
         self.num_envs = self.vec.num_envs
         self.possible_agents = list(template.possible_agents)
         self.agents: list[str] = []
@@ -371,8 +442,12 @@ class BatchParallelEnv:
         self.action_spaces = dict(template.action_spaces)
         self.state_space = template.state_space
         layout = self.vec.layout
-        phases = list(range(len(layout.observation_names) - len(layout.phase_names),
-                            len(layout.observation_names)))
+        phases = list(
+            range(
+                len(layout.observation_names) - len(layout.phase_names),
+                len(layout.observation_names),
+            )
+        )
         self._columns, start = {}, 0
         for agent in self.possible_agents:
             width = len(layout.node_names[agent])
@@ -395,8 +470,9 @@ class BatchParallelEnv:
         self._state = obs
         return {a: obs[:, self._columns[a]] for a in self.possible_agents}
 
-    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None
-              ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         obs, info = self.vec.reset(seed=seed, options=options)
         self.agents = list(self.possible_agents)
         return self._split(obs), {a: {"t": info["t"]} for a in self.agents}
@@ -406,17 +482,26 @@ class BatchParallelEnv:
             raise RuntimeError("call reset() first")
         self._check_agents(actions, self.possible_agents)
         N = self.num_envs
-        joint = np.concatenate([np.asarray(actions[a], dtype=np.float64).reshape(N, -1)
-                                for a in self.possible_agents], axis=1)
+        joint = np.concatenate(
+            [np.asarray(actions[a], dtype=np.float64).reshape(N, -1) for a in self.possible_agents],
+            axis=1,
+        )
         if isinstance(self.vec.single_action_space, spaces.Discrete):
             joint = joint.reshape(N)
         obs, reward, terminated, truncated, info = self.vec.step(joint)
         agents = self.possible_agents
         self.agents = list(agents)
-        infos = {a: {"t": info["t"], "dt": info["dt"], "node_cost": info["node_cost"][:, k]}
-                 for k, a in enumerate(agents)}
-        return (self._split(obs), {a: reward for a in agents}, {a: terminated for a in agents},
-                {a: truncated for a in agents}, infos)
+        infos = {
+            a: {"t": info["t"], "dt": info["dt"], "node_cost": info["node_cost"][:, k]}
+            for k, a in enumerate(agents)
+        }
+        return (
+            self._split(obs),
+            {a: reward for a in agents},
+            {a: terminated for a in agents},
+            {a: truncated for a in agents},
+            infos,
+        )
 
     def close(self) -> None:
         self.vec.close()

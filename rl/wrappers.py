@@ -88,7 +88,9 @@ def scale_observation(env: gym.Env, scale: np.ndarray | None = None) -> Transfor
         raise TypeError(f"scale_observation needs a Box observation space, got {space}")
     scale = observation_scale(env) if scale is None else np.asarray(scale, dtype=np.float32)
     if scale.shape != space.shape or not np.all(scale > 0):
-        raise ValueError(f"scale must be positive with shape {space.shape}, got shape {scale.shape}")
+        raise ValueError(
+            f"scale must be positive with shape {space.shape}, got shape {scale.shape}"
+        )
     factor = (1.0 / scale).astype(np.float32)
     scaled = spaces.Box(space.low * factor, space.high * factor, dtype=np.float32)
     return TransformObservation(env, functools.partial(np.multiply, factor), scaled)
@@ -119,8 +121,9 @@ class SharedRootSeed(VectorWrapper):
         super().__init__(env)
         self._pending_seed = default_seed
 
-    def reset(self, *, seed: int | list[int | None] | None = None,
-              options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
         if seed is None and self._pending_seed is not None:
             seed = self._pending_seed
         self._pending_seed = None
@@ -129,19 +132,29 @@ class SharedRootSeed(VectorWrapper):
         return self.env.reset(seed=seed, options=options)
 
 
-def _sub_env(scenario: str | Network, index: int, n_envs: int,
-             wrappers: Sequence[Callable[[gym.Env], gym.Env]], kwargs: dict[str, Any]) -> gym.Env:
+def _sub_env(
+    scenario: str | Network,
+    index: int,
+    n_envs: int,
+    wrappers: Sequence[Callable[[gym.Env], gym.Env]],
+    kwargs: dict[str, Any],
+) -> gym.Env:
     env: gym.Env = make_env(scenario, episode_offset=index, episode_stride=n_envs, **kwargs)
     for wrap in wrappers:
         env = wrap(env)
     return env
 
 
-def make_vector_env(scenario: str | Network, n_envs: int, seed: int | None = None,
-                    asynchronous: bool = False, *,
-                    autoreset_mode: AutoresetMode = AutoresetMode.NEXT_STEP,
-                    wrappers: Sequence[Callable[[gym.Env], gym.Env]] = (),
-                    **kwargs: Any) -> SharedRootSeed:
+def make_vector_env(
+    scenario: str | Network,
+    n_envs: int,
+    seed: int | None = None,
+    asynchronous: bool = False,
+    *,
+    autoreset_mode: AutoresetMode = AutoresetMode.NEXT_STEP,
+    wrappers: Sequence[Callable[[gym.Env], gym.Env]] = (),
+    **kwargs: Any,
+) -> SharedRootSeed:
     """*n_envs* copies of ``make_env(scenario, **kwargs)`` as one Gymnasium vector env.
 
     Seeds and episodes
@@ -180,10 +193,14 @@ def make_vector_env(scenario: str | Network, n_envs: int, seed: int | None = Non
         raise ValueError(f"n_envs(={n_envs!r}) must be an integer >= 1")
     for reserved in ("episode_offset", "episode_stride"):
         if reserved in kwargs:
-            raise ValueError(f"{reserved} is set by make_vector_env (sub-env i plays episodes "
-                             "i, i + n_envs, ...)")
+            raise ValueError(
+                f"{reserved} is set by make_vector_env (sub-env i plays episodes "
+                "i, i + n_envs, ...)"
+            )
     make_env(scenario, **kwargs).close()  # refuse bad arguments here, not in a worker process
-    thunks = [functools.partial(_sub_env, scenario, i, int(n_envs), tuple(wrappers), dict(kwargs))
-              for i in range(n_envs)]
+    thunks = [
+        functools.partial(_sub_env, scenario, i, int(n_envs), tuple(wrappers), dict(kwargs))
+        for i in range(n_envs)
+    ]
     cls = AsyncVectorEnv if asynchronous else SyncVectorEnv
     return SharedRootSeed(cls(thunks, autoreset_mode=autoreset_mode), default_seed=seed)

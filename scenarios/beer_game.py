@@ -21,8 +21,14 @@ STAGES = ("retailer", "wholesaler", "distributor", "factory")
 
 
 @register("beer-game", periods=52, warmup=0)
-def beer_game(demand: str = "step", demand_mean: float = 8.0, holding: float = 0.5,
-              backorder: float = 1.0, lead_time: int = 2, initial_on_hand: float = 12.0) -> Network:
+def beer_game(
+    demand: str = "step",
+    demand_mean: float = 8.0,
+    holding: float = 0.5,
+    backorder: float = 1.0,
+    lead_time: int = 2,
+    initial_on_hand: float = 12.0,
+) -> Network:
     """Four-stage beer game (Sterman 1989 costs and start).
 
     Parameters: demand (step|poisson), demand_mean (poisson mean), holding, backorder
@@ -39,9 +45,16 @@ def beer_game(demand: str = "step", demand_mean: float = 8.0, holding: float = 0
     nodes = [Node("brewery", kind="supply")]
     edges = []
     for i, name in enumerate(reversed(STAGES)):
-        nodes.append(Node(name, holding_cost=holding, shortage_cost=backorder,
-                          initial_on_hand=initial_on_hand, initial_pipeline=pipeline,
-                          demand=dist if name == "retailer" else None))
+        nodes.append(
+            Node(
+                name,
+                holding_cost=holding,
+                shortage_cost=backorder,
+                initial_on_hand=initial_on_hand,
+                initial_pipeline=pipeline,
+                demand=dist if name == "retailer" else None,
+            )
+        )
         upstream = "brewery" if i == 0 else STAGES[len(STAGES) - i]
         edges.append(Edge(upstream, name, lead_time=lead_time))
     return Network(tuple(nodes), tuple(edges), name="beer-game", order_timing="order-after-demand")

@@ -57,11 +57,11 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, NoReturn
 
 import des_supply
 from des_supply.executors import Executor, add_backend_arguments, executor_from_args
@@ -117,16 +117,28 @@ def check_ledger_memory(problem: Problem, periods: int, at_once: int, what: str)
     per_period = LEDGER_BYTES_PER_NODE_PERIOD * nodes * max(at_once, 1)
     with user_errors(what, ValueError):
         most = int(memory_limit() // per_period)
-        check_memory(per_period * periods, f"{at_once} ledger(s) of {periods:,} periods x "
-                     f"{nodes} nodes ({LEDGER_BYTES_PER_NODE_PERIOD} bytes per node-period)",
-                     f"lower --periods (at most {most:,} fit)")
+        check_memory(
+            per_period * periods,
+            f"{at_once} ledger(s) of {periods:,} periods x "
+            f"{nodes} nodes ({LEDGER_BYTES_PER_NODE_PERIOD} bytes per node-period)",
+            f"lower --periods (at most {most:,} fit)",
+        )
 
 
 def versions() -> dict[str, str]:
     """Versions of the libraries a result depends on (provenance)."""
     out = {}
-    for pkg in ("des-supply", "numpy", "scipy", "simpy", "networkx", "pyomo", "highspy",
-                "gymnasium", "torch"):
+    for pkg in (
+        "des-supply",
+        "numpy",
+        "scipy",
+        "simpy",
+        "networkx",
+        "pyomo",
+        "highspy",
+        "gymnasium",
+        "torch",
+    ):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -141,12 +153,15 @@ def parse_policy_params(pairs: Sequence[str]) -> dict[str, Any]:
         key, sep, text = pair.partition("=")
         key = key.strip()
         if not sep or not key or not text.strip():
-            raise CliError(f"policy parameter {pair!r} must look like key=value or "
-                           "key=node:value,node:value")
+            raise CliError(
+                f"policy parameter {pair!r} must look like key=value or key=node:value,node:value"
+            )
         try:
             if ":" in text:
-                out[key] = {n.strip(): float(v) for n, v in
-                            (item.split(":", 1) for item in text.split(",") if item.strip())}
+                out[key] = {
+                    n.strip(): float(v)
+                    for n, v in (item.split(":", 1) for item in text.split(",") if item.strip())
+                }
             else:
                 out[key] = float(text)
         except ValueError:
@@ -155,11 +170,12 @@ def parse_policy_params(pairs: Sequence[str]) -> dict[str, Any]:
         if not all(math.isfinite(v) for v in values):
             raise CliError(f"policy parameter {pair!r}: values must be finite numbers")
         if any(abs(v) > MAX_MAGNITUDE for v in values):
-            raise CliError(f"policy parameter {pair!r}: values must be at most "
-                           f"{MAX_MAGNITUDE:g} in magnitude (the engine's largest quantity)")
+            raise CliError(
+                f"policy parameter {pair!r}: values must be at most "
+                f"{MAX_MAGNITUDE:g} in magnitude (the engine's largest quantity)"
+            )
         if isinstance(out[key], dict) and (not out[key] or "" in out[key]):
-            raise CliError(f"policy parameter {pair!r}: every value needs a node name "
-                           "(node:value)")
+            raise CliError(f"policy parameter {pair!r}: every value needs a node name (node:value)")
     return out
 
 
@@ -184,8 +200,10 @@ def print_convention_note(problem: Problem, policy_name: str) -> None:
 def periodic_only(problem: Problem, command: str) -> Problem:
     """*problem*, refused in one line if it is in continuous time (*command* covers periods)."""
     if problem.network.time == "continuous":
-        raise CliError(f"{command} covers periodic problems; {problem.name!r} is in continuous "
-                       "time (simulate and optimize take it)")
+        raise CliError(
+            f"{command} covers periodic problems; {problem.name!r} is in continuous "
+            "time (simulate and optimize take it)"
+        )
     return problem
 
 
@@ -208,7 +226,7 @@ def load_problem(target: str, params: Sequence[str] = ()) -> Problem:
         return sc.make(target, **sc.parse_params(target, params))
     except (sc.ScenarioError, NetworkError) as exc:
         raise CliError(str(exc)) from None
-    except (ValueError, TypeError) as exc:   # the builder's check: name the values given
+    except (ValueError, TypeError) as exc:  # the builder's check: name the values given
         given = f" with {', '.join(params)}" if params else ""
         raise CliError(f"scenario {target!r}{given}: {exc}") from None
 
@@ -222,8 +240,21 @@ def make_executor_of(args: argparse.Namespace) -> Executor:
 def cmd_scenarios(args: argparse.Namespace) -> None:
     specs = [sc.get(n) for n in sc.names()]
     if args.json:
-        print(json.dumps([{"name": s.name, "summary": s.summary, "parameters": s.parameters,
-                           "periods": s.periods, "warmup": s.warmup} for s in specs], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": s.name,
+                        "summary": s.summary,
+                        "parameters": s.parameters,
+                        "periods": s.periods,
+                        "warmup": s.warmup,
+                    }
+                    for s in specs
+                ],
+                indent=2,
+            )
+        )
         return
     width = max(len(s.name) for s in specs)
     for s in specs:
@@ -260,97 +291,154 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     policy = build_policy(args.policy, problem, args.policy_param)
     periods = args.periods if args.periods is not None else problem.periods
     warmup = args.warmup if args.warmup is not None else min(problem.warmup, periods // 10)
-    for name, value, low in (("periods", periods, 1), ("replications", args.replications, 1),
-                             ("warmup", warmup, 0), ("seed", args.seed, 0)):
+    for name, value, low in (
+        ("periods", periods, 1),
+        ("replications", args.replications, 1),
+        ("warmup", warmup, 0),
+        ("seed", args.seed, 0),
+    ):
         if value < low:
             raise CliError(f"--{name}(={value}) must be >= {low}")
     if warmup >= periods:
         raise CliError(f"--warmup(={warmup}) must be smaller than --periods(={periods})")
     executor = make_executor_of(args)
-    check_ledger_memory(problem, periods, args.replications if args.plot else
-                        min(executor.workers, args.replications), "simulate")
+    check_ledger_memory(
+        problem,
+        periods,
+        args.replications if args.plot else min(executor.workers, args.replications),
+        "simulate",
+    )
     with executor, user_errors("simulation failed", ValueError, KeyError, OverflowError):
-        res = simulate(problem, policy, periods=periods, replications=args.replications,
-                       seed=args.seed, warmup=warmup, executor=executor,
-                       progress=not args.json and sys.stderr.isatty(), keep_ledgers=bool(args.plot))
+        res = simulate(
+            problem,
+            policy,
+            periods=periods,
+            replications=args.replications,
+            seed=args.seed,
+            warmup=warmup,
+            executor=executor,
+            progress=not args.json and sys.stderr.isatty(),
+            keep_ledgers=bool(args.plot),
+        )
     print_convention_note(problem, args.policy)
     if args.plot:
         _plot(res.ledgers[0], network, args.plot, f"{problem.name}: {args.policy}")
-    out = {"scenario": args.scenario, "params": params, "problem": problem.describe(),
-           "policy": args.policy,
-           "policy_params": parse_policy_params(args.policy_param), "periods": periods,
-           "warmup": warmup, "replications": args.replications, "seed": args.seed,
-           **{k: v for k, v in res.to_dict().items() if k not in ("periods", "warmup",
-                                                                   "replications", "seed")},
-           "versions": versions()}
+    out = {
+        "scenario": args.scenario,
+        "params": params,
+        "problem": problem.describe(),
+        "policy": args.policy,
+        "policy_params": parse_policy_params(args.policy_param),
+        "periods": periods,
+        "warmup": warmup,
+        "replications": args.replications,
+        "seed": args.seed,
+        **{
+            k: v
+            for k, v in res.to_dict().items()
+            if k not in ("periods", "warmup", "replications", "seed")
+        },
+        "versions": versions(),
+    }
     if args.json:
         print(json.dumps(out, indent=2))
         return
     lo, hi = res.ci95
-    span = (f"horizon {periods} time units" if network.time == "continuous"
-            else f"{periods} periods")
-    print(f"{problem.name} under {args.policy} {args.policy_param or ''}: {span} "
-          f"(warm-up {warmup}) x {args.replications} replications, seed {args.seed}")
+    span = f"horizon {periods} time units" if network.time == "continuous" else f"{periods} periods"
+    print(
+        f"{problem.name} under {args.policy} {args.policy_param or ''}: {span} "
+        f"(warm-up {warmup}) x {args.replications} replications, seed {args.seed}"
+    )
     unit = "unit time" if network.time == "continuous" else "period"
     print(f"mean {res.objective} per {unit}: {res.mean:.4f}   95% CI [{lo:.4f}, {hi:.4f}]")
     if res.fill_rate is not None:
-        csl = getattr(res, "cycle_service_level", None)   # periods only
-        print(f"fill rate {res.fill_rate:.4f}" + (f"   cycle service level {csl:.4f}"
-                                                    if csl is not None else ""))
+        csl = getattr(res, "cycle_service_level", None)  # periods only
+        print(
+            f"fill rate {res.fill_rate:.4f}"
+            + (f"   cycle service level {csl:.4f}" if csl is not None else "")
+        )
     header = f"{'node':<14}{'on hand':>10}{'backlog':>10}{'lost':>9}{'ordered':>10}{'cost':>10}{'fill':>8}"
     print(header)
     for name, s in res.nodes.items():
         fill = f"{s.fill_rate:.3f}" if s.fill_rate is not None else "-"
-        print(f"{name:<14}{s.on_hand:>10.3f}{s.backlog:>10.3f}{s.lost:>9.3f}{s.ordered:>10.3f}"
-              f"{s.cost:>10.3f}{fill:>8}")
+        print(
+            f"{name:<14}{s.on_hand:>10.3f}{s.backlog:>10.3f}{s.lost:>9.3f}{s.ordered:>10.3f}"
+            f"{s.cost:>10.3f}{fill:>8}"
+        )
 
 
 def cmd_optimize(args: argparse.Namespace) -> None:
     from optimization.optimize import OptimizeError, optimize, verify
-
     from optimization.solve import SolverError
 
-    for name, value, low in (("periods", args.periods, 2), ("replications", args.replications, 1),
-                             ("seed", args.seed, 0), ("processes", args.processes, 0)):
+    for name, value, low in (
+        ("periods", args.periods, 2),
+        ("replications", args.replications, 1),
+        ("seed", args.seed, 0),
+        ("processes", args.processes, 0),
+    ):
         if value < low:
             raise CliError(f"--{name}(={value}) must be >= {low}")
     if args.verify and args.periods <= VERIFY_WARMUP:
-        raise CliError(f"--periods(={args.periods}) must be > {VERIFY_WARMUP} with --verify "
-                       "(its warm-up)")
+        raise CliError(
+            f"--periods(={args.periods}) must be > {VERIFY_WARMUP} with --verify (its warm-up)"
+        )
     problem = load_problem(args.scenario, args.param)
     executor = make_executor_of(args)
     if args.verify:
-        check_ledger_memory(problem, args.periods, min(executor.workers, args.replications),
-                            "optimize --verify")
+        check_ledger_memory(
+            problem, args.periods, min(executor.workers, args.replications), "optimize --verify"
+        )
     # OptimizeError, SizeLimitError and the DPs' refusals are ValueErrors; a DP that does not
     # converge or a missing solver is a RuntimeError; SolverError names the termination
-    with user_errors(f"optimize {problem.name}", OptimizeError, SolverError, ValueError,
-                     RuntimeError, ArithmeticError):
+    with user_errors(
+        f"optimize {problem.name}",
+        OptimizeError,
+        SolverError,
+        ValueError,
+        RuntimeError,
+        ArithmeticError,
+    ):
         res = optimize(problem, progress=not args.json and sys.stderr.isatty())
     out = {**res.to_dict(), "versions": versions()}
     checks = {}
     if args.verify:
         with executor, user_errors(f"optimize --verify {problem.name}", ValueError, KeyError):
-            rows = verify(res, periods=args.periods, replications=args.replications,
-                          seed=args.seed, executor=executor, warmup=VERIFY_WARMUP)
+            rows = verify(
+                res,
+                periods=args.periods,
+                replications=args.replications,
+                seed=args.seed,
+                executor=executor,
+                warmup=VERIFY_WARMUP,
+            )
         checks = {r["name"]: r for r in rows}
-        out["verification"] = {"periods": args.periods, "replications": args.replications,
-                               "seed": args.seed, "policies": rows}
+        out["verification"] = {
+            "periods": args.periods,
+            "replications": args.replications,
+            "seed": args.seed,
+            "policies": rows,
+        }
     if args.json:
         print(json.dumps(out, indent=2, default=str))
         return
     best = res.optimal
-    print(f"{problem.name} {problem.params or ''} ({problem.kind}): optimal {res.objective} "
-          f"per period {best.value:.4f} ({best.method})")
+    print(
+        f"{problem.name} {problem.params or ''} ({problem.kind}): optimal {res.objective} "
+        f"per period {best.value:.4f} ({best.method})"
+    )
     if "exact_method_skipped" in res.details:
         print(f"no exact method: {res.details['exact_method_skipped']}")
     for key, value in _solver_status(res.details).items():
         print(f"solver {key}: {value}")
-    sign = -1.0 if res.objective == "profit" else 1.0   # gap: how much worse than the reference
+    sign = -1.0 if res.objective == "profit" else 1.0  # gap: how much worse than the reference
     # the reference: the optimum when it is a policy, else (a bound) the best runnable policy
     runnable = [b for b in [best, *res.policies] if b.policy is not None]
-    ref = best if best.policy is not None or not runnable else min(
-        runnable, key=lambda b: sign * b.value)
+    ref = (
+        best
+        if best.policy is not None or not runnable
+        else min(runnable, key=lambda b: sign * b.value)
+    )
     if ref is not best:
         print(f"gaps are to {ref.name}, the best runnable policy ({best.name} is a bound)")
     head = f"{'policy':<26}{'value':>10}{'gap':>9}  parameters"
@@ -370,8 +458,11 @@ def cmd_optimize(args: argparse.Namespace) -> None:
 def _solver_status(details: dict[str, Any]) -> dict[str, Any]:
     """The entries of an optimizer's details that report a solver's termination or status
     (what ``--json`` carries, shown in the text output too)."""
-    return {k: (", ".join(map(str, v)) if isinstance(v, list) else v)
-            for k, v in details.items() if "termination" in k or "status" in k}
+    return {
+        k: (", ".join(map(str, v)) if isinstance(v, list) else v)
+        for k, v in details.items()
+        if "termination" in k or "status" in k
+    }
 
 
 def _config_from_run(data: dict[str, Any]) -> Any:
@@ -384,7 +475,7 @@ def _config_from_run(data: dict[str, Any]) -> Any:
 def _problem_of_run(run: dict[str, Any], where: Path) -> Problem:
     from .presets import problem_from_record
 
-    try:   # runs written before problems recorded "scenario" and "params" at the top level
+    try:  # runs written before problems recorded "scenario" and "params" at the top level
         return problem_from_record(run.get("problem", run))
     except (ValueError, KeyError, TypeError, NetworkError, sc.ScenarioError) as exc:
         raise CliError(f"{where}/run.json: cannot rebuild its problem: {exc}") from None
@@ -406,12 +497,22 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.steps is not None and args.steps < 1:
         raise CliError(f"--steps(={args.steps}) must be >= 1")
     if args.resume:
-        conflicts = [opt for opt, given in (("SCENARIO", args.scenario), ("--param", args.param),
-                                            ("--out", args.out), ("--seed", args.seed is not None),
-                                            ("--overwrite", args.overwrite)) if given]
+        conflicts = [
+            opt
+            for opt, given in (
+                ("SCENARIO", args.scenario),
+                ("--param", args.param),
+                ("--out", args.out),
+                ("--seed", args.seed is not None),
+                ("--overwrite", args.overwrite),
+            )
+            if given
+        ]
         if conflicts:
-            raise CliError(f"--resume continues a run with its own problem, seed and folder; "
-                           f"drop {', '.join(conflicts)}")
+            raise CliError(
+                f"--resume continues a run with its own problem, seed and folder; "
+                f"drop {', '.join(conflicts)}"
+            )
         out = Path(args.resume)
         run = _read_run(out)
         problem = _problem_of_run(run, out)
@@ -435,29 +536,56 @@ def cmd_train(args: argparse.Namespace) -> None:
         if args.steps is not None:
             with user_errors("--steps", ValueError):
                 check_steps(problem, args.steps)
-        out = (Path(args.out) if args.out else
-               _free_name(Path("runs") / f"{problem.name}__{args.algo}__{seed}"))
+        out = (
+            Path(args.out)
+            if args.out
+            else _free_name(Path("runs") / f"{problem.name}__{args.algo}__{seed}")
+        )
         _check_new_output(out, args.overwrite, "--out", resumable=True)
         with user_errors(f"train {problem.name}", ValueError):
             config, spec = preset(problem)
             config = with_steps(dataclasses.replace(config, seed=seed), args.steps)
-    record = {"problem": problem_record(problem), "algo": args.algo, "spec": spec,
-              "config": asdict(config), "versions": versions()}
+    record = {
+        "problem": problem_record(problem),
+        "algo": args.algo,
+        "spec": spec,
+        "config": asdict(config),
+        "versions": versions(),
+    }
     with _output_dir(out, replace=args.overwrite and not args.resume, keep_on_interrupt=True):
         _write_atomic(out / "run.json", json.dumps(record, indent=2, default=str) + "\n")
         with user_errors(f"train {problem.name}", FloatingPointError, CheckpointError):
-            result = train(make_thunk(problem, spec), config, out, resume=bool(args.resume),
-                           progress=not args.json and sys.stderr.isatty())
-    last = next((h["episodic_return_mean"] for h in reversed(result.history)
-                 if h["episodic_return_mean"] == h["episodic_return_mean"]), None)
-    summary = {"problem": problem.describe(), "algo": args.algo, "out": str(out),
-               "steps": result.global_step, "seed": config.seed, "last_episodic_return": last}
+            result = train(
+                make_thunk(problem, spec),
+                config,
+                out,
+                resume=bool(args.resume),
+                progress=not args.json and sys.stderr.isatty(),
+            )
+    last = next(
+        (
+            h["episodic_return_mean"]
+            for h in reversed(result.history)
+            if h["episodic_return_mean"] == h["episodic_return_mean"]
+        ),
+        None,
+    )
+    summary = {
+        "problem": problem.describe(),
+        "algo": args.algo,
+        "out": str(out),
+        "steps": result.global_step,
+        "seed": config.seed,
+        "last_episodic_return": last,
+    }
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
-        print(f"trained {args.algo} on {problem.name} {problem.params or ''} for "
-              f"{result.global_step} steps; checkpoint, progress.csv and learning_curve.png "
-              f"in {out}")
+        print(
+            f"trained {args.algo} on {problem.name} {problem.params or ''} for "
+            f"{result.global_step} steps; checkpoint, progress.csv and learning_curve.png "
+            f"in {out}"
+        )
 
 
 # -- output files and folders: checked before any work, removed when a command fails --------------
@@ -494,8 +622,11 @@ def _check_writable(path: Path, option: str) -> None:
 
 
 def _is_run_folder(path: Path) -> bool:
-    return (path / "run.json").is_file() or (path / "checkpoint.pt").is_file() or \
-        (path / "compare.json").is_file()
+    return (
+        (path / "run.json").is_file()
+        or (path / "checkpoint.pt").is_file()
+        or (path / "compare.json").is_file()
+    )
 
 
 def _check_new_output(path: Path, overwrite: bool, option: str, resumable: bool) -> None:
@@ -504,16 +635,21 @@ def _check_new_output(path: Path, overwrite: bool, option: str, resumable: bool)
     if path.is_dir() and any(path.iterdir()):
         if not overwrite:
             hint = "--resume DIR to continue it or " if resumable else ""
-            raise CliError(f"{option} {path}: folder exists and is not empty; pass "
-                           f"{hint}--overwrite to replace it")
+            raise CliError(
+                f"{option} {path}: folder exists and is not empty; pass "
+                f"{hint}--overwrite to replace it"
+            )
         if not _is_run_folder(path):
-            raise CliError(f"{option} {path}: --overwrite replaces only a run folder (with "
-                           "run.json, checkpoint.pt or compare.json); this one is something else")
+            raise CliError(
+                f"{option} {path}: --overwrite replaces only a run folder (with "
+                "run.json, checkpoint.pt or compare.json); this one is something else"
+            )
 
 
 @contextmanager
-def _output_dir(path: Path, *, replace: bool = False,
-                keep_on_interrupt: bool = False) -> Iterator[Path]:
+def _output_dir(
+    path: Path, *, replace: bool = False, keep_on_interrupt: bool = False
+) -> Iterator[Path]:
     """Create *path* (emptied first if *replace*); if the command then fails, remove what it
     created, unless it is interrupted with a checkpoint to resume from (*keep_on_interrupt*)."""
     created = _first_missing(path)
@@ -562,10 +698,13 @@ def _check_plot_target(path: str) -> None:
 def _read_run(path: Path) -> dict[str, Any]:
     try:
         run = json.loads((path / "run.json").read_text())
-    except (OSError, ValueError, RecursionError):   # missing, not UTF-8, not JSON
+    except (OSError, ValueError, RecursionError):  # missing, not UTF-8, not JSON
         raise CliError(f"{path} is not a training run (no readable run.json)") from None
-    if not isinstance(run, dict) or not isinstance(run.get("spec"), dict) or \
-            not isinstance(run.get("config"), dict):
+    if (
+        not isinstance(run, dict)
+        or not isinstance(run.get("spec"), dict)
+        or not isinstance(run.get("config"), dict)
+    ):
         raise CliError(f"{path}/run.json is not a run record (no spec and config)")
     return run
 
@@ -578,8 +717,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     target = Path(args.target)
     if offline.is_dt_run(target):
         return offline.cmd_evaluate_dt(args)
-    for name, value, low in (("episodes", args.episodes, 1), ("periods", args.periods, 1),
-                             ("seed", args.seed, 0)):
+    for name, value, low in (
+        ("episodes", args.episodes, 1),
+        ("periods", args.periods, 1),
+        ("seed", args.seed, 0),
+    ):
         if value < low:
             raise CliError(f"--{name}(={value}) must be >= {low}")
     if target.is_dir():
@@ -588,11 +730,19 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
         from .presets import make_thunk
 
-        given = [opt for opt, v in (("--scenario", args.scenario), ("--param", args.param),
-                                    ("--policy-param", args.policy_param)) if v]
+        given = [
+            opt
+            for opt, v in (
+                ("--scenario", args.scenario),
+                ("--param", args.param),
+                ("--policy-param", args.policy_param),
+            )
+            if v
+        ]
         if given:
-            raise CliError(f"{target} is a run folder, evaluated on its own problem; drop "
-                           f"{', '.join(given)}")
+            raise CliError(
+                f"{target} is a run folder, evaluated on its own problem; drop {', '.join(given)}"
+            )
         run = _read_run(target)
         problem = _problem_of_run(run, target)
         with user_errors(f"evaluate {target}", CheckpointError):
@@ -601,32 +751,55 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         with user_errors(f"{target}/run.json", KeyError, TypeError):
             spec = {**run["spec"], "env": {**run["spec"]["env"], "periods": args.periods}}
         with make_executor_of(args) as executor, user_errors(f"evaluate {target}", ValueError):
-            ev = evaluate_agent(make_thunk(problem, spec), agent,
-                                seed=args.seed, episodes=args.episodes, name=str(target),
-                                progress=not args.json and sys.stderr.isatty(),
-                                executor=executor)
+            ev = evaluate_agent(
+                make_thunk(problem, spec),
+                agent,
+                seed=args.seed,
+                episodes=args.episodes,
+                name=str(target),
+                progress=not args.json and sys.stderr.isatty(),
+                executor=executor,
+            )
     else:
         if args.scenario is None:
-            raise CliError(f"{args.target!r} is not a run folder; to evaluate a policy by name "
-                           "give --scenario (a scenario or a network file)")
+            raise CliError(
+                f"{args.target!r} is not a run folder; to evaluate a policy by name "
+                "give --scenario (a scenario or a network file)"
+            )
         problem = load_problem(args.scenario, args.param)
         policy = build_policy(args.target, problem, args.policy_param)
         check_ledger_memory(problem, args.periods, 1, "evaluate")
-        with make_executor_of(args) as executor, user_errors(f"evaluate {args.target}",
-                                                             ValueError, KeyError):
-            ev = evaluate_policy(problem, policy, periods=args.periods, seed=args.seed,
-                                 episodes=args.episodes, name=args.target, executor=executor)
+        with (
+            make_executor_of(args) as executor,
+            user_errors(f"evaluate {args.target}", ValueError, KeyError),
+        ):
+            ev = evaluate_policy(
+                problem,
+                policy,
+                periods=args.periods,
+                seed=args.seed,
+                episodes=args.episodes,
+                name=args.target,
+                executor=executor,
+            )
         print_convention_note(problem, args.target)
-    out = {"target": args.target, "problem": problem.describe(),
-           "episodes": args.episodes, "periods": args.periods, "seed": args.seed,
-           **{k: v for k, v in ev.to_dict().items() if k != "name"}}
+    out = {
+        "target": args.target,
+        "problem": problem.describe(),
+        "episodes": args.episodes,
+        "periods": args.periods,
+        "seed": args.seed,
+        **{k: v for k, v in ev.to_dict().items() if k != "name"},
+    }
     if args.json:
         print(json.dumps(out, indent=2, default=str))
     else:
-        print(f"{args.target} on {problem.name}: mean {problem.objective} per period "
-              f"{ev.mean:.4f}  95% CI [{ev.ci95[0]:.4f}, {ev.ci95[1]:.4f}] over {args.episodes} "
-              f"episodes of {args.periods} periods (seed {args.seed}: same draws as simulate "
-              "--seed)")
+        print(
+            f"{args.target} on {problem.name}: mean {problem.objective} per period "
+            f"{ev.mean:.4f}  95% CI [{ev.ci95[0]:.4f}, {ev.ci95[1]:.4f}] over {args.episodes} "
+            f"episodes of {args.periods} periods (seed {args.seed}: same draws as simulate "
+            "--seed)"
+        )
 
 
 def _compare_recommendation(args: argparse.Namespace, problem: Problem) -> None:
@@ -634,20 +807,32 @@ def _compare_recommendation(args: argparse.Namespace, problem: Problem) -> None:
     from .recommendation_study import StudySettings, run_figure2
 
     changes: dict[str, Any] = {"seed": args.seed}
-    for key, value in (("steps", args.steps), ("episodes", args.episodes), ("periods", args.periods)):
+    for key, value in (
+        ("steps", args.steps),
+        ("episodes", args.episodes),
+        ("periods", args.periods),
+    ):
         if value is not None:
             changes[key] = value
     with user_errors("compare", ValueError):
         settings = dataclasses.replace(StudySettings(), **changes)
     out = Path(args.out) if args.out else _free_name(Path(f"runs/compare-{problem.name}"))
     _check_new_output(out, args.overwrite, "--out", resumable=False)
-    with _output_dir(out, replace=args.overwrite), \
-            user_errors(f"compare {problem.name}", ValueError):
-        results = run_figure2(problem, settings, out,
-                              progress=not args.json and sys.stderr.isatty())
+    with (
+        _output_dir(out, replace=args.overwrite),
+        user_errors(f"compare {problem.name}", ValueError),
+    ):
+        results = run_figure2(
+            problem, settings, out, progress=not args.json and sys.stderr.isatty()
+        )
     if args.json:
-        print(json.dumps({"runs": [r.to_dict() for r in results], "versions": versions()},
-                         indent=2, default=str))
+        print(
+            json.dumps(
+                {"runs": [r.to_dict() for r in results], "versions": versions()},
+                indent=2,
+                default=str,
+            )
+        )
         return
     for res in results:
         print(f"\n## {problem.name}, {res.shortage}\n")
@@ -661,10 +846,16 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
     targets = list(dict.fromkeys(args.scenario))
     if len(targets) > 1 and args.param:
-        raise CliError("--param applies to one scenario; compare one at a time to change parameters")
-    for key, value, low in (("steps", args.steps, 1), ("episodes", args.episodes, 1),
-                            ("periods", args.periods, 1), ("seed", args.seed, 0),
-                            ("processes", args.processes, 0)):
+        raise CliError(
+            "--param applies to one scenario; compare one at a time to change parameters"
+        )
+    for key, value, low in (
+        ("steps", args.steps, 1),
+        ("episodes", args.episodes, 1),
+        ("periods", args.periods, 1),
+        ("seed", args.seed, 0),
+        ("processes", args.processes, 0),
+    ):
         if value is not None and value < low:
             raise CliError(f"--{key}(={value}) must be >= {low}")
     if args.out:
@@ -673,18 +864,23 @@ def cmd_compare(args: argparse.Namespace) -> None:
     recommendation = [p for p in problems if p.kind.market == "recommendation"]
     if recommendation:
         if len(problems) > 1:
-            raise CliError(f"compare {recommendation[0].name} on its own (it runs the Figure 2 "
-                           "study)")
+            raise CliError(
+                f"compare {recommendation[0].name} on its own (it runs the Figure 2 study)"
+            )
         return _compare_recommendation(args, problems[0])
     if args.steps is not None:
-        for p in problems:   # a budget PPO cannot run with is refused before anything runs
+        for p in problems:  # a budget PPO cannot run with is refused before anything runs
             with user_errors("--steps", ValueError):
                 check_steps(p, args.steps)
     episodes = 20 if args.episodes is None else args.episodes
     executor = make_executor_of(args)
     for p in problems:
-        check_ledger_memory(p, args.periods or min(DEFAULT_PERIODS, p.periods),
-                            min(executor.workers, episodes), "compare")
+        check_ledger_memory(
+            p,
+            args.periods or min(DEFAULT_PERIODS, p.periods),
+            min(executor.workers, episodes),
+            "compare",
+        )
     names = [p.name for p in problems]
     out = Path(args.out) if args.out else _free_name(Path(f"runs/compare-{'+'.join(names)}"))
     _check_new_output(out, args.overwrite, "--out", resumable=False)
@@ -692,17 +888,29 @@ def cmd_compare(args: argparse.Namespace) -> None:
     with executor, _output_dir(out, replace=args.overwrite):
         for problem in problems:
             with user_errors(f"compare {problem.name}", ValueError, FloatingPointError):
-                results.append(compare(problem, steps=args.steps, seed=args.seed,
-                                       episodes=episodes, periods=args.periods,
-                                       out_dir=out if len(problems) == 1 else out / problem.name,
-                                       progress=not args.json and sys.stderr.isatty(),
-                                       executor=executor))
+                results.append(
+                    compare(
+                        problem,
+                        steps=args.steps,
+                        seed=args.seed,
+                        episodes=episodes,
+                        periods=args.periods,
+                        out_dir=out if len(problems) == 1 else out / problem.name,
+                        progress=not args.json and sys.stderr.isatty(),
+                        executor=executor,
+                    )
+                )
         if len(results) > 1:
             figure(results, out)
     if args.json:
         data = [r.to_dict() for r in results]
-        print(json.dumps({**(data[0] if len(data) == 1 else {"runs": data}),
-                          "versions": versions()}, indent=2, default=str))
+        print(
+            json.dumps(
+                {**(data[0] if len(data) == 1 else {"runs": data}), "versions": versions()},
+                indent=2,
+                default=str,
+            )
+        )
         return
     for res in results:
         if len(results) > 1:
@@ -711,8 +919,10 @@ def cmd_compare(args: argparse.Namespace) -> None:
     if len(results) == 1:
         print(f"\ntable, JSON and plot in {out}/ (compare.md, compare.json, compare.png)")
     else:
-        print(f"\none folder per problem in {out}/; all of them in {out}/figure.png and "
-              f"{out}/figure.md")
+        print(
+            f"\none folder per problem in {out}/; all of them in {out}/figure.png and "
+            f"{out}/figure.md"
+        )
 
 
 def _short(params: dict[str, Any]) -> str:
@@ -731,17 +941,27 @@ def _plot(ledger: Any, network: Network, path: str, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    _check_plot_target(path)   # checked before the simulation too; the folder may have gone
+    _check_plot_target(path)  # checked before the simulation too; the folder may have gone
     target = Path(path)
     n = min(ledger.periods, 200)
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for node in network.stock_nodes:
-        line, = ax.step(range(n), ledger.column("on_hand", node.name)[:n], where="post",
-                        label=f"{node.name} on hand")
+        (line,) = ax.step(
+            range(n),
+            ledger.column("on_hand", node.name)[:n],
+            where="post",
+            label=f"{node.name} on hand",
+        )
         backlog = ledger.column("backlog", node.name)[:n]
         if backlog.any():
-            ax.step(range(n), -backlog, where="post", ls="--", color=line.get_color(),
-                    label=f"{node.name} backlog (negative)")
+            ax.step(
+                range(n),
+                -backlog,
+                where="post",
+                ls="--",
+                color=line.get_color(),
+                label=f"{node.name} backlog (negative)",
+            )
     ax.axhline(0, color="black", lw=0.5)
     ax.set(xlabel="period", ylabel="units", title=title)
     ax.legend(fontsize="small", ncol=2)
@@ -772,17 +992,23 @@ def build_parser() -> argparse.ArgumentParser:
     from .offline import add_collect_command, add_dt_train_arguments
     from .sweep import add_sweep_command
 
-    parser = _Parser(prog="des-supply", description=__doc__.split("\n\n")[0],
-                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version",
-                        version=f"des-supply {des_supply.__version__}")
+    parser = _Parser(
+        prog="des-supply",
+        description=__doc__.split("\n\n")[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"des-supply {des_supply.__version__}"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("scenarios", help="list the registered scenarios")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_scenarios)
     p = sub.add_parser("policies", help="list the registered policies and their parameters")
-    p.add_argument("scenario", nargs="?", help="only the policies that apply to this scenario "
-                   "or network file")
+    p.add_argument(
+        "scenario", nargs="?", help="only the policies that apply to this scenario or network file"
+    )
     p.add_argument("--param", action="append", default=[], metavar="K=V")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_policies)
@@ -803,8 +1029,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("optimize", help="the optimum (or bound) and the best heuristics")
     p.add_argument("scenario")
     p.add_argument("--param", action="append", default=[], metavar="K=V")
-    p.add_argument("--verify", action="store_true",
-                   help="simulate every returned policy and show its mean and 95%% CI")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="simulate every returned policy and show its mean and 95%% CI",
+    )
     p.add_argument("--periods", type=int, default=20_000, help="periods per replication (--verify)")
     p.add_argument("--replications", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
@@ -815,17 +1044,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train an RL agent on a scenario")
     p.add_argument("scenario", nargs="?")
-    p.add_argument("--algo", choices=["ppo", "dt"], default="ppo",
-                   help="ppo (online) or dt (a Decision Transformer on a dataset: --data)")
+    p.add_argument(
+        "--algo",
+        choices=["ppo", "dt"],
+        default="ppo",
+        help="ppo (online) or dt (a Decision Transformer on a dataset: --data)",
+    )
     p.add_argument("--param", action="append", default=[], metavar="K=V")
     p.add_argument("--steps", type=int, default=None, help="training steps (default: preset)")
-    p.add_argument("--out", default=None, help="output folder (default runs/SCENARIO__ppo__SEED, "
-                   "or the first free runs/SCENARIO__ppo__SEED-2, -3, ...)")
-    p.add_argument("--resume", default=None, metavar="DIR",
-                   help="continue a run from its checkpoint, with its recorded settings (and "
-                   "its steps target unless --steps is given)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing run folder (otherwise it is refused)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default runs/SCENARIO__ppo__SEED, "
+        "or the first free runs/SCENARIO__ppo__SEED-2, -3, ...)",
+    )
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="DIR",
+        help="continue a run from its checkpoint, with its recorded settings (and "
+        "its steps target unless --steps is given)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing run folder (otherwise it is refused)",
+    )
     p.add_argument("--seed", type=int, default=None, help="training seed (default 1)")
     p.add_argument("--json", action="store_true")
     add_dt_train_arguments(p)
@@ -844,20 +1088,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("compare", help="optimum, heuristics and PPO: one table, one plot")
-    p.add_argument("scenario", nargs="+", help="one or more scenarios (e.g. pricing-a pricing-b "
-                   "pricing-c pricing-d: the seed paper's Figure 1)")
+    p.add_argument(
+        "scenario",
+        nargs="+",
+        help="one or more scenarios (e.g. pricing-a pricing-b "
+        "pricing-c pricing-d: the seed paper's Figure 1)",
+    )
     p.add_argument("--param", action="append", default=[], metavar="K=V")
     p.add_argument("--steps", type=int, default=None, help="PPO training steps (default: preset)")
-    p.add_argument("--episodes", type=int, default=None,
-                   help="evaluation episodes (default 20; recommendation-*: 30)")
-    p.add_argument("--periods", type=int, default=None,
-                   help="periods per evaluation episode (default 1000; recommendation-*: 128)")
+    p.add_argument(
+        "--episodes",
+        type=int,
+        default=None,
+        help="evaluation episodes (default 20; recommendation-*: 30)",
+    )
+    p.add_argument(
+        "--periods",
+        type=int,
+        default=None,
+        help="periods per evaluation episode (default 1000; recommendation-*: 128)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--processes", type=int, default=1)
-    p.add_argument("--out", default=None, help="output folder (default runs/compare-SCENARIO, "
-                   "or the first free runs/compare-SCENARIO-2, -3, ...)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing output folder (otherwise it is refused)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default runs/compare-SCENARIO, "
+        "or the first free runs/compare-SCENARIO-2, -3, ...)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output folder (otherwise it is refused)",
+    )
     p.add_argument("--json", action="store_true")
     add_backend_arguments(p)
     p.set_defaults(func=cmd_compare)

@@ -33,9 +33,10 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,7 @@ class CompareResult:
     """The rows of one comparison (see :meth:`table`) and where they were written."""
 
     name: str
-    problem: dict[str, Any]            # scenarios.presets.problem_record
+    problem: dict[str, Any]  # scenarios.presets.problem_record
     objective: str
     rows: list[dict[str, Any]]
     reference: str
@@ -68,19 +69,42 @@ class CompareResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "problem": self.problem, "objective": self.objective,
-                "exact_optimum": self.exact_optimum, "bound": self.bound,
-                "reference": self.reference, "rows": self.rows, "out_dir": str(self.out_dir),
-                **self.details}
+        return {
+            "name": self.name,
+            "problem": self.problem,
+            "objective": self.objective,
+            "exact_optimum": self.exact_optimum,
+            "bound": self.bound,
+            "reference": self.reference,
+            "rows": self.rows,
+            "out_dir": str(self.out_dir),
+            **self.details,
+        }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "CompareResult":
+    def from_dict(cls, data: Mapping[str, Any]) -> CompareResult:
         """Read a result back from ``compare.json``."""
-        known = {"name", "problem", "objective", "exact_optimum", "bound", "reference", "rows",
-                 "out_dir"}
-        return cls(data["name"], dict(data["problem"]), data["objective"], list(data["rows"]),
-                   data["reference"], Path(data.get("out_dir", ".")), data.get("exact_optimum"),
-                   data.get("bound"), {k: v for k, v in data.items() if k not in known})
+        known = {
+            "name",
+            "problem",
+            "objective",
+            "exact_optimum",
+            "bound",
+            "reference",
+            "rows",
+            "out_dir",
+        }
+        return cls(
+            data["name"],
+            dict(data["problem"]),
+            data["objective"],
+            list(data["rows"]),
+            data["reference"],
+            Path(data.get("out_dir", ".")),
+            data.get("exact_optimum"),
+            data.get("bound"),
+            {k: v for k, v in data.items() if k not in known},
+        )
 
     def row(self, name: str) -> dict[str, Any]:
         try:
@@ -91,19 +115,25 @@ class CompareResult:
 
     def table(self) -> str:
         """A Markdown table of the rows (and the bound, if any, on the last line)."""
-        lines = [f"| policy | mean {self.objective}/period | 95% CI | vs {self.reference} "
-                 f"(paired, 95% CI) | gap | optimizer's value |", "|---|---|---|---|---|---|"]
+        lines = [
+            f"| policy | mean {self.objective}/period | 95% CI | vs {self.reference} "
+            f"(paired, 95% CI) | gap | optimizer's value |",
+            "|---|---|---|---|---|---|",
+        ]
         for r in self.rows:
             d = r["vs_reference"]
             vs = f"{d[0]:+.4f} [{d[1]:+.4f}, {d[2]:+.4f}]" if d is not None else "-"
             if d is not None and r["episodes"] < len(self.reference_row["per_episode"]):
                 vs += f" (first {r['episodes']} episodes)"
             gap = f"{r['gap_pct']:+.2f}%" if r.get("gap_pct") is not None else "-"
-            lines.append(f"| {r['name']} | {r['mean']:.4f} | [{r['ci95'][0]:.4f}, "
-                         f"{r['ci95'][1]:.4f}] | {vs} | {gap} | {_value(r)} |")
+            lines.append(
+                f"| {r['name']} | {r['mean']:.4f} | [{r['ci95'][0]:.4f}, "
+                f"{r['ci95'][1]:.4f}] | {vs} | {gap} | {_value(r)} |"
+            )
         if self.bound is not None:
-            lines.append(f"| {self.bound['name']} (no policy) | - | - | - | - | "
-                         f"{_value(self.bound)} |")
+            lines.append(
+                f"| {self.bound['name']} (no policy) | - | - | - | - | {_value(self.bound)} |"
+            )
         return "\n".join(lines)
 
     @property
@@ -124,15 +154,18 @@ def _value(r: Mapping[str, Any]) -> str:
 class _Row:
     name: str
     policy: Any
-    value: float | None          # what the optimizer promised (None: not computed)
-    periods: int | None          # None: a long-run value; else on sampled paths of this length
+    value: float | None  # what the optimizer promised (None: not computed)
+    periods: int | None  # None: a long-run value; else on sampled paths of this length
     method: str
     params: dict[str, Any]
 
 
-def _benchmarks(problem: Problem, progress: bool, optimize_options: Mapping[str, Any],
-                search: Mapping[str, Any] | None) -> tuple[list[_Row], bool, dict[str, Any] | None,
-                                                           Anchor | None, dict[str, Any]]:
+def _benchmarks(
+    problem: Problem,
+    progress: bool,
+    optimize_options: Mapping[str, Any],
+    search: Mapping[str, Any] | None,
+) -> tuple[list[_Row], bool, dict[str, Any] | None, Anchor | None, dict[str, Any]]:
     """(rows, exact optimum?, bound, anchor of the generic preset, details)."""
     from optimization.optimize import OptimizeError, optimize
     from optimization.search import search_base_stock
@@ -148,12 +181,20 @@ def _benchmarks(problem: Problem, progress: bool, optimize_options: Mapping[str,
         res = None
     if res is not None:
         exact = res.optimal.policy is not None and "exact_method_skipped" not in res.details
-        details["optimize"] = {"optimal": res.optimal.to_dict(), **{
-            k: v for k, v in res.details.items() if isinstance(v, (str, int, float, list, dict))}}
+        details["optimize"] = {
+            "optimal": res.optimal.to_dict(),
+            **{
+                k: v for k, v in res.details.items() if isinstance(v, (str, int, float, list, dict))
+            },
+        }
         if res.optimal.policy is None:
             b = res.optimal
-            bound = {"name": b.name, "optimizer_value": b.value, "optimizer_periods": b.periods,
-                     "method": b.method}
+            bound = {
+                "name": b.name,
+                "optimizer_value": b.value,
+                "optimizer_periods": b.periods,
+                "method": b.method,
+            }
         seen: list[tuple[str, str, float]] = []
         entries = [res.optimal, *res.policies] if exact else res.policies
         for b in entries:
@@ -170,8 +211,9 @@ def _benchmarks(problem: Problem, progress: bool, optimize_options: Mapping[str,
     # the searched heuristics, where optimize did not list them (and whenever it failed)
     anchor = None
     if problem.kind.market is None or res is None:
-        families = ["base-stock"] + (["echelon-base-stock"] if problem.kind.shape not in
-                                     ("single-stage", "parallel") else [])
+        families = ["base-stock"] + (
+            ["echelon-base-stock"] if problem.kind.shape not in ("single-stage", "parallel") else []
+        )
         known: dict[str, dict[str, float]] = {}
         for family in families:
             listed = next((r for r in rows if r.name == f"best-{family}"), None)
@@ -180,11 +222,22 @@ def _benchmarks(problem: Problem, progress: bool, optimize_options: Mapping[str,
                 continue
             if listed is not None:
                 continue
-            found = search_base_stock(problem, echelon=family == "echelon-base-stock",
-                                      progress=progress, **dict(search or {}))
-            rows.append(_Row(f"best-{family}", found.policy, None, None,
-                             "levels searched by simulation (common random numbers)",
-                             {"level": dict(found.levels)}))
+            found = search_base_stock(
+                problem,
+                echelon=family == "echelon-base-stock",
+                progress=progress,
+                **dict(search or {}),
+            )
+            rows.append(
+                _Row(
+                    f"best-{family}",
+                    found.policy,
+                    None,
+                    None,
+                    "levels searched by simulation (common random numbers)",
+                    {"level": dict(found.levels)},
+                )
+            )
             known[family] = dict(found.levels)
         if problem.kind.market is None and problem.kind.shape != "single-stage":
             # the generic preset's anchor
@@ -193,9 +246,17 @@ def _benchmarks(problem: Problem, progress: bool, optimize_options: Mapping[str,
 
 
 # -- evaluation --------------------------------------------------------------------------------
-def _evaluate(problem: Problem, row: _Row, *, periods: int, seed: int, episodes: int,
-              processes: int, budget: float | None, executor: Executor | None = None
-              ) -> Evaluation:
+def _evaluate(
+    problem: Problem,
+    row: _Row,
+    *,
+    periods: int,
+    seed: int,
+    episodes: int,
+    processes: int,
+    budget: float | None,
+    executor: Executor | None = None,
+) -> Evaluation:
     """Row's policy on episodes 0..k-1 (k = episodes, or fewer when over *budget* seconds)."""
     k = episodes
     if budget is not None:
@@ -206,18 +267,33 @@ def _evaluate(problem: Problem, row: _Row, *, periods: int, seed: int, episodes:
         workers = executor.workers if executor is not None else max(processes, 1)
         if per_episode * episodes / workers > budget:
             k = int(min(episodes, max(2, budget * workers // max(per_episode, 1e-9))))
-    res = simulate(problem, row.policy, periods=periods, replications=k, seed=seed,
-                   processes=processes, executor=executor)
+    res = simulate(
+        problem,
+        row.policy,
+        periods=periods,
+        replications=k,
+        seed=seed,
+        processes=processes,
+        executor=executor,
+    )
     return Evaluation.of(row.name, res.per_replication)
 
 
-def compare(problem: Problem | Network, *, steps: int | None = None, seed: int = 1,
-            episodes: int = 20, periods: int | None = None, out_dir: str | Path = "runs",
-            progress: bool = True, processes: int = 1,
-            optimize_options: Mapping[str, Any] | None = None,
-            search: Mapping[str, Any] | None = None,
-            policy_seconds: float | None = 300.0,
-            executor: Executor | None = None) -> CompareResult:
+def compare(
+    problem: Problem | Network,
+    *,
+    steps: int | None = None,
+    seed: int = 1,
+    episodes: int = 20,
+    periods: int | None = None,
+    out_dir: str | Path = "runs",
+    progress: bool = True,
+    processes: int = 1,
+    optimize_options: Mapping[str, Any] | None = None,
+    search: Mapping[str, Any] | None = None,
+    policy_seconds: float | None = 300.0,
+    executor: Executor | None = None,
+) -> CompareResult:
     """Train PPO on *problem* and compare it with the optimum (or bound) and the heuristics.
 
     Parameters
@@ -250,9 +326,12 @@ def compare(problem: Problem | Network, *, steps: int | None = None, seed: int =
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     record = problem_record(problem)
-    bench, exact, bound, anchor, details = _benchmarks(problem, progress, optimize_options or {},
-                                                       {**(search or {}), "executor": executor}
-                                                       if executor is not None else search)
+    bench, exact, bound, anchor, details = _benchmarks(
+        problem,
+        progress,
+        optimize_options or {},
+        {**(search or {}), "executor": executor} if executor is not None else search,
+    )
     details["benchmark_seconds"] = time.perf_counter() - started
 
     config, spec = preset(problem, anchor=anchor, search=search)
@@ -260,9 +339,14 @@ def compare(problem: Problem | Network, *, steps: int | None = None, seed: int =
     t0 = time.perf_counter()
     (out / "ppo").mkdir(parents=True, exist_ok=True)
     # what `des-supply evaluate DIR` and `train --resume` read (as `des-supply train` writes it)
-    (out / "ppo" / "run.json").write_text(json.dumps(
-        {"problem": record, "algo": "ppo", "spec": spec, "config": asdict(config)},
-        indent=2, default=str) + "\n")
+    (out / "ppo" / "run.json").write_text(
+        json.dumps(
+            {"problem": record, "algo": "ppo", "spec": spec, "config": asdict(config)},
+            indent=2,
+            default=str,
+        )
+        + "\n"
+    )
     trained = train(make_thunk(problem, spec), config, out / "ppo", progress=progress)
     train_seconds = time.perf_counter() - t0
     agent = load_agent(trained.out_dir)
@@ -270,13 +354,36 @@ def compare(problem: Problem | Network, *, steps: int | None = None, seed: int =
     eval_seed = EVAL_SEED_OFFSET + seed
     evals: list[tuple[Evaluation, _Row | None]] = []
     for row in bench:
-        evals.append((_evaluate(problem, row, periods=periods, seed=eval_seed, episodes=episodes,
-                                processes=processes, budget=policy_seconds,
-                                executor=executor), row))
+        evals.append(
+            (
+                _evaluate(
+                    problem,
+                    row,
+                    periods=periods,
+                    seed=eval_seed,
+                    episodes=episodes,
+                    processes=processes,
+                    budget=policy_seconds,
+                    executor=executor,
+                ),
+                row,
+            )
+        )
     eval_spec = {**spec, "env": {**spec["env"], "periods": periods}}
-    evals.append((evaluate_agent(make_thunk(problem, eval_spec), agent, seed=eval_seed,
-                                 episodes=episodes, name="ppo", progress=progress,
-                                 executor=executor), None))
+    evals.append(
+        (
+            evaluate_agent(
+                make_thunk(problem, eval_spec),
+                agent,
+                seed=eval_seed,
+                episodes=episodes,
+                name="ppo",
+                progress=progress,
+                executor=executor,
+            ),
+            None,
+        )
+    )
 
     sign = 1.0 if problem.objective == "cost" else -1.0
     full = [(e, r) for e, r in evals if r is not None and len(e.per_episode) == episodes]
@@ -292,26 +399,58 @@ def compare(problem: Problem | Network, *, steps: int | None = None, seed: int =
             diff = None
         else:
             n = min(len(e.per_episode), len(reference.per_episode))
-            diff = paired(Evaluation.of(e.name, e.per_episode[:n]),
-                          Evaluation.of(reference.name, reference.per_episode[:n]))
-        ref_mean = float(np.mean(reference.per_episode[:len(e.per_episode)]))
-        gap = (100 * sign * diff[0] / abs(ref_mean) if diff is not None and ref_mean else
-               0.0 if e is reference else None)
-        rows.append({"name": e.name, "mean": e.mean, "ci95": list(e.ci95),
-                     "episodes": len(e.per_episode),
-                     "optimizer_value": r.value if r is not None else None,
-                     "optimizer_periods": r.periods if r is not None else None,
-                     "method": r.method if r is not None else "PPO (scenarios.presets)",
-                     "params": r.params if r is not None else {},
-                     "vs_reference": list(diff) if diff is not None else None, "gap_pct": gap,
-                     "per_episode": e.per_episode.tolist()})
-    result = CompareResult(problem.name, record, problem.objective, rows, reference.name, out,
-                           rows[0]["optimizer_value"] if exact else None, bound, {
-        "kind": str(problem.kind), "seed": seed, "eval_seed": eval_seed, "episodes": episodes,
-        "periods": periods,
-        "ppo": {"steps": trained.global_step, "train_seconds": train_seconds,
-                "config": asdict(trained.config), "anchor": spec.get("anchor")},
-        **details, "seconds": time.perf_counter() - started})
+            diff = paired(
+                Evaluation.of(e.name, e.per_episode[:n]),
+                Evaluation.of(reference.name, reference.per_episode[:n]),
+            )
+        ref_mean = float(np.mean(reference.per_episode[: len(e.per_episode)]))
+        gap = (
+            100 * sign * diff[0] / abs(ref_mean)
+            if diff is not None and ref_mean
+            else 0.0
+            if e is reference
+            else None
+        )
+        rows.append(
+            {
+                "name": e.name,
+                "mean": e.mean,
+                "ci95": list(e.ci95),
+                "episodes": len(e.per_episode),
+                "optimizer_value": r.value if r is not None else None,
+                "optimizer_periods": r.periods if r is not None else None,
+                "method": r.method if r is not None else "PPO (scenarios.presets)",
+                "params": r.params if r is not None else {},
+                "vs_reference": list(diff) if diff is not None else None,
+                "gap_pct": gap,
+                "per_episode": e.per_episode.tolist(),
+            }
+        )
+    result = CompareResult(
+        problem.name,
+        record,
+        problem.objective,
+        rows,
+        reference.name,
+        out,
+        rows[0]["optimizer_value"] if exact else None,
+        bound,
+        {
+            "kind": str(problem.kind),
+            "seed": seed,
+            "eval_seed": eval_seed,
+            "episodes": episodes,
+            "periods": periods,
+            "ppo": {
+                "steps": trained.global_step,
+                "train_seconds": train_seconds,
+                "config": asdict(trained.config),
+                "anchor": spec.get("anchor"),
+            },
+            **details,
+            "seconds": time.perf_counter() - started,
+        },
+    )
     (out / "compare.json").write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     (out / "compare.md").write_text(result.table() + "\n")
     _plot(result, out / "compare.png", out / "ppo" / "progress.csv")
@@ -324,35 +463,64 @@ def _bars(ax: Any, result: CompareResult) -> None:
     means = np.array([r["mean"] for r in result.rows])
     lo = means - np.array([r["ci95"][0] for r in result.rows])
     hi = np.array([r["ci95"][1] for r in result.rows]) - means
-    colors = ["tab:orange" if n == "ppo" else "tab:gray" if n == "optimal" else "tab:blue"
-              for n in names]
-    ax.barh(names, means, xerr=[np.nan_to_num(lo), np.nan_to_num(hi)], color=colors, alpha=0.85,
-            capsize=3)
+    colors = [
+        "tab:orange" if n == "ppo" else "tab:gray" if n == "optimal" else "tab:blue" for n in names
+    ]
+    ax.barh(
+        names,
+        means,
+        xerr=[np.nan_to_num(lo), np.nan_to_num(hi)],
+        color=colors,
+        alpha=0.85,
+        capsize=3,
+    )
     for i, r in enumerate(result.rows):
         if r.get("optimizer_value") is not None and r.get("optimizer_periods") is None:
             ax.plot([r["optimizer_value"]], [i], marker="|", color="black", markersize=14)
     if result.exact_optimum is not None:
-        ax.axvline(result.exact_optimum, ls="--", color="black", lw=1,
-                   label=f"exact optimum {result.exact_optimum:.3f}")
+        ax.axvline(
+            result.exact_optimum,
+            ls="--",
+            color="black",
+            lw=1,
+            label=f"exact optimum {result.exact_optimum:.3f}",
+        )
     if result.bound is not None:
-        ax.axvline(result.bound["optimizer_value"], ls=":", color="black", lw=1,
-                   label=f"{result.bound['name']} {result.bound['optimizer_value']:.3f}")
+        ax.axvline(
+            result.bound["optimizer_value"],
+            ls=":",
+            color="black",
+            lw=1,
+            label=f"{result.bound['name']} {result.bound['optimizer_value']:.3f}",
+        )
     if result.exact_optimum is not None or result.bound is not None:
         ax.legend(fontsize="small", loc="lower right")
     ordinary = _ordinary(means, result.reference_row["mean"])
-    lines = [v for v in (result.exact_optimum,
-                         result.bound["optimizer_value"] if result.bound is not None else None)
-             if v is not None and np.isfinite(v)]
+    lines = [
+        v
+        for v in (
+            result.exact_optimum,
+            result.bound["optimizer_value"] if result.bound is not None else None,
+        )
+        if v is not None and np.isfinite(v)
+    ]
     shown = np.concatenate([means[ordinary], lines])
     if len(shown):
         low, high = shown.min(), shown.max()
         span = high - low
         ax.set_xlim(low - 0.5 * span - 1e-9, high + 0.3 * span + 1e-9)
         right = ax.get_xlim()[1]
-        for i in np.flatnonzero(~ordinary & np.isfinite(means)):   # far off: say so, with the value
-            ax.annotate(f"off scale: {means[i]:.4g}", (right, i), xytext=(-4, 0),
-                        textcoords="offset points", ha="right", va="center", fontsize="small",
-                        bbox={"boxstyle": "round", "fc": "white", "ec": "tab:red"})
+        for i in np.flatnonzero(~ordinary & np.isfinite(means)):  # far off: say so, with the value
+            ax.annotate(
+                f"off scale: {means[i]:.4g}",
+                (right, i),
+                xytext=(-4, 0),
+                textcoords="offset points",
+                ha="right",
+                va="center",
+                fontsize="small",
+                bbox={"boxstyle": "round", "fc": "white", "ec": "tab:red"},
+            )
     ax.invert_yaxis()
 
 
@@ -375,15 +543,20 @@ def _plot(result: CompareResult, path: Path, progress_csv: Path) -> None:
     ax, curve = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
     _bars(ax, result)
     params = result.problem.get("params")
-    ax.set(xlabel=f"mean {result.objective} per period (95% CI; | long-run value)",
-           title=f"{result.name} {params or ''}")
+    ax.set(
+        xlabel=f"mean {result.objective} per period (95% CI; | long-run value)",
+        title=f"{result.name} {params or ''}",
+    )
     if progress_csv.exists():
         data = np.genfromtxt(progress_csv, delimiter=",", names=True)
         if data.size > 1 and "episodic_return_mean" in data.dtype.names:
             ok = np.isfinite(data["episodic_return_mean"])
             curve.plot(data["global_step"][ok], data["episodic_return_mean"][ok])
-    curve.set(xlabel="training steps", ylabel="episodic return (shifted, scaled)",
-              title="PPO learning curve")
+    curve.set(
+        xlabel="training steps",
+        ylabel="episodic return (shifted, scaled)",
+        title="PPO learning curve",
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -408,6 +581,7 @@ def figure(results: list[CompareResult], out_dir: str | Path) -> Path:
     fig.tight_layout()
     path = out / "figure.png"
     fig.savefig(path, dpi=110)
-    (out / "figure.md").write_text("\n\n".join(f"## {r.name}\n\n{r.table()}" for r in results)
-                                   + "\n")
+    (out / "figure.md").write_text(
+        "\n\n".join(f"## {r.name}\n\n{r.table()}" for r in results) + "\n"
+    )
     return path

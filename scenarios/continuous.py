@@ -19,11 +19,11 @@ its exact figures and METRIC's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from des_supply.arrivals import PoissonProcess
 from des_supply.distributions import Deterministic, Distribution, Exponential, Gamma
 from des_supply.network import Edge, Network, Node
-
-from typing import Sequence
 
 from .registry import ScenarioError, register
 
@@ -46,10 +46,16 @@ def lead_time_distribution(kind: str, mean: float, shape: float = 2.0) -> Distri
 
 
 @register("continuous-review", periods=10_000, warmup=100, time="continuous")
-def continuous_review(demand_rate: float = 5.0, lead_time: float = 2.0,
-                      lead_time_dist: str = "deterministic", holding: float = 1.0,
-                      penalty: float = 9.0, fixed_cost: float = 0.0, shortage: str = "backlog",
-                      lead_time_shape: float = 2.0) -> Network:
+def continuous_review(
+    demand_rate: float = 5.0,
+    lead_time: float = 2.0,
+    lead_time_dist: str = "deterministic",
+    holding: float = 1.0,
+    penalty: float = 9.0,
+    fixed_cost: float = 0.0,
+    shortage: str = "backlog",
+    lead_time_shape: float = 2.0,
+) -> Network:
     """Continuous review, Poisson demand, a lead time per shipment (time units, not periods).
 
     Parameters: demand_rate (unit demands per unit time), lead_time (mean, time units),
@@ -63,20 +69,38 @@ def continuous_review(demand_rate: float = 5.0, lead_time: float = 2.0,
     if shortage not in ("backlog", "lost"):
         raise ScenarioError(f"shortage(={shortage!r}) must be 'backlog' or 'lost'")
     return Network(
-        nodes=(Node("supplier", kind="supply"),
-               Node("stage", holding_cost=holding, shortage=shortage,  # type: ignore[arg-type]
-                    shortage_cost=penalty, fixed_order_cost=fixed_cost,
-                    demand=PoissonProcess(demand_rate))),
-        edges=(Edge("supplier", "stage",
-                    lead_time=lead_time_distribution(lead_time_dist, lead_time, lead_time_shape)),),
-        name="continuous-review", time="continuous")
+        nodes=(
+            Node("supplier", kind="supply"),
+            Node(
+                "stage",
+                holding_cost=holding,
+                shortage=shortage,  # type: ignore[arg-type]
+                shortage_cost=penalty,
+                fixed_order_cost=fixed_cost,
+                demand=PoissonProcess(demand_rate),
+            ),
+        ),
+        edges=(
+            Edge(
+                "supplier",
+                "stage",
+                lead_time=lead_time_distribution(lead_time_dist, lead_time, lead_time_shape),
+            ),
+        ),
+        name="continuous-review",
+        time="continuous",
+    )
 
 
 @register("continuous-owmr", periods=10_000, warmup=100, time="continuous")
-def continuous_owmr(retailer_rates: Sequence[float] = (1.0, 2.0, 3.0),
-                    retailer_lead_times: Sequence[float] = (1.0, 1.0, 2.0),
-                    warehouse_lead_time: float = 2.0, holding: float = 1.0, penalty: float = 9.0,
-                    warehouse_holding: float = 0.5) -> Network:
+def continuous_owmr(
+    retailer_rates: Sequence[float] = (1.0, 2.0, 3.0),
+    retailer_lead_times: Sequence[float] = (1.0, 1.0, 2.0),
+    warehouse_lead_time: float = 2.0,
+    holding: float = 1.0,
+    penalty: float = 9.0,
+    warehouse_holding: float = 0.5,
+) -> Network:
     """One warehouse, N retailers, continuous review, Poisson demand (Graves 1985; METRIC).
 
     Parameters: retailer_rates (comma-separated unit demands per unit time, one per
@@ -87,16 +111,31 @@ def continuous_owmr(retailer_rates: Sequence[float] = (1.0, 2.0, 3.0),
     """
     rates, leads = tuple(retailer_rates), tuple(retailer_lead_times)
     if not rates or len(rates) != len(leads):
-        raise ScenarioError(f"retailer_rates ({len(rates)} values) and retailer_lead_times "
-                            f"({len(leads)} values) need one value per retailer")
+        raise ScenarioError(
+            f"retailer_rates ({len(rates)} values) and retailer_lead_times "
+            f"({len(leads)} values) need one value per retailer"
+        )
     if min(rates) <= 0 or min(leads) < 0 or warehouse_lead_time < 0:
         raise ScenarioError("retailer_rates must be > 0 and lead times >= 0")
     names = [f"r{i + 1}" for i in range(len(rates))]
     return Network(
-        nodes=(Node("plant", kind="supply"), Node("warehouse", holding_cost=warehouse_holding),
-               *(Node(n, holding_cost=holding, shortage_cost=penalty,
-                      demand=PoissonProcess(float(r))) for n, r in zip(names, rates))),
-        edges=(Edge("plant", "warehouse", lead_time=Deterministic(warehouse_lead_time)),
-               *(Edge("warehouse", n, lead_time=Deterministic(float(L)))
-                 for n, L in zip(names, leads))),
-        name="continuous-owmr", time="continuous")
+        nodes=(
+            Node("plant", kind="supply"),
+            Node("warehouse", holding_cost=warehouse_holding),
+            *(
+                Node(
+                    n, holding_cost=holding, shortage_cost=penalty, demand=PoissonProcess(float(r))
+                )
+                for n, r in zip(names, rates)
+            ),
+        ),
+        edges=(
+            Edge("plant", "warehouse", lead_time=Deterministic(warehouse_lead_time)),
+            *(
+                Edge("warehouse", n, lead_time=Deterministic(float(L)))
+                for n, L in zip(names, leads)
+            ),
+        ),
+        name="continuous-owmr",
+        time="continuous",
+    )

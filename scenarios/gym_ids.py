@@ -30,8 +30,14 @@ import gymnasium as gym
 
 from .registry import get, make
 
-__all__ = ["ENV_IDS", "INVENTORY_ENV_IDS", "RECOMMENDATION_ENV_IDS", "make_inventory_env",
-           "make_recommendation_env", "register_envs"]
+__all__ = [
+    "ENV_IDS",
+    "INVENTORY_ENV_IDS",
+    "RECOMMENDATION_ENV_IDS",
+    "make_inventory_env",
+    "make_recommendation_env",
+    "register_envs",
+]
 
 #: Gymnasium id -> scenario of the inventory envs (:class:`rl.env.InventoryEnv`).
 INVENTORY_ENV_IDS: dict[str, str] = {
@@ -51,14 +57,16 @@ INVENTORY_ENV_IDS: dict[str, str] = {
 #: (:class:`rl.recommendation_env.RecommendationEnv`).
 RECOMMENDATION_ENV_IDS: dict[str, str] = {
     f"des_supply/Recommendation{size.title()}-v0": f"recommendation-{size}"
-    for size in ("small", "medium", "large")}
+    for size in ("small", "medium", "large")
+}
 
 #: Every Gymnasium id registered here -> its scenario.
 ENV_IDS: dict[str, str] = {**INVENTORY_ENV_IDS, **RECOMMENDATION_ENV_IDS}
 
 
-def _split(scenario: str, kwargs: Mapping[str, Any],
-           env_params: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _split(
+    scenario: str, kwargs: Mapping[str, Any], env_params: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """*kwargs* as (scenario parameters, env keyword arguments); unknown names raise
     ValueError listing both."""
     allowed = get(scenario).parameters
@@ -67,15 +75,21 @@ def _split(scenario: str, kwargs: Mapping[str, Any],
         raise ValueError(f"scenario {scenario!r} parameter(s) {clash} clash with env parameters")
     unknown = sorted(set(kwargs) - set(allowed) - set(env_params))
     if unknown:
-        raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for scenario "
-                         f"{scenario!r} (scenario parameters: {', '.join(allowed)}; "
-                         f"env parameters: {', '.join(env_params)})")
+        raise ValueError(
+            f"unknown parameter(s) {', '.join(map(repr, unknown))} for scenario "
+            f"{scenario!r} (scenario parameters: {', '.join(allowed)}; "
+            f"env parameters: {', '.join(env_params)})"
+        )
     params = {k: v for k, v in kwargs.items() if k in allowed}
     return params, {k: v for k, v in kwargs.items() if k not in allowed}
 
 
-def _build(scenario: str, kwargs: Mapping[str, Any], env_params: tuple[str, ...],
-           constructor: Callable[..., Any]) -> Any:
+def _build(
+    scenario: str,
+    kwargs: Mapping[str, Any],
+    env_params: tuple[str, ...],
+    constructor: Callable[..., Any],
+) -> Any:
     params, env_kwargs = _split(scenario, kwargs, env_params)
     return constructor(make(scenario, **params), **env_kwargs)
 
@@ -107,8 +121,9 @@ def register_envs() -> None:
     for env_id, scenario in ENV_IDS.items():
         if env_id in gym.registry:
             continue
-        entry = ("make_recommendation_env" if env_id in RECOMMENDATION_ENV_IDS
-                 else "make_inventory_env")
+        entry = (
+            "make_recommendation_env" if env_id in RECOMMENDATION_ENV_IDS else "make_inventory_env"
+        )
         gym.register(env_id, entry_point=f"{__name__}:{entry}", kwargs={"scenario": scenario})
 
 

@@ -36,18 +36,32 @@ import numpy as np
 
 from des_supply.problem import Problem
 
-__all__ = ["DEFAULT_PERIODS", "add_collect_command", "add_dt_train_arguments", "behaviour",
-           "cmd_collect", "cmd_evaluate_dt", "cmd_train_dt", "collect", "dataset_env_kwargs",
-           "evaluate_dt", "is_dt_run", "lost_sales_solution", "rebuild_behaviours",
-           "task_features", "train_dt"]
+__all__ = [
+    "DEFAULT_PERIODS",
+    "add_collect_command",
+    "add_dt_train_arguments",
+    "behaviour",
+    "cmd_collect",
+    "cmd_evaluate_dt",
+    "cmd_train_dt",
+    "collect",
+    "dataset_env_kwargs",
+    "evaluate_dt",
+    "is_dt_run",
+    "lost_sales_solution",
+    "rebuild_behaviours",
+    "task_features",
+    "train_dt",
+]
 
-DEFAULT_PERIODS = 100          # periods per logged episode
-VALIDATION_OFFSET = 7_919      # validation seed = test seed + this (targets never see test seeds)
+DEFAULT_PERIODS = 100  # periods per logged episode
+VALIDATION_OFFSET = 7_919  # validation seed = test seed + this (targets never see test seeds)
 
 
 # -- problems and envs --------------------------------------------------------------------------
-def dataset_env_kwargs(problem: Problem, periods: int, max_order: float | None = None
-                       ) -> dict[str, Any]:
+def dataset_env_kwargs(
+    problem: Problem, periods: int, max_order: float | None = None
+) -> dict[str, Any]:
     """The env a dataset is logged in: order quantities, whole units (a Discrete or
     MultiDiscrete action) when every demand is integer, else a Box."""
     integer = all(n.demand is None or n.demand.integer for n in problem.network.stock_nodes)
@@ -75,8 +89,15 @@ def _make_env(problem: Problem, env_kwargs: Mapping[str, Any]) -> Any:
     return lambda: rl.make_env(problem, **env_kwargs)
 
 
-def behaviour(problem: Problem, policy: str, params: Mapping[str, Any] | None = None, *,
-              noise: float = 0.0, periods: int = DEFAULT_PERIODS, integer: bool = True) -> Any:
+def behaviour(
+    problem: Problem,
+    policy: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    noise: float = 0.0,
+    periods: int = DEFAULT_PERIODS,
+    integer: bool = True,
+) -> Any:
     """The behaviour policy *policy*: ``random``, a PPO run folder, or a registered policy name
     with *params*; with Gaussian *noise* (units) on its orders when ``noise > 0``."""
     from rl.trajectories import EnginePolicy, NoisyPolicy, RandomOrders
@@ -113,35 +134,63 @@ def _run_behaviour(problem: Problem, run: Path, periods: int) -> Any:
     if record["problem"] != _record(problem):
         raise ValueError(f"{run} was trained on {record['problem']}, not on {_record(problem)}")
     spec = {**record["spec"], "env": {**record["spec"]["env"], "periods": int(periods)}}
-    return MirroredAgent(make_thunk(problem, spec), load_agent(run), f"ppo:{run.name}",
-                         {"run": str(run)})
+    return MirroredAgent(
+        make_thunk(problem, spec), load_agent(run), f"ppo:{run.name}", {"run": str(run)}
+    )
 
 
-def collect(problem: Problem, policy: str, params: Mapping[str, Any] | None = None, *,
-            out: str | Path, episodes: int = 100, periods: int = DEFAULT_PERIODS, seed: int = 0,
-            noise: float = 0.0, max_order: float | None = None,
-            env_kwargs: Mapping[str, Any] | None = None,
-            progress: bool = False) -> dict[str, Any]:
+def collect(
+    problem: Problem,
+    policy: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    out: str | Path,
+    episodes: int = 100,
+    periods: int = DEFAULT_PERIODS,
+    seed: int = 0,
+    noise: float = 0.0,
+    max_order: float | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
     """Log *episodes* episodes of *policy* on *problem* into the dataset folder *out*.
 
     *env_kwargs* override the dataset env's keyword arguments (:func:`dataset_env_kwargs`),
     e.g. ``pipeline_length`` so that datasets of several lead times share one observation
     layout and can be merged."""
     import rl
-    from rl.trajectories import collect as collect_episodes, load_episodes
+    from rl.trajectories import collect as collect_episodes
+    from rl.trajectories import load_episodes
 
     if periods < 1:
         raise ValueError(f"periods(={periods}) must be >= 1")
     kwargs = {**dataset_env_kwargs(problem, periods, max_order), **dict(env_kwargs or {})}
-    who = behaviour(problem, policy, params, noise=noise, periods=periods,
-                    integer=kwargs["discrete"])
+    who = behaviour(
+        problem, policy, params, noise=noise, periods=periods, integer=kwargs["discrete"]
+    )
     env = rl.make_env(problem, **kwargs)
-    collect_episodes(env, who, episodes=episodes, seed=seed, out=out, problem=_record(problem),
-                     env_kwargs=kwargs, progress=progress)
+    collect_episodes(
+        env,
+        who,
+        episodes=episodes,
+        seed=seed,
+        out=out,
+        problem=_record(problem),
+        env_kwargs=kwargs,
+        progress=progress,
+    )
     values = [e.meta["value"] for e in load_episodes(out)]
-    return {"out": str(out), "problem": problem.describe(), "behaviour": who.name,
-            "params": dict(who.params), "episodes": episodes, "periods": periods, "seed": seed,
-            "env": kwargs, f"mean_{problem.objective}": float(np.mean(values))}
+    return {
+        "out": str(out),
+        "problem": problem.describe(),
+        "behaviour": who.name,
+        "params": dict(who.params),
+        "episodes": episodes,
+        "periods": periods,
+        "seed": seed,
+        "env": kwargs,
+        f"mean_{problem.objective}": float(np.mean(values)),
+    }
 
 
 # -- task features and relabelling ----------------------------------------------------------------
@@ -152,8 +201,11 @@ def _numeric_params(record: Mapping[str, Any]) -> dict[str, float]:
         return {}
     defaults = registry.get(str(record["scenario"])).parameters
     full = {**defaults, **dict(record.get("params") or {})}
-    return {k: float(v) for k, v in full.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {
+        k: float(v)
+        for k, v in full.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
 
 
 def task_features(records: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
@@ -164,16 +216,25 @@ def task_features(records: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None
     if len(distinct) < 2:
         return None
     values = [_numeric_params(r) for r in distinct.values()]
-    keys = sorted(k for k in set().union(*values)
-                  if len({v.get(k) for v in values}) > 1 and all(k in v for v in values))
+    keys = sorted(
+        k
+        for k in set().union(*values)
+        if len({v.get(k) for v in values}) > 1 and all(k in v for v in values)
+    )
     if not keys:
-        raise ValueError("the dataset mixes problems that differ in no numeric scenario "
-                         "parameter; a multi-task model needs them as task features")
+        raise ValueError(
+            "the dataset mixes problems that differ in no numeric scenario "
+            "parameter; a multi-task model needs them as task features"
+        )
     logs = [k for k in keys if all(v[k] > 0 for v in values)]
     raw = np.array([[math.log(v[k]) if k in logs else v[k] for k in keys] for v in values])
     std = raw.std(axis=0)
-    return {"keys": keys, "log": logs, "mean": raw.mean(axis=0).tolist(),
-            "std": np.where(std > 0, std, 1.0).tolist()}
+    return {
+        "keys": keys,
+        "log": logs,
+        "mean": raw.mean(axis=0).tolist(),
+        "std": np.where(std > 0, std, 1.0).tolist(),
+    }
 
 
 def _features(spec: Mapping[str, Any], record: Mapping[str, Any]) -> np.ndarray:
@@ -193,25 +254,45 @@ def lost_sales_solution(problem: Problem) -> Any:
     net = problem.network
     stock = net.stock_nodes
     if len(stock) != 1 or problem.market is not None:
-        raise ValueError(f"expected-return labels need a single stocking node and no market; "
-                         f"{problem.name!r} has {len(stock)} stocking nodes")
+        raise ValueError(
+            f"expected-return labels need a single stocking node and no market; "
+            f"{problem.name!r} has {len(stock)} stocking nodes"
+        )
     node = stock[0]
     edge = net.suppliers(node.name)[0]
     kind = getattr(node.demand, "kind", None)
     if node.shortage != "lost" or kind not in ("poisson", "geometric"):
-        raise ValueError(f"node {node.name!r}: expected-return labels need lost sales and Poisson "
-                         f"or geometric demand (shortage {node.shortage!r}, demand {kind!r})")
+        raise ValueError(
+            f"node {node.name!r}: expected-return labels need lost sales and Poisson "
+            f"or geometric demand (shortage {node.shortage!r}, demand {kind!r})"
+        )
     if edge.lead_time.constant is None or node.order_cost or edge.unit_cost:
-        raise ValueError(f"edge {edge.source!r}->{edge.target!r}: expected-return labels need a "
-                         "deterministic lead time and no unit costs")
-    return solve_lost_sales(int(edge.lead_time.constant), node.holding_cost, node.shortage_cost,
-                            kind, float(node.demand.mean), node.fixed_order_cost)
+        raise ValueError(
+            f"edge {edge.source!r}->{edge.target!r}: expected-return labels need a "
+            "deterministic lead time and no unit costs"
+        )
+    return solve_lost_sales(
+        int(edge.lead_time.constant),
+        node.holding_cost,
+        node.shortage_cost,
+        kind,
+        float(node.demand.mean),
+        node.fixed_order_cost,
+    )
 
 
 # -- train ----------------------------------------------------------------------------------------
-def train_dt(data: str | Path, out: str | Path, *, steps: int | None = None, seed: int = 1,
-             relabel: str = "none", config: Any = None, resume: bool = False,
-             progress: bool = False) -> dict[str, Any]:
+def train_dt(
+    data: str | Path,
+    out: str | Path,
+    *,
+    steps: int | None = None,
+    seed: int = 1,
+    relabel: str = "none",
+    config: Any = None,
+    resume: bool = False,
+    progress: bool = False,
+) -> dict[str, Any]:
     """Train a Decision Transformer on the dataset folder *data*; the run goes to *out*
     (``run.json``, ``checkpoint.pt``, ``progress.csv``, ``learning_curve.png``).
 
@@ -220,17 +301,19 @@ def train_dt(data: str | Path, out: str | Path, *, steps: int | None = None, see
     realised returns.  *config* is a :class:`rl.decision_transformer.DTConfig` (default: its
     defaults, with the context cut to the episode length); *steps* and *seed* override it."""
     import rl
-    from rl.decision_transformer import DTConfig, OfflineData, train_dt as train
+    from rl.decision_transformer import DTConfig, OfflineData
+    from rl.decision_transformer import train_dt as train
     from rl.trajectories import info, load_episodes
 
     if relabel not in ("none", "expected"):
         raise ValueError(f"relabel(={relabel!r}) must be 'none' or 'expected'")
     meta = info(data)
     episodes = load_episodes(data)
-    if config is None:   # the default context, or the whole episode when episodes are shorter
+    if config is None:  # the default context, or the whole episode when episodes are shorter
         config = DTConfig(context=min(DTConfig.context, min(len(e.rewards) for e in episodes)))
-    config = dataclasses.replace(config, seed=seed,
-                                 **({"total_steps": int(steps)} if steps is not None else {}))
+    config = dataclasses.replace(
+        config, seed=seed, **({"total_steps": int(steps)} if steps is not None else {})
+    )
     records = [e.problem for e in episodes]
     tasks = task_features(records)
     first = _problem(records[0])
@@ -238,38 +321,67 @@ def train_dt(data: str | Path, out: str | Path, *, steps: int | None = None, see
     env = rl.make_env(first, **kwargs)
     rewards = None
     if relabel == "expected":
-        from rl.offline import ExpectedReturnLabels, relabel as relabelled
+        from rl.offline import ExpectedReturnLabels
+        from rl.offline import relabel as relabelled
 
         by_problem = {json.dumps(r, sort_keys=True): r for r in records}
-        labels = {k: ExpectedReturnLabels(lost_sales_solution(_problem(r)))
-                  for k, r in by_problem.items()}
-        fns = {k: relabelled([e for e in episodes if json.dumps(e.problem, sort_keys=True) == k],
-                             lab, env) for k, lab in labels.items()}
-        rewards = lambda e: fns[json.dumps(e.problem, sort_keys=True)](e)  # noqa: E731
+        labels = {
+            k: ExpectedReturnLabels(lost_sales_solution(_problem(r))) for k, r in by_problem.items()
+        }
+        fns = {
+            k: relabelled(
+                [e for e in episodes if json.dumps(e.problem, sort_keys=True) == k], lab, env
+            )
+            for k, lab in labels.items()
+        }
+        rewards = lambda e: fns[json.dumps(e.problem, sort_keys=True)](e)
     data_ = OfflineData.from_episodes(
-        episodes, env.action_space, rewards,
-        None if tasks is None else (lambda e: _features(tasks, e.problem)))
+        episodes,
+        env.action_space,
+        rewards,
+        None if tasks is None else (lambda e: _features(tasks, e.problem)),
+    )
     # candidate targets: mean reward per epoch of the data's episodes (quantiles), one above
     per_epoch = data_.returns / np.array([len(r) for r in data_.rewards])
     top, q90 = float(per_epoch.max()), float(np.quantile(per_epoch, 0.9))
-    targets = sorted({float(np.quantile(per_epoch, q)) for q in (0.1, 0.25, 0.5, 0.75, 0.9,
-                                                                 0.97, 1.0)}
-                     | {top + 0.5 * (top - q90)})
-    extra = {"algo": "dt", "data": str(Path(data).resolve()), "env": kwargs,
-             "problem": records[0] if tasks is None else None, "tasks": tasks,
-             "relabel": relabel, "targets": targets,
-             "behaviours": sorted({json.dumps([e.meta["behaviour"], e.behaviour_params])
-                                   for e in episodes})}
+    targets = sorted(
+        {float(np.quantile(per_epoch, q)) for q in (0.1, 0.25, 0.5, 0.75, 0.9, 0.97, 1.0)}
+        | {top + 0.5 * (top - q90)}
+    )
+    extra = {
+        "algo": "dt",
+        "data": str(Path(data).resolve()),
+        "env": kwargs,
+        "problem": records[0] if tasks is None else None,
+        "tasks": tasks,
+        "relabel": relabel,
+        "targets": targets,
+        "behaviours": sorted(
+            {json.dumps([e.meta["behaviour"], e.behaviour_params]) for e in episodes}
+        ),
+    }
     result = train(data_, config, out, resume=resume, progress=progress, extra=extra)
     from .cli import versions
 
-    run = {"algo": "dt", "problem": extra["problem"], "data": extra["data"],
-           "config": dataclasses.asdict(config), "relabel": relabel, "env": kwargs,
-           "tasks": tasks, "versions": versions()}
+    run = {
+        "algo": "dt",
+        "problem": extra["problem"],
+        "data": extra["data"],
+        "config": dataclasses.asdict(config),
+        "relabel": relabel,
+        "env": kwargs,
+        "tasks": tasks,
+        "versions": versions(),
+    }
     Path(out, "run.json").write_text(json.dumps(run, indent=2, default=str) + "\n")
-    return {"out": str(out), "steps": result.global_step, "seed": config.seed,
-            "relabel": relabel, "episodes": len(episodes),
-            "final_loss": result.history[-1]["loss"] if result.history else None}
+    return {
+        "out": str(out),
+        "steps": result.global_step,
+        "seed": config.seed,
+        "relabel": relabel,
+        "episodes": len(episodes),
+        "final_loss": result.history[-1]["loss"] if result.history else None,
+    }
 
 
 def is_dt_run(path: str | Path) -> bool:
@@ -277,33 +389,43 @@ def is_dt_run(path: str | Path) -> bool:
     try:
         run = json.loads(Path(path, "run.json").read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        return False          # not a run folder: the caller's own checks say what is wrong
+        return False  # not a run folder: the caller's own checks say what is wrong
     return isinstance(run, dict) and run.get("algo") == "dt"
 
 
 # -- evaluate ------------------------------------------------------------------------------------
-def rebuild_behaviours(extra: Mapping[str, Any], problem: Problem, periods: int, integer: bool
-                ) -> dict[str, Any]:
+def rebuild_behaviours(
+    extra: Mapping[str, Any], problem: Problem, periods: int, integer: bool
+) -> dict[str, Any]:
     """The data's behaviour policies, rebuilt (those that cannot be are skipped)."""
     out = {}
     for text in extra.get("behaviours", []):
         name, params = json.loads(text)
         params = dict(params)
         noise = float(params.pop("noise_std", 0.0))
-        base = name[len("noisy-"):] if noise and name.startswith("noisy-") else name
+        base = name[len("noisy-") :] if noise and name.startswith("noisy-") else name
         policy = params.pop("run", None) or base
         try:
-            out[name] = behaviour(problem, policy, params, noise=noise, periods=periods,
-                                  integer=integer)
+            out[name] = behaviour(
+                problem, policy, params, noise=noise, periods=periods, integer=integer
+            )
         except (ValueError, KeyError) as exc:
             print(f"des-supply: note: behaviour {name!r} not rebuilt: {exc}", file=sys.stderr)
     return out
 
 
-def evaluate_dt(run: str | Path, *, episodes: int = 20, seed: int = 0,
-                validation_seed: int | None = None, validation_episodes: int | None = None,
-                problem: Problem | None = None, baselines: bool = True,
-                targets: Sequence[float] | None = None, progress: bool = False) -> dict[str, Any]:
+def evaluate_dt(
+    run: str | Path,
+    *,
+    episodes: int = 20,
+    seed: int = 0,
+    validation_seed: int | None = None,
+    validation_episodes: int | None = None,
+    problem: Problem | None = None,
+    baselines: bool = True,
+    targets: Sequence[float] | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
     """Roll the Decision Transformer of *run* out on *episodes* episodes of seed *seed*.
 
     The target (a mean reward per epoch) is the run's candidate (quantiles of the data's
@@ -336,26 +458,38 @@ def evaluate_dt(run: str | Path, *, episodes: int = 20, seed: int = 0,
     if vseed == seed:
         raise ValueError("the validation seed must differ from the test seed")
     vepisodes = validation_episodes or min(episodes, 10)
-    target, scores = choose_target(policy, make_env, list(targets or extra["targets"]),
-                                   seed=vseed, episodes=vepisodes, task=task, label=label)
+    target, scores = choose_target(
+        policy,
+        make_env,
+        list(targets or extra["targets"]),
+        seed=vseed,
+        episodes=vepisodes,
+        task=task,
+        label=label,
+    )
     res = rollout(policy, make_env, target, seed=seed, episodes=episodes, task=task, label=label)
     dt = Evaluation.of("dt", res.per_episode)
     rows = [dt]
     if baselines:
         env = make_env()
-        others = rebuild_behaviours(extra, problem, int(kwargs["periods"]),
-                                    bool(kwargs["discrete"]))
+        others = rebuild_behaviours(
+            extra, problem, int(kwargs["periods"]), bool(kwargs["discrete"])
+        )
         import optimization.policies  # noqa: F401
         from des_supply.policy_registry import make_policy
 
         try:
-            others.setdefault("optimal", EnginePolicy(make_policy("optimal", problem, {}),
-                                                      "optimal"))
+            others.setdefault(
+                "optimal", EnginePolicy(make_policy("optimal", problem, {}), "optimal")
+            )
         except PolicyError:
             pass
         for name, who in others.items():
-            rows.append(Evaluation.of(name, run_behaviour(env, who, episodes=episodes, seed=seed,
-                                                          progress=progress)))
+            rows.append(
+                Evaluation.of(
+                    name, run_behaviour(env, who, episodes=episodes, seed=seed, progress=progress)
+                )
+            )
     table = []
     for ev in rows:
         row = {"name": ev.name, "mean": ev.mean, "ci95": list(ev.ci95)}
@@ -363,14 +497,25 @@ def evaluate_dt(run: str | Path, *, episodes: int = 20, seed: int = 0,
             mean, lo, hi = paired(dt, ev)
             row["dt_minus"] = {"mean": mean, "ci95": [lo, hi]}
         table.append(row)
-    return {"run": str(run), "problem": problem.describe(), "objective": problem.objective,
-            "episodes": episodes, "seed": seed, "periods": int(kwargs["periods"]),
-            "validation": {"seed": vseed, "episodes": vepisodes,
-                           "scores": {str(k): v for k, v in scores.items()}},
-            "target": target, "achieved": res.achieved,
-            "achieved_reward_per_epoch": float(res.returns.mean() / res.epochs),
-            "relabel": extra.get("relabel"), "rows": table,
-            "per_episode": res.per_episode.tolist()}
+    return {
+        "run": str(run),
+        "problem": problem.describe(),
+        "objective": problem.objective,
+        "episodes": episodes,
+        "seed": seed,
+        "periods": int(kwargs["periods"]),
+        "validation": {
+            "seed": vseed,
+            "episodes": vepisodes,
+            "scores": {str(k): v for k, v in scores.items()},
+        },
+        "target": target,
+        "achieved": res.achieved,
+        "achieved_reward_per_epoch": float(res.returns.mean() / res.epochs),
+        "relabel": extra.get("relabel"),
+        "rows": table,
+        "per_episode": res.per_episode.tolist(),
+    }
 
 
 # -- argparse -----------------------------------------------------------------------------------
@@ -379,16 +524,25 @@ def add_collect_command(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("collect", help="log episodes of a policy as a Minari dataset")
     p.add_argument("scenario", help="scenario name or path to a network .json file")
     p.add_argument("--param", action="append", default=[], metavar="K=V")
-    p.add_argument("--policy", required=True,
-                   help="a registered policy, 'random', or a PPO run folder")
+    p.add_argument(
+        "--policy", required=True, help="a registered policy, 'random', or a PPO run folder"
+    )
     p.add_argument("--policy-param", action="append", default=[], metavar="K=V")
-    p.add_argument("--noise", type=float, default=0.0,
-                   help="std (units) of Gaussian noise on the orders: a noisy policy")
+    p.add_argument(
+        "--noise",
+        type=float,
+        default=0.0,
+        help="std (units) of Gaussian noise on the orders: a noisy policy",
+    )
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--periods", type=int, default=DEFAULT_PERIODS)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-order", type=float, default=None,
-                   help="largest order the dataset's action space holds (default: the env's)")
+    p.add_argument(
+        "--max-order",
+        type=float,
+        default=None,
+        help="largest order the dataset's action space holds (default: the env's)",
+    )
     p.add_argument("--out", required=True, help="dataset folder (Minari storage in OUT/data)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_collect)
@@ -398,8 +552,12 @@ def add_collect_command(subparsers: Any) -> argparse.ArgumentParser:
 def add_dt_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The options ``train --algo dt`` adds to the ``train`` parser (``--data``, ``--relabel``)."""
     parser.add_argument("--data", default=None, metavar="DIR", help="dataset folder (--algo dt)")
-    parser.add_argument("--relabel", choices=["none", "expected"], default="none",
-                        help="--algo dt: condition on realised or expected returns")
+    parser.add_argument(
+        "--relabel",
+        choices=["none", "expected"],
+        default="none",
+        help="--algo dt: condition on realised or expected returns",
+    )
 
 
 def _cli_error(exc: Exception) -> Exception:
@@ -417,18 +575,28 @@ def cmd_collect(args: argparse.Namespace) -> None:
     try:
         from des_supply.policy_registry import PolicyError
 
-        summary = collect(problem, args.policy, parse_policy_params(args.policy_param),
-                          out=args.out, episodes=args.episodes, periods=args.periods,
-                          seed=args.seed, noise=args.noise, max_order=args.max_order,
-                          progress=not args.json)
+        summary = collect(
+            problem,
+            args.policy,
+            parse_policy_params(args.policy_param),
+            out=args.out,
+            episodes=args.episodes,
+            periods=args.periods,
+            seed=args.seed,
+            noise=args.noise,
+            max_order=args.max_order,
+            progress=not args.json,
+        )
     except (ValueError, PolicyError, FileNotFoundError) as exc:
         raise _cli_error(exc) from None
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
-        print(f"collected {args.episodes} episodes of {summary['behaviour']} on {problem.name} "
-              f"(mean {problem.objective} per period "
-              f"{summary[f'mean_{problem.objective}']:.4f}) in {args.out}")
+        print(
+            f"collected {args.episodes} episodes of {summary['behaviour']} on {problem.name} "
+            f"(mean {problem.objective} per period "
+            f"{summary[f'mean_{problem.objective}']:.4f}) in {args.out}"
+        )
 
 
 def cmd_train_dt(args: argparse.Namespace) -> None:
@@ -449,9 +617,16 @@ def cmd_train_dt(args: argparse.Namespace) -> None:
         run = json.loads((out / "run.json").read_text())
         config = DTConfig(**run["config"])
         try:
-            summary = train_dt(run["data"], out, steps=args.steps, seed=config.seed,
-                               relabel=run["relabel"], config=config, resume=True,
-                               progress=not args.json)
+            summary = train_dt(
+                run["data"],
+                out,
+                steps=args.steps,
+                seed=config.seed,
+                relabel=run["relabel"],
+                config=config,
+                resume=True,
+                progress=not args.json,
+            )
         except (ValueError, FileNotFoundError) as exc:
             raise _cli_error(exc) from None
         _print_trained(args, summary, run["data"], out)
@@ -461,8 +636,11 @@ def cmd_train_dt(args: argparse.Namespace) -> None:
     name = Path(args.data).name
     out = Path(args.out or f"runs/{name}__dt__{1 if args.seed is None else args.seed}")
     if out.exists() and any(out.iterdir()) and not getattr(args, "overwrite", False):
-        raise _cli_error(ValueError(f"run folder {out} exists; --resume it, --overwrite it or "
-                                    "choose another --out"))
+        raise _cli_error(
+            ValueError(
+                f"run folder {out} exists; --resume it, --overwrite it or choose another --out"
+            )
+        )
     try:
         episodes = load_episodes(args.data)
     except (FileNotFoundError, OSError, ValueError) as exc:
@@ -470,26 +648,32 @@ def cmd_train_dt(args: argparse.Namespace) -> None:
     if args.scenario:
         problem = load_problem(args.scenario, getattr(args, "param", []))
         if all(e.problem != _record(problem) for e in episodes):
-            raise _cli_error(ValueError(f"{args.data} holds no episode of {problem.name} "
-                                        f"{problem.params or ''}"))
+            raise _cli_error(
+                ValueError(f"{args.data} holds no episode of {problem.name} {problem.params or ''}")
+            )
     try:
-        summary = train_dt(args.data, out, steps=args.steps,
-                           seed=1 if args.seed is None else args.seed,
-                           relabel=getattr(args, "relabel", "none"),
-                           progress=not args.json)
+        summary = train_dt(
+            args.data,
+            out,
+            steps=args.steps,
+            seed=1 if args.seed is None else args.seed,
+            relabel=getattr(args, "relabel", "none"),
+            progress=not args.json,
+        )
     except ValueError as exc:
         raise _cli_error(exc) from None
     _print_trained(args, summary, args.data, out)
 
 
-def _print_trained(args: argparse.Namespace, summary: dict[str, Any], data: str, out: Path
-                   ) -> None:
+def _print_trained(args: argparse.Namespace, summary: dict[str, Any], data: str, out: Path) -> None:
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
-        print(f"trained dt on {data} for {summary['steps']} steps (final loss "
-              f"{summary['final_loss']:.4f}); checkpoint, progress.csv and learning_curve.png "
-              f"in {out}")
+        print(
+            f"trained dt on {data} for {summary['steps']} steps (final loss "
+            f"{summary['final_loss']:.4f}); checkpoint, progress.csv and learning_curve.png "
+            f"in {out}"
+        )
 
 
 def cmd_evaluate_dt(args: argparse.Namespace) -> None:
@@ -499,20 +683,26 @@ def cmd_evaluate_dt(args: argparse.Namespace) -> None:
 
     problem = load_problem(args.scenario, args.param) if getattr(args, "scenario", None) else None
     try:
-        res = evaluate_dt(args.target, episodes=args.episodes, seed=args.seed, problem=problem,
-                          progress=not args.json)
+        res = evaluate_dt(
+            args.target,
+            episodes=args.episodes,
+            seed=args.seed,
+            problem=problem,
+            progress=not args.json,
+        )
     except ValueError as exc:
         raise _cli_error(exc) from None
     if args.json:
         print(json.dumps(res, indent=2, default=str))
         return
-    print(f"{args.target} on {res['problem']['name']} {res['problem']['params'] or ''}: "
-          f"target {res['target']:.4f} per period (chosen on seed {res['validation']['seed']}), "
-          f"achieved {res['achieved']:.4f}")
+    print(
+        f"{args.target} on {res['problem']['name']} {res['problem']['params'] or ''}: "
+        f"target {res['target']:.4f} per period (chosen on seed {res['validation']['seed']}), "
+        f"achieved {res['achieved']:.4f}"
+    )
     print(f"{'policy':<24}{'mean':>10}{'95% CI':>22}{'dt - policy (paired)':>34}")
     for row in res["rows"]:
         lo, hi = row["ci95"]
         diff = row.get("dt_minus")
-        d = (f"{diff['mean']:+.4f} [{diff['ci95'][0]:+.4f}, {diff['ci95'][1]:+.4f}]"
-             if diff else "")
+        d = f"{diff['mean']:+.4f} [{diff['ci95'][0]:+.4f}, {diff['ci95'][1]:+.4f}]" if diff else ""
         print(f"{row['name']:<24}{row['mean']:>10.4f}   [{lo:.4f}, {hi:.4f}]{d:>34}")

@@ -76,9 +76,19 @@ from rl.env import make_env
 from rl.ppo import PPOConfig
 from rl.wrappers import scale_observation, scale_reward
 
-__all__ = ["ActionWindow", "Anchor", "GenericSettings", "PeriodShift", "check_steps",
-           "make_thunk", "preset",
-           "problem_from_record", "problem_record", "search_anchor", "with_steps"]
+__all__ = [
+    "ActionWindow",
+    "Anchor",
+    "GenericSettings",
+    "PeriodShift",
+    "check_steps",
+    "make_thunk",
+    "preset",
+    "problem_from_record",
+    "problem_record",
+    "search_anchor",
+    "with_steps",
+]
 
 # -- defaults shared by all presets -------------------------------------------------------------
 # Fixed scaling wrappers instead of PPO's running normaliser: no state, so evaluation and
@@ -135,10 +145,17 @@ def problem_record(problem: Problem | Network) -> dict[str, Any]:
     if problem.source in scenarios.names() and problem.source == problem.name:
         return {"scenario": problem.name, "params": _json_safe(problem.params)}
     if problem.market is not None:
-        raise ValueError(f"problem {problem.name!r} has a market that no scenario builds; a run "
-                         "record can only rebuild a scenario's market")
-    return {"network": problem.network.to_dict(), "name": problem.name, "source": problem.source,
-            "periods": problem.periods, "warmup": problem.warmup}
+        raise ValueError(
+            f"problem {problem.name!r} has a market that no scenario builds; a run "
+            "record can only rebuild a scenario's market"
+        )
+    return {
+        "network": problem.network.to_dict(),
+        "name": problem.name,
+        "source": problem.source,
+        "periods": problem.periods,
+        "warmup": problem.warmup,
+    }
 
 
 def problem_from_record(record: Mapping[str, Any]) -> Problem:
@@ -149,15 +166,20 @@ def problem_from_record(record: Mapping[str, Any]) -> Problem:
     if "scenario" in record:
         name = str(record["scenario"])
         defaults = scenarios.get(name).parameters
-        params = {k: tuple(v) if isinstance(defaults.get(k), tuple) and isinstance(v, list) else v
-                  for k, v in dict(record.get("params") or {}).items()}
+        params = {
+            k: tuple(v) if isinstance(defaults.get(k), tuple) and isinstance(v, list) else v
+            for k, v in dict(record.get("params") or {}).items()
+        }
         return scenarios.make(name, **params)
     if "network" in record:
         network = Network.from_dict(record["network"])
-        return Problem(network, name=str(record.get("name") or network.name),
-                       periods=int(record.get("periods", 10_000)),
-                       warmup=int(record.get("warmup", 100)),
-                       source=str(record.get("source", "python")))
+        return Problem(
+            network,
+            name=str(record.get("name") or network.name),
+            periods=int(record.get("periods", 10_000)),
+            warmup=int(record.get("warmup", 100)),
+            source=str(record.get("source", "python")),
+        )
     raise ValueError(f"a problem record has 'scenario' or 'network', got keys {sorted(record)}")
 
 
@@ -195,9 +217,12 @@ class Anchor:
 _SEARCH = {"periods": 2_000, "warmup": 200, "replications": 4, "seed": 12345}
 
 
-def search_anchor(problem: Problem | Network, *,
-                  levels: Mapping[str, Mapping[str, float]] | None = None,
-                  search: Mapping[str, Any] | None = None) -> Anchor:
+def search_anchor(
+    problem: Problem | Network,
+    *,
+    levels: Mapping[str, Mapping[str, float]] | None = None,
+    search: Mapping[str, Any] | None = None,
+) -> Anchor:
     """The cheaper of the searched installation and echelon base-stock policies.
 
     *levels* may give levels already searched (``{"base-stock": {...},
@@ -218,9 +243,12 @@ def search_anchor(problem: Problem | Network, *,
     # under sequential decisions ActionWindow's echelon-to-installation conversion (made at
     # the period's first epoch) does not match upstream nodes' later turns; installation
     # levels are the textbook policy there (echelon-equivalent on serial chains)
-    families = ["base-stock"] + (["echelon-base-stock"] if problem.kind.shape not in
-                                 ("single-stage", "parallel")
-                                 and problem.network.decisions == "simultaneous" else [])
+    families = ["base-stock"] + (
+        ["echelon-base-stock"]
+        if problem.kind.shape not in ("single-stage", "parallel")
+        and problem.network.decisions == "simultaneous"
+        else []
+    )
     for family in families:
         given = (levels or {}).get(family)
         if given is not None:
@@ -231,8 +259,13 @@ def search_anchor(problem: Problem | Network, *,
             res = search_base_stock(problem, echelon=family == "echelon-base-stock", **search)
             found[family] = (dict(res.levels), float(res.value))
     best = min(found, key=lambda f: sign * found[f][1])
-    return Anchor(best, found[best][0], found[best][1], {f: v for f, (_, v) in found.items()},
-                  {f: lv for f, (lv, _) in found.items()})
+    return Anchor(
+        best,
+        found[best][0],
+        found[best][1],
+        {f: v for f, (_, v) in found.items()},
+        {f: lv for f, (lv, _) in found.items()},
+    )
 
 
 def _cover_std(problem: Problem, echelon: bool) -> dict[str, float]:
@@ -257,8 +290,9 @@ def _cover_std(problem: Problem, echelon: bool) -> dict[str, float]:
         mean[name], var[name] = m, v
 
     def downstream(name: str) -> float:
-        return max((e.lead_time.mean + downstream(e.target) for e in net.customers(name)),
-                   default=0.0)
+        return max(
+            (e.lead_time.mean + downstream(e.target) for e in net.customers(name)), default=0.0
+        )
 
     out = {}
     for node in net.stock_nodes:
@@ -272,33 +306,40 @@ def _cover_std(problem: Problem, echelon: bool) -> dict[str, float]:
     return out
 
 
-def reference_cost(problem: Problem, policy: Any, periods: int, *, replications: int = 32,
-                   seed: int = 0) -> float:
+def reference_cost(
+    problem: Problem, policy: Any, periods: int, *, replications: int = 32, seed: int = 0
+) -> float:
     """Mean cost (profit for a profit objective) per period of *policy* on *replications*
     episodes of *periods* periods from the problem's start (what a training episode is)."""
     from des_supply.evaluate import simulate
 
-    return float(simulate(problem, policy, periods=periods, replications=replications,
-                          seed=seed).mean)
+    return float(
+        simulate(problem, policy, periods=periods, replications=replications, seed=seed).mean
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class GenericSettings:
     """Knobs of the generic preset (the defaults are the tuned ones; benchmarks/ppo_networks.py)."""
 
-    window: float = 2.0           # half-width of the level window [std of cover-time demand]
-    min_half_width: float = 2.0   # ... and at least this many units
+    window: float = 2.0  # half-width of the level window [std of cover-time demand]
+    min_half_width: float = 2.0  # ... and at least this many units
     periods: int = GENERIC_PERIODS
-    reward_scale: str = "reference"   # "reference": |c_ref|; "layout": NetworkLayout.cost_scale()
+    reward_scale: str = "reference"  # "reference": |c_ref|; "layout": NetworkLayout.cost_scale()
 
 
 #: PPO settings of the generic preset (the tuning is in :func:`_generic`).
-_GENERIC_CONFIG = dataclasses.replace(_BASE, total_steps=600_000, learning_rate=3e-4, gamma=0.97,
-                                      gae_lambda=0.8, log_std_init=-1.0)
+_GENERIC_CONFIG = dataclasses.replace(
+    _BASE, total_steps=600_000, learning_rate=3e-4, gamma=0.97, gae_lambda=0.8, log_std_init=-1.0
+)
 
 
-def _generic(problem: Problem, anchor: Anchor | None, search: Mapping[str, Any] | None,
-             settings: GenericSettings | None = None) -> tuple[PPOConfig, dict[str, Any]]:
+def _generic(
+    problem: Problem,
+    anchor: Anchor | None,
+    search: Mapping[str, Any] | None,
+    settings: GenericSettings | None = None,
+) -> tuple[PPOConfig, dict[str, Any]]:
     """Order-up-to windows around the best searched base-stock policy (module docstring)."""
     settings = settings or GenericSettings()
     anchor = anchor or search_anchor(problem, search=search)
@@ -306,13 +347,15 @@ def _generic(problem: Problem, anchor: Anchor | None, search: Mapping[str, Any] 
     std = _cover_std(problem, anchor.echelon)
     names = [n.name for n in problem.network.stock_nodes]
     center = np.array([anchor.levels[n] for n in names], dtype=float)
-    half = np.array([max(settings.min_half_width, math.ceil(settings.window * std[n]))
-                     for n in names])
+    half = np.array(
+        [max(settings.min_half_width, math.ceil(settings.window * std[n])) for n in names]
+    )
     low, high = np.maximum(0.0, center - half), center + half
     # the env's own level range: wide enough for the installation level an echelon level
     # means (echelon IP - IP is usually >= 0, so the installation level is usually lower)
-    max_level = {n: float(math.ceil(2.0 * h + 10.0 if anchor.echelon else h))
-                 for n, h in zip(names, high)}
+    max_level = {
+        n: float(math.ceil(2.0 * h + 10.0 if anchor.echelon else h)) for n, h in zip(names, high)
+    }
     c_ref = reference_cost(problem, anchor.policy(), periods)
     sign = 1.0 if problem.objective == "cost" else -1.0
     # Tuned on the two-echelon network with stochastic lead times (scenarios/examples/
@@ -323,17 +366,34 @@ def _generic(problem: Problem, anchor: Anchor | None, search: Mapping[str, Any] 
     # teaches); 1.2M steps: -1.96 %; gamma .97 / lambda .8: -2.24 % (kept).  log_std -1 is an
     # exploration std of a quarter of the window's half-width (about half a demand std).
     cfg = _GENERIC_CONFIG
-    env = {"action_mode": "base-stock", "discrete": False, "periods": periods,
-           "max_level": max_level}
-    spec: dict[str, Any] = {"env": env, "scale_observation": True, "scale_reward": True,
-                            "reward_shift": sign * c_ref}
+    env = {
+        "action_mode": "base-stock",
+        "discrete": False,
+        "periods": periods,
+        "max_level": max_level,
+    }
+    spec: dict[str, Any] = {
+        "env": env,
+        "scale_observation": True,
+        "scale_reward": True,
+        "reward_shift": sign * c_ref,
+    }
     if settings.reward_scale == "reference" and abs(c_ref) > 0:
         spec["reward_scale"] = abs(c_ref)
-    spec["action_window"] = {"low": low.tolist(), "high": high.tolist(), "center": center.tolist(),
-                             "echelon": anchor.echelon}
-    spec["anchor"] = {"family": anchor.family, "levels": anchor.levels,
-                      "search_value": anchor.search_value, "values": anchor.values,
-                      "reference_cost": c_ref, "settings": dataclasses.asdict(settings)}
+    spec["action_window"] = {
+        "low": low.tolist(),
+        "high": high.tolist(),
+        "center": center.tolist(),
+        "echelon": anchor.echelon,
+    }
+    spec["anchor"] = {
+        "family": anchor.family,
+        "levels": anchor.levels,
+        "search_value": anchor.search_value,
+        "values": anchor.values,
+        "reference_cost": c_ref,
+        "settings": dataclasses.asdict(settings),
+    }
     return cfg, spec
 
 
@@ -355,12 +415,15 @@ def _single_stage(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
     if demand is None:
         return _generic(problem, None, None)
     mean, variance = float(demand.mean), float(demand.variance)
-    ratio = node.shortage_cost / (node.shortage_cost + node.holding_cost) \
-        if node.shortage_cost + node.holding_cost > 0 else 0.5
+    ratio = (
+        node.shortage_cost / (node.shortage_cost + node.holding_cost)
+        if node.shortage_cost + node.holding_cost > 0
+        else 0.5
+    )
     # newsvendor level over L + 1 periods: Morton's (1969) upper bound on the lost-sales
     # optimal order-up-to level (20 for L=2/p=9, 35 for L=4/p=39; the DP's implied levels
     # are 12..19 and 26..34); Poisson exactly, other laws by their normal approximation
-    sd = math.sqrt(variance * (L + 1) + mean ** 2 * float(edge.lead_time.variance))
+    sd = math.sqrt(variance * (L + 1) + mean**2 * float(edge.lead_time.variance))
     if getattr(demand, "kind", "") == "poisson" and edge.lead_time.constant is not None:
         level = float(stats.poisson(mean * (L + 1)).ppf(ratio))
     else:
@@ -382,8 +445,9 @@ def _single_stage(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
     # ~1.2 % at 1.2M (7.5 min); the learning rate anneals to 0 over total_steps, which is
     # what brings the final policy in, so the budget is set, not open-ended.
     total = 600_000 if L <= 2 else 1_500_000
-    cfg = dataclasses.replace(_BASE, total_steps=total, learning_rate=1e-3, gamma=0.97,
-                              gae_lambda=0.8)
+    cfg = dataclasses.replace(
+        _BASE, total_steps=total, learning_rate=1e-3, gamma=0.97, gae_lambda=0.8
+    )
     # 128-period episodes from the problem's start state (truncation is bootstrapped)
     periods = min(128, problem.periods)
     env = {"action_mode": "base-stock", "discrete": False, "periods": periods, "max_level": hi}
@@ -394,8 +458,13 @@ def _single_stage(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
     from des_supply.policies import BaseStock
 
     c_ref = float(simulate(net, BaseStock(level), periods=5000, seed=0, warmup=100).mean)
-    return cfg, {"env": env, "scale_observation": True, "scale_reward": True,
-                 "reward_shift": c_ref, "action_window": {"low": [lo], "high": [hi]}}
+    return cfg, {
+        "env": env,
+        "scale_observation": True,
+        "scale_reward": True,
+        "reward_shift": c_ref,
+        "action_window": {"low": [lo], "high": [hi]},
+    }
 
 
 def _pricing(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
@@ -408,10 +477,15 @@ def _pricing(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
     node = problem.network.node(priced) if priced else problem.network.stock_nodes[0]
     cap = float(node.storage_capacity)
     level = cap if math.isfinite(cap) else 40.0
-    cfg = dataclasses.replace(_BASE, total_steps=150_000, learning_rate=1e-3, gamma=0.9,
-                              hidden_sizes=(128, 128))
-    env = {"action_mode": "base-stock", "discrete": False, "periods": min(128, problem.periods),
-           "max_level": level}
+    cfg = dataclasses.replace(
+        _BASE, total_steps=150_000, learning_rate=1e-3, gamma=0.9, hidden_sizes=(128, 128)
+    )
+    env = {
+        "action_mode": "base-stock",
+        "discrete": False,
+        "periods": min(128, problem.periods),
+        "max_level": level,
+    }
     return cfg, {"env": env, "scale_observation": True, "scale_reward": True}
 
 
@@ -433,15 +507,23 @@ def _recommendation(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
     anchor = anchors(network, model, levels, alpha=rec.recommend(None, model))
     study = StudySettings()
     cfg = ppo_config(study, *model.shape, _BASE.seed)
-    env = {"control": "joint", "periods": min(study.periods, problem.periods),
-           "min_level": anchor["min_level"], "max_level": anchor["max_level"],
-           "base_scores": anchor["base_scores"].tolist()}  # JSON-safe (run.json)
+    env = {
+        "control": "joint",
+        "periods": min(study.periods, problem.periods),
+        "min_level": anchor["min_level"],
+        "max_level": anchor["max_level"],
+        "base_scores": anchor["base_scores"].tolist(),
+    }  # JSON-safe (run.json)
     return cfg, {"env": env, "scale_observation": False, "scale_reward": False}
 
 
-def preset(problem: Problem | Network, *, anchor: Anchor | None = None,
-           search: Mapping[str, Any] | None = None,
-           generic: GenericSettings | None = None) -> tuple[PPOConfig, dict[str, Any]]:
+def preset(
+    problem: Problem | Network,
+    *,
+    anchor: Anchor | None = None,
+    search: Mapping[str, Any] | None = None,
+    generic: GenericSettings | None = None,
+) -> tuple[PPOConfig, dict[str, Any]]:
     """PPO config and env spec for *problem*, chosen by its kind (module docstring).
 
     *anchor* (the generic preset only): the base-stock policy to start from, if already
@@ -454,12 +536,17 @@ def preset(problem: Problem | Network, *, anchor: Anchor | None = None,
         return _recommendation(problem)
     if kind.market == "pricing":
         return _pricing(problem)
-    if kind.market is None and kind.shape == "single-stage" and \
-            kind.shortage in ("lost", "backlog"):
+    if (
+        kind.market is None
+        and kind.shape == "single-stage"
+        and kind.shortage in ("lost", "backlog")
+    ):
         return _single_stage(problem)
     if kind.market is not None:
-        raise ValueError(f"no preset for a {kind.market!r} market (presets know pricing and "
-                         "recommendation markets)")
+        raise ValueError(
+            f"no preset for a {kind.market!r} market (presets know pricing and "
+            "recommendation markets)"
+        )
     return _generic(problem, anchor, search, generic)
 
 
@@ -471,8 +558,9 @@ def check_steps(problem: Problem | Network, steps: int | None) -> None:
     """
     problem = as_problem(problem)
     kind = problem.kind
-    generic = kind.market is None and not (kind.shape == "single-stage" and
-                                           kind.shortage in ("lost", "backlog"))
+    generic = kind.market is None and not (
+        kind.shape == "single-stage" and kind.shortage in ("lost", "backlog")
+    )
     with_steps(_GENERIC_CONFIG if generic else preset(problem)[0], steps)
 
 
@@ -494,35 +582,52 @@ class ActionWindow(gym.ActionWrapper):
     of action and state, so a policy acts the same in training and evaluation.
     """
 
-    def __init__(self, env: gym.Env, low: Any, high: Any, center: Any = None,
-                 echelon: bool = False) -> None:
+    def __init__(
+        self, env: gym.Env, low: Any, high: Any, center: Any = None, echelon: bool = False
+    ) -> None:
         super().__init__(env)
         base = env.unwrapped
         layout = base.layout  # type: ignore[attr-defined]
         maxima = np.array([m for n in layout.nodes for m in layout._maxima(n)], dtype=np.float64)
         self.low = np.broadcast_to(np.asarray(low, dtype=np.float64), maxima.shape).copy()
         self.high = np.broadcast_to(np.asarray(high, dtype=np.float64), maxima.shape).copy()
-        self.center = None if center is None else \
-            np.broadcast_to(np.asarray(center, dtype=np.float64), maxima.shape).copy()
+        self.center = (
+            None
+            if center is None
+            else np.broadcast_to(np.asarray(center, dtype=np.float64), maxima.shape).copy()
+        )
         self.echelon = bool(echelon)
         if self.echelon and layout.action_mode != "base-stock":
             raise ValueError("echelon levels need action_mode='base-stock'")
-        if np.any(self.low < 0) or np.any(self.high <= self.low) or \
-                (not self.echelon and np.any(self.high > maxima)):
-            raise ValueError(f"action window [{self.low}, {self.high}] must satisfy "
-                             f"0 <= low < high <= env maxima {maxima}")
-        if self.center is not None and (np.any(self.center < self.low) or
-                                        np.any(self.center > self.high)):
-            raise ValueError(f"action window center {self.center} must lie in "
-                             f"[{self.low}, {self.high}]")
+        if (
+            np.any(self.low < 0)
+            or np.any(self.high <= self.low)
+            or (not self.echelon and np.any(self.high > maxima))
+        ):
+            raise ValueError(
+                f"action window [{self.low}, {self.high}] must satisfy "
+                f"0 <= low < high <= env maxima {maxima}"
+            )
+        if self.center is not None and (
+            np.any(self.center < self.low) or np.any(self.center > self.high)
+        ):
+            raise ValueError(
+                f"action window center {self.center} must lie in [{self.low}, {self.high}]"
+            )
         self.maxima = maxima
         self.nodes = tuple(layout.names)
         self.discrete = bool(base.discrete)  # type: ignore[attr-defined]
         if self.discrete:
-            if maxima.size != 1 or self.echelon or self.center is not None or \
-                    not (self.low[0].is_integer() and self.high[0].is_integer()):
-                raise ValueError("a discrete action window needs one component, whole bounds, "
-                                 "no center and installation levels")
+            if (
+                maxima.size != 1
+                or self.echelon
+                or self.center is not None
+                or not (self.low[0].is_integer() and self.high[0].is_integer())
+            ):
+                raise ValueError(
+                    "a discrete action window needs one component, whole bounds, "
+                    "no center and installation levels"
+                )
             self.action_space = spaces.Discrete(int(self.high[0] - self.low[0]) + 1)
         else:
             self.action_space = spaces.Box(-1.0, 1.0, maxima.shape, np.float32)
@@ -532,8 +637,11 @@ class ActionWindow(gym.ActionWrapper):
         u = np.clip(np.asarray(action, dtype=np.float64).reshape(self.maxima.shape), -1.0, 1.0)
         if self.center is None:
             return self.low + (u + 1.0) * 0.5 * (self.high - self.low)
-        return np.where(u < 0, self.center + u * (self.center - self.low),
-                        self.center + u * (self.high - self.center))
+        return np.where(
+            u < 0,
+            self.center + u * (self.center - self.low),
+            self.center + u * (self.high - self.center),
+        )
 
     def action(self, action: Any) -> Any:
         if self.discrete:
@@ -542,8 +650,12 @@ class ActionWindow(gym.ActionWrapper):
         if self.echelon:
             view = self.env.unwrapped.view  # type: ignore[attr-defined]
             if view is not None:
-                gap = np.array([view.echelon_inventory_position(n) - view.inventory_position(n)
-                                for n in self.nodes])
+                gap = np.array(
+                    [
+                        view.echelon_inventory_position(n) - view.inventory_position(n)
+                        for n in self.nodes
+                    ]
+                )
                 value = np.clip(value - gap, 0.0, self.maxima)
         return 2.0 * value / self.maxima - 1.0
 
@@ -569,8 +681,12 @@ def _window(spec: Mapping[str, Any]) -> dict[str, Any] | None:
     if window is None:
         return None
     if isinstance(window, Mapping):
-        return {"low": window["low"], "high": window["high"], "center": window.get("center"),
-                "echelon": bool(window.get("echelon", False))}
+        return {
+            "low": window["low"],
+            "high": window["high"],
+            "center": window.get("center"),
+            "echelon": bool(window.get("echelon", False)),
+        }
     return {"low": window[0], "high": window[1], "center": None, "echelon": False}
 
 

@@ -46,7 +46,8 @@ the mean at list price against a competitor at list price, and a fixed price.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from des_supply.distributions import Deterministic, DiscreteUniform, Poisson
 from des_supply.market import BETA, CompetitiveMarket, Competitor, DemandModel, PriceGrid
@@ -54,7 +55,7 @@ from des_supply.network import Edge, Network, Node
 
 from .registry import ScenarioError, register
 
-__all__ = ["CASES", "pricing_network", "pricing_market"]
+__all__ = ["CASES", "pricing_market", "pricing_network"]
 
 #: case -> (shortage rule, default penalty, default fixed cost, summary)
 CASES: dict[str, tuple[str, float, float, str]] = {
@@ -75,8 +76,9 @@ def _market_parts(p: dict[str, Any]) -> tuple[DemandModel, Competitor, PriceGrid
             raise ValueError(f"list_price(={list_price}) must be within [price_low, price_high]")
         model = DemandModel(p["eta"], p["delta"], tuple(p["beta"]), int(p["n_competitors"]))
         initial = list_price if p["comp_initial"] is None else float(p["comp_initial"])
-        comp = Competitor(p["competitor"], p["comp_low"], p["comp_high"], p["comp_step"],
-                          p["comp_react"], initial)
+        comp = Competitor(
+            p["competitor"], p["comp_low"], p["comp_high"], p["comp_step"], p["comp_react"], initial
+        )
     except ValueError as exc:
         raise ScenarioError(f"pricing: {exc}") from None
     return model, comp, grid, list_price
@@ -90,19 +92,29 @@ def pricing_network(case: str, p: dict[str, Any]) -> Network:
     if p["lead_time_max"] is None:
         lead: Any = Deterministic(p["lead_time"])
     elif p["lead_time_max"] < p["lead_time"]:
-        raise ScenarioError(f"lead_time_max(={p['lead_time_max']}) must be >= "
-                            f"lead_time(={p['lead_time']})")
+        raise ScenarioError(
+            f"lead_time_max(={p['lead_time_max']}) must be >= lead_time(={p['lead_time']})"
+        )
     else:
         lead = DiscreteUniform(p["lead_time"], p["lead_time_max"])
     model, _, _, list_price = _market_parts(p)
     fallback = Poisson(model.rate(list_price, list_price, list_price))
     return Network(
-        nodes=(Node("supplier", kind="supply"),
-               Node(NODE, holding_cost=p["holding"], shortage=shortage,  # type: ignore[arg-type]
-                    shortage_cost=p["penalty"], fixed_order_cost=p["fixed_cost"],
-                    order_cost=p["unit_cost"], price=list_price,
-                    storage_capacity=p["storage_capacity"],
-                    initial_on_hand=p["initial_on_hand"], demand=fallback)),
+        nodes=(
+            Node("supplier", kind="supply"),
+            Node(
+                NODE,
+                holding_cost=p["holding"],
+                shortage=shortage,  # type: ignore[arg-type]
+                shortage_cost=p["penalty"],
+                fixed_order_cost=p["fixed_cost"],
+                order_cost=p["unit_cost"],
+                price=list_price,
+                storage_capacity=p["storage_capacity"],
+                initial_on_hand=p["initial_on_hand"],
+                demand=fallback,
+            ),
+        ),
         edges=(Edge("supplier", NODE, lead_time=lead),),
         name=f"pricing-{case}",
     )
@@ -121,16 +133,33 @@ def pricing_market(**p: Any) -> CompetitiveMarket:
 def _case(case: str) -> Callable[..., Network]:
     shortage, penalty0, fixed0, summary = CASES[case]
 
-    def build(lead_time: int = 1, lead_time_max: int | None = None, holding: float = 0.5,
-              penalty: float = penalty0, unit_cost: float = 10.0, fixed_cost: float = fixed0,
-              storage_capacity: float = 40.0, initial_on_hand: float = 10.0,
-              list_price: float = 35.0, price_low: float = 20.0, price_high: float = 50.0,
-              price_step: float = 2.5, eta: float = 800.0, delta: float = 1.0,
-              beta: tuple[float, ...] = BETA, n_competitors: int = 1, memory: float = 0.9,
-              ref_step: float = 2.5, ref_initial: float | None = None,
-              competitor: str = "undercut", comp_low: float = 20.0, comp_high: float = 50.0,
-              comp_step: float = 2.5, comp_react: float = 0.8,
-              comp_initial: float | None = None) -> Network:
+    def build(
+        lead_time: int = 1,
+        lead_time_max: int | None = None,
+        holding: float = 0.5,
+        penalty: float = penalty0,
+        unit_cost: float = 10.0,
+        fixed_cost: float = fixed0,
+        storage_capacity: float = 40.0,
+        initial_on_hand: float = 10.0,
+        list_price: float = 35.0,
+        price_low: float = 20.0,
+        price_high: float = 50.0,
+        price_step: float = 2.5,
+        eta: float = 800.0,
+        delta: float = 1.0,
+        beta: tuple[float, ...] = BETA,
+        n_competitors: int = 1,
+        memory: float = 0.9,
+        ref_step: float = 2.5,
+        ref_initial: float | None = None,
+        competitor: str = "undercut",
+        comp_low: float = 20.0,
+        comp_high: float = 50.0,
+        comp_step: float = 2.5,
+        comp_react: float = 0.8,
+        comp_initial: float | None = None,
+    ) -> Network:
         return pricing_network(case, dict(locals()))
 
     build.__name__ = build.__qualname__ = f"pricing_{case}"
@@ -138,7 +167,7 @@ def _case(case: str) -> Callable[..., Network]:
 
     Seed paper Section V; demand of Schlosser & Richly (2019), see scenarios/pricing.py.
     Parameters: lead_time (periods; lead_time_max for uniform random lead times),
-    holding, penalty (per unit {'backlogged per period' if shortage == 'backlog' else 'lost'}),
+    holding, penalty (per unit {"backlogged per period" if shortage == "backlog" else "lost"}),
     unit_cost, fixed_cost (per order), storage_capacity, initial_on_hand, list_price,
     price_low/price_high/price_step (the seller's price grid), eta, delta, beta (6
     coefficients), n_competitors, memory (reference-price smoothing), ref_step (0:

@@ -20,9 +20,16 @@ from .registry import ScenarioError, register
 
 
 @register("random-dag", periods=5_000, warmup=100)
-def random_dag(n_nodes: int = 20, n_layers: int = 4, n_suppliers: int = 2, seed: int = 0,
-               extra_supplier_prob: float = 0.3, lead_time_noise: float = 0.5,
-               demand_mean: float = 5.0, shortage: str = "backlog") -> Network:
+def random_dag(
+    n_nodes: int = 20,
+    n_layers: int = 4,
+    n_suppliers: int = 2,
+    seed: int = 0,
+    extra_supplier_prob: float = 0.3,
+    lead_time_noise: float = 0.5,
+    demand_mean: float = 5.0,
+    shortage: str = "backlog",
+) -> Network:
     """Seeded random layered DAG (general network) with multi-sourcing.
 
     Parameters: n_nodes (stocking nodes), n_layers, n_suppliers (external), seed
@@ -56,11 +63,26 @@ def random_dag(n_nodes: int = 20, n_layers: int = 4, n_suppliers: int = 2, seed:
                 above = [p for lay in layers[:depth] for p in lay if p not in parents]
                 parents.append(str(rng.choice(above)))
             rule = None if len(parents) == 1 else ("split" if j % 2 == 0 else "priority")
-            nodes.append(Node(name, holding_cost=0.5 + 0.5 * depth,
-                              shortage_cost=10.0 if sink else 1.0, shortage=shortage,  # type: ignore[arg-type]
-                              demand=Poisson(demand_mean) if sink else None, supply_rule=rule,  # type: ignore[arg-type]
-                              initial_on_hand=float(round(demand_mean * 3))))
+            nodes.append(
+                Node(
+                    name,
+                    holding_cost=0.5 + 0.5 * depth,
+                    shortage_cost=10.0 if sink else 1.0,
+                    shortage=shortage,  # type: ignore[arg-type]
+                    demand=Poisson(demand_mean) if sink else None,
+                    supply_rule=rule,  # type: ignore[arg-type]
+                    initial_on_hand=float(round(demand_mean * 3)),
+                )
+            )
             for i, p in enumerate(parents):
-                edges.append(Edge(p, name, lead_time=lead, unit_cost=0.1 * depth,
-                                  share=0.5 if rule == "split" else None, priority=i))
+                edges.append(
+                    Edge(
+                        p,
+                        name,
+                        lead_time=lead,
+                        unit_cost=0.1 * depth,
+                        share=0.5 if rule == "split" else None,
+                        priority=i,
+                    )
+                )
     return Network(tuple(nodes), tuple(edges), name="random-dag")

@@ -59,9 +59,15 @@ def recommendation_model(p: dict[str, Any]) -> RecommendationModel:
         if p["ratings_csv"] is not None:
             return RecommendationModel.from_csv(p["ratings_csv"], p["capacity_csv"], **kwargs)
         return RecommendationModel.generate(
-            int(p["n_products"]), int(p["n_customers"]), int(p["seed"]),
-            rating_low=p["rating_low"], rating_high=p["rating_high"],
-            capacity_low=int(p["capacity_low"]), capacity_high=int(p["capacity_high"]), **kwargs)
+            int(p["n_products"]),
+            int(p["n_customers"]),
+            int(p["seed"]),
+            rating_low=p["rating_low"],
+            rating_high=p["rating_high"],
+            capacity_low=int(p["capacity_low"]),
+            capacity_high=int(p["capacity_high"]),
+            **kwargs,
+        )
     except (ValueError, OSError) as exc:
         raise ScenarioError(f"recommendation: {exc}") from None
 
@@ -72,7 +78,9 @@ def lead_times(p: dict[str, Any], n: int) -> list[int]:
     low, high = int(p["lead_time"]), p["lead_time_max"]
     high = low if high is None else int(high)
     if low < 0 or high < low:
-        raise ScenarioError(f"recommendation: need 0 <= lead_time(={low}) <= lead_time_max(={high})")
+        raise ScenarioError(
+            f"recommendation: need 0 <= lead_time(={low}) <= lead_time_max(={high})"
+        )
     if p["stochastic_lead_time"] or high == low:
         return [low] * n
     rng = np.random.default_rng([int(p["seed"]), 1])
@@ -92,7 +100,9 @@ def value_scales(p: dict[str, Any], n: int) -> np.ndarray:
 def recommendation_network(p: dict[str, Any]) -> Network:
     """The network of a full parameter dict *p*: a supplier and one node per product."""
     if p["shortage"] not in ("lost", "backlog"):
-        raise ScenarioError(f"recommendation: shortage must be 'lost' or 'backlog', got {p['shortage']!r}")
+        raise ScenarioError(
+            f"recommendation: shortage must be 'lost' or 'backlog', got {p['shortage']!r}"
+        )
     for name in ("price", "unit_cost", "holding", "penalty"):
         if not float(p[name]) >= 0:
             raise ScenarioError(f"recommendation: {name} must be >= 0, got {p[name]}")
@@ -106,16 +116,29 @@ def recommendation_network(p: dict[str, Any]) -> Network:
         start = p["initial_on_hand"]
         if start is None:
             start = float(round(mean * (lead + 1)))
-        nodes.append(Node(name, holding_cost=p["holding"] * f, shortage=p["shortage"],
-                          shortage_cost=p["penalty"] * f, order_cost=p["unit_cost"] * f,
-                          price=p["price"] * f, initial_on_hand=float(start),
-                          demand=Poisson(max(float(mean), 1e-9))))
-        dist: Any = (DiscreteUniform(int(p["lead_time"]), int(high))
-                     if p["stochastic_lead_time"] and high is not None and high > p["lead_time"]
-                     else Deterministic(lead))
+        nodes.append(
+            Node(
+                name,
+                holding_cost=p["holding"] * f,
+                shortage=p["shortage"],
+                shortage_cost=p["penalty"] * f,
+                order_cost=p["unit_cost"] * f,
+                price=p["price"] * f,
+                initial_on_hand=float(start),
+                demand=Poisson(max(float(mean), 1e-9)),
+            )
+        )
+        dist: Any = (
+            DiscreteUniform(int(p["lead_time"]), int(high))
+            if p["stochastic_lead_time"] and high is not None and high > p["lead_time"]
+            else Deterministic(lead)
+        )
         edges.append(Edge(SUPPLIER, name, lead_time=dist))
-    return Network(nodes=tuple(nodes), edges=tuple(edges),
-                   name=f"recommendation-{len(model.products)}x{len(model.customers)}")
+    return Network(
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        name=f"recommendation-{len(model.products)}x{len(model.customers)}",
+    )
 
 
 def recommendation_market(**p: Any) -> RecommendationMarket:
@@ -126,14 +149,30 @@ def recommendation_market(**p: Any) -> RecommendationMarket:
 def _size(size: str) -> Callable[..., Network]:
     n0, m0 = SIZES[size]
 
-    def build(n_products: int = n0, n_customers: int = m0, seed: int = 0, shortage: str = "lost",
-              price: float = 10.0, unit_cost: float = 5.0, holding: float = 1.0,
-              penalty: float = 2.0, price_spread: float = 0.5, lead_time: int = 1, lead_time_max: int | None = None,
-              stochastic_lead_time: bool = False, initial_on_hand: float | None = None,
-              max_rating: float = 5.0, efficiency: float = 1.0, axis: str = "customers",
-              rating_low: float = 0.0, rating_high: float = 3.0, capacity_low: int = 1,
-              capacity_high: int = 5, ratings_csv: str | None = None,
-              capacity_csv: str | None = None) -> Network:
+    def build(
+        n_products: int = n0,
+        n_customers: int = m0,
+        seed: int = 0,
+        shortage: str = "lost",
+        price: float = 10.0,
+        unit_cost: float = 5.0,
+        holding: float = 1.0,
+        penalty: float = 2.0,
+        price_spread: float = 0.5,
+        lead_time: int = 1,
+        lead_time_max: int | None = None,
+        stochastic_lead_time: bool = False,
+        initial_on_hand: float | None = None,
+        max_rating: float = 5.0,
+        efficiency: float = 1.0,
+        axis: str = "customers",
+        rating_low: float = 0.0,
+        rating_high: float = 3.0,
+        capacity_low: int = 1,
+        capacity_high: int = 5,
+        ratings_csv: str | None = None,
+        capacity_csv: str | None = None,
+    ) -> Network:
         return recommendation_network(dict(locals()))
 
     build.__name__ = build.__qualname__ = f"recommendation_{size}"
@@ -147,8 +186,9 @@ def _size(size: str) -> Callable[..., Network]:
     mean demand over L + 1 periods), max_rating, efficiency, axis (customers|products),
     rating_low/rating_high, capacity_low/capacity_high, ratings_csv/capacity_csv.
     """
-    return register(f"recommendation-{size}", periods=1_000, warmup=50,
-                    market=recommendation_market)(build)
+    return register(
+        f"recommendation-{size}", periods=1_000, warmup=50, market=recommendation_market
+    )(build)
 
 
 for _name in SIZES:

@@ -12,14 +12,23 @@ list of what exists.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from des_supply.network import Network
 from des_supply.problem import Problem
 
-__all__ = ["ScenarioSpec", "register", "get", "make", "make_market", "names", "parse_params",
-           "ScenarioError"]
+__all__ = [
+    "ScenarioError",
+    "ScenarioSpec",
+    "get",
+    "make",
+    "make_market",
+    "names",
+    "parse_params",
+    "register",
+]
 
 
 class ScenarioError(ValueError):
@@ -31,9 +40,9 @@ class ScenarioSpec:
     name: str
     build: Callable[..., Network]
     summary: str
-    periods: int          # a sensible default horizon for simulate (time units if continuous)
+    periods: int  # a sensible default horizon for simulate (time units if continuous)
     warmup: int
-    market: Callable[..., Any] | None = None   # builder of the market model, or None
+    market: Callable[..., Any] | None = None  # builder of the market model, or None
     time: str = "periodic"  # the networks' clock: "periodic" or "continuous" (Network.time)
 
     @property
@@ -49,8 +58,14 @@ class ScenarioSpec:
 _REGISTRY: dict[str, ScenarioSpec] = {}
 
 
-def register(name: str, *, periods: int = 10_000, warmup: int = 100,
-             market: Callable[..., Any] | None = None, time: str = "periodic") -> Callable:
+def register(
+    name: str,
+    *,
+    periods: int = 10_000,
+    warmup: int = 100,
+    market: Callable[..., Any] | None = None,
+    time: str = "periodic",
+) -> Callable:
     """Decorator: register a scenario function under *name*.
 
     *market*, if given, builds the scenario's market model: it is called with every
@@ -83,8 +98,10 @@ def _checked(name: str, params: dict[str, Any]) -> ScenarioSpec:
     allowed = spec.parameters
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        raise ScenarioError(f"scenario {name!r} has no parameter(s) {', '.join(map(repr, unknown))} "
-                            f"(parameters: {', '.join(allowed)})")
+        raise ScenarioError(
+            f"scenario {name!r} has no parameter(s) {', '.join(map(repr, unknown))} "
+            f"(parameters: {', '.join(allowed)})"
+        )
     return spec
 
 
@@ -93,8 +110,15 @@ def make(name: str, **params: Any) -> Problem:
     spec = _checked(name, params)
     network = spec.build(**params)
     market = None if spec.market is None else spec.market(**{**spec.parameters, **params})
-    return Problem(network, market, name=name, params=params, periods=spec.periods,
-                   warmup=spec.warmup, source=name)
+    return Problem(
+        network,
+        market,
+        name=name,
+        params=params,
+        periods=spec.periods,
+        warmup=spec.warmup,
+        source=name,
+    )
 
 
 def make_market(name: str, **params: Any) -> Any:
@@ -120,7 +144,7 @@ def _convert(scenario: str, key: str, text: str, default: Any, annotation: str =
             if not value.is_integer():
                 raise ValueError(text)
             return int(value)
-        if isinstance(default, float) or default is None and _is_number(text):
+        if isinstance(default, float) or (default is None and _is_number(text)):
             return float(text)
         if isinstance(default, tuple):
             items = [x.strip() for x in text.split(",") if x.strip()]
@@ -131,11 +155,16 @@ def _convert(scenario: str, key: str, text: str, default: Any, annotation: str =
             return tuple(kind(v) for v in values)
         return text
     except ValueError:
-        want = (f"comma-separated list of {type(default[0]).__name__}"
-                if isinstance(default, tuple) and default else
-                type(default).__name__ if default is not None else "number")
-        raise ScenarioError(f"scenario {scenario!r}: parameter {key}={text!r} is not a valid "
-                            f"{want}") from None
+        want = (
+            f"comma-separated list of {type(default[0]).__name__}"
+            if isinstance(default, tuple) and default
+            else type(default).__name__
+            if default is not None
+            else "number"
+        )
+        raise ScenarioError(
+            f"scenario {scenario!r}: parameter {key}={text!r} is not a valid {want}"
+        ) from None
 
 
 def _is_number(text: str) -> bool:
@@ -157,8 +186,9 @@ def parse_params(name: str, pairs: Iterable[str]) -> dict[str, Any]:
         if not sep or not key:
             raise ScenarioError(f"parameter {pair!r} must look like key=value")
         if key not in allowed:
-            raise ScenarioError(f"scenario {name!r} has no parameter {key!r} "
-                                f"(parameters: {', '.join(allowed)})")
+            raise ScenarioError(
+                f"scenario {name!r} has no parameter {key!r} (parameters: {', '.join(allowed)})"
+            )
         annotation = str(inspect.signature(spec.build).parameters[key].annotation)
         out[key] = _convert(name, key, text.strip(), allowed[key], annotation)
     return out

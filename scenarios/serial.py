@@ -24,10 +24,15 @@ from .single_stage import demand_distribution
 
 
 @register("serial", periods=20_000, warmup=200)
-def serial(holding: tuple[float, ...] = (7.0, 4.0, 2.0), lead_times: tuple[int, ...] = (1, 1, 2),
-           stockout_cost: float = 37.12, demand: str = "normal_continuous",
-           demand_mean: float = 5.0, demand_std: float = 1.0,
-           decisions: str = "sequential") -> Network:
+def serial(
+    holding: tuple[float, ...] = (7.0, 4.0, 2.0),
+    lead_times: tuple[int, ...] = (1, 1, 2),
+    stockout_cost: float = 37.12,
+    demand: str = "normal_continuous",
+    demand_mean: float = 5.0,
+    demand_std: float = 1.0,
+    decisions: str = "sequential",
+) -> Network:
     """Serial chain, stages numbered from downstream (Snyder & Shen Example 6.1).
 
     Parameters: holding (local holding cost per stage, comma list from downstream),
@@ -46,15 +51,28 @@ def serial(holding: tuple[float, ...] = (7.0, 4.0, 2.0), lead_times: tuple[int, 
     for i in range(n, 0, -1):
         local = holding[i - 1]
         start = demand_mean * lead_times[i - 1]
-        nodes.append(Node(f"stage{i}", holding_cost=local,
-                          shortage_cost=stockout_cost if i == 1 else 0.0,
-                          demand=dist if i == 1 else None,
-                          initial_on_hand=start if cont else float(round(start))))
+        nodes.append(
+            Node(
+                f"stage{i}",
+                holding_cost=local,
+                shortage_cost=stockout_cost if i == 1 else 0.0,
+                demand=dist if i == 1 else None,
+                initial_on_hand=start if cont else float(round(start)),
+            )
+        )
         upstream = "supplier" if i == n else f"stage{i + 1}"
         in_transit = 0.0 if i == n else holding[i]  # the shipping stage's local holding cost
-        edges.append(Edge(upstream, f"stage{i}", lead_time=lead_times[i - 1],
-                          transit_holding_cost=in_transit))
+        edges.append(
+            Edge(
+                upstream, f"stage{i}", lead_time=lead_times[i - 1], transit_holding_cost=in_transit
+            )
+        )
     if decisions not in DECISIONS:
         raise ScenarioError(f"decisions={decisions!r} is not one of {', '.join(DECISIONS)}")
-    return Network(tuple(nodes), tuple(edges), name="serial", order_timing="order-after-demand",
-                   decisions=decisions)
+    return Network(
+        tuple(nodes),
+        tuple(edges),
+        name="serial",
+        order_timing="order-after-demand",
+        decisions=decisions,
+    )

@@ -13,7 +13,12 @@ from __future__ import annotations
 import math
 
 from des_supply.distributions import (
-    DiscreteUniform, Distribution, Geometric, NegativeBinomial, Normal, Poisson,
+    DiscreteUniform,
+    Distribution,
+    Geometric,
+    NegativeBinomial,
+    Normal,
+    Poisson,
 )
 from des_supply.network import Edge, Network, Node
 
@@ -39,8 +44,7 @@ def demand_distribution(demand: str, mean: float, std: float | None = None) -> D
             raise ScenarioError(f"negative_binomial needs variance > mean (std={std}, mean={mean})")
         return NegativeBinomial(mean, mean**2 / (var - mean))
     if demand in ("normal", "normal_continuous"):
-        return Normal(mean, std if std is not None else math.sqrt(mean),
-                      integer=demand == "normal")
+        return Normal(mean, std if std is not None else math.sqrt(mean), integer=demand == "normal")
     if demand == "uniform":
         if not float(2 * mean).is_integer():
             raise ScenarioError(f"uniform demand needs 2 x mean to be whole, got mean={mean}")
@@ -49,10 +53,17 @@ def demand_distribution(demand: str, mean: float, std: float | None = None) -> D
 
 
 @register("single-stage", periods=20_000, warmup=200)
-def single_stage(lead_time: int = 2, holding: float = 1.0, penalty: float = 9.0,
-                 fixed_cost: float = 0.0, demand: str = "poisson", demand_mean: float = 5.0,
-                 demand_std: float | None = None, shortage: str = "lost",
-                 initial_on_hand: float | None = None) -> Network:
+def single_stage(
+    lead_time: int = 2,
+    holding: float = 1.0,
+    penalty: float = 9.0,
+    fixed_cost: float = 0.0,
+    demand: str = "poisson",
+    demand_mean: float = 5.0,
+    demand_std: float | None = None,
+    shortage: str = "lost",
+    initial_on_hand: float | None = None,
+) -> Network:
     """Single stage, lead time, lost sales or backlog (Zipkin 2008).
 
     Parameters: lead_time (int >= 0, periods), holding (per unit left at period end),
@@ -72,9 +83,18 @@ def single_stage(lead_time: int = 2, holding: float = 1.0, penalty: float = 9.0,
     else:
         start = float(round(start))
     return Network(
-        nodes=(Node("supplier", kind="supply"),
-               Node("stage", holding_cost=holding, shortage=shortage, shortage_cost=penalty,  # type: ignore[arg-type]
-                    fixed_order_cost=fixed_cost, demand=dist, initial_on_hand=start)),
+        nodes=(
+            Node("supplier", kind="supply"),
+            Node(
+                "stage",
+                holding_cost=holding,
+                shortage=shortage,
+                shortage_cost=penalty,  # type: ignore[arg-type]
+                fixed_order_cost=fixed_cost,
+                demand=dist,
+                initial_on_hand=start,
+            ),
+        ),
         edges=(Edge("supplier", "stage", lead_time=lead_time),),
         name="single-stage",
     )

@@ -24,14 +24,20 @@ ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:
     sys.path.append(ROOT)
 
-from des_supply import Deterministic, Edge, Network, Node
+from des_supply import Deterministic, Edge, Network, Node  # noqa: E402  (after the path fix)
 
 settings.register_profile(
-    "ci", derandomize=True, deadline=None, max_examples=30, print_blob=True,
+    "ci",
+    derandomize=True,
+    deadline=None,
+    max_examples=30,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile(
-    "dev", deadline=None, max_examples=300,
+    "dev",
+    deadline=None,
+    max_examples=300,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
@@ -61,9 +67,12 @@ def single(demand: Any = 3, lead_time: Any = 2, **node: Any) -> Network:
     node.setdefault("holding_cost", 1.0)
     node.setdefault("shortage_cost", 5.0)
     dist = Deterministic(demand) if isinstance(demand, (int, float)) else demand
-    return Network((Node("plant", kind="supply"), Node("store", demand=dist, **node)),
-                   (Edge("plant", "store", lead_time=lead_time, **edge),),
-                   name="single", order_timing=timing)
+    return Network(
+        (Node("plant", kind="supply"), Node("store", demand=dist, **node)),
+        (Edge("plant", "store", lead_time=lead_time, **edge),),
+        name="single",
+        order_timing=timing,
+    )
 
 
 @pytest.fixture
@@ -81,9 +90,17 @@ def single_net() -> Network:
 def serial_net() -> Network:
     """plant -> dc (6 on hand) -> store (4 on hand, demand 2 per period); lead times 1, 1."""
     return Network(
-        (Node("plant", kind="supply"),
-         Node("dc", holding_cost=0.5, initial_on_hand=6),
-         Node("store", holding_cost=1.0, shortage_cost=4.0, demand=Deterministic(2),
-              initial_on_hand=4)),
+        (
+            Node("plant", kind="supply"),
+            Node("dc", holding_cost=0.5, initial_on_hand=6),
+            Node(
+                "store",
+                holding_cost=1.0,
+                shortage_cost=4.0,
+                demand=Deterministic(2),
+                initial_on_hand=4,
+            ),
+        ),
         (Edge("plant", "dc", lead_time=1), Edge("dc", "store", lead_time=1)),
-        name="serial-2")
+        name="serial-2",
+    )

@@ -1,6 +1,6 @@
 """The Ray test fixture ``ray_cluster`` (tests/ is on sys.path)::
 
-    from ray_cluster import ray_cluster_fixture  # noqa: F401  (provides ray_cluster)
+from ray_cluster import ray_cluster_fixture  # noqa: F401  (provides ray_cluster)
 """
 
 from __future__ import annotations

@@ -72,14 +72,21 @@ def integer_demands() -> st.SearchStrategy[Any]:
         st.floats(0, 8).map(Poisson),
         st.floats(0, 4).map(Geometric),
         st.builds(NegativeBinomial, st.floats(0, 6), st.floats(0.5, 5)),
-        st.integers(0, 3).flatmap(lambda lo: st.integers(lo, lo + 6).map(
-            lambda hi: DiscreteUniform(lo, hi))),
-        st.builds(Empirical, st.tuples(small, small, small).map(lambda v: tuple(map(float, v))),
-                  probabilities_3),
+        st.integers(0, 3).flatmap(
+            lambda lo: st.integers(lo, lo + 6).map(lambda hi: DiscreteUniform(lo, hi))
+        ),
+        st.builds(
+            Empirical,
+            st.tuples(small, small, small).map(lambda v: tuple(map(float, v))),
+            probabilities_3,
+        ),
         st.builds(Normal, st.floats(0, 8), st.floats(0, 3), st.just(True)),
         st.builds(NonStationary, st.lists(st.floats(0, 8), min_size=1, max_size=5).map(tuple)),
-        st.builds(Trace, st.lists(small.map(float), min_size=1, max_size=7).map(tuple),
-                  st.sampled_from(["cycle", "hold"])),
+        st.builds(
+            Trace,
+            st.lists(small.map(float), min_size=1, max_size=7).map(tuple),
+            st.sampled_from(["cycle", "hold"]),
+        ),
     )
 
 
@@ -88,8 +95,13 @@ def continuous_demands() -> st.SearchStrategy[Any]:
     return st.one_of(
         st.builds(Normal, st.floats(0.5, 8), st.floats(0.1, 3), st.just(False)),
         st.floats(0.25, 6).filter(lambda v: not float(v).is_integer()).map(Deterministic),
-        st.builds(NonStationary, st.lists(st.floats(0.5, 8), min_size=1, max_size=4).map(tuple),
-                  st.just("normal"), st.floats(0, 0.5), st.just(False)),
+        st.builds(
+            NonStationary,
+            st.lists(st.floats(0.5, 8), min_size=1, max_size=4).map(tuple),
+            st.just("normal"),
+            st.floats(0, 0.5),
+            st.just(False),
+        ),
         st.builds(Trace, st.lists(st.floats(0, 6), min_size=1, max_size=5).map(tuple)),
     )
 
@@ -99,10 +111,16 @@ def lead_times() -> st.SearchStrategy[Any]:
     return st.one_of(
         st.integers(0, 3).map(Deterministic),
         st.builds(Shifted, st.floats(0, 1.5).map(Poisson), st.integers(0, 2)),
-        st.builds(Empirical, st.tuples(st.integers(0, 4), st.integers(0, 4), st.integers(0, 4))
-                  .map(lambda v: tuple(map(float, v))), probabilities_3),
-        st.integers(0, 2).flatmap(lambda lo: st.integers(lo, lo + 3).map(
-            lambda hi: DiscreteUniform(lo, hi))),
+        st.builds(
+            Empirical,
+            st.tuples(st.integers(0, 4), st.integers(0, 4), st.integers(0, 4)).map(
+                lambda v: tuple(map(float, v))
+            ),
+            probabilities_3,
+        ),
+        st.integers(0, 2).flatmap(
+            lambda lo: st.integers(lo, lo + 3).map(lambda hi: DiscreteUniform(lo, hi))
+        ),
     )
 
 
@@ -111,11 +129,25 @@ storage = st.one_of(st.just(math.inf), st.integers(5, 80).map(float))
 
 
 @st.composite
-def _edge(draw: Any, source: str, target: str, bom: float = 1.0, share: float | None = None,
-          priority: int = 0) -> Edge:
-    return Edge(source, target, lead_time=draw(lead_times()), unit_cost=draw(cost), bom=bom,
-                transit_holding_cost=draw(cost), share=share, priority=priority,
-                sequential=draw(st.booleans()))
+def _edge(
+    draw: Any,
+    source: str,
+    target: str,
+    bom: float = 1.0,
+    share: float | None = None,
+    priority: int = 0,
+) -> Edge:
+    return Edge(
+        source,
+        target,
+        lead_time=draw(lead_times()),
+        unit_cost=draw(cost),
+        bom=bom,
+        transit_holding_cost=draw(cost),
+        share=share,
+        priority=priority,
+        sequential=draw(st.booleans()),
+    )
 
 
 def _structure(draw: Any, shape: str, n_stock: int) -> tuple[list[str], dict[str, list[str]]]:
@@ -140,9 +172,14 @@ def _structure(draw: Any, shape: str, n_stock: int) -> tuple[list[str], dict[str
 
 
 @st.composite
-def networks(draw: Any, shape: str | None = None, max_stock: int = 5,
-             continuous: bool | None = None, assembly: bool = True,
-             conventions: bool = False) -> Network:
+def networks(
+    draw: Any,
+    shape: str | None = None,
+    max_stock: int = 5,
+    continuous: bool | None = None,
+    assembly: bool = True,
+    conventions: bool = False,
+) -> Network:
     """A random valid network.
 
     ``assembly=False`` leaves out assembly nodes (and bill-of-materials quantities
@@ -156,57 +193,96 @@ def networks(draw: Any, shape: str | None = None, max_stock: int = 5,
     n_stock = draw(st.integers(2 if shape == "assembly" else 1, max_stock))
     supplies, parents = _structure(draw, shape, n_stock)
     has_customer = {p for ps in parents.values() for p in ps}
-    amount = (st.floats(0, 30).map(lambda x: round(x, 3)) if cont
-              else st.integers(0, 30).map(float))
+    amount = st.floats(0, 30).map(lambda x: round(x, 3)) if cont else st.integers(0, 30).map(float)
 
-    nodes = [Node(s, kind="supply", capacity=draw(capacity),
-                  shortage=draw(st.sampled_from(["backlog", "lost"])),
-                  shortage_cost=draw(cost)) for s in supplies]
+    nodes = [
+        Node(
+            s,
+            kind="supply",
+            capacity=draw(capacity),
+            shortage=draw(st.sampled_from(["backlog", "lost"])),
+            shortage_cost=draw(cost),
+        )
+        for s in supplies
+    ]
     edges: list[Edge] = []
     for name, sources in parents.items():
         rule = None
         if len(sources) > 1:
-            rule = "assembly" if shape == "assembly" else draw(
-                st.sampled_from(["split", "priority", "assembly"] if assembly
-                                else ["split", "priority"]))
+            rule = (
+                "assembly"
+                if shape == "assembly"
+                else draw(
+                    st.sampled_from(
+                        ["split", "priority", "assembly"] if assembly else ["split", "priority"]
+                    )
+                )
+            )
         sink = name not in has_customer
         demand = None
         if sink or draw(st.booleans()):
-            demand = draw(continuous_demands() if cont and draw(st.booleans())
-                          else integer_demands())
+            demand = draw(
+                continuous_demands() if cont and draw(st.booleans()) else integer_demands()
+            )
         period = draw(st.integers(1, 3))
         on_hand, pipeline = draw(amount), tuple(draw(st.lists(amount, max_size=3)))
         room = draw(storage)  # the initial stock must fit in the storage capacity
         room = room if math.isinf(room) else max(room, math.ceil(on_hand + sum(pipeline)))
-        nodes.append(Node(
-            name, holding_cost=draw(cost), shortage=draw(st.sampled_from(["backlog", "lost"])),
-            shortage_cost=draw(cost), fixed_order_cost=draw(cost), order_cost=draw(cost),
-            price=draw(st.sampled_from([0.0, 0.0, 3.0])), capacity=draw(capacity),
-            storage_capacity=room, initial_on_hand=on_hand, initial_pipeline=pipeline,
-            shipping_capacity=draw(capacity) if conventions else math.inf,
-            review_period=period, review_offset=draw(st.integers(0, period - 1)),
-            demand=demand, supply_rule=rule))
+        nodes.append(
+            Node(
+                name,
+                holding_cost=draw(cost),
+                shortage=draw(st.sampled_from(["backlog", "lost"])),
+                shortage_cost=draw(cost),
+                fixed_order_cost=draw(cost),
+                order_cost=draw(cost),
+                price=draw(st.sampled_from([0.0, 0.0, 3.0])),
+                capacity=draw(capacity),
+                storage_capacity=room,
+                initial_on_hand=on_hand,
+                initial_pipeline=pipeline,
+                shipping_capacity=draw(capacity) if conventions else math.inf,
+                review_period=period,
+                review_offset=draw(st.integers(0, period - 1)),
+                demand=demand,
+                supply_rule=rule,
+            )
+        )
         if rule == "split":
-            weights = draw(st.lists(st.integers(1, 5), min_size=len(sources),
-                                    max_size=len(sources)))
+            weights = draw(
+                st.lists(st.integers(1, 5), min_size=len(sources), max_size=len(sources))
+            )
             shares = [w / sum(weights) for w in weights]
         else:
             shares = [None] * len(sources)
         for k, (src, share) in enumerate(zip(sources, shares)):
             bom = 1.0
-            if assembly and (rule == "assembly" or (len(sources) == 1 and shape != "serial"
-                                                    and shape != "distribution"
-                                                    and draw(st.booleans()))):
+            if assembly and (
+                rule == "assembly"
+                or (
+                    len(sources) == 1
+                    and shape != "serial"
+                    and shape != "distribution"
+                    and draw(st.booleans())
+                )
+            ):
                 bom = float(draw(st.integers(1, 3)))
             edges.append(draw(_edge(src, name, bom=bom, share=share, priority=k)))
     timing = draw(st.sampled_from(["order-before-demand", "order-after-demand"]))
     extra = {}
     if conventions:
-        extra = {"decisions": draw(st.sampled_from(["simultaneous", "sequential"])),
-                 "shipping_timing": draw(st.sampled_from(["receive-then-ship",
-                                                          "ship-before-receipt"]))}
-    return Network(tuple(nodes), tuple(edges), name=f"random-{shape}", order_timing=timing,
-                   continuous=True if cont else None, **extra)
+        extra = {
+            "decisions": draw(st.sampled_from(["simultaneous", "sequential"])),
+            "shipping_timing": draw(st.sampled_from(["receive-then-ship", "ship-before-receipt"])),
+        }
+    return Network(
+        tuple(nodes),
+        tuple(edges),
+        name=f"random-{shape}",
+        order_timing=timing,
+        continuous=True if cont else None,
+        **extra,
+    )
 
 
 def _per_node(draw: Any, names: list[str], values: st.SearchStrategy[float]) -> Any:
@@ -229,10 +305,12 @@ def policies(draw: Any, net: Network) -> Any:
         s = {n: float(draw(st.integers(-5, 20))) for n in names}
         return SS(s, {n: s[n] + draw(st.integers(0, 20)) for n in names})
     if kind == "rq":
-        return RQ(_per_node(draw, names, st.integers(-5, 20)),
-                  _per_node(draw, names, st.integers(1, 15)))
+        return RQ(
+            _per_node(draw, names, st.integers(-5, 20)), _per_node(draw, names, st.integers(1, 15))
+        )
     if kind == "constant":
         return ConstantOrder(_per_node(draw, names, st.integers(0, 8)))
-    return CappedBaseStock(_per_node(draw, names, level),
-                           _per_node(draw, names, st.one_of(st.integers(0, 10),
-                                                            st.just(math.inf))))
+    return CappedBaseStock(
+        _per_node(draw, names, level),
+        _per_node(draw, names, st.one_of(st.integers(0, 10), st.just(math.inf))),
+    )

@@ -34,8 +34,11 @@ def _imports(path: Path, package: str) -> list[tuple[int, str, list[str]]]:
             out += [(node.lineno, a.name, []) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = list(here[:-node.level]) if path.name != "__init__.py" else list(
-                    here[:len(here) - node.level])
+                base = (
+                    list(here[: -node.level])
+                    if path.name != "__init__.py"
+                    else list(here[: len(here) - node.level])
+                )
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
                 module = node.module or ""

@@ -22,8 +22,8 @@ from des_supply import (
     SS,
     BaseStock,
     ConstantRate,
-    Edge,
     EchelonBaseStock,
+    Edge,
     Network,
     Node,
     Poisson,
@@ -39,8 +39,9 @@ from des_supply.sim import DecisionError
 MONEY = set(COST_FIELDS) | {"revenue"}
 
 
-def assert_same_ledgers(net: Network, policy, periods: int, seed: int,
-                        replications: int = 3) -> None:
+def assert_same_ledgers(
+    net: Network, policy, periods: int, seed: int, replications: int = 3
+) -> None:
     """Each replication of a batch run has the event engine's ledger on the same seed."""
     seeds = [replication_seed(seed, k) for k in range(replications)]
     run = BatchSimulation(net, periods, seeds).run(policy, record=True)
@@ -51,8 +52,9 @@ def assert_same_ledgers(net: Network, policy, periods: int, seed: int,
         for f in FIELDS:
             a, b = event[f], batch[f]
             if f in MONEY or net.continuous:
-                np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-9,
-                                           err_msg=f"{f}, replication {k}")
+                np.testing.assert_allclose(
+                    b, a, rtol=1e-9, atol=1e-9, err_msg=f"{f}, replication {k}"
+                )
             else:
                 np.testing.assert_array_equal(b, a, err_msg=f"{f}, replication {k}")
 
@@ -69,8 +71,9 @@ def test_batch_equals_event_engine_on_random_networks(data):
     decision modes, both shipping timings, under every policy."""
     net = data.draw(networks(conventions=True))
     assert unsupported(net) is None
-    assert_same_ledgers(net, data.draw(policies(net)), data.draw(st.integers(1, 40)),
-                        data.draw(seeds))
+    assert_same_ledgers(
+        net, data.draw(policies(net)), data.draw(st.integers(1, 40)), data.draw(seeds)
+    )
 
 
 @pytest.mark.slow
@@ -79,8 +82,9 @@ def test_batch_equals_event_engine_on_random_networks(data):
 def test_batch_equals_event_engine_on_many_random_networks(data):
     """The property above on ten times as many networks (pytest -m slow)."""
     net = data.draw(networks(conventions=True))
-    assert_same_ledgers(net, data.draw(policies(net)), data.draw(st.integers(1, 60)),
-                        data.draw(seeds))
+    assert_same_ledgers(
+        net, data.draw(policies(net)), data.draw(st.integers(1, 60)), data.draw(seeds)
+    )
 
 
 @settings(max_examples=8)
@@ -97,7 +101,8 @@ def test_each_registered_scenario_runs_on_the_batch_engine_or_says_why_not(name)
     reason = unsupported(problem.network, problem.market)
     if reason:
         assert (problem.market is not None and "market" in reason) or (
-            problem.network.time == "continuous" and "time='continuous'" in reason), reason
+            problem.network.time == "continuous" and "time='continuous'" in reason
+        ), reason
         return
     policy = EchelonBaseStock(30) if problem.kind.shape == "serial" else BaseStock(20)
     assert_same_ledgers(problem.network, policy, 80, seed=7, replications=2)
@@ -194,15 +199,18 @@ def test_constant_rate_is_vectorised():
 
 
 def test_bad_orders_and_missing_parameters_are_refused():
-    net = Network((Node("s", kind="supply"), Node("a", demand=Poisson(2)),
-                   Node("b", demand=Poisson(2))), (Edge("s", "a"), Edge("s", "b")))
+    net = Network(
+        (Node("s", kind="supply"), Node("a", demand=Poisson(2)), Node("b", demand=Poisson(2))),
+        (Edge("s", "a"), Edge("s", "b")),
+    )
 
     class Negative:
         def act_batch(self, sim):
             return np.full((sim.R, 2), -1.0)
 
-    with pytest.raises(DecisionError,
-                       match="period 0: order at node 'b' must be a finite number >= 0"):
+    with pytest.raises(
+        DecisionError, match="period 0: order at node 'b' must be a finite number >= 0"
+    ):
         BatchSimulation(net, 5, [0, 1]).run(Negative())
     with pytest.raises(KeyError, match="level has no value for node 'b'"):
         BatchSimulation(net, 5, [0]).run(BaseStock({"a": 3}))
@@ -222,8 +230,9 @@ def test_lead_times_beyond_the_first_ring_keep_their_due_periods():
     """An unbounded lead-time distribution: the pipeline ring grows without moving shipments."""
     from des_supply import Shifted
 
-    net = single(demand=Poisson(3), lead_time=Shifted(Poisson(6.0), 1), holding_cost=1,
-                 shortage_cost=4)
+    net = single(
+        demand=Poisson(3), lead_time=Shifted(Poisson(6.0), 1), holding_cost=1, shortage_cost=4
+    )
     assert math.isinf(net.edges[0].lead_time.upper_bound)
     assert_same_ledgers(net, BaseStock(30), 600, seed=4, replications=4)
 
@@ -262,8 +271,12 @@ def test_simulate_kpis_are_the_same_on_both_engines(data):
     net = data.draw(networks(conventions=True))
     policy = data.draw(policies(net))
     periods = data.draw(st.integers(2, 40))
-    kwargs = dict(periods=periods, replications=3, seed=data.draw(seeds),
-                  warmup=data.draw(st.integers(0, periods - 1)))
+    kwargs = dict(
+        periods=periods,
+        replications=3,
+        seed=data.draw(seeds),
+        warmup=data.draw(st.integers(0, periods - 1)),
+    )
     event = simulate(net, policy, engine="event", **kwargs)
     batch = simulate(net, policy, engine="batch", **kwargs)
     assert batch.engine == "batch" and batch.objective == event.objective

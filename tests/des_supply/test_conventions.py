@@ -21,8 +21,17 @@ from conftest import Script
 
 import rl
 import scenarios
-from des_supply import (BaseStock, ConstantOrder, Deterministic, EchelonBaseStock, Edge, Network,
-                        NetworkError, Node, Simulation)
+from des_supply import (
+    BaseStock,
+    ConstantOrder,
+    Deterministic,
+    EchelonBaseStock,
+    Edge,
+    Network,
+    NetworkError,
+    Node,
+    Simulation,
+)
 from des_supply.ledger import FIELDS
 from des_supply.network import MAX_MAGNITUDE
 from des_supply.problem import as_problem, convention_note
@@ -33,18 +42,32 @@ def col(ledger, field, node):
     return ledger.column(field, node).tolist()
 
 
-def chain(decisions="simultaneous", shipping_timing="receive-then-ship", dc=None, store=None,
-          lead=(1, 1), demand=3) -> Network:
+def chain(
+    decisions="simultaneous",
+    shipping_timing="receive-then-ship",
+    dc=None,
+    store=None,
+    lead=(1, 1),
+    demand=3,
+) -> Network:
     """plant -> dc -> store (demand *demand* per period); lead times *lead*."""
     dc_kw = {"holding_cost": 1.0, **(dc or {})}
     store_kw = {"holding_cost": 1.0, "shortage_cost": 5.0, **(store or {})}
-    return Network((Node("plant", kind="supply"), Node("dc", **dc_kw),
-                    Node("store", demand=Deterministic(demand), **store_kw)),
-                   (Edge("plant", "dc", lead_time=lead[0]), Edge("dc", "store", lead_time=lead[1])),
-                   name="chain", decisions=decisions, shipping_timing=shipping_timing)
+    return Network(
+        (
+            Node("plant", kind="supply"),
+            Node("dc", **dc_kw),
+            Node("store", demand=Deterministic(demand), **store_kw),
+        ),
+        (Edge("plant", "dc", lead_time=lead[0]), Edge("dc", "store", lead_time=lead[1])),
+        name="chain",
+        decisions=decisions,
+        shipping_timing=shipping_timing,
+    )
 
 
 # -- decisions -------------------------------------------------------------------------------------
+
 
 def test_sequential_upstream_orders_what_its_customer_ordered_in_the_same_period():
     """Installation base-stock, demand 3: the store orders 3 from period 1 on; under
@@ -57,7 +80,7 @@ def test_sequential_upstream_orders_what_its_customer_ordered_in_the_same_period
     assert col(seq, "ordered", "store") == col(sim, "ordered", "store") == [0, 3, 3, 3, 3, 3]
     assert col(seq, "ordered", "dc") == [0, 3, 3, 3, 3, 3]
     assert col(sim, "ordered", "dc") == [0, 0, 3, 3, 3, 3]
-    assert col(seq, "on_hand", "dc") == [6, 3, 3, 3, 3, 3]   # receives each period what it ships
+    assert col(seq, "on_hand", "dc") == [6, 3, 3, 3, 3, 3]  # receives each period what it ships
     assert col(sim, "on_hand", "dc") == [6, 3, 0, 0, 0, 0]
 
 
@@ -90,7 +113,9 @@ def test_sequential_echelon_base_stock_is_unchanged_and_equals_installation():
     echelon = EchelonBaseStock({"stage1": 8, "stage2": 14, "stage3": 25})
     local = BaseStock({"stage1": 8, "stage2": 6, "stage3": 11})
     ech = Simulation(net, 300, seed=3).run(echelon)
-    ech_sim = Simulation(dataclasses.replace(net, decisions="simultaneous"), 300, seed=3).run(echelon)
+    ech_sim = Simulation(dataclasses.replace(net, decisions="simultaneous"), 300, seed=3).run(
+        echelon
+    )
     inst = Simulation(net, 300, seed=3).run(local)
     for field in FIELDS:
         np.testing.assert_array_equal(ech[field], ech_sim[field], err_msg=field)
@@ -107,10 +132,14 @@ def test_sequential_decisions_with_a_market_are_refused():
 
 # -- shipping timing -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("timing, shipped, on_hand", [
-    ("receive-then-ship", [0, 5, 5, 5, 5], [0, 0, 0, 0, 0]),
-    ("ship-before-receipt", [0, 0, 5, 5, 5], [0, 5, 5, 5, 5]),
-])
+
+@pytest.mark.parametrize(
+    "timing, shipped, on_hand",
+    [
+        ("receive-then-ship", [0, 5, 5, 5, 5], [0, 0, 0, 0, 0]),
+        ("ship-before-receipt", [0, 0, 5, 5, 5], [0, 5, 5, 5, 5]),
+    ],
+)
 def test_ship_before_receipt_ships_receipts_a_period_later(timing, shipped, on_hand):
     """The dc has nothing at the start; 5 units reach it every period from period 1 and the
     store orders 5 every period.  Receive-then-ship passes them on at once; OR-Gym's
@@ -119,30 +148,34 @@ def test_ship_before_receipt_ships_receipts_a_period_later(timing, shipped, on_h
     led = Simulation(net, 5).run(ConstantOrder(5))
     assert col(led, "shipped", "dc") == shipped
     assert col(led, "on_hand", "dc") == on_hand
-    assert col(led, "backlog", "dc") == [5 + x for x in on_hand]   # what it holds, it owes
+    assert col(led, "backlog", "dc") == [5 + x for x in on_hand]  # what it holds, it owes
 
 
 def test_ship_before_receipt_serves_external_demand_from_receipts():
     """A node with its own demand sells this period's receipts at once; only shipments to
     downstream nodes wait."""
     nodes = (Node("plant", kind="supply"), Node("dc", demand=Deterministic(2)), Node("store"))
-    net = Network(nodes, (Edge("plant", "dc", lead_time=1), Edge("dc", "store", lead_time=1)),
-                  shipping_timing="ship-before-receipt")
+    net = Network(
+        nodes,
+        (Edge("plant", "dc", lead_time=1), Edge("dc", "store", lead_time=1)),
+        shipping_timing="ship-before-receipt",
+    )
     led = Simulation(net, 3).run(Script({0: {"dc": 4}, 1: {"store": 2}}))
-    assert col(led, "sales", "dc") == [0, 2, 0]   # period 1: the backlog, from the receipts
+    assert col(led, "sales", "dc") == [0, 2, 0]  # period 1: the backlog, from the receipts
     assert col(led, "shipped", "dc") == [0, 0, 2]  # the store's order waits for period 2
     assert col(led, "backlog", "dc") == [2, 4, 4]  # period 1's demand queues behind the store
 
 
 # -- shipping capacity -----------------------------------------------------------------------------
 
+
 def test_shipping_capacity_caps_shipments_backlog_included():
     """The dc ships at most 3 per period; the store orders 5 per period."""
     net = chain(dc={"initial_on_hand": 10, "shipping_capacity": 3}, lead=(1, 1), demand=0)
     led = Simulation(net, 4).run(Script({t: {"store": 5} for t in range(4)}))
-    assert col(led, "shipped", "dc") == [3, 3, 3, 1]     # stock 10: 3 + 3 + 3 + 1
+    assert col(led, "shipped", "dc") == [3, 3, 3, 1]  # stock 10: 3 + 3 + 3 + 1
     assert col(led, "backlog", "dc") == [2, 4, 6, 10]
-    assert col(led, "capacity_short", "dc") == [2, 4, 0, 0]   # then the backlog holds orders back
+    assert col(led, "capacity_short", "dc") == [2, 4, 0, 0]  # then the backlog holds orders back
     assert col(led, "on_hand", "dc") == [7, 4, 1, 0]
     np.testing.assert_allclose(led.conservation_residual(), 0.0)
 
@@ -152,13 +185,15 @@ def test_shipping_capacity_with_lost_sales_loses_the_excess():
     led = Simulation(net, 3).run(Script({t: {"store": 5} for t in range(3)}))
     assert col(led, "shipped", "dc") == [3, 3, 3]
     assert col(led, "lost", "dc") == [2, 2, 2]
-    assert col(led, "capacity_short", "dc") == [2, 2, 1]   # period 2: only 4 in stock
+    assert col(led, "capacity_short", "dc") == [2, 2, 1]  # period 2: only 4 in stock
     assert col(led, "backlog", "dc") == [0, 0, 0]
 
 
 def test_supply_capacity_shows_in_capacity_short():
-    net = Network((Node("plant", kind="supply", capacity=4),
-                   Node("store", demand=Deterministic(0))), (Edge("plant", "store"),))
+    net = Network(
+        (Node("plant", kind="supply", capacity=4), Node("store", demand=Deterministic(0))),
+        (Edge("plant", "store"),),
+    )
     led = Simulation(net, 3).run(Script({0: {"store": 10}}))
     assert col(led, "shipped", "plant") == [4, 4, 2]
     assert col(led, "capacity_short", "plant") == [6, 0, 0]
@@ -167,28 +202,38 @@ def test_supply_capacity_shows_in_capacity_short():
 def test_order_cut_records_order_and_storage_capacity_cuts():
     net = chain(store={"capacity": 4, "storage_capacity": 9, "initial_on_hand": 3}, demand=0)
     led = Simulation(net, 3).run(Script({0: {"store": 7}, 1: {"store": 4}, 2: {"store": 1}}))
-    assert col(led, "ordered", "store") == [4, 2, 0]     # capacity 4; then room 9 - 3 - 4 = 2
+    assert col(led, "ordered", "store") == [4, 2, 0]  # capacity 4; then room 9 - 3 - 4 = 2
     assert col(led, "order_cut", "store") == [3, 2, 1]
 
 
 def test_shipping_capacity_is_for_stocking_nodes():
-    with pytest.raises(NetworkError, match="node 'plant': shipping_capacity.*supply node's capacity"):
+    with pytest.raises(
+        NetworkError, match="node 'plant': shipping_capacity.*supply node's capacity"
+    ):
         Node("plant", kind="supply", shipping_capacity=5)
 
 
 # -- validation (issue 17) -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kw, match", [
-    ({"initial_on_hand": 8, "storage_capacity": 5},
-     r"node 'n': initial stock 8 \(initial_on_hand 8 \+ initial_pipeline 0\) is above "
-     r"storage_capacity\(=5\)"),
-    ({"initial_on_hand": 3, "initial_pipeline": (0, 4), "storage_capacity": 5},
-     r"node 'n': initial stock 7 .* above storage_capacity"),
-    ({"initial_on_hand": 1e308}, r"node 'n': initial_on_hand\(=1e\+308\) is above 1e\+15"),
-    ({"holding_cost": 2e15}, r"node 'n': holding_cost\(=2e\+15\) is above 1e\+15"),
-    ({"capacity": 1e300}, r"node 'n': capacity\(=1e\+300\) is above 1e\+15.*use inf"),
-    ({"initial_pipeline": (1e20,)}, r"node 'n': initial_pipeline entry\(=1e\+20\) is above"),
-])
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (
+            {"initial_on_hand": 8, "storage_capacity": 5},
+            r"node 'n': initial stock 8 \(initial_on_hand 8 \+ initial_pipeline 0\) is above "
+            r"storage_capacity\(=5\)",
+        ),
+        (
+            {"initial_on_hand": 3, "initial_pipeline": (0, 4), "storage_capacity": 5},
+            r"node 'n': initial stock 7 .* above storage_capacity",
+        ),
+        ({"initial_on_hand": 1e308}, r"node 'n': initial_on_hand\(=1e\+308\) is above 1e\+15"),
+        ({"holding_cost": 2e15}, r"node 'n': holding_cost\(=2e\+15\) is above 1e\+15"),
+        ({"capacity": 1e300}, r"node 'n': capacity\(=1e\+300\) is above 1e\+15.*use inf"),
+        ({"initial_pipeline": (1e20,)}, r"node 'n': initial_pipeline entry\(=1e\+20\) is above"),
+    ],
+)
 def test_node_inputs_that_cannot_give_finite_costs_are_refused(kw, match):
     with pytest.raises(NetworkError, match=match):
         Node("n", **kw)
@@ -204,11 +249,14 @@ def test_edge_magnitudes_are_bounded_and_the_bound_keeps_costs_finite():
 
 @pytest.mark.parametrize("field, value", [("decisions", "both"), ("shipping_timing", "later")])
 def test_bad_convention_names_are_refused(field, value):
-    with pytest.raises(NetworkError, match=rf"network 'chain': {field}\(='{value}'\) must be one of"):
+    with pytest.raises(
+        NetworkError, match=rf"network 'chain': {field}\(='{value}'\) must be one of"
+    ):
         dataclasses.replace(chain(), **{field: value})
 
 
 # -- round trips and the problem -------------------------------------------------------------------
+
 
 def test_conventions_survive_json_and_networkx():
     net = chain("sequential", "ship-before-receipt", dc={"shipping_capacity": 7})
@@ -220,7 +268,7 @@ def test_conventions_survive_json_and_networkx():
     G = net.to_networkx()
     assert G.graph["decisions"] == "sequential" and G.nodes["dc"]["shipping_capacity"] == 7
     assert Network.from_networkx(G) == net
-    plain = chain().to_dict()   # defaults are left out: files of older networks are unchanged
+    plain = chain().to_dict()  # defaults are left out: files of older networks are unchanged
     assert "decisions" not in plain and "shipping_timing" not in plain
 
 
@@ -238,8 +286,11 @@ def test_the_schema_describes_the_conventions():
 
 
 def test_problem_shows_its_conventions():
-    problem = as_problem(chain("sequential", "ship-before-receipt",
-                               dc={"shipping_capacity": 7}, store={"capacity": 9}))
+    problem = as_problem(
+        chain(
+            "sequential", "ship-before-receipt", dc={"shipping_capacity": 7}, store={"capacity": 9}
+        )
+    )
     conv = problem.conventions
     assert conv["decisions"] == "sequential" and conv["shipping_timing"] == "ship-before-receipt"
     assert conv["capacities"] == ["order", "shipping"]
@@ -262,6 +313,7 @@ def test_convention_note_warns_about_installation_policies_under_simultaneous_de
 
 # -- the order check on a large network (issue 17) -------------------------------------------------
 
+
 def test_a_few_hundred_node_network_runs_and_checks_its_orders():
     net = scenarios.make("random-dag", n_nodes=400, n_layers=6).network
     assert len(net.stock_nodes) == 400
@@ -276,6 +328,7 @@ def test_a_few_hundred_node_network_runs_and_checks_its_orders():
 
 
 # -- the envs under sequential decisions -----------------------------------------------------------
+
 
 def test_single_agent_env_in_base_stock_mode_is_the_textbook_installation_policy():
     """Under sequential decisions each node's (S - IP)^+ is computed at its own turn, so
@@ -293,7 +346,7 @@ def test_single_agent_env_in_base_stock_mode_is_the_textbook_installation_policy
         assert info["dt"] == 1
     sim = Simulation(problem.network, 30, replication_seed(4, 0))
     sim.run(BaseStock(levels))
-    assert total == pytest.approx(-sim.total_cost, rel=1e-6)   # float32 levels
+    assert total == pytest.approx(-sim.total_cost, rel=1e-6)  # float32 levels
 
 
 def test_aec_env_follows_the_sequential_order():

@@ -67,7 +67,7 @@ def test_negative_binomial_variance():
 def test_geometric_starts_at_zero():
     x = Geometric(1.0).sample(np.random.default_rng(2), 0, N)
     assert x.min() == 0
-    assert (x == 0).mean() == pytest.approx(0.5, abs=0.02)   # P(0) = 1 - q, q = m / (1 + m)
+    assert (x == 0).mean() == pytest.approx(0.5, abs=0.02)  # P(0) = 1 - q, q = m / (1 + m)
 
 
 def test_normal_negative_draws_are_set_to_zero():
@@ -75,17 +75,30 @@ def test_normal_negative_draws_are_set_to_zero():
     assert (x == 0).all()
 
 
-@pytest.mark.parametrize("dist, integer", [
-    (Deterministic(3), True), (Deterministic(2.5), False), (Poisson(2.5), True),
-    (Geometric(1.5), True), (NegativeBinomial(2, 1), True), (Normal(5, 1), False),
-    (Normal(5, 1, integer=True), True), (DiscreteUniform(0, 3), True),
-    (Empirical((1.0, 2.0)), True), (Empirical((1.0, 2.5)), False),
-    (Trace((1.0, 2.0)), True), (Trace((1.0, 2.2)), False),
-    (NonStationary((1.5, 2.5)), True), (NonStationary((1.5,), "normal", 0.1, False), False),
-    (NonStationary((1.5,), "poisson", 0.0, False), True),   # Poisson is always whole
-    (Shifted(Poisson(1), 2), True), (Shifted(Poisson(1), 0.5), False),
-    (Shifted(Normal(3, 1), 1), False),
-], ids=str)
+@pytest.mark.parametrize(
+    "dist, integer",
+    [
+        (Deterministic(3), True),
+        (Deterministic(2.5), False),
+        (Poisson(2.5), True),
+        (Geometric(1.5), True),
+        (NegativeBinomial(2, 1), True),
+        (Normal(5, 1), False),
+        (Normal(5, 1, integer=True), True),
+        (DiscreteUniform(0, 3), True),
+        (Empirical((1.0, 2.0)), True),
+        (Empirical((1.0, 2.5)), False),
+        (Trace((1.0, 2.0)), True),
+        (Trace((1.0, 2.2)), False),
+        (NonStationary((1.5, 2.5)), True),
+        (NonStationary((1.5,), "normal", 0.1, False), False),
+        (NonStationary((1.5,), "poisson", 0.0, False), True),  # Poisson is always whole
+        (Shifted(Poisson(1), 2), True),
+        (Shifted(Poisson(1), 0.5), False),
+        (Shifted(Normal(3, 1), 1), False),
+    ],
+    ids=str,
+)
 def test_integer_flag_says_whether_draws_are_whole(dist, integer):
     assert dist.integer is integer
     x = dist.sample(np.random.default_rng(3), 0, 500)
@@ -103,6 +116,7 @@ def test_same_generator_state_same_draws(dist):
 
 
 # -- traces -------------------------------------------------------------------------------------
+
 
 def test_trace_cycle_hold_stop():
     rng = np.random.default_rng(0)
@@ -122,7 +136,7 @@ def test_trace_from_csv_by_header_name_and_index(tmp_path):
     assert Trace.from_csv(path, 1).values == (10.0, 12.0, 9.0)
     assert Trace.from_csv(path, "2").values == (2.5, 2.5, 3.0)
     assert Trace.from_csv(str(path), "week", after="hold").after == "hold"
-    assert Trace.from_csv(path).values == (1.0, 2.0, 3.0)          # column 0 by default
+    assert Trace.from_csv(path).values == (1.0, 2.0, 3.0)  # column 0 by default
 
 
 def test_trace_from_csv_without_header(tmp_path):
@@ -155,11 +169,16 @@ def test_trace_from_csv_errors(tmp_path):
 
 # -- non-stationary ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("dist", [
-    NonStationary((2.0, 8.0, 5.0, 0.0)),
-    NonStationary((20.0, 40.0, 30.0), "normal", 0.2, False),
-    NonStationary((20.0, 40.0, 30.0), "normal", 0.1, True),
-], ids=["poisson", "normal", "normal-int"])
+
+@pytest.mark.parametrize(
+    "dist",
+    [
+        NonStationary((2.0, 8.0, 5.0, 0.0)),
+        NonStationary((20.0, 40.0, 30.0), "normal", 0.2, False),
+        NonStationary((20.0, 40.0, 30.0), "normal", 0.1, True),
+    ],
+    ids=["poisson", "normal", "normal-int"],
+)
 def test_nonstationary_means_by_period(dist):
     m = len(dist.means)
     reps = 6000
@@ -174,12 +193,13 @@ def test_nonstationary_means_by_period(dist):
 
 def test_nonstationary_block_start_sets_the_period():
     d = NonStationary((0.0, 100.0, 0.0))
-    x = d.sample(np.random.default_rng(0), 1, 6)   # periods 1..6 -> means 100, 0, 0, 100, 0, 0
+    x = d.sample(np.random.default_rng(0), 1, 6)  # periods 1..6 -> means 100, 0, 0, 100, 0, 0
     assert (x[[0, 3]] > 50).all() and (x[[1, 2, 4, 5]] == 0).all()
     assert d.mean_at(4) == 100.0 and d.mean_at(5) == 0.0
 
 
 # -- moments, constants, bounds, forecasts ------------------------------------------------------
+
 
 def _scipy_variance(dist):
     """The variance scipy gives for the same law (None when scipy has no twin)."""
@@ -196,7 +216,8 @@ def _scipy_variance(dist):
         return st.norm(dist.mean, dist.std).var()
     if isinstance(dist, Empirical):
         return st.rv_discrete(values=(range(len(dist.values)), dist.probabilities)).expect(
-            lambda k: (np.asarray(dist.values)[k.astype(int)] - dist.mean) ** 2)
+            lambda k: (np.asarray(dist.values)[k.astype(int)] - dist.mean) ** 2
+        )
     return None
 
 
@@ -217,52 +238,56 @@ def test_variance_and_std_match_samples_and_scipy(dist):
         cycle = len(getattr(dist.base, "means", ())) or 1
     x = dist.sample(np.random.default_rng(2024), 0, cycle * (N // cycle))
     dev = x - x.mean()
-    se = math.sqrt(max(np.mean(dev ** 4) - np.mean(dev ** 2) ** 2, 0.0) / len(x))
+    se = math.sqrt(max(np.mean(dev**4) - np.mean(dev**2) ** 2, 0.0) / len(x))
     rounding = 1 / 12 if isinstance(dist, Normal) and dist.integer else 0.0
     assert abs(x.var() - dist.variance) <= 5 * se + rounding + 1e-12
     assert dist.std == pytest.approx(math.sqrt(dist.variance))
-    with np.errstate(divide="ignore", invalid="ignore"):   # scipy's skew of degenerate laws
+    with np.errstate(divide="ignore", invalid="ignore"):  # scipy's skew of degenerate laws
         exact = _scipy_variance(dist)
     if exact is not None:
         assert dist.variance == pytest.approx(exact, rel=1e-12, abs=1e-12)
 
 
 def test_normal_variance_is_the_uncensored_one():
-    assert Normal(1, 3).variance == 9.0 and Normal(1, 3).std == 3.0   # draws: censored at 0
-    assert Normal(20, 3, integer=True).variance == 9.0                # draws: rounded
+    assert Normal(1, 3).variance == 9.0 and Normal(1, 3).std == 3.0  # draws: censored at 0
+    assert Normal(20, 3, integer=True).variance == 9.0  # draws: rounded
 
 
-@pytest.mark.parametrize("dist, constant, upper_bound, peak_mean", [
-    (Deterministic(3), 3.0, 3.0, 3.0),
-    (Deterministic(2.5), 2.5, 2.5, 2.5),
-    (Poisson(5), None, math.inf, 5.0),
-    (Poisson(0), 0.0, 0.0, 0.0),
-    (Geometric(2.0), None, math.inf, 2.0),
-    (Geometric(0.0), 0.0, 0.0, 0.0),
-    (NegativeBinomial(4.0, 2.0), None, math.inf, 4.0),
-    (NegativeBinomial(0.0, 2.0), 0.0, 0.0, 0.0),
-    (Normal(50, 8), None, math.inf, 50.0),
-    (Normal(2.6, 0), 2.6, 2.6, 2.6),
-    (Normal(2.6, 0, integer=True), 3.0, 3.0, 2.6),
-    (Normal(-4, 0), 0.0, 0.0, -4.0),
-    (DiscreteUniform(2, 9), None, 9.0, 5.5),
-    (DiscreteUniform(4, 4), 4.0, 4.0, 4.0),
-    (Empirical((1.0, 4.0, 10.0), (0.5, 0.3, 0.2)), None, 10.0, 3.7),
-    (Empirical((1.0, 4.0, 10.0), (0.0, 1.0, 0.0)), 4.0, 4.0, 4.0),
-    (Empirical((2.0, 2.0)), 2.0, 2.0, 2.0),
-    (Trace((1.0, 4.0, 2.0)), None, 4.0, 4.0),
-    (Trace((3.0, 3.0), "hold"), 3.0, 3.0, 3.0),
-    (Trace((3.0, 3.0), "stop"), None, 3.0, 3.0),
-    (NonStationary((2.0, 8.0, 5.0)), None, math.inf, 8.0),
-    (NonStationary((0.0, 0.0)), 0.0, 0.0, 0.0),
-    (NonStationary((2.0, 2.0), "normal", 0.0, False), 2.0, 2.0, 2.0),
-    (NonStationary((2.0, 7.4), "normal", 0.0, True), None, 7.0, 7.4),
-    (NonStationary((2.0, 7.0), "normal", 0.1, True), None, math.inf, 7.0),
-    (Shifted(Poisson(1.5), 2), None, math.inf, 3.5),
-    (Shifted(Deterministic(1), 2), 3.0, 3.0, 3.0),
-    (Shifted(Shifted(DiscreteUniform(0, 2), 1), 1), None, 4.0, 3.0),
-    (Shifted(Trace((1.0, 6.0)), 0.5), None, 6.5, 6.5),
-], ids=str)
+@pytest.mark.parametrize(
+    "dist, constant, upper_bound, peak_mean",
+    [
+        (Deterministic(3), 3.0, 3.0, 3.0),
+        (Deterministic(2.5), 2.5, 2.5, 2.5),
+        (Poisson(5), None, math.inf, 5.0),
+        (Poisson(0), 0.0, 0.0, 0.0),
+        (Geometric(2.0), None, math.inf, 2.0),
+        (Geometric(0.0), 0.0, 0.0, 0.0),
+        (NegativeBinomial(4.0, 2.0), None, math.inf, 4.0),
+        (NegativeBinomial(0.0, 2.0), 0.0, 0.0, 0.0),
+        (Normal(50, 8), None, math.inf, 50.0),
+        (Normal(2.6, 0), 2.6, 2.6, 2.6),
+        (Normal(2.6, 0, integer=True), 3.0, 3.0, 2.6),
+        (Normal(-4, 0), 0.0, 0.0, -4.0),
+        (DiscreteUniform(2, 9), None, 9.0, 5.5),
+        (DiscreteUniform(4, 4), 4.0, 4.0, 4.0),
+        (Empirical((1.0, 4.0, 10.0), (0.5, 0.3, 0.2)), None, 10.0, 3.7),
+        (Empirical((1.0, 4.0, 10.0), (0.0, 1.0, 0.0)), 4.0, 4.0, 4.0),
+        (Empirical((2.0, 2.0)), 2.0, 2.0, 2.0),
+        (Trace((1.0, 4.0, 2.0)), None, 4.0, 4.0),
+        (Trace((3.0, 3.0), "hold"), 3.0, 3.0, 3.0),
+        (Trace((3.0, 3.0), "stop"), None, 3.0, 3.0),
+        (NonStationary((2.0, 8.0, 5.0)), None, math.inf, 8.0),
+        (NonStationary((0.0, 0.0)), 0.0, 0.0, 0.0),
+        (NonStationary((2.0, 2.0), "normal", 0.0, False), 2.0, 2.0, 2.0),
+        (NonStationary((2.0, 7.4), "normal", 0.0, True), None, 7.0, 7.4),
+        (NonStationary((2.0, 7.0), "normal", 0.1, True), None, math.inf, 7.0),
+        (Shifted(Poisson(1.5), 2), None, math.inf, 3.5),
+        (Shifted(Deterministic(1), 2), 3.0, 3.0, 3.0),
+        (Shifted(Shifted(DiscreteUniform(0, 2), 1), 1), None, 4.0, 3.0),
+        (Shifted(Trace((1.0, 6.0)), 0.5), None, 6.5, 6.5),
+    ],
+    ids=str,
+)
 def test_constant_upper_bound_peak_mean(dist, constant, upper_bound, peak_mean):
     assert dist.constant == constant
     assert dist.upper_bound == upper_bound
@@ -271,13 +296,16 @@ def test_constant_upper_bound_peak_mean(dist, constant, upper_bound, peak_mean):
     x = x[~np.isnan(x)]
     assert x.max() <= dist.upper_bound
     if constant is not None:
-        assert (x == constant).all()        # the engine may use it instead of drawing
-    elif dist.kind != "trace":   # a stopping trace of equal values is not constant: it ends
+        assert (x == constant).all()  # the engine may use it instead of drawing
+    elif dist.kind != "trace":  # a stopping trace of equal values is not constant: it ends
         assert len(np.unique(x)) > 1
 
 
-PER_PERIOD = [Trace((1.0, 2.0, 3.0), "stop"), NonStationary((1.0, 3.0)),
-              Shifted(NonStationary((1.0, 3.0), "normal", 0.5, False), 1)]
+PER_PERIOD = [
+    Trace((1.0, 2.0, 3.0), "stop"),
+    NonStationary((1.0, 3.0)),
+    Shifted(NonStationary((1.0, 3.0), "normal", 0.5, False), 1),
+]
 
 
 @pytest.mark.parametrize("dist", STATIONARY + PER_PERIOD, ids=ids(STATIONARY + PER_PERIOD))
@@ -319,6 +347,7 @@ OLD_FORECAST_MEAN = [
 def test_forecast_reproduces_the_old_forecast_mean(dist, old):
     assert dist.forecast(2, 5).tolist() == old
     from optimization.network_mip import forecast_mean
+
     assert forecast_mean(dist, 2, 5).tolist() == old
 
 
@@ -350,45 +379,55 @@ def test_as_distribution():
         as_distribution("poisson")
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: Deterministic(-1), r"value\(=-1\) must be >= 0"),
-    (lambda: Deterministic(math.inf), r"value\(=inf\) must be finite"),
-    (lambda: Poisson(-0.5), r"mean\(=-0.5\) must be >= 0"),
-    (lambda: Poisson(math.nan), r"mean\(=nan\) must be finite"),
-    (lambda: Geometric(-1), r"mean\(=-1\) must be >= 0"),
-    (lambda: NegativeBinomial(-1, 2), r"mean\(=-1\) must be >= 0"),
-    (lambda: NegativeBinomial(3, 0), r"size\(=0\) must be > 0"),
-    (lambda: Normal(5, -1), r"std\(=-1\) must be >= 0"),
-    (lambda: Normal(math.inf, 1), r"mean\(=inf\) must be finite"),
-    (lambda: DiscreteUniform(1.5, 3), r"low\(=1.5\) must be an integer"),
-    (lambda: DiscreteUniform(0, 2.5), r"high\(=2.5\) must be an integer"),
-    (lambda: DiscreteUniform(4, 2), r"need 0 <= low\(=4\) <= high\(=2\)"),
-    (lambda: DiscreteUniform(-1, 2), r"low\(=-1\)"),
-    (lambda: Empirical(()), "values must not be empty"),
-    (lambda: Empirical((1.0, -2.0)), r"values must be >= 0 \(got -2.0\)"),
-    (lambda: Empirical((1.0, 2.0), (0.5,)), "probabilities has 1 entries, values has 2"),
-    (lambda: Empirical((1.0, 2.0), (0.5, 0.6)), r"probabilities must .* sum to 1"),
-    (lambda: Empirical((1.0, 2.0), (-0.5, 1.5)), r"probabilities must be >= 0"),
-    (lambda: Trace(()), "trace must not be empty"),
-    (lambda: Trace((1.0, -1.0)), r"trace values must be >= 0"),
-    (lambda: Trace((1.0,), "loop"), r"after\(='loop'\) must be 'cycle', 'hold' or 'stop'"),
-    (lambda: NonStationary(()), "means must not be empty"),
-    (lambda: NonStationary((1.0, -1.0)), "means must be >= 0"),
-    (lambda: NonStationary((1.0,), "gamma"), r"family\(='gamma'\)"),
-    (lambda: NonStationary((1.0,), "normal", -0.1), r"cv\(=-0.1\) must be >= 0"),
-    (lambda: Shifted(Poisson(1), -1), r"shift\(=-1\) must be >= 0"),
-    (lambda: Shifted("x", 1), "not a distribution"),
-    (lambda: distribution_from_dict({"type": "weibull"}), r"unknown distribution type 'weibull'"),
-    (lambda: distribution_from_dict({"mean": 1}), r"must be a dict with a 'type' key"),
-    (lambda: distribution_from_dict({"type": "poisson", "lam": 1}),
-     r"bad parameters for distribution 'poisson'"),
-], ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: Deterministic(-1), r"value\(=-1\) must be >= 0"),
+        (lambda: Deterministic(math.inf), r"value\(=inf\) must be finite"),
+        (lambda: Poisson(-0.5), r"mean\(=-0.5\) must be >= 0"),
+        (lambda: Poisson(math.nan), r"mean\(=nan\) must be finite"),
+        (lambda: Geometric(-1), r"mean\(=-1\) must be >= 0"),
+        (lambda: NegativeBinomial(-1, 2), r"mean\(=-1\) must be >= 0"),
+        (lambda: NegativeBinomial(3, 0), r"size\(=0\) must be > 0"),
+        (lambda: Normal(5, -1), r"std\(=-1\) must be >= 0"),
+        (lambda: Normal(math.inf, 1), r"mean\(=inf\) must be finite"),
+        (lambda: DiscreteUniform(1.5, 3), r"low\(=1.5\) must be an integer"),
+        (lambda: DiscreteUniform(0, 2.5), r"high\(=2.5\) must be an integer"),
+        (lambda: DiscreteUniform(4, 2), r"need 0 <= low\(=4\) <= high\(=2\)"),
+        (lambda: DiscreteUniform(-1, 2), r"low\(=-1\)"),
+        (lambda: Empirical(()), "values must not be empty"),
+        (lambda: Empirical((1.0, -2.0)), r"values must be >= 0 \(got -2.0\)"),
+        (lambda: Empirical((1.0, 2.0), (0.5,)), "probabilities has 1 entries, values has 2"),
+        (lambda: Empirical((1.0, 2.0), (0.5, 0.6)), r"probabilities must .* sum to 1"),
+        (lambda: Empirical((1.0, 2.0), (-0.5, 1.5)), r"probabilities must be >= 0"),
+        (lambda: Trace(()), "trace must not be empty"),
+        (lambda: Trace((1.0, -1.0)), r"trace values must be >= 0"),
+        (lambda: Trace((1.0,), "loop"), r"after\(='loop'\) must be 'cycle', 'hold' or 'stop'"),
+        (lambda: NonStationary(()), "means must not be empty"),
+        (lambda: NonStationary((1.0, -1.0)), "means must be >= 0"),
+        (lambda: NonStationary((1.0,), "gamma"), r"family\(='gamma'\)"),
+        (lambda: NonStationary((1.0,), "normal", -0.1), r"cv\(=-0.1\) must be >= 0"),
+        (lambda: Shifted(Poisson(1), -1), r"shift\(=-1\) must be >= 0"),
+        (lambda: Shifted("x", 1), "not a distribution"),
+        (
+            lambda: distribution_from_dict({"type": "weibull"}),
+            r"unknown distribution type 'weibull'",
+        ),
+        (lambda: distribution_from_dict({"mean": 1}), r"must be a dict with a 'type' key"),
+        (
+            lambda: distribution_from_dict({"type": "poisson", "lam": 1}),
+            r"bad parameters for distribution 'poisson'",
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
 def test_bad_parameters_raise_value_error_naming_them(make, match):
     with pytest.raises(ValueError, match=match):
         make()
 
 
 # -- rng: named streams, replications, per-period draws ----------------------------------------
+
 
 def test_streams_are_named_and_stable():
     root = root_sequence(42)
@@ -421,8 +460,12 @@ def test_period_draws_do_not_depend_on_how_periods_were_visited():
 
 
 def test_parameters_must_be_numbers_not_strings_or_booleans():
-    for make in (lambda: Poisson("4"), lambda: Poisson(True), lambda: Deterministic("2"),
-                 lambda: Normal(5, "1")):
+    for make in (
+        lambda: Poisson("4"),
+        lambda: Poisson(True),
+        lambda: Deterministic("2"),
+        lambda: Normal(5, "1"),
+    ):
         with pytest.raises(ValueError, match="must be a number"):
             make()
     assert Poisson(np.float64(4.0)).mean == 4.0 and Deterministic(np.int64(2)).constant == 2.0
@@ -434,8 +477,15 @@ def test_normal_needs_its_std():
         Normal(3)  # type: ignore[call-arg]
 
 
-@pytest.mark.parametrize("make", [lambda: Poisson(1e308), lambda: Deterministic(2e15),
-                                  lambda: Normal(5.0, 1e300), lambda: Empirical([1.0, 1e20])])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Poisson(1e308),
+        lambda: Deterministic(2e15),
+        lambda: Normal(5.0, 1e300),
+        lambda: Empirical([1.0, 1e20]),
+    ],
+)
 def test_absurd_magnitudes_are_refused(make):
     """A finite but absurd parameter would make costs overflow: refused by name."""
     with pytest.raises(ValueError, match=r"above 1e\+15"):

@@ -22,8 +22,9 @@ def test_confidence_interval():
 
 def test_replication_k_is_the_simulation_on_its_spawned_seed():
     net = single(demand=Poisson(3), lead_time=1, initial_on_hand=5)
-    res = simulate(net, BaseStock(8), periods=100, replications=3, seed=5, warmup=10,
-                   keep_ledgers=True)
+    res = simulate(
+        net, BaseStock(8), periods=100, replications=3, seed=5, warmup=10, keep_ledgers=True
+    )
     for k in range(3):
         ledger = Simulation(net, 100, replication_seed(5, k)).run(BaseStock(8))
         assert np.array_equal(ledger.cost(), res.ledgers[k].cost())
@@ -82,8 +83,11 @@ def test_non_finite_costs_are_refused_with_the_node(engine):
     from des_supply.evaluate import NonFiniteResultError
 
     net = single(demand=Poisson(3), lead_time=1, holding_cost=1000.0)
-    with pytest.raises(NonFiniteResultError, match=r"replication 0: the cost per period is inf.*"
-                                                   r"node 'store': cost per period inf"):
+    with pytest.raises(
+        NonFiniteResultError,
+        match=r"replication 0: the cost per period is inf.*"
+        r"node 'store': cost per period inf",
+    ):
         simulate(net, BaseStock(1e307), periods=30, replications=2, engine=engine)
 
 

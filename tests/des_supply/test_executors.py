@@ -44,15 +44,17 @@ PERIODS, WARMUP, SEED = 150, 20, 3
 def replication(k: int) -> float:
     """Replication k of ``simulate(NET, BaseStock(14), seed=SEED)``, as one task."""
     problem = as_problem(NET)
-    ledger = Simulation(problem.network, PERIODS, replication_seed(SEED, k),
-                        problem.new_market()).run(BaseStock(14))
+    ledger = Simulation(
+        problem.network, PERIODS, replication_seed(SEED, k), problem.new_market()
+    ).run(BaseStock(14))
     return float(ledger.objective_series()[WARMUP:].mean())
 
 
 def level_cost(level: float) -> float:
     """One candidate of a base-stock grid search (common random numbers: seed 7)."""
-    return simulate(NET, BaseStock(level), periods=PERIODS, warmup=WARMUP, replications=2,
-                    seed=7).mean
+    return simulate(
+        NET, BaseStock(level), periods=PERIODS, warmup=WARMUP, replications=2, seed=7
+    ).mean
 
 
 def grid_search(executor) -> tuple[float, list[float]]:
@@ -70,11 +72,12 @@ def fails_on_two(x: int) -> int:
 def _check_executor(executor) -> None:
     """Replications equal simulate's, a grid search equals the serial one, errors are the
     task's own."""
-    reference = simulate(NET, BaseStock(14), periods=PERIODS, warmup=WARMUP, replications=5,
-                         seed=SEED)
+    reference = simulate(
+        NET, BaseStock(14), periods=PERIODS, warmup=WARMUP, replications=5, seed=SEED
+    )
     seen: list[int] = []
     values = executor.map(replication, range(5), on_result=lambda i, _: seen.append(i))
-    assert np.array_equal(values, reference.per_replication)   # bit for bit
+    assert np.array_equal(values, reference.per_replication)  # bit for bit
     assert sorted(seen) == list(range(5))
     assert grid_search(executor) == grid_search(SerialExecutor())
     with pytest.raises(ValueError, match="level 2 is not allowed") as info:
@@ -92,8 +95,8 @@ def test_process_executor_reuses_its_pool_and_sends_closures() -> None:
         _check_executor(ex)
         pool = ex._pool
         offset = 5
-        assert ex.map(lambda x: x + offset, [1, 2]) == [6, 7]   # a closure travels
-        assert ex._pool is pool                                  # one pool for every map
+        assert ex.map(lambda x: x + offset, [1, 2]) == [6, 7]  # a closure travels
+        assert ex._pool is pool  # one pool for every map
     assert ex._pool is None
 
 
@@ -107,14 +110,14 @@ def test_make_executor_and_cli_options() -> None:
     with pytest.raises(ValueError, match=r"workers\(=0\) must be >= 1"):
         make_executor("processes", workers=0)
     with pytest.raises(ValueError, match="sizes a local Ray cluster"):
-        make_executor("ray", workers=2, address="auto")   # refused before Ray is imported
+        make_executor("ray", workers=2, address="auto")  # refused before Ray is imported
     parser = argparse.ArgumentParser()
     add_backend_arguments(parser)
     args = parser.parse_args(["--backend", "processes", "--workers", "2"])
     assert executor_from_args(args).workers == 2
     with pytest.raises(ValueError, match="--address applies to --backend ray"):
         executor_from_args(parser.parse_args(["--address", "auto"]))
-    parser.add_argument("--processes", type=int, default=1)   # the older option
+    parser.add_argument("--processes", type=int, default=1)  # the older option
     assert executor_from_args(parser.parse_args(["--processes", "3"])).workers == 3
     assert isinstance(executor_from_args(parser.parse_args([])), SerialExecutor)
     with pytest.raises(ValueError, match="--processes 2 is --backend processes --workers 2"):
@@ -127,7 +130,7 @@ def test_use_executor_keeps_a_callers_executor_open() -> None:
     with use_executor(ex, processes=8) as got:
         assert got is ex
         got.map(abs, [-1])
-    assert ex._pool is not None   # the caller's: not closed here
+    assert ex._pool is not None  # the caller's: not closed here
     ex.close()
     with use_executor(None, processes=1) as got:
         assert isinstance(got, SerialExecutor)
@@ -146,20 +149,36 @@ def test_chunks() -> None:
 # -- the studies that take an executor ------------------------------------------------------------
 def wired(fn) -> pytest.MarkDecorator:
     """Skip until *fn* takes ``executor=`` (the lead wires the seam into the studies)."""
-    return pytest.mark.skipif("executor" not in inspect.signature(fn).parameters,
-                              reason=f"{fn.__module__}.{fn.__name__} takes no executor yet")
+    return pytest.mark.skipif(
+        "executor" not in inspect.signature(fn).parameters,
+        reason=f"{fn.__module__}.{fn.__name__} takes no executor yet",
+    )
 
 
 def studies(executor) -> list:
     """Event-engine and batch-engine replications and a base-stock search on *executor*."""
-    event = simulate(NET, BaseStock(14), periods=PERIODS, warmup=WARMUP, replications=5,
-                     seed=SEED, executor=executor)
-    batch = simulate(two_echelon(), BaseStock({"dc": 30.0, "a": 12.0, "b": 16.0}),
-                     periods=PERIODS, warmup=WARMUP, replications=20, seed=SEED,
-                     executor=executor)
-    found = [search_base_stock(two_echelon(), **{**TINY_SEARCH, "replications": r},
-                               executor=executor)
-             for r in (6, 1)]   # 3 candidates x 6: batch engine chunks; x 1: side by side
+    event = simulate(
+        NET,
+        BaseStock(14),
+        periods=PERIODS,
+        warmup=WARMUP,
+        replications=5,
+        seed=SEED,
+        executor=executor,
+    )
+    batch = simulate(
+        two_echelon(),
+        BaseStock({"dc": 30.0, "a": 12.0, "b": 16.0}),
+        periods=PERIODS,
+        warmup=WARMUP,
+        replications=20,
+        seed=SEED,
+        executor=executor,
+    )
+    found = [
+        search_base_stock(two_echelon(), **{**TINY_SEARCH, "replications": r}, executor=executor)
+        for r in (6, 1)
+    ]  # 3 candidates x 6: batch engine chunks; x 1: side by side
     return [event.to_dict(), batch.to_dict(), *((f.levels, f.value, f.evaluations) for f in found)]
 
 
@@ -179,13 +198,13 @@ def test_simulate_and_search_on_ray(ray_cluster) -> None:
 
 
 def test_ray_executor_matches_serial(ray_cluster) -> None:
-    ray_cluster.cloudpickle.register_pickle_by_value(sys.modules[__name__])   # Ray's cloudpickle
+    ray_cluster.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray's cloudpickle
     ex = make_executor("ray")
     _check_executor(ex)
     assert ex.workers == 2
-    assert ex.map(abs, range(-200, 0)) == list(range(200, 0, -1))   # waited for in slices
+    assert ex.map(abs, range(-200, 0)) == list(range(200, 0, -1))  # waited for in slices
     ex.close()
-    assert ray_cluster.is_initialized()   # a cluster it did not start stays up
+    assert ray_cluster.is_initialized()  # a cluster it did not start stays up
     with pytest.raises(ZeroDivisionError) as info:
         ex.map(partial(divmod, 1), [1, 0])
     assert "raised by task 1 (0) on a Ray worker" in info.value.__notes__[-1]

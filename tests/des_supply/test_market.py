@@ -36,16 +36,30 @@ class PricePolicy:
 
 
 def shop(price: float = 0.0) -> Network:
-    return Network((Node("factory", kind="supply"),
-                    Node("shop", holding_cost=0.1, shortage="lost", shortage_cost=1.0,
-                         price=price, initial_on_hand=60)),
-                   (Edge("factory", "shop", lead_time=1),))
+    return Network(
+        (
+            Node("factory", kind="supply"),
+            Node(
+                "shop",
+                holding_cost=0.1,
+                shortage="lost",
+                shortage_cost=1.0,
+                price=price,
+                initial_on_hand=60,
+            ),
+        ),
+        (Edge("factory", "shop", lead_time=1),),
+    )
 
 
 def test_market_demand_follows_price_and_revenue_uses_it():
     periods = 4000
-    low = Simulation(shop(1.0), periods, seed=5, market=LinearMarket("shop", 20, 2)).run(PricePolicy(2.0))
-    high = Simulation(shop(1.0), periods, seed=5, market=LinearMarket("shop", 20, 2)).run(PricePolicy(6.0))
+    low = Simulation(shop(1.0), periods, seed=5, market=LinearMarket("shop", 20, 2)).run(
+        PricePolicy(2.0)
+    )
+    high = Simulation(shop(1.0), periods, seed=5, market=LinearMarket("shop", 20, 2)).run(
+        PricePolicy(6.0)
+    )
     d_low, d_high = low.column("demand", "shop"), high.column("demand", "shop")
     se = np.sqrt(16 / periods)
     assert abs(d_low.mean() - 16) < 4 * se and abs(d_high.mean() - 8) < 4 * np.sqrt(8 / periods)

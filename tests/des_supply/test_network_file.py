@@ -16,8 +16,16 @@ from hypothesis import given
 from strategies import networks
 
 import scenarios
-from des_supply import BaseStock, Deterministic, Edge, Network, NetworkError, Node, Poisson
-from des_supply import distributions
+from des_supply import (
+    BaseStock,
+    Deterministic,
+    Edge,
+    Network,
+    NetworkError,
+    Node,
+    Poisson,
+    distributions,
+)
 from des_supply.evaluate import simulate
 from des_supply.network import FORMAT_VERSION, SCHEMA_PATH, network_schema
 from des_supply.problem import as_problem
@@ -41,6 +49,7 @@ def plain(data):
 
 # -- the schema ------------------------------------------------------------------------------------
 
+
 def test_schema_is_a_valid_draft_2020_12_schema_shipped_with_the_package():
     assert SCHEMA_PATH.name == "network.schema.json" and SCHEMA_PATH.is_file()
     assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
@@ -57,9 +66,16 @@ def test_schema_fields_are_the_dataclass_fields():
     assert list(defs["node"]["properties"]) == _fields(Node)
     assert list(defs["edge"]["properties"]) == _fields(Edge)
     assert set(SCHEMA["properties"]) == {*_fields(Network), "format_version", "$schema"}
-    required = {cls: [f.name for f in dataclasses.fields(cls) if f.init
-                      and f.default is dataclasses.MISSING
-                      and f.default_factory is dataclasses.MISSING] for cls in (Node, Edge)}
+    required = {
+        cls: [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.init
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ]
+        for cls in (Node, Edge)
+    }
     assert defs["node"]["required"] == required[Node]
     assert defs["edge"]["required"] == required[Edge]
 
@@ -91,15 +107,27 @@ def test_schema_distributions_are_the_distribution_classes():
         assert props["type"] == {"const": kind}
         assert list(props)[1:] == [f.name for f in dataclasses.fields(cls)], kind
         assert set(defs[kind]["required"]) == {"type"} | {  # (Normal.std "defaults" to a property)
-            f.name for f in dataclasses.fields(cls)
-            if f.default is dataclasses.MISSING or isinstance(f.default, property)}
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING or isinstance(f.default, property)
+        }
 
 
 def test_every_network_field_has_a_meaning_and_units_where_it_has_units():
     node = SCHEMA["$defs"]["node"]["properties"]
     edge = SCHEMA["$defs"]["edge"]["properties"]
-    for name in ("holding_cost", "shortage_cost", "fixed_order_cost", "order_cost", "price",
-                 "capacity", "storage_capacity", "initial_on_hand", "review_period", "demand"):
+    for name in (
+        "holding_cost",
+        "shortage_cost",
+        "fixed_order_cost",
+        "order_cost",
+        "price",
+        "capacity",
+        "storage_capacity",
+        "initial_on_hand",
+        "review_period",
+        "demand",
+    ):
         assert "x-unit" in node[name], name
     for name in ("lead_time", "unit_cost", "transit_holding_cost", "bom"):
         assert "x-unit" in edge[name], name
@@ -118,18 +146,22 @@ def test_random_networks_match_the_schema(network):
 
 
 def test_the_schema_refuses_what_the_loader_refuses():
-    base = {"nodes": [{"name": "s", "kind": "supply"}, {"name": "a"}],
-            "edges": [{"source": "s", "target": "a"}]}
+    base = {
+        "nodes": [{"name": "s", "kind": "supply"}, {"name": "a"}],
+        "edges": [{"source": "s", "target": "a"}],
+    }
     assert schema_errors(base) == []
-    for change in (lambda d: d["nodes"][1].update(holding_cost="1.5"),
-                   lambda d: d["nodes"][1].update(holding_cost=True),
-                   lambda d: d["nodes"][1].update(review_period=2.5),
-                   lambda d: d["nodes"][1].update(colour="red"),
-                   lambda d: d["nodes"][1].update(demand={"type": "poisson", "mean": "4"}),
-                   lambda d: d["nodes"][0].update(demand=3),
-                   lambda d: d["edges"][0].update(lead_time="2"),
-                   lambda d: d["edges"][0].update(lead_time=1.5),
-                   lambda d: d.update(format_version=2)):
+    for change in (
+        lambda d: d["nodes"][1].update(holding_cost="1.5"),
+        lambda d: d["nodes"][1].update(holding_cost=True),
+        lambda d: d["nodes"][1].update(review_period=2.5),
+        lambda d: d["nodes"][1].update(colour="red"),
+        lambda d: d["nodes"][1].update(demand={"type": "poisson", "mean": "4"}),
+        lambda d: d["nodes"][0].update(demand=3),
+        lambda d: d["edges"][0].update(lead_time="2"),
+        lambda d: d["edges"][0].update(lead_time=1.5),
+        lambda d: d.update(format_version=2),
+    ):
         data = copy.deepcopy(base)
         change(data)
         assert schema_errors(data), data
@@ -138,6 +170,7 @@ def test_the_schema_refuses_what_the_loader_refuses():
 
 
 # -- format_version --------------------------------------------------------------------------------
+
 
 def test_to_dict_writes_format_version_1():
     n = scenarios.make("serial").network
@@ -156,8 +189,11 @@ def test_files_without_format_version_are_version_1():
 @pytest.mark.parametrize("version", [2, 99, 0])
 def test_unknown_format_versions_are_refused(version):
     data = {**scenarios.make("serial").network.to_dict(), "format_version": version}
-    with pytest.raises(NetworkError, match=rf"format_version {version} is not supported .*"
-                                           rf"reads format_version 1\)"):
+    with pytest.raises(
+        NetworkError,
+        match=rf"format_version {version} is not supported .*"
+        rf"reads format_version 1\)",
+    ):
         Network.from_dict(data)
 
 
@@ -170,10 +206,16 @@ def test_format_version_must_be_an_integer(version):
 
 # -- the example files -----------------------------------------------------------------------------
 
+
 def test_there_is_an_example_of_each_shape():
     assert {p.name for p in EXAMPLE_FILES} >= {
-        "serial.json", "distribution.json", "assembly.json", "general.json",
-        "stochastic_lead_times.json", "capacities.json"}
+        "serial.json",
+        "distribution.json",
+        "assembly.json",
+        "general.json",
+        "stochastic_lead_times.json",
+        "capacities.json",
+    }
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
@@ -215,14 +257,30 @@ def test_example_files_are_package_data():
 
 # -- numbers are JSON numbers ----------------------------------------------------------------------
 
-BASE = {"nodes": [{"name": "plant", "kind": "supply"}, {"name": "p2", "kind": "supply"},
-                  {"name": "a", "supply_rule": "split", "demand": {"type": "poisson", "mean": 3}}],
-        "edges": [{"source": "plant", "target": "a", "share": 0.5},
-                  {"source": "p2", "target": "a", "share": 0.5}]}
+BASE = {
+    "nodes": [
+        {"name": "plant", "kind": "supply"},
+        {"name": "p2", "kind": "supply"},
+        {"name": "a", "supply_rule": "split", "demand": {"type": "poisson", "mean": 3}},
+    ],
+    "edges": [
+        {"source": "plant", "target": "a", "share": 0.5},
+        {"source": "p2", "target": "a", "share": 0.5},
+    ],
+}
 
-NODE_NUMBERS = ["holding_cost", "shortage_cost", "fixed_order_cost", "order_cost", "price",
-                "capacity", "storage_capacity", "initial_on_hand", "review_period",
-                "review_offset"]
+NODE_NUMBERS = [
+    "holding_cost",
+    "shortage_cost",
+    "fixed_order_cost",
+    "order_cost",
+    "price",
+    "capacity",
+    "storage_capacity",
+    "initial_on_hand",
+    "review_period",
+    "review_offset",
+]
 EDGE_NUMBERS = ["unit_cost", "bom", "transit_holding_cost", "share", "priority", "lead_time"]
 
 
@@ -240,49 +298,81 @@ def test_base_loads():
 @pytest.mark.parametrize("bad", ["1", "1.5", True, False, [1], None])
 @pytest.mark.parametrize("field", NODE_NUMBERS)
 def test_node_numbers_must_be_numbers(field, bad):
-    with pytest.raises(NetworkError, match=rf"^node 'a': {field}\(={re.escape(repr(bad))}\) "
-                                           r"must be "):
+    with pytest.raises(
+        NetworkError,
+        match=rf"^node 'a': {field}\(={re.escape(repr(bad))}\) "
+        r"must be ",
+    ):
         Network.from_dict(changed("node", field, bad))
 
 
 @pytest.mark.parametrize("bad", ["1", "0.5", True, [1]])
 @pytest.mark.parametrize("field", EDGE_NUMBERS)
 def test_edge_numbers_must_be_numbers(field, bad):
-    with pytest.raises(NetworkError, match=rf"^edge 'plant'->'a': {field}\(={re.escape(repr(bad))}"
-                                           r"\) must be "):
+    with pytest.raises(
+        NetworkError,
+        match=rf"^edge 'plant'->'a': {field}\(={re.escape(repr(bad))}"
+        r"\) must be ",
+    ):
         Network.from_dict(changed("edge", field, bad))
 
 
 def test_string_message_says_so():
-    with pytest.raises(NetworkError, match=r"node 'a': holding_cost\(='1.5'\) must be a number "
-                                           r"\(not a string\)"):
+    with pytest.raises(
+        NetworkError,
+        match=r"node 'a': holding_cost\(='1.5'\) must be a number "
+        r"\(not a string\)",
+    ):
         Network.from_dict(changed("node", "holding_cost", "1.5"))
 
 
-@pytest.mark.parametrize("demand, match", [
-    ({"type": "poisson", "mean": "4"}, r"demand: mean\(='4'\) must be a number \(not a string\)"),
-    ({"type": "poisson", "mean": True}, r"demand: mean\(=True\) must be a number"),
-    ({"type": "normal", "mean": 4, "std": 1, "integer": 1},
-     r"demand: integer\(=1\) must be true or false"),
-    ({"type": "uniform", "low": "1", "high": 3}, r"demand: low\(='1'\) must be a number"),
-    ({"type": "empirical", "values": [1, "2"]},
-     r"demand: values\(=\[1, '2'\]\) must be a list of numbers"),
-    ({"type": "nonstationary", "means": [1, 2], "cv": "0.1"},
-     r"demand: cv\(='0.1'\) must be a number"),
-    ({"type": "shifted", "base": {"type": "poisson", "mean": "1"}, "shift": 1},
-     r"demand: base: mean\(='1'\) must be a number"),
-    ({"type": "shifted", "base": 3, "shift": 1}, r"demand: base\(=3\) must be a distribution"),
-    ({"type": "negative_binomial", "mean": 3},
-     r"demand: a 'negative_binomial' distribution needs 'size'"),
-    ({"type": "normal", "mean": 3}, r"demand: a 'normal' distribution needs 'std'"),
-])
+@pytest.mark.parametrize(
+    "demand, match",
+    [
+        (
+            {"type": "poisson", "mean": "4"},
+            r"demand: mean\(='4'\) must be a number \(not a string\)",
+        ),
+        ({"type": "poisson", "mean": True}, r"demand: mean\(=True\) must be a number"),
+        (
+            {"type": "normal", "mean": 4, "std": 1, "integer": 1},
+            r"demand: integer\(=1\) must be true or false",
+        ),
+        ({"type": "uniform", "low": "1", "high": 3}, r"demand: low\(='1'\) must be a number"),
+        (
+            {"type": "empirical", "values": [1, "2"]},
+            r"demand: values\(=\[1, '2'\]\) must be a list of numbers",
+        ),
+        (
+            {"type": "nonstationary", "means": [1, 2], "cv": "0.1"},
+            r"demand: cv\(='0.1'\) must be a number",
+        ),
+        (
+            {"type": "shifted", "base": {"type": "poisson", "mean": "1"}, "shift": 1},
+            r"demand: base: mean\(='1'\) must be a number",
+        ),
+        ({"type": "shifted", "base": 3, "shift": 1}, r"demand: base\(=3\) must be a distribution"),
+        (
+            {"type": "negative_binomial", "mean": 3},
+            r"demand: a 'negative_binomial' distribution needs 'size'",
+        ),
+        ({"type": "normal", "mean": 3}, r"demand: a 'normal' distribution needs 'std'"),
+    ],
+)
 def test_distribution_parameters_must_be_numbers(demand, match):
     with pytest.raises(NetworkError, match=rf"^node 'a': {match}"):
         Network.from_dict(changed("node", "demand", demand))
 
 
-@pytest.mark.parametrize("where, field", [("node", "review_period"), ("node", "review_offset"),
-                                          ("edge", "priority"), ("edge", "lead_time")])
+@pytest.mark.parametrize(
+    "where, field",
+    [
+        ("node", "review_period"),
+        ("node", "review_offset"),
+        ("edge", "priority"),
+        ("edge", "lead_time"),
+    ],
+)
 def test_whole_number_fields_take_2_and_2_0_but_not_2_5(where, field):
     extra = {"review_offset": {"review_period": 3}}.get(field, {})
 
@@ -323,25 +413,42 @@ def test_demand_may_be_a_number_in_the_file_as_for_lead_times():
 
 # -- unknown fields: the message lists the allowed ones --------------------------------------------
 
-@pytest.mark.parametrize("change, match", [
-    (lambda d: d.update(colour="red"),
-     r"^network: unknown field\(s\) 'colour' \(allowed: \$schema, format_version, name, "
-     r"order_timing, continuous, decisions, shipping_timing, time, nodes, edges\)$"),
-    (lambda d: d["nodes"][2].update(colour="red"),
-     r"^node 'a': unknown field\(s\) 'colour' \(allowed: name, kind, holding_cost, shortage, "
-     r"shortage_cost, fixed_order_cost, order_cost, price, capacity, storage_capacity, "
-     r"shipping_capacity, initial_on_hand, initial_pipeline, review_period, review_offset, demand, supply_rule\)$"),
-    (lambda d: d["edges"][0].update(colour="red"),
-     r"^edge 'plant'->'a': unknown field\(s\) 'colour' \(allowed: source, target, lead_time, "
-     r"unit_cost, bom, transit_holding_cost, share, priority, sequential\)$"),
-    (lambda d: d["nodes"][2].update(demand={"type": "trace", "values": [1], "colour": "red"}),
-     r"^node 'a': demand \('trace' distribution\): unknown field\(s\) 'colour' "
-     r"\(allowed: type, values, after\)$"),
-    (lambda d: d["edges"][0].update(lead_time={"type": "shifted", "shift": 1,
-                                               "base": {"type": "poisson", "lam": 1}}),
-     r"^edge 'plant'->'a': lead_time: base \('poisson' distribution\): unknown field\(s\) 'lam' "
-     r"\(allowed: type, mean\)$"),
-])
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (
+            lambda d: d.update(colour="red"),
+            r"^network: unknown field\(s\) 'colour' \(allowed: \$schema, format_version, name, "
+            r"order_timing, continuous, decisions, shipping_timing, time, nodes, edges\)$",
+        ),
+        (
+            lambda d: d["nodes"][2].update(colour="red"),
+            r"^node 'a': unknown field\(s\) 'colour' \(allowed: name, kind, holding_cost, shortage, "
+            r"shortage_cost, fixed_order_cost, order_cost, price, capacity, storage_capacity, "
+            r"shipping_capacity, initial_on_hand, initial_pipeline, review_period, review_offset, demand, supply_rule\)$",
+        ),
+        (
+            lambda d: d["edges"][0].update(colour="red"),
+            r"^edge 'plant'->'a': unknown field\(s\) 'colour' \(allowed: source, target, lead_time, "
+            r"unit_cost, bom, transit_holding_cost, share, priority, sequential\)$",
+        ),
+        (
+            lambda d: d["nodes"][2].update(
+                demand={"type": "trace", "values": [1], "colour": "red"}
+            ),
+            r"^node 'a': demand \('trace' distribution\): unknown field\(s\) 'colour' "
+            r"\(allowed: type, values, after\)$",
+        ),
+        (
+            lambda d: d["edges"][0].update(
+                lead_time={"type": "shifted", "shift": 1, "base": {"type": "poisson", "lam": 1}}
+            ),
+            r"^edge 'plant'->'a': lead_time: base \('poisson' distribution\): unknown field\(s\) 'lam' "
+            r"\(allowed: type, mean\)$",
+        ),
+    ],
+)
 def test_unknown_fields_list_the_allowed_fields(change, match):
     data = copy.deepcopy(BASE)
     change(data)
@@ -350,6 +457,7 @@ def test_unknown_fields_list_the_allowed_fields(change, match):
 
 
 # -- networkx with plain attributes ----------------------------------------------------------------
+
 
 def roundtrip_graphml(G: nx.DiGraph, tmp_path: Path) -> nx.DiGraph:
     path = tmp_path / "net.graphml"
@@ -363,8 +471,9 @@ def roundtrip_node_link(G: nx.DiGraph) -> nx.DiGraph:
 
 
 def some_networks() -> list[Network]:
-    return ([Network.from_json(p) for p in EXAMPLE_FILES]
-            + [scenarios.make(name).network for name in scenarios.names()])
+    return [Network.from_json(p) for p in EXAMPLE_FILES] + [
+        scenarios.make(name).network for name in scenarios.names()
+    ]
 
 
 def assert_plain(G: nx.DiGraph) -> None:
@@ -380,10 +489,13 @@ def assert_plain(G: nx.DiGraph) -> None:
 def test_networkx_round_trips_through_graphml_and_node_link(net, tmp_path):
     G = net.to_networkx()
     assert_plain(G)
-    assert G.graph == {"name": net.name, "order_timing": net.order_timing,
-                       "continuous": net.continuous, "format_version": 1,
-                       **{k: v for k, v in net.to_dict().items()
-                          if k in ("decisions", "shipping_timing", "time")}}
+    assert G.graph == {
+        "name": net.name,
+        "order_timing": net.order_timing,
+        "continuous": net.continuous,
+        "format_version": 1,
+        **{k: v for k, v in net.to_dict().items() if k in ("decisions", "shipping_timing", "time")},
+    }
     assert Network.from_networkx(G) == net
     assert Network.from_networkx(roundtrip_graphml(G, tmp_path)) == net
     assert Network.from_networkx(roundtrip_node_link(G)) == net
@@ -447,32 +559,54 @@ def test_from_networkx_edge_order_follows_position():
     assert set(Network.from_networkx(H).edges) == set(net.edges)
 
 
-@pytest.mark.parametrize("change, match", [
-    (lambda G: G.nodes["a"].update(holding_cost="1"),
-     r"^node 'a': holding_cost\(='1'\) must be a number"),
-    (lambda G: G.nodes["a"].update(node=Node("a")), r"^node 'a': unknown field\(s\) 'node' "
-                                                    r"\(allowed: kind, holding_cost, "),
-    (lambda G: G.nodes["a"].update(name="b"), r"^node 'a': unknown field\(s\) 'name'"),
-    (lambda G: G.nodes["a"].update(demand="lots"), r"^node 'a': demand\(='lots'\) is not a number"),
-    (lambda G: G.nodes["a"].update(demand='{"type": "poisson"}'),
-     r"^node 'a': demand: a 'poisson' distribution needs 'mean'"),
-    (lambda G: G.nodes["a"].update(initial_pipeline="[1,"),
-     r"^node 'a': initial_pipeline\(='\[1,'\) is not a JSON list"),
-    (lambda G: G.edges["s", "a"].update(lead_time="2.5"),
-     r"^edge 's'->'a': lead_time must take whole numbers"),
-    (lambda G: G.edges["s", "a"].update(colour="red"),
-     r"^edge 's'->'a': unknown field\(s\) 'colour' \(allowed: lead_time, unit_cost, bom, "
-     r"transit_holding_cost, share, priority, sequential, position\)"),
-    (lambda G: G.edges["s", "a"].update(position=0.5), r"^edge 's'->'a': position\(=0.5\)"),
-    (lambda G: G.graph.update(colour="red"),
-     r"^graph: unknown field\(s\) 'colour' \(allowed: format_version, name, order_timing, "
-     r"continuous, decisions, shipping_timing, time\)"),
-    (lambda G: G.graph.update(format_version=2), r"^graph: format_version 2 is not supported"),
-    (lambda G: G.add_node("ghost"), r"node 'ghost' is a stocking node with no supplier"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (
+            lambda G: G.nodes["a"].update(holding_cost="1"),
+            r"^node 'a': holding_cost\(='1'\) must be a number",
+        ),
+        (
+            lambda G: G.nodes["a"].update(node=Node("a")),
+            r"^node 'a': unknown field\(s\) 'node' "
+            r"\(allowed: kind, holding_cost, ",
+        ),
+        (lambda G: G.nodes["a"].update(name="b"), r"^node 'a': unknown field\(s\) 'name'"),
+        (
+            lambda G: G.nodes["a"].update(demand="lots"),
+            r"^node 'a': demand\(='lots'\) is not a number",
+        ),
+        (
+            lambda G: G.nodes["a"].update(demand='{"type": "poisson"}'),
+            r"^node 'a': demand: a 'poisson' distribution needs 'mean'",
+        ),
+        (
+            lambda G: G.nodes["a"].update(initial_pipeline="[1,"),
+            r"^node 'a': initial_pipeline\(='\[1,'\) is not a JSON list",
+        ),
+        (
+            lambda G: G.edges["s", "a"].update(lead_time="2.5"),
+            r"^edge 's'->'a': lead_time must take whole numbers",
+        ),
+        (
+            lambda G: G.edges["s", "a"].update(colour="red"),
+            r"^edge 's'->'a': unknown field\(s\) 'colour' \(allowed: lead_time, unit_cost, bom, "
+            r"transit_holding_cost, share, priority, sequential, position\)",
+        ),
+        (lambda G: G.edges["s", "a"].update(position=0.5), r"^edge 's'->'a': position\(=0.5\)"),
+        (
+            lambda G: G.graph.update(colour="red"),
+            r"^graph: unknown field\(s\) 'colour' \(allowed: format_version, name, order_timing, "
+            r"continuous, decisions, shipping_timing, time\)",
+        ),
+        (lambda G: G.graph.update(format_version=2), r"^graph: format_version 2 is not supported"),
+        (lambda G: G.add_node("ghost"), r"node 'ghost' is a stocking node with no supplier"),
+    ],
+)
 def test_from_networkx_errors_name_the_node_or_edge(change, match):
-    G = Network((Node("s", kind="supply"), Node("a", demand=Poisson(2))),
-                (Edge("s", "a"),)).to_networkx()
+    G = Network(
+        (Node("s", kind="supply"), Node("a", demand=Poisson(2))), (Edge("s", "a"),)
+    ).to_networkx()
     change(G)
     with pytest.raises(NetworkError, match=match):
         Network.from_networkx(G)

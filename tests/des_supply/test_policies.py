@@ -57,7 +57,7 @@ def test_ss_orders_up_to_S_at_or_below_s():
 
 
 def test_rq_orders_the_smallest_multiple_of_q_above_r():
-    assert RQ(r=3, Q=4).act(OBS) == {"a": 4.0, "b": 8.0}   # -2 + 8 = 6 > 3
+    assert RQ(r=3, Q=4).act(OBS) == {"a": 4.0, "b": 8.0}  # -2 + 8 = 6 > 3
     assert RQ(r=2, Q=4).act(OBS) == {"a": 0.0, "b": 8.0}
 
 
@@ -72,16 +72,19 @@ def test_missing_node_is_named():
         BaseStock({"a": 1}).act(OBS)
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: BaseStock(-1), r"level\(=-1.0\) must be a finite number >= 0"),
-    (lambda: BaseStock(math.nan), r"level\(=nan\)"),
-    (lambda: BaseStock(math.inf), r"level\(=inf\)"),
-    (lambda: BaseStock("high"), r"level\(='high'\) must be a number or a mapping"),
-    (lambda: BaseStock({"a": -2}), r"level\(=-2.0\)"),
-    (lambda: ConstantOrder(-1), r"quantity\(=-1.0\)"),
-    (lambda: RQ(1, -4), r"Q\(=-4.0\)"),
-    (lambda: CappedBaseStock(5, -1), r"cap\(=-1.0\)"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: BaseStock(-1), r"level\(=-1.0\) must be a finite number >= 0"),
+        (lambda: BaseStock(math.nan), r"level\(=nan\)"),
+        (lambda: BaseStock(math.inf), r"level\(=inf\)"),
+        (lambda: BaseStock("high"), r"level\(='high'\) must be a number or a mapping"),
+        (lambda: BaseStock({"a": -2}), r"level\(=-2.0\)"),
+        (lambda: ConstantOrder(-1), r"quantity\(=-1.0\)"),
+        (lambda: RQ(1, -4), r"Q\(=-4.0\)"),
+        (lambda: CappedBaseStock(5, -1), r"cap\(=-1.0\)"),
+    ],
+)
 def test_bad_parameters(make, match):
     with pytest.raises(ValueError, match=match):
         make()
@@ -94,12 +97,16 @@ def test_every_policy_satisfies_the_protocol_and_is_registered():
     assert Action().orders == {} and Action({"a": 1}).orders == {"a": 1}
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: SS(s=5, S=2), r"S\(=2.0\) must be >= s\(=5.0\)"),
-    (lambda: SS(s={"a": 1, "b": 5}, S={"a": 3, "b": 4}), r"node 'b'"),
-    (lambda: RQ(r=1, Q=0), r"Q\(=0.0\) must be > 0"),
-    (lambda: RQ(r=1, Q={"a": 2, "b": 0}), r"node 'b'"),
-], ids=["S<s", "S<s-per-node", "Q=0", "Q=0-per-node"])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: SS(s=5, S=2), r"S\(=2.0\) must be >= s\(=5.0\)"),
+        (lambda: SS(s={"a": 1, "b": 5}, S={"a": 3, "b": 4}), r"node 'b'"),
+        (lambda: RQ(r=1, Q=0), r"Q\(=0.0\) must be > 0"),
+        (lambda: RQ(r=1, Q={"a": 2, "b": 0}), r"node 'b'"),
+    ],
+    ids=["S<s", "S<s-per-node", "Q=0", "Q=0-per-node"],
+)
 def test_inconsistent_parameters_are_refused_at_construction(make, match):
     """Early, like every other parameter check, not at the first decision epoch."""
     with pytest.raises(ValueError, match=match):

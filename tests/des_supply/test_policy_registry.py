@@ -15,19 +15,41 @@ from des_supply import policy_registry as reg
 from des_supply.evaluate import simulate
 from des_supply.policies import POLICIES, BaseStock, Policy
 from des_supply.policy_registry import (
-    Param, PolicyError, make_policy, policy_entry, policy_names, register_policy,
+    Param,
+    PolicyError,
+    make_policy,
+    policy_entry,
+    policy_names,
+    register_policy,
 )
 from des_supply.pricing_policies import PRICING_POLICIES, ListPriceBaseStock, MyopicPricing
 from des_supply.recommendation_policies import (
-    MarginRecommender, Popularity, RandomRecommender, RecommendAndReplenish, Uniform,
+    MarginRecommender,
+    Popularity,
+    RandomRecommender,
+    RecommendAndReplenish,
+    Uniform,
 )
 
 # a value for every parameter name an engine policy takes
-VALUES = {"level": 12.0, "s": 6.0, "S": 14.0, "r": 6.0, "Q": 5.0, "quantity": 5.0, "rate": 4.6, "cap": 7.0,
-          "price": 40.0, "slope": 0.5}
+VALUES = {
+    "level": 12.0,
+    "s": 6.0,
+    "S": 14.0,
+    "r": 6.0,
+    "Q": 5.0,
+    "quantity": 5.0,
+    "rate": 4.6,
+    "cap": 7.0,
+    "price": 40.0,
+    "slope": 0.5,
+}
 # a problem where each group applies
-GROUP_PROBLEMS = {"family": ("single-stage", {}), "pricing": ("pricing-a", {}),
-                  "recommendation": ("recommendation-small", {})}
+GROUP_PROBLEMS = {
+    "family": ("single-stage", {}),
+    "pricing": ("pricing-a", {}),
+    "recommendation": ("recommendation-small", {}),
+}
 ENGINE = [n for n in policy_names() if policy_entry(n).group != "solved"]
 
 
@@ -38,15 +60,27 @@ def problems():
 
 @pytest.fixture(scope="module")
 def serial():
-    return scenarios.make("serial")    # plant -> stage1 -> stage2 -> stage3 (deciding: stage1..3)
+    return scenarios.make("serial")  # plant -> stage1 -> stage2 -> stage3 (deciding: stage1..3)
 
 
 def test_the_engine_registers_its_families_pricing_and_recommendation_rules():
     assert set(ENGINE) == {
-        "base-stock", "echelon-base-stock", "ss", "rq", "constant", "constant-rate",
+        "base-stock",
+        "echelon-base-stock",
+        "ss",
+        "rq",
+        "constant",
+        "constant-rate",
         "capped-base-stock",
-        "bslp", "ssp", "myopic-pricing", "list-price",
-        "base-stock-uniform", "base-stock-popularity", "base-stock-random", "base-stock-margin"}
+        "bslp",
+        "ssp",
+        "myopic-pricing",
+        "list-price",
+        "base-stock-uniform",
+        "base-stock-popularity",
+        "base-stock-random",
+        "base-stock-margin",
+    }
     # pricing's myopic rule no longer collides with Zipkin's lost-sales "myopic"
     assert "myopic" not in ENGINE or policy_entry("myopic").group == "solved"
 
@@ -87,8 +121,12 @@ def test_the_views_are_the_registrations():
 
 def test_recommendation_rules_pair_base_stock_with_their_recommender(problems):
     problem = problems["recommendation"]
-    kinds = {"uniform": Uniform, "popularity": Popularity, "random": RandomRecommender,
-             "margin": MarginRecommender}
+    kinds = {
+        "uniform": Uniform,
+        "popularity": Popularity,
+        "random": RandomRecommender,
+        "margin": MarginRecommender,
+    }
     for rec, cls in kinds.items():
         policy = make_policy(f"base-stock-{rec}", problem, {"level": 9})
         assert isinstance(policy, RecommendAndReplenish)
@@ -101,8 +139,9 @@ def test_list_price_defaults_to_the_nodes_price(problems):
     problem = problems["pricing"]
     node = problem.network.node(problem.market.node)
     assert make_policy("list-price", problem, {"level": 6}) == ListPriceBaseStock(node.price, 6)
-    assert make_policy("list-price", problem, {"level": 6, "price": 30}) == \
-        ListPriceBaseStock(30, 6)
+    assert make_policy("list-price", problem, {"level": 6, "price": 30}) == ListPriceBaseStock(
+        30, 6
+    )
 
 
 # -- refusals ----------------------------------------------------------------------------------
@@ -112,8 +151,11 @@ def test_unknown_policy_lists_the_known_ones(serial):
 
 
 def test_unknown_parameter_names_it_and_the_allowed_ones(serial):
-    with pytest.raises(PolicyError, match=r"policy 'base-stock' has no parameter 'cap' "
-                                          r"\(parameters: level \(per node\)\)"):
+    with pytest.raises(
+        PolicyError,
+        match=r"policy 'base-stock' has no parameter 'cap' "
+        r"\(parameters: level \(per node\)\)",
+    ):
         make_policy("base-stock", serial, {"level": 5, "cap": 3})
 
 
@@ -122,14 +164,19 @@ def test_missing_parameter_is_named(serial):
         make_policy("ss", serial, {"s": 1})
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"level": "x"}, r"policy 'base-stock': level\(='x'\) must be a number"),
-    ({"level": True}, r"level\(=True\) must be a number"),
-    ({"level": float("nan")}, r"level\(=nan\) must be a number"),
-    ({"level": -1}, r"policy 'base-stock': level\(=-1.0\) must be a finite number >= 0"),
-    ({"level": {"stage1": 1, "stage2": "a", "stage3": 2}},
-     r"level at node 'stage2'\(='a'\) must be a number"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"level": "x"}, r"policy 'base-stock': level\(='x'\) must be a number"),
+        ({"level": True}, r"level\(=True\) must be a number"),
+        ({"level": float("nan")}, r"level\(=nan\) must be a number"),
+        ({"level": -1}, r"policy 'base-stock': level\(=-1.0\) must be a finite number >= 0"),
+        (
+            {"level": {"stage1": 1, "stage2": "a", "stage3": 2}},
+            r"level at node 'stage2'\(='a'\) must be a number",
+        ),
+    ],
+)
 def test_bad_values_name_the_parameter(serial, params, match):
     with pytest.raises(PolicyError, match=match):
         make_policy("base-stock", serial, params)
@@ -138,23 +185,32 @@ def test_bad_values_name_the_parameter(serial, params, match):
 def test_a_node_the_network_does_not_have_is_refused_even_when_every_node_has_a_value(serial):
     """The CLI used to ignore ``level=...,ghost:5`` once every deciding node had a value."""
     levels = {"stage1": 6, "stage2": 12, "stage3": 23, "ghost": 5}
-    with pytest.raises(PolicyError, match=r"policy 'echelon-base-stock': level names node "
-                                          r"'ghost', which the network 'serial' does not have "
-                                          r"\(deciding nodes: stage3, stage2, stage1\)"):
+    with pytest.raises(
+        PolicyError,
+        match=r"policy 'echelon-base-stock': level names node "
+        r"'ghost', which the network 'serial' does not have "
+        r"\(deciding nodes: stage3, stage2, stage1\)",
+    ):
         make_policy("echelon-base-stock", serial, {"level": levels})
 
 
 def test_a_node_that_does_not_decide_is_refused(serial):
     supplier = next(n.name for n in serial.network.nodes if n.kind == "supply")
     levels = {"stage1": 6, "stage2": 12, "stage3": 23, supplier: 5}
-    with pytest.raises(PolicyError, match=rf"policy 'ss': S names node '{supplier}', a supply "
-                                          r"node that does not decide"):
+    with pytest.raises(
+        PolicyError,
+        match=rf"policy 'ss': S names node '{supplier}', a supply "
+        r"node that does not decide",
+    ):
         make_policy("ss", serial, {"s": 1, "S": levels})
 
 
 def test_a_deciding_node_left_out_is_named(serial):
-    with pytest.raises(PolicyError, match=r"policy 'capped-base-stock': cap has no value for "
-                                          r"deciding node 'stage3'"):
+    with pytest.raises(
+        PolicyError,
+        match=r"policy 'capped-base-stock': cap has no value for "
+        r"deciding node 'stage3'",
+    ):
         make_policy("capped-base-stock", serial, {"level": 9, "cap": {"stage1": 1, "stage2": 2}})
     with pytest.raises(PolicyError, match=r"no value for deciding nodes 'stage3', 'stage2'"):
         make_policy("base-stock", serial, {"level": {"stage1": 1}})
@@ -162,22 +218,36 @@ def test_a_deciding_node_left_out_is_named(serial):
 
 def test_one_number_parameters_refuse_a_mapping(problems):
     problem = problems["pricing"]
-    with pytest.raises(PolicyError, match=r"policy 'bslp': price takes one number, not one per "
-                                          r"node"):
+    with pytest.raises(
+        PolicyError,
+        match=r"policy 'bslp': price takes one number, not one per "
+        r"node",
+    ):
         make_policy("bslp", problem, {"price": {problem.market.node: 40}, "level": 5})
 
 
 def test_market_rules_refuse_problems_without_their_market(serial, problems):
-    with pytest.raises(PolicyError, match=r"policy 'myopic-pricing' does not apply to problem "
-                                          r"'serial': it sets prices: it needs a problem with a "
-                                          r"pricing market"):
+    with pytest.raises(
+        PolicyError,
+        match=r"policy 'myopic-pricing' does not apply to problem "
+        r"'serial': it sets prices: it needs a problem with a "
+        r"pricing market",
+    ):
         make_policy("myopic-pricing", serial, {"level": 5})
-    with pytest.raises(PolicyError, match=r"'base-stock-margin' does not apply to problem "
-                                          r"'pricing-a': it recommends.*a pricing market"):
+    with pytest.raises(
+        PolicyError,
+        match=r"'base-stock-margin' does not apply to problem "
+        r"'pricing-a': it recommends.*a pricing market",
+    ):
         make_policy("base-stock-margin", problems["pricing"], {"level": 5})
     names = policy_names(serial)
-    assert "base-stock" in names and not {"bslp", "ssp", "myopic-pricing", "list-price",
-                                          "base-stock-uniform"} & set(names)
+    assert "base-stock" in names and not {
+        "bslp",
+        "ssp",
+        "myopic-pricing",
+        "list-price",
+        "base-stock-uniform",
+    } & set(names)
 
 
 # -- registering -------------------------------------------------------------------------------
@@ -198,9 +268,13 @@ def test_a_new_entry_gets_checked_parameters_and_its_reason(scratch_registry, se
         seen.update(params)
         return BaseStock(params["level"])
 
-    register_policy("test-policy", build, summary="a test entry\nsecond line",
-                    params=(Param("level"), Param("gain", per_node=False, required=False)),
-                    applies=lambda p: None if p.kind.shape == "serial" else "serial only")
+    register_policy(
+        "test-policy",
+        build,
+        summary="a test entry\nsecond line",
+        params=(Param("level"), Param("gain", per_node=False, required=False)),
+        applies=lambda p: None if p.kind.shape == "serial" else "serial only",
+    )
     entry = policy_entry("test-policy")
     assert entry.summary == "a test entry" and entry.required == ("level",)
     assert entry.optional == ("gain",)

@@ -87,8 +87,9 @@ def test_unit_conservation_without_assembly(data):
     initial = sum(n.initial_on_hand + sum(n.initial_pipeline) for n in net.nodes)
     final_on_hand = ledger["on_hand"][-1].sum()
     final_transit = ledger["in_transit"][-1].sum()
-    assert supplied + initial == pytest.approx(ledger["sales"].sum() + final_on_hand
-                                               + final_transit, rel=1e-9, abs=TOL)
+    assert supplied + initial == pytest.approx(
+        ledger["sales"].sum() + final_on_hand + final_transit, rel=1e-9, abs=TOL
+    )
     assert sim.units_in_network() == pytest.approx(final_on_hand + final_transit, abs=TOL)
 
 
@@ -191,6 +192,7 @@ def test_parallel_replications_equal_serial_ones():
 
 # -- the peer conventions: sequential decisions, ship-before-receipt, shipping capacities ------
 
+
 @given(st.data())
 def test_units_are_conserved_under_conventions(data):
     """Per node and network-wide (bom 1): shipping capacities and ship-before-receipt hold
@@ -201,8 +203,9 @@ def test_units_are_conserved_under_conventions(data):
     np.testing.assert_allclose(ledger.conservation_residual(), 0.0, atol=TOL)
     supplied = sum(ledger.column("shipped", n.name).sum() for n in net.nodes if n.kind == "supply")
     initial = sum(n.initial_on_hand + sum(n.initial_pipeline) for n in net.nodes)
-    assert supplied + initial == pytest.approx(ledger["sales"].sum() + sim.units_in_network(),
-                                               rel=1e-9, abs=TOL)
+    assert supplied + initial == pytest.approx(
+        ledger["sales"].sum() + sim.units_in_network(), rel=1e-9, abs=TOL
+    )
     for field in FIELDS:
         assert ledger[field].min() >= -TOL, field
 
@@ -218,11 +221,16 @@ def test_owed_units_are_accounted_under_conventions(data):
         asked = ledger.column("demand", name).sum()
         for e in net.customers(name):
             asked += ledger.column("ordered", e.target).sum() * (
-                1.0 if len(net.suppliers(e.target)) == 1 else np.nan)
+                1.0 if len(net.suppliers(e.target)) == 1 else np.nan
+            )
         if np.isnan(asked):  # several suppliers: how an order splits is another property
             continue
-        done = (ledger.column("shipped", name).sum() + ledger.column("sales", name).sum()
-                + ledger.column("lost", name).sum() + ledger.column("backlog", name)[-1])
+        done = (
+            ledger.column("shipped", name).sum()
+            + ledger.column("sales", name).sum()
+            + ledger.column("lost", name).sum()
+            + ledger.column("backlog", name)[-1]
+        )
         assert asked == pytest.approx(done, rel=1e-9, abs=TOL), name
 
 

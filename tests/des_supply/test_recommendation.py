@@ -90,7 +90,11 @@ def test_logits_always_give_valid_intensities(axis, scores):
 def test_uniform_and_popularity_satisfy_the_axis():
     for axis in ("customers", "products"):
         m = small_model(axis)
-        for a in (m.uniform(), Popularity().recommend(None, m), RandomRecommender(seed=3).recommend(None, m)):
+        for a in (
+            m.uniform(),
+            Popularity().recommend(None, m),
+            RandomRecommender(seed=3).recommend(None, m),
+        ):
             m.check(a)
 
 
@@ -126,15 +130,20 @@ def test_csv_round_trip(tmp_path):
     np.testing.assert_array_equal(back.base_ratings, m.base_ratings)
     np.testing.assert_array_equal(back.capacity, m.capacity)
     assert back.products == m.products and back.customers == m.customers
-    net = scenarios.make("recommendation-small", ratings_csv=str(tmp_path / "r.csv"),
-                         capacity_csv=str(tmp_path / "c.csv")).network
+    net = scenarios.make(
+        "recommendation-small",
+        ratings_csv=str(tmp_path / "r.csv"),
+        capacity_csv=str(tmp_path / "c.csv"),
+    ).network
     assert [n.name for n in net.stock_nodes] == list(m.products)
 
 
 def test_generation_is_reproducible():
     a, b = RecommendationModel.generate(5, 7, seed=11), RecommendationModel.generate(5, 7, seed=11)
     np.testing.assert_array_equal(a.base_ratings, b.base_ratings)
-    assert not np.array_equal(a.base_ratings, RecommendationModel.generate(5, 7, seed=12).base_ratings)
+    assert not np.array_equal(
+        a.base_ratings, RecommendationModel.generate(5, 7, seed=12).base_ratings
+    )
 
 
 @pytest.mark.parametrize("size", ["small", "medium", "large"])
@@ -161,7 +170,9 @@ def test_per_product_lead_times_are_drawn_once():
     net = scenarios.make("recommendation-medium", lead_time=1, lead_time_max=4).network
     leads = {e.target: e.lead_time.mean for e in net.edges}
     assert set(leads.values()) <= {1, 2, 3, 4} and len(set(leads.values())) > 1
-    net = scenarios.make("recommendation-small", lead_time=1, lead_time_max=3, stochastic_lead_time=True).network
+    net = scenarios.make(
+        "recommendation-small", lead_time=1, lead_time_max=3, stochastic_lead_time=True
+    ).network
     assert all(e.lead_time.mean == 2 for e in net.edges)
 
 
@@ -174,8 +185,12 @@ def _levels(market: RecommendationMarket, factor: float = 3.0) -> dict[str, floa
 @pytest.mark.parametrize("shortage", ["lost", "backlog"])
 def test_engine_demand_is_the_markets_and_units_are_conserved(shortage):
     name = "recommendation-small"
-    net, market = scenarios.make(name, shortage=shortage, lead_time=1, lead_time_max=3,
-                                 stochastic_lead_time=True).network, scenarios.make_market(name)
+    net, market = (
+        scenarios.make(
+            name, shortage=shortage, lead_time=1, lead_time_max=3, stochastic_lead_time=True
+        ).network,
+        scenarios.make_market(name),
+    )
     policy = RecommendAndReplenish(BaseStock(_levels(market)), Popularity())
     sim = Simulation(net, 300, 4, market)
     seen = []
@@ -213,8 +228,14 @@ def test_common_random_numbers_and_reproducibility():
     name = "recommendation-small"
     net, market = scenarios.make(name).network, scenarios.make_market(name)
     levels = _levels(market)
-    run = lambda rec: simulate(net, RecommendAndReplenish(BaseStock(levels), rec), periods=400,
-                               seed=7, replications=3, market=market)
+    run = lambda rec: simulate(
+        net,
+        RecommendAndReplenish(BaseStock(levels), rec),
+        periods=400,
+        seed=7,
+        replications=3,
+        market=market,
+    )
     a, b = run(RandomRecommender()), run(RandomRecommender())
     np.testing.assert_array_equal(a.per_replication, b.per_replication)
     # same uniforms whatever the policy: uniform recommendation twice is identical too
@@ -233,7 +254,8 @@ def test_action_without_recommendation_means_uniform():
     levels = _levels(scenarios.make_market(name))
     plain = Simulation(net, 200, 3, scenarios.make_market(name)).run(BaseStock(levels))
     explicit = Simulation(net, 200, 3, scenarios.make_market(name)).run(
-        RecommendAndReplenish(BaseStock(levels), Uniform()))
+        RecommendAndReplenish(BaseStock(levels), Uniform())
+    )
     np.testing.assert_array_equal(plain.data["revenue"], explicit.data["revenue"])
 
 
@@ -264,8 +286,9 @@ def test_margin_recommender_gradient_and_gain(axis):
         x0 = rng.normal(0, 2, size=model.shape).ravel()
         value, grad = expected_margin(model, w, x0)
         assert value == pytest.approx(float(w @ model.expected_demand(model.from_logits(x0))))
-        err = check_grad(lambda x: expected_margin(model, w, x)[0],
-                         lambda x: expected_margin(model, w, x)[1], x0)
+        err = check_grad(
+            lambda x: expected_margin(model, w, x)[0], lambda x: expected_margin(model, w, x)[1], x0
+        )
         assert err < 1e-5 * max(1.0, np.abs(grad).max())
     alpha = MarginRecommender(margins).recommend(None, model)
     model.check(alpha)

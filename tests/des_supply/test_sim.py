@@ -39,6 +39,7 @@ def col(ledger, field, node):
 
 # -- one stocking node, deterministic demand ------------------------------------------------------
 
+
 def test_base_stock_with_lead_time_reaches_its_steady_state(single_net):
     """Demand 3, lead time 2, S = 11, 9 on hand: end stock S - 3(L+1) = 2 from period 2."""
     led = Simulation(single_net, 6).run(BaseStock(11))
@@ -63,7 +64,7 @@ def test_backlog_is_filled_first_when_stock_arrives():
     assert col(led, "ordered", "store") == [0, 3, 3, 3, 3, 3]
     assert col(led, "received", "store") == [0, 0, 0, 3, 3, 3]
     assert col(led, "served", "store") == [3, 3, 1, 1, 1, 1]
-    assert col(led, "sales", "store") == [3, 3, 1, 3, 3, 3]   # 2 owed + 1 from stock
+    assert col(led, "sales", "store") == [3, 3, 1, 3, 3, 3]  # 2 owed + 1 from stock
     assert col(led, "lost", "store") == [0] * 6
     assert col(led, "shortage_cost", "store") == [0, 0, 10, 10, 10, 10]
 
@@ -100,14 +101,15 @@ def test_order_after_demand_sees_this_periods_demand():
     assert col(led, "on_hand", "store") == [3, 3, 3, 3]
     assert col(led, "backlog", "store") == [0] * 4
     assert col(led, "served", "store") == [0, 3, 3, 3]
-    assert col(led, "sales", "store") == [3, 3, 3, 3]   # period 0's demand, filled on arrival
+    assert col(led, "sales", "store") == [3, 3, 3, 3]  # period 0's demand, filled on arrival
 
 
 def test_order_timing_changes_the_periods_a_base_stock_level_covers():
     """With S = 5, L = 1, demand 3: after-demand covers L periods (stock 2), before-demand
     covers L + 1 periods (one unit short every period)."""
-    after = Simulation(single(demand=3, lead_time=1, initial_on_hand=5,
-                              order_timing="order-after-demand"), 5).run(BaseStock(5))
+    after = Simulation(
+        single(demand=3, lead_time=1, initial_on_hand=5, order_timing="order-after-demand"), 5
+    ).run(BaseStock(5))
     assert col(after, "ordered", "store") == [3] * 5
     assert col(after, "on_hand", "store") == [2] * 5
     assert col(after, "backlog", "store") == [0] * 5
@@ -127,12 +129,16 @@ def test_orders_are_rounded_in_integer_networks_only():
 
 # -- upstream shortages -------------------------------------------------------------------------
 
+
 def two_echelon(dc_rule: str) -> Network:
     return Network(
-        (Node("plant", kind="supply"),
-         Node("dc", initial_on_hand=4, shortage=dc_rule, shortage_cost=1.0),
-         Node("store", demand=Deterministic(0))),
-        (Edge("plant", "dc", lead_time=1), Edge("dc", "store", lead_time=1)))
+        (
+            Node("plant", kind="supply"),
+            Node("dc", initial_on_hand=4, shortage=dc_rule, shortage_cost=1.0),
+            Node("store", demand=Deterministic(0)),
+        ),
+        (Edge("plant", "dc", lead_time=1), Edge("dc", "store", lead_time=1)),
+    )
 
 
 def test_supplier_ships_what_it_has_and_backlogs_the_rest():
@@ -142,7 +148,7 @@ def test_supplier_ships_what_it_has_and_backlogs_the_rest():
     assert col(led, "backlog", "dc") == [6, 6, 0, 0]
     assert col(led, "received", "dc") == [0, 0, 10, 0]
     assert col(led, "on_hand", "dc") == [0, 0, 4, 4]
-    assert col(led, "shortage_cost", "dc") == [6, 6, 0, 0]   # per unit owed downstream
+    assert col(led, "shortage_cost", "dc") == [6, 6, 0, 0]  # per unit owed downstream
     assert col(led, "received", "store") == [0, 4, 0, 6]
     assert col(led, "in_transit", "store") == [4, 0, 6, 0]
     assert col(led, "on_hand", "store") == [0, 4, 4, 10]
@@ -153,7 +159,7 @@ def test_supplier_with_lost_sales_loses_what_it_cannot_ship():
     assert col(led, "shipped", "dc") == [4, 0, 0, 0]
     assert col(led, "lost", "dc") == [6, 0, 0, 0]
     assert col(led, "backlog", "dc") == [0] * 4
-    assert col(led, "shortage_cost", "dc") == [6, 0, 0, 0]   # per unit lost
+    assert col(led, "shortage_cost", "dc") == [6, 0, 0, 0]  # per unit lost
     assert col(led, "on_hand", "dc") == [0, 0, 10, 10]
     assert col(led, "received", "store") == [0, 4, 0, 0]
 
@@ -169,27 +175,37 @@ def test_backlogged_units_count_as_on_order_downstream(script):
 
     Simulation(two_echelon("backlog"), 2).run(Spy(policy.table))
     assert seen[0] == (0, 0, 4)
-    assert seen[1] == (6, 6, -6)   # 4 arrived; 6 still owed by the dc
+    assert seen[1] == (6, 6, -6)  # 4 arrived; 6 still owed by the dc
 
 
 # -- multi-sourcing -------------------------------------------------------------------------------
 
-def two_sources(rule: str, a_on_hand: float = 50, b_on_hand: float = 50, continuous=None,
-                shares=(None, None)) -> Network:
+
+def two_sources(
+    rule: str, a_on_hand: float = 50, b_on_hand: float = 50, continuous=None, shares=(None, None)
+) -> Network:
     """plant -> a, b -> store; b's edge is declared first but has the higher priority number."""
     return Network(
-        (Node("plant", kind="supply"), Node("a", initial_on_hand=a_on_hand),
-         Node("b", initial_on_hand=b_on_hand),
-         Node("store", demand=Deterministic(0), supply_rule=rule)),
-        (Edge("plant", "a"), Edge("plant", "b"),
-         Edge("b", "store", lead_time=2, priority=1, share=shares[1]),
-         Edge("a", "store", lead_time=1, priority=0, share=shares[0])),
-        continuous=continuous)
+        (
+            Node("plant", kind="supply"),
+            Node("a", initial_on_hand=a_on_hand),
+            Node("b", initial_on_hand=b_on_hand),
+            Node("store", demand=Deterministic(0), supply_rule=rule),
+        ),
+        (
+            Edge("plant", "a"),
+            Edge("plant", "b"),
+            Edge("b", "store", lead_time=2, priority=1, share=shares[1]),
+            Edge("a", "store", lead_time=1, priority=0, share=shares[0]),
+        ),
+        continuous=continuous,
+    )
 
 
 def test_priority_takes_what_the_first_supplier_has_and_the_rest_from_the_next():
     led = Simulation(two_sources("priority", a_on_hand=4, b_on_hand=100), 3).run(
-        Script({0: {"store": 10}}))
+        Script({0: {"store": 10}})
+    )
     assert col(led, "shipped", "a") == [4, 0, 0]
     assert col(led, "shipped", "b") == [6, 0, 0]
     assert col(led, "received", "store") == [0, 4, 6]
@@ -197,7 +213,8 @@ def test_priority_takes_what_the_first_supplier_has_and_the_rest_from_the_next()
 
 def test_priority_last_supplier_takes_the_remainder_even_if_short():
     led = Simulation(two_sources("priority", a_on_hand=4, b_on_hand=3), 3).run(
-        Script({0: {"store": 10}}))
+        Script({0: {"store": 10}})
+    )
     assert col(led, "shipped", "a") == [4, 0, 0]
     assert col(led, "shipped", "b") == [3, 0, 0]
     assert col(led, "backlog", "b") == [3, 3, 3]
@@ -208,23 +225,31 @@ def test_priority_last_supplier_takes_the_remainder_even_if_short():
 def test_split_uses_shares_with_largest_remainder_rounding():
     net = two_sources("split", shares=(0.3, 0.7))
     led = Simulation(net, 2).run(Script({0: {"store": 10}, 1: {"store": 7}}))
-    assert col(led, "shipped", "a") == [3, 2]      # 7 x 0.3 = 2.1 -> 2
-    assert col(led, "shipped", "b") == [7, 5]      # 7 x 0.7 = 4.9 -> 5
+    assert col(led, "shipped", "a") == [3, 2]  # 7 x 0.3 = 2.1 -> 2
+    assert col(led, "shipped", "b") == [7, 5]  # 7 x 0.7 = 4.9 -> 5
     cont = Simulation(two_sources("split", shares=(0.3, 0.7), continuous=True), 1).run(
-        Script({0: {"store": 7}}))
+        Script({0: {"store": 7}})
+    )
     assert cont.column("shipped", "a")[0] == pytest.approx(2.1)
     assert cont.column("shipped", "b")[0] == pytest.approx(4.9)
 
 
 # -- assembly -----------------------------------------------------------------------------------
 
+
 def kit_network(b_capacity: float = math.inf) -> Network:
     """One unit of A and two of B make one unit at ``asm``."""
     return Network(
-        (Node("sa", kind="supply"), Node("sb", kind="supply", capacity=b_capacity),
-         Node("asm", supply_rule="assembly", demand=Deterministic(0))),
-        (Edge("sa", "asm", lead_time=1, bom=1, transit_holding_cost=0.1),
-         Edge("sb", "asm", lead_time=3, bom=2, transit_holding_cost=0.2)))
+        (
+            Node("sa", kind="supply"),
+            Node("sb", kind="supply", capacity=b_capacity),
+            Node("asm", supply_rule="assembly", demand=Deterministic(0)),
+        ),
+        (
+            Edge("sa", "asm", lead_time=1, bom=1, transit_holding_cost=0.1),
+            Edge("sb", "asm", lead_time=3, bom=2, transit_holding_cost=0.2),
+        ),
+    )
 
 
 def test_assembly_waits_for_complete_kits():
@@ -237,12 +262,12 @@ def test_assembly_waits_for_complete_kits():
 
     led = Simulation(kit_network(), 5).run(Spy({0: {"asm": 5}}))
     assert col(led, "shipped", "sa") == [5, 0, 0, 0, 0]
-    assert col(led, "shipped", "sb") == [10, 0, 0, 0, 0]   # bom 2
+    assert col(led, "shipped", "sb") == [10, 0, 0, 0, 0]  # bom 2
     assert col(led, "received", "asm") == [0, 0, 0, 5, 0]
     assert col(led, "on_hand", "asm") == [0, 0, 0, 5, 5]
     # A waits in the input buffer from period 1 and is still charged transit holding
     assert col(led, "transit_cost", "asm") == pytest.approx([2.5, 2.5, 2.5, 0, 0])
-    assert seen == [0, 5, 5, 0, 0]   # complete kits on order (after the order at 0)
+    assert seen == [0, 5, 5, 0, 0]  # complete kits on order (after the order at 0)
 
 
 def test_assembly_builds_partial_kits_as_components_arrive():
@@ -260,6 +285,7 @@ def test_assembly_in_transit_counts_kits_once():
 
 
 # -- capacities -----------------------------------------------------------------------------------
+
 
 def test_order_and_storage_capacity_cut_orders():
     net = single(demand=0, lead_time=2, initial_on_hand=5, capacity=4, storage_capacity=12)
@@ -288,6 +314,7 @@ def test_capacitated_supply_with_lost_sales_drops_the_excess():
 
 # -- reviews --------------------------------------------------------------------------------------
 
+
 def test_review_period_two_decides_on_even_periods_only():
     net = single(demand=1, initial_on_hand=20, review_period=2)
     policy = Script()
@@ -306,23 +333,36 @@ def test_review_period_two_decides_on_even_periods_only():
 def test_review_offsets_and_who_decides_when():
     """dc reviews every period, store every second period from period 1: downstream first."""
     net = Network(
-        (Node("plant", kind="supply"), Node("dc", initial_on_hand=10),
-         Node("store", demand=Deterministic(1), initial_on_hand=10, review_period=2,
-              review_offset=1)),
-        (Edge("plant", "dc"), Edge("dc", "store")))
+        (
+            Node("plant", kind="supply"),
+            Node("dc", initial_on_hand=10),
+            Node(
+                "store",
+                demand=Deterministic(1),
+                initial_on_hand=10,
+                review_period=2,
+                review_offset=1,
+            ),
+        ),
+        (Edge("plant", "dc"), Edge("dc", "store")),
+    )
     policy = Script()
     led = Simulation(net, 4).run(policy)
-    assert policy.epochs == [(0, ("dc",)), (1, ("store", "dc")), (2, ("dc",)),
-                             (3, ("store", "dc"))]
+    assert policy.epochs == [(0, ("dc",)), (1, ("store", "dc")), (2, ("dc",)), (3, ("store", "dc"))]
     assert led.periods == 4
 
 
 # -- lead times -----------------------------------------------------------------------------------
 
+
 def crossing(sequential: bool) -> Network:
     """Lead time 3 for what leaves in period 0, 1 afterwards (a trace-driven lead time)."""
-    return single(demand=0, lead_time=Trace((3.0, 1.0), after="hold"), initial_on_hand=0,
-                  edge={"sequential": sequential})
+    return single(
+        demand=0,
+        lead_time=Trace((3.0, 1.0), after="hold"),
+        initial_on_hand=0,
+        edge={"sequential": sequential},
+    )
 
 
 def test_independent_lead_times_can_cross():
@@ -385,13 +425,20 @@ def test_units_in_network_counts_the_initial_pipeline_still_on_its_way():
 
 # -- money -----------------------------------------------------------------------------------------
 
+
 def test_fixed_variable_edge_and_transit_costs():
-    net = single(demand=0, lead_time=2, initial_on_hand=0, holding_cost=1.0,
-                 fixed_order_cost=10, order_cost=2, edge={"unit_cost": 0.5,
-                                                          "transit_holding_cost": 0.1})
+    net = single(
+        demand=0,
+        lead_time=2,
+        initial_on_hand=0,
+        holding_cost=1.0,
+        fixed_order_cost=10,
+        order_cost=2,
+        edge={"unit_cost": 0.5, "transit_holding_cost": 0.1},
+    )
     led = Simulation(net, 5).run(Script({0: {"store": 6}, 2: {"store": 4}}))
     assert col(led, "fixed_cost", "store") == [10, 0, 10, 0, 0]
-    assert col(led, "variable_cost", "store") == [15, 0, 10, 0, 0]   # (2 + 0.5) per unit
+    assert col(led, "variable_cost", "store") == [15, 0, 10, 0, 0]  # (2 + 0.5) per unit
     assert col(led, "transit_cost", "store") == pytest.approx([0.6, 0.6, 0.4, 0.4, 0])
     assert col(led, "holding_cost", "store") == [0, 0, 6, 6, 10]
     np.testing.assert_allclose(led.cost(), [25.6, 0.6, 26.4, 6.4, 10])
@@ -400,8 +447,9 @@ def test_fixed_variable_edge_and_transit_costs():
 
 
 def test_revenue_at_the_price_of_the_period_the_demand_came():
-    net = single(demand=2, lead_time=1, initial_on_hand=1, price=3.0, holding_cost=0.5,
-                 shortage_cost=0.0)
+    net = single(
+        demand=2, lead_time=1, initial_on_hand=1, price=3.0, holding_cost=0.5, shortage_cost=0.0
+    )
     led = Simulation(net, 3).run(Script({0: {"store": 5}}))
     assert col(led, "sales", "store") == [1, 3, 2]
     assert col(led, "revenue", "store") == [3, 9, 6]
@@ -415,8 +463,10 @@ def test_echelon_inventory_position_counts_the_echelon_not_internal_backlog(seri
 
     class Spy(Script):
         def act(self, obs):
-            seen[obs.t] = {n: (obs.inventory_position(n), obs.echelon_inventory_position(n))
-                           for n in ("dc", "store")}
+            seen[obs.t] = {
+                n: (obs.inventory_position(n), obs.echelon_inventory_position(n))
+                for n in ("dc", "store")
+            }
             return super().act(obs)
 
     Simulation(serial_net, 2).run(Spy({0: {"store": 8, "dc": 1}}))
@@ -427,14 +477,18 @@ def test_echelon_inventory_position_counts_the_echelon_not_internal_backlog(seri
 
 # -- errors --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("action, match", [
-    ({"store": -1}, "finite number >= 0"),
-    ({"store": math.nan}, "finite number >= 0"),
-    ({"store": math.inf}, "finite number >= 0"),
-    ({"plant": 1}, "node 'plant' does not decide"),
-    ({"nowhere": 1}, "node 'nowhere' does not decide"),
-    ([("store", 1)], "an action must be an Action or a mapping"),
-])
+
+@pytest.mark.parametrize(
+    "action, match",
+    [
+        ({"store": -1}, "finite number >= 0"),
+        ({"store": math.nan}, "finite number >= 0"),
+        ({"store": math.inf}, "finite number >= 0"),
+        ({"plant": 1}, "node 'plant' does not decide"),
+        ({"nowhere": 1}, "node 'nowhere' does not decide"),
+        ([("store", 1)], "an action must be an Action or a mapping"),
+    ],
+)
 def test_bad_orders_raise_decision_error(action, match):
     net = single(initial_on_hand=5)
 
@@ -452,9 +506,13 @@ def test_bad_orders_raise_decision_error(action, match):
 
 def test_order_for_a_node_that_does_not_review_now():
     net = Network(
-        (Node("plant", kind="supply"), Node("dc", initial_on_hand=10),
-         Node("store", demand=Deterministic(1), initial_on_hand=10, review_period=2)),
-        (Edge("plant", "dc"), Edge("dc", "store")))
+        (
+            Node("plant", kind="supply"),
+            Node("dc", initial_on_hand=10),
+            Node("store", demand=Deterministic(1), initial_on_hand=10, review_period=2),
+        ),
+        (Edge("plant", "dc"), Edge("dc", "store")),
+    )
     sim = Simulation(net, 4)
     obs = sim.reset()
     assert obs.deciding == ("store", "dc")
@@ -487,12 +545,19 @@ def test_bad_simulation_arguments():
 
 # -- the outside-driver API -----------------------------------------------------------------------
 
+
 def stochastic_serial() -> Network:
     return Network(
-        (Node("plant", kind="supply"), Node("dc", holding_cost=0.5, initial_on_hand=20),
-         Node("store", holding_cost=1, shortage_cost=9, demand=Poisson(4), initial_on_hand=8)),
-        (Edge("plant", "dc", lead_time=Shifted(Poisson(1), 1)),
-         Edge("dc", "store", lead_time=Shifted(Poisson(0.5), 0))))
+        (
+            Node("plant", kind="supply"),
+            Node("dc", holding_cost=0.5, initial_on_hand=20),
+            Node("store", holding_cost=1, shortage_cost=9, demand=Poisson(4), initial_on_hand=8),
+        ),
+        (
+            Edge("plant", "dc", lead_time=Shifted(Poisson(1), 1)),
+            Edge("dc", "store", lead_time=Shifted(Poisson(0.5), 0)),
+        ),
+    )
 
 
 def test_reset_act_advance_equals_run_bit_for_bit():
@@ -525,13 +590,13 @@ def test_the_ledger_so_far_is_available_mid_run():
 def test_driver_protocol_errors():
     sim = Simulation(single(initial_on_hand=5), 3)
     with pytest.raises(RuntimeError, match="not at a decision epoch"):
-        sim.act({"store": 1})                       # before reset
+        sim.act({"store": 1})  # before reset
     sim.reset()
     with pytest.raises(RuntimeError, match="act"):
-        sim.advance()                               # advance without act
+        sim.advance()  # advance without act
     sim.act({"store": 1})
     with pytest.raises(RuntimeError, match="not at a decision epoch"):
-        sim.act({"store": 1})                       # act twice
+        sim.act({"store": 1})  # act twice
     assert sim.advance().t == 1
     sim.step({})
     assert sim.step({}) is None and sim.done
@@ -551,8 +616,10 @@ def test_adding_a_node_does_not_shift_another_nodes_demand():
     """Streams are keyed by name (crc32), so demand at ``a`` ignores what else exists."""
     a = Node("a", demand=Poisson(5), initial_on_hand=100)
     small = Network((Node("p", kind="supply"), a), (Edge("p", "a"),))
-    big = Network((Node("p", kind="supply"), Node("b", demand=Poisson(5)), a),
-                  (Edge("p", "b", lead_time=Shifted(Poisson(1), 1)), Edge("p", "a")))
+    big = Network(
+        (Node("p", kind="supply"), Node("b", demand=Poisson(5)), a),
+        (Edge("p", "b", lead_time=Shifted(Poisson(1), 1)), Edge("p", "a")),
+    )
     da = Simulation(small, 300, seed=4).run(ConstantOrder(0)).column("demand", "a")
     db = Simulation(big, 300, seed=4).run(ConstantOrder(0)).column("demand", "a")
     assert np.array_equal(da, db)

@@ -14,8 +14,16 @@ import scenarios
 from des_supply import RQ, BaseStock
 from des_supply.continuous import simulate_continuous
 from optimization.continuous_review import (
-    BaseStockResult, ContinuousReviewError, RQResult, base_stock_cost, continuous_review_optimum,
-    loss_terms, optimal_base_stock, optimal_rq, outstanding_orders_pmf, rq_cost,
+    BaseStockResult,
+    ContinuousReviewError,
+    RQResult,
+    base_stock_cost,
+    continuous_review_optimum,
+    loss_terms,
+    optimal_base_stock,
+    optimal_rq,
+    outstanding_orders_pmf,
+    rq_cost,
 )
 
 
@@ -23,11 +31,13 @@ def brute_force(rate, lead_time, holding, penalty, fixed_cost) -> tuple[float, i
     """min g(r, Q) over every window of Q consecutive levels in a wide range (sliding sums)."""
     mean = rate * lead_time
     top = int(mean + 10 * math.sqrt(mean) + 20)
-    y = np.arange(-top, 3 * top)
+    # batches up to 3x the EOQ (a low penalty pushes r far below zero and Q above the EOQ)
+    q_max = 2 * top + int(3 * math.sqrt(2 * fixed_cost * rate / holding))
+    y = np.arange(-q_max, 3 * top)
     over, under = loss_terms(outstanding_orders_pmf(rate, lead_time), y)
     sums = np.concatenate([[0.0], np.cumsum(holding * over + penalty * under)])
     best = (math.inf, 0, 0)
-    for Q in range(1, 2 * top):
+    for Q in range(1, q_max):
         window = sums[Q:] - sums[:-Q]
         i = int(np.argmin(window))
         best = min(best, ((fixed_cost * rate + window[i]) / Q, int(y[i]) - 1, Q))
@@ -44,12 +54,19 @@ def test_loss_terms_are_the_expectations():
 
 
 @settings(max_examples=60, deadline=None)
-@given(rate=st.floats(0.5, 6), lead_time=st.floats(0.1, 3), holding=st.floats(0.2, 3),
-       penalty=st.floats(0.5, 30), fixed_cost=st.floats(0, 60))
-def test_federgruen_zheng_finds_the_brute_force_optimum(rate, lead_time, holding, penalty,
-                                                         fixed_cost):
-    kw = dict(rate=rate, lead_time=lead_time, holding=holding, penalty=penalty,
-              fixed_cost=fixed_cost)
+@given(
+    rate=st.floats(0.5, 6),
+    lead_time=st.floats(0.1, 3),
+    holding=st.floats(0.2, 3),
+    penalty=st.floats(0.5, 30),
+    fixed_cost=st.floats(0, 60),
+)
+def test_federgruen_zheng_finds_the_brute_force_optimum(
+    rate, lead_time, holding, penalty, fixed_cost
+):
+    kw = dict(
+        rate=rate, lead_time=lead_time, holding=holding, penalty=penalty, fixed_cost=fixed_cost
+    )
     best = optimal_rq(**kw)
     cost, r, Q = brute_force(**kw)
     assert rq_cost(r, Q, **kw) == pytest.approx(cost, rel=1e-9)
@@ -64,8 +81,9 @@ def test_without_a_fixed_cost_rq_is_the_base_stock_newsvendor():
     assert (rq.Q, rq.r + 1) == (1, bs.level)
     # newsvendor on Poisson(10): smallest S with F(S) >= 0.9
     assert bs.level == int(stats.poisson.ppf(0.9, 10))
-    assert bs.cost == pytest.approx(base_stock_cost(bs.level, rate=5, mean_lead_time=2,
-                                                    holding=1, penalty=9))
+    assert bs.cost == pytest.approx(
+        base_stock_cost(bs.level, rate=5, mean_lead_time=2, holding=1, penalty=9)
+    )
     assert outstanding_orders_pmf(5, 2)[:5] == pytest.approx(stats.poisson.pmf(range(5), 10))
 
 
@@ -78,8 +96,9 @@ def test_the_optimum_of_the_scenario_is_a_runnable_policy():
     palm = continuous_review_optimum(gamma)
     assert isinstance(palm, BaseStockResult) and palm.policy() == BaseStock(palm.level)
     with pytest.raises(ContinuousReviewError, match="deterministic lead time"):
-        continuous_review_optimum(scenarios.make("continuous-review", lead_time_dist="gamma",
-                                                 fixed_cost=5))
+        continuous_review_optimum(
+            scenarios.make("continuous-review", lead_time_dist="gamma", fixed_cost=5)
+        )
     with pytest.raises(ContinuousReviewError, match="loses sales"):
         continuous_review_optimum(scenarios.make("continuous-review", shortage="lost"))
     with pytest.raises(ContinuousReviewError, match="periodic"):
@@ -110,15 +129,34 @@ def test_owmr_exact_evaluation_matches_simulation_and_metric_is_off():
     from optimization.continuous_review import owmr_evaluation
 
     rates, leads, levels, L0, S0 = [1.0, 2.0, 3.0], [1.0, 1.0, 2.0], [2, 4, 8], 2.0, 10
-    exact = owmr_evaluation(rates=rates, lead_times=leads, levels=levels, warehouse_lead_time=L0,
-                            warehouse_level=S0, holding=1.0, penalty=9.0, warehouse_holding=0.5)
+    exact = owmr_evaluation(
+        rates=rates,
+        lead_times=leads,
+        levels=levels,
+        warehouse_lead_time=L0,
+        warehouse_level=S0,
+        holding=1.0,
+        penalty=9.0,
+        warehouse_holding=0.5,
+    )
     names = [f"r{i}" for i in range(3)]
     net = Network(
-        (Node("plant", kind="supply"), Node("wh", holding_cost=0.5, initial_on_hand=S0),
-         *(Node(n, holding_cost=1, shortage_cost=9, demand=PoissonProcess(r), initial_on_hand=S)
-           for n, r, S in zip(names, rates, levels))),
-        (Edge("plant", "wh", lead_time=L0),
-         *(Edge("wh", n, lead_time=L) for n, L in zip(names, leads))), time="continuous")
+        (
+            Node("plant", kind="supply"),
+            Node("wh", holding_cost=0.5, initial_on_hand=S0),
+            *(
+                Node(
+                    n, holding_cost=1, shortage_cost=9, demand=PoissonProcess(r), initial_on_hand=S
+                )
+                for n, r, S in zip(names, rates, levels)
+            ),
+        ),
+        (
+            Edge("plant", "wh", lead_time=L0),
+            *(Edge("wh", n, lead_time=L) for n, L in zip(names, leads)),
+        ),
+        time="continuous",
+    )
     policy = BaseStock({"wh": S0, **dict(zip(names, levels))})
     res = simulate_continuous(net, policy, horizon=2500, warmup=20, replications=6, seed=2)
     assert res.nodes["wh"].backlog == pytest.approx(exact.warehouse_backorders, rel=0.06)

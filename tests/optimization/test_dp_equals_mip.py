@@ -18,10 +18,19 @@ pytestmark = pytest.mark.solver
 
 
 def single_stage(demand, holding, penalty, fixed):
-    return Network((Node("s", kind="supply"),
-                    Node("r", holding_cost=holding, shortage_cost=penalty,
-                         fixed_order_cost=fixed, demand=Trace(tuple(demand), after="hold"))),
-                   (Edge("s", "r", lead_time=0),))
+    return Network(
+        (
+            Node("s", kind="supply"),
+            Node(
+                "r",
+                holding_cost=holding,
+                shortage_cost=penalty,
+                fixed_order_cost=fixed,
+                demand=Trace(tuple(demand), after="hold"),
+            ),
+        ),
+        (Edge("s", "r", lead_time=0),),
+    )
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -28,6 +28,7 @@ class FakeObs:
 
 # -- brute force: physical state (inventory level, pipeline), tree of demand outcomes -------
 
+
 def _brute_force(pmfs, h, p, K, c, hT, pT, gamma, L, level0, pipe0, policy=None, qmax=8):
     """Optimal (or ``policy``'s) expected discounted cost by exhaustive recursion over
     order quantities 0..qmax and demand outcomes, with the engine's order-before-demand
@@ -51,7 +52,7 @@ def _brute_force(pmfs, h, p, K, c, hT, pT, gamma, L, level0, pipe0, policy=None,
             choices = range(qmax + 1)
         best = np.inf
         for q in choices:
-            lv, pp = (level + q, pipe) if L == 0 else (level, pipe[:L - 1] + (pipe[L - 1] + q,))
+            lv, pp = (level + q, pipe) if L == 0 else (level, pipe[: L - 1] + (pipe[L - 1] + q,))
             val = (K if q > 0 else 0.0) + c * q
             for d, prob in enumerate(pmfs[t]):
                 if prob == 0:
@@ -69,18 +70,40 @@ TINY = dict(h=1.0, p=4.0, K=3.0, c=1.0, hT=0.5, pT=6.0, gamma=0.9)
 TINY_PMFS = [[0.2, 0.5, 0.3], [0.6, 0.1, 0.3], [0.1, 0.3, 0.6], [0.5, 0.5]]
 
 
-@pytest.mark.parametrize("L, level0, pipe0", [(0, 0, ()), (0, 3, ()), (0, -2, ()),
-                                              (1, 1, (1,)), (1, -1, (0,)), (2, 0, (1, 2))])
+@pytest.mark.parametrize(
+    "L, level0, pipe0",
+    [(0, 0, ()), (0, 3, ()), (0, -2, ()), (1, 1, (1,)), (1, -1, (0,)), (2, 0, (1, 2))],
+)
 def test_tiny_instance_equals_brute_force(L, level0, pipe0):
     """A 4-period instance with non-stationary demand on {0, 1, 2}, fixed and unit
     ordering costs, terminal costs and discounting: the DP optimum equals the
     exhaustive search, and its (s_t, S_t) policy attains it."""
     a = TINY
-    r = finite_horizon(TINY_PMFS, a["h"], a["p"], fixed_cost=a["K"], unit_cost=a["c"],
-                       terminal_holding=a["hT"], terminal_penalty=a["pT"], discount=a["gamma"],
-                       lead_time=L, initial_inventory=level0 + sum(pipe0))
-    args = (TINY_PMFS, a["h"], a["p"], a["K"], a["c"], a["hT"], a["pT"], a["gamma"], L,
-            level0, pipe0)
+    r = finite_horizon(
+        TINY_PMFS,
+        a["h"],
+        a["p"],
+        fixed_cost=a["K"],
+        unit_cost=a["c"],
+        terminal_holding=a["hT"],
+        terminal_penalty=a["pT"],
+        discount=a["gamma"],
+        lead_time=L,
+        initial_inventory=level0 + sum(pipe0),
+    )
+    args = (
+        TINY_PMFS,
+        a["h"],
+        a["p"],
+        a["K"],
+        a["c"],
+        a["hT"],
+        a["pT"],
+        a["gamma"],
+        L,
+        level0,
+        pipe0,
+    )
     assert r.expected_cost == pytest.approx(_brute_force(*args), rel=1e-12)
     policy = (r.reorder_points, r.order_up_to_levels)
     assert _brute_force(*args, policy=policy) == pytest.approx(r.expected_cost, rel=1e-12)
@@ -102,8 +125,13 @@ def test_stationary_long_horizon_is_myopic():
 def test_stationary_with_lead_time_is_base_stock():
     """With L=2 and no ordering costs the levels equal the infinite-horizon base-stock
     level over L+1 periods, and the cost per decision period equals its cost."""
-    r = finite_horizon([4.0] * 40, 1.0, 9.0, lead_time=2,
-                       initial_inventory=int(base_stock_backlog(2, 1, 9, 4).base_stock_level))
+    r = finite_horizon(
+        [4.0] * 40,
+        1.0,
+        9.0,
+        lead_time=2,
+        initial_inventory=int(base_stock_backlog(2, 1, 9, 4).base_stock_level),
+    )
     bs = base_stock_backlog(2, 1.0, 9.0, 4.0)
     assert set(r.base_stock_levels) == {bs.base_stock_level}
     assert r.expected_cost / 38 == pytest.approx(bs.expected_cost, rel=1e-9)
@@ -114,8 +142,11 @@ def test_long_horizon_with_fixed_cost_reaches_zheng_federgruen():
     infinite-horizon optimum (6, 40) of Zheng & Federgruen (1991), Table I."""
     r = finite_horizon([10.0] * 60, 1.0, 9.0, fixed_cost=64.0)
     zf = optimal_ss(1.0, 9.0, 64.0, stats.poisson(10))
-    assert (r.reorder_points[0], r.order_up_to_levels[0]) == (zf.reorder_point,
-                                                              zf.order_up_to_level) == (6, 40)
+    assert (
+        (r.reorder_points[0], r.order_up_to_levels[0])
+        == (zf.reorder_point, zf.order_up_to_level)
+        == (6, 40)
+    )
 
 
 def test_pmf_inputs_equal_poisson_means():
@@ -129,6 +160,7 @@ def test_pmf_inputs_equal_poisson_means():
 
 # -- the engine policy -----------------------------------------------------------------------
 
+
 def test_time_varying_policy_act():
     pol = finite_horizon(TINY_PMFS, 1.0, 4.0, fixed_cost=3.0).policy()
     assert isinstance(pol, TimeVaryingSS)
@@ -136,7 +168,7 @@ def test_time_varying_policy_act():
     assert fixed.act(FakeObs({"a": 2.0, "b": 3.0}, t=0)) == {"a": 4.0, "b": 0.0}
     assert fixed.act(FakeObs({"a": 0.0, "b": -1.5}, t=1)) == {"a": 4.0, "b": 5.5}
     assert fixed.act(FakeObs({"a": 5.0}, t=2)) == {"a": 4.0}
-    assert fixed.act(FakeObs({"a": 5.0}, t=50)) == {"a": 4.0}          # holds the last pair
+    assert fixed.act(FakeObs({"a": 5.0}, t=50)) == {"a": 4.0}  # holds the last pair
     assert fixed.act(FakeObs({"a": 5.5}, t=50)) == {"a": 0.0}
     with pytest.raises(ValueError, match="obs.t"):
         fixed.act(FakeObs({"a": 0.0}, t=-1))
@@ -148,20 +180,23 @@ def test_time_varying_policy_rejects_bad_levels(s, S):
         TimeVaryingSS(s, S)
 
 
-@pytest.mark.parametrize("kwargs, word", [
-    (dict(demand=[]), "demand"),
-    (dict(demand=[3.0, -1.0]), "demand_mean"),
-    (dict(demand=[[0.5, 0.4]]), r"demand\[0\]"),
-    (dict(holding=-1.0), "holding"),
-    (dict(penalty=0.0), "penalty"),
-    (dict(fixed_cost=-1.0), "fixed_cost"),
-    (dict(unit_cost=-1.0), "unit_cost"),
-    (dict(terminal_penalty=-1.0), "terminal_penalty"),
-    (dict(discount=1.5), "discount"),
-    (dict(lead_time=-1), "lead_time"),
-    (dict(lead_time=3), "lead_time"),
-    (dict(initial_inventory=1.5), "initial_inventory"),
-])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        (dict(demand=[]), "demand"),
+        (dict(demand=[3.0, -1.0]), "demand_mean"),
+        (dict(demand=[[0.5, 0.4]]), r"demand\[0\]"),
+        (dict(holding=-1.0), "holding"),
+        (dict(penalty=0.0), "penalty"),
+        (dict(fixed_cost=-1.0), "fixed_cost"),
+        (dict(unit_cost=-1.0), "unit_cost"),
+        (dict(terminal_penalty=-1.0), "terminal_penalty"),
+        (dict(discount=1.5), "discount"),
+        (dict(lead_time=-1), "lead_time"),
+        (dict(lead_time=3), "lead_time"),
+        (dict(initial_inventory=1.5), "initial_inventory"),
+    ],
+)
 def test_rejects_bad_input(kwargs, word):
     args = dict(demand=[3.0, 3.0, 3.0], holding=1.0, penalty=4.0) | kwargs
     with pytest.raises(ValueError, match=word):

@@ -20,18 +20,30 @@ import pytest
 from scipy import optimize, stats
 
 from optimization.lost_sales import (
-    HEURISTICS, LookupPolicy, Truncation, evaluate_policy, heuristics, solve_lost_sales,
+    HEURISTICS,
+    LookupPolicy,
+    Truncation,
+    evaluate_policy,
+    heuristics,
+    solve_lost_sales,
 )
 
 PUBLISHED = 0.0051  # tolerance for a two-decimal published figure
 
 
 # -- published values ---------------------------------------------------------------------
-@pytest.mark.parametrize("demand, penalty, lead_time, optimal", [
-    ("poisson", 4, 2, 4.40), ("poisson", 19, 2, 7.66),
-    ("geometric", 4, 2, 10.24), ("geometric", 19, 2, 20.89),
-    ("poisson", 4, 4, 4.73), ("poisson", 19, 4, 8.89), ("geometric", 4, 4, 10.61),
-])
+@pytest.mark.parametrize(
+    "demand, penalty, lead_time, optimal",
+    [
+        ("poisson", 4, 2, 4.40),
+        ("poisson", 19, 2, 7.66),
+        ("geometric", 4, 2, 10.24),
+        ("geometric", 19, 2, 20.89),
+        ("poisson", 4, 4, 4.73),
+        ("poisson", 19, 4, 8.89),
+        ("geometric", 4, 4, 10.61),
+    ],
+)
 def test_optimal_cost_matches_zipkin_table_3(demand, penalty, lead_time, optimal):
     """Optimal average cost, Zipkin (2008) Table 3 (h = 1, mean 5)."""
     sol = solve_lost_sales(lead_time, 1.0, penalty, demand, 5.0)
@@ -64,9 +76,15 @@ def test_capped_base_stock_matches_xin_2021():
 
 
 # -- exactness ----------------------------------------------------------------------------
-@pytest.mark.parametrize("lead_time, penalty, demand", [
-    (0, 9, "poisson"), (1, 19, "geometric"), (2, 9, "poisson"), (3, 4, "poisson"),
-])
+@pytest.mark.parametrize(
+    "lead_time, penalty, demand",
+    [
+        (0, 9, "poisson"),
+        (1, 19, "geometric"),
+        (2, 9, "poisson"),
+        (3, 4, "poisson"),
+    ],
+)
 def test_optimum_is_below_every_heuristic(lead_time, penalty, demand):
     sol = solve_lost_sales(lead_time, 1.0, penalty, demand)
     res = heuristics(lead_time, 1.0, penalty, demand)
@@ -98,8 +116,9 @@ def test_zero_lead_time_optimum_is_the_newsvendor(demand, penalty):
 def test_larger_truncation_gives_the_same_optimum():
     base = solve_lost_sales(2, 1.0, 19.0, tol=1e-9)
     t = base.truncation
-    wide = solve_lost_sales(2, 1.0, 19.0, tol=1e-9,
-                            truncation=Truncation(t.max_position + 8, t.max_order + 8))
+    wide = solve_lost_sales(
+        2, 1.0, 19.0, tol=1e-9, truncation=Truncation(t.max_position + 8, t.max_order + 8)
+    )
     assert wide.average_cost == pytest.approx(base.average_cost, abs=1e-8)
     assert base.boundary_mass < 1e-12
 
@@ -114,12 +133,12 @@ def _tiny_chain(policy_orders, states, lead_time, S, pmf, tail, h, p):
     for i, x in enumerate(states):
         z, y = policy_orders[x], x[0]
         for d in range(y + 1):
-            prob = pmf[d] if d < y else tail[y]        # d = y stands for "D >= y"
+            prob = pmf[d] if d < y else tail[y]  # d = y stands for "D >= y"
             left = y - d
             nxt = (left + z,) if lead_time == 1 else (left + x[1], z)
             P[i, index[nxt]] += prob
         over = sum((y - d) * pmf[d] for d in range(y))
-        cost[i] = h * over + p * (over + 1.0 - y)      # demand mean 1
+        cost[i] = h * over + p * (over + 1.0 - y)  # demand mean 1
     A = P.T - np.eye(n)
     A[-1] = 1.0
     rhs = np.zeros(n)
@@ -134,8 +153,10 @@ def test_tiny_instance_brute_force_over_all_policies():
     tail = stats.poisson(1.0).sf(np.arange(S + 1) - 1)
     states = [(x,) for x in range(S + 1)]
     choices = [range(min(Z, S - x[0]) + 1) for x in states]
-    best = min(_tiny_chain(dict(zip(states, zs, strict=True)), states, 1, S, pmf, tail, h, p)
-               for zs in itertools.product(*choices))
+    best = min(
+        _tiny_chain(dict(zip(states, zs, strict=True)), states, 1, S, pmf, tail, h, p)
+        for zs in itertools.product(*choices)
+    )
     sol = solve_lost_sales(1, h, p, "poisson", 1.0, truncation=Truncation(S, Z), tol=1e-10)
     assert sol.average_cost == pytest.approx(best, abs=1e-8)
 
@@ -177,7 +198,7 @@ def test_chain_evaluation_of_base_stock_matches_monte_carlo():
     rng = np.random.default_rng(20240611)
     reps, periods, warmup = 2000, 400, 50
     on_hand = np.full(reps, S)
-    pipe = np.zeros((reps, L - 1), dtype=np.int64)           # arrives in 1..L-1 periods
+    pipe = np.zeros((reps, L - 1), dtype=np.int64)  # arrives in 1..L-1 periods
     total = np.zeros(reps)
     for t in range(periods):
         order = np.maximum(S - on_hand - pipe.sum(axis=1), 0)
@@ -186,7 +207,7 @@ def test_chain_evaluation_of_base_stock_matches_monte_carlo():
         cost = h * left + p * np.maximum(d - on_hand, 0)
         if t >= warmup:
             total += cost
-        on_hand = left + pipe[:, 0]                         # next period's arrival
+        on_hand = left + pipe[:, 0]  # next period's arrival
         pipe = np.column_stack([pipe[:, 1:], order])
     means = total / (periods - warmup)
     se = means.std(ddof=1) / math.sqrt(reps)
@@ -225,11 +246,11 @@ def test_lookup_policy_act_reads_the_table():
     got = pol.act(obs)
     assert set(got) == {"a", "b", "c", "d"}
     assert got["a"] == table[3, 4, 5] and got["b"] == table[0, 0, 0] > 0
-    assert got["c"] == 0                                    # position at the cap: order nothing
+    assert got["c"] == 0  # position at the cap: order nothing
     assert got["d"] == min(table[2, Z, 1], S - (2 + Z + 5 + 1))  # clamped look-up, cut order
     assert all(isinstance(v, float) for v in got.values())
     with pytest.raises(ValueError):
-        table[0, 0, 0] = 1                                  # the table is read-only
+        table[0, 0, 0] = 1  # the table is read-only
 
 
 @pytest.mark.parametrize("lead_time", [0, 1])
@@ -246,7 +267,8 @@ def test_evaluate_policy_paths_agree():
     L, h, p = 2, 1.0, 4.0
     sol = solve_lost_sales(L, h, p)
     assert evaluate_policy(sol.policy, L, h, p).average_cost == pytest.approx(
-        sol.stationary_cost, abs=1e-10)
+        sol.stationary_cost, abs=1e-10
+    )
 
     class Wrapped:  # any engine policy: evaluated through act() on one-node observations
         def __init__(self, inner):
@@ -256,8 +278,10 @@ def test_evaluate_policy_paths_agree():
             return self.inner.act(obs)
 
     res = heuristics(L, h, p)
-    for name, policy in [("best-base-stock", BaseStock(res["best-base-stock"].params["level"])),
-                         ("capped-base-stock", CappedBaseStock(**res["capped-base-stock"].params))]:
+    for name, policy in [
+        ("best-base-stock", BaseStock(res["best-base-stock"].params["level"])),
+        ("capped-base-stock", CappedBaseStock(**res["capped-base-stock"].params)),
+    ]:
         direct = evaluate_policy(policy, L, h, p)
         assert direct.average_cost == pytest.approx(res[name].value, abs=1e-12)
         trunc = Truncation(int(policy.level), int(policy.level))
@@ -268,7 +292,7 @@ def test_evaluate_policy_paths_agree():
     via_act = evaluate_policy(Wrapped(ConstantOrder(r)), L, h, p, truncation=Truncation(80, r))
     assert direct.average_cost == pytest.approx(res["best-constant"].value, abs=1e-12)
     assert via_act.average_cost == pytest.approx(direct.average_cost, abs=1e-8)
-    assert direct.lost_sales == pytest.approx(5.0 - r, abs=1e-9)   # every unit ordered is sold
+    assert direct.lost_sales == pytest.approx(5.0 - r, abs=1e-9)  # every unit ordered is sold
 
 
 def test_heuristic_policies_are_engine_policies():
@@ -297,13 +321,20 @@ def test_fixed_cost_orders_less_often():
 
 
 # -- bad input ----------------------------------------------------------------------------
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(lead_time=-1), "lead_time"), (dict(lead_time=1.5), "lead_time"),
-    (dict(holding=-1.0), "holding"), (dict(holding=0.0), "holding"),
-    (dict(penalty=-4.0), "penalty"), (dict(fixed_cost=-1.0), "fixed_cost"),
-    (dict(demand_mean=0.0), "demand_mean"), (dict(demand_mean=float("nan")), "demand_mean"),
-    (dict(demand="normal"), "demand"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(lead_time=-1), "lead_time"),
+        (dict(lead_time=1.5), "lead_time"),
+        (dict(holding=-1.0), "holding"),
+        (dict(holding=0.0), "holding"),
+        (dict(penalty=-4.0), "penalty"),
+        (dict(fixed_cost=-1.0), "fixed_cost"),
+        (dict(demand_mean=0.0), "demand_mean"),
+        (dict(demand_mean=float("nan")), "demand_mean"),
+        (dict(demand="normal"), "demand"),
+    ],
+)
 def test_bad_input_names_the_parameter(kwargs, name):
     args = dict(lead_time=1, holding=1.0, penalty=4.0) | kwargs
     with pytest.raises(ValueError, match=name):
@@ -359,7 +390,7 @@ def test_constant_rate_pattern_tracks_the_rate():
 def test_integer_rate_is_the_constant_order():
     from fractions import Fraction
 
-    from optimization.lost_sales import _model  # noqa: PLC2701 - the model of this module's tests
+    from optimization.lost_sales import _model
     from optimization.lost_sales_heuristics import evaluate_constant, evaluate_constant_rate
 
     model = _model(2, 1.0, 9.0, "poisson", 5.0, 0.0)

@@ -61,8 +61,10 @@ class RandomOrders:
         self.rng, self.hi = np.random.default_rng(seed), hi
 
     def act(self, obs):
-        return {n: 0.0 if self.rng.random() < 0.3 else float(self.rng.integers(0, self.hi))
-                for n in obs.deciding}
+        return {
+            n: 0.0 if self.rng.random() < 0.3 else float(self.rng.integers(0, self.hi))
+            for n in obs.deciding
+        }
 
 
 def engine_cost(net: Network, periods: int, seed: int, policy) -> float:
@@ -79,34 +81,79 @@ def price_engine_plan(net: Network, periods: int, seed: int, policy) -> tuple[fl
     return float(ledger.cost().sum()), solve(m).objective
 
 
-def one_stage(lead=1, shortage="backlog", timing="order-before-demand", K=0.0, demand=None,
-              supply_capacity=INF, supply_shortage="backlog", **node) -> Network:
+def one_stage(
+    lead=1,
+    shortage="backlog",
+    timing="order-before-demand",
+    K=0.0,
+    demand=None,
+    supply_capacity=INF,
+    supply_shortage="backlog",
+    **node,
+) -> Network:
     demand = Poisson(5) if demand is None else demand
     node = {"holding_cost": 1.0, "shortage_cost": 9.0, "initial_on_hand": 7.0, **node}
-    return Network((Node("sup", kind="supply", capacity=supply_capacity, shortage=supply_shortage,
-                         shortage_cost=2.0),
-                    Node("s", shortage=shortage, fixed_order_cost=K, demand=demand, **node)),
-                   (Edge("sup", "s", lead_time=lead, unit_cost=0.3, transit_holding_cost=0.2),),
-                   name="one-stage", order_timing=timing)
+    return Network(
+        (
+            Node(
+                "sup",
+                kind="supply",
+                capacity=supply_capacity,
+                shortage=supply_shortage,
+                shortage_cost=2.0,
+            ),
+            Node("s", shortage=shortage, fixed_order_cost=K, demand=demand, **node),
+        ),
+        (Edge("sup", "s", lead_time=lead, unit_cost=0.3, transit_holding_cost=0.2),),
+        name="one-stage",
+        order_timing=timing,
+    )
 
 
-def three_stage(shortages=("backlog",) * 3, leads=(1, 0, 2), timing="order-before-demand",
-                K=(3.0, 2.0, 1.0), demand=None, **extra) -> Network:
+def three_stage(
+    shortages=("backlog",) * 3,
+    leads=(1, 0, 2),
+    timing="order-before-demand",
+    K=(3.0, 2.0, 1.0),
+    demand=None,
+    **extra,
+) -> Network:
     """sup -> c -> b -> a (a faces demand); leads and shortages listed from a upstream."""
     demand = Poisson(5) if demand is None else demand
     names = ("a", "b", "c")
     nodes, edges = [Node("sup", kind="supply", **extra)], []
     for i in (2, 1, 0):
-        nodes.append(Node(names[i], holding_cost=1 + 0.5 * i, shortage=shortages[i],
-                          shortage_cost=9.0 if i == 0 else 0.7 * i, fixed_order_cost=K[i],
-                          initial_on_hand=6.0, demand=demand if i == 0 else None))
-        edges.append(Edge("sup" if i == 2 else names[i + 1], names[i], lead_time=leads[i],
-                          transit_holding_cost=0.3, unit_cost=0.1))
+        nodes.append(
+            Node(
+                names[i],
+                holding_cost=1 + 0.5 * i,
+                shortage=shortages[i],
+                shortage_cost=9.0 if i == 0 else 0.7 * i,
+                fixed_order_cost=K[i],
+                initial_on_hand=6.0,
+                demand=demand if i == 0 else None,
+            )
+        )
+        edges.append(
+            Edge(
+                "sup" if i == 2 else names[i + 1],
+                names[i],
+                lead_time=leads[i],
+                transit_holding_cost=0.3,
+                unit_cost=0.1,
+            )
+        )
     return Network(tuple(nodes), tuple(edges), name="three-stage", order_timing=timing)
 
 
-def assembly(timing="order-before-demand", plant="backlog", retailer="backlog",
-             component_lead=0, bom_b=2.0, demand=None) -> Network:
+def assembly(
+    timing="order-before-demand",
+    plant="backlog",
+    retailer="backlog",
+    component_lead=0,
+    bom_b=2.0,
+    demand=None,
+) -> Network:
     net = scenarios.make("assembly").network
     nodes = []
     for n in net.nodes:
@@ -115,8 +162,9 @@ def assembly(timing="order-before-demand", plant="backlog", retailer="backlog",
         if n.name == "retailer":
             n = replace(n, shortage=retailer, demand=demand or n.demand)
         nodes.append(n)
-    edges = tuple(replace(e, lead_time=component_lead) if e.target == "plant" else e
-                  for e in net.edges)
+    edges = tuple(
+        replace(e, lead_time=component_lead) if e.target == "plant" else e for e in net.edges
+    )
     edges = tuple(replace(e, bom=bom_b) if e.source == "component_b" else e for e in edges)
     return Network(tuple(nodes), edges, name="assembly", order_timing=timing)
 
@@ -162,10 +210,20 @@ def test_wagner_whitin_example_3_9(timing):
     both timings; a huge backlog penalty forbids shortages.
     """
     demand = (90.0, 120.0, 80.0, 70.0)
-    net = Network((Node("sup", kind="supply"),
-                   Node("s", holding_cost=2.0, shortage_cost=1e6, fixed_order_cost=500.0,
-                        demand=Trace(demand))),
-                  (Edge("sup", "s", lead_time=0),), order_timing=timing)
+    net = Network(
+        (
+            Node("sup", kind="supply"),
+            Node(
+                "s",
+                holding_cost=2.0,
+                shortage_cost=1e6,
+                fixed_order_cost=500.0,
+                demand=Trace(demand),
+            ),
+        ),
+        (Edge("sup", "s", lead_time=0),),
+        order_timing=timing,
+    )
     m = build_network_model(net, {"s": demand}, None, 4)
     r = solve(m)
     assert r.objective == pytest.approx(1380.0, abs=1e-6)
@@ -173,20 +231,34 @@ def test_wagner_whitin_example_3_9(timing):
     assert plan_of(m) == {"s": (210.0, 0.0, 150.0, 0.0)}
     assert engine_cost(net, 4, 0, PlanPolicy(plan_of(m))) == pytest.approx(1380.0, abs=1e-9)
     from optimization.wagner_whitin import wagner_whitin
+
     assert wagner_whitin(list(demand), fixed_cost=500, holding_cost=2).total_cost == 1380.0
 
 
 # -- plan replay: the MIP's optimal plan costs the same in the engine -------------------------
 REPLAY_NETWORKS = {
-    **{f"one-stage L={L} {sh} K={K} {tm}": one_stage(L, sh, tm, K, demand=Trace((3, 8, 5, 0, 9, 4)))
-       for L, sh, K, tm in itertools.product((0, 2), ("backlog", "lost"), (0.0, 25.0), TIMINGS)},
-    **{f"three-stage {sh} {tm}": three_stage(sh, timing=tm, demand=Trace((4, 7, 2, 6)))
-       for sh, tm in itertools.product([("backlog",) * 3, ("lost", "backlog", "lost")], TIMINGS)},
-    **{f"assembly plant={p} {tm}": assembly(tm, plant=p, demand=Trace((5, 3, 6, 4, 8)))
-       for p, tm in itertools.product(("backlog", "lost"), TIMINGS)},
+    **{
+        f"one-stage L={L} {sh} K={K} {tm}": one_stage(
+            L, sh, tm, K, demand=Trace((3, 8, 5, 0, 9, 4))
+        )
+        for L, sh, K, tm in itertools.product((0, 2), ("backlog", "lost"), (0.0, 25.0), TIMINGS)
+    },
+    **{
+        f"three-stage {sh} {tm}": three_stage(sh, timing=tm, demand=Trace((4, 7, 2, 6)))
+        for sh, tm in itertools.product([("backlog",) * 3, ("lost", "backlog", "lost")], TIMINGS)
+    },
+    **{
+        f"assembly plant={p} {tm}": assembly(tm, plant=p, demand=Trace((5, 3, 6, 4, 8)))
+        for p, tm in itertools.product(("backlog", "lost"), TIMINGS)
+    },
     "one-stage storage+capacity+review": one_stage(
-        2, demand=Trace((6, 2, 7)), storage_capacity=16.0, capacity=9.0, review_period=2,
-        initial_pipeline=(0, 3, 4)),
+        2,
+        demand=Trace((6, 2, 7)),
+        storage_capacity=16.0,
+        capacity=9.0,
+        review_period=2,
+        initial_pipeline=(0, 3, 4),
+    ),
     "one-stage capacitated supplier": one_stage(1, demand=Trace((6, 2, 7)), supply_capacity=4.0),
 }
 
@@ -201,12 +273,16 @@ def test_optimal_plan_replays_to_the_same_engine_cost_deterministic(name):
     assert close(engine_cost(net, 12, 0, PlanPolicy(b.orders)), b.objective)
 
 
-@pytest.mark.parametrize("net", [
-    one_stage(Shifted(Poisson(1.0), 0), "lost", K=10.0),
-    three_stage(("backlog", "lost", "backlog"), leads=(0, 1, 0), timing="order-after-demand"),
-    assembly(plant="lost", retailer="lost"),
-    scenarios.make("serial").network,
-], ids=["one-stage-stochastic-lead", "three-stage-mixed", "assembly-lost", "serial-scenario"])
+@pytest.mark.parametrize(
+    "net",
+    [
+        one_stage(Shifted(Poisson(1.0), 0), "lost", K=10.0),
+        three_stage(("backlog", "lost", "backlog"), leads=(0, 1, 0), timing="order-after-demand"),
+        assembly(plant="lost", retailer="lost"),
+        scenarios.make("serial").network,
+    ],
+    ids=["one-stage-stochastic-lead", "three-stage-mixed", "assembly-lost", "serial-scenario"],
+)
 def test_optimal_plan_replays_to_the_same_engine_cost_on_seeded_draws(net):
     """Stochastic demand and lead times: the perfect-information plan, replayed on the same seed."""
     for seed in (0, 7):
@@ -216,17 +292,28 @@ def test_optimal_plan_replays_to_the_same_engine_cost_on_seeded_draws(net):
 
 # -- fixed plans: the MIP prices any plan exactly as the engine --------------------------------
 FIXED_NETWORKS = [
-    *(one_stage(L, sh, tm, 5.0, capacity=9.0, storage_capacity=14.0, order_cost=0.5)
-      for L, sh, tm in itertools.product((0, 1, 2), ("backlog", "lost"), TIMINGS)),
-    *(one_stage(L, sh, tm, supply_capacity=4.0, supply_shortage=ss)
-      for L, sh, tm, ss in itertools.product((0, 1), ("backlog", "lost"), TIMINGS,
-                                             ("backlog", "lost"))),
-    *(three_stage(sh, leads, tm)
-      for sh, leads, tm in itertools.product(itertools.product(("backlog", "lost"), repeat=3),
-                                             ((1, 0, 2), (0, 0, 1)), TIMINGS)),
-    *(assembly(tm, p, r, bom_b=b)
-      for tm, p, r, b in itertools.product(TIMINGS, ("backlog", "lost"), ("backlog", "lost"),
-                                           (1.0, 2.0))),
+    *(
+        one_stage(L, sh, tm, 5.0, capacity=9.0, storage_capacity=14.0, order_cost=0.5)
+        for L, sh, tm in itertools.product((0, 1, 2), ("backlog", "lost"), TIMINGS)
+    ),
+    *(
+        one_stage(L, sh, tm, supply_capacity=4.0, supply_shortage=ss)
+        for L, sh, tm, ss in itertools.product(
+            (0, 1), ("backlog", "lost"), TIMINGS, ("backlog", "lost")
+        )
+    ),
+    *(
+        three_stage(sh, leads, tm)
+        for sh, leads, tm in itertools.product(
+            itertools.product(("backlog", "lost"), repeat=3), ((1, 0, 2), (0, 0, 1)), TIMINGS
+        )
+    ),
+    *(
+        assembly(tm, p, r, bom_b=b)
+        for tm, p, r, b in itertools.product(
+            TIMINGS, ("backlog", "lost"), ("backlog", "lost"), (1.0, 2.0)
+        )
+    ),
     assembly(component_lead=1),
     scenarios.make("beer-game").network,
     scenarios.make("serial").network,
@@ -242,11 +329,17 @@ def test_random_plans_are_priced_exactly(index, seed):
     assert close(mip, eng)
 
 
-@pytest.mark.parametrize("net", [
-    scenarios.make("owmr", n_retailers=3).network,
-    scenarios.make("random-dag", n_nodes=8, n_layers=3, extra_supplier_prob=0.6).network,
-    scenarios.make("random-dag", n_nodes=8, n_layers=3, extra_supplier_prob=0.6, shortage="lost").network,
-], ids=["owmr", "random-dag", "random-dag-lost"])
+@pytest.mark.parametrize(
+    "net",
+    [
+        scenarios.make("owmr", n_retailers=3).network,
+        scenarios.make("random-dag", n_nodes=8, n_layers=3, extra_supplier_prob=0.6).network,
+        scenarios.make(
+            "random-dag", n_nodes=8, n_layers=3, extra_supplier_prob=0.6, shortage="lost"
+        ).network,
+    ],
+    ids=["owmr", "random-dag", "random-dag-lost"],
+)
 def test_relaxed_networks_never_price_a_plan_above_the_engine(net):
     """Free allocation among customers and free sourcing (split/priority) relax the engine."""
     for seed in range(3):
@@ -263,19 +356,24 @@ def test_engine_draws_are_the_simulations_draws():
         assert np.array_equal(ledger.column("demand", n), row)
 
 
-@pytest.mark.parametrize("name, kw, policy", [
-    ("single-stage", {}, BaseStock(14)),
-    ("single-stage", {"shortage": "backlog", "fixed_cost": 10.0}, BaseStock(20)),
-    ("serial", {}, EchelonBaseStock({"stage1": 6.5, "stage2": 12.0, "stage3": 22.5})),
-], ids=["single-stage-lost", "single-stage-backlog-K", "serial"])
+@pytest.mark.parametrize(
+    "name, kw, policy",
+    [
+        ("single-stage", {}, BaseStock(14)),
+        ("single-stage", {"shortage": "backlog", "fixed_cost": 10.0}, BaseStock(20)),
+        ("serial", {}, EchelonBaseStock({"stage1": 6.5, "stage2": 12.0, "stage3": 22.5})),
+    ],
+    ids=["single-stage-lost", "single-stage-backlog-K", "serial"],
+)
 def test_bound_is_below_a_good_policy_on_the_same_draws(name, kw, policy):
     net = scenarios.make(name, **kw).network
     periods = 40
     res = simulate(net, policy, periods=periods, replications=3, seed=5)
     for k in range(3):
         b = perfect_information_bound(net, periods, seed=5, replication=k)
-        relaxed = perfect_information_bound(net, periods, seed=5, replication=k, exact=False,
-                                            integer=False)
+        relaxed = perfect_information_bound(
+            net, periods, seed=5, replication=k, exact=False, integer=False
+        )
         assert relaxed.bound <= b.bound + 1e-6 <= res.per_replication[k] * periods + 2e-6
         assert b.per_period_bound == pytest.approx(b.bound / periods)
         assert len(b.period_costs) == periods
@@ -289,13 +387,14 @@ def test_bound_result_reports_the_plan_and_integrality():
     assert all(float(q).is_integer() for q in b.orders["stage"])
     assert b.to_dict()["orders"]["stage"] == list(b.orders["stage"])
     cont = perfect_information_bound(scenarios.make("serial").network, 10, seed=1)
-    assert not cont.integer_orders   # the serial scenario has continuous demand
+    assert not cont.integer_orders  # the serial scenario has continuous demand
 
 
 def test_lead_times_are_mutable_within_the_window():
     net = one_stage(1, demand=Trace((5,)))
-    m = build_network_model(net, {"s": [5] * 6}, {("sup", "s"): 1}, 6,
-                            lead_window={("sup", "s"): (0, 3)})
+    m = build_network_model(
+        net, {"s": [5] * 6}, {("sup", "s"): 1}, 6, lead_window={("sup", "s"): (0, 3)}
+    )
     slow = solve(m).objective
     update_network_model(m, lead_times={("sup", "s"): [3] * 6})
     slower = solve(m).objective
@@ -344,9 +443,16 @@ def test_rolling_horizon_reuses_the_model_and_matches_a_fresh_build():
         def act(self, obs):
             out = super().act(obs)
             state = state_from_observation(self.network, obs, self._S, self.leads, self._look)
-            fresh = build_network_model(self.network, self._demand(obs.t), self.leads,
-                                        self.horizon, state, integer=False, exact=False,
-                                        start=obs.t)
+            fresh = build_network_model(
+                self.network,
+                self._demand(obs.t),
+                self.leads,
+                self.horizon,
+                state,
+                integer=False,
+                exact=False,
+                start=obs.t,
+            )
             seen.append((self.last_report.objective, solve(fresh).objective))
             return out
 
@@ -363,15 +469,19 @@ def beer_game(demand) -> Network:
     return replace(net, nodes=nodes)
 
 
-TAIL = Trace((4, 7, 2, 6, 3, 8, 1, 5, 6, 2) + (0,) * 12, after="hold")   # then no demand
+TAIL = Trace((4, 7, 2, 6, 3, 8, 1, 5, 6, 2) + (0,) * 12, after="hold")  # then no demand
 
 
-@pytest.mark.parametrize("net", [
-    one_stage(1, demand=TAIL, supply_capacity=4.0, shortage_cost=3.0),
-    three_stage(("lost", "backlog", "backlog"), (1, 0, 1), "order-after-demand", demand=TAIL),
-    assembly(component_lead=0, bom_b=1.0, demand=TAIL),
-    beer_game(TAIL),
-], ids=["capacitated-supplier", "three-stage-mixed", "assembly-buffers", "beer-game"])
+@pytest.mark.parametrize(
+    "net",
+    [
+        one_stage(1, demand=TAIL, supply_capacity=4.0, shortage_cost=3.0),
+        three_stage(("lost", "backlog", "backlog"), (1, 0, 1), "order-after-demand", demand=TAIL),
+        assembly(component_lead=0, bom_b=1.0, demand=TAIL),
+        beer_game(TAIL),
+    ],
+    ids=["capacitated-supplier", "three-stage-mixed", "assembly-buffers", "beer-game"],
+)
 def test_rolling_horizon_reaches_the_optimum_when_the_forecast_is_exact(net):
     """Deterministic demand and lead times, exact integer re-solves: by the principle of
     optimality the policy's cost is the perfect-information optimum, provided the state it

@@ -28,6 +28,7 @@ class FakeObs:
 
 # -- published values ------------------------------------------------------------------------
 
+
 def test_example_4_1_normal():
     """Snyder & Shen, Fundamentals of Supply Chain Theory (2nd ed.), Example 4.1:
     h=0.18, p=0.7, D~N(50, 8) gives S*=56.6040 and g(S*)=1.9976 (4 decimals)."""
@@ -80,6 +81,7 @@ def test_problem_4_8b_lognormal():
 
 # -- independent checks ----------------------------------------------------------------------
 
+
 @settings(max_examples=60, deadline=None)
 @given(h=st.floats(0.05, 20), p=st.floats(0.05, 50), mean=st.floats(0.2, 60))
 def test_discrete_fractile_and_local_optimality(h, p, mean):
@@ -99,20 +101,21 @@ def test_discrete_fractile_and_local_optimality(h, p, mean):
 
 
 @settings(max_examples=40, deadline=None)
-@given(h=st.floats(0.05, 20), p=st.floats(0.05, 50), mean=st.floats(-20, 100),
-       sd=st.floats(0.5, 30))
+@given(
+    h=st.floats(0.05, 20), p=st.floats(0.05, 50), mean=st.floats(-20, 100), sd=st.floats(0.5, 30)
+)
 def test_normal_fractile_and_minimum(h, p, mean, sd):
     """F(S*) = p/(p+h); the closed form equals numerical integration and is minimal."""
     r = newsvendor(h, p, mean=mean, std=sd)
     assert stats.norm(mean, sd).cdf(r.base_stock_level) == pytest.approx(p / (p + h), abs=1e-9)
-    integrated = (h * stats.norm(mean, sd).expect(lambda x: r.base_stock_level - x,
-                                                  ub=r.base_stock_level)
-                  + p * stats.norm(mean, sd).expect(lambda x: x - r.base_stock_level,
-                                                    lb=r.base_stock_level))
+    integrated = h * stats.norm(mean, sd).expect(
+        lambda x: r.base_stock_level - x, ub=r.base_stock_level
+    ) + p * stats.norm(mean, sd).expect(lambda x: x - r.base_stock_level, lb=r.base_stock_level)
     assert r.expected_cost == pytest.approx(integrated, rel=1e-6)
     for delta in (-0.1 * sd, 0.1 * sd):
-        assert r.expected_cost <= newsvendor_cost(h, p, mean=mean, std=sd,
-                                                  level=r.base_stock_level + delta)
+        assert r.expected_cost <= newsvendor_cost(
+            h, p, mean=mean, std=sd, level=r.base_stock_level + delta
+        )
 
 
 def test_continuous_generic_path_matches_normal_closed_form():
@@ -141,18 +144,18 @@ def test_base_stock_backlog_monte_carlo(lead_time):
     S = r.base_stock_level
     rng = np.random.default_rng(20240611)
     reps, periods, warmup = 2000, 220, 20
-    net = np.full(reps, S)                        # inventory level (on hand - backorders)
-    pipe = np.zeros((lead_time + 1, reps))        # pipe[k]: due k+1 periods after this one
+    net = np.full(reps, S)  # inventory level (on hand - backorders)
+    pipe = np.zeros((lead_time + 1, reps))  # pipe[k]: due k+1 periods after this one
     total = np.zeros(reps)
     for t in range(periods):
-        net += pipe[0]                            # receive
+        net += pipe[0]  # receive
         pipe = np.roll(pipe, -1, axis=0)
         pipe[-1] = 0.0
         order = np.maximum(S - (net + pipe.sum(axis=0)), 0.0)
         if lead_time == 0:
             net += order
         else:
-            pipe[lead_time - 1] += order          # arrives at the start of period t + L
+            pipe[lead_time - 1] += order  # arrives at the start of period t + L
         net -= rng.poisson(mu, reps)
         if t >= warmup:
             total += h * np.maximum(net, 0) + p * np.maximum(-net, 0)
@@ -163,36 +166,43 @@ def test_base_stock_backlog_monte_carlo(lead_time):
 
 # -- policy and validation -------------------------------------------------------------------
 
+
 def test_policy_orders_up_to_level():
     pol = newsvendor(1, 4, stats.poisson(6)).policy()
     assert pol.act(FakeObs({"store": 3.0})) == {"store": 5.0}
     assert pol.act(FakeObs({"store": 11.0})) == {"store": 0.0}
 
 
-@pytest.mark.parametrize("kwargs, word", [
-    (dict(holding=-1, penalty=1, demand=stats.poisson(3)), "holding"),
-    (dict(holding=1, penalty=0, demand=stats.poisson(3)), "penalty"),
-    (dict(holding=1, penalty=1, demand={}), "demand"),
-    (dict(holding=1, penalty=1, demand=[]), "demand"),
-    (dict(holding=1, penalty=1, demand=[0.5, 0.4]), "demand"),
-    (dict(holding=1, penalty=1, demand={-1: 1.0}), "demand"),
-    (dict(holding=1, penalty=1, mean=5, std=-1), "std"),
-    (dict(holding=1, penalty=1), "demand"),
-])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        (dict(holding=-1, penalty=1, demand=stats.poisson(3)), "holding"),
+        (dict(holding=1, penalty=0, demand=stats.poisson(3)), "penalty"),
+        (dict(holding=1, penalty=1, demand={}), "demand"),
+        (dict(holding=1, penalty=1, demand=[]), "demand"),
+        (dict(holding=1, penalty=1, demand=[0.5, 0.4]), "demand"),
+        (dict(holding=1, penalty=1, demand={-1: 1.0}), "demand"),
+        (dict(holding=1, penalty=1, mean=5, std=-1), "std"),
+        (dict(holding=1, penalty=1), "demand"),
+    ],
+)
 def test_newsvendor_rejects_bad_input(kwargs, word):
     with pytest.raises(ValueError, match=word):
         newsvendor(**kwargs)
 
 
-@pytest.mark.parametrize("args, kwargs, word", [
-    ((-1, 1, 1, 5), {}, "lead_time"),
-    ((1.5, 1, 1, 5), {}, "lead_time"),
-    ((1, -1, 1, 5), {}, "holding"),
-    ((1, 1, -2, 5), {}, "penalty"),
-    ((1, 1, 1, -5), {}, "demand_mean"),
-    ((1, 1, 1, 5), dict(demand="normal"), "demand_std"),
-    ((1, 1, 1, 5), dict(demand="gamma"), "demand"),
-])
+@pytest.mark.parametrize(
+    "args, kwargs, word",
+    [
+        ((-1, 1, 1, 5), {}, "lead_time"),
+        ((1.5, 1, 1, 5), {}, "lead_time"),
+        ((1, -1, 1, 5), {}, "holding"),
+        ((1, 1, -2, 5), {}, "penalty"),
+        ((1, 1, 1, -5), {}, "demand_mean"),
+        ((1, 1, 1, 5), dict(demand="normal"), "demand_std"),
+        ((1, 1, 1, 5), dict(demand="gamma"), "demand"),
+    ],
+)
 def test_base_stock_backlog_rejects_bad_input(args, kwargs, word):
     with pytest.raises(ValueError, match=word):
         base_stock_backlog(*args, **kwargs)

@@ -12,11 +12,11 @@ import scenarios
 from optimization.optimize import optimize, verify
 
 CASES = [
-    ("single-stage", {"lead_time": 2, "penalty": 9.0}),                      # Zipkin lost sales
+    ("single-stage", {"lead_time": 2, "penalty": 9.0}),  # Zipkin lost sales
     ("single-stage", {"lead_time": 1, "penalty": 4.0, "demand": "geometric"}),
-    ("single-stage", {"lead_time": 2, "shortage": "backlog"}),               # newsvendor L+1
+    ("single-stage", {"lead_time": 2, "shortage": "backlog"}),  # newsvendor L+1
     ("single-stage", {"lead_time": 1, "shortage": "backlog", "fixed_cost": 20.0}),  # (s,S)
-    ("serial", {}),                                                          # Snyder & Shen Ex 6.1
+    ("serial", {}),  # Snyder & Shen Ex 6.1
     ("serial", {"demand": "poisson"}),
 ]
 
@@ -37,10 +37,18 @@ def test_zipkin_lost_sales_names_and_order():
     """Zipkin (2008) Table 3, Poisson mean 5, h=1, p=4, L=2: optimal 4.40, myopic-2 4.41."""
     result = optimize(scenarios.make("single-stage", lead_time=2, penalty=4.0))
     names = [p.name for p in result.policies]
-    assert names == ["myopic", "myopic-2", "best-base-stock", "best-capped-base-stock",
-                     "best-constant", "best-constant-rate"]
+    assert names == [
+        "myopic",
+        "myopic-2",
+        "best-base-stock",
+        "best-capped-base-stock",
+        "best-constant",
+        "best-constant-rate",
+    ]
     assert result.optimal.value == pytest.approx(4.40, abs=0.0051)
-    assert dict((p.name, p.value) for p in result.policies)["myopic-2"] == pytest.approx(4.41, abs=0.0051)
+    assert dict((p.name, p.value) for p in result.policies)["myopic-2"] == pytest.approx(
+        4.41, abs=0.0051
+    )
 
 
 @pytest.mark.solver
@@ -48,11 +56,13 @@ def test_bounded_scenarios_put_the_bound_below_every_policy_on_the_same_paths():
     """Without an exact method: the perfect-information bound (Pyomo + HiGHS) on the
     sampled paths is below every heuristic's cost on those very paths, and verify()
     reproduces each heuristic's value exactly by re-simulating those paths."""
-    result = optimize(scenarios.make("owmr", n_retailers=2), bound_periods=20,
-                      bound_replications=2)
+    result = optimize(scenarios.make("owmr", n_retailers=2), bound_periods=20, bound_replications=2)
     assert result.optimal.name == "perfect-information-bound" and result.optimal.policy is None
-    assert {p.name for p in result.policies} == {"best-base-stock", "best-echelon-base-stock",
-                                                 "rolling-horizon"}
+    assert {p.name for p in result.policies} == {
+        "best-base-stock",
+        "best-echelon-base-stock",
+        "rolling-horizon",
+    }
     for p in result.policies:
         assert result.optimal.value <= p.value + 1e-9
     for row in verify(result):
@@ -64,8 +74,11 @@ def test_result_describes_the_problem_not_a_scenario_name():
     data = result.to_dict()
     assert data["problem"]["source"] == "single-stage"
     assert data["problem"]["params"] == {"lead_time": 1, "shortage": "backlog"}
-    assert data["problem"]["kind"] == {"shape": "single-stage", "market": None,
-                                       "shortage": "backlog"}
+    assert data["problem"]["kind"] == {
+        "shape": "single-stage",
+        "market": None,
+        "shortage": "backlog",
+    }
     assert "scenario" not in data and result.problem.name == "single-stage"
 
 

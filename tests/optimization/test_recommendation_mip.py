@@ -41,18 +41,29 @@ PRICE, COST, HOLD, PENALTY, CAP = 10.0, 4.0, 1.0, 2.0, 3
 
 def tiny(shortage: str = "lost", lead: int = 1) -> tuple[Network, RecommendationModel]:
     """Two products, two customers; orders capped at CAP whole units per period."""
-    model = RecommendationModel(np.array([[1.0, 2.5], [2.0, 0.5]]), np.array([2, 3]),
-                                efficiency=0.8)
+    model = RecommendationModel(
+        np.array([[1.0, 2.5], [2.0, 0.5]]), np.array([2, 3]), efficiency=0.8
+    )
     nodes = [Node("supplier", kind="supply")] + [
-        Node(p, holding_cost=HOLD, shortage=shortage, shortage_cost=PENALTY, order_cost=COST,
-             price=PRICE, capacity=CAP, initial_on_hand=s)
-        for p, s in zip(model.products, (1.0, 2.0))]
+        Node(
+            p,
+            holding_cost=HOLD,
+            shortage=shortage,
+            shortage_cost=PENALTY,
+            order_cost=COST,
+            price=PRICE,
+            capacity=CAP,
+            initial_on_hand=s,
+        )
+        for p, s in zip(model.products, (1.0, 2.0))
+    ]
     edges = [Edge("supplier", p, lead_time=lead) for p in model.products]
     return Network(nodes=tuple(nodes), edges=tuple(edges), name="tiny"), model
 
 
-def reference_profit(demand: np.ndarray, orders: np.ndarray, lead: int, lost: bool,
-                     start: np.ndarray) -> np.ndarray:
+def reference_profit(
+    demand: np.ndarray, orders: np.ndarray, lead: int, lost: bool, start: np.ndarray
+) -> np.ndarray:
     """The engine's period, written out: demand (T, N) and orders (T, N, ...) -> profit (...)."""
     T = demand.shape[0]
     inv = np.broadcast_to(start.reshape(-1, *([1] * (orders.ndim - 2))), orders.shape[1:]).copy()
@@ -60,43 +71,51 @@ def reference_profit(demand: np.ndarray, orders: np.ndarray, lead: int, lost: bo
     total = np.zeros(orders.shape[2:])
     for t in range(T):
         got = orders[t - lead] if t - lead >= 0 else np.zeros_like(inv)
-        fill = np.minimum(owed, got)                  # receive: backlog first
+        fill = np.minimum(owed, got)  # receive: backlog first
         owed, inv = owed - fill, inv + got - fill
         d = demand[t].reshape(-1, *([1] * (orders.ndim - 2)))
-        served = np.minimum(d, inv)                   # demand from stock
+        served = np.minimum(d, inv)  # demand from stock
         inv = inv - served
         short = d - served
         if not lost:
             owed = owed + short
         sales = fill + served
-        total = total + (PRICE * sales - COST * orders[t] - HOLD * inv
-                         - PENALTY * (short if lost else owed)).sum(axis=0)
+        total = total + (
+            PRICE * sales - COST * orders[t] - HOLD * inv - PENALTY * (short if lost else owed)
+        ).sum(axis=0)
     return total
 
 
-def brute_force(model: RecommendationModel, T: int, lead: int, lost: bool,
-                demand_of: callable) -> float:
+def brute_force(
+    model: RecommendationModel, T: int, lead: int, lost: bool, demand_of: callable
+) -> float:
     """Best profit over every valid pattern choice per period and every whole order <= CAP."""
     pats = make_patterns(model, "all", 2)
-    valid = [c for c in itertools.product(range(len(pats)), repeat=model.shape[1])
-             if np.allclose(pats.recommendation(c).sum(axis=1), 1.0)]
+    valid = [
+        c
+        for c in itertools.product(range(len(pats)), repeat=model.shape[1])
+        if np.allclose(pats.recommendation(c).sum(axis=1), 1.0)
+    ]
     grid = np.array(list(itertools.product(range(CAP + 1), repeat=2 * T)), dtype=float)
-    orders = grid.T.reshape(T, 2, -1)                 # (T, N, combinations)
+    orders = grid.T.reshape(T, 2, -1)  # (T, N, combinations)
     best = -np.inf
     for plan in itertools.product(valid, repeat=T):
         demand = np.stack([demand_of(t, pats.recommendation(c)) for t, c in enumerate(plan)])
-        best = max(best, float(reference_profit(demand, orders, lead, lost,
-                                                 np.array([1.0, 2.0])).max()))
+        best = max(
+            best, float(reference_profit(demand, orders, lead, lost, np.array([1.0, 2.0])).max())
+        )
     return best
 
 
-@pytest.mark.parametrize("shortage,lead", [("lost", 1), ("lost", 0), ("backlog", 1),
-                                           ("backlog", 0)])
+@pytest.mark.parametrize(
+    "shortage,lead", [("lost", 1), ("lost", 0), ("backlog", 1), ("backlog", 0)]
+)
 def test_expected_demand_mip_equals_brute_force(shortage, lead):
     net, model = tiny(shortage, lead)
     plan = solve_plan(net, model, 2, family="all", levels=2, integer=True, rel_gap=0.0)
-    expect = brute_force(model, 2, lead, shortage == "lost",
-                         lambda t, alpha: model.expected_demand(alpha))
+    expect = brute_force(
+        model, 2, lead, shortage == "lost", lambda t, alpha: model.expected_demand(alpha)
+    )
     assert plan.objective == pytest.approx(expect, abs=1e-6)
     assert plan.bound == pytest.approx(expect, abs=1e-6)
 
@@ -106,8 +125,9 @@ def test_realised_demand_mip_equals_brute_force(shortage, lead):
     net, model = tiny(shortage, lead)
     u = 1.0 - np.random.default_rng(7).random((2, *model.shape))
     plan = solve_plan(net, model, 2, uniforms=u, family="all", levels=2, rel_gap=0.0)
-    expect = brute_force(model, 2, lead, shortage == "lost",
-                         lambda t, alpha: model.demand(alpha, u[t]).sum(axis=1))
+    expect = brute_force(
+        model, 2, lead, shortage == "lost", lambda t, alpha: model.demand(alpha, u[t]).sum(axis=1)
+    )
     assert plan.objective == pytest.approx(expect, abs=1e-6)
 
 
@@ -124,9 +144,13 @@ def test_realised_purchases_are_the_engines_demand():
         np.testing.assert_array_equal(mine, model.demand(alpha, u[t]))
 
 
-PARAMS = [{}, {"shortage": "backlog"}, {"lead_time": 0},
-          {"lead_time": 1, "lead_time_max": 3, "stochastic_lead_time": True},
-          {"axis": "products"}]
+PARAMS = [
+    {},
+    {"shortage": "backlog"},
+    {"lead_time": 0},
+    {"lead_time": 1, "lead_time_max": 3, "stochastic_lead_time": True},
+    {"axis": "products"},
+]
 
 
 @pytest.mark.parametrize("params", PARAMS)
@@ -146,13 +170,16 @@ def test_perfect_information_plan_replays_in_the_engine(params):
 def test_plan_replays_with_edge_costs_transit_holding_and_initial_pipeline(shortage):
     T, seed, k = 8, 1, 0
     base = scenarios.make("recommendation-small", shortage=shortage, lead_time=2).network
-    nodes = tuple(replace(n, initial_pipeline=(1.0, 0.0, 2.0), capacity=9.0)
-                  if n.kind == "stock" else n for n in base.nodes)
+    nodes = tuple(
+        replace(n, initial_pipeline=(1.0, 0.0, 2.0), capacity=9.0) if n.kind == "stock" else n
+        for n in base.nodes
+    )
     edges = tuple(replace(e, unit_cost=0.5, transit_holding_cost=0.3) for e in base.edges)
     net = Network(nodes=nodes, edges=edges, name="costly")
     market = scenarios.make_market("recommendation-small")
-    bound = perfect_information_bound(net, market, T, seed, k, family="single", levels=1,
-                                      rel_gap=0.0)
+    bound = perfect_information_bound(
+        net, market, T, seed, k, family="single", levels=1, rel_gap=0.0
+    )
     ledger = Simulation(net, T, replication_seed(seed, k), market).run(bound.policy())
     np.testing.assert_allclose(ledger.profit(), bound.period_profits, atol=1e-6)
     assert max(max(r) for r in bound.orders.values()) <= 9.0
@@ -169,8 +196,9 @@ def test_lp_relaxation_is_a_weaker_bound_and_not_a_plan():
 
 
 def test_problem_gives_the_same_bound():
-    a = perfect_information_bound(scenarios.make("recommendation-small", shortage="backlog"),
-                                  periods=6, seed=2, replication=0)
+    a = perfect_information_bound(
+        scenarios.make("recommendation-small", shortage="backlog"), periods=6, seed=2, replication=0
+    )
     net = scenarios.make("recommendation-small", shortage="backlog").network
     market = scenarios.make_market("recommendation-small", shortage="backlog")
     b = perfect_information_bound(net, market, 6, 2, 0)
@@ -210,8 +238,14 @@ def test_fluid_lp_bounds_the_mean_profit_of_pattern_set_policies():
     fluid = solve_plan(net, model, T, patterns=pats, relax=True)
     levels = {"p0": 7.0, "p1": 16.0, "p2": 9.0}
     for rec in (Uniform(), Popularity()):
-        res = simulate(net, RecommendAndReplenish(BaseStock(levels), rec), periods=T,
-                       replications=40, seed=9, market=scenarios.make_market("recommendation-small"))
+        res = simulate(
+            net,
+            RecommendAndReplenish(BaseStock(levels), rec),
+            periods=T,
+            replications=40,
+            seed=9,
+            market=scenarios.make_market("recommendation-small"),
+        )
         assert res.ci95[1] <= fluid.per_period_bound
 
 
@@ -227,15 +261,21 @@ class Recorder:
         return action
 
 
-@pytest.mark.parametrize("axis,family,relax", [("customers", "single", False),
-                                               ("products", "single", True),
-                                               ("customers", "all", True),
-                                               ("products", "all", False)])
+@pytest.mark.parametrize(
+    "axis,family,relax",
+    [
+        ("customers", "single", False),
+        ("products", "single", True),
+        ("customers", "all", True),
+        ("products", "all", False),
+    ],
+)
 def test_mpc_recommendations_are_valid(axis, family, relax):
     net = scenarios.make("recommendation-small", axis=axis).network
     market = scenarios.make_market("recommendation-small", axis=axis)
-    mpc = MIPRecommendationPolicy(net, market, 2, family=family, levels=2, safety_stock=1.0,
-                                  relax_future=relax)
+    mpc = MIPRecommendationPolicy(
+        net, market, 2, family=family, levels=2, safety_stock=1.0, relax_future=relax
+    )
     rec = Recorder(mpc)
     T = 6 if family == "single" else 3
     Simulation(net, T, 5, market).run(rec)
@@ -248,15 +288,15 @@ def test_mpc_recommendations_are_valid(axis, family, relax):
 def test_pattern_families():
     model = RecommendationModel(np.zeros((3, 2)), np.array([1, 1]))
     single = make_patterns(model, "single", 2)
-    assert len(single) == 1 + 3 * 2 + 1                  # none, 3 products x 2 levels, uniform
+    assert len(single) == 1 + 3 * 2 + 1  # none, 3 products x 2 levels, uniform
     every = make_patterns(model, "all", 2)
-    assert len(every) == 3 ** 3                         # uniform (1/2 each) is on the grid
+    assert len(every) == 3**3  # uniform (1/2 each) is on the grid
     three = RecommendationModel(np.zeros((3, 3)), np.array([1, 1, 1]))
     every = make_patterns(three, "all", 2)
-    assert len(every) == 3 ** 3 + 1                     # 1/3 is not: one more pattern
+    assert len(every) == 3**3 + 1  # 1/3 is not: one more pattern
     assert np.array_equal(every.recommendation([len(every) - 1] * 3), three.uniform())
     products = RecommendationModel(np.zeros((3, 2)), np.array([1, 1]), axis="products")
-    assert len(make_patterns(products, "all", 2, anchors={})) == 6   # compositions of 2 in 3
+    assert len(make_patterns(products, "all", 2, anchors={})) == 6  # compositions of 2 in 3
     assert len(make_patterns(products, "single", 4, anchors={})) == 3
 
 
@@ -282,13 +322,15 @@ def test_bad_inputs_name_the_parameter():
 
 def test_unsupported_network_is_refused():
     net, model = tiny()
-    other = Network(nodes=net.nodes, edges=net.edges, name="late", order_timing="order-after-demand")
+    other = Network(
+        nodes=net.nodes, edges=net.edges, name="late", order_timing="order-after-demand"
+    )
     with pytest.raises(ValueError, match="order-before-demand"):
         solve_plan(other, model, 2)
 
 
 def test_infeasible_model_raises_with_the_status():
-    net, model = tiny(lead=0)                           # orders capped at CAP per period
+    net, model = tiny(lead=0)  # orders capped at CAP per period
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mpc = MIPRecommendationPolicy(net, model, 2, safety_stock=100.0)
@@ -300,8 +342,7 @@ def test_infeasible_model_raises_with_the_status():
 def test_optimize_routes_recommendation_scenarios_and_verifies():
     from optimization.optimize import optimize, verify
 
-    res = optimize(scenarios.make("recommendation-small"), bound_periods=20,
-                   bound_replications=2)
+    res = optimize(scenarios.make("recommendation-small"), bound_periods=20, bound_replications=2)
     assert res.objective == "profit"
     assert res.optimal.name == "perfect-information-bound"
     names = [b.name for b in res.policies]

@@ -35,6 +35,7 @@ def _echelon_from_local(echelon_h):
 
 # -- published values ------------------------------------------------------------------------
 
+
 def test_example_6_1_normal():
     """Snyder & Shen, Fundamentals of Supply Chain Theory (2nd ed.), Example 6.1:
     3 stages, N(5, 1) demand, p=37.12, h'=(7, 4, 2), L=(1, 1, 2).  The book reports
@@ -77,12 +78,15 @@ def test_example_6_1_poisson_against_stockpyl():
     assert r.expected_cost == pytest.approx(72.04354, abs=5e-3)
 
 
-@pytest.mark.parametrize("echelon_h, p, levels, cost", [
-    ([0.25] * 4, 9, (8, 13, 18, 22), 12.688),                 # row 1
-    ([0.25, 2.5, 2.5, 0.25], 9, (9, 10, 13, 19), 53.008),     # row 9
-    ([0.25] * 4, 99, (11, 17, 22, 27), 16.206),               # row 17
-    ([0.25, 2.5, 2.5, 0.25], 99, (11, 14, 18, 26), 74.564),   # row 25
-])
+@pytest.mark.parametrize(
+    "echelon_h, p, levels, cost",
+    [
+        ([0.25] * 4, 9, (8, 13, 18, 22), 12.688),  # row 1
+        ([0.25, 2.5, 2.5, 0.25], 9, (9, 10, 13, 19), 53.008),  # row 9
+        ([0.25] * 4, 99, (11, 17, 22, 27), 16.206),  # row 17
+        ([0.25, 2.5, 2.5, 0.25], 99, (11, 14, 18, 26), 74.564),  # row 25
+    ],
+)
 def test_shang_song_table_1(echelon_h, p, levels, cost):
     """Shang & Song (2003), Management Science 49(5), Table 1, rows 1, 9, 17, 25:
     4 stages, Poisson demand of rate 16, lead time 0.25 per stage (continuous review),
@@ -94,6 +98,7 @@ def test_shang_song_table_1(echelon_h, p, levels, cost):
 
 
 # -- independent checks ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("demand, L", [("normal", 3), ("poisson", 2), ("poisson", 0.5)])
 def test_single_stage_is_newsvendor_over_lead_time(demand, L):
@@ -113,7 +118,8 @@ def test_single_stage_is_newsvendor_over_lead_time(demand, L):
 def test_cost_of_optimum_and_perturbations():
     r = serial_base_stock(**EX61, demand="poisson")
     assert serial_cost(r.echelon_levels, **EX61, demand="poisson") == pytest.approx(
-        r.expected_cost, rel=1e-12)
+        r.expected_cost, rel=1e-12
+    )
     for j in range(3):
         for delta in (-1, 1):
             levels = list(r.echelon_levels)
@@ -121,8 +127,18 @@ def test_cost_of_optimum_and_perturbations():
             assert serial_cost(levels, **EX61, demand="poisson") > r.expected_cost
 
 
-def _simulate(levels, local_holding, lead_times, penalty, draw, rng, reps=3000, periods=230,
-              warmup=30, before_demand=False):
+def _simulate(
+    levels,
+    local_holding,
+    lead_times,
+    penalty,
+    draw,
+    rng,
+    reps=3000,
+    periods=230,
+    warmup=30,
+    before_demand=False,
+):
     """Plain-numpy simulation of echelon base-stock in Snyder & Shen's timing: receive,
     demand at stage 1, then each stage (downstream first) orders up to its echelon
     level and its supplier ships what it has on hand (shipments to stage j take L_j
@@ -131,15 +147,15 @@ def _simulate(levels, local_holding, lead_times, penalty, draw, rng, reps=3000, 
     come before the demand.  Returns per-replication mean costs."""
     N = len(levels)
     hl = np.asarray(local_holding, dtype=float)
-    start = np.minimum.accumulate(np.asarray(levels)[::-1])[::-1]   # stock to start with
+    start = np.minimum.accumulate(np.asarray(levels)[::-1])[::-1]  # stock to start with
     local = np.diff(np.concatenate([[0.0], start]))
-    net1 = np.full(reps, local[0])                          # stage-1 inventory level
+    net1 = np.full(reps, local[0])  # stage-1 inventory level
     on_hand = [None] + [np.full(reps, local[j]) for j in range(1, N)]
-    owed = [np.zeros(reps) for _ in range(N)]               # ordered by j, not yet shipped
-    pipes = [np.zeros((L, reps)) for L in lead_times]       # ring buffers of arrivals
+    owed = [np.zeros(reps) for _ in range(N)]  # ordered by j, not yet shipped
+    pipes = [np.zeros((L, reps)) for L in lead_times]  # ring buffers of arrivals
     total = np.zeros(reps)
     for t in range(periods):
-        for j, L in enumerate(lead_times):                  # 1. receive
+        for j, L in enumerate(lead_times):  # 1. receive
             arrived = pipes[j][t % L].copy()
             pipes[j][t % L] = 0.0
             if j == 0:
@@ -147,8 +163,8 @@ def _simulate(levels, local_holding, lead_times, penalty, draw, rng, reps=3000, 
             else:
                 on_hand[j] += arrived
         if not before_demand:
-            net1 -= draw(rng, reps)                         # 2. demand
-        for j in range(N):                                  # 3. order and ship
+            net1 -= draw(rng, reps)  # 2. demand
+        for j in range(N):  # 3. order and ship
             ip = net1 + sum(pipes[k].sum(axis=0) for k in range(j + 1)) + owed[j]
             ip = ip + sum(on_hand[k] for k in range(1, j + 1))
             owed[j] += np.maximum(levels[j] - ip, 0.0)
@@ -156,10 +172,10 @@ def _simulate(levels, local_holding, lead_times, penalty, draw, rng, reps=3000, 
             owed[j] -= ship
             if j < N - 1:
                 on_hand[j + 1] -= ship
-            pipes[j][t % lead_times[j]] += ship             # arrives at t + L_j
+            pipes[j][t % lead_times[j]] += ship  # arrives at t + L_j
         if before_demand:
             net1 -= draw(rng, reps)
-        if t >= warmup:                                     # 4. costs
+        if t >= warmup:  # 4. costs
             cost = hl[0] * np.maximum(net1, 0) + penalty * np.maximum(-net1, 0)
             for j in range(1, N):
                 cost += hl[j] * (on_hand[j] + pipes[j - 1].sum(axis=0))
@@ -186,8 +202,14 @@ def test_monte_carlo_example_6_1(demand):
     else:
         r = serial_base_stock(**EX61, demand="normal", demand_std=1.0)
         draw = _normal_draw
-    means = _simulate(np.asarray(r.echelon_levels), EX61["local_holding"], EX61["lead_times"],
-                      EX61["penalty"], draw, np.random.default_rng(61))
+    means = _simulate(
+        np.asarray(r.echelon_levels),
+        EX61["local_holding"],
+        EX61["lead_times"],
+        EX61["penalty"],
+        draw,
+        np.random.default_rng(61),
+    )
     se = means.std(ddof=1) / math.sqrt(means.size)
     assert abs(means.mean() - r.expected_cost) < 4 * se
 
@@ -199,10 +221,18 @@ def test_monte_carlo_order_before_demand():
     assert r.echelon_levels == (15, 20, 31)
     assert r.expected_cost == pytest.approx(
         serial_base_stock(**(EX61 | {"lead_times": [2, 1, 2]}), demand="poisson").expected_cost
-        - 5.0 * (2.0 + 2.0), rel=1e-12)
-    means = _simulate(np.asarray(r.echelon_levels), EX61["local_holding"], EX61["lead_times"],
-                      EX61["penalty"], _poisson_draw, np.random.default_rng(63),
-                      before_demand=True)
+        - 5.0 * (2.0 + 2.0),
+        rel=1e-12,
+    )
+    means = _simulate(
+        np.asarray(r.echelon_levels),
+        EX61["local_holding"],
+        EX61["lead_times"],
+        EX61["penalty"],
+        _poisson_draw,
+        np.random.default_rng(63),
+        before_demand=True,
+    )
     se = means.std(ddof=1) / math.sqrt(means.size)
     assert abs(means.mean() - r.expected_cost) < 4 * se
 
@@ -211,14 +241,20 @@ def test_monte_carlo_non_optimal_levels():
     """serial_cost of arbitrary (even non-monotone) echelon levels matches simulation."""
     levels = [7.0, 18.0, 16.0]
     exact = serial_cost(levels, **EX61, demand="poisson")
-    means = _simulate(np.asarray(levels), EX61["local_holding"], EX61["lead_times"],
-                      EX61["penalty"], _poisson_draw,
-                      np.random.default_rng(62))
+    means = _simulate(
+        np.asarray(levels),
+        EX61["local_holding"],
+        EX61["lead_times"],
+        EX61["penalty"],
+        _poisson_draw,
+        np.random.default_rng(62),
+    )
     se = means.std(ddof=1) / math.sqrt(means.size)
     assert abs(means.mean() - exact) < 4 * se
 
 
 # -- policies and validation -----------------------------------------------------------------
+
 
 def test_policies():
     r = serial_base_stock(**EX61, demand="poisson")
@@ -226,27 +262,29 @@ def test_policies():
     pol = r.policy(names)
     ip = {"store": 7.0, "dc": 15.0, "plant": 30.0}
     assert pol.act(FakeObs(ip)) == {"store": 2.0, "dc": 0.0, "plant": 0.0}
-    assert r.installation_policy(names).act(FakeObs(ip)) == {"store": 2.0, "dc": 0.0,
-                                                             "plant": 0.0}
+    assert r.installation_policy(names).act(FakeObs(ip)) == {"store": 2.0, "dc": 0.0, "plant": 0.0}
     assert r.local_levels == (9, 6, 11)
     with pytest.raises(ValueError, match="node_names"):
         r.policy(["store", "dc"])
 
 
-@pytest.mark.parametrize("kwargs, word", [
-    (dict(local_holding=[]), "local_holding"),
-    (dict(local_holding=[2.0, 4.0, 1.0]), "local_holding"),
-    (dict(local_holding=[7.0, -4.0, 2.0]), "local_holding"),
-    (dict(lead_times=[1, -1, 2]), "lead_times"),
-    (dict(lead_times=[1, 2]), "lead_times"),
-    (dict(penalty=0.0), "penalty"),
-    (dict(demand_mean=-5.0), "demand_mean"),
-    (dict(demand="normal"), "demand_std"),
-    (dict(demand="normal", demand_std=-1.0), "demand_std"),
-    (dict(demand="normal", demand_std=1.0, grid_step=0.0), "grid_step"),
-    (dict(demand="gamma"), "demand"),
-    (dict(order_timing="before"), "order_timing"),
-])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        (dict(local_holding=[]), "local_holding"),
+        (dict(local_holding=[2.0, 4.0, 1.0]), "local_holding"),
+        (dict(local_holding=[7.0, -4.0, 2.0]), "local_holding"),
+        (dict(lead_times=[1, -1, 2]), "lead_times"),
+        (dict(lead_times=[1, 2]), "lead_times"),
+        (dict(penalty=0.0), "penalty"),
+        (dict(demand_mean=-5.0), "demand_mean"),
+        (dict(demand="normal"), "demand_std"),
+        (dict(demand="normal", demand_std=-1.0), "demand_std"),
+        (dict(demand="normal", demand_std=1.0, grid_step=0.0), "grid_step"),
+        (dict(demand="gamma"), "demand"),
+        (dict(order_timing="before"), "order_timing"),
+    ],
+)
 def test_rejects_bad_input(kwargs, word):
     args = dict(EX61, demand="poisson") | kwargs
     with pytest.raises(ValueError, match=word):

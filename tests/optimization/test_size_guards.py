@@ -14,7 +14,13 @@ import scenarios
 from optimization import pricing_dp, serial
 from optimization.finite_horizon import finite_horizon
 from optimization.memory import (
-    DEFAULT_LIMIT, GiB, SizeLimitError, check_memory, format_bytes, memory_limit, parse_size,
+    DEFAULT_LIMIT,
+    GiB,
+    SizeLimitError,
+    check_memory,
+    format_bytes,
+    memory_limit,
+    parse_size,
 )
 from optimization.network_mip import engine_draws
 from optimization.network_model import build_network_model
@@ -34,8 +40,11 @@ def test_sizes_and_the_limit(monkeypatch):
     assert memory_limit() == GiB
     with pytest.raises(ValueError, match="memory_limit"):
         memory_limit(math.nan)
-    with pytest.raises(SizeLimitError, match=r"about 2\.0 GiB, over the memory limit 1\.0 GiB; "
-                       r"lower x, or raise the limit \(DES_SUPPLY_MEMORY_LIMIT"):
+    with pytest.raises(
+        SizeLimitError,
+        match=r"about 2\.0 GiB, over the memory limit 1\.0 GiB; "
+        r"lower x, or raise the limit \(DES_SUPPLY_MEMORY_LIMIT",
+    ):
         check_memory(2 * GiB, "it", "lower x")
 
 
@@ -57,13 +66,15 @@ def test_pricing_dp_estimate_covers_the_measured_peak():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     entries = len(m.prices) * np.prod(m.shape) * len(m.xs)
-    assert peak < 3 * 8 * entries < 3 * peak   # sound, and not wildly pessimistic
+    assert peak < 3 * 8 * entries < 3 * peak  # sound, and not wildly pessimistic
     with pytest.raises(SizeLimitError):
         pricing_dp.build_model(p.network, p.new_market(), memory_limit=peak / 2)
 
 
-@pytest.mark.parametrize("mean, std, demand", [(5, 1, "normal"), (5000, 1, "normal"),
-                                               (500, None, "poisson"), (20000, None, "poisson")])
+@pytest.mark.parametrize(
+    "mean, std, demand",
+    [(5, 1, "normal"), (5000, 1, "normal"), (500, None, "poisson"), (20000, None, "poisson")],
+)
 def test_serial_lattice_estimate_is_close_to_the_real_lattice(mean, std, demand):
     args = ((7, 4, 2), (1, 1, 2), 37.12, mean, demand, std)
     inst = serial._Instance(*args, None, "order-after-demand")
@@ -84,10 +95,10 @@ def test_single_stage_dps_refuse_huge_supports():
     with pytest.raises(SizeLimitError, match="demand mean"):
         optimal_ss(1.0, 4.0, 5.0, stats.poisson(1e11))
     with pytest.raises(SizeLimitError, match="initial_inventory"):
-        finite_horizon([5.0] * 4, 1.0, 9.0, initial_inventory=-10**12)
+        finite_horizon([5.0] * 4, 1.0, 9.0, initial_inventory=-(10**12))
     with pytest.raises(SizeLimitError, match="demand means"):
         finite_horizon([1e12] * 4, 1.0, 9.0)
-    assert optimal_ss(1.0, 4.0, 5.0, stats.poisson(6)).order_up_to_level == 10   # unchanged
+    assert optimal_ss(1.0, 4.0, 5.0, stats.poisson(6)).order_up_to_level == 10  # unchanged
 
 
 def test_network_mip_refuses_a_long_horizon_before_building():
@@ -131,9 +142,12 @@ class _StoppedHighs:
     def solve(self, model, **options):
         from types import SimpleNamespace
 
-        return SimpleNamespace(termination_condition=self.termination,
-                               objective_bound=self.bound, incumbent_objective=None,
-                               timing_info=SimpleNamespace(wall_time=1.5))
+        return SimpleNamespace(
+            termination_condition=self.termination,
+            objective_bound=self.bound,
+            incumbent_objective=None,
+            timing_info=SimpleNamespace(wall_time=1.5),
+        )
 
 
 def _tiny_model():
@@ -177,8 +191,14 @@ def test_recommendation_bound_without_incumbent_keeps_the_bound(monkeypatch):
 
     def stopped(model, **options):
         seen.update(options)
-        return SolveReport(objective=math.nan, bound=123.0, termination="maxTimeLimit",
-                           status="maxTimeLimit: no incumbent, bound 123", time=1.0, gap=None)
+        return SolveReport(
+            objective=math.nan,
+            bound=123.0,
+            termination="maxTimeLimit",
+            status="maxTimeLimit: no incumbent, bound 123",
+            time=1.0,
+            gap=None,
+        )
 
     monkeypatch.setattr(rm, "solve", stopped)
     plan = rm.perfect_information_bound(scenarios.make("recommendation-small"), periods=4)

@@ -18,28 +18,39 @@ from des_supply.policy_registry import PolicyError, make_policy, policy_entry, p
 from des_supply.recommendation_policies import RecommendAndReplenish
 
 # small price grid: the same pricing-a dynamics, a DP that solves in seconds
-SMALL_PRICING = dict(price_low=30.0, price_high=50.0, price_step=5.0, comp_low=30.0,
-                     comp_high=50.0, comp_step=5.0, ref_step=5.0, list_price=40.0,
-                     storage_capacity=15.0)
+SMALL_PRICING = dict(
+    price_low=30.0,
+    price_high=50.0,
+    price_step=5.0,
+    comp_low=30.0,
+    comp_high=50.0,
+    comp_step=5.0,
+    ref_step=5.0,
+    list_price=40.0,
+    storage_capacity=15.0,
+)
 CASES = {
     "lost-L2-p9": ("single-stage", {"lead_time": 2, "penalty": 9.0}),
     "lost-L1-p4": ("single-stage", {"lead_time": 1, "penalty": 4.0}),
     "backlog": ("single-stage", {"lead_time": 2, "shortage": "backlog"}),
-    "backlog-fixed-cost": ("single-stage", {"lead_time": 1, "shortage": "backlog",
-                                            "fixed_cost": 20.0}),
+    "backlog-fixed-cost": (
+        "single-stage",
+        {"lead_time": 1, "shortage": "backlog", "fixed_cost": 20.0},
+    ),
     "serial": ("serial", {}),
     "pricing-a-small": ("pricing-a", SMALL_PRICING),
     "owmr": ("owmr", {"n_retailers": 2}),
 }
-SLOW_CASES = {"pricing-a": ("pricing-a", {}),                       # ~30 s to optimize
-              "recommendation-small": ("recommendation-small", {})}   # ~1 min
+SLOW_CASES = {
+    "pricing-a": ("pricing-a", {}),  # ~30 s to optimize
+    "recommendation-small": ("recommendation-small", {}),
+}  # ~1 min
 MARKS = {"owmr": [pytest.mark.solver], "recommendation-small": [pytest.mark.solver]}
 
 
 def _params():
     out = [pytest.param(k, marks=MARKS.get(k, [])) for k in CASES]
-    return out + [pytest.param(k, marks=[pytest.mark.slow, *MARKS.get(k, [])])
-                  for k in SLOW_CASES]
+    return out + [pytest.param(k, marks=[pytest.mark.slow, *MARKS.get(k, [])]) for k in SLOW_CASES]
 
 
 def _problem(case: str):
@@ -68,7 +79,7 @@ def test_every_printed_name_builds_the_optimizers_policy(case):
         assert b.name in policy_names(), f"{b.name!r} is printed but not registered"
         assert b.name in policy_names(problem), b.name
         built = _build(b, problem)
-        if b.name == "rolling-horizon":   # built afresh, the optimizer's configuration
+        if b.name == "rolling-horizon":  # built afresh, the optimizer's configuration
             assert type(built) is type(b.policy) and built.horizon == b.params["horizon"]
         elif policy_entry(b.name).group == "solved":
             assert built is b.policy, b.name
@@ -79,10 +90,13 @@ def test_every_printed_name_builds_the_optimizers_policy(case):
 def _same(built, ref) -> bool:
     """Equal policies (recommenders without state compare by type)."""
     if isinstance(ref, RecommendAndReplenish):
-        return (type(built) is RecommendAndReplenish and built.replenishment == ref.replenishment
-                and type(built.recommender) is type(ref.recommender)
-                and getattr(built.recommender, "margins", None)
-                == getattr(ref.recommender, "margins", None))
+        return (
+            type(built) is RecommendAndReplenish
+            and built.replenishment == ref.replenishment
+            and type(built.recommender) is type(ref.recommender)
+            and getattr(built.recommender, "margins", None)
+            == getattr(ref.recommender, "margins", None)
+        )
     return built == ref
 
 
@@ -92,14 +106,15 @@ def test_every_printed_name_simulates_to_its_promise(case):
     result = solved.optimized(problem)
     for b in _rows(result):
         policy = _build(b, problem)
-        if b.periods is None:   # a long-run value
+        if b.periods is None:  # a long-run value
             res = simulate(problem, policy, periods=6_000, warmup=300, replications=4, seed=5)
             lo, hi = res.ci95
             assert abs(res.mean - b.value) <= hi - lo, (b.name, b.value, res.mean, res.ci95)
-        else:                   # a mean over the optimizer's own sampled paths
+        else:  # a mean over the optimizer's own sampled paths
             d = result.details
-            res = simulate(problem, policy, periods=b.periods, replications=d["replications"],
-                           seed=d["seed"])
+            res = simulate(
+                problem, policy, periods=b.periods, replications=d["replications"], seed=d["seed"]
+            )
             assert res.mean == pytest.approx(b.value, rel=1e-9, abs=1e-9), b.name
 
 
@@ -109,36 +124,45 @@ def test_an_optimum_that_is_only_a_bound_names_the_best_runnable_alternative():
     result = solved.optimized(problem)
     assert result.optimal.policy is None
     best = min((b for b in result.policies if b.policy is not None), key=lambda b: b.value)
-    with pytest.raises(PolicyError, match=rf"policy 'optimal'.*the optimum is "
-                                          rf"'{result.optimal.name}', a value .* with no policy "
-                                          rf"to run; the best runnable benchmark is "
-                                          rf"'{best.name}'"):
+    with pytest.raises(
+        PolicyError,
+        match=rf"policy 'optimal'.*the optimum is "
+        rf"'{result.optimal.name}', a value .* with no policy "
+        rf"to run; the best runnable benchmark is "
+        rf"'{best.name}'",
+    ):
         make_policy("optimal", problem)
-    assert "optimal" not in policy_names(problem)      # known once solved
+    assert "optimal" not in policy_names(problem)  # known once solved
     assert "best-base-stock" in policy_names(problem)
 
 
 def test_a_name_the_optimizer_did_not_produce_lists_what_it_produced():
     problem = _problem("serial")
-    solved.clear_cache()   # the first request solves; later ones know from the cache
+    solved.clear_cache()  # the first request solves; later ones know from the cache
     for _ in range(2):
-        with pytest.raises(PolicyError, match=r"policy 'myopic'.*optimize did not produce it "
-                                              r"for this serial backlog problem; it produced: "
-                                              r"optimal, echelon-base-stock"):
+        with pytest.raises(
+            PolicyError,
+            match=r"policy 'myopic'.*optimize did not produce it "
+            r"for this serial backlog problem; it produced: "
+            r"optimal, echelon-base-stock",
+        ):
             make_policy("myopic", problem)
     assert "myopic" not in policy_names(problem) and "optimal" in policy_names(problem)
 
 
 def test_solved_policies_take_no_parameters():
-    with pytest.raises(PolicyError, match=r"policy 'best-base-stock' has no parameter 'level' "
-                                          r"\(it takes no parameters\)"):
+    with pytest.raises(
+        PolicyError,
+        match=r"policy 'best-base-stock' has no parameter 'level' "
+        r"\(it takes no parameters\)",
+    ):
         make_policy("best-base-stock", _problem("backlog"), {"level": 3})
 
 
 def test_results_are_cached_by_problem_content():
     a = solved.optimized(_problem("lost-L1-p4"))
-    assert solved.optimized(_problem("lost-L1-p4")) is a          # an equal problem: cached
-    assert solved.optimized(_problem("lost-L1-p4"), progress=False) is a   # progress: same
+    assert solved.optimized(_problem("lost-L1-p4")) is a  # an equal problem: cached
+    assert solved.optimized(_problem("lost-L1-p4"), progress=False) is a  # progress: same
     assert solved.optimized(_problem("lost-L2-p9")) is not a
 
 
@@ -150,8 +174,11 @@ def test_no_method_becomes_a_policy_error(monkeypatch):
 
     monkeypatch.setattr(opt, "optimize", refuse)
     problem = scenarios.make("single-stage", lead_time=3, penalty=19.0)
-    with pytest.raises(PolicyError, match=r"policy 'best-constant': optimize found no method for "
-                                          r"problem 'single-stage': nothing fits"):
+    with pytest.raises(
+        PolicyError,
+        match=r"policy 'best-constant': optimize found no method for "
+        r"problem 'single-stage': nothing fits",
+    ):
         make_policy("best-constant", problem)
 
 
@@ -162,23 +189,33 @@ def test_a_solver_failure_becomes_a_policy_error_with_its_status(monkeypatch):
     from optimization.solve import SolverError
 
     def fail(problem, **options):
-        raise SolverError("HiGHS: model 'm' has no incumbent: termination=maxTimeLimit",
-                          "maxTimeLimit", 6564.2)
+        raise SolverError(
+            "HiGHS: model 'm' has no incumbent: termination=maxTimeLimit", "maxTimeLimit", 6564.2
+        )
 
     monkeypatch.setattr(opt, "optimize", fail)
     problem = scenarios.make("single-stage", lead_time=3, penalty=9.0)
-    with pytest.raises(PolicyError, match=r"policy 'best-base-stock': optimize failed on problem "
-                                          r"'single-stage': .*termination=maxTimeLimit"):
+    with pytest.raises(
+        PolicyError,
+        match=r"policy 'best-base-stock': optimize failed on problem "
+        r"'single-stage': .*termination=maxTimeLimit",
+    ):
         make_policy("best-base-stock", problem)
 
 
 def test_rolling_horizon_builds_without_solving_and_checks_its_horizon():
     problem = _problem("serial")
     assert make_policy("rolling-horizon", problem, {"horizon": 9}).horizon == 9
-    with pytest.raises(PolicyError, match=r"policy 'rolling-horizon': horizon\(=2.5\) must be "
-                                          r"a whole number"):
+    with pytest.raises(
+        PolicyError,
+        match=r"policy 'rolling-horizon': horizon\(=2.5\) must be "
+        r"a whole number",
+    ):
         make_policy("rolling-horizon", problem, {"horizon": 2.5})
-    with pytest.raises(PolicyError, match=r"'rolling-horizon' does not apply to problem "
-                                          r"'pricing-a': the network MIP has no model of a "
-                                          r"pricing market"):
+    with pytest.raises(
+        PolicyError,
+        match=r"'rolling-horizon' does not apply to problem "
+        r"'pricing-a': the network MIP has no model of a "
+        r"pricing market",
+    ):
         make_policy("rolling-horizon", _problem("pricing-a-small"))

@@ -29,16 +29,88 @@ class FakeObs:
 # time 0, Poisson demand with the means below; optimal s*, S* and c(s*, S*) (3 decimals).
 # (Values as carried in stockpyl's tests/test_ss.py.)
 ZF_MU = list(range(10, 80, 5)) + [21, 22, 23, 24, 51, 52, 59, 61, 63, 64]
-ZF_S_LOW = [6, 10, 14, 19, 23, 28, 33, 37, 42, 47, 52, 56, 62, 67,
-            15, 16, 17, 18, 43, 44, 51, 52, 54, 55]
-ZF_S_UP = [40, 49, 62, 56, 66, 77, 87, 97, 108, 118, 129, 75, 81, 86,
-           65, 68, 52, 54, 110, 112, 126, 131, 73, 74]
-ZF_COST = [35.022, 42.698, 49.173, 54.262, 57.819, 61.215, 64.512, 67.776, 70.975, 74.149,
-           77.306, 78.518, 79.037, 79.554, 50.406, 51.632, 52.757, 53.518, 71.611, 72.246,
-           76.679, 77.929, 78.287, 78.402]
+ZF_S_LOW = [
+    6,
+    10,
+    14,
+    19,
+    23,
+    28,
+    33,
+    37,
+    42,
+    47,
+    52,
+    56,
+    62,
+    67,
+    15,
+    16,
+    17,
+    18,
+    43,
+    44,
+    51,
+    52,
+    54,
+    55,
+]
+ZF_S_UP = [
+    40,
+    49,
+    62,
+    56,
+    66,
+    77,
+    87,
+    97,
+    108,
+    118,
+    129,
+    75,
+    81,
+    86,
+    65,
+    68,
+    52,
+    54,
+    110,
+    112,
+    126,
+    131,
+    73,
+    74,
+]
+ZF_COST = [
+    35.022,
+    42.698,
+    49.173,
+    54.262,
+    57.819,
+    61.215,
+    64.512,
+    67.776,
+    70.975,
+    74.149,
+    77.306,
+    78.518,
+    79.037,
+    79.554,
+    50.406,
+    51.632,
+    52.757,
+    53.518,
+    71.611,
+    72.246,
+    76.679,
+    77.929,
+    78.287,
+    78.402,
+]
 
 
 # -- published values ------------------------------------------------------------------------
+
 
 def test_example_4_7():
     """Snyder & Shen, Fundamentals of Supply Chain Theory (2nd ed.), Example 4.7:
@@ -69,6 +141,7 @@ def test_zheng_federgruen_table(i):
 
 # -- independent checks ----------------------------------------------------------------------
 
+
 def _markov_cost(s, S, h, p, K, pmf, lead_time):
     """Brute force: stationary distribution of the inventory position after ordering
     (states s+1..S) and the expected cost per period, by plain linear algebra."""
@@ -85,9 +158,10 @@ def _markov_cost(s, S, h, p, K, pmf, lead_time):
     for _ in range(lead_time + 1):
         lead = np.convolve(lead, pmf)
     d = np.arange(lead.size)
-    G = np.array([np.sum(lead * (h * np.maximum(y - d, 0) + p * np.maximum(d - y, 0)))
-                  for y in states])
-    reorder = np.array([pmf[max(0, y - s):].sum() for y in states])   # P(y - D <= s)
+    G = np.array(
+        [np.sum(lead * (h * np.maximum(y - d, 0) + p * np.maximum(d - y, 0))) for y in states]
+    )
+    reorder = np.array([pmf[max(0, y - s) :].sum() for y in states])  # P(y - D <= s)
     return float(pi @ (G + K * reorder))
 
 
@@ -97,8 +171,9 @@ def _poisson(mean, n=None):
     return pmf / pmf.sum()
 
 
-@pytest.mark.parametrize("s, S, lead_time", [(4, 10, 0), (6, 18, 0), (-3, 5, 0), (15, 30, 2),
-                                             (0, 1, 1)])
+@pytest.mark.parametrize(
+    "s, S, lead_time", [(4, 10, 0), (6, 18, 0), (-3, 5, 0), (15, 30, 2), (0, 1, 1)]
+)
 def test_cost_equals_markov_chain(s, S, lead_time):
     """The renewal formula c(s, S) equals the Markov-chain evaluation."""
     pmf = _poisson(6)
@@ -107,31 +182,46 @@ def test_cost_equals_markov_chain(s, S, lead_time):
 
 
 @settings(max_examples=25, deadline=None)
-@given(probs=st.lists(st.floats(0.0, 1.0), min_size=2, max_size=6).filter(
-           lambda v: sum(v) > 0.1 and sum(v[1:]) > 0.05),
-       s=st.integers(-4, 6), gap=st.integers(1, 9), lead_time=st.integers(0, 2),
-       K=st.floats(0, 20))
+@given(
+    probs=st.lists(st.floats(0.0, 1.0), min_size=2, max_size=6).filter(
+        lambda v: sum(v) > 0.1 and sum(v[1:]) > 0.05
+    ),
+    s=st.integers(-4, 6),
+    gap=st.integers(1, 9),
+    lead_time=st.integers(0, 2),
+    K=st.floats(0, 20),
+)
 def test_cost_equals_markov_chain_custom_pmf(probs, s, gap, lead_time, K):
     """Same check on random pmfs, including P(D = 0) > 0."""
     pmf = np.asarray(probs) / sum(probs)
     exact = _markov_cost(s, s + gap, 1.5, 7.0, K, pmf, lead_time)
-    assert ss_cost(s, s + gap, 1.5, 7.0, K, list(pmf), lead_time) == pytest.approx(exact,
-                                                                                 rel=1e-9)
+    assert ss_cost(s, s + gap, 1.5, 7.0, K, list(pmf), lead_time) == pytest.approx(exact, rel=1e-9)
 
 
-@pytest.mark.parametrize("h, p, K, mean, lead_time", [
-    (1, 4, 5, 6, 0), (1, 9, 20, 3, 1), (2, 5, 50, 2.5, 2), (1, 19, 1, 4, 0), (3, 2, 8, 5, 1),
-])
+@pytest.mark.parametrize(
+    "h, p, K, mean, lead_time",
+    [
+        (1, 4, 5, 6, 0),
+        (1, 9, 20, 3, 1),
+        (2, 5, 50, 2.5, 2),
+        (1, 19, 1, 4, 0),
+        (3, 2, 8, 5, 1),
+    ],
+)
 def test_optimum_equals_grid_search(h, p, K, mean, lead_time):
     """optimal_ss equals the best pair of an exhaustive search over a wide box."""
     r = optimal_ss(h, p, K, stats.poisson(mean), lead_time)
     centre = int((lead_time + 1) * mean)
-    best = min((ss_cost(s, S, h, p, K, stats.poisson(mean), lead_time), s, S)
-               for s in range(centre - 12, centre + 6) for S in range(s + 1, centre + 30))
+    best = min(
+        (ss_cost(s, S, h, p, K, stats.poisson(mean), lead_time), s, S)
+        for s in range(centre - 12, centre + 6)
+        for S in range(s + 1, centre + 30)
+    )
     assert r.expected_cost == pytest.approx(best[0], rel=1e-12)
     assert r.expected_cost == pytest.approx(
         ss_cost(r.reorder_point, r.order_up_to_level, h, p, K, stats.poisson(mean), lead_time),
-        rel=1e-12)
+        rel=1e-12,
+    )
 
 
 @pytest.mark.parametrize("lead_time", [0, 3])
@@ -146,20 +236,24 @@ def test_zero_fixed_cost_is_base_stock(lead_time):
 
 # -- policy and validation -------------------------------------------------------------------
 
+
 def test_policy_is_engine_ss():
     pol = optimal_ss(1, 4, 5, stats.poisson(6)).policy()
     assert pol.act(FakeObs({"a": 4.0, "b": 5.0, "c": -2.0})) == {"a": 6.0, "b": 0.0, "c": 12.0}
 
 
-@pytest.mark.parametrize("args, word", [
-    ((-1, 4, 5, stats.poisson(6)), "holding"),
-    ((1, 0, 5, stats.poisson(6)), "penalty"),
-    ((1, 4, -5, stats.poisson(6)), "fixed_cost"),
-    ((1, 4, 5, stats.poisson(6), -1), "lead_time"),
-    ((1, 4, 5, []), "demand"),
-    ((1, 4, 5, [1.0]), "demand"),
-    ((1, 4, 5, {0: 0.5, 2: 0.4}), "demand"),
-])
+@pytest.mark.parametrize(
+    "args, word",
+    [
+        ((-1, 4, 5, stats.poisson(6)), "holding"),
+        ((1, 0, 5, stats.poisson(6)), "penalty"),
+        ((1, 4, -5, stats.poisson(6)), "fixed_cost"),
+        ((1, 4, 5, stats.poisson(6), -1), "lead_time"),
+        ((1, 4, 5, []), "demand"),
+        ((1, 4, 5, [1.0]), "demand"),
+        ((1, 4, 5, {0: 0.5, 2: 0.4}), "demand"),
+    ],
+)
 def test_rejects_bad_input(args, word):
     with pytest.raises(ValueError, match=word):
         optimal_ss(*args)

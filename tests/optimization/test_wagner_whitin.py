@@ -22,10 +22,13 @@ def test_example_3_9():
     assert plan.order_periods == (0, 2)
 
 
-@pytest.mark.parametrize("demand, K, h, cost, orders", [
-    ([150, 100, 80, 200], 120, 0.8, 424, (150, 180, 0, 200)),           # Problem 3.27
-    ([730, 580, 445, 650, 880], 100, 0.1, 423, (1310, 0, 1095, 0, 880)),  # Problem 3.29
-])
+@pytest.mark.parametrize(
+    "demand, K, h, cost, orders",
+    [
+        ([150, 100, 80, 200], 120, 0.8, 424, (150, 180, 0, 200)),  # Problem 3.27
+        ([730, 580, 445, 650, 880], 100, 0.1, 423, (1310, 0, 1095, 0, 880)),  # Problem 3.29
+    ],
+)
 def test_book_problems(demand, K, h, cost, orders):
     """Snyder & Shen Problems 3.27 and 3.29 (solutions as in stockpyl's tests)."""
     plan = wagner_whitin(demand, K, h)
@@ -58,7 +61,7 @@ def _plan_cost(plan, d, K, h, c):
     for t, q in enumerate(plan.orders):
         cost += (K[t] if q > 0 else 0.0) + c[t] * q
         inv += q - d[t]
-        assert inv >= -1e-9                      # no backorders
+        assert inv >= -1e-9  # no backorders
         cost += h[t] * inv
     return cost
 
@@ -69,6 +72,7 @@ def test_equals_brute_force(data, T):
     """DP = exhaustive search over all 2^T setup patterns on random small instances
     (per-period K, h and unit cost, zero demands allowed); the returned plan costs
     what it says and meets demand on time."""
+
     def ints(lo, hi):
         return st.lists(st.integers(lo, hi), min_size=T, max_size=T)
 
@@ -82,14 +86,17 @@ def test_equals_brute_force(data, T):
     assert sum(plan.orders) == pytest.approx(sum(d))
 
 
-@pytest.mark.parametrize("args, word", [
-    (([], 1, 1), "demand"),
-    (([5, -1], 1, 1), "demand"),
-    (([5, 1], -1, 1), "fixed_cost"),
-    (([5, 1], [1, 2, 3], 1), "fixed_cost"),
-    (([5, 1], 1, -2), "holding_cost"),
-    (([5, 1], 1, 1, [0, -1]), "unit_cost"),
-])
+@pytest.mark.parametrize(
+    "args, word",
+    [
+        (([], 1, 1), "demand"),
+        (([5, -1], 1, 1), "demand"),
+        (([5, 1], -1, 1), "fixed_cost"),
+        (([5, 1], [1, 2, 3], 1), "fixed_cost"),
+        (([5, 1], 1, -2), "holding_cost"),
+        (([5, 1], 1, 1, [0, -1]), "unit_cost"),
+    ],
+)
 def test_rejects_bad_input(args, word):
     with pytest.raises(ValueError, match=word):
         wagner_whitin(*args)

@@ -14,17 +14,41 @@ import scenarios
 from des_supply.evaluate import simulate
 from des_supply.pricing_policies import SSP, ListPriceBaseStock, MyopicPricing
 from optimization.pricing_dp import (
-    PricingDPError, build_model, evaluate, optimize_pricing, solve, tabulate, tune_heuristics,
+    PricingDPError,
+    build_model,
+    evaluate,
+    optimize_pricing,
+    solve,
+    tabulate,
+    tune_heuristics,
 )
 
 BETA = (-3.89, -0.56, -0.01, 0.07, -0.03, -0.01)
 #: two prices, a two-point competitor grid and reference grid: a handful of states
-TINY = dict(price_low=30.0, price_high=40.0, price_step=10.0, comp_low=30.0, comp_high=40.0,
-            comp_step=10.0, ref_step=10.0, list_price=30.0, storage_capacity=1.0,
-            initial_on_hand=0.0)
+TINY = dict(
+    price_low=30.0,
+    price_high=40.0,
+    price_step=10.0,
+    comp_low=30.0,
+    comp_high=40.0,
+    comp_step=10.0,
+    ref_step=10.0,
+    list_price=30.0,
+    storage_capacity=1.0,
+    initial_on_hand=0.0,
+)
 #: a small grid for the engine checks (a DP solve takes well under a second)
-SMALL = dict(price_low=30.0, price_high=50.0, price_step=5.0, comp_low=30.0, comp_high=50.0,
-             comp_step=5.0, ref_step=5.0, list_price=40.0, storage_capacity=15.0)
+SMALL = dict(
+    price_low=30.0,
+    price_high=50.0,
+    price_step=5.0,
+    comp_low=30.0,
+    comp_high=50.0,
+    comp_step=5.0,
+    ref_step=5.0,
+    list_price=40.0,
+    storage_capacity=15.0,
+)
 
 
 def brute_force_gain(case: str, params: dict, bound: int) -> float:
@@ -67,7 +91,7 @@ def brute_force_gain(case: str, params: dict, bound: int) -> float:
         return {lo: 1 - frac, lo + 10.0: frac} if frac > 1e-12 else {lo: 1.0}
 
     actions, rewards, rows = [], [], []
-    for (io, ir, ix) in states:
+    for io, ir, ix in states:
         o, r, x = O[io], R[ir], X[ix]
         acts, rew, row = [], [], []
         qmax = cap - max(x, 0)
@@ -75,7 +99,7 @@ def brute_force_gain(case: str, params: dict, bound: int) -> float:
             p = prices[ip]
             lam = rate(p, o, r)
             dist = stats.poisson(lam)
-            meet = x + q if L == 0 else x               # stock that meets this period's demand
+            meet = x + q if L == 0 else x  # stock that meets this period's demand
             y = x + q
             k = np.arange(200)
             pmf = dist.pmf(k)
@@ -108,24 +132,30 @@ def brute_force_gain(case: str, params: dict, bound: int) -> float:
     for choice in itertools.product(*[range(len(a)) for a in actions]):
         P = np.array([rows[s][a] for s, a in enumerate(choice)])
         r = np.array([rewards[s][a] for s, a in enumerate(choice)])
-        M = 0.5 * (np.eye(n) + P)            # same Cesàro limit, aperiodic
+        M = 0.5 * (np.eye(n) + P)  # same Cesàro limit, aperiodic
         for _ in range(50):
             M = M @ M
-            M /= M.sum(1, keepdims=True)     # squaring doubles the round-off each time
+            M /= M.sum(1, keepdims=True)  # squaring doubles the round-off each time
         best = max(best, float((M @ r)[start]))
     return best
 
 
-@pytest.mark.parametrize("case, extra", [
-    ("pricing-b", {}),                                             # lost, lead time 1, undercutting
-    ("pricing-d", {"competitor": "fixed", "comp_initial": 40.0}),  # lost, fixed cost
-    ("pricing-a", {"competitor": "fixed", "comp_initial": 40.0}),  # backlog with the clip
-    ("pricing-c", {"competitor": "fixed", "comp_initial": 40.0, "lead_time": 0}),
-])
+@pytest.mark.parametrize(
+    "case, extra",
+    [
+        ("pricing-b", {}),  # lost, lead time 1, undercutting
+        ("pricing-d", {"competitor": "fixed", "comp_initial": 40.0}),  # lost, fixed cost
+        ("pricing-a", {"competitor": "fixed", "comp_initial": 40.0}),  # backlog with the clip
+        ("pricing-c", {"competitor": "fixed", "comp_initial": 40.0, "lead_time": 0}),
+    ],
+)
 def test_dp_equals_brute_force(case, extra):
     params = {**TINY, **extra}
-    model = build_model(scenarios.make(case, **params).network, scenarios.make_market(case, **params),
-                        backlog_bound=1)
+    model = build_model(
+        scenarios.make(case, **params).network,
+        scenarios.make_market(case, **params),
+        backlog_bound=1,
+    )
     sol = solve(model, tol=1e-10)
     assert sol.bounds[0] <= sol.gain <= sol.bounds[1]
     assert sol.gain == pytest.approx(brute_force_gain(case, params, bound=1), abs=1e-6)
@@ -135,7 +165,10 @@ def test_dp_equals_brute_force(case, extra):
 
 @pytest.fixture(scope="module")
 def small_a():
-    net, market = scenarios.make("pricing-a", **SMALL).network, scenarios.make_market("pricing-a", **SMALL)
+    net, market = (
+        scenarios.make("pricing-a", **SMALL).network,
+        scenarios.make_market("pricing-a", **SMALL),
+    )
     model = build_model(net, market, backlog_bound=10)
     return net, model, solve(model)
 
@@ -143,25 +176,42 @@ def small_a():
 def test_dp_promise_holds_in_the_engine(small_a):
     net, model, sol = small_a
     assert sol.boundary_mass < 1e-4
-    res = simulate(net, sol.policy(), periods=6000, warmup=100, replications=4, seed=7,
-                   market=scenarios.make_market("pricing-a", **SMALL))
+    res = simulate(
+        net,
+        sol.policy(),
+        periods=6000,
+        warmup=100,
+        replications=4,
+        seed=7,
+        market=scenarios.make_market("pricing-a", **SMALL),
+    )
     lo, hi = res.ci95
-    assert lo - 0.5 <= sol.gain <= hi + 0.5          # 0.5: the CI of 4 runs is itself noisy
+    assert lo - 0.5 <= sol.gain <= hi + 0.5  # 0.5: the CI of 4 runs is itself noisy
     assert abs(res.mean - sol.gain) < 1.5
 
 
-@pytest.mark.parametrize("rule", [ListPriceBaseStock(40.0, 6), SSP(2, 12, 40.0, 0.5), MyopicPricing(7)])
+@pytest.mark.parametrize(
+    "rule", [ListPriceBaseStock(40.0, 6), SSP(2, 12, 40.0, 0.5), MyopicPricing(7)]
+)
 def test_exact_evaluation_matches_the_engine(small_a, rule):
     net, model, sol = small_a
     value, _ = evaluate(model, *tabulate(model, rule))
-    res = simulate(net, rule, periods=6000, warmup=100, replications=4, seed=11,
-                   market=scenarios.make_market("pricing-a", **SMALL))
+    res = simulate(
+        net,
+        rule,
+        periods=6000,
+        warmup=100,
+        replications=4,
+        seed=11,
+        market=scenarios.make_market("pricing-a", **SMALL),
+    )
     assert abs(res.mean - value) < max(1.5, 2 * (res.ci95[1] - res.ci95[0]))
-    assert value <= sol.gain + 1e-6                  # nothing beats the optimum
+    assert value <= sol.gain + 1e-6  # nothing beats the optimum
 
 
-@pytest.mark.parametrize("rule", [ListPriceBaseStock(45.0, 6), SSP(-3, 12, 40.0, 0.5),
-                                  SSP(4, 9, 35.0, 2.0)])
+@pytest.mark.parametrize(
+    "rule", [ListPriceBaseStock(45.0, 6), SSP(-3, 12, 40.0, 0.5), SSP(4, 9, 35.0, 2.0)]
+)
 def test_vectorised_tables_equal_the_rules(small_a, rule):
     _, model, _ = small_a
     fast, slow = tabulate(model, rule), tabulate(model, rule, vectorized=False)
@@ -171,21 +221,24 @@ def test_vectorised_tables_equal_the_rules(small_a, rule):
 
 def test_tuned_heuristics_rank_below_the_optimum(small_a):
     net, model, sol = small_a
-    tuned = {t.name: t for t in tune_heuristics(net, scenarios.make_market("pricing-a", **SMALL),
-                                                model)}
+    tuned = {
+        t.name: t for t in tune_heuristics(net, scenarios.make_market("pricing-a", **SMALL), model)
+    }
     assert set(tuned) == {"list-price", "bslp", "ssp", "myopic-pricing"}
     assert all(t.value <= sol.gain + 1e-6 for t in tuned.values())
-    assert tuned["bslp"].value >= tuned["list-price"].value - 1e-9    # BSLP may keep the list price
-    assert tuned["ssp"].value >= tuned["bslp"].value - 1e-9           # it starts from BSLP
+    assert tuned["bslp"].value >= tuned["list-price"].value - 1e-9  # BSLP may keep the list price
+    assert tuned["ssp"].value >= tuned["bslp"].value - 1e-9  # it starts from BSLP
     assert tuned["list-price"].params["price"] == 40.0
 
 
 def test_no_finite_model_is_explained():
-    for params, why in [({"lead_time_max": 2}, "deterministic lead time"),
-                        ({"lead_time": 2}, "deterministic lead time"),
-                        ({"ref_step": 0.0}, "reference-price grid"),
-                        ({"price_step": 0.0}, "price grid"),
-                        ({"storage_capacity": math.inf}, "storage_capacity")]:
+    for params, why in [
+        ({"lead_time_max": 2}, "deterministic lead time"),
+        ({"lead_time": 2}, "deterministic lead time"),
+        ({"ref_step": 0.0}, "reference-price grid"),
+        ({"price_step": 0.0}, "price grid"),
+        ({"storage_capacity": math.inf}, "storage_capacity"),
+    ]:
         net = scenarios.make("pricing-b", **{**SMALL, **params}).network
         with pytest.raises(PricingDPError, match=why):
             build_model(net, scenarios.make_market("pricing-b", **{**SMALL, **params}))
@@ -193,8 +246,10 @@ def test_no_finite_model_is_explained():
 
 def test_optimize_pricing_falls_back_to_simulation_search():
     params = {**SMALL, "lead_time_max": 2, "storage_capacity": 12.0}
-    res = optimize_pricing(scenarios.make("pricing-b", **params),
-                           search={"periods": 400, "warmup": 50, "replications": 2})
+    res = optimize_pricing(
+        scenarios.make("pricing-b", **params),
+        search={"periods": 400, "warmup": 50, "replications": 2},
+    )
     assert "deterministic lead time" in res.details["exact_method_skipped"]
     assert res.objective == "profit" and res.optimal.value == max(p.value for p in res.policies)
     best = max(res.policies, key=lambda p: p.value)
@@ -211,8 +266,12 @@ def test_optimize_routes_pricing_and_verify_simulates_with_the_market():
     res = optimize(scenarios.make("pricing-a", **SMALL))
     assert res.objective == "profit" and res.optimal.name == "optimal"
     assert [p.name for p in res.policies] == ["list-price", "bslp", "ssp", "myopic-pricing"]
-    rebuild = {"list-price": ListPriceBaseStock, "bslp": ListPriceBaseStock, "ssp": SSP,
-               "myopic-pricing": MyopicPricing}
+    rebuild = {
+        "list-price": ListPriceBaseStock,
+        "bslp": ListPriceBaseStock,
+        "ssp": SSP,
+        "myopic-pricing": MyopicPricing,
+    }
     for p in res.policies:
         assert rebuild[p.name](**p.params) == p.policy
     rows = verify(res, periods=3_000, warmup=200, replications=4, seed=5)

@@ -12,7 +12,13 @@ from scipy import stats
 import scenarios
 from des_supply.evaluate import simulate
 from des_supply.market import (
-    BETA, CompetitiveMarket, Competitor, DemandModel, PriceGrid, market_of, poisson_ppf,
+    BETA,
+    CompetitiveMarket,
+    Competitor,
+    DemandModel,
+    PriceGrid,
+    market_of,
+    poisson_ppf,
 )
 from des_supply.pricing_policies import ListPriceBaseStock, MyopicPricing
 from des_supply.sim import Simulation
@@ -26,18 +32,21 @@ def logit_rate(p, o, r, eta=800.0, delta=1.0, beta=BETA, n=1):
     return eta * delta * math.exp(z) / (1 + math.exp(z))
 
 
-@pytest.mark.parametrize("p, o, r", [(30, 35, 35), (35, 35, 35), (40, 35, 30), (20, 50, 45),
-                                     (50, 20, 20), (37.5, 37.5, 41.3)])
+@pytest.mark.parametrize(
+    "p, o, r",
+    [(30, 35, 35), (35, 35, 35), (40, 35, 30), (20, 50, 45), (50, 20, 20), (37.5, 37.5, 41.3)],
+)
 def test_rate_is_the_logit_formula(p, o, r):
     model = DemandModel()
     assert model.rate(float(p), float(o), float(r)) == pytest.approx(logit_rate(p, o, r), rel=1e-12)
-    arr = model.rate(np.array([p, p], dtype=float), o, r)                 # array path agrees
+    arr = model.rate(np.array([p, p], dtype=float), o, r)  # array path agrees
     np.testing.assert_allclose(arr, logit_rate(p, o, r), rtol=1e-12)
     x = model.features(p, o, r)
-    assert x[1] == (1.0 if p < o else 1.5 if p == o else 2.0)            # price rank
+    assert x[1] == (1.0 if p < o else 1.5 if p == o else 2.0)  # price rank
     other = DemandModel(eta=80.0, delta=0.5, n_competitors=2)
     assert other.rate(float(p), float(o), float(r)) == pytest.approx(
-        logit_rate(p, o, r, eta=80, delta=0.5, n=2), rel=1e-12)
+        logit_rate(p, o, r, eta=80, delta=0.5, n=2), rel=1e-12
+    )
 
 
 def test_rate_falls_with_price_and_jumps_at_the_competitor():
@@ -45,22 +54,30 @@ def test_rate_falls_with_price_and_jumps_at_the_competitor():
     prices = np.linspace(20, 50, 31)
     rates = m.rate(prices, 35.0, 35.0)
     assert np.all(np.diff(rates) < 0)
-    below, tie, above = m.rate(34.999, 35.0, 35.0), m.rate(35.0, 35.0, 35.0), m.rate(35.001, 35.0, 35.0)
-    assert below / tie == pytest.approx(math.exp(0.28), rel=5e-3)       # half a rank: 0.56 / 2
+    below, tie, above = (
+        m.rate(34.999, 35.0, 35.0),
+        m.rate(35.0, 35.0, 35.0),
+        m.rate(35.001, 35.0, 35.0),
+    )
+    assert below / tie == pytest.approx(math.exp(0.28), rel=5e-3)  # half a rank: 0.56 / 2
     assert tie / above == pytest.approx(math.exp(0.28), rel=5e-3)
 
 
 def test_simulated_demand_mean_matches_the_formula():
     """Fixed competitor, no reference dynamics (memory 1): demand is Poisson(rate(p, o, r))."""
     params = dict(competitor="fixed", memory=1.0, list_price=35.0, comp_initial=40.0)
-    net, market = scenarios.make("pricing-b", **params).network, scenarios.make_market("pricing-b", **params)
+    net, market = (
+        scenarios.make("pricing-b", **params).network,
+        scenarios.make_market("pricing-b", **params),
+    )
     periods = 20_000
-    res = simulate(net, ListPriceBaseStock(30.0, 30), periods=periods, seed=3, market=market,
-                   keep_ledgers=True)
+    res = simulate(
+        net, ListPriceBaseStock(30.0, 30), periods=periods, seed=3, market=market, keep_ledgers=True
+    )
     demand = res.ledgers[0].column("demand", "store")
     lam = logit_rate(30, 40, 35)
     assert abs(demand.mean() - lam) < 4 * math.sqrt(lam / periods)
-    assert abs(demand.var() - lam) < 0.1 * lam                            # Poisson: var = mean
+    assert abs(demand.var() - lam) < 0.1 * lam  # Poisson: var = mean
 
 
 def test_poisson_inverse_cdf():
@@ -72,6 +89,7 @@ def test_poisson_inverse_cdf():
 
 def _run(market, prices, seed=0):
     """Drive *market* by hand with a price path; returns the states it went through."""
+
     class View:
         def __init__(self):
             self.p = 0.0
@@ -112,26 +130,30 @@ def test_reference_price_random_rounding_is_unbiased_on_the_grid():
     assert abs(np.mean(ups) - 0.5) < 4 * math.sqrt(0.25 / 4000)
     T = market.ref_transitions(grid.values, grid.values)
     np.testing.assert_allclose(T.sum(-1), 1.0)
-    mean_next = T @ grid.values                                           # (P, R)
+    mean_next = T @ grid.values  # (P, R)
     expected = 0.9 * grid.values[None, :] + 0.1 * grid.values[:, None]
     np.testing.assert_allclose(mean_next, expected, atol=1e-9)
 
 
 def test_undercutting_competitor():
     c = Competitor("undercut", low=20.0, high=50.0, step=2.5, react=1.0, initial=35.0)
-    assert c.next(35.0, 40.0, 0.0, 0.0) == 37.5                          # undercut by a step
-    assert c.next(35.0, 60.0, 0.0, 0.0) == 50.0                          # never above its bound
-    assert c.next(35.0, 22.5, 0.0, 0.0) == 20.0                          # down to its floor ...
-    assert c.next(20.0, 20.0, 0.0, 0.0) == 50.0                          # ... then it restarts high
+    assert c.next(35.0, 40.0, 0.0, 0.0) == 37.5  # undercut by a step
+    assert c.next(35.0, 60.0, 0.0, 0.0) == 50.0  # never above its bound
+    assert c.next(35.0, 22.5, 0.0, 0.0) == 20.0  # down to its floor ...
+    assert c.next(20.0, 20.0, 0.0, 0.0) == 50.0  # ... then it restarts high
     lazy = Competitor("undercut", react=0.8)
     assert lazy.next(35.0, 40.0, 0.79, 0.0) == 37.5 and lazy.next(35.0, 40.0, 0.81, 0.0) == 35.0
     states = _run(CompetitiveMarket("store", competitor=lazy), [45.0] * 300, seed=1)
     o = [s["competitor_price"] for s in states]
     k = o.index(42.5)
-    assert set(o[:k]) == {35.0} and set(o[k:]) == {42.5}                # then it stays undercutting
-    first = [[s["competitor_price"] for s in _run(CompetitiveMarket("store", competitor=lazy),
-                                                  [45.0] * 30, seed=k)].index(42.5)
-             for k in range(2000)]
+    assert set(o[:k]) == {35.0} and set(o[k:]) == {42.5}  # then it stays undercutting
+    first = [
+        [
+            s["competitor_price"]
+            for s in _run(CompetitiveMarket("store", competitor=lazy), [45.0] * 30, seed=k)
+        ].index(42.5)
+        for k in range(2000)
+    ]
     # the first reaction is geometric with success probability 0.8
     assert abs(np.mean(first) - 1 / 0.8) < 4 * math.sqrt(0.2 / 0.64 / 2000)
 
@@ -167,21 +189,48 @@ def test_observation_and_market_of():
 
 def test_same_seed_same_run_and_crn_across_policies():
     net = scenarios.make("pricing-a").network
-    a = simulate(net, MyopicPricing(8), periods=300, seed=5, market=scenarios.make_market("pricing-a"),
-                 keep_ledgers=True).ledgers[0]
-    b = simulate(net, MyopicPricing(8), periods=300, seed=5, market=scenarios.make_market("pricing-a"),
-                 keep_ledgers=True).ledgers[0]
+    a = simulate(
+        net,
+        MyopicPricing(8),
+        periods=300,
+        seed=5,
+        market=scenarios.make_market("pricing-a"),
+        keep_ledgers=True,
+    ).ledgers[0]
+    b = simulate(
+        net,
+        MyopicPricing(8),
+        periods=300,
+        seed=5,
+        market=scenarios.make_market("pricing-a"),
+        keep_ledgers=True,
+    ).ledgers[0]
     np.testing.assert_array_equal(a.profit(), b.profit())
     # two policies charging the same price see the same demand, whatever they order
-    c = simulate(net, ListPriceBaseStock(40.0, 5), periods=300, seed=5,
-                 market=scenarios.make_market("pricing-b"), keep_ledgers=True).ledgers[0]
-    d = simulate(net, ListPriceBaseStock(40.0, 12), periods=300, seed=5,
-                 market=scenarios.make_market("pricing-b"), keep_ledgers=True).ledgers[0]
+    c = simulate(
+        net,
+        ListPriceBaseStock(40.0, 5),
+        periods=300,
+        seed=5,
+        market=scenarios.make_market("pricing-b"),
+        keep_ledgers=True,
+    ).ledgers[0]
+    d = simulate(
+        net,
+        ListPriceBaseStock(40.0, 12),
+        periods=300,
+        seed=5,
+        market=scenarios.make_market("pricing-b"),
+        keep_ledgers=True,
+    ).ledgers[0]
     np.testing.assert_array_equal(c.column("demand", "store"), d.column("demand", "store"))
 
 
 def test_backlogged_units_are_paid_at_the_price_of_their_period():
-    net, market = scenarios.make("pricing-a", initial_on_hand=0.0).network, scenarios.make_market("pricing-a")
+    net, market = (
+        scenarios.make("pricing-a", initial_on_hand=0.0).network,
+        scenarios.make_market("pricing-a"),
+    )
 
     class Prices:
         def act(self, obs):
@@ -192,7 +241,7 @@ def test_backlogged_units_are_paid_at_the_price_of_their_period():
 
     ledger = Simulation(net, 4, seed=1, market=market).run(Prices())
     d0 = ledger.column("demand", "store")[0]
-    assert ledger.column("sales", "store")[0] == 0                        # nothing on hand in period 0
+    assert ledger.column("sales", "store")[0] == 0  # nothing on hand in period 0
     # the order of period 1 arrives in period 2: period 0's and 1's demand are paid then,
     # period 0's units at 50 and period 1's at 20
     d1 = ledger.column("demand", "store")[1]
@@ -207,8 +256,10 @@ def test_scenarios_carry_their_market():
     net = scenarios.make("pricing-c").network
     assert net.node("store").fixed_order_cost == 50 and net.node("store").shortage == "backlog"
     assert scenarios.make("pricing-d").network.node("store").shortage == "lost"
-    params = scenarios.parse_params("pricing-a", ["eta=80", "beta=-3,-0.5,0,0,0,-0.02",
-                                                  "competitor=random-walk", "lead_time_max=3"])
+    params = scenarios.parse_params(
+        "pricing-a",
+        ["eta=80", "beta=-3,-0.5,0,0,0,-0.02", "competitor=random-walk", "lead_time_max=3"],
+    )
     market = scenarios.make_market("pricing-a", **params)
     assert market.model.eta == 80 and market.model.beta[-1] == -0.02
     assert market.competitor.rule == "random-walk"

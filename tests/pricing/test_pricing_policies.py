@@ -9,13 +9,21 @@ from scipy import stats
 import scenarios
 from des_supply.policies import Action
 from des_supply.pricing_policies import (
-    SSP, ListPriceBaseStock, MyopicPricing, PricingContext, PricingState, one_period_profit,
+    SSP,
+    ListPriceBaseStock,
+    MyopicPricing,
+    PricingContext,
+    PricingState,
+    one_period_profit,
 )
 from des_supply.sim import Simulation
 
 
 def context(case: str = "a", **params) -> PricingContext:
-    net, market = scenarios.make(f"pricing-{case}", **params).network, scenarios.make_market(f"pricing-{case}", **params)
+    net, market = (
+        scenarios.make(f"pricing-{case}", **params).network,
+        scenarios.make_market(f"pricing-{case}", **params),
+    )
     return PricingContext.of(net, market, "store")
 
 
@@ -25,17 +33,28 @@ def state(on_hand=0.0, backlog=0.0, on_order=0.0, o=35.0, r=35.0) -> PricingStat
 
 def test_context_reads_costs_grid_and_lead_time():
     ctx = context("d")
-    assert (ctx.unit_cost, ctx.holding, ctx.penalty, ctx.fixed_cost, ctx.lost) == (10, 0.5, 5, 50, True)
+    assert (ctx.unit_cost, ctx.holding, ctx.penalty, ctx.fixed_cost, ctx.lost) == (
+        10,
+        0.5,
+        5,
+        50,
+        True,
+    )
     np.testing.assert_allclose(ctx.prices, 20 + 2.5 * np.arange(13))
     assert not ctx.lead_zero and context("a", lead_time=0).lead_zero
-    assert ctx.snap(41.0) == 40.0 and ctx.snap(41.3) == 42.5 and ctx.snap(99) == 50 and ctx.snap(-1) == 20
+    assert (
+        ctx.snap(41.0) == 40.0
+        and ctx.snap(41.3) == 42.5
+        and ctx.snap(99) == 50
+        and ctx.snap(-1) == 20
+    )
 
 
 def test_bslp_rule():
     ctx = context()
     rule = ListPriceBaseStock(42.5, 9)
     assert rule.decide(state(on_hand=3, on_order=2), ctx) == (42.5, 4.0)
-    assert rule.decide(state(backlog=2, on_order=1), ctx) == (42.5, 10.0)    # position -1
+    assert rule.decide(state(backlog=2, on_order=1), ctx) == (42.5, 10.0)  # position -1
     assert rule.decide(state(on_hand=12), ctx) == (42.5, 0.0)
     with pytest.raises(ValueError, match="price"):
         ListPriceBaseStock(-1.0, 5)
@@ -73,24 +92,36 @@ def _brute_profit(ctx, x, o, r):
     return np.array(out)
 
 
-@pytest.mark.parametrize("case, x, o, r", [("a", 5, 35, 35), ("a", -3, 45, 40), ("b", 0, 35, 35),
-                                           ("b", 2, 27.5, 30), ("d", 12, 50, 42.5)])
+@pytest.mark.parametrize(
+    "case, x, o, r",
+    [
+        ("a", 5, 35, 35),
+        ("a", -3, 45, 40),
+        ("b", 0, 35, 35),
+        ("b", 2, 27.5, 30),
+        ("d", 12, 50, 42.5),
+    ],
+)
 def test_myopic_price_maximises_the_one_period_profit(case, x, o, r):
     ctx = context(case)
-    np.testing.assert_allclose(one_period_profit(ctx, x, o, r), _brute_profit(ctx, x, o, r),
-                               rtol=1e-9, atol=1e-9)
-    price, order = MyopicPricing(10).decide(state(on_hand=max(x, 0), backlog=max(-x, 0), o=o, r=r), ctx)
+    np.testing.assert_allclose(
+        one_period_profit(ctx, x, o, r), _brute_profit(ctx, x, o, r), rtol=1e-9, atol=1e-9
+    )
+    price, order = MyopicPricing(10).decide(
+        state(on_hand=max(x, 0), backlog=max(-x, 0), o=o, r=r), ctx
+    )
     assert price == ctx.prices[np.argmax(_brute_profit(ctx, x, o, r))]
     assert order == max(0, 10 - x)
 
 
 def test_myopic_undercuts_and_charges_more_when_stock_is_short():
     ctx = context("b")
-    prices = [MyopicPricing(0).decide(state(on_hand=x, o=45.0, r=45.0), ctx)[0]
-              for x in (1, 3, 6, 10, 30)]
-    assert prices == sorted(prices, reverse=True)     # more stock, lower (or equal) price
-    assert prices[0] == 50.0                          # one unit to sell: take the margin
-    assert prices[1] == 42.5                          # some stock: undercut the competitor by a step
+    prices = [
+        MyopicPricing(0).decide(state(on_hand=x, o=45.0, r=45.0), ctx)[0] for x in (1, 3, 6, 10, 30)
+    ]
+    assert prices == sorted(prices, reverse=True)  # more stock, lower (or equal) price
+    assert prices[0] == 50.0  # one unit to sell: take the margin
+    assert prices[1] == 42.5  # some stock: undercut the competitor by a step
     # with lead time 0 the order counts: stock after ordering up to 30
     ctx0 = context("b", lead_time=0)
     assert MyopicPricing(30).decide(state(on_hand=1, o=45.0, r=45.0), ctx0)[0] == prices[-1]
@@ -112,8 +143,8 @@ def test_policies_answer_with_prices_in_the_engine():
     Simulation(net, 6, seed=0, market=market).run(Spy(SSP(4, 20, 40.0, 0.25)))
     assert all(isinstance(a, Action) and set(a.prices) == {"store"} for _, a in seen)
     t0 = seen[0][1]
-    assert t0.orders == {"store": 0.0}                                    # 10 on hand > s
-    assert t0.prices["store"] == 42.5                                     # 40 + 0.25 * (20 - 10)
+    assert t0.orders == {"store": 0.0}  # 10 on hand > s
+    assert t0.prices["store"] == 42.5  # 40 + 0.25 * (20 - 10)
 
 
 def test_pricing_policy_without_a_market_is_refused():

@@ -67,21 +67,36 @@ def run(backlog: bool, demand: list[int], rule: str, random_orders: np.ndarray) 
         _, reward, done, _ = env.step(action)
         rewards.append(float(reward))
     assert done
-    return {"backlog": backlog, "rule": rule, "demand": [float(d) for d in demand],
-            "action": actions, "S": env.S.tolist(), "I": env.I[1:].tolist(),
-            "U": (env.B if backlog else env.LS).tolist(), "P": rewards,
-            "discount": env.discount}
+    return {
+        "backlog": backlog,
+        "rule": rule,
+        "demand": [float(d) for d in demand],
+        "action": actions,
+        "S": env.S.tolist(),
+        "I": env.I[1:].tolist(),
+        "U": (env.B if backlog else env.LS).tolist(),
+        "P": rewards,
+        "discount": env.discount,
+    }
 
 
 def main() -> None:
-    traces = [np.random.Generator(np.random.PCG64(s)).poisson(20, PERIODS).tolist()
-              for s in TRACE_SEEDS]
+    traces = [
+        np.random.Generator(np.random.PCG64(s)).poisson(20, PERIODS).tolist() for s in TRACE_SEEDS
+    ]
     random_orders = np.random.Generator(np.random.PCG64(7)).integers(0, 150, (PERIODS, 3))
-    runs = [run(backlog, trace, rule, random_orders)
-            for backlog in (True, False) for trace in traces
-            for rule in (*LEVELS, "constant", "random")]
-    record = {"source": "or_gym 0.5.0 InvManagementMasterEnv (defaults, dist=5, user_D)",
-              "levels": LEVELS, "constant": list(CONSTANT), "runs": runs}
+    runs = [
+        run(backlog, trace, rule, random_orders)
+        for backlog in (True, False)
+        for trace in traces
+        for rule in (*LEVELS, "constant", "random")
+    ]
+    record = {
+        "source": "or_gym 0.5.0 InvManagementMasterEnv (defaults, dist=5, user_D)",
+        "levels": LEVELS,
+        "constant": list(CONSTANT),
+        "runs": runs,
+    }
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(record) + "\n")
     print(f"{len(runs)} runs -> {OUT}")

@@ -31,13 +31,19 @@ def main() -> None:
     stages = sorted(network.nodes, key=lambda n: n.index)  # index 1 = downstream stage
     levels = [n.inventory_policy.base_stock_level for n in stages]
     kinds = [n.inventory_policy.type for n in stages]
-    mean, sem = run_multiple_trials(network, num_trials=TRIALS, num_periods=PERIODS,
-                                    rand_seed=SEED, progress_bar=False)
+    mean, sem = run_multiple_trials(
+        network, num_trials=TRIALS, num_periods=PERIODS, rand_seed=SEED, progress_bar=False
+    )
     record = {
         "source": "stockpyl.sim.run_multiple_trials on load_instance('example_6_1')",
         "stockpyl_version": stockpyl.__version__ if hasattr(stockpyl, "__version__") else "1.0.2",
-        "policy": kinds, "local_levels": levels, "trials": TRIALS, "periods": PERIODS,
-        "rand_seed": SEED, "mean_cost": mean, "sem_cost": sem,
+        "policy": kinds,
+        "local_levels": levels,
+        "trials": TRIALS,
+        "periods": PERIODS,
+        "rand_seed": SEED,
+        "mean_cost": mean,
+        "sem_cost": sem,
         "local_holding_cost": [n.local_holding_cost for n in stages],
         "shipment_lead_time": [n.shipment_lead_time for n in stages],
         "stockout_cost": stages[0].stockout_cost,

@@ -49,12 +49,13 @@ def poisson_base_stock_cost(level: int, mean: float, h: float, b: float) -> floa
 def normal_newsvendor_cost(level: float, mu: float, sigma: float, h: float, p: float) -> float:
     """g(S) = h E(S - D)^+ + p E(D - S)^+ for D ~ N(mu, sigma^2) (Snyder & Shen eq. 4.4)."""
     z = (level - mu) / sigma
-    over = sigma * (z * stats.norm.cdf(z) + stats.norm.pdf(z))       # E(S - D)^+
-    under = over - (level - mu)                                         # E(D - S)^+
+    over = sigma * (z * stats.norm.cdf(z) + stats.norm.pdf(z))  # E(S - D)^+
+    under = over - (level - mu)  # E(D - S)^+
     return h * over + p * under
 
 
 # -- (a) single-stage backlog base-stock ------------------------------------------------------
+
 
 @pytest.mark.parametrize("timing", ["order-before-demand", "order-after-demand"])
 @pytest.mark.parametrize("lead_time, level", [(0, 8), (1, 14), (2, 18), (2, 20), (3, 26)])
@@ -79,13 +80,24 @@ def test_single_stage_backlog_base_stock(lead_time, level, timing):
 
 # -- (b) newsvendor ----------------------------------------------------------------------------
 
+
 def newsvendor(shortage: str = "backlog") -> Network:
     """Snyder & Shen Example 4.1: h = 0.18, p = 0.7, D ~ N(50, 8), lead time 0."""
     return Network(
-        (Node("supplier", kind="supply"),
-         Node("store", holding_cost=0.18, shortage_cost=0.7, shortage=shortage,
-              demand=Normal(50, 8), initial_on_hand=50.0)),
-        (Edge("supplier", "store", lead_time=0),), name="newsvendor")
+        (
+            Node("supplier", kind="supply"),
+            Node(
+                "store",
+                holding_cost=0.18,
+                shortage_cost=0.7,
+                shortage=shortage,
+                demand=Normal(50, 8),
+                initial_on_hand=50.0,
+            ),
+        ),
+        (Edge("supplier", "store", lead_time=0),),
+        name="newsvendor",
+    )
 
 
 def test_newsvendor_closed_form_matches_the_book():
@@ -116,14 +128,14 @@ def test_newsvendor_example_4_1_long_run():
     periods; the mean cost is within 3 standard errors of g* = 1.9976."""
     ledger = Simulation(newsvendor(), 100_000, seed=41).run(BaseStock(56.604))
     cost = ledger.cost()[1:]
-    se = cost.std(ddof=1) / math.sqrt(len(cost))   # periods are independent at lead time 0
+    se = cost.std(ddof=1) / math.sqrt(len(cost))  # periods are independent at lead time 0
     assert abs(cost.mean() - 1.9976) < 3 * se
 
 
 # -- (c) Snyder & Shen Example 6.1 --------------------------------------------------------------
 
 EXAMPLE_6_1 = EchelonBaseStock({"stage1": 6.49, "stage2": 12.02, "stage3": 22.71})
-BOOK_COSTS = (47.65, 47.77)   # book (Example 6.1) and stockpyl's exact evaluation
+BOOK_COSTS = (47.65, 47.77)  # book (Example 6.1) and stockpyl's exact evaluation
 
 
 def test_serial_example_6_1():
@@ -131,8 +143,14 @@ def test_serial_example_6_1():
     Scarf 1960; Chen & Zheng 1994): under echelon base-stock levels (6.49, 12.02, 22.71) the
     expected cost is 47.65 per period (stockpyl's exact evaluation: 47.77).  The levels are
     rounded to two decimals, so the simulated 99% CI is widened by 0.3."""
-    res = simulate(scenarios.make("serial").network, EXAMPLE_6_1, periods=5_000, warmup=200,
-                   replications=10, seed=0)
+    res = simulate(
+        scenarios.make("serial").network,
+        EXAMPLE_6_1,
+        periods=5_000,
+        warmup=200,
+        replications=10,
+        seed=0,
+    )
     lo, hi = ci99(res.per_replication)
     for book in BOOK_COSTS:
         assert lo - 0.3 <= book <= hi + 0.3, (book, lo, hi)
@@ -142,13 +160,21 @@ def test_serial_example_6_1():
 def test_serial_example_6_1_long_run():
     """Snyder & Shen, 2nd ed., Example 6.1, 20 x 20 000 periods: the book's 47.65 lies within
     the simulated 99% CI widened by 0.1."""
-    res = simulate(scenarios.make("serial").network, EXAMPLE_6_1, periods=20_000, warmup=200,
-                   replications=20, seed=1, processes=2)
+    res = simulate(
+        scenarios.make("serial").network,
+        EXAMPLE_6_1,
+        periods=20_000,
+        warmup=200,
+        replications=20,
+        seed=1,
+        processes=2,
+    )
     lo, hi = ci99(res.per_replication)
     assert lo - 0.1 <= BOOK_COSTS[0] <= hi + 0.1, (lo, hi)
 
 
 # -- (d) deterministic demand: exact costs ---------------------------------------------------
+
 
 def test_deterministic_base_stock_cost_is_exact():
     """Deterministic demand d = 4, lead time L = 2, order before demand: base-stock S covers
@@ -156,10 +182,18 @@ def test_deterministic_base_stock_cost_is_exact():
     with exactly 2 units on hand and no backlog: cost h x 2 per period (e.g. Snyder & Shen,
     2nd ed., sec. 4.3 with sigma = 0)."""
     net = Network(
-        (Node("plant", kind="supply"),
-         Node("store", holding_cost=0.5, shortage_cost=10, demand=Deterministic(4),
-              initial_on_hand=14)),
-        (Edge("plant", "store", lead_time=2),))
+        (
+            Node("plant", kind="supply"),
+            Node(
+                "store",
+                holding_cost=0.5,
+                shortage_cost=10,
+                demand=Deterministic(4),
+                initial_on_hand=14,
+            ),
+        ),
+        (Edge("plant", "store", lead_time=2),),
+    )
     res = simulate(net, BaseStock(14), periods=300, warmup=2, replications=3, seed=0)
     assert res.mean == 1.0 and res.per_replication.tolist() == [1.0] * 3
     assert res.ci95 == (1.0, 1.0)
@@ -173,10 +207,18 @@ def test_deterministic_rq_is_the_eoq_cycle():
     (r, Q) = (0, 12) policy the cycle lasts Q / d = 3 periods, ends with (Q - d) / 2 = 4 units
     on average, and costs K d / Q + h (Q - d) / 2 = 9/3 + 4 = 7 per period."""
     net = Network(
-        (Node("plant", kind="supply"),
-         Node("store", holding_cost=1.0, shortage_cost=10, fixed_order_cost=9,
-              demand=Deterministic(4))),
-        (Edge("plant", "store", lead_time=0),))
+        (
+            Node("plant", kind="supply"),
+            Node(
+                "store",
+                holding_cost=1.0,
+                shortage_cost=10,
+                fixed_order_cost=9,
+                demand=Deterministic(4),
+            ),
+        ),
+        (Edge("plant", "store", lead_time=0),),
+    )
     ledger = Simulation(net, 300).run(RQ(r=0, Q=12))
     assert ledger.cost().mean() == 7.0
     assert ledger.column("ordered", "store")[:6].tolist() == [12, 0, 0, 12, 0, 0]
@@ -184,23 +226,33 @@ def test_deterministic_rq_is_the_eoq_cycle():
 
 # -- (e) Little's law for the pipeline --------------------------------------------------------
 
-@pytest.mark.parametrize("lead_time", [Shifted(Poisson(1.5), 1),
-                                       Empirical((1.0, 4.0), (0.5, 0.5))], ids=["poisson", "2pt"])
+
+@pytest.mark.parametrize(
+    "lead_time",
+    [Shifted(Poisson(1.5), 1), Empirical((1.0, 4.0), (0.5, 0.5))],
+    ids=["poisson", "2pt"],
+)
 def test_littles_law_in_transit(lead_time):
     """Little's law, L = lambda W (Little 1961): the mean number of units in transit at period
     end equals the mean shipping rate times the mean lead time (a unit shipped in period t
     with lead time l is counted at the end of periods t, ..., t + l - 1).  The difference
     per replication has a 99% CI that contains 0."""
     net = Network(
-        (Node("plant", kind="supply"),
-         Node("store", holding_cost=1, shortage_cost=9, demand=Poisson(5), initial_on_hand=15)),
-        (Edge("plant", "store", lead_time=lead_time),))
-    res = simulate(net, BaseStock(25), periods=2_500, warmup=50, replications=10, seed=3,
-                   keep_ledgers=True)
-    diffs = [led.column("in_transit", "store")[50:].mean()
-             - lead_time.mean * led.column("shipped", "plant")[50:].mean()
-             for led in res.ledgers]
+        (
+            Node("plant", kind="supply"),
+            Node("store", holding_cost=1, shortage_cost=9, demand=Poisson(5), initial_on_hand=15),
+        ),
+        (Edge("plant", "store", lead_time=lead_time),),
+    )
+    res = simulate(
+        net, BaseStock(25), periods=2_500, warmup=50, replications=10, seed=3, keep_ledgers=True
+    )
+    diffs = [
+        led.column("in_transit", "store")[50:].mean()
+        - lead_time.mean * led.column("shipped", "plant")[50:].mean()
+        for led in res.ledgers
+    ]
     lo, hi = ci99(diffs)
     assert lo <= 0 <= hi, (lo, hi)
     rate = np.mean([led.column("shipped", "plant")[50:].mean() for led in res.ledgers])
-    assert rate == pytest.approx(5, rel=0.02)          # in steady state, supply = demand
+    assert rate == pytest.approx(5, rel=0.02)  # in steady state, supply = demand

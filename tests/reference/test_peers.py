@@ -35,7 +35,7 @@ from scenarios.orgym import DISCOUNT, STAGES
 DATA = Path(__file__).with_name("data")
 ORGYM = json.loads((DATA / "orgym_trajectories.json").read_text())
 STOCKPYL = json.loads((DATA / "stockpyl_example_6_1.json").read_text())
-SHIPPERS = ("distributor", "manufacturer", "source")   # OR-Gym's stages 1, 2, 3
+SHIPPERS = ("distributor", "manufacturer", "source")  # OR-Gym's stages 1, 2, 3
 
 
 class Replay:
@@ -60,20 +60,25 @@ def _orgym_run(run: dict, shipping_timing: str | None = None):
     return Simulation(net, len(run["demand"]), seed=0).run(policy)
 
 
-IDS = [f"{'backlog' if r['backlog'] else 'lost'}-{r['rule']}-{i}" for i, r in enumerate(ORGYM["runs"])]
+IDS = [
+    f"{'backlog' if r['backlog'] else 'lost'}-{r['rule']}-{i}" for i, r in enumerate(ORGYM["runs"])
+]
 
 
 @pytest.mark.parametrize("run", ORGYM["runs"], ids=IDS)
 def test_orgym_trajectories_are_matched_period_by_period(run):
     ledger = _orgym_run(run)
     periods = len(run["demand"])
-    sold = np.column_stack([ledger.column("sales", "retailer")]
-                           + [ledger.column("shipped", n) for n in SHIPPERS])
+    sold = np.column_stack(
+        [ledger.column("sales", "retailer")] + [ledger.column("shipped", n) for n in SHIPPERS]
+    )
     np.testing.assert_array_equal(sold, run["S"])
-    np.testing.assert_array_equal(np.column_stack([ledger.column("on_hand", n) for n in STAGES]),
-                                  run["I"])
-    np.testing.assert_array_equal(np.column_stack([ledger.column("ordered", n) for n in STAGES]),
-                                  run["action"])
+    np.testing.assert_array_equal(
+        np.column_stack([ledger.column("on_hand", n) for n in STAGES]), run["I"]
+    )
+    np.testing.assert_array_equal(
+        np.column_stack([ledger.column("ordered", n) for n in STAGES]), run["action"]
+    )
     owed = "backlog" if run["backlog"] else "lost"
     unfulfilled = np.column_stack([ledger.column(owed, n) for n in (*STAGES[:1], *SHIPPERS)])
     np.testing.assert_array_equal(unfulfilled, run["U"])
@@ -97,10 +102,10 @@ def test_orgym_reference_exercises_capacities_and_the_timing_convention():
 
 # -- stockpyl: Snyder & Shen Example 6.1 ---------------------------------------------------------
 
+
 def _example_6_1(decisions: str, policy, replications: int = 4, periods: int = 10_000):
     problem = scenarios.make("serial", decisions=decisions)
-    return simulate(problem, policy, periods=periods, warmup=200, replications=replications,
-                    seed=5)
+    return simulate(problem, policy, periods=periods, warmup=200, replications=replications, seed=5)
 
 
 def test_example_6_1_data_is_stockpyl_instance():
@@ -122,7 +127,7 @@ def test_example_6_1_installation_equals_echelon_under_sequential_decisions():
     np.testing.assert_allclose(inst.per_replication, ech.per_replication, rtol=1e-9)
     se = (inst.ci95[1] - inst.ci95[0]) / (2 * 1.96)
     optimum = serial_base_stock((7, 4, 2), (1, 1, 2), 37.12, 5.0, "normal", 1.0).expected_cost
-    assert abs(inst.mean - optimum) < 4 * se + 0.05          # 0.05: the optimizer's lattice
+    assert abs(inst.mean - optimum) < 4 * se + 0.05  # 0.05: the optimizer's lattice
     theirs, their_se = STOCKPYL["mean_cost"], STOCKPYL["sem_cost"]
     assert abs(inst.mean - theirs) < 3 * math.hypot(se, their_se)
     assert theirs - 1.96 * their_se - se < inst.mean < theirs + 1.96 * their_se + se

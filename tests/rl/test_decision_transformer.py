@@ -10,22 +10,39 @@ from gymnasium import spaces
 import rl
 import scenarios
 from optimization.lost_sales import solve_lost_sales
-from rl.decision_transformer import (DecisionTransformer, DTConfig, OfflineData, choose_target,
-                                     flatten_actions, load_dt, rollout, train_dt)
+from rl.decision_transformer import (
+    DecisionTransformer,
+    DTConfig,
+    OfflineData,
+    choose_target,
+    flatten_actions,
+    load_dt,
+    rollout,
+    train_dt,
+)
 from rl.networks import ActionLayout
 from rl.offline import ExpectedReturnLabels, load_bc, orders_of, top_episodes, train_bc
 
 MIXED = spaces.Dict({"order": spaces.MultiDiscrete([4, 3]), "price": spaces.Box(-1.0, 1.0, (1,))})
 
 
-@pytest.mark.parametrize("space", [spaces.Discrete(7), spaces.Box(0.0, 5.0, (2,)),
-                                   spaces.MultiDiscrete([3, 5]), MIXED])
+@pytest.mark.parametrize(
+    "space", [spaces.Discrete(7), spaces.Box(0.0, 5.0, (2,)), spaces.MultiDiscrete([3, 5]), MIXED]
+)
 def test_flatten_actions_inverts_the_layout(space):
     space.seed(0)
     layout = ActionLayout(space)
-    flat = np.stack([np.concatenate([np.atleast_1d(np.asarray(v, float)) for v in
-                                     ([s[k] for k in ("order", "price")] if isinstance(s, dict)
-                                      else [s])]) for s in (space.sample() for _ in range(5))])
+    flat = np.stack(
+        [
+            np.concatenate(
+                [
+                    np.atleast_1d(np.asarray(v, float))
+                    for v in ([s[k] for k in ("order", "price")] if isinstance(s, dict) else [s])
+                ]
+            )
+            for s in (space.sample() for _ in range(5))
+        ]
+    )
     if isinstance(space, spaces.Box):
         flat = 2.0 * flat / 5.0 - 1.0
     env_actions = layout.to_env(flat)
@@ -35,20 +52,29 @@ def test_flatten_actions_inverts_the_layout(space):
 @pytest.mark.parametrize("space", [spaces.Discrete(5), spaces.Box(-1.0, 1.0, (2,)), MIXED])
 def test_output_at_t_does_not_depend_on_later_tokens(space):
     torch.manual_seed(0)
-    model = DecisionTransformer(3, space, task_dim=1, context=6, max_timestep=50, embed_dim=16,
-                                n_layers=2, n_heads=2, dropout=0.0).eval()
+    model = DecisionTransformer(
+        3,
+        space,
+        task_dim=1,
+        context=6,
+        max_timestep=50,
+        embed_dim=16,
+        n_layers=2,
+        n_heads=2,
+        dropout=0.0,
+    ).eval()
     width = ActionLayout(space).width
     rtg, obs, ts = torch.randn(2, 6, 1), torch.randn(2, 6, 4), torch.arange(6).repeat(2, 1)
     act = torch.zeros(2, 6, width)
     base = model(rtg, obs, act, ts)
     t = 3
     rtg2, obs2, act2 = rtg.clone(), obs.clone(), act.clone()
-    rtg2[:, t + 1:] += 5.0
-    obs2[:, t + 1:] -= 3.0
-    act2[:, t:] = 1.0          # the action at t itself is not seen by the state token at t
+    rtg2[:, t + 1 :] += 5.0
+    obs2[:, t + 1 :] -= 3.0
+    act2[:, t:] = 1.0  # the action at t itself is not seen by the state token at t
     changed = model(rtg2, obs2, act2, ts)
-    torch.testing.assert_close(changed[:, :t + 1], base[:, :t + 1])
-    assert not torch.allclose(changed[:, t + 1:], base[:, t + 1:])
+    torch.testing.assert_close(changed[:, : t + 1], base[:, : t + 1])
+    assert not torch.allclose(changed[:, t + 1 :], base[:, t + 1 :])
     obs3 = obs.clone()
     obs3[:, t] += 1.0
     assert not torch.allclose(model(rtg, obs3, act, ts)[:, t], base[:, t])
@@ -72,9 +98,19 @@ def _toy_data(n: int = 24, T: int = 12, seed: int = 0) -> OfflineData:
 
 def test_training_reduces_the_loss_and_resume_is_exact(tmp_path):
     data = _toy_data()
-    cfg = DTConfig(total_steps=120, batch_size=32, context=4, embed_dim=16, n_layers=1, n_heads=2,
-                   dropout=0.0, warmup_steps=10, log_interval=20, checkpoint_interval=60,
-                   learning_rate=3e-3)
+    cfg = DTConfig(
+        total_steps=120,
+        batch_size=32,
+        context=4,
+        embed_dim=16,
+        n_layers=1,
+        n_heads=2,
+        dropout=0.0,
+        warmup_steps=10,
+        log_interval=20,
+        checkpoint_interval=60,
+        learning_rate=3e-3,
+    )
     full = train_dt(data, cfg, tmp_path / "full")
     losses = [h["loss"] for h in full.history]
     assert losses[-1] < 0.8 * losses[0]
@@ -98,8 +134,13 @@ def test_filtered_bc_keeps_the_top_episodes_and_clones_them(tmp_path):
     top = top_episodes(data, 0.1)
     assert len(top.observations) == 4
     assert min(top.returns) >= np.quantile(data.returns, 0.85)
-    policy = train_bc(top, __import__("rl.offline", fromlist=["BCConfig"]).BCConfig(
-        total_steps=300, batch_size=32, hidden_sizes=(32,), learning_rate=3e-3), tmp_path)
+    policy = train_bc(
+        top,
+        __import__("rl.offline", fromlist=["BCConfig"]).BCConfig(
+            total_steps=300, batch_size=32, hidden_sizes=(32,), learning_rate=3e-3
+        ),
+        tmp_path,
+    )
     x = np.array([[1.0, 0.0], [-1.0, 0.0]], dtype=np.float32)
     assert [int(policy(o)) for o in x] == [2, 0]
     assert [int(load_bc(tmp_path)(o)) for o in x] == [2, 0]
@@ -119,14 +160,15 @@ def test_expected_return_labels_are_minus_g_on_optimal_actions():
     problem = scenarios.make("single-stage", lead_time=2, penalty=9)
     env = rl.make_env(problem, periods=10, discrete=True, max_order=30)
     env.reset(seed=0)
-    assert labels.step(env, 25) < labels.step(env, sol.policy.order(
-        env.view.on_hand("stage"), env.view.pipeline("stage", 1)))
+    assert labels.step(env, 25) < labels.step(
+        env, sol.policy.order(env.view.on_hand("stage"), env.view.pipeline("stage", 1))
+    )
     np.testing.assert_array_equal(orders_of(env, np.array([3, 4])), [3, 4])
 
 
 def test_rollout_and_target_choice_on_the_engine(tmp_path):
     problem = scenarios.make("single-stage", lead_time=1, penalty=4)
-    make = lambda: rl.make_env(problem, periods=12, discrete=True, max_order=20)  # noqa: E731
+    make = lambda: rl.make_env(problem, periods=12, discrete=True, max_order=20)
     env = make()
     rng = np.random.default_rng(0)
     obs, acts, rews = [], [], []
@@ -143,8 +185,11 @@ def test_rollout_and_target_choice_on_the_engine(tmp_path):
         acts.append(np.array(as_, np.float32))
         rews.append(np.array(rs))
     data = OfflineData(obs, acts, rews, env.action_space)
-    res = train_dt(data, DTConfig(total_steps=5, batch_size=4, context=4, embed_dim=16,
-                                  n_layers=1, n_heads=2), tmp_path)
+    res = train_dt(
+        data,
+        DTConfig(total_steps=5, batch_size=4, context=4, embed_dim=16, n_layers=1, n_heads=2),
+        tmp_path,
+    )
     out = rollout(res.policy, make, -5.0, seed=3, episodes=3)
     assert out.per_episode.shape == (3,) and out.target == -5.0 and out.epochs == 12
     np.testing.assert_allclose(out.per_episode, -out.returns / 12)

@@ -31,7 +31,6 @@ from des_supply.policies import BaseStock, CappedBaseStock
 from des_supply.problem import Problem
 from des_supply.rng import replication_seed
 from des_supply.sim import Simulation
-from scenarios.gym_ids import ENV_IDS, INVENTORY_ENV_IDS, RECOMMENDATION_ENV_IDS, register_envs
 from rl.wrappers import (
     make_vector_env,
     normalize_running,
@@ -40,6 +39,7 @@ from rl.wrappers import (
     scale_observation,
     scale_reward,
 )
+from scenarios.gym_ids import ENV_IDS, INVENTORY_ENV_IDS, RECOMMENDATION_ENV_IDS, register_envs
 
 MODES = ("quantity", "base-stock", "capped-base-stock")
 
@@ -68,7 +68,9 @@ def rollout(env, policy, seed, episode=None):
 
 def irregular_owmr() -> Network:
     """OWMR whose warehouse reviews every 2 periods from period 1; retailers every period."""
-    return scenarios.make("owmr", n_retailers=2).network.replace_node("warehouse", review_period=2, review_offset=1)
+    return scenarios.make("owmr", n_retailers=2).network.replace_node(
+        "warehouse", review_period=2, review_offset=1
+    )
 
 
 # -- Gymnasium's checker ------------------------------------------------------------------------
@@ -85,10 +87,15 @@ def test_check_env_every_id_and_mode(env_id, mode, discrete):
 
 def test_check_env_irregular_reviews_and_seasonal_demand():
     net = irregular_owmr()
-    seasonal = Network((Node("plant", kind="supply"),
-                        Node("store", holding_cost=1, shortage_cost=5,
-                             demand=NonStationary((2.0, 4.0, 8.0, 4.0)))),
-                       (Edge("plant", "store", lead_time=1),))
+    seasonal = Network(
+        (
+            Node("plant", kind="supply"),
+            Node(
+                "store", holding_cost=1, shortage_cost=5, demand=NonStationary((2.0, 4.0, 8.0, 4.0))
+            ),
+        ),
+        (Edge("plant", "store", lead_time=1),),
+    )
     for network in (net, seasonal):
         env = rl.make_env(network, periods=12)
         messages = _warnings_of(check_env, env, skip_render_check=True)  # no spec: not via make
@@ -101,9 +108,15 @@ def test_gymnasium_make_with_scenario_params():
     assert isinstance(base, rl.InventoryEnv)
     assert base.periods == 30
     assert base.network.suppliers("stage")[0].lead_time == Deterministic(3)
-    assert base.observation_names == ("stage.on_hand", "stage.backlog", "stage.on_order",
-                                      "stage.pipeline[1]", "stage.pipeline[2]", "stage.pipeline[3]",
-                                      "stage.last_demand")
+    assert base.observation_names == (
+        "stage.on_hand",
+        "stage.backlog",
+        "stage.on_order",
+        "stage.pipeline[1]",
+        "stage.pipeline[2]",
+        "stage.pipeline[3]",
+        "stage.last_demand",
+    )
     with pytest.raises(ValueError, match=r"'lead_tim'.*scenario parameters: lead_time"):
         gym.make("des_supply/SingleStage-v0", lead_tim=3)
 
@@ -211,7 +224,7 @@ def test_episode_numbering_and_jumps():
     env = rl.make_env(scenarios.make("single-stage"), periods=5)
     policy = BaseStock(15)
     first = rollout(env, policy, seed=11)[0]
-    _, info = env.reset()                                 # episode 1 of seed 11
+    _, info = env.reset()  # episode 1 of seed 11
     assert info["replication"] == 1 and env.episode == 1
     second = rollout(env, policy, seed=11, episode=1)[0]  # the same episode, by jumping
     env.reset(seed=11)
@@ -239,10 +252,10 @@ CRN_CASES = [
     ("single-stage", {}, 20),
     ("single-stage", {"shortage": "backlog", "lead_time": 0}, 8),
     ("serial", {"decisions": "simultaneous"}, 12),  # continuous; one epoch per period
-    ("beer-game", {}, 16),                                 # order-after-demand, demand trace
+    ("beer-game", {}, 16),  # order-after-demand, demand trace
     ("owmr", {}, 12),
     ("assembly", {}, 12),
-    ("random-dag", {"n_nodes": 8, "n_layers": 3}, 12),     # stochastic lead times, split/priority
+    ("random-dag", {"n_nodes": 8, "n_layers": 3}, 12),  # stochastic lead times, split/priority
 ]
 
 
@@ -278,8 +291,9 @@ def test_crn_episodes_reached_without_jumping():
         while not truncated:
             _, r, _, truncated, _ = env.step(env.orders_to_action(policy.act(env.view)))
             total += r
-        assert total == pytest.approx(-Simulation(env.network, 25, replication_seed(5, k)).run(policy)
-                                      .cost().sum(), abs=1e-9)
+        assert total == pytest.approx(
+            -Simulation(env.network, 25, replication_seed(5, k)).run(policy).cost().sum(), abs=1e-9
+        )
 
 
 def test_profit_objective_rewards_revenue_minus_cost():
@@ -297,14 +311,25 @@ def test_profit_objective_rewards_revenue_minus_cost():
 def test_base_stock_modes_reproduce_the_policies(discrete):
     """A constant level (and cap) through the base-stock mappings is BaseStock / CappedBaseStock."""
     periods, seed, level, cap = 40, 9, 21, 6
-    for mode, policy in (("base-stock", BaseStock(level)),
-                         ("capped-base-stock", CappedBaseStock(level, cap))):
-        env = rl.make_env(scenarios.make("single-stage"), periods=periods, action_mode=mode,
-                          discrete=discrete, max_level=40, max_order=10)
+    for mode, policy in (
+        ("base-stock", BaseStock(level)),
+        ("capped-base-stock", CappedBaseStock(level, cap)),
+    ):
+        env = rl.make_env(
+            scenarios.make("single-stage"),
+            periods=periods,
+            action_mode=mode,
+            discrete=discrete,
+            max_level=40,
+            max_order=10,
+        )
         values = [level] if mode == "base-stock" else [level, cap]
         maxima = [40] if mode == "base-stock" else [40, 10]
-        action = (np.array(values, dtype=np.int64) if discrete
-                  else 2.0 * np.array(values) / np.array(maxima) - 1.0)
+        action = (
+            np.array(values, dtype=np.int64)
+            if discrete
+            else 2.0 * np.array(values) / np.array(maxima) - 1.0
+        )
         if discrete and mode == "base-stock":
             action = int(level)
         env.reset(seed=seed)
@@ -312,7 +337,9 @@ def test_base_stock_modes_reproduce_the_policies(discrete):
         while not truncated:
             _, r, _, truncated, _ = env.step(action)
             total += r
-        expected = Simulation(env.network, periods, replication_seed(seed, 0)).run(policy).cost().sum()
+        expected = (
+            Simulation(env.network, periods, replication_seed(seed, 0)).run(policy).cost().sum()
+        )
         assert total == pytest.approx(-expected, abs=1e-9)
 
 
@@ -337,15 +364,26 @@ def test_nodes_that_do_not_review_get_no_order():
 
 
 def test_epochs_skip_periods_without_reviews():
-    net = Network((Node("plant", kind="supply"),
-                   Node("store", holding_cost=1, shortage_cost=4, demand=Poisson(3), review_period=3,
-                        review_offset=1, initial_on_hand=10)),
-                  (Edge("plant", "store", lead_time=1),))
+    net = Network(
+        (
+            Node("plant", kind="supply"),
+            Node(
+                "store",
+                holding_cost=1,
+                shortage_cost=4,
+                demand=Poisson(3),
+                review_period=3,
+                review_offset=1,
+                initial_on_hand=10,
+            ),
+        ),
+        (Edge("plant", "store", lead_time=1),),
+    )
     env = rl.make_env(net, periods=11)
     _, info = env.reset(seed=1)
     assert (info["t"], info["dt"]) == (1, 1)
     pre = info["cost"]["total"]
-    assert pre > 0                                   # period 0 passed before the first epoch
+    assert pre > 0  # period 0 passed before the first epoch
     policy, total, ts = BaseStock(14), -pre, []
     truncated = False
     while not truncated:
@@ -353,7 +391,9 @@ def test_epochs_skip_periods_without_reviews():
         total += r
         ts.append((info["t"], info["dt"]))
     assert ts == [(4, 3), (7, 3), (10, 3), (11, 1)]
-    assert total == pytest.approx(-Simulation(net, 11, replication_seed(1, 0)).run(policy).cost().sum())
+    assert total == pytest.approx(
+        -Simulation(net, 11, replication_seed(1, 0)).run(policy).cost().sum()
+    )
 
 
 def test_observation_reads_the_engine():
@@ -368,19 +408,24 @@ def test_observation_reads_the_engine():
         assert value[f"{n}.backlog"] == pytest.approx(view.backlog(n))
         assert value[f"{n}.on_order"] == pytest.approx(view.on_order(n))
     assert value["retailer1.last_demand"] == view.last_demand("retailer1")
-    assert [value[f"warehouse.pipeline[{j}]"] for j in (1, 2)] == list(view.pipeline("warehouse", 2))
+    assert [value[f"warehouse.pipeline[{j}]"] for j in (1, 2)] == list(
+        view.pipeline("warehouse", 2)
+    )
 
 
 def test_seasonal_and_trace_features():
-    seasonal = Network((Node("plant", kind="supply"),
-                        Node("store", demand=NonStationary((2.0, 4.0, 8.0, 4.0)))),
-                       (Edge("plant", "store", lead_time=1),))
+    seasonal = Network(
+        (Node("plant", kind="supply"), Node("store", demand=NonStationary((2.0, 4.0, 8.0, 4.0)))),
+        (Edge("plant", "store", lead_time=1),),
+    )
     env = rl.make_env(seasonal, periods=6)
     assert env.observation_names[-2:] == ("cycle4.sin", "cycle4.cos")
     obs, _ = env.reset(seed=0)
     for t in range(1, 6):
         obs, *_ = env.step(env.action_space.sample())
-        assert obs[-2:] == pytest.approx([math.sin(math.pi * t / 2), math.cos(math.pi * t / 2)], abs=1e-6)
+        assert obs[-2:] == pytest.approx(
+            [math.sin(math.pi * t / 2), math.cos(math.pi * t / 2)], abs=1e-6
+        )
     beer = rl.make_env(scenarios.make("beer-game"), periods=8)
     assert beer.observation_names[-1] == "trace5.period"
     obs, _ = beer.reset(seed=0)
@@ -416,7 +461,7 @@ def test_render_rgb_array_and_stable_baselines3_make_vec_env():
     env.reset(seed=0)
     frame = env.render()
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
-    assert frame.std() > 0     # something is drawn
+    assert frame.std() > 0  # something is drawn
     code = textwrap.dedent("""
         from stable_baselines3.common.env_util import make_vec_env
         venv = make_vec_env("scenarios.gym_ids:des_supply/SingleStage-v0", n_envs=2, seed=0)
@@ -450,7 +495,9 @@ def test_bad_actions_raise_value_error():
 def test_bad_discrete_actions_raise_value_error():
     env = rl.make_env(scenarios.make("owmr", n_retailers=2), periods=5, discrete=True, max_order=10)
     env.reset(seed=0)
-    with pytest.raises(ValueError, match=r"action\[0\] \(warehouse.order\) must be a whole number in \[0, 10\]"):
+    with pytest.raises(
+        ValueError, match=r"action\[0\] \(warehouse.order\) must be a whole number in \[0, 10\]"
+    ):
         env.step(np.array([11, 0, 0]))
     with pytest.raises(ValueError, match="whole number"):
         env.step(np.array([1.5, 0, 0]))
@@ -473,12 +520,15 @@ def test_step_before_reset_and_orders_to_action_errors():
         env.orders_to_action({"shop": 1})
     with pytest.raises(ValueError, match="quantity"):
         rl.make_env(scenarios.make("single-stage"), action_mode="base-stock").orders_to_action(
-            {"stage": 1})
+            {"stage": 1}
+        )
 
 
 def test_unknown_and_bad_parameters():
     single = scenarios.make("single-stage")
-    with pytest.raises(ValueError, match=r"'colour'.*problem 'owmr'.*env parameters: .*action_mode"):
+    with pytest.raises(
+        ValueError, match=r"'colour'.*problem 'owmr'.*env parameters: .*action_mode"
+    ):
         rl.make_env(scenarios.make("owmr"), colour="red")
     with pytest.raises(ValueError, match=r"'lead_time'.*env parameters: .*max_order"):
         rl.make_env(single.network, lead_time=2)
@@ -498,13 +548,20 @@ def test_network_file_as_problem(tmp_path):
     path = tmp_path / "net.json"
     scenarios.make("single-stage", lead_time=1).network.to_json(path)
     env = rl.make_env(Problem.from_json(path), periods=5)
-    assert env.observation_names == ("stage.on_hand", "stage.on_order", "stage.pipeline[1]",
-                                     "stage.last_demand")
+    assert env.observation_names == (
+        "stage.on_hand",
+        "stage.on_order",
+        "stage.pipeline[1]",
+        "stage.last_demand",
+    )
 
 
 def test_defaults_follow_demand_and_lead_times():
-    env = rl.make_env(scenarios.make("owmr", n_retailers=3, demand_mean=5.0, warehouse_lead_time=2,
-                                     retailer_lead_time=1))
+    env = rl.make_env(
+        scenarios.make(
+            "owmr", n_retailers=3, demand_mean=5.0, warehouse_lead_time=2, retailer_lead_time=1
+        )
+    )
     nodes = {n.name: n for n in env.layout.nodes}
     assert nodes["retailer1"].max_order == 20 and nodes["retailer1"].max_level == 40
     assert nodes["warehouse"].max_order == 60 and nodes["warehouse"].max_level == 180
@@ -525,12 +582,12 @@ def test_vector_env_runs_and_maps_episodes(asynchronous):
         for i in range(n):
             assert np.array_equal(obs[i], single.reset(seed=21, options={"episode": i})[0])
         seen = {0, 1}
-        for _ in range(3 * (periods + 1) - 1):   # NEXT_STEP: one extra (reset) step per episode
+        for _ in range(3 * (periods + 1) - 1):  # NEXT_STEP: one extra (reset) step per episode
             obs, _, terminated, _, info = envs.step(envs.action_space.sample())
             assert not terminated.any()
             seen |= set(info["replication"].tolist())
         assert seen == {0, 1, 2, 3, 4, 5}
-        _, info2 = envs.reset(seed=21)     # re-rooted at 21 for every sub-env, not 21 + i
+        _, info2 = envs.reset(seed=21)  # re-rooted at 21 for every sub-env, not 21 + i
         assert info2["replication"].tolist() == [0, 1]
     finally:
         envs.close()
@@ -538,8 +595,14 @@ def test_vector_env_runs_and_maps_episodes(asynchronous):
 
 def test_vector_env_same_step_autoreset_and_bad_kwargs():
     owmr = scenarios.make("owmr")
-    envs = make_vector_env(owmr, 2, seed=0, periods=3, autoreset_mode=AutoresetMode.SAME_STEP,
-                           wrappers=(scale_observation, scale_reward))
+    envs = make_vector_env(
+        owmr,
+        2,
+        seed=0,
+        periods=3,
+        autoreset_mode=AutoresetMode.SAME_STEP,
+        wrappers=(scale_observation, scale_reward),
+    )
     envs.reset()
     for _ in range(3):
         _, _, _, truncated, info = envs.step(envs.action_space.sample())
@@ -597,6 +660,6 @@ def test_stable_baselines3_ppo_smoke(one_torch_thread, kwargs):
     env = rl.make_env(scenarios.make("owmr", n_retailers=2), periods=32, **kwargs)
     model = sb3.PPO("MlpPolicy", env, n_steps=64, batch_size=32, n_epochs=2, seed=0, device="cpu")
     model.learn(128)
-    assert len(model.ep_info_buffer) == 4   # Monitor saw 4 episodes of 32 steps
+    assert len(model.ep_info_buffer) == 4  # Monitor saw 4 episodes of 32 steps
     action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
     assert env.action_space.contains(action)

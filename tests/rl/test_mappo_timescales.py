@@ -28,8 +28,14 @@ from rl.mappo_buffers import (
 )
 
 PERIOD, LENGTH = 3, 10  # the slow agent acts at t % 3 == 0 of 10-period episodes
-SMALL = {"n_envs": 2, "n_steps": 40, "n_epochs": 2, "n_minibatches": 2, "checkpoint_interval": 100,
-         "hidden_sizes": (16,)}
+SMALL = {
+    "n_envs": 2,
+    "n_steps": 40,
+    "n_epochs": 2,
+    "n_minibatches": 2,
+    "checkpoint_interval": 100,
+    "hidden_sizes": (16,),
+}
 
 
 class SlowFast(ParallelEnv):
@@ -67,8 +73,13 @@ class SlowFast(ParallelEnv):
         done = self.t >= LENGTH
         if done:
             self.agents = []
-        return (self._obs(), {a: reward for a in agents}, {a: False for a in agents},
-                {a: done for a in agents}, self._infos())
+        return (
+            self._obs(),
+            {a: reward for a in agents},
+            {a: False for a in agents},
+            {a: done for a in agents},
+            self._infos(),
+        )
 
     def _infos(self):
         return {"fast": {}, "slow": {"acting": self.t % PERIOD == 0}}
@@ -105,7 +116,10 @@ def acting_pattern(n_steps: int) -> torch.Tensor:
 
 def test_acting_flags_default_to_true():
     assert acting_flags(["a", "b", "c"], {"a": {"acting": False}, "b": {}}) == {
-        "a": False, "b": True, "c": True}
+        "a": False,
+        "b": True,
+        "c": True,
+    }
     assert acting_flags(["a"], None) == {"a": True}
 
 
@@ -116,26 +130,28 @@ def test_decision_gae_is_the_gae_of_the_decision_semi_mdp():
     rewards, values = torch.randn(T, N, generator=gen), torch.randn(T, N, generator=gen)
     last = torch.randn(N, generator=gen)
     next_values = torch.cat([values[1:], last[None]])
-    acting = torch.tensor([t % PERIOD == 0 for t in range(T + 1)])   # decisions 0, 3, ..., 12
+    acting = torch.tensor([t % PERIOD == 0 for t in range(T + 1)])  # decisions 0, 3, ..., 12
     next_acting = acting[1:, None].expand(T, N)
     zeros = torch.zeros(T, N, dtype=torch.bool)
     adv, ret = decision_gae(rewards, values, next_values, zeros, zeros, next_acting, gamma, lam)
 
     starts = [t for t in range(T) if acting[t]]
     ends = [*starts[1:], T]
-    smdp_r = torch.stack([sum(gamma ** (u - s) * rewards[u] for u in range(s, e))
-                          for s, e in zip(starts, ends)])
+    smdp_r = torch.stack(
+        [sum(gamma ** (u - s) * rewards[u] for u in range(s, e)) for s, e in zip(starts, ends)]
+    )
     smdp_gamma = torch.tensor([[gamma ** (e - s)] * N for s, e in zip(starts, ends)])
     smdp_v = values[starts]
     smdp_next = torch.cat([smdp_v[1:], last[None]])
     m = len(starts)
-    expected, _ = compute_gae(smdp_r, smdp_v, smdp_next, torch.zeros(m, N), torch.zeros(m, N),
-                              smdp_gamma, lam)
+    expected, _ = compute_gae(
+        smdp_r, smdp_v, smdp_next, torch.zeros(m, N), torch.zeros(m, N), smdp_gamma, lam
+    )
     torch.testing.assert_close(adv[starts], expected)
     torch.testing.assert_close(ret, adv + values)
     # between decisions: the discounted rewards to the next decision, then its λ-return
     t = 4
-    target = rewards[4] + gamma * rewards[5] + gamma ** 2 * (values[6] + lam * adv[6])
+    target = rewards[4] + gamma * rewards[5] + gamma**2 * (values[6] + lam * adv[6])
     torch.testing.assert_close(ret[t], target)
 
     # every step a decision: ordinary GAE; terminations and truncations as there
@@ -144,7 +160,8 @@ def test_decision_gae_is_the_gae_of_the_decision_semi_mdp():
     ones = torch.ones(T, N, dtype=torch.bool)
     torch.testing.assert_close(
         decision_gae(rewards, values, next_values, term, trunc, ones, gamma, lam),
-        compute_gae(rewards, values, next_values, term, trunc, gamma, lam))
+        compute_gae(rewards, values, next_values, term, trunc, gamma, lam),
+    )
 
 
 # -- the runner and the actor updates ---------------------------------------------------------
@@ -155,11 +172,24 @@ def test_runner_records_the_acting_flags_across_resets():
     runner = ParallelRunner(SlowFast, config, use_state=True)
     runner.start()
     torch.manual_seed(0)
-    model = MultiAgentModel(runner.agents, runner.obs_dims, runner.action_spaces,
-                            [("fast",), ("slow",)], "mappo", runner.state_dim, (8,), "tanh")
-    rollout = MultiRollout.empty(config.n_steps, config.n_envs, runner.obs_dims,
-                                 {a: runner.layouts[a].width for a in runner.agents},
-                                 model.value_keys(), runner.state_dim)
+    model = MultiAgentModel(
+        runner.agents,
+        runner.obs_dims,
+        runner.action_spaces,
+        [("fast",), ("slow",)],
+        "mappo",
+        runner.state_dim,
+        (8,),
+        "tanh",
+    )
+    rollout = MultiRollout.empty(
+        config.n_steps,
+        config.n_envs,
+        runner.obs_dims,
+        {a: runner.layouts[a].width for a in runner.agents},
+        model.value_keys(),
+        runner.state_dim,
+    )
     runner.collect(model, rollout)
     pattern = acting_pattern(config.n_steps + 1)
     for i in range(config.n_envs):
@@ -203,10 +233,10 @@ def test_slow_actor_is_updated_on_its_acting_steps_only(tmp_path, monkeypatch, v
     result = train_mappo(SlowFast, config, tmp_path, progress=False)
     batch = config.batch_size
     n_acting = int(acting_pattern(config.n_steps).sum()) * config.n_envs
-    assert [n for n, _ in seen] == [batch, n_acting] * 2   # fast, slow; two iterations
+    assert [n for n, _ in seen] == [batch, n_acting] * 2  # fast, slow; two iterations
     torch.testing.assert_close(seen[1][1], expected[0], rtol=0, atol=0)
     torch.testing.assert_close(seen[3][1], expected[1], rtol=0, atol=0)
-    assert [r["slow/acting_fraction"] for r in result.history] == [0.4, 0.4]   # 4 of 10 periods
+    assert [r["slow/acting_fraction"] for r in result.history] == [0.4, 0.4]  # 4 of 10 periods
     assert [r["fast/acting_fraction"] for r in result.history] == [1.0, 1.0]
 
 
@@ -217,6 +247,7 @@ def test_actions_at_non_acting_steps_do_not_change_training(tmp_path, monkeypatc
     The env ignored those actions, so with acting masks the trained parameters are
     bit-for-bit the same whatever they are; without masks they are not.
     """
+
     class Scrambled(ParallelRunner):
         fill = 0
 
@@ -248,24 +279,38 @@ def test_same_seed_gives_identical_parameters(tmp_path):
     second = train_mappo(SlowFast, config, tmp_path / "b", progress=False)
     assert same_params(first.model, second.model)
     assert drop_sps(first.history) == drop_sps(second.history)
-    other = train_mappo(SlowFast, MAPPOConfig(total_steps=240, variant="ippo", norm_reward=True,
-                                              **{**SMALL, "seed": 2}),
-                        tmp_path / "c", progress=False)
+    other = train_mappo(
+        SlowFast,
+        MAPPOConfig(total_steps=240, variant="ippo", norm_reward=True, **{**SMALL, "seed": 2}),
+        tmp_path / "c",
+        progress=False,
+    )
     assert not same_params(first.model.actors[1], other.model.actors[1])
 
 
 @pytest.mark.parametrize("variant", ["mappo", "ippo"])
 def test_resume_is_exact_with_acting_masks(tmp_path, variant):
     """N steps straight == N/2, stop, resume; the stop falls where "slow" does not act."""
-    config = MAPPOConfig(total_steps=528, variant=variant, norm_reward=True, target_kl=0.5,
-                         agent_update_periods={"slow": 2}, agent_learning_rates={"slow": 1e-4},
-                         **{**SMALL, "n_steps": 44})
+    config = MAPPOConfig(
+        total_steps=528,
+        variant=variant,
+        norm_reward=True,
+        target_kl=0.5,
+        agent_update_periods={"slow": 2},
+        agent_learning_rates={"slow": 1e-4},
+        **{**SMALL, "n_steps": 44},
+    )
     straight = train_mappo(SlowFast, config, tmp_path / "straight", progress=False)
-    part = train_mappo(SlowFast, config, tmp_path / "parts", progress=False,
-                       callback=lambda row: row["global_step"] < 264)
+    part = train_mappo(
+        SlowFast,
+        config,
+        tmp_path / "parts",
+        progress=False,
+        callback=lambda row: row["global_step"] < 264,
+    )
     assert part.stopped_early and part.global_step == 264
     ckpt = torch.load(tmp_path / "parts" / "checkpoint.pt", weights_only=True)
-    assert [len(a) for a in ckpt["runner"]["episode_actions"]] == [2, 2]   # 132 = 13 * 10 + 2
+    assert [len(a) for a in ckpt["runner"]["episode_actions"]] == [2, 2]  # 132 = 13 * 10 + 2
     assert ckpt["runner"]["acting"]["slow"].tolist() == [False, False]
     resumed = train_mappo(SlowFast, None, tmp_path / "parts", resume=True, progress=False)
     assert resumed.global_step == 528
@@ -283,19 +328,30 @@ def test_slow_agent_learns_its_best_action(tmp_path, variant):
     P(slow plays 0) at its decision step, measured: 0.92-0.97 over seeds 1-3 and both
     variants (0.33 initially).
     """
-    config = MAPPOConfig(total_steps=4800, n_envs=2, n_steps=120, n_epochs=4, n_minibatches=2,
-                         gamma=0.9, learning_rate=5e-3, hidden_sizes=(16,),
-                         agent_learning_rates={"slow": 2e-3}, variant=variant, seed=2,
-                         checkpoint_interval=100)
+    config = MAPPOConfig(
+        total_steps=4800,
+        n_envs=2,
+        n_steps=120,
+        n_epochs=4,
+        n_minibatches=2,
+        gamma=0.9,
+        learning_rate=5e-3,
+        hidden_sizes=(16,),
+        agent_learning_rates={"slow": 2e-3},
+        variant=variant,
+        seed=2,
+        checkpoint_interval=100,
+    )
     result = train_mappo(SlowFast, config, tmp_path, progress=False)
     env = SlowFast()
     obs, _ = env.reset(seed=0)
     with torch.no_grad():
-        for mode in range(3):   # at the slow agent's decision step, whatever the current mode
+        for mode in range(3):  # at the slow agent's decision step, whatever the current mode
             o = np.zeros(6, np.float32)
             o[0], o[3 + mode] = 1.0, 1.0
-            x = torch.as_tensor(result.policy.obs_rms["slow"].normalize(o[None], 10.0),
-                                dtype=torch.float32)
+            x = torch.as_tensor(
+                result.policy.obs_rms["slow"].normalize(o[None], 10.0), dtype=torch.float32
+            )
             probs = result.model.distribution("slow", x).parts[0][0].probs[0]
             assert probs[0] > 0.8, (mode, probs)
     actions = result.policy(obs)

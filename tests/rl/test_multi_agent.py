@@ -23,7 +23,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 def irregular_owmr():
     """OWMR whose warehouse reviews every 2 periods from period 1; retailers every period."""
-    return scenarios.make("owmr", n_retailers=2).network.replace_node("warehouse", review_period=2, review_offset=1)
+    return scenarios.make("owmr", n_retailers=2).network.replace_node(
+        "warehouse", review_period=2, review_offset=1
+    )
 
 
 def quantity_action(env, agent, q):
@@ -32,19 +34,29 @@ def quantity_action(env, agent, q):
 
 
 @pytest.mark.parametrize("name", ["beer-game", "owmr", "serial", "assembly"])
-@pytest.mark.parametrize("mode, discrete", [("quantity", False), ("base-stock", True),
-                                            ("capped-base-stock", False), ("capped-base-stock", True)])
+@pytest.mark.parametrize(
+    "mode, discrete",
+    [
+        ("quantity", False),
+        ("base-stock", True),
+        ("capped-base-stock", False),
+        ("capped-base-stock", True),
+    ],
+)
 def test_parallel_api_and_seed(name, mode, discrete):
     def make():
-        return rl.parallel_env(scenarios.make(name), periods=10, action_mode=mode, discrete=discrete)
+        return rl.parallel_env(
+            scenarios.make(name), periods=10, action_mode=mode, discrete=discrete
+        )
 
     parallel_api_test(make(), num_cycles=25)
     parallel_seed_test(make)
 
 
 @pytest.mark.parametrize("network", ["irregular", "beer-game"])
-@pytest.mark.parametrize("mode, discrete", [("quantity", False), ("quantity", True),
-                                            ("capped-base-stock", False)])
+@pytest.mark.parametrize(
+    "mode, discrete", [("quantity", False), ("quantity", True), ("capped-base-stock", False)]
+)
 def test_aec_api_and_seed(network, mode, discrete):
     def make():
         source = irregular_owmr() if network == "irregular" else scenarios.make(network)
@@ -63,9 +75,13 @@ def test_spaces_and_state():
     owmr = scenarios.make("owmr", n_retailers=2)
     env = rl.parallel_env(owmr, periods=5, action_mode="capped-base-stock")
     assert env.possible_agents == ["warehouse", "retailer1", "retailer2"]
-    assert env.observation_names("retailer1") == ("retailer1.on_hand", "retailer1.backlog",
-                                                  "retailer1.on_order", "retailer1.pipeline[1]",
-                                                  "retailer1.last_demand")
+    assert env.observation_names("retailer1") == (
+        "retailer1.on_hand",
+        "retailer1.backlog",
+        "retailer1.on_order",
+        "retailer1.pipeline[1]",
+        "retailer1.last_demand",
+    )
     assert env.action_space("warehouse").shape == (2,)
     obs, _ = env.reset(seed=0)
     single = rl.make_env(owmr, periods=5)
@@ -90,7 +106,7 @@ def test_parallel_team_reward_is_minus_the_engine_cost(name, level):
             actions = {a: quantity_action(env, a, orders[a]) for a in env.agents}
             _, rewards, terminations, _, infos = env.step(actions)
             assert not any(terminations.values())
-            assert len(set(rewards.values())) == 1          # one team reward
+            assert len(set(rewards.values())) == 1  # one team reward
             for a, r in rewards.items():
                 totals[a] += r
             node_cost += sum(i["node_cost"] for i in infos.values())
@@ -120,7 +136,11 @@ def test_aec_turns_follow_reviews_and_rewards_add_up():
         env.step(quantity_action(env, agent, q))
     warehouse_turns = [t for t, a in turns if a == "warehouse"]
     assert warehouse_turns == list(range(1, periods, 2))
-    assert [a for t, a in turns if t == 1] == ["retailer2", "retailer1", "warehouse"]  # obs.deciding order
+    assert [a for t, a in turns if t == 1] == [
+        "retailer2",
+        "retailer1",
+        "warehouse",
+    ]  # obs.deciding order
     assert sum(1 for _, a in turns if a == "retailer1") == periods
     sim = Simulation(env.network, periods, replication_seed(seed, 0))
     sim.run(policy)
@@ -137,11 +157,13 @@ def test_bad_multi_agent_actions():
         env.step({a: v for a, v in good.items() if a != "retailer2"})
     with pytest.raises(ValueError, match="unknown agent.*'shop'"):
         env.step({**good, "shop": np.zeros(1)})
-    with pytest.raises(ValueError, match=r"agent 'retailer1': action\[0\] \(retailer1.order\) is NaN"):
+    with pytest.raises(
+        ValueError, match=r"agent 'retailer1': action\[0\] \(retailer1.order\) is NaN"
+    ):
         env.step({**good, "retailer1": np.array([np.nan])})
     aec = rl.aec_env(scenarios.make("owmr"), periods=5, discrete=True, max_order=4)
     aec.reset(seed=0)
-    assert aec.agent_selection == "retailer3"             # downstream first, as the engine asks
+    assert aec.agent_selection == "retailer3"  # downstream first, as the engine asks
     with pytest.raises(ValueError, match=r"agent 'retailer3'.*\[0, 4\]"):
         aec.step(9)
     with pytest.raises(ValueError, match=r"'colour'.*env parameters: .*action_mode"):
@@ -149,7 +171,7 @@ def test_bad_multi_agent_actions():
 
 
 def test_construction_from_problems():
-    assert rl.parallel_env(scenarios.make("beer-game")).periods == 52     # the problem's horizon
+    assert rl.parallel_env(scenarios.make("beer-game")).periods == 52  # the problem's horizon
     assert rl.aec_env(scenarios.make("owmr")).periods == rl.env.DEFAULT_PERIODS
     assert rl.parallel_env(scenarios.make("owmr").network, periods=7).periods == 7
     with pytest.raises(ValueError, match="pricing market.*rl.make_env"):

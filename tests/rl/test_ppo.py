@@ -371,8 +371,20 @@ def test_divergence_stops_with_a_clear_error(tmp_path):
     import scenarios
     from rl.recommendation_env import make_recommendation_env
 
-    config = PPOConfig(total_steps=1024, n_envs=2, n_steps=128, learning_rate=5.0,
-                       max_grad_norm=1e9, norm_obs=False, n_epochs=10, anneal_lr=False)
+    config = PPOConfig(
+        total_steps=1024,
+        n_envs=2,
+        n_steps=128,
+        learning_rate=5.0,
+        max_grad_norm=1e9,
+        norm_obs=False,
+        n_epochs=10,
+        anneal_lr=False,
+    )
     with pytest.raises(FloatingPointError, match="diverged at iteration 1 .*learning_rate"):
-        train(lambda: make_recommendation_env(scenarios.make("recommendation-medium"), periods=64), config,
-              tmp_path, progress=False)
+        train(
+            lambda: make_recommendation_env(scenarios.make("recommendation-medium"), periods=64),
+            config,
+            tmp_path,
+            progress=False,
+        )

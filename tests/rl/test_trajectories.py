@@ -13,8 +13,18 @@ import rl  # noqa: E402
 import scenarios  # noqa: E402
 from des_supply.evaluate import simulate  # noqa: E402
 from des_supply.policies import BaseStock  # noqa: E402
-from rl.trajectories import (EnginePolicy, MirroredAgent, NoisyPolicy, RandomOrders,  # noqa: E402
-                             collect, info, load, load_episodes, merge, run_behaviour)
+from rl.trajectories import (  # noqa: E402
+    EnginePolicy,
+    MirroredAgent,
+    NoisyPolicy,
+    RandomOrders,
+    collect,
+    info,
+    load,
+    load_episodes,
+    merge,
+    run_behaviour,
+)
 
 PERIODS = 25
 
@@ -31,9 +41,16 @@ def make(problem, **kw):
 def test_minari_reads_the_dataset_by_path_and_by_id(problem, tmp_path, monkeypatch):
     root = tmp_path / "root"
     out = root / "des-supply" / "bs-v0"
-    collect(make(problem), EnginePolicy(BaseStock(17), "base-stock", {"level": 17}), episodes=3,
-            seed=5, out=out, problem={"scenario": "single-stage", "params": problem.params},
-            env_kwargs={"periods": PERIODS}, dataset_id="des-supply/bs-v0")
+    collect(
+        make(problem),
+        EnginePolicy(BaseStock(17), "base-stock", {"level": 17}),
+        episodes=3,
+        seed=5,
+        out=out,
+        problem={"scenario": "single-stage", "params": problem.params},
+        env_kwargs={"periods": PERIODS},
+        dataset_id="des-supply/bs-v0",
+    )
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
     ds = minari.load_dataset("des-supply/bs-v0")
     assert ds.total_episodes == 3 and ds.total_steps == 3 * PERIODS
@@ -41,7 +58,7 @@ def test_minari_reads_the_dataset_by_path_and_by_id(problem, tmp_path, monkeypat
     ep = next(ds.iterate_episodes())
     assert ep.observations.shape == (PERIODS + 1, len(make(problem).observation_names))
     assert bool(ep.truncations[-1]) and not ep.terminations.any()
-    meta = list(ds.storage.get_episode_metadata([2]))[0]
+    meta = next(iter(ds.storage.get_episode_metadata([2])))
     assert meta["behaviour"] == "base-stock" and int(meta["episode"]) == 2
     assert int(meta["seed"]) == 5 and json.loads(meta["behaviour_params"]) == {"level": 17}
     assert json.loads(meta["problem"])["scenario"] == "single-stage"
@@ -64,7 +81,7 @@ def test_logged_episodes_are_the_engine_replications(problem, tmp_path):
 
 def test_noisy_and_random_behaviours_are_seeded(problem):
     env = make(problem)
-    noisy = lambda: NoisyPolicy(EnginePolicy(BaseStock(16), "base-stock"), 3.0)  # noqa: E731
+    noisy = lambda: NoisyPolicy(EnginePolicy(BaseStock(16), "base-stock"), 3.0)
     a = run_behaviour(env, noisy(), episodes=2, seed=3)
     b = run_behaviour(env, noisy(), episodes=2, seed=3)
     plain = run_behaviour(env, EnginePolicy(BaseStock(16), "base-stock"), episodes=2, seed=3)
@@ -79,17 +96,23 @@ def test_noisy_and_random_behaviours_are_seeded(problem):
 def test_mirrored_agent_stays_in_lockstep(problem):
     """An agent acting in an env of its own (here one in base-stock mode, action = level)
     logs the same orders as the engine policy it mimics."""
+
     def level_env():
         return rl.make_env(problem, periods=PERIODS, action_mode="base-stock", max_level=40)
 
     agent = MirroredAgent(level_env, lambda obs: np.array([2 * 16 / 40 - 1.0]), "levels")
     env = make(problem)
-    np.testing.assert_allclose(run_behaviour(env, agent, episodes=2, seed=1),
-                               run_behaviour(env, EnginePolicy(BaseStock(16), "bs"),
-                                             episodes=2, seed=1))
-    other = MirroredAgent(lambda: rl.make_env(scenarios.make("single-stage", lead_time=1),
-                                              periods=PERIODS, action_mode="base-stock"),
-                          lambda obs: np.array([0.0]), "other")
+    np.testing.assert_allclose(
+        run_behaviour(env, agent, episodes=2, seed=1),
+        run_behaviour(env, EnginePolicy(BaseStock(16), "bs"), episodes=2, seed=1),
+    )
+    other = MirroredAgent(
+        lambda: rl.make_env(
+            scenarios.make("single-stage", lead_time=1), periods=PERIODS, action_mode="base-stock"
+        ),
+        lambda obs: np.array([0.0]),
+        "other",
+    )
     with pytest.raises(RuntimeError, match="lockstep"):
         run_behaviour(env, other, episodes=1, seed=1)
 
@@ -104,8 +127,13 @@ def test_merge_keeps_episodes_and_metadata_and_refuses_other_spaces(problem, tmp
     assert [e.meta["seed"] for e in eps] == [1, 1, 2, 2, 2]
     np.testing.assert_array_equal(eps[3].rewards, load_episodes(tmp_path / "b")[1].rewards)
     assert info(tmp_path / "m")["behaviours"] == ["base-stock", "random"]
-    collect(rl.make_env(problem, periods=PERIODS, discrete=True, max_order=10),
-            RandomOrders(), episodes=1, seed=1, out=tmp_path / "c")
+    collect(
+        rl.make_env(problem, periods=PERIODS, discrete=True, max_order=10),
+        RandomOrders(),
+        episodes=1,
+        seed=1,
+        out=tmp_path / "c",
+    )
     with pytest.raises(ValueError, match="action_space"):
         merge([tmp_path / "a", tmp_path / "c"], tmp_path / "m2")
     with pytest.raises(ValueError, match="not empty"):

@@ -14,10 +14,14 @@ from rl.multi_agent import parallel_env
 from rl.vector_env import ArrayPolicy, BatchParallelEnv, BatchVectorEnv, make_batch_vector_env
 
 N = 3
-CASES = [("single-stage", {}, "quantity", False), ("owmr", {}, "capped-base-stock", False),
-         ("random-dag", {"n_nodes": 6, "n_layers": 2, "seed": 3}, "base-stock", False),
-         ("beer-game", {}, "quantity", True), ("serial", {}, "base-stock", False),
-         ("orgym-inventory", {}, "quantity", False)]
+CASES = [
+    ("single-stage", {}, "quantity", False),
+    ("owmr", {}, "capped-base-stock", False),
+    ("random-dag", {"n_nodes": 6, "n_layers": 2, "seed": 3}, "base-stock", False),
+    ("beer-game", {}, "quantity", True),
+    ("serial", {}, "base-stock", False),
+    ("orgym-inventory", {}, "quantity", False),
+]
 
 
 def _singles(problem, **kwargs):
@@ -53,11 +57,13 @@ def test_batch_vector_env_equals_copies_of_the_single_env(name, params, mode, di
     _same(obs, np.stack([o for o, _ in first]), exact)
     np.testing.assert_array_equal(info["replication"], [i["replication"] for _, i in first])
     venv.action_space.seed(0)
-    for step in range(3 * (12 + 1)):
+    for _ in range(3 * (12 + 1)):
         actions = venv.action_space.sample()
         obs, reward, terminated, truncated, info = venv.step(actions)
-        outs = [e.step(actions[i]) if not e.runner.done else (*e.reset(), None)
-                for i, e in enumerate(envs)]
+        outs = [
+            e.step(actions[i]) if not e.runner.done else (*e.reset(), None)
+            for i, e in enumerate(envs)
+        ]
         _same(obs, np.stack([o[0] for o in outs]), exact)
         if len(outs[0]) == 3:  # the autoreset step: new episodes, reward 0
             assert not reward.any() and not truncated.any()
@@ -141,16 +147,22 @@ def test_gymnasium_vector_wrappers_run_on_it():
     assert len(returns) == 2 and all((r < 0).all() for r in returns)
 
 
-@pytest.mark.parametrize("name,params,mode", [
-    ("owmr", {}, "base-stock"),
-    ("random-dag", {"n_nodes": 6, "n_layers": 2, "seed": 3}, "quantity"),
-    ("serial", {}, "capped-base-stock")])
+@pytest.mark.parametrize(
+    "name,params,mode",
+    [
+        ("owmr", {}, "base-stock"),
+        ("random-dag", {"n_nodes": 6, "n_layers": 2, "seed": 3}, "quantity"),
+        ("serial", {}, "capped-base-stock"),
+    ],
+)
 def test_batch_parallel_env_equals_copies_of_the_parallel_env(name, params, mode):
     """The multi-agent equivalent: per-agent observations, team rewards and node costs."""
     problem = scenarios.make(name, **params)
     penv = BatchParallelEnv(problem, N, periods=8, action_mode=mode)
-    singles = [parallel_env(problem, periods=8, action_mode=mode, episode_offset=i,
-                            episode_stride=N) for i in range(N)]
+    singles = [
+        parallel_env(problem, periods=8, action_mode=mode, episode_offset=i, episode_stride=N)
+        for i in range(N)
+    ]
     agents = penv.possible_agents
     assert agents == singles[0].possible_agents
     assert all(penv.observation_space(a) == singles[0].observation_space(a) for a in agents)
@@ -166,8 +178,10 @@ def test_batch_parallel_env_equals_copies_of_the_parallel_env(name, params, mode
     for _ in range(2 * (8 + 1)):
         actions = {a: np.stack([penv.action_space(a).sample() for _ in range(N)]) for a in agents}
         obs, rewards, _, truncated, infos = penv.step(actions)
-        outs = [e.step({a: actions[a][i] for a in agents}) if e.agents else (e.reset()[0], None)
-                for i, e in enumerate(singles)]
+        outs = [
+            e.step({a: actions[a][i] for a in agents}) if e.agents else (e.reset()[0], None)
+            for i, e in enumerate(singles)
+        ]
         for a in agents:
             _same(obs[a], np.stack([o[0][a] for o in outs]), exact)
         if outs[0][1] is None:

@@ -7,14 +7,29 @@ import json
 
 import pytest
 
-from des_supply.distributions import Trace
 import scenarios
+from des_supply.distributions import Trace
 from scenarios.cli import main, parse_policy_params
 
-SIX = {"assembly", "beer-game", "orgym-inventory", "orgym-inventory-lost", "owmr", "random-dag",
-       "serial", "single-stage", "continuous-review", "continuous-owmr",
-       "pricing-a", "pricing-b", "pricing-c", "pricing-d",
-       "recommendation-small", "recommendation-medium", "recommendation-large"}
+SIX = {
+    "assembly",
+    "beer-game",
+    "orgym-inventory",
+    "orgym-inventory-lost",
+    "owmr",
+    "random-dag",
+    "serial",
+    "single-stage",
+    "continuous-review",
+    "continuous-owmr",
+    "pricing-a",
+    "pricing-b",
+    "pricing-c",
+    "pricing-d",
+    "recommendation-small",
+    "recommendation-medium",
+    "recommendation-large",
+}
 FAST = ["--periods", "300", "--replications", "2"]
 
 
@@ -51,13 +66,37 @@ def test_scenarios_json(capsys):
 
 
 def test_simulate_json(capsys):
-    code, out, err = run(capsys, "simulate", "single-stage", "--param", "lead_time=2",
-                         "--policy", "base-stock", "--policy-param", "level=18", "--json",
-                         "--periods", "2000", "--replications", "3")
+    code, out, err = run(
+        capsys,
+        "simulate",
+        "single-stage",
+        "--param",
+        "lead_time=2",
+        "--policy",
+        "base-stock",
+        "--policy-param",
+        "level=18",
+        "--json",
+        "--periods",
+        "2000",
+        "--replications",
+        "3",
+    )
     assert code == 0 and err == ""
     res = json.loads(out)
-    for key in ("scenario", "params", "policy", "periods", "replications", "seed", "objective",
-                "mean", "ci95", "fill_rate", "nodes"):
+    for key in (
+        "scenario",
+        "params",
+        "policy",
+        "periods",
+        "replications",
+        "seed",
+        "objective",
+        "mean",
+        "ci95",
+        "fill_rate",
+        "nodes",
+    ):
         assert key in res, key
     assert res["scenario"] == "single-stage" and res["params"] == {"lead_time": 2}
     assert res["policy"] == "base-stock" and res["policy_params"] == {"level": 18.0}
@@ -66,26 +105,50 @@ def test_simulate_json(capsys):
     lo, hi = res["ci95"]
     assert lo < res["mean"] < hi
     assert set(res["nodes"]) == {"supplier", "stage"} and 0 < res["fill_rate"] <= 1
-    assert res["warmup"] == 200   # the scenario's warm-up, capped at a tenth of the periods
+    assert res["warmup"] == 200  # the scenario's warm-up, capped at a tenth of the periods
 
 
 def test_simulate_json_is_reproducible_and_matches_the_library(capsys):
     from des_supply import BaseStock
     from des_supply.evaluate import simulate
 
-    argv = ["simulate", "owmr", "--policy", "base-stock", "--policy-param", "level=12",
-            "--json", "--warmup", "10", *FAST]
+    argv = [
+        "simulate",
+        "owmr",
+        "--policy",
+        "base-stock",
+        "--policy-param",
+        "level=12",
+        "--json",
+        "--warmup",
+        "10",
+        *FAST,
+    ]
     first = json.loads(run(capsys, *argv)[1])
     second = json.loads(run(capsys, *argv)[1])
     assert first["mean"] == second["mean"]
-    lib = simulate(scenarios.make("owmr").network, BaseStock(12), periods=300, replications=2,
-                   warmup=10, seed=0)
+    lib = simulate(
+        scenarios.make("owmr").network,
+        BaseStock(12),
+        periods=300,
+        replications=2,
+        warmup=10,
+        seed=0,
+    )
     assert first["mean"] == lib.mean and first["per_replication"] == lib.per_replication.tolist()
 
 
 def test_simulate_table(capsys):
-    code, out, err = run(capsys, "simulate", "single-stage", "--policy", "base-stock",
-                         "--policy-param", "level=18", *FAST)
+    code, out, err = run(
+        capsys,
+        "simulate",
+        "single-stage",
+        "--policy",
+        "base-stock",
+        "--policy-param",
+        "level=18",
+        *FAST,
+    )
     assert code == 0 and err == ""
     assert "mean cost per period" in out and "95% CI" in out and "fill rate" in out
     assert any(line.startswith("stage") for line in out.splitlines())
@@ -94,17 +157,34 @@ def test_simulate_table(capsys):
 def test_network_json_file(capsys, tmp_path):
     path = tmp_path / "net.json"
     scenarios.make("single-stage", lead_time=1).network.to_json(path)
-    code, out, _ = run(capsys, "simulate", str(path), "--policy", "base-stock",
-                       "--policy-param", "level=12", "--json", *FAST)
+    code, out, _ = run(
+        capsys,
+        "simulate",
+        str(path),
+        "--policy",
+        "base-stock",
+        "--policy-param",
+        "level=12",
+        "--json",
+        *FAST,
+    )
     res = json.loads(out)
     assert code == 0 and res["scenario"] == str(path) and res["params"] == {}
     assert res["periods"] == 300 and res["warmup"] == 30  # min(problem warm-up 100, periods // 10)
 
 
 def test_per_node_policy_params(capsys):
-    code, out, _ = run(capsys, "simulate", "serial", "--policy", "echelon-base-stock",
-                       "--policy-param", "level=stage1:6.49,stage2:12.02,stage3:22.71",
-                       "--json", *FAST)
+    code, out, _ = run(
+        capsys,
+        "simulate",
+        "serial",
+        "--policy",
+        "echelon-base-stock",
+        "--policy-param",
+        "level=stage1:6.49,stage2:12.02,stage3:22.71",
+        "--json",
+        *FAST,
+    )
     res = json.loads(out)
     assert code == 0
     assert res["policy_params"] == {"level": {"stage1": 6.49, "stage2": 12.02, "stage3": 22.71}}
@@ -112,27 +192,49 @@ def test_per_node_policy_params(capsys):
 
 
 def test_parse_policy_params():
-    assert parse_policy_params(["level=20", "cap=a:1, b:2"]) == {"level": 20.0,
-                                                               "cap": {"a": 1.0, "b": 2.0}}
+    assert parse_policy_params(["level=20", "cap=a:1, b:2"]) == {
+        "level": 20.0,
+        "cap": {"a": 1.0, "b": 2.0},
+    }
 
 
 def test_plot_writes_a_png(capsys, tmp_path):
     target = tmp_path / "run.png"
-    code, _, _ = run(capsys, "simulate", "single-stage", "--policy", "base-stock",
-                     "--policy-param", "level=18", "--plot", str(target), *FAST)
+    code, _, _ = run(
+        capsys,
+        "simulate",
+        "single-stage",
+        "--policy",
+        "base-stock",
+        "--policy-param",
+        "level=18",
+        "--plot",
+        str(target),
+        *FAST,
+    )
     assert code == 0
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["run.png"]   # no temporary file left
+    assert [p.name for p in tmp_path.iterdir()] == ["run.png"]  # no temporary file left
 
 
 def test_failing_run_leaves_no_plot(capsys, tmp_path):
-    net = scenarios.make("single-stage").network   # a demand trace that stops after 5 periods
+    net = scenarios.make("single-stage").network  # a demand trace that stops after 5 periods
     net = net.replace_node("stage", demand=Trace((3.0, 4.0, 5.0, 4.0, 3.0), after="stop"))
     path = tmp_path / "net.json"
     net.to_json(path)
     target = tmp_path / "run.png"
-    code, out, err = run(capsys, "simulate", str(path), "--policy", "base-stock",
-                         "--policy-param", "level=10", "--plot", str(target), *FAST)
+    code, out, err = run(
+        capsys,
+        "simulate",
+        str(path),
+        "--policy",
+        "base-stock",
+        "--policy-param",
+        "level=10",
+        "--plot",
+        str(target),
+        *FAST,
+    )
     assert_one_line_error(code, out, err, "simulation failed")
     assert list(tmp_path.iterdir()) == [path]
 
@@ -144,14 +246,14 @@ def test_optimize_text_shows_the_solver_status_that_json_carries(capsys, monkeyp
 
     def with_status(problem, **kw):
         res = real(problem, **kw)
-        return dataclasses.replace(res, details={**res.details,
-                                                 "bound_terminations": ["maxTimeLimit"]})
+        return dataclasses.replace(
+            res, details={**res.details, "bound_terminations": ["maxTimeLimit"]}
+        )
 
     monkeypatch.setattr(opt, "optimize", with_status)
     code, out, _ = run(capsys, "optimize", "single-stage", "--param", "shortage=backlog")
     assert code == 0 and "solver bound_terminations: maxTimeLimit" in out
-    code, out, _ = run(capsys, "optimize", "single-stage", "--param", "shortage=backlog",
-                       "--json")
+    code, out, _ = run(capsys, "optimize", "single-stage", "--param", "shortage=backlog", "--json")
     assert json.loads(out)["details"]["bound_terminations"] == ["maxTimeLimit"]
 
 
@@ -166,16 +268,28 @@ def test_help_documents_errors_interrupts_and_the_memory_limit(capsys):
 
 def test_installation_policy_under_simultaneous_decisions_gets_one_line_note(capsys):
     """Issue 11: the CLI says when a policy runs under a convention that changes its meaning."""
-    args = ("simulate", "serial", "--policy", "base-stock", "--policy-param", "level=20",
-            "--periods", "30", "--replications", "2", "--json")
+    args = (
+        "simulate",
+        "serial",
+        "--policy",
+        "base-stock",
+        "--policy-param",
+        "level=20",
+        "--periods",
+        "30",
+        "--replications",
+        "2",
+        "--json",
+    )
     code, out, err = run(capsys, *args, "--param", "decisions=simultaneous")
     assert code == 0 and json.loads(out)["mean"] > 0
     assert err.count("\n") == 1 and "decides simultaneously" in err and "'base-stock'" in err
-    code, out, err = run(capsys, *args)              # serial's default: sequential decisions
+    code, out, err = run(capsys, *args)  # serial's default: sequential decisions
     assert code == 0 and err == ""
-    code, out, err = run(capsys, *args[:3], "echelon-base-stock", *args[4:],
-                         "--param", "decisions=simultaneous")
-    assert code == 0 and err == ""                   # echelon positions are unaffected
+    code, out, err = run(
+        capsys, *args[:3], "echelon-base-stock", *args[4:], "--param", "decisions=simultaneous"
+    )
+    assert code == 0 and err == ""  # echelon positions are unaffected
 
 
 def test_version(capsys):
@@ -189,20 +303,45 @@ def test_version(capsys):
 
 def test_simulate_a_continuous_time_scenario(capsys):
     """simulate routes a time='continuous' problem to the continuous engine (per unit time)."""
-    code, out, err = run(capsys, "simulate", "continuous-review", "--policy", "rq",
-                         "--policy-param", "r=9", "--policy-param", "Q=16", "--periods", "400",
-                         "--replications", "2", "--json")
+    code, out, err = run(
+        capsys,
+        "simulate",
+        "continuous-review",
+        "--policy",
+        "rq",
+        "--policy-param",
+        "r=9",
+        "--policy-param",
+        "Q=16",
+        "--periods",
+        "400",
+        "--replications",
+        "2",
+        "--json",
+    )
     assert code == 0 and err == ""
     res = json.loads(out)
     assert res["time"] == "continuous" and res["horizon"] == 400 and res["mean"] > 0
-    code, out, err = run(capsys, "simulate", "continuous-owmr", "--policy", "base-stock",
-                         "--policy-param", "level=5", "--periods", "100", "--replications", "2")
-    assert code == 0 and "per unit time" in out and err == ""    # no convention note here
+    code, out, err = run(
+        capsys,
+        "simulate",
+        "continuous-owmr",
+        "--policy",
+        "base-stock",
+        "--policy-param",
+        "level=5",
+        "--periods",
+        "100",
+        "--replications",
+        "2",
+    )
+    assert code == 0 and "per unit time" in out and err == ""  # no convention note here
 
 
 @pytest.mark.parametrize("command", ["train", "compare"])
 def test_periodic_only_commands_refuse_continuous_time_in_one_line(capsys, tmp_path, command):
-    code, out, err = run(capsys, command, "continuous-review", "--steps", "1000", "--out",
-                         str(tmp_path / "x"))
+    code, out, err = run(
+        capsys, command, "continuous-review", "--steps", "1000", "--out", str(tmp_path / "x")
+    )
     assert code == 2 and out == "" and err.count("\n") == 1
     assert f"{command} covers periodic problems" in err and not (tmp_path / "x").exists()

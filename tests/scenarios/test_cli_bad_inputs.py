@@ -61,8 +61,12 @@ def place(tmp_path, monkeypatch):
     (f / "norun").mkdir()
     (f / "badrun").mkdir()
     (f / "badrun" / "run.json").write_text("{not json")
-    record = {"problem": {"scenario": "single-stage", "params": {}}, "algo": "ppo",
-              "spec": {"env": {"periods": 64}}, "config": {"total_steps": 2048}}
+    record = {
+        "problem": {"scenario": "single-stage", "params": {}},
+        "algo": "ppo",
+        "spec": {"env": {"periods": 64}},
+        "config": {"total_steps": 2048},
+    }
     for name in ("nockpt", "corrupt", "pickleckpt"):
         (f / name).mkdir()
         (f / name / "run.json").write_text(json.dumps(record))
@@ -102,8 +106,10 @@ CASES = [
     (["simulate", "single-stage", "--param", "lead_time=-1", *BS], "lead_time(=-1)"),
     (["simulate", "single-stage", "--param", "holding=-1", *BS], "holding_cost(=-1.0)"),
     (["simulate", "single-stage", "--param", "demand_mean=-5", *BS], "demand_mean"),
-    (["simulate", "single-stage", "--param", "demand=normal", "--param", "demand_std=-1", *BS],
-     "std"),
+    (
+        ["simulate", "single-stage", "--param", "demand=normal", "--param", "demand_std=-1", *BS],
+        "std",
+    ),
     (["simulate", "single-stage", "--param", "initial_on_hand=abc", *BS], "initial_on_hand"),
     (["simulate", "single-stage", "--param", "shortage=maybe", *BS], "shortage"),
     (["simulate", "single-stage", "--param", "demand=zipf", *BS], "zipf"),
@@ -111,29 +117,74 @@ CASES = [
     # -- simulate: policies -----------------------------------------------------------------------
     (["simulate", "single-stage", "--policy", "nope"], "nope"),
     (["simulate", "single-stage", "--policy", "base-stock"], "needs parameter level"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=abc"],
-     "values must be numbers"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level"],
-     "must look like key=value"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "levle=3"],
-     "has no parameter 'levle'"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=-3"],
-     "level(=-3.0)"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=nan"],
-     "finite numbers"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=inf"],
-     "finite numbers"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=1e300"],
-     "at most 1e+15"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param",
-      "level=stage:3,ghost:5"], "names node 'ghost'"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=:3"],
-     "needs a node name"),
-    (["simulate", "serial", "--policy", "echelon-base-stock", "--policy-param",
-      "level=stage9:3"], "names node 'stage9'"),
+    (
+        ["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=abc"],
+        "values must be numbers",
+    ),
+    (
+        ["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level"],
+        "must look like key=value",
+    ),
+    (
+        ["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "levle=3"],
+        "has no parameter 'levle'",
+    ),
+    (
+        ["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=-3"],
+        "level(=-3.0)",
+    ),
+    (
+        ["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=nan"],
+        "finite numbers",
+    ),
+    (
+        ["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=inf"],
+        "finite numbers",
+    ),
+    (
+        ["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=1e300"],
+        "at most 1e+15",
+    ),
+    (
+        [
+            "simulate",
+            "single-stage",
+            "--policy",
+            "base-stock",
+            "--policy-param",
+            "level=stage:3,ghost:5",
+        ],
+        "names node 'ghost'",
+    ),
+    (
+        ["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=:3"],
+        "needs a node name",
+    ),
+    (
+        [
+            "simulate",
+            "serial",
+            "--policy",
+            "echelon-base-stock",
+            "--policy-param",
+            "level=stage9:3",
+        ],
+        "names node 'stage9'",
+    ),
     (["simulate", "single-stage", "--policy", "ss", "--policy-param", "s=5"], "S"),
-    (["simulate", "single-stage", "--policy", "base-stock", "--policy-param", "level=5",
-      "--policy-param", "=3"], "must look like key=value"),
+    (
+        [
+            "simulate",
+            "single-stage",
+            "--policy",
+            "base-stock",
+            "--policy-param",
+            "level=5",
+            "--policy-param",
+            "=3",
+        ],
+        "must look like key=value",
+    ),
     # -- simulate: run settings -------------------------------------------------------------------
     (["simulate", "single-stage", *BS, "--periods", "0"], "--periods(=0) must be >= 1"),
     (["simulate", "single-stage", *BS, "--periods", "-5"], "--periods(=-5) must be >= 1"),
@@ -143,8 +194,10 @@ CASES = [
     (["simulate", "single-stage", *BS, "--seed", "-1"], "--seed(=-1)"),
     (["simulate", "single-stage", *BS, "--processes", "-1"], "--processes(=-1)"),
     (["simulate", "single-stage", *BS, "--periods", HUGE], "lower --periods"),
-    (["simulate", "random-dag", *BS, "--periods", "2000000", "--processes", "8"],
-     "lower --periods"),
+    (
+        ["simulate", "random-dag", *BS, "--periods", "2000000", "--processes", "8"],
+        "lower --periods",
+    ),
     (["simulate", "single-stage", *BS, "--plot", "x.svg"], "--plot x.svg"),
     (["simulate", "single-stage", *BS, "--plot", "missing/x.png"], "does not exist"),
     (["simulate", "single-stage", *BS, "--plot", "{f}/a-file/x.png"], "does not exist"),
@@ -163,10 +216,14 @@ CASES = [
     (["simulate", "{f}/nosupplier.json", *BS], "no supplier"),
     (["simulate", "{f}/missing.json", *BS], "cannot read network file"),
     (["simulate", "{f}/folder.json", *BS], "folder.json"),
-    (["simulate", "{f}/net.json", "--param", "lead_time=1", *BS],
-     "--param applies to named scenarios"),
-    (["simulate", "{f}/net.json", "--policy", "base-stock", "--policy-param", "level=ghost:1"],
-     "names node 'ghost'"),
+    (
+        ["simulate", "{f}/net.json", "--param", "lead_time=1", *BS],
+        "--param applies to named scenarios",
+    ),
+    (
+        ["simulate", "{f}/net.json", "--policy", "base-stock", "--policy-param", "level=ghost:1"],
+        "names node 'ghost'",
+    ),
     # -- optimize ---------------------------------------------------------------------------------
     (["optimize", "no-such"], "unknown scenario 'no-such'"),
     (["optimize", "single-stage", "--param", "bogus=1"], "no parameter 'bogus'"),
@@ -180,10 +237,14 @@ CASES = [
     (["optimize", "single-stage", "--verify", "--periods", HUGE], "lower --periods"),
     (["optimize", "pricing-a", "--param", "storage_capacity=5000"], "storage_capacity"),
     (["optimize", "serial", "--param", "demand_mean=1000000"], "demand_mean"),
-    (["optimize", "single-stage", "--param", "shortage=backlog", "--param",
-      "demand_mean=1e9"], "demand mean"),
-    (["optimize", "single-stage", "--param", "demand=geometric", "--param",
-      "demand_mean=1e8"], "demand mean"),
+    (
+        ["optimize", "single-stage", "--param", "shortage=backlog", "--param", "demand_mean=1e9"],
+        "demand mean",
+    ),
+    (
+        ["optimize", "single-stage", "--param", "demand=geometric", "--param", "demand_mean=1e8"],
+        "demand mean",
+    ),
     # -- train ------------------------------------------------------------------------------------
     (["train"], "train needs a SCENARIO"),
     (["train", "no-such"], "unknown scenario"),
@@ -220,18 +281,64 @@ CASES = [
     (["evaluate", "{f}/corrupt"], "not a readable checkpoint"),
     (["evaluate", "{f}/nockpt", "--scenario", "serial"], "drop --scenario"),
     (["evaluate", "{f}/nockpt", "--episodes", "0"], "--episodes(=0)"),
-    (["evaluate", "base-stock", "--scenario", "single-stage", "--policy-param", "level=3",
-      "--episodes", "0"], "--episodes(=0)"),
-    (["evaluate", "base-stock", "--scenario", "single-stage", "--policy-param", "level=3",
-      "--periods", "0"], "--periods(=0)"),
-    (["evaluate", "base-stock", "--scenario", "single-stage", "--policy-param", "level=3",
-      "--seed", "-1"], "--seed(=-1)"),
+    (
+        [
+            "evaluate",
+            "base-stock",
+            "--scenario",
+            "single-stage",
+            "--policy-param",
+            "level=3",
+            "--episodes",
+            "0",
+        ],
+        "--episodes(=0)",
+    ),
+    (
+        [
+            "evaluate",
+            "base-stock",
+            "--scenario",
+            "single-stage",
+            "--policy-param",
+            "level=3",
+            "--periods",
+            "0",
+        ],
+        "--periods(=0)",
+    ),
+    (
+        [
+            "evaluate",
+            "base-stock",
+            "--scenario",
+            "single-stage",
+            "--policy-param",
+            "level=3",
+            "--seed",
+            "-1",
+        ],
+        "--seed(=-1)",
+    ),
     (["evaluate", "base-stock", "--scenario", "no-such"], "unknown scenario"),
     (["evaluate", "nope", "--scenario", "single-stage"], "nope"),
-    (["evaluate", "base-stock", "--scenario", "single-stage", "--policy-param", "level=x"],
-     "values must be numbers"),
-    (["evaluate", "base-stock", "--scenario", "single-stage", "--policy-param", "level=3",
-      "--periods", HUGE], "lower --periods"),
+    (
+        ["evaluate", "base-stock", "--scenario", "single-stage", "--policy-param", "level=x"],
+        "values must be numbers",
+    ),
+    (
+        [
+            "evaluate",
+            "base-stock",
+            "--scenario",
+            "single-stage",
+            "--policy-param",
+            "level=3",
+            "--periods",
+            HUGE,
+        ],
+        "lower --periods",
+    ),
     # -- compare ----------------------------------------------------------------------------------
     (["compare", "no-such"], "unknown scenario"),
     (["compare", "single-stage", "--param", "bogus=1"], "no parameter 'bogus'"),
@@ -247,8 +354,7 @@ CASES = [
     (["compare", "single-stage", "recommendation-small"], "on its own"),
     (["compare", "single-stage", "--out", "{f}/a-file"], "is a file"),
     (["compare", "single-stage", "--out", "{f}/full"], "not empty"),
-    (["compare", "single-stage", "--out", "{f}/full", "--overwrite"],
-     "replaces only a run folder"),
+    (["compare", "single-stage", "--out", "{f}/full", "--overwrite"], "replaces only a run folder"),
     (["compare", "single-stage", "--periods", HUGE], "lower --periods"),
     (["compare", "{f}/deep.json"], "nested too deeply"),
 ]
@@ -266,14 +372,22 @@ def test_bad_input_exits_2_with_one_line_and_no_files(place, capsys, argv, needl
     assert lines[0].startswith("des-supply: error: "), err
     assert needle.replace("{f}", str(files)) in lines[0], lines[0]
     assert out == ""
-    assert _files(work.parent) == before   # nothing written, nothing removed
+    assert _files(work.parent) == before  # nothing written, nothing removed
 
 
 def test_there_are_at_least_100_cases_over_every_command():
     assert len(CASES) >= 100
     commands = {a[0] for a, _ in CASES if a}
-    assert commands == {"scenarios", "policies", "simulate", "optimize", "train", "evaluate",
-                        "compare", "nonsense"}
+    assert commands == {
+        "scenarios",
+        "policies",
+        "simulate",
+        "optimize",
+        "train",
+        "evaluate",
+        "compare",
+        "nonsense",
+    }
 
 
 def test_memory_limit_comes_from_the_environment(place, capsys, monkeypatch):
@@ -290,12 +404,19 @@ def test_memory_limit_comes_from_the_environment(place, capsys, monkeypatch):
 
 
 # -- Ctrl-C: a real process, a real SIGINT --------------------------------------------------------
-def _interrupt(argv: list[str], cwd: Path, wait_for: Path | None = None,
-               delay: float = 3.0) -> tuple[int, str, str]:
+def _interrupt(
+    argv: list[str], cwd: Path, wait_for: Path | None = None, delay: float = 3.0
+) -> tuple[int, str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "scenarios.cli", *argv], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scenarios.cli", *argv],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         if wait_for is None or wait_for.exists():
@@ -303,15 +424,27 @@ def _interrupt(argv: list[str], cwd: Path, wait_for: Path | None = None,
         time.sleep(0.05)
     time.sleep(delay)
     assert proc.poll() is None, proc.communicate()
-    os.killpg(proc.pid, signal.SIGINT)   # what a terminal's Ctrl-C does: the whole group
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
     out, err = proc.communicate(timeout=60)
     return proc.returncode, out, err
 
 
 def test_ctrl_c_during_simulate_is_one_line_and_status_130(tmp_path):
-    code, out, err = _interrupt(["simulate", "single-stage", *BS, "--periods", "1000000",
-                                 "--replications", "1", "--plot", str(tmp_path / "x.png")],
-                                tmp_path, delay=8.0)   # past the imports, on a busy machine too
+    code, out, err = _interrupt(
+        [
+            "simulate",
+            "single-stage",
+            *BS,
+            "--periods",
+            "1000000",
+            "--replications",
+            "1",
+            "--plot",
+            str(tmp_path / "x.png"),
+        ],
+        tmp_path,
+        delay=8.0,
+    )  # past the imports, on a busy machine too
     assert code == 130, err
     assert err.splitlines() == ["des-supply: interrupted"] and out == ""
     assert list(tmp_path.iterdir()) == []
@@ -320,9 +453,12 @@ def test_ctrl_c_during_simulate_is_one_line_and_status_130(tmp_path):
 def test_ctrl_c_during_train_keeps_the_checkpoint_or_nothing(tmp_path):
     """Before the first checkpoint nothing is left; after it the run can be resumed."""
     out_dir = tmp_path / "runs"
-    code, out, err = _interrupt(["train", "single-stage", "--steps", "2000000", "--out",
-                                 str(out_dir)], tmp_path, wait_for=out_dir / "run.json",
-                                delay=1.0)
+    code, out, err = _interrupt(
+        ["train", "single-stage", "--steps", "2000000", "--out", str(out_dir)],
+        tmp_path,
+        wait_for=out_dir / "run.json",
+        delay=1.0,
+    )
     assert code == 130 and out == "", (code, out, err)
     assert len(err.splitlines()) == 1 and "interrupted" in err, err
     if (out_dir / "checkpoint.pt").exists():

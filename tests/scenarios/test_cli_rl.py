@@ -30,35 +30,87 @@ def run(capsys, *argv):
 
 def test_train_resume_and_evaluate(tmp_path, capsys):
     out = tmp_path / "run"
-    code, stdout, _ = run(capsys, "train", "single-stage", "--param", "lead_time=1", "--steps",
-                          "2048", "--out", str(out), "--json")
+    code, stdout, _ = run(
+        capsys,
+        "train",
+        "single-stage",
+        "--param",
+        "lead_time=1",
+        "--steps",
+        "2048",
+        "--out",
+        str(out),
+        "--json",
+    )
     assert code == 0 and json.loads(stdout)["steps"] == 2048
     assert (out / "checkpoint.pt").exists() and (out / "learning_curve.png").exists()
     code, stdout, _ = run(capsys, "train", "--resume", str(out), "--steps", "4096", "--json")
     assert code == 0 and json.loads(stdout)["steps"] == 4096
-    code, stdout, _ = run(capsys, "evaluate", str(out), "--episodes", "2", "--periods", "50",
-                          "--json")
+    code, stdout, _ = run(
+        capsys, "evaluate", str(out), "--episodes", "2", "--periods", "50", "--json"
+    )
     agent = json.loads(stdout)
     assert code == 0 and len(agent["per_episode"]) == 2
 
 
 def test_evaluate_policy_uses_the_same_draws_as_simulate(capsys):
-    code, stdout, _ = run(capsys, "evaluate", "base-stock", "--scenario", "single-stage",
-                          "--policy-param", "level=15", "--episodes", "3", "--periods", "100",
-                          "--seed", "4", "--json")
+    code, stdout, _ = run(
+        capsys,
+        "evaluate",
+        "base-stock",
+        "--scenario",
+        "single-stage",
+        "--policy-param",
+        "level=15",
+        "--episodes",
+        "3",
+        "--periods",
+        "100",
+        "--seed",
+        "4",
+        "--json",
+    )
     ev = json.loads(stdout)
-    code2, stdout2, _ = run(capsys, "simulate", "single-stage", "--policy", "base-stock",
-                            "--policy-param", "level=15", "--replications", "3", "--periods",
-                            "100", "--warmup", "0", "--seed", "4", "--json")
+    code2, stdout2, _ = run(
+        capsys,
+        "simulate",
+        "single-stage",
+        "--policy",
+        "base-stock",
+        "--policy-param",
+        "level=15",
+        "--replications",
+        "3",
+        "--periods",
+        "100",
+        "--warmup",
+        "0",
+        "--seed",
+        "4",
+        "--json",
+    )
     assert code == code2 == 0
     np.testing.assert_array_equal(ev["per_episode"], json.loads(stdout2)["per_replication"])
 
 
 def test_compare_writes_table_json_and_plot(tmp_path, capsys):
     out = tmp_path / "cmp"
-    code, stdout, _ = run(capsys, "compare", "single-stage", "--param", "lead_time=1",
-                          "--steps", "2048", "--episodes", "3", "--periods", "100",
-                          "--out", str(out), "--json")
+    code, stdout, _ = run(
+        capsys,
+        "compare",
+        "single-stage",
+        "--param",
+        "lead_time=1",
+        "--steps",
+        "2048",
+        "--episodes",
+        "3",
+        "--periods",
+        "100",
+        "--out",
+        str(out),
+        "--json",
+    )
     assert code == 0
     res = json.loads(stdout)
     names = [r["name"] for r in res["rows"]]
@@ -67,19 +119,32 @@ def test_compare_writes_table_json_and_plot(tmp_path, capsys):
         assert (out / name).exists()
     # the trained agent in out/ppo is a run folder `evaluate` reads, on the compare's episodes
     ppo = next(r for r in res["rows"] if r["name"] == "ppo")
-    code, stdout, _ = run(capsys, "evaluate", str(out / "ppo"), "--episodes", "3", "--periods",
-                          "100", "--seed", str(res["eval_seed"]), "--json")
+    code, stdout, _ = run(
+        capsys,
+        "evaluate",
+        str(out / "ppo"),
+        "--episodes",
+        "3",
+        "--periods",
+        "100",
+        "--seed",
+        str(res["eval_seed"]),
+        "--json",
+    )
     assert code == 0
     np.testing.assert_allclose(json.loads(stdout)["per_episode"], ppo["per_episode"], rtol=1e-9)
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["train", "no-such"], "unknown scenario"),
-    (["train", "no-such.json"], "no-such.json"),
-    (["evaluate", "not-a-dir"], "not a run folder"),
-    (["compare", "single-stage", "--param", "bogus=1"], "no parameter 'bogus'"),
-    (["train", "single-stage", "--steps", "10"], "total_steps(=10) must be >= n_envs"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["train", "no-such"], "unknown scenario"),
+        (["train", "no-such.json"], "no-such.json"),
+        (["evaluate", "not-a-dir"], "not a run folder"),
+        (["compare", "single-stage", "--param", "bogus=1"], "no parameter 'bogus'"),
+        (["train", "single-stage", "--steps", "10"], "total_steps(=10) must be >= n_envs"),
+    ],
+)
 def test_rl_commands_fail_with_one_line(capsys, argv, needle):
     code, _, err = run(capsys, *argv)
     assert code == 2 and needle in err and err.count("\n") == 1
@@ -93,9 +158,18 @@ def test_train_and_evaluate_a_network_file(tmp_path, capsys, monkeypatch):
     import optimization.search as search
 
     # the preset's base-stock search, short (the search itself is tested in tests/optimization)
-    monkeypatch.setattr(search, "search_base_stock", functools.partial(
-        search.search_base_stock, periods=300, warmup=50, replications=1, refine_nodes=0,
-        factors=(0.8, 1.2, 1.7)))
+    monkeypatch.setattr(
+        search,
+        "search_base_stock",
+        functools.partial(
+            search.search_base_stock,
+            periods=300,
+            warmup=50,
+            replications=1,
+            refine_nodes=0,
+            factors=(0.8, 1.2, 1.7),
+        ),
+    )
     net = tmp_path / "net.json"
     shutil.copy(EXAMPLE, net)
     out = tmp_path / "run"
@@ -106,8 +180,9 @@ def test_train_and_evaluate_a_network_file(tmp_path, capsys, monkeypatch):
     assert record["problem"]["network"]["name"] == "two-echelon-stochastic"
     assert record["spec"]["anchor"]["family"] in ("base-stock", "echelon-base-stock")
     net.unlink()
-    code, stdout, _ = run(capsys, "evaluate", str(out), "--episodes", "2", "--periods", "30",
-                          "--json")
+    code, stdout, _ = run(
+        capsys, "evaluate", str(out), "--episodes", "2", "--periods", "30", "--json"
+    )
     assert code == 0 and len(json.loads(stdout)["per_episode"]) == 2
 
 
@@ -151,9 +226,13 @@ sys.exit(main(sys.argv[1:]))
 
 def _cli(argv, pause=0.0):
     """``des-supply argv`` in a fresh process (checkpoints every iteration, *pause* s after)."""
-    return subprocess.Popen([sys.executable, "-c", _SLOW_CHECKPOINTS.format(pause=pause), *argv],
-                            env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", _SLOW_CHECKPOINTS.format(pause=pause), *argv],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_kill_and_resume_without_steps_gives_the_uninterrupted_checkpoint(tmp_path):
@@ -194,7 +273,7 @@ def test_resume_with_new_steps_records_them(tmp_path, capsys):
     code, stdout, _ = run(capsys, "train", "--resume", str(out), "--steps", "1024", "--json")
     assert code == 0 and json.loads(stdout)["steps"] == 1024
     assert json.loads((out / "run.json").read_text())["config"]["total_steps"] == 1024
-    code, stdout, _ = run(capsys, "train", "--resume", str(out), "--json")   # its own target
+    code, stdout, _ = run(capsys, "train", "--resume", str(out), "--json")  # its own target
     assert code == 0 and json.loads(stdout)["steps"] == 1024
 
 

@@ -8,14 +8,22 @@ import json
 
 import numpy as np
 import pytest
+from networks import TINY_SEARCH, two_echelon
 
 import scenarios
-from networks import TINY_SEARCH, two_echelon
 from scenarios.compare import CompareResult, compare, figure
 
-PRICING = {"price_low": 30.0, "price_high": 50.0, "price_step": 5.0, "comp_low": 30.0,
-           "comp_high": 50.0, "comp_step": 5.0, "ref_step": 5.0, "list_price": 40.0,
-           "storage_capacity": 15.0}
+PRICING = {
+    "price_low": 30.0,
+    "price_high": 50.0,
+    "price_step": 5.0,
+    "comp_low": 30.0,
+    "comp_high": 50.0,
+    "comp_step": 5.0,
+    "ref_step": 5.0,
+    "list_price": 40.0,
+    "storage_capacity": 15.0,
+}
 SMALL = {"random-dag": {"n_nodes": 6, "n_layers": 3}, **{f"pricing-{c}": PRICING for c in "abcd"}}
 # one MIP per period for the MPC and a bigger pattern MIP: minutes even at this size
 SLOW = {"recommendation-medium", "recommendation-large"}
@@ -28,21 +36,33 @@ def cheap_searches(monkeypatch):
     import optimization.recommendation_optimize as ro
     import optimization.search as search
 
-    monkeypatch.setattr(search, "search_base_stock",
-                        functools.partial(search.search_base_stock, **TINY_SEARCH))
-    monkeypatch.setattr(ro, "base_stock_levels",
-                        functools.partial(ro.base_stock_levels, periods=60, replications=1,
-                                          quantiles=(0.7, 0.9)))
+    monkeypatch.setattr(
+        search, "search_base_stock", functools.partial(search.search_base_stock, **TINY_SEARCH)
+    )
+    monkeypatch.setattr(
+        ro,
+        "base_stock_levels",
+        functools.partial(ro.base_stock_levels, periods=60, replications=1, quantiles=(0.7, 0.9)),
+    )
 
 
 def tiny_compare(problem, out, **kwargs):
     from des_supply.problem import as_problem
 
     problem = as_problem(problem)
-    return compare(problem, steps=256, episodes=2, periods=16, out_dir=out, progress=False,
-                   optimize_options={"bound_periods": 8, "bound_replications": 1}
-                   if problem.kind.market != "pricing" else {},
-                   search=TINY_SEARCH, **kwargs)
+    return compare(
+        problem,
+        steps=256,
+        episodes=2,
+        periods=16,
+        out_dir=out,
+        progress=False,
+        optimize_options={"bound_periods": 8, "bound_replications": 1}
+        if problem.kind.market != "pricing"
+        else {},
+        search=TINY_SEARCH,
+        **kwargs,
+    )
 
 
 def check(res: CompareResult, problem) -> None:
@@ -68,9 +88,14 @@ def check(res: CompareResult, problem) -> None:
     assert run["problem"] == res.problem and run["algo"] == "ppo"
 
 
-@pytest.mark.parametrize("scenario", [
-    pytest.param(s, marks=pytest.mark.slow) if s in SLOW else s for s in scenarios.names()
-    if scenarios.get(s).time == "periodic"])  # compare is periodic for now
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        pytest.param(s, marks=pytest.mark.slow) if s in SLOW else s
+        for s in scenarios.names()
+        if scenarios.get(s).time == "periodic"
+    ],
+)  # compare is periodic for now
 def test_compare_on_every_scenario(scenario, tmp_path, cheap_searches):
     problem = scenarios.make(scenario, **SMALL.get(scenario, {}))
     res = tiny_compare(problem, tmp_path)
@@ -80,12 +105,20 @@ def test_compare_on_every_scenario(scenario, tmp_path, cheap_searches):
         assert {"best-base-stock", "best-echelon-base-stock"} <= set(names)
     if scenario in ("single-stage", "serial") or problem.kind.market == "pricing":
         assert res.exact_optimum is not None
-    if scenario == "single-stage":   # every runnable row of optimize's table is compared
-        assert names[:-1] == ["optimal", "myopic", "myopic-2", "best-base-stock",
-                              "best-capped-base-stock", "best-constant",
-                              "best-constant-rate"]
-    if scenario in ("owmr", "assembly", "random-dag", "beer-game") or \
-            problem.kind.market == "recommendation":
+    if scenario == "single-stage":  # every runnable row of optimize's table is compared
+        assert names[:-1] == [
+            "optimal",
+            "myopic",
+            "myopic-2",
+            "best-base-stock",
+            "best-capped-base-stock",
+            "best-constant",
+            "best-constant-rate",
+        ]
+    if (
+        scenario in ("owmr", "assembly", "random-dag", "beer-game")
+        or problem.kind.market == "recommendation"
+    ):
         # the bound has no policy: shown, never evaluated (unless optimize gave up, e.g. an
         # MPC solve hit its time limit; then the searched base-stock levels stand in)
         if res.bound is None:
@@ -111,9 +144,17 @@ def test_compare_a_network_built_in_python(tmp_path, cheap_searches):
 def test_slow_policies_are_evaluated_on_fewer_episodes(tmp_path, cheap_searches):
     """A zero budget: every benchmark runs on the first 2 of 3 episodes and is paired there."""
     problem = scenarios.make("owmr", n_retailers=2)
-    res = compare(problem, steps=256, episodes=3, periods=12, out_dir=tmp_path, progress=False,
-                  optimize_options={"bound_periods": 8, "bound_replications": 1},
-                  search=TINY_SEARCH, policy_seconds=0.0)
+    res = compare(
+        problem,
+        steps=256,
+        episodes=3,
+        periods=12,
+        out_dir=tmp_path,
+        progress=False,
+        optimize_options={"bound_periods": 8, "bound_replications": 1},
+        search=TINY_SEARCH,
+        policy_seconds=0.0,
+    )
     bench = [r for r in res.rows if r["name"] != "ppo"]
     assert all(r["episodes"] == 2 for r in bench)
     ppo = res.row("ppo")
@@ -142,7 +183,12 @@ def test_plot_scale_leaves_out_a_row_far_off():
     70 against 70) all stay on the axis."""
     from scenarios.compare import _ordinary
 
-    assert _ordinary(np.array([20.8, 19.3, 6310.0, 19.4]), 19.3).tolist() == [True, True, False, True]
+    assert _ordinary(np.array([20.8, 19.3, 6310.0, 19.4]), 19.3).tolist() == [
+        True,
+        True,
+        False,
+        True,
+    ]
     figure1_c = np.array([70.14, 5.91, 14.5, 48.73, 21.37, 61.12])
     assert _ordinary(figure1_c, 70.14).all()
     assert _ordinary(np.array([5.0, 5.0]), 5.0).all()

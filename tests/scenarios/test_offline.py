@@ -9,11 +9,11 @@ import pytest
 
 pytest.importorskip("minari")
 
-import scenarios  # noqa: E402
-from rl.decision_transformer import DTConfig  # noqa: E402
-from rl.trajectories import load_episodes, merge  # noqa: E402
-from scenarios import offline  # noqa: E402
-from scenarios.cli import main  # noqa: E402
+import scenarios
+from rl.decision_transformer import DTConfig
+from rl.trajectories import load_episodes, merge
+from scenarios import offline
+from scenarios.cli import main
 
 TINY = DTConfig(total_steps=30, batch_size=8, context=4, embed_dim=16, n_layers=1, n_heads=2)
 
@@ -35,25 +35,64 @@ def refused(capsys, *argv) -> str:
 
 
 def test_collect_train_evaluate(tmp_path, capsys):
-    for name, extra in (("myopic", []), ("base-stock", ["--policy-param", "level=14",
-                                                         "--noise", "2"])):
-        out = run(capsys, "collect", "single-stage", "--policy", name, *extra, "--episodes", "4",
-                  "--periods", "12", "--seed", "3", "--out", str(tmp_path / name), "--json")
+    for name, extra in (
+        ("myopic", []),
+        ("base-stock", ["--policy-param", "level=14", "--noise", "2"]),
+    ):
+        out = run(
+            capsys,
+            "collect",
+            "single-stage",
+            "--policy",
+            name,
+            *extra,
+            "--episodes",
+            "4",
+            "--periods",
+            "12",
+            "--seed",
+            "3",
+            "--out",
+            str(tmp_path / name),
+            "--json",
+        )
         assert out["episodes"] == 4 and out["env"] == {"periods": 12, "discrete": True}
     assert out["behaviour"] == "noisy-base-stock" and out["params"]["noise_std"] == 2.0
     merge([tmp_path / "myopic", tmp_path / "base-stock"], tmp_path / "mix")
-    trained = run(capsys, "train", "single-stage", "--algo", "dt", "--data", str(tmp_path / "mix"),
-                  "--steps", "20", "--out", str(tmp_path / "run"), "--json")
+    trained = run(
+        capsys,
+        "train",
+        "single-stage",
+        "--algo",
+        "dt",
+        "--data",
+        str(tmp_path / "mix"),
+        "--steps",
+        "20",
+        "--out",
+        str(tmp_path / "run"),
+        "--json",
+    )
     assert trained["steps"] == 20 and offline.is_dt_run(tmp_path / "run")
     assert (tmp_path / "run" / "learning_curve.png").exists()
-    resumed = run(capsys, "train", "--algo", "dt", "--resume", str(tmp_path / "run"), "--steps",
-                  "25", "--json")
+    resumed = run(
+        capsys,
+        "train",
+        "--algo",
+        "dt",
+        "--resume",
+        str(tmp_path / "run"),
+        "--steps",
+        "25",
+        "--json",
+    )
     assert resumed["steps"] == 25
     res = run(capsys, "evaluate", str(tmp_path / "run"), "--episodes", "3", "--json")
     names = [r["name"] for r in res["rows"]]
     assert names == ["dt", "myopic", "noisy-base-stock", "optimal"]
     assert res["validation"]["seed"] != res["seed"] and res["target"] in [
-        float(k) for k in res["validation"]["scores"]]
+        float(k) for k in res["validation"]["scores"]
+    ]
     myopic = next(r for r in res["rows"] if r["name"] == "myopic")
     lo, hi = myopic["dt_minus"]["ci95"]
     assert lo <= myopic["dt_minus"]["mean"] <= hi
@@ -68,12 +107,31 @@ def test_bad_input_is_refused_with_the_reason(tmp_path, capsys):
     assert "needs --data" in refused(capsys, "train", "single-stage", "--algo", "dt")
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "checkpoint.pt").write_text("")
-    assert "exists" in refused(capsys, "train", "--algo", "dt", "--data", str(tmp_path),
-                               "--out", str(tmp_path / "run"))
-    assert "noise" in refused(capsys, "collect", "single-stage", "--policy", "myopic",
-                              "--noise", "-1", "--out", str(tmp_path / "x"))
-    assert "no parameters" in refused(capsys, "collect", "single-stage", "--policy", "random",
-                                      "--policy-param", "a=1", "--out", str(tmp_path / "y"))
+    assert "exists" in refused(
+        capsys, "train", "--algo", "dt", "--data", str(tmp_path), "--out", str(tmp_path / "run")
+    )
+    assert "noise" in refused(
+        capsys,
+        "collect",
+        "single-stage",
+        "--policy",
+        "myopic",
+        "--noise",
+        "-1",
+        "--out",
+        str(tmp_path / "x"),
+    )
+    assert "no parameters" in refused(
+        capsys,
+        "collect",
+        "single-stage",
+        "--policy",
+        "random",
+        "--policy-param",
+        "a=1",
+        "--out",
+        str(tmp_path / "y"),
+    )
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
@@ -83,8 +141,15 @@ def test_multi_task_run_with_task_features_and_expected_labels(tmp_path):
     for L, p in cells:
         problem = scenarios.make("single-stage", lead_time=L, penalty=p)
         out = tmp_path / f"c{L}"
-        offline.collect(problem, "optimal", out=out, episodes=3, periods=10, seed=1,
-                        env_kwargs={"pipeline_length": 2, "max_order": 20})
+        offline.collect(
+            problem,
+            "optimal",
+            out=out,
+            episodes=3,
+            periods=10,
+            seed=1,
+            env_kwargs={"pipeline_length": 2, "max_order": 20},
+        )
         sets.append(out)
     merge(sets, tmp_path / "mix")
     spec = offline.task_features([e.problem for e in load_episodes(tmp_path / "mix")])
@@ -106,8 +171,22 @@ def test_collect_and_merge_take_relative_paths(tmp_path, monkeypatch, capsys):
     """Minari's storage mis-joins relative folders; collect and merge resolve them first."""
     monkeypatch.chdir(tmp_path)
     for name in ("a", "b"):
-        out = run(capsys, "collect", "single-stage", "--policy", "myopic", "--episodes", "2",
-                  "--periods", "5", "--seed", "1", "--out", name, "--json")
+        out = run(
+            capsys,
+            "collect",
+            "single-stage",
+            "--policy",
+            "myopic",
+            "--episodes",
+            "2",
+            "--periods",
+            "5",
+            "--seed",
+            "1",
+            "--out",
+            name,
+            "--json",
+        )
         assert out["episodes"] == 2
     merge(["a", "b"], "mix")
     assert len(load_episodes("mix")) == 4 and not list(tmp_path.glob("*.partial"))

@@ -12,9 +12,9 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from networks import TINY_SEARCH, two_echelon
 
 import scenarios
-from networks import TINY_SEARCH, two_echelon
 from des_supply import Edge, Network, Node, Poisson
 from des_supply.evaluate import simulate
 from des_supply.problem import Problem, as_problem
@@ -37,8 +37,10 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "scenarios" / "examples" / "two_echelon_stochastic.json"
 SCENARIOS = [n for n in scenarios.names() if scenarios.get(n).time == "periodic"]  # RL envs
 # small instances where the default one would be slow to build or to search
-SMALL = {"random-dag": {"n_nodes": 6, "n_layers": 3},
-         "pricing-a": {"price_step": 5.0, "comp_step": 5.0, "ref_step": 5.0}}
+SMALL = {
+    "random-dag": {"n_nodes": 6, "n_layers": 3},
+    "pricing-a": {"price_step": 5.0, "comp_step": 5.0, "ref_step": 5.0},
+}
 
 
 @pytest.fixture
@@ -48,11 +50,14 @@ def cheap_searches(monkeypatch):
     import optimization.recommendation_optimize as ro
     import optimization.search as search
 
-    monkeypatch.setattr(search, "search_base_stock",
-                        functools.partial(search.search_base_stock, **TINY_SEARCH))
-    monkeypatch.setattr(ro, "base_stock_levels",
-                        functools.partial(ro.base_stock_levels, periods=60, replications=1,
-                                          quantiles=(0.7, 0.9)))
+    monkeypatch.setattr(
+        search, "search_base_stock", functools.partial(search.search_base_stock, **TINY_SEARCH)
+    )
+    monkeypatch.setattr(
+        ro,
+        "base_stock_levels",
+        functools.partial(ro.base_stock_levels, periods=60, replications=1, quantiles=(0.7, 0.9)),
+    )
 
 
 def _wrapper(env: gym.Env, cls: type) -> gym.Env | None:
@@ -79,8 +84,10 @@ def test_preset_and_thunk_for_every_scenario(scenario: str, cheap_searches) -> N
         assert env_kwargs["action_mode"] == "base-stock" and env_kwargs["discrete"] is False
     assert 1 <= int(env_kwargs["periods"]) <= problem.periods
     env = make_thunk(problem, spec)()
-    assert isinstance(env.unwrapped, RecommendationEnv if problem.kind.market == "recommendation"
-                      else InventoryEnv)
+    assert isinstance(
+        env.unwrapped,
+        RecommendationEnv if problem.kind.market == "recommendation" else InventoryEnv,
+    )
     obs, _ = env.reset(seed=3)
     assert env.observation_space.contains(obs)
     env.action_space.seed(0)
@@ -94,10 +101,14 @@ def test_preset_and_thunk_for_every_scenario(scenario: str, cheap_searches) -> N
 
 
 def test_preset_is_chosen_by_kind_not_by_name(cheap_searches) -> None:
-    single = Network(nodes=(Node("s", kind="supply"),
-                            Node("x", holding_cost=1, shortage="lost", shortage_cost=9,
-                                 demand=Poisson(5))),
-                     edges=(Edge("s", "x", lead_time=2),), name="pricing-a")  # a misleading name
+    single = Network(
+        nodes=(
+            Node("s", kind="supply"),
+            Node("x", holding_cost=1, shortage="lost", shortage_cost=9, demand=Poisson(5)),
+        ),
+        edges=(Edge("s", "x", lead_time=2),),
+        name="pricing-a",
+    )  # a misleading name
     _, spec = preset(single)
     # Zipkin's case: the newsvendor window
     assert spec["action_window"] == {"low": [12.0], "high": [28.0]}
@@ -113,8 +124,10 @@ def test_preset_is_chosen_by_kind_not_by_name(cheap_searches) -> None:
 def test_zero_action_plays_the_anchor_policy(target: str, cheap_searches) -> None:
     """An untrained agent's action u = 0 is the searched base-stock policy itself (installation
     or echelon), so training starts there: same cost as simulate on the same episodes."""
-    build = {"example": lambda: Problem.from_json(EXAMPLE),
-             "python": lambda: as_problem(two_echelon())}
+    build = {
+        "example": lambda: Problem.from_json(EXAMPLE),
+        "python": lambda: as_problem(two_echelon()),
+    }
     problem = build.get(target, lambda: scenarios.make(target))()
     anchor = search_anchor(problem, search=TINY_SEARCH)
     _, spec = preset(problem, anchor=anchor)
@@ -156,20 +169,30 @@ def test_action_window_maps_onto_levels() -> None:
     (lo,), (hi,) = spec["action_window"]["low"], spec["action_window"]["high"]
     base = env.unwrapped
     for u, level in ((-1.0, lo), (0.0, (lo + hi) / 2), (1.0, hi), (5.0, hi)):
-        got = base.layout.parse(window.action(np.array([u], np.float32)), base.layout.nodes,
-                                base.action_space)
+        got = base.layout.parse(
+            window.action(np.array([u], np.float32)), base.layout.nodes, base.action_space
+        )
         assert got[0] == pytest.approx(level)
 
 
 def test_action_window_with_a_center_and_echelon_levels() -> None:
-    net = Network(nodes=(Node("s", kind="supply"), Node("up", holding_cost=0.5),
-                         Node("down", holding_cost=1, shortage_cost=9, demand=Poisson(5),
-                              initial_on_hand=7)),
-                  edges=(Edge("s", "up", lead_time=1), Edge("up", "down", lead_time=1)))
+    net = Network(
+        nodes=(
+            Node("s", kind="supply"),
+            Node("up", holding_cost=0.5),
+            Node("down", holding_cost=1, shortage_cost=9, demand=Poisson(5), initial_on_hand=7),
+        ),
+        edges=(Edge("s", "up", lead_time=1), Edge("up", "down", lead_time=1)),
+    )
     from rl.env import make_env
 
-    env = ActionWindow(make_env(net, action_mode="base-stock", max_level=100), low=[0, 10],
-                       high=[40, 20], center=[10, 18], echelon=True)
+    env = ActionWindow(
+        make_env(net, action_mode="base-stock", max_level=100),
+        low=[0, 10],
+        high=[40, 20],
+        center=[10, 18],
+        echelon=True,
+    )
     env.reset(seed=0)
     np.testing.assert_allclose(env.levels(np.array([-1, -1])), [0, 10])
     np.testing.assert_allclose(env.levels(np.array([0, 0])), [10, 18])
@@ -181,8 +204,9 @@ def test_action_window_with_a_center_and_echelon_levels() -> None:
     action = env.action(np.array([0.0, 0.0]))
     np.testing.assert_allclose((action + 1) / 2 * 100, [10 - 7, 18])
     with pytest.raises(ValueError, match="center"):
-        ActionWindow(make_env(net, action_mode="base-stock", max_level=100), [0, 0], [10, 10],
-                     center=[11, 5])
+        ActionWindow(
+            make_env(net, action_mode="base-stock", max_level=100), [0, 0], [10, 10], center=[11, 5]
+        )
 
 
 def test_same_env_for_training_and_evaluation() -> None:
@@ -220,7 +244,7 @@ def test_with_steps_shrinks_rollouts_for_tiny_budgets() -> None:
     cfg, _ = preset(scenarios.make("single-stage"))
     small = with_steps(cfg, 512)
     assert small.total_steps == 512 and small.batch_size <= 512 and small.n_envs == cfg.n_envs
-    assert with_steps(cfg, None) == cfg and with_steps(cfg, 10 ** 6).n_steps == cfg.n_steps
+    assert with_steps(cfg, None) == cfg and with_steps(cfg, 10**6).n_steps == cfg.n_steps
     with pytest.raises(ValueError, match="total_steps"):
         with_steps(cfg, 10)
 
@@ -267,10 +291,10 @@ def test_unknown_market_kind_is_refused() -> None:
     class Odd:
         kind = "auction"
 
-        def reset(self, rng):  # noqa: ANN001
+        def reset(self, rng):
             pass
 
-        def draw(self, t, action, obs):  # noqa: ANN001
+        def draw(self, t, action, obs):
             return {}
 
     with pytest.raises(ValueError, match="auction"):

@@ -12,23 +12,39 @@ import scenarios
 from scenarios.cli import main
 from scenarios.recommendation_study import JOINT, StudySettings, run_figure2, shortage_variants
 
-TINY = StudySettings(steps=1024, episodes=4, periods=24, mpc=False, agents=("joint", "im", "rs"),
-                     search_periods=60, search_replications=2)
+TINY = StudySettings(
+    steps=1024,
+    episodes=4,
+    periods=24,
+    mpc=False,
+    agents=("joint", "im", "rs"),
+    search_periods=60,
+    search_replications=2,
+)
 
 
 def test_study_rows_are_paired_on_common_episodes(tmp_path):
-    results = run_figure2(scenarios.make("recommendation-small", shortage="backlog"), TINY,
-                          tmp_path, progress=False)
+    results = run_figure2(
+        scenarios.make("recommendation-small", shortage="backlog"), TINY, tmp_path, progress=False
+    )
     assert len(results) == 1 and results[0].shortage == "backlog"
     rows = {r["name"]: r for r in results[0].rows}
-    assert {JOINT, "IM-only", "RS-only", "Naive IM-RS", "base-stock + uniform",
-            "base-stock + margin"} <= set(rows)
+    assert {
+        JOINT,
+        "IM-only",
+        "RS-only",
+        "Naive IM-RS",
+        "base-stock + uniform",
+        "base-stock + margin",
+    } <= set(rows)
     for r in rows.values():
         assert len(r["per_episode"]) == 4
         lo, hi = r["ci95"]
         assert lo <= r["mean"] <= hi
         if r["name"] != JOINT:  # paired difference = mean of the per-episode differences
-            diff = (np.array(r["per_episode"]) - np.array(rows[JOINT]["per_episode"])) / TINY.periods
+            diff = (
+                np.array(r["per_episode"]) - np.array(rows[JOINT]["per_episode"])
+            ) / TINY.periods
             assert r["vs_joint"][0] == pytest.approx(diff.mean())
     for name in ("figure2.png", "figure2.md", "backlog/study.json", "backlog/joint/progress.csv"):
         assert (tmp_path / name).exists(), name
@@ -53,8 +69,21 @@ def test_cli_compare_routes_recommendation_to_the_study(tmp_path, capsys, monkey
         return []
 
     monkeypatch.setattr(study, "run_figure2", fake)
-    code = main(["compare", "recommendation-small", "--param", "seed=3", "--steps", "5000",
-                 "--episodes", "7", "--out", str(tmp_path), "--json"])
+    code = main(
+        [
+            "compare",
+            "recommendation-small",
+            "--param",
+            "seed=3",
+            "--steps",
+            "5000",
+            "--episodes",
+            "7",
+            "--out",
+            str(tmp_path),
+            "--json",
+        ]
+    )
     assert code in (0, None)
     assert seen["name"] == "recommendation-small" and seen["params"]["seed"] == 3
     assert seen["settings"].steps == 5000 and seen["settings"].episodes == 7
@@ -72,7 +101,9 @@ def test_cli_train_and_evaluate_the_joint_agent(tmp_path, capsys):
     """`des-supply train recommendation-small` trains the Joint IM-RS agent (orders and
     recommendations, anchored on base stock + margin), and `evaluate DIR` replays it."""
     out = tmp_path / "run"
-    assert main(["train", "recommendation-small", "--steps", "1024", "--out", str(out), "--json"]) in (0, None)
+    assert main(
+        ["train", "recommendation-small", "--steps", "1024", "--out", str(out), "--json"]
+    ) in (0, None)
     capsys.readouterr()
     run = json.loads((out / "run.json").read_text())
     assert run["problem"] == {"scenario": "recommendation-small", "params": {}}

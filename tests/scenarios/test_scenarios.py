@@ -25,12 +25,27 @@ def test_scenario_builds_and_simulates_with_defaults(name):
 
 
 def test_every_registered_name_is_listed():
-    assert scenarios.names() == sorted(["assembly", "beer-game", "continuous-owmr",
-                                        "continuous-review", "orgym-inventory",
-                                        "orgym-inventory-lost", "owmr", "random-dag", "serial",
-                                        "single-stage", "pricing-a", "pricing-b", "pricing-c",
-                                        "pricing-d", "recommendation-small",
-                                        "recommendation-medium", "recommendation-large"])
+    assert scenarios.names() == sorted(
+        [
+            "assembly",
+            "beer-game",
+            "continuous-owmr",
+            "continuous-review",
+            "orgym-inventory",
+            "orgym-inventory-lost",
+            "owmr",
+            "random-dag",
+            "serial",
+            "single-stage",
+            "pricing-a",
+            "pricing-b",
+            "pricing-c",
+            "pricing-d",
+            "recommendation-small",
+            "recommendation-medium",
+            "recommendation-large",
+        ]
+    )
 
 
 def test_parameters_show_the_defaults():
@@ -39,20 +54,29 @@ def test_parameters_show_the_defaults():
     assert params["demand_std"] is None
 
 
-@pytest.mark.parametrize("name, pairs, expected", [
-    ("single-stage", ["lead_time=3"], {"lead_time": 3}),
-    ("single-stage", ["lead_time=3.0"], {"lead_time": 3}),
-    ("single-stage", ["penalty=4"], {"penalty": 4.0}),
-    ("single-stage", ["shortage=backlog", "demand=normal"], {"shortage": "backlog",
-                                                             "demand": "normal"}),
-    ("single-stage", ["demand_std=2.5"], {"demand_std": 2.5}),          # default None: number
-    ("single-stage", ["demand-mean=7"], {"demand_mean": 7.0}),          # dashes allowed
-    ("single-stage", [" lead_time = 1 "], {"lead_time": 1}),
-    ("serial", ["holding=3,2,1"], {"holding": (3.0, 2.0, 1.0)}),
-    ("serial", ["lead_times=2, 2"], {"lead_times": (2, 2)}),
-    ("random-dag", ["n_nodes=8", "extra_supplier_prob=0.5"], {"n_nodes": 8,
-                                                             "extra_supplier_prob": 0.5}),
-])
+@pytest.mark.parametrize(
+    "name, pairs, expected",
+    [
+        ("single-stage", ["lead_time=3"], {"lead_time": 3}),
+        ("single-stage", ["lead_time=3.0"], {"lead_time": 3}),
+        ("single-stage", ["penalty=4"], {"penalty": 4.0}),
+        (
+            "single-stage",
+            ["shortage=backlog", "demand=normal"],
+            {"shortage": "backlog", "demand": "normal"},
+        ),
+        ("single-stage", ["demand_std=2.5"], {"demand_std": 2.5}),  # default None: number
+        ("single-stage", ["demand-mean=7"], {"demand_mean": 7.0}),  # dashes allowed
+        ("single-stage", [" lead_time = 1 "], {"lead_time": 1}),
+        ("serial", ["holding=3,2,1"], {"holding": (3.0, 2.0, 1.0)}),
+        ("serial", ["lead_times=2, 2"], {"lead_times": (2, 2)}),
+        (
+            "random-dag",
+            ["n_nodes=8", "extra_supplier_prob=0.5"],
+            {"n_nodes": 8, "extra_supplier_prob": 0.5},
+        ),
+    ],
+)
 def test_parse_params_converts_by_default_type(name, pairs, expected):
     out = parse_params(name, pairs)
     assert out == expected
@@ -65,24 +89,36 @@ def test_parse_params_converts_by_default_type(name, pairs, expected):
 def test_parse_params_bools():
     from scenarios.registry import _convert
 
-    for text, value in [("true", True), ("False", False), ("1", True), ("0", False),
-                        ("yes", True), ("NO", False)]:
+    for text, value in [
+        ("true", True),
+        ("False", False),
+        ("1", True),
+        ("0", False),
+        ("yes", True),
+        ("NO", False),
+    ]:
         assert _convert("x", "flag", text, False) is value
     with pytest.raises(ScenarioError, match=r"parameter flag='maybe' is not a valid bool"):
         _convert("x", "flag", "maybe", False)
 
 
-@pytest.mark.parametrize("name, pairs, match", [
-    ("single-stage", ["lead_time=2.5"], r"lead_time='2.5' is not a valid int"),
-    ("single-stage", ["lead_time=two"], r"lead_time='two' is not a valid int"),
-    ("single-stage", ["penalty=high"], r"penalty='high' is not a valid float"),
-    ("single-stage", ["colour=red"],
-     r"scenario 'single-stage' has no parameter 'colour' \(parameters: lead_time, "),
-    ("single-stage", ["lead_time"], r"parameter 'lead_time' must look like key=value"),
-    ("single-stage", ["=3"], r"must look like key=value"),
-    ("serial", ["holding=a,b"], r"holding='a,b' is not a valid comma-separated list of float"),
-    ("nowhere", [], r"unknown scenario 'nowhere' \(known: assembly, beer-game"),
-])
+@pytest.mark.parametrize(
+    "name, pairs, match",
+    [
+        ("single-stage", ["lead_time=2.5"], r"lead_time='2.5' is not a valid int"),
+        ("single-stage", ["lead_time=two"], r"lead_time='two' is not a valid int"),
+        ("single-stage", ["penalty=high"], r"penalty='high' is not a valid float"),
+        (
+            "single-stage",
+            ["colour=red"],
+            r"scenario 'single-stage' has no parameter 'colour' \(parameters: lead_time, ",
+        ),
+        ("single-stage", ["lead_time"], r"parameter 'lead_time' must look like key=value"),
+        ("single-stage", ["=3"], r"must look like key=value"),
+        ("serial", ["holding=a,b"], r"holding='a,b' is not a valid comma-separated list of float"),
+        ("nowhere", [], r"unknown scenario 'nowhere' \(known: assembly, beer-game"),
+    ],
+)
 def test_parse_params_errors(name, pairs, match):
     with pytest.raises(ScenarioError, match=match):
         parse_params(name, pairs)
@@ -110,7 +146,7 @@ def test_scenario_parameters_reach_the_network():
     stage = net.node("stage")
     assert stage.shortage == "backlog" and stage.shortage_cost == 4
     assert net.suppliers("stage")[0].lead_time.mean == 3
-    assert stage.initial_on_hand == 20          # mean demand over lead time + 1
+    assert stage.initial_on_hand == 20  # mean demand over lead time + 1
     owmr = scenarios.make("owmr", n_retailers=5).network
     assert len(owmr.customers("warehouse")) == 5
     serial = scenarios.make("serial").network
@@ -119,7 +155,10 @@ def test_scenario_parameters_reach_the_network():
 
 
 def test_random_dag_structure_depends_only_on_its_seed():
-    a, b = scenarios.make("random-dag", seed=5).network, scenarios.make("random-dag", seed=5).network
+    a, b = (
+        scenarios.make("random-dag", seed=5).network,
+        scenarios.make("random-dag", seed=5).network,
+    )
     assert a == b and a != scenarios.make("random-dag", seed=6).network
 
 
