@@ -247,35 +247,40 @@ def state_from_observation(
     """
     t = obs.t
     st = NetworkState()
-    later: dict[str, list[float]] = {}
+    later: dict[str, np.ndarray] = {}  # initial-pipeline units reaching n at t+1..t+look
     for n in S.stock:
         st.on_hand[n] = float(obs.on_hand(n))
         if n in S.demand_nodes:
             st.external_backlog[n] = float(obs.external_backlog(n))
         pipe = S.node[n].initial_pipeline
         st.node_arrivals[n] = {k: pipe[t + k] for k in range(1, len(pipe) - t) if pipe[t + k] > 0}
-        later[n] = [st.node_arrivals[n].get(k, 0.0) for k in range(1, look + 1)]
+        later[n] = np.zeros(look)
+        for k, q in st.node_arrivals[n].items():
+            if k <= look:
+                later[n][k - 1] = q
     est_pending: dict[Key, float] = {}
     kits_on_order: dict[str, float] = {}
     for n in S.stock:
         inbound = S.inbound[n]
         # node units (kits for assembly) reaching stock at t+1..t+look, initial pipeline included
         pipe = np.asarray(obs.pipeline(n, look), dtype=float)
-        edge_pipe = np.maximum(0.0, pipe - np.asarray(later[n]))
+        edge_pipe = np.maximum(0.0, pipe - later[n])
         if len(inbound) == 1 or not S.simple[n]:
             weights = {k: 1.0 for k in inbound}  # one supplier, or bom x kits on each edge
         elif S.rule[n] == "split":
             weights = {k: float(S.edge[k].share or 0.0) for k in inbound}
         else:
             weights = {k: 1.0 / len(inbound) for k in inbound}
+        due = np.flatnonzero(edge_pipe > 0)
+        arriving = list(zip((due + 1).tolist(), edge_pipe[due].tolist(), strict=True))
         for k in inbound:
             factor = S.edge[k].bom * weights[k]
-            st.in_transit[k] = {j + 1: float(q * factor) for j, q in enumerate(edge_pipe) if q > 0}
+            st.in_transit[k] = {j: float(q * factor) for j, q in arriving}
         owed = max(0.0, float(obs.on_order(n)) - float(pipe.sum()))  # node units (kits)
         for k in inbound:
             est_pending[k] = owed * S.edge[k].bom * weights[k]
         if not S.simple[n]:  # kits on order beyond the pending and in-transit estimate
-            kits_on_order[n] = max(0.0, float(obs.on_order(n)) - sum(later[n]))
+            kits_on_order[n] = max(0.0, float(obs.on_order(n)) - sum(later[n].tolist()))
     is_pending_source = {
         u
         for (u, _) in S.edge

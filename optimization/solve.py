@@ -393,6 +393,7 @@ class DirectHighs:
         self._layout(model)
         self._highs: Any = None
         self._x: list[float] | None = None
+        self._last_coefs: list[float] | None = None  # mutable coefficients as last pushed
 
     def position(self, param: Any) -> int:
         """Index in :attr:`values` of a mutable ``ParamData``."""
@@ -518,8 +519,13 @@ class DirectHighs:
         """Evaluate every mutable number at :attr:`values` and hand them to HiGHS in bulk."""
         out = self._evaluate(self.values.tolist())
         a, b, c, d = self._split
-        for (row, col), val in zip(self._coef_at, out[b:c], strict=True):
-            h.changeCoeff(row, col, val)
+        # only changed coefficients, plus one: every changeCoeff has the same side effect
+        # (HiGHS drops its factorization), which Pyomo's interface, pushing them all, has
+        coefs, last = out[b:c], self._last_coefs
+        for i, ((row, col), val) in enumerate(zip(self._coef_at, coefs, strict=True)):
+            if i == 0 or last is None or val != last[i]:
+                h.changeCoeff(row, col, val)
+        self._last_coefs = coefs
         rows = self._bound_rows
         if len(rows):
             h.changeRowsBounds(len(rows), rows, np.array(out[:a]), np.array(out[a:b]))
