@@ -212,16 +212,9 @@ def load_problem(target: str, params: Sequence[str] = ()) -> Problem:
     if is_network_file(target) or (target not in sc.names() and Path(target).is_file()):
         if params:
             raise CliError("--param applies to named scenarios, not to network files")
-        try:
+        # a NetworkError names the file and the fault; the problem's own checks do not
+        with user_errors(target, ValueError, TypeError), user_errors("", NetworkError):
             return Problem.from_json(target)
-        except UnicodeDecodeError:
-            raise CliError(f"{target}: not a network file (not UTF-8 JSON text)") from None
-        except RecursionError:
-            raise CliError(f"{target}: not a network file (JSON nested too deeply)") from None
-        except IsADirectoryError:
-            raise CliError(f"{target}: is a folder, not a network file") from None
-        except (NetworkError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise CliError(f"{target}: not a valid network file: {exc}") from None
     try:
         return sc.make(target, **sc.parse_params(target, params))
     except (sc.ScenarioError, NetworkError) as exc:
