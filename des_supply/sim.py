@@ -147,34 +147,18 @@ class UrgentTimeout(simpy.Event):
         env.schedule(self, priority, delay)
 
 
-class _Shipment:
-    """One shipment in transit: the callback of its URGENT arrival event.
-
-    A plain callback rather than a generator process: a shipment has no
-    behaviour besides arriving, and this halves the events per shipment.
-    """
-
-    __slots__ = ("due", "edge", "sim", "units")
-
-    def __init__(self, sim: Simulation, edge: _EdgeState, units: float, due: int) -> None:
-        self.sim, self.edge, self.units, self.due = sim, edge, units, due
-
-    def __call__(self, event: simpy.Event) -> None:
-        self.sim._arrive(self.edge, self.units, self.due)
-
-
 class _EdgeState:
     __slots__ = (
         "bom",
         "buffer",
         "cost",
-        "due",
         "edge",
         "fixed_lead",
         "hold",
         "last_arrival",
         "lead",
         "pending",
+        "sequential",
         "source",
         "target",
         "transit",
@@ -192,7 +176,7 @@ class _EdgeState:
         self.pending = 0.0  # units ordered, backlogged at the source
         self.buffer = 0.0  # units arrived, waiting for assembly
         self.last_arrival = 0  # for sequential (no-crossing) edges
-        self.due: dict[int, float] = {}
+        self.sequential = edge.sequential
 
 
 class _NodeState:
@@ -215,6 +199,8 @@ class _NodeState:
         "name",
         "node",
         "on_hand",
+        "one_in",
+        "order_rule",
         "ordered",
         "price",
         "queue",
@@ -241,6 +227,10 @@ class _NodeState:
         self.inbound: list[_EdgeState] = []
         self.rule: str | None = None
         self.simple_in = True  # one supplier, bom 1: arrivals go straight on hand
+        self.one_in: _EdgeState | None = None  # the supplier edge when there is one, bom 1
+        # how _order places an order: 0 plain (no order or storage capacity, one supplier,
+        # bom 1), 1 any other
+        self.order_rule = 1
         self.price = node.price
         # what the node can ship per period: a supply node's capacity, a stocking node's
         # shipping capacity (downstream shipments only)
@@ -311,7 +301,13 @@ class Observation:
 
     def inventory_position(self, node: str) -> float:
         """Installation inventory position: on hand - backlog + on order."""
-        s = self._node(node)
+        try:
+            s = self._sim._by_name[node]
+        except KeyError:
+            raise KeyError(f"no node {node!r} in the network") from None
+        e = s.one_in
+        if e is not None:  # _on_order's first case, inlined
+            return s.on_hand - s.backlog + (e.transit + e.pending + s.init_pending)
         return s.on_hand - s.backlog + _on_order(s)
 
     def echelon_inventory_position(self, node: str) -> float:
@@ -328,15 +324,14 @@ class Observation:
         t = self.t
         steps = range(1, n + 1)
         initial = [s.init_due.get(t + k, 0.0) for k in steps]
+        due = [self._sim._due_on(s.inbound, t + k) for k in steps]
         if s.simple_in:
-            return tuple(
-                q + sum(e.due.get(t + k, 0.0) for e in s.inbound) for q, k in zip(initial, steps)
-            )
+            return tuple(q + sum(units) for q, units in zip(initial, due))
         have = [e.buffer for e in s.inbound]
         kits = min(h / e.bom for h, e in zip(have, s.inbound))
         out = []
-        for q, k in zip(initial, steps):
-            have = [h + e.due.get(t + k, 0.0) for h, e in zip(have, s.inbound)]
+        for q, units in zip(initial, due):
+            have = [h + u for h, u in zip(have, units)]
             more = min(h / e.bom for h, e in zip(have, s.inbound))
             out.append(q + more - kits)
             kits = more
@@ -429,6 +424,11 @@ class Simulation:
         for s in self._states:
             s.rule = net.supply_rule_of(s.name)
             s.simple_in = s.rule != "assembly" and all(e.bom == 1 for e in s.inbound)
+            if len(s.inbound) == 1 and s.simple_in:
+                s.one_in = s.inbound[0]
+                node = s.node
+                if node.capacity == math.inf and node.storage_capacity == math.inf:
+                    s.order_rule = 0
             if s.rule == "priority":
                 s.inbound.sort(key=lambda e: e.edge.priority)
         self._demand = [
@@ -454,9 +454,15 @@ class Simulation:
         ]
         for s in self._limited:
             s.limited = True
+        self._accounts = [
+            (s, s.node.holding_cost, s.node.shortage_cost, s.one_in) for s in self._states
+        ]
         if self.market is not None:
             self.market.reset(stream(self.root, "market"))
         self._rows = array("d")  # one row of ledger FIELDS per node and period
+        # shipments in transit by the period they arrive: [(edge, units), ...] in the order
+        # they were sent (the clock delivers them at the start of that period)
+        self._due: dict[int, list[tuple[_EdgeState, float]]] = {}
         self._obs = Observation(self)
         self._action = Action()
         self.total_cost = 0.0
@@ -560,37 +566,53 @@ class Simulation:
 
     # -- the period ------------------------------------------------------------------------
     def _period_clock(self) -> Iterator[simpy.Event]:
-        env, obs = self.env, self._obs
+        env, obs, due = self.env, self._obs, self._due
+        timeout, account, demand_phase = env.timeout, self._account, self._demand_phase
+        place, deliver = self._place_orders, self._deliver
+        capacitated, limited = self._capacitated_supply, self._limited
+        demand_first, sequential = self._demand_first, self._sequential
+        all_deciding, all_allowed = self._all_deciding, self._all_allowed
+        review_all, has_market = self._review_all, self.market is not None
         for t in range(self.periods):
             if t:
-                yield env.timeout(1)
-            for s in self._capacitated_supply:
+                yield timeout(1)
+                # shipments due now arrive first (after the initial pipeline's URGENT events
+                # of t, before anything else), in the order they were sent
+                arrivals = due.pop(t, None)
+                if arrivals is not None:
+                    for e, q in arrivals:
+                        e.transit -= q
+                        s = e.target
+                        if s.simple_in and not s.limited and not s.queue:
+                            s.received += q  # _deliver and _stock_in, inlined
+                            s.on_hand += q
+                        else:
+                            deliver(e, q, t)
+            for s in capacitated:
                 s.cap_left = s.node.capacity
                 if s.queue:
                     self._fill_supply_queue(s)
-            for s in self._limited:  # backlog held back by capacity or by ship-before-receipt
+            for s in limited:  # backlog held back by capacity or by ship-before-receipt
                 if s.queue:
                     self._work_off(s, t)
-            if self._demand_first:
-                self._demand_phase(t)
+            if demand_first:
+                demand_phase(t)
             deciding = (
-                self._all_deciding
-                if self._review_all
+                all_deciding
+                if review_all
                 else tuple(s.name for s in self._deciders if s.node.reviews_at(t))
             )
-            if deciding or self.market is not None:
+            if deciding or has_market:
                 obs.t, obs.deciding_this_period = t, deciding
                 # sequential: one epoch per node, downstream first, each placed before the next
                 groups = (
-                    [self._singles[n] for n in deciding]
-                    if self._sequential and deciding
-                    else (deciding,)
+                    [self._singles[n] for n in deciding] if sequential and deciding else (deciding,)
                 )
                 for group in groups:
                     obs.deciding = group
                     self._allowed = (
-                        self._all_allowed
-                        if group is self._all_deciding
+                        all_allowed
+                        if group is all_deciding
                         else group
                         if len(group) < 8
                         else frozenset(group)
@@ -601,11 +623,11 @@ class Simulation:
                         self._reply = env.event()
                         self._request.succeed(obs)  # type: ignore[union-attr]
                         action = yield self._reply
-                    self._place_orders(t, action, group)
-            if not self._demand_first:
-                self._demand_phase(t)
-            self._account()
-            for s in self._limited:
+                    place(t, action, group)
+            if not demand_first:
+                demand_phase(t)
+            account()
+            for s in limited:
                 s.fresh = 0.0
                 s.cap_left = s.cap
         obs.t, obs.deciding, obs.deciding_this_period = self.periods, (), ()
@@ -649,6 +671,21 @@ class Simulation:
         return orders
 
     def _place_orders(self, t: int, action: Any, deciding: tuple[str, ...]) -> None:
+        if type(action) is dict:  # the common answer: checked here, the slow path says why not
+            allowed = self._allowed
+            for name, q in action.items():
+                if name not in allowed or not q >= 0 or q == math.inf:
+                    self._check_action(t, action, allowed)
+            if len(deciding) == 1:
+                q = action.get(deciding[0], 0.0)
+                if q:
+                    self._order(t, self._by_name[deciding[0]], float(q))
+                return
+            for s in self._deciders:
+                q = action.get(s.name, 0.0)
+                if q:
+                    self._order(t, s, float(q))
+            return
         orders = self._check_action(t, action, self._allowed)
         if isinstance(action, Action):
             for name, p in action.prices.items():
@@ -670,6 +707,16 @@ class Simulation:
         whole = not self._continuous
         if whole:
             q = float(round(q))
+        if not s.order_rule:  # no capacities, one supplier, bom 1
+            if q <= EPS:
+                return
+            s.ordered += q
+            if node.fixed_order_cost:  # adding 0.0 would change nothing
+                s.fixed += node.fixed_order_cost
+            if node.order_cost:
+                s.variable += node.order_cost * q
+            self._request_units(t, s.inbound[0], q)
+            return
         asked = q
         if q > node.capacity:
             q = float(math.floor(node.capacity)) if whole else node.capacity
@@ -743,27 +790,26 @@ class Simulation:
 
     def _ship(self, t: int, e: _EdgeState, q: float) -> None:
         e.source.shipped += q
-        e.target.variable += e.cost * q
+        if e.cost:  # adding 0.0 would change nothing
+            e.target.variable += e.cost * q
         lead = e.fixed_lead
         due = t + (lead if lead is not None else int(e.lead.at(t)))
-        if e.edge.sequential:
+        if e.sequential:
             due = max(due, e.last_arrival)
             e.last_arrival = due
         if due == t:
             self._deliver(e, q, t)
             return
         e.transit += q
-        e.due[due] = e.due.get(due, 0.0) + q
-        UrgentTimeout(self.env, due - t).callbacks.append(_Shipment(self, e, q, due))
+        arrivals = self._due.get(due)
+        if arrivals is None:
+            self._due[due] = [(e, q)]
+        else:
+            arrivals.append((e, q))
 
     def _arrive(self, e: _EdgeState, q: float, t: int) -> None:
         """A shipment of *q* units on edge *e* reaches its target at the start of period *t*."""
         e.transit -= q
-        left = e.due[t] - q
-        if left > EPS:
-            e.due[t] = left
-        else:
-            del e.due[t]
         self._deliver(e, q, t)
 
     def _deliver(self, e: _EdgeState, q: float, t: int) -> None:
@@ -860,6 +906,11 @@ class Simulation:
                 s.queue.popleft()
 
     def _demand_phase(self, t: int) -> None:
+        if self.market is None:
+            external = self._external_demand
+            for s, draws in self._demand:
+                external(t, s, draws.at(t))
+            return
         market = None
         if self.market is not None:
             market = self.market.draw(t, self._action, self._obs)
@@ -896,20 +947,26 @@ class Simulation:
                 s.ext_backlog += rest
 
     def _account(self) -> None:
+        """End of period: book the costs, write one ledger row per node, reset the flows."""
         extend = self._rows.extend
         cost = revenue = 0.0
-        for s in self._states:
-            node = s.node
-            holding = node.holding_cost * s.on_hand
-            shortage = node.shortage_cost * (s.lost if s.lost_rule else s.backlog)
-            transit = 0.0
-            if s.simple_in:
-                units = s.init_pending
+        for s, holding_cost, shortage_cost, one in self._accounts:
+            holding = holding_cost * s.on_hand
+            shortage = shortage_cost * (s.lost if s.lost_rule else s.backlog)
+            if one is not None:  # one supplier, bom 1 (the loop below on one edge)
+                pipe = one.transit + one.buffer
+                transit = 0.0 + one.hold * pipe
+                units = s.init_pending + pipe / one.bom
+            elif not s.inbound:
+                transit, units = 0.0, s.init_pending
+            elif s.simple_in:
+                transit, units = 0.0, s.init_pending
                 for e in s.inbound:
                     pipe = e.transit + e.buffer
                     transit += e.hold * pipe
                     units += pipe / e.bom
             else:  # assembly: components on the way count as the kits they make up
+                transit = 0.0
                 for e in s.inbound:
                     transit += e.hold * (e.transit + e.buffer)
                 units = s.init_pending + min((e.transit + e.buffer) / e.bom for e in s.inbound)
@@ -966,6 +1023,16 @@ class Simulation:
         return sum(s.on_hand + s.init_pending for s in self._states) + sum(
             e.transit + e.buffer for e in self._edges
         )
+
+    def _due_on(self, inbound: list[_EdgeState], period: int) -> list[float]:
+        """Units arriving at the start of *period* on each edge of *inbound* (summed in the
+        order they were sent)."""
+        units = [0.0] * len(inbound)
+        for e, q in self._due.get(period, ()):
+            for i, x in enumerate(inbound):
+                if x is e:
+                    units[i] += q
+        return units
 
     def _echelon_ip(self, node: str) -> float:
         members = self._echelons[node]
