@@ -68,6 +68,7 @@ _COST_COLUMNS = tuple(FIELDS.index(f"{k}_cost") for k in _COST_KEYS)
 _COST_SLICE = slice(_COST_COLUMNS[0], _COST_COLUMNS[-1] + 1)
 assert _COST_COLUMNS == tuple(range(_COST_SLICE.start, _COST_SLICE.stop))
 _SMALL = 8  # below this many ledger nodes, per-period costs are summed in Python (exactly)
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _REVENUE_COLUMN = FIELDS.index("revenue")
 
 
@@ -451,10 +452,13 @@ class NetworkLayout:
                 [m for n in nodes for m in self._maxima(n)],
             )
         names, maxima = plan
-        try:
-            arr = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"action must be numeric, got {action!r}") from None
+        if type(action) is np.ndarray and action.dtype in _FLOATS:
+            arr = action  # what agents send: float32 (or float64) arrays, exact as Python floats
+        else:
+            try:
+                arr = np.asarray(action, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"action must be numeric, got {action!r}") from None
         if isinstance(space, spaces.Discrete):
             if arr.shape not in ((), (1,)):
                 raise ValueError(
@@ -858,6 +862,7 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         self.order_space = self.layout.joint_action_space()
         self._position = {name: i for i, name in enumerate(self.layout.names)}
         self._sequential = network.decisions == "sequential"
+        self._all_deciding = np.ones(len(self._position), dtype=bool)
         # prices: a market that says where and from what the seller prices (CompetitiveMarket)
         grid = getattr(market, "price_grid", None)
         priced = getattr(market, "node", None)
@@ -1036,7 +1041,7 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
     # -- actions -----------------------------------------------------------------------------
     def _mask(self, view: Observation) -> np.ndarray:
         if len(view.deciding_this_period) == len(self._position):  # every stocking node
-            return np.ones(len(self._position), dtype=bool)
+            return self._all_deciding.copy()
         deciding = set(view.deciding_this_period)
         return np.array([n in deciding for n in self.nodes], dtype=bool)
 
