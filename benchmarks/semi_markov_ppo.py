@@ -77,6 +77,7 @@ def main() -> None:
         "--log-std-init", type=float, default=-1.0, help="initial log std of the action noise"
     )
     parser.add_argument("--lr", type=float, default=3e-4, help="Adam step size")
+    parser.add_argument("--norm-reward", action="store_true", help="PPOConfig.norm_reward")
     parser.add_argument("--out", default="benchmarks/results/semi_markov_ppo")
     parser.add_argument("--quick", action="store_true", help="4k steps, 3 episodes")
     args = parser.parse_args()
@@ -98,6 +99,7 @@ def main() -> None:
         average_cost=args.average_cost,
         log_std_init=args.log_std_init,
         learning_rate=args.lr,
+        norm_reward=args.norm_reward,
         seed=args.seed,
         log_interval=1,
         checkpoint_interval=1000,
@@ -145,6 +147,7 @@ def main() -> None:
             "average_cost": args.average_cost,
             "log_std_init": args.log_std_init,
             "learning_rate": args.lr,
+            "norm_reward": args.norm_reward,
         },
     }
     Path(args.out).mkdir(parents=True, exist_ok=True)

@@ -68,10 +68,12 @@ class SemiMarkovEnv(gym.Env[np.ndarray, np.ndarray]):
 
     As :class:`rl.env.InventoryEnv` (``action_mode`` ``"quantity"``, ``"base-stock"``
     or ``"capped-base-stock"``; ``Box(-1, 1)`` rescaled to ``max_order``/``max_level``,
-    or ``discrete=True``).  Defaults per node: ``max_order = ceil(4 d max(1, R))`` and
-    ``max_level = ceil(4 d (1 + L))`` with ``d`` the mean demand per unit time reaching
-    the node, ``R`` the review interval (1 for event epochs) and ``L`` the largest lead
-    time into it (mean + 3 std when unbounded).
+    or ``discrete=True``).  Defaults per node: ``max_order`` is 4 times the mean demand
+    reaching the node between two of its epochs (one customer's for demand epochs, R
+    time units' for periodic ones, one time unit's for receipts), ``max_level =
+    ceil(4 d (R + L))`` with ``d`` the mean demand per unit time reaching the node, ``R``
+    the review interval (0 for event epochs) and ``L`` the largest lead time into it
+    (mean + 3 std when unbounded).
 
     ## Observation Space
 
@@ -163,11 +165,18 @@ class SemiMarkovEnv(gym.Env[np.ndarray, np.ndarray]):
             )
         self.sim = ContinuousSimulation(network, horizon, 0, review=epochs)
         self.network, self.horizon, self.epochs = network, self.sim.horizon, epochs
-        interval = 1.0 if self.sim.review_interval is None else self.sim.review_interval
         periods = max(1, math.ceil(self.horizon))
-        if max_order is None and interval != 1.0:  # orders cover a review interval
-            flows = NetworkLayout(network, periods, pipeline_length=0).nodes
-            max_order = {n.name: float(max(1, math.ceil(4 * n.flow * interval))) for n in flows}
+        if max_order is None or max_level is None:
+            specs = NetworkLayout(network, periods, pipeline_length=0).nodes
+            scale = {n.name: _demand_per_epoch(network, n.name, n.flow, epochs) for n in specs}
+            interval = self.sim.review_interval or 0.0
+            if max_order is None:
+                max_order = {n: float(max(1, math.ceil(4 * q))) for n, q in scale.items()}
+            if max_level is None:
+                max_level = {
+                    n.name: float(max(1, math.ceil(4 * n.flow * (interval + n.lead))))
+                    for n in specs
+                }
         self.layout = NetworkLayout(
             network,
             periods,
@@ -211,9 +220,17 @@ class SemiMarkovEnv(gym.Env[np.ndarray, np.ndarray]):
         """The engine's observation at the pending epoch (what a policy's ``act`` gets)."""
         return None if self._done else self._view
 
-    def _observation(self) -> np.ndarray:
-        assert self._view is not None
+    def observe(self) -> np.ndarray:
+        """The observation of the current state (also after the horizon)."""
+        if self._view is None:
+            raise RuntimeError("call reset() first")
         return self.layout.observation(self._view, 0)
+
+    def node_observation(self, node: str) -> np.ndarray:
+        """*node*'s block of :meth:`observe` (the per-node agents' observation)."""
+        if self._view is None:
+            raise RuntimeError("call reset() first")
+        return self.layout.node_observation(self._view, node, 0)
 
     def _mask(self) -> np.ndarray:
         reviewing = set(self.sim.reviewing)
@@ -244,12 +261,19 @@ class SemiMarkovEnv(gym.Env[np.ndarray, np.ndarray]):
             raise RuntimeError("the engine asked for no decision in the whole horizon")
         self._done, self._t, self._accrued = False, 0.0, 0.0
         info = {"t": 0.0, "replication": self.episode, "action_mask": self._mask()}
-        return self._observation(), info
+        return self.observe(), info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._done:
             raise RuntimeError("the episode is over (or was never started): call reset()")
-        values = self.layout.parse(action, self.layout.nodes, self.action_space)
+        return self.answer(self.layout.parse(action, self.layout.nodes, self.action_space))
+
+    def answer(self, values: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """``step`` with the action already in physical units (``NetworkLayout.parse``: per
+        node, in node order, ``layout.width`` values each); the per-node agents'
+        path (:class:`rl.multi_agent.SemiMarkovParallelEnv`)."""
+        if self._done:
+            raise RuntimeError("the episode is over (or was never started): call reset()")
         sim, w, t0 = self.sim, self._width, self._t
         asked = np.zeros(len(self.nodes))
         while True:  # every review at this instant, downstream first, each on its own state
@@ -275,7 +299,7 @@ class SemiMarkovEnv(gym.Env[np.ndarray, np.ndarray]):
             "orders": asked,
             "action_mask": self._mask(),
         }
-        return self._observation(), -cost, False, self._done, info
+        return self.observe(), -cost, False, self._done, info
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
@@ -315,6 +339,24 @@ class SemiMarkovEnv(gym.Env[np.ndarray, np.ndarray]):
                 )
             out[i] = 2.0 * q / node.max_order - 1.0
         return out  # float64: a float32 cast would move the order by ~1e-7 units
+
+
+def _demand_per_epoch(network: Network, node: str, flow: float, epochs: str | float) -> float:
+    """Mean demand reaching *node* between two of its decision epochs: over R time units
+    for periodic epochs; over one customer for demand epochs (its flow over the rate of
+    customers in its echelon, when every process there has a ``rate``); per unit time
+    otherwise."""
+    if not isinstance(epochs, str):
+        return flow * float(epochs)
+    if epochs in ("demand", "event"):
+        rates = [
+            getattr(network.node(m).demand, "rate", None)
+            for m in network.echelon(node)
+            if network.node(m).demand is not None
+        ]
+        if rates and all(isinstance(r, (int, float)) and r > 0 for r in rates):
+            return flow / float(sum(rates))  # type: ignore[arg-type]
+    return flow
 
 
 def make_semi_markov_env(

@@ -56,7 +56,7 @@ def test_passes_the_gymnasium_checker(review, epochs):
 def test_rewards_sum_to_the_engines_total_cost_of_the_same_run(review, epochs):
     """Episode 1 after reset(seed=7) is replication 1 of simulate_continuous(seed=7): the
     rewards of (r, Q) through the env sum to minus the engine's cost of that run."""
-    env = make_semi_markov_env(review, horizon=60, epochs=epochs)
+    env = make_semi_markov_env(review, horizon=60, epochs=epochs, max_order=32)
     rq = RQ(reorder_point=9, quantity=16)
     env.reset(seed=7)
     rewards, infos = run_policy(env, rq_orders(rq), options={"episode": 1})
@@ -76,7 +76,7 @@ def test_rewards_sum_to_the_engines_total_cost_of_the_same_run(review, epochs):
 
 def test_a_step_is_one_demand_under_continuous_review(review):
     """epochs='demand' on a single stage: one step per customer (plus time 0)."""
-    env = make_semi_markov_env(review, horizon=40)
+    env = make_semi_markov_env(review, horizon=40, max_order=16)
     rewards, _ = run_policy(env, rq_orders(RQ(9, 16)), seed=3)
     ledger = ContinuousSimulation(review.network, 40, replication_seed(3, 0)).run(RQ(9, 16))
     customers = ledger.data["demand"].sum()  # unit demands: one per customer
@@ -88,8 +88,20 @@ def test_periodic_epochs_come_every_interval(review):
     _, infos = run_policy(env, rq_orders(RQ(9, 16)), seed=0)
     assert [i["t"] for i in infos] == [2.5 * k for k in range(1, 9)]
     assert all(i["dt"] == 2.5 for i in infos)
-    # orders cover a review interval: max_order scales with it
-    assert env.layout.nodes[0].max_order == math.ceil(4 * 5.0 * 2.5)
+
+
+def test_default_action_ranges_scale_with_the_demand_between_epochs(review, owmr):
+    """max_order: 4 x the mean demand between two epochs (a customer's under demand epochs,
+    R time units' under periodic ones); max_level: 4 x the demand over R + lead time."""
+
+    def ranges(problem, epochs):
+        env = make_semi_markov_env(problem, epochs=epochs)
+        return {n.name: (n.max_order, n.max_level) for n in env.layout.nodes}
+
+    assert ranges(review, "demand") == {"stage": (4.0, 40.0)}  # rate 5, lead time 2
+    assert ranges(review, 2.5) == {"stage": (math.ceil(4 * 5 * 2.5), 4 * 5 * 4.5)}
+    # the warehouse reviews at each of its retailers' customers (rates 1, 2, 3)
+    assert ranges(owmr, "demand")["warehouse"] == (4.0, 4 * 6 * 2)
 
 
 def test_base_stock_actions_are_the_base_stock_policy(review):
