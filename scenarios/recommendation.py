@@ -193,3 +193,109 @@ def _size(size: str) -> Callable[..., Network]:
 
 for _name in SIZES:
     _size(_name)
+
+
+# -- a selling season: one buy, no replenishment ----------------------------------------------
+#: fashion size -> (products, customers, season periods)
+FASHION_SIZES: dict[str, tuple[int, int, int]] = {"small": (3, 5, 12), "medium": (10, 30, 20)}
+
+
+def fashion_network(p: dict[str, Any]) -> Network:
+    """The network of a full ``recommendation-fashion`` parameter dict *p* (module docstring)."""
+    season = int(p["season"])
+    if season < 1:
+        raise ScenarioError(f"recommendation-fashion: season must be >= 1, got {p['season']}")
+    for name in ("price", "unit_cost", "holding", "penalty", "salvage"):
+        if not float(p[name]) >= 0:
+            raise ScenarioError(f"recommendation-fashion: {name} must be >= 0, got {p[name]}")
+    if not p["salvage"] <= p["unit_cost"] <= p["price"]:
+        raise ScenarioError(
+            f"recommendation-fashion: need salvage(={p['salvage']}) <= unit_cost"
+            f"(={p['unit_cost']}) <= price(={p['price']})"
+        )
+    cap = p["buy_cap"]
+    if cap is not None and not float(cap) > 0:
+        raise ScenarioError(f"recommendation-fashion: buy_cap must be > 0 or None, got {cap}")
+    model = recommendation_model(p)
+    base = model.expected_demand(model.uniform())
+    scale = value_scales(p, len(model.products))
+    nodes, edges = [Node(SUPPLIER, kind="supply")], []
+    for name, mean, f in zip(model.products, base, scale):
+        nodes.append(
+            Node(
+                name,
+                holding_cost=p["holding"] * f,
+                shortage="lost",
+                shortage_cost=p["penalty"] * f,
+                order_cost=(p["unit_cost"] - p["salvage"]) * f,
+                price=(p["price"] - p["salvage"]) * f,
+                capacity=float("inf") if cap is None else float(round(cap * mean * season)),
+                review_period=season,
+                demand=Poisson(max(float(mean), 1e-9)),
+            )
+        )
+        edges.append(Edge(SUPPLIER, name, lead_time=Deterministic(0)))
+    return Network(
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        name=f"recommendation-fashion-{len(model.products)}x{len(model.customers)}",
+    )
+
+
+def fashion_market(**p: Any) -> RecommendationMarket:
+    """The market of full ``recommendation-fashion`` parameters *p*: a popularity trend
+    of ``trend_sd`` drawn at the start of every season."""
+    if not float(p["trend_sd"]) >= 0:
+        raise ScenarioError(f"recommendation-fashion: trend_sd must be >= 0, got {p['trend_sd']}")
+    return RecommendationMarket(
+        recommendation_model(p), trend_sd=float(p["trend_sd"]), trend_every=int(p["season"])
+    )
+
+
+def _fashion(size: str) -> Callable[..., Network]:
+    n0, m0, t0 = FASHION_SIZES[size]
+
+    def build(
+        n_products: int = n0,
+        n_customers: int = m0,
+        seed: int = 0,
+        season: int = t0,
+        price: float = 10.0,
+        unit_cost: float = 5.0,
+        salvage: float = 1.0,
+        holding: float = 0.05,
+        penalty: float = 0.0,
+        price_spread: float = 0.5,
+        buy_cap: float | None = None,
+        max_rating: float = 5.0,
+        efficiency: float = 1.0,
+        axis: str = "customers",
+        rating_low: float = 0.0,
+        rating_high: float = 3.0,
+        capacity_low: int = 1,
+        capacity_high: int = 5,
+        ratings_csv: str | None = None,
+        capacity_csv: str | None = None,
+        trend_sd: float = 0.5,
+    ) -> Network:
+        return fashion_network(dict(locals()))
+
+    build.__name__ = build.__qualname__ = f"recommendation_fashion_{size}"
+    build.__doc__ = f"""A selling season with one buy, {n0} products x {m0} customers, {t0} periods.
+
+    See scenarios/recommendation.py.  Parameters: n_products, n_customers, seed, season
+    (periods per season: one buy at its start, lead time 0, no replenishment), price,
+    unit_cost, salvage (per unit left at the season's end), holding, penalty (per unit of
+    demand lost), all five scaled per product by a factor from U[1 - price_spread,
+    1 + price_spread]; buy_cap (most units one buy gets, as a fraction of the product's
+    season demand under uniform recommendations; None: no cap), max_rating, efficiency,
+    axis, rating_low/rating_high, capacity_low/capacity_high, ratings_csv/capacity_csv.
+    Simulate one season: --periods {t0} (the default horizon) or the season you set.
+    """
+    return register(f"recommendation-fashion-{size}", periods=t0, warmup=0, market=fashion_market)(
+        build
+    )
+
+
+for _name in FASHION_SIZES:
+    _fashion(_name)
