@@ -69,6 +69,7 @@ from des_supply.network import MAX_MAGNITUDE, Network, NetworkError
 from des_supply.policy_registry import PolicyError, make_policy
 from des_supply.problem import Problem, convention_note, is_network_file
 
+from . import command
 from . import registry as sc
 
 __all__ = ["main"]
@@ -310,7 +311,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
             seed=args.seed,
             warmup=warmup,
             executor=executor,
-            progress=not args.json and sys.stderr.isatty(),
+            progress=show_progress(args),
             keep_ledgers=bool(args.plot),
         )
     print_convention_note(problem, args.policy)
@@ -392,7 +393,7 @@ def cmd_optimize(args: argparse.Namespace) -> None:
         RuntimeError,
         ArithmeticError,
     ):
-        res = optimize(problem, progress=not args.json and sys.stderr.isatty())
+        res = optimize(problem, progress=show_progress(args))
     out = {**res.to_dict(), "versions": versions()}
     checks = {}
     if args.verify:
@@ -553,7 +554,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                 config,
                 out,
                 resume=bool(args.resume),
-                progress=not args.json and sys.stderr.isatty(),
+                progress=show_progress(args),
             )
     last = next(
         (
@@ -652,13 +653,10 @@ def _output_dir(
     path.mkdir(parents=True, exist_ok=True)
     try:
         yield path
-    except KeyboardInterrupt:
-        if keep_on_interrupt and (path / "checkpoint.pt").is_file():
+    except BaseException as exc:
+        interrupted = command.caused_by_interrupt(exc)
+        if interrupted and keep_on_interrupt and (path / "checkpoint.pt").is_file():
             raise KeyboardInterrupt(f"resume with: des-supply train --resume {path}") from None
-        if created is not None:
-            shutil.rmtree(created, ignore_errors=True)
-        raise
-    except BaseException:
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)
         raise
@@ -750,7 +748,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                 seed=args.seed,
                 episodes=args.episodes,
                 name=str(target),
-                progress=not args.json and sys.stderr.isatty(),
+                progress=show_progress(args),
                 executor=executor,
             )
     else:
@@ -815,9 +813,7 @@ def _compare_recommendation(args: argparse.Namespace, problem: Problem) -> None:
         _output_dir(out, replace=args.overwrite),
         user_errors(f"compare {problem.name}", ValueError),
     ):
-        results = run_figure2(
-            problem, settings, out, progress=not args.json and sys.stderr.isatty()
-        )
+        results = run_figure2(problem, settings, out, progress=show_progress(args))
     if args.json:
         print(
             json.dumps(
@@ -889,7 +885,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
                         episodes=episodes,
                         periods=args.periods,
                         out_dir=out if len(problems) == 1 else out / problem.name,
-                        progress=not args.json and sys.stderr.isatty(),
+                        progress=show_progress(args),
                         executor=executor,
                     )
                 )
@@ -1122,21 +1118,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars on a terminal; on a log or pipe, lines (:func:`_progress_lines`)."""
+    return not getattr(args, "json", False) and (
+        sys.stderr.isatty() or isinstance(sys.stderr, command.ProgressLines)
+    )
+
+
+@contextmanager
+def _progress_lines(enabled: bool) -> Iterator[None]:
+    """While a command runs from the des-supply process (or with
+    ``DES_SUPPLY_PROGRESS_INTERVAL`` set) and stderr is not a terminal, its progress bars
+    become a line every few seconds (:class:`scenarios.command.ProgressLines`)."""
+    if not enabled or sys.stderr.isatty():
+        yield
+        return
+    with user_errors("", ValueError):
+        interval = command.progress_interval()
+    stderr = sys.stderr
+    sys.stderr = command.ProgressLines(stderr, interval)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stderr = stderr
+
+
+def _interrupted(exc: BaseException, command_process: bool) -> int:
+    detail = " ".join(str(exc).split()) if isinstance(exc, KeyboardInterrupt) else ""
+    line = f"{command.INTERRUPTED}{f' ({detail})' if detail else ''}"
+    if command_process:  # the one line and status 130, whatever Python would do next
+        command.exit_interrupted(line)
+    print(line, file=sys.stderr)
+    return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command: 0 on success, 2 with one line for a user error, 130 with one line
     (``interrupted``) on Ctrl-C; no Python traceback for either."""
+    command_process = command.release()  # Ctrl-C is a KeyboardInterrupt again from here
     try:
         args = build_parser().parse_args(argv)
-        args.func(args)
+        lines = command_process or "DES_SUPPLY_PROGRESS_INTERVAL" in os.environ
+        with _progress_lines(lines and not getattr(args, "json", False)):
+            args.func(args)
     except CliError as exc:
         print(f"des-supply: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        detail = " ".join(str(exc).split())
-        print(f"des-supply: interrupted{f' ({detail})' if detail else ''}", file=sys.stderr)
-        return 130
+        return _interrupted(exc, command_process)
     except BrokenPipeError:  # output piped into head & co.
         sys.stderr.close()
+    except Exception as exc:  # Ctrl-C inside an import or a class body arrives wrapped
+        if command.caused_by_interrupt(exc):
+            return _interrupted(exc, command_process)
+        raise
     return 0
 
 
