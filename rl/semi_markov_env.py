@@ -117,9 +117,13 @@ class SemiMarkovEnv(gym.Env[np.ndarray, np.ndarray]):
     * v0: initial version.
 
     Examples:
-        >>> import scenarios
-        >>> env = make_semi_markov_env(scenarios.make("continuous-review"), horizon=20,
-        ...                            action_mode="base-stock")
+        >>> from des_supply import Edge, Network, Node
+        >>> from des_supply.arrivals import PoissonProcess
+        >>> net = Network(nodes=(Node("supplier", kind="supply"),
+        ...                      Node("stage", holding_cost=1, shortage_cost=9,
+        ...                           demand=PoissonProcess(5.0))),
+        ...               edges=(Edge("supplier", "stage", lead_time=2.0),), time="continuous")
+        >>> env = make_semi_markov_env(net, horizon=20, action_mode="base-stock")
         >>> obs, info = env.reset(seed=0)
         >>> env.observation_names
         ('stage.on_hand', 'stage.backlog', 'stage.on_order', 'stage.last_demand')

@@ -194,3 +194,18 @@ def test_render_ansi(review):
     env.reset(seed=0)
     text = env.render()
     assert "stage" in text and "t 0/5" in text
+
+
+def test_the_gymnasium_id_makes_the_env():
+    """Once scenarios/gym_ids.py registers des_supply/ContinuousReview-v0 (application
+    layer), gymnasium.make builds this env with scenario and env parameters told apart."""
+    import gymnasium as gym
+
+    from scenarios import gym_ids
+
+    if "des_supply/ContinuousReview-v0" not in gym_ids.ENV_IDS:
+        pytest.skip("des_supply/ContinuousReview-v0 is not registered in scenarios.gym_ids yet")
+    env = gym.make("des_supply/ContinuousReview-v0", fixed_cost=20, horizon=20, epochs="event")
+    assert isinstance(env.unwrapped, SemiMarkovEnv) and env.unwrapped.epochs == "event"
+    assert env.unwrapped.network.node("stage").fixed_order_cost == 20
+    check_env(env.unwrapped, skip_render_check=True)
