@@ -69,7 +69,7 @@ from des_supply.network import MAX_MAGNITUDE, Network, NetworkError
 from des_supply.policy_registry import PolicyError, make_policy
 from des_supply.problem import Problem, convention_note, is_network_file
 
-from . import command
+from . import command, extras
 from . import registry as sc
 
 __all__ = ["main"]
@@ -316,7 +316,13 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         )
     print_convention_note(problem, args.policy)
     if args.plot:
-        _plot(res.ledgers[0], network, args.plot, f"{problem.name}: {args.policy}")
+        pairs = ", ".join(args.policy_param)
+        title = (
+            f"{problem.name}{f' ({_short(params)})' if params else ''}: {args.policy}"
+            f"{f' ({pairs})' if pairs else ''}, replication 1 of {args.replications}, "
+            f"seed {args.seed}"
+        )
+        _plot(res.ledgers[0], network, args.plot, title, warmup)
     out = {
         "scenario": args.scenario,
         "params": params,
@@ -363,7 +369,6 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
 def cmd_optimize(args: argparse.Namespace) -> None:
     from optimization.optimize import OptimizeError, optimize, verify
-    from optimization.solve import SolverError
 
     for name, value, low in (
         ("periods", args.periods, 2),
@@ -384,11 +389,10 @@ def cmd_optimize(args: argparse.Namespace) -> None:
             problem, args.periods, min(executor.workers, args.replications), "optimize --verify"
         )
     # OptimizeError, SizeLimitError and the DPs' refusals are ValueErrors; a DP that does not
-    # converge or a missing solver is a RuntimeError; SolverError names the termination
+    # converge, a missing solver and a SolverError (naming the termination) are RuntimeErrors
     with user_errors(
         f"optimize {problem.name}",
         OptimizeError,
-        SolverError,
         ValueError,
         RuntimeError,
         ArithmeticError,
@@ -923,8 +927,9 @@ def _short(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={fmt(v)}" for k, v in params.items()) or "-"
 
 
-def _plot(ledger: Any, network: Network, path: str, title: str) -> None:
-    """Inventory and backlog paths of the stocking nodes (first 200 periods)."""
+def _plot(ledger: Any, network: Network, path: str, title: str, warmup: int) -> None:
+    """Inventory and backlog paths of the stocking nodes: the warm-up (shaded, left out of
+    the statistics) and the first 200 periods after it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -932,8 +937,10 @@ def _plot(ledger: Any, network: Network, path: str, title: str) -> None:
 
     _check_plot_target(path)  # checked before the simulation too; the folder may have gone
     target = Path(path)
-    n = min(ledger.periods, 200)
+    n = min(ledger.periods, warmup + 200)
     fig, ax = plt.subplots(figsize=(9, 4.5))
+    if warmup:
+        ax.axvspan(0, min(warmup, n), color="0.9", label=f"warm-up ({warmup} periods, not counted)")
     for node in network.stock_nodes:
         (line,) = ax.step(
             range(n),
@@ -952,7 +959,8 @@ def _plot(ledger: Any, network: Network, path: str, title: str) -> None:
                 label=f"{node.name} backlog (negative)",
             )
     ax.axhline(0, color="black", lw=0.5)
-    ax.set(xlabel="period", ylabel="units", title=title)
+    ax.set(xlabel="period", ylabel="units (on hand; backlog below 0)", title=title)
+    ax.set_xlim(0, n)
     ax.legend(fontsize="small", ncol=2)
     fig.tight_layout()
     fd, tmp = tempfile.mkstemp(suffix=".png", dir=target.parent)
@@ -1156,8 +1164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command: 0 on success, 2 with one line for a user error, 130 with one line
     (``interrupted``) on Ctrl-C; no Python traceback for either."""
     command_process = command.release()  # Ctrl-C is a KeyboardInterrupt again from here
+    name = "des-supply"
     try:
         args = build_parser().parse_args(argv)
+        name = args.command
         lines = command_process or "DES_SUPPLY_PROGRESS_INTERVAL" in os.environ
         with _progress_lines(lines and not getattr(args, "json", False)):
             args.func(args)
@@ -1171,7 +1181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # Ctrl-C inside an import or a class body arrives wrapped
         if command.caused_by_interrupt(exc):
             return _interrupted(exc, command_process)
-        raise
+        hint = extras.missing_extra(exc)  # a command of an extra that is not installed
+        if hint is None:
+            raise
+        print(f"des-supply: error: {name} {hint}", file=sys.stderr)
+        return 2
     return 0
 
 
