@@ -29,7 +29,10 @@ units shipped on an edge, ``P[u,v,t]`` units the source owes the target,
 storage capacity).  Demand ``d[n,t]``, the lead times (as 0/1 arrival indicators
 ``a[u,v,t,l]`` over a window ``lo..hi``), the starting state, review flags and
 all big-M values are mutable ``Param``\\ s: :func:`update_network_model` loads new
-data and a persistent HiGHS re-solve pushes only the changes.
+data and a persistent HiGHS re-solve pushes only the changes.  The updates are computed
+on a plain value store (``m._data``, Param name -> {index: value}) and then written to
+the Params; :func:`load_network_data` stops at the store, for a
+:class:`~optimization.solve.DirectHighs` that takes the numbers straight to HiGHS.
 
 **Engine behaviour as constraints** (``exact=True``).  The engine's rules are
 "ship as much as you can": a node never keeps stock while it owes units, a
@@ -106,11 +109,14 @@ from des_supply.network import Network
 from .memory import check_memory
 
 __all__ = [
+    "BIG_M",
+    "DATA",
     "Key",
     "ModelStructure",
     "NetworkState",
     "build_network_model",
     "fix_plan",
+    "load_network_data",
     "model_size",
     "plan_of",
     "update_network_model",

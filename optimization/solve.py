@@ -18,6 +18,10 @@ gap.  It never returns a bare number:
 * a solve interrupted by Ctrl-C raises :class:`KeyboardInterrupt` (an interruption
   is not a solver failure).
 
+:class:`DirectHighs` re-solves a model whose mutable Params change between solves
+without Pyomo in the loop: the model is laid out in ``highspy`` once, and each re-solve
+pushes the changed bounds and coefficients in bulk (same reports, same errors).
+
 Example:
 
 >>> import pyomo.environ as pyo
@@ -201,7 +205,7 @@ def solve(
         None if bound is None else float(bound),
         float(res.timing_info.wall_time),
         require_incumbent,
-        res.solution_loader.load_vars,
+        lambda: res.solution_loader.load_vars(),
     )
 
 
