@@ -8,8 +8,9 @@ unit per unit time, no fixed cost), whose exact optimum is the (r, Q) of
 :class:`rl.semi_markov_env.SemiMarkovEnv` (a step per demand arrival, ``gamma ** dt``
 discounting), for a small budget.
 
-Evaluation is paired: the trained agent (deterministic: the mean action) runs episodes
-k = 0..n-1 of ``reset(seed=EVAL_SEED)``; the exact optimum runs replications k = 0..n-1
+Evaluation is paired: the trained agent runs episodes k = 0..n-1 of
+``reset(seed=EVAL_SEED)``, once with its mean action and once sampling its actions (the
+randomised policy it was trained as); the exact optimum runs replications k = 0..n-1
 of ``simulate_continuous(..., seed=EVAL_SEED)``: the same customers (common random
 numbers).  Both report the cost per unit time over the whole horizon (no warm-up: both
 start with the same empty state), and the gap is the mean of the paired differences
@@ -39,12 +40,13 @@ if str(_HERE.parent) not in sys.path:
     sys.path.insert(0, str(_HERE.parent))
 
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import scenarios  # noqa: E402
 from des_supply.continuous import simulate_continuous  # noqa: E402
 from optimization.continuous_review import continuous_review_optimum  # noqa: E402
-from rl.ppo import PPOConfig, train  # noqa: E402
+from rl.ppo import PPOConfig, load_agent, train  # noqa: E402
 from rl.semi_markov_env import make_semi_markov_env  # noqa: E402
 
 EVAL_SEED = 12345
@@ -78,6 +80,9 @@ def main() -> None:
     )
     parser.add_argument("--lr", type=float, default=3e-4, help="Adam step size")
     parser.add_argument("--norm-reward", action="store_true", help="PPOConfig.norm_reward")
+    parser.add_argument(
+        "--evaluate-only", action="store_true", help="evaluate the agent already in --out"
+    )
     parser.add_argument("--out", default="benchmarks/results/semi_markov_ppo")
     parser.add_argument("--quick", action="store_true", help="4k steps, 3 episodes")
     args = parser.parse_args()
@@ -115,9 +120,14 @@ def main() -> None:
             flush=True,
         )
 
-    result = train(make, config, args.out, progress=False, callback=progress)
-    seconds = time.perf_counter() - start
-    agent = evaluate(lambda obs: result.policy(obs), make(), args.episodes)
+    if args.evaluate_only:
+        policy, seconds = load_agent(args.out), math.nan
+    else:
+        policy = train(make, config, args.out, progress=False, callback=progress).policy
+        seconds = time.perf_counter() - start
+    agent = evaluate(lambda obs: policy(obs), make(), args.episodes)
+    torch.manual_seed(EVAL_SEED)  # the sampled policy's draws
+    sampled = evaluate(lambda obs: policy(obs, deterministic=False), make(), args.episodes)
     exact = simulate_continuous(
         problem,
         best.policy(),
@@ -126,17 +136,24 @@ def main() -> None:
         seed=EVAL_SEED,
         warmup=0.0,
     ).per_replication
-    diff = agent - exact
-    half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / math.sqrt(len(diff))
+
+    def gap(rates: np.ndarray) -> dict[str, Any]:
+        diff = rates - exact
+        half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / math.sqrt(len(diff))
+        return {
+            "cost_rate": float(rates.mean()),
+            "gap": float(diff.mean()),
+            "gap_ci95": [float(diff.mean() - half), float(diff.mean() + half)],
+            "gap_percent": float(100 * diff.mean() / exact.mean()),
+        }
+
     report = {
         "problem": "continuous-review (defaults)",
         "exact_policy": repr(best.policy()),
         "exact_cost_rate_formula": best.cost,
         "exact_cost_rate_simulated": float(exact.mean()),
-        "ppo_cost_rate": float(agent.mean()),
-        "gap": float(diff.mean()),
-        "gap_ci95": [float(diff.mean() - half), float(diff.mean() + half)],
-        "gap_percent": float(100 * diff.mean() / exact.mean()),
+        "ppo_mean_action": gap(agent),
+        "ppo_sampled_action": gap(sampled),
         "episodes": args.episodes,
         "horizon": args.horizon,
         "steps": args.steps,
