@@ -518,3 +518,18 @@ def test_ctrl_c_during_train_keeps_the_checkpoint_or_nothing(tmp_path):
         ]
     else:
         assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_with_worker_processes_is_one_line_and_stops_them(tmp_path):
+    """The workers leave Ctrl-C to the command, which stops them: no traceback per worker,
+    no worker left running."""
+    code, out, err = _interrupt(
+        ["simulate", "serial", *BS, "--periods", "300000", "--replications", "4"]
+        + ["--backend", "processes", "--workers", "2", "--seed", "8642097"],
+        tmp_path,
+        marker="replications:",
+    )
+    assert code == 130 and out == "" and err == ["des-supply: interrupted"], (code, err)
+    # forked workers carry the command's arguments: none may outlive it
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "8642097" not in ps, ps
