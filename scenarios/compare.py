@@ -560,11 +560,23 @@ def _plot(result: CompareResult, path: Path, progress_csv: Path) -> None:
         if params
         else f"{result.name}: default parameters",
     )
+    points = 0
     if progress_csv.exists():
         data = np.genfromtxt(progress_csv, delimiter=",", names=True)
         if data.size > 1 and "episodic_return_mean" in data.dtype.names:
             ok = np.isfinite(data["episodic_return_mean"])
-            curve.plot(data["global_step"][ok], data["episodic_return_mean"][ok])
+            curve.plot(data["global_step"][ok], data["episodic_return_mean"][ok], marker=".")
+            points = int(ok.sum())
+    if points < 2:  # say why the panel is empty rather than leave blank axes
+        curve.text(
+            0.5,
+            0.5,
+            "too few finished episodes\nfor a learning curve\n(train longer: --steps)",
+            ha="center",
+            va="center",
+            transform=curve.transAxes,
+            color="0.4",
+        )
     curve.set(
         xlabel="training steps",
         ylabel="episodic return (shifted, scaled)",
