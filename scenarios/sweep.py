@@ -591,7 +591,7 @@ def _plot(result: SweepResult, path: Path) -> None:
                 label="optimizer's optimum" if exact else "optimizer's optimum or bound",
             )
         ax.set_xlabel(x_key)
-        ax.set_ylabel(f"mean {result.objective} per period")
+        ax.set_ylabel(f"mean {result.objective} per period (cost units)")
         ax.set_title(_short(fixed) or result.settings.scenario, fontsize="medium")
         ax.set_xticks(
             sorted(pos.values()),
