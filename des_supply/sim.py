@@ -104,7 +104,7 @@ import simpy
 from simpy.events import URGENT
 
 from .distributions import Deterministic
-from .ledger import FIELDS, Ledger
+from .ledger import FIELDS, Ledger, LedgerSummary
 from .network import Edge, Network, Node
 from .policies import Action, Policy
 from .rng import PeriodDraws, SeedLike, root_sequence, stream
@@ -112,6 +112,8 @@ from .rng import PeriodDraws, SeedLike, root_sequence, stream
 __all__ = ["DecisionError", "Market", "Observation", "Simulation", "UrgentTimeout", "objective_of"]
 
 EPS = 1e-9
+#: Periods of ledger rows buffered before they are moved to the run's rows in bulk.
+FLUSH_PERIODS = 256
 
 
 class DecisionError(ValueError):
@@ -454,12 +456,14 @@ class Simulation:
         ]
         for s in self._limited:
             s.limited = True
-        self._accounts = [
-            (s, s.node.holding_cost, s.node.shortage_cost, s.one_in) for s in self._states
-        ]
         if self.market is not None:
             self.market.reset(stream(self.root, "market"))
         self._rows = array("d")  # one row of ledger FIELDS per node and period
+        # rows of the latest periods, moved to _rows in bulk (a list takes a row of floats
+        # several times faster than an array, which then takes the list in one call)
+        self._buffer: list[float] = []
+        self._summary: LedgerSummary | None = None  # run_summary: rows go here, not to _rows
+        self._flush_size = FLUSH_PERIODS * len(self._states) * len(FIELDS)
         # shipments in transit by the period they arrive: [(edge, units), ...] in the order
         # they were sent (the clock delivers them at the start of that period)
         self._due: dict[int, list[tuple[_EdgeState, float]]] = {}
@@ -484,6 +488,30 @@ class Simulation:
                     s.init_due[k] = s.init_due.get(k, 0.0) + q
                     s.init_pending += q
                     self.env.process(self._initial_arrival(s, k, q))
+        self._accounts = [
+            (s, s.node.holding_cost, s.node.shortage_cost, s.one_in, self._fixed_row(s))
+            for s in self._states
+        ]
+
+    def _fixed_row(self, s: _NodeState) -> tuple[float, ...] | None:
+        """For a supply node without capacity (and no market): what its ledger rows always hold
+        (on hand, backlog, lost, in transit, holding, shortage, its cost), since only what it
+        ships changes; None for any other node."""
+        node = s.node
+        if not (
+            s.supply
+            and node.capacity == math.inf
+            and self.market is None
+            and node.demand is None
+            and not s.inbound
+            and not s.init_pending
+            and not s.queue
+        ):
+            return None
+        holding = node.holding_cost * s.on_hand
+        shortage = node.shortage_cost * (s.lost if s.lost_rule else s.backlog)
+        cost = holding + shortage + s.fixed + s.variable + 0.0  # as _account adds it up
+        return (s.on_hand, s.backlog, s.lost, s.init_pending, holding, shortage, cost)
 
     def _initial_arrival(self, s: _NodeState, k: int, q: float) -> Iterator[simpy.Event]:
         """Initial pipeline: *q* finished units reach *s* at the start of period *k*."""
@@ -503,6 +531,32 @@ class Simulation:
         finally:
             self._policy = None
         return self.ledger()
+
+    def run_summary(
+        self,
+        policy: Policy,
+        seed: SeedLike | None = None,
+        *,
+        warmup: int = 0,
+        window: tuple[int, int] | None = None,
+    ) -> LedgerSummary:
+        """Simulate the whole horizon like :meth:`run`, keeping running summaries of the ledger
+        from period *warmup* on instead of every row (memory that does not grow with the
+        horizon, but for 8 bytes a period), and the rows of periods ``window = (start, stop)``
+        in full (``summary.window_ledger()``)."""
+        if not 0 <= warmup < self.periods:
+            raise ValueError(f"warmup(={warmup}) must be in [0, periods={self.periods})")
+        self._start_run(policy, seed)
+        init = np.array([n.initial_on_hand for n in self.network.nodes], dtype=float)
+        self._summary = LedgerSummary(
+            self.network_nodes, self.objective, warmup, window, init, self._initial_pipeline
+        )
+        try:
+            self.env.run(until=self.env.process(self._period_clock()))
+            self._flush()
+        finally:
+            self._policy = None
+        return self._summary
 
     def _start_run(self, policy: Policy, seed: SeedLike | None) -> None:
         """Fresh state for a run of *policy* (checked) from *seed* (None: the last seed)."""
@@ -573,6 +627,14 @@ class Simulation:
         demand_first, sequential = self._demand_first, self._sequential
         all_deciding, all_allowed = self._all_deciding, self._all_allowed
         review_all, has_market = self._review_all, self.market is not None
+        policy = self._policy
+        # the common epoch: every stocking node reviews every period, together, and a policy
+        # answers; who decides is then the same in every period, set once
+        same_epoch = policy is not None and review_all and not sequential and bool(all_deciding)
+        if same_epoch:
+            obs.deciding = obs.deciding_this_period = all_deciding
+            self._allowed = all_allowed
+            act = policy.act  # type: ignore[union-attr]
         for t in range(self.periods):
             if t:
                 yield timeout(1)
@@ -597,33 +659,39 @@ class Simulation:
                     self._work_off(s, t)
             if demand_first:
                 demand_phase(t)
-            deciding = (
-                all_deciding
-                if review_all
-                else tuple(s.name for s in self._deciders if s.node.reviews_at(t))
-            )
-            if deciding or has_market:
-                obs.t, obs.deciding_this_period = t, deciding
-                # sequential: one epoch per node, downstream first, each placed before the next
-                groups = (
-                    [self._singles[n] for n in deciding] if sequential and deciding else (deciding,)
+            if same_epoch:
+                obs.t = t
+                place(t, act(obs), all_deciding)
+            else:
+                deciding = (
+                    all_deciding
+                    if review_all
+                    else tuple(s.name for s in self._deciders if s.node.reviews_at(t))
                 )
-                for group in groups:
-                    obs.deciding = group
-                    self._allowed = (
-                        all_allowed
-                        if group is all_deciding
-                        else group
-                        if len(group) < 8
-                        else frozenset(group)
+                if deciding or has_market:
+                    obs.t, obs.deciding_this_period = t, deciding
+                    # sequential: one epoch per node, downstream first, each placed before the next
+                    groups = (
+                        [self._singles[n] for n in deciding]
+                        if sequential and deciding
+                        else (deciding,)
                     )
-                    if self._policy is not None:
-                        action = self._policy.act(obs)
-                    else:
-                        self._reply = env.event()
-                        self._request.succeed(obs)  # type: ignore[union-attr]
-                        action = yield self._reply
-                    place(t, action, group)
+                    for group in groups:
+                        obs.deciding = group
+                        self._allowed = (
+                            all_allowed
+                            if group is all_deciding
+                            else group
+                            if len(group) < 8
+                            else frozenset(group)
+                        )
+                        if self._policy is not None:
+                            action = self._policy.act(obs)
+                        else:
+                            self._reply = env.event()
+                            self._request.succeed(obs)  # type: ignore[union-attr]
+                            action = yield self._reply
+                        place(t, action, group)
             if not demand_first:
                 demand_phase(t)
             account()
@@ -948,9 +1016,37 @@ class Simulation:
 
     def _account(self) -> None:
         """End of period: book the costs, write one ledger row per node, reset the flows."""
-        extend = self._rows.extend
+        buffer = self._buffer
+        extend = buffer.extend
         cost = revenue = 0.0
-        for s, holding_cost, shortage_cost, one in self._accounts:
+        for s, holding_cost, shortage_cost, one, fixed in self._accounts:
+            if fixed is not None:  # a supply node without capacity: only what it ships changes
+                on_hand, backlog, lost, units, holding, shortage, node_cost = fixed
+                extend(
+                    (
+                        on_hand,
+                        backlog,
+                        lost,
+                        units,
+                        0.0,
+                        s.received,
+                        s.shipped,
+                        0.0,
+                        0.0,
+                        0.0,
+                        holding,
+                        shortage,
+                        0.0,
+                        0.0,
+                        0.0,
+                        0.0,
+                        0.0,
+                        0.0,
+                    )
+                )
+                cost += node_cost  # its revenue is 0.0: adding it changes nothing
+                s.received = s.shipped = 0.0
+                continue
             holding = holding_cost * s.on_hand
             shortage = shortage_cost * (s.lost if s.lost_rule else s.backlog)
             if one is not None:  # one supplier, bom 1 (the loop below on one edge)
@@ -998,6 +1094,18 @@ class Simulation:
             s.served = s.lost = s.revenue = s.fixed = s.variable = s.cut = s.short = 0.0
         self.total_cost += cost
         self.total_revenue += revenue
+        if len(buffer) >= self._flush_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Move the buffered ledger rows to the run's rows (or into its running summary)."""
+        if self._buffer:
+            if self._summary is None:
+                self._rows.fromlist(self._buffer)
+            else:
+                n = len(self._states)
+                self._summary.add(np.array(self._buffer).reshape(-1, n, len(FIELDS)))
+            self._buffer.clear()
 
     # -- results -----------------------------------------------------------------------------
     @property
@@ -1007,12 +1115,21 @@ class Simulation:
     def records(self, start: int = 0) -> np.ndarray:
         """Ledger records of periods ``start``, ``start + 1``, ... accounted so far, as a copy of
         shape (periods, nodes, len(FIELDS)) (cheap for recent periods, unlike :meth:`ledger`)."""
+        if self._summary is not None:
+            raise RuntimeError("this run kept running summaries only (run_summary): no records")
+        self._flush()
         width = len(self._states) * len(FIELDS)
         flat = np.array(self._rows[start * width :], dtype=float)
         return flat.reshape(-1, len(self._states), len(FIELDS))
 
     def ledger(self) -> Ledger:
         """The ledger of the periods simulated so far."""
+        if self._summary is not None:
+            raise RuntimeError(
+                "this run kept running summaries only (run_summary): run(policy) keeps the "
+                "full ledger"
+            )
+        self._flush()
         init = np.array([n.initial_on_hand for n in self.network.nodes])
         return Ledger.from_rows(
             self.network_nodes, self._rows, self.objective, init, self._initial_pipeline
