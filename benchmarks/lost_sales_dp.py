@@ -28,6 +28,7 @@ core, and small matrix products gain nothing from threads).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -54,7 +55,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--demand", default="poisson", choices=("poisson", "geometric"))
     ap.add_argument("--leads", type=int, nargs="+", help="lead times (default 1 2 3 4)")
     ap.add_argument("--penalties", type=float, nargs="+", help="penalties (default 4 9 19 39)")
+    ap.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also time the whole-grid relative value iteration (the algorithm before the "
+        "block-by-block one) on the same instance, in the same run",
+    )
     return ap.parse_args(argv)
+
+
+@contextlib.contextmanager
+def _whole_grid():
+    """The solver as it was before the block-by-block update: whole-grid Q-values."""
+    import optimization.lost_sales as ls
+
+    saved = ls.DENSE_Q
+    ls.DENSE_Q = float("inf")
+    try:
+        yield
+    finally:
+        ls.DENSE_Q = saved
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -81,6 +101,14 @@ def run(args: argparse.Namespace) -> dict:
     print("-" * len(header))
     for L in leads:
         for p in penalties:
+            base = None
+            if args.baseline:
+                tracemalloc.start()
+                with _whole_grid():
+                    old = solve_lost_sales(L, 1.0, p, args.demand, 5.0)
+                base = (old.solve_seconds, tracemalloc.get_traced_memory()[1], old.average_cost)
+                tracemalloc.stop()
+                del old
             tracemalloc.start()
             sol = solve_lost_sales(L, 1.0, p, args.demand, 5.0)
             peak = tracemalloc.get_traced_memory()[1]
@@ -103,6 +131,13 @@ def run(args: argparse.Namespace) -> dict:
                 "truncation": [sol.truncation.max_position, sol.truncation.max_order],
                 "published": PUBLISHED.get((L, p)) if args.demand == "poisson" else None,
             }
+            if base is not None:
+                row["baseline"] = {
+                    "seconds": base[0],
+                    "peak_mib": base[1] / 2**20,
+                    "optimal_cost": base[2],
+                    "speedup": base[0] / row["seconds"],
+                }
             del sol
             if not args.no_heuristics:
                 t0 = time.perf_counter()
@@ -141,6 +176,13 @@ def run(args: argparse.Namespace) -> dict:
                 f"{row['optimal_cost']:>8.4f} {pub}{tail}",
                 flush=True,
             )
+            if base is not None:
+                b = row["baseline"]
+                print(
+                    f"{'':>8}whole-grid RVI (before): {b['seconds']:.3f} s, {b['peak_mib']:.1f} "
+                    f"MiB, optimal {b['optimal_cost']:.6f}; block by block {b['speedup']:.1f}x "
+                    "faster"
+                )
             for name, h in row.get("heuristics", {}).items():
                 print(f"{'':>8}{name:<20} {h['cost']:9.4f}  {h['params']}")
             for name, why in row.get("heuristics_skipped", {}).items():
