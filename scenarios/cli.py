@@ -57,7 +57,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -918,7 +918,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
         )
 
 
-def _short(params: dict[str, Any]) -> str:
+def _short(params: Mapping[str, Any]) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, dict):
             return ",".join(f"{k}:{fmt(x)}" for k, x in v.items())
