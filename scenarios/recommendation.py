@@ -27,6 +27,35 @@ be at stake); lead times 1 (``lead_time_max``
 ``stochastic_lead_time=True``: drawn per shipment instead).  Ratings and capacities
 can be loaded instead from ``ratings_csv`` / ``capacity_csv``
 (:meth:`RecommendationModel.from_csv`).
+
+**A selling season** (``recommendation-fashion-<size>``; the seed paper's fashion example):
+the same products and customers, but every product is bought *once* per season of
+``season`` periods, at its first period (the node reviews every ``season`` periods, lead
+time 0), and never replenished within it; demand it cannot meet is lost.  A popularity
+trend the seller does not observe moves each product's ratings at the start of every
+season (``trend_sd``: ``z_i ~ N(0, trend_sd)`` added to product i's base ratings for all
+customers, :class:`~des_supply.recommendation.RecommendationMarket`).  Steering demand
+towards what is in stock, and away from what is running out, is what recommendation is
+for here: ``benchmarks/recommendation_fashion.py`` measures how much it is worth.
+
+==================================  ========  =========  ======  ======================
+scenario                            products  customers  season  default horizon
+==================================  ========  =========  ======  ======================
+``recommendation-fashion-small``    3         5          12      12 (one season)
+``recommendation-fashion-medium``   10        30         20      20 (one season)
+==================================  ========  =========  ======  ======================
+
+Its parameters (all): price 10, unit cost 5, salvage 1 (what a unit left at the season's
+end is worth), holding 0.05 per unit and period, penalty 0 per unit of demand lost, all
+five times the value factor ``f_i ~ U[0.5, 1.5]`` (``price_spread=0.5``); ``buy_cap`` None
+(else the most units one buy gets, as a fraction of the product's season demand under
+uniform intensities); ``trend_sd`` 1.0; ratings, capacities, ``max_rating``,
+``efficiency`` and ``axis`` as above (5, 1, "customers").  The engine has no salvage
+value, so it is written into the prices: a node sells at ``(price - salvage) f_i`` and
+buys at ``(unit_cost - salvage) f_i``, which gives every policy exactly the profit of
+selling at price, buying at unit cost and salvaging leftovers (its revenue line is lower
+by the salvage of the units bought).  A horizon longer than a season repeats it: the
+node buys again every ``season`` periods, leftovers carried over.
 """
 
 from __future__ import annotations
@@ -276,7 +305,7 @@ def _fashion(size: str) -> Callable[..., Network]:
         capacity_high: int = 5,
         ratings_csv: str | None = None,
         capacity_csv: str | None = None,
-        trend_sd: float = 0.5,
+        trend_sd: float = 1.0,
     ) -> Network:
         return fashion_network(dict(locals()))
 
