@@ -459,11 +459,13 @@ class Simulation:
         if self.market is not None:
             self.market.reset(stream(self.root, "market"))
         self._rows = array("d")  # one row of ledger FIELDS per node and period
-        # rows of the latest periods, moved to _rows in bulk (a list takes a row of floats
-        # several times faster than an array, which then takes the list in one call)
+        # rows of the latest periods (of the nodes without a fixed row), moved to _rows in
+        # bulk every FLUSH_PERIODS periods (a list takes a row of floats several times faster
+        # than an array); nodes with a fixed row buffer only what they received and shipped
         self._buffer: list[float] = []
+        self._flows: list[float] = []
+        self._buffered = 0  # periods in the buffer
         self._summary: LedgerSummary | None = None  # run_summary: rows go here, not to _rows
-        self._flush_size = FLUSH_PERIODS * len(self._states) * len(FIELDS)
         # shipments in transit by the period they arrive: [(edge, units), ...] in the order
         # they were sent (the clock delivers them at the start of that period)
         self._due: dict[int, list[tuple[_EdgeState, float]]] = {}
@@ -492,6 +494,18 @@ class Simulation:
             (s, s.node.holding_cost, s.node.shortage_cost, s.one_in, self._fixed_row(s))
             for s in self._states
         ]
+        fixed = [i for i, a in enumerate(self._accounts) if a[4] is not None]
+        self._fixed_index = fixed
+        self._other_index = [i for i in range(len(self._states)) if i not in fixed]
+        # the rows of the fixed nodes but for received and shipped (filled in at each flush)
+        self._fixed_rows = np.zeros((len(fixed), len(FIELDS)))
+        for k, i in enumerate(fixed):
+            on_hand, backlog, lost, units, holding, shortage, _ = self._accounts[i][4]  # type: ignore[misc]
+            for name, value in zip(
+                ("on_hand", "backlog", "lost", "in_transit", "holding_cost", "shortage_cost"),
+                (on_hand, backlog, lost, units, holding, shortage),
+            ):
+                self._fixed_rows[k, FIELDS.index(name)] = value
 
     def _fixed_row(self, s: _NodeState) -> tuple[float, ...] | None:
         """For a supply node without capacity (and no market): what its ledger rows always hold
@@ -830,10 +844,14 @@ class Simulation:
         """Downstream order of *q* units on edge *e*: ship now, backlog or lose the rest."""
         src = e.source
         if src.supply:
-            x = min(q, src.cap_left)
-            src.cap_left -= x
+            cap = src.cap_left
+            if q <= cap:  # min(q, cap) without the call; nothing short (adding 0.0 changes nothing)
+                x = q
+            else:
+                x = cap
+                src.short += q - x
+            src.cap_left = cap - x
             src.received += x
-            src.short += q - x
         elif src.queue:
             x = 0.0
         else:
@@ -1004,7 +1022,8 @@ class Simulation:
             s.fresh = max(0.0, s.fresh - x)
         s.served += x
         s.sales += x
-        s.revenue += x * s.price
+        if s.price:  # x is finite: x * 0.0 would add nothing
+            s.revenue += x * s.price
         rest = d - x
         if rest > EPS:
             if s.lost_rule:
@@ -1016,35 +1035,12 @@ class Simulation:
 
     def _account(self) -> None:
         """End of period: book the costs, write one ledger row per node, reset the flows."""
-        buffer = self._buffer
-        extend = buffer.extend
+        extend, flows = self._buffer.extend, self._flows
         cost = revenue = 0.0
         for s, holding_cost, shortage_cost, one, fixed in self._accounts:
             if fixed is not None:  # a supply node without capacity: only what it ships changes
-                on_hand, backlog, lost, units, holding, shortage, node_cost = fixed
-                extend(
-                    (
-                        on_hand,
-                        backlog,
-                        lost,
-                        units,
-                        0.0,
-                        s.received,
-                        s.shipped,
-                        0.0,
-                        0.0,
-                        0.0,
-                        holding,
-                        shortage,
-                        0.0,
-                        0.0,
-                        0.0,
-                        0.0,
-                        0.0,
-                        0.0,
-                    )
-                )
-                cost += node_cost  # its revenue is 0.0: adding it changes nothing
+                flows.extend((s.received, s.shipped))  # the rest of its row: _fixed_rows
+                cost += fixed[6]  # its revenue is 0.0: adding it changes nothing
                 s.received = s.shipped = 0.0
                 continue
             holding = holding_cost * s.on_hand
@@ -1094,18 +1090,34 @@ class Simulation:
             s.served = s.lost = s.revenue = s.fixed = s.variable = s.cut = s.short = 0.0
         self.total_cost += cost
         self.total_revenue += revenue
-        if len(buffer) >= self._flush_size:
+        self._buffered += 1
+        if self._buffered >= FLUSH_PERIODS:
             self._flush()
 
     def _flush(self) -> None:
         """Move the buffered ledger rows to the run's rows (or into its running summary)."""
-        if self._buffer:
-            if self._summary is None:
-                self._rows.fromlist(self._buffer)
-            else:
-                n = len(self._states)
-                self._summary.add(np.array(self._buffer).reshape(-1, n, len(FIELDS)))
-            self._buffer.clear()
+        k = self._buffered
+        if not k:
+            return
+        width = len(FIELDS)
+        if self._fixed_index:  # full rows of the fixed nodes: their constants and flows
+            table = np.empty((k, len(self._states), width))
+            fixed = self._fixed_index
+            table[:, fixed] = self._fixed_rows
+            others = self._other_index
+            table[:, others] = np.array(self._buffer).reshape(k, len(others), width)
+            flows = np.array(self._flows).reshape(k, len(fixed), 2)
+            table[:, fixed, FIELDS.index("received")] = flows[:, :, 0]
+            table[:, fixed, FIELDS.index("shipped")] = flows[:, :, 1]
+        else:
+            table = np.array(self._buffer).reshape(k, len(self._states), width)
+        if self._summary is None:
+            self._rows.frombytes(table.tobytes())
+        else:
+            self._summary.add(table)
+        self._buffer.clear()
+        self._flows.clear()
+        self._buffered = 0
 
     # -- results -----------------------------------------------------------------------------
     @property
