@@ -11,7 +11,12 @@ profit is a sum over products, and for each product it is exact:
     - unit_cost q
 
 with ``S_k`` the product's demand over k periods, whose distribution is the k-fold
-convolution of one period's (itself a convolution of binomials, eq. 9).  The best buy
+convolution of one period's (itself a convolution of binomials, eq. 9).  With a
+popularity trend (``trend_sd > 0``) the products are independent given the season's
+shift ``z``; the expectation over ``z`` is the average over 32 scrambled-Sobol normal
+points (:func:`trend_samples`): exact given each point, a quasi-Monte Carlo average over
+them (on recommendation-fashion-small the static-best policy's exact value 590.5 per
+season lies inside its simulated 95% CI, [570.4, 596.4] over 100 seasons).  The best buy
 for ``alpha`` is the integer q maximising it (up to the buy capacity):
 :func:`static_season_profit`.
 
