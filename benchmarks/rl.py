@@ -5,8 +5,9 @@
     network of ``Serial-v0`` (sequential decisions: three node epochs a period).  The
     baseline is ``Simulation(net, periods, seed).run(BaseStock(S))`` on the same
     scenario in the same run; every case runs once per round, rounds interleaved, and
-    a ratio is the median over rounds of (time per step / engine time per period in
-    that round).  Cases: the engine driven from outside (``act``/``advance`` with fixed
+    a ratio is the median over rounds of (CPU time per step / engine CPU time per
+    period in that round; CPU time of the process, which a busy machine disturbs
+    less than wall time).  Cases: the engine driven from outside (``act``/``advance`` with fixed
     orders: the floor for any adapter), ``InventoryEnv`` in ``"quantity"`` and
     ``"base-stock"`` action modes (random actions drawn up front, resets included),
     single-stage's preset wrappers and ``SyncVectorEnv`` of 8 and 64 of them, and on
@@ -174,7 +175,7 @@ THROUGHPUT_SCENARIOS = (
 STEP_TARGET = 2.0  # issue 15: one env step costs at most 2x one engine period
 
 #: Times OR-Gym's InvManagement env in the peer venv (gym 0.19, numpy < 2): random actions
-#: drawn up front, resets at the end of each 30-period episode; prints seconds per step.
+#: drawn up front, resets at the end of each 30-period episode; prints CPU seconds per step.
 _ORGYM_TIMER = """
 import sys, time, numpy as np
 from or_gym.envs.supply_chain.inventory_management import InvManagementBacklogEnv
@@ -184,23 +185,27 @@ rng = np.random.default_rng(0)
 high = env.action_space.high
 acts = [rng.integers(0, high + 1) for _ in range(1000)]
 env.reset()
-t = time.perf_counter()
+t = time.process_time()
 for i in range(steps):
     _, _, done, _ = env.step(acts[i % 1000])
     if done:
         env.reset()
-print((time.perf_counter() - t) / steps)
+print((time.process_time() - t) / steps)
 """
 
 
 def _per_step(fn: Any) -> float:
-    """Seconds per step of ``fn()`` (which returns how many steps it ran)."""
+    """CPU seconds per step of ``fn()`` (which returns how many steps it ran).
+
+    CPU time of this process, not wall time: on a shared machine a run is descheduled
+    at random, and wall-clock ratios then drift with the load.
+    """
     import gc
 
     gc.collect()
-    t = time.perf_counter()
+    t = time.process_time()
     n = fn()
-    return (time.perf_counter() - t) / n
+    return (time.process_time() - t) / n
 
 
 def _step_cases(problem: Any, steps: int, *, vectors: bool, spec: Any) -> dict[str, Any]:
@@ -362,7 +367,7 @@ def throughput_table(result: dict[str, Any]) -> str:
     ]
     for label, entry in result["scenarios"].items():
         lines.append(f"{label} ({entry['scenario']} {entry['params'] or 'defaults'})")
-        lines.append(f"  {'case':<34}{'steps/s':>10}{'us/step':>9}{'x engine':>10}")
+        lines.append(f"  {'case':<34}{'steps/s':>10}{'us/step':>9}{'x engine':>10}  (CPU time)")
         for case, r in entry["cases"].items():
             lines.append(
                 f"  {case:<34}{r['steps_per_second']:>10,.0f}"
