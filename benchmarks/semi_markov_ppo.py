@@ -18,8 +18,12 @@ with a 95% t interval.
 
 Usage::
 
-    python benchmarks/semi_markov_ppo.py --steps 300000 --out /tmp/smdp   # a few minutes
-    python benchmarks/semi_markov_ppo.py --quick                            # a smoke run
+    python benchmarks/semi_markov_ppo.py --out /tmp/smdp   # 400k steps: 17 min on a busy core
+    python benchmarks/semi_markov_ppo.py --quick           # a smoke run
+
+Measured (30 paired episodes of 200 time units; exact (r, Q) = (13, 1) simulated: 6.22
+per unit time): 400k steps, log_std_init -2: mean action 7.44 (+1.22 [1.02, 1.42],
++20%), sampled 7.24 (+16%); 250k steps, log_std_init -1.5: 10.30 (+66%), sampled 9.05.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ def evaluate(policy: Any, env: Any, episodes: int) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300_000, help="PPO environment steps")
+    parser.add_argument("--steps", type=int, default=400_000, help="PPO environment steps")
     parser.add_argument("--horizon", type=float, default=200.0, help="episode length [time]")
     parser.add_argument("--episodes", type=int, default=30, help="paired evaluation episodes")
     parser.add_argument("--action-mode", default="base-stock")
@@ -76,10 +80,15 @@ def main() -> None:
     parser.add_argument("--average-cost", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--log-std-init", type=float, default=-1.0, help="initial log std of the action noise"
+        "--log-std-init", type=float, default=-2.0, help="initial log std of the action noise"
     )
     parser.add_argument("--lr", type=float, default=3e-4, help="Adam step size")
-    parser.add_argument("--norm-reward", action="store_true", help="PPOConfig.norm_reward")
+    parser.add_argument(
+        "--norm-reward",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="PPOConfig.norm_reward",
+    )
     parser.add_argument(
         "--evaluate-only", action="store_true", help="evaluate the agent already in --out"
     )
