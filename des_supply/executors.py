@@ -33,6 +33,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
@@ -149,6 +150,24 @@ THREAD_VARIABLES = (
 )
 
 
+@contextmanager
+def _ctrl_c_after_forks() -> Iterator[None]:
+    """Hold Ctrl-C while worker processes are forked: one arriving inside ``fork`` is lost
+    (raised in an at-fork handler, where Python only prints it); held, it is raised here
+    once the forks are done.  The workers unblock it (and ignore it)."""
+    if (
+        not hasattr(signal, "pthread_sigmask")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
 def _start_worker() -> None:
     """Initializer of every worker process: one thread per numeric library, and Ctrl-C
     left to the parent (which cancels the tasks and stops the workers; a worker of its
@@ -160,6 +179,8 @@ def _start_worker() -> None:
     ``torch.set_num_threads(1)`` (it is not imported here otherwise).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # forked while the parent held Ctrl-C
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
     try:
         from threadpoolctl import threadpool_limits
@@ -208,12 +229,14 @@ class ProcessExecutor(Executor):
             ) from exc
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_start_worker)
-        futures: dict[Future[Any], int] = {
-            self._pool.submit(_run_pickled, fn_bytes, p): i for i, p in enumerate(payloads)
-        }
+        futures: dict[Future[Any], int] = {}
         results: list[Any] = [None] * len(tasks)
-        pending = set(futures)
+        pending: set[Future[Any]] = set()
         try:
+            with _ctrl_c_after_forks():  # submit forks the workers
+                for i, p in enumerate(payloads):
+                    futures[self._pool.submit(_run_pickled, fn_bytes, p)] = i
+            pending = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_EXCEPTION)
                 for fut in sorted(done, key=futures.__getitem__):
