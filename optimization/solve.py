@@ -59,6 +59,8 @@ from pyomo.core.expr.numvalue import is_constant
 from pyomo.core.expr.visitor import identify_mutable_parameters
 from pyomo.repn import generate_standard_repn
 
+from .errors import SolverError  # re-exported: `from optimization.solve import SolverError`
+
 __all__ = ["OPTIMAL", "DirectHighs", "SolveReport", "SolverError", "new_solver", "solve"]
 
 #: The termination name of a solve that met its gap tolerance.
@@ -73,15 +75,6 @@ _FAILED = {
     TerminationCondition.licensingProblems,
     TerminationCondition.emptyModel,
 }
-
-
-class SolverError(RuntimeError):
-    """The solver gave no usable solution; ``termination`` and ``bound`` say why."""
-
-    def __init__(self, message: str, termination: str, bound: float | None) -> None:
-        super().__init__(message)
-        self.termination = termination
-        self.bound = bound
 
 
 @dataclass(frozen=True, slots=True)

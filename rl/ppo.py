@@ -395,6 +395,7 @@ def train(
     )
     num_iterations = config.num_iterations
     bar = tqdm(
+        desc="PPO training",
         total=num_iterations * config.batch_size,
         initial=global_step,
         unit="step",

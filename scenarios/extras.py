@@ -62,14 +62,9 @@ def optimize_failures() -> tuple[type[Exception], ...]:
     goes past: no method applies (OptimizeError), the solver gave up (SolverError), or
     the method needs an extra that is not installed (ModuleNotFoundError, e.g. the
     network MIP without ``[mip]``)."""
+    from optimization.errors import SolverError
     from optimization.optimize import OptimizeError
 
-    try:
-        from optimization.solve import SolverError
-    except ModuleNotFoundError as exc:  # no [mip] extra: no solver to fail
-        if missing_extra(exc) is None:
-            raise
-        return (OptimizeError, ModuleNotFoundError)
     return (OptimizeError, SolverError, ModuleNotFoundError)
 
 

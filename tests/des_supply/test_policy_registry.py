@@ -38,6 +38,7 @@ VALUES = {
     "S": 14.0,
     "r": 6.0,
     "Q": 5.0,
+    "reorder_point": 6.0,
     "quantity": 5.0,
     "rate": 4.6,
     "cap": 7.0,
