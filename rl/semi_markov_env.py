@@ -133,7 +133,11 @@ class SemiMarkovEnv(gym.Env[np.ndarray, np.ndarray]):
 
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "semi_markov": True}
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": ["ansi"],
+        "render_fps": 4,
+        "semi_markov": True,
+    }
 
     def __init__(
         self,
