@@ -60,6 +60,8 @@ FIELDS = (
     "order_cut",
     "capacity_short",
 )
+#: Periods a ledger is summarised by at a time (:meth:`LedgerSummary.of_ledger`).
+OF_LEDGER_CHUNK = 4096
 COST_FIELDS = ("holding_cost", "shortage_cost", "fixed_cost", "variable_cost", "transit_cost")
 
 
@@ -234,7 +236,8 @@ class LedgerSummary:
             ledger.initial_on_hand,
             ledger.initial_pipeline,
         )
-        out.add(np.stack([ledger.data[f] for f in FIELDS], axis=2))
+        for lo in range(0, ledger.periods, OF_LEDGER_CHUNK):  # bounded temporaries
+            out.add(np.stack([ledger.data[f][lo : lo + OF_LEDGER_CHUNK] for f in FIELDS], axis=2))
         return out
 
     def add(self, table: np.ndarray) -> None:

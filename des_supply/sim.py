@@ -6,10 +6,11 @@ Processes
   a fixed order (below).  A single clock owns the order of events *inside* a
   period; SimPy would otherwise order simultaneous events by creation, which is
   fragile and is exactly what published results depend on.
-* ``shipment``: one process per shipment in transit; its lead time is drawn
-  when it leaves and it delivers at the start of the arrival period, before
-  anything else happens in that period (its wake-up event is scheduled with
-  SimPy's URGENT priority, ahead of the clock's NORMAL timeout).
+* shipments: a shipment's lead time is drawn when it leaves; it waits in a table
+  of arrivals by period and the clock delivers it at the start of its arrival
+  period, before anything else happens in that period (in the order shipments
+  were sent; the initial pipeline's arrivals, URGENT SimPy events, come first).
+  No SimPy event or object per shipment: arrivals are due only at period starts.
 
 Order of events in period t
 ---------------------------
@@ -82,6 +83,14 @@ A network with ``time="continuous"`` is refused here: :mod:`des_supply.continuou
 runs it on the same order-placement, shipping and backlog code (a subclass of
 :class:`Simulation`), with arrival processes, real lead times and costs accrued
 over time.
+
+Ledger
+------
+``run`` keeps every row (:class:`~des_supply.ledger.Ledger`); ``run_summary`` keeps
+running summaries after a warm-up (:class:`~des_supply.ledger.LedgerSummary`: the
+numbers :func:`des_supply.evaluate.simulate` reports, memory independent of the
+horizon but for 8 bytes a period) and, optionally, a window of rows.  Rows are
+buffered in a list and moved in bulk every ``FLUSH_PERIODS`` periods.
 
 Driving the engine
 ------------------
@@ -558,6 +567,8 @@ class Simulation:
         from period *warmup* on instead of every row (memory that does not grow with the
         horizon, but for 8 bytes a period), and the rows of periods ``window = (start, stop)``
         in full (``summary.window_ledger()``)."""
+        if self.TIME != "periodic":
+            raise TypeError(f"run_summary runs periodic networks, not {type(self).__name__}")
         if not 0 <= warmup < self.periods:
             raise ValueError(f"warmup(={warmup}) must be in [0, periods={self.periods})")
         self._start_run(policy, seed)
