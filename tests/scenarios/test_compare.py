@@ -26,7 +26,7 @@ PRICING = {
 }
 SMALL = {"random-dag": {"n_nodes": 6, "n_layers": 3}, **{f"pricing-{c}": PRICING for c in "abcd"}}
 # one MIP per period for the MPC and a bigger pattern MIP: minutes even at this size
-SLOW = {"recommendation-medium", "recommendation-large"}
+SLOW = {"recommendation-medium", "recommendation-large", "recommendation-fashion-medium"}
 
 
 @pytest.fixture
