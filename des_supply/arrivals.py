@@ -27,11 +27,14 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from .distributions import Deterministic, Distribution, as_distribution, distribution_from_dict
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 __all__ = [
     "ARRIVAL_KINDS",
@@ -307,7 +310,7 @@ ARRIVAL_KINDS: dict[str, type] = {
 }
 
 
-def is_arrival_process(value: Any) -> bool:
+def is_arrival_process(value: object) -> TypeIs[ArrivalProcess]:
     return isinstance(value, tuple(ARRIVAL_KINDS.values()))
 
 

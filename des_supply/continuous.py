@@ -54,15 +54,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from simpy.core import StopSimulation
-from simpy.events import NORMAL
+from simpy.events import NORMAL, EventPriority
 
+from .arrivals import ArrivalProcess
 from .distributions import Distribution
 from .evaluate import BATCHES, confidence_interval
-from .ledger import COST_FIELDS, Ledger
+from .ledger import Ledger, total_cost
 from .network import Network
 from .policies import Policy
 from .problem import Problem, as_problem
@@ -84,13 +85,14 @@ LEVELS = ("on_hand", "backlog", "in_transit")
 BLOCK = 256
 #: Priority of the ticks: before everything else at their time (URGENT is 0), so a row
 #: covers [start, end) whatever the order in which events were scheduled.
-FIRST = -1
+FIRST = EventPriority(-1)
 
 
 class _Draws:
     """Successive draws of one distribution from one generator, in blocks."""
 
     __slots__ = ("constant", "dist", "i", "rng", "values")
+    values: list[float]
 
     def __init__(self, dist: Distribution, rng: np.random.Generator) -> None:
         self.dist, self.rng, self.values, self.i = dist, rng, [], 0
@@ -238,7 +240,10 @@ class ContinuousSimulation(Simulation):
         }
         self._arrivals = [
             _Customers(
-                self, self._by_name[n.name], n.demand.sampler(stream(self.root, "demand", n.name))
+                self,
+                self._by_name[n.name],
+                # an arrival process: Network._check_continuous_time refuses anything else
+                cast(ArrivalProcess, n.demand).sampler(stream(self.root, "demand", n.name)),
             )
             for n in self.network.nodes
             if n.demand is not None
@@ -391,7 +396,7 @@ class ContinuousSimulation(Simulation):
             group = self._singles[s.name]
             obs.t, obs.deciding, obs.deciding_this_period = now, group, group
             self._allowed = group
-            self._place_orders(now, self._policy.act(obs), group)  # type: ignore[union-attr]
+            self._place_orders(now, self._policy.act(obs), group)
             obs.deciding = obs.deciding_this_period = self._allowed = ()
         if self._record_path:
             self._record()
@@ -609,7 +614,7 @@ def _summary(ledger: ContinuousLedger, warmup: float) -> dict[str, Any]:
             for level in LEVELS
         },
         **{f: d[f].sum(0) / length for f in ("lost", "ordered", "revenue")},
-        "cost": sum(d[f] for f in COST_FIELDS).sum(0) / length,
+        "cost": total_cost(d).sum(0) / length,
         "demand": d["demand"].sum(0),
         "served": d["served"].sum(0),
     }

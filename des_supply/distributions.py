@@ -832,6 +832,6 @@ def as_distribution(value: Distribution | float | int | dict[str, Any]) -> Distr
         return distribution_from_dict(value)
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return Deterministic(float(value))
-    if hasattr(value, "sample") and hasattr(value, "to_dict"):
+    if not isinstance(value, bool) and hasattr(value, "sample") and hasattr(value, "to_dict"):
         return value
     raise ValueError(f"not a distribution: {value!r}")

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from . import batch as _batch
 from .batch_policies import vectorise
 from .executors import Executor, use_executor
-from .ledger import COST_FIELDS, Ledger
+from .ledger import Ledger, total_cost
 from .network import Network
 from .policies import Policy
 from .problem import Problem, as_problem
@@ -68,7 +68,7 @@ class NonFiniteResultError(ValueError):
 
 
 def confidence_interval(
-    samples: Sequence[float], level: float = 0.95
+    samples: Sequence[float] | np.ndarray, level: float = 0.95
 ) -> tuple[float, float, float]:
     """Mean and two-sided Student-t CI ``(mean, lo, hi)``; a single sample has an infinite CI."""
     x = np.asarray(samples, dtype=float)
@@ -144,7 +144,7 @@ def _summarise(ledger: Ledger, warmup: int) -> dict[str, Any]:
 
 def _summarise_ledger(ledger: Ledger, warmup: int) -> dict[str, Any]:
     d = {f: v[warmup:] for f, v in ledger.data.items()}
-    costs = sum(d[f] for f in COST_FIELDS)
+    costs = total_cost(d)
     series = ledger.objective_series()[warmup:]
     stockout = d["served"] < d["demand"] - 1e-9
     return {
@@ -170,6 +170,7 @@ def _batch_summaries(run: _batch.BatchRun, with_batches: bool) -> list[dict[str,
     F = _batch.BATCH_FIELDS
     sums, n = run.sums, run.periods - run.warmup
     assert sums is not None and run.series is not None and run.node_cost is not None
+    assert run.in_stock is not None
     out = []
     for r in range(sums.shape[1]):
         series = run.series[r]

@@ -53,7 +53,7 @@ __all__ = [
 
 T = TypeVar("T")
 R = TypeVar("R")
-OnResult = Callable[[int, Any], None]
+OnResult = Callable[[int, Any], object]  # what it returns is ignored
 
 #: The names :func:`make_executor` and ``--backend`` take.
 BACKENDS = ("serial", "processes", "ray")

@@ -32,12 +32,13 @@ Fields (shape ``(periods, nodes)``; units are in each node's own item):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-__all__ = ["COST_FIELDS", "FIELDS", "Ledger"]
+__all__ = ["COST_FIELDS", "FIELDS", "Ledger", "total_cost"]
 
 FIELDS = (
     "on_hand",
@@ -60,6 +61,11 @@ FIELDS = (
     "capacity_short",
 )
 COST_FIELDS = ("holding_cost", "shortage_cost", "fixed_cost", "variable_cost", "transit_cost")
+
+
+def total_cost(data: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The sum of the :data:`COST_FIELDS` arrays of *data* (elementwise, in that order)."""
+    return cast(np.ndarray, sum(data[f] for f in COST_FIELDS))  # arrays: COST_FIELDS is not empty
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ class Ledger:
 
     def cost(self) -> np.ndarray:
         """Total cost per period (summed over nodes)."""
-        return sum(self.data[f] for f in COST_FIELDS).sum(axis=1)
+        return total_cost(self.data).sum(axis=1)
 
     def profit(self) -> np.ndarray:
         return self.data["revenue"].sum(axis=1) - self.cost()

@@ -437,7 +437,7 @@ class Network:
         position = {name: i for i, name in enumerate(index)}
         topo = _topological_order(position, customers)
         if len(topo) < len(nodes):
-            G = nx.DiGraph()
+            G: nx.DiGraph[str] = nx.DiGraph()
             G.add_nodes_from(index)  # declaration order: the cycle is reported as before
             G.add_edges_from(e.key for e in edges)
             cycle = " -> ".join(u for u, _ in nx.find_cycle(G))
@@ -466,7 +466,7 @@ class Network:
         """Periodic time: whole-period lead times, demand per period (no arrival process)."""
         for n in self.nodes:
             if is_arrival_process(n.demand):
-                kind = n.demand.kind  # type: ignore[union-attr]
+                kind = n.demand.kind
                 raise NetworkError(
                     f"node {n.name!r}: demand is an arrival process ({kind}); "
                     "arrival processes need time='continuous'"
@@ -588,7 +588,7 @@ class Network:
         The attributes are the :class:`Node` and :class:`Edge` objects; for a graph with
         plain attributes (to write as GraphML or node-link JSON) use :meth:`to_networkx`.
         """
-        G = nx.DiGraph(name=self.name)
+        G: nx.DiGraph[str] = nx.DiGraph(name=self.name)
         G.add_nodes_from((n.name, {"node": n}) for n in self.nodes)
         G.add_edges_from((e.source, e.target, {"edge": e}) for e in self.edges)
         return G
@@ -681,7 +681,7 @@ class Network:
     def _conventions(self) -> dict[str, str]:
         """``decisions``, ``shipping_timing`` and ``time`` where they differ from their
         defaults (files and graphs of networks using none read as before)."""
-        out = {}
+        out: dict[str, str] = {}
         if self.time != TIMES[0]:
             out["time"] = self.time
         if self.decisions != DECISIONS[0]:
@@ -761,13 +761,13 @@ class Network:
         >>> Network.from_networkx(G) == net
         True
         """
-        G = nx.DiGraph(
+        G: nx.DiGraph[str] = nx.DiGraph(
             name=self.name,
             order_timing=self.order_timing,
             continuous=bool(self.continuous),
             format_version=FORMAT_VERSION,
-            **self._conventions(),
         )
+        G.graph.update(self._conventions())
         for n in self.nodes:
             G.add_node(n.name, **_plain_attributes(n, ("name",)))
         for i, e in enumerate(self.edges):
@@ -932,7 +932,8 @@ def _distribution(who: str, name: str, value: Any) -> Any:
 
 def _distribution_data(owner: str, data: Mapping[str, Any]) -> None:
     """Check a distribution object's keys and value types (numbers must be numbers)."""
-    cls = _DISTRIBUTIONS.get(data.get("type")) if isinstance(data.get("type"), str) else None
+    kind = data.get("type")
+    cls = _DISTRIBUTIONS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         return  # distribution_from_dict names the type and the known ones
     kind = data["type"]
