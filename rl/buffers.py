@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
@@ -231,14 +232,16 @@ class EnvRunner:
             raise ValueError(f"got {len(thunks)} env factories for n_envs(={config.n_envs})")
         self.config = config
         self.envs = SyncVectorEnv(
-            [lambda f=f, i=i: _make_sub_env(f, config.seed, i) for i, f in enumerate(thunks)],
+            [partial(_make_sub_env, f, config.seed, i) for i, f in enumerate(thunks)],
             autoreset_mode=AutoresetMode.SAME_STEP,
         )
         first = self.envs.envs[0]
         self.observation_space = first.original_observation_space  # type: ignore[attr-defined]
         self.action_space = self.envs.single_action_space
         self.layout = ActionLayout(self.action_space)
-        self.obs_dim = int(np.prod(self.envs.single_observation_space.shape))
+        obs_shape = self.envs.single_observation_space.shape
+        assert obs_shape is not None  # a Box (flattened if need be)
+        self.obs_dim = int(np.prod(obs_shape))
         n = config.n_envs
         self.obs_rms = RunningMeanStd((self.obs_dim,)) if config.norm_obs else None
         self.ret_rms = RunningMeanStd(()) if config.norm_reward else None
@@ -250,6 +253,7 @@ class EnvRunner:
         self.next_obs = torch.zeros((n, self.obs_dim))
 
     def start(self) -> None:
+        raw: np.ndarray  # SyncVectorEnv subclasses VectorEnv unparameterised: mypy infers Never
         raw, _ = self.envs.reset()
         self._observe(raw)
 
@@ -276,6 +280,11 @@ class EnvRunner:
     @torch.no_grad()
     def collect(self, agent: Agent, rollout: Rollout) -> None:
         """Fill *rollout* with n_steps steps of every sub-env."""
+        # SyncVectorEnv subclasses VectorEnv unparameterised: mypy infers Never for these
+        raw: np.ndarray
+        reward: np.ndarray
+        terminated: np.ndarray
+        truncated: np.ndarray
         for t in range(self.config.n_steps):
             rollout.obs[t] = self.next_obs
             action, logprob, _, value = agent.get_action_and_value(self.next_obs)

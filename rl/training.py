@@ -14,7 +14,7 @@ import platform
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import gymnasium as gym
 import numpy as np
@@ -90,6 +90,24 @@ def read_checkpoint(
     if missing:
         raise CheckpointError(f"{file}: not a training checkpoint (no {', '.join(missing)})")
     return state
+
+
+@overload
+def load_checkpoint(
+    resume: bool | str | os.PathLike[str] | None,
+    out: Path,
+    config_cls: type[_Config],
+    config: None,
+) -> tuple[_Config | None, dict[str, Any] | None]: ...
+
+
+@overload
+def load_checkpoint(
+    resume: bool | str | os.PathLike[str] | None,
+    out: Path,
+    config_cls: type[_Config],
+    config: _Config,
+) -> tuple[_Config, dict[str, Any] | None]: ...
 
 
 def load_checkpoint(
