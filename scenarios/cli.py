@@ -469,7 +469,8 @@ def _config_from_run(data: dict[str, Any]) -> Any:
     """The PPOConfig a run.json recorded (lists back to tuples)."""
     from rl.ppo import PPOConfig
 
-    return PPOConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    recorded: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return PPOConfig(**recorded)
 
 
 def _problem_of_run(run: dict[str, Any], where: Path) -> Problem:

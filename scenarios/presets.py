@@ -64,7 +64,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -256,8 +256,8 @@ def search_anchor(
             res = simulate(problem, cls(dict(given)), **sim)
             found[family] = ({k: float(v) for k, v in given.items()}, float(res.mean))
         else:
-            res = search_base_stock(problem, echelon=family == "echelon-base-stock", **search)
-            found[family] = (dict(res.levels), float(res.value))
+            searched = search_base_stock(problem, echelon=family == "echelon-base-stock", **search)
+            found[family] = (dict(searched.levels), float(searched.value))
     best = min(found, key=lambda f: sign * found[f][1])
     return Anchor(
         best,
@@ -283,8 +283,8 @@ def _cover_std(problem: Problem, echelon: bool) -> dict[str, float]:
         m = float(node.demand.mean) if node.demand is not None else 0.0
         v = float(node.demand.variance) if node.demand is not None else 0.0
         for e in net.customers(name):
-            split = net.node(e.target).supply_rule == "split" and e.share is not None
-            share = e.share if split else 1.0
+            split = net.node(e.target).supply_rule == "split"
+            share = e.share if split and e.share is not None else 1.0
             m += mean[e.target] * share * e.bom
             v += var[e.target] * (share * e.bom) ** 2
         mean[name], var[name] = m, v
@@ -495,12 +495,14 @@ def _recommendation(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
     recommendation scores, anchored on base stock + the margin-optimal recommendation
     (levels searched by CRN simulation, ~10-30 s), and the study's PPO settings.  The env
     scales its own observations and rewards, so no scaling wrappers."""
+    from des_supply.recommendation import RecommendationMarket
     from des_supply.recommendation_policies import MarginRecommender, margins_of
     from optimization.recommendation_optimize import base_stock_levels
 
     from .recommendation_study import StudySettings, anchors, ppo_config
 
-    network, market = problem.network, problem.new_market()
+    network = problem.network
+    market = cast(RecommendationMarket, problem.new_market())  # a recommendation problem
     model = market.model
     rec = MarginRecommender(margins_of(network, model.products))
     levels = base_stock_levels(network, market, rec)
