@@ -408,11 +408,12 @@ class ContinuousSimulation(Simulation):
         """Review *nodes* one after the other (downstream first: an order reaches its
         supplier before the supplier reviews)."""
         obs, policy = self._obs, self._policy
+        assert policy is not None  # reviews cascade only in run(policy)
         obs.t = self.env.now
         for s in nodes:
             group = self._singles[s.name]
             obs.deciding = obs.deciding_this_period = self._allowed = group
-            self._place_orders(obs.t, policy.act(obs), group)  # type: ignore[union-attr]
+            self._place_orders(obs.t, policy.act(obs), group)
         obs.deciding = obs.deciding_this_period = self._allowed = ()
 
     def _ship(self, t: Any, e: Any, q: float) -> None:

@@ -74,7 +74,7 @@ import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import networkx as nx
 
@@ -528,7 +528,7 @@ class Network:
             first = min(inbound, key=lambda e: e.priority) if rule == "priority" else None
             for e in inbound:
                 if rule == "split":
-                    weight[e.key] = float(e.share)  # type: ignore[arg-type]
+                    weight[e.key] = float(cast(float, e.share))  # checked: split edges have one
                 elif rule == "priority":
                     weight[e.key] = 1.0 if e is first else 0.0
                 else:
@@ -577,7 +577,7 @@ class Network:
                     f"{who} uses supply_rule='split' but edges from "
                     f"{', '.join(map(repr, missing))} have no share"
                 )
-            total = sum(e.share for e in inbound)  # type: ignore[misc]
+            total = sum(e.share for e in inbound if e.share is not None)  # none missing
             if abs(total - 1) > 1e-9:
                 raise NetworkError(f"{who}: shares of its supply edges sum to {total}, not 1")
 

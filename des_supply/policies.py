@@ -110,7 +110,7 @@ def _pairs(a: PerNode, b: PerNode) -> list[tuple[str, float, float]]:
     """(node, a, b) for every node either parameter names ('' when both are plain numbers)."""
     nodes = {*(a if isinstance(a, dict) else ()), *(b if isinstance(b, dict) else ())}
     if not nodes:
-        return [("", float(a), float(b))]  # type: ignore[arg-type]
+        return [("", float(cast(float, a)), float(cast(float, b)))]  # no dicts: numbers
     return [
         (n, value_for(a, n, "first"), value_for(b, n, "second"))
         for n in sorted(nodes)

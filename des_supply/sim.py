@@ -607,7 +607,8 @@ class Simulation:
                         action = self._policy.act(obs)
                     else:
                         self._reply = env.event()
-                        self._request.succeed(obs)  # type: ignore[union-attr]
+                        assert self._request is not None  # driven from outside: reset() made it
+                        self._request.succeed(obs)
                         action = yield self._reply
                     self._place_orders(t, action, group)
             if not self._demand_first:
@@ -709,7 +710,8 @@ class Simulation:
                     break
 
     def _split(self, t: float, s: _NodeState, q: float) -> None:
-        parts = [q * e.edge.share for e in s.inbound]  # type: ignore[operator]
+        # split edges have their share (Network refuses a split rule without)
+        parts = [q * cast(float, e.edge.share) for e in s.inbound]
         if not self._continuous:  # largest remainder keeps the total
             whole = [math.floor(p) for p in parts]
             rest = sorted(range(len(parts)), key=lambda i: whole[i] - parts[i])

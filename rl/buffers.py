@@ -9,10 +9,10 @@ observation, and only the advantage recursion is cut there.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -134,10 +134,11 @@ class RunningMeanStd:
             "count": float(self.count),
         }
 
-    def load_state_dict(self, state: dict[str, object]) -> None:
-        self.mean = state["mean"].numpy().copy()  # type: ignore[attr-defined]
-        self.var = state["var"].numpy().copy()  # type: ignore[attr-defined]
-        self.count = float(state["count"])  # type: ignore[arg-type]
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` output (tensors ``mean`` and ``var``, a number ``count``)."""
+        self.mean = state["mean"].numpy().copy()
+        self.var = state["var"].numpy().copy()
+        self.count = float(state["count"])
 
 
 @dataclass
@@ -188,6 +189,8 @@ class Rollout:
 class _SeededEpisodes(gym.Wrapper):
     """Reset episode k of sub-env i with a seed from ``SeedSequence(seed, spawn_key=(i, k))``."""
 
+    original_observation_space: spaces.Space  # before flattening (set by _make_sub_env)
+
     def __init__(self, env: gym.Env, seed: int, index: int) -> None:
         super().__init__(env)
         self.root, self.episode = replication_seed(seed, index), 0
@@ -212,7 +215,7 @@ def _make_sub_env(make_env: Callable[[], gym.Env], seed: int, index: int) -> _Se
     if not isinstance(original, spaces.Box):
         gym_env = FlattenObservation(gym_env)
     wrapped = _SeededEpisodes(gym_env, seed, index)
-    wrapped.original_observation_space = original  # type: ignore[attr-defined]
+    wrapped.original_observation_space = original
     return wrapped
 
 
@@ -235,8 +238,8 @@ class EnvRunner:
             [partial(_make_sub_env, f, config.seed, i) for i, f in enumerate(thunks)],
             autoreset_mode=AutoresetMode.SAME_STEP,
         )
-        first = self.envs.envs[0]
-        self.observation_space = first.original_observation_space  # type: ignore[attr-defined]
+        first = self._sub_envs()[0]
+        self.observation_space = first.original_observation_space
         self.action_space = self.envs.single_action_space
         self.layout = ActionLayout(self.action_space)
         obs_shape = self.envs.single_observation_space.shape
@@ -251,6 +254,9 @@ class EnvRunner:
         self.finished: list[tuple[float, int]] = []  # (return, length) since the last log row
         self.raw_obs = np.zeros((n, self.obs_dim))
         self.next_obs = torch.zeros((n, self.obs_dim))
+
+    def _sub_envs(self) -> list[_SeededEpisodes]:
+        return cast(list[_SeededEpisodes], self.envs.envs)  # made by _make_sub_env
 
     def start(self) -> None:
         raw: np.ndarray  # SyncVectorEnv subclasses VectorEnv unparameterised: mypy infers Never
@@ -320,7 +326,7 @@ class EnvRunner:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "episode": [int(e.episode) for e in self.envs.envs],  # type: ignore[attr-defined]
+            "episode": [int(e.episode) for e in self._sub_envs()],
             "episode_actions": [
                 torch.as_tensor(np.array(a, dtype=np.float32).reshape(-1, self.layout.width))
                 for a in self.episode_actions
@@ -338,8 +344,8 @@ class EnvRunner:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the counters and rebuild each sub-env by replaying its current episode."""
         replayed = np.zeros_like(self.raw_obs)
-        for i, gym_env in enumerate(self.envs.envs):
-            gym_env.episode = state["episode"][i] - 1  # type: ignore[attr-defined]
+        for i, gym_env in enumerate(self._sub_envs()):
+            gym_env.episode = state["episode"][i] - 1
             obs, _ = gym_env.reset()
             for row in state["episode_actions"][i].numpy():
                 obs, *_ = gym_env.step(self.layout.to_single(row))

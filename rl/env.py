@@ -555,7 +555,8 @@ class EpisodeRunner:
             raise RuntimeError("the episode is over (or was never started): call reset()")
         t0 = self.t
         while True:
-            self._act(decide(self.view))  # type: ignore[arg-type]
+            assert self.view is not None  # not done: an epoch is pending
+            self._act(decide(self.view))
             if self.done or self.t != t0:
                 return self._accrued(self.t - t0)
 

@@ -584,7 +584,8 @@ def train_mappo(
                 critic_opts[c].param_groups[0]["lr"] = critic_lr * frac
                 if config.variant == "mappo":
                     keys = [TEAM]
-                    x = rollout.states.reshape(B, -1)  # type: ignore[union-attr]
+                    assert rollout.states is not None  # MAPPO's rollouts keep the state
+                    x = rollout.states.reshape(B, -1)
                 else:
                     keys = list(groups[c])
                     x = torch.cat([model.inputs(a, rollout.obs[a].reshape(B, -1)) for a in keys])

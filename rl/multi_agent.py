@@ -343,7 +343,8 @@ class InventoryAECEnv(_NodeAgents, AECEnv):
                 self.truncations = {a: True for a in self.agents}
                 self.agent_selection = self.agents[0]
             else:
-                self._start_epoch(self.runner.view)  # type: ignore[arg-type]
+                assert self.runner.view is not None  # not done: an epoch is pending
+                self._start_epoch(self.runner.view)
         self._accumulate_rewards()
 
 

@@ -588,8 +588,8 @@ class ActionWindow(gym.ActionWrapper):
         self, env: gym.Env, low: Any, high: Any, center: Any = None, echelon: bool = False
     ) -> None:
         super().__init__(env)
-        base = env.unwrapped
-        layout = base.layout  # type: ignore[attr-defined]
+        base: Any = env.unwrapped  # an InventoryEnv
+        layout = base.layout
         maxima = np.array([m for n in layout.nodes for m in layout._maxima(n)], dtype=np.float64)
         self.low = np.broadcast_to(np.asarray(low, dtype=np.float64), maxima.shape).copy()
         self.high = np.broadcast_to(np.asarray(high, dtype=np.float64), maxima.shape).copy()
@@ -618,7 +618,7 @@ class ActionWindow(gym.ActionWrapper):
             )
         self.maxima = maxima
         self.nodes = tuple(layout.names)
-        self.discrete = bool(base.discrete)  # type: ignore[attr-defined]
+        self.discrete = bool(base.discrete)
         if self.discrete:
             if (
                 maxima.size != 1
@@ -650,7 +650,8 @@ class ActionWindow(gym.ActionWrapper):
             return int(self.low[0]) + int(np.asarray(action).reshape(-1)[0])
         value = self.levels(action)
         if self.echelon:
-            view = self.env.unwrapped.view  # type: ignore[attr-defined]
+            base: Any = self.env.unwrapped  # an InventoryEnv
+            view = base.view
             if view is not None:
                 gap = np.array(
                     [
