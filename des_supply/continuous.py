@@ -360,6 +360,7 @@ class ContinuousSimulation(Simulation):
             )
         return self.total_cost + part
 
+    # a time here, the period (an int) in the periodic engine
     @property
     def now(self) -> float:  # type: ignore[override]
         return float(self.env.now)

@@ -319,6 +319,7 @@ def simulate(
         return simulate_continuous(
             problem,
             policy,
+            # a ContinuousResults, not the Results annotated (callers read it with getattr)
             horizon=periods,  # type: ignore[return-value]
             replications=replications,
             seed=seed,

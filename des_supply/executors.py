@@ -262,6 +262,7 @@ class RayExecutor(Executor):
             self._remote = ray.remote(num_cpus=1, max_retries=0)(_call)
         return ray
 
+    # read-only here (the cluster's CPUs once started), a plain attribute in Executor
     @property
     def workers(self) -> int:  # type: ignore[override]
         """CPUs of the cluster (once started), else the CPUs asked for."""

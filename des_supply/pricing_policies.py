@@ -300,6 +300,7 @@ class MyopicPricing(_PricingPolicy):
 def myopic_price(ctx: PricingContext, x: float, o: float, r: float) -> float:
     """The price maximising :func:`one_period_profit` (the lowest such price on ties); cached
     per context, since states repeat."""
+    # set in __post_init__ outside the dataclass fields (so not compared, printed or copied)
     cache = ctx._myopic  # type: ignore[attr-defined]
     key = (float(x), float(o), float(r))
     price = cache.get(key)

@@ -362,7 +362,7 @@ def run_study(
         try:
             from optimization.recommendation_mip import MIPRecommendationPolicy
         except ImportError:  # pragma: no cover - optional part
-            MIPRecommendationPolicy = None  # type: ignore[assignment,misc]
+            MIPRecommendationPolicy = None  # type: ignore[assignment,misc]  # no MIP part: skip
         if MIPRecommendationPolicy is not None:
             from optimization.recommendation_mip import make_patterns
 
