@@ -187,12 +187,15 @@ def make_vector_env(
 
     Parameters
     ----------
+    scenario : Problem or Network
+        What :func:`rl.make_env` takes (rl resolves no scenario names:
+        ``scenarios.make(name, **params)`` gives the problem of one).
     wrappers : sequence of callables
         Applied in order to each sub-env, e.g. ``(scale_observation, scale_reward)``.
     asynchronous : bool
         ``AsyncVectorEnv`` (one process per sub-env) instead of ``SyncVectorEnv``.
     kwargs
-        Scenario parameters and env arguments, as for :func:`rl.make_env`.
+        Env arguments, as for :func:`rl.make_env`.
     """
     if isinstance(n_envs, bool) or not isinstance(n_envs, (int, np.integer)) or n_envs < 1:
         raise ValueError(f"n_envs(={n_envs!r}) must be an integer >= 1")
