@@ -1,16 +1,24 @@
 """Time the lost-sales DP on Zipkin's (2008) grid and compare it with the heuristics.
 
-Instances: h = 1, Poisson demand of mean 5, lead time L in 1..4, penalty p in
-{4, 9, 19, 39} (Zipkin 2008, "Old and new methods for lost-sales inventory
-systems", OR 56(5), Sec. 5).  For each: states, RVI iterations, wall seconds of
-:func:`~optimization.lost_sales.solve_lost_sales`, its peak traced memory
-(tracemalloc), the optimal cost, the best heuristic and its gap, and Zipkin's
-published optimum where we have it.
+Instances: h = 1, Poisson demand of mean 5, lead time L in 1..4 (``--leads``: any,
+e.g. 5 6), penalty p in {4, 9, 19, 39} (Zipkin 2008, "Old and new methods for
+lost-sales inventory systems", OR 56(5), Sec. 5).  For each: states, RVI
+iterations, wall seconds of :func:`~optimization.lost_sales.solve_lost_sales`
+(relative value iteration and the exact evaluation of its policy), its peak traced
+memory (tracemalloc) next to the size guard's estimate, the optimal cost, every
+heuristic the DP module evaluates (:data:`~optimization.lost_sales.HEURISTICS`), the
+best one and its gap, and Zipkin's published optimum where we have it.
+
+A heuristic the machine cannot evaluate is reported as such (``n/a``) with the
+reason: the myopic tables hold whole-grid Q-values (refused by their size guard at
+L = 6), and the base-stock searches evaluate chains on the position simplex with no
+order cap (skipped from L = 6: tens of millions of states per level tried).
 
 Usage::
 
     python benchmarks/lost_sales_dp.py                 # full grid (about a minute)
     python benchmarks/lost_sales_dp.py --quick         # L in {1, 2}, p in {4, 19}
+    python benchmarks/lost_sales_dp.py --leads 5 6 --penalties 4 39
     python benchmarks/lost_sales_dp.py --json out.json --threads 1
 
 BLAS runs on ``--threads`` threads (default 1: the DP's target is 30 s on one
@@ -20,12 +28,19 @@ core, and small matrix products gain nothing from threads).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import sys
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# run as a script: benchmarks/ itself must not come first (benchmarks/rl.py would shadow rl)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 #: Zipkin (2008) Table 3 optimal costs (Poisson, mean 5, h = 1) that we could check.
 PUBLISHED = {(2, 4): 4.40, (4, 4): 4.73, (2, 19): 7.66, (4, 19): 8.89}
@@ -38,7 +53,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     ap.add_argument("--no-heuristics", action="store_true", help="time the DP only")
     ap.add_argument("--demand", default="poisson", choices=("poisson", "geometric"))
+    ap.add_argument("--leads", type=int, nargs="+", help="lead times (default 1 2 3 4)")
+    ap.add_argument("--penalties", type=float, nargs="+", help="penalties (default 4 9 19 39)")
+    ap.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also time the whole-grid relative value iteration (the algorithm before the "
+        "block-by-block one) on the same instance, in the same run",
+    )
     return ap.parse_args(argv)
+
+
+@contextlib.contextmanager
+def _whole_grid():
+    """The solver as it was before the block-by-block update: whole-grid Q-values."""
+    import optimization.lost_sales as ls
+
+    saved = ls.DENSE_Q
+    ls.DENSE_Q = float("inf")
+    try:
+        yield
+    finally:
+        ls.DENSE_Q = saved
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -50,23 +86,35 @@ def run(args: argparse.Namespace) -> dict:
     import numpy as np
     import scipy
 
-    from optimization.lost_sales import heuristics, solve_lost_sales
+    from optimization.lost_sales import HEURISTICS, check_memory, heuristics, solve_lost_sales
+    from optimization.lost_sales_model import LostSalesModel, Truncation
 
-    leads = (1, 2) if args.quick else (1, 2, 3, 4)
-    penalties = (4, 19) if args.quick else (4, 9, 19, 39)
+    leads = args.leads or ((1, 2) if args.quick else (1, 2, 3, 4))
+    penalties = args.penalties or ((4, 19) if args.quick else (4, 9, 19, 39))
     rows = []
     header = (
-        f"{'L':>2} {'p':>3} {'states':>8} {'iter':>5} {'seconds':>8} {'peak MiB':>9} "
-        f"{'optimal':>8} {'Zipkin':>7}  {'best heuristic':<18} {'cost':>8} {'gap %':>6}"
+        f"{'L':>2} {'p':>3} {'states':>10} {'iter':>5} {'seconds':>8} {'peak MiB':>9} "
+        f"{'guard MiB':>9} {'optimal':>8} {'Zipkin':>7}  {'best heuristic':<18} {'cost':>8} "
+        f"{'gap %':>6}"
     )
     print(header)
     print("-" * len(header))
     for L in leads:
         for p in penalties:
+            base = None
+            if args.baseline:
+                tracemalloc.start()
+                with _whole_grid():
+                    old = solve_lost_sales(L, 1.0, p, args.demand, 5.0)
+                base = (old.solve_seconds, tracemalloc.get_traced_memory()[1], old.average_cost)
+                tracemalloc.stop()
+                del old
             tracemalloc.start()
             sol = solve_lost_sales(L, 1.0, p, args.demand, 5.0)
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
+            trunc = Truncation.default(LostSalesModel(L, 1.0, p, args.demand))
+            guard = check_memory(L, trunc, float("inf"))  # the size guard's estimate
             row = {
                 "lead_time": L,
                 "penalty": p,
@@ -75,24 +123,44 @@ def run(args: argparse.Namespace) -> dict:
                 "iterations": sol.iterations,
                 "seconds": sol.solve_seconds,
                 "peak_mib": peak / 2**20,
+                "guard_mib": guard / 2**20,
                 "optimal_cost": sol.average_cost,
+                "stationary_cost": sol.stationary_cost,
                 "bounds": [sol.lower_bound, sol.upper_bound],
                 "boundary_mass": sol.boundary_mass,
                 "truncation": [sol.truncation.max_position, sol.truncation.max_order],
                 "published": PUBLISHED.get((L, p)) if args.demand == "poisson" else None,
             }
+            if base is not None:
+                row["baseline"] = {
+                    "seconds": base[0],
+                    "peak_mib": base[1] / 2**20,
+                    "optimal_cost": base[2],
+                    "speedup": base[0] / row["seconds"],
+                }
+            del sol
             if not args.no_heuristics:
                 t0 = time.perf_counter()
-                res = heuristics(L, 1.0, p, args.demand, 5.0)
-                name = min(res, key=lambda k: res[k].value)
+                res, skipped = {}, {}
+                groups = [HEURISTICS[:2]] + [(name,) for name in HEURISTICS[2:]]  # myopic pair
+                for names in groups:
+                    if L >= 6 and "base-stock" in names[0]:
+                        skipped[names[0]] = "not run: chains on the position simplex too large"
+                        continue
+                    try:
+                        res.update(heuristics(L, 1.0, p, args.demand, 5.0, names=names))
+                    except ValueError as exc:  # a size guard
+                        skipped.update({name: f"n/a: {exc}" for name in names})
+                best = min(res, key=lambda k: res[k].value)
                 row.update(
                     heuristics={
                         k: {"cost": r.value, "params": dict(r.params)} for k, r in res.items()
                     },
+                    heuristics_skipped=skipped,
                     heuristics_seconds=time.perf_counter() - t0,
-                    best_heuristic=name,
-                    best_heuristic_cost=res[name].value,
-                    gap_percent=100 * (res[name].value / sol.average_cost - 1),
+                    best_heuristic=best,
+                    best_heuristic_cost=res[best].value,
+                    gap_percent=100 * (res[best].value / row["optimal_cost"] - 1),
                 )
             rows.append(row)
             pub = f"{row['published']:7.2f}" if row["published"] else f"{'':>7}"
@@ -103,10 +171,22 @@ def run(args: argparse.Namespace) -> dict:
                 else ""
             )
             print(
-                f"{L:>2} {p:>3} {sol.states:>8,} {sol.iterations:>5} {sol.solve_seconds:>8.3f} "
-                f"{row['peak_mib']:>9.1f} {sol.average_cost:>8.4f} {pub}{tail}",
+                f"{L:>2} {p:>3g} {row['states']:>10,} {row['iterations']:>5} "
+                f"{row['seconds']:>8.3f} {row['peak_mib']:>9.1f} {row['guard_mib']:>9.1f} "
+                f"{row['optimal_cost']:>8.4f} {pub}{tail}",
                 flush=True,
             )
+            if base is not None:
+                b = row["baseline"]
+                print(
+                    f"{'':>8}whole-grid RVI (before): {b['seconds']:.3f} s, {b['peak_mib']:.1f} "
+                    f"MiB, optimal {b['optimal_cost']:.6f}; block by block {b['speedup']:.1f}x "
+                    "faster"
+                )
+            for name, h in row.get("heuristics", {}).items():
+                print(f"{'':>8}{name:<20} {h['cost']:9.4f}  {h['params']}")
+            for name, why in row.get("heuristics_skipped", {}).items():
+                print(f"{'':>8}{name:<20} {why[:90]}")
     return {
         "benchmark": "lost_sales_dp",
         "holding": 1.0,
@@ -133,5 +213,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
     raise SystemExit(main())

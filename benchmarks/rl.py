@@ -1,10 +1,18 @@
 """RL benchmark: env throughput, and how well PPO learns Zipkin's lost-sales model.
 
-(1) Throughput.  Environment steps per second with random actions for one
-    ``InventoryEnv`` and for ``SyncVectorEnv`` of 8 and 64 sub-envs (the fixed scaling
-    wrappers of :mod:`scenarios.presets` included), each as a ratio to the engine's raw speed
-    measured in the same run: ``Simulation(net, periods, seed).run(BaseStock(S))`` on the
-    same scenario (single-stage, lead time 2, penalty 9, lost sales).
+(1) Throughput.  The cost of one env step as a multiple of one engine period, on
+    single-stage (lead time 2, penalty 9, lost sales) and on the 3-stage serial
+    network of ``Serial-v0`` (sequential decisions: three node epochs a period).  The
+    baseline is ``Simulation(net, periods, seed).run(BaseStock(S))`` on the same
+    scenario in the same run; every case runs once per round, rounds interleaved, and
+    a ratio is the median over rounds of (CPU time per step / engine CPU time per
+    period in that round; CPU time of the process, which a busy machine disturbs
+    less than wall time).  Cases: the engine driven from outside (``act``/``advance`` with fixed
+    orders: the floor for any adapter), ``InventoryEnv`` in ``"quantity"`` and
+    ``"base-stock"`` action modes (random actions drawn up front, resets included),
+    single-stage's preset wrappers and ``SyncVectorEnv`` of 8 and 64 of them, and on
+    serial OR-Gym's InvManagement env when the peer venv (``--orgym-python``) exists.
+    Target (issue 15): an env step at most 2x an engine period.
 
 (2) Learning quality.  For (lead_time, penalty) = (2, 9) and (4, 39) and each seed,
     train PPO with ``scenarios.presets.preset(scenarios.make("single-stage", ...))`` for a wall-clock budget
@@ -27,6 +35,7 @@
 Usage::
 
     python benchmarks/rl.py --quick                      # smoke run, a few minutes
+    python benchmarks/rl.py --skip-learning --json benchmarks/results/rl_throughput.json
     python benchmarks/rl.py --json benchmarks/results/rl.json --seeds 3 --minutes 15
 """
 
@@ -158,82 +167,224 @@ class Reference:
 
 
 # -- (1) throughput -------------------------------------------------------------------------------
-def _best_rate(fn: Any, repeats: int) -> float:
-    best = 0.0
-    for _ in range(repeats):
-        import gc
+#: The throughput scenarios: (name, scenario, parameters); serial is Serial-v0's problem.
+THROUGHPUT_SCENARIOS = (
+    ("single-stage", "single-stage", {"lead_time": 2, "penalty": 9.0}),
+    ("serial", "serial", {}),
+)
+STEP_TARGET = 2.0  # issue 15: one env step costs at most 2x one engine period
 
-        gc.collect()
-        t = time.perf_counter()
-        n = fn()
-        best = max(best, n / (time.perf_counter() - t))
-    return best
+#: Times OR-Gym's InvManagement env in the peer venv (gym 0.19, numpy < 2): random actions
+#: drawn up front, resets at the end of each 30-period episode; prints CPU seconds per step.
+_ORGYM_TIMER = """
+import sys, time, numpy as np
+from or_gym.envs.supply_chain.inventory_management import InvManagementBacklogEnv
+steps = int(sys.argv[1])
+env = InvManagementBacklogEnv()
+rng = np.random.default_rng(0)
+high = env.action_space.high
+acts = [rng.integers(0, high + 1) for _ in range(1000)]
+env.reset()
+t = time.process_time()
+for i in range(steps):
+    _, _, done, _ = env.step(acts[i % 1000])
+    if done:
+        env.reset()
+print((time.process_time() - t) / steps)
+"""
 
 
-def throughput(params: dict[str, Any], steps: int, repeats: int) -> dict[str, Any]:
-    """Env steps per second (random actions) against the engine's periods per second."""
+def _per_step(fn: Any) -> float:
+    """CPU seconds per step of ``fn()`` (which returns how many steps it ran).
+
+    CPU time of this process, not wall time: on a shared machine a run is descheduled
+    at random, and wall-clock ratios then drift with the load.
+    """
+    import gc
+
+    gc.collect()
+    t = time.process_time()
+    n = fn()
+    return (time.process_time() - t) / n
+
+
+def _step_cases(problem: Any, steps: int, *, vectors: bool, spec: Any) -> dict[str, Any]:
+    """The timed cases of one scenario: callables returning the number of steps they ran."""
     import gymnasium as gym
 
-    import scenarios
     from des_supply.policies import BaseStock
     from des_supply.sim import Simulation
-    from scenarios.presets import make_thunk, preset
+    from rl.env import make_env
+    from scenarios.presets import make_thunk
 
-    problem = scenarios.make("single-stage", **params)
-    _, spec = preset(problem)
-    thunk = make_thunk(problem, spec)
     net = problem.network
-    periods = int(spec["env"]["periods"])
+    levels = {n.name: 20.0 for n in net.stock_nodes}
 
     def engine() -> int:
-        Simulation(net, steps, 0).run(BaseStock(19.0))
+        Simulation(net, steps, 0).run(BaseStock(levels))
         return steps
 
-    def single() -> int:
-        env = thunk()
-        env.action_space.seed(0)
-        env.reset(seed=0)
-        for _ in range(steps):
-            *_, truncated, _ = env.step(env.action_space.sample())
-            if truncated:
-                env.reset()
+    def driven() -> int:  # the engine answered from outside (act/advance), no adapter
+        sim = Simulation(net, steps, 0)
+        view, k = sim.reset(0), 0
+        while view is not None:
+            sim.act({n: float(k % 7) for n in view.deciding})
+            view, k = sim.advance(), k + 1
         return steps
 
-    def vector(n: int) -> Any:
+    def env_case(build: Any) -> Any:
+        probe = build()
+        probe.action_space.seed(0)
+        actions = [probe.action_space.sample() for _ in range(997)]
+
         def run() -> int:
-            envs = gym.vector.SyncVectorEnv([thunk] * n)
-            envs.action_space.seed(0)
-            envs.reset(seed=0)
-            k = max(1, steps // n)
-            for _ in range(k):
-                envs.step(envs.action_space.sample())
-            envs.close()
-            return k * n
+            env = build()
+            env.reset(seed=0)
+            for i in range(steps):
+                *_, truncated, _ = env.step(actions[i % 997])
+                if truncated:
+                    env.reset()
+            return steps
 
         return run
 
-    cases = {
+    periods = int(spec["env"]["periods"]) if spec is not None else 200
+    cases: dict[str, Any] = {
         "engine": engine,
-        "env x1": single,
-        "SyncVectorEnv x8": vector(8),
-        "SyncVectorEnv x64": vector(64),
+        "engine driven from outside": driven,
+        "env (quantity)": env_case(lambda: make_env(problem, periods=periods)),
+        "env (base-stock)": env_case(
+            lambda: make_env(problem, periods=periods, action_mode="base-stock")
+        ),
     }
-    rates = dict.fromkeys(cases, 0.0)
-    for _ in range(repeats):  # round robin, so a change of machine load hits all cases alike
-        for name, fn in cases.items():
-            rates[name] = max(rates[name], _best_rate(fn, 1))
-    engine_rate = rates["engine"]
-    return {
-        "scenario": "single-stage",
-        "params": params,
+    if spec is not None:
+        thunk = make_thunk(problem, spec)
+        cases["env + preset wrappers"] = env_case(thunk)
+        if vectors:
+            for n in (8, 64):
+
+                def vector(n: int = n) -> int:
+                    envs = gym.vector.SyncVectorEnv([thunk] * n)
+                    envs.action_space.seed(0)
+                    acts = [envs.action_space.sample() for _ in range(16)]
+                    envs.reset(seed=0)
+                    k = max(1, steps // n)
+                    for i in range(k):
+                        envs.step(acts[i % 16])
+                    envs.close()
+                    return k * n
+
+                cases[f"SyncVectorEnv x{n}"] = vector
+    return cases
+
+
+def _orgym(steps: int, python: Path) -> float | None:
+    """Seconds per step of OR-Gym's InvManagement env (None if the peer venv fails)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            [str(python), "-c", _ORGYM_TIMER, str(steps)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
+        return float(out.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+def throughput(steps: int, repeats: int, orgym_python: Path | None = None) -> dict[str, Any]:
+    """Seconds per env step against seconds per engine period, per scenario.
+
+    Every case of every scenario runs once per round, ``repeats`` rounds (interleaved, so
+    a change of machine load hits all cases alike); a case's ratio is the median over
+    rounds of (its time per step / the engine's time per period in the same round).
+    ``orgym_python``: a Python with OR-Gym (the peer venv), timed in the serial rounds.
+    """
+    import scenarios
+    from scenarios.presets import preset
+
+    plans = {}
+    for label, name, params in THROUGHPUT_SCENARIOS:
+        problem = scenarios.make(name, **params)
+        spec = preset(problem)[1] if name == "single-stage" else None
+        plans[label] = _step_cases(problem, steps, vectors=name == "single-stage", spec=spec)
+    times: dict[str, dict[str, list[float]]] = {
+        label: {case: [] for case in cases} for label, cases in plans.items()
+    }
+    if orgym_python is not None:
+        times["serial"]["OR-Gym InvManagement (backlog)"] = []
+    for _ in range(repeats):
+        for label, cases in plans.items():
+            for case, fn in cases.items():
+                times[label][case].append(_per_step(fn))
+            if label == "serial" and orgym_python is not None:
+                t = _orgym(steps, orgym_python)
+                if t is None:
+                    del times[label]["OR-Gym InvManagement (backlog)"]
+                    orgym_python = None
+                else:
+                    times[label]["OR-Gym InvManagement (backlog)"].append(t)
+    out: dict[str, Any] = {
         "steps": steps,
         "repeats": repeats,
-        "episode_periods": periods,
-        "engine_policy": "BaseStock(19)",
-        "rates": {
-            k: {"steps_per_second": v, "ratio_to_engine": v / engine_rate} for k, v in rates.items()
-        },
+        "target": STEP_TARGET,
+        "engine_policy": "BaseStock(20 at every stocking node)",
+        "scenarios": {},
     }
+    for label, name, params in THROUGHPUT_SCENARIOS:
+        engine = np.array(times[label]["engine"])
+        rows = {}
+        for case, ts in times[label].items():
+            arr = np.array(ts)
+            rows[case] = {
+                "seconds_per_step": float(np.median(arr)),
+                "steps_per_second": float(1.0 / np.median(arr)),
+                "x_engine_period": float(np.median(arr / engine)),
+                "x_engine_period_all": (arr / engine).tolist(),
+            }
+        entry: dict[str, Any] = {"scenario": name, "params": params, "cases": rows}
+        for mode in ("quantity", "base-stock"):
+            ratio = rows[f"env ({mode})"]["x_engine_period"]
+            entry[f"target_met_{mode}"] = bool(ratio <= STEP_TARGET)
+        if "OR-Gym InvManagement (backlog)" in rows:
+            entry["serial_v0_vs_orgym"] = (
+                rows["OR-Gym InvManagement (backlog)"]["seconds_per_step"]
+                / rows["env (quantity)"]["seconds_per_step"]
+            )
+        out["scenarios"][label] = entry
+    return out
+
+
+def throughput_table(result: dict[str, Any]) -> str:
+    """The throughput result as text: per scenario, each case's cost per step."""
+    lines = [
+        f"Throughput: one env step as a multiple of one engine period (medians of "
+        f"{result['repeats']} interleaved rounds of {result['steps']:,} steps; random "
+        f"actions; target {result['target']:g}x)",
+    ]
+    for label, entry in result["scenarios"].items():
+        lines.append(f"{label} ({entry['scenario']} {entry['params'] or 'defaults'})")
+        lines.append(f"  {'case':<34}{'steps/s':>10}{'us/step':>9}{'x engine':>10}  (CPU time)")
+        for case, r in entry["cases"].items():
+            lines.append(
+                f"  {case:<34}{r['steps_per_second']:>10,.0f}"
+                f"{1e6 * r['seconds_per_step']:>9.1f}{r['x_engine_period']:>10.2f}"
+            )
+        for mode in ("quantity", "base-stock"):
+            ratio = entry["cases"][f"env ({mode})"]["x_engine_period"]
+            verdict = "MET" if entry[f"target_met_{mode}"] else "NOT MET"
+            lines.append(
+                f"  env ({mode}) step {ratio:.2f}x: target {result['target']:g}x {verdict}"
+            )
+        if "serial_v0_vs_orgym" in entry:
+            lines.append(
+                f"  Serial-v0 env steps/s = {entry['serial_v0_vs_orgym']:.2f}x OR-Gym's "
+                "InvManagement env"
+            )
+    return "\n".join(lines)
 
 
 # -- (2) learning quality ----------------------------------------------------------------------
@@ -340,13 +491,7 @@ def _num(x: float | None, fmt: str = "{:.0f}") -> str:
 def table(throughput_result: dict[str, Any] | None, learning: list[dict[str, Any]]) -> str:
     lines = []
     if throughput_result:
-        lines += [
-            "Throughput (single-stage L=2 p=9 lost sales, random actions, preset wrappers)",
-            f"{'case':<20}{'steps/s':>12}{'x engine':>10}",
-        ]
-        for name, r in throughput_result["rates"].items():
-            lines.append(f"{name:<20}{r['steps_per_second']:>12,.0f}{r['ratio_to_engine']:>10.3f}")
-        lines.append("")
+        lines += [throughput_table(throughput_result), ""]
     if learning:
         lines += [
             "Learning (PPO, deterministic policy; gaps paired with the DP policy on the "
@@ -406,6 +551,14 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds of training between gap checks (0: none)",
     )
     ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--throughput-steps", type=int, default=None, help="steps per timed run")
+    ap.add_argument("--throughput-repeats", type=int, default=None, help="interleaved rounds")
+    ap.add_argument(
+        "--orgym-python",
+        type=Path,
+        default=Path("/tmp/peers/venv/bin/python"),
+        help="a Python with OR-Gym 0.5 (the peer venv) for the Serial-v0 comparison",
+    )
     ap.add_argument("--skip-learning", action="store_true")
     ap.add_argument("--cases", default="2:9,4:39", help="lead_time:penalty pairs")
     args = ap.parse_args(argv)
@@ -434,11 +587,13 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     if not args.skip_throughput:
-        steps = 5_000 if args.quick else 50_000
-        result["throughput"] = throughput(
-            {"lead_time": 2, "penalty": 9.0}, steps, 2 if args.quick else 3
-        )
-        print(table(result["throughput"], []), flush=True)
+        steps = args.throughput_steps or (2_000 if args.quick else 10_000)
+        repeats = args.throughput_repeats or (3 if args.quick else 7)
+        orgym = args.orgym_python if args.orgym_python.exists() else None
+        if orgym is None:
+            print(f"(no OR-Gym comparison: {args.orgym_python} not found)", flush=True)
+        result["throughput"] = throughput(steps, repeats, orgym)
+        print(throughput_table(result["throughput"]), flush=True)
     learning: list[dict[str, Any]] = []
     if not args.skip_learning:
         for L, p in cases:
@@ -491,8 +646,9 @@ def main(argv: list[str] | None = None) -> int:
         result["learning"] = learning
     text = table(result.get("throughput"), learning)
     result["table"] = text
-    print()
-    print(text)
+    if learning:
+        print()
+        print(text)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2, default=float))

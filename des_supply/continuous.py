@@ -22,6 +22,13 @@ Events (SimPy, one clock)
   that much later; ``Edge.sequential`` keeps the arrivals in the order sent.
   Arrivals at the same instant as a demand come first (URGENT priority), as in
   periodic time.  A receipt does not change the inventory position, so no review.
+* **Review triggers** (``review=``): ``"demand"`` (default) is the continuous review
+  above; ``"arrival"`` makes a node review at each receipt of a shipment that spent
+  time in transit (its stock changed, its position did not) and not after demands;
+  ``"event"`` does both; a number ``R`` makes every stocking node review every ``R``
+  time units (at 0, R, 2R, ..., downstream first) and not after demands or receipts:
+  periodic review in continuous time.  Receipts of the initial pipeline trigger no
+  review.
 * **Tick** every ``bucket`` time units (and at the horizon): one ledger row for the
   bucket [start, end); a tick goes before every other event at its time, so an event
   at a bucket's end counts in the next bucket (and one at the horizon not at all).
@@ -72,6 +79,7 @@ from .sim import Observation, Simulation, UrgentTimeout
 
 __all__ = [
     "LEVELS",
+    "REVIEW_TRIGGERS",
     "ContinuousLedger",
     "ContinuousNodeSummary",
     "ContinuousObservation",
@@ -82,10 +90,21 @@ __all__ = [
 
 #: Levels whose time average each ledger row keeps (``ContinuousLedger.time_average``).
 LEVELS = ("on_hand", "backlog", "in_transit")
+#: What makes a node review (``ContinuousSimulation(review=...)``), besides a number R.
+REVIEW_TRIGGERS = ("demand", "arrival", "event")
 BLOCK = 256
 #: Priority of the ticks: before everything else at their time (URGENT is 0), so a row
 #: covers [start, end) whatever the order in which events were scheduled.
 FIRST = EventPriority(-1)
+
+
+def _positive(name: str, value: Any) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (math.isfinite(value) and value > 0)
+    ):
+        raise ValueError(f"{name}(={value!r}) must be a number > 0 and finite")
 
 
 class _Draws:
@@ -194,6 +213,9 @@ class ContinuousSimulation(Simulation):
         Time units per ledger row.
     path : bool
         Record every level change (``ContinuousLedger.path``) for plots.
+    review : str or float
+        When nodes review: ``"demand"`` (continuous review, default), ``"arrival"``,
+        ``"event"`` (both), or a number R > 0: every stocking node every R time units.
     """
 
     TIME = "continuous"
@@ -206,14 +228,23 @@ class ContinuousSimulation(Simulation):
         *,
         bucket: float = 1.0,
         path: bool = False,
+        review: str | float = "demand",
     ) -> None:
+        if isinstance(review, str):
+            if review not in REVIEW_TRIGGERS:
+                raise ValueError(
+                    f"review(={review!r}) must be one of {', '.join(REVIEW_TRIGGERS)} "
+                    "or a review interval > 0 [time units]"
+                )
+            self.review_interval = None
+        else:
+            _positive("review", review)
+            self.review_interval = float(review)
+        self.review = review
+        self._on_demand = review in ("demand", "event")
+        self._on_arrival = review in ("arrival", "event")
         for name, value in (("horizon", horizon), ("bucket", bucket)):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not (math.isfinite(value) and value > 0)
-            ):
-                raise ValueError(f"{name}(={value!r}) must be a number > 0 and finite")
+            _positive(name, value)
         self.horizon, self.bucket, self._record_path = float(horizon), float(bucket), path
         rows = max(1, math.ceil(self.horizon / self.bucket - 1e-9))
         super().__init__(network, rows, seed)
@@ -334,7 +365,7 @@ class ContinuousSimulation(Simulation):
             try:  # step by step: env.run(until=...) would add a callback per call
                 while not self._process.triggered:
                     self.env.step()
-            except StopSimulation:  # a demand needs reviews
+            except StopSimulation:  # an event needs reviews
                 pass
         group = self._singles[self._pending[0].name]
         obs = self._obs
@@ -342,6 +373,17 @@ class ContinuousSimulation(Simulation):
         self._allowed = group
         self._awaiting = True
         return obs
+
+    @property
+    def reviewing(self) -> tuple[str, ...]:
+        """The nodes that review at the pending instant, the one deciding now first
+        (after a demand: its node and the stocking nodes upstream, downstream first)."""
+        return tuple(s.name for s in self._pending) if self._awaiting else ()
+
+    def accrued_revenue(self) -> float:
+        """Revenue accrued from time 0 to now [$] (profit problems: the reward is revenue
+        minus cost between epochs)."""
+        return self.total_revenue + sum(s.revenue for s in self._states)
 
     def accrued_cost(self) -> float:
         """Cost accrued from time 0 to now [$] (rows written plus the current bucket so far):
@@ -372,6 +414,8 @@ class ContinuousSimulation(Simulation):
             self._cascade(list(self._deciders))
         for customers in self._arrivals:
             customers.schedule()
+        if self.review_interval is not None:
+            UrgentTimeout(env, self.review_interval, NORMAL).callbacks.append(self._periodic)
         for k in range(1, self.periods + 1):
             end = self.horizon if k == self.periods else k * self.bucket
             start = env.now
@@ -388,7 +432,9 @@ class ContinuousSimulation(Simulation):
         s = customers.state
         now = self.env.now
         self._external_demand(now, s, customers.units)
-        if self._policy is None:  # driven from outside: pause for these reviews
+        if not self._on_demand:  # reviews at receipts or every R time units only
+            pass
+        elif self._policy is None:  # driven from outside: pause for these reviews
             self._pending = list(customers.reviews)
         elif len(customers.reviews) > 1:
             self._cascade(customers.reviews)
@@ -438,6 +484,25 @@ class ContinuousSimulation(Simulation):
         e.transit -= q
         self._deliver(e, q, t)
         self._record()
+        s = e.target
+        if self._on_arrival and not s.supply:
+            self._review([s])
+
+    def _review(self, nodes: list[Any]) -> None:
+        """Review *nodes* now: from the policy, or pause for an outside agent."""
+        if self._policy is not None:
+            self._cascade(nodes)
+            return
+        self._pending = list(nodes)
+        raise StopSimulation(None)  # back to advance(): an outside agent decides now
+
+    def _periodic(self, event: Any) -> None:
+        """Every stocking node reviews (periodic review every ``review_interval``)."""
+        if self._over:
+            return
+        self._integrate()
+        UrgentTimeout(self.env, self.review_interval, NORMAL).callbacks.append(self._periodic)
+        self._review(list(self._deciders))
 
     # -- accounting --------------------------------------------------------------------------
     def _in_transit(self, s: Any) -> float:
@@ -632,13 +697,15 @@ def simulate_continuous(
     warmup: float | None = None,
     bucket: float = 1.0,
     keep_ledgers: bool = False,
+    review: str | float = "demand",
 ) -> ContinuousResults:
     """Run *replications* of a continuous-time problem and summarise them per unit time.
 
     ``horizon`` and ``warmup`` are in time units (defaults: the problem's ``periods`` and
     ``warmup``, read as time units); ``warmup`` must be a multiple of ``bucket``.
     Replication k runs on ``replication_seed(seed, k)``: two policies on the same seed
-    are paired (common random numbers).
+    are paired (common random numbers).  ``review`` says when nodes review (see
+    :class:`ContinuousSimulation`: ``"demand"``, ``"arrival"``, ``"event"`` or an interval).
     """
     problem = as_problem(problem)
     network = problem.network
@@ -652,7 +719,9 @@ def simulate_continuous(
         raise ValueError(f"warmup(={warmup}) must be in [0, horizon={horizon})")
     summaries, ledgers = [], []
     for k in range(replications):
-        sim = ContinuousSimulation(network, horizon, replication_seed(seed, k), bucket=bucket)
+        sim = ContinuousSimulation(
+            network, horizon, replication_seed(seed, k), bucket=bucket, review=review
+        )
         ledger = sim.run(policy)
         summaries.append(_summary(ledger, warmup))
         if keep_ledgers:

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import stats
@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from . import batch as _batch
 from .batch_policies import vectorise
 from .executors import Executor, use_executor
-from .ledger import Ledger, total_cost
+from .ledger import Ledger, LedgerSummary
 from .network import Network
 from .policies import Policy
 from .problem import Problem, as_problem
@@ -44,6 +44,7 @@ __all__ = [
     "ENGINES",
     "NodeSummary",
     "NonFiniteResultError",
+    "ResultFrames",
     "Results",
     "batch_note",
     "confidence_interval",
@@ -93,6 +94,14 @@ class NodeSummary:
     cycle_service_level: float | None
 
 
+class ResultFrames(NamedTuple):
+    """:meth:`Results.to_pandas`: tidy pandas DataFrames of one :class:`Results`."""
+
+    nodes: Any  # one row per node: node, then the NodeSummary fields
+    replications: Any  # one row per replication: replication, value (its mean per period)
+    summary: Any  # one row: objective, mean, ci95_low, ci95_high, fill rate, ...
+
+
 @dataclass(frozen=True)
 class Results:
     """What :func:`simulate` measured.
@@ -134,33 +143,69 @@ class Results:
             "nodes": {n: asdict(s) for n, s in self.nodes.items()},
         }
 
+    def to_pandas(self) -> ResultFrames:
+        """The results as tidy DataFrames: per node (the :class:`NodeSummary` fields), per
+        replication (its mean cost or profit per period after warm-up) and one summary row.
+        Needs pandas (not a core dependency)."""
+        try:
+            import pandas as pd
+        except ImportError:  # pragma: no cover - exercised only without pandas
+            raise ImportError("Results.to_pandas needs pandas: pip install pandas") from None
+        nodes = pd.DataFrame(
+            [{"node": name, **asdict(s)} for name, s in self.nodes.items()],
+            columns=["node", *NodeSummary.__dataclass_fields__],
+        )
+        replications = pd.DataFrame(
+            {
+                "replication": np.arange(len(self.per_replication)),
+                "value": np.asarray(self.per_replication, dtype=float),
+            }
+        )
+        summary = pd.DataFrame(
+            [
+                {
+                    "objective": self.objective,
+                    "mean": self.mean,
+                    "ci95_low": self.ci95[0],
+                    "ci95_high": self.ci95[1],
+                    "fill_rate": self.fill_rate,
+                    "cycle_service_level": self.cycle_service_level,
+                    "periods": self.periods,
+                    "warmup": self.warmup,
+                    "replications": self.replications,
+                    "seed": self.seed,
+                    "engine": self.engine,
+                }
+            ]
+        )
+        return ResultFrames(nodes, replications, summary)
 
-def _summarise(ledger: Ledger, warmup: int) -> dict[str, Any]:
-    """The numbers one replication contributes (arrays per node, after warm-up); an overflow
-    gives inf silently here: :func:`_check_finite` refuses the run with its cause."""
+
+def _summarise(ledger: Ledger | LedgerSummary, warmup: int) -> dict[str, Any]:
+    """The numbers one replication contributes (arrays per node, after warm-up), from its full
+    ledger or from the running summary kept during the run (the same numbers bit for bit); an
+    overflow gives inf silently here: :func:`_check_finite` refuses the run with its cause."""
     with np.errstate(over="ignore", invalid="ignore"):
-        return _summarise_ledger(ledger, warmup)
+        if isinstance(ledger, Ledger):
+            ledger = LedgerSummary.of_ledger(ledger, warmup)
+        return _summary_numbers(ledger)
 
 
-def _summarise_ledger(ledger: Ledger, warmup: int) -> dict[str, Any]:
-    d = {f: v[warmup:] for f, v in ledger.data.items()}
-    costs = total_cost(d)
-    series = ledger.objective_series()[warmup:]
-    stockout = d["served"] < d["demand"] - 1e-9
+def _summary_numbers(summary: LedgerSummary) -> dict[str, Any]:
+    series = np.frombuffer(summary.series, dtype=float)
+    n = summary.counted
+    demand = summary.field_sum("demand")
     return {
         "value": float(series.mean()),
         "batches": [float(b.mean()) for b in np.array_split(series, BATCHES) if len(b)],
-        "on_hand": d["on_hand"].mean(0),
-        "backlog": d["backlog"].mean(0),
-        "lost": d["lost"].mean(0),
-        "ordered": d["ordered"].mean(0),
-        "cost": costs.mean(0),
-        "revenue": d["revenue"].mean(0),
-        "demand": d["demand"].sum(0),
-        "served": d["served"].sum(0),
-        "has_demand": d["demand"].sum(0) > 0,
-        "in_stock_periods": (~stockout).sum(0),
-        "periods": len(series),
+        **{k: summary.field_sum(k) / n for k in ("on_hand", "backlog", "lost", "ordered")},
+        "cost": summary.node_cost / n,
+        "revenue": summary.field_sum("revenue") / n,
+        "demand": demand,
+        "served": summary.field_sum("served"),
+        "has_demand": demand > 0,
+        "in_stock_periods": summary.in_stock,
+        "periods": n,
     }
 
 
@@ -207,9 +252,14 @@ def _replicate(
     warmup: int,
     market: Market | None,
     keep: bool,
+    window: tuple[int, int] | None = None,
 ) -> tuple[dict[str, Any], Ledger | None]:
-    ledger = Simulation(network, periods, replication_seed(seed, k), market).run(policy)
-    return _summarise(ledger, warmup), (ledger if keep else None)
+    sim = Simulation(network, periods, replication_seed(seed, k), market)
+    if keep:
+        ledger = sim.run(policy)
+        return _summarise(ledger, warmup), ledger
+    summary = sim.run_summary(policy, warmup=warmup, window=window)
+    return _summarise(summary, warmup), summary.window_ledger()
 
 
 def _replicate_batch(
@@ -221,13 +271,18 @@ def _replicate_batch(
     warmup: int,
     keep: bool,
     with_batches: bool,
+    window: tuple[int, int] | None = None,
 ) -> list[tuple[dict[str, Any], Ledger | None]]:
-    """Replications *ks* in one lockstep batch."""
+    """Replications *ks* in one lockstep batch (with a *window*, all rows are recorded and
+    cut to it afterwards)."""
     sim = _batch.BatchSimulation(network, periods, [replication_seed(seed, k) for k in ks])
-    run = sim.run(policy, record=keep, warmup=warmup)
+    run = sim.run(policy, record=keep or window is not None, warmup=warmup)
     if keep:
         return [(_summarise(ledger, warmup), ledger) for ledger in run.ledgers]
-    return [(s, None) for s in _batch_summaries(run, with_batches)]
+    summaries = _batch_summaries(run, with_batches)
+    if window is not None:
+        return [(s, ledger.window(*window)) for s, ledger in zip(summaries, run.ledgers)]
+    return [(s, None) for s in summaries]
 
 
 def batch_note(problem: Problem | Network, policy: Policy) -> str:
@@ -274,6 +329,7 @@ def simulate(
     market: Market | None = None,
     progress: bool = False,
     keep_ledgers: bool = False,
+    ledger_window: tuple[int, int] | None = None,
     engine: str = "auto",
     executor: Executor | None = None,
 ) -> Results:
@@ -301,6 +357,15 @@ def simulate(
         naming what it does not run).
         Both engines give the same numbers (the batch engine's money may differ in the
         last bits: sums in another order).
+    keep_ledgers : bool
+        Keep every replication's full ledger in ``Results.ledgers`` (memory grows with
+        *periods*: about 300 bytes per node and period).  By default a replication keeps
+        running summaries only (:class:`~des_supply.ledger.LedgerSummary`: the same numbers,
+        memory independent of the horizon but for 8 bytes a period).
+    ledger_window : (start, stop), optional
+        Keep the rows of periods start..stop-1 of each replication in ``Results.ledgers``
+        (ledgers with ``start`` set), e.g. for plots of a long run; the numbers still come
+        from the whole run after warm-up.
 
     Raises :class:`NonFiniteResultError` when a replication's cost or profit is not finite.
     """
@@ -312,8 +377,21 @@ def simulate(
         raise TypeError(f"policy must have an act(observation) method, got {policy!r}")
     if engine not in ENGINES:
         raise ValueError(f"engine(={engine!r}) must be one of {', '.join(ENGINES)}")
+    if ledger_window is not None:
+        pair = tuple(ledger_window) if isinstance(ledger_window, (tuple, list)) else ()
+        start, stop = pair if len(pair) == 2 else (None, None)
+        if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start < stop):
+            raise ValueError(
+                f"ledger_window(={ledger_window!r}) must be (start, stop): periods with "
+                "0 <= start < stop"
+            )
     problem = as_problem(problem, market)
     if problem.network.time == "continuous":  # time units: periods is the horizon
+        if ledger_window is not None:
+            raise ValueError(
+                "ledger_window is for periodic problems: keep_ledgers=True keeps a "
+                "continuous-time run's ledgers"
+            )
         from .continuous import simulate_continuous
 
         return simulate_continuous(
@@ -356,6 +434,7 @@ def simulate(
             warmup=warmup,
             keep=keep_ledgers,
             with_batches=replications == 1,
+            window=ledger_window,
         )
     else:
         tasks = list(range(replications))
@@ -368,6 +447,7 @@ def simulate(
             warmup=warmup,
             market=market,
             keep=keep_ledgers,
+            window=ledger_window,
         )
     with use_executor(executor, processes if len(tasks) > 1 else 1) as ex:
         for out in ex.map(

@@ -31,6 +31,9 @@ import argparse
 import itertools
 import os
 import pickle
+import signal
+import sys
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
@@ -40,6 +43,7 @@ from typing import Any, TypeVar
 
 __all__ = [
     "BACKENDS",
+    "THREAD_VARIABLES",
     "Executor",
     "ProcessExecutor",
     "RayExecutor",
@@ -135,6 +139,59 @@ def _dumps(obj: Any) -> bytes:
 
 _LOADED: dict[bytes, Any] = {}  # in a worker: the function of the current map, unpickled once
 
+#: Thread-pool sizes of the numeric libraries, set to 1 in every worker process: N workers
+#: each running a BLAS or OpenMP pool of one thread per CPU would oversubscribe the machine.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+@contextmanager
+def _ctrl_c_after_forks() -> Iterator[None]:
+    """Hold Ctrl-C while worker processes are forked: one arriving inside ``fork`` is lost
+    (raised in an at-fork handler, where Python only prints it); held, it is raised here
+    once the forks are done.  The workers unblock it (and ignore it)."""
+    if (
+        not hasattr(signal, "pthread_sigmask")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def _start_worker() -> None:
+    """Initializer of every worker process: one thread per numeric library, and Ctrl-C
+    left to the parent (which cancels the tasks and stops the workers; a worker of its
+    own would print a traceback per process).
+
+    The variables reach libraries the worker loads from now on and its child processes;
+    a library already loaded (numpy's BLAS in a forked worker) is limited through
+    ``threadpoolctl`` where it is installed, and PyTorch, if imported, by
+    ``torch.set_num_threads(1)`` (it is not imported here otherwise).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # forked while the parent held Ctrl-C
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        pass
+    else:
+        threadpool_limits(1)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
 
 def _run_pickled(fn_bytes: bytes, task_bytes: bytes) -> Any:
     """Worker side of :class:`ProcessExecutor`: unpickle (the function once per map), call."""
@@ -171,13 +228,15 @@ class ProcessExecutor(Executor):
                 f"the processes executor cannot send {fn!r} or its tasks to a worker process: {exc}"
             ) from exc
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers)
-        futures: dict[Future[Any], int] = {
-            self._pool.submit(_run_pickled, fn_bytes, p): i for i, p in enumerate(payloads)
-        }
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_start_worker)
+        futures: dict[Future[Any], int] = {}
         results: list[Any] = [None] * len(tasks)
-        pending = set(futures)
+        pending: set[Future[Any]] = set()
         try:
+            with _ctrl_c_after_forks():  # submit forks the workers
+                for i, p in enumerate(payloads):
+                    futures[self._pool.submit(_run_pickled, fn_bytes, p)] = i
+            pending = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_EXCEPTION)
                 for fut in sorted(done, key=futures.__getitem__):
@@ -193,6 +252,9 @@ class ProcessExecutor(Executor):
                     results[i] = fut.result()
                     if on_result is not None:
                         on_result(i, results[i])
+        except KeyboardInterrupt:  # the workers ignore Ctrl-C: stop them, do not wait
+            self._terminate()
+            raise
         finally:
             for fut in pending:
                 fut.cancel()
@@ -203,13 +265,27 @@ class ProcessExecutor(Executor):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def _terminate(self) -> None:
+        """Stop the workers now (their running tasks are abandoned)."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        processes = list(getattr(pool, "_processes", {}).values())  # no public handle (3.11)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=10)
+
 
 # -- Ray ------------------------------------------------------------------------------------------
 def _ray() -> Any:
     try:
         import ray
-    except ImportError:
-        raise ImportError("the ray backend needs Ray: pip install 'des-supply[ray]'") from None
+    except ModuleNotFoundError as exc:  # keeps the module name: the CLI names the extra
+        raise ModuleNotFoundError(
+            "the ray backend needs Ray: pip install 'des-supply[ray]'", name=exc.name
+        ) from None
     return ray
 
 

@@ -71,6 +71,7 @@ import heapq
 import json
 import math
 import numbers
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -722,18 +723,20 @@ class Network:
 
     @classmethod
     def from_json(cls, source: str | Path) -> Network:
-        """Load from a JSON file path or a JSON string."""
-        text = str(source)
-        if not text.lstrip().startswith("{"):
-            try:
-                text = Path(source).read_text()
-            except OSError as exc:
-                raise NetworkError(f"cannot read network file {source}: {exc.strerror}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise NetworkError(f"network file is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+        """Load from a JSON file (a :class:`~pathlib.Path`, or a string naming a file) or
+        a JSON string (a string starting with ``{``).
+
+        Whatever the file holds, a failure is a :class:`NetworkError` that names the file
+        and what is wrong with it: missing, a folder, empty, larger than
+        :data:`MAX_FILE_BYTES`, compressed, binary, not UTF-8 (UTF-16 and UTF-32 are
+        refused; a UTF-8 byte-order mark is allowed), not JSON, JSON beyond the standard
+        (``NaN``, ``Infinity``), a key repeated in one object, nested too deeply, or not
+        a network.
+        """
+        if isinstance(source, str) and source.lstrip().startswith("{"):
+            return _network_from_text(source, "network JSON")
+        where = f"network file {source}"
+        return _network_from_text(_read_network_file(Path(source), where), where)
 
     # -- networkx with plain attributes ----------------------------------------------------------
     def to_networkx(self) -> nx.DiGraph:
@@ -1036,3 +1039,105 @@ def _decoded(who: str, attrs: Mapping[str, Any], distributions: tuple[str, ...])
                 )
                 raise NetworkError(f"{who}: {name}(={value!r}) is not {what}") from None
     return data
+
+
+# -- reading network files ------------------------------------------------------------------------
+#: Largest network file read (bytes): far above any network the engine simulates (a
+#: 10,000-node network with long demand traces is a few MB), small enough that a wrong
+#: file is refused before it is read into memory.
+MAX_FILE_BYTES = 64 * 2**20
+
+#: Leading bytes of formats that are not JSON text: what to tell the user, and the text
+#: encoding the bytes must decode in for the header to count (a byte-order mark).
+_MAGIC = (
+    (b"\x1f\x8b", "gzip-compressed data (decompress it first)", None),
+    (b"BZh", "bzip2-compressed data (decompress it first)", None),
+    (b"\xfd7zXZ\x00", "xz-compressed data (decompress it first)", None),
+    (b"PK\x03\x04", "a zip archive (extract the network file first)", None),
+    (b"\x00\x00\xfe\xff", "UTF-32 text (save it as UTF-8)", "utf-32"),
+    (b"\xff\xfe\x00\x00", "UTF-32 text (save it as UTF-8)", "utf-32"),
+    (b"\xfe\xff", "UTF-16 text (save it as UTF-8)", "utf-16"),
+    (b"\xff\xfe", "UTF-16 text (save it as UTF-8)", "utf-16"),
+    (b"\x80", "binary data (a Python pickle?), not JSON text", None),
+)
+
+
+def _decodes(data: bytes, codec: str | None) -> bool:
+    """*data* is text in *codec* (None: any data with that header)."""
+    if codec is None:
+        return True
+    try:
+        data.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _read_network_file(path: Path, where: str) -> str:
+    """The text of a network file, or a NetworkError saying why it cannot be one."""
+    try:
+        with path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise NetworkError(
+                    f"{where}: {size / 2**20:,.1f} MiB, larger than any network file "
+                    f"(at most {MAX_FILE_BYTES // 2**20} MiB); is it the right file?"
+                )
+            data = f.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        raise NetworkError(f"{where}: is a folder, not a file") from None
+    except OSError as exc:
+        raise NetworkError(f"cannot read {where}: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:  # grew while read, or a device
+        raise NetworkError(f"{where}: larger than {MAX_FILE_BYTES // 2**20} MiB")
+    if not data.strip():
+        raise NetworkError(f"{where}: is empty")
+    for magic, what, codec in _MAGIC:
+        if data.startswith(magic) and _decodes(data, codec):
+            raise NetworkError(f"{where}: is {what}")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise NetworkError(f"{where}: is binary data (a NUL byte at byte {nul}), not JSON text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NetworkError(
+            f"{where}: is not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x})"
+        ) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise NetworkError(f"{name} is not a JSON number (write a finite number)")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise NetworkError(f"key {repeated[0]!r} appears twice in one object")
+    return dict(pairs)
+
+
+def _network_from_text(text: str, where: str) -> Network:
+    """Parse *text* (strict JSON: no NaN/Infinity, no repeated keys) into a Network; every
+    failure is a NetworkError that starts with *where*."""
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except NetworkError as exc:
+        raise NetworkError(f"{where}: not valid JSON: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise NetworkError(
+            f"{where}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise NetworkError(f"{where}: JSON nested too deeply to be a network") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise NetworkError(f"{where}: not valid JSON: {' '.join(str(exc).split())}") from None
+    try:
+        return Network.from_dict(data)
+    except NetworkError as exc:
+        raise NetworkError(f"{where}: {exc}") from None
+    except RecursionError:
+        raise NetworkError(f"{where}: JSON nested too deeply to be a network") from None
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise NetworkError(f"{where}: not a network: {type(exc).__name__}: {exc}") from None

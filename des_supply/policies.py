@@ -181,30 +181,65 @@ class SS:
         return orders
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class RQ:
-    """(r, Q): when the inventory position is at or below ``r``, order the smallest
-    multiple of ``Q`` that lifts it above ``r``."""
+    """(r, Q): when the inventory position is at or below the reorder point r, order the
+    smallest multiple of the quantity Q that lifts it above r.
 
-    r: PerNode
-    Q: PerNode
+    ``RQ(reorder_point, quantity)``, each a number or a mapping node -> number; ``r=`` and
+    ``Q=`` are accepted as aliases, and ``.r`` and ``.Q`` read the two back.
+    """
 
-    def __post_init__(self) -> None:
-        _per_node(self, "r", allow_negative=True)
-        _per_node(self, "Q")
-        for node, _, Q in _pairs(self.r, self.Q):
+    reorder_point: PerNode
+    quantity: PerNode
+
+    def __init__(
+        self,
+        reorder_point: PerNode | None = None,
+        quantity: PerNode | None = None,
+        *,
+        r: PerNode | None = None,
+        Q: PerNode | None = None,
+    ) -> None:
+        for name, value, alias, short in (
+            ("reorder_point", reorder_point, r, "r"),
+            ("quantity", quantity, Q, "Q"),
+        ):
+            if value is not None and alias is not None:
+                raise ValueError(f"(r, Q): give {name} or its alias {short}, not both")
+            if value is None and alias is None:
+                raise ValueError(f"(r, Q): {name} (alias {short}) is missing")
+            object.__setattr__(self, name, value if alias is None else alias)
+        for name, short, negative in (("reorder_point", "r", True), ("quantity", "Q", False)):
+            try:
+                _per_node(self, name, allow_negative=negative)
+            except ValueError as exc:  # name the textbook symbol too: "quantity Q(=-4.0) ..."
+                raise ValueError(f"(r, Q) {name} {short}{str(exc)[len(name) :]}") from None
+        for node, _, Q in _pairs(self.reorder_point, self.quantity):
             if Q <= 0:
                 raise ValueError(
-                    f"(r, Q){' at node ' + repr(node) if node else ''}: Q(={Q}) must be > 0"
+                    f"(r, Q){' at node ' + repr(node) if node else ''}: "
+                    f"quantity Q(={Q}) must be > 0"
                 )
+
+    @property
+    def r(self) -> PerNode:
+        """The reorder point (alias of ``reorder_point``)."""
+        return self.reorder_point
+
+    @property
+    def Q(self) -> PerNode:
+        """The batch quantity (alias of ``quantity``)."""
+        return self.quantity
 
     def act(self, obs: Observation) -> dict[str, float]:
         orders = {}
         for n in obs.deciding:
             ip = obs.inventory_position(n)
-            r, Q = value_for(self.r, n, "r"), value_for(self.Q, n, "Q")
+            r = value_for(self.reorder_point, n, "reorder_point")
+            Q = value_for(self.quantity, n, "quantity")
             if Q <= 0:
-                raise ValueError(f"(r, Q) at node {n!r}: Q(={Q}) must be > 0")
+                raise ValueError(f"(r, Q) at node {n!r}: quantity Q(={Q}) must be > 0")
             orders[n] = Q * (math.floor((r - ip) / Q) + 1) if ip <= r else 0.0
         return orders
 
@@ -319,9 +354,10 @@ POLICIES: dict[str, type] = {
     "rq": _family(
         "rq",
         RQ,
-        "(r, Q): at or below r, order the multiple of Q that lifts the position above r",
-        Param("r", "reorder point"),
-        Param("Q", "batch (> 0)"),
+        "(r, Q): at or below the reorder point r, order the multiple of the quantity Q "
+        "that lifts the position above r",
+        Param("reorder_point", "reorder point r", aliases=("r",)),
+        Param("quantity", "batch quantity Q (> 0)", aliases=("Q",)),
     ),
     "constant": _family(
         "constant",

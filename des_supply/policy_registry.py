@@ -81,7 +81,8 @@ class Param:
     ``per_node``: a mapping node -> number is accepted (it must give every deciding node
     of the problem's network a value, and name no other node); a plain number applies to
     every deciding node either way.  ``required=False``: the builder has a default
-    (``default`` describes it for listings; the builder applies it).
+    (``default`` describes it for listings; the builder applies it).  ``aliases``: other
+    names accepted for it (the builder gets ``name``; giving both is refused).
     """
 
     name: str
@@ -89,6 +90,7 @@ class Param:
     required: bool = True
     per_node: bool = True
     default: Any = None
+    aliases: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -97,6 +99,7 @@ class Param:
             "required": self.required,
             "per_node": self.per_node,
             "default": self.default,
+            "aliases": list(self.aliases),
         }
 
 
@@ -294,6 +297,13 @@ def _check_params(
             f"got {type(params).__name__}"
         )
     allowed = {p.name: p for p in entry.params}
+    aliases = {a: p.name for p in entry.params for a in p.aliases}
+    for key in params:
+        if key in aliases and aliases[key] in params:
+            raise PolicyError(
+                f"policy {entry.name!r}: give {aliases[key]} or its alias {key}, not both"
+            )
+    params = {aliases.get(k, k): v for k, v in params.items()}
     listing = (
         f"parameters: {', '.join(_param_text(p) for p in entry.params)}"
         if entry.params
@@ -324,7 +334,8 @@ def _check_params(
 
 
 def _param_text(p: Param) -> str:
-    text = p.name + (" (per node)" if p.per_node else "")
+    notes = (["per node"] if p.per_node else []) + [f"alias {a}" for a in p.aliases]
+    text = p.name + (f" ({'; '.join(notes)})" if notes else "")
     return text if p.required else f"[{text}]"
 
 

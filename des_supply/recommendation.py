@@ -311,6 +311,23 @@ class RecommendationModel:
         e = np.exp(r - r.max(axis=0, keepdims=True))
         return e / e.sum(axis=0, keepdims=True)
 
+    def shifted(self, shift: np.ndarray) -> RecommendationModel:
+        """The model with product i's base ratings moved by ``shift[i]`` for every customer
+        (capped at ``max_rating``): a popularity trend (:class:`RecommendationMarket`)."""
+        shift = np.asarray(shift, dtype=np.float64).reshape(-1)
+        if shift.shape != (self.shape[0],):
+            raise ValueError(f"shift must have one entry per product ({self.shape[0]})")
+        r0 = np.minimum(self.base_ratings + shift[:, None], self.max_rating)
+        return RecommendationModel(
+            r0,
+            self.capacity,
+            self.max_rating,
+            self.efficiency,
+            self.axis,
+            self.products,
+            self.customers,
+        )
+
     def expected_demand(self, alpha: np.ndarray) -> np.ndarray:
         """Expected demand per product, ``sum_j c[j] gamma[i, j]`` (N,)."""
         return self.probabilities(alpha) @ self.capacity
@@ -325,21 +342,44 @@ class RecommendationMarket:
     product node with ``sum_j d[i, j]`` (eqs. 8-10), reading the recommendation from
     ``Action.extra["recommendation"]`` (uniform when absent).
 
+    **Popularity trends** (``trend_sd > 0``; the fashion example of the seed paper): at
+    the start of a run, and then every ``trend_every`` periods (None: once per run),
+    every product's base ratings move by ``z_i ~ N(0, trend_sd)`` for all customers
+    (:meth:`RecommendationModel.shifted`), unseen by the policies: ``model`` stays the
+    nominal model they plan with, ``trend`` and ``current`` hold the shift and the model
+    in force.  The shifts come from their own generator, the first child spawned from the
+    run's market stream (:meth:`trend_path` reproduces them), so the demand uniforms are
+    those of a market without trends.
+
     After each period, ``last_recommendation`` and ``last_demand`` (the (N, M) purchases)
     hold what was used, for inspection and logging.
     """
 
     kind = "recommendation"  # what des_supply.problem.ProblemKind.market reports
 
-    def __init__(self, model: RecommendationModel) -> None:
+    def __init__(
+        self, model: RecommendationModel, trend_sd: float = 0.0, trend_every: int | None = None
+    ) -> None:
+        if not (np.isfinite(trend_sd) and trend_sd >= 0):
+            raise ValueError(f"trend_sd must be >= 0, got {trend_sd}")
+        if trend_every is not None and int(trend_every) < 1:
+            raise ValueError(f"trend_every must be >= 1 or None, got {trend_every}")
         self.model = model
+        self.trend_sd = float(trend_sd)
+        self.trend_every = None if trend_every is None else int(trend_every)
         self.nodes: tuple[str, ...] = model.products
         self._rng: np.random.Generator | None = None
+        self._trend_rng: np.random.Generator | None = None
+        self.trend = np.zeros(model.shape[0])
+        self.current = model
         self.last_recommendation = model.uniform()
         self.last_demand = np.zeros(model.shape)
 
     def reset(self, rng: np.random.Generator) -> None:
         self._rng = rng
+        self._trend_rng = rng.spawn(1)[0] if self.trend_sd > 0 else None
+        self.trend = np.zeros(self.model.shape[0])
+        self.current = self.model
         self.last_recommendation = self.model.uniform()
         self.last_demand = np.zeros(self.model.shape)
 
@@ -349,9 +389,27 @@ class RecommendationMarket:
             raise RuntimeError("RecommendationMarket.reset(rng) must be called before drawing")
         return 1.0 - self._rng.random(self.model.shape)
 
+    def _trend_at(self, t: int) -> None:
+        if self._trend_rng is not None and (
+            t == 0 or (self.trend_every is not None and t % self.trend_every == 0)
+        ):
+            self.trend = self._trend_rng.normal(0.0, self.trend_sd, self.model.shape[0])
+            self.current = self.model.shifted(self.trend)
+
+    def trend_path(self, rng: np.random.Generator, periods: int) -> np.ndarray:
+        """The (T, N) shifts in force in periods 0..T-1 of a run whose market stream is *rng*
+        (consumes nothing from *rng*; all zeros without trends)."""
+        self.reset(rng)
+        out = np.zeros((int(periods), self.model.shape[0]))
+        for t in range(int(periods)):
+            self._trend_at(t)
+            out[t] = self.trend
+        return out
+
     def draw(self, t: int, action: Action, obs: Observation) -> dict[str, float]:
+        self._trend_at(t)
         alpha = recommendation_of(action, self.model)
-        d = self.model.demand(alpha, self.uniforms())
+        d = self.current.demand(alpha, self.uniforms())
         self.last_recommendation, self.last_demand = alpha, d
         return dict(zip(self.nodes, map(float, d.sum(axis=1))))
 

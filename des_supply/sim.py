@@ -6,10 +6,11 @@ Processes
   a fixed order (below).  A single clock owns the order of events *inside* a
   period; SimPy would otherwise order simultaneous events by creation, which is
   fragile and is exactly what published results depend on.
-* ``shipment``: one process per shipment in transit; its lead time is drawn
-  when it leaves and it delivers at the start of the arrival period, before
-  anything else happens in that period (its wake-up event is scheduled with
-  SimPy's URGENT priority, ahead of the clock's NORMAL timeout).
+* shipments: a shipment's lead time is drawn when it leaves; it waits in a table
+  of arrivals by period and the clock delivers it at the start of its arrival
+  period, before anything else happens in that period (in the order shipments
+  were sent; the initial pipeline's arrivals, URGENT SimPy events, come first).
+  No SimPy event or object per shipment: arrivals are due only at period starts.
 
 Order of events in period t
 ---------------------------
@@ -83,6 +84,14 @@ runs it on the same order-placement, shipping and backlog code (a subclass of
 :class:`Simulation`), with arrival processes, real lead times and costs accrued
 over time.
 
+Ledger
+------
+``run`` keeps every row (:class:`~des_supply.ledger.Ledger`); ``run_summary`` keeps
+running summaries after a warm-up (:class:`~des_supply.ledger.LedgerSummary`: the
+numbers :func:`des_supply.evaluate.simulate` reports, memory independent of the
+horizon but for 8 bytes a period) and, optionally, a window of rows.  Rows are
+buffered in a list and moved in bulk every ``FLUSH_PERIODS`` periods.
+
 Driving the engine
 ------------------
 ``Simulation.run(policy)`` answers every epoch from a policy object.  Outside
@@ -104,7 +113,7 @@ import simpy
 from simpy.events import URGENT, EventPriority
 
 from .distributions import Deterministic, Distribution
-from .ledger import FIELDS, Ledger
+from .ledger import FIELDS, Ledger, LedgerSummary
 from .network import Edge, Network, Node
 from .policies import Action, Policy
 from .rng import PeriodDraws, SeedLike, root_sequence, stream
@@ -112,6 +121,8 @@ from .rng import PeriodDraws, SeedLike, root_sequence, stream
 __all__ = ["DecisionError", "Market", "Observation", "Simulation", "UrgentTimeout", "objective_of"]
 
 EPS = 1e-9
+#: Periods of ledger rows buffered before they are moved to the run's rows in bulk.
+FLUSH_PERIODS = 256
 
 
 class DecisionError(ValueError):
@@ -149,34 +160,18 @@ class UrgentTimeout(simpy.Event):
         env.schedule(self, priority, delay)
 
 
-class _Shipment:
-    """One shipment in transit: the callback of its URGENT arrival event.
-
-    A plain callback rather than a generator process: a shipment has no
-    behaviour besides arriving, and this halves the events per shipment.
-    """
-
-    __slots__ = ("due", "edge", "sim", "units")
-
-    def __init__(self, sim: Simulation, edge: _EdgeState, units: float, due: float) -> None:
-        self.sim, self.edge, self.units, self.due = sim, edge, units, due
-
-    def __call__(self, event: simpy.Event) -> None:
-        self.sim._arrive(self.edge, self.units, self.due)
-
-
 class _EdgeState:
     __slots__ = (
         "bom",
         "buffer",
         "cost",
-        "due",
         "edge",
         "fixed_lead",
         "hold",
         "last_arrival",
         "lead",
         "pending",
+        "sequential",
         "source",
         "target",
         "transit",
@@ -194,7 +189,7 @@ class _EdgeState:
         self.pending = 0.0  # units ordered, backlogged at the source
         self.buffer = 0.0  # units arrived, waiting for assembly
         self.last_arrival = 0  # for sequential (no-crossing) edges
-        self.due: dict[float, float] = {}
+        self.sequential = edge.sequential
 
 
 class _NodeState:
@@ -217,6 +212,8 @@ class _NodeState:
         "name",
         "node",
         "on_hand",
+        "one_in",
+        "order_rule",
         "ordered",
         "price",
         "queue",
@@ -243,6 +240,10 @@ class _NodeState:
         self.inbound: list[_EdgeState] = []
         self.rule: str | None = None
         self.simple_in = True  # one supplier, bom 1: arrivals go straight on hand
+        self.one_in: _EdgeState | None = None  # the supplier edge when there is one, bom 1
+        # how _order places an order: 0 plain (no order or storage capacity, one supplier,
+        # bom 1), 1 any other
+        self.order_rule = 1
         self.price = node.price
         # what the node can ship per period: a supply node's capacity, a stocking node's
         # shipping capacity (downstream shipments only)
@@ -314,7 +315,13 @@ class Observation:
 
     def inventory_position(self, node: str) -> float:
         """Installation inventory position: on hand - backlog + on order."""
-        s = self._node(node)
+        try:
+            s = self._sim._by_name[node]
+        except KeyError:
+            raise KeyError(f"no node {node!r} in the network") from None
+        e = s.one_in
+        if e is not None:  # _on_order's first case, inlined
+            return s.on_hand - s.backlog + (e.transit + e.pending + s.init_pending)
         return s.on_hand - s.backlog + _on_order(s)
 
     def echelon_inventory_position(self, node: str) -> float:
@@ -331,15 +338,14 @@ class Observation:
         t = self.t
         steps = range(1, n + 1)
         initial = [s.init_due.get(t + k, 0.0) for k in steps]
+        due = [self._sim._due_on(s.inbound, t + k) for k in steps]
         if s.simple_in:
-            return tuple(
-                q + sum(e.due.get(t + k, 0.0) for e in s.inbound) for q, k in zip(initial, steps)
-            )
+            return tuple(q + sum(units) for q, units in zip(initial, due))
         have = [e.buffer for e in s.inbound]
         kits = min(h / e.bom for h, e in zip(have, s.inbound))
         out = []
-        for q, k in zip(initial, steps):
-            have = [h + e.due.get(t + k, 0.0) for h, e in zip(have, s.inbound)]
+        for q, units in zip(initial, due):
+            have = [h + u for h, u in zip(have, units)]
             more = min(h / e.bom for h, e in zip(have, s.inbound))
             out.append(q + more - kits)
             kits = more
@@ -432,6 +438,11 @@ class Simulation:
         for s in self._states:
             s.rule = net.supply_rule_of(s.name)
             s.simple_in = s.rule != "assembly" and all(e.bom == 1 for e in s.inbound)
+            if len(s.inbound) == 1 and s.simple_in:
+                s.one_in = s.inbound[0]
+                node = s.node
+                if node.capacity == math.inf and node.storage_capacity == math.inf:
+                    s.order_rule = 0
             if s.rule == "priority":
                 s.inbound.sort(key=lambda e: e.edge.priority)
         self._demand = [
@@ -463,6 +474,16 @@ class Simulation:
         if self.market is not None:
             self.market.reset(stream(self.root, "market"))
         self._rows = array("d")  # one row of ledger FIELDS per node and period
+        # rows of the latest periods (of the nodes without a fixed row), moved to _rows in
+        # bulk every FLUSH_PERIODS periods (a list takes a row of floats several times faster
+        # than an array); nodes with a fixed row buffer only what they received and shipped
+        self._buffer: list[float] = []
+        self._flows: list[float] = []
+        self._buffered = 0  # periods in the buffer
+        self._summary: LedgerSummary | None = None  # run_summary: rows go here, not to _rows
+        # shipments in transit by the period they arrive: [(edge, units), ...] in the order
+        # they were sent (the clock delivers them at the start of that period)
+        self._due: dict[int, list[tuple[_EdgeState, float]]] = {}
         self._obs = Observation(self)
         self._action = Action()
         self.total_cost = 0.0
@@ -484,6 +505,42 @@ class Simulation:
                     s.init_due[k] = s.init_due.get(k, 0.0) + q
                     s.init_pending += q
                     self.env.process(self._initial_arrival(s, k, q))
+        self._accounts = [
+            (s, s.node.holding_cost, s.node.shortage_cost, s.one_in, self._fixed_row(s))
+            for s in self._states
+        ]
+        fixed = [i for i, a in enumerate(self._accounts) if a[4] is not None]
+        self._fixed_index = fixed
+        self._other_index = [i for i in range(len(self._states)) if i not in fixed]
+        # the rows of the fixed nodes but for received and shipped (filled in at each flush)
+        self._fixed_rows = np.zeros((len(fixed), len(FIELDS)))
+        for k, i in enumerate(fixed):
+            on_hand, backlog, lost, units, holding, shortage, _ = self._accounts[i][4]  # type: ignore[misc]
+            for name, value in zip(
+                ("on_hand", "backlog", "lost", "in_transit", "holding_cost", "shortage_cost"),
+                (on_hand, backlog, lost, units, holding, shortage),
+            ):
+                self._fixed_rows[k, FIELDS.index(name)] = value
+
+    def _fixed_row(self, s: _NodeState) -> tuple[float, ...] | None:
+        """For a supply node without capacity (and no market): what its ledger rows always hold
+        (on hand, backlog, lost, in transit, holding, shortage, its cost), since only what it
+        ships changes; None for any other node."""
+        node = s.node
+        if not (
+            s.supply
+            and node.capacity == math.inf
+            and self.market is None
+            and node.demand is None
+            and not s.inbound
+            and not s.init_pending
+            and not s.queue
+        ):
+            return None
+        holding = node.holding_cost * s.on_hand
+        shortage = node.shortage_cost * (s.lost if s.lost_rule else s.backlog)
+        cost = holding + shortage + s.fixed + s.variable + 0.0  # as _account adds it up
+        return (s.on_hand, s.backlog, s.lost, s.init_pending, holding, shortage, cost)
 
     def _initial_arrival(
         self, s: _NodeState, k: int, q: float
@@ -505,6 +562,34 @@ class Simulation:
         finally:
             self._policy = None
         return self.ledger()
+
+    def run_summary(
+        self,
+        policy: Policy,
+        seed: SeedLike | None = None,
+        *,
+        warmup: int = 0,
+        window: tuple[int, int] | None = None,
+    ) -> LedgerSummary:
+        """Simulate the whole horizon like :meth:`run`, keeping running summaries of the ledger
+        from period *warmup* on instead of every row (memory that does not grow with the
+        horizon, but for 8 bytes a period), and the rows of periods ``window = (start, stop)``
+        in full (``summary.window_ledger()``)."""
+        if self.TIME != "periodic":
+            raise TypeError(f"run_summary runs periodic networks, not {type(self).__name__}")
+        if not 0 <= warmup < self.periods:
+            raise ValueError(f"warmup(={warmup}) must be in [0, periods={self.periods})")
+        self._start_run(policy, seed)
+        init = np.array([n.initial_on_hand for n in self.network.nodes], dtype=float)
+        self._summary = LedgerSummary(
+            self.network_nodes, self.objective, warmup, window, init, self._initial_pipeline
+        )
+        try:
+            self.env.run(until=self.env.process(self._period_clock()))
+            self._flush()
+        finally:
+            self._policy = None
+        return self._summary
 
     def _start_run(self, policy: Policy, seed: SeedLike | None) -> None:
         """Fresh state for a run of *policy* (checked) from *seed* (None: the last seed)."""
@@ -568,53 +653,83 @@ class Simulation:
 
     # -- the period ------------------------------------------------------------------------
     def _period_clock(self) -> Generator[simpy.Event, Any, None]:
-        env, obs = self.env, self._obs
+        env, obs, due = self.env, self._obs, self._due
+        timeout, account, demand_phase = env.timeout, self._account, self._demand_phase
+        place, deliver = self._place_orders, self._deliver
+        capacitated, limited = self._capacitated_supply, self._limited
+        demand_first, sequential = self._demand_first, self._sequential
+        all_deciding, all_allowed = self._all_deciding, self._all_allowed
+        review_all, has_market = self._review_all, self.market is not None
+        policy = self._policy
+        # the common epoch: every stocking node reviews every period, together, and a policy
+        # answers; who decides is then the same in every period, set once
+        same_epoch = policy is not None and review_all and not sequential and bool(all_deciding)
+        if same_epoch:
+            obs.deciding = obs.deciding_this_period = all_deciding
+            self._allowed = all_allowed
+            act = policy.act  # type: ignore[union-attr]
         for t in range(self.periods):
             if t:
-                yield env.timeout(1)
-            for s in self._capacitated_supply:
+                yield timeout(1)
+                # shipments due now arrive first (after the initial pipeline's URGENT events
+                # of t, before anything else), in the order they were sent
+                arrivals = due.pop(t, None)
+                if arrivals is not None:
+                    for e, q in arrivals:
+                        e.transit -= q
+                        s = e.target
+                        if s.simple_in and not s.limited and not s.queue:
+                            s.received += q  # _deliver and _stock_in, inlined
+                            s.on_hand += q
+                        else:
+                            deliver(e, q, t)
+            for s in capacitated:
                 s.cap_left = s.node.capacity
                 if s.queue:
                     self._fill_supply_queue(s)
-            for s in self._limited:  # backlog held back by capacity or by ship-before-receipt
+            for s in limited:  # backlog held back by capacity or by ship-before-receipt
                 if s.queue:
                     self._work_off(s, t)
-            if self._demand_first:
-                self._demand_phase(t)
-            deciding = (
-                self._all_deciding
-                if self._review_all
-                else tuple(s.name for s in self._deciders if s.node.reviews_at(t))
-            )
-            if deciding or self.market is not None:
-                obs.t, obs.deciding_this_period = t, deciding
-                # sequential: one epoch per node, downstream first, each placed before the next
-                groups = (
-                    [self._singles[n] for n in deciding]
-                    if self._sequential and deciding
-                    else (deciding,)
+            if demand_first:
+                demand_phase(t)
+            if same_epoch:
+                obs.t = t
+                place(t, act(obs), all_deciding)
+            else:
+                deciding = (
+                    all_deciding
+                    if review_all
+                    else tuple(s.name for s in self._deciders if s.node.reviews_at(t))
                 )
-                for group in groups:
-                    obs.deciding = group
-                    self._allowed = (
-                        self._all_allowed
-                        if group is self._all_deciding
-                        else group
-                        if len(group) < 8
-                        else frozenset(group)
+                if deciding or has_market:
+                    obs.t, obs.deciding_this_period = t, deciding
+                    # sequential: one epoch per node, downstream first, each placed before the next
+                    groups = (
+                        [self._singles[n] for n in deciding]
+                        if sequential and deciding
+                        else (deciding,)
                     )
-                    if self._policy is not None:
-                        action = self._policy.act(obs)
-                    else:
-                        self._reply = env.event()
-                        assert self._request is not None  # driven from outside: reset() made it
-                        self._request.succeed(obs)
-                        action = yield self._reply
-                    self._place_orders(t, action, group)
-            if not self._demand_first:
-                self._demand_phase(t)
-            self._account()
-            for s in self._limited:
+                    for group in groups:
+                        obs.deciding = group
+                        self._allowed = (
+                            all_allowed
+                            if group is all_deciding
+                            else group
+                            if len(group) < 8
+                            else frozenset(group)
+                        )
+                        if self._policy is not None:
+                            action = self._policy.act(obs)
+                        else:
+                            self._reply = env.event()
+                            assert self._request is not None  # driven from outside: reset() made it
+                            self._request.succeed(obs)
+                            action = yield self._reply
+                        place(t, action, group)
+            if not demand_first:
+                demand_phase(t)
+            account()
+            for s in limited:
                 s.fresh = 0.0
                 s.cap_left = s.cap
         obs.t, obs.deciding, obs.deciding_this_period = self.periods, (), ()
@@ -659,6 +774,21 @@ class Simulation:
         return orders
 
     def _place_orders(self, t: float, action: Any, deciding: tuple[str, ...]) -> None:
+        if type(action) is dict:  # the common answer: checked here, the slow path says why not
+            allowed = self._allowed
+            for name, q in action.items():
+                if name not in allowed or not q >= 0 or q == math.inf:
+                    self._check_action(t, action, allowed)
+            if len(deciding) == 1:
+                q = action.get(deciding[0], 0.0)
+                if q:
+                    self._order(t, self._by_name[deciding[0]], float(q))
+                return
+            for s in self._deciders:
+                q = action.get(s.name, 0.0)
+                if q:
+                    self._order(t, s, float(q))
+            return
         orders = self._check_action(t, action, self._allowed)
         if isinstance(action, Action):
             for name, p in action.prices.items():
@@ -680,6 +810,16 @@ class Simulation:
         whole = not self._continuous
         if whole:
             q = float(round(q))
+        if not s.order_rule:  # no capacities, one supplier, bom 1
+            if q <= EPS:
+                return
+            s.ordered += q
+            if node.fixed_order_cost:  # adding 0.0 would change nothing
+                s.fixed += node.fixed_order_cost
+            if node.order_cost:
+                s.variable += node.order_cost * q
+            self._request_units(t, s.inbound[0], q)
+            return
         asked = q
         if q > node.capacity:
             q = float(math.floor(node.capacity)) if whole else node.capacity
@@ -726,10 +866,14 @@ class Simulation:
         """Downstream order of *q* units on edge *e*: ship now, backlog or lose the rest."""
         src = e.source
         if src.supply:
-            x = min(q, src.cap_left)
-            src.cap_left -= x
+            cap = src.cap_left
+            if q <= cap:  # min(q, cap) without the call; nothing short (adding 0.0 changes nothing)
+                x = q
+            else:
+                x = cap
+                src.short += q - x
+            src.cap_left = cap - x
             src.received += x
-            src.short += q - x
         elif src.queue:
             x = 0.0
         else:
@@ -754,29 +898,28 @@ class Simulation:
 
     def _ship(self, t: float, e: _EdgeState, q: float) -> None:
         e.source.shipped += q
-        e.target.variable += e.cost * q
+        if e.cost:  # adding 0.0 would change nothing
+            e.target.variable += e.cost * q
         lead = e.fixed_lead
         # a period here: ContinuousSimulation, whose t is a time, overrides _ship
         period = cast(int, t)
         due = period + (lead if lead is not None else int(e.lead.at(period)))
-        if e.edge.sequential:
+        if e.sequential:
             due = max(due, e.last_arrival)
             e.last_arrival = due
         if due == period:
             self._deliver(e, q, period)
             return
         e.transit += q
-        e.due[due] = e.due.get(due, 0.0) + q
-        UrgentTimeout(self.env, due - period).callbacks.append(_Shipment(self, e, q, due))
+        arrivals = self._due.get(due)
+        if arrivals is None:
+            self._due[due] = [(e, q)]
+        else:
+            arrivals.append((e, q))
 
     def _arrive(self, e: _EdgeState, q: float, t: float) -> None:
         """A shipment of *q* units on edge *e* reaches its target at the start of period *t*."""
         e.transit -= q
-        left = e.due[t] - q
-        if left > EPS:
-            e.due[t] = left
-        else:
-            del e.due[t]
         self._deliver(e, q, t)
 
     def _deliver(self, e: _EdgeState, q: float, t: float) -> None:
@@ -873,6 +1016,11 @@ class Simulation:
                 s.queue.popleft()
 
     def _demand_phase(self, t: int) -> None:
+        if self.market is None:
+            external = self._external_demand
+            for s, draws in self._demand:
+                external(t, s, draws.at(t))
+            return
         market = None
         if self.market is not None:
             market = self.market.draw(t, self._action, self._obs)
@@ -898,7 +1046,8 @@ class Simulation:
             s.fresh = max(0.0, s.fresh - x)
         s.served += x
         s.sales += x
-        s.revenue += x * s.price
+        if s.price:  # x is finite: x * 0.0 would add nothing
+            s.revenue += x * s.price
         rest = d - x
         if rest > EPS:
             if s.lost_rule:
@@ -909,20 +1058,31 @@ class Simulation:
                 s.ext_backlog += rest
 
     def _account(self) -> None:
-        extend = self._rows.extend
+        """End of period: book the costs, write one ledger row per node, reset the flows."""
+        extend, flows = self._buffer.extend, self._flows
         cost = revenue = 0.0
-        for s in self._states:
-            node = s.node
-            holding = node.holding_cost * s.on_hand
-            shortage = node.shortage_cost * (s.lost if s.lost_rule else s.backlog)
-            transit = 0.0
-            if s.simple_in:
-                units = s.init_pending
+        for s, holding_cost, shortage_cost, one, fixed in self._accounts:
+            if fixed is not None:  # a supply node without capacity: only what it ships changes
+                flows.extend((s.received, s.shipped))  # the rest of its row: _fixed_rows
+                cost += fixed[6]  # its revenue is 0.0: adding it changes nothing
+                s.received = s.shipped = 0.0
+                continue
+            holding = holding_cost * s.on_hand
+            shortage = shortage_cost * (s.lost if s.lost_rule else s.backlog)
+            if one is not None:  # one supplier, bom 1 (the loop below on one edge)
+                pipe = one.transit + one.buffer
+                transit = 0.0 + one.hold * pipe
+                units = s.init_pending + pipe / one.bom
+            elif not s.inbound:
+                transit, units = 0.0, s.init_pending
+            elif s.simple_in:
+                transit, units = 0.0, s.init_pending
                 for e in s.inbound:
                     pipe = e.transit + e.buffer
                     transit += e.hold * pipe
                     units += pipe / e.bom
             else:  # assembly: components on the way count as the kits they make up
+                transit = 0.0
                 for e in s.inbound:
                     transit += e.hold * (e.transit + e.buffer)
                 units = s.init_pending + min((e.transit + e.buffer) / e.bom for e in s.inbound)
@@ -954,6 +1114,34 @@ class Simulation:
             s.served = s.lost = s.revenue = s.fixed = s.variable = s.cut = s.short = 0.0
         self.total_cost += cost
         self.total_revenue += revenue
+        self._buffered += 1
+        if self._buffered >= FLUSH_PERIODS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Move the buffered ledger rows to the run's rows (or into its running summary)."""
+        k = self._buffered
+        if not k:
+            return
+        width = len(FIELDS)
+        if self._fixed_index:  # full rows of the fixed nodes: their constants and flows
+            table = np.empty((k, len(self._states), width))
+            fixed = self._fixed_index
+            table[:, fixed] = self._fixed_rows
+            others = self._other_index
+            table[:, others] = np.array(self._buffer).reshape(k, len(others), width)
+            flows = np.array(self._flows).reshape(k, len(fixed), 2)
+            table[:, fixed, FIELDS.index("received")] = flows[:, :, 0]
+            table[:, fixed, FIELDS.index("shipped")] = flows[:, :, 1]
+        else:
+            table = np.array(self._buffer).reshape(k, len(self._states), width)
+        if self._summary is None:
+            self._rows.frombytes(table.tobytes())
+        else:
+            self._summary.add(table)
+        self._buffer.clear()
+        self._flows.clear()
+        self._buffered = 0
 
     # -- results -----------------------------------------------------------------------------
     @property
@@ -963,12 +1151,21 @@ class Simulation:
     def records(self, start: int = 0) -> np.ndarray:
         """Ledger records of periods ``start``, ``start + 1``, ... accounted so far, as a copy of
         shape (periods, nodes, len(FIELDS)) (cheap for recent periods, unlike :meth:`ledger`)."""
+        if self._summary is not None:
+            raise RuntimeError("this run kept running summaries only (run_summary): no records")
+        self._flush()
         width = len(self._states) * len(FIELDS)
         flat = np.array(self._rows[start * width :], dtype=float)
         return flat.reshape(-1, len(self._states), len(FIELDS))
 
     def ledger(self) -> Ledger:
         """The ledger of the periods simulated so far."""
+        if self._summary is not None:
+            raise RuntimeError(
+                "this run kept running summaries only (run_summary): run(policy) keeps the "
+                "full ledger"
+            )
+        self._flush()
         init = np.array([n.initial_on_hand for n in self.network.nodes])
         return Ledger.from_rows(
             self.network_nodes, self._rows, self.objective, init, self._initial_pipeline
@@ -979,6 +1176,16 @@ class Simulation:
         return sum(s.on_hand + s.init_pending for s in self._states) + sum(
             e.transit + e.buffer for e in self._edges
         )
+
+    def _due_on(self, inbound: list[_EdgeState], period: int) -> list[float]:
+        """Units arriving at the start of *period* on each edge of *inbound* (summed in the
+        order they were sent)."""
+        units = [0.0] * len(inbound)
+        for e, q in self._due.get(period, ()):
+            for i, x in enumerate(inbound):
+                if x is e:
+                    units[i] += q
+        return units
 
     def _echelon_ip(self, node: str) -> float:
         members = self._echelons[node]

@@ -39,11 +39,15 @@ from tqdm import tqdm
 from . import lost_sales_heuristics as _h
 from .lost_sales_model import (
     ChainEvaluation,
+    GridBlocks,
     LostSalesModel,
     StateSpace,
     Truncation,
+    block_floats,
+    chain_bytes,
     evaluate_orders,
     expect_next,
+    grid_chain,
     state_count,
 )
 
@@ -71,6 +75,10 @@ HEURISTICS = (
 )
 
 GiB = 2**30
+#: Up to this many Q-values (32 MiB) one Bellman update is a few whole-grid array operations
+#: (:func:`_rvi_dense`); above, it goes block by block (:func:`_rvi_blocks`), whose Python
+#: loop costs more on small grids but whose memory does not grow with the Q-values.
+DENSE_Q = 2**22
 
 
 def _size(n: float) -> str:
@@ -199,18 +207,33 @@ def _model(
 
 
 def _memory_needed(lead_time: int, trunc: Truncation) -> int:
-    """Bytes the solver would allocate at its peak (value arrays + chain)."""
+    """Bytes :func:`solve_lost_sales` allocates at its peak: the relative value iteration
+    (whole-grid Q-values on small grids, else a few value grids and bounded blocks), then
+    the evaluation of its policy (:func:`~optimization.lost_sales_model.chain_bytes`), with
+    the value grid and the policy table alive throughout."""
     S, Z = trunc.max_position, trunc.max_order
     n_v = (S + 1) * (Z + 1) ** max(lead_time - 1, 0)
     n_q = n_v * (S + 1 if lead_time == 0 else Z + 1)
-    states, transitions = state_count(lead_time, trunc)
-    chain = 8 * (lead_time + 9) * transitions + 8 * (lead_time + 4) * states
-    return 8 * (3 * n_q + 6 * n_v) + chain + 2**20
+    if lead_time >= 2 and n_q > DENSE_Q:
+        rvi = 8 * 3 * n_v + 2 * n_v + 8 * 4 * block_floats(lead_time, trunc)  # grids, a block
+    else:
+        rvi = 8 * (3 * n_q + 6 * n_v)
+    return max(rvi, chain_bytes(lead_time, trunc)) + 8 * 3 * n_v + 2**20
 
 
-def check_memory(lead_time: int, trunc: Truncation, limit: float) -> int:
-    """Raise ValueError if the truncated problem needs more than ``limit`` bytes."""
-    need = _memory_needed(lead_time, trunc)
+def _dense_memory_needed(lead_time: int, trunc: Truncation) -> int:
+    """Bytes of the whole-grid Q-value arrays (myopic tables, :func:`_bellman`) plus the
+    evaluation of a policy on the space."""
+    S, Z = trunc.max_position, trunc.max_order
+    n_v = (S + 1) * (Z + 1) ** max(lead_time - 1, 0)
+    n_q = n_v * (S + 1 if lead_time == 0 else Z + 1)
+    return 8 * (6 * n_q + 6 * n_v) + chain_bytes(lead_time, trunc) + 2**20
+
+
+def check_memory(lead_time: int, trunc: Truncation, limit: float, *, dense: bool = False) -> int:
+    """Raise ValueError if the truncated problem needs more than ``limit`` bytes
+    (``dense``: for whole-grid Q-values, as the myopic tables build them)."""
+    need = (_dense_memory_needed if dense else _memory_needed)(lead_time, trunc)
     if need > limit:
         states, _ = state_count(lead_time, trunc)
         raise ValueError(
@@ -260,6 +283,61 @@ def _bellman(model: LostSalesModel, trunc: Truncation) -> _Operator:
     return T
 
 
+def _progress(bar: Any, it: int, lower: float, upper: float) -> None:
+    bar.update()
+    if it % 10 == 0:
+        bar.set_postfix(gap=f"{upper - lower:.2e}", cost=f"{(lower + upper) / 2:.5f}")
+
+
+def _rvi_dense(
+    model: LostSalesModel, trunc: Truncation, tol: float, max_iter: int, bar: Any
+) -> tuple[np.ndarray, np.ndarray, int, float, float]:
+    """Relative value iteration with :func:`_bellman` on the whole grid (small grids).
+    Returns ``(V, table, iterations, lower, upper)``."""
+    space = StateSpace.build(model.lead_time, trunc)
+    T = _bellman(model, trunc)
+    feasible = np.zeros(space.shape, dtype=bool)
+    feasible[tuple(space.states.T)] = True
+    feasible = feasible.reshape(trunc.max_position + 1, -1)
+    V = np.zeros(feasible.shape)
+    lower, upper, it = -math.inf, math.inf, 0
+    while it < max_iter and upper - lower > tol:
+        TV = np.where(feasible, T(V), 0.0)
+        diff = (TV - V)[feasible]
+        lower, upper = float(diff.min()), float(diff.max())
+        V = TV - TV[0, 0]
+        it += 1
+        _progress(bar, it, lower, upper)
+    table = np.where(feasible, T(V, True), -1).reshape(space.shape)
+    return V, table, it, lower, upper
+
+
+def _rvi_blocks(
+    model: LostSalesModel, trunc: Truncation, tol: float, max_iter: int, bar: Any
+) -> tuple[np.ndarray, np.ndarray, int, float, float]:
+    """Relative value iteration on the grid, block by block (:class:`GridBlocks`), in
+    place: two value grids, no Q-value array.  Same iterates as :func:`_rvi_dense`."""
+    blocks = GridBlocks(model, trunc)
+    feasible, outside = blocks.feasible, ~blocks.feasible
+    c = model.period_cost(trunc.max_position + 1)
+    V, TV = blocks.grid(), blocks.grid()
+    lower, upper, it = -math.inf, math.inf, 0
+    while it < max_iter and upper - lower > tol:
+        blocks.bellman(V, c, TV)
+        TV[outside] = 0.0
+        np.subtract(TV, V, out=V)  # V is free now: it holds TV - V
+        diff = V[feasible]
+        lower, upper = float(diff.min()), float(diff.max())
+        del diff
+        np.subtract(TV, TV[0, 0, 0], out=V)
+        it += 1
+        _progress(bar, it, lower, upper)
+    del TV
+    table = blocks.argmin(V, blocks.grid(np.int64))
+    shape = (trunc.max_position + 1,) + (trunc.max_order + 1,) * (model.lead_time - 1)
+    return V.reshape(trunc.max_position + 1, -1), table.reshape(shape), it, lower, upper
+
+
 def solve_lost_sales(
     lead_time: int,
     holding: float,
@@ -306,8 +384,13 @@ def solve_lost_sales(
     -----
     Relative value iteration ``V <- TV - (TV)(0)`` with the bounds
     ``min(TV - V) <= g* <= max(TV - V)`` (Odoni 1969; Puterman 1994, Sec. 8.5).
-    The expectation over demand is one small matrix product per arriving
-    quantity, over all states at once (:func:`~optimization.lost_sales_model.expect_next`).
+    The expectation over demand is a matrix product over all states at once
+    (:func:`~optimization.lost_sales_model.expect_next`) on small grids; on large ones
+    (``L >= 5`` at Zipkin's penalties) the update goes block by block over the states
+    with the same ``x_2 + ... + x_{L-1}``, in place, with no Q-value array
+    (:class:`~optimization.lost_sales_model.GridBlocks`): L = 6, p = 39 (7.4 million
+    states) fits in about 2 GiB.  The policy's chain is a sparse matrix up to
+    20 million transitions, else it is stepped on the grid the same way.
     Demand is not truncated (see :mod:`optimization.lost_sales_model`); the state
     space is, and the solution reports how much the caps matter.
     """
@@ -322,24 +405,12 @@ def solve_lost_sales(
         trunc = Truncation(trunc.max_position, trunc.max_position)
     check_memory(model.lead_time, trunc, memory_limit)
 
-    space = StateSpace.build(model.lead_time, trunc)
-    S, L = trunc.max_position, model.lead_time
-    T = _bellman(model, trunc)
-    feasible = np.zeros(space.shape, dtype=bool)
-    feasible[tuple(space.states.T)] = True
-    feasible = feasible.reshape(S + 1, -1)
-    V = np.zeros(feasible.shape)
-    lower, upper, it = -math.inf, math.inf, 0
+    L = model.lead_time
     bar = tqdm(disable=not progress, desc=f"RVI L={L} p={model.penalty:g}", unit="it")
-    while it < max_iter and upper - lower > tol:
-        TV = np.where(feasible, T(V), 0.0)
-        diff = (TV - V)[feasible]
-        lower, upper = float(diff.min()), float(diff.max())
-        V = TV - TV[0, 0]
-        it += 1
-        bar.update()
-        if it % 10 == 0:
-            bar.set_postfix(gap=f"{upper - lower:.2e}", cost=f"{(lower + upper) / 2:.5f}")
+    if L >= 2 and (trunc.max_position + 1) * (trunc.max_order + 1) ** L > DENSE_Q:
+        V, table, it, lower, upper = _rvi_blocks(model, trunc, tol, max_iter, bar)
+    else:
+        V, table, it, lower, upper = _rvi_dense(model, trunc, tol, max_iter, bar)
     bar.close()
     converged = upper - lower <= tol
     if not converged:
@@ -349,12 +420,18 @@ def solve_lost_sales(
             RuntimeWarning,
             stacklevel=2,
         )
-
-    table = np.where(feasible, T(V, True), -1).reshape(space.shape)
     policy = LookupPolicy(table, L, trunc)
-    orders = table[tuple(space.states.T)]
-    evaluation, pi = evaluate_orders(model, space, orders)
-    at_cap = orders == space.order_cap()
+    states = int((table >= 0).sum())
+    if grid_chain(L, trunc):  # no state list: the table is already on the grid
+        blocks = GridBlocks(model, trunc)
+        grid = table.reshape(blocks.feasible.shape)
+        evaluation, pi = blocks.evaluate(model, grid)
+        boundary = float(pi[blocks.feasible & (grid == blocks.order_cap())].sum())
+    else:
+        space = StateSpace.build(L, trunc)
+        orders = table[tuple(space.states.T)]
+        evaluation, pi = evaluate_orders(model, space, orders)
+        boundary = float(pi[orders == space.order_cap()].sum())
     return LostSalesSolution(
         model=model,
         average_cost=(lower + upper) / 2,
@@ -364,8 +441,8 @@ def solve_lost_sales(
         converged=converged,
         policy=policy,
         truncation=trunc,
-        states=len(space),
-        boundary_mass=float(pi[at_cap].sum()),
+        states=states,
+        boundary_mass=boundary,
         stationary_cost=evaluation.average_cost,
         evaluation=evaluation,
         solve_seconds=time.perf_counter() - t0,
@@ -493,8 +570,10 @@ def heuristics(
     *,
     truncation: Truncation | None = None,
     progress: bool = False,
+    names: Sequence[str] = HEURISTICS,
 ) -> dict[str, HeuristicResult]:
-    """The heuristics of :data:`HEURISTICS`, each with its exact long-run cost.
+    """The heuristics of :data:`HEURISTICS` (or those in ``names``), each with its exact
+    long-run cost.
 
     Myopic policies are computed and evaluated on the truncated space of
     :func:`solve_lost_sales` (``truncation``, default :meth:`Truncation.default`)
@@ -510,14 +589,17 @@ def heuristics(
     trunc = truncation if truncation is not None else Truncation.default(model)
     L = model.lead_time
     out: dict[str, HeuristicResult] = {}
-    steps = tqdm(HEURISTICS, disable=not progress, desc=f"heuristics L={L}")
+    unknown = [n for n in names if n not in HEURISTICS]
+    if unknown:
+        raise ValueError(f"unknown heuristic(s) {unknown}; choose from {', '.join(HEURISTICS)}")
+    steps = tqdm(list(names), disable=not progress, desc=f"heuristics L={L}")
     tables: tuple[np.ndarray, np.ndarray] | None = None
     space: StateSpace | None = None
     for name in steps:
         steps.set_postfix_str(name)
         if name in ("myopic", "myopic-2"):
             if tables is None or space is None:
-                check_memory(L, trunc, 4 * GiB)
+                check_memory(L, trunc, 4 * GiB, dense=True)
                 tables = _h.myopic_tables(model, trunc)
                 space = StateSpace.build(L, trunc)
             policy = LookupPolicy(tables[name == "myopic-2"], L, trunc)

@@ -33,20 +33,29 @@ system: its optimal cost is an upper bound on the true optimum.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse, stats
 
 __all__ = [
+    "BLOCK_FLOATS",
     "DEMANDS",
+    "SPARSE_TRANSITIONS",
     "ChainEvaluation",
+    "GridBlocks",
     "LostSalesModel",
     "StateSpace",
     "Truncation",
+    "block_floats",
+    "chain_bytes",
+    "coordinate_sums",
     "evaluate_orders",
     "expect_next",
+    "grid_chain",
     "state_count",
 ]
 
@@ -244,7 +253,18 @@ class StateSpace:
 
     def index(self, cols: tuple[np.ndarray, ...]) -> np.ndarray:
         """Row numbers of the states with coordinates ``cols`` (all must exist)."""
-        keys = np.ravel_multi_index(cols, self.shape)
+        return self.index_of_keys(np.ravel_multi_index(cols, self.shape))
+
+    def index_of_keys(self, keys: np.ndarray) -> np.ndarray:
+        """Row numbers of the states with grid keys ``keys`` (all must exist)."""
+        cells = math.prod(self.shape)
+        if cells <= 4 * len(self.keys) + 2**20:  # a dense look-up table is cheap: O(1) each
+            lookup = np.full(cells, -1, dtype=np.int64)
+            lookup[self.keys] = np.arange(len(self.keys))
+            idx = lookup[keys]
+            if idx.size and idx.min() < 0:
+                raise ValueError("a transition leaves the truncated state space")
+            return idx
         idx = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
         if not np.array_equal(self.keys[idx], keys):
             raise ValueError("a transition leaves the truncated state space")
@@ -298,15 +318,22 @@ def _transitions(model: LostSalesModel, space: StateSpace, orders: np.ndarray) -
     rows = np.repeat(np.arange(len(space)), counts)
     a = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     prob = M[y[rows], a]
+    # the next state's grid key is base[i] + a * stride: only its first coordinate moves
     if L == 0:
-        cols = (a,)
+        base = np.zeros(len(space), dtype=np.int64)
     elif L == 1:
-        cols = (a + orders[rows],)
+        base = orders.astype(np.int64)
     else:
-        cols = (a + x[rows, 1],) + tuple(x[rows, k] for k in range(2, L)) + (orders[rows],)
-    col = space.index(cols)
+        base = np.ravel_multi_index(
+            (x[:, 1],) + tuple(x[:, k] for k in range(2, L)) + (orders,), space.shape
+        )
+    stride = math.prod(space.shape[1:])
+    col = space.index_of_keys(base[rows] + a * stride)
     keep = prob > 0
     n = len(space)
+    if keep.all():  # rows are sorted and, within a row, columns increase with a: CSR as is
+        indptr = np.concatenate(([0], np.cumsum(counts)))
+        return sparse.csr_matrix((prob, col, indptr), shape=(n, n))
     return sparse.csr_matrix((prob[keep], (rows[keep], col[keep])), shape=(n, n))
 
 
@@ -338,6 +365,51 @@ def stationary(
     return pi, it, residual
 
 
+#: Above this many transitions a policy's chain is not built as a sparse matrix (about 1 GiB)
+#: but stepped block by block on the grid (:class:`GridBlocks`), when the grid is compact.
+SPARSE_TRANSITIONS = 20_000_000
+
+
+def grid_chain(lead_time: int, trunc: Truncation) -> bool:
+    """True when :func:`evaluate_orders` steps the chain on the grid (:class:`GridBlocks`)
+    rather than through a sparse transition matrix: many transitions, and a grid at most
+    four times the states (an order cap well below the position cap)."""
+    if lead_time < 2:
+        return False
+    states, transitions = state_count(lead_time, trunc)
+    cells = (trunc.max_position + 1) * (trunc.max_order + 1) ** (lead_time - 1)
+    return transitions > SPARSE_TRANSITIONS and cells <= 4 * states
+
+
+def block_floats(lead_time: int, trunc: Truncation) -> int:
+    """Floats in the largest block temporary of :class:`GridBlocks` (the one-hot mass of
+    :meth:`GridBlocks.push`, ``n (Zt+1)^2 m``), without building the blocks."""
+    S, Z = trunc.max_position, trunc.max_order
+    ways = np.zeros(S + 1)  # ways[t]: columns r' = (x_2..x_{L-1}) summing to t
+    ways[0] = 1.0
+    for _ in range(max(lead_time - 2, 0)):
+        ways = np.convolve(ways, np.ones(Z + 1))[: S + 1]
+    biggest = 0
+    for t in np.flatnonzero(ways):
+        n, Zt = S - t + 1, min(Z, S - t)
+        per = n * (Zt + 1) ** 2
+        biggest = max(biggest, per * min(int(ways[t]), max(1, BLOCK_FLOATS // per)))
+    return biggest
+
+
+def chain_bytes(lead_time: int, trunc: Truncation) -> int:
+    """Peak bytes of :func:`evaluate_orders` on the truncated space (traced peaks of
+    :func:`~optimization.lost_sales.solve_lost_sales`, whose guard adds its grids: 352 MiB
+    at L = 5, p = 39 by the sparse route, estimate 371; 1.56 GiB at L = 6, p = 39 by the
+    grid, estimate 1.95)."""
+    states, transitions = state_count(lead_time, trunc)
+    space = 8 * (lead_time + 2) * states
+    if grid_chain(lead_time, trunc):
+        cells = (trunc.max_position + 1) * (trunc.max_order + 1) ** (lead_time - 1)
+        return space + 8 * 7 * cells + 8 * 4 * block_floats(lead_time, trunc)
+    return space + 48 * transitions
+
+
 def evaluate_orders(
     model: LostSalesModel,
     space: StateSpace,
@@ -352,6 +424,12 @@ def evaluate_orders(
     ``clipped_mass``.  Returns the evaluation and the stationary law.
     """
     wanted = np.maximum(np.asarray(wanted, dtype=np.int64), 0)
+    if grid_chain(space.lead_time, space.truncation):
+        blocks = GridBlocks(model, space.truncation)
+        grid = np.full(blocks.feasible.shape, -1, dtype=np.int64)
+        grid.reshape(-1)[space.keys] = wanted
+        evaluation, pi = blocks.evaluate(model, grid, tol=tol, max_iter=max_iter)
+        return evaluation, pi.reshape(-1)[space.keys]
     cap = space.order_cap()
     orders = np.minimum(wanted, cap)
     P = _transitions(model, space, orders)
@@ -374,3 +452,170 @@ def evaluate_orders(
         residual=residual,
     )
     return evaluation, pi
+
+
+# -- the dense grid, block by block (L >= 2) ----------------------------------------------------
+def coordinate_sums(k: int, Z: int) -> np.ndarray:
+    """Coordinate sums of the row-major grid ``{0..Z}^k``, flattened."""
+    sums = np.zeros(1, dtype=np.int64)
+    for _ in range(k):
+        sums = (sums[:, None] + np.arange(Z + 1)[None, :]).ravel()
+    return sums
+
+
+#: Floats in the largest temporary of one block (about 16 MiB); bounds the blocks' memory.
+BLOCK_FLOATS = 2**21
+
+
+class GridBlocks:
+    """Bellman updates and chain steps on the dense grid of a lead time ``L >= 2``, in blocks.
+
+    The grid is ``(S+1, Z+1, R')`` for ``(x_0, x_1, r')``, ``r' = (x_2, .., x_{L-1})``
+    flattened row-major (``R' = (Z+1)^(L-2)``), the layout of
+    :attr:`StateSpace.shape` and of ``values`` in :func:`expect_next`.  A state's
+    next state is ``((x_0 - D)^+ + x_1, r', z)``: the demand acts on ``x_0`` only,
+    the rest is a shift.  Grouping the columns ``r'`` by their sum ``t`` bounds
+    everything a group can reach (``x_0 + x_1 + z <= S - t``), so each block is one
+    small matrix product over ``x_0`` with no Q-value array of the whole grid ever
+    built: memory is a few value grids plus :data:`BLOCK_FLOATS` per temporary, and
+    the work skips the part of the grid outside the truncation.
+    """
+
+    def __init__(self, model: LostSalesModel, trunc: Truncation) -> None:
+        L = model.lead_time
+        if L < 2:
+            raise ValueError(f"GridBlocks needs lead_time >= 2, not {L}")
+        S, Z = trunc.max_position, trunc.max_order
+        self.S, self.Z, self.L = S, Z, L
+        self.Rp = (Z + 1) ** (L - 2)
+        self.shape = (S + 1,) + (Z + 1,) * (L - 1)
+        self.M = model.outcomes(S + 1)
+        self.K = model.fixed_cost
+        sums = coordinate_sums(L - 2, Z)
+        x01 = np.arange(S + 1)[:, None] + np.arange(Z + 1)[None, :]
+        #: feasible grid points (position <= S), shape ``(S+1, Z+1, R')``
+        self.feasible = x01[:, :, None] + sums[None, None, :] <= S
+        self.blocks: list[tuple[int, int, int, np.ndarray]] = []  # (t, n, Zt, columns r')
+        for t in range(S + 1):
+            cols = np.flatnonzero(sums == t)
+            if not len(cols):
+                continue
+            n, Zt = S - t + 1, min(Z, S - t)
+            step = max(1, BLOCK_FLOATS // (n * (Zt + 1) ** 2))
+            for k in range(0, len(cols), step):
+                self.blocks.append((t, n, Zt, cols[k : k + step]))
+
+    def grid(self, dtype: Any = float) -> np.ndarray:
+        return np.zeros((self.S + 1, self.Z + 1, self.Rp), dtype=dtype)
+
+    def bellman(self, V: np.ndarray, cost: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out[x] = cost[x_0] + min_z [K 1{z>0} + E V(next)]`` (inf outside the truncation)."""
+        return self._pull(V, cost, out, argmin=False)
+
+    def argmin(self, V: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The minimising order of :meth:`bellman` at every grid point (-1 outside; the
+        smallest order among ties, like ``numpy.argmin``)."""
+        return self._pull(V, np.zeros(self.S + 1), out, argmin=True)
+
+    def _pull(self, V: np.ndarray, cost: np.ndarray, out: np.ndarray, argmin: bool) -> np.ndarray:
+        """For each block and each ``x_1``: ``Q[x_0, z, r'] = sum_a M[x_0, a] V(a + x_1, r', z)``
+        over the states of the block only (``x_0 < n - x_1``), then the minimum over the
+        orders the truncation allows (``z <= n - 1 - x_1 - x_0``)."""
+        Vn = V.reshape(self.S + 1, self.Rp, self.Z + 1)  # [b, r', z]: the next state's view
+        out.fill(-1 if argmin else np.inf)
+        M, add = self.M, self._order_costs
+        for _, n, Zt, cols in self.blocks:
+            m = len(cols)
+            B = np.ascontiguousarray(Vn[:n, cols, : Zt + 1].transpose(0, 2, 1))  # [b, z, r']
+            for x1 in range(Zt + 1):
+                rows = n - x1  # x_0 + x_1 <= S - t
+                Q = (M[:rows, :rows] @ B[x1:].reshape(rows, -1)).reshape(rows, Zt + 1, m)
+                Q += add(rows, Zt)
+                if argmin:
+                    out[:rows, x1, cols] = Q.argmin(axis=1)
+                else:
+                    out[:rows, x1, cols] = cost[:rows, None] + Q.min(axis=1)
+        return out
+
+    @functools.cache  # noqa: B019 -- a handful of small arrays per instance
+    def _order_costs(self, rows: int, Zt: int) -> np.ndarray:
+        """``[x_0, z, 1]``: ``K`` if ``z > 0``, inf where ``x_0 + z`` leaves the block
+        (``x_0 + z > rows - 1``: the position would exceed ``S``)."""
+        x0z = np.arange(rows)[:, None] + np.arange(Zt + 1)[None, :]
+        K = self.K * (np.arange(Zt + 1) > 0)
+        return np.where(x0z > rows - 1, np.inf, K[None, :])[:, :, None]
+
+    def push(self, pi: np.ndarray, table: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """One step of the chain that orders ``table[x]`` in state x: ``out = P^T pi``."""
+        On = out.reshape(self.S + 1, self.Rp, self.Z + 1)  # [b, r', z]
+        out.fill(0.0)
+        MT = self.M.T
+        for _, n, Zt, cols in self.blocks:
+            m = len(cols)
+            p = pi[:n, : Zt + 1, cols]  # [x0, x1, r']
+            z = np.maximum(table[:n, : Zt + 1, cols], 0)
+            P = np.zeros((n, Zt + 1, Zt + 1, m))  # [x0, x1, z, r']: the mass that orders z
+            np.put_along_axis(P, z[:, :, None, :], p[:, :, None, :], axis=2)
+            block = np.zeros((n, Zt + 1, m))  # [b, z, r'], b = y + x1
+            for x1 in range(Zt + 1):
+                rows = n - x1  # x_0 + x_1 <= S - t
+                F = MT[:rows, :rows] @ P[:rows, x1].reshape(rows, -1)  # [y, (z, r')]
+                block[x1:] += F.reshape(rows, Zt + 1, m)
+            On[:n, cols, : Zt + 1] += block.transpose(0, 2, 1)
+        return out
+
+    def stationary(
+        self, table: np.ndarray, *, tol: float = 1e-12, max_iter: int = 100_000
+    ) -> tuple[np.ndarray, int, float]:
+        """:func:`stationary` of the chain of ``table`` on the grid: ``(pi, iterations,
+        residual)``, the same lazy power iteration from the uniform law on the states."""
+        pi = self.feasible / self.feasible.sum()
+        new, step = self.grid(), self.grid()
+        change, it = np.inf, 0
+        while it < max_iter and change > tol:
+            self.push(pi, table, step)
+            np.multiply(step, 0.95, out=new)
+            new += 0.05 * pi
+            new /= new.sum()
+            change = float(np.abs(new - pi).sum())
+            pi, new = new, pi
+            it += 1
+        residual = float(np.abs(self.push(pi, table, step) - pi).sum())
+        return pi, it, residual
+
+    def order_cap(self) -> np.ndarray:
+        """:meth:`StateSpace.order_cap` on the grid: ``min(Z, S - position)``."""
+        x01 = np.arange(self.S + 1)[:, None, None] + np.arange(self.Z + 1)[None, :, None]
+        return np.minimum(self.Z, self.S - x01 - coordinate_sums(self.L - 2, self.Z)[None, None, :])
+
+    def evaluate(
+        self,
+        model: LostSalesModel,
+        wanted: np.ndarray,
+        *,
+        tol: float = 1e-12,
+        max_iter: int = 100_000,
+    ) -> tuple[ChainEvaluation, np.ndarray]:
+        """:func:`evaluate_orders` for a grid of wanted orders (-1 or anything outside the
+        states is ignored); returns the evaluation and the stationary law on the grid."""
+        feasible = self.feasible
+        cap = self.order_cap()
+        wanted = np.where(feasible, np.maximum(wanted, 0), 0)
+        table = np.where(feasible, np.minimum(wanted, cap), -1)
+        pi, iterations, residual = self.stationary(table, tol=tol, max_iter=max_iter)
+        over, under = model.expected_parts(self.S + 1)
+        by_x0 = pi.sum(axis=(1, 2))
+        hold = model.holding * float(by_x0 @ over)
+        lost = float(by_x0 @ under)
+        freq = float(pi[table > 0].sum())
+        evaluation = ChainEvaluation(
+            average_cost=hold + model.penalty * lost + model.fixed_cost * freq,
+            holding_cost=hold,
+            lost_sales=lost,
+            order_frequency=freq,
+            clipped_mass=float(pi[feasible & (wanted > cap)].sum()),
+            states=int(feasible.sum()),
+            iterations=iterations,
+            residual=residual,
+        )
+        return evaluation, pi

@@ -28,16 +28,18 @@ from des_supply.network import Network, Node
 from des_supply.rng import PeriodDraws, SeedLike, replication_seed, root_sequence, stream
 
 from .network_model import (
+    DATA,
     Key,
     ModelStructure,
     NetworkState,
     build_network_model,
     fix_plan,
+    load_network_data,
     model_size,
     plan_of,
     update_network_model,
 )
-from .solve import SolveReport, new_solver, solve
+from .solve import DirectHighs, SolveReport, new_solver, solve
 
 __all__ = [
     "BoundResult",
@@ -252,37 +254,40 @@ def state_from_observation(
     """
     t = obs.t
     st = NetworkState()
-    later: dict[str, list[float]] = {}
+    later: dict[str, np.ndarray] = {}  # initial-pipeline units reaching n at t+1..t+look
     for n in S.stock:
         st.on_hand[n] = float(obs.on_hand(n))
         if n in S.demand_nodes:
             st.external_backlog[n] = float(obs.external_backlog(n))
-        initial = S.node[n].initial_pipeline
-        st.node_arrivals[n] = {
-            k: initial[t + k] for k in range(1, len(initial) - t) if initial[t + k] > 0
-        }
-        later[n] = [st.node_arrivals[n].get(k, 0.0) for k in range(1, look + 1)]
+        pipe = S.node[n].initial_pipeline
+        st.node_arrivals[n] = {k: pipe[t + k] for k in range(1, len(pipe) - t) if pipe[t + k] > 0}
+        later[n] = np.zeros(look)
+        for k, q in st.node_arrivals[n].items():
+            if k <= look:
+                later[n][k - 1] = q
     est_pending: dict[Key, float] = {}
     kits_on_order: dict[str, float] = {}
     for n in S.stock:
         inbound = S.inbound[n]
         # node units (kits for assembly) reaching stock at t+1..t+look, initial pipeline included
         pipe = np.asarray(obs.pipeline(n, look), dtype=float)
-        edge_pipe = np.maximum(0.0, pipe - np.asarray(later[n]))
+        edge_pipe = np.maximum(0.0, pipe - later[n])
         if len(inbound) == 1 or not S.simple[n]:
             weights = {k: 1.0 for k in inbound}  # one supplier, or bom x kits on each edge
         elif S.rule[n] == "split":
             weights = {k: float(S.edge[k].share or 0.0) for k in inbound}
         else:
             weights = {k: 1.0 / len(inbound) for k in inbound}
+        due = np.flatnonzero(edge_pipe > 0)
+        arriving = list(zip((due + 1).tolist(), edge_pipe[due].tolist(), strict=True))
         for k in inbound:
             factor = S.edge[k].bom * weights[k]
-            st.in_transit[k] = {j + 1: float(q * factor) for j, q in enumerate(edge_pipe) if q > 0}
+            st.in_transit[k] = {j: float(q * factor) for j, q in arriving}
         owed = max(0.0, float(obs.on_order(n)) - float(pipe.sum()))  # node units (kits)
         for k in inbound:
             est_pending[k] = owed * S.edge[k].bom * weights[k]
         if not S.simple[n]:  # kits on order beyond the pending and in-transit estimate
-            kits_on_order[n] = max(0.0, float(obs.on_order(n)) - sum(later[n]))
+            kits_on_order[n] = max(0.0, float(obs.on_order(n)) - sum(later[n].tolist()))
     is_pending_source = {
         u
         for (u, _) in S.edge
@@ -325,6 +330,28 @@ def longest_lead_path(network: Network) -> int:
     return int(nx.dag_longest_path_length(G, weight="L")) if G.number_of_edges() else 0
 
 
+class _NetworkHighs:
+    """A network model's :class:`~optimization.solve.DirectHighs`, fed from its value store
+    (``m._data``, which :func:`~optimization.network_model.load_network_data` fills)."""
+
+    def __init__(self, m: pyo.ConcreteModel, **options: Any) -> None:
+        self.m = m
+        self.highs = DirectHighs(m, **options)
+        pos = self.highs.position
+        self.slots = {
+            name: np.array([pos(p) for p in getattr(m, name).values()], dtype=np.int64)
+            for name in DATA
+        }
+
+    def solve(self, **data: Any) -> SolveReport:
+        """Load *data* (as :func:`update_network_model` takes it) and re-solve."""
+        values = self.highs.values
+        for name in load_network_data(self.m, **data):
+            slots = self.slots[name]
+            values[slots] = np.fromiter(self.m._data[name].values(), float, len(slots))
+        return self.highs.solve()
+
+
 class RollingHorizonPolicy:
     """Model-predictive control: re-solve the network model at every epoch, apply period 0.
 
@@ -333,8 +360,12 @@ class RollingHorizonPolicy:
     to the forecast of the next ``horizon`` periods (``forecast="mean"``:
     each demand distribution's ``forecast``; or a callable ``(t, horizon) -> {node: array}``) and
     lead times to their rounded means, re-solves and returns the deciding nodes'
-    period-0 orders.  The model is built once; epochs only update mutable Params
-    and re-solve the persistent HiGHS instance.
+    period-0 orders.  The model is built once; epochs only change its data and re-solve
+    one persistent HiGHS instance: with ``resolve="direct"`` (the default) the new data
+    go straight into HiGHS in bulk (:class:`~optimization.solve.DirectHighs`; the
+    model's Pyomo Params are then left as built), with ``resolve="pyomo"`` through the
+    Pyomo Params and Pyomo's persistent interface (several times slower per epoch; the
+    plans are the same, which the tests check ledger for ledger).
 
     ``safety_stock`` (number, mapping node -> units, or ``"auto"``) is added to a
     demand node's forecast in the first period its current order can reach, so
@@ -363,7 +394,10 @@ class RollingHorizonPolicy:
         rel_gap: float = 1e-4,
         threads: int = 1,
         seed: int = 0,
+        resolve: str = "direct",
     ) -> None:
+        if resolve not in ("direct", "pyomo"):
+            raise ValueError(f"resolve(={resolve!r}) must be 'direct' or 'pyomo'")
         if forecast != "mean" and not callable(forecast):
             raise ValueError(f"forecast(={forecast!r}) must be 'mean' or a callable (t, n) -> dict")
         self.network, self.horizon, self.forecast = network, int(horizon), forecast
@@ -396,7 +430,9 @@ class RollingHorizonPolicy:
         else:
             self.safety_stock = {n: float(safety_stock) for n in self._S.demand_nodes}
         self._look = self.horizon + max(self.leads.values(), default=0) + 64
-        self.opt = new_solver(parameters_only=True)
+        self.resolve = resolve
+        self.opt = new_solver(parameters_only=True) if resolve == "pyomo" else None
+        self._direct = _NetworkHighs(self.model, **self.solve_options) if self.opt is None else None
         self._queue: dict[str, tuple[int, float]] = {}  # supplier: (t, queue at end of t)
         self.epoch_times: list[float] = []
         self.terminations: dict[str, int] = {}
@@ -474,13 +510,18 @@ class RollingHorizonPolicy:
         state = state_from_observation(
             self.network, obs, self._S, self.leads, self._look, self._capacity_left(t)
         )
-        update_network_model(self.model, demand=self._demand(t), state=state, start=t)
-        rep = solve(self.model, opt=self.opt, **self.solve_options)
+        if self._direct is not None:
+            rep = self._direct.solve(demand=self._demand(t), state=state, start=t)
+            value = self._direct.highs.primal
+        else:
+            update_network_model(self.model, demand=self._demand(t), state=state, start=t)
+            rep = solve(self.model, opt=self.opt, **self.solve_options)
+            value = pyo.value
         self.last_report = rep
         self.terminations[rep.termination] = self.terminations.get(rep.termination, 0) + 1
         orders = {}
         for n in obs.deciding:
-            q = max(0.0, float(pyo.value(self.model.x[n, 0])))
+            q = max(0.0, float(value(self.model.x[n, 0])))
             orders[n] = q if q > 1e-7 else 0.0
         if state.capacity_left:
             self._track_queues(obs, state, orders)

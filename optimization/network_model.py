@@ -29,7 +29,10 @@ units shipped on an edge, ``P[u,v,t]`` units the source owes the target,
 storage capacity).  Demand ``d[n,t]``, the lead times (as 0/1 arrival indicators
 ``a[u,v,t,l]`` over a window ``lo..hi``), the starting state, review flags and
 all big-M values are mutable ``Param``\\ s: :func:`update_network_model` loads new
-data and a persistent HiGHS re-solve pushes only the changes.
+data and a persistent HiGHS re-solve pushes only the changes.  The updates are computed
+on a plain value store (``m._data``, Param name -> {index: value}) and then written to
+the Params; :func:`load_network_data` stops at the store, for a
+:class:`~optimization.solve.DirectHighs` that takes the numbers straight to HiGHS.
 
 **Engine behaviour as constraints** (``exact=True``).  The engine's rules are
 "ship as much as you can": a node never keeps stock while it owes units, a
@@ -106,11 +109,14 @@ from des_supply.network import Network
 from .memory import check_memory
 
 __all__ = [
+    "BIG_M",
+    "DATA",
     "Key",
     "ModelStructure",
     "NetworkState",
     "build_network_model",
     "fix_plan",
+    "load_network_data",
     "model_size",
     "plan_of",
     "update_network_model",
@@ -462,6 +468,8 @@ def _add_data(m: pyo.ConcreteModel) -> None:
     m.MBu = pyo.Param(m.UC, **mut)
     m.Mru = pyo.Param(m.UC, **mut)
     m.cap0 = pyo.Param(m.UC, **mut)  # supplier capacity left in period 0
+    # the value store: the updates compute here, then write the Params (or a DirectHighs)
+    m._data = {name: {k: float(pyo.value(p)) for k, p in getattr(m, name).items()} for name in DATA}
 
 
 def _add_variables(m: pyo.ConcreteModel, S: ModelStructure) -> None:
@@ -958,6 +966,15 @@ def _add_objective(m: pyo.ConcreteModel, S: ModelStructure) -> None:
     m.cost = pyo.Objective(expr=sum(m.period_cost[t] for t in m.T), sense=pyo.minimize)
 
 
+#: The mutable Params of the model, in the order :func:`_add_data` declares them.
+DATA = (
+    "d", "a", "g", "arr0", "itr", "narr", "nlate", "I0", "Bx0", "P0", "buf0", "rev",
+    "Mx", "MI", "MB", "Mr", "Md", "Mst", "Mbuf", "MBu", "Mru", "cap0",
+)  # fmt: skip
+#: The big-M Params, recomputed by every update.
+BIG_M = ("Mx", "MI", "MB", "Mr", "Md", "Mst", "Mbuf", "MBu", "Mru")
+
+
 def update_network_model(
     m: pyo.ConcreteModel,
     *,
@@ -972,13 +989,43 @@ def update_network_model(
     the window the model was built for (``lead_window``).  Big-M values are
     recomputed from the current data.
     """
+    _write_params(
+        m, load_network_data(m, demand=demand, lead_times=lead_times, state=state, start=start)
+    )
+
+
+def _write_params(m: pyo.ConcreteModel, names: Sequence[str]) -> None:
+    """Copy the value store ``m._data`` of the Params *names* into the Pyomo Params."""
+    for name in names:
+        comp = getattr(m, name)
+        for idx, val in m._data[name].items():
+            comp[idx] = val
+
+
+def load_network_data(
+    m: pyo.ConcreteModel,
+    *,
+    demand: Mapping[str, Sequence[float]] | None = None,
+    lead_times: Mapping[Key, Any] | None = None,
+    state: NetworkState | None = None,
+    start: int | None = None,
+) -> tuple[str, ...]:
+    """:func:`update_network_model` without touching Pyomo: the new values go into the
+    model's value store ``m._data`` (Param name -> {index: value}) only, and the names of
+    the Params that were rewritten are returned.  A :class:`~optimization.solve.DirectHighs`
+    of the model reads them from there (:class:`NetworkHighs`)."""
     S: ModelStructure = m._net
+    D: dict[str, dict[Any, float]] = m._data
     H = S.horizon
+    names: list[str] = []
     if demand is not None:
+        d = D["d"]
         for n, row in _demand_rows(S, demand).items():
             for t in range(H):
-                m.d[n, t] = float(row[t])
+                d[n, t] = float(row[t])
+        names.append("d")
     if lead_times is not None:
+        a, g = D["a"], D["g"]
         rows = _lead_rows(S, {k: v for k, v in lead_times.items()})
         for key, leads in rows.items():
             if key not in lead_times:
@@ -993,66 +1040,75 @@ def update_network_model(
             u, v = key
             for t, L in enumerate(leads):
                 for lag in range(lo, hi + 1):
-                    m.a[u, v, t, lag] = 1.0 if lag == L else 0.0
+                    a[u, v, t, lag] = 1.0 if lag == L else 0.0
                 for k in range(hi):
-                    m.g[u, v, t, k] = 1.0 if L > k else 0.0
+                    g[u, v, t, k] = 1.0 if L > k else 0.0
+        names += ["a", "g"]
     if state is not None:
-        _load_state(m, S, state)
+        names += _load_state(m, S, state)
     if start is not None:
+        rev = D["rev"]
         for n in S.stock:
             nd = S.node[n]
             for t in range(H):
-                m.rev[n, t] = 1.0 if nd.reviews_at(start + t) else 0.0
+                rev[n, t] = 1.0 if nd.reviews_at(start + t) else 0.0
+        names.append("rev")
     _big_m(m, S)
+    return (*names, *BIG_M)
 
 
-def _load_state(m: pyo.ConcreteModel, S: ModelStructure, st: NetworkState) -> None:
-    H = S.horizon
+def _load_state(m: pyo.ConcreteModel, S: ModelStructure, st: NetworkState) -> list[str]:
+    H, D = S.horizon, m._data
+    I0, narr, nlate, Bx0 = D["I0"], D["narr"], D["nlate"], D["Bx0"]
     for n in S.stock:
-        m.I0[n] = float(st.on_hand.get(n, 0.0))
+        I0[n] = float(st.on_hand.get(n, 0.0))
         arrivals = st.node_arrivals.get(n, {})
         if any(k < 0 for k in arrivals):
             raise ValueError(f"node {n!r}: node arrival periods must be >= 0")
         for t in range(H):
-            m.narr[n, t] = float(arrivals.get(t, 0.0))
-        m.nlate[n] = float(sum(q for k, q in arrivals.items() if k >= H))
-        if n in m.ND:
-            m.Bx0[n] = float(st.external_backlog.get(n, 0.0))
+            narr[n, t] = float(arrivals.get(t, 0.0))
+        nlate[n] = float(sum(q for k, q in arrivals.items() if k >= H))
+        if n in Bx0:
+            Bx0[n] = float(st.external_backlog.get(n, 0.0))
         elif st.external_backlog.get(n, 0.0) > 0:
             raise ValueError(f"node {n!r} has no external demand but an external backlog")
-    for u in m.UC:
+    cap0 = D["cap0"]
+    for u in cap0:
         full = S.node[u].capacity
-        m.cap0[u] = float(min(full, max(0.0, st.capacity_left.get(u, full))))
+        cap0[u] = float(min(full, max(0.0, st.capacity_left.get(u, full))))
+    P0, buf0, arr0, itr = D["P0"], D["buf0"], D["arr0"], D["itr"]
     for key in S.edge:
         u, v = key
         p = float(st.pending.get(key, 0.0))
         if p > 0 and key not in m.EP:
             raise ValueError(f"edge {u!r}->{v!r}: units pending, but its source cannot backlog")
-        m.P0[u, v] = p
+        P0[u, v] = p
         b = float(st.buffer.get(key, 0.0))
         if b > 0 and key not in m.EA:
             raise ValueError(f"edge {u!r}->{v!r}: buffer given, but {v!r} does not assemble")
-        m.buf0[u, v] = b
+        buf0[u, v] = b
         sched = st.in_transit.get(key, {})
         if any(k < 0 for k in sched):
             raise ValueError(f"edge {u!r}->{v!r}: in-transit periods must be >= 0")
         for t in range(H):
-            m.arr0[u, v, t] = float(sched.get(t, 0.0))
-            m.itr[u, v, t] = float(sum(q for k, q in sched.items() if k > t))
+            arr0[u, v, t] = float(sched.get(t, 0.0))
+            itr[u, v, t] = float(sum(q for k, q in sched.items() if k > t))
+    return ["I0", "narr", "nlate", "Bx0", "cap0", "P0", "buf0", "arr0", "itr"]
 
 
 def _big_m(m: pyo.ConcreteModel, S: ModelStructure) -> None:
-    """Big-M values from the current data (see the module docstring)."""
-    H = S.horizon
-    v = pyo.value
-    dtot = {n: sum(v(m.d[n, t]) for t in range(H)) for n in S.demand_nodes}
+    """Big-M values from the current data (see the module docstring), into ``m._data``."""
+    H, D = S.horizon, m._data
+    d, I0, narr, nlate, Bx0 = D["d"], D["I0"], D["narr"], D["nlate"], D["Bx0"]
+    arr0, itr, buf0, P0 = D["arr0"], D["itr"], D["buf0"], D["P0"]
+    dtot = {n: sum(d[n, t] for t in range(H)) for n in S.demand_nodes}
     # units already in the system at or on their way to each stocking node (node units)
     have = {}
     for n in S.stock:
-        units = v(m.I0[n]) + sum(v(m.narr[n, t]) for t in range(H)) + v(m.nlate[n])
+        units = I0[n] + sum(narr[n, t] for t in range(H)) + nlate[n]
         for a, b in S.inbound[n]:
             units += (
-                sum(v(m.arr0[a, b, t]) for t in range(H)) + v(m.itr[a, b, H - 1]) + v(m.buf0[a, b])
+                sum(arr0[a, b, t] for t in range(H)) + itr[a, b, H - 1] + buf0[a, b]
             ) / S.edge[a, b].bom
         have[n] = units
     # ... and upstream of each node, in its units (at most 1/bom per unit along a path)
@@ -1076,47 +1132,45 @@ def _big_m(m: pyo.ConcreteModel, S: ModelStructure) -> None:
     for n in reversed(S.topo):
         if n not in S.node or S.node[n].kind != "stock":
             continue
-        total = dtot.get(n, 0.0) + (v(m.Bx0[n]) if n in m.ND else 0.0) + upstream[n]
+        total = dtot.get(n, 0.0) + (Bx0[n] if n in Bx0 else 0.0) + upstream[n]
         for a, b in S.outbound[n]:
-            total += v(m.P0[a, b]) + S.edge[a, b].bom * Mx.get(b, 0.0)
+            total += P0[a, b] + S.edge[a, b].bom * Mx.get(b, 0.0)
         need[n] = total
         cap = S.node[n].capacity
         Mx[n] = min(total, cap * H) if math.isfinite(cap) else total
         fixed = sum(q for (k, _), q in getattr(m, "_plan", {}).items() if k == n)
         Mx[n] = max(Mx[n], fixed)  # a pinned plan (fix_plan) is priced, never cut
+    MB = D["MB"]
     for n in S.stock:
         incoming = 0.0
         for a, b in S.inbound[n]:
             bom = S.edge[a, b].bom
             incoming += (
-                sum(v(m.arr0[a, b, t]) for t in range(H))
-                + v(m.itr[a, b, H - 1])
-                + v(m.P0[a, b])
-                + v(m.buf0[a, b])
+                sum(arr0[a, b, t] for t in range(H)) + itr[a, b, H - 1] + P0[a, b] + buf0[a, b]
             ) / bom
-        MI = v(m.I0[n]) + sum(v(m.narr[n, t]) for t in range(H)) + v(m.nlate[n]) + incoming + Mx[n]
+        MI = I0[n] + sum(narr[n, t] for t in range(H)) + nlate[n] + incoming + Mx[n]
         out_req = sum(S.edge[k].bom * Mx[k[1]] for k in S.outbound[n])
-        out_owed = sum(v(m.P0[k]) for k in S.outbound[n])
-        m.Mx[n] = Mx[n] + 1e-6
-        m.MI[n] = MI + 1.0
-        m.MB[n] = (v(m.Bx0[n]) if n in m.ND else 0.0) + dtot.get(n, 0.0) + out_owed + out_req + 1.0
-        m.Mr[n] = out_req + 1.0
-        m.Md[n] = max((v(m.d[n, t]) for t in range(H)), default=0.0) + 1.0 if n in m.ND else 1.0
-        m.Mst[n] = MI + incoming + Mx[n] + out_req + v(m.MB[n]) + 1.0
+        out_owed = sum(P0[k] for k in S.outbound[n])
+        D["Mx"][n] = Mx[n] + 1e-6
+        D["MI"][n] = MI + 1.0
+        MB[n] = (Bx0[n] if n in Bx0 else 0.0) + dtot.get(n, 0.0) + out_owed + out_req + 1.0
+        D["Mr"][n] = out_req + 1.0
+        D["Md"][n] = max((d[n, t] for t in range(H)), default=0.0) + 1.0 if n in Bx0 else 1.0
+        D["Mst"][n] = MI + incoming + Mx[n] + out_req + MB[n] + 1.0
     for a, b in S.edge:
         bom = S.edge[a, b].bom
-        m.Mbuf[a, b] = (
-            v(m.buf0[a, b])
-            + sum(v(m.arr0[a, b, t]) for t in range(H))
-            + v(m.itr[a, b, H - 1])
-            + v(m.P0[a, b])
+        D["Mbuf"][a, b] = (
+            buf0[a, b]
+            + sum(arr0[a, b, t] for t in range(H))
+            + itr[a, b, H - 1]
+            + P0[a, b]
             + bom * Mx[b]
             + 1.0
         )
-    for u in m.UC:
+    for u in D["MBu"]:
         req = sum(S.edge[k].bom * Mx[k[1]] for k in S.outbound[u])
-        m.MBu[u] = sum(v(m.P0[k]) for k in S.outbound[u]) + req + 1.0
-        m.Mru[u] = req + 1.0
+        D["MBu"][u] = sum(P0[k] for k in S.outbound[u]) + req + 1.0
+        D["Mru"][u] = req + 1.0
 
 
 # -- results and plans --------------------------------------------------------------------------
@@ -1152,6 +1206,7 @@ def fix_plan(m: pyo.ConcreteModel, orders: Mapping[str, Sequence[float]]) -> Non
     m.plan = pyo.Constraint(m.plan_index, rule=lambda m, n, t: m.x[n, t] == plan[n, t])
     m._plan = plan
     _big_m(m, S)
+    _write_params(m, BIG_M)
 
 
 def model_size(m: pyo.ConcreteModel) -> dict[str, int]:

@@ -133,8 +133,8 @@ def _text(value: Any) -> str:
 
 
 def _solve(name: str, problem: Problem) -> Any:
+    from .errors import SolverError
     from .optimize import OptimizeError
-    from .solve import SolverError
 
     try:
         return optimized(problem)

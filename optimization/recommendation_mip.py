@@ -224,7 +224,10 @@ def expected_purchases(model: RecommendationModel, patterns: PatternSet) -> np.n
 
 
 def realised_purchases(
-    model: RecommendationModel, patterns: PatternSet, uniforms: np.ndarray
+    model: RecommendationModel,
+    patterns: PatternSet,
+    uniforms: np.ndarray,
+    shifts: np.ndarray | None = None,
 ) -> np.ndarray:
     """Purchases ``d_k[i, j, t]`` under each pattern on given (T, N, M) uniforms, (T, P, N, M).
 
@@ -233,6 +236,20 @@ def realised_purchases(
     """
     u = np.asarray(uniforms, dtype=float)
     cap = model.capacity[None, None, :]
+    if shifts is not None and np.any(shifts):  # popularity trends: each period's own model
+        models = [model.shifted(z) for z in np.asarray(shifts, dtype=float)]
+        return np.stack(
+            [
+                np.stack(
+                    [
+                        binomial_inverse_cdf(u[t], model.capacity[None, :], m.probabilities(a))
+                        for t, m in enumerate(models)
+                    ]
+                )
+                for a in patterns.matrices
+            ],
+            axis=1,
+        )
     out = [binomial_inverse_cdf(u, cap, model.probabilities(a)[None]) for a in patterns.matrices]
     return np.stack(out, axis=1)
 
@@ -268,6 +285,8 @@ class Products:
     initial_on_hand: np.ndarray  # initial_on_hand + initial_pipeline[0]
     initial_pipeline: tuple[tuple[float, ...], ...]
     continuous: bool
+    review_period: np.ndarray  # the product orders in periods t with
+    review_offset: np.ndarray  # (t - offset) % period == 0 (a selling season: period > 1)
 
     @classmethod
     def of(cls, network: Network, model: RecommendationModel) -> Products:
@@ -294,6 +313,8 @@ class Products:
                 "lead",
                 "initial_on_hand",
                 "initial_pipeline",
+                "review_period",
+                "review_offset",
             )
         }
         for name in model.products:
@@ -305,14 +326,8 @@ class Products:
             e, src = ins[0], network.node(ins[0].source)
             if math.isfinite(src.capacity) or e.bom != 1:
                 raise ValueError(f"{who}: its supplier must be unlimited and bom 1")
-            if (
-                nd.review_period != 1
-                or nd.fixed_order_cost > 0
-                or math.isfinite(nd.storage_capacity)
-            ):
-                raise ValueError(
-                    f"{who}: needs review_period 1, no fixed order cost and no storage capacity"
-                )
+            if nd.fixed_order_cost > 0 or math.isfinite(nd.storage_capacity):
+                raise ValueError(f"{who}: needs no fixed order cost and no storage capacity")
             pipe = nd.initial_pipeline
             for k, v in (
                 ("edges", e.key),
@@ -326,6 +341,8 @@ class Products:
                 ("lead", round(e.lead_time.mean)),
                 ("initial_on_hand", nd.initial_on_hand + (pipe[0] if pipe else 0.0)),
                 ("initial_pipeline", tuple(pipe)),
+                ("review_period", nd.review_period),
+                ("review_offset", nd.review_offset),
             ):
                 rows[k].append(v)
         arrays = {k: np.array(v) for k, v in rows.items() if k not in ("edges", "initial_pipeline")}
@@ -336,6 +353,11 @@ class Products:
             continuous=bool(network.continuous),
             **arrays,
         )
+
+    def order_allowed(self, periods: int, start: int = 0) -> np.ndarray:
+        """(N, T) bool: whether each product may order in periods start .. start + T - 1."""
+        t = np.arange(start, start + int(periods))[None, :]
+        return (t - self.review_offset[:, None]) % self.review_period[:, None] == 0
 
     def initial_arrivals(self, periods: int) -> np.ndarray:
         """Initial-pipeline units reaching stock at the start of periods 0..T-1 (0 at t=0)."""
@@ -377,6 +399,7 @@ def build_recommendation_model(
     integer: bool,
     binary_periods: int | None = None,
     safety: bool = False,
+    order_allowed: np.ndarray | None = None,
     name: str = "recommendation-mip",
 ) -> pyo.ConcreteModel:
     """Patterns and orders over ``H`` periods, maximising profit [y, x, inv, B, sales].
@@ -395,6 +418,9 @@ def build_recommendation_model(
         after them (1: the MPC's ``relax_future``; 0: the LP relaxation); None: all binary.
     safety : bool
         Add ``net stock at the end of period L_i >= ss[i]`` (mutable ``ss``).
+    order_allowed : (N, H) bool array, optional
+        Periods in which each product may order (a product reviewing every k periods, a
+        selling season's one buy); None: every period.
 
     Mutable Params ``I0`` (on hand), ``B0`` (backlog), ``arr[i, t]`` (units already on the
     way arriving at the start of t) and ``ss`` hold the state; the rest is fixed.
@@ -427,11 +453,17 @@ def build_recommendation_model(
         for j, k, t in m.y:
             if t >= binary_periods:
                 m.y[j, k, t].domain = pyo.UnitInterval
+
+    def order_bounds(m: pyo.ConcreteModel, i: int, t: int) -> tuple[float, float | None]:
+        if order_allowed is not None and not order_allowed[i, t]:
+            return (0, 0)
+        return (0, pr.capacity[i] if math.isfinite(pr.capacity[i]) else None)
+
     m.x = pyo.Var(
         m.N,
         m.T,
         domain=pyo.NonNegativeIntegers if integer else pyo.NonNegativeReals,
-        bounds=lambda m, i, t: (0, pr.capacity[i] if math.isfinite(pr.capacity[i]) else None),
+        bounds=order_bounds,
     )
     m.inv = pyo.Var(m.N, m.T, domain=pyo.NonNegativeReals)
     m.B = pyo.Var(m.NB, m.T, domain=pyo.NonNegativeReals)
@@ -659,6 +691,7 @@ def solve_plan(
     *,
     uniforms: np.ndarray | None = None,
     lead_times: np.ndarray | None = None,
+    shifts: np.ndarray | None = None,
     patterns: PatternSet | None = None,
     family: str = "single",
     levels: int = 2,
@@ -673,7 +706,10 @@ def solve_plan(
     """The best plan over *periods* from the network's initial state.
 
     Demand is expected (``uniforms=None``) or realised on (T, N, M) *uniforms*;
-    *lead_times* (N, T) default to the rounded means; *integer* to the engine's rounding
+    *lead_times* (N, T) default to the rounded means; *shifts* (T, N) are the popularity
+    trends in force with realised demand (:meth:`RecommendationMarket.trend_path`); products
+    order only in the periods they review (a selling season: its first period);
+    *integer* to the engine's rounding
     (``not network.continuous``).  ``relax=True`` solves the LP relaxation (fractional
     pattern choices and orders): a weaker bound, much faster beyond small instances,
     whose plan cannot be run.  Raises :class:`~optimization.solve.SolverError` naming
@@ -699,7 +735,7 @@ def solve_plan(
             raise ValueError(
                 f"uniforms must be (periods, N, M) = {(T, *model.shape)}, got {u.shape}"
             )
-        coef, kind = realised_purchases(model, pats, u), "realised"
+        coef, kind = realised_purchases(model, pats, u, shifts), "realised"
     tick = time.perf_counter()
     m = build_recommendation_model(
         pr,
@@ -708,6 +744,7 @@ def solve_plan(
         leads,
         integer=integer,
         binary_periods=0 if relax else None,
+        order_allowed=pr.order_allowed(T),
         name=f"recommendation-{kind}[{network.name}]",
     )
     load_state(m, pr.initial_on_hand, np.zeros(len(pr.names)), pr.initial_arrivals(T))
@@ -804,7 +841,8 @@ def perfect_information_bound(
     *network* is a Network with its *market* (or model), or a Problem with its own
     market.  The model is given the uniforms the market draws for *seed* (replication
     k: ``Simulation(network, periods, replication_seed(seed, k), market)``, as in
-    ``simulate``) and the engine's lead times, so it knows every customer's purchases
+    ``simulate``), the engine's lead times and the market's popularity trends (if any),
+    so it knows every customer's purchases
     under every pattern in advance.  Its optimum is at least the profit of every policy,
     anticipative or not, whose recommendations lie in the pattern set (include the
     uniform anchor, the default, to cover base stock + uniform); it says nothing about
@@ -836,12 +874,17 @@ def perfect_information_bound(
                 "times are not supported by the recommendation MIP"
             )
     leads = np.stack([draws[e] for e in pr.edges])
+    shifts = None
+    if isinstance(market, RecommendationMarket) and market.trend_sd > 0:  # the run's trends
+        root = root_sequence(seed) if replication is None else replication_seed(seed, replication)
+        shifts = market.trend_path(stream(root, "market"), T)
     plan = solve_plan(
         net,
         model,
         T,
         uniforms=u,
         lead_times=leads,
+        shifts=shifts,
         patterns=patterns,
         family=family,
         levels=levels,
@@ -907,6 +950,13 @@ class MIPRecommendationPolicy:
         self.horizon = H = _positive_int("horizon", horizon)
         self.model = model_of(market)
         self.products = Products.of(network, self.model)
+        if np.any(self.products.review_period != 1):
+            i = int(np.flatnonzero(self.products.review_period != 1)[0])
+            raise ValueError(
+                f"MIPRecommendationPolicy: product {self.products.names[i]!r} reviews every "
+                f"{int(self.products.review_period[i])} periods; the MPC needs review_period 1 "
+                "(a selling season: use optimization.recommendation_season)"
+            )
         if H <= int(self.products.lead.max()):
             warnings.warn(
                 f"MIPRecommendationPolicy: horizon={H} does not exceed the longest lead "

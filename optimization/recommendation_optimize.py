@@ -36,6 +36,7 @@ from .recommendation_mip import (
     perfect_information_bound,
     solve_plan,
 )
+from .recommendation_season import is_season, optimize_season
 
 __all__ = ["PI_MIP_BINARIES", "base_stock_levels", "optimize_recommendation"]
 
@@ -119,7 +120,9 @@ def optimize_recommendation(
     searched by CRN simulation on other seeds.  The bound is the MIP's when it has at
     most ``PI_MIP_BINARIES`` pattern binaries (recommendation-small), else its LP
     relaxation (``relax``; still a valid bound, and close to what the MIP proves in
-    minutes on recommendation-medium).  Returns an
+    minutes on recommendation-medium).  A selling season (``recommendation-fashion-*``,
+    :func:`~optimization.recommendation_season.is_season`) goes to
+    :func:`~optimization.recommendation_season.optimize_season`.  Returns an
     :class:`optimization.optimize.OptimizeResult` (objective profit).
     """
     from tqdm.auto import tqdm
@@ -129,6 +132,17 @@ def optimize_recommendation(
     if problem.market is None:
         raise ValueError(
             f"problem {problem.name!r} has no market (a recommendation market is required)"
+        )
+    if is_season(problem):  # one buy per selling season: recommendation-fashion-*
+        return optimize_season(
+            problem,
+            progress=progress,
+            periods=periods,
+            replications=replications,
+            seed=seed,
+            family=family,
+            levels=levels,
+            time_limit=time_limit,
         )
     net = problem.network
     factory = problem.new_market

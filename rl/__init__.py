@@ -3,7 +3,8 @@
 Every constructor takes a problem (:class:`des_supply.problem.Problem`, or a
 :class:`~des_supply.network.Network`) plus the env's own keyword arguments:
 ``rl.make_env(problem, periods=..., action_mode=...)``, ``rl.parallel_env``,
-``rl.aec_env``, ``rl.make_recommendation_env``, ``rl.recommendation_parallel_env``.
+``rl.aec_env``, ``rl.make_recommendation_env``, ``rl.recommendation_parallel_env``,
+``rl.make_semi_markov_env`` (continuous-time problems: a step per decision event).
 ``rl`` knows no scenario names: named problems, and the Gymnasium ids
 (``des_supply/SingleStage-v0``, ...), live in the application layer
 (:mod:`scenarios`, :mod:`scenarios.gym_ids`).
@@ -18,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from .env import InventoryEnv, make_env
+from .semi_markov_env import SemiMarkovEnv, make_semi_markov_env
 from .wrappers import make_vector_env, scale_observation, scale_reward
 
 __all__ = [
@@ -26,9 +28,12 @@ __all__ = [
     "InventoryParallelEnv",
     "RecommendationEnv",
     "RecommendationParallelEnv",
+    "SemiMarkovEnv",
+    "SemiMarkovParallelEnv",
     "aec_env",
     "make_env",
     "make_recommendation_env",
+    "make_semi_markov_env",
     "make_vector_env",
     "parallel_env",
     "recommendation_parallel_env",
@@ -36,7 +41,13 @@ __all__ = [
     "scale_reward",
 ]
 
-_MULTI_AGENT = ("InventoryAECEnv", "InventoryParallelEnv", "aec_env", "parallel_env")
+_MULTI_AGENT = (
+    "InventoryAECEnv",
+    "InventoryParallelEnv",
+    "SemiMarkovParallelEnv",
+    "aec_env",
+    "parallel_env",
+)
 _RECOMMENDATION = (
     "RecommendationEnv",
     "RecommendationParallelEnv",

@@ -4,6 +4,12 @@ Episode ends in the supply-chain envs are *truncations* (a horizon, not a
 terminal state), so :func:`compute_gae` takes terminations and truncations
 separately: a truncated step still bootstraps from the value of the final
 observation, and only the advantage recursion is cut there.
+
+Semi-Markov envs (a step is a decision event, ``info["dt"]`` the time it took; e.g.
+:class:`rl.semi_markov_env.SemiMarkovEnv`) are discounted per unit time: step t gets
+the factor ``gamma ** dt_t`` in the bootstrap and in the GAE recursion
+(:meth:`Rollout.advantages`, :func:`step_discounts`), and the average-cost option
+subtracts ``rate * dt_t`` from each reward (:meth:`EnvRunner.differential`).
 """
 
 from __future__ import annotations
@@ -28,10 +34,49 @@ from .networks import ActionLayout, Agent
 if TYPE_CHECKING:
     from .ppo import PPOConfig
 
-__all__ = ["EnvRunner", "Rollout", "RunningMeanStd", "compute_gae"]
+__all__ = [
+    "DISCOUNTS",
+    "EnvRunner",
+    "Rollout",
+    "RunningMeanStd",
+    "compute_gae",
+    "is_semi_markov",
+    "step_discounts",
+]
 
 CLIP_OBS = 10.0  # normalised observations are clipped to [-CLIP_OBS, CLIP_OBS]
 CLIP_REWARD = 10.0  # normalised rewards are clipped to [-CLIP_REWARD, CLIP_REWARD]
+#: How PPO discounts a step (``PPOConfig.discount``): "auto" is "time" on semi-Markov envs
+#: (``metadata["semi_markov"]``), "step" on every other env.
+DISCOUNTS = ("auto", "step", "time")
+
+
+def is_semi_markov(env: gym.Env) -> bool:
+    """Whether *env* declares that its steps take ``info["dt"]`` time units each."""
+    return bool(getattr(env.unwrapped, "metadata", {}).get("semi_markov", False))
+
+
+def step_discounts(gamma: float, dt: torch.Tensor) -> torch.Tensor:
+    """Per-step discount factors ``gamma ** dt`` (float64 power, float32 result)."""
+    return torch.pow(torch.tensor(gamma, dtype=torch.float64), dt.double()).float()
+
+
+def _dts(infos: dict[str, Any], done: np.ndarray) -> np.ndarray:
+    """``info["dt"]`` of every sub-env's step (SAME_STEP autoreset: a finished episode's
+    step info is under ``final_info``)."""
+    n = len(done)
+    out = np.full(n, np.nan)
+    for key, where in ((infos, ~done), (infos.get("final_info", {}), done)):
+        if "dt" in key:
+            have = np.asarray(key["_dt"], dtype=bool) & where
+            out[have] = np.asarray(key["dt"], dtype=np.float64)[have]
+    bad = np.flatnonzero(~(np.isfinite(out) & (out >= 0)))
+    if bad.size:
+        raise ValueError(
+            f"discount='time' needs info['dt'] >= 0 from every step; sub-env {bad[0]} "
+            f"gave {out[bad[0]]} (use discount='step' for an env without it)"
+        )
+    return out
 
 
 def compute_gae(
@@ -156,9 +201,12 @@ class Rollout:
     terminated: torch.Tensor  # (T, N) bool
     truncated: torch.Tensor  # (T, N) bool
     final_values: torch.Tensor  # (T, N)
+    dt: torch.Tensor | None = None  # (T, N) float64 info["dt"], semi-Markov discounting only
 
     @classmethod
-    def empty(cls, n_steps: int, n_envs: int, obs_dim: int, width: int) -> Rollout:
+    def empty(
+        cls, n_steps: int, n_envs: int, obs_dim: int, width: int, timed: bool = False
+    ) -> Rollout:
         z = lambda *shape: torch.zeros(shape, dtype=torch.float32)
         b = lambda: torch.zeros((n_steps, n_envs), dtype=torch.bool)
         return cls(
@@ -170,16 +218,33 @@ class Rollout:
             b(),
             b(),
             z(n_steps, n_envs),
+            torch.zeros((n_steps, n_envs), dtype=torch.float64) if timed else None,
         )
 
     def advantages(
-        self, last_values: torch.Tensor, gamma: float, lam: float
+        self,
+        last_values: torch.Tensor,
+        gamma: float,
+        lam: float,
+        rewards: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """GAE, with V(obs after the rollout) = *last_values* and V(final obs) on truncations."""
+        """GAE, with V(obs after the rollout) = *last_values* and V(final obs) on truncations.
+
+        With ``dt`` recorded (semi-Markov discounting), step t is discounted by
+        ``gamma ** dt_t``, in its bootstrap and in the recursion.  *rewards* replaces
+        the stored rewards (the average-cost option's differential rewards).
+        """
         next_values = torch.cat([self.values[1:], last_values.unsqueeze(0)], dim=0)
         next_values = torch.where(self.truncated, self.final_values, next_values)
+        discount = gamma if self.dt is None else step_discounts(gamma, self.dt)
         return compute_gae(
-            self.rewards, self.values, next_values, self.terminated, self.truncated, gamma, lam
+            self.rewards if rewards is None else rewards,
+            self.values,
+            next_values,
+            self.terminated,
+            self.truncated,
+            discount,
+            lam,
         )
 
 
@@ -254,6 +319,11 @@ class EnvRunner:
         self.finished: list[tuple[float, int]] = []  # (return, length) since the last log row
         self.raw_obs = np.zeros((n, self.obs_dim))
         self.next_obs = torch.zeros((n, self.obs_dim))
+        mode = config.discount
+        if mode == "auto":
+            mode = "time" if is_semi_markov(self.envs.envs[0]) else "step"
+        self.timed = mode == "time"
+        self.reward_rate: float | None = None  # average-cost option: reward per unit time
 
     def _sub_envs(self) -> list[_SeededEpisodes]:
         return cast(list[_SeededEpisodes], self.envs.envs)  # made by _make_sub_env
@@ -274,10 +344,13 @@ class EnvRunner:
             self.obs_rms.update(self.raw_obs)
         self.next_obs = self._normalize(self.raw_obs)
 
-    def _scale_rewards(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
+    def _scale_rewards(
+        self, reward: np.ndarray, done: np.ndarray, dt: np.ndarray | None = None
+    ) -> np.ndarray:
         reward = reward * self.config.reward_scale
         if self.ret_rms is not None:
-            self.discounted_return = self.discounted_return * self.config.gamma + reward
+            gamma = self.config.gamma if dt is None else self.config.gamma**dt
+            self.discounted_return = self.discounted_return * gamma + reward
             self.ret_rms.update(self.discounted_return)
             reward = np.clip(reward / np.sqrt(self.ret_rms.var + 1e-8), -CLIP_REWARD, CLIP_REWARD)
             self.discounted_return[done] = 0.0
@@ -298,6 +371,10 @@ class EnvRunner:
             flat = action.numpy()
             raw, reward, terminated, truncated, infos = self.envs.step(self.layout.to_env(flat))
             done = terminated | truncated
+            dt = None
+            if self.timed:
+                dt = _dts(infos, done)
+                rollout.dt[t] = torch.as_tensor(dt)  # type: ignore[index]
             self.episode_return += reward
             self.episode_length += 1
             bootstrap = np.flatnonzero(truncated & ~terminated)
@@ -318,11 +395,24 @@ class EnvRunner:
                     self.episode_return[i], self.episode_length[i] = 0.0, 0
                     self.episode_actions[i] = []
             rollout.rewards[t] = torch.as_tensor(
-                self._scale_rewards(reward, done), dtype=torch.float32
+                self._scale_rewards(reward, done, dt), dtype=torch.float32
             )
             rollout.terminated[t] = torch.as_tensor(terminated)
             rollout.truncated[t] = torch.as_tensor(truncated)
             self._observe(raw)
+
+    def differential(self, rollout: Rollout) -> torch.Tensor:
+        """The average-cost option: *rollout*'s rewards minus ``rate * dt`` (dt = 1 per step
+        without semi-Markov timing), ``rate`` a running estimate of the reward per unit time
+        (an exponential average, step ``config.rate_step``, of each rollout's total reward
+        over its total time; the first rollout sets it)."""
+        dt = rollout.dt if rollout.dt is not None else torch.ones_like(rollout.rewards)
+        batch = float(rollout.rewards.double().sum() / dt.sum().clamp_min(1e-12))
+        if self.reward_rate is None:
+            self.reward_rate = batch
+        else:
+            self.reward_rate += self.config.rate_step * (batch - self.reward_rate)
+        return (rollout.rewards.double() - self.reward_rate * dt.double()).float()
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -339,6 +429,7 @@ class EnvRunner:
             "obs_rms": self.obs_rms.state_dict() if self.obs_rms else None,
             "ret_rms": self.ret_rms.state_dict() if self.ret_rms else None,
             "discounted_return": torch.from_numpy(self.discounted_return.copy()),
+            "reward_rate": self.reward_rate,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -365,6 +456,7 @@ class EnvRunner:
         self.finished = [(float(r), int(n)) for r, n in state["finished"]]
         self.next_obs = state["next_obs"].clone()
         self.discounted_return = state["discounted_return"].numpy().copy()
+        self.reward_rate = state.get("reward_rate")
         if self.obs_rms is not None:
             self.obs_rms.load_state_dict(state["obs_rms"])
         if self.ret_rms is not None:

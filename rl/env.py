@@ -66,6 +66,10 @@ ORDER_FACTOR = (
 
 _COST_KEYS = ("holding", "shortage", "fixed", "variable", "transit")
 _COST_COLUMNS = tuple(FIELDS.index(f"{k}_cost") for k in _COST_KEYS)
+_COST_SLICE = slice(_COST_COLUMNS[0], _COST_COLUMNS[-1] + 1)
+assert _COST_COLUMNS == tuple(range(_COST_SLICE.start, _COST_SLICE.stop))
+_SMALL = 8  # below this many ledger nodes, per-period costs are summed in Python (exactly)
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _REVENUE_COLUMN = FIELDS.index("revenue")
 
 
@@ -257,6 +261,11 @@ class NetworkLayout:
             + list(self.market_names)
         )
         self._nonneg = self.bounds()[0] == 0.0  # features clipped at 0 (all but sin/cos)
+        # computed once for the per-step path: what each block reads, the action maxima
+        self._all_nonneg = bool(self._nonneg.all())
+        self._periodic = bool(self._cycles or self._traces)
+        self._plan = tuple((n.name, n.backlog, n.pipeline, n.demand) for n in self.nodes)
+        self._action_plans: dict[tuple[str, ...], tuple[tuple[str, ...], list[float]]] = {}
 
     # -- observations ------------------------------------------------------------------------
     @staticmethod
@@ -311,17 +320,26 @@ class NetworkLayout:
 
     def node_features(self, view: Observation, node: NodeSpec, t: float) -> list[float]:
         """The block of *node* when deciding in period *t* (``t > view.t`` only at the horizon)."""
-        name = node.name
-        out = [view.on_hand(name)]
-        if node.backlog:
+        out: list[float] = []
+        self._read_block(out, view, (node.name, node.backlog, node.pipeline, node.demand), t)
+        return out
+
+    @staticmethod
+    def _read_block(
+        out: list[float], view: Observation, plan: tuple[str, bool, int, bool], t: int
+    ) -> None:
+        """Append the block of one node (``plan``: name, backlog, pipeline, demand) to *out*."""
+        name, backlog, pipeline, demand = plan
+        out.append(view.on_hand(name))
+        if backlog:
             out.append(view.backlog(name))
         out.append(view.on_order(name))
-        if node.pipeline:
-            shift = cast(int, t - view.t)  # periods: the envs run the periodic engine
-            out.extend(view.pipeline(name, shift + node.pipeline)[shift:])
-        if node.demand:
+        if pipeline:
+            shift = t - view.t
+            due = view.pipeline(name, shift + pipeline)
+            out.extend(due[shift:] if shift else due)
+        if demand:
             out.append(view.last_demand(name))
-        return out
 
     def phase_features(self, t: float) -> list[float]:
         out: list[float] = []
@@ -333,14 +351,19 @@ class NetworkLayout:
 
     def observation(self, view: Observation, t: float) -> np.ndarray:
         values: list[float] = []
-        for n in self.nodes:
-            values += self.node_features(view, n, t)
-        values += self.phase_features(t)
+        read = self._read_block
+        for plan in self._plan:
+            read(values, view, plan, t)
+        if self._periodic:
+            values += self.phase_features(t)
         if self.market is not None:
             values += list(self.market.observation().values())
-        arr = np.asarray(values, dtype=np.float32)
+        arr = np.array(values, dtype=np.float32)
         # tiny negative rounding residues (e.g. -1e-15 units in transit) must not leave the space
-        np.maximum(arr, 0.0, out=arr, where=self._nonneg)
+        if self._all_nonneg:
+            np.maximum(arr, 0.0, out=arr)
+        else:
+            np.maximum(arr, 0.0, out=arr, where=self._nonneg)
         return arr
 
     def node_observation(self, view: Observation, node: str, t: float) -> np.ndarray:
@@ -425,12 +448,28 @@ class NetworkLayout:
         Continuous actions are clipped to [-1, 1] and rescaled; discrete ones must be whole
         numbers within the space.  Raises ValueError naming the problem.
         """
-        names = [x for n in nodes for x in self.action_names(n.name)]
-        maxima = np.array([m for n in nodes for m in self._maxima(n)])
-        try:
-            arr = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"action must be numeric, got {action!r}") from None
+        return np.array(self.parse_values(action, nodes, space), dtype=np.float64)
+
+    def parse_values(
+        self, action: Any, nodes: Sequence[NodeSpec], space: spaces.Space
+    ) -> list[float]:
+        """:meth:`parse` as a list of Python floats (the per-step path: no numpy arithmetic
+        on a handful of numbers; the same IEEE operations, so the same values)."""
+        key = tuple(n.name for n in nodes) if nodes is not self.nodes else ()
+        plan = self._action_plans.get(key)
+        if plan is None:
+            plan = self._action_plans[key] = (
+                tuple(x for n in nodes for x in self.action_names(n.name)),
+                [m for n in nodes for m in self._maxima(n)],
+            )
+        names, maxima = plan
+        if type(action) is np.ndarray and action.dtype in _FLOATS:
+            arr = action  # what agents send: float32 (or float64) arrays, exact as Python floats
+        else:
+            try:
+                arr = np.asarray(action, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"action must be numeric, got {action!r}") from None
         if isinstance(space, spaces.Discrete):
             if arr.shape not in ((), (1,)):
                 raise ValueError(
@@ -442,27 +481,31 @@ class NetworkLayout:
             raise ValueError(
                 f"action has shape {arr.shape}, expected {space.shape} ({', '.join(names)})"
             )
-        bad = np.flatnonzero(np.isnan(arr))
-        if bad.size:
-            raise ValueError(f"action[{bad[0]}] ({names[bad[0]]}) is NaN")
-        if not self.discrete:
-            return (np.clip(arr, -1.0, 1.0) + 1.0) * 0.5 * maxima
-        for j, (v, m) in enumerate(zip(arr, maxima)):
-            if not (float(v).is_integer() and 0 <= v <= m):
+        values = arr.tolist()
+        for j, v in enumerate(values):
+            if v != v:
+                raise ValueError(f"action[{j}] ({names[j]}) is NaN")
+        if not self.discrete:  # (np.clip(a, -1, 1) + 1) * 0.5 * max, element by element
+            return [(min(max(v, -1.0), 1.0) + 1.0) * 0.5 * m for v, m in zip(values, maxima)]
+        for j, (v, m) in enumerate(zip(values, maxima)):
+            if not (v.is_integer() and 0 <= v <= m):
                 raise ValueError(
                     f"action[{j}] ({names[j]}) must be a whole number in [0, {int(m)}], got {v}"
                 )
-        return arr
+        return values
 
-    def order(self, node: NodeSpec, values: np.ndarray, view: Observation) -> float:
+    def order(self, node: NodeSpec, values: Sequence[float], view: Observation) -> float:
         """The order quantity of *node* given its action in physical units."""
         if self.action_mode == "quantity":
             return float(values[0])
-        gap = float(values[0]) - view.inventory_position(node.name)
-        q = max(0.0, gap)
-        if self.action_mode == "capped-base-stock":
-            q = min(q, float(values[1]))
-        return q
+        cap = values[1] if self.action_mode == "capped-base-stock" else None
+        return self.quantity(node.name, values[0], cap, view)
+
+    @staticmethod
+    def quantity(node: str, level: float, cap: float | None, view: Observation) -> float:
+        """The base-stock order ``(level - IP)^+`` of *node*, at most *cap* if given."""
+        q = max(0.0, float(level) - view.inventory_position(node))
+        return q if cap is None else min(q, float(cap))
 
 
 # -- episodes ---------------------------------------------------------------------------------
@@ -495,6 +538,9 @@ class EpisodeRunner:
         self.offset, self.stride = int(episode_offset), int(episode_stride)
         self.stock = tuple(n.name for n in network.stock_nodes)
         self._stock_index = [self.sim.network_nodes.index(n) for n in self.stock]
+        self._stock_array = np.array(self._stock_index, dtype=np.intp)
+        self._small = len(self.sim.network_nodes) < _SMALL
+        self._cost_objective = self.sim.objective == "cost"
         self.root: np.random.SeedSequence | None = None
         self.next_episode = self.offset
         self.episode = -1
@@ -571,25 +617,52 @@ class EpisodeRunner:
     def _accrued(self, dt: float) -> tuple[float, dict[str, Any]]:
         """Reward and info of the periods accounted since the last call."""
         sim = self.sim
-        cost, revenue = sim.total_cost - self._cost, sim.total_revenue - self._revenue
-        self._cost, self._revenue = sim.total_cost, sim.total_revenue
+        total_cost, total_revenue = sim.total_cost, sim.total_revenue
+        cost, revenue = total_cost - self._cost, total_revenue - self._revenue
+        self._cost, self._revenue = total_cost, total_revenue
         rec = sim.records(self._accounted)
-        self._accounted += len(rec)
-        costs = rec[:, :, list(_COST_COLUMNS)]
-        parts = costs.sum(axis=(0, 1)).tolist()
-        per_node = costs.sum(axis=(0, 2))
+        periods = len(rec)
+        self._accounted += periods
+        if periods == 1 and self._small:
+            parts, per_node = _period_costs(rec[0, :, _COST_SLICE].tolist())
+            node_cost = np.array([per_node[i] for i in self._stock_index], dtype=np.float64)
+        else:
+            costs = rec[:, :, list(_COST_COLUMNS)]
+            parts = costs.sum(axis=(0, 1)).tolist()
+            node_cost = costs.sum(axis=(0, 2))[self._stock_array]
         breakdown = dict(zip(_COST_KEYS, parts))
         breakdown["total"] = cost
-        reward = -cost if sim.objective == "cost" else revenue - cost
+        reward = -cost if self._cost_objective else revenue - cost
         info = {
             "t": self.t,
             "dt": dt,
             "replication": self.episode,
             "cost": breakdown,
             "revenue": revenue,
-            "node_cost": np.array([per_node[i] for i in self._stock_index], dtype=np.float64),
+            "node_cost": node_cost,
         }
         return reward, info
+
+
+def _period_costs(rows: list[list[float]]) -> tuple[list[float], list[float]]:
+    """Cost by kind and cost by node of one period's ledger rows (one list of the
+    ``_COST_KEYS`` costs per node, fewer than 8 nodes), in Python floats.
+
+    Bit for bit what ``costs.sum(axis=(0, 1))`` and ``costs.sum(axis=(0, 2))`` give
+    on the (1, nodes, 5) array (numpy adds from its identity 0.0, in order, below 8
+    terms); ``tests/rl/test_env_identity.py`` checks it against numpy.  Five small
+    numpy reductions would cost more than the engine's period.
+    """
+    h = s = f = v = tr = 0.0
+    per_node = []
+    for c0, c1, c2, c3, c4 in rows:
+        h += c0
+        s += c1
+        f += c2
+        v += c3
+        tr += c4
+        per_node.append(0.0 + ((((c0 + c1) + c2) + c3) + c4))
+    return [h, s, f, v, tr], per_node
 
 
 # -- the single-agent env ---------------------------------------------------------------------
@@ -802,6 +875,8 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self.order_space = self.layout.joint_action_space()
         self._position = {name: i for i, name in enumerate(self.layout.names)}
+        self._sequential = network.decisions == "sequential"
+        self._all_deciding = np.ones(len(self._position), dtype=bool)
         # prices: a market that says where and from what the seller prices (CompetitiveMarket)
         grid = getattr(market, "price_grid", None)
         priced = getattr(market, "node", None)
@@ -894,15 +969,23 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
             info["price"] = price
         else:
             values = self._values(action)
-            asked = np.zeros(len(self.nodes))
+            position = self._position
+            asked_list = [0.0] * len(position)
+            if self._sequential:  # one engine epoch per deciding node, each decided at its turn
 
-            def decide(now: Observation) -> dict[str, float]:
-                orders = self._orders(values, now, now.deciding)
+                def decide(now: Observation) -> dict[str, float]:
+                    orders = self._orders(values, now, now.deciding)
+                    for name, q in orders.items():
+                        asked_list[position[name]] = q
+                    return orders
+
+                reward, info = self.runner.answer_period(decide)
+            else:  # one epoch a period: answer_period would call decide once, on this view
+                orders = self._orders(values, view, view.deciding)
                 for name, q in orders.items():
-                    asked[self._position[name]] = q
-                return orders
-
-            reward, info = self.runner.answer_period(decide)
+                    asked_list[position[name]] = q
+                reward, info = self.runner.answer(orders)
+            asked = np.array(asked_list, dtype=np.float64)
         info["orders"] = asked
         truncated = self.runner.done
         info["action_mask"] = (
@@ -973,6 +1056,8 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
 
     # -- actions -----------------------------------------------------------------------------
     def _mask(self, view: Observation) -> np.ndarray:
+        if len(view.deciding_this_period) == len(self._position):  # every stocking node
+            return self._all_deciding.copy()
         deciding = set(view.deciding_this_period)
         return np.array([n in deciding for n in self.nodes], dtype=bool)
 
@@ -992,7 +1077,7 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
             asked[self._position[name]] = q
         return orders, asked
 
-    def _values(self, action: Any) -> np.ndarray:
+    def _values(self, action: Any) -> list[float]:
         """The order part of *action* in physical units (checked against the order space)."""
         if self.price_node is not None:
             if not isinstance(action, Mapping) or set(action) != {"order", "price"}:
@@ -1000,18 +1085,21 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
                     f"action must be a dict with keys 'order' and 'price', got {action!r}"
                 )
             action = action["order"]
-        return self.layout.parse(action, self.layout.nodes, self.order_space)
+        return self.layout.parse_values(action, self.layout.nodes, self.order_space)
 
     def _orders(
-        self, values: np.ndarray, view: Observation, deciding: Sequence[str]
+        self, values: Sequence[float], view: Observation, deciding: Sequence[str]
     ) -> dict[str, float]:
         """Orders of the *deciding* nodes from parsed action *values*, on *view*."""
-        layout, w = self.layout, self.layout.width
-        orders: dict[str, float] = {}
-        for name in deciding:
-            i = self._position[name]
-            orders[name] = layout.order(layout.nodes[i], values[i * w : (i + 1) * w], view)
-        return orders
+        position, quantity = self._position, self.layout.quantity
+        if self.action_mode == "quantity":
+            return {name: float(values[position[name]]) for name in deciding}
+        if self.action_mode == "base-stock":
+            return {name: quantity(name, values[position[name]], None, view) for name in deciding}
+        return {
+            name: quantity(name, values[2 * position[name]], values[2 * position[name] + 1], view)
+            for name in deciding
+        }
 
     def decode_price(self, action: Mapping[str, Any]) -> float:
         """The price *action* sets at the priced node (pricing envs only)."""

@@ -21,6 +21,18 @@ turn, from its position after its customers' orders.
 Both are built from a problem (:class:`des_supply.problem.Problem` without a market, or a
 Network) by :func:`parallel_env` / :func:`aec_env`.
 
+* :class:`SemiMarkovParallelEnv` (``ParallelEnv``) for continuous-time problems
+  (``Network(time="continuous")``) over :class:`rl.semi_markov_env.SemiMarkovEnv`: a
+  step goes to the next decision event (``epochs``: each demand, each receipt, both, or
+  every R time units), ``infos[agent]["dt"]`` is the time it took, and only the agents
+  whose node reviews at the event act: every agent submits an action every step (the
+  ParallelEnv convention), ``infos[agent]["acting"]`` (after ``reset`` and after every
+  step) says whose action the next step uses, and the others' are ignored (the acting
+  flags of :mod:`rl.recommendation_env`, which :mod:`rl.mappo` reads).  After a demand
+  the acting agents are its node's and those of the stocking nodes upstream of it.
+  :func:`parallel_env` builds it for a continuous-time problem (``horizon`` in time
+  units instead of ``periods``).
+
 Observations, actions and rewards
     Agent ``<node>`` observes its own block of the single-agent observation
     (:class:`rl.env.InventoryEnv`: on hand, backlog, on order, pipeline, last
@@ -66,8 +78,15 @@ from .env import (
     env_parameters,
     resolve_problem,
 )
+from .semi_markov_env import DEFAULT_HORIZON, SemiMarkovEnv
 
-__all__ = ["InventoryAECEnv", "InventoryParallelEnv", "aec_env", "parallel_env"]
+__all__ = [
+    "InventoryAECEnv",
+    "InventoryParallelEnv",
+    "SemiMarkovParallelEnv",
+    "aec_env",
+    "parallel_env",
+]
 
 
 class _NodeAgents:
@@ -348,6 +367,119 @@ class InventoryAECEnv(_NodeAgents, AECEnv):
         self._accumulate_rewards()
 
 
+class SemiMarkovParallelEnv(ParallelEnv):
+    """One agent per stocking node of a continuous-time network; a step per decision event,
+    acting flags for the agents whose node reviews (see the module docstring).
+
+    Observations are each node's block of :class:`rl.semi_markov_env.SemiMarkovEnv`'s
+    observation (``state()`` is the whole of it), actions each node's part of its action
+    (same ``action_mode``, ``discrete``, ``max_order``, ``max_level``).  The reward is
+    shared: minus the network's cost accrued in the step, for every agent; over an
+    episode it sums to minus the engine's total cost of the run.  ``infos[agent]``:
+    ``t``, ``dt``, ``acting``.  Seeding and episodes as in ``SemiMarkovEnv``.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "des_supply_semi_markov_parallel_v0",
+        "render_modes": ["ansi"],
+        "is_parallelizable": True,
+        "semi_markov": True,
+    }
+
+    def __init__(
+        self,
+        network: Network,
+        horizon: float = DEFAULT_HORIZON,
+        *,
+        epochs: str | float = "demand",
+        action_mode: str = "quantity",
+        discrete: bool = False,
+        max_order: Any = None,
+        max_level: Any = None,
+        episode_offset: int = 0,
+        episode_stride: int = 1,
+        render_mode: str | None = None,
+    ) -> None:
+        self.env = SemiMarkovEnv(
+            network,
+            horizon,
+            epochs=epochs,
+            action_mode=action_mode,
+            discrete=discrete,
+            max_order=max_order,
+            max_level=max_level,
+            episode_offset=episode_offset,
+            episode_stride=episode_stride,
+            render_mode=render_mode,
+        )
+        self.network, self.horizon, self.render_mode = network, self.env.horizon, render_mode
+        self.layout = layout = self.env.layout
+        self.possible_agents = list(layout.names)
+        self.agents: list[str] = []
+        self._specs = {n.name: n for n in layout.nodes}
+        self.observation_spaces = {
+            n: spaces.Box(*layout.node_bounds(n), dtype=np.float32) for n in self.possible_agents
+        }
+        self.action_spaces = {n: layout.node_action_space(n) for n in self.possible_agents}
+        self.state_space = self.env.observation_space
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self.action_spaces[agent]
+
+    def observation_names(self, agent: str) -> tuple[str, ...]:
+        return self.layout.node_names[agent]
+
+    def state(self) -> np.ndarray:
+        """The global state: the single-agent observation of the whole network."""
+        return self.env.observe()
+
+    def _split(self, mask: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, bool]]:
+        obs = {a: self.env.node_observation(a) for a in self.possible_agents}
+        return obs, dict(zip(self.possible_agents, mask.tolist()))
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+        _, info = self.env.reset(seed=seed, options=options)
+        self.agents = list(self.possible_agents)
+        obs, acting = self._split(info["action_mask"])
+        return obs, {a: {"t": 0.0, "acting": acting[a]} for a in self.agents}
+
+    def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        if not self.agents:
+            raise RuntimeError("the episode is over (or was never started): call reset()")
+        check_agents(actions, self.agents)
+        values = []
+        for agent in self.agents:
+            try:
+                values.append(
+                    self.layout.parse(
+                        actions[agent], (self._specs[agent],), self.action_spaces[agent]
+                    )
+                )
+            except ValueError as exc:
+                raise ValueError(f"agent {agent!r}: {exc}") from None
+        _, reward, _, done, info = self.env.answer(np.concatenate(values))
+        agents = self.agents
+        obs, acting = self._split(info["action_mask"])
+        infos = {a: {"t": info["t"], "dt": info["dt"], "acting": acting[a]} for a in agents}
+        rewards = {a: float(reward) for a in agents}
+        terminations = {a: False for a in agents}
+        truncations = {a: done for a in agents}
+        if done:
+            self.agents = []
+        return obs, rewards, terminations, truncations, infos
+
+    def render(self) -> str | None:
+        return self.env.render()
+
+    def close(self) -> None:
+        pass
+
+
 def _build(
     cls: type, problem: Problem | Network, periods: int | None, kwargs: dict[str, Any]
 ) -> Any:
@@ -368,7 +500,24 @@ def parallel_env(
 ) -> InventoryParallelEnv:
     """An :class:`InventoryParallelEnv` of *problem* (a Problem without a market, or a
     Network); ``periods`` defaults to ``min(200, problem.periods)``; *env_kwargs* are the
-    env's keyword arguments (unknown ones raise ValueError listing them)."""
+    env's keyword arguments (unknown ones raise ValueError listing them).
+
+    A continuous-time problem gets a :class:`SemiMarkovParallelEnv`, whose episode length
+    is ``horizon`` (time units, default ``min(200, problem.periods)``), not ``periods``.
+    """
+    network = problem.network if isinstance(problem, Problem) else problem
+    if getattr(network, "time", None) == "continuous":
+        if periods is not None:
+            raise ValueError(
+                "continuous-time problem: give the episode length as horizon= (time units), "
+                "not periods="
+            )
+        params = env_parameters(SemiMarkovParallelEnv)
+        horizon = env_kwargs.pop("horizon", None)
+        problem, env_kw = resolve_problem(problem, env_kwargs, params)
+        if horizon is None:
+            horizon = min(DEFAULT_HORIZON, float(problem.periods))
+        return SemiMarkovParallelEnv(problem.network, horizon, **env_kw)  # type: ignore[return-value]
     return _build(InventoryParallelEnv, problem, periods, env_kwargs)
 
 

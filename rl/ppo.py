@@ -34,6 +34,15 @@ resumed run then gives the same parameters, bit for bit, as one that never stopp
 
 *Actions.* Box actions are Gaussian samples clipped to the bounds, not
 tanh-squashed; see :mod:`rl.networks`.
+
+*Continuous time.* On a semi-Markov env (a step is a decision event lasting
+``info["dt"]`` time units, ``metadata["semi_markov"]``: :mod:`rl.semi_markov_env`)
+``discount="auto"`` discounts step t by ``gamma ** dt_t``, gamma being per unit time,
+in the GAE recursion and in the truncation bootstrap; periodic envs keep one gamma per
+step, exactly as before.  ``average_cost=True`` trains on differential rewards
+``r_t - rate * dt_t`` (``rate``: a running estimate of the reward per unit time, or
+per step), the average-cost criterion.  Within a step the cost is not discounted (it is
+booked at the step's start).
 """
 
 from __future__ import annotations
@@ -53,7 +62,7 @@ import torch
 from gymnasium import spaces
 from tqdm import tqdm
 
-from .buffers import CLIP_OBS, EnvRunner, Rollout, RunningMeanStd, compute_gae
+from .buffers import CLIP_OBS, DISCOUNTS, EnvRunner, Rollout, RunningMeanStd, compute_gae
 from .networks import Agent, space_from_dict, space_to_dict
 from .training import (
     CheckpointError,
@@ -92,7 +101,16 @@ class PPOConfig:
     n_steps: int = 128
     """rollout length per sub-environment; one iteration collects n_envs * n_steps steps"""
     gamma: float = 0.99
-    """discount factor per decision epoch"""
+    """discount factor per decision epoch, or per unit time when discounting by time"""
+    discount: str = "auto"
+    """"step": gamma per step; "time": gamma ** info["dt"] per step (semi-Markov: a step
+    lasts dt time units; bootstrap and GAE); "auto": "time" on envs whose metadata says
+    ``semi_markov`` (rl.semi_markov_env), "step" otherwise (periodic envs train as before)"""
+    average_cost: bool = False
+    """differential returns: rewards minus a running estimate of the reward rate times dt
+    (the average-cost criterion; pair with gamma at or near 1)"""
+    rate_step: float = 0.1
+    """step size of that running reward-rate estimate (per iteration)"""
     gae_lambda: float = 0.95
     """λ of generalised advantage estimation"""
     n_epochs: int = 4
@@ -164,6 +182,10 @@ class PPOConfig:
             raise ValueError(
                 f"gamma(={self.gamma}) must be in (0, 1], gae_lambda(={self.gae_lambda}) in [0, 1]"
             )
+        if self.discount not in DISCOUNTS:
+            raise ValueError(f"discount(={self.discount!r}) must be one of {', '.join(DISCOUNTS)}")
+        if not 0.0 < self.rate_step <= 1.0:
+            raise ValueError(f"rate_step(={self.rate_step}) must be in (0, 1]")
         if self.activation not in ("tanh", "relu"):
             raise ValueError(f"activation(={self.activation!r}) must be 'tanh' or 'relu'")
         if self.seed < 0:
@@ -368,9 +390,12 @@ def train(
         keep_up_to=global_step if checkpoint is not None else None,
         tensorboard=True,
     )
-    rollout = Rollout.empty(config.n_steps, config.n_envs, runner.obs_dim, runner.layout.width)
+    rollout = Rollout.empty(
+        config.n_steps, config.n_envs, runner.obs_dim, runner.layout.width, runner.timed
+    )
     num_iterations = config.num_iterations
     bar = tqdm(
+        desc="PPO training",
         total=num_iterations * config.batch_size,
         initial=global_step,
         unit="step",
@@ -388,7 +413,10 @@ def train(
             global_step += config.batch_size
             with torch.no_grad():
                 advantages, returns = rollout.advantages(
-                    agent.get_value(runner.next_obs), config.gamma, config.gae_lambda
+                    agent.get_value(runner.next_obs),
+                    config.gamma,
+                    config.gae_lambda,
+                    runner.differential(rollout) if config.average_cost else None,
                 )
             stats = _update(agent, optimizer, rollout, advantages, returns, config, rng)
             if not all(math.isfinite(stats[k]) for k in ("value_loss", "policy_loss")):

@@ -265,7 +265,8 @@ def plot_learning_curve(history: list[dict[str, float]], path: Path) -> None:
             0.5, 0.5, "no episode finished yet", ha="center", va="center", transform=ax.transAxes
         )
     ax.set_xlabel("environment steps")
-    ax.set_ylabel("mean episodic return")
+    ax.set_ylabel("mean episodic return (training reward scale)")
+    ax.set_title("PPO training: mean return of finished episodes")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -57,7 +57,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -69,6 +69,7 @@ from des_supply.network import MAX_MAGNITUDE, Network, NetworkError
 from des_supply.policy_registry import PolicyError, make_policy
 from des_supply.problem import Problem, convention_note, is_network_file
 
+from . import command, extras
 from . import registry as sc
 
 __all__ = ["main"]
@@ -212,16 +213,9 @@ def load_problem(target: str, params: Sequence[str] = ()) -> Problem:
     if is_network_file(target) or (target not in sc.names() and Path(target).is_file()):
         if params:
             raise CliError("--param applies to named scenarios, not to network files")
-        try:
+        # a NetworkError names the file and the fault; the problem's own checks do not
+        with user_errors(target, ValueError, TypeError), user_errors("", NetworkError):
             return Problem.from_json(target)
-        except UnicodeDecodeError:
-            raise CliError(f"{target}: not a network file (not UTF-8 JSON text)") from None
-        except RecursionError:
-            raise CliError(f"{target}: not a network file (JSON nested too deeply)") from None
-        except IsADirectoryError:
-            raise CliError(f"{target}: is a folder, not a network file") from None
-        except (NetworkError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise CliError(f"{target}: not a valid network file: {exc}") from None
     try:
         return sc.make(target, **sc.parse_params(target, params))
     except (sc.ScenarioError, NetworkError) as exc:
@@ -317,12 +311,18 @@ def cmd_simulate(args: argparse.Namespace) -> None:
             seed=args.seed,
             warmup=warmup,
             executor=executor,
-            progress=not args.json and sys.stderr.isatty(),
+            progress=show_progress(args),
             keep_ledgers=bool(args.plot),
         )
     print_convention_note(problem, args.policy)
     if args.plot:
-        _plot(res.ledgers[0], network, args.plot, f"{problem.name}: {args.policy}")
+        pairs = ", ".join(args.policy_param)
+        title = (
+            f"{problem.name}{f' ({_short(params)})' if params else ''}: {args.policy}"
+            f"{f' ({pairs})' if pairs else ''}, replication 1 of {args.replications}, "
+            f"seed {args.seed}"
+        )
+        _plot(res.ledgers[0], network, args.plot, title, warmup)
     out = {
         "scenario": args.scenario,
         "params": params,
@@ -369,7 +369,6 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
 def cmd_optimize(args: argparse.Namespace) -> None:
     from optimization.optimize import OptimizeError, optimize, verify
-    from optimization.solve import SolverError
 
     for name, value, low in (
         ("periods", args.periods, 2),
@@ -390,16 +389,15 @@ def cmd_optimize(args: argparse.Namespace) -> None:
             problem, args.periods, min(executor.workers, args.replications), "optimize --verify"
         )
     # OptimizeError, SizeLimitError and the DPs' refusals are ValueErrors; a DP that does not
-    # converge or a missing solver is a RuntimeError; SolverError names the termination
+    # converge, a missing solver and a SolverError (naming the termination) are RuntimeErrors
     with user_errors(
         f"optimize {problem.name}",
         OptimizeError,
-        SolverError,
         ValueError,
         RuntimeError,
         ArithmeticError,
     ):
-        res = optimize(problem, progress=not args.json and sys.stderr.isatty())
+        res = optimize(problem, progress=show_progress(args))
     out = {**res.to_dict(), "versions": versions()}
     checks = {}
     if args.verify:
@@ -561,7 +559,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                 config,
                 out,
                 resume=bool(args.resume),
-                progress=not args.json and sys.stderr.isatty(),
+                progress=show_progress(args),
             )
     last = next(
         (
@@ -660,13 +658,10 @@ def _output_dir(
     path.mkdir(parents=True, exist_ok=True)
     try:
         yield path
-    except KeyboardInterrupt:
-        if keep_on_interrupt and (path / "checkpoint.pt").is_file():
+    except BaseException as exc:
+        interrupted = command.caused_by_interrupt(exc)
+        if interrupted and keep_on_interrupt and (path / "checkpoint.pt").is_file():
             raise KeyboardInterrupt(f"resume with: des-supply train --resume {path}") from None
-        if created is not None:
-            shutil.rmtree(created, ignore_errors=True)
-        raise
-    except BaseException:
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)
         raise
@@ -758,7 +753,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                 seed=args.seed,
                 episodes=args.episodes,
                 name=str(target),
-                progress=not args.json and sys.stderr.isatty(),
+                progress=show_progress(args),
                 executor=executor,
             )
     else:
@@ -823,9 +818,7 @@ def _compare_recommendation(args: argparse.Namespace, problem: Problem) -> None:
         _output_dir(out, replace=args.overwrite),
         user_errors(f"compare {problem.name}", ValueError),
     ):
-        results = run_figure2(
-            problem, settings, out, progress=not args.json and sys.stderr.isatty()
-        )
+        results = run_figure2(problem, settings, out, progress=show_progress(args))
     if args.json:
         print(
             json.dumps(
@@ -897,7 +890,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
                         episodes=episodes,
                         periods=args.periods,
                         out_dir=out if len(problems) == 1 else out / problem.name,
-                        progress=not args.json and sys.stderr.isatty(),
+                        progress=show_progress(args),
                         executor=executor,
                     )
                 )
@@ -926,7 +919,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
         )
 
 
-def _short(params: dict[str, Any]) -> str:
+def _short(params: Mapping[str, Any]) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, dict):
             return ",".join(f"{k}:{fmt(x)}" for k, x in v.items())
@@ -935,8 +928,9 @@ def _short(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={fmt(v)}" for k, v in params.items()) or "-"
 
 
-def _plot(ledger: Any, network: Network, path: str, title: str) -> None:
-    """Inventory and backlog paths of the stocking nodes (first 200 periods)."""
+def _plot(ledger: Any, network: Network, path: str, title: str, warmup: int) -> None:
+    """Inventory and backlog paths of the stocking nodes: the warm-up (shaded, left out of
+    the statistics) and the first 200 periods after it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -944,8 +938,10 @@ def _plot(ledger: Any, network: Network, path: str, title: str) -> None:
 
     _check_plot_target(path)  # checked before the simulation too; the folder may have gone
     target = Path(path)
-    n = min(ledger.periods, 200)
+    n = min(ledger.periods, warmup + 200)
     fig, ax = plt.subplots(figsize=(9, 4.5))
+    if warmup:
+        ax.axvspan(0, min(warmup, n), color="0.9", label=f"warm-up ({warmup} periods, not counted)")
     for node in network.stock_nodes:
         (line,) = ax.step(
             range(n),
@@ -964,7 +960,8 @@ def _plot(ledger: Any, network: Network, path: str, title: str) -> None:
                 label=f"{node.name} backlog (negative)",
             )
     ax.axhline(0, color="black", lw=0.5)
-    ax.set(xlabel="period", ylabel="units", title=title)
+    ax.set(xlabel="period", ylabel="units (on hand; backlog below 0)", title=title)
+    ax.set_xlim(0, n)
     ax.legend(fontsize="small", ncol=2)
     fig.tight_layout()
     fd, tmp = tempfile.mkstemp(suffix=".png", dir=target.parent)
@@ -1130,21 +1127,66 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars on a terminal; on a log or pipe, lines (:func:`_progress_lines`)."""
+    return not getattr(args, "json", False) and (
+        sys.stderr.isatty() or isinstance(sys.stderr, command.ProgressLines)
+    )
+
+
+@contextmanager
+def _progress_lines(enabled: bool) -> Iterator[None]:
+    """While a command runs from the des-supply process (or with
+    ``DES_SUPPLY_PROGRESS_INTERVAL`` set) and stderr is not a terminal, its progress bars
+    become a line every few seconds (:class:`scenarios.command.ProgressLines`)."""
+    if not enabled or sys.stderr.isatty():
+        yield
+        return
+    with user_errors("", ValueError):
+        interval = command.progress_interval()
+    stderr = sys.stderr
+    sys.stderr = command.ProgressLines(stderr, interval)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stderr = stderr
+
+
+def _interrupted(exc: BaseException, command_process: bool) -> int:
+    detail = " ".join(str(exc).split()) if isinstance(exc, KeyboardInterrupt) else ""
+    line = f"{command.INTERRUPTED}{f' ({detail})' if detail else ''}"
+    if command_process:  # the one line and status 130, whatever Python would do next
+        command.exit_interrupted(line)
+    print(line, file=sys.stderr)
+    return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command: 0 on success, 2 with one line for a user error, 130 with one line
     (``interrupted``) on Ctrl-C; no Python traceback for either."""
+    command_process = command.release()  # Ctrl-C is a KeyboardInterrupt again from here
+    name = "des-supply"
     try:
         args = build_parser().parse_args(argv)
-        args.func(args)
+        name = args.command
+        lines = command_process or "DES_SUPPLY_PROGRESS_INTERVAL" in os.environ
+        with _progress_lines(lines and not getattr(args, "json", False)):
+            args.func(args)
     except CliError as exc:
         print(f"des-supply: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        detail = " ".join(str(exc).split())
-        print(f"des-supply: interrupted{f' ({detail})' if detail else ''}", file=sys.stderr)
-        return 130
+        return _interrupted(exc, command_process)
     except BrokenPipeError:  # output piped into head & co.
         sys.stderr.close()
+    except Exception as exc:  # Ctrl-C inside an import or a class body arrives wrapped
+        if command.caused_by_interrupt(exc):
+            return _interrupted(exc, command_process)
+        hint = extras.missing_extra(exc)  # a command of an extra that is not installed
+        if hint is None:
+            raise
+        print(f"des-supply: error: {name} {hint}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -46,6 +46,7 @@ from des_supply.network import Network
 from des_supply.problem import Problem, as_problem
 from rl.evaluation import Evaluation, evaluate_agent, paired
 
+from .extras import flat_rows, optimize_failure_text, optimize_failures, pandas
 from .presets import Anchor, make_thunk, preset, problem_record, search_anchor, with_steps
 
 __all__ = ["CompareResult", "compare", "figure"]
@@ -140,6 +141,17 @@ class CompareResult:
     def reference_row(self) -> dict[str, Any]:
         return self.row(self.reference)
 
+    def to_pandas(self) -> Any:
+        """The rows as a pandas DataFrame indexed by policy: ``mean``, ``ci95_low``,
+        ``ci95_high``, ``vs_reference`` (paired difference) with its ``_low``/``_high``,
+        ``gap_pct``, the optimizer's value, ``episodes`` and ``per_episode`` (a list), and
+        the problem's name and objective as columns (pandas is imported here; it comes
+        with ``des-supply[all]``)."""
+        frame = pandas().DataFrame(flat_rows(self.rows))
+        frame.insert(0, "problem", self.name)
+        frame.insert(1, "objective", self.objective)
+        return frame.set_index("name")
+
 
 def _value(r: Mapping[str, Any]) -> str:
     v = r.get("optimizer_value")
@@ -167,17 +179,16 @@ def _benchmarks(
     search: Mapping[str, Any] | None,
 ) -> tuple[list[_Row], bool, dict[str, Any] | None, Anchor | None, dict[str, Any]]:
     """(rows, exact optimum?, bound, anchor of the generic preset, details)."""
-    from optimization.optimize import OptimizeError, optimize
+    from optimization.optimize import optimize
     from optimization.search import search_base_stock
-    from optimization.solve import SolverError
 
     details: dict[str, Any] = {}
     rows: list[_Row] = []
     exact, bound = False, None
     try:
         res = optimize(problem, progress=progress, **dict(optimize_options))
-    except (OptimizeError, SolverError) as exc:  # no method applies, or a solver gave up
-        details["optimize_error"] = f"{type(exc).__name__}: {exc}"
+    except optimize_failures() as exc:  # no method applies, a solver gave up, or is missing
+        details["optimize_error"] = optimize_failure_text(exc)
         res = None
     if res is not None:
         exact = res.optimal.policy is not None and "exact_method_skipped" not in res.details
@@ -542,17 +553,31 @@ def _plot(result: CompareResult, path: Path, progress_csv: Path) -> None:
     fig = Figure(figsize=(11, 4.5))
     ax, curve = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
     _bars(ax, result)
-    params = result.problem.get("params")
+    params = result.problem.get("params") or {}
     ax.set(
-        xlabel=f"mean {result.objective} per period (95% CI; | long-run value)",
-        title=f"{result.name} {params or ''}",
+        xlabel=f"mean {result.objective} per period, cost units (bars: 95% CI; |: long-run value)",
+        title=f"{result.name}: {', '.join(f'{k}={v}' for k, v in params.items())}"
+        if params
+        else f"{result.name}: default parameters",
     )
+    points = 0
     if progress_csv.exists():
         data = np.genfromtxt(progress_csv, delimiter=",", names=True)
         names = data.dtype.names  # a structured array (names=True)
         if data.size > 1 and "episodic_return_mean" in cast(tuple[str, ...], names):
             ok = np.isfinite(data["episodic_return_mean"])
-            curve.plot(data["global_step"][ok], data["episodic_return_mean"][ok])
+            curve.plot(data["global_step"][ok], data["episodic_return_mean"][ok], marker=".")
+            points = int(ok.sum())
+    if points < 2:  # say why the panel is empty rather than leave blank axes
+        curve.text(
+            0.5,
+            0.5,
+            "too few finished episodes\nfor a learning curve\n(train longer: --steps)",
+            ha="center",
+            va="center",
+            transform=curve.transAxes,
+            color="0.4",
+        )
     curve.set(
         xlabel="training steps",
         ylabel="episodic return (shifted, scaled)",
@@ -576,7 +601,10 @@ def figure(results: list[CompareResult], out_dir: str | Path) -> Path:
     axes = np.atleast_1d(fig.subplots(rows_n, cols)).ravel()
     for ax, res in zip(axes, results):
         _bars(ax, res)
-        ax.set(xlabel=f"mean {res.objective} per period (95% CI; | long-run value)", title=res.name)
+        ax.set(
+            xlabel=f"mean {res.objective} per period, cost units (95% CI; |: long-run value)",
+            title=res.name,
+        )
     for ax in axes[n:]:
         ax.set_visible(False)
     fig.tight_layout()

@@ -8,8 +8,9 @@ from an unlimited supplier; each shipment takes its own lead time (mean ``lead_t
 per unit on hand, penalty per unit backordered (or, under ``shortage="lost"``, per unit
 lost), and ``fixed_cost`` per order.  The horizon and warm-up are in time units.
 
-Run it with the ``rq`` (``r``, ``Q``) or ``base-stock`` (``level``) policies; the exact
-optimum is :func:`optimization.continuous_review.continuous_review_optimum`.
+Run it with the ``rq`` (``reorder_point``, ``quantity``; ``r``, ``Q`` as aliases) or
+``base-stock`` (``level``) policies; the exact optimum is
+:func:`optimization.continuous_review.continuous_review_optimum`.
 
 ``continuous-owmr`` is one warehouse and N retailers with Poisson demand and constant
 lead times (Graves 1985; Axsaeter 1990): under (S-1, S) everywhere, first come first

@@ -34,8 +34,10 @@ __all__ = [
     "ENV_IDS",
     "INVENTORY_ENV_IDS",
     "RECOMMENDATION_ENV_IDS",
+    "SEMI_MARKOV_ENV_IDS",
     "make_inventory_env",
     "make_recommendation_env",
+    "make_semi_markov_env",
     "register_envs",
 ]
 
@@ -60,8 +62,15 @@ RECOMMENDATION_ENV_IDS: dict[str, str] = {
     for size in ("small", "medium", "large")
 }
 
+#: Gymnasium id -> scenario of the semi-Markov envs (:class:`rl.semi_markov_env.SemiMarkovEnv`:
+#: continuous-time problems, a step per decision event, ``info["dt"]``).
+SEMI_MARKOV_ENV_IDS: dict[str, str] = {
+    "des_supply/ContinuousReview-v0": "continuous-review",
+    "des_supply/ContinuousOWMR-v0": "continuous-owmr",
+}
+
 #: Every Gymnasium id registered here -> its scenario.
-ENV_IDS: dict[str, str] = {**INVENTORY_ENV_IDS, **RECOMMENDATION_ENV_IDS}
+ENV_IDS: dict[str, str] = {**INVENTORY_ENV_IDS, **RECOMMENDATION_ENV_IDS, **SEMI_MARKOV_ENV_IDS}
 
 
 def _split(
@@ -115,15 +124,28 @@ def make_recommendation_env(scenario: str, **kwargs: Any) -> Any:
     return _build(scenario, kwargs, params, make_env)
 
 
+def make_semi_markov_env(scenario: str, **kwargs: Any) -> Any:
+    """:func:`rl.semi_markov_env.make_semi_markov_env` of ``scenarios.make(scenario, **params)``;
+    *kwargs* as for :func:`make_inventory_env` (``horizon``, ``epochs``, ``action_mode``, ...)."""
+    from rl.env import env_parameters
+    from rl.semi_markov_env import SemiMarkovEnv
+    from rl.semi_markov_env import make_semi_markov_env as make_env
+
+    return _build(scenario, kwargs, env_parameters(SemiMarkovEnv), make_env)
+
+
 def register_envs() -> None:
     """Register the ids of :data:`ENV_IDS` with Gymnasium (idempotent: ids already in the
     registry are left as they are)."""
     for env_id, scenario in ENV_IDS.items():
         if env_id in gym.registry:
             continue
-        entry = (
-            "make_recommendation_env" if env_id in RECOMMENDATION_ENV_IDS else "make_inventory_env"
-        )
+        if env_id in RECOMMENDATION_ENV_IDS:
+            entry = "make_recommendation_env"
+        elif env_id in SEMI_MARKOV_ENV_IDS:
+            entry = "make_semi_markov_env"
+        else:
+            entry = "make_inventory_env"
         gym.register(env_id, entry_point=f"{__name__}:{entry}", kwargs={"scenario": scenario})
 
 

@@ -27,6 +27,35 @@ be at stake); lead times 1 (``lead_time_max``
 ``stochastic_lead_time=True``: drawn per shipment instead).  Ratings and capacities
 can be loaded instead from ``ratings_csv`` / ``capacity_csv``
 (:meth:`RecommendationModel.from_csv`).
+
+**A selling season** (``recommendation-fashion-<size>``; the seed paper's fashion example):
+the same products and customers, but every product is bought *once* per season of
+``season`` periods, at its first period (the node reviews every ``season`` periods, lead
+time 0), and never replenished within it; demand it cannot meet is lost.  A popularity
+trend the seller does not observe moves each product's ratings at the start of every
+season (``trend_sd``: ``z_i ~ N(0, trend_sd)`` added to product i's base ratings for all
+customers, :class:`~des_supply.recommendation.RecommendationMarket`).  Steering demand
+towards what is in stock, and away from what is running out, is what recommendation is
+for here: ``benchmarks/recommendation_fashion.py`` measures how much it is worth.
+
+==================================  ========  =========  ======  ======================
+scenario                            products  customers  season  default horizon
+==================================  ========  =========  ======  ======================
+``recommendation-fashion-small``    3         5          12      12 (one season)
+``recommendation-fashion-medium``   10        30         20      20 (one season)
+==================================  ========  =========  ======  ======================
+
+Its parameters (all): price 10, unit cost 5, salvage 1 (what a unit left at the season's
+end is worth), holding 0.05 per unit and period, penalty 0 per unit of demand lost, all
+five times the value factor ``f_i ~ U[0.5, 1.5]`` (``price_spread=0.5``); ``buy_cap`` None
+(else the most units one buy gets, as a fraction of the product's season demand under
+uniform intensities); ``trend_sd`` 1.0; ratings, capacities, ``max_rating``,
+``efficiency`` and ``axis`` as above (5, 1, "customers").  The engine has no salvage
+value, so it is written into the prices: a node sells at ``(price - salvage) f_i`` and
+buys at ``(unit_cost - salvage) f_i``, which gives every policy exactly the profit of
+selling at price, buying at unit cost and salvaging leftovers (its revenue line is lower
+by the salvage of the units bought).  A horizon longer than a season repeats it: the
+node buys again every ``season`` periods, leftovers carried over.
 """
 
 from __future__ import annotations
@@ -193,3 +222,109 @@ def _size(size: str) -> Callable[..., Network]:
 
 for _name in SIZES:
     _size(_name)
+
+
+# -- a selling season: one buy, no replenishment ----------------------------------------------
+#: fashion size -> (products, customers, season periods)
+FASHION_SIZES: dict[str, tuple[int, int, int]] = {"small": (3, 5, 12), "medium": (10, 30, 20)}
+
+
+def fashion_network(p: dict[str, Any]) -> Network:
+    """The network of a full ``recommendation-fashion`` parameter dict *p* (module docstring)."""
+    season = int(p["season"])
+    if season < 1:
+        raise ScenarioError(f"recommendation-fashion: season must be >= 1, got {p['season']}")
+    for name in ("price", "unit_cost", "holding", "penalty", "salvage"):
+        if not float(p[name]) >= 0:
+            raise ScenarioError(f"recommendation-fashion: {name} must be >= 0, got {p[name]}")
+    if not p["salvage"] <= p["unit_cost"] <= p["price"]:
+        raise ScenarioError(
+            f"recommendation-fashion: need salvage(={p['salvage']}) <= unit_cost"
+            f"(={p['unit_cost']}) <= price(={p['price']})"
+        )
+    cap = p["buy_cap"]
+    if cap is not None and not float(cap) > 0:
+        raise ScenarioError(f"recommendation-fashion: buy_cap must be > 0 or None, got {cap}")
+    model = recommendation_model(p)
+    base = model.expected_demand(model.uniform())
+    scale = value_scales(p, len(model.products))
+    nodes, edges = [Node(SUPPLIER, kind="supply")], []
+    for name, mean, f in zip(model.products, base, scale):
+        nodes.append(
+            Node(
+                name,
+                holding_cost=p["holding"] * f,
+                shortage="lost",
+                shortage_cost=p["penalty"] * f,
+                order_cost=(p["unit_cost"] - p["salvage"]) * f,
+                price=(p["price"] - p["salvage"]) * f,
+                capacity=float("inf") if cap is None else float(round(cap * mean * season)),
+                review_period=season,
+                demand=Poisson(max(float(mean), 1e-9)),
+            )
+        )
+        edges.append(Edge(SUPPLIER, name, lead_time=Deterministic(0)))
+    return Network(
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        name=f"recommendation-fashion-{len(model.products)}x{len(model.customers)}",
+    )
+
+
+def fashion_market(**p: Any) -> RecommendationMarket:
+    """The market of full ``recommendation-fashion`` parameters *p*: a popularity trend
+    of ``trend_sd`` drawn at the start of every season."""
+    if not float(p["trend_sd"]) >= 0:
+        raise ScenarioError(f"recommendation-fashion: trend_sd must be >= 0, got {p['trend_sd']}")
+    return RecommendationMarket(
+        recommendation_model(p), trend_sd=float(p["trend_sd"]), trend_every=int(p["season"])
+    )
+
+
+def _fashion(size: str) -> Callable[..., Network]:
+    n0, m0, t0 = FASHION_SIZES[size]
+
+    def build(
+        n_products: int = n0,
+        n_customers: int = m0,
+        seed: int = 0,
+        season: int = t0,
+        price: float = 10.0,
+        unit_cost: float = 5.0,
+        salvage: float = 1.0,
+        holding: float = 0.05,
+        penalty: float = 0.0,
+        price_spread: float = 0.5,
+        buy_cap: float | None = None,
+        max_rating: float = 5.0,
+        efficiency: float = 1.0,
+        axis: str = "customers",
+        rating_low: float = 0.0,
+        rating_high: float = 3.0,
+        capacity_low: int = 1,
+        capacity_high: int = 5,
+        ratings_csv: str | None = None,
+        capacity_csv: str | None = None,
+        trend_sd: float = 1.0,
+    ) -> Network:
+        return fashion_network(dict(locals()))
+
+    build.__name__ = build.__qualname__ = f"recommendation_fashion_{size}"
+    build.__doc__ = f"""A selling season with one buy, {n0} products x {m0} customers, {t0} periods.
+
+    See scenarios/recommendation.py.  Parameters: n_products, n_customers, seed, season
+    (periods per season: one buy at its start, lead time 0, no replenishment), price,
+    unit_cost, salvage (per unit left at the season's end), holding, penalty (per unit of
+    demand lost), all five scaled per product by a factor from U[1 - price_spread,
+    1 + price_spread]; buy_cap (most units one buy gets, as a fraction of the product's
+    season demand under uniform recommendations; None: no cap), max_rating, efficiency,
+    axis, rating_low/rating_high, capacity_low/capacity_high, ratings_csv/capacity_csv.
+    Simulate one season: --periods {t0} (the default horizon) or the season you set.
+    """
+    return register(f"recommendation-fashion-{size}", periods=t0, warmup=0, market=fashion_market)(
+        build
+    )
+
+
+for _name in FASHION_SIZES:
+    _fashion(_name)

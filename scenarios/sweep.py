@@ -52,6 +52,7 @@ from typing import Any
 
 from des_supply.executors import Executor, SerialExecutor, add_backend_arguments, executor_from_args
 
+from .extras import flat_rows, pandas
 from .registry import ScenarioError, get, make, parse_params
 
 __all__ = [
@@ -222,8 +223,9 @@ def run_cell(task: CellTask) -> dict[str, Any]:
     """
     from des_supply.evaluate import simulate
     from des_supply.policy_registry import PolicyError, make_policy
-    from optimization.optimize import OptimizeError, optimize
-    from optimization.solve import SolverError
+    from optimization.optimize import optimize
+
+    from .extras import optimize_failure_text, optimize_failures
 
     started = time.perf_counter()
     s = task.settings
@@ -237,8 +239,8 @@ def run_cell(task: CellTask) -> dict[str, Any]:
     if s.optimize:
         try:
             res = optimize(problem)
-        except (OptimizeError, SolverError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        except optimize_failures() as exc:
+            error = optimize_failure_text(exc)
         else:
             exact = res.optimal.policy is not None and "exact_method_skipped" not in res.details
             optimum = {
@@ -337,6 +339,12 @@ class SweepResult:
             "reused": self.reused,
             "seconds": self.seconds,
         }
+
+    def to_pandas(self) -> Any:
+        """The rows (one per cell and policy) as a pandas DataFrame: the grid parameters,
+        ``policy``, ``mean``, ``ci95_low``/``ci95_high``, ``gap_pct``, the optimizer's value
+        and optimum (pandas is imported here; it comes with ``des-supply[all]``)."""
+        return pandas().DataFrame(flat_rows(self.rows))
 
     def table(self) -> str:
         """A Markdown table of the rows."""
@@ -583,7 +591,7 @@ def _plot(result: SweepResult, path: Path) -> None:
                 label="optimizer's optimum" if exact else "optimizer's optimum or bound",
             )
         ax.set_xlabel(x_key)
-        ax.set_ylabel(f"mean {result.objective} per period")
+        ax.set_ylabel(f"mean {result.objective} per period (cost units)")
         ax.set_title(_short(fixed) or result.settings.scenario, fontsize="medium")
         ax.set_xticks(
             sorted(pos.values()),

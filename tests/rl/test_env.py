@@ -39,7 +39,13 @@ from rl.wrappers import (
     scale_observation,
     scale_reward,
 )
-from scenarios.gym_ids import ENV_IDS, INVENTORY_ENV_IDS, RECOMMENDATION_ENV_IDS, register_envs
+from scenarios.gym_ids import (
+    ENV_IDS,
+    INVENTORY_ENV_IDS,
+    RECOMMENDATION_ENV_IDS,
+    SEMI_MARKOV_ENV_IDS,
+    register_envs,
+)
 
 MODES = ("quantity", "base-stock", "capped-base-stock")
 
@@ -150,7 +156,9 @@ def test_gym_ids_registration_is_idempotent():
     messages = _warnings_of(register_envs)
     assert not messages, messages
     assert all(gym.registry[k] is v for k, v in before.items())
-    assert set(ENV_IDS) == set(INVENTORY_ENV_IDS) | set(RECOMMENDATION_ENV_IDS)
+    assert set(ENV_IDS) == (
+        set(INVENTORY_ENV_IDS) | set(RECOMMENDATION_ENV_IDS) | set(SEMI_MARKOV_ENV_IDS)
+    )
 
 
 FRESH = """
@@ -160,9 +168,10 @@ from gymnasium.utils.env_checker import check_env
 
 env = gym.make("scenarios.gym_ids:des_supply/SingleStage-v0", lead_time=2, periods=5)
 assert env.unwrapped.periods == 5 and env.unwrapped.observation_names[-1] == "stage.last_demand"
-from scenarios.gym_ids import ENV_IDS
+from scenarios.gym_ids import ENV_IDS, SEMI_MARKOV_ENV_IDS
 for env_id in ENV_IDS:
-    env = gym.make(env_id, periods=4)
+    # continuous-time ids run for a horizon in time units, periodic ones for periods
+    env = gym.make(env_id, **({"horizon": 4} if env_id in SEMI_MARKOV_ENV_IDS else {"periods": 4}))
     env.reset(seed=0)
     env.step(env.action_space.sample())
     if env_id.endswith(("SingleStage-v0", "OWMR-v0", "PricingA-v0", "RecommendationSmall-v0")):

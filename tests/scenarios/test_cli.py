@@ -22,6 +22,8 @@ SIX = {
     "single-stage",
     "continuous-review",
     "continuous-owmr",
+    "recommendation-fashion-small",
+    "recommendation-fashion-medium",
     "pricing-a",
     "pricing-b",
     "pricing-c",

@@ -9,13 +9,15 @@ show).  The cases run in-process (``main([...])``); the few that need a real pro
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import json
 import os
 import pickle
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,24 @@ def place(tmp_path, monkeypatch):
     (f / "binary.json").write_bytes(b"\xff\xfe\x00\x81garbage")
     (f / "pickled").write_bytes(pickle.dumps({"nodes": []}))
     (f / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (f / "deepobject.json").write_text('{"a": ' * 100_000 + "1" + "}" * 100_000)
+    (f / "zero-bytes.json").write_bytes(b"")
+    (f / "blank.json").write_text(" \n\t\n")
+    (f / "nul.json").write_bytes(b"\x00" * 64)
+    (f / "string.json").write_text('"single-stage"')
+    good = scenarios.make("single-stage").network.to_json()
+    (f / "net.json.gz").write_bytes(gzip.compress(good.encode()))
+    (f / "utf16bom.json").write_bytes(codecs.BOM_UTF16_LE + good.encode("utf-16-le"))
+    (f / "utf32.json").write_bytes(good.encode("utf-32"))
+    (f / "nan.json").write_text(good.replace('"holding_cost": 1.0', '"holding_cost": NaN'))
+    (f / "infinity.json").write_text(
+        good.replace('"shortage_cost": 9.0', '"shortage_cost": -Infinity')
+    )
+    (f / "duplicate.json").write_text(
+        good.replace('"name": "stage"', '"name": "stage", "name": "s2"')
+    )
+    with (f / "huge.json").open("wb") as big:  # 100 MB (sparse: nothing is written)
+        big.truncate(100 * 2**20)
     (f / "empty.json").write_text("")
     (f / "list.json").write_text("[]")
     (f / "null.json").write_text("null")
@@ -97,7 +117,7 @@ CASES = [
     # -- policies ---------------------------------------------------------------------------------
     (["policies", "no-such"], "unknown scenario 'no-such'"),
     (["policies", "single-stage", "--param", "x=1"], "has no parameter 'x'"),
-    (["policies", "{f}/utf16.json"], "not UTF-8"),
+    (["policies", "{f}/utf16.json"], "{f}/utf16.json: is UTF-16 text"),
     # -- simulate: scenarios and parameters -------------------------------------------------------
     (["simulate", "no-such", *BS], "unknown scenario 'no-such'"),
     (["simulate", "single-stage", "--param", "lead_time=abc", *BS], "lead_time='abc'"),
@@ -203,9 +223,9 @@ CASES = [
     (["simulate", "single-stage", *BS, "--plot", "{f}/a-file/x.png"], "does not exist"),
     (["simulate", "single-stage", *BS, "--plot", "{f}/folder.json"], "--plot"),
     # -- network files ----------------------------------------------------------------------------
-    (["simulate", "{f}/utf16.json", *BS], "not UTF-8"),
-    (["simulate", "{f}/binary.json", *BS], "binary.json"),
-    (["simulate", "{f}/pickled", *BS], "pickled"),
+    (["simulate", "{f}/utf16.json", *BS], "{f}/utf16.json: is UTF-16 text"),
+    (["simulate", "{f}/binary.json", *BS], "{f}/binary.json: is binary data"),
+    (["simulate", "{f}/pickled", *BS], "{f}/pickled: is binary data (a Python pickle?)"),
     (["simulate", "{f}/deep.json", *BS], "nested too deeply"),
     (["simulate", "{f}/empty.json", *BS], "empty.json"),
     (["simulate", "{f}/list.json", *BS], "list.json"),
@@ -214,8 +234,27 @@ CASES = [
     (["simulate", "{f}/nodes5.json", *BS], "nodes5.json"),
     (["simulate", "{f}/truncated.json", *BS], "not valid JSON"),
     (["simulate", "{f}/nosupplier.json", *BS], "no supplier"),
-    (["simulate", "{f}/missing.json", *BS], "cannot read network file"),
-    (["simulate", "{f}/folder.json", *BS], "folder.json"),
+    (
+        ["simulate", "{f}/missing.json", *BS],
+        "cannot read network file {f}/missing.json: No such file",
+    ),
+    (["simulate", "{f}/folder.json", *BS], "{f}/folder.json: is a folder"),
+    (["simulate", "{f}/zero-bytes.json", *BS], "{f}/zero-bytes.json: is empty"),
+    (["simulate", "{f}/blank.json", *BS], "{f}/blank.json: is empty"),
+    (["simulate", "{f}/nul.json", *BS], "{f}/nul.json: is binary data"),
+    (["simulate", "{f}/string.json", *BS], "{f}/string.json: a network must be a JSON object"),
+    (["simulate", "{f}/net.json.gz", *BS], "{f}/net.json.gz: is gzip-compressed"),
+    (["simulate", "{f}/utf16bom.json", *BS], "{f}/utf16bom.json: is UTF-16 text"),
+    (["simulate", "{f}/utf32.json", *BS], "{f}/utf32.json: is UTF-32 text"),
+    (["simulate", "{f}/nan.json", *BS], "{f}/nan.json: not valid JSON: NaN is not a JSON number"),
+    (["simulate", "{f}/infinity.json", *BS], "{f}/infinity.json: not valid JSON: -Infinity"),
+    (["simulate", "{f}/duplicate.json", *BS], "{f}/duplicate.json: not valid JSON: key 'name'"),
+    (["simulate", "{f}/deepobject.json", *BS], "{f}/deepobject.json: JSON nested too deeply"),
+    (["simulate", "{f}/huge.json", *BS], "{f}/huge.json: 100.0 MiB, larger than any network"),
+    (["optimize", "{f}/net.json.gz"], "{f}/net.json.gz: is gzip-compressed"),
+    (["train", "{f}/nan.json"], "{f}/nan.json: not valid JSON"),
+    (["compare", "{f}/huge.json"], "{f}/huge.json: 100.0 MiB"),
+    (["policies", "{f}/duplicate.json"], "{f}/duplicate.json: not valid JSON"),
     (
         ["simulate", "{f}/net.json", "--param", "lead_time=1", *BS],
         "--param applies to named scenarios",
@@ -227,7 +266,7 @@ CASES = [
     # -- optimize ---------------------------------------------------------------------------------
     (["optimize", "no-such"], "unknown scenario 'no-such'"),
     (["optimize", "single-stage", "--param", "bogus=1"], "no parameter 'bogus'"),
-    (["optimize", "{f}/utf16.json"], "not UTF-8"),
+    (["optimize", "{f}/utf16.json"], "{f}/utf16.json: is UTF-16 text"),
     (["optimize", "{f}/deep.json"], "nested too deeply"),
     (["optimize", "single-stage", "--verify", "--periods", "100"], "--periods(=100)"),
     (["optimize", "single-stage", "--periods", "0"], "--periods(=0)"),
@@ -249,7 +288,7 @@ CASES = [
     (["train"], "train needs a SCENARIO"),
     (["train", "no-such"], "unknown scenario"),
     (["train", "no-such.json"], "no-such.json"),
-    (["train", "{f}/utf16.json"], "not UTF-8"),
+    (["train", "{f}/utf16.json"], "{f}/utf16.json: is UTF-16 text"),
     (["train", "single-stage", "--param", "bogus=1"], "no parameter 'bogus'"),
     (["train", "single-stage", "--steps", "0"], "--steps(=0)"),
     (["train", "single-stage", "--steps", "-5"], "--steps(=-5)"),
@@ -404,10 +443,11 @@ def test_memory_limit_comes_from_the_environment(place, capsys, monkeypatch):
 
 
 # -- Ctrl-C: a real process, a real SIGINT --------------------------------------------------------
-def _interrupt(
-    argv: list[str], cwd: Path, wait_for: Path | None = None, delay: float = 3.0
-) -> tuple[int, str, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def _interrupt(argv: list[str], cwd: Path, marker: str) -> tuple[int, str, list[str]]:
+    """Run ``des-supply argv``, send Ctrl-C once *marker* shows on its stderr (progress lines
+    every update: the work has started, however busy the machine), return (status, stdout,
+    stderr lines that are not progress)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DES_SUPPLY_PROGRESS_INTERVAL": "0"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "scenarios.cli", *argv],
         cwd=cwd,
@@ -417,16 +457,27 @@ def _interrupt(
         text=True,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if wait_for is None or wait_for.exists():
-            break
-        time.sleep(0.05)
-    time.sleep(delay)
-    assert proc.poll() is None, proc.communicate()
+    lines: list[str] = []
+    seen = threading.Event()
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line.rstrip("\n"))
+            if marker in line:
+                seen.set()
+        seen.set()  # closed: the process ended
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert seen.wait(timeout=600), lines
+    assert proc.poll() is None, (proc.returncode, lines)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
-    out, err = proc.communicate(timeout=60)
-    return proc.returncode, out, err
+    proc.wait(timeout=120)
+    reader.join(timeout=60)
+    assert proc.stdout is not None
+    out = proc.stdout.read()  # a few lines at most: the pipe never filled
+    return proc.returncode, out, [line for line in lines if marker.split(":")[0] not in line]
 
 
 def test_ctrl_c_during_simulate_is_one_line_and_status_130(tmp_path):
@@ -443,25 +494,42 @@ def test_ctrl_c_during_simulate_is_one_line_and_status_130(tmp_path):
             str(tmp_path / "x.png"),
         ],
         tmp_path,
-        delay=8.0,
-    )  # past the imports, on a busy machine too
+        marker="replications:",
+    )
     assert code == 130, err
-    assert err.splitlines() == ["des-supply: interrupted"] and out == ""
+    assert err == ["des-supply: interrupted"] and out == ""
     assert list(tmp_path.iterdir()) == []
 
 
 def test_ctrl_c_during_train_keeps_the_checkpoint_or_nothing(tmp_path):
-    """Before the first checkpoint nothing is left; after it the run can be resumed."""
+    """Before the first checkpoint nothing is left; after it the run can be resumed.  The
+    signal is sent once training shows progress (not after a fixed sleep)."""
     out_dir = tmp_path / "runs"
     code, out, err = _interrupt(
         ["train", "single-stage", "--steps", "2000000", "--out", str(out_dir)],
         tmp_path,
-        wait_for=out_dir / "run.json",
-        delay=1.0,
+        marker="step/s",
     )
     assert code == 130 and out == "", (code, out, err)
-    assert len(err.splitlines()) == 1 and "interrupted" in err, err
+    assert len(err) == 1 and err[0].startswith("des-supply: interrupted"), err
     if (out_dir / "checkpoint.pt").exists():
-        assert f"train --resume {out_dir}" in err
+        assert err == [
+            f"des-supply: interrupted (resume with: des-supply train --resume {out_dir})"
+        ]
     else:
         assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_with_worker_processes_is_one_line_and_stops_them(tmp_path):
+    """The workers leave Ctrl-C to the command, which stops them: no traceback per worker,
+    no worker left running."""
+    code, out, err = _interrupt(
+        ["simulate", "serial", *BS, "--periods", "300000", "--replications", "4"]
+        + ["--backend", "processes", "--workers", "2", "--seed", "8642097"],
+        tmp_path,
+        marker="replications:",
+    )
+    assert code == 130 and out == "" and err == ["des-supply: interrupted"], (code, err)
+    # forked workers carry the command's arguments: none may outlive it
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "8642097" not in ps, ps

@@ -44,6 +44,8 @@ def test_every_registered_name_is_listed():
             "recommendation-small",
             "recommendation-medium",
             "recommendation-large",
+            "recommendation-fashion-small",
+            "recommendation-fashion-medium",
         ]
     )
 

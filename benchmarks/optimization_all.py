@@ -6,7 +6,7 @@ solve time by network size and horizon, rolling-horizon time per epoch), prints
 both tables and, with ``--json DIR``, writes ``lost_sales_dp.json`` and
 ``network_mip.json`` into DIR.
 
-    python benchmarks/optimization.py [--quick] [--json benchmarks/results]
+    python benchmarks/optimization_all.py [--quick] [--json benchmarks/results]
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# this file's name would shadow the ``optimization`` package for the scripts it runs
+# benchmarks/ must not come first on sys.path: benchmarks/rl.py would shadow the rl package
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+if str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))  # run from a checkout
 
 
 def _load(name: str):
