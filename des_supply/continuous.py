@@ -501,6 +501,7 @@ class ContinuousSimulation(Simulation):
         if self._over:
             return
         self._integrate()
+        assert self.review_interval is not None  # scheduled only with periodic review
         UrgentTimeout(self.env, self.review_interval, NORMAL).callbacks.append(self._periodic)
         self._review(list(self._deciders))
 

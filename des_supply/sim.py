@@ -335,7 +335,7 @@ class Observation:
         """Units already on their way to *node* that reach its stock at the start of periods
         t+1, ..., t+n (for assembly: the complete kits the arrivals make up)."""
         s = self._node(node)
-        t = self.t
+        t = cast(int, self.t)  # a period: pipelines are a periodic engine's
         steps = range(1, n + 1)
         initial = [s.init_due.get(t + k, 0.0) for k in steps]
         due = [self._sim._due_on(s.inbound, t + k) for k in steps]

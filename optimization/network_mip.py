@@ -259,12 +259,14 @@ def state_from_observation(
         st.on_hand[n] = float(obs.on_hand(n))
         if n in S.demand_nodes:
             st.external_backlog[n] = float(obs.external_backlog(n))
-        pipe = S.node[n].initial_pipeline
-        st.node_arrivals[n] = {k: pipe[t + k] for k in range(1, len(pipe) - t) if pipe[t + k] > 0}
+        initial = S.node[n].initial_pipeline
+        st.node_arrivals[n] = {
+            k: initial[t + k] for k in range(1, len(initial) - t) if initial[t + k] > 0
+        }
         later[n] = np.zeros(look)
-        for k, q in st.node_arrivals[n].items():
-            if k <= look:
-                later[n][k - 1] = q
+        for step, q in st.node_arrivals[n].items():
+            if step <= look:
+                later[n][step - 1] = q
     est_pending: dict[Key, float] = {}
     kits_on_order: dict[str, float] = {}
     for n in S.stock:

@@ -1005,7 +1005,7 @@ def _write_params(m: pyo.ConcreteModel, names: Sequence[str]) -> None:
 def load_network_data(
     m: pyo.ConcreteModel,
     *,
-    demand: Mapping[str, Sequence[float]] | None = None,
+    demand: Mapping[str, Sequence[float] | np.ndarray] | None = None,
     lead_times: Mapping[Key, Any] | None = None,
     state: NetworkState | None = None,
     start: int | None = None,

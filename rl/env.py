@@ -326,7 +326,7 @@ class NetworkLayout:
 
     @staticmethod
     def _read_block(
-        out: list[float], view: Observation, plan: tuple[str, bool, int, bool], t: int
+        out: list[float], view: Observation, plan: tuple[str, bool, int, bool], t: float
     ) -> None:
         """Append the block of one node (``plan``: name, backlog, pipeline, demand) to *out*."""
         name, backlog, pipeline, demand = plan
@@ -334,8 +334,8 @@ class NetworkLayout:
         if backlog:
             out.append(view.backlog(name))
         out.append(view.on_order(name))
-        if pipeline:
-            shift = t - view.t
+        if pipeline:  # pipelines are a periodic engine's: t and view.t are periods
+            shift = cast(int, t - view.t)
             due = view.pipeline(name, shift + pipeline)
             out.extend(due[shift:] if shift else due)
         if demand:
@@ -494,7 +494,9 @@ class NetworkLayout:
                 )
         return values
 
-    def order(self, node: NodeSpec, values: Sequence[float], view: Observation) -> float:
+    def order(
+        self, node: NodeSpec, values: Sequence[float] | np.ndarray, view: Observation
+    ) -> float:
         """The order quantity of *node* given its action in physical units."""
         if self.action_mode == "quantity":
             return float(values[0])

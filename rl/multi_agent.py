@@ -517,7 +517,7 @@ def parallel_env(
         problem, env_kw = resolve_problem(problem, env_kwargs, params)
         if horizon is None:
             horizon = min(DEFAULT_HORIZON, float(problem.periods))
-        return SemiMarkovParallelEnv(problem.network, horizon, **env_kw)  # type: ignore[return-value]
+        return SemiMarkovParallelEnv(problem.network, horizon, **env_kw)
     return _build(InventoryParallelEnv, problem, periods, env_kwargs)
 
 

@@ -1145,7 +1145,7 @@ def _progress_lines(enabled: bool) -> Iterator[None]:
     with user_errors("", ValueError):
         interval = command.progress_interval()
     stderr = sys.stderr
-    sys.stderr = command.ProgressLines(stderr, interval)  # type: ignore[assignment]
+    sys.stderr = command.ProgressLines(stderr, interval)
     try:
         yield
     finally:
