@@ -169,7 +169,7 @@ def _columns(table: np.ndarray) -> dict[str, np.ndarray]:
 
 def objective_per_period(data: dict[str, np.ndarray], objective: str) -> np.ndarray:
     """Cost (or profit) per period summed over nodes, as :meth:`Ledger.objective_series`."""
-    cost = sum(data[f] for f in COST_FIELDS).sum(axis=1)
+    cost = total_cost(data).sum(axis=1)
     return cost if objective == "cost" else data["revenue"].sum(axis=1) - cost
 
 
@@ -261,7 +261,7 @@ class LedgerSummary:
         with np.errstate(over="ignore", invalid="ignore"):
             self.series.extend(objective_per_period(data, self.objective).tolist())
             self.sums = _running_sum(self.sums, np.ascontiguousarray(table.transpose(0, 2, 1)))
-            self.node_cost = _running_sum(self.node_cost, sum(data[f] for f in COST_FIELDS))
+            self.node_cost = _running_sum(self.node_cost, total_cost(data))
         stocked = data["served"] >= data["demand"] - 1e-9
         self.in_stock = self.in_stock + stocked.sum(axis=0)
 
