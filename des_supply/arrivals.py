@@ -27,11 +27,14 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from .distributions import Deterministic, Distribution, as_distribution, distribution_from_dict
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 __all__ = [
     "ARRIVAL_KINDS",
@@ -88,17 +91,26 @@ class _Process:
 
     kind: ClassVar[str] = ""
 
+    if TYPE_CHECKING:  # what the dataclass subclasses provide
+        __dataclass_fields__: ClassVar[dict[str, Any]]
+
+        @property
+        def mean(self) -> float: ...
+
+        @property
+        def variance(self) -> float: ...
+
     @property
     def peak_mean(self) -> float:
-        return self.mean  # type: ignore[attr-defined]
+        return self.mean
 
     @property
     def std(self) -> float:
-        return math.sqrt(self.variance)  # type: ignore[attr-defined]
+        return math.sqrt(self.variance)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.kind}
-        for f in fields(self):  # type: ignore[arg-type]
+        for f in fields(self):
             value = getattr(self, f.name)
             if hasattr(value, "to_dict"):
                 value = value.to_dict()
@@ -307,7 +319,7 @@ ARRIVAL_KINDS: dict[str, type] = {
 }
 
 
-def is_arrival_process(value: Any) -> bool:
+def is_arrival_process(value: object) -> TypeIs[ArrivalProcess]:
     return isinstance(value, tuple(ARRIVAL_KINDS.values()))
 
 

@@ -523,10 +523,10 @@ class BatchSimulation:
                 t = start + int(np.argmax(bad.any(axis=1)))
                 raise ValueError(f"node {p.node.name!r}: demand trace has no value for period {t}")
             self.demand[p.i] = d
-        for p in self.edges:
-            if p.fixed_lead is None:
-                lead = block(p.edge.lead_time, self._lead_rngs[p.j]).astype(np.int64)
-                self.leads[p.j] = lead
+        for e in self.edges:
+            if e.fixed_lead is None:
+                lead = block(e.edge.lead_time, self._lead_rngs[e.j]).astype(np.int64)
+                self.leads[e.j] = lead
                 need = int(lead.max()) + 1
                 if need > self.H:
                     self._grow_pipe(need)
@@ -1049,7 +1049,7 @@ class BatchSimulation:
                     due[:, c, k - 1] = self.pipe[e.j, (t + k) % self.H]
         initial = np.array([init.get(t + k, 0.0) for k in range(1, n + 1)])
         if p.simple:
-            total = 0.0
+            total: float | np.ndarray = 0.0
             for c in range(len(p.inbound)):
                 total = total + due[:, c, :]
             return initial + total
@@ -1109,7 +1109,7 @@ class BatchSimulation:
                 if has_deciders:
                     self.decide(act)
                 self.end_period()
-                if record:
+                if records is not None:
                     records[t] = S
                 if t >= warmup:
                     sums[counted] += S[counted]
@@ -1135,7 +1135,7 @@ class BatchSimulation:
             self.objective,
             T,
             warmup,
-            self.ledgers(records) if record else [],
+            self.ledgers(records) if records is not None else [],
             np.ascontiguousarray(sums.transpose(0, 2, 1)),
             node_cost.T.copy(),
             in_stock.T.copy(),

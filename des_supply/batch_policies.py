@@ -137,9 +137,10 @@ def _constant_rate(policy: Any, network: Network) -> Act:
             return np.broadcast_to(values, (sim.R, len(stock)))
         out = np.zeros(len(stock))
         for k, n in enumerate(stock):
-            if exact[k] is not None:
+            x = exact[k]
+            if x is not None:
                 j = (sim.t - n.review_offset) // n.review_period
-                out[k] = float(math.floor((j + 1) * exact[k]) - math.floor(j * exact[k]))
+                out[k] = float(math.floor((j + 1) * x) - math.floor(j * x))
         return np.broadcast_to(out, (sim.R, len(stock)))
 
     return act

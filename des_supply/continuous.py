@@ -61,15 +61,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from simpy.core import StopSimulation
-from simpy.events import NORMAL
+from simpy.events import NORMAL, EventPriority
 
+from .arrivals import ArrivalProcess
 from .distributions import Distribution
 from .evaluate import BATCHES, confidence_interval
-from .ledger import COST_FIELDS, Ledger
+from .ledger import Ledger, total_cost
 from .network import Network
 from .policies import Policy
 from .problem import Problem, as_problem
@@ -94,7 +95,7 @@ REVIEW_TRIGGERS = ("demand", "arrival", "event")
 BLOCK = 256
 #: Priority of the ticks: before everything else at their time (URGENT is 0), so a row
 #: covers [start, end) whatever the order in which events were scheduled.
-FIRST = -1
+FIRST = EventPriority(-1)
 
 
 def _positive(name: str, value: Any) -> None:
@@ -110,6 +111,7 @@ class _Draws:
     """Successive draws of one distribution from one generator, in blocks."""
 
     __slots__ = ("constant", "dist", "i", "rng", "values")
+    values: list[float]
 
     def __init__(self, dist: Distribution, rng: np.random.Generator) -> None:
         self.dist, self.rng, self.values, self.i = dist, rng, [], 0
@@ -269,7 +271,10 @@ class ContinuousSimulation(Simulation):
         }
         self._arrivals = [
             _Customers(
-                self, self._by_name[n.name], n.demand.sampler(stream(self.root, "demand", n.name))
+                self,
+                self._by_name[n.name],
+                # an arrival process: Network._check_continuous_time refuses anything else
+                cast(ArrivalProcess, n.demand).sampler(stream(self.root, "demand", n.name)),
             )
             for n in self.network.nodes
             if n.demand is not None
@@ -397,6 +402,7 @@ class ContinuousSimulation(Simulation):
             )
         return self.total_cost + part
 
+    # a time here, the period (an int) in the periodic engine
     @property
     def now(self) -> float:  # type: ignore[override]
         return float(self.env.now)
@@ -437,7 +443,7 @@ class ContinuousSimulation(Simulation):
             group = self._singles[s.name]
             obs.t, obs.deciding, obs.deciding_this_period = now, group, group
             self._allowed = group
-            self._place_orders(now, self._policy.act(obs), group)  # type: ignore[union-attr]
+            self._place_orders(now, self._policy.act(obs), group)
             obs.deciding = obs.deciding_this_period = self._allowed = ()
         if self._record_path:
             self._record()
@@ -449,11 +455,12 @@ class ContinuousSimulation(Simulation):
         """Review *nodes* one after the other (downstream first: an order reaches its
         supplier before the supplier reviews)."""
         obs, policy = self._obs, self._policy
+        assert policy is not None  # reviews cascade only in run(policy)
         obs.t = self.env.now
         for s in nodes:
             group = self._singles[s.name]
             obs.deciding = obs.deciding_this_period = self._allowed = group
-            self._place_orders(obs.t, policy.act(obs), group)  # type: ignore[union-attr]
+            self._place_orders(obs.t, policy.act(obs), group)
         obs.deciding = obs.deciding_this_period = self._allowed = ()
 
     def _ship(self, t: Any, e: Any, q: float) -> None:
@@ -494,6 +501,7 @@ class ContinuousSimulation(Simulation):
         if self._over:
             return
         self._integrate()
+        assert self.review_interval is not None  # scheduled only with periodic review
         UrgentTimeout(self.env, self.review_interval, NORMAL).callbacks.append(self._periodic)
         self._review(list(self._deciders))
 
@@ -674,7 +682,7 @@ def _summary(ledger: ContinuousLedger, warmup: float) -> dict[str, Any]:
             for level in LEVELS
         },
         **{f: d[f].sum(0) / length for f in ("lost", "ordered", "revenue")},
-        "cost": sum(d[f] for f in COST_FIELDS).sum(0) / length,
+        "cost": total_cost(d).sum(0) / length,
         "demand": d["demand"].sum(0),
         "served": d["served"].sum(0),
     }

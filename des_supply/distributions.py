@@ -22,7 +22,7 @@ import math
 import numbers
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -171,20 +171,29 @@ class _Base:
 
     kind: ClassVar[str] = ""
 
+    if TYPE_CHECKING:  # what the dataclass subclasses provide
+        __dataclass_fields__: ClassVar[dict[str, Any]]
+
+        @property
+        def mean(self) -> float: ...
+
+        @property
+        def variance(self) -> float: ...
+
     @property
     def std(self) -> float:
-        return math.sqrt(self.variance)  # type: ignore[attr-defined]
+        return math.sqrt(self.variance)
 
     @property
     def peak_mean(self) -> float:
-        return float(self.mean)  # type: ignore[attr-defined]
+        return float(self.mean)
 
     def forecast(self, start: int, n: int) -> np.ndarray:
-        return np.full(n, float(self.mean))  # type: ignore[attr-defined]
+        return np.full(n, float(self.mean))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.kind}
-        for f in fields(self):  # type: ignore[arg-type]
+        for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, np.generic):
                 value = value.item()
@@ -684,7 +693,7 @@ class _Continuous(_Base):
 
     @property
     def constant(self) -> float | None:
-        return float(self.mean) if self.variance == 0 else None  # type: ignore[attr-defined]
+        return float(self.mean) if self.variance == 0 else None
 
     @property
     def upper_bound(self) -> float:
@@ -832,6 +841,6 @@ def as_distribution(value: Distribution | float | int | dict[str, Any]) -> Distr
         return distribution_from_dict(value)
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return Deterministic(float(value))
-    if hasattr(value, "sample") and hasattr(value, "to_dict"):
+    if not isinstance(value, bool) and hasattr(value, "sample") and hasattr(value, "to_dict"):
         return value
     raise ValueError(f"not a distribution: {value!r}")

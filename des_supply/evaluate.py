@@ -69,7 +69,7 @@ class NonFiniteResultError(ValueError):
 
 
 def confidence_interval(
-    samples: Sequence[float], level: float = 0.95
+    samples: Sequence[float] | np.ndarray, level: float = 0.95
 ) -> tuple[float, float, float]:
     """Mean and two-sided Student-t CI ``(mean, lo, hi)``; a single sample has an infinite CI."""
     x = np.asarray(samples, dtype=float)
@@ -215,6 +215,7 @@ def _batch_summaries(run: _batch.BatchRun, with_batches: bool) -> list[dict[str,
     F = _batch.BATCH_FIELDS
     sums, n = run.sums, run.periods - run.warmup
     assert sums is not None and run.series is not None and run.node_cost is not None
+    assert run.in_stock is not None
     out = []
     for r in range(sums.shape[1]):
         series = run.series[r]
@@ -396,6 +397,7 @@ def simulate(
         return simulate_continuous(
             problem,
             policy,
+            # a ContinuousResults, not the Results annotated (callers read it with getattr)
             horizon=periods,  # type: ignore[return-value]
             replications=replications,
             seed=seed,

@@ -57,7 +57,7 @@ __all__ = [
 
 T = TypeVar("T")
 R = TypeVar("R")
-OnResult = Callable[[int, Any], None]
+OnResult = Callable[[int, Any], object]  # what it returns is ignored
 
 #: The names :func:`make_executor` and ``--backend`` take.
 BACKENDS = ("serial", "processes", "ray")
@@ -338,6 +338,7 @@ class RayExecutor(Executor):
             self._remote = ray.remote(num_cpus=1, max_retries=0)(_call)
         return ray
 
+    # read-only here (the cluster's CPUs once started), a plain attribute in Executor
     @property
     def workers(self) -> int:  # type: ignore[override]
         """CPUs of the cluster (once started), else the CPUs asked for."""

@@ -33,12 +33,13 @@ Fields (shape ``(periods, nodes)``; units are in each node's own item):
 from __future__ import annotations
 
 from array import array
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-__all__ = ["COST_FIELDS", "FIELDS", "Ledger", "LedgerSummary"]
+__all__ = ["COST_FIELDS", "FIELDS", "Ledger", "LedgerSummary", "total_cost"]
 
 FIELDS = (
     "on_hand",
@@ -63,6 +64,11 @@ FIELDS = (
 #: Periods a ledger is summarised by at a time (:meth:`LedgerSummary.of_ledger`).
 OF_LEDGER_CHUNK = 4096
 COST_FIELDS = ("holding_cost", "shortage_cost", "fixed_cost", "variable_cost", "transit_cost")
+
+
+def total_cost(data: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The sum of the :data:`COST_FIELDS` arrays of *data* (elementwise, in that order)."""
+    return cast(np.ndarray, sum(data[f] for f in COST_FIELDS))  # arrays: COST_FIELDS is not empty
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,7 @@ class Ledger:
 
     def cost(self) -> np.ndarray:
         """Total cost per period (summed over nodes)."""
-        return sum(self.data[f] for f in COST_FIELDS).sum(axis=1)
+        return total_cost(self.data).sum(axis=1)
 
     def profit(self) -> np.ndarray:
         return self.data["revenue"].sum(axis=1) - self.cost()
@@ -163,7 +169,7 @@ def _columns(table: np.ndarray) -> dict[str, np.ndarray]:
 
 def objective_per_period(data: dict[str, np.ndarray], objective: str) -> np.ndarray:
     """Cost (or profit) per period summed over nodes, as :meth:`Ledger.objective_series`."""
-    cost = sum(data[f] for f in COST_FIELDS).sum(axis=1)
+    cost = total_cost(data).sum(axis=1)
     return cost if objective == "cost" else data["revenue"].sum(axis=1) - cost
 
 
@@ -255,7 +261,7 @@ class LedgerSummary:
         with np.errstate(over="ignore", invalid="ignore"):
             self.series.extend(objective_per_period(data, self.objective).tolist())
             self.sums = _running_sum(self.sums, np.ascontiguousarray(table.transpose(0, 2, 1)))
-            self.node_cost = _running_sum(self.node_cost, sum(data[f] for f in COST_FIELDS))
+            self.node_cost = _running_sum(self.node_cost, total_cost(data))
         stocked = data["served"] >= data["demand"] - 1e-9
         self.in_stock = self.in_stock + stocked.sum(axis=0)
 

@@ -75,7 +75,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import networkx as nx
 
@@ -438,7 +438,7 @@ class Network:
         position = {name: i for i, name in enumerate(index)}
         topo = _topological_order(position, customers)
         if len(topo) < len(nodes):
-            G = nx.DiGraph()
+            G: nx.DiGraph[str] = nx.DiGraph()
             G.add_nodes_from(index)  # declaration order: the cycle is reported as before
             G.add_edges_from(e.key for e in edges)
             cycle = " -> ".join(u for u, _ in nx.find_cycle(G))
@@ -467,7 +467,7 @@ class Network:
         """Periodic time: whole-period lead times, demand per period (no arrival process)."""
         for n in self.nodes:
             if is_arrival_process(n.demand):
-                kind = n.demand.kind  # type: ignore[union-attr]
+                kind = n.demand.kind
                 raise NetworkError(
                     f"node {n.name!r}: demand is an arrival process ({kind}); "
                     "arrival processes need time='continuous'"
@@ -529,7 +529,7 @@ class Network:
             first = min(inbound, key=lambda e: e.priority) if rule == "priority" else None
             for e in inbound:
                 if rule == "split":
-                    weight[e.key] = float(e.share)  # type: ignore[arg-type]
+                    weight[e.key] = float(cast(float, e.share))  # checked: split edges have one
                 elif rule == "priority":
                     weight[e.key] = 1.0 if e is first else 0.0
                 else:
@@ -578,7 +578,7 @@ class Network:
                     f"{who} uses supply_rule='split' but edges from "
                     f"{', '.join(map(repr, missing))} have no share"
                 )
-            total = sum(e.share for e in inbound)  # type: ignore[misc]
+            total = sum(e.share for e in inbound if e.share is not None)  # none missing
             if abs(total - 1) > 1e-9:
                 raise NetworkError(f"{who}: shares of its supply edges sum to {total}, not 1")
 
@@ -589,7 +589,7 @@ class Network:
         The attributes are the :class:`Node` and :class:`Edge` objects; for a graph with
         plain attributes (to write as GraphML or node-link JSON) use :meth:`to_networkx`.
         """
-        G = nx.DiGraph(name=self.name)
+        G: nx.DiGraph[str] = nx.DiGraph(name=self.name)
         G.add_nodes_from((n.name, {"node": n}) for n in self.nodes)
         G.add_edges_from((e.source, e.target, {"edge": e}) for e in self.edges)
         return G
@@ -682,7 +682,7 @@ class Network:
     def _conventions(self) -> dict[str, str]:
         """``decisions``, ``shipping_timing`` and ``time`` where they differ from their
         defaults (files and graphs of networks using none read as before)."""
-        out = {}
+        out: dict[str, str] = {}
         if self.time != TIMES[0]:
             out["time"] = self.time
         if self.decisions != DECISIONS[0]:
@@ -764,13 +764,13 @@ class Network:
         >>> Network.from_networkx(G) == net
         True
         """
-        G = nx.DiGraph(
+        G: nx.DiGraph[str] = nx.DiGraph(
             name=self.name,
             order_timing=self.order_timing,
             continuous=bool(self.continuous),
             format_version=FORMAT_VERSION,
-            **self._conventions(),
         )
+        G.graph.update(self._conventions())
         for n in self.nodes:
             G.add_node(n.name, **_plain_attributes(n, ("name",)))
         for i, e in enumerate(self.edges):
@@ -935,7 +935,8 @@ def _distribution(who: str, name: str, value: Any) -> Any:
 
 def _distribution_data(owner: str, data: Mapping[str, Any]) -> None:
     """Check a distribution object's keys and value types (numbers must be numbers)."""
-    cls = _DISTRIBUTIONS.get(data.get("type")) if isinstance(data.get("type"), str) else None
+    kind = data.get("type")
+    cls = _DISTRIBUTIONS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         return  # distribution_from_dict names the type and the known ones
     kind = data["type"]

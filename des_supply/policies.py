@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 if TYPE_CHECKING:
     from .sim import Observation
@@ -77,7 +77,7 @@ def value_for(param: PerNode, node: str, what: str) -> float:
             raise KeyError(
                 f"{what} has no value for node {node!r} (given for: {', '.join(map(str, param))})"
             ) from None
-    return float(param)
+    return float(cast(float, param))  # _per_node stored a float or a dict
 
 
 def _per_node(
@@ -86,8 +86,9 @@ def _per_node(
     """Check a per-node parameter and store it as a float or a dict of floats."""
     param = getattr(policy, what)
     if isinstance(param, Mapping):
-        value: PerNode = {str(k): float(v) for k, v in param.items()}
-        values = list(value.values())
+        per_node = {str(k): float(v) for k, v in param.items()}
+        value: PerNode = per_node
+        values = list(per_node.values())
     else:
         try:
             value = float(param)
@@ -109,7 +110,7 @@ def _pairs(a: PerNode, b: PerNode) -> list[tuple[str, float, float]]:
     """(node, a, b) for every node either parameter names ('' when both are plain numbers)."""
     nodes = {*(a if isinstance(a, dict) else ()), *(b if isinstance(b, dict) else ())}
     if not nodes:
-        return [("", float(a), float(b))]  # type: ignore[arg-type]
+        return [("", float(cast(float, a)), float(cast(float, b)))]  # no dicts: numbers
     return [
         (n, value_for(a, n, "first"), value_for(b, n, "second"))
         for n in sorted(nodes)

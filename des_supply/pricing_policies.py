@@ -215,12 +215,16 @@ def _checked(value: float, what: str, allow_negative: bool = False) -> float:
 class _PricingPolicy:
     """``act`` for every rule: read state and market, call ``decide``."""
 
+    if TYPE_CHECKING:  # each rule's own
+
+        def decide(self, s: PricingState, ctx: PricingContext) -> tuple[float, float]: ...
+
     def act(self, obs: Observation) -> Action:
         cache = self.__dict__.setdefault("_cache", {})
         ctx, market, node = _context(obs, cache)
         if node not in obs.deciding:
             return Action(prices={node: obs.price(node)})
-        price, order = self.decide(_state(obs, market, node), ctx)  # type: ignore[attr-defined]
+        price, order = self.decide(_state(obs, market, node), ctx)
         return Action(orders={node: order}, prices={node: price})
 
 
@@ -296,6 +300,7 @@ class MyopicPricing(_PricingPolicy):
 def myopic_price(ctx: PricingContext, x: float, o: float, r: float) -> float:
     """The price maximising :func:`one_period_profit` (the lowest such price on ties); cached
     per context, since states repeat."""
+    # set in __post_init__ outside the dataclass fields (so not compared, printed or copied)
     cache = ctx._myopic  # type: ignore[attr-defined]
     key = (float(x), float(o), float(r))
     price = cache.get(key)

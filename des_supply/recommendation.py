@@ -255,7 +255,7 @@ class RecommendationModel:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.base_ratings.shape  # type: ignore[return-value]
+        return self.base_ratings.shape
 
     def uniform(self) -> np.ndarray:
         """Equal intensities along the normalisation axis (the default recommendation)."""

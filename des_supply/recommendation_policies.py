@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -542,6 +543,12 @@ def _season_reason(problem: Any) -> str | None:
     return why
 
 
+def _season_policy(
+    kwargs: dict[str, Any], problem: Any, p: dict[str, Any]
+) -> RecommendAndReplenish:
+    return RecommendAndReplenish(BaseStock(p["level"]), SeasonResolve(**kwargs))
+
+
 for _name, _kwargs, _summary in (
     (
         "season-static",
@@ -562,9 +569,7 @@ for _name, _kwargs, _summary in (
 ):
     register_policy(
         f"base-stock-{_name}",
-        lambda problem, p, kw=_kwargs: RecommendAndReplenish(
-            BaseStock(p["level"]), SeasonResolve(**kw)
-        ),
+        partial(_season_policy, _kwargs),
         summary=f"the season's buy up to level S per product, {_summary}",
         params=(Param("level", "the season's buy: order-up-to level S at its first period"),),
         applies=_season_reason,

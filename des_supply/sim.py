@@ -105,14 +105,14 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
-from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import Generator, Mapping
+from typing import Any, Protocol, cast
 
 import numpy as np
 import simpy
-from simpy.events import URGENT
+from simpy.events import URGENT, EventPriority
 
-from .distributions import Deterministic
+from .distributions import Deterministic, Distribution
 from .ledger import FIELDS, Ledger, LedgerSummary
 from .network import Edge, Network, Node
 from .policies import Action, Policy
@@ -149,7 +149,9 @@ class UrgentTimeout(simpy.Event):
     the priority that puts receipts first in a period.
     """
 
-    def __init__(self, env: simpy.Environment, delay: float, priority: int = URGENT) -> None:
+    def __init__(
+        self, env: simpy.Environment, delay: float, priority: EventPriority = URGENT
+    ) -> None:
         self.env = env
         self.callbacks = []
         self._ok = True
@@ -250,7 +252,7 @@ class _NodeState:
         self.limited = False  # ships downstream under a limit: shipping capacity or
         self.fresh = 0.0  # ship-before-receipt (this period's receipts, not shippable)
         self.last_demand = 0.0
-        self.init_due: dict[int, float] = {}  # initial pipeline still to arrive, by period
+        self.init_due: dict[float, float] = {}  # initial pipeline still to arrive, by period
         self.init_pending = 0.0
         self.ordered = self.received = self.shipped = self.demand = self.sales = 0.0
         self.served = self.lost = self.revenue = self.fixed = self.variable = 0.0
@@ -268,7 +270,8 @@ class Observation:
 
     def __init__(self, sim: Simulation) -> None:
         self._sim = sim
-        self.t = 0
+        #: the period (periodic time) or the time (continuous time, des_supply.continuous)
+        self.t: float = 0
         #: the nodes that decide at this epoch (one node at a time under sequential decisions)
         self.deciding: tuple[str, ...] = ()
         #: every node that decides in period t, downstream first (== deciding when simultaneous)
@@ -332,7 +335,7 @@ class Observation:
         """Units already on their way to *node* that reach its stock at the start of periods
         t+1, ..., t+n (for assembly: the complete kits the arrivals make up)."""
         s = self._node(node)
-        t = self.t
+        t = cast(int, self.t)  # a period: pipelines are a periodic engine's
         steps = range(1, n + 1)
         initial = [s.init_due.get(t + k, 0.0) for k in steps]
         due = [self._sim._due_on(s.inbound, t + k) for k in steps]
@@ -443,7 +446,10 @@ class Simulation:
             if s.rule == "priority":
                 s.inbound.sort(key=lambda e: e.edge.priority)
         self._demand = [
-            (self._by_name[n.name], PeriodDraws(n.demand, stream(self.root, "demand", n.name)))
+            (  # a periodic network's demand is a distribution (Network._check_periodic)
+                self._by_name[n.name],
+                PeriodDraws(cast(Distribution, n.demand), stream(self.root, "demand", n.name)),
+            )
             for n in net.nodes
             if n.demand is not None
         ]
@@ -536,7 +542,9 @@ class Simulation:
         cost = holding + shortage + s.fixed + s.variable + 0.0  # as _account adds it up
         return (s.on_hand, s.backlog, s.lost, s.init_pending, holding, shortage, cost)
 
-    def _initial_arrival(self, s: _NodeState, k: int, q: float) -> Iterator[simpy.Event]:
+    def _initial_arrival(
+        self, s: _NodeState, k: int, q: float
+    ) -> Generator[simpy.Event, Any, None]:
         """Initial pipeline: *q* finished units reach *s* at the start of period *k*."""
         yield UrgentTimeout(self.env, k)
         s.init_pending -= q
@@ -644,7 +652,7 @@ class Simulation:
         return int(self.env.now)
 
     # -- the period ------------------------------------------------------------------------
-    def _period_clock(self) -> Iterator[simpy.Event]:
+    def _period_clock(self) -> Generator[simpy.Event, Any, None]:
         env, obs, due = self.env, self._obs, self._due
         timeout, account, demand_phase = env.timeout, self._account, self._demand_phase
         place, deliver = self._place_orders, self._deliver
@@ -714,7 +722,8 @@ class Simulation:
                             action = self._policy.act(obs)
                         else:
                             self._reply = env.event()
-                            self._request.succeed(obs)  # type: ignore[union-attr]
+                            assert self._request is not None  # driven from outside: reset() made it
+                            self._request.succeed(obs)
                             action = yield self._reply
                         place(t, action, group)
             if not demand_first:
@@ -728,12 +737,13 @@ class Simulation:
             self._request.succeed(None)
 
     def _check_action(
-        self, t: int, action: Any, deciding: tuple[str, ...] | frozenset[str]
+        self, t: float, action: Any, deciding: tuple[str, ...] | frozenset[str]
     ) -> Mapping[str, float]:
         """The orders of *action*, after checking all of it (nothing is placed on error).
 
         *deciding* is a set when many nodes decide (a membership test per order: a tuple
         made this quadratic in the number of nodes)."""
+        orders: Mapping[str, float]
         if type(action) is dict:
             orders = action
         elif isinstance(action, Action):
@@ -763,7 +773,7 @@ class Simulation:
                 )
         return orders
 
-    def _place_orders(self, t: int, action: Any, deciding: tuple[str, ...]) -> None:
+    def _place_orders(self, t: float, action: Any, deciding: tuple[str, ...]) -> None:
         if type(action) is dict:  # the common answer: checked here, the slow path says why not
             allowed = self._allowed
             for name, q in action.items():
@@ -794,7 +804,7 @@ class Simulation:
             if q:
                 self._order(t, s, float(q))
 
-    def _order(self, t: int, s: _NodeState, q: float) -> None:
+    def _order(self, t: float, s: _NodeState, q: float) -> None:
         """Place *s*'s order: whole units unless continuous, cut to the capacities."""
         node = s.node
         whole = not self._continuous
@@ -839,8 +849,9 @@ class Simulation:
                 if left <= EPS:
                     break
 
-    def _split(self, t: int, s: _NodeState, q: float) -> None:
-        parts = [q * e.edge.share for e in s.inbound]  # type: ignore[operator]
+    def _split(self, t: float, s: _NodeState, q: float) -> None:
+        # split edges have their share (Network refuses a split rule without)
+        parts = [q * cast(float, e.edge.share) for e in s.inbound]
         if not self._continuous:  # largest remainder keeps the total
             whole = [math.floor(p) for p in parts]
             rest = sorted(range(len(parts)), key=lambda i: whole[i] - parts[i])
@@ -851,7 +862,7 @@ class Simulation:
             if part > EPS:
                 self._request_units(t, e, part)
 
-    def _request_units(self, t: int, e: _EdgeState, q: float) -> None:
+    def _request_units(self, t: float, e: _EdgeState, q: float) -> None:
         """Downstream order of *q* units on edge *e*: ship now, backlog or lose the rest."""
         src = e.source
         if src.supply:
@@ -885,17 +896,19 @@ class Simulation:
                 src.backlog += rest
                 e.pending += rest
 
-    def _ship(self, t: int, e: _EdgeState, q: float) -> None:
+    def _ship(self, t: float, e: _EdgeState, q: float) -> None:
         e.source.shipped += q
         if e.cost:  # adding 0.0 would change nothing
             e.target.variable += e.cost * q
         lead = e.fixed_lead
-        due = t + (lead if lead is not None else int(e.lead.at(t)))
+        # a period here: ContinuousSimulation, whose t is a time, overrides _ship
+        period = cast(int, t)
+        due = period + (lead if lead is not None else int(e.lead.at(period)))
         if e.sequential:
             due = max(due, e.last_arrival)
             e.last_arrival = due
-        if due == t:
-            self._deliver(e, q, t)
+        if due == period:
+            self._deliver(e, q, period)
             return
         e.transit += q
         arrivals = self._due.get(due)
@@ -904,12 +917,12 @@ class Simulation:
         else:
             arrivals.append((e, q))
 
-    def _arrive(self, e: _EdgeState, q: float, t: int) -> None:
+    def _arrive(self, e: _EdgeState, q: float, t: float) -> None:
         """A shipment of *q* units on edge *e* reaches its target at the start of period *t*."""
         e.transit -= q
         self._deliver(e, q, t)
 
-    def _deliver(self, e: _EdgeState, q: float, t: int) -> None:
+    def _deliver(self, e: _EdgeState, q: float, t: float) -> None:
         s = e.target
         if s.simple_in:
             s.received += q
@@ -926,7 +939,7 @@ class Simulation:
         s.received += kits
         self._stock_in(s, kits, t)
 
-    def _stock_in(self, s: _NodeState, q: float, t: int) -> None:
+    def _stock_in(self, s: _NodeState, q: float, t: float) -> None:
         """Units arrive at *s*: fill its backlog first come first served, then stock."""
         if s.limited:
             s.on_hand += q
@@ -955,7 +968,7 @@ class Simulation:
                 queue.popleft()
         s.on_hand += q
 
-    def _work_off(self, s: _NodeState, t: int) -> None:
+    def _work_off(self, s: _NodeState, t: float) -> None:
         """A limited node works off its backlog first come first served: external entries from
         all stock on hand, entries of downstream nodes from shippable stock (not this period's
         receipts under ship-before-receipt) within what its shipping capacity has left; it stops
@@ -1020,7 +1033,7 @@ class Simulation:
                 if s.node.demand is None:
                     self._external_demand(t, s, float(d))
 
-    def _external_demand(self, t: int, s: _NodeState, d: float) -> None:
+    def _external_demand(self, t: float, s: _NodeState, d: float) -> None:
         if d != d:  # NaN: a trace without cycling has run out
             raise ValueError(f"node {s.name!r}: demand trace has no value for period {t}")
         s.demand += d

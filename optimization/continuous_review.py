@@ -226,10 +226,10 @@ def continuous_review_optimum(problem: Problem) -> RQResult | BaseStockResult:
     (node,) = net.stock_nodes
     (edge,) = net.suppliers(node.name)
     demand = node.demand
-    unit = isinstance(demand, PoissonProcess) or (
-        isinstance(demand, CompoundPoisson) and demand.size.constant == 1
-    )
-    if not unit:
+    if not (
+        isinstance(demand, PoissonProcess)
+        or (isinstance(demand, CompoundPoisson) and demand.size.constant == 1)
+    ):
         raise ContinuousReviewError(
             f"{who}: node {node.name!r} needs unit Poisson demand "
             f"(poisson_process), got {demand and demand.to_dict()}"

@@ -31,7 +31,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -245,7 +245,11 @@ def check_memory(lead_time: int, trunc: Truncation, limit: float, *, dense: bool
     return need
 
 
-def _bellman(model: LostSalesModel, trunc: Truncation) -> Callable[[np.ndarray, bool], np.ndarray]:
+class _Operator(Protocol):
+    def __call__(self, V: np.ndarray, argmin: bool = False) -> np.ndarray: ...
+
+
+def _bellman(model: LostSalesModel, trunc: Truncation) -> _Operator:
     """The operator ``T`` on relative values ``V`` of shape ``(S+1, R)``.
 
     ``T(V)`` returns ``TV``; ``T(V, True)`` returns the minimising orders instead.

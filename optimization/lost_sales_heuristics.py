@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from fractions import Fraction
+from typing import TypeVar
 
 import numpy as np
 from scipy import optimize
@@ -65,6 +66,8 @@ __all__ = [
     "order_grid_costs",
     "pipeline_sums",
 ]
+
+T = TypeVar("T")
 
 
 def pipeline_sums(k: int, Z: int) -> np.ndarray:
@@ -129,11 +132,11 @@ def base_stock_orders(states: np.ndarray, level: float, cap: float = math.inf) -
 
 
 def _local_min(
-    f: Callable[[int], tuple[float, object]], start: int, lo: int, hi: int, patience: int = 2
-) -> tuple[int, dict[int, tuple[float, object]]]:
+    f: Callable[[int], tuple[float, T]], start: int, lo: int, hi: int, patience: int = 2
+) -> tuple[int, dict[int, tuple[float, T]]]:
     """Integer local search from ``start``: walk downhill both ways, stop after
     ``patience`` non-improving steps.  Returns the best point and all evaluations."""
-    seen: dict[int, tuple[float, object]] = {}
+    seen: dict[int, tuple[float, T]] = {}
 
     def value(k: int) -> float:
         if k not in seen:
@@ -167,7 +170,7 @@ def best_base_stock(model: LostSalesModel) -> tuple[int, ChainEvaluation]:
 
     start = _backlog_level(model)
     best, seen = _local_min(f, start, 0, 4 * start + 10)
-    return best, seen[best][1]  # type: ignore[return-value]
+    return best, seen[best][1]
 
 
 def best_capped_base_stock(model: LostSalesModel) -> tuple[int, int, ChainEvaluation]:
@@ -186,11 +189,11 @@ def best_capped_base_stock(model: LostSalesModel) -> tuple[int, int, ChainEvalua
 
         S, seen = _local_min(f, start_S[0], 0, 4 * start_S[0] + 10)
         start_S[0] = S
-        return seen[S][0], (S, seen[S][1])  # type: ignore[return-value]
+        return seen[S][0], (S, seen[S][1])
 
     r0 = max(1, math.ceil(model.demand_mean) + 1)
     r, seen = _local_min(for_cap, r0, 1, 4 * r0 + 10)
-    S, ev = seen[r][1]  # type: ignore[misc]
+    S, ev = seen[r][1]
     return S, r, ev
 
 

@@ -390,7 +390,7 @@ def block_floats(lead_time: int, trunc: Truncation) -> int:
     for _ in range(max(lead_time - 2, 0)):
         ways = np.convolve(ways, np.ones(Z + 1))[: S + 1]
     biggest = 0
-    for t in np.flatnonzero(ways):
+    for t in np.flatnonzero(ways).tolist():
         n, Zt = S - t + 1, min(Z, S - t)
         per = n * (Zt + 1) ** 2
         biggest = max(biggest, per * min(int(ways[t]), max(1, BLOCK_FLOATS // per)))

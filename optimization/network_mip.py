@@ -17,14 +17,14 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 import numpy as np
 import pyomo.environ as pyo
 
 from des_supply.distributions import Distribution
-from des_supply.network import Network
+from des_supply.network import Network, Node
 from des_supply.rng import PeriodDraws, SeedLike, replication_seed, root_sequence, stream
 
 from .network_model import (
@@ -60,6 +60,11 @@ __all__ = [
 ]
 
 
+def _demand_law(node: Node) -> Distribution:
+    """The demand per period of a demand node (periodic networks refuse arrival processes)."""
+    return cast(Distribution, node.demand)
+
+
 def engine_draws(
     network: Network, periods: int, seed: SeedLike = 0, replication: int | None = None
 ) -> tuple[dict[str, np.ndarray], dict[Key, np.ndarray]]:
@@ -73,7 +78,7 @@ def engine_draws(
     demand = {
         n.name: np.array([d.at(t) for t in range(periods)])
         for n in network.demand_nodes
-        for d in [PeriodDraws(n.demand, stream(root, "demand", n.name))]
+        for d in [PeriodDraws(_demand_law(n), stream(root, "demand", n.name))]
     }
     leads = {
         e.key: np.array([int(d.at(t)) for t in range(periods)], dtype=int)
@@ -211,7 +216,9 @@ def _auto_safety_stock(
         if p <= 0:
             continue
         L = _node_lead(S, nd.name, leads)
-        draws = nd.demand.sample(rng, 0, samples * (L + 1)).reshape(samples, L + 1).sum(axis=1)
+        draws = (
+            _demand_law(nd).sample(rng, 0, samples * (L + 1)).reshape(samples, L + 1).sum(axis=1)
+        )
         q = float(np.quantile(draws, p / (p + h)))
         out[nd.name] = max(0.0, q - float(np.mean(draws)))
     return out
@@ -252,12 +259,14 @@ def state_from_observation(
         st.on_hand[n] = float(obs.on_hand(n))
         if n in S.demand_nodes:
             st.external_backlog[n] = float(obs.external_backlog(n))
-        pipe = S.node[n].initial_pipeline
-        st.node_arrivals[n] = {k: pipe[t + k] for k in range(1, len(pipe) - t) if pipe[t + k] > 0}
+        initial = S.node[n].initial_pipeline
+        st.node_arrivals[n] = {
+            k: initial[t + k] for k in range(1, len(initial) - t) if initial[t + k] > 0
+        }
         later[n] = np.zeros(look)
-        for k, q in st.node_arrivals[n].items():
-            if k <= look:
-                later[n][k - 1] = q
+        for step, q in st.node_arrivals[n].items():
+            if step <= look:
+                later[n][step - 1] = q
     est_pending: dict[Key, float] = {}
     kits_on_order: dict[str, float] = {}
     for n in S.stock:
@@ -402,7 +411,7 @@ class RollingHorizonPolicy:
                 "off inside the window",
                 stacklevel=2,
             )
-        self.solve_options = dict(
+        self.solve_options: dict[str, Any] = dict(
             time_limit=time_limit, rel_gap=rel_gap, threads=threads, seed=seed
         )
         self.leads = {e.key: int(round(e.lead_time.mean)) for e in network.edges}
@@ -437,7 +446,7 @@ class RollingHorizonPolicy:
             given = self.forecast(t, H)
             rows = {n: np.asarray(given.get(n, np.zeros(H)), float)[:H] for n in S.demand_nodes}
         else:
-            rows = {n: S.node[n].demand.forecast(t, H) for n in S.demand_nodes}
+            rows = {n: _demand_law(S.node[n]).forecast(t, H) for n in S.demand_nodes}
         for n in S.demand_nodes:
             row = rows[n].copy()
             if S.oad:

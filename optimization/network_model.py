@@ -220,7 +220,7 @@ def _lead_rows(
 
 
 def _demand_rows(
-    struct: ModelStructure, demand: Mapping[str, Sequence[float]]
+    struct: ModelStructure, demand: Mapping[str, Sequence[float] | np.ndarray]
 ) -> dict[str, np.ndarray]:
     H = struct.horizon
     unknown = sorted(set(demand) - set(struct.demand_nodes))
@@ -251,7 +251,7 @@ BYTES_PER_CELL = 16 * 2**10
 
 def build_network_model(
     network: Network,
-    demand: Mapping[str, Sequence[float]],
+    demand: Mapping[str, Sequence[float] | np.ndarray],
     lead_times: Mapping[Key, Any] | None,
     horizon: int,
     initial_state: NetworkState | None = None,
@@ -978,7 +978,7 @@ BIG_M = ("Mx", "MI", "MB", "Mr", "Md", "Mst", "Mbuf", "MBu", "Mru")
 def update_network_model(
     m: pyo.ConcreteModel,
     *,
-    demand: Mapping[str, Sequence[float]] | None = None,
+    demand: Mapping[str, Sequence[float] | np.ndarray] | None = None,
     lead_times: Mapping[Key, Any] | None = None,
     state: NetworkState | None = None,
     start: int | None = None,
@@ -1005,7 +1005,7 @@ def _write_params(m: pyo.ConcreteModel, names: Sequence[str]) -> None:
 def load_network_data(
     m: pyo.ConcreteModel,
     *,
-    demand: Mapping[str, Sequence[float]] | None = None,
+    demand: Mapping[str, Sequence[float] | np.ndarray] | None = None,
     lead_times: Mapping[Key, Any] | None = None,
     state: NetworkState | None = None,
     start: int | None = None,
@@ -1027,18 +1027,18 @@ def load_network_data(
     if lead_times is not None:
         a, g = D["a"], D["g"]
         rows = _lead_rows(S, {k: v for k, v in lead_times.items()})
-        for key, row in rows.items():
+        for key, leads in rows.items():
             if key not in lead_times:
                 continue
             lo, hi = S.window[key]
-            bad = [L for L in row if not lo <= L <= hi]
+            bad = [L for L in leads if not lo <= L <= hi]
             if bad:
                 raise ValueError(
                     f"edge {key[0]!r}->{key[1]!r}: lead time {bad[0]} outside the "
                     f"model's window [{lo}, {hi}]; rebuild with lead_window"
                 )
             u, v = key
-            for t, L in enumerate(row):
+            for t, L in enumerate(leads):
                 for lag in range(lo, hi + 1):
                     a[u, v, t, lag] = 1.0 if lag == L else 0.0
                 for k in range(hi):

@@ -151,7 +151,7 @@ def newsvendor(
     ratio = p / (p + h)
     if isinstance(dist, np.ndarray):
         F = np.cumsum(dist)
-        S_star = int(np.argmax(F >= ratio - 1e-12))
+        S_star: float = int(np.argmax(F >= ratio - 1e-12))
         cost = float(_pmf_cost(dist, h, p, np.asarray(float(S_star))))
         return NewsvendorResult(float(S_star), cost, ratio)
     S_star = float(dist.ppf(ratio))

@@ -54,11 +54,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy import stats
 
+from des_supply.arrivals import ArrivalProcess
 from des_supply.distributions import Distribution, Geometric, Normal, Poisson
 from des_supply.network import Network
 from des_supply.problem import Problem, as_problem
@@ -137,7 +138,7 @@ class _Demand:
     rv: Any = None  # frozen scipy law or pmf array (discrete laws)
 
 
-def _demand(dist: Distribution | None, network: Network, who: str) -> _Demand:
+def _demand(dist: Distribution | ArrivalProcess | None, network: Network, who: str) -> _Demand:
     if dist is None:
         raise _NotExact(f"{who} has no external demand")
     if isinstance(dist, Poisson):
@@ -258,7 +259,7 @@ def _single_stage(problem: Problem, progress: bool) -> Found:
             f"(receive, order, demand); this network has {net.order_timing!r}"
         )
     edge = net.suppliers(node.name)[0]
-    L = int(edge.lead_time.constant)  # type: ignore[arg-type]
+    L = int(cast(float, edge.lead_time.constant))  # deterministic: _common_checks
     h, p, K = node.holding_cost, node.shortage_cost, node.fixed_order_cost
     who = f"node {node.name!r}"
     if h <= 0:
@@ -387,6 +388,7 @@ def _backlog(
             raise _NotExact(
                 "the exact (s, S) optimum needs discrete demand; this demand is continuous normal"
             )
+        assert law.std is not None  # a normal law has its std
         bs = base_stock_backlog(L, h, p, law.mean, "normal", law.std)
         p_order = float(stats.norm.sf(0.0, law.mean, law.std))
     elif law.label == "poisson":
@@ -455,7 +457,8 @@ def _serial(problem: Problem, progress: bool) -> Found:
             f"Clark-Scarf here takes Poisson or continuous normal demand, not {law.label}"
         )
     local = [net.node(n).holding_cost for n in names]
-    leads = [net.suppliers(n)[0].lead_time.constant for n in names]
+    # deterministic lead times (_common_checks)
+    leads = [cast(float, net.suppliers(n)[0].lead_time.constant) for n in names]
     try:
         res = serial_base_stock(
             local,
@@ -475,7 +478,7 @@ def _serial(problem: Problem, progress: bool) -> Found:
     shift = 0.0
     for j, name in enumerate(names):
         model_transit = local[j + 1] if j + 1 < len(names) else 0.0
-        shift += law.mean * (_per_unit(problem, name) - model_transit * leads[j])  # type: ignore[operator]
+        shift += law.mean * (_per_unit(problem, name) - model_transit * leads[j])
     levels = dict(zip(names, res.echelon_levels))
     method = "Clark-Scarf / Chen-Zheng recursion"
     value = res.expected_cost + shift

@@ -40,6 +40,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -386,8 +387,9 @@ def _chain(
 ) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
     """Transition matrix, one-period reward and the level the demand meets, per state."""
     O, R, X = m.shape
-    io, ir, ix = np.meshgrid(np.arange(O), np.arange(R), np.arange(X), indexing="ij")
-    io, ir, ix = io.ravel(), ir.ravel(), ix.ravel()
+    io, ir, ix = (
+        a.ravel() for a in np.meshgrid(np.arange(O), np.arange(R), np.arange(X), indexing="ij")
+    )
     pi = price_index.ravel().astype(int)
     q = order.ravel()
     x = m.xs[ix]
@@ -406,7 +408,7 @@ def _chain(
     d = np.arange(D)
     base, shift = (ix + q, 0) if m.order_up_to else (ix, q)
     level = np.maximum(base[:, None] - d[None, :], 0) + (
-        shift if np.isscalar(shift) else shift[:, None]
+        shift if isinstance(shift, int) else shift[:, None]
     )
     px = m.pmf[pi, io, ir]  # (S, D)
     To, Tr = m.T_o[pi, io], m.T_r[pi, ir]  # (S, O'), (S, R')
@@ -627,10 +629,10 @@ def tabulate(
         for ir, r in enumerate(m.refs):
             for ix, x in enumerate(m.xs):
                 s = PricingState(float(max(x, 0)), float(max(-x, 0)), 0.0, float(o), float(r))
-                p, q = rule.decide(s, ctx)
-                q = float(round(q))
+                p, wanted = rule.decide(s, ctx)
+                units = float(round(wanted))
                 room = max(0.0, m.cap - max(x, 0))
-                order[io, ir, ix] = max(0.0, min(q, math.floor(room + EPS)))
+                order[io, ir, ix] = max(0.0, min(units, math.floor(room + EPS)))
                 price_index[io, ir, ix] = _grid_index(m.prices, p, "price")
     return price_index, order
 
@@ -663,7 +665,9 @@ class _Evaluator:
         seed: int = 20_240_513,
     ) -> None:
         self.network, self.market, self.model = network, market, model
-        self.sim = dict(periods=periods, warmup=warmup, replications=replications, seed=seed)
+        self.sim: dict[str, Any] = dict(
+            periods=periods, warmup=warmup, replications=replications, seed=seed
+        )
         self.cache: dict[tuple, float] = {}
         self._bias: np.ndarray | None = None
         self.count = 0
@@ -695,6 +699,10 @@ class _Evaluator:
             value = simulate(self.network, policy, market=self.market, **self.sim).mean
         self.cache[key] = value
         return value
+
+
+def _list_price_base_stock(price: float, level: float) -> ListPriceBaseStock:
+    return ListPriceBaseStock(price, level)
 
 
 def _best_level(f: Callable[[float], float], lo: int, hi: int, start: int) -> tuple[int, float]:
@@ -767,7 +775,7 @@ def tune_heuristics(
     p, pv = list_price, v
     for _ in range(4):
         p_new = max(grid, key=lambda pp: ev(ListPriceBaseStock(float(pp), S)))
-        S_new, v_new = level_search(lambda S, p_new=p_new: ListPriceBaseStock(float(p_new), S), S)
+        S_new, v_new = level_search(partial(_list_price_base_stock, float(p_new)), S)
         if v_new <= pv + 1e-12 and p_new == p:
             break
         p, S, pv = float(p_new), S_new, v_new

@@ -557,10 +557,10 @@ def build_recommendation_model(
 
 def load_state(
     m: pyo.ConcreteModel,
-    on_hand: Sequence[float],
-    backlog: Sequence[float],
+    on_hand: Sequence[float] | np.ndarray,
+    backlog: Sequence[float] | np.ndarray,
     arrivals: np.ndarray,
-    safety_stock: Sequence[float] | None = None,
+    safety_stock: Sequence[float] | np.ndarray | None = None,
 ) -> None:
     """Set the state Params: on hand and backlog now, arrivals (N, H) by model period."""
     N, H = len(m.N), len(m.T)
@@ -673,8 +673,9 @@ def _positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
-def model_of(market: RecommendationMarket | RecommendationModel) -> RecommendationModel:
-    """The customer model of a recommendation market (or the model itself)."""
+def model_of(market: object) -> RecommendationModel:
+    """The customer model of a recommendation market (or the model itself); TypeError for
+    anything else."""
     model = getattr(market, "model", market)
     if not isinstance(model, RecommendationModel):
         raise TypeError(
@@ -771,11 +772,12 @@ def _plan(
 ) -> RecommendationPlan:
     T = len(m.T)
     if not rep.has_incumbent:  # stopped by a limit before any plan: the bound alone
+        assert rep.bound is not None  # solve() keeps such a run only for a finite bound
         n, c = pats.matrices.shape[1], pats.matrices.shape[2]
         return RecommendationPlan(
             bound=float(rep.bound),
-            objective=rep.objective,  # type: ignore[arg-type]
-            per_period_bound=float(rep.bound) / T,  # type: ignore[arg-type]
+            objective=rep.objective,
+            per_period_bound=float(rep.bound) / T,
             period_profits=(),
             orders={},
             choices=np.zeros((0, c), dtype=int),
@@ -977,7 +979,7 @@ class MIPRecommendationPolicy:
                 raise ValueError(f"safety_stock(={safety_stock!r}) must be finite and >= 0")
             self.safety_stock = ss.copy()
         self.integer = bool(integer)
-        self.solve_options = {
+        self.solve_options: dict[str, Any] = {
             "time_limit": time_limit,
             "rel_gap": rel_gap,
             "threads": threads,

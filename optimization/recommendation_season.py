@@ -171,7 +171,8 @@ def _joint_search(
     def loss(x: np.ndarray) -> tuple[float, np.ndarray]:
         alpha = model.from_logits(x[:n_scores])
         q = x[n_scores:]
-        value, g_scores, g_q = -float(econ.unit_cost @ q), 0.0, -econ.unit_cost
+        value, g_q = -float(econ.unit_cost @ q), -econ.unit_cost
+        g_scores: float | np.ndarray = 0.0
         for m in shifted:
             v, g_gamma, gq = season_profit(m, econ, alpha, q, econ.season)
             value += v / len(shifted)
@@ -269,9 +270,9 @@ def season_policies(problem: Any, static: StaticSeason) -> dict[str, tuple[Any, 
         ("season-resolve", {"learn": False}),
         ("season-learn", {"learn": True}),
     ):
-        rec = SeasonResolve(start=static.alpha, **kwargs)
+        resolve = SeasonResolve(start=static.alpha, **kwargs)
         out[f"base-stock-{name}"] = (
-            RecommendAndReplenish(BaseStock(levels), rec),
+            RecommendAndReplenish(BaseStock(levels), resolve),
             {"level": levels},
         )
     return out

@@ -436,7 +436,11 @@ class DirectHighs:
         self._cols = (np.array(lb, dtype=np.double), np.array(ub, dtype=np.double), kind)
 
         compiler = _Compiler(self.position)
-        row_lb, row_ub, starts, index, coef = [], [], [], [], []
+        row_lb: list[float] = []
+        row_ub: list[float] = []
+        starts: list[int] = []
+        index: list[int] = []
+        coef: list[float] = []
         bound_rows, lo_k, hi_k = [], [], []
         coef_at: list[tuple[int, int]] = []
         coef_exprs: list[Any] = []

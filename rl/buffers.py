@@ -15,9 +15,10 @@ subtracts ``rate * dt_t`` from each reward (:meth:`EnvRunner.differential`).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -178,10 +179,11 @@ class RunningMeanStd:
             "count": float(self.count),
         }
 
-    def load_state_dict(self, state: dict[str, object]) -> None:
-        self.mean = state["mean"].numpy().copy()  # type: ignore[attr-defined]
-        self.var = state["var"].numpy().copy()  # type: ignore[attr-defined]
-        self.count = float(state["count"])  # type: ignore[arg-type]
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` output (tensors ``mean`` and ``var``, a number ``count``)."""
+        self.mean = state["mean"].numpy().copy()
+        self.var = state["var"].numpy().copy()
+        self.count = float(state["count"])
 
 
 @dataclass
@@ -252,6 +254,8 @@ class Rollout:
 class _SeededEpisodes(gym.Wrapper):
     """Reset episode k of sub-env i with a seed from ``SeedSequence(seed, spawn_key=(i, k))``."""
 
+    original_observation_space: spaces.Space  # before flattening (set by _make_sub_env)
+
     def __init__(self, env: gym.Env, seed: int, index: int) -> None:
         super().__init__(env)
         self.root, self.episode = replication_seed(seed, index), 0
@@ -276,7 +280,7 @@ def _make_sub_env(make_env: Callable[[], gym.Env], seed: int, index: int) -> _Se
     if not isinstance(original, spaces.Box):
         gym_env = FlattenObservation(gym_env)
     wrapped = _SeededEpisodes(gym_env, seed, index)
-    wrapped.original_observation_space = original  # type: ignore[attr-defined]
+    wrapped.original_observation_space = original
     return wrapped
 
 
@@ -296,14 +300,16 @@ class EnvRunner:
             raise ValueError(f"got {len(thunks)} env factories for n_envs(={config.n_envs})")
         self.config = config
         self.envs = SyncVectorEnv(
-            [lambda f=f, i=i: _make_sub_env(f, config.seed, i) for i, f in enumerate(thunks)],
+            [partial(_make_sub_env, f, config.seed, i) for i, f in enumerate(thunks)],
             autoreset_mode=AutoresetMode.SAME_STEP,
         )
-        first = self.envs.envs[0]
-        self.observation_space = first.original_observation_space  # type: ignore[attr-defined]
+        first = self._sub_envs()[0]
+        self.observation_space = first.original_observation_space
         self.action_space = self.envs.single_action_space
         self.layout = ActionLayout(self.action_space)
-        self.obs_dim = int(np.prod(self.envs.single_observation_space.shape))
+        obs_shape = self.envs.single_observation_space.shape
+        assert obs_shape is not None  # a Box (flattened if need be)
+        self.obs_dim = int(np.prod(obs_shape))
         n = config.n_envs
         self.obs_rms = RunningMeanStd((self.obs_dim,)) if config.norm_obs else None
         self.ret_rms = RunningMeanStd(()) if config.norm_reward else None
@@ -319,7 +325,11 @@ class EnvRunner:
         self.timed = mode == "time"
         self.reward_rate: float | None = None  # average-cost option: reward per unit time
 
+    def _sub_envs(self) -> list[_SeededEpisodes]:
+        return cast(list[_SeededEpisodes], self.envs.envs)  # made by _make_sub_env
+
     def start(self) -> None:
+        raw: np.ndarray  # SyncVectorEnv subclasses VectorEnv unparameterised: mypy infers Never
         raw, _ = self.envs.reset()
         self._observe(raw)
 
@@ -349,6 +359,11 @@ class EnvRunner:
     @torch.no_grad()
     def collect(self, agent: Agent, rollout: Rollout) -> None:
         """Fill *rollout* with n_steps steps of every sub-env."""
+        # SyncVectorEnv subclasses VectorEnv unparameterised: mypy infers Never for these
+        raw: np.ndarray
+        reward: np.ndarray
+        terminated: np.ndarray
+        truncated: np.ndarray
         for t in range(self.config.n_steps):
             rollout.obs[t] = self.next_obs
             action, logprob, _, value = agent.get_action_and_value(self.next_obs)
@@ -401,7 +416,7 @@ class EnvRunner:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "episode": [int(e.episode) for e in self.envs.envs],  # type: ignore[attr-defined]
+            "episode": [int(e.episode) for e in self._sub_envs()],
             "episode_actions": [
                 torch.as_tensor(np.array(a, dtype=np.float32).reshape(-1, self.layout.width))
                 for a in self.episode_actions
@@ -420,8 +435,8 @@ class EnvRunner:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the counters and rebuild each sub-env by replaying its current episode."""
         replayed = np.zeros_like(self.raw_obs)
-        for i, gym_env in enumerate(self.envs.envs):
-            gym_env.episode = state["episode"][i] - 1  # type: ignore[attr-defined]
+        for i, gym_env in enumerate(self._sub_envs()):
+            gym_env.episode = state["episode"][i] - 1
             obs, _ = gym_env.reset()
             for row in state["episode_actions"][i].numpy():
                 obs, *_ = gym_env.step(self.layout.to_single(row))

@@ -87,8 +87,8 @@ def flatten_actions(space: spaces.Space, actions: Any) -> np.ndarray:
     if isinstance(space, spaces.Discrete):
         return (np.asarray(actions, dtype=np.int64).reshape(-1, 1) - int(space.start)).astype(float)
     if isinstance(space, spaces.MultiDiscrete):
-        a = np.asarray(actions, dtype=np.int64).reshape(len(actions), -1)
-        return (a - space.start.reshape(-1)).astype(float)
+        idx = np.asarray(actions, dtype=np.int64).reshape(len(actions), -1)
+        return (idx - space.start.reshape(-1)).astype(float)
     if isinstance(space, spaces.MultiBinary):
         return np.asarray(actions, dtype=float).reshape(len(actions), -1)
     if isinstance(space, spaces.Dict):
@@ -197,7 +197,9 @@ class OfflineData:
         std = allobs.std(axis=0)
         return allobs.mean(axis=0), np.where(std > 1e-8, std, 1.0)
 
-    def sample(self, rng: np.random.Generator, batch: int, context: int) -> tuple[np.ndarray, ...]:
+    def sample(
+        self, rng: np.random.Generator, batch: int, context: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """*batch* windows of *context* epochs: (rtg, obs, flat actions, timesteps, task rows).
         Episodes are drawn in proportion to their length, then a window start uniformly."""
         lengths = np.array([len(o) for o in self.observations])
@@ -655,8 +657,9 @@ def rollout(
     if episodes < 1:
         raise ValueError(f"episodes(={episodes}) must be >= 1")
     envs = [make_env() for _ in range(episodes)]
-    objective = envs[0].unwrapped.sim.objective
-    T = int(envs[0].unwrapped.periods)
+    base: Any = envs[0].unwrapped  # a des_supply env: its engine is base.sim
+    objective = base.sim.objective
+    T = int(base.periods)
     obs = [
         env.reset(seed=seed, options={"episode": first_episode + k})[0]
         for k, env in enumerate(envs)
@@ -715,7 +718,8 @@ def choose_target(
     if not candidates:
         raise ValueError("no candidate targets")
     scores: dict[float, float] = {}
-    sign = -1.0 if make_env().unwrapped.sim.objective == "cost" else 1.0
+    base: Any = make_env().unwrapped  # a des_supply env: its engine is base.sim
+    sign = -1.0 if base.sim.objective == "cost" else 1.0
     for target in candidates:
         res = rollout(
             policy, make_env, float(target), seed=seed, episodes=episodes, task=task, label=label

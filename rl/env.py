@@ -25,7 +25,7 @@ import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, Protocol, cast
 
 import gymnasium as gym
 import networkx as nx
@@ -34,6 +34,7 @@ from gymnasium import spaces
 
 from des_supply.distributions import Distribution
 from des_supply.ledger import FIELDS
+from des_supply.market import PriceGrid
 from des_supply.network import Network
 from des_supply.policies import Action
 from des_supply.problem import Problem, as_problem
@@ -126,7 +127,7 @@ def _per_node(
         out = {n: float(value.get(n, default[n])) for n in nodes}
     else:
         try:
-            out = {n: float(value) for n in nodes}  # type: ignore[arg-type]
+            out = {n: float(value) for n in nodes}
         except (TypeError, ValueError):
             raise ValueError(
                 f"{what}(={value!r}) must be a number or a mapping node -> number"
@@ -140,6 +141,12 @@ def _per_node(
         if whole and not v.is_integer():
             raise ValueError(f"{what} at node {n!r} must be a whole number here, got {v}")
     return out
+
+
+class ObservableMarket(Protocol):
+    """A market with observable state (des_supply.market.CompetitiveMarket)."""
+
+    def observation(self) -> dict[str, float]: ...
 
 
 @dataclass(frozen=True)
@@ -240,7 +247,11 @@ class NetworkLayout:
         )
         self.node_names = {n.name: tuple(self._block_names(n)) for n in self.nodes}
         # a market with observable state (des_supply.market.CompetitiveMarket): its features last
-        self.market = market if callable(getattr(market, "observation", None)) else None
+        self.market: ObservableMarket | None = (
+            cast(ObservableMarket, market)
+            if callable(getattr(market, "observation", None))
+            else None
+        )
         self.market_names: tuple[str, ...] = tuple(
             f"market.{k}" for k in (self.market.observation() if self.market is not None else {})
         )
@@ -307,7 +318,7 @@ class NetworkLayout:
         ]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
-    def node_features(self, view: Observation, node: NodeSpec, t: int) -> list[float]:
+    def node_features(self, view: Observation, node: NodeSpec, t: float) -> list[float]:
         """The block of *node* when deciding in period *t* (``t > view.t`` only at the horizon)."""
         out: list[float] = []
         self._read_block(out, view, (node.name, node.backlog, node.pipeline, node.demand), t)
@@ -315,7 +326,7 @@ class NetworkLayout:
 
     @staticmethod
     def _read_block(
-        out: list[float], view: Observation, plan: tuple[str, bool, int, bool], t: int
+        out: list[float], view: Observation, plan: tuple[str, bool, int, bool], t: float
     ) -> None:
         """Append the block of one node (``plan``: name, backlog, pipeline, demand) to *out*."""
         name, backlog, pipeline, demand = plan
@@ -323,14 +334,14 @@ class NetworkLayout:
         if backlog:
             out.append(view.backlog(name))
         out.append(view.on_order(name))
-        if pipeline:
-            shift = t - view.t
+        if pipeline:  # pipelines are a periodic engine's: t and view.t are periods
+            shift = cast(int, t - view.t)
             due = view.pipeline(name, shift + pipeline)
             out.extend(due[shift:] if shift else due)
         if demand:
             out.append(view.last_demand(name))
 
-    def phase_features(self, t: int) -> list[float]:
+    def phase_features(self, t: float) -> list[float]:
         out: list[float] = []
         for p in self._cycles:
             angle = 2.0 * math.pi * (t % p) / p
@@ -338,7 +349,7 @@ class NetworkLayout:
         out += [float(min(t, m - 1)) for m in self._traces]
         return out
 
-    def observation(self, view: Observation, t: int) -> np.ndarray:
+    def observation(self, view: Observation, t: float) -> np.ndarray:
         values: list[float] = []
         read = self._read_block
         for plan in self._plan:
@@ -355,7 +366,7 @@ class NetworkLayout:
             np.maximum(arr, 0.0, out=arr, where=self._nonneg)
         return arr
 
-    def node_observation(self, view: Observation, node: str, t: int) -> np.ndarray:
+    def node_observation(self, view: Observation, node: str, t: float) -> np.ndarray:
         """One node's block followed by the phase features."""
         values = self.node_features(view, self.nodes[self.index[node]], t) + self.phase_features(t)
         arr = np.asarray(values, dtype=np.float32)
@@ -483,7 +494,9 @@ class NetworkLayout:
                 )
         return values
 
-    def order(self, node: NodeSpec, values: Sequence[float], view: Observation) -> float:
+    def order(
+        self, node: NodeSpec, values: Sequence[float] | np.ndarray, view: Observation
+    ) -> float:
         """The order quantity of *node* given its action in physical units."""
         if self.action_mode == "quantity":
             return float(values[0])
@@ -534,7 +547,7 @@ class EpisodeRunner:
         self.next_episode = self.offset
         self.episode = -1
         self.view: Observation | None = None
-        self.t = 0
+        self.t: float = 0  # the period (Observation.t)
         self.done = True
         self._cost = self._revenue = 0.0
         self._accounted = 0
@@ -590,7 +603,8 @@ class EpisodeRunner:
             raise RuntimeError("the episode is over (or was never started): call reset()")
         t0 = self.t
         while True:
-            self._act(decide(self.view))  # type: ignore[arg-type]
+            assert self.view is not None  # not done: an epoch is pending
+            self._act(decide(self.view))
             if self.done or self.t != t0:
                 return self._accrued(self.t - t0)
 
@@ -602,7 +616,7 @@ class EpisodeRunner:
         else:
             self.view, self.t = view, view.t
 
-    def _accrued(self, dt: int) -> tuple[float, dict[str, Any]]:
+    def _accrued(self, dt: float) -> tuple[float, dict[str, Any]]:
         """Reward and info of the periods accounted since the last call."""
         sim = self.sim
         total_cost, total_revenue = sim.total_cost, sim.total_revenue
@@ -654,7 +668,7 @@ def _period_costs(rows: list[list[float]]) -> tuple[list[float], list[float]]:
 
 
 # -- the single-agent env ---------------------------------------------------------------------
-class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
+class InventoryEnv(gym.Env[np.ndarray, Any]):
     """## Description
 
     A supply-chain network simulated by the ``des_supply`` engine, controlled by one
@@ -817,7 +831,9 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
 
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    # an instance attribute in gymnasium.Env (a ClassVar here would contradict it)
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012
+    observation_space: spaces.Box
 
     def __init__(
         self,
@@ -880,8 +896,9 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
                 raise ValueError("price_action='grid' needs a price grid (price_step > 0)")
         self.price_action = price_action
         self.price_node: str | None = priced if price_action != "none" else None
-        self.price_grid = grid if price_action != "none" else None
+        self.price_grid: PriceGrid | None = grid if price_action != "none" else None
         if price_action == "grid":
+            assert grid is not None  # checked above
             price_space: spaces.Space = spaces.Discrete(len(grid.values))
         elif price_action == "continuous":
             price_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
@@ -978,7 +995,8 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         )
         return self.layout.observation(view, self.runner.t), float(reward), False, truncated, info
 
-    def render(self) -> str | np.ndarray | None:
+    # gymnasium types the return with a function-level TypeVar, which no concrete type matches
+    def render(self) -> str | np.ndarray | None:  # type: ignore[override]
         if self.render_mode == "rgb_array":
             return self._frame()
         if self.render_mode != "ansi":
@@ -1094,6 +1112,7 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         if self.price_action == "grid":
             arr = np.asarray(raw)
             values = grid.values
+            assert values is not None  # price_action="grid": a grid with a step
             if (
                 arr.size != 1
                 or not float(arr.reshape(-1)[0]).is_integer()
@@ -1123,15 +1142,18 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
         """
         if self.price_node is not None:
             order = self._order_action(orders)
+            grid = self.price_grid
+            assert grid is not None  # a price node has its grid
             if price is None:
                 view = self.runner.view
-                price = view.price(self.price_node) if view is not None else self.price_grid.low
-            grid = self.price_grid
+                price = view.price(self.price_node) if view is not None else grid.low
             if not grid.low - 1e-9 <= price <= grid.high + 1e-9:
                 raise ValueError(f"price {price} is outside [{grid.low:g}, {grid.high:g}]")
             if self.price_action == "grid":
-                k = int(np.argmin(np.abs(grid.values - price)))
-                if abs(grid.values[k] - price) > 1e-6:
+                values = grid.values
+                assert values is not None  # price_action="grid": a grid with a step
+                k = int(np.argmin(np.abs(values - price)))
+                if abs(values[k] - price) > 1e-6:
                     raise ValueError(f"price {price} is not on the price grid (step {grid.step:g})")
                 return {"order": order, "price": k}
             u = 2.0 * (price - grid.low) / (grid.high - grid.low) - 1.0
@@ -1166,7 +1188,7 @@ class InventoryEnv(gym.Env[np.ndarray, np.ndarray]):
 
 # -- construction from problems ---------------------------------------------------------------
 def env_parameters(
-    cls: type = InventoryEnv, *, skip: Sequence[str] = ("network",)
+    cls: type[Any] = InventoryEnv, *, skip: Sequence[str] = ("network",)
 ) -> tuple[str, ...]:
     """The keyword arguments an env class takes (its ``__init__`` parameters but *skip*)."""
     return tuple(p for p in inspect.signature(cls.__init__).parameters if p not in ("self", *skip))

@@ -55,7 +55,8 @@ def _episodes(
 ) -> list[float]:
     """Mean cost (or profit) per period of episodes *ks* (one executor task)."""
     env = make_env()
-    objective = env.unwrapped.sim.objective
+    base: Any = env.unwrapped  # a des_supply env: its engine is base.sim
+    objective = base.sim.objective
     values = []
     for k in ks:
         obs, _ = env.reset(seed=seed, options={"episode": k})

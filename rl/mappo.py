@@ -562,7 +562,7 @@ def train_mappo(
                             adv[acting],
                         )
                     stats = _update_actor(
-                        model.actors[g],
+                        model.actor(g),
                         actor_opts[g],
                         x,
                         actions,
@@ -579,11 +579,13 @@ def train_mappo(
                         float(rollout.acting[a].double().mean()) if config.acting_masks else 1.0
                     )
             critic_stats = []
-            for c, critic in enumerate(model.critics):
+            for c in range(len(model.critics)):
+                critic = model.critic(c)
                 critic_opts[c].param_groups[0]["lr"] = critic_lr * frac
                 if config.variant == "mappo":
                     keys = [TEAM]
-                    x = rollout.states.reshape(B, -1)  # type: ignore[union-attr]
+                    assert rollout.states is not None  # MAPPO's rollouts keep the state
+                    x = rollout.states.reshape(B, -1)
                 else:
                     keys = list(groups[c])
                     x = torch.cat([model.inputs(a, rollout.obs[a].reshape(B, -1)) for a in keys])
@@ -664,7 +666,7 @@ class MAPPOPolicy:
                     flat = self.obs_rms[agent].normalize(flat, CLIP_OBS)
                 dist = self.model.distribution(agent, torch.as_tensor(flat, dtype=torch.float32))
                 row = dist.mode() if deterministic else dist.sample()
-                layout = self.model.actors[self.model.group_of[agent]].layout
+                layout = self.model.actor(self.model.group_of[agent]).layout
                 actions[agent] = layout.to_single(row.numpy()[0])
         return actions
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -170,6 +170,11 @@ class Critic(nn.Module):
     of the state dict); :meth:`forward` always returns V in reward units.
     """
 
+    # buffers (with normalize), registered in __init__
+    target_mean: torch.Tensor
+    target_var: torch.Tensor
+    target_count: torch.Tensor
+
     def __init__(
         self, in_dim: int, hidden_sizes: tuple[int, ...], activation: str, normalize: bool = False
     ) -> None:
@@ -284,8 +289,16 @@ class MultiAgentModel(nn.Module):
         one_hot[..., self.slot[agent]] = 1.0
         return torch.cat([obs, one_hot], dim=-1)
 
+    def actor(self, group: int) -> Actor:
+        """The actor of agent group *group*."""
+        return cast(Actor, self.actors[group])  # the list holds one Actor per group
+
+    def critic(self, index: int) -> Critic:
+        """Critic *index* (one team critic for ``"mappo"``, else one per group)."""
+        return cast(Critic, self.critics[index])  # the list holds Critics
+
     def distribution(self, agent: str, obs: torch.Tensor) -> ActionDistribution:
-        return self.actors[self.group_of[agent]].distribution(self.inputs(agent, obs))
+        return self.actor(self.group_of[agent]).distribution(self.inputs(agent, obs))
 
     def sample(self, agent: str, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         dist = self.distribution(agent, obs)
@@ -546,7 +559,7 @@ class ParallelRunner:
                 self.obs_rms[a].update(self.raw_obs[a])
             self.next_obs[a] = self.normalize(a, self.raw_obs[a])
         if self.use_state:
-            self.raw_state = np.stack(states)  # type: ignore[arg-type]
+            self.raw_state = np.stack(cast(list[np.ndarray], states))  # use_state: all arrays
             if self.state_rms is not None:
                 self.state_rms.update(self.raw_state)
             self.next_state = self.normalize_state(self.raw_state)
@@ -611,11 +624,11 @@ class ParallelRunner:
                     a: self.normalize(a, np.stack([finals[i][0][a] for i in idx]))
                     for a in self.agents
                 }
-                final_state = (
-                    self.normalize_state(np.stack([finals[i][1] for i in idx]))
+                final_state = (  # use_state: _state gave arrays
+                    self.normalize_state(np.stack([cast(np.ndarray, finals[i][1]) for i in idx]))
                     if self.use_state
                     else None
-                )  # type: ignore[misc]
+                )
                 for key, value in model.values(final_obs, final_state).items():
                     rollout.final_values[key][t, idx] = value
             done = terminated | truncated
@@ -667,8 +680,10 @@ class ParallelRunner:
             )
             if "acting" in state:
                 replayed &= all(bool(state["acting"][a][i]) == acting[a] for a in self.agents)
-            if self.use_state:
-                replayed &= np.array_equal(env_state, state["raw_state"][i].numpy())
+            if self.use_state:  # then _state gave an array
+                replayed &= np.array_equal(
+                    cast(np.ndarray, env_state), state["raw_state"][i].numpy()
+                )
         if not replayed:
             warnings.warn(
                 "replaying the checkpointed episodes did not reproduce the saved observations: "

@@ -362,7 +362,8 @@ class InventoryAECEnv(_NodeAgents, AECEnv):
                 self.truncations = {a: True for a in self.agents}
                 self.agent_selection = self.agents[0]
             else:
-                self._start_epoch(self.runner.view)  # type: ignore[arg-type]
+                assert self.runner.view is not None  # not done: an epoch is pending
+                self._start_epoch(self.runner.view)
         self._accumulate_rewards()
 
 
@@ -516,7 +517,7 @@ def parallel_env(
         problem, env_kw = resolve_problem(problem, env_kwargs, params)
         if horizon is None:
             horizon = min(DEFAULT_HORIZON, float(problem.periods))
-        return SemiMarkovParallelEnv(problem.network, horizon, **env_kw)  # type: ignore[return-value]
+        return SemiMarkovParallelEnv(problem.network, horizon, **env_kw)
     return _build(InventoryParallelEnv, problem, periods, env_kwargs)
 
 

@@ -32,7 +32,7 @@ is needed, and the deterministic action is the clipped mean.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -250,7 +250,7 @@ class ActionDistribution:
         """The most likely flat action: Gaussian means and categorical argmaxes."""
         return torch.cat(
             [
-                d.mean if gauss else d.logits.argmax(-1, keepdim=True).float()
+                d.mean if gauss else cast(Categorical, d).logits.argmax(-1, keepdim=True).float()
                 for d, _, _, gauss in self.parts
             ],
             dim=-1,

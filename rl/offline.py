@@ -174,9 +174,10 @@ def load_bc(path: str | os.PathLike[str]) -> BCPolicy:
     """The policy :func:`train_bc` saved (a folder with ``bc.pt``, or the file)."""
     path = Path(path)
     state = torch.load(path / "bc.pt" if path.is_dir() else path, weights_only=True)
-    config = BCConfig(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()}
-    )
+    saved: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()
+    }
+    config = BCConfig(**saved)
     layout = ActionLayout(space_from_dict(state["action_space"]))
     net = mlp(int(state["in_dim"]), tuple(config.hidden_sizes), "relu", layout.n_params, 0.01)
     net.load_state_dict(state["net"])
@@ -240,7 +241,7 @@ class ExpectedReturnLabels:
     def step(self, env: gym.Env, action: Any) -> float:
         """The label of *action* at *env*'s pending epoch (``label`` of
         :func:`rl.decision_transformer.rollout`)."""
-        base = env.unwrapped
+        base: Any = env.unwrapped  # an InventoryEnv
         view = base.view
         orders, _ = base.decode_action(action)
         return self.reward(
@@ -252,7 +253,7 @@ class ExpectedReturnLabels:
 
 def orders_of(env: gym.Env, actions: np.ndarray) -> np.ndarray:
     """Order quantities (units) of logged ``"quantity"`` actions of a one-node env."""
-    base = env.unwrapped
+    base: Any = env.unwrapped  # an InventoryEnv
     node = base.layout.nodes[0]
     a = np.asarray(actions, dtype=float).reshape(len(actions), -1)[:, 0]
     return a if base.discrete else (np.clip(a, -1, 1) + 1.0) * 0.5 * node.max_order
@@ -263,7 +264,8 @@ def relabel(
 ) -> Callable[[Any], np.ndarray]:
     """``rewards(ep)`` for :meth:`OfflineData.from_episodes`: the episodes' expected-return
     labels, read with *env*'s observation names and action encoding."""
-    names = env.unwrapped.observation_names
+    base: Any = env.unwrapped  # an InventoryEnv
+    names = base.observation_names
     cache = {
         id(ep): labels.episode_rewards(ep.observations, orders_of(env, ep.actions), names)
         for ep in episodes

@@ -30,7 +30,7 @@ import copy
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import gymnasium as gym
 import numpy as np
@@ -391,12 +391,12 @@ def _render(runner: EpisodeRunner, layout: RecommendationLayout, alpha: np.ndarr
     return "\n".join(rows)
 
 
-def _phase(t: int, period: int) -> np.ndarray:
+def _phase(t: float, period: int) -> np.ndarray:
     """An agent's phase features: acting now (1/0), and ``(t mod period) / period``."""
     return np.array([1.0 if t % period == 0 else 0.0, (t % period) / period], dtype=np.float32)
 
 
-def _with_phase(state: np.ndarray, t: int, period: int) -> np.ndarray:
+def _with_phase(state: np.ndarray, t: float, period: int) -> np.ndarray:
     return np.concatenate((state, _phase(t, period)))
 
 
@@ -511,7 +511,8 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
 
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+    # an instance attribute in gymnasium.Env (a ClassVar here would contradict it)
+    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012
 
     def __init__(
         self,
@@ -643,7 +644,8 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
             info,
         )
 
-    def render(self) -> str | None:
+    # gymnasium types the return with a function-level TypeVar, which no concrete type matches
+    def render(self) -> str | None:  # type: ignore[override]
         if self.render_mode != "ansi":
             return None
         return _render(self.runner, self.layout, self.market.last_recommendation)
@@ -662,8 +664,10 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
                 if order_part is None
                 else np.asarray(self.other_recommender.recommend(view, self.model))
             )
-        orders = (
-            self.layout.orders(order_part, view) if order_part is not None else dict(self._other)
+        orders = (  # no order part: _other holds the other agent's orders
+            self.layout.orders(order_part, view)
+            if order_part is not None
+            else dict(cast(dict[str, float], self._other))
         )
         alpha = self.layout.intensities(score_part) if score_part is not None else self._other
         return Action(orders=orders, extra={KEY: alpha})

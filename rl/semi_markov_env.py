@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -133,7 +133,8 @@ class SemiMarkovEnv(gym.Env[np.ndarray, np.ndarray]):
 
     """
 
-    metadata: ClassVar[dict[str, Any]] = {
+    # an instance attribute in gymnasium.Env (a ClassVar here would contradict it)
+    metadata: dict[str, Any] = {  # noqa: RUF012
         "render_modes": ["ansi"],
         "render_fps": 4,
         "semi_markov": True,
@@ -309,7 +310,8 @@ class SemiMarkovEnv(gym.Env[np.ndarray, np.ndarray]):
         }
         return self.observe(), -cost, False, self._done, info
 
-    def render(self) -> str | None:
+    # gymnasium types the return with a function-level TypeVar, which no concrete type matches
+    def render(self) -> str | None:  # type: ignore[override]
         if self.render_mode != "ansi":
             return None
         view = self._view

@@ -14,11 +14,14 @@ import platform
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import gymnasium as gym
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = [
     "RESUME_MAY_CHANGE",
@@ -43,7 +46,7 @@ RESUME_MAY_CHANGE = frozenset({"total_steps", "log_interval", "checkpoint_interv
 _TB_CHARTS = ("episodic_return_mean", "episodic_length_mean", "learning_rate", "sps")
 _TB_LOSSES = ("value_loss", "policy_loss", "entropy", "approx_kl", "clipfrac", "explained_variance")
 
-_Config = TypeVar("_Config")
+_Config = TypeVar("_Config", bound="DataclassInstance")
 
 
 def seed_run(config: Any) -> np.random.Generator:
@@ -92,6 +95,24 @@ def read_checkpoint(
     return state
 
 
+@overload
+def load_checkpoint(
+    resume: bool | str | os.PathLike[str] | None,
+    out: Path,
+    config_cls: type[_Config],
+    config: None,
+) -> tuple[_Config | None, dict[str, Any] | None]: ...
+
+
+@overload
+def load_checkpoint(
+    resume: bool | str | os.PathLike[str] | None,
+    out: Path,
+    config_cls: type[_Config],
+    config: _Config,
+) -> tuple[_Config, dict[str, Any] | None]: ...
+
+
 def load_checkpoint(
     resume: bool | str | os.PathLike[str] | None,
     out: Path,
@@ -119,7 +140,7 @@ def load_checkpoint(
     config = saved if config is None else config
     changed = [
         f.name
-        for f in fields(config_cls)  # type: ignore[arg-type]
+        for f in fields(config_cls)
         if f.name not in RESUME_MAY_CHANGE and getattr(saved, f.name) != getattr(config, f.name)
     ]
     if changed:

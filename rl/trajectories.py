@@ -151,6 +151,7 @@ class RandomOrders:
         self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(episode, 2)))
 
     def orders(self, env: InventoryEnv) -> dict[str, float]:
+        assert env.view is not None  # called at a pending epoch
         out = {}
         for node in env.view.deciding:
             top = env.layout.nodes[env.layout.index[node]].max_order
@@ -185,14 +186,16 @@ class MirroredAgent:
 
     def orders(self, env: InventoryEnv) -> dict[str, float]:
         assert self._env is not None, "begin() first"
-        mine = self._env.unwrapped
+        view = env.view
+        assert view is not None  # called at a pending epoch
+        mine: Any = self._env.unwrapped  # a des_supply env on the same problem
         for node in env.nodes:
-            if abs(mine.view.on_hand(node) - env.view.on_hand(node)) > 1e-6:
+            if abs(mine.view.on_hand(node) - view.on_hand(node)) > 1e-6:
                 raise RuntimeError(
                     f"{self.name}: its env left lockstep at node {node!r} in period "
-                    f"{env.view.t} (different problem, periods or seed?)"
+                    f"{view.t} (different problem, periods or seed?)"
                 )
-        deciding = env.view.deciding
+        deciding = view.deciding
         self._obs, _, _, _, info = self._env.step(self.act(self._obs))
         return {n: float(q) for n, q in zip(mine.nodes, info["orders"]) if n in deciding}
 

@@ -114,7 +114,11 @@ def parse_actions(
         arr = np.asarray(actions, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"actions must be numeric, got {actions!r}") from None
-    shape = (R,) if isinstance(space, spaces.Discrete) else (R, *space.shape)
+    if isinstance(space, spaces.Discrete):
+        shape: tuple[int, ...] = (R,)
+    else:
+        assert space.shape is not None  # a Box
+        shape = (R, *space.shape)
     if arr.shape != shape:
         raise ValueError(
             f"actions have shape {arr.shape}, expected {shape} ({', '.join(layout.action_names())})"

@@ -50,6 +50,7 @@ from gymnasium.wrappers import (
 )
 
 from des_supply.network import Network
+from des_supply.problem import Problem
 
 from .env import InventoryEnv, make_env
 
@@ -122,18 +123,22 @@ class SharedRootSeed(VectorWrapper):
         self._pending_seed = default_seed
 
     def reset(
-        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+        self,
+        *,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> tuple[Any, dict[str, Any]]:
         if seed is None and self._pending_seed is not None:
             seed = self._pending_seed
         self._pending_seed = None
         if isinstance(seed, (int, np.integer)):
             seed = [int(seed)] * self.num_envs
-        return self.env.reset(seed=seed, options=options)
+        # gymnasium types VectorEnv.reset's seed as an int; Sync/AsyncVectorEnv take a list
+        return self.env.reset(seed=seed, options=options)  # type: ignore[arg-type]
 
 
 def _sub_env(
-    scenario: str | Network,
+    scenario: Problem | Network,
     index: int,
     n_envs: int,
     wrappers: Sequence[Callable[[gym.Env], gym.Env]],
@@ -146,7 +151,7 @@ def _sub_env(
 
 
 def make_vector_env(
-    scenario: str | Network,
+    scenario: Problem | Network,
     n_envs: int,
     seed: int | None = None,
     asynchronous: bool = False,
@@ -182,12 +187,15 @@ def make_vector_env(
 
     Parameters
     ----------
+    scenario : Problem or Network
+        What :func:`rl.make_env` takes (rl resolves no scenario names:
+        ``scenarios.make(name, **params)`` gives the problem of one).
     wrappers : sequence of callables
         Applied in order to each sub-env, e.g. ``(scale_observation, scale_reward)``.
     asynchronous : bool
         ``AsyncVectorEnv`` (one process per sub-env) instead of ``SyncVectorEnv``.
     kwargs
-        Scenario parameters and env arguments, as for :func:`rl.make_env`.
+        Env arguments, as for :func:`rl.make_env`.
     """
     if isinstance(n_envs, bool) or not isinstance(n_envs, (int, np.integer)) or n_envs < 1:
         raise ValueError(f"n_envs(={n_envs!r}) must be an integer >= 1")

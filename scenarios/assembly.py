@@ -9,6 +9,7 @@ and backlogs.  A textbook-style instance, not a published one.
 
 from __future__ import annotations
 
+from des_supply.distributions import as_distribution
 from des_supply.network import Edge, Network, Node
 
 from .registry import register
@@ -54,11 +55,28 @@ def assembly(
             ),
         ),
         edges=(
-            Edge("supplier", "component_a", lead_time=lead_time_a),
-            Edge("supplier", "component_b", lead_time=lead_time_b),
-            Edge("component_a", "plant", lead_time=0, bom=bom_a, transit_holding_cost=0.2),
-            Edge("component_b", "plant", lead_time=0, bom=bom_b, transit_holding_cost=0.1),
-            Edge("plant", "retailer", lead_time=assembly_lead_time, transit_holding_cost=0.6),
+            Edge("supplier", "component_a", lead_time=as_distribution(lead_time_a)),
+            Edge("supplier", "component_b", lead_time=as_distribution(lead_time_b)),
+            Edge(
+                "component_a",
+                "plant",
+                lead_time=as_distribution(0),
+                bom=bom_a,
+                transit_holding_cost=0.2,
+            ),
+            Edge(
+                "component_b",
+                "plant",
+                lead_time=as_distribution(0),
+                bom=bom_b,
+                transit_holding_cost=0.1,
+            ),
+            Edge(
+                "plant",
+                "retailer",
+                lead_time=as_distribution(assembly_lead_time),
+                transit_holding_cost=0.6,
+            ),
         ),
         name="assembly",
     )

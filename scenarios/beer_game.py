@@ -12,7 +12,7 @@ are placed after the week's demand.
 
 from __future__ import annotations
 
-from des_supply.distributions import Poisson, Trace
+from des_supply.distributions import Distribution, Poisson, Trace, as_distribution
 from des_supply.network import Edge, Network, Node
 
 from .registry import ScenarioError, register
@@ -35,6 +35,7 @@ def beer_game(
     (per case per week at every stage), lead_time (shipping and production delay),
     initial_on_hand.
     """
+    dist: Distribution
     if demand == "step":
         dist = Trace((4.0,) * 4 + (8.0,), after="hold")
     elif demand == "poisson":
@@ -56,5 +57,5 @@ def beer_game(
             )
         )
         upstream = "brewery" if i == 0 else STAGES[len(STAGES) - i]
-        edges.append(Edge(upstream, name, lead_time=lead_time))
+        edges.append(Edge(upstream, name, lead_time=as_distribution(lead_time)))
     return Network(tuple(nodes), tuple(edges), name="beer-game", order_timing="order-after-demand")

@@ -467,7 +467,8 @@ def _config_from_run(data: dict[str, Any]) -> Any:
     """The PPOConfig a run.json recorded (lists back to tuples)."""
     from rl.ppo import PPOConfig
 
-    return PPOConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    recorded: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return PPOConfig(**recorded)
 
 
 def _problem_of_run(run: dict[str, Any], where: Path) -> Problem:
@@ -1144,7 +1145,7 @@ def _progress_lines(enabled: bool) -> Iterator[None]:
     with user_errors("", ValueError):
         interval = command.progress_interval()
     stderr = sys.stderr
-    sys.stderr = command.ProgressLines(stderr, interval)  # type: ignore[assignment]
+    sys.stderr = command.ProgressLines(stderr, interval)
     try:
         yield
     finally:

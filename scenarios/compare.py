@@ -36,7 +36,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -521,10 +521,10 @@ def _bars(ax: Any, result: CompareResult) -> None:
         span = high - low
         ax.set_xlim(low - 0.5 * span - 1e-9, high + 0.3 * span + 1e-9)
         right = ax.get_xlim()[1]
-        for i in np.flatnonzero(~ordinary & np.isfinite(means)):  # far off: say so, with the value
+        for j in np.flatnonzero(~ordinary & np.isfinite(means)):  # far off: say so, with the value
             ax.annotate(
-                f"off scale: {means[i]:.4g}",
-                (right, i),
+                f"off scale: {means[j]:.4g}",
+                (right, j),
                 xytext=(-4, 0),
                 textcoords="offset points",
                 ha="right",
@@ -563,7 +563,8 @@ def _plot(result: CompareResult, path: Path, progress_csv: Path) -> None:
     points = 0
     if progress_csv.exists():
         data = np.genfromtxt(progress_csv, delimiter=",", names=True)
-        if data.size > 1 and "episodic_return_mean" in data.dtype.names:
+        names = data.dtype.names  # a structured array (names=True)
+        if data.size > 1 and "episodic_return_mean" in cast(tuple[str, ...], names):
             ok = np.isfinite(data["episodic_return_mean"])
             curve.plot(data["global_step"][ok], data["episodic_return_mean"][ok], marker=".")
             points = int(ok.sum())

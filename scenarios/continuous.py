@@ -21,6 +21,7 @@ its exact figures and METRIC's.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from des_supply.arrivals import PoissonProcess
 from des_supply.distributions import Deterministic, Distribution, Exponential, Gamma
@@ -54,7 +55,7 @@ def continuous_review(
     holding: float = 1.0,
     penalty: float = 9.0,
     fixed_cost: float = 0.0,
-    shortage: str = "backlog",
+    shortage: Literal["backlog", "lost"] = "backlog",
     lead_time_shape: float = 2.0,
 ) -> Network:
     """Continuous review, Poisson demand, a lead time per shipment (time units, not periods).
@@ -75,7 +76,7 @@ def continuous_review(
             Node(
                 "stage",
                 holding_cost=holding,
-                shortage=shortage,  # type: ignore[arg-type]
+                shortage=shortage,
                 shortage_cost=penalty,
                 fixed_order_cost=fixed_cost,
                 demand=PoissonProcess(demand_rate),

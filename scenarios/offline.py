@@ -30,10 +30,11 @@ import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from des_supply.distributions import Distribution
 from des_supply.problem import Problem
 
 __all__ = [
@@ -276,7 +277,7 @@ def lost_sales_solution(problem: Problem) -> Any:
         node.holding_cost,
         node.shortage_cost,
         kind,
-        float(node.demand.mean),
+        float(cast(Distribution, node.demand).mean),  # Poisson or geometric (checked)
         node.fixed_order_cost,
     )
 

@@ -36,8 +36,9 @@ Conventions, read from OR-Gym's ``_STEP``:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
-from des_supply.distributions import Distribution, Poisson, Trace
+from des_supply.distributions import Distribution, Poisson, Trace, as_distribution
 from des_supply.network import Edge, Network, Node
 
 from .registry import ScenarioError, register
@@ -48,7 +49,7 @@ STAGES = ("retailer", "distributor", "manufacturer")
 
 
 def _network(
-    shortage: str,
+    shortage: Literal["backlog", "lost"],
     initial_inventory: tuple[float, ...],
     price: float,
     unit_cost: tuple[float, ...],
@@ -106,7 +107,7 @@ def _network(
             Edge(
                 upstream,
                 STAGES[i],
-                lead_time=lead_times[i],
+                lead_time=as_distribution(lead_times[i]),
                 unit_cost=unit_cost[3] if upstream == "source" else 0.0,
             )
         )
@@ -122,7 +123,7 @@ def _network(
     )
 
 
-def _variant(shortage: str, name: str, doc: str) -> Callable[..., Network]:
+def _variant(shortage: Literal["backlog", "lost"], name: str, doc: str) -> Callable[..., Network]:
     """The scenario function of one variant (OR-Gym's defaults as keyword defaults)."""
 
     def build(

@@ -9,6 +9,7 @@ name order).  The defaults are a textbook-style instance, not a published one.
 
 from __future__ import annotations
 
+from des_supply.distributions import as_distribution
 from des_supply.network import Edge, Network, Node
 
 from .registry import ScenarioError, register
@@ -43,7 +44,7 @@ def owmr(
             initial_on_hand=float(round(n_retailers * demand_mean * warehouse_lead_time)),
         ),
     ]
-    edges = [Edge("supplier", "warehouse", lead_time=warehouse_lead_time)]
+    edges = [Edge("supplier", "warehouse", lead_time=as_distribution(warehouse_lead_time))]
     for i in range(1, n_retailers + 1):
         name = f"retailer{i}"
         nodes.append(
@@ -55,5 +56,5 @@ def owmr(
                 initial_on_hand=float(round(demand_mean * (retailer_lead_time + 1))),
             )
         )
-        edges.append(Edge("warehouse", name, lead_time=retailer_lead_time))
+        edges.append(Edge("warehouse", name, lead_time=as_distribution(retailer_lead_time)))
     return Network(tuple(nodes), tuple(edges), name="owmr")

@@ -64,7 +64,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -256,8 +256,8 @@ def search_anchor(
             res = simulate(problem, cls(dict(given)), **sim)
             found[family] = ({k: float(v) for k, v in given.items()}, float(res.mean))
         else:
-            res = search_base_stock(problem, echelon=family == "echelon-base-stock", **search)
-            found[family] = (dict(res.levels), float(res.value))
+            searched = search_base_stock(problem, echelon=family == "echelon-base-stock", **search)
+            found[family] = (dict(searched.levels), float(searched.value))
     best = min(found, key=lambda f: sign * found[f][1])
     return Anchor(
         best,
@@ -283,8 +283,8 @@ def _cover_std(problem: Problem, echelon: bool) -> dict[str, float]:
         m = float(node.demand.mean) if node.demand is not None else 0.0
         v = float(node.demand.variance) if node.demand is not None else 0.0
         for e in net.customers(name):
-            split = net.node(e.target).supply_rule == "split" and e.share is not None
-            share = e.share if split else 1.0
+            split = net.node(e.target).supply_rule == "split"
+            share = e.share if split and e.share is not None else 1.0
             m += mean[e.target] * share * e.bom
             v += var[e.target] * (share * e.bom) ** 2
         mean[name], var[name] = m, v
@@ -495,12 +495,14 @@ def _recommendation(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
     recommendation scores, anchored on base stock + the margin-optimal recommendation
     (levels searched by CRN simulation, ~10-30 s), and the study's PPO settings.  The env
     scales its own observations and rewards, so no scaling wrappers."""
+    from des_supply.recommendation import RecommendationMarket
     from des_supply.recommendation_policies import MarginRecommender, margins_of
     from optimization.recommendation_optimize import base_stock_levels
 
     from .recommendation_study import StudySettings, anchors, ppo_config
 
-    network, market = problem.network, problem.new_market()
+    network = problem.network
+    market = cast(RecommendationMarket, problem.new_market())  # a recommendation problem
     model = market.model
     rec = MarginRecommender(margins_of(network, model.products))
     levels = base_stock_levels(network, market, rec)
@@ -586,8 +588,8 @@ class ActionWindow(gym.ActionWrapper):
         self, env: gym.Env, low: Any, high: Any, center: Any = None, echelon: bool = False
     ) -> None:
         super().__init__(env)
-        base = env.unwrapped
-        layout = base.layout  # type: ignore[attr-defined]
+        base: Any = env.unwrapped  # an InventoryEnv
+        layout = base.layout
         maxima = np.array([m for n in layout.nodes for m in layout._maxima(n)], dtype=np.float64)
         self.low = np.broadcast_to(np.asarray(low, dtype=np.float64), maxima.shape).copy()
         self.high = np.broadcast_to(np.asarray(high, dtype=np.float64), maxima.shape).copy()
@@ -616,7 +618,7 @@ class ActionWindow(gym.ActionWrapper):
             )
         self.maxima = maxima
         self.nodes = tuple(layout.names)
-        self.discrete = bool(base.discrete)  # type: ignore[attr-defined]
+        self.discrete = bool(base.discrete)
         if self.discrete:
             if (
                 maxima.size != 1
@@ -648,7 +650,8 @@ class ActionWindow(gym.ActionWrapper):
             return int(self.low[0]) + int(np.asarray(action).reshape(-1)[0])
         value = self.levels(action)
         if self.echelon:
-            view = self.env.unwrapped.view  # type: ignore[attr-defined]
+            base: Any = self.env.unwrapped  # an InventoryEnv
+            view = base.view
             if view is not None:
                 gap = np.array(
                     [

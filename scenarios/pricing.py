@@ -47,7 +47,7 @@ the mean at list price against a competitor at list price, and a fixed price.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from des_supply.distributions import Deterministic, DiscreteUniform, Poisson
 from des_supply.market import BETA, CompetitiveMarket, Competitor, DemandModel, PriceGrid
@@ -58,7 +58,7 @@ from .registry import ScenarioError, register
 __all__ = ["CASES", "pricing_market", "pricing_network"]
 
 #: case -> (shortage rule, default penalty, default fixed cost, summary)
-CASES: dict[str, tuple[str, float, float, str]] = {
+CASES: dict[str, tuple[Literal["backlog", "lost"], float, float, str]] = {
     "a": ("backlog", 2.0, 0.0, "backlogged demand, no fixed ordering cost"),
     "b": ("lost", 5.0, 0.0, "lost demand, no fixed ordering cost"),
     "c": ("backlog", 2.0, 50.0, "backlogged demand, fixed ordering cost"),
@@ -105,7 +105,7 @@ def pricing_network(case: str, p: dict[str, Any]) -> Network:
             Node(
                 NODE,
                 holding_cost=p["holding"],
-                shortage=shortage,  # type: ignore[arg-type]
+                shortage=shortage,
                 shortage_cost=p["penalty"],
                 fixed_order_cost=p["fixed_cost"],
                 order_cost=p["unit_cost"],

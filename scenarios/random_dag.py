@@ -11,6 +11,8 @@ simulation seed is separate).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from des_supply.distributions import Deterministic, Poisson, Shifted
@@ -28,7 +30,7 @@ def random_dag(
     extra_supplier_prob: float = 0.3,
     lead_time_noise: float = 0.5,
     demand_mean: float = 5.0,
-    shortage: str = "backlog",
+    shortage: Literal["backlog", "lost"] = "backlog",
 ) -> Network:
     """Seeded random layered DAG (general network) with multi-sourcing.
 
@@ -62,15 +64,17 @@ def random_dag(
             if depth > 1 and rng.random() < extra_supplier_prob:
                 above = [p for lay in layers[:depth] for p in lay if p not in parents]
                 parents.append(str(rng.choice(above)))
-            rule = None if len(parents) == 1 else ("split" if j % 2 == 0 else "priority")
+            rule: Literal["split", "priority"] | None = (
+                None if len(parents) == 1 else ("split" if j % 2 == 0 else "priority")
+            )
             nodes.append(
                 Node(
                     name,
                     holding_cost=0.5 + 0.5 * depth,
                     shortage_cost=10.0 if sink else 1.0,
-                    shortage=shortage,  # type: ignore[arg-type]
+                    shortage=shortage,
                     demand=Poisson(demand_mean) if sink else None,
-                    supply_rule=rule,  # type: ignore[arg-type]
+                    supply_rule=rule,
                     initial_on_hand=float(round(demand_mean * 3)),
                 )
             )

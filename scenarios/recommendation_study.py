@@ -55,18 +55,20 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from des_supply.evaluate import simulate
 from des_supply.policies import BaseStock
 from des_supply.problem import Problem
+from des_supply.recommendation import RecommendationMarket
 from des_supply.recommendation_policies import (
     MarginRecommender,
     Popularity,
     RandomRecommender,
     RecommendAndReplenish,
+    Recommender,
     Uniform,
     margins_of,
 )
@@ -315,7 +317,8 @@ def run_study(
         raise ValueError(f"problem {problem.name!r} has no recommendation market ({problem.kind})")
     network = problem.network
     make_market = problem.new_market
-    market = make_market()
+    # a recommendation market (problem.kind.market, checked above)
+    market = cast(RecommendationMarket, make_market())
     model = market.model
     shortage = next(n.shortage for n in network.stock_nodes)
     out = Path(out_dir)
@@ -327,7 +330,7 @@ def run_study(
 
     # heuristics
     t0 = time.perf_counter()
-    recommenders = {
+    recommenders: dict[str, Recommender] = {
         "uniform": Uniform(),
         "popularity": Popularity(),
         "margin": MarginRecommender(margins_of(network, model.products)),
@@ -359,7 +362,7 @@ def run_study(
         try:
             from optimization.recommendation_mip import MIPRecommendationPolicy
         except ImportError:  # pragma: no cover - optional part
-            MIPRecommendationPolicy = None  # type: ignore[assignment,misc]
+            MIPRecommendationPolicy = None  # type: ignore[assignment,misc]  # no MIP part: skip
         if MIPRecommendationPolicy is not None:
             from optimization.recommendation_mip import make_patterns
 

@@ -17,6 +17,9 @@ convention) makes upstream stages see orders a period late.
 
 from __future__ import annotations
 
+from typing import Literal
+
+from des_supply.distributions import as_distribution
 from des_supply.network import DECISIONS, Edge, Network, Node
 
 from .registry import ScenarioError, register
@@ -31,7 +34,7 @@ def serial(
     demand: str = "normal_continuous",
     demand_mean: float = 5.0,
     demand_std: float = 1.0,
-    decisions: str = "sequential",
+    decisions: Literal["simultaneous", "sequential"] = "sequential",
 ) -> Network:
     """Serial chain, stages numbered from downstream (Snyder & Shen Example 6.1).
 
@@ -64,7 +67,10 @@ def serial(
         in_transit = 0.0 if i == n else holding[i]  # the shipping stage's local holding cost
         edges.append(
             Edge(
-                upstream, f"stage{i}", lead_time=lead_times[i - 1], transit_holding_cost=in_transit
+                upstream,
+                f"stage{i}",
+                lead_time=as_distribution(lead_times[i - 1]),
+                transit_holding_cost=in_transit,
             )
         )
     if decisions not in DECISIONS:

@@ -11,6 +11,7 @@ lost (or backlogged at the end of the period) + fixed_cost per order placed.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from des_supply.distributions import (
     DiscreteUniform,
@@ -19,6 +20,7 @@ from des_supply.distributions import (
     NegativeBinomial,
     Normal,
     Poisson,
+    as_distribution,
 )
 from des_supply.network import Edge, Network, Node
 
@@ -61,7 +63,7 @@ def single_stage(
     demand: str = "poisson",
     demand_mean: float = 5.0,
     demand_std: float | None = None,
-    shortage: str = "lost",
+    shortage: Literal["lost", "backlog"] = "lost",
     initial_on_hand: float | None = None,
 ) -> Network:
     """Single stage, lead time, lost sales or backlog (Zipkin 2008).
@@ -89,12 +91,12 @@ def single_stage(
                 "stage",
                 holding_cost=holding,
                 shortage=shortage,
-                shortage_cost=penalty,  # type: ignore[arg-type]
+                shortage_cost=penalty,
                 fixed_order_cost=fixed_cost,
                 demand=dist,
                 initial_on_hand=start,
             ),
         ),
-        edges=(Edge("supplier", "stage", lead_time=lead_time),),
+        edges=(Edge("supplier", "stage", lead_time=as_distribution(lead_time)),),
         name="single-stage",
     )
