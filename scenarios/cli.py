@@ -97,33 +97,48 @@ def user_errors(prefix: str, *kinds: type[BaseException]) -> Iterator[None]:
         raise CliError(f"{prefix}: {text}" if prefix else text) from None
 
 
-#: Bytes a simulation keeps per node and period of one replication (its ledger): measured with
-#: tracemalloc at 387-390 on single-stage, serial, owmr and random-dag (2,000 vs 8,000 periods).
+#: Bytes a simulation keeps per node and period of one replication when it keeps its full
+#: ledger: measured with tracemalloc at 387-390 on single-stage, serial, owmr and random-dag
+#: (2,000 vs 8,000 periods).
 LEDGER_BYTES_PER_NODE_PERIOD = 390
+#: Bytes per period of one replication's running summary (periodic problems without a kept
+#: ledger: the per-period objective for the CI; the summary sums do not grow with the horizon).
+SUMMARY_BYTES_PER_PERIOD = 8
 
 #: Warm-up periods of ``optimize --verify``'s long runs.
 VERIFY_WARMUP = 500
 
 
-def check_ledger_memory(problem: Problem, periods: int, at_once: int, what: str) -> None:
-    """Refuse up front a simulation whose ledgers (*at_once* replications of *periods* periods
-    held at the same time) would not fit the memory limit (:mod:`optimization.memory`).
+def check_ledger_memory(
+    problem: Problem, periods: int, at_once: int, what: str, *, full: bool = True
+) -> None:
+    """Refuse up front a simulation whose records would not fit the memory limit
+    (:mod:`optimization.memory`).
 
-    The ledger keeps every period of every node; running summaries that do not grow with
-    the horizon are still to come.
+    With *full*, *at_once* replications each hold a full ledger (every period of every node)
+    at the same time; without, every replication keeps only its running summary (about
+    :data:`SUMMARY_BYTES_PER_PERIOD` bytes a period, all held until the end), which is what
+    ``simulate`` does for periodic problems unless a ledger is asked for.  Continuous-time
+    problems are always charged the full ledger (their runs build one).
     """
     from optimization.memory import check_memory, memory_limit
 
     nodes = len(problem.network.nodes)
-    per_period = LEDGER_BYTES_PER_NODE_PERIOD * nodes * max(at_once, 1)
+    if full or problem.network.time == "continuous":
+        per_period = LEDGER_BYTES_PER_NODE_PERIOD * nodes * max(at_once, 1)
+        size = (
+            f"{at_once} ledger(s) of {periods:,} periods x "
+            f"{nodes} nodes ({LEDGER_BYTES_PER_NODE_PERIOD} bytes per node-period)"
+        )
+    else:
+        per_period = SUMMARY_BYTES_PER_PERIOD * max(at_once, 1)
+        size = (
+            f"running summaries of {at_once} replication(s) x {periods:,} periods "
+            f"({SUMMARY_BYTES_PER_PERIOD} bytes per period)"
+        )
     with user_errors(what, ValueError):
         most = int(memory_limit() // per_period)
-        check_memory(
-            per_period * periods,
-            f"{at_once} ledger(s) of {periods:,} periods x "
-            f"{nodes} nodes ({LEDGER_BYTES_PER_NODE_PERIOD} bytes per node-period)",
-            f"lower --periods (at most {most:,} fit)",
-        )
+        check_memory(per_period * periods, size, f"lower --periods (at most {most:,} fit)")
 
 
 def versions() -> dict[str, str]:
@@ -295,12 +310,16 @@ def cmd_simulate(args: argparse.Namespace) -> None:
             raise CliError(f"--{name}(={value}) must be >= {low}")
     if warmup >= periods:
         raise CliError(f"--warmup(={warmup}) must be smaller than --periods(={periods})")
+    if args.keep_ledger:
+        _check_output_target(args.keep_ledger, "--keep-ledger")
+    keep = bool(args.plot or args.keep_ledger)  # else running summaries only
     executor = make_executor_of(args)
     check_ledger_memory(
         problem,
         periods,
-        args.replications if args.plot else min(executor.workers, args.replications),
+        args.replications,  # kept ledgers or summaries: all of them to the end
         "simulate",
+        full=keep,
     )
     with executor, user_errors("simulation failed", ValueError, KeyError, OverflowError):
         res = simulate(
@@ -312,9 +331,11 @@ def cmd_simulate(args: argparse.Namespace) -> None:
             warmup=warmup,
             executor=executor,
             progress=show_progress(args),
-            keep_ledgers=bool(args.plot),
+            keep_ledgers=keep,
         )
     print_convention_note(problem, args.policy)
+    if args.keep_ledger:
+        _write_ledgers_csv(res.ledgers, args.keep_ledger)
     if args.plot:
         pairs = ", ".join(args.policy_param)
         title = (
@@ -386,7 +407,7 @@ def cmd_optimize(args: argparse.Namespace) -> None:
     executor = make_executor_of(args)
     if args.verify:
         check_ledger_memory(
-            problem, args.periods, min(executor.workers, args.replications), "optimize --verify"
+            problem, args.periods, args.replications, "optimize --verify", full=False
         )
     # OptimizeError, SizeLimitError and the DPs' refusals are ValueErrors; a DP that does not
     # converge, a missing solver and a SolverError (naming the termination) are RuntimeErrors
@@ -680,15 +701,41 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _check_plot_target(path: str) -> None:
-    if not path.lower().endswith(".png"):
-        raise CliError(f"--plot {path}: the file name must end in .png")
+    _check_output_target(path, "--plot", ".png")
+
+
+def _check_output_target(path: str, option: str, suffix: str = ".csv") -> None:
+    """Refuse an output file the command could not write, before any work is done."""
+    if not path.lower().endswith(suffix):
+        raise CliError(f"{option} {path}: the file name must end in {suffix}")
     target = Path(path)
     if not target.parent.is_dir():
-        raise CliError(f"--plot {path}: folder {target.parent} does not exist")
+        raise CliError(f"{option} {path}: folder {target.parent} does not exist")
     if target.is_dir():
-        raise CliError(f"--plot {path}: is a folder")
+        raise CliError(f"{option} {path}: is a folder")
     if not os.access(target.parent, os.W_OK | os.X_OK):
-        raise CliError(f"--plot {path}: folder {target.parent} is not writable")
+        raise CliError(f"{option} {path}: folder {target.parent} is not writable")
+
+
+def _write_ledgers_csv(ledgers: Any, path: str) -> None:
+    """Every replication's ledger as one long CSV (replication, period, node, then the ledger
+    fields of :mod:`des_supply.ledger`), written through a temporary file."""
+    import csv
+    import io
+
+    from des_supply.ledger import FIELDS
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["replication", "period", "node", *FIELDS])
+    for k, ledger in enumerate(ledgers):
+        columns = [ledger.data[f] for f in FIELDS]
+        for t in range(ledger.periods):
+            for i, node in enumerate(ledger.nodes):
+                writer.writerow(
+                    [k, ledger.start + t, node, *(repr(float(c[t, i])) for c in columns)]
+                )
+    _write_atomic(Path(path), buffer.getvalue())
 
 
 def _read_run(path: Path) -> dict[str, Any]:
@@ -980,8 +1027,10 @@ errors: a mistake in the input ends the command with one line on stderr and stat
 before any output file is written; Ctrl-C ends it with one line (interrupted) and status
 130 (an interrupted train keeps its last checkpoint: continue with train --resume DIR).
 
-memory: simulations keep every period of every node (about 390 bytes per node-period per
-replication); DPs and MIPs estimate their size before building.  Anything over the limit
+memory: simulate and optimize --verify keep running summaries (about 8 bytes per period
+and replication); a kept ledger (simulate --plot/--keep-ledger, evaluate, compare) holds
+every period of every node (about 390 bytes per node-period per replication); DPs and
+MIPs estimate their size before building.  Anything over the limit
 is refused with the estimate and the parameter to lower; the limit is 4 GiB unless the
 environment sets DES_SUPPLY_MEMORY_LIMIT (e.g. DES_SUPPLY_MEMORY_LIMIT=16GiB)."""
 
@@ -1022,6 +1071,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int, default=1, help="worker processes (0: all CPUs)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--plot", metavar="FILE.png")
+    p.add_argument(
+        "--keep-ledger",
+        metavar="FILE.csv",
+        help="write every replication's full ledger (replication, period, node, fields) as CSV; "
+        "without it only running summaries are kept, so memory does not grow with the horizon",
+    )
     add_backend_arguments(p)
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("optimize", help="the optimum (or bound) and the best heuristics")

@@ -140,6 +140,40 @@ def test_simulate_json_is_reproducible_and_matches_the_library(capsys):
     assert first["mean"] == lib.mean and first["per_replication"] == lib.per_replication.tolist()
 
 
+def test_keep_ledger_writes_every_replications_ledger_as_csv(capsys, tmp_path):
+    """``--keep-ledger`` writes the full ledgers (the library's, value for value, repr floats);
+    the summary on stdout is the same as without it."""
+    import csv
+
+    from des_supply import BaseStock
+    from des_supply.evaluate import simulate
+    from des_supply.ledger import FIELDS
+
+    target = tmp_path / "ledger.csv"
+    argv = ["simulate", "owmr", "--policy", "base-stock", "--policy-param", "level=12", "--json"]
+    argv += ["--warmup", "10", *FAST]
+    with_csv = json.loads(run(capsys, *argv, "--keep-ledger", str(target))[1])
+    assert with_csv["mean"] == json.loads(run(capsys, *argv)[1])["mean"]
+    lib = simulate(
+        scenarios.make("owmr").network,
+        BaseStock(12),
+        periods=300,
+        replications=2,
+        warmup=10,
+        seed=0,
+        keep_ledgers=True,
+    )
+    with target.open() as f:
+        rows = list(csv.DictReader(f))
+    nodes = lib.ledgers[0].nodes
+    assert len(rows) == 2 * 300 * len(nodes)
+    for row in rows[:: len(nodes) * 7] + rows[-len(nodes) :]:
+        ledger = lib.ledgers[int(row["replication"])]
+        t, i = int(row["period"]), nodes.index(row["node"])
+        assert [float(row[f]) for f in FIELDS] == [ledger.data[f][t, i] for f in FIELDS]
+    assert [p.name for p in tmp_path.iterdir()] == ["ledger.csv"]  # no temporary file left
+
+
 def test_simulate_table(capsys):
     code, out, err = run(
         capsys,

@@ -215,9 +215,16 @@ CASES = [
     (["simulate", "single-stage", *BS, "--processes", "-1"], "--processes(=-1)"),
     (["simulate", "single-stage", *BS, "--periods", HUGE], "lower --periods"),
     (
-        ["simulate", "random-dag", *BS, "--periods", "2000000", "--processes", "8"],
+        ["simulate", "random-dag", *BS, "--periods", "200000", "--keep-ledger", "l.csv"],
         "lower --periods",
     ),
+    (
+        ["simulate", "single-stage", *BS, "--periods", str(10**9), "--replications", "8"],
+        "8 bytes per period",
+    ),
+    (["simulate", "single-stage", *BS, "--keep-ledger", "l.txt"], "--keep-ledger l.txt"),
+    (["simulate", "single-stage", *BS, "--keep-ledger", "missing/l.csv"], "does not exist"),
+    (["simulate", "single-stage", *BS, "--keep-ledger", "{f}"], "--keep-ledger"),
     (["simulate", "single-stage", *BS, "--plot", "x.svg"], "--plot x.svg"),
     (["simulate", "single-stage", *BS, "--plot", "missing/x.png"], "does not exist"),
     (["simulate", "single-stage", *BS, "--plot", "{f}/a-file/x.png"], "does not exist"),
@@ -432,6 +439,7 @@ def test_there_are_at_least_100_cases_over_every_command():
 def test_memory_limit_comes_from_the_environment(place, capsys, monkeypatch):
     """The documented way to raise (or lower) the limit: DES_SUPPLY_MEMORY_LIMIT."""
     argv = ["simulate", "single-stage", *BS, "--periods", "20000", "--replications", "1"]
+    argv += ["--keep-ledger", "ledger.csv"]  # a full ledger: 390 bytes per node-period
     monkeypatch.setenv("DES_SUPPLY_MEMORY_LIMIT", "1MiB")
     code, _, err = run_case(capsys, argv)
     assert code == 2 and "over the memory limit 1.0 MiB" in err and "at most 1,344" in err
