@@ -36,7 +36,7 @@ import sys
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -150,22 +150,35 @@ THREAD_VARIABLES = (
 )
 
 
+#: Seconds the command waits on its workers at most before it looks again: a Ctrl-C handled
+#: by another thread of this process (the signal goes to any thread) is raised by then.
+WAKE_INTERVAL = 0.5
+
+
 @contextmanager
 def _ctrl_c_after_forks() -> Iterator[None]:
-    """Hold Ctrl-C while worker processes are forked: one arriving inside ``fork`` is lost
-    (raised in an at-fork handler, where Python only prints it); held, it is raised here
-    once the forks are done.  The workers unblock it (and ignore it)."""
-    if (
-        not hasattr(signal, "pthread_sigmask")
-        or threading.current_thread() is not threading.main_thread()
-    ):
-        yield
+    """Defer Ctrl-C while worker processes are forked, then raise it.
+
+    One arriving inside ``fork`` would be raised in an at-fork handler, where Python only
+    prints it (the interrupt is lost and the command runs on); so while the workers are
+    forked a handler that only records the signal is installed, and the previous handler
+    is called once the forks are done.  A worker inherits the recording handler until its
+    initializer ignores Ctrl-C, so it never raises there either.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (and receives KeyboardInterrupt)
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        if callable(previous):
+            previous(signal.SIGINT, None)  # Python's default raises KeyboardInterrupt here
+        elif previous == signal.SIG_DFL:
+            os.kill(os.getpid(), signal.SIGINT)
 
 
 def _start_worker() -> None:
@@ -179,8 +192,6 @@ def _start_worker() -> None:
     ``torch.set_num_threads(1)`` (it is not imported here otherwise).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):  # forked while the parent held Ctrl-C
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
     try:
         from threadpoolctl import threadpool_limits
@@ -238,7 +249,7 @@ class ProcessExecutor(Executor):
                     futures[self._pool.submit(_run_pickled, fn_bytes, p)] = i
             pending = set(futures)
             while pending:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                done, pending = wait(pending, WAKE_INTERVAL, return_when=FIRST_COMPLETED)
                 for fut in sorted(done, key=futures.__getitem__):
                     i = futures[fut]
                     failure = fut.exception()

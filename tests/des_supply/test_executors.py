@@ -100,6 +100,36 @@ def test_process_executor_reuses_its_pool_and_sends_closures() -> None:
     assert ex._pool is None
 
 
+def _wait_for(path_and_value: tuple[str, float]) -> float:
+    """Task: return *value* once the file *path* exists (task 0 returns at once)."""
+    import os
+    import time
+
+    path, value = path_and_value
+    deadline = time.monotonic() + 60
+    while path and not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never appeared: on_result came only after every task")
+        time.sleep(0.01)
+    return value
+
+
+def test_process_executor_reports_each_result_as_it_finishes(tmp_path) -> None:
+    """``on_result`` runs as each task finishes, not once all have (progress bars move; the
+    command wakes to see a Ctrl-C): task 1 finishes only after task 0's on_result ran."""
+    flag = tmp_path / "task-0-reported"
+    seen: list[int] = []
+
+    def on_result(i: int, value: float) -> None:
+        seen.append(i)
+        if i == 0:
+            flag.touch()
+
+    with ProcessExecutor(workers=2) as ex:
+        assert ex.map(_wait_for, [("", 1.0), (str(flag), 2.0)], on_result=on_result) == [1.0, 2.0]
+    assert seen == [0, 1]
+
+
 def test_make_executor_and_cli_options() -> None:
     assert isinstance(make_executor("serial"), SerialExecutor)
     assert make_executor("processes", workers=3).workers == 3
