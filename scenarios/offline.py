@@ -165,6 +165,11 @@ def collect(
 
     if periods < 1:
         raise ValueError(f"periods(={periods}) must be >= 1")
+    if problem.market is not None:  # the dataset env's actions are orders only
+        raise ValueError(
+            f"collect logs order decisions only; {problem.name!r} has a {problem.kind.market} "
+            "market, whose prices or recommendations the dataset would lose (not supported yet)"
+        )
     kwargs = {**dataset_env_kwargs(problem, periods, max_order), **dict(env_kwargs or {})}
     who = behaviour(
         problem, policy, params, noise=noise, periods=periods, integer=kwargs["discrete"]

@@ -132,7 +132,16 @@ def test_bad_input_is_refused_with_the_reason(tmp_path, capsys):
         "--out",
         str(tmp_path / "y"),
     )
-    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+    for scenario, policy, params in (  # the dataset env logs orders only
+        ("pricing-a", "bslp", ["price=40", "level=10"]),
+        ("recommendation-small", "base-stock-margin", ["level=8"]),
+    ):
+        pairs = [x for p in params for x in ("--policy-param", p)]
+        text = refused(
+            capsys, "collect", scenario, "--policy", policy, *pairs, "--out", str(tmp_path / "z")
+        )
+        assert "market" in text and "not supported yet" in text, text
+    assert not any((tmp_path / d).exists() for d in ("x", "y", "z"))
 
 
 def test_multi_task_run_with_task_features_and_expected_labels(tmp_path):
