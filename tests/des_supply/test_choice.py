@@ -250,3 +250,40 @@ def test_same_seed_same_ledger_and_outside_driving_when_nodes_choose(net, data):
     for field in FIELDS:
         assert np.array_equal(first[field], other[field]), field
         assert np.array_equal(first[field], ledger[field]), field
+
+
+def test_choice_runs_in_continuous_time_too():
+    """The continuous-time engine places orders with the same code: per-supplier orders."""
+    from des_supply.arrivals import PoissonProcess
+    from des_supply.continuous import ContinuousSimulation
+
+    net = Network(
+        nodes=(
+            Node("regular", kind="supply"),
+            Node("expedited", kind="supply"),
+            Node(
+                "store",
+                holding_cost=1,
+                shortage_cost=9,
+                demand=PoissonProcess(2.0),
+                supply_rule="choice",
+            ),
+        ),
+        edges=(
+            Edge("regular", "store", lead_time=Deterministic(2.0)),
+            Edge("expedited", "store", lead_time=Deterministic(0.5), unit_cost=3),
+        ),
+        time="continuous",
+    )
+
+    class Rule:
+        def act(self, obs):
+            short = obs.on_hand("store") - obs.backlog("store") < 0
+            ip = obs.inventory_position("store")
+            return {"store": {"regular": max(0.0, 6 - ip), "expedited": 1.0 if short else 0.0}}
+
+    sim = ContinuousSimulation(net, 100, seed=1)
+    ledger = sim.run(Rule())
+    regular, expedited = (ledger.column("shipped", n).sum() for n in ("regular", "expedited"))
+    assert regular > 0 and expedited > 0
+    assert ledger.column("variable_cost", "store").sum() == pytest.approx(3 * expedited)
