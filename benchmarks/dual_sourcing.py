@@ -45,6 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="l_r = 2 and c_e in {10, 20} only")
     ap.add_argument("--leads", type=int, nargs="+", help="regular lead times (default 2 3 4)")
     ap.add_argument("--costs", type=float, nargs="+", help="c_e - c_r (default 5 10 20)")
+    ap.add_argument(
+        "--heuristics", nargs="+", choices=HEURISTICS, help="which heuristics (default: all)"
+    )
     ap.add_argument("--periods", type=int, default=2_000, help="search: periods per path")
     ap.add_argument("--replications", type=int, default=4, help="search: paths per candidate")
     ap.add_argument("--seed", type=int, default=12345, help="search: seed of the paths")
@@ -94,7 +97,7 @@ def run(args: argparse.Namespace) -> dict:
                 f"l_r={lr} c_e={ce:g}: DP {sol.average_cost:.4f} ({sol.states:,} states, "
                 f"{sol.iterations} iterations, {row['dp_seconds']:.2f} s)"
             )
-            for name in HEURISTICS:
+            for name in args.heuristics or HEURISTICS:
                 t1 = time.perf_counter()
                 found = best_heuristics(
                     problem,
@@ -127,7 +130,7 @@ def run(args: argparse.Namespace) -> dict:
                     f"gap {entry['gap_pct']:+6.2f}%  {params}  search {seconds:.1f} s"
                 )
             rows.append(row)
-    print_table(rows)
+    print_table(rows, tuple(args.heuristics or HEURISTICS))
     return {
         "benchmark": "dual_sourcing",
         "instances": "h=5, b=495, c_r=0, l_e=0, demand U{0..4} (Gijsbrechts et al. 2022)",
@@ -141,20 +144,20 @@ def run(args: argparse.Namespace) -> dict:
     }
 
 
-def print_table(rows: list[dict]) -> None:
-    head = "| l_r | c_e | DP optimum | DP s | " + " | ".join(f"{h} (gap)" for h in HEURISTICS)
+def print_table(rows: list[dict], heuristics: tuple[str, ...] = HEURISTICS) -> None:
+    head = "| l_r | c_e | DP optimum | DP s | " + " | ".join(f"{h} (gap)" for h in heuristics)
     print(head + " |")
-    print("|---" * (4 + len(HEURISTICS)) + "|")
+    print("|---" * (4 + len(heuristics)) + "|")
     for r in rows:
         cells = [
             f"{r['heuristics'][h]['cost']:.3f} ({r['heuristics'][h]['gap_pct']:+.2f}%)"
-            for h in HEURISTICS
+            for h in heuristics
         ]
         print(
             f"| {r['regular_lead']} | {r['expedited_cost']:g} | {r['optimal_cost']:.3f} | "
             f"{r['dp_seconds']:.2f} | " + " | ".join(cells) + " |"
         )
-    for h in HEURISTICS:
+    for h in heuristics:
         gaps = [r["heuristics"][h]["gap_pct"] for r in rows]
         print(f"{h}: mean gap {sum(gaps) / len(gaps):+.2f}%, max {max(gaps):+.2f}%")
 

@@ -586,12 +586,19 @@ def best_heuristics(
         if name in ("single-index", "dual-index"):
             cls: Any = SingleIndex if name == "single-index" else DualIndex
             sr0 = se0 + delta0
-            starts = [
-                {"Se": se, "Sr": sr}
-                for se in range(se0 - top, se0 + top + 1, half)
-                for sr in range(sr0 - top, sr0 + top + 1, half)
-                if sr >= se
-            ]
+            if name == "dual-index":
+                starts = [
+                    {"Se": se, "Sr": sr}
+                    for se in range(se0 - top, se0 + top + 1, half)
+                    for sr in range(sr0 - top, sr0 + top + 1, half)
+                    if sr >= se
+                ]
+            else:  # single index: its good points have S_r - S_e small, S_e anywhere
+                starts = [
+                    {"Se": se, "Sr": se + gap}
+                    for se in range(se0 - top, sr0 + top + 1)
+                    for gap in range(0, top + 1)
+                ]
 
             def build(p: dict[str, int], cls: Any = cls) -> Any:
                 return cls(p["Se"], p["Sr"])
@@ -601,6 +608,7 @@ def best_heuristics(
                 build,
                 starts,
                 label=label,
+                descents=1 if name == "dual-index" else 3,
                 **common,
             )
             params = {
