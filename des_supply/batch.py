@@ -26,7 +26,7 @@ receives, so this gives the event engine's quantities without recursion.
 
 It runs every periodic network the event engine runs without a market: any DAG
 (serial, distribution, assembly with bills of materials, general with split or
-priority supply rules), backlog or lost sales per node, deterministic or
+priority supply rules; not yet the ``choice`` rule, orders per supplier), backlog or lost sales per node, deterministic or
 stochastic lead times (crossing or sequential, 0 included), order, storage, supply
 and shipping capacities, initial pipelines, review periods and offsets, whole or
 real quantities, both order timings, simultaneous or sequential decisions, both
@@ -179,6 +179,9 @@ def unsupported(network: Network, market: Any = None) -> str | None:
         reason = _unknown_setting(e, _EDGE_FIELDS, f"edge {e.source!r}->{e.target!r}")
         if reason:
             return reason
+    for n in network.nodes:
+        if network.supply_rule_of(n.name) == "choice":
+            return f"node {n.name!r} supply_rule='choice' (orders per supplier)"
     return None
 
 

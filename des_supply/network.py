@@ -16,7 +16,14 @@ Conventions (units are per period):
   units per unit of product), ``"split"`` (fixed fractions, ``Edge.share``) or
   ``"priority"`` (fill from the supplier with the lowest ``Edge.priority`` as far
   as its stock on hand allows, the rest from the next, the last one takes what is
-  left).
+  left) or ``"choice"`` (the policy chooses, at every decision epoch, how much to
+  order from each supplier: production methods, dual sourcing).  Under ``"choice"``
+  the node's entry in ``Action.orders`` is a mapping *supplier node name ->
+  quantity* (``{"store": {"regular": 3, "expedited": 1}}``) instead of one number;
+  each supplier edge keeps its own lead time (deterministic or stochastic), unit
+  cost (``Edge.unit_cost`` per unit shipped on it) and the supplier's capacity,
+  while the node's ``capacity``, ``storage_capacity``, ``order_cost`` and
+  ``fixed_order_cost`` apply to the total it orders (see ``des_supply.sim``).
 * ``shortage_cost`` is charged per unit backlogged at the end of a period under
   ``shortage="backlog"`` and per unit lost under ``shortage="lost"``.  The rule
   also applies to orders from downstream nodes.
@@ -109,7 +116,7 @@ FORMAT_VERSION = 1
 #: The JSON Schema (draft 2020-12) of the network file, shipped with the package.
 SCHEMA_PATH = Path(__file__).with_name("network.schema.json")
 SHORTAGE_RULES = ("backlog", "lost")
-SUPPLY_RULES = ("assembly", "split", "priority")
+SUPPLY_RULES = ("assembly", "split", "priority", "choice")
 TIMINGS = ("order-before-demand", "order-after-demand")
 DECISIONS = ("simultaneous", "sequential")
 SHIPPING_TIMINGS = ("receive-then-ship", "ship-before-receipt")
@@ -187,7 +194,7 @@ class Node:
     review_period: int = 1  # the node decides when (t - review_offset) % review_period == 0
     review_offset: int = 0
     demand: Distribution | ArrivalProcess | None = None  # per period, or arrivals (continuous)
-    supply_rule: Literal["assembly", "split", "priority"] | None = None
+    supply_rule: Literal["assembly", "split", "priority", "choice"] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -527,7 +534,7 @@ class Network:
         for name, inbound in s.suppliers.items():
             rule = s.index[name].supply_rule if len(inbound) > 1 else None
             first = min(inbound, key=lambda e: e.priority) if rule == "priority" else None
-            for e in inbound:
+            for e in inbound:  # under "choice" every supplier may carry the whole flow
                 if rule == "split":
                     weight[e.key] = float(cast(float, e.share))  # checked: split edges have one
                 elif rule == "priority":
@@ -561,10 +568,10 @@ class Network:
         if len(inbound) > 1 and n.supply_rule is None:
             raise NetworkError(
                 f"{who} has {len(inbound)} suppliers; set supply_rule to "
-                f"'assembly', 'split' or 'priority'"
+                f"'assembly', 'split', 'priority' or 'choice'"
             )
         rule = self.supply_rule_of(n.name)
-        if rule in ("split", "priority"):
+        if rule in ("split", "priority", "choice"):
             for e in inbound:
                 if e.bom != 1:
                     raise NetworkError(
@@ -626,7 +633,7 @@ class Network:
     def supply_rule_of(self, name: str) -> str | None:
         """The rule that splits *name*'s orders among its suppliers: None for a node with
         at most one supplier (its ``supply_rule`` is then not used), else the node's
-        ``supply_rule`` (``"assembly"``, ``"split"`` or ``"priority"``)."""
+        ``supply_rule`` (``"assembly"``, ``"split"``, ``"priority"`` or ``"choice"``)."""
         node = self.node(name)
         return node.supply_rule if len(self.suppliers(name)) > 1 else None
 
@@ -646,7 +653,9 @@ class Network:
         A node's own mean external demand plus, for each customer edge, the customer's
         flow times the edge's ``bom``, times its ``share`` when the customer splits its
         orders (``supply_rule="split"``); under ``"priority"`` the whole flow goes to the
-        supplier asked first (lowest ``priority``).  Demand set by a market model is not
+        supplier asked first (lowest ``priority``); under ``"choice"`` the policy decides,
+        so every supplier counts the whole flow (an upper bound, for sizing searches and
+        pipelines).  Demand set by a market model is not
         part of the network and counts as 0.
         """
         return dict(self._structure.mean_flows)

@@ -44,12 +44,15 @@ PerNode = float | Mapping[str, float]
 class Action:
     """What is decided at an epoch.
 
-    ``orders`` maps a deciding node to the quantity it orders now.  ``prices`` and
+    ``orders`` maps a deciding node to the quantity it orders now; a node with
+    ``supply_rule="choice"`` maps instead to a mapping *supplier node name ->
+    quantity* (``{"store": {"regular": 3.0, "expedited": 1.0}}``: one order per
+    supplier edge, each with that edge's lead time and unit cost).  ``prices`` and
     ``extra`` are the hook for decision-dependent demand (pricing,
     recommendation): the network's market model reads them when it draws demand.
     """
 
-    orders: Mapping[str, float] = field(default_factory=dict)
+    orders: Mapping[str, float | Mapping[str, float]] = field(default_factory=dict)
     prices: Mapping[str, float] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -316,6 +319,20 @@ class CappedBaseStock:
 from .policy_registry import Param, register_policy  # noqa: E402  (after the classes it builds)
 
 
+def one_order_per_node(problem: Any) -> str | None:
+    """Why a family that orders one number per node does not apply to *problem*: a node that
+    chooses its suppliers (``supply_rule="choice"``) orders one quantity per supplier."""
+    net = problem.network
+    choosers = [n.name for n in net.stock_nodes if net.supply_rule_of(n.name) == "choice"]
+    if choosers:
+        return (
+            f"node {choosers[0]!r} chooses how much to order from each supplier "
+            "(supply_rule='choice'); this family orders one quantity per node (dual "
+            "sourcing: single-index, dual-index, capped-dual-index, tailored-base-surge)"
+        )
+    return None
+
+
 def _family(name: str, cls: type, summary: str, *params: Param) -> type:
     """Register the family *cls* under *name*: its parameters are its fields, by keyword."""
     register_policy(
@@ -323,6 +340,7 @@ def _family(name: str, cls: type, summary: str, *params: Param) -> type:
         lambda problem, p: cls(**p),
         summary=summary,
         params=params,
+        applies=one_order_per_node,
         group="family",
         family=cls,
     )

@@ -24,8 +24,9 @@ Traceback (most recent call last):
 des_supply.policy_registry.PolicyError: policy 'base-stock': level names node 'ghost', which the network 'network' does not have (deciding nodes: store)
 
 Who registers what: the engine's families (:mod:`des_supply.policies`), the pricing
-rules (:mod:`des_supply.pricing_policies`) and the recommendation rules
-(:mod:`des_supply.recommendation_policies`) register themselves and are always
+rules (:mod:`des_supply.pricing_policies`), the recommendation rules
+(:mod:`des_supply.recommendation_policies`) and the dual-sourcing families
+(:mod:`des_supply.sourcing_policies`) register themselves and are always
 available; the *solved* policies ("optimal", "best-base-stock", "myopic", ...: built by
 running the optimizer on the problem) are registered by importing
 :mod:`optimization.policies`, since the engine does not import the optimizers.
@@ -59,13 +60,14 @@ __all__ = [
 ]
 
 #: Groups of entries, in the order :func:`policy_names` lists them.
-GROUPS = ("family", "pricing", "recommendation", "solved")
+GROUPS = ("family", "sourcing", "pricing", "recommendation", "solved")
 
 #: The modules that register the engine's own policies (imported on first lookup).
 _BUILTIN = (
     "des_supply.policies",
     "des_supply.pricing_policies",
     "des_supply.recommendation_policies",
+    "des_supply.sourcing_policies",
 )
 _SOLVED_MODULE = "optimization.policies"
 

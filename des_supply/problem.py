@@ -47,14 +47,25 @@ __all__ = [
 ]
 
 #: Structural shapes, from the most to the least specific.
-SHAPES = ("single-stage", "serial", "parallel", "distribution", "assembly", "general")
+SHAPES = (
+    "single-stage",
+    "multi-sourcing",
+    "serial",
+    "parallel",
+    "distribution",
+    "assembly",
+    "general",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class ProblemKind:
     """What a problem is, read from its structure (which exact methods apply).
 
-    ``shape``: ``single-stage`` (one stocking node fed by one supplier), ``serial`` (a
+    ``shape``: ``single-stage`` (one stocking node fed by one supplier),
+    ``multi-sourcing`` (one stocking node that chooses at every epoch how much to
+    order from each of several external suppliers, ``supply_rule="choice"``: dual
+    sourcing with two), ``serial`` (a
     chain of stocking nodes, external demand at the last), ``parallel`` (several
     single stages side by side), ``distribution`` (every stocking node has one
     supplier), ``assembly`` (every stocking node has at most one customer) or
@@ -78,6 +89,14 @@ class ProblemKind:
 def _shape(net: Network) -> str:
     stock = net.stock_nodes
     supplied = {n.name: net.suppliers(n.name) for n in stock}
+    choosers = [n for n in stock if net.supply_rule_of(n.name) == "choice"]
+    if choosers:  # the policy splits orders: not an assembly nor a distribution system
+        only = stock[0]
+        if len(stock) == 1 and all(
+            net.node(e.source).kind == "supply" for e in supplied[only.name]
+        ):
+            return "multi-sourcing"
+        return "general"
     feeding = {n.name: net.customers(n.name) for n in stock}
     supply_names = {n.name for n in net.nodes if n.kind == "supply"}
     single_source = all(len(v) == 1 for v in supplied.values())

@@ -475,9 +475,8 @@ class RecommendAndReplenish:
                     "RecommendAndReplenish needs a recommendation market in the run "
                     "(scenarios.make_market('recommendation-small')) or model=..."
                 )
-        orders = self.replenishment.act(obs)
-        if isinstance(orders, Action):
-            orders = orders.orders
+        decided = self.replenishment.act(obs)
+        orders = decided.orders if isinstance(decided, Action) else decided
         if callable(getattr(self.recommender, "ordered", None)):
             self.recommender.ordered(obs, orders)
         return Action(orders=dict(orders), extra={KEY: self.recommender.recommend(obs, model)})

@@ -22,7 +22,14 @@ Order of events in period t
    that review at t form the decision epoch; the policy (or an outside agent)
    sees the :class:`Observation` and answers with an :class:`~des_supply.policies.Action`.
    Orders are placed downstream first; a supplier ships at once what it can (see
-   Shipping), and backlogs or loses the rest by its own shortage rule.  A shipment
+   Shipping), and backlogs or loses the rest by its own shortage rule.  A node with
+   ``supply_rule="choice"`` answers with a mapping supplier -> quantity in place of
+   one number (``Action(orders={"store": {"regular": 3, "expedited": 1}})``): each
+   part is rounded to whole units (unless the network is continuous) and requested
+   on that supplier's edge (its lead time, unit cost and the supplier's capacity
+   apply); the node's ``capacity`` and ``storage_capacity`` cut the total, taking
+   the cut from the suppliers last in declaration order first; ``fixed_order_cost``
+   is charged once per epoch with a positive total, ``order_cost`` per unit of it.  A shipment
    with lead time 0 arrives immediately.  ``network.decisions`` says who sees what:
 
    * ``simultaneous`` (default; the beer game, parallel multi-agent RL): all
@@ -76,6 +83,9 @@ The ledger records the cuts: ``order_cut`` (units of a node's orders not placed
 because of its order ``capacity`` or ``storage_capacity``, after rounding) and
 ``capacity_short`` (units of new downstream orders the shipping capacity held
 back although stock, or the supply node's unlimited stock, could cover them).
+The ledger is per node: what a ``"choice"`` node ordered from each supplier shows
+in the supplier's row (``shipped`` plus what it backlogged or lost of the request;
+a supply node serving one customer ships exactly that customer's orders).
 
 Continuous time
 ---------------
@@ -351,6 +361,31 @@ class Observation:
             kits = more
         return tuple(out)
 
+    def _edge(self, node: str, supplier: str) -> _EdgeState:
+        s = self._node(node)
+        for e in s.inbound:
+            if e.source.name == supplier:
+                return e
+        raise KeyError(
+            f"node {node!r} has no supplier {supplier!r} "
+            f"(suppliers: {', '.join(e.source.name for e in s.inbound)})"
+        )
+
+    def supplier_on_order(self, node: str, supplier: str) -> float:
+        """Units *node* ordered from *supplier* and not yet received (in transit on the
+        edge or backlogged at the supplier), in the supplier's units; the node's
+        ``initial_pipeline`` belongs to no supplier and is not counted."""
+        e = self._edge(node, supplier)
+        return e.transit + e.pending
+
+    def supplier_pipeline(self, node: str, supplier: str, n: int) -> tuple[float, ...]:
+        """Units on their way from *supplier* to *node* that arrive at the start of periods
+        t+1, ..., t+n (shipped units only: a backlog at the supplier has no arrival
+        period yet; the initial pipeline belongs to no supplier)."""
+        e = self._edge(node, supplier)
+        t = cast(int, self.t)  # a period: pipelines are a periodic engine's
+        return tuple(self._sim._due_on([e], t + k)[0] for k in range(1, n + 1))
+
     def last_demand(self, node: str) -> float:
         """External demand of the most recent period that has had its demand phase."""
         return self._node(node).last_demand
@@ -445,6 +480,8 @@ class Simulation:
                     s.order_rule = 0
             if s.rule == "priority":
                 s.inbound.sort(key=lambda e: e.edge.priority)
+        # nodes whose order is a mapping supplier -> quantity (supply_rule="choice")
+        self._choosers = frozenset(s.name for s in self._states if s.rule == "choice")
         self._demand = [
             (  # a periodic network's demand is a distribution (Network._check_periodic)
                 self._by_name[n.name],
@@ -738,12 +775,12 @@ class Simulation:
 
     def _check_action(
         self, t: float, action: Any, deciding: tuple[str, ...] | frozenset[str]
-    ) -> Mapping[str, float]:
+    ) -> Mapping[str, Any]:
         """The orders of *action*, after checking all of it (nothing is placed on error).
 
         *deciding* is a set when many nodes decide (a membership test per order: a tuple
         made this quadratic in the number of nodes)."""
-        orders: Mapping[str, float]
+        orders: Mapping[str, Any]  # a number per node; a mapping for "choice" nodes
         if type(action) is dict:
             orders = action
         elif isinstance(action, Action):
@@ -767,18 +804,79 @@ class Simulation:
                     f"period {t}: node {name!r} does not decide now "
                     f"(deciding: {', '.join(names) or 'none'})"
                 )
+            if name in self._choosers or isinstance(q, Mapping):
+                self._check_choice(t, name, q)
+                continue
+            if not isinstance(q, (int, float, np.number)) or isinstance(q, bool):
+                raise DecisionError(
+                    f"period {t}: order at node {name!r} must be a number, got {q!r}"
+                )
             if not q >= 0 or q == math.inf:
                 raise DecisionError(
                     f"period {t}: order at node {name!r} must be a finite number >= 0, got {q}"
                 )
         return orders
 
+    def _check_choice(self, t: float, name: str, parts: Any) -> None:
+        """Check the order of node *name* when it is (or should be) a mapping supplier ->
+        quantity (``supply_rule="choice"``)."""
+        s = self._by_name[name]
+        if s.rule != "choice":
+            raise DecisionError(
+                f"period {t}: node {name!r} has supply_rule={s.rule!r}, not 'choice': its "
+                f"order is one number, got a mapping {dict(parts)!r}"
+            )
+        suppliers = [e.source.name for e in s.inbound]
+        if not isinstance(parts, Mapping):
+            raise DecisionError(
+                f"period {t}: node {name!r} chooses its suppliers (supply_rule='choice'): "
+                f"its order must be a mapping supplier -> quantity over "
+                f"{', '.join(suppliers)}, got {parts!r}"
+            )
+        for supplier, q in parts.items():
+            if supplier not in suppliers:
+                raise DecisionError(
+                    f"period {t}: node {name!r} orders from {supplier!r}, which is not one "
+                    f"of its suppliers ({', '.join(suppliers)})"
+                )
+            if (
+                not isinstance(q, (int, float, np.number))
+                or isinstance(q, bool)
+                or not q >= 0
+                or q == math.inf
+            ):
+                raise DecisionError(
+                    f"period {t}: order at node {name!r} from supplier {supplier!r} (edge "
+                    f"{supplier!r}->{name!r}) must be a finite number >= 0, got {q!r}"
+                )
+
     def _place_orders(self, t: float, action: Any, deciding: tuple[str, ...]) -> None:
+        if self._choosers:  # orders of some nodes are mappings: checked and placed below
+            orders = self._check_action(t, action, self._allowed)
+            if isinstance(action, Action):
+                for name, p in action.prices.items():
+                    self._by_name[name].price = float(p)
+                self._action = action
+            for s in self._deciders:
+                if s.name not in deciding:
+                    continue
+                part = orders.get(s.name)
+                if not part:
+                    continue
+                if s.rule == "choice":
+                    self._order_choice(t, s, part)
+                else:
+                    self._order(t, s, float(part))
+            return
         if type(action) is dict:  # the common answer: checked here, the slow path says why not
             allowed = self._allowed
-            for name, q in action.items():
-                if name not in allowed or not q >= 0 or q == math.inf:
-                    self._check_action(t, action, allowed)
+            try:
+                for name, q in action.items():
+                    if name not in allowed or not q >= 0 or q == math.inf:
+                        self._check_action(t, action, allowed)
+            except TypeError:  # not a number (a mapping for a node that is not "choice")
+                self._check_action(t, action, allowed)
+                raise
             if len(deciding) == 1:
                 q = action.get(deciding[0], 0.0)
                 if q:
@@ -820,19 +918,9 @@ class Simulation:
                 s.variable += node.order_cost * q
             self._request_units(t, s.inbound[0], q)
             return
-        asked = q
-        if q > node.capacity:
-            q = float(math.floor(node.capacity)) if whole else node.capacity
-        if node.storage_capacity < math.inf:
-            room = max(0.0, node.storage_capacity - s.on_hand - _on_order(s))
-            q = min(q, float(math.floor(room + EPS)) if whole else room)
-        if q < asked:
-            s.cut += asked - (q if q > EPS else 0.0)
+        q = self._within_capacities(s, q)
         if q <= EPS:
             return
-        s.ordered += q
-        s.fixed += node.fixed_order_cost
-        s.variable += node.order_cost * q
         if s.rule is None or s.rule == "assembly":
             for e in s.inbound:
                 self._request_units(t, e, q * e.bom)
@@ -848,6 +936,48 @@ class Simulation:
                     left -= take
                 if left <= EPS:
                     break
+
+    def _within_capacities(self, s: _NodeState, asked: float) -> float:
+        """What *s* may order of *asked* (whole units unless continuous) under its order and
+        storage capacities; records the cut and, when something is ordered, the order and
+        its fixed and per-unit ordering costs."""
+        node = s.node
+        q = asked
+        whole = not self._continuous
+        if q > node.capacity:
+            q = float(math.floor(node.capacity)) if whole else node.capacity
+        if node.storage_capacity < math.inf:
+            room = max(0.0, node.storage_capacity - s.on_hand - _on_order(s))
+            q = min(q, float(math.floor(room + EPS)) if whole else room)
+        if q < asked:
+            s.cut += asked - (q if q > EPS else 0.0)
+        if q <= EPS:
+            return 0.0
+        s.ordered += q
+        s.fixed += node.fixed_order_cost
+        s.variable += node.order_cost * q
+        return q
+
+    def _order_choice(self, t: float, s: _NodeState, parts: Mapping[str, float]) -> None:
+        """Place a ``"choice"`` node's orders, one per supplier: whole units unless
+        continuous; the node's capacities cut the total, from the last supplier (in
+        declaration order) backwards."""
+        whole = not self._continuous
+        wanted: list[tuple[_EdgeState, float]] = []
+        for e in s.inbound:
+            q = parts.get(e.source.name)
+            if q:
+                q = float(round(q)) if whole else float(q)
+                if q > EPS:
+                    wanted.append((e, q))
+        left = self._within_capacities(s, sum(q for _, q in wanted))
+        for e, q in wanted:  # declaration order: the cut falls on the last ones
+            take = q if q <= left else left
+            if take > EPS:
+                self._request_units(t, e, take)
+                left -= take
+            if left <= EPS:
+                break
 
     def _split(self, t: float, s: _NodeState, q: float) -> None:
         # split edges have their share (Network refuses a split rule without)

@@ -15,6 +15,12 @@ single stage, lost sales                          relative value iteration (Zipk
                                                   heuristics evaluated exactly
 single stage, backlog, no fixed cost              newsvendor fractile over L+1 periods
 single stage, backlog, fixed cost                 optimal (s, S) (Zheng & Federgruen 1991)
+one node choosing between two suppliers           dual-sourcing DP (relative value iteration
+(multi-sourcing)                                  on net inventory and pipeline) where it fits
+                                                  the memory limit, and single index, dual
+                                                  index, capped dual index, tailored
+                                                  base-surge searched by simulation
+                                                  (:mod:`optimization.dual_sourcing`)
 serial, backlog                                   Clark-Scarf / Chen-Zheng echelon base stock
 anything else, or an assumption above fails       perfect-information bound (Pyomo + HiGHS) on
                                                   sampled paths, base-stock and echelon
@@ -643,6 +649,10 @@ def optimize(
             f"no method for a {kind.market!r} market: optimize knows pricing "
             "and recommendation markets"
         )
+    if kind.shape == "multi-sourcing":
+        from .dual_sourcing import optimize_dual_sourcing
+
+        return optimize_dual_sourcing(problem, progress=progress, seed=bound_seed)
     exact = {"single-stage": _single_stage, "serial": _serial}.get(kind.shape)
     skipped = f"no exact method for a {kind.shape} network"
     if exact is not None:

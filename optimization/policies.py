@@ -20,6 +20,10 @@ name                      policy
 ``rolling-horizon``       MPC re-solving the network MIP on mean forecasts (built directly,
                           no solve; optional ``horizon``, default as optimize chooses it)
 ``mip-mpc``               MPC re-solving the recommendation MIP (recommendation problems)
+``best-single-index``,    dual sourcing (:mod:`optimization.dual_sourcing`): the heuristic with
+``best-dual-index``,      the parameters optimize searched by simulation on common random
+``best-capped-dual-index``, numbers
+``best-tailored-base-surge``
 ========================  =====================================================================
 
 Each but ``rolling-horizon`` takes no parameters: ``make_policy("best-base-stock", problem)`` runs
@@ -50,7 +54,7 @@ __all__ = ["SOLVED", "clear_cache", "optimized", "rolling_horizon"]
 #: Solved policies: name -> one-line summary.
 SOLVED: dict[str, str] = {
     "optimal": "the optimum's policy from optimize(problem) (DP table, optimal (s,S), "
-    "newsvendor or Clark-Scarf levels, pricing DP)",
+    "newsvendor or Clark-Scarf levels, pricing DP, dual-sourcing DP)",
     "myopic": "Zipkin's myopic lost-sales policy (one-period lookahead; DP table)",
     "myopic-2": "Zipkin's two-period myopic lost-sales policy (DP table)",
     "best-base-stock": "base stock with the best level(s) optimize(problem) found",
@@ -60,6 +64,12 @@ SOLVED: dict[str, str] = {
     "step 1/20, as whole orders tracking it",
     "best-echelon-base-stock": "echelon base stock with the levels optimize(problem) searched",
     "mip-mpc": "MPC re-solving the recommendation MIP (recommendation problems)",
+    "best-single-index": "dual sourcing: single index with the levels optimize searched",
+    "best-dual-index": "dual sourcing: dual index with the levels optimize searched",
+    "best-capped-dual-index": "dual sourcing: capped dual index with the levels and cap "
+    "optimize searched",
+    "best-tailored-base-surge": "dual sourcing: tailored base-surge with the base and level "
+    "optimize searched",
 }
 
 _CACHE: OrderedDict[tuple, OptimizeResult] = OrderedDict()

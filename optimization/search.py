@@ -26,6 +26,7 @@ batch engine does not run is searched candidate by candidate with ``simulate``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -41,7 +42,7 @@ from des_supply.policies import BaseStock, EchelonBaseStock
 from des_supply.problem import Problem, as_problem
 from des_supply.rng import replication_seed
 
-__all__ = ["SearchResult", "mean_flows", "search_base_stock"]
+__all__ = ["CoordinateResult", "SearchResult", "mean_flows", "search_base_stock", "search_integers"]
 
 
 @dataclass(frozen=True)
@@ -258,3 +259,123 @@ def _downstream_lead(network: Network, name: str) -> float:
     for e in network.customers(name):
         longest = max(longest, e.lead_time.mean + _downstream_lead(network, e.target))
     return longest
+
+
+@dataclass(frozen=True)
+class CoordinateResult:
+    """The best integer parameters :func:`search_integers` found, and their value."""
+
+    params: dict[str, int]
+    value: float  # mean cost (or profit) per period on the search seeds
+    evaluations: int
+    policy: Any
+
+
+def search_integers(
+    problem: Problem | Network,
+    build: Callable[[dict[str, int]], Any],
+    start: Mapping[str, int] | Sequence[Mapping[str, int]],
+    *,
+    lower: Mapping[str, int] | None = None,
+    upper: Mapping[str, int] | None = None,
+    periods: int = 2_000,
+    warmup: int = 0,
+    replications: int = 4,
+    seed: int = 12345,
+    steps: tuple[int, ...] = (1, 2, 4),
+    max_evaluations: int = 300,
+    descents: int = 1,
+    progress: bool = False,
+    label: str = "search",
+    executor: Executor | None = None,
+) -> CoordinateResult:
+    """Integer parameters of a policy family searched by simulation on common random numbers.
+
+    ``build(params) -> policy``.  *start* is one point or a list of points (a coarse grid);
+    the search descends from the best *descents* of them and keeps the best end.  Every
+    round of a descent tries each parameter moved by each of *steps* up and down, and each
+    pair of parameters moved together by the two smallest steps each, all four ways (cost
+    valleys often run diagonally), within *lower* and *upper*, and moves to the best candidate that improves on the current one;
+    it stops when none does (a local optimum for those moves) or after *max_evaluations*
+    candidates in all.  Every candidate runs on the
+    same seeds (``simulate(problem, build(p), periods, warmup, replications, seed)``),
+    so two candidates differ by their policies, not by their demand paths.
+    """
+    problem = as_problem(problem)
+    sign = 1.0 if problem.objective == "cost" else -1.0
+    lo = dict(lower or {})
+    hi = dict(upper or {})
+    starts = [dict(start)] if isinstance(start, Mapping) else [dict(p) for p in start]
+    if not starts:
+        raise ValueError("search_integers needs at least one start point")
+    names = list(starts[0])
+    cache: dict[tuple[int, ...], float] = {}
+
+    def value(params: dict[str, int]) -> float:
+        key = tuple(params[n] for n in names)
+        if key not in cache:
+            res = simulate(
+                problem,
+                build(dict(params)),
+                periods=periods,
+                warmup=warmup,
+                replications=replications,
+                seed=seed,
+                executor=executor,
+            )
+            cache[key] = sign * res.mean
+            bar.update(1)
+        return cache[key]
+
+    bar = tqdm(desc=label, disable=not progress, leave=False, unit="candidate")
+
+    def descend(v: float, p: dict[str, int]) -> tuple[float, dict[str, int]]:
+        return _descend(value, v, p, names, steps, lo, hi, lambda: max_evaluations - len(cache))
+
+    scored_starts = sorted(
+        ((value(p), i, p) for i, p in enumerate({n: int(p[n]) for n in names} for p in starts)),
+        key=lambda x: (x[0], x[1]),
+    )
+    found = [descend(v, p) for v, _, p in scored_starts[:descents]]
+    best_value, best = min(found, key=lambda x: x[0])
+    bar.close()
+    return CoordinateResult(best, sign * best_value, len(cache), build(dict(best)))
+
+
+def _descend(
+    value: Callable[[dict[str, int]], float],
+    best_value: float,
+    best: dict[str, int],
+    names: list[str],
+    steps: tuple[int, ...],
+    lo: Mapping[str, int],
+    hi: Mapping[str, int],
+    budget: Callable[[], int],
+) -> tuple[float, dict[str, int]]:
+    """Descent from *best* (see :func:`search_integers`) while *budget()* is positive."""
+    while budget() > 0:
+        deltas: list[dict[str, int]] = [
+            {n: sign * step} for step in steps for n in names for sign in (1, -1)
+        ]
+        # two parameters together, by the two smallest steps each, both ways: cost valleys
+        # often run diagonally, at slopes 1:1, 1:2 or 2:1
+        small = steps[:2]
+        for i, n in enumerate(names):
+            for other in names[i + 1 :]:
+                for a in small:
+                    for b in small:
+                        for sa, sb in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                            deltas.append({n: sa * a, other: sb * b})
+        moves = []
+        for delta in deltas:
+            move = {k: best[k] + delta.get(k, 0) for k in names}
+            if all(lo.get(k, -(2**62)) <= move[k] <= hi.get(k, 2**62) for k in names):
+                moves.append(move)
+        scored = [(value(m), i, m) for i, m in enumerate(moves[: budget()])]
+        if not scored:
+            break
+        v, _, m = min(scored, key=lambda x: (x[0], x[1]))
+        if v >= best_value - 1e-12:
+            break
+        best, best_value = m, v
+    return best_value, best

@@ -12,6 +12,7 @@ from . import (  # noqa: E402, F401  (registration)
     assembly,
     beer_game,
     continuous,
+    dual_sourcing,
     orgym,
     owmr,
     pricing,

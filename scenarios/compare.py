@@ -9,7 +9,9 @@ table and one plot.
    for any problem when ``optimize`` failed (no method, or a solver that gave up; the
    reason is in ``details["optimize_error"]``).
 3. PPO trained with :func:`scenarios.presets.preset` for ``steps`` steps (the generic
-   preset starts from the cheaper searched base-stock policy).
+   preset starts from the cheaper searched base-stock policy).  A problem with no preset
+   (a node that orders per supplier: dual sourcing) is compared without PPO, and
+   ``details["ppo_skipped"]`` says why.
 4. Everything evaluated on the same ``episodes`` episodes of ``periods`` periods from the
    problem's start (common random numbers; an evaluation seed disjoint from training),
    with 95 % CIs and paired differences against the reference: the optimum where it is
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -43,11 +46,21 @@ import numpy as np
 from des_supply.evaluate import simulate
 from des_supply.executors import Executor
 from des_supply.network import Network
+from des_supply.policy_registry import policy_entry
 from des_supply.problem import Problem, as_problem
 from rl.evaluation import Evaluation, evaluate_agent, paired
+from rl.ppo import PPOConfig
 
 from .extras import flat_rows, optimize_failure_text, optimize_failures, pandas
-from .presets import Anchor, make_thunk, preset, problem_record, search_anchor, with_steps
+from .presets import (
+    Anchor,
+    NoPreset,
+    make_thunk,
+    preset,
+    problem_record,
+    search_anchor,
+    with_steps,
+)
 
 __all__ = ["CompareResult", "compare", "figure"]
 
@@ -135,6 +148,8 @@ class CompareResult:
             lines.append(
                 f"| {self.bound['name']} (no policy) | - | - | - | - | {_value(self.bound)} |"
             )
+        if self.details.get("ppo_skipped"):
+            lines.append(f"\nPPO not trained: {self.details['ppo_skipped']}")
         return "\n".join(lines)
 
     @property
@@ -221,7 +236,10 @@ def _benchmarks(
             rows.append(_Row(b.name, b.policy, b.value, b.periods, b.method, dict(b.params)))
     # the searched heuristics, where optimize did not list them (and whenever it failed)
     anchor = None
-    if problem.kind.market is None or res is None:
+    # the searched base-stock heuristics, where they apply (not to a node that orders per
+    # supplier: dual sourcing has its own searched heuristics in optimize)
+    searchable = policy_entry("base-stock").reason(problem) is None
+    if searchable and (problem.kind.market is None or res is None):
         families = ["base-stock"] + (
             ["echelon-base-stock"] if problem.kind.shape not in ("single-stage", "parallel") else []
         )
@@ -345,24 +363,36 @@ def compare(
     )
     details["benchmark_seconds"] = time.perf_counter() - started
 
-    config, spec = preset(problem, anchor=anchor, search=search)
-    config = replace(with_steps(config, steps), seed=seed)
-    t0 = time.perf_counter()
-    (out / "ppo").mkdir(parents=True, exist_ok=True)
-    # what `des-supply evaluate DIR` and `train --resume` read (as `des-supply train` writes it)
-    (out / "ppo" / "run.json").write_text(
-        json.dumps(
-            {"problem": record, "algo": "ppo", "spec": spec, "config": asdict(config)},
-            indent=2,
-            default=str,
-        )
-        + "\n"
-    )
-    trained = train(make_thunk(problem, spec), config, out / "ppo", progress=progress)
-    train_seconds = time.perf_counter() - t0
-    agent = load_agent(trained.out_dir)
-
     eval_seed = EVAL_SEED_OFFSET + seed
+    config: PPOConfig | None = None
+    spec: dict[str, Any] | None = None
+    try:
+        config, spec = preset(problem, anchor=anchor, search=search)
+    except NoPreset as why:  # compared without PPO, and the table says why
+        details["ppo_skipped"] = str(why)
+    if config is not None and spec is not None:
+        config = replace(with_steps(config, steps), seed=seed)
+        t0 = time.perf_counter()
+        (out / "ppo").mkdir(parents=True, exist_ok=True)
+        # what `des-supply evaluate DIR` and `train --resume` read (as `des-supply train`
+        # writes it)
+        (out / "ppo" / "run.json").write_text(
+            json.dumps(
+                {"problem": record, "algo": "ppo", "spec": spec, "config": asdict(config)},
+                indent=2,
+                default=str,
+            )
+            + "\n"
+        )
+        trained = train(make_thunk(problem, spec), config, out / "ppo", progress=progress)
+        details["ppo"] = {
+            "steps": trained.global_step,
+            "train_seconds": time.perf_counter() - t0,
+            "config": asdict(trained.config),
+            "anchor": spec.get("anchor"),
+        }
+        agent = load_agent(trained.out_dir)
+
     evals: list[tuple[Evaluation, _Row | None]] = []
     for row in bench:
         evals.append(
@@ -380,21 +410,22 @@ def compare(
                 row,
             )
         )
-    eval_spec = {**spec, "env": {**spec["env"], "periods": periods}}
-    evals.append(
-        (
-            evaluate_agent(
-                make_thunk(problem, eval_spec),
-                agent,
-                seed=eval_seed,
-                episodes=episodes,
-                name="ppo",
-                progress=progress,
-                executor=executor,
-            ),
-            None,
+    if spec is not None:
+        eval_spec = {**spec, "env": {**spec["env"], "periods": periods}}
+        evals.append(
+            (
+                evaluate_agent(
+                    make_thunk(problem, eval_spec),
+                    agent,
+                    seed=eval_seed,
+                    episodes=episodes,
+                    name="ppo",
+                    progress=progress,
+                    executor=executor,
+                ),
+                None,
+            )
         )
-    )
 
     sign = 1.0 if problem.objective == "cost" else -1.0
     full = [(e, r) for e, r in evals if r is not None and len(e.per_episode) == episodes]
@@ -452,19 +483,13 @@ def compare(
             "eval_seed": eval_seed,
             "episodes": episodes,
             "periods": periods,
-            "ppo": {
-                "steps": trained.global_step,
-                "train_seconds": train_seconds,
-                "config": asdict(trained.config),
-                "anchor": spec.get("anchor"),
-            },
             **details,
             "seconds": time.perf_counter() - started,
         },
     )
     (out / "compare.json").write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     (out / "compare.md").write_text(result.table() + "\n")
-    _plot(result, out / "compare.png", out / "ppo" / "progress.csv")
+    _plot(result, out / "compare.png", out / "ppo" / "progress.csv", details.get("ppo_skipped"))
     return result
 
 
@@ -546,7 +571,7 @@ def _ordinary(means: np.ndarray, reference: float, factor: float = 10.0) -> np.n
     return np.isfinite(means) & (distance <= factor * typical)
 
 
-def _plot(result: CompareResult, path: Path, progress_csv: Path) -> None:
+def _plot(result: CompareResult, path: Path, progress_csv: Path, no_ppo: str | None = None) -> None:
     """Bars with 95% CIs for every policy, and PPO's learning curve."""
     from matplotlib.figure import Figure  # no pyplot: no global backend state
 
@@ -572,7 +597,9 @@ def _plot(result: CompareResult, path: Path, progress_csv: Path) -> None:
         curve.text(
             0.5,
             0.5,
-            "too few finished episodes\nfor a learning curve\n(train longer: --steps)",
+            "PPO not trained:\n" + textwrap.fill(no_ppo, 38)
+            if no_ppo
+            else "too few finished episodes\nfor a learning curve\n(train longer: --steps)",
             ha="center",
             va="center",
             transform=curve.transAxes,

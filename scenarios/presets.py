@@ -80,6 +80,7 @@ __all__ = [
     "ActionWindow",
     "Anchor",
     "GenericSettings",
+    "NoPreset",
     "PeriodShift",
     "check_steps",
     "make_thunk",
@@ -519,6 +520,21 @@ def _recommendation(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
     return cfg, {"env": env, "scale_observation": False, "scale_reward": False}
 
 
+class NoPreset(ValueError):
+    """No PPO preset for this kind of problem (the message says why, in one line)."""
+
+
+def _no_preset(problem: Problem) -> None:
+    """Refuse problems the RL envs cannot act on: a node that orders per supplier."""
+    net = problem.network
+    choosers = [n.name for n in net.stock_nodes if net.supply_rule_of(n.name) == "choice"]
+    if choosers:
+        raise NoPreset(
+            f"no PPO preset for node {choosers[0]!r}, which orders per supplier "
+            "(supply_rule='choice'): the RL envs order one quantity per node"
+        )
+
+
 def preset(
     problem: Problem | Network,
     *,
@@ -531,8 +547,11 @@ def preset(
     *anchor* (the generic preset only): the base-stock policy to start from, if already
     known (:func:`search_anchor`); else it is searched (10-60 s), with *search* as keyword
     arguments of :func:`optimization.search.search_base_stock`; *generic* its other knobs.
+    A node that orders per supplier (``supply_rule="choice"``, dual sourcing) has no preset
+    yet: :class:`NoPreset`.
     """
     problem = as_problem(problem)
+    _no_preset(problem)
     kind = problem.kind
     if kind.market == "recommendation":
         return _recommendation(problem)
@@ -559,6 +578,7 @@ def check_steps(problem: Problem | Network, steps: int | None) -> None:
     base-stock search, the other presets are cheap to build.
     """
     problem = as_problem(problem)
+    _no_preset(problem)
     kind = problem.kind
     generic = kind.market is None and not (
         kind.shape == "single-stage" and kind.shortage in ("lost", "backlog")

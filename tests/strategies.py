@@ -9,7 +9,8 @@ either order timing, and integer or continuous quantities.  With
 ``conventions=True`` it also draws the peer conventions: sequential decisions,
 ship-before-receipt and shipping capacities at stocking nodes (left out by
 default so that engines that mirror the event engine, such as the batch engine,
-can opt in when they support them).  ``policies(net)``
+can opt in when they support them); ``choice=True`` adds the ``"choice"`` rule
+(the policy splits each order among the suppliers).  ``policies(net)``
 draws a policy from :mod:`des_supply.policies` with parameters for the
 network's stocking nodes.  Everything drawn is valid by construction: a
 network strategy that raised ``NetworkError`` would be a bug in the engine.
@@ -18,6 +19,8 @@ network strategy that raised ``NetworkError`` would be a bug in the engine.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
@@ -25,6 +28,7 @@ from hypothesis import strategies as st
 from des_supply import (
     RQ,
     SS,
+    Action,
     BaseStock,
     CappedBaseStock,
     ConstantOrder,
@@ -46,6 +50,7 @@ from des_supply import (
 
 __all__ = [
     "SHAPES",
+    "SplitAmongSuppliers",
     "continuous_demands",
     "integer_demands",
     "lead_times",
@@ -179,8 +184,13 @@ def networks(
     continuous: bool | None = None,
     assembly: bool = True,
     conventions: bool = False,
+    choice: bool = False,
 ) -> Network:
     """A random valid network.
+
+    ``choice=True`` adds the ``"choice"`` supply rule (the policy splits orders among the
+    suppliers) to the rules drawn for nodes with several suppliers; :func:`policies`
+    then wraps its policy in :class:`SplitAmongSuppliers`.
 
     ``assembly=False`` leaves out assembly nodes (and bill-of-materials quantities
     other than 1), so that every unit entering a node leaves it as one unit.
@@ -214,7 +224,8 @@ def networks(
                 if shape == "assembly"
                 else draw(
                     st.sampled_from(
-                        ["split", "priority", "assembly"] if assembly else ["split", "priority"]
+                        (["split", "priority", "assembly"] if assembly else ["split", "priority"])
+                        + (["choice", "choice"] if choice else [])
                     )
                 )
             )
@@ -291,9 +302,42 @@ def _per_node(draw: Any, names: list[str], values: st.SearchStrategy[float]) -> 
     return {n: float(draw(values)) for n in names}
 
 
+@dataclass(frozen=True)
+class SplitAmongSuppliers:
+    """*base*'s order at a ``"choice"`` node split among its suppliers by fixed *weights*
+    (supplier -> weight; the engine rounds each part)."""
+
+    base: Any
+    weights: Mapping[str, Mapping[str, float]]
+
+    def act(self, obs: Any) -> Action:
+        decided = self.base.act(obs)
+        orders = dict(decided.orders if isinstance(decided, Action) else decided)
+        for node, weights in self.weights.items():
+            q = orders.get(node)
+            if q is None:
+                continue
+            total = sum(weights.values())
+            orders[node] = {k: q * w / total for k, w in weights.items()} if total else {}
+        return Action(orders=orders)
+
+
 @st.composite
 def policies(draw: Any, net: Network) -> Any:
-    """A policy from :mod:`des_supply.policies` with parameters for *net*'s stocking nodes."""
+    """A policy from :mod:`des_supply.policies` with parameters for *net*'s stocking nodes
+    (split among suppliers by drawn weights at ``"choice"`` nodes)."""
+    base = draw(_policies(net))
+    choosers = [n.name for n in net.stock_nodes if net.supply_rule_of(n.name) == "choice"]
+    if not choosers:
+        return base
+    weights = {
+        n: {e.source: float(draw(st.integers(0, 3))) for e in net.suppliers(n)} for n in choosers
+    }
+    return SplitAmongSuppliers(base, weights)
+
+
+@st.composite
+def _policies(draw: Any, net: Network) -> Any:
     names = [n.name for n in net.stock_nodes]
     level = st.integers(0, 40)
     kind = draw(st.sampled_from(["base-stock", "echelon", "ss", "rq", "constant", "capped"]))

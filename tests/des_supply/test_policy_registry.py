@@ -44,10 +44,14 @@ VALUES = {
     "cap": 7.0,
     "price": 40.0,
     "slope": 0.5,
+    "expedite_level": 3.0,
+    "regular_level": 8.0,
+    "base": 2.0,
 }
 # a problem where each group applies
 GROUP_PROBLEMS = {
     "family": ("single-stage", {}),
+    "sourcing": ("dual-sourcing", {}),
     "pricing": ("pricing-a", {}),
     "recommendation": ("recommendation-small", {}),
 }
@@ -64,7 +68,7 @@ def serial():
     return scenarios.make("serial")  # plant -> stage1 -> stage2 -> stage3 (deciding: stage1..3)
 
 
-def test_the_engine_registers_its_families_pricing_and_recommendation_rules():
+def test_the_engine_registers_its_families_sourcing_pricing_and_recommendation_rules():
     assert set(ENGINE) == {
         "base-stock",
         "echelon-base-stock",
@@ -84,6 +88,10 @@ def test_the_engine_registers_its_families_pricing_and_recommendation_rules():
         "base-stock-season-static",
         "base-stock-season-learn",
         "base-stock-season-resolve",
+        "single-index",
+        "dual-index",
+        "capped-dual-index",
+        "tailored-base-surge",
     }
     # pricing's myopic rule no longer collides with Zipkin's lost-sales "myopic"
     assert "myopic" not in ENGINE or policy_entry("myopic").group == "solved"
@@ -301,3 +309,16 @@ def test_builder_value_errors_become_policy_errors(scratch_registry, serial):
     register_policy("test-bad", build, summary="x")
     with pytest.raises(PolicyError, match=r"^policy 'test-bad': level too high$"):
         make_policy("test-bad", serial)
+
+
+def test_one_order_per_node_families_do_not_apply_to_a_node_that_chooses(problems):
+    problem = problems["sourcing"]
+    assert not set(POLICIES) & set(policy_names(problem))
+    with pytest.raises(
+        PolicyError,
+        match=r"policy 'base-stock' does not apply to problem 'dual-sourcing': node 'store' "
+        r"chooses how much to order from each supplier",
+    ):
+        make_policy("base-stock", problem, {"level": 5})
+    with pytest.raises(PolicyError, match="no stocking node chooses between two suppliers"):
+        make_policy("dual-index", problems["family"], {"Se": 1, "Sr": 3})

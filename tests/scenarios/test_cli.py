@@ -21,6 +21,7 @@ SIX = {
     "serial",
     "single-stage",
     "continuous-review",
+    "dual-sourcing",
     "continuous-owmr",
     "recommendation-fashion-small",
     "recommendation-fashion-medium",

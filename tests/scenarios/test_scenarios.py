@@ -7,6 +7,7 @@ import pytest
 
 import scenarios
 from des_supply import BaseStock, Ledger, Network, Simulation
+from des_supply.sourcing_policies import DualIndex
 from scenarios import ScenarioError, parse_params
 
 
@@ -16,7 +17,10 @@ def test_scenario_builds_and_simulates_with_defaults(name):
     assert isinstance(net, Network) and net.stock_nodes
     spec = scenarios.get(name)
     assert spec.summary and spec.doc and 0 <= spec.warmup < spec.periods
-    ledger = scenarios.make(name).simulation(200, seed=0).run(BaseStock(20))  # 200 time units
+    problem = scenarios.make(name)
+    # a node that chooses its suppliers orders per supplier (dual sourcing): dual index
+    policy = DualIndex(4, 20) if problem.kind.shape == "multi-sourcing" else BaseStock(20)
+    ledger = problem.simulation(200, seed=0).run(policy)  # 200 time units
     assert isinstance(ledger, Ledger)  # in continuous time too
     assert ledger.periods == 200
     np.testing.assert_allclose(ledger.conservation_residual(), 0.0, atol=1e-9)
@@ -31,6 +35,7 @@ def test_every_registered_name_is_listed():
             "beer-game",
             "continuous-owmr",
             "continuous-review",
+            "dual-sourcing",
             "orgym-inventory",
             "orgym-inventory-lost",
             "owmr",
