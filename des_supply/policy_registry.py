@@ -59,13 +59,14 @@ __all__ = [
 ]
 
 #: Groups of entries, in the order :func:`policy_names` lists them.
-GROUPS = ("family", "pricing", "recommendation", "solved")
+GROUPS = ("family", "pricing", "recommendation", "collaborative", "solved")
 
 #: The modules that register the engine's own policies (imported on first lookup).
 _BUILTIN = (
     "des_supply.policies",
     "des_supply.pricing_policies",
     "des_supply.recommendation_policies",
+    "des_supply.collaborative_policies",
 )
 _SOLVED_MODULE = "optimization.policies"
 

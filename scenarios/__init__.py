@@ -10,6 +10,7 @@ command.guard_imports()  # the des-supply process: Ctrl-C is one line from here 
 
 from . import (  # noqa: E402, F401  (registration)
     assembly,
+    collaborative,
     beer_game,
     continuous,
     orgym,

@@ -44,12 +44,15 @@ VALUES = {
     "cap": 7.0,
     "price": 40.0,
     "slope": 0.5,
+    "price_factor": 1.1,
+    "uniform": 1.0,
 }
 # a problem where each group applies
 GROUP_PROBLEMS = {
     "family": ("single-stage", {}),
     "pricing": ("pricing-a", {}),
     "recommendation": ("recommendation-small", {}),
+    "collaborative": ("collaborative", {}),
 }
 ENGINE = [n for n in policy_names() if policy_entry(n).group != "solved"]
 
@@ -84,6 +87,7 @@ def test_the_engine_registers_its_families_pricing_and_recommendation_rules():
         "base-stock-season-static",
         "base-stock-season-learn",
         "base-stock-season-resolve",
+        "collab-base-stock",
     }
     # pricing's myopic rule no longer collides with Zipkin's lost-sales "myopic"
     assert "myopic" not in ENGINE or policy_entry("myopic").group == "solved"

@@ -12,6 +12,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import NO_PRESET
 from networks import TINY_SEARCH, two_echelon
 
 import scenarios
@@ -35,7 +36,9 @@ from scenarios.presets import (
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "scenarios" / "examples" / "two_echelon_stochastic.json"
-SCENARIOS = [n for n in scenarios.names() if scenarios.get(n).time == "periodic"]  # RL envs
+SCENARIOS = [
+    n for n in scenarios.names() if scenarios.get(n).time == "periodic" and n not in NO_PRESET
+]  # RL envs
 # small instances where the default one would be slow to build or to search
 SMALL = {
     "random-dag": {"n_nodes": 6, "n_layers": 3},
@@ -66,6 +69,12 @@ def _wrapper(env: gym.Env, cls: type) -> gym.Env | None:
             return env
         env = env.env
     return None
+
+
+@pytest.mark.parametrize("scenario", sorted(NO_PRESET))
+def test_scenarios_without_a_preset_are_refused_in_one_line(scenario: str) -> None:
+    with pytest.raises(ValueError, match=r"^no preset for a '\w+' market"):
+        preset(scenarios.make(scenario))
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -7,7 +7,11 @@ import pytest
 
 import scenarios
 from des_supply import BaseStock, Ledger, Network, Simulation
+from des_supply.collaborative_policies import CollaborativeBaseStock
 from scenarios import ScenarioError, parse_params
+
+#: The scenarios whose nodes choose their suppliers, with a policy that orders per supplier.
+CHOICE_POLICIES = {"collaborative": CollaborativeBaseStock(20)}
 
 
 @pytest.mark.parametrize("name", scenarios.names())
@@ -16,7 +20,8 @@ def test_scenario_builds_and_simulates_with_defaults(name):
     assert isinstance(net, Network) and net.stock_nodes
     spec = scenarios.get(name)
     assert spec.summary and spec.doc and 0 <= spec.warmup < spec.periods
-    ledger = scenarios.make(name).simulation(200, seed=0).run(BaseStock(20))  # 200 time units
+    policy = CHOICE_POLICIES.get(name, BaseStock(20))  # choosing nodes order per supplier
+    ledger = scenarios.make(name).simulation(200, seed=0).run(policy)  # 200 time units
     assert isinstance(ledger, Ledger)  # in continuous time too
     assert ledger.periods == 200
     np.testing.assert_allclose(ledger.conservation_residual(), 0.0, atol=1e-9)
@@ -44,6 +49,7 @@ def test_every_registered_name_is_listed():
             "recommendation-small",
             "recommendation-medium",
             "recommendation-large",
+            "collaborative",
             "recommendation-fashion-small",
             "recommendation-fashion-medium",
         ]
