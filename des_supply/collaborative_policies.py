@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .problem import Problem
     from .sim import Observation
 
-__all__ = ["CollaborativeBaseStock", "supplier_costs"]
+__all__ = ["CollaborativeBaseStock", "cheapest_unit_cost", "supplier_costs"]
 
 
 def supplier_costs(network: Network, item: str) -> list[tuple[float, str, float]]:
@@ -48,6 +48,18 @@ def supplier_costs(network: Network, item: str) -> list[tuple[float, str, float]
     for edge in network.suppliers(item):
         out.append((float(edge.unit_cost), edge.source, float(network.node(edge.source).capacity)))
     return sorted(out)
+
+
+#: Margin-optimal intensities by (model, margins): a pure function, solved once per process
+#: (a search builds many policies on the same problem; every run copies the market).
+_MARGIN_OPTIMAL: dict[tuple[Any, ...], np.ndarray] = {}
+MARGIN_CACHE_SIZE = 64
+
+
+def cheapest_unit_cost(network: Network, item: str) -> float:
+    """What a unit of *item* costs at least: its cheapest supplier edge plus its
+    ``order_cost`` (the paper's ``c_prod + c_order``)."""
+    return supplier_costs(network, item)[0][0] + float(network.node(item).order_cost)
 
 
 @dataclass
@@ -65,39 +77,58 @@ class CollaborativeBaseStock:
         if self.recommend not in ("margin", "uniform"):
             raise ValueError(f"recommend must be 'margin' or 'uniform', got {self.recommend!r}")
 
+    def prices(self, market: CollaborativeMarket) -> np.ndarray:
+        """The items' prices: ``price_factor`` x list price."""
+        prices = np.array(
+            [
+                value_for(self.price_factor, i, "price_factor") * market.prices.list_prices[k]
+                for k, i in enumerate(market.nodes)
+            ]
+        )
+        if not np.all(prices > 0):
+            raise ValueError(f"price_factor must give prices > 0, got {prices.tolist()}")
+        return prices
+
+    def recommendation(self, problem: Problem) -> np.ndarray:
+        """The (I, M) intensities this policy plays on *problem* (module docstring)."""
+        market = problem.market
+        if not isinstance(market, CollaborativeMarket):
+            raise ValueError("CollaborativeBaseStock needs a collaborative problem's market")
+        return self._intensities(market, problem.network)
+
+    def _intensities(self, market: CollaborativeMarket, network: Network) -> np.ndarray:
+        model = market.model
+        if self.recommend == "uniform":
+            return model.uniform()
+        prices = self.prices(market)
+        weight = market.prices.probability(prices)
+        margins = {
+            i: (prices[k] - cheapest_unit_cost(network, i)) * weight[k]
+            for k, i in enumerate(market.nodes)
+        }
+        key = (
+            model.base_ratings.tobytes(),
+            model.capacity.tobytes(),
+            model.max_rating,
+            model.efficiency,
+            model.axis,
+            tuple(margins.values()),
+        )
+        if key not in _MARGIN_OPTIMAL:  # every run has its own market copy: solve once
+            if len(_MARGIN_OPTIMAL) >= MARGIN_CACHE_SIZE:
+                _MARGIN_OPTIMAL.pop(next(iter(_MARGIN_OPTIMAL)))
+            _MARGIN_OPTIMAL[key] = MarginRecommender(margins).solve(model)
+        return _MARGIN_OPTIMAL[key]
+
     def _setup(self, obs: Observation) -> tuple[Any, ...]:
         market = obs.market
         if not isinstance(market, CollaborativeMarket):
             raise ValueError("CollaborativeBaseStock needs a collaborative problem's market")
         network = obs.network
         items = market.nodes
-        prices = np.array(
-            [
-                value_for(self.price_factor, i, "price_factor") * market.prices.list_prices[k]
-                for k, i in enumerate(items)
-            ]
-        )
-        if not np.all(prices > 0):
-            raise ValueError(f"price_factor must give prices > 0, got {prices.tolist()}")
+        prices = self.prices(market)
         suppliers = {i: supplier_costs(network, i) for i in items}
-        cheapest = {i: suppliers[i][0][0] + float(network.node(i).order_cost) for i in items}
-        if self.recommend == "margin":
-            weight = market.prices.probability(prices)
-            margins = {i: (prices[k] - cheapest[i]) * weight[k] for k, i in enumerate(items)}
-            model = market.model
-            key = (
-                model.base_ratings.tobytes(),
-                model.capacity.tobytes(),
-                model.max_rating,
-                model.efficiency,
-                model.axis,
-                tuple(margins.values()),
-            )
-            if key not in self._solved:  # every run has its own market copy: solve once
-                self._solved[key] = MarginRecommender(margins).solve(model)
-            alpha = self._solved[key]
-        else:
-            alpha = market.model.uniform()
+        alpha = self._intensities(market, network)
         levels = {i: value_for(self.level, i, "level") for i in items}
         return items, dict(zip(items, map(float, prices))), suppliers, alpha, levels
 

@@ -638,10 +638,14 @@ def optimize(
         from .pricing_dp import optimize_pricing
 
         return optimize_pricing(problem, progress=progress)
+    if kind.market == "collaborative":
+        from .collaborative import optimize_collaborative
+
+        return optimize_collaborative(problem, progress=progress)
     if kind.market is not None:
         raise OptimizeError(
-            f"no method for a {kind.market!r} market: optimize knows pricing "
-            "and recommendation markets"
+            f"no method for a {kind.market!r} market: optimize knows pricing, "
+            "recommendation and collaborative markets"
         )
     exact = {"single-stage": _single_stage, "serial": _serial}.get(kind.shape)
     skipped = f"no exact method for a {kind.shape} network"

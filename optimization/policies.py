@@ -60,6 +60,8 @@ SOLVED: dict[str, str] = {
     "step 1/20, as whole orders tracking it",
     "best-echelon-base-stock": "echelon base stock with the levels optimize(problem) searched",
     "mip-mpc": "MPC re-solving the recommendation MIP (recommendation problems)",
+    "best-collab-base-stock": "collab-base-stock with the price factor and levels optimize "
+    "searched (collaborative problems)",
 }
 
 _CACHE: OrderedDict[tuple, OptimizeResult] = OrderedDict()

@@ -104,8 +104,3 @@ def serial_net() -> Network:
         (Edge("plant", "dc", lead_time=1), Edge("dc", "store", lead_time=1)),
         name="serial-2",
     )
-
-
-#: Scenarios without a PPO preset yet (train and compare refuse them in one line; issue 13:
-#: the collaborative env)
-NO_PRESET = frozenset({"collaborative"})

@@ -12,13 +12,13 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import NO_PRESET
-from networks import TINY_SEARCH, two_echelon
+from networks import TINY_COLLABORATIVE, TINY_SEARCH, two_echelon
 
 import scenarios
 from des_supply import Edge, Network, Node, Poisson
 from des_supply.evaluate import simulate
 from des_supply.problem import Problem, as_problem
+from rl.collaborative_env import CollaborativeEnv
 from rl.env import InventoryEnv
 from rl.evaluation import evaluate_agent
 from rl.ppo import PPOConfig
@@ -36,9 +36,7 @@ from scenarios.presets import (
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "scenarios" / "examples" / "two_echelon_stochastic.json"
-SCENARIOS = [
-    n for n in scenarios.names() if scenarios.get(n).time == "periodic" and n not in NO_PRESET
-]  # RL envs
+SCENARIOS = [n for n in scenarios.names() if scenarios.get(n).time == "periodic"]  # RL envs
 # small instances where the default one would be slow to build or to search
 SMALL = {
     "random-dag": {"n_nodes": 6, "n_layers": 3},
@@ -50,8 +48,15 @@ SMALL = {
 def cheap_searches(monkeypatch):
     """Short simulations in the searches the presets (and optimize) run; the searches
     themselves are tested in tests/optimization."""
+    import optimization.collaborative as oc
     import optimization.recommendation_optimize as ro
     import optimization.search as search
+
+    monkeypatch.setattr(
+        oc,
+        "optimize_collaborative",
+        functools.partial(oc.optimize_collaborative, **TINY_COLLABORATIVE),
+    )
 
     monkeypatch.setattr(
         search, "search_base_stock", functools.partial(search.search_base_stock, **TINY_SEARCH)
@@ -71,12 +76,6 @@ def _wrapper(env: gym.Env, cls: type) -> gym.Env | None:
     return None
 
 
-@pytest.mark.parametrize("scenario", sorted(NO_PRESET))
-def test_scenarios_without_a_preset_are_refused_in_one_line(scenario: str) -> None:
-    with pytest.raises(ValueError, match=r"^no preset for a '\w+' market"):
-        preset(scenarios.make(scenario))
-
-
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_preset_and_thunk_for_every_scenario(scenario: str, cheap_searches) -> None:
     problem = scenarios.make(scenario, **SMALL.get(scenario, {}))
@@ -89,14 +88,14 @@ def test_preset_and_thunk_for_every_scenario(scenario: str, cheap_searches) -> N
     env_kwargs = spec["env"]
     if problem.kind.market == "recommendation":  # the Joint IM-RS agent's env
         assert env_kwargs["control"] == "joint"
+    elif problem.kind.market == "collaborative":  # anchored on the searched reference policy
+        assert set(env_kwargs) >= {"levels", "price_factor", "intensities"}
     else:
         assert env_kwargs["action_mode"] == "base-stock" and env_kwargs["discrete"] is False
     assert 1 <= int(env_kwargs["periods"]) <= problem.periods
     env = make_thunk(problem, spec)()
-    assert isinstance(
-        env.unwrapped,
-        RecommendationEnv if problem.kind.market == "recommendation" else InventoryEnv,
-    )
+    envs = {"recommendation": RecommendationEnv, "collaborative": CollaborativeEnv}
+    assert isinstance(env.unwrapped, envs.get(problem.kind.market, InventoryEnv))
     obs, _ = env.reset(seed=3)
     assert env.observation_space.contains(obs)
     env.action_space.seed(0)
