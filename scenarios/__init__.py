@@ -10,8 +10,8 @@ command.guard_imports()  # the des-supply process: Ctrl-C is one line from here 
 
 from . import (  # noqa: E402, F401  (registration)
     assembly,
-    collaborative,
     beer_game,
+    collaborative,
     continuous,
     orgym,
     owmr,
