@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 #: Groups of entries, in the order :func:`policy_names` lists them.
-GROUPS = ("family", "sourcing", "pricing", "recommendation", "solved")
+GROUPS = ("family", "sourcing", "pricing", "recommendation", "collaborative", "solved")
 
 #: The modules that register the engine's own policies (imported on first lookup).
 _BUILTIN = (
@@ -68,6 +68,7 @@ _BUILTIN = (
     "des_supply.pricing_policies",
     "des_supply.recommendation_policies",
     "des_supply.sourcing_policies",
+    "des_supply.collaborative_policies",
 )
 _SOLVED_MODULE = "optimization.policies"
 

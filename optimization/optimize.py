@@ -644,10 +644,14 @@ def optimize(
         from .pricing_dp import optimize_pricing
 
         return optimize_pricing(problem, progress=progress)
+    if kind.market == "collaborative":
+        from .collaborative import optimize_collaborative
+
+        return optimize_collaborative(problem, progress=progress)
     if kind.market is not None:
         raise OptimizeError(
-            f"no method for a {kind.market!r} market: optimize knows pricing "
-            "and recommendation markets"
+            f"no method for a {kind.market!r} market: optimize knows pricing, "
+            "recommendation and collaborative markets"
         )
     if kind.shape == "multi-sourcing":
         from .dual_sourcing import optimize_dual_sourcing

@@ -70,6 +70,8 @@ SOLVED: dict[str, str] = {
     "optimize searched",
     "best-tailored-base-surge": "dual sourcing: tailored base-surge with the base and level "
     "optimize searched",
+    "best-collab-base-stock": "collab-base-stock with the price factor and levels optimize "
+    "searched (collaborative problems)",
 }
 
 _CACHE: OrderedDict[tuple, OptimizeResult] = OrderedDict()

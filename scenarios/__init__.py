@@ -11,6 +11,7 @@ command.guard_imports()  # the des-supply process: Ctrl-C is one line from here 
 from . import (  # noqa: E402, F401  (registration)
     assembly,
     beer_game,
+    collaborative,
     continuous,
     dual_sourcing,
     orgym,

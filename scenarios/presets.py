@@ -526,6 +526,8 @@ class NoPreset(ValueError):
 
 def _no_preset(problem: Problem) -> None:
     """Refuse problems the RL envs cannot act on: a node that orders per supplier."""
+    if problem.kind.market == "collaborative":
+        return  # rl.collaborative_env orders per supplier
     net = problem.network
     choosers = [n.name for n in net.stock_nodes if net.supply_rule_of(n.name) == "choice"]
     if choosers:
@@ -533,6 +535,29 @@ def _no_preset(problem: Problem) -> None:
             f"no PPO preset for node {choosers[0]!r}, which orders per supplier "
             "(supply_rule='choice'): the RL envs order one quantity per node"
         )
+
+
+def _collaborative(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
+    """Collaborative production, ordering, pricing and recommendation (seed Section VII):
+    one action per period with every item's level, price, use of its capacitated suppliers
+    and recommendation scores (:mod:`rl.collaborative_env`), anchored on the searched
+    reference policy ``best-collab-base-stock`` (``optimize``: about 20 s), with the Figure 2
+    study's PPO settings.  The env scales its own observations and rewards."""
+    from optimization.policies import optimized
+
+    from .recommendation_study import StudySettings, ppo_config
+
+    best = next(b for b in optimized(problem).policies if b.name == "best-collab-base-stock")
+    study = StudySettings()
+    n_items, n_segments = cast(Any, problem.market).model.shape  # a collaborative market
+    cfg = ppo_config(study, n_items, n_segments, _BASE.seed)
+    env = {
+        "periods": min(study.periods, problem.periods),
+        "levels": dict(best.params["level"]),
+        "price_factor": float(best.params["price_factor"]),
+        "intensities": best.policy.recommendation(problem).tolist(),
+    }  # JSON-safe (run.json)
+    return cfg, {"env": env, "scale_observation": False, "scale_reward": False}
 
 
 def preset(
@@ -557,6 +582,8 @@ def preset(
         return _recommendation(problem)
     if kind.market == "pricing":
         return _pricing(problem)
+    if kind.market == "collaborative":
+        return _collaborative(problem)
     if (
         kind.market is None
         and kind.shape == "single-stage"
@@ -565,8 +592,8 @@ def preset(
         return _single_stage(problem)
     if kind.market is not None:
         raise ValueError(
-            f"no preset for a {kind.market!r} market (presets know pricing and "
-            "recommendation markets)"
+            f"no preset for a {kind.market!r} market (presets know pricing, "
+            "recommendation and collaborative markets)"
         )
     return _generic(problem, anchor, search, generic)
 
@@ -719,7 +746,8 @@ def make_thunk(problem: Problem | Network, spec: Mapping[str, Any]) -> Callable[
 
     *spec* may also be a plain dict of env keyword arguments (then both fixed scalings are
     applied).  A problem with a recommendation market gets
-    :func:`rl.recommendation_env.make_recommendation_env`, any other :func:`rl.make_env`.
+    :func:`rl.recommendation_env.make_recommendation_env`, a collaborative one
+    :func:`rl.collaborative_env.make_collaborative_env`, any other :func:`rl.make_env`.
     """
     problem = as_problem(problem)
     spec = dict(spec)
@@ -730,13 +758,17 @@ def make_thunk(problem: Problem | Network, spec: Mapping[str, Any]) -> Callable[
     scale = spec.get("reward_scale")
     shift = float(spec.get("reward_shift", 0.0))
     window = _window(spec)
-    recommendation = problem.kind.market == "recommendation"
+    market = problem.kind.market
 
     def thunk() -> gym.Env:
-        if recommendation:
+        if market == "recommendation":
             from rl.recommendation_env import make_recommendation_env
 
             env: gym.Env = make_recommendation_env(problem, **kwargs)
+        elif market == "collaborative":
+            from rl.collaborative_env import make_collaborative_env
+
+            env = make_collaborative_env(problem, **kwargs)
         else:
             env = make_env(problem, **kwargs)
         if window is not None:

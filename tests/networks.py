@@ -14,6 +14,13 @@ TINY_SEARCH = {
     "refine_nodes": 0,
     "factors": (0.8, 1.2, 1.7),
 }
+#: optimize's search on collaborative problems, cut down for tests of what uses it
+TINY_COLLABORATIVE = {
+    "periods": 40,
+    "replications": 1,
+    "price_factors": (1.0,),
+    "multipliers": (1.0, 1.5),
+}
 
 
 def two_echelon() -> Network:

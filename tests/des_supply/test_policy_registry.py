@@ -47,6 +47,8 @@ VALUES = {
     "expedite_level": 3.0,
     "regular_level": 8.0,
     "base": 2.0,
+    "price_factor": 1.1,
+    "uniform": 1.0,
 }
 # a problem where each group applies
 GROUP_PROBLEMS = {
@@ -54,6 +56,7 @@ GROUP_PROBLEMS = {
     "sourcing": ("dual-sourcing", {}),
     "pricing": ("pricing-a", {}),
     "recommendation": ("recommendation-small", {}),
+    "collaborative": ("collaborative", {}),
 }
 ENGINE = [n for n in policy_names() if policy_entry(n).group != "solved"]
 
@@ -92,6 +95,7 @@ def test_the_engine_registers_its_families_sourcing_pricing_and_recommendation_r
         "dual-index",
         "capped-dual-index",
         "tailored-base-surge",
+        "collab-base-stock",
     }
     # pricing's myopic rule no longer collides with Zipkin's lost-sales "myopic"
     assert "myopic" not in ENGINE or policy_entry("myopic").group == "solved"

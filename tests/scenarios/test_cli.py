@@ -32,6 +32,7 @@ SIX = {
     "recommendation-small",
     "recommendation-medium",
     "recommendation-large",
+    "collaborative",
 }
 FAST = ["--periods", "300", "--replications", "2"]
 

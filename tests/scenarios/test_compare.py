@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from networks import TINY_SEARCH, two_echelon
+from networks import TINY_COLLABORATIVE, TINY_SEARCH, two_echelon
 
 import scenarios
 from scenarios.compare import CompareResult, compare, figure
@@ -33,6 +33,7 @@ SLOW = {"recommendation-medium", "recommendation-large", "recommendation-fashion
 def cheap_searches(monkeypatch):
     """Short simulations in the searches optimize and the presets run (tested in
     tests/optimization); the pricing heuristics' tuning runs short too."""
+    import optimization.collaborative as oc
     import optimization.recommendation_optimize as ro
     import optimization.search as search
 
@@ -43,6 +44,11 @@ def cheap_searches(monkeypatch):
         ro,
         "base_stock_levels",
         functools.partial(ro.base_stock_levels, periods=60, replications=1, quantiles=(0.7, 0.9)),
+    )
+    monkeypatch.setattr(
+        oc,
+        "optimize_collaborative",
+        functools.partial(oc.optimize_collaborative, **TINY_COLLABORATIVE),
     )
 
 

@@ -12,12 +12,13 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-from networks import TINY_SEARCH, two_echelon
+from networks import TINY_COLLABORATIVE, TINY_SEARCH, two_echelon
 
 import scenarios
 from des_supply import Edge, Network, Node, Poisson
 from des_supply.evaluate import simulate
 from des_supply.problem import Problem, as_problem
+from rl.collaborative_env import CollaborativeEnv
 from rl.env import InventoryEnv
 from rl.evaluation import evaluate_agent
 from rl.ppo import PPOConfig
@@ -50,8 +51,15 @@ SMALL = {
 def cheap_searches(monkeypatch):
     """Short simulations in the searches the presets (and optimize) run; the searches
     themselves are tested in tests/optimization."""
+    import optimization.collaborative as oc
     import optimization.recommendation_optimize as ro
     import optimization.search as search
+
+    monkeypatch.setattr(
+        oc,
+        "optimize_collaborative",
+        functools.partial(oc.optimize_collaborative, **TINY_COLLABORATIVE),
+    )
 
     monkeypatch.setattr(
         search, "search_base_stock", functools.partial(search.search_base_stock, **TINY_SEARCH)
@@ -83,14 +91,14 @@ def test_preset_and_thunk_for_every_scenario(scenario: str, cheap_searches) -> N
     env_kwargs = spec["env"]
     if problem.kind.market == "recommendation":  # the Joint IM-RS agent's env
         assert env_kwargs["control"] == "joint"
+    elif problem.kind.market == "collaborative":  # anchored on the searched reference policy
+        assert set(env_kwargs) >= {"levels", "price_factor", "intensities"}
     else:
         assert env_kwargs["action_mode"] == "base-stock" and env_kwargs["discrete"] is False
     assert 1 <= int(env_kwargs["periods"]) <= problem.periods
     env = make_thunk(problem, spec)()
-    assert isinstance(
-        env.unwrapped,
-        RecommendationEnv if problem.kind.market == "recommendation" else InventoryEnv,
-    )
+    envs = {"recommendation": RecommendationEnv, "collaborative": CollaborativeEnv}
+    assert isinstance(env.unwrapped, envs.get(problem.kind.market, InventoryEnv))
     obs, _ = env.reset(seed=3)
     assert env.observation_space.contains(obs)
     env.action_space.seed(0)

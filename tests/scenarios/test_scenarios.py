@@ -7,8 +7,12 @@ import pytest
 
 import scenarios
 from des_supply import BaseStock, Ledger, Network, Simulation
+from des_supply.collaborative_policies import CollaborativeBaseStock
 from des_supply.sourcing_policies import DualIndex
 from scenarios import ScenarioError, parse_params
+
+#: The scenarios whose nodes choose their suppliers, with a policy that orders per supplier.
+CHOICE_POLICIES = {"collaborative": CollaborativeBaseStock(20)}
 
 
 @pytest.mark.parametrize("name", scenarios.names())
@@ -18,8 +22,10 @@ def test_scenario_builds_and_simulates_with_defaults(name):
     spec = scenarios.get(name)
     assert spec.summary and spec.doc and 0 <= spec.warmup < spec.periods
     problem = scenarios.make(name)
-    # a node that chooses its suppliers orders per supplier (dual sourcing): dual index
-    policy = DualIndex(4, 20) if problem.kind.shape == "multi-sourcing" else BaseStock(20)
+    # a node that chooses its suppliers orders per supplier: the scenario's own reference
+    # policy, dual index on dual sourcing
+    default = DualIndex(4, 20) if problem.kind.shape == "multi-sourcing" else BaseStock(20)
+    policy = CHOICE_POLICIES.get(name, default)
     ledger = problem.simulation(200, seed=0).run(policy)  # 200 time units
     assert isinstance(ledger, Ledger)  # in continuous time too
     assert ledger.periods == 200
@@ -49,6 +55,7 @@ def test_every_registered_name_is_listed():
             "recommendation-small",
             "recommendation-medium",
             "recommendation-large",
+            "collaborative",
             "recommendation-fashion-small",
             "recommendation-fashion-medium",
         ]
