@@ -223,6 +223,48 @@ def periodic_only(problem: Problem, command: str) -> Problem:
     return problem
 
 
+def parse_review(text: str) -> str | float:
+    """``--review``: ``demand``, ``arrival``, ``event`` or an interval R > 0 [time units]."""
+    from des_supply.continuous import REVIEW_TRIGGERS
+
+    if text in REVIEW_TRIGGERS:
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise CliError(
+            f"--review {text!r} must be {', '.join(REVIEW_TRIGGERS)} or a review interval "
+            "R > 0 [time units]"
+        )
+    return value
+
+
+def time_options(problem: Problem, args: argparse.Namespace) -> tuple[float | None, Any]:
+    """``(horizon, review)`` of a continuous-time problem from ``--horizon``/``--review``
+    (``--periods`` refused in one line), ``(None, None)`` for a periodic one (``--horizon``
+    and ``--review`` refused)."""
+    horizon_arg, review_arg = getattr(args, "horizon", None), getattr(args, "review", None)
+    if problem.network.time != "continuous":
+        for option, given in (("--horizon", horizon_arg), ("--review", review_arg)):
+            if given is not None:
+                raise CliError(
+                    f"{option} is for continuous-time problems; {problem.name!r} is periodic "
+                    "(give its length with --periods N)"
+                )
+        return None, None
+    if getattr(args, "periods", None) is not None:
+        raise CliError(
+            f"{problem.name!r} is in continuous time: give its length with --horizon T "
+            "(time units), not --periods"
+        )
+    horizon = float(problem.periods) if horizon_arg is None else float(horizon_arg)
+    if not (math.isfinite(horizon) and horizon > 0):
+        raise CliError(f"--horizon(={horizon_arg}) must be a number > 0 [time units]")
+    return horizon, parse_review(review_arg) if review_arg is not None else "demand"
+
+
 def load_problem(target: str, params: Sequence[str] = ()) -> Problem:
     """A registered scenario (with ``--param`` values) or a network file, as a Problem."""
     if is_network_file(target) or (target not in sc.names() and Path(target).is_file()):
@@ -297,8 +339,16 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         raise CliError(f"--processes(={args.processes}) must be >= 0 (0: all CPUs)")
     problem = load_problem(args.scenario, args.param)
     network, params = problem.network, problem.params
+    continuous = network.time == "continuous"
+    horizon, review = time_options(problem, args)  # (None, None) for a periodic problem
     policy = build_policy(args.policy, problem, args.policy_param)
-    periods = args.periods if args.periods is not None else problem.periods
+    periods = (
+        math.ceil(horizon)
+        if horizon is not None
+        else args.periods
+        if args.periods is not None
+        else problem.periods
+    )
     warmup = args.warmup if args.warmup is not None else min(problem.warmup, periods // 10)
     for name, value, low in (
         ("periods", periods, 1),
@@ -308,6 +358,8 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     ):
         if value < low:
             raise CliError(f"--{name}(={value}) must be >= {low}")
+    if horizon is not None and warmup >= horizon:
+        raise CliError(f"--warmup(={warmup}) must be smaller than --horizon(={horizon:g})")
     if warmup >= periods:
         raise CliError(f"--warmup(={warmup}) must be smaller than --periods(={periods})")
     if args.keep_ledger:
@@ -321,18 +373,28 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         "simulate",
         full=keep,
     )
+    run: dict[str, Any] = {
+        "replications": args.replications,
+        "seed": args.seed,
+        "warmup": warmup,
+        "keep_ledgers": keep,
+    }
     with executor, user_errors("simulation failed", ValueError, KeyError, OverflowError):
-        res = simulate(
-            problem,
-            policy,
-            periods=periods,
-            replications=args.replications,
-            seed=args.seed,
-            warmup=warmup,
-            executor=executor,
-            progress=show_progress(args),
-            keep_ledgers=keep,
-        )
+        if horizon is not None:  # continuous time: horizon and warm-up in time units
+            from des_supply.continuous import simulate_continuous
+
+            res: Any = simulate_continuous(
+                problem, policy, horizon=horizon, review=review or "demand", **run
+            )
+        else:
+            res = simulate(
+                problem,
+                policy,
+                periods=periods,
+                executor=executor,
+                progress=show_progress(args),
+                **run,
+            )
     print_convention_note(problem, args.policy)
     if args.keep_ledger:
         _write_ledgers_csv(res.ledgers, args.keep_ledger)
@@ -350,14 +412,14 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         "problem": problem.describe(),
         "policy": args.policy,
         "policy_params": parse_policy_params(args.policy_param),
-        "periods": periods,
+        **({"horizon": horizon, "review": review} if continuous else {"periods": periods}),
         "warmup": warmup,
         "replications": args.replications,
         "seed": args.seed,
         **{
             k: v
             for k, v in res.to_dict().items()
-            if k not in ("periods", "warmup", "replications", "seed")
+            if k not in ("periods", "horizon", "warmup", "replications", "seed")
         },
         "versions": versions(),
     }
@@ -365,7 +427,11 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         print(json.dumps(out, indent=2))
         return
     lo, hi = res.ci95
-    span = f"horizon {periods} time units" if network.time == "continuous" else f"{periods} periods"
+    span = (
+        f"horizon {horizon:g} time units, review at {review}"
+        if continuous
+        else f"{periods} periods"
+    )
     print(
         f"{problem.name} under {args.policy} {args.policy_param or ''}: {span} "
         f"(warm-up {warmup}) x {args.replications} replications, seed {args.seed}"
@@ -1064,7 +1130,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="K=V")
     p.add_argument("--policy", required=True, help="a registered policy (des-supply policies)")
     p.add_argument("--policy-param", action="append", default=[], metavar="K=V")
-    p.add_argument("--periods", type=int, default=None)
+    p.add_argument("--periods", type=int, default=None, help="periods (periodic problems)")
+    p.add_argument(
+        "--horizon",
+        type=float,
+        default=None,
+        metavar="T",
+        help="length of a run in time units (continuous-time problems)",
+    )
+    p.add_argument(
+        "--review",
+        default=None,
+        metavar="demand|arrival|event|R",
+        help="continuous-time problems: review at each demand (default), each receipt, both, "
+        "or every R time units",
+    )
     p.add_argument("--warmup", type=int, default=None)
     p.add_argument("--replications", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
