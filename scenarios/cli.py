@@ -508,9 +508,10 @@ def cmd_optimize(args: argparse.Namespace) -> None:
         print(json.dumps(out, indent=2, default=str))
         return
     best = res.optimal
+    unit = "unit time" if problem.network.time == "continuous" else "period"
     print(
         f"{problem.name} {problem.params or ''} ({problem.kind}): optimal {res.objective} "
-        f"per period {best.value:.4f} ({best.method})"
+        f"per {unit} {best.value:.4f} ({best.method})"
     )
     if "exact_method_skipped" in res.details:
         print(f"no exact method: {res.details['exact_method_skipped']}")

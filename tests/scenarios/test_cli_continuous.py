@@ -106,3 +106,14 @@ def test_library_simulate_takes_review():
     assert res.mean == direct.mean
     with pytest.raises(ValueError, match="review.*periodic"):
         simulate(scenarios.make("single-stage"), BaseStock(12.0), periods=10, review="demand")
+
+
+def test_optimize_continuous_owmr(capsys):
+    code, out, err = run(capsys, "optimize", "continuous-owmr", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["optimal"]["name"] == "base-stock"
+    assert set(res["optimal"]["params"]["level"]) == {"warehouse", "r1", "r2", "r3"}
+    assert [p["name"] for p in res["policies"]] == ["base-stock-metric"]
+    code, out, err = run(capsys, "optimize", "continuous-owmr")
+    assert code == 0 and "optimal cost per unit time" in out
