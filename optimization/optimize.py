@@ -412,7 +412,33 @@ def _continuous_review(problem: Problem, progress: bool = False) -> OptimizeResu
             best.policy(),
         )
     details["method"] = optimal.method
-    return OptimizeResult(problem, "cost", optimal, [], details)
+    policies = []
+    if isinstance(best, RQResult):  # the best (S-1, S) beside it: an order per demand
+        policies.append(_continuous_base_stock(problem))
+    return OptimizeResult(problem, "cost", optimal, policies, details)
+
+
+def _continuous_base_stock(problem: Problem) -> Benchmark:
+    """The best (S-1, S) level of a single-stage problem :func:`continuous_review_optimum`
+    covers (Palm), its cost including a fixed cost per order (one order per demand)."""
+    from .continuous_review import optimal_base_stock
+
+    node = problem.network.stock_nodes[0]
+    (edge,) = problem.network.suppliers(node.name)
+    rate = float(getattr(node.demand, "rate", 0.0))
+    best = optimal_base_stock(
+        rate=rate,
+        mean_lead_time=edge.lead_time.mean,
+        holding=node.holding_cost,
+        penalty=node.shortage_cost,
+    )
+    return Benchmark(
+        "base-stock",
+        best.cost + node.fixed_order_cost * rate,
+        {"level": best.level},
+        "best (S-1, S) level (Palm's theorem; an order, and its fixed cost, per demand)",
+        best.policy(),
+    )
 
 
 #: Simulation settings of the continuous-time base-stock search [time units].

@@ -53,6 +53,7 @@ __all__ = ["CompareResult", "compare", "figure"]
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share a root seed with training
 DEFAULT_PERIODS = 1_000
+DEFAULT_HORIZON = 200.0  # continuous time: evaluation episodes of this many time units
 
 
 @dataclass
@@ -117,7 +118,7 @@ class CompareResult:
     def table(self) -> str:
         """A Markdown table of the rows (and the bound, if any, on the last line)."""
         lines = [
-            f"| policy | mean {self.objective}/period | 95% CI | vs {self.reference} "
+            f"| policy | mean {self.objective}/{self.unit} | 95% CI | vs {self.reference} "
             f"(paired, 95% CI) | gap | optimizer's value |",
             "|---|---|---|---|---|---|",
         ]
@@ -136,6 +137,11 @@ class CompareResult:
                 f"| {self.bound['name']} (no policy) | - | - | - | - | {_value(self.bound)} |"
             )
         return "\n".join(lines)
+
+    @property
+    def unit(self) -> str:
+        """What the means are per: ``"period"``, or ``"unit time"`` in continuous time."""
+        return "unit time" if self.details.get("time") == "continuous" else "period"
 
     @property
     def reference_row(self) -> dict[str, Any]:
@@ -207,7 +213,9 @@ def _benchmarks(
                 "method": b.method,
             }
         seen: list[tuple[str, str, float]] = []
-        entries = [res.optimal, *res.policies] if exact else res.policies
+        # continuous time without an exact method: the best searched family leads (a policy)
+        listed = exact or problem.network.time == "continuous"
+        entries = [res.optimal, *res.policies] if listed else res.policies
         for b in entries:
             # same method, parameters and value: the same policy under a second name; rules
             # without parameters (myopic, myopic-2) share a method but differ in value
@@ -221,6 +229,12 @@ def _benchmarks(
             rows.append(_Row(b.name, b.policy, b.value, b.periods, b.method, dict(b.params)))
     # the searched heuristics, where optimize did not list them (and whenever it failed)
     anchor = None
+    if problem.network.time == "continuous" and res is not None:
+        # optimize listed the exact optima (and base stock beside them) or levels searched
+        # on the continuous engine: the continuous preset starts from those
+        from .presets import continuous_anchor
+
+        return rows, exact, bound, continuous_anchor(problem, res), details
     if problem.kind.market is None or res is None:
         families = ["base-stock"] + (
             ["echelon-base-stock"] if problem.kind.shape not in ("single-stage", "parallel") else []
@@ -315,7 +329,9 @@ def compare(
     seed : int
         Training seed; the evaluation episodes use ``EVAL_SEED_OFFSET + seed``.
     episodes, periods : int
-        Evaluation episodes, and their length (default ``min(1000, problem.periods)``).
+        Evaluation episodes, and their length (default ``min(1000, problem.periods)``; for
+        a continuous-time problem a horizon in time units, default ``min(200,
+        problem.periods)``, and PPO runs on the semi-Markov env: costs per unit time).
     processes : int
         Worker processes for the policies' evaluations (without *executor*).
     executor : Executor, optional
@@ -332,7 +348,11 @@ def compare(
     from rl.ppo import load_agent, train
 
     problem = as_problem(problem)
-    periods = int(periods or min(DEFAULT_PERIODS, problem.periods))
+    continuous = problem.network.time == "continuous"
+    if continuous:  # a horizon in time units (simulate and the semi-Markov env read it so)
+        periods = float(periods or min(DEFAULT_HORIZON, problem.periods))  # type: ignore[assignment]
+    else:
+        periods = int(periods or min(DEFAULT_PERIODS, problem.periods))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -380,7 +400,7 @@ def compare(
                 row,
             )
         )
-    eval_spec = {**spec, "env": {**spec["env"], "periods": periods}}
+    eval_spec = {**spec, "env": {**spec["env"], "horizon" if continuous else "periods": periods}}
     evals.append(
         (
             evaluate_agent(
@@ -399,7 +419,7 @@ def compare(
     sign = 1.0 if problem.objective == "cost" else -1.0
     full = [(e, r) for e, r in evals if r is not None and len(e.per_episode) == episodes]
     if exact:
-        reference = next(e for e, r in evals if r is not None and r.name == "optimal")
+        reference = evals[0][0]  # the optimum is the first benchmark when it is exact
     elif full:
         reference = min((e for e, _ in full), key=lambda e: sign * e.mean)
     else:
@@ -448,6 +468,7 @@ def compare(
         bound,
         {
             "kind": str(problem.kind),
+            "time": problem.network.time,
             "seed": seed,
             "eval_seed": eval_seed,
             "episodes": episodes,
@@ -555,7 +576,7 @@ def _plot(result: CompareResult, path: Path, progress_csv: Path) -> None:
     _bars(ax, result)
     params = result.problem.get("params") or {}
     ax.set(
-        xlabel=f"mean {result.objective} per period, cost units (bars: 95% CI; |: long-run value)",
+        xlabel=f"mean {result.objective} per {result.unit}, cost units (bars: 95% CI; |: long-run value)",
         title=f"{result.name}: {', '.join(f'{k}={v}' for k, v in params.items())}"
         if params
         else f"{result.name}: default parameters",
@@ -602,7 +623,7 @@ def figure(results: list[CompareResult], out_dir: str | Path) -> Path:
     for ax, res in zip(axes, results):
         _bars(ax, res)
         ax.set(
-            xlabel=f"mean {res.objective} per period, cost units (95% CI; |: long-run value)",
+            xlabel=f"mean {res.objective} per {res.unit}, cost units (95% CI; |: long-run value)",
             title=res.name,
         )
     for ax in axes[n:]:
