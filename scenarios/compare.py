@@ -214,8 +214,8 @@ def _benchmarks(
             }
         seen: list[tuple[str, str, float]] = []
         # continuous time without an exact method: the best searched family leads (a policy)
-        listed = exact or problem.network.time == "continuous"
-        entries = [res.optimal, *res.policies] if listed else res.policies
+        lead = exact or problem.network.time == "continuous"
+        entries = [res.optimal, *res.policies] if lead else res.policies
         for b in entries:
             # same method, parameters and value: the same policy under a second name; rules
             # without parameters (myopic, myopic-2) share a method but differ in value
@@ -310,7 +310,7 @@ def compare(
     steps: int | None = None,
     seed: int = 1,
     episodes: int = 20,
-    periods: int | None = None,
+    periods: float | None = None,
     out_dir: str | Path = "runs",
     progress: bool = True,
     processes: int = 1,
@@ -349,10 +349,12 @@ def compare(
 
     problem = as_problem(problem)
     continuous = problem.network.time == "continuous"
-    if continuous:  # a horizon in time units (simulate and the semi-Markov env read it so)
-        periods = float(periods or min(DEFAULT_HORIZON, problem.periods))  # type: ignore[assignment]
-    else:
-        periods = int(periods or min(DEFAULT_PERIODS, problem.periods))
+    # continuous time: a horizon in time units (simulate and the semi-Markov env read it so)
+    length: Any = (
+        float(periods or min(DEFAULT_HORIZON, problem.periods))
+        if continuous
+        else int(periods or min(DEFAULT_PERIODS, problem.periods))
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -390,7 +392,7 @@ def compare(
                 _evaluate(
                     problem,
                     row,
-                    periods=periods,
+                    periods=length,
                     seed=eval_seed,
                     episodes=episodes,
                     processes=processes,
@@ -400,7 +402,7 @@ def compare(
                 row,
             )
         )
-    eval_spec = {**spec, "env": {**spec["env"], "horizon" if continuous else "periods": periods}}
+    eval_spec = {**spec, "env": {**spec["env"], "horizon" if continuous else "periods": length}}
     evals.append(
         (
             evaluate_agent(
@@ -472,7 +474,7 @@ def compare(
             "seed": seed,
             "eval_seed": eval_seed,
             "episodes": episodes,
-            "periods": periods,
+            "periods": length,
             "ppo": {
                 "steps": trained.global_step,
                 "train_seconds": train_seconds,
