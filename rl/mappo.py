@@ -225,6 +225,11 @@ class MAPPOConfig(PPOConfig):
         super().__post_init__()
         if self.variant not in VARIANTS:
             raise ValueError(f"variant(={self.variant!r}) must be one of {', '.join(VARIANTS)}")
+        if self.average_cost:
+            raise ValueError(
+                "average_cost=True is rl.ppo's option; MAPPO trains on discounted returns "
+                "(gamma per step, or per unit time on semi-Markov envs)"
+            )
         if self.critic_learning_rate is not None and not self.critic_learning_rate > 0:
             raise ValueError(f"critic_learning_rate(={self.critic_learning_rate}) must be > 0")
         for name, cast in (

@@ -143,3 +143,8 @@ def test_time_discounting_changes_training(owmr, tmp_path):
         progress=False,
     )
     assert digest(timed.model) != digest(stepped.model)
+
+
+def test_average_cost_is_refused_not_ignored():
+    with pytest.raises(ValueError, match="average_cost=True is rl.ppo's option"):
+        MAPPOConfig(average_cost=True)
