@@ -4,6 +4,10 @@
 <des_supply.problem.Problem.kind>` and the network's own data, never a name:
 
 =======================================  ===============================================
+continuous time (``time="continuous"``)   the semi-Markov env (a step per demand arrival),
+                                          order-up-to windows around the exact or searched
+                                          base-stock levels of ``optimize``, PPO
+                                          discounting by gamma ** dt (:func:`_continuous`)
 single stage, no market                   order-up-to window around the newsvendor level
                                           over L + 1 periods (tuned on Zipkin's lost-sales
                                           cases against the DP optimum)
