@@ -43,6 +43,7 @@ def test_preset_builds_the_semi_markov_env_and_action_zero_is_the_anchor(name):
     problem = scenarios.make(name)
     config, spec = preset(problem)
     assert config.discount == "time" and spec["env"]["epochs"] == "demand"
+    assert config.log_std_init == (-1.0 if name == "continuous-review" else -2.0)
     env = make_thunk(problem, spec)()
     assert isinstance(env.unwrapped, SemiMarkovEnv)
     anchor = continuous_anchor(problem)
