@@ -332,6 +332,7 @@ def simulate(
     ledger_window: tuple[int, int] | None = None,
     engine: str = "auto",
     executor: Executor | None = None,
+    review: str | float | None = None,
 ) -> Results:
     """Run *replications* independent replications and summarise them.
 
@@ -366,6 +367,13 @@ def simulate(
         Keep the rows of periods start..stop-1 of each replication in ``Results.ledgers``
         (ledgers with ``start`` set), e.g. for plots of a long run; the numbers still come
         from the whole run after warm-up.
+
+    review : str or float, optional
+        Continuous-time problems only: when nodes review (``"demand"``, the default,
+        ``"arrival"``, ``"event"`` or an interval R in time units; see
+        :class:`~des_supply.continuous.ContinuousSimulation`).  A continuous-time problem's
+        *periods* and *warmup* are its horizon and warm-up in time units, and the result is
+        a :class:`~des_supply.continuous.ContinuousResults` (per unit time).
 
     Raises :class:`NonFiniteResultError` when a replication's cost or profit is not finite.
     """
@@ -403,6 +411,12 @@ def simulate(
             seed=seed,
             warmup=warmup,
             keep_ledgers=keep_ledgers,
+            review="demand" if review is None else review,
+        )
+    if review is not None:
+        raise ValueError(
+            f"review(={review!r}) is for continuous-time problems; {problem.name!r} is "
+            "periodic (its nodes review every review_period periods)"
         )
     network, market = problem.network, problem.new_market()
     workers = executor.workers if executor is not None else processes or os.cpu_count() or 1

@@ -53,14 +53,17 @@ __all__ = [
     "BaseStockResult",
     "ContinuousReviewError",
     "OWMREvaluation",
+    "OWMROptimum",
     "RQResult",
     "base_stock_cost",
     "continuous_review_optimum",
     "loss_terms",
     "optimal_base_stock",
+    "optimal_owmr",
     "optimal_rq",
     "outstanding_orders_pmf",
     "owmr_evaluation",
+    "owmr_optimum",
     "rq_cost",
 ]
 
@@ -210,13 +213,24 @@ def outstanding_orders_pmf(rate: float, mean_lead_time: float) -> np.ndarray:
     )
 
 
+def _unit_poisson_rate(node: Any, who: str) -> float:
+    """The rate of *node*'s unit Poisson demand (ContinuousReviewError for anything else)."""
+    from des_supply.arrivals import CompoundPoisson, PoissonProcess
+
+    d = node.demand
+    if isinstance(d, PoissonProcess) or (isinstance(d, CompoundPoisson) and d.size.constant == 1):
+        return float(d.rate)
+    raise ContinuousReviewError(
+        f"{who}: node {node.name!r} needs unit Poisson demand (poisson_process), got "
+        f"{d and d.to_dict()}"
+    )
+
+
 def continuous_review_optimum(problem: Problem) -> RQResult | BaseStockResult:
     """The exact optimum of a continuous-time single-stage backlog problem with unit
     Poisson demand: (r, Q) for a deterministic lead time (and any fixed cost), else the
     best (S-1, S) when there is no fixed cost (Palm: any i.i.d. lead times).  Raises
     :class:`ContinuousReviewError` naming what does not fit."""
-    from des_supply.arrivals import CompoundPoisson, PoissonProcess
-
     net = problem.network
     who = f"problem {problem.name!r}"
     if net.time != "continuous":
@@ -225,15 +239,7 @@ def continuous_review_optimum(problem: Problem) -> RQResult | BaseStockResult:
         raise ContinuousReviewError(f"{who} is {problem.kind.shape}, not single-stage")
     (node,) = net.stock_nodes
     (edge,) = net.suppliers(node.name)
-    demand = node.demand
-    if not (
-        isinstance(demand, PoissonProcess)
-        or (isinstance(demand, CompoundPoisson) and demand.size.constant == 1)
-    ):
-        raise ContinuousReviewError(
-            f"{who}: node {node.name!r} needs unit Poisson demand "
-            f"(poisson_process), got {demand and demand.to_dict()}"
-        )
+    rate = _unit_poisson_rate(node, who)
     if node.shortage != "backlog":
         raise ContinuousReviewError(
             f"{who}: node {node.name!r} loses sales; these methods are for backorders"
@@ -243,7 +249,7 @@ def continuous_review_optimum(problem: Problem) -> RQResult | BaseStockResult:
             f"{who}: node {node.name!r} has an initial pipeline, a "
             "storage capacity or a price; the exact methods assume none"
         )
-    terms = dict(rate=demand.rate, holding=node.holding_cost, penalty=node.shortage_cost)
+    terms = dict(rate=rate, holding=node.holding_cost, penalty=node.shortage_cost)
     if edge.lead_time.constant is not None:
         return optimal_rq(
             lead_time=edge.lead_time.constant, fixed_cost=node.fixed_order_cost, **terms
@@ -280,6 +286,36 @@ class OWMREvaluation:
     metric_cost: float
 
 
+def _owmr_pmfs(
+    rates: list[float], lead_times: list[float], warehouse_lead_time: float, warehouse_level: int
+) -> tuple[float, float, list[np.ndarray], list[np.ndarray]]:
+    """Warehouse on hand and backorders (means) at level S0, and per retailer the pmf of its
+    outstanding orders: exact (Binomial(B0, lambda_i/lambda_0) + Poisson(lambda_i L_i)) and
+    METRIC's (Poisson of the same mean)."""
+    from scipy import stats
+
+    lam0 = sum(_check("rate", r, positive=True) for r in rates)
+    o0 = outstanding_orders_pmf(lam0, warehouse_lead_time)
+    S0 = int(warehouse_level)
+    w_over, w_under = loss_terms(o0, np.array([S0]))
+    b0 = np.zeros(max(len(o0) - S0, 1))  # pmf of B0 = (O0 - S0)^+
+    k = np.arange(len(o0))
+    np.add.at(b0, np.maximum(k - S0, 0), o0)
+    mean_b0 = float(w_under[0])
+    exact, metric = [], []
+    for rate, lead in zip(rates, lead_times):
+        share = rate / lam0
+        thinned = np.zeros(len(b0))  # Binomial(B0, share) mixed over B0
+        for b, pb in enumerate(b0):
+            if pb > 0:
+                thinned[: b + 1] += pb * stats.binom.pmf(np.arange(b + 1), b, share)
+        pmf = np.convolve(thinned, outstanding_orders_pmf(rate, lead))
+        exact.append(pmf / pmf.sum())
+        m = poisson_pmf(rate * (lead + mean_b0 / lam0))
+        metric.append(m / m.sum())
+    return float(w_over[0]), mean_b0, exact, metric
+
+
 def owmr_evaluation(
     *,
     rates: list[float],
@@ -299,18 +335,11 @@ def owmr_evaluation(
             f"rates, lead_times and levels need one entry per retailer "
             f"(got {len(rates)}, {len(lead_times)}, {len(levels)})"
         )
-    h = [float(holding)] * n if isinstance(holding, (int, float)) else list(holding)
-    p = [float(penalty)] * n if isinstance(penalty, (int, float)) else list(penalty)
-    lam0 = sum(_check("rate", r, positive=True) for r in rates)
-    o0 = outstanding_orders_pmf(lam0, warehouse_lead_time)
-    S0 = int(warehouse_level)
-    w_over, w_under = loss_terms(o0, np.array([S0]))
-    b0 = np.zeros(max(len(o0) - S0, 1))  # pmf of B0 = (O0 - S0)^+
-    k = np.arange(len(o0))
-    np.add.at(b0, np.maximum(k - S0, 0), o0)
-    mean_b0 = float(w_under[0])
-    cost = float(warehouse_holding) * float(w_over[0])
-    metric_cost = cost
+    h, p = _per_retailer(holding, n), _per_retailer(penalty, n)
+    w_on_hand, mean_b0, exact, metric = _owmr_pmfs(
+        rates, lead_times, warehouse_lead_time, warehouse_level
+    )
+    cost = metric_cost = float(warehouse_holding) * w_on_hand
     out: dict[str, list[float]] = {
         key: []
         for key in (
@@ -322,22 +351,189 @@ def owmr_evaluation(
             "metric_fill_rate",
         )
     }
-    from scipy import stats
-
     for i in range(n):
-        share = rates[i] / lam0
-        thinned = np.zeros(len(b0))  # Binomial(B0, share) mixed over B0
-        for b, pb in enumerate(b0):
-            if pb > 0:
-                thinned[: b + 1] += pb * stats.binom.pmf(np.arange(b + 1), b, share)
-        exact = np.convolve(thinned, outstanding_orders_pmf(rates[i], lead_times[i]))
-        metric = poisson_pmf(rates[i] * (lead_times[i] + mean_b0 / lam0))
         S = int(levels[i])
-        for label, pmf in (("", exact), ("metric_", metric)):
-            over, under = loss_terms(pmf / pmf.sum(), np.array([S]))
+        for label, pmf in (("", exact[i]), ("metric_", metric[i])):
+            over, under = loss_terms(pmf, np.array([S]))
             out[label + "on_hand"].append(float(over[0]))
             out[label + "backorders"].append(float(under[0]))
-            out[label + "fill_rate"].append(float(pmf[: max(S, 0)].sum() / pmf.sum()))
+            out[label + "fill_rate"].append(float(pmf[: max(S, 0)].sum()))
         cost += h[i] * out["on_hand"][-1] + p[i] * out["backorders"][-1]
         metric_cost += h[i] * out["metric_on_hand"][-1] + p[i] * out["metric_backorders"][-1]
-    return OWMREvaluation(float(w_over[0]), mean_b0, cost=cost, metric_cost=metric_cost, **out)
+    return OWMREvaluation(w_on_hand, mean_b0, cost=cost, metric_cost=metric_cost, **out)
+
+
+def _per_retailer(value: list[float] | float, n: int) -> list[float]:
+    return [float(value)] * n if isinstance(value, (int, float)) else [float(v) for v in value]
+
+
+def _best_level(pmf: np.ndarray, holding: float, penalty: float) -> tuple[int, float]:
+    """The level S >= 0 minimising h E[(S-O)^+] + p E[(O-S)^+] for O ~ *pmf*, and that cost
+    (the cost is convex in S; beyond the support it only grows)."""
+    y = np.arange(len(pmf) + 1)
+    over, under = loss_terms(pmf, y)
+    cost = holding * over + penalty * under
+    best = int(np.argmin(cost))
+    return best, float(cost[best])
+
+
+@dataclass(frozen=True)
+class OWMROptimum:
+    """The best (S-1, S) levels of one warehouse and N retailers under the exact
+    (Graves/Axsaeter) cost, and METRIC's choice beside them.
+
+    ``warehouse_level``, ``levels`` (per retailer) and ``cost`` [$ per unit time]: the
+    exact optimum.  ``metric_warehouse_level``, ``metric_levels``: the levels METRIC picks
+    (optimal under its Poisson approximation), ``metric_estimate`` the cost METRIC
+    believes they have and ``metric_choice_cost`` their exact cost.  ``warehouse`` and
+    ``retailers`` name the nodes.
+    """
+
+    warehouse: str
+    retailers: list[str]
+    warehouse_level: int
+    levels: list[int]
+    cost: float
+    metric_warehouse_level: int
+    metric_levels: list[int]
+    metric_estimate: float
+    metric_choice_cost: float
+    levels_searched: int
+
+    def policy(self, metric: bool = False) -> Any:
+        """Engine policy: installation :class:`des_supply.policies.BaseStock` with these
+        levels (METRIC's choice with *metric*)."""
+        from des_supply.policies import BaseStock
+
+        s0, levels = (
+            (self.metric_warehouse_level, self.metric_levels)
+            if metric
+            else (self.warehouse_level, self.levels)
+        )
+        return BaseStock(
+            {self.warehouse: float(s0), **{r: float(s) for r, s in zip(self.retailers, levels)}}
+        )
+
+
+def optimal_owmr(
+    *,
+    rates: list[float],
+    lead_times: list[float],
+    warehouse_lead_time: float,
+    holding: list[float] | float,
+    penalty: list[float] | float,
+    warehouse_holding: float = 0.0,
+    warehouse: str = "warehouse",
+    retailers: list[str] | None = None,
+) -> OWMROptimum:
+    """Search every warehouse level S0 = 0, 1, ... up to the support of its outstanding
+    orders (beyond it B0 = 0 and a higher S0 only adds holding); for each S0 the retailers'
+    costs separate, each convex in its own S_i, so each S_i is its newsvendor minimiser
+    under the exact pmf.  The same search under METRIC's pmfs gives METRIC's choice."""
+    n = len(rates)
+    if len(lead_times) != n or n == 0:
+        raise ValueError(
+            f"rates and lead_times need one entry per retailer (got {n}, {len(lead_times)})"
+        )
+    names = list(retailers) if retailers is not None else [f"r{i + 1}" for i in range(n)]
+    h, p = _per_retailer(holding, n), _per_retailer(penalty, n)
+    h0 = _check("warehouse_holding", warehouse_holding)
+    top = len(outstanding_orders_pmf(sum(rates), warehouse_lead_time))
+    best: dict[str, Any] = {"exact": (math.inf, 0, []), "metric": (math.inf, 0, [])}
+    for S0 in range(top + 1):
+        w_on_hand, _, exact, metric = _owmr_pmfs(rates, lead_times, warehouse_lead_time, S0)
+        for label, pmfs in (("exact", exact), ("metric", metric)):
+            picks = [_best_level(pmfs[i], h[i], p[i]) for i in range(n)]
+            cost = h0 * w_on_hand + sum(c for _, c in picks)
+            if cost < best[label][0] - 1e-12:
+                best[label] = (cost, S0, [s for s, _ in picks])
+    cost, S0, levels = best["exact"]
+    estimate, m0, m_levels = best["metric"]
+    check = owmr_evaluation(
+        rates=rates,
+        lead_times=lead_times,
+        levels=m_levels,
+        warehouse_lead_time=warehouse_lead_time,
+        warehouse_level=m0,
+        holding=h,
+        penalty=p,
+        warehouse_holding=h0,
+    )
+    return OWMROptimum(
+        warehouse, names, S0, levels, cost, m0, m_levels, estimate, check.cost, top + 1
+    )
+
+
+def owmr_optimum(problem: Problem) -> OWMROptimum:
+    """:func:`optimal_owmr` of a continuous-time network of one warehouse (one supplier of
+    unlimited stock, constant lead time) and N retailers (unit Poisson demand, backorders,
+    constant lead times from the warehouse).  Raises :class:`ContinuousReviewError` naming
+    what does not fit (fixed or unit ordering costs, in-transit holding, a price, a
+    warehouse penalty or demand, lost sales, an initial pipeline, capacities)."""
+    net = problem.network
+    who = f"problem {problem.name!r}"
+    if net.time != "continuous":
+        raise ContinuousReviewError(f"{who} is periodic (time={net.time!r})")
+    stock = net.stock_nodes
+    roots = [
+        n
+        for n in stock
+        if all(e.source not in {m.name for m in stock} for e in net.suppliers(n.name))
+    ]
+    if len(roots) != 1 or len(stock) < 2:
+        raise ContinuousReviewError(f"{who}: not one warehouse feeding retailers")
+    wh = roots[0]
+    retailers = [n for n in stock if n is not wh]
+    leads: dict[str, float] = {}
+    for node in stock:
+        edges = net.suppliers(node.name)
+        source = wh.name if node is not wh else None
+        if len(edges) != 1 or (source is not None and edges[0].source != source):
+            raise ContinuousReviewError(
+                f"{who}: node {node.name!r} must have one supplier "
+                f"({'the warehouse ' + repr(wh.name) if source else 'an outside supplier'})"
+            )
+        e = edges[0]
+        lead = e.lead_time.constant
+        if lead is None:
+            raise ContinuousReviewError(
+                f"{who}: edge {e.source!r}->{e.target!r} needs a constant lead time"
+            )
+        leads[node.name] = float(lead)
+        if e.unit_cost or e.transit_holding_cost or e.bom != 1:
+            raise ContinuousReviewError(
+                f"{who}: edge {e.source!r}->{e.target!r} has a unit cost, in-transit "
+                "holding or a bill of materials; the exact evaluation counts none"
+            )
+        if (
+            node.fixed_order_cost
+            or node.order_cost
+            or node.price
+            or node.initial_pipeline
+            or node.storage_capacity < math.inf
+            or node.shortage != "backlog"
+        ):
+            raise ContinuousReviewError(
+                f"{who}: node {node.name!r} has an ordering cost, a price, an initial "
+                "pipeline, a storage capacity or lost sales; the exact evaluation assumes "
+                "none"
+            )
+    if wh.demand is not None or wh.shortage_cost:
+        raise ContinuousReviewError(
+            f"{who}: warehouse {wh.name!r} must have no demand and no penalty of its own"
+        )
+    rates = []
+    for node in retailers:
+        rates.append(_unit_poisson_rate(node, who))
+        if net.customers(node.name):
+            raise ContinuousReviewError(f"{who}: retailer {node.name!r} supplies other nodes")
+    return optimal_owmr(
+        rates=rates,
+        lead_times=[leads[n.name] for n in retailers],
+        warehouse_lead_time=leads[wh.name],
+        holding=[n.holding_cost for n in retailers],
+        penalty=[n.shortage_cost for n in retailers],
+        warehouse_holding=wh.holding_cost,
+        warehouse=wh.name,
+        retailers=[n.name for n in retailers],
+    )

@@ -343,19 +343,64 @@ def _lost_sales(
     return optimal, policies, details
 
 
-def _continuous_review(problem: Problem) -> OptimizeResult:
-    """Continuous time: the exact (r, Q) (deterministic lead time, Hadley-Whitin cost) or
-    (S-1, S) optimum (Palm) of a single-stage backlog problem; anything else is refused."""
-    from .continuous_review import ContinuousReviewError, RQResult, continuous_review_optimum
+def _continuous_review(problem: Problem, progress: bool = False) -> OptimizeResult:
+    """Continuous time, by what the network is:
 
+    * single stage, unit Poisson demand, backorders: the exact (r, Q) (deterministic lead
+      time, Hadley-Whitin cost) or (S-1, S) optimum (Palm);
+    * one warehouse and N retailers (constant lead times, unit Poisson demand, backorders):
+      the best installation base-stock levels under the exact Graves/Axsaeter cost, with
+      METRIC's choice beside them (evaluated exactly);
+    * anything else: installation (and, beyond one stage, echelon) base-stock levels
+      searched by simulation on the continuous engine; ``details["method"]`` says which and
+      ``details["exact_method_skipped"]`` why no exact method applied.
+    """
+    from .continuous_review import (
+        ContinuousReviewError,
+        RQResult,
+        continuous_review_optimum,
+        owmr_optimum,
+    )
+
+    details: dict[str, Any] = {"time": "continuous", "value_per": "unit time"}
     try:
-        best = continuous_review_optimum(problem)
+        if problem.kind.shape == "single-stage":
+            best = continuous_review_optimum(problem)
+        else:
+            owmr = owmr_optimum(problem)
     except ContinuousReviewError as exc:
-        raise OptimizeError(
-            f"continuous time: {exc} (optimize covers single-stage continuous "
-            "review; for one warehouse and N retailers see "
-            "optimization.continuous_review.owmr_evaluation)"
-        ) from None
+        return _continuous_searched(problem, str(exc), details, progress)
+    if problem.kind.shape != "single-stage":
+        exact = {owmr.warehouse: owmr.warehouse_level, **dict(zip(owmr.retailers, owmr.levels))}
+        metric = {
+            owmr.warehouse: owmr.metric_warehouse_level,
+            **dict(zip(owmr.retailers, owmr.metric_levels)),
+        }
+        optimal = Benchmark(
+            "base-stock",
+            owmr.cost,
+            {"level": {k: float(v) for k, v in exact.items()}},
+            "best installation (S-1, S) levels under the exact Graves/Axsaeter evaluation "
+            f"(every warehouse level 0..{owmr.levels_searched - 1}, retailers' newsvendor "
+            "levels for each)",
+            owmr.policy(),
+        )
+        metric_row = Benchmark(
+            "base-stock-metric",
+            owmr.metric_choice_cost,
+            {"level": {k: float(v) for k, v in metric.items()}},
+            "METRIC's choice of levels (its own estimate "
+            f"{owmr.metric_estimate:.4f}), valued by the exact evaluation",
+            owmr.policy(metric=True),
+        )
+        details.update(
+            method="exact one-warehouse-N-retailer evaluation (Graves 1985; Axsaeter 1990)",
+            metric_estimate=owmr.metric_estimate,
+            metric_gap_pct=100 * (owmr.metric_choice_cost - owmr.cost) / owmr.cost
+            if owmr.cost
+            else 0.0,
+        )
+        return OptimizeResult(problem, "cost", optimal, [metric_row], details)
     if isinstance(best, RQResult):
         optimal = Benchmark(
             "rq",
@@ -372,9 +417,77 @@ def _continuous_review(problem: Problem) -> OptimizeResult:
             "exact (S-1, S) optimum (Palm's theorem)",
             best.policy(),
         )
-    return OptimizeResult(
-        problem, "cost", optimal, [], {"time": "continuous", "value_per": "unit time"}
+    details["method"] = optimal.method
+    policies = []
+    if isinstance(best, RQResult):  # the best (S-1, S) beside it: an order per demand
+        policies.append(_continuous_base_stock(problem))
+    return OptimizeResult(problem, "cost", optimal, policies, details)
+
+
+def _continuous_base_stock(problem: Problem) -> Benchmark:
+    """The best (S-1, S) level of a single-stage problem :func:`continuous_review_optimum`
+    covers (Palm), its cost including a fixed cost per order (one order per demand)."""
+    from .continuous_review import optimal_base_stock
+
+    node = problem.network.stock_nodes[0]
+    (edge,) = problem.network.suppliers(node.name)
+    rate = float(getattr(node.demand, "rate", 0.0))
+    best = optimal_base_stock(
+        rate=rate,
+        mean_lead_time=edge.lead_time.mean,
+        holding=node.holding_cost,
+        penalty=node.shortage_cost,
     )
+    return Benchmark(
+        "base-stock",
+        best.cost + node.fixed_order_cost * rate,
+        {"level": best.level},
+        "best (S-1, S) level (Palm's theorem; an order, and its fixed cost, per demand)",
+        best.policy(),
+    )
+
+
+#: Simulation settings of the continuous-time base-stock search [time units].
+CONTINUOUS_SEARCH = {"periods": 1_000, "warmup": 100, "replications": 4, "seed": 12345}
+
+
+def _continuous_searched(
+    problem: Problem, skipped: str, details: dict[str, Any], progress: bool
+) -> OptimizeResult:
+    """Base-stock levels searched by CRN simulation on the continuous engine (no exact
+    method applies): the best family is the reference, the other listed beside it."""
+    from .search import search_base_stock
+
+    families = ["base-stock"] + (
+        ["echelon-base-stock"] if problem.kind.shape not in ("single-stage", "parallel") else []
+    )
+    sign = 1.0 if problem.objective == "cost" else -1.0
+    found = []
+    for family in families:
+        res = search_base_stock(
+            problem,
+            echelon=family == "echelon-base-stock",
+            progress=progress,
+            **CONTINUOUS_SEARCH,  # type: ignore[arg-type]
+        )
+        found.append(
+            Benchmark(
+                f"best-{family}",
+                float(res.value),
+                {"level": dict(res.levels)},
+                "levels searched by simulation on the continuous engine (common random "
+                f"numbers; {CONTINUOUS_SEARCH['replications']} runs of "
+                f"{CONTINUOUS_SEARCH['periods']} time units)",
+                res.policy,
+            )
+        )
+    found.sort(key=lambda b: sign * b.value)
+    details.update(
+        method="base-stock levels searched by simulation (no exact method applies)",
+        exact_method_skipped=skipped,
+        search=dict(CONTINUOUS_SEARCH),
+    )
+    return OptimizeResult(problem, problem.objective, found[0], found[1:], details)
 
 
 def _backlog(
@@ -628,7 +741,7 @@ def optimize(
     """
     problem = as_problem(problem)
     if problem.network.time == "continuous":
-        return _continuous_review(problem)
+        return _continuous_review(problem, progress)
     kind = problem.kind
     if kind.market == "recommendation":
         from .recommendation_optimize import optimize_recommendation

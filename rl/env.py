@@ -9,8 +9,10 @@ judged on the same model, and with the same seed on the same demand and
 lead-time draws.
 
 The pieces the multi-agent adapters (:mod:`rl.multi_agent`) share live here too:
-:class:`NetworkLayout` (observation blocks and action mappings per stocking node)
-and :class:`EpisodeRunner` (seeding, epochs, rewards).
+:class:`NetworkLayout` (observation blocks and action mappings per stocking node, and
+``order_action``: orders -> action), :class:`EpisodeSeeds` (which seed each episode runs
+on; the semi-Markov env :mod:`rl.semi_markov_env` numbers its episodes with it too) and
+:class:`EpisodeRunner` (seeding, epochs, rewards).
 
 ``make_env(problem, **env_kwargs)`` builds an env of a
 :class:`~des_supply.problem.Problem` (or of a :class:`~des_supply.network.Network`):
@@ -47,6 +49,7 @@ __all__ = [
     "PIPELINE_CAP",
     "PRICE_ACTIONS",
     "EpisodeRunner",
+    "EpisodeSeeds",
     "InventoryEnv",
     "NetworkLayout",
     "NodeSpec",
@@ -503,6 +506,35 @@ class NetworkLayout:
         cap = values[1] if self.action_mode == "capped-base-stock" else None
         return self.quantity(node.name, values[0], cap, view)
 
+    def order_action(self, orders: Mapping[str, float]) -> np.ndarray | int:
+        """The ``"quantity"`` action (of :meth:`joint_action_space`) that orders *orders*
+        (node -> quantity; missing nodes 0): what lets a heuristic drive an env.  Raises
+        ValueError for another action mode, unknown nodes and quantities outside
+        ``[0, max_order]``."""
+        if self.action_mode != "quantity":
+            raise ValueError(
+                f"orders_to_action needs action_mode='quantity', not {self.action_mode!r}"
+            )
+        unknown = sorted(set(orders) - set(self.names))
+        if unknown:
+            raise ValueError(f"no stocking node(s) {', '.join(map(repr, unknown))}")
+        out = np.zeros(len(self.nodes))
+        for i, node in enumerate(self.nodes):
+            q = float(orders.get(node.name, 0.0))
+            if not 0.0 <= q <= node.max_order:
+                raise ValueError(
+                    f"order {q} at node {node.name!r} is outside [0, "
+                    f"max_order={node.max_order:g}]; raise max_order"
+                )
+            if self.discrete:
+                out[i] = round(q)
+            else:
+                out[i] = 2.0 * q / node.max_order - 1.0
+        if self.discrete:
+            ints = out.astype(np.int64)
+            return int(ints[0]) if len(self.nodes) == 1 else ints
+        return out  # float64 on purpose: a float32 cast would move the order by ~1e-7 units
+
     @staticmethod
     def quantity(node: str, level: float, cap: float | None, view: Observation) -> float:
         """The base-stock order ``(level - IP)^+`` of *node*, at most *cap* if given."""
@@ -511,7 +543,46 @@ class NetworkLayout:
 
 
 # -- episodes ---------------------------------------------------------------------------------
-class EpisodeRunner:
+class EpisodeSeeds:
+    """Which seed each episode runs on: the numbering every des_supply env shares.
+
+    ``start(seed, options)`` begins the next episode.  After ``seed=s`` the episodes are
+    numbered ``offset, offset + stride, ...`` and episode *k* runs on
+    ``des_supply.rng.replication_seed(s, k)``, the seed of replication *k* in
+    :func:`des_supply.evaluate.simulate` (common random numbers between agents and
+    heuristics); ``options={"episode": k}`` jumps to episode *k*; without any seed the
+    root comes from fresh entropy, as Gymnasium does for ``seed=None``.
+    """
+
+    def __init__(self, episode_offset: int = 0, episode_stride: int = 1) -> None:
+        for what, v, least in (
+            ("episode_offset", episode_offset, 0),
+            ("episode_stride", episode_stride, 1),
+        ):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
+                raise ValueError(f"{what}(={v!r}) must be an integer >= {least}")
+        self.offset, self.stride = int(episode_offset), int(episode_stride)
+        self.root: np.random.SeedSequence | None = None
+        self.next_episode = self.offset
+        self.episode = -1
+
+    def start(self, seed: int | None, options: Mapping[str, Any] | None) -> np.random.SeedSequence:
+        """Number the next episode (``self.episode``) and return the seed it runs on."""
+        if seed is not None:
+            self.root = root_sequence(seed)
+            self.next_episode = self.offset
+        elif self.root is None:
+            self.root = np.random.SeedSequence()  # fresh entropy, as Gymnasium does for seed=None
+        k = (options or {}).get("episode")
+        if k is None:
+            k = self.next_episode
+        elif isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ValueError(f"options['episode'](={k!r}) must be an integer >= 0")
+        self.episode, self.next_episode = int(k), int(k) + self.stride
+        return replication_seed(self.root, self.episode)
+
+
+class EpisodeRunner(EpisodeSeeds):
     """Seeding, epochs and rewards of one network, shared by the single- and multi-agent envs.
 
     Episode *k* after ``begin(seed=s)`` runs the engine on
@@ -529,23 +600,14 @@ class EpisodeRunner:
         episode_offset: int = 0,
         episode_stride: int = 1,
     ) -> None:
-        for what, v, least in (
-            ("episode_offset", episode_offset, 0),
-            ("episode_stride", episode_stride, 1),
-        ):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
-                raise ValueError(f"{what}(={v!r}) must be an integer >= {least}")
+        super().__init__(episode_offset, episode_stride)
         self.sim = Simulation(network, periods, 0, market)
         self.periods = self.sim.periods
-        self.offset, self.stride = int(episode_offset), int(episode_stride)
         self.stock = tuple(n.name for n in network.stock_nodes)
         self._stock_index = [self.sim.network_nodes.index(n) for n in self.stock]
         self._stock_array = np.array(self._stock_index, dtype=np.intp)
         self._small = len(self.sim.network_nodes) < _SMALL
         self._cost_objective = self.sim.objective == "cost"
-        self.root: np.random.SeedSequence | None = None
-        self.next_episode = self.offset
-        self.episode = -1
         self.view: Observation | None = None
         self.t: float = 0  # the period (Observation.t)
         self.done = True
@@ -560,20 +622,10 @@ class EpisodeRunner:
         self, seed: int | None, options: Mapping[str, Any] | None
     ) -> tuple[Observation, dict[str, Any]]:
         """Start an episode; returns the first epoch's view and the info of the periods before it."""
-        if seed is not None:
-            self.root = root_sequence(seed)
-            self.next_episode = self.offset
-        elif self.root is None:
-            self.root = np.random.SeedSequence()  # fresh entropy, as Gymnasium does for seed=None
-        k = (options or {}).get("episode")
-        if k is None:
-            k = self.next_episode
-        elif isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise ValueError(f"options['episode'](={k!r}) must be an integer >= 0")
-        self.episode, self.next_episode = int(k), int(k) + self.stride
+        episode_seed = self.start(seed, options)
         self._cost = self._revenue = 0.0
         self._accounted = 0
-        view = self.sim.reset(replication_seed(self.root, self.episode))
+        view = self.sim.reset(episode_seed)
         if view is None:  # pragma: no cover - excluded in __init__
             raise RuntimeError("the engine asked for no decision in the whole horizon")
         self.view, self.t, self.done = view, view.t, False
@@ -1141,7 +1193,7 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
         (default: the price in force), which must be on the grid for ``price_action="grid"``.
         """
         if self.price_node is not None:
-            order = self._order_action(orders)
+            order = self.layout.order_action(orders)
             grid = self.price_grid
             assert grid is not None  # a price node has its grid
             if price is None:
@@ -1158,32 +1210,7 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
                 return {"order": order, "price": k}
             u = 2.0 * (price - grid.low) / (grid.high - grid.low) - 1.0
             return {"order": order, "price": np.array([u])}
-        return self._order_action(orders)
-
-    def _order_action(self, orders: Mapping[str, float]) -> np.ndarray | int:
-        if self.action_mode != "quantity":
-            raise ValueError(
-                f"orders_to_action needs action_mode='quantity', not {self.action_mode!r}"
-            )
-        unknown = sorted(set(orders) - set(self.nodes))
-        if unknown:
-            raise ValueError(f"no stocking node(s) {', '.join(map(repr, unknown))}")
-        out = np.zeros(len(self.nodes))
-        for i, node in enumerate(self.layout.nodes):
-            q = float(orders.get(node.name, 0.0))
-            if not 0.0 <= q <= node.max_order:
-                raise ValueError(
-                    f"order {q} at node {node.name!r} is outside [0, "
-                    f"max_order={node.max_order:g}]; raise max_order"
-                )
-            if self.discrete:
-                out[i] = round(q)
-            else:
-                out[i] = 2.0 * q / node.max_order - 1.0
-        if self.discrete:
-            ints = out.astype(np.int64)
-            return int(ints[0]) if isinstance(self.order_space, spaces.Discrete) else ints
-        return out  # float64 on purpose: a float32 cast would move the order by ~1e-7 units
+        return self.layout.order_action(orders)
 
 
 # -- construction from problems ---------------------------------------------------------------

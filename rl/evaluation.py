@@ -53,7 +53,8 @@ class Evaluation:
 def _episodes(
     make_env: Callable[[], gym.Env], act: Callable[[Any], Any], seed: int, ks: range
 ) -> list[float]:
-    """Mean cost (or profit) per period of episodes *ks* (one executor task)."""
+    """Mean cost (or profit) per period (per unit time on a semi-Markov env: its steps'
+    ``dt`` add up to the horizon) of episodes *ks* (one executor task)."""
     env = make_env()
     base: Any = env.unwrapped  # a des_supply env: its engine is base.sim
     objective = base.sim.objective
@@ -64,8 +65,9 @@ def _episodes(
         periods = 0
         while True:
             obs, _, terminated, truncated, info = env.step(act(obs))
-            cost += info["cost"]["total"]
-            revenue += info["revenue"]
+            step_cost = info["cost"]  # the semi-Markov env's is one number (cost - revenue)
+            cost += step_cost["total"] if isinstance(step_cost, dict) else step_cost
+            revenue += info.get("revenue", 0.0)
             periods += info["dt"]
             if terminated or truncated:
                 break

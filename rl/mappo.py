@@ -8,6 +8,12 @@ gives back a :class:`MAPPOPolicy` (per-agent observations in, per-agent actions 
 and :func:`evaluate_mappo` scores it episode by episode against
 :func:`des_supply.evaluate.simulate` (episode k of seed s = replication k of seed s).
 
+Continuous time: on a semi-Markov parallel env (``metadata["semi_markov"]``:
+:class:`rl.multi_agent.SemiMarkovParallelEnv`) ``discount="auto"`` (or ``"time"``)
+discounts step t by ``gamma ** dt_t`` (``infos[agent]["dt"]``; gamma per unit time) in
+GAE, in the decision GAE of agents that skip steps and in the truncation bootstrap, as
+:mod:`rl.ppo` does; periodic envs keep one gamma per step, bit for bit as before.
+
 Variants (``MAPPOConfig.variant``)
     ``"ippo"``   independent PPO: agent k has an actor π_k(a | o_k) and a critic V_k(o_k)
                  on its own observation; advantages A_k from V_k and the team reward.
@@ -219,6 +225,11 @@ class MAPPOConfig(PPOConfig):
         super().__post_init__()
         if self.variant not in VARIANTS:
             raise ValueError(f"variant(={self.variant!r}) must be one of {', '.join(VARIANTS)}")
+        if self.average_cost:
+            raise ValueError(
+                "average_cost=True is rl.ppo's option; MAPPO trains on discounted returns "
+                "(gamma per step, or per unit time on semi-Markov envs)"
+            )
         if self.critic_learning_rate is not None and not self.critic_learning_rate > 0:
             raise ValueError(f"critic_learning_rate(={self.critic_learning_rate}) must be > 0")
         for name, cast in (
@@ -510,6 +521,7 @@ def train_mappo(
         {a: runner.layouts[a].width for a in agents},
         model.value_keys(),
         runner.state_dim,
+        timed=runner.timed,
     )
     num_iterations, B = config.num_iterations, config.batch_size
     bar = tqdm(

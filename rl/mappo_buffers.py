@@ -44,7 +44,7 @@ from torch import nn
 
 from des_supply.rng import replication_seed
 
-from .buffers import CLIP_OBS, CLIP_REWARD, RunningMeanStd, compute_gae
+from .buffers import CLIP_OBS, CLIP_REWARD, RunningMeanStd, compute_gae, step_discounts
 from .networks import ActionDistribution, ActionLayout, mlp
 
 if TYPE_CHECKING:
@@ -84,13 +84,15 @@ def decision_gae(
     terminated: torch.Tensor,
     truncated: torch.Tensor,
     next_acting: torch.Tensor,
-    gamma: float,
+    gamma: float | torch.Tensor,
     lam: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GAE of an agent that decides only at some steps, computed at every step.
 
     Parameters are those of :func:`rl.buffers.compute_gae` plus *next_acting*, shape
     (T, N): whether the agent acts at the step after step t (in the same episode).
+    *gamma* may be a (T, N) tensor of per-step discounts (semi-Markov: ``gamma ** dt``),
+    which the formulas below then read as products over the steps.
 
     The recursion is ``A_t = δ_t + γ λ_t (1 − d_t) A_{t+1}`` with λ_t = λ if the agent
     acts at step t + 1 and λ_t = 1 otherwise.  At an acting step t whose next decision
@@ -119,11 +121,12 @@ def decision_gae(
     not_term = 1.0 - terminated.float()
     not_done = 1.0 - torch.logical_or(terminated.bool(), truncated.bool()).float()
     lams = torch.where(next_acting.bool(), torch.tensor(float(lam)), torch.tensor(1.0))
+    gamma = torch.as_tensor(gamma, dtype=values.dtype).expand_as(values)
     deltas = rewards + gamma * not_term * next_values - values
     advantages = torch.zeros_like(values)
     last = torch.zeros_like(values[0])
     for t in reversed(range(values.shape[0])):
-        last = deltas[t] + gamma * lams[t] * not_done[t] * last
+        last = deltas[t] + gamma[t] * lams[t] * not_done[t] * last
         advantages[t] = last
     return advantages, advantages + values
 
@@ -341,6 +344,7 @@ class MultiRollout:
     rewards: torch.Tensor  # (T, N) team reward, scaled / normalised
     terminated: torch.Tensor  # (T, N) bool
     truncated: torch.Tensor  # (T, N) bool
+    dt: torch.Tensor | None = None  # (T, N) float64 infos[agent]["dt"], semi-Markov only
 
     @classmethod
     def empty(
@@ -351,6 +355,7 @@ class MultiRollout:
         widths: Mapping[str, int],
         value_keys: Sequence[str],
         state_dim: int | None,
+        timed: bool = False,
     ) -> MultiRollout:
         z = lambda *shape: torch.zeros(shape, dtype=torch.float32)
         b = lambda: torch.zeros((n_steps, n_envs), dtype=torch.bool)
@@ -365,6 +370,7 @@ class MultiRollout:
             z(n_steps, n_envs),
             b(),
             b(),
+            torch.zeros((n_steps, n_envs), dtype=torch.float64) if timed else None,
         )
 
     def advantages(
@@ -381,8 +387,11 @@ class MultiRollout:
         With *last_acting* (agent -> the (N,) flags of the step after the rollout), an
         agent's own value function (the keys other than "team") whose agent skipped a
         decision in the rollout gets :func:`decision_gae` over its decisions; every
-        other key gets :func:`rl.buffers.compute_gae`.
+        other key gets :func:`rl.buffers.compute_gae`.  With ``dt`` recorded (semi-Markov
+        discounting) step t is discounted by ``gamma ** dt_t`` in its bootstrap and in the
+        recursion, as in :meth:`rl.buffers.Rollout.advantages`.
         """
+        discount = gamma if self.dt is None else step_discounts(gamma, self.dt)
         out = {}
         for key, values in self.values.items():
             next_values = torch.cat([values[1:], last_values[key].unsqueeze(0)], dim=0)
@@ -399,12 +408,12 @@ class MultiRollout:
                         self.terminated,
                         self.truncated,
                         next_acting,
-                        gamma,
+                        discount,
                         lam,
                     )
                     continue
             out[key] = compute_gae(
-                self.rewards, values, next_values, self.terminated, self.truncated, gamma, lam
+                self.rewards, values, next_values, self.terminated, self.truncated, discount, lam
             )
         return out
 
@@ -469,6 +478,10 @@ class ParallelRunner:
         self.next_obs = {a: torch.zeros((n, d)) for a, d in self.obs_dims.items()}
         self.next_state = torch.zeros((n, self.state_dim or 0))
         self.acting = {a: np.ones(n, dtype=bool) for a in self.agents}  # flags of the next step
+        mode = config.discount  # "auto": by time on semi-Markov envs (their metadata says so)
+        if mode == "auto":
+            mode = "time" if dict(getattr(first, "metadata", {})).get("semi_markov") else "step"
+        self.timed = mode == "time"
 
     @property
     def width(self) -> int:
@@ -508,9 +521,9 @@ class ParallelRunner:
 
     def _step(
         self, i: int, row: np.ndarray
-    ) -> tuple[float, bool, bool, dict[str, Any], dict[str, bool]]:
+    ) -> tuple[float, bool, bool, dict[str, Any], dict[str, bool], float]:
         """Step copy *i* with a joint flat action: (team reward, terminated, truncated, obs,
-        acting flags of the next step)."""
+        acting flags of the next step, the step's ``dt``: 1 when untimed)."""
         env = self.envs[i]
         obs, rewards, terminations, truncations, infos = env.step(self._split(row))
         ended = [a for a in self.agents if terminations.get(a, False) or truncations.get(a, False)]
@@ -520,12 +533,22 @@ class ParallelRunner:
             )
         terminated = bool(ended) and all(terminations.get(a, False) for a in self.agents)
         reward = float(np.mean([rewards[a] for a in self.agents]))
+        dt = 1.0
+        if self.timed:
+            info = (infos or {}).get(self.agents[0]) or {}
+            dt = float(info.get("dt", -1.0))
+            if not (dt >= 0):  # also NaN
+                raise ValueError(
+                    f"discount='time' needs infos[agent]['dt'] >= 0 from every step; env copy "
+                    f"{i} gave {info.get('dt')!r} (use discount='step' for an env without it)"
+                )
         return (
             reward,
             terminated,
             bool(ended) and not terminated,
             obs,
             acting_flags(self.agents, infos),
+            dt,
         )
 
     def start(self) -> None:
@@ -564,10 +587,13 @@ class ParallelRunner:
                 self.state_rms.update(self.raw_state)
             self.next_state = self.normalize_state(self.raw_state)
 
-    def _scale_rewards(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
+    def _scale_rewards(
+        self, reward: np.ndarray, done: np.ndarray, dt: np.ndarray | None = None
+    ) -> np.ndarray:
         reward = reward * self.config.reward_scale
         if self.ret_rms is not None:
-            self.discounted_return = self.discounted_return * self.config.gamma + reward
+            gamma = self.config.gamma if dt is None else self.config.gamma**dt
+            self.discounted_return = self.discounted_return * gamma + reward
             self.ret_rms.update(self.discounted_return)
             reward = np.clip(reward / np.sqrt(self.ret_rms.var + 1e-8), -CLIP_REWARD, CLIP_REWARD)
             self.discounted_return[done] = 0.0
@@ -596,11 +622,14 @@ class ParallelRunner:
                 rollout.values[key][t] = value
             joint = np.concatenate([flat[a] for a in self.agents], axis=1)
             reward, terminated, truncated = np.zeros(n), np.zeros(n, bool), np.zeros(n, bool)
+            dts = np.ones(n)
             raw: list[dict[str, np.ndarray]] = []
             states: list[np.ndarray | None] = []
             finals: dict[int, tuple[dict[str, np.ndarray], np.ndarray | None]] = {}
             for i in range(n):
-                reward[i], terminated[i], truncated[i], obs, acting = self._step(i, joint[i])
+                reward[i], terminated[i], truncated[i], obs, acting, dts[i] = self._step(
+                    i, joint[i]
+                )
                 self.episode_actions[i].append(joint[i].copy())
                 self.episode_return[i] += reward[i]
                 self.episode_length[i] += 1
@@ -632,8 +661,10 @@ class ParallelRunner:
                 for key, value in model.values(final_obs, final_state).items():
                     rollout.final_values[key][t, idx] = value
             done = terminated | truncated
-            scaled = self._scale_rewards(reward, done)
+            scaled = self._scale_rewards(reward, done, dts if self.timed else None)
             rollout.rewards[t] = torch.as_tensor(scaled, dtype=torch.float32)
+            if rollout.dt is not None:
+                rollout.dt[t] = torch.as_tensor(dts, dtype=torch.float64)
             rollout.terminated[t] = torch.as_tensor(terminated)
             rollout.truncated[t] = torch.as_tensor(truncated)
             self._observe(raw, states)
@@ -672,7 +703,7 @@ class ParallelRunner:
             self.episode[i] -= 1
             obs, env_state, acting = self._reset(i)
             for row in state["episode_actions"][i].numpy():
-                _, _, _, raw, acting = self._step(i, row)
+                _, _, _, raw, acting, _ = self._step(i, row)
                 obs, env_state = self._flat(raw), self._state(self.envs[i])
             self._set_acting(i, acting)
             replayed &= all(

@@ -28,10 +28,9 @@ from gymnasium import spaces
 from des_supply.continuous import REVIEW_TRIGGERS, ContinuousSimulation
 from des_supply.network import Network
 from des_supply.problem import Problem
-from des_supply.rng import replication_seed, root_sequence
 from des_supply.sim import Observation
 
-from .env import NetworkLayout, env_parameters, resolve_problem
+from .env import EpisodeSeeds, NetworkLayout, env_parameters, resolve_problem
 
 __all__ = ["DEFAULT_HORIZON", "SemiMarkovEnv", "make_semi_markov_env"]
 
@@ -161,12 +160,7 @@ class SemiMarkovEnv(gym.Env[np.ndarray, np.ndarray]):
             )
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode(={render_mode!r}) must be None or 'ansi'")
-        for what, v, least in (
-            ("episode_offset", episode_offset, 0),
-            ("episode_stride", episode_stride, 1),
-        ):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
-                raise ValueError(f"{what}(={v!r}) must be an integer >= {least}")
+        self.seeds = EpisodeSeeds(episode_offset, episode_stride)  # InventoryEnv's numbering
         if isinstance(epochs, str) and epochs not in REVIEW_TRIGGERS:
             raise ValueError(
                 f"epochs(={epochs!r}) must be one of {', '.join(REVIEW_TRIGGERS)} "
@@ -201,10 +195,6 @@ class SemiMarkovEnv(gym.Env[np.ndarray, np.ndarray]):
         self.action_space = self.layout.joint_action_space()
         self._width = self.layout.width
         self._index = {n.name: i for i, n in enumerate(self.layout.nodes)}
-        self._offset, self._stride = int(episode_offset), int(episode_stride)
-        self._root: np.random.SeedSequence | None = None
-        self._next_episode = self._offset
-        self.episode = -1
         self._view: Observation | None = None
         self._done = True
         self._t = 0.0
@@ -255,17 +245,7 @@ class SemiMarkovEnv(gym.Env[np.ndarray, np.ndarray]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        if seed is not None:
-            self._root, self._next_episode = root_sequence(seed), self._offset
-        elif self._root is None:
-            self._root = np.random.SeedSequence()  # fresh entropy, as Gymnasium does
-        k = (options or {}).get("episode")
-        if k is None:
-            k = self._next_episode
-        elif isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise ValueError(f"options['episode'](={k!r}) must be an integer >= 0")
-        self.episode, self._next_episode = int(k), int(k) + self._stride
-        self._view = self.sim.reset(replication_seed(self._root, self.episode))
+        self._view = self.sim.reset(self.seeds.start(seed, options))
         if self._view is None:  # pragma: no cover - time 0 is always an epoch
             raise RuntimeError("the engine asked for no decision in the whole horizon")
         self._done, self._t, self._accrued = False, 0.0, 0.0
@@ -331,24 +311,16 @@ class SemiMarkovEnv(gym.Env[np.ndarray, np.ndarray]):
             )
         return "\n".join(rows)
 
-    def orders_to_action(self, orders: Mapping[str, float]) -> np.ndarray:
+    @property
+    def episode(self) -> int:
+        """The number k of the current episode (it runs on ``replication_seed(s, k)``)."""
+        return self.seeds.episode
+
+    def orders_to_action(self, orders: Mapping[str, float]) -> np.ndarray | int:
         """The ``"quantity"`` action that orders *orders* (node -> quantity, missing: 0) at
-        the reviewing nodes: lets a heuristic drive the env (``policy.act(env.view)``)."""
-        if self.action_mode != "quantity" or self.discrete:
-            raise ValueError("orders_to_action needs action_mode='quantity' and discrete=False")
-        unknown = sorted(set(orders) - set(self.nodes))
-        if unknown:
-            raise ValueError(f"no stocking node(s) {', '.join(map(repr, unknown))}")
-        out = np.zeros(len(self.nodes))
-        for i, node in enumerate(self.layout.nodes):
-            q = float(orders.get(node.name, 0.0))
-            if not 0.0 <= q <= node.max_order:
-                raise ValueError(
-                    f"order {q} at node {node.name!r} is outside [0, "
-                    f"max_order={node.max_order:g}]; raise max_order"
-                )
-            out[i] = 2.0 * q / node.max_order - 1.0
-        return out  # float64: a float32 cast would move the order by ~1e-7 units
+        the reviewing nodes: lets a heuristic drive the env (``policy.act(env.view)``);
+        :meth:`rl.env.NetworkLayout.order_action`."""
+        return self.layout.order_action(orders)
 
 
 def _demand_per_epoch(network: Network, node: str, flow: float, epochs: str | float) -> float:

@@ -213,14 +213,46 @@ def print_convention_note(problem: Problem, policy_name: str) -> None:
         print(note, file=sys.stderr)
 
 
-def periodic_only(problem: Problem, command: str) -> Problem:
-    """*problem*, refused in one line if it is in continuous time (*command* covers periods)."""
-    if problem.network.time == "continuous":
+def parse_review(text: str) -> str | float:
+    """``--review``: ``demand``, ``arrival``, ``event`` or an interval R > 0 [time units]."""
+    from des_supply.continuous import REVIEW_TRIGGERS
+
+    if text in REVIEW_TRIGGERS:
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
         raise CliError(
-            f"{command} covers periodic problems; {problem.name!r} is in continuous "
-            "time (simulate and optimize take it)"
+            f"--review {text!r} must be {', '.join(REVIEW_TRIGGERS)} or a review interval "
+            "R > 0 [time units]"
         )
-    return problem
+    return value
+
+
+def time_options(problem: Problem, args: argparse.Namespace) -> tuple[float | None, Any]:
+    """``(horizon, review)`` of a continuous-time problem from ``--horizon``/``--review``
+    (``--periods`` refused in one line), ``(None, None)`` for a periodic one (``--horizon``
+    and ``--review`` refused)."""
+    horizon_arg, review_arg = getattr(args, "horizon", None), getattr(args, "review", None)
+    if problem.network.time != "continuous":
+        for option, given in (("--horizon", horizon_arg), ("--review", review_arg)):
+            if given is not None:
+                raise CliError(
+                    f"{option} is for continuous-time problems; {problem.name!r} is periodic "
+                    "(give its length with --periods N)"
+                )
+        return None, None
+    if getattr(args, "periods", None) is not None:
+        raise CliError(
+            f"{problem.name!r} is in continuous time: give its length with --horizon T "
+            "(time units), not --periods"
+        )
+    horizon = float(problem.periods) if horizon_arg is None else float(horizon_arg)
+    if not (math.isfinite(horizon) and horizon > 0):
+        raise CliError(f"--horizon(={horizon_arg}) must be a number > 0 [time units]")
+    return horizon, parse_review(review_arg) if review_arg is not None else "demand"
 
 
 def load_problem(target: str, params: Sequence[str] = ()) -> Problem:
@@ -297,8 +329,16 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         raise CliError(f"--processes(={args.processes}) must be >= 0 (0: all CPUs)")
     problem = load_problem(args.scenario, args.param)
     network, params = problem.network, problem.params
+    continuous = network.time == "continuous"
+    horizon, review = time_options(problem, args)  # (None, None) for a periodic problem
     policy = build_policy(args.policy, problem, args.policy_param)
-    periods = args.periods if args.periods is not None else problem.periods
+    periods = (
+        math.ceil(horizon)
+        if horizon is not None
+        else args.periods
+        if args.periods is not None
+        else problem.periods
+    )
     warmup = args.warmup if args.warmup is not None else min(problem.warmup, periods // 10)
     for name, value, low in (
         ("periods", periods, 1),
@@ -308,6 +348,8 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     ):
         if value < low:
             raise CliError(f"--{name}(={value}) must be >= {low}")
+    if horizon is not None and warmup >= horizon:
+        raise CliError(f"--warmup(={warmup}) must be smaller than --horizon(={horizon:g})")
     if warmup >= periods:
         raise CliError(f"--warmup(={warmup}) must be smaller than --periods(={periods})")
     if args.keep_ledger:
@@ -321,18 +363,28 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         "simulate",
         full=keep,
     )
+    run: dict[str, Any] = {
+        "replications": args.replications,
+        "seed": args.seed,
+        "warmup": warmup,
+        "keep_ledgers": keep,
+    }
     with executor, user_errors("simulation failed", ValueError, KeyError, OverflowError):
-        res = simulate(
-            problem,
-            policy,
-            periods=periods,
-            replications=args.replications,
-            seed=args.seed,
-            warmup=warmup,
-            executor=executor,
-            progress=show_progress(args),
-            keep_ledgers=keep,
-        )
+        if horizon is not None:  # continuous time: horizon and warm-up in time units
+            from des_supply.continuous import simulate_continuous
+
+            res: Any = simulate_continuous(
+                problem, policy, horizon=horizon, review=review or "demand", **run
+            )
+        else:
+            res = simulate(
+                problem,
+                policy,
+                periods=periods,
+                executor=executor,
+                progress=show_progress(args),
+                **run,
+            )
     print_convention_note(problem, args.policy)
     if args.keep_ledger:
         _write_ledgers_csv(res.ledgers, args.keep_ledger)
@@ -350,14 +402,14 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         "problem": problem.describe(),
         "policy": args.policy,
         "policy_params": parse_policy_params(args.policy_param),
-        "periods": periods,
+        **({"horizon": horizon, "review": review} if continuous else {"periods": periods}),
         "warmup": warmup,
         "replications": args.replications,
         "seed": args.seed,
         **{
             k: v
             for k, v in res.to_dict().items()
-            if k not in ("periods", "warmup", "replications", "seed")
+            if k not in ("periods", "horizon", "warmup", "replications", "seed")
         },
         "versions": versions(),
     }
@@ -365,7 +417,11 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         print(json.dumps(out, indent=2))
         return
     lo, hi = res.ci95
-    span = f"horizon {periods} time units" if network.time == "continuous" else f"{periods} periods"
+    span = (
+        f"horizon {horizon:g} time units, review at {review}"
+        if continuous
+        else f"{periods} periods"
+    )
     print(
         f"{problem.name} under {args.policy} {args.policy_param or ''}: {span} "
         f"(warm-up {warmup}) x {args.replications} replications, seed {args.seed}"
@@ -442,9 +498,10 @@ def cmd_optimize(args: argparse.Namespace) -> None:
         print(json.dumps(out, indent=2, default=str))
         return
     best = res.optimal
+    unit = "unit time" if problem.network.time == "continuous" else "period"
     print(
         f"{problem.name} {problem.params or ''} ({problem.kind}): optimal {res.objective} "
-        f"per period {best.value:.4f} ({best.method})"
+        f"per {unit} {best.value:.4f} ({best.method})"
     )
     if "exact_method_skipped" in res.details:
         print(f"no exact method: {res.details['exact_method_skipped']}")
@@ -552,7 +609,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         seed = 1 if args.seed is None else args.seed
         if seed < 0:
             raise CliError(f"--seed(={seed}) must be >= 0")
-        problem = periodic_only(load_problem(args.scenario, args.param), "train")
+        problem = load_problem(args.scenario, args.param)
         if args.steps is not None:
             with user_errors("--steps", ValueError):
                 check_steps(problem, args.steps)
@@ -765,7 +822,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         ("periods", args.periods, 1),
         ("seed", args.seed, 0),
     ):
-        if value < low:
+        if value is not None and value < low:
             raise CliError(f"--{name}(={value}) must be >= {low}")
     if target.is_dir():
         from rl.ppo import load_agent
@@ -788,11 +845,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             )
         run = _read_run(target)
         problem = _problem_of_run(run, target)
+        length, key = evaluation_length(problem, args)
         with user_errors(f"evaluate {target}", CheckpointError):
             agent = load_agent(target)
-        check_ledger_memory(problem, args.periods, 1, "evaluate")
+        check_ledger_memory(problem, math.ceil(length), 1, "evaluate")
         with user_errors(f"{target}/run.json", KeyError, TypeError):
-            spec = {**run["spec"], "env": {**run["spec"]["env"], "periods": args.periods}}
+            spec = {**run["spec"], "env": {**run["spec"]["env"], key: length}}
         with make_executor_of(args) as executor, user_errors(f"evaluate {target}", ValueError):
             ev = evaluate_agent(
                 make_thunk(problem, spec),
@@ -810,8 +868,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                 "give --scenario (a scenario or a network file)"
             )
         problem = load_problem(args.scenario, args.param)
+        length, key = evaluation_length(problem, args)
         policy = build_policy(args.target, problem, args.policy_param)
-        check_ledger_memory(problem, args.periods, 1, "evaluate")
+        check_ledger_memory(problem, math.ceil(length), 1, "evaluate")
         with (
             make_executor_of(args) as executor,
             user_errors(f"evaluate {args.target}", ValueError, KeyError),
@@ -819,30 +878,46 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             ev = evaluate_policy(
                 problem,
                 policy,
-                periods=args.periods,
+                periods=length,  # type: ignore[arg-type]  # a horizon in continuous time
                 seed=args.seed,
                 episodes=args.episodes,
                 name=args.target,
                 executor=executor,
             )
         print_convention_note(problem, args.target)
+    unit = "time units" if key == "horizon" else "periods"
     out = {
         "target": args.target,
         "problem": problem.describe(),
         "episodes": args.episodes,
-        "periods": args.periods,
+        key: length,
         "seed": args.seed,
         **{k: v for k, v in ev.to_dict().items() if k != "name"},
     }
     if args.json:
         print(json.dumps(out, indent=2, default=str))
     else:
+        per = "unit time" if key == "horizon" else "period"
         print(
-            f"{args.target} on {problem.name}: mean {problem.objective} per period "
+            f"{args.target} on {problem.name}: mean {problem.objective} per {per} "
             f"{ev.mean:.4f}  95% CI [{ev.ci95[0]:.4f}, {ev.ci95[1]:.4f}] over {args.episodes} "
-            f"episodes of {args.periods} periods (seed {args.seed}: same draws as simulate "
+            f"episodes of {length:g} {unit} (seed {args.seed}: same draws as simulate "
             "--seed)"
         )
+
+
+#: Episode length of ``evaluate`` [periods, or time units for continuous-time problems].
+EVALUATE_PERIODS = 1_000
+EVALUATE_HORIZON = 200.0
+
+
+def evaluation_length(problem: Problem, args: argparse.Namespace) -> tuple[float, str]:
+    """``(length, key)`` of evaluate's episodes: ``--horizon`` (time units; key "horizon")
+    for a continuous-time problem, ``--periods`` (key "periods") for a periodic one."""
+    horizon, _ = time_options(problem, args)
+    if horizon is None:
+        return (EVALUATE_PERIODS if args.periods is None else args.periods), "periods"
+    return (EVALUATE_HORIZON if args.horizon is None else horizon), "horizon"
 
 
 def _compare_recommendation(args: argparse.Namespace, problem: Problem) -> None:
@@ -882,7 +957,7 @@ def _compare_recommendation(args: argparse.Namespace, problem: Problem) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from .compare import DEFAULT_PERIODS, compare, figure
+    from .compare import DEFAULT_HORIZON, DEFAULT_PERIODS, compare, figure
     from .presets import check_steps
 
     targets = list(dict.fromkeys(args.scenario))
@@ -901,7 +976,10 @@ def cmd_compare(args: argparse.Namespace) -> None:
             raise CliError(f"--{key}(={value}) must be >= {low}")
     if args.out:
         _check_new_output(Path(args.out), args.overwrite, "--out", resumable=False)
-    problems = [periodic_only(load_problem(t, args.param), "compare") for t in targets]
+    problems = [load_problem(t, args.param) for t in targets]
+    horizons = {p.name: time_options(p, args)[0] for p in problems}
+    if len({p.network.time for p in problems}) > 1:
+        raise CliError("compare problems in continuous and in periodic time separately")
     recommendation = [p for p in problems if p.kind.market == "recommendation"]
     if recommendation:
         if len(problems) > 1:
@@ -915,12 +993,17 @@ def cmd_compare(args: argparse.Namespace) -> None:
                 check_steps(p, args.steps)
     episodes = 20 if args.episodes is None else args.episodes
     executor = make_executor_of(args)
+    length = {
+        p.name: (
+            (args.horizon if args.horizon is not None else min(DEFAULT_HORIZON, p.periods))
+            if horizons[p.name] is not None
+            else args.periods or min(DEFAULT_PERIODS, p.periods)
+        )
+        for p in problems
+    }
     for p in problems:
         check_ledger_memory(
-            p,
-            args.periods or min(DEFAULT_PERIODS, p.periods),
-            min(executor.workers, episodes),
-            "compare",
+            p, math.ceil(length[p.name]), min(executor.workers, episodes), "compare"
         )
     names = [p.name for p in problems]
     out = Path(args.out) if args.out else _free_name(Path(f"runs/compare-{'+'.join(names)}"))
@@ -935,7 +1018,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
                         steps=args.steps,
                         seed=args.seed,
                         episodes=episodes,
-                        periods=args.periods,
+                        periods=length[problem.name],
                         out_dir=out if len(problems) == 1 else out / problem.name,
                         progress=show_progress(args),
                         executor=executor,
@@ -1064,7 +1147,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="K=V")
     p.add_argument("--policy", required=True, help="a registered policy (des-supply policies)")
     p.add_argument("--policy-param", action="append", default=[], metavar="K=V")
-    p.add_argument("--periods", type=int, default=None)
+    p.add_argument("--periods", type=int, default=None, help="periods (periodic problems)")
+    p.add_argument(
+        "--horizon",
+        type=float,
+        default=None,
+        metavar="T",
+        help="length of a run in time units (continuous-time problems)",
+    )
+    p.add_argument(
+        "--review",
+        default=None,
+        metavar="demand|arrival|event|R",
+        help="continuous-time problems: review at each demand (default), each receipt, both, "
+        "or every R time units",
+    )
     p.add_argument("--warmup", type=int, default=None)
     p.add_argument("--replications", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
@@ -1134,7 +1231,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="K=V")
     p.add_argument("--policy-param", action="append", default=[], metavar="K=V")
     p.add_argument("--episodes", type=int, default=20)
-    p.add_argument("--periods", type=int, default=1_000)
+    p.add_argument("--periods", type=int, default=None, help="periods per episode (default 1000)")
+    p.add_argument(
+        "--horizon",
+        type=float,
+        default=None,
+        metavar="T",
+        help="time units per episode, continuous-time problems (default 200)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     add_backend_arguments(p)
@@ -1160,6 +1264,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="periods per evaluation episode (default 1000; recommendation-*: 128)",
+    )
+    p.add_argument(
+        "--horizon",
+        type=float,
+        default=None,
+        metavar="T",
+        help="time units per evaluation episode, continuous-time problems (default 200)",
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--processes", type=int, default=1)

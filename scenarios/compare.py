@@ -66,6 +66,7 @@ __all__ = ["CompareResult", "compare", "figure"]
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share a root seed with training
 DEFAULT_PERIODS = 1_000
+DEFAULT_HORIZON = 200.0  # continuous time: evaluation episodes of this many time units
 
 
 @dataclass
@@ -130,7 +131,7 @@ class CompareResult:
     def table(self) -> str:
         """A Markdown table of the rows (and the bound, if any, on the last line)."""
         lines = [
-            f"| policy | mean {self.objective}/period | 95% CI | vs {self.reference} "
+            f"| policy | mean {self.objective}/{self.unit} | 95% CI | vs {self.reference} "
             f"(paired, 95% CI) | gap | optimizer's value |",
             "|---|---|---|---|---|---|",
         ]
@@ -151,6 +152,11 @@ class CompareResult:
         if self.details.get("ppo_skipped"):
             lines.append(f"\nPPO not trained: {self.details['ppo_skipped']}")
         return "\n".join(lines)
+
+    @property
+    def unit(self) -> str:
+        """What the means are per: ``"period"``, or ``"unit time"`` in continuous time."""
+        return "unit time" if self.details.get("time") == "continuous" else "period"
 
     @property
     def reference_row(self) -> dict[str, Any]:
@@ -222,7 +228,9 @@ def _benchmarks(
                 "method": b.method,
             }
         seen: list[tuple[str, str, float]] = []
-        entries = [res.optimal, *res.policies] if exact else res.policies
+        # continuous time without an exact method: the best searched family leads (a policy)
+        lead = exact or problem.network.time == "continuous"
+        entries = [res.optimal, *res.policies] if lead else res.policies
         for b in entries:
             # same method, parameters and value: the same policy under a second name; rules
             # without parameters (myopic, myopic-2) share a method but differ in value
@@ -236,6 +244,12 @@ def _benchmarks(
             rows.append(_Row(b.name, b.policy, b.value, b.periods, b.method, dict(b.params)))
     # the searched heuristics, where optimize did not list them (and whenever it failed)
     anchor = None
+    if problem.network.time == "continuous" and res is not None:
+        # optimize listed the exact optima (and base stock beside them) or levels searched
+        # on the continuous engine: the continuous preset starts from those
+        from .presets import continuous_anchor
+
+        return rows, exact, bound, continuous_anchor(problem, res), details
     # the searched base-stock heuristics, where they apply (not to a node that orders per
     # supplier: dual sourcing has its own searched heuristics in optimize)
     searchable = policy_entry("base-stock").reason(problem) is None
@@ -314,7 +328,7 @@ def compare(
     steps: int | None = None,
     seed: int = 1,
     episodes: int = 20,
-    periods: int | None = None,
+    periods: float | None = None,
     out_dir: str | Path = "runs",
     progress: bool = True,
     processes: int = 1,
@@ -333,7 +347,9 @@ def compare(
     seed : int
         Training seed; the evaluation episodes use ``EVAL_SEED_OFFSET + seed``.
     episodes, periods : int
-        Evaluation episodes, and their length (default ``min(1000, problem.periods)``).
+        Evaluation episodes, and their length (default ``min(1000, problem.periods)``; for
+        a continuous-time problem a horizon in time units, default ``min(200,
+        problem.periods)``, and PPO runs on the semi-Markov env: costs per unit time).
     processes : int
         Worker processes for the policies' evaluations (without *executor*).
     executor : Executor, optional
@@ -350,7 +366,13 @@ def compare(
     from rl.ppo import load_agent, train
 
     problem = as_problem(problem)
-    periods = int(periods or min(DEFAULT_PERIODS, problem.periods))
+    continuous = problem.network.time == "continuous"
+    # continuous time: a horizon in time units (simulate and the semi-Markov env read it so)
+    length: Any = (
+        float(periods or min(DEFAULT_HORIZON, problem.periods))
+        if continuous
+        else int(periods or min(DEFAULT_PERIODS, problem.periods))
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -400,7 +422,7 @@ def compare(
                 _evaluate(
                     problem,
                     row,
-                    periods=periods,
+                    periods=length,
                     seed=eval_seed,
                     episodes=episodes,
                     processes=processes,
@@ -411,7 +433,7 @@ def compare(
             )
         )
     if spec is not None:
-        eval_spec = {**spec, "env": {**spec["env"], "periods": periods}}
+        eval_spec = {**spec, "env": {**spec["env"], "horizon" if continuous else "periods": length}}
         evals.append(
             (
                 evaluate_agent(
@@ -430,7 +452,7 @@ def compare(
     sign = 1.0 if problem.objective == "cost" else -1.0
     full = [(e, r) for e, r in evals if r is not None and len(e.per_episode) == episodes]
     if exact:
-        reference = next(e for e, r in evals if r is not None and r.name == "optimal")
+        reference = evals[0][0]  # the optimum is the first benchmark when it is exact
     elif full:
         reference = min((e for e, _ in full), key=lambda e: sign * e.mean)
     else:
@@ -479,10 +501,11 @@ def compare(
         bound,
         {
             "kind": str(problem.kind),
+            "time": problem.network.time,
             "seed": seed,
             "eval_seed": eval_seed,
             "episodes": episodes,
-            "periods": periods,
+            "periods": length,
             **details,
             "seconds": time.perf_counter() - started,
         },
@@ -580,7 +603,7 @@ def _plot(result: CompareResult, path: Path, progress_csv: Path, no_ppo: str | N
     _bars(ax, result)
     params = result.problem.get("params") or {}
     ax.set(
-        xlabel=f"mean {result.objective} per period, cost units (bars: 95% CI; |: long-run value)",
+        xlabel=f"mean {result.objective} per {result.unit}, cost units (bars: 95% CI; |: long-run value)",
         title=f"{result.name}: {', '.join(f'{k}={v}' for k, v in params.items())}"
         if params
         else f"{result.name}: default parameters",
@@ -629,7 +652,7 @@ def figure(results: list[CompareResult], out_dir: str | Path) -> Path:
     for ax, res in zip(axes, results):
         _bars(ax, res)
         ax.set(
-            xlabel=f"mean {res.objective} per period, cost units (95% CI; |: long-run value)",
+            xlabel=f"mean {res.objective} per {res.unit}, cost units (95% CI; |: long-run value)",
             title=res.name,
         )
     for ax in axes[n:]:

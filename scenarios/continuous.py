@@ -12,10 +12,15 @@ Run it with the ``rq`` (``reorder_point``, ``quantity``; ``r``, ``Q`` as aliases
 ``base-stock`` (``level``) policies; the exact optimum is
 :func:`optimization.continuous_review.continuous_review_optimum`.
 
+``des-supply train``, ``evaluate`` and ``compare`` run PPO on these problems through the
+semi-Markov env (:mod:`rl.semi_markov_env`; preset in :mod:`scenarios.presets`), with
+episode lengths given by ``--horizon`` (time units).
+
 ``continuous-owmr`` is one warehouse and N retailers with Poisson demand and constant
 lead times (Graves 1985; Axsaeter 1990): under (S-1, S) everywhere, first come first
 served at the warehouse, :func:`optimization.continuous_review.owmr_evaluation` gives
-its exact figures and METRIC's.
+its exact figures and METRIC's, and ``optimize`` the best installation levels under the
+exact cost (:func:`optimization.continuous_review.owmr_optimum`) with METRIC's choice.
 """
 
 from __future__ import annotations

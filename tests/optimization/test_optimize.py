@@ -84,9 +84,9 @@ def test_result_describes_the_problem_not_a_scenario_name():
 
 def test_continuous_review_gets_its_exact_optimum_and_the_engine_agrees():
     """Continuous time: optimize returns the exact (r, Q) of the continuous-review scenario
-    (fixed cost) and verify's simulation of it agrees within its CI; a network without an
-    exact method is refused in one line."""
-    from optimization.optimize import OptimizeError, verify
+    (fixed cost) and verify's simulation of it agrees within its CI (multi-node continuous
+    networks: tests/optimization/test_continuous_owmr.py)."""
+    from optimization.optimize import verify
 
     res = optimize(scenarios.make("continuous-review", fixed_cost=20.0))
     assert res.optimal.name == "rq" and res.details["time"] == "continuous"
@@ -95,5 +95,3 @@ def test_continuous_review_gets_its_exact_optimum_and_the_engine_agrees():
     assert len(checked) == 1
     lo, hi = checked[0]["ci95"]
     assert lo - 0.05 <= res.optimal.value <= hi + 0.05
-    with pytest.raises(OptimizeError, match="continuous time"):
-        optimize(scenarios.make("continuous-owmr"))

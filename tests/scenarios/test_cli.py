@@ -351,7 +351,7 @@ def test_simulate_a_continuous_time_scenario(capsys):
         "r=9",
         "--policy-param",
         "Q=16",
-        "--periods",
+        "--horizon",
         "400",
         "--replications",
         "2",
@@ -368,18 +368,9 @@ def test_simulate_a_continuous_time_scenario(capsys):
         "base-stock",
         "--policy-param",
         "level=5",
-        "--periods",
+        "--horizon",
         "100",
         "--replications",
         "2",
     )
     assert code == 0 and "per unit time" in out and err == ""  # no convention note here
-
-
-@pytest.mark.parametrize("command", ["train", "compare"])
-def test_periodic_only_commands_refuse_continuous_time_in_one_line(capsys, tmp_path, command):
-    code, out, err = run(
-        capsys, command, "continuous-review", "--steps", "1000", "--out", str(tmp_path / "x")
-    )
-    assert code == 2 and out == "" and err.count("\n") == 1
-    assert f"{command} covers periodic problems" in err and not (tmp_path / "x").exists()
