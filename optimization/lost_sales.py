@@ -37,6 +37,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import lost_sales_heuristics as _h
+from .blas import limit_blas_threads
 from .lost_sales_model import (
     ChainEvaluation,
     GridBlocks,
@@ -351,6 +352,7 @@ def solve_lost_sales(
     truncation: Truncation | None = None,
     memory_limit: float = 4 * GiB,
     progress: bool = False,
+    blas_threads: int | None = 1,
 ) -> LostSalesSolution:
     """Average-cost optimal policy of the lost-sales system, by relative value iteration.
 
@@ -369,6 +371,9 @@ def solve_lost_sales(
         :meth:`Truncation.default` (Zipkin's bound on optimal orders + 2 units)
     memory_limit : float -- bytes; larger problems raise ValueError before allocating
     progress : bool -- show a tqdm progress bar
+    blas_threads : int or None -- BLAS threads during the solve (default 1: its matrix
+        products are small, and on busy cores two threads made L = 5, p = 39 ten times
+        slower, see :mod:`optimization.blas`); None leaves numpy's setting
 
     Returns
     -------
@@ -406,32 +411,33 @@ def solve_lost_sales(
     check_memory(model.lead_time, trunc, memory_limit)
 
     L = model.lead_time
-    bar = tqdm(disable=not progress, desc=f"RVI L={L} p={model.penalty:g}", unit="it")
-    if L >= 2 and (trunc.max_position + 1) * (trunc.max_order + 1) ** L > DENSE_Q:
-        V, table, it, lower, upper = _rvi_blocks(model, trunc, tol, max_iter, bar)
-    else:
-        V, table, it, lower, upper = _rvi_dense(model, trunc, tol, max_iter, bar)
-    bar.close()
-    converged = upper - lower <= tol
-    if not converged:
-        warnings.warn(
-            f"solve_lost_sales: no convergence in {max_iter} iterations "
-            f"(bounds {lower:.6g}..{upper:.6g})",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    policy = LookupPolicy(table, L, trunc)
-    states = int((table >= 0).sum())
-    if grid_chain(L, trunc):  # no state list: the table is already on the grid
-        blocks = GridBlocks(model, trunc)
-        grid = table.reshape(blocks.feasible.shape)
-        evaluation, pi = blocks.evaluate(model, grid)
-        boundary = float(pi[blocks.feasible & (grid == blocks.order_cap())].sum())
-    else:
-        space = StateSpace.build(L, trunc)
-        orders = table[tuple(space.states.T)]
-        evaluation, pi = evaluate_orders(model, space, orders)
-        boundary = float(pi[orders == space.order_cap()].sum())
+    with limit_blas_threads(blas_threads):
+        bar = tqdm(disable=not progress, desc=f"RVI L={L} p={model.penalty:g}", unit="it")
+        if L >= 2 and (trunc.max_position + 1) * (trunc.max_order + 1) ** L > DENSE_Q:
+            V, table, it, lower, upper = _rvi_blocks(model, trunc, tol, max_iter, bar)
+        else:
+            V, table, it, lower, upper = _rvi_dense(model, trunc, tol, max_iter, bar)
+        bar.close()
+        converged = upper - lower <= tol
+        if not converged:
+            warnings.warn(
+                f"solve_lost_sales: no convergence in {max_iter} iterations "
+                f"(bounds {lower:.6g}..{upper:.6g})",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        policy = LookupPolicy(table, L, trunc)
+        states = int((table >= 0).sum())
+        if grid_chain(L, trunc):  # no state list: the table is already on the grid
+            blocks = GridBlocks(model, trunc)
+            grid = table.reshape(blocks.feasible.shape)
+            evaluation, pi = blocks.evaluate(model, grid)
+            boundary = float(pi[blocks.feasible & (grid == blocks.order_cap())].sum())
+        else:
+            space = StateSpace.build(L, trunc)
+            orders = table[tuple(space.states.T)]
+            evaluation, pi = evaluate_orders(model, space, orders)
+            boundary = float(pi[orders == space.order_cap()].sum())
     return LostSalesSolution(
         model=model,
         average_cost=(lower + upper) / 2,
