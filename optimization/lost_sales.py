@@ -582,7 +582,8 @@ def heuristics(
     long-run cost.
 
     Myopic policies are computed and evaluated on the truncated space of
-    :func:`solve_lost_sales` (``truncation``, default :meth:`Truncation.default`)
+    :func:`solve_lost_sales` (``truncation``, default :meth:`Truncation.default`;
+    block by block where whole-grid Q-values would not fit, as at L = 6)
     and returned as :class:`LookupPolicy`; base-stock policies are evaluated on
     the space their level bounds and returned as ``des_supply.policies.BaseStock``
     / ``CappedBaseStock``; the constant order as ``ConstantOrder`` (whole units) and
@@ -605,8 +606,15 @@ def heuristics(
         steps.set_postfix_str(name)
         if name in ("myopic", "myopic-2"):
             if tables is None or space is None:
-                check_memory(L, trunc, 4 * GiB, dense=True)
-                tables = _h.myopic_tables(model, trunc)
+                try:
+                    check_memory(L, trunc, 4 * GiB, dense=True)
+                except ValueError:  # whole-grid Q-values do not fit: block by block
+                    if L < 2:
+                        raise
+                    check_memory(L, trunc, 4 * GiB)
+                    tables = _h.myopic_tables_blocks(model, trunc)
+                else:
+                    tables = _h.myopic_tables(model, trunc)
                 space = StateSpace.build(L, trunc)
             policy = LookupPolicy(tables[name == "myopic-2"], L, trunc)
             ev = evaluate_orders(model, space, policy.table[tuple(space.states.T)])[0]
