@@ -577,6 +577,7 @@ def heuristics(
     truncation: Truncation | None = None,
     progress: bool = False,
     names: Sequence[str] = HEURISTICS,
+    blas_threads: int | None = 1,
 ) -> dict[str, HeuristicResult]:
     """The heuristics of :data:`HEURISTICS` (or those in ``names``), each with its exact
     long-run cost.
@@ -588,8 +589,34 @@ def heuristics(
     the space their level bounds and returned as ``des_supply.policies.BaseStock``
     / ``CappedBaseStock``; the constant order as ``ConstantOrder`` (whole units) and
     ``ConstantRate`` (a rate on a grid of step 1/20, realised in whole units).  See
-    :mod:`optimization.lost_sales_heuristics` for definitions and sources.
+    :mod:`optimization.lost_sales_heuristics` for definitions and sources.  BLAS runs on
+    ``blas_threads`` threads (as in :func:`solve_lost_sales`).
     """
+    with limit_blas_threads(blas_threads):
+        return _heuristics(
+            lead_time,
+            holding,
+            penalty,
+            demand,
+            demand_mean,
+            fixed_cost,
+            truncation,
+            progress,
+            names,
+        )
+
+
+def _heuristics(
+    lead_time: int,
+    holding: float,
+    penalty: float,
+    demand: str,
+    demand_mean: float,
+    fixed_cost: float,
+    truncation: Truncation | None,
+    progress: bool,
+    names: Sequence[str],
+) -> dict[str, HeuristicResult]:
     from des_supply.policies import BaseStock, CappedBaseStock, ConstantOrder, ConstantRate
 
     model = _model(lead_time, holding, penalty, demand, demand_mean, fixed_cost)
