@@ -3,10 +3,11 @@
 numpy's OpenBLAS starts one thread per core for every product above a small size.  The
 lost-sales value iteration does thousands of products of a few hundred thousand
 multiply-adds each; with two threads each of them pays a hand-over and, on a machine
-whose cores are busy with other work, a wait for the second core.  Measured on the
-project's 2-core machine under load, one Bellman update at L = 5, p = 39 took 0.4-1.4 s
-with two threads and 0.022 s with one (``benchmarks/lost_sales_dp.py`` compares whole
-solves).
+whose cores are busy with other work, a wait for the second core.  On the project's
+2-core machine at load average 10.6, L = 5, p = 39 took a median 48.8 s wall and 11.7 s
+CPU with numpy's two threads, 15.1 s wall and 2.6 s CPU with one, the same optimal cost
+bit for bit and the same policy (``python benchmarks/lost_sales_dp.py --leads 5
+--penalties 39 --compare 5 --no-heuristics``).
 
 :func:`limit_blas_threads` (:func:`single_blas_thread`: one) caps the threads for a
 block of code and restores the counts after.  It uses ``threadpoolctl`` where it is installed; otherwise it finds the OpenBLAS
