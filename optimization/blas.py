@@ -10,9 +10,9 @@ bit for bit and the same policy (``python benchmarks/lost_sales_dp.py --leads 5
 --penalties 39 --compare 5 --no-heuristics``).
 
 :func:`limit_blas_threads` (:func:`single_blas_thread`: one) caps the threads for a
-block of code and restores the counts after.  It uses ``threadpoolctl`` where it is installed; otherwise it finds the OpenBLAS
-libraries loaded in the process (``/proc/self/maps``) and calls their own
-``*_set_num_threads`` through ``ctypes``.  Where neither works (another BLAS, another
+block of code and restores the counts after.  It uses ``threadpoolctl`` where it is
+installed; otherwise it finds the OpenBLAS libraries loaded in the process
+(``/proc/self/maps``) and calls their own ``*_set_num_threads`` through ``ctypes``.  Where neither works (another BLAS, another
 system) it changes nothing.
 """
 
