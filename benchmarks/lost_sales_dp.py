@@ -14,15 +14,24 @@ reason: the myopic tables hold whole-grid Q-values (refused by their size guard 
 L = 6), and the base-stock searches evaluate chains on the position simplex with no
 order cap (skipped from L = 6: tens of millions of states per level tried).
 
+``--compare N`` also times, N times each and interleaved (old, new, old, new, ...), the
+solver as it ran before BLAS was capped (``blas_threads=None``: numpy's own thread count,
+one per core unless ``--threads`` says otherwise) against the current one (one BLAS
+thread inside the solve), prints both medians, their ratio, the load average, and
+whether the two give the same optimal cost (to 1e-6, and bit for bit) and the same
+policy table.  The timed solves run without tracemalloc; the memory column comes from
+one more traced solve.
+
 Usage::
 
     python benchmarks/lost_sales_dp.py                 # full grid (about a minute)
     python benchmarks/lost_sales_dp.py --quick         # L in {1, 2}, p in {4, 19}
     python benchmarks/lost_sales_dp.py --leads 5 6 --penalties 4 39
+    python benchmarks/lost_sales_dp.py --leads 5 --penalties 39 --compare 5 --no-heuristics
     python benchmarks/lost_sales_dp.py --json out.json --threads 1
 
-BLAS runs on ``--threads`` threads (default 1: the DP's target is 30 s on one
-core, and small matrix products gain nothing from threads).
+``--threads`` sets numpy's BLAS threads for the whole process (default: numpy's own);
+:func:`~optimization.lost_sales.solve_lost_sales` itself runs on one BLAS thread.
 """
 
 from __future__ import annotations
@@ -50,7 +59,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small grid: L in {1, 2}, p in {4, 19}")
     ap.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
-    ap.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    ap.add_argument(
+        "--threads", type=int, default=None, help="numpy's BLAS threads (default: numpy's own)"
+    )
+    ap.add_argument(
+        "--compare",
+        type=int,
+        default=0,
+        metavar="N",
+        help="time N interleaved solves each of the uncapped (before) and capped (now) solver",
+    )
     ap.add_argument("--no-heuristics", action="store_true", help="time the DP only")
     ap.add_argument("--demand", default="poisson", choices=("poisson", "geometric"))
     ap.add_argument("--leads", type=int, nargs="+", help="lead times (default 1 2 3 4)")
@@ -79,8 +97,10 @@ def _whole_grid():
 
 def run(args: argparse.Namespace) -> dict:
     # numpy reads the thread count when it loads, so import after setting it
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    if args.threads is not None:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
+    import statistics
     import tracemalloc
 
     import numpy as np
@@ -97,6 +117,7 @@ def run(args: argparse.Namespace) -> dict:
         f"{'guard MiB':>9} {'optimal':>8} {'Zipkin':>7}  {'best heuristic':<18} {'cost':>8} "
         f"{'gap %':>6}"
     )
+    print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}, {os.cpu_count()} CPUs")
     print(header)
     print("-" * len(header))
     for L in leads:
@@ -109,10 +130,43 @@ def run(args: argparse.Namespace) -> dict:
                 base = (old.solve_seconds, tracemalloc.get_traced_memory()[1], old.average_cost)
                 tracemalloc.stop()
                 del old
+            compare = None
+            if args.compare:
+                times: dict[str, list[float]] = {"before": [], "now": []}
+                cpu_times: dict[str, list[float]] = {"before": [], "now": []}
+                answers = {}
+                for k in range(args.compare):
+                    for mode in ("before", "now") if k % 2 == 0 else ("now", "before"):
+                        threads = None if mode == "before" else 1
+                        t0, c0 = time.perf_counter(), time.process_time()
+                        s = solve_lost_sales(L, 1.0, p, args.demand, 5.0, blas_threads=threads)
+                        times[mode].append(time.perf_counter() - t0)
+                        cpu_times[mode].append(time.process_time() - c0)
+                        answers[mode] = (s.average_cost, s.policy.table)
+                        del s
+                med = {m: statistics.median(t) for m, t in times.items()}
+                (ca, ta), (cb, tb) = answers["before"], answers["now"]
+                compare = {
+                    "repeats": args.compare,
+                    "before_median_s": med["before"],
+                    "now_median_s": med["now"],
+                    "before_s": times["before"],
+                    "now_s": times["now"],
+                    "before_cpu_s": cpu_times["before"],
+                    "now_cpu_s": cpu_times["now"],
+                    "speedup": med["before"] / med["now"],
+                    "same_cost_1e-6": abs(ca - cb) <= 1e-6,
+                    "same_cost_bits": ca == cb,
+                    "same_policy": bool(np.array_equal(ta, tb)),
+                    "load_average": os.getloadavg(),
+                }
+                del answers
+            cpu0 = time.process_time()
             tracemalloc.start()
             sol = solve_lost_sales(L, 1.0, p, args.demand, 5.0)
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
+            cpu = time.process_time() - cpu0
             trunc = Truncation.default(LostSalesModel(L, 1.0, p, args.demand))
             guard = check_memory(L, trunc, float("inf"))  # the size guard's estimate
             row = {
@@ -122,6 +176,8 @@ def run(args: argparse.Namespace) -> dict:
                 "states": sol.states,
                 "iterations": sol.iterations,
                 "seconds": sol.solve_seconds,
+                "cpu_seconds_traced": cpu,
+                "load_average": os.getloadavg(),
                 "peak_mib": peak / 2**20,
                 "guard_mib": guard / 2**20,
                 "optimal_cost": sol.average_cost,
@@ -138,6 +194,8 @@ def run(args: argparse.Namespace) -> dict:
                     "optimal_cost": base[2],
                     "speedup": base[0] / row["seconds"],
                 }
+            if compare is not None:
+                row["compare"] = compare
             del sol
             if not args.no_heuristics:
                 t0 = time.perf_counter()
@@ -182,6 +240,19 @@ def run(args: argparse.Namespace) -> dict:
                     f"{'':>8}whole-grid RVI (before): {b['seconds']:.3f} s, {b['peak_mib']:.1f} "
                     f"MiB, optimal {b['optimal_cost']:.6f}; block by block {b['speedup']:.1f}x "
                     "faster"
+                )
+            if compare is not None:
+                c = row["compare"]
+                print(
+                    f"{'':>8}{c['repeats']} interleaved solves each: before (numpy's BLAS "
+                    f"threads) {c['before_median_s']:.3f} s, now (1 BLAS thread) "
+                    f"{c['now_median_s']:.3f} s median, {c['speedup']:.1f}x (CPU "
+                    f"{statistics.median(c['before_cpu_s']):.2f} vs "
+                    f"{statistics.median(c['now_cpu_s']):.2f} s); same cost "
+                    f"{'yes' if c['same_cost_1e-6'] else 'NO'} (bit for bit "
+                    f"{'yes' if c['same_cost_bits'] else 'no'}), same policy "
+                    f"{'yes' if c['same_policy'] else 'NO'}; load average "
+                    f"{c['load_average'][0]:.2f}"
                 )
             for name, h in row.get("heuristics", {}).items():
                 print(f"{'':>8}{name:<20} {h['cost']:9.4f}  {h['params']}")

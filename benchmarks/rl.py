@@ -1,5 +1,14 @@
 """RL benchmark: env throughput, and how well PPO learns Zipkin's lost-sales model.
 
+(0) Start-up.  A PPO run's start-up, by phase, in fresh interpreters (medians of
+    ``--startup-repeats`` processes): the interpreter, importing torch, the project's
+    imports, the problem and preset, seeding (``torch.use_deterministic_algorithms``),
+    env construction, network and optimizer init, the first reset; then the first
+    rollout, update and the end of the run (checkpoint, log, learning curve).  Target
+    (issue 15): spawn to first rollout under 2 s.  A variant without the deterministic
+    flag runs interleaved: it shows where that flag's cost goes when it is not paid there
+    (``torch.optim`` imports TorchDynamo on first use as well).
+
 (1) Throughput.  The cost of one env step as a multiple of one engine period, on
     single-stage (lead time 2, penalty 9, lost sales) and on the 3-stage serial
     network of ``Serial-v0`` (sequential decisions: three node epochs a period).  The
@@ -64,6 +73,132 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 CASES = ((2, 9.0), (4, 39.0))
+
+
+# -- start-up ------------------------------------------------------------------------------------
+#: A fresh interpreter trains PPO for one iteration on single-stage (L = 2, p = 9) with the
+#: preset and prints time.time() stamps: the phases of a run's start-up.  argv[1] "no-flag"
+#: replaces the seeding block by one without torch.use_deterministic_algorithms (to see
+#: where its cost goes when it is not paid there).
+STARTUP_SCRIPT = r"""
+import time
+stamps = {"child": time.time()}
+import sys, json, tempfile, dataclasses
+import torch
+stamps["torch"] = time.time()
+import scenarios
+import rl.ppo as ppo
+from scenarios.presets import make_thunk, preset
+stamps["imports"] = time.time()
+problem = scenarios.make("single-stage", lead_time=2, penalty=9.0)
+cfg, spec = preset(problem)
+cfg = dataclasses.replace(cfg, total_steps=cfg.batch_size, seed=1)
+thunk = make_thunk(problem, spec)
+stamps["problem"] = time.time()
+
+def timed(owner, name, key):
+    fn = getattr(owner, name)
+    def wrapper(*a, **k):
+        if key + "_start" not in stamps:
+            stamps[key + "_start"] = time.time()
+        out = fn(*a, **k)
+        if key + "_end" not in stamps:
+            stamps[key + "_end"] = time.time()
+        return out
+    setattr(owner, name, wrapper)
+
+if sys.argv[1] == "no-flag":
+    def seed_run(config):
+        import numpy as np
+        torch.manual_seed(config.seed)
+        if config.torch_threads > 0:
+            torch.set_num_threads(config.torch_threads)
+        return np.random.default_rng(config.seed)
+    ppo.seed_run = seed_run
+timed(ppo, "seed_run", "seed")
+timed(ppo.EnvRunner, "__init__", "envs")
+timed(ppo.EnvRunner, "start", "reset")
+timed(ppo.Agent, "__init__", "network")
+timed(torch.optim.Adam, "__init__", "optimizer")
+timed(ppo.EnvRunner, "collect", "rollout")
+
+def callback(row):
+    stamps.setdefault("update_end", time.time())
+    return None
+
+ppo.train(thunk, cfg, tempfile.mkdtemp(), progress=False, callback=callback)
+stamps["done"] = time.time()
+print(json.dumps(stamps))
+"""
+
+#: (phase, from stamp, to stamp); "spawn" is the parent's time.time() before starting
+STARTUP_PHASES = (
+    ("interpreter", "spawn", "child"),
+    ("import torch", "child", "torch"),
+    ("import scenarios, rl", "torch", "imports"),
+    ("problem + preset", "imports", "problem"),
+    ("seeding (deterministic flag)", "seed_start", "seed_end"),
+    ("env construction", "envs_start", "envs_end"),
+    ("network init", "network_start", "network_end"),
+    ("optimizer (Adam)", "optimizer_start", "optimizer_end"),
+    ("first reset", "reset_start", "reset_end"),
+    ("start-up: spawn to first rollout", "spawn", "rollout_start"),
+    ("first rollout", "rollout_start", "rollout_end"),
+    ("first update", "rollout_end", "update_end"),
+    ("checkpoint, log, learning curve", "update_end", "done"),
+)
+
+
+def startup(repeats: int) -> dict[str, Any]:
+    """Start-up of a PPO run, by phase: medians over *repeats* fresh interpreters, the
+    project's seeding and a variant without the deterministic flag, interleaved."""
+    import statistics
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": _ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    runs: dict[str, list[dict[str, float]]] = {"project": [], "no-flag": []}
+    for k in range(repeats):
+        for variant in ("project", "no-flag") if k % 2 == 0 else ("no-flag", "project"):
+            spawn = time.time()
+            out = subprocess.run(
+                [sys.executable, "-c", STARTUP_SCRIPT, variant],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=_ROOT,
+                check=True,
+            )
+            stamps = json.loads(out.stdout.strip().splitlines()[-1])
+            stamps["spawn"] = spawn
+            runs[variant].append({name: stamps[b] - stamps[a] for name, a, b in STARTUP_PHASES})
+    medians = {
+        v: {name: statistics.median(r[name] for r in rs) for name, _, _ in STARTUP_PHASES}
+        for v, rs in runs.items()
+    }
+    return {
+        "repeats": repeats,
+        "load_average": os.getloadavg(),
+        "median_s": medians,
+        "runs": runs,
+        "target_s": 2.0,
+    }
+
+
+def startup_table(result: dict[str, Any]) -> str:
+    med = result["median_s"]
+    lines = [
+        f"PPO start-up (single-stage L=2 p=9, preset; medians of {result['repeats']} fresh "
+        f"processes each, interleaved; load average {result['load_average'][0]:.2f})",
+        f"{'phase':<36}{'project s':>10}{'no flag s':>10}",
+    ]
+    for name, _, _ in STARTUP_PHASES:
+        lines.append(f"{name:<36}{med['project'][name]:>10.3f}{med['no-flag'][name]:>10.3f}")
+    total = med["project"]["start-up: spawn to first rollout"]
+    lines.append(
+        f"target: start-up under {result['target_s']:g} s: "
+        f"{'met' if total < result['target_s'] else 'NOT MET'} ({total:.2f} s)"
+    )
+    return "\n".join(lines)
 
 
 # -- evaluation ---------------------------------------------------------------------------------
@@ -560,6 +695,8 @@ def main(argv: list[str] | None = None) -> int:
         help="a Python with OR-Gym 0.5 (the peer venv) for the Serial-v0 comparison",
     )
     ap.add_argument("--skip-learning", action="store_true")
+    ap.add_argument("--skip-startup", action="store_true")
+    ap.add_argument("--startup-repeats", type=int, default=None, help="fresh processes per variant")
     ap.add_argument("--cases", default="2:9,4:39", help="lead_time:penalty pairs")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -586,6 +723,9 @@ def main(argv: list[str] | None = None) -> int:
             "torch_threads": torch.get_num_threads(),
         },
     }
+    if not args.skip_startup:
+        result["startup"] = startup(args.startup_repeats or (3 if args.quick else 5))
+        print(startup_table(result["startup"]), flush=True)
     if not args.skip_throughput:
         steps = args.throughput_steps or (2_000 if args.quick else 10_000)
         repeats = args.throughput_repeats or (3 if args.quick else 7)

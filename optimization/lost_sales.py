@@ -37,6 +37,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import lost_sales_heuristics as _h
+from .blas import limit_blas_threads
 from .lost_sales_model import (
     ChainEvaluation,
     GridBlocks,
@@ -351,6 +352,7 @@ def solve_lost_sales(
     truncation: Truncation | None = None,
     memory_limit: float = 4 * GiB,
     progress: bool = False,
+    blas_threads: int | None = 1,
 ) -> LostSalesSolution:
     """Average-cost optimal policy of the lost-sales system, by relative value iteration.
 
@@ -369,6 +371,9 @@ def solve_lost_sales(
         :meth:`Truncation.default` (Zipkin's bound on optimal orders + 2 units)
     memory_limit : float -- bytes; larger problems raise ValueError before allocating
     progress : bool -- show a tqdm progress bar
+    blas_threads : int or None -- BLAS threads during the solve (default 1: its matrix
+        products are small, and on busy cores two threads made L = 5, p = 39 ten times
+        slower, see :mod:`optimization.blas`); None leaves numpy's setting
 
     Returns
     -------
@@ -406,32 +411,33 @@ def solve_lost_sales(
     check_memory(model.lead_time, trunc, memory_limit)
 
     L = model.lead_time
-    bar = tqdm(disable=not progress, desc=f"RVI L={L} p={model.penalty:g}", unit="it")
-    if L >= 2 and (trunc.max_position + 1) * (trunc.max_order + 1) ** L > DENSE_Q:
-        V, table, it, lower, upper = _rvi_blocks(model, trunc, tol, max_iter, bar)
-    else:
-        V, table, it, lower, upper = _rvi_dense(model, trunc, tol, max_iter, bar)
-    bar.close()
-    converged = upper - lower <= tol
-    if not converged:
-        warnings.warn(
-            f"solve_lost_sales: no convergence in {max_iter} iterations "
-            f"(bounds {lower:.6g}..{upper:.6g})",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    policy = LookupPolicy(table, L, trunc)
-    states = int((table >= 0).sum())
-    if grid_chain(L, trunc):  # no state list: the table is already on the grid
-        blocks = GridBlocks(model, trunc)
-        grid = table.reshape(blocks.feasible.shape)
-        evaluation, pi = blocks.evaluate(model, grid)
-        boundary = float(pi[blocks.feasible & (grid == blocks.order_cap())].sum())
-    else:
-        space = StateSpace.build(L, trunc)
-        orders = table[tuple(space.states.T)]
-        evaluation, pi = evaluate_orders(model, space, orders)
-        boundary = float(pi[orders == space.order_cap()].sum())
+    with limit_blas_threads(blas_threads):
+        bar = tqdm(disable=not progress, desc=f"RVI L={L} p={model.penalty:g}", unit="it")
+        if L >= 2 and (trunc.max_position + 1) * (trunc.max_order + 1) ** L > DENSE_Q:
+            V, table, it, lower, upper = _rvi_blocks(model, trunc, tol, max_iter, bar)
+        else:
+            V, table, it, lower, upper = _rvi_dense(model, trunc, tol, max_iter, bar)
+        bar.close()
+        converged = upper - lower <= tol
+        if not converged:
+            warnings.warn(
+                f"solve_lost_sales: no convergence in {max_iter} iterations "
+                f"(bounds {lower:.6g}..{upper:.6g})",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        policy = LookupPolicy(table, L, trunc)
+        states = int((table >= 0).sum())
+        if grid_chain(L, trunc):  # no state list: the table is already on the grid
+            blocks = GridBlocks(model, trunc)
+            grid = table.reshape(blocks.feasible.shape)
+            evaluation, pi = blocks.evaluate(model, grid)
+            boundary = float(pi[blocks.feasible & (grid == blocks.order_cap())].sum())
+        else:
+            space = StateSpace.build(L, trunc)
+            orders = table[tuple(space.states.T)]
+            evaluation, pi = evaluate_orders(model, space, orders)
+            boundary = float(pi[orders == space.order_cap()].sum())
     return LostSalesSolution(
         model=model,
         average_cost=(lower + upper) / 2,
@@ -571,18 +577,46 @@ def heuristics(
     truncation: Truncation | None = None,
     progress: bool = False,
     names: Sequence[str] = HEURISTICS,
+    blas_threads: int | None = 1,
 ) -> dict[str, HeuristicResult]:
     """The heuristics of :data:`HEURISTICS` (or those in ``names``), each with its exact
     long-run cost.
 
     Myopic policies are computed and evaluated on the truncated space of
-    :func:`solve_lost_sales` (``truncation``, default :meth:`Truncation.default`)
+    :func:`solve_lost_sales` (``truncation``, default :meth:`Truncation.default`;
+    block by block where whole-grid Q-values would not fit, as at L = 6)
     and returned as :class:`LookupPolicy`; base-stock policies are evaluated on
     the space their level bounds and returned as ``des_supply.policies.BaseStock``
     / ``CappedBaseStock``; the constant order as ``ConstantOrder`` (whole units) and
     ``ConstantRate`` (a rate on a grid of step 1/20, realised in whole units).  See
-    :mod:`optimization.lost_sales_heuristics` for definitions and sources.
+    :mod:`optimization.lost_sales_heuristics` for definitions and sources.  BLAS runs on
+    ``blas_threads`` threads (as in :func:`solve_lost_sales`).
     """
+    with limit_blas_threads(blas_threads):
+        return _heuristics(
+            lead_time,
+            holding,
+            penalty,
+            demand,
+            demand_mean,
+            fixed_cost,
+            truncation,
+            progress,
+            names,
+        )
+
+
+def _heuristics(
+    lead_time: int,
+    holding: float,
+    penalty: float,
+    demand: str,
+    demand_mean: float,
+    fixed_cost: float,
+    truncation: Truncation | None,
+    progress: bool,
+    names: Sequence[str],
+) -> dict[str, HeuristicResult]:
     from des_supply.policies import BaseStock, CappedBaseStock, ConstantOrder, ConstantRate
 
     model = _model(lead_time, holding, penalty, demand, demand_mean, fixed_cost)
@@ -599,8 +633,15 @@ def heuristics(
         steps.set_postfix_str(name)
         if name in ("myopic", "myopic-2"):
             if tables is None or space is None:
-                check_memory(L, trunc, 4 * GiB, dense=True)
-                tables = _h.myopic_tables(model, trunc)
+                try:
+                    check_memory(L, trunc, 4 * GiB, dense=True)
+                except ValueError:  # whole-grid Q-values do not fit: block by block
+                    if L < 2:
+                        raise
+                    check_memory(L, trunc, 4 * GiB)
+                    tables = _h.myopic_tables_blocks(model, trunc)
+                else:
+                    tables = _h.myopic_tables(model, trunc)
                 space = StateSpace.build(L, trunc)
             policy = LookupPolicy(tables[name == "myopic-2"], L, trunc)
             ev = evaluate_orders(model, space, policy.table[tuple(space.states.T)])[0]

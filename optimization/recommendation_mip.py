@@ -93,7 +93,7 @@ from des_supply.rng import SeedLike, replication_seed, root_sequence, stream
 
 from .memory import check_memory
 from .network_mip import engine_draws, model_size
-from .solve import SolveReport, new_solver, solve
+from .solve import DirectHighs, SolveReport, new_solver, solve
 
 __all__ = [
     "MAX_ALL_PATTERNS",
@@ -136,7 +136,7 @@ class PatternSet:
     def __len__(self) -> int:
         return len(self.matrices)
 
-    def recommendation(self, choice: Sequence[int]) -> np.ndarray:
+    def recommendation(self, choice: Sequence[int] | np.ndarray) -> np.ndarray:
         """The (N, M) intensities when customer j gets pattern ``choice[j]``."""
         idx = np.asarray(choice, dtype=int)
         return self.matrices[idx, :, np.arange(self.matrices.shape[2])].T.copy()
@@ -564,15 +564,64 @@ def load_state(
 ) -> None:
     """Set the state Params: on hand and backlog now, arrivals (N, H) by model period."""
     N, H = len(m.N), len(m.T)
+    _check_backlog(m, backlog)
     for i in range(N):
         m.I0[i] = float(on_hand[i])
         if i in m.NB:
             m.B0[i] = float(backlog[i])
-        elif backlog[i] > 1e-9:
-            raise ValueError(f"product {i} is lost-sales but has a backlog")
         for t in range(H):
             m.arr[i, t] = float(arrivals[i, t])
         m.ss[i] = 0.0 if safety_stock is None else float(safety_stock[i])
+
+
+def _check_backlog(m: pyo.ConcreteModel, backlog: Sequence[float] | np.ndarray) -> None:
+    for i in m.NL:
+        if backlog[i] > 1e-9:
+            raise ValueError(f"product {i} is lost-sales but has a backlog")
+
+
+class _StateSlots:
+    """Where the state Params of a recommendation model sit in a :class:`DirectHighs`'s
+    value vector, and which columns hold the first period's orders and pattern choices:
+    a re-solve is then a few numpy writes and one bulk push (no Pyomo in the loop)."""
+
+    def __init__(self, m: pyo.ConcreteModel, highs: DirectHighs) -> None:
+        pos, col = highs.position, highs.column
+        N, H, M, P = len(m.N), len(m.T), len(m.J), len(m.K)
+        self.m, self.highs = m, highs
+        self.on_hand = np.array([pos(m.I0[i]) for i in range(N)], dtype=np.int64)
+        self.nb = np.array(list(m.NB), dtype=np.int64)
+        self.backlog = np.array([pos(m.B0[i]) for i in self.nb], dtype=np.int64)
+        self.arrivals = np.array(
+            [[pos(m.arr[i, t]) for t in range(H)] for i in range(N)], dtype=np.int64
+        )
+        self.safety = np.array([pos(m.ss[i]) for i in range(N)], dtype=np.int64)
+        self.x0 = np.array([col(m.x[i, 0]) for i in range(N)], dtype=np.int64)
+        self.y0 = np.array([[col(m.y[j, k, 0]) for k in range(P)] for j in range(M)], np.int64)
+
+    def solve(
+        self,
+        on_hand: Sequence[float],
+        backlog: Sequence[float],
+        arrivals: np.ndarray,
+        safety_stock: np.ndarray,
+    ) -> SolveReport:
+        """Write the state (as :func:`load_state` takes it) and re-solve."""
+        _check_backlog(self.m, backlog)
+        v = self.highs.values
+        v[self.on_hand] = np.asarray(on_hand, dtype=float)
+        v[self.backlog] = np.asarray(backlog, dtype=float)[self.nb]
+        v[self.arrivals] = arrivals
+        v[self.safety] = safety_stock
+        return self.highs.solve()
+
+    def first_period(self, integer: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Orders (N,) and pattern choices (M,) of period 0 of the last solve, as
+        :func:`_solution` reads them from the Pyomo model."""
+        values = np.asarray(self.highs.solution())
+        x = np.maximum(0.0, values[self.x0])
+        x = np.round(x) if integer else np.where(x < 1e-9, 0.0, x)
+        return x, values[self.y0].argmax(axis=1)
 
 
 def _solution(m: pyo.ConcreteModel, integer: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -925,9 +974,14 @@ class MIPRecommendationPolicy:
     unless ``integer`` (the engine rounds them to whole units).  ``safety_stock`` (units,
     per-product sequence, or ``"auto"``: :func:`_auto_safety_stock`) requires planned net
     stock at the end of period ``L_i`` of at least that much.  The model is built once and
-    re-solved on a persistent HiGHS instance with only the state Params changing.
+    re-solved on one persistent HiGHS instance with only the state changing: with
+    ``resolve="direct"`` (the default) the state goes straight into HiGHS in bulk
+    (:class:`~optimization.solve.DirectHighs`; the model's Pyomo Params are then left as
+    built), with ``resolve="pyomo"`` through the Params and Pyomo's persistent interface
+    (slower; the plans are the same, which the tests check epoch by epoch).
 
-    ``epoch_times`` (seconds per period) and ``terminations`` are kept for reporting.
+    ``epoch_times`` (seconds per period) and ``terminations`` are kept for reporting, and
+    with ``resolve="direct"`` ``solver_times`` (seconds of HiGHS's own run per period).
     """
 
     def __init__(
@@ -946,7 +1000,11 @@ class MIPRecommendationPolicy:
         rel_gap: float = 1e-3,
         threads: int = 1,
         seed: int = 0,
+        resolve: str = "direct",
     ) -> None:
+        if resolve not in ("direct", "pyomo"):
+            raise ValueError(f"resolve(={resolve!r}) must be 'direct' or 'pyomo'")
+        self.resolve = resolve
         self.horizon = H = _positive_int("horizon", horizon)
         self.model = model_of(market)
         self.products = Products.of(network, self.model)
@@ -998,8 +1056,14 @@ class MIPRecommendationPolicy:
             name=f"recommendation-mpc[{network.name}]",
         )
         self.build_time = time.perf_counter() - tick
-        self.opt = new_solver(parameters_only=True)
+        self._direct = (
+            _StateSlots(self.m, DirectHighs(self.m, **self.solve_options))
+            if resolve == "direct"
+            else None
+        )
+        self.opt = new_solver(parameters_only=True) if resolve == "pyomo" else None
         self.epoch_times: list[float] = []
+        self.solver_times: list[float] = []
         self.terminations: dict[str, int] = {}
         self.last_report: SolveReport | None = None
 
@@ -1009,19 +1073,21 @@ class MIPRecommendationPolicy:
         arrivals = np.zeros((len(names), H))
         if H > 1:
             arrivals[:, 1:] = [obs.pipeline(n, H - 1) for n in names]
-        load_state(
-            self.m,
-            [obs.on_hand(n) for n in names],
-            [obs.backlog(n) for n in names],
-            arrivals,
-            self.safety_stock,
-        )
-        rep = solve(self.m, opt=self.opt, **self.solve_options)
+        on_hand = [obs.on_hand(n) for n in names]
+        backlog = [obs.backlog(n) for n in names]
+        if self._direct is not None:
+            rep = self._direct.solve(on_hand, backlog, arrivals, self.safety_stock)
+            x0, choice0 = self._direct.first_period(self.integer)
+            self.solver_times.append(self._direct.highs.run_time)
+        else:
+            load_state(self.m, on_hand, backlog, arrivals, self.safety_stock)
+            rep = solve(self.m, opt=self.opt, **self.solve_options)
+            x, choices = _solution(self.m, self.integer)
+            x0, choice0 = x[:, 0], choices[0]
         self.last_report = rep
         self.terminations[rep.termination] = self.terminations.get(rep.termination, 0) + 1
-        x, choices = _solution(self.m, self.integer)
-        alpha = self.model.check(self.patterns.recommendation(choices[0]))
-        orders = {n: float(x[i, 0]) for i, n in enumerate(names) if n in obs.deciding}
+        alpha = self.model.check(self.patterns.recommendation(choice0))
+        orders = {n: float(x0[i]) for i, n in enumerate(names) if n in obs.deciding}
         self.epoch_times.append(time.perf_counter() - tick)
         return Action(orders=orders, extra={KEY: alpha})
 

@@ -391,6 +391,8 @@ class DirectHighs:
         self._highs: Any = None
         self._x: list[float] | None = None
         self._last_coefs: list[float] | None = None  # mutable coefficients as last pushed
+        #: wall seconds of HiGHS's own ``run`` in the last solve (the rest is the push)
+        self.run_time = math.nan
 
     def position(self, param: Any) -> int:
         """Index in :attr:`values` of a mutable ``ParamData``."""
@@ -542,7 +544,9 @@ class DirectHighs:
         h = self._highs
         self._push(h)
         self._x = None
+        run = time.perf_counter()
         h.run()
+        self.run_time = time.perf_counter() - run
         status = h.getModelStatus()
         tc = _STATUS.get(status.name, TerminationCondition.unknown)
         info = h.getInfo()
@@ -560,6 +564,12 @@ class DirectHighs:
         return _report(
             self.name, tc, incumbent, bound, time.perf_counter() - tick, require_incumbent, load
         )
+
+    def solution(self) -> list[float]:
+        """The last solve's incumbent, one value per column (see :meth:`column`)."""
+        if self._x is None:
+            raise RuntimeError(f"model '{self.name}': no solution loaded (solve first)")
+        return self._x
 
     def primal(self, var: Any) -> float:
         """The variable's value in the last solve's incumbent."""

@@ -101,3 +101,39 @@ def test_large_lead_times_are_sized_by_blocks_not_q_values():
     assert check_memory(6, trunc, float("inf")) < 3 * 2**30
     with pytest.raises(ValueError, match="would need about 1[0-9].[0-9] GiB"):
         check_memory(6, trunc, 4 * 2**30, dense=True)
+
+
+@pytest.mark.parametrize(("L", "p", "K"), CASES)
+def test_block_myopic_tables_equal_the_whole_grid_ones(L, p, K):
+    """The myopic and myopic-2 tables built block by block (what L = 6 needs) are the
+    whole-grid tables, entry for entry."""
+    from optimization.lost_sales_heuristics import myopic_tables, myopic_tables_blocks
+
+    model = LostSalesModel(L, 1.0, p, fixed_cost=K)
+    trunc = Truncation.default(model)
+    for dense, blocks in zip(
+        myopic_tables(model, trunc), myopic_tables_blocks(model, trunc), strict=True
+    ):
+        assert np.array_equal(dense, blocks)
+
+
+def test_heuristics_build_myopic_tables_by_blocks_when_the_grid_is_too_large(monkeypatch):
+    """With the whole-grid guard refusing, heuristics() takes the block route and gets the
+    same costs (L = 3, p = 9)."""
+    import optimization.lost_sales_heuristics as lsh
+
+    want = ls.heuristics(3, 1.0, 9.0, names=("myopic", "myopic-2"))
+    used = []
+
+    def refuse(L, trunc, limit, *, dense=False):
+        if dense:
+            raise ValueError("whole-grid Q-values refused (test)")
+        return 0
+
+    blocks = lsh.myopic_tables_blocks
+    monkeypatch.setattr(ls, "check_memory", refuse)
+    monkeypatch.setattr(lsh, "myopic_tables_blocks", lambda *a: used.append(1) or blocks(*a))
+    got = ls.heuristics(3, 1.0, 9.0, names=("myopic", "myopic-2"))
+    assert used == [1]
+    for name in ("myopic", "myopic-2"):
+        assert got[name].value == want[name].value
