@@ -51,6 +51,7 @@ from .multi_agent import check_agents
 __all__ = [
     "AGENTS",
     "CONTROLS",
+    "SCORE_MODES",
     "AgentPolicy",
     "RecommendationEnv",
     "RecommendationLayout",
@@ -61,6 +62,7 @@ __all__ = [
 ]
 
 CONTROLS = ("joint", "replenishment", "recommendation")
+SCORE_MODES = ("free", "structured")
 AGENTS = ("replenishment", "recommendation")
 DEFAULT_PERIODS = 128
 LEVEL_FACTOR = 3.0  # default max_level = ceil(3 x mean demand x (L + 1))
@@ -76,6 +78,21 @@ class RecommendationLayout:
     are :class:`rl.env.NetworkLayout` blocks of the product nodes divided by fixed
     scales; order components are order-up-to levels (``NetworkLayout`` in
     ``"base-stock"`` mode); scores are logits mapped by ``model.from_logits``.
+
+    ``score_mode`` says how the recommendation part of an action (components in
+    [-1, 1]) becomes the (N, M) logits:
+
+    * ``"free"`` (default): N x M scores u, ``logits = base_scores + logit_scale * u``.
+    * ``"structured"``: 2N + M components ``(t_1..t_N, w_1..w_N, c_1..c_M)``,
+      ``logits[i, j] = 3**t_i * base_scores[i, j] + logit_scale * w_i * c_j``: a
+      per-product temperature on the base scores (t_i = 1 triples the contrast of
+      product i's base exposure, t_i = -1 cuts it to a third) and a rank-one term, M
+      customer scores c shared by all products with a loading w_i per product (along
+      the customers axis it moves product i's exposure towards or away from the
+      customers c favours; along the products axis w_i c_j with c near constant is a
+      per-product push).  u = 0 plays the base scores, as in ``"free"``; the width is
+      2N + M instead of N M (140 instead of 2000 on recommendation-large).  With zero
+      base scores the temperatures do nothing.
     """
 
     def __init__(
@@ -89,7 +106,10 @@ class RecommendationLayout:
         pipeline_length: int | Mapping[str, int] | None = None,
         min_level: float | Mapping[str, float] | None = None,
         base_scores: Any = None,
+        score_mode: str = "free",
     ) -> None:
+        if score_mode not in SCORE_MODES:
+            raise ValueError(f"score_mode(={score_mode!r}) must be one of {SCORE_MODES}")
         model = market.model if isinstance(market, RecommendationMarket) else None
         if model is None:
             raise ValueError(f"market must be a RecommendationMarket, got {type(market).__name__}")
@@ -147,10 +167,19 @@ class RecommendationLayout:
         self.observation_space = spaces.Box(
             np.zeros(size, np.float32), np.full(size, np.inf, np.float32), dtype=np.float32
         )
+        self.score_mode = score_mode
         self.order_space = spaces.Box(-1.0, 1.0, (self.n_products,), np.float32)
-        self.score_space = spaces.Box(-1.0, 1.0, (self.n_products * self.n_customers,), np.float32)
         self.order_names = tuple(f"{p}.level" for p in products)
-        self.score_names = tuple(f"{p}.{c}.score" for p in products for c in model.customers)
+        if score_mode == "free":
+            self.score_names = tuple(f"{p}.{c}.score" for p in products for c in model.customers)
+        else:
+            self.score_names = (
+                tuple(f"{p}.temperature" for p in products)
+                + tuple(f"{p}.loading" for p in products)
+                + tuple(f"{c}.customer_score" for c in model.customers)
+            )
+        self.score_width = len(self.score_names)
+        self.score_space = spaces.Box(-1.0, 1.0, (self.score_width,), np.float32)
 
     def _per_product(
         self, value: float | Mapping[str, float] | np.ndarray, what: str
@@ -176,14 +205,18 @@ class RecommendationLayout:
     def parts(self, action: Any, control: str) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Check an action of *control* and split it into (order part, score part); a part
         the agent does not control is None.  Raises ValueError naming the problem."""
-        n, k = self.n_products, self.n_products * self.n_customers
+        n, k = self.n_products, self.score_width
         width = {"joint": n + k, "replenishment": n, "recommendation": k}[control]
         try:
             arr = np.asarray(action, dtype=np.float64)
         except (TypeError, ValueError):
             raise ValueError(f"action must be numeric, got {type(action).__name__}") from None
         if arr.shape != (width,):
-            scores = f"{n}x{self.n_customers} recommendation scores"
+            scores = (
+                f"{n}x{self.n_customers} recommendation scores"
+                if self.score_mode == "free"
+                else f"{n} temperatures, {n} loadings and {self.n_customers} customer scores"
+            )
             what = {
                 "joint": f"{n} order-up-to components then {scores}",
                 "replenishment": f"{n} order-up-to components",
@@ -225,13 +258,20 @@ class RecommendationLayout:
             if node.name in deciding
         }
 
-    def intensities(self, score_part: np.ndarray) -> np.ndarray:
-        """The (N, M) intensities of scores in [-1, 1] (clipped):
-        ``from_logits(base_scores + logit_scale * u)``."""
+    def logits(self, score_part: np.ndarray) -> np.ndarray:
+        """The (N, M) logits of a score part in [-1, 1] (clipped; see ``score_mode``)."""
         u = np.clip(np.asarray(score_part, dtype=np.float64), -1.0, 1.0)
-        return self.model.from_logits(
-            self.base_scores + self.logit_scale * u.reshape(self.model.shape)
-        )
+        if self.score_mode == "free":
+            return self.base_scores + self.logit_scale * u.reshape(self.model.shape)
+        n = self.n_products
+        t, w, c = u[:n], u[n : 2 * n], u[2 * n :]
+        return 3.0 ** t[:, None] * self.base_scores + self.logit_scale * np.outer(w, c)
+
+    def intensities(self, score_part: np.ndarray) -> np.ndarray:
+        """The (N, M) intensities of a score part in [-1, 1] (clipped):
+        ``from_logits(logits(u))``, e.g. ``from_logits(base_scores + logit_scale * u)``
+        in the free mode."""
+        return self.model.from_logits(self.logits(score_part))
 
     def encode_levels(self, levels: float | Mapping[str, float] | np.ndarray) -> np.ndarray:
         """The order part (float64, exact) that orders up to *levels* (one number, a mapping
@@ -252,6 +292,11 @@ class RecommendationLayout:
         Possible when every intensity is > 0 and, along the normalisation axis, the
         largest is at most ``exp(2 logit_scale)`` times the smallest; else ValueError.
         """
+        if self.score_mode != "free":
+            raise ValueError(
+                f"score_mode={self.score_mode!r} cannot encode arbitrary intensities "
+                "(only the free mode can); encode with a free-mode env"
+            )
         a = self.model.check(alpha)
         if np.any(a <= 0):
             raise ValueError("intensities of 0 cannot be encoded as scores (softmax is positive)")
@@ -432,7 +477,10 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
     ``min_level``/``base_scores`` set from a heuristic, ``u = 0`` plays that heuristic and
     the agent learns deviations from it); ``model.from_logits`` (softmax along the model's
     normalisation axis) turns the (N, M) logits into valid intensities, so every
-    action is feasible.  ``split``/``join`` cut and glue joint actions (e.g. the
+    action is feasible.  ``score_mode="structured"`` replaces the N*M scores by 2N + M
+    components (per-product temperatures and loadings, shared customer scores; see
+    :class:`RecommendationLayout`): k is N + 2N + M for ``"joint"``, 2N + M for
+    ``"recommendation"``.  ``split``/``join`` cut and glue joint actions (e.g. the
     seed's Naive IM-RS: the order head of an IM-only agent with the score head of an
     RS-only agent); ``encode(levels, recommendation)`` is the inverse mapping and
     ``decode(action)`` the engine ``Action`` an action means at the pending epoch.
@@ -527,6 +575,7 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
         logit_scale: float = 3.0,
         min_level: float | Mapping[str, float] | None = None,
         base_scores: Any = None,
+        score_mode: str = "free",
         reward_scale: float | None = None,
         pipeline_length: int | Mapping[str, int] | None = None,
         episode_offset: int = 0,
@@ -554,6 +603,7 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
             pipeline_length=pipeline_length,
             min_level=min_level,
             base_scores=base_scores,
+            score_mode=score_mode,
         )
         self.runner = EpisodeRunner(network, periods, market, episode_offset, episode_stride)
         self.network, self.market, self.periods = network, market, self.runner.periods
@@ -691,7 +741,7 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
         return np.concatenate(parts)
 
     def split(self, action: Any) -> tuple[np.ndarray, np.ndarray]:
-        """A joint action (N + N*M,) as ``(order_part (N,), score_part (N*M,))``, whatever
+        """A joint action (N + score width,) as ``(order_part (N,), score_part (N*M,))``, whatever
         this env's control."""
         return self.layout.split(action)
 
@@ -774,6 +824,7 @@ class RecommendationParallelEnv(ParallelEnv):
         logit_scale: float = 3.0,
         min_level: float | Mapping[str, float] | None = None,
         base_scores: Any = None,
+        score_mode: str = "free",
         reward_scale: float | None = None,
         pipeline_length: int | Mapping[str, int] | None = None,
         episode_offset: int = 0,
@@ -797,6 +848,7 @@ class RecommendationParallelEnv(ParallelEnv):
             pipeline_length=pipeline_length,
             min_level=min_level,
             base_scores=base_scores,
+            score_mode=score_mode,
         )
         self.runner = EpisodeRunner(network, periods, market, episode_offset, episode_stride)
         self.network, self.market, self.periods = network, market, self.runner.periods
