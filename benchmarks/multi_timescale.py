@@ -58,6 +58,8 @@ def _settings(args: argparse.Namespace) -> Any:
         mpc=bool(args.mpc),
         gamma=args.gamma,
         score_mode=args.score_mode,
+        search_periods=args.search_periods,
+        search_replications=args.search_replications,
     )
 
 
@@ -135,6 +137,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.add_argument("--agents", nargs="+", default=["joint", "im", "rs", "mappo"])
         p.add_argument("--mpc", type=int, default=1)
         p.add_argument("--gamma", type=float, default=0.95)
+        p.add_argument("--search-periods", type=int, default=600, help="base-stock search")
+        p.add_argument("--search-replications", type=int, default=4)
         p.add_argument("--score-mode", default="free", choices=("free", "structured"))
         p.add_argument("--run", default="runs/multi", help="trace: a study folder")
         p.add_argument("--episodes-trace", dest="episodes_trace", type=int, default=3)

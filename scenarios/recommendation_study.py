@@ -25,7 +25,19 @@ base-stock + random        uniform's levels, the random intensities of IM-only
 MIP rolling horizon        :class:`optimization.recommendation_mip.MIPRecommendationPolicy`
                            with the uniform/popularity/margin intensities as extra patterns
                            (small only by default: one MIP per period)
+periodic base-stock        with ``replenishment_period`` k > 1 only: orders up to S every k
+(k=K) + margin             periods (:class:`~des_supply.recommendation_policies.PeriodicReview`),
+                           S covering L + k periods (:func:`periodic_levels`), margin
+                           intensities: what the MAPPO pair's slower review costs by itself
 =========================  ==================================================================
+
+On a selling season (``recommendation-fashion-*``, :func:`optimization.
+recommendation_season.is_season`) the heuristic rows are instead the season policies
+(:func:`optimization.recommendation_season.season_policies`: base stock with
+uniform/popularity/margin, ``base-stock-season-static`` the best static recommendation,
+``-season-resolve``/``-season-learn`` inventory-aware), the agents are anchored on the
+best static policy (its buys and intensities), and the MAPPO replenishment agent decides
+once per season.
 
 **Action parameterisation** (``anchor=True``, the default): every agent's order-up-to
 levels live in a window around the base-stock levels tuned for the margin recommender
@@ -36,6 +48,43 @@ single-stage preset does around the newsvendor level.  The IM-only agent's rando
 intensities and the RS-only agent's random orders are the seed paper's, unanchored.
 ``anchor=False`` gives the plain mapping (levels in ``[0, 3 d (L + 1)]``, scores
 ``3 u``).
+
+**The two-timescale rule** (the MAPPO row; second seed paper, Jiang, Han, Peng & Zhang
+2025, "Closing the Loop", arXiv 2510.04272; mechanics in :mod:`rl.mappo`):
+
+* *Who decides what, how often.*  The replenishment agent sets the N order-up-to levels
+  in the periods ``t % k_R == 0`` (``StudySettings.replenishment_period`` k_R, default
+  1; on a selling season the season length, its only decision) and orders nothing in
+  between; the recommendation agent sets the (N, M) intensities (N*M scores, or 2N + M
+  with ``score_mode="structured"``) in the periods ``t % k_Q == 0``
+  (``recommendation_period``, default 1), which stay in force in between.  Both get
+  the team reward (the period's profit) and see the global observation plus their
+  phase (acting flag, ``(t mod k)/k``).
+* *Who learns how fast.*  An iteration collects 8 x 128 joint steps.  The centralised
+  critic V(s) and both actors update at every iteration (update period 1); the
+  recommendation actor, the **fast** one, with ``fast_lr`` = 1e-3, the replenishment
+  actor, the **slow** one, with ``slow_lr`` = 3e-4 (above 50 scores: 3e-4 and 1e-4),
+  the critic with ``fast_lr``: step-size ratio slow / fast = 0.3 (1/3 on wide
+  problems), both annealed linearly to 0 by the same factor, so the ratio stays
+  constant.  Agent k's clipped surrogate uses only its acting steps (a replenishment
+  agent with k_R = 3 learns from a third of the steps).  ``tests/scenarios/
+  test_multi_timescale.py`` checks in the run's ``progress.csv`` that the two actors
+  really train at their two rates and that the replenishment agent acts in 1 / k_R of
+  the steps.
+* *When it converges.*  The stored text of the follow-up paper is its abstract: it says
+  the architecture "assigns distinct learning speeds based on task complexity and
+  responsiveness", that "multi-timescale updates enhance convergence stability", and
+  "We further establish the asymptotic convergence of the proposed algorithm"; its
+  assumptions are not in what we have.  The standard conditions of two-timescale
+  stochastic approximation (Borkar 1997; Konda & Tsitsiklis 2003), which such a proof
+  rests on, are: fast and slow step sizes a_n, b_n with sum a_n = sum b_n = infinity,
+  sum (a_n^2 + b_n^2) < infinity and **b_n / a_n -> 0**; for every frozen slow
+  parameter the fast iteration has a globally asymptotically stable equilibrium,
+  Lipschitz in the slow parameter; the slow ODE driven by that equilibrium has
+  asymptotically stable equilibria; bounded iterates; martingale-difference noise of
+  bounded variance.  Our run satisfies none of the step-size conditions literally (a
+  constant ratio 0.3, Adam, clipped multi-epoch PPO steps, a finite linear schedule):
+  the two rates are the paper's design idea, not its convergence regime.
 
 Every row is an engine policy run by :func:`des_supply.evaluate.simulate` with the
 problem's market, so episode k of every row uses replication k's uniforms; the value
@@ -107,8 +156,8 @@ class StudySettings:
     periods: int = 128  # periods per episode, training and evaluation
     replenishment_period: int = 1  # MAPPO: decision period of the replenishment agent
     recommendation_period: int = 1
-    fast_lr: float = 1e-3  # MAPPO: recommendation actor (fast timescale)
-    slow_lr: float = 3e-4  # MAPPO: replenishment actor (slow timescale)
+    fast_lr: float = 1e-3  # MAPPO: recommendation actor and critic (fast); wide: <= 3e-4
+    slow_lr: float = 3e-4  # MAPPO: replenishment actor (slow timescale); wide: <= 1e-4
     mpc: bool = True  # include the MIP rolling-horizon policy where affordable
     mpc_max_products: int = 3  # one MIP per period: ~0.05 s on small, ~0.5 s on medium
     search_periods: int = 600  # base-stock level search (CRN simulation) budget
