@@ -78,6 +78,8 @@ class RecommendationLayout:
     are :class:`rl.env.NetworkLayout` blocks of the product nodes divided by fixed
     scales; order components are order-up-to levels (``NetworkLayout`` in
     ``"base-stock"`` mode); scores are logits mapped by ``model.from_logits``.
+    ``finite_horizon=True`` appends ``time_left = (periods - t) / periods`` to the
+    observation (a selling season: what a unit is worth depends on the time to go).
 
     ``score_mode`` says how the recommendation part of an action (components in
     [-1, 1]) becomes the (N, M) logits:
@@ -107,6 +109,7 @@ class RecommendationLayout:
         min_level: float | Mapping[str, float] | None = None,
         base_scores: Any = None,
         score_mode: str = "free",
+        finite_horizon: bool = False,
     ) -> None:
         if score_mode not in SCORE_MODES:
             raise ValueError(f"score_mode(={score_mode!r}) must be one of {SCORE_MODES}")
@@ -160,7 +163,11 @@ class RecommendationLayout:
                 f"base_scores must be a finite {model.shape[0]} x {model.shape[1]} "
                 f"(products x customers) array, got shape {self.base_scores.shape}"
             )
-        self.observation_names = self.inventory.observation_names
+        self.finite_horizon = bool(finite_horizon)
+        self.periods = int(periods)
+        self.observation_names = self.inventory.observation_names + (
+            ("time_left",) if self.finite_horizon else ()
+        )
         self.observation_scale = self.inventory.feature_scale()
         self._factor = (1.0 / self.observation_scale).astype(np.float32)
         size = len(self.observation_names)
@@ -198,8 +205,13 @@ class RecommendationLayout:
 
     # -- observations ------------------------------------------------------------------------
     def observe(self, view: Observation) -> np.ndarray:
-        """The scaled global observation at *view*'s period."""
-        return self.inventory.observation(view, view.t) * self._factor
+        """The scaled global observation at *view*'s period (then, with ``finite_horizon``,
+        the share of the horizon left, ``(periods - t) / periods``)."""
+        obs = self.inventory.observation(view, view.t) * self._factor
+        if self.finite_horizon:
+            left = np.float32(max(self.periods - view.t, 0) / self.periods)
+            obs = np.append(obs, left).astype(np.float32)
+        return obs
 
     # -- actions -----------------------------------------------------------------------------
     def parts(self, action: Any, control: str) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -509,7 +521,11 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Episode End
 
-    Never terminated; truncated after ``periods`` periods (bootstrap there).
+    Never terminated; truncated after ``periods`` periods (bootstrap there).  With
+    ``finite_horizon=True`` (a selling season of ``periods`` periods whose end is the
+    end: leftovers are worth only their salvage) the episode *terminates* after
+    ``periods`` periods instead (no bootstrap), and the observation ends with
+    ``time_left``.
 
     ## Seeding
 
@@ -576,6 +592,7 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
         min_level: float | Mapping[str, float] | None = None,
         base_scores: Any = None,
         score_mode: str = "free",
+        finite_horizon: bool = False,
         reward_scale: float | None = None,
         pipeline_length: int | Mapping[str, int] | None = None,
         episode_offset: int = 0,
@@ -604,6 +621,7 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
             min_level=min_level,
             base_scores=base_scores,
             score_mode=score_mode,
+            finite_horizon=finite_horizon,
         )
         self.runner = EpisodeRunner(network, periods, market, episode_offset, episode_stride)
         self.network, self.market, self.periods = network, market, self.runner.periods
@@ -689,8 +707,8 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
         return (
             self.layout.observe(view),
             float(reward) * self.reward_scale,
-            False,
-            self.runner.done,
+            self.runner.done and self.layout.finite_horizon,
+            self.runner.done and not self.layout.finite_horizon,
             info,
         )
 
@@ -800,7 +818,9 @@ class RecommendationParallelEnv(ParallelEnv):
 
     Both agents get the team reward: the profit of the step times ``reward_scale``
     (default ``1 / sum_i price_i d_i``); ``infos[a]`` has the raw ``profit``, ``t`` and
-    ``dt``.  No terminal state; all agents are truncated after ``periods`` periods.
+    ``dt``.  No terminal state; all agents are truncated after ``periods`` periods
+    (with ``finite_horizon=True``: terminated, and ``time_left`` observed, as in
+    :class:`RecommendationEnv`).
     Episode k after ``reset(seed=s)`` (or ``options={"episode": k}``) runs on
     ``replication_seed(s, k)``, replication k of ``simulate(..., seed=s)``;
     :meth:`policy` runs the two agents in the engine on the same draws.
@@ -825,6 +845,7 @@ class RecommendationParallelEnv(ParallelEnv):
         min_level: float | Mapping[str, float] | None = None,
         base_scores: Any = None,
         score_mode: str = "free",
+        finite_horizon: bool = False,
         reward_scale: float | None = None,
         pipeline_length: int | Mapping[str, int] | None = None,
         episode_offset: int = 0,
@@ -849,6 +870,7 @@ class RecommendationParallelEnv(ParallelEnv):
             min_level=min_level,
             base_scores=base_scores,
             score_mode=score_mode,
+            finite_horizon=finite_horizon,
         )
         self.runner = EpisodeRunner(network, periods, market, episode_offset, episode_stride)
         self.network, self.market, self.periods = network, market, self.runner.periods
@@ -932,8 +954,9 @@ class RecommendationParallelEnv(ParallelEnv):
         reward = float(profit) * self.reward_scale
         done = self.runner.done
         rewards = {a: reward for a in self.agents}
-        terminations = {a: False for a in self.agents}
-        truncations = {a: done for a in self.agents}
+        end = self.layout.finite_horizon
+        terminations = {a: done and end for a in self.agents}
+        truncations = {a: done and not end for a in self.agents}
         if done:
             self.agents = []
         return obs, rewards, terminations, truncations, infos

@@ -36,8 +36,11 @@ recommendation_season.is_season`) the heuristic rows are instead the season poli
 (:func:`optimization.recommendation_season.season_policies`: base stock with
 uniform/popularity/margin, ``base-stock-season-static`` the best static recommendation,
 ``-season-resolve``/``-season-learn`` inventory-aware), the agents are anchored on the
-best static policy (its buys and intensities), and the MAPPO replenishment agent decides
-once per season.
+best static policy (its buys and intensities), the MAPPO replenishment agent decides
+once per season, and the envs run with ``finite_horizon=True`` (episodes of
+``settings.periods`` periods, meant to be one season, end in a termination: leftovers
+are worth their salvage only, so the critic must not bootstrap a next season's value
+from them; the observation shows the time left).
 
 **Action parameterisation** (``anchor=True``, the default): every agent's order-up-to
 levels live in a window around the base-stock levels tuned for the margin recommender
@@ -408,6 +411,8 @@ def run_study(
     )
     if settings.score_mode != "free":
         env_kwargs["score_mode"] = settings.score_mode
+    if season:  # the season's end is the end: terminate there, show the time left
+        env_kwargs["finite_horizon"] = True
     (out / "env.json").write_text(json.dumps(_jsonable(env_kwargs), indent=2) + "\n")
     agents: dict[str, Any] = {}
     for key, control, name in (

@@ -25,7 +25,9 @@ def test_structured_scores_are_temperatures_and_a_rank_one_term(axis):
     )
     lay = env.layout
     assert env.action_space.shape == (2 * 3 + 5,)
-    assert lay.score_names[0] == "p0.temperature" and lay.score_names[-1].endswith(".customer_score")
+    assert lay.score_names[0] == "p0.temperature" and lay.score_names[-1].endswith(
+        ".customer_score"
+    )
     rng = np.random.default_rng(1)
     t, w, c = rng.uniform(-1, 1, 3), rng.uniform(-1, 1, 3), rng.uniform(-1, 1, 5)
     # by hand: logits[i, j] = 3**t_i base[i, j] + 3 w_i c_j, softmax along the model's axis
@@ -78,3 +80,31 @@ def test_structured_mode_errors_name_the_problem():
     assert team.action_space("recommendation").shape == (11,)
     large = make_recommendation_env(scenarios.make("recommendation-large"), score_mode="structured")
     assert large.action_space.shape == (20 + 2 * 20 + 100,)  # against 20 + 2000 free
+
+
+def test_finite_horizon_terminates_and_observes_the_time_left():
+    """A season env (finite_horizon=True) ends in a termination, not a truncation (no
+    bootstrap from leftovers), and its last observation feature is (T - t) / T."""
+    problem = scenarios.make("recommendation-fashion-small")
+    env = make_recommendation_env(problem, periods=12, finite_horizon=True)
+    assert env.observation_names[-1] == "time_left"
+    obs, _ = env.reset(seed=3)
+    assert obs[-1] == 1.0
+    for t in range(1, 13):
+        obs, _, terminated, truncated, _ = env.step(np.zeros(env.action_space.shape))
+        assert obs[-1] == pytest.approx((12 - t) / 12)
+        assert (terminated, truncated) == (t == 12, False)
+    plain = make_recommendation_env(problem, periods=12)
+    plain.reset(seed=3)
+    for _ in range(12):
+        *_, terminated, truncated, _ = plain.step(np.zeros(plain.action_space.shape))
+    assert (terminated, truncated) == (False, True)
+    team = recommendation_parallel_env(
+        problem, periods=12, finite_horizon=True, replenishment_period=12
+    )
+    team.reset(seed=3)
+    for _ in range(12):
+        _, _, terms, truncs, _ = team.step(
+            {a: np.zeros(team.action_space(a).shape) for a in team.agents}
+        )
+    assert all(terms.values()) and not any(truncs.values())
