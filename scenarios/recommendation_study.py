@@ -814,19 +814,22 @@ def _trace(
     )
 
 
-def _plot_traces(traces: list[Trace], problem_name: str, path: Path) -> Path:
+def _plot_traces(traces: list[Trace], problem_name: str, path: Path, shown: int = 40) -> Path:
+    """Per agent (row) and product (column): stock and push over the first *shown*
+    periods of each episode (the correlations in the titles are over all periods)."""
     from matplotlib.figure import Figure
 
     n = len(traces[0].products)
     fig = Figure(figsize=(4.2 * n, 3.0 * len(traces)))
     axes = np.atleast_2d(fig.subplots(len(traces), n, squeeze=False))
     for row, tr in zip(axes, traces):
-        t = np.arange(tr.stock.shape[1])
+        t = np.arange(min(shown, tr.stock.shape[1]))
         for i, (ax, product) in enumerate(zip(row, tr.products)):
             twin = ax.twinx()
             for e in range(tr.stock.shape[0]):
-                ax.plot(t, tr.stock[e, :, i], color="tab:blue", lw=1.0, alpha=0.8)
-                twin.plot(t, tr.push[e, :, i], color="tab:red", lw=1.0, alpha=0.8)
+                style = {"lw": 1.0, "alpha": 0.8, "ls": ("-", "--", ":")[e % 3]}
+                ax.plot(t, tr.stock[e, : t.size, i], color="tab:blue", **style)
+                twin.plot(t, tr.push[e, : t.size, i], color="tab:red", **style)
             twin.axhline(1.0, color="tab:red", ls=":", lw=0.8)
             ax.set(
                 xlabel="period",
@@ -836,8 +839,9 @@ def _plot_traces(traces: list[Trace], problem_name: str, path: Path) -> Path:
             ax.yaxis.label.set_color("tab:blue")
             twin.set_ylabel("push: E[demand] / static", color="tab:red")
     fig.suptitle(
-        f"{problem_name}: stock (blue) and recommendation push (red) per product, "
-        f"{traces[0].stock.shape[0]} episodes"
+        f"{problem_name}: stock (blue, left) and recommendation push (red, right) per "
+        f"product, first {min(shown, traces[0].stock.shape[1])} periods of "
+        f"{traces[0].stock.shape[0]} episodes (line style = episode)"
     )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
