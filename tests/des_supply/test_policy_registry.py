@@ -44,6 +44,7 @@ VALUES = {
     "cap": 7.0,
     "price": 40.0,
     "slope": 0.5,
+    "period": 3.0,
 }
 # a problem where each group applies
 GROUP_PROBLEMS = {
@@ -84,6 +85,7 @@ def test_the_engine_registers_its_families_pricing_and_recommendation_rules():
         "base-stock-season-static",
         "base-stock-season-learn",
         "base-stock-season-resolve",
+        "periodic-base-stock-margin",
     }
     # pricing's myopic rule no longer collides with Zipkin's lost-sales "myopic"
     assert "myopic" not in ENGINE or policy_entry("myopic").group == "solved"
