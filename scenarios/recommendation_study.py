@@ -793,7 +793,8 @@ def _trace(
         while not done:
             view = view_now()
             s_ep.append([view.on_hand(p) for p in layout.products])
-            obs, _, _, done, info = step(obs)
+            obs, _, terminated, truncated, info = step(obs)
+            done = terminated or truncated
             alpha = np.asarray(alpha_now(), dtype=float)
             a_ep.append(alpha)
             p_ep.append(model.expected_demand(alpha) / np.maximum(anchor, 1e-12))
