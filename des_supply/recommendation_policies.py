@@ -42,6 +42,7 @@ __all__ = [
     "RECOMMENDERS",
     "Fixed",
     "MarginRecommender",
+    "PeriodicReview",
     "Popularity",
     "RandomOrders",
     "RandomRecommender",
@@ -439,6 +440,37 @@ class RandomOrders(_Randomised):
         return out
 
 
+@dataclass
+class PeriodicReview:
+    """*replenishment*'s orders in the periods t with ``(t - offset) % period == 0``; no
+    order in the others (a review every *period* periods, as the replenishment agent of
+    :class:`rl.recommendation_env.RecommendationParallelEnv` with ``replenishment_period``
+    = *period* orders).  With :class:`~des_supply.policies.BaseStock` it is the
+    periodic-review order-up-to policy (R = period, S covering L + period periods)."""
+
+    replenishment: Policy
+    period: int
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.period, bool) or int(self.period) != self.period or self.period < 1:
+            raise ValueError(f"PeriodicReview: period(={self.period!r}) must be an integer >= 1")
+        if isinstance(self.offset, bool) or int(self.offset) != self.offset or self.offset < 0:
+            raise ValueError(f"PeriodicReview: offset(={self.offset!r}) must be an integer >= 0")
+        self.period, self.offset = int(self.period), int(self.offset)
+
+    def start_run(self, rng: np.random.Generator) -> None:
+        start = getattr(self.replenishment, "start_run", None)
+        if callable(start):
+            start(rng)
+
+    def act(self, obs: Any) -> dict[str, float]:
+        if (int(obs.t) - self.offset) % self.period != 0:
+            return {}
+        orders = self.replenishment.act(obs)
+        return dict(orders.orders if isinstance(orders, Action) else orders)
+
+
 RECOMMENDERS: dict[str, type] = {
     "uniform": Uniform,
     "popularity": Popularity,
@@ -528,6 +560,38 @@ _with_base_stock(
 )
 _with_base_stock(
     "margin", _margin, "the static intensities maximising expected margin (ignores stock)"
+)
+
+
+def _periodic_margin(problem: Any, p: dict[str, Any]) -> RecommendAndReplenish:
+    period = p.get("period", 1.0)
+    if period != int(period) or period < 1:
+        raise ValueError(
+            f"policy 'periodic-base-stock-margin': period(={period:g}) must be a whole number >= 1"
+        )
+    return RecommendAndReplenish(
+        PeriodicReview(BaseStock(p["level"]), int(period)), _margin(problem)
+    )
+
+
+register_policy(
+    "periodic-base-stock-margin",
+    _periodic_margin,
+    summary="order up to level S per product every `period` periods (none in between), "
+    "the static intensities maximising expected margin",
+    params=(
+        Param("level", "order-up-to level S (to cover L + period periods of demand)"),
+        Param(
+            "period",
+            "review period k: orders at t = 0, k, 2k, ...",
+            required=False,
+            per_node=False,
+            default=1,
+        ),
+    ),
+    applies=_recommendation_reason,
+    group="recommendation",
+    family=RecommendAndReplenish,
 )
 
 

@@ -51,6 +51,7 @@ from .multi_agent import check_agents
 __all__ = [
     "AGENTS",
     "CONTROLS",
+    "SCORE_MODES",
     "AgentPolicy",
     "RecommendationEnv",
     "RecommendationLayout",
@@ -61,6 +62,7 @@ __all__ = [
 ]
 
 CONTROLS = ("joint", "replenishment", "recommendation")
+SCORE_MODES = ("free", "structured")
 AGENTS = ("replenishment", "recommendation")
 DEFAULT_PERIODS = 128
 LEVEL_FACTOR = 3.0  # default max_level = ceil(3 x mean demand x (L + 1))
@@ -76,6 +78,23 @@ class RecommendationLayout:
     are :class:`rl.env.NetworkLayout` blocks of the product nodes divided by fixed
     scales; order components are order-up-to levels (``NetworkLayout`` in
     ``"base-stock"`` mode); scores are logits mapped by ``model.from_logits``.
+    ``finite_horizon=True`` appends ``time_left = (periods - t) / periods`` to the
+    observation (a selling season: what a unit is worth depends on the time to go).
+
+    ``score_mode`` says how the recommendation part of an action (components in
+    [-1, 1]) becomes the (N, M) logits:
+
+    * ``"free"`` (default): N x M scores u, ``logits = base_scores + logit_scale * u``.
+    * ``"structured"``: 2N + M components ``(t_1..t_N, w_1..w_N, c_1..c_M)``,
+      ``logits[i, j] = 3**t_i * base_scores[i, j] + logit_scale * w_i * c_j``: a
+      per-product temperature on the base scores (t_i = 1 triples the contrast of
+      product i's base exposure, t_i = -1 cuts it to a third) and a rank-one term, M
+      customer scores c shared by all products with a loading w_i per product (along
+      the customers axis it moves product i's exposure towards or away from the
+      customers c favours; along the products axis w_i c_j with c near constant is a
+      per-product push).  u = 0 plays the base scores, as in ``"free"``; the width is
+      2N + M instead of N M (140 instead of 2000 on recommendation-large).  With zero
+      base scores the temperatures do nothing.
     """
 
     def __init__(
@@ -89,7 +108,11 @@ class RecommendationLayout:
         pipeline_length: int | Mapping[str, int] | None = None,
         min_level: float | Mapping[str, float] | None = None,
         base_scores: Any = None,
+        score_mode: str = "free",
+        finite_horizon: bool = False,
     ) -> None:
+        if score_mode not in SCORE_MODES:
+            raise ValueError(f"score_mode(={score_mode!r}) must be one of {SCORE_MODES}")
         model = market.model if isinstance(market, RecommendationMarket) else None
         if model is None:
             raise ValueError(f"market must be a RecommendationMarket, got {type(market).__name__}")
@@ -140,17 +163,30 @@ class RecommendationLayout:
                 f"base_scores must be a finite {model.shape[0]} x {model.shape[1]} "
                 f"(products x customers) array, got shape {self.base_scores.shape}"
             )
-        self.observation_names = self.inventory.observation_names
+        self.finite_horizon = bool(finite_horizon)
+        self.periods = int(periods)
+        self.observation_names = self.inventory.observation_names + (
+            ("time_left",) if self.finite_horizon else ()
+        )
         self.observation_scale = self.inventory.feature_scale()
         self._factor = (1.0 / self.observation_scale).astype(np.float32)
         size = len(self.observation_names)
         self.observation_space = spaces.Box(
             np.zeros(size, np.float32), np.full(size, np.inf, np.float32), dtype=np.float32
         )
+        self.score_mode = score_mode
         self.order_space = spaces.Box(-1.0, 1.0, (self.n_products,), np.float32)
-        self.score_space = spaces.Box(-1.0, 1.0, (self.n_products * self.n_customers,), np.float32)
         self.order_names = tuple(f"{p}.level" for p in products)
-        self.score_names = tuple(f"{p}.{c}.score" for p in products for c in model.customers)
+        if score_mode == "free":
+            self.score_names = tuple(f"{p}.{c}.score" for p in products for c in model.customers)
+        else:
+            self.score_names = (
+                tuple(f"{p}.temperature" for p in products)
+                + tuple(f"{p}.loading" for p in products)
+                + tuple(f"{c}.customer_score" for c in model.customers)
+            )
+        self.score_width = len(self.score_names)
+        self.score_space = spaces.Box(-1.0, 1.0, (self.score_width,), np.float32)
 
     def _per_product(
         self, value: float | Mapping[str, float] | np.ndarray, what: str
@@ -169,21 +205,30 @@ class RecommendationLayout:
 
     # -- observations ------------------------------------------------------------------------
     def observe(self, view: Observation) -> np.ndarray:
-        """The scaled global observation at *view*'s period."""
-        return self.inventory.observation(view, view.t) * self._factor
+        """The scaled global observation at *view*'s period (then, with ``finite_horizon``,
+        the share of the horizon left, ``(periods - t) / periods``)."""
+        obs = self.inventory.observation(view, view.t) * self._factor
+        if self.finite_horizon:
+            left = np.float32(max(self.periods - view.t, 0) / self.periods)
+            obs = np.append(obs, left).astype(np.float32)
+        return obs
 
     # -- actions -----------------------------------------------------------------------------
     def parts(self, action: Any, control: str) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Check an action of *control* and split it into (order part, score part); a part
         the agent does not control is None.  Raises ValueError naming the problem."""
-        n, k = self.n_products, self.n_products * self.n_customers
+        n, k = self.n_products, self.score_width
         width = {"joint": n + k, "replenishment": n, "recommendation": k}[control]
         try:
             arr = np.asarray(action, dtype=np.float64)
         except (TypeError, ValueError):
             raise ValueError(f"action must be numeric, got {type(action).__name__}") from None
         if arr.shape != (width,):
-            scores = f"{n}x{self.n_customers} recommendation scores"
+            scores = (
+                f"{n}x{self.n_customers} recommendation scores"
+                if self.score_mode == "free"
+                else f"{n} temperatures, {n} loadings and {self.n_customers} customer scores"
+            )
             what = {
                 "joint": f"{n} order-up-to components then {scores}",
                 "replenishment": f"{n} order-up-to components",
@@ -225,13 +270,20 @@ class RecommendationLayout:
             if node.name in deciding
         }
 
-    def intensities(self, score_part: np.ndarray) -> np.ndarray:
-        """The (N, M) intensities of scores in [-1, 1] (clipped):
-        ``from_logits(base_scores + logit_scale * u)``."""
+    def logits(self, score_part: np.ndarray) -> np.ndarray:
+        """The (N, M) logits of a score part in [-1, 1] (clipped; see ``score_mode``)."""
         u = np.clip(np.asarray(score_part, dtype=np.float64), -1.0, 1.0)
-        return self.model.from_logits(
-            self.base_scores + self.logit_scale * u.reshape(self.model.shape)
-        )
+        if self.score_mode == "free":
+            return self.base_scores + self.logit_scale * u.reshape(self.model.shape)
+        n = self.n_products
+        t, w, c = u[:n], u[n : 2 * n], u[2 * n :]
+        return 3.0 ** t[:, None] * self.base_scores + self.logit_scale * np.outer(w, c)
+
+    def intensities(self, score_part: np.ndarray) -> np.ndarray:
+        """The (N, M) intensities of a score part in [-1, 1] (clipped):
+        ``from_logits(logits(u))``, e.g. ``from_logits(base_scores + logit_scale * u)``
+        in the free mode."""
+        return self.model.from_logits(self.logits(score_part))
 
     def encode_levels(self, levels: float | Mapping[str, float] | np.ndarray) -> np.ndarray:
         """The order part (float64, exact) that orders up to *levels* (one number, a mapping
@@ -252,6 +304,11 @@ class RecommendationLayout:
         Possible when every intensity is > 0 and, along the normalisation axis, the
         largest is at most ``exp(2 logit_scale)`` times the smallest; else ValueError.
         """
+        if self.score_mode != "free":
+            raise ValueError(
+                f"score_mode={self.score_mode!r} cannot encode arbitrary intensities "
+                "(only the free mode can); encode with a free-mode env"
+            )
         a = self.model.check(alpha)
         if np.any(a <= 0):
             raise ValueError("intensities of 0 cannot be encoded as scores (softmax is positive)")
@@ -432,7 +489,10 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
     ``min_level``/``base_scores`` set from a heuristic, ``u = 0`` plays that heuristic and
     the agent learns deviations from it); ``model.from_logits`` (softmax along the model's
     normalisation axis) turns the (N, M) logits into valid intensities, so every
-    action is feasible.  ``split``/``join`` cut and glue joint actions (e.g. the
+    action is feasible.  ``score_mode="structured"`` replaces the N*M scores by 2N + M
+    components (per-product temperatures and loadings, shared customer scores; see
+    :class:`RecommendationLayout`): k is N + 2N + M for ``"joint"``, 2N + M for
+    ``"recommendation"``.  ``split``/``join`` cut and glue joint actions (e.g. the
     seed's Naive IM-RS: the order head of an IM-only agent with the score head of an
     RS-only agent); ``encode(levels, recommendation)`` is the inverse mapping and
     ``decode(action)`` the engine ``Action`` an action means at the pending epoch.
@@ -461,7 +521,11 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Episode End
 
-    Never terminated; truncated after ``periods`` periods (bootstrap there).
+    Never terminated; truncated after ``periods`` periods (bootstrap there).  With
+    ``finite_horizon=True`` (a selling season of ``periods`` periods whose end is the
+    end: leftovers are worth only their salvage) the episode *terminates* after
+    ``periods`` periods instead (no bootstrap), and the observation ends with
+    ``time_left``.
 
     ## Seeding
 
@@ -527,6 +591,8 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
         logit_scale: float = 3.0,
         min_level: float | Mapping[str, float] | None = None,
         base_scores: Any = None,
+        score_mode: str = "free",
+        finite_horizon: bool = False,
         reward_scale: float | None = None,
         pipeline_length: int | Mapping[str, int] | None = None,
         episode_offset: int = 0,
@@ -554,6 +620,8 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
             pipeline_length=pipeline_length,
             min_level=min_level,
             base_scores=base_scores,
+            score_mode=score_mode,
+            finite_horizon=finite_horizon,
         )
         self.runner = EpisodeRunner(network, periods, market, episode_offset, episode_stride)
         self.network, self.market, self.periods = network, market, self.runner.periods
@@ -639,8 +707,8 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
         return (
             self.layout.observe(view),
             float(reward) * self.reward_scale,
-            False,
-            self.runner.done,
+            self.runner.done and self.layout.finite_horizon,
+            self.runner.done and not self.layout.finite_horizon,
             info,
         )
 
@@ -691,7 +759,7 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
         return np.concatenate(parts)
 
     def split(self, action: Any) -> tuple[np.ndarray, np.ndarray]:
-        """A joint action (N + N*M,) as ``(order_part (N,), score_part (N*M,))``, whatever
+        """A joint action (N + score width,) as ``(order_part (N,), score_part (N*M,))``, whatever
         this env's control."""
         return self.layout.split(action)
 
@@ -750,7 +818,9 @@ class RecommendationParallelEnv(ParallelEnv):
 
     Both agents get the team reward: the profit of the step times ``reward_scale``
     (default ``1 / sum_i price_i d_i``); ``infos[a]`` has the raw ``profit``, ``t`` and
-    ``dt``.  No terminal state; all agents are truncated after ``periods`` periods.
+    ``dt``.  No terminal state; all agents are truncated after ``periods`` periods
+    (with ``finite_horizon=True``: terminated, and ``time_left`` observed, as in
+    :class:`RecommendationEnv`).
     Episode k after ``reset(seed=s)`` (or ``options={"episode": k}``) runs on
     ``replication_seed(s, k)``, replication k of ``simulate(..., seed=s)``;
     :meth:`policy` runs the two agents in the engine on the same draws.
@@ -774,6 +844,8 @@ class RecommendationParallelEnv(ParallelEnv):
         logit_scale: float = 3.0,
         min_level: float | Mapping[str, float] | None = None,
         base_scores: Any = None,
+        score_mode: str = "free",
+        finite_horizon: bool = False,
         reward_scale: float | None = None,
         pipeline_length: int | Mapping[str, int] | None = None,
         episode_offset: int = 0,
@@ -797,6 +869,8 @@ class RecommendationParallelEnv(ParallelEnv):
             pipeline_length=pipeline_length,
             min_level=min_level,
             base_scores=base_scores,
+            score_mode=score_mode,
+            finite_horizon=finite_horizon,
         )
         self.runner = EpisodeRunner(network, periods, market, episode_offset, episode_stride)
         self.network, self.market, self.periods = network, market, self.runner.periods
@@ -880,8 +954,9 @@ class RecommendationParallelEnv(ParallelEnv):
         reward = float(profit) * self.reward_scale
         done = self.runner.done
         rewards = {a: reward for a in self.agents}
-        terminations = {a: False for a in self.agents}
-        truncations = {a: done for a in self.agents}
+        end = self.layout.finite_horizon
+        terminations = {a: done and end for a in self.agents}
+        truncations = {a: done and not end for a in self.agents}
         if done:
             self.agents = []
         return obs, rewards, terminations, truncations, infos

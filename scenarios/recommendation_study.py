@@ -25,7 +25,22 @@ base-stock + random        uniform's levels, the random intensities of IM-only
 MIP rolling horizon        :class:`optimization.recommendation_mip.MIPRecommendationPolicy`
                            with the uniform/popularity/margin intensities as extra patterns
                            (small only by default: one MIP per period)
+periodic base-stock        with ``replenishment_period`` k > 1 only: orders up to S every k
+(k=K) + margin             periods (:class:`~des_supply.recommendation_policies.PeriodicReview`),
+                           S covering L + k periods (:func:`periodic_levels`), margin
+                           intensities: what the MAPPO pair's slower review costs by itself
 =========================  ==================================================================
+
+On a selling season (``recommendation-fashion-*``, :func:`optimization.
+recommendation_season.is_season`) the heuristic rows are instead the season policies
+(:func:`optimization.recommendation_season.season_policies`: base stock with
+uniform/popularity/margin, ``base-stock-season-static`` the best static recommendation,
+``-season-resolve``/``-season-learn`` inventory-aware), the agents are anchored on the
+best static policy (its buys and intensities), the MAPPO replenishment agent decides
+once per season, and the envs run with ``finite_horizon=True`` (episodes of
+``settings.periods`` periods, meant to be one season, end in a termination: leftovers
+are worth their salvage only, so the critic must not bootstrap a next season's value
+from them; the observation shows the time left).
 
 **Action parameterisation** (``anchor=True``, the default): every agent's order-up-to
 levels live in a window around the base-stock levels tuned for the margin recommender
@@ -36,6 +51,43 @@ single-stage preset does around the newsvendor level.  The IM-only agent's rando
 intensities and the RS-only agent's random orders are the seed paper's, unanchored.
 ``anchor=False`` gives the plain mapping (levels in ``[0, 3 d (L + 1)]``, scores
 ``3 u``).
+
+**The two-timescale rule** (the MAPPO row; second seed paper, Jiang, Han, Peng & Zhang
+2025, "Closing the Loop", arXiv 2510.04272; mechanics in :mod:`rl.mappo`):
+
+* *Who decides what, how often.*  The replenishment agent sets the N order-up-to levels
+  in the periods ``t % k_R == 0`` (``StudySettings.replenishment_period`` k_R, default
+  1; on a selling season the season length, its only decision) and orders nothing in
+  between; the recommendation agent sets the (N, M) intensities (N*M scores, or 2N + M
+  with ``score_mode="structured"``) in the periods ``t % k_Q == 0``
+  (``recommendation_period``, default 1), which stay in force in between.  Both get
+  the team reward (the period's profit) and see the global observation plus their
+  phase (acting flag, ``(t mod k)/k``).
+* *Who learns how fast.*  An iteration collects 8 x 128 joint steps.  The centralised
+  critic V(s) and both actors update at every iteration (update period 1); the
+  recommendation actor, the **fast** one, with ``fast_lr`` = 1e-3, the replenishment
+  actor, the **slow** one, with ``slow_lr`` = 3e-4 (above 50 scores: 3e-4 and 1e-4),
+  the critic with ``fast_lr``: step-size ratio slow / fast = 0.3 (1/3 on wide
+  problems), both annealed linearly to 0 by the same factor, so the ratio stays
+  constant.  Agent k's clipped surrogate uses only its acting steps (a replenishment
+  agent with k_R = 3 learns from a third of the steps).  ``tests/scenarios/
+  test_multi_timescale.py`` checks in the run's ``progress.csv`` that the two actors
+  really train at their two rates and that the replenishment agent acts in 1 / k_R of
+  the steps.
+* *When it converges.*  The stored text of the follow-up paper is its abstract: it says
+  the architecture "assigns distinct learning speeds based on task complexity and
+  responsiveness", that "multi-timescale updates enhance convergence stability", and
+  "We further establish the asymptotic convergence of the proposed algorithm"; its
+  assumptions are not in what we have.  The standard conditions of two-timescale
+  stochastic approximation (Borkar 1997; Konda & Tsitsiklis 2003), which such a proof
+  rests on, are: fast and slow step sizes a_n, b_n with sum a_n = sum b_n = infinity,
+  sum (a_n^2 + b_n^2) < infinity and **b_n / a_n -> 0**; for every frozen slow
+  parameter the fast iteration has a globally asymptotically stable equilibrium,
+  Lipschitz in the slow parameter; the slow ODE driven by that equilibrium has
+  asymptotically stable equilibria; bounded iterates; martingale-difference noise of
+  bounded variance.  Our run satisfies none of the step-size conditions literally (a
+  constant ratio 0.3, Adam, clipped multi-epoch PPO steps, a finite linear schedule):
+  the two rates are the paper's design idea, not its convergence regime.
 
 Every row is an engine policy run by :func:`des_supply.evaluate.simulate` with the
 problem's market, so episode k of every row uses replication k's uniforms; the value
@@ -65,6 +117,7 @@ from des_supply.problem import Problem
 from des_supply.recommendation import RecommendationMarket
 from des_supply.recommendation_policies import (
     MarginRecommender,
+    PeriodicReview,
     Popularity,
     RandomRecommender,
     RecommendAndReplenish,
@@ -73,18 +126,22 @@ from des_supply.recommendation_policies import (
     margins_of,
 )
 from optimization.recommendation_optimize import base_stock_levels
+from optimization.recommendation_season import is_season
 from rl.evaluation import Evaluation, paired
 
 __all__ = [
     "JOINT",
     "StudyResult",
     "StudySettings",
+    "Trace",
     "anchors",
     "figure2",
+    "periodic_levels",
     "ppo_config",
     "run_figure2",
     "run_study",
     "shortage_variants",
+    "trace_agents",
 ]
 
 JOINT = "Joint IM-RS"
@@ -102,8 +159,8 @@ class StudySettings:
     periods: int = 128  # periods per episode, training and evaluation
     replenishment_period: int = 1  # MAPPO: decision period of the replenishment agent
     recommendation_period: int = 1
-    fast_lr: float = 1e-3  # MAPPO: recommendation actor (fast timescale)
-    slow_lr: float = 3e-4  # MAPPO: replenishment actor (slow timescale)
+    fast_lr: float = 1e-3  # MAPPO: recommendation actor and critic (fast); wide: <= 3e-4
+    slow_lr: float = 3e-4  # MAPPO: replenishment actor (slow timescale); wide: <= 1e-4
     mpc: bool = True  # include the MIP rolling-horizon policy where affordable
     mpc_max_products: int = 3  # one MIP per period: ~0.05 s on small, ~0.5 s on medium
     search_periods: int = 600  # base-stock level search (CRN simulation) budget
@@ -117,6 +174,7 @@ class StudySettings:
     gamma: float = 0.95
     gae_lambda: float = 0.9
     learning_rate: float = 1e-3  # single agents (MAPPO: fast_lr / slow_lr)
+    score_mode: str = "free"  # the recommendation action: "free" N x M scores or "structured"
 
 
 @dataclass
@@ -242,7 +300,12 @@ def _train_single(
 
 
 def _train_mappo(
-    problem: Problem, settings: StudySettings, env_kwargs: dict[str, Any], out: Path, progress: bool
+    problem: Problem,
+    settings: StudySettings,
+    env_kwargs: dict[str, Any],
+    out: Path,
+    progress: bool,
+    replenishment_period: int | None = None,
 ) -> Any:
     from rl.mappo import MAPPOConfig, load_mappo, train_mappo
     from rl.recommendation_env import recommendation_parallel_env
@@ -251,7 +314,7 @@ def _train_mappo(
         return recommendation_parallel_env(
             problem,
             periods=settings.periods,
-            replenishment_period=settings.replenishment_period,
+            replenishment_period=replenishment_period or settings.replenishment_period,
             recommendation_period=settings.recommendation_period,
             **env_kwargs,
         )
@@ -330,6 +393,117 @@ def run_study(
 
     # heuristics
     t0 = time.perf_counter()
+    season = is_season(problem)
+    if season:  # one buy per season: the season's own references and anchor
+        levels, margin_alpha, season_evals = _season_references(problem, settings, eval_seed)
+        evals.extend(season_evals)
+        anchor_levels = levels["season-static"]
+        team_period = max(n.review_period for n in network.stock_nodes)
+        timings["heuristics"] = time.perf_counter() - t0
+    else:
+        levels, margin_alpha, anchor_levels, team_period = _references(
+            problem, settings, eval_seed, evals, timings, t0
+        )
+
+    # single agents (the seed paper's three) and their naive combination
+    env_kwargs = (
+        anchors(network, model, anchor_levels, alpha=margin_alpha) if settings.anchor else {}
+    )
+    if settings.score_mode != "free":
+        env_kwargs["score_mode"] = settings.score_mode
+    if season:  # the season's end is the end: terminate there, show the time left
+        env_kwargs["finite_horizon"] = True
+    (out / "env.json").write_text(json.dumps(_jsonable(env_kwargs), indent=2) + "\n")
+    agents: dict[str, Any] = {}
+    for key, control, name in (
+        ("joint", "joint", JOINT),
+        ("im", "replenishment", "IM-only"),
+        ("rs", "recommendation", "RS-only"),
+    ):
+        if key not in settings.agents:
+            continue
+        t0 = time.perf_counter()
+        agents[key] = _train_single(problem, control, settings, env_kwargs, out / key, progress)
+        timings[key] = time.perf_counter() - t0
+        env = make_recommendation_env(
+            problem, control=control, periods=settings.periods, **env_kwargs
+        )
+        evals.append(_evaluation(name, problem, env.policy(agents[key]), settings, eval_seed))
+    if "im" in agents and "rs" in agents:
+        joint_env = make_recommendation_env(
+            problem, control="joint", periods=settings.periods, **env_kwargs
+        )
+        im, rs = agents["im"], agents["rs"]
+        naive = joint_env.policy(lambda obs: joint_env.join(im(obs), rs(obs)))
+        evals.append(_evaluation("Naive IM-RS", problem, naive, settings, eval_seed))
+    if "mappo" in settings.agents:
+        t0 = time.perf_counter()
+        team_kwargs = env_kwargs
+        if settings.anchor and team_period > 1 and not season:
+            team_kwargs = {
+                **env_kwargs,
+                **anchors(network, model, anchor_levels, team_period, alpha=margin_alpha),
+            }
+        (out / "team_env.json").write_text(
+            json.dumps(_jsonable({**team_kwargs, "replenishment_period": team_period}), indent=2)
+            + "\n"
+        )
+        penv, team = _train_mappo(
+            problem, settings, team_kwargs, out / "mappo", progress, team_period
+        )
+        timings["mappo"] = time.perf_counter() - t0
+        policy = penv.policy(
+            lambda o: team({"replenishment": o})["replenishment"],
+            lambda o: team({"recommendation": o})["recommendation"],
+        )
+        evals.append(_evaluation("MAPPO (two-timescale)", problem, policy, settings, eval_seed))
+
+    reference = next((e for e in evals if e.name == JOINT), None)
+    rows = []
+    for e in evals:
+        diff = paired(e, reference) if reference is not None and e is not reference else None
+        rows.append(
+            {
+                "name": e.name,
+                "mean": e.mean,
+                "ci95": list(e.ci95),
+                "vs_joint": list(diff) if diff is not None else None,
+                "episode_mean": e.mean * settings.periods,
+                "per_episode": (e.per_episode * settings.periods).tolist(),
+            }
+        )
+    result = StudyResult(
+        problem.name,
+        dict(problem.params),
+        shortage,
+        rows,
+        {
+            "settings": asdict(settings),
+            "eval_seed": eval_seed,
+            "base_stock_levels": levels,
+            "seconds": time.perf_counter() - started,
+            "timings": timings,
+        },
+    )
+    (out / "study.json").write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+    (out / "study.md").write_text(result.table() + "\n")
+    return result
+
+
+def _references(
+    problem: Problem,
+    settings: StudySettings,
+    eval_seed: int,
+    evals: list[Evaluation],
+    timings: dict[str, float],
+    t0: float,
+) -> tuple[dict[str, dict[str, float]], np.ndarray, dict[str, float], int]:
+    """The heuristic rows of an ordinary (replenished) problem, appended to *evals*;
+    returns the base-stock levels per recommender, the margin intensities, the anchor's
+    levels and the replenishment agent's decision period."""
+    network = problem.network
+    make_market = problem.new_market
+    model = cast(RecommendationMarket, make_market()).model
     recommenders: dict[str, Recommender] = {
         "uniform": Uniform(),
         "popularity": Popularity(),
@@ -380,80 +554,300 @@ def run_study(
                 network, model, lead + 2, patterns=patterns, safety_stock="auto"
             )
             evals.append(_evaluation("MIP rolling horizon", problem, mpc, settings, eval_seed))
+    k = settings.replenishment_period
+    if k > 1:  # the periodic-review reference of a replenishment agent deciding every k periods
+        periodic = periodic_levels(
+            network,
+            make_market(),
+            recommenders["margin"],
+            k,
+            periods=settings.search_periods,
+            replications=settings.search_replications,
+        )
+        levels[f"periodic-{k}"] = periodic
+        evals.append(
+            _evaluation(
+                f"periodic base-stock (k={k}) + margin",
+                problem,
+                RecommendAndReplenish(
+                    PeriodicReview(BaseStock(periodic), k), recommenders["margin"]
+                ),
+                settings,
+                eval_seed,
+            )
+        )
     timings["heuristics"] = time.perf_counter() - t0
 
-    # single agents (the seed paper's three) and their naive combination
     margin_alpha = recommenders["margin"].recommend(None, model)
-    env_kwargs = (
-        anchors(network, model, levels["margin"], alpha=margin_alpha) if settings.anchor else {}
-    )
-    agents: dict[str, Any] = {}
-    for key, control, name in (
-        ("joint", "joint", JOINT),
-        ("im", "replenishment", "IM-only"),
-        ("rs", "recommendation", "RS-only"),
-    ):
-        if key not in settings.agents:
-            continue
-        t0 = time.perf_counter()
-        agents[key] = _train_single(problem, control, settings, env_kwargs, out / key, progress)
-        timings[key] = time.perf_counter() - t0
-        env = make_recommendation_env(
-            problem, control=control, periods=settings.periods, **env_kwargs
-        )
-        evals.append(_evaluation(name, problem, env.policy(agents[key]), settings, eval_seed))
-    if "im" in agents and "rs" in agents:
-        joint_env = make_recommendation_env(
-            problem, control="joint", periods=settings.periods, **env_kwargs
-        )
-        im, rs = agents["im"], agents["rs"]
-        naive = joint_env.policy(lambda obs: joint_env.join(im(obs), rs(obs)))
-        evals.append(_evaluation("Naive IM-RS", problem, naive, settings, eval_seed))
-    if "mappo" in settings.agents:
-        t0 = time.perf_counter()
-        team_kwargs = env_kwargs
-        if settings.anchor and settings.replenishment_period > 1:
-            team_kwargs = anchors(
-                network, model, levels["margin"], settings.replenishment_period, alpha=margin_alpha
-            )
-        penv, team = _train_mappo(problem, settings, team_kwargs, out / "mappo", progress)
-        timings["mappo"] = time.perf_counter() - t0
-        policy = penv.policy(
-            lambda o: team({"replenishment": o})["replenishment"],
-            lambda o: team({"recommendation": o})["recommendation"],
-        )
-        evals.append(_evaluation("MAPPO (two-timescale)", problem, policy, settings, eval_seed))
+    return levels, margin_alpha, levels["margin"], settings.replenishment_period
 
-    reference = next((e for e in evals if e.name == JOINT), None)
-    rows = []
-    for e in evals:
-        diff = paired(e, reference) if reference is not None and e is not reference else None
-        rows.append(
-            {
-                "name": e.name,
-                "mean": e.mean,
-                "ci95": list(e.ci95),
-                "vs_joint": list(diff) if diff is not None else None,
-                "episode_mean": e.mean * settings.periods,
-                "per_episode": (e.per_episode * settings.periods).tolist(),
+
+def periodic_levels(
+    network: Any,
+    market: Any,
+    recommender: Recommender,
+    review: int,
+    *,
+    seed: int = 12345,
+    periods: int = 600,
+    replications: int = 4,
+    quantiles: tuple[float, ...] = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98),
+) -> dict[str, float]:
+    """Order-up-to levels of the periodic-review base-stock policy with review period
+    *review* (:class:`~des_supply.recommendation_policies.PeriodicReview`) and a fixed
+    (stateless) *recommender*: product i's level is the q-quantile of its demand over
+    ``L_i + review`` periods (what an order must cover until the next one arrives) under
+    the recommender's intensities (exact convolution of the binomials), one q for all
+    products, chosen by the mean profit of CRN simulations (same seed for every q).
+    ``review=1`` is :func:`optimization.recommendation_optimize.base_stock_levels`'s
+    search over this grid."""
+    from optimization.recommendation_season import period_pmfs
+
+    if isinstance(review, bool) or int(review) != review or review < 1:
+        raise ValueError(f"review(={review!r}) must be an integer >= 1")
+    model = market.model
+    lead = {e.target: round(e.lead_time.mean) for e in network.edges}
+    cdfs = []
+    for product, pmf in zip(model.products, period_pmfs(model, recommender.recommend(None, model))):
+        over = np.array([1.0])
+        for _ in range(lead[product] + int(review)):
+            over = np.convolve(over, pmf)
+        cdfs.append(np.cumsum(over))
+
+    def at(q: float) -> dict[str, float]:
+        return {p: float(np.searchsorted(cdf, q)) for p, cdf in zip(model.products, cdfs)}
+
+    scores = [
+        simulate(
+            network,
+            RecommendAndReplenish(PeriodicReview(BaseStock(at(q)), int(review)), recommender),
+            periods=periods,
+            warmup=min(50, periods // 4),
+            replications=replications,
+            seed=seed,
+            market=market,
+        ).mean
+        for q in quantiles
+    ]
+    return at(quantiles[int(np.argmax(scores))])
+
+
+def _season_references(
+    problem: Problem, settings: StudySettings, eval_seed: int
+) -> tuple[dict[str, dict[str, float]], np.ndarray, list[Evaluation]]:
+    """The heuristic rows of a selling-season problem (:func:`optimization.
+    recommendation_season.season_policies`: base stock with the uniform, popularity and
+    margin recommendations, the best static recommendation, and the inventory-aware
+    re-solving policies with and without trend learning); returns their levels, the
+    best static intensities (the agents' anchor) and their evaluations."""
+    from des_supply.recommendation_policies import season_economics
+    from optimization.recommendation_season import best_static, season_policies
+
+    market = cast(RecommendationMarket, problem.new_market())
+    model, network = market.model, problem.network
+    econ = season_economics(network, model.products)
+    static = best_static(model, econ, network, trend_sd=float(getattr(market, "trend_sd", 0.0)))
+    levels, evals = {}, []
+    for name, (policy, params) in season_policies(problem, static).items():
+        levels[name.removeprefix("base-stock-")] = dict(params["level"])
+        evals.append(_evaluation(name, problem, policy, settings, eval_seed))
+    return levels, np.asarray(static.alpha, dtype=float), evals
+
+
+def _jsonable(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+
+
+def _env_kwargs(path: Path) -> dict[str, Any]:
+    kwargs = json.loads(path.read_text())
+    if "base_scores" in kwargs:
+        kwargs["base_scores"] = np.asarray(kwargs["base_scores"], dtype=float)
+    return cast(dict[str, Any], kwargs)
+
+
+@dataclass
+class Trace:
+    """Per-period stock and recommendation of a trained agent over a few episodes.
+
+    ``stock[e, t, i]``: product i's on-hand stock at the start of period t of episode e
+    (before that period's delivery and demand); ``push[e, t, i]``: product i's expected
+    demand under the intensities in force in period t divided by its expected demand
+    under the anchor's static intensities (1: plays the static recommendation, > 1:
+    pushes the product); ``alpha[e, t]``: the (N, M) intensities."""
+
+    agent: str
+    products: tuple[str, ...]
+    stock: np.ndarray
+    push: np.ndarray
+    alpha: np.ndarray
+    profit: np.ndarray  # per episode, per period
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Per product: the correlation over all periods of push with stock, and with the
+        other products' total stock; the mean and spread of the push."""
+        out = {}
+        total = self.stock.sum(axis=2)
+        for i, p in enumerate(self.products):
+            x, s = self.push[..., i].ravel(), self.stock[..., i].ravel()
+            others = (total - self.stock[..., i]).ravel()
+            out[p] = {
+                "corr_stock": _corr(x, s),
+                "corr_other_stock": _corr(x, others),
+                "push_mean": float(x.mean()),
+                "push_sd": float(x.std()),
             }
+        return out
+
+
+def _corr(x: np.ndarray, y: np.ndarray) -> float:
+    if x.std() == 0 or y.std() == 0:
+        return 0.0
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def trace_agents(
+    problem: Problem, run_dir: str | Path, episodes: int = 3, seed: int = 4242
+) -> Path:
+    """Run the trained Joint IM-RS and MAPPO agents of a :func:`run_study` folder on
+    *episodes* episodes (seed *seed*; the same demand draws for both) and plot, per
+    product, stock and recommendation push over time (:class:`Trace`), in
+    ``run_dir/trace.png``; the traces' summaries in ``run_dir/trace.json``."""
+    from rl.ppo import load_agent
+    from rl.recommendation_env import make_recommendation_env, recommendation_parallel_env
+
+    run = Path(run_dir)
+    settings = json.loads((run / "study.json").read_text())["settings"]
+    periods = int(settings["periods"])
+    traces: list[Trace] = []
+    if (run / "joint" / "checkpoint.pt").exists():
+        env = make_recommendation_env(
+            problem, control="joint", periods=periods, **_env_kwargs(run / "env.json")
         )
-    result = StudyResult(
-        problem.name,
-        dict(problem.params),
-        shortage,
-        rows,
-        {
-            "settings": asdict(settings),
-            "eval_seed": eval_seed,
-            "base_stock_levels": levels,
-            "seconds": time.perf_counter() - started,
-            "timings": timings,
-        },
+        agent = load_agent(run / "joint")
+        traces.append(
+            _trace(
+                "Joint IM-RS",
+                env.layout,
+                episodes,
+                lambda e: env.reset(seed=seed, options={"episode": e})[0],
+                lambda obs: env.step(agent(obs)),
+                lambda: env.market.last_recommendation,
+                lambda: env.runner.view,
+            )
+        )
+    if (run / "mappo" / "checkpoint.pt").exists():
+        from rl.mappo import load_mappo
+
+        kwargs = _env_kwargs(run / "team_env.json")
+        penv = recommendation_parallel_env(problem, periods=periods, **kwargs)
+        team = load_mappo(run / "mappo")
+        traces.append(
+            _trace(
+                "MAPPO",
+                penv.layout,
+                episodes,
+                lambda e: penv.reset(seed=seed, options={"episode": e})[0],
+                lambda obs: _team_step(penv, team, obs),
+                lambda: penv.alpha,
+                lambda: penv.runner.view,
+            )
+        )
+    if not traces:
+        raise FileNotFoundError(f"{run}: no trained joint/ or mappo/ agent to trace")
+    path = _plot_traces(traces, problem.name, run / "trace.png")
+    (run / "trace.json").write_text(
+        json.dumps(
+            {
+                "episodes": episodes,
+                "seed": seed,
+                "summary": {t.agent: t.summary() for t in traces},
+                "profit_per_period": {t.agent: t.profit.tolist() for t in traces},
+            },
+            indent=2,
+        )
+        + "\n"
     )
-    (out / "study.json").write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
-    (out / "study.md").write_text(result.table() + "\n")
-    return result
+    return path
+
+
+def _team_step(penv: Any, team: Any, obs: Mapping[str, np.ndarray]) -> tuple[Any, ...]:
+    obs2, rewards, _, _, infos = penv.step(team(obs))
+    return obs2, next(iter(rewards.values())), False, not penv.agents, infos
+
+
+def _trace(
+    name: str,
+    layout: Any,
+    episodes: int,
+    reset: Callable[[int], Any],
+    step: Callable[[Any], tuple[Any, ...]],
+    alpha_now: Callable[[], np.ndarray],
+    view_now: Callable[[], Any],
+) -> Trace:
+    model = layout.model
+    anchor = model.expected_demand(model.from_logits(layout.base_scores))
+    stock, push, alphas, profits = [], [], [], []
+    for e in range(episodes):
+        obs = reset(e)
+        s_ep, p_ep, a_ep, total, done, t = [], [], [], 0.0, False, 0
+        while not done:
+            view = view_now()
+            s_ep.append([view.on_hand(p) for p in layout.products])
+            obs, _, terminated, truncated, info = step(obs)
+            done = terminated or truncated
+            alpha = np.asarray(alpha_now(), dtype=float)
+            a_ep.append(alpha)
+            p_ep.append(model.expected_demand(alpha) / np.maximum(anchor, 1e-12))
+            info = next(iter(info.values())) if "profit" not in info else info
+            total += float(info["profit"])
+            t += 1
+        stock.append(s_ep)
+        push.append(p_ep)
+        alphas.append(a_ep)
+        profits.append(total / t)
+    return Trace(
+        name,
+        tuple(layout.products),
+        np.asarray(stock, dtype=float),
+        np.asarray(push, dtype=float),
+        np.asarray(alphas, dtype=float),
+        np.asarray(profits, dtype=float),
+    )
+
+
+def _plot_traces(traces: list[Trace], problem_name: str, path: Path, shown: int = 40) -> Path:
+    """Per agent (row) and product (column): stock and push over the first *shown*
+    periods of each episode (the correlations in the titles are over all periods)."""
+    from matplotlib.figure import Figure
+
+    n = len(traces[0].products)
+    fig = Figure(figsize=(4.2 * n, 3.0 * len(traces)))
+    axes = np.atleast_2d(fig.subplots(len(traces), n, squeeze=False))
+    for row, tr in zip(axes, traces):
+        t = np.arange(min(shown, tr.stock.shape[1]))
+        for i, (ax, product) in enumerate(zip(row, tr.products)):
+            twin = ax.twinx()
+            for e in range(tr.stock.shape[0]):
+                style = {"lw": 1.0, "alpha": 0.8, "ls": ("-", "--", ":")[e % 3]}
+                ax.plot(t, tr.stock[e, : t.size, i], color="tab:blue", **style)
+                twin.plot(t, tr.push[e, : t.size, i], color="tab:red", **style)
+            twin.axhline(1.0, color="tab:red", ls=":", lw=0.8)
+            ax.set(
+                xlabel="period",
+                ylabel="on hand (units)",
+                title=f"{tr.agent}: {product} (corr {_corr(tr.push[..., i].ravel(), tr.stock[..., i].ravel()):+.2f})",
+            )
+            ax.yaxis.label.set_color("tab:blue")
+            twin.set_ylabel("push: E[demand] / static", color="tab:red")
+    fig.suptitle(
+        f"{problem_name}: stock (blue, left) and recommendation push (red, right) per "
+        f"product, first {min(shown, traces[0].stock.shape[1])} periods of "
+        f"{traces[0].stock.shape[0]} episodes (line style = episode)"
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return path
 
 
 def figure2(results: list[StudyResult], out_dir: str | Path) -> Path:

@@ -49,6 +49,7 @@ VALUES = {
     "base": 2.0,
     "price_factor": 1.1,
     "uniform": 1.0,
+    "period": 3.0,
 }
 # a problem where each group applies
 GROUP_PROBLEMS = {
@@ -96,6 +97,7 @@ def test_the_engine_registers_its_families_sourcing_pricing_and_recommendation_r
         "capped-dual-index",
         "tailored-base-surge",
         "collab-base-stock",
+        "periodic-base-stock-margin",
     }
     # pricing's myopic rule no longer collides with Zipkin's lost-sales "myopic"
     assert "myopic" not in ENGINE or policy_entry("myopic").group == "solved"
