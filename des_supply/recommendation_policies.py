@@ -464,7 +464,7 @@ class PeriodicReview:
         if callable(start):
             start(rng)
 
-    def act(self, obs: Any) -> dict[str, float]:
+    def act(self, obs: Any) -> dict[str, Any]:
         if (int(obs.t) - self.offset) % self.period != 0:
             return {}
         orders = self.replenishment.act(obs)
