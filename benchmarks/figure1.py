@@ -430,6 +430,55 @@ def plot(result: Mapping[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def plot_curves(results: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """Learning curves of several results (e.g. the preset and a variant), one panel per
+    case, one line per seed, the variants in different styles; each variant's evaluated
+    agents (deterministic, on the evaluation episodes) as markers at their last step, and the
+    DP optimum and the best heuristic as horizontal lines."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    cases = sorted({c for r in results for c, e in r["cases"].items() if e["agents"]})
+    fig = Figure(figsize=(5 * len(cases), 4.2))
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(1, len(cases), squeeze=False)[0])
+    for ax, c in zip(axes, cases):
+        for k, r in enumerate(results):
+            entry = r["cases"].get(c)
+            if not entry or not entry["agents"]:
+                continue
+            for i, agent in enumerate(a for _, a in sorted(entry["agents"].items())):
+                pts = np.array(agent["curve"])
+                label = f"{r['variant']} (training)" if i == 0 else None
+                if len(pts):
+                    ax.plot(pts[:, 0], pts[:, 1], color=f"C{k}", lw=0.8, alpha=0.7, label=label)
+                ax.plot(
+                    agent["steps"],
+                    agent["mean"],
+                    "o",
+                    color=f"C{k}",
+                    mec="k",
+                    label=f"{r['variant']} (evaluated)" if i == 0 else None,
+                )
+        bench = next(r["cases"][c]["benchmarks"] for r in results if c in r["cases"])
+        ax.axhline(bench["optimal"]["mean"], color="k", ls="--", lw=1, label="DP optimum")
+        best = max(HEURISTICS, key=lambda h: bench[h]["mean"])
+        ax.axhline(bench[best]["mean"], color="grey", ls=":", lw=1, label=f"{LABELS[best]}")
+        ax.set_title(f"pricing-{c}: learning curves")
+        ax.set_xlabel("training steps")
+        ax.set_ylabel("profit per period")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(
+        "training episodes (128 periods, stochastic policy) and evaluated agents "
+        "(20 x 1000 periods, mean action)",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", default="abcd", help="pricing cases to run, e.g. 'ac'")
@@ -445,7 +494,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "--reuse", default=None, help="results JSON whose DP and heuristic evaluations to reuse"
     )
     ap.add_argument("--first-seed", type=int, default=1, help="seeds first..first+N-1")
+    ap.add_argument(
+        "--curves",
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="no training: plot the learning curves of these results into --out",
+    )
     args = ap.parse_args(argv)
+    if args.curves:
+        results = [json.loads(Path(p).read_text()) for p in args.curves]
+        plot_curves(results, Path(args.out) / "figure1_curves.png")
+        log(f"learning curves in {Path(args.out) / 'figure1_curves.png'}")
+        return {"curves": args.curves}
     cases = [c for c in args.cases if c in CASES]
     if not cases or len(cases) != len(args.cases):
         ap.error(f"--cases must be letters of {''.join(CASES)}, got {args.cases!r}")
