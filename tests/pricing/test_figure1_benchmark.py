@@ -87,6 +87,25 @@ def test_curve_profit_undoes_the_reward_scale(fig1):
     assert fig1.curve_profit(rows, scale=1000.0) == [[4096.0, 50.0]]
 
 
+def test_versus_pairs_common_seeds_only(fig1):
+    rng = np.random.default_rng(1)
+    base = rng.normal(60, 4, 10)
+    meta = {"episodes": 10, "periods": 1000, "eval_seed": 7}
+
+    def result(variant, offsets):
+        agents = {str(s): {"per_episode": (base + d).tolist()} for s, d in offsets.items()}
+        return {**meta, "variant": variant, "cases": {"c": {"agents": agents}}}
+
+    new = result("long", {1: 3.0, 2: 5.0})
+    old = result("preset", {1: 1.0, 3: 0.0})
+    d = fig1.versus(new, old)["c"]
+    assert d["seeds"] == ["1"]
+    assert d["mean"][0] == pytest.approx(2.0)
+    assert d["per_seed"]["1"][1] == pytest.approx(2.0)  # identical episode noise: no spread
+    with pytest.raises(ValueError, match="episodes"):
+        fig1.versus({**new, "episodes": 5}, old)
+
+
 @pytest.mark.slow
 def test_quick_run_writes_json_and_plot(tmp_path):
     """The --quick smoke run (case a, 2 seeds, 1024 steps; ~1 minute: the DP solve)."""
