@@ -570,7 +570,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         metavar=("NEW", "OLD"),
         help="no training: paired differences NEW - OLD of two results on common seeds",
     )
+    ap.add_argument(
+        "--report",
+        default=None,
+        metavar="JSON",
+        help="no training: print the table of a result and draw its figure into --out",
+    )
     args = ap.parse_args(argv)
+    if args.report:
+        result = json.loads(Path(args.report).read_text())
+        print(table(result), flush=True)
+        plot(result, Path(args.out) / "figure1_seeds.png")
+        log(f"plot in {Path(args.out) / 'figure1_seeds.png'}")
+        return dict(result)
     if args.versus:
         new, old = (json.loads(Path(p).read_text()) for p in args.versus)
         diff = versus(new, old)
