@@ -408,7 +408,9 @@ def plot(result: Mapping[str, Any], path: Path) -> None:
     ax.set_xticks(np.arange(len(cases)), [f"case {c}" for c in cases])
     ax.set_ylabel("mean profit per period (evaluation episodes)")
     ax.set_title(
-        f"Figure 1 over {len(result['seeds'])} training seeds ({result['variant']}): dots = seeds"
+        f"Figure 1, training seeds per case "
+        f"{'/'.join(str(len(result['cases'][c]['agents'])) for c in cases)} "
+        f"({result['variant']}): dots = seeds"
     )
     ax.legend(fontsize=7, loc="lower left")
     ax.grid(axis="y", alpha=0.3)
