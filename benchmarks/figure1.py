@@ -463,6 +463,35 @@ def discount_caps(
     return out
 
 
+def merge(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One result from several runs of the same variant on the same evaluation episodes
+    (e.g. more seeds run in a second process): the agents of every case pooled by seed,
+    the summaries recomputed.  A seed trained twice must agree (same seed, same result)."""
+    if not results:
+        raise ValueError("merge needs at least one result")
+    first = results[0]
+    for r in results[1:]:
+        for k in ("variant", "episodes", "periods", "eval_seed"):
+            if r.get(k) != first.get(k):
+                raise ValueError(f"cannot merge results that differ in {k}")
+    out = {**first, "cases": {}, "merged": len(results)}
+    for r in results:
+        for c, entry in r["cases"].items():
+            into = out["cases"].setdefault(c, {"benchmarks": entry["benchmarks"], "agents": {}})
+            for s, agent in entry["agents"].items():
+                known = into["agents"].get(s)
+                if known is not None and known["per_episode"] != agent["per_episode"]:
+                    raise ValueError(f"pricing-{c} seed {s} differs between the results")
+                into["agents"][s] = agent
+    for entry in out["cases"].values():
+        if entry["agents"]:
+            bench = {k: np.array(v["per_episode"]) for k, v in entry["benchmarks"].items()}
+            ppo = {int(s): np.array(a["per_episode"]) for s, a in entry["agents"].items()}
+            entry["summary"] = summarise_case(bench, ppo)
+    out["seeds"] = sorted({int(s) for e in out["cases"].values() for s in e["agents"]})
+    return out
+
+
 def versus(new: Mapping[str, Any], old: Mapping[str, Any]) -> dict[str, Any]:
     """Paired differences *new* - *old* (two results of this script on the same evaluation
     episodes) per case, over the training seeds both have: per seed and for the per-episode
@@ -574,13 +603,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     ap.add_argument(
         "--report",
+        nargs="+",
         default=None,
         metavar="JSON",
-        help="no training: print the table of a result and draw its figure into --out",
+        help="no training: print the table of these results (merged; --json writes the "
+        "merge) and draw their figure into --out",
     )
     args = ap.parse_args(argv)
     if args.report:
-        result = json.loads(Path(args.report).read_text())
+        result = merge([json.loads(Path(p).read_text()) for p in args.report])
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
         print(table(result), flush=True)
         plot(result, Path(args.out) / "figure1_seeds.png")
         log(f"plot in {Path(args.out) / 'figure1_seeds.png'}")

@@ -106,6 +106,33 @@ def test_versus_pairs_common_seeds_only(fig1):
         fig1.versus({**new, "episodes": 5}, old)
 
 
+def test_merge_pools_seeds_and_recomputes(fig1):
+    rng = np.random.default_rng(2)
+    base = rng.normal(60, 4, 10)
+    meta = {"episodes": 10, "periods": 1000, "eval_seed": 7, "variant": "preset"}
+    bench = {
+        "optimal": {"per_episode": (base + 9).tolist()},
+        "bslp": {"per_episode": base.tolist()},
+    }
+
+    def result(offsets):
+        agents = {str(s): {"per_episode": (base + d).tolist()} for s, d in offsets.items()}
+        return {
+            **meta,
+            "seeds": list(offsets),
+            "cases": {"a": {"benchmarks": bench, "agents": agents}},
+        }
+
+    merged = fig1.merge([result({1: 1.0, 2: 2.0}), result({2: 2.0, 3: 3.0})])
+    s = merged["cases"]["a"]["summary"]
+    assert merged["seeds"] == [1, 2, 3] and s["seeds"] == [1, 2, 3]
+    assert s["ppo_vs_best"][0] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="seed 2 differs"):
+        fig1.merge([result({2: 2.0}), result({2: 2.5})])
+    with pytest.raises(ValueError, match="variant"):
+        fig1.merge([result({1: 1.0}), {**result({3: 1.0}), "variant": "long"}])
+
+
 @pytest.mark.slow
 def test_quick_run_writes_json_and_plot(tmp_path):
     """The --quick smoke run (case a, 2 seeds, 1024 steps; ~1 minute: the DP solve)."""
