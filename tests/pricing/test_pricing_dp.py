@@ -19,6 +19,7 @@ from optimization.pricing_dp import (
     evaluate,
     optimize_pricing,
     solve,
+    solve_discounted,
     tabulate,
     tune_heuristics,
 )
@@ -51,10 +52,11 @@ SMALL = dict(
 )
 
 
-def brute_force_gain(case: str, params: dict, bound: int) -> float:
-    """Best long-run profit over every deterministic stationary policy, each evaluated by
-    the Cesàro limit of its transition matrix, all built here from the model's definition
-    (seed paper eq. 3-7, the engine's timing, the DP's backlog clip) without the DP code."""
+def tiny_mdp(case: str, params: dict, bound: int) -> tuple:
+    """(states, actions, rewards, rows, start) of a tiny instance, built here from the model's
+    definition (seed paper eq. 3-7, the engine's timing, the DP's backlog clip) without the
+    DP code: per state the (price index, order) actions, their expected rewards and their
+    next-state distributions."""
     net, market = scenarios.make(case, **params).network, scenarios.make_market(case, **params)
     node = net.node("store")
     L = int(net.edges[0].lead_time.mean)
@@ -127,16 +129,28 @@ def brute_force_gain(case: str, params: dict, bound: int) -> float:
         rewards.append(rew)
         rows.append(row)
     start = index[(O.index(comp.initial), R.index(market.ref_initial), X.index(0))]
+    return states, actions, rewards, rows, start
+
+
+def cesaro_gain(P: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Long-run profit per period from every state: the Cesàro limit of P applied to r."""
+    n = len(r)
+    M = 0.5 * (np.eye(n) + P)  # same Cesàro limit, aperiodic
+    for _ in range(50):
+        M = M @ M
+        M /= M.sum(1, keepdims=True)  # squaring doubles the round-off each time
+    return M @ r
+
+
+def brute_force_gain(case: str, params: dict, bound: int) -> float:
+    """Best long-run profit over every deterministic stationary policy of :func:`tiny_mdp`,
+    each evaluated by the Cesàro limit of its transition matrix."""
+    states, actions, rewards, rows, start = tiny_mdp(case, params, bound)
     best = -np.inf
-    n = len(states)
     for choice in itertools.product(*[range(len(a)) for a in actions]):
         P = np.array([rows[s][a] for s, a in enumerate(choice)])
         r = np.array([rewards[s][a] for s, a in enumerate(choice)])
-        M = 0.5 * (np.eye(n) + P)  # same Cesàro limit, aperiodic
-        for _ in range(50):
-            M = M @ M
-            M /= M.sum(1, keepdims=True)  # squaring doubles the round-off each time
-        best = max(best, float((M @ r)[start]))
+        best = max(best, float(cesaro_gain(P, r)[start]))
     return best
 
 
@@ -279,3 +293,58 @@ def test_optimize_routes_pricing_and_verify_simulates_with_the_market():
     for row in rows:
         lo, hi = row["ci95"]
         assert abs(row["simulated"] - row["promised"]) <= (hi - lo), row
+
+
+@pytest.mark.parametrize(
+    "case, extra",
+    [
+        ("pricing-b", {}),  # lost, lead time 1, undercutting
+        ("pricing-c", {"competitor": "fixed", "comp_initial": 40.0, "lead_time": 0}),
+    ],
+)
+@pytest.mark.parametrize("gamma", [0.5, 0.9])
+def test_discounted_dp_equals_brute_force(case, extra, gamma):
+    """solve_discounted's policy maximises the discounted profit from every state over all
+    deterministic stationary policies, and its gain is that policy's Cesàro gain."""
+    params = {**TINY, **extra}
+    model = build_model(
+        scenarios.make(case, **params).network,
+        scenarios.make_market(case, **params),
+        backlog_bound=1,
+    )
+    sol = solve_discounted(model, gamma, tol=1e-12)
+    states, actions, rewards, rows, start = tiny_mdp(case, params, bound=1)
+    n = len(states)
+
+    def value(choice):
+        P = np.array([rows[s][a] for s, a in enumerate(choice)])
+        r = np.array([rewards[s][a] for s, a in enumerate(choice)])
+        return np.linalg.solve(np.eye(n) - gamma * P, r), P, r
+
+    best = np.max(
+        [value(c)[0] for c in itertools.product(*[range(len(a)) for a in actions])], axis=0
+    )
+    assert model.shape == (len({s[0] for s in states}), len({s[1] for s in states}), len(model.xs))
+    chosen = [
+        actions[i].index((int(sol.price_index[io, ir, ix]), int(sol.order[io, ir, ix])))
+        for i, (io, ir, ix) in enumerate(states)
+    ]
+    v, P, r = value(chosen)
+    np.testing.assert_allclose(v, best, atol=1e-6)
+    assert cesaro_gain(P, r)[start] == pytest.approx(sol.gain, abs=1e-6)
+
+
+def test_discounted_dp_tends_to_the_average_optimum():
+    """Blackwell: for gamma near 1 the discount-optimal policy is average-optimal; a small
+    gamma costs long-run profit."""
+    model = build_model(
+        scenarios.make("pricing-a", **SMALL).network,
+        scenarios.make_market("pricing-a", **SMALL),
+        backlog_bound=10,
+    )
+    opt = solve(model).gain
+    assert solve_discounted(model, 0.999).gain == pytest.approx(opt, abs=1e-3)
+    # short-sighted pricing loses the reference-price effect: 49.7 against 80.7 here
+    assert solve_discounted(model, 0.3).gain < opt - 10
+    with pytest.raises(ValueError, match="gamma"):
+        solve_discounted(model, 1.0)
