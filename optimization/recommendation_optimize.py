@@ -21,6 +21,7 @@ from des_supply.problem import Problem
 from des_supply.recommendation import RecommendationModel
 from des_supply.recommendation_policies import (
     MarginRecommender,
+    PeriodicReview,
     Popularity,
     RecommendAndReplenish,
     Uniform,
@@ -36,7 +37,7 @@ from .recommendation_mip import (
     perfect_information_bound,
     solve_plan,
 )
-from .recommendation_season import is_season, optimize_season
+from .recommendation_season import is_season, optimize_season, period_pmfs
 
 __all__ = ["PI_MIP_BINARIES", "base_stock_levels", "optimize_recommendation"]
 
@@ -50,40 +51,44 @@ def base_stock_levels(
     market: Any,
     recommender: Any,
     *,
+    review: int = 1,
     seed: int = 12345,
     periods: int = 600,
+    warmup: int = 50,
     replications: int = 4,
     quantiles: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98),
 ) -> dict[str, float]:
     """Base-stock levels for a fixed (stateless) *recommender*: product i's level is the
-    q-quantile of its demand over L_i + 1 periods under the recommender's intensities (a
-    sum of binomials, by exact convolution), with one q for all products chosen by CRN
-    simulation of the profit (a coarse search: one q, not one per product)."""
-    from scipy import stats
-
+    q-quantile of its demand over L_i + *review* periods (what an order must cover until
+    the next one arrives) under the recommender's intensities (a sum of binomials, by exact
+    convolution), with one q for all products chosen by CRN simulation of the profit (a
+    coarse search: one q, not one per product).  ``review > 1``: the policy orders every
+    *review* periods (:class:`~des_supply.recommendation_policies.PeriodicReview`)."""
+    if isinstance(review, bool) or int(review) != review or review < 1:
+        raise ValueError(f"review(={review!r}) must be an integer >= 1")
     model = market.model
-    gamma = model.probabilities(recommender.recommend(None, model))
     lead = {e.target: round(e.lead_time.mean) for e in network.edges}
     cdfs = []
-    for i, product in enumerate(model.products):
-        pmf = np.array([1.0])
-        for j, c in enumerate(model.capacity):
-            pmf = np.convolve(pmf, stats.binom.pmf(np.arange(int(c) + 1), int(c), gamma[i, j]))
+    for product, pmf in zip(model.products, period_pmfs(model, recommender.recommend(None, model))):
         over = np.array([1.0])
-        for _ in range(lead[product] + 1):
+        for _ in range(lead[product] + int(review)):
             over = np.convolve(over, pmf)
         cdfs.append(np.cumsum(over))
 
     def levels(q: float) -> dict[str, float]:
         return {p: float(np.searchsorted(cdf, q)) for p, cdf in zip(model.products, cdfs)}
 
+    def replenishment(q: float) -> Any:
+        stock = BaseStock(levels(q))
+        return stock if review == 1 else PeriodicReview(stock, int(review))
+
     best, best_q = -np.inf, quantiles[0]
     for q in quantiles:
         res = simulate(
             network,
-            RecommendAndReplenish(BaseStock(levels(q)), recommender),
+            RecommendAndReplenish(replenishment(q), recommender),
             periods=periods,
-            warmup=50,
+            warmup=warmup,
             replications=replications,
             seed=seed,
             market=market,

@@ -599,37 +599,21 @@ def periodic_levels(
     ``L_i + review`` periods (what an order must cover until the next one arrives) under
     the recommender's intensities (exact convolution of the binomials), one q for all
     products, chosen by the mean profit of CRN simulations (same seed for every q).
-    ``review=1`` is :func:`optimization.recommendation_optimize.base_stock_levels`'s
-    search over this grid."""
-    from optimization.recommendation_season import period_pmfs
+    It is :func:`optimization.recommendation_optimize.base_stock_levels` with ``review``
+    and a warm-up of at most a quarter of the search's periods."""
+    from optimization.recommendation_optimize import base_stock_levels
 
-    if isinstance(review, bool) or int(review) != review or review < 1:
-        raise ValueError(f"review(={review!r}) must be an integer >= 1")
-    model = market.model
-    lead = {e.target: round(e.lead_time.mean) for e in network.edges}
-    cdfs = []
-    for product, pmf in zip(model.products, period_pmfs(model, recommender.recommend(None, model))):
-        over = np.array([1.0])
-        for _ in range(lead[product] + int(review)):
-            over = np.convolve(over, pmf)
-        cdfs.append(np.cumsum(over))
-
-    def at(q: float) -> dict[str, float]:
-        return {p: float(np.searchsorted(cdf, q)) for p, cdf in zip(model.products, cdfs)}
-
-    scores = [
-        simulate(
-            network,
-            RecommendAndReplenish(PeriodicReview(BaseStock(at(q)), int(review)), recommender),
-            periods=periods,
-            warmup=min(50, periods // 4),
-            replications=replications,
-            seed=seed,
-            market=market,
-        ).mean
-        for q in quantiles
-    ]
-    return at(quantiles[int(np.argmax(scores))])
+    return base_stock_levels(
+        network,
+        market,
+        recommender,
+        review=review,
+        seed=seed,
+        periods=periods,
+        warmup=min(50, periods // 4),
+        replications=replications,
+        quantiles=quantiles,
+    )
 
 
 def _season_references(
