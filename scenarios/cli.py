@@ -3,7 +3,7 @@ scenario or a network JSON file).
 
     des-supply scenarios [--json]
     des-supply policies [SCENARIO] [--json]
-    des-supply optimize SCENARIO [--param k=v]... [--verify] [--json]
+    des-supply optimize SCENARIO [--param k=v]... [--verify [--periods N | --horizon T]] [--json]
     des-supply train SCENARIO --algo ppo [--param k=v]... [--steps N] [--out DIR]
                      [--overwrite] [--seed S] [--json]
     des-supply train --resume DIR [--steps N] [--json]
@@ -107,6 +107,8 @@ SUMMARY_BYTES_PER_PERIOD = 8
 
 #: Warm-up periods of ``optimize --verify``'s long runs.
 VERIFY_WARMUP = 500
+#: Default run length of ``optimize --verify`` (periods, or time units in continuous time).
+VERIFY_PERIODS = 20_000
 
 
 def check_ledger_memory(
@@ -448,23 +450,28 @@ def cmd_optimize(args: argparse.Namespace) -> None:
     from optimization.optimize import OptimizeError, optimize, verify
 
     for name, value, low in (
-        ("periods", args.periods, 2),
         ("replications", args.replications, 1),
         ("seed", args.seed, 0),
         ("processes", args.processes, 0),
     ):
         if value < low:
             raise CliError(f"--{name}(={value}) must be >= {low}")
-    if args.verify and args.periods <= VERIFY_WARMUP:
-        raise CliError(
-            f"--periods(={args.periods}) must be > {VERIFY_WARMUP} with --verify (its warm-up)"
-        )
     problem = load_problem(args.scenario, args.param)
+    # --verify's run length: --periods on a periodic problem, --horizon (time units) on a
+    # continuous one (time_options refuses the other); both count the warm-up
+    length, option = args.periods, "--periods"
+    if problem.network.time == "continuous" or args.horizon is not None:
+        time_options(problem, args)  # refuses --periods here, or --horizon on a periodic one
+        length, option = (None if args.horizon is None else math.ceil(args.horizon)), "--horizon"
+    if length is None:
+        length = VERIFY_PERIODS
+    if length < 2:
+        raise CliError(f"{option}(={length}) must be >= 2")
+    if args.verify and length <= VERIFY_WARMUP:
+        raise CliError(f"{option}(={length}) must be > {VERIFY_WARMUP} with --verify (its warm-up)")
     executor = make_executor_of(args)
     if args.verify:
-        check_ledger_memory(
-            problem, args.periods, args.replications, "optimize --verify", full=False
-        )
+        check_ledger_memory(problem, length, args.replications, "optimize --verify", full=False)
     # OptimizeError, SizeLimitError and the DPs' refusals are ValueErrors; a DP that does not
     # converge, a missing solver and a SolverError (naming the termination) are RuntimeErrors
     with user_errors(
@@ -481,7 +488,7 @@ def cmd_optimize(args: argparse.Namespace) -> None:
         with executor, user_errors(f"optimize --verify {problem.name}", ValueError, KeyError):
             rows = verify(
                 res,
-                periods=args.periods,
+                periods=length,
                 replications=args.replications,
                 seed=args.seed,
                 executor=executor,
@@ -489,7 +496,7 @@ def cmd_optimize(args: argparse.Namespace) -> None:
             )
         checks = {r["name"]: r for r in rows}
         out["verification"] = {
-            "periods": args.periods,
+            option.lstrip("-"): length,
             "replications": args.replications,
             "seed": args.seed,
             "policies": rows,
@@ -499,8 +506,13 @@ def cmd_optimize(args: argparse.Namespace) -> None:
         return
     best = res.optimal
     unit = "unit time" if problem.network.time == "continuous" else "period"
+    # a bound is not an optimum: say which side of every policy's value it lies on
+    if best.policy is not None:
+        what = f"optimal {res.objective}"
+    else:
+        what = f"{'upper' if res.objective == 'profit' else 'lower'} bound on {res.objective}"
     print(
-        f"{problem.name} {problem.params or ''} ({problem.kind}): optimal {res.objective} "
+        f"{problem.name} {problem.params or ''} ({problem.kind}): {what} "
         f"per {unit} {best.value:.4f} ({best.method})"
     )
     if "exact_method_skipped" in res.details:
@@ -1184,7 +1196,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="simulate every returned policy and show its mean and 95%% CI",
     )
-    p.add_argument("--periods", type=int, default=20_000, help="periods per replication (--verify)")
+    p.add_argument(
+        "--periods",
+        type=int,
+        default=None,
+        help=f"periods per replication (--verify; default {VERIFY_PERIODS:,})",
+    )
+    p.add_argument(
+        "--horizon",
+        type=float,
+        default=None,
+        metavar="T",
+        help=f"time units per replication (--verify on continuous-time problems; default "
+        f"{VERIFY_PERIODS:,})",
+    )
     p.add_argument("--replications", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--processes", type=int, default=1)

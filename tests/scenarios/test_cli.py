@@ -295,6 +295,30 @@ def test_optimize_text_shows_the_solver_status_that_json_carries(capsys, monkeyp
     assert json.loads(out)["details"]["bound_terminations"] == ["maxTimeLimit"]
 
 
+def test_optimize_headline_calls_a_bound_a_bound(capsys, monkeypatch):
+    """When the optimizer returns a bound (no runnable policy) the first line says "lower bound
+    on cost" (or "upper bound on profit"), never "optimal"."""
+    import optimization.optimize as opt
+
+    real = opt.optimize
+
+    def as_bound(problem, **kw):
+        res = real(problem, **kw)
+        bound = dataclasses.replace(
+            res.optimal, name="some-bound", value=0.5, method="a test bound", policy=None
+        )
+        return dataclasses.replace(res, optimal=bound, policies=[res.optimal, *res.policies])
+
+    code, out, _ = run(capsys, "optimize", "single-stage", "--param", "shortage=backlog")
+    assert code == 0 and "optimal cost per period" in out.splitlines()[0]
+    monkeypatch.setattr(opt, "optimize", as_bound)
+    code, out, _ = run(capsys, "optimize", "single-stage", "--param", "shortage=backlog")
+    first = out.splitlines()[0]
+    assert code == 0 and "lower bound on cost per period 0.5000" in first, first
+    assert "optimal" not in first
+    assert "some-bound is a bound" in out
+
+
 def test_help_documents_errors_interrupts_and_the_memory_limit(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])

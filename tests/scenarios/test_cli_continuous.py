@@ -117,3 +117,20 @@ def test_optimize_continuous_owmr(capsys):
     assert [p["name"] for p in res["policies"]] == ["base-stock-metric"]
     code, out, err = run(capsys, "optimize", "continuous-owmr")
     assert code == 0 and "optimal cost per unit time" in out
+
+
+def test_optimize_verify_takes_a_horizon_in_continuous_time(capsys):
+    """``optimize --verify`` runs a continuous problem for ``--horizon`` time units (recorded
+    under that name), refuses ``--periods`` there and ``--horizon`` on a periodic problem."""
+    argv = ("optimize", "continuous-review", "--verify", "--replications", "2", "--json")
+    code, out, err = run(capsys, *argv, "--horizon", "800")
+    assert code == 0, err
+    check = json.loads(out)["verification"]
+    assert check["horizon"] == 800 and "periods" not in check
+    assert {row["name"] for row in check["policies"]} >= {"rq", "base-stock"}
+    one_line_error(*run(capsys, *argv, "--periods", "800"), "--horizon T")
+    one_line_error(
+        *run(capsys, "optimize", "single-stage", "--verify", "--horizon", "800"),
+        "--horizon is for continuous-time problems",
+    )
+    one_line_error(*run(capsys, *argv, "--horizon", "300"), "must be > 500")
