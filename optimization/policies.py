@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import pickle
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from des_supply.network import Network
@@ -72,6 +73,54 @@ SOLVED: dict[str, str] = {
     "optimize searched",
     "best-collab-base-stock": "collab-base-stock with the price factor and levels optimize "
     "searched (collaborative problems)",
+}
+
+
+def _lost_sales_single_stage(problem: Problem) -> str | None:
+    kind = problem.kind
+    if (kind.shape, kind.shortage, kind.market) != ("single-stage", "lost", None):
+        return f"it comes from the lost-sales DP of a single stage without a market ({kind})"
+    if problem.network.time == "continuous":
+        return "it comes from the periodic lost-sales DP (this problem is in continuous time)"
+    return None
+
+
+def _no_market_requirement(problem: Problem) -> str | None:
+    kind = problem.kind
+    return None if kind.market is None else f"optimize searches it without a market ({kind})"
+
+
+def _market_requirement(market: str) -> Callable[[Problem], str | None]:
+    def requirement(problem: Problem) -> str | None:
+        kind = problem.kind
+        return None if kind.market == market else f"it needs a {market} market ({kind})"
+
+    return requirement
+
+
+def _multi_sourcing(problem: Problem) -> str | None:
+    kind = problem.kind
+    if (kind.shape, kind.market) != ("multi-sourcing", None):
+        return f"it needs one node choosing among suppliers, without a market ({kind})"
+    return None
+
+
+#: What a solved name needs of a problem's structure, checked before any solve: a name whose
+#: requirement fails is refused at once (and not listed for the problem).  Meeting it does not
+#: mean optimize produces the name; that is known after solving.
+_REQUIRES: dict[str, Callable[[Problem], str | None]] = {
+    **dict.fromkeys(
+        ("myopic", "myopic-2", "best-capped-base-stock", "best-constant", "best-constant-rate"),
+        _lost_sales_single_stage,
+    ),
+    **dict.fromkeys(("best-base-stock", "best-echelon-base-stock"), _no_market_requirement),
+    "mip-mpc": _market_requirement("recommendation"),
+    **dict.fromkeys(
+        ("best-single-index", "best-dual-index", "best-capped-dual-index"),
+        _multi_sourcing,
+    ),
+    "best-tailored-base-surge": _multi_sourcing,
+    "best-collab-base-stock": _market_requirement("collaborative"),
 }
 
 _CACHE: OrderedDict[tuple, OptimizeResult] = OrderedDict()
@@ -192,7 +241,10 @@ def _policy(name: str, result: Any) -> Any:
 
 
 def _register(name: str, summary: str) -> None:
+    requirement = _REQUIRES.get(name)
+
     def build(problem: Problem, params: dict[str, Any]) -> Any:
+        # make_policy asked applies() first: the structural requirement holds here
         result = _solve(name, problem)
         reason = _refusal(name, problem, result)
         if reason is not None:
@@ -200,7 +252,11 @@ def _register(name: str, summary: str) -> None:
         return _policy(name, result)
 
     def applies(problem: Problem) -> str | None:
-        """Rules the name out once the problem's result is cached (never solves to find out)."""
+        """Rules the name out by the problem's structure, or once the problem's result is
+        cached (never solves to find out)."""
+        reason = requirement(problem) if requirement is not None else None
+        if reason is not None:
+            return reason
         result = _CACHE.get(_key(problem, {}))
         return None if result is None else _refusal(name, problem, result)
 

@@ -142,12 +142,41 @@ def test_a_name_the_optimizer_did_not_produce_lists_what_it_produced():
     for _ in range(2):
         with pytest.raises(
             PolicyError,
-            match=r"policy 'myopic'.*optimize did not produce it "
+            match=r"policy 'best-base-stock'.*optimize did not produce it "
             r"for this serial backlog problem; it produced: "
             r"optimal, echelon-base-stock",
         ):
-            make_policy("myopic", problem)
-    assert "myopic" not in policy_names(problem) and "optimal" in policy_names(problem)
+            make_policy("best-base-stock", problem)
+    names = policy_names(problem)
+    assert "best-base-stock" not in names and "optimal" in names
+
+
+@pytest.mark.parametrize(
+    ("name", "case", "match"),
+    [
+        ("myopic", "serial", "lost-sales DP of a single stage without a market"),
+        ("best-constant", "backlog", "lost-sales DP of a single stage"),
+        ("best-single-index", "lost-L1-p4", "one node choosing among suppliers"),
+        ("mip-mpc", "serial", "needs a recommendation market"),
+        ("best-collab-base-stock", "owmr", "needs a collaborative market"),
+        ("best-base-stock", "pricing-a-small", "without a market"),
+    ],
+)
+def test_a_name_the_structure_rules_out_is_refused_without_solving(name, case, match, monkeypatch):
+    """Solved names whose method cannot apply to the problem's structure are refused (and not
+    listed) before anything is solved: ``des-supply policies SCENARIO`` lists only names the
+    problem can have, and a wrong name does not cost a solve."""
+    import optimization.optimize as opt
+
+    def no_solve(*args, **kwargs):
+        raise AssertionError("solved to refuse a name its structure rules out")
+
+    problem = _problem(case)
+    solved.clear_cache()
+    monkeypatch.setattr(opt, "optimize", no_solve)
+    with pytest.raises(PolicyError, match=rf"policy '{name}' does not apply .*{match}"):
+        make_policy(name, problem)
+    assert name not in policy_names(problem)
 
 
 def test_solved_policies_take_no_parameters():
@@ -219,3 +248,37 @@ def test_rolling_horizon_builds_without_solving_and_checks_its_horizon():
         r"pricing market",
     ):
         make_policy("rolling-horizon", _problem("pricing-a-small"))
+
+
+#: The solved names optimize produced on these scenarios (``optimized(problem)``, listed
+#: once by running it on every registered scenario): none may be ruled out by structure.
+PRODUCED = {
+    "single-stage": (
+        "optimal",
+        "myopic",
+        "myopic-2",
+        "best-base-stock",
+        "best-capped-base-stock",
+        "best-constant",
+        "best-constant-rate",
+    ),
+    "owmr": ("best-base-stock", "best-echelon-base-stock"),
+    "orgym-inventory-lost": ("optimal", "best-base-stock", "best-echelon-base-stock"),
+    "dual-sourcing": (
+        "optimal",
+        "best-single-index",
+        "best-dual-index",
+        "best-capped-dual-index",
+        "best-tailored-base-surge",
+    ),
+    "collaborative": ("best-collab-base-stock",),
+    "recommendation-small": ("mip-mpc",),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(PRODUCED))
+def test_the_structure_admits_every_name_optimize_produces(scenario):
+    problem = scenarios.make(scenario)
+    solved.clear_cache()  # structure only: nothing solved
+    for name in PRODUCED[scenario]:
+        assert policy_entry(name).reason(problem) is None, name
