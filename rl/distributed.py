@@ -27,6 +27,7 @@ machine that ran it: put ``out_dir`` on a shared file system, or use what
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -387,4 +388,18 @@ def tune_ppo(
             storage_path=str(Path(storage_path).resolve()), name=name, verbose=0
         ),
     )
-    return tuner.fit()
+    # Tune installs its own SIGINT (and SIGUSR1) handler for the run and leaves it behind:
+    # the caller's Ctrl-C would only set a flag of a finished run.  Put the caller's back.
+    handlers = {sig: signal.getsignal(sig) for sig in _TUNE_SIGNALS}
+    try:
+        return tuner.fit()
+    finally:
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+#: The signals Ray Tune takes over during ``Tuner.fit`` (SIGUSR1 where the platform has it).
+_TUNE_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGUSR1") if hasattr(signal, name)
+)

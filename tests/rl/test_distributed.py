@@ -5,6 +5,7 @@ and skip without Ray."""
 from __future__ import annotations
 
 import inspect
+import signal
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -151,6 +152,7 @@ def test_tune_drives_the_projects_ppo(ray_cluster, serial_runs, tmp_path) -> Non
 
     from rl.distributed import tune_ppo
 
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGUSR1)}
     grid = tune_ppo(
         MAKE_ENV,
         TINY,
@@ -160,6 +162,8 @@ def test_tune_drives_the_projects_ppo(ray_cluster, serial_runs, tmp_path) -> Non
         mode="max",
     )
     assert grid.num_errors == 0 and len(grid) == 2
+    # Tune's own Ctrl-C handler is gone: the caller's handlers are back
+    assert {sig: signal.getsignal(sig) for sig in before} == before
     by_seed = {r.config["seed"]: r for r in grid}
     for run in serial_runs:  # a Tune trial is the same run as a serial one
         result = by_seed[run.seed]
