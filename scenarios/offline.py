@@ -66,6 +66,7 @@ __all__ = [
 
 DEFAULT_PERIODS = 100  # periods per logged episode
 VALIDATION_OFFSET = 7_919  # validation seed = test seed + this (targets never see test seeds)
+BC_STEPS = 3_000  # training steps of the BC and filtered-BC rows of evaluate_dt
 
 
 # -- problems and envs --------------------------------------------------------------------------
@@ -468,6 +469,7 @@ def evaluate_dt(
     problem: Problem | None = None,
     baselines: bool = True,
     targets: Sequence[float] | None = None,
+    bc_steps: int | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Roll the Decision Transformer of *run* out on *episodes* episodes of seed *seed*.
@@ -475,8 +477,10 @@ def evaluate_dt(
     The target (a mean reward per epoch) is the run's candidate (quantiles of the data's
     episodes, and one above the best) with the best mean on *validation_episodes* episodes of
     *validation_seed* (default ``seed + 7919``; never the test seed).  With *baselines* the
-    data's behaviour policies and the exact optimum (where ``optimal`` applies) run on the same
-    episodes and the result has paired 95 % CIs of DT minus each.  *problem* overrides the run's (required
+    data's behaviour policies, the exact optimum (where ``optimal`` applies), and behaviour
+    cloning and filtered BC (top 10 % of episodes) trained for *bc_steps* steps on the run's
+    data (default :data:`BC_STEPS`; 0: none; skipped when the data are gone) run on the same episodes and the result
+    has paired 95 % CIs of DT minus each.  *problem* overrides the run's (required
     for a multi-task run: any problem with the task parameters)."""
     from des_supply.policy_registry import PolicyError
     from rl.decision_transformer import choose_target, load_dt, rollout
@@ -534,6 +538,19 @@ def evaluate_dt(
                     name, run_behaviour(env, who, episodes=episodes, seed=seed, progress=progress)
                 )
             )
+        bc_steps = BC_STEPS if bc_steps is None else int(bc_steps)
+        if bc_steps > 0:
+            rows += _cloning_rows(
+                extra,
+                env.action_space,
+                make_env,
+                task,
+                bc_steps,
+                policy.config.seed,
+                episodes=episodes,
+                seed=seed,
+                progress=progress,
+            )
     table = []
     for ev in rows:
         row = {"name": ev.name, "mean": ev.mean, "ci95": list(ev.ci95)}
@@ -560,6 +577,48 @@ def evaluate_dt(
         "rows": table,
         "per_episode": res.per_episode.tolist(),
     }
+
+
+def _cloning_rows(
+    extra: Mapping[str, Any],
+    action_space: Any,
+    make_env: Any,
+    task: np.ndarray | None,
+    steps: int,
+    train_seed: int,
+    *,
+    episodes: int,
+    seed: int,
+    progress: bool,
+) -> list[Any]:
+    """BC and filtered BC (top 10 %) trained on the DT run's data, evaluated on the test
+    episodes; none (with a note) when the data folder is gone."""
+    from rl.decision_transformer import OfflineData
+    from rl.evaluation import evaluate_agent
+    from rl.offline import BCConfig, top_episodes, train_bc
+    from rl.trajectories import load_episodes
+
+    try:
+        logged = load_episodes(extra["data"])
+    except (FileNotFoundError, OSError) as exc:
+        print(f"des-supply: note: no BC rows: {exc}", file=sys.stderr)
+        return []
+    tasks = extra.get("tasks")
+    data = OfflineData.from_episodes(
+        logged,
+        action_space,
+        None,
+        None if tasks is None else (lambda e: _features(tasks, e.problem)),
+    )
+    rows = []
+    for name, part in (("bc", data), ("filtered-bc", top_episodes(data, 0.1))):
+        clone = train_bc(part, BCConfig(total_steps=steps, seed=train_seed)).with_task(task)
+        rows.append(
+            evaluate_agent(
+                make_env, clone, seed=seed, episodes=episodes, name=name, progress=progress
+            )
+        )
+    return rows
 
 
 # -- argparse -----------------------------------------------------------------------------------
