@@ -470,6 +470,7 @@ def evaluate_dt(
     baselines: bool = True,
     targets: Sequence[float] | None = None,
     bc_steps: int | None = None,
+    periods: int | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Roll the Decision Transformer of *run* out on *episodes* episodes of seed *seed*.
@@ -480,7 +481,8 @@ def evaluate_dt(
     data's behaviour policies, the exact optimum (where ``optimal`` applies), and behaviour
     cloning and filtered BC (top 10 % of episodes) trained for *bc_steps* steps on the run's
     data (default :data:`BC_STEPS`; 0: none; skipped when the data are gone) run on the same episodes and the result
-    has paired 95 % CIs of DT minus each.  *problem* overrides the run's (required
+    has paired 95 % CIs of DT minus each.  *periods* overrides the episode length of
+    the run's env (validation and test; default: the data's).  *problem* overrides the run's (required
     for a multi-task run: any problem with the task parameters)."""
     from des_supply.policy_registry import PolicyError
     from rl.decision_transformer import choose_target, load_dt, rollout
@@ -496,6 +498,8 @@ def evaluate_dt(
     tasks = extra.get("tasks")
     task = None if tasks is None else _features(tasks, _record(problem))
     kwargs = dict(extra["env"])
+    if periods is not None:
+        kwargs["periods"] = int(periods)
     make_env = _make_env(problem, kwargs)
     label = None
     if extra.get("relabel") == "expected":
