@@ -205,13 +205,15 @@ def train_and_validate(
             episodes=args.val_episodes,
         )
         log(
-            f"DT H={horizon} K={context}: target {target:.3f}, validation profit "
+            f"DT H={horizon} K={context} ({policy.config.total_steps} steps): target "
+            f"{target:.3f}, validation profit "
             f"{scores[target]:.1f} ({time.perf_counter() - t0:.0f} s)"
         )
         out.append(
             {
                 "horizon": horizon,
                 "context": context,
+                "steps": policy.config.total_steps,
                 "run": str(run),
                 "target": target,
                 "validation": {str(k): v for k, v in scores.items()},
@@ -284,7 +286,7 @@ def main() -> None:
             "test_seed": test_seed,
             "validation_seed": val_seed,
             "dt_settings": settings,
-            "chosen": {k: chosen[k] for k in ("horizon", "context", "target")},
+            "chosen": {k: chosen[k] for k in ("horizon", "context", "steps", "target")},
             "platform": platform.platform(),
             "torch": torch.__version__,
             "seconds": time.perf_counter() - t_start,
