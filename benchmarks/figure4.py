@@ -37,9 +37,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -189,11 +191,24 @@ def train_and_validate(
     val_env = {**kwargs, "periods": args.val_periods}
     out = []
     for setting in args.settings.split(","):
-        horizon, context = (int(x) for x in setting.split(":"))
-        run = work / f"dt-H{horizon}-K{context}"
+        horizon, context, *more = (int(x) for x in setting.split(":"))
+        steps = more[0] if more else args.dt_steps
+        config = dataclasses.replace(dt_config(args, horizon, context), total_steps=steps)
+        run = work / f"dt-H{horizon}-K{context}-S{steps}"
         if not (run / "run.json").exists():
             t0 = time.perf_counter()
-            offline.train_dt(mix, run, config=dt_config(args, horizon, context), seed=args.seed)
+            # a shorter run of the same setting goes on from its checkpoint (train_dt resumes
+            # exactly: the weights an uninterrupted run of *steps* steps would have)
+            shorter = sorted(
+                (p for p in work.glob(f"dt-H{horizon}-K{context}-S*") if (p / "run.json").exists()),
+                key=lambda p: int(p.name.rsplit("S", 1)[1]),
+            )
+            shorter = [p for p in shorter if int(p.name.rsplit("S", 1)[1]) < steps]
+            if shorter:
+                shutil.copytree(shorter[-1], run)
+            offline.train_dt(
+                mix, run, config=config, steps=steps, seed=args.seed, resume=bool(shorter)
+            )
             log(f"DT H={horizon} K={context} trained in {time.perf_counter() - t0:.0f} s")
         policy = load_dt(run)
         t0 = time.perf_counter()
@@ -247,7 +262,8 @@ def main() -> None:
     ap.add_argument(
         "--settings",
         default="0:10,10:10",
-        help="DT settings H:K (return horizon, 0 = to the end; context), comma-separated",
+        help="DT settings H:K or H:K:STEPS (return horizon, 0 = to the end; context; "
+        "training steps, default --dt-steps), comma-separated",
     )
     ap.add_argument("--test-episodes", type=int, default=20)
     ap.add_argument("--test-periods", type=int, default=1000)
