@@ -25,6 +25,18 @@ component           meaning
 ``<item>.<seg>``    recommendation score: intensities ``from_logits(log anchor + logit_scale * u)``
 ==================  ==========================================================================
 
+``encode(action)`` is the inverse of ``decode``: the env action that places a given engine
+``Action`` (orders per supplier, prices, intensities) at the pending epoch, so that any
+behaviour policy's decisions can be logged in this action space (``rl.trajectories``).  An
+action is representable when its orders are whole units, at most each capacitated supplier's
+capacity, in the order ``decode`` fills them (cheapest first; the rest from the first
+uncapacitated one), its order-up-to point ``IP + sum of orders`` is in ``[0, 2 * level]``,
+its price factor within ``price_range`` of the anchor's and its intensities positive with
+log-ratios to the anchor's within ``logit_scale`` of their midrange (per normalisation
+group); then ``decode(encode(a))`` is ``a`` (orders exactly; prices and intensities to the
+float32 precision of the action).  Otherwise ``encode`` raises ValueError naming the
+component (or, with ``strict=False``, returns the nearest representable action, clipped).
+
 Observations (float32, scaled by the item's mean demand): per item its stock on hand,
 backlog, units on order from each supplier, last period's demand, and the price factor in
 force.  Reward: the period's profit times ``reward_scale`` (default 1 / (sum over items of
@@ -149,6 +161,11 @@ class CollaborativeEnv(gym.Env[np.ndarray, np.ndarray]):
     def episode(self) -> int:
         return self.runner.episode
 
+    @property
+    def view(self) -> Observation | None:
+        """The engine's observation at the pending epoch (None before reset / after the end)."""
+        return None if self.runner.done else self.runner.view
+
     # -- the Gymnasium API -------------------------------------------------------------------
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -216,6 +233,91 @@ class CollaborativeEnv(gym.Env[np.ndarray, np.ndarray]):
         scores = u[self._item_width :].reshape(self.market.model.shape)
         alpha = self.market.model.from_logits(self.base_scores + self.logit_scale * scores)
         return Action(orders=orders, prices=prices, extra={KEY: alpha})
+
+    def encode(self, action: Action, *, strict: bool = True) -> np.ndarray:
+        """The env action (float32) that :meth:`decode` turns into *action* at the pending
+        epoch (module docstring); ValueError naming the component if it is not
+        representable and *strict*, else the nearest representable action."""
+        view = self.runner.view
+        if self.runner.done or view is None:
+            raise RuntimeError("the episode is over (or was never started): call reset()")
+        model = self.market.model
+        orders = dict(action.orders)
+        prices = dict(action.prices)
+        u: list[float] = []
+        for k, i in enumerate(self.items):
+            parts = orders.get(i, {})
+            if not isinstance(parts, Mapping):
+                parts = {self.rest[i]: float(parts)} if float(parts) > 0 else {}
+            parts = {str(s): float(q) for s, q in parts.items() if float(q) != 0.0}
+            total = float(sum(parts.values()))
+            position = float(view.inventory_position(i))
+            # order up to IP + total (or, ordering nothing, a level at the position)
+            up_to = (position + total) / self.levels[k] - 1.0
+            u.append(up_to if total > 0 else min(up_to, 1.0))  # above 2 * level: orders 0
+            if i not in prices:
+                raise ValueError(f"action has no price for item {i!r}")
+            anchor = self.price_factor * self.list_prices[k]
+            u.append((float(prices[i]) / anchor - 1.0) / self.price_range)
+            need = total
+            for supplier, capacity in self.capacitated[i]:
+                q = parts.get(supplier, 0.0)
+                # u = 0 takes min(need, capacity), as the anchor does; else floor((q + 1/2)
+                # / cap * cap) = q, robust to float32
+                full = capacity <= 0 or q >= min(need, capacity)
+                u.append(0.0 if full else (q + 0.5) / capacity - 1.0)
+                need -= q
+        if KEY not in action.extra:
+            raise ValueError(f"action has no recommendation (extra[{KEY!r}])")
+        alpha = model.check(action.extra[KEY])
+        with np.errstate(divide="ignore"):
+            z = np.log(alpha) - self.base_scores
+        if not np.all(np.isfinite(z)):
+            raise ValueError(
+                "recommendation intensities must be > 0 to be encoded (scores are logits)"
+            )
+        axis = model.sum_axis
+        z = z - 0.5 * (z.max(axis=axis, keepdims=True) + z.min(axis=axis, keepdims=True))
+        u.extend((z / self.logit_scale).reshape(-1).tolist())
+        raw = np.asarray(u, dtype=np.float64)
+        encoded = np.clip(raw, -1.0, 1.0).astype(np.float32)
+        if strict:
+            self._check_encoding(action, encoded, raw)
+        return encoded
+
+    def _check_encoding(self, action: Action, encoded: np.ndarray, raw: np.ndarray) -> None:
+        """Raise ValueError naming the first component where ``decode(encoded)`` is not
+        *action* (orders exactly; prices and intensities to float32 precision)."""
+        out = np.flatnonzero(np.abs(raw) > 1.0 + 1e-9)
+        if out.size:
+            j = int(out[0])
+            raise ValueError(
+                f"action not representable: {self.action_names[j]} would need "
+                f"{raw[j]:.4g}, outside [-1, 1]"
+            )
+        back = self.decode(encoded)
+        for i in self.items:
+            given = action.orders.get(i, {})
+            if not isinstance(given, Mapping):
+                given = {self.rest[i]: float(given)}
+            a = {str(s): float(q) for s, q in given.items() if float(q) != 0.0}
+            b = {str(s): float(q) for s, q in _parts(back.orders.get(i, {})).items() if q}
+            if a != b:
+                raise ValueError(
+                    f"action not representable: item {i!r} orders {a}, the env can place "
+                    f"{b} (whole units, cheapest capacitated suppliers first)"
+                )
+            p, q = float(action.prices[i]), float(back.prices[i])
+            if not math.isclose(p, q, rel_tol=1e-5):
+                raise ValueError(f"action not representable: item {i!r} price {p} -> {q}")
+        alpha = np.asarray(action.extra[KEY], dtype=np.float64)
+        if not np.allclose(back.extra[KEY], alpha, rtol=1e-4, atol=1e-9):
+            raise ValueError("action not representable: recommendation intensities differ")
+
+
+def _parts(value: Any) -> Mapping[str, float]:
+    """*value* as a supplier -> quantity mapping (an Action's per-item orders)."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def make_collaborative_env(

@@ -18,6 +18,16 @@ registered heuristic or the DP optimum), the same with noise on its orders
 (:class:`NoisyPolicy`), uniform random orders (:class:`RandomOrders`), and an agent that
 acts in an env of its own (:class:`MirroredAgent`: a trained PPO run, whose env has other
 wrappers and action encoding; both envs run the same engine on the same seed in lockstep).
+
+Problems with a market.  A collaborative problem is logged in its own env
+(:class:`rl.collaborative_env.CollaborativeEnv`, the PPO preset's): there a behaviour gives
+a full engine ``Action`` (orders per supplier, prices, recommendation: ``decide(env)``) and
+the env encodes it into its action space (``env.encode``, the inverse of the env's
+``decode``; an action it cannot represent stops the collect with a ValueError naming the
+component).  The noise of :class:`NoisyPolicy` is then Gaussian on the encoded action
+(``std`` in action units, clipped to [-1, 1]: levels, prices, supplier use and scores),
+and :class:`RandomOrders` draws uniform env actions.  Pricing and recommendation problems
+are not logged yet (their envs have no ``encode``).
 """
 
 from __future__ import annotations
@@ -35,6 +45,9 @@ import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
+from des_supply.policies import Action
+
+from .collaborative_env import CollaborativeEnv
 from .env import InventoryEnv
 
 __all__ = [
@@ -77,6 +90,9 @@ class Behaviour(Protocol):
     def orders(self, env: InventoryEnv) -> dict[str, float]:
         """Order quantities (node -> units) at the env's pending epoch (``env.view``)."""
 
+    def decide(self, env: CollaborativeEnv) -> Action:
+        """The full engine action at a market env's pending epoch (``env.view``)."""
+
 
 def _orders_of(action: Any) -> dict[str, float]:
     orders = getattr(action, "orders", action)
@@ -96,6 +112,10 @@ class EnginePolicy:
 
     def orders(self, env: InventoryEnv) -> dict[str, float]:
         return _orders_of(self.policy.act(env.view))
+
+    def decide(self, env: CollaborativeEnv) -> Action:
+        action = self.policy.act(env.view)
+        return action if isinstance(action, Action) else Action(orders=dict(action))
 
 
 @dataclass
@@ -133,6 +153,11 @@ class NoisyPolicy:
             out[node] = min(max(q, 0.0), env.layout.nodes[env.layout.index[node]].max_order)
         return out
 
+    def decide(self, env: CollaborativeEnv) -> Action:
+        u = env.encode(self.base.decide(env)).astype(np.float64)
+        u = u + self.std * self.rng.standard_normal(u.shape)
+        return env.decode(np.clip(u, -1.0, 1.0).astype(np.float32))
+
 
 @dataclass
 class RandomOrders:
@@ -162,6 +187,10 @@ class RandomOrders:
             )
         return out
 
+    def decide(self, env: CollaborativeEnv) -> Action:
+        shape = env.action_space.shape
+        return env.decode(self.rng.uniform(-1.0, 1.0, shape).astype(np.float32))
+
 
 @dataclass
 class MirroredAgent:
@@ -184,18 +213,32 @@ class MirroredAgent:
             self._env = self.make_env()
         self._obs, _ = self._env.reset(seed=seed, options={"episode": episode})
 
-    def orders(self, env: InventoryEnv) -> dict[str, float]:
+    def _mine(self, env: Any, nodes: Sequence[str]) -> Any:
+        """The agent's own (unwrapped) env, checked in lockstep with *env* on *nodes*."""
         assert self._env is not None, "begin() first"
         view = env.view
         assert view is not None  # called at a pending epoch
         mine: Any = self._env.unwrapped  # a des_supply env on the same problem
-        for node in env.nodes:
+        for node in nodes:
             if abs(mine.view.on_hand(node) - view.on_hand(node)) > 1e-6:
                 raise RuntimeError(
                     f"{self.name}: its env left lockstep at node {node!r} in period "
                     f"{view.t} (different problem, periods or seed?)"
                 )
-        deciding = view.deciding
+        return mine
+
+    def decide(self, env: CollaborativeEnv) -> Action:
+        mine = self._mine(env, env.items)
+        action = self.act(self._obs)
+        decided = mine.decode(action)  # what its step places (decode is deterministic)
+        assert self._env is not None  # _mine checked it
+        self._obs = self._env.step(action)[0]
+        return decided
+
+    def orders(self, env: InventoryEnv) -> dict[str, float]:
+        mine = self._mine(env, env.nodes)
+        assert self._env is not None and env.view is not None
+        deciding = env.view.deciding
         self._obs, _, _, _, info = self._env.step(self.act(self._obs))
         return {n: float(q) for n, q in zip(mine.nodes, info["orders"]) if n in deciding}
 
@@ -260,8 +303,11 @@ def _dataset_id(name: str) -> str:
     return f"{NAMESPACE}/{clean}-v0"
 
 
+DatasetEnv = InventoryEnv | CollaborativeEnv
+
+
 def _run(
-    env: InventoryEnv, behaviour: Behaviour, episodes: int, seed: int, progress: bool = False
+    env: DatasetEnv, behaviour: Behaviour, episodes: int, seed: int, progress: bool = False
 ) -> Any:
     """Episodes ``0..episodes-1`` of seed *seed* under *behaviour*: for each, the observations
     (one more than steps), the env actions, the rewards and the mean cost (or profit) per
@@ -273,7 +319,11 @@ def _run(
         observations, actions, rewards = [obs], [], []
         cost = revenue = periods = 0.0
         while True:
-            action = env.orders_to_action(behaviour.orders(env))
+            action = (
+                env.encode(behaviour.decide(env))
+                if isinstance(env, CollaborativeEnv)
+                else env.orders_to_action(behaviour.orders(env))
+            )
             obs, reward, terminated, truncated, info = env.step(action)
             observations.append(obs)
             actions.append(action)
@@ -288,7 +338,7 @@ def _run(
 
 
 def run_behaviour(
-    env: InventoryEnv, behaviour: Behaviour, *, episodes: int, seed: int, progress: bool = False
+    env: DatasetEnv, behaviour: Behaviour, *, episodes: int, seed: int, progress: bool = False
 ) -> np.ndarray:
     """Mean cost (or profit) per period of each of *episodes* episodes of *behaviour* on
     seed *seed*: the same episodes as :func:`collect` logs and as the agents are scored on."""
@@ -296,7 +346,7 @@ def run_behaviour(
 
 
 def collect(
-    env: InventoryEnv,
+    env: DatasetEnv,
     behaviour: Behaviour,
     *,
     episodes: int,
@@ -311,16 +361,20 @@ def collect(
 
     *env* is an unwrapped :class:`~rl.env.InventoryEnv` (its action space is the dataset's:
     the behaviour's orders are stored as ``env.orders_to_action(orders)``, so the env must
-    be in ``action_mode="quantity"``).  *problem* is how to rebuild the problem (JSON-safe,
+    be in ``action_mode="quantity"``), or an unwrapped
+    :class:`~rl.collaborative_env.CollaborativeEnv` (actions ``env.encode(decided)``).  *problem* is how to rebuild the problem (JSON-safe,
     e.g. ``scenarios.presets.problem_record``) and *env_kwargs* the env's keyword arguments;
     both are stored so training and evaluation rebuild the same env.  Rewards are the env's
     (minus cost, or profit).  Returns *out*.
     """
     if episodes < 1:
         raise ValueError(f"episodes(={episodes}) must be >= 1")
-    if not isinstance(env.unwrapped, InventoryEnv) or env is not env.unwrapped:
-        raise TypeError("collect needs an unwrapped rl.env.InventoryEnv (rl.make_env(problem))")
-    if env.action_mode != "quantity":
+    if not isinstance(env, (InventoryEnv, CollaborativeEnv)) or env is not env.unwrapped:
+        raise TypeError(
+            "collect needs an unwrapped rl.env.InventoryEnv (rl.make_env(problem)) or "
+            "rl.collaborative_env.CollaborativeEnv"
+        )
+    if isinstance(env, InventoryEnv) and env.action_mode != "quantity":
         raise ValueError(f"collect needs action_mode='quantity', not {env.action_mode!r}")
     from minari.data_collector.episode_buffer import EpisodeBuffer
 

@@ -19,7 +19,14 @@ table and one plot.
    ``policy_seconds`` (one MIP per period, e.g. ``rolling-horizon``) is evaluated on the
    first episodes that fit the budget (at least 2), and its paired difference is taken
    on those.
-5. ``compare.json``, ``compare.md`` (the table) and ``compare.png`` in ``out_dir``, the
+5. With a dataset (``dt_data``: a folder ``des-supply collect`` wrote for this problem,
+   e.g. a merge of the reference, a noisy reference and a PPO run), a Decision Transformer
+   (:data:`DT_CONFIG`) trained on it in ``out_dir/dt``, its target return chosen on
+   validation episodes of another seed, evaluated on the same episodes as everything
+   else (row ``dt``).  Not by default: collecting a useful dataset (a PPO run among the
+   behaviours) and training on it would double the command's time (benchmarks/figure4.py
+   does the whole study).
+6. ``compare.json``, ``compare.md`` (the table) and ``compare.png`` in ``out_dir``, the
    training run in ``out_dir/ppo`` (with the ``run.json`` that ``des-supply evaluate``
    and ``train --resume`` read).  :func:`figure` puts several results side by side
    (``des-supply compare pricing-a pricing-b pricing-c pricing-d``: the seed paper's
@@ -48,6 +55,7 @@ from des_supply.executors import Executor
 from des_supply.network import Network
 from des_supply.policy_registry import policy_entry
 from des_supply.problem import Problem, as_problem
+from rl.decision_transformer import DTConfig
 from rl.evaluation import Evaluation, evaluate_agent, paired
 from rl.ppo import PPOConfig
 
@@ -67,6 +75,20 @@ __all__ = ["CompareResult", "compare", "figure"]
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share a root seed with training
 DEFAULT_PERIODS = 1_000
 DEFAULT_HORIZON = 200.0  # continuous time: evaluation episodes of this many time units
+#: The Decision Transformer of the ``dt`` row (``dt_data``): the setting benchmarks/figure4.py
+#: kept on validation episodes of ``collaborative`` (return tokens: the mean reward per
+#: period over the rest of the episode; context 10; 5,000 steps).  Validation profit per
+#: period: this 387.7, 2,500 steps 383.0, 10,000 steps 386.8, tokens over the next 10
+#: periods 368.3.
+DT_CONFIG = DTConfig(
+    total_steps=5_000,
+    context=10,
+    embed_dim=64,
+    n_layers=2,
+    n_heads=4,
+    return_horizon=0,
+    return_token="average",
+)
 
 
 @dataclass
@@ -336,6 +358,7 @@ def compare(
     search: Mapping[str, Any] | None = None,
     policy_seconds: float | None = 300.0,
     executor: Executor | None = None,
+    dt_data: str | Path | None = None,
 ) -> CompareResult:
     """Train PPO on *problem* and compare it with the optimum (or bound) and the heuristics.
 
@@ -362,10 +385,14 @@ def compare(
         heuristics and the generic preset's anchor (``periods``, ``replications``, ...).
     policy_seconds : float or None
         Time budget of one policy's evaluation (module docstring); None: no limit.
+    dt_data : path, optional
+        A dataset of this problem: adds the Decision Transformer row (module docstring).
     """
     from rl.ppo import load_agent, train
 
     problem = as_problem(problem)
+    if dt_data is not None:
+        _check_dt_data(problem, dt_data)
     continuous = problem.network.time == "continuous"
     # continuous time: a horizon in time units (simulate and the semi-Markov env read it so)
     length: Any = (
@@ -449,6 +476,14 @@ def compare(
             )
         )
 
+    methods = {"ppo": "PPO (scenarios.presets)"}
+    if dt_data is not None:
+        dt_eval, methods["dt"] = _dt_row(
+            problem, dt_data, out / "dt", seed, eval_seed, episodes, length, progress
+        )
+        details["dt"] = {k: v for k, v in dt_eval.items() if k not in ("rows", "per_episode")}
+        evals.append((Evaluation.of("dt", np.asarray(dt_eval["per_episode"])), None))
+
     sign = 1.0 if problem.objective == "cost" else -1.0
     full = [(e, r) for e, r in evals if r is not None and len(e.per_episode) == episodes]
     if exact:
@@ -483,7 +518,7 @@ def compare(
                 "episodes": len(e.per_episode),
                 "optimizer_value": r.value if r is not None else None,
                 "optimizer_periods": r.periods if r is not None else None,
-                "method": r.method if r is not None else "PPO (scenarios.presets)",
+                "method": r.method if r is not None else methods[e.name],
                 "params": r.params if r is not None else {},
                 "vs_reference": list(diff) if diff is not None else None,
                 "gap_pct": gap,
@@ -514,6 +549,48 @@ def compare(
     (out / "compare.md").write_text(result.table() + "\n")
     _plot(result, out / "compare.png", out / "ppo" / "progress.csv", details.get("ppo_skipped"))
     return result
+
+
+def _check_dt_data(problem: Problem, data: str | Path) -> None:
+    """Refuse, before anything runs, a dataset that cannot give *problem* a DT row."""
+    from rl.trajectories import load_episodes
+
+    if problem.network.time == "continuous":
+        raise ValueError("the Decision Transformer row needs a periodic problem")
+    record = problem_record(problem)
+    if all(e.problem != record for e in load_episodes(data)):
+        raise ValueError(f"dataset {data} holds no episode of {problem.name} ({record})")
+
+
+def _dt_row(
+    problem: Problem,
+    data: str | Path,
+    run: Path,
+    seed: int,
+    eval_seed: int,
+    episodes: int,
+    periods: int,
+    progress: bool,
+) -> tuple[dict[str, Any], str]:
+    """The Decision Transformer trained on *data* (into *run*) and evaluated on the compare
+    episodes (``offline.evaluate_dt``, no baselines: they are the other rows); its method."""
+    from . import offline
+
+    offline.train_dt(data, run, config=DT_CONFIG, seed=seed, progress=progress)
+    res = offline.evaluate_dt(
+        run,
+        episodes=episodes,
+        seed=eval_seed,
+        problem=problem,
+        baselines=False,
+        periods=periods,
+        progress=progress,
+    )
+    method = (
+        f"Decision Transformer on {Path(data).name} (target {res['target']:.4g} per period, "
+        f"chosen on seed {res['validation']['seed']})"
+    )
+    return res, method
 
 
 # -- plots -------------------------------------------------------------------------------------

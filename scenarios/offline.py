@@ -11,6 +11,14 @@ and the env it was logged in; ``train --algo dt`` rebuilds both from it, and ``e
 rolls the model out on common random numbers with every behaviour policy of its data and the
 exact optimum where one exists, with paired confidence intervals.
 
+A collaborative problem (seed Section VII) is logged in its PPO env
+(:class:`rl.collaborative_env.CollaborativeEnv` with the preset's anchor: the searched
+``best-collab-base-stock``), whose action holds every decision (levels, prices, supplier
+use, recommendation scores); behaviours give full engine actions and the env encodes them
+(:mod:`rl.trajectories`).  ``--noise`` is then in action units (the env's [-1, 1] scale)
+and ``random`` draws uniform env actions.  Pricing and recommendation problems are refused
+in one line (their envs have no ``encode`` yet).
+
 A multi-task dataset (:func:`rl.trajectories.merge` of datasets of several problems) trains
 one model for all of them: each episode's problem parameters that differ between the
 problems become task features (log of positive values, standardised over the training
@@ -50,6 +58,7 @@ __all__ = [
     "evaluate_dt",
     "is_dt_run",
     "lost_sales_solution",
+    "make_dataset_env",
     "rebuild_behaviours",
     "task_features",
     "train_dt",
@@ -57,6 +66,7 @@ __all__ = [
 
 DEFAULT_PERIODS = 100  # periods per logged episode
 VALIDATION_OFFSET = 7_919  # validation seed = test seed + this (targets never see test seeds)
+BC_STEPS = 3_000  # training steps of the BC and filtered-BC rows of evaluate_dt
 
 
 # -- problems and envs --------------------------------------------------------------------------
@@ -64,7 +74,24 @@ def dataset_env_kwargs(
     problem: Problem, periods: int, max_order: float | None = None
 ) -> dict[str, Any]:
     """The env a dataset is logged in: order quantities, whole units (a Discrete or
-    MultiDiscrete action) when every demand is integer, else a Box."""
+    MultiDiscrete action) when every demand is integer, else a Box; for a collaborative
+    problem the PPO preset's env (anchored on ``best-collab-base-stock``, searched: about
+    20 s) with *periods*.  Other markets: ValueError in one line."""
+    market = problem.kind.market
+    if market == "collaborative":
+        if max_order is not None:
+            raise ValueError(
+                "--max-order does not apply to a collaborative problem (its env orders up to "
+                "twice the anchor's level)"
+            )
+        from .presets import preset
+
+        return {**preset(problem)[1]["env"], "periods": int(periods)}
+    if market is not None:
+        raise ValueError(
+            f"collect on {problem.name!r}: a {market} market is not supported yet (its env "
+            "has no encode(Action) for prices or recommendations; collaborative problems are)"
+        )
     integer = all(n.demand is None or n.demand.integer for n in problem.network.stock_nodes)
     kwargs: dict[str, Any] = {"periods": int(periods), "discrete": bool(integer)}
     if max_order is not None:
@@ -84,10 +111,21 @@ def _problem(record: Mapping[str, Any]) -> Problem:
     return problem_from_record(record)
 
 
-def _make_env(problem: Problem, env_kwargs: Mapping[str, Any]) -> Any:
+def make_dataset_env(problem: Problem, env_kwargs: Mapping[str, Any]) -> Any:
+    """The unwrapped env a dataset of *problem* is logged in (and its DT acts in): a
+    :class:`~rl.collaborative_env.CollaborativeEnv` for a collaborative problem, else
+    :func:`rl.make_env`; *env_kwargs* as :func:`dataset_env_kwargs` gives them."""
+    if problem.kind.market == "collaborative":
+        from rl.collaborative_env import make_collaborative_env
+
+        return make_collaborative_env(problem, **env_kwargs)
     import rl
 
-    return lambda: rl.make_env(problem, **env_kwargs)
+    return rl.make_env(problem, **env_kwargs)
+
+
+def _make_env(problem: Problem, env_kwargs: Mapping[str, Any]) -> Any:
+    return lambda: make_dataset_env(problem, env_kwargs)
 
 
 def behaviour(
@@ -159,22 +197,24 @@ def collect(
     *env_kwargs* override the dataset env's keyword arguments (:func:`dataset_env_kwargs`),
     e.g. ``pipeline_length`` so that datasets of several lead times share one observation
     layout and can be merged."""
-    import rl
     from rl.trajectories import collect as collect_episodes
     from rl.trajectories import load_episodes
 
     if periods < 1:
         raise ValueError(f"periods(={periods}) must be >= 1")
-    if problem.market is not None:  # the dataset env's actions are orders only
-        raise ValueError(
-            f"collect logs order decisions only; {problem.name!r} has a {problem.kind.market} "
-            "market, whose prices or recommendations the dataset would lose (not supported yet)"
-        )
-    kwargs = {**dataset_env_kwargs(problem, periods, max_order), **dict(env_kwargs or {})}
+    if env_kwargs is not None and problem.kind.market == "collaborative":
+        kwargs = {**dict(env_kwargs), "periods": int(periods)}  # no search: given
+    else:
+        kwargs = {**dataset_env_kwargs(problem, periods, max_order), **dict(env_kwargs or {})}
     who = behaviour(
-        problem, policy, params, noise=noise, periods=periods, integer=kwargs["discrete"]
+        problem,
+        policy,
+        params,
+        noise=noise,
+        periods=periods,
+        integer=bool(kwargs.get("discrete", True)),
     )
-    env = rl.make_env(problem, **kwargs)
+    env = make_dataset_env(problem, kwargs)
     collect_episodes(
         env,
         who,
@@ -306,7 +346,6 @@ def train_dt(
     (:class:`rl.offline.ExpectedReturnLabels`, single-stage lost sales only) instead of the
     realised returns.  *config* is a :class:`rl.decision_transformer.DTConfig` (default: its
     defaults, with the context cut to the episode length); *steps* and *seed* override it."""
-    import rl
     from rl.decision_transformer import DTConfig, OfflineData
     from rl.decision_transformer import train_dt as train
     from rl.trajectories import info, load_episodes
@@ -324,7 +363,7 @@ def train_dt(
     tasks = task_features(records)
     first = _problem(records[0])
     kwargs = dict(meta.get("env") or dataset_env_kwargs(first, len(episodes[0].rewards)))
-    env = rl.make_env(first, **kwargs)
+    env = make_dataset_env(first, kwargs)
     rewards = None
     if relabel == "expected":
         from rl.offline import ExpectedReturnLabels
@@ -430,6 +469,8 @@ def evaluate_dt(
     problem: Problem | None = None,
     baselines: bool = True,
     targets: Sequence[float] | None = None,
+    bc_steps: int | None = None,
+    periods: int | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Roll the Decision Transformer of *run* out on *episodes* episodes of seed *seed*.
@@ -437,8 +478,11 @@ def evaluate_dt(
     The target (a mean reward per epoch) is the run's candidate (quantiles of the data's
     episodes, and one above the best) with the best mean on *validation_episodes* episodes of
     *validation_seed* (default ``seed + 7919``; never the test seed).  With *baselines* the
-    data's behaviour policies and the exact optimum (where ``optimal`` applies) run on the same
-    episodes and the result has paired 95 % CIs of DT minus each.  *problem* overrides the run's (required
+    data's behaviour policies, the exact optimum (where ``optimal`` applies), and behaviour
+    cloning and filtered BC (top 10 % of episodes) trained for *bc_steps* steps on the run's
+    data (default :data:`BC_STEPS`; 0: none; skipped when the data are gone) run on the same episodes and the result
+    has paired 95 % CIs of DT minus each.  *periods* overrides the episode length of
+    the run's env (validation and test; default: the data's).  *problem* overrides the run's (required
     for a multi-task run: any problem with the task parameters)."""
     from des_supply.policy_registry import PolicyError
     from rl.decision_transformer import choose_target, load_dt, rollout
@@ -454,6 +498,8 @@ def evaluate_dt(
     tasks = extra.get("tasks")
     task = None if tasks is None else _features(tasks, _record(problem))
     kwargs = dict(extra["env"])
+    if periods is not None:
+        kwargs["periods"] = int(periods)
     make_env = _make_env(problem, kwargs)
     label = None
     if extra.get("relabel") == "expected":
@@ -479,7 +525,7 @@ def evaluate_dt(
     if baselines:
         env = make_env()
         others = rebuild_behaviours(
-            extra, problem, int(kwargs["periods"]), bool(kwargs["discrete"])
+            extra, problem, int(kwargs["periods"]), bool(kwargs.get("discrete", True))
         )
         import optimization.policies  # noqa: F401
         from des_supply.policy_registry import make_policy
@@ -495,6 +541,19 @@ def evaluate_dt(
                 Evaluation.of(
                     name, run_behaviour(env, who, episodes=episodes, seed=seed, progress=progress)
                 )
+            )
+        bc_steps = BC_STEPS if bc_steps is None else int(bc_steps)
+        if bc_steps > 0:
+            rows += _cloning_rows(
+                extra,
+                env.action_space,
+                make_env,
+                task,
+                bc_steps,
+                policy.config.seed,
+                episodes=episodes,
+                seed=seed,
+                progress=progress,
             )
     table = []
     for ev in rows:
@@ -522,6 +581,48 @@ def evaluate_dt(
         "rows": table,
         "per_episode": res.per_episode.tolist(),
     }
+
+
+def _cloning_rows(
+    extra: Mapping[str, Any],
+    action_space: Any,
+    make_env: Any,
+    task: np.ndarray | None,
+    steps: int,
+    train_seed: int,
+    *,
+    episodes: int,
+    seed: int,
+    progress: bool,
+) -> list[Any]:
+    """BC and filtered BC (top 10 %) trained on the DT run's data, evaluated on the test
+    episodes; none (with a note) when the data folder is gone."""
+    from rl.decision_transformer import OfflineData
+    from rl.evaluation import evaluate_agent
+    from rl.offline import BCConfig, top_episodes, train_bc
+    from rl.trajectories import load_episodes
+
+    try:
+        logged = load_episodes(extra["data"])
+    except (FileNotFoundError, OSError) as exc:
+        print(f"des-supply: note: no BC rows: {exc}", file=sys.stderr)
+        return []
+    tasks = extra.get("tasks")
+    data = OfflineData.from_episodes(
+        logged,
+        action_space,
+        None,
+        None if tasks is None else (lambda e: _features(tasks, e.problem)),
+    )
+    rows = []
+    for name, part in (("bc", data), ("filtered-bc", top_episodes(data, 0.1))):
+        clone = train_bc(part, BCConfig(total_steps=steps, seed=train_seed)).with_task(task)
+        rows.append(
+            evaluate_agent(
+                make_env, clone, seed=seed, episodes=episodes, name=name, progress=progress
+            )
+        )
+    return rows
 
 
 # -- argparse -----------------------------------------------------------------------------------

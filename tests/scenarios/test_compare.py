@@ -198,3 +198,44 @@ def test_plot_scale_leaves_out_a_row_far_off():
     figure1_c = np.array([70.14, 5.91, 14.5, 48.73, 21.37, 61.12])
     assert _ordinary(figure1_c, 70.14).all()
     assert _ordinary(np.array([5.0, 5.0]), 5.0).all()
+
+
+@pytest.mark.slow  # PPO, a DT and its validation: about 15 s
+def test_compare_collaborative_with_a_decision_transformer_row(
+    tmp_path, cheap_searches, monkeypatch
+):
+    """``dt_data``: the DT trained on a dataset of the problem is one more row, on the same
+    episodes (paired with the reference), its target chosen on another seed."""
+    pytest.importorskip("minari")
+    import dataclasses
+
+    from rl.trajectories import merge
+    from scenarios import compare as compare_module
+    from scenarios import offline
+
+    tiny = dataclasses.replace(
+        compare_module.DT_CONFIG, total_steps=20, context=4, embed_dim=16, n_layers=1, n_heads=2
+    )
+    monkeypatch.setattr(compare_module, "DT_CONFIG", tiny)
+    problem = scenarios.make("collaborative", n_items=2, n_segments=2)
+    sets = []
+    for k, noise in enumerate((0.0, 0.2)):
+        out = tmp_path / f"data-{k}"
+        offline.collect(
+            problem, "best-collab-base-stock", out=out, episodes=2, periods=12, seed=k, noise=noise
+        )
+        sets.append(out)
+    merge(sets, tmp_path / "mix")
+    res = tiny_compare(problem, tmp_path / "cmp", dt_data=tmp_path / "mix")
+    names = [r["name"] for r in res.rows]
+    assert names[-2:] == ["ppo", "dt"] and res.reference == "best-collab-base-stock"
+    dt = res.row("dt")
+    assert "Decision Transformer" in dt["method"] and len(dt["per_episode"]) == 2
+    diff = np.subtract(dt["per_episode"], res.reference_row["per_episode"])
+    assert dt["vs_reference"][0] == pytest.approx(diff.mean())
+    assert res.details["dt"]["validation"]["seed"] != res.details["eval_seed"]
+    assert res.details["dt"]["periods"] == 16 and (tmp_path / "cmp" / "dt" / "run.json").exists()
+    other = scenarios.make("collaborative", n_items=2, n_segments=3)
+    with pytest.raises(ValueError, match="holds no episode"):
+        tiny_compare(other, tmp_path / "cmp2", dt_data=tmp_path / "mix")
+    assert not (tmp_path / "cmp2").exists()  # refused before anything ran

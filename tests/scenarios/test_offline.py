@@ -34,6 +34,12 @@ def refused(capsys, *argv) -> str:
     return err
 
 
+@pytest.fixture(autouse=True)
+def short_cloning(monkeypatch):
+    """BC rows of ``evaluate`` with a few training steps (the rows, not their quality)."""
+    monkeypatch.setattr(offline, "BC_STEPS", 40)
+
+
 def test_collect_train_evaluate(tmp_path, capsys):
     for name, extra in (
         ("myopic", []),
@@ -89,7 +95,7 @@ def test_collect_train_evaluate(tmp_path, capsys):
     assert resumed["steps"] == 25
     res = run(capsys, "evaluate", str(tmp_path / "run"), "--episodes", "3", "--json")
     names = [r["name"] for r in res["rows"]]
-    assert names == ["dt", "myopic", "noisy-base-stock", "optimal"]
+    assert names == ["dt", "myopic", "noisy-base-stock", "optimal", "bc", "filtered-bc"]
     assert res["validation"]["seed"] != res["seed"] and res["target"] in [
         float(k) for k in res["validation"]["scores"]
     ]
@@ -132,7 +138,7 @@ def test_bad_input_is_refused_with_the_reason(tmp_path, capsys):
         "--out",
         str(tmp_path / "y"),
     )
-    for scenario, policy, params in (  # the dataset env logs orders only
+    for scenario, policy, params in (  # no encode(Action) for these envs yet
         ("pricing-a", "bslp", ["price=40", "level=10"]),
         ("recommendation-small", "base-stock-margin", ["level=8"]),
     ):
@@ -199,3 +205,79 @@ def test_collect_and_merge_take_relative_paths(tmp_path, monkeypatch, capsys):
         assert out["episodes"] == 2
     merge(["a", "b"], "mix")
     assert len(load_episodes("mix")) == 4 and not list(tmp_path.glob("*.partial"))
+
+
+def test_collaborative_collect_train_evaluate(tmp_path, capsys):
+    """The CLI chain on a small collaborative problem: every decision is logged in the
+    collaborative env's action space, the DT's action head is that Box, and ``evaluate``
+    pairs it with the behaviours, BC and filtered BC on the same episodes."""
+    small = ["--param", "n_items=2", "--param", "n_segments=2"]
+    for name, extra in (("ref", []), ("noisy", ["--noise", "0.2"])):
+        out = run(
+            capsys,
+            "collect",
+            "collaborative",
+            *small,
+            "--policy",
+            "best-collab-base-stock",
+            *extra,
+            "--episodes",
+            "3",
+            "--periods",
+            "8",
+            "--seed",
+            "2",
+            "--out",
+            str(tmp_path / name),
+            "--json",
+        )
+        assert set(out["env"]) == {"periods", "levels", "price_factor", "intensities"}
+    merge([tmp_path / "ref", tmp_path / "noisy"], tmp_path / "mix")
+    run(
+        capsys,
+        "train",
+        "collaborative",
+        *small,
+        "--algo",
+        "dt",
+        "--data",
+        str(tmp_path / "mix"),
+        "--steps",
+        "20",
+        "--out",
+        str(tmp_path / "run"),
+        "--json",
+    )
+    from rl.decision_transformer import load_dt
+
+    dt = load_dt(tmp_path / "run")
+    env = offline.make_dataset_env(
+        scenarios.make("collaborative", n_items=2, n_segments=2), dt.extra["env"]
+    )
+    assert dt.layout.box_dims == env.action_space.shape[0] == len(env.action_names)
+    res = run(capsys, "evaluate", str(tmp_path / "run"), "--episodes", "3", "--json")
+    names = [r["name"] for r in res["rows"]]
+    assert names == [
+        "dt",
+        "best-collab-base-stock",
+        "noisy-best-collab-base-stock",
+        "bc",
+        "filtered-bc",
+    ]
+    assert res["objective"] == "profit" and res["validation"]["seed"] != res["seed"]
+    ref = [e.meta["value"] for e in load_episodes(tmp_path / "ref")]
+    again = offline.evaluate_dt(tmp_path / "run", episodes=3, seed=2, validation_seed=5)
+    got = next(r for r in again["rows"] if r["name"] == "best-collab-base-stock")["mean"]
+    assert got == pytest.approx(np.mean(ref))  # same episodes as logged: common random numbers
+    assert "--max-order does not apply" in refused(
+        capsys,
+        "collect",
+        "collaborative",
+        *small,
+        "--policy",
+        "random",
+        "--max-order",
+        "3",
+        "--out",
+        str(tmp_path / "z"),
+    )
