@@ -14,7 +14,7 @@ scenario or a network JSON file).
     des-supply sweep SCENARIO --grid k=v1,v2,... [--policy NAME [k=v ...]]... [--out DIR]
     des-supply evaluate DIR|POLICY [--scenario S] [--param k=v]... [--policy-param k=v]...
                         [--episodes R] [--periods N] [--seed S] [--json]
-    des-supply compare SCENARIO... [--param k=v]... [--steps N] [--episodes R] [--periods N]
+    des-supply compare SCENARIO... [--param k=v]... [--steps N] [--episodes R] [--periods N] [--dt-data DIR]
                        [--seed S] [--out DIR] [--overwrite] [--json]
     des-supply simulate SCENARIO|network.json [--param k=v]... --policy NAME
                         [--policy-param k=v]... [--periods N] [--warmup W]
@@ -1023,7 +1023,9 @@ def cmd_compare(args: argparse.Namespace) -> None:
     results = []
     with executor, _output_dir(out, replace=args.overwrite):
         for problem in problems:
-            with user_errors(f"compare {problem.name}", ValueError, FloatingPointError):
+            with user_errors(
+                f"compare {problem.name}", ValueError, FloatingPointError, FileNotFoundError
+            ):
                 results.append(
                     compare(
                         problem,
@@ -1034,6 +1036,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
                         out_dir=out if len(problems) == 1 else out / problem.name,
                         progress=show_progress(args),
                         executor=executor,
+                        dt_data=args.dt_data,
                     )
                 )
         if len(results) > 1:
@@ -1299,6 +1302,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--processes", type=int, default=1)
+    p.add_argument(
+        "--dt-data",
+        default=None,
+        metavar="DIR",
+        help="a dataset of the problem (des-supply collect): adds a Decision Transformer "
+        "trained on it (target chosen on validation seeds)",
+    )
     p.add_argument(
         "--out",
         default=None,

@@ -277,6 +277,7 @@ CASES = [
     (["optimize", "{f}/deep.json"], "nested too deeply"),
     (["optimize", "single-stage", "--verify", "--periods", "100"], "--periods(=100)"),
     (["optimize", "single-stage", "--periods", "0"], "--periods(=0)"),
+    (["compare", "collaborative", "--dt-data", "{f}/nowhere"], "is not a dataset folder"),
     (["optimize", "single-stage", "--replications", "0"], "--replications(=0)"),
     (["optimize", "single-stage", "--seed", "-2"], "--seed(=-2)"),
     (["optimize", "single-stage", "--processes", "-1"], "--processes(=-1)"),
