@@ -11,6 +11,7 @@ scenario or a network JSON file).
                      [--out RUN] [--json]
     des-supply collect SCENARIO|network.json --policy NAME [--policy-param k=v]...
                        [--noise SD] --episodes N --periods T --seed S --out DIR [--json]
+    des-supply merge DIR... --out DIR [--json]
     des-supply sweep SCENARIO --grid k=v1,v2,... [--policy NAME [k=v ...]]... [--out DIR]
     des-supply evaluate DIR|POLICY [--scenario S] [--param k=v]... [--policy-param k=v]...
                         [--episodes R] [--periods N] [--seed S] [--json]
@@ -1134,7 +1135,7 @@ environment sets DES_SUPPLY_MEMORY_LIMIT (e.g. DES_SUPPLY_MEMORY_LIMIT=16GiB).""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .offline import add_collect_command, add_dt_train_arguments
+    from .offline import add_collect_command, add_dt_train_arguments, add_merge_command
     from .sweep import add_sweep_command
 
     parser = _Parser(
@@ -1325,6 +1326,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_compare)
     add_sweep_command(sub)
     add_collect_command(sub)
+    add_merge_command(sub)
     return parser
 
 

@@ -639,7 +639,8 @@ def add_collect_command(subparsers: Any) -> argparse.ArgumentParser:
         "--noise",
         type=float,
         default=0.0,
-        help="std (units) of Gaussian noise on the orders: a noisy policy",
+        help="std of Gaussian noise on the orders (units; on a collaborative problem on the "
+        "env's [-1, 1] action scale): a noisy policy",
     )
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--periods", type=int, default=DEFAULT_PERIODS)
@@ -654,6 +655,36 @@ def add_collect_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_collect)
     return p
+
+
+def add_merge_command(subparsers: Any) -> argparse.ArgumentParser:
+    """``des-supply merge``: one mixed dataset from several collects (``rl.trajectories.merge``)."""
+    p = subparsers.add_parser(
+        "merge", help="one mixed dataset from several datasets (des-supply collect)"
+    )
+    p.add_argument("datasets", nargs="+", metavar="DIR", help="dataset folders, in order")
+    p.add_argument("--out", required=True, help="the merged dataset's folder (must not exist)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_merge)
+    return p
+
+
+def cmd_merge(args: argparse.Namespace) -> None:
+    from rl.trajectories import info, load_episodes, merge
+
+    out = Path(args.out)
+    if out.exists():
+        raise _cli_error(ValueError(f"--out {out} exists: give a new folder"))
+    try:
+        merge(args.datasets, out)
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        raise _cli_error(exc) from None
+    summary = {**info(out), "episodes": len(load_episodes(out)), "out": str(out)}
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        behaviours = ", ".join(summary.get("behaviours", []))
+        print(f"{out}: {summary['episodes']} episodes ({behaviours})")
 
 
 def add_dt_train_arguments(parser: argparse.ArgumentParser) -> None:

@@ -205,6 +205,12 @@ def test_collect_and_merge_take_relative_paths(tmp_path, monkeypatch, capsys):
         assert out["episodes"] == 2
     merge(["a", "b"], "mix")
     assert len(load_episodes("mix")) == 4 and not list(tmp_path.glob("*.partial"))
+    # the same from the command line: episodes in order, an existing --out refused
+    out = run(capsys, "merge", "a", "b", "mix", "--out", "mix3", "--json")
+    assert out["episodes"] == 8 and len(load_episodes("mix3")) == 8
+    assert [e.ret for e in load_episodes("mix3")[:4]] == [e.ret for e in load_episodes("mix")]
+    assert "exists" in refused(capsys, "merge", "a", "--out", "mix3")
+    assert "not a dataset folder" in refused(capsys, "merge", "a", "nowhere", "--out", "mix4")
 
 
 def test_collaborative_collect_train_evaluate(tmp_path, capsys):
