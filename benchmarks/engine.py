@@ -439,28 +439,37 @@ def main(argv: list[str] | None = None) -> int:
         # speed ratio per round (against the baselines timed in the same round), median
         r["vs_simpy_minimal"] = statistics.median(a / x for a, x in zip(base_a, r["times_s"]))
         r["vs_python_loop"] = statistics.median(b / x for b, x in zip(base_b, r["times_s"]))
+        # the same from process CPU time (a busy machine disturbs it less than wall time)
+        r["median_cpu_s"] = statistics.median(r["cpu_s"])
+        r["vs_simpy_minimal_cpu"] = statistics.median(
+            a / x for a, x in zip(rows[0]["cpu_s"], r["cpu_s"])
+        )
+        r["vs_python_loop_cpu"] = statistics.median(
+            b / x for b, x in zip(rows[1]["cpu_s"], r["cpu_s"])
+        )
 
     print(
         f"\n{'case':<30}{'nodes':>6}{'median s':>9}{'periods/s':>12}{'node-per/s':>12}"
-        f"{'vs (a)':>8}{'vs (b)':>8}{'mean cost':>11}"
+        f"{'vs (a)':>8}{'vs (b)':>8}{'cpu vs (a)':>11}{'mean cost':>11}"
     )
     for r in rows:
         print(
             f"{r['name']:<30}{r['stock_nodes']:>6}{r['median_s']:>9.3f}{fmt_rate(r['periods_per_s']):>12}"
             f"{fmt_rate(r['node_periods_per_s']):>12}{r['vs_simpy_minimal']:>7.2f}x"
-            f"{r['vs_python_loop']:>7.3f}x{r['mean_cost']:>11.4f}"
+            f"{r['vs_python_loop']:>7.3f}x{r['vs_simpy_minimal_cpu']:>10.2f}x{r['mean_cost']:>11.4f}"
         )
     print(
         "nodes = stocking nodes (external suppliers not counted); "
-        "vs (a)/(b) = engine speed / baseline speed (median over rounds)"
+        "vs (a)/(b) = engine speed / baseline speed (median over rounds; wall time, and "
+        "process CPU time in 'cpu vs (a)')"
     )
 
     single = next(r for r in rows if r["name"] == "engine single-stage")
-    ratio = single["vs_simpy_minimal"]
+    ratio, ratio_cpu = single["vs_simpy_minimal"], single["vs_simpy_minimal_cpu"]
     met = ratio >= TARGET
     print(
         f"\nDesign target: engine single-stage >= {TARGET}x minimal SimPy model: "
-        f"{ratio:.2f}x -> {'MET' if met else 'NOT MET'}"
+        f"{ratio:.2f}x (CPU time {ratio_cpu:.2f}x) -> {'MET' if met else 'NOT MET'}"
     )
 
     memory = None
@@ -500,7 +509,12 @@ def main(argv: list[str] | None = None) -> int:
             },
             "cost_check": checks,
             "results": rows,
-            "target": {"ratio_vs_simpy_minimal": TARGET, "achieved": ratio, "met": met},
+            "target": {
+                "ratio_vs_simpy_minimal": TARGET,
+                "achieved": ratio,
+                "achieved_cpu": ratio_cpu,
+                "met": met,
+            },
             "memory": memory,
             "profile": prof_text,
         }

@@ -107,7 +107,14 @@ Driving the engine
 ``Simulation.run(policy)`` answers every epoch from a policy object.  Outside
 agents use ``reset(seed) -> Observation``, ``act(action)`` and ``advance()``
 (which returns the next Observation, or None at the end of the horizon): both
-paths go through the same clock and the same order-placement code.
+paths go through the same clock and the same order-placement code.  The clock
+hands a period with epochs to the outside agent and waits for the next period:
+``act`` places the epoch's orders at once, ``advance`` hands out the period's
+next epoch (sequential decisions: no simulation in between) or finishes the
+period (demand, accounting) and steps the SimPy environment to the next epoch,
+so a period costs one SimPy event on both paths.  ``period_costs(t)`` and
+``Observation.state`` read a period's costs and a node's state as Python floats
+(the env adapters' per-step path).
 """
 
 from __future__ import annotations
@@ -115,7 +122,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, Protocol, cast
 
 import numpy as np
@@ -123,7 +130,7 @@ import simpy
 from simpy.events import URGENT, EventPriority
 
 from .distributions import Deterministic, Distribution
-from .ledger import FIELDS, Ledger, LedgerSummary
+from .ledger import COST_FIELDS, FIELDS, Ledger, LedgerSummary
 from .network import Edge, Network, Node
 from .policies import Action, Policy
 from .rng import PeriodDraws, SeedLike, root_sequence, stream
@@ -131,6 +138,10 @@ from .rng import PeriodDraws, SeedLike, root_sequence, stream
 __all__ = ["DecisionError", "Market", "Observation", "Simulation", "UrgentTimeout", "objective_of"]
 
 EPS = 1e-9
+#: Where the COST_FIELDS sit in a ledger row (contiguous, in that order).
+_COSTS = slice(FIELDS.index(COST_FIELDS[0]), FIELDS.index(COST_FIELDS[-1]) + 1)
+assert tuple(FIELDS[i] for i in range(_COSTS.start, _COSTS.stop)) == COST_FIELDS
+_RECEIVED, _SHIPPED = FIELDS.index("received"), FIELDS.index("shipped")
 #: Periods of ledger rows buffered before they are moved to the run's rows in bulk.
 FLUSH_PERIODS = 256
 
@@ -252,7 +263,8 @@ class _NodeState:
         self.simple_in = True  # one supplier, bom 1: arrivals go straight on hand
         self.one_in: _EdgeState | None = None  # the supplier edge when there is one, bom 1
         # how _order places an order: 0 plain (no order or storage capacity, one supplier,
-        # bom 1), 1 any other
+        # bom 1), 2 plain from a supply node without capacity (all of it ships at once),
+        # 1 any other
         self.order_rule = 1
         self.price = node.price
         # what the node can ship per period: a supply node's capacity, a stocking node's
@@ -346,6 +358,8 @@ class Observation:
         t+1, ..., t+n (for assembly: the complete kits the arrivals make up)."""
         s = self._node(node)
         t = cast(int, self.t)  # a period: pipelines are a periodic engine's
+        if s.one_in is not None:
+            return self._sim._one_edge_pipeline(s, t, n)
         steps = range(1, n + 1)
         initial = [s.init_due.get(t + k, 0.0) for k in steps]
         due = [self._sim._due_on(s.inbound, t + k) for k in steps]
@@ -385,6 +399,25 @@ class Observation:
         e = self._edge(node, supplier)
         t = cast(int, self.t)  # a period: pipelines are a periodic engine's
         return tuple(self._sim._due_on([e], t + k)[0] for k in range(1, n + 1))
+
+    def state(self, node: str, pipeline: int = 0) -> tuple[float, ...]:
+        """``(on_hand, backlog, on_order, last_demand)`` of *node* followed by the *pipeline*
+        entries of :meth:`pipeline`, in one call: what an observation of a node reads (the
+        per-step path of the env adapters), the same numbers as those methods give."""
+        try:
+            s = self._sim._by_name[node]
+        except KeyError:
+            raise KeyError(f"no node {node!r} in the network") from None
+        e = s.one_in
+        if e is None:
+            head = (s.on_hand, s.backlog, _on_order(s), s.last_demand)
+            return head + self.pipeline(node, pipeline) if pipeline else head
+        # one supplier, bom 1: _on_order's first case and the pipeline's fast path, inlined
+        head = (s.on_hand, s.backlog, e.transit + e.pending + s.init_pending, s.last_demand)
+        if not pipeline:
+            return head
+        t: int = self.t  # type: ignore[assignment]  # a period (typing.cast is a call)
+        return head + self._sim._one_edge_pipeline(s, t, pipeline)
 
     def last_demand(self, node: str) -> float:
         """External demand of the most recent period that has had its demand phase."""
@@ -477,7 +510,8 @@ class Simulation:
                 s.one_in = s.inbound[0]
                 node = s.node
                 if node.capacity == math.inf and node.storage_capacity == math.inf:
-                    s.order_rule = 0
+                    source = s.one_in.source
+                    s.order_rule = 2 if source.supply and source.cap == math.inf else 0
             if s.rule == "priority":
                 s.inbound.sort(key=lambda e: e.edge.priority)
         # nodes whose order is a mapping supplier -> quantity (supply_rule="choice")
@@ -517,6 +551,7 @@ class Simulation:
         self._buffer: list[float] = []
         self._flows: list[float] = []
         self._buffered = 0  # periods in the buffer
+        self._flushed = 0  # periods moved out of it (to _rows or the summary)
         self._summary: LedgerSummary | None = None  # run_summary: rows go here, not to _rows
         # shipments in transit by the period they arrive: [(edge, units), ...] in the order
         # they were sent (the clock delivers them at the start of that period)
@@ -525,8 +560,14 @@ class Simulation:
         self._action = Action()
         self.total_cost = 0.0
         self.total_revenue = 0.0
-        self._request: simpy.Event | None = None
-        self._reply: simpy.Event | None = None
+        # driven from outside: the epochs of the pending period (one group of deciding nodes
+        # each), the one handed out, whether it awaits act(), and the event the clock waits
+        # on after handing out the horizon's last period
+        self._groups: list[tuple[str, ...]] = []
+        self._group_at = 0
+        self._awaiting = False
+        self._horizon_end: simpy.Event | None = None
+        self._clock_process: simpy.Process | None = None
         self._done = False
         # initial pipeline: period-0 entries are on hand before anything happens
         self._initial_pipeline = np.zeros(len(self._states))
@@ -558,6 +599,32 @@ class Simulation:
                 (on_hand, backlog, lost, units, holding, shortage),
             ):
                 self._fixed_rows[k, FIELDS.index(name)] = value
+        # contiguous runs of nodes with a fixed row and without: _flush fills the table by
+        # slices (basic indexing), not by index lists; (nodes, fixed?, where in the fixed rows
+        # or in the buffered nodes)
+        self._runs: list[tuple[slice, bool, slice]] = []
+        at = {False: 0, True: 0}
+        for i in range(len(self._states)):
+            is_fixed = i in fixed
+            if self._runs and self._runs[-1][1] == is_fixed and self._runs[-1][0].stop == i:
+                nodes, _, src = self._runs[-1]
+                self._runs[-1] = (
+                    slice(nodes.start, i + 1),
+                    is_fixed,
+                    slice(src.start, src.stop + 1),
+                )
+            else:
+                self._runs.append(
+                    (slice(i, i + 1), is_fixed, slice(at[is_fixed], at[is_fixed] + 1))
+                )
+            at[is_fixed] += 1
+        # period_costs: per node, the fixed node's constant costs (as its flushed row holds
+        # them) or the offset of the node's row in a period of the buffer
+        fixed_costs = {i: tuple(self._fixed_rows[k, _COSTS].tolist()) for k, i in enumerate(fixed)}
+        self._cost_sources: list[tuple[tuple[float, ...] | None, int]] = []
+        for i in range(len(self._states)):
+            j = self._other_index.index(i) if i not in fixed_costs else 0
+            self._cost_sources.append((fixed_costs.get(i), j * len(FIELDS) + _COSTS.start))
 
     def _fixed_row(self, s: _NodeState) -> tuple[float, ...] | None:
         """For a supply node without capacity (and no market): what its ledger rows always hold
@@ -643,42 +710,86 @@ class Simulation:
         """Start a run driven from outside; returns the first epoch's observation."""
         self._seed = self._seed if seed is None else seed
         self.reset_state(self._seed)
-        self._request = self.env.event()
-        self.env.process(self._period_clock())
-        return self._wait()
+        self._horizon_end = self.env.event()
+        self._clock_process = self.env.process(self._period_clock())
+        return self._run_to_epoch()
 
     def observe(self) -> Observation:
-        if self._done or self._reply is None or self._reply.triggered:
+        if self._done or not self._awaiting:
             raise RuntimeError("not at a decision epoch: call reset() or advance() first")
         return self._obs
 
     def act(self, action: Action | Mapping[str, float]) -> None:
-        """Answer the pending decision epoch (time does not move until ``advance``)."""
+        """Answer the pending decision epoch: its orders are placed now (checked first:
+        nothing is placed on error); the rest of the period waits for ``advance``."""
         obs = self.observe()
-        self._check_action(obs.t, action, self._allowed)  # refuse before anything happens
-        self._request = self.env.event()
-        assert self._reply is not None
-        self._reply.succeed(action)
+        self._place_orders(obs.t, action, obs.deciding)
+        self._awaiting = False
 
     def advance(self) -> Observation | None:
-        """Run to the next decision epoch; None when the horizon is over."""
-        if self._reply is not None and not self._reply.triggered:
+        """Run to the next decision epoch; None when the horizon is over.
+
+        The next epoch of the same period (sequential decisions) needs no simulation;
+        otherwise the period is finished (demand, accounting) and the clock runs on."""
+        if self._awaiting:
             raise RuntimeError("answer the pending epoch with act(action) before advance()")
-        return self._wait()
+        if self._done:
+            return None
+        self._group_at += 1
+        if self._group_at < len(self._groups):
+            return self._hand_out()
+        t = cast(int, self._obs.t)
+        self._end_period(t)
+        if t + 1 == self.periods:  # the clock waits on this after the last period
+            assert self._horizon_end is not None  # reset() made it
+            self._horizon_end.succeed()
+        return self._run_to_epoch()
+
+    def act_period(
+        self, decide: Callable[[Observation], Action | Mapping[str, float]]
+    ) -> Observation | None:
+        """Answer the pending epoch and every later epoch of its period, each with
+        ``decide(observation)`` (sequential decisions: node by node, downstream first, each
+        seeing its customers' orders of the period), then advance to the next period's
+        first epoch: ``act`` and ``advance`` in a loop, without their checks per epoch."""
+        obs = self.observe()
+        t, groups = obs.t, self._groups
+        while True:
+            self._place_orders(t, decide(obs), obs.deciding)
+            if self._group_at + 1 == len(groups):
+                break
+            self._group_at += 1
+            self._hand_out()
+        self._awaiting = False
+        return self.advance()
 
     def step(self, action: Action | Mapping[str, float]) -> Observation | None:
         """``act(action)`` then ``advance()``."""
         self.act(action)
         return self.advance()
 
-    def _wait(self) -> Observation | None:
-        assert self._request is not None
-        if not self._request.processed:
-            self.env.run(until=self._request)
-        if self._request.value is None:
-            self._done = True
-            return None
+    def _run_to_epoch(self) -> Observation | None:
+        """Step the SimPy environment until the clock hands out an epoch or ends.
+
+        Step by step: ``env.run(until=event)`` would cost an event and a callback per call."""
+        step, clock = self.env.step, self._clock_process
+        assert clock is not None  # reset() started it
+        while not self._awaiting:
+            if clock.triggered:  # the horizon is over
+                self._done = True
+                return None
+            step()
         return self._obs
+
+    def _hand_out(self) -> Observation:
+        """Make the epoch ``self._groups[self._group_at]`` the pending one."""
+        obs, group = self._obs, self._groups[self._group_at]
+        obs.deciding = group
+        self._allowed = (
+            self._all_allowed if group is self._all_deciding else self._allowed_set(group)
+        )
+        self._awaiting = True
+        return obs
 
     @property
     def done(self) -> bool:
@@ -695,7 +806,7 @@ class Simulation:
         place, deliver = self._place_orders, self._deliver
         capacitated, limited = self._capacitated_supply, self._limited
         demand_first, sequential = self._demand_first, self._sequential
-        all_deciding, all_allowed = self._all_deciding, self._all_allowed
+        all_deciding = self._all_deciding
         review_all, has_market = self._review_all, self.market is not None
         policy = self._policy
         # the common epoch: every stocking node reviews every period, together, and a policy
@@ -703,11 +814,14 @@ class Simulation:
         same_epoch = policy is not None and review_all and not sequential and bool(all_deciding)
         if same_epoch:
             obs.deciding = obs.deciding_this_period = all_deciding
-            self._allowed = all_allowed
+            self._allowed = self._all_allowed
             act = policy.act  # type: ignore[union-attr]
+        handed_out = False  # the previous period went to an outside agent, which finished it
         for t in range(self.periods):
             if t:
-                yield timeout(1)
+                if not handed_out:  # else the wait for t was yielded when it was handed out
+                    yield timeout(1)
+                handed_out = False
                 # shipments due now arrive first (after the initial pipeline's URGENT events
                 # of t, before anything else), in the order they were sent
                 arrivals = due.pop(t, None)
@@ -741,28 +855,24 @@ class Simulation:
                 if deciding or has_market:
                     obs.t, obs.deciding_this_period = t, deciding
                     # sequential: one epoch per node, downstream first, each placed before the next
-                    groups = (
+                    groups: list[tuple[str, ...]] = (
                         [self._singles[n] for n in deciding]
                         if sequential and deciding
-                        else (deciding,)
+                        else [deciding]
                     )
+                    if policy is None:  # driven from outside: act() and advance() take it on
+                        self._groups, self._group_at = groups, 0
+                        self._hand_out()
+                        # what advance() resumes after finishing this period (and its epochs)
+                        last = t + 1 == self.periods
+                        yield self._horizon_end if last else timeout(1)  # type: ignore[misc]
+                        handed_out = True
+                        continue
                     for group in groups:
                         obs.deciding = group
-                        self._allowed = (
-                            all_allowed
-                            if group is all_deciding
-                            else group
-                            if len(group) < 8
-                            else frozenset(group)
-                        )
-                        if self._policy is not None:
-                            action = self._policy.act(obs)
-                        else:
-                            self._reply = env.event()
-                            assert self._request is not None  # driven from outside: reset() made it
-                            self._request.succeed(obs)
-                            action = yield self._reply
-                        place(t, action, group)
+                        self._allowed = self._allowed_set(group)
+                        place(t, policy.act(obs), group)
+            # _end_period(t), inlined: a call per period shows in the engine's speed
             if not demand_first:
                 demand_phase(t)
             account()
@@ -770,8 +880,23 @@ class Simulation:
                 s.fresh = 0.0
                 s.cap_left = s.cap
         obs.t, obs.deciding, obs.deciding_this_period = self.periods, (), ()
-        if self._request is not None:
-            self._request.succeed(None)
+
+    def _end_period(self, t: int) -> None:
+        """The phases of period *t* after the decisions: demand (unless it came first) and
+        accounting; then limited nodes get their full shipping capacity back."""
+        if not self._demand_first:
+            self._demand_phase(t)
+        self._account()
+        for s in self._limited:
+            s.fresh = 0.0
+            s.cap_left = s.cap
+
+    def _allowed_set(self, group: tuple[str, ...]) -> tuple[str, ...] | frozenset[str]:
+        """Who may order at an epoch of *group*: a set when many nodes decide (a membership
+        test per order: a tuple made this quadratic in the number of nodes)."""
+        if group is self._all_deciding:
+            return self._all_allowed
+        return group if len(group) < 8 else frozenset(group)
 
     def _check_action(
         self, t: float, action: Any, deciding: tuple[str, ...] | frozenset[str]
@@ -870,13 +995,17 @@ class Simulation:
             return
         if type(action) is dict:  # the common answer: checked here, the slow path says why not
             allowed = self._allowed
-            try:
-                for name, q in action.items():
-                    if name not in allowed or not q >= 0 or q == math.inf:
-                        self._check_action(t, action, allowed)
-            except TypeError:  # not a number (a mapping for a node that is not "choice")
-                self._check_action(t, action, allowed)
-                raise
+            for name, q in action.items():
+                # what _check_action accepts of a Python float or int, inline; anything else
+                # (numpy numbers, bools, mappings) goes through it
+                kind = type(q)
+                if (
+                    (kind is not float and kind is not int)
+                    or name not in allowed
+                    or not q >= 0
+                    or q == math.inf
+                ):
+                    self._check_action(t, action, allowed)
             if len(deciding) == 1:
                 q = action.get(deciding[0], 0.0)
                 if q:
@@ -908,7 +1037,8 @@ class Simulation:
         whole = not self._continuous
         if whole:
             q = float(round(q))
-        if not s.order_rule:  # no capacities, one supplier, bom 1
+        rule = s.order_rule
+        if rule != 1:  # no capacities, one supplier, bom 1
             if q <= EPS:
                 return
             s.ordered += q
@@ -916,7 +1046,12 @@ class Simulation:
                 s.fixed += node.fixed_order_cost
             if node.order_cost:
                 s.variable += node.order_cost * q
-            self._request_units(t, s.inbound[0], q)
+            e: _EdgeState = s.one_in  # type: ignore[assignment]  # (typing.cast is a call)
+            if rule == 2:  # _request_units from an unlimited supply node: it ships everything
+                e.source.received += q
+                self._ship(t, e, q)
+            else:
+                self._request_units(t, e, q)
             return
         q = self._within_capacities(s, q)
         if q <= EPS:
@@ -1032,7 +1167,7 @@ class Simulation:
             e.target.variable += e.cost * q
         lead = e.fixed_lead
         # a period here: ContinuousSimulation, whose t is a time, overrides _ship
-        period = cast(int, t)
+        period: int = t  # type: ignore[assignment]  # (typing.cast is a call)
         due = period + (lead if lead is not None else int(e.lead.at(period)))
         if e.sequential:
             due = max(due, e.last_arrival)
@@ -1253,30 +1388,63 @@ class Simulation:
         k = self._buffered
         if not k:
             return
-        width = len(FIELDS)
+        width, others = len(FIELDS), len(self._other_index)
+        # fromiter: the buffer's floats, converted once (np.array on a list is slower)
+        buffered = np.fromiter(self._buffer, float, k * others * width).reshape(k, others, width)
         if self._fixed_index:  # full rows of the fixed nodes: their constants and flows
+            fixed = len(self._fixed_index)
             table = np.empty((k, len(self._states), width))
-            fixed = self._fixed_index
-            table[:, fixed] = self._fixed_rows
-            others = self._other_index
-            table[:, others] = np.array(self._buffer).reshape(k, len(others), width)
-            flows = np.array(self._flows).reshape(k, len(fixed), 2)
-            table[:, fixed, FIELDS.index("received")] = flows[:, :, 0]
-            table[:, fixed, FIELDS.index("shipped")] = flows[:, :, 1]
+            flows = np.fromiter(self._flows, float, k * fixed * 2).reshape(k, fixed, 2)
+            for nodes, is_fixed, src in self._runs:
+                if is_fixed:
+                    part = table[:, nodes]
+                    part[...] = self._fixed_rows[src]
+                    part[:, :, _RECEIVED] = flows[:, src, 0]
+                    part[:, :, _SHIPPED] = flows[:, src, 1]
+                else:
+                    table[:, nodes] = buffered[:, src]
         else:
-            table = np.array(self._buffer).reshape(k, len(self._states), width)
+            table = buffered
         if self._summary is None:
             self._rows.frombytes(table.tobytes())
         else:
             self._summary.add(table)
         self._buffer.clear()
         self._flows.clear()
+        self._flushed += k
         self._buffered = 0
 
     # -- results -----------------------------------------------------------------------------
     @property
     def objective(self) -> str:
         return objective_of(self.network, self.market)
+
+    @property
+    def accounted(self) -> int:
+        """Periods accounted so far (each has its ledger rows)."""
+        return self._flushed + self._buffered
+
+    def period_costs(self, period: int) -> list[Sequence[float]]:
+        """The cost fields (:data:`~des_supply.ledger.COST_FIELDS`, in that order) of every
+        node in the accounted *period*, as Python floats: the numbers of its ledger rows,
+        read without numpy or a flush (the per-step path of the env adapters)."""
+        if self._summary is not None:
+            raise RuntimeError("this run kept running summaries only (run_summary): no rows")
+        if not 0 <= period < self.accounted:
+            raise IndexError(f"period {period} is not accounted (accounted: {self.accounted})")
+        k = _COSTS.stop - _COSTS.start
+        if period >= self._flushed:  # in the buffer: rows of the nodes without a fixed row
+            buf = self._buffer
+            base = (period - self._flushed) * len(self._other_index) * len(FIELDS)
+            return [
+                fixed if fixed is not None else buf[base + at : base + at + k]
+                for fixed, at in self._cost_sources
+            ]
+        rows, width = self._rows, len(FIELDS)  # flushed: the run's rows
+        base = period * len(self._states) * width + _COSTS.start
+        return [
+            rows[base + i * width : base + i * width + k].tolist() for i in range(len(self._states))
+        ]
 
     def records(self, start: int = 0) -> np.ndarray:
         """Ledger records of periods ``start``, ``start + 1``, ... accounted so far, as a copy of
@@ -1306,6 +1474,22 @@ class Simulation:
         return sum(s.on_hand + s.init_pending for s in self._states) + sum(
             e.transit + e.buffer for e in self._edges
         )
+
+    def _one_edge_pipeline(self, s: _NodeState, t: int, n: int) -> tuple[float, ...]:
+        """:meth:`Observation.pipeline` of a node with one supplier and bom 1: per period, the
+        initial pipeline plus the shipments on the edge (summed in the order they were
+        sent, as ``_due_on`` does; ``0 + units`` is ``units``, so no ``sum``)."""
+        e, due, initial = s.one_in, self._due, s.init_due
+        out = []
+        for k in range(t + 1, t + n + 1):
+            units = 0.0
+            arrivals = due.get(k)
+            if arrivals is not None:
+                for x, q in arrivals:
+                    if x is e:
+                        units += q
+            out.append(initial.get(k, 0.0) + units if initial else 0.0 + units)
+        return tuple(out)
 
     def _due_on(self, inbound: list[_EdgeState], period: int) -> list[float]:
         """Units arriving at the start of *period* on each edge of *inbound* (summed in the

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -69,8 +70,6 @@ ORDER_FACTOR = (
 
 _COST_KEYS = ("holding", "shortage", "fixed", "variable", "transit")
 _COST_COLUMNS = tuple(FIELDS.index(f"{k}_cost") for k in _COST_KEYS)
-_COST_SLICE = slice(_COST_COLUMNS[0], _COST_COLUMNS[-1] + 1)
-assert _COST_COLUMNS == tuple(range(_COST_SLICE.start, _COST_SLICE.stop))
 _SMALL = 8  # below this many ledger nodes, per-period costs are summed in Python (exactly)
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _REVENUE_COLUMN = FIELDS.index("revenue")
@@ -268,6 +267,22 @@ class NetworkLayout:
         self._all_nonneg = bool(self._nonneg.all())
         self._periodic = bool(self._cycles or self._traces)
         self._plan = tuple((n.name, n.backlog, n.pipeline, n.demand) for n in self.nodes)
+        # per node: its pipeline length and which entries of Observation.state (on_hand,
+        # backlog, on_order, last_demand, pipeline...) make its block, in block order
+        self._state_plan = tuple(
+            (
+                n.name,
+                n.pipeline,
+                operator.itemgetter(
+                    0,
+                    *((1,) if n.backlog else ()),
+                    2,
+                    *range(4, 4 + n.pipeline),
+                    *((3,) if n.demand else ()),
+                ),
+            )
+            for n in self.nodes
+        )
         self._action_plans: dict[tuple[str, ...], tuple[tuple[str, ...], list[float]]] = {}
 
     # -- observations ------------------------------------------------------------------------
@@ -354,19 +369,25 @@ class NetworkLayout:
 
     def observation(self, view: Observation, t: float) -> np.ndarray:
         values: list[float] = []
-        read = self._read_block
-        for plan in self._plan:
-            read(values, view, plan, t)
+        if t == view.t:  # at an epoch: each block is a pick from the node's state
+            for name, pipeline, pick in self._state_plan:
+                values += pick(view.state(name, pipeline))
+        else:  # the state at the horizon, after the last epoch: pipelines shifted
+            read = self._read_block
+            for plan in self._plan:
+                read(values, view, plan, t)
         if self._periodic:
             values += self.phase_features(t)
         if self.market is not None:
             values += list(self.market.observation().values())
-        arr = np.array(values, dtype=np.float32)
         # tiny negative rounding residues (e.g. -1e-15 units in transit) must not leave the space
         if self._all_nonneg:
-            np.maximum(arr, 0.0, out=arr)
-        else:
-            np.maximum(arr, 0.0, out=arr, where=self._nonneg)
+            # np.maximum(float32 array, 0.0) in Python, before the cast (a ufunc call costs
+            # more than the engine's accounting of a period): the same bits, since the cast
+            # keeps the sign, maximum gives +0.0 for -0.0 and NaN stays NaN
+            return np.array([v if not v <= 0.0 else 0.0 for v in values], dtype=np.float32)
+        arr = np.array(values, dtype=np.float32)
+        np.maximum(arr, 0.0, out=arr, where=self._nonneg)
         return arr
 
     def node_observation(self, view: Observation, node: str, t: float) -> np.ndarray:
@@ -654,11 +675,12 @@ class EpisodeRunner(EpisodeSeeds):
         if self.done:
             raise RuntimeError("the episode is over (or was never started): call reset()")
         t0 = self.t
-        while True:
-            assert self.view is not None  # not done: an epoch is pending
-            self._act(decide(self.view))
-            if self.done or self.t != t0:
-                return self._accrued(self.t - t0)
+        view = self.sim.act_period(decide)
+        if view is None:
+            self.done, self.t = True, self.periods
+        else:
+            self.view, self.t = view, view.t
+        return self._accrued(self.t - t0)
 
     def _act(self, orders: dict[str, float] | Action) -> None:
         self.sim.act(orders)
@@ -674,18 +696,23 @@ class EpisodeRunner(EpisodeSeeds):
         total_cost, total_revenue = sim.total_cost, sim.total_revenue
         cost, revenue = total_cost - self._cost, total_revenue - self._revenue
         self._cost, self._revenue = total_cost, total_revenue
-        rec = sim.records(self._accounted)
-        periods = len(rec)
-        self._accounted += periods
-        if periods == 1 and self._small:
-            parts, per_node = _period_costs(rec[0, :, _COST_SLICE].tolist())
+        start, self._accounted = self._accounted, sim.accounted
+        if self._accounted - start == 1 and self._small:  # one period: its rows, no numpy
+            parts, per_node = _period_costs(sim.period_costs(start))
             node_cost = np.array([per_node[i] for i in self._stock_index], dtype=np.float64)
         else:
-            costs = rec[:, :, list(_COST_COLUMNS)]
+            costs = sim.records(start)[:, :, list(_COST_COLUMNS)]
             parts = costs.sum(axis=(0, 1)).tolist()
             node_cost = costs.sum(axis=(0, 2))[self._stock_array]
-        breakdown = dict(zip(_COST_KEYS, parts))
-        breakdown["total"] = cost
+        h, s, f, v, tr = parts  # _COST_KEYS, then the total
+        breakdown = {
+            "holding": h,
+            "shortage": s,
+            "fixed": f,
+            "variable": v,
+            "transit": tr,
+            "total": cost,
+        }
         reward = -cost if self._cost_objective else revenue - cost
         info = {
             "t": self.t,
@@ -698,7 +725,7 @@ class EpisodeRunner(EpisodeSeeds):
         return reward, info
 
 
-def _period_costs(rows: list[list[float]]) -> tuple[list[float], list[float]]:
+def _period_costs(rows: Sequence[Sequence[float]]) -> tuple[list[float], list[float]]:
     """Cost by kind and cost by node of one period's ledger rows (one list of the
     ``_COST_KEYS`` costs per node, fewer than 8 nodes), in Python floats.
 
@@ -1036,8 +1063,11 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
                 reward, info = self.runner.answer_period(decide)
             else:  # one epoch a period: answer_period would call decide once, on this view
                 orders = self._orders(values, view, view.deciding)
-                for name, q in orders.items():
-                    asked_list[position[name]] = q
+                if len(orders) == len(position) and self.action_mode == "quantity":
+                    asked_list = values  # every node orders what it asked, in node order
+                else:
+                    for name, q in orders.items():
+                        asked_list[position[name]] = q
                 reward, info = self.runner.answer(orders)
             asked = np.array(asked_list, dtype=np.float64)
         info["orders"] = asked
