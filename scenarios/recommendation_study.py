@@ -104,7 +104,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -136,6 +136,7 @@ __all__ = [
     "Trace",
     "anchors",
     "figure2",
+    "kde_panel",
     "periodic_levels",
     "ppo_config",
     "run_figure2",
@@ -175,6 +176,9 @@ class StudySettings:
     gae_lambda: float = 0.9
     learning_rate: float = 1e-3  # single agents (MAPPO: fast_lr / slow_lr)
     score_mode: str = "free"  # the recommendation action: "free" N x M scores or "structured"
+    # root seed of the evaluation episodes; None: EVAL_SEED_OFFSET + seed.  Several training
+    # seeds evaluated on the same episodes (common random numbers, benchmarks/figure2.py) set it
+    eval_seed: int | None = None
 
 
 @dataclass
@@ -386,7 +390,9 @@ def run_study(
     shortage = next(n.shortage for n in network.stock_nodes)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    eval_seed = EVAL_SEED_OFFSET + settings.seed
+    eval_seed = (
+        EVAL_SEED_OFFSET + settings.seed if settings.eval_seed is None else settings.eval_seed
+    )
     started = time.perf_counter()
     timings: dict[str, float] = {}
     evals: list[Evaluation] = []
@@ -834,11 +840,40 @@ def _plot_traces(traces: list[Trace], problem_name: str, path: Path, shown: int 
     return path
 
 
+def kde_panel(
+    ax: Any,
+    data: Mapping[str, np.ndarray],
+    agents: Collection[str],
+    labels: Mapping[str, str] | None = None,
+) -> None:
+    """Kernel density estimates of *data* (row name -> episode profits) on *ax*: agents
+    (rows in *agents*) solid, heuristics dashed, Joint IM-RS bold.  The x range comes from
+    the rows with ordinary spread; a far wider row (e.g. RS-only's random orders) is drawn
+    clipped and flagged, so it does not flatten everyone else.  *labels*: legend text per
+    row (default: the row's name)."""
+    from scipy.stats import gaussian_kde
+
+    spread = float(np.median([x.std() for x in data.values()]))
+    usual = [x for x in data.values() if x.std() <= 5 * spread + 1e-9]
+    lo = min(np.percentile(x, 1) for x in usual) - 2 * spread
+    hi = max(np.percentile(x, 99) for x in usual) + 2 * spread
+    grid = np.linspace(lo, hi, 400)
+    for name, x in data.items():
+        label = (labels or {}).get(name, name)
+        if x.std() > 5 * spread + 1e-9:
+            label = f"{label} (mean {x.mean():.0f}, off scale)"
+        style = {"lw": 2.4 if name == JOINT else 1.3, "ls": "-" if name in agents else "--"}
+        if x.std() > 0:
+            ax.plot(grid, gaussian_kde(x)(grid), label=label, **style)
+        else:
+            ax.axvline(x[0], label=label, **style)
+    ax.set_xlim(lo, hi)
+
+
 def figure2(results: list[StudyResult], out_dir: str | Path) -> Path:
     """KDEs of episode profit per row, one panel per result (the seed paper's Figure 2),
     in ``out_dir/figure2.png``; the tables in ``out_dir/figure2.md``."""
     from matplotlib.figure import Figure
-    from scipy.stats import gaussian_kde
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -847,23 +882,7 @@ def figure2(results: list[StudyResult], out_dir: str | Path) -> Path:
     agents = {JOINT, "IM-only", "RS-only", "Naive IM-RS", "MAPPO (two-timescale)"}
     for ax, res in zip(axes, results):
         data = {r["name"]: np.asarray(r["per_episode"], dtype=float) for r in res.rows}
-        # axis range from the rows with ordinary spread; a far wider row (e.g. RS-only's random
-        # orders) is drawn clipped and flagged, so it does not flatten everyone else
-        spread = np.median([x.std() for x in data.values()])
-        usual = [x for x in data.values() if x.std() <= 5 * spread + 1e-9]
-        lo = min(np.percentile(x, 1) for x in usual) - 2 * spread
-        hi = max(np.percentile(x, 99) for x in usual) + 2 * spread
-        grid = np.linspace(lo, hi, 400)
-        for name, x in data.items():
-            label = (
-                name if x.std() <= 5 * spread + 1e-9 else f"{name} (mean {x.mean():.0f}, off scale)"
-            )
-            style = {"lw": 2.4 if name == JOINT else 1.3, "ls": "-" if name in agents else "--"}
-            if x.std() > 0:
-                ax.plot(grid, gaussian_kde(x)(grid), label=label, **style)
-            else:
-                ax.axvline(x[0], label=label, **style)
-        ax.set_xlim(lo, hi)
+        kde_panel(ax, data, agents)
         ax.set(
             xlabel="episode profit",
             ylabel="density",

@@ -1,0 +1,621 @@
+"""Seed paper Figure 2 over training seeds: coordinated inventory and recommendation agents.
+
+For one recommendation problem (``--scenario``, ``--param``) this runs
+:func:`scenarios.recommendation_study.run_study` (Joint IM-RS, IM-only, RS-only, Naive
+IM-RS, the two-timescale MAPPO pair, the heuristic references, the MIP rolling-horizon
+policy where affordable) once per training seed, every seed evaluated on the SAME
+episodes: the evaluation root seed is fixed to ``EVAL_SEED`` (the one the study uses
+for training seed 1), so seed 1 reproduces the single-seed study and every row of every
+seed is paired with every other on common random numbers.  The heuristic rows do not
+depend on the training seed (checked when seeds are pooled).
+
+Per policy it reports the mean profit per period (agents: the per-episode mean over the
+trained seeds), the spread over training seeds (min / median / max of the seeds' means)
+and paired 95% CIs over the evaluation episodes against Joint IM-RS and against the best
+heuristic, pooled (the per-episode mean over seeds) and per seed.  The KDE figure shows
+episode profit per policy (agents: all seeds' episodes).  The papers' claims get a verdict
+by one rule (:func:`verdict`), applied to per-seed paired 95% CIs:
+
+* **holds**: the test passes for every training seed;
+* **holds partly**: for some seeds, or for the pooled (seed-mean) agent, but not all seeds;
+* **does not hold**: for no seed and not pooled.
+
+The claims and their tests (``d`` a paired difference per period, ``lo``/``hi`` its CI):
+
+* *coordination pays* (seed paper): Joint IM-RS beats IM-only, RS-only and Naive IM-RS
+  (``lo > 0`` for all three); the follow-up's version, MAPPO beats Naive IM-RS;
+* *MAPPO matches or beats Joint* (follow-up paper): ``hi > -1%`` of Joint's mean profit
+  (not worse by more than 1% at 95% confidence);
+* *dynamic beats static* (both papers: inventory-aware recommendation pays): the agent
+  beats the best static heuristic (base stock with a static recommendation;
+  ``lo > 0``), for Joint and MAPPO; and, with no training seeds, whether the best
+  inventory-aware heuristic (the MIP rolling horizon, ``base-stock-season-resolve/-learn``)
+  beats the best static one;
+* *half the dynamic gap* (issue 16): where an inventory-aware heuristic beats the best
+  static one, the agent beats their midpoint (``lo > 0`` of agent - (static + dynamic)/2).
+
+Usage (one at a time, ``nice -n 15``)::
+
+    python benchmarks/figure2.py --scenario recommendation-small --param shortage=lost \\
+        --seeds 3 --json benchmarks/results/figure2_small_lost.json --out runs/fig2/small-lost
+    python benchmarks/figure2.py --scenario recommendation-fashion-small --periods 12 \\
+        --episodes 200 --gamma 0.99 --steps 100000 --first-seed 3 --seeds 1 \\
+        --json benchmarks/results/figure2_fashion_s3.json --out runs/fig2/fashion
+    python benchmarks/figure2.py --report benchmarks/results/figure2_*.json \\
+        --json benchmarks/results/figure2_merged.json --out runs/fig2
+    python benchmarks/figure2.py --quick           # a smoke run (about a minute)
+
+``--report`` also takes a ``study.json`` of :mod:`benchmarks.multi_timescale` (one seed),
+pooled with the runs of the same case, settings and evaluation episodes.  The JSON is
+rewritten after every seed, so a run cut short keeps what it has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+# Run as a script, this file's folder comes first on sys.path and benchmarks/rl.py would
+# shadow the `rl` package (as in benchmarks/figure1.py).  Drop that folder.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+if str(_HERE.parent) not in sys.path:
+    sys.path.insert(0, str(_HERE.parent))
+
+import numpy as np  # noqa: E402
+
+from des_supply.evaluate import confidence_interval  # noqa: E402
+
+JOINT, IM, RS, NAIVE, MAPPO = (
+    "Joint IM-RS",
+    "IM-only",
+    "RS-only",
+    "Naive IM-RS",
+    "MAPPO (two-timescale)",
+)
+AGENTS = (JOINT, IM, RS, NAIVE, MAPPO)
+# heuristic rows that look at the stock when they recommend (everything else recommends
+# statically: base stock + uniform / popularity / margin / random, the best static season policy)
+DYNAMIC = ("MIP rolling horizon", "base-stock-season-resolve", "base-stock-season-learn")
+MATCH_MARGIN = 0.01  # "matches": not worse than Joint by more than 1% of Joint's mean
+RULE = (
+    "per claim, a test per training seed on paired 95% CIs over the common evaluation "
+    "episodes: holds = every seed passes; holds partly = some seed or the seed-mean agent "
+    "passes; does not hold = none"
+)
+
+
+def log(message: str) -> None:
+    """A progress line, flushed (the run is usually logged to a file)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# -- statistics (pure functions, tested on synthetic inputs) -------------------------------------
+def _ci(x: np.ndarray) -> list[float]:
+    return list(confidence_interval(x))
+
+
+def verdict(seed_pass: Sequence[bool], pooled_pass: bool) -> str:
+    """``holds`` / ``holds partly`` / ``does not hold`` (module docstring) from each training
+    seed's test and the test of the seed-mean agent."""
+    if not seed_pass:
+        raise ValueError("verdict needs at least one training seed")
+    if all(seed_pass):
+        return "holds"
+    if any(seed_pass) or pooled_pass:
+        return "holds partly"
+    return "does not hold"
+
+
+def per_period(study: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Row name -> per-episode profit per period of one study (``study.json`` stores episode
+    profits)."""
+    periods = int(study["settings"]["periods"])
+    return {r["name"]: np.asarray(r["per_episode"], float) / periods for r in study["rows"]}
+
+
+def split(
+    studies: Mapping[int, Mapping[str, Any]],
+) -> tuple[dict[str, np.ndarray], dict[str, dict[int, np.ndarray]]]:
+    """Heuristic rows (one array each, equal in every seed: checked) and agent rows (seed ->
+    array) of one case's studies; all on the same episodes (checked)."""
+    if not studies:
+        raise ValueError("no studies to pool")
+    heuristics: dict[str, np.ndarray] = {}
+    agents: dict[str, dict[int, np.ndarray]] = {}
+    lengths = set()
+    for seed, study in sorted(studies.items()):
+        for name, x in per_period(study).items():
+            lengths.add(len(x))
+            if name in AGENTS:
+                agents.setdefault(name, {})[seed] = x
+            elif name not in heuristics:
+                heuristics[name] = x
+            elif not np.allclose(heuristics[name], x, rtol=1e-9, atol=1e-9):
+                raise ValueError(
+                    f"heuristic row {name!r} differs between training seeds: the seeds were "
+                    "not evaluated on the same episodes"
+                )
+    if len(lengths) != 1:
+        raise ValueError(f"all rows need the same evaluation episodes, got lengths {lengths}")
+    if not heuristics:
+        raise ValueError("the studies have no heuristic rows")
+    return heuristics, agents
+
+
+def _spread(seed_means: Sequence[float]) -> dict[str, Any]:
+    m = np.asarray(seed_means, float)
+    return {
+        "min": float(m.min()),
+        "median": float(np.median(m)),
+        "max": float(m.max()),
+        "ci95_over_seeds": _ci(m),
+    }
+
+
+def summarise(studies: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
+    """Every figure of one case from its per-seed studies (seed -> ``study.json`` dict):
+    per policy the pooled mean, the seeds' spread and paired CIs vs Joint and vs the best
+    heuristic (pooled and per seed), and the claims with their verdicts."""
+    heuristics, agents = split(studies)
+    seeds = sorted(studies)
+    best = max(heuristics, key=lambda k: float(heuristics[k].mean()))
+    static = [h for h in heuristics if h not in DYNAMIC]
+    best_static = max(static, key=lambda k: float(heuristics[k].mean())) if static else None
+    dynamic = [h for h in heuristics if h in DYNAMIC]
+    best_dynamic = max(dynamic, key=lambda k: float(heuristics[k].mean())) if dynamic else None
+    pooled = {name: np.mean([x[s] for s in sorted(x)], axis=0) for name, x in agents.items()}
+    joint = agents.get(JOINT)
+    rows: dict[str, Any] = {}
+    for name in [*agents, *heuristics]:
+        per_seed = agents.get(name)
+        x = pooled[name] if per_seed is not None else heuristics[name]
+        row: dict[str, Any] = {
+            "kind": "agent" if per_seed is not None else "heuristic",
+            "mean": float(x.mean()),
+            "ci95": _ci(x)[1:],
+            "vs_best_heuristic": _ci(x - heuristics[best]),
+        }
+        if per_seed is not None:
+            row["seeds"] = {str(s): float(v.mean()) for s, v in sorted(per_seed.items())}
+            row["seed_spread"] = _spread([v.mean() for v in per_seed.values()])
+            row["seed_vs_best_heuristic"] = {
+                str(s): _ci(v - heuristics[best]) for s, v in sorted(per_seed.items())
+            }
+        if joint is not None and name != JOINT:
+            row["vs_joint"] = _ci(x - pooled[JOINT])
+            if per_seed is not None:
+                row["seed_vs_joint"] = {
+                    str(s): _ci(v - joint[s]) for s, v in sorted(per_seed.items()) if s in joint
+                }
+            else:
+                row["seed_vs_joint"] = {str(s): _ci(x - v) for s, v in sorted(joint.items())}
+        rows[name] = row
+    out: dict[str, Any] = {
+        "seeds": seeds,
+        "episodes": len(next(iter(heuristics.values()))),
+        "best_heuristic": best,
+        "best_static": best_static,
+        "best_dynamic_heuristic": best_dynamic,
+        "rows": rows,
+        "claims": claims(heuristics, agents, best_static, best_dynamic),
+        "rule": RULE,
+    }
+    return out
+
+
+def _test(
+    a: Mapping[int, np.ndarray],
+    b: Mapping[int, np.ndarray] | np.ndarray,
+    passes: Any,
+) -> dict[str, Any]:
+    """Paired a - b per seed (b per seed, or one heuristic array) and pooled over the seeds
+    both have; *passes(ci)* the test on a CI ``[mean, lo, hi]``."""
+    seeds = sorted(s for s in a if isinstance(b, np.ndarray) or s in b)
+    if not seeds:
+        raise ValueError("no common training seed to compare")
+
+    def other(s: int) -> np.ndarray:
+        return b if isinstance(b, np.ndarray) else b[s]
+
+    per_seed = {str(s): _ci(a[s] - other(s)) for s in seeds}
+    pooled = _ci(np.mean([a[s] - other(s) for s in seeds], axis=0))
+    seed_pass = [bool(passes(v)) for v in per_seed.values()]
+    return {
+        "pooled": pooled,
+        "per_seed": per_seed,
+        "seeds_passing": f"{sum(seed_pass)}/{len(seed_pass)}",
+        "verdict": verdict(seed_pass, bool(passes(pooled))),
+    }
+
+
+def _above(ci: Sequence[float]) -> bool:
+    return ci[1] > 0
+
+
+def claims(
+    heuristics: Mapping[str, np.ndarray],
+    agents: Mapping[str, Mapping[int, np.ndarray]],
+    best_static: str | None,
+    best_dynamic: str | None,
+) -> dict[str, Any]:
+    """The papers' claims (module docstring), each with its test, evidence and verdict."""
+    out: dict[str, Any] = {}
+    joint = agents.get(JOINT)
+    if joint is not None:
+        parts = {
+            f"{JOINT} - {other}": _test(joint, agents[other], _above)
+            for other in (IM, RS, NAIVE)
+            if other in agents
+        }
+        if parts:
+            seeds = sorted(set.intersection(*(set(p["per_seed"]) for p in parts.values())))
+            seed_pass = [all(_above(p["per_seed"][s]) for p in parts.values()) for s in seeds]
+            pooled_pass = all(_above(p["pooled"]) for p in parts.values())
+            out["coordination pays (Joint beats IM-only, RS-only, Naive IM-RS)"] = {
+                "test": "lo > 0 for every comparison",
+                "comparisons": parts,
+                "verdict": verdict(seed_pass, pooled_pass),
+            }
+    if MAPPO in agents and NAIVE in agents:
+        out["coordination pays (MAPPO beats Naive IM-RS)"] = {
+            "test": "lo > 0",
+            **_test(agents[MAPPO], agents[NAIVE], _above),
+        }
+    if MAPPO in agents and joint is not None:
+        margin = MATCH_MARGIN * abs(float(np.mean([v.mean() for v in joint.values()])))
+        out["MAPPO matches or beats Joint IM-RS"] = {
+            "test": f"hi > -{margin:.3f} (1% of Joint's mean)",
+            **_test(agents[MAPPO], joint, lambda ci: ci[2] > -margin),
+        }
+    if best_static is not None:
+        for name in (JOINT, MAPPO):
+            if name in agents:
+                out[f"dynamic beats static ({name} - {best_static})"] = {
+                    "test": "lo > 0",
+                    **_test(agents[name], heuristics[best_static], _above),
+                }
+    if best_static is not None and best_dynamic is not None:
+        d = _ci(heuristics[best_dynamic] - heuristics[best_static])
+        out[f"dynamic beats static ({best_dynamic} - {best_static}, no training)"] = {
+            "test": "lo > 0",
+            "pooled": d,
+            "verdict": "holds" if d[1] > 0 else "does not hold",
+        }
+        gap = float(d[0])
+        if d[1] > 0:
+            mid = (heuristics[best_dynamic] + heuristics[best_static]) / 2
+            for name in (JOINT, MAPPO):
+                if name in agents:
+                    test = _test(agents[name], mid, _above)
+                    captured = {
+                        s: float((agents[name][s] - heuristics[best_static]).mean() / gap)
+                        for s in sorted(agents[name])
+                    }
+                    out[f"{name} captures half the dynamic-over-static gap"] = {
+                        "test": f"lo > 0 of agent - ({best_static} + {best_dynamic}) / 2",
+                        "gap": gap,
+                        "captured_fraction": {str(s): v for s, v in captured.items()},
+                        **test,
+                    }
+    return out
+
+
+# -- pooling runs -----------------------------------------------------------------------------------
+def case_key(study: Mapping[str, Any]) -> str:
+    """One case: the problem's name, its parameters and the shortage setting."""
+    params = ", ".join(f"{k}={v}" for k, v in sorted(study["params"].items()))
+    return f"{study['name']} ({study['shortage']}{'; ' + params if params else ''})"
+
+
+def _comparable(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings runs of one case must share: all but the training seed, the evaluation
+    seed (compared on its own) and ``mpc``, which only adds the MIP rolling-horizon row; that
+    row does not depend on the training seed, so later seeds may leave it out (``--mpc 0``,
+    one MIP per period is most of a small study's heuristic time) and pool with seed 1's."""
+    return {k: v for k, v in settings.items() if k not in ("seed", "eval_seed", "mpc")}
+
+
+def pool(documents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One result from several runs (results of this script, or single ``study.json`` files):
+    per case, the studies by training seed (a seed run twice must agree) and the summary.
+    Runs of one case must share their settings (but the seed) and evaluation seed."""
+    cases: dict[str, dict[str, Any]] = {}
+    for doc in documents:
+        studies = doc["studies"].values() if doc.get("benchmark") == "figure2" else [doc]
+        for study in studies:
+            key = case_key(study)
+            seed = int(study["settings"]["seed"])
+            case = cases.setdefault(
+                key,
+                {
+                    "settings": _comparable(study["settings"]),
+                    "eval_seed": study["eval_seed"],
+                    "studies": {},
+                },
+            )
+            if study["eval_seed"] != case["eval_seed"]:
+                raise ValueError(
+                    f"{key}: seed {seed} was evaluated with root seed {study['eval_seed']}, "
+                    f"the others with {case['eval_seed']}: not the same episodes"
+                )
+            if _comparable(study["settings"]) != case["settings"]:
+                diff = sorted(
+                    k
+                    for k, v in _comparable(study["settings"]).items()
+                    if case["settings"].get(k) != v
+                )
+                raise ValueError(f"{key}: seed {seed} differs in settings {diff}")
+            known = case["studies"].get(str(seed))
+            if known is not None and per_period(known).keys() == per_period(study).keys():
+                for name, x in per_period(study).items():
+                    if not np.allclose(per_period(known)[name], x):
+                        raise ValueError(f"{key}: seed {seed} differs between runs in {name!r}")
+            case["studies"][str(seed)] = study
+    for case in cases.values():
+        case["summary"] = summarise({int(s): st for s, st in case["studies"].items()})
+    return {"benchmark": "figure2-report", "rule": RULE, "cases": cases}
+
+
+# -- report -------------------------------------------------------------------------------------------
+def _fmt(ci: Sequence[float]) -> str:
+    return f"{ci[0]:+.2f} [{ci[1]:+.2f}, {ci[2]:+.2f}]"
+
+
+def table(summary: Mapping[str, Any]) -> str:
+    """The README table of one case: mean, seed spread, paired CIs vs Joint and the best
+    heuristic (pooled; per seed: how many seeds' CIs lie above / below 0)."""
+    best = summary["best_heuristic"]
+    lines = [
+        f"| policy | profit/period (mean of {len(summary['seeds'])} seeds) | seeds min / median "
+        f"/ max | vs {JOINT} (paired 95% CI) | seeds above / below Joint | vs best heuristic "
+        f"({best}) | seeds above / below it |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def count(per_seed: Mapping[str, Sequence[float]]) -> str:
+        up = sum(v[1] > 0 for v in per_seed.values())
+        down = sum(v[2] < 0 for v in per_seed.values())
+        return f"{up} / {down} of {len(per_seed)}"
+
+    for name, r in summary["rows"].items():
+        spread = r.get("seed_spread")
+        spread_txt = (
+            f"{spread['min']:.2f} / {spread['median']:.2f} / {spread['max']:.2f}" if spread else "-"
+        )
+        vs_joint = _fmt(r["vs_joint"]) if "vs_joint" in r else "-"
+        seeds_joint = count(r["seed_vs_joint"]) if r["kind"] == "agent" and "vs_joint" in r else "-"
+        seeds_best = count(r["seed_vs_best_heuristic"]) if r["kind"] == "agent" else "-"
+        vs_best = _fmt(r["vs_best_heuristic"]) if name != best else "-"
+        lines.append(
+            f"| {name} | {r['mean']:.2f} | {spread_txt} | {vs_joint} | {seeds_joint} | "
+            f"{vs_best} | {seeds_best} |"
+        )
+    return "\n".join(lines)
+
+
+def claims_table(summary: Mapping[str, Any]) -> str:
+    """The claims of one case: test, pooled evidence, seeds passing, verdict."""
+    lines = ["| claim | test | pooled (paired 95% CI) | seeds passing | verdict |"]
+    lines.append("|---|---|---|---|---|")
+    for claim, c in summary["claims"].items():
+        if "comparisons" in c:
+            evidence = "; ".join(
+                f"{k.split(' - ')[1]}: {_fmt(v['pooled'])}" for k, v in c["comparisons"].items()
+            )
+            passing = ", ".join(
+                f"{k.split(' - ')[1]} {v['seeds_passing']}" for k, v in c["comparisons"].items()
+            )
+        else:
+            evidence = _fmt(c["pooled"])
+            if "captured_fraction" in c:
+                fr = list(c["captured_fraction"].values())
+                evidence += f"; captured {min(fr):.0%} to {max(fr):.0%} of {c['gap']:.2f}"
+            passing = c.get("seeds_passing", "-")
+        lines.append(f"| {claim} | {c['test']} | {evidence} | {passing} | {c['verdict']} |")
+    return "\n".join(lines)
+
+
+def plot(report: Mapping[str, Any], path: Path) -> Path:
+    """KDEs of episode profit per policy, one panel per case (the seed paper's Figure 2);
+    agents: all training seeds' episodes.  A row far wider than the rest (RS-only's random
+    orders) is drawn clipped and flagged."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from scenarios.recommendation_study import kde_panel
+
+    cases = report["cases"]
+    fig = Figure(figsize=(7.0 * len(cases), 4.8))
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(1, len(cases), squeeze=False)[0])
+    for ax, (key, case) in zip(axes, cases.items()):
+        studies = {int(s): st for s, st in case["studies"].items()}
+        heuristics, agents = split(studies)
+        periods = int(next(iter(studies.values()))["settings"]["periods"])
+        data = {name: periods * np.concatenate(list(x.values())) for name, x in agents.items()}
+        data.update({name: periods * x for name, x in heuristics.items()})
+        labels = {
+            name: f"{name}{f' ({len(agents[name])} seeds)' if name in agents else ''}: "
+            f"{x.mean():.0f}"
+            for name, x in data.items()
+        }
+        kde_panel(ax, data, set(agents), labels)
+        ax.set(
+            xlabel=f"episode profit ({periods} periods)",
+            ylabel="density",
+            title=f"{key}\n{case['summary']['episodes']} common episodes",
+        )
+        ax.legend(fontsize="x-small", title="policy: mean episode profit", title_fontsize="x-small")
+    fig.suptitle("Figure 2 over training seeds: episode profit per policy (KDE)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def report(report_doc: Mapping[str, Any]) -> str:
+    """Markdown: per case its table and its claims."""
+    parts = []
+    for key, case in report_doc["cases"].items():
+        s = case["summary"]
+        parts.append(
+            f"## {key}\n\nseeds {', '.join(map(str, s['seeds']))}; {s['episodes']} common "
+            f"evaluation episodes (root seed {case['eval_seed']})\n\n{table(s)}\n\n"
+            f"{claims_table(s)}"
+        )
+    return "\n\n".join(parts) + f"\n\nRule: {RULE}.\n"
+
+
+# -- the run ----------------------------------------------------------------------------------------
+def run(
+    problem: Any,
+    settings: Any,
+    seeds: Sequence[int],
+    out: Path,
+    json_path: Path | None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """The study for every training seed on the common evaluation episodes; the JSON (this
+    run's studies and their summary) rewritten after every seed."""
+    from scenarios.recommendation_study import EVAL_SEED_OFFSET, run_study
+
+    eval_seed = EVAL_SEED_OFFSET + 1 if settings.eval_seed is None else settings.eval_seed
+    result: dict[str, Any] = {
+        "benchmark": "figure2",
+        "scenario": problem.source,
+        "params": dict(problem.params),
+        "seeds": list(seeds),
+        "eval_seed": eval_seed,
+        "rule": RULE,
+        "studies": {},
+    }
+    started = time.perf_counter()
+    for seed in seeds:
+        log(f"{problem.name}: training seed {seed} (study of {', '.join(settings.agents)}) ...")
+        t0 = time.perf_counter()
+        res = run_study(
+            problem,
+            dataclasses.replace(settings, seed=seed, eval_seed=eval_seed),
+            out / f"seed{seed}",
+            progress=progress,
+        )
+        result["studies"][str(seed)] = res.to_dict()
+        pooled = pool([result])
+        (case,) = pooled["cases"].values()
+        s = case["summary"]
+        rows = s["rows"]
+        means = ", ".join(f"{k} {rows[k]['mean']:.2f}" for k in AGENTS if k in rows)
+        log(
+            f"{problem.name}: seed {seed} done in {time.perf_counter() - t0:.0f} s; over "
+            f"{len(s['seeds'])} seed(s): {means}; best heuristic {s['best_heuristic']} "
+            f"{rows[s['best_heuristic']]['mean']:.2f}"
+        )
+        for claim, c in s["claims"].items():
+            log(f"  {claim}: {c['verdict']}")
+        result["summary"] = s
+        result["seconds"] = time.perf_counter() - started
+        if json_path is not None:
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            json_path.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    return result
+
+
+def settings_of(args: argparse.Namespace) -> Any:
+    from scenarios.recommendation_study import StudySettings
+
+    if args.quick:
+        return StudySettings(
+            steps=1024,
+            episodes=4,
+            periods=24,
+            mpc=False,
+            agents=("joint", "im", "rs", "mappo"),
+            search_periods=60,
+            search_replications=2,
+        )
+    return StudySettings(
+        steps=args.steps,
+        episodes=args.episodes,
+        periods=args.periods,
+        gamma=args.gamma,
+        mpc=bool(args.mpc),
+        agents=tuple(args.agents),
+        log_std_init=args.log_std_init,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scenario", default="recommendation-small")
+    ap.add_argument("--param", action="append", default=[], metavar="K=V")
+    ap.add_argument("--seeds", type=int, default=3, help="training seeds first..first+N-1")
+    ap.add_argument("--first-seed", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=150_000, help="PPO steps per agent")
+    ap.add_argument("--episodes", type=int, default=30, help="evaluation episodes")
+    ap.add_argument("--periods", type=int, default=128, help="periods per episode")
+    ap.add_argument("--gamma", type=float, default=0.95)
+    ap.add_argument("--log-std-init", type=float, default=-0.5)
+    ap.add_argument("--mpc", type=int, default=1, help="0: leave out the MIP rolling horizon")
+    ap.add_argument("--agents", nargs="+", default=["joint", "im", "rs", "mappo"])
+    ap.add_argument("--out", default="runs/figure2-seeds", help="training runs and the figure")
+    ap.add_argument("--json", default=None, help="results JSON (rewritten after every seed)")
+    ap.add_argument("--quick", action="store_true", help="tiny smoke run: 2 seeds, 1k steps")
+    ap.add_argument(
+        "--report",
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="no training: pool these results (and study.json files) by case, print the "
+        "tables and claims, draw the figure into --out (--json writes the pooled result)",
+    )
+    args = ap.parse_args(argv)
+    if args.report:
+        doc = pool([json.loads(Path(p).read_text()) for p in args.report])
+        doc["files"] = list(args.report)
+        if args.json:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(doc, indent=1, default=str) + "\n")
+        text = report(doc)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "figure2_seeds.md").write_text(text)
+        print(text, flush=True)
+        log(f"figure in {plot(doc, Path(args.out) / 'figure2_seeds.png')}")
+        return doc
+
+    import scenarios
+    from scenarios.command import ProgressLines, progress_interval
+
+    if not sys.stderr.isatty():  # training progress bars as a line every few seconds in a log
+        sys.stderr = ProgressLines(sys.stderr, max(progress_interval(), 30.0))
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+    problem = scenarios.make(args.scenario, **scenarios.parse_params(args.scenario, args.param))
+    seeds = [1, 2] if args.quick else list(range(args.first_seed, args.first_seed + args.seeds))
+    out = Path(args.out)
+    result = run(
+        problem,
+        settings_of(args),
+        seeds,
+        out,
+        Path(args.json) if args.json else None,
+        progress=not args.quick,
+    )
+    doc = pool([result])
+    text = report(doc)
+    print(text, flush=True)
+    log(f"figure in {plot(doc, out / 'figure2_seeds.png')}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
