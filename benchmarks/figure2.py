@@ -145,8 +145,6 @@ def split(
                 )
     if len(lengths) != 1:
         raise ValueError(f"all rows need the same evaluation episodes, got lengths {lengths}")
-    if not heuristics:
-        raise ValueError("the studies have no heuristic rows")
     return heuristics, agents
 
 
@@ -165,6 +163,8 @@ def summarise(studies: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
     per policy the pooled mean, the seeds' spread and paired CIs vs Joint and vs the best
     heuristic (pooled and per seed), and the claims with their verdicts."""
     heuristics, agents = split(studies)
+    if not heuristics:
+        raise ValueError("the studies have no heuristic rows")
     seeds = sorted(studies)
     best = max(heuristics, key=lambda k: float(heuristics[k].mean()))
     static = [h for h in heuristics if h not in DYNAMIC]
@@ -317,16 +317,20 @@ def case_key(study: Mapping[str, Any]) -> str:
 
 def _comparable(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The settings runs of one case must share: all but the training seed, the evaluation
-    seed (compared on its own) and ``mpc``, which only adds the MIP rolling-horizon row; that
-    row does not depend on the training seed, so later seeds may leave it out (``--mpc 0``,
-    one MIP per period is most of a small study's heuristic time) and pool with seed 1's."""
-    return {k: v for k, v in settings.items() if k not in ("seed", "eval_seed", "mpc")}
+    seed (compared on its own), ``mpc`` and ``references``, which only add heuristic rows;
+    those do not depend on the training seed, so later seeds may leave them out (``--mpc 0``:
+    one MIP per period is most of a small study's heuristic time; ``--references 0``: all of
+    them) and pool with seed 1's."""
+    return {
+        k: v for k, v in settings.items() if k not in ("seed", "eval_seed", "mpc", "references")
+    }
 
 
-def pool(documents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def pool(documents: Sequence[Mapping[str, Any]], summaries: bool = True) -> dict[str, Any]:
     """One result from several runs (results of this script, or single ``study.json`` files):
     per case, the studies by training seed (a seed run twice must agree) and the summary.
-    Runs of one case must share their settings (but the seed) and evaluation seed."""
+    Runs of one case must share their settings (but the seed) and evaluation seed;
+    *summaries*: compute each case's :func:`summarise` (needs heuristic rows)."""
     cases: dict[str, dict[str, Any]] = {}
     for doc in documents:
         studies = doc["studies"].values() if doc.get("benchmark") == "figure2" else [doc]
@@ -359,9 +363,41 @@ def pool(documents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                     if not np.allclose(per_period(known)[name], x):
                         raise ValueError(f"{key}: seed {seed} differs between runs in {name!r}")
             case["studies"][str(seed)] = study
-    for case in cases.values():
+    for case in cases.values() if summaries else ():
         case["summary"] = summarise({int(s): st for s, st in case["studies"].items()})
     return {"benchmark": "figure2-report", "rule": RULE, "cases": cases}
+
+
+def versus(new: Mapping[str, Any], old: Mapping[str, Any]) -> dict[str, Any]:
+    """*new* against *old* (results or study files, e.g. a variant of the settings against
+    the default), per case both have on the same evaluation episodes: each agent's paired
+    difference new - old per common training seed and pooled, and the claims for *new*'s
+    agents with the heuristic rows of either (a variant run with ``--references 0``)."""
+    a, b = pool([new], summaries=False)["cases"], pool([old], summaries=False)["cases"]
+    out: dict[str, Any] = {}
+    for key in a.keys() & b.keys():
+        if a[key]["eval_seed"] != b[key]["eval_seed"]:
+            raise ValueError(f"{key}: the results were evaluated on different episodes")
+        new_heur, new_agents = split({int(k): v for k, v in a[key]["studies"].items()})
+        old_heur, old_agents = split({int(k): v for k, v in b[key]["studies"].items()})
+        diffs = {
+            name: _test(x, old_agents[name], _above)
+            for name, x in new_agents.items()
+            if name in old_agents and set(x) & set(old_agents[name])
+        }
+        heuristics = {**old_heur, **new_heur}
+        studies = {}
+        for seed, study in a[key]["studies"].items():
+            rows = [r for r in study["rows"] if r["name"] in AGENTS]
+            periods = int(study["settings"]["periods"])
+            rows += [
+                {"name": k, "per_episode": (periods * v).tolist()} for k, v in heuristics.items()
+            ]
+            studies[int(seed)] = {**study, "rows": rows}
+        out[key] = {"new_minus_old": diffs, "new": summarise(studies)}
+    if not out:
+        raise ValueError("the two results have no case in common")
+    return out
 
 
 # -- report -------------------------------------------------------------------------------------------
@@ -482,9 +518,12 @@ def run(
     out: Path,
     json_path: Path | None,
     progress: bool = True,
+    earlier: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The study for every training seed on the common evaluation episodes; the JSON (this
-    run's studies and their summary) rewritten after every seed."""
+    run's studies and their summary) rewritten after every seed.  *earlier*: results of
+    this case (e.g. seed 1, with the heuristic rows) pooled with this run's for the
+    summary."""
     from scenarios.recommendation_study import EVAL_SEED_OFFSET, run_study
 
     eval_seed = EVAL_SEED_OFFSET + 1 if settings.eval_seed is None else settings.eval_seed
@@ -508,20 +547,24 @@ def run(
             progress=progress,
         )
         result["studies"][str(seed)] = res.to_dict()
-        pooled = pool([result])
-        (case,) = pooled["cases"].values()
-        s = case["summary"]
-        rows = s["rows"]
-        means = ", ".join(f"{k} {rows[k]['mean']:.2f}" for k in AGENTS if k in rows)
-        log(
-            f"{problem.name}: seed {seed} done in {time.perf_counter() - t0:.0f} s; over "
-            f"{len(s['seeds'])} seed(s): {means}; best heuristic {s['best_heuristic']} "
-            f"{rows[s['best_heuristic']]['mean']:.2f}"
-        )
-        for claim, c in s["claims"].items():
-            log(f"  {claim}: {c['verdict']}")
-        result["summary"] = s
         result["seconds"] = time.perf_counter() - started
+        means = ", ".join(f"{r['name']} {r['mean']:.2f}" for r in res.rows if r["name"] in AGENTS)
+        log(f"{problem.name}: seed {seed} done in {time.perf_counter() - t0:.0f} s: {means}")
+        try:
+            (case,) = pool([*earlier, result])["cases"].values()
+        except ValueError as exc:  # e.g. no heuristic rows yet (--references 0, no --pool)
+            log(f"  no summary: {exc}")
+        else:
+            s = case["summary"]
+            rows = s["rows"]
+            means = ", ".join(f"{k} {rows[k]['mean']:.2f}" for k in AGENTS if k in rows)
+            log(
+                f"  over seeds {s['seeds']}: {means}; best heuristic {s['best_heuristic']} "
+                f"{rows[s['best_heuristic']]['mean']:.2f}"
+            )
+            for claim, c in s["claims"].items():
+                log(f"  {claim}: {c['verdict']}")
+            result["summary"] = s
         if json_path is not None:
             json_path.parent.mkdir(parents=True, exist_ok=True)
             json_path.write_text(json.dumps(result, indent=1, default=str) + "\n")
@@ -547,6 +590,7 @@ def settings_of(args: argparse.Namespace) -> Any:
         periods=args.periods,
         gamma=args.gamma,
         mpc=bool(args.mpc),
+        references=bool(args.references),
         agents=tuple(args.agents),
         log_std_init=args.log_std_init,
     )
@@ -564,7 +608,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--gamma", type=float, default=0.95)
     ap.add_argument("--log-std-init", type=float, default=-0.5)
     ap.add_argument("--mpc", type=int, default=1, help="0: leave out the MIP rolling horizon")
+    ap.add_argument(
+        "--references", type=int, default=1, help="0: no heuristic rows (pool them, --pool)"
+    )
     ap.add_argument("--agents", nargs="+", default=["joint", "im", "rs", "mappo"])
+    ap.add_argument(
+        "--pool",
+        nargs="+",
+        default=[],
+        metavar="JSON",
+        help="earlier results of this case pooled with the run for its summary and tables",
+    )
     ap.add_argument("--out", default="runs/figure2-seeds", help="training runs and the figure")
     ap.add_argument("--json", default=None, help="results JSON (rewritten after every seed)")
     ap.add_argument("--quick", action="store_true", help="tiny smoke run: 2 seeds, 1k steps")
@@ -576,7 +630,27 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help="no training: pool these results (and study.json files) by case, print the "
         "tables and claims, draw the figure into --out (--json writes the pooled result)",
     )
+    ap.add_argument(
+        "--versus",
+        nargs=2,
+        default=None,
+        metavar=("NEW", "OLD"),
+        help="no training: paired differences NEW - OLD per agent and seed (same episodes), "
+        "and the claims for NEW's agents with either's heuristic rows",
+    )
     args = ap.parse_args(argv)
+    if args.versus:
+        new, old = (json.loads(Path(p).read_text()) for p in args.versus)
+        diff = versus(new, old)
+        for key, d in diff.items():
+            print(f"## {key}: {args.versus[0]} - {args.versus[1]}\n")
+            for name, t in d["new_minus_old"].items():
+                seeds = ", ".join(f"{s}: {_fmt(v)}" for s, v in t["per_seed"].items())
+                print(f"{name}: {_fmt(t['pooled'])} (seeds {seeds})")
+            print(f"\n{table(d['new'])}\n\n{claims_table(d['new'])}\n", flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps(diff, indent=1, default=str) + "\n")
+        return diff
     if args.report:
         doc = pool([json.loads(Path(p).read_text()) for p in args.report])
         doc["files"] = list(args.report)
@@ -600,6 +674,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     problem = scenarios.make(args.scenario, **scenarios.parse_params(args.scenario, args.param))
+    earlier = [json.loads(Path(p).read_text()) for p in args.pool]
     seeds = [1, 2] if args.quick else list(range(args.first_seed, args.first_seed + args.seeds))
     out = Path(args.out)
     result = run(
@@ -609,8 +684,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         out,
         Path(args.json) if args.json else None,
         progress=not args.quick,
+        earlier=earlier,
     )
-    doc = pool([result])
+    doc = pool([*earlier, result])
     text = report(doc)
     print(text, flush=True)
     log(f"figure in {plot(doc, out / 'figure2_seeds.png')}")

@@ -179,6 +179,9 @@ class StudySettings:
     # root seed of the evaluation episodes; None: EVAL_SEED_OFFSET + seed.  Several training
     # seeds evaluated on the same episodes (common random numbers, benchmarks/figure2.py) set it
     eval_seed: int | None = None
+    # False: the heuristic rows are left out (the anchors are still computed); they do not
+    # depend on the training seed, so benchmarks/figure2.py takes them from another seed's run
+    references: bool = True
 
 
 @dataclass
@@ -525,9 +528,9 @@ def _references(
             replications=settings.search_replications,
         )
         for rec_name, rec in recommenders.items()
-        if rec_name != "random"
+        if rec_name != "random" and (settings.references or rec_name == "margin")
     }
-    for rec_name, rec in recommenders.items():
+    for rec_name, rec in recommenders.items() if settings.references else ():
         lv = levels.get(rec_name, levels["uniform"])
         evals.append(
             _evaluation(
@@ -538,7 +541,7 @@ def _references(
                 eval_seed,
             )
         )
-    if settings.mpc and model.shape[0] <= settings.mpc_max_products:
+    if settings.references and settings.mpc and model.shape[0] <= settings.mpc_max_products:
         try:
             from optimization.recommendation_mip import MIPRecommendationPolicy
         except ImportError:  # pragma: no cover - optional part
@@ -561,7 +564,7 @@ def _references(
             )
             evals.append(_evaluation("MIP rolling horizon", problem, mpc, settings, eval_seed))
     k = settings.replenishment_period
-    if k > 1:  # the periodic-review reference of a replenishment agent deciding every k periods
+    if settings.references and k > 1:  # the periodic-review reference of an agent deciding every k
         periodic = periodic_levels(
             network,
             make_market(),
@@ -640,7 +643,8 @@ def _season_references(
     levels, evals = {}, []
     for name, (policy, params) in season_policies(problem, static).items():
         levels[name.removeprefix("base-stock-")] = dict(params["level"])
-        evals.append(_evaluation(name, problem, policy, settings, eval_seed))
+        if settings.references:
+            evals.append(_evaluation(name, problem, policy, settings, eval_seed))
     return levels, np.asarray(static.alpha, dtype=float), evals
 
 

@@ -166,6 +166,9 @@ def test_run_and_report_with_a_stand_in_study(fig2, synthetic, tmp_path, monkeyp
     class Fake:
         def __init__(self, d):
             self.d = d
+            self.rows = [
+                {"name": r["name"], "mean": np.mean(r["per_episode"]) / PERIODS} for r in d["rows"]
+            ]
 
         def to_dict(self):
             return self.d
@@ -211,3 +214,47 @@ def test_quick_run_writes_json_and_figure(tmp_path):
     )
     assert (tmp_path / "figure2_seeds.png").exists()
     assert "seed 2 done" in proc.stdout
+
+
+def test_versus_pairs_agents_and_borrows_the_heuristic_rows(fig2, synthetic):
+    studies, heur, base = synthetic
+    old = {"benchmark": "figure2", "studies": {str(k): v for k, v in studies.items()}}
+    new_studies = {}
+    for seed in (1, 2):  # a variant run without the heuristic rows: Joint 1.0 higher
+        rows = {
+            r["name"]: np.asarray(r["per_episode"]) / PERIODS
+            for r in studies[seed]["rows"]
+            if r["name"] in fig2.AGENTS
+        }
+        rows["Joint IM-RS"] = rows["Joint IM-RS"] + 1.0
+        new_studies[str(seed)] = study(seed, rows, steps=999)  # other settings: a variant
+    new = {"benchmark": "figure2", "studies": new_studies}
+    (d,) = fig2.versus(new, old).values()
+    joint = d["new_minus_old"]["Joint IM-RS"]
+    assert joint["pooled"][0] == pytest.approx(1.0) and set(joint["per_seed"]) == {"1", "2"}
+    assert d["new_minus_old"]["IM-only"]["pooled"][0] == pytest.approx(0.0, abs=1e-12)
+    assert d["new"]["seeds"] == [1, 2] and d["new"]["best_static"] == "base-stock + margin"
+    half = d["new"]["claims"]["Joint IM-RS captures half the dynamic-over-static gap"]
+    assert half["verdict"] == "holds"  # +4.5, +3.5 over margin, midpoint +2
+    with pytest.raises(ValueError, match="different episodes"):
+        fig2.versus(new, {**studies[1], "eval_seed": 99})
+
+
+def test_study_without_references_keeps_the_anchor(tmp_path):
+    """references=False leaves the heuristic rows out but still anchors the agents on
+    base stock + margin (the same levels as with the rows)."""
+    import scenarios
+    from scenarios.recommendation_study import StudySettings, run_study
+
+    problem = scenarios.make("recommendation-small", shortage="lost")
+    tiny = dict(episodes=2, periods=12, mpc=False, agents=(), search_periods=60)
+    with_rows = run_study(problem, StudySettings(**tiny), tmp_path / "a", progress=False)
+    without = run_study(
+        problem, StudySettings(**tiny, references=False), tmp_path / "b", progress=False
+    )
+    assert without.rows == [] and len(with_rows.rows) == 4
+    assert (tmp_path / "a" / "env.json").read_text() == (tmp_path / "b" / "env.json").read_text()
+    assert (
+        without.details["base_stock_levels"]["margin"]
+        == (with_rows.details["base_stock_levels"]["margin"])
+    )
