@@ -593,6 +593,7 @@ def settings_of(args: argparse.Namespace) -> Any:
         references=bool(args.references),
         agents=tuple(args.agents),
         log_std_init=args.log_std_init,
+        demand_features=bool(args.demand_features),
     )
 
 
@@ -607,6 +608,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--periods", type=int, default=128, help="periods per episode")
     ap.add_argument("--gamma", type=float, default=0.95)
     ap.add_argument("--log-std-init", type=float, default=-0.5)
+    ap.add_argument(
+        "--demand-features",
+        type=int,
+        default=0,
+        help="1: the agents observe each product's demand so far / its expectation",
+    )
     ap.add_argument("--mpc", type=int, default=1, help="0: leave out the MIP rolling horizon")
     ap.add_argument(
         "--references", type=int, default=1, help="0: no heuristic rows (pool them, --pool)"

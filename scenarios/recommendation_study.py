@@ -182,6 +182,9 @@ class StudySettings:
     # False: the heuristic rows are left out (the anchors are still computed); they do not
     # depend on the training seed, so benchmarks/figure2.py takes them from another seed's run
     references: bool = True
+    # the agents also observe each product's demand so far over its expectation (a trend
+    # estimate from sales; rl.recommendation_env.RecommendationLayout demand_features)
+    demand_features: bool = False
 
 
 @dataclass
@@ -422,6 +425,8 @@ def run_study(
         env_kwargs["score_mode"] = settings.score_mode
     if season:  # the season's end is the end: terminate there, show the time left
         env_kwargs["finite_horizon"] = True
+    if settings.demand_features:
+        env_kwargs["demand_features"] = True
     (out / "env.json").write_text(json.dumps(_jsonable(env_kwargs), indent=2) + "\n")
     agents: dict[str, Any] = {}
     for key, control, name in (
