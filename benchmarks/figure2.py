@@ -326,11 +326,14 @@ def _comparable(settings: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def pool(documents: Sequence[Mapping[str, Any]], summaries: bool = True) -> dict[str, Any]:
+def pool(
+    documents: Sequence[Mapping[str, Any]], summaries: bool = True, strict: bool = True
+) -> dict[str, Any]:
     """One result from several runs (results of this script, or single ``study.json`` files):
     per case, the studies by training seed (a seed run twice must agree) and the summary.
     Runs of one case must share their settings (but the seed) and evaluation seed;
-    *summaries*: compute each case's :func:`summarise` (needs heuristic rows)."""
+    *summaries*: compute each case's :func:`summarise` (needs heuristic rows); *strict*:
+    refuse runs whose settings differ (False: only the evaluation episodes must agree)."""
     cases: dict[str, dict[str, Any]] = {}
     for doc in documents:
         studies = doc["studies"].values() if doc.get("benchmark") == "figure2" else [doc]
@@ -350,7 +353,7 @@ def pool(documents: Sequence[Mapping[str, Any]], summaries: bool = True) -> dict
                     f"{key}: seed {seed} was evaluated with root seed {study['eval_seed']}, "
                     f"the others with {case['eval_seed']}: not the same episodes"
                 )
-            if _comparable(study["settings"]) != case["settings"]:
+            if strict and _comparable(study["settings"]) != case["settings"]:
                 diff = sorted(
                     k
                     for k, v in _comparable(study["settings"]).items()
@@ -368,12 +371,22 @@ def pool(documents: Sequence[Mapping[str, Any]], summaries: bool = True) -> dict
     return {"benchmark": "figure2-report", "rule": RULE, "cases": cases}
 
 
+def _studies_of(paths: Sequence[str]) -> dict[str, Any]:
+    """The studies of result files (of this script, or study.json files) by training seed."""
+    out: dict[str, Any] = {}
+    for path in paths:
+        doc = json.loads(Path(path).read_text())
+        for study in doc["studies"].values() if doc.get("benchmark") == "figure2" else [doc]:
+            out[str(study["settings"]["seed"])] = study
+    return out
+
+
 def versus(new: Mapping[str, Any], old: Mapping[str, Any]) -> dict[str, Any]:
     """*new* against *old* (results or study files, e.g. a variant of the settings against
     the default), per case both have on the same evaluation episodes: each agent's paired
     difference new - old per common training seed and pooled, and the claims for *new*'s
     agents with the heuristic rows of either (a variant run with ``--references 0``)."""
-    a, b = pool([new], summaries=False)["cases"], pool([old], summaries=False)["cases"]
+    a, b = (pool([doc], summaries=False, strict=False)["cases"] for doc in (new, old))
     out: dict[str, Any] = {}
     for key in a.keys() & b.keys():
         if a[key]["eval_seed"] != b[key]["eval_seed"]:
@@ -643,11 +656,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         default=None,
         metavar=("NEW", "OLD"),
         help="no training: paired differences NEW - OLD per agent and seed (same episodes), "
-        "and the claims for NEW's agents with either's heuristic rows",
+        "and the claims for NEW's agents with either's heuristic rows (each: files, "
+        "comma-separated, pooled; one case)",
     )
     args = ap.parse_args(argv)
     if args.versus:
-        new, old = (json.loads(Path(p).read_text()) for p in args.versus)
+        new, old = (
+            {"benchmark": "figure2", "studies": _studies_of(arg.split(","))} for arg in args.versus
+        )
         diff = versus(new, old)
         for key, d in diff.items():
             print(f"## {key}: {args.versus[0]} - {args.versus[1]}\n")
@@ -693,7 +709,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         progress=not args.quick,
         earlier=earlier,
     )
-    doc = pool([*earlier, result])
+    try:
+        doc = pool([*earlier, result])
+    except ValueError as exc:  # no heuristic rows (--references 0 without --pool)
+        log(f"no report: {exc}")
+        return result
     text = report(doc)
     print(text, flush=True)
     log(f"figure in {plot(doc, out / 'figure2_seeds.png')}")
