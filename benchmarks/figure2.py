@@ -607,6 +607,7 @@ def settings_of(args: argparse.Namespace) -> Any:
         agents=tuple(args.agents),
         log_std_init=args.log_std_init,
         demand_features=bool(args.demand_features),
+        logit_scale=args.logit_scale,
     )
 
 
@@ -626,6 +627,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         type=int,
         default=0,
         help="1: the agents observe each product's demand so far / its expectation",
+    )
+    ap.add_argument(
+        "--logit-scale",
+        type=float,
+        default=None,
+        help="reach of the recommendation action around the anchor (logits, default 3)",
     )
     ap.add_argument("--mpc", type=int, default=1, help="0: leave out the MIP rolling horizon")
     ap.add_argument(

@@ -185,6 +185,9 @@ class StudySettings:
     # the agents also observe each product's demand so far over its expectation (a trend
     # estimate from sales; rl.recommendation_env.RecommendationLayout demand_features)
     demand_features: bool = False
+    # the reach of a recommendation action around the anchor: logits = base + logit_scale * u,
+    # u in [-1, 1] (rl.recommendation_env.RecommendationLayout); None: the env's default, 3
+    logit_scale: float | None = None
 
 
 @dataclass
@@ -427,6 +430,8 @@ def run_study(
         env_kwargs["finite_horizon"] = True
     if settings.demand_features:
         env_kwargs["demand_features"] = True
+    if settings.logit_scale is not None:
+        env_kwargs["logit_scale"] = float(settings.logit_scale)
     (out / "env.json").write_text(json.dumps(_jsonable(env_kwargs), indent=2) + "\n")
     agents: dict[str, Any] = {}
     for key, control, name in (
