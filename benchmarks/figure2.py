@@ -321,8 +321,14 @@ def _comparable(settings: Mapping[str, Any]) -> dict[str, Any]:
     those do not depend on the training seed, so later seeds may leave them out (``--mpc 0``:
     one MIP per period is most of a small study's heuristic time; ``--references 0``: all of
     them) and pool with seed 1's."""
+    from scenarios.recommendation_study import StudySettings
+
+    # a key an older run did not write has its default; tuples and lists are alike in JSON
+    full = {**dataclasses.asdict(StudySettings()), **settings}
     return {
-        k: v for k, v in settings.items() if k not in ("seed", "eval_seed", "mpc", "references")
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in full.items()
+        if k not in ("seed", "eval_seed", "mpc", "references")
     }
 
 
