@@ -419,6 +419,89 @@ def versus(new: Mapping[str, Any], old: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+# -- can the agents' actions express the inventory-aware policy? -----------------------------------
+def project(alpha: np.ndarray, base: np.ndarray, scale: float, axis: int) -> np.ndarray:
+    """The intensities closest to *alpha* (least squares, per normalisation group along
+    *axis*) that an anchored agent can play: ``softmax(base + scale * u)``, u in [-1, 1]."""
+    from scipy.optimize import minimize
+
+    a, b = np.moveaxis(alpha, axis, -1), np.moveaxis(base, axis, -1)
+    out = np.empty_like(a)
+    for idx in np.ndindex(a.shape[:-1]):
+
+        def soft(u: np.ndarray, idx: tuple[int, ...] = idx) -> np.ndarray:
+            z = b[idx] + scale * u
+            e = np.exp(z - z.max())
+            return np.asarray(e / e.sum())
+
+        def loss(u: np.ndarray, idx: tuple[int, ...] = idx) -> float:
+            return float(((soft(u) - a[idx]) ** 2).sum())
+
+        starts = (
+            np.zeros(a.shape[-1]),
+            np.clip((np.log(np.maximum(a[idx], 1e-9)) - b[idx]) / scale, -1, 1),
+        )
+        bounds = [(-1.0, 1.0)] * a.shape[-1]
+        res = min(
+            (minimize(loss, u0, method="L-BFGS-B", bounds=bounds) for u0 in starts),
+            key=lambda r: r.fun,
+        )
+        out[idx] = soft(res.x)
+    return np.moveaxis(out, -1, axis)
+
+
+def reach(problem: Any, scales: Sequence[float], episodes: int, eval_seed: int) -> dict[str, Any]:
+    """On a selling season: the inventory-aware ``base-stock-season-resolve`` policy as is and
+    with its intensities projected (:func:`project`) onto what an agent anchored on the
+    best static policy can play at each logit scale, and the static policy; mean profit per
+    period on *episodes* common episodes.  If the projection loses the gain, the agents'
+    action range, not their learning, caps them at the static policy."""
+    from des_supply.evaluate import simulate
+    from des_supply.policies import Action
+    from des_supply.recommendation import KEY
+    from des_supply.recommendation_policies import season_economics
+    from optimization.recommendation_season import best_static, season_policies
+
+    market = problem.new_market()
+    model = market.model
+    econ = season_economics(problem.network, model.products)
+    static = best_static(model, econ, problem.network, trend_sd=float(market.trend_sd))
+    base = np.log(np.maximum(np.asarray(static.alpha, float), 1e-3))  # the anchor's scores
+    policies = season_policies(problem, static)
+    periods = econ.season
+
+    class Projected:
+        def __init__(self, inner: Any, scale: float | None) -> None:
+            self.inner, self.scale = inner, scale
+
+        def start_run(self, rng: np.random.Generator) -> None:
+            self.inner.start_run(rng)
+
+        def act(self, obs: Any) -> Any:
+            a = self.inner.act(obs)
+            if self.scale is None:
+                return a
+            alpha = project(np.asarray(a.extra[KEY], float), base, self.scale, model.sum_axis)
+            return Action(orders=a.orders, extra={KEY: alpha})
+
+    def run(policy: Any) -> np.ndarray:
+        res = simulate(
+            problem, policy, periods=periods, warmup=0, replications=episodes, seed=eval_seed
+        )
+        return np.asarray(res.per_replication, float)
+
+    static_x = run(policies["base-stock-season-static"][0])
+    rows: dict[str, Any] = {"base-stock-season-static": {"mean": float(static_x.mean())}}
+    for scale in (None, *scales):
+        x = run(Projected(policies["base-stock-season-resolve"][0], scale))
+        name = "base-stock-season-resolve" + (
+            "" if scale is None else f" within logit_scale {scale:g}"
+        )
+        rows[name] = {"mean": float(x.mean()), "vs_static": _ci(x - static_x)}
+        log(f"{name}: {x.mean():.2f} per period, vs static {_fmt(rows[name]['vs_static'])}")
+    return {"episodes": episodes, "eval_seed": eval_seed, "rows": rows}
+
+
 # -- report -------------------------------------------------------------------------------------------
 def _fmt(ci: Sequence[float]) -> str:
     return f"{ci[0]:+.2f} [{ci[1]:+.2f}, {ci[2]:+.2f}]"
@@ -672,7 +755,25 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "and the claims for NEW's agents with either's heuristic rows (each: files, "
         "comma-separated, pooled; one case)",
     )
+    ap.add_argument(
+        "--reach",
+        nargs="+",
+        type=float,
+        default=None,
+        metavar="SCALE",
+        help="no training (a selling season): the inventory-aware policy as is and projected "
+        "onto the anchored agents' action range at these logit scales (--episodes episodes)",
+    )
     args = ap.parse_args(argv)
+    if args.reach:
+        import scenarios
+        from scenarios.recommendation_study import EVAL_SEED_OFFSET
+
+        problem = scenarios.make(args.scenario, **scenarios.parse_params(args.scenario, args.param))
+        out = reach(problem, args.reach, args.episodes, EVAL_SEED_OFFSET + 1)
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+        return out
     if args.versus:
         new, old = (
             {"benchmark": "figure2", "studies": _studies_of(arg.split(","))} for arg in args.versus

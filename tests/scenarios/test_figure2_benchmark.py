@@ -258,3 +258,17 @@ def test_study_without_references_keeps_the_anchor(tmp_path):
         without.details["base_stock_levels"]["margin"]
         == (with_rows.details["base_stock_levels"]["margin"])
     )
+
+
+def test_project_onto_the_anchored_action_range(fig2):
+    base = np.zeros((2, 3))
+    z = np.array([[0.0, 1.0, 2.0], [2.0, 0.0, -1.0]])
+    reachable = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)  # spans <= 2 x scale 3
+    np.testing.assert_allclose(fig2.project(reachable, base, 3.0, 1), reachable, atol=1e-4)
+    corner = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # needs infinite logits
+    got = fig2.project(corner, base, 1.0, 1)
+    best = np.exp([1.0, -1.0, -1.0]) / np.exp([1.0, -1.0, -1.0]).sum()
+    np.testing.assert_allclose(got[0], best, atol=1e-4)
+    np.testing.assert_allclose(got[1], best[::-1], atol=1e-4)
+    # along the other axis (intensities summing to 1 over products)
+    np.testing.assert_allclose(fig2.project(reachable.T, base.T, 3.0, 0), reachable.T, atol=1e-4)
