@@ -272,3 +272,23 @@ def test_project_onto_the_anchored_action_range(fig2):
     np.testing.assert_allclose(got[1], best[::-1], atol=1e-4)
     # along the other axis (intensities summing to 1 over products)
     np.testing.assert_allclose(fig2.project(reachable.T, base.T, 3.0, 0), reachable.T, atol=1e-4)
+
+
+@pytest.mark.slow  # about 10 s: three studies' anchors (no training)
+def test_season_study_widens_the_recommendation_reach(tmp_path):
+    """On a selling season the agents' recommendation actions reach SEASON_LOGIT_SCALE
+    logits around the anchor unless the settings say otherwise."""
+    import scenarios
+    from scenarios.recommendation_study import SEASON_LOGIT_SCALE, StudySettings, run_study
+
+    problem = scenarios.make("recommendation-fashion-small")
+    tiny = dict(episodes=2, periods=12, agents=(), references=False)
+    run_study(problem, StudySettings(**tiny), tmp_path / "a", progress=False)
+    assert json.loads((tmp_path / "a" / "env.json").read_text())["logit_scale"] == (
+        SEASON_LOGIT_SCALE
+    )
+    run_study(problem, StudySettings(**tiny, logit_scale=3.0), tmp_path / "b", progress=False)
+    assert json.loads((tmp_path / "b" / "env.json").read_text())["logit_scale"] == 3.0
+    small = scenarios.make("recommendation-small")
+    run_study(small, StudySettings(**tiny, search_periods=60), tmp_path / "c", progress=False)
+    assert "logit_scale" not in json.loads((tmp_path / "c" / "env.json").read_text())
