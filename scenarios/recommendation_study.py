@@ -887,7 +887,9 @@ def kde_panel(
     for name, x in data.items():
         label = (labels or {}).get(name, name)
         if x.std() > 5 * spread + 1e-9:
-            label = f"{label} (mean {x.mean():.0f}, off scale)"
+            label = (
+                f"{label} (off scale)" if labels else f"{label} (mean {x.mean():.0f}, off scale)"
+            )
         style = {"lw": 2.4 if name == JOINT else 1.3, "ls": "-" if name in agents else "--"}
         if x.std() > 0:
             ax.plot(grid, gaussian_kde(x)(grid), label=label, **style)
