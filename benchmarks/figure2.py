@@ -341,6 +341,8 @@ def _comparable(settings: Mapping[str, Any]) -> dict[str, Any]:
 
     # a key an older run did not write has its default; tuples and lists are alike in JSON
     full = {**dataclasses.asdict(StudySettings()), **settings}
+    if full["logit_scale"] is None:  # runs before the study recorded the scale in force: 3
+        full["logit_scale"] = 3.0
     return {
         k: list(v) if isinstance(v, tuple) else v
         for k, v in full.items()

@@ -509,7 +509,8 @@ def run_study(
         shortage,
         rows,
         {
-            "settings": asdict(settings),
+            # the logit scale in force (None -> SEASON_LOGIT_SCALE on a season, else the env's 3)
+            "settings": {**asdict(settings), "logit_scale": env_kwargs.get("logit_scale", 3.0)},
             "eval_seed": eval_seed,
             "base_stock_levels": levels,
             "seconds": time.perf_counter() - started,

@@ -292,3 +292,16 @@ def test_season_study_widens_the_recommendation_reach(tmp_path):
     small = scenarios.make("recommendation-small")
     run_study(small, StudySettings(**tiny, search_periods=60), tmp_path / "c", progress=False)
     assert "logit_scale" not in json.loads((tmp_path / "c" / "env.json").read_text())
+
+
+def test_runs_at_different_logit_scales_are_not_pooled(fig2, synthetic):
+    """A run that did not record its logit scale had the env's 3; a season run at 8 is
+    another setting and is refused, one at 3 pools."""
+    studies, heur, base = synthetic
+    old = studies[1]  # no "logit_scale" key: 3
+    wide = json.loads(json.dumps(studies[2]))
+    wide["settings"]["logit_scale"] = 8.0
+    with pytest.raises(ValueError, match="logit_scale"):
+        fig2.pool([old, wide])
+    wide["settings"]["logit_scale"] = 3.0
+    assert sorted(next(iter(fig2.pool([old, wide])["cases"].values()))["studies"]) == ["1", "2"]
