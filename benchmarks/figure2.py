@@ -431,7 +431,9 @@ def versus(new: Mapping[str, Any], old: Mapping[str, Any]) -> dict[str, Any]:
                 {"name": k, "per_episode": (periods * v).tolist()} for k, v in heuristics.items()
             ]
             studies[int(seed)] = {**study, "rows": rows}
-        out[key] = {"new_minus_old": diffs, "new": summarise(studies)}
+        out[key] = {"new_minus_old": diffs}
+        if heuristics:  # else only the paired differences
+            out[key]["new"] = summarise(studies)
     if not out:
         raise ValueError("the two results have no case in common")
     return out
@@ -802,7 +804,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             for name, t in d["new_minus_old"].items():
                 seeds = ", ".join(f"{s}: {_fmt(v)}" for s, v in t["per_seed"].items())
                 print(f"{name}: {_fmt(t['pooled'])} (seeds {seeds})")
-            print(f"\n{table(d['new'])}\n\n{claims_table(d['new'])}\n", flush=True)
+            if "new" in d:
+                print(f"\n{table(d['new'])}\n\n{claims_table(d['new'])}\n", flush=True)
         if args.json:
             Path(args.json).write_text(json.dumps(diff, indent=1, default=str) + "\n")
         return diff
