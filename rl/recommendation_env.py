@@ -53,6 +53,7 @@ __all__ = [
     "CONTROLS",
     "SCORE_MODES",
     "AgentPolicy",
+    "DemandMemory",
     "RecommendationEnv",
     "RecommendationLayout",
     "RecommendationParallelEnv",
@@ -80,6 +81,12 @@ class RecommendationLayout:
     ``"base-stock"`` mode); scores are logits mapped by ``model.from_logits``.
     ``finite_horizon=True`` appends ``time_left = (periods - t) / periods`` to the
     observation (a selling season: what a unit is worth depends on the time to go).
+    ``demand_features=True`` appends, before it, each product's ``demand_ratio``: the
+    episode's demand so far over its expected value under the intensities that were in
+    force, ``(D_i + d_i) / (E_i + d_i)`` with ``d_i`` one period's expected demand under
+    the base scores (a prior worth one period; 1 at the start).  Under an unseen
+    popularity trend (``RecommendationMarket(trend_sd > 0)``) it is the sales-based trend
+    estimate a seller would keep; it needs a :class:`DemandMemory` per episode.
 
     ``score_mode`` says how the recommendation part of an action (components in
     [-1, 1]) becomes the (N, M) logits:
@@ -110,6 +117,7 @@ class RecommendationLayout:
         base_scores: Any = None,
         score_mode: str = "free",
         finite_horizon: bool = False,
+        demand_features: bool = False,
     ) -> None:
         if score_mode not in SCORE_MODES:
             raise ValueError(f"score_mode(={score_mode!r}) must be one of {SCORE_MODES}")
@@ -164,9 +172,16 @@ class RecommendationLayout:
                 f"(products x customers) array, got shape {self.base_scores.shape}"
             )
         self.finite_horizon = bool(finite_horizon)
+        self.demand_features = bool(demand_features)
+        # one period's expected demand under the base scores: the prior of demand_ratio
+        self.prior_demand = np.maximum(
+            model.expected_demand(model.from_logits(self.base_scores)), 1e-9
+        )
         self.periods = int(periods)
-        self.observation_names = self.inventory.observation_names + (
-            ("time_left",) if self.finite_horizon else ()
+        self.observation_names = (
+            self.inventory.observation_names
+            + (tuple(f"{p}.demand_ratio" for p in products) if self.demand_features else ())
+            + (("time_left",) if self.finite_horizon else ())
         )
         self.observation_scale = self.inventory.feature_scale()
         self._factor = (1.0 / self.observation_scale).astype(np.float32)
@@ -204,10 +219,15 @@ class RecommendationLayout:
         return np.broadcast_to(np.asarray(value, dtype=np.float64), (self.n_products,)).copy()
 
     # -- observations ------------------------------------------------------------------------
-    def observe(self, view: Observation) -> np.ndarray:
-        """The scaled global observation at *view*'s period (then, with ``finite_horizon``,
-        the share of the horizon left, ``(periods - t) / periods``)."""
+    def observe(self, view: Observation, memory: DemandMemory | None = None) -> np.ndarray:
+        """The scaled global observation at *view*'s period (then, with
+        ``demand_features``, the demand ratios kept in *memory*, and with
+        ``finite_horizon`` the share of the horizon left, ``(periods - t) / periods``)."""
         obs = self.inventory.observation(view, view.t) * self._factor
+        if self.demand_features:
+            if memory is None:
+                raise ValueError("demand_features=True: observe needs the episode's DemandMemory")
+            obs = np.append(obs, memory.ratio(view, self)).astype(np.float32)
         if self.finite_horizon:
             left = np.float32(max(self.periods - view.t, 0) / self.periods)
             obs = np.append(obs, left).astype(np.float32)
@@ -346,6 +366,37 @@ class RecommendationLayout:
         return 1.0 / revenue if revenue > 0 else 1.0
 
 
+@dataclass
+class DemandMemory:
+    """What ``demand_ratio`` observations remember of one episode: each product's demand
+    so far and its expected value under the intensities in force (the nominal model's
+    ``expected_demand``).  At each new period t > 0 :meth:`ratio` adds period t - 1's
+    demand (``last_demand``) and the expectation under the intensities last passed to
+    :meth:`chose`; t = 0 starts afresh.  Repeated calls in one period count once."""
+
+    demand: np.ndarray | None = None
+    expected: np.ndarray | None = None
+    alpha: np.ndarray | None = None  # intensities in force since the last chose()
+    t: float = -1.0
+
+    def chose(self, alpha: Any) -> None:
+        """The intensities in force from this period on."""
+        self.alpha = np.asarray(alpha, dtype=np.float64)
+
+    def ratio(self, view: Observation, layout: RecommendationLayout) -> np.ndarray:
+        """``(D + d) / (E + d)`` per product at *view*'s period (see :class:`RecommendationLayout`)."""
+        if view.t == 0 or self.demand is None or self.expected is None:
+            n = layout.n_products
+            self.demand, self.expected, self.t = np.zeros(n), np.zeros(n), 0.0
+        if view.t > self.t:
+            alpha = layout.model.uniform() if self.alpha is None else self.alpha
+            self.demand = self.demand + [view.last_demand(p) for p in layout.products]
+            self.expected = self.expected + layout.model.expected_demand(alpha)
+            self.t = float(view.t)
+        prior = layout.prior_demand
+        return ((self.demand + prior) / (self.expected + prior)).astype(np.float32)
+
+
 def _check_scale(
     reward_scale: float | None, layout: RecommendationLayout, network: Network
 ) -> float:
@@ -375,16 +426,18 @@ class AgentPolicy:
     control: str
     replenishment: Any = None
     recommender: Any = None
+    _memory: DemandMemory = field(default_factory=DemandMemory, init=False, repr=False)
 
     def start_run(self, rng: np.random.Generator) -> None:
         """Child streams of the run's ``"policy"`` stream, as ``RecommendAndReplenish`` does."""
+        self._memory = DemandMemory()
         for part, child in zip((self.replenishment, self.recommender), rng.spawn(2)):
             if callable(getattr(part, "start_run", None)):
                 part.start_run(child)
 
     def act(self, obs: Observation) -> Action:
         order_part, score_part = self.layout.parts(
-            self.agent(self.layout.observe(obs)), self.control
+            self.agent(self.layout.observe(obs, self._memory)), self.control
         )
         orders = (
             self.layout.orders(order_part, obs)
@@ -396,6 +449,7 @@ class AgentPolicy:
             if score_part is not None
             else self.recommender.recommend(obs, self.layout.model)
         )
+        self._memory.chose(alpha)
         return Action(orders=orders, extra={KEY: alpha})
 
 
@@ -413,13 +467,14 @@ class TeamPolicy:
     recommendation: Callable[[np.ndarray], Any]
     periods: tuple[int, int]
     _alpha: np.ndarray | None = field(default=None, init=False, repr=False)
+    _memory: DemandMemory = field(default_factory=DemandMemory, init=False, repr=False)
 
     def start_run(self, rng: np.random.Generator) -> None:
-        self._alpha = None
+        self._alpha, self._memory = None, DemandMemory()
 
     def act(self, obs: Observation) -> Action:
         t, (rp, qp) = obs.t, self.periods
-        state = self.layout.observe(obs)
+        state = self.layout.observe(obs, self._memory)
         orders: dict[str, float] = {}
         if t % rp == 0:
             u = np.asarray(self.replenishment(_with_phase(state, t, rp)))
@@ -427,6 +482,7 @@ class TeamPolicy:
         if t % qp == 0 or self._alpha is None:  # period 0 always acts
             u = np.asarray(self.recommendation(_with_phase(state, t, qp)))
             self._alpha = self.layout.intensities(self.layout.part(u, "recommendation"))
+            self._memory.chose(self._alpha)
         return Action(orders=orders, extra={KEY: self._alpha})
 
 
@@ -510,6 +566,8 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
     | `<p>.on_order`        | always                 | ``max(1, d (L + 1))``     | units ordered, not yet received                     |
     | `<p>.pipeline[j]`     | j = 1..min(L, 10)      | ``max(1, d)``             | units due at the start of period t + j              |
     | `<p>.last_demand`     | always                 | ``max(1, d)``             | product p's demand in the previous period           |
+    | `<p>.demand_ratio`    | ``demand_features``    | 1                         | demand so far / its expectation (trend estimate)    |
+    | `time_left`           | ``finite_horizon``     | 1                         | ``(periods - t) / periods``                         |
 
     ## Rewards
 
@@ -593,6 +651,7 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
         base_scores: Any = None,
         score_mode: str = "free",
         finite_horizon: bool = False,
+        demand_features: bool = False,
         reward_scale: float | None = None,
         pipeline_length: int | Mapping[str, int] | None = None,
         episode_offset: int = 0,
@@ -622,7 +681,9 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
             base_scores=base_scores,
             score_mode=score_mode,
             finite_horizon=finite_horizon,
+            demand_features=demand_features,
         )
+        self.memory = DemandMemory()  # the episode's demand_ratio state
         self.runner = EpisodeRunner(network, periods, market, episode_offset, episode_stride)
         self.network, self.market, self.periods = network, market, self.runner.periods
         self.control, self.render_mode = control, render_mode
@@ -692,20 +753,22 @@ class RecommendationEnv(gym.Env[np.ndarray, np.ndarray]):
             if callable(getattr(part, "start_run", None)):
                 part.start_run(child)
         self._other = None
+        self.memory = DemandMemory()
         info["profit"] = info["revenue"] - info["cost"]["total"]
         info["orders"] = np.zeros(self.layout.n_products)
-        return self.layout.observe(view), info
+        return self.layout.observe(view, self.memory), info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         decided = self.decode(action)
         view = self.runner.view
         assert view is not None
+        self.memory.chose(decided.extra[KEY])
         reward, info = self.runner.answer(decided)
         self._other = None
         info["profit"] = reward
         info["orders"] = np.array([decided.orders.get(p, 0.0) for p in self.layout.products])
         return (
-            self.layout.observe(view),
+            self.layout.observe(view, self.memory),
             float(reward) * self.reward_scale,
             self.runner.done and self.layout.finite_horizon,
             self.runner.done and not self.layout.finite_horizon,
@@ -846,6 +909,7 @@ class RecommendationParallelEnv(ParallelEnv):
         base_scores: Any = None,
         score_mode: str = "free",
         finite_horizon: bool = False,
+        demand_features: bool = False,
         reward_scale: float | None = None,
         pipeline_length: int | Mapping[str, int] | None = None,
         episode_offset: int = 0,
@@ -871,7 +935,9 @@ class RecommendationParallelEnv(ParallelEnv):
             base_scores=base_scores,
             score_mode=score_mode,
             finite_horizon=finite_horizon,
+            demand_features=demand_features,
         )
+        self.memory = DemandMemory()  # the episode's demand_ratio state
         self.runner = EpisodeRunner(network, periods, market, episode_offset, episode_stride)
         self.network, self.market, self.periods = network, market, self.runner.periods
         self.render_mode = render_mode
@@ -912,12 +978,12 @@ class RecommendationParallelEnv(ParallelEnv):
         view = self.runner.view
         if view is None:
             raise RuntimeError("call reset() first")
-        return self.layout.observe(view)
+        return self.layout.observe(view, self.memory)
 
     def _outputs(
         self, view: Observation
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
-        state, t = self.layout.observe(view), self.runner.t
+        state, t = self.layout.observe(view, self.memory), self.runner.t
         obs = {a: _with_phase(state, t, self.agent_periods[a]) for a in self.agents}
         infos = {a: {"t": t, "acting": t % self.agent_periods[a] == 0} for a in self.agents}
         return obs, infos
@@ -928,6 +994,7 @@ class RecommendationParallelEnv(ParallelEnv):
         view, _ = self.runner.begin(seed, options)
         self.agents = list(self.possible_agents)
         self.alpha = self.model.uniform()
+        self.memory = DemandMemory()
         return self._outputs(view)
 
     def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
@@ -947,6 +1014,7 @@ class RecommendationParallelEnv(ParallelEnv):
             orders = self.layout.orders(parts["replenishment"], view)
         if t % self.agent_periods["recommendation"] == 0:
             self.alpha = self.layout.intensities(parts["recommendation"])
+        self.memory.chose(self.alpha)
         profit, info = self.runner.answer(Action(orders=orders, extra={KEY: self.alpha}))
         obs, infos = self._outputs(view)
         for a in self.agents:

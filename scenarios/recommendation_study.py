@@ -40,7 +40,9 @@ best static policy (its buys and intensities), the MAPPO replenishment agent dec
 once per season, and the envs run with ``finite_horizon=True`` (episodes of
 ``settings.periods`` periods, meant to be one season, end in a termination: leftovers
 are worth their salvage only, so the critic must not bootstrap a next season's value
-from them; the observation shows the time left).
+from them; the observation shows the time left), with recommendation actions reaching
+``SEASON_LOGIT_SCALE`` = 8 logits around the anchor instead of 3 (the static anchor is a
+corner that the inventory-aware policy leaves by more than 3 logits).
 
 **Action parameterisation** (``anchor=True``, the default): every agent's order-up-to
 levels live in a window around the base-stock levels tuned for the margin recommender
@@ -104,7 +106,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -131,11 +133,13 @@ from rl.evaluation import Evaluation, paired
 
 __all__ = [
     "JOINT",
+    "SEASON_LOGIT_SCALE",
     "StudyResult",
     "StudySettings",
     "Trace",
     "anchors",
     "figure2",
+    "kde_panel",
     "periodic_levels",
     "ppo_config",
     "run_figure2",
@@ -145,6 +149,13 @@ __all__ = [
 ]
 
 JOINT = "Joint IM-RS"
+# On a selling season the anchor (the best static recommendation) is a corner: each product
+# shown to one customer, the others' intensities floored at 1e-3 (log -6.9).  Within +-3
+# logits of it the inventory-aware re-solving policy cannot be played (projected onto that
+# range it keeps +0.03 of its +2.51 per period over the static policy; at +-8 all of it:
+# benchmarks/figure2.py --reach), and the joint agent trained at +-8 makes +1.08 [+0.84,
+# +1.33] per period more than at +-3 (2 seeds, 200 common episodes, fashion-small).
+SEASON_LOGIT_SCALE = 8.0
 EVAL_SEED_OFFSET = 2_000_003  # evaluation episodes never share a root seed with training
 
 
@@ -175,6 +186,19 @@ class StudySettings:
     gae_lambda: float = 0.9
     learning_rate: float = 1e-3  # single agents (MAPPO: fast_lr / slow_lr)
     score_mode: str = "free"  # the recommendation action: "free" N x M scores or "structured"
+    # root seed of the evaluation episodes; None: EVAL_SEED_OFFSET + seed.  Several training
+    # seeds evaluated on the same episodes (common random numbers, benchmarks/figure2.py) set it
+    eval_seed: int | None = None
+    # False: the heuristic rows are left out (the anchors are still computed); they do not
+    # depend on the training seed, so benchmarks/figure2.py takes them from another seed's run
+    references: bool = True
+    # the agents also observe each product's demand so far over its expectation (a trend
+    # estimate from sales; rl.recommendation_env.RecommendationLayout demand_features)
+    demand_features: bool = False
+    # the reach of a recommendation action around the anchor: logits = base + logit_scale * u,
+    # u in [-1, 1] (rl.recommendation_env.RecommendationLayout); None: SEASON_LOGIT_SCALE on
+    # a selling season, else the env's default, 3
+    logit_scale: float | None = None
 
 
 @dataclass
@@ -386,7 +410,9 @@ def run_study(
     shortage = next(n.shortage for n in network.stock_nodes)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    eval_seed = EVAL_SEED_OFFSET + settings.seed
+    eval_seed = (
+        EVAL_SEED_OFFSET + settings.seed if settings.eval_seed is None else settings.eval_seed
+    )
     started = time.perf_counter()
     timings: dict[str, float] = {}
     evals: list[Evaluation] = []
@@ -413,6 +439,11 @@ def run_study(
         env_kwargs["score_mode"] = settings.score_mode
     if season:  # the season's end is the end: terminate there, show the time left
         env_kwargs["finite_horizon"] = True
+    if settings.demand_features:
+        env_kwargs["demand_features"] = True
+    if settings.logit_scale is not None or season:
+        scale = settings.logit_scale if settings.logit_scale is not None else SEASON_LOGIT_SCALE
+        env_kwargs["logit_scale"] = float(scale)
     (out / "env.json").write_text(json.dumps(_jsonable(env_kwargs), indent=2) + "\n")
     agents: dict[str, Any] = {}
     for key, control, name in (
@@ -478,7 +509,8 @@ def run_study(
         shortage,
         rows,
         {
-            "settings": asdict(settings),
+            # the logit scale in force (None -> SEASON_LOGIT_SCALE on a season, else the env's 3)
+            "settings": {**asdict(settings), "logit_scale": env_kwargs.get("logit_scale", 3.0)},
             "eval_seed": eval_seed,
             "base_stock_levels": levels,
             "seconds": time.perf_counter() - started,
@@ -519,9 +551,9 @@ def _references(
             replications=settings.search_replications,
         )
         for rec_name, rec in recommenders.items()
-        if rec_name != "random"
+        if rec_name != "random" and (settings.references or rec_name == "margin")
     }
-    for rec_name, rec in recommenders.items():
+    for rec_name, rec in recommenders.items() if settings.references else ():
         lv = levels.get(rec_name, levels["uniform"])
         evals.append(
             _evaluation(
@@ -532,7 +564,7 @@ def _references(
                 eval_seed,
             )
         )
-    if settings.mpc and model.shape[0] <= settings.mpc_max_products:
+    if settings.references and settings.mpc and model.shape[0] <= settings.mpc_max_products:
         try:
             from optimization.recommendation_mip import MIPRecommendationPolicy
         except ImportError:  # pragma: no cover - optional part
@@ -555,7 +587,7 @@ def _references(
             )
             evals.append(_evaluation("MIP rolling horizon", problem, mpc, settings, eval_seed))
     k = settings.replenishment_period
-    if k > 1:  # the periodic-review reference of a replenishment agent deciding every k periods
+    if settings.references and k > 1:  # the periodic-review reference of an agent deciding every k
         periodic = periodic_levels(
             network,
             make_market(),
@@ -634,7 +666,8 @@ def _season_references(
     levels, evals = {}, []
     for name, (policy, params) in season_policies(problem, static).items():
         levels[name.removeprefix("base-stock-")] = dict(params["level"])
-        evals.append(_evaluation(name, problem, policy, settings, eval_seed))
+        if settings.references:
+            evals.append(_evaluation(name, problem, policy, settings, eval_seed))
     return levels, np.asarray(static.alpha, dtype=float), evals
 
 
@@ -834,11 +867,42 @@ def _plot_traces(traces: list[Trace], problem_name: str, path: Path, shown: int 
     return path
 
 
+def kde_panel(
+    ax: Any,
+    data: Mapping[str, np.ndarray],
+    agents: Collection[str],
+    labels: Mapping[str, str] | None = None,
+) -> None:
+    """Kernel density estimates of *data* (row name -> episode profits) on *ax*: agents
+    (rows in *agents*) solid, heuristics dashed, Joint IM-RS bold.  The x range comes from
+    the rows with ordinary spread; a far wider row (e.g. RS-only's random orders) is drawn
+    clipped and flagged, so it does not flatten everyone else.  *labels*: legend text per
+    row (default: the row's name)."""
+    from scipy.stats import gaussian_kde
+
+    spread = float(np.median([x.std() for x in data.values()]))
+    usual = [x for x in data.values() if x.std() <= 5 * spread + 1e-9]
+    lo = min(np.percentile(x, 1) for x in usual) - 2 * spread
+    hi = max(np.percentile(x, 99) for x in usual) + 2 * spread
+    grid = np.linspace(lo, hi, 400)
+    for name, x in data.items():
+        label = (labels or {}).get(name, name)
+        if x.std() > 5 * spread + 1e-9:
+            label = (
+                f"{label} (off scale)" if labels else f"{label} (mean {x.mean():.0f}, off scale)"
+            )
+        style = {"lw": 2.4 if name == JOINT else 1.3, "ls": "-" if name in agents else "--"}
+        if x.std() > 0:
+            ax.plot(grid, gaussian_kde(x)(grid), label=label, **style)
+        else:
+            ax.axvline(x[0], label=label, **style)
+    ax.set_xlim(lo, hi)
+
+
 def figure2(results: list[StudyResult], out_dir: str | Path) -> Path:
     """KDEs of episode profit per row, one panel per result (the seed paper's Figure 2),
     in ``out_dir/figure2.png``; the tables in ``out_dir/figure2.md``."""
     from matplotlib.figure import Figure
-    from scipy.stats import gaussian_kde
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -847,23 +911,7 @@ def figure2(results: list[StudyResult], out_dir: str | Path) -> Path:
     agents = {JOINT, "IM-only", "RS-only", "Naive IM-RS", "MAPPO (two-timescale)"}
     for ax, res in zip(axes, results):
         data = {r["name"]: np.asarray(r["per_episode"], dtype=float) for r in res.rows}
-        # axis range from the rows with ordinary spread; a far wider row (e.g. RS-only's random
-        # orders) is drawn clipped and flagged, so it does not flatten everyone else
-        spread = np.median([x.std() for x in data.values()])
-        usual = [x for x in data.values() if x.std() <= 5 * spread + 1e-9]
-        lo = min(np.percentile(x, 1) for x in usual) - 2 * spread
-        hi = max(np.percentile(x, 99) for x in usual) + 2 * spread
-        grid = np.linspace(lo, hi, 400)
-        for name, x in data.items():
-            label = (
-                name if x.std() <= 5 * spread + 1e-9 else f"{name} (mean {x.mean():.0f}, off scale)"
-            )
-            style = {"lw": 2.4 if name == JOINT else 1.3, "ls": "-" if name in agents else "--"}
-            if x.std() > 0:
-                ax.plot(grid, gaussian_kde(x)(grid), label=label, **style)
-            else:
-                ax.axvline(x[0], label=label, **style)
-        ax.set_xlim(lo, hi)
+        kde_panel(ax, data, agents)
         ax.set(
             xlabel="episode profit",
             ylabel="density",
