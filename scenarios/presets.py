@@ -852,6 +852,29 @@ class ActionWindow(gym.ActionWrapper):
                 value = np.clip(value - gap, 0.0, self.maxima)
         return 2.0 * value / self.maxima - 1.0
 
+    @property
+    def vector_unsupported(self) -> str | None:
+        """Why :meth:`vector_action` cannot stand for :meth:`action` (None: it can)."""
+        return "an echelon ActionWindow (it reads each sub-env's state)" if self.echelon else None
+
+    def vector_action(self, actions: Any) -> np.ndarray:
+        """:meth:`action` for ``[N, ...]`` rows of a batch (rl.vector_env.WrappedBatchEnv)."""
+        if self.echelon:
+            raise NotImplementedError(self.vector_unsupported)
+        arr = np.asarray(actions)
+        if self.discrete:
+            return int(self.low[0]) + arr.reshape(-1).astype(np.int64)
+        u = np.clip(arr.astype(np.float64).reshape(len(arr), -1), -1.0, 1.0)
+        if self.center is None:
+            value = self.low + (u + 1.0) * 0.5 * (self.high - self.low)
+        else:
+            value = np.where(
+                u < 0,
+                self.center + u * (self.center - self.low),
+                self.center + u * (self.high - self.center),
+            )
+        return 2.0 * value / self.maxima - 1.0
+
 
 class PeriodShift(gym.RewardWrapper):
     """Add ``shift`` per period elapsed to the reward: ``reward + shift * info["dt"]``."""
@@ -867,6 +890,10 @@ class PeriodShift(gym.RewardWrapper):
 
     def reward(self, reward: Any) -> Any:  # pragma: no cover - step does the work
         return reward
+
+    def vector_reward(self, reward: np.ndarray, dt: np.ndarray) -> np.ndarray:
+        """:meth:`step`'s shift for a batch of rewards and step lengths."""
+        return np.asarray(reward, dtype=np.float64) + self.shift * np.asarray(dt, dtype=np.float64)
 
 
 def _window(spec: Mapping[str, Any]) -> dict[str, Any] | None:
