@@ -6,8 +6,10 @@
     env construction, network and optimizer init, the first reset; then the first
     rollout, update and the end of the run (checkpoint, log, learning curve).  Target
     (issue 15): spawn to first rollout under 2 s.  A variant without the deterministic
-    flag runs interleaved: it shows where that flag's cost goes when it is not paid there
-    (``torch.optim`` imports TorchDynamo on first use as well).
+    flag runs interleaved.  (``torch.use_deterministic_algorithms`` and ``torch.optim``
+    each import TorchDynamo, 1-3 s; ``rl.training`` sets the flag and runs Adam without
+    it, so neither is paid any more; ``torch._dynamo`` loaded is recorded per run.)
+    The env is whichever engine ``PPOConfig.engine="auto"`` picks: the batch engine here.
 
 (1) Throughput.  The cost of one env step as a multiple of one engine period, on
     single-stage (lead time 2, penalty 9, lost sales) and on the 3-stage serial
@@ -116,10 +118,11 @@ if sys.argv[1] == "no-flag":
         return np.random.default_rng(config.seed)
     ppo.seed_run = seed_run
 timed(ppo, "seed_run", "seed")
-timed(ppo.EnvRunner, "__init__", "envs")
+timed(ppo, "make_runner", "envs")
 timed(ppo.EnvRunner, "start", "reset")
+timed(ppo.BatchEnvRunner, "start", "reset")
 timed(ppo.Agent, "__init__", "network")
-timed(torch.optim.Adam, "__init__", "optimizer")
+timed(ppo.Adam, "__init__", "optimizer")
 timed(ppo.EnvRunner, "collect", "rollout")
 
 def callback(row):
@@ -128,6 +131,7 @@ def callback(row):
 
 ppo.train(thunk, cfg, tempfile.mkdtemp(), progress=False, callback=callback)
 stamps["done"] = time.time()
+stamps["dynamo_loaded"] = float("torch._dynamo" in sys.modules)
 print(json.dumps(stamps))
 """
 
@@ -170,7 +174,12 @@ def startup(repeats: int) -> dict[str, Any]:
             )
             stamps = json.loads(out.stdout.strip().splitlines()[-1])
             stamps["spawn"] = spawn
-            runs[variant].append({name: stamps[b] - stamps[a] for name, a, b in STARTUP_PHASES})
+            runs[variant].append(
+                {
+                    **{name: stamps[b] - stamps[a] for name, a, b in STARTUP_PHASES},
+                    "dynamo_loaded": stamps["dynamo_loaded"],
+                }
+            )
     medians = {
         v: {name: statistics.median(r[name] for r in rs) for name, _, _ in STARTUP_PHASES}
         for v, rs in runs.items()

@@ -450,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run: cell 1:4, one seed, 4096 steps, 4 x 300-period episodes",
+        help="smoke run: cell 1:4, one seed, 2048 steps, 4 x 300-period episodes",
     )
     args = ap.parse_args(argv)
 
@@ -465,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = args.steps
     eval_kw = {"episodes": args.eval_episodes, "periods": args.eval_periods, "warmup": args.warmup}
     if args.quick:
-        cells, seeds, steps = cells[:1] if args.cells else [(1, 4.0)], seeds[:1], 4096
+        cells, seeds, steps = cells[:1] if args.cells else [(1, 4.0)], seeds[:1], 2048
         eval_kw = {"episodes": 4, "periods": 300, "warmup": 50}
     if eval_kw["warmup"] >= eval_kw["periods"] or eval_kw["episodes"] < 2:
         raise SystemExit("--eval-periods must exceed --warmup, and --eval-episodes be >= 2")

@@ -75,6 +75,7 @@ from .buffers import (
 )
 from .networks import Agent, space_from_dict, space_to_dict
 from .training import (
+    Adam,
     CheckpointError,
     ProgressLog,
     anneal_fraction,
@@ -245,7 +246,7 @@ class TrainResult:
 
 def _update(
     agent: Agent,
-    optimizer: torch.optim.Optimizer,
+    optimizer: Adam,
     rollout: Rollout,
     advantages: torch.Tensor,
     returns: torch.Tensor,
@@ -395,7 +396,7 @@ def train(
         config.activation,
         config.log_std_init,
     )
-    optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
+    optimizer = Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
     iteration, global_step = 0, 0
     if checkpoint is None:
         runner.start()
