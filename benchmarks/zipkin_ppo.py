@@ -303,6 +303,78 @@ def train_ppo(
     }
 
 
+# -- training speed by engine ----------------------------------------------------------------------
+#: (label, engine, n_envs): the preset's layout (8 x 256) on each engine, and the batch
+#: engine's layout of the sweep (64 x 32); the rollout batch is 2048 steps in each.
+SPEED_CASES = (
+    ("event, 8 envs", "event", 8),
+    ("batch, 8 envs", "batch", 8),
+    ("batch, 64 envs", "batch", 64),
+)
+
+
+def speed(steps: int, repeats: int, L: int = 4, p: float = 39.0) -> dict[str, Any]:
+    """CPU and wall seconds per 1,000 training steps of the preset on (L, p), per
+    :data:`SPEED_CASES`; cases interleaved in each round, medians over rounds (one process:
+    start-up paid once before, not timed)."""
+    import statistics
+
+    import scenarios
+    from rl.ppo import train
+    from scenarios.presets import make_thunk, preset
+
+    problem = scenarios.make("single-stage", lead_time=L, penalty=p)
+    cfg, spec = preset(problem)
+    thunk = make_thunk(problem, spec)
+    warm = dataclasses.replace(cfg, total_steps=cfg.batch_size)
+    train(thunk, warm, tempfile.mkdtemp(), progress=False)  # imports, first-use costs
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in SPEED_CASES}
+    for k in range(repeats):
+        order = SPEED_CASES if k % 2 == 0 else SPEED_CASES[::-1]
+        for label, engine, n in order:
+            c = dataclasses.replace(
+                cfg, total_steps=steps, engine=engine, n_envs=n, n_steps=cfg.batch_size // n
+            )
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            train(thunk, c, tempfile.mkdtemp(), progress=False)
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+            runs[label].append((1000 * cpu / steps, 1000 * wall / steps))
+            log(f"speed round {k + 1}: {label}: {runs[label][-1][0]:.2f} CPU s per 1k steps")
+    med = {
+        label: {
+            "cpu_s_per_1k": statistics.median(r[0] for r in rs),
+            "wall_s_per_1k": statistics.median(r[1] for r in rs),
+        }
+        for label, rs in runs.items()
+    }
+    return {
+        "L": L,
+        "p": p,
+        "steps": steps,
+        "repeats": repeats,
+        "median": med,
+        "runs": runs,
+        "load_average": os.getloadavg(),
+    }
+
+
+def speed_table(result: dict[str, Any]) -> str:
+    med = result["median"]
+    base = med[SPEED_CASES[0][0]]["cpu_s_per_1k"]
+    lines = [
+        f"PPO training speed, single-stage L={result['L']} p={result['p']:g} preset, "
+        f"{result['steps']:,} steps, medians of {result['repeats']} interleaved rounds "
+        f"(load average {result['load_average'][0]:.1f})",
+        f"{'case':<16}{'CPU s/1k steps':>16}{'wall s/1k steps':>17}{'CPU vs event':>14}",
+    ]
+    for label, m in med.items():
+        lines.append(
+            f"{label:<16}{m['cpu_s_per_1k']:>16.3f}{m['wall_s_per_1k']:>17.3f}"
+            f"{base / m['cpu_s_per_1k']:>13.2f}x"
+        )
+    return "\n".join(lines)
+
+
 # -- results files --------------------------------------------------------------------------------
 def provenance() -> dict[str, Any]:
     import gymnasium
@@ -452,8 +524,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="smoke run: cell 1:4, one seed, 2048 steps, 4 x 300-period episodes",
     )
+    ap.add_argument(
+        "--speed",
+        action="store_true",
+        help="only time training per engine (SPEED_CASES) on L=4, p=39",
+    )
+    ap.add_argument("--speed-steps", type=int, default=40_960)
+    ap.add_argument("--speed-repeats", type=int, default=3)
     args = ap.parse_args(argv)
 
+    if args.speed:
+        res = speed(args.speed_steps, args.speed_repeats)
+        print(speed_table(res), flush=True)
+        if args.json:
+            write(args.json, {"speed": res, "versions": provenance()})
+        return 0
     if args.report:
         merged = merge([json.loads(p.read_text()) for p in args.report])
         print(table(merged, args.markdown))

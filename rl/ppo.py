@@ -168,13 +168,17 @@ class PPOConfig:
     """iterations between checkpoints (one is always written at the end)"""
     torch_threads: int = 1
     """torch.set_num_threads at the start of training; 0 leaves torch's default"""
-    engine: str = "auto"
-    """"batch": the n_envs copies run in lockstep on the batch engine
-    (rl.vector_env.WrappedBatchEnv; same episodes and draws as "event"); "event": a
-    SyncVectorEnv of event-engine envs; "auto": "batch" where the env can be batched
-    (one thunk building an InventoryEnv of a problem the batch engine runs, wrappers with
-    batch versions), "event" otherwise.  "batch" on an env that cannot be batched falls
-    back to "event" with a warning saying why"""
+    engine: str = "event"
+    """"event": a SyncVectorEnv of event-engine envs; "batch": the n_envs copies run in
+    lockstep on the batch engine (rl.vector_env.WrappedBatchEnv: the same episodes and
+    draws, so the same rollouts for the same actions; ``benchmarks/zipkin_ppo.py --speed``
+    measures the CPU it saves); "auto": "batch" where the env can be batched (one
+    thunk building an InventoryEnv of a problem the batch engine runs, wrappers with batch
+    versions), "event" otherwise.  "batch" on an env that cannot be batched falls back to
+    "event" with a warning saying why.  The default stays "event": on single-stage both
+    engines train bit for bit alike, but on networks with fractional orders the batch
+    engine's quantities may differ from the event engine's in the last bit (summation
+    order), and that changes the trained parameters of published runs"""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
