@@ -84,14 +84,14 @@ CASES = ((2, 9.0), (4, 39.0))
 #: where its cost goes when it is not paid there).
 STARTUP_SCRIPT = r"""
 import time
-stamps = {"child": time.time()}
+stamps = {"child": time.time(), "child_cpu": time.process_time()}
 import sys, json, tempfile, dataclasses
 import torch
-stamps["torch"] = time.time()
+stamps["torch"], stamps["torch_cpu"] = time.time(), time.process_time()
 import scenarios
 import rl.ppo as ppo
 from scenarios.presets import make_thunk, preset
-stamps["imports"] = time.time()
+stamps["imports"], stamps["imports_cpu"] = time.time(), time.process_time()
 problem = scenarios.make("single-stage", lead_time=2, penalty=9.0)
 cfg, spec = preset(problem)
 cfg = dataclasses.replace(cfg, total_steps=cfg.batch_size, seed=1)
@@ -103,6 +103,7 @@ def timed(owner, name, key):
     def wrapper(*a, **k):
         if key + "_start" not in stamps:
             stamps[key + "_start"] = time.time()
+            stamps[key + "_start_cpu"] = time.process_time()
         out = fn(*a, **k)
         if key + "_end" not in stamps:
             stamps[key + "_end"] = time.time()
@@ -153,6 +154,16 @@ STARTUP_PHASES = (
 )
 
 
+#: CPU seconds of the child process (``time.process_time``: what a busy machine disturbs
+#: least); a phase without a start stamp counts from the process's start.
+STARTUP_CPU_PHASES = (
+    ("CPU: interpreter", None, "child_cpu"),
+    ("CPU: import torch", "child_cpu", "torch_cpu"),
+    ("CPU: import scenarios, rl", "torch_cpu", "imports_cpu"),
+    ("CPU: process start to first rollout", None, "rollout_start_cpu"),
+)
+
+
 def startup(repeats: int) -> dict[str, Any]:
     """Start-up of a PPO run, by phase: medians over *repeats* fresh interpreters, the
     project's seeding and a variant without the deterministic flag, interleaved."""
@@ -177,11 +188,18 @@ def startup(repeats: int) -> dict[str, Any]:
             runs[variant].append(
                 {
                     **{name: stamps[b] - stamps[a] for name, a, b in STARTUP_PHASES},
+                    **{
+                        name: stamps[b] - (stamps[a] if a else 0.0)
+                        for name, a, b in STARTUP_CPU_PHASES
+                    },
                     "dynamo_loaded": stamps["dynamo_loaded"],
                 }
             )
     medians = {
-        v: {name: statistics.median(r[name] for r in rs) for name, _, _ in STARTUP_PHASES}
+        v: {
+            name: statistics.median(r[name] for r in rs)
+            for name, _, _ in (*STARTUP_PHASES, *STARTUP_CPU_PHASES)
+        }
         for v, rs in runs.items()
     }
     return {
@@ -200,7 +218,7 @@ def startup_table(result: dict[str, Any]) -> str:
         f"processes each, interleaved; load average {result['load_average'][0]:.2f})",
         f"{'phase':<36}{'project s':>10}{'no flag s':>10}",
     ]
-    for name, _, _ in STARTUP_PHASES:
+    for name, _, _ in (*STARTUP_PHASES, *STARTUP_CPU_PHASES):
         lines.append(f"{name:<36}{med['project'][name]:>10.3f}{med['no-flag'][name]:>10.3f}")
     total = med["project"]["start-up: spawn to first rollout"]
     lines.append(
