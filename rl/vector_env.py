@@ -21,6 +21,15 @@ action decoding on any batch state; :class:`ArrayPolicy` wraps a function of
 :func:`rl.wrappers.make_vector_env` (with one line saying why) for problems the
 batch engine does not run.
 
+:class:`WrappedBatchEnv` batches a *wrapped* single env (a preset's ``make_thunk(...)()``):
+its InventoryEnv becomes a :class:`BatchVectorEnv` and each wrapper runs on whole batches
+through its batch version (:data:`VECTOR_METHODS`); :func:`why_not_vectorize` says why an
+env cannot be batched.  ``episode_seeds(i, m)`` (both classes) gives sub-env ``i``'s
+``m``-th episode its own seed instead of the numbering above: PPO's batch runner
+(:class:`rl.buffers.BatchEnvRunner`) gives each sub-env the seeds it has on the event
+engine, so both engines play the same draws; ``reset(options={"round": m})`` restarts at
+round ``m`` (each sub-env's ``m``-th episode), which is how a checkpoint resumes.
+
 :class:`BatchParallelEnv` is the multi-agent equivalent: ``N`` copies of
 :class:`rl.multi_agent.InventoryParallelEnv` (one agent per stocking node) in one
 batch, with PettingZoo's parallel API over dicts of ``[N, ...]`` arrays.
@@ -192,6 +201,10 @@ class BatchVectorEnv(VectorEnv):
     ``reset()`` with no seed first uses *seed*.  Infos are dicts of arrays (with Gymnasium's
     ``_key`` masks): ``t``, ``dt``, ``replication``, ``cost`` (per part and ``total``),
     ``revenue``, ``node_cost``, ``orders`` and ``action_mask``, as the single env's.
+    *episode_seeds*: ``(i, m) -> seed`` of sub-env i's m-th episode after a seeding
+    (default: ``replication_seed(seed, m * num_envs + i)``); ``reset(options={"round": m})``
+    begins round m (every sub-env's m-th episode).  :meth:`from_env` builds one from an
+    existing (unwrapped) env.
     """
 
     def __init__(
