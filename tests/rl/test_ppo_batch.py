@@ -201,3 +201,21 @@ def test_single_stage_window_is_the_newsvendor_level_of_scipy():
             level = float(stats.poisson(mu).ppf(p / (p + 1.0)))
             low = max(0.0, level - math.ceil(2 * sd))
             assert spec["action_window"] == {"low": [low], "high": [level + math.ceil(2 * sd)]}
+
+
+def test_reset_round_restarts_the_episode_numbering_mid_way():
+    """``reset(options={"round": 1})`` begins what the second round of episodes begins
+    after playing the first to its end (NEXT_STEP autoreset)."""
+    problem = scenarios.make("single-stage", lead_time=2, penalty=9.0)
+    a = WrappedBatchEnv(make_env(problem, periods=5), 3, seed=7, autoreset_mode="NextStep")
+    b = WrappedBatchEnv(make_env(problem, periods=5), 3, seed=7, autoreset_mode="NextStep")
+    a.reset()
+    for _ in range(5):
+        a.step(np.zeros((3, 1)))
+    assert a.round == 1
+    obs_a, _, _, _, info_a = a.step(np.zeros((3, 1)))  # the autoreset step
+    obs_b, info_b = b.reset(options={"round": 1})
+    assert np.array_equal(obs_a, obs_b) and b.round == 2
+    assert list(info_a["replication"]) == list(info_b["replication"]) == [3, 4, 5]
+    with pytest.raises(ValueError, match="round"):
+        b.reset(options={"round": -1})
