@@ -34,7 +34,7 @@ Usage::
 
     python benchmarks/zipkin_ppo.py --quick                         # smoke run, ~20 s
     python benchmarks/zipkin_ppo.py --seeds 1 --json benchmarks/results/zipkin_ppo_s1.json
-    python benchmarks/zipkin_ppo.py --seeds 2,3 --cells 1:4,2:9 --json part.json
+    python benchmarks/zipkin_ppo.py --seeds 2, --cells 1:4,2:9 --json part.json   # seed 2 only
     python benchmarks/zipkin_ppo.py --report benchmarks/results/zipkin_ppo_*.json
 
 ``--json`` is rewritten after every run (a stopped sweep keeps what finished, and
@@ -96,14 +96,16 @@ def parse_cells(text: str | None) -> list[tuple[int, float]]:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``"3"`` -> [1, 2, 3]; ``"2,3"`` -> [2, 3]."""
+    """``"3"`` -> [1, 2, 3]; ``"2,3"`` -> [2, 3]; ``"2,"`` -> [2] (one seed)."""
     try:
         if "," not in text:
             n = int(text)
             if n < 1:
                 raise ValueError
             return list(range(1, n + 1))
-        seeds = [int(s) for s in text.split(",")]
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+        if not seeds:
+            raise ValueError
     except ValueError:
         raise SystemExit(f"--seeds: {text!r} is a count (3) or a list (2,3)") from None
     if any(s < 0 for s in seeds):
@@ -492,7 +494,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--cells", help="L:p pairs, e.g. 1:4,4:39 (default: all 16)")
-    ap.add_argument("--seeds", default="3", help="a count (3: seeds 1..3) or a list (2,3)")
+    ap.add_argument(
+        "--seeds", default="3", help="a count (3: seeds 1..3) or a list (2,3; one seed: 2,)"
+    )
     ap.add_argument(
         "--budget-minutes",
         type=float,

@@ -101,6 +101,7 @@ def test_merge_unites_cells_and_seeds_and_refuses_other_evaluations(zipkin):
     assert zipkin.parse_cells("1:4,4:39") == [(1, 4.0), (4, 39.0)]
     assert len(zipkin.parse_cells(None)) == 16
     assert zipkin.parse_seeds("3") == [1, 2, 3] and zipkin.parse_seeds("2,3") == [2, 3]
+    assert zipkin.parse_seeds("2,") == [2]
     with pytest.raises(SystemExit, match="L:p"):
         zipkin.parse_cells("4-39")
 
