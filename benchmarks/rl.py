@@ -6,8 +6,10 @@
     env construction, network and optimizer init, the first reset; then the first
     rollout, update and the end of the run (checkpoint, log, learning curve).  Target
     (issue 15): spawn to first rollout under 2 s.  A variant without the deterministic
-    flag runs interleaved: it shows where that flag's cost goes when it is not paid there
-    (``torch.optim`` imports TorchDynamo on first use as well).
+    flag runs interleaved.  (``torch.use_deterministic_algorithms`` and ``torch.optim``
+    each import TorchDynamo, 1-3 s; ``rl.training`` sets the flag and runs Adam without
+    it, so neither is paid any more; ``torch._dynamo`` loaded is recorded per run.)
+    The env is whichever engine ``PPOConfig.engine="auto"`` picks: the batch engine here.
 
 (1) Throughput.  The cost of one env step as a multiple of one engine period, on
     single-stage (lead time 2, penalty 9, lost sales) and on the 3-stage serial
@@ -82,14 +84,14 @@ CASES = ((2, 9.0), (4, 39.0))
 #: where its cost goes when it is not paid there).
 STARTUP_SCRIPT = r"""
 import time
-stamps = {"child": time.time()}
+stamps = {"child": time.time(), "child_cpu": time.process_time()}
 import sys, json, tempfile, dataclasses
 import torch
-stamps["torch"] = time.time()
+stamps["torch"], stamps["torch_cpu"] = time.time(), time.process_time()
 import scenarios
 import rl.ppo as ppo
 from scenarios.presets import make_thunk, preset
-stamps["imports"] = time.time()
+stamps["imports"], stamps["imports_cpu"] = time.time(), time.process_time()
 problem = scenarios.make("single-stage", lead_time=2, penalty=9.0)
 cfg, spec = preset(problem)
 cfg = dataclasses.replace(cfg, total_steps=cfg.batch_size, seed=1)
@@ -101,6 +103,7 @@ def timed(owner, name, key):
     def wrapper(*a, **k):
         if key + "_start" not in stamps:
             stamps[key + "_start"] = time.time()
+            stamps[key + "_start_cpu"] = time.process_time()
         out = fn(*a, **k)
         if key + "_end" not in stamps:
             stamps[key + "_end"] = time.time()
@@ -116,10 +119,11 @@ if sys.argv[1] == "no-flag":
         return np.random.default_rng(config.seed)
     ppo.seed_run = seed_run
 timed(ppo, "seed_run", "seed")
-timed(ppo.EnvRunner, "__init__", "envs")
+timed(ppo, "make_runner", "envs")
 timed(ppo.EnvRunner, "start", "reset")
+timed(ppo.BatchEnvRunner, "start", "reset")
 timed(ppo.Agent, "__init__", "network")
-timed(torch.optim.Adam, "__init__", "optimizer")
+timed(ppo.Adam, "__init__", "optimizer")
 timed(ppo.EnvRunner, "collect", "rollout")
 
 def callback(row):
@@ -128,6 +132,7 @@ def callback(row):
 
 ppo.train(thunk, cfg, tempfile.mkdtemp(), progress=False, callback=callback)
 stamps["done"] = time.time()
+stamps["dynamo_loaded"] = float("torch._dynamo" in sys.modules)
 print(json.dumps(stamps))
 """
 
@@ -146,6 +151,16 @@ STARTUP_PHASES = (
     ("first rollout", "rollout_start", "rollout_end"),
     ("first update", "rollout_end", "update_end"),
     ("checkpoint, log, learning curve", "update_end", "done"),
+)
+
+
+#: CPU seconds of the child process (``time.process_time``: what a busy machine disturbs
+#: least); a phase without a start stamp counts from the process's start.
+STARTUP_CPU_PHASES = (
+    ("CPU: interpreter", None, "child_cpu"),
+    ("CPU: import torch", "child_cpu", "torch_cpu"),
+    ("CPU: import scenarios, rl", "torch_cpu", "imports_cpu"),
+    ("CPU: process start to first rollout", None, "rollout_start_cpu"),
 )
 
 
@@ -170,9 +185,21 @@ def startup(repeats: int) -> dict[str, Any]:
             )
             stamps = json.loads(out.stdout.strip().splitlines()[-1])
             stamps["spawn"] = spawn
-            runs[variant].append({name: stamps[b] - stamps[a] for name, a, b in STARTUP_PHASES})
+            runs[variant].append(
+                {
+                    **{name: stamps[b] - stamps[a] for name, a, b in STARTUP_PHASES},
+                    **{
+                        name: stamps[b] - (stamps[a] if a else 0.0)
+                        for name, a, b in STARTUP_CPU_PHASES
+                    },
+                    "dynamo_loaded": stamps["dynamo_loaded"],
+                }
+            )
     medians = {
-        v: {name: statistics.median(r[name] for r in rs) for name, _, _ in STARTUP_PHASES}
+        v: {
+            name: statistics.median(r[name] for r in rs)
+            for name, _, _ in (*STARTUP_PHASES, *STARTUP_CPU_PHASES)
+        }
         for v, rs in runs.items()
     }
     return {
@@ -191,7 +218,7 @@ def startup_table(result: dict[str, Any]) -> str:
         f"processes each, interleaved; load average {result['load_average'][0]:.2f})",
         f"{'phase':<36}{'project s':>10}{'no flag s':>10}",
     ]
-    for name, _, _ in STARTUP_PHASES:
+    for name, _, _ in (*STARTUP_PHASES, *STARTUP_CPU_PHASES):
         lines.append(f"{name:<36}{med['project'][name]:>10.3f}{med['no-flag'][name]:>10.3f}")
     total = med["project"]["start-up: spawn to first rollout"]
     lines.append(

@@ -36,11 +36,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DISCOUNTS",
+    "BatchEnvRunner",
     "EnvRunner",
     "Rollout",
     "RunningMeanStd",
+    "batch_runner_reason",
     "compute_gae",
     "is_semi_markov",
+    "ppo_episode_seed",
     "step_discounts",
 ]
 
@@ -292,19 +295,27 @@ class EnvRunner:
     since its last reset so that :meth:`load_state_dict` can rebuild the envs exactly.
     """
 
+    engine = "event"  # which engine steps the envs (BatchEnvRunner: "batch")
+
     def __init__(
         self, make_env: Callable[[], gym.Env] | Sequence[Callable[[], gym.Env]], config: PPOConfig
     ) -> None:
         thunks = list(make_env) if isinstance(make_env, Sequence) else [make_env] * config.n_envs
         if len(thunks) != config.n_envs:
             raise ValueError(f"got {len(thunks)} env factories for n_envs(={config.n_envs})")
-        self.config = config
-        self.envs = SyncVectorEnv(
+        self.envs: gym.vector.VectorEnv = SyncVectorEnv(
             [partial(_make_sub_env, f, config.seed, i) for i, f in enumerate(thunks)],
             autoreset_mode=AutoresetMode.SAME_STEP,
         )
         first = self._sub_envs()[0]
-        self.observation_space = first.original_observation_space
+        self._setup(config, first.original_observation_space, is_semi_markov(first))
+
+    def _setup(
+        self, config: PPOConfig, observation_space: spaces.Space[Any], semi_markov: bool
+    ) -> None:
+        """The state both engines share, once ``self.envs`` exists."""
+        self.config = config
+        self.observation_space = observation_space
         self.action_space = self.envs.single_action_space
         self.layout = ActionLayout(self.action_space)
         obs_shape = self.envs.single_observation_space.shape
@@ -321,12 +332,16 @@ class EnvRunner:
         self.next_obs = torch.zeros((n, self.obs_dim))
         mode = config.discount
         if mode == "auto":
-            mode = "time" if is_semi_markov(self.envs.envs[0]) else "step"
+            mode = "time" if semi_markov else "step"
         self.timed = mode == "time"
         self.reward_rate: float | None = None  # average-cost option: reward per unit time
 
     def _sub_envs(self) -> list[_SeededEpisodes]:
-        return cast(list[_SeededEpisodes], self.envs.envs)  # made by _make_sub_env
+        return cast(list[_SeededEpisodes], cast(SyncVectorEnv, self.envs).envs)  # _make_sub_env
+
+    def _episode_counts(self) -> list[int]:
+        """Episodes begun by each sub-env."""
+        return [int(e.episode) for e in self._sub_envs()]
 
     def start(self) -> None:
         raw: np.ndarray  # SyncVectorEnv subclasses VectorEnv unparameterised: mypy infers Never
@@ -416,7 +431,7 @@ class EnvRunner:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "episode": [int(e.episode) for e in self._sub_envs()],
+            "episode": self._episode_counts(),
             "episode_actions": [
                 torch.as_tensor(np.array(a, dtype=np.float32).reshape(-1, self.layout.width))
                 for a in self.episode_actions
@@ -441,8 +456,7 @@ class EnvRunner:
             for row in state["episode_actions"][i].numpy():
                 obs, *_ = gym_env.step(self.layout.to_single(row))
             replayed[i] = np.asarray(obs, dtype=np.float64).reshape(-1)
-        self.raw_obs = state["raw_obs"].numpy().copy()
-        if not np.array_equal(replayed, self.raw_obs):
+        if not np.array_equal(replayed, state["raw_obs"].numpy()):
             warnings.warn(
                 "replaying the checkpointed episodes did not reproduce the saved observations: "
                 "the env is not a deterministic function of its reset seed and actions, so the "
@@ -450,6 +464,11 @@ class EnvRunner:
                 RuntimeWarning,
                 stacklevel=3,
             )
+        self._restore(state)
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        """The counters, normalisers and buffers of :meth:`state_dict` (not the envs)."""
+        self.raw_obs = state["raw_obs"].numpy().copy()
         self.episode_actions = [list(a.numpy()) for a in state["episode_actions"]]
         self.episode_return = state["episode_return"].numpy().copy()
         self.episode_length = state["episode_length"].numpy().copy()
@@ -461,3 +480,99 @@ class EnvRunner:
             self.obs_rms.load_state_dict(state["obs_rms"])
         if self.ret_rms is not None:
             self.ret_rms.load_state_dict(state["ret_rms"])
+
+
+# -- the same on the batch engine -------------------------------------------------------------
+
+
+def ppo_episode_seed(
+    seed: int, index: int, episode: int, offset: int = 0
+) -> np.random.SeedSequence:
+    """The engine seed of sub-env *index*'s episode *episode* in a PPO run seeded *seed*.
+
+    :class:`EnvRunner` resets that episode with ``reset(seed=s)``, ``s`` the first word of
+    ``SeedSequence(seed, spawn_key=(index, episode))``; an :class:`rl.env.InventoryEnv`
+    (episode numbering from *offset*) then runs ``replication_seed(s, offset)``.  The batch
+    runner gives the batch engine these very seeds, so both engines play the same draws.
+    """
+    word = int(replication_seed(replication_seed(seed, index), episode).generate_state(1)[0])
+    return replication_seed(word, offset)
+
+
+class BatchEnvRunner(EnvRunner):
+    """:class:`EnvRunner` on the batch engine: ``n_envs`` copies of the env that *make_env*
+    builds, as one :class:`rl.vector_env.WrappedBatchEnv` (``AutoresetMode.SAME_STEP``).
+
+    Sub-env *i* plays the episodes, and so the draws, that it plays in :class:`EnvRunner`
+    (:func:`ppo_episode_seed`): for the same actions both runners give the same rollouts.
+    All sub-envs start and end their episodes together (episodes last a fixed number of
+    periods), so a checkpoint is the episode round and the actions since its start, and
+    resuming replays them on the batch.  Use :func:`batch_runner_reason` first: it says
+    why an env cannot run here (then :class:`EnvRunner` runs it).
+    """
+
+    engine = "batch"
+
+    def __init__(self, make_env: Callable[[], gym.Env], config: PPOConfig) -> None:
+        from .vector_env import WrappedBatchEnv
+
+        template = make_env()
+        inner: Any = template.unwrapped  # an InventoryEnv (WrappedBatchEnv checks)
+        offset = int(getattr(getattr(inner, "runner", None), "offset", 0))
+        seed = config.seed
+        self.batch = WrappedBatchEnv(
+            template,
+            config.n_envs,
+            autoreset_mode=AutoresetMode.SAME_STEP,
+            episode_seeds=lambda i, m: ppo_episode_seed(seed, i, m, offset),
+        )
+        self.envs = self.batch
+        self._setup(config, template.observation_space, is_semi_markov(template))
+
+    def start(self) -> None:
+        raw: np.ndarray
+        raw, _ = self.batch.reset(options={"round": 0})
+        self._observe(raw)
+
+    def _episode_counts(self) -> list[int]:
+        return [self.batch.round] * self.config.n_envs  # all sub-envs begin theirs together
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the counters and rebuild the batch by replaying the current episodes."""
+        rounds = {int(e) for e in state["episode"]}
+        lengths = {len(a) for a in state["episode_actions"]}
+        if len(rounds) != 1 or len(lengths) != 1:
+            raise ValueError(
+                "this checkpoint's sub-envs are at different points of their episodes "
+                f"(episodes {sorted(rounds)}, steps {sorted(lengths)}); the batch engine "
+                "resumes only sub-envs in step: resume with engine='event'"
+            )
+        raw: np.ndarray
+        raw, _ = self.batch.reset(options={"round": rounds.pop() - 1})
+        actions = np.stack([a.numpy() for a in state["episode_actions"]], axis=1)
+        for rows in actions:  # [steps, n_envs, width]
+            raw, *_ = self.batch.step(self.layout.to_env(rows))
+        replayed = np.asarray(raw, dtype=np.float64).reshape(self.config.n_envs, -1)
+        saved = state["raw_obs"].numpy()
+        if not np.array_equal(replayed, saved):
+            warnings.warn(
+                "replaying the checkpointed episodes did not reproduce the saved observations; "
+                "the resumed run will differ from an uninterrupted one",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        self._restore(state)
+
+
+def batch_runner_reason(make_env: Any) -> str | None:
+    """Why :class:`BatchEnvRunner` cannot run *make_env* (None when it can): one thunk
+    (not one per sub-env) building an env that :class:`rl.vector_env.WrappedBatchEnv` batches."""
+    if isinstance(make_env, Sequence) or not callable(make_env):
+        return "one env factory per sub-env (the batch engine needs one thunk)"
+    from .vector_env import why_not_vectorize
+
+    env = make_env()
+    try:
+        return why_not_vectorize(env)
+    finally:
+        env.close()

@@ -51,6 +51,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -62,9 +63,19 @@ import torch
 from gymnasium import spaces
 from tqdm import tqdm
 
-from .buffers import CLIP_OBS, DISCOUNTS, EnvRunner, Rollout, RunningMeanStd, compute_gae
+from .buffers import (
+    CLIP_OBS,
+    DISCOUNTS,
+    BatchEnvRunner,
+    EnvRunner,
+    Rollout,
+    RunningMeanStd,
+    batch_runner_reason,
+    compute_gae,
+)
 from .networks import Agent, space_from_dict, space_to_dict
 from .training import (
+    Adam,
     CheckpointError,
     ProgressLog,
     anneal_fraction,
@@ -83,6 +94,8 @@ from .training import (
 __all__ = ["Agent", "PPOConfig", "TorchPolicy", "TrainResult", "compute_gae", "load_agent", "train"]
 
 CHECKPOINT_FORMAT = 1
+#: PPOConfig.engine values
+ENGINES = ("auto", "batch", "event")
 CSV_FIELDS = (
     *("global_step", "iteration", "episodes", "episodic_return_mean", "episodic_length_mean"),
     *("value_loss", "policy_loss", "entropy", "approx_kl", "clipfrac", "explained_variance"),
@@ -155,6 +168,17 @@ class PPOConfig:
     """iterations between checkpoints (one is always written at the end)"""
     torch_threads: int = 1
     """torch.set_num_threads at the start of training; 0 leaves torch's default"""
+    engine: str = "event"
+    """"event": a SyncVectorEnv of event-engine envs; "batch": the n_envs copies run in
+    lockstep on the batch engine (rl.vector_env.WrappedBatchEnv: the same episodes and
+    draws, so the same rollouts for the same actions; ``benchmarks/zipkin_ppo.py --speed``
+    measures the CPU it saves); "auto": "batch" where the env can be batched (one
+    thunk building an InventoryEnv of a problem the batch engine runs, wrappers with batch
+    versions), "event" otherwise.  "batch" on an env that cannot be batched falls back to
+    "event" with a warning saying why.  The default stays "event": on single-stage both
+    engines train bit for bit alike, but on networks with fractional orders the batch
+    engine's quantities may differ from the event engine's in the last bit (summation
+    order), and that changes the trained parameters of published runs"""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
@@ -190,6 +214,8 @@ class PPOConfig:
             raise ValueError(f"activation(={self.activation!r}) must be 'tanh' or 'relu'")
         if self.seed < 0:
             raise ValueError(f"seed(={self.seed}) must be >= 0")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine(={self.engine!r}) must be one of {', '.join(ENGINES)}")
 
     @property
     def batch_size(self) -> int:
@@ -224,7 +250,7 @@ class TrainResult:
 
 def _update(
     agent: Agent,
-    optimizer: torch.optim.Optimizer,
+    optimizer: Adam,
     rollout: Rollout,
     advantages: torch.Tensor,
     returns: torch.Tensor,
@@ -299,6 +325,26 @@ def _update(
 # -- training ---------------------------------------------------------------------------------
 
 
+def make_runner(
+    make_env: Callable[[], gym.Env] | Sequence[Callable[[], gym.Env]],
+    config: PPOConfig,
+    progress: bool = False,
+) -> EnvRunner:
+    """The rollout collector of ``config.engine`` (its ``engine`` attribute says which runs:
+    ``"batch"`` or ``"event"``).  Falling back to the event engine says why in one line: a
+    warning when ``engine="batch"`` was asked for, a progress line under ``"auto"``."""
+    if config.engine != "event":
+        reason = batch_runner_reason(make_env)
+        if reason is None:
+            return BatchEnvRunner(make_env, config)  # type: ignore[arg-type]  # one thunk
+        line = f"PPO on the event engine: the batch engine cannot run {reason}"
+        if config.engine == "batch":
+            warnings.warn(line, stacklevel=3)
+        elif progress:
+            tqdm.write(line)
+    return EnvRunner(make_env, config)
+
+
 def train(
     make_env: Callable[[], gym.Env] | Sequence[Callable[[], gym.Env]],
     config: PPOConfig | None,
@@ -346,7 +392,7 @@ def train(
     # TRY NOT TO MODIFY: seeding (rl.training.seed_run)
     rng = seed_run(config)  # minibatch permutations; envs are seeded per episode
 
-    runner = EnvRunner(make_env, config)
+    runner = make_runner(make_env, config, progress)
     agent = Agent(
         runner.obs_dim,
         runner.action_space,
@@ -354,7 +400,7 @@ def train(
         config.activation,
         config.log_std_init,
     )
-    optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
+    optimizer = Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
     iteration, global_step = 0, 0
     if checkpoint is None:
         runner.start()
@@ -365,7 +411,9 @@ def train(
         iteration, global_step = checkpoint["iteration"], checkpoint["global_step"]
         restore_rngs(checkpoint, rng)
     (out / "config.json").write_text(
-        json.dumps({"config": asdict(config), "versions": versions()}, indent=2)
+        json.dumps(
+            {"config": asdict(config), "engine": runner.engine, "versions": versions()}, indent=2
+        )
     )
 
     def save() -> None:

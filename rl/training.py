@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RESUME_MAY_CHANGE",
+    "Adam",
     "CheckpointError",
     "ProgressLog",
     "anneal_fraction",
@@ -37,6 +38,7 @@ __all__ = [
     "rng_states",
     "save_checkpoint",
     "seed_run",
+    "use_deterministic_algorithms",
     "versions",
 ]
 
@@ -57,10 +59,130 @@ def seed_run(config: Any) -> np.random.Generator:
     ``config.torch_threads`` is 0.  Envs are not seeded here: they are seeded per episode.
     """
     torch.manual_seed(config.seed)
-    torch.use_deterministic_algorithms(True)
+    use_deterministic_algorithms()
     if config.torch_threads > 0:
         torch.set_num_threads(config.torch_threads)
     return np.random.default_rng(config.seed)
+
+
+def use_deterministic_algorithms() -> None:
+    """``torch.use_deterministic_algorithms(True)`` without its import of TorchInductor.
+
+    The public call first imports ``torch._inductor.config`` (and with it TorchDynamo,
+    1-3 s of a run's start-up) to set Inductor's own flag, which only ``torch.compile``
+    reads; PPO here never compiles.  So the flag of the eager kernels is set directly,
+    and Inductor's too if it is loaded already.  Falls back to the public call on a torch
+    without that entry point."""
+    import sys
+
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None or "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(True)
+        return
+    setter(True, warn_only=False)
+
+
+class Adam:
+    """``torch.optim.Adam`` (no weight decay, no AMSGrad) on CPU tensors, bit for bit,
+    without TorchDynamo.
+
+    ``torch.optim`` imports TorchDynamo the first time an optimizer is built or stepped
+    (its methods are wrapped to be skipped by ``torch.compile``): 1-3 s of a PPO run's
+    start-up.  This is the same update as torch's single-tensor CPU path, operation for
+    operation (``tests/rl/test_ppo_batch.py`` checks the parameters against
+    ``torch.optim.Adam`` after many steps), and its ``state_dict`` has torch's layout,
+    so checkpoints written with either load into the other.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        self.params = list(params)
+        self.param_groups: list[dict[str, Any]] = [
+            {
+                "lr": lr,
+                "betas": tuple(betas),
+                "eps": eps,
+                "weight_decay": 0,
+                "amsgrad": False,
+                "maximize": False,
+                "foreach": None,
+                "capturable": False,
+                "differentiable": False,
+                "fused": None,
+                "decoupled_weight_decay": False,
+                "params": list(range(len(self.params))),
+            }
+        ]
+        self.state: dict[int, dict[str, torch.Tensor]] = {}
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        group = self.param_groups[0]
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        for i, param in enumerate(self.params):
+            grad = param.grad
+            if grad is None:
+                continue
+            state = self.state.get(i)
+            if state is None:
+                state = self.state[i] = {
+                    "step": torch.tensor(0.0, dtype=torch.get_default_dtype()),
+                    "exp_avg": torch.zeros_like(param, memory_format=torch.preserve_format),
+                    "exp_avg_sq": torch.zeros_like(param, memory_format=torch.preserve_format),
+                }
+            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+            state["step"] += 1
+            exp_avg.lerp_(grad, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            step = state["step"].item()
+            bias_correction1 = 1 - beta1**step
+            bias_correction2 = 1 - beta2**step
+            step_size = lr / bias_correction1
+            bias_correction2_sqrt = bias_correction2**0.5
+            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+            param.addcdiv_(exp_avg, denom, value=-step_size)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "state": {i: dict(s) for i, s in self.state.items()},
+            "param_groups": [dict(g) for g in self.param_groups],
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load :meth:`state_dict` output (this class's or ``torch.optim.Adam``'s)."""
+        groups = state_dict["param_groups"]
+        if len(groups) != 1 or len(groups[0]["params"]) != len(self.params):
+            raise ValueError(
+                f"optimizer state for {[len(g['params']) for g in groups]} parameters in "
+                f"{len(groups)} group(s), expected one group of {len(self.params)}"
+            )
+        group = groups[0]
+        if group.get("weight_decay", 0) or group.get("amsgrad") or group.get("maximize"):
+            raise ValueError("optimizer state uses weight decay, AMSGrad or maximize")
+        self.param_groups[0].update(
+            {"lr": group["lr"], "betas": tuple(group["betas"]), "eps": group["eps"]}
+        )
+        ids = group["params"]
+        self.state = {}
+        for k, i in enumerate(ids):
+            saved = state_dict["state"].get(i)
+            if saved is None:
+                continue
+            p = self.params[k]
+            self.state[k] = {
+                "step": saved["step"].detach().clone().to(torch.get_default_dtype()),
+                "exp_avg": saved["exp_avg"].detach().to(p.dtype).clone(),
+                "exp_avg_sq": saved["exp_avg_sq"].detach().to(p.dtype).clone(),
+            }
 
 
 class CheckpointError(ValueError):

@@ -21,6 +21,15 @@ action decoding on any batch state; :class:`ArrayPolicy` wraps a function of
 :func:`rl.wrappers.make_vector_env` (with one line saying why) for problems the
 batch engine does not run.
 
+:class:`WrappedBatchEnv` batches a *wrapped* single env (a preset's ``make_thunk(...)()``):
+its InventoryEnv becomes a :class:`BatchVectorEnv` and each wrapper runs on whole batches
+through its batch version (:data:`VECTOR_METHODS`); :func:`why_not_vectorize` says why an
+env cannot be batched.  ``episode_seeds(i, m)`` (both classes) gives sub-env ``i``'s
+``m``-th episode its own seed instead of the numbering above: PPO's batch runner
+(:class:`rl.buffers.BatchEnvRunner`) gives each sub-env the seeds it has on the event
+engine, so both engines play the same draws; ``reset(options={"round": m})`` restarts at
+round ``m`` (each sub-env's ``m``-th episode), which is how a checkpoint resumes.
+
 :class:`BatchParallelEnv` is the multi-agent equivalent: ``N`` copies of
 :class:`rl.multi_agent.InventoryParallelEnv` (one agent per stocking node) in one
 batch, with PettingZoo's parallel API over dicts of ``[N, ...]`` arrays.
@@ -41,18 +50,21 @@ from gymnasium.vector.utils import batch_space
 from des_supply.batch import BatchSimulation, unsupported
 from des_supply.network import Network
 from des_supply.problem import Problem
-from des_supply.rng import replication_seed, root_sequence
+from des_supply.rng import SeedLike, replication_seed, root_sequence
 
 from .env import InventoryEnv, NetworkLayout, make_env
 
 __all__ = [
+    "VECTOR_METHODS",
     "ArrayPolicy",
     "BatchParallelEnv",
     "BatchVectorEnv",
+    "WrappedBatchEnv",
     "batch_observation",
     "batch_orders",
     "make_batch_vector_env",
     "why_not_batch",
+    "why_not_vectorize",
 ]
 
 _COST_KEYS = ("holding", "shortage", "fixed", "variable", "transit")
@@ -189,6 +201,10 @@ class BatchVectorEnv(VectorEnv):
     ``reset()`` with no seed first uses *seed*.  Infos are dicts of arrays (with Gymnasium's
     ``_key`` masks): ``t``, ``dt``, ``replication``, ``cost`` (per part and ``total``),
     ``revenue``, ``node_cost``, ``orders`` and ``action_mask``, as the single env's.
+    *episode_seeds*: ``(i, m) -> seed`` of sub-env i's m-th episode after a seeding
+    (default: ``replication_seed(seed, m * num_envs + i)``); ``reset(options={"round": m})``
+    begins round m (every sub-env's m-th episode).  :meth:`from_env` builds one from an
+    existing (unwrapped) env.
     """
 
     def __init__(
@@ -198,6 +214,7 @@ class BatchVectorEnv(VectorEnv):
         *,
         seed: int | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        episode_seeds: Callable[[int, int], SeedLike] | None = None,
         **env_kwargs: Any,
     ) -> None:
         if (
@@ -207,10 +224,6 @@ class BatchVectorEnv(VectorEnv):
         ):
             raise ValueError(f"num_envs(={num_envs!r}) must be an integer >= 1")
         mode = AutoresetMode(autoreset_mode)
-        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
-            raise ValueError(
-                f"autoreset_mode {mode.value!r} is not supported (next-step or same-step)"
-            )
         reason = why_not_batch(problem, **env_kwargs)
         if reason:
             raise ValueError(
@@ -221,13 +234,54 @@ class BatchVectorEnv(VectorEnv):
         for reserved in ("episode_offset", "episode_stride", "market"):
             if reserved in env_kwargs:
                 raise ValueError(f"{reserved} is set by BatchVectorEnv")
-        template = make_env(problem, **env_kwargs)
+        self._setup(make_env(problem, **env_kwargs), int(num_envs), seed, mode, episode_seeds)
+
+    @classmethod
+    def from_env(
+        cls,
+        env: InventoryEnv,
+        num_envs: int,
+        *,
+        seed: int | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        episode_seeds: Callable[[int, int], SeedLike] | None = None,
+    ) -> BatchVectorEnv:
+        """``num_envs`` copies of the (unwrapped) env *env*, with its problem and settings.
+
+        *env* becomes the template (it is closed with this vector env)."""
+        if not isinstance(env, InventoryEnv):
+            raise TypeError(f"expected an InventoryEnv, got {type(env).__name__}")
+        if (
+            isinstance(num_envs, bool)
+            or not isinstance(num_envs, (int, np.integer))
+            or num_envs < 1
+        ):
+            raise ValueError(f"num_envs(={num_envs!r}) must be an integer >= 1")
+        reason = unsupported(env.network, env.market)
+        if reason:
+            raise ValueError(f"the batch engine does not run {reason}")
+        self = cls.__new__(cls)
+        self._setup(env, int(num_envs), seed, AutoresetMode(autoreset_mode), episode_seeds)
+        return self
+
+    def _setup(
+        self,
+        template: InventoryEnv,
+        num_envs: int,
+        seed: int | None,
+        mode: AutoresetMode,
+        episode_seeds: Callable[[int, int], SeedLike] | None,
+    ) -> None:
+        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+            raise ValueError(
+                f"autoreset_mode {mode.value!r} is not supported (next-step or same-step)"
+            )
         self.template = template
         self.layout: NetworkLayout = template.layout
         self._nonneg = self.layout.bounds()[0] == 0.0
         self._maxima = _maxima(self.layout)
         self.network, self.periods = template.network, template.periods
-        self.num_envs = int(num_envs)
+        self.num_envs = num_envs
         self.single_observation_space = template.observation_space
         self.single_action_space = template.action_space
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -237,12 +291,19 @@ class BatchVectorEnv(VectorEnv):
         self.autoreset_mode = mode
         self.sim = BatchSimulation(self.network, self.periods, [0] * self.num_envs)
         self.objective = self.sim.objective
+        self.episode_seeds = episode_seeds
         self._default_seed = seed
         self._root: np.random.SeedSequence | None = None
         self._next_episode = 0
         self.episodes = np.full(self.num_envs, -1)
         self._needs_reset = True
         self._started = False
+
+    @property
+    def round(self) -> int:
+        """Batches of episodes begun since the last reset with a seed (each sub-env's
+        episode count): ``reset(options={"round": m})`` begins round ``m + 1``."""
+        return self._next_episode // self.num_envs
 
     # -- episodes ------------------------------------------------------------------------------
     def reset(
@@ -257,14 +318,24 @@ class BatchVectorEnv(VectorEnv):
             self._root, self._next_episode = root_sequence(seed), 0
         elif self._root is None:
             self._root = np.random.SeedSequence()
+        if options and "round" in options:
+            m = options["round"]
+            if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 0:
+                raise ValueError(f"options['round'](={m!r}) must be an integer >= 0")
+            self._next_episode = int(m) * self.num_envs
         return self._begin()
 
     def _begin(self) -> tuple[np.ndarray, dict[str, Any]]:
         assert self._root is not None
         N = self.num_envs
         self.episodes = np.arange(self._next_episode, self._next_episode + N)
+        round_ = self._next_episode // N
         self._next_episode += N
-        self.sim.reset([replication_seed(self._root, int(k)) for k in self.episodes])
+        if self.episode_seeds is None:
+            seeds = [replication_seed(self._root, int(k)) for k in self.episodes]
+        else:
+            seeds = [root_sequence(self.episode_seeds(i, round_)) for i in range(N)]
+        self.sim.reset(seeds)
         self._totals = (np.zeros(N), np.zeros(N))
         self._needs_reset = False
         parts, per_node = self._run_to_epoch(first=True)
@@ -379,6 +450,165 @@ class BatchVectorEnv(VectorEnv):
         template = getattr(self, "template", None)  # absent when __init__ refused the problem
         if template is not None:
             template.close()
+
+
+# -- a wrapped single env, batched ----------------------------------------------------------------
+#: What a wrapper implements to be run on a batch (``[N, ...]`` arrays, one row per sub-env):
+#: ``vector_action(actions) -> actions`` (what its ``action`` does, row by row),
+#: ``vector_observation(obs) -> obs`` and ``vector_reward(reward, dt) -> reward`` (``dt``:
+#: the periods each step lasted, ``info["dt"]``).  A method it lacks is the identity.  Only
+#: stateless maps qualify: the batch holds no per-sub-env wrapper state.  A wrapper whose
+#: batch version does not apply to this instance says why in ``vector_unsupported``.
+VECTOR_METHODS = ("vector_action", "vector_observation", "vector_reward")
+
+
+def _fixed_product(func: Any) -> np.ndarray | float | None:
+    """The constant *c* of ``functools.partial(np.multiply | operator.mul, c)`` (what
+    :func:`rl.wrappers.scale_observation` and :func:`rl.wrappers.scale_reward` use), or None."""
+    import functools
+    import operator
+
+    if (
+        isinstance(func, functools.partial)
+        and func.func in (np.multiply, operator.mul)
+        and len(func.args) == 1
+        and not func.keywords
+    ):
+        c = func.args[0]
+        if isinstance(c, np.ndarray):
+            return c
+        if isinstance(c, (int, float, np.floating, np.integer)):
+            return float(c)
+    return None
+
+
+def _vector_chain(
+    env: gym.Env,
+) -> tuple[list[Callable[..., Any]], list[Callable[..., Any]], list[Callable[..., Any]]] | str:
+    """The batch versions of *env*'s wrappers: (action maps outermost first, observation maps
+    innermost first, reward maps innermost first), or why there are none."""
+    actions: list[Callable[..., Any]] = []
+    observations: list[Callable[..., Any]] = []
+    rewards: list[Callable[..., Any]] = []
+    layer: Any = env
+    while isinstance(layer, gym.Wrapper):
+        name = type(layer).__name__
+        if any(hasattr(layer, m) for m in VECTOR_METHODS):
+            why = getattr(layer, "vector_unsupported", None)
+            if why:
+                return f"wrapper {name}: {why}"
+            if hasattr(layer, "vector_action"):
+                actions.append(layer.vector_action)
+            if hasattr(layer, "vector_observation"):
+                observations.insert(0, layer.vector_observation)
+            if hasattr(layer, "vector_reward"):
+                rewards.insert(0, layer.vector_reward)
+        elif isinstance(layer, gym.wrappers.TransformObservation):
+            c = _fixed_product(layer.func)
+            if c is None:
+                return f"wrapper {name} with a function other than a fixed product"
+            observations.insert(0, lambda obs, c=c: np.multiply(c, obs))
+        elif isinstance(layer, gym.wrappers.TransformReward):
+            c = _fixed_product(layer.func)
+            if c is None or isinstance(c, np.ndarray):
+                return f"wrapper {name} with a function other than a fixed scalar product"
+            rewards.insert(0, lambda reward, dt, c=c: c * reward)
+        else:
+            return f"wrapper {name} (no batch version: it has none of {', '.join(VECTOR_METHODS)})"
+        layer = layer.env
+    if not isinstance(layer, InventoryEnv):
+        return f"env {type(layer).__name__} (the batch engine runs rl.env.InventoryEnv)"
+    reason = unsupported(layer.network, layer.market)
+    return f"a problem with {reason}" if reason else (actions, observations, rewards)
+
+
+def why_not_vectorize(env: gym.Env) -> str | None:
+    """Why :class:`WrappedBatchEnv` cannot batch *env* (a possibly wrapped single env), or None."""
+    chain = _vector_chain(env)
+    return chain if isinstance(chain, str) else None
+
+
+class WrappedBatchEnv(VectorEnv):
+    """``num_envs`` copies of a *wrapped* :class:`rl.env.InventoryEnv` on the batch engine.
+
+    *env* (e.g. a preset's ``make_thunk(problem, spec)()``) is the template: its innermost
+    InventoryEnv becomes a :class:`BatchVectorEnv` and each wrapper is applied to whole
+    batches through its batch version (:data:`VECTOR_METHODS`; Gymnasium's
+    ``TransformObservation``/``TransformReward`` with a fixed product, as
+    :mod:`rl.wrappers` builds them, are recognised).  Spaces are *env*'s; steps, rewards,
+    observations and infos are what ``num_envs`` copies of *env* in a Gymnasium vector env
+    return (``final_obs`` transformed too).  ``episode_seeds``, ``autoreset_mode``, ``seed``
+    and ``reset(options={"round": m})``: as :class:`BatchVectorEnv`.  A wrapper without a
+    batch version: ValueError naming it (:func:`why_not_vectorize` tells beforehand).
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        num_envs: int,
+        *,
+        seed: int | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
+        episode_seeds: Callable[[int, int], SeedLike] | None = None,
+    ) -> None:
+        chain = _vector_chain(env)
+        if isinstance(chain, str):
+            raise ValueError(f"cannot batch this env: {chain}")
+        self._actions, self._observations, self._rewards = chain
+        self.vec = BatchVectorEnv.from_env(
+            env.unwrapped,  # type: ignore[arg-type]  # an InventoryEnv (checked by the chain)
+            num_envs,
+            seed=seed,
+            autoreset_mode=autoreset_mode,
+            episode_seeds=episode_seeds,
+        )
+        self.env = env
+        self.num_envs = self.vec.num_envs
+        self.single_observation_space = env.observation_space
+        self.single_action_space = env.action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.metadata = dict(self.vec.metadata)
+        self.render_mode = None
+        self.autoreset_mode = self.vec.autoreset_mode
+
+    @property
+    def round(self) -> int:
+        """:attr:`BatchVectorEnv.round` of the batch underneath."""
+        return self.vec.round
+
+    def _obs(self, obs: np.ndarray) -> np.ndarray:
+        for f in self._observations:
+            obs = f(obs)
+        return obs
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        obs, info = self.vec.reset(seed=seed, options=options)
+        return self._obs(obs), info
+
+    def step(
+        self, actions: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        starting = self.vec._needs_reset  # NEXT_STEP's reset step: no action, reward 0
+        a = actions
+        if not starting:
+            for f in self._actions:
+                a = f(a)
+        obs, reward, terminated, truncated, info = self.vec.step(a)
+        if not starting:
+            dt = info["final_info"]["dt"] if "final_info" in info else info["dt"]
+            for g in self._rewards:
+                reward = g(reward, dt)
+        if "final_obs" in info:
+            info["final_obs"] = self._obs(info["final_obs"])
+        return self._obs(obs), np.asarray(reward, dtype=np.float64), terminated, truncated, info
+
+    def close_extras(self, **kwargs: Any) -> None:
+        vec = getattr(self, "vec", None)  # absent when __init__ refused the env
+        if vec is not None:
+            vec.close()  # closes the template, the innermost env of *env*
 
 
 def make_batch_vector_env(

@@ -1,0 +1,628 @@
+"""PPO on the batch engine against the DP optimum on Zipkin's 16 lost-sales cells.
+
+Zipkin (2008, "Old and new methods for lost-sales inventory systems", Oper. Res. 56(5))
+tabulates a single-stage lost-sales system with Poisson(5) demand, holding cost 1 and
+lead times L = 1..4 against lost-sales penalties p = 4, 9, 19, 39.  Per cell this script
+
+1. solves the cell exactly (``optimization.optimize``: the lost-sales DP, and the
+   heuristics with their exact long-run costs); the best heuristic is the one with the
+   lowest exact cost;
+2. trains PPO (``rl.ppo.train``, ``engine="batch"``: the n_envs copies advance in lockstep
+   on the batch engine) for each seed with the single-stage preset of
+   ``scenarios.presets.preset``.  The preset is a function of (L, p) only (action window
+   around the newsvendor level over L + 1 periods, 600k steps for L <= 2 and 1.5M
+   otherwise); it was set on (L, p) = (2, 9) and (4, 39) with other evaluation seeds, and
+   nothing here is tuned on the evaluation episodes below.  A run stops early, with
+   ``stopped_by_budget``, if it reaches ``--budget-minutes`` of wall time;
+3. evaluates the deterministic PPO policy, the DP policy and the best heuristic on the
+   same ``--eval-episodes`` episodes of ``--eval-periods`` periods (common random
+   numbers: episode k is replication k of ``des_supply.evaluate.simulate(..., seed=
+   EVAL_SEED)``; the training episodes come from other seeds), dropping the first
+   ``--warmup`` periods of each.  The gap is
+
+       gap = mean(cost_PPO) / mean(cost_DP) - 1,
+
+   with a paired 95 % confidence interval from the per-episode differences
+   (``gap_ci95`` is its half-width, relative to the DP's mean cost); ``gap_exact`` is
+   against the DP's exact long-run cost instead of its simulated one.
+
+Wall time and CPU time (this process, ``time.process_time``) of training are reported
+side by side: the machine is shared, so wall time depends on the load (``load_average``
+is recorded with every run).
+
+Usage::
+
+    python benchmarks/zipkin_ppo.py --quick                         # smoke run, ~20 s
+    python benchmarks/zipkin_ppo.py --seeds 1 --json benchmarks/results/zipkin_ppo_s1.json
+    python benchmarks/zipkin_ppo.py --seeds 2, --cells 1:4,2:9 --json part.json   # seed 2 only
+    python benchmarks/zipkin_ppo.py --report benchmarks/results/zipkin_ppo_*.json
+
+``--json`` is rewritten after every run (a stopped sweep keeps what finished, and
+running again with the same file skips the (cell, seed) pairs it already holds);
+``--report`` merges any number of such files and prints the table (Markdown with
+``--markdown``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+# Run as a script, this file's folder comes first on sys.path and benchmarks/rl.py would
+# shadow the `rl` package.  Drop that folder.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+_ROOT = str(_HERE.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import numpy as np  # noqa: E402
+
+LEAD_TIMES = (1, 2, 3, 4)
+PENALTIES = (4.0, 9.0, 19.0, 39.0)
+EVAL_SEED = 10_000  # evaluation episodes: replications of this root (PPO trains on others)
+TARGET_GAP = 0.01  # issue 15: within 1 % of the DP optimum
+TARGET_MINUTES = 15.0  # issue 15: each run at most 15 minutes on 2 cores
+
+
+def cell_key(L: int, p: float) -> str:
+    return f"L={L},p={p:g}"
+
+
+def parse_cells(text: str | None) -> list[tuple[int, float]]:
+    """``"1:4,2:9"`` -> [(1, 4.0), (2, 9.0)]; None -> all 16 cells."""
+    if not text:
+        return [(L, p) for L in LEAD_TIMES for p in PENALTIES]
+    cells = []
+    for part in text.split(","):
+        try:
+            L_text, p_text = part.split(":")
+            cell = (int(L_text), float(p_text))
+        except ValueError:
+            raise SystemExit(f"--cells: {part!r} is not L:p (e.g. 2:9)") from None
+        if cell[0] < 1 or cell[1] <= 0:
+            raise SystemExit(f"--cells: {part!r} needs L >= 1 and p > 0")
+        cells.append(cell)
+    return cells
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"3"`` -> [1, 2, 3]; ``"2,3"`` -> [2, 3]; ``"2,"`` -> [2] (one seed)."""
+    try:
+        if "," not in text:
+            n = int(text)
+            if n < 1:
+                raise ValueError
+            return list(range(1, n + 1))
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+        if not seeds:
+            raise ValueError
+    except ValueError:
+        raise SystemExit(f"--seeds: {text!r} is a count (3) or a list (2,3)") from None
+    if any(s < 0 for s in seeds):
+        raise SystemExit(f"--seeds: {text!r} has a negative seed")
+    return seeds
+
+
+def log(line: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+
+# -- the references: DP optimum and the best heuristic ------------------------------------------
+@dataclasses.dataclass
+class Reference:
+    """One cell solved exactly, and its DP policy and best heuristic simulated on the
+    evaluation episodes (mean cost per period after the warm-up, per episode)."""
+
+    L: int
+    p: float
+    problem: Any
+    optimal_value: float
+    heuristic: str
+    heuristic_value: float
+    heuristics: dict[str, float]
+    dp: np.ndarray
+    heur: np.ndarray
+    seconds: float
+
+    @classmethod
+    def solve(cls, L: int, p: float, eval_kw: dict[str, int]) -> Reference:
+        import scenarios
+        from des_supply.evaluate import simulate
+        from optimization.optimize import optimize
+
+        t0 = time.perf_counter()
+        problem = scenarios.make("single-stage", lead_time=L, penalty=p)
+        res = optimize(problem)
+        best = min(res.policies, key=lambda b: b.value)
+
+        def run(policy: Any) -> np.ndarray:
+            out = simulate(
+                problem,
+                policy,
+                periods=eval_kw["periods"],
+                replications=eval_kw["episodes"],
+                seed=EVAL_SEED,
+                warmup=eval_kw["warmup"],
+            )
+            return np.asarray(out.per_replication, dtype=float)
+
+        return cls(
+            L,
+            p,
+            problem,
+            float(res.optimal.value),
+            best.name,
+            float(best.value),
+            {b.name: float(b.value) for b in res.policies},
+            run(res.optimal.policy),
+            run(best.policy),
+            time.perf_counter() - t0,
+        )
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "optimal_value": self.optimal_value,
+            "heuristic": self.heuristic,
+            "heuristic_value": self.heuristic_value,
+            "heuristics": self.heuristics,
+            "dp_sim": float(self.dp.mean()),
+            "heuristic_sim": float(self.heur.mean()),
+            "seconds": self.seconds,
+        }
+
+    def gaps(self, costs: np.ndarray) -> dict[str, float]:
+        """PPO's mean cost and its paired gaps to the DP policy and the best heuristic."""
+        dp = float(self.dp.mean())
+        diff = costs - self.dp
+        half = 1.96 * float(diff.std(ddof=1)) / math.sqrt(len(diff)) if len(diff) > 1 else math.inf
+        hdiff = costs - self.heur
+        hhalf = (
+            1.96 * float(hdiff.std(ddof=1)) / math.sqrt(len(hdiff)) if len(hdiff) > 1 else math.inf
+        )
+        heur = float(self.heur.mean())
+        return {
+            "cost": float(costs.mean()),
+            "gap": float(costs.mean()) / dp - 1.0,
+            "gap_ci95": half / dp,
+            "gap_exact": float(costs.mean()) / self.optimal_value - 1.0,
+            "gap_heuristic": float(costs.mean()) / heur - 1.0,
+            "gap_heuristic_ci95": hhalf / heur,
+        }
+
+
+# -- PPO ------------------------------------------------------------------------------------------
+def evaluate_ppo(
+    policy: Any, problem: Any, spec: dict[str, Any], eval_kw: dict[str, int]
+) -> np.ndarray:
+    """Mean cost per period after the warm-up of the deterministic *policy* (a
+    :class:`rl.ppo.TorchPolicy`) on the evaluation episodes, all stepped in one batch
+    (:class:`rl.vector_env.WrappedBatchEnv`; raw engine costs, not the scaled rewards)."""
+    import torch
+    from gymnasium.vector import AutoresetMode
+
+    from rl.buffers import CLIP_OBS
+    from rl.vector_env import WrappedBatchEnv
+    from scenarios.presets import make_thunk
+
+    periods, episodes, warmup = eval_kw["periods"], eval_kw["episodes"], eval_kw["warmup"]
+    spec = {**spec, "env": {**spec["env"], "periods": periods}}
+    envs = WrappedBatchEnv(
+        make_thunk(problem, spec)(),
+        episodes,
+        seed=EVAL_SEED,
+        autoreset_mode=AutoresetMode.NEXT_STEP,
+    )
+    agent, rms = policy.agent, policy.obs_rms
+    obs, _ = envs.reset()
+    costs = np.zeros((periods, episodes))
+    with torch.no_grad():
+        for t in range(periods):
+            x = np.asarray(obs, dtype=np.float64)
+            if rms is not None:
+                x = rms.normalize(x, CLIP_OBS)
+            flat = agent.act(torch.as_tensor(x, dtype=torch.float32), True).numpy()
+            obs, _, _, truncated, info = envs.step(agent.layout.to_env(flat))
+            costs[t] = info["cost"]["total"]
+    envs.close()
+    if not truncated.all():
+        raise RuntimeError(f"evaluation episodes did not end after {periods} periods")
+    return costs[warmup:].mean(axis=0)
+
+
+def train_ppo(
+    ref: Reference,
+    seed: int,
+    *,
+    budget_minutes: float,
+    total_steps: int | None,
+    eval_kw: dict[str, int],
+    out_dir: Path,
+    n_envs: int | None = None,
+    progress_every: float = 60.0,
+) -> dict[str, Any]:
+    """One PPO run on *ref*'s cell with the preset, then its paired evaluation."""
+    from rl.ppo import train
+    from scenarios.presets import make_thunk, preset
+
+    cfg, spec = preset(ref.problem)
+    cfg = dataclasses.replace(cfg, seed=seed, engine="batch")
+    if n_envs is not None:  # the same rollout batch, split over more sub-envs
+        if cfg.batch_size % n_envs:
+            raise SystemExit(
+                f"--n-envs(={n_envs}) must divide the preset's batch ({cfg.batch_size})"
+            )
+        cfg = dataclasses.replace(cfg, n_envs=n_envs, n_steps=cfg.batch_size // n_envs)
+    if total_steps is not None:
+        from scenarios.presets import with_steps
+
+        cfg = with_steps(cfg, total_steps)
+    thunk = make_thunk(ref.problem, spec)
+    clock = {"start": time.perf_counter(), "last": time.perf_counter()}
+
+    def callback(row: dict[str, float]) -> bool | None:
+        now = time.perf_counter()
+        if now - clock["last"] >= progress_every and row["episodes"]:
+            clock["last"] = now
+            log(
+                f"  {cell_key(ref.L, ref.p)} seed {seed}: {int(row['global_step']):,} / "
+                f"{cfg.total_steps:,} steps, {now - clock['start']:.0f} s, "
+                f"{row['sps']:.0f} steps/s, return {row['episodic_return_mean']:.4g}"
+            )
+        return False if now - clock["start"] > budget_minutes * 60 else None
+
+    load0 = os.getloadavg()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    res = train(thunk, cfg, out_dir, progress=False, callback=callback)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    engine = json.loads((out_dir / "config.json").read_text()).get("engine")
+    t0 = time.perf_counter()
+    costs = evaluate_ppo(res.policy, ref.problem, spec, eval_kw)
+    return {
+        "seed": seed,
+        **ref.gaps(costs),
+        "train_wall_seconds": wall,
+        "train_cpu_seconds": cpu,
+        "steps": res.global_step,
+        "total_steps": cfg.total_steps,
+        "stopped_by_budget": res.stopped_early,
+        "engine": engine,
+        "eval_seconds": time.perf_counter() - t0,
+        "load_average": [load0[0], os.getloadavg()[0]],
+        "config": {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()
+        },
+        "env_spec": spec,
+    }
+
+
+# -- training speed by engine ----------------------------------------------------------------------
+#: (label, engine, n_envs): the preset's layout (8 x 256) on each engine, and the batch
+#: engine's layout of the sweep (64 x 32); the rollout batch is 2048 steps in each.
+SPEED_CASES = (
+    ("event, 8 envs", "event", 8),
+    ("batch, 8 envs", "batch", 8),
+    ("batch, 64 envs", "batch", 64),
+)
+
+
+def speed(steps: int, repeats: int, L: int = 4, p: float = 39.0) -> dict[str, Any]:
+    """CPU and wall seconds per 1,000 training steps of the preset on (L, p), per
+    :data:`SPEED_CASES`; cases interleaved in each round, medians over rounds (one process:
+    start-up paid once before, not timed)."""
+    import statistics
+
+    import scenarios
+    from rl.ppo import train
+    from scenarios.presets import make_thunk, preset
+
+    problem = scenarios.make("single-stage", lead_time=L, penalty=p)
+    cfg, spec = preset(problem)
+    thunk = make_thunk(problem, spec)
+    warm = dataclasses.replace(cfg, total_steps=cfg.batch_size)
+    train(thunk, warm, tempfile.mkdtemp(), progress=False)  # imports, first-use costs
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in SPEED_CASES}
+    for k in range(repeats):
+        order = SPEED_CASES if k % 2 == 0 else SPEED_CASES[::-1]
+        for label, engine, n in order:
+            c = dataclasses.replace(
+                cfg, total_steps=steps, engine=engine, n_envs=n, n_steps=cfg.batch_size // n
+            )
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            train(thunk, c, tempfile.mkdtemp(), progress=False)
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+            runs[label].append((1000 * cpu / steps, 1000 * wall / steps))
+            log(f"speed round {k + 1}: {label}: {runs[label][-1][0]:.2f} CPU s per 1k steps")
+    med = {
+        label: {
+            "cpu_s_per_1k": statistics.median(r[0] for r in rs),
+            "wall_s_per_1k": statistics.median(r[1] for r in rs),
+        }
+        for label, rs in runs.items()
+    }
+    return {
+        "L": L,
+        "p": p,
+        "steps": steps,
+        "repeats": repeats,
+        "median": med,
+        "runs": runs,
+        "load_average": os.getloadavg(),
+    }
+
+
+def speed_table(result: dict[str, Any]) -> str:
+    med = result["median"]
+    base = med[SPEED_CASES[0][0]]["cpu_s_per_1k"]
+    lines = [
+        f"PPO training speed, single-stage L={result['L']} p={result['p']:g} preset, "
+        f"{result['steps']:,} steps, medians of {result['repeats']} interleaved rounds "
+        f"(load average {result['load_average'][0]:.1f})",
+        f"{'case':<16}{'CPU s/1k steps':>16}{'wall s/1k steps':>17}{'CPU vs event':>14}",
+    ]
+    for label, m in med.items():
+        lines.append(
+            f"{label:<16}{m['cpu_s_per_1k']:>16.3f}{m['wall_s_per_1k']:>17.3f}"
+            f"{base / m['cpu_s_per_1k']:>13.2f}x"
+        )
+    return "\n".join(lines)
+
+
+# -- results files --------------------------------------------------------------------------------
+def provenance() -> dict[str, Any]:
+    import gymnasium
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "gymnasium": gymnasium.__version__,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from several files: cells united, runs of one (cell, seed) kept once
+    (the later file wins).  Files with different evaluation settings are refused."""
+    merged: dict[str, Any] = {"cells": {}}
+    for r in results:
+        if "settings" in merged and r["settings"]["eval"] != merged["settings"]["eval"]:
+            raise SystemExit(
+                f"cannot merge runs evaluated differently: {merged['settings']['eval']} vs "
+                f"{r['settings']['eval']}"
+            )
+        merged.setdefault("settings", r["settings"])
+        merged.setdefault("versions", r.get("versions"))
+        for key, cell in r["cells"].items():
+            into = merged["cells"].setdefault(
+                key, {"L": cell["L"], "p": cell["p"], "reference": cell["reference"], "runs": []}
+            )
+            seeds = {run["seed"] for run in cell["runs"]}
+            into["runs"] = [x for x in into["runs"] if x["seed"] not in seeds] + cell["runs"]
+            into["runs"].sort(key=lambda x: x["seed"])
+    return merged
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:+.2f}%"
+
+
+def table(result: dict[str, Any], markdown: bool = False) -> str:
+    """Per cell: DP and heuristic costs, PPO's mean gap over seeds (each seed's paired CI),
+    training time (wall and CPU, minutes) and steps."""
+    head = (
+        "L",
+        "p",
+        "DP cost",
+        "best heuristic (gap)",
+        "seeds",
+        "PPO gap to DP [95% CI] per seed",
+        "mean gap",
+        "PPO vs heuristic",
+        "wall min",
+        "CPU min",
+        "steps",
+    )
+    rows = []
+    cells = sorted(result["cells"].values(), key=lambda c: (c["L"], c["p"]))
+    within = total = 0
+    for c in cells:
+        ref, runs = c["reference"], c["runs"]
+        if not runs:
+            continue
+        heur = f"{ref['heuristic']} ({_pct(ref['heuristic_value'] / ref['optimal_value'] - 1)})"
+        per_seed = "; ".join(
+            f"{_pct(r['gap'])} [{_pct(r['gap'] - r['gap_ci95'])}, {_pct(r['gap'] + r['gap_ci95'])}]"
+            + ("*" if r["stopped_by_budget"] else "")
+            for r in runs
+        )
+        within += sum(r["gap"] <= TARGET_GAP for r in runs)
+        total += len(runs)
+        rows.append(
+            (
+                str(c["L"]),
+                f"{c['p']:g}",
+                f"{ref['optimal_value']:.3f}",
+                heur,
+                ",".join(str(r["seed"]) for r in runs),
+                per_seed,
+                _pct(float(np.mean([r["gap"] for r in runs]))),
+                _pct(float(np.mean([r["gap_heuristic"] for r in runs]))),
+                "/".join(f"{r['train_wall_seconds'] / 60:.1f}" for r in runs),
+                "/".join(f"{r['train_cpu_seconds'] / 60:.1f}" for r in runs),
+                "/".join(f"{r['steps'] / 1e6:.2f}M" for r in runs),
+            )
+        )
+    ev = result["settings"]["eval"]
+    foot = (
+        f"{total} runs in {len(rows)} cells; {within} within {TARGET_GAP:.0%} of the DP "
+        f"(point estimate).  Gaps paired with the DP policy on {ev['episodes']} episodes x "
+        f"{ev['periods']} periods (first {ev['warmup']} dropped); * = stopped by the time budget."
+    )
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join([*lines, "", foot])
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)
+    ]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*head), *(fmt.format(*r) for r in rows), foot])
+
+
+def write(path: Path, result: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(result, indent=1, default=float) + "\n")
+    tmp.replace(path)
+
+
+# -- main -----------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--cells", help="L:p pairs, e.g. 1:4,4:39 (default: all 16)")
+    ap.add_argument(
+        "--seeds", default="3", help="a count (3: seeds 1..3) or a list (2,3; one seed: 2,)"
+    )
+    ap.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=TARGET_MINUTES,
+        help="wall-time budget of one training run (default 15)",
+    )
+    ap.add_argument("--steps", type=int, help="training steps (default: the preset's)")
+    ap.add_argument(
+        "--n-envs",
+        type=int,
+        default=64,
+        help="sub-envs of the batch engine; the preset's rollout batch (8 x 256 = "
+        "2048 steps) is kept, n_steps = 2048 / n_envs (default 64 x 32; 0: the "
+        "preset's 8 x 256)",
+    )
+    ap.add_argument("--eval-episodes", type=int, default=40)
+    ap.add_argument("--eval-periods", type=int, default=2000)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--json", type=Path, help="write (and keep updating) the results here")
+    ap.add_argument("--out", type=Path, help="folder for the PPO runs (default: a temp folder)")
+    ap.add_argument(
+        "--report",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="merge these result files and print the table; train nothing",
+    )
+    ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: cell 1:4, one seed, 2048 steps, 4 x 300-period episodes",
+    )
+    ap.add_argument(
+        "--speed",
+        action="store_true",
+        help="only time training per engine (SPEED_CASES) on L=4, p=39",
+    )
+    ap.add_argument("--speed-steps", type=int, default=40_960)
+    ap.add_argument("--speed-repeats", type=int, default=3)
+    args = ap.parse_args(argv)
+
+    if args.speed:
+        res = speed(args.speed_steps, args.speed_repeats)
+        print(speed_table(res), flush=True)
+        if args.json:
+            write(args.json, {"speed": res, "versions": provenance()})
+        return 0
+    if args.report:
+        merged = merge([json.loads(p.read_text()) for p in args.report])
+        print(table(merged, args.markdown))
+        if args.json:
+            write(args.json, merged)
+        return 0
+
+    cells, seeds = parse_cells(args.cells), parse_seeds(args.seeds)
+    steps = args.steps
+    eval_kw = {"episodes": args.eval_episodes, "periods": args.eval_periods, "warmup": args.warmup}
+    if args.quick:
+        cells, seeds, steps = cells[:1] if args.cells else [(1, 4.0)], seeds[:1], 2048
+        eval_kw = {"episodes": 4, "periods": 300, "warmup": 50}
+    if eval_kw["warmup"] >= eval_kw["periods"] or eval_kw["episodes"] < 2:
+        raise SystemExit("--eval-periods must exceed --warmup, and --eval-episodes be >= 2")
+
+    result: dict[str, Any] = {
+        "settings": {
+            "eval": {**eval_kw, "seed": EVAL_SEED},
+            "budget_minutes": args.budget_minutes,
+            "steps": steps,
+            "n_envs": args.n_envs,
+            "quick": args.quick,
+        },
+        "versions": provenance(),
+        "cells": {},
+    }
+    if args.json and args.json.exists():
+        old = json.loads(args.json.read_text())
+        if old["settings"]["eval"] != result["settings"]["eval"]:
+            raise SystemExit(f"{args.json} holds runs evaluated differently; use another file")
+        result["cells"] = old["cells"]
+    out_root = args.out or Path(tempfile.mkdtemp(prefix="zipkin_ppo_"))
+    log(f"{len(cells)} cells x seeds {seeds}; PPO runs in {out_root}")
+    for L, p in cells:
+        key = cell_key(L, p)
+        todo = [
+            s
+            for s in seeds
+            if s not in {r["seed"] for r in result["cells"].get(key, {}).get("runs", [])}
+        ]
+        if not todo:
+            log(f"{key}: seeds {seeds} already in {args.json}")
+            continue
+        ref = Reference.solve(L, p, eval_kw)
+        log(
+            f"{key}: DP {ref.optimal_value:.4f} (simulated {ref.dp.mean():.4f}), best heuristic "
+            f"{ref.heuristic} {ref.heuristic_value:.4f}; {ref.seconds:.1f} s"
+        )
+        cell = result["cells"].setdefault(
+            key, {"L": L, "p": p, "reference": ref.record(), "runs": []}
+        )
+        cell["reference"] = ref.record()
+        for seed in todo:
+            log(f"{key} seed {seed}: training")
+            run = train_ppo(
+                ref,
+                seed,
+                budget_minutes=args.budget_minutes,
+                total_steps=steps,
+                eval_kw=eval_kw,
+                out_dir=out_root / f"L{L}_p{p:g}_s{seed}",
+                n_envs=args.n_envs or None,
+            )
+            cell["runs"] = sorted(
+                [r for r in cell["runs"] if r["seed"] != seed] + [run], key=lambda r: r["seed"]
+            )
+            log(
+                f"{key} seed {seed}: gap {_pct(run['gap'])} +- {100 * run['gap_ci95']:.2f}% "
+                f"(exact DP {_pct(run['gap_exact'])}, heuristic {_pct(run['gap_heuristic'])}); "
+                f"{run['steps']:,} steps, {run['train_wall_seconds']:.0f} s wall, "
+                f"{run['train_cpu_seconds']:.0f} s CPU ({run['engine']} engine)"
+            )
+            if args.json:
+                write(args.json, result)
+    print(table(result, args.markdown), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
