@@ -20,6 +20,19 @@ def test_confidence_interval():
     assert confidence_interval([5.0]) == (5.0, -math.inf, math.inf)
 
 
+@pytest.mark.parametrize("n", [2, 3, 10, 30, 200, 3000])
+@pytest.mark.parametrize("level", [0.9, 0.95, 0.99])
+def test_confidence_interval_uses_students_t_quantile(n, level):
+    """The half-width is scipy.stats' t quantile times the standard error, to the last bit
+    (the module takes the quantile from scipy.special to keep scipy.stats out of start-up)."""
+    from scipy import stats
+
+    x = np.random.default_rng(n).normal(size=n)
+    mean, lo, hi = confidence_interval(x, level)
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    assert (lo, hi) == (mean - half, mean + half)
+
+
 def test_replication_k_is_the_simulation_on_its_spawned_seed():
     net = single(demand=Poisson(3), lead_time=1, initial_on_hand=5)
     res = simulate(
