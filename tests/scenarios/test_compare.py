@@ -200,7 +200,8 @@ def test_plot_scale_leaves_out_a_row_far_off():
     assert _ordinary(np.array([5.0, 5.0]), 5.0).all()
 
 
-@pytest.mark.slow  # PPO, a DT and its validation: about 15 s
+# issue 13's acceptance path (collect -> DT -> compare) runs by default: about 15 s on a busy
+# machine (PPO, a DT and its validation at toy sizes)
 def test_compare_collaborative_with_a_decision_transformer_row(
     tmp_path, cheap_searches, monkeypatch
 ):
