@@ -19,7 +19,7 @@ network strategy that raised ``NetworkError`` would be a bug in the engine.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,7 @@ __all__ = [
     "SHAPES",
     "SplitAmongSuppliers",
     "continuous_demands",
+    "draw_examples",
     "integer_demands",
     "lead_times",
     "networks",
@@ -358,3 +359,25 @@ def _policies(draw: Any, net: Network) -> Any:
         _per_node(draw, names, level),
         _per_node(draw, names, st.one_of(st.integers(0, 10), st.just(math.inf))),
     )
+
+
+def draw_examples(n: int, draw_one: Callable[[st.DataObject], Any]) -> list[Any]:
+    """*n* values of ``draw_one(data)``, the same on every run (derandomized hypothesis, no
+    database): the random cases of the reference scripts in ``tests/reference/``."""
+    from hypothesis import HealthCheck, given, settings
+
+    drawn: list[Any] = []
+
+    @settings(
+        max_examples=n,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(st.data())
+    def collect(data: st.DataObject) -> None:
+        drawn.append(draw_one(data))
+
+    collect()
+    return drawn[:n]

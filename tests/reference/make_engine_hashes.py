@@ -128,27 +128,15 @@ def scenario_hashes(periods: int = PERIODS, only: set[str] | None = None) -> dic
 
 def draw_random_cases(n: int = RANDOM_CASES) -> list[tuple[Any, Any, int, int]]:
     """*n* (network, policy, periods, seed) drawn deterministically by hypothesis."""
-    from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
-    from strategies import networks, policies, seeds
+    from strategies import draw_examples, networks, policies, seeds
 
-    drawn: list[tuple[Any, Any, int, int]] = []
-
-    @settings(
-        max_examples=n,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(st.data())
-    def collect(data: Any) -> None:
+    def one(data: Any) -> tuple[Any, Any, int, int]:
         net = data.draw(networks(conventions=data.draw(st.booleans())))
         policy = data.draw(policies(net))
-        drawn.append((net, policy, data.draw(st.integers(1, 120)), data.draw(seeds)))
+        return net, policy, data.draw(st.integers(1, 120)), data.draw(seeds)
 
-    collect()
-    return drawn[:n]
+    return draw_examples(n, one)
 
 
 def random_hashes(cases: list[tuple[Any, Any, int, int]]) -> list[str]:

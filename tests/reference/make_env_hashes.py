@@ -189,28 +189,16 @@ def cases() -> dict[str, Callable[[], str]]:
 
 def draw_random_cases(n: int = RANDOM_CASES) -> list[tuple[Any, str, bool, int]]:
     """*n* (network, action mode, discrete, seed) drawn deterministically by hypothesis."""
-    from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
-    from strategies import networks
+    from strategies import draw_examples, networks
 
-    drawn: list[tuple[Any, str, bool, int]] = []
-
-    @settings(
-        max_examples=n,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(st.data())
-    def collect(data: Any) -> None:
+    def one(data: Any) -> tuple[Any, str, bool, int]:
         net = data.draw(networks(conventions=data.draw(st.booleans())))
         mode = data.draw(st.sampled_from(MODES))
         discrete = data.draw(st.booleans()) and not net.continuous
-        drawn.append((net, mode, discrete, data.draw(st.integers(0, 2**32 - 1))))
+        return net, mode, discrete, data.draw(st.integers(0, 2**32 - 1))
 
-    collect()
-    return drawn[:n]
+    return draw_examples(n, one)
 
 
 def random_hashes(drawn: list[tuple[Any, str, bool, int]]) -> list[str]:
