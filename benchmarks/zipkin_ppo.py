@@ -48,7 +48,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import platform
 import sys
@@ -66,6 +65,8 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 import numpy as np  # noqa: E402
+
+from des_supply.evaluate import confidence_interval  # noqa: E402
 
 LEAD_TIMES = (1, 2, 3, 4)
 PENALTIES = (4.0, 9.0, 19.0, 39.0)
@@ -183,12 +184,10 @@ class Reference:
     def gaps(self, costs: np.ndarray) -> dict[str, float]:
         """PPO's mean cost and its paired gaps to the DP policy and the best heuristic."""
         dp = float(self.dp.mean())
-        diff = costs - self.dp
-        half = 1.96 * float(diff.std(ddof=1)) / math.sqrt(len(diff)) if len(diff) > 1 else math.inf
-        hdiff = costs - self.heur
-        hhalf = (
-            1.96 * float(hdiff.std(ddof=1)) / math.sqrt(len(hdiff)) if len(hdiff) > 1 else math.inf
-        )
+        mean, lo, _ = confidence_interval(costs - self.dp)  # the project's paired Student-t CI
+        half = mean - lo
+        hmean, hlo, _ = confidence_interval(costs - self.heur)
+        hhalf = hmean - hlo
         heur = float(self.heur.mean())
         return {
             "cost": float(costs.mean()),
