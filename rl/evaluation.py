@@ -116,9 +116,11 @@ def evaluate_policy(
     processes: int = 1,
     market: Any = None,
     executor: Executor | None = None,
+    review: str | float | None = None,
 ) -> Evaluation:
     """An engine policy on the same episodes (replication k = episode k), with the
-    problem's market (decision-dependent demand; or *market* with a plain Network)."""
+    problem's market (decision-dependent demand; or *market* with a plain Network).
+    *review*: when a continuous-time problem's nodes review (``simulate``'s *review*)."""
     res = simulate(
         problem,
         policy,
@@ -128,6 +130,7 @@ def evaluate_policy(
         processes=processes,
         market=market,
         executor=executor,
+        review=review,
     )
     return Evaluation.of(name, res.per_replication)
 

@@ -14,12 +14,14 @@ scenario or a network JSON file).
     des-supply merge DIR... --out DIR [--json]
     des-supply sweep SCENARIO --grid k=v1,v2,... [--policy NAME [k=v ...]]... [--out DIR]
     des-supply evaluate DIR|POLICY [--scenario S] [--param k=v]... [--policy-param k=v]...
-                        [--episodes R] [--periods N] [--seed S] [--json]
+                        [--episodes R] [--periods N | --horizon T [--review RULE]] [--seed S]
+                        [--json]
     des-supply compare SCENARIO... [--param k=v]... [--steps N] [--episodes R] [--periods N] [--dt-data DIR]
                        [--seed S] [--out DIR] [--overwrite] [--json]
     des-supply simulate SCENARIO|network.json [--param k=v]... --policy NAME
-                        [--policy-param k=v]... [--periods N] [--warmup W]
-                        [--replications R] [--seed S] [--processes P] [--json] [--plot FILE.png]
+                        [--policy-param k=v]... [--periods N | --horizon T [--review RULE]]
+                        [--warmup W] [--replications R] [--seed S] [--processes P] [--json]
+                        [--plot FILE.png]
 
 Policy parameters take one number for every deciding node (``level=20``) or one
 per node (``level=stage1:6.49,stage2:12.02,stage3:22.71``).
@@ -234,6 +236,13 @@ def parse_review(text: str) -> str | float:
     return value
 
 
+def review_text(review: str | float) -> str:
+    """A review rule for a headline: "review at demand", "review every 2 time units"."""
+    if isinstance(review, str):
+        return f"review at {review}"
+    return f"review every {review:g} time units"
+
+
 def time_options(problem: Problem, args: argparse.Namespace) -> tuple[float | None, Any]:
     """``(horizon, review)`` of a continuous-time problem from ``--horizon``/``--review``
     (``--periods`` refused in one line), ``(None, None)`` for a periodic one (``--horizon``
@@ -421,7 +430,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         return
     lo, hi = res.ci95
     span = (
-        f"horizon {horizon:g} time units, review at {review}"
+        f"horizon {horizon:g} time units, {review_text(review)}"
         if continuous
         else f"{periods} periods"
     )
@@ -859,6 +868,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         run = _read_run(target)
         problem = _problem_of_run(run, target)
         length, key = evaluation_length(problem, args)
+        trained = run.get("spec", {}).get("env", {}).get("epochs", "demand")
+        reviewed = trained
+        if args.review is not None:
+            if parse_review(args.review) != parse_review(str(trained)):
+                raise CliError(
+                    f"{target} decides at its training env's epochs ({trained}); --review "
+                    f"{args.review} is for policies by name (evaluate POLICY --scenario ...)"
+                )
         with user_errors(f"evaluate {target}", CheckpointError):
             agent = load_agent(target)
         check_ledger_memory(problem, math.ceil(length), 1, "evaluate")
@@ -884,6 +901,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         length, key = evaluation_length(problem, args)
         policy = build_policy(args.target, problem, args.policy_param)
         check_ledger_memory(problem, math.ceil(length), 1, "evaluate")
+        _, review = time_options(problem, args)  # None on a periodic problem
+        reviewed = review
         with (
             make_executor_of(args) as executor,
             user_errors(f"evaluate {args.target}", ValueError, KeyError),
@@ -896,6 +915,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                 episodes=args.episodes,
                 name=args.target,
                 executor=executor,
+                review=review,
             )
         print_convention_note(problem, args.target)
     unit = "time units" if key == "horizon" else "periods"
@@ -904,6 +924,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         "problem": problem.describe(),
         "episodes": args.episodes,
         key: length,
+        **({"review": reviewed} if key == "horizon" else {}),
         "seed": args.seed,
         **{k: v for k, v in ev.to_dict().items() if k != "name"},
     }
@@ -914,8 +935,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(
             f"{args.target} on {problem.name}: mean {problem.objective} per {per} "
             f"{ev.mean:.4f}  95% CI [{ev.ci95[0]:.4f}, {ev.ci95[1]:.4f}] over {args.episodes} "
-            f"episodes of {length:g} {unit} (seed {args.seed}: same draws as simulate "
-            "--seed)"
+            f"episodes of {length:g} {unit}"
+            + (f", {review_text(reviewed)}" if key == "horizon" else "")
+            + f" (seed {args.seed}: same draws as simulate --seed)"
         )
 
 
@@ -1267,6 +1289,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="T",
         help="time units per episode, continuous-time problems (default 200)",
+    )
+    p.add_argument(
+        "--review",
+        default=None,
+        metavar="demand|arrival|event|R",
+        help="continuous-time problems, a policy by name: review at each demand (default), "
+        "each receipt, both, or every R time units (a trained agent decides at its "
+        "training env's epochs)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")

@@ -95,6 +95,41 @@ def test_wrong_time_options_are_refused_in_one_line(capsys, argv, match):
     one_line_error(*run(capsys, *argv), match)
 
 
+@pytest.mark.parametrize("review", ["arrival", "2.5"])
+def test_evaluate_a_policy_under_a_review_rule_is_the_library_evaluation(capsys, review):
+    from rl.evaluation import evaluate_policy
+
+    code, out, err = run(
+        capsys, "evaluate", "base-stock", "--scenario", "continuous-review", "--policy-param",
+        "level=12", "--horizon", "60", "--episodes", "3", "--review", review, "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    res = json.loads(out)
+    rule = float(review) if review[0].isdigit() else review
+    expected = evaluate_policy(
+        scenarios.make("continuous-review"),
+        BaseStock(12.0),
+        periods=60,  # type: ignore[arg-type]
+        seed=0,
+        episodes=3,
+        review=rule,
+    )
+    demand = evaluate_policy(
+        scenarios.make("continuous-review"), BaseStock(12.0), periods=60, seed=0, episodes=3
+    )
+    assert res["review"] == rule and res["per_episode"] == list(expected.per_episode)
+    assert res["per_episode"] != list(demand.per_episode)
+    code, out, err = run(
+        capsys, "evaluate", "base-stock", "--scenario", "continuous-review", "--policy-param",
+        "level=12", "--horizon", "60", "--episodes", "3", "--review", "2.5",
+    )  # fmt: skip
+    assert code == 0 and "review every 2.5 time units" in out, err
+    one_line_error(
+        *run(capsys, "evaluate", "base-stock", "--scenario", "single-stage", "--review", "2"),
+        "--review is for continuous-time problems",
+    )
+
+
 def test_library_simulate_takes_review():
     from des_supply.evaluate import simulate
 

@@ -87,6 +87,14 @@ def test_train_evaluate_and_compare_a_users_continuous_network(capsys, tmp_path,
     assert ev["horizon"] == 15 and len(ev["per_episode"]) == 2 and ev["mean"] > 0
     code, out, err = run(capsys, "evaluate", str(run_dir), "--periods", "15")
     assert code == 2 and "--horizon T" in err
+    # the agent decides at its training env's epochs: the same rule is accepted, another refused
+    code, out, err = run(
+        capsys, "evaluate", str(run_dir), "--episodes", "2", "--horizon", "15", "--review",
+        "demand", "--json",
+    )  # fmt: skip
+    assert code == 0 and json.loads(out)["review"] == "demand", err
+    code, out, err = run(capsys, "evaluate", str(run_dir), "--horizon", "15", "--review", "2")
+    assert code == 2 and out == "" and "training env's epochs (demand)" in err
     out_dir = tmp_path / "cmp"
     code, out, err = run(
         capsys, "compare", str(EXAMPLE), "--steps", "256", "--episodes", "2", "--horizon",
