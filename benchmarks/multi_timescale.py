@@ -39,10 +39,43 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+
+def figure2() -> Any:
+    """``benchmarks/figure2.py`` as a module: its per-seed run loop, pooling over seeds (same
+    evaluation episodes, heuristic rows checked equal), paired statistics and verdicts."""
+    import importlib.util
+
+    name = "figure2_benchmark"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("figure2.py"))
+        if spec is None or spec.loader is None:
+            raise ImportError("benchmarks/figure2.py not found beside multi_timescale.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def eval_seed_of(args: argparse.Namespace) -> int:
+    """The evaluation episodes' root seed: the test episodes (the ones training seed 1 of
+    every study used, so all seeds pair on common random numbers) or, with
+    ``--validation``, other episodes for choosing settings."""
+    from scenarios.recommendation_study import EVAL_SEED_OFFSET
+
+    if args.eval_seed is not None:
+        return int(args.eval_seed)
+    return VALIDATION_SEED if args.validation else EVAL_SEED_OFFSET + 1
+
+
+# root seed of the validation episodes (tuning); never a test or training root seed
+VALIDATION_SEED = 3_000_017
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -51,6 +84,7 @@ def _settings(args: argparse.Namespace) -> Any:
     return StudySettings(
         steps=args.steps,
         seed=args.seed,
+        log_std_init=args.log_std_init,
         episodes=args.episodes,
         periods=args.periods,
         replenishment_period=args.k,
@@ -72,15 +106,43 @@ def _problem(args: argparse.Namespace) -> Any:
 
 
 def cmd_study(args: argparse.Namespace) -> None:
-    from scenarios.recommendation_study import run_study
+    """Training seeds ``--seed`` .. ``--seed + --seeds - 1``, each in ``--out/seedS``, all
+    evaluated on the same episodes (figure2.run); ``--json`` rewritten after every seed,
+    pooled with the ``--pool`` results of the same case."""
+    fig2 = figure2()
+    stderr = sys.stderr
+    if not stderr.isatty():  # training progress bars as a line every few seconds in a log
+        from scenarios.command import ProgressLines, progress_interval
 
-    result = run_study(_problem(args), _settings(args), args.out, progress=True)
-    print(result.table())
+        sys.stderr = ProgressLines(stderr, max(progress_interval(), 30.0))
+    try:
+        result = _study_seeds(fig2, args)
+    finally:
+        sys.stderr = stderr
+    for seed, study in result["studies"].items():
+        print(f"seed {seed}:")
+        for r in study["rows"]:
+            print(f"  {r['name']}: {r['mean']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]")
+
+
+def _study_seeds(fig2: Any, args: argparse.Namespace) -> dict[str, Any]:
+    settings = replace(_settings(args), eval_seed=eval_seed_of(args))
+    earlier = [json.loads(Path(p).read_text()) for p in args.pool]
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    return dict(
+        fig2.run(
+            _problem(args),
+            settings,
+            seeds,
+            Path(args.out),
+            Path(args.json) if args.json else None,
+            progress=True,
+            earlier=earlier,
+        )
+    )
 
 
 def cmd_heuristics(args: argparse.Namespace) -> None:
-    from dataclasses import replace
-
     from scenarios.recommendation_study import run_study
 
     out = {}
@@ -94,14 +156,263 @@ def cmd_heuristics(args: argparse.Namespace) -> None:
 
 
 def cmd_trace(args: argparse.Namespace) -> None:
+    """Trace the trained agents of each ``--run`` folder (a study seed folder), print each
+    trace's correlations, and with several folders (training seeds) or ``--json`` the review
+    cycle profile of every seed (:func:`cycle_profile`), its JSON and figure."""
     from scenarios.recommendation_study import trace_agents
 
-    path = trace_agents(_problem(args), args.run, episodes=args.episodes, seed=args.trace_seed)
-    print(f"wrote {path}")
-    summary = json.loads((Path(args.run) / "trace.json").read_text())["summary"]
-    for agent, rows in summary.items():
-        for product, s in rows.items():
-            print(f"{agent:>6} {product:>5}: corr(exposure, stock) {s['corr_stock']:+.2f}")
+    problem = _problem(args)
+    profiles: dict[str, Any] = {}
+    for run in args.run:
+        path = trace_agents(problem, run, episodes=args.episodes, seed=args.trace_seed)
+        print(f"wrote {path}")
+        summary = json.loads((Path(run) / "trace.json").read_text())["summary"]
+        for agent, rows in summary.items():
+            for product, s in rows.items():
+                print(f"{agent:>6} {product:>5}: corr(exposure, stock) {s['corr_stock']:+.2f}")
+        profiles[str(run)] = run_profiles(Path(run))
+    doc = {"episodes": args.episodes, "trace_seed": args.trace_seed, "runs": profiles}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = Path(args.json) if args.json else out / "trace_seeds.json"
+    json_path.write_text(json.dumps(doc, indent=1) + "\n")
+    print(cycle_table(doc))
+    print(f"wrote {json_path} and {plot_cycles(doc, problem.name, out / 'trace_cycle.png')}")
+
+
+def _corr(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Pearson correlation, None where either side is constant."""
+    if x.std() == 0 or y.std() == 0:
+        return None
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def cycle_profile(
+    stock: np.ndarray, push: np.ndarray, period: int, products: Sequence[str]
+) -> dict[str, Any]:
+    """Synchronized adjustments of one trace (``stock``/``push`` ``[episode, t, product]``,
+    ``Trace`` of scenarios.recommendation_study) over the replenishment cycle of *period*
+    periods (the replenishment agent orders in the periods ``t % period == 0``).  Per
+    product: mean push and stock by phase ``t mod period``; the push just before a review
+    (phase ``period - 1``) over the push in the rest of the cycle; the correlation of push
+    with the product's own stock over all periods, and within the periods just before a
+    review (does it cut the push harder when the product's stock is lower?).  Across
+    products: the correlation of their pushes over time (synchronized: they move
+    together or against each other)."""
+    episodes, periods, n = push.shape
+    if stock.shape != push.shape or n != len(products):
+        raise ValueError(f"stock {stock.shape} and push {push.shape} must be [episode, t, {n}]")
+    if period < 1:
+        raise ValueError(f"period(={period}) must be >= 1")
+    phase = np.arange(periods) % period
+    before = phase == period - 1
+    rows: dict[str, Any] = {}
+    for i, p in enumerate(products):
+        x, s = push[..., i], stock[..., i]
+        rest = x[:, ~before].mean() if (~before).any() else float("nan")
+        rows[p] = {
+            "push_by_phase": [float(x[:, phase == f].mean()) for f in range(period)],
+            "stock_by_phase": [float(s[:, phase == f].mean()) for f in range(period)],
+            "push_before_review_over_rest": float(x[:, before].mean() / rest)
+            if period > 1
+            else None,
+            "corr_push_stock": _corr(x.ravel(), s.ravel()),
+            "corr_push_stock_before_review": _corr(x[:, before].ravel(), s[:, before].ravel()),
+            "push_mean": float(x.mean()),
+        }
+    flat = push.reshape(-1, n)
+    pairs = {
+        f"{products[i]}~{products[j]}": _corr(flat[:, i], flat[:, j])
+        for i in range(n)
+        for j in range(i + 1, n)
+    }
+    return {"period": period, "products": rows, "corr_push_between_products": pairs}
+
+
+def run_profiles(run: Path) -> dict[str, Any]:
+    """:func:`cycle_profile` of every agent traced in *run* (``trace.npz``); the cycle is
+    the MAPPO replenishment period of that study (``team_env.json``; 1 if absent)."""
+    data = np.load(run / "trace.npz")
+    team = run / "team_env.json"
+    period = (
+        int(json.loads(team.read_text()).get("replenishment_period", 1)) if team.exists() else 1
+    )
+    products = [str(p) for p in data["products"]]
+    out = {}
+    for i, agent in enumerate(str(a) for a in data["agents"]):
+        out[agent] = cycle_profile(data[f"stock_{i}"], data[f"push_{i}"], period, products)
+        out[agent]["profit_per_period"] = float(data[f"profit_{i}"].mean())
+    return out
+
+
+def cycle_table(doc: Mapping[str, Any]) -> str:
+    """Markdown: per run (seed) and agent, each product's push by phase, before-review
+    ratio and correlations with its stock."""
+    lines = [
+        "| run | agent | product | push by phase (0 = review) | before review / rest | "
+        "corr(push, stock) | same, before reviews | stock by phase |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v:+.2f}"
+
+    for run, agents in doc["runs"].items():
+        for agent, prof in agents.items():
+            for p, r in prof["products"].items():
+                ratio = r["push_before_review_over_rest"]
+                lines.append(
+                    f"| {Path(run).name} | {agent} | {p} | "
+                    f"{' / '.join(f'{v:.2f}' for v in r['push_by_phase'])} | "
+                    f"{'-' if ratio is None else f'{ratio:.2f}'} | {f(r['corr_push_stock'])} | "
+                    f"{f(r['corr_push_stock_before_review'])} | "
+                    f"{' / '.join(f'{v:.1f}' for v in r['stock_by_phase'])} |"
+                )
+    return "\n".join(lines)
+
+
+def plot_cycles(doc: Mapping[str, Any], problem_name: str, path: Path) -> Path:
+    """Per product (column): push (top) and on-hand stock (bottom) by phase of the
+    replenishment cycle, one line per run (training seed) and agent."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    runs = doc["runs"]
+    first = next(iter(next(iter(runs.values())).values()))
+    products = list(first["products"])
+    period = int(first["period"])
+    fig = Figure(figsize=(4.0 * len(products), 6.0))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, len(products), squeeze=False)
+    styles = {"MAPPO": "-", "Joint IM-RS": "--"}
+    for k, (run, agents) in enumerate(runs.items()):
+        for agent, prof in agents.items():
+            for i, p in enumerate(products):
+                r = prof["products"][p]
+                label = f"{Path(run).name} {agent}"
+                kw = {"color": f"C{k}", "ls": styles.get(agent, ":"), "marker": "o"}
+                axes[0, i].plot(
+                    range(len(r["push_by_phase"])), r["push_by_phase"], label=label, **kw
+                )
+                axes[1, i].plot(range(len(r["stock_by_phase"])), r["stock_by_phase"], **kw)
+    for i, p in enumerate(products):
+        for ax in axes[:, i]:
+            ax.set_xticks(range(period))
+        axes[0, i].axhline(1.0, color="grey", lw=0.8, ls=":")
+        axes[0, i].set(title=f"{p}: recommendation push", ylabel="push: E[demand] / static")
+        axes[1, i].set(
+            title=f"{p}: stock",
+            xlabel=f"period t mod {period} (0: replenishment orders)",
+            ylabel="on hand at period start (units)",
+        )
+    axes[0, 0].legend(fontsize="x-small")
+    fig.suptitle(
+        f"{problem_name}: recommendation push and stock by phase of the replenishment cycle\n"
+        f"per training seed ({doc['episodes']} traced episodes each; solid: MAPPO, "
+        "dashed: Joint IM-RS)"
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    return path
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    """Pool result files by group (``--group LABEL=FILE,FILE``: this script's ``--json``
+    results or ``study.json`` files; one case, seeds on the same episodes), compare every
+    agent with ``--reference`` (a heuristic row) per seed and pooled, and group
+    ``--versus NEW OLD`` agent by agent (same seeds and episodes).  JSON and markdown."""
+    fig2 = figure2()
+    doc: dict[str, Any] = {
+        "benchmark": "multi_timescale-report",
+        "reference": args.reference,
+        "groups": {},
+        "rule": fig2.RULE,
+    }
+    texts = []
+    for spec in args.group:
+        label, _, files = spec.partition("=")
+        if not files:
+            raise SystemExit(f"--group {spec!r}: expected LABEL=FILE[,FILE...]")
+        pooled = fig2.pool([json.loads(Path(f).read_text()) for f in files.split(",")])
+        pooled["files"] = files.split(",")
+        for key, case in pooled["cases"].items():
+            case["versus_reference"] = versus_reference(fig2, case["studies"], args.reference)
+            texts.append(f"# {label}: {key}\n\n{reference_table(case['versus_reference'])}")
+        texts.append(fig2.report(pooled))
+        doc["groups"][label] = pooled
+    if args.versus:
+        new, old = (doc["groups"][label] for label in args.versus)
+        diff = fig2.versus(
+            *({"benchmark": "figure2", "studies": studies_of(g)} for g in (new, old))
+        )
+        doc["versus"] = {"new": args.versus[0], "old": args.versus[1], "cases": diff}
+        for key, d in diff.items():
+            texts.append(f"# {args.versus[0]} - {args.versus[1]}: {key}\n")
+            for name, t in d["new_minus_old"].items():
+                seeds = ", ".join(f"{s}: {_fmt(v)}" for s, v in t["per_seed"].items())
+                texts.append(f"{name}: {_fmt(t['pooled'])} (seeds {seeds}), {t['verdict']}")
+    text = "\n\n".join(texts) + "\n"
+    print(text)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(doc, indent=1, default=str) + "\n")
+
+
+def studies_of(pooled: Mapping[str, Any]) -> dict[str, Any]:
+    """Every study of a pooled document by training seed (one case)."""
+    cases = list(pooled["cases"].values())
+    if len(cases) != 1:
+        raise ValueError(f"a group must hold one case, got {len(cases)}")
+    return dict(cases[0]["studies"])
+
+
+def versus_reference(fig2: Any, studies: Mapping[str, Any], reference: str) -> dict[str, Any]:
+    """figure2.summarise of the agents against one heuristic row *reference* alone (it is
+    then the "best heuristic"): per agent the pooled paired CI, each seed's, the spread."""
+    kept = {}
+    for seed, study in studies.items():
+        names = {r["name"] for r in study["rows"]}
+        if reference not in names:
+            raise ValueError(f"seed {seed} has no row {reference!r}; rows: {sorted(names)}")
+        rows = [r for r in study["rows"] if r["name"] in fig2.AGENTS or r["name"] == reference]
+        kept[int(seed)] = {**study, "rows": rows}
+    summary = fig2.summarise(kept)
+    return {
+        "reference": reference,
+        "episodes": summary["episodes"],
+        "seeds": summary["seeds"],
+        "rows": summary["rows"],
+    }
+
+
+def reference_table(s: Mapping[str, Any]) -> str:
+    """Markdown: per agent the seeds' mean, spread and paired CIs against the reference."""
+    ref = s["reference"]
+    lines = [
+        f"| policy | mean of seeds | seeds min / median / max | vs {ref} (pooled, paired 95% CI) "
+        "| per seed | seeds above / below |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in s["rows"].items():
+        if r["kind"] != "agent":
+            lines.append(f"| {name} | {r['mean']:.2f} | - | - | - | - |")
+            continue
+        sp, per = r["seed_spread"], r["seed_vs_best_heuristic"]
+        up = sum(v[1] > 0 for v in per.values())
+        down = sum(v[2] < 0 for v in per.values())
+        lines.append(
+            f"| {name} | {r['mean']:.2f} | {sp['min']:.2f} / {sp['median']:.2f} / "
+            f"{sp['max']:.2f} | {_fmt(r['vs_best_heuristic'])} | "
+            f"{'; '.join(f'{k}: {_fmt(v)}' for k, v in per.items())} | {up} / {down} of {len(per)} |"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(ci: Sequence[float]) -> str:
+    return f"{ci[0]:+.2f} [{ci[1]:+.2f}, {ci[2]:+.2f}]"
 
 
 def cmd_pairs(args: argparse.Namespace) -> None:
@@ -129,7 +440,20 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.add_argument("--param", action="append", default=[], metavar="K=V")
         p.add_argument("--out", default="runs/multi")
         p.add_argument("--steps", type=int, default=150_000)
-        p.add_argument("--seed", type=int, default=1)
+        p.add_argument("--seed", type=int, default=1, help="(first) training seed")
+        p.add_argument("--seeds", type=int, default=1, help="study: this many training seeds")
+        p.add_argument(
+            "--eval-seed",
+            type=int,
+            default=None,
+            help="evaluation root seed (default: the test episodes of training seed 1)",
+        )
+        p.add_argument(
+            "--validation", action="store_true", help="evaluate on the validation episodes"
+        )
+        p.add_argument("--log-std-init", type=float, default=-0.5)
+        p.add_argument("--json", default=None, help="study: results JSON (after every seed)")
+        p.add_argument("--pool", nargs="+", default=[], metavar="JSON", help="earlier results")
         p.add_argument("--episodes", type=int, default=30)
         p.add_argument("--periods", type=int, default=128)
         p.add_argument("--k", type=int, default=1, help="MAPPO replenishment decision period")
@@ -140,9 +464,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.add_argument("--search-periods", type=int, default=600, help="base-stock search")
         p.add_argument("--search-replications", type=int, default=4)
         p.add_argument("--score-mode", default="free", choices=("free", "structured"))
-        p.add_argument("--run", default="runs/multi", help="trace: a study folder")
+        p.add_argument("--run", nargs="+", default=["runs/multi"], help="trace: study folders")
         p.add_argument("--episodes-trace", dest="episodes_trace", type=int, default=3)
         p.add_argument("--trace-seed", type=int, default=4242)
+    p = sub.add_parser("report")
+    p.add_argument("--group", action="append", required=True, metavar="LABEL=FILE[,FILE...]")
+    p.add_argument("--reference", required=True, help="heuristic row the agents are paired with")
+    p.add_argument("--versus", nargs=2, default=None, metavar=("NEW", "OLD"), help="group labels")
+    p.add_argument("--json", default=None)
+    p.add_argument("--out", default="runs/multi")
     p = sub.add_parser("pairs")
     p.add_argument("files", nargs="+")
     p.add_argument("--a", required=True)
@@ -164,6 +494,7 @@ def main(argv: list[str] | None = None) -> None:
         "heuristics": cmd_heuristics,
         "trace": cmd_trace,
         "pairs": cmd_pairs,
+        "report": cmd_report,
     }[args.command](args)
 
 
