@@ -2,35 +2,59 @@
 
 Subcommands (each writes JSON/markdown/figures into ``--out``):
 
-``study``   :func:`scenarios.recommendation_study.run_study` on one scenario: trains the
-            chosen agents (Joint IM-RS, IM-only, RS-only, the two-timescale MAPPO pair)
-            and evaluates them with the heuristic references on common random numbers
-            (paired 95% CIs vs Joint IM-RS).  With ``--k K > 1`` the MAPPO replenishment
-            agent decides every K periods and the table gets the periodic-review
-            reference (base stock with review period K, levels covering L + K periods,
-            searched on CRN, with the margin-optimal static recommendation).  On a
-            selling season (``recommendation-fashion-*``) the references are the season
-            policies (``base-stock-season-static/-resolve/-learn``) and the MAPPO
-            replenishment agent decides once per season.
+``study``   :func:`scenarios.recommendation_study.run_study` on one scenario for training
+            seeds ``--seed`` .. ``--seed + --seeds - 1`` (one folder ``--out/seedS`` each),
+            every seed evaluated on the SAME episodes (root seed ``--eval-seed``, default
+            the test episodes training seed 1 always used; ``--validation``: other
+            episodes, for choosing settings), through ``benchmarks/figure2.py``'s run loop:
+            ``--json`` (rewritten after every seed) pooled with ``--pool`` results of the
+            same case.  It trains the chosen agents (Joint IM-RS, IM-only, RS-only, the
+            two-timescale MAPPO pair) and evaluates them with the heuristic references on
+            common random numbers.  With ``--k K > 1`` the MAPPO replenishment agent
+            decides every K periods and the table gets the periodic-review reference
+            (base stock with review period K, levels covering L + K periods, searched on
+            CRN, with the margin-optimal static recommendation).  On a selling season
+            (``recommendation-fashion-*``) the references are the season policies
+            (``base-stock-season-static/-resolve/-learn``) and the MAPPO replenishment
+            agent decides once per season.  ``--score-mode structured``: the structured
+            recommendation action (rl.recommendation_env, 2N + M components).
 ``heuristics``  only the heuristic rows, for review periods ``--ks`` (no training).
 ``trace``   recommendation intensity against stock over time per product for the
-            trained agents of a ``study`` folder (Joint and MAPPO), a few episodes:
-            ``trace.png`` and ``trace.json`` (with the correlation of each product's
-            exposure with its stock).
+            trained agents of study seed folders (``--run`` one or more: Joint and
+            MAPPO): per folder ``trace.png``/``trace.json``/``trace.npz``; over all folders
+            the replenishment-cycle profile (:func:`cycle_profile`: push and stock by
+            phase ``t mod k``, push just before a review over the rest, correlation of
+            push with stock overall and just before reviews, between products) in
+            ``--out/trace_seeds.json`` and ``--out/trace_cycle.png``.
+``report``  no training: result files pooled per ``--group LABEL=FILES`` (seeds on the
+            same episodes; figure2.pool checks the heuristic rows agree), every agent
+            paired with one ``--reference`` heuristic row per seed and pooled (seed
+            spread, verdict rule of figure2), and ``--versus NEW OLD`` groups agent by
+            agent (e.g. structured - free).  ``--json`` and ``--out/report.md``.
 ``pairs``   paired 95% CIs between any two rows of ``study.json`` files that share
             their evaluation episodes (e.g. MAPPO vs base-stock-season-learn).
 
-Commands of the README figures (one at a time, ``nice -n 10``)::
+Commands of the README figures (one at a time, ``nice -n 15``)::
 
     python benchmarks/multi_timescale.py heuristics --scenario recommendation-small --ks 1 3
-    python benchmarks/multi_timescale.py study --scenario recommendation-small --k 3 \\
-        --agents joint mappo --out runs/multi/small-k3
+    python benchmarks/multi_timescale.py study --scenario recommendation-small \\
+        --param shortage=lost --k 3 --agents joint mappo --mpc 0 --seed 2 --seeds 2 \\
+        --pool benchmarks/results/multi_timescale_small-k3.json \\
+        --json runs/multi/small-k3_s23.json --out runs/multi/small-k3
+    python benchmarks/multi_timescale.py report \\
+        --group k3=benchmarks/results/multi_timescale_small-k3.json,runs/multi/small-k3_s23.json \\
+        --reference "periodic base-stock (k=3) + margin" \\
+        --json benchmarks/results/multi_timescale_small-k3_seeds.json --out runs/multi/small-k3
     python benchmarks/multi_timescale.py trace --scenario recommendation-small \\
-        --run runs/multi/small-k3 --episodes 3
+        --param shortage=lost --run runs/multi/small-k3/seed2 runs/multi/small-k3/seed3 \\
+        --episodes-trace 10 --out runs/multi/small-k3
+    python benchmarks/multi_timescale.py study --scenario recommendation-large \\
+        --score-mode structured --agents joint --mpc 0 --episodes 20 --periods 64 \\
+        --search-periods 200 --search-replications 2 --steps 40000 --validation \\
+        --log-std-init -1.5 --json runs/multi/large-val-structured-std-1.5.json \\
+        --out runs/multi/large-val-structured-std-1.5
     python benchmarks/multi_timescale.py study --scenario recommendation-fashion-small \\
         --periods 12 --episodes 200 --gamma 0.99 --steps 100000 --out runs/multi/fashion-s1
-    python benchmarks/multi_timescale.py study --scenario recommendation-large \\
-        --score-mode structured --agents joint --steps 60000 --mpc 0 --out runs/multi/large-structured
 """
 
 from __future__ import annotations
@@ -338,7 +362,15 @@ def cmd_report(args: argparse.Namespace) -> None:
         pooled["files"] = files.split(",")
         for key, case in pooled["cases"].items():
             case["versus_reference"] = versus_reference(fig2, case["studies"], args.reference)
-            texts.append(f"# {label}: {key}\n\n{reference_table(case['versus_reference'])}")
+            case["heuristic_max_abs_difference_between_seeds"] = heuristic_spread(
+                fig2, case["studies"]
+            )
+            spread = case["heuristic_max_abs_difference_between_seeds"]
+            texts.append(
+                f"# {label}: {key}\n\n{reference_table(case['versus_reference'])}\n\n"
+                f"heuristic rows: largest difference of an episode between training seeds "
+                f"{max(spread.values(), default=0.0):.3g} per period"
+            )
         texts.append(fig2.report(pooled))
         doc["groups"][label] = pooled
     if args.versus:
@@ -359,6 +391,17 @@ def cmd_report(args: argparse.Namespace) -> None:
     (out / "report.md").write_text(text)
     if args.json:
         Path(args.json).write_text(json.dumps(doc, indent=1, default=str) + "\n")
+
+
+def heuristic_spread(fig2: Any, studies: Mapping[str, Any]) -> dict[str, float]:
+    """Per heuristic row, the largest difference in an episode's profit per period between
+    the training seeds' studies that have the row (0: the same episodes, the same policy)."""
+    rows: dict[str, list[np.ndarray]] = {}
+    for study in studies.values():
+        for name, x in fig2.per_period(study).items():
+            if name not in fig2.AGENTS:
+                rows.setdefault(name, []).append(x)
+    return {name: float(max(np.abs(x - xs[0]).max() for x in xs)) for name, xs in rows.items()}
 
 
 def studies_of(pooled: Mapping[str, Any]) -> dict[str, Any]:

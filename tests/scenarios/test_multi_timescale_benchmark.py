@@ -152,6 +152,10 @@ def test_report_pools_groups_and_compares_them(mt, seeds, tmp_path, capsys):
     assert case["versus_reference"]["rows"]["Joint IM-RS"]["mean"] == pytest.approx(
         base.mean() + 12.2, abs=0.1
     )
+    assert case["heuristic_max_abs_difference_between_seeds"] == {
+        REF: 0.0,
+        "base-stock + margin": 0.0,
+    }
     assert "structured - free" in (tmp_path / "report.md").read_text()
     assert "vs periodic base-stock (k=3) + margin" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="LABEL=FILE"):
