@@ -23,8 +23,8 @@ Subcommands (each writes JSON/markdown/figures into ``--out``):
             trained agents of study seed folders (``--run`` one or more: Joint and
             MAPPO): per folder ``trace.png``/``trace.json``/``trace.npz``; over all folders
             the replenishment-cycle profile (:func:`cycle_profile`: push and stock by
-            phase ``t mod k``, push just before a review over the rest, correlation of
-            push with stock overall and just before reviews, between products) in
+            phase ``t mod k``, push in the product's low-stock phase over the rest,
+            correlation of push with stock overall and in that phase, between products) in
             ``--out/trace_seeds.json`` and ``--out/trace_cycle.png``.
 ``report``  no training: result files pooled per ``--group LABEL=FILES`` (seeds on the
             same episodes; figure2.pool checks the heuristic rows agree), every agent
@@ -217,31 +217,32 @@ def cycle_profile(
     """Synchronized adjustments of one trace (``stock``/``push`` ``[episode, t, product]``,
     ``Trace`` of scenarios.recommendation_study) over the replenishment cycle of *period*
     periods (the replenishment agent orders in the periods ``t % period == 0``).  Per
-    product: mean push and stock by phase ``t mod period``; the push just before a review
-    (phase ``period - 1``) over the push in the rest of the cycle; the correlation of push
-    with the product's own stock over all periods, and within the periods just before a
-    review (does it cut the push harder when the product's stock is lower?).  Across
-    products: the correlation of their pushes over time (synchronized: they move
-    together or against each other)."""
+    product: mean push and stock by phase ``t mod period``; the phase where the product's
+    stock is lowest on average (``low_phase``) and the push there over the push in the
+    other phases (below 1: the agent steers demand away from the product when it runs
+    low); the correlation of push with the product's own stock over all periods, and
+    within the low phase (across cycles: is the push cut harder when the stock is
+    lower?).  Across products: the correlation of their pushes over time (synchronized:
+    moving together, or against each other as demand is shifted between them)."""
     episodes, periods, n = push.shape
     if stock.shape != push.shape or n != len(products):
         raise ValueError(f"stock {stock.shape} and push {push.shape} must be [episode, t, {n}]")
     if period < 1:
         raise ValueError(f"period(={period}) must be >= 1")
     phase = np.arange(periods) % period
-    before = phase == period - 1
     rows: dict[str, Any] = {}
     for i, p in enumerate(products):
         x, s = push[..., i], stock[..., i]
-        rest = x[:, ~before].mean() if (~before).any() else float("nan")
+        by_stock = [float(s[:, phase == f].mean()) for f in range(period)]
+        low = int(np.argmin(by_stock))
+        at = phase == low
         rows[p] = {
             "push_by_phase": [float(x[:, phase == f].mean()) for f in range(period)],
-            "stock_by_phase": [float(s[:, phase == f].mean()) for f in range(period)],
-            "push_before_review_over_rest": float(x[:, before].mean() / rest)
-            if period > 1
-            else None,
+            "stock_by_phase": by_stock,
+            "low_phase": low,
+            "push_low_over_rest": float(x[:, at].mean() / x[:, ~at].mean()) if period > 1 else None,
             "corr_push_stock": _corr(x.ravel(), s.ravel()),
-            "corr_push_stock_before_review": _corr(x[:, before].ravel(), s[:, before].ravel()),
+            "corr_push_stock_low_phase": _corr(x[:, at].ravel(), s[:, at].ravel()),
             "push_mean": float(x.mean()),
         }
     flat = push.reshape(-1, n)
@@ -270,11 +271,11 @@ def run_profiles(run: Path) -> dict[str, Any]:
 
 
 def cycle_table(doc: Mapping[str, Any]) -> str:
-    """Markdown: per run (seed) and agent, each product's push by phase, before-review
-    ratio and correlations with its stock."""
+    """Markdown: per run (seed) and agent, each product's push by phase, the push in its
+    low-stock phase over the rest and the correlations with its stock."""
     lines = [
-        "| run | agent | product | push by phase (0 = review) | before review / rest | "
-        "corr(push, stock) | same, before reviews | stock by phase |",
+        "| run | agent | product | push by phase (0: orders) | stock by phase | low-stock "
+        "phase: push / rest | corr(push, stock) | same, in that phase |",
         "|---|---|---|---|---|---|---|---|",
     ]
 
@@ -284,13 +285,13 @@ def cycle_table(doc: Mapping[str, Any]) -> str:
     for run, agents in doc["runs"].items():
         for agent, prof in agents.items():
             for p, r in prof["products"].items():
-                ratio = r["push_before_review_over_rest"]
+                ratio = r["push_low_over_rest"]
                 lines.append(
                     f"| {Path(run).name} | {agent} | {p} | "
                     f"{' / '.join(f'{v:.2f}' for v in r['push_by_phase'])} | "
-                    f"{'-' if ratio is None else f'{ratio:.2f}'} | {f(r['corr_push_stock'])} | "
-                    f"{f(r['corr_push_stock_before_review'])} | "
-                    f"{' / '.join(f'{v:.1f}' for v in r['stock_by_phase'])} |"
+                    f"{' / '.join(f'{v:.1f}' for v in r['stock_by_phase'])} | "
+                    f"{r['low_phase']}: {'-' if ratio is None else f'{ratio:.2f}'} | "
+                    f"{f(r['corr_push_stock'])} | {f(r['corr_push_stock_low_phase'])} |"
                 )
     return "\n".join(lines)
 

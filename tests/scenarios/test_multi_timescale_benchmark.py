@@ -59,7 +59,7 @@ def seeds():
     return out, base
 
 
-def test_cycle_profile_finds_a_push_cut_before_each_review(mt):
+def test_cycle_profile_finds_a_push_cut_when_stock_runs_low(mt):
     episodes, periods, k = 4, 12, 3
     t = np.arange(periods)
     stock = np.zeros((episodes, periods, 2))
@@ -73,14 +73,17 @@ def test_cycle_profile_finds_a_push_cut_before_each_review(mt):
     prof = mt.cycle_profile(stock, push, k, ["p0", "p1"])
     p0, p1 = prof["products"]["p0"], prof["products"]["p1"]
     assert p0["push_by_phase"] == pytest.approx([1.0, 1.0, 0.75])
-    assert p0["push_before_review_over_rest"] == pytest.approx(0.75)
-    assert p1["push_before_review_over_rest"] == pytest.approx(1.3)
+    assert p0["low_phase"] == 2  # p0's stock is lowest just before the next order
+    assert p0["push_low_over_rest"] == pytest.approx(0.75)
+    p1_low = p1["low_phase"]  # p1's stock is noise: its own low phase, its own ratio
+    at = np.arange(periods) % k == p1_low
+    assert p1["push_low_over_rest"] == pytest.approx(push[:, at, 1].mean() / push[:, ~at, 1].mean())
     assert p0["stock_by_phase"] == pytest.approx([10, 7, 4], abs=0.2)
     # low stock, low push: positive; an independent reference
     expected = np.corrcoef(push[..., 0].ravel(), stock[..., 0].ravel())[0, 1]
     assert p0["corr_push_stock"] == pytest.approx(expected) and expected > 0.5
-    # within the pre-review periods p0's push is constant: no correlation defined
-    assert p0["corr_push_stock_before_review"] is None
+    # within the low phase p0's push is constant: no correlation defined
+    assert p0["corr_push_stock_low_phase"] is None
     # the two pushes move against each other, always together in time
     assert prof["corr_push_between_products"]["p0~p1"] == pytest.approx(-1.0)
     with pytest.raises(ValueError, match="period"):
