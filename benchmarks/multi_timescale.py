@@ -29,7 +29,7 @@ Subcommands (each writes JSON/markdown/figures into ``--out``):
 ``report``  no training: result files pooled per ``--group LABEL=FILES`` (seeds on the
             same episodes; figure2.pool checks the heuristic rows agree), every agent
             paired with one ``--reference`` heuristic row per seed and pooled (seed
-            spread, verdict rule of figure2), and ``--versus NEW OLD`` groups agent by
+            spread, verdict rule of figure2), and ``--versus NEW OLD`` (repeatable) groups agent by
             agent (e.g. structured - free).  ``--json`` and ``--out/report.md``.
 ``pairs``   paired 95% CIs between any two rows of ``study.json`` files that share
             their evaluation episodes (e.g. MAPPO vs base-stock-season-learn).
@@ -374,14 +374,15 @@ def cmd_report(args: argparse.Namespace) -> None:
             )
         texts.append(fig2.report(pooled))
         doc["groups"][label] = pooled
-    if args.versus:
-        new, old = (doc["groups"][label] for label in args.versus)
+    doc["versus"] = []
+    for new_label, old_label in args.versus:
+        new, old = (doc["groups"][label] for label in (new_label, old_label))
         diff = fig2.versus(
             *({"benchmark": "figure2", "studies": studies_of(g)} for g in (new, old))
         )
-        doc["versus"] = {"new": args.versus[0], "old": args.versus[1], "cases": diff}
+        doc["versus"].append({"new": new_label, "old": old_label, "cases": diff})
         for key, d in diff.items():
-            texts.append(f"# {args.versus[0]} - {args.versus[1]}: {key}\n")
+            texts.append(f"# {new_label} - {old_label}: {key}\n")
             for name, t in d["new_minus_old"].items():
                 seeds = ", ".join(f"{s}: {_fmt(v)}" for s, v in t["per_seed"].items())
                 texts.append(f"{name}: {_fmt(t['pooled'])} (seeds {seeds}), {t['verdict']}")
@@ -514,7 +515,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = sub.add_parser("report")
     p.add_argument("--group", action="append", required=True, metavar="LABEL=FILE[,FILE...]")
     p.add_argument("--reference", required=True, help="heuristic row the agents are paired with")
-    p.add_argument("--versus", nargs=2, default=None, metavar=("NEW", "OLD"), help="group labels")
+    p.add_argument(
+        "--versus",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NEW", "OLD"),
+        help="group labels (repeatable)",
+    )
     p.add_argument("--json", default=None)
     p.add_argument("--out", default="runs/multi")
     p = sub.add_parser("pairs")

@@ -147,7 +147,9 @@ def test_report_pools_groups_and_compares_them(mt, seeds, tmp_path, capsys):
         ]
     )
     doc = json.loads(out.read_text())
-    (diff,) = doc["versus"]["cases"].values()
+    (versus,) = doc["versus"]
+    assert (versus["new"], versus["old"]) == ("structured", "free")
+    (diff,) = versus["cases"].values()
     joint = diff["new_minus_old"]["Joint IM-RS"]
     assert joint["pooled"][0] == pytest.approx(-1.0, abs=0.01)
     assert joint["verdict"] == "does not hold" and joint["seeds_passing"] == "0/3"
