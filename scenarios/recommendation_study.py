@@ -722,13 +722,17 @@ def _corr(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
+TRACE_ARRAYS = ("stock", "push", "profit")  # the Trace arrays trace_agents keeps (trace.npz)
+
+
 def trace_agents(
     problem: Problem, run_dir: str | Path, episodes: int = 3, seed: int = 4242
 ) -> Path:
     """Run the trained Joint IM-RS and MAPPO agents of a :func:`run_study` folder on
     *episodes* episodes (seed *seed*; the same demand draws for both) and plot, per
     product, stock and recommendation push over time (:class:`Trace`), in
-    ``run_dir/trace.png``; the traces' summaries in ``run_dir/trace.json``."""
+    ``run_dir/trace.png``; the traces' summaries in ``run_dir/trace.json``, their arrays
+    (:data:`TRACE_ARRAYS`, per agent index) in ``run_dir/trace.npz``."""
     from rl.ppo import load_agent
     from rl.recommendation_env import make_recommendation_env, recommendation_parallel_env
 
@@ -772,6 +776,13 @@ def trace_agents(
     if not traces:
         raise FileNotFoundError(f"{run}: no trained joint/ or mappo/ agent to trace")
     path = _plot_traces(traces, problem.name, run / "trace.png")
+    # the traces themselves (agent i: stock_i, push_i, profit_i) for analyses of their own
+    np.savez_compressed(
+        run / "trace.npz",
+        agents=np.array([t.agent for t in traces]),
+        products=np.array(traces[0].products),
+        **{f"{k}_{i}": getattr(t, k) for i, t in enumerate(traces) for k in TRACE_ARRAYS},
+    )
     (run / "trace.json").write_text(
         json.dumps(
             {
