@@ -717,7 +717,39 @@ def settings_of(args: argparse.Namespace) -> Any:
         log_std_init=args.log_std_init,
         demand_features=bool(args.demand_features),
         logit_scale=args.logit_scale,
+        gae_lambda=args.gae_lambda,
+        learning_rate=args.learning_rate,
+        eval_seed=eval_seed_of(args),
     )
+
+
+def eval_seed_of(args: argparse.Namespace) -> int | None:
+    """The evaluation root seed: ``--eval-seed``, or with ``--validation`` the validation
+    seasons' (:data:`scenarios.recommendation_study.VALIDATION_EVAL_SEED`), else None
+    (the table's episodes, ``EVAL_SEED_OFFSET + 1``)."""
+    from scenarios.recommendation_study import EVAL_SEED_OFFSET, VALIDATION_EVAL_SEED
+
+    if args.eval_seed is not None:
+        if args.validation and args.eval_seed != VALIDATION_EVAL_SEED:
+            raise SystemExit("--validation evaluates on its own seasons: drop --eval-seed")
+        return int(args.eval_seed)
+    return VALIDATION_EVAL_SEED if args.validation else EVAL_SEED_OFFSET + 1
+
+
+def first_seed_of(args: argparse.Namespace) -> int:
+    """The first training seed: ``--first-seed``; by default 1, with ``--validation``
+    :data:`~scenarios.recommendation_study.VALIDATION_FIRST_SEED` (seeds the table does not
+    use).  A validation run on the table's seeds 1-3 is refused."""
+    from scenarios.recommendation_study import VALIDATION_FIRST_SEED
+
+    if args.first_seed is None:
+        return VALIDATION_FIRST_SEED if args.validation else 1
+    if args.validation and args.first_seed < VALIDATION_FIRST_SEED:
+        raise SystemExit(
+            f"--validation: training seeds start at {VALIDATION_FIRST_SEED} or later "
+            f"(got --first-seed {args.first_seed}); seeds below are the table's"
+        )
+    return int(args.first_seed)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -725,11 +757,24 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--scenario", default="recommendation-small")
     ap.add_argument("--param", action="append", default=[], metavar="K=V")
     ap.add_argument("--seeds", type=int, default=3, help="training seeds first..first+N-1")
-    ap.add_argument("--first-seed", type=int, default=1)
+    ap.add_argument(
+        "--first-seed", type=int, default=None, help="default 1 (with --validation: 101)"
+    )
+    ap.add_argument(
+        "--validation",
+        action="store_true",
+        help="choose settings here: evaluate on the validation seasons (their own root "
+        "seed) with training seeds from 101, never the table's episodes or seeds",
+    )
+    ap.add_argument(
+        "--eval-seed", type=int, default=None, help="root seed of the evaluation episodes"
+    )
     ap.add_argument("--steps", type=int, default=150_000, help="PPO steps per agent")
     ap.add_argument("--episodes", type=int, default=30, help="evaluation episodes")
     ap.add_argument("--periods", type=int, default=128, help="periods per episode")
     ap.add_argument("--gamma", type=float, default=0.95)
+    ap.add_argument("--gae-lambda", type=float, default=0.9)
+    ap.add_argument("--learning-rate", type=float, default=1e-3, help="single agents' Adam rate")
     ap.add_argument("--log-std-init", type=float, default=-0.5)
     ap.add_argument(
         "--demand-features",
@@ -833,7 +878,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(1)
     problem = scenarios.make(args.scenario, **scenarios.parse_params(args.scenario, args.param))
     earlier = [json.loads(Path(p).read_text()) for p in args.pool]
-    seeds = [1, 2] if args.quick else list(range(args.first_seed, args.first_seed + args.seeds))
+    first = first_seed_of(args)
+    seeds = [1, 2] if args.quick else list(range(first, first + args.seeds))
     out = Path(args.out)
     result = run(
         problem,

@@ -305,3 +305,36 @@ def test_runs_at_different_logit_scales_are_not_pooled(fig2, synthetic):
         fig2.pool([old, wide])
     wide["settings"]["logit_scale"] = 3.0
     assert sorted(next(iter(fig2.pool([old, wide])["cases"].values()))["studies"]) == ["1", "2"]
+
+
+def test_validation_runs_use_their_own_seasons_and_seeds(fig2, tmp_path, monkeypatch):
+    """--validation evaluates on VALIDATION_EVAL_SEED with training seeds from 101 and
+    passes the learning options through; a validation run on the table's seeds 1-3 or
+    episodes is refused, and without it the table's evaluation seed is kept."""
+    import scenarios.recommendation_study as rs
+
+    seen = []
+
+    def fake_run(problem, settings, seeds, out, json_path, progress=True, earlier=()):
+        seen.append((settings, list(seeds)))
+        return {"studies": {}}
+
+    monkeypatch.setattr(sys, "stderr", sys.stderr)  # main wraps it in a progress-line writer
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+    monkeypatch.setattr(fig2, "run", fake_run)
+    monkeypatch.setattr(fig2, "pool", lambda docs: (_ for _ in ()).throw(ValueError("none")))
+    base = ["--scenario", "recommendation-fashion-small", "--out", str(tmp_path)]
+    fig2.main([*base, "--validation", "--seeds", "2", "--gae-lambda", "0.97"])
+    settings, seeds = seen[-1]
+    assert settings.eval_seed == rs.VALIDATION_EVAL_SEED != rs.EVAL_SEED_OFFSET + 1
+    assert seeds == [rs.VALIDATION_FIRST_SEED, rs.VALIDATION_FIRST_SEED + 1]
+    assert settings.gae_lambda == 0.97 and settings.learning_rate == 1e-3
+    fig2.main([*base, "--seeds", "1", "--learning-rate", "3e-4"])
+    settings, seeds = seen[-1]
+    assert settings.eval_seed == rs.EVAL_SEED_OFFSET + 1 and seeds == [1]
+    assert settings.learning_rate == 3e-4
+    with pytest.raises(SystemExit, match="seeds below are the table's"):
+        fig2.main([*base, "--validation", "--first-seed", "2"])
+    with pytest.raises(SystemExit, match="its own seasons"):
+        fig2.main([*base, "--validation", "--eval-seed", str(rs.EVAL_SEED_OFFSET + 1)])
+    assert len(seen) == 2
