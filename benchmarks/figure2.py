@@ -439,6 +439,78 @@ def versus(new: Mapping[str, Any], old: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def trials(paths: Sequence[str], baseline: str) -> dict[str, Any]:
+    """One record per trial result file (a variant of the settings, e.g. a validation run of
+    the joint agent alone, ``--references 0``) against *baseline* (a run of the same case on
+    the same episodes, with the heuristic rows): the settings in which the trial differs,
+    each agent's mean and its paired difference to the baseline's, and the claims with the
+    baseline's heuristic rows (dynamic beats static, the share of the gap captured)."""
+    old_doc = json.loads(Path(baseline).read_text())
+    old = {"benchmark": "figure2", "studies": _studies_of([baseline])}
+    old_settings = _comparable(next(iter(old["studies"].values()))["settings"])
+    records = []
+    for path in paths:
+        new = {"benchmark": "figure2", "studies": _studies_of([path])}
+        settings = _comparable(next(iter(new["studies"].values()))["settings"])
+        (d,) = versus(new, old).values()
+        summary = d["new"]
+        rows = summary["rows"]
+        records.append(
+            {
+                "file": str(path),
+                "differs_from_baseline": {
+                    k: v for k, v in settings.items() if old_settings.get(k) != v
+                },
+                "seeds": summary["seeds"],
+                "agents": {
+                    name: {"mean": rows[name]["mean"], "ci95": rows[name]["ci95"]}
+                    for name in AGENTS
+                    if name in rows
+                },
+                "vs_baseline": {
+                    name: {"pooled": t["pooled"], "per_seed": t["per_seed"]}
+                    for name, t in d["new_minus_old"].items()
+                },
+                "claims": {
+                    k: {
+                        key: c[key]
+                        for key in ("pooled", "verdict", "captured_fraction", "gap")
+                        if key in c
+                    }
+                    for k, c in summary["claims"].items()
+                    if k.startswith("dynamic beats static") or "half" in k
+                },
+            }
+        )
+    return {"baseline": str(baseline), "eval_seed": old_doc.get("eval_seed"), "trials": records}
+
+
+def trials_table(doc: Mapping[str, Any]) -> str:
+    """Markdown: per trial, what differs, Joint's mean, vs the baseline, vs static, and the
+    share of the dynamic gap captured (per seed)."""
+    lines = [
+        "| trial | differs | Joint | vs baseline | vs best static | captured |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in doc["trials"]:
+        joint = r["agents"].get(JOINT)
+        claims = r["claims"]
+        static = next(
+            (c for k, c in claims.items() if k.startswith(f"dynamic beats static ({JOINT}")), None
+        )
+        half = claims.get(f"{JOINT} captures half the dynamic-over-static gap", {})
+        share = ", ".join(f"{v:.0%}" for v in half.get("captured_fraction", {}).values())
+        vs = r["vs_baseline"].get(JOINT)
+        lines.append(
+            f"| {Path(r['file']).stem} | {r['differs_from_baseline'] or '-'} | "
+            f"{joint['mean']:.2f} | {_fmt(vs['pooled']) if vs else '-'} | "
+            f"{_fmt(static['pooled']) if static else '-'} | {share or '-'} |"
+            if joint
+            else f"| {Path(r['file']).stem} | {r['differs_from_baseline']} | - | - | - | - |"
+        )
+    return "\n".join(lines)
+
+
 # -- can the agents' actions express the inventory-aware policy? -----------------------------------
 def project(alpha: np.ndarray, base: np.ndarray, scale: float, axis: int) -> np.ndarray:
     """The intensities closest to *alpha* (least squares, per normalisation group along
@@ -821,6 +893,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "comma-separated, pooled; one case)",
     )
     ap.add_argument(
+        "--trials",
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="no training: tabulate these trial runs (variants of the settings) against "
+        "--baseline on the same episodes, with its heuristic rows",
+    )
+    ap.add_argument("--baseline", default=None, metavar="JSON", help="see --trials")
+    ap.add_argument(
         "--reach",
         nargs="+",
         type=float,
@@ -830,6 +911,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "onto the anchored agents' action range at these logit scales (--episodes episodes)",
     )
     args = ap.parse_args(argv)
+    if args.trials:
+        if not args.baseline:
+            raise SystemExit("--trials needs --baseline (a run with the heuristic rows)")
+        doc = trials(args.trials, args.baseline)
+        print(trials_table(doc), flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps(doc, indent=1, default=str) + "\n")
+        return doc
     if args.reach:
         import scenarios
         from scenarios.recommendation_study import EVAL_SEED_OFFSET

@@ -338,3 +338,34 @@ def test_validation_runs_use_their_own_seasons_and_seeds(fig2, tmp_path, monkeyp
     with pytest.raises(SystemExit, match="its own seasons"):
         fig2.main([*base, "--validation", "--eval-seed", str(rs.EVAL_SEED_OFFSET + 1)])
     assert len(seen) == 2
+
+
+def test_trials_tabulate_variants_against_a_baseline(fig2, synthetic, tmp_path):
+    """--trials: each variant's settings difference, Joint's paired gain over the baseline
+    and the share of the dynamic gap it captures, with the baseline's heuristic rows."""
+    studies, heur, base = synthetic
+    old = tmp_path / "base.json"
+    old.write_text(
+        json.dumps({"benchmark": "figure2", "eval_seed": 7, "studies": {"1": studies[1]}})
+    )
+    rows = {
+        r["name"]: np.asarray(r["per_episode"]) / PERIODS
+        for r in studies[1]["rows"]
+        if r["name"] == "Joint IM-RS"
+    }
+    new = tmp_path / "trial.json"
+    variant = study(1, {"Joint IM-RS": rows["Joint IM-RS"] - 2.5}, logit_scale=12.0)
+    new.write_text(json.dumps({"benchmark": "figure2", "studies": {"1": variant}}))
+    out = tmp_path / "trials.json"
+    doc = fig2.main(["--trials", str(new), "--baseline", str(old), "--json", str(out)])
+    (rec,) = doc["trials"]
+    assert rec["differs_from_baseline"] == {"logit_scale": 12.0}
+    assert rec["vs_baseline"]["Joint IM-RS"]["pooled"][0] == pytest.approx(-2.5)
+    half = rec["claims"]["Joint IM-RS captures half the dynamic-over-static gap"]
+    # Joint at base + 5.5 - 2.5 = +3; static base + 2, dynamic base + 6: captures 1 of 4
+    assert half["captured_fraction"]["1"] == pytest.approx(0.25, abs=0.02)
+    assert half["verdict"] == "does not hold"
+    assert json.loads(out.read_text())["trials"][0]["seeds"] == [1]
+    assert "| trial | differs |" in fig2.trials_table(doc)
+    with pytest.raises(SystemExit, match="--baseline"):
+        fig2.main(["--trials", str(new)])
