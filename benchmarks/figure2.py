@@ -594,6 +594,113 @@ def reach(problem: Any, scales: Sequence[float], episodes: int, eval_seed: int) 
     return {"episodes": episodes, "eval_seed": eval_seed, "rows": rows}
 
 
+# -- what does the inventory-aware policy do that the agent does not? --------------------------------
+def behaviour(
+    problem: Any, policy: Any, episodes: int, eval_seed: int, anchor: np.ndarray
+) -> dict[str, Any]:
+    """How *policy* (an engine policy) acts on a selling season over *episodes* common
+    episodes: the mean profit per period; per product the buy (stock after the first
+    period's order) and per period the *push*, its expected demand under the intensities
+    played over that under the *anchor* intensities (1: the static plan), mean and spread
+    over episodes; the spread over episodes of the log-intensities (mean over periods and
+    entries: how much the recommendation responds to the state at all); and per product
+    the correlation of push with stock on hand after the first period."""
+    from des_supply.evaluate import simulate
+    from des_supply.recommendation import KEY
+
+    model = problem.new_market().model
+    products = list(model.products)
+    log: list[list[tuple[list[float], np.ndarray]]] = []
+
+    class Recording:
+        def start_run(self, rng: np.random.Generator) -> None:
+            log.append([])
+            if callable(getattr(policy, "start_run", None)):
+                policy.start_run(rng)
+
+        def act(self, obs: Any) -> Any:
+            a = policy.act(obs)
+            stock = [obs.on_hand(p) + float(a.orders.get(p, 0.0)) for p in products]
+            log[-1].append((stock, np.asarray(a.extra[KEY], float)))
+            return a
+
+    periods = int(problem.network.stock_nodes[0].review_period)
+    res = simulate(
+        problem, Recording(), periods=periods, warmup=0, replications=episodes, seed=eval_seed
+    )
+    stock = np.array([[s for s, _ in ep] for ep in log])  # (E, T, N)
+    alpha = np.array([[a for _, a in ep] for ep in log])  # (E, T, N, M)
+    base = model.expected_demand(anchor)
+    push = np.array([[model.expected_demand(a) for a in ep] for ep in alpha]) / base
+    later_push, later_stock = push[:, 1:].reshape(-1, len(products)), stock[:, 1:]
+    later_stock = later_stock.reshape(-1, len(products))
+
+    def corr(x: np.ndarray, y: np.ndarray) -> float:
+        return float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else 0.0
+
+    return {
+        "mean": float(np.mean(res.per_replication)),
+        "buy_mean": dict(zip(products, stock[:, 0].mean(0).tolist())),
+        "buy_sd": dict(zip(products, stock[:, 0].std(0).tolist())),
+        "push_mean_by_period": push.mean(0).tolist(),
+        "push_sd_by_period": push.std(0).tolist(),
+        "log_intensity_sd_over_episodes": float(np.log(np.maximum(alpha, 1e-9)).std(0).mean()),
+        "corr_push_stock": {
+            p: corr(later_push[:, i], later_stock[:, i]) for i, p in enumerate(products)
+        },
+    }
+
+
+def diagnose(problem: Any, run_dir: Path, episodes: int, eval_seed: int) -> dict[str, Any]:
+    """The trained joint agent of a study folder (``env.json``, ``joint/``) against the
+    season policies (static, re-solving, re-solving with trend learning) on the same
+    episodes (:func:`behaviour` each), and the agent's exploration std at the end of
+    training (from the entropy in ``progress.csv``)."""
+    import csv
+
+    from des_supply.recommendation_policies import season_economics
+    from optimization.recommendation_season import best_static, season_policies
+    from rl.ppo import load_agent
+    from rl.recommendation_env import make_recommendation_env
+    from scenarios.recommendation_study import load_env_kwargs
+
+    market = problem.new_market()
+    model = market.model
+    econ = season_economics(problem.network, model.products)
+    static = best_static(model, econ, problem.network, trend_sd=float(market.trend_sd))
+    anchor = np.asarray(static.alpha, float)
+    policies = season_policies(problem, static)
+    out: dict[str, Any] = {"episodes": episodes, "eval_seed": eval_seed, "policies": {}}
+    for name in (
+        "base-stock-season-static",
+        "base-stock-season-resolve",
+        "base-stock-season-learn",
+    ):
+        out["policies"][name] = behaviour(problem, policies[name][0], episodes, eval_seed, anchor)
+    run_dir = Path(run_dir)
+    env = make_recommendation_env(
+        problem, control="joint", periods=econ.season, **load_env_kwargs(run_dir / "env.json")
+    )
+    agent = env.policy(load_agent(run_dir / "joint"))
+    out["policies"][JOINT] = behaviour(problem, agent, episodes, eval_seed, anchor)
+    progress = run_dir / "joint" / "progress.csv"
+    if progress.exists():
+        last = list(csv.DictReader(progress.open()))[-1]
+        k = int(np.prod(env.action_space.shape))
+        out["final_mean_log_std"] = float(last["entropy"]) / k - 0.5 * np.log(2 * np.pi * np.e)
+    for name, b in out["policies"].items():
+        buy = ", ".join(f"{v:.1f}" for v in b["buy_mean"].values())
+        log(
+            f"{name}: {b['mean']:.2f} per period; buy {buy}; log-intensity sd over episodes "
+            f"{b['log_intensity_sd_over_episodes']:.2f}; last-period push "
+            f"{np.round(b['push_mean_by_period'][-1], 2).tolist()} "
+            f"(sd {np.round(b['push_sd_by_period'][-1], 2).tolist()})"
+        )
+    if "final_mean_log_std" in out:
+        log(f"agent's mean log std at the end of training: {out['final_mean_log_std']:.2f}")
+    return out
+
+
 # -- report -------------------------------------------------------------------------------------------
 def _fmt(ci: Sequence[float]) -> str:
     return f"{ci[0]:+.2f} [{ci[1]:+.2f}, {ci[2]:+.2f}]"
@@ -902,6 +1009,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     ap.add_argument("--baseline", default=None, metavar="JSON", help="see --trials")
     ap.add_argument(
+        "--diagnose",
+        default=None,
+        metavar="RUN_DIR",
+        help="no training (a selling season): how the trained joint agent of a study folder "
+        "acts against the season policies on --episodes common episodes",
+    )
+    ap.add_argument(
         "--reach",
         nargs="+",
         type=float,
@@ -911,6 +1025,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "onto the anchored agents' action range at these logit scales (--episodes episodes)",
     )
     args = ap.parse_args(argv)
+    if args.diagnose:
+        import scenarios
+
+        problem = scenarios.make(args.scenario, **scenarios.parse_params(args.scenario, args.param))
+        doc = diagnose(problem, Path(args.diagnose), args.episodes, eval_seed_of(args))
+        if args.json:
+            Path(args.json).write_text(json.dumps(doc, indent=1) + "\n")
+        return doc
     if args.trials:
         if not args.baseline:
             raise SystemExit("--trials needs --baseline (a run with the heuristic rows)")

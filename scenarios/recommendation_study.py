@@ -142,6 +142,7 @@ __all__ = [
     "anchors",
     "figure2",
     "kde_panel",
+    "load_env_kwargs",
     "periodic_levels",
     "ppo_config",
     "run_figure2",
@@ -682,7 +683,9 @@ def _jsonable(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
 
 
-def _env_kwargs(path: Path) -> dict[str, Any]:
+def load_env_kwargs(path: Path) -> dict[str, Any]:
+    """The env keyword arguments a study wrote (``env.json``, ``team_env.json``), arrays
+    restored."""
     kwargs = json.loads(path.read_text())
     if "base_scores" in kwargs:
         kwargs["base_scores"] = np.asarray(kwargs["base_scores"], dtype=float)
@@ -745,7 +748,7 @@ def trace_agents(
     traces: list[Trace] = []
     if (run / "joint" / "checkpoint.pt").exists():
         env = make_recommendation_env(
-            problem, control="joint", periods=periods, **_env_kwargs(run / "env.json")
+            problem, control="joint", periods=periods, **load_env_kwargs(run / "env.json")
         )
         agent = load_agent(run / "joint")
         traces.append(
@@ -762,7 +765,7 @@ def trace_agents(
     if (run / "mappo" / "checkpoint.pt").exists():
         from rl.mappo import load_mappo
 
-        kwargs = _env_kwargs(run / "team_env.json")
+        kwargs = load_env_kwargs(run / "team_env.json")
         penv = recommendation_parallel_env(problem, periods=periods, **kwargs)
         team = load_mappo(run / "mappo")
         traces.append(

@@ -369,3 +369,43 @@ def test_trials_tabulate_variants_against_a_baseline(fig2, synthetic, tmp_path):
     assert "| trial | differs |" in fig2.trials_table(doc)
     with pytest.raises(SystemExit, match="--baseline"):
         fig2.main(["--trials", str(new)])
+
+
+def test_behaviour_of_the_static_season_policy_and_of_an_agent_on_its_anchor(fig2):
+    """--diagnose's measurements: the best static policy buys its levels and never moves
+    off its plan (push 1, no spread over episodes); an anchored agent that plays u = 0
+    buys the same and keeps (nearly: the anchor's floor of 1e-3) the same push; the
+    re-solving policy responds to the state (spread over episodes)."""
+    import scenarios
+    from des_supply.recommendation_policies import season_economics
+    from optimization.recommendation_season import best_static, season_policies
+    from rl.recommendation_env import make_recommendation_env
+    from scenarios.recommendation_study import anchors
+
+    problem = scenarios.make("recommendation-fashion-small")
+    market = problem.new_market()
+    model = market.model
+    econ = season_economics(problem.network, model.products)
+    static = best_static(model, econ, problem.network, trend_sd=float(market.trend_sd))
+    alpha = np.asarray(static.alpha, float)
+    policies = season_policies(problem, static)
+    b = fig2.behaviour(problem, policies["base-stock-season-static"][0], 3, 11, alpha)
+    assert b["buy_mean"] == pytest.approx(static.levels(model))
+    assert np.allclose(b["push_mean_by_period"], 1.0)
+    assert b["log_intensity_sd_over_episodes"] == pytest.approx(0.0, abs=1e-9)
+    resolve = fig2.behaviour(problem, policies["base-stock-season-resolve"][0], 3, 11, alpha)
+    assert resolve["log_intensity_sd_over_episodes"] > 0.1
+    kwargs = anchors(problem.network, model, static.levels(model), alpha=alpha)
+    env = make_recommendation_env(
+        problem,
+        control="joint",
+        periods=econ.season,
+        finite_horizon=True,
+        logit_scale=8.0,
+        **kwargs,
+    )
+    zero = env.policy(lambda obs: np.zeros(env.action_space.shape, np.float32))
+    z = fig2.behaviour(problem, zero, 3, 11, alpha)
+    assert z["buy_mean"] == pytest.approx(static.levels(model))
+    assert np.allclose(z["push_mean_by_period"], 1.0, atol=0.02)
+    assert z["log_intensity_sd_over_episodes"] == pytest.approx(0.0, abs=1e-9)
