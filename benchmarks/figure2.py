@@ -44,6 +44,19 @@ Usage (one at a time, ``nice -n 15``)::
     python benchmarks/figure2.py --report benchmarks/results/figure2_*.json \\
         --json benchmarks/results/figure2_merged.json --out runs/fig2
     python benchmarks/figure2.py --quick           # a smoke run (about a minute)
+    python benchmarks/figure2.py --scenario recommendation-fashion-small --periods 12 \\
+        --episodes 200 --gamma 0.99 --validation --seeds 1 --agents joint --logit-scale 16 \\
+        --references 0 --json benchmarks/results/figure2_fashion_trial_reach16.json
+    python benchmarks/figure2.py --trials benchmarks/results/figure2_fashion_trial_*.json \\
+        --baseline benchmarks/results/figure2_fashion_trial_base8.json
+    python benchmarks/figure2.py --scenario recommendation-fashion-small --validation \\
+        --episodes 20 --diagnose runs/fig2/fashion/seed101
+
+Settings are chosen on validation runs only (``--validation``: the validation seasons'
+own evaluation root seed, training seeds from 101), never on the table's evaluation
+episodes or seeds; ``--trials`` tabulates such runs against a baseline with its
+heuristic rows; ``--diagnose`` shows how a trained joint agent acts against the season
+policies (its buy, its push per period, how much its recommendation responds to the state).
 
 ``--report`` also takes a ``study.json`` of :mod:`benchmarks.multi_timescale` (one seed),
 pooled with the runs of the same case, settings and evaluation episodes.  The JSON is
@@ -820,6 +833,7 @@ def run(
     json_path: Path | None,
     progress: bool = True,
     earlier: Sequence[Mapping[str, Any]] = (),
+    command: str | None = None,
 ) -> dict[str, Any]:
     """The study for every training seed on the common evaluation episodes; the JSON (this
     run's studies and their summary) rewritten after every seed.  *earlier*: results of
@@ -837,6 +851,8 @@ def run(
         "rule": RULE,
         "studies": {},
     }
+    if command is not None:  # how to reproduce the file
+        result["command"] = command
     started = time.perf_counter()
     for seed in seeds:
         log(f"{problem.name}: training seed {seed} (study of {', '.join(settings.agents)}) ...")
@@ -1100,6 +1116,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         Path(args.json) if args.json else None,
         progress=not args.quick,
         earlier=earlier,
+        command=" ".join(
+            ["python", "benchmarks/figure2.py", *(sys.argv[1:] if argv is None else argv)]
+        ),
     )
     try:
         doc = pool([*earlier, result])

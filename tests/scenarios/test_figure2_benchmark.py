@@ -180,10 +180,13 @@ def test_run_and_report_with_a_stand_in_study(fig2, synthetic, tmp_path, monkeyp
     monkeypatch.setattr(rs, "run_study", fake_study)
     problem = scenarios.make("recommendation-small", shortage="lost")
     path = tmp_path / "r.json"
-    result = fig2.run(problem, rs.StudySettings(), [1, 2], tmp_path, path, progress=False)
+    result = fig2.run(
+        problem, rs.StudySettings(), [1, 2], tmp_path, path, progress=False, command="python x"
+    )
     assert seen == [(1, rs.EVAL_SEED_OFFSET + 1, "seed1"), (2, rs.EVAL_SEED_OFFSET + 1, "seed2")]
     saved = json.loads(path.read_text())
     assert sorted(saved["studies"]) == ["1", "2"] and saved["summary"]["seeds"] == [1, 2]
+    assert saved["command"] == "python x"
     assert result["eval_seed"] == rs.EVAL_SEED_OFFSET + 1
     one = tmp_path / "study.json"
     one.write_text(json.dumps({**studies[3], "eval_seed": rs.EVAL_SEED_OFFSET + 1}))
@@ -315,7 +318,8 @@ def test_validation_runs_use_their_own_seasons_and_seeds(fig2, tmp_path, monkeyp
 
     seen = []
 
-    def fake_run(problem, settings, seeds, out, json_path, progress=True, earlier=()):
+    def fake_run(problem, settings, seeds, out, json_path, progress=True, earlier=(), command=None):
+        assert command.startswith("python benchmarks/figure2.py --scenario")
         seen.append((settings, list(seeds)))
         return {"studies": {}}
 
