@@ -77,6 +77,14 @@ nothing (-0.12, -0.07, +0.06 seed 1); ``--reach``: projected onto the 3-logit ra
 re-solving policy keeps +0.03 of its +2.51 over static, at 8 logits all of it; trained at
 8 logits the agent makes +1.08 [+0.84, +1.33] more (both seeds), 50.74, above static in
 both seeds but 26-40% of the gap to ``base-stock-season-learn`` (52.92), not half.
+Validation runs (``--validation``, joint agent, seed 101, 200 validation seasons; gap
+3.13; ``benchmarks/results/figure2_fashion_trials.json``): 8 / 12 / 16 / 24 / 32 logits
+capture 24% / 36% / 47% / 51% (seed 102: 46%) / 49%; log std -1.5 -12%, log std 0 at 12
+logits -2%.  At 24 logits (now ``SEASON_LOGIT_SCALE``), all agents, seeds 1-3, the
+table's 200 seasons (``figure2_fashion_v2.json``, 2 cores at load ~10, 46 min): Joint
+51.45 (51.05 / 51.84), MAPPO 51.49, static 49.68, learn 52.92: captured 42-67% (Joint),
+45-66% (MAPPO); +0.65 [+0.46, +0.84] (Joint) and +0.70 [+0.50, +0.90] (MAPPO) over the
+8-logit run (``--versus``).
 """
 
 from __future__ import annotations
