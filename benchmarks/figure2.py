@@ -44,6 +44,19 @@ Usage (one at a time, ``nice -n 15``)::
     python benchmarks/figure2.py --report benchmarks/results/figure2_*.json \\
         --json benchmarks/results/figure2_merged.json --out runs/fig2
     python benchmarks/figure2.py --quick           # a smoke run (about a minute)
+    python benchmarks/figure2.py --scenario recommendation-fashion-small --periods 12 \\
+        --episodes 200 --gamma 0.99 --validation --seeds 1 --agents joint --logit-scale 16 \\
+        --references 0 --json benchmarks/results/figure2_fashion_trial_reach16.json
+    python benchmarks/figure2.py --trials benchmarks/results/figure2_fashion_trial_*.json \\
+        --baseline benchmarks/results/figure2_fashion_trial_base8.json
+    python benchmarks/figure2.py --scenario recommendation-fashion-small --validation \\
+        --episodes 20 --diagnose runs/fig2/fashion/seed101
+
+Settings are chosen on validation runs only (``--validation``: the validation seasons'
+own evaluation root seed, training seeds from 101), never on the table's evaluation
+episodes or seeds; ``--trials`` tabulates such runs against a baseline with its
+heuristic rows; ``--diagnose`` shows how a trained joint agent acts against the season
+policies (its buy, its push per period, how much its recommendation responds to the state).
 
 ``--report`` also takes a ``study.json`` of :mod:`benchmarks.multi_timescale` (one seed),
 pooled with the runs of the same case, settings and evaluation episodes.  The JSON is
@@ -64,6 +77,14 @@ nothing (-0.12, -0.07, +0.06 seed 1); ``--reach``: projected onto the 3-logit ra
 re-solving policy keeps +0.03 of its +2.51 over static, at 8 logits all of it; trained at
 8 logits the agent makes +1.08 [+0.84, +1.33] more (both seeds), 50.74, above static in
 both seeds but 26-40% of the gap to ``base-stock-season-learn`` (52.92), not half.
+Validation runs (``--validation``, joint agent, seed 101, 200 validation seasons; gap
+3.13; ``benchmarks/results/figure2_fashion_trials.json``): 8 / 12 / 16 / 24 / 32 logits
+capture 24% / 36% / 47% / 51% (seed 102: 46%) / 49%; log std -1.5 -12%, log std 0 at 12
+logits -2%.  At 24 logits (now ``SEASON_LOGIT_SCALE``), all agents, seeds 1-3, the
+table's 200 seasons (``figure2_fashion_v2.json``, 2 cores at load ~10, 46 min): Joint
+51.45 (51.05 / 51.84), MAPPO 51.49, static 49.68, learn 52.92: captured 42-67% (Joint),
+45-66% (MAPPO); +0.65 [+0.46, +0.84] (Joint) and +0.70 [+0.50, +0.90] (MAPPO) over the
+8-logit run (``--versus``).
 """
 
 from __future__ import annotations
@@ -439,6 +460,78 @@ def versus(new: Mapping[str, Any], old: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def trials(paths: Sequence[str], baseline: str) -> dict[str, Any]:
+    """One record per trial result file (a variant of the settings, e.g. a validation run of
+    the joint agent alone, ``--references 0``) against *baseline* (a run of the same case on
+    the same episodes, with the heuristic rows): the settings in which the trial differs,
+    each agent's mean and its paired difference to the baseline's, and the claims with the
+    baseline's heuristic rows (dynamic beats static, the share of the gap captured)."""
+    old_doc = json.loads(Path(baseline).read_text())
+    old = {"benchmark": "figure2", "studies": _studies_of([baseline])}
+    old_settings = _comparable(next(iter(old["studies"].values()))["settings"])
+    records = []
+    for path in paths:
+        new = {"benchmark": "figure2", "studies": _studies_of([path])}
+        settings = _comparable(next(iter(new["studies"].values()))["settings"])
+        (d,) = versus(new, old).values()
+        summary = d["new"]
+        rows = summary["rows"]
+        records.append(
+            {
+                "file": str(path),
+                "differs_from_baseline": {
+                    k: v for k, v in settings.items() if old_settings.get(k) != v
+                },
+                "seeds": summary["seeds"],
+                "agents": {
+                    name: {"mean": rows[name]["mean"], "ci95": rows[name]["ci95"]}
+                    for name in AGENTS
+                    if name in rows
+                },
+                "vs_baseline": {
+                    name: {"pooled": t["pooled"], "per_seed": t["per_seed"]}
+                    for name, t in d["new_minus_old"].items()
+                },
+                "claims": {
+                    k: {
+                        key: c[key]
+                        for key in ("pooled", "verdict", "captured_fraction", "gap")
+                        if key in c
+                    }
+                    for k, c in summary["claims"].items()
+                    if k.startswith("dynamic beats static") or "half" in k
+                },
+            }
+        )
+    return {"baseline": str(baseline), "eval_seed": old_doc.get("eval_seed"), "trials": records}
+
+
+def trials_table(doc: Mapping[str, Any]) -> str:
+    """Markdown: per trial, what differs, Joint's mean, vs the baseline, vs static, and the
+    share of the dynamic gap captured (per seed)."""
+    lines = [
+        "| trial | differs | Joint | vs baseline | vs best static | captured |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in doc["trials"]:
+        joint = r["agents"].get(JOINT)
+        claims = r["claims"]
+        static = next(
+            (c for k, c in claims.items() if k.startswith(f"dynamic beats static ({JOINT}")), None
+        )
+        half = claims.get(f"{JOINT} captures half the dynamic-over-static gap", {})
+        share = ", ".join(f"{v:.0%}" for v in half.get("captured_fraction", {}).values())
+        vs = r["vs_baseline"].get(JOINT)
+        lines.append(
+            f"| {Path(r['file']).stem} | {r['differs_from_baseline'] or '-'} | "
+            f"{joint['mean']:.2f} | {_fmt(vs['pooled']) if vs else '-'} | "
+            f"{_fmt(static['pooled']) if static else '-'} | {share or '-'} |"
+            if joint
+            else f"| {Path(r['file']).stem} | {r['differs_from_baseline']} | - | - | - | - |"
+        )
+    return "\n".join(lines)
+
+
 # -- can the agents' actions express the inventory-aware policy? -----------------------------------
 def project(alpha: np.ndarray, base: np.ndarray, scale: float, axis: int) -> np.ndarray:
     """The intensities closest to *alpha* (least squares, per normalisation group along
@@ -520,6 +613,113 @@ def reach(problem: Any, scales: Sequence[float], episodes: int, eval_seed: int) 
         rows[name] = {"mean": float(x.mean()), "vs_static": _ci(x - static_x)}
         log(f"{name}: {x.mean():.2f} per period, vs static {_fmt(rows[name]['vs_static'])}")
     return {"episodes": episodes, "eval_seed": eval_seed, "rows": rows}
+
+
+# -- what does the inventory-aware policy do that the agent does not? --------------------------------
+def behaviour(
+    problem: Any, policy: Any, episodes: int, eval_seed: int, anchor: np.ndarray
+) -> dict[str, Any]:
+    """How *policy* (an engine policy) acts on a selling season over *episodes* common
+    episodes: the mean profit per period; per product the buy (stock after the first
+    period's order) and per period the *push*, its expected demand under the intensities
+    played over that under the *anchor* intensities (1: the static plan), mean and spread
+    over episodes; the spread over episodes of the log-intensities (mean over periods and
+    entries: how much the recommendation responds to the state at all); and per product
+    the correlation of push with stock on hand after the first period."""
+    from des_supply.evaluate import simulate
+    from des_supply.recommendation import KEY
+
+    model = problem.new_market().model
+    products = list(model.products)
+    log: list[list[tuple[list[float], np.ndarray]]] = []
+
+    class Recording:
+        def start_run(self, rng: np.random.Generator) -> None:
+            log.append([])
+            if callable(getattr(policy, "start_run", None)):
+                policy.start_run(rng)
+
+        def act(self, obs: Any) -> Any:
+            a = policy.act(obs)
+            stock = [obs.on_hand(p) + float(a.orders.get(p, 0.0)) for p in products]
+            log[-1].append((stock, np.asarray(a.extra[KEY], float)))
+            return a
+
+    periods = int(problem.network.stock_nodes[0].review_period)
+    res = simulate(
+        problem, Recording(), periods=periods, warmup=0, replications=episodes, seed=eval_seed
+    )
+    stock = np.array([[s for s, _ in ep] for ep in log])  # (E, T, N)
+    alpha = np.array([[a for _, a in ep] for ep in log])  # (E, T, N, M)
+    base = model.expected_demand(anchor)
+    push = np.array([[model.expected_demand(a) for a in ep] for ep in alpha]) / base
+    later_push, later_stock = push[:, 1:].reshape(-1, len(products)), stock[:, 1:]
+    later_stock = later_stock.reshape(-1, len(products))
+
+    def corr(x: np.ndarray, y: np.ndarray) -> float:
+        return float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else 0.0
+
+    return {
+        "mean": float(np.mean(res.per_replication)),
+        "buy_mean": dict(zip(products, stock[:, 0].mean(0).tolist())),
+        "buy_sd": dict(zip(products, stock[:, 0].std(0).tolist())),
+        "push_mean_by_period": push.mean(0).tolist(),
+        "push_sd_by_period": push.std(0).tolist(),
+        "log_intensity_sd_over_episodes": float(np.log(np.maximum(alpha, 1e-9)).std(0).mean()),
+        "corr_push_stock": {
+            p: corr(later_push[:, i], later_stock[:, i]) for i, p in enumerate(products)
+        },
+    }
+
+
+def diagnose(problem: Any, run_dir: Path, episodes: int, eval_seed: int) -> dict[str, Any]:
+    """The trained joint agent of a study folder (``env.json``, ``joint/``) against the
+    season policies (static, re-solving, re-solving with trend learning) on the same
+    episodes (:func:`behaviour` each), and the agent's exploration std at the end of
+    training (from the entropy in ``progress.csv``)."""
+    import csv
+
+    from des_supply.recommendation_policies import season_economics
+    from optimization.recommendation_season import best_static, season_policies
+    from rl.ppo import load_agent
+    from rl.recommendation_env import make_recommendation_env
+    from scenarios.recommendation_study import load_env_kwargs
+
+    market = problem.new_market()
+    model = market.model
+    econ = season_economics(problem.network, model.products)
+    static = best_static(model, econ, problem.network, trend_sd=float(market.trend_sd))
+    anchor = np.asarray(static.alpha, float)
+    policies = season_policies(problem, static)
+    out: dict[str, Any] = {"episodes": episodes, "eval_seed": eval_seed, "policies": {}}
+    for name in (
+        "base-stock-season-static",
+        "base-stock-season-resolve",
+        "base-stock-season-learn",
+    ):
+        out["policies"][name] = behaviour(problem, policies[name][0], episodes, eval_seed, anchor)
+    run_dir = Path(run_dir)
+    env = make_recommendation_env(
+        problem, control="joint", periods=econ.season, **load_env_kwargs(run_dir / "env.json")
+    )
+    agent = env.policy(load_agent(run_dir / "joint"))
+    out["policies"][JOINT] = behaviour(problem, agent, episodes, eval_seed, anchor)
+    progress = run_dir / "joint" / "progress.csv"
+    if progress.exists():
+        last = list(csv.DictReader(progress.open()))[-1]
+        k = int(np.prod(env.action_space.shape))
+        out["final_mean_log_std"] = float(last["entropy"]) / k - 0.5 * np.log(2 * np.pi * np.e)
+    for name, b in out["policies"].items():
+        buy = ", ".join(f"{v:.1f}" for v in b["buy_mean"].values())
+        log(
+            f"{name}: {b['mean']:.2f} per period; buy {buy}; log-intensity sd over episodes "
+            f"{b['log_intensity_sd_over_episodes']:.2f}; last-period push "
+            f"{np.round(b['push_mean_by_period'][-1], 2).tolist()} "
+            f"(sd {np.round(b['push_sd_by_period'][-1], 2).tolist()})"
+        )
+    if "final_mean_log_std" in out:
+        log(f"agent's mean log std at the end of training: {out['final_mean_log_std']:.2f}")
+    return out
 
 
 # -- report -------------------------------------------------------------------------------------------
@@ -641,6 +841,7 @@ def run(
     json_path: Path | None,
     progress: bool = True,
     earlier: Sequence[Mapping[str, Any]] = (),
+    command: str | None = None,
 ) -> dict[str, Any]:
     """The study for every training seed on the common evaluation episodes; the JSON (this
     run's studies and their summary) rewritten after every seed.  *earlier*: results of
@@ -658,6 +859,8 @@ def run(
         "rule": RULE,
         "studies": {},
     }
+    if command is not None:  # how to reproduce the file
+        result["command"] = command
     started = time.perf_counter()
     for seed in seeds:
         log(f"{problem.name}: training seed {seed} (study of {', '.join(settings.agents)}) ...")
@@ -717,7 +920,39 @@ def settings_of(args: argparse.Namespace) -> Any:
         log_std_init=args.log_std_init,
         demand_features=bool(args.demand_features),
         logit_scale=args.logit_scale,
+        gae_lambda=args.gae_lambda,
+        learning_rate=args.learning_rate,
+        eval_seed=eval_seed_of(args),
     )
+
+
+def eval_seed_of(args: argparse.Namespace) -> int | None:
+    """The evaluation root seed: ``--eval-seed``, or with ``--validation`` the validation
+    seasons' (:data:`scenarios.recommendation_study.VALIDATION_EVAL_SEED`), else None
+    (the table's episodes, ``EVAL_SEED_OFFSET + 1``)."""
+    from scenarios.recommendation_study import EVAL_SEED_OFFSET, VALIDATION_EVAL_SEED
+
+    if args.eval_seed is not None:
+        if args.validation and args.eval_seed != VALIDATION_EVAL_SEED:
+            raise SystemExit("--validation evaluates on its own seasons: drop --eval-seed")
+        return int(args.eval_seed)
+    return VALIDATION_EVAL_SEED if args.validation else EVAL_SEED_OFFSET + 1
+
+
+def first_seed_of(args: argparse.Namespace) -> int:
+    """The first training seed: ``--first-seed``; by default 1, with ``--validation``
+    :data:`~scenarios.recommendation_study.VALIDATION_FIRST_SEED` (seeds the table does not
+    use).  A validation run on the table's seeds 1-3 is refused."""
+    from scenarios.recommendation_study import VALIDATION_FIRST_SEED
+
+    if args.first_seed is None:
+        return VALIDATION_FIRST_SEED if args.validation else 1
+    if args.validation and args.first_seed < VALIDATION_FIRST_SEED:
+        raise SystemExit(
+            f"--validation: training seeds start at {VALIDATION_FIRST_SEED} or later "
+            f"(got --first-seed {args.first_seed}); seeds below are the table's"
+        )
+    return int(args.first_seed)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -725,11 +960,24 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--scenario", default="recommendation-small")
     ap.add_argument("--param", action="append", default=[], metavar="K=V")
     ap.add_argument("--seeds", type=int, default=3, help="training seeds first..first+N-1")
-    ap.add_argument("--first-seed", type=int, default=1)
+    ap.add_argument(
+        "--first-seed", type=int, default=None, help="default 1 (with --validation: 101)"
+    )
+    ap.add_argument(
+        "--validation",
+        action="store_true",
+        help="choose settings here: evaluate on the validation seasons (their own root "
+        "seed) with training seeds from 101, never the table's episodes or seeds",
+    )
+    ap.add_argument(
+        "--eval-seed", type=int, default=None, help="root seed of the evaluation episodes"
+    )
     ap.add_argument("--steps", type=int, default=150_000, help="PPO steps per agent")
     ap.add_argument("--episodes", type=int, default=30, help="evaluation episodes")
     ap.add_argument("--periods", type=int, default=128, help="periods per episode")
     ap.add_argument("--gamma", type=float, default=0.95)
+    ap.add_argument("--gae-lambda", type=float, default=0.9)
+    ap.add_argument("--learning-rate", type=float, default=1e-3, help="single agents' Adam rate")
     ap.add_argument("--log-std-init", type=float, default=-0.5)
     ap.add_argument(
         "--demand-features",
@@ -776,6 +1024,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "comma-separated, pooled; one case)",
     )
     ap.add_argument(
+        "--trials",
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="no training: tabulate these trial runs (variants of the settings) against "
+        "--baseline on the same episodes, with its heuristic rows",
+    )
+    ap.add_argument("--baseline", default=None, metavar="JSON", help="see --trials")
+    ap.add_argument(
+        "--diagnose",
+        default=None,
+        metavar="RUN_DIR",
+        help="no training (a selling season): how the trained joint agent of a study folder "
+        "acts against the season policies on --episodes common episodes",
+    )
+    ap.add_argument(
         "--reach",
         nargs="+",
         type=float,
@@ -785,6 +1049,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "onto the anchored agents' action range at these logit scales (--episodes episodes)",
     )
     args = ap.parse_args(argv)
+    if args.diagnose:
+        import scenarios
+
+        problem = scenarios.make(args.scenario, **scenarios.parse_params(args.scenario, args.param))
+        doc = diagnose(problem, Path(args.diagnose), args.episodes, eval_seed_of(args))
+        if args.json:
+            Path(args.json).write_text(json.dumps(doc, indent=1) + "\n")
+        return doc
+    if args.trials:
+        if not args.baseline:
+            raise SystemExit("--trials needs --baseline (a run with the heuristic rows)")
+        doc = trials(args.trials, args.baseline)
+        print(trials_table(doc), flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps(doc, indent=1, default=str) + "\n")
+        return doc
     if args.reach:
         import scenarios
         from scenarios.recommendation_study import EVAL_SEED_OFFSET
@@ -833,7 +1113,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(1)
     problem = scenarios.make(args.scenario, **scenarios.parse_params(args.scenario, args.param))
     earlier = [json.loads(Path(p).read_text()) for p in args.pool]
-    seeds = [1, 2] if args.quick else list(range(args.first_seed, args.first_seed + args.seeds))
+    first = first_seed_of(args)
+    seeds = [1, 2] if args.quick else list(range(first, first + args.seeds))
     out = Path(args.out)
     result = run(
         problem,
@@ -843,6 +1124,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         Path(args.json) if args.json else None,
         progress=not args.quick,
         earlier=earlier,
+        command=" ".join(
+            ["python", "benchmarks/figure2.py", *(sys.argv[1:] if argv is None else argv)]
+        ),
     )
     try:
         doc = pool([*earlier, result])

@@ -180,10 +180,13 @@ def test_run_and_report_with_a_stand_in_study(fig2, synthetic, tmp_path, monkeyp
     monkeypatch.setattr(rs, "run_study", fake_study)
     problem = scenarios.make("recommendation-small", shortage="lost")
     path = tmp_path / "r.json"
-    result = fig2.run(problem, rs.StudySettings(), [1, 2], tmp_path, path, progress=False)
+    result = fig2.run(
+        problem, rs.StudySettings(), [1, 2], tmp_path, path, progress=False, command="python x"
+    )
     assert seen == [(1, rs.EVAL_SEED_OFFSET + 1, "seed1"), (2, rs.EVAL_SEED_OFFSET + 1, "seed2")]
     saved = json.loads(path.read_text())
     assert sorted(saved["studies"]) == ["1", "2"] and saved["summary"]["seeds"] == [1, 2]
+    assert saved["command"] == "python x"
     assert result["eval_seed"] == rs.EVAL_SEED_OFFSET + 1
     one = tmp_path / "study.json"
     one.write_text(json.dumps({**studies[3], "eval_seed": rs.EVAL_SEED_OFFSET + 1}))
@@ -305,3 +308,108 @@ def test_runs_at_different_logit_scales_are_not_pooled(fig2, synthetic):
         fig2.pool([old, wide])
     wide["settings"]["logit_scale"] = 3.0
     assert sorted(next(iter(fig2.pool([old, wide])["cases"].values()))["studies"]) == ["1", "2"]
+
+
+def test_validation_runs_use_their_own_seasons_and_seeds(fig2, tmp_path, monkeypatch):
+    """--validation evaluates on VALIDATION_EVAL_SEED with training seeds from 101 and
+    passes the learning options through; a validation run on the table's seeds 1-3 or
+    episodes is refused, and without it the table's evaluation seed is kept."""
+    import scenarios.recommendation_study as rs
+
+    seen = []
+
+    def fake_run(problem, settings, seeds, out, json_path, progress=True, earlier=(), command=None):
+        assert command.startswith("python benchmarks/figure2.py --scenario")
+        seen.append((settings, list(seeds)))
+        return {"studies": {}}
+
+    monkeypatch.setattr(sys, "stderr", sys.stderr)  # main wraps it in a progress-line writer
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+    monkeypatch.setattr(fig2, "run", fake_run)
+    monkeypatch.setattr(fig2, "pool", lambda docs: (_ for _ in ()).throw(ValueError("none")))
+    base = ["--scenario", "recommendation-fashion-small", "--out", str(tmp_path)]
+    fig2.main([*base, "--validation", "--seeds", "2", "--gae-lambda", "0.97"])
+    settings, seeds = seen[-1]
+    assert settings.eval_seed == rs.VALIDATION_EVAL_SEED != rs.EVAL_SEED_OFFSET + 1
+    assert seeds == [rs.VALIDATION_FIRST_SEED, rs.VALIDATION_FIRST_SEED + 1]
+    assert settings.gae_lambda == 0.97 and settings.learning_rate == 1e-3
+    fig2.main([*base, "--seeds", "1", "--learning-rate", "3e-4"])
+    settings, seeds = seen[-1]
+    assert settings.eval_seed == rs.EVAL_SEED_OFFSET + 1 and seeds == [1]
+    assert settings.learning_rate == 3e-4
+    with pytest.raises(SystemExit, match="seeds below are the table's"):
+        fig2.main([*base, "--validation", "--first-seed", "2"])
+    with pytest.raises(SystemExit, match="its own seasons"):
+        fig2.main([*base, "--validation", "--eval-seed", str(rs.EVAL_SEED_OFFSET + 1)])
+    assert len(seen) == 2
+
+
+def test_trials_tabulate_variants_against_a_baseline(fig2, synthetic, tmp_path):
+    """--trials: each variant's settings difference, Joint's paired gain over the baseline
+    and the share of the dynamic gap it captures, with the baseline's heuristic rows."""
+    studies, heur, base = synthetic
+    old = tmp_path / "base.json"
+    old.write_text(
+        json.dumps({"benchmark": "figure2", "eval_seed": 7, "studies": {"1": studies[1]}})
+    )
+    rows = {
+        r["name"]: np.asarray(r["per_episode"]) / PERIODS
+        for r in studies[1]["rows"]
+        if r["name"] == "Joint IM-RS"
+    }
+    new = tmp_path / "trial.json"
+    variant = study(1, {"Joint IM-RS": rows["Joint IM-RS"] - 2.5}, logit_scale=12.0)
+    new.write_text(json.dumps({"benchmark": "figure2", "studies": {"1": variant}}))
+    out = tmp_path / "trials.json"
+    doc = fig2.main(["--trials", str(new), "--baseline", str(old), "--json", str(out)])
+    (rec,) = doc["trials"]
+    assert rec["differs_from_baseline"] == {"logit_scale": 12.0}
+    assert rec["vs_baseline"]["Joint IM-RS"]["pooled"][0] == pytest.approx(-2.5)
+    half = rec["claims"]["Joint IM-RS captures half the dynamic-over-static gap"]
+    # Joint at base + 5.5 - 2.5 = +3; static base + 2, dynamic base + 6: captures 1 of 4
+    assert half["captured_fraction"]["1"] == pytest.approx(0.25, abs=0.02)
+    assert half["verdict"] == "does not hold"
+    assert json.loads(out.read_text())["trials"][0]["seeds"] == [1]
+    assert "| trial | differs |" in fig2.trials_table(doc)
+    with pytest.raises(SystemExit, match="--baseline"):
+        fig2.main(["--trials", str(new)])
+
+
+def test_behaviour_of_the_static_season_policy_and_of_an_agent_on_its_anchor(fig2):
+    """--diagnose's measurements: the best static policy buys its levels and never moves
+    off its plan (push 1, no spread over episodes); an anchored agent that plays u = 0
+    buys the same and keeps (nearly: the anchor's floor of 1e-3) the same push; the
+    re-solving policy responds to the state (spread over episodes)."""
+    import scenarios
+    from des_supply.recommendation_policies import season_economics
+    from optimization.recommendation_season import best_static, season_policies
+    from rl.recommendation_env import make_recommendation_env
+    from scenarios.recommendation_study import anchors
+
+    problem = scenarios.make("recommendation-fashion-small")
+    market = problem.new_market()
+    model = market.model
+    econ = season_economics(problem.network, model.products)
+    static = best_static(model, econ, problem.network, trend_sd=float(market.trend_sd))
+    alpha = np.asarray(static.alpha, float)
+    policies = season_policies(problem, static)
+    b = fig2.behaviour(problem, policies["base-stock-season-static"][0], 3, 11, alpha)
+    assert b["buy_mean"] == pytest.approx(static.levels(model))
+    assert np.allclose(b["push_mean_by_period"], 1.0)
+    assert b["log_intensity_sd_over_episodes"] == pytest.approx(0.0, abs=1e-9)
+    resolve = fig2.behaviour(problem, policies["base-stock-season-resolve"][0], 3, 11, alpha)
+    assert resolve["log_intensity_sd_over_episodes"] > 0.1
+    kwargs = anchors(problem.network, model, static.levels(model), alpha=alpha)
+    env = make_recommendation_env(
+        problem,
+        control="joint",
+        periods=econ.season,
+        finite_horizon=True,
+        logit_scale=8.0,
+        **kwargs,
+    )
+    zero = env.policy(lambda obs: np.zeros(env.action_space.shape, np.float32))
+    z = fig2.behaviour(problem, zero, 3, 11, alpha)
+    assert z["buy_mean"] == pytest.approx(static.levels(model))
+    assert np.allclose(z["push_mean_by_period"], 1.0, atol=0.02)
+    assert z["log_intensity_sd_over_episodes"] == pytest.approx(0.0, abs=1e-9)
