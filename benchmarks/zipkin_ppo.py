@@ -71,6 +71,8 @@ from des_supply.evaluate import confidence_interval  # noqa: E402
 LEAD_TIMES = (1, 2, 3, 4)
 PENALTIES = (4.0, 9.0, 19.0, 39.0)
 EVAL_SEED = 10_000  # evaluation episodes: replications of this root (PPO trains on others)
+#: validation episodes (``--validation``): settings are chosen on these, never on EVAL_SEED's
+VALIDATION_SEED = 20_000
 TARGET_GAP = 0.01  # issue 15: within 1 % of the DP optimum
 TARGET_MINUTES = 15.0  # issue 15: each run at most 15 minutes on 2 cores
 
@@ -152,7 +154,7 @@ class Reference:
                 policy,
                 periods=eval_kw["periods"],
                 replications=eval_kw["episodes"],
-                seed=EVAL_SEED,
+                seed=eval_kw["seed"],
                 warmup=eval_kw["warmup"],
             )
             return np.asarray(out.per_replication, dtype=float)
@@ -218,7 +220,7 @@ def evaluate_ppo(
     envs = WrappedBatchEnv(
         make_thunk(problem, spec)(),
         episodes,
-        seed=EVAL_SEED,
+        seed=eval_kw["seed"],
         autoreset_mode=AutoresetMode.NEXT_STEP,
     )
     agent, rms = policy.agent, policy.obs_rms
@@ -295,12 +297,151 @@ def train_ppo(
         "total_steps": cfg.total_steps,
         "stopped_by_budget": res.stopped_early,
         "engine": engine,
+        "eval_seed": eval_kw["seed"],
         "eval_seconds": time.perf_counter() - t0,
         "load_average": [load0[0], os.getloadavg()[0]],
         "config": {
             k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()
         },
         "env_spec": spec,
+    }
+
+
+def parse_window(text: str) -> tuple[float, float]:
+    """``"2,2"`` -> (2.0, 2.0): half-widths below and above the window's centre [sd]."""
+    try:
+        below, above = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not BELOW,ABOVE (e.g. 2,2)") from None
+    if below <= 0 or above <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: both half-widths must be > 0")
+    return below, above
+
+
+def set_window(window: tuple[float, float]) -> None:
+    """Use *window* as the single-stage preset's half-widths in this process."""
+    import scenarios.presets as presets
+
+    presets.SINGLE_STAGE_WINDOW = window
+
+
+def presets_window() -> tuple[float, float]:
+    import scenarios.presets as presets
+
+    return presets.SINGLE_STAGE_WINDOW
+
+
+# -- where the DP's order-up-to levels lie ---------------------------------------------------------
+def implied_levels(L: int, p: float) -> dict[str, Any]:
+    """The DP's implied order-up-to levels ``IP + q*(x)`` over the states where it orders,
+    weighted by the optimal policy's stationary law (quantiles, and the range over states of
+    probability > 1e-6), next to the exact best base-stock level, the newsvendor level over
+    L + 1 periods (the old window's centre, +-ceil(2 sd)) and the preset's window."""
+    import math
+
+    from scipy import stats
+
+    import scenarios
+    from optimization.lost_sales import heuristics, solve_lost_sales
+    from optimization.lost_sales_model import StateSpace, evaluate_orders
+    from scenarios.presets import preset
+
+    t0 = time.perf_counter()
+    sol = solve_lost_sales(L, 1.0, p)
+    dp_seconds = time.perf_counter() - t0
+    space = StateSpace.build(L, sol.truncation)
+    orders = sol.table[tuple(space.states.T)]
+    _, pi = evaluate_orders(sol.model, space, orders)
+    level = space.states.sum(axis=1) + orders
+    ordering = orders > 0
+    idx = np.argsort(level, kind="stable")
+    cum = np.cumsum((pi * ordering)[idx])
+    cum /= cum[-1]
+
+    def quantile(q: float) -> int:
+        return int(level[idx][min(np.searchsorted(cum, q), len(idx) - 1)])
+
+    live = ordering & (pi > 1e-6)
+    best = int(heuristics(L, 1.0, p, names=("best-base-stock",))["best-base-stock"].params["level"])
+    newsvendor = float(stats.poisson(5.0 * (L + 1)).ppf(p / (p + 1.0)))
+    half = math.ceil(2 * math.sqrt(5.0 * (L + 1)))
+    t0 = time.perf_counter()
+    _, spec = preset(scenarios.make("single-stage", lead_time=L, penalty=p))
+    preset_seconds = time.perf_counter() - t0
+    window = spec["action_window"]
+    return {
+        "L": L,
+        "p": p,
+        "q01": quantile(0.01),
+        "q50": quantile(0.5),
+        "q99": quantile(0.99),
+        "min": int(level[live].min()),
+        "max": int(level[live].max()),
+        "order_probability": float(pi @ ordering),
+        "best_base_stock": best,
+        "old_window": [newsvendor - half, newsvendor + half],
+        "old_center": newsvendor,
+        "window": [window["low"][0], window["high"][0]],
+        "center": (window.get("center") or [None])[0],
+        "dp_seconds": dp_seconds,
+        "preset_seconds": preset_seconds,
+    }
+
+
+def levels_table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "L",
+        "p",
+        "DP levels 1%/50%/99%",
+        "DP range (pi>1e-6)",
+        "best base-stock",
+        "old window (centre)",
+        "window (centre)",
+        "preset s",
+    )
+    out = []
+    for r in rows:
+        out.append(
+            (
+                str(r["L"]),
+                f"{r['p']:g}",
+                f"{r['q01']}/{r['q50']}/{r['q99']}",
+                f"[{r['min']}, {r['max']}]",
+                str(r["best_base_stock"]),
+                f"[{r['old_window'][0]:g}, {r['old_window'][1]:g}] ({r['old_center']:g})",
+                f"[{r['window'][0]:g}, {r['window'][1]:g}] ({r['center']:g})",
+                f"{r['preset_seconds']:.2f}",
+            )
+        )
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in out])
+
+
+def reevaluate(
+    ref: Reference, prior: dict[str, Any], run_dir: Path, eval_kw: dict[str, int]
+) -> dict[str, Any]:
+    """A finished run of another file (*prior*, e.g. a validation run) evaluated on these
+    episodes instead of trained again: the same preset and seed train the same policy
+    whatever the evaluation episodes, so its training figures are kept."""
+    from rl.ppo import load_agent
+    from scenarios.presets import preset
+
+    _, spec = preset(ref.problem)
+    if spec != prior["env_spec"]:
+        raise SystemExit(
+            f"--reuse: {cell_key(ref.L, ref.p)} seed {prior['seed']} was trained with another "
+            f"preset ({prior['env_spec']['action_window']} vs {spec['action_window']})"
+        )
+    t0 = time.perf_counter()
+    costs = evaluate_ppo(load_agent(run_dir), ref.problem, spec, eval_kw)
+    keep = {k: v for k, v in prior.items() if k not in ("eval_seconds", "load_average")}
+    return {
+        **keep,
+        **ref.gaps(costs),
+        "eval_seconds": time.perf_counter() - t0,
+        "eval_seed": eval_kw["seed"],
+        "trained_in": str(run_dir),
+        "chosen_on_eval_seed": prior.get("chosen_on_eval_seed"),
     }
 
 
@@ -534,10 +675,46 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only time training per engine (SPEED_CASES) on L=4, p=39",
     )
+    ap.add_argument(
+        "--validation",
+        action="store_true",
+        help=f"evaluate on the validation episodes (root seed {VALIDATION_SEED}) instead of "
+        f"the benchmark's ({EVAL_SEED}): for choosing settings",
+    )
+    ap.add_argument(
+        "--window",
+        type=parse_window,
+        help="BELOW,ABOVE: the single-stage preset's window half-widths in demand standard "
+        "deviations (scenarios.presets.SINGLE_STAGE_WINDOW; default: the preset's)",
+    )
+    ap.add_argument(
+        "--reuse",
+        type=Path,
+        metavar="JSON",
+        help="runs of this file (e.g. --validation runs of the setting chosen) are evaluated "
+        "here from their checkpoints in --reuse-dir instead of trained again",
+    )
+    ap.add_argument(
+        "--reuse-dir", type=Path, help="the PPO runs folder of --reuse (default: --out)"
+    )
+    ap.add_argument(
+        "--levels",
+        action="store_true",
+        help="only print, per cell, the DP's implied order-up-to levels against the best "
+        "base-stock level and the preset's window (old: newsvendor-centred)",
+    )
     ap.add_argument("--speed-steps", type=int, default=40_960)
     ap.add_argument("--speed-repeats", type=int, default=3)
     args = ap.parse_args(argv)
 
+    if args.levels:
+        if args.window:
+            set_window(args.window)
+        rows = [implied_levels(L, p) for L, p in parse_cells(args.cells)]
+        print(levels_table(rows), flush=True)
+        if args.json:
+            write(args.json, {"levels": rows, "versions": provenance()})
+        return 0
     if args.speed:
         res = speed(args.speed_steps, args.speed_repeats)
         print(speed_table(res), flush=True)
@@ -553,20 +730,29 @@ def main(argv: list[str] | None = None) -> int:
 
     cells, seeds = parse_cells(args.cells), parse_seeds(args.seeds)
     steps = args.steps
-    eval_kw = {"episodes": args.eval_episodes, "periods": args.eval_periods, "warmup": args.warmup}
+    eval_seed = VALIDATION_SEED if args.validation else EVAL_SEED
+    eval_kw = {
+        "episodes": args.eval_episodes,
+        "periods": args.eval_periods,
+        "warmup": args.warmup,
+        "seed": eval_seed,
+    }
     if args.quick:
         cells, seeds, steps = cells[:1] if args.cells else [(1, 4.0)], seeds[:1], 2048
-        eval_kw = {"episodes": 4, "periods": 300, "warmup": 50}
+        eval_kw = {"episodes": 4, "periods": 300, "warmup": 50, "seed": eval_seed}
+    if args.window:
+        set_window(args.window)
     if eval_kw["warmup"] >= eval_kw["periods"] or eval_kw["episodes"] < 2:
         raise SystemExit("--eval-periods must exceed --warmup, and --eval-episodes be >= 2")
 
     result: dict[str, Any] = {
         "settings": {
-            "eval": {**eval_kw, "seed": EVAL_SEED},
+            "eval": eval_kw,
             "budget_minutes": args.budget_minutes,
             "steps": steps,
             "n_envs": args.n_envs,
             "quick": args.quick,
+            "window_sd": list(presets_window()),
         },
         "versions": provenance(),
         "cells": {},
@@ -577,6 +763,14 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{args.json} holds runs evaluated differently; use another file")
         result["cells"] = old["cells"]
     out_root = args.out or Path(tempfile.mkdtemp(prefix="zipkin_ppo_"))
+    reuse: dict[tuple[str, int], dict[str, Any]] = {}
+    if args.reuse:
+        other = json.loads(args.reuse.read_text())
+        for key, cell in other["cells"].items():
+            for run in cell["runs"]:
+                seed_of_eval = other["settings"]["eval"].get("seed", EVAL_SEED)
+                reuse[(key, run["seed"])] = {**run, "chosen_on_eval_seed": seed_of_eval}
+    reuse_dir = args.reuse_dir or out_root
     log(f"{len(cells)} cells x seeds {seeds}; PPO runs in {out_root}")
     for L, p in cells:
         key = cell_key(L, p)
@@ -598,16 +792,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         cell["reference"] = ref.record()
         for seed in todo:
-            log(f"{key} seed {seed}: training")
-            run = train_ppo(
-                ref,
-                seed,
-                budget_minutes=args.budget_minutes,
-                total_steps=steps,
-                eval_kw=eval_kw,
-                out_dir=out_root / f"L{L}_p{p:g}_s{seed}",
-                n_envs=args.n_envs or None,
-            )
+            name = f"L{L}_p{p:g}_s{seed}"
+            prior = reuse.get((key, seed))
+            if prior is not None and (reuse_dir / name / "checkpoint.pt").exists():
+                log(f"{key} seed {seed}: evaluating the run in {reuse_dir / name}")
+                run = reevaluate(ref, prior, reuse_dir / name, eval_kw)
+            else:
+                log(f"{key} seed {seed}: training")
+                run = train_ppo(
+                    ref,
+                    seed,
+                    budget_minutes=args.budget_minutes,
+                    total_steps=steps,
+                    eval_kw=eval_kw,
+                    out_dir=out_root / name,
+                    n_envs=args.n_envs or None,
+                )
             cell["runs"] = sorted(
                 [r for r in cell["runs"] if r["seed"] != seed] + [run], key=lambda r: r["seed"]
             )
