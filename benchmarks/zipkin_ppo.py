@@ -445,6 +445,81 @@ def reevaluate(
     }
 
 
+def compare_orders(L: int, p: float, run_dir: Path, periods: int = 5000) -> dict[str, Any]:
+    """Where a trained PPO policy (*run_dir*) departs from the DP: one episode of *periods*
+    periods on the validation root (never the benchmark's episodes), PPO acting; at each
+    period the DP's order at the same state next to PPO's, ``(round(S_PPO) - IP)^+``.
+    Per inventory-position bucket of 2 units: frequency, mean orders and their difference."""
+    import collections
+
+    import scenarios
+    from optimization.lost_sales import solve_lost_sales
+    from rl.ppo import load_agent
+    from scenarios.presets import ActionWindow, make_thunk, preset
+
+    problem = scenarios.make("single-stage", lead_time=L, penalty=p)
+    _, spec = preset(problem)
+    env = make_thunk(problem, {**spec, "env": {**spec["env"], "periods": periods}})()
+    window: Any = env
+    while not isinstance(window, ActionWindow):
+        window = window.env
+    base: Any = env.unwrapped
+    node = base.layout.names[0]
+    policy = load_agent(run_dir)
+    dp = solve_lost_sales(L, 1.0, p).policy
+    obs, _ = env.reset(seed=VALIDATION_SEED)
+    rows = []
+    for _ in range(periods):
+        action = policy(obs)
+        view = base.view
+        position = view.inventory_position(node)
+        level = float(window.levels(action)[0])
+        dp_order = dp.order(view.on_hand(node), view.pipeline(node, max(L - 1, 0)))
+        rows.append((position, dp_order, max(0.0, round(level - position)), level))
+        obs, _, _, truncated, _ = env.step(action)
+        if truncated:
+            break
+    r = np.array(rows[100:])
+    diff = r[:, 2] - r[:, 1]
+    buckets = []
+    for lo in range(int(r[:, 0].min()), int(r[:, 0].max()) + 1, 2):
+        m = (r[:, 0] >= lo) & (r[:, 0] < lo + 2)
+        if m.sum() >= 0.01 * len(r):
+            buckets.append(
+                {
+                    "position": [lo, lo + 1],
+                    "share": float(m.mean()),
+                    "dp_order": float(r[m, 1].mean()),
+                    "ppo_order": float(r[m, 2].mean()),
+                }
+            )
+    return {
+        "L": L,
+        "p": p,
+        "run": str(run_dir),
+        "periods": len(r),
+        "mean_difference": float(diff.mean()),
+        "differs": float(np.mean(diff != 0)),
+        "differences": {int(k): int(v) for k, v in sorted(collections.Counter(diff).items())},
+        "buckets": buckets,
+    }
+
+
+def orders_text(res: dict[str, Any]) -> str:
+    lines = [
+        f"L={res['L']} p={res['p']:g} ({res['run']}), {res['periods']} periods: PPO order - DP "
+        f"order at the same state {res['mean_difference']:+.3f} on average, different in "
+        f"{res['differs']:.1%} of periods; counts {res['differences']}",
+        "inventory position   share   DP order   PPO order",
+    ]
+    for b in res["buckets"]:
+        lines.append(
+            f"{b['position'][0]:>8}-{b['position'][1]:<10}{b['share']:>7.1%}{b['dp_order']:>11.2f}"
+            f"{b['ppo_order']:>12.2f}"
+        )
+    return "\n".join(lines)
+
+
 # -- training speed by engine ----------------------------------------------------------------------
 #: (label, engine, n_envs): the preset's layout (8 x 256) on each engine, and the batch
 #: engine's layout of the sweep (64 x 32); the rollout batch is 2048 steps in each.
@@ -698,6 +773,13 @@ def main(argv: list[str] | None = None) -> int:
         "--reuse-dir", type=Path, help="the PPO runs folder of --reuse (default: --out)"
     )
     ap.add_argument(
+        "--compare-orders",
+        type=Path,
+        metavar="RUN_DIR",
+        help="only compare the orders of the PPO run in RUN_DIR with the DP's, state by "
+        "state, on a validation episode (one --cells cell)",
+    )
+    ap.add_argument(
         "--levels",
         action="store_true",
         help="only print, per cell, the DP's implied order-up-to levels against the best "
@@ -707,6 +789,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speed-repeats", type=int, default=3)
     args = ap.parse_args(argv)
 
+    if args.compare_orders:
+        cells = parse_cells(args.cells)
+        if len(cells) != 1:
+            raise SystemExit("--compare-orders needs one cell: --cells L:p")
+        print(orders_text(compare_orders(*cells[0], args.compare_orders)), flush=True)
+        return 0
     if args.levels:
         if args.window:
             set_window(args.window)

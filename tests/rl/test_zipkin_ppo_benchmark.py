@@ -156,6 +156,13 @@ def test_validation_runs_use_other_episodes_and_the_window_given(zipkin, tmp_pat
     assert moved["eval_seed"] == zipkin.EVAL_SEED
     assert moved["train_cpu_seconds"] == first["train_cpu_seconds"]
     assert moved["cost"] != first["cost"]  # other episodes
+    # --compare-orders: the run's orders against the DP's along a validation episode
+    res = zipkin.compare_orders(1, 4.0, runs / "L1_p4_s1", periods=400)
+    assert res["periods"] == 300 and sum(res["differences"].values()) == 300
+    mean = sum(k * v for k, v in res["differences"].items()) / 300
+    assert res["mean_difference"] == pytest.approx(mean)
+    assert 0.9 < sum(b["share"] for b in res["buckets"]) <= 1.0 + 1e-12
+    assert "PPO order - DP order" in zipkin.orders_text(res)
     # a preset that differs from the one the run was trained with is refused
     with pytest.raises(SystemExit, match="another preset"):
         zipkin.main(["--quick", "--window", "2,2", "--json", str(tmp_path / "x.json"), *reuse])
