@@ -133,6 +133,7 @@ class Reference:
     heuristic: str
     heuristic_value: float
     heuristics: dict[str, float]
+    params: dict[str, dict[str, float]]
     dp: np.ndarray
     heur: np.ndarray
     seconds: float
@@ -167,6 +168,7 @@ class Reference:
             best.name,
             float(best.value),
             {b.name: float(b.value) for b in res.policies},
+            {b.name: {k: float(v) for k, v in b.params.items()} for b in res.policies},
             run(res.optimal.policy),
             run(best.policy),
             time.perf_counter() - t0,
@@ -250,12 +252,15 @@ def train_ppo(
     out_dir: Path,
     n_envs: int | None = None,
     progress_every: float = 60.0,
+    capped: bool = False,
 ) -> dict[str, Any]:
     """One PPO run on *ref*'s cell with the preset, then its paired evaluation."""
     from rl.ppo import train
     from scenarios.presets import make_thunk, preset
 
     cfg, spec = preset(ref.problem)
+    if capped:
+        spec = capped_spec(ref, spec)
     cfg = dataclasses.replace(cfg, seed=seed, engine="batch")
     if n_envs is not None:  # the same rollout batch, split over more sub-envs
         if cfg.batch_size % n_envs:
@@ -415,6 +420,36 @@ def levels_table(rows: list[dict[str, Any]]) -> str:
         )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in out])
+
+
+#: --capped: the cap's window around the best capped base-stock policy's cap [units]
+CAP_BELOW, CAP_ABOVE = 3, 4
+
+
+def capped_spec(ref: Reference, spec: dict[str, Any]) -> dict[str, Any]:
+    """An experiment (``--capped``): the agent sets an order-up-to level *and* a cap per
+    period, ``min(cap, (S - IP)^+)`` (``action_mode="capped-base-stock"``), in windows
+    around the exact best capped base-stock policy (Xin 2021; +1.5 % from the DP at
+    (4, 4), where the best base-stock level is +9.9 %), so u = 0 plays that policy; the
+    level's half-widths are the preset's, the cap's CAP_BELOW / CAP_ABOVE units."""
+    best = ref.params["best-capped-base-stock"]
+    level, cap = best["level"], best["cap"]
+    window = spec["action_window"]
+    below = window["center"][0] - window["low"][0]
+    above = window["high"][0] - window["center"][0]
+    low = [max(0.0, level - below), max(1.0, cap - CAP_BELOW)]
+    high = [level + above, cap + CAP_ABOVE]
+    return {
+        **spec,
+        "env": {
+            **spec["env"],
+            "action_mode": "capped-base-stock",
+            "max_level": high[0],
+            "max_order": high[1],
+        },
+        "reward_shift": ref.heuristics["best-capped-base-stock"],
+        "action_window": {"low": low, "high": high, "center": [level, cap]},
+    }
 
 
 def reevaluate(
@@ -773,6 +808,12 @@ def main(argv: list[str] | None = None) -> int:
         "--reuse-dir", type=Path, help="the PPO runs folder of --reuse (default: --out)"
     )
     ap.add_argument(
+        "--capped",
+        action="store_true",
+        help="experiment: the agent sets a level and a cap (capped-base-stock actions) "
+        "around the best capped base-stock policy (capped_spec)",
+    )
+    ap.add_argument(
         "--compare-orders",
         type=Path,
         metavar="RUN_DIR",
@@ -841,6 +882,7 @@ def main(argv: list[str] | None = None) -> int:
             "n_envs": args.n_envs,
             "quick": args.quick,
             "window_sd": list(presets_window()),
+            "capped": args.capped,
         },
         "versions": provenance(),
         "cells": {},
@@ -895,6 +937,7 @@ def main(argv: list[str] | None = None) -> int:
                     eval_kw=eval_kw,
                     out_dir=out_root / name,
                     n_envs=args.n_envs or None,
+                    capped=args.capped,
                 )
             cell["runs"] = sorted(
                 [r for r in cell["runs"] if r["seed"] != seed] + [run], key=lambda r: r["seed"]

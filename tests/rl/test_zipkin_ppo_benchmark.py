@@ -181,3 +181,30 @@ def test_implied_levels_lie_inside_the_window(zipkin):
     assert abs(row["center"] - row["best_base_stock"]) <= 1
     assert row["old_center"] == 14.0  # Poisson(10) newsvendor quantile at 0.9
     assert "| 1 | 9 |" in zipkin.levels_table([row])
+
+
+def test_capped_spec_starts_the_agent_at_the_best_capped_policy(zipkin):
+    """--capped: u = 0 plays min(cap, (S - IP)^+) of the best capped base-stock policy
+    (windows around (S, cap)), on both engines' action maps."""
+    from types import SimpleNamespace
+
+    from scenarios.presets import ActionWindow, make_thunk
+
+    problem = scenarios.make("single-stage", lead_time=2, penalty=9.0)
+    _, spec = preset(problem)
+    ref = SimpleNamespace(
+        params={"best-capped-base-stock": {"level": 19.0, "cap": 7.0}},
+        heuristics={"best-capped-base-stock": 6.12},
+    )
+    capped = zipkin.capped_spec(ref, spec)
+    window = capped["action_window"]
+    assert window["center"] == [19.0, 7.0] and window["low"][1] == 4.0 and window["high"][1] == 11.0
+    assert capped["env"]["action_mode"] == "capped-base-stock" and capped["reward_shift"] == 6.12
+    env = make_thunk(problem, capped)()
+    wrapper = env
+    while not isinstance(wrapper, ActionWindow):
+        wrapper = wrapper.env
+    assert list(wrapper.levels(np.zeros(2))) == [19.0, 7.0]
+    np.testing.assert_allclose(
+        wrapper.vector_action(np.zeros((3, 2)))[0], wrapper.action(np.zeros(2))
+    )
