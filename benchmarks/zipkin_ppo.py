@@ -484,7 +484,9 @@ def compare_orders(L: int, p: float, run_dir: Path, periods: int = 5000) -> dict
     """Where a trained PPO policy (*run_dir*) departs from the DP: one episode of *periods*
     periods on the validation root (never the benchmark's episodes), PPO acting; at each
     period the DP's order at the same state next to PPO's, ``(round(S_PPO) - IP)^+``.
-    Per inventory-position bucket of 2 units: frequency, mean orders and their difference."""
+    Per inventory-position bucket of 2 units: frequency, mean orders and their difference.
+    The run's env spec is its ``run.json``'s (``des-supply train`` / ``compare`` runs), else
+    the current preset's."""
     import collections
 
     import scenarios
@@ -493,7 +495,11 @@ def compare_orders(L: int, p: float, run_dir: Path, periods: int = 5000) -> dict
     from scenarios.presets import ActionWindow, make_thunk, preset
 
     problem = scenarios.make("single-stage", lead_time=L, penalty=p)
-    _, spec = preset(problem)
+    recorded = run_dir / "run.json"  # des-supply train / compare record the run's spec
+    if recorded.exists():
+        spec = json.loads(recorded.read_text())["spec"]
+    else:  # a run of this script: the preset's spec
+        _, spec = preset(problem)
     env = make_thunk(problem, {**spec, "env": {**spec["env"], "periods": periods}})()
     window: Any = env
     while not isinstance(window, ActionWindow):
