@@ -253,12 +253,15 @@ def train_ppo(
     n_envs: int | None = None,
     progress_every: float = 60.0,
     capped: bool = False,
+    exact_center: bool = False,
 ) -> dict[str, Any]:
     """One PPO run on *ref*'s cell with the preset, then its paired evaluation."""
     from rl.ppo import train
     from scenarios.presets import make_thunk, preset
 
     cfg, spec = preset(ref.problem)
+    if exact_center:
+        spec = exact_center_spec(ref, spec)
     if capped:
         spec = capped_spec(ref, spec)
     cfg = dataclasses.replace(cfg, seed=seed, engine="batch")
@@ -449,6 +452,22 @@ def capped_spec(ref: Reference, spec: dict[str, Any]) -> dict[str, Any]:
         },
         "reward_shift": ref.heuristics["best-capped-base-stock"],
         "action_window": {"low": low, "high": high, "center": [level, cap]},
+    }
+
+
+def exact_center_spec(ref: Reference, spec: dict[str, Any]) -> dict[str, Any]:
+    """An experiment (``--exact-center``): the preset's window moved to centre on the exact
+    best base-stock level (optimization's chain search) instead of the simulated search's
+    level (one unit above it on 6 of the 16 cells), same half-widths."""
+    level = ref.params["best-base-stock"]["level"]
+    window = spec["action_window"]
+    below = window["center"][0] - window["low"][0]
+    above = window["high"][0] - window["center"][0]
+    low, high = max(0.0, level - below), level + above
+    return {
+        **spec,
+        "env": {**spec["env"], "max_level": high},
+        "action_window": {"low": [low], "high": [high], "center": [level]},
     }
 
 
@@ -820,6 +839,11 @@ def main(argv: list[str] | None = None) -> int:
         "around the best capped base-stock policy (capped_spec)",
     )
     ap.add_argument(
+        "--exact-center",
+        action="store_true",
+        help="experiment: centre the window on the exact best base-stock level (exact_center_spec)",
+    )
+    ap.add_argument(
         "--compare-orders",
         type=Path,
         metavar="RUN_DIR",
@@ -889,6 +913,7 @@ def main(argv: list[str] | None = None) -> int:
             "quick": args.quick,
             "window_sd": list(presets_window()),
             "capped": args.capped,
+            "exact_center": args.exact_center,
         },
         "versions": provenance(),
         "cells": {},
@@ -944,6 +969,7 @@ def main(argv: list[str] | None = None) -> int:
                     out_dir=out_root / name,
                     n_envs=args.n_envs or None,
                     capped=args.capped,
+                    exact_center=args.exact_center,
                 )
             cell["runs"] = sorted(
                 [r for r in cell["runs"] if r["seed"] != seed] + [run], key=lambda r: r["seed"]

@@ -208,3 +208,17 @@ def test_capped_spec_starts_the_agent_at_the_best_capped_policy(zipkin):
     np.testing.assert_allclose(
         wrapper.vector_action(np.zeros((3, 2)))[0], wrapper.action(np.zeros(2))
     )
+
+
+def test_exact_center_spec_moves_the_window(zipkin):
+    """--exact-center: the preset's half-widths around the exact best base-stock level."""
+    from types import SimpleNamespace
+
+    problem = scenarios.make("single-stage", lead_time=2, penalty=9.0)
+    _, spec = preset(problem)
+    window = spec["action_window"]
+    below = window["center"][0] - window["low"][0]
+    ref = SimpleNamespace(params={"best-base-stock": {"level": 17.0}})
+    moved = zipkin.exact_center_spec(ref, spec)["action_window"]
+    assert moved["center"] == [17.0] and moved["low"] == [17.0 - below]
+    assert moved["high"][0] - 17.0 == window["high"][0] - window["center"][0]
