@@ -464,6 +464,17 @@ def _single_stage(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
     # common levels) gave 4.2-4.6 % at L=4 vs 1.4-2.8 % for [25, 45] (clipped Gaussian piles up
     # on the bound); [23, 42] was no better (1.6-2.3 %).  Continuous beats a discrete window
     # Discrete(21) (2.9 % vs 1.4 % at L=4, 400k steps).
+    # Measured with this window (benchmarks/zipkin_ppo.py, batch engine, 3 seeds, 40 x 2000
+    # evaluation periods): at L = 4 the gaps are 0.7-4.5 % (mean 2.1 %; the newsvendor centre:
+    # 1.6-4.8 %, mean 3.0 %, seeds 1-2), so the centre was not the whole story.  PPO ends up
+    # ordering 0.4-1.0 units a period more than the DP at the same states (most at low
+    # inventory positions, where the DP orders less than up to its level) and its level stays
+    # near u = 0: centred on the exact best level (28, not the search's 29) the (4, 9) gap of
+    # seed 1 fell from 4.1 % to 2.8 % (validation episodes).  Discounting is not the cause
+    # (gamma = 0.97's optimal policy costs +0.03 % at (4, 4)).  Level *and* cap actions
+    # (action_mode="capped-base-stock") around the best capped base-stock policy gave 0.83,
+    # 0.88, 1.20, 1.62 % at p = 4, 9, 19, 39 (seed 1, validation; this window: 2.0, 4.1, 1.5,
+    # 0.9 %): the next candidate for L >= 3, not adopted on one seed.
     sd = _cover_std(problem, False)[node.name]
     below, above = SINGLE_STAGE_WINDOW
     lo = max(0.0, level - math.ceil(below * sd))
