@@ -71,6 +71,8 @@ from des_supply.evaluate import confidence_interval  # noqa: E402
 LEAD_TIMES = (1, 2, 3, 4)
 PENALTIES = (4.0, 9.0, 19.0, 39.0)
 EVAL_SEED = 10_000  # evaluation episodes: replications of this root (PPO trains on others)
+#: validation episodes (``--validation``): settings are chosen on these, never on EVAL_SEED's
+VALIDATION_SEED = 20_000
 TARGET_GAP = 0.01  # issue 15: within 1 % of the DP optimum
 TARGET_MINUTES = 15.0  # issue 15: each run at most 15 minutes on 2 cores
 
@@ -131,6 +133,7 @@ class Reference:
     heuristic: str
     heuristic_value: float
     heuristics: dict[str, float]
+    params: dict[str, dict[str, float]]
     dp: np.ndarray
     heur: np.ndarray
     seconds: float
@@ -152,7 +155,7 @@ class Reference:
                 policy,
                 periods=eval_kw["periods"],
                 replications=eval_kw["episodes"],
-                seed=EVAL_SEED,
+                seed=eval_kw["seed"],
                 warmup=eval_kw["warmup"],
             )
             return np.asarray(out.per_replication, dtype=float)
@@ -165,6 +168,7 @@ class Reference:
             best.name,
             float(best.value),
             {b.name: float(b.value) for b in res.policies},
+            {b.name: {k: float(v) for k, v in b.params.items()} for b in res.policies},
             run(res.optimal.policy),
             run(best.policy),
             time.perf_counter() - t0,
@@ -218,7 +222,7 @@ def evaluate_ppo(
     envs = WrappedBatchEnv(
         make_thunk(problem, spec)(),
         episodes,
-        seed=EVAL_SEED,
+        seed=eval_kw["seed"],
         autoreset_mode=AutoresetMode.NEXT_STEP,
     )
     agent, rms = policy.agent, policy.obs_rms
@@ -248,12 +252,18 @@ def train_ppo(
     out_dir: Path,
     n_envs: int | None = None,
     progress_every: float = 60.0,
+    capped: bool = False,
+    exact_center: bool = False,
 ) -> dict[str, Any]:
     """One PPO run on *ref*'s cell with the preset, then its paired evaluation."""
     from rl.ppo import train
     from scenarios.presets import make_thunk, preset
 
     cfg, spec = preset(ref.problem)
+    if exact_center:
+        spec = exact_center_spec(ref, spec)
+    if capped:
+        spec = capped_spec(ref, spec)
     cfg = dataclasses.replace(cfg, seed=seed, engine="batch")
     if n_envs is not None:  # the same rollout batch, split over more sub-envs
         if cfg.batch_size % n_envs:
@@ -295,6 +305,7 @@ def train_ppo(
         "total_steps": cfg.total_steps,
         "stopped_by_budget": res.stopped_early,
         "engine": engine,
+        "eval_seed": eval_kw["seed"],
         "eval_seconds": time.perf_counter() - t0,
         "load_average": [load0[0], os.getloadavg()[0]],
         "config": {
@@ -302,6 +313,271 @@ def train_ppo(
         },
         "env_spec": spec,
     }
+
+
+def parse_window(text: str) -> tuple[float, float]:
+    """``"2,2"`` -> (2.0, 2.0): half-widths below and above the window's centre [sd]."""
+    try:
+        below, above = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not BELOW,ABOVE (e.g. 2,2)") from None
+    if below <= 0 or above <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: both half-widths must be > 0")
+    return below, above
+
+
+def set_window(window: tuple[float, float]) -> None:
+    """Use *window* as the single-stage preset's half-widths in this process."""
+    import scenarios.presets as presets
+
+    presets.SINGLE_STAGE_WINDOW = window
+
+
+def presets_window() -> tuple[float, float]:
+    import scenarios.presets as presets
+
+    return presets.SINGLE_STAGE_WINDOW
+
+
+# -- where the DP's order-up-to levels lie ---------------------------------------------------------
+def implied_levels(L: int, p: float) -> dict[str, Any]:
+    """The DP's implied order-up-to levels ``IP + q*(x)`` over the states where it orders,
+    weighted by the optimal policy's stationary law (quantiles, and the range over states of
+    probability > 1e-6), next to the exact best base-stock level, the newsvendor level over
+    L + 1 periods (the old window's centre, +-ceil(2 sd)) and the preset's window."""
+    import math
+
+    from scipy import stats
+
+    import scenarios
+    from optimization.lost_sales import heuristics, solve_lost_sales
+    from optimization.lost_sales_model import StateSpace, evaluate_orders
+    from scenarios.presets import preset
+
+    t0 = time.perf_counter()
+    sol = solve_lost_sales(L, 1.0, p)
+    dp_seconds = time.perf_counter() - t0
+    space = StateSpace.build(L, sol.truncation)
+    orders = sol.table[tuple(space.states.T)]
+    _, pi = evaluate_orders(sol.model, space, orders)
+    level = space.states.sum(axis=1) + orders
+    ordering = orders > 0
+    idx = np.argsort(level, kind="stable")
+    cum = np.cumsum((pi * ordering)[idx])
+    cum /= cum[-1]
+
+    def quantile(q: float) -> int:
+        return int(level[idx][min(np.searchsorted(cum, q), len(idx) - 1)])
+
+    live = ordering & (pi > 1e-6)
+    best = int(heuristics(L, 1.0, p, names=("best-base-stock",))["best-base-stock"].params["level"])
+    newsvendor = float(stats.poisson(5.0 * (L + 1)).ppf(p / (p + 1.0)))
+    half = math.ceil(2 * math.sqrt(5.0 * (L + 1)))
+    t0 = time.perf_counter()
+    _, spec = preset(scenarios.make("single-stage", lead_time=L, penalty=p))
+    preset_seconds = time.perf_counter() - t0
+    window = spec["action_window"]
+    return {
+        "L": L,
+        "p": p,
+        "q01": quantile(0.01),
+        "q50": quantile(0.5),
+        "q99": quantile(0.99),
+        "min": int(level[live].min()),
+        "max": int(level[live].max()),
+        "order_probability": float(pi @ ordering),
+        "best_base_stock": best,
+        "old_window": [newsvendor - half, newsvendor + half],
+        "old_center": newsvendor,
+        "window": [window["low"][0], window["high"][0]],
+        "center": (window.get("center") or [None])[0],
+        "dp_seconds": dp_seconds,
+        "preset_seconds": preset_seconds,
+    }
+
+
+def levels_table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "L",
+        "p",
+        "DP levels 1%/50%/99%",
+        "DP range (pi>1e-6)",
+        "best base-stock",
+        "old window (centre)",
+        "window (centre)",
+        "preset s",
+    )
+    out = []
+    for r in rows:
+        out.append(
+            (
+                str(r["L"]),
+                f"{r['p']:g}",
+                f"{r['q01']}/{r['q50']}/{r['q99']}",
+                f"[{r['min']}, {r['max']}]",
+                str(r["best_base_stock"]),
+                f"[{r['old_window'][0]:g}, {r['old_window'][1]:g}] ({r['old_center']:g})",
+                f"[{r['window'][0]:g}, {r['window'][1]:g}] ({r['center']:g})",
+                f"{r['preset_seconds']:.2f}",
+            )
+        )
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in out])
+
+
+#: --capped: the cap's window around the best capped base-stock policy's cap [units]
+CAP_BELOW, CAP_ABOVE = 3, 4
+
+
+def capped_spec(ref: Reference, spec: dict[str, Any]) -> dict[str, Any]:
+    """An experiment (``--capped``): the agent sets an order-up-to level *and* a cap per
+    period, ``min(cap, (S - IP)^+)`` (``action_mode="capped-base-stock"``), in windows
+    around the exact best capped base-stock policy (Xin 2021; +1.5 % from the DP at
+    (4, 4), where the best base-stock level is +9.9 %), so u = 0 plays that policy; the
+    level's half-widths are the preset's, the cap's CAP_BELOW / CAP_ABOVE units."""
+    best = ref.params["best-capped-base-stock"]
+    level, cap = best["level"], best["cap"]
+    window = spec["action_window"]
+    below = window["center"][0] - window["low"][0]
+    above = window["high"][0] - window["center"][0]
+    low = [max(0.0, level - below), max(1.0, cap - CAP_BELOW)]
+    high = [level + above, cap + CAP_ABOVE]
+    return {
+        **spec,
+        "env": {
+            **spec["env"],
+            "action_mode": "capped-base-stock",
+            "max_level": high[0],
+            "max_order": high[1],
+        },
+        "reward_shift": ref.heuristics["best-capped-base-stock"],
+        "action_window": {"low": low, "high": high, "center": [level, cap]},
+    }
+
+
+def exact_center_spec(ref: Reference, spec: dict[str, Any]) -> dict[str, Any]:
+    """An experiment (``--exact-center``): the preset's window moved to centre on the exact
+    best base-stock level (optimization's chain search) instead of the simulated search's
+    level (one unit above it on 6 of the 16 cells), same half-widths."""
+    level = ref.params["best-base-stock"]["level"]
+    window = spec["action_window"]
+    below = window["center"][0] - window["low"][0]
+    above = window["high"][0] - window["center"][0]
+    low, high = max(0.0, level - below), level + above
+    return {
+        **spec,
+        "env": {**spec["env"], "max_level": high},
+        "action_window": {"low": [low], "high": [high], "center": [level]},
+    }
+
+
+def reevaluate(
+    ref: Reference, prior: dict[str, Any], run_dir: Path, eval_kw: dict[str, int]
+) -> dict[str, Any]:
+    """A finished run of another file (*prior*, e.g. a validation run) evaluated on these
+    episodes instead of trained again: the same preset and seed train the same policy
+    whatever the evaluation episodes, so its training figures are kept."""
+    from rl.ppo import load_agent
+    from scenarios.presets import preset
+
+    _, spec = preset(ref.problem)
+    if spec != prior["env_spec"]:
+        raise SystemExit(
+            f"--reuse: {cell_key(ref.L, ref.p)} seed {prior['seed']} was trained with another "
+            f"preset ({prior['env_spec']['action_window']} vs {spec['action_window']})"
+        )
+    t0 = time.perf_counter()
+    costs = evaluate_ppo(load_agent(run_dir), ref.problem, spec, eval_kw)
+    keep = {k: v for k, v in prior.items() if k not in ("eval_seconds", "load_average")}
+    return {
+        **keep,
+        **ref.gaps(costs),
+        "eval_seconds": time.perf_counter() - t0,
+        "eval_seed": eval_kw["seed"],
+        "trained_in": str(run_dir),
+        "chosen_on_eval_seed": prior.get("chosen_on_eval_seed"),
+    }
+
+
+def compare_orders(L: int, p: float, run_dir: Path, periods: int = 5000) -> dict[str, Any]:
+    """Where a trained PPO policy (*run_dir*) departs from the DP: one episode of *periods*
+    periods on the validation root (never the benchmark's episodes), PPO acting; at each
+    period the DP's order at the same state next to PPO's, ``(round(S_PPO) - IP)^+``.
+    Per inventory-position bucket of 2 units: frequency, mean orders and their difference.
+    The run's env spec is its ``run.json``'s (``des-supply train`` / ``compare`` runs), else
+    the current preset's."""
+    import collections
+
+    import scenarios
+    from optimization.lost_sales import solve_lost_sales
+    from rl.ppo import load_agent
+    from scenarios.presets import ActionWindow, make_thunk, preset
+
+    problem = scenarios.make("single-stage", lead_time=L, penalty=p)
+    recorded = run_dir / "run.json"  # des-supply train / compare record the run's spec
+    if recorded.exists():
+        spec = json.loads(recorded.read_text())["spec"]
+    else:  # a run of this script: the preset's spec
+        _, spec = preset(problem)
+    env = make_thunk(problem, {**spec, "env": {**spec["env"], "periods": periods}})()
+    window: Any = env
+    while not isinstance(window, ActionWindow):
+        window = window.env
+    base: Any = env.unwrapped
+    node = base.layout.names[0]
+    policy = load_agent(run_dir)
+    dp = solve_lost_sales(L, 1.0, p).policy
+    obs, _ = env.reset(seed=VALIDATION_SEED)
+    rows = []
+    for _ in range(periods):
+        action = policy(obs)
+        view = base.view
+        position = view.inventory_position(node)
+        level = float(window.levels(action)[0])
+        dp_order = dp.order(view.on_hand(node), view.pipeline(node, max(L - 1, 0)))
+        rows.append((position, dp_order, max(0.0, round(level - position)), level))
+        obs, _, _, truncated, _ = env.step(action)
+        if truncated:
+            break
+    r = np.array(rows[100:])
+    diff = r[:, 2] - r[:, 1]
+    buckets = []
+    for lo in range(int(r[:, 0].min()), int(r[:, 0].max()) + 1, 2):
+        m = (r[:, 0] >= lo) & (r[:, 0] < lo + 2)
+        if m.sum() >= 0.01 * len(r):
+            buckets.append(
+                {
+                    "position": [lo, lo + 1],
+                    "share": float(m.mean()),
+                    "dp_order": float(r[m, 1].mean()),
+                    "ppo_order": float(r[m, 2].mean()),
+                }
+            )
+    return {
+        "L": L,
+        "p": p,
+        "run": str(run_dir),
+        "periods": len(r),
+        "mean_difference": float(diff.mean()),
+        "differs": float(np.mean(diff != 0)),
+        "differences": {int(k): int(v) for k, v in sorted(collections.Counter(diff).items())},
+        "buckets": buckets,
+    }
+
+
+def orders_text(res: dict[str, Any]) -> str:
+    lines = [
+        f"L={res['L']} p={res['p']:g} ({res['run']}), {res['periods']} periods: PPO order - DP "
+        f"order at the same state {res['mean_difference']:+.3f} on average, different in "
+        f"{res['differs']:.1%} of periods; counts {res['differences']}",
+        "inventory position   share   DP order   PPO order",
+    ]
+    for b in res["buckets"]:
+        lines.append(
+            f"{b['position'][0]:>8}-{b['position'][1]:<10}{b['share']:>7.1%}{b['dp_order']:>11.2f}"
+            f"{b['ppo_order']:>12.2f}"
+        )
+    return "\n".join(lines)
 
 
 # -- training speed by engine ----------------------------------------------------------------------
@@ -534,10 +810,70 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only time training per engine (SPEED_CASES) on L=4, p=39",
     )
+    ap.add_argument(
+        "--validation",
+        action="store_true",
+        help=f"evaluate on the validation episodes (root seed {VALIDATION_SEED}) instead of "
+        f"the benchmark's ({EVAL_SEED}): for choosing settings",
+    )
+    ap.add_argument(
+        "--window",
+        type=parse_window,
+        help="BELOW,ABOVE: the single-stage preset's window half-widths in demand standard "
+        "deviations (scenarios.presets.SINGLE_STAGE_WINDOW; default: the preset's)",
+    )
+    ap.add_argument(
+        "--reuse",
+        type=Path,
+        metavar="JSON",
+        help="runs of this file (e.g. --validation runs of the setting chosen) are evaluated "
+        "here from their checkpoints in --reuse-dir instead of trained again",
+    )
+    ap.add_argument(
+        "--reuse-dir", type=Path, help="the PPO runs folder of --reuse (default: --out)"
+    )
+    ap.add_argument(
+        "--capped",
+        action="store_true",
+        help="experiment: the agent sets a level and a cap (capped-base-stock actions) "
+        "around the best capped base-stock policy (capped_spec)",
+    )
+    ap.add_argument(
+        "--exact-center",
+        action="store_true",
+        help="experiment: centre the window on the exact best base-stock level (exact_center_spec)",
+    )
+    ap.add_argument(
+        "--compare-orders",
+        type=Path,
+        metavar="RUN_DIR",
+        help="only compare the orders of the PPO run in RUN_DIR with the DP's, state by "
+        "state, on a validation episode (one --cells cell)",
+    )
+    ap.add_argument(
+        "--levels",
+        action="store_true",
+        help="only print, per cell, the DP's implied order-up-to levels against the best "
+        "base-stock level and the preset's window (old: newsvendor-centred)",
+    )
     ap.add_argument("--speed-steps", type=int, default=40_960)
     ap.add_argument("--speed-repeats", type=int, default=3)
     args = ap.parse_args(argv)
 
+    if args.compare_orders:
+        cells = parse_cells(args.cells)
+        if len(cells) != 1:
+            raise SystemExit("--compare-orders needs one cell: --cells L:p")
+        print(orders_text(compare_orders(*cells[0], args.compare_orders)), flush=True)
+        return 0
+    if args.levels:
+        if args.window:
+            set_window(args.window)
+        rows = [implied_levels(L, p) for L, p in parse_cells(args.cells)]
+        print(levels_table(rows), flush=True)
+        if args.json:
+            write(args.json, {"levels": rows, "versions": provenance()})
+        return 0
     if args.speed:
         res = speed(args.speed_steps, args.speed_repeats)
         print(speed_table(res), flush=True)
@@ -553,20 +889,31 @@ def main(argv: list[str] | None = None) -> int:
 
     cells, seeds = parse_cells(args.cells), parse_seeds(args.seeds)
     steps = args.steps
-    eval_kw = {"episodes": args.eval_episodes, "periods": args.eval_periods, "warmup": args.warmup}
+    eval_seed = VALIDATION_SEED if args.validation else EVAL_SEED
+    eval_kw = {
+        "episodes": args.eval_episodes,
+        "periods": args.eval_periods,
+        "warmup": args.warmup,
+        "seed": eval_seed,
+    }
     if args.quick:
         cells, seeds, steps = cells[:1] if args.cells else [(1, 4.0)], seeds[:1], 2048
-        eval_kw = {"episodes": 4, "periods": 300, "warmup": 50}
+        eval_kw = {"episodes": 4, "periods": 300, "warmup": 50, "seed": eval_seed}
+    if args.window:
+        set_window(args.window)
     if eval_kw["warmup"] >= eval_kw["periods"] or eval_kw["episodes"] < 2:
         raise SystemExit("--eval-periods must exceed --warmup, and --eval-episodes be >= 2")
 
     result: dict[str, Any] = {
         "settings": {
-            "eval": {**eval_kw, "seed": EVAL_SEED},
+            "eval": eval_kw,
             "budget_minutes": args.budget_minutes,
             "steps": steps,
             "n_envs": args.n_envs,
             "quick": args.quick,
+            "window_sd": list(presets_window()),
+            "capped": args.capped,
+            "exact_center": args.exact_center,
         },
         "versions": provenance(),
         "cells": {},
@@ -577,6 +924,14 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{args.json} holds runs evaluated differently; use another file")
         result["cells"] = old["cells"]
     out_root = args.out or Path(tempfile.mkdtemp(prefix="zipkin_ppo_"))
+    reuse: dict[tuple[str, int], dict[str, Any]] = {}
+    if args.reuse:
+        other = json.loads(args.reuse.read_text())
+        for key, cell in other["cells"].items():
+            for run in cell["runs"]:
+                seed_of_eval = other["settings"]["eval"].get("seed", EVAL_SEED)
+                reuse[(key, run["seed"])] = {**run, "chosen_on_eval_seed": seed_of_eval}
+    reuse_dir = args.reuse_dir or out_root
     log(f"{len(cells)} cells x seeds {seeds}; PPO runs in {out_root}")
     for L, p in cells:
         key = cell_key(L, p)
@@ -598,16 +953,24 @@ def main(argv: list[str] | None = None) -> int:
         )
         cell["reference"] = ref.record()
         for seed in todo:
-            log(f"{key} seed {seed}: training")
-            run = train_ppo(
-                ref,
-                seed,
-                budget_minutes=args.budget_minutes,
-                total_steps=steps,
-                eval_kw=eval_kw,
-                out_dir=out_root / f"L{L}_p{p:g}_s{seed}",
-                n_envs=args.n_envs or None,
-            )
+            name = f"L{L}_p{p:g}_s{seed}"
+            prior = reuse.get((key, seed))
+            if prior is not None and (reuse_dir / name / "checkpoint.pt").exists():
+                log(f"{key} seed {seed}: evaluating the run in {reuse_dir / name}")
+                run = reevaluate(ref, prior, reuse_dir / name, eval_kw)
+            else:
+                log(f"{key} seed {seed}: training")
+                run = train_ppo(
+                    ref,
+                    seed,
+                    budget_minutes=args.budget_minutes,
+                    total_steps=steps,
+                    eval_kw=eval_kw,
+                    out_dir=out_root / name,
+                    n_envs=args.n_envs or None,
+                    capped=args.capped,
+                    exact_center=args.exact_center,
+                )
             cell["runs"] = sorted(
                 [r for r in cell["runs"] if r["seed"] != seed] + [run], key=lambda r: r["seed"]
             )

@@ -5,7 +5,7 @@ scenario or a network JSON file).
     des-supply policies [SCENARIO] [--json]
     des-supply optimize SCENARIO [--param k=v]... [--verify [--periods N | --horizon T]] [--json]
     des-supply train SCENARIO --algo ppo [--param k=v]... [--steps N] [--out DIR]
-                     [--overwrite] [--seed S] [--json]
+                     [--overwrite] [--seed S] [--engine event|batch|auto] [--json]
     des-supply train --resume DIR [--steps N] [--json]
     des-supply train SCENARIO --algo dt --data DIR [--relabel none|expected] [--steps N]
                      [--out RUN] [--json]
@@ -108,6 +108,8 @@ LEDGER_BYTES_PER_NODE_PERIOD = 390
 #: ledger: the per-period objective for the CI; the summary sums do not grow with the horizon).
 SUMMARY_BYTES_PER_PERIOD = 8
 
+#: ``train --engine`` choices: rl.ppo.ENGINES, spelled out so the parser needs no torch
+PPO_ENGINES = ("event", "batch", "auto")
 #: Warm-up periods of ``optimize --verify``'s long runs.
 VERIFY_WARMUP = 500
 #: Default run length of ``optimize --verify`` (periods, or time units in continuous time).
@@ -586,6 +588,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     from . import offline
 
     if args.algo == "dt" or (args.resume and offline.is_dt_run(args.resume)):
+        if args.engine is not None:
+            raise CliError("--engine is PPO's rollout engine; a Decision Transformer has none")
         return offline.cmd_train_dt(args)
 
     from rl.ppo import PPOConfig, train
@@ -604,12 +608,13 @@ def cmd_train(args: argparse.Namespace) -> None:
                 ("--out", args.out),
                 ("--seed", args.seed is not None),
                 ("--overwrite", args.overwrite),
+                ("--engine", args.engine is not None),
             )
             if given
         ]
         if conflicts:
             raise CliError(
-                f"--resume continues a run with its own problem, seed and folder; "
+                f"--resume continues a run with its own problem, seed, engine and folder; "
                 f"drop {', '.join(conflicts)}"
             )
         out = Path(args.resume)
@@ -644,6 +649,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         with user_errors(f"train {problem.name}", ValueError):
             config, spec = preset(problem)
             config = with_steps(dataclasses.replace(config, seed=seed), args.steps)
+            if args.engine is not None:
+                config = dataclasses.replace(config, engine=args.engine)
     record = {
         "problem": problem_record(problem),
         "algo": args.algo,
@@ -1272,6 +1279,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace an existing run folder (otherwise it is refused)",
     )
     p.add_argument("--seed", type=int, default=None, help="training seed (default 1)")
+    p.add_argument(
+        "--engine",
+        choices=PPO_ENGINES,
+        default=None,
+        help="PPO's rollout engine (PPOConfig.engine; default: the preset's, event): event, "
+        "a vector of event-engine envs; batch, the envs advance in lockstep on the batch "
+        "engine (same episodes and draws, several times faster; a problem or wrapper it "
+        "cannot run falls back to event with one line saying why); auto, batch where it "
+        "applies",
+    )
     p.add_argument("--json", action="store_true")
     add_dt_train_arguments(p)
     p.set_defaults(func=cmd_train)

@@ -187,22 +187,6 @@ def test_an_echelon_window_is_not_batched():
     assert "echelon" in why_not_vectorize(env)
 
 
-def test_single_stage_window_is_the_newsvendor_level_of_scipy():
-    """The preset's Poisson newsvendor level (computed without scipy.stats, for start-up)
-    is scipy.stats.poisson.ppf's on every Zipkin cell and on odd ratios."""
-    import math
-
-    from scipy import stats
-
-    for L in (1, 2, 3, 4):
-        for p in (4.0, 9.0, 19.0, 39.0, 0.37, 1e-3):
-            _, spec = preset(scenarios.make("single-stage", lead_time=L, penalty=p))
-            mu, sd = 5.0 * (L + 1), math.sqrt(5.0 * (L + 1))
-            level = float(stats.poisson(mu).ppf(p / (p + 1.0)))
-            low = max(0.0, level - math.ceil(2 * sd))
-            assert spec["action_window"] == {"low": [low], "high": [level + math.ceil(2 * sd)]}
-
-
 def test_reset_round_restarts_the_episode_numbering_mid_way():
     """``reset(options={"round": 1})`` begins what the second round of episodes begins
     after playing the first to its end (NEXT_STEP autoreset)."""

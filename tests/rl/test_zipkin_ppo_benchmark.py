@@ -55,7 +55,7 @@ def test_ppo_is_evaluated_on_the_episodes_of_the_engine_policies(zipkin):
     problem = scenarios.make("single-stage", lead_time=2, penalty=9.0)
     _, spec = preset(problem)
     low = spec["action_window"]["low"][0]
-    kw = {"episodes": 5, "periods": 300, "warmup": 50}
+    kw = {"episodes": 5, "periods": 300, "warmup": 50, "seed": zipkin.EVAL_SEED}
     ppo = zipkin.evaluate_ppo(_Policy(-1.0), problem, spec, kw)
     ref = simulate(
         problem, BaseStock(low), periods=300, replications=5, seed=zipkin.EVAL_SEED, warmup=50
@@ -121,3 +121,104 @@ def test_quick_run_writes_json_and_resumes_it(zipkin, tmp_path, capsys):
     assert "already in" in capsys.readouterr().out
     assert zipkin.main(["--report", str(js), "--markdown"]) == 0
     assert "| 1 | 4 |" in capsys.readouterr().out
+
+
+def test_validation_runs_use_other_episodes_and_the_window_given(zipkin, tmp_path, monkeypatch):
+    """--validation evaluates on VALIDATION_SEED's episodes (settings are chosen there, never
+    on the benchmark's); --window sets the preset's half-widths for the run and is recorded."""
+    import scenarios.presets as presets
+
+    monkeypatch.setattr(presets, "SINGLE_STAGE_WINDOW", presets.SINGLE_STAGE_WINDOW)
+    js = tmp_path / "v.json"
+    argv = ["--quick", "--validation", "--window", "2,1", "--json", str(js)]
+    assert zipkin.main(argv) == 0
+    data = json.loads(js.read_text())
+    assert data["settings"]["eval"]["seed"] == zipkin.VALIDATION_SEED != zipkin.EVAL_SEED
+    assert data["settings"]["window_sd"] == [2.0, 1.0]
+    window = data["cells"]["L=1,p=4"]["runs"][0]["env_spec"]["action_window"]
+    (lo,), (center,), (hi,) = window["low"], window["center"], window["high"]
+    assert center - lo == 7 and hi - center == 4  # ceil(2 sqrt(10)), ceil(sqrt(10))
+    # validation and benchmark results cannot be merged into one table
+    bench = tmp_path / "b.json"
+    assert zipkin.main(["--quick", "--json", str(bench)]) == 0
+    with pytest.raises(SystemExit, match="evaluated differently"):
+        zipkin.main(["--report", str(js), str(bench)])
+    # --reuse: the validation run's policy evaluated on the benchmark's episodes, not retrained
+    again = tmp_path / "again.json"
+    runs = tmp_path / "runs"
+    assert zipkin.main([*argv[:-1], str(tmp_path / "v2.json"), "--out", str(runs)]) == 0
+    reuse = ["--reuse", str(tmp_path / "v2.json"), "--reuse-dir", str(runs)]
+    assert zipkin.main(["--quick", "--window", "2,1", "--json", str(again), *reuse]) == 0
+    first = json.loads((tmp_path / "v2.json").read_text())["cells"]["L=1,p=4"]["runs"][0]
+    moved = json.loads(again.read_text())["cells"]["L=1,p=4"]["runs"][0]
+    assert moved["trained_in"] == str(runs / "L1_p4_s1")
+    assert moved["chosen_on_eval_seed"] == zipkin.VALIDATION_SEED
+    assert moved["eval_seed"] == zipkin.EVAL_SEED
+    assert moved["train_cpu_seconds"] == first["train_cpu_seconds"]
+    assert moved["cost"] != first["cost"]  # other episodes
+    # --compare-orders: the run's orders against the DP's along a validation episode
+    res = zipkin.compare_orders(1, 4.0, runs / "L1_p4_s1", periods=400)
+    assert res["periods"] == 300 and sum(res["differences"].values()) == 300
+    mean = sum(k * v for k, v in res["differences"].items()) / 300
+    assert res["mean_difference"] == pytest.approx(mean)
+    assert 0.9 < sum(b["share"] for b in res["buckets"]) <= 1.0 + 1e-12
+    assert "PPO order - DP order" in zipkin.orders_text(res)
+    # a preset that differs from the one the run was trained with is refused
+    with pytest.raises(SystemExit, match="another preset"):
+        zipkin.main(["--quick", "--window", "2,2", "--json", str(tmp_path / "x.json"), *reuse])
+    assert zipkin.parse_window("2,1.5") == (2.0, 1.5)
+    with pytest.raises(Exception, match="BELOW,ABOVE"):
+        zipkin.parse_window("2")
+
+
+def test_implied_levels_lie_inside_the_window(zipkin):
+    """--levels on (1, 9): the DP's implied order-up-to levels against the exact best
+    base-stock level (13, optimization.lost_sales.heuristics) and the preset's window."""
+    row = zipkin.implied_levels(1, 9.0)
+    assert row["best_base_stock"] == 13
+    assert row["min"] <= row["q01"] <= row["q50"] <= row["q99"] <= row["max"]
+    assert row["window"][0] <= row["min"] and row["max"] < row["window"][1]
+    assert abs(row["center"] - row["best_base_stock"]) <= 1
+    assert row["old_center"] == 14.0  # Poisson(10) newsvendor quantile at 0.9
+    assert "| 1 | 9 |" in zipkin.levels_table([row])
+
+
+def test_capped_spec_starts_the_agent_at_the_best_capped_policy(zipkin):
+    """--capped: u = 0 plays min(cap, (S - IP)^+) of the best capped base-stock policy
+    (windows around (S, cap)), on both engines' action maps."""
+    from types import SimpleNamespace
+
+    from scenarios.presets import ActionWindow, make_thunk
+
+    problem = scenarios.make("single-stage", lead_time=2, penalty=9.0)
+    _, spec = preset(problem)
+    ref = SimpleNamespace(
+        params={"best-capped-base-stock": {"level": 19.0, "cap": 7.0}},
+        heuristics={"best-capped-base-stock": 6.12},
+    )
+    capped = zipkin.capped_spec(ref, spec)
+    window = capped["action_window"]
+    assert window["center"] == [19.0, 7.0] and window["low"][1] == 4.0 and window["high"][1] == 11.0
+    assert capped["env"]["action_mode"] == "capped-base-stock" and capped["reward_shift"] == 6.12
+    env = make_thunk(problem, capped)()
+    wrapper = env
+    while not isinstance(wrapper, ActionWindow):
+        wrapper = wrapper.env
+    assert list(wrapper.levels(np.zeros(2))) == [19.0, 7.0]
+    np.testing.assert_allclose(
+        wrapper.vector_action(np.zeros((3, 2)))[0], wrapper.action(np.zeros(2))
+    )
+
+
+def test_exact_center_spec_moves_the_window(zipkin):
+    """--exact-center: the preset's half-widths around the exact best base-stock level."""
+    from types import SimpleNamespace
+
+    problem = scenarios.make("single-stage", lead_time=2, penalty=9.0)
+    _, spec = preset(problem)
+    window = spec["action_window"]
+    below = window["center"][0] - window["low"][0]
+    ref = SimpleNamespace(params={"best-base-stock": {"level": 17.0}})
+    moved = zipkin.exact_center_spec(ref, spec)["action_window"]
+    assert moved["center"] == [17.0] and moved["low"] == [17.0 - below]
+    assert moved["high"][0] - 17.0 == window["high"][0] - window["center"][0]

@@ -53,6 +53,33 @@ def test_train_resume_and_evaluate(tmp_path, capsys):
     assert code == 0 and len(agent["per_episode"]) == 2
 
 
+def test_train_engine_flag_sets_ppo_config_engine(tmp_path, capsys):
+    """--engine batch trains on the batch engine (recorded in run.json and by the runner in
+    config.json) and, on single stage, gives the event engine's checkpoint bit for bit;
+    --engine is refused with --resume (the run keeps its engine) and with --algo dt."""
+    from rl.ppo import ENGINES
+    from scenarios.cli import PPO_ENGINES
+
+    assert sorted(PPO_ENGINES) == sorted(ENGINES)
+    runs = {}
+    for engine in ("batch", "event"):
+        out = tmp_path / engine
+        argv = ["train", "single-stage", "--param", "lead_time=1", "--steps", "2048"]
+        code, _, _ = run(capsys, *argv, "--engine", engine, "--out", str(out), "--json")
+        assert code == 0
+        assert json.loads((out / "run.json").read_text())["config"]["engine"] == engine
+        assert json.loads((out / "config.json").read_text())["engine"] == engine
+        runs[engine] = torch.load(out / "checkpoint.pt", weights_only=False)["agent"]
+    for name, tensor in runs["batch"].items():
+        assert torch.equal(tensor, runs["event"][name]), name
+    code, _, err = run(capsys, "train", "--resume", str(tmp_path / "batch"), "--engine", "event")
+    assert code != 0 and "--engine" in err
+    code, _, err = run(capsys, "train", "single-stage", "--algo", "dt", "--engine", "batch")
+    assert code != 0 and "--engine" in err
+    code, _, err = run(capsys, "train", "single-stage", "--engine", "fast")
+    assert code != 0 and "invalid choice: 'fast'" in err
+
+
 def test_evaluate_policy_uses_the_same_draws_as_simulate(capsys):
     code, stdout, _ = run(
         capsys,

@@ -121,8 +121,11 @@ def test_preset_is_chosen_by_kind_not_by_name(cheap_searches) -> None:
         name="pricing-a",
     )  # a misleading name
     _, spec = preset(single)
-    # Zipkin's case: the newsvendor window
-    assert spec["action_window"] == {"low": [12.0], "high": [28.0]}
+    # Zipkin's case: the single-stage window, centred on a searched base-stock level,
+    # ceil(2 sd) = 8 units of the demand over L + 1 = 3 periods each side
+    window = spec["action_window"]
+    (lo,), (center,), (hi,) = window["low"], window["center"], window["high"]
+    assert center - lo == 8 and hi - center == 8 and "anchor" not in spec
     _, spec = preset(two_echelon(), search=TINY_SEARCH)
     assert "anchor" in spec and spec["action_window"]["center"] is not None
     renamed = dataclasses.replace(scenarios.make("pricing-b", **SMALL["pricing-a"]), name="serial")
@@ -249,6 +252,54 @@ def test_single_stage_presets_follow_the_case() -> None:
     # the window brackets the best base-stock level (19 and 33, Zipkin 2008)
     assert lo_a < 19 < hi_a and lo_b < 33 < hi_b
     assert 5.0 < a["reward_shift"] < 8.0 and 9.0 < b["reward_shift"] < 13.0
+
+
+@pytest.mark.parametrize("lead_time, penalty", [(4, 4.0), (2, 9.0), (4, 39.0)])
+def test_single_stage_window_holds_every_level_the_dp_uses(lead_time, penalty) -> None:
+    """The window brackets the DP's implied order-up-to levels (inventory position + optimal
+    order, over the states of its stationary law where it orders) and centres on the best
+    base-stock level of the exact chain search (within one unit: the preset searches by
+    simulation); u = 0 plays that centre.  The old newsvendor-centred window [19, 39] at
+    (4, 4) missed the DP's lowest levels (18) and started the agent at 29, above all of
+    them (the DP's 99 % level is 27)."""
+    from optimization.lost_sales import heuristics, solve_lost_sales
+    from optimization.lost_sales_model import StateSpace, evaluate_orders
+
+    sol = solve_lost_sales(lead_time, 1.0, penalty)
+    space = StateSpace.build(lead_time, sol.truncation)
+    orders = sol.table[tuple(space.states.T)]
+    _, pi = evaluate_orders(sol.model, space, orders)
+    used = (orders > 0) & (pi > 1e-6)
+    levels = (space.states.sum(axis=1) + orders)[used]
+    best = heuristics(lead_time, 1.0, penalty, names=("best-base-stock",))["best-base-stock"]
+
+    problem = scenarios.make("single-stage", lead_time=lead_time, penalty=penalty)
+    _, spec = preset(problem)
+    window = spec["action_window"]
+    (lo,), (center,), (hi,) = window["low"], window["center"], window["high"]
+    assert lo <= levels.min() and levels.max() < hi
+    assert abs(center - best.params["level"]) <= 1
+    env = make_thunk(problem, spec)()
+    wrapper = _wrapper(env, ActionWindow)
+    assert wrapper is not None and wrapper.levels(np.zeros(1))[0] == center
+
+
+def test_check_steps_runs_no_search_for_single_stage(monkeypatch) -> None:
+    """check_steps runs before training: the single-stage settings need no base-stock
+    search (the preset's window does)."""
+    import optimization.search as search
+    from scenarios.presets import check_steps
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("check_steps searched")
+
+    monkeypatch.setattr(search, "search_base_stock", refuse)
+    problem = scenarios.make("single-stage", lead_time=4, penalty=39.0)
+    check_steps(problem, 4096)
+    with pytest.raises(ValueError, match="total_steps"):
+        check_steps(problem, 10)
+    with pytest.raises(AssertionError, match="searched"):
+        preset(problem)
 
 
 def test_with_steps_shrinks_rollouts_for_tiny_budgets() -> None:
