@@ -17,6 +17,7 @@ scenario or a network JSON file).
                         [--episodes R] [--periods N | --horizon T [--review RULE]] [--seed S]
                         [--json]
     des-supply compare SCENARIO... [--param k=v]... [--steps N] [--episodes R] [--periods N] [--dt-data DIR]
+                       [--engine event|batch|auto]
                        [--seed S] [--out DIR] [--overwrite] [--json]
     des-supply simulate SCENARIO|network.json [--param k=v]... --policy NAME
                         [--policy-param k=v]... [--periods N | --horizon T [--review RULE]]
@@ -966,6 +967,12 @@ def _compare_recommendation(args: argparse.Namespace, problem: Problem) -> None:
     """``compare`` on a recommendation problem: the seed paper's Figure 2 study."""
     from .recommendation_study import StudySettings, run_figure2
 
+    if args.engine is not None:
+        raise CliError(
+            "--engine is the single-agent PPO's rollout engine; the recommendation study "
+            "trains its agents on the recommendation envs"
+        )
+
     changes: dict[str, Any] = {"seed": args.seed}
     for key, value in (
         ("steps", args.steps),
@@ -1067,6 +1074,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
                         progress=show_progress(args),
                         executor=executor,
                         dt_data=args.dt_data,
+                        engine=args.engine,
                     )
                 )
         if len(results) > 1:
@@ -1350,6 +1358,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--processes", type=int, default=1)
+    p.add_argument(
+        "--engine",
+        choices=PPO_ENGINES,
+        default=None,
+        help="PPO's rollout engine (as train --engine; default: the preset's, event)",
+    )
     p.add_argument(
         "--dt-data",
         default=None,

@@ -359,6 +359,7 @@ def compare(
     policy_seconds: float | None = 300.0,
     executor: Executor | None = None,
     dt_data: str | Path | None = None,
+    engine: str | None = None,
 ) -> CompareResult:
     """Train PPO on *problem* and compare it with the optimum (or bound) and the heuristics.
 
@@ -387,6 +388,8 @@ def compare(
         Time budget of one policy's evaluation (module docstring); None: no limit.
     dt_data : path, optional
         A dataset of this problem: adds the Decision Transformer row (module docstring).
+    engine : str, optional
+        PPO's rollout engine (``PPOConfig.engine``: event, batch or auto); None: the preset's.
     """
     from rl.ppo import load_agent, train
 
@@ -421,6 +424,8 @@ def compare(
         details["ppo_skipped"] = str(why)
     if config is not None and spec is not None:
         config = replace(with_steps(config, steps), seed=seed)
+        if engine is not None:  # PPO's rollout engine (PPOConfig.engine); None: the preset's
+            config = replace(config, engine=engine)
         t0 = time.perf_counter()
         (out / "ppo").mkdir(parents=True, exist_ok=True)
         # what `des-supply evaluate DIR` and `train --resume` read (as `des-supply train`

@@ -134,12 +134,16 @@ def test_compare_writes_table_json_and_plot(tmp_path, capsys):
         "3",
         "--periods",
         "100",
+        "--engine",
+        "batch",
         "--out",
         str(out),
         "--json",
     )
     assert code == 0
     res = json.loads(stdout)
+    # --engine reaches PPO's config (single stage trains the same checkpoint on either engine)
+    assert json.loads((out / "ppo" / "run.json").read_text())["config"]["engine"] == "batch"
     names = [r["name"] for r in res["rows"]]
     assert names[0] == "optimal" and "ppo" in names and "myopic" in names
     for name in ("compare.json", "compare.md", "compare.png"):
@@ -170,6 +174,7 @@ def test_compare_writes_table_json_and_plot(tmp_path, capsys):
         (["evaluate", "not-a-dir"], "not a run folder"),
         (["compare", "single-stage", "--param", "bogus=1"], "no parameter 'bogus'"),
         (["train", "single-stage", "--steps", "10"], "total_steps(=10) must be >= n_envs"),
+        (["compare", "recommendation-small", "--engine", "batch"], "recommendation envs"),
     ],
 )
 def test_rl_commands_fail_with_one_line(capsys, argv, needle):
