@@ -832,11 +832,7 @@ class Simulation:
 
     def step(self, action: Action | Mapping[str, float]) -> Observation | None:
         """``act(action)`` then ``advance()``."""
-        if self._done or not self._awaiting:  # act(action), inlined (the per-step path)
-            raise RuntimeError("not at a decision epoch: call reset() or advance() first")
-        obs = self._obs
-        self._place_orders(obs.t, action, obs.deciding)
-        self._awaiting = False
+        self.act(action)
         return self.advance()
 
     def _run_to_epoch(self) -> Observation | None:

@@ -958,6 +958,11 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
         self._box_shape = None if self.discrete else self.order_space.shape
         self._maxima = [m for n in self.layout.nodes for m in self.layout._maxima(n)]
         self._one_value = len(self._maxima) == 1
+        # the engine's deciding order (downstream first) as positions in node order; None when
+        # the two agree (orders go to the engine in its order, as view.deciding lists them)
+        stock = set(self._names)
+        order = [self._position[n] for n in network.downstream_first if n in stock]
+        self._deciding_order = None if order == list(range(len(order))) else order
         # prices: a market that says where and from what the seller prices (CompetitiveMarket)
         grid = getattr(market, "price_grid", None)
         priced = getattr(market, "node", None)
@@ -1077,11 +1082,13 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
                 else:
                     values = self._levels_to_orders(values, view)
                 asked_list = values
-                reward, info = runner.answer(
-                    {self._names[0]: values[0]}
-                    if len(values) == 1
-                    else dict(zip(self._names, asked_list))
-                )
+                if len(values) == 1:
+                    orders = {self._names[0]: values[0]}
+                elif self._deciding_order is None:  # deciding order = node order
+                    orders = dict(zip(self._names, values))
+                else:  # the engine's order (downstream first): the order its checks name nodes in
+                    orders = {self._names[i]: values[i] for i in self._deciding_order}
+                reward, info = runner.answer(orders)
             info["orders"] = np.array(asked_list)  # Python floats: float64
             truncated = runner.done
             info["action_mask"] = (self._none_deciding if truncated else self._all_deciding).copy()
