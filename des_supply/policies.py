@@ -131,10 +131,13 @@ class BaseStock:
         _per_node(self, "level")
 
     def act(self, obs: Observation) -> dict[str, float]:
-        return {
-            n: max(0.0, value_for(self.level, n, "level") - obs.inventory_position(n))
-            for n in obs.deciding
-        }
+        level, position, deciding = self.level, obs.inventory_position, obs.deciding
+        if type(level) is float:  # one level for every node (value_for's first case)
+            if len(deciding) == 1:  # a dict display: no comprehension frame
+                n = deciding[0]
+                return {n: max(0.0, level - position(n))}
+            return {n: max(0.0, level - position(n)) for n in deciding}
+        return {n: max(0.0, value_for(level, n, "level") - position(n)) for n in deciding}
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,12 @@ class PeriodDraws:
         self._start, self._next_start = 0, 0
         self._values: list[float] = []
 
+    def block(self, t: int) -> tuple[int, list[float]]:
+        """The block of draws that holds period *t*: its first period and its values (the
+        caller reads period ``t`` at ``values[t - first]``; the list is not changed later)."""
+        self.at(t)
+        return self._start, self._values
+
     def at(self, t: int) -> float:
         i = t - self._start
         if 0 <= i < len(self._values):

@@ -112,9 +112,10 @@ hands a period with epochs to the outside agent and waits for the next period:
 ``act`` places the epoch's orders at once, ``advance`` hands out the period's
 next epoch (sequential decisions: no simulation in between) or finishes the
 period (demand, accounting) and steps the SimPy environment to the next epoch,
-so a period costs one SimPy event on both paths.  ``period_costs(t)`` and
-``Observation.state`` read a period's costs and a node's state as Python floats
-(the env adapters' per-step path).
+so a period costs one SimPy event on both paths.  ``period_costs(t)``,
+``period_cost_sums(t)`` and ``Observation.state`` read a period's costs (row by row, or
+summed by kind and by node) and a node's state as Python floats (the env adapters'
+per-step path).
 """
 
 from __future__ import annotations
@@ -135,13 +136,22 @@ from .network import Edge, Network, Node
 from .policies import Action, Policy
 from .rng import PeriodDraws, SeedLike, root_sequence, stream
 
-__all__ = ["DecisionError", "Market", "Observation", "Simulation", "UrgentTimeout", "objective_of"]
+__all__ = [
+    "DecisionError",
+    "Market",
+    "Observation",
+    "Simulation",
+    "UrgentTimeout",
+    "cost_sums",
+    "objective_of",
+]
 
 EPS = 1e-9
 #: Where the COST_FIELDS sit in a ledger row (contiguous, in that order).
 _COSTS = slice(FIELDS.index(COST_FIELDS[0]), FIELDS.index(COST_FIELDS[-1]) + 1)
 assert tuple(FIELDS[i] for i in range(_COSTS.start, _COSTS.stop)) == COST_FIELDS
 _RECEIVED, _SHIPPED = FIELDS.index("received"), FIELDS.index("shipped")
+_ZERO_COSTS = (0.0,) * len(COST_FIELDS)
 #: Periods of ledger rows buffered before they are moved to the run's rows in bulk.
 FLUSH_PERIODS = 256
 
@@ -199,7 +209,7 @@ class _EdgeState:
     )
 
     def __init__(
-        self, edge: Edge, source: _NodeState, target: _NodeState, lead: PeriodDraws
+        self, edge: Edge, source: _NodeState, target: _NodeState, lead: PeriodDraws | None
     ) -> None:
         self.edge, self.source, self.target, self.lead = edge, source, target, lead
         self.bom = edge.bom
@@ -412,12 +422,23 @@ class Observation:
         if e is None:
             head = (s.on_hand, s.backlog, _on_order(s), s.last_demand)
             return head + self.pipeline(node, pipeline) if pipeline else head
-        # one supplier, bom 1: _on_order's first case and the pipeline's fast path, inlined
-        head = (s.on_hand, s.backlog, e.transit + e.pending + s.init_pending, s.last_demand)
+        # one supplier, bom 1: _on_order's first case and the pipeline's fast path
+        # (Simulation._one_edge_pipeline), inlined; that one stays the slow read
+        # (``pipeline``) that tests/des_supply/test_driving.py compares this with
+        out = [s.on_hand, s.backlog, e.transit + e.pending + s.init_pending, s.last_demand]
         if not pipeline:
-            return head
+            return tuple(out)
         t: int = self.t  # type: ignore[assignment]  # a period (typing.cast is a call)
-        return head + self._sim._one_edge_pipeline(s, t, pipeline)
+        due, initial = self._sim._due, s.init_due
+        for k in range(t + 1, t + pipeline + 1):
+            units = 0.0
+            arrivals = due.get(k)
+            if arrivals is not None:
+                for x, q in arrivals:
+                    if x is e:
+                        units += q
+            out.append(initial.get(k, 0.0) + units if initial else 0.0 + units)
+        return tuple(out)
 
     def last_demand(self, node: str) -> float:
         """External demand of the most recent period that has had its demand phase."""
@@ -487,6 +508,8 @@ class Simulation:
         self._echelons = {n: network.echelon(n) for n in self.network_nodes}
         self._seed = seed
         self._policy: Policy | None = None
+        self._row_layout_key: tuple[tuple[float, ...] | None, ...] | None = None
+        self._rules = {n: network.supply_rule_of(n) for n in self.network_nodes}
         self.reset_state(seed)
 
     # -- setup -------------------------------------------------------------------------------
@@ -499,12 +522,17 @@ class Simulation:
         self._by_name = {s.name: s for s in self._states}
         self._edges: list[_EdgeState] = []
         for e in net.edges:
-            lead = PeriodDraws(e.lead_time, stream(self.root, "lead_time", e.source, e.target))
+            # a fixed lead time draws nothing (_EdgeState.fixed_lead): no stream to seed
+            lead = (
+                None
+                if isinstance(e.lead_time, Deterministic)
+                else PeriodDraws(e.lead_time, stream(self.root, "lead_time", e.source, e.target))
+            )
             es = _EdgeState(e, self._by_name[e.source], self._by_name[e.target], lead)
             es.target.inbound.append(es)
             self._edges.append(es)
         for s in self._states:
-            s.rule = net.supply_rule_of(s.name)
+            s.rule = self._rules[s.name]
             s.simple_in = s.rule != "assembly" and all(e.bom == 1 for e in s.inbound)
             if len(s.inbound) == 1 and s.simple_in:
                 s.one_in = s.inbound[0]
@@ -524,6 +552,10 @@ class Simulation:
             for n in net.nodes
             if n.demand is not None
         ]
+        # the demand phase without a market: each demand node and its draws' lookup
+        self._demand_at = (
+            [(s, draws.at) for s, draws in self._demand] if self.market is None else None
+        )
         self._review_all = all(n.review_period == 1 for n in net.stock_nodes)
         self._deciders = [
             self._by_name[n.name] for n in self._downstream_first if n.kind == "stock"
@@ -587,13 +619,21 @@ class Simulation:
             (s, s.node.holding_cost, s.node.shortage_cost, s.one_in, self._fixed_row(s))
             for s in self._states
         ]
-        fixed = [i for i, a in enumerate(self._accounts) if a[4] is not None]
+        key = tuple(a[4] for a in self._accounts)  # what the row layout depends on
+        if key != self._row_layout_key:  # the same in every run of one network: kept
+            self._row_layout(key)
+
+    def _row_layout(self, key: tuple[tuple[float, ...] | None, ...]) -> None:
+        """Where the ledger rows of each node go (fixed rows of supply nodes without
+        capacity, the buffer for the others): *key* holds each node's fixed row or None."""
+        self._row_layout_key = key
+        fixed = [i for i, a in enumerate(key) if a is not None]
         self._fixed_index = fixed
         self._other_index = [i for i in range(len(self._states)) if i not in fixed]
         # the rows of the fixed nodes but for received and shipped (filled in at each flush)
         self._fixed_rows = np.zeros((len(fixed), len(FIELDS)))
         for k, i in enumerate(fixed):
-            on_hand, backlog, lost, units, holding, shortage, _ = self._accounts[i][4]  # type: ignore[misc]
+            on_hand, backlog, lost, units, holding, shortage, _ = key[i]  # type: ignore[misc]
             for name, value in zip(
                 ("on_hand", "backlog", "lost", "in_transit", "holding_cost", "shortage_cost"),
                 (on_hand, backlog, lost, units, holding, shortage),
@@ -621,10 +661,16 @@ class Simulation:
         # period_costs: per node, the fixed node's constant costs (as its flushed row holds
         # them) or the offset of the node's row in a period of the buffer
         fixed_costs = {i: tuple(self._fixed_rows[k, _COSTS].tolist()) for k, i in enumerate(fixed)}
-        self._cost_sources: list[tuple[tuple[float, ...] | None, int]] = []
+        # (and whether the constants are all zero)
+        self._cost_sources: list[tuple[tuple[float, ...] | None, int, bool]] = []
+        self._buffer_stride = len(self._other_index) * len(FIELDS)  # floats a period buffers
+        self._all_nodes_kept = [True] * len(self._states)
         for i in range(len(self._states)):
             j = self._other_index.index(i) if i not in fixed_costs else 0
-            self._cost_sources.append((fixed_costs.get(i), j * len(FIELDS) + _COSTS.start))
+            costs = fixed_costs.get(i)
+            self._cost_sources.append(
+                (costs, j * len(FIELDS) + _COSTS.start, costs is not None and costs == _ZERO_COSTS)
+            )
 
     def _fixed_row(self, s: _NodeState) -> tuple[float, ...] | None:
         """For a supply node without capacity (and no market): what its ledger rows always hold
@@ -722,7 +768,9 @@ class Simulation:
     def act(self, action: Action | Mapping[str, float]) -> None:
         """Answer the pending decision epoch: its orders are placed now (checked first:
         nothing is placed on error); the rest of the period waits for ``advance``."""
-        obs = self.observe()
+        if self._done or not self._awaiting:  # observe(), inlined (the per-step path)
+            raise RuntimeError("not at a decision epoch: call reset() or advance() first")
+        obs = self._obs
         self._place_orders(obs.t, action, obs.deciding)
         self._awaiting = False
 
@@ -738,12 +786,31 @@ class Simulation:
         self._group_at += 1
         if self._group_at < len(self._groups):
             return self._hand_out()
-        t = cast(int, self._obs.t)
-        self._end_period(t)
+        obs = self._obs
+        t: int = obs.t  # type: ignore[assignment]  # a period (typing.cast is a call)
+        # _end_period(t) and _run_to_epoch(), inlined: calls per step show in an env's speed
+        if not self._demand_first:
+            if self._demand_at is not None:
+                external = self._external_demand
+                for s, at in self._demand_at:
+                    external(t, s, at(t))
+            else:
+                self._demand_phase(t)
+        self._account()
+        for s in self._limited:
+            s.fresh = 0.0
+            s.cap_left = s.cap
         if t + 1 == self.periods:  # the clock waits on this after the last period
             assert self._horizon_end is not None  # reset() made it
             self._horizon_end.succeed()
-        return self._run_to_epoch()
+        step, clock = self.env.step, self._clock_process
+        assert clock is not None  # reset() started it
+        while not self._awaiting:
+            if clock.triggered:  # the horizon is over
+                self._done = True
+                return None
+            step()
+        return obs
 
     def act_period(
         self, decide: Callable[[Observation], Action | Mapping[str, float]]
@@ -803,6 +870,11 @@ class Simulation:
     def _period_clock(self) -> Generator[simpy.Event, Any, None]:
         env, obs, due = self.env, self._obs, self._due
         timeout, account, demand_phase = env.timeout, self._account, self._demand_phase
+        demand_at, external = self._demand_at, self._external_demand
+        # without a market: the demand of the periods [block_start, block_end) per node, read
+        # from its draws' blocks (all of one size, so one block holds t for every node)
+        block_start = block_end = 0
+        block: list[tuple[_NodeState, list[float]]] = []
         place, deliver = self._place_orders, self._deliver
         capacitated, limited = self._capacitated_supply, self._limited
         demand_first, sequential = self._demand_first, self._sequential
@@ -842,7 +914,11 @@ class Simulation:
                 if s.queue:
                     self._work_off(s, t)
             if demand_first:
-                demand_phase(t)
+                if demand_at is not None:  # _demand_phase(t) without a market, inlined
+                    for s, at in demand_at:
+                        external(t, s, at(t))
+                else:
+                    demand_phase(t)
             if same_epoch:
                 obs.t = t
                 place(t, act(obs), all_deciding)
@@ -874,12 +950,32 @@ class Simulation:
                         place(t, policy.act(obs), group)
             # _end_period(t), inlined: a call per period shows in the engine's speed
             if not demand_first:
-                demand_phase(t)
+                if demand_at is not None:  # _demand_phase(t) without a market, inlined
+                    if t >= block_end:
+                        block_start, block_end, block = self._demand_block(t)
+                    for s, values in block:
+                        external(t, s, values[t - block_start])
+                else:
+                    demand_phase(t)
             account()
             for s in limited:
                 s.fresh = 0.0
                 s.cap_left = s.cap
         obs.t, obs.deciding, obs.deciding_this_period = self.periods, (), ()
+
+    def _demand_block(self, t: int) -> tuple[int, int, list[tuple[_NodeState, list[float]]]]:
+        """The demand draws of the block of periods that holds *t*, node by node: (first
+        period, end, [(node, values)]); with draws of several block sizes, one period."""
+        block = []
+        start, end = t, t + 1
+        for i, (s, draws) in enumerate(self._demand):
+            first, values = draws.block(t)
+            if i == 0:
+                start, end = first, first + len(values)
+            elif (first, first + len(values)) != (start, end):  # pragma: no cover - one size
+                return t, t + 1, [(s, [d.at(t)]) for s, d in self._demand]
+            block.append((s, values))
+        return start, end, block
 
     def _end_period(self, t: int) -> None:
         """The phases of period *t* after the decisions: demand (unless it came first) and
@@ -1168,7 +1264,7 @@ class Simulation:
         lead = e.fixed_lead
         # a period here: ContinuousSimulation, whose t is a time, overrides _ship
         period: int = t  # type: ignore[assignment]  # (typing.cast is a call)
-        due = period + (lead if lead is not None else int(e.lead.at(period)))
+        due = period + (lead if lead is not None else int(e.lead.at(period)))  # type: ignore[union-attr]
         if e.sequential:
             due = max(due, e.last_arrival)
             e.last_arrival = due
@@ -1324,7 +1420,7 @@ class Simulation:
 
     def _account(self) -> None:
         """End of period: book the costs, write one ledger row per node, reset the flows."""
-        extend, flows = self._buffer.extend, self._flows
+        buffer, flows = self._buffer, self._flows
         cost = revenue = 0.0
         for s, holding_cost, shortage_cost, one, fixed in self._accounts:
             if fixed is not None:  # a supply node without capacity: only what it ships changes
@@ -1353,7 +1449,7 @@ class Simulation:
                 units = s.init_pending + min((e.transit + e.buffer) / e.bom for e in s.inbound)
             cost += holding + shortage + s.fixed + s.variable + transit
             revenue += s.revenue
-            extend(
+            buffer += (  # list += tuple: extend without a method call
                 (
                     s.on_hand,
                     s.backlog,
@@ -1438,13 +1534,47 @@ class Simulation:
             base = (period - self._flushed) * len(self._other_index) * len(FIELDS)
             return [
                 fixed if fixed is not None else buf[base + at : base + at + k]
-                for fixed, at in self._cost_sources
+                for fixed, at, _ in self._cost_sources
             ]
         rows, width = self._rows, len(FIELDS)  # flushed: the run's rows
         base = period * len(self._states) * width + _COSTS.start
         return [
             rows[base + i * width : base + i * width + k].tolist() for i in range(len(self._states))
         ]
+
+    def period_cost_sums(
+        self, period: int, keep: Sequence[bool] | None = None
+    ) -> tuple[list[float], list[float]]:
+        """The costs of the accounted *period* by kind (:data:`~des_supply.ledger.COST_FIELDS`,
+        summed over the nodes in node order) and by node (each node's cost fields summed in
+        field order; with *keep*, a flag per node, only the flagged nodes), as Python floats.
+
+        Every sum starts from +0.0 and adds in order: below 8 terms that is what numpy's
+        ``sum`` gives on the ledger's (period, node, field) cost array, bit for bit (signed
+        zeros included), without a flush or an array (the per-step path of the env adapters).
+        """
+        i = period - self._flushed  # the period's place in the buffer
+        if i < 0 or i >= self._buffered or self._summary is not None:  # flushed, or an error
+            return cost_sums(self.period_costs(period), keep)
+        buf, base = self._buffer, i * self._buffer_stride
+        h = s = f = v = tr = 0.0
+        per_node = []
+        for (fixed, at, zero), k in zip(self._cost_sources, keep or self._all_nodes_kept):
+            if fixed is None:
+                j = base + at
+                c0, c1, c2, c3, c4 = buf[j : j + 5]
+            elif zero and not k:  # x + (+-0.0) is x for a sum from +0.0
+                continue
+            else:
+                c0, c1, c2, c3, c4 = fixed
+            h += c0
+            s += c1
+            f += c2
+            v += c3
+            tr += c4
+            if k:
+                per_node.append(0.0 + ((((c0 + c1) + c2) + c3) + c4))
+        return [h, s, f, v, tr], per_node
 
     def records(self, start: int = 0) -> np.ndarray:
         """Ledger records of periods ``start``, ``start + 1``, ... accounted so far, as a copy of
@@ -1513,6 +1643,30 @@ class Simulation:
                     e.transit + e.buffer + (e.pending if e.source.name not in inside else 0.0)
                 ) / e.bom
         return total
+
+
+def cost_sums(
+    rows: Sequence[Sequence[float]], keep: Sequence[bool] | None = None
+) -> tuple[list[float], list[float]]:
+    """Cost by kind and cost by node of one period's cost rows (one sequence of the
+    :data:`~des_supply.ledger.COST_FIELDS` per node), in Python floats; with *keep* (a flag
+    per node) the cost by node of the flagged nodes only.
+
+    Bit for bit what ``costs.sum(axis=(0, 1))`` and ``costs.sum(axis=(0, 2))`` give on the
+    (1, nodes, 5) array below 8 nodes (numpy adds from its identity 0.0, in order, below 8
+    terms; ``tests/rl/test_env_identity.py`` checks it against numpy).
+    """
+    h = s = f = v = tr = 0.0
+    per_node = []
+    for k, (c0, c1, c2, c3, c4) in zip(keep or [True] * len(rows), rows):
+        h += c0
+        s += c1
+        f += c2
+        v += c3
+        tr += c4
+        if k:
+            per_node.append(0.0 + ((((c0 + c1) + c2) + c3) + c4))
+    return [h, s, f, v, tr], per_node
 
 
 def objective_of(network: Network, market: Market | None = None) -> str:

@@ -71,7 +71,7 @@ ORDER_FACTOR = (
 _COST_KEYS = ("holding", "shortage", "fixed", "variable", "transit")
 _COST_COLUMNS = tuple(FIELDS.index(f"{k}_cost") for k in _COST_KEYS)
 _SMALL = 8  # below this many ledger nodes, per-period costs are summed in Python (exactly)
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)  # the dtypes of native float arrays
 _REVENUE_COLUMN = FIELDS.index("revenue")
 
 
@@ -284,6 +284,11 @@ class NetworkLayout:
             for n in self.nodes
         )
         self._action_plans: dict[tuple[str, ...], tuple[tuple[str, ...], list[float]]] = {}
+        self._size = len(self.observation_names)
+        # the observation is one node's block, all of it >= 0: observation's fastest path
+        self._one_block = (
+            len(self.nodes) == 1 and not self._periodic and self.market is None and self._all_nonneg
+        )
 
     # -- observations ------------------------------------------------------------------------
     @staticmethod
@@ -368,10 +373,17 @@ class NetworkLayout:
         return out
 
     def observation(self, view: Observation, t: float) -> np.ndarray:
+        if t == view.t and self._one_block:  # one node, nothing else: its state's pick
+            name, pipeline, pick = self._state_plan[0]
+            block = pick(view.state(name, pipeline))
+            if not min(block) > 0.0:  # some entry is 0, -0.0, negative or NaN: clip
+                block = [v if not v <= 0.0 else 0.0 for v in block]
+            return np.fromiter(block, _F32, self._size)
         values: list[float] = []
         if t == view.t:  # at an epoch: each block is a pick from the node's state
+            state = view.state
             for name, pipeline, pick in self._state_plan:
-                values += pick(view.state(name, pipeline))
+                values += pick(state(name, pipeline))
         else:  # the state at the horizon, after the last epoch: pipelines shifted
             read = self._read_block
             for plan in self._plan:
@@ -385,7 +397,7 @@ class NetworkLayout:
             # np.maximum(float32 array, 0.0) in Python, before the cast (a ufunc call costs
             # more than the engine's accounting of a period): the same bits, since the cast
             # keeps the sign, maximum gives +0.0 for -0.0 and NaN stays NaN
-            return np.array([v if not v <= 0.0 else 0.0 for v in values], dtype=np.float32)
+            return np.fromiter([v if not v <= 0.0 else 0.0 for v in values], _F32, len(values))
         arr = np.array(values, dtype=np.float32)
         np.maximum(arr, 0.0, out=arr, where=self._nonneg)
         return arr
@@ -487,7 +499,7 @@ class NetworkLayout:
                 [m for n in nodes for m in self._maxima(n)],
             )
         names, maxima = plan
-        if type(action) is np.ndarray and action.dtype in _FLOATS:
+        if type(action) is np.ndarray and (action.dtype is _F32 or action.dtype is _F64):
             arr = action  # what agents send: float32 (or float64) arrays, exact as Python floats
         else:
             try:
@@ -506,11 +518,17 @@ class NetworkLayout:
                 f"action has shape {arr.shape}, expected {space.shape} ({', '.join(names)})"
             )
         values = arr.tolist()
+        if not self.discrete:  # (np.clip(a, -1, 1) + 1) * 0.5 * max, element by element
+            out = [(min(max(v, -1.0), 1.0) + 1.0) * 0.5 * m for v, m in zip(values, maxima)]
+            total = sum(out)  # NaN exactly when an entry is (the rest is finite after clipping)
+            if total != total:
+                for j, v in enumerate(values):
+                    if v != v:
+                        raise ValueError(f"action[{j}] ({names[j]}) is NaN")
+            return out
         for j, v in enumerate(values):
             if v != v:
                 raise ValueError(f"action[{j}] ({names[j]}) is NaN")
-        if not self.discrete:  # (np.clip(a, -1, 1) + 1) * 0.5 * max, element by element
-            return [(min(max(v, -1.0), 1.0) + 1.0) * 0.5 * m for v, m in zip(values, maxima)]
         for j, (v, m) in enumerate(zip(values, maxima)):
             if not (v.is_integer() and 0 <= v <= m):
                 raise ValueError(
@@ -627,6 +645,7 @@ class EpisodeRunner(EpisodeSeeds):
         self.stock = tuple(n.name for n in network.stock_nodes)
         self._stock_index = [self.sim.network_nodes.index(n) for n in self.stock]
         self._stock_array = np.array(self._stock_index, dtype=np.intp)
+        self._is_stock = [i in self._stock_index for i in range(len(self.sim.network_nodes))]
         self._small = len(self.sim.network_nodes) < _SMALL
         self._cost_objective = self.sim.objective == "cost"
         self.view: Observation | None = None
@@ -659,7 +678,11 @@ class EpisodeRunner(EpisodeSeeds):
         if self.done:
             raise RuntimeError("the episode is over (or was never started): call reset()")
         t0 = self.t
-        self._act(orders)
+        view = self.sim.step(orders)
+        if view is None:
+            self.done, self.t = True, self.periods
+        else:
+            self.view, self.t = view, view.t
         return self._accrued(self.t - t0)
 
     def answer_period(
@@ -682,68 +705,39 @@ class EpisodeRunner(EpisodeSeeds):
             self.view, self.t = view, view.t
         return self._accrued(self.t - t0)
 
-    def _act(self, orders: dict[str, float] | Action) -> None:
-        self.sim.act(orders)
-        view = self.sim.advance()
-        if view is None:
-            self.done, self.t = True, self.periods
-        else:
-            self.view, self.t = view, view.t
-
     def _accrued(self, dt: float) -> tuple[float, dict[str, Any]]:
         """Reward and info of the periods accounted since the last call."""
         sim = self.sim
         total_cost, total_revenue = sim.total_cost, sim.total_revenue
         cost, revenue = total_cost - self._cost, total_revenue - self._revenue
         self._cost, self._revenue = total_cost, total_revenue
-        start, self._accounted = self._accounted, sim.accounted
-        if self._accounted - start == 1 and self._small:  # one period: its rows, no numpy
-            parts, per_node = _period_costs(sim.period_costs(start))
-            node_cost = np.array([per_node[i] for i in self._stock_index], dtype=np.float64)
+        start = self._accounted
+        self._accounted = end = sim.accounted
+        if end == start:  # no period (reset at period 0): numpy's empty sums, +0.0
+            parts, node_cost = [0.0] * len(_COST_KEYS), np.zeros(len(self._stock_index))
+        elif end - start == 1 and self._small:  # one period: its rows, no numpy but the result
+            parts, stock_cost = sim.period_cost_sums(start, self._is_stock)
+            node_cost = np.array(stock_cost)  # Python floats: float64
         else:
             costs = sim.records(start)[:, :, list(_COST_COLUMNS)]
             parts = costs.sum(axis=(0, 1)).tolist()
             node_cost = costs.sum(axis=(0, 2))[self._stock_array]
-        h, s, f, v, tr = parts  # _COST_KEYS, then the total
-        breakdown = {
-            "holding": h,
-            "shortage": s,
-            "fixed": f,
-            "variable": v,
-            "transit": tr,
-            "total": cost,
-        }
-        reward = -cost if self._cost_objective else revenue - cost
-        info = {
+        h, s, f, v, tr = parts  # _COST_KEYS
+        return (-cost if self._cost_objective else revenue - cost), {
             "t": self.t,
             "dt": dt,
             "replication": self.episode,
-            "cost": breakdown,
+            "cost": {
+                "holding": h,
+                "shortage": s,
+                "fixed": f,
+                "variable": v,
+                "transit": tr,
+                "total": cost,
+            },
             "revenue": revenue,
             "node_cost": node_cost,
         }
-        return reward, info
-
-
-def _period_costs(rows: Sequence[Sequence[float]]) -> tuple[list[float], list[float]]:
-    """Cost by kind and cost by node of one period's ledger rows (one list of the
-    ``_COST_KEYS`` costs per node, fewer than 8 nodes), in Python floats.
-
-    Bit for bit what ``costs.sum(axis=(0, 1))`` and ``costs.sum(axis=(0, 2))`` give
-    on the (1, nodes, 5) array (numpy adds from its identity 0.0, in order, below 8
-    terms); ``tests/rl/test_env_identity.py`` checks it against numpy.  Five small
-    numpy reductions would cost more than the engine's period.
-    """
-    h = s = f = v = tr = 0.0
-    per_node = []
-    for c0, c1, c2, c3, c4 in rows:
-        h += c0
-        s += c1
-        f += c2
-        v += c3
-        tr += c4
-        per_node.append(0.0 + ((((c0 + c1) + c2) + c3) + c4))
-    return [h, s, f, v, tr], per_node
 
 
 # -- the single-agent env ---------------------------------------------------------------------
@@ -958,6 +952,17 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
         self._position = {name: i for i, name in enumerate(self.layout.names)}
         self._sequential = network.decisions == "sequential"
         self._all_deciding = np.ones(len(self._position), dtype=bool)
+        self._none_deciding = np.zeros(len(self._position), dtype=bool)
+        self._names = list(self.layout.names)
+        # a continuous action's shape and maxima, for step's inlined parse_values
+        self._box_shape = None if self.discrete else self.order_space.shape
+        self._maxima = [m for n in self.layout.nodes for m in self.layout._maxima(n)]
+        self._one_value = len(self._maxima) == 1
+        # the engine's deciding order (downstream first) as positions in node order; None when
+        # the two agree (orders go to the engine in its order, as view.deciding lists them)
+        stock = set(self._names)
+        order = [self._position[n] for n in network.downstream_first if n in stock]
+        self._deciding_order = None if order == list(range(len(order))) else order
         # prices: a market that says where and from what the seller prices (CompetitiveMarket)
         grid = getattr(market, "price_grid", None)
         priced = getattr(market, "node", None)
@@ -974,6 +979,11 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
             if price_action == "grid" and grid.values is None:
                 raise ValueError("price_action='grid' needs a price grid (price_step > 0)")
         self.price_action = price_action
+        # every stocking node decides in every period and no price: step's fast path (the
+        # orders of the action as they are, the mask all True)
+        self._every_period = price_action == "none" and all(
+            n.review_period == 1 for n in network.stock_nodes
+        )
         self.price_node: str | None = priced if price_action != "none" else None
         self.price_grid: PriceGrid | None = grid if price_action != "none" else None
         if price_action == "grid":
@@ -1038,15 +1048,55 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
         return self.layout.observation(view, self.runner.t), info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        view = self.runner.view
-        if self.runner.done or view is None:
+        runner = self.runner
+        view = runner.view
+        if runner.done or view is None:
             raise RuntimeError("the episode is over (or was never started): call reset()")
+        if self._every_period:  # the common case, without per-epoch bookkeeping
+            if (
+                type(action) is np.ndarray
+                and action.shape == self._box_shape
+                and (action.dtype is _F32 or action.dtype is _F64)
+            ):  # parse_values of a Box action, inlined
+                if self._one_value:  # one node, one value: no comprehension
+                    v = action.tolist()[0]
+                    values = [(min(max(v, -1.0), 1.0) + 1.0) * 0.5 * self._maxima[0]]
+                else:
+                    values = [
+                        (min(max(v, -1.0), 1.0) + 1.0) * 0.5 * m
+                        for v, m in zip(action.tolist(), self._maxima)
+                    ]
+                total = sum(values)  # NaN exactly when an entry is (the rest is finite)
+                if total != total:  # parse_values names the entry
+                    self.layout.parse_values(action, self.layout.nodes, self.order_space)
+            else:
+                values = self.layout.parse_values(action, self.layout.nodes, self.order_space)
+            if self._sequential:  # node epochs downstream first, each node at its turn
+                asked_list = values if self.action_mode == "quantity" else [0.0] * len(self._names)
+                reward, info = runner.answer_period(self._node_decider(values, asked_list))
+            else:
+                if self.action_mode == "quantity":
+                    pass
+                elif self._one_value:  # one base-stock level: (S - IP)^+
+                    values = [max(0.0, values[0] - view.inventory_position(self._names[0]))]
+                else:
+                    values = self._levels_to_orders(values, view)
+                asked_list = values
+                if len(values) == 1:
+                    orders = {self._names[0]: values[0]}
+                elif self._deciding_order is None:  # deciding order = node order
+                    orders = dict(zip(self._names, values))
+                else:  # the engine's order (downstream first): the order its checks name nodes in
+                    orders = {self._names[i]: values[i] for i in self._deciding_order}
+                reward, info = runner.answer(orders)
+            info["orders"] = np.array(asked_list)  # Python floats: float64
+            truncated = runner.done
+            info["action_mask"] = (self._none_deciding if truncated else self._all_deciding).copy()
+            return self.layout.observation(view, runner.t), float(reward), False, truncated, info
         if self.price_node is not None:
             orders, asked = self.decode_action(action)
             price = self.decode_price(action)
-            reward, info = self.runner.answer(
-                Action(orders=orders, prices={self.price_node: price})
-            )
+            reward, info = runner.answer(Action(orders=orders, prices={self.price_node: price}))
             info["price"] = price
         else:
             values = self._values(action)
@@ -1060,22 +1110,54 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
                         asked_list[position[name]] = q
                     return orders
 
-                reward, info = self.runner.answer_period(decide)
+                reward, info = runner.answer_period(decide)
             else:  # one epoch a period: answer_period would call decide once, on this view
                 orders = self._orders(values, view, view.deciding)
-                if len(orders) == len(position) and self.action_mode == "quantity":
-                    asked_list = values  # every node orders what it asked, in node order
-                else:
-                    for name, q in orders.items():
-                        asked_list[position[name]] = q
-                reward, info = self.runner.answer(orders)
+                for name, q in orders.items():
+                    asked_list[position[name]] = q
+                reward, info = runner.answer(orders)
             asked = np.array(asked_list, dtype=np.float64)
         info["orders"] = asked
-        truncated = self.runner.done
+        truncated = runner.done
         info["action_mask"] = (
             np.zeros(len(self.nodes), dtype=bool) if truncated else self._mask(view)
         )
-        return self.layout.observation(view, self.runner.t), float(reward), False, truncated, info
+        return self.layout.observation(view, runner.t), float(reward), False, truncated, info
+
+    def _node_decider(
+        self, values: list[float], asked: list[float]
+    ) -> Callable[[Observation], dict[str, float]]:
+        """``decide`` of one period's node epochs (sequential decisions, every node deciding):
+        each node's order from parsed action *values*, written to *asked* (node order) in the
+        base-stock modes, where it is computed at the node's turn."""
+        position = self._position
+        if self.action_mode == "quantity":
+            by_name = dict(zip(self._names, values))
+            return lambda now: {now.deciding[0]: by_name[now.deciding[0]]}
+        capped = self.action_mode == "capped-base-stock"
+
+        def decide(now: Observation) -> dict[str, float]:
+            name = now.deciding[0]
+            i = position[name]
+            if capped:
+                q = min(max(0.0, values[2 * i] - now.inventory_position(name)), values[2 * i + 1])
+            else:
+                q = max(0.0, values[i] - now.inventory_position(name))
+            asked[i] = q
+            return {name: q}
+
+        return decide
+
+    def _levels_to_orders(self, values: list[float], view: Observation) -> list[float]:
+        """The base-stock orders of every stocking node, in node order, from parsed levels
+        (and caps): :meth:`NetworkLayout.quantity` node by node."""
+        position = view.inventory_position
+        if self.action_mode == "base-stock":
+            return [max(0.0, level - position(n)) for n, level in zip(self._names, values)]
+        return [
+            min(max(0.0, values[2 * i] - position(n)), values[2 * i + 1])
+            for i, n in enumerate(self._names)
+        ]
 
     # gymnasium types the return with a function-level TypeVar, which no concrete type matches
     def render(self) -> str | np.ndarray | None:  # type: ignore[override]

@@ -854,6 +854,22 @@ class ActionWindow(gym.ActionWrapper):
             self.action_space = spaces.Discrete(int(self.high[0] - self.low[0]) + 1)
         else:
             self.action_space = spaces.Box(-1.0, 1.0, maxima.shape, np.float32)
+        # the per-step path (action): Python floats, element by element the IEEE operations
+        # of levels() and of the map onto the env's scale, so the same values
+        self._shape = maxima.shape
+        self._bounds = list(zip(self.low.tolist(), (self.high - self.low).tolist()))
+        self._halves = (
+            None
+            if self.center is None
+            else list(
+                zip(
+                    self.center.tolist(),
+                    (self.center - self.low).tolist(),
+                    (self.high - self.center).tolist(),
+                )
+            )
+        )
+        self._maxima = maxima.tolist()
 
     def levels(self, action: Any) -> np.ndarray:
         """The values (physical units) that continuous *action* stands for."""
@@ -869,6 +885,14 @@ class ActionWindow(gym.ActionWrapper):
     def action(self, action: Any) -> Any:
         if self.discrete:
             return int(self.low[0]) + int(np.asarray(action).reshape(-1)[0])
+        if (
+            type(action) is np.ndarray
+            and action.shape == self._shape
+            and action.dtype.kind == "f"
+            and action.dtype.itemsize <= 8
+        ):  # what agents send: levels() and the map below on Python floats (a ufunc call
+            # costs about as much as the engine's period)
+            return np.array(self._python_action(action.tolist()))
         value = self.levels(action)
         if self.echelon:
             base: Any = self.env.unwrapped  # an InventoryEnv
@@ -882,6 +906,32 @@ class ActionWindow(gym.ActionWrapper):
                 )
                 value = np.clip(value - gap, 0.0, self.maxima)
         return 2.0 * value / self.maxima - 1.0
+
+    def _python_action(self, values: list[float]) -> list[float]:
+        """:meth:`action` of a continuous action given as Python floats (exact as float64)."""
+        u = [min(max(v, -1.0), 1.0) for v in values]  # np.clip, NaN kept
+        if self._halves is None:
+            value = [low + (x + 1.0) * 0.5 * span for x, (low, span) in zip(u, self._bounds)]
+        else:
+            value = [
+                center + x * down if x < 0 else center + x * up
+                for x, (center, down, up) in zip(u, self._halves)
+            ]
+        if self.echelon:
+            base: Any = self.env.unwrapped  # an InventoryEnv
+            view = base.view
+            if view is not None:
+                value = [
+                    min(
+                        max(
+                            v - (view.echelon_inventory_position(n) - view.inventory_position(n)),
+                            0.0,
+                        ),
+                        m,
+                    )
+                    for v, n, m in zip(value, self.nodes, self._maxima)
+                ]
+        return [2.0 * v / m - 1.0 for v, m in zip(value, self._maxima)]
 
     @property
     def vector_unsupported(self) -> str | None:

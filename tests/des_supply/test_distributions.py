@@ -457,6 +457,11 @@ def test_period_draws_do_not_depend_on_how_periods_were_visited():
     assert [jump.at(t) for t in (5, 40, 41, 99)] == [every[t] for t in (5, 40, 41, 99)]
     with pytest.raises(ValueError, match="period 5 was already discarded"):
         jump.at(5)
+    blocks, more = draws(), draws()
+    every = [more.at(t) for t in range(112)]
+    for t in (0, 15, 16, 40, 99):  # the block holding t: its first period and its values
+        first, values = blocks.block(t)
+        assert first == 16 * (t // 16) and values == every[first : first + 16]
 
 
 def test_parameters_must_be_numbers_not_strings_or_booleans():

@@ -17,7 +17,7 @@ from strategies import networks, policies
 
 from des_supply import Action, BaseStock, Deterministic, Edge, Network, Node, Poisson, Simulation
 from des_supply.ledger import COST_FIELDS, FIELDS
-from des_supply.sim import FLUSH_PERIODS, DecisionError
+from des_supply.sim import FLUSH_PERIODS, DecisionError, cost_sums
 
 COLUMNS = [FIELDS.index(f) for f in COST_FIELDS]
 
@@ -62,9 +62,14 @@ def test_period_costs_and_state_are_the_slow_reads(data):
     sim = Simulation(net, data.draw(st.integers(1, 40)), seed=data.draw(st.integers(0, 99)))
     costs = []
 
+    keep = [data.draw(st.booleans()) for _ in net.nodes]
+
     def check(sim, obs):
         _check_state(sim, obs)
-        costs.extend(sim.period_costs(t) for t in range(len(costs), sim.accounted))
+        for t in range(len(costs), sim.accounted):
+            costs.append(sim.period_costs(t))
+            for flags in (None, keep):  # the sums read from the buffer = the sums of the rows
+                assert _bits(sim.period_cost_sums(t, flags)) == _bits(cost_sums(costs[t], flags))
 
     _drive(sim, policy, sim.root.entropy, check)
     costs.extend(sim.period_costs(t) for t in range(len(costs), sim.accounted))
@@ -102,6 +107,12 @@ def test_period_costs_after_a_flush_and_with_fixed_rows():
         obs = sim.step({n: 3.0 for n in obs.deciding})
     assert sim.accounted == periods
     got = [sim.period_costs(t) for t in range(periods)]
+    keep = [n.kind == "stock" for n in net.nodes]  # skips the supply nodes' rows of zeros
+    for t in range(periods):  # flushed periods and buffered ones
+        for flags in (None, keep):
+            assert _bits(sim.period_cost_sums(t, flags)) == _bits(cost_sums(got[t], flags))
+    with pytest.raises(IndexError, match="not accounted"):
+        sim.period_cost_sums(periods)
     ledger = sim.ledger()
     rows = np.stack([ledger[f] for f in FIELDS], axis=2)[:, :, COLUMNS]
     assert [_bits(p) for p in got] == [_bits(r.tolist()) for r in rows]

@@ -33,7 +33,8 @@ from strategies import networks
 
 import rl
 from des_supply.ledger import COST_FIELDS, FIELDS
-from rl.env import InventoryEnv, _period_costs
+from des_supply.sim import cost_sums
+from rl.env import InventoryEnv
 from scenarios.gym_ids import INVENTORY_ENV_IDS, register_envs
 
 register_envs()
@@ -173,7 +174,7 @@ def test_period_costs_are_numpys_sums(n_nodes, pool):
     columns = [FIELDS.index(f) for f in COST_FIELDS]
     rows[:, :, columns] = np.array(pool[: 5 * n_nodes]).reshape(1, n_nodes, 5)
     costs = rows[:, :, columns]  # as the env indexes the ledger rows
-    parts, per_node = _period_costs(rows[0, :, columns[0] : columns[-1] + 1].tolist())
+    parts, per_node = cost_sums(rows[0, :, columns[0] : columns[-1] + 1].tolist())
     assert [x.hex() for x in parts] == [float(x).hex() for x in costs.sum(axis=(0, 1))]
     assert [x.hex() for x in per_node] == [float(x).hex() for x in costs.sum(axis=(0, 2))]
 

@@ -223,6 +223,52 @@ def test_action_window_with_a_center_and_echelon_levels() -> None:
         )
 
 
+def _numpy_window(window: ActionWindow, action: np.ndarray) -> np.ndarray:
+    """ActionWindow's map on numpy arrays (its definition, written out)."""
+    u = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+    low, high, center = window.low, window.high, window.center
+    if center is None:
+        value = low + (u + 1.0) * 0.5 * (high - low)
+    else:
+        value = np.where(u < 0, center + u * (center - low), center + u * (high - center))
+    if window.echelon:
+        view = window.unwrapped.view
+        gap = np.array(
+            [view.echelon_inventory_position(n) - view.inventory_position(n) for n in window.nodes]
+        )
+        value = np.clip(value - gap, 0.0, window.maxima)
+    return 2.0 * value / window.maxima - 1.0
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        {"low": [1, 2, 3], "high": [10, 20, 30]},
+        {"low": [1, 2, 3], "high": [10, 20, 30], "center": [5, 6.5, 7]},
+        {"low": [1, 2, 3], "high": [10, 20, 30], "echelon": True},
+        {"low": 0.5, "high": 25.25, "center": 9.75, "echelon": True},
+    ],
+)
+def test_action_window_on_python_floats_is_the_numpy_map(window) -> None:
+    """The per-step path (Python floats) gives numpy's map bit for bit, NaN and -0.0 too."""
+    from rl.env import make_env
+
+    env = ActionWindow(
+        make_env(scenarios.make("serial"), periods=30, action_mode="base-stock"), **window
+    )
+    env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    special = [np.nan, -0.0, 0.0, -1.0, 1.0, -np.inf, np.inf, 1e-300, -0.5, 2.0]
+    for k in range(150):
+        a = rng.choice(special, 3) if k % 3 == 0 else rng.uniform(-1.3, 1.3, 3)
+        for dtype in (np.float32, np.float64):
+            got = env.action(a.astype(dtype))
+            expected = _numpy_window(env, a.astype(dtype))
+            assert got.dtype == np.float64 and got.tobytes() == expected.tobytes(), a
+        if not np.isnan(a).any() and env.step(a.astype(np.float32))[3]:
+            env.reset()
+
+
 def test_same_env_for_training_and_evaluation() -> None:
     problem = scenarios.make("single-stage", lead_time=2, penalty=9.0)
     _, spec = preset(problem)
