@@ -4,7 +4,6 @@ study, and its --quick path end to end (slow)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,32 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_scripts import PERIODS, load, study
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "figure2.py"
-PERIODS = 10
 
 
 @pytest.fixture(scope="module")
 def fig2():
-    spec = importlib.util.spec_from_file_location("figure2_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def study(seed: int, rows: dict[str, np.ndarray], eval_seed: int = 7, **settings) -> dict:
-    """A study.json-like dict; *rows*: per-episode profit per period."""
-    return {
-        "name": "recommendation-small",
-        "params": {"shortage": "lost"},
-        "shortage": "lost",
-        "settings": {"seed": seed, "periods": PERIODS, "steps": 100, **settings},
-        "eval_seed": eval_seed,
-        "rows": [
-            {"name": k, "per_episode": (PERIODS * np.asarray(v)).tolist()} for k, v in rows.items()
-        ],
-    }
+    return load("figure2", "figure2_benchmark")
 
 
 @pytest.fixture

@@ -6,41 +6,20 @@ with its traces (slow)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_scripts import PERIODS, load, study
 
 from des_supply.evaluate import confidence_interval
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "multi_timescale.py"
-PERIODS = 10
 REF = "periodic base-stock (k=3) + margin"
 
 
 @pytest.fixture(scope="module")
 def mt():
-    spec = importlib.util.spec_from_file_location("multi_timescale_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def study(seed: int, rows: dict[str, np.ndarray], eval_seed: int = 7, **settings) -> dict:
-    """A study.json-like dict; *rows*: per-episode profit per period."""
-    return {
-        "name": "recommendation-small",
-        "params": {"shortage": "lost"},
-        "shortage": "lost",
-        "settings": {"seed": seed, "periods": PERIODS, "steps": 100, **settings},
-        "eval_seed": eval_seed,
-        "rows": [
-            {"name": k, "per_episode": (PERIODS * np.asarray(v)).tolist()} for k, v in rows.items()
-        ],
-    }
+    return load("multi_timescale", "multi_timescale_benchmark")
 
 
 @pytest.fixture
