@@ -423,22 +423,13 @@ class Observation:
             head = (s.on_hand, s.backlog, _on_order(s), s.last_demand)
             return head + self.pipeline(node, pipeline) if pipeline else head
         # one supplier, bom 1: _on_order's first case and the pipeline's fast path
-        # (Simulation._one_edge_pipeline), inlined; that one stays the slow read
-        # (``pipeline``) that tests/des_supply/test_driving.py compares this with
-        out = [s.on_hand, s.backlog, e.transit + e.pending + s.init_pending, s.last_demand]
+        # (Simulation._one_edge_pipeline); tests/des_supply/test_driving.py compares this
+        # with the slow reads (``on_order``, ``pipeline``)
+        head = (s.on_hand, s.backlog, e.transit + e.pending + s.init_pending, s.last_demand)
         if not pipeline:
-            return tuple(out)
+            return head
         t: int = self.t  # type: ignore[assignment]  # a period (typing.cast is a call)
-        due, initial = self._sim._due, s.init_due
-        for k in range(t + 1, t + pipeline + 1):
-            units = 0.0
-            arrivals = due.get(k)
-            if arrivals is not None:
-                for x, q in arrivals:
-                    if x is e:
-                        units += q
-            out.append(initial.get(k, 0.0) + units if initial else 0.0 + units)
-        return tuple(out)
+        return head + self._sim._one_edge_pipeline(s, t, pipeline)
 
     def last_demand(self, node: str) -> float:
         """External demand of the most recent period that has had its demand phase."""
