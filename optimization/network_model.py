@@ -261,6 +261,7 @@ def build_network_model(
     lead_window: Mapping[Key, tuple[int, int]] | None = None,
     start: int = 0,
     memory_limit: float | None = None,
+    queue_penalty: float = 0.0,
 ) -> pyo.ConcreteModel:
     """The multi-period network model (see the module docstring) [x, I, s, P, d, L].
 
@@ -285,9 +286,19 @@ def build_network_model(
         Bytes; a model estimated above it (:data:`BYTES_PER_CELL` per period and node or
         edge) raises :class:`~optimization.memory.SizeLimitError` before anything is
         built (default: see :mod:`optimization.memory`).
+    queue_penalty : float
+        Cost per unit and period of a request a *shared* source (one serving several
+        customers, see :func:`shared_source_edges`) does not ship: units it owes, or
+        loses, on those edges.  0 (the default) is the engine's accounting.  The
+        engine serves a shared source's customers first come, first served, the
+        model allocates freely; a small positive value keeps a planning model from
+        queueing requests whose allocation it would get wrong
+        (:class:`~optimization.network_mip.RollingHorizonPolicy` uses it).
     """
     if not float(horizon).is_integer() or horizon < 1:
         raise ValueError(f"horizon(={horizon}) must be a positive integer")
+    if not (math.isfinite(queue_penalty) and queue_penalty >= 0):
+        raise ValueError(f"queue_penalty(={queue_penalty}) must be a finite number >= 0")
     H = int(horizon)
     cells = H * (len(network.nodes) + len(network.edges))
     check_memory(
@@ -328,7 +339,7 @@ def build_network_model(
     _add_use_supply_capacity(m, S)
     _add_order_limits(m, S)
     _add_storage_capacity(m, S)
-    _add_objective(m, S)
+    _add_objective(m, S, queue_penalty)
     update_network_model(
         m,
         demand=demand,
@@ -927,9 +938,25 @@ def _add_storage_capacity(m: pyo.ConcreteModel, S: ModelStructure) -> None:
         ] * (1 - m.y[n, t])
 
 
-def _add_objective(m: pyo.ConcreteModel, S: ModelStructure) -> None:
-    """The cost of each period exactly as ``Simulation._account`` books it, and their sum."""
+def shared_source_edges(network: Network) -> list[Key]:
+    """Edges out of a node that serves more than one customer (several downstream nodes, or
+    one plus external demand): where the engine's first-come-first-served allocation and
+    the model's free allocation can differ."""
+    out = []
+    for n in network.nodes:
+        customers = network.customers(n.name)
+        if len(customers) + (n.demand is not None) > 1:
+            out.extend(e.key for e in customers)
+    return out
+
+
+def _add_objective(m: pyo.ConcreteModel, S: ModelStructure, queue_penalty: float) -> None:
+    """The cost of each period exactly as ``Simulation._account`` books it, and their sum
+    (plus ``queue_penalty`` per unit a shared source owes or loses, if positive)."""
     node, edge = S.node, S.edge
+    shared = set(shared_source_edges(S.network)) if queue_penalty else set()
+    queued = [k for k in m.EP if k in shared]
+    refused = [k for k in m.EL if k in shared]
 
     @m.Expression(m.T)
     def period_cost(m, t):
@@ -961,6 +988,10 @@ def _add_objective(m: pyo.ConcreteModel, S: ModelStructure) -> None:
                     total += nd.shortage_cost * sum(m.P[k, t] for k in S.outbound[u])
                 else:
                     total += nd.shortage_cost * sum(m.req[k, t] - m.s[k, t] for k in S.outbound[u])
+        if queued or refused:
+            total += queue_penalty * (
+                sum(m.P[k, t] for k in queued) + sum(m.req[k, t] - m.s[k, t] for k in refused)
+            )
         return total
 
     m.cost = pyo.Objective(expr=sum(m.period_cost[t] for t in m.T), sense=pyo.minimize)
