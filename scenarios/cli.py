@@ -688,10 +688,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
+        params = "".join(f" {k}={v}" for k, v in (problem.params or {}).items())
+        steps = f"{result.global_step:,} steps"
+        asked, rollout = config.total_steps, config.batch_size
+        if 0 < asked - result.global_step < rollout:
+            steps += f" ({asked:,} asked: whole rollouts of {rollout:,})"
         print(
-            f"trained {args.algo} on {problem.name} {problem.params or ''} for "
-            f"{result.global_step} steps; checkpoint, progress.csv and learning_curve.png "
-            f"in {out}"
+            f"trained {args.algo} on {problem.name}{params} for {steps}; checkpoint, "
+            f"progress.csv and learning_curve.png in {out}"
         )
 
 

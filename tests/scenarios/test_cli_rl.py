@@ -53,6 +53,16 @@ def test_train_resume_and_evaluate(tmp_path, capsys):
     assert code == 0 and len(agent["per_episode"]) == 2
 
 
+def test_train_says_when_the_steps_asked_end_mid_rollout(tmp_path, capsys):
+    """PPO trains whole rollouts: a budget that ends inside one says so with the numbers."""
+    argv = ["train", "single-stage", "--param", "lead_time=1", "--steps", "3000"]
+    code, stdout, _ = run(capsys, *argv, "--out", str(tmp_path / "run"))
+    assert code == 0
+    assert "single-stage lead_time=1 for 2,048 steps (3,000 asked: whole rollouts of 2,048)" in (
+        stdout
+    )
+
+
 def test_train_engine_flag_sets_ppo_config_engine(tmp_path, capsys):
     """--engine batch trains on the batch engine (recorded in run.json and by the runner in
     config.json) and, on single stage, gives the event engine's checkpoint bit for bit;
