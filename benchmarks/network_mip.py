@@ -44,6 +44,7 @@ Usage::
     python benchmarks/network_mip.py --quick               # T = 26 and 52, 12 MPC epochs
     python benchmarks/network_mip.py --mpc-only            # the rolling-horizon tables only
     python benchmarks/network_mip.py --recommendation-only # the recommendation MPC table only
+    python benchmarks/network_mip.py --recommendation-only --recommendation-epochs 52
     python benchmarks/network_mip.py --json benchmarks/results/network_mip.json
 """
 
@@ -264,6 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=120.0, help="seconds per MIP solve")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=3, help="interleaved MPC runs per mode")
+    ap.add_argument(
+        "--recommendation-epochs",
+        type=int,
+        help="recommendation MPC epochs per run (default: --epochs, at most 16)",
+    )
     ap.add_argument("--mpc-only", action="store_true", help="skip the perfect-information table")
     ap.add_argument(
         "--recommendation-only", action="store_true", help="only the recommendation MPC table"
@@ -344,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     rec: list[dict[str, Any]] = []
-    rec_epochs = min(epochs, 16)
+    rec_epochs = args.recommendation_epochs or min(epochs, 16)
     print(
         f"\nRecommendation MPC (mip-mpc): {rec_epochs} epochs x {args.repeats} interleaved runs "
         "per mode"

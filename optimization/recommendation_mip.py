@@ -116,10 +116,12 @@ __all__ = [
 #: most patterns per customer the "all" family may have (its size is (K+1)^N)
 MAX_ALL_PATTERNS = 1024
 #: HiGHS options of the MPC's re-solves, on top of :func:`~optimization.solve.solve`'s.
-#: Feasibility jump, a primal heuristic HiGHS runs before the root LP, took 20-45% of
-#: HiGHS's time on the benchmark's recommendation models, and its solutions were always
-#: superseded at the root: without it the plans stayed identical epoch by epoch
-#: (``benchmarks/network_mip.py --recommendation-only``; 52 epochs of each instance).
+#: Feasibility jump, a primal heuristic HiGHS runs before the root LP, took 14-32% of
+#: HiGHS's CPU time on the benchmark's recommendation models; without it the plans stayed
+#: identical epoch by epoch (the four ``benchmarks/network_mip.py --recommendation-only``
+#: instances: 52 epochs on seed 0, 30-104 on seed 1).  Other settings tried (presolve or
+#: probing off, a start from the previous plan) were faster but changed plans, among ties
+#: or within the 0.1% gap.
 MPC_HIGHS_OPTIONS: dict[str, Any] = {"mip_heuristic_run_feasibility_jump": False}
 #: most states the MPC remembers the answer of (a state seen again is not re-solved)
 MPC_MEMO_SIZE = 4096
