@@ -30,10 +30,13 @@ comparison, Pyomo vs direct re-solves interleaved, on recommendation-small (lost
 backlog; horizon 4, auto safety stock), recommendation-small with patterns on the
 products axis (family "all", whole units, relaxed future) and recommendation-medium.
 Besides the medians and their ratio (target 3x), the table gives the median time of
-HiGHS's own ``run`` in a direct epoch and the ceiling pyomo ms / HiGHS ms: what any
+HiGHS's own ``run`` in a direct solve and the ceiling pyomo ms / HiGHS ms: what any
 re-solve route could gain with the solve itself unchanged (where HiGHS is most of the
-epoch no route reaches 3x without changing the solve, and so perhaps the plans), and the
-ratio of process CPU seconds per epoch, which a busy machine disturbs less than wall time.
+epoch no route reaches 3x without changing the solve, and so perhaps the plans), the
+ratio of process CPU seconds per epoch, which a busy machine disturbs less than wall time,
+and the share of epochs answered from a state the policy had already solved ("memo").
+To compare two versions of the library, run each one's script alternately with its own
+``--json`` and compare the medians (same seed, so the plans must be the same).
 
 Usage::
 
@@ -41,6 +44,7 @@ Usage::
     python benchmarks/network_mip.py --quick               # T = 26 and 52, 12 MPC epochs
     python benchmarks/network_mip.py --mpc-only            # the rolling-horizon tables only
     python benchmarks/network_mip.py --recommendation-only # the recommendation MPC table only
+    python benchmarks/network_mip.py --recommendation-only --recommendation-epochs 52
     python benchmarks/network_mip.py --json benchmarks/results/network_mip.json
 """
 
@@ -210,6 +214,7 @@ def recommendation_mpc(
     solver: list[float] = []
     builds: list[float] = []
     cpu: dict[str, list[float]] = {"pyomo": [], "direct": []}  # CPU seconds per epoch, by run
+    hits: list[int] = []  # epochs answered from an already solved state, per direct run
     for r in range(repeats):
         for mode in ("pyomo", "direct") if r % 2 == 0 else ("direct", "pyomo"):
             net = scenarios.make(name, **params).network
@@ -227,6 +232,8 @@ def recommendation_mpc(
             cpu[mode].append((time.process_time() - cpu0) / epochs)
             times[mode] += pol.epoch_times
             solver += pol.solver_times
+            if mode == "direct":
+                hits.append(getattr(pol, "memo_hits", 0))
             profits[mode].append(ledger.profit())
     first = profits["pyomo"][0]
     same = all(np.array_equal(first, p) for p in profits["pyomo"] + profits["direct"])
@@ -244,6 +251,7 @@ def recommendation_mpc(
         "highs_median_s": statistics.median(solver),
         "ceiling": med["pyomo"] / statistics.median(solver),
         "same_ledgers": same,
+        "memo_share": statistics.fmean(hits) / epochs,
         "mean_profit": float(first.mean()),
     }
 
@@ -257,6 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=120.0, help="seconds per MIP solve")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=3, help="interleaved MPC runs per mode")
+    ap.add_argument(
+        "--recommendation-epochs",
+        type=int,
+        help="recommendation MPC epochs per run (default: --epochs, at most 16)",
+    )
     ap.add_argument("--mpc-only", action="store_true", help="skip the perfect-information table")
     ap.add_argument(
         "--recommendation-only", action="store_true", help="only the recommendation MPC table"
@@ -337,14 +350,15 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     rec: list[dict[str, Any]] = []
-    rec_epochs = min(epochs, 16)
+    rec_epochs = args.recommendation_epochs or min(epochs, 16)
     print(
         f"\nRecommendation MPC (mip-mpc): {rec_epochs} epochs x {args.repeats} interleaved runs "
         "per mode"
     )
     print(
         f"{'case':<44}{'setup s':>8}{'pyomo ms':>10}{'direct ms':>10}{'ratio':>7}"
-        f"{'HiGHS ms':>9}{'ceiling':>8}{'CPU ratio':>10}{'same plans':>11}{'profit/period':>15}"
+        f"{'HiGHS ms':>9}{'ceiling':>8}{'CPU ratio':>10}{'memo':>6}{'same plans':>11}"
+        f"{'profit/period':>15}"
     )
     for name, params, kw in REC_CASES:
         r = recommendation_mpc(name, params, kw, rec_epochs, args.seed, args.repeats)
@@ -359,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{case:<44}{r['setup_s']:>8.2f}{1e3 * r['pyomo_median_s']:>10.2f}"
             f"{1e3 * r['direct_median_s']:>10.2f}{r['speedup']:>6.2f}x"
             f"{1e3 * r['highs_median_s']:>9.2f}{r['ceiling']:>7.2f}x{r['cpu_speedup']:>9.2f}x"
+            f"{100 * r['memo_share']:>5.0f}%"
             f"{'yes' if r['same_ledgers'] else 'NO':>11}"
             f"{r['mean_profit']:>15.3f}  target {TARGET:g}x "
             f"{'met' if r['speedup'] >= TARGET else 'NOT MET'}",
@@ -366,9 +381,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(
         "setup s = building the model and laying it out in HiGHS; HiGHS ms = median seconds "
-        "of highspy's own run in a direct epoch; ceiling = pyomo ms / HiGHS ms, the most any "
+        "of highspy's own run in a direct solve; ceiling = pyomo ms / HiGHS ms, the most any "
         "re-solve route could gain with HiGHS unchanged; CPU ratio = pyomo / direct process "
-        "CPU seconds per epoch (medians over runs; less disturbed by a busy machine)"
+        "CPU seconds per epoch (medians over runs; less disturbed by a busy machine); memo = "
+        "direct epochs answered from a state already solved, not solved again"
     )
 
     if args.json:

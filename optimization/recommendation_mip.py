@@ -115,6 +115,16 @@ __all__ = [
 
 #: most patterns per customer the "all" family may have (its size is (K+1)^N)
 MAX_ALL_PATTERNS = 1024
+#: HiGHS options of the MPC's re-solves, on top of :func:`~optimization.solve.solve`'s.
+#: Feasibility jump, a primal heuristic HiGHS runs before the root LP, took 14-32% of
+#: HiGHS's CPU time on the benchmark's recommendation models; without it the plans stayed
+#: identical epoch by epoch (the four ``benchmarks/network_mip.py --recommendation-only``
+#: instances: 52 epochs on seed 0, 30-104 on seed 1).  Other settings tried (presolve or
+#: probing off, a start from the previous plan) were faster but changed plans, among ties
+#: or within the 0.1% gap.
+MPC_HIGHS_OPTIONS: dict[str, Any] = {"mip_heuristic_run_feasibility_jump": False}
+#: most states the MPC remembers the answer of (a state seen again is not re-solved)
+MPC_MEMO_SIZE = 4096
 FAMILIES = ("all", "single")
 
 
@@ -978,10 +988,15 @@ class MIPRecommendationPolicy:
     ``resolve="direct"`` (the default) the state goes straight into HiGHS in bulk
     (:class:`~optimization.solve.DirectHighs`; the model's Pyomo Params are then left as
     built), with ``resolve="pyomo"`` through the Params and Pyomo's persistent interface
-    (slower; the plans are the same, which the tests check epoch by epoch).
+    (slower; the plans are the same, which the tests check epoch by epoch).  Both routes
+    solve with :data:`MPC_HIGHS_OPTIONS`.  A state already solved (the same on hand,
+    backlog and pipeline, which happens often with whole units) is answered with that
+    solve's plan and report, without solving again: the model would be the same numbers,
+    and HiGHS (one thread, fixed seed) returns the same plan for the same model.
 
-    ``epoch_times`` (seconds per period) and ``terminations`` are kept for reporting, and
-    with ``resolve="direct"`` ``solver_times`` (seconds of HiGHS's own run per period).
+    ``epoch_times`` (seconds per period), ``terminations`` and ``memo_hits`` (epochs
+    answered from a solved state) are kept for reporting, and with ``resolve="direct"``
+    ``solver_times`` (seconds of HiGHS's own run per solve).
     """
 
     def __init__(
@@ -1042,6 +1057,7 @@ class MIPRecommendationPolicy:
             "rel_gap": rel_gap,
             "threads": threads,
             "seed": seed,
+            "options": dict(MPC_HIGHS_OPTIONS),
         }
         tick = time.perf_counter()
         leads = np.repeat(self.products.lead[:, None], H, axis=1)
@@ -1066,6 +1082,8 @@ class MIPRecommendationPolicy:
         self.solver_times: list[float] = []
         self.terminations: dict[str, int] = {}
         self.last_report: SolveReport | None = None
+        self.memo_hits = 0
+        self._memo: dict[bytes, tuple[SolveReport, np.ndarray, np.ndarray]] = {}
 
     def act(self, obs: Any) -> Action:
         tick = time.perf_counter()
@@ -1075,21 +1093,33 @@ class MIPRecommendationPolicy:
             arrivals[:, 1:] = [obs.pipeline(n, H - 1) for n in names]
         on_hand = [obs.on_hand(n) for n in names]
         backlog = [obs.backlog(n) for n in names]
-        if self._direct is not None:
-            rep = self._direct.solve(on_hand, backlog, arrivals, self.safety_stock)
-            x0, choice0 = self._direct.first_period(self.integer)
-            self.solver_times.append(self._direct.highs.run_time)
+        key = np.concatenate([on_hand, backlog, arrivals.ravel()]).tobytes()
+        if key in self._memo:
+            rep, x0, choice0 = self._memo[key]
+            self.memo_hits += 1
         else:
-            load_state(self.m, on_hand, backlog, arrivals, self.safety_stock)
-            rep = solve(self.m, opt=self.opt, **self.solve_options)
-            x, choices = _solution(self.m, self.integer)
-            x0, choice0 = x[:, 0], choices[0]
+            rep, x0, choice0 = self._solve(on_hand, backlog, arrivals)
+            if len(self._memo) < MPC_MEMO_SIZE:
+                self._memo[key] = (rep, x0, choice0)
         self.last_report = rep
         self.terminations[rep.termination] = self.terminations.get(rep.termination, 0) + 1
         alpha = self.model.check(self.patterns.recommendation(choice0))
         orders = {n: float(x0[i]) for i, n in enumerate(names) if n in obs.deciding}
         self.epoch_times.append(time.perf_counter() - tick)
         return Action(orders=orders, extra={KEY: alpha})
+
+    def _solve(
+        self, on_hand: list[float], backlog: list[float], arrivals: np.ndarray
+    ) -> tuple[SolveReport, np.ndarray, np.ndarray]:
+        """Solve from this state: the report, period 0's orders (N,) and patterns (M,)."""
+        if self._direct is None:
+            load_state(self.m, on_hand, backlog, arrivals, self.safety_stock)
+            rep = solve(self.m, opt=self.opt, **self.solve_options)
+            x, choices = _solution(self.m, self.integer)
+            return rep, x[:, 0], choices[0]
+        rep = self._direct.solve(on_hand, backlog, arrivals, self.safety_stock)
+        self.solver_times.append(self._direct.highs.run_time)
+        return (rep, *self._direct.first_period(self.integer))
 
     def timing(self) -> dict[str, float]:
         """Epochs so far, mean, median and max seconds per epoch, and the build time."""

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +147,7 @@ def solve(
     seed: int = 0,
     opt: Highs | None = None,
     require_incumbent: bool = True,
+    options: Mapping[str, Any] | None = None,
 ) -> SolveReport:
     """Solve *model* with HiGHS and load the incumbent into its variables.
 
@@ -166,6 +167,8 @@ def solve(
     require_incumbent : bool
         False: a solve stopped by a limit before finding a solution returns its best bound
         (``objective`` NaN, nothing loaded) instead of raising.
+    options : Mapping, optional
+        More HiGHS options by name (e.g. ``{"mip_heuristic_run_feasibility_jump": False}``).
 
     Raises
     ------
@@ -186,7 +189,7 @@ def solve(
             time_limit=time_limit,
             rel_gap=rel_gap,
             threads=threads,
-            solver_options={"random_seed": int(seed)},
+            solver_options={"random_seed": int(seed), **(options or {})},
             raise_exception_on_nonoptimal_result=False,  # keep time-limited incumbents
             load_solutions=False,
         )
@@ -367,16 +370,19 @@ class DirectHighs:
         rel_gap: float = 1e-6,
         threads: int = 1,
         seed: int = 0,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         import highspy  # noqa: F401 -- fail here, in one line, when it is missing
 
         _check_options(time_limit, rel_gap)
         self.name = getattr(model, "name", "model")
-        self.options = {
+        #: HiGHS options set on the instance (``options``: more of them, as :func:`solve`)
+        self.options: dict[str, Any] = {
             "time_limit": float(time_limit),
             "mip_rel_gap": float(rel_gap),
             "threads": int(threads),
             "random_seed": int(seed),
+            **(options or {}),
         }
         params = [
             p
@@ -506,7 +512,8 @@ class DirectHighs:
             h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         for key, val in self.options.items():
-            h.setOptionValue(key, val)
+            if h.setOptionValue(key, val) != highspy.HighsStatus.kOk:
+                raise ValueError(f"model '{self.name}': HiGHS refused option {key}={val!r}")
         h.HandleKeyboardInterrupt = True
         col_lb, col_ub, kind = self._cols
         n = len(col_lb)

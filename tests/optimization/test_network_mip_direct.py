@@ -19,7 +19,7 @@ from optimization.network_mip import (
     longest_lead_path,
     update_network_model,
 )
-from optimization.solve import DirectHighs, SolverError, new_solver
+from optimization.solve import DirectHighs, SolverError, new_solver, solve
 
 FIELDS = ("on_hand", "backlog", "lost", "ordered", "received", "shipped")
 
@@ -162,3 +162,12 @@ def test_resolve_mode_is_checked():
     net = scenarios.make("single-stage").network
     with pytest.raises(ValueError, match="resolve"):
         RollingHorizonPolicy(net, 6, resolve="fast")
+
+
+def test_direct_highs_takes_more_options_and_refuses_unknown_ones():
+    m = toy(3.0)
+    quiet = {"mip_heuristic_run_feasibility_jump": False}
+    assert DirectHighs(m, options=quiet).solve().objective == DirectHighs(m).solve().objective
+    assert solve(toy(3.0), options=quiet).objective == pytest.approx(1 + 0.6 + 3.0)
+    with pytest.raises(ValueError, match="HiGHS refused option no_such_option=1"):
+        DirectHighs(m, options={"no_such_option": 1}).solve()
