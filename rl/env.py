@@ -378,7 +378,7 @@ class NetworkLayout:
             block = pick(view.state(name, pipeline))
             if not min(block) > 0.0:  # some entry is 0, -0.0, negative or NaN: clip
                 block = [v if not v <= 0.0 else 0.0 for v in block]
-            return np.fromiter(block, _F32, self._size)
+            return np.array(block, _F32)  # the same cast as fromiter's, a little faster
         values: list[float] = []
         if t == view.t:  # at an epoch: each block is a pick from the node's state
             state = view.state
@@ -647,6 +647,8 @@ class EpisodeRunner(EpisodeSeeds):
         self._stock_array = np.array(self._stock_index, dtype=np.intp)
         self._is_stock = [i in self._stock_index for i in range(len(self.sim.network_nodes))]
         self._small = len(self.sim.network_nodes) < _SMALL
+        self._one_stock = len(self.stock) == 1  # info["node_cost"] from its template
+        self._no_cost = np.zeros(len(self.stock))  # info["node_cost"]'s template (float64)
         self._cost_objective = self.sim.objective == "cost"
         self.view: Observation | None = None
         self.t: float = 0  # the period (Observation.t)
@@ -677,8 +679,9 @@ class EpisodeRunner(EpisodeSeeds):
         (under sequential decisions, possibly the next node's epoch in the same period)."""
         if self.done:
             raise RuntimeError("the episode is over (or was never started): call reset()")
-        t0 = self.t
-        view = self.sim.step(orders)
+        t0, sim = self.t, self.sim
+        sim.act(orders)  # Simulation.step, without its call
+        view = sim.advance()
         if view is None:
             self.done, self.t = True, self.periods
         else:
@@ -717,7 +720,11 @@ class EpisodeRunner(EpisodeSeeds):
             parts, node_cost = [0.0] * len(_COST_KEYS), np.zeros(len(self._stock_index))
         elif end - start == 1 and self._small:  # one period: its rows, no numpy but the result
             parts, stock_cost = sim.period_cost_sums(start, self._is_stock)
-            node_cost = np.array(stock_cost)  # Python floats: float64
+            if self._one_stock:  # a copy and a store: half the cost of np.array on a list
+                node_cost = self._no_cost.copy()
+                node_cost[0] = stock_cost[0]
+            else:
+                node_cost = np.array(stock_cost)  # Python floats: float64
         else:
             costs = sim.records(start)[:, :, list(_COST_COLUMNS)]
             parts = costs.sum(axis=(0, 1)).tolist()
@@ -984,6 +991,16 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
         self._every_period = price_action == "none" and all(
             n.review_period == 1 for n in network.stock_nodes
         )
+        # one stocking node with one action value, every period, simultaneous, no price: the
+        # node of the lean step (_step_one_node; None otherwise), whether its value is a
+        # level, and info["orders"]'s template (float64)
+        self._one_node: str | None = (
+            self._names[0]
+            if self._every_period and self._one_value and not self._sequential
+            else None
+        )
+        self._one_level = action_mode == "base-stock"
+        self._no_orders = np.zeros(len(self._names))
         self.price_node: str | None = priced if price_action != "none" else None
         self.price_grid: PriceGrid | None = grid if price_action != "none" else None
         if price_action == "grid":
@@ -1048,6 +1065,9 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
         return self.layout.observation(view, self.runner.t), info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        one = self._one_node
+        if one is not None:
+            return self._step_one_node(action, one)
         runner = self.runner
         view = runner.view
         if runner.done or view is None:
@@ -1058,14 +1078,10 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
                 and action.shape == self._box_shape
                 and (action.dtype is _F32 or action.dtype is _F64)
             ):  # parse_values of a Box action, inlined
-                if self._one_value:  # one node, one value: no comprehension
-                    v = action.tolist()[0]
-                    values = [(min(max(v, -1.0), 1.0) + 1.0) * 0.5 * self._maxima[0]]
-                else:
-                    values = [
-                        (min(max(v, -1.0), 1.0) + 1.0) * 0.5 * m
-                        for v, m in zip(action.tolist(), self._maxima)
-                    ]
+                values = [
+                    (min(max(v, -1.0), 1.0) + 1.0) * 0.5 * m
+                    for v, m in zip(action.tolist(), self._maxima)
+                ]
                 total = sum(values)  # NaN exactly when an entry is (the rest is finite)
                 if total != total:  # parse_values names the entry
                     self.layout.parse_values(action, self.layout.nodes, self.order_space)
@@ -1075,11 +1091,7 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
                 asked_list = values if self.action_mode == "quantity" else [0.0] * len(self._names)
                 reward, info = runner.answer_period(self._node_decider(values, asked_list))
             else:
-                if self.action_mode == "quantity":
-                    pass
-                elif self._one_value:  # one base-stock level: (S - IP)^+
-                    values = [max(0.0, values[0] - view.inventory_position(self._names[0]))]
-                else:
+                if self.action_mode != "quantity":
                     values = self._levels_to_orders(values, view)
                 asked_list = values
                 if len(values) == 1:
@@ -1122,6 +1134,39 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
         info["action_mask"] = (
             np.zeros(len(self.nodes), dtype=bool) if truncated else self._mask(view)
         )
+        return self.layout.observation(view, runner.t), float(reward), False, truncated, info
+
+    def _step_one_node(
+        self, action: Any, name: str
+    ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """``step`` of one stocking node *name* that decides every period (one action value,
+        no price, simultaneous decisions): the general fast path without its loops, dicts and
+        branches over nodes.
+
+        The order is :meth:`NetworkLayout.parse_values` of a Box action, inlined (anything
+        else goes through it); ``info["orders"]`` and ``info["action_mask"]`` are copies of
+        templates (fresh arrays every step: a caller may keep them)."""
+        runner = self.runner
+        view = runner.view
+        if runner.done or view is None:
+            raise RuntimeError("the episode is over (or was never started): call reset()")
+        if (
+            type(action) is np.ndarray
+            and action.shape == self._box_shape
+            and (action.dtype is _F32 or action.dtype is _F64)
+        ):
+            q = (min(max(action.item(), -1.0), 1.0) + 1.0) * 0.5 * self._maxima[0]
+            if q != q:  # NaN: parse_values names the entry
+                self.layout.parse_values(action, self.layout.nodes, self.order_space)
+        else:
+            q = self.layout.parse_values(action, self.layout.nodes, self.order_space)[0]
+        if self._one_level:  # a base-stock level: (S - IP)^+
+            q = max(0.0, q - view.inventory_position(name))
+        reward, info = runner.answer({name: q})
+        info["orders"] = orders = self._no_orders.copy()
+        orders[0] = q
+        truncated = runner.done
+        info["action_mask"] = (self._none_deciding if truncated else self._all_deciding).copy()
         return self.layout.observation(view, runner.t), float(reward), False, truncated, info
 
     def _node_decider(

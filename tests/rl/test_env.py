@@ -501,6 +501,56 @@ def test_bad_actions_raise_value_error():
     assert gym.utils.env_checker.data_equivalence(ra, rb, exact=True)
 
 
+def test_one_node_step_checks_its_action():
+    """The one-node step parses a Box action inline; what it refuses, parse_values names."""
+    env = rl.make_env(scenarios.make("single-stage"), periods=5)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"action\[0\] \(stage.order\) is NaN"):
+        env.step(np.array([np.nan], np.float32))
+    with pytest.raises(ValueError, match=r"shape \(2,\), expected \(1,\)"):
+        env.step(np.zeros(2, np.float32))
+    a, b = rl.make_env(scenarios.make("single-stage"), periods=5), env
+    a.reset(seed=0)
+    for action in ([0.5], np.array([0.5]), np.array([0.5], np.float32), (0.5,)):
+        assert gym.utils.env_checker.data_equivalence(
+            a.step(np.array([0.5], np.float32)), b.step(action), exact=True
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "mode"),
+    [
+        ("single-stage", "quantity"),
+        ("single-stage", "base-stock"),
+        ("serial", "quantity"),
+        ("owmr", "capped-base-stock"),
+    ],
+)
+def test_returned_arrays_are_fresh_every_step(name, mode):
+    """What a caller keeps (a replay buffer: observations, info arrays) never changes under it:
+    every step and reset returns new arrays, sharing memory with nothing returned before."""
+    env = rl.make_env(scenarios.make(name), periods=3, action_mode=mode)
+    env.action_space.seed(0)
+    kept = [env.reset(seed=0)]
+    for _ in range(7):
+        obs, _, _, truncated, info = env.step(env.action_space.sample())
+        kept.append((obs, info))
+        if truncated:
+            kept.append(env.reset())
+    arrays = [
+        x
+        for obs, info in kept
+        for x in (obs, *(v for v in info.values() if isinstance(v, np.ndarray)))
+    ]
+    assert len(arrays) == len(kept) * 4  # obs, orders, node_cost, action_mask
+    for i, a in enumerate(arrays):  # writing into one touches no other
+        assert not any(np.shares_memory(a, b) for b in arrays[i + 1 :])
+    snapshot = [a.copy() for a in arrays]
+    env.step(env.action_space.sample())
+    for a, b in zip(arrays, snapshot):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_bad_discrete_actions_raise_value_error():
     env = rl.make_env(scenarios.make("owmr", n_retailers=2), periods=5, discrete=True, max_order=10)
     env.reset(seed=0)
