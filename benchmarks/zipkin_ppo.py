@@ -242,6 +242,21 @@ def evaluate_ppo(
     return costs[warmup:].mean(axis=0)
 
 
+def run_preset(
+    ref: Reference, *, capped: bool = False, exact_center: bool = False
+) -> tuple[Any, dict[str, Any]]:
+    """The preset's PPO settings and env spec for *ref*'s cell, with the experiments'
+    changes of the action window (``--exact-center``, ``--capped``)."""
+    from scenarios.presets import preset
+
+    cfg, spec = preset(ref.problem)
+    if exact_center:
+        spec = exact_center_spec(ref, spec)
+    if capped:
+        spec = capped_spec(ref, spec)
+    return cfg, spec
+
+
 def train_ppo(
     ref: Reference,
     seed: int,
@@ -257,13 +272,9 @@ def train_ppo(
 ) -> dict[str, Any]:
     """One PPO run on *ref*'s cell with the preset, then its paired evaluation."""
     from rl.ppo import train
-    from scenarios.presets import make_thunk, preset
+    from scenarios.presets import make_thunk
 
-    cfg, spec = preset(ref.problem)
-    if exact_center:
-        spec = exact_center_spec(ref, spec)
-    if capped:
-        spec = capped_spec(ref, spec)
+    cfg, spec = run_preset(ref, capped=capped, exact_center=exact_center)
     cfg = dataclasses.replace(cfg, seed=seed, engine="batch")
     if n_envs is not None:  # the same rollout batch, split over more sub-envs
         if cfg.batch_size % n_envs:
@@ -472,15 +483,21 @@ def exact_center_spec(ref: Reference, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def reevaluate(
-    ref: Reference, prior: dict[str, Any], run_dir: Path, eval_kw: dict[str, int]
+    ref: Reference,
+    prior: dict[str, Any],
+    run_dir: Path,
+    eval_kw: dict[str, int],
+    *,
+    capped: bool = False,
+    exact_center: bool = False,
 ) -> dict[str, Any]:
     """A finished run of another file (*prior*, e.g. a validation run) evaluated on these
-    episodes instead of trained again: the same preset and seed train the same policy
-    whatever the evaluation episodes, so its training figures are kept."""
+    episodes instead of trained again: the same preset (and experiment flags) and seed
+    train the same policy whatever the evaluation episodes, so its training figures are
+    kept."""
     from rl.ppo import load_agent
-    from scenarios.presets import preset
 
-    _, spec = preset(ref.problem)
+    _, spec = run_preset(ref, capped=capped, exact_center=exact_center)
     if spec != prior["env_spec"]:
         raise SystemExit(
             f"--reuse: {cell_key(ref.L, ref.p)} seed {prior['seed']} was trained with another "
@@ -693,15 +710,28 @@ def _pct(x: float) -> str:
     return f"{100 * x:+.2f}%"
 
 
+#: the table's name of a run's action setting, by its env's action mode
+ACTION_SETTINGS = {"base-stock": "window", "capped-base-stock": "capped"}
+
+
+def action_setting(run: dict[str, Any]) -> str:
+    """How the run's agent acted: ``window`` (an order-up-to level in the preset's window)
+    or ``capped`` (a level and a cap, ``--capped``); runs recorded without their env spec
+    are the preset's window."""
+    mode = run.get("env_spec", {}).get("env", {}).get("action_mode", "base-stock")
+    return ACTION_SETTINGS.get(mode, mode)
+
+
 def table(result: dict[str, Any], markdown: bool = False) -> str:
-    """Per cell: DP and heuristic costs, PPO's mean gap over seeds (each seed's paired CI),
-    training time (wall and CPU, minutes) and steps."""
+    """Per cell: DP and heuristic costs, the action setting of its runs, PPO's mean gap
+    over seeds (each seed's paired CI), training time (wall and CPU, minutes) and steps."""
     head = (
         "L",
         "p",
         "DP cost",
         "best heuristic (gap)",
         "seeds",
+        "action",
         "PPO gap to DP [95% CI] per seed",
         "mean gap",
         "PPO vs heuristic",
@@ -712,6 +742,7 @@ def table(result: dict[str, Any], markdown: bool = False) -> str:
     rows = []
     cells = sorted(result["cells"].values(), key=lambda c: (c["L"], c["p"]))
     within = total = 0
+    per_L: dict[int, list[int]] = {}  # L -> [within, runs]
     for c in cells:
         ref, runs = c["reference"], c["runs"]
         if not runs:
@@ -722,8 +753,10 @@ def table(result: dict[str, Any], markdown: bool = False) -> str:
             + ("*" if r["stopped_by_budget"] else "")
             for r in runs
         )
-        within += sum(r["gap"] <= TARGET_GAP for r in runs)
-        total += len(runs)
+        hits = sum(r["gap"] <= TARGET_GAP for r in runs)
+        within, total = within + hits, total + len(runs)
+        counts = per_L.setdefault(c["L"], [0, 0])
+        counts[0], counts[1] = counts[0] + hits, counts[1] + len(runs)
         rows.append(
             (
                 str(c["L"]),
@@ -731,6 +764,7 @@ def table(result: dict[str, Any], markdown: bool = False) -> str:
                 f"{ref['optimal_value']:.3f}",
                 heur,
                 ",".join(str(r["seed"]) for r in runs),
+                "/".join(sorted({action_setting(r) for r in runs})),
                 per_seed,
                 _pct(float(np.mean([r["gap"] for r in runs]))),
                 _pct(float(np.mean([r["gap_heuristic"] for r in runs]))),
@@ -742,7 +776,9 @@ def table(result: dict[str, Any], markdown: bool = False) -> str:
     ev = result["settings"]["eval"]
     foot = (
         f"{total} runs in {len(rows)} cells; {within} within {TARGET_GAP:.0%} of the DP "
-        f"(point estimate).  Gaps paired with the DP policy on {ev['episodes']} episodes x "
+        f"(point estimate; "
+        + ", ".join(f"L={L} {w}/{n}" for L, (w, n) in sorted(per_L.items()))
+        + f").  Gaps paired with the DP policy on {ev['episodes']} episodes x "
         f"{ev['periods']} periods (first {ev['warmup']} dropped); * = stopped by the time budget."
     )
     if markdown:
@@ -957,7 +993,14 @@ def main(argv: list[str] | None = None) -> int:
             prior = reuse.get((key, seed))
             if prior is not None and (reuse_dir / name / "checkpoint.pt").exists():
                 log(f"{key} seed {seed}: evaluating the run in {reuse_dir / name}")
-                run = reevaluate(ref, prior, reuse_dir / name, eval_kw)
+                run = reevaluate(
+                    ref,
+                    prior,
+                    reuse_dir / name,
+                    eval_kw,
+                    capped=args.capped,
+                    exact_center=args.exact_center,
+                )
             else:
                 log(f"{key} seed {seed}: training")
                 run = train_ppo(

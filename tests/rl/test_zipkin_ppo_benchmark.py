@@ -96,6 +96,13 @@ def test_merge_unites_cells_and_seeds_and_refuses_other_evaluations(zipkin):
     assert len(merged["cells"]) == 2
     text = zipkin.table(merged, markdown=True)
     assert "| 1 | 4 | 5.000 |" in text and "4 runs in 2 cells; 4 within 1%" in text
+    assert "L=1 3/3, L=2 1/1" in text and "| 1,2,3 | window |" in text
+    capped = _result({"L=4,p=9": [1]})
+    capped["cells"]["L=4,p=9"]["runs"][0]["env_spec"] = {
+        "env": {"action_mode": "capped-base-stock"}
+    }
+    text = zipkin.table(zipkin.merge([merged, capped]), markdown=True)
+    assert "| 4 | 9 | 5.000 | myopic-2 (+2.00%) | 1 | capped |" in text
     with pytest.raises(SystemExit, match="evaluated differently"):
         zipkin.merge([_result({"L=1,p=4": [1]}), _result({"L=1,p=4": [2]}, periods=50)])
     assert zipkin.parse_cells("1:4,4:39") == [(1, 4.0), (4, 39.0)]
@@ -222,3 +229,21 @@ def test_exact_center_spec_moves_the_window(zipkin):
     moved = zipkin.exact_center_spec(ref, spec)["action_window"]
     assert moved["center"] == [17.0] and moved["low"] == [17.0 - below]
     assert moved["high"][0] - 17.0 == window["high"][0] - window["center"][0]
+
+
+def test_capped_runs_are_reused_with_capped_only(zipkin, tmp_path):
+    """--reuse of --capped validation runs: evaluated on the benchmark's episodes with
+    --capped (the run's level-and-cap spec), refused without it (the preset's window)."""
+    runs, val = tmp_path / "runs", tmp_path / "v.json"
+    argv = ["--quick", "--capped", "--out", str(runs)]
+    assert zipkin.main([*argv, "--validation", "--json", str(val)]) == 0
+    reuse = ["--reuse", str(val), "--reuse-dir", str(runs)]
+    test = tmp_path / "t.json"
+    assert zipkin.main([*argv, "--json", str(test), *reuse]) == 0
+    first = json.loads(val.read_text())["cells"]["L=1,p=4"]["runs"][0]
+    moved = json.loads(test.read_text())["cells"]["L=1,p=4"]["runs"][0]
+    assert moved["env_spec"]["env"]["action_mode"] == "capped-base-stock"
+    assert moved["eval_seed"] == zipkin.EVAL_SEED and moved["steps"] == first["steps"]
+    assert zipkin.action_setting(moved) == "capped"
+    with pytest.raises(SystemExit, match="another preset"):
+        zipkin.main(["--quick", "--json", str(tmp_path / "x.json"), *reuse])
