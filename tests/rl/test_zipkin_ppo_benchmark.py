@@ -36,17 +36,17 @@ def zipkin():
 class _Constant:
     """A stand-in for a trained agent: always the action *u* (deterministic or not)."""
 
-    def __init__(self, u: float) -> None:
-        self.u = u
-        self.layout = ActionLayout(spaces.Box(-1.0, 1.0, (1,), np.float32))
+    def __init__(self, u: float, dim: int = 1) -> None:
+        self.u, self.dim = u, dim
+        self.layout = ActionLayout(spaces.Box(-1.0, 1.0, (dim,), np.float32))
 
     def act(self, x: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        return torch.full((x.shape[0], 1), self.u)
+        return torch.full((x.shape[0], self.dim), self.u)
 
 
 class _Policy:
-    def __init__(self, u: float) -> None:
-        self.agent, self.obs_rms = _Constant(u), None
+    def __init__(self, u: float, dim: int = 1) -> None:
+        self.agent, self.obs_rms = _Constant(u, dim), None
 
 
 def test_ppo_is_evaluated_on_the_episodes_of_the_engine_policies(zipkin):
@@ -63,6 +63,23 @@ def test_ppo_is_evaluated_on_the_episodes_of_the_engine_policies(zipkin):
     np.testing.assert_allclose(ppo, np.asarray(ref.per_replication), rtol=1e-12)
     other = simulate(problem, BaseStock(low), periods=300, replications=5, seed=1, warmup=50)
     assert not np.allclose(ppo, np.asarray(other.per_replication))
+
+
+def test_zero_action_of_the_capped_preset_plays_the_best_capped_policy(zipkin):
+    """From L = 4 the preset sets a level and a cap: u = 0 evaluated on the batch engine
+    gives, episode by episode, simulate's costs of the best capped base-stock policy
+    (26, 5) at (4, 4) on the same episodes."""
+    from des_supply.policies import CappedBaseStock
+
+    problem = scenarios.make("single-stage", lead_time=4, penalty=4.0)
+    _, spec = preset(problem)
+    assert spec["action_window"]["center"] == [26.0, 5.0]
+    kw = {"episodes": 4, "periods": 300, "warmup": 50, "seed": zipkin.EVAL_SEED}
+    ppo = zipkin.evaluate_ppo(_Policy(0.0, dim=2), problem, spec, kw)
+    ref = simulate(
+        problem, CappedBaseStock(26, 5), periods=300, replications=4, seed=kw["seed"], warmup=50
+    )
+    np.testing.assert_allclose(ppo, np.asarray(ref.per_replication), rtol=1e-12)
 
 
 def _result(cells: dict[str, list[int]], periods: int = 100) -> dict:
@@ -111,6 +128,20 @@ def test_merge_unites_cells_and_seeds_and_refuses_other_evaluations(zipkin):
     assert zipkin.parse_seeds("2,") == [2]
     with pytest.raises(SystemExit, match="L:p"):
         zipkin.parse_cells("4-39")
+
+
+def test_compare_pairs_the_seeds_both_settings_ran(zipkin):
+    """--compare: per cell the gaps of the seeds both files hold, per L their mean and the
+    runs within 1%; files evaluated on other episodes are refused."""
+    a = _result({"L=4,p=4": [1, 2], "L=3,p=9": [1]})
+    b = _result({"L=4,p=4": [2, 3]})
+    b["cells"]["L=4,p=4"]["runs"][0]["gap"] = 0.02
+    text = zipkin.compare_table(a, b, "window", "capped")
+    assert "| L | p | seeds | window gaps | capped gaps |" in text
+    assert "| 4 | 4 | 2 | +0.20% | +2.00% | +0.20% | +2.00% | 1/1 | 0/1 |" in text
+    assert "| 4 | all | 1 runs |" in text and "| 3 |" not in text
+    with pytest.raises(SystemExit, match="different episodes"):
+        zipkin.compare_table(a, _result({"L=4,p=4": [2]}, periods=50), "a", "b")
 
 
 def test_quick_run_writes_json_and_resumes_it(zipkin, tmp_path, capsys):
