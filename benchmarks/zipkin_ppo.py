@@ -862,7 +862,7 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         type=Path,
         metavar="JSON",
-        help="merge these result files and print the table; train nothing",
+        help="merge these result files (only --cells, if given) and print the table; train nothing",
     )
     ap.add_argument(
         "--compare",
@@ -960,6 +960,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.report:
         merged = merge([json.loads(p.read_text()) for p in args.report])
+        if args.cells:  # only these cells
+            keep = {cell_key(L, p) for L, p in parse_cells(args.cells)}
+            merged["cells"] = {k: c for k, c in merged["cells"].items() if k in keep}
         print(table(merged, args.markdown))
         if args.json:
             write(args.json, merged)

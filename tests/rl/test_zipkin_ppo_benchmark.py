@@ -159,6 +159,8 @@ def test_quick_run_writes_json_and_resumes_it(zipkin, tmp_path, capsys):
     assert "already in" in capsys.readouterr().out
     assert zipkin.main(["--report", str(js), "--markdown"]) == 0
     assert "| 1 | 4 |" in capsys.readouterr().out
+    assert zipkin.main(["--report", str(js), "--cells", "2:9"]) == 0
+    assert "0 runs in 0 cells" in capsys.readouterr().out
 
 
 def test_validation_runs_use_other_episodes_and_the_window_given(zipkin, tmp_path, monkeypatch):
