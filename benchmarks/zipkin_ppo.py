@@ -10,7 +10,7 @@ lead times L = 1..4 against lost-sales penalties p = 4, 9, 19, 39.  Per cell thi
 2. trains PPO (``rl.ppo.train``, ``engine="batch"``: the n_envs copies advance in lockstep
    on the batch engine) for each seed with the single-stage preset of
    ``scenarios.presets.preset``.  The preset is a function of (L, p) only (an order-up-to
-   window around the best searched base-stock level; from L = 4 a level and a cap around
+   window around the best searched base-stock level; from L = 3 a level and a cap around
    the exact best capped base-stock policy; 600k steps for L <= 2 and 1.5M otherwise);
    it was set on (L, p) = (2, 9) and (4, 39) and on the validation episodes
    (``--validation``), and nothing here is tuned on the evaluation episodes below.  A

@@ -342,21 +342,21 @@ def test_single_stage_window_holds_every_level_the_dp_uses(lead_time, penalty, w
 @pytest.mark.parametrize(
     "lead_time, params, mode",
     [
-        (3, {"penalty": 39.0}, "base-stock"),
-        (4, {"penalty": 4.0}, "capped-base-stock"),
+        (2, {"penalty": 39.0}, "base-stock"),
+        (3, {"penalty": 4.0}, "capped-base-stock"),
         (4, {"penalty": 4.0, "shortage": "backlog"}, "base-stock"),
         (4, {"penalty": 4.0, "demand": "normal", "demand_std": 2.0}, "base-stock"),
     ],
 )
-def test_single_stage_sets_a_level_and_a_cap_from_lead_time_4(lead_time, params, mode) -> None:
-    """Lost sales from L = SINGLE_STAGE_CAPPED_FROM (4) on, where the exact best capped
+def test_single_stage_sets_a_level_and_a_cap_from_lead_time_3(lead_time, params, mode) -> None:
+    """Lost sales from L = SINGLE_STAGE_CAPPED_FROM (3) on, where the exact best capped
     base-stock policy is known (Poisson demand): the agent sets a level and a cap around it
     (u = 0 plays it, rewards against its exact cost), the level with the window's
     half-widths, the cap within CAP_WINDOW.  Elsewhere the order-up-to window."""
     from optimization.optimize import best_capped_base_stock
     from scenarios.presets import CAP_WINDOW, SINGLE_STAGE_CAPPED_FROM
 
-    assert SINGLE_STAGE_CAPPED_FROM == 4
+    assert SINGLE_STAGE_CAPPED_FROM == 3
     problem = scenarios.make("single-stage", lead_time=lead_time, **params)
     _, spec = preset(problem)
     assert spec["env"]["action_mode"] == mode
@@ -364,12 +364,12 @@ def test_single_stage_sets_a_level_and_a_cap_from_lead_time_4(lead_time, params,
         assert len(spec["action_window"]["center"]) == 1
         return
     best = best_capped_base_stock(problem)
-    level, cap = best.params["level"], best.params["cap"]  # (26, 5) at (4, 4)
+    level, cap = best.params["level"], best.params["cap"]  # (21, 5) at (3, 4)
     window = spec["action_window"]
     assert window["center"] == [level, cap] and spec["reward_shift"] == best.value
-    assert window["low"] == [level - 10, cap - CAP_WINDOW[0]]  # ceil(2 sd), sd = sqrt(25)
-    assert window["high"] == [level + 10, cap + CAP_WINDOW[1]]
-    assert spec["env"]["max_level"] == level + 10 and spec["env"]["max_order"] == cap + 4
+    assert window["low"] == [level - 9, cap - CAP_WINDOW[0]]  # ceil(2 sd), sd = sqrt(20)
+    assert window["high"] == [level + 9, cap + CAP_WINDOW[1]]
+    assert spec["env"]["max_level"] == level + 9 and spec["env"]["max_order"] == cap + 4
     wrapper = _wrapper(make_thunk(problem, spec)(), ActionWindow)
     assert wrapper is not None and list(wrapper.levels(np.zeros(2))) == [level, cap]
 
