@@ -9,11 +9,13 @@ lead times L = 1..4 against lost-sales penalties p = 4, 9, 19, 39.  Per cell thi
    lowest exact cost;
 2. trains PPO (``rl.ppo.train``, ``engine="batch"``: the n_envs copies advance in lockstep
    on the batch engine) for each seed with the single-stage preset of
-   ``scenarios.presets.preset``.  The preset is a function of (L, p) only (action window
-   around the newsvendor level over L + 1 periods, 600k steps for L <= 2 and 1.5M
-   otherwise); it was set on (L, p) = (2, 9) and (4, 39) with other evaluation seeds, and
-   nothing here is tuned on the evaluation episodes below.  A run stops early, with
-   ``stopped_by_budget``, if it reaches ``--budget-minutes`` of wall time;
+   ``scenarios.presets.preset``.  The preset is a function of (L, p) only (an order-up-to
+   window around the best searched base-stock level; from L = 3 a level and a cap around
+   the exact best capped base-stock policy; 600k steps for L <= 2 and 1.5M otherwise);
+   it was set on (L, p) = (2, 9) and (4, 39) and on the validation episodes
+   (``--validation``), and nothing here is tuned on the evaluation episodes below.  A
+   run stops early, with ``stopped_by_budget``, if it reaches ``--budget-minutes`` of
+   wall time;
 3. evaluates the deterministic PPO policy, the DP policy and the best heuristic on the
    same ``--eval-episodes`` episodes of ``--eval-periods`` periods (common random
    numbers: episode k is replication k of ``des_supply.evaluate.simulate(..., seed=
@@ -242,6 +244,27 @@ def evaluate_ppo(
     return costs[warmup:].mean(axis=0)
 
 
+def run_preset(
+    ref: Reference, *, capped: bool = False, exact_center: bool = False
+) -> tuple[Any, dict[str, Any]]:
+    """The preset's PPO settings and env spec for *ref*'s cell, with the experiments'
+    changes of the action window (``--exact-center``, ``--capped``)."""
+    from scenarios.presets import preset
+
+    cfg, spec = preset(ref.problem)
+    preset_capped = spec["env"]["action_mode"] == "capped-base-stock"
+    if exact_center:
+        if preset_capped:
+            raise SystemExit(
+                f"--exact-center moves the order-up-to window; the preset of "
+                f"{cell_key(ref.L, ref.p)} already sets a level and a cap"
+            )
+        spec = exact_center_spec(ref, spec)
+    if capped and not preset_capped:
+        spec = capped_spec(ref, spec)
+    return cfg, spec
+
+
 def train_ppo(
     ref: Reference,
     seed: int,
@@ -257,13 +280,9 @@ def train_ppo(
 ) -> dict[str, Any]:
     """One PPO run on *ref*'s cell with the preset, then its paired evaluation."""
     from rl.ppo import train
-    from scenarios.presets import make_thunk, preset
+    from scenarios.presets import make_thunk
 
-    cfg, spec = preset(ref.problem)
-    if exact_center:
-        spec = exact_center_spec(ref, spec)
-    if capped:
-        spec = capped_spec(ref, spec)
+    cfg, spec = run_preset(ref, capped=capped, exact_center=exact_center)
     cfg = dataclasses.replace(cfg, seed=seed, engine="batch")
     if n_envs is not None:  # the same rollout batch, split over more sub-envs
         if cfg.batch_size % n_envs:
@@ -425,34 +444,17 @@ def levels_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in out])
 
 
-#: --capped: the cap's window around the best capped base-stock policy's cap [units]
-CAP_BELOW, CAP_ABOVE = 3, 4
-
-
 def capped_spec(ref: Reference, spec: dict[str, Any]) -> dict[str, Any]:
-    """An experiment (``--capped``): the agent sets an order-up-to level *and* a cap per
-    period, ``min(cap, (S - IP)^+)`` (``action_mode="capped-base-stock"``), in windows
-    around the exact best capped base-stock policy (Xin 2021; +1.5 % from the DP at
-    (4, 4), where the best base-stock level is +9.9 %), so u = 0 plays that policy; the
-    level's half-widths are the preset's, the cap's CAP_BELOW / CAP_ABOVE units."""
+    """``--capped``: the agent sets an order-up-to level *and* a cap per period,
+    ``min(cap, (S - IP)^+)``, in windows around the exact best capped base-stock policy
+    (Xin 2021; +1.5 % from the DP at (4, 4), where the best base-stock level is +9.9 %), so
+    u = 0 plays that policy (``scenarios.presets.capped_window``): what the preset itself
+    does on lost-sales cells from L = ``SINGLE_STAGE_CAPPED_FROM`` on, at any L."""
+    from scenarios.presets import capped_window
+
     best = ref.params["best-capped-base-stock"]
-    level, cap = best["level"], best["cap"]
-    window = spec["action_window"]
-    below = window["center"][0] - window["low"][0]
-    above = window["high"][0] - window["center"][0]
-    low = [max(0.0, level - below), max(1.0, cap - CAP_BELOW)]
-    high = [level + above, cap + CAP_ABOVE]
-    return {
-        **spec,
-        "env": {
-            **spec["env"],
-            "action_mode": "capped-base-stock",
-            "max_level": high[0],
-            "max_order": high[1],
-        },
-        "reward_shift": ref.heuristics["best-capped-base-stock"],
-        "action_window": {"low": low, "high": high, "center": [level, cap]},
-    }
+    cost = ref.heuristics["best-capped-base-stock"]
+    return capped_window(spec, best["level"], best["cap"], cost)
 
 
 def exact_center_spec(ref: Reference, spec: dict[str, Any]) -> dict[str, Any]:
@@ -472,15 +474,21 @@ def exact_center_spec(ref: Reference, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def reevaluate(
-    ref: Reference, prior: dict[str, Any], run_dir: Path, eval_kw: dict[str, int]
+    ref: Reference,
+    prior: dict[str, Any],
+    run_dir: Path,
+    eval_kw: dict[str, int],
+    *,
+    capped: bool = False,
+    exact_center: bool = False,
 ) -> dict[str, Any]:
     """A finished run of another file (*prior*, e.g. a validation run) evaluated on these
-    episodes instead of trained again: the same preset and seed train the same policy
-    whatever the evaluation episodes, so its training figures are kept."""
+    episodes instead of trained again: the same preset (and experiment flags) and seed
+    train the same policy whatever the evaluation episodes, so its training figures are
+    kept."""
     from rl.ppo import load_agent
-    from scenarios.presets import preset
 
-    _, spec = preset(ref.problem)
+    _, spec = run_preset(ref, capped=capped, exact_center=exact_center)
     if spec != prior["env_spec"]:
         raise SystemExit(
             f"--reuse: {cell_key(ref.L, ref.p)} seed {prior['seed']} was trained with another "
@@ -693,15 +701,28 @@ def _pct(x: float) -> str:
     return f"{100 * x:+.2f}%"
 
 
+#: the table's name of a run's action setting, by its env's action mode
+ACTION_SETTINGS = {"base-stock": "window", "capped-base-stock": "capped"}
+
+
+def action_setting(run: dict[str, Any]) -> str:
+    """How the run's agent acted: ``window`` (an order-up-to level in the preset's window)
+    or ``capped`` (a level and a cap, ``--capped``); runs recorded without their env spec
+    are the preset's window."""
+    mode = run.get("env_spec", {}).get("env", {}).get("action_mode", "base-stock")
+    return ACTION_SETTINGS.get(mode, mode)
+
+
 def table(result: dict[str, Any], markdown: bool = False) -> str:
-    """Per cell: DP and heuristic costs, PPO's mean gap over seeds (each seed's paired CI),
-    training time (wall and CPU, minutes) and steps."""
+    """Per cell: DP and heuristic costs, the action setting of its runs, PPO's mean gap
+    over seeds (each seed's paired CI), training time (wall and CPU, minutes) and steps."""
     head = (
         "L",
         "p",
         "DP cost",
         "best heuristic (gap)",
         "seeds",
+        "action",
         "PPO gap to DP [95% CI] per seed",
         "mean gap",
         "PPO vs heuristic",
@@ -712,6 +733,7 @@ def table(result: dict[str, Any], markdown: bool = False) -> str:
     rows = []
     cells = sorted(result["cells"].values(), key=lambda c: (c["L"], c["p"]))
     within = total = 0
+    per_L: dict[int, list[int]] = {}  # L -> [within, runs]
     for c in cells:
         ref, runs = c["reference"], c["runs"]
         if not runs:
@@ -722,8 +744,10 @@ def table(result: dict[str, Any], markdown: bool = False) -> str:
             + ("*" if r["stopped_by_budget"] else "")
             for r in runs
         )
-        within += sum(r["gap"] <= TARGET_GAP for r in runs)
-        total += len(runs)
+        hits = sum(r["gap"] <= TARGET_GAP for r in runs)
+        within, total = within + hits, total + len(runs)
+        counts = per_L.setdefault(c["L"], [0, 0])
+        counts[0], counts[1] = counts[0] + hits, counts[1] + len(runs)
         rows.append(
             (
                 str(c["L"]),
@@ -731,6 +755,7 @@ def table(result: dict[str, Any], markdown: bool = False) -> str:
                 f"{ref['optimal_value']:.3f}",
                 heur,
                 ",".join(str(r["seed"]) for r in runs),
+                "/".join(sorted({action_setting(r) for r in runs})),
                 per_seed,
                 _pct(float(np.mean([r["gap"] for r in runs]))),
                 _pct(float(np.mean([r["gap_heuristic"] for r in runs]))),
@@ -742,7 +767,9 @@ def table(result: dict[str, Any], markdown: bool = False) -> str:
     ev = result["settings"]["eval"]
     foot = (
         f"{total} runs in {len(rows)} cells; {within} within {TARGET_GAP:.0%} of the DP "
-        f"(point estimate).  Gaps paired with the DP policy on {ev['episodes']} episodes x "
+        f"(point estimate; "
+        + ", ".join(f"L={L} {w}/{n}" for L, (w, n) in sorted(per_L.items()))
+        + f").  Gaps paired with the DP policy on {ev['episodes']} episodes x "
         f"{ev['periods']} periods (first {ev['warmup']} dropped); * = stopped by the time budget."
     )
     if markdown:
@@ -754,6 +781,44 @@ def table(result: dict[str, Any], markdown: bool = False) -> str:
     ]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return "\n".join([fmt.format(*head), *(fmt.format(*r) for r in rows), foot])
+
+
+def compare_table(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str) -> str:
+    """Markdown: two settings' gaps on the (cell, seed) pairs both results hold, per cell
+    (each seed's gap, the mean, runs within TARGET_GAP) and per lead time; results evaluated
+    on different episodes are refused."""
+    if a["settings"]["eval"] != b["settings"]["eval"]:
+        raise SystemExit("--compare: the two files were evaluated on different episodes")
+    head = ["L", "p", "seeds", f"{name_a} gaps", f"{name_b} gaps", "mean A", "mean B"]
+    lines = ["| " + " | ".join([*head, "within 1% A", "within 1% B"]) + " |"]
+    lines.append("|" + "---|" * (len(head) + 2))
+    per_L: dict[int, list[list[float]]] = {}  # L -> [gaps of A, gaps of B]
+    common = set(a["cells"]) & set(b["cells"])
+    for key in sorted(common, key=lambda k: (a["cells"][k]["L"], a["cells"][k]["p"])):
+        runs_a = {r["seed"]: r["gap"] for r in a["cells"][key]["runs"]}
+        runs_b = {r["seed"]: r["gap"] for r in b["cells"][key]["runs"]}
+        seeds = sorted(set(runs_a) & set(runs_b))
+        if not seeds:
+            continue
+        ga, gb = [runs_a[s] for s in seeds], [runs_b[s] for s in seeds]
+        L, p = a["cells"][key]["L"], a["cells"][key]["p"]
+        into = per_L.setdefault(L, [[], []])
+        into[0] += ga
+        into[1] += gb
+        lines.append(
+            f"| {L} | {p:g} | {','.join(map(str, seeds))} | "
+            f"{' / '.join(_pct(g) for g in ga)} | {' / '.join(_pct(g) for g in gb)} | "
+            f"{_pct(float(np.mean(ga)))} | {_pct(float(np.mean(gb)))} | "
+            f"{sum(g <= TARGET_GAP for g in ga)}/{len(ga)} | "
+            f"{sum(g <= TARGET_GAP for g in gb)}/{len(gb)} |"
+        )
+    for L, (ga, gb) in sorted(per_L.items()):
+        lines.append(
+            f"| {L} | all | {len(ga)} runs | | | {_pct(float(np.mean(ga)))} | "
+            f"{_pct(float(np.mean(gb)))} | {sum(g <= TARGET_GAP for g in ga)}/{len(ga)} | "
+            f"{sum(g <= TARGET_GAP for g in gb)}/{len(gb)} |"
+        )
+    return "\n".join(lines)
 
 
 def write(path: Path, result: dict[str, Any]) -> None:
@@ -797,7 +862,15 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         type=Path,
         metavar="JSON",
-        help="merge these result files and print the table; train nothing",
+        help="merge these result files (only --cells, if given) and print the table; train nothing",
+    )
+    ap.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("A", "B"),
+        help="compare two settings' result files (e.g. merged --validation runs of two "
+        "arms) on the (cell, seed) pairs both hold; train nothing",
     )
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     ap.add_argument(
@@ -835,8 +908,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--capped",
         action="store_true",
-        help="experiment: the agent sets a level and a cap (capped-base-stock actions) "
-        "around the best capped base-stock policy (capped_spec)",
+        help="the agent sets a level and a cap (capped-base-stock actions) around the best "
+        "capped base-stock policy (capped_spec), at every L; the preset does so itself "
+        "from L = scenarios.presets.SINGLE_STAGE_CAPPED_FROM on",
     )
     ap.add_argument(
         "--exact-center",
@@ -880,8 +954,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             write(args.json, {"speed": res, "versions": provenance()})
         return 0
+    if args.compare:
+        a, b = (json.loads(p.read_text()) for p in args.compare)
+        print(compare_table(a, b, *(p.stem for p in args.compare)), flush=True)
+        return 0
     if args.report:
         merged = merge([json.loads(p.read_text()) for p in args.report])
+        if args.cells:  # only these cells
+            keep = {cell_key(L, p) for L, p in parse_cells(args.cells)}
+            merged["cells"] = {k: c for k, c in merged["cells"].items() if k in keep}
         print(table(merged, args.markdown))
         if args.json:
             write(args.json, merged)
@@ -957,7 +1038,14 @@ def main(argv: list[str] | None = None) -> int:
             prior = reuse.get((key, seed))
             if prior is not None and (reuse_dir / name / "checkpoint.pt").exists():
                 log(f"{key} seed {seed}: evaluating the run in {reuse_dir / name}")
-                run = reevaluate(ref, prior, reuse_dir / name, eval_kw)
+                run = reevaluate(
+                    ref,
+                    prior,
+                    reuse_dir / name,
+                    eval_kw,
+                    capped=args.capped,
+                    exact_center=args.exact_center,
+                )
             else:
                 log(f"{key} seed {seed}: training")
                 run = train_ppo(

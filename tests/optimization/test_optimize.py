@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 import scenarios
-from optimization.optimize import optimize, verify
+from optimization.optimize import OptimizeError, best_capped_base_stock, optimize, verify
 
 CASES = [
     ("single-stage", {"lead_time": 2, "penalty": 9.0}),  # Zipkin lost sales
@@ -49,6 +49,15 @@ def test_zipkin_lost_sales_names_and_order():
     assert dict((p.name, p.value) for p in result.policies)["myopic-2"] == pytest.approx(
         4.41, abs=0.0051
     )
+
+    # best_capped_base_stock: the same entry, without the DP and the other heuristics
+    entry = next(p for p in result.policies if p.name == "best-capped-base-stock")
+    alone = best_capped_base_stock(scenarios.make("single-stage", lead_time=2, penalty=4.0))
+    assert (alone.name, alone.value, alone.params) == (entry.name, entry.value, entry.params)
+    assert alone.policy.level == entry.params["level"] and alone.policy.cap == entry.params["cap"]
+    for bad, why in (({"shortage": "backlog"}, "lost-sales"), ({"demand": "normal"}, "Poisson")):
+        with pytest.raises(OptimizeError, match=why):
+            best_capped_base_stock(scenarios.make("single-stage", lead_time=2, **bad))
 
 
 @pytest.mark.solver

@@ -36,17 +36,17 @@ def zipkin():
 class _Constant:
     """A stand-in for a trained agent: always the action *u* (deterministic or not)."""
 
-    def __init__(self, u: float) -> None:
-        self.u = u
-        self.layout = ActionLayout(spaces.Box(-1.0, 1.0, (1,), np.float32))
+    def __init__(self, u: float, dim: int = 1) -> None:
+        self.u, self.dim = u, dim
+        self.layout = ActionLayout(spaces.Box(-1.0, 1.0, (dim,), np.float32))
 
     def act(self, x: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        return torch.full((x.shape[0], 1), self.u)
+        return torch.full((x.shape[0], self.dim), self.u)
 
 
 class _Policy:
-    def __init__(self, u: float) -> None:
-        self.agent, self.obs_rms = _Constant(u), None
+    def __init__(self, u: float, dim: int = 1) -> None:
+        self.agent, self.obs_rms = _Constant(u, dim), None
 
 
 def test_ppo_is_evaluated_on_the_episodes_of_the_engine_policies(zipkin):
@@ -63,6 +63,23 @@ def test_ppo_is_evaluated_on_the_episodes_of_the_engine_policies(zipkin):
     np.testing.assert_allclose(ppo, np.asarray(ref.per_replication), rtol=1e-12)
     other = simulate(problem, BaseStock(low), periods=300, replications=5, seed=1, warmup=50)
     assert not np.allclose(ppo, np.asarray(other.per_replication))
+
+
+def test_zero_action_of_the_capped_preset_plays_the_best_capped_policy(zipkin):
+    """From L = 4 the preset sets a level and a cap: u = 0 evaluated on the batch engine
+    gives, episode by episode, simulate's costs of the best capped base-stock policy
+    (26, 5) at (4, 4) on the same episodes."""
+    from des_supply.policies import CappedBaseStock
+
+    problem = scenarios.make("single-stage", lead_time=4, penalty=4.0)
+    _, spec = preset(problem)
+    assert spec["action_window"]["center"] == [26.0, 5.0]
+    kw = {"episodes": 4, "periods": 300, "warmup": 50, "seed": zipkin.EVAL_SEED}
+    ppo = zipkin.evaluate_ppo(_Policy(0.0, dim=2), problem, spec, kw)
+    ref = simulate(
+        problem, CappedBaseStock(26, 5), periods=300, replications=4, seed=kw["seed"], warmup=50
+    )
+    np.testing.assert_allclose(ppo, np.asarray(ref.per_replication), rtol=1e-12)
 
 
 def _result(cells: dict[str, list[int]], periods: int = 100) -> dict:
@@ -96,6 +113,13 @@ def test_merge_unites_cells_and_seeds_and_refuses_other_evaluations(zipkin):
     assert len(merged["cells"]) == 2
     text = zipkin.table(merged, markdown=True)
     assert "| 1 | 4 | 5.000 |" in text and "4 runs in 2 cells; 4 within 1%" in text
+    assert "L=1 3/3, L=2 1/1" in text and "| 1,2,3 | window |" in text
+    capped = _result({"L=4,p=9": [1]})
+    capped["cells"]["L=4,p=9"]["runs"][0]["env_spec"] = {
+        "env": {"action_mode": "capped-base-stock"}
+    }
+    text = zipkin.table(zipkin.merge([merged, capped]), markdown=True)
+    assert "| 4 | 9 | 5.000 | myopic-2 (+2.00%) | 1 | capped |" in text
     with pytest.raises(SystemExit, match="evaluated differently"):
         zipkin.merge([_result({"L=1,p=4": [1]}), _result({"L=1,p=4": [2]}, periods=50)])
     assert zipkin.parse_cells("1:4,4:39") == [(1, 4.0), (4, 39.0)]
@@ -104,6 +128,20 @@ def test_merge_unites_cells_and_seeds_and_refuses_other_evaluations(zipkin):
     assert zipkin.parse_seeds("2,") == [2]
     with pytest.raises(SystemExit, match="L:p"):
         zipkin.parse_cells("4-39")
+
+
+def test_compare_pairs_the_seeds_both_settings_ran(zipkin):
+    """--compare: per cell the gaps of the seeds both files hold, per L their mean and the
+    runs within 1%; files evaluated on other episodes are refused."""
+    a = _result({"L=4,p=4": [1, 2], "L=3,p=9": [1]})
+    b = _result({"L=4,p=4": [2, 3]})
+    b["cells"]["L=4,p=4"]["runs"][0]["gap"] = 0.02
+    text = zipkin.compare_table(a, b, "window", "capped")
+    assert "| L | p | seeds | window gaps | capped gaps |" in text
+    assert "| 4 | 4 | 2 | +0.20% | +2.00% | +0.20% | +2.00% | 1/1 | 0/1 |" in text
+    assert "| 4 | all | 1 runs |" in text and "| 3 |" not in text
+    with pytest.raises(SystemExit, match="different episodes"):
+        zipkin.compare_table(a, _result({"L=4,p=4": [2]}, periods=50), "a", "b")
 
 
 def test_quick_run_writes_json_and_resumes_it(zipkin, tmp_path, capsys):
@@ -121,6 +159,8 @@ def test_quick_run_writes_json_and_resumes_it(zipkin, tmp_path, capsys):
     assert "already in" in capsys.readouterr().out
     assert zipkin.main(["--report", str(js), "--markdown"]) == 0
     assert "| 1 | 4 |" in capsys.readouterr().out
+    assert zipkin.main(["--report", str(js), "--cells", "2:9"]) == 0
+    assert "0 runs in 0 cells" in capsys.readouterr().out
 
 
 def test_validation_runs_use_other_episodes_and_the_window_given(zipkin, tmp_path, monkeypatch):
@@ -222,3 +262,21 @@ def test_exact_center_spec_moves_the_window(zipkin):
     moved = zipkin.exact_center_spec(ref, spec)["action_window"]
     assert moved["center"] == [17.0] and moved["low"] == [17.0 - below]
     assert moved["high"][0] - 17.0 == window["high"][0] - window["center"][0]
+
+
+def test_capped_runs_are_reused_with_capped_only(zipkin, tmp_path):
+    """--reuse of --capped validation runs: evaluated on the benchmark's episodes with
+    --capped (the run's level-and-cap spec), refused without it (the preset's window)."""
+    runs, val = tmp_path / "runs", tmp_path / "v.json"
+    argv = ["--quick", "--capped", "--out", str(runs)]
+    assert zipkin.main([*argv, "--validation", "--json", str(val)]) == 0
+    reuse = ["--reuse", str(val), "--reuse-dir", str(runs)]
+    test = tmp_path / "t.json"
+    assert zipkin.main([*argv, "--json", str(test), *reuse]) == 0
+    first = json.loads(val.read_text())["cells"]["L=1,p=4"]["runs"][0]
+    moved = json.loads(test.read_text())["cells"]["L=1,p=4"]["runs"][0]
+    assert moved["env_spec"]["env"]["action_mode"] == "capped-base-stock"
+    assert moved["eval_seed"] == zipkin.EVAL_SEED and moved["steps"] == first["steps"]
+    assert zipkin.action_setting(moved) == "capped"
+    with pytest.raises(SystemExit, match="another preset"):
+        zipkin.main(["--quick", "--json", str(tmp_path / "x.json"), *reuse])

@@ -290,7 +290,16 @@ def test_every_env_gets_its_own_market() -> None:
     assert m1 is not m2 and m1 is not problem.market
 
 
-def test_single_stage_presets_follow_the_case() -> None:
+@pytest.fixture
+def window_only(monkeypatch):
+    """The single-stage preset's order-up-to window at every lead time (no level-and-cap
+    actions from SINGLE_STAGE_CAPPED_FROM on): what the window tests below look at."""
+    import scenarios.presets as presets
+
+    monkeypatch.setattr(presets, "SINGLE_STAGE_CAPPED_FROM", 99)
+
+
+def test_single_stage_presets_follow_the_case(window_only) -> None:
     _, a = preset(scenarios.make("single-stage", lead_time=2, penalty=9.0))
     _, b = preset(scenarios.make("single-stage", lead_time=4, penalty=39.0))
     (lo_a,), (hi_a,) = a["action_window"]["low"], a["action_window"]["high"]
@@ -301,7 +310,7 @@ def test_single_stage_presets_follow_the_case() -> None:
 
 
 @pytest.mark.parametrize("lead_time, penalty", [(4, 4.0), (2, 9.0), (4, 39.0)])
-def test_single_stage_window_holds_every_level_the_dp_uses(lead_time, penalty) -> None:
+def test_single_stage_window_holds_every_level_the_dp_uses(lead_time, penalty, window_only) -> None:
     """The window brackets the DP's implied order-up-to levels (inventory position + optimal
     order, over the states of its stationary law where it orders) and centres on the best
     base-stock level of the exact chain search (within one unit: the preset searches by
@@ -328,6 +337,41 @@ def test_single_stage_window_holds_every_level_the_dp_uses(lead_time, penalty) -
     env = make_thunk(problem, spec)()
     wrapper = _wrapper(env, ActionWindow)
     assert wrapper is not None and wrapper.levels(np.zeros(1))[0] == center
+
+
+@pytest.mark.parametrize(
+    "lead_time, params, mode",
+    [
+        (2, {"penalty": 39.0}, "base-stock"),
+        (3, {"penalty": 4.0}, "capped-base-stock"),
+        (4, {"penalty": 4.0, "shortage": "backlog"}, "base-stock"),
+        (4, {"penalty": 4.0, "demand": "normal", "demand_std": 2.0}, "base-stock"),
+    ],
+)
+def test_single_stage_sets_a_level_and_a_cap_from_lead_time_3(lead_time, params, mode) -> None:
+    """Lost sales from L = SINGLE_STAGE_CAPPED_FROM (3) on, where the exact best capped
+    base-stock policy is known (Poisson demand): the agent sets a level and a cap around it
+    (u = 0 plays it, rewards against its exact cost), the level with the window's
+    half-widths, the cap within CAP_WINDOW.  Elsewhere the order-up-to window."""
+    from optimization.optimize import best_capped_base_stock
+    from scenarios.presets import CAP_WINDOW, SINGLE_STAGE_CAPPED_FROM
+
+    assert SINGLE_STAGE_CAPPED_FROM == 3
+    problem = scenarios.make("single-stage", lead_time=lead_time, **params)
+    _, spec = preset(problem)
+    assert spec["env"]["action_mode"] == mode
+    if mode == "base-stock":
+        assert len(spec["action_window"]["center"]) == 1
+        return
+    best = best_capped_base_stock(problem)
+    level, cap = best.params["level"], best.params["cap"]  # (21, 5) at (3, 4)
+    window = spec["action_window"]
+    assert window["center"] == [level, cap] and spec["reward_shift"] == best.value
+    assert window["low"] == [level - 9, cap - CAP_WINDOW[0]]  # ceil(2 sd), sd = sqrt(20)
+    assert window["high"] == [level + 9, cap + CAP_WINDOW[1]]
+    assert spec["env"]["max_level"] == level + 9 and spec["env"]["max_order"] == cap + 4
+    wrapper = _wrapper(make_thunk(problem, spec)(), ActionWindow)
+    assert wrapper is not None and list(wrapper.levels(np.zeros(2))) == [level, cap]
 
 
 def test_check_steps_runs_no_search_for_single_stage(monkeypatch) -> None:
