@@ -942,7 +942,7 @@ def shared_source_edges(network: Network) -> list[Key]:
     """Edges out of a node that serves more than one customer (several downstream nodes, or
     one plus external demand): where the engine's first-come-first-served allocation and
     the model's free allocation can differ."""
-    out = []
+    out: list[Key] = []
     for n in network.nodes:
         customers = network.customers(n.name)
         if len(customers) + (n.demand is not None) > 1:
