@@ -449,7 +449,7 @@ def capped_spec(ref: Reference, spec: dict[str, Any]) -> dict[str, Any]:
     ``min(cap, (S - IP)^+)``, in windows around the exact best capped base-stock policy
     (Xin 2021; +1.5 % from the DP at (4, 4), where the best base-stock level is +9.9 %), so
     u = 0 plays that policy (``scenarios.presets.capped_window``): what the preset itself
-    does on lost-sales cells from L = ``SINGLE_STAGE_CAPPED_FROM`` on, at any L."""
+    does on lost-sales cells with L in ``SINGLE_STAGE_CAPPED_LEADS``, at any L."""
     from scenarios.presets import capped_window
 
     best = ref.params["best-capped-base-stock"]
@@ -910,7 +910,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the agent sets a level and a cap (capped-base-stock actions) around the best "
         "capped base-stock policy (capped_spec), at every L; the preset does so itself "
-        "from L = scenarios.presets.SINGLE_STAGE_CAPPED_FROM on",
+        "for L in scenarios.presets.SINGLE_STAGE_CAPPED_LEADS",
     )
     ap.add_argument(
         "--exact-center",

@@ -11,8 +11,8 @@ continuous time (``time="continuous"``)   the semi-Markov env (a step per demand
 single stage, no market                   order-up-to window around the best searched
                                           base-stock level (tuned on Zipkin's lost-sales
                                           cases against the DP optimum); lost sales with
-                                          a long lead time: a level and a cap around the
-                                          exact best capped base-stock policy
+                                          L = 3, 4: a level and a cap around the exact
+                                          best capped base-stock policy
 pricing market                            a price on the market's grid and an order-up-to
                                           level in [0, storage capacity]
 recommendation market                     the Joint IM-RS agent of the Figure 2 study
@@ -408,9 +408,11 @@ def _generic(
 #: Half-widths of the single-stage preset's order-up-to window below and above the best
 #: searched base-stock level [std of the demand over L + 1 periods] (see _single_stage).
 SINGLE_STAGE_WINDOW = (2.0, 2.0)
-#: Lost-sales single stages with a lead time of at least this many periods get level-and-cap
-#: actions around the best capped base-stock policy (capped_window; see _single_stage).
-SINGLE_STAGE_CAPPED_FROM = 3
+#: Lost-sales single stages with a lead time in this range (periods, both ends included) get
+#: level-and-cap actions around the best capped base-stock policy (capped_window; see
+#: _single_stage): the range where it was validated.  Its exact search grows fast with L
+#: (0.4-4 s CPU at L = 4, 361 s wall at (6, 39)): longer lead times keep the window.
+SINGLE_STAGE_CAPPED_LEADS = (3, 4)
 #: The cap's window below and above the best capped base-stock policy's cap [units].
 CAP_WINDOW = (3, 4)
 
@@ -510,7 +512,7 @@ def _single_stage(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
     # benchmarks/results/zipkin_ppo_capped_validation_*.json) level and cap gave a mean gap
     # of 1.12 % (6 of 12 runs within 1 %) against 1.78 % (3 of 12) with this window at L = 4,
     # and 0.90 % (8 of 12) against 0.92 % (7 of 12) at L = 3 (a tie within noise, adopted by
-    # the rule fixed beforehand), so the preset acts so from L = SINGLE_STAGE_CAPPED_FROM on
+    # the rule fixed beforehand), so the preset acts so for L in SINGLE_STAGE_CAPPED_LEADS
     # where the exact best capped base-stock policy is known
     # (optimization.optimize.best_capped_base_stock: lost sales, Poisson or geometric demand;
     # 0.4 s CPU at (4, 4), 4 s at (4, 39), against 2-3 CPU minutes of training; L <= 2 is
@@ -535,7 +537,8 @@ def _single_stage(problem: Problem) -> tuple[PPOConfig, dict[str, Any]]:
         "action_window": {"low": [lo], "high": [hi], "center": [level]},
     }
     edge = problem.network.suppliers(node.name)[0]
-    if node.shortage == "lost" and edge.lead_time.mean >= SINGLE_STAGE_CAPPED_FROM:
+    first, last = SINGLE_STAGE_CAPPED_LEADS
+    if node.shortage == "lost" and first <= edge.lead_time.mean <= last:
         from optimization.optimize import OptimizeError, best_capped_base_stock
 
         try:

@@ -293,10 +293,10 @@ def test_every_env_gets_its_own_market() -> None:
 @pytest.fixture
 def window_only(monkeypatch):
     """The single-stage preset's order-up-to window at every lead time (no level-and-cap
-    actions from SINGLE_STAGE_CAPPED_FROM on): what the window tests below look at."""
+    actions at SINGLE_STAGE_CAPPED_LEADS): what the window tests below look at."""
     import scenarios.presets as presets
 
-    monkeypatch.setattr(presets, "SINGLE_STAGE_CAPPED_FROM", 99)
+    monkeypatch.setattr(presets, "SINGLE_STAGE_CAPPED_LEADS", (99, 99))
 
 
 def test_single_stage_presets_follow_the_case(window_only) -> None:
@@ -344,19 +344,20 @@ def test_single_stage_window_holds_every_level_the_dp_uses(lead_time, penalty, w
     [
         (2, {"penalty": 39.0}, "base-stock"),
         (3, {"penalty": 4.0}, "capped-base-stock"),
+        (5, {"penalty": 4.0}, "base-stock"),  # beyond the validated range: the window
         (4, {"penalty": 4.0, "shortage": "backlog"}, "base-stock"),
         (4, {"penalty": 4.0, "demand": "normal", "demand_std": 2.0}, "base-stock"),
     ],
 )
-def test_single_stage_sets_a_level_and_a_cap_from_lead_time_3(lead_time, params, mode) -> None:
-    """Lost sales from L = SINGLE_STAGE_CAPPED_FROM (3) on, where the exact best capped
+def test_single_stage_sets_a_level_and_a_cap_at_lead_times_3_and_4(lead_time, params, mode) -> None:
+    """Lost sales with L in SINGLE_STAGE_CAPPED_LEADS (3, 4), where the exact best capped
     base-stock policy is known (Poisson demand): the agent sets a level and a cap around it
     (u = 0 plays it, rewards against its exact cost), the level with the window's
     half-widths, the cap within CAP_WINDOW.  Elsewhere the order-up-to window."""
     from optimization.optimize import best_capped_base_stock
-    from scenarios.presets import CAP_WINDOW, SINGLE_STAGE_CAPPED_FROM
+    from scenarios.presets import CAP_WINDOW, SINGLE_STAGE_CAPPED_LEADS
 
-    assert SINGLE_STAGE_CAPPED_FROM == 3
+    assert SINGLE_STAGE_CAPPED_LEADS == (3, 4)
     problem = scenarios.make("single-stage", lead_time=lead_time, **params)
     _, spec = preset(problem)
     assert spec["env"]["action_mode"] == mode
