@@ -572,13 +572,9 @@ def reach(problem: Any, scales: Sequence[float], episodes: int, eval_seed: int) 
     from des_supply.evaluate import simulate
     from des_supply.policies import Action
     from des_supply.recommendation import KEY
-    from des_supply.recommendation_policies import season_economics
-    from optimization.recommendation_season import best_static, season_policies
+    from optimization.recommendation_season import season_policies, season_setting
 
-    market = problem.new_market()
-    model = market.model
-    econ = season_economics(problem.network, model.products)
-    static = best_static(model, econ, problem.network, trend_sd=float(market.trend_sd))
+    model, econ, static = season_setting(problem)
     base = np.log(np.maximum(np.asarray(static.alpha, float), 1e-3))  # the anchor's scores
     policies = season_policies(problem, static)
     periods = econ.season
@@ -679,16 +675,12 @@ def diagnose(problem: Any, run_dir: Path, episodes: int, eval_seed: int) -> dict
     training (from the entropy in ``progress.csv``)."""
     import csv
 
-    from des_supply.recommendation_policies import season_economics
-    from optimization.recommendation_season import best_static, season_policies
+    from optimization.recommendation_season import season_policies, season_setting
     from rl.ppo import load_agent
     from rl.recommendation_env import make_recommendation_env
     from scenarios.recommendation_study import load_env_kwargs
 
-    market = problem.new_market()
-    model = market.model
-    econ = season_economics(problem.network, model.products)
-    static = best_static(model, econ, problem.network, trend_sd=float(market.trend_sd))
+    model, econ, static = season_setting(problem)
     anchor = np.asarray(static.alpha, float)
     policies = season_policies(problem, static)
     out: dict[str, Any] = {"episodes": episodes, "eval_seed": eval_seed, "policies": {}}

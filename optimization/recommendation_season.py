@@ -62,6 +62,7 @@ __all__ = [
     "optimize_season",
     "period_pmfs",
     "season_policies",
+    "season_setting",
     "static_season_profit",
     "trend_samples",
 ]
@@ -241,6 +242,17 @@ def is_season(problem: Any) -> bool:
         return season_economics(problem.network, model.products).season > 1
     except (ValueError, KeyError):
         return False
+
+
+def season_setting(problem: Any) -> tuple[RecommendationModel, SeasonEconomics, StaticSeason]:
+    """A selling-season problem's market model (of a fresh market), its economics and its
+    best static recommendation (:func:`best_static`, the market's trend uncertainty
+    included): what the studies, benchmarks and :func:`season_policies` start from."""
+    market = problem.new_market()
+    model, network = market.model, problem.network
+    econ = season_economics(network, model.products)
+    trend_sd = float(getattr(market, "trend_sd", 0.0))
+    return model, econ, best_static(model, econ, network, trend_sd=trend_sd)
 
 
 def season_policies(problem: Any, static: StaticSeason) -> dict[str, tuple[Any, dict[str, Any]]]:

@@ -674,13 +674,9 @@ def _season_references(
     margin recommendations, the best static recommendation, and the inventory-aware
     re-solving policies with and without trend learning); returns their levels, the
     best static intensities (the agents' anchor) and their evaluations."""
-    from des_supply.recommendation_policies import season_economics
-    from optimization.recommendation_season import best_static, season_policies
+    from optimization.recommendation_season import season_policies, season_setting
 
-    market = cast(RecommendationMarket, problem.new_market())
-    model, network = market.model, problem.network
-    econ = season_economics(network, model.products)
-    static = best_static(model, econ, network, trend_sd=float(getattr(market, "trend_sd", 0.0)))
+    static = season_setting(problem)[2]
     levels, evals = {}, []
     for name, (policy, params) in season_policies(problem, static).items():
         levels[name.removeprefix("base-stock-")] = dict(params["level"])

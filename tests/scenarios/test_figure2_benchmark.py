@@ -363,16 +363,12 @@ def test_behaviour_of_the_static_season_policy_and_of_an_agent_on_its_anchor(fig
     buys the same and keeps (nearly: the anchor's floor of 1e-3) the same push; the
     re-solving policy responds to the state (spread over episodes)."""
     import scenarios
-    from des_supply.recommendation_policies import season_economics
-    from optimization.recommendation_season import best_static, season_policies
+    from optimization.recommendation_season import season_policies, season_setting
     from rl.recommendation_env import make_recommendation_env
     from scenarios.recommendation_study import anchors
 
     problem = scenarios.make("recommendation-fashion-small")
-    market = problem.new_market()
-    model = market.model
-    econ = season_economics(problem.network, model.products)
-    static = best_static(model, econ, problem.network, trend_sd=float(market.trend_sd))
+    model, econ, static = season_setting(problem)
     alpha = np.asarray(static.alpha, float)
     policies = season_policies(problem, static)
     b = fig2.behaviour(problem, policies["base-stock-season-static"][0], 3, 11, alpha)
