@@ -683,4 +683,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except FileNotFoundError as exc:  # an input file named on the command line is not there
+        raise SystemExit(f"{Path(__file__).name}: no such file: {exc.filename}") from None

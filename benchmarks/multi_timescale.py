@@ -569,4 +569,7 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    main()
+    try:
+        main()
+    except FileNotFoundError as exc:  # an input file named on the command line is not there
+        raise SystemExit(f"{Path(__file__).name}: no such file: {exc.filename}") from None

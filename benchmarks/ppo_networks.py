@@ -236,4 +236,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except FileNotFoundError as exc:  # an input file named on the command line is not there
+        raise SystemExit(f"{Path(__file__).name}: no such file: {exc.filename}") from None
