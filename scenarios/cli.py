@@ -542,6 +542,13 @@ def cmd_optimize(args: argparse.Namespace) -> None:
     )
     if ref is not best:
         print(f"gaps are to {ref.name}, the best runnable policy ({best.name} is a bound)")
+    on_paths = [b.name for b in res.policies if b.periods is not None]
+    if on_paths and "replications" in res.details:
+        print(
+            f"values of {', '.join(on_paths)}: mean {res.objective} per {unit} on the same "
+            f"{res.details['replications']} sampled paths of {res.details['periods']} periods "
+            "from the start state, start-up included (long-run values: des-supply simulate)"
+        )
     head = f"{'policy':<26}{'value':>10}{'gap':>9}  parameters"
     if checks:
         head += "  | simulated mean [95% CI]"

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from des_supply.evaluate import simulate
 from des_supply.executors import Executor
@@ -321,8 +322,10 @@ def _evaluate(
     processes: int,
     budget: float | None,
     executor: Executor | None = None,
+    progress: bool = False,
 ) -> Evaluation:
-    """Row's policy on episodes 0..k-1 (k = episodes, or fewer when over *budget* seconds)."""
+    """Row's policy on episodes 0..k-1 (k = episodes, or fewer when over *budget* seconds);
+    *progress* names the policy and shows a bar over its episodes."""
     k = episodes
     if budget is not None:
         probe = max(1, min(periods, 20))
@@ -332,6 +335,8 @@ def _evaluate(
         workers = executor.workers if executor is not None else max(processes, 1)
         if per_episode * episodes / workers > budget:
             k = int(min(episodes, max(2, budget * workers // max(per_episode, 1e-9))))
+    if progress:
+        tqdm.write(f"evaluating {row.name} on {k} episodes of {periods:,} periods")
     res = simulate(
         problem,
         row.policy,
@@ -340,6 +345,7 @@ def _evaluate(
         seed=seed,
         processes=processes,
         executor=executor,
+        progress=progress,
     )
     return Evaluation.of(row.name, res.per_replication)
 
@@ -460,6 +466,7 @@ def compare(
                     processes=processes,
                     budget=policy_seconds,
                     executor=executor,
+                    progress=progress,
                 ),
                 row,
             )
@@ -599,7 +606,9 @@ def _dt_row(
 
 
 # -- plots -------------------------------------------------------------------------------------
-def _bars(ax: Any, result: CompareResult) -> None:
+def _bars(ax: Any, result: CompareResult) -> str | None:
+    """Bars with 95% CIs on *ax*; returns a note for the axis label when the bound is not
+    drawn (it was computed on other paths)."""
     names = [r["name"] for r in result.rows]
     means = np.array([r["mean"] for r in result.rows])
     lo = means - np.array([r["ci95"][0] for r in result.rows])
@@ -626,23 +635,30 @@ def _bars(ax: Any, result: CompareResult) -> None:
             lw=1,
             label=f"exact optimum {result.exact_optimum:.3f}",
         )
-    if result.bound is not None:
+    # a bound on shorter sampled paths from the start state carries more of the start-up per
+    # period than these episodes do: it bounds those paths, not the bars, so it is not drawn
+    bound, note = result.bound, None
+    paths = bound.get("optimizer_periods") if bound is not None else None
+    if bound is not None and paths is not None and paths != result.details.get("periods"):
+        note = (
+            f"{bound['name']} {bound['optimizer_value']:.3f} is on {paths}-period paths from "
+            "the start state, not these episodes: not drawn (see the table)"
+        )
+        bound = None
+    if bound is not None:
         ax.axvline(
-            result.bound["optimizer_value"],
+            bound["optimizer_value"],
             ls=":",
             color="black",
             lw=1,
-            label=f"{result.bound['name']} {result.bound['optimizer_value']:.3f}",
+            label=f"{bound['name']} {bound['optimizer_value']:.3f}",
         )
-    if result.exact_optimum is not None or result.bound is not None:
+    if result.exact_optimum is not None or bound is not None:
         ax.legend(fontsize="small", loc="lower right")
     ordinary = _ordinary(means, result.reference_row["mean"])
     lines = [
         v
-        for v in (
-            result.exact_optimum,
-            result.bound["optimizer_value"] if result.bound is not None else None,
-        )
+        for v in (result.exact_optimum, bound["optimizer_value"] if bound is not None else None)
         if v is not None and np.isfinite(v)
     ]
     shown = np.concatenate([means[ordinary], lines])
@@ -663,6 +679,7 @@ def _bars(ax: Any, result: CompareResult) -> None:
                 bbox={"boxstyle": "round", "fc": "white", "ec": "tab:red"},
             )
     ax.invert_yaxis()
+    return note
 
 
 def _ordinary(means: np.ndarray, reference: float, factor: float = 10.0) -> np.ndarray:
@@ -682,10 +699,11 @@ def _plot(result: CompareResult, path: Path, progress_csv: Path, no_ppo: str | N
 
     fig = Figure(figsize=(11, 4.5))
     ax, curve = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
-    _bars(ax, result)
+    note = _bars(ax, result)
     params = result.problem.get("params") or {}
     ax.set(
-        xlabel=f"mean {result.objective} per {result.unit}, cost units (bars: 95% CI; |: long-run value)",
+        xlabel=f"mean {result.objective} per {result.unit}, cost units (bars: 95% CI; |: long-run value)"
+        + (f"\n{textwrap.fill(note, 60)}" if note else ""),
         title=f"{result.name}: {', '.join(f'{k}={v}' for k, v in params.items())}"
         if params
         else f"{result.name}: default parameters",
@@ -732,9 +750,10 @@ def figure(results: list[CompareResult], out_dir: str | Path) -> Path:
     fig = Figure(figsize=(6.5 * cols, 3.6 * rows_n))
     axes = np.atleast_1d(fig.subplots(rows_n, cols)).ravel()
     for ax, res in zip(axes, results):
-        _bars(ax, res)
+        note = _bars(ax, res)
         ax.set(
-            xlabel=f"mean {res.objective} per {res.unit}, cost units (95% CI; |: long-run value)",
+            xlabel=f"mean {res.objective} per {res.unit}, cost units (95% CI; |: long-run value)"
+            + (f"\n{textwrap.fill(note, 60)}" if note else ""),
             title=res.name,
         )
     for ax in axes[n:]:

@@ -319,6 +319,31 @@ def test_optimize_headline_calls_a_bound_a_bound(capsys, monkeypatch):
     assert "some-bound is a bound" in out
 
 
+def test_optimize_says_which_values_are_on_its_sampled_paths(capsys, monkeypatch):
+    """Values on the optimizer's short sampled paths include the start-up, unlike simulate's
+    long-run means: the text output names those policies and the paths."""
+    import optimization.optimize as opt
+
+    real = opt.optimize
+
+    def on_paths(problem, **kw):
+        res = real(problem, **kw)
+        heuristic = dataclasses.replace(res.policies[0], periods=52)
+        return dataclasses.replace(
+            res,
+            policies=[heuristic, *res.policies[1:]],
+            details={**res.details, "periods": 52, "replications": 3},
+        )
+
+    code, out, _ = run(capsys, "optimize", "single-stage", "--param", "shortage=backlog")
+    assert code == 0 and "sampled paths" not in out
+    monkeypatch.setattr(opt, "optimize", on_paths)
+    code, out, _ = run(capsys, "optimize", "single-stage", "--param", "shortage=backlog")
+    assert code == 0
+    line = next(line for line in out.splitlines() if line.startswith("values of "))
+    assert "3 sampled paths of 52 periods" in line and "start-up included" in line
+
+
 def test_help_documents_errors_interrupts_and_the_memory_limit(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,6 +199,38 @@ def test_plot_scale_leaves_out_a_row_far_off():
     figure1_c = np.array([70.14, 5.91, 14.5, 48.73, 21.37, 61.12])
     assert _ordinary(figure1_c, 70.14).all()
     assert _ordinary(np.array([5.0, 5.0]), 5.0).all()
+
+
+def test_plot_draws_a_bound_only_on_paths_like_its_episodes():
+    """A perfect-information bound on 52-period paths from the start state carries more of
+    the start-up per period than 1,000-period episodes: not drawn as a line on their bars
+    (the axis label says so); on paths as long as the episodes it is drawn."""
+    from matplotlib.figure import Figure
+
+    from scenarios.compare import _bars
+
+    rows = [{"name": "best-base-stock", "mean": 29.8, "ci95": [29.5, 30.0]}]
+    bound = {"name": "perfect-information-bound", "optimizer_value": 20.3}
+
+    def drawn(paths: int, periods: int) -> tuple[int, str | None]:
+        res = CompareResult(
+            "mine",
+            {},
+            "cost",
+            rows,
+            "best-base-stock",
+            Path("."),
+            bound={**bound, "optimizer_periods": paths},
+            details={"periods": periods},
+        )
+        ax = Figure().subplots()
+        note = _bars(ax, res)
+        return sum(line.get_linestyle() == ":" for line in ax.get_lines()), note
+
+    lines, note = drawn(52, 1000)
+    assert lines == 0 and note is not None and "52-period paths" in note
+    lines, note = drawn(52, 52)
+    assert lines == 1 and note is None
 
 
 # issue 13's acceptance path (collect -> DT -> compare) runs by default: about 15 s on a busy
