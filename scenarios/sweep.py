@@ -732,6 +732,12 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
     from .cli import CliError, parse_policy_params
 
+    if args.scenario.endswith(".json") or Path(args.scenario).is_file():
+        raise CliError(
+            f"sweep varies a registered scenario's parameters; {args.scenario} is a network "
+            "file, which has none (simulate, optimize and compare take it; des-supply "
+            "scenarios lists what sweep takes)"
+        )
     try:
         settings = SweepSettings(
             args.scenario,

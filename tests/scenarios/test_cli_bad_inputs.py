@@ -404,6 +404,10 @@ CASES = [
     (["compare", "single-stage", "--out", "{f}/full", "--overwrite"], "replaces only a run folder"),
     (["compare", "single-stage", "--periods", HUGE], "lower --periods"),
     (["compare", "{f}/deep.json"], "nested too deeply"),
+    # -- sweep ------------------------------------------------------------------------------------
+    (["sweep", "{f}/net.json", "--grid", "lead_time=1,2"], "is a network file"),
+    (["sweep", "no-such", "--grid", "lead_time=1,2"], "unknown scenario 'no-such'"),
+    (["sweep", "single-stage", "--grid", "speed=1,2"], "no parameter 'speed'"),
 ]
 
 
@@ -433,6 +437,7 @@ def test_there_are_at_least_100_cases_over_every_command():
         "train",
         "evaluate",
         "compare",
+        "sweep",
         "nonsense",
     }
 
