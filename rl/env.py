@@ -54,6 +54,7 @@ __all__ = [
     "InventoryEnv",
     "NetworkLayout",
     "NodeSpec",
+    "OrderOutOfRange",
     "default_periods",
     "env_parameters",
     "make_env",
@@ -143,6 +144,18 @@ def _per_node(
         if whole and not v.is_integer():
             raise ValueError(f"{what} at node {n!r} must be a whole number here, got {v}")
     return out
+
+
+class OrderOutOfRange(ValueError):
+    """An order a ``"quantity"`` action cannot express: outside ``[0, max_order]`` at *node*
+    (:meth:`NetworkLayout.order_action`); callers that set ``max_order`` can say how."""
+
+    def __init__(self, node: str, order: float, max_order: float) -> None:
+        super().__init__(
+            f"order {order} at node {node!r} is outside [0, max_order={max_order:g}]; "
+            "raise max_order"
+        )
+        self.node, self.order, self.max_order = node, order, max_order
 
 
 class ObservableMarket(Protocol):
@@ -548,8 +561,8 @@ class NetworkLayout:
     def order_action(self, orders: Mapping[str, float]) -> np.ndarray | int:
         """The ``"quantity"`` action (of :meth:`joint_action_space`) that orders *orders*
         (node -> quantity; missing nodes 0): what lets a heuristic drive an env.  Raises
-        ValueError for another action mode, unknown nodes and quantities outside
-        ``[0, max_order]``."""
+        ValueError for another action mode and unknown nodes, :class:`OrderOutOfRange` (a
+        ValueError) for quantities outside ``[0, max_order]``."""
         if self.action_mode != "quantity":
             raise ValueError(
                 f"orders_to_action needs action_mode='quantity', not {self.action_mode!r}"
@@ -561,10 +574,7 @@ class NetworkLayout:
         for i, node in enumerate(self.nodes):
             q = float(orders.get(node.name, 0.0))
             if not 0.0 <= q <= node.max_order:
-                raise ValueError(
-                    f"order {q} at node {node.name!r} is outside [0, "
-                    f"max_order={node.max_order:g}]; raise max_order"
-                )
+                raise OrderOutOfRange(node.name, q, node.max_order)
             if self.discrete:
                 out[i] = round(q)
             else:

@@ -705,6 +705,8 @@ def _cli_error(exc: Exception) -> Exception:
 
 
 def cmd_collect(args: argparse.Namespace) -> None:
+    from rl.env import OrderOutOfRange
+
     from .cli import load_problem, parse_policy_params
 
     problem = load_problem(args.scenario, args.param)
@@ -725,6 +727,15 @@ def cmd_collect(args: argparse.Namespace) -> None:
             max_order=args.max_order,
             progress=not args.json,
         )
+    except OrderOutOfRange as exc:
+        raise _cli_error(
+            ValueError(
+                f"{args.policy} orders {exc.order:g} at node {exc.node!r}, above the dataset "
+                f"env's largest order there ({exc.max_order:g}; by default 4 x the mean demand "
+                f"reaching the node per review); rerun with --max-order "
+                f"{math.ceil(exc.order)} or more"
+            )
+        ) from None
     except (ValueError, PolicyError, FileNotFoundError) as exc:
         raise _cli_error(exc) from None
     if args.json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -147,7 +148,26 @@ def test_bad_input_is_refused_with_the_reason(tmp_path, capsys):
             capsys, "collect", scenario, "--policy", policy, *pairs, "--out", str(tmp_path / "z")
         )
         assert "market" in text and "not supported yet" in text, text
-    assert not any((tmp_path / d).exists() for d in ("x", "y", "z"))
+    # a level above the dataset env's default largest order (4 x 5 = 20 at single stage):
+    # the line names the node, the order and the flag that fixes it
+    text = refused(
+        capsys,
+        "collect",
+        "single-stage",
+        "--policy",
+        "base-stock",
+        "--policy-param",
+        "level=80",
+        "--episodes",
+        "1",
+        "--periods",
+        "4",
+        "--out",
+        str(tmp_path / "w"),
+    )
+    assert "at node 'stage', above the dataset env's largest order there (20;" in text, text
+    assert re.search(r"orders (\d+) .*--max-order \1 or more", text), text
+    assert not any((tmp_path / d).exists() for d in ("w", "x", "y", "z"))
 
 
 def test_multi_task_run_with_task_features_and_expected_labels(tmp_path):
