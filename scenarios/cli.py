@@ -519,9 +519,12 @@ def cmd_optimize(args: argparse.Namespace) -> None:
         return
     best = res.optimal
     unit = "unit time" if problem.network.time == "continuous" else "period"
-    # a bound is not an optimum: say which side of every policy's value it lies on
-    if best.policy is not None:
+    # a bound is not an optimum: say which side of every policy's value it lies on; nor is the
+    # best of searched heuristics when no exact method applied
+    if best.policy is not None and "exact_method_skipped" not in res.details:
         what = f"optimal {res.objective}"
+    elif best.policy is not None:
+        what = f"best known {res.objective}"
     else:
         what = f"{'upper' if res.objective == 'profit' else 'lower'} bound on {res.objective}"
     print(
@@ -553,7 +556,9 @@ def cmd_optimize(args: argparse.Namespace) -> None:
     if checks:
         head += "  | simulated mean [95% CI]"
     print(head)
-    for b in [best, *res.policies]:
+    # the best heuristic standing in for the optimum is one of the policies: listed once
+    shown = [best, *(b for b in res.policies if (b.name, b.value) != (best.name, best.value))]
+    for b in shown:
         gap = 100 * sign * (b.value - ref.value) / abs(ref.value) + 0.0 if ref.value else 0.0
         gap_text = f"{gap:>8.2f}%" if b.policy is not None or b is ref else f"{'-':>9}"
         line = f"{b.name:<26}{b.value:>10.4f}{gap_text}  {_short(b.params)}"

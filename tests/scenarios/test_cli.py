@@ -319,6 +319,29 @@ def test_optimize_headline_calls_a_bound_a_bound(capsys, monkeypatch):
     assert "some-bound is a bound" in out
 
 
+def test_optimize_headline_calls_a_searched_best_best_known(capsys, monkeypatch):
+    """Without an exact method (``details["exact_method_skipped"]``) the best searched policy
+    stands in for the optimum: the first line says "best known", never "optimal", and the
+    policy is listed once (not as the headline row and again among the policies)."""
+    import optimization.optimize as opt
+
+    real = opt.optimize
+
+    def not_exact(problem, **kw):
+        res = real(problem, **kw)
+        top = res.policies[0]
+        return dataclasses.replace(
+            res, optimal=top, details={**res.details, "exact_method_skipped": "a test"}
+        )
+
+    monkeypatch.setattr(opt, "optimize", not_exact)
+    code, out, _ = run(capsys, "optimize", "single-stage", "--param", "shortage=backlog")
+    first, lines = out.splitlines()[0], out.splitlines()
+    assert code == 0 and "best known cost per period" in first and "optimal" not in first
+    top = real(scenarios.make("single-stage", shortage="backlog")).policies[0].name
+    assert sum(line.startswith(f"{top} ") for line in lines) == 1, out
+
+
 def test_optimize_says_which_values_are_on_its_sampled_paths(capsys, monkeypatch):
     """Values on the optimizer's short sampled paths include the start-up, unlike simulate's
     long-run means: the text output names those policies and the paths."""
