@@ -27,6 +27,12 @@ link made, in the order it made them (``Link`` calls ``lead_time()`` once per sh
 when the units leave the supplier).  Calls the constructors make only to validate the
 callables are not part of the run and are discarded.
 
+Cases: one retailer under (s, S) or (R, Q), backlog or lost sales, reviewed at each drop
+or every time unit, one customer a time unit or customers at exponential gaps, fixed or
+U(1, 4) lead times, long stockouts; a distributor and a retailer reviewed at each drop or
+every time unit; and two cases for the differences the tests state (lead time 1, a
+distributor short of whole orders).
+
 Conventions used (and mapped in ``test_supplynetpy.py``): continuous review on each
 inventory drop (``period`` 0) or every ``period`` time units; backlog = customers with an
 infinite ``tolerance`` taking partial deliveries (``order_min_split_ratio`` 1e-9); lost
@@ -53,7 +59,9 @@ CAPACITY = 100_000  # far above any order: SupplyNetPy cuts orders to capacity -
 SPLIT = 1e-9  # smallest partial delivery a waiting customer accepts: any unit
 
 
-def site(name: str, supplier: str, initial: float, h: float, k: float, lead: Any, **policy: Any):
+def site(
+    name: str, supplier: str, initial: float, h: float, k: float, lead: Any, **policy: Any
+) -> dict[str, Any]:
     """One stocking node: its supplier, initial stock, holding cost h [per unit per time
     unit], cost k per order (on its link), lead time and replenishment policy."""
     return {
@@ -67,43 +75,123 @@ def site(name: str, supplier: str, initial: float, h: float, k: float, lead: Any
     }
 
 
-def make_case(name: str, description: str, shortage: str, seed: int, gap: Any, size: float, *nodes):
+def make_case(
+    name: str, description: str, shortage: str, seed: int, gap: Any, size: float, *nodes: Any
+) -> dict[str, Any]:
     """A case: customers at the last node every ``gap`` time units (or exponential gaps,
     ``"exponential mean"``) asking 1 + Poisson(size) units, from PCG64 seed ``seed``."""
     return {
         "name": name,
         "description": description,
-        "horizon": 60 if gap == 1.0 else 80,
+        "horizon": 60 if gap == DAILY else 80,
         "shortage": shortage,
         "customers": {"seed": seed, "gap": gap, "size": size},
         "nodes": list(nodes),
     }
 
 
-# The stocking nodes upstream first (each with its one supplier); lead times a number or
-# "uniform a b" (real draws).
+# The stocking nodes upstream first (each with its one supplier; SupplyNetPy runs reviews
+# due at the same instant in the order the nodes were built); lead times a number or
+# "uniform a b" (real draws).  Daily customers: gap 1.0; else "exponential mean".
+DAILY, RANDOM = 1.0, "exponential 0.5"
 DISTRIBUTOR = site("distributor", "supplier", 150, 0.2, 20.0, 3, kind="ss", s=80, S=200)
 RETAILER = site("retailer", "distributor", 40, 0.5, 5.0, 2, kind="ss", s=15, S=45)
+SS_BACKLOG = RETAILER | {"supplier": "supplier"}
+RQ_LOST = site("retailer", "supplier", 30, 0.5, 5.0, 3, kind="rq", R=25, Q=40)
+SS_RANDOM = site("retailer", "supplier", 30, 1.0, 2.0, "uniform 1 4", kind="ss", s=20, S=50)
+
+
+def review1(node: dict[str, Any]) -> dict[str, Any]:
+    """The same node reviewing every time unit instead of at each drop."""
+    return node | {"policy": node["policy"] | {"period": 1}}
+
+
 CASES: list[dict[str, Any]] = [
     make_case(
         "retailer-ss-backlog",
-        "one retailer, (s, S) reviewed at each drop, backlog, lead time 2, one customer a "
-        "time unit",
+        "one retailer, (s, S) at each drop, backlog, lead time 2, daily customers",
         "backlog",
         1,
-        1.0,
+        DAILY,
         9,
-        RETAILER | {"supplier": "supplier"},
+        SS_BACKLOG,
     ),
     make_case(
         "retailer-rq-lost",
-        "one retailer, (R, Q) reviewed at each drop, lost sales, lead time 3, one customer "
-        "a time unit",
+        "one retailer, (R, Q) at each drop, lost sales, lead time 3, daily customers",
         "lost",
         2,
-        1.0,
+        DAILY,
         9,
-        site("retailer", "supplier", 30, 0.5, 5.0, 3, kind="rq", R=25, Q=40),
+        RQ_LOST,
+    ),
+    make_case(
+        "retailer-ss-stockouts",
+        "one retailer, (s, S) at each drop, backlog, lead time 5: long stockouts",
+        "backlog",
+        6,
+        DAILY,
+        9,
+        site("retailer", "supplier", 20, 0.5, 5.0, 5, kind="ss", s=10, S=40),
+    ),
+    make_case(
+        "retailer-ss-review1",
+        "one retailer, (s, S) every time unit, backlog, lead time 3, daily customers",
+        "backlog",
+        7,
+        DAILY,
+        9,
+        review1(site("retailer", "supplier", 30, 0.5, 5.0, 3, kind="ss", s=35, S=70)),
+    ),
+    make_case(
+        "retailer-rq-lost-review1",
+        "one retailer, (R, Q) every time unit, lost sales, lead time 2, daily customers",
+        "lost",
+        8,
+        DAILY,
+        9,
+        review1(RQ_LOST | {"lead_time": 2}),
+    ),
+    make_case(
+        "retailer-ss-random",
+        "one retailer, (s, S) at each drop, backlog, random lead times U(1, 4), customers "
+        "at exponential gaps (mean 0.5) asking 1 + Poisson(3)",
+        "backlog",
+        3,
+        RANDOM,
+        3,
+        SS_RANDOM,
+    ),
+    make_case(
+        "retailer-ss-random-review1",
+        "one retailer, (s, S) every time unit, backlog, lead time 2, customers at "
+        "exponential gaps (mean 0.5) asking 1 + Poisson(3)",
+        "backlog",
+        4,
+        RANDOM,
+        3,
+        review1(SS_RANDOM | {"lead_time": 2, "policy": SS_RANDOM["policy"] | {"s": 25}}),
+    ),
+    make_case(
+        "two-echelon",
+        "distributor -> retailer, (s, S) at both at each drop, backlog, lead times 3 and 2, "
+        "daily customers; the distributor never lacks a whole order",
+        "backlog",
+        5,
+        DAILY,
+        9,
+        DISTRIBUTOR,
+        RETAILER,
+    ),
+    make_case(
+        "two-echelon-review1",
+        "as two-echelon, both nodes reviewing every time unit (the distributor first)",
+        "backlog",
+        9,
+        DAILY,
+        9,
+        review1(DISTRIBUTOR),
+        review1(RETAILER),
     ),
     make_case(
         "retailer-rq-lost-lead1",
@@ -111,40 +199,9 @@ CASES: list[dict[str, Any]] = [
         "the customer of t + 1",
         "lost",
         2,
-        1.0,
+        DAILY,
         9,
-        site("retailer", "supplier", 30, 0.5, 5.0, 1, kind="rq", R=10, Q=30),
-    ),
-    make_case(
-        "retailer-ss-random",
-        "one retailer, (s, S) reviewed at each drop, backlog, random lead times U(1, 4), "
-        "customers at exponential gaps (mean 0.5) asking 1 + Poisson(3)",
-        "backlog",
-        3,
-        "exponential 0.5",
-        3,
-        site("retailer", "supplier", 30, 1.0, 2.0, "uniform 1 4", kind="ss", s=20, S=50),
-    ),
-    make_case(
-        "retailer-ss-periodic",
-        "one retailer, (s, S) reviewed every time unit, backlog, lead time 2, customers at "
-        "exponential gaps (mean 0.5) asking 1 + Poisson(3)",
-        "backlog",
-        4,
-        "exponential 0.5",
-        3,
-        site("retailer", "supplier", 30, 1.0, 2.0, 2, kind="ss", s=25, S=50, period=1),
-    ),
-    make_case(
-        "two-echelon",
-        "distributor -> retailer, (s, S) at both reviewed at each drop, backlog, lead times "
-        "3 and 2, one customer a time unit; the distributor never lacks a whole order",
-        "backlog",
-        5,
-        1.0,
-        9,
-        DISTRIBUTOR,
-        RETAILER,
+        RQ_LOST | {"lead_time": 1, "policy": RQ_LOST["policy"] | {"R": 10, "Q": 30}},
     ),
     make_case(
         "two-echelon-short",
@@ -152,7 +209,7 @@ CASES: list[dict[str, Any]] = [
         "ships an order only whole, after the units for all of it are there",
         "backlog",
         5,
-        1.0,
+        DAILY,
         9,
         DISTRIBUTOR | {"initial": 50, "policy": {"kind": "ss", "s": 20, "S": 70, "period": 0}},
         RETAILER,
@@ -320,7 +377,7 @@ def main() -> None:
         "versions": {"supplynetpy": version("supplynetpy"), "simpy": version("simpy")},
         "cases": [run(case) for case in CASES],
     }
-    OUT.write_text(json.dumps(data, indent=1) + "\n")
+    OUT.write_text(json.dumps(data) + "\n")
     for case in data["cases"]:
         print(
             case["name"], "orders:", len(case["orders"]), "shortage units:", case["shortage_units"]
