@@ -14,6 +14,8 @@ The reference data in ``tests/reference/data/`` was produced once by the peers t
   decisions (the ``serial`` scenario's default) our estimate lies within stockpyl's 95 %
   confidence interval and agrees with the Clark-Scarf optimum, and installation equals
   echelon base-stock.
+
+SupplyNetPy 0.5.1 (continuous-time SimPy) is reproduced in ``test_supplynetpy.py``.
 """
 
 from __future__ import annotations
