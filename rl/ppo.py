@@ -429,7 +429,15 @@ def train(
     rng = seed_run(config)  # minibatch permutations; envs are seeded per episode
 
     runner = make_runner(make_env, config, progress)
-    selector = None
+    agent = Agent(
+        runner.obs_dim,
+        runner.action_space,
+        config.hidden_sizes,
+        config.activation,
+        config.log_std_init,
+    )
+    optimizer = Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
+    selector = None  # built after the agent: nothing of it touches training's RNGs
     if config.select_every:
         if select_env is None and not callable(make_env):
             raise ValueError("select_every with one env factory per sub-env: pass select_env")
@@ -439,14 +447,6 @@ def train(
             seed=config.select_seed,
             warmup=config.select_warmup,
         )
-    agent = Agent(
-        runner.obs_dim,
-        runner.action_space,
-        config.hidden_sizes,
-        config.activation,
-        config.log_std_init,
-    )
-    optimizer = Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
     iteration, global_step = 0, 0
     if checkpoint is None:
         runner.start()
@@ -488,7 +488,7 @@ def train(
 
     def judge() -> None:
         """Score the current policy on the selection episodes; best.pt if it is the best."""
-        assert selector is not None
+        assert selector is not None and select_log is not None
         before = selector.best
         select_log.write(selector.judge(agent, runner.obs_rms, iteration, global_step))
         if selector.best is not before:
