@@ -294,6 +294,13 @@ def train_ppo(
     cfg, spec = run_preset(ref, capped=capped, exact_center=exact_center)
     cfg = dataclasses.replace(cfg, seed=seed, engine="batch")
     select_env = None
+    if select is None and cfg.select_every:  # the preset's selection
+        select = {
+            "every": cfg.select_every,
+            "episodes": cfg.select_episodes,
+            "periods": spec["select_env"]["periods"],
+            "warmup": cfg.select_warmup,
+        }
     if select is not None:
         cfg = dataclasses.replace(
             cfg,
@@ -541,7 +548,8 @@ def reevaluate(
     from rl.ppo import load_agent
 
     _, spec = run_preset(ref, capped=capped, exact_center=exact_center)
-    if spec != prior["env_spec"]:
+    spec.pop("select_env", None)  # the selection episodes are the run's own (in its record)
+    if spec != {k: v for k, v in prior["env_spec"].items() if k != "select_env"}:
         raise SystemExit(
             f"--reuse: {cell_key(ref.L, ref.p)} seed {prior['seed']} was trained with another "
             f"preset ({prior['env_spec']['action_window']} vs {spec['action_window']})"
