@@ -194,7 +194,8 @@ class PPOConfig:
     select_every: int = 0
     """judge the deterministic policy every this many iterations (and before the first
     update, and after the last) on the selection episodes and keep the best in best.pt;
-    0: off (rl.selection.PolicySelector)"""
+    0: off (rl.selection.PolicySelector).  A stop by the callback is not judged, so a
+    resumed run keeps the best an uninterrupted one keeps"""
     select_episodes: int = 16
     """episodes per judgement, all stepped at once on the batch engine"""
     select_seed: int = 30_000
@@ -565,8 +566,8 @@ def train(
                 bar.set_postfix(ret=f"{row['episodic_return_mean']:.4g}")
             stopped = callback is not None and callback(row) is False
             if selector is not None and (
-                iteration % config.select_every == 0 or iteration == num_iterations or stopped
-            ):
+                iteration % config.select_every == 0 or iteration == num_iterations
+            ):  # not at a stop by the callback: a resumed run judges what an unstopped one does
                 judge()
             if (
                 iteration % config.checkpoint_interval == 0
