@@ -30,7 +30,9 @@ anything else                             the generic preset: order-up-to window
      "scale_reward": bool,            # divide the reward by a fixed scale
      "reward_scale": float,           # optional: that scale (default NetworkLayout.cost_scale())
      "reward_shift": float,           # optional: added per period (x info["dt"]) before scaling
-     "action_window": {...}}          # optional: ActionWindow(low, high, center, echelon)
+     "action_window": {...},          # optional: ActionWindow(low, high, center, echelon)
+     "select_env": {...}}             # optional: "env" overrides of the selection episodes
+                                      #   (PPOConfig.select_every; selection_thunk)
 
 All transformations are fixed (no running statistics), so a trained agent is evaluated on
 exactly the function of the raw env it was trained on: ``reward = (raw + shift * dt) /
@@ -38,7 +40,8 @@ scale``.  A shift by a constant per period changes no policy's ranking (the hori
 bootstrapped truncation, never a terminal state).
 
 ``make_thunk(problem, spec)`` builds the wrapped env for training and for evaluation (a
-fresh copy of the problem's market per env).  :func:`problem_record` and
+fresh copy of the problem's market per env); ``selection_thunk(problem, spec)`` the env of
+the episodes on which PPO judges its policy when the preset keeps the best one.  :func:`problem_record` and
 :func:`problem_from_record` write and read how to rebuild a problem in a run's
 ``run.json``.
 
