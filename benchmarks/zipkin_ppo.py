@@ -75,6 +75,8 @@ PENALTIES = (4.0, 9.0, 19.0, 39.0)
 EVAL_SEED = 10_000  # evaluation episodes: replications of this root (PPO trains on others)
 #: validation episodes (``--validation``): settings are chosen on these, never on EVAL_SEED's
 VALIDATION_SEED = 20_000
+#: selection episodes (``--select-every``): the best policy of a run is chosen on these
+SELECT_SEED = 30_000
 TARGET_GAP = 0.01  # issue 15: within 1 % of the DP optimum
 TARGET_MINUTES = 15.0  # issue 15: each run at most 15 minutes on 2 cores
 
@@ -277,13 +279,39 @@ def train_ppo(
     progress_every: float = 60.0,
     capped: bool = False,
     exact_center: bool = False,
+    select: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """One PPO run on *ref*'s cell with the preset, then its paired evaluation."""
+    """One PPO run on *ref*'s cell with the preset, then its paired evaluation.
+
+    *select* (keys every, episodes, periods, warmup): keep the best policy judged on
+    that many SELECT_SEED episodes (``PPOConfig.select_every``) and evaluate it; the last
+    policy and the starting one (iteration 0) are evaluated too, for the record."""
+    import shutil
+
     from rl.ppo import train
     from scenarios.presets import make_thunk
 
     cfg, spec = run_preset(ref, capped=capped, exact_center=exact_center)
     cfg = dataclasses.replace(cfg, seed=seed, engine="batch")
+    select_env = None
+    if select is None and cfg.select_every:  # the preset's selection
+        select = {
+            "every": cfg.select_every,
+            "episodes": cfg.select_episodes,
+            "periods": spec["select_env"]["periods"],
+            "warmup": cfg.select_warmup,
+        }
+    if select is not None:
+        cfg = dataclasses.replace(
+            cfg,
+            select_every=select["every"],
+            select_episodes=select["episodes"],
+            select_warmup=select["warmup"],
+            select_seed=SELECT_SEED,
+        )
+        select_env = make_thunk(
+            ref.problem, {**spec, "env": {**spec["env"], "periods": select["periods"]}}
+        )
     if n_envs is not None:  # the same rollout batch, split over more sub-envs
         if cfg.batch_size % n_envs:
             raise SystemExit(
@@ -298,6 +326,10 @@ def train_ppo(
     clock = {"start": time.perf_counter(), "last": time.perf_counter()}
 
     def callback(row: dict[str, float]) -> bool | None:
+        if select is not None and row["iteration"] == 1:
+            # the first judgement is of the starting policy, the next comes after this
+            # callback: best.pt is the starting policy now
+            shutil.copyfile(out_dir / "best.pt", out_dir / "start.pt")
         now = time.perf_counter()
         if now - clock["last"] >= progress_every and row["episodes"]:
             clock["last"] = now
@@ -310,11 +342,22 @@ def train_ppo(
 
     load0 = os.getloadavg()
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    res = train(thunk, cfg, out_dir, progress=False, callback=callback)
+    res = train(thunk, cfg, out_dir, progress=False, callback=callback, select_env=select_env)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     engine = json.loads((out_dir / "config.json").read_text()).get("engine")
     t0 = time.perf_counter()
-    costs = evaluate_ppo(res.policy, ref.problem, spec, eval_kw)
+    costs = evaluate_ppo(res.best_policy or res.policy, ref.problem, spec, eval_kw)
+    extra = {}
+    if select is not None:
+        assert res.best is not None
+        extra["selection"] = {
+            **select,
+            "seed": SELECT_SEED,
+            "iteration": res.best["iteration"],
+            "global_step": res.best["global_step"],
+            "cost": -res.best["score"],
+            **policy_gaps(ref, out_dir, spec, eval_kw, res.policy),
+        }
     return {
         "seed": seed,
         **ref.gaps(costs),
@@ -331,6 +374,22 @@ def train_ppo(
             k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()
         },
         "env_spec": spec,
+        **extra,
+    }
+
+
+def policy_gaps(
+    ref: Reference, run_dir: Path, spec: dict[str, Any], eval_kw: dict[str, int], last: Any = None
+) -> dict[str, float]:
+    """Gaps to the DP, on these evaluation episodes, of a selection run's last policy and
+    of its starting policy (``start.pt``), beside the selected one's ``gap``."""
+    from rl.ppo import load_agent
+
+    last = last or load_agent(run_dir)
+    start = load_agent(run_dir / "start.pt")
+    return {
+        "gap_last": ref.gaps(evaluate_ppo(last, ref.problem, spec, eval_kw))["gap"],
+        "gap_start": ref.gaps(evaluate_ppo(start, ref.problem, spec, eval_kw))["gap"],
     }
 
 
@@ -489,14 +548,18 @@ def reevaluate(
     from rl.ppo import load_agent
 
     _, spec = run_preset(ref, capped=capped, exact_center=exact_center)
-    if spec != prior["env_spec"]:
+    spec.pop("select_env", None)  # the selection episodes are the run's own (in its record)
+    if spec != {k: v for k, v in prior["env_spec"].items() if k != "select_env"}:
         raise SystemExit(
             f"--reuse: {cell_key(ref.L, ref.p)} seed {prior['seed']} was trained with another "
             f"preset ({prior['env_spec']['action_window']} vs {spec['action_window']})"
         )
     t0 = time.perf_counter()
-    costs = evaluate_ppo(load_agent(run_dir), ref.problem, spec, eval_kw)
+    selected = "selection" in prior
+    costs = evaluate_ppo(load_agent(run_dir, best=selected), ref.problem, spec, eval_kw)
     keep = {k: v for k, v in prior.items() if k not in ("eval_seconds", "load_average")}
+    if selected:  # the last and starting policies' gaps on these episodes too
+        keep["selection"] = {**prior["selection"], **policy_gaps(ref, run_dir, spec, eval_kw)}
     return {
         **keep,
         **ref.gaps(costs),
@@ -930,6 +993,20 @@ def main(argv: list[str] | None = None) -> int:
         help="only print, per cell, the DP's implied order-up-to levels against the best "
         "base-stock level and the preset's window (old: newsvendor-centred)",
     )
+    ap.add_argument(
+        "--select-every",
+        type=int,
+        default=0,
+        metavar="K",
+        help="keep the best policy, judged every K iterations (and at iteration 0) on the "
+        f"selection episodes (root seed {SELECT_SEED}), and evaluate it instead of the last "
+        "(PPOConfig.select_every; 0: off)",
+    )
+    ap.add_argument("--select-episodes", type=int, default=128, metavar="N")
+    ap.add_argument("--select-periods", type=int, default=2000, metavar="T")
+    ap.add_argument(
+        "--select-warmup", type=int, default=100, help="periods dropped from each selection episode"
+    )
     ap.add_argument("--speed-steps", type=int, default=40_960)
     ap.add_argument("--speed-repeats", type=int, default=3)
     args = ap.parse_args(argv)
@@ -984,6 +1061,18 @@ def main(argv: list[str] | None = None) -> int:
         set_window(args.window)
     if eval_kw["warmup"] >= eval_kw["periods"] or eval_kw["episodes"] < 2:
         raise SystemExit("--eval-periods must exceed --warmup, and --eval-episodes be >= 2")
+    select = None
+    if args.select_every:
+        select = {
+            "every": args.select_every,
+            "episodes": args.select_episodes,
+            "periods": args.select_periods,
+            "warmup": args.select_warmup,
+        }
+        if args.select_every < 0 or args.select_episodes < 1:
+            raise SystemExit("--select-every must be >= 0 and --select-episodes >= 1")
+        if not 0 <= args.select_warmup < args.select_periods:
+            raise SystemExit("--select-periods must exceed --select-warmup (>= 0)")
 
     result: dict[str, Any] = {
         "settings": {
@@ -995,6 +1084,7 @@ def main(argv: list[str] | None = None) -> int:
             "window_sd": list(presets_window()),
             "capped": args.capped,
             "exact_center": args.exact_center,
+            "select": select,
         },
         "versions": provenance(),
         "cells": {},
@@ -1058,6 +1148,7 @@ def main(argv: list[str] | None = None) -> int:
                     n_envs=args.n_envs or None,
                     capped=args.capped,
                     exact_center=args.exact_center,
+                    select=select,
                 )
             cell["runs"] = sorted(
                 [r for r in cell["runs"] if r["seed"] != seed] + [run], key=lambda r: r["seed"]
@@ -1067,6 +1158,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"(exact DP {_pct(run['gap_exact'])}, heuristic {_pct(run['gap_heuristic'])}); "
                 f"{run['steps']:,} steps, {run['train_wall_seconds']:.0f} s wall, "
                 f"{run['train_cpu_seconds']:.0f} s CPU ({run['engine']} engine)"
+                + (
+                    f"; selected iteration {run['selection']['iteration']} (last "
+                    f"{_pct(run['selection']['gap_last'])}, start "
+                    f"{_pct(run['selection']['gap_start'])})"
+                    if "selection" in run
+                    else ""
+                )
             )
             if args.json:
                 write(args.json, result)

@@ -7,11 +7,22 @@ environment and writes to *out_dir*:
 checkpoint.pt     model, optimiser, normalisers, RNG states, env episode state (resumable)
 progress.csv      one row per ``log_interval`` iterations (losses, returns, SPS)
 config.json       the :class:`PPOConfig` and library versions
+best.pt           with ``select_every`` > 0: the best policy judged on the selection episodes
+best.json         its score, iteration and step (``selection.csv``: every judgement)
 learning_curve    ``learning_curve.png``: mean episodic return against environment steps
 tb/               TensorBoard scalars, only if ``tensorboard`` is installed
 ================  ========================================================================
 
-``load_agent(out_dir)`` gives back a :class:`TorchPolicy` for evaluation.
+``load_agent(out_dir)`` gives back a :class:`TorchPolicy` for evaluation
+(``load_agent(out_dir, best=True)``: the selected one).
+
+*Keeping the best policy.* With ``select_every=k`` the deterministic policy is judged
+before the first update and every k iterations (and after the last) on the same
+``select_episodes`` episodes of root seed ``select_seed``, stepped at once on the batch
+engine (:class:`rl.selection.PolicySelector`; score: minus the engine's mean cost per
+period, or its mean profit); the best, with the observation normaliser of that moment,
+is kept in ``best.pt``.  Judging changes nothing in training (it reads the agent and
+draws no random number), so the last policy is the one a run without selection ends with.
 
 Design choices
 --------------
@@ -74,6 +85,7 @@ from .buffers import (
     compute_gae,
 )
 from .networks import Agent, space_from_dict, space_to_dict
+from .selection import SELECTION_FIELDS, PolicySelector
 from .training import (
     Adam,
     CheckpointError,
@@ -179,10 +191,26 @@ class PPOConfig:
     engines train bit for bit alike, but on networks with fractional orders the batch
     engine's quantities may differ from the event engine's in the last bit (summation
     order), and that changes the trained parameters of published runs"""
+    select_every: int = 0
+    """judge the deterministic policy every this many iterations (and before the first
+    update, and after the last) on the selection episodes and keep the best in best.pt;
+    0: off (rl.selection.PolicySelector).  A stop by the callback is not judged, so a
+    resumed run keeps the best an uninterrupted one keeps"""
+    select_episodes: int = 16
+    """episodes per judgement, all stepped at once on the batch engine"""
+    select_seed: int = 30_000
+    """root seed of the selection episodes (the same episodes at every judgement); keep it
+    apart from the seeds the policy is finally evaluated on"""
+    select_warmup: int = 0
+    """leading steps of each selection episode left out of the score"""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
+        for name in ("select_every", "select_warmup", "select_seed"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}(={getattr(self, name)}) must be >= 0")
         for name in (
+            "select_episodes",
             "total_steps",
             "n_envs",
             "n_steps",
@@ -234,7 +262,9 @@ class PPOConfig:
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns."""
+    """What :func:`train` returns: ``agent`` and ``policy`` are the last policy (after the
+    last iteration); with ``select_every`` > 0, ``best_policy`` is the selected one and
+    ``best`` its score, iteration and step (best.json), else both are None."""
 
     agent: Agent
     policy: TorchPolicy
@@ -243,6 +273,8 @@ class TrainResult:
     global_step: int
     history: list[dict[str, float]] = field(default_factory=list)  # the rows of progress.csv
     stopped_early: bool = False  # the callback asked to stop
+    best_policy: TorchPolicy | None = None
+    best: dict[str, Any] | None = None
 
 
 # -- the PPO update ---------------------------------------------------------------------------
@@ -352,6 +384,7 @@ def train(
     resume: bool | str | os.PathLike[str] | None = None,
     progress: bool = True,
     callback: Callable[[dict[str, float]], bool | None] | None = None,
+    select_env: Callable[[], gym.Env] | None = None,
 ) -> TrainResult:
     """Train a PPO agent and write checkpoint, CSV log, config and learning curve to *out_dir*.
 
@@ -373,6 +406,10 @@ def train(
     callback : callable, optional
         Called after every iteration with that iteration's metrics (the columns of
         progress.csv); returning False stops training after writing a checkpoint.
+    select_env : callable, optional
+        With ``config.select_every`` > 0: a thunk building the env of the selection
+        episodes (default *make_env*, which must then be one thunk), e.g. the training env
+        with longer episodes.  It must be one the batch engine runs.
 
     Returns
     -------
@@ -401,6 +438,16 @@ def train(
         config.log_std_init,
     )
     optimizer = Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
+    selector = None  # built after the agent: nothing of it touches training's RNGs
+    if config.select_every:
+        if select_env is None and not callable(make_env):
+            raise ValueError("select_every with one env factory per sub-env: pass select_env")
+        selector = PolicySelector(
+            select_env or make_env,  # type: ignore[arg-type]  # callable, checked above
+            episodes=config.select_episodes,
+            seed=config.select_seed,
+            warmup=config.select_warmup,
+        )
     iteration, global_step = 0, 0
     if checkpoint is None:
         runner.start()
@@ -410,19 +457,25 @@ def train(
         runner.load_state_dict(checkpoint["runner"])
         iteration, global_step = checkpoint["iteration"], checkpoint["global_step"]
         restore_rngs(checkpoint, rng)
+        if selector is not None:
+            selector.best = checkpoint["best"]
     (out / "config.json").write_text(
         json.dumps(
             {"config": asdict(config), "engine": runner.engine, "versions": versions()}, indent=2
         )
     )
 
+    header = {
+        "format": CHECKPOINT_FORMAT,
+        "config": asdict(config),
+        "versions": versions(),
+        "observation_space": space_to_dict(runner.observation_space),
+        "action_space": space_to_dict(runner.action_space),
+    }
+
     def save() -> None:
         state = {
-            "format": CHECKPOINT_FORMAT,
-            "config": asdict(config),
-            "versions": versions(),
-            "observation_space": space_to_dict(runner.observation_space),
-            "action_space": space_to_dict(runner.action_space),
+            **header,
             "agent": agent.state_dict(),
             "optimizer": optimizer.state_dict(),
             "iteration": iteration,
@@ -430,7 +483,17 @@ def train(
             **rng_states(rng),
             "runner": runner.state_dict(),
         }
+        if selector is not None:
+            state["best"] = selector.best
         save_checkpoint(state, out)
+
+    def judge() -> None:
+        """Score the current policy on the selection episodes; best.pt if it is the best."""
+        assert selector is not None and select_log is not None
+        before = selector.best
+        select_log.write(selector.judge(agent, runner.obs_rms, iteration, global_step))
+        if selector.best is not before:
+            selector.write(out, header)
 
     log = ProgressLog(
         out,
@@ -438,6 +501,18 @@ def train(
         keep_up_to=global_step if checkpoint is not None else None,
         tensorboard=True,
     )
+    select_log = None
+    if selector is not None:
+        select_log = ProgressLog(
+            out,
+            SELECTION_FIELDS,
+            keep_up_to=global_step if checkpoint is not None else None,
+            name="selection.csv",
+        )
+        if checkpoint is None:
+            judge()  # the starting policy is a candidate
+        else:
+            selector.write(out, header)  # the best as of the checkpoint (best.pt may be newer)
     rollout = Rollout.empty(
         config.n_steps, config.n_envs, runner.obs_dim, runner.layout.width, runner.timed
     )
@@ -490,6 +565,10 @@ def train(
             if row["episodes"]:
                 bar.set_postfix(ret=f"{row['episodic_return_mean']:.4g}")
             stopped = callback is not None and callback(row) is False
+            if selector is not None and (
+                iteration % config.select_every == 0 or iteration == num_iterations
+            ):  # not at a stop by the callback: a resumed run judges what an unstopped one does
+                judge()
             if (
                 iteration % config.checkpoint_interval == 0
                 or iteration == num_iterations
@@ -500,11 +579,18 @@ def train(
         bar.close()
         log.close()
         runner.envs.close()
+        if selector is not None:
+            assert select_log is not None
+            select_log.close()
+            selector.close()
     history = read_csv(out / "progress.csv")
     plot_learning_curve(history, out / "learning_curve.png")
     agent.eval()
     policy = TorchPolicy(agent, runner.observation_space, runner.obs_rms)
-    return TrainResult(agent, policy, config, out, global_step, history, stopped)
+    result = TrainResult(agent, policy, config, out, global_step, history, stopped)
+    if selector is not None:
+        result.best_policy, result.best = load_agent(out, best=True), selector.summary()
+    return result
 
 
 # -- evaluation -------------------------------------------------------------------------------
@@ -549,11 +635,18 @@ class TorchPolicy:
     act = __call__
 
 
-def load_agent(path: str | os.PathLike[str]) -> TorchPolicy:
-    """The policy saved by :func:`train` in *path* (an out_dir or a checkpoint file).
+def load_agent(path: str | os.PathLike[str], best: bool = False) -> TorchPolicy:
+    """The policy saved by :func:`train` in *path* (an out_dir or a checkpoint file): the
+    last one, or with *best* the one selected on the selection episodes (``best.pt``;
+    a path to ``best.pt`` itself loads it too).
 
-    Raises :class:`rl.training.CheckpointError` for a missing or unreadable checkpoint.
+    Raises :class:`rl.training.CheckpointError` for a missing or unreadable checkpoint
+    (and for *best* on a run trained without ``select_every``).
     """
+    if best and Path(path).is_dir():
+        path = Path(path) / "best.pt"
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no best policy (train with select_every > 0)")
     state = read_checkpoint(
         path, ("config", "observation_space", "action_space", "agent", "runner")
     )

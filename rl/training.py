@@ -313,15 +313,21 @@ def versions() -> dict[str, str]:
 
 
 class ProgressLog:
-    """progress.csv (and, with *tensorboard* and if installed, TensorBoard scalars in ``tb/``).
+    """progress.csv (and, with *tensorboard* and if installed, TensorBoard scalars in ``tb/``),
+    or another CSV log of the run (*name*, e.g. selection.csv).
 
     On resume (*keep_up_to* = the checkpoint's global step) the rows past the checkpoint go.
     """
 
     def __init__(
-        self, out: Path, columns: Iterable[str], keep_up_to: int | None, tensorboard: bool = False
+        self,
+        out: Path,
+        columns: Iterable[str],
+        keep_up_to: int | None,
+        tensorboard: bool = False,
+        name: str = "progress.csv",
     ) -> None:
-        path = out / "progress.csv"
+        path = out / name
         kept = (
             [r for r in read_csv(path) if r["global_step"] <= keep_up_to]
             if keep_up_to is not None

@@ -608,7 +608,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     from rl.ppo import PPOConfig, train
     from rl.training import CheckpointError, load_checkpoint
 
-    from .presets import check_steps, make_thunk, preset, problem_record, with_steps
+    from .presets import (
+        check_steps,
+        make_thunk,
+        preset,
+        problem_record,
+        selection_thunk,
+        with_steps,
+    )
 
     if args.steps is not None and args.steps < 1:
         raise CliError(f"--steps(={args.steps}) must be >= 1")
@@ -680,6 +687,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                 out,
                 resume=bool(args.resume),
                 progress=show_progress(args),
+                select_env=selection_thunk(problem, spec),
             )
     last = next(
         (
@@ -901,7 +909,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                     f"{args.review} is for policies by name (evaluate POLICY --scenario ...)"
                 )
         with user_errors(f"evaluate {target}", CheckpointError):
-            agent = load_agent(target)
+            # a run that kept its best policy (PPOConfig.select_every) is evaluated with it
+            agent = load_agent(target, best=bool(run.get("config", {}).get("select_every")))
         check_ledger_memory(problem, math.ceil(length), 1, "evaluate")
         with user_errors(f"{target}/run.json", KeyError, TypeError):
             spec = {**run["spec"], "env": {**run["spec"]["env"], key: length}}

@@ -68,6 +68,7 @@ from .presets import (
     preset,
     problem_record,
     search_anchor,
+    selection_thunk,
     with_steps,
 )
 
@@ -444,14 +445,20 @@ def compare(
             )
             + "\n"
         )
-        trained = train(make_thunk(problem, spec), config, out / "ppo", progress=progress)
+        trained = train(
+            make_thunk(problem, spec),
+            config,
+            out / "ppo",
+            progress=progress,
+            select_env=selection_thunk(problem, spec),
+        )
         details["ppo"] = {
             "steps": trained.global_step,
             "train_seconds": time.perf_counter() - t0,
             "config": asdict(trained.config),
             "anchor": spec.get("anchor"),
         }
-        agent = load_agent(trained.out_dir)
+        agent = load_agent(trained.out_dir, best=bool(config.select_every))
 
     evals: list[tuple[Evaluation, _Row | None]] = []
     for row in bench:

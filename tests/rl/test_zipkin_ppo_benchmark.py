@@ -280,3 +280,29 @@ def test_capped_runs_are_reused_with_capped_only(zipkin, tmp_path):
     assert zipkin.action_setting(moved) == "capped"
     with pytest.raises(SystemExit, match="another preset"):
         zipkin.main(["--quick", "--json", str(tmp_path / "x.json"), *reuse])
+
+
+def test_selection_runs_evaluate_the_selected_policy_and_reuse_it(zipkin, tmp_path):
+    """--select-every: the run keeps the best policy judged on SELECT_SEED's episodes and
+    is evaluated with it (the last and starting policies' gaps recorded beside it); --reuse
+    evaluates that same selected policy on other episodes."""
+    runs, js = tmp_path / "runs", tmp_path / "sel.json"
+    select = ["--select-every", "1", "--select-episodes", "4", "--select-periods", "200"]
+    argv = ["--quick", "--validation", *select, "--select-warmup", "20", "--out", str(runs)]
+    assert zipkin.main([*argv, "--json", str(js)]) == 0
+    data = json.loads(js.read_text())
+    assert data["settings"]["select"] == {"every": 1, "episodes": 4, "periods": 200, "warmup": 20}
+    run = data["cells"]["L=1,p=4"]["runs"][0]
+    sel = run["selection"]
+    assert sel["seed"] == zipkin.SELECT_SEED not in (zipkin.EVAL_SEED, zipkin.VALIDATION_SEED)
+    assert sel["iteration"] in (0, 1) and run["config"]["select_every"] == 1
+    assert run["gap"] == sel["gap_start" if sel["iteration"] == 0 else "gap_last"]
+    test = tmp_path / "test.json"
+    reuse = ["--reuse", str(js), "--reuse-dir", str(runs)]
+    assert zipkin.main(["--quick", "--json", str(test), *reuse]) == 0
+    moved = json.loads(test.read_text())["cells"]["L=1,p=4"]["runs"][0]
+    assert moved["eval_seed"] == zipkin.EVAL_SEED and moved["cost"] != run["cost"]
+    assert moved["selection"]["iteration"] == sel["iteration"]
+    assert moved["gap"] == moved["selection"]["gap_start" if sel["iteration"] == 0 else "gap_last"]
+    with pytest.raises(SystemExit, match="--select-periods must exceed"):
+        zipkin.main(["--quick", *select, "--select-warmup", "200"])

@@ -53,6 +53,23 @@ def test_train_resume_and_evaluate(tmp_path, capsys):
     assert code == 0 and len(agent["per_episode"]) == 2
 
 
+def test_train_keeps_and_evaluate_uses_the_best_policy_at_lead_time_4(tmp_path, capsys):
+    """The L = 4 lost-sales preset keeps the best policy (PPOConfig.select_every): train
+    writes best.pt and best.json, and evaluate DIR runs best.pt (without it, it says so)."""
+    out = tmp_path / "run"
+    argv = ["train", "single-stage", "--param", "lead_time=4", "--param", "penalty=9"]
+    code, stdout, _ = run(capsys, *argv, "--steps", "4096", "--out", str(out), "--json")
+    assert code == 0 and json.loads(stdout)["steps"] == 4096
+    best = json.loads((out / "best.json").read_text())
+    assert best["iteration"] in (0, 2) and best["episodes"] == 128 and best["seed"] == 30_000
+    evaluate = ["evaluate", str(out), "--episodes", "2", "--periods", "50", "--json"]
+    code, stdout, _ = run(capsys, *evaluate)
+    assert code == 0 and len(json.loads(stdout)["per_episode"]) == 2
+    (out / "best.pt").unlink()
+    code, _, stderr = run(capsys, *evaluate)
+    assert code != 0 and "no best policy" in stderr
+
+
 def test_train_says_when_the_steps_asked_end_mid_rollout(tmp_path, capsys):
     """PPO trains whole rollouts: a budget that ends inside one says so with the numbers."""
     argv = ["train", "single-stage", "--param", "lead_time=1", "--steps", "3000"]
