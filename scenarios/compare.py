@@ -175,6 +175,20 @@ class CompareResult:
             )
         if self.details.get("ppo_skipped"):
             lines.append(f"\nPPO not trained: {self.details['ppo_skipped']}")
+        selected = (self.details.get("ppo") or {}).get("selected")
+        if selected:
+            start = selected["iteration"] == 0
+            lines.append(
+                f"\nppo plays the best of its judged policies on {selected['episodes']} "
+                f"selection episodes (seed {selected['seed']}): iteration "
+                f"{selected['iteration']} of {selected['iterations']}"
+                + (
+                    ", its starting policy (u = 0 of its action window): no trained policy "
+                    "scored better"
+                    if start
+                    else ""
+                )
+            )
         return "\n".join(lines)
 
     @property
@@ -458,6 +472,11 @@ def compare(
             "config": asdict(trained.config),
             "anchor": spec.get("anchor"),
         }
+        if trained.best is not None:  # PPOConfig.select_every: the row plays the kept policy
+            details["ppo"]["selected"] = {
+                **trained.best,
+                "iterations": trained.config.num_iterations,
+            }
         agent = load_agent(trained.out_dir, best=bool(config.select_every))
 
     evals: list[tuple[Evaluation, _Row | None]] = []

@@ -233,6 +233,30 @@ def test_plot_draws_a_bound_only_on_paths_like_its_episodes():
     assert lines == 1 and note is None
 
 
+def test_table_says_which_policy_a_selecting_ppo_row_plays():
+    """With PPOConfig.select_every the ppo row plays the best judged policy: the table says
+    which iteration, and says so plainly when it is the starting policy (the anchor)."""
+    rows = [
+        {
+            "name": "ppo",
+            "mean": 8.85,
+            "ci95": [7.9, 9.8],
+            "vs_reference": None,
+            "episodes": 4,
+            "per_episode": [8.85] * 4,
+        }
+    ]
+    selected = {"iteration": 0, "iterations": 9, "episodes": 128, "seed": 30000}
+
+    def table(iteration: int) -> str:
+        details = {"ppo": {"selected": {**selected, "iteration": iteration}}}
+        return CompareResult("c", {}, "cost", rows, "ppo", Path("."), details=details).table()
+
+    assert "iteration 0 of 9, its starting policy" in table(0)
+    later = table(7)
+    assert "iteration 7 of 9" in later and "starting policy" not in later
+
+
 # issue 13's acceptance path (collect -> DT -> compare) runs by default: about 15 s on a busy
 # machine (PPO, a DT and its validation at toy sizes)
 def test_compare_collaborative_with_a_decision_transformer_row(
