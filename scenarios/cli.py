@@ -705,6 +705,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         "seed": config.seed,
         "last_episodic_return": last,
     }
+    if result.best is not None:  # PPOConfig.select_every: best.pt is what evaluate plays
+        summary["selected"] = {**result.best, "iterations": config.num_iterations}
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
@@ -717,6 +719,14 @@ def cmd_train(args: argparse.Namespace) -> None:
             f"trained {args.algo} on {problem.name}{params} for {steps}; checkpoint, "
             f"progress.csv and learning_curve.png in {out}"
         )
+        if result.best is not None:
+            start = " (the starting policy: no trained one scored better)"
+            print(
+                f"kept the best policy judged on {result.best['episodes']} selection episodes: "
+                f"iteration {result.best['iteration']} of {config.num_iterations}"
+                f"{start if result.best['iteration'] == 0 else ''}, in best.pt "
+                "(des-supply evaluate DIR plays it)"
+            )
 
 
 # -- output files and folders: checked before any work, removed when a command fails --------------

@@ -62,6 +62,9 @@ def test_train_keeps_and_evaluate_uses_the_best_policy_at_lead_time_4(tmp_path, 
     assert code == 0 and json.loads(stdout)["steps"] == 4096
     best = json.loads((out / "best.json").read_text())
     assert best["iteration"] in (0, 2) and best["episodes"] == 128 and best["seed"] == 30_000
+    assert json.loads(stdout)["selected"]["iteration"] == best["iteration"]
+    code, stdout, _ = run(capsys, *argv, "--steps", "4096", "--out", str(out), "--overwrite")
+    assert code == 0 and f"iteration {best['iteration']} of 2" in stdout, stdout
     evaluate = ["evaluate", str(out), "--episodes", "2", "--periods", "50", "--json"]
     code, stdout, _ = run(capsys, *evaluate)
     assert code == 0 and len(json.loads(stdout)["per_episode"]) == 2
