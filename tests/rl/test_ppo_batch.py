@@ -28,6 +28,9 @@ def single_stage(L: int = 2, p: float = 9.0, periods: int = 20):
     problem = scenarios.make("single-stage", lead_time=L, penalty=p)
     cfg, spec = preset(problem)
     spec = {**spec, "env": {**spec["env"], "periods": periods}}
+    # the engines here, not the preset's selection (tests/rl/test_ppo_selection.py): its
+    # warm-up would outlast these short episodes
+    cfg = dataclasses.replace(cfg, select_every=0)
     return problem, cfg, make_thunk(problem, spec)
 
 

@@ -454,16 +454,20 @@ def test_unknown_market_kind_is_refused() -> None:
         preset(Problem(two_echelon(), Odd()))
 
 
-def test_single_stage_keeps_its_best_policy_at_lead_time_4() -> None:
-    """Lost sales, L in SINGLE_STAGE_SELECT_LEADS (4): PPO keeps the best policy judged on
-    2000-period selection episodes (selection_thunk); L = 3 and the event env do not."""
-    from scenarios.presets import SINGLE_STAGE_SELECT, selection_thunk
+def test_single_stage_keeps_its_best_policy_at_lead_times_2_to_4() -> None:
+    """Lost sales, L in SINGLE_STAGE_SELECT_LEADS (2, 3, 4; the window at L = 2, level and cap
+    above): PPO keeps the best policy judged on 2000-period selection episodes
+    (selection_thunk); L = 1 does not."""
+    from scenarios.presets import SINGLE_STAGE_SELECT, SINGLE_STAGE_SELECT_LEADS, selection_thunk
 
-    problem = scenarios.make("single-stage", lead_time=4, penalty=9.0)
-    cfg, spec = preset(problem)
-    assert {k: getattr(cfg, k) for k in SINGLE_STAGE_SELECT} == SINGLE_STAGE_SELECT
-    assert cfg.select_seed == 30_000 and cfg.select_every == 10
-    env = selection_thunk(problem, spec)()
-    assert env.unwrapped.periods == 2000 and make_thunk(problem, spec)().unwrapped.periods == 128
-    cfg3, spec3 = preset(scenarios.make("single-stage", lead_time=3, penalty=9.0))
-    assert cfg3.select_every == 0 and selection_thunk(problem, spec3) is None
+    assert SINGLE_STAGE_SELECT_LEADS == (2, 3, 4)
+    for L, mode in ((2, "base-stock"), (3, "capped-base-stock"), (4, "capped-base-stock")):
+        problem = scenarios.make("single-stage", lead_time=L, penalty=9.0)
+        cfg, spec = preset(problem)
+        assert spec["env"]["action_mode"] == mode
+        assert {k: getattr(cfg, k) for k in SINGLE_STAGE_SELECT} == SINGLE_STAGE_SELECT
+        assert cfg.select_seed == 30_000 and cfg.select_every == 10
+        assert selection_thunk(problem, spec)().unwrapped.periods == 2000
+        assert make_thunk(problem, spec)().unwrapped.periods == 128
+    cfg1, spec1 = preset(scenarios.make("single-stage", lead_time=1, penalty=9.0))
+    assert cfg1.select_every == 0 and selection_thunk(problem, spec1) is None
