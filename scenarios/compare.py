@@ -742,6 +742,15 @@ def _plot(result: CompareResult, path: Path, progress_csv: Path, no_ppo: str | N
             ok = np.isfinite(data["episodic_return_mean"])
             curve.plot(data["global_step"][ok], data["episodic_return_mean"][ok], marker=".")
             points = int(ok.sum())
+            selected = (result.details.get("ppo") or {}).get("selected")
+            if selected and points >= 2:  # where the policy the ppo row plays was judged best
+                curve.axvline(
+                    selected["global_step"],
+                    ls=":",
+                    color="tab:orange",
+                    label=f"kept policy (iteration {selected['iteration']})",
+                )
+                curve.legend(fontsize="small", loc="lower right")
     if points < 2:  # say why the panel is empty rather than leave blank axes
         curve.text(
             0.5,

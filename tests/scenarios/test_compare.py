@@ -257,6 +257,27 @@ def test_table_says_which_policy_a_selecting_ppo_row_plays():
     assert "iteration 7 of 9" in later and "starting policy" not in later
 
 
+def test_plot_marks_where_the_kept_policy_was_judged_best(tmp_path, monkeypatch):
+    """The learning curve of a selecting run marks the step of the policy the ppo row plays."""
+    from matplotlib.figure import Figure
+
+    import scenarios.compare as compare_module
+
+    csv = tmp_path / "progress.csv"
+    csv.write_text("global_step,episodic_return_mean\n2048,-3.0\n4096,-1.0\n6144,-2.0\n")
+    rows = [{"name": "ppo", "mean": 6.1, "ci95": [6.0, 6.2]}]
+    selected = {"iteration": 2, "global_step": 4096, "iterations": 3, "episodes": 8, "seed": 1}
+    res = CompareResult(
+        "c", {}, "cost", rows, "ppo", tmp_path, details={"ppo": {"selected": selected}}
+    )
+    figures: list = []
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: figures.append(self))
+    compare_module._plot(res, tmp_path / "c.png", csv)
+    curve = figures[0].axes[1]
+    marks = [line for line in curve.get_lines() if line.get_linestyle() == ":"]
+    assert len(marks) == 1 and list(marks[0].get_xdata()) == [4096, 4096]
+
+
 # issue 13's acceptance path (collect -> DT -> compare) runs by default: about 15 s on a busy
 # machine (PPO, a DT and its validation at toy sizes)
 def test_compare_collaborative_with_a_decision_transformer_row(
