@@ -385,7 +385,7 @@ def policy_gaps(
     of its starting policy (``start.pt``), beside the selected one's ``gap``."""
     from rl.ppo import load_agent
 
-    last = last or load_agent(run_dir)
+    last = last or load_agent(run_dir, best=False)
     start = load_agent(run_dir / "start.pt")
     return {
         "gap_last": ref.gaps(evaluate_ppo(last, ref.problem, spec, eval_kw))["gap"],

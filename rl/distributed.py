@@ -85,7 +85,9 @@ class RunSummary:
     parameters: dict[str, np.ndarray] = field(repr=False)  # the agent's state_dict
 
     def policy(self) -> TorchPolicy:
-        """The trained policy, read from ``out_dir`` (on the machine that ran it)."""
+        """The policy the run plays (``rl.ppo.load_agent``: the selected one when it kept
+        its best, while ``parameters`` are the last iteration's), read from ``out_dir`` (on
+        the machine that ran it)."""
         return load_agent(self.out_dir)
 
 

@@ -13,8 +13,8 @@ learning_curve    ``learning_curve.png``: mean episodic return against environme
 tb/               TensorBoard scalars, only if ``tensorboard`` is installed
 ================  ========================================================================
 
-``load_agent(out_dir)`` gives back a :class:`TorchPolicy` for evaluation
-(``load_agent(out_dir, best=True)``: the selected one).
+``load_agent(out_dir)`` gives back the :class:`TorchPolicy` the run plays (the selected
+one when it kept its best; ``best=False`` / ``True`` ask for the last / the selected one).
 
 *Keeping the best policy.* With ``select_every=k`` the deterministic policy is judged
 before the first update and every k iterations (and after the last) on the same
@@ -635,14 +635,19 @@ class TorchPolicy:
     act = __call__
 
 
-def load_agent(path: str | os.PathLike[str], best: bool = False) -> TorchPolicy:
-    """The policy saved by :func:`train` in *path* (an out_dir or a checkpoint file): the
-    last one, or with *best* the one selected on the selection episodes (``best.pt``;
-    a path to ``best.pt`` itself loads it too).
+def load_agent(path: str | os.PathLike[str], best: bool | None = None) -> TorchPolicy:
+    """The policy saved by :func:`train` in *path* (an out_dir or a checkpoint file).
+
+    For an out_dir, *best* None gives the policy the run plays: the one selected on the
+    selection episodes (``best.pt``) when it was trained with ``select_every`` > 0, else
+    the last one; True and False ask for one of them.  A file path loads that file.
 
     Raises :class:`rl.training.CheckpointError` for a missing or unreadable checkpoint
-    (and for *best* on a run trained without ``select_every``).
+    (and for the selected policy of a run without ``best.pt``).
     """
+    if best is None and Path(path).is_dir():
+        config = read_checkpoint(path, ("config",))["config"]
+        best = bool(config.get("select_every"))
     if best and Path(path).is_dir():
         path = Path(path) / "best.pt"
         if not path.is_file():

@@ -919,8 +919,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                     f"{args.review} is for policies by name (evaluate POLICY --scenario ...)"
                 )
         with user_errors(f"evaluate {target}", CheckpointError):
-            # a run that kept its best policy (PPOConfig.select_every) is evaluated with it
-            agent = load_agent(target, best=bool(run.get("config", {}).get("select_every")))
+            agent = load_agent(target)  # best.pt when the run kept its best policy
         check_ledger_memory(problem, math.ceil(length), 1, "evaluate")
         with user_errors(f"{target}/run.json", KeyError, TypeError):
             spec = {**run["spec"], "env": {**run["spec"]["env"], key: length}}

@@ -477,7 +477,7 @@ def compare(
                 **trained.best,
                 "iterations": trained.config.num_iterations,
             }
-        agent = load_agent(trained.out_dir, best=bool(config.select_every))
+        agent = load_agent(trained.out_dir)  # best.pt when the preset keeps the best policy
 
     evals: list[tuple[Evaluation, _Row | None]] = []
     for row in bench:

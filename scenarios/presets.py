@@ -41,9 +41,9 @@ bootstrapped truncation, never a terminal state).
 
 ``make_thunk(problem, spec)`` builds the wrapped env for training and for evaluation (a
 fresh copy of the problem's market per env); ``selection_thunk(problem, spec)`` the env of
-the episodes on which PPO judges its policy when the preset keeps the best one.  :func:`problem_record` and
-:func:`problem_from_record` write and read how to rebuild a problem in a run's
-``run.json``.
+the episodes on which PPO judges its policy when the preset keeps the best one.
+:func:`problem_record` and :func:`problem_from_record` write and read how to rebuild a
+problem in a run's ``run.json``.
 
 The generic preset
 ------------------

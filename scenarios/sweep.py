@@ -51,9 +51,10 @@ from pathlib import Path
 from typing import Any
 
 from des_supply.executors import Executor, SerialExecutor, add_backend_arguments, executor_from_args
+from des_supply.problem import is_network_file
 
 from .extras import flat_rows, pandas
-from .registry import ScenarioError, get, make, parse_params
+from .registry import ScenarioError, get, make, names, parse_params
 
 __all__ = [
     "PolicyChoice",
@@ -732,7 +733,9 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
     from .cli import CliError, parse_policy_params
 
-    if args.scenario.endswith(".json") or Path(args.scenario).is_file():
+    if is_network_file(args.scenario) or (
+        args.scenario not in names() and Path(args.scenario).is_file()
+    ):
         raise CliError(
             f"sweep varies a registered scenario's parameters; {args.scenario} is a network "
             "file, which has none (simulate, optimize and compare take it; des-supply "

@@ -63,6 +63,11 @@ def test_best_is_the_max_of_the_logged_scores_and_reloads(tmp_path, problem):
     assert selector.score(policy.agent, policy.obs_rms) == best["score"]
     assert result.best_policy is not None
     assert selector.score(result.best_policy.agent, result.best_policy.obs_rms) == best["score"]
+    # an out_dir gives the policy the run plays: the selected one; best=False the last one
+    played, last = load_agent(tmp_path), load_agent(tmp_path, best=False)
+    assert selector.score(played.agent, played.obs_rms) == best["score"]
+    for key, value in last.agent.state_dict().items():
+        assert torch.equal(value, result.agent.state_dict()[key]), key
 
 
 def test_the_starting_policy_is_kept_when_training_makes_it_worse(tmp_path, problem):
